@@ -1,0 +1,151 @@
+//! The fixed key hash: Flink-compatible key groups.
+//!
+//! A key (the values of a stage's key columns) gets a 32-bit hash code the way Java computes
+//! it (`Long.hashCode`, `String.hashCode`, `31 * h + x` over several columns), then Flink's
+//! `MathUtils.murmurHash` spreads it and `% max_parallelism` gives the key group. Contiguous
+//! key-group ranges map to partitions exactly as Flink's `KeyGroupRangeAssignment` does, so
+//! integer key 42 with max parallelism 128 lands in key group 29, partition 0 of 4.
+
+use crate::ids::{KeyGroup, PartitionId};
+use crate::value::Value;
+
+/// Java's hash code of one value (`Long.hashCode`, `Double.hashCode`, `String.hashCode`,
+/// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`.
+pub fn java_hash_code(value: &Value) -> i32 {
+    fn long_hash(x: i64) -> i32 {
+        (x ^ ((x as u64) >> 32) as i64) as i32
+    }
+    fn double_hash(x: f64) -> i32 {
+        let bits = if x.is_nan() { 0x7ff8000000000000 } else { x.to_bits() };
+        long_hash(bits as i64)
+    }
+    match value {
+        Value::Null => 0,
+        Value::Bool(b) => {
+            if *b {
+                1231
+            } else {
+                1237
+            }
+        }
+        Value::I64(x) => long_hash(*x),
+        Value::F64(x) => double_hash(*x),
+        Value::Str(s) => s
+            .encode_utf16()
+            .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))),
+        Value::Dense(v) => v
+            .iter()
+            .fold(1i32, |h, x| h.wrapping_mul(31).wrapping_add(double_hash(*x))),
+        Value::Sparse(v) => v
+            .indices
+            .iter()
+            .zip(&v.values)
+            .fold(1i32, |h, (i, x)| {
+                h.wrapping_mul(31)
+                    .wrapping_add(*i as i32)
+                    .wrapping_mul(31)
+                    .wrapping_add(double_hash(*x))
+            }),
+    }
+}
+
+/// The hash code of a key made of several columns: the single column's own code, or
+/// `31 * h + code` over the columns (Java's `Arrays.hashCode`) for more than one.
+pub fn key_hash_code<'a>(mut columns: impl Iterator<Item = &'a Value>) -> i32 {
+    let first = match columns.next() {
+        Some(v) => java_hash_code(v),
+        None => return 0,
+    };
+    match columns.next() {
+        None => first,
+        Some(second) => {
+            let start = 31i32
+                .wrapping_add(first)
+                .wrapping_mul(31)
+                .wrapping_add(java_hash_code(second));
+            columns.fold(start, |h, v| h.wrapping_mul(31).wrapping_add(java_hash_code(v)))
+        }
+    }
+}
+
+/// Flink's `MathUtils.murmurHash`: a non-negative 32-bit spread of a hash code.
+pub fn murmur_hash(code: i32) -> i32 {
+    let mut h = code.wrapping_mul(0xcc9e2d51u32 as i32);
+    h = h.rotate_left(15);
+    h = h.wrapping_mul(0x1b873593);
+    h = h.rotate_left(13);
+    h = h.wrapping_mul(5).wrapping_add(0xe6546b64u32 as i32);
+    h ^= 4;
+    let mut u = h as u32;
+    u ^= u >> 16;
+    u = u.wrapping_mul(0x85ebca6b);
+    u ^= u >> 13;
+    u = u.wrapping_mul(0xc2b2ae35);
+    u ^= u >> 16;
+    let h = u as i32;
+    if h >= 0 {
+        h
+    } else if h != i32::MIN {
+        -h
+    } else {
+        0
+    }
+}
+
+/// The key group of a key hash code.
+pub fn key_group(hash_code: i32, max_parallelism: u32) -> KeyGroup {
+    KeyGroup(murmur_hash(hash_code) as u32 % max_parallelism)
+}
+
+/// The partition that owns a key group (Flink's `computeOperatorIndexForKeyGroup`).
+pub fn partition_of(group: KeyGroup, max_parallelism: u32, parallelism: u32) -> PartitionId {
+    PartitionId((u64::from(group.0) * u64::from(parallelism) / u64::from(max_parallelism)) as u32)
+}
+
+/// The key groups a partition owns: a contiguous range (Flink's
+/// `computeKeyGroupRangeForOperatorIndex`).
+pub fn key_groups_of(
+    partition: PartitionId,
+    max_parallelism: u32,
+    parallelism: u32,
+) -> std::ops::Range<u32> {
+    let (p, mp, par) = (
+        u64::from(partition.0),
+        u64::from(max_parallelism),
+        u64::from(parallelism),
+    );
+    let start = (p * mp).div_ceil(par);
+    let end = ((p + 1) * mp).div_ceil(par);
+    start as u32..end as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn matches_flink_reference_values() {
+        assert_eq!(murmur_hash(2), 1085422463);
+        let g = key_group(java_hash_code(&Value::I64(42)), 128);
+        assert_eq!(g, KeyGroup(29));
+        assert_eq!(partition_of(g, 128, 4), PartitionId(0));
+    }
+
+    #[test]
+    fn java_string_hash_code() {
+        // "hello".hashCode() in Java
+        assert_eq!(java_hash_code(&Value::from("hello")), 99162322);
+    }
+
+    proptest! {
+        #[test]
+        fn key_group_ranges_agree_with_partition_of(mp in 1u32..512, par_seed in 1u32..512) {
+            let par = 1 + par_seed % mp;
+            for g in 0..mp {
+                let p = partition_of(KeyGroup(g), mp, par);
+                prop_assert!(key_groups_of(p, mp, par).contains(&g));
+            }
+        }
+    }
+}

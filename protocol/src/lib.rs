@@ -1,0 +1,13 @@
+//! Quiver's wire types and everything two processes must agree on: identifiers, values and
+//! records, the fixed key hash, the job spec, the bincode codec with size limits, and QUIC
+//! endpoints with mutual TLS against the cluster CA.
+
+pub mod ids;
+pub mod keygroup;
+pub mod record;
+pub mod spec;
+pub mod value;
+
+pub use ids::*;
+pub use record::{Barrier, Batch, Record, StreamElement};
+pub use value::{Column, Row, Schema, SparseVector, Value, ValueType};
