@@ -1,1 +1,4 @@
-//! Quiver worker runtime.
+//! Quiver's worker runtime: partition actors, exchange with credit-based flow control, keyed
+//! state, operators and connectors.
+
+pub mod operator;

@@ -1,0 +1,110 @@
+//! The operator contract: what a stage, a source and a sink implement.
+//!
+//! The runtime owns channels, batching, watermark merging, barriers and flow control; an
+//! operator only turns batches into batches. A stage has one required method,
+//! [`Operator::process_batch`]; the hooks have defaults. Stateful operators keep their state
+//! per key group so a checkpoint can be restored at another parallelism.
+
+use quiver_protocol::{Batch, KeyGroup, Record};
+
+/// Why an operator could not go on: the job fails with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// Bad input data (a malformed record, a type mismatch): names where and what.
+    #[error("{0}")]
+    Data(String),
+    /// An I/O failure of a source or sink (names the path).
+    #[error("{0}")]
+    Io(String),
+    /// State could not be snapshotted or restored.
+    #[error("state: {0}")]
+    State(String),
+}
+
+/// Where an operator puts what it emits during one call. The runtime drains it.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Records for the operator's downstream consumers.
+    pub records: Vec<Record>,
+    /// Records that arrived after the watermark passed their window: the stage's late side
+    /// output (a sink named by `late`), or counted when it has none.
+    pub late: Vec<Record>,
+}
+
+/// The state of one key group, serialised by the operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyGroupState {
+    /// The key group.
+    pub group: KeyGroup,
+    /// The operator's bytes for it.
+    pub bytes: Vec<u8>,
+}
+
+/// A stage: one parallel instance of a transformation.
+pub trait Operator: Send + 'static {
+    /// Processes one batch of input records.
+    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError>;
+
+    /// The minimum watermark over all inputs advanced to `watermark`: emit what it closes.
+    fn on_watermark(&mut self, _watermark: i64, _out: &mut Output) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Every input has ended: emit what is still pending (windows fire as if the watermark
+    /// were at +infinity).
+    fn on_end(&mut self, _out: &mut Output) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Serialises the operator's state, one entry per non-empty key group. Stateless
+    /// operators return nothing.
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        Ok(Vec::new())
+    }
+
+    /// Restores state taken by [`Operator::snapshot`] (possibly by partitions of another
+    /// parallelism): only the key groups this partition owns are passed.
+    fn restore(&mut self, _state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        Ok(())
+    }
+}
+
+/// Where a source stands in its input, so a checkpoint can rewind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SourcePosition {
+    /// A file: byte offset of the next unread line, and its line number (1-based).
+    File {
+        /// Byte offset of the next unread record.
+        offset: u64,
+        /// Line number of the next unread record.
+        line: u64,
+    },
+    /// The generator: the next sequence number this partition emits.
+    Sequence(u64),
+}
+
+/// A source partition: reads or generates records. Called from the runtime's source loop.
+pub trait Source: Send + 'static {
+    /// Up to `max` records; `Ok(None)` when the source is exhausted (a bounded source).
+    fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError>;
+
+    /// The position of the next record, recorded at a checkpoint barrier.
+    fn position(&self) -> SourcePosition;
+
+    /// Moves to a position taken by [`Source::position`] (recovery).
+    fn seek(&mut self, position: SourcePosition) -> Result<(), OperatorError>;
+
+    /// Records skipped as malformed (with `bad_records = "skip"`).
+    fn skipped(&self) -> u64 {
+        0
+    }
+}
+
+/// A sink partition: writes records out.
+pub trait Sink: Send + 'static {
+    /// Writes one batch.
+    fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError>;
+
+    /// The input ended: flush and publish what was written.
+    fn finish(&mut self) -> Result<(), OperatorError>;
+}
