@@ -1,0 +1,150 @@
+//! Evaluation metrics against Flink ML's `BinaryClassificationEvaluatorTest` numbers,
+//! hand-computed regression metrics, and rolling metrics against a naive recomputation.
+
+use proptest::prelude::*;
+use quiver_ml::evaluation::{
+    BinaryClassificationEvaluator, EvaluationError, Mae, Metric, RegressionMetrics, Rmse, Rolling,
+    R2,
+};
+
+const EPS: f64 = 1e-5;
+
+/// Flink's INPUT_DATA: (label, probability of label 1).
+const LABELS: [f64; 12] = [1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0];
+const SCORES: [f64; 12] = [
+    0.9, 0.8, 0.7, 0.75, 0.6, 0.65, 0.55, 0.4, 0.3, 0.35, 0.2, 0.1,
+];
+
+#[test]
+fn binary_metrics_match_flink_ml_test_evaluate() {
+    let m = BinaryClassificationEvaluator
+        .evaluate(&LABELS, &SCORES, None)
+        .expect("valid input");
+    assert!((m.area_under_pr - 0.7691481137909708).abs() < EPS, "{m:?}");
+    assert!((m.ks - 0.3714285714285714).abs() < EPS, "{m:?}");
+    assert!((m.area_under_roc - 0.6571428571428571).abs() < EPS, "{m:?}");
+}
+
+#[test]
+fn binary_metrics_match_flink_ml_test_multi_score() {
+    let scores = [0.9, 0.9, 0.9, 0.75, 0.6, 0.9, 0.9, 0.4, 0.3, 0.9, 0.2, 0.1];
+    let m = BinaryClassificationEvaluator
+        .evaluate(&LABELS, &scores, None)
+        .expect("valid input");
+    // Flink's EXPECTED_DATA_M: ROC, PR, KS, Lorenz.
+    assert!((m.area_under_roc - 0.8571428571428571).abs() < EPS, "{m:?}");
+    assert!((m.area_under_pr - 0.9377705627705628).abs() < EPS, "{m:?}");
+    assert!((m.ks - 0.8571428571428571).abs() < EPS, "{m:?}");
+    assert!(
+        (m.area_under_lorenz - 0.6488095238095237).abs() < EPS,
+        "{m:?}"
+    );
+}
+
+#[test]
+fn weighted_auc_matches_flink_ml_test_with_weight() {
+    let scores = [0.9, 0.9, 0.9, 0.75, 0.6, 0.9, 0.9, 0.4, 0.3, 0.9, 0.2, 0.1];
+    let weights = [0.8, 0.7, 0.5, 1.2, 1.3, 1.5, 1.4, 0.3, 0.5, 1.9, 1.2, 1.0];
+    let m = BinaryClassificationEvaluator
+        .evaluate(&LABELS, &scores, Some(&weights))
+        .expect("valid input");
+    assert!((m.area_under_roc - 0.8911680911680911).abs() < EPS, "{m:?}");
+}
+
+#[test]
+fn log_loss_is_mean_cross_entropy() {
+    let m = BinaryClassificationEvaluator
+        .evaluate(&LABELS, &SCORES, None)
+        .expect("valid input");
+    let expected = LABELS
+        .iter()
+        .zip(SCORES)
+        .map(|(&y, p)| {
+            if y == 1.0 {
+                -f64::ln(p)
+            } else {
+                -f64::ln(1.0 - p)
+            }
+        })
+        .sum::<f64>()
+        / 12.0;
+    let got = m.log_loss.expect("scores are probabilities");
+    assert!((got - expected).abs() < 1e-12);
+    let raw = BinaryClassificationEvaluator
+        .evaluate(&[1.0, 0.0], &[3.0, -2.0], None)
+        .expect("valid input");
+    assert_eq!(raw.log_loss, None, "raw scores have no log loss");
+}
+
+#[test]
+fn bad_inputs_are_named_errors() {
+    let e = BinaryClassificationEvaluator.evaluate(&[1.0, 0.0], &[0.5], None);
+    assert!(matches!(
+        e,
+        Err(EvaluationError::LengthMismatch { name: "scores", .. })
+    ));
+    let e = BinaryClassificationEvaluator.evaluate(&[], &[], None);
+    assert_eq!(e, Err(EvaluationError::Empty));
+    let e = BinaryClassificationEvaluator.evaluate(&[1.0, 0.0], &[0.5, f64::NAN], None);
+    assert!(matches!(e, Err(EvaluationError::BadValue { index: 1, .. })));
+    let e = BinaryClassificationEvaluator.evaluate(&[1.0], &[0.5], Some(&[-1.0]));
+    assert!(matches!(
+        e,
+        Err(EvaluationError::BadValue {
+            name: "weights",
+            ..
+        })
+    ));
+    assert!(RegressionMetrics::compute(&[1.0, 2.0], &[1.0]).is_err());
+}
+
+#[test]
+fn regression_metrics_by_hand() {
+    // errors: 0.5, -0.5, 0, 1 ; mean target 2.5 ; SS_tot = 5 ; SS_res = 1.5
+    let m = RegressionMetrics::compute(&[1.0, 2.0, 3.0, 4.0], &[0.5, 2.5, 3.0, 3.0])
+        .expect("valid input");
+    assert!((m.mae - 0.5).abs() < 1e-12);
+    assert!((m.mse - 0.375).abs() < 1e-12);
+    assert!((m.rmse - 0.375f64.sqrt()).abs() < 1e-12);
+    assert!((m.r2 - 0.7).abs() < 1e-12);
+}
+
+fn naive(pairs: &[(f64, f64)]) -> (f64, f64, f64) {
+    let n = pairs.len() as f64;
+    let mae = pairs.iter().map(|(y, p)| (y - p).abs()).sum::<f64>() / n;
+    let sq = pairs.iter().map(|(y, p)| (y - p) * (y - p)).sum::<f64>();
+    let mean = pairs.iter().map(|(y, _)| y).sum::<f64>() / n;
+    let tot = pairs
+        .iter()
+        .map(|(y, _)| (y - mean) * (y - mean))
+        .sum::<f64>();
+    (mae, (sq / n).sqrt(), 1.0 - sq / tot)
+}
+
+proptest! {
+    #[test]
+    fn rolling_metrics_equal_naive_recomputation_over_the_window(
+        pairs in prop::collection::vec((-100.0f64..100.0, -100.0f64..100.0), 1..120),
+        window in 2usize..30,
+    ) {
+        let mut mae = Rolling::new(Mae::default(), window);
+        let mut rmse = Rolling::new(Rmse::default(), window);
+        let mut r2 = Rolling::new(R2::default(), window);
+        let mut progressive = Mae::default();
+        for (i, &(y, p)) in pairs.iter().enumerate() {
+            mae.update(y, p);
+            rmse.update(y, p);
+            r2.update(y, p);
+            progressive.update(y, p);
+            let last = &pairs[(i + 1).saturating_sub(window)..=i];
+            let (m, r, d) = naive(last);
+            prop_assert!((mae.get() - m).abs() < 1e-9);
+            prop_assert!((rmse.get() - r).abs() < 1e-9);
+            if last.len() > 2 && d.is_finite() && d > -1e3 {
+                prop_assert!((r2.get() - d).abs() < 1e-6 * (1.0 + d.abs()));
+            }
+            let (all, _, _) = naive(&pairs[..=i]);
+            prop_assert!((progressive.get() - all).abs() < 1e-9);
+        }
+    }
+}
