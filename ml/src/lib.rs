@@ -1,1 +1,18 @@
-//! Pure machine learning for Quiver.
+//! Pure machine learning for Quiver: the Pipeline API ([`Transformer`], [`Estimator`],
+//! [`Model`], [`Pipeline`]), online learners ([`OnlineLearner`]), feature stages,
+//! linear learners, clustering, recommendation, evaluation and drift detection.
+//! No I/O (except save / load to a caller's reader or writer), no async.
+
+pub mod api;
+pub mod evaluation;
+pub mod params;
+pub mod persist;
+pub mod vector;
+
+pub use api::{
+    Column, Estimator, Frame, MlError, Model, ModelVersion, OnlineLearner, OnlineModel, Pipeline,
+    PipelineModel, Prediction, Transformer,
+};
+pub use params::ParamError;
+pub use persist::{Persist, PersistError};
+pub use vector::{Features, SparseVector, SparseView, Vector};

@@ -1,0 +1,94 @@
+//! The library's error type.
+
+use crate::params::ParamError;
+use crate::persist::PersistError;
+use thiserror::Error;
+
+/// What went wrong in a fit, transform, learn or predict call.
+#[derive(Debug, Error)]
+pub enum MlError {
+    /// A parameter is outside its allowed range.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// Saving or loading a model failed.
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    /// A column the stage reads is not in the frame.
+    #[error("column `{name}` not found; the frame has {available:?}")]
+    MissingColumn {
+        /// The missing column.
+        name: String,
+        /// The columns the frame has.
+        available: Vec<String>,
+    },
+    /// A column has another type than the stage needs.
+    #[error("column `{name}` has type {found}, expected {expected}")]
+    ColumnType {
+        /// The column.
+        name: String,
+        /// What the stage needs.
+        expected: &'static str,
+        /// What the column holds.
+        found: &'static str,
+    },
+    /// A column's length differs from the frame's number of rows.
+    #[error("column `{name}` has {found} rows, the frame has {expected}")]
+    ColumnLength {
+        /// The column.
+        name: String,
+        /// The frame's number of rows.
+        expected: usize,
+        /// The column's number of rows.
+        found: usize,
+    },
+    /// A feature vector has another dimension than the model was built for.
+    #[error("feature vector has dimension {found}, the model expects {expected}")]
+    Dimension {
+        /// The model's dimension.
+        expected: usize,
+        /// The vector's dimension.
+        found: usize,
+    },
+    /// Two inputs that must have equal lengths do not.
+    #[error("{what}: lengths differ ({left} vs {right})")]
+    Length {
+        /// Which inputs.
+        what: &'static str,
+        /// The first length.
+        left: usize,
+        /// The second length.
+        right: usize,
+    },
+    /// A fit got no rows.
+    #[error("cannot fit {stage} on an empty input")]
+    Empty {
+        /// The stage being fitted.
+        stage: &'static str,
+    },
+    /// A label is outside what the learner accepts.
+    #[error("label {value} is invalid: allowed {allowed}")]
+    Label {
+        /// The label.
+        value: f64,
+        /// What labels are allowed.
+        allowed: &'static str,
+    },
+    /// A value was not seen during fit and the stage is set to reject such values.
+    #[error("column `{column}`: value {value:?} was not seen during fit (set handle_invalid to \"keep\" or \"skip\" to accept it)")]
+    UnseenValue {
+        /// The column.
+        column: String,
+        /// The value, printed.
+        value: String,
+    },
+    /// A value is not usable (NaN, infinite, out of the stage's domain).
+    #[error("column `{column}`: invalid value {value}: {reason}")]
+    InvalidValue {
+        /// The column.
+        column: String,
+        /// The value, printed.
+        value: String,
+        /// What is allowed.
+        reason: &'static str,
+    },
+}
