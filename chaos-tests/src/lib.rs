@@ -1,1 +1,158 @@
-//! Process harness.
+//! Multi-process harness for Quiver's integration and chaos tests.
+//!
+//! Tests start real `quiver` processes (coordinator, nodes, CLI commands) on 127.0.0.1 and
+//! must stop every one of them, even when an assertion fails: a [`Process`] kills its child
+//! by PID when dropped. Output goes to log files in the test's folder so a failing test can
+//! print what each process said.
+
+use std::fs::File;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process that is killed (SIGKILL) and reaped when dropped.
+pub struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts `program args` with stdout and stderr appended to `log_dir/NAME.log`.
+    pub fn start(name: &str, program: &Path, args: &[&str], log_dir: &Path) -> Process {
+        let log = log_dir.join(format!("{name}.log"));
+        let out = File::create(&log).expect("create log file");
+        let err = out.try_clone().expect("clone log file");
+        let child = Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name} ({}): {e}", program.display()));
+        Process {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the process wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends a signal (e.g. "KILL", "STOP", "CONT", "TERM") to the process by PID.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits until the log contains `needle`, panicking with the log after `timeout`.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return;
+            }
+            if !self.is_running() {
+                panic!(
+                    "{} exited before logging {needle:?}:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{} did not log {needle:?} within {timeout:?}:\n{}",
+            self.name,
+            self.log()
+        );
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command to completion with a deadline; kills it and panics if it takes longer.
+pub fn run_with_timeout(program: &Path, args: &[&str], timeout: Duration) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().expect("collect output"),
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("collect output");
+                panic!(
+                    "{} {args:?} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                    program.display(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("wait for {}: {e}", program.display()),
+        }
+    }
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (QUIC listens on UDP).
+pub fn free_udp_port() -> u16 {
+    loop {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
+        let port = socket.local_addr().expect("local addr").port();
+        // Keep clear of ports also taken on TCP, so one number serves both kinds of test.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Reads every committed part file (`*.jsonl` not starting with ".") in a sink folder and
+/// returns the parsed JSON rows.
+pub fn read_committed_rows(dir: &Path) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return rows;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || !name.ends_with(".jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).expect("read part file");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            rows.push(serde_json::from_str(line).expect("part file line is JSON"));
+        }
+    }
+    rows
+}

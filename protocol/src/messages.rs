@@ -1,0 +1,339 @@
+//! Messages between processes: admin CLI → coordinator, node ⇄ coordinator, node → node.
+//!
+//! Every connection is mutual TLS; the first frame on each bidirectional stream says what the
+//! stream is for, and the receiver checks the peer's certificate role before acting on it.
+
+use crate::ids::{CheckpointId, Generation, JobId, NodeId, OperatorId, PartitionId};
+use crate::plan::{Assignment, JobPlan};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The first frame of a stream opened to the coordinator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CoordinatorRequest {
+    /// One admin request; the coordinator answers with one [`AdminResponse`] and the stream ends.
+    Admin(AdminRequest),
+    /// A node joins: the stream stays open as the node's control stream ([`ToNode`] /
+    /// [`ToCoordinator`] frames in both directions).
+    Join(NodeHello),
+}
+
+/// What a node says when it joins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeHello {
+    /// Where its exchange endpoint listens (other nodes dial it).
+    pub listen: SocketAddr,
+    /// How many partitions of each operator it may host.
+    pub slots: u32,
+}
+
+/// Requests of `quiver job ...` and `quiver cluster ...`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AdminRequest {
+    /// Validate and run a job (admin certificates only).
+    Submit {
+        /// The spec's TOML text.
+        spec_toml: String,
+        /// The folder relative paths in the spec resolve against (the spec file's folder).
+        base_dir: PathBuf,
+    },
+    /// List jobs.
+    List,
+    /// One job's state and progress.
+    Status {
+        /// The job.
+        job: JobId,
+    },
+    /// Cancel a job (admin certificates only).
+    Cancel {
+        /// The job.
+        job: JobId,
+    },
+    /// Nodes and their health.
+    Cluster,
+}
+
+/// Answers to [`AdminRequest`]s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AdminResponse {
+    /// The job was admitted.
+    Submitted {
+        /// Its id.
+        job: JobId,
+    },
+    /// All jobs.
+    Jobs(Vec<JobSummary>),
+    /// One job.
+    Status(JobReport),
+    /// The job is being cancelled.
+    Cancelled {
+        /// The job.
+        job: JobId,
+    },
+    /// The cluster.
+    Cluster(ClusterReport),
+    /// The request was refused or failed; the text says why and what to do.
+    Error(String),
+}
+
+/// Lifecycle states of a job (see the coordinator's state machine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Admitted, not yet placed.
+    Created,
+    /// Being placed on nodes and deployed.
+    Scheduling,
+    /// Every task is running.
+    Running,
+    /// Every task finished (bounded sources are done).
+    Finished,
+    /// A task failed or a node was lost; see the error.
+    Failed,
+    /// Cancelled by a user.
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the job will not change state again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Finished | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// A job in a listing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    /// Its id.
+    pub job: JobId,
+    /// `job.name`.
+    pub name: String,
+    /// Where it is in its lifecycle.
+    pub state: JobState,
+    /// Its deployment generation.
+    pub generation: Generation,
+}
+
+/// Counters of one task (an operator chain's partition), reported with heartbeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMetrics {
+    /// Records read from inputs (sources: records produced).
+    pub records_in: u64,
+    /// Records emitted to downstream tasks.
+    pub records_out: u64,
+    /// Records written by sinks of this task.
+    pub sink_records: u64,
+    /// Late records counted (no late sink).
+    pub late_dropped: u64,
+    /// Malformed records skipped (`bad_records = "skip"`).
+    pub skipped: u64,
+    /// Bytes sent over QUIC to other nodes.
+    pub bytes_sent: u64,
+    /// Bytes received over QUIC from other nodes.
+    pub bytes_received: u64,
+    /// The most batches ever queued on one input channel of this task.
+    pub max_queued_batches: u64,
+    /// Credits (batches) each input channel grants.
+    pub credits: u64,
+}
+
+impl TaskMetrics {
+    /// Adds another task's counters (maxima for the queue figures).
+    pub fn add(&mut self, other: &TaskMetrics) {
+        self.records_in += other.records_in;
+        self.records_out += other.records_out;
+        self.sink_records += other.sink_records;
+        self.late_dropped += other.late_dropped;
+        self.skipped += other.skipped;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.max_queued_batches = self.max_queued_batches.max(other.max_queued_batches);
+        self.credits = self.credits.max(other.credits);
+    }
+}
+
+/// A task of a job: one partition of a chain head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskId {
+    /// The chain's head operator.
+    pub operator: OperatorId,
+    /// The partition.
+    pub partition: PartitionId,
+}
+
+/// A task's state and counters in a job report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// The task.
+    pub task: TaskId,
+    /// The names of the operators it runs, head first.
+    pub operators: String,
+    /// The node running it.
+    pub node: NodeId,
+    /// Whether it has finished.
+    pub finished: bool,
+    /// Its counters.
+    pub metrics: TaskMetrics,
+}
+
+/// `quiver job status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    /// Id, name, state, generation.
+    pub summary: JobSummary,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// Milliseconds since it started running (or until it ended).
+    pub elapsed_ms: u64,
+    /// Records produced by sources.
+    pub source_records: u64,
+    /// Records written by sinks.
+    pub sink_records: u64,
+    /// Every task.
+    pub tasks: Vec<TaskReport>,
+    /// The last completed checkpoint.
+    pub last_checkpoint: Option<CheckpointId>,
+}
+
+/// A node in `quiver cluster status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// Its id.
+    pub node: NodeId,
+    /// Its exchange address.
+    pub listen: SocketAddr,
+    /// Its slots.
+    pub slots: u32,
+    /// Whether it answers heartbeats.
+    pub alive: bool,
+    /// Milliseconds since its last heartbeat.
+    pub last_heartbeat_ms: u64,
+    /// Tasks it runs now.
+    pub tasks: u32,
+    /// Bytes it sent to other nodes.
+    pub bytes_sent: u64,
+    /// Bytes it received from other nodes.
+    pub bytes_received: u64,
+}
+
+/// `quiver cluster status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterReport {
+    /// Every node that ever joined this coordinator run.
+    pub nodes: Vec<NodeReport>,
+}
+
+/// Coordinator → node, on the node's control stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToNode {
+    /// The node's id (answer to [`NodeHello`]).
+    Welcome {
+        /// The id the coordinator gave it.
+        node: NodeId,
+    },
+    /// Deploy the tasks of `plan` that `assignment` places on this node; answer
+    /// [`ToCoordinator::Deployed`].
+    Deploy(Box<Deployment>),
+    /// Every node has deployed: connect channels and start sources.
+    Start {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+    },
+    /// Stop every task of the job.
+    Cancel {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+    },
+}
+
+/// A job deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The job.
+    pub job: JobId,
+    /// The generation being deployed; channels and reports of other generations are refused.
+    pub generation: Generation,
+    /// The plan.
+    pub plan: JobPlan,
+    /// Which node runs which partition.
+    pub assignment: Assignment,
+}
+
+/// Node → coordinator, on the control stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToCoordinator {
+    /// Alive, with counters of every task.
+    Heartbeat {
+        /// Counters per running or finished task.
+        tasks: Vec<(JobId, Generation, TaskId, TaskMetrics)>,
+    },
+    /// The node's tasks of this deployment are spawned and accept channels.
+    Deployed {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+    },
+    /// A task finished: all its inputs ended and its sinks published.
+    TaskFinished {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The task.
+        task: TaskId,
+        /// Its final counters.
+        metrics: TaskMetrics,
+    },
+    /// A task failed.
+    TaskFailed {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The task.
+        task: TaskId,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Identifies a channel: upstream partition → downstream partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChannelId {
+    /// The upstream operator (the operator whose output travels).
+    pub from: OperatorId,
+    /// The upstream partition.
+    pub from_partition: PartitionId,
+    /// The downstream operator (head of the receiving task).
+    pub to: OperatorId,
+    /// The downstream partition.
+    pub to_partition: PartitionId,
+}
+
+/// The first frame of a stream one node opens to another: a data channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOpen {
+    /// The job.
+    pub job: JobId,
+    /// The sender's generation: refused unless the receiver runs the same one.
+    pub generation: Generation,
+    /// Which channel.
+    pub channel: ChannelId,
+}
+
+/// Receiver → sender on a data channel's stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelReply {
+    /// The receiver can take this many more batches.
+    Credit(u32),
+    /// The channel is refused (unknown task, stale generation).
+    Refused(String),
+}

@@ -1,0 +1,255 @@
+//! The physical plan of a job: operators, how each reads its input, and which operators are
+//! chained into one task.
+//!
+//! Built from a validated [`JobSpec`] by the coordinator and shipped to nodes, which execute it.
+//! A *task* is the unit of deployment: one partition of a chain head plus every operator
+//! chained behind it (a forward edge between operators of equal parallelism whose upstream has
+//! no other consumer on that output), run by one actor without any channel between them.
+
+use crate::ids::{NodeId, OperatorId, PartitionId};
+use crate::spec::{JobSpec, SinkSpec, SourceSpec, StageKind, StageSpec};
+use crate::value::Schema;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// What an operator is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum OperatorKind {
+    /// A `[[source]]`.
+    Source(SourceSpec),
+    /// A `[[stage]]`.
+    Stage(StageSpec),
+    /// A `[[sink]]`.
+    Sink(SinkSpec),
+}
+
+/// Which output of an upstream operator an edge reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputPort {
+    /// The records an operator emits.
+    Main,
+    /// Records a windowed stage found late (its `late` side output).
+    Late,
+}
+
+/// How records of an edge are spread over the downstream partitions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Partitioning {
+    /// Partition `p` feeds partition `p` (equal parallelism).
+    Forward,
+    /// By the key columns' key group (column positions in the upstream schema).
+    Hash {
+        /// Positions of the key columns in the records.
+        key_columns: Vec<usize>,
+    },
+    /// Batches spread round-robin.
+    Rebalance,
+}
+
+/// The input of an operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputEdge {
+    /// The upstream operator.
+    pub from: OperatorId,
+    /// Which of its outputs.
+    pub port: OutputPort,
+    /// How records spread.
+    pub partitioning: Partitioning,
+}
+
+/// One operator of the plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OperatorPlan {
+    /// Its id: the position in [`JobPlan::operators`].
+    pub id: OperatorId,
+    /// The spec name.
+    pub name: String,
+    /// Number of partitions.
+    pub parallelism: u32,
+    /// What it is.
+    pub kind: OperatorKind,
+    /// Its input (`None` for sources).
+    pub input: Option<InputEdge>,
+    /// The schema of the records it receives (`None` for sources).
+    pub input_schema: Option<Schema>,
+}
+
+/// A job's physical plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobPlan {
+    /// The validated spec it was built from.
+    pub spec: JobSpec,
+    /// Operators: sources, then stages, then sinks, in spec order.
+    pub operators: Vec<OperatorPlan>,
+}
+
+/// Where each partition index runs: partition `p` of every operator runs on
+/// `nodes[partition_nodes[p]]` (Flink-style slot sharing: one slot holds partition `p` of
+/// the whole pipeline).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The nodes taking part, with the address their exchange listens on.
+    pub nodes: Vec<(NodeId, SocketAddr)>,
+    /// For each partition index, the position of its node in `nodes`.
+    pub partition_nodes: Vec<usize>,
+}
+
+impl Assignment {
+    /// The node that runs partition `p`.
+    pub fn node_of(&self, partition: PartitionId) -> Option<(NodeId, SocketAddr)> {
+        let index = *self.partition_nodes.get(partition.0 as usize)?;
+        self.nodes.get(index).copied()
+    }
+}
+
+impl JobPlan {
+    /// Builds the plan of a validated spec.
+    pub fn from_spec(spec: &JobSpec) -> JobPlan {
+        let mut operators: Vec<OperatorPlan> = Vec::new();
+        for source in &spec.sources {
+            operators.push(OperatorPlan {
+                id: OperatorId(operators.len() as u32),
+                name: source.name.clone(),
+                parallelism: source.parallelism,
+                kind: OperatorKind::Source(source.clone()),
+                input: None,
+                input_schema: None,
+            });
+        }
+        for stage in &spec.stages {
+            let (from, schema, _) = Self::upstream(&operators, &stage.input);
+            let partitioning = match &stage.kind {
+                StageKind::Aggregate(agg) => Partitioning::Hash {
+                    key_columns: agg
+                        .key
+                        .iter()
+                        .filter_map(|k| schema.index_of(k))
+                        .collect(),
+                },
+            };
+            operators.push(OperatorPlan {
+                id: OperatorId(operators.len() as u32),
+                name: stage.name.clone(),
+                parallelism: stage.parallelism,
+                kind: OperatorKind::Stage(stage.clone()),
+                input: Some(InputEdge {
+                    from,
+                    port: OutputPort::Main,
+                    partitioning,
+                }),
+                input_schema: Some(schema),
+            });
+        }
+        for sink in &spec.sinks {
+            let late_of = spec
+                .stages
+                .iter()
+                .find(|s| s.late.as_deref() == Some(sink.name.as_str()));
+            let (from, schema, parallelism, port) = match late_of {
+                Some(stage) => {
+                    let (stage_id, _, parallelism) = Self::upstream(&operators, &stage.name);
+                    let (_, input_schema, _) = Self::upstream(&operators, &stage.input);
+                    (stage_id, input_schema, parallelism, OutputPort::Late)
+                }
+                None => {
+                    let (from, schema, parallelism) = Self::upstream(&operators, &sink.input);
+                    (from, schema, parallelism, OutputPort::Main)
+                }
+            };
+            let partitioning = if parallelism == sink.parallelism {
+                Partitioning::Forward
+            } else {
+                Partitioning::Rebalance
+            };
+            operators.push(OperatorPlan {
+                id: OperatorId(operators.len() as u32),
+                name: sink.name.clone(),
+                parallelism: sink.parallelism,
+                kind: OperatorKind::Sink(sink.clone()),
+                input: Some(InputEdge {
+                    from,
+                    port,
+                    partitioning,
+                }),
+                input_schema: Some(schema),
+            });
+        }
+        JobPlan {
+            spec: spec.clone(),
+            operators,
+        }
+    }
+
+    /// The id, output schema and parallelism of the operator named `name` (validated to exist).
+    fn upstream(operators: &[OperatorPlan], name: &str) -> (OperatorId, Schema, u32) {
+        operators
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| (o.id, o.output_schema().clone(), o.parallelism))
+            .unwrap_or((OperatorId(0), Schema::default(), 1))
+    }
+
+    /// The operator with this id.
+    pub fn operator(&self, id: OperatorId) -> Option<&OperatorPlan> {
+        self.operators.get(id.0 as usize)
+    }
+
+    /// The operators reading `id`'s output, with the port they read.
+    pub fn consumers(&self, id: OperatorId) -> impl Iterator<Item = &OperatorPlan> + '_ {
+        self.operators
+            .iter()
+            .filter(move |o| o.input.as_ref().is_some_and(|e| e.from == id))
+    }
+
+    /// Whether `op` runs chained behind its upstream, in the upstream's task.
+    pub fn is_chained(&self, op: &OperatorPlan) -> bool {
+        let Some(edge) = &op.input else { return false };
+        if edge.partitioning != Partitioning::Forward {
+            return false;
+        }
+        let siblings = self
+            .consumers(edge.from)
+            .filter(|c| c.input.as_ref().map(|e| e.port) == Some(edge.port))
+            .count();
+        siblings == 1
+    }
+
+    /// The head operator of the task `op` runs in.
+    pub fn chain_head<'a>(&'a self, mut op: &'a OperatorPlan) -> OperatorId {
+        while self.is_chained(op) {
+            let Some(up) = op.input.as_ref().and_then(|e| self.operator(e.from)) else {
+                break;
+            };
+            op = up;
+        }
+        op.id
+    }
+
+    /// Operators that start a task (not chained behind another).
+    pub fn task_heads(&self) -> impl Iterator<Item = &OperatorPlan> + '_ {
+        self.operators.iter().filter(|o| !self.is_chained(o))
+    }
+
+    /// The largest parallelism of any operator: the slots the job needs.
+    pub fn slots_needed(&self) -> u32 {
+        self.operators
+            .iter()
+            .map(|o| o.parallelism)
+            .max()
+            .unwrap_or(1)
+    }
+}
+
+impl OperatorPlan {
+    /// The schema of the records this operator emits (sinks emit nothing: empty).
+    pub fn output_schema(&self) -> &Schema {
+        static EMPTY: Schema = Schema {
+            columns: Vec::new(),
+        };
+        match &self.kind {
+            OperatorKind::Source(s) => &s.schema,
+            OperatorKind::Stage(s) => &s.schema,
+            OperatorKind::Sink(_) => &EMPTY,
+        }
+    }
+}
