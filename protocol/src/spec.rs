@@ -4,10 +4,24 @@
 //! every column exists with the right type and every number is in range, or a [`SpecError`]
 //! naming the field, the bad value and what is allowed. Nothing is scheduled before that.
 
+mod duration;
+mod error;
+mod fields;
+mod graph;
+mod sink;
+mod source;
+mod stage;
+
+pub use duration::{parse_duration, DurationError};
+pub use error::SpecError;
+pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
+
 use crate::value::{Schema, ValueType};
+use fields::Fields;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use toml::{Table, Value};
 
 /// A validated job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,9 +110,9 @@ pub struct GeneratorSource {
     pub count: Option<u64>,
     /// Events/s over all partitions; 0: flat out.
     pub rate: u64,
-    /// Number of distinct users.
+    /// Number of distinct users (default [`DEFAULT_GENERATOR_KEYS`]).
     pub keys: u64,
-    /// Seed of the sequence.
+    /// Seed of the sequence (default 0).
     pub seed: u64,
 }
 
@@ -188,8 +202,12 @@ pub enum AggregateFunction {
 pub struct SinkSpec {
     /// Unique operator name.
     pub name: String,
-    /// The operator whose output it writes.
+    /// The operator whose output it writes (for a late sink: the stage whose late records it
+    /// receives).
     pub input: String,
+    /// `true`: this sink receives the late input rows of stage `input` (whose `late` names this
+    /// sink), not its output.
+    pub late: bool,
     /// Parallelism (default: the input's).
     pub parallelism: u32,
     /// Where it writes.
@@ -221,4 +239,188 @@ impl ValueType {
             AggregateFunction::Min | AggregateFunction::Max => self,
         }
     }
+}
+
+/// Job-wide settings the operator tables are read against.
+struct Context<'a> {
+    /// `job.parallelism`: the default for every operator.
+    parallelism: u32,
+    /// `job.max_parallelism`: the upper bound of every parallelism.
+    max_parallelism: u32,
+    /// The folder relative paths resolve against.
+    base_dir: &'a Path,
+}
+
+impl Context<'_> {
+    /// `path` made absolute against the spec's folder.
+    fn resolve_path(
+        &self,
+        fields: &Fields<'_>,
+        key: &str,
+        path: &str,
+    ) -> Result<PathBuf, SpecError> {
+        let invalid = || {
+            fields.invalid(
+                key,
+                &Value::String(path.to_string()),
+                "a non-empty file or folder path",
+            )
+        };
+        if path.is_empty() {
+            return Err(invalid());
+        }
+        std::path::absolute(self.base_dir.join(path)).map_err(|_| invalid())
+    }
+}
+
+/// Default `job.max_parallelism`: the number of key groups.
+pub const DEFAULT_MAX_PARALLELISM: u32 = 128;
+/// Largest `job.max_parallelism`.
+pub const MAX_MAX_PARALLELISM: u32 = 32768;
+
+impl JobSpec {
+    /// Parses and validates TOML text; `base_dir` resolves relative `path`s (source file, sink
+    /// folder) to absolute ones.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<JobSpec, SpecError> {
+        let root: Table = text.parse().map_err(|e: toml::de::Error| {
+            SpecError::Syntax(e.to_string().trim_end().to_string())
+        })?;
+        let top = Fields::new("job spec", &root);
+        top.deny_unknown(&["job", "source", "stage", "sink"])?;
+        let job = match root.get("job") {
+            Some(Value::Table(job)) => Fields::new("[job]", job),
+            Some(other) => return Err(top.invalid("job", other, "a [job] table")),
+            None => {
+                return Err(top.missing("job", "add a [job] table with at least name = \"...\""))
+            }
+        };
+        job.deny_unknown(&[
+            "name",
+            "parallelism",
+            "max_parallelism",
+            "checkpoint_interval",
+            "state_ttl",
+        ])?;
+        let name = job.required_string("name", "\"my-job\"")?;
+        if name.trim().is_empty() {
+            return Err(job.invalid("name", &Value::String(name.to_string()), "a non-empty name"));
+        }
+        let max_parallelism = job
+            .parallelism("max_parallelism", MAX_MAX_PARALLELISM)?
+            .unwrap_or(DEFAULT_MAX_PARALLELISM);
+        let parallelism = match job.get("parallelism") {
+            Some(value) => job
+                .parallelism("parallelism", max_parallelism)
+                .map_err(|_| {
+                    job.invalid(
+                        "parallelism",
+                        value,
+                        format!("a whole number from 1 to max_parallelism ({max_parallelism})"),
+                    )
+                })?,
+            None => None,
+        }
+        .unwrap_or(1);
+        let cx = Context {
+            parallelism,
+            max_parallelism,
+            base_dir,
+        };
+        let sources = operator_tables(&top, "source", true)?
+            .iter()
+            .enumerate()
+            .map(|(i, table)| {
+                let name = graph::operator_name(table, "source", i)?;
+                source::parse(
+                    &Fields::new(&format!("source \"{name}\""), table),
+                    &name,
+                    &cx,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stages = operator_tables(&top, "stage", false)?
+            .iter()
+            .enumerate()
+            .map(|(i, table)| {
+                let name = graph::operator_name(table, "stage", i)?;
+                stage::parse(
+                    &Fields::new(&format!("stage \"{name}\""), table),
+                    &name,
+                    &cx,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sinks = operator_tables(&top, "sink", true)?
+            .iter()
+            .enumerate()
+            .map(|(i, table)| {
+                let name = graph::operator_name(table, "sink", i)?;
+                sink::parse(&Fields::new(&format!("sink \"{name}\""), table), &name, &cx)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sinks = graph::resolve(&sources, &mut stages, sinks)?;
+        Ok(JobSpec {
+            name: name.to_string(),
+            parallelism,
+            max_parallelism,
+            checkpoint_interval: job.duration("checkpoint_interval", true)?,
+            state_ttl: job.duration("state_ttl", true)?,
+            sources,
+            stages,
+            sinks,
+        })
+    }
+
+    /// Reads a spec file (errors name the file), resolving paths against its folder.
+    pub fn from_file(path: &Path) -> Result<JobSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
+        JobSpec::parse(&text, folder).map_err(|e| e.in_file(path.to_path_buf()))
+    }
+
+    /// The schema of the rows a source or stage emits.
+    pub fn schema_of(&self, operator: &str) -> Option<&Schema> {
+        self.sources
+            .iter()
+            .find(|s| s.name == operator)
+            .map(|s| &s.schema)
+            .or_else(|| {
+                self.stages
+                    .iter()
+                    .find(|s| s.name == operator)
+                    .map(|s| &s.schema)
+            })
+    }
+}
+
+/// The tables of a `[[what]]` array; `required`: at least one must exist.
+fn operator_tables<'a>(
+    top: &Fields<'a>,
+    what: &str,
+    required: bool,
+) -> Result<Vec<&'a Table>, SpecError> {
+    let shape = format!("one or more [[{what}]] tables (double brackets)");
+    let items = match top.get(what) {
+        None if required => {
+            return Err(top.missing(what, format!("add at least one [[{what}]] table")));
+        }
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(top.invalid(what, other, shape)),
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Table(table) => Ok(table),
+            other => Err(top.invalid(what, other, shape.clone())),
+        })
+        .collect()
 }

@@ -1,0 +1,247 @@
+//! The job as a graph: operator names, `input` and `late` references, cycles, and the schema
+//! flowing along every edge.
+
+use super::error::SpecError;
+use super::sink::WrittenSink;
+use super::stage::output_schema;
+use crate::spec::{SinkSpec, SourceSpec, StageSpec};
+use crate::value::Schema;
+use std::collections::HashMap;
+use toml::{Table, Value};
+
+/// What an operator name may contain.
+const NAME_FORMAT: &str = "a non-empty name of letters, digits, '_', '-' and '.'";
+
+/// The `name` of the `index`-th (from 0) table of a `[[what]]` array.
+pub(super) fn operator_name(table: &Table, what: &str, index: usize) -> Result<String, SpecError> {
+    let at = format!("{what} #{}", index + 1);
+    let valid =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+    match table.get("name") {
+        Some(Value::String(name)) if valid(name) => Ok(name.clone()),
+        Some(value) => Err(SpecError::Invalid {
+            at,
+            field: "name".to_string(),
+            value: super::fields::show(value),
+            allowed: NAME_FORMAT.to_string(),
+        }),
+        None => Err(SpecError::Missing {
+            at,
+            field: "name".to_string(),
+            hint: format!("add name = \"...\" ({NAME_FORMAT}, unique in the job)"),
+        }),
+    }
+}
+
+/// Checks every reference between operators, fills in stage schemas in dependency order and
+/// resolves sinks (their input and default parallelism).
+pub(super) fn resolve(
+    sources: &[SourceSpec],
+    stages: &mut [StageSpec],
+    sinks: Vec<WrittenSink>,
+) -> Result<Vec<SinkSpec>, SpecError> {
+    check_unique_names(sources, stages, &sinks)?;
+    let readable: Vec<String> = sources
+        .iter()
+        .map(|s| s.name.clone())
+        .chain(stages.iter().map(|s| s.name.clone()))
+        .collect();
+    for stage in stages.iter() {
+        check_input(
+            &format!("stage \"{}\"", stage.name),
+            &stage.input,
+            &readable,
+        )?;
+    }
+    check_acyclic(stages)?;
+    fill_schemas(sources, stages)?;
+    let late_of = late_targets(stages, &sinks)?;
+    let parallelism_of = |name: &str| {
+        sources
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.parallelism)
+            .or_else(|| {
+                stages
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.parallelism)
+            })
+            .unwrap_or(1)
+    };
+    sinks
+        .into_iter()
+        .map(|sink| {
+            let at = format!("sink \"{}\"", sink.name);
+            let (input, late) = match (late_of.get(sink.name.as_str()), sink.input) {
+                (Some(stage), None) => (stage.to_string(), true),
+                (Some(stage), Some(input)) if input == *stage => (input, true),
+                (Some(stage), Some(input)) => {
+                    return Err(SpecError::Invalid {
+                        at,
+                        field: "input".to_string(),
+                        value: format!("{input:?}"),
+                        allowed: format!(
+                            "\"{stage}\" or no input: this sink receives the late records of stage \
+                             \"{stage}\" (its late = \"{}\"); use another sink for other rows",
+                            sink.name
+                        ),
+                    })
+                }
+                (None, None) => {
+                    return Err(SpecError::Missing {
+                        at,
+                        field: "input".to_string(),
+                        hint: format!(
+                            "add input = the name of a source or stage: {}",
+                            readable.join(", ")
+                        ),
+                    })
+                }
+                (None, Some(input)) => {
+                    check_input(&at, &input, &readable)?;
+                    (input, false)
+                }
+            };
+            Ok(SinkSpec {
+                parallelism: sink.parallelism.unwrap_or_else(|| parallelism_of(&input)),
+                name: sink.name,
+                input,
+                late,
+                kind: sink.kind,
+            })
+        })
+        .collect()
+}
+
+/// Every source, stage and sink has its own name.
+fn check_unique_names(
+    sources: &[SourceSpec],
+    stages: &[StageSpec],
+    sinks: &[WrittenSink],
+) -> Result<(), SpecError> {
+    let mut seen: HashMap<&str, String> = HashMap::new();
+    let all = label("source", sources.iter().map(|s| s.name.as_str()))
+        .chain(label("stage", stages.iter().map(|s| s.name.as_str())))
+        .chain(label("sink", sinks.iter().map(|s| s.name.as_str())));
+    for (name, label) in all {
+        if let Some(first) = seen.get(&name) {
+            return Err(SpecError::DuplicateName {
+                name: name.to_string(),
+                first: first.clone(),
+                second: label,
+            });
+        }
+        seen.insert(name, label);
+    }
+    Ok(())
+}
+
+/// Names paired with their place in the spec: `stage #2`.
+fn label<'n>(
+    what: &'static str,
+    names: impl Iterator<Item = &'n str>,
+) -> impl Iterator<Item = (&'n str, String)> {
+    names
+        .enumerate()
+        .map(move |(i, name)| (name, format!("{what} #{}", i + 1)))
+}
+
+/// `input` names a source or stage.
+fn check_input(at: &str, input: &str, readable: &[String]) -> Result<(), SpecError> {
+    if readable.iter().any(|name| name == input) {
+        return Ok(());
+    }
+    Err(SpecError::Invalid {
+        at: at.to_string(),
+        field: "input".to_string(),
+        value: format!("{input:?}"),
+        allowed: format!("the name of a source or stage: {}", readable.join(", ")),
+    })
+}
+
+/// No stage reads its own output. Each stage has one input, so following inputs from any
+/// stage either reaches a source or comes back to a stage already on the path.
+fn check_acyclic(stages: &[StageSpec]) -> Result<(), SpecError> {
+    let index_of = |name: &str| stages.iter().position(|s| s.name == name);
+    for start in 0..stages.len() {
+        let mut path = vec![start];
+        let mut current = start;
+        while let Some(next) = index_of(&stages[current].input) {
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                // `path` follows inputs backwards; print it in the direction data flows.
+                let mut cycle: Vec<&str> = path[pos..]
+                    .iter()
+                    .map(|&i| stages[i].name.as_str())
+                    .collect();
+                cycle.push(&stages[next].name);
+                cycle.reverse();
+                return Err(SpecError::Cycle {
+                    cycle: cycle.join(" -> "),
+                });
+            }
+            path.push(next);
+            current = next;
+        }
+    }
+    Ok(())
+}
+
+/// Computes every stage's output schema once its input's is known (the graph is acyclic).
+fn fill_schemas(sources: &[SourceSpec], stages: &mut [StageSpec]) -> Result<(), SpecError> {
+    let mut schemas: HashMap<String, Schema> = sources
+        .iter()
+        .map(|s| (s.name.clone(), s.schema.clone()))
+        .collect();
+    let mut done = vec![false; stages.len()];
+    while done.contains(&false) {
+        for (stage, done) in stages.iter_mut().zip(done.iter_mut()) {
+            if *done {
+                continue;
+            }
+            if let Some(input) = schemas.get(&stage.input) {
+                stage.schema = output_schema(stage, input)?;
+                schemas.insert(stage.name.clone(), stage.schema.clone());
+                *done = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which stage sends its late records to which sink; checks that `late` names a sink used by
+/// one stage only.
+fn late_targets<'s>(
+    stages: &'s [StageSpec],
+    sinks: &[WrittenSink],
+) -> Result<HashMap<&'s str, &'s str>, SpecError> {
+    let mut late_of: HashMap<&str, &str> = HashMap::new();
+    for stage in stages {
+        let Some(late) = stage.late.as_deref() else {
+            continue;
+        };
+        let invalid = |allowed: String| SpecError::Invalid {
+            at: format!("stage \"{}\"", stage.name),
+            field: "late".to_string(),
+            value: format!("{late:?}"),
+            allowed,
+        };
+        if !sinks.iter().any(|s| s.name == late) {
+            let names: Vec<&str> = sinks.iter().map(|s| s.name.as_str()).collect();
+            return Err(invalid(format!(
+                "the name of a sink (it receives the stage's late input rows): {}",
+                if names.is_empty() {
+                    "none defined; add a [[sink]]".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        if let Some(other) = late_of.insert(late, &stage.name) {
+            return Err(invalid(format!(
+                "a sink no other stage sends late records to; sink \"{late}\" already receives those of stage \"{other}\": add another sink"
+            )));
+        }
+    }
+    Ok(late_of)
+}

@@ -1,0 +1,76 @@
+//! `[[sink]]` tables: file, stdout and discard sinks.
+
+use super::error::SpecError;
+use super::fields::Fields;
+use super::Context;
+use crate::spec::SinkKind;
+
+/// Sink kinds this version runs.
+const KINDS: &str = "file, stdout, discard";
+/// Sink kinds the design lists that are not built yet.
+const PLANNED_KINDS: [&str; 2] = ["redis", "kafka"];
+/// Fields every sink accepts.
+const COMMON_FIELDS: [&str; 4] = ["name", "kind", "input", "parallelism"];
+
+/// A sink as written, before its input is resolved against the other operators.
+pub(super) struct WrittenSink {
+    /// Its name.
+    pub(super) name: String,
+    /// `input`, absent for a sink that only receives a stage's late records.
+    pub(super) input: Option<String>,
+    /// `parallelism`; absent: the input's.
+    pub(super) parallelism: Option<u32>,
+    /// Where it writes.
+    pub(super) kind: SinkKind,
+}
+
+/// Reads one `[[sink]]` table named `name`.
+pub(super) fn parse(
+    fields: &Fields<'_>,
+    name: &str,
+    cx: &Context<'_>,
+) -> Result<WrittenSink, SpecError> {
+    let kind = fields.required_string("kind", &format!("one of {KINDS}"))?;
+    let kind = match kind {
+        "file" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &["path"]].concat())?;
+            let path = fields
+                .required_string("path", "\"out/\" (a folder, relative to the spec's folder)")?;
+            SinkKind::File {
+                path: cx.resolve_path(fields, "path", path)?,
+            }
+        }
+        "stdout" | "discard" => {
+            fields.deny_unknown(&COMMON_FIELDS)?;
+            if kind == "stdout" {
+                SinkKind::Stdout
+            } else {
+                SinkKind::Discard
+            }
+        }
+        other if PLANNED_KINDS.contains(&other) => {
+            return Err(SpecError::NotSupported {
+                at: fields.at().to_string(),
+                what: "sink",
+                kind: other.to_string(),
+                allowed: KINDS.to_string(),
+            })
+        }
+        other => {
+            return Err(SpecError::UnknownKind {
+                at: fields.at().to_string(),
+                what: "sink",
+                kind: other.to_string(),
+                allowed: format!("{KINDS} (redis and kafka are planned)"),
+            })
+        }
+    };
+    Ok(WrittenSink {
+        name: name.to_string(),
+        input: fields
+            .string("input", "\"NAME\" of a source or stage")?
+            .map(str::to_string),
+        parallelism: fields.parallelism("parallelism", cx.max_parallelism)?,
+        kind,
+    })
+}

@@ -1,0 +1,216 @@
+//! `[[source]]` tables: file and generator sources, with their settings and schemas.
+
+use super::error::SpecError;
+use super::fields::Fields;
+use super::Context;
+use crate::spec::{BadRecords, FileFormat, FileSource, GeneratorSource, SourceKind, SourceSpec};
+use crate::value::{Column, Schema, ValueType};
+use std::time::Duration;
+use toml::Value;
+
+/// Source kinds this version runs.
+const KINDS: &str = "file, generator";
+/// Source kinds the design lists that are not built yet.
+const PLANNED_KINDS: [&str; 1] = ["kafka"];
+/// Column types a file can hold.
+const FILE_TYPES: &str = "i64, f64, string, bool";
+/// Default number of distinct users of a generator (the W1 workload's 100k).
+pub const DEFAULT_GENERATOR_KEYS: u64 = 100_000;
+
+/// Fields every source accepts.
+const COMMON_FIELDS: [&str; 4] = ["name", "kind", "parallelism", "max_out_of_orderness"];
+/// Fields of `kind = "file"` beyond the common ones.
+const FILE_FIELDS: [&str; 6] = [
+    "path",
+    "format",
+    "schema",
+    "event_time",
+    "rate",
+    "bad_records",
+];
+/// Fields of `kind = "generator"` beyond the common ones.
+const GENERATOR_FIELDS: [&str; 4] = ["count", "rate", "keys", "seed"];
+
+/// The fixed schema of the generator: `user` (i64), `amount` (f64), `ts` (i64, event time).
+pub fn generator_schema() -> Schema {
+    Schema::new([
+        ("user", ValueType::I64),
+        ("amount", ValueType::F64),
+        ("ts", ValueType::I64),
+    ])
+}
+
+/// Reads one `[[source]]` table named `name`.
+pub(super) fn parse(
+    fields: &Fields<'_>,
+    name: &str,
+    cx: &Context<'_>,
+) -> Result<SourceSpec, SpecError> {
+    let kind = fields.required_string("kind", &format!("one of {KINDS}"))?;
+    let (kind, schema, parallelism) = match kind {
+        "file" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &FILE_FIELDS].concat())?;
+            let (file, schema) = file_source(fields, cx)?;
+            if let Some(value) = fields
+                .get("parallelism")
+                .filter(|v| v.as_integer() != Some(1))
+            {
+                return Err(fields.invalid(
+                    "parallelism",
+                    value,
+                    "1 (a file is read in order by one reader; remove the field, and give the \
+                     stages that read it a higher parallelism instead)",
+                ));
+            }
+            (SourceKind::File(file), schema, 1)
+        }
+        "generator" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &GENERATOR_FIELDS].concat())?;
+            let generator = GeneratorSource {
+                count: fields.integer("count", 0, u64::MAX)?,
+                rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
+                keys: fields
+                    .integer("keys", 1, u64::MAX)?
+                    .unwrap_or(DEFAULT_GENERATOR_KEYS),
+                seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+            };
+            let parallelism = fields
+                .parallelism("parallelism", cx.max_parallelism)?
+                .unwrap_or(cx.parallelism);
+            (
+                SourceKind::Generator(generator),
+                generator_schema(),
+                parallelism,
+            )
+        }
+        other if PLANNED_KINDS.contains(&other) => {
+            return Err(SpecError::NotSupported {
+                at: fields.at().to_string(),
+                what: "source",
+                kind: other.to_string(),
+                allowed: KINDS.to_string(),
+            })
+        }
+        other => {
+            return Err(SpecError::UnknownKind {
+                at: fields.at().to_string(),
+                what: "source",
+                kind: other.to_string(),
+                allowed: format!("{KINDS} (kafka is planned)"),
+            })
+        }
+    };
+    Ok(SourceSpec {
+        name: name.to_string(),
+        parallelism,
+        max_out_of_orderness: fields
+            .duration("max_out_of_orderness", false)?
+            .unwrap_or(Duration::ZERO),
+        kind,
+        schema,
+    })
+}
+
+/// The settings and schema of a `kind = "file"` source.
+fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Schema), SpecError> {
+    let path = fields.required_string("path", "\"events.csv\" (relative to the spec's folder)")?;
+    let path = cx.resolve_path(fields, "path", path)?;
+    let format = match fields.choice(
+        "format",
+        &[("csv", FileFormat::Csv), ("jsonl", FileFormat::Jsonl)],
+    )? {
+        Some(format) => format,
+        None => match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => FileFormat::Csv,
+            Some("jsonl") => FileFormat::Jsonl,
+            _ => {
+                return Err(fields.missing(
+                    "format",
+                    "the file name does not end in .csv or .jsonl: add format = \"csv\" or \
+                     format = \"jsonl\"",
+                ))
+            }
+        },
+    };
+    let schema = file_schema(fields)?;
+    let event_time = fields.string("event_time", "the name of an i64 column of the schema")?;
+    if let Some(column) = event_time {
+        let is_i64 = schema
+            .index_of(column)
+            .is_some_and(|i| schema.columns[i].ty == ValueType::I64);
+        if !is_i64 {
+            return Err(fields.invalid(
+                "event_time",
+                &Value::String(column.to_string()),
+                format!(
+                    "an i64 column of the schema (milliseconds since the epoch): {}",
+                    i64_columns(&schema)
+                ),
+            ));
+        }
+    }
+    let bad_records = fields
+        .choice(
+            "bad_records",
+            &[("fail", BadRecords::Fail), ("skip", BadRecords::Skip)],
+        )?
+        .unwrap_or_default();
+    let file = FileSource {
+        path,
+        format,
+        event_time: event_time.map(str::to_string),
+        rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
+        bad_records,
+    };
+    Ok((file, schema))
+}
+
+/// `schema = { column = "type", ... }` of a file source, in written order.
+fn file_schema(fields: &Fields<'_>) -> Result<Schema, SpecError> {
+    let what =
+        "a table of column = \"type\", e.g. { user = \"string\", amount = \"f64\", ts = \"i64\" }";
+    let table = fields
+        .table("schema", what)?
+        .ok_or_else(|| fields.missing("schema", format!("add schema = {what}")))?;
+    let mut columns = Vec::new();
+    for (name, value) in table.entries() {
+        let ty = value
+            .as_str()
+            .and_then(ValueType::parse)
+            .filter(|ty| !matches!(ty, ValueType::Dense | ValueType::Sparse));
+        let Some(ty) = ty else {
+            return Err(table.invalid(
+                name,
+                value,
+                format!("{FILE_TYPES} (vector columns cannot be read from files)"),
+            ));
+        };
+        columns.push(Column {
+            name: name.clone(),
+            ty,
+        });
+    }
+    if columns.is_empty() {
+        return Err(fields.invalid(
+            "schema",
+            &Value::Table(Default::default()),
+            format!("at least one column: {what}"),
+        ));
+    }
+    Ok(Schema { columns })
+}
+
+/// The i64 columns of a schema, for messages.
+fn i64_columns(schema: &Schema) -> String {
+    let names: Vec<&str> = schema
+        .columns
+        .iter()
+        .filter(|c| c.ty == ValueType::I64)
+        .map(|c| c.name.as_str())
+        .collect();
+    if names.is_empty() {
+        "none in this schema; add one".to_string()
+    } else {
+        names.join(", ")
+    }
+}
