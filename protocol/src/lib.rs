@@ -1,11 +1,16 @@
 //! Quiver's wire types and everything two processes must agree on: identifiers, values and
-//! records, the fixed key hash, the job spec, the bincode codec with size limits, and QUIC
-//! endpoints with mutual TLS against the cluster CA.
+//! records, the fixed key hash, the job spec and plan, the messages between processes, the
+//! bincode codec with size limits, and QUIC endpoints with mutual TLS against the cluster CA.
 
+pub mod codec;
 pub mod ids;
 pub mod keygroup;
+pub mod messages;
+pub mod pki;
+pub mod plan;
 pub mod record;
 pub mod spec;
+pub mod transport;
 pub mod value;
 
 pub use ids::*;
