@@ -4,6 +4,7 @@
 //! No I/O (except save / load to a caller's reader or writer), no async.
 
 pub mod api;
+pub mod clustering;
 pub mod drift;
 pub mod evaluation;
 pub mod params;

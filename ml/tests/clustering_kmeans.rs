@@ -1,0 +1,220 @@
+//! KMeans and OnlineKMeans against Flink ML's `KMeansTest` / `OnlineKMeansTest`
+//! numbers, and the Lloyd invariant: the k-means cost never increases.
+
+use proptest::prelude::*;
+use quiver_ml::clustering::{
+    lloyd_step, KMeans, KMeansModel, KMeansParams, OnlineKMeans, OnlineKMeansParams,
+};
+use quiver_ml::{Column, Estimator, Frame, OnlineModel, Persist, Transformer, Vector};
+
+fn dense(points: &[[f64; 2]]) -> Vec<Vec<f64>> {
+    points.iter().map(|p| p.to_vec()).collect()
+}
+
+fn sorted_by_x(mut centroids: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    centroids.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    centroids
+}
+
+fn assert_close(got: &[Vec<f64>], expected: &[[f64; 2]]) {
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (g, e) in got.iter().zip(expected) {
+        for (a, b) in g.iter().zip(e) {
+            assert!((a - b).abs() < 1e-5, "{got:?} vs {expected:?}");
+        }
+    }
+}
+
+const FLINK_DATA: [[f64; 2]; 6] = [
+    [0.0, 0.0],
+    [0.0, 0.3],
+    [0.3, 0.0],
+    [9.0, 0.0],
+    [9.0, 0.6],
+    [9.6, 0.0],
+];
+
+#[test]
+fn kmeans_centroids_match_flink_ml_test_get_model_data() {
+    for seed in 0..20 {
+        let kmeans = KMeans {
+            params: KMeansParams {
+                k: 2,
+                max_iter: 2,
+                seed,
+                ..KMeansParams::default()
+            },
+        };
+        let model = kmeans.fit_points(&dense(&FLINK_DATA)).expect("fits");
+        assert_close(
+            &sorted_by_x(model.centroids.clone()),
+            &[[0.1, 0.1], [9.2, 0.2]],
+        );
+        assert_eq!(model.weights, vec![3.0, 3.0]);
+    }
+}
+
+#[test]
+fn kmeans_with_fewer_distinct_points_than_k_gives_one_cluster() {
+    let kmeans = KMeans::default();
+    let model = kmeans
+        .fit_points(&dense(&[[0.0, 0.1], [0.0, 0.1], [0.0, 0.1]]))
+        .expect("fits");
+    assert_close(&model.centroids, &[[0.0, 0.1]]);
+}
+
+#[test]
+fn kmeans_fits_and_transforms_a_frame_and_survives_save_load() {
+    let rows: Vec<Vector> = FLINK_DATA
+        .iter()
+        .map(|p| Vector::Dense(p.to_vec()))
+        .collect();
+    let frame = Frame::new()
+        .with("features", Column::Vector(rows))
+        .expect("frame");
+    let model = KMeans::default().fit(&frame).expect("fits");
+    let out = model.transform(&frame).expect("transforms");
+    let Ok(Column::I64(pred)) = out.column("prediction") else {
+        panic!("prediction column of i64");
+    };
+    assert_eq!(pred[0], pred[1]);
+    assert_eq!(pred[0], pred[2]);
+    assert_eq!(pred[3], pred[4]);
+    assert_eq!(pred[3], pred[5]);
+    assert_ne!(pred[0], pred[3]);
+    let mut saved = Vec::new();
+    model.save(&mut saved).expect("saves");
+    let loaded = KMeansModel::load(saved.as_slice()).expect("loads");
+    assert_eq!(loaded, model);
+}
+
+const TRAIN1: [[f64; 2]; 6] = [
+    [10.0, 0.0],
+    [10.0, 0.3],
+    [10.3, 0.0],
+    [-10.0, 0.0],
+    [-10.0, 0.6],
+    [-10.6, 0.0],
+];
+const TRAIN2: [[f64; 2]; 6] = [
+    [10.0, 100.0],
+    [10.0, 100.3],
+    [10.3, 100.0],
+    [-10.0, -100.0],
+    [-10.0, -100.6],
+    [-10.6, -100.0],
+];
+
+fn learn_all(model: &mut OnlineKMeans, points: &[[f64; 2]]) {
+    for p in points {
+        model.learn_one(p.as_slice().into()).expect("learns");
+    }
+}
+
+#[test]
+fn online_kmeans_decay_matches_flink_ml_test_decay_factor() {
+    let initial = KMeans::default().fit_points(&dense(&TRAIN1)).expect("fits");
+    let params = OnlineKMeansParams {
+        global_batch_size: 6,
+        decay_factor: 0.5,
+        ..OnlineKMeansParams::default()
+    };
+    let mut online = OnlineKMeans::from_model(params, &initial).expect("valid");
+    learn_all(&mut online, &TRAIN2);
+    assert_eq!(online.version().0, 1);
+    let mut pairs: Vec<(Vec<f64>, f64)> = online
+        .centroids()
+        .iter()
+        .cloned()
+        .zip(online.weights().iter().copied())
+        .collect();
+    pairs.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]));
+    for (_, w) in &pairs {
+        assert!((w - 4.5).abs() < 1e-5, "{pairs:?}");
+    }
+    let centroids: Vec<Vec<f64>> = pairs.into_iter().map(|(c, _)| c).collect();
+    assert_close(&centroids, &[[-10.2, -200.2 / 3.0], [10.1, 200.3 / 3.0]]);
+}
+
+#[test]
+fn online_kmeans_from_random_init_matches_flink_ml_test_get_model_data() {
+    let params = OnlineKMeansParams {
+        global_batch_size: 6,
+        ..OnlineKMeansParams::default()
+    };
+    let mut online = OnlineKMeans::random(params, 2, 2, 0.0, 0).expect("valid");
+    learn_all(&mut online, &TRAIN1[..5]);
+    assert_eq!(online.version().0, 0, "no update before a full batch");
+    learn_all(&mut online, &TRAIN1[5..]);
+    assert_eq!(online.weights(), &[3.0, 3.0]);
+    assert_close(
+        &sorted_by_x(online.centroids().to_vec()),
+        &[[-10.2, 0.2], [10.1, 0.1]],
+    );
+}
+
+#[test]
+fn online_kmeans_snapshot_restores_the_full_state() {
+    let params = OnlineKMeansParams {
+        global_batch_size: 4,
+        decay_factor: 0.9,
+        ..OnlineKMeansParams::default()
+    };
+    let mut a = OnlineKMeans::random(params, 2, 2, 1.0, 7).expect("valid");
+    learn_all(&mut a, &TRAIN1);
+    let snap = a.snapshot().expect("snapshot");
+    let mut b = OnlineKMeans::random(OnlineKMeansParams::default(), 3, 2, 0.0, 1).expect("valid");
+    b.restore(&snap).expect("restore");
+    learn_all(&mut a, &TRAIN2);
+    learn_all(&mut b, &TRAIN2);
+    assert_eq!(a, b);
+    assert!(b.restore(&snap[..snap.len() - 1]).is_err());
+    assert!(OnlineKMeans::new(
+        OnlineKMeansParams {
+            decay_factor: 1.5,
+            ..OnlineKMeansParams::default()
+        },
+        vec![vec![0.0]],
+        vec![0.0]
+    )
+    .is_err());
+}
+
+/// Independent cost: squared distance to the nearest centroid, summed.
+fn naive_cost(centroids: &[Vec<f64>], points: &[Vec<f64>]) -> f64 {
+    points
+        .iter()
+        .map(|p| {
+            centroids
+                .iter()
+                .map(|c| c.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .sum()
+}
+
+proptest! {
+    #[test]
+    fn lloyd_steps_never_increase_the_cost(
+        points in prop::collection::vec(prop::collection::vec(-50.0f64..50.0, 3), 1..60),
+        k in 1usize..6,
+        seed in any::<u64>(),
+    ) {
+        let start: Vec<Vec<f64>> = (0..k).map(|i| points[(seed as usize + i * 7) % points.len()].clone()).collect();
+        let mut centroids = start;
+        let mut cost = naive_cost(&centroids, &points);
+        for _ in 0..10 {
+            let (moved, _, counts) = lloyd_step(&centroids, &points);
+            prop_assert_eq!(counts.iter().sum::<f64>(), points.len() as f64);
+            let next = naive_cost(&moved, &points);
+            prop_assert!(next <= cost + 1e-9 * (1.0 + cost), "{} > {}", next, cost);
+            cost = next;
+            centroids = moved;
+        }
+        let model = KMeans { params: KMeansParams { k, seed, ..KMeansParams::default() } }
+            .fit_points(&points)
+            .expect("fits");
+        prop_assert!(model.centroids.len() <= k);
+        prop_assert_eq!(model.weights.iter().sum::<f64>(), points.len() as f64);
+    }
+}
