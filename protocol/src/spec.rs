@@ -3,6 +3,11 @@
 //! `JobSpec::parse` reads TOML text and returns either a spec in which every name resolves,
 //! every column exists with the right type and every number is in range, or a [`SpecError`]
 //! naming the field, the bad value and what is allowed. Nothing is scheduled before that.
+//!
+//! Reading happens in two passes. First every table is read on its own (`fields`: unknown
+//! fields, types, ranges, durations; `source`, `stage`, `sink`: the kinds and their settings),
+//! then `graph` checks what spans tables: unique names, `input` and `late` references, no
+//! cycles, and each stage's columns against its input's schema, filling in every schema.
 
 mod duration;
 mod error;
@@ -326,38 +331,10 @@ impl JobSpec {
             max_parallelism,
             base_dir,
         };
-        let sources = operator_tables(&top, "source", true)?
-            .iter()
-            .enumerate()
-            .map(|(i, table)| {
-                let name = graph::operator_name(table, "source", i)?;
-                source::parse(
-                    &Fields::new(&format!("source \"{name}\""), table),
-                    &name,
-                    &cx,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stages = operator_tables(&top, "stage", false)?
-            .iter()
-            .enumerate()
-            .map(|(i, table)| {
-                let name = graph::operator_name(table, "stage", i)?;
-                stage::parse(
-                    &Fields::new(&format!("stage \"{name}\""), table),
-                    &name,
-                    &cx,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let sinks = operator_tables(&top, "sink", true)?
-            .iter()
-            .enumerate()
-            .map(|(i, table)| {
-                let name = graph::operator_name(table, "sink", i)?;
-                sink::parse(&Fields::new(&format!("sink \"{name}\""), table), &name, &cx)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let sources = read_operators(&top, "source", true, |f, name| source::parse(f, name, &cx))?;
+        let mut stages =
+            read_operators(&top, "stage", false, |f, name| stage::parse(f, name, &cx))?;
+        let sinks = read_operators(&top, "sink", true, |f, name| sink::parse(f, name, &cx))?;
         let sinks = graph::resolve(&sources, &mut stages, sinks)?;
         Ok(JobSpec {
             name: name.to_string(),
@@ -401,12 +378,14 @@ impl JobSpec {
     }
 }
 
-/// The tables of a `[[what]]` array; `required`: at least one must exist.
-fn operator_tables<'a>(
-    top: &Fields<'a>,
+/// Reads every table of a `[[what]]` array with `parse`, given the table and the operator's
+/// name; `required`: at least one table must exist.
+fn read_operators<T>(
+    top: &Fields<'_>,
     what: &str,
     required: bool,
-) -> Result<Vec<&'a Table>, SpecError> {
+    parse: impl Fn(&Fields<'_>, &str) -> Result<T, SpecError>,
+) -> Result<Vec<T>, SpecError> {
     let shape = format!("one or more [[{what}]] tables (double brackets)");
     let items = match top.get(what) {
         None if required => {
@@ -416,11 +395,16 @@ fn operator_tables<'a>(
         Some(Value::Array(items)) => items,
         Some(other) => return Err(top.invalid(what, other, shape)),
     };
-    items
-        .iter()
-        .map(|item| match item {
-            Value::Table(table) => Ok(table),
-            other => Err(top.invalid(what, other, shape.clone())),
-        })
-        .collect()
+    let mut operators = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let Value::Table(table) = item else {
+            return Err(top.invalid(what, item, shape));
+        };
+        let name = graph::operator_name(table, what, index)?;
+        operators.push(parse(
+            &Fields::new(&format!("{what} \"{name}\""), table),
+            &name,
+        )?);
+    }
+    Ok(operators)
 }
