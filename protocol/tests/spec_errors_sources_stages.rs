@@ -147,6 +147,14 @@ fn file_format_unknown() {
 }
 
 #[test]
+fn file_format_not_a_string() {
+    assert_eq!(
+        error_after("format = \"csv\"", "format = 1"),
+        "source \"events\": field \"format\" has value 1; allowed: csv, jsonl"
+    );
+}
+
+#[test]
 fn file_format_missing_and_not_implied_by_the_extension() {
     let spec = VALID
         .replace("format = \"csv\"\n", "")
@@ -358,6 +366,15 @@ fn key_not_a_list() {
     assert_eq!(
         error_after("key = [\"user\"]", "key = \"user\""),
         "stage \"per_user\": field \"key\" has value \"user\"; allowed: a list of column names, e.g. \
+         [\"user\"] ([] or omitted: one global key)"
+    );
+}
+
+#[test]
+fn key_list_holding_a_number() {
+    assert_eq!(
+        error_after("key = [\"user\"]", "key = [\"user\", 1]"),
+        "stage \"per_user\": field \"key\" has value [\"user\", 1]; allowed: a list of column names, e.g. \
          [\"user\"] ([] or omitted: one global key)"
     );
 }
