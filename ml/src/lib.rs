@@ -7,8 +7,11 @@ pub mod api;
 pub mod clustering;
 pub mod drift;
 pub mod evaluation;
+pub mod feature;
+pub mod linear;
 pub mod params;
 pub mod persist;
+pub mod recommendation;
 pub mod vector;
 
 pub use api::{

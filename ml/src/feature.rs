@@ -1,0 +1,130 @@
+//! Feature stages: scaling, hashing, assembling, encoding, discretising, imputing.
+//!
+//! Each stage reads the columns named in its params from a [`crate::Frame`] and adds
+//! its output column(s). Stages that a streaming job runs per record also offer a
+//! `transform_one`-style method over borrowed vectors that does not allocate.
+
+mod assembler;
+mod bucketizer;
+mod hasher;
+mod imputer;
+mod kbins;
+mod min_max;
+mod one_hot;
+mod standard_scaler;
+mod string_indexer;
+
+pub use assembler::{VectorAssembler, VectorAssemblerParams};
+pub use bucketizer::{Bucketizer, BucketizerParams};
+pub use hasher::{murmur3_32_utf16, FeatureHasher, FeatureHasherParams, HashValue};
+pub use imputer::{Imputer, ImputerModel, ImputerParams, ImputerStrategy};
+pub use kbins::{KBinsDiscretizer, KBinsDiscretizerModel, KBinsParams, KBinsStrategy};
+pub use min_max::{
+    MaxAbsScaler, MaxAbsScalerModel, MinMaxScaler, MinMaxScalerModel, MinMaxScalerParams,
+};
+pub use one_hot::{OneHotEncoder, OneHotEncoderModel, OneHotParams};
+pub use standard_scaler::{
+    OnlineStandardScaler, StandardScaler, StandardScalerModel, StandardScalerParams,
+};
+pub use string_indexer::{StringIndexer, StringIndexerModel, StringIndexerParams, StringOrder};
+
+use crate::api::{Column, Frame, MlError};
+use crate::vector::Vector;
+
+/// The input and output vector columns of a one-column stage.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VectorColumns {
+    /// The input vector column (default `"input"`).
+    pub input_col: String,
+    /// The output vector column (default `"output"`).
+    pub output_col: String,
+}
+
+impl Default for VectorColumns {
+    fn default() -> Self {
+        Self {
+            input_col: "input".to_string(),
+            output_col: "output".to_string(),
+        }
+    }
+}
+
+/// What a stage does with a value it cannot handle (unseen category, NaN, out of range).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandleInvalid {
+    /// Fail with an error naming the column and value.
+    #[default]
+    Error,
+    /// Drop the row.
+    Skip,
+    /// Keep the row: map the value to an extra "invalid" bucket (or NaN).
+    Keep,
+}
+
+/// Reads a vector column as dense rows, checking every row has the dimension of the first.
+fn dense_rows(frame: &Frame, col: &str) -> Result<Vec<Vec<f64>>, MlError> {
+    let rows: Vec<Vec<f64>> = frame
+        .vectors(col)?
+        .iter()
+        .map(|v| v.features().to_dense())
+        .collect();
+    if let Some(first) = rows.first() {
+        if let Some(bad) = rows.iter().find(|r| r.len() != first.len()) {
+            return Err(MlError::Dimension {
+                expected: first.len(),
+                found: bad.len(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Maps every vector of `col` to a dense output vector and stores it as `out_col`.
+fn map_vectors(
+    frame: &Frame,
+    col: &str,
+    out_col: &str,
+    dim: usize,
+    f: impl Fn(&[f64], &mut [f64]),
+) -> Result<Frame, MlError> {
+    let mut out = Vec::with_capacity(frame.num_rows());
+    for v in frame.vectors(col)? {
+        let x = v.features().to_dense();
+        if x.len() != dim {
+            return Err(MlError::Dimension {
+                expected: dim,
+                found: x.len(),
+            });
+        }
+        let mut y = vec![0.0; dim];
+        f(&x, &mut y);
+        out.push(Vector::Dense(y));
+    }
+    let mut result = frame.clone();
+    result.set(out_col, Column::Vector(out))?;
+    Ok(result)
+}
+
+/// Keeps the rows of `frame` whose `keep` flag is true.
+fn filter_rows(frame: &Frame, keep: &[bool]) -> Result<Frame, MlError> {
+    fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+        v.iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .map(|(x, _)| x.clone())
+            .collect()
+    }
+    let mut out = Frame::new();
+    for name in frame.names() {
+        let col = match frame.column(name)? {
+            Column::F64(v) => Column::F64(pick(v, keep)),
+            Column::I64(v) => Column::I64(pick(v, keep)),
+            Column::Bool(v) => Column::Bool(pick(v, keep)),
+            Column::Str(v) => Column::Str(pick(v, keep)),
+            Column::Vector(v) => Column::Vector(pick(v, keep)),
+        };
+        out.set(name.clone(), col)?;
+    }
+    Ok(out)
+}

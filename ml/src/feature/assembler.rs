@@ -1,0 +1,108 @@
+//! VectorAssembler: concatenates numeric and vector columns into one dense vector.
+
+use super::{filter_rows, HandleInvalid};
+use crate::api::{Column, Frame, MlError, Transformer};
+use crate::persist::Persist;
+use crate::vector::Vector;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of [`VectorAssembler`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VectorAssemblerParams {
+    /// Columns to concatenate, in order: numeric (f64, i64, bool) or vector columns.
+    pub input_cols: Vec<String>,
+    /// The output dense vector column (default `"output"`).
+    pub output_col: String,
+    /// Rows with a NaN value: `Error` (default), `Skip` the row, or `Keep` the NaN.
+    pub handle_invalid: HandleInvalid,
+}
+
+impl Default for VectorAssemblerParams {
+    fn default() -> Self {
+        Self {
+            input_cols: Vec::new(),
+            output_col: "output".to_string(),
+            handle_invalid: HandleInvalid::Error,
+        }
+    }
+}
+
+/// Concatenates columns into a dense vector (a stateless transformer).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VectorAssembler {
+    /// Parameters.
+    pub params: VectorAssemblerParams,
+}
+
+impl VectorAssembler {
+    /// Appends one row's values of `cols` to `out` (per-record use, no allocation once
+    /// `out` has capacity).
+    pub fn assemble_into(cols: &[&Column], row: usize, out: &mut Vec<f64>) {
+        out.clear();
+        for col in cols {
+            match col {
+                Column::Vector(v) => {
+                    let x = v[row].features();
+                    let start = out.len();
+                    out.resize(start + x.dim(), 0.0);
+                    x.for_each(|i, value| out[start + i] = value);
+                }
+                other => out.push(other.f64_at(row).unwrap_or(f64::NAN)),
+            }
+        }
+    }
+}
+
+impl Transformer for VectorAssembler {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let cols = self
+            .params
+            .input_cols
+            .iter()
+            .map(|name| {
+                let c = frame.column(name)?;
+                match c {
+                    Column::Str(_) => Err(MlError::ColumnType {
+                        name: name.clone(),
+                        expected: "f64, i64, bool or vector",
+                        found: "string",
+                    }),
+                    _ => Ok(c),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = frame.num_rows();
+        let mut out = Vec::with_capacity(n);
+        let mut keep = vec![true; n];
+        for (r, k) in keep.iter_mut().enumerate() {
+            let mut v = Vec::new();
+            Self::assemble_into(&cols, r, &mut v);
+            if v.iter().any(|x| x.is_nan()) {
+                match self.params.handle_invalid {
+                    HandleInvalid::Error => {
+                        return Err(MlError::InvalidValue {
+                            column: self.params.input_cols.join(","),
+                            value: "NaN".to_string(),
+                            reason: "set handle_invalid to skip or keep to accept missing values",
+                        })
+                    }
+                    HandleInvalid::Skip => *k = false,
+                    HandleInvalid::Keep => {}
+                }
+            }
+            out.push(Vector::Dense(v));
+        }
+        let mut result = frame.clone();
+        result.set(self.params.output_col.clone(), Column::Vector(out))?;
+        if keep.iter().all(|&k| k) {
+            Ok(result)
+        } else {
+            filter_rows(&result, &keep)
+        }
+    }
+}
+
+impl Persist for VectorAssembler {
+    const KIND: &'static str = "vector_assembler";
+    const VERSION: u32 = 1;
+}

@@ -1,0 +1,139 @@
+//! Imputer (as scikit-learn's `SimpleImputer`): replaces NaN in numeric columns by the
+//! column's mean, median, most frequent value or a constant.
+
+use crate::api::{Column, Estimator, Frame, MlError, Transformer};
+use crate::persist::Persist;
+use serde::{Deserialize, Serialize};
+
+/// The replacement value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImputerStrategy {
+    /// Mean of the non-missing values (default).
+    #[default]
+    Mean,
+    /// Median of the non-missing values (mean of the two middle ones for an even count).
+    Median,
+    /// Most frequent non-missing value; the smallest among ties.
+    MostFrequent,
+    /// A fixed value.
+    Constant(f64),
+}
+
+/// Parameters of [`Imputer`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImputerParams {
+    /// Numeric columns with missing values (NaN).
+    pub input_cols: Vec<String>,
+    /// One output column per input column.
+    pub output_cols: Vec<String>,
+    /// The replacement strategy.
+    pub strategy: ImputerStrategy,
+}
+
+/// Fits an [`ImputerModel`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Imputer {
+    /// Parameters.
+    pub params: ImputerParams,
+}
+
+/// Replaces NaN by the fitted per-column values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImputerModel {
+    /// Parameters.
+    pub params: ImputerParams,
+    /// Per input column, the replacement value.
+    pub surrogates: Vec<f64>,
+}
+
+fn surrogate(values: &[f64], strategy: ImputerStrategy) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if let ImputerStrategy::Constant(c) = strategy {
+        return Some(c);
+    }
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(match strategy {
+        ImputerStrategy::Mean => v.iter().sum::<f64>() / v.len() as f64,
+        ImputerStrategy::Median => {
+            let m = v.len() / 2;
+            if v.len() % 2 == 1 {
+                v[m]
+            } else {
+                (v[m - 1] + v[m]) / 2.0
+            }
+        }
+        ImputerStrategy::MostFrequent => {
+            let (mut best, mut best_n) = (v[0], 0usize);
+            let mut i = 0;
+            while i < v.len() {
+                let j = v[i..].iter().take_while(|&&x| x == v[i]).count();
+                if j > best_n {
+                    (best, best_n) = (v[i], j);
+                }
+                i += j;
+            }
+            best
+        }
+        ImputerStrategy::Constant(c) => c,
+    })
+}
+
+impl Estimator for Imputer {
+    type Model = ImputerModel;
+
+    fn fit(&self, frame: &Frame) -> Result<ImputerModel, MlError> {
+        let p = &self.params;
+        if p.input_cols.len() != p.output_cols.len() {
+            return Err(MlError::Length {
+                what: "Imputer input_cols and output_cols",
+                left: p.input_cols.len(),
+                right: p.output_cols.len(),
+            });
+        }
+        let surrogates = p
+            .input_cols
+            .iter()
+            .map(|name| {
+                surrogate(&frame.numeric(name)?, p.strategy).ok_or_else(|| MlError::InvalidValue {
+                    column: name.clone(),
+                    value: "NaN".to_string(),
+                    reason: "every value is missing; use the constant strategy",
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ImputerModel {
+            params: p.clone(),
+            surrogates,
+        })
+    }
+}
+
+impl Transformer for ImputerModel {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let p = &self.params;
+        let mut result = frame.clone();
+        for ((name, out), &s) in p
+            .input_cols
+            .iter()
+            .zip(&p.output_cols)
+            .zip(&self.surrogates)
+        {
+            let filled = frame
+                .numeric(name)?
+                .into_iter()
+                .map(|x| if x.is_nan() { s } else { x })
+                .collect();
+            result.set(out.clone(), Column::F64(filled))?;
+        }
+        Ok(result)
+    }
+}
+
+impl Persist for ImputerModel {
+    const KIND: &'static str = "imputer_model";
+    const VERSION: u32 = 1;
+}

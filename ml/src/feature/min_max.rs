@@ -1,0 +1,185 @@
+//! MinMaxScaler (as Flink ML: rescale each dimension to [min, max]) and MaxAbsScaler
+//! (as scikit-learn: divide each dimension by its largest absolute value).
+
+use super::{dense_rows, map_vectors, VectorColumns};
+use crate::api::{Estimator, Frame, MlError, Transformer};
+use crate::params::ParamError;
+use crate::persist::Persist;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of [`MinMaxScaler`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinMaxScalerParams {
+    /// Input and output vector columns.
+    pub columns: VectorColumns,
+    /// Lower bound of the output range (default 0).
+    pub min: f64,
+    /// Upper bound of the output range (default 1); must exceed `min`.
+    pub max: f64,
+}
+
+impl Default for MinMaxScalerParams {
+    fn default() -> Self {
+        Self {
+            columns: VectorColumns::default(),
+            min: 0.0,
+            max: 1.0,
+        }
+    }
+}
+
+impl MinMaxScalerParams {
+    /// Checks `min < max`.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        if self.min < self.max {
+            Ok(())
+        } else {
+            Err(ParamError::new(
+                "max",
+                self.max,
+                format!("({}, +inf), greater than min", self.min),
+            ))
+        }
+    }
+}
+
+/// Fits a [`MinMaxScalerModel`]: per-dimension minimum and maximum.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinMaxScaler {
+    /// Parameters.
+    pub params: MinMaxScalerParams,
+}
+
+/// Rescales vectors to `[params.min, params.max]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinMaxScalerModel {
+    /// Parameters.
+    pub params: MinMaxScalerParams,
+    /// Per-dimension minimum of the training data.
+    pub data_min: Vec<f64>,
+    /// Per-dimension maximum of the training data.
+    pub data_max: Vec<f64>,
+}
+
+impl Estimator for MinMaxScaler {
+    type Model = MinMaxScalerModel;
+
+    fn fit(&self, frame: &Frame) -> Result<MinMaxScalerModel, MlError> {
+        self.params.validate()?;
+        let rows = dense_rows(frame, &self.params.columns.input_col)?;
+        let first = rows.first().ok_or(MlError::Empty {
+            stage: "MinMaxScaler",
+        })?;
+        let mut data_min = first.clone();
+        let mut data_max = first.clone();
+        for r in &rows {
+            for (i, &x) in r.iter().enumerate() {
+                data_min[i] = data_min[i].min(x);
+                data_max[i] = data_max[i].max(x);
+            }
+        }
+        Ok(MinMaxScalerModel {
+            params: self.params.clone(),
+            data_min,
+            data_max,
+        })
+    }
+}
+
+impl MinMaxScalerModel {
+    /// Rescales one dense vector into `out`; a constant dimension maps to the middle of
+    /// the output range (as Flink ML).
+    pub fn transform_one(&self, x: &[f64], out: &mut [f64]) {
+        let (lo, hi) = (self.params.min, self.params.max);
+        for (i, o) in out.iter_mut().enumerate().take(x.len()) {
+            let (dmin, dmax) = (self.data_min[i], self.data_max[i]);
+            *o = if dmax > dmin {
+                (x[i] - dmin) / (dmax - dmin) * (hi - lo) + lo
+            } else {
+                0.5 * (hi + lo)
+            };
+        }
+    }
+}
+
+impl Transformer for MinMaxScalerModel {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let c = &self.params.columns;
+        map_vectors(
+            frame,
+            &c.input_col,
+            &c.output_col,
+            self.data_min.len(),
+            |x, y| self.transform_one(x, y),
+        )
+    }
+}
+
+impl Persist for MinMaxScalerModel {
+    const KIND: &'static str = "min_max_scaler_model";
+    const VERSION: u32 = 1;
+}
+
+/// Fits a [`MaxAbsScalerModel`]: per-dimension largest absolute value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MaxAbsScaler {
+    /// Input and output vector columns.
+    pub columns: VectorColumns,
+}
+
+/// Divides each dimension by its largest absolute training value (1 when that is 0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaxAbsScalerModel {
+    /// Input and output vector columns.
+    pub columns: VectorColumns,
+    /// Per-dimension divisor.
+    pub scale: Vec<f64>,
+}
+
+impl Estimator for MaxAbsScaler {
+    type Model = MaxAbsScalerModel;
+
+    fn fit(&self, frame: &Frame) -> Result<MaxAbsScalerModel, MlError> {
+        let rows = dense_rows(frame, &self.columns.input_col)?;
+        let first = rows.first().ok_or(MlError::Empty {
+            stage: "MaxAbsScaler",
+        })?;
+        let mut scale = vec![0.0f64; first.len()];
+        for r in &rows {
+            scale
+                .iter_mut()
+                .zip(r)
+                .for_each(|(s, x)| *s = s.max(x.abs()));
+        }
+        scale
+            .iter_mut()
+            .filter(|s| **s == 0.0)
+            .for_each(|s| *s = 1.0);
+        Ok(MaxAbsScalerModel {
+            columns: self.columns.clone(),
+            scale,
+        })
+    }
+}
+
+impl Transformer for MaxAbsScalerModel {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let c = &self.columns;
+        map_vectors(
+            frame,
+            &c.input_col,
+            &c.output_col,
+            self.scale.len(),
+            |x, y| {
+                for ((o, v), s) in y.iter_mut().zip(x).zip(&self.scale) {
+                    *o = v / s;
+                }
+            },
+        )
+    }
+}
+
+impl Persist for MaxAbsScalerModel {
+    const KIND: &'static str = "max_abs_scaler_model";
+    const VERSION: u32 = 1;
+}

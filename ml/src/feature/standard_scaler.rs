@@ -1,0 +1,315 @@
+//! StandardScaler: batch (as Flink ML: mean and sample standard deviation, n − 1) and
+//! online (Welford's running mean / variance, optionally over a sliding window).
+
+use super::{dense_rows, map_vectors, VectorColumns};
+use crate::api::{Estimator, Frame, MlError, ModelVersion, OnlineModel, Transformer};
+use crate::params::at_least;
+use crate::persist::Persist;
+use crate::vector::Features;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Parameters of [`StandardScaler`] and [`OnlineStandardScaler`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StandardScalerParams {
+    /// Input and output vector columns.
+    pub columns: VectorColumns,
+    /// Subtract the mean (default false, as Flink ML).
+    pub with_mean: bool,
+    /// Divide by the standard deviation (default true).
+    pub with_std: bool,
+}
+
+impl Default for StandardScalerParams {
+    fn default() -> Self {
+        Self {
+            columns: VectorColumns::default(),
+            with_mean: false,
+            with_std: true,
+        }
+    }
+}
+
+/// Fits a [`StandardScalerModel`]: per-dimension mean and sample standard deviation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StandardScaler {
+    /// Parameters.
+    pub params: StandardScalerParams,
+}
+
+/// Scales vectors by a fitted mean and standard deviation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StandardScalerModel {
+    /// Parameters.
+    pub params: StandardScalerParams,
+    /// Per-dimension mean.
+    pub mean: Vec<f64>,
+    /// Per-dimension sample standard deviation (n − 1).
+    pub std: Vec<f64>,
+}
+
+impl Estimator for StandardScaler {
+    type Model = StandardScalerModel;
+
+    fn fit(&self, frame: &Frame) -> Result<StandardScalerModel, MlError> {
+        let rows = dense_rows(frame, &self.params.columns.input_col)?;
+        let first = rows.first().ok_or(MlError::Empty {
+            stage: "StandardScaler",
+        })?;
+        let n = rows.len() as f64;
+        let mut mean = vec![0.0; first.len()];
+        for r in &rows {
+            mean.iter_mut().zip(r).for_each(|(m, x)| *m += x);
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; first.len()];
+        for r in &rows {
+            for ((v, x), m) in var.iter_mut().zip(r).zip(&mean) {
+                *v += (x - m) * (x - m);
+            }
+        }
+        let std = var
+            .iter()
+            .map(|v| if n > 1.0 { (v / (n - 1.0)).sqrt() } else { 0.0 })
+            .collect();
+        Ok(StandardScalerModel {
+            params: self.params.clone(),
+            mean,
+            std,
+        })
+    }
+}
+
+/// `(x − mean) / std` with the params' switches; a zero std scales to 0 (as Flink ML).
+#[inline]
+fn scale(params: &StandardScalerParams, x: f64, mean: f64, std: f64) -> f64 {
+    let centred = if params.with_mean { x - mean } else { x };
+    if !params.with_std {
+        centred
+    } else if std > 0.0 {
+        centred / std
+    } else {
+        0.0
+    }
+}
+
+impl StandardScalerModel {
+    /// Scales one vector into `out` (`out.len()` must equal the model's dimension).
+    pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
+        check_dims(self.mean.len(), x.dim(), out.len())?;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = scale(&self.params, x.get(i), self.mean[i], self.std[i]);
+        }
+        Ok(())
+    }
+
+    /// Undoes the scaling of one vector (the inverse of [`Self::transform_one`] where std > 0).
+    pub fn inverse_one(&self, y: &[f64], out: &mut [f64]) -> Result<(), MlError> {
+        check_dims(self.mean.len(), y.len(), out.len())?;
+        for (i, o) in out.iter_mut().enumerate() {
+            let s = if self.params.with_std {
+                self.std[i]
+            } else {
+                1.0
+            };
+            let m = if self.params.with_mean {
+                self.mean[i]
+            } else {
+                0.0
+            };
+            *o = y[i] * s + m;
+        }
+        Ok(())
+    }
+}
+
+fn check_dims(dim: usize, x: usize, out: usize) -> Result<(), MlError> {
+    if x != dim {
+        return Err(MlError::Dimension {
+            expected: dim,
+            found: x,
+        });
+    }
+    if out != dim {
+        return Err(MlError::Length {
+            what: "output buffer and model dimension",
+            left: out,
+            right: dim,
+        });
+    }
+    Ok(())
+}
+
+impl Transformer for StandardScalerModel {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let c = &self.params.columns;
+        map_vectors(
+            frame,
+            &c.input_col,
+            &c.output_col,
+            self.mean.len(),
+            |x, y| {
+                for (i, o) in y.iter_mut().enumerate() {
+                    *o = scale(&self.params, x[i], self.mean[i], self.std[i]);
+                }
+            },
+        )
+    }
+}
+
+impl Persist for StandardScalerModel {
+    const KIND: &'static str = "standard_scaler_model";
+    const VERSION: u32 = 1;
+}
+
+/// A standard scaler updated one vector at a time (Welford), over all vectors seen or
+/// over the last `window` vectors. After `n` vectors (n ≤ window) it equals the batch
+/// [`StandardScaler`] fitted on those vectors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineStandardScaler {
+    params: StandardScalerParams,
+    window: Option<usize>,
+    count: u64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    recent: VecDeque<Vec<f64>>,
+    version: ModelVersion,
+    #[serde(skip)]
+    scratch: Vec<f64>,
+}
+
+impl OnlineStandardScaler {
+    /// A scaler over all vectors seen (`window = None`) or the last `window` vectors
+    /// (`window` ≥ 2). The dimension is taken from the first vector.
+    pub fn new(params: StandardScalerParams, window: Option<usize>) -> Result<Self, MlError> {
+        if let Some(w) = window {
+            at_least("window", w, 2)?;
+        }
+        Ok(Self {
+            params,
+            window,
+            count: 0,
+            mean: Vec::new(),
+            m2: Vec::new(),
+            recent: VecDeque::new(),
+            version: ModelVersion::default(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Number of vectors the statistics cover.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Current per-dimension mean.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// Current per-dimension sample standard deviation (0 with fewer than 2 vectors).
+    pub fn std(&self) -> Vec<f64> {
+        self.m2.iter().map(|&m2| self.std_of(m2)).collect()
+    }
+
+    fn std_of(&self, m2: f64) -> f64 {
+        if self.count > 1 {
+            (m2.max(0.0) / (self.count - 1) as f64).sqrt()
+        } else {
+            0.0
+        }
+    }
+
+    /// Adds one vector to the statistics.
+    pub fn learn_one(&mut self, x: Features<'_>) -> Result<(), MlError> {
+        if self.count == 0 && self.recent.is_empty() {
+            self.mean = vec![0.0; x.dim()];
+            self.m2 = vec![0.0; x.dim()];
+        }
+        if x.dim() != self.mean.len() {
+            return Err(MlError::Dimension {
+                expected: self.mean.len(),
+                found: x.dim(),
+            });
+        }
+        let mut row = std::mem::take(&mut self.scratch);
+        row.clear();
+        row.resize(x.dim(), 0.0);
+        x.for_each(|i, v| row[i] = v);
+        self.count += 1;
+        let n = self.count as f64;
+        for ((m, m2), &v) in self.mean.iter_mut().zip(&mut self.m2).zip(&row) {
+            let delta = v - *m;
+            *m += delta / n;
+            *m2 += delta * (v - *m);
+        }
+        match self.window {
+            Some(w) => {
+                self.recent.push_back(row);
+                if self.recent.len() > w {
+                    if let Some(old) = self.recent.pop_front() {
+                        self.remove(&old);
+                        self.scratch = old;
+                    }
+                }
+            }
+            None => self.scratch = row,
+        }
+        self.version = self.version.next();
+        Ok(())
+    }
+
+    /// Welford's removal of a vector that leaves the window.
+    fn remove(&mut self, old: &[f64]) {
+        self.count -= 1;
+        let n = self.count as f64;
+        for ((m, m2), &v) in self.mean.iter_mut().zip(&mut self.m2).zip(old) {
+            let delta = v - *m;
+            *m -= delta / n;
+            *m2 -= delta * (v - *m);
+        }
+    }
+
+    /// Scales one vector with the current statistics into `out`.
+    pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
+        check_dims(self.mean.len(), x.dim(), out.len())?;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = scale(
+                &self.params,
+                x.get(i),
+                self.mean[i],
+                self.std_of(self.m2[i]),
+            );
+        }
+        Ok(())
+    }
+
+    /// The current statistics as a batch model.
+    pub fn to_model(&self) -> StandardScalerModel {
+        StandardScalerModel {
+            params: self.params.clone(),
+            mean: self.mean.clone(),
+            std: self.std(),
+        }
+    }
+}
+
+impl Persist for OnlineStandardScaler {
+    const KIND: &'static str = "online_standard_scaler";
+    const VERSION: u32 = 1;
+}
+
+impl OnlineModel for OnlineStandardScaler {
+    fn version(&self) -> ModelVersion {
+        self.version
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
+        Ok(self.to_snapshot()?)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
+        *self = Self::from_snapshot(snapshot)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,163 @@
+//! Batch linear and logistic regression (Flink ML): fit by [`super::sgd`], predict
+//! `w·x` or, for the classifier, class and `[1 − p, p]`.
+
+use super::binary_prediction;
+use super::sgd::{optimize, Loss, SgdParams};
+use crate::api::{Column, Estimator, Frame, MlError, Prediction, Transformer};
+use crate::persist::Persist;
+use crate::vector::{Features, Vector};
+use serde::{Deserialize, Serialize};
+
+/// Features, labels and weights of a training frame.
+type TrainingData<'a> = (Vec<Features<'a>>, Vec<f64>, Vec<f64>);
+
+/// Reads features, labels and weights from a frame.
+fn training_data<'a>(frame: &'a Frame, p: &SgdParams) -> Result<TrainingData<'a>, MlError> {
+    let xs: Vec<Features<'a>> = frame
+        .vectors(&p.features_col)?
+        .iter()
+        .map(Vector::features)
+        .collect();
+    let ys = frame.numeric(&p.label_col)?;
+    let ws = match &p.weight_col {
+        Some(c) => frame.numeric(c)?,
+        None => vec![1.0; xs.len()],
+    };
+    Ok((xs, ys, ws))
+}
+
+fn check_dim(coefficients: &[f64], x: &Features<'_>) -> Result<(), MlError> {
+    if x.dim() == coefficients.len() {
+        Ok(())
+    } else {
+        Err(MlError::Dimension {
+            expected: coefficients.len(),
+            found: x.dim(),
+        })
+    }
+}
+
+/// Least-squares linear regression without intercept (add a constant feature for one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinearRegression {
+    /// Parameters.
+    pub params: SgdParams,
+}
+
+/// A fitted linear regression: `prediction = w·x`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearRegressionModel {
+    /// Parameters.
+    pub params: SgdParams,
+    /// The coefficients `w`.
+    pub coefficients: Vec<f64>,
+}
+
+impl Estimator for LinearRegression {
+    type Model = LinearRegressionModel;
+
+    fn fit(&self, frame: &Frame) -> Result<LinearRegressionModel, MlError> {
+        let (xs, ys, ws) = training_data(frame, &self.params)?;
+        Ok(LinearRegressionModel {
+            params: self.params.clone(),
+            coefficients: optimize(&xs, &ys, &ws, Loss::LeastSquare, &self.params)?,
+        })
+    }
+}
+
+impl LinearRegressionModel {
+    /// Predicts one example.
+    pub fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
+        check_dim(&self.coefficients, &x)?;
+        Ok(Prediction {
+            value: x.dot(&self.coefficients),
+            probability: None,
+        })
+    }
+}
+
+impl Transformer for LinearRegressionModel {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let preds = frame
+            .vectors(&self.params.features_col)?
+            .iter()
+            .map(|v| self.predict_one(v.features()).map(|p| p.value))
+            .collect::<Result<_, _>>()?;
+        let mut out = frame.clone();
+        out.set(self.params.prediction_col.clone(), Column::F64(preds))?;
+        Ok(out)
+    }
+}
+
+impl Persist for LinearRegressionModel {
+    const KIND: &'static str = "linear_regression_model";
+    const VERSION: u32 = 1;
+}
+
+/// Binary logistic regression without intercept; labels must be 0 or 1.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogisticRegression {
+    /// Parameters.
+    pub params: SgdParams,
+}
+
+/// A fitted logistic regression.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogisticRegressionModel {
+    /// Parameters.
+    pub params: SgdParams,
+    /// The coefficients `w`.
+    pub coefficients: Vec<f64>,
+}
+
+impl Estimator for LogisticRegression {
+    type Model = LogisticRegressionModel;
+
+    fn fit(&self, frame: &Frame) -> Result<LogisticRegressionModel, MlError> {
+        let (xs, ys, ws) = training_data(frame, &self.params)?;
+        if let Some(&bad) = ys.iter().find(|&&y| y != 0.0 && y != 1.0) {
+            return Err(MlError::Label {
+                value: bad,
+                allowed: "0 or 1 (binomial classification only)",
+            });
+        }
+        Ok(LogisticRegressionModel {
+            params: self.params.clone(),
+            coefficients: optimize(&xs, &ys, &ws, Loss::BinaryLogistic, &self.params)?,
+        })
+    }
+}
+
+impl LogisticRegressionModel {
+    /// Predicts one example: class (1 when `w·x ≥ 0`) and probability of class 1.
+    pub fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
+        check_dim(&self.coefficients, &x)?;
+        let (class, p) = binary_prediction(x.dot(&self.coefficients));
+        Ok(Prediction {
+            value: class,
+            probability: Some(p),
+        })
+    }
+}
+
+impl Transformer for LogisticRegressionModel {
+    fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
+        let mut preds = Vec::with_capacity(frame.num_rows());
+        let mut raw = Vec::with_capacity(frame.num_rows());
+        for v in frame.vectors(&self.params.features_col)? {
+            let p = self.predict_one(v.features())?;
+            let prob = p.probability.unwrap_or(0.0);
+            preds.push(p.value);
+            raw.push(Vector::Dense(vec![1.0 - prob, prob]));
+        }
+        let mut out = frame.clone();
+        out.set(self.params.prediction_col.clone(), Column::F64(preds))?;
+        out.set(self.params.raw_prediction_col.clone(), Column::Vector(raw))?;
+        Ok(out)
+    }
+}
+
+impl Persist for LogisticRegressionModel {
+    const KIND: &'static str = "logistic_regression_model";
+    const VERSION: u32 = 1;
+}

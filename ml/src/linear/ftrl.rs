@@ -1,0 +1,252 @@
+//! OnlineLogisticRegression: Flink ML's FTRL-Proximal, run on one partition.
+//!
+//! Examples are gathered into batches of `global_batch_size`; when a batch is full its
+//! summed gradient `Σ (p − y) x` (p from the model at the batch's start) is divided,
+//! per dimension, by the batch's weight in that dimension, and each dimension takes the
+//! FTRL-Proximal step (McMahan et al. 2013):
+//! `σ = (√(n + g²) − √n) / α; z += g − σ w; n += g²;`
+//! `w = 0 if |z| ≤ l1 else (sign(z) l1 − z) / ((β + √n) / α + l2)`,
+//! with `l1 = elastic_net · reg`, `l2 = (1 − elastic_net) · reg`.
+//!
+//! Flink updates every dimension on each batch; a dimension without gradient keeps the
+//! value its `(z, n)` gives, so after the first batch (which runs over every dimension,
+//! as Flink's does, and resets untouched initial coefficients) only the dimensions the
+//! batch touched are updated: the same numbers at O(non-zeros) per example.
+
+use super::binary_prediction;
+use crate::api::{MlError, ModelVersion, OnlineLearner, OnlineModel, Prediction};
+use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
+use crate::persist::Persist;
+use crate::vector::Features;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of [`OnlineLogisticRegression`] (Flink ML's defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FtrlParams {
+    /// FTRL α (default 0.1).
+    pub alpha: f64,
+    /// FTRL β (default 0.1).
+    pub beta: f64,
+    /// Regularisation strength (default 0).
+    pub reg: f64,
+    /// Elastic-net mix: share of `reg` that is L1 (default 0).
+    pub elastic_net: f64,
+    /// Examples per update (default 32; 1 updates on every example).
+    pub global_batch_size: usize,
+}
+
+impl Default for FtrlParams {
+    fn default() -> Self {
+        Self {
+            alpha: 0.1,
+            beta: 0.1,
+            reg: 0.0,
+            elastic_net: 0.0,
+            global_batch_size: 32,
+        }
+    }
+}
+
+impl FtrlParams {
+    /// Checks every parameter's range.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        positive("alpha", self.alpha)?;
+        non_negative("beta", self.beta)?;
+        non_negative("reg", self.reg)?;
+        in_closed("elastic_net", self.elastic_net, 0.0, 1.0)?;
+        at_least("global_batch_size", self.global_batch_size, 1)
+    }
+}
+
+/// Online binary logistic regression trained by FTRL-Proximal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineLogisticRegression {
+    params: FtrlParams,
+    l1: f64,
+    l2: f64,
+    coefficients: Vec<f64>,
+    z: Vec<f64>,
+    n: Vec<f64>,
+    /// Gradient summed over the pending batch.
+    grad: Vec<f64>,
+    /// Weight summed per dimension over the pending batch.
+    weight_sum: Vec<f64>,
+    /// Dimensions the pending batch touched (each once).
+    touched: Vec<u32>,
+    /// `marked[i]`: dimension `i` is in `touched`.
+    marked: Vec<bool>,
+    in_batch: usize,
+    /// True until the first update normalised every dimension.
+    first_update: bool,
+    version: ModelVersion,
+}
+
+impl OnlineLogisticRegression {
+    /// A learner over `dim` dimensions starting from `initial` coefficients (zeros when
+    /// `None`; Flink ML requires initial model data).
+    pub fn new(params: FtrlParams, dim: usize, initial: Option<Vec<f64>>) -> Result<Self, MlError> {
+        params.validate()?;
+        let coefficients = initial.unwrap_or_else(|| vec![0.0; dim]);
+        if coefficients.len() != dim {
+            return Err(MlError::Dimension {
+                expected: dim,
+                found: coefficients.len(),
+            });
+        }
+        Ok(Self {
+            l1: params.elastic_net * params.reg,
+            l2: (1.0 - params.elastic_net) * params.reg,
+            params,
+            coefficients,
+            z: vec![0.0; dim],
+            n: vec![0.0; dim],
+            grad: vec![0.0; dim],
+            weight_sum: vec![0.0; dim],
+            touched: Vec::new(),
+            marked: vec![false; dim],
+            in_batch: 0,
+            first_update: true,
+            version: ModelVersion::default(),
+        })
+    }
+
+    /// The current coefficients.
+    pub fn coefficients(&self) -> &[f64] {
+        &self.coefficients
+    }
+
+    /// The model dimension.
+    pub fn dim(&self) -> usize {
+        self.coefficients.len()
+    }
+
+    /// Learns from one weighted example. As in Flink ML, the weight counts in a sparse
+    /// example's per-dimension divisor (a dense example counts 1 per dimension) and does
+    /// not scale the gradient.
+    pub fn learn_weighted(&mut self, x: Features<'_>, y: f64, weight: f64) -> Result<(), MlError> {
+        if x.dim() != self.dim() {
+            return Err(MlError::Dimension {
+                expected: self.dim(),
+                found: x.dim(),
+            });
+        }
+        if y != 0.0 && y != 1.0 {
+            return Err(MlError::Label {
+                value: y,
+                allowed: "0 or 1",
+            });
+        }
+        let p = 1.0 / (1.0 + (-x.dot(&self.coefficients)).exp());
+        let err = p - y;
+        let per_dim_weight = match x {
+            Features::Dense(_) => 1.0,
+            Features::Sparse(_) => weight,
+        };
+        let (grad, weight_sum) = (&mut self.grad, &mut self.weight_sum);
+        let (touched, marked) = (&mut self.touched, &mut self.marked);
+        x.for_each(|i, v| {
+            if !marked[i] {
+                marked[i] = true;
+                touched.push(i as u32);
+            }
+            grad[i] += err * v;
+            weight_sum[i] += per_dim_weight;
+        });
+        self.in_batch += 1;
+        if self.in_batch >= self.params.global_batch_size {
+            self.update();
+        }
+        Ok(())
+    }
+
+    /// Applies the pending batch's gradient.
+    fn update(&mut self) {
+        if self.first_update {
+            for i in 0..self.dim() {
+                self.step(i);
+            }
+            self.first_update = false;
+        } else {
+            for k in 0..self.touched.len() {
+                let i = self.touched[k] as usize;
+                self.step(i);
+            }
+        }
+        for &i in &self.touched {
+            self.grad[i as usize] = 0.0;
+            self.weight_sum[i as usize] = 0.0;
+            self.marked[i as usize] = false;
+        }
+        self.touched.clear();
+        self.in_batch = 0;
+        self.version = self.version.next();
+    }
+
+    #[inline]
+    fn step(&mut self, i: usize) {
+        let (alpha, beta) = (self.params.alpha, self.params.beta);
+        let ws = self.weight_sum[i];
+        let g = if ws != 0.0 {
+            self.grad[i] / ws
+        } else {
+            self.grad[i]
+        };
+        let n = self.n[i];
+        let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
+        let z = self.z[i] + g - sigma * self.coefficients[i];
+        let n = n + g * g;
+        self.z[i] = z;
+        self.n[i] = n;
+        self.coefficients[i] = if z.abs() <= self.l1 {
+            0.0
+        } else {
+            (z.signum() * self.l1 - z) / ((beta + n.sqrt()) / alpha + self.l2)
+        };
+    }
+
+    /// Class and probability of class 1 for one example, without checks (hot path).
+    #[inline]
+    pub fn probability(&self, x: Features<'_>) -> f64 {
+        binary_prediction(x.dot(&self.coefficients)).1
+    }
+}
+
+impl OnlineModel for OnlineLogisticRegression {
+    fn version(&self) -> ModelVersion {
+        self.version
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
+        Ok(self.to_snapshot()?)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
+        *self = Self::from_snapshot(snapshot)?;
+        Ok(())
+    }
+}
+
+impl OnlineLearner for OnlineLogisticRegression {
+    fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
+        self.learn_weighted(x, y, 1.0)
+    }
+
+    fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
+        if x.dim() != self.dim() {
+            return Err(MlError::Dimension {
+                expected: self.dim(),
+                found: x.dim(),
+            });
+        }
+        let (class, p) = binary_prediction(x.dot(&self.coefficients));
+        Ok(Prediction {
+            value: class,
+            probability: Some(p),
+        })
+    }
+}
+
+impl Persist for OnlineLogisticRegression {
+    const KIND: &'static str = "online_logistic_regression";
+    const VERSION: u32 = 1;
+}
