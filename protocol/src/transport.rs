@@ -5,6 +5,10 @@
 //! the cluster CA and refuses anything else during the handshake, before any stream is
 //! accepted; a client verifies the server against the same CA under [`SERVER_NAME`]. After the
 //! handshake, [`peer_role`] reads the peer's role from its verified certificate.
+//!
+//! A server loop should spawn a task per `quinn::Incoming` and await the handshake there: a
+//! failed handshake (a refused client) is an error of that one connection, never a reason to
+//! stop accepting, and a slow one must not hold up the others.
 
 use crate::pki::{provider, role_of_cert, PkiError, Role, TlsIdentity, SERVER_NAME};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};

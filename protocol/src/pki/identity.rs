@@ -8,6 +8,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 use std::fmt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use x509_parser::extensions::GeneralName;
@@ -67,6 +68,7 @@ impl TlsIdentity {
         let ca = read(CA_FILE.to_string())?;
         let cert = read(role.cert_file())?;
         let key = read(role.key_file())?;
+        warn_if_shared(&key.0);
         Self::build(
             Files {
                 ca: (ca.0, &ca.1),
@@ -164,6 +166,20 @@ impl TlsIdentity {
             key,
             role,
         })
+    }
+}
+
+/// Logs a warning when a private key file is readable by other users than its owner.
+fn warn_if_shared(key_file: &Path) {
+    if let Ok(meta) = std::fs::metadata(key_file) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "{} is readable by other users (mode {mode:o}): run `chmod 600 {}`",
+                key_file.display(),
+                key_file.display()
+            );
+        }
     }
 }
 
