@@ -30,4 +30,11 @@ impl SplitMix64 {
     pub(crate) fn below(&mut self, n: usize) -> usize {
         ((self.next_f64() * n as f64) as usize).min(n - 1)
     }
+
+    /// Normal with mean `mu` and standard deviation `sigma` (Box-Muller).
+    pub(crate) fn normal(&mut self, mu: f64, sigma: f64) -> f64 {
+        let u = 1.0 - self.next_f64();
+        let v = self.next_f64();
+        mu + sigma * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
 }
