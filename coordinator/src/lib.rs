@@ -1,1 +1,11 @@
-//! Quiver coordinator.
+//! The Quiver coordinator: node membership and failure detection, job admission, placement of
+//! partitions onto nodes, the job lifecycle, and the admin API — all over mutual-TLS QUIC.
+
+mod jobs;
+pub mod lifecycle;
+pub mod scheduler;
+mod server;
+pub mod store;
+
+pub use jobs::{HEARTBEAT_TIMEOUT, SCHEDULING_TIMEOUT};
+pub use server::{Coordinator, CoordinatorError};

@@ -292,6 +292,15 @@ pub enum ToCoordinator {
         /// Its final counters.
         metrics: TaskMetrics,
     },
+    /// The deployment (or the start) of a job failed on this node.
+    DeployFailed {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// What went wrong.
+        error: String,
+    },
     /// A task failed.
     TaskFailed {
         /// The job.

@@ -120,11 +120,7 @@ impl JobPlan {
             let (from, schema, _) = Self::upstream(&operators, &stage.input);
             let partitioning = match &stage.kind {
                 StageKind::Aggregate(agg) => Partitioning::Hash {
-                    key_columns: agg
-                        .key
-                        .iter()
-                        .filter_map(|k| schema.index_of(k))
-                        .collect(),
+                    key_columns: agg.key.iter().filter_map(|k| schema.index_of(k)).collect(),
                 },
             };
             operators.push(OperatorPlan {
@@ -141,20 +137,16 @@ impl JobPlan {
             });
         }
         for sink in &spec.sinks {
-            let late_of = spec
-                .stages
-                .iter()
-                .find(|s| s.late.as_deref() == Some(sink.name.as_str()));
-            let (from, schema, parallelism, port) = match late_of {
-                Some(stage) => {
-                    let (stage_id, _, parallelism) = Self::upstream(&operators, &stage.name);
-                    let (_, input_schema, _) = Self::upstream(&operators, &stage.input);
-                    (stage_id, input_schema, parallelism, OutputPort::Late)
-                }
-                None => {
-                    let (from, schema, parallelism) = Self::upstream(&operators, &sink.input);
-                    (from, schema, parallelism, OutputPort::Main)
-                }
+            let (stage_id, stage_schema, parallelism) = Self::upstream(&operators, &sink.input);
+            let (from, schema, port) = if sink.late {
+                // A late sink reads its stage's late side output: the stage's input rows.
+                let input_schema = operators
+                    .get(stage_id.0 as usize)
+                    .and_then(|o| o.input_schema.clone())
+                    .unwrap_or_default();
+                (stage_id, input_schema, OutputPort::Late)
+            } else {
+                (stage_id, stage_schema, OutputPort::Main)
             };
             let partitioning = if parallelism == sink.parallelism {
                 Partitioning::Forward

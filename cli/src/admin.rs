@@ -1,0 +1,60 @@
+//! The admin client: one request to the coordinator over mutual-TLS QUIC, one answer.
+
+use anyhow::{anyhow, bail, Context, Result};
+use quiver_protocol::codec;
+use quiver_protocol::messages::{AdminRequest, AdminResponse, CoordinatorRequest};
+use quiver_protocol::pki::TlsIdentity;
+use quiver_protocol::transport;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A connection to the coordinator, reused for several requests.
+pub(crate) struct AdminClient {
+    addr: SocketAddr,
+    connection: quinn::Connection,
+    _endpoint: quinn::Endpoint,
+}
+
+impl AdminClient {
+    /// Connects with `identity` (the admin certificate for submit and cancel).
+    pub(crate) async fn connect(identity: &TlsIdentity, addr: SocketAddr) -> Result<AdminClient> {
+        let endpoint = transport::client_endpoint(identity)?;
+        let connection = transport::connect(&endpoint, addr).await.map_err(|e| {
+            anyhow!(
+                "cannot reach coordinator at {addr} ({e}); is `quiver coordinator` running \
+                 there? Set --coordinator or QUIVER_COORDINATOR"
+            )
+        })?;
+        Ok(AdminClient {
+            addr,
+            connection,
+            _endpoint: endpoint,
+        })
+    }
+
+    /// Sends one request and returns the answer (an `Error` answer becomes an error).
+    pub(crate) async fn request(&self, request: AdminRequest) -> Result<AdminResponse> {
+        let addr = self.addr;
+        let exchange = async {
+            let (mut send, mut recv) = self.connection.open_bi().await?;
+            codec::write_frame(&mut send, &CoordinatorRequest::Admin(request)).await?;
+            let _ = send.finish();
+            codec::read_frame::<_, AdminResponse>(&mut recv)
+                .await?
+                .ok_or_else(|| anyhow!("the coordinator closed the stream without answering"))
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(15), exchange)
+            .await
+            .map_err(|_| anyhow!("the coordinator at {addr} did not answer within 15 s"))?
+            .with_context(|| {
+                format!(
+                    "request to coordinator at {addr} failed (a certificate from another \
+                     cluster is refused: check --certs)"
+                )
+            })?;
+        if let AdminResponse::Error(message) = answer {
+            bail!("{message}");
+        }
+        Ok(answer)
+    }
+}

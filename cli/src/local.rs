@@ -1,0 +1,56 @@
+//! `quiver local SPEC`: a coordinator and nodes in this process, talking real mutual-TLS QUIC
+//! on loopback with certificates made for this run; the job is submitted and followed like
+//! `quiver job submit --wait`.
+
+use crate::admin::AdminClient;
+use crate::jobs;
+use anyhow::{bail, Context, Result};
+use quiver_protocol::messages::{AdminRequest, AdminResponse};
+use quiver_protocol::pki::{self, Role, TlsIdentity};
+use quiver_protocol::plan::JobPlan;
+use quiver_protocol::spec::JobSpec;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Runs the job in `spec` on `nodes` in-process nodes.
+pub(crate) async fn run(spec: &Path, nodes: u32) -> Result<ExitCode> {
+    let parsed = JobSpec::from_file(spec)?;
+    let slots = JobPlan::from_spec(&parsed).slots_needed().div_ceil(nodes);
+    let bundle = pki::generate_bundle()?;
+    let identity = |role: Role| TlsIdentity::from_bundle(&bundle, role);
+    let data = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let coordinator = quiver_coordinator::Coordinator::start(
+        data.path(),
+        loopback,
+        &identity(Role::Coordinator)?,
+    )?;
+    let Some(addr) = coordinator.local_addr() else {
+        bail!("the in-process coordinator has no address");
+    };
+    for _ in 0..nodes {
+        quiver_node::service::start_node(quiver_node::service::NodeConfig {
+            coordinator: addr,
+            listen: loopback,
+            slots,
+            identity: identity(Role::Node)?,
+        })?;
+    }
+    let client = AdminClient::connect(&identity(Role::Admin)?, addr).await?;
+    let started = Instant::now();
+    loop {
+        if let AdminResponse::Cluster(c) = client.request(AdminRequest::Cluster).await? {
+            if c.nodes.iter().filter(|n| n.alive).count() as u32 >= nodes {
+                break;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("the in-process nodes did not join within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let job = jobs::submit(&client, spec).await?;
+    jobs::wait_for(&client, job).await
+}

@@ -1,0 +1,136 @@
+//! How job and cluster reports are shown to a person.
+
+use quiver_protocol::messages::{ClusterReport, JobReport, JobSummary};
+use std::fmt::Write;
+
+/// `1234567` → `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One line of progress: state, time, records in and out, rate.
+pub(crate) fn progress_line(report: &JobReport) -> String {
+    let secs = report.elapsed_ms as f64 / 1000.0;
+    let rate = if secs > 0.0 {
+        (report.source_records as f64 / secs) as u64
+    } else {
+        0
+    };
+    format!(
+        "{} {:?}: {:.1} s, {} records in ({}/s), {} out",
+        report.summary.job,
+        report.summary.state,
+        secs,
+        thousands(report.source_records),
+        thousands(rate),
+        thousands(report.sink_records)
+    )
+}
+
+/// `quiver job list`.
+pub(crate) fn jobs(jobs: &[JobSummary]) -> String {
+    if jobs.is_empty() {
+        return "no jobs yet: submit one with `quiver job submit SPEC`\n".into();
+    }
+    let mut out = format!(
+        "{:<10} {:<24} {:<11} {}\n",
+        "JOB", "NAME", "STATE", "GENERATION"
+    );
+    for j in jobs {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<24} {:<11} {}",
+            j.job.to_string(),
+            j.name,
+            format!("{:?}", j.state),
+            j.generation.0
+        );
+    }
+    out
+}
+
+/// `quiver job status`.
+pub(crate) fn job(report: &JobReport) -> String {
+    let s = &report.summary;
+    let mut out = format!(
+        "{} {} — {:?} (generation {})\n{}\n",
+        s.job,
+        s.name,
+        s.state,
+        s.generation.0,
+        progress_line(report)
+    );
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "error: {error}");
+    }
+    let _ = writeln!(out, "tasks:");
+    for t in &report.tasks {
+        let m = &t.metrics;
+        let _ = writeln!(
+            out,
+            "  {} [p{}] on {} {}: in {}, out {}, to sinks {}, late {}, skipped {}, \
+             QUIC sent {} B / received {} B, queued ≤ {} of {} credits",
+            t.operators,
+            t.task.partition.0,
+            t.node,
+            if t.finished { "finished" } else { "running" },
+            thousands(m.records_in),
+            thousands(m.records_out),
+            thousands(m.sink_records),
+            m.late_dropped,
+            m.skipped,
+            thousands(m.bytes_sent),
+            thousands(m.bytes_received),
+            m.max_queued_batches,
+            m.credits
+        );
+    }
+    out
+}
+
+/// `quiver cluster status`.
+pub(crate) fn cluster(report: &ClusterReport) -> String {
+    if report.nodes.is_empty() {
+        return "no nodes have joined: start one with `quiver node --coordinator ADDR`\n".into();
+    }
+    let mut out = format!(
+        "{:<8} {:<22} {:<6} {:<6} {:<6} {:>14} {:>14} {}\n",
+        "NODE", "EXCHANGE", "STATE", "SLOTS", "TASKS", "SENT (B)", "RECEIVED (B)", "LAST HEARTBEAT"
+    );
+    for n in &report.nodes {
+        let _ = writeln!(
+            out,
+            "{:<8} {:<22} {:<6} {:<6} {:<6} {:>14} {:>14} {} ms ago",
+            n.node.to_string(),
+            n.listen.to_string(),
+            if n.alive { "alive" } else { "dead" },
+            n.slots,
+            n.tasks,
+            thousands(n.bytes_sent),
+            thousands(n.bytes_received),
+            n.last_heartbeat_ms
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

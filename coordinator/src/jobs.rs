@@ -1,0 +1,544 @@
+//! The coordinator's live view of nodes and jobs, and the decisions it takes on events.
+//!
+//! Everything here is synchronous: handlers lock the state, decide, record, and queue commands
+//! to nodes on their control channels. Network I/O lives in `server`.
+
+use crate::lifecycle::{transition, JobEvent};
+use crate::scheduler::{schedule, FreeNode};
+use crate::store::{JobRecord, Store};
+use quiver_protocol::messages::{
+    ClusterReport, Deployment, JobReport, JobState, JobSummary, NodeReport, TaskId, TaskMetrics,
+    TaskReport, ToNode,
+};
+use quiver_protocol::plan::{Assignment, JobPlan};
+use quiver_protocol::spec::{JobSpec, SourceKind};
+use quiver_protocol::{Generation, JobId, NodeId, PartitionId};
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A node that misses heartbeats this long is dead.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A job that cannot be placed this long fails.
+pub const SCHEDULING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node as the coordinator knows it.
+pub(crate) struct NodeEntry {
+    listen: SocketAddr,
+    slots: u32,
+    last_heartbeat: Instant,
+    alive: bool,
+    commands: mpsc::UnboundedSender<ToNode>,
+}
+
+struct TaskStatus {
+    node: NodeId,
+    operators: String,
+    finished: bool,
+    metrics: TaskMetrics,
+}
+
+struct JobEntry {
+    record: JobRecord,
+    plan: JobPlan,
+    assignment: Option<Assignment>,
+    pending_deploy: HashSet<NodeId>,
+    tasks: BTreeMap<TaskId, TaskStatus>,
+    created: Instant,
+    started: Option<Instant>,
+    ended: Option<Instant>,
+}
+
+/// Nodes and jobs.
+pub(crate) struct Cluster {
+    store: Store,
+    nodes: BTreeMap<NodeId, NodeEntry>,
+    jobs: BTreeMap<JobId, JobEntry>,
+    next_node: u64,
+}
+
+impl Cluster {
+    /// The cluster state over `store`. Jobs that were live when the coordinator stopped are
+    /// marked failed (recovery from checkpoints comes with exactly-once).
+    pub(crate) fn new(store: Store) -> Result<Cluster, crate::store::StoreError> {
+        let mut jobs = BTreeMap::new();
+        for mut record in store.jobs()? {
+            let Ok(spec) = JobSpec::parse(&record.spec_toml, &record.base_dir) else {
+                continue;
+            };
+            if !record.state.is_terminal() {
+                record.state = JobState::Failed;
+                record.error = Some("the coordinator restarted while the job ran".into());
+                store.save_job(&record)?;
+            }
+            let plan = JobPlan::from_spec(&spec);
+            jobs.insert(
+                record.job,
+                JobEntry {
+                    record,
+                    plan,
+                    assignment: None,
+                    pending_deploy: HashSet::new(),
+                    tasks: BTreeMap::new(),
+                    created: Instant::now(),
+                    started: None,
+                    ended: Some(Instant::now()),
+                },
+            );
+        }
+        Ok(Cluster {
+            store,
+            nodes: BTreeMap::new(),
+            jobs,
+            next_node: 1,
+        })
+    }
+
+    /// A node joined; returns its id.
+    pub(crate) fn join(
+        &mut self,
+        listen: SocketAddr,
+        slots: u32,
+        commands: mpsc::UnboundedSender<ToNode>,
+    ) -> NodeId {
+        let node = NodeId(self.next_node);
+        self.next_node += 1;
+        let _ = commands.send(ToNode::Welcome { node });
+        self.nodes.insert(
+            node,
+            NodeEntry {
+                listen,
+                slots,
+                last_heartbeat: Instant::now(),
+                alive: true,
+                commands,
+            },
+        );
+        tracing::info!("{node} joined: exchange {listen}, {slots} slots");
+        self.schedule_waiting();
+        node
+    }
+
+    /// A heartbeat with task counters.
+    pub(crate) fn heartbeat(
+        &mut self,
+        node: NodeId,
+        tasks: Vec<(JobId, Generation, TaskId, TaskMetrics)>,
+    ) {
+        if let Some(n) = self.nodes.get_mut(&node) {
+            if n.alive {
+                n.last_heartbeat = Instant::now();
+            }
+        }
+        for (job, generation, task, metrics) in tasks {
+            if let Some(status) = self.task_mut(job, generation, task) {
+                if !status.finished {
+                    status.metrics = metrics;
+                }
+            }
+        }
+    }
+
+    fn task_mut(
+        &mut self,
+        job: JobId,
+        generation: Generation,
+        task: TaskId,
+    ) -> Option<&mut TaskStatus> {
+        let entry = self.jobs.get_mut(&job)?;
+        if entry.record.generation != generation {
+            return None;
+        }
+        entry.tasks.get_mut(&task)
+    }
+
+    /// A node's control stream ended or it missed heartbeats: it is dead, and so are the jobs
+    /// it ran.
+    pub(crate) fn node_lost(&mut self, node: NodeId, why: &str) {
+        let Some(n) = self.nodes.get_mut(&node) else {
+            return;
+        };
+        if !n.alive {
+            return;
+        }
+        n.alive = false;
+        tracing::warn!("{node} lost: {why}");
+        let affected: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| {
+                !j.record.state.is_terminal()
+                    && j.assignment
+                        .as_ref()
+                        .is_some_and(|a| a.nodes.iter().any(|(id, _)| *id == node))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for job in affected {
+            self.fail(job, format!("{node} was lost ({why})"));
+        }
+    }
+
+    /// Marks nodes without a recent heartbeat as dead, and fails jobs that waited too long
+    /// for slots.
+    pub(crate) fn tick(&mut self) {
+        let late: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.alive && n.last_heartbeat.elapsed() > HEARTBEAT_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
+        for node in late {
+            let why = format!("no heartbeat for {} s", HEARTBEAT_TIMEOUT.as_secs());
+            self.node_lost(node, &why);
+        }
+        self.schedule_waiting();
+    }
+
+    /// Admits a job: parses and validates the spec, stores it, and tries to place it.
+    pub(crate) fn submit(&mut self, spec_toml: String, base_dir: PathBuf) -> Result<JobId, String> {
+        let spec = JobSpec::parse(&spec_toml, &base_dir).map_err(|e| e.to_string())?;
+        let job = self.store.next_job_id().map_err(|e| e.to_string())?;
+        let record = JobRecord {
+            job,
+            name: spec.name.clone(),
+            spec_toml,
+            base_dir,
+            state: JobState::Created,
+            generation: Generation(1),
+            error: None,
+        };
+        self.store.save_job(&record).map_err(|e| e.to_string())?;
+        let plan = JobPlan::from_spec(&spec);
+        self.jobs.insert(
+            job,
+            JobEntry {
+                record,
+                plan,
+                assignment: None,
+                pending_deploy: HashSet::new(),
+                tasks: BTreeMap::new(),
+                created: Instant::now(),
+                started: None,
+                ended: None,
+            },
+        );
+        self.apply(job, JobEvent::Schedule);
+        tracing::info!("{job} submitted");
+        self.schedule_waiting();
+        Ok(job)
+    }
+
+    fn apply(&mut self, job: JobId, event: JobEvent) -> bool {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return false;
+        };
+        match transition(entry.record.state, event) {
+            Ok(state) => {
+                entry.record.state = state;
+                if state == JobState::Running {
+                    entry.started = Some(Instant::now());
+                }
+                if state.is_terminal() {
+                    entry.ended = Some(Instant::now());
+                }
+                if let Err(e) = self.store.save_job(&entry.record) {
+                    tracing::error!("cannot store {job}: {e}");
+                }
+                tracing::info!("{job} is {state:?}");
+                true
+            }
+            Err(e) => {
+                tracing::debug!("{job}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Places every job waiting for slots, deploying those that fit.
+    fn schedule_waiting(&mut self) {
+        let waiting: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.record.state == JobState::Scheduling && j.assignment.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for job in waiting {
+            let free = self.free_nodes();
+            let entry = &self.jobs[&job];
+            match schedule(entry.plan.slots_needed(), &free) {
+                Ok(assignment) => self.deploy(job, assignment),
+                Err(e) if entry.created.elapsed() > SCHEDULING_TIMEOUT => {
+                    self.fail(job, e.to_string())
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn free_nodes(&self) -> Vec<FreeNode> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.alive)
+            .map(|(id, n)| {
+                let used = self
+                    .jobs
+                    .values()
+                    .filter(|j| !j.record.state.is_terminal())
+                    .filter_map(|j| j.assignment.as_ref())
+                    .flat_map(|a| a.partition_nodes.iter().map(move |&i| a.nodes[i].0))
+                    .filter(|n| n == id)
+                    .count() as u32;
+                FreeNode {
+                    node: *id,
+                    listen: n.listen,
+                    free_slots: n.slots.saturating_sub(used),
+                }
+            })
+            .collect()
+    }
+
+    fn deploy(&mut self, job: JobId, assignment: Assignment) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let plan = &entry.plan;
+        entry.tasks.clear();
+        for head in plan.task_heads() {
+            let mut names = vec![head.name.clone()];
+            names.extend(
+                plan.operators
+                    .iter()
+                    .filter(|o| o.id != head.id && plan.chain_head(o) == head.id)
+                    .map(|o| o.name.clone()),
+            );
+            for p in 0..head.parallelism {
+                let partition = PartitionId(p);
+                if let Some((node, _)) = assignment.node_of(partition) {
+                    entry.tasks.insert(
+                        TaskId {
+                            operator: head.id,
+                            partition,
+                        },
+                        TaskStatus {
+                            node,
+                            operators: names.join(" → "),
+                            finished: false,
+                            metrics: TaskMetrics::default(),
+                        },
+                    );
+                }
+            }
+        }
+        entry.pending_deploy = assignment.nodes.iter().map(|(n, _)| *n).collect();
+        let deployment = Deployment {
+            job,
+            generation: entry.record.generation,
+            plan: entry.plan.clone(),
+            assignment: assignment.clone(),
+        };
+        entry.assignment = Some(assignment.clone());
+        for (node, _) in &assignment.nodes {
+            if let Some(n) = self.nodes.get(node) {
+                let _ = n
+                    .commands
+                    .send(ToNode::Deploy(Box::new(deployment.clone())));
+            }
+        }
+        tracing::info!("{job} placed on {} node(s)", assignment.nodes.len());
+    }
+
+    /// A node deployed its part of a job; once all did, start it.
+    pub(crate) fn deployed(&mut self, node: NodeId, job: JobId, generation: Generation) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        if entry.record.generation != generation || entry.record.state != JobState::Scheduling {
+            return;
+        }
+        entry.pending_deploy.remove(&node);
+        if !entry.pending_deploy.is_empty() {
+            return;
+        }
+        self.send_to_job_nodes(job, |job, generation| ToNode::Start { job, generation });
+        self.apply(job, JobEvent::Started);
+    }
+
+    /// A task finished; once every task did, the job is finished.
+    pub(crate) fn task_finished(
+        &mut self,
+        job: JobId,
+        generation: Generation,
+        task: TaskId,
+        metrics: TaskMetrics,
+    ) {
+        let Some(status) = self.task_mut(job, generation, task) else {
+            return;
+        };
+        status.finished = true;
+        status.metrics = metrics;
+        let all = self.jobs[&job].tasks.values().all(|t| t.finished);
+        if all && self.apply(job, JobEvent::AllTasksFinished) {
+            self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+        }
+    }
+
+    /// A task or a deployment failed: the job fails and every node stops its tasks.
+    pub(crate) fn fail(&mut self, job: JobId, error: String) {
+        if !self.apply(job, JobEvent::Failure) {
+            return;
+        }
+        tracing::error!("{job} failed: {error}");
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            entry.record.error = Some(error);
+            let _ = self.store.save_job(&entry.record);
+        }
+        self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+    }
+
+    /// A task failed on a node.
+    pub(crate) fn task_failed(
+        &mut self,
+        job: JobId,
+        generation: Generation,
+        task: TaskId,
+        error: String,
+    ) {
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
+        if entry.record.generation != generation {
+            return;
+        }
+        let name = entry
+            .tasks
+            .get(&task)
+            .map(|t| t.operators.clone())
+            .unwrap_or_default();
+        self.fail(
+            job,
+            format!(
+                "task {name} [partition {}] failed: {error}",
+                task.partition.0
+            ),
+        );
+    }
+
+    /// Cancels a job.
+    pub(crate) fn cancel(&mut self, job: JobId) -> Result<(), String> {
+        let Some(entry) = self.jobs.get(&job) else {
+            return Err(format!("no job {job}: see `quiver job list`"));
+        };
+        let state = entry.record.state;
+        if !self.apply(job, JobEvent::Cancel) {
+            return Err(format!("{job} is already {state:?}"));
+        }
+        self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+        Ok(())
+    }
+
+    fn send_to_job_nodes(&self, job: JobId, command: impl Fn(JobId, Generation) -> ToNode) {
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
+        let Some(assignment) = &entry.assignment else {
+            return;
+        };
+        for (node, _) in &assignment.nodes {
+            if let Some(n) = self.nodes.get(node) {
+                let _ = n.commands.send(command(job, entry.record.generation));
+            }
+        }
+    }
+
+    fn summary(entry: &JobEntry) -> JobSummary {
+        JobSummary {
+            job: entry.record.job,
+            name: entry.record.name.clone(),
+            state: entry.record.state,
+            generation: entry.record.generation,
+        }
+    }
+
+    /// Every job.
+    pub(crate) fn list(&self) -> Vec<JobSummary> {
+        self.jobs.values().map(Self::summary).collect()
+    }
+
+    /// One job's report.
+    pub(crate) fn status(&self, job: JobId) -> Result<JobReport, String> {
+        let entry = self
+            .jobs
+            .get(&job)
+            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        let sources: HashSet<_> = entry
+            .plan
+            .operators
+            .iter()
+            .filter(|o| matches!(&o.kind, quiver_protocol::plan::OperatorKind::Source(s) if matches!(s.kind, SourceKind::File(_) | SourceKind::Generator(_))))
+            .map(|o| o.id)
+            .collect();
+        let tasks: Vec<TaskReport> = entry
+            .tasks
+            .iter()
+            .map(|(id, t)| TaskReport {
+                task: *id,
+                operators: t.operators.clone(),
+                node: t.node,
+                finished: t.finished,
+                metrics: t.metrics,
+            })
+            .collect();
+        let elapsed = match (entry.started, entry.ended) {
+            (Some(s), Some(e)) => e.saturating_duration_since(s),
+            (Some(s), None) => s.elapsed(),
+            _ => Duration::ZERO,
+        };
+        Ok(JobReport {
+            summary: Self::summary(entry),
+            error: entry.record.error.clone(),
+            elapsed_ms: elapsed.as_millis() as u64,
+            source_records: tasks
+                .iter()
+                .filter(|t| sources.contains(&t.task.operator))
+                .map(|t| t.metrics.records_in)
+                .sum(),
+            sink_records: tasks.iter().map(|t| t.metrics.sink_records).sum(),
+            tasks,
+            last_checkpoint: None,
+        })
+    }
+
+    /// The nodes.
+    pub(crate) fn cluster(&self) -> ClusterReport {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(id, n)| {
+                let mut tasks = 0;
+                let mut traffic = TaskMetrics::default();
+                for job in self.jobs.values() {
+                    for t in job.tasks.values().filter(|t| t.node == *id) {
+                        if !job.record.state.is_terminal() {
+                            tasks += 1;
+                        }
+                        traffic.add(&t.metrics);
+                    }
+                }
+                NodeReport {
+                    node: *id,
+                    listen: n.listen,
+                    slots: n.slots,
+                    alive: n.alive,
+                    last_heartbeat_ms: n.last_heartbeat.elapsed().as_millis() as u64,
+                    tasks,
+                    bytes_sent: traffic.bytes_sent,
+                    bytes_received: traffic.bytes_received,
+                }
+            })
+            .collect();
+        ClusterReport { nodes }
+    }
+}

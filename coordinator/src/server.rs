@@ -1,0 +1,228 @@
+//! The coordinator's QUIC front: admin requests and node control streams.
+//!
+//! Every stream opened to the coordinator starts with a [`CoordinatorRequest`] frame. Admin
+//! requests get one answer; mutating ones (submit, cancel) need an admin certificate. A `Join`
+//! (node certificates only) keeps the stream as that node's control stream.
+
+use crate::jobs::Cluster;
+use crate::store::{Store, StoreError};
+use quiver_protocol::codec;
+use quiver_protocol::messages::{
+    AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, ToCoordinator, ToNode,
+};
+use quiver_protocol::pki::{Role, TlsIdentity};
+use quiver_protocol::transport::{self, TransportError};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Why the coordinator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    /// Its store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Its endpoint could not start.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+/// A running coordinator.
+pub struct Coordinator {
+    cluster: Mutex<Cluster>,
+    endpoint: quinn::Endpoint,
+}
+
+impl Coordinator {
+    /// Opens the store in `data_dir`, binds `listen` and serves until the process ends.
+    /// Returns the coordinator (its address via [`Coordinator::local_addr`]).
+    pub fn start(
+        data_dir: &Path,
+        listen: SocketAddr,
+        identity: &TlsIdentity,
+    ) -> Result<Arc<Coordinator>, CoordinatorError> {
+        let store = Store::open(data_dir)?;
+        let cluster = Cluster::new(store)?;
+        let endpoint = transport::endpoint(listen, identity)?;
+        let coordinator = Arc::new(Coordinator {
+            cluster: Mutex::new(cluster),
+            endpoint,
+        });
+        tokio::spawn(coordinator.clone().accept_loop());
+        let ticker = coordinator.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                ticker.cluster().tick();
+            }
+        });
+        Ok(coordinator)
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    fn cluster(&self) -> MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn accept_loop(self: Arc<Self>) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            let coordinator = self.clone();
+            tokio::spawn(async move {
+                let connection = match incoming.await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!("refused a connection: {e}");
+                        return;
+                    }
+                };
+                let role = match transport::peer_role(&connection) {
+                    Ok(role) => role,
+                    Err(e) => {
+                        tracing::warn!("refused a connection without a role: {e}");
+                        connection.close(1u32.into(), b"no role in certificate");
+                        return;
+                    }
+                };
+                while let Ok((send, recv)) = connection.accept_bi().await {
+                    let coordinator = coordinator.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = coordinator.serve_stream(role, send, recv).await {
+                            tracing::warn!("stream from a {} peer failed: {e}", role.name());
+                        }
+                    });
+                }
+            });
+        }
+    }
+
+    async fn serve_stream(
+        &self,
+        role: Role,
+        mut send: quinn::SendStream,
+        mut recv: quinn::RecvStream,
+    ) -> Result<(), codec::CodecError> {
+        let first = tokio::time::timeout(Duration::from_secs(10), codec::read_frame(&mut recv))
+            .await
+            .map_err(|_| {
+                codec::CodecError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no request within 10 s",
+                ))
+            })??;
+        match first {
+            None => Ok(()),
+            Some(CoordinatorRequest::Admin(request)) => {
+                let response = self.admin(role, request);
+                codec::write_frame(&mut send, &response).await?;
+                let _ = send.finish();
+                Ok(())
+            }
+            Some(CoordinatorRequest::Join(hello)) if role == Role::Node => {
+                self.node_session(hello, send, recv).await
+            }
+            Some(CoordinatorRequest::Join(_)) => {
+                tracing::warn!("refused a join from a {} certificate", role.name());
+                Ok(())
+            }
+        }
+    }
+
+    /// Answers one admin request.
+    fn admin(&self, role: Role, request: AdminRequest) -> AdminResponse {
+        let mutating = matches!(
+            request,
+            AdminRequest::Submit { .. } | AdminRequest::Cancel { .. }
+        );
+        if mutating && role != Role::Admin {
+            return AdminResponse::Error(format!(
+                "permission denied: submitting or cancelling jobs needs an admin certificate, \
+                 this connection presented a {} certificate; use --certs with admin.crt/admin.key",
+                role.name()
+            ));
+        }
+        let mut cluster = self.cluster();
+        match request {
+            AdminRequest::Submit {
+                spec_toml,
+                base_dir,
+            } => match cluster.submit(spec_toml, base_dir) {
+                Ok(job) => AdminResponse::Submitted { job },
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::List => AdminResponse::Jobs(cluster.list()),
+            AdminRequest::Status { job } => match cluster.status(job) {
+                Ok(report) => AdminResponse::Status(report),
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::Cancel { job } => match cluster.cancel(job) {
+                Ok(()) => AdminResponse::Cancelled { job },
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::Cluster => AdminResponse::Cluster(cluster.cluster()),
+        }
+    }
+
+    /// A node's control stream: commands out, heartbeats and task events in.
+    async fn node_session(
+        &self,
+        hello: NodeHello,
+        mut send: quinn::SendStream,
+        mut recv: quinn::RecvStream,
+    ) -> Result<(), codec::CodecError> {
+        let (commands, mut outbox) = mpsc::unbounded_channel::<ToNode>();
+        let node = self.cluster().join(hello.listen, hello.slots, commands);
+        let writer = tokio::spawn(async move {
+            while let Some(command) = outbox.recv().await {
+                if codec::write_frame(&mut send, &command).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let result = loop {
+            match codec::read_frame::<_, ToCoordinator>(&mut recv).await {
+                Ok(Some(message)) => self.on_node_message(node, message),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        writer.abort();
+        let why = match &result {
+            Ok(()) => "its control stream closed".to_string(),
+            Err(e) => format!("its control stream failed: {e}"),
+        };
+        self.cluster().node_lost(node, &why);
+        result
+    }
+
+    fn on_node_message(&self, node: quiver_protocol::NodeId, message: ToCoordinator) {
+        let mut cluster = self.cluster();
+        match message {
+            ToCoordinator::Heartbeat { tasks } => cluster.heartbeat(node, tasks),
+            ToCoordinator::Deployed { job, generation } => cluster.deployed(node, job, generation),
+            ToCoordinator::DeployFailed {
+                job,
+                generation: _,
+                error,
+            } => cluster.fail(job, format!("deployment on {node} failed: {error}")),
+            ToCoordinator::TaskFinished {
+                job,
+                generation,
+                task,
+                metrics,
+            } => cluster.task_finished(job, generation, task, metrics),
+            ToCoordinator::TaskFailed {
+                job,
+                generation,
+                task,
+                error,
+            } => cluster.task_failed(job, generation, task, error),
+        }
+    }
+}

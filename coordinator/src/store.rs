@@ -1,0 +1,127 @@
+//! The coordinator's durable state in sled: job ids and job records, so `quiver job list`
+//! survives a coordinator restart (checkpoint manifests join them with exactly-once).
+
+use quiver_protocol::codec;
+use quiver_protocol::messages::JobState;
+use quiver_protocol::{Generation, JobId};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A job as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Its id.
+    pub job: JobId,
+    /// `job.name`.
+    pub name: String,
+    /// The spec text as submitted.
+    pub spec_toml: String,
+    /// The folder its relative paths resolve against.
+    pub base_dir: PathBuf,
+    /// Its lifecycle state.
+    pub state: JobState,
+    /// Its generation.
+    pub generation: Generation,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The store could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("coordinator store at {path}: {source}")]
+    Sled {
+        /// The data directory.
+        path: PathBuf,
+        /// sled's error.
+        #[source]
+        source: sled::Error,
+    },
+    /// A stored record could not be decoded.
+    #[error("coordinator store: corrupt record: {0}")]
+    Corrupt(#[from] codec::CodecError),
+}
+
+/// Durable coordinator state.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    jobs: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.to_path_buf();
+        let err = |source| StoreError::Sled {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::open(dir.join("coordinator.sled")).map_err(err)?;
+        let jobs = db.open_tree("jobs").map_err(err)?;
+        Ok(Store { path, db, jobs })
+    }
+
+    fn err(&self, source: sled::Error) -> StoreError {
+        StoreError::Sled {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// A job id never handed out before by this store.
+    pub fn next_job_id(&self) -> Result<JobId, StoreError> {
+        Ok(JobId(self.db.generate_id().map_err(|e| self.err(e))? + 1))
+    }
+
+    /// Writes a job record durably.
+    pub fn save_job(&self, record: &JobRecord) -> Result<(), StoreError> {
+        let bytes = codec::encode(record)?;
+        self.jobs
+            .insert(record.job.0.to_be_bytes(), bytes)
+            .map_err(|e| self.err(e))?;
+        self.jobs.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every stored job, by id.
+    pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        self.jobs
+            .iter()
+            .map(|item| {
+                let (_, bytes) = item.map_err(|e| self.err(e))?;
+                Ok(codec::decode(&bytes)?)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_ids_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let store = Store::open(dir.path()).unwrap();
+            let job = store.next_job_id().unwrap();
+            store
+                .save_job(&JobRecord {
+                    job,
+                    name: "j".into(),
+                    spec_toml: "[job]".into(),
+                    base_dir: "/".into(),
+                    state: JobState::Running,
+                    generation: Generation(1),
+                    error: None,
+                })
+                .unwrap();
+            job
+        };
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.jobs().unwrap()[0].job, first);
+        assert!(store.next_job_id().unwrap() > first);
+    }
+}

@@ -1,0 +1,369 @@
+//! The runtime of one node: deploys the tasks a coordinator places here, connects their
+//! channels, and reports what they do.
+//!
+//! Supervision tree: one [`supervisor`] actor per deployed job generation, with every task
+//! actor of that deployment linked under it. A task that fails (an operator error, a broken
+//! input, or a panic caught by ractor) is reported as a [`TaskEvent`]; cancelling a job stops
+//! its supervisor and with it every task.
+
+mod chain;
+pub mod credit;
+pub mod exchange;
+mod gate;
+pub mod metrics;
+mod sender;
+mod supervisor;
+mod task;
+
+use crate::operator::OperatorError;
+use chain::Chain;
+use exchange::{Exchange, TaskEntry};
+use gate::OutputGate;
+use metrics::TaskCounters;
+use quiver_protocol::codec::CodecError;
+use quiver_protocol::messages::{ChannelId, ChannelOpen, Deployment, TaskId, TaskMetrics};
+use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
+use quiver_protocol::spec::SourceKind;
+use quiver_protocol::transport::TransportError;
+use quiver_protocol::{Generation, JobId, NodeId, PartitionId};
+use ractor::{Actor, ActorRef};
+use sender::ChannelSender;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use task::{SourceDriver, TaskActor, TaskArgs, TaskMsg};
+use tokio::sync::mpsc;
+
+/// Why the runtime could not deploy or run a task.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// An operator failed.
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
+    /// A channel to another task broke.
+    #[error("channel: {0}")]
+    ChannelClosed(String),
+    /// A frame could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// Another node could not be reached.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The plan cannot run here.
+    #[error("plan: {0}")]
+    Plan(String),
+}
+
+/// Something a task did that the coordinator must hear.
+#[derive(Debug, Clone)]
+pub struct TaskEvent {
+    /// The job.
+    pub job: JobId,
+    /// Its generation.
+    pub generation: Generation,
+    /// The task.
+    pub task: TaskId,
+    /// What happened.
+    pub kind: TaskEventKind,
+}
+
+/// What happened to a task.
+#[derive(Debug, Clone)]
+pub enum TaskEventKind {
+    /// All inputs ended and everything was published; the final counters.
+    Finished(TaskMetrics),
+    /// It failed.
+    Failed(String),
+}
+
+struct DeployedTask {
+    id: TaskId,
+    actor: ActorRef<TaskMsg>,
+    counters: Arc<TaskCounters>,
+    gates: Vec<chain::GateSpec>,
+}
+
+struct DeployedJob {
+    deployment: Arc<Deployment>,
+    supervisor: ActorRef<supervisor::SupervisorMsg>,
+    tasks: Vec<DeployedTask>,
+}
+
+/// The tasks of one node.
+pub struct Runtime {
+    node: NodeId,
+    exchange: Arc<Exchange>,
+    events: mpsc::UnboundedSender<TaskEvent>,
+    jobs: Mutex<HashMap<JobId, DeployedJob>>,
+}
+
+impl Runtime {
+    /// A runtime for node `node`, reporting task events to `events`.
+    pub fn new(
+        node: NodeId,
+        exchange: Arc<Exchange>,
+        events: mpsc::UnboundedSender<TaskEvent>,
+    ) -> Runtime {
+        Runtime {
+            node,
+            exchange,
+            events,
+            jobs: Mutex::default(),
+        }
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, DeployedJob>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Spawns the tasks of `deployment` placed on this node; they wait for [`Runtime::start`].
+    pub async fn deploy(&self, deployment: Deployment) -> Result<(), RuntimeError> {
+        let deployment = Arc::new(deployment);
+        self.cancel(deployment.job);
+        let (supervisor, _) = Actor::spawn(
+            None,
+            supervisor::JobSupervisor,
+            supervisor::SupervisorArgs {
+                job: deployment.job,
+                generation: deployment.generation,
+                events: self.events.clone(),
+            },
+        )
+        .await
+        .map_err(|e| RuntimeError::Plan(format!("cannot start a job supervisor: {e}")))?;
+        let mut tasks = Vec::new();
+        let plan = &deployment.plan;
+        for head in plan.task_heads() {
+            for p in 0..head.parallelism {
+                let partition = PartitionId(p);
+                let placed = deployment.assignment.node_of(partition).map(|(n, _)| n);
+                if placed != Some(self.node) {
+                    continue;
+                }
+                let task = match self
+                    .spawn_task(&deployment, head, partition, &supervisor)
+                    .await
+                {
+                    Ok(task) => task,
+                    Err(e) => {
+                        supervisor.stop_children(None);
+                        supervisor.stop(None);
+                        return Err(e);
+                    }
+                };
+                tasks.push(task);
+            }
+        }
+        self.jobs().insert(
+            deployment.job,
+            DeployedJob {
+                deployment,
+                supervisor,
+                tasks,
+            },
+        );
+        Ok(())
+    }
+
+    async fn spawn_task(
+        &self,
+        deployment: &Arc<Deployment>,
+        head: &OperatorPlan,
+        partition: PartitionId,
+        supervisor: &ActorRef<supervisor::SupervisorMsg>,
+    ) -> Result<DeployedTask, RuntimeError> {
+        let plan = &deployment.plan;
+        let id = TaskId {
+            operator: head.id,
+            partition,
+        };
+        let inputs = match &head.input {
+            None => 0,
+            Some(edge) if edge.partitioning == Partitioning::Forward => 1,
+            Some(edge) => plan.operator(edge.from).map_or(1, |o| o.parallelism) as usize,
+        };
+        let counters = Arc::new(TaskCounters::new(inputs));
+        let chain = Chain::build(plan, head, partition, counters.clone())?;
+        let source = match &head.kind {
+            OperatorKind::Source(spec) => {
+                let rate = match &spec.kind {
+                    SourceKind::File(f) => f.rate,
+                    SourceKind::Generator(g) => g.rate,
+                };
+                let lag = spec.max_out_of_orderness.as_millis() as i64;
+                Some(SourceDriver {
+                    source: crate::sources::build_source(spec, partition.0, head.parallelism)?,
+                    watermarks: crate::watermark::WatermarkGenerator::new(lag),
+                    rate: rate.div_ceil(u64::from(head.parallelism)),
+                    started: None,
+                    produced: 0,
+                    last_watermark: i64::MIN,
+                })
+            }
+            _ => None,
+        };
+        let gates = chain.gate_specs().to_vec();
+        let args = TaskArgs {
+            task: id,
+            chain,
+            source,
+            inputs,
+            counters: counters.clone(),
+            events: self.events.clone(),
+            job: deployment.job,
+            generation: deployment.generation,
+        };
+        let (actor, _) = Actor::spawn_linked(None, TaskActor, args, supervisor.get_cell())
+            .await
+            .map_err(|e| RuntimeError::Plan(format!("cannot start task {id:?}: {e}")))?;
+        let _ = supervisor.send_message(supervisor::SupervisorMsg::Watch(actor.get_id(), id));
+        self.exchange.register(
+            (deployment.job, head.id, partition),
+            TaskEntry {
+                generation: deployment.generation,
+                actor: actor.clone(),
+                counters: counters.clone(),
+            },
+        );
+        Ok(DeployedTask {
+            id,
+            actor,
+            counters,
+            gates,
+        })
+    }
+
+    /// Connects every task's output channels and starts the job's sources.
+    pub async fn start(&self, job: JobId, generation: Generation) -> Result<(), RuntimeError> {
+        let work: Vec<(
+            Arc<Deployment>,
+            TaskId,
+            ActorRef<TaskMsg>,
+            Arc<TaskCounters>,
+            Vec<chain::GateSpec>,
+        )> = {
+            let jobs = self.jobs();
+            let Some(deployed) = jobs.get(&job) else {
+                return Err(RuntimeError::Plan(format!("{job} is not deployed here")));
+            };
+            if deployed.deployment.generation != generation {
+                return Err(RuntimeError::Plan(format!(
+                    "{job} runs {} here, not {generation}",
+                    deployed.deployment.generation
+                )));
+            }
+            deployed
+                .tasks
+                .iter()
+                .map(|t| {
+                    (
+                        deployed.deployment.clone(),
+                        t.id,
+                        t.actor.clone(),
+                        t.counters.clone(),
+                        t.gates.clone(),
+                    )
+                })
+                .collect()
+        };
+        for (deployment, id, actor, counters, gate_specs) in work {
+            let mut gates = Vec::new();
+            for spec in &gate_specs {
+                gates.push(self.connect_gate(&deployment, id, spec, &counters).await?);
+            }
+            actor
+                .send_message(TaskMsg::Start(gates))
+                .map_err(|_| RuntimeError::ChannelClosed(format!("task {id:?} has stopped")))?;
+        }
+        Ok(())
+    }
+
+    async fn connect_gate(
+        &self,
+        deployment: &Deployment,
+        from: TaskId,
+        spec: &chain::GateSpec,
+        counters: &Arc<TaskCounters>,
+    ) -> Result<OutputGate, RuntimeError> {
+        let plan = &deployment.plan;
+        let consumer = plan
+            .operator(spec.consumer)
+            .ok_or_else(|| RuntimeError::Plan(format!("no operator {}", spec.consumer)))?;
+        let edge = consumer
+            .input
+            .clone()
+            .ok_or_else(|| RuntimeError::Plan(format!("{} has no input", consumer.name)))?;
+        let targets: Vec<u32> = if edge.partitioning == Partitioning::Forward {
+            vec![from.partition.0]
+        } else {
+            (0..consumer.parallelism).collect()
+        };
+        let mut senders = Vec::new();
+        for p in targets {
+            let partition = PartitionId(p);
+            let (node, addr) = deployment.assignment.node_of(partition).ok_or_else(|| {
+                RuntimeError::Plan(format!(
+                    "partition {partition} of {} is not placed",
+                    consumer.name
+                ))
+            })?;
+            let channel = ChannelId {
+                from: spec.from,
+                from_partition: from.partition,
+                to: consumer.id,
+                to_partition: partition,
+            };
+            if node == self.node {
+                let entry = self
+                    .exchange
+                    .task(&(deployment.job, consumer.id, partition))
+                    .ok_or_else(|| RuntimeError::Plan(format!("no local task for {channel:?}")))?;
+                let input = if entry.counters.inputs.len() == 1 {
+                    0
+                } else {
+                    from.partition.0 as usize
+                };
+                let gauge = entry.counters.inputs[input].clone();
+                senders.push(ChannelSender::local(entry.actor, input, gauge));
+            } else {
+                let open = ChannelOpen {
+                    job: deployment.job,
+                    generation: deployment.generation,
+                    channel,
+                };
+                let remote = self.exchange.open(addr, open, counters.clone()).await?;
+                senders.push(ChannelSender::Remote(remote));
+            }
+        }
+        Ok(OutputGate::new(
+            edge.partitioning,
+            plan.spec.max_parallelism,
+            senders,
+        ))
+    }
+
+    /// Stops every task of a job.
+    pub fn cancel(&self, job: JobId) {
+        if let Some(deployed) = self.jobs().remove(&job) {
+            deployed.supervisor.stop_children(None);
+            deployed.supervisor.stop(None);
+        }
+        self.exchange.unregister_job(job);
+    }
+
+    /// Counters of every deployed task.
+    pub fn metrics(&self) -> Vec<(JobId, Generation, TaskId, TaskMetrics)> {
+        self.jobs()
+            .values()
+            .flat_map(|d| {
+                d.tasks.iter().map(|t| {
+                    (
+                        d.deployment.job,
+                        d.deployment.generation,
+                        t.id,
+                        t.counters.snapshot(),
+                    )
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! An operator chain: the operators one task runs back to back, without channels between them.
+//!
+//! The head's records enter through `entry` routes; each node's outputs go to chained nodes
+//! (called directly) or to output gates (channels to other tasks). Chains are trees: a node
+//! can feed several consumers and a windowed stage has a late side output.
+
+use super::gate::OutputGate;
+use super::metrics::TaskCounters;
+use super::RuntimeError;
+use crate::operator::{Operator, Output, Sink};
+use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
+use quiver_protocol::{Batch, OperatorId, PartitionId, StreamElement};
+use std::sync::Arc;
+
+/// Where records go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// To chained node `i`.
+    Chained(usize),
+    /// To output gate `i`.
+    Gate(usize),
+}
+
+/// What a chained node runs.
+enum Step {
+    Stage(Box<dyn Operator>),
+    Sink(Box<dyn Sink>),
+}
+
+struct ChainNode {
+    step: Step,
+    main: Arc<[Route]>,
+    late: Arc<[Route]>,
+}
+
+/// A consumer reached through a gate, and the operator whose output feeds it.
+#[derive(Debug, Clone)]
+pub(crate) struct GateSpec {
+    /// The consumer (head of its task).
+    pub(crate) consumer: OperatorId,
+    /// The upstream operator whose output travels.
+    pub(crate) from: OperatorId,
+}
+
+/// The operators of one task.
+pub(crate) struct Chain {
+    nodes: Vec<ChainNode>,
+    /// Where the head's records go: the source's consumers, or chained node 0.
+    pub(crate) entry: Arc<[Route]>,
+    pub(crate) gates: Vec<OutputGate>,
+    gate_specs: Vec<GateSpec>,
+    counters: Arc<TaskCounters>,
+}
+
+impl Chain {
+    /// Builds the chain of the task headed by `head`, partition `partition`. The gates are
+    /// described (see [`Chain::gate_specs`]) and connected later with [`Chain::connect`].
+    pub(crate) fn build(
+        plan: &JobPlan,
+        head: &OperatorPlan,
+        partition: PartitionId,
+        counters: Arc<TaskCounters>,
+    ) -> Result<Chain, RuntimeError> {
+        let mut chain = Chain {
+            nodes: Vec::new(),
+            entry: Arc::from(Vec::new()),
+            gates: Vec::new(),
+            gate_specs: Vec::new(),
+            counters,
+        };
+        chain.entry = match &head.kind {
+            OperatorKind::Source(_) => chain.routes_of(plan, head, OutputPort::Main, partition)?,
+            _ => {
+                chain.add_node(plan, head, partition)?;
+                Arc::from(vec![Route::Chained(0)])
+            }
+        };
+        Ok(chain)
+    }
+
+    fn add_node(
+        &mut self,
+        plan: &JobPlan,
+        op: &OperatorPlan,
+        partition: PartitionId,
+    ) -> Result<usize, RuntimeError> {
+        let input_schema = op.input_schema.clone().unwrap_or_default();
+        let step = match &op.kind {
+            OperatorKind::Stage(stage) => Step::Stage(crate::operators::build_stage(
+                stage,
+                &input_schema,
+                plan.spec.max_parallelism,
+            )?),
+            OperatorKind::Sink(sink) => {
+                Step::Sink(crate::sinks::build_sink(sink, &input_schema, partition.0)?)
+            }
+            OperatorKind::Source(_) => {
+                return Err(RuntimeError::Plan(format!(
+                    "source {} cannot be chained behind another operator",
+                    op.name
+                )))
+            }
+        };
+        let index = self.nodes.len();
+        self.nodes.push(ChainNode {
+            step,
+            main: Arc::from(Vec::new()),
+            late: Arc::from(Vec::new()),
+        });
+        self.nodes[index].main = self.routes_of(plan, op, OutputPort::Main, partition)?;
+        self.nodes[index].late = self.routes_of(plan, op, OutputPort::Late, partition)?;
+        Ok(index)
+    }
+
+    fn routes_of(
+        &mut self,
+        plan: &JobPlan,
+        op: &OperatorPlan,
+        port: OutputPort,
+        partition: PartitionId,
+    ) -> Result<Arc<[Route]>, RuntimeError> {
+        let mut routes = Vec::new();
+        let consumers: Vec<&OperatorPlan> = plan
+            .consumers(op.id)
+            .filter(|c| c.input.as_ref().map(|e| e.port) == Some(port))
+            .collect();
+        for consumer in consumers {
+            if plan.is_chained(consumer) {
+                routes.push(Route::Chained(self.add_node(plan, consumer, partition)?));
+            } else {
+                routes.push(Route::Gate(self.gate_specs.len()));
+                self.gate_specs.push(GateSpec {
+                    consumer: consumer.id,
+                    from: op.id,
+                });
+            }
+        }
+        Ok(Arc::from(routes))
+    }
+
+    /// The gates this chain needs, in gate index order.
+    pub(crate) fn gate_specs(&self) -> &[GateSpec] {
+        &self.gate_specs
+    }
+
+    /// Installs the connected gates (same order as [`Chain::gate_specs`]).
+    pub(crate) fn connect(&mut self, gates: Vec<OutputGate>) {
+        self.gates = gates;
+    }
+
+    /// Pushes records along `routes`.
+    pub(crate) fn push(&mut self, routes: &[Route], batch: Batch) -> Result<(), RuntimeError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let Some((last, rest)) = routes.split_last() else {
+            return Ok(());
+        };
+        for route in rest {
+            self.push_one(*route, batch.clone())?;
+        }
+        self.push_one(*last, batch)
+    }
+
+    fn push_one(&mut self, route: Route, batch: Batch) -> Result<(), RuntimeError> {
+        match route {
+            Route::Gate(g) => {
+                self.gates[g].push_records(batch);
+                Ok(())
+            }
+            Route::Chained(i) => {
+                let node = &mut self.nodes[i];
+                match &mut node.step {
+                    Step::Sink(sink) => {
+                        sink.write_batch(&batch)?;
+                        TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
+                        Ok(())
+                    }
+                    Step::Stage(op) => {
+                        let mut out = Output::default();
+                        op.process_batch(batch, &mut out)?;
+                        self.emit(i, out)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes what node `i` emitted: records to its consumers, late records to its late
+    /// output (or counted when it has none).
+    fn emit(&mut self, i: usize, out: Output) -> Result<(), RuntimeError> {
+        let (main, late) = (self.nodes[i].main.clone(), self.nodes[i].late.clone());
+        if !out.late.is_empty() && late.is_empty() {
+            TaskCounters::add(&self.counters.late_dropped, out.late.len() as u64);
+        } else {
+            self.push(&late, out.late)?;
+        }
+        self.push(&main, out.records)
+    }
+
+    /// The combined input watermark advanced: let every operator fire, then forward it.
+    pub(crate) fn advance(&mut self, routes: &[Route], watermark: i64) -> Result<(), RuntimeError> {
+        for route in routes {
+            match *route {
+                Route::Gate(g) => self.gates[g].push_control(StreamElement::Watermark(watermark)),
+                Route::Chained(i) => {
+                    if let Step::Stage(op) = &mut self.nodes[i].step {
+                        let mut out = Output::default();
+                        op.on_watermark(watermark, &mut out)?;
+                        self.emit(i, out)?;
+                    }
+                    let main = self.nodes[i].main.clone();
+                    self.advance(&main, watermark)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every input ended: flush operators, publish sinks, and end every gate.
+    pub(crate) fn end(&mut self, routes: &[Route]) -> Result<(), RuntimeError> {
+        for route in routes {
+            match *route {
+                Route::Gate(g) => self.gates[g].push_control(StreamElement::End),
+                Route::Chained(i) => {
+                    match &mut self.nodes[i].step {
+                        Step::Stage(op) => {
+                            let mut out = Output::default();
+                            op.on_end(&mut out)?;
+                            self.emit(i, out)?;
+                        }
+                        Step::Sink(sink) => sink.finish()?,
+                    }
+                    let (main, late) = (self.nodes[i].main.clone(), self.nodes[i].late.clone());
+                    self.end(&main)?;
+                    self.end(&late)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forwards a control element (a barrier) to every gate.
+    pub(crate) fn broadcast(&mut self, element: &StreamElement) {
+        for gate in &mut self.gates {
+            gate.push_control(element.clone());
+        }
+    }
+
+    /// Sends everything buffered in the gates, waiting for credits.
+    pub(crate) async fn flush(&mut self) -> Result<(), RuntimeError> {
+        for gate in &mut self.gates {
+            let sent = gate.flush().await?;
+            TaskCounters::add(&self.counters.records_out, sent);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! The exchange: data channels between nodes over QUIC.
+//!
+//! Each node's endpoint accepts connections from other nodes (node certificates only) and
+//! dials the nodes it sends to, keeping one connection per peer it sends to (so one per
+//! ordered pair of nodes); each channel is one bidirectional stream on it: a [`ChannelOpen`]
+//! frame, then stream elements one way and credit grants the other way. The receiving side
+//! checks that the target task exists in the same generation and delivers elements to its
+//! mailbox with a credit that, when dropped, grants the sender one more element.
+
+use super::credit::{Credit, CHANNEL_CREDITS};
+use super::metrics::TaskCounters;
+use super::sender::RemoteSender;
+use super::task::TaskMsg;
+use super::RuntimeError;
+use quiver_protocol::codec;
+use quiver_protocol::messages::{ChannelOpen, ChannelReply};
+use quiver_protocol::pki::Role;
+use quiver_protocol::transport;
+use quiver_protocol::{Generation, JobId, OperatorId, PartitionId, StreamElement};
+use ractor::ActorRef;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::mpsc;
+
+/// A deployed task that channels can reach.
+#[derive(Clone)]
+pub(crate) struct TaskEntry {
+    pub(crate) generation: Generation,
+    pub(crate) actor: ActorRef<TaskMsg>,
+    pub(crate) counters: Arc<TaskCounters>,
+}
+
+type TaskKey = (JobId, OperatorId, PartitionId);
+
+/// Data channels between nodes.
+pub struct Exchange {
+    endpoint: quinn::Endpoint,
+    tasks: Mutex<HashMap<TaskKey, TaskEntry>>,
+    peers: tokio::sync::Mutex<HashMap<SocketAddr, quinn::Connection>>,
+}
+
+impl Exchange {
+    /// An exchange on `endpoint` (which also dials other nodes).
+    pub fn new(endpoint: quinn::Endpoint) -> Arc<Exchange> {
+        Arc::new(Exchange {
+            endpoint,
+            tasks: Mutex::default(),
+            peers: tokio::sync::Mutex::default(),
+        })
+    }
+
+    /// The endpoint (to dial the coordinator with the same identity).
+    pub fn endpoint(&self) -> &quinn::Endpoint {
+        &self.endpoint
+    }
+
+    pub(crate) fn register(&self, key: TaskKey, entry: TaskEntry) {
+        self.lock().insert(key, entry);
+    }
+
+    pub(crate) fn unregister_job(&self, job: JobId) {
+        self.lock().retain(|(j, _, _), _| *j != job);
+    }
+
+    pub(crate) fn task(&self, key: &TaskKey) -> Option<TaskEntry> {
+        self.lock().get(key).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskKey, TaskEntry>> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Opens a channel to a task on the node at `addr`.
+    pub(crate) async fn open(
+        &self,
+        addr: SocketAddr,
+        open: ChannelOpen,
+        counters: Arc<TaskCounters>,
+    ) -> Result<RemoteSender, RuntimeError> {
+        let connection = self.connection(addr).await?;
+        let (mut send, recv) = connection
+            .open_bi()
+            .await
+            .map_err(|e| RuntimeError::ChannelClosed(format!("open a channel to {addr}: {e}")))?;
+        codec::write_frame(&mut send, &open).await?;
+        Ok(RemoteSender::new(send, recv, counters))
+    }
+
+    async fn connection(&self, addr: SocketAddr) -> Result<quinn::Connection, RuntimeError> {
+        let mut peers = self.peers.lock().await;
+        if let Some(c) = peers.get(&addr) {
+            if c.close_reason().is_none() {
+                return Ok(c.clone());
+            }
+        }
+        let c = transport::connect(&self.endpoint, addr).await?;
+        peers.insert(addr, c.clone());
+        Ok(c)
+    }
+
+    /// Accepts channels from other nodes until the endpoint closes.
+    pub async fn serve(self: Arc<Self>) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            let exchange = self.clone();
+            tokio::spawn(async move {
+                let connection = match incoming.await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!("refused an incoming connection: {e}");
+                        return;
+                    }
+                };
+                match transport::peer_role(&connection) {
+                    Ok(Role::Node) => {}
+                    Ok(role) => {
+                        tracing::warn!(
+                            "refused a {role:?} connection from {}: only nodes open channels",
+                            connection.remote_address()
+                        );
+                        connection.close(1u32.into(), b"only nodes may open channels");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!("refused a connection: {e}");
+                        connection.close(1u32.into(), b"no role");
+                        return;
+                    }
+                }
+                while let Ok((send, recv)) = connection.accept_bi().await {
+                    let exchange = exchange.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = exchange.receive(send, recv).await {
+                            tracing::warn!("channel from another node failed: {e}");
+                        }
+                    });
+                }
+            });
+        }
+    }
+
+    /// Serves one incoming channel: checks it, grants credits, delivers its elements.
+    async fn receive(
+        &self,
+        mut send: quinn::SendStream,
+        recv: quinn::RecvStream,
+    ) -> Result<(), RuntimeError> {
+        let mut recv = CountingReader::new(recv);
+        let open: ChannelOpen = match tokio::time::timeout(
+            Duration::from_secs(5),
+            codec::read_frame(&mut recv),
+        )
+        .await
+        {
+            Ok(Ok(Some(open))) => open,
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                return Err(RuntimeError::ChannelClosed(
+                    "no channel header within 5 s".into(),
+                ))
+            }
+        };
+        let key = (open.job, open.channel.to, open.channel.to_partition);
+        let entry = match self.task(&key) {
+            Some(e) if e.generation == open.generation => e,
+            Some(e) => {
+                let why = format!(
+                    "stale channel: {} runs {}, the sender is at {}",
+                    open.job, e.generation, open.generation
+                );
+                codec::write_frame(&mut send, &ChannelReply::Refused(why.clone())).await?;
+                let _ = send.finish();
+                return Err(RuntimeError::ChannelClosed(why));
+            }
+            None => {
+                let why = format!("no task {:?} of {} here", open.channel, open.job);
+                codec::write_frame(&mut send, &ChannelReply::Refused(why.clone())).await?;
+                let _ = send.finish();
+                return Err(RuntimeError::ChannelClosed(why));
+            }
+        };
+        let input = entry.input_index(&open);
+        let gauge = entry
+            .counters
+            .inputs
+            .get(input)
+            .cloned()
+            .ok_or_else(|| RuntimeError::ChannelClosed(format!("no input {input}")))?;
+        let (returns, mut returned) = mpsc::unbounded_channel::<u32>();
+        tokio::spawn(async move {
+            let mut grant = CHANNEL_CREDITS;
+            loop {
+                if codec::write_frame(&mut send, &ChannelReply::Credit(grant))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let Some(n) = returned.recv().await else {
+                    return;
+                };
+                grant = n;
+                while let Ok(n) = returned.try_recv() {
+                    grant += n;
+                }
+            }
+        });
+        loop {
+            let element: StreamElement = match codec::read_frame(&mut recv).await {
+                Ok(Some(element)) => element,
+                Ok(None) => {
+                    let error = "the sending node closed the channel before its end".to_string();
+                    let _ = entry
+                        .actor
+                        .send_message(TaskMsg::InputFailed { input, error });
+                    return Ok(());
+                }
+                Err(e) => {
+                    let error = format!("bad frame from the sending node: {e}");
+                    let _ = entry.actor.send_message(TaskMsg::InputFailed {
+                        input,
+                        error: error.clone(),
+                    });
+                    return Err(RuntimeError::ChannelClosed(error));
+                }
+            };
+            TaskCounters::add(&entry.counters.bytes_received, recv.take_count());
+            let end = matches!(element, StreamElement::End);
+            let credit = Credit::remote(gauge.clone(), returns.clone());
+            if entry
+                .actor
+                .send_message(TaskMsg::Input {
+                    input,
+                    element,
+                    credit,
+                })
+                .is_err()
+                || end
+            {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl TaskEntry {
+    /// The receiving task's input index of a channel: forward channels are input 0; others
+    /// are indexed by the upstream partition.
+    fn input_index(&self, open: &ChannelOpen) -> usize {
+        if self.counters.inputs.len() == 1 {
+            0
+        } else {
+            open.channel.from_partition.0 as usize
+        }
+    }
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R> CountingReader<R> {
+    fn new(inner: R) -> Self {
+        CountingReader { inner, count: 0 }
+    }
+
+    fn take_count(&mut self) -> u64 {
+        std::mem::take(&mut self.count)
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for CountingReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.count += (buf.filled().len() - before) as u64;
+        result
+    }
+}

@@ -1,0 +1,56 @@
+//! Live counters of a task, updated on the hot path with relaxed atomics and read by the
+//! heartbeat.
+
+use super::credit::ChannelGauge;
+use quiver_protocol::messages::TaskMetrics;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counters of one task.
+#[derive(Debug, Default)]
+pub struct TaskCounters {
+    pub(crate) records_in: AtomicU64,
+    pub(crate) records_out: AtomicU64,
+    pub(crate) sink_records: AtomicU64,
+    pub(crate) late_dropped: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) bytes_received: AtomicU64,
+    pub(crate) inputs: Vec<Arc<ChannelGauge>>,
+}
+
+impl TaskCounters {
+    /// Counters for a task with `inputs` input channels.
+    pub fn new(inputs: usize) -> TaskCounters {
+        TaskCounters {
+            inputs: (0..inputs).map(|_| Arc::default()).collect(),
+            ..TaskCounters::default()
+        }
+    }
+
+    /// Adds `n` to a counter.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A snapshot for reports.
+    pub fn snapshot(&self) -> TaskMetrics {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TaskMetrics {
+            records_in: load(&self.records_in),
+            records_out: load(&self.records_out),
+            sink_records: load(&self.sink_records),
+            late_dropped: load(&self.late_dropped),
+            skipped: load(&self.skipped),
+            bytes_sent: load(&self.bytes_sent),
+            bytes_received: load(&self.bytes_received),
+            max_queued_batches: self
+                .inputs
+                .iter()
+                .map(|g| g.max_queued())
+                .max()
+                .unwrap_or(0),
+            credits: u64::from(super::credit::CHANNEL_CREDITS),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The sending end of a channel: to a task on this node through its mailbox, or to a task on
+//! another node over a QUIC stream. Both spend one credit per element and wait without one.
+
+use super::credit::{ChannelGauge, Credit};
+use super::metrics::TaskCounters;
+use super::task::TaskMsg;
+use super::RuntimeError;
+use quiver_protocol::codec;
+use quiver_protocol::messages::ChannelReply;
+use quiver_protocol::StreamElement;
+use ractor::ActorRef;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// The sending end of one channel.
+pub(crate) enum ChannelSender {
+    /// To a task on this node.
+    Local {
+        /// The receiving task.
+        actor: ActorRef<TaskMsg>,
+        /// Our input index at the receiver.
+        input: usize,
+        /// Credits: permits travel with elements and come back when processed.
+        credits: Arc<Semaphore>,
+        /// The receiver's gauge of this channel.
+        gauge: Arc<ChannelGauge>,
+    },
+    /// To a task on another node.
+    Remote(RemoteSender),
+}
+
+impl ChannelSender {
+    /// A same-node channel into `actor`'s input `input`.
+    pub(crate) fn local(actor: ActorRef<TaskMsg>, input: usize, gauge: Arc<ChannelGauge>) -> Self {
+        ChannelSender::Local {
+            actor,
+            input,
+            credits: Arc::new(Semaphore::new(super::credit::CHANNEL_CREDITS as usize)),
+            gauge,
+        }
+    }
+
+    /// Sends one element, waiting for a credit first.
+    pub(crate) async fn send(&mut self, element: StreamElement) -> Result<(), RuntimeError> {
+        match self {
+            ChannelSender::Local {
+                actor,
+                input,
+                credits,
+                gauge,
+            } => {
+                let permit = credits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| RuntimeError::ChannelClosed("local channel closed".into()))?;
+                let credit = Credit::local(gauge.clone(), permit);
+                actor
+                    .send_message(TaskMsg::Input {
+                        input: *input,
+                        element,
+                        credit,
+                    })
+                    .map_err(|_| {
+                        RuntimeError::ChannelClosed("the receiving task has stopped".into())
+                    })
+            }
+            ChannelSender::Remote(remote) => remote.send(element).await,
+        }
+    }
+}
+
+/// The sending end of a channel to another node: a QUIC stream and the credits its receiver
+/// granted (read from the stream's other direction by a background task).
+pub(crate) struct RemoteSender {
+    stream: quinn::SendStream,
+    credits: Arc<Semaphore>,
+    buffer: Vec<u8>,
+    counters: Arc<TaskCounters>,
+}
+
+impl RemoteSender {
+    /// Wraps an opened channel stream; spawns the reader of the receiver's credit grants.
+    pub(crate) fn new(
+        stream: quinn::SendStream,
+        mut replies: quinn::RecvStream,
+        counters: Arc<TaskCounters>,
+    ) -> RemoteSender {
+        let credits = Arc::new(Semaphore::new(0));
+        let granted = credits.clone();
+        tokio::spawn(async move {
+            loop {
+                match codec::read_frame::<_, ChannelReply>(&mut replies).await {
+                    Ok(Some(ChannelReply::Credit(n))) => granted.add_permits(n as usize),
+                    Ok(Some(ChannelReply::Refused(why))) => {
+                        tracing::error!("channel refused by the receiving node: {why}");
+                        break;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("channel credit stream failed: {e}");
+                        break;
+                    }
+                }
+            }
+            // Wake a sender waiting for credit: it fails instead of hanging.
+            granted.close();
+        });
+        RemoteSender {
+            stream,
+            credits,
+            buffer: Vec::new(),
+            counters,
+        }
+    }
+
+    async fn send(&mut self, element: StreamElement) -> Result<(), RuntimeError> {
+        let permit = self.credits.acquire().await.map_err(|_| {
+            RuntimeError::ChannelClosed("the receiving node closed the channel".into())
+        })?;
+        permit.forget();
+        self.buffer.clear();
+        codec::encode_into(&element, &mut self.buffer)?;
+        codec::write_frame_bytes(&mut self.stream, &self.buffer).await?;
+        TaskCounters::add(&self.counters.bytes_sent, self.buffer.len() as u64 + 4);
+        if matches!(element, StreamElement::End) {
+            let _ = self.stream.finish();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! The supervisor of one job deployment on a node: every task actor is linked under it, and a
+//! task that dies without reporting (a panic caught by ractor) is reported as failed.
+
+use super::{TaskEvent, TaskEventKind};
+use quiver_protocol::messages::TaskId;
+use quiver_protocol::{Generation, JobId};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// Supervises the tasks of one job deployment.
+pub(crate) struct JobSupervisor;
+
+/// What the supervisor is started with.
+pub(crate) struct SupervisorArgs {
+    pub(crate) job: JobId,
+    pub(crate) generation: Generation,
+    pub(crate) events: mpsc::UnboundedSender<TaskEvent>,
+}
+
+/// The supervisor's state: which actor runs which task.
+pub(crate) struct SupervisorState {
+    args: SupervisorArgs,
+    tasks: HashMap<ActorId, TaskId>,
+}
+
+/// Messages of the supervisor.
+pub(crate) enum SupervisorMsg {
+    /// `actor` runs `task`: name it if it crashes.
+    Watch(ActorId, TaskId),
+}
+
+impl Actor for JobSupervisor {
+    type Msg = SupervisorMsg;
+    type State = SupervisorState;
+    type Arguments = SupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SupervisorMsg>,
+        args: SupervisorArgs,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
+        Ok(SupervisorState {
+            args,
+            tasks: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<SupervisorMsg>,
+        message: SupervisorMsg,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let SupervisorMsg::Watch(actor, task) = message;
+        state.tasks.insert(actor, task);
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<SupervisorMsg>,
+        event: SupervisionEvent,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(cell, error) = event {
+            let task = state.tasks.get(&cell.get_id()).copied();
+            tracing::error!("task {task:?} of {} crashed: {error}", state.args.job);
+            if let Some(task) = task {
+                let _ = state.args.events.send(TaskEvent {
+                    job: state.args.job,
+                    generation: state.args.generation,
+                    task,
+                    kind: TaskEventKind::Failed(format!("task crashed: {error}")),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! The node process: joins the coordinator, runs what it deploys, and reports back.
+//!
+//! A node keeps one control stream to the coordinator: it sends heartbeats (with every task's
+//! counters) and task events, and receives deploy / start / cancel commands. If the stream
+//! breaks, the node cancels everything it runs (the coordinator treats it as lost) and joins
+//! again as a new node.
+
+use crate::runtime::exchange::Exchange;
+use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
+use quiver_protocol::codec;
+use quiver_protocol::messages::{CoordinatorRequest, NodeHello, ToCoordinator, ToNode};
+use quiver_protocol::pki::TlsIdentity;
+use quiver_protocol::transport;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often a node reports to the coordinator.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What a node needs to run.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// The coordinator's address.
+    pub coordinator: SocketAddr,
+    /// Where the exchange listens (port 0: any).
+    pub listen: SocketAddr,
+    /// Partitions of each operator it may host.
+    pub slots: u32,
+    /// The node certificate and the cluster CA.
+    pub identity: TlsIdentity,
+}
+
+/// Why a node stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Its endpoint could not start.
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+}
+
+/// A started node: its exchange address, and the task running it.
+pub struct NodeHandle {
+    /// Where its exchange listens.
+    pub listen: SocketAddr,
+    /// The node's main loop (runs until the process ends).
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a node: binds its endpoint, then joins the coordinator (again whenever the control
+/// stream breaks).
+pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
+    let endpoint = transport::endpoint(config.listen, &config.identity)?;
+    let listen = endpoint
+        .local_addr()
+        .map_err(|source| transport::TransportError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let exchange = Exchange::new(endpoint);
+    tokio::spawn(exchange.clone().serve());
+    let task = tokio::spawn(async move {
+        loop {
+            match session(&config, listen, &exchange).await {
+                Ok(()) => {
+                    tracing::warn!("the coordinator closed the control stream; joining again")
+                }
+                Err(e) => tracing::warn!(
+                    "cannot reach coordinator at {}: {e}; retrying in 1 s",
+                    config.coordinator
+                ),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    Ok(NodeHandle { listen, task })
+}
+
+/// One membership session: join, then serve commands until the control stream breaks.
+async fn session(
+    config: &NodeConfig,
+    listen: SocketAddr,
+    exchange: &Arc<Exchange>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let connection = transport::connect(exchange.endpoint(), config.coordinator).await?;
+    let (mut send, mut recv) = connection.open_bi().await?;
+    let hello = NodeHello {
+        listen,
+        slots: config.slots,
+    };
+    codec::write_frame(&mut send, &CoordinatorRequest::Join(hello)).await?;
+    let node = match codec::read_frame::<_, ToNode>(&mut recv).await? {
+        Some(ToNode::Welcome { node }) => node,
+        other => {
+            return Err(format!("expected a welcome from the coordinator, got {other:?}").into())
+        }
+    };
+    tracing::info!(
+        "joined the coordinator at {} as {node}; exchange on {listen}",
+        config.coordinator
+    );
+
+    let (events_tx, mut events) = mpsc::unbounded_channel::<TaskEvent>();
+    let runtime = Arc::new(Runtime::new(node, exchange.clone(), events_tx));
+    let (out_tx, mut out) = mpsc::unbounded_channel::<ToCoordinator>();
+
+    let writer = tokio::spawn(async move {
+        while let Some(message) = out.recv().await {
+            if let Err(e) = codec::write_frame(&mut send, &message).await {
+                tracing::warn!("control stream write failed: {e}");
+                break;
+            }
+        }
+    });
+    let heartbeat = {
+        let (runtime, out_tx) = (runtime.clone(), out_tx.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+            loop {
+                tick.tick().await;
+                let tasks = runtime.metrics();
+                if out_tx.send(ToCoordinator::Heartbeat { tasks }).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let reporter = {
+        let out_tx = out_tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let message = match event.kind {
+                    TaskEventKind::Finished(metrics) => ToCoordinator::TaskFinished {
+                        job: event.job,
+                        generation: event.generation,
+                        task: event.task,
+                        metrics,
+                    },
+                    TaskEventKind::Failed(error) => ToCoordinator::TaskFailed {
+                        job: event.job,
+                        generation: event.generation,
+                        task: event.task,
+                        error,
+                    },
+                };
+                if out_tx.send(message).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+
+    let result = serve_commands(&mut recv, &runtime, &out_tx).await;
+    for (job, _, _, _) in runtime.metrics() {
+        runtime.cancel(job);
+    }
+    heartbeat.abort();
+    reporter.abort();
+    writer.abort();
+    result
+}
+
+async fn serve_commands(
+    recv: &mut quinn::RecvStream,
+    runtime: &Arc<Runtime>,
+    out: &mpsc::UnboundedSender<ToCoordinator>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    while let Some(command) = codec::read_frame::<_, ToNode>(recv).await? {
+        match command {
+            ToNode::Welcome { .. } => {}
+            ToNode::Deploy(deployment) => {
+                let (job, generation) = (deployment.job, deployment.generation);
+                let reply = match runtime.deploy(*deployment).await {
+                    Ok(()) => ToCoordinator::Deployed { job, generation },
+                    Err(e) => ToCoordinator::DeployFailed {
+                        job,
+                        generation,
+                        error: e.to_string(),
+                    },
+                };
+                let _ = out.send(reply);
+            }
+            ToNode::Start { job, generation } => {
+                // Connecting channels waits on other nodes: do it beside the command loop.
+                let (runtime, out) = (runtime.clone(), out.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = runtime.start(job, generation).await {
+                        runtime.cancel(job);
+                        let _ = out.send(ToCoordinator::DeployFailed {
+                            job,
+                            generation,
+                            error: e.to_string(),
+                        });
+                    }
+                });
+            }
+            ToNode::Cancel { job, .. } => runtime.cancel(job),
+        }
+    }
+    Ok(())
+}
