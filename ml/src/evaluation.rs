@@ -6,7 +6,9 @@ pub mod binary;
 pub mod regression;
 pub mod rolling;
 
-pub use binary::{BinaryClassificationEvaluator, BinaryClassificationMetrics};
+pub use binary::{
+    BinaryClassificationEvaluator, BinaryClassificationEvaluatorParams, BinaryClassificationMetrics,
+};
 pub use regression::RegressionMetrics;
 pub use rolling::{Accuracy, LogLoss, Mae, Metric, Mse, Rmse, Rolling, R2};
 

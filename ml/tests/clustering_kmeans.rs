@@ -86,6 +86,9 @@ fn kmeans_fits_and_transforms_a_frame_and_survives_save_load() {
     model.save(&mut saved).expect("saves");
     let loaded = KMeansModel::load(saved.as_slice()).expect("loads");
     assert_eq!(loaded, model);
+    let any = quiver_ml::persist::load_model(saved.as_slice()).expect("registered kind");
+    assert_eq!(any.kind(), "kmeans_model");
+    assert_eq!(any.transform(&frame).expect("transforms"), out);
 }
 
 const TRAIN1: [[f64; 2]; 6] = [

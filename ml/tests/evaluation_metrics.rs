@@ -6,6 +6,7 @@ use quiver_ml::evaluation::{
     BinaryClassificationEvaluator, EvaluationError, Mae, Metric, RegressionMetrics, Rmse, Rolling,
     R2,
 };
+use quiver_ml::{Column, Frame, Vector};
 
 const EPS: f64 = 1e-5;
 
@@ -17,7 +18,7 @@ const SCORES: [f64; 12] = [
 
 #[test]
 fn binary_metrics_match_flink_ml_test_evaluate() {
-    let m = BinaryClassificationEvaluator
+    let m = BinaryClassificationEvaluator::default()
         .evaluate(&LABELS, &SCORES, None)
         .expect("valid input");
     assert!((m.area_under_pr - 0.7691481137909708).abs() < EPS, "{m:?}");
@@ -26,9 +27,29 @@ fn binary_metrics_match_flink_ml_test_evaluate() {
 }
 
 #[test]
+fn frame_with_vector_raw_predictions_matches_flink_ml_test_evaluate() {
+    let raw: Vec<Vector> = SCORES
+        .iter()
+        .map(|&p| Vector::Dense(vec![1.0 - p, p]))
+        .collect();
+    let frame = Frame::new()
+        .with("label", Column::F64(LABELS.to_vec()))
+        .and_then(|f| f.with("rawPrediction", Column::Vector(raw)))
+        .expect("frame");
+    let m = BinaryClassificationEvaluator::default()
+        .evaluate_frame(&frame)
+        .expect("valid frame");
+    assert!((m.area_under_pr - 0.7691481137909708).abs() < EPS, "{m:?}");
+    assert!((m.ks - 0.3714285714285714).abs() < EPS, "{m:?}");
+    assert!((m.area_under_roc - 0.6571428571428571).abs() < EPS, "{m:?}");
+    let missing = BinaryClassificationEvaluator::default().evaluate_frame(&Frame::new());
+    assert!(missing.is_err());
+}
+
+#[test]
 fn binary_metrics_match_flink_ml_test_multi_score() {
     let scores = [0.9, 0.9, 0.9, 0.75, 0.6, 0.9, 0.9, 0.4, 0.3, 0.9, 0.2, 0.1];
-    let m = BinaryClassificationEvaluator
+    let m = BinaryClassificationEvaluator::default()
         .evaluate(&LABELS, &scores, None)
         .expect("valid input");
     // Flink's EXPECTED_DATA_M: ROC, PR, KS, Lorenz.
@@ -45,7 +66,7 @@ fn binary_metrics_match_flink_ml_test_multi_score() {
 fn weighted_auc_matches_flink_ml_test_with_weight() {
     let scores = [0.9, 0.9, 0.9, 0.75, 0.6, 0.9, 0.9, 0.4, 0.3, 0.9, 0.2, 0.1];
     let weights = [0.8, 0.7, 0.5, 1.2, 1.3, 1.5, 1.4, 0.3, 0.5, 1.9, 1.2, 1.0];
-    let m = BinaryClassificationEvaluator
+    let m = BinaryClassificationEvaluator::default()
         .evaluate(&LABELS, &scores, Some(&weights))
         .expect("valid input");
     assert!((m.area_under_roc - 0.8911680911680911).abs() < EPS, "{m:?}");
@@ -53,7 +74,7 @@ fn weighted_auc_matches_flink_ml_test_with_weight() {
 
 #[test]
 fn log_loss_is_mean_cross_entropy() {
-    let m = BinaryClassificationEvaluator
+    let m = BinaryClassificationEvaluator::default()
         .evaluate(&LABELS, &SCORES, None)
         .expect("valid input");
     let expected = LABELS
@@ -70,7 +91,7 @@ fn log_loss_is_mean_cross_entropy() {
         / 12.0;
     let got = m.log_loss.expect("scores are probabilities");
     assert!((got - expected).abs() < 1e-12);
-    let raw = BinaryClassificationEvaluator
+    let raw = BinaryClassificationEvaluator::default()
         .evaluate(&[1.0, 0.0], &[3.0, -2.0], None)
         .expect("valid input");
     assert_eq!(raw.log_loss, None, "raw scores have no log loss");
@@ -78,16 +99,16 @@ fn log_loss_is_mean_cross_entropy() {
 
 #[test]
 fn bad_inputs_are_named_errors() {
-    let e = BinaryClassificationEvaluator.evaluate(&[1.0, 0.0], &[0.5], None);
+    let e = BinaryClassificationEvaluator::default().evaluate(&[1.0, 0.0], &[0.5], None);
     assert!(matches!(
         e,
         Err(EvaluationError::LengthMismatch { name: "scores", .. })
     ));
-    let e = BinaryClassificationEvaluator.evaluate(&[], &[], None);
+    let e = BinaryClassificationEvaluator::default().evaluate(&[], &[], None);
     assert_eq!(e, Err(EvaluationError::Empty));
-    let e = BinaryClassificationEvaluator.evaluate(&[1.0, 0.0], &[0.5, f64::NAN], None);
+    let e = BinaryClassificationEvaluator::default().evaluate(&[1.0, 0.0], &[0.5, f64::NAN], None);
     assert!(matches!(e, Err(EvaluationError::BadValue { index: 1, .. })));
-    let e = BinaryClassificationEvaluator.evaluate(&[1.0], &[0.5], Some(&[-1.0]));
+    let e = BinaryClassificationEvaluator::default().evaluate(&[1.0], &[0.5], Some(&[-1.0]));
     assert!(matches!(
         e,
         Err(EvaluationError::BadValue {

@@ -36,7 +36,7 @@ impl Default for KswinConfig {
 }
 
 /// The KSWIN detector.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kswin {
     config: KswinConfig,
     window: VecDeque<f64>,

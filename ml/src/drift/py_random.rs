@@ -2,9 +2,10 @@
 //! seeded KSWIN draws the same reference samples as River's.
 
 /// CPython's Mersenne Twister generator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PyRandom {
-    state: Box<[u32; 624]>,
+    /// 624 words.
+    state: Vec<u32>,
     index: usize,
 }
 
@@ -16,7 +17,7 @@ impl PyRandom {
             key.push((seed >> 32) as u32);
         }
         let mut r = Self {
-            state: Box::new([0; 624]),
+            state: vec![0; 624],
             index: 624,
         };
         r.init_genrand(19_650_218);

@@ -6,6 +6,7 @@
 //! cross-entropy, with probabilities clipped to `[1e-15, 1 - 1e-15]` as scikit-learn does.
 
 use super::{check_column, EvaluationError};
+use crate::api::{Column, Frame, MlError};
 use serde::{Deserialize, Serialize};
 
 /// Probabilities are clipped to `[EPS, 1 - EPS]` before taking logarithms.
@@ -26,11 +27,57 @@ pub struct BinaryClassificationMetrics {
     pub log_loss: Option<f64>,
 }
 
+/// Columns read by [`BinaryClassificationEvaluator::evaluate_frame`] (Flink ML's names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryClassificationEvaluatorParams {
+    /// Label column (1.0 is positive). Default `label`.
+    pub label_col: String,
+    /// Score column: a float (the score or probability of label 1) or a vector whose
+    /// element 1 is that score. Default `rawPrediction`.
+    pub raw_prediction_col: String,
+    /// Optional sample-weight column. Default none.
+    pub weight_col: Option<String>,
+}
+
+impl Default for BinaryClassificationEvaluatorParams {
+    fn default() -> Self {
+        Self {
+            label_col: "label".into(),
+            raw_prediction_col: "rawPrediction".into(),
+            weight_col: None,
+        }
+    }
+}
+
 /// Evaluates scored binary predictions (label 1.0 is positive, anything else negative).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BinaryClassificationEvaluator;
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryClassificationEvaluator {
+    /// Columns for [`Self::evaluate_frame`].
+    pub params: BinaryClassificationEvaluatorParams,
+}
 
 impl BinaryClassificationEvaluator {
+    /// Evaluates the label, score and weight columns of `frame`.
+    pub fn evaluate_frame(&self, frame: &Frame) -> Result<BinaryClassificationMetrics, MlError> {
+        let p = &self.params;
+        let labels = frame.numeric(&p.label_col)?;
+        let scores: Vec<f64> = match frame.column(&p.raw_prediction_col)? {
+            Column::Vector(v) => v.iter().map(|x| x.features().get(1)).collect(),
+            _ => frame.numeric(&p.raw_prediction_col)?,
+        };
+        let weights = p
+            .weight_col
+            .as_deref()
+            .map(|w| frame.numeric(w))
+            .transpose()?;
+        self.evaluate(&labels, &scores, weights.as_deref())
+            .map_err(|e| MlError::InvalidValue {
+                column: p.raw_prediction_col.clone(),
+                value: e.to_string(),
+                reason: "binary evaluation needs finite labels and scores, and weights >= 0",
+            })
+    }
+
     /// Computes all metrics for `labels` and `scores` (the score or probability of
     /// label 1), with optional non-negative per-sample `weights` (default 1).
     pub fn evaluate(

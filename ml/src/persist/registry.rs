@@ -47,6 +47,10 @@ const KINDS: &[(&str, Decoder)] = &[
         l::LogisticRegressionModel::KIND,
         decoder::<l::LogisticRegressionModel>,
     ),
+    (
+        crate::clustering::KMeansModel::KIND,
+        decoder::<crate::clustering::KMeansModel>,
+    ),
 ];
 
 pub(super) fn decode(stored: StoredModel) -> Result<Box<dyn Model>, PersistError> {
