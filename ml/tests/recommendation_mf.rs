@@ -98,10 +98,13 @@ fn snapshot_restore_and_save_load_keep_the_full_state() {
     for &(u, i, y) in &data[40..] {
         a.learn_one(u, i, y).expect("learns");
         b.learn_one(u, i, y).expect("learns");
-        c.learn_one(u, i, y).expect("learns");
     }
+    c.learn_many(&data[40..]).expect("learns");
     assert_eq!(a, b);
     assert_eq!(a, c);
+    let pairs: Vec<(u64, u64)> = data.iter().map(|&(u, i, _)| (u, i)).collect();
+    let one_by_one: Vec<f64> = pairs.iter().map(|&(u, i)| a.predict_one(u, i)).collect();
+    assert_eq!(c.predict_many(&pairs), one_by_one);
 }
 
 #[test]

@@ -181,6 +181,19 @@ impl MatrixFactorization {
         y
     }
 
+    /// Predicts `(user, item)` pairs with the current parameters.
+    pub fn predict_many(&self, pairs: &[(u64, u64)]) -> Vec<f64> {
+        pairs.iter().map(|&(u, i)| self.predict_one(u, i)).collect()
+    }
+
+    /// Learns `(user, item, rating)` triples in order; stops at the first bad rating
+    /// (the ones before it are learnt).
+    pub fn learn_many(&mut self, ratings: &[(u64, u64, f64)]) -> Result<(), MlError> {
+        ratings
+            .iter()
+            .try_for_each(|&(u, i, y)| self.learn_one(u, i, y))
+    }
+
     /// Ranks `items` for `user`, best first.
     pub fn rank(&self, user: u64, items: &[u64]) -> Vec<u64> {
         let mut scored: Vec<(u64, f64)> = items
