@@ -2,3 +2,7 @@
 //! state, operators and connectors.
 
 pub mod operator;
+pub mod operators;
+pub mod sinks;
+pub mod sources;
+pub mod watermark;

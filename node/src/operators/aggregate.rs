@@ -1,0 +1,267 @@
+//! The `aggregate` stage: keyed `count`/`sum`/`min`/`max`/`avg`, running or over event-time
+//! windows.
+//!
+//! - Running (no window): one updated row per input record, `key columns, aggregates` in spec
+//!   order, with the input's event time.
+//! - Windowed ([`aligned`]: tumbling and sliding; [`session`]): a window `[start, end)` fires
+//!   when the watermark reaches `end - 1`, emitting `key columns, window_start, window_end,
+//!   aggregates` with event time `end - 1`. A record whose windows have all fired already is
+//!   late: it goes to [`Output::late`](crate::operator::Output) unchanged. `on_end` fires what
+//!   is left, in window-end order.
+//!
+//! State lives per key and is snapshotted per key group (the fixed key hash of
+//! `quiver_protocol::keygroup` over the key columns), with the operator's watermark in every
+//! group, as bincode.
+
+mod accumulator;
+mod aligned;
+mod key;
+mod running;
+mod session;
+mod table;
+
+use crate::operator::{KeyGroupState, Operator, OperatorError};
+use accumulator::{Acc, AggregatePlan};
+use key::{GroupKey, I64Key, StrKey, ValuesKey};
+use quiver_protocol::keygroup::key_group;
+use quiver_protocol::spec::{AggregateStage, WindowSpec};
+use quiver_protocol::{KeyGroup, Row, Schema, Value, ValueType};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Builds an aggregate stage named `name` over rows of `input`.
+pub(crate) fn build(
+    name: &str,
+    spec: &AggregateStage,
+    input: &Schema,
+    max_parallelism: u32,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let key_columns = spec
+        .key
+        .iter()
+        .map(|k| {
+            input.index_of(k).ok_or_else(|| {
+                OperatorError::Data(format!(
+                    "stage \"{name}\": key column \"{k}\" is not in the input (columns: {})",
+                    input.names()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let single_type = match key_columns.as_slice() {
+        [c] => Some(input.columns[*c].ty),
+        _ => None,
+    };
+    match single_type {
+        Some(ValueType::I64) => {
+            build_keyed::<I64Key>(name, spec, input, max_parallelism, key_columns)
+        }
+        Some(ValueType::Str) => {
+            build_keyed::<StrKey>(name, spec, input, max_parallelism, key_columns)
+        }
+        _ => build_keyed::<ValuesKey>(name, spec, input, max_parallelism, key_columns),
+    }
+}
+
+fn build_keyed<K: GroupKey>(
+    name: &str,
+    spec: &AggregateStage,
+    input: &Schema,
+    max_parallelism: u32,
+    key_columns: Vec<usize>,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    if max_parallelism == 0 {
+        return Err(OperatorError::Data(format!(
+            "stage \"{name}\": max_parallelism must be at least 1"
+        )));
+    }
+    let plans = spec
+        .aggregates
+        .iter()
+        .map(|(out, call)| {
+            AggregatePlan::new(call.function, call.column.as_deref(), input).map_err(|e| {
+                OperatorError::Data(format!("stage \"{name}\": aggregate \"{out}\": {e}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let core = Core::<K>::new(name, key_columns, plans, max_parallelism);
+    let ms = |d: Duration, what: &str| -> Result<i64, OperatorError> {
+        match i64::try_from(d.as_millis()) {
+            Ok(ms) if ms > 0 => Ok(ms),
+            _ => Err(OperatorError::Data(format!(
+                "stage \"{name}\": window {what} must be between 1 ms and {} ms, got {d:?}",
+                i64::MAX
+            ))),
+        }
+    };
+    Ok(match spec.window {
+        None => Box::new(running::RunningAggregate::new(core)),
+        Some(WindowSpec::Tumbling { size }) => {
+            let size = ms(size, "size")?;
+            Box::new(aligned::AlignedWindows::new(core, size, size))
+        }
+        Some(WindowSpec::Sliding { size, slide }) => {
+            let (size, slide) = (ms(size, "size")?, ms(slide, "slide")?);
+            if slide > size {
+                return Err(OperatorError::Data(format!(
+                    "stage \"{name}\": sliding window slide ({slide} ms) must not exceed its size ({size} ms)"
+                )));
+            }
+            Box::new(aligned::AlignedWindows::new(core, size, slide))
+        }
+        Some(WindowSpec::Session { gap }) => {
+            Box::new(session::SessionWindows::new(core, ms(gap, "gap")?))
+        }
+    })
+}
+
+/// What every aggregate operator shares: the plan, the key slot and the watermark.
+pub(crate) struct Core<K> {
+    name: String,
+    key_columns: Vec<usize>,
+    plans: Vec<AggregatePlan>,
+    initial: Vec<Acc>,
+    max_parallelism: u32,
+    /// The largest watermark received (`i64::MIN` before any).
+    watermark: i64,
+    /// The key of the record being processed (reused: reading a key allocates nothing).
+    key: K,
+}
+
+impl<K: GroupKey> Core<K> {
+    fn new(
+        name: &str,
+        key_columns: Vec<usize>,
+        plans: Vec<AggregatePlan>,
+        max_parallelism: u32,
+    ) -> Core<K> {
+        let initial = plans.iter().map(|p| p.initial.clone()).collect();
+        Core {
+            name: name.to_string(),
+            key_columns,
+            plans,
+            initial,
+            max_parallelism,
+            watermark: i64::MIN,
+            key: K::default(),
+        }
+    }
+
+    /// Reads the key of `row` into `self.key`.
+    #[inline]
+    fn read_key(&mut self, row: &[Value]) -> Result<(), OperatorError> {
+        K::read(row, &self.key_columns, &mut self.key)
+            .map_err(|e| OperatorError::Data(format!("stage \"{}\": {e}", self.name)))
+    }
+
+    /// Adds one row to a key's accumulators.
+    #[inline]
+    fn accumulate(
+        name: &str,
+        plans: &[AggregatePlan],
+        accs: &mut [Acc],
+        row: &[Value],
+    ) -> Result<(), OperatorError> {
+        for (acc, plan) in accs.iter_mut().zip(plans) {
+            let value = match plan.column {
+                None => None,
+                Some(c) => Some(row.get(c).ok_or_else(|| {
+                    OperatorError::Data(format!(
+                        "stage \"{name}\": the row has {} values, column \"{}\" is at position {c}",
+                        row.len(),
+                        plan.column_name
+                    ))
+                })?),
+            };
+            acc.update(value).map_err(|e| {
+                OperatorError::Data(format!(
+                    "stage \"{name}\": column \"{}\": {e}",
+                    plan.column_name
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// An output row: key columns, the window's start and end if any, then the aggregates.
+    #[inline]
+    fn output_row(&self, key: &K, window: Option<(i64, i64)>, accs: &[Acc]) -> Row {
+        let mut row = Vec::with_capacity(self.key_columns.len() + 2 + accs.len());
+        key.write(&mut row);
+        if let Some((start, end)) = window {
+            row.push(Value::I64(start));
+            row.push(Value::I64(end));
+        }
+        row.extend(accs.iter().map(Acc::value));
+        row
+    }
+
+    /// The key group of a key.
+    fn group(&self, key: &K) -> KeyGroup {
+        key_group(key.hash_code(), self.max_parallelism)
+    }
+
+    /// Serialises one key group's entries with the watermark.
+    fn encode<T: Serialize>(
+        &self,
+        group: KeyGroup,
+        entries: T,
+    ) -> Result<KeyGroupState, OperatorError> {
+        let state = GroupState {
+            watermark: self.watermark,
+            entries,
+        };
+        let bytes =
+            bincode::serde::encode_to_vec(&state, bincode::config::standard()).map_err(|e| {
+                OperatorError::State(format!(
+                    "stage \"{}\": cannot encode {group}: {e}",
+                    self.name
+                ))
+            })?;
+        Ok(KeyGroupState { group, bytes })
+    }
+
+    /// Decodes key groups, calling `add` with each group's entries. The watermark becomes the
+    /// smallest one restored (the partitions of one stage share a watermark at a barrier; the
+    /// smallest is the safe choice when they do not).
+    fn decode<T: DeserializeOwned>(
+        &mut self,
+        states: Vec<KeyGroupState>,
+        mut add: impl FnMut(T) -> Result<(), String>,
+    ) -> Result<(), OperatorError> {
+        let mut restored: Option<i64> = None;
+        for state in states {
+            let config = bincode::config::standard().with_limit::<{ 64 << 20 }>();
+            let (decoded, _): (GroupState<T>, usize) =
+                bincode::serde::decode_from_slice(&state.bytes, config).map_err(|e| {
+                    OperatorError::State(format!(
+                        "stage \"{}\": cannot decode {}: {e}",
+                        self.name, state.group
+                    ))
+                })?;
+            restored = Some(restored.map_or(decoded.watermark, |w| w.min(decoded.watermark)));
+            add(decoded.entries).map_err(|e| {
+                OperatorError::State(format!("stage \"{}\": {}: {e}", self.name, state.group))
+            })?;
+        }
+        if let Some(w) = restored {
+            self.watermark = self.watermark.max(w);
+        }
+        Ok(())
+    }
+}
+
+/// The snapshot of one key group.
+#[derive(Serialize, Deserialize)]
+struct GroupState<T> {
+    watermark: i64,
+    entries: T,
+}
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod window_tests;

@@ -1,0 +1,228 @@
+//! Accumulators of the aggregate functions (`count`, `sum`, `min`, `max`, `avg`).
+//!
+//! Null inputs are skipped as SQL does: `count()` counts records, the others only the non-null
+//! values, and `sum`, `min`, `max`, `avg` of no value are null. An i64 `sum` wraps on overflow
+//! (Java's `long` arithmetic, as Flink does).
+
+use crate::operator::OperatorError;
+use quiver_protocol::spec::AggregateFunction;
+use quiver_protocol::{Schema, Value, ValueType};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// The running state of one aggregate function for one key (and window).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Acc {
+    /// `count()`.
+    Count(i64),
+    /// `sum` over an i64 column: the sum and whether any value was seen.
+    SumI64(i64, bool),
+    /// `sum` over a f64 column.
+    SumF64(f64, bool),
+    /// `min`: the smallest value so far (null before any).
+    Min(Value),
+    /// `max`: the largest value so far.
+    Max(Value),
+    /// `avg`: sum and number of values.
+    Avg(f64, i64),
+}
+
+/// One aggregate of a stage: its input column and its initial accumulator.
+#[derive(Debug, Clone)]
+pub(crate) struct AggregatePlan {
+    /// The argument column's position in the input row (`None` for `count()`).
+    pub(crate) column: Option<usize>,
+    /// The name of the argument column (for error messages).
+    pub(crate) column_name: String,
+    /// The accumulator a new key starts from.
+    pub(crate) initial: Acc,
+}
+
+impl AggregatePlan {
+    /// Plans `function(column)` over `input`.
+    pub(crate) fn new(
+        function: AggregateFunction,
+        column: Option<&str>,
+        input: &Schema,
+    ) -> Result<AggregatePlan, OperatorError> {
+        let (index, ty) = match column {
+            None => (None, None),
+            Some(name) => {
+                let index = input.index_of(name).ok_or_else(|| {
+                    OperatorError::Data(format!(
+                        "aggregate column \"{name}\" is not in the input (columns: {})",
+                        input.names()
+                    ))
+                })?;
+                (Some(index), Some(input.columns[index].ty))
+            }
+        };
+        let numeric = |f: &str| -> Result<(), OperatorError> {
+            match ty {
+                Some(t) if t.is_numeric() => Ok(()),
+                _ => Err(OperatorError::Data(format!(
+                    "{f}({}) needs a numeric column (i64 or f64), found {}",
+                    column.unwrap_or(""),
+                    ty.map_or("no column".to_string(), |t| t.to_string())
+                ))),
+            }
+        };
+        let initial = match function {
+            AggregateFunction::Count => Acc::Count(0),
+            AggregateFunction::Sum => {
+                numeric("sum")?;
+                if ty == Some(ValueType::I64) {
+                    Acc::SumI64(0, false)
+                } else {
+                    Acc::SumF64(0.0, false)
+                }
+            }
+            AggregateFunction::Avg => {
+                numeric("avg")?;
+                Acc::Avg(0.0, 0)
+            }
+            AggregateFunction::Min | AggregateFunction::Max => {
+                if !matches!(
+                    ty,
+                    Some(ValueType::I64 | ValueType::F64 | ValueType::Str | ValueType::Bool)
+                ) {
+                    return Err(OperatorError::Data(format!(
+                        "min() and max() need a column of type i64, f64, string or bool, found {}",
+                        ty.map_or("no column".to_string(), |t| t.to_string())
+                    )));
+                }
+                if function == AggregateFunction::Min {
+                    Acc::Min(Value::Null)
+                } else {
+                    Acc::Max(Value::Null)
+                }
+            }
+        };
+        Ok(AggregatePlan {
+            column: index,
+            column_name: column.unwrap_or("").to_string(),
+            initial,
+        })
+    }
+}
+
+impl Acc {
+    /// Adds one value (`None` for `count()`).
+    #[inline]
+    pub(crate) fn update(&mut self, value: Option<&Value>) -> Result<(), String> {
+        match self {
+            Acc::Count(n) => *n += 1,
+            Acc::SumI64(sum, seen) => match value {
+                Some(Value::I64(x)) => {
+                    *sum = sum.wrapping_add(*x);
+                    *seen = true;
+                }
+                Some(Value::Null) | None => {}
+                Some(other) => return Err(not_numeric(other)),
+            },
+            Acc::SumF64(sum, seen) => match value.map(number) {
+                Some(Ok(Some(x))) => {
+                    *sum += x;
+                    *seen = true;
+                }
+                Some(Err(e)) => return Err(e),
+                _ => {}
+            },
+            Acc::Avg(sum, n) => match value.map(number) {
+                Some(Ok(Some(x))) => {
+                    *sum += x;
+                    *n += 1;
+                }
+                Some(Err(e)) => return Err(e),
+                _ => {}
+            },
+            Acc::Min(best) => {
+                if let Some(v) = value {
+                    if better(v, best, Ordering::Less) {
+                        *best = v.clone();
+                    }
+                }
+            }
+            Acc::Max(best) => {
+                if let Some(v) = value {
+                    if better(v, best, Ordering::Greater) {
+                        *best = v.clone();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds another accumulator of the same function into this one (session merging).
+    pub(crate) fn merge(&mut self, other: &Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::SumI64(a, sa), Acc::SumI64(b, sb)) => {
+                *a = a.wrapping_add(*b);
+                *sa |= sb;
+            }
+            (Acc::SumF64(a, sa), Acc::SumF64(b, sb)) => {
+                *a += b;
+                *sa |= sb;
+            }
+            (Acc::Avg(a, na), Acc::Avg(b, nb)) => {
+                *a += b;
+                *na += nb;
+            }
+            (Acc::Min(a), Acc::Min(b)) if better(b, a, Ordering::Less) => *a = b.clone(),
+            (Acc::Max(a), Acc::Max(b)) if better(b, a, Ordering::Greater) => *a = b.clone(),
+            // Min/max that keep their value; accumulators of one slot share their function.
+            _ => {}
+        }
+    }
+
+    /// The aggregate's current value.
+    #[inline]
+    pub(crate) fn value(&self) -> Value {
+        match self {
+            Acc::Count(n) => Value::I64(*n),
+            Acc::SumI64(s, true) => Value::I64(*s),
+            Acc::SumF64(s, true) => Value::F64(*s),
+            Acc::SumI64(_, false) | Acc::SumF64(_, false) => Value::Null,
+            Acc::Avg(_, 0) => Value::Null,
+            Acc::Avg(s, n) => Value::F64(*s / *n as f64),
+            Acc::Min(v) | Acc::Max(v) => v.clone(),
+        }
+    }
+}
+
+/// A numeric value as f64; `None` for null.
+#[inline]
+fn number(value: &Value) -> Result<Option<f64>, String> {
+    match value {
+        Value::F64(x) => Ok(Some(*x)),
+        Value::I64(x) => Ok(Some(*x as f64)),
+        Value::Null => Ok(None),
+        other => Err(not_numeric(other)),
+    }
+}
+
+fn not_numeric(value: &Value) -> String {
+    format!(
+        "expected a number, found a {}",
+        value.value_type().map_or("null", |t| t.name())
+    )
+}
+
+/// Whether `candidate` should replace `best` (`want` = Less for min, Greater for max). Nulls
+/// never win; a null `best` loses to any value.
+#[inline]
+fn better(candidate: &Value, best: &Value, want: Ordering) -> bool {
+    match (candidate, best) {
+        (Value::Null, _) => false,
+        (_, Value::Null) => true,
+        (Value::I64(a), Value::I64(b)) => a.cmp(b) == want,
+        (Value::Str(a), Value::Str(b)) => a.cmp(b) == want,
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b) == want,
+        (a, b) => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y) == Some(want),
+            _ => false,
+        },
+    }
+}

@@ -1,0 +1,137 @@
+//! Tumbling and sliding event-time windows: windows aligned to the epoch, the same for every
+//! key, kept as one accumulator table per window end and fired in end order.
+//!
+//! A record at time `t` belongs to every window `[start, start + size)` with `start` a
+//! multiple of `slide` and `start <= t < start + size` (tumbling: `slide = size`, one window).
+
+use super::accumulator::Acc;
+use super::key::GroupKey;
+use super::table::{AccTable, GroupEntries};
+use super::Core;
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use quiver_protocol::{Batch, KeyGroup, Record};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// The decoded entries of one window in one key group.
+type KeyEntries<K> = Vec<(K, Vec<Acc>)>;
+
+/// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
+pub(crate) struct AlignedWindows<K> {
+    core: Core<K>,
+    size: i64,
+    slide: i64,
+    /// Pending windows by end (exclusive): the window `[end - size, end)`.
+    windows: BTreeMap<i64, AccTable<K>>,
+    /// A fired window's table, cleared, kept to hold the next window without reallocating.
+    spare: Option<AccTable<K>>,
+}
+
+impl<K: GroupKey> AlignedWindows<K> {
+    pub(crate) fn new(core: Core<K>, size: i64, slide: i64) -> AlignedWindows<K> {
+        AlignedWindows {
+            core,
+            size,
+            slide,
+            windows: BTreeMap::new(),
+            spare: None,
+        }
+    }
+
+    /// Emits and drops every window with `end - 1 <= watermark`, in end order.
+    fn fire(&mut self, watermark: i64, out: &mut Output) {
+        while let Some(entry) = self.windows.first_entry() {
+            let end = *entry.key();
+            if end - 1 > watermark {
+                break;
+            }
+            let mut table = entry.remove();
+            let start = end.saturating_sub(self.size);
+            out.records.reserve(table.len());
+            for (key, accs) in table.iter() {
+                out.records.push(Record {
+                    event_time: end - 1,
+                    row: self.core.output_row(key, Some((start, end)), accs),
+                });
+            }
+            table.clear();
+            self.spare = Some(table);
+        }
+    }
+}
+
+impl<K: GroupKey> Operator for AlignedWindows<K> {
+    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+        let width = self.core.plans.len();
+        for record in batch {
+            let t = record.event_time;
+            self.core.read_key(&record.row)?;
+            let mut accepted = false;
+            let mut start = t - t.rem_euclid(self.slide);
+            loop {
+                let end = start.saturating_add(self.size);
+                if end <= t || end - 1 <= self.core.watermark {
+                    // Earlier windows end earlier still: none of them takes the record.
+                    break;
+                }
+                let spare = &mut self.spare;
+                let table = self
+                    .windows
+                    .entry(end)
+                    .or_insert_with(|| spare.take().unwrap_or_else(|| AccTable::new(width)));
+                let accs = table.slot(&self.core.key, &self.core.initial);
+                Core::<K>::accumulate(&self.core.name, &self.core.plans, accs, &record.row)?;
+                accepted = true;
+                match start.checked_sub(self.slide) {
+                    Some(s) => start = s,
+                    None => break,
+                }
+            }
+            if !accepted {
+                out.late.push(record);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
+        if watermark > self.core.watermark {
+            self.core.watermark = watermark;
+            self.fire(watermark, out);
+        }
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut Output) -> Result<(), OperatorError> {
+        self.core.watermark = i64::MAX;
+        self.fire(i64::MAX, out);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        let mut groups: FxHashMap<KeyGroup, Vec<(i64, GroupEntries<'_, K>)>> = FxHashMap::default();
+        for (&end, table) in &self.windows {
+            for (group, entries) in table.by_group(self.core.max_parallelism) {
+                groups.entry(group).or_default().push((end, entries));
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(group, windows)| self.core.encode(group, windows))
+            .collect()
+    }
+
+    fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        let (windows, width) = (&mut self.windows, self.core.plans.len());
+        self.core
+            .decode(state, |entries: Vec<(i64, KeyEntries<K>)>| {
+                for (end, keys) in entries {
+                    let table = windows.entry(end).or_insert_with(|| AccTable::new(width));
+                    for (key, accs) in keys {
+                        table.insert(key, &accs)?;
+                    }
+                }
+                Ok(())
+            })
+    }
+}

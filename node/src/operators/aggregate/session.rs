@@ -1,0 +1,191 @@
+//! Session windows: per key, a record at `t` opens the window `[t, t + gap)`; windows of one
+//! key that overlap or touch merge (Flink's `TimeWindow.intersects`), so a session is
+//! `[first event, last event + gap)`. A session fires when the watermark reaches `end - 1`.
+//!
+//! A record is late when the session it would join (after merging) has `end - 1` at or below
+//! the watermark: a record that reaches back into a still-open session is on time.
+
+use super::accumulator::Acc;
+use super::key::GroupKey;
+use super::Core;
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use quiver_protocol::{Batch, KeyGroup, Record};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One open session of a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    start: i64,
+    /// Exclusive: last event time + gap.
+    end: i64,
+    accs: Vec<Acc>,
+}
+
+impl Session {
+    fn touches(&self, start: i64, end: i64) -> bool {
+        self.start <= end && self.end >= start
+    }
+}
+
+/// Keyed aggregates over session windows.
+pub(crate) struct SessionWindows<K> {
+    core: Core<K>,
+    gap: i64,
+    /// Open sessions per key: disjoint, never touching.
+    sessions: FxHashMap<K, Vec<Session>>,
+    /// Keys with a session ending at each end. Merging leaves stale entries behind, which
+    /// find no session with that end when they fire and are dropped.
+    timers: BTreeMap<i64, Vec<K>>,
+}
+
+impl<K: GroupKey> SessionWindows<K> {
+    pub(crate) fn new(core: Core<K>, gap: i64) -> SessionWindows<K> {
+        SessionWindows {
+            core,
+            gap,
+            sessions: FxHashMap::default(),
+            timers: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, record: Record, out: &mut Output) -> Result<(), OperatorError> {
+        let t = record.event_time;
+        self.core.read_key(&record.row)?;
+        let key = &self.core.key;
+        let (mut start, mut end) = (t, t.saturating_add(self.gap));
+        let (mut hits, mut first_hit, mut old_end) = (0usize, 0usize, i64::MIN);
+        if let Some(list) = self.sessions.get(key) {
+            let (own_start, own_end) = (start, end);
+            for (i, s) in list.iter().enumerate() {
+                if s.touches(own_start, own_end) {
+                    if hits == 0 {
+                        first_hit = i;
+                    }
+                    hits += 1;
+                    start = start.min(s.start);
+                    end = end.max(s.end);
+                    old_end = old_end.max(s.end);
+                }
+            }
+        }
+        if end - 1 <= self.core.watermark {
+            out.late.push(record);
+            return Ok(());
+        }
+        let (name, plans) = (&self.core.name, &self.core.plans);
+        match (hits, self.sessions.get_mut(key)) {
+            (1, Some(list)) => {
+                let s = &mut list[first_hit];
+                s.start = start;
+                s.end = end;
+                Core::<K>::accumulate(name, plans, &mut s.accs, &record.row)?;
+            }
+            (0, _) | (_, None) => {
+                let mut accs = self.core.initial.clone();
+                Core::<K>::accumulate(name, plans, &mut accs, &record.row)?;
+                let session = Session { start, end, accs };
+                self.sessions.entry(key.clone()).or_default().push(session);
+            }
+            (_, Some(list)) => {
+                let mut accs = self.core.initial.clone();
+                Core::<K>::accumulate(name, plans, &mut accs, &record.row)?;
+                list.retain(|s| {
+                    let merged = s.touches(t, t.saturating_add(self.gap));
+                    if merged {
+                        accs.iter_mut().zip(&s.accs).for_each(|(a, b)| a.merge(b));
+                    }
+                    !merged
+                });
+                list.push(Session { start, end, accs });
+            }
+        }
+        if hits == 0 || end > old_end {
+            self.timers.entry(end).or_default().push(key.clone());
+        }
+        Ok(())
+    }
+
+    /// Emits and drops every session with `end - 1 <= watermark`, in end order.
+    fn fire(&mut self, watermark: i64, out: &mut Output) {
+        while let Some(entry) = self.timers.first_entry() {
+            let end = *entry.key();
+            if end - 1 > watermark {
+                break;
+            }
+            for key in entry.remove() {
+                let Some(list) = self.sessions.get_mut(&key) else {
+                    continue;
+                };
+                if let Some(i) = list.iter().position(|s| s.end == end) {
+                    let s = list.swap_remove(i);
+                    out.records.push(Record {
+                        event_time: end - 1,
+                        row: self.core.output_row(&key, Some((s.start, s.end)), &s.accs),
+                    });
+                }
+                if list.is_empty() {
+                    self.sessions.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl<K: GroupKey> Operator for SessionWindows<K> {
+    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+        for record in batch {
+            self.add(record, out)?;
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
+        if watermark > self.core.watermark {
+            self.core.watermark = watermark;
+            self.fire(watermark, out);
+        }
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut Output) -> Result<(), OperatorError> {
+        self.core.watermark = i64::MAX;
+        self.fire(i64::MAX, out);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        let mut groups: FxHashMap<KeyGroup, Vec<(&K, &Vec<Session>)>> = FxHashMap::default();
+        for (key, list) in &self.sessions {
+            groups
+                .entry(self.core.group(key))
+                .or_default()
+                .push((key, list));
+        }
+        groups
+            .into_iter()
+            .map(|(group, entries)| self.core.encode(group, entries))
+            .collect()
+    }
+
+    fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        let (sessions, timers) = (&mut self.sessions, &mut self.timers);
+        let width = self.core.plans.len();
+        self.core.decode(state, |entries: Vec<(K, Vec<Session>)>| {
+            for (key, list) in entries {
+                if let Some(bad) = list.iter().find(|s| s.accs.len() != width) {
+                    return Err(format!(
+                        "a session has {} accumulators, the stage computes {width}",
+                        bad.accs.len()
+                    ));
+                }
+                for s in &list {
+                    timers.entry(s.end).or_default().push(key.clone());
+                }
+                sessions.entry(key).or_default().extend(list);
+            }
+            Ok(())
+        })
+    }
+}

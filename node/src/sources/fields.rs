@@ -1,0 +1,128 @@
+//! What the file sources share: the schema they fill, typed parsing of text fields, the event
+//! time column, and error messages that name the file, the line and the reason.
+
+use crate::operator::OperatorError;
+use quiver_protocol::spec::BadRecords;
+use quiver_protocol::{Row, Schema, Value, ValueType};
+use std::path::Path;
+
+/// The target of a file source: the schema, where the event time is, what to do on bad input.
+#[derive(Debug, Clone)]
+pub(crate) struct RowPlan {
+    /// The file, as named in messages.
+    pub(crate) file: String,
+    /// The columns to fill, in row order.
+    pub(crate) schema: Schema,
+    /// The event time column's position (an i64 column), if any.
+    pub(crate) event_time: Option<usize>,
+    /// Fail or skip on a malformed record.
+    pub(crate) bad_records: BadRecords,
+}
+
+impl RowPlan {
+    /// Plans reading `schema` from `path`, the event time from column `event_time`.
+    pub(crate) fn new(
+        path: &Path,
+        schema: &Schema,
+        event_time: Option<&str>,
+        bad_records: BadRecords,
+        format: &str,
+    ) -> Result<RowPlan, OperatorError> {
+        let file = path.display().to_string();
+        let event_time = match event_time {
+            None => None,
+            Some(name) => {
+                let i = schema.index_of(name).ok_or_else(|| {
+                    OperatorError::Data(format!(
+                        "{file}: event time column \"{name}\" is not in the schema (columns: {})",
+                        schema.names()
+                    ))
+                })?;
+                if schema.columns[i].ty != ValueType::I64 {
+                    return Err(OperatorError::Data(format!(
+                        "{file}: event time column \"{name}\" must be i64 (milliseconds), found {}",
+                        schema.columns[i].ty
+                    )));
+                }
+                Some(i)
+            }
+        };
+        if format == "csv" {
+            if let Some(c) = schema
+                .columns
+                .iter()
+                .find(|c| matches!(c.ty, ValueType::Dense | ValueType::Sparse))
+            {
+                return Err(OperatorError::Data(format!(
+                    "{file}: column \"{}\" of type {} cannot be read from csv (allowed: i64, f64, string, bool)",
+                    c.name, c.ty
+                )));
+            }
+        }
+        Ok(RowPlan {
+            file,
+            schema: schema.clone(),
+            event_time,
+            bad_records,
+        })
+    }
+
+    /// The error for a malformed record at `line`.
+    pub(crate) fn error(&self, line: u64, reason: impl std::fmt::Display) -> OperatorError {
+        OperatorError::Data(format!("{} line {line}: {reason}", self.file))
+    }
+
+    /// The record's event time: the event time column (which must not be null), else 0.
+    pub(crate) fn event_time(&self, row: &Row) -> Result<i64, String> {
+        match self.event_time {
+            None => Ok(0),
+            Some(i) => match row.get(i) {
+                Some(Value::I64(t)) => Ok(*t),
+                _ => Err(format!(
+                    "column \"{}\" (event time) is missing",
+                    self.schema.columns[i].name
+                )),
+            },
+        }
+    }
+}
+
+/// A value shown in an error message: quoted, escaped, cut after 40 characters.
+pub(crate) fn shown(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{:?}...", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
+/// The type's name with its article, as in "is not a f64".
+pub(crate) fn with_article(ty: ValueType) -> String {
+    match ty {
+        ValueType::I64 => "an i64".to_string(),
+        other => format!("a {other}"),
+    }
+}
+
+/// Parses a CSV text field as `ty`. An empty field is null for every type but string.
+pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Value, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() && ty != ValueType::Str {
+        return Ok(Value::Null);
+    }
+    let bad = || format!("{} is not {}", shown(text), with_article(ty));
+    Ok(match ty {
+        ValueType::I64 => Value::I64(trimmed.parse().map_err(|_| bad())?),
+        ValueType::F64 => Value::F64(trimmed.parse().map_err(|_| bad())?),
+        ValueType::Bool => {
+            if trimmed.eq_ignore_ascii_case("true") {
+                Value::Bool(true)
+            } else if trimmed.eq_ignore_ascii_case("false") {
+                Value::Bool(false)
+            } else {
+                return Err(bad());
+            }
+        }
+        ValueType::Str => Value::from(text),
+        ValueType::Dense | ValueType::Sparse => return Err(bad()),
+    })
+}
