@@ -69,6 +69,14 @@ pub trait OnlineLearner: OnlineModel {
     /// Predicts one example with the current parameters.
     fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError>;
 
+    /// Progressive validation of one example: the prediction of the current model, then
+    /// learning from the example. Learners may override it to share work between both.
+    fn predict_then_learn(&mut self, x: Features<'_>, y: f64) -> Result<Prediction, MlError> {
+        let prediction = self.predict_one(x)?;
+        self.learn_one(x, y)?;
+        Ok(prediction)
+    }
+
     /// Predicts examples with the current parameters.
     fn predict_many(&self, xs: &[Features<'_>]) -> Result<Vec<Prediction>, MlError> {
         xs.iter().map(|x| self.predict_one(*x)).collect()

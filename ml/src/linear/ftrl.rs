@@ -58,23 +58,33 @@ impl FtrlParams {
     }
 }
 
+/// FTRL state of one dimension plus its share of the pending batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Slot {
+    z: f64,
+    n: f64,
+    /// `√n`, kept so a step takes one square root.
+    sqrt_n: f64,
+    /// Gradient summed over the pending batch.
+    grad: f64,
+    /// Weight summed over the pending batch.
+    weight_sum: f64,
+    /// The dimension is in `touched`.
+    marked: bool,
+}
+
 /// Online binary logistic regression trained by FTRL-Proximal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OnlineLogisticRegression {
     params: FtrlParams,
     l1: f64,
     l2: f64,
+    /// The coefficients, read on every prediction.
     coefficients: Vec<f64>,
-    z: Vec<f64>,
-    n: Vec<f64>,
-    /// Gradient summed over the pending batch.
-    grad: Vec<f64>,
-    /// Weight summed per dimension over the pending batch.
-    weight_sum: Vec<f64>,
+    /// Per-dimension FTRL and batch state, together so one update touches one cache line.
+    slots: Vec<Slot>,
     /// Dimensions the pending batch touched (each once).
     touched: Vec<u32>,
-    /// `marked[i]`: dimension `i` is in `touched`.
-    marked: Vec<bool>,
     in_batch: usize,
     /// True until the first update normalised every dimension.
     first_update: bool,
@@ -98,12 +108,8 @@ impl OnlineLogisticRegression {
             l2: (1.0 - params.elastic_net) * params.reg,
             params,
             coefficients,
-            z: vec![0.0; dim],
-            n: vec![0.0; dim],
-            grad: vec![0.0; dim],
-            weight_sum: vec![0.0; dim],
+            slots: vec![Slot::default(); dim],
             touched: Vec::new(),
-            marked: vec![false; dim],
             in_batch: 0,
             first_update: true,
             version: ModelVersion::default(),
@@ -122,8 +128,15 @@ impl OnlineLogisticRegression {
 
     /// Learns from one weighted example. As in Flink ML, the weight counts in a sparse
     /// example's per-dimension divisor (a dense example counts 1 per dimension) and does
-    /// not scale the gradient.
+    /// not scale the gradient. Sparse indices must be distinct.
     pub fn learn_weighted(&mut self, x: Features<'_>, y: f64, weight: f64) -> Result<(), MlError> {
+        self.check(&x, y)?;
+        let margin = x.dot(&self.coefficients);
+        self.learn_at_margin(x, y, weight, margin);
+        Ok(())
+    }
+
+    fn check(&self, x: &Features<'_>, y: f64) -> Result<(), MlError> {
         if x.dim() != self.dim() {
             return Err(MlError::Dimension {
                 expected: self.dim(),
@@ -136,71 +149,95 @@ impl OnlineLogisticRegression {
                 allowed: "0 or 1",
             });
         }
-        let p = 1.0 / (1.0 + (-x.dot(&self.coefficients)).exp());
-        let err = p - y;
+        Ok(())
+    }
+
+    /// Accumulates the gradient at `margin` (the model's `w·x`) and updates when the
+    /// batch is full.
+    #[inline]
+    fn learn_at_margin(&mut self, x: Features<'_>, y: f64, weight: f64, margin: f64) {
+        let err = 1.0 / (1.0 + (-margin).exp()) - y;
         let per_dim_weight = match x {
             Features::Dense(_) => 1.0,
             Features::Sparse(_) => weight,
         };
-        let (grad, weight_sum) = (&mut self.grad, &mut self.weight_sum);
-        let (touched, marked) = (&mut self.touched, &mut self.marked);
+        if self.params.global_batch_size == 1 && !self.first_update {
+            // A batch of one example: step each of its dimensions directly.
+            x.for_each(|i, v| {
+                let g = err * v;
+                let g = if per_dim_weight != 0.0 {
+                    g / per_dim_weight
+                } else {
+                    g
+                };
+                self.step(i, g);
+            });
+            self.version = self.version.next();
+            return;
+        }
+        let (slots, touched) = (&mut self.slots, &mut self.touched);
         x.for_each(|i, v| {
-            if !marked[i] {
-                marked[i] = true;
+            let s = &mut slots[i];
+            if !s.marked {
+                s.marked = true;
                 touched.push(i as u32);
             }
-            grad[i] += err * v;
-            weight_sum[i] += per_dim_weight;
+            s.grad += err * v;
+            s.weight_sum += per_dim_weight;
         });
         self.in_batch += 1;
         if self.in_batch >= self.params.global_batch_size {
             self.update();
         }
-        Ok(())
     }
 
     /// Applies the pending batch's gradient.
     fn update(&mut self) {
+        let grad_of = |s: &Slot| {
+            if s.weight_sum != 0.0 {
+                s.grad / s.weight_sum
+            } else {
+                s.grad
+            }
+        };
         if self.first_update {
-            for i in 0..self.dim() {
-                self.step(i);
+            for i in 0..self.slots.len() {
+                let g = grad_of(&self.slots[i]);
+                self.step(i, g);
             }
             self.first_update = false;
         } else {
             for k in 0..self.touched.len() {
                 let i = self.touched[k] as usize;
-                self.step(i);
+                let g = grad_of(&self.slots[i]);
+                self.step(i, g);
             }
         }
         for &i in &self.touched {
-            self.grad[i as usize] = 0.0;
-            self.weight_sum[i as usize] = 0.0;
-            self.marked[i as usize] = false;
+            let s = &mut self.slots[i as usize];
+            (s.grad, s.weight_sum, s.marked) = (0.0, 0.0, false);
         }
         self.touched.clear();
         self.in_batch = 0;
         self.version = self.version.next();
     }
 
+    /// The FTRL-Proximal step of dimension `i` with gradient `g`.
     #[inline]
-    fn step(&mut self, i: usize) {
+    fn step(&mut self, i: usize, g: f64) {
         let (alpha, beta) = (self.params.alpha, self.params.beta);
-        let ws = self.weight_sum[i];
-        let g = if ws != 0.0 {
-            self.grad[i] / ws
-        } else {
-            self.grad[i]
-        };
-        let n = self.n[i];
-        let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
-        let z = self.z[i] + g - sigma * self.coefficients[i];
-        let n = n + g * g;
-        self.z[i] = z;
-        self.n[i] = n;
-        self.coefficients[i] = if z.abs() <= self.l1 {
+        let s = &mut self.slots[i];
+        let w = &mut self.coefficients[i];
+        let n = s.n + g * g;
+        let sqrt_n = n.sqrt();
+        let sigma = (sqrt_n - s.sqrt_n) / alpha;
+        s.z += g - sigma * *w;
+        s.n = n;
+        s.sqrt_n = sqrt_n;
+        *w = if s.z.abs() <= self.l1 {
             0.0
         } else {
-            (z.signum() * self.l1 - z) / ((beta + n.sqrt()) / alpha + self.l2)
+            (s.z.signum() * self.l1 - s.z) / ((beta + sqrt_n) / alpha + self.l2)
         };
     }
 
@@ -229,6 +266,17 @@ impl OnlineModel for OnlineLogisticRegression {
 impl OnlineLearner for OnlineLogisticRegression {
     fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
         self.learn_weighted(x, y, 1.0)
+    }
+
+    fn predict_then_learn(&mut self, x: Features<'_>, y: f64) -> Result<Prediction, MlError> {
+        self.check(&x, y)?;
+        let margin = x.dot(&self.coefficients);
+        self.learn_at_margin(x, y, 1.0, margin);
+        let (class, p) = binary_prediction(margin);
+        Ok(Prediction {
+            value: class,
+            probability: Some(p),
+        })
     }
 
     fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
