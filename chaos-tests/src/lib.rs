@@ -6,7 +6,7 @@
 //! print what each process said.
 
 use std::fs::File;
-use std::net::{TcpListener, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -155,4 +155,145 @@ pub fn read_committed_rows(dir: &Path) -> Vec<serde_json::Value> {
         }
     }
     rows
+}
+
+/// Runs `quiver certs init --dir DIR`, panicking with its output if it fails.
+pub fn certs_init(quiver: &Path, dir: &Path) {
+    let out = run_with_timeout(
+        quiver,
+        &["certs", "init", "--dir", &dir.to_string_lossy()],
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "quiver certs init --dir {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts `quiver coordinator` with the certificates in `certs` on a free 127.0.0.1 port, its
+/// data and log in `work`, and waits until it listens. Returns the process and its address.
+pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, SocketAddr) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    let data = work.join("coordinator-data");
+    let mut process = Process::start(
+        "coordinator",
+        quiver,
+        &[
+            "coordinator",
+            "--certs",
+            &certs.to_string_lossy(),
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--listen",
+            &addr.to_string(),
+        ],
+        work,
+    );
+    process.wait_for_log(
+        &format!("coordinator listening on {addr}"),
+        Duration::from_secs(20),
+    );
+    (process, addr)
+}
+
+/// Starts `quiver node` named `name` (its log `work/NAME.log`, its data `work/NAME-data`)
+/// joining the coordinator at `coordinator` with `slots` slots. It has joined once
+/// [`wait_for_alive_nodes`] counts it.
+pub fn start_node(
+    quiver: &Path,
+    certs: &Path,
+    coordinator: SocketAddr,
+    work: &Path,
+    name: &str,
+    slots: u32,
+) -> Process {
+    let data = work.join(format!("{name}-data"));
+    Process::start(
+        name,
+        quiver,
+        &[
+            "node",
+            "--certs",
+            &certs.to_string_lossy(),
+            "--coordinator",
+            &coordinator.to_string(),
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--slots",
+            &slots.to_string(),
+        ],
+        work,
+    )
+}
+
+/// One row of `quiver cluster status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRow {
+    /// The node's id as shown (`node-1`).
+    pub node: String,
+    /// Its exchange address (the EXCHANGE column).
+    pub exchange: SocketAddr,
+    /// Whether the STATE column says `alive`.
+    pub alive: bool,
+}
+
+/// Runs `quiver cluster status` and parses its node rows; panics if the command fails.
+pub fn cluster_nodes(quiver: &Path, certs: &Path, coordinator: SocketAddr) -> Vec<NodeRow> {
+    let out = run_with_timeout(
+        quiver,
+        &[
+            "cluster",
+            "status",
+            "--certs",
+            &certs.to_string_lossy(),
+            "--coordinator",
+            &coordinator.to_string(),
+        ],
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quiver cluster status failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|line| line.starts_with("node-"))
+        .map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            assert!(columns.len() >= 3, "unexpected cluster status row {line:?}");
+            NodeRow {
+                node: columns[0].to_string(),
+                exchange: columns[1]
+                    .parse()
+                    .unwrap_or_else(|e| panic!("EXCHANGE of {line:?} is no address: {e}")),
+                alive: columns[2] == "alive",
+            }
+        })
+        .collect()
+}
+
+/// Polls `quiver cluster status` until at least `count` nodes are alive; returns the rows.
+pub fn wait_for_alive_nodes(
+    quiver: &Path,
+    certs: &Path,
+    coordinator: SocketAddr,
+    count: usize,
+    timeout: Duration,
+) -> Vec<NodeRow> {
+    let start = Instant::now();
+    loop {
+        let nodes = cluster_nodes(quiver, certs, coordinator);
+        if nodes.iter().filter(|n| n.alive).count() >= count {
+            return nodes;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{count} nodes were not alive within {timeout:?}: {nodes:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
