@@ -90,7 +90,8 @@ async fn status(client: &AdminClient, job: JobId) -> Result<JobReport> {
 }
 
 /// Follows a job to its end, showing progress on stderr (a rewritten line on a terminal,
-/// a line every 2 s otherwise). Exit code 0 only if it finished.
+/// a line every 2 s otherwise), then the final per-task report. Exit code 0 only if it
+/// finished.
 pub(crate) async fn wait_for(client: &AdminClient, job: JobId) -> Result<ExitCode> {
     let terminal = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
@@ -109,6 +110,7 @@ pub(crate) async fn wait_for(client: &AdminClient, job: JobId) -> Result<ExitCod
         }
         let _ = std::io::stderr().flush();
         if done {
+            eprint!("{}", report::job(&report));
             return Ok(match report.summary.state {
                 JobState::Finished => ExitCode::SUCCESS,
                 state => {

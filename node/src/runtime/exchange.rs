@@ -167,6 +167,8 @@ impl Exchange {
                 ))
             }
         };
+        // Traffic counts stream elements only, as the sender does.
+        recv.take_count();
         let key = (open.job, open.channel.to, open.channel.to_partition);
         let entry = match self.task(&key) {
             Some(e) if e.generation == open.generation => e,
