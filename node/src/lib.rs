@@ -6,3 +6,5 @@ pub mod operators;
 pub mod sinks;
 pub mod sources;
 pub mod watermark;
+pub mod runtime;
+pub mod service;
