@@ -17,6 +17,8 @@ pub fn build_stage(
     max_parallelism: u32,
 ) -> Result<Box<dyn Operator>, OperatorError> {
     match &stage.kind {
-        StageKind::Aggregate(spec) => aggregate::build(&stage.name, spec, input, max_parallelism),
+        StageKind::Aggregate(spec) => {
+            aggregate::build(&stage.name, spec, input, &stage.schema, max_parallelism)
+        }
     }
 }

@@ -25,16 +25,18 @@ use accumulator::{Acc, AggregatePlan};
 use key::{GroupKey, I64Key, StrKey, ValuesKey};
 use quiver_protocol::keygroup::key_group;
 use quiver_protocol::spec::{AggregateStage, WindowSpec};
-use quiver_protocol::{KeyGroup, Row, Schema, Value, ValueType};
+use quiver_protocol::{Column, KeyGroup, Row, Schema, Value, ValueType};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Builds an aggregate stage named `name` over rows of `input`.
+/// Builds an aggregate stage named `name` over rows of `input`. When `output` (the stage's
+/// validated schema) is given, it must be the layout the stage emits.
 pub(crate) fn build(
     name: &str,
     spec: &AggregateStage,
     input: &Schema,
+    output: &Schema,
     max_parallelism: u32,
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let key_columns = spec
@@ -49,6 +51,16 @@ pub(crate) fn build(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if !output.columns.is_empty() {
+        let emitted = output_schema(spec, input, &key_columns);
+        if emitted != *output {
+            return Err(OperatorError::Data(format!(
+                "stage \"{name}\": the spec's output schema ({}) is not what the aggregate emits ({})",
+                output.names(),
+                emitted.names()
+            )));
+        }
+    }
     let single_type = match key_columns.as_slice() {
         [c] => Some(input.columns[*c].ty),
         _ => None,
@@ -62,6 +74,35 @@ pub(crate) fn build(
         }
         _ => build_keyed::<ValuesKey>(name, spec, input, max_parallelism, key_columns),
     }
+}
+
+/// The layout an aggregate emits: key columns, `window_start` and `window_end` when
+/// windowed, then the aggregates with their output types.
+fn output_schema(spec: &AggregateStage, input: &Schema, key_columns: &[usize]) -> Schema {
+    let mut columns: Vec<Column> = key_columns
+        .iter()
+        .map(|&c| input.columns[c].clone())
+        .collect();
+    if spec.window.is_some() {
+        for name in ["window_start", "window_end"] {
+            columns.push(Column {
+                name: name.to_string(),
+                ty: ValueType::I64,
+            });
+        }
+    }
+    for (out, call) in &spec.aggregates {
+        let column_type = call
+            .column
+            .as_deref()
+            .and_then(|c| input.index_of(c))
+            .map_or(ValueType::I64, |i| input.columns[i].ty);
+        columns.push(Column {
+            name: out.clone(),
+            ty: column_type.aggregate_output(call.function),
+        });
+    }
+    Schema { columns }
 }
 
 fn build_keyed<K: GroupKey>(
@@ -187,7 +228,8 @@ impl<K: GroupKey> Core<K> {
     /// An output row: key columns, the window's start and end if any, then the aggregates.
     #[inline]
     fn output_row(&self, key: &K, window: Option<(i64, i64)>, accs: &[Acc]) -> Row {
-        let mut row = Vec::with_capacity(self.key_columns.len() + 2 + accs.len());
+        let window_width = if window.is_some() { 2 } else { 0 };
+        let mut row = Vec::with_capacity(self.key_columns.len() + window_width + accs.len());
         key.write(&mut row);
         if let Some((start, end)) = window {
             row.push(Value::I64(start));

@@ -48,7 +48,6 @@ pub struct Generator {
     next: u64,
     /// Row positions of `user`, `amount`, `ts`.
     columns: [usize; 3],
-    width: usize,
 }
 
 impl Generator {
@@ -105,7 +104,6 @@ impl Generator {
             partition: u64::from(partition),
             next: u64::from(partition),
             columns,
-            width: schema.columns.len(),
         })
     }
 }
@@ -120,14 +118,21 @@ impl Source for Generator {
         let n = usize::try_from(left).unwrap_or(usize::MAX).min(max);
         let mut batch = Vec::with_capacity(n);
         let [cu, ca, ct] = self.columns;
+        let in_order = self.columns == [0, 1, 2];
         for _ in 0..n {
             let (user, amount, ts) = w1_event(self.next, self.seed, self.keys);
-            let mut row = vec![Value::Null; self.width];
-            row[cu] = Value::I64(user);
-            row[ca] = Value::F64(amount);
-            row[ct] = Value::I64(ts);
+            let (user, amount, ts) = (Value::I64(user), Value::F64(amount), Value::I64(ts));
+            let row = if in_order {
+                vec![user, amount, ts]
+            } else {
+                let mut row = vec![Value::Null; 3];
+                row[cu] = user;
+                row[ca] = amount;
+                row[ct] = ts;
+                row
+            };
             batch.push(Record {
-                event_time: ts,
+                event_time: self.next as i64,
                 row,
             });
             self.next += self.step;

@@ -53,8 +53,26 @@ pub(super) fn stage(key: &[&str], window: Option<WindowSpec>) -> StageSpec {
             ],
         }),
         late: None,
-        schema: Schema::default(),
+        schema: output(key, window.is_some()),
     }
+}
+
+/// The rows the stage emits: keys, window bounds, n (i64) and four f64 aggregates.
+fn output(key: &[&str], windowed: bool) -> Schema {
+    let input = schema();
+    let mut columns: Vec<(&str, ValueType)> = key
+        .iter()
+        .map(|k| (*k, input.columns[input.index_of(k).unwrap_or(0)].ty))
+        .collect();
+    if windowed {
+        columns.extend([
+            ("window_start", ValueType::I64),
+            ("window_end", ValueType::I64),
+        ]);
+    }
+    columns.push(("n", ValueType::I64));
+    columns.extend(["s", "lo", "hi", "mean"].map(|a| (a, ValueType::F64)));
+    Schema::new(columns)
 }
 
 /// `n` events over `keys` users, event times even and increasing by 4 per event but up to

@@ -130,6 +130,17 @@ fn wrong_value_types_are_errors_not_panics() {
 }
 
 #[test]
+fn output_schema_must_match_the_emitted_layout() {
+    let mut spec = stage(&["user"], None);
+    spec.schema.columns.swap(1, 2);
+    let e = build_stage(&spec, &schema(), 128).err().expect("mismatch");
+    assert_eq!(
+        e.to_string(),
+        "stage \"agg\": the spec's output schema (user, s, n, lo, hi, mean) is not what the aggregate emits (user, n, s, lo, hi, mean)"
+    );
+}
+
+#[test]
 fn unknown_columns_are_build_errors() {
     let e = build_stage(&stage(&["nope"], None), &schema(), 128)
         .err()
