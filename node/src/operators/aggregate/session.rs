@@ -20,6 +20,10 @@ struct Session {
     start: i64,
     /// Exclusive: last event time + gap.
     end: i64,
+    /// When this session's timer is due: at most `end`. Extending a session does not add a
+    /// timer; when the old one comes due the session's timer moves to its new end, so a key
+    /// has about one timer per session, not one per record.
+    timer: i64,
     accs: Vec<Acc>,
 }
 
@@ -35,8 +39,8 @@ pub(crate) struct SessionWindows<K> {
     gap: i64,
     /// Open sessions per key: disjoint, never touching.
     sessions: FxHashMap<K, Vec<Session>>,
-    /// Keys with a session ending at each end. Merging leaves stale entries behind, which
-    /// find no session with that end when they fire and are dropped.
+    /// Keys with a session timer due at each time. Merging leaves stale entries behind, which
+    /// find no session with that timer when they come due and are dropped.
     timers: BTreeMap<i64, Vec<K>>,
 }
 
@@ -50,12 +54,18 @@ impl<K: GroupKey> SessionWindows<K> {
         }
     }
 
+    /// Registered timers, stale ones included.
+    #[cfg(test)]
+    pub(super) fn timer_count(&self) -> usize {
+        self.timers.values().map(Vec::len).sum()
+    }
+
     fn add(&mut self, record: Record, out: &mut Output) -> Result<(), OperatorError> {
         let t = record.event_time;
         self.core.read_key(&record.row)?;
         let key = &self.core.key;
         let (mut start, mut end) = (t, t.saturating_add(self.gap));
-        let (mut hits, mut first_hit, mut old_end) = (0usize, 0usize, i64::MIN);
+        let (mut hits, mut first_hit) = (0usize, 0usize);
         if let Some(list) = self.sessions.get(key) {
             let (own_start, own_end) = (start, end);
             for (i, s) in list.iter().enumerate() {
@@ -66,7 +76,6 @@ impl<K: GroupKey> SessionWindows<K> {
                     hits += 1;
                     start = start.min(s.start);
                     end = end.max(s.end);
-                    old_end = old_end.max(s.end);
                 }
             }
         }
@@ -85,24 +94,36 @@ impl<K: GroupKey> SessionWindows<K> {
             (0, _) | (_, None) => {
                 let mut accs = self.core.initial.clone();
                 Core::<K>::accumulate(name, plans, &mut accs, &record.row)?;
-                let session = Session { start, end, accs };
+                let timer = end;
+                let session = Session {
+                    start,
+                    end,
+                    timer,
+                    accs,
+                };
                 self.sessions.entry(key.clone()).or_default().push(session);
+                self.timers.entry(timer).or_default().push(key.clone());
             }
             (_, Some(list)) => {
                 let mut accs = self.core.initial.clone();
                 Core::<K>::accumulate(name, plans, &mut accs, &record.row)?;
+                // The earliest timer of the merged sessions is still registered: keep it.
+                let mut timer = end;
                 list.retain(|s| {
                     let merged = s.touches(t, t.saturating_add(self.gap));
                     if merged {
                         accs.iter_mut().zip(&s.accs).for_each(|(a, b)| a.merge(b));
+                        timer = timer.min(s.timer);
                     }
                     !merged
                 });
-                list.push(Session { start, end, accs });
+                list.push(Session {
+                    start,
+                    end,
+                    timer,
+                    accs,
+                });
             }
-        }
-        if hits == 0 || end > old_end {
-            self.timers.entry(end).or_default().push(key.clone());
         }
         Ok(())
     }
@@ -110,21 +131,28 @@ impl<K: GroupKey> SessionWindows<K> {
     /// Emits and drops every session with `end - 1 <= watermark`, in end order.
     fn fire(&mut self, watermark: i64, out: &mut Output) {
         while let Some(entry) = self.timers.first_entry() {
-            let end = *entry.key();
-            if end - 1 > watermark {
+            let due = *entry.key();
+            if due - 1 > watermark {
                 break;
             }
             for key in entry.remove() {
                 let Some(list) = self.sessions.get_mut(&key) else {
                     continue;
                 };
-                if let Some(i) = list.iter().position(|s| s.end == end) {
-                    let s = list.swap_remove(i);
-                    out.records.push(Record {
-                        event_time: end - 1,
-                        row: self.core.output_row(&key, Some((s.start, s.end)), &s.accs),
-                    });
+                let Some(i) = list.iter().position(|s| s.timer == due) else {
+                    continue;
+                };
+                if list[i].end > due {
+                    // Extended since: due at its end (later in this loop if already passed).
+                    list[i].timer = list[i].end;
+                    self.timers.entry(list[i].end).or_default().push(key);
+                    continue;
                 }
+                let s = list.swap_remove(i);
+                out.records.push(Record {
+                    event_time: s.end - 1,
+                    row: self.core.output_row(&key, Some((s.start, s.end)), &s.accs),
+                });
                 if list.is_empty() {
                     self.sessions.remove(&key);
                 }
@@ -173,14 +201,15 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
         let (sessions, timers) = (&mut self.sessions, &mut self.timers);
         let width = self.core.plans.len();
         self.core.decode(state, |entries: Vec<(K, Vec<Session>)>| {
-            for (key, list) in entries {
+            for (key, mut list) in entries {
                 if let Some(bad) = list.iter().find(|s| s.accs.len() != width) {
                     return Err(format!(
                         "a session has {} accumulators, the stage computes {width}",
                         bad.accs.len()
                     ));
                 }
-                for s in &list {
+                for s in &mut list {
+                    s.timer = s.end;
                     timers.entry(s.end).or_default().push(key.clone());
                 }
                 sessions.entry(key).or_default().extend(list);

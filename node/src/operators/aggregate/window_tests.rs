@@ -2,7 +2,7 @@
 
 use super::test_support::*;
 use super::tests::check_snapshot_restore;
-use crate::operator::Output;
+use crate::operator::{Operator, Output};
 use crate::operators::build_stage;
 use quiver_protocol::spec::WindowSpec;
 use quiver_protocol::{Record, Value};
@@ -272,4 +272,36 @@ fn sliding_slide_larger_than_size_is_refused() {
         e.to_string(),
         "stage \"agg\": sliding window slide (200 ms) must not exceed its size (100 ms)"
     );
+}
+
+#[test]
+fn extending_a_session_adds_no_timers() {
+    use super::key::I64Key;
+    use super::session::SessionWindows;
+    let spec = stage(&["user"], None);
+    let quiver_protocol::spec::StageKind::Aggregate(agg) = &spec.kind;
+    let plans = agg
+        .aggregates
+        .iter()
+        .map(|(_, c)| {
+            super::accumulator::AggregatePlan::new(c.function, c.column.as_deref(), &schema())
+                .expect("plan")
+        })
+        .collect();
+    let core = super::Core::<I64Key>::new("agg", vec![0], plans, 128);
+    let mut op = SessionWindows::new(core, 100);
+    let mut out = Output::default();
+    let batch: Vec<Record> = (0..10_000).map(|i| record(1, i * 10, 1.0)).collect();
+    op.process_batch(batch, &mut out).expect("process");
+    assert_eq!(op.timer_count(), 1, "one session, one timer");
+    op.on_watermark(50_000, &mut out).expect("wm");
+    assert!(out.records.is_empty(), "the session runs to 100 090");
+    assert_eq!(op.timer_count(), 1, "its timer moved to the session's end");
+    op.on_watermark(100_089, &mut out).expect("wm");
+    assert_eq!(out.records.len(), 1);
+    assert_eq!(
+        out.records[0].row[1..4],
+        [Value::I64(0), Value::I64(100_090), Value::I64(10_000)]
+    );
+    assert_eq!(op.timer_count(), 0);
 }
