@@ -302,6 +302,8 @@ struct GroupState<T> {
 }
 
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;

@@ -349,3 +349,71 @@ fn file_source_parallelism_must_be_one() {
         "source \"events\": a file source has parallelism 1, got partition 1 of 2"
     );
 }
+
+#[test]
+fn jsonl_vectors_and_csv_refusing_them() {
+    let schema = Schema::new([("d", ValueType::Dense), ("s", ValueType::Sparse)]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = concat!(
+        "{\"d\":[1,2.5],\"s\":{\"dim\":4,\"indices\":[0,3],\"values\":[1.0,-2.0]}}\n",
+        "{\"d\":null}\n",
+        "{\"d\":[1,\"x\"]}\n",
+        "{\"d\":[null]}\n",
+    );
+    let path = write(&dir, "v.jsonl", text.as_bytes());
+    let mut spec = spec(&path, FileFormat::Jsonl, BadRecords::Fail);
+    spec.schema = schema;
+    if let SourceKind::File(f) = &mut spec.kind {
+        f.event_time = None;
+    }
+    let mut s = build_source(&spec, 0, 1).expect("open");
+    let first = s.poll_batch(2).expect("poll").expect("records");
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].event_time, 0, "no event time column: time 0");
+    assert_eq!(
+        first[0].row,
+        vec![
+            Value::Dense(vec![1.0, 2.5].into()),
+            Value::Sparse(std::sync::Arc::new(quiver_protocol::SparseVector {
+                dim: 4,
+                indices: vec![0, 3],
+                values: vec![1.0, -2.0],
+            })),
+        ]
+    );
+    assert_eq!(first[1].row, vec![Value::Null, Value::Null]);
+    let e = s.poll_batch(2).expect_err("bad element");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{} line 3: column \"d\": \"x\" is not a f64",
+            path.display()
+        )
+    );
+    s.seek(SourcePosition::File {
+        offset: text.find("{\"d\":[null").unwrap_or(0) as u64,
+        line: 4,
+    })
+    .expect("seek");
+    let e = s.poll_batch(2).expect_err("null element");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{} line 4: column \"d\": a null element is not a f64",
+            path.display()
+        )
+    );
+    if let SourceKind::File(f) = &mut spec.kind {
+        f.format = FileFormat::Csv;
+    }
+    let e = build_source(&spec, 0, 1)
+        .err()
+        .expect("csv cannot hold vectors");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: column \"d\" of type vector cannot be read from csv (allowed: i64, f64, string, bool)",
+            path.display()
+        )
+    );
+}

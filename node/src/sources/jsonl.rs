@@ -290,8 +290,15 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             return Err(self.mismatch("an array"));
         }
         let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(8));
-        while let Some(x) = seq.next_element::<f64>()? {
-            values.push(x);
+        let element = || ValueSeed {
+            ty: ValueType::F64,
+            name: self.name,
+        };
+        while let Some(x) = seq.next_element_seed(element())? {
+            match x {
+                Value::F64(x) => values.push(x),
+                _ => return Err(element().mismatch("a null element")),
+            }
         }
         Ok(Value::Dense(Arc::from(values)))
     }

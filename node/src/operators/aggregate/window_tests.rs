@@ -15,7 +15,7 @@ fn ms(x: u64) -> Duration {
 
 /// Rows of aligned windows computed by brute force: every window start (a multiple of
 /// `slide`) from far below each record, kept when the record falls inside.
-fn aligned_reference(records: &[Record], size: i64, slide: i64) -> Vec<Record> {
+pub(super) fn aligned_reference(records: &[Record], size: i64, slide: i64) -> Vec<Record> {
     let mut windows: BTreeMap<(i64, i64), Vec<f64>> = BTreeMap::new();
     for r in records {
         let t = r.event_time;
@@ -49,7 +49,7 @@ fn aligned_reference(records: &[Record], size: i64, slide: i64) -> Vec<Record> {
 
 /// Sessions by brute force: per user, sort the times, cut where the next is more than `gap`
 /// after the previous.
-fn session_reference(records: &[Record], gap: i64) -> Vec<Record> {
+pub(super) fn session_reference(records: &[Record], gap: i64) -> Vec<Record> {
     let mut per_user: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
     for r in records {
         let Value::I64(user) = r.row[0] else {
