@@ -346,3 +346,31 @@ pub enum ChannelReply {
     /// The channel is refused (unknown task, stale generation).
     Refused(String),
 }
+
+/// Whether a stored snapshot is a periodic checkpoint or a user's savepoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotKind {
+    /// Taken every `checkpoint_interval`; pruned once newer ones exist.
+    Checkpoint,
+    /// Taken by `quiver job savepoint`; kept until deleted, restorable at another parallelism.
+    Savepoint,
+}
+
+/// A completed checkpoint or savepoint, as `quiver checkpoint list` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// Its id.
+    pub checkpoint: CheckpointId,
+    /// The job generation that took it.
+    pub generation: Generation,
+    /// Checkpoint or savepoint.
+    pub kind: SnapshotKind,
+    /// Completion time, ms since the epoch.
+    pub completed_at_ms: u64,
+    /// From trigger to the last acknowledgement, ms.
+    pub duration_ms: u64,
+    /// State bytes it references (shared blobs of incremental checkpoints counted once each).
+    pub bytes: u64,
+    /// State bytes written by this checkpoint (changed key groups only).
+    pub new_bytes: u64,
+}
