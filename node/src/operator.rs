@@ -5,7 +5,7 @@
 //! [`Operator::process_batch`]; the hooks have defaults. Stateful operators keep their state
 //! per key group so a checkpoint can be restored at another parallelism.
 
-use quiver_protocol::{Batch, KeyGroup, Record};
+use quiver_protocol::{Batch, CheckpointId, KeyGroup, Record};
 
 /// Why an operator could not go on: the job fails with this message.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,11 @@ pub trait Operator: Send + 'static {
     fn restore(&mut self, _state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
         Ok(())
     }
+
+    /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).
+    fn state_entries(&self) -> u64 {
+        0
+    }
 }
 
 /// Where a source stands in its input, so a checkpoint can rewind it.
@@ -101,10 +106,27 @@ pub trait Source: Send + 'static {
 }
 
 /// A sink partition: writes records out.
+///
+/// With checkpoints, a sink takes part in a two-phase commit: at barrier `n` it stages what
+/// it wrote since the previous barrier ([`Sink::prepare_commit`]); when checkpoint `n` is
+/// complete everywhere it publishes what it staged up to `n` ([`Sink::commit`]). After a
+/// failure, [`Sink::recover`] publishes what the last complete checkpoint covered and drops
+/// the rest, so every record is published exactly once.
 pub trait Sink: Send + 'static {
     /// Writes one batch.
     fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError>;
 
-    /// The input ended: flush and publish what was written.
+    /// The input ended: flush and publish what was written (without checkpoints), or stage it
+    /// like a barrier would (with checkpoints; the final checkpoint then commits it).
     fn finish(&mut self) -> Result<(), OperatorError>;
+
+    /// Barrier `checkpoint` reached the sink: stage everything written since the previous one.
+    fn prepare_commit(&mut self, _checkpoint: CheckpointId) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Checkpoint `checkpoint` completed: publish everything staged up to it.
+    fn commit(&mut self, _checkpoint: CheckpointId) -> Result<(), OperatorError> {
+        Ok(())
+    }
 }
