@@ -362,16 +362,29 @@ fn committed_windows(out: &Path) -> BTreeMap<(String, i64), (u64, f64)> {
     windows
 }
 
+/// Asserts that the source task's line of a job report counts the good records as read and
+/// one skipped.
+fn assert_one_skipped(report: &str) {
+    let source_line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("events [p0]"))
+        .unwrap_or_else(|| panic!("no source task in:\n{report}"));
+    assert_contains(source_line, "skipped 1,");
+    assert_contains(source_line, &format!("in {},", GOOD.len()));
+}
+
 #[test]
 fn skipped_bad_records_let_the_job_finish_and_are_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = write_spend_spec(dir.path(), "job.toml", "tumbling", "bad_records = \"skip\"");
     write_csv_with_bad_line(dir.path(), "dave,notanumber,1500");
 
-    // Local mode: the job finishes and its output holds exactly the good records.
+    // Local mode: the job finishes, its report shows the skip, and its output holds exactly
+    // the good records.
     let (_, stderr) = succeeds(&["local", &path_str(&spec)]);
     assert_contains(&stderr, "Finished");
     assert_contains(&stderr, &format!("{} records in", GOOD.len()));
+    assert_one_skipped(&stderr);
     assert_eq!(
         committed_windows(&dir.path().join("out")),
         expected_windows()
@@ -392,12 +405,7 @@ fn skipped_bad_records_let_the_job_finish_and_are_counted() {
     let job = stdout.trim().to_string();
     assert!(job.starts_with("job-"), "submit printed {stdout:?}");
     let (status, _) = succeeds(&[&["job", "status", job.as_str()][..], &common].concat());
-    let source_line = status
-        .lines()
-        .find(|l| l.trim_start().starts_with("events [p0]"))
-        .unwrap_or_else(|| panic!("no source task in:\n{status}"));
-    assert_contains(source_line, "skipped 1,");
-    assert_contains(source_line, &format!("in {},", GOOD.len()));
+    assert_one_skipped(&status);
     assert_eq!(
         committed_windows(&dir.path().join("out")),
         expected_windows()
