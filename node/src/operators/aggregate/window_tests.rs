@@ -278,16 +278,17 @@ fn sliding_slide_larger_than_size_is_refused() {
 fn extending_a_session_adds_no_timers() {
     use super::key::I64Key;
     use super::session::SessionWindows;
-    let spec = stage(&["user"], None);
-    let quiver_protocol::spec::StageKind::Aggregate(agg) = &spec.kind;
-    let plans = agg
-        .aggregates
-        .iter()
-        .map(|(_, c)| {
-            super::accumulator::AggregatePlan::new(c.function, c.column.as_deref(), &schema())
-                .expect("plan")
-        })
-        .collect();
+    use quiver_protocol::spec::AggregateFunction as F;
+    let plans = [
+        (F::Count, None),
+        (F::Sum, Some("amount")),
+        (F::Min, Some("amount")),
+        (F::Max, Some("amount")),
+        (F::Avg, Some("amount")),
+    ]
+    .into_iter()
+    .map(|(f, c)| super::accumulator::AggregatePlan::new(f, c, &schema()).expect("plan"))
+    .collect();
     let core = super::Core::<I64Key>::new("agg", vec![0], plans, 128);
     let mut op = SessionWindows::new(core, 100);
     let mut out = Output::default();
