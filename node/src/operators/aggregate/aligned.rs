@@ -108,6 +108,11 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         Ok(())
     }
 
+    /// One entry per key and pending window.
+    fn state_entries(&self) -> u64 {
+        self.windows.values().map(|t| t.len() as u64).sum()
+    }
+
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
         let mut groups: FxHashMap<KeyGroup, Vec<(i64, GroupEntries<'_, K>)>> = FxHashMap::default();
         for (&end, table) in &self.windows {

@@ -40,6 +40,10 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         Ok(())
     }
 
+    fn state_entries(&self) -> u64 {
+        self.table.len() as u64
+    }
+
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
         self.table
             .by_group(self.core.max_parallelism)

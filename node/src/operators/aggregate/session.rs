@@ -183,6 +183,11 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
         Ok(())
     }
 
+    /// One entry per open session.
+    fn state_entries(&self) -> u64 {
+        self.sessions.values().map(|l| l.len() as u64).sum()
+    }
+
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
         let mut groups: FxHashMap<KeyGroup, Vec<(&K, &Vec<Session>)>> = FxHashMap::default();
         for (key, list) in &self.sessions {

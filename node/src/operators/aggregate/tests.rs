@@ -39,6 +39,20 @@ fn running_aggregate_matches_reference_for_every_key_type() {
         let mut op = build_stage(&stage(&key, None), &schema(), 128).expect("build");
         let (out, late) = run(op.as_mut(), &input, 97, 0);
         assert!(late.is_empty());
+        let distinct: std::collections::HashSet<String> = input
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?}",
+                    columns.iter().map(|&c| &r.row[c]).collect::<Vec<_>>()
+                )
+            })
+            .collect();
+        assert_eq!(
+            op.state_entries(),
+            distinct.len() as u64,
+            "one entry per key"
+        );
         assert_eq!(out, running_reference(&input, &columns), "key {key:?}");
     }
 }

@@ -174,6 +174,7 @@ fn records_behind_fired_windows_are_late() {
         vec![late],
         "999 is in the fired window; 1000 is not late"
     );
+    assert_eq!(op.state_entries(), 1, "one key in [1000, 2000)");
     op.on_end(&mut out).expect("end");
     assert_eq!(out.records.len(), 2);
     assert_eq!(
@@ -295,6 +296,7 @@ fn extending_a_session_adds_no_timers() {
     let batch: Vec<Record> = (0..10_000).map(|i| record(1, i * 10, 1.0)).collect();
     op.process_batch(batch, &mut out).expect("process");
     assert_eq!(op.timer_count(), 1, "one session, one timer");
+    assert_eq!(op.state_entries(), 1);
     op.on_watermark(50_000, &mut out).expect("wm");
     assert!(out.records.is_empty(), "the session runs to 100 090");
     assert_eq!(op.timer_count(), 1, "its timer moved to the session's end");
