@@ -3,7 +3,8 @@
 //! Every sink writes a row as one JSON object named by the input schema's columns
 //! ([`json::JsonEncoder`]), one per line:
 //! - `file`: a folder of part files ([`file::FileSink`]: in-progress files start with `.`,
-//!   published by renaming on [`Sink::finish`]);
+//!   published by renaming on [`Sink::finish`], or per checkpoint with a two-phase commit when
+//!   the job is exactly-once);
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
 //! - `discard`: drops rows, counting them ([`discard::DiscardSink`]).
 
@@ -14,16 +15,33 @@ pub mod stdout;
 
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::spec::{SinkKind, SinkSpec};
-use quiver_protocol::Schema;
+use quiver_protocol::{CheckpointId, Generation, Schema};
 
-/// Builds partition `partition` of `spec`, writing rows of `input`.
+/// Where a sink partition runs: what it needs to name its files and to recover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkContext {
+    /// This partition: `0..parallelism`.
+    pub partition: u32,
+    /// The sink's parallelism in this deployment.
+    pub parallelism: u32,
+    /// The job's generation (bumped at every recovery).
+    pub generation: Generation,
+    /// The job takes checkpoints: output is published per completed checkpoint
+    /// (two-phase commit) instead of at the end.
+    pub exactly_once: bool,
+    /// The checkpoint this deployment restored from and the generation that took it; `None`
+    /// for a fresh start.
+    pub restored: Option<(CheckpointId, Generation)>,
+}
+
+/// Builds the partition of `spec` described by `ctx`, writing rows of `input`.
 pub fn build_sink(
     spec: &SinkSpec,
     input: &Schema,
-    partition: u32,
+    ctx: &SinkContext,
 ) -> Result<Box<dyn Sink>, OperatorError> {
     Ok(match &spec.kind {
-        SinkKind::File { path } => Box::new(file::FileSink::new(path, input, partition)?),
+        SinkKind::File { path } => Box::new(file::FileSink::new(path, input, ctx)?),
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
     })

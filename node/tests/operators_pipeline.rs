@@ -4,7 +4,7 @@
 
 use quiver_node::operator::Output;
 use quiver_node::operators::build_stage;
-use quiver_node::sinks::build_sink;
+use quiver_node::sinks::{build_sink, SinkContext};
 use quiver_node::sources::build_source;
 use quiver_node::watermark::WatermarkGenerator;
 use quiver_protocol::spec::JobSpec;
@@ -70,7 +70,14 @@ fn design_example_from_csv_to_part_files() {
 
     let mut input = build_source(source, 0, 1).expect("source");
     let mut op = build_stage(stage, &source.schema, spec.max_parallelism).expect("stage");
-    let mut out_sink = build_sink(sink, &stage.schema, 0).expect("sink");
+    let sink_ctx = SinkContext {
+        partition: 0,
+        parallelism: 1,
+        generation: quiver_protocol::Generation(1),
+        exactly_once: false,
+        restored: None,
+    };
+    let mut out_sink = build_sink(sink, &stage.schema, &sink_ctx).expect("sink");
     let lag = source.max_out_of_orderness.as_millis() as i64;
     let mut watermarks = WatermarkGenerator::new(lag);
     let mut late = 0;

@@ -1,73 +1,132 @@
-//! The `file` sink: a folder of JSON-lines part files.
+//! The `file` sink: a folder of JSON-lines part files. Readers take only names that do not
+//! start with `.`, so a published file is always complete.
 //!
-//! Partition `p` writes `DIR/.part-{p}-{n}.jsonl.inprogress` and, on [`Sink::finish`], renames
-//! it to `DIR/part-{p}-{n}.jsonl`: readers take only names that do not start with `.`, so a
-//! committed file is always complete. `n` is the first number for which neither name exists
-//! yet, so a sink never overwrites earlier output. The folder is created if missing; the
-//! in-progress file is created at the first record, so a partition that wrote nothing
-//! publishes nothing.
+//! **Without checkpoints** partition `p` writes `DIR/.part-{p}-{n}.jsonl.inprogress` and, on
+//! [`Sink::finish`], renames it to `DIR/part-{p}-{n}.jsonl`. `n` is the first number for which
+//! neither name exists yet, so a sink never overwrites earlier output.
+//!
+//! **With checkpoints** (exactly-once) the sink takes part in a two-phase commit, named by the
+//! job's generation `g` and the checkpoint `c` (see [`two_phase`] for the recovery rule):
+//! - records go to `DIR/.part-{p}-g{g}.inprogress`;
+//! - at barrier `c` ([`Sink::prepare_commit`]) that file is flushed, synced and renamed to the
+//!   staged name `DIR/.staged-g{g}-c{c}-p{p}.jsonl` (nothing is staged when nothing was
+//!   written);
+//! - when checkpoint `c` completed ([`Sink::commit`]) every file this sink staged up to `c` is
+//!   renamed to its published name `DIR/part-{p}-g{g}-c{c}.jsonl` and the folder is synced;
+//! - [`Sink::finish`] publishes nothing: the runtime sends a final barrier before the end, and
+//!   its commit publishes the rest. Records written after that barrier are a runtime bug and
+//!   make `finish` fail.
+//!
+//! The folder is created if missing; an in-progress file is created at the first record, so a
+//! partition that wrote nothing publishes nothing. With checkpoints the folder belongs to one
+//! job: recovery deletes the hidden files of other generations.
+
+pub mod two_phase;
 
 use super::json::JsonEncoder;
+use super::SinkContext;
 use crate::operator::{OperatorError, Sink};
-use quiver_protocol::{Record, Schema};
+use quiver_protocol::{CheckpointId, Record, Schema};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use two_phase::Transaction;
 
-/// The committed name of part `n` of partition `partition`.
+/// The published name of part `n` of partition `partition` (without checkpoints).
 pub fn part_file_name(partition: u32, n: u64) -> String {
     format!("part-{partition}-{n}.jsonl")
 }
 
-/// The in-progress name of part `n` of partition `partition`.
+/// The in-progress name of part `n` of partition `partition` (without checkpoints).
 pub fn in_progress_file_name(partition: u32, n: u64) -> String {
     format!(".part-{partition}-{n}.jsonl.inprogress")
 }
 
-/// Writes JSON lines into an in-progress part file, published on finish.
+/// Writes JSON lines into an in-progress part file, published on finish (without checkpoints)
+/// or per completed checkpoint (with them).
 #[derive(Debug)]
 pub struct FileSink {
     dir: PathBuf,
     partition: u32,
     encoder: JsonEncoder,
     buf: Vec<u8>,
-    /// The open in-progress file and its part number.
-    current: Option<(BufWriter<File>, u64)>,
+    /// The open in-progress file.
+    current: Option<OpenFile>,
+    /// `None`: publish on finish; `Some`: two-phase commit per checkpoint.
+    transaction: Option<Transaction>,
+}
+
+/// An in-progress file being written.
+#[derive(Debug)]
+struct OpenFile {
+    writer: BufWriter<File>,
+    path: PathBuf,
+    /// The part number (without checkpoints; 0 with them).
+    part: u64,
+}
+
+impl OpenFile {
+    /// Creates `path`, which must not exist yet.
+    fn create(path: PathBuf, part: u64) -> Result<OpenFile, OperatorError> {
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| OperatorError::Io(format!("cannot create {}: {e}", path.display())))?;
+        Ok(OpenFile {
+            writer: BufWriter::with_capacity(1 << 20, file),
+            path,
+            part,
+        })
+    }
+
+    /// Flushes and syncs the file to disk; returns its path.
+    fn close(self) -> Result<PathBuf, OperatorError> {
+        let path = self.path;
+        let io =
+            |e: std::io::Error| OperatorError::Io(format!("cannot write {}: {e}", path.display()));
+        let file = self.writer.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_data().map_err(io)?;
+        Ok(path)
+    }
 }
 
 impl FileSink {
-    /// A sink for partition `partition` writing rows of `input` into folder `dir` (created if
-    /// missing).
-    pub fn new(dir: &Path, input: &Schema, partition: u32) -> Result<FileSink, OperatorError> {
+    /// The partition of a sink described by `ctx`, writing rows of `input` into folder `dir`
+    /// (created if missing). With `ctx.exactly_once` it first recovers the folder from
+    /// `ctx.restored` ([`two_phase`]).
+    pub fn new(dir: &Path, input: &Schema, ctx: &SinkContext) -> Result<FileSink, OperatorError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             OperatorError::Io(format!(
                 "cannot create output folder {}: {e}",
                 dir.display()
             ))
         })?;
+        let transaction = if ctx.exactly_once {
+            Some(Transaction::recover(dir, ctx)?)
+        } else {
+            None
+        };
         Ok(FileSink {
             dir: dir.to_path_buf(),
-            partition,
+            partition: ctx.partition,
             encoder: JsonEncoder::new(input),
             buf: Vec::with_capacity(64 << 10),
             current: None,
+            transaction,
         })
     }
 
-    fn open(&self) -> Result<(BufWriter<File>, u64), OperatorError> {
+    fn open(&self) -> Result<OpenFile, OperatorError> {
+        if let Some(transaction) = &self.transaction {
+            return OpenFile::create(transaction.open_path(&self.dir, self.partition), 0);
+        }
         let mut n = 0;
         loop {
             let committed = self.dir.join(part_file_name(self.partition, n));
-            let staged = self.dir.join(in_progress_file_name(self.partition, n));
-            if !committed.exists() && !staged.exists() {
-                let file = File::options()
-                    .write(true)
-                    .create_new(true)
-                    .open(&staged)
-                    .map_err(|e| {
-                        OperatorError::Io(format!("cannot create {}: {e}", staged.display()))
-                    })?;
-                return Ok((BufWriter::with_capacity(1 << 20, file), n));
+            let in_progress = self.dir.join(in_progress_file_name(self.partition, n));
+            if !committed.exists() && !in_progress.exists() {
+                return OpenFile::create(in_progress, n);
             }
             n += 1;
         }
@@ -79,33 +138,31 @@ impl Sink for FileSink {
         if batch.is_empty() {
             return Ok(());
         }
-        if self.current.is_none() {
-            self.current = Some(self.open()?);
-        }
         self.buf.clear();
         for record in batch {
             self.encoder.encode_line(&record.row, &mut self.buf);
         }
-        if let Some((writer, n)) = &mut self.current {
-            writer.write_all(&self.buf).map_err(|e| {
-                let path = self.dir.join(in_progress_file_name(self.partition, *n));
-                OperatorError::Io(format!("cannot write {}: {e}", path.display()))
-            })?;
-        }
-        Ok(())
+        let open = match &mut self.current {
+            Some(open) => open,
+            None => self.current.insert(self.open()?),
+        };
+        open.writer
+            .write_all(&self.buf)
+            .map_err(|e| OperatorError::Io(format!("cannot write {}: {e}", open.path.display())))
     }
 
     fn finish(&mut self) -> Result<(), OperatorError> {
-        let Some((writer, n)) = self.current.take() else {
+        let Some(open) = self.current.take() else {
             return Ok(());
         };
-        let staged = self.dir.join(in_progress_file_name(self.partition, n));
-        let committed = self.dir.join(part_file_name(self.partition, n));
-        let io = |e: std::io::Error| {
-            OperatorError::Io(format!("cannot write {}: {e}", staged.display()))
-        };
-        let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_data().map_err(io)?;
+        if self.transaction.is_some() {
+            return Err(OperatorError::Io(format!(
+                "records after the final barrier: {} holds output no checkpoint covers",
+                open.path.display()
+            )));
+        }
+        let committed = self.dir.join(part_file_name(self.partition, open.part));
+        let staged = open.close()?;
         std::fs::rename(&staged, &committed).map_err(|e| {
             OperatorError::Io(format!(
                 "cannot publish {} as {}: {e}",
@@ -113,6 +170,24 @@ impl Sink for FileSink {
                 committed.display()
             ))
         })
+    }
+
+    fn prepare_commit(&mut self, checkpoint: CheckpointId) -> Result<(), OperatorError> {
+        let Some(transaction) = &mut self.transaction else {
+            return Ok(());
+        };
+        let Some(open) = self.current.take() else {
+            return Ok(());
+        };
+        let written = open.close()?;
+        transaction.stage(&self.dir, self.partition, &written, checkpoint)
+    }
+
+    fn commit(&mut self, checkpoint: CheckpointId) -> Result<(), OperatorError> {
+        match &mut self.transaction {
+            Some(transaction) => transaction.commit(&self.dir, self.partition, checkpoint),
+            None => Ok(()),
+        }
     }
 }
 
