@@ -1,6 +1,7 @@
 //! The Quiver coordinator: node membership and failure detection, job admission, placement of
 //! partitions onto nodes, the job lifecycle, and the admin API — all over mutual-TLS QUIC.
 
+pub mod checkpoint_store;
 mod jobs;
 pub mod lifecycle;
 pub mod scheduler;

@@ -70,6 +70,11 @@ impl Store {
         }
     }
 
+    /// The underlying database, for other stores that keep their trees in it (checkpoints).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// A job id never handed out before by this store.
     pub fn next_job_id(&self) -> Result<JobId, StoreError> {
         Ok(JobId(self.db.generate_id().map_err(|e| self.err(e))? + 1))
