@@ -3,7 +3,7 @@
 //! expectation computed here.
 
 use quiver_node::operator::Output;
-use quiver_node::operators::build_stage;
+use quiver_node::operators::{build_stage, StageContext};
 use quiver_node::sinks::{build_sink, SinkContext};
 use quiver_node::sources::build_source;
 use quiver_node::watermark::WatermarkGenerator;
@@ -69,7 +69,11 @@ fn design_example_from_csv_to_part_files() {
     let (source, stage, sink) = (&spec.sources[0], &spec.stages[0], &spec.sinks[0]);
 
     let mut input = build_source(source, 0, 1).expect("source");
-    let mut op = build_stage(stage, &source.schema, spec.max_parallelism).expect("stage");
+    let stage_ctx = StageContext {
+        max_parallelism: spec.max_parallelism,
+        state_ttl: spec.state_ttl,
+    };
+    let mut op = build_stage(stage, &source.schema, &stage_ctx).expect("stage");
     let sink_ctx = SinkContext {
         partition: 0,
         parallelism: 1,

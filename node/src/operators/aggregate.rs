@@ -11,7 +11,8 @@
 //!
 //! State lives per key and is snapshotted per key group (the fixed key hash of
 //! `quiver_protocol::keygroup` over the key columns), with the operator's watermark in every
-//! group, as bincode.
+//! group, as bincode. With `job.state_ttl`, a running aggregate's key expires a TTL after its
+//! last write ([`ttl`]); windowed state is bounded by window firing instead.
 
 mod accumulator;
 mod aligned;
@@ -19,7 +20,9 @@ mod key;
 mod running;
 mod session;
 mod table;
+mod ttl;
 
+use super::StageContext;
 use crate::operator::{KeyGroupState, Operator, OperatorError};
 use accumulator::{Acc, AggregatePlan};
 use key::{GroupKey, I64Key, StrKey, ValuesKey};
@@ -28,16 +31,31 @@ use quiver_protocol::spec::{AggregateStage, WindowSpec};
 use quiver_protocol::{Column, KeyGroup, Row, Schema, Value, ValueType};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
+use ttl::{Clock, Expiry, WallClock};
 
 /// Builds an aggregate stage named `name` over rows of `input`. When `output` (the stage's
-/// validated schema) is given, it must be the layout the stage emits.
+/// validated schema) is given, it must be the layout the stage emits. A running aggregate
+/// expires state after `ctx.state_ttl` by the system clock.
 pub(crate) fn build(
     name: &str,
     spec: &AggregateStage,
     input: &Schema,
     output: &Schema,
-    max_parallelism: u32,
+    ctx: &StageContext,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    build_with_clock(name, spec, input, output, ctx, Arc::new(WallClock::new()))
+}
+
+/// [`build`] with the processing-time clock of the state TTL.
+pub(crate) fn build_with_clock(
+    name: &str,
+    spec: &AggregateStage,
+    input: &Schema,
+    output: &Schema,
+    ctx: &StageContext,
+    clock: Arc<dyn Clock>,
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let key_columns = spec
         .key
@@ -66,13 +84,9 @@ pub(crate) fn build(
         _ => None,
     };
     match single_type {
-        Some(ValueType::I64) => {
-            build_keyed::<I64Key>(name, spec, input, max_parallelism, key_columns)
-        }
-        Some(ValueType::Str) => {
-            build_keyed::<StrKey>(name, spec, input, max_parallelism, key_columns)
-        }
-        _ => build_keyed::<ValuesKey>(name, spec, input, max_parallelism, key_columns),
+        Some(ValueType::I64) => build_keyed::<I64Key>(name, spec, input, key_columns, ctx, clock),
+        Some(ValueType::Str) => build_keyed::<StrKey>(name, spec, input, key_columns, ctx, clock),
+        _ => build_keyed::<ValuesKey>(name, spec, input, key_columns, ctx, clock),
     }
 }
 
@@ -109,9 +123,11 @@ fn build_keyed<K: GroupKey>(
     name: &str,
     spec: &AggregateStage,
     input: &Schema,
-    max_parallelism: u32,
     key_columns: Vec<usize>,
+    ctx: &StageContext,
+    clock: Arc<dyn Clock>,
 ) -> Result<Box<dyn Operator>, OperatorError> {
+    let max_parallelism = ctx.max_parallelism;
     if max_parallelism == 0 {
         return Err(OperatorError::Data(format!(
             "stage \"{name}\": max_parallelism must be at least 1"
@@ -137,7 +153,14 @@ fn build_keyed<K: GroupKey>(
         }
     };
     Ok(match spec.window {
-        None => Box::new(running::RunningAggregate::new(core)),
+        None => {
+            let expiry = ctx
+                .state_ttl
+                .map(|ttl| Expiry::new(ttl, clock))
+                .transpose()
+                .map_err(|e| OperatorError::Data(format!("stage \"{name}\": {e}")))?;
+            Box::new(running::RunningAggregate::new(core, expiry))
+        }
         Some(WindowSpec::Tumbling { size }) => {
             let size = ms(size, "size")?;
             Box::new(aligned::AlignedWindows::new(core, size, size))
@@ -307,5 +330,7 @@ mod property_tests;
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ttl_tests;
 #[cfg(test)]
 mod window_tests;

@@ -48,7 +48,7 @@ impl<K: GroupKey> AlignedWindows<K> {
             let mut table = entry.remove();
             let start = end.saturating_sub(self.size);
             out.records.reserve(table.len());
-            for (key, accs) in table.iter() {
+            for (key, _, accs) in table.iter() {
                 out.records.push(Record {
                     event_time: end - 1,
                     row: self.core.output_row(key, Some((start, end)), accs),

@@ -52,7 +52,7 @@ proptest! {
         (window, size, slide) in window_strategy(),
     ) {
         let input = events(n, keys, disorder, seed);
-        let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 16).expect("build");
+        let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(16)).expect("build");
         let (out, late) = run(op.as_mut(), &input, batch, disorder);
         prop_assert!(late.is_empty());
         prop_assert!(out.windows(2).all(|w| w[0].event_time <= w[1].event_time));

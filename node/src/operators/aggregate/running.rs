@@ -1,8 +1,13 @@
-//! The running aggregate: no window, one updated row per input record.
+//! The running aggregate: no window, one updated row per input record. With a state TTL
+//! ([`super::ttl`]) a key's state expires a TTL after its last write.
+//!
+//! A key group's snapshot holds `(key, accumulators, last write)` per live key; the last write
+//! is milliseconds since the Unix epoch, `None` when the stage keeps state forever.
 
 use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::table::AccTable;
+use super::ttl::Expiry;
 use super::Core;
 use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
 use quiver_protocol::{Batch, Record};
@@ -11,26 +16,52 @@ use quiver_protocol::{Batch, Record};
 pub(crate) struct RunningAggregate<K> {
     core: Core<K>,
     table: AccTable<K>,
+    /// Last writes and cleanup, with a state TTL.
+    expiry: Option<Expiry>,
 }
 
 impl<K: GroupKey> RunningAggregate<K> {
-    pub(crate) fn new(core: Core<K>) -> RunningAggregate<K> {
-        let table = AccTable::new(core.plans.len());
-        RunningAggregate { core, table }
+    /// A running aggregate keeping state forever (`expiry: None`) or until it expires.
+    pub(crate) fn new(core: Core<K>, expiry: Option<Expiry>) -> RunningAggregate<K> {
+        let width = core.plans.len();
+        let table = match expiry {
+            Some(_) => AccTable::removable(width),
+            None => AccTable::new(width),
+        };
+        RunningAggregate {
+            core,
+            table,
+            expiry,
+        }
     }
 }
 
 impl<K: GroupKey> Operator for RunningAggregate<K> {
     fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
-        out.records.reserve(batch.len());
+        let n = batch.len();
+        out.records.reserve(n);
+        if let Some(expiry) = &mut self.expiry {
+            expiry.tick();
+        }
         for record in batch {
             self.core.read_key(&record.row)?;
-            let accs = self.table.slot(&self.core.key, &self.core.initial);
+            let (slot, new) = self
+                .table
+                .find_or_insert(&self.core.key, &self.core.initial);
+            let accs = self.table.accs_mut(slot);
+            if let Some(expiry) = &mut self.expiry {
+                if expiry.write(slot, new) {
+                    accs.clone_from_slice(&self.core.initial);
+                }
+            }
             Core::<K>::accumulate(&self.core.name, &self.core.plans, accs, &record.row)?;
             out.records.push(Record {
                 event_time: record.event_time,
                 row: self.core.output_row(&self.core.key, None, accs),
             });
+        }
+        if let Some(expiry) = &mut self.expiry {
+            expiry.clean(&mut self.table, n);
         }
         Ok(())
     }
@@ -40,24 +71,47 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         Ok(())
     }
 
+    /// Keys held, including expired ones the cleanup has not reached yet.
     fn state_entries(&self) -> u64 {
         self.table.len() as u64
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        if let Some(expiry) = &mut self.expiry {
+            expiry.tick();
+        }
+        let expiry = self.expiry.as_ref();
         self.table
-            .by_group(self.core.max_parallelism)
+            .by_group_with(self.core.max_parallelism, |key, slot, accs| match expiry {
+                Some(e) => {
+                    let written = e.written(slot);
+                    (!e.expired(written)).then_some((key, accs, Some(written)))
+                }
+                None => Some((key, accs, None)),
+            })
             .into_iter()
             .map(|(group, entries)| self.core.encode(group, entries))
             .collect()
     }
 
     fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        let table = &mut self.table;
-        self.core.decode(state, |entries: Vec<(K, Vec<Acc>)>| {
-            entries
-                .into_iter()
-                .try_for_each(|(key, accs)| table.insert(key, &accs))
-        })
+        let (table, expiry) = (&mut self.table, &mut self.expiry);
+        let now = expiry.as_mut().map_or(0, Expiry::tick);
+        self.core
+            .decode(state, |entries: Vec<(K, Vec<Acc>, Option<i64>)>| {
+                for (key, accs, written) in entries {
+                    let Some(e) = expiry.as_mut() else {
+                        table.insert(key, &accs)?;
+                        continue;
+                    };
+                    // State from a stage without TTL starts its life now.
+                    let written = written.unwrap_or(now);
+                    if !e.expired(written) {
+                        let (slot, new) = table.insert(key, &accs)?;
+                        e.set(slot, new, written);
+                    }
+                }
+                Ok(())
+            })
     }
 }

@@ -2,11 +2,20 @@
 //! source-style watermarks, and a naive reference.
 
 use crate::operator::{Operator, Output};
+use crate::operators::StageContext;
 use crate::watermark::WatermarkGenerator;
 use quiver_protocol::spec::{
     AggregateCall, AggregateFunction, AggregateStage, StageKind, StageSpec, WindowSpec,
 };
 use quiver_protocol::{Record, Schema, Value, ValueType};
+
+/// The job settings of a stage: `max_parallelism` key groups, no state TTL.
+pub(super) fn ctx(max_parallelism: u32) -> StageContext {
+    StageContext {
+        max_parallelism,
+        state_ttl: None,
+    }
+}
 
 /// `user i64, amount f64, ts i64, name string`.
 pub(super) fn schema() -> Schema {

@@ -36,7 +36,7 @@ fn running_aggregate_matches_reference_for_every_key_type() {
         (vec!["user", "name"], vec![0, 3]),
         (vec![], vec![]),
     ] {
-        let mut op = build_stage(&stage(&key, None), &schema(), 128).expect("build");
+        let mut op = build_stage(&stage(&key, None), &schema(), &ctx(128)).expect("build");
         let (out, late) = run(op.as_mut(), &input, 97, 0);
         assert!(late.is_empty());
         let distinct: std::collections::HashSet<String> = input
@@ -59,7 +59,7 @@ fn running_aggregate_matches_reference_for_every_key_type() {
 
 #[test]
 fn null_values_are_skipped_and_null_keys_are_a_key() {
-    let mut op = build_stage(&stage(&["user"], None), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], None), &schema(), &ctx(128)).expect("build");
     let rec = |user: Value, amount: Value| Record {
         event_time: 1,
         row: vec![user, amount, Value::I64(1), Value::from("x")],
@@ -102,7 +102,7 @@ fn null_values_are_skipped_and_null_keys_are_a_key() {
 
 #[test]
 fn wrong_value_types_are_errors_not_panics() {
-    let mut op = build_stage(&stage(&["user"], None), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], None), &schema(), &ctx(128)).expect("build");
     let mut out = Output::default();
     let bad_key = Record {
         event_time: 0,
@@ -147,7 +147,9 @@ fn wrong_value_types_are_errors_not_panics() {
 fn output_schema_must_match_the_emitted_layout() {
     let mut spec = stage(&["user"], None);
     spec.schema.columns.swap(1, 2);
-    let e = build_stage(&spec, &schema(), 128).err().expect("mismatch");
+    let e = build_stage(&spec, &schema(), &ctx(128))
+        .err()
+        .expect("mismatch");
     assert_eq!(
         e.to_string(),
         "stage \"agg\": the spec's output schema (user, s, n, lo, hi, mean) is not what the aggregate emits (user, n, s, lo, hi, mean)"
@@ -156,7 +158,7 @@ fn output_schema_must_match_the_emitted_layout() {
 
 #[test]
 fn unknown_columns_are_build_errors() {
-    let e = build_stage(&stage(&["nope"], None), &schema(), 128)
+    let e = build_stage(&stage(&["nope"], None), &schema(), &ctx(128))
         .err()
         .expect("unknown key");
     assert_eq!(
@@ -257,13 +259,13 @@ pub(super) fn check_snapshot_restore(
 #[test]
 fn running_snapshot_restores_into_one_or_two_operators() {
     let input = events(2000, 40, 0, 3);
-    let build = || build_stage(&stage(&["user"], None), &schema(), 128).expect("build");
+    let build = || build_stage(&stage(&["user"], None), &schema(), &ctx(128)).expect("build");
     check_snapshot_restore(&build, &input, 0);
 }
 
 #[test]
 fn corrupt_state_is_an_error() {
-    let mut op = build_stage(&stage(&["user"], None), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], None), &schema(), &ctx(128)).expect("build");
     let e = op
         .restore(vec![KeyGroupState {
             group: quiver_protocol::KeyGroup(3),

@@ -100,7 +100,7 @@ fn assert_end_order(out: &[Record]) {
 fn tumbling_matches_reference_with_out_of_order_input() {
     let input = events(5000, 30, 60, 11);
     let window = WindowSpec::Tumbling { size: ms(100) };
-    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let (out, late) = run(op.as_mut(), &input, 64, 60);
     assert!(late.is_empty(), "every record is within the lag");
     assert_end_order(&out);
@@ -114,7 +114,7 @@ fn sliding_matches_reference_with_out_of_order_input() {
         size: ms(300),
         slide: ms(100),
     };
-    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let (out, late) = run(op.as_mut(), &input, 50, 40);
     assert!(late.is_empty());
     assert_end_order(&out);
@@ -126,7 +126,7 @@ fn session_matches_reference_with_out_of_order_input() {
     // Times are even and the gap odd, so no record ever lands exactly on a session's end.
     let input = events(4000, 200, 30, 13);
     let window = WindowSpec::Session { gap: ms(301) };
-    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let (out, late) = run(op.as_mut(), &input, 40, 30);
     assert!(late.is_empty());
     assert_end_order(&out);
@@ -148,7 +148,7 @@ fn record(user: i64, t: i64, amount: f64) -> Record {
 #[test]
 fn records_behind_fired_windows_are_late() {
     let window = WindowSpec::Tumbling { size: ms(1000) };
-    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let mut out = Output::default();
     op.process_batch(vec![record(1, 100, 1.0), record(1, 1200, 2.0)], &mut out)
         .expect("process");
@@ -190,7 +190,7 @@ fn sliding_record_with_some_fired_windows_is_not_late() {
         size: ms(2000),
         slide: ms(1000),
     };
-    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let mut out = Output::default();
     op.on_watermark(1999, &mut out).expect("wm");
     // 1500 is in [0, 2000) (fired) and [1000, 3000) (open): only the open one takes it.
@@ -214,7 +214,7 @@ fn sliding_record_with_some_fired_windows_is_not_late() {
 #[test]
 fn session_late_and_merging_rules() {
     let window = WindowSpec::Session { gap: ms(100) };
-    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+    let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let mut out = Output::default();
     op.process_batch(vec![record(1, 1000, 1.0), record(1, 1300, 2.0)], &mut out)
         .expect("p");
@@ -255,7 +255,8 @@ fn windowed_snapshots_restore_into_one_or_two_operators() {
         },
         WindowSpec::Session { gap: ms(151) },
     ] {
-        let build = || build_stage(&stage(&["user"], Some(window)), &schema(), 128).expect("build");
+        let build =
+            || build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
         check_snapshot_restore(&build, &input, 40);
     }
 }
@@ -266,7 +267,7 @@ fn sliding_slide_larger_than_size_is_refused() {
         size: ms(100),
         slide: ms(200),
     };
-    let e = build_stage(&stage(&["user"], Some(window)), &schema(), 128)
+    let e = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128))
         .err()
         .expect("refused");
     assert_eq!(
