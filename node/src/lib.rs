@@ -1,6 +1,7 @@
 //! Quiver's worker runtime: partition actors, exchange with credit-based flow control, keyed
 //! state, operators and connectors.
 
+pub mod ml_stages;
 pub mod operator;
 pub mod operators;
 pub mod sinks;

@@ -1,24 +1,47 @@
 //! Stage implementations: [`build_stage`] turns a validated `[[stage]]` into an [`Operator`].
 //!
 //! Kinds: `aggregate`: keyed count/sum/min/max/avg, running or over tumbling,
-//! sliding or session event-time windows.
+//! sliding or session event-time windows; the ML kinds are built by [`crate::ml_stages`].
 
 mod aggregate;
 
 use crate::operator::{Operator, OperatorError};
 use quiver_protocol::spec::{StageKind, StageSpec};
-use quiver_protocol::Schema;
+use quiver_protocol::{PartitionId, Schema};
+use std::time::Duration;
 
-/// Builds one parallel instance of `stage`, reading rows of `input`. `max_parallelism` is the
-/// job's number of key groups (state is snapshotted per key group).
+/// The job-wide settings every stage partition is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageContext {
+    /// The job's number of key groups (state is snapshotted per key group).
+    pub max_parallelism: u32,
+    /// `job.state_ttl`: keyed state expires this long after its last write (processing
+    /// time); `None` keeps it forever.
+    pub state_ttl: Option<Duration>,
+}
+
+/// Builds one parallel instance of `stage`, reading rows of `input`, with the job's settings
+/// `ctx`. ML stages are built as partition 0 (see [`build_partition_stage`]).
 pub fn build_stage(
     stage: &StageSpec,
     input: &Schema,
-    max_parallelism: u32,
+    ctx: &StageContext,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    build_partition_stage(stage, input, ctx, PartitionId(0))
+}
+
+/// Builds partition `partition` of `stage`: ML stages keep one model per partition and
+/// snapshot it under the first key group of the partition's range (`crate::ml_stages`).
+pub fn build_partition_stage(
+    stage: &StageSpec,
+    input: &Schema,
+    ctx: &StageContext,
+    partition: PartitionId,
 ) -> Result<Box<dyn Operator>, OperatorError> {
     match &stage.kind {
         StageKind::Aggregate(spec) => {
-            aggregate::build(&stage.name, spec, input, &stage.schema, max_parallelism)
+            aggregate::build(&stage.name, spec, input, &stage.schema, ctx)
         }
+        _ => crate::ml_stages::build(stage, input, ctx.max_parallelism, partition),
     }
 }

@@ -117,11 +117,14 @@ impl JobPlan {
             });
         }
         for stage in &spec.stages {
-            let (from, schema, _) = Self::upstream(&operators, &stage.input);
+            let (from, schema, upstream_parallelism) = Self::upstream(&operators, &stage.input);
             let partitioning = match &stage.kind {
                 StageKind::Aggregate(agg) => Partitioning::Hash {
                     key_columns: agg.key.iter().filter_map(|k| schema.index_of(k)).collect(),
                 },
+                // ML stages have no key: one model (or statistics) per partition.
+                _ if upstream_parallelism == stage.parallelism => Partitioning::Forward,
+                _ => Partitioning::Rebalance,
             };
             operators.push(OperatorPlan {
                 id: OperatorId(operators.len() as u32),

@@ -13,12 +13,18 @@ mod duration;
 mod error;
 mod fields;
 mod graph;
+mod ml;
 mod sink;
 mod source;
 mod stage;
 
 pub use duration::{parse_duration, DurationError};
 pub use error::SpecError;
+pub use ml::{
+    FeatureHasherStage, FeatureInput, KMeansStage, LinearRegressionStage, LogisticRegressionStage,
+    MatrixFactorizationStage, MfModel, OneHotStage, StandardScalerStage, VectorAssemblerStage,
+    CLUSTER, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, MODEL_VERSION, PREDICTION, PROBABILITY,
+};
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
 use crate::value::{Schema, ValueType};
@@ -143,6 +149,22 @@ pub struct StageSpec {
 pub enum StageKind {
     /// `kind = "aggregate"`.
     Aggregate(AggregateStage),
+    /// `kind = "standard_scaler"`.
+    StandardScaler(StandardScalerStage),
+    /// `kind = "feature_hasher"`.
+    FeatureHasher(FeatureHasherStage),
+    /// `kind = "vector_assembler"`.
+    VectorAssembler(VectorAssemblerStage),
+    /// `kind = "one_hot"`.
+    OneHot(OneHotStage),
+    /// `kind = "logistic_regression"`.
+    LogisticRegression(LogisticRegressionStage),
+    /// `kind = "linear_regression"`.
+    LinearRegression(LinearRegressionStage),
+    /// `kind = "kmeans"`.
+    KMeans(KMeansStage),
+    /// `kind = "matrix_factorization"`.
+    MatrixFactorization(MatrixFactorizationStage),
 }
 
 /// `kind = "aggregate"`: keyed aggregates, running or windowed.

@@ -314,8 +314,10 @@ fn generator_parallelism_above_max_parallelism() {
 #[test]
 fn stage_kind_unknown() {
     assert_eq!(
-        error_after("kind = \"aggregate\"", "kind = \"standard_scaler\""),
-        "stage \"per_user\": unknown stage kind \"standard_scaler\"; allowed: aggregate"
+        error_after("kind = \"aggregate\"", "kind = \"neural_net\""),
+        "stage \"per_user\": unknown stage kind \"neural_net\"; allowed: aggregate, standard_scaler, \
+         feature_hasher, vector_assembler, one_hot, logistic_regression, linear_regression, kmeans, \
+         matrix_factorization"
     );
 }
 
@@ -323,7 +325,9 @@ fn stage_kind_unknown() {
 fn stage_kind_missing() {
     assert_eq!(
         error_after("kind = \"aggregate\"\n", ""),
-        "stage \"per_user\": missing required field \"kind\"; add kind = one of aggregate"
+        "stage \"per_user\": missing required field \"kind\"; add kind = one of aggregate, \
+         standard_scaler, feature_hasher, vector_assembler, one_hot, logistic_regression, \
+         linear_regression, kmeans, matrix_factorization"
     );
 }
 

@@ -3,8 +3,8 @@
 
 use quiver_protocol::spec::{
     AggregateCall, AggregateFunction, AggregateStage, BadRecords, FileFormat, FileSource,
-    GeneratorSource, JobSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, SpecError, StageKind,
-    StageSpec, WindowSpec,
+    GeneratorSource, JobSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, StageKind, StageSpec,
+    WindowSpec,
 };
 use quiver_protocol::{Schema, ValueType};
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ input = "per_user"
 path = "out/"                    # a folder of committed part files *.jsonl; in-progress files start with "."
 "#;
 
-/// The design's spec without its two ML stages (which come later).
+/// The design's spec without its two ML stages (whose columns its source lacks).
 fn design_spec_without_ml() -> String {
     let start = DESIGN_SPEC
         .find("[[stage]]                        # online")
@@ -142,18 +142,40 @@ fn expected_design_job(base: &Path) -> JobSpec {
 }
 
 #[test]
-fn design_spec_ml_stages_are_reported_as_unknown_stage_kinds_for_now() {
+fn design_spec_ml_stages_check_their_columns_against_the_source() {
+    // The design's events have no x1, x2, y: the scaler names the first missing column.
     let error = JobSpec::parse(DESIGN_SPEC, Path::new("/jobs")).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "stage \"scaled\": unknown stage kind \"standard_scaler\"; allowed: aggregate"
+        "stage \"scaled\": field \"columns\" has value \"x1\"; allowed: numeric (i64, f64 or bool) \
+         columns of input \"events\": amount, ts"
     );
-    let without_scaler = DESIGN_SPEC.replace("kind = \"standard_scaler\"", "kind = \"aggregate\"");
-    let error = JobSpec::parse(&without_scaler, Path::new("/jobs")).unwrap_err();
-    // The aggregate kind has no `columns` field, so the scaler's settings are now unknown fields.
-    assert!(
-        matches!(error, SpecError::UnknownField { ref field, .. } if field == "columns"),
-        "{error}"
+    // With those columns in the source, the whole design spec parses.
+    let with_columns = DESIGN_SPEC.replace(
+        "schema = { user = \"string\", amount = \"f64\", ts = \"i64\" }",
+        "schema = { user = \"string\", amount = \"f64\", ts = \"i64\", x1 = \"f64\", x2 = \"f64\", y = \"i64\" }",
+    );
+    let spec = JobSpec::parse(&with_columns, Path::new("/jobs")).unwrap();
+    let names: Vec<&str> = spec.stages[2]
+        .schema
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user",
+            "amount",
+            "ts",
+            "x1",
+            "x2",
+            "y",
+            "features",
+            "prediction",
+            "probability",
+            "model_version"
+        ]
     );
 }
 
@@ -209,7 +231,9 @@ fn w1_example_is_the_reference_workload() {
         (running.input.as_str(), &running.schema),
         ("events", &count_and_sum)
     );
-    let StageKind::Aggregate(aggregate) = &spec.stages[1].kind;
+    let StageKind::Aggregate(aggregate) = &spec.stages[1].kind else {
+        panic!("an aggregate stage expected")
+    };
     assert_eq!(
         aggregate.window,
         Some(WindowSpec::Tumbling {
@@ -390,7 +414,9 @@ fn output_schemas_follow_key_window_and_aggregate_types_in_spec_order() {
             ("best", I64)
         ])
     );
-    let StageKind::Aggregate(aggregate) = &spec.stages[0].kind;
+    let StageKind::Aggregate(aggregate) = &spec.stages[0].kind else {
+        panic!("an aggregate stage expected")
+    };
     assert_eq!(
         aggregate.window,
         Some(WindowSpec::Sliding {
@@ -398,7 +424,9 @@ fn output_schemas_follow_key_window_and_aggregate_types_in_spec_order() {
             slide: Duration::from_secs(3)
         })
     );
-    let StageKind::Aggregate(aggregate) = &spec.stages[1].kind;
+    let StageKind::Aggregate(aggregate) = &spec.stages[1].kind else {
+        panic!("an aggregate stage expected")
+    };
     assert_eq!(
         aggregate.window,
         Some(WindowSpec::Session {

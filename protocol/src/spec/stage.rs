@@ -1,8 +1,9 @@
-//! `[[stage]]` tables: the stage kinds (today `aggregate`), windows and aggregate calls, and
-//! each stage's output schema from its input schema.
+//! `[[stage]]` tables: the stage kinds (`aggregate` here, the ML kinds in `ml`), windows and
+//! aggregate calls, and each stage's output schema from its input schema.
 
 use super::error::SpecError;
 use super::fields::{show, Fields};
+use super::ml;
 use super::Context;
 use crate::spec::{
     AggregateCall, AggregateFunction, AggregateStage, StageKind, StageSpec, WindowSpec,
@@ -10,8 +11,18 @@ use crate::spec::{
 use crate::value::{Column, Schema, ValueType};
 use toml::Value;
 
-/// Stage kinds this version runs; the ML stage kinds join this list as they are built.
-const KINDS: [&str; 1] = ["aggregate"];
+/// Stage kinds this version runs.
+const KINDS: [&str; 9] = [
+    "aggregate",
+    ml::KINDS[0],
+    ml::KINDS[1],
+    ml::KINDS[2],
+    ml::KINDS[3],
+    ml::KINDS[4],
+    ml::KINDS[5],
+    ml::KINDS[6],
+    ml::KINDS[7],
+];
 /// Fields every stage accepts.
 const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "late"];
 /// Fields of `kind = "aggregate"` beyond the common ones.
@@ -51,14 +62,17 @@ pub(super) fn parse(
             }
             StageKind::Aggregate(aggregate)
         }
-        other => {
-            return Err(SpecError::UnknownKind {
-                at: fields.at().to_string(),
-                what: "stage",
-                kind: other.to_string(),
-                allowed: KINDS.join(", "),
-            })
-        }
+        other => match ml::parse(other, fields) {
+            Some(kind) => kind?,
+            None => {
+                return Err(SpecError::UnknownKind {
+                    at: fields.at().to_string(),
+                    what: "stage",
+                    kind: other.to_string(),
+                    allowed: KINDS.join(", "),
+                })
+            }
+        },
     };
     Ok(StageSpec {
         name: name.to_string(),
@@ -215,6 +229,7 @@ fn parse_call(text: &str) -> Option<AggregateCall> {
 pub(super) fn output_schema(stage: &StageSpec, input: &Schema) -> Result<Schema, SpecError> {
     match &stage.kind {
         StageKind::Aggregate(aggregate) => aggregate_schema(stage, aggregate, input),
+        _ => ml::output_schema(stage, input),
     }
 }
 

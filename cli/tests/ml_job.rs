@@ -1,0 +1,202 @@
+//! An online learning job end to end: a CSV through `standard_scaler` → `logistic_regression`
+//! with parallelism 1 in `quiver local`, and every output row's scaled features, prediction,
+//! probability and model version equal to the `quiver-ml` library run sequentially on the same
+//! rows (the scaler learns each row, then scales it; FTRL predicts it, then learns from it).
+
+use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
+use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
+use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
+use quiver_ml::{Features, OnlineLearner, OnlineModel};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ROWS: usize = 500;
+
+fn quiver() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_quiver"))
+}
+
+/// A seeded generator (SplitMix64) for the test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
+    }
+}
+
+/// One input row: id, three features (f64, f64, i64) and a 0/1 label.
+struct Example {
+    id: i64,
+    x: [f64; 3],
+    y: f64,
+}
+
+/// Rows whose label follows a linear rule plus noise.
+fn examples() -> Vec<Example> {
+    let mut rng = Rng(42);
+    (0..ROWS)
+        .map(|i| {
+            let x1 = 10.0 * rng.next_f64();
+            let x2 = 10.0 * rng.next_f64() - 5.0;
+            let x3 = (100.0 * rng.next_f64()).floor();
+            let noise = rng.next_f64() - 0.5;
+            let margin = 0.8 * x1 - 1.2 * x2 + 0.02 * x3 - 5.0 + noise;
+            Example {
+                id: i as i64,
+                x: [x1, x2, x3],
+                y: if margin > 0.0 { 1.0 } else { 0.0 },
+            }
+        })
+        .collect()
+}
+
+fn write_job(dir: &Path, examples: &[Example]) -> PathBuf {
+    let mut csv = String::from("id,x1,x2,x3,y\n");
+    for e in examples {
+        let _ = writeln!(
+            csv,
+            "{},{:?},{:?},{},{}",
+            e.id, e.x[0], e.x[1], e.x[2] as i64, e.y as i64
+        );
+    }
+    std::fs::write(dir.join("clicks.csv"), csv).expect("write csv");
+    let spec = r#"
+[job]
+name = "ml-job"
+parallelism = 1
+
+[[source]]
+name = "clicks"
+kind = "file"
+path = "clicks.csv"
+format = "csv"
+schema = { id = "i64", x1 = "f64", x2 = "f64", x3 = "i64", y = "i64" }
+
+[[stage]]
+name = "scaled"
+kind = "standard_scaler"
+input = "clicks"
+columns = ["x1", "x2", "x3"]
+output = "features"
+with_mean = true
+
+[[stage]]
+name = "clf"
+kind = "logistic_regression"
+input = "scaled"
+features = "features"
+label = "y"
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "clf"
+path = "out/"
+"#;
+    let path = dir.join("job.toml");
+    std::fs::write(&path, spec).expect("write spec");
+    path
+}
+
+/// What the library computes for each row, in order: scaled features, prediction,
+/// probability, model version.
+fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
+    let params = StandardScalerParams {
+        with_mean: true,
+        ..StandardScalerParams::default()
+    };
+    let mut scaler = OnlineStandardScaler::new(params, None).expect("scaler");
+    let mut clf = OnlineLogisticRegression::new(FtrlParams::default(), 3, None).expect("ftrl");
+    examples
+        .iter()
+        .map(|e| {
+            scaler.learn_one(Features::Dense(&e.x)).expect("learn");
+            let mut scaled = vec![0.0; 3];
+            scaler
+                .transform_one(Features::Dense(&e.x), &mut scaled)
+                .expect("transform");
+            let version = clf.version().0;
+            let p = clf
+                .predict_then_learn(Features::Dense(&scaled), e.y)
+                .expect("predict then learn");
+            (
+                scaled,
+                p.value,
+                p.probability.expect("probability"),
+                version,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = examples();
+    let spec = write_job(dir.path(), &examples);
+    let out = run_with_timeout(
+        &quiver(),
+        &["local", &spec.to_string_lossy()],
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "quiver local failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rows = read_committed_rows(&dir.path().join("out"));
+    assert_eq!(rows.len(), ROWS, "one output row per input row");
+    rows.sort_by_key(|r| r["id"].as_i64().expect("id"));
+
+    let expected = library_run(&examples);
+    let mut correct_late = 0;
+    for ((row, example), (scaled, prediction, probability, version)) in
+        rows.iter().zip(&examples).zip(&expected)
+    {
+        assert_eq!(row["id"].as_i64(), Some(example.id));
+        assert_eq!(row["y"].as_f64(), Some(example.y), "row {}", example.id);
+        let features: Vec<f64> = row["features"]
+            .as_array()
+            .expect("features vector")
+            .iter()
+            .map(|v| v.as_f64().expect("number"))
+            .collect();
+        assert_eq!(&features, scaled, "scaled features of row {}", example.id);
+        assert_eq!(
+            row["prediction"].as_f64(),
+            Some(*prediction),
+            "row {}",
+            example.id
+        );
+        assert_eq!(
+            row["probability"].as_f64(),
+            Some(*probability),
+            "row {}",
+            example.id
+        );
+        assert_eq!(
+            row["model_version"].as_u64(),
+            Some(*version),
+            "row {}",
+            example.id
+        );
+        // FTRL updates once per 32 examples (Flink ML's default global batch size).
+        assert_eq!(*version, example.id as u64 / 32, "row {}", example.id);
+        if example.id as usize >= ROWS / 2 && *prediction == example.y {
+            correct_late += 1;
+        }
+    }
+    // The model learns the rule: progressive accuracy over the second half is well above chance.
+    assert!(
+        correct_late as f64 / (ROWS / 2) as f64 > 0.8,
+        "accuracy over the second half: {correct_late} of {}",
+        ROWS / 2
+    );
+}

@@ -1,0 +1,115 @@
+//! The machine-learning stages of a job: online feature stages and online learners from
+//! `quiver-ml`, run per record inside the dataflow.
+//!
+//! - Feature stages (`standard_scaler`, `feature_hasher`, `vector_assembler`, `one_hot`) add
+//!   one vector column to each row.
+//! - Learners (`logistic_regression`, `linear_regression`, `kmeans`, `matrix_factorization`)
+//!   predict each row with the current model, then learn from it (progressive validation), and
+//!   add `prediction` (`cluster` for k-means), `probability` (logistic regression) and
+//!   `model_version`: the version of the model that made the prediction.
+//! - A row with a null feature gets null outputs and teaches nothing. A row with a null label
+//!   (rating) is predicted but not learnt from.
+//! - Until parameter servers exist, every partition keeps its own model (and its own scaler
+//!   statistics, one-hot categories): with parallelism 1 a stage's output is exactly the
+//!   library's sequential run. The model is created at the first row with features, with
+//!   that row's dimension; every later row must have the same dimension.
+//! - State per partition is snapshotted as one entry under the first key group of the
+//!   partition's key-group range. Restored at another parallelism, a partition continues from
+//!   the state stored under its own first key group if it received it, else from the lowest
+//!   key group it received (the others' models are dropped until models can be merged).
+
+mod feature_hasher;
+mod features;
+mod kmeans;
+mod learner;
+mod linear_regression;
+mod logistic_regression;
+mod matrix_factorization;
+mod one_hot;
+mod standard_scaler;
+mod vector_assembler;
+
+use crate::operator::{KeyGroupState, Operator, OperatorError};
+use quiver_protocol::keygroup::key_groups_of;
+use quiver_protocol::spec::{StageKind, StageSpec};
+use quiver_protocol::{KeyGroup, PartitionId, Schema};
+
+/// Builds partition `partition` of the ML stage `stage`, reading rows of `input`;
+/// `max_parallelism` is the job's number of key groups. Fails for an aggregate stage.
+pub fn build(
+    stage: &StageSpec,
+    input: &Schema,
+    max_parallelism: u32,
+    partition: PartitionId,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
+    match &stage.kind {
+        StageKind::StandardScaler(spec) => standard_scaler::build(stage, spec, input, state),
+        StageKind::FeatureHasher(spec) => feature_hasher::build(stage, spec, input),
+        StageKind::VectorAssembler(spec) => vector_assembler::build(stage, spec, input),
+        StageKind::OneHot(spec) => one_hot::build(stage, spec, input, state),
+        StageKind::LogisticRegression(spec) => {
+            logistic_regression::build(stage, spec, input, state)
+        }
+        StageKind::LinearRegression(spec) => linear_regression::build(stage, spec, input, state),
+        StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state),
+        StageKind::MatrixFactorization(spec) => {
+            matrix_factorization::build(stage, spec, input, state)
+        }
+        StageKind::Aggregate(_) => Err(OperatorError::Data(format!(
+            "stage \"{}\": an aggregate is not an ML stage",
+            stage.name
+        ))),
+    }
+}
+
+/// Where a partition's ML state is snapshotted: one entry under the first key group of its
+/// range.
+#[derive(Debug, Clone)]
+struct PartitionState {
+    stage: String,
+    group: KeyGroup,
+}
+
+impl PartitionState {
+    fn new(stage: &str, max_parallelism: u32, parallelism: u32, partition: PartitionId) -> Self {
+        let groups = key_groups_of(partition, max_parallelism, parallelism.max(1));
+        PartitionState {
+            stage: stage.to_string(),
+            group: KeyGroup(groups.start),
+        }
+    }
+
+    /// The snapshot of a model's bytes (nothing before the model exists).
+    fn save<E: std::fmt::Display>(
+        &self,
+        bytes: Option<Result<Vec<u8>, E>>,
+    ) -> Result<Vec<KeyGroupState>, OperatorError> {
+        match bytes {
+            None => Ok(Vec::new()),
+            Some(bytes) => Ok(vec![KeyGroupState {
+                group: self.group,
+                bytes: bytes.map_err(|e| self.error(e))?,
+            }]),
+        }
+    }
+
+    /// The bytes to restore from: those under this partition's key group, else those under the
+    /// lowest key group passed; `None` when nothing was passed.
+    fn pick(&self, states: Vec<KeyGroupState>) -> Option<Vec<u8>> {
+        let own = states.iter().position(|s| s.group == self.group);
+        let index = own.or_else(|| {
+            states
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.group)
+                .map(|(i, _)| i)
+        })?;
+        states.into_iter().nth(index).map(|s| s.bytes)
+    }
+
+    /// A state error naming the stage.
+    fn error(&self, error: impl std::fmt::Display) -> OperatorError {
+        OperatorError::State(format!("stage \"{}\": {error}", self.stage))
+    }
+}

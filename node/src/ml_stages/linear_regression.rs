@@ -1,0 +1,37 @@
+//! `kind = "linear_regression"`: least-squares linear regression updated by one SGD step per
+//! example (`quiver_ml::linear::StreamingLinearRegressionSgd`), starting from zero weights.
+//! Adds `prediction` and `model_version` (a null label: predict only).
+
+use super::features::{data_error, FeatureReader, InputColumn};
+use super::learner::Progressive;
+use super::PartitionState;
+use crate::operator::{Operator, OperatorError};
+use quiver_ml::linear::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
+use quiver_protocol::spec::{LinearRegressionStage, StageSpec};
+use quiver_protocol::Schema;
+
+/// Builds one partition.
+pub(super) fn build(
+    stage: &StageSpec,
+    spec: &LinearRegressionStage,
+    input: &Schema,
+    state: PartitionState,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let params = StreamingLinearRegressionParams {
+        learning_rate: spec.learning_rate,
+        l2: spec.l2,
+        fit_intercept: spec.fit_intercept,
+    };
+    params.validate().map_err(|e| data_error(&stage.name, e))?;
+    let features = FeatureReader::new(&stage.name, &spec.features, input)?;
+    let label = InputColumn::find(&stage.name, input, &spec.label)?;
+    let make = Box::new(move |dim| StreamingLinearRegressionSgd::new(params.clone(), dim));
+    Ok(Box::new(Progressive::new(
+        &stage.name,
+        features,
+        label,
+        false,
+        make,
+        state,
+    )))
+}

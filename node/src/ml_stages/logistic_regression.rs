@@ -1,0 +1,45 @@
+//! `kind = "logistic_regression"`: online binary logistic regression trained by FTRL-Proximal
+//! (`quiver_ml::linear::OnlineLogisticRegression`, Flink ML's algorithm and defaults), starting
+//! from zero coefficients. Adds `prediction` (0.0 / 1.0), `probability` (of class 1) and
+//! `model_version`. Labels must be 0 or 1 (a null label: predict only).
+
+use super::features::{data_error, FeatureReader, InputColumn};
+use super::learner::Progressive;
+use super::PartitionState;
+use crate::operator::{Operator, OperatorError};
+use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
+use quiver_protocol::spec::{LogisticRegressionStage, StageSpec};
+use quiver_protocol::Schema;
+
+/// The library parameters of a stage.
+pub(super) fn params(spec: &LogisticRegressionStage) -> FtrlParams {
+    FtrlParams {
+        alpha: spec.alpha,
+        beta: spec.beta,
+        reg: spec.reg,
+        elastic_net: spec.elastic_net,
+        global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
+    }
+}
+
+/// Builds one partition.
+pub(super) fn build(
+    stage: &StageSpec,
+    spec: &LogisticRegressionStage,
+    input: &Schema,
+    state: PartitionState,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let params = params(spec);
+    params.validate().map_err(|e| data_error(&stage.name, e))?;
+    let features = FeatureReader::new(&stage.name, &spec.features, input)?;
+    let label = InputColumn::find(&stage.name, input, &spec.label)?;
+    let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
+    Ok(Box::new(Progressive::new(
+        &stage.name,
+        features,
+        label,
+        true,
+        make,
+        state,
+    )))
+}

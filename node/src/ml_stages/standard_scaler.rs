@@ -1,0 +1,90 @@
+//! `kind = "standard_scaler"`: online standardisation
+//! (`quiver_ml::feature::OnlineStandardScaler`, Welford's running mean and variance, over all
+//! rows or the last `window`). Each row first updates the statistics, then is scaled with them
+//! (as River's `StandardScaler` inside a learning pipeline); adds the dense vector `output`.
+//! With fewer than two rows seen the standard deviation is 0 and scaled values are 0.
+
+use super::features::{data_error, FeatureReader};
+use super::learner::emit;
+use super::PartitionState;
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
+use quiver_ml::{OnlineModel, Persist};
+use quiver_protocol::spec::{StageSpec, StandardScalerStage};
+use quiver_protocol::{Batch, Schema, Value};
+use std::sync::Arc;
+
+/// One partition of a scaler stage.
+struct ScalerOperator {
+    stage: String,
+    features: FeatureReader,
+    scaler: OnlineStandardScaler,
+    /// The scaled vector, before it is copied into the row.
+    scaled: Vec<f64>,
+    state: PartitionState,
+}
+
+/// Builds one partition.
+pub(super) fn build(
+    stage: &StageSpec,
+    spec: &StandardScalerStage,
+    input: &Schema,
+    state: PartitionState,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let params = StandardScalerParams {
+        with_mean: spec.with_mean,
+        with_std: spec.with_std,
+        ..StandardScalerParams::default()
+    };
+    let window = spec
+        .window
+        .map(|w| usize::try_from(w).unwrap_or(usize::MAX));
+    let scaler =
+        OnlineStandardScaler::new(params, window).map_err(|e| data_error(&stage.name, e))?;
+    Ok(Box::new(ScalerOperator {
+        stage: stage.name.clone(),
+        features: FeatureReader::new(&stage.name, &spec.columns, input)?,
+        scaler,
+        scaled: Vec::new(),
+        state,
+    }))
+}
+
+impl Operator for ScalerOperator {
+    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+        for record in &mut batch {
+            let scaled = match self.features.read(&record.row)? {
+                None => Value::Null,
+                Some(x) => {
+                    let row_error = |e| {
+                        data_error(
+                            &self.stage,
+                            format!("row at event time {}: {e}", record.event_time),
+                        )
+                    };
+                    self.scaler.learn_one(x).map_err(row_error)?;
+                    self.scaled.resize(x.dim(), 0.0);
+                    self.scaler
+                        .transform_one(x, &mut self.scaled)
+                        .map_err(row_error)?;
+                    Value::Dense(Arc::from(self.scaled.as_slice()))
+                }
+            };
+            record.row.push(scaled);
+        }
+        emit(batch, out);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        self.state.save(Some(self.scaler.snapshot()))
+    }
+
+    fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        if let Some(bytes) = self.state.pick(states) {
+            self.scaler =
+                OnlineStandardScaler::from_snapshot(&bytes).map_err(|e| self.state.error(e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! The machine-learning stage kinds of a job spec: online feature stages (`standard_scaler`,
+//! `feature_hasher`, `vector_assembler`, `one_hot`) and online learners
+//! (`logistic_regression`, `linear_regression`, `kmeans`, `matrix_factorization`).
+//!
+//! Feature stages add one vector column (`output`) to each row. Learners predict first, then
+//! learn from the row (progressive validation), and add `prediction` (f64; `cluster`, i64, for
+//! `kmeans`), `probability` (f64, `logistic_regression` only) and `model_version` (i64: the
+//! version of the model that made the prediction). Parameter names and defaults are those of
+//! the `quiver-ml` library (Flink ML's for FTRL and online k-means, River's for matrix
+//! factorisation). `parse` reads a table, `schema` checks columns and adds the outputs.
+
+mod parse;
+mod schema;
+
+pub(super) use parse::{parse, KINDS};
+pub(super) use schema::output_schema;
+
+use serde::{Deserialize, Serialize};
+
+/// Columns a learner adds for its prediction and the model version that made it.
+pub const PREDICTION: &str = "prediction";
+/// The probability of class 1 (`logistic_regression`).
+pub const PROBABILITY: &str = "probability";
+/// The model version that made the prediction.
+pub const MODEL_VERSION: &str = "model_version";
+/// The cluster index `kmeans` adds instead of `prediction`.
+pub const CLUSTER: &str = "cluster";
+
+/// Where a stage reads its feature vector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FeatureInput {
+    /// One vector column (dense or sparse), written as a string: `features = "features"`.
+    Vector(String),
+    /// Numeric (i64, f64, bool) columns taken in order as a dense vector, written as a list:
+    /// `features = ["x1", "x2"]`.
+    Columns(Vec<String>),
+}
+
+/// `kind = "standard_scaler"`: online standardisation (Welford's running mean and variance).
+/// Each row first updates the statistics, then is scaled with them (as River's
+/// `StandardScaler` in a learning pipeline).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StandardScalerStage {
+    /// `columns`: the features to scale.
+    pub columns: FeatureInput,
+    /// `output`: the dense vector column added to the row.
+    pub output: String,
+    /// `with_mean`: subtract the running mean (default false, as Flink ML).
+    pub with_mean: bool,
+    /// `with_std`: divide by the running sample standard deviation (default true).
+    pub with_std: bool,
+    /// `window`: statistics over the last `window` rows (≥ 2); `None`: over all rows.
+    pub window: Option<u64>,
+}
+
+/// Default `num_features` of `feature_hasher` (2^18, as Flink ML).
+pub const DEFAULT_NUM_FEATURES: u32 = 1 << 18;
+
+/// `kind = "feature_hasher"`: Flink ML's FeatureHasher (stateless): numeric columns add their
+/// value at `h("col")`, string, bool and `categorical` columns add 1.0 at `h("col=value")`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureHasherStage {
+    /// `columns`: the columns to hash (i64, f64, bool, string).
+    pub columns: Vec<String>,
+    /// `categorical`: numeric columns among `columns` hashed as categories.
+    pub categorical: Vec<String>,
+    /// `num_features`: the output dimension (default [`DEFAULT_NUM_FEATURES`]).
+    pub num_features: u32,
+    /// `output`: the sparse vector column added to the row.
+    pub output: String,
+}
+
+/// `kind = "vector_assembler"`: concatenates numeric and vector columns into a dense vector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VectorAssemblerStage {
+    /// `columns`: numeric (i64, f64, bool) or vector columns, in order.
+    pub columns: Vec<String>,
+    /// `output`: the dense vector column added to the row.
+    pub output: String,
+}
+
+/// Default `max_categories` of `one_hot`.
+pub const DEFAULT_MAX_CATEGORIES: u32 = 1024;
+
+/// `kind = "one_hot"`: online one-hot encoding of a string or i64 column. Categories get
+/// indices in order of first appearance (per partition); the output has dimension
+/// `max_categories`, and categories met after `max_categories` others encode as all zeros.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneHotStage {
+    /// `column`: the categorical column (string or i64).
+    pub column: String,
+    /// `max_categories`: the number of categories indexed (default
+    /// [`DEFAULT_MAX_CATEGORIES`]); the output's dimension.
+    pub max_categories: u32,
+    /// `output`: the sparse vector column added to the row.
+    pub output: String,
+}
+
+/// `kind = "logistic_regression"`: online binary logistic regression trained by FTRL-Proximal
+/// (Flink ML's `OnlineLogisticRegression`, with its parameter names and defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogisticRegressionStage {
+    /// `features`: a vector column or numeric columns.
+    pub features: FeatureInput,
+    /// `label`: the 0/1 label column (i64, f64 or bool); null: predict only.
+    pub label: String,
+    /// `alpha` (default 0.1).
+    pub alpha: f64,
+    /// `beta` (default 0.1).
+    pub beta: f64,
+    /// `reg`: regularisation strength (default 0).
+    pub reg: f64,
+    /// `elastic_net`: share of `reg` that is L1, in [0, 1] (default 0).
+    pub elastic_net: f64,
+    /// `global_batch_size`: examples per model update (default 32; 1: every example).
+    pub global_batch_size: u64,
+}
+
+/// `kind = "linear_regression"`: least squares updated by one SGD step per example.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearRegressionStage {
+    /// `features`: a vector column or numeric columns.
+    pub features: FeatureInput,
+    /// `label`: the numeric target column; null: predict only.
+    pub label: String,
+    /// `learning_rate` (default 0.01).
+    pub learning_rate: f64,
+    /// `l2`: L2 penalty on the weights (default 0).
+    pub l2: f64,
+    /// `fit_intercept` (default true).
+    pub fit_intercept: bool,
+}
+
+/// `kind = "kmeans"`: Flink ML's `OnlineKMeans` from `k` random centroids (uniform in
+/// [0, 1) per dimension, weight 0, drawn from `seed`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KMeansStage {
+    /// `features`: a vector column or numeric columns.
+    pub features: FeatureInput,
+    /// `k`: the number of clusters.
+    pub k: u32,
+    /// `decay_factor`: weight kept from the past at each update, in [0, 1] (default 0).
+    pub decay_factor: f64,
+    /// `global_batch_size`: points per model update (default 32).
+    pub global_batch_size: u64,
+    /// `seed` of the initial centroids (default 0).
+    pub seed: u64,
+}
+
+/// The River recommender a `matrix_factorization` stage reproduces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfModel {
+    /// `"baseline"`: global mean plus user and item biases.
+    Baseline,
+    /// `"biased_mf"` (default): biases plus the dot product of latent factors.
+    BiasedMf,
+    /// `"funk_mf"`: the dot product of latent factors only.
+    FunkMf,
+}
+
+/// `kind = "matrix_factorization"`: online matrix factorisation of `(user, item, rating)` by
+/// SGD, as River's `reco` models, with River's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatrixFactorizationStage {
+    /// `user`: the user id column (i64 or string).
+    pub user: String,
+    /// `item`: the item id column (i64 or string).
+    pub item: String,
+    /// `rating`: the numeric rating column; null: predict only.
+    pub rating: String,
+    /// `model` (default `biased_mf`).
+    pub model: MfModel,
+    /// `n_factors`: latent factors per user and item (default 10; unused by `baseline`).
+    pub n_factors: u64,
+    /// `bias_learning_rate` (default 0.01).
+    pub bias_learning_rate: f64,
+    /// `latent_learning_rate` (default 0.01; 0.1 for `funk_mf`, as River).
+    pub latent_learning_rate: f64,
+    /// `l2_bias` (default 0).
+    pub l2_bias: f64,
+    /// `l2_latent` (default 0).
+    pub l2_latent: f64,
+    /// `init_std`: standard deviation of the initial latent factors (default 0.1).
+    pub init_std: f64,
+    /// `clip_gradient`: bound on the loss gradient (default 1e12).
+    pub clip_gradient: f64,
+    /// `seed` of the initial latent factors (default 0).
+    pub seed: u64,
+}

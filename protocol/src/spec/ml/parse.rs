@@ -1,0 +1,338 @@
+//! Reading the table of an ML stage: its fields, their types, ranges and defaults. Columns are
+//! checked against the input schema later, by `schema`.
+
+use super::{
+    FeatureHasherStage, FeatureInput, KMeansStage, LinearRegressionStage, LogisticRegressionStage,
+    MatrixFactorizationStage, MfModel, OneHotStage, StandardScalerStage, VectorAssemblerStage,
+    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES,
+};
+use crate::spec::error::SpecError;
+use crate::spec::fields::Fields;
+use crate::spec::StageKind;
+use toml::Value;
+
+/// The ML stage kinds, in the order the spec's list of kinds shows them.
+pub(in crate::spec) const KINDS: [&str; 8] = [
+    "standard_scaler",
+    "feature_hasher",
+    "vector_assembler",
+    "one_hot",
+    "logistic_regression",
+    "linear_regression",
+    "kmeans",
+    "matrix_factorization",
+];
+
+/// Fields every stage accepts except `late` (ML stages have no windows, so no late records).
+const COMMON_FIELDS: [&str; 4] = ["name", "kind", "input", "parallelism"];
+/// How to name a feature input.
+const FEATURES_FORMAT: &str = "a vector column, e.g. \"features\", or a non-empty list of \
+                               numeric columns, e.g. [\"x1\", \"x2\"]";
+
+/// The range a number field must be in.
+#[derive(Clone, Copy)]
+enum Range {
+    /// `> 0`
+    Positive,
+    /// `≥ 0`
+    NonNegative,
+    /// `[0, 1]`
+    Unit,
+}
+
+impl Range {
+    fn contains(self, x: f64) -> bool {
+        x.is_finite()
+            && match self {
+                Range::Positive => x > 0.0,
+                Range::NonNegative => x >= 0.0,
+                Range::Unit => (0.0..=1.0).contains(&x),
+            }
+    }
+
+    fn allowed(self) -> &'static str {
+        match self {
+            Range::Positive => "a number greater than 0",
+            Range::NonNegative => "a number ≥ 0",
+            Range::Unit => "a number from 0 to 1",
+        }
+    }
+}
+
+/// Reads the table of ML stage `kind` (one of [`KINDS`]); `None` if `kind` is not an ML kind.
+pub(in crate::spec) fn parse(
+    kind: &str,
+    fields: &Fields<'_>,
+) -> Option<Result<StageKind, SpecError>> {
+    let read = match kind {
+        "standard_scaler" => standard_scaler,
+        "feature_hasher" => feature_hasher,
+        "vector_assembler" => vector_assembler,
+        "one_hot" => one_hot,
+        "logistic_regression" => logistic_regression,
+        "linear_regression" => linear_regression,
+        "kmeans" => kmeans,
+        "matrix_factorization" => matrix_factorization,
+        _ => return None,
+    };
+    Some(read(fields))
+}
+
+/// Rejects fields other than the common ones and `own`.
+fn deny_unknown(fields: &Fields<'_>, own: &[&str]) -> Result<(), SpecError> {
+    if let Some(late) = fields.get("late") {
+        return Err(fields.invalid(
+            "late",
+            late,
+            "no value on an ML stage: only windowed aggregates have late records; remove `late`",
+        ));
+    }
+    fields.deny_unknown(&[COMMON_FIELDS.as_slice(), own].concat())
+}
+
+fn standard_scaler(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &["columns", "output", "with_mean", "with_std", "window"],
+    )?;
+    Ok(StageKind::StandardScaler(StandardScalerStage {
+        columns: features(fields, "columns")?,
+        output: output(fields, "dense vector")?,
+        with_mean: flag(fields, "with_mean", false)?,
+        with_std: flag(fields, "with_std", true)?,
+        window: fields.integer("window", 2, u64::MAX)?,
+    }))
+}
+
+fn feature_hasher(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &["columns", "categorical", "num_features", "output"],
+    )?;
+    let columns = column_list(fields, "columns", "columns to hash")?;
+    let categorical = fields
+        .string_list(
+            "categorical",
+            "a list of numeric columns among `columns` to hash as categories",
+        )?
+        .unwrap_or_default();
+    if let Some(extra) = categorical.iter().find(|c| !columns.contains(c)) {
+        return Err(fields.invalid(
+            "categorical",
+            &Value::String(extra.clone()),
+            format!("columns listed in `columns`: {}", columns.join(", ")),
+        ));
+    }
+    let num_features = fields
+        .integer("num_features", 1, i32::MAX as u64)?
+        .map_or(DEFAULT_NUM_FEATURES, |n| {
+            u32::try_from(n).unwrap_or(DEFAULT_NUM_FEATURES)
+        });
+    Ok(StageKind::FeatureHasher(FeatureHasherStage {
+        columns,
+        categorical,
+        num_features,
+        output: output(fields, "sparse vector")?,
+    }))
+}
+
+fn vector_assembler(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(fields, &["columns", "output"])?;
+    Ok(StageKind::VectorAssembler(VectorAssemblerStage {
+        columns: column_list(fields, "columns", "numeric or vector columns")?,
+        output: output(fields, "dense vector")?,
+    }))
+}
+
+fn one_hot(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(fields, &["column", "max_categories", "output"])?;
+    let max_categories = fields
+        .integer("max_categories", 1, 1 << 24)?
+        .map_or(DEFAULT_MAX_CATEGORIES, |n| {
+            u32::try_from(n).unwrap_or(DEFAULT_MAX_CATEGORIES)
+        });
+    Ok(StageKind::OneHot(OneHotStage {
+        column: column(fields, "column", "the string or i64 column to encode")?,
+        max_categories,
+        output: output(fields, "sparse vector")?,
+    }))
+}
+
+fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &[
+            "features",
+            "label",
+            "alpha",
+            "beta",
+            "reg",
+            "elastic_net",
+            "global_batch_size",
+        ],
+    )?;
+    Ok(StageKind::LogisticRegression(LogisticRegressionStage {
+        features: features(fields, "features")?,
+        label: column(fields, "label", "the 0/1 label column")?,
+        alpha: number(fields, "alpha", 0.1, Range::Positive)?,
+        beta: number(fields, "beta", 0.1, Range::NonNegative)?,
+        reg: number(fields, "reg", 0.0, Range::NonNegative)?,
+        elastic_net: number(fields, "elastic_net", 0.0, Range::Unit)?,
+        global_batch_size: fields
+            .integer("global_batch_size", 1, 1 << 20)?
+            .unwrap_or(32),
+    }))
+}
+
+fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &["features", "label", "learning_rate", "l2", "fit_intercept"],
+    )?;
+    Ok(StageKind::LinearRegression(LinearRegressionStage {
+        features: features(fields, "features")?,
+        label: column(fields, "label", "the numeric target column")?,
+        learning_rate: number(fields, "learning_rate", 0.01, Range::Positive)?,
+        l2: number(fields, "l2", 0.0, Range::NonNegative)?,
+        fit_intercept: flag(fields, "fit_intercept", true)?,
+    }))
+}
+
+fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &["features", "k", "decay_factor", "global_batch_size", "seed"],
+    )?;
+    let k = fields
+        .integer("k", 1, 1 << 16)?
+        .ok_or_else(|| fields.missing("k", "add k = the number of clusters, e.g. 3"))?;
+    Ok(StageKind::KMeans(KMeansStage {
+        features: features(fields, "features")?,
+        k: u32::try_from(k).unwrap_or(1),
+        decay_factor: number(fields, "decay_factor", 0.0, Range::Unit)?,
+        global_batch_size: fields
+            .integer("global_batch_size", 1, 1 << 20)?
+            .unwrap_or(32),
+        seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+    }))
+}
+
+fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &[
+            "user",
+            "item",
+            "rating",
+            "model",
+            "n_factors",
+            "bias_learning_rate",
+            "latent_learning_rate",
+            "l2_bias",
+            "l2_latent",
+            "init_std",
+            "clip_gradient",
+            "seed",
+        ],
+    )?;
+    let model = fields
+        .choice(
+            "model",
+            &[
+                ("baseline", MfModel::Baseline),
+                ("biased_mf", MfModel::BiasedMf),
+                ("funk_mf", MfModel::FunkMf),
+            ],
+        )?
+        .unwrap_or(MfModel::BiasedMf);
+    let latent_default = if model == MfModel::FunkMf { 0.1 } else { 0.01 };
+    Ok(StageKind::MatrixFactorization(MatrixFactorizationStage {
+        user: column(fields, "user", "the user id column (i64 or string)")?,
+        item: column(fields, "item", "the item id column (i64 or string)")?,
+        rating: column(fields, "rating", "the numeric rating column")?,
+        model,
+        n_factors: fields.integer("n_factors", 1, 1 << 12)?.unwrap_or(10),
+        bias_learning_rate: number(fields, "bias_learning_rate", 0.01, Range::Positive)?,
+        latent_learning_rate: number(
+            fields,
+            "latent_learning_rate",
+            latent_default,
+            Range::Positive,
+        )?,
+        l2_bias: number(fields, "l2_bias", 0.0, Range::NonNegative)?,
+        l2_latent: number(fields, "l2_latent", 0.0, Range::NonNegative)?,
+        init_std: number(fields, "init_std", 0.1, Range::NonNegative)?,
+        clip_gradient: number(fields, "clip_gradient", 1e12, Range::Positive)?,
+        seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+    }))
+}
+
+/// A required column name; `what` says which column, for the hint.
+fn column(fields: &Fields<'_>, key: &str, what: &str) -> Result<String, SpecError> {
+    let shape = format!("\"COLUMN\": {what}");
+    Ok(fields.required_string(key, &shape)?.to_string())
+}
+
+/// The required `output` column name; `what` is its type, for the hint.
+fn output(fields: &Fields<'_>, what: &str) -> Result<String, SpecError> {
+    let name = fields.required_string(
+        "output",
+        &format!("\"NAME\" of the {what} column this stage adds, e.g. \"features\""),
+    )?;
+    if name.is_empty() {
+        return Err(fields.invalid(
+            "output",
+            &Value::String(String::new()),
+            "a non-empty column name",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A required, non-empty list of column names.
+fn column_list(fields: &Fields<'_>, key: &str, what: &str) -> Result<Vec<String>, SpecError> {
+    let shape = format!("a non-empty list of {what}, e.g. [\"x1\", \"x2\"]");
+    let list = fields
+        .string_list(key, &shape)?
+        .ok_or_else(|| fields.missing(key, format!("add {key} = {shape}")))?;
+    if list.is_empty() {
+        return Err(fields.invalid(key, &Value::Array(Vec::new()), shape));
+    }
+    Ok(list)
+}
+
+/// A required feature input: a string (a vector column) or a list (numeric columns).
+fn features(fields: &Fields<'_>, key: &str) -> Result<FeatureInput, SpecError> {
+    match fields.get(key) {
+        None => Err(fields.missing(key, format!("add {key} = {FEATURES_FORMAT}"))),
+        Some(Value::String(name)) if !name.is_empty() => Ok(FeatureInput::Vector(name.clone())),
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let names = fields
+                .string_list(key, FEATURES_FORMAT)?
+                .unwrap_or_default();
+            Ok(FeatureInput::Columns(names))
+        }
+        Some(other) => Err(fields.invalid(key, other, FEATURES_FORMAT)),
+    }
+}
+
+/// An optional number (integer or float) in `range`.
+fn number(fields: &Fields<'_>, key: &str, default: f64, range: Range) -> Result<f64, SpecError> {
+    let Some(value) = fields.get(key) else {
+        return Ok(default);
+    };
+    match value {
+        Value::Float(x) if range.contains(*x) => Ok(*x),
+        Value::Integer(n) if range.contains(*n as f64) => Ok(*n as f64),
+        other => Err(fields.invalid(key, other, range.allowed())),
+    }
+}
+
+/// An optional boolean.
+fn flag(fields: &Fields<'_>, key: &str, default: bool) -> Result<bool, SpecError> {
+    match fields.get(key) {
+        None => Ok(default),
+        Some(Value::Boolean(b)) => Ok(*b),
+        Some(other) => Err(fields.invalid(key, other, "true or false")),
+    }
+}

@@ -1,0 +1,596 @@
+//! The ML stage kinds of a job spec: their validated form with defaults, the columns each adds,
+//! every error path (the message names the place, the field, the value and what is allowed),
+//! and how the plan spreads records into them.
+
+use quiver_protocol::plan::{JobPlan, Partitioning};
+use quiver_protocol::spec::{
+    FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LinearRegressionStage,
+    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StageKind,
+    StandardScalerStage, VectorAssemblerStage,
+};
+use quiver_protocol::{Schema, ValueType};
+use std::path::Path;
+
+/// A valid spec with every ML stage kind; each error test breaks one thing in it.
+const VALID: &str = r#"
+[job]
+name = "ml"
+
+[[source]]
+name = "events"
+kind = "file"
+path = "events.csv"
+format = "csv"
+schema = { user = "i64", item = "string", x1 = "f64", x2 = "i64", ok = "bool", y = "i64", r = "f64" }
+
+[[stage]]
+name = "scaled"
+kind = "standard_scaler"
+input = "events"
+columns = ["x1", "x2"]
+output = "features"
+
+[[stage]]
+name = "hashed"
+kind = "feature_hasher"
+input = "scaled"
+columns = ["item", "x2", "ok"]
+categorical = ["x2"]
+output = "hashed"
+
+[[stage]]
+name = "assembled"
+kind = "vector_assembler"
+input = "hashed"
+columns = ["x1", "features", "ok"]
+output = "assembled"
+
+[[stage]]
+name = "encoded"
+kind = "one_hot"
+input = "assembled"
+column = "item"
+output = "item_vec"
+
+[[stage]]
+name = "clf"
+kind = "logistic_regression"
+input = "encoded"
+features = "features"
+label = "y"
+
+[[stage]]
+name = "reg"
+kind = "linear_regression"
+input = "events"
+features = ["x1", "x2"]
+label = "r"
+
+[[stage]]
+name = "clusters"
+kind = "kmeans"
+input = "scaled"
+features = "features"
+k = 3
+
+[[stage]]
+name = "mf"
+kind = "matrix_factorization"
+input = "events"
+user = "user"
+item = "item"
+rating = "r"
+
+[[sink]]
+name = "out"
+kind = "stdout"
+input = "clf"
+"#;
+
+fn parse(text: &str) -> JobSpec {
+    JobSpec::parse(text, Path::new("/jobs")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The error message for `VALID` with `from` replaced by `to` (which must change it).
+fn error_after(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "{from:?} is not in the valid spec");
+    match JobSpec::parse(&VALID.replacen(from, to, 1), Path::new("/jobs")) {
+        Ok(_) => panic!("{from:?} -> {to:?} was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn kind_of<'s>(spec: &'s JobSpec, stage: &str) -> &'s StageKind {
+    &spec
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .unwrap_or_else(|| panic!("no stage {stage}"))
+        .kind
+}
+
+fn schema_of(spec: &JobSpec, stage: &str) -> Vec<(String, ValueType)> {
+    spec.schema_of(stage)
+        .unwrap_or_else(|| panic!("no stage {stage}"))
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.ty))
+        .collect()
+}
+
+fn names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The source's columns followed by `added`.
+fn source_plus(added: &[(&str, ValueType)]) -> Vec<(String, ValueType)> {
+    use ValueType::*;
+    let source = [
+        ("user", I64),
+        ("item", Str),
+        ("x1", F64),
+        ("x2", I64),
+        ("ok", Bool),
+        ("y", I64),
+        ("r", F64),
+    ];
+    source
+        .iter()
+        .chain(added)
+        .map(|(n, t)| (n.to_string(), *t))
+        .collect()
+}
+
+#[test]
+fn every_ml_kind_parses_with_its_defaults() {
+    let spec = parse(VALID);
+    assert_eq!(
+        kind_of(&spec, "scaled"),
+        &StageKind::StandardScaler(StandardScalerStage {
+            columns: FeatureInput::Columns(names(&["x1", "x2"])),
+            output: "features".to_string(),
+            with_mean: false,
+            with_std: true,
+            window: None,
+        })
+    );
+    assert_eq!(
+        kind_of(&spec, "hashed"),
+        &StageKind::FeatureHasher(FeatureHasherStage {
+            columns: names(&["item", "x2", "ok"]),
+            categorical: names(&["x2"]),
+            num_features: 262_144,
+            output: "hashed".to_string(),
+        })
+    );
+    assert_eq!(
+        kind_of(&spec, "assembled"),
+        &StageKind::VectorAssembler(VectorAssemblerStage {
+            columns: names(&["x1", "features", "ok"]),
+            output: "assembled".to_string(),
+        })
+    );
+    assert_eq!(
+        kind_of(&spec, "encoded"),
+        &StageKind::OneHot(OneHotStage {
+            column: "item".to_string(),
+            max_categories: 1024,
+            output: "item_vec".to_string(),
+        })
+    );
+    // Flink ML's OnlineLogisticRegression defaults.
+    assert_eq!(
+        kind_of(&spec, "clf"),
+        &StageKind::LogisticRegression(LogisticRegressionStage {
+            features: FeatureInput::Vector("features".to_string()),
+            label: "y".to_string(),
+            alpha: 0.1,
+            beta: 0.1,
+            reg: 0.0,
+            elastic_net: 0.0,
+            global_batch_size: 32,
+        })
+    );
+    assert_eq!(
+        kind_of(&spec, "reg"),
+        &StageKind::LinearRegression(LinearRegressionStage {
+            features: FeatureInput::Columns(names(&["x1", "x2"])),
+            label: "r".to_string(),
+            learning_rate: 0.01,
+            l2: 0.0,
+            fit_intercept: true,
+        })
+    );
+    assert_eq!(
+        kind_of(&spec, "clusters"),
+        &StageKind::KMeans(KMeansStage {
+            features: FeatureInput::Vector("features".to_string()),
+            k: 3,
+            decay_factor: 0.0,
+            global_batch_size: 32,
+            seed: 0,
+        })
+    );
+    // River's reco.BiasedMF defaults.
+    assert_eq!(
+        kind_of(&spec, "mf"),
+        &StageKind::MatrixFactorization(MatrixFactorizationStage {
+            user: "user".to_string(),
+            item: "item".to_string(),
+            rating: "r".to_string(),
+            model: MfModel::BiasedMf,
+            n_factors: 10,
+            bias_learning_rate: 0.01,
+            latent_learning_rate: 0.01,
+            l2_bias: 0.0,
+            l2_latent: 0.0,
+            init_std: 0.1,
+            clip_gradient: 1e12,
+            seed: 0,
+        })
+    );
+}
+
+#[test]
+fn settings_override_the_defaults() {
+    let spec = parse(
+        &VALID
+            .replace(
+                "output = \"features\"",
+                "output = \"features\"\nwith_mean = true\nwith_std = false\nwindow = 100",
+            )
+            .replace(
+                "label = \"y\"",
+                "label = \"y\"\nalpha = 1\nbeta = 0.5\nreg = 0.2\nelastic_net = 1.0\nglobal_batch_size = 1",
+            )
+            .replace("rating = \"r\"", "rating = \"r\"\nmodel = \"funk_mf\"\nseed = 7"),
+    );
+    let StageKind::StandardScaler(scaler) = kind_of(&spec, "scaled") else {
+        panic!("a scaler")
+    };
+    assert_eq!(
+        (scaler.with_mean, scaler.with_std, scaler.window),
+        (true, false, Some(100))
+    );
+    let StageKind::LogisticRegression(clf) = kind_of(&spec, "clf") else {
+        panic!("a classifier")
+    };
+    assert_eq!(
+        (
+            clf.alpha,
+            clf.beta,
+            clf.reg,
+            clf.elastic_net,
+            clf.global_batch_size
+        ),
+        (1.0, 0.5, 0.2, 1.0, 1)
+    );
+    // River's FunkMF learns its factors ten times faster by default.
+    let StageKind::MatrixFactorization(mf) = kind_of(&spec, "mf") else {
+        panic!("a recommender")
+    };
+    assert_eq!(
+        (mf.model, mf.latent_learning_rate, mf.seed),
+        (MfModel::FunkMf, 0.1, 7)
+    );
+}
+
+#[test]
+fn each_stage_adds_its_columns_after_its_input_columns() {
+    use ValueType::*;
+    let spec = parse(VALID);
+    assert_eq!(
+        schema_of(&spec, "scaled"),
+        source_plus(&[("features", Dense)])
+    );
+    assert_eq!(
+        schema_of(&spec, "encoded"),
+        source_plus(&[
+            ("features", Dense),
+            ("hashed", Sparse),
+            ("assembled", Dense),
+            ("item_vec", Sparse)
+        ])
+    );
+    assert_eq!(
+        schema_of(&spec, "clf"),
+        source_plus(&[
+            ("features", Dense),
+            ("hashed", Sparse),
+            ("assembled", Dense),
+            ("item_vec", Sparse),
+            ("prediction", F64),
+            ("probability", F64),
+            ("model_version", I64)
+        ])
+    );
+    assert_eq!(
+        schema_of(&spec, "reg"),
+        source_plus(&[("prediction", F64), ("model_version", I64)])
+    );
+    assert_eq!(
+        schema_of(&spec, "clusters"),
+        source_plus(&[
+            ("features", Dense),
+            ("cluster", I64),
+            ("model_version", I64)
+        ])
+    );
+    assert_eq!(
+        schema_of(&spec, "mf"),
+        source_plus(&[("prediction", F64), ("model_version", I64)])
+    );
+}
+
+#[test]
+fn ml_stages_read_forward_at_equal_parallelism_and_rebalanced_otherwise() {
+    let spec = parse(&VALID.replace(
+        "name = \"reg\"\nkind = \"linear_regression\"",
+        "name = \"reg\"\nkind = \"linear_regression\"\nparallelism = 2",
+    ));
+    let plan = JobPlan::from_spec(&spec);
+    let partitioning = |name: &str| {
+        plan.operators
+            .iter()
+            .find(|o| o.name == name)
+            .and_then(|o| o.input.as_ref())
+            .map(|e| e.partitioning.clone())
+    };
+    assert_eq!(partitioning("scaled"), Some(Partitioning::Forward));
+    assert_eq!(partitioning("clf"), Some(Partitioning::Forward));
+    assert_eq!(partitioning("reg"), Some(Partitioning::Rebalance));
+    let clf = plan.operators.iter().find(|o| o.name == "clf");
+    assert_eq!(
+        clf.and_then(|o| o.input_schema.clone()),
+        spec.schema_of("encoded").cloned()
+    );
+    assert_ne!(spec.schema_of("encoded"), Some(&Schema::default()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unknown_field_lists_the_fields_of_the_kind() {
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"y\"\nlearning_rate = 0.1"),
+        "stage \"clf\": unknown field \"learning_rate\"; allowed fields: name, kind, input, \
+         parallelism, features, label, alpha, beta, reg, elastic_net, global_batch_size"
+    );
+}
+
+#[test]
+fn misspelt_field_gets_a_suggestion() {
+    assert_eq!(
+        error_after("k = 3", "k = 3\ndecay_factr = 0.5"),
+        "stage \"clusters\": unknown field \"decay_factr\" (did you mean \"decay_factor\"?); \
+         allowed fields: name, kind, input, parallelism, features, k, decay_factor, \
+         global_batch_size, seed"
+    );
+}
+
+#[test]
+fn late_is_refused_on_ml_stages() {
+    assert_eq!(
+        error_after("k = 3", "k = 3\nlate = \"out\""),
+        "stage \"clusters\": field \"late\" has value \"out\"; allowed: no value on an ML stage: \
+         only windowed aggregates have late records; remove `late`"
+    );
+}
+
+#[test]
+fn alpha_must_be_positive() {
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"y\"\nalpha = 0"),
+        "stage \"clf\": field \"alpha\" has value 0; allowed: a number greater than 0"
+    );
+}
+
+#[test]
+fn elastic_net_above_one() {
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"y\"\nelastic_net = 1.5"),
+        "stage \"clf\": field \"elastic_net\" has value 1.5; allowed: a number from 0 to 1"
+    );
+}
+
+#[test]
+fn a_number_written_as_text() {
+    assert_eq!(
+        error_after("label = \"r\"", "label = \"r\"\nlearning_rate = \"0.1\""),
+        "stage \"reg\": field \"learning_rate\" has value \"0.1\"; allowed: a number greater than 0"
+    );
+}
+
+#[test]
+fn a_flag_written_as_text() {
+    assert_eq!(
+        error_after(
+            "output = \"features\"",
+            "output = \"features\"\nwith_mean = \"yes\""
+        ),
+        "stage \"scaled\": field \"with_mean\" has value \"yes\"; allowed: true or false"
+    );
+}
+
+#[test]
+fn scaler_window_of_one() {
+    assert_eq!(
+        error_after("output = \"features\"", "output = \"features\"\nwindow = 1"),
+        "stage \"scaled\": field \"window\" has value 1; allowed: a whole number ≥ 2"
+    );
+}
+
+#[test]
+fn features_of_the_wrong_shape() {
+    assert_eq!(
+        error_after("features = \"features\"", "features = 3"),
+        "stage \"clf\": field \"features\" has value 3; allowed: a vector column, e.g. \
+         \"features\", or a non-empty list of numeric columns, e.g. [\"x1\", \"x2\"]"
+    );
+    assert_eq!(
+        error_after("features = [\"x1\", \"x2\"]", "features = []"),
+        "stage \"reg\": field \"features\" has value []; allowed: a vector column, e.g. \
+         \"features\", or a non-empty list of numeric columns, e.g. [\"x1\", \"x2\"]"
+    );
+}
+
+#[test]
+fn features_naming_a_scalar_column_where_a_vector_is_needed() {
+    assert_eq!(
+        error_after("features = \"features\"", "features = \"x1\""),
+        "stage \"clf\": field \"features\" has value \"x1\"; allowed: vector columns of input \
+         \"encoded\": features, hashed, assembled, item_vec"
+    );
+}
+
+#[test]
+fn feature_columns_must_be_numeric() {
+    assert_eq!(
+        error_after("features = [\"x1\", \"x2\"]", "features = [\"x1\", \"item\"]"),
+        "stage \"reg\": field \"features\" has value \"item\"; allowed: numeric (i64, f64 or bool) \
+         columns of input \"events\": user, x1, x2, ok, y, r"
+    );
+}
+
+#[test]
+fn feature_columns_listed_twice() {
+    assert_eq!(
+        error_after("features = [\"x1\", \"x2\"]", "features = [\"x1\", \"x1\"]"),
+        "stage \"reg\": field \"features\" has value \"x1\"; allowed: each column once"
+    );
+}
+
+#[test]
+fn label_missing() {
+    assert_eq!(
+        error_after("label = \"y\"\n", ""),
+        "stage \"clf\": missing required field \"label\"; add label = \"COLUMN\": the 0/1 label \
+         column"
+    );
+}
+
+#[test]
+fn label_must_be_numeric() {
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"item\""),
+        "stage \"clf\": field \"label\" has value \"item\"; allowed: numeric (i64, f64 or bool) \
+         columns of input \"encoded\": user, x1, x2, ok, y, r"
+    );
+}
+
+#[test]
+fn output_missing() {
+    assert_eq!(
+        error_after("output = \"hashed\"\n", ""),
+        "stage \"hashed\": missing required field \"output\"; add output = \"NAME\" of the sparse \
+         vector column this stage adds, e.g. \"features\""
+    );
+}
+
+#[test]
+fn output_naming_an_existing_column() {
+    assert_eq!(
+        error_after("output = \"features\"", "output = \"x1\""),
+        "stage \"scaled\": field \"output\" has value \"x1\"; allowed: a name that is not already \
+         a column of input \"events\" (user, item, x1, x2, ok, y, r)"
+    );
+}
+
+#[test]
+fn a_learner_after_a_learner_would_repeat_its_columns() {
+    assert_eq!(
+        error_after("input = \"scaled\"\nfeatures", "input = \"clf\"\nfeatures"),
+        "stage \"clusters\": field \"input\" has value \"clf\"; allowed: a stream without a column \
+         named \"model_version\": this stage adds cluster, model_version"
+    );
+}
+
+#[test]
+fn hasher_categorical_not_among_columns() {
+    assert_eq!(
+        error_after("categorical = [\"x2\"]", "categorical = [\"x1\"]"),
+        "stage \"hashed\": field \"categorical\" has value \"x1\"; allowed: columns listed in \
+         `columns`: item, x2, ok"
+    );
+}
+
+#[test]
+fn hasher_cannot_hash_a_vector() {
+    assert_eq!(
+        error_after(
+            "columns = [\"item\", \"x2\", \"ok\"]",
+            "columns = [\"item\", \"x2\", \"features\"]"
+        ),
+        "stage \"hashed\": field \"columns\" has value \"features\"; allowed: i64, f64, bool or \
+         string columns of input \"scaled\": user, item, x1, x2, ok, y, r"
+    );
+}
+
+#[test]
+fn hasher_num_features_zero() {
+    assert_eq!(
+        error_after(
+            "output = \"hashed\"",
+            "output = \"hashed\"\nnum_features = 0"
+        ),
+        "stage \"hashed\": field \"num_features\" has value 0; allowed: a whole number from 1 to \
+         2147483647"
+    );
+}
+
+#[test]
+fn assembler_columns_empty() {
+    assert_eq!(
+        error_after("columns = [\"x1\", \"features\", \"ok\"]", "columns = []"),
+        "stage \"assembled\": field \"columns\" has value []; allowed: a non-empty list of numeric \
+         or vector columns, e.g. [\"x1\", \"x2\"]"
+    );
+}
+
+#[test]
+fn one_hot_of_a_float_column() {
+    assert_eq!(
+        error_after("column = \"item\"", "column = \"x1\""),
+        "stage \"encoded\": field \"column\" has value \"x1\"; allowed: string or i64 columns of \
+         input \"assembled\": user, item, x2, y"
+    );
+}
+
+#[test]
+fn one_hot_max_categories_zero() {
+    assert_eq!(
+        error_after(
+            "output = \"item_vec\"",
+            "output = \"item_vec\"\nmax_categories = 0"
+        ),
+        "stage \"encoded\": field \"max_categories\" has value 0; allowed: a whole number from 1 \
+         to 16777216"
+    );
+}
+
+#[test]
+fn kmeans_without_k() {
+    assert_eq!(
+        error_after("k = 3\n", ""),
+        "stage \"clusters\": missing required field \"k\"; add k = the number of clusters, e.g. 3"
+    );
+}
+
+#[test]
+fn matrix_factorization_model_unknown() {
+    assert_eq!(
+        error_after("rating = \"r\"", "rating = \"r\"\nmodel = \"svd\""),
+        "stage \"mf\": field \"model\" has value \"svd\"; allowed: baseline, biased_mf, funk_mf"
+    );
+}
+
+#[test]
+fn matrix_factorization_ids_must_be_i64_or_string() {
+    assert_eq!(
+        error_after("user = \"user\"", "user = \"x1\""),
+        "stage \"mf\": field \"user\" has value \"x1\"; allowed: i64 or string columns of input \
+         \"events\": user, item, x2, y"
+    );
+}
