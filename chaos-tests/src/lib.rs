@@ -176,9 +176,22 @@ pub fn certs_init(quiver: &Path, dir: &Path) {
 /// data and log in `work`, and waits until it listens. Returns the process and its address.
 pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, SocketAddr) {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    (restart_coordinator("coordinator", quiver, certs, work, addr), addr)
+}
+
+/// Starts `quiver coordinator` on `addr` with the data directory `work/coordinator-data`
+/// (the same one [`start_coordinator`] used, so a killed coordinator comes back with its
+/// state) and waits until it listens; `name` names its log file.
+pub fn restart_coordinator(
+    name: &str,
+    quiver: &Path,
+    certs: &Path,
+    work: &Path,
+    addr: SocketAddr,
+) -> Process {
     let data = work.join("coordinator-data");
     let mut process = Process::start(
-        "coordinator",
+        name,
         quiver,
         &[
             "coordinator",
@@ -195,7 +208,7 @@ pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, 
         &format!("coordinator listening on {addr}"),
         Duration::from_secs(20),
     );
-    (process, addr)
+    process
 }
 
 /// Starts `quiver node` named `name` (its log `work/NAME.log`, its data `work/NAME-data`)

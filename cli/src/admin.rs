@@ -20,10 +20,18 @@ impl AdminClient {
     pub(crate) async fn connect(identity: &TlsIdentity, addr: SocketAddr) -> Result<AdminClient> {
         let endpoint = transport::client_endpoint(identity)?;
         let connection = transport::connect(&endpoint, addr).await.map_err(|e| {
-            anyhow!(
-                "cannot reach coordinator at {addr} ({e}); is `quiver coordinator` running \
-                 there? Set --coordinator or QUIVER_COORDINATOR"
-            )
+            if e.to_string().contains("certificate") {
+                anyhow!(
+                    "the coordinator at {addr} and this client do not trust each other's \
+                     certificates ({e}): use the certificates of this cluster (--certs or \
+                     QUIVER_CERTS, as written by `quiver certs init`)"
+                )
+            } else {
+                anyhow!(
+                    "cannot reach coordinator at {addr} ({e}); is `quiver coordinator` running \
+                     there? Set --coordinator or QUIVER_COORDINATOR"
+                )
+            }
         })?;
         Ok(AdminClient {
             addr,

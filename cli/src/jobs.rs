@@ -4,10 +4,10 @@ use crate::admin::AdminClient;
 use crate::report;
 use crate::JobCommand;
 use anyhow::{anyhow, bail, Context, Result};
-use quiver_protocol::messages::{AdminRequest, AdminResponse, JobReport, JobState};
+use quiver_protocol::messages::{AdminRequest, AdminResponse, JobReport, JobState, SavepointRef};
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::spec::JobSpec;
-use quiver_protocol::JobId;
+use quiver_protocol::{CheckpointId, JobId};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,14 +20,29 @@ pub(crate) async fn run(
     identity: &TlsIdentity,
     coordinator: SocketAddr,
 ) -> Result<ExitCode> {
-    // Validate locally first: a bad spec is reported without a cluster.
-    if let JobCommand::Submit { spec, .. } = &command {
-        JobSpec::from_file(spec)?;
-    }
+    // Check what can be checked locally first: a bad spec or id is reported without a cluster.
+    let job_arg = match &command {
+        JobCommand::Submit { spec, .. } => {
+            JobSpec::from_file(spec)?;
+            None
+        }
+        JobCommand::Status { job }
+        | JobCommand::Cancel { job }
+        | JobCommand::Savepoint { job }
+        | JobCommand::Stop { job } => Some(parse_job_id(job)?),
+        JobCommand::List => None,
+    };
+    let from_savepoint = match &command {
+        JobCommand::Submit {
+            from_savepoint: Some(text),
+            ..
+        } => Some(parse_savepoint(text)?),
+        _ => None,
+    };
     let client = AdminClient::connect(identity, coordinator).await?;
     match command {
-        JobCommand::Submit { spec, wait } => {
-            let job = submit(&client, &spec).await?;
+        JobCommand::Submit { spec, wait, .. } => {
+            let job = submit(&client, &spec, from_savepoint).await?;
             println!("{job}");
             if wait {
                 return wait_for(&client, job).await;
@@ -38,14 +53,22 @@ pub(crate) async fn run(
                 print!("{}", report::jobs(&jobs));
             }
         }
-        JobCommand::Status { job } => {
-            let report = status(&client, parse_job_id(&job)?).await?;
-            print!("{}", report::job(&report));
+        JobCommand::Status { .. } => {
+            let job = job_arg.expect("parsed above");
+            print!("{}", report::job(&status(&client, job).await?));
         }
-        JobCommand::Cancel { job } => {
-            let job = parse_job_id(&job)?;
+        JobCommand::Cancel { .. } => {
+            let job = job_arg.expect("parsed above");
             client.request(AdminRequest::Cancel { job }).await?;
             println!("cancelled {job}");
+        }
+        JobCommand::Savepoint { .. } | JobCommand::Stop { .. } => {
+            let job = job_arg.expect("parsed above");
+            let stop = matches!(command, JobCommand::Stop { .. });
+            let request = AdminRequest::Savepoint { job, stop };
+            if let AdminResponse::Savepoint(s) = client.request(request).await? {
+                println!("{}/{}", s.job, s.checkpoint);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -63,8 +86,26 @@ pub(crate) async fn cluster_status(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `quiver checkpoint list`.
+pub(crate) async fn checkpoint_list(
+    job: &str,
+    identity: &TlsIdentity,
+    coordinator: SocketAddr,
+) -> Result<ExitCode> {
+    let job = parse_job_id(job)?;
+    let client = AdminClient::connect(identity, coordinator).await?;
+    if let AdminResponse::Checkpoints(list) = client.request(AdminRequest::Checkpoints { job }).await? {
+        print!("{}", report::checkpoints(job, &list));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Submits the spec file; returns the job id.
-pub(crate) async fn submit(client: &AdminClient, spec: &Path) -> Result<JobId> {
+pub(crate) async fn submit(
+    client: &AdminClient,
+    spec: &Path,
+    from_savepoint: Option<SavepointRef>,
+) -> Result<JobId> {
     let spec_toml = std::fs::read_to_string(spec)
         .with_context(|| format!("cannot read job spec {}", spec.display()))?;
     let absolute = std::fs::canonicalize(spec)
@@ -74,6 +115,7 @@ pub(crate) async fn submit(client: &AdminClient, spec: &Path) -> Result<JobId> {
         .request(AdminRequest::Submit {
             spec_toml,
             base_dir,
+            from_savepoint,
         })
         .await?
     {
@@ -124,6 +166,21 @@ pub(crate) async fn wait_for(client: &AdminClient, job: JobId) -> Result<ExitCod
         }
         tokio::time::sleep(Duration::from_millis(if terminal { 200 } else { 500 })).await;
     }
+}
+
+/// Parses a savepoint reference `job-3/chk-17`.
+pub(crate) fn parse_savepoint(text: &str) -> Result<SavepointRef> {
+    let bad = || anyhow!("{text:?} is not a savepoint; expected JOB/CHECKPOINT as `quiver job savepoint` prints it, e.g. job-3/chk-17");
+    let (job, checkpoint) = text.split_once('/').ok_or_else(bad)?;
+    let checkpoint = checkpoint
+        .strip_prefix("chk-")
+        .unwrap_or(checkpoint)
+        .parse()
+        .map_err(|_| bad())?;
+    Ok(SavepointRef {
+        job: parse_job_id(job).map_err(|_| bad())?,
+        checkpoint: CheckpointId(checkpoint),
+    })
 }
 
 /// Parses `job-3` or `3`.

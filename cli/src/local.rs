@@ -51,6 +51,6 @@ pub(crate) async fn run(spec: &Path, nodes: u32) -> Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let job = jobs::submit(&client, spec).await?;
+    let job = jobs::submit(&client, spec, None).await?;
     jobs::wait_for(&client, job).await
 }

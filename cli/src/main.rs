@@ -14,7 +14,17 @@ use std::path::PathBuf;
 
 /// Quiver: a real-time machine-learning stream processor.
 #[derive(Parser)]
-#[command(name = "quiver", version, about, long_about = None)]
+#[command(
+    name = "quiver",
+    version,
+    about = "Quiver: real-time machine learning on streams (keyed stateful streaming, \
+             event-time windows, exactly-once checkpoints, online learning).",
+    after_help = "Start here:\n  \
+        quiver local examples/spend-per-user/job.toml    run a job in this process\n  \
+        quiver certs init --dir certs                    certificates for a cluster\n  \
+        quiver coordinator --data-dir data/c             then `quiver node --data-dir data/n1`\n  \
+        quiver job submit --wait JOB.toml                run a job on the cluster"
+)]
 struct Cli {
     /// Folder with the cluster certificates (`quiver certs init --dir D` writes them).
     #[arg(long, global = true, env = "QUIVER_CERTS", default_value = "certs")]
@@ -69,6 +79,9 @@ enum Command {
     /// Inspect the cluster.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Inspect checkpoints.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
     /// Manage certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -83,6 +96,21 @@ pub(crate) enum JobCommand {
         /// Run a bounded job to its end, showing progress; exit 0 only if it finished.
         #[arg(long)]
         wait: bool,
+        /// Start from a savepoint (`job-3/chk-17`, as `quiver job savepoint` prints it),
+        /// possibly at another parallelism: state moves by key groups.
+        #[arg(long, value_name = "SAVEPOINT")]
+        from_savepoint: Option<String>,
+    },
+    /// Take a savepoint of a running job; prints its reference for --from-savepoint.
+    Savepoint {
+        /// The job id (`job-3` or `3`).
+        job: String,
+    },
+    /// Take a savepoint and stop the job right after it: its published output ends exactly
+    /// where the savepoint's state does, so a job started from it continues seamlessly.
+    Stop {
+        /// The job id (`job-3` or `3`).
+        job: String,
     },
     /// List jobs.
     List,
@@ -93,6 +121,15 @@ pub(crate) enum JobCommand {
     },
     /// Cancel a job.
     Cancel {
+        /// The job id (`job-3` or `3`).
+        job: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CheckpointCommand {
+    /// List a job's completed checkpoints and savepoints.
+    List {
         /// The job id (`job-3` or `3`).
         job: String,
     },
@@ -118,7 +155,11 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Job(_) | Command::Cluster(_) | Command::Certs(_) | Command::Local { .. }
+        Command::Job(_)
+            | Command::Cluster(_)
+            | Command::Checkpoint(_)
+            | Command::Certs(_)
+            | Command::Local { .. }
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
@@ -126,6 +167,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,10 +182,27 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, leaving out a cause whose text the message before
+/// it already contains (many errors quote their source).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
@@ -193,6 +252,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             Ok(ok)
         }
         Command::Job(command) => jobs::run(command, &identity(Role::Admin)?, cli.coordinator).await,
+        Command::Checkpoint(CheckpointCommand::List { job }) => {
+            jobs::checkpoint_list(&job, &identity(Role::Admin)?, cli.coordinator).await
+        }
         Command::Cluster(ClusterCommand::Status) => {
             jobs::cluster_status(&identity(Role::Admin)?, cli.coordinator).await
         }

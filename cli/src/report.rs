@@ -1,6 +1,7 @@
 //! How job and cluster reports are shown to a person.
 
-use quiver_protocol::messages::{ClusterReport, JobReport, JobSummary};
+use quiver_protocol::messages::{CheckpointInfo, ClusterReport, JobReport, JobSummary};
+use quiver_protocol::JobId;
 use std::fmt::Write;
 
 /// `1234567` → `1,234,567`.
@@ -71,6 +72,18 @@ pub(crate) fn job(report: &JobReport) -> String {
     if let Some(error) = &report.error {
         let _ = writeln!(out, "error: {error}");
     }
+    if let Some(checkpoint) = report.last_checkpoint {
+        let _ = writeln!(
+            out,
+            "last checkpoint: {checkpoint} ({} B stored), restarts: {} of {}",
+            thousands(report.checkpoint_bytes),
+            report.restarts.0,
+            report.restarts.1
+        );
+    }
+    if report.state_entries > 0 {
+        let _ = writeln!(out, "state: {} keyed entries", thousands(report.state_entries));
+    }
     let _ = writeln!(out, "tasks:");
     for t in &report.tasks {
         let m = &t.metrics;
@@ -91,6 +104,30 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(m.bytes_received),
             m.max_queued_batches,
             m.credits
+        );
+    }
+    out
+}
+
+/// `quiver checkpoint list`.
+pub(crate) fn checkpoints(job: JobId, list: &[CheckpointInfo]) -> String {
+    if list.is_empty() {
+        return format!("{job} has no completed checkpoint yet\n");
+    }
+    let mut out = format!(
+        "{:<20} {:<10} {:<11} {:>12} {:>12} {:>9}\n",
+        "CHECKPOINT", "KIND", "GENERATION", "SIZE (B)", "NEW (B)", "TOOK (ms)"
+    );
+    for c in list {
+        let _ = writeln!(
+            out,
+            "{:<20} {:<10} {:<11} {:>12} {:>12} {:>9}",
+            format!("{job}/{}", c.checkpoint),
+            format!("{:?}", c.kind),
+            c.generation.0,
+            thousands(c.bytes),
+            thousands(c.new_bytes),
+            c.duration_ms
         );
     }
     out

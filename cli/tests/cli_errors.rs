@@ -435,3 +435,58 @@ fn unknown_and_malformed_job_ids_are_named() {
     let (stdout, _) = succeeds(&[&["job", "list"][..], &common].concat());
     assert_contains(&stdout, "no jobs yet");
 }
+
+#[test]
+fn a_malformed_job_id_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = dir.path().join("certs");
+    certs_init(&quiver(), &certs);
+    let addr = format!("127.0.0.1:{}", free_udp_port());
+    let started = Instant::now();
+    let stderr = fails(&[
+        "job", "status", "notanid", "--certs", &path_str(&certs), "--coordinator", &addr,
+    ]);
+    assert_contains(&stderr, "\"notanid\" is not a job id");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?} for a coordinator first",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_foreign_ca_refusal_points_at_the_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (certs, other) = (dir.path().join("certs"), dir.path().join("other"));
+    certs_init(&quiver(), &certs);
+    certs_init(&quiver(), &other);
+    let (_coordinator, addr) = start_coordinator(&quiver(), &certs, dir.path());
+    let stderr = fails(&[
+        "job", "list", "--certs", &path_str(&other), "--coordinator", &addr.to_string(),
+    ]);
+    assert_contains(&stderr, "--certs");
+    assert!(
+        !stderr.contains("is `quiver coordinator` running there?"),
+        "misleading hint:\n{stderr}"
+    );
+}
+
+#[test]
+fn startup_errors_are_said_once_and_plainly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = dir.path().join("certs");
+    certs_init(&quiver(), &certs);
+    let (_coordinator, addr) = start_coordinator(&quiver(), &certs, dir.path());
+    let stderr = fails(&[
+        "coordinator", "--certs", &path_str(&certs), "--data-dir",
+        &path_str(&dir.path().join("d2")), "--listen", &addr.to_string(),
+    ]);
+    assert_eq!(stderr.matches("Address already in use").count(), 1, "{stderr}");
+    let data = dir.path().join("coordinator-data");
+    let stderr = fails(&[
+        "coordinator", "--certs", &path_str(&certs), "--data-dir", &path_str(&data),
+        "--listen", "127.0.0.1:0",
+    ]);
+    assert_contains(&stderr, "in use by another coordinator");
+    assert!(!stderr.contains("Os {"), "debug formatting in a user message:\n{stderr}");
+}

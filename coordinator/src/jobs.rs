@@ -3,16 +3,20 @@
 //! Everything here is synchronous: handlers lock the state, decide, record, and queue commands
 //! to nodes on their control channels. Network I/O lives in `server`.
 
+mod checkpointing;
+
+use crate::checkpoint_store::CheckpointStore;
+use crate::checkpoints::Schedule;
 use crate::lifecycle::{transition, JobEvent};
 use crate::scheduler::{schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{
-    ClusterReport, Deployment, JobReport, JobState, JobSummary, NodeReport, TaskId, TaskMetrics,
-    TaskReport, ToNode,
+    ClusterReport, Deployment, JobReport, JobState, JobSummary, NodeReport, SavepointRef, TaskId,
+    TaskMetrics, TaskReport, ToNode,
 };
 use quiver_protocol::plan::{Assignment, JobPlan};
 use quiver_protocol::spec::{JobSpec, SourceKind};
-use quiver_protocol::{Generation, JobId, NodeId, PartitionId};
+use quiver_protocol::{CheckpointId, Generation, JobId, NodeId, PartitionId};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,7 +34,9 @@ pub(crate) struct NodeEntry {
     slots: u32,
     last_heartbeat: Instant,
     alive: bool,
-    commands: mpsc::UnboundedSender<ToNode>,
+    /// Its control stream; dropped when it is declared dead, which closes the stream so a
+    /// node that was only paused learns it was fenced off.
+    commands: Option<mpsc::UnboundedSender<ToNode>>,
 }
 
 struct TaskStatus {
@@ -43,6 +49,19 @@ struct TaskStatus {
 struct JobEntry {
     record: JobRecord,
     plan: JobPlan,
+    schedule: Schedule,
+    /// Source tasks that ran dry (this generation).
+    exhausted: HashSet<TaskId>,
+    /// Recoveries so far.
+    restarts: u32,
+    /// A recovering job is not redeployed before this.
+    not_before: Instant,
+    /// The checkpoint the next deployment restores from, and the generation that took it.
+    restore: Option<(CheckpointId, Generation)>,
+    /// Stop the job once the requested savepoint completes.
+    stop_after_savepoint: bool,
+    /// Users waiting for the savepoint in flight.
+    savepoint_waiters: Vec<tokio::sync::oneshot::Sender<Result<SavepointRef, String>>>,
     assignment: Option<Assignment>,
     pending_deploy: HashSet<NodeId>,
     tasks: BTreeMap<TaskId, TaskStatus>,
@@ -54,6 +73,7 @@ struct JobEntry {
 /// Nodes and jobs.
 pub(crate) struct Cluster {
     store: Store,
+    checkpoints: CheckpointStore,
     nodes: BTreeMap<NodeId, NodeEntry>,
     jobs: BTreeMap<JobId, JobEntry>,
     next_node: u64,
@@ -63,37 +83,53 @@ impl Cluster {
     /// The cluster state over `store`. Jobs that were live when the coordinator stopped are
     /// marked failed (recovery from checkpoints comes with exactly-once).
     pub(crate) fn new(store: Store) -> Result<Cluster, crate::store::StoreError> {
-        let mut jobs = BTreeMap::new();
-        for mut record in store.jobs()? {
+        let checkpoints = CheckpointStore::open(store.db())
+            .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
+        let mut cluster = Cluster {
+            store,
+            checkpoints,
+            nodes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            next_node: 1,
+        };
+        for record in cluster.store.jobs()? {
             let Ok(spec) = JobSpec::parse(&record.spec_toml, &record.base_dir) else {
                 continue;
             };
-            if !record.state.is_terminal() {
-                record.state = JobState::Failed;
-                record.error = Some("the coordinator restarted while the job ran".into());
-                store.save_job(&record)?;
+            let job = record.job;
+            let live = !record.state.is_terminal();
+            cluster.insert_job(record, &spec);
+            if live {
+                cluster.resume_after_restart(job);
             }
-            let plan = JobPlan::from_spec(&spec);
-            jobs.insert(
-                record.job,
-                JobEntry {
-                    record,
-                    plan,
-                    assignment: None,
-                    pending_deploy: HashSet::new(),
-                    tasks: BTreeMap::new(),
-                    created: Instant::now(),
-                    started: None,
-                    ended: Some(Instant::now()),
-                },
-            );
         }
-        Ok(Cluster {
-            store,
-            nodes: BTreeMap::new(),
-            jobs,
-            next_node: 1,
-        })
+        Ok(cluster)
+    }
+
+    fn insert_job(&mut self, record: JobRecord, spec: &JobSpec) {
+        let now = Instant::now();
+        let ended = record.state.is_terminal().then_some(now);
+        let schedule = Schedule::new(spec.checkpoint_interval, record.next_checkpoint, now);
+        self.jobs.insert(
+            record.job,
+            JobEntry {
+                plan: JobPlan::from_spec(spec),
+                schedule,
+                exhausted: HashSet::new(),
+                restarts: 0,
+                not_before: now,
+                restore: None,
+                savepoint_waiters: Vec::new(),
+                stop_after_savepoint: false,
+                record,
+                assignment: None,
+                pending_deploy: HashSet::new(),
+                tasks: BTreeMap::new(),
+                created: now,
+                started: None,
+                ended,
+            },
+        );
     }
 
     /// A node joined; returns its id.
@@ -113,7 +149,7 @@ impl Cluster {
                 slots,
                 last_heartbeat: Instant::now(),
                 alive: true,
-                commands,
+                commands: Some(commands),
             },
         );
         tracing::info!("{node} joined: exchange {listen}, {slots} slots");
@@ -164,6 +200,7 @@ impl Cluster {
             return;
         }
         n.alive = false;
+        n.commands = None;
         tracing::warn!("{node} lost: {why}");
         let affected: Vec<JobId> = self
             .jobs
@@ -177,7 +214,7 @@ impl Cluster {
             .map(|(id, _)| *id)
             .collect();
         for job in affected {
-            self.fail(job, format!("{node} was lost ({why})"));
+            self.recover_or_fail(job, format!("{node} was lost ({why})"));
         }
     }
 
@@ -195,11 +232,29 @@ impl Cluster {
             self.node_lost(node, &why);
         }
         self.schedule_waiting();
+        let running: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.record.state == JobState::Running)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in running {
+            self.checkpoint_tick(job);
+        }
     }
 
     /// Admits a job: parses and validates the spec, stores it, and tries to place it.
-    pub(crate) fn submit(&mut self, spec_toml: String, base_dir: PathBuf) -> Result<JobId, String> {
+    pub(crate) fn submit(
+        &mut self,
+        spec_toml: String,
+        base_dir: PathBuf,
+        from_savepoint: Option<SavepointRef>,
+    ) -> Result<JobId, String> {
         let spec = JobSpec::parse(&spec_toml, &base_dir).map_err(|e| e.to_string())?;
+        let restore = match from_savepoint {
+            Some(savepoint) => Some(self.savepoint_restore(savepoint, &spec)?),
+            None => None,
+        };
         let job = self.store.next_job_id().map_err(|e| e.to_string())?;
         let record = JobRecord {
             job,
@@ -207,24 +262,16 @@ impl Cluster {
             spec_toml,
             base_dir,
             state: JobState::Created,
-            generation: Generation(1),
+            generation: restore.map_or(Generation(1), |(_, _, generation)| generation.next()),
             error: None,
+            next_checkpoint: restore.map_or(1, |(_, checkpoint, _)| checkpoint.0 + 1),
+            restore_job: restore.map(|(source_job, _, _)| source_job),
         };
         self.store.save_job(&record).map_err(|e| e.to_string())?;
-        let plan = JobPlan::from_spec(&spec);
-        self.jobs.insert(
-            job,
-            JobEntry {
-                record,
-                plan,
-                assignment: None,
-                pending_deploy: HashSet::new(),
-                tasks: BTreeMap::new(),
-                created: Instant::now(),
-                started: None,
-                ended: None,
-            },
-        );
+        self.insert_job(record, &spec);
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            entry.restore = restore.map(|(_, checkpoint, generation)| (checkpoint, generation));
+        }
         self.apply(job, JobEvent::Schedule);
         tracing::info!("{job} submitted");
         self.schedule_waiting();
@@ -259,6 +306,16 @@ impl Cluster {
 
     /// Places every job waiting for slots, deploying those that fit.
     fn schedule_waiting(&mut self) {
+        let now = Instant::now();
+        let recovering: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.record.state == JobState::Recovering && j.not_before <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in recovering {
+            self.apply(job, JobEvent::Schedule);
+        }
         let waiting: Vec<JobId> = self
             .jobs
             .iter()
@@ -333,19 +390,17 @@ impl Cluster {
             }
         }
         entry.pending_deploy = assignment.nodes.iter().map(|(n, _)| *n).collect();
+        entry.exhausted.clear();
         let deployment = Deployment {
             job,
             generation: entry.record.generation,
             plan: entry.plan.clone(),
             assignment: assignment.clone(),
+            restore: entry.restore,
         };
         entry.assignment = Some(assignment.clone());
         for (node, _) in &assignment.nodes {
-            if let Some(n) = self.nodes.get(node) {
-                let _ = n
-                    .commands
-                    .send(ToNode::Deploy(Box::new(deployment.clone())));
-            }
+            self.send(*node, ToNode::Deploy(Box::new(deployment.clone())));
         }
         tracing::info!("{job} placed on {} node(s)", assignment.nodes.len());
     }
@@ -381,6 +436,7 @@ impl Cluster {
         status.metrics = metrics;
         let all = self.jobs[&job].tasks.values().all(|t| t.finished);
         if all && self.apply(job, JobEvent::AllTasksFinished) {
+            self.prune_checkpoints(job);
             self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
         }
     }
@@ -447,9 +503,14 @@ impl Cluster {
             return;
         };
         for (node, _) in &assignment.nodes {
-            if let Some(n) = self.nodes.get(node) {
-                let _ = n.commands.send(command(job, entry.record.generation));
-            }
+            self.send(*node, command(job, entry.record.generation));
+        }
+    }
+
+    /// Queues a command on a live node's control stream.
+    pub(super) fn send(&self, node: NodeId, command: ToNode) {
+        if let Some(commands) = self.nodes.get(&node).and_then(|n| n.commands.as_ref()) {
+            let _ = commands.send(command);
         }
     }
 
@@ -506,8 +567,11 @@ impl Cluster {
                 .map(|t| t.metrics.records_in)
                 .sum(),
             sink_records: tasks.iter().map(|t| t.metrics.sink_records).sum(),
+            state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
             tasks,
-            last_checkpoint: None,
+            last_checkpoint: self.last_checkpoint(job),
+            restarts: (entry.restarts, checkpointing::MAX_RESTARTS),
+            checkpoint_bytes: self.checkpoints.stored_bytes(job).unwrap_or(0),
         })
     }
 

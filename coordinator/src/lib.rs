@@ -2,6 +2,7 @@
 //! partitions onto nodes, the job lifecycle, and the admin API — all over mutual-TLS QUIC.
 
 pub mod checkpoint_store;
+pub mod checkpoints;
 mod jobs;
 pub mod lifecycle;
 pub mod scheduler;

@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! Created ──▶ Scheduling ──▶ Running ──▶ Finished
-//!    │            │             │
-//!    └────────────┴─────────────┴──▶ Failed | Cancelled
+//!    │          ▲   │           │
+//!    │          │   ▼           ▼
+//!    │        Recovering ◀──────┘   (a failure with checkpoints and restarts left)
+//!    │            │
+//!    └────────────┴──▶ Failed | Cancelled   (from any live state)
 //! ```
 //! A terminal state never changes again; anything else is refused, so a late message (a task
 //! report after a cancel) cannot resurrect a job.
@@ -19,7 +22,9 @@ pub enum JobEvent {
     Started,
     /// Every task finished.
     AllTasksFinished,
-    /// A task, a node or the deployment failed.
+    /// A task, a node or the deployment failed and the job restarts from a checkpoint.
+    Recover,
+    /// A task, a node or the deployment failed for good.
     Failure,
     /// A user cancelled it.
     Cancel,
@@ -40,11 +45,12 @@ pub fn transition(from: JobState, event: JobEvent) -> Result<JobState, IllegalTr
     use JobEvent::*;
     use JobState::*;
     match (from, event) {
-        (Created, Schedule) => Ok(Scheduling),
+        (Created | Recovering, Schedule) => Ok(Scheduling),
         (Scheduling, Started) => Ok(Running),
         (Running, AllTasksFinished) => Ok(Finished),
-        (Created | Scheduling | Running, Failure) => Ok(Failed),
-        (Created | Scheduling | Running, Cancel) => Ok(Cancelled),
+        (Scheduling | Running, Recover) => Ok(Recovering),
+        (Created | Scheduling | Running | Recovering, Failure) => Ok(Failed),
+        (Created | Scheduling | Running | Recovering, Cancel) => Ok(Cancelled),
         _ => Err(IllegalTransition { from, event }),
     }
 }
@@ -55,8 +61,10 @@ mod tests {
     use JobEvent::*;
     use JobState::*;
 
-    const STATES: [JobState; 6] = [Created, Scheduling, Running, Finished, Failed, Cancelled];
-    const EVENTS: [JobEvent; 5] = [Schedule, Started, AllTasksFinished, Failure, Cancel];
+    const STATES: [JobState; 7] = [
+        Created, Scheduling, Running, Recovering, Finished, Failed, Cancelled,
+    ];
+    const EVENTS: [JobEvent; 6] = [Schedule, Started, AllTasksFinished, Recover, Failure, Cancel];
 
     #[test]
     fn the_happy_path_reaches_finished() {
@@ -77,8 +85,19 @@ mod tests {
     }
 
     #[test]
+    fn a_recovery_goes_back_through_scheduling() {
+        let mut s = Running;
+        for e in [Recover, Schedule, Started] {
+            s = transition(s, e).unwrap();
+        }
+        assert_eq!(s, Running);
+        assert!(transition(Recovering, Started).is_err());
+        assert!(transition(Created, Recover).is_err());
+    }
+
+    #[test]
     fn every_live_state_can_fail_or_be_cancelled() {
-        for s in [Created, Scheduling, Running] {
+        for s in [Created, Scheduling, Running, Recovering] {
             assert_eq!(transition(s, Failure), Ok(Failed));
             assert_eq!(transition(s, Cancel), Ok(Cancelled));
         }

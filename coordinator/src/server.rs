@@ -8,8 +8,13 @@ use crate::jobs::Cluster;
 use crate::store::{Store, StoreError};
 use quiver_protocol::codec;
 use quiver_protocol::messages::{
-    AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, ToCoordinator, ToNode,
+    AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, StateFetch, StateFrame,
+    StateUpload, ToCoordinator, ToNode, UploadReply,
 };
+use quiver_protocol::{JobId, KeyGroup};
+
+/// The most state bytes in one frame sent to a restoring task.
+const STATE_CHUNK_BYTES: usize = 4 << 20;
 use quiver_protocol::pki::{Role, TlsIdentity};
 use quiver_protocol::transport::{self, TransportError};
 use std::net::SocketAddr;
@@ -118,6 +123,16 @@ impl Coordinator {
             })??;
         match first {
             None => Ok(()),
+            Some(CoordinatorRequest::Admin(AdminRequest::Savepoint { job, stop })) => {
+                let response = if role == Role::Admin {
+                    self.savepoint(job, stop).await
+                } else {
+                    self.admin(role, AdminRequest::Savepoint { job, stop })
+                };
+                codec::write_frame(&mut send, &response).await?;
+                let _ = send.finish();
+                Ok(())
+            }
             Some(CoordinatorRequest::Admin(request)) => {
                 let response = self.admin(role, request);
                 codec::write_frame(&mut send, &response).await?;
@@ -131,6 +146,21 @@ impl Coordinator {
                 tracing::warn!("refused a join from a {} certificate", role.name());
                 Ok(())
             }
+            Some(CoordinatorRequest::UploadState(upload)) if role == Role::Node => {
+                let reply = self.receive_state(&upload, &mut recv).await;
+                codec::write_frame(&mut send, &reply).await?;
+                let _ = send.finish();
+                Ok(())
+            }
+            Some(CoordinatorRequest::FetchState(fetch)) if role == Role::Node => {
+                self.send_state(&fetch, &mut send).await?;
+                let _ = send.finish();
+                Ok(())
+            }
+            Some(CoordinatorRequest::UploadState(_) | CoordinatorRequest::FetchState(_)) => {
+                tracing::warn!("refused a state transfer from a {} certificate", role.name());
+                Ok(())
+            }
         }
     }
 
@@ -142,7 +172,7 @@ impl Coordinator {
         );
         if mutating && role != Role::Admin {
             return AdminResponse::Error(format!(
-                "permission denied: submitting or cancelling jobs needs an admin certificate, \
+                "permission denied: submitting, cancelling or savepointing jobs needs an admin certificate, \
                  this connection presented a {} certificate; use --certs with admin.crt/admin.key",
                 role.name()
             ));
@@ -152,7 +182,8 @@ impl Coordinator {
             AdminRequest::Submit {
                 spec_toml,
                 base_dir,
-            } => match cluster.submit(spec_toml, base_dir) {
+                from_savepoint,
+            } => match cluster.submit(spec_toml, base_dir, from_savepoint) {
                 Ok(job) => AdminResponse::Submitted { job },
                 Err(e) => AdminResponse::Error(e),
             },
@@ -166,6 +197,122 @@ impl Coordinator {
                 Err(e) => AdminResponse::Error(e),
             },
             AdminRequest::Cluster => AdminResponse::Cluster(cluster.cluster()),
+            AdminRequest::Checkpoints { job } => match cluster.checkpoint_list(job) {
+                Ok(list) => AdminResponse::Checkpoints(list),
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::Savepoint { .. } => {
+                AdminResponse::Error("savepoints are answered asynchronously".into())
+            }
+        }
+    }
+
+    /// Takes a savepoint and waits for it.
+    async fn savepoint(&self, job: JobId, stop: bool) -> AdminResponse {
+        let waiter = match self.cluster().request_savepoint(job, stop) {
+            Ok(waiter) => waiter,
+            Err(e) => return AdminResponse::Error(e),
+        };
+        match tokio::time::timeout(Duration::from_secs(120), waiter).await {
+            Ok(Ok(Ok(savepoint))) => AdminResponse::Savepoint(savepoint),
+            Ok(Ok(Err(e))) => AdminResponse::Error(e),
+            Ok(Err(_)) => AdminResponse::Error(format!("{job} ended before the savepoint completed")),
+            Err(_) => AdminResponse::Error(format!("the savepoint of {job} took longer than 120 s")),
+        }
+    }
+
+    /// Stores an uploaded snapshot; its completion is the task's acknowledgement.
+    async fn receive_state(&self, upload: &StateUpload, recv: &mut quinn::RecvStream) -> UploadReply {
+        let (job, generation, checkpoint) = (upload.job, upload.generation, upload.checkpoint);
+        let store = {
+            let cluster = self.cluster();
+            if let Err(why) = cluster.accepts_upload(job, generation, checkpoint) {
+                return UploadReply::Refused(why);
+            }
+            cluster.checkpoint_store()
+        };
+        let mut groups: Vec<(String, KeyGroup, Vec<u8>)> = Vec::new();
+        let mut continuing = false;
+        loop {
+            let frame = match codec::read_frame::<_, StateFrame>(recv).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return UploadReply::Refused("the upload ended early".into()),
+                Err(e) => return UploadReply::Refused(format!("bad upload frame: {e}")),
+            };
+            match frame {
+                StateFrame::Chunk {
+                    operator,
+                    group,
+                    bytes,
+                    more,
+                } => {
+                    match groups.last_mut() {
+                        Some((op, g, acc)) if continuing && *op == operator && *g == group => {
+                            acc.extend_from_slice(&bytes)
+                        }
+                        _ => groups.push((operator, group, bytes)),
+                    }
+                    continuing = more;
+                }
+                StateFrame::Done => break,
+                StateFrame::Error(why) => return UploadReply::Refused(why),
+            }
+        }
+        // sled writes block: keep them off the async workers.
+        let stored = tokio::task::spawn_blocking(move || {
+            groups.iter().try_for_each(|(operator, group, bytes)| {
+                store.put_state(job, checkpoint, operator, *group, bytes)
+            })
+        })
+        .await;
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return UploadReply::Refused(e.to_string()),
+            Err(e) => return UploadReply::Refused(format!("storing the snapshot failed: {e}")),
+        }
+        self.cluster()
+            .checkpoint_ack(job, generation, checkpoint, upload.task);
+        UploadReply::Stored
+    }
+
+    /// Streams one operator's stored state to a restoring task.
+    async fn send_state(
+        &self,
+        fetch: &StateFetch,
+        send: &mut quinn::SendStream,
+    ) -> Result<(), codec::CodecError> {
+        let state = self.cluster().read_state(
+            fetch.job,
+            fetch.checkpoint,
+            &fetch.operator,
+            fetch.groups.clone(),
+        );
+        match state {
+            Ok(groups) => {
+                for (group, bytes) in groups {
+                    let mut chunks = bytes.chunks(STATE_CHUNK_BYTES).peekable();
+                    if chunks.peek().is_none() {
+                        let frame = StateFrame::Chunk {
+                            operator: fetch.operator.clone(),
+                            group,
+                            bytes: Vec::new(),
+                            more: false,
+                        };
+                        codec::write_frame(send, &frame).await?;
+                    }
+                    while let Some(chunk) = chunks.next() {
+                        let frame = StateFrame::Chunk {
+                            operator: fetch.operator.clone(),
+                            group,
+                            bytes: chunk.to_vec(),
+                            more: chunks.peek().is_some(),
+                        };
+                        codec::write_frame(send, &frame).await?;
+                    }
+                }
+                codec::write_frame(send, &StateFrame::Done).await
+            }
+            Err(why) => codec::write_frame(send, &StateFrame::Error(why)).await,
         }
     }
 
@@ -210,13 +357,18 @@ impl Coordinator {
                 job,
                 generation: _,
                 error,
-            } => cluster.fail(job, format!("deployment on {node} failed: {error}")),
+            } => cluster.recover_or_fail(job, format!("deployment on {node} failed: {error}")),
             ToCoordinator::TaskFinished {
                 job,
                 generation,
                 task,
                 metrics,
             } => cluster.task_finished(job, generation, task, metrics),
+            ToCoordinator::SourceExhausted {
+                job,
+                generation,
+                task,
+            } => cluster.source_exhausted(job, generation, task),
             ToCoordinator::TaskFailed {
                 job,
                 generation,

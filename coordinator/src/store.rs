@@ -24,6 +24,10 @@ pub struct JobRecord {
     pub generation: Generation,
     /// Why it failed.
     pub error: Option<String>,
+    /// The id its next checkpoint gets (ids never repeat within a job).
+    pub next_checkpoint: u64,
+    /// The job whose savepoint it started from (its state lives under that job).
+    pub restore_job: Option<JobId>,
 }
 
 /// The store could not be opened, read or written.
@@ -38,6 +42,18 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// Another coordinator holds the data directory.
+    #[error(
+        "the data directory {path} is in use by another coordinator: stop it, or give this one \
+         its own --data-dir"
+    )]
+    InUse {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// The checkpoint store could not be opened.
+    #[error("checkpoint store: {0}")]
+    Checkpoints(String),
     /// A stored record could not be decoded.
     #[error("coordinator store: corrupt record: {0}")]
     Corrupt(#[from] codec::CodecError),
@@ -58,7 +74,13 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let db = sled::open(dir.join("coordinator.sled")).map_err(err)?;
+        let db = sled::open(dir.join("coordinator.sled")).map_err(|e| match e {
+            // sled reports a held lock as an I/O error carrying this text.
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::InUse { path: path.clone() }
+            }
+            other => err(other),
+        })?;
         let jobs = db.open_tree("jobs").map_err(err)?;
         Ok(Store { path, db, jobs })
     }
@@ -121,6 +143,8 @@ mod tests {
                     state: JobState::Running,
                     generation: Generation(1),
                     error: None,
+                    next_checkpoint: 1,
+                    restore_job: None,
                 })
                 .unwrap();
             job

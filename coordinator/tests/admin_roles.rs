@@ -88,6 +88,7 @@ fn submit_request(base_dir: &Path) -> AdminRequest {
     AdminRequest::Submit {
         spec_toml: SPEC.to_string(),
         base_dir: base_dir.to_path_buf(),
+        from_savepoint: None,
     }
 }
 

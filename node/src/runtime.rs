@@ -6,12 +6,14 @@
 //! input, or a panic caught by ractor) is reported as a [`TaskEvent`]; cancelling a job stops
 //! its supervisor and with it every task.
 
+mod alignment;
 mod chain;
 pub mod credit;
 pub mod exchange;
 mod gate;
 pub mod metrics;
 mod sender;
+pub mod state_transfer;
 mod supervisor;
 mod task;
 
@@ -21,11 +23,15 @@ use exchange::{Exchange, TaskEntry};
 use gate::OutputGate;
 use metrics::TaskCounters;
 use quiver_protocol::codec::CodecError;
-use quiver_protocol::messages::{ChannelId, ChannelOpen, Deployment, TaskId, TaskMetrics};
+use crate::operator::SourcePosition;
+use quiver_protocol::messages::{
+    ChannelId, ChannelOpen, Deployment, StateFetch, TaskId, TaskMetrics,
+};
 use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
 use quiver_protocol::spec::SourceKind;
 use quiver_protocol::transport::TransportError;
-use quiver_protocol::{Generation, JobId, NodeId, PartitionId};
+use quiver_protocol::{Barrier, CheckpointId, Generation, JobId, NodeId, PartitionId};
+use state_transfer::CoordinatorLink;
 use ractor::{Actor, ActorRef};
 use sender::ChannelSender;
 use std::collections::HashMap;
@@ -71,12 +77,15 @@ pub struct TaskEvent {
 pub enum TaskEventKind {
     /// All inputs ended and everything was published; the final counters.
     Finished(TaskMetrics),
+    /// A source ran dry; with checkpoints it waits for the final checkpoint.
+    SourceExhausted,
     /// It failed.
     Failed(String),
 }
 
 struct DeployedTask {
     id: TaskId,
+    source: bool,
     actor: ActorRef<TaskMsg>,
     counters: Arc<TaskCounters>,
     gates: Vec<chain::GateSpec>,
@@ -92,20 +101,24 @@ struct DeployedJob {
 pub struct Runtime {
     node: NodeId,
     exchange: Arc<Exchange>,
+    link: CoordinatorLink,
     events: mpsc::UnboundedSender<TaskEvent>,
     jobs: Mutex<HashMap<JobId, DeployedJob>>,
 }
 
 impl Runtime {
-    /// A runtime for node `node`, reporting task events to `events`.
+    /// A runtime for node `node`, reporting task events to `events` and moving snapshots
+    /// over `link`.
     pub fn new(
         node: NodeId,
         exchange: Arc<Exchange>,
+        link: CoordinatorLink,
         events: mpsc::UnboundedSender<TaskEvent>,
     ) -> Runtime {
         Runtime {
             node,
             exchange,
+            link,
             events,
             jobs: Mutex::default(),
         }
@@ -182,8 +195,8 @@ impl Runtime {
             Some(edge) => plan.operator(edge.from).map_or(1, |o| o.parallelism) as usize,
         };
         let counters = Arc::new(TaskCounters::new(inputs));
-        let chain = Chain::build(plan, head, partition, counters.clone())?;
-        let source = match &head.kind {
+        let mut chain = Chain::build(deployment, head, partition, counters.clone())?;
+        let mut source = match &head.kind {
             OperatorKind::Source(spec) => {
                 let rate = match &spec.kind {
                     SourceKind::File(f) => f.rate,
@@ -191,6 +204,8 @@ impl Runtime {
                 };
                 let lag = spec.max_out_of_orderness.as_millis() as i64;
                 Some(SourceDriver {
+                    name: spec.name.clone(),
+                    exhausted: false,
                     source: crate::sources::build_source(spec, partition.0, head.parallelism)?,
                     watermarks: crate::watermark::WatermarkGenerator::new(lag),
                     rate: rate.div_ceil(u64::from(head.parallelism)),
@@ -201,8 +216,14 @@ impl Runtime {
             }
             _ => None,
         };
+        if let Some((checkpoint, _)) = deployment.restore {
+            self.restore(deployment.job, checkpoint, partition, &mut chain, source.as_mut())
+                .await?;
+        }
         let gates = chain.gate_specs().to_vec();
+        let checkpointing = plan.spec.checkpoint_interval.is_some();
         let args = TaskArgs {
+            link: checkpointing.then(|| self.link.clone()),
             task: id,
             chain,
             source,
@@ -226,10 +247,70 @@ impl Runtime {
         );
         Ok(DeployedTask {
             id,
+            source: matches!(head.kind, OperatorKind::Source(_)),
             actor,
             counters,
             gates,
         })
+    }
+
+    /// Restores a task's stages and source position from a complete checkpoint.
+    async fn restore(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+        partition: PartitionId,
+        chain: &mut Chain,
+        source: Option<&mut SourceDriver>,
+    ) -> Result<(), RuntimeError> {
+        for (index, operator, groups) in chain.stateful() {
+            let fetch = StateFetch {
+                job,
+                checkpoint,
+                operator,
+                groups,
+            };
+            let states = self.link.fetch(fetch).await?;
+            chain.restore(index, states)?;
+        }
+        if let Some(driver) = source {
+            let fetch = StateFetch {
+                job,
+                checkpoint,
+                operator: driver.name.clone(),
+                groups: partition.0..partition.0 + 1,
+            };
+            if let Some(state) = self.link.fetch(fetch).await?.into_iter().next() {
+                let position: SourcePosition = quiver_protocol::codec::decode(&state.bytes)?;
+                driver.source.seek(position)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the job's source tasks to inject a barrier.
+    pub fn trigger(&self, job: JobId, barrier: Barrier, last: bool) {
+        self.each_task(job, barrier.generation, |task| {
+            if task.source {
+                let _ = task.actor.send_message(TaskMsg::Trigger(barrier, last));
+            }
+        });
+    }
+
+    /// Tells every task of the job that a checkpoint completed.
+    pub fn commit(&self, job: JobId, generation: Generation, checkpoint: CheckpointId) {
+        self.each_task(job, generation, |task| {
+            let _ = task.actor.send_message(TaskMsg::Commit(checkpoint));
+        });
+    }
+
+    fn each_task(&self, job: JobId, generation: Generation, mut f: impl FnMut(&DeployedTask)) {
+        let jobs = self.jobs();
+        if let Some(deployed) = jobs.get(&job) {
+            if deployed.deployment.generation == generation {
+                deployed.tasks.iter().for_each(&mut f);
+            }
+        }
     }
 
     /// Connects every task's output channels and starts the job's sources.
@@ -343,11 +424,24 @@ impl Runtime {
 
     /// Stops every task of a job.
     pub fn cancel(&self, job: JobId) {
-        if let Some(deployed) = self.jobs().remove(&job) {
+        self.cancel_up_to(job, Generation(u64::MAX));
+    }
+
+    /// Stops the job's tasks if they run `generation` or an older one (a late cancel of an
+    /// old generation leaves a newer deployment alone).
+    pub fn cancel_up_to(&self, job: JobId, generation: Generation) {
+        let deployed = {
+            let mut jobs = self.jobs();
+            match jobs.get(&job) {
+                Some(d) if d.deployment.generation <= generation => jobs.remove(&job),
+                _ => None,
+            }
+        };
+        if let Some(deployed) = deployed {
             deployed.supervisor.stop_children(None);
             deployed.supervisor.stop(None);
+            self.exchange.unregister_job(job);
         }
-        self.exchange.unregister_job(job);
     }
 
     /// Counters of every deployed task.

@@ -6,11 +6,13 @@
 //! again as a new node.
 
 use crate::runtime::exchange::Exchange;
+use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
 use quiver_protocol::messages::{CoordinatorRequest, NodeHello, ToCoordinator, ToNode};
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::transport;
+use quiver_protocol::Barrier;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +104,8 @@ async fn session(
     );
 
     let (events_tx, mut events) = mpsc::unbounded_channel::<TaskEvent>();
-    let runtime = Arc::new(Runtime::new(node, exchange.clone(), events_tx));
+    let link = CoordinatorLink::new(connection.clone());
+    let runtime = Arc::new(Runtime::new(node, exchange.clone(), link, events_tx));
     let (out_tx, mut out) = mpsc::unbounded_channel::<ToCoordinator>();
 
     let writer = tokio::spawn(async move {
@@ -136,6 +139,11 @@ async fn session(
                         generation: event.generation,
                         task: event.task,
                         metrics,
+                    },
+                    TaskEventKind::SourceExhausted => ToCoordinator::SourceExhausted {
+                        job: event.job,
+                        generation: event.generation,
+                        task: event.task,
                     },
                     TaskEventKind::Failed(error) => ToCoordinator::TaskFailed {
                         job: event.job,
@@ -195,7 +203,25 @@ async fn serve_commands(
                     }
                 });
             }
-            ToNode::Cancel { job, .. } => runtime.cancel(job),
+            ToNode::TriggerCheckpoint {
+                job,
+                generation,
+                checkpoint,
+                last,
+            } => runtime.trigger(
+                job,
+                Barrier {
+                    checkpoint,
+                    generation,
+                },
+                last,
+            ),
+            ToNode::CommitCheckpoint {
+                job,
+                generation,
+                checkpoint,
+            } => runtime.commit(job, generation, checkpoint),
+            ToNode::Cancel { job, generation } => runtime.cancel_up_to(job, generation),
         }
     }
     Ok(())

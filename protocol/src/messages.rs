@@ -17,6 +17,68 @@ pub enum CoordinatorRequest {
     /// A node joins: the stream stays open as the node's control stream ([`ToNode`] /
     /// [`ToCoordinator`] frames in both directions).
     Join(NodeHello),
+    /// A task's snapshot for a checkpoint: [`StateFrame`]s follow, then the coordinator answers
+    /// one [`UploadReply`]. A complete upload is the task's acknowledgement of the checkpoint.
+    UploadState(StateUpload),
+    /// A task restoring asks for one operator's state: the coordinator answers with
+    /// [`StateFrame`]s ending in [`StateFrame::Done`] (or an `Error`).
+    FetchState(StateFetch),
+}
+
+/// Which snapshot an upload carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateUpload {
+    /// The job.
+    pub job: JobId,
+    /// The uploading task's generation: uploads of older generations are refused.
+    pub generation: Generation,
+    /// The checkpoint.
+    pub checkpoint: CheckpointId,
+    /// The task acknowledging it.
+    pub task: TaskId,
+}
+
+/// Which state a restoring task needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFetch {
+    /// The job.
+    pub job: JobId,
+    /// The checkpoint to restore.
+    pub checkpoint: CheckpointId,
+    /// The operator, by name (names survive a resubmitted spec; ids may not).
+    pub operator: String,
+    /// The key groups (sources: partition indices) the task owns.
+    pub groups: std::ops::Range<u32>,
+}
+
+/// One piece of snapshot state on an upload or fetch stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StateFrame {
+    /// Bytes of one key group of one operator; a group larger than a frame comes in several
+    /// chunks in order, all but the last with `more = true`.
+    Chunk {
+        /// The operator's name.
+        operator: String,
+        /// The key group (for sources: the partition index).
+        group: crate::ids::KeyGroup,
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// Whether more chunks of the same group follow.
+        more: bool,
+    },
+    /// The end of the stream.
+    Done,
+    /// The state cannot be read (fetch) — the text says why.
+    Error(String),
+}
+
+/// The coordinator's answer to an upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UploadReply {
+    /// Stored; the acknowledgement counts.
+    Stored,
+    /// Refused (stale generation, unknown checkpoint, store failure).
+    Refused(String),
 }
 
 /// What a node says when it joins.
@@ -37,6 +99,8 @@ pub enum AdminRequest {
         spec_toml: String,
         /// The folder relative paths in the spec resolve against (the spec file's folder).
         base_dir: PathBuf,
+        /// Restore state from this savepoint (of any job) first.
+        from_savepoint: Option<SavepointRef>,
     },
     /// List jobs.
     List,
@@ -52,6 +116,29 @@ pub enum AdminRequest {
     },
     /// Nodes and their health.
     Cluster,
+    /// Take a savepoint of a running job now (admin certificates only); answered when it is
+    /// complete.
+    Savepoint {
+        /// The job.
+        job: JobId,
+        /// Stop the job right after the savepoint, so its published output ends exactly where
+        /// the savepoint's state does (Flink's stop-with-savepoint).
+        stop: bool,
+    },
+    /// Completed checkpoints and savepoints of a job.
+    Checkpoints {
+        /// The job.
+        job: JobId,
+    },
+}
+
+/// A savepoint to restore from: `job-3/chk-17` on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavepointRef {
+    /// The job that took it.
+    pub job: JobId,
+    /// The savepoint's checkpoint id.
+    pub checkpoint: CheckpointId,
 }
 
 /// Answers to [`AdminRequest`]s.
@@ -73,6 +160,10 @@ pub enum AdminResponse {
     },
     /// The cluster.
     Cluster(ClusterReport),
+    /// A savepoint completed.
+    Savepoint(SavepointRef),
+    /// Checkpoints and savepoints of a job.
+    Checkpoints(Vec<CheckpointInfo>),
     /// The request was refused or failed; the text says why and what to do.
     Error(String),
 }
@@ -86,6 +177,9 @@ pub enum JobState {
     Scheduling,
     /// Every task is running.
     Running,
+    /// A failure stopped the tasks; they are being redeployed from the last complete
+    /// checkpoint with the next generation.
+    Recovering,
     /// Every task finished (bounded sources are done).
     Finished,
     /// A task failed or a node was lost; see the error.
@@ -138,6 +232,8 @@ pub struct TaskMetrics {
     pub max_queued_batches: u64,
     /// Credits (batches) each input channel grants.
     pub credits: u64,
+    /// Keyed state entries held now.
+    pub state_entries: u64,
 }
 
 impl TaskMetrics {
@@ -152,6 +248,7 @@ impl TaskMetrics {
         self.bytes_received += other.bytes_received;
         self.max_queued_batches = self.max_queued_batches.max(other.max_queued_batches);
         self.credits = self.credits.max(other.credits);
+        self.state_entries += other.state_entries;
     }
 }
 
@@ -196,6 +293,12 @@ pub struct JobReport {
     pub tasks: Vec<TaskReport>,
     /// The last completed checkpoint.
     pub last_checkpoint: Option<CheckpointId>,
+    /// Recoveries so far, and the most the restart strategy allows.
+    pub restarts: (u32, u32),
+    /// Keyed state entries held by all tasks now.
+    pub state_entries: u64,
+    /// Bytes the checkpoint store holds for the job.
+    pub checkpoint_bytes: u64,
 }
 
 /// A node in `quiver cluster status`.
@@ -244,6 +347,27 @@ pub enum ToNode {
         /// Its generation.
         generation: Generation,
     },
+    /// Source tasks: inject a barrier for this checkpoint (`last`: the final checkpoint of
+    /// exhausted sources, after which they end).
+    TriggerCheckpoint {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
+        /// Whether it is the final checkpoint of bounded sources.
+        last: bool,
+    },
+    /// The checkpoint is complete: sinks publish what they staged up to it.
+    CommitCheckpoint {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
+    },
     /// Stop every task of the job.
     Cancel {
         /// The job.
@@ -264,6 +388,8 @@ pub struct Deployment {
     pub plan: JobPlan,
     /// Which node runs which partition.
     pub assignment: Assignment,
+    /// Restore every task from this complete checkpoint (taken by that generation) first.
+    pub restore: Option<(CheckpointId, Generation)>,
 }
 
 /// Node → coordinator, on the control stream.
@@ -300,6 +426,15 @@ pub enum ToCoordinator {
         generation: Generation,
         /// What went wrong.
         error: String,
+    },
+    /// A source task's input is exhausted; with checkpoints it waits for the final checkpoint.
+    SourceExhausted {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The task.
+        task: TaskId,
     },
     /// A task failed.
     TaskFailed {

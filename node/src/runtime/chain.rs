@@ -7,9 +7,10 @@
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::RuntimeError;
-use crate::operator::{Operator, Output, Sink};
+use crate::operator::{KeyGroupState, Operator, Output, Sink};
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
-use quiver_protocol::{Batch, OperatorId, PartitionId, StreamElement};
+use quiver_protocol::messages::Deployment;
+use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
 
 /// Where records go.
@@ -28,6 +29,10 @@ enum Step {
 }
 
 struct ChainNode {
+    /// The operator's name (state is stored under it).
+    name: String,
+    /// Its key groups (stages) — the state it owns.
+    groups: std::ops::Range<u32>,
     step: Step,
     main: Arc<[Route]>,
     late: Arc<[Route]>,
@@ -50,23 +55,29 @@ pub(crate) struct Chain {
     pub(crate) gates: Vec<OutputGate>,
     gate_specs: Vec<GateSpec>,
     counters: Arc<TaskCounters>,
+    generation: Generation,
+    restored: Option<(CheckpointId, Generation)>,
 }
 
 impl Chain {
-    /// Builds the chain of the task headed by `head`, partition `partition`. The gates are
+    /// Builds the chain of the task headed by `head`, partition `partition`, for a
+    /// deployment (its generation and the checkpoint it restores from). The gates are
     /// described (see [`Chain::gate_specs`]) and connected later with [`Chain::connect`].
     pub(crate) fn build(
-        plan: &JobPlan,
+        deployment: &Deployment,
         head: &OperatorPlan,
         partition: PartitionId,
         counters: Arc<TaskCounters>,
     ) -> Result<Chain, RuntimeError> {
+        let plan = &deployment.plan;
         let mut chain = Chain {
             nodes: Vec::new(),
             entry: Arc::from(Vec::new()),
             gates: Vec::new(),
             gate_specs: Vec::new(),
             counters,
+            generation: deployment.generation,
+            restored: deployment.restore,
         };
         chain.entry = match &head.kind {
             OperatorKind::Source(_) => chain.routes_of(plan, head, OutputPort::Main, partition)?,
@@ -86,13 +97,24 @@ impl Chain {
     ) -> Result<usize, RuntimeError> {
         let input_schema = op.input_schema.clone().unwrap_or_default();
         let step = match &op.kind {
-            OperatorKind::Stage(stage) => Step::Stage(crate::operators::build_stage(
+            OperatorKind::Stage(stage) => Step::Stage(crate::operators::build_partition_stage(
                 stage,
                 &input_schema,
-                plan.spec.max_parallelism,
+                &crate::operators::StageContext {
+                    max_parallelism: plan.spec.max_parallelism,
+                    state_ttl: plan.spec.state_ttl,
+                },
+                partition,
             )?),
             OperatorKind::Sink(sink) => {
-                Step::Sink(crate::sinks::build_sink(sink, &input_schema, partition.0)?)
+                let ctx = crate::sinks::SinkContext {
+                    partition: partition.0,
+                    parallelism: op.parallelism,
+                    generation: self.generation,
+                    exactly_once: plan.spec.checkpoint_interval.is_some(),
+                    restored: self.restored,
+                };
+                Step::Sink(crate::sinks::build_sink(sink, &input_schema, &ctx)?)
             }
             OperatorKind::Source(_) => {
                 return Err(RuntimeError::Plan(format!(
@@ -103,6 +125,12 @@ impl Chain {
         };
         let index = self.nodes.len();
         self.nodes.push(ChainNode {
+            name: op.name.clone(),
+            groups: quiver_protocol::keygroup::key_groups_of(
+                partition,
+                plan.spec.max_parallelism,
+                op.parallelism,
+            ),
             step,
             main: Arc::from(Vec::new()),
             late: Arc::from(Vec::new()),
@@ -245,6 +273,72 @@ impl Chain {
         for gate in &mut self.gates {
             gate.push_control(element.clone());
         }
+    }
+
+    /// Snapshots every stage of the chain: (operator name, key group state).
+    pub(crate) fn snapshot(&mut self) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
+        let mut states = Vec::new();
+        for node in &mut self.nodes {
+            if let Step::Stage(op) = &mut node.step {
+                for state in op.snapshot()? {
+                    states.push((node.name.clone(), state));
+                }
+            }
+        }
+        Ok(states)
+    }
+
+    /// The stages to restore: (node index, operator name, key groups it owns).
+    pub(crate) fn stateful(&self) -> Vec<(usize, String, std::ops::Range<u32>)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.step, Step::Stage(_)))
+            .map(|(i, n)| (i, n.name.clone(), n.groups.clone()))
+            .collect()
+    }
+
+    /// Restores node `i`'s stage from a snapshot.
+    pub(crate) fn restore(&mut self, i: usize, state: Vec<KeyGroupState>) -> Result<(), RuntimeError> {
+        if let Some(ChainNode {
+            step: Step::Stage(op),
+            ..
+        }) = self.nodes.get_mut(i)
+        {
+            op.restore(state)?;
+        }
+        Ok(())
+    }
+
+    /// Barrier `checkpoint`: every sink stages what it wrote since the previous one.
+    pub(crate) fn prepare_commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
+        for node in &mut self.nodes {
+            if let Step::Sink(sink) = &mut node.step {
+                sink.prepare_commit(checkpoint)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checkpoint `checkpoint` completed: every sink publishes what it staged up to it.
+    pub(crate) fn commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
+        for node in &mut self.nodes {
+            if let Step::Sink(sink) = &mut node.step {
+                sink.commit(checkpoint)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keyed state entries held by the chain's stages.
+    pub(crate) fn state_entries(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| match &n.step {
+                Step::Stage(op) => op.state_entries(),
+                Step::Sink(_) => 0,
+            })
+            .sum()
     }
 
     /// Sends everything buffered in the gates, waiting for credits.

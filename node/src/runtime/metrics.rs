@@ -16,6 +16,7 @@ pub struct TaskCounters {
     pub(crate) skipped: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
+    pub(crate) state_entries: AtomicU64,
     pub(crate) inputs: Vec<Arc<ChannelGauge>>,
 }
 
@@ -51,6 +52,7 @@ impl TaskCounters {
                 .max()
                 .unwrap_or(0),
             credits: u64::from(super::credit::CHANNEL_CREDITS),
+            state_entries: load(&self.state_entries),
         }
     }
 }

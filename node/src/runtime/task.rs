@@ -3,19 +3,29 @@
 //! A task receives elements from its input channels in its mailbox, tracks the minimum
 //! watermark over them, runs its chain, and flushes outputs through its gates, waiting for
 //! credits (so a slow consumer blocks it, and it blocks its own producers in turn). A source
-//! task drives itself with `Produce` messages, one batch each, so control messages (cancel)
-//! interleave with production.
+//! task drives itself with `Produce` messages, one batch each, so control messages
+//! (checkpoint triggers, cancel) interleave with production.
+//!
+//! With checkpoints, barriers are aligned over inputs ([`Alignment`]); at an aligned barrier
+//! the task snapshots its stages (and its source position), stages its sinks' output,
+//! forwards the barrier, and uploads the snapshot — the upload is its acknowledgement. A
+//! bounded source that runs dry first fires every window (watermark +∞), then waits for the
+//! final checkpoint, whose barrier precedes its end; a task reports itself finished only once
+//! that final checkpoint is committed, so nothing it emitted is published twice or lost.
 
+use super::alignment::{Alignment, Held};
 use super::chain::Chain;
 use super::credit::Credit;
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
+use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
-use crate::operator::Source;
+use crate::operator::{KeyGroupState, Source};
 use crate::watermark::{WatermarkGenerator, WatermarkTracker};
-use quiver_protocol::messages::TaskId;
-use quiver_protocol::{Barrier, StreamElement};
+use quiver_protocol::messages::{StateUpload, TaskId};
+use quiver_protocol::{Barrier, CheckpointId, KeyGroup, StreamElement};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -42,10 +52,15 @@ pub(crate) enum TaskMsg {
         /// Why.
         error: String,
     },
+    /// A source task: inject this barrier now (`last`: the final one, then end).
+    Trigger(Barrier, bool),
+    /// A checkpoint completed: publish what sinks staged up to it.
+    Commit(CheckpointId),
 }
 
 /// The source driving a source task, with its pacing.
 pub(crate) struct SourceDriver {
+    pub(crate) name: String,
     pub(crate) source: Box<dyn Source>,
     pub(crate) watermarks: WatermarkGenerator,
     /// Records per second for this partition; 0: flat out.
@@ -53,6 +68,7 @@ pub(crate) struct SourceDriver {
     pub(crate) started: Option<Instant>,
     pub(crate) produced: u64,
     pub(crate) last_watermark: i64,
+    pub(crate) exhausted: bool,
 }
 
 /// What a task actor is started with.
@@ -65,14 +81,22 @@ pub(crate) struct TaskArgs {
     pub(crate) events: mpsc::UnboundedSender<TaskEvent>,
     pub(crate) job: quiver_protocol::JobId,
     pub(crate) generation: quiver_protocol::Generation,
+    /// Where snapshots go; `None` when the job takes no checkpoints.
+    pub(crate) link: Option<CoordinatorLink>,
 }
 
 /// The state of a running task.
 pub(crate) struct TaskState {
     args: TaskArgs,
     watermarks: WatermarkTracker,
+    alignment: Alignment,
     ended: usize,
-    barriers: Vec<Option<Barrier>>,
+    /// All inputs ended (or the source's final barrier went out).
+    input_done: bool,
+    /// The last barrier this task completed.
+    last_barrier: Option<CheckpointId>,
+    /// The newest checkpoint committed.
+    committed: Option<CheckpointId>,
     done: bool,
 }
 
@@ -89,10 +113,17 @@ impl TaskState {
         });
     }
 
+    fn checkpointing(&self) -> bool {
+        self.args.link.is_some()
+    }
+
     async fn produce(&mut self) -> Result<bool, RuntimeError> {
         let Some(driver) = self.args.source.as_mut() else {
             return Ok(false);
         };
+        if driver.exhausted {
+            return Ok(false);
+        }
         let started = *driver.started.get_or_insert_with(Instant::now);
         let max = if driver.rate == 0 {
             super::gate::MAX_BATCH
@@ -103,8 +134,17 @@ impl TaskState {
         let batch = driver.source.poll_batch(max)?;
         let skipped = driver.source.skipped() - skipped_before;
         TaskCounters::add(&self.args.counters.skipped, skipped);
+        let entry = self.args.chain.entry.clone();
         let Some(batch) = batch else {
-            self.finish().await?;
+            driver.exhausted = true;
+            if self.checkpointing() {
+                // Fire every window now, so all output precedes the final barrier.
+                self.args.chain.advance(&entry, i64::MAX)?;
+                self.args.chain.flush().await?;
+                self.report(TaskEventKind::SourceExhausted);
+            } else {
+                self.end_inputs().await?;
+            }
             return Ok(false);
         };
         driver.produced += batch.len() as u64;
@@ -114,14 +154,16 @@ impl TaskState {
         }
         let watermark = driver.watermarks.watermark();
         let (rate, produced) = (driver.rate, driver.produced);
-        let entry = self.args.chain.entry.clone();
-        self.args.chain.push(&entry, batch)?;
-        if let Some(wm) = watermark {
-            let driver = self.args.source.as_mut().expect("source task");
-            if wm > driver.last_watermark {
+        let advanced = match watermark {
+            Some(wm) if wm > driver.last_watermark => {
                 driver.last_watermark = wm;
-                self.args.chain.advance(&entry, wm)?;
+                Some(wm)
             }
+            _ => None,
+        };
+        self.args.chain.push(&entry, batch)?;
+        if let Some(wm) = advanced {
+            self.args.chain.advance(&entry, wm)?;
         }
         self.args.chain.flush().await?;
         if rate > 0 {
@@ -131,7 +173,16 @@ impl TaskState {
         Ok(true)
     }
 
-    async fn on_input(&mut self, input: usize, element: StreamElement) -> Result<(), RuntimeError> {
+    async fn on_input(&mut self, held: Held) -> Result<(), RuntimeError> {
+        if self.alignment.is_blocked(held.input) {
+            self.alignment.hold(held);
+            return Ok(());
+        }
+        let Held {
+            input,
+            element,
+            credit,
+        } = held;
         let entry = self.args.chain.entry.clone();
         match element {
             StreamElement::Records(batch) => {
@@ -148,7 +199,15 @@ impl TaskState {
                     self.args.chain.advance(&entry, wm)?;
                 }
             }
-            StreamElement::Barrier(barrier) => self.on_barrier(input, barrier),
+            StreamElement::Barrier(barrier) if barrier.generation == self.args.generation => {
+                if let Some(aligned) = self.alignment.on_barrier(input, barrier) {
+                    drop(credit);
+                    return self.complete_barrier(aligned).await;
+                }
+            }
+            StreamElement::Barrier(stale) => {
+                tracing::warn!("dropped a barrier of an older generation: {stale:?}");
+            }
             StreamElement::End => {
                 self.ended += 1;
                 if let Some(wm) = self.watermarks.end(input) {
@@ -156,29 +215,84 @@ impl TaskState {
                         self.args.chain.advance(&entry, wm)?;
                     }
                 }
+                if let Some(aligned) = self.alignment.on_end(input) {
+                    self.args.chain.flush().await?;
+                    drop(credit);
+                    return self.complete_barrier(aligned).await;
+                }
                 if self.ended == self.args.inputs {
-                    return self.finish().await;
+                    self.args.chain.flush().await?;
+                    return self.end_inputs().await;
                 }
             }
         }
+        drop(credit);
         self.args.chain.flush().await
     }
 
-    /// Forwards a barrier once it arrived on every input.
-    fn on_barrier(&mut self, input: usize, barrier: Barrier) {
-        self.barriers[input] = Some(barrier);
-        if self.barriers.iter().all(|b| *b == Some(barrier)) {
-            self.barriers.iter_mut().for_each(|b| *b = None);
-            self.args.chain.broadcast(&StreamElement::Barrier(barrier));
+    /// A barrier aligned on every input (or injected at a source): snapshot, stage sinks,
+    /// forward it, acknowledge, then replay what alignment held back.
+    async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
+        let mut states = self.args.chain.snapshot()?;
+        if let Some(driver) = &self.args.source {
+            let position = quiver_protocol::codec::encode(&driver.source.position())?;
+            states.push((
+                driver.name.clone(),
+                KeyGroupState {
+                    group: KeyGroup(self.args.task.partition.0),
+                    bytes: position,
+                },
+            ));
         }
+        self.args.chain.prepare_commit(barrier.checkpoint)?;
+        self.args
+            .chain
+            .broadcast(&StreamElement::Barrier(barrier));
+        self.args.chain.flush().await?;
+        self.last_barrier = Some(barrier.checkpoint);
+        if let Some(link) = self.args.link.clone() {
+            let header = StateUpload {
+                job: self.args.job,
+                generation: self.args.generation,
+                checkpoint: barrier.checkpoint,
+                task: self.args.task,
+            };
+            tokio::spawn(async move {
+                if let Err(e) = link.upload(header, states).await {
+                    tracing::warn!("snapshot upload for {barrier:?} failed: {e}");
+                }
+            });
+        }
+        for held in self.alignment.release() {
+            Box::pin(self.on_input(held)).await?;
+        }
+        Ok(())
     }
 
-    async fn finish(&mut self) -> Result<(), RuntimeError> {
+    /// Every input ended: flush operators and sinks, end the outputs.
+    async fn end_inputs(&mut self) -> Result<(), RuntimeError> {
         let entry = self.args.chain.entry.clone();
         self.args.chain.end(&entry)?;
         self.args.chain.flush().await?;
-        self.done = true;
-        self.report(TaskEventKind::Finished(self.args.counters.snapshot()));
+        self.input_done = true;
+        self.finish_if_committed();
+        Ok(())
+    }
+
+    /// Finished once the inputs are done and (with checkpoints) the last barrier committed.
+    fn finish_if_committed(&mut self) {
+        let committed = !self.checkpointing() || self.committed >= self.last_barrier;
+        if self.input_done && committed && !self.done {
+            self.done = true;
+            self.report(TaskEventKind::Finished(self.args.counters.snapshot()));
+        }
+    }
+
+    async fn trigger(&mut self, barrier: Barrier, last: bool) -> Result<(), RuntimeError> {
+        self.complete_barrier(barrier).await?;
+        if last {
+            self.end_inputs().await?;
+        }
         Ok(())
     }
 }
@@ -196,8 +310,11 @@ impl Actor for TaskActor {
         let inputs = args.inputs;
         Ok(TaskState {
             watermarks: WatermarkTracker::new(inputs),
+            alignment: Alignment::new(inputs),
             ended: 0,
-            barriers: vec![None; inputs],
+            input_done: false,
+            last_barrier: None,
+            committed: None,
             done: false,
             args,
         })
@@ -235,14 +352,35 @@ impl Actor for TaskActor {
                 element,
                 credit,
             } => {
-                let result = state.on_input(input, element).await;
-                drop(credit);
-                result
+                state
+                    .on_input(Held {
+                        input,
+                        element,
+                        credit,
+                    })
+                    .await
             }
             TaskMsg::InputFailed { input, error } => Err(RuntimeError::ChannelClosed(format!(
                 "input channel {input} broke: {error}"
             ))),
+            TaskMsg::Trigger(barrier, last) if !state.input_done => {
+                state.trigger(barrier, last).await
+            }
+            TaskMsg::Trigger(..) => Ok(()),
+            TaskMsg::Commit(checkpoint) => match state.args.chain.commit(checkpoint) {
+                Ok(()) => {
+                    state.committed = state.committed.max(Some(checkpoint));
+                    state.finish_if_committed();
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
         };
+        state
+            .args
+            .counters
+            .state_entries
+            .store(state.args.chain.state_entries(), Ordering::Relaxed);
         if let Err(e) = result {
             state.done = true;
             state.report(TaskEventKind::Failed(e.to_string()));

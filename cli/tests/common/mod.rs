@@ -1,0 +1,157 @@
+//! What several integration tests share: the spend-per-user job over a generated CSV and its
+//! expected output computed naively (no engine code), and a tiny CLI runner.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The binary under test.
+pub const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
+const USERS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
+const START: i64 = 1_735_689_600_000;
+
+/// A deterministic event stream of `n` events: (user, amount, ts), slightly out of order
+/// (≤ 1.5 s, within the spec's 2 s lag) so watermarks matter but nothing is late.
+pub fn events(n: usize) -> Vec<(String, f64, i64)> {
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..n as i64)
+        .map(|i| {
+            let user = USERS[(next() % USERS.len() as u64) as usize].to_string();
+            let amount = (next() % 10_000) as f64 / 100.0;
+            let jitter = (next() % 1500) as i64;
+            (user, amount, START + i * 7 + 1500 - jitter)
+        })
+        .collect()
+}
+
+/// Writes `events.csv` with `n` events and `job.toml` reading it into a windowed and a
+/// running aggregate with file sinks at parallelism 4; `job_extra` goes into `[job]`,
+/// `source_extra` into the source. Returns the spec's path.
+pub fn write_job(dir: &Path, n: usize, job_extra: &str, source_extra: &str) -> PathBuf {
+    write_job_at(dir, 4, n, job_extra, source_extra)
+}
+
+/// [`write_job`] at another parallelism.
+pub fn write_job_at(
+    dir: &Path,
+    parallelism: u32,
+    n: usize,
+    job_extra: &str,
+    source_extra: &str,
+) -> PathBuf {
+    let mut csv = String::from("user,amount,ts\n");
+    for (user, amount, ts) in events(n) {
+        csv.push_str(&format!("{user},{amount},{ts}\n"));
+    }
+    std::fs::write(dir.join("events.csv"), csv).unwrap();
+    let spec = format!(
+        r#"
+[job]
+name = "spend-per-user"
+parallelism = {parallelism}
+max_parallelism = 128
+{job_extra}
+
+[[source]]
+name = "events"
+kind = "file"
+path = "events.csv"
+format = "csv"
+schema = {{ user = "string", amount = "f64", ts = "i64" }}
+event_time = "ts"
+max_out_of_orderness = "2s"
+{source_extra}
+
+[[stage]]
+name = "per_user"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+window = {{ kind = "tumbling", size = "1s" }}
+aggregates = {{ n = "count()", spend = "sum(amount)", top = "max(amount)" }}
+
+[[stage]]
+name = "running"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = {{ n = "count()", spend = "sum(amount)" }}
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "per_user"
+path = "out/"
+
+[[sink]]
+name = "running_out"
+kind = "file"
+input = "running"
+path = "running_out/"
+"#
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+/// The windowed rows, computed naively: group by (user, second), fold in file order.
+pub fn expected_windows(n: usize) -> Vec<Value> {
+    let mut groups: BTreeMap<(String, i64), (i64, f64, f64)> = BTreeMap::new();
+    for (user, amount, ts) in events(n) {
+        let start = ts - ts.rem_euclid(1000);
+        let g = groups.entry((user, start)).or_insert((0, 0.0, f64::MIN));
+        g.0 += 1;
+        g.1 += amount;
+        g.2 = g.2.max(amount);
+    }
+    let rows = groups.into_iter().map(|((user, start), (n, spend, top))| {
+        json!({"user": user, "window_start": start, "window_end": start + 1000,
+               "n": n, "spend": spend, "top": top})
+    });
+    sorted(rows.collect())
+}
+
+/// The running rows: one per event, the user's count and sum so far in file order.
+pub fn expected_running(n: usize) -> Vec<Value> {
+    let mut so_far: BTreeMap<String, (i64, f64)> = BTreeMap::new();
+    let rows = events(n).into_iter().map(|(user, amount, _)| {
+        let s = so_far.entry(user.clone()).or_insert((0, 0.0));
+        s.0 += 1;
+        s.1 += amount;
+        json!({"user": user, "n": s.0, "spend": s.1})
+    });
+    sorted(rows.collect())
+}
+
+/// Rows in a canonical order, for comparing multisets.
+pub fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
+    rows.sort_by_key(|r| r.to_string());
+    rows
+}
+
+/// Asserts that the committed output of both sinks equals the naive reference exactly: no
+/// row missing, none twice.
+pub fn assert_exactly_once(dir: &Path, n: usize) {
+    let windows = sorted(read_committed_rows(&dir.join("out")));
+    let expected = expected_windows(n);
+    assert_eq!(windows.len(), expected.len(), "window row count");
+    assert_eq!(windows, expected, "window rows");
+    let running = sorted(read_committed_rows(&dir.join("running_out")));
+    assert_eq!(running.len(), n, "one running row per event");
+    assert_eq!(running, expected_running(n), "running rows");
+}
+
+/// Runs the CLI to completion (60 s at most).
+pub fn quiver(args: &[&str]) -> std::process::Output {
+    run_with_timeout(Path::new(QUIVER), args, Duration::from_secs(60))
+}

@@ -1,0 +1,397 @@
+//! The coordinator's side of exactly-once (DESIGN.md §5): triggering checkpoints and
+//! savepoints, collecting acknowledgements, completing and committing them, and recovering
+//! a failed job from its last complete checkpoint with the next generation.
+
+use super::Cluster;
+use crate::checkpoint_store::Manifest;
+use crate::lifecycle::JobEvent;
+use quiver_protocol::messages::{
+    CheckpointInfo, JobState, SavepointRef, SnapshotKind, TaskId, ToNode,
+};
+use quiver_protocol::plan::OperatorKind;
+use quiver_protocol::spec::JobSpec;
+use quiver_protocol::{CheckpointId, Generation, JobId, KeyGroup};
+use std::ops::Range;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+
+/// Recoveries a job may take before it fails for good.
+pub(crate) const MAX_RESTARTS: u32 = 10;
+/// Complete checkpoints kept per job (savepoints are kept besides).
+pub(crate) const RETAINED_CHECKPOINTS: usize = 3;
+
+/// How long to wait before the `n`th restart: at once for the first, then doubling from
+/// 500 ms up to 10 s, so a crash loop does not spin.
+pub(crate) fn backoff(restarts: u32) -> Duration {
+    if restarts <= 1 {
+        return Duration::ZERO;
+    }
+    let ms = 500u64.saturating_mul(1 << (restarts - 2).min(10));
+    Duration::from_millis(ms.min(10_000))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Cluster {
+    /// Triggers what is due for a running job and times out a stuck checkpoint.
+    pub(super) fn checkpoint_tick(&mut self, job: JobId) {
+        let now = Instant::now();
+        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        if let Some((checkpoint, timeout)) = entry.schedule.timed_out(now) {
+            let why = format!(
+                "{checkpoint} was not acknowledged by every task within {} s",
+                timeout.as_secs()
+            );
+            self.recover_or_fail(job, why);
+            return;
+        }
+        let sources: Vec<TaskId> = entry
+            .tasks
+            .keys()
+            .filter(|t| {
+                matches!(
+                    entry.plan.operator(t.operator).map(|o| &o.kind),
+                    Some(OperatorKind::Source(_))
+                )
+            })
+            .copied()
+            .collect();
+        let exhausted = !sources.is_empty() && sources.iter().all(|t| entry.exhausted.contains(t));
+        let tasks: Vec<TaskId> = entry.tasks.keys().copied().collect();
+        let Some(trigger) = entry.schedule.due(now, exhausted, tasks) else {
+            return;
+        };
+        entry.record.next_checkpoint = entry.schedule.next_id();
+        if let Err(e) = self.store.save_job(&entry.record) {
+            tracing::error!("cannot store {job}: {e}");
+        }
+        let generation = entry.record.generation;
+        tracing::debug!("{job}: triggering {} (last: {})", trigger.checkpoint, trigger.last);
+        let nodes: Vec<_> = entry
+            .tasks
+            .iter()
+            .filter(|(t, _)| sources.contains(t))
+            .map(|(_, s)| s.node)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for node in nodes {
+            self.send(
+                node,
+                ToNode::TriggerCheckpoint {
+                    job,
+                    generation,
+                    checkpoint: trigger.checkpoint,
+                    last: trigger.last,
+                },
+            );
+        }
+    }
+
+    /// A source task ran dry.
+    pub(crate) fn source_exhausted(&mut self, job: JobId, generation: Generation, task: TaskId) {
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            if entry.record.generation == generation {
+                entry.exhausted.insert(task);
+            }
+        }
+    }
+
+    /// Whether an upload for `checkpoint` by this generation is wanted now.
+    pub(crate) fn accepts_upload(
+        &self,
+        job: JobId,
+        generation: Generation,
+        checkpoint: CheckpointId,
+    ) -> Result<(), String> {
+        let entry = self.jobs.get(&job).ok_or_else(|| format!("no job {job}"))?;
+        if entry.record.generation != generation {
+            return Err(format!(
+                "stale snapshot: {job} runs {}, the task is at {generation}",
+                entry.record.generation
+            ));
+        }
+        if !entry.schedule.is_pending(checkpoint) {
+            return Err(format!("{checkpoint} of {job} is not in flight"));
+        }
+        Ok(())
+    }
+
+    /// A task stored its snapshot: once every task did, the checkpoint is complete, its
+    /// manifest written, and sinks told to commit.
+    pub(crate) fn checkpoint_ack(
+        &mut self,
+        job: JobId,
+        generation: Generation,
+        checkpoint: CheckpointId,
+        task: TaskId,
+    ) {
+        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        if entry.record.generation != generation {
+            return;
+        }
+        let Some(done) = entry.schedule.ack(checkpoint, task) else {
+            return;
+        };
+        let manifest = Manifest {
+            job,
+            checkpoint,
+            generation,
+            kind: done.kind,
+            completed_at_ms: now_ms(),
+            duration_ms: done.started.elapsed().as_millis() as u64,
+            operators: entry
+                .plan
+                .operators
+                .iter()
+                .map(|o| (o.name.clone(), o.parallelism))
+                .collect(),
+            max_parallelism: entry.plan.spec.max_parallelism,
+        };
+        if let Err(e) = self.checkpoints.complete(job, &manifest) {
+            self.recover_or_fail(job, format!("cannot complete {checkpoint}: {e}"));
+            return;
+        }
+        tracing::info!(
+            "{job}: {checkpoint} complete in {} ms{}",
+            manifest.duration_ms,
+            if done.last { " (final)" } else { "" }
+        );
+        if done.kind == SnapshotKind::Savepoint {
+            let entry = self.jobs.get_mut(&job).expect("job checked above");
+            for waiter in entry.savepoint_waiters.drain(..) {
+                let _ = waiter.send(Ok(SavepointRef { job, checkpoint }));
+            }
+        }
+        self.send_to_job_nodes(job, |job, generation| ToNode::CommitCheckpoint {
+            job,
+            generation,
+            checkpoint,
+        });
+        self.prune_checkpoints(job);
+        let stop = self.jobs.get(&job).is_some_and(|e| e.stop_after_savepoint);
+        if done.kind == SnapshotKind::Savepoint && stop {
+            // Commit first (queued before the cancel on every node), then stop: nothing after
+            // the savepoint's barrier is ever published.
+            if let Err(e) = self.cancel(job) {
+                tracing::warn!("stopping {job} after its savepoint: {e}");
+            }
+        }
+    }
+
+    /// Drops checkpoints beyond the retained ones (savepoints stay).
+    pub(super) fn prune_checkpoints(&self, job: JobId) {
+        if let Err(e) = self.checkpoints.retain(job, RETAINED_CHECKPOINTS, &[]) {
+            tracing::warn!("cannot prune checkpoints of {job}: {e}");
+        }
+    }
+
+    /// A failure: with checkpoints and restarts left, redeploy from the last complete
+    /// checkpoint with the next generation (after a back-off); otherwise the job fails.
+    pub(crate) fn recover_or_fail(&mut self, job: JobId, why: String) {
+        let Some(entry) = self.jobs.get(&job) else { return };
+        let checkpointing = entry.plan.spec.checkpoint_interval.is_some();
+        if !checkpointing || entry.restarts >= MAX_RESTARTS {
+            let why = if checkpointing {
+                format!("{why}; gave up after {MAX_RESTARTS} restarts")
+            } else {
+                format!("{why} (the job takes no checkpoints, so it cannot recover: set job.checkpoint_interval)")
+            };
+            self.fail(job, why);
+            return;
+        }
+        if !self.apply(job, JobEvent::Recover) {
+            return;
+        }
+        self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+        self.restart_from_checkpoint(job, &why);
+    }
+
+    /// Bumps the generation and plans the redeployment from the newest valid checkpoint.
+    fn restart_from_checkpoint(&mut self, job: JobId, why: &str) {
+        let restore = self.restore_point(job);
+        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        if let Some(pending) = entry.schedule.abort() {
+            if let Err(e) = self.checkpoints.abort(job, pending.checkpoint) {
+                tracing::warn!("cannot drop {} of {job}: {e}", pending.checkpoint);
+            }
+            for waiter in entry.savepoint_waiters.drain(..) {
+                let _ = waiter.send(Err(format!("the job failed during the savepoint: {why}")));
+            }
+        }
+        entry.restarts += 1;
+        entry.record.generation = entry.record.generation.next();
+        entry.record.error = Some(format!("recovering: {why}"));
+        entry.not_before = Instant::now() + backoff(entry.restarts);
+        entry.assignment = None;
+        entry.tasks.clear();
+        entry.exhausted.clear();
+        if restore.is_some() {
+            entry.restore = restore;
+        }
+        if let Err(e) = self.store.save_job(&entry.record) {
+            tracing::error!("cannot store {job}: {e}");
+        }
+        tracing::warn!(
+            "{job}: recovering as {} from {} (restart {} of {MAX_RESTARTS}): {why}",
+            entry.record.generation,
+            entry
+                .restore
+                .map_or("the start".to_string(), |(c, _)| c.to_string()),
+            entry.restarts
+        );
+    }
+
+    /// The newest valid checkpoint of the job, if any.
+    fn restore_point(&self, job: JobId) -> Option<(CheckpointId, Generation)> {
+        match self.checkpoints.latest_valid(job) {
+            Ok(Some(m)) => Some((m.checkpoint, m.generation)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!("cannot read the checkpoints of {job}: {e}");
+                None
+            }
+        }
+    }
+
+    /// After a coordinator restart: a job that was live resumes from its last checkpoint.
+    pub(super) fn resume_after_restart(&mut self, job: JobId) {
+        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        if entry.plan.spec.checkpoint_interval.is_none() {
+            entry.record.state = JobState::Failed;
+            entry.record.error =
+                Some("the coordinator restarted while the job ran, and it takes no checkpoints".into());
+            let _ = self.store.save_job(&entry.record);
+            return;
+        }
+        entry.record.state = JobState::Recovering;
+        self.restart_from_checkpoint(job, "the coordinator restarted");
+    }
+
+    /// Asks for a savepoint of a running job (and to stop it right after, with `stop`); the
+    /// receiver gets it when complete.
+    pub(crate) fn request_savepoint(
+        &mut self,
+        job: JobId,
+        stop: bool,
+    ) -> Result<oneshot::Receiver<Result<SavepointRef, String>>, String> {
+        let entry = self
+            .jobs
+            .get_mut(&job)
+            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        if entry.record.state != JobState::Running {
+            return Err(format!(
+                "{job} is {:?}: savepoints are taken of running jobs",
+                entry.record.state
+            ));
+        }
+        let (tx, rx) = oneshot::channel();
+        entry.savepoint_waiters.push(tx);
+        entry.schedule.request_savepoint();
+        entry.stop_after_savepoint |= stop;
+        Ok(rx)
+    }
+
+    /// Completed checkpoints and savepoints of a job.
+    pub(crate) fn checkpoint_list(&self, job: JobId) -> Result<Vec<CheckpointInfo>, String> {
+        if !self.jobs.contains_key(&job) {
+            return Err(format!("no job {job}: see `quiver job list`"));
+        }
+        self.checkpoints.list(job).map_err(|e| e.to_string())
+    }
+
+    pub(super) fn last_checkpoint(&self, job: JobId) -> Option<CheckpointId> {
+        self.checkpoints
+            .list(job)
+            .ok()
+            .and_then(|l| l.last().map(|c| c.checkpoint))
+    }
+
+    /// Checks that a savepoint exists and fits the spec; returns (its job, id, generation).
+    /// The new job continues the savepoint's generation and checkpoint numbering, so the
+    /// part files both write into one folder never share a name.
+    pub(super) fn savepoint_restore(
+        &self,
+        savepoint: SavepointRef,
+        spec: &JobSpec,
+    ) -> Result<(JobId, CheckpointId, Generation), String> {
+        let manifest = self
+            .checkpoints
+            .manifest(savepoint.job, savepoint.checkpoint)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "no savepoint {}/{}: see `quiver checkpoint list {}`",
+                    savepoint.job, savepoint.checkpoint, savepoint.job
+                )
+            })?;
+        if manifest.max_parallelism != spec.max_parallelism {
+            return Err(format!(
+                "the savepoint has max_parallelism {} but the spec has {}: key groups must match",
+                manifest.max_parallelism, spec.max_parallelism
+            ));
+        }
+        for source in &spec.sources {
+            let before = manifest.operators.iter().find(|(n, _)| *n == source.name);
+            if let Some((_, p)) = before {
+                if *p != source.parallelism {
+                    return Err(format!(
+                        "source {:?} had parallelism {p} in the savepoint and {} now: source \
+                         positions cannot be redistributed; keep its parallelism",
+                        source.name, source.parallelism
+                    ));
+                }
+            }
+        }
+        Ok((savepoint.job, savepoint.checkpoint, manifest.generation))
+    }
+
+    /// The job whose checkpoint store holds `job`'s restore state (itself, or the job of the
+    /// savepoint it started from, until it completes a checkpoint of its own).
+    pub(crate) fn state_owner(&self, job: JobId, checkpoint: CheckpointId) -> JobId {
+        match self.jobs.get(&job) {
+            Some(entry) => match entry.record.restore_job {
+                Some(from) if self.checkpoints.manifest(job, checkpoint).ok().flatten().is_none() => from,
+                _ => job,
+            },
+            None => job,
+        }
+    }
+
+    /// The stored state of one operator's key groups.
+    pub(crate) fn read_state(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+        operator: &str,
+        groups: Range<u32>,
+    ) -> Result<Vec<(KeyGroup, Vec<u8>)>, String> {
+        let owner = self.state_owner(job, checkpoint);
+        self.checkpoints
+            .read_state(owner, checkpoint, operator, groups)
+            .map_err(|e| e.to_string())
+    }
+
+    /// A handle for storing uploaded state without holding the cluster lock.
+    pub(crate) fn checkpoint_store(&self) -> crate::checkpoint_store::CheckpointStore {
+        self.checkpoints.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn restarts_back_off_up_to_ten_seconds() {
+        assert_eq!(backoff(1), Duration::ZERO);
+        assert_eq!(backoff(2), Duration::from_millis(500));
+        assert_eq!(backoff(3), Duration::from_secs(1));
+        assert_eq!(backoff(30), Duration::from_secs(10));
+    }
+}
