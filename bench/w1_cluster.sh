@@ -2,7 +2,8 @@
 # W1 across two node processes: for each of RUNS runs, start a coordinator and two
 # `quiver node` processes (1 slot each, so W1's 2 partitions of every operator land on
 # different nodes and the keyed exchange crosses QUIC), `quiver job submit --wait` the spec,
-# read each node's peak RSS (VmHWM) and the bytes they exchanged, then stop them.
+# read each node's peak RSS (VmHWM), the CPU seconds the two nodes used (user + system, from
+# /proc) and the bytes they sent over QUIC, then stop them.
 # Usage: bench/w1_cluster.sh [SPEC]   (default examples/w1/job.toml)
 # Env: RUNS (5), QUIVER (the binary, else built as in w1_local.sh), PORT (coordinator UDP
 #      port, default random in 20000-29999).
@@ -32,7 +33,7 @@ start_cluster() {
   "$QUIVER" coordinator --certs "$work/certs" --data-dir "$dir/coordinator" --listen "$addr" \
     > "$dir/coordinator.log" 2>&1 &
   pids+=($!)
-  for i in $(seq 100); do grep -q "coordinator listening on $addr" "$dir/coordinator.log" && break; sleep 0.1; done
+  for i in $(seq 100); do grep -qs "coordinator listening on $addr" "$dir/coordinator.log" && break; sleep 0.1; done
   for i in 1 2; do
     "$QUIVER" node --certs "$work/certs" --coordinator "$addr" --data-dir "$dir/node$i" --slots 1 \
       > "$dir/node$i.log" 2>&1 &
@@ -46,21 +47,25 @@ start_cluster() {
   exit 1
 }
 status() { "$QUIVER" cluster status --certs "$work/certs" --coordinator "$addr" 2>&1 || true; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 # Peak resident set of a process, in MB.
 peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 
-echo "== $(date -Is) $(git rev-parse --short HEAD) load:$(uptime | sed 's/.*load/load/')"
-row "run  wall_s  wall_ev/s  engine_ev/s  node1_rss_MB  node2_rss_MB  quic_sent_MB"
+echo "== $(date -Is) $QUIVER load:$(uptime | sed 's/.*load/load/')"
+row "run  wall_s  wall_ev/s  engine_ev/s  cpu_s  ev/cpu_s  node1_rss_MB  node2_rss_MB  quic_sent_MB"
 for r in $(seq 1 "$RUNS"); do
   start_cluster "$r"
   out=$work/run$r/submit.log
+  cpu0=$(awk -v a="$(cpu_s "${pids[1]}")" -v b="$(cpu_s "${pids[2]}")" 'BEGIN {print a + b}')
   start=$(date +%s.%N)
   "$QUIVER" job submit --wait --certs "$work/certs" --coordinator "$addr" "$SPEC" > "$out" 2>&1 \
     || { cat "$out" >&2; exit 1; }
   wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
+  cpu=$(awk -v a="$(cpu_s "${pids[1]}")" -v b="$(cpu_s "${pids[2]}")" -v c0="$cpu0" 'BEGIN {printf "%.2f", a + b - c0}')
   read -r n rate < <(final_rate < "$out")
   sent=$(status | awk '/^node-/ {gsub(",", "", $6); s += $6} END {printf "%.0f", s / 1e6}')
-  row "$r  $wall  $(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/w}')  $rate  $(peak_mb "${pids[1]}")  $(peak_mb "${pids[2]}")  $sent"
+  row "$r  $wall  $(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/w}')  $rate  $cpu  $(awk -v n="$n" -v c="$cpu" 'BEGIN{printf "%.0f", n/c}')  $(peak_mb "${pids[1]}")  $(peak_mb "${pids[2]}")  $sent"
   stop
 done
 echo "median: $(medians "$work/table")"

@@ -65,7 +65,10 @@ struct JobEntry {
     assignment: Option<Assignment>,
     pending_deploy: HashSet<NodeId>,
     tasks: BTreeMap<TaskId, TaskStatus>,
-    created: Instant,
+    /// When it last entered `Scheduling` (placement gives up after [`SCHEDULING_TIMEOUT`]).
+    scheduling_since: Instant,
+    /// Why it is still being placed, for `quiver job status`.
+    waiting_for: Option<String>,
     started: Option<Instant>,
     ended: Option<Instant>,
 }
@@ -125,7 +128,8 @@ impl Cluster {
                 assignment: None,
                 pending_deploy: HashSet::new(),
                 tasks: BTreeMap::new(),
-                created: now,
+                scheduling_since: now,
+                waiting_for: None,
                 started: None,
                 ended,
             },
@@ -286,8 +290,14 @@ impl Cluster {
             Ok(state) => {
                 entry.record.state = state;
                 if state == JobState::Running {
-                    entry.started = Some(Instant::now());
+                    entry.started.get_or_insert_with(Instant::now);
+                    // A recovery's reason is shown while it recovers; the restart count stays.
+                    entry.record.error = None;
                 }
+                if state == JobState::Scheduling {
+                    entry.scheduling_since = Instant::now();
+                }
+                entry.waiting_for = None;
                 if state.is_terminal() {
                     entry.ended = Some(Instant::now());
                 }
@@ -327,10 +337,14 @@ impl Cluster {
             let entry = &self.jobs[&job];
             match schedule(entry.plan.slots_needed(), &free) {
                 Ok(assignment) => self.deploy(job, assignment),
-                Err(e) if entry.created.elapsed() > SCHEDULING_TIMEOUT => {
+                Err(e) if entry.scheduling_since.elapsed() > SCHEDULING_TIMEOUT => {
                     self.fail(job, e.to_string())
                 }
-                Err(_) => {}
+                Err(e) => {
+                    if let Some(entry) = self.jobs.get_mut(&job) {
+                        entry.waiting_for = Some(format!("waiting for slots: {e}"));
+                    }
+                }
             }
         }
     }
@@ -559,7 +573,7 @@ impl Cluster {
         };
         Ok(JobReport {
             summary: Self::summary(entry),
-            error: entry.record.error.clone(),
+            error: entry.waiting_for.clone().or_else(|| entry.record.error.clone()),
             elapsed_ms: elapsed.as_millis() as u64,
             source_records: tasks
                 .iter()
