@@ -176,7 +176,10 @@ pub fn certs_init(quiver: &Path, dir: &Path) {
 /// data and log in `work`, and waits until it listens. Returns the process and its address.
 pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, SocketAddr) {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
-    (restart_coordinator("coordinator", quiver, certs, work, addr), addr)
+    (
+        restart_coordinator("coordinator", quiver, certs, work, addr),
+        addr,
+    )
 }
 
 /// Starts `quiver coordinator` on `addr` with the data directory `work/coordinator-data`

@@ -94,7 +94,9 @@ pub(crate) async fn checkpoint_list(
 ) -> Result<ExitCode> {
     let job = parse_job_id(job)?;
     let client = AdminClient::connect(identity, coordinator).await?;
-    if let AdminResponse::Checkpoints(list) = client.request(AdminRequest::Checkpoints { job }).await? {
+    if let AdminResponse::Checkpoints(list) =
+        client.request(AdminRequest::Checkpoints { job }).await?
+    {
         print!("{}", report::checkpoints(job, &list));
     }
     Ok(ExitCode::SUCCESS)
@@ -170,7 +172,9 @@ pub(crate) async fn wait_for(client: &AdminClient, job: JobId) -> Result<ExitCod
 
 /// Parses a savepoint reference `job-3/chk-17`.
 pub(crate) fn parse_savepoint(text: &str) -> Result<SavepointRef> {
-    let bad = || anyhow!("{text:?} is not a savepoint; expected JOB/CHECKPOINT as `quiver job savepoint` prints it, e.g. job-3/chk-17");
+    let bad = || {
+        anyhow!("{text:?} is not a savepoint; expected JOB/CHECKPOINT as `quiver job savepoint` prints it, e.g. job-3/chk-17")
+    };
     let (job, checkpoint) = text.split_once('/').ok_or_else(bad)?;
     let checkpoint = checkpoint
         .strip_prefix("chk-")

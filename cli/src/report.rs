@@ -9,7 +9,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -82,7 +82,11 @@ pub(crate) fn job(report: &JobReport) -> String {
         );
     }
     if report.state_entries > 0 {
-        let _ = writeln!(out, "state: {} keyed entries", thousands(report.state_entries));
+        let _ = writeln!(
+            out,
+            "state: {} keyed entries",
+            thousands(report.state_entries)
+        );
     }
     let _ = writeln!(out, "tasks:");
     for t in &report.tasks {

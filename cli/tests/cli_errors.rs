@@ -444,7 +444,13 @@ fn a_malformed_job_id_is_refused_before_connecting() {
     let addr = format!("127.0.0.1:{}", free_udp_port());
     let started = Instant::now();
     let stderr = fails(&[
-        "job", "status", "notanid", "--certs", &path_str(&certs), "--coordinator", &addr,
+        "job",
+        "status",
+        "notanid",
+        "--certs",
+        &path_str(&certs),
+        "--coordinator",
+        &addr,
     ]);
     assert_contains(&stderr, "\"notanid\" is not a job id");
     assert!(
@@ -462,7 +468,12 @@ fn a_foreign_ca_refusal_points_at_the_certificates() {
     certs_init(&quiver(), &other);
     let (_coordinator, addr) = start_coordinator(&quiver(), &certs, dir.path());
     let stderr = fails(&[
-        "job", "list", "--certs", &path_str(&other), "--coordinator", &addr.to_string(),
+        "job",
+        "list",
+        "--certs",
+        &path_str(&other),
+        "--coordinator",
+        &addr.to_string(),
     ]);
     assert_contains(&stderr, "--certs");
     assert!(
@@ -478,15 +489,32 @@ fn startup_errors_are_said_once_and_plainly() {
     certs_init(&quiver(), &certs);
     let (_coordinator, addr) = start_coordinator(&quiver(), &certs, dir.path());
     let stderr = fails(&[
-        "coordinator", "--certs", &path_str(&certs), "--data-dir",
-        &path_str(&dir.path().join("d2")), "--listen", &addr.to_string(),
+        "coordinator",
+        "--certs",
+        &path_str(&certs),
+        "--data-dir",
+        &path_str(&dir.path().join("d2")),
+        "--listen",
+        &addr.to_string(),
     ]);
-    assert_eq!(stderr.matches("Address already in use").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "{stderr}"
+    );
     let data = dir.path().join("coordinator-data");
     let stderr = fails(&[
-        "coordinator", "--certs", &path_str(&certs), "--data-dir", &path_str(&data),
-        "--listen", "127.0.0.1:0",
+        "coordinator",
+        "--certs",
+        &path_str(&certs),
+        "--data-dir",
+        &path_str(&data),
+        "--listen",
+        "127.0.0.1:0",
     ]);
     assert_contains(&stderr, "in use by another coordinator");
-    assert!(!stderr.contains("Os {"), "debug formatting in a user message:\n{stderr}");
+    assert!(
+        !stderr.contains("Os {"),
+        "debug formatting in a user message:\n{stderr}"
+    );
 }

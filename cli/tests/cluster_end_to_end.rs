@@ -38,7 +38,13 @@ fn two_node_cluster_output_equals_the_naive_reference_and_crosses_quic() {
         "coordinator",
         Path::new(QUIVER),
         &[
-            "coordinator", "--certs", certs, "--data-dir", &data("coord"), "--listen", &addr,
+            "coordinator",
+            "--certs",
+            certs,
+            "--data-dir",
+            &data("coord"),
+            "--listen",
+            &addr,
         ],
         root,
     );
@@ -50,8 +56,15 @@ fn two_node_cluster_output_equals_the_naive_reference_and_crosses_quic() {
                 name,
                 Path::new(QUIVER),
                 &[
-                    "node", "--certs", certs, "--coordinator", &addr, "--data-dir", &data(name),
-                    "--slots", "2",
+                    "node",
+                    "--certs",
+                    certs,
+                    "--coordinator",
+                    &addr,
+                    "--data-dir",
+                    &data(name),
+                    "--slots",
+                    "2",
                 ],
                 root,
             )

@@ -64,7 +64,13 @@ input = "running"
         std::thread::sleep(Duration::from_micros(300));
     }
     let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let status = child.0.wait().unwrap();
     assert!(status.success(), "quiver local failed:\n{stderr}");
     assert_eq!(lines, EVENTS, "one running row per event, none lost");

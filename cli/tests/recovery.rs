@@ -7,8 +7,7 @@ mod common;
 
 use common::{assert_exactly_once, quiver, write_job, QUIVER};
 use quiver_chaos_tests::{
-    certs_init, restart_coordinator, start_coordinator, start_node, wait_for_alive_nodes,
-    Process,
+    certs_init, restart_coordinator, start_coordinator, start_node, wait_for_alive_nodes, Process,
 };
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,7 +57,11 @@ impl Cluster {
     fn submit(&self) {
         let spec = write_job(self.dir.path(), EVENTS, JOB, SOURCE);
         let out = self.cli(&["job", "submit", spec.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Waits until job-1 has a completed checkpoint, so the failure hits a job with state.
@@ -69,7 +72,10 @@ impl Cluster {
             if String::from_utf8_lossy(&out.stdout).contains("job-1/chk-") {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "no checkpoint completed");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no checkpoint completed"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -52,7 +52,9 @@ impl Schedule {
     /// A schedule taking a checkpoint every `interval` (`None`: savepoints only), with ids
     /// from `next`. A checkpoint times out after ten intervals (at least 10 s).
     pub fn new(interval: Option<Duration>, next: u64, now: Instant) -> Schedule {
-        let timeout = interval.map_or(Duration::from_secs(60), |i| (i * 10).max(Duration::from_secs(10)));
+        let timeout = interval.map_or(Duration::from_secs(60), |i| {
+            (i * 10).max(Duration::from_secs(10))
+        });
         Schedule {
             interval,
             timeout,
@@ -135,7 +137,9 @@ impl Schedule {
 
     /// Whether `checkpoint` is the one in flight.
     pub fn is_pending(&self, checkpoint: CheckpointId) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.checkpoint == checkpoint)
+        self.pending
+            .as_ref()
+            .is_some_and(|p| p.checkpoint == checkpoint)
     }
 
     /// The checkpoint in flight if it has waited longer than the timeout.
@@ -168,12 +172,18 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Schedule::new(Some(Duration::from_secs(1)), 1, t0);
         assert_eq!(s.due(t0, false, [task(0), task(1)]), None);
-        let t = s.due(t0 + Duration::from_secs(1), false, [task(0), task(1)]).unwrap();
+        let t = s
+            .due(t0 + Duration::from_secs(1), false, [task(0), task(1)])
+            .unwrap();
         assert_eq!((t.checkpoint, t.last), (CheckpointId(1), false));
         // One in flight at a time.
         assert_eq!(s.due(t0 + Duration::from_secs(5), false, [task(0)]), None);
         assert_eq!(s.ack(t.checkpoint, task(0)), None);
-        assert_eq!(s.ack(CheckpointId(7), task(1)), None, "other ids do not count");
+        assert_eq!(
+            s.ack(CheckpointId(7), task(1)),
+            None,
+            "other ids do not count"
+        );
         let done = s.ack(t.checkpoint, task(1)).unwrap();
         assert!(done.missing.is_empty());
         assert!(s.pending().is_none());
@@ -194,14 +204,19 @@ mod tests {
         assert_eq!(s.due(t0 + Duration::from_secs(100), true, [task(0)]), None);
         s.request_savepoint();
         let t = s.due(t0, false, [task(0)]).unwrap();
-        assert_eq!((t.kind, t.checkpoint), (SnapshotKind::Savepoint, CheckpointId(1)));
+        assert_eq!(
+            (t.kind, t.checkpoint),
+            (SnapshotKind::Savepoint, CheckpointId(1))
+        );
     }
 
     #[test]
     fn a_stuck_checkpoint_times_out_and_can_be_aborted() {
         let t0 = Instant::now();
         let mut s = Schedule::new(Some(Duration::from_millis(500)), 1, t0);
-        let t = s.due(t0 + Duration::from_secs(1), false, [task(0)]).unwrap();
+        let t = s
+            .due(t0 + Duration::from_secs(1), false, [task(0)])
+            .unwrap();
         assert_eq!(s.timed_out(t0 + Duration::from_secs(2)), None);
         let (id, _) = s.timed_out(t0 + Duration::from_secs(12)).unwrap();
         assert_eq!(id, t.checkpoint);

@@ -573,7 +573,10 @@ impl Cluster {
         };
         Ok(JobReport {
             summary: Self::summary(entry),
-            error: entry.waiting_for.clone().or_else(|| entry.record.error.clone()),
+            error: entry
+                .waiting_for
+                .clone()
+                .or_else(|| entry.record.error.clone()),
             elapsed_ms: elapsed.as_millis() as u64,
             source_records: tasks
                 .iter()

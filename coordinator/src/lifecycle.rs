@@ -64,7 +64,14 @@ mod tests {
     const STATES: [JobState; 7] = [
         Created, Scheduling, Running, Recovering, Finished, Failed, Cancelled,
     ];
-    const EVENTS: [JobEvent; 6] = [Schedule, Started, AllTasksFinished, Recover, Failure, Cancel];
+    const EVENTS: [JobEvent; 6] = [
+        Schedule,
+        Started,
+        AllTasksFinished,
+        Recover,
+        Failure,
+        Cancel,
+    ];
 
     #[test]
     fn the_happy_path_reaches_finished() {

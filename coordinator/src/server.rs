@@ -158,7 +158,10 @@ impl Coordinator {
                 Ok(())
             }
             Some(CoordinatorRequest::UploadState(_) | CoordinatorRequest::FetchState(_)) => {
-                tracing::warn!("refused a state transfer from a {} certificate", role.name());
+                tracing::warn!(
+                    "refused a state transfer from a {} certificate",
+                    role.name()
+                );
                 Ok(())
             }
         }
@@ -216,13 +219,21 @@ impl Coordinator {
         match tokio::time::timeout(Duration::from_secs(120), waiter).await {
             Ok(Ok(Ok(savepoint))) => AdminResponse::Savepoint(savepoint),
             Ok(Ok(Err(e))) => AdminResponse::Error(e),
-            Ok(Err(_)) => AdminResponse::Error(format!("{job} ended before the savepoint completed")),
-            Err(_) => AdminResponse::Error(format!("the savepoint of {job} took longer than 120 s")),
+            Ok(Err(_)) => {
+                AdminResponse::Error(format!("{job} ended before the savepoint completed"))
+            }
+            Err(_) => {
+                AdminResponse::Error(format!("the savepoint of {job} took longer than 120 s"))
+            }
         }
     }
 
     /// Stores an uploaded snapshot; its completion is the task's acknowledgement.
-    async fn receive_state(&self, upload: &StateUpload, recv: &mut quinn::RecvStream) -> UploadReply {
+    async fn receive_state(
+        &self,
+        upload: &StateUpload,
+        recv: &mut quinn::RecvStream,
+    ) -> UploadReply {
         let (job, generation, checkpoint) = (upload.job, upload.generation, upload.checkpoint);
         let store = {
             let cluster = self.cluster();

@@ -4,8 +4,8 @@
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;
+pub mod runtime;
+pub mod service;
 pub mod sinks;
 pub mod sources;
 pub mod watermark;
-pub mod runtime;
-pub mod service;

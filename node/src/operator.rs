@@ -109,15 +109,15 @@ pub trait Source: Send + 'static {
 ///
 /// With checkpoints, a sink takes part in a two-phase commit: at barrier `n` it stages what
 /// it wrote since the previous barrier ([`Sink::prepare_commit`]); when checkpoint `n` is
-/// complete everywhere it publishes what it staged up to `n` ([`Sink::commit`]). After a
-/// failure, [`Sink::recover`] publishes what the last complete checkpoint covered and drops
-/// the rest, so every record is published exactly once.
+/// complete everywhere it publishes what it staged up to `n` ([`Sink::commit`]). A sink built
+/// for a recovered deployment first publishes what the restored checkpoint covered and drops
+/// the rest (see `sinks::SinkContext::restored`), so every record is published exactly once.
 pub trait Sink: Send + 'static {
     /// Writes one batch.
     fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError>;
 
-    /// The input ended: flush and publish what was written (without checkpoints), or stage it
-    /// like a barrier would (with checkpoints; the final checkpoint then commits it).
+    /// The input ended: flush and publish what was written (without checkpoints). With
+    /// checkpoints the final barrier has already staged everything, so nothing may remain.
     fn finish(&mut self) -> Result<(), OperatorError>;
 
     /// Barrier `checkpoint` reached the sink: stage everything written since the previous one.

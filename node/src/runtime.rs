@@ -18,12 +18,12 @@ mod supervisor;
 mod task;
 
 use crate::operator::OperatorError;
+use crate::operator::SourcePosition;
 use chain::Chain;
 use exchange::{Exchange, TaskEntry};
 use gate::OutputGate;
 use metrics::TaskCounters;
 use quiver_protocol::codec::CodecError;
-use crate::operator::SourcePosition;
 use quiver_protocol::messages::{
     ChannelId, ChannelOpen, Deployment, StateFetch, TaskId, TaskMetrics,
 };
@@ -31,9 +31,9 @@ use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
 use quiver_protocol::spec::SourceKind;
 use quiver_protocol::transport::TransportError;
 use quiver_protocol::{Barrier, CheckpointId, Generation, JobId, NodeId, PartitionId};
-use state_transfer::CoordinatorLink;
 use ractor::{Actor, ActorRef};
 use sender::ChannelSender;
+use state_transfer::CoordinatorLink;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use task::{SourceDriver, TaskActor, TaskArgs, TaskMsg};
@@ -83,6 +83,7 @@ pub enum TaskEventKind {
     Failed(String),
 }
 
+#[derive(Clone)]
 struct DeployedTask {
     id: TaskId,
     source: bool,
@@ -217,8 +218,14 @@ impl Runtime {
             _ => None,
         };
         if let Some((checkpoint, _)) = deployment.restore {
-            self.restore(deployment.job, checkpoint, partition, &mut chain, source.as_mut())
-                .await?;
+            self.restore(
+                deployment.job,
+                checkpoint,
+                partition,
+                &mut chain,
+                source.as_mut(),
+            )
+            .await?;
         }
         let gates = chain.gate_specs().to_vec();
         let checkpointing = plan.spec.checkpoint_interval.is_some();
@@ -315,13 +322,7 @@ impl Runtime {
 
     /// Connects every task's output channels and starts the job's sources.
     pub async fn start(&self, job: JobId, generation: Generation) -> Result<(), RuntimeError> {
-        let work: Vec<(
-            Arc<Deployment>,
-            TaskId,
-            ActorRef<TaskMsg>,
-            Arc<TaskCounters>,
-            Vec<chain::GateSpec>,
-        )> = {
+        let (deployment, tasks) = {
             let jobs = self.jobs();
             let Some(deployed) = jobs.get(&job) else {
                 return Err(RuntimeError::Plan(format!("{job} is not deployed here")));
@@ -332,26 +333,18 @@ impl Runtime {
                     deployed.deployment.generation
                 )));
             }
-            deployed
-                .tasks
-                .iter()
-                .map(|t| {
-                    (
-                        deployed.deployment.clone(),
-                        t.id,
-                        t.actor.clone(),
-                        t.counters.clone(),
-                        t.gates.clone(),
-                    )
-                })
-                .collect()
+            (deployed.deployment.clone(), deployed.tasks.clone())
         };
-        for (deployment, id, actor, counters, gate_specs) in work {
+        for task in tasks {
             let mut gates = Vec::new();
-            for spec in &gate_specs {
-                gates.push(self.connect_gate(&deployment, id, spec, &counters).await?);
+            for spec in &task.gates {
+                gates.push(
+                    self.connect_gate(&deployment, task.id, spec, &task.counters)
+                        .await?,
+                );
             }
-            actor
+            let id = task.id;
+            task.actor
                 .send_message(TaskMsg::Start(gates))
                 .map_err(|_| RuntimeError::ChannelClosed(format!("task {id:?} has stopped")))?;
         }

@@ -16,7 +16,11 @@ pub fn java_hash_code(value: &Value) -> i32 {
         (x ^ ((x as u64) >> 32) as i64) as i32
     }
     fn double_hash(x: f64) -> i32 {
-        let bits = if x.is_nan() { 0x7ff8000000000000 } else { x.to_bits() };
+        let bits = if x.is_nan() {
+            0x7ff8000000000000
+        } else {
+            x.to_bits()
+        };
         long_hash(bits as i64)
     }
     match value {
@@ -33,19 +37,15 @@ pub fn java_hash_code(value: &Value) -> i32 {
         Value::Str(s) => s
             .encode_utf16()
             .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))),
-        Value::Dense(v) => v
-            .iter()
-            .fold(1i32, |h, x| h.wrapping_mul(31).wrapping_add(double_hash(*x))),
-        Value::Sparse(v) => v
-            .indices
-            .iter()
-            .zip(&v.values)
-            .fold(1i32, |h, (i, x)| {
-                h.wrapping_mul(31)
-                    .wrapping_add(*i as i32)
-                    .wrapping_mul(31)
-                    .wrapping_add(double_hash(*x))
-            }),
+        Value::Dense(v) => v.iter().fold(1i32, |h, x| {
+            h.wrapping_mul(31).wrapping_add(double_hash(*x))
+        }),
+        Value::Sparse(v) => v.indices.iter().zip(&v.values).fold(1i32, |h, (i, x)| {
+            h.wrapping_mul(31)
+                .wrapping_add(*i as i32)
+                .wrapping_mul(31)
+                .wrapping_add(double_hash(*x))
+        }),
     }
 }
 
@@ -63,7 +63,9 @@ pub fn key_hash_code<'a>(mut columns: impl Iterator<Item = &'a Value>) -> i32 {
                 .wrapping_add(first)
                 .wrapping_mul(31)
                 .wrapping_add(java_hash_code(second));
-            columns.fold(start, |h, v| h.wrapping_mul(31).wrapping_add(java_hash_code(v)))
+            columns.fold(start, |h, v| {
+                h.wrapping_mul(31).wrapping_add(java_hash_code(v))
+            })
         }
     }
 }

@@ -96,7 +96,10 @@ impl ValueType {
 
     /// Parses a job-spec type name (`i64`, `f64`, `string`, `bool`, `vector`, `sparse_vector`).
     pub fn parse(name: &str) -> Option<ValueType> {
-        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
     }
 
     /// The job-spec name of this type.

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The binary under test.
-pub const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
+pub(crate) const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
 const USERS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
 const START: i64 = 1_735_689_600_000;
 
 /// A deterministic event stream of `n` events: (user, amount, ts), slightly out of order
 /// (≤ 1.5 s, within the spec's 2 s lag) so watermarks matter but nothing is late.
-pub fn events(n: usize) -> Vec<(String, f64, i64)> {
+pub(crate) fn events(n: usize) -> Vec<(String, f64, i64)> {
     let mut state = 0x2545F4914F6CDD1Du64;
     let mut next = move || {
         state ^= state << 13;
@@ -36,12 +36,12 @@ pub fn events(n: usize) -> Vec<(String, f64, i64)> {
 /// Writes `events.csv` with `n` events and `job.toml` reading it into a windowed and a
 /// running aggregate with file sinks at parallelism 4; `job_extra` goes into `[job]`,
 /// `source_extra` into the source. Returns the spec's path.
-pub fn write_job(dir: &Path, n: usize, job_extra: &str, source_extra: &str) -> PathBuf {
+pub(crate) fn write_job(dir: &Path, n: usize, job_extra: &str, source_extra: &str) -> PathBuf {
     write_job_at(dir, 4, n, job_extra, source_extra)
 }
 
 /// [`write_job`] at another parallelism.
-pub fn write_job_at(
+pub(crate) fn write_job_at(
     dir: &Path,
     parallelism: u32,
     n: usize,
@@ -105,7 +105,7 @@ path = "running_out/"
 }
 
 /// The windowed rows, computed naively: group by (user, second), fold in file order.
-pub fn expected_windows(n: usize) -> Vec<Value> {
+pub(crate) fn expected_windows(n: usize) -> Vec<Value> {
     let mut groups: BTreeMap<(String, i64), (i64, f64, f64)> = BTreeMap::new();
     for (user, amount, ts) in events(n) {
         let start = ts - ts.rem_euclid(1000);
@@ -122,7 +122,7 @@ pub fn expected_windows(n: usize) -> Vec<Value> {
 }
 
 /// The running rows: one per event, the user's count and sum so far in file order.
-pub fn expected_running(n: usize) -> Vec<Value> {
+pub(crate) fn expected_running(n: usize) -> Vec<Value> {
     let mut so_far: BTreeMap<String, (i64, f64)> = BTreeMap::new();
     let rows = events(n).into_iter().map(|(user, amount, _)| {
         let s = so_far.entry(user.clone()).or_insert((0, 0.0));
@@ -134,14 +134,14 @@ pub fn expected_running(n: usize) -> Vec<Value> {
 }
 
 /// Rows in a canonical order, for comparing multisets.
-pub fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
+pub(crate) fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
     rows.sort_by_key(|r| r.to_string());
     rows
 }
 
 /// Asserts that the committed output of both sinks equals the naive reference exactly: no
 /// row missing, none twice.
-pub fn assert_exactly_once(dir: &Path, n: usize) {
+pub(crate) fn assert_exactly_once(dir: &Path, n: usize) {
     let windows = sorted(read_committed_rows(&dir.join("out")));
     let expected = expected_windows(n);
     assert_eq!(windows.len(), expected.len(), "window row count");
@@ -152,6 +152,6 @@ pub fn assert_exactly_once(dir: &Path, n: usize) {
 }
 
 /// Runs the CLI to completion (60 s at most).
-pub fn quiver(args: &[&str]) -> std::process::Output {
+pub(crate) fn quiver(args: &[&str]) -> std::process::Output {
     run_with_timeout(Path::new(QUIVER), args, Duration::from_secs(60))
 }

@@ -40,7 +40,9 @@ impl Cluster {
     /// Triggers what is due for a running job and times out a stuck checkpoint.
     pub(super) fn checkpoint_tick(&mut self, job: JobId) {
         let now = Instant::now();
-        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
         if let Some((checkpoint, timeout)) = entry.schedule.timed_out(now) {
             let why = format!(
                 "{checkpoint} was not acknowledged by every task within {} s",
@@ -70,7 +72,11 @@ impl Cluster {
             tracing::error!("cannot store {job}: {e}");
         }
         let generation = entry.record.generation;
-        tracing::debug!("{job}: triggering {} (last: {})", trigger.checkpoint, trigger.last);
+        tracing::debug!(
+            "{job}: triggering {} (last: {})",
+            trigger.checkpoint,
+            trigger.last
+        );
         let nodes: Vec<_> = entry
             .tasks
             .iter()
@@ -130,7 +136,9 @@ impl Cluster {
         checkpoint: CheckpointId,
         task: TaskId,
     ) {
-        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
         if entry.record.generation != generation {
             return;
         }
@@ -193,7 +201,9 @@ impl Cluster {
     /// A failure: with checkpoints and restarts left, redeploy from the last complete
     /// checkpoint with the next generation (after a back-off); otherwise the job fails.
     pub(crate) fn recover_or_fail(&mut self, job: JobId, why: String) {
-        let Some(entry) = self.jobs.get(&job) else { return };
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
         let checkpointing = entry.plan.spec.checkpoint_interval.is_some();
         if !checkpointing || entry.restarts >= MAX_RESTARTS {
             let why = if checkpointing {
@@ -214,7 +224,9 @@ impl Cluster {
     /// Bumps the generation and plans the redeployment from the newest valid checkpoint.
     fn restart_from_checkpoint(&mut self, job: JobId, why: &str) {
         let restore = self.restore_point(job);
-        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
         if let Some(pending) = entry.schedule.abort() {
             if let Err(e) = self.checkpoints.abort(job, pending.checkpoint) {
                 tracing::warn!("cannot drop {} of {job}: {e}", pending.checkpoint);
@@ -260,11 +272,14 @@ impl Cluster {
 
     /// After a coordinator restart: a job that was live resumes from its last checkpoint.
     pub(super) fn resume_after_restart(&mut self, job: JobId) {
-        let Some(entry) = self.jobs.get_mut(&job) else { return };
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
         if entry.plan.spec.checkpoint_interval.is_none() {
             entry.record.state = JobState::Failed;
-            entry.record.error =
-                Some("the coordinator restarted while the job ran, and it takes no checkpoints".into());
+            entry.record.error = Some(
+                "the coordinator restarted while the job ran, and it takes no checkpoints".into(),
+            );
             let _ = self.store.save_job(&entry.record);
             return;
         }
@@ -355,7 +370,16 @@ impl Cluster {
     pub(crate) fn state_owner(&self, job: JobId, checkpoint: CheckpointId) -> JobId {
         match self.jobs.get(&job) {
             Some(entry) => match entry.record.restore_job {
-                Some(from) if self.checkpoints.manifest(job, checkpoint).ok().flatten().is_none() => from,
+                Some(from)
+                    if self
+                        .checkpoints
+                        .manifest(job, checkpoint)
+                        .ok()
+                        .flatten()
+                        .is_none() =>
+                {
+                    from
+                }
                 _ => job,
             },
             None => job,

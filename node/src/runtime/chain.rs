@@ -8,8 +8,8 @@ use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::RuntimeError;
 use crate::operator::{KeyGroupState, Operator, Output, Sink};
-use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::messages::Deployment;
+use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
 
@@ -299,7 +299,11 @@ impl Chain {
     }
 
     /// Restores node `i`'s stage from a snapshot.
-    pub(crate) fn restore(&mut self, i: usize, state: Vec<KeyGroupState>) -> Result<(), RuntimeError> {
+    pub(crate) fn restore(
+        &mut self,
+        i: usize,
+        state: Vec<KeyGroupState>,
+    ) -> Result<(), RuntimeError> {
         if let Some(ChainNode {
             step: Step::Stage(op),
             ..

@@ -70,7 +70,10 @@ impl CoordinatorLink {
     }
 
     /// Fetches one operator's state for the given key groups.
-    pub(crate) async fn fetch(&self, fetch: StateFetch) -> Result<Vec<KeyGroupState>, RuntimeError> {
+    pub(crate) async fn fetch(
+        &self,
+        fetch: StateFetch,
+    ) -> Result<Vec<KeyGroupState>, RuntimeError> {
         let (mut send, mut recv) = self.open().await?;
         codec::write_frame(&mut send, &CoordinatorRequest::FetchState(fetch)).await?;
         let _ = send.finish();

@@ -245,9 +245,7 @@ impl TaskState {
             ));
         }
         self.args.chain.prepare_commit(barrier.checkpoint)?;
-        self.args
-            .chain
-            .broadcast(&StreamElement::Barrier(barrier));
+        self.args.chain.broadcast(&StreamElement::Barrier(barrier));
         self.args.chain.flush().await?;
         self.last_barrier = Some(barrier.checkpoint);
         if let Some(link) = self.args.link.clone() {
