@@ -9,6 +9,7 @@ mod pipeline;
 
 pub use error::MlError;
 pub use frame::{Column, Frame};
+pub(crate) use online::online_model_via_persist;
 pub use online::{ModelVersion, OnlineLearner, OnlineModel, Prediction};
 pub use pipeline::{DynEstimator, Pipeline, PipelineModel, PipelineStage};
 

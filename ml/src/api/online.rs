@@ -44,6 +44,30 @@ pub trait OnlineModel {
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError>;
 }
 
+/// Implements [`OnlineModel`] for a [`crate::Persist`] type with a `version:
+/// ModelVersion` field: the snapshot is [`crate::Persist::to_snapshot`], and restore
+/// replaces the whole value with [`crate::Persist::from_snapshot`] (so a failed restore
+/// leaves the state unchanged).
+macro_rules! online_model_via_persist {
+    ($model:ty) => {
+        impl $crate::api::OnlineModel for $model {
+            fn version(&self) -> $crate::api::ModelVersion {
+                self.version
+            }
+
+            fn snapshot(&self) -> Result<Vec<u8>, $crate::api::MlError> {
+                Ok($crate::persist::Persist::to_snapshot(self)?)
+            }
+
+            fn restore(&mut self, snapshot: &[u8]) -> Result<(), $crate::api::MlError> {
+                *self = <Self as $crate::persist::Persist>::from_snapshot(snapshot)?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use online_model_via_persist;
+
 /// A supervised online learner over feature vectors (dense or sparse).
 ///
 /// The streaming runtime calls `predict_one` then `learn_one` for each record

@@ -6,7 +6,7 @@
 
 use super::kmeans::{nearest_centroid, KMeansModel, KMeansParams};
 use super::rng::SplitMix64;
-use crate::api::{MlError, ModelVersion, OnlineModel};
+use crate::api::{online_model_via_persist, MlError, ModelVersion};
 use crate::params::{at_least, in_closed, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -201,17 +201,4 @@ impl Persist for OnlineKMeans {
     const VERSION: u32 = 1;
 }
 
-impl OnlineModel for OnlineKMeans {
-    fn version(&self) -> ModelVersion {
-        self.version
-    }
-
-    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
-        Ok(self.to_snapshot()?)
-    }
-
-    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
-        *self = Self::from_snapshot(snapshot)?;
-        Ok(())
-    }
-}
+online_model_via_persist!(OnlineKMeans);

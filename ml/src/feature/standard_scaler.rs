@@ -2,7 +2,7 @@
 //! online (Welford's running mean / variance, optionally over a sliding window).
 
 use super::{dense_rows, map_vectors, VectorColumns};
-use crate::api::{Estimator, Frame, MlError, ModelVersion, OnlineModel, Transformer};
+use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
 use crate::params::at_least;
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -299,17 +299,4 @@ impl Persist for OnlineStandardScaler {
     const VERSION: u32 = 1;
 }
 
-impl OnlineModel for OnlineStandardScaler {
-    fn version(&self) -> ModelVersion {
-        self.version
-    }
-
-    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
-        Ok(self.to_snapshot()?)
-    }
-
-    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
-        *self = Self::from_snapshot(snapshot)?;
-        Ok(())
-    }
-}
+online_model_via_persist!(OnlineStandardScaler);

@@ -14,7 +14,7 @@
 //! batch touched are updated: the same numbers at O(non-zeros) per example.
 
 use super::binary_prediction;
-use crate::api::{MlError, ModelVersion, OnlineLearner, OnlineModel, Prediction};
+use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
 use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -248,20 +248,7 @@ impl OnlineLogisticRegression {
     }
 }
 
-impl OnlineModel for OnlineLogisticRegression {
-    fn version(&self) -> ModelVersion {
-        self.version
-    }
-
-    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
-        Ok(self.to_snapshot()?)
-    }
-
-    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
-        *self = Self::from_snapshot(snapshot)?;
-        Ok(())
-    }
-}
+online_model_via_persist!(OnlineLogisticRegression);
 
 impl OnlineLearner for OnlineLogisticRegression {
     fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {

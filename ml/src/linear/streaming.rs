@@ -1,7 +1,7 @@
 //! StreamingLinearRegressionSgd: least-squares linear regression updated by one
 //! stochastic-gradient step per example: `e = w·x + b − y; w -= η (e x + λ w); b -= η e`.
 
-use crate::api::{MlError, ModelVersion, OnlineLearner, OnlineModel, Prediction};
+use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -79,20 +79,7 @@ impl StreamingLinearRegressionSgd {
     }
 }
 
-impl OnlineModel for StreamingLinearRegressionSgd {
-    fn version(&self) -> ModelVersion {
-        self.version
-    }
-
-    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
-        Ok(self.to_snapshot()?)
-    }
-
-    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
-        *self = Self::from_snapshot(snapshot)?;
-        Ok(())
-    }
-}
+online_model_via_persist!(StreamingLinearRegressionSgd);
 
 impl OnlineLearner for StreamingLinearRegressionSgd {
     fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {

@@ -11,7 +11,7 @@
 //! from `N(0, init_std²)` when `learn_one` first meets it (the user first); before
 //! that, `predict_one` treats them as zero.
 
-use crate::api::{MlError, ModelVersion, OnlineModel};
+use crate::api::{online_model_via_persist, MlError, ModelVersion};
 use crate::clustering::rng::SplitMix64;
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
@@ -265,17 +265,4 @@ impl Persist for MatrixFactorization {
     const VERSION: u32 = 1;
 }
 
-impl OnlineModel for MatrixFactorization {
-    fn version(&self) -> ModelVersion {
-        self.version
-    }
-
-    fn snapshot(&self) -> Result<Vec<u8>, MlError> {
-        Ok(self.to_snapshot()?)
-    }
-
-    fn restore(&mut self, snapshot: &[u8]) -> Result<(), MlError> {
-        *self = Self::from_snapshot(snapshot)?;
-        Ok(())
-    }
-}
+online_model_via_persist!(MatrixFactorization);
