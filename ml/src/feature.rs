@@ -62,52 +62,93 @@ pub enum HandleInvalid {
     Keep,
 }
 
-/// Reads a vector column as dense rows, checking every row has the dimension of the first.
-fn dense_rows(frame: &Frame, col: &str) -> Result<Vec<Vec<f64>>, MlError> {
-    let rows: Vec<Vec<f64>> = frame
-        .vectors(col)?
-        .iter()
-        .map(|v| v.features().to_dense())
-        .collect();
-    if let Some(first) = rows.first() {
-        if let Some(bad) = rows.iter().find(|r| r.len() != first.len()) {
+impl VectorColumns {
+    /// Reads the input column as dense rows, checking every row has the dimension of
+    /// the first; returns the rows and that dimension, or [`MlError::Empty`] naming
+    /// `stage` when there is no row.
+    fn dense_rows(
+        &self,
+        frame: &Frame,
+        stage: &'static str,
+    ) -> Result<(Vec<Vec<f64>>, usize), MlError> {
+        let rows: Vec<Vec<f64>> = frame
+            .vectors(&self.input_col)?
+            .iter()
+            .map(|v| v.features().to_dense())
+            .collect();
+        let dim = rows.first().map(Vec::len).ok_or(MlError::Empty { stage })?;
+        if let Some(bad) = rows.iter().find(|r| r.len() != dim) {
             return Err(MlError::Dimension {
-                expected: first.len(),
+                expected: dim,
                 found: bad.len(),
             });
         }
+        Ok((rows, dim))
     }
-    Ok(rows)
-}
 
-/// Maps every vector of `col` to a dense output vector and stores it as `out_col`.
-fn map_vectors(
-    frame: &Frame,
-    col: &str,
-    out_col: &str,
-    dim: usize,
-    f: impl Fn(&[f64], &mut [f64]),
-) -> Result<Frame, MlError> {
-    let mut out = Vec::with_capacity(frame.num_rows());
-    for v in frame.vectors(col)? {
-        let x = v.features().to_dense();
-        if x.len() != dim {
-            return Err(MlError::Dimension {
-                expected: dim,
-                found: x.len(),
-            });
+    /// Maps every vector of the input column (which must have dimension `dim`) to a
+    /// dense output vector with `f(x, y)` and stores them as the output column.
+    fn map_dense(
+        &self,
+        frame: &Frame,
+        dim: usize,
+        f: impl Fn(&[f64], &mut [f64]),
+    ) -> Result<Frame, MlError> {
+        let mut out = Vec::with_capacity(frame.num_rows());
+        for v in frame.vectors(&self.input_col)? {
+            let x = v.features().to_dense();
+            if x.len() != dim {
+                return Err(MlError::Dimension {
+                    expected: dim,
+                    found: x.len(),
+                });
+            }
+            let mut y = vec![0.0; dim];
+            f(&x, &mut y);
+            out.push(Vector::Dense(y));
         }
-        let mut y = vec![0.0; dim];
-        f(&x, &mut y);
-        out.push(Vector::Dense(y));
+        let mut result = frame.clone();
+        result.set(&self.output_col, Column::Vector(out))?;
+        Ok(result)
     }
-    let mut result = frame.clone();
-    result.set(out_col, Column::Vector(out))?;
-    Ok(result)
+
+    /// [`Self::map_dense`] value by value: output `i` is `f(i, x[i])`.
+    fn map_each(
+        &self,
+        frame: &Frame,
+        dim: usize,
+        f: impl Fn(usize, f64) -> f64,
+    ) -> Result<Frame, MlError> {
+        self.map_dense(frame, dim, |x, y| {
+            for (i, (o, &v)) in y.iter_mut().zip(x).enumerate() {
+                *o = f(i, v);
+            }
+        })
+    }
 }
 
-/// Keeps the rows of `frame` whose `keep` flag is true.
-fn filter_rows(frame: &Frame, keep: &[bool]) -> Result<Frame, MlError> {
+/// Checks a many-column stage has one output column per input column.
+fn one_output_per_input(
+    what: &'static str,
+    input_cols: &[String],
+    output_cols: &[String],
+) -> Result<(), MlError> {
+    if input_cols.len() == output_cols.len() {
+        Ok(())
+    } else {
+        Err(MlError::Length {
+            what,
+            left: input_cols.len(),
+            right: output_cols.len(),
+        })
+    }
+}
+
+/// Keeps the rows of `frame` whose `keep` flag is true (the frame itself when all are).
+fn filter_rows(frame: Frame, keep: &[bool]) -> Result<Frame, MlError> {
+    if keep.iter().all(|&k| k) {
+        return Ok(frame);
+    }
     fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
         v.iter()
             .zip(keep)

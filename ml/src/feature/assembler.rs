@@ -94,11 +94,7 @@ impl Transformer for VectorAssembler {
         }
         let mut result = frame.clone();
         result.set(self.params.output_col.clone(), Column::Vector(out))?;
-        if keep.iter().all(|&k| k) {
-            Ok(result)
-        } else {
-            filter_rows(&result, &keep)
-        }
+        filter_rows(result, &keep)
     }
 }
 

@@ -94,11 +94,7 @@ impl Transformer for Bucketizer {
             }
             result.set(out.clone(), Column::F64(buckets))?;
         }
-        if keep.iter().all(|&k| k) {
-            Ok(result)
-        } else {
-            filter_rows(&result, &keep)
-        }
+        filter_rows(result, &keep)
     }
 }
 

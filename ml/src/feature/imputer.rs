@@ -1,6 +1,7 @@
 //! Imputer (as scikit-learn's `SimpleImputer`): replaces NaN in numeric columns by the
 //! column's mean, median, most frequent value or a constant.
 
+use super::one_output_per_input;
 use crate::api::{Column, Estimator, Frame, MlError, Transformer};
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
@@ -87,13 +88,11 @@ impl Estimator for Imputer {
 
     fn fit(&self, frame: &Frame) -> Result<ImputerModel, MlError> {
         let p = &self.params;
-        if p.input_cols.len() != p.output_cols.len() {
-            return Err(MlError::Length {
-                what: "Imputer input_cols and output_cols",
-                left: p.input_cols.len(),
-                right: p.output_cols.len(),
-            });
-        }
+        one_output_per_input(
+            "Imputer input_cols and output_cols",
+            &p.input_cols,
+            &p.output_cols,
+        )?;
         let surrogates = p
             .input_cols
             .iter()

@@ -1,7 +1,7 @@
 //! KBinsDiscretizer (as scikit-learn, `encode="ordinal"`): per-dimension bin edges
 //! from uniform widths or quantiles; each value becomes its bin index.
 
-use super::{dense_rows, map_vectors, VectorColumns};
+use super::VectorColumns;
 use crate::api::{Estimator, Frame, MlError, Transformer};
 use crate::params::at_least;
 use crate::persist::Persist;
@@ -69,10 +69,7 @@ impl Estimator for KBinsDiscretizer {
     fn fit(&self, frame: &Frame) -> Result<KBinsDiscretizerModel, MlError> {
         let p = &self.params;
         at_least("n_bins", p.n_bins, 2)?;
-        let rows = dense_rows(frame, &p.columns.input_col)?;
-        let dim = rows.first().map(Vec::len).ok_or(MlError::Empty {
-            stage: "KBinsDiscretizer",
-        })?;
+        let (rows, dim) = p.columns.dense_rows(frame, "KBinsDiscretizer")?;
         let mut bin_edges = Vec::with_capacity(dim);
         for j in 0..dim {
             let mut col: Vec<f64> = rows.iter().map(|r| r[j]).collect();
@@ -118,18 +115,9 @@ impl KBinsDiscretizerModel {
 
 impl Transformer for KBinsDiscretizerModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
-        let c = &self.params.columns;
-        map_vectors(
-            frame,
-            &c.input_col,
-            &c.output_col,
-            self.bin_edges.len(),
-            |x, y| {
-                for (j, o) in y.iter_mut().enumerate() {
-                    *o = self.bin(j, x[j]);
-                }
-            },
-        )
+        self.params
+            .columns
+            .map_each(frame, self.bin_edges.len(), |j, x| self.bin(j, x))
     }
 }
 

@@ -1,7 +1,7 @@
 //! MinMaxScaler (as Flink ML: rescale each dimension to [min, max]) and MaxAbsScaler
 //! (as scikit-learn: divide each dimension by its largest absolute value).
 
-use super::{dense_rows, map_vectors, VectorColumns};
+use super::VectorColumns;
 use crate::api::{Estimator, Frame, MlError, Transformer};
 use crate::params::ParamError;
 use crate::persist::Persist;
@@ -66,12 +66,9 @@ impl Estimator for MinMaxScaler {
 
     fn fit(&self, frame: &Frame) -> Result<MinMaxScalerModel, MlError> {
         self.params.validate()?;
-        let rows = dense_rows(frame, &self.params.columns.input_col)?;
-        let first = rows.first().ok_or(MlError::Empty {
-            stage: "MinMaxScaler",
-        })?;
-        let mut data_min = first.clone();
-        let mut data_max = first.clone();
+        let (rows, _) = self.params.columns.dense_rows(frame, "MinMaxScaler")?;
+        let mut data_min = rows[0].clone();
+        let mut data_max = rows[0].clone();
         for r in &rows {
             for (i, &x) in r.iter().enumerate() {
                 data_min[i] = data_min[i].min(x);
@@ -104,14 +101,9 @@ impl MinMaxScalerModel {
 
 impl Transformer for MinMaxScalerModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
-        let c = &self.params.columns;
-        map_vectors(
-            frame,
-            &c.input_col,
-            &c.output_col,
-            self.data_min.len(),
-            |x, y| self.transform_one(x, y),
-        )
+        self.params
+            .columns
+            .map_dense(frame, self.data_min.len(), |x, y| self.transform_one(x, y))
     }
 }
 
@@ -140,11 +132,8 @@ impl Estimator for MaxAbsScaler {
     type Model = MaxAbsScalerModel;
 
     fn fit(&self, frame: &Frame) -> Result<MaxAbsScalerModel, MlError> {
-        let rows = dense_rows(frame, &self.columns.input_col)?;
-        let first = rows.first().ok_or(MlError::Empty {
-            stage: "MaxAbsScaler",
-        })?;
-        let mut scale = vec![0.0f64; first.len()];
+        let (rows, dim) = self.columns.dense_rows(frame, "MaxAbsScaler")?;
+        let mut scale = vec![0.0f64; dim];
         for r in &rows {
             scale
                 .iter_mut()
@@ -164,18 +153,8 @@ impl Estimator for MaxAbsScaler {
 
 impl Transformer for MaxAbsScalerModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
-        let c = &self.columns;
-        map_vectors(
-            frame,
-            &c.input_col,
-            &c.output_col,
-            self.scale.len(),
-            |x, y| {
-                for ((o, v), s) in y.iter_mut().zip(x).zip(&self.scale) {
-                    *o = v / s;
-                }
-            },
-        )
+        self.columns
+            .map_each(frame, self.scale.len(), |i, x| x / self.scale[i])
     }
 }
 

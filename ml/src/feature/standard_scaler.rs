@@ -1,7 +1,7 @@
 //! StandardScaler: batch (as Flink ML: mean and sample standard deviation, n − 1) and
 //! online (Welford's running mean / variance, optionally over a sliding window).
 
-use super::{dense_rows, map_vectors, VectorColumns};
+use super::VectorColumns;
 use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
 use crate::params::at_least;
 use crate::persist::Persist;
@@ -52,17 +52,14 @@ impl Estimator for StandardScaler {
     type Model = StandardScalerModel;
 
     fn fit(&self, frame: &Frame) -> Result<StandardScalerModel, MlError> {
-        let rows = dense_rows(frame, &self.params.columns.input_col)?;
-        let first = rows.first().ok_or(MlError::Empty {
-            stage: "StandardScaler",
-        })?;
+        let (rows, dim) = self.params.columns.dense_rows(frame, "StandardScaler")?;
         let n = rows.len() as f64;
-        let mut mean = vec![0.0; first.len()];
+        let mut mean = vec![0.0; dim];
         for r in &rows {
             mean.iter_mut().zip(r).for_each(|(m, x)| *m += x);
         }
         mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0.0; first.len()];
+        let mut var = vec![0.0; dim];
         for r in &rows {
             for ((v, x), m) in var.iter_mut().zip(r).zip(&mean) {
                 *v += (x - m) * (x - m);
@@ -142,18 +139,11 @@ fn check_dims(dim: usize, x: usize, out: usize) -> Result<(), MlError> {
 
 impl Transformer for StandardScalerModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
-        let c = &self.params.columns;
-        map_vectors(
-            frame,
-            &c.input_col,
-            &c.output_col,
-            self.mean.len(),
-            |x, y| {
-                for (i, o) in y.iter_mut().enumerate() {
-                    *o = scale(&self.params, x[i], self.mean[i], self.std[i]);
-                }
-            },
-        )
+        self.params
+            .columns
+            .map_each(frame, self.mean.len(), |i, x| {
+                scale(&self.params, x, self.mean[i], self.std[i])
+            })
     }
 }
 

@@ -1,6 +1,6 @@
 //! StringIndexer (as Flink ML / Spark): maps each string of a column to an index.
 
-use super::{filter_rows, HandleInvalid};
+use super::{filter_rows, one_output_per_input, HandleInvalid};
 use crate::api::{Column, Estimator, Frame, MlError, Transformer};
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
@@ -69,13 +69,11 @@ impl Estimator for StringIndexer {
 
     fn fit(&self, frame: &Frame) -> Result<StringIndexerModel, MlError> {
         let p = &self.params;
-        if p.input_cols.len() != p.output_cols.len() {
-            return Err(MlError::Length {
-                what: "StringIndexer input_cols and output_cols",
-                left: p.input_cols.len(),
-                right: p.output_cols.len(),
-            });
-        }
+        one_output_per_input(
+            "StringIndexer input_cols and output_cols",
+            &p.input_cols,
+            &p.output_cols,
+        )?;
         let mut labels = Vec::with_capacity(p.input_cols.len());
         for name in &p.input_cols {
             let mut counts: Vec<(String, usize)> = Vec::new();
@@ -140,11 +138,7 @@ impl Transformer for StringIndexerModel {
             }
             result.set(out.clone(), Column::F64(values))?;
         }
-        if keep.iter().all(|&k| k) {
-            Ok(result)
-        } else {
-            filter_rows(&result, &keep)
-        }
+        filter_rows(result, &keep)
     }
 }
 
