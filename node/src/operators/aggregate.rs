@@ -212,6 +212,16 @@ impl<K: GroupKey> Core<K> {
         }
     }
 
+    /// Moves the watermark to `watermark` if that is later; returns whether it moved (the
+    /// windows it closes are then due to fire).
+    fn advance_watermark(&mut self, watermark: i64) -> bool {
+        let later = watermark > self.watermark;
+        if later {
+            self.watermark = watermark;
+        }
+        later
+    }
+
     /// Reads the key of `row` into `self.key`.
     #[inline]
     fn read_key(&mut self, row: &[Value]) -> Result<(), OperatorError> {

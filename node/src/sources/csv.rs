@@ -6,7 +6,6 @@
 
 use super::fields::{parse_text, RowPlan};
 use crate::operator::{OperatorError, Source, SourcePosition};
-use quiver_protocol::spec::BadRecords;
 use quiver_protocol::{Batch, Record, Value};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -46,13 +45,12 @@ fn reader(file: File) -> csv::Reader<File> {
 impl CsvSource {
     /// Opens the file and reads its header.
     pub(crate) fn open(plan: RowPlan, path: &std::path::Path) -> Result<CsvSource, OperatorError> {
-        let file = File::open(path)
-            .map_err(|e| OperatorError::Io(format!("cannot open {}: {e}", plan.file)))?;
+        let file = File::open(path).map_err(|e| plan.io_error("open", e))?;
         let mut reader = reader(file);
         let mut header = csv::ByteRecord::new();
         let read = reader
             .read_byte_record(&mut header)
-            .map_err(|e| OperatorError::Io(format!("cannot read {}: {e}", plan.file)))?;
+            .map_err(|e| plan.io_error("read", e))?;
         if !read {
             return Err(OperatorError::Data(format!(
                 "{}: the file is empty; a header line naming the columns ({}) is required",
@@ -129,7 +127,7 @@ impl Source for CsvSource {
             let more = self
                 .reader
                 .read_byte_record(&mut self.record)
-                .map_err(|e| OperatorError::Io(format!("cannot read {}: {e}", self.plan.file)))?;
+                .map_err(|e| self.plan.io_error("read", e))?;
             if !more {
                 self.done = true;
                 break;
@@ -139,13 +137,7 @@ impl Source for CsvSource {
                 Err(reason) => {
                     let line =
                         self.base.1 + self.record.position().map_or(1, csv::Position::line) - 1;
-                    match self.plan.bad_records {
-                        BadRecords::Fail => return Err(self.plan.error(line, reason)),
-                        BadRecords::Skip => {
-                            tracing::debug!(file = %self.plan.file, line, %reason, "skipped a malformed record");
-                            self.skipped += 1;
-                        }
-                    }
+                    self.plan.bad_record(line, reason, &mut self.skipped)?;
                 }
             }
         }
@@ -164,12 +156,7 @@ impl Source for CsvSource {
     }
 
     fn seek(&mut self, position: SourcePosition) -> Result<(), OperatorError> {
-        let SourcePosition::File { offset, line } = position else {
-            return Err(OperatorError::State(format!(
-                "{}: cannot seek a file source to {position:?}",
-                self.plan.file
-            )));
-        };
+        let (offset, line) = self.plan.file_position(position)?;
         let (offset, line) = if offset < self.data_start.0 {
             self.data_start
         } else {
@@ -179,9 +166,9 @@ impl Source for CsvSource {
             .reader
             .get_ref()
             .try_clone()
-            .map_err(|e| OperatorError::Io(format!("cannot reopen {}: {e}", self.plan.file)))?;
+            .map_err(|e| self.plan.io_error("reopen", e))?;
         file.seek(SeekFrom::Start(offset))
-            .map_err(|e| OperatorError::Io(format!("cannot seek {}: {e}", self.plan.file)))?;
+            .map_err(|e| self.plan.io_error("seek", e))?;
         self.reader = reader(file);
         self.base = (offset, line);
         self.done = false;

@@ -1,7 +1,7 @@
 //! What the file sources share: the schema they fill, typed parsing of text fields, the event
 //! time column, and error messages that name the file, the line and the reason.
 
-use crate::operator::OperatorError;
+use crate::operator::{OperatorError, SourcePosition};
 use quiver_protocol::spec::BadRecords;
 use quiver_protocol::{Row, Schema, Value, ValueType};
 use std::path::Path;
@@ -70,6 +70,43 @@ impl RowPlan {
     /// The error for a malformed record at `line`.
     pub(crate) fn error(&self, line: u64, reason: impl std::fmt::Display) -> OperatorError {
         OperatorError::Data(format!("{} line {line}: {reason}", self.file))
+    }
+
+    /// Handles a malformed record at `line`: the error that fails the job, or (when bad
+    /// records are skipped) one more in `skipped`.
+    pub(crate) fn bad_record(
+        &self,
+        line: u64,
+        reason: String,
+        skipped: &mut u64,
+    ) -> Result<(), OperatorError> {
+        match self.bad_records {
+            BadRecords::Fail => Err(self.error(line, reason)),
+            BadRecords::Skip => {
+                tracing::debug!(file = %self.file, line, %reason, "skipped a malformed record");
+                *skipped += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// The error for a failed `action` ("open", "read", "seek", ...) on the file.
+    pub(crate) fn io_error(&self, action: &str, e: impl std::fmt::Display) -> OperatorError {
+        OperatorError::Io(format!("cannot {action} {}: {e}", self.file))
+    }
+
+    /// The byte offset and line of a position to seek the file to; only file positions are.
+    pub(crate) fn file_position(
+        &self,
+        position: SourcePosition,
+    ) -> Result<(u64, u64), OperatorError> {
+        match position {
+            SourcePosition::File { offset, line } => Ok((offset, line)),
+            other => Err(OperatorError::State(format!(
+                "{}: cannot seek a file source to {other:?}",
+                self.file
+            ))),
+        }
     }
 
     /// The record's event time: the event time column (which must not be null), else 0.

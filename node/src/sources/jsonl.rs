@@ -6,7 +6,6 @@
 
 use super::fields::{shown, with_article, RowPlan};
 use crate::operator::{OperatorError, Source, SourcePosition};
-use quiver_protocol::spec::BadRecords;
 use quiver_protocol::{Batch, Record, Row, Schema, SparseVector, Value, ValueType};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -34,8 +33,7 @@ impl JsonlSource {
         plan: RowPlan,
         path: &std::path::Path,
     ) -> Result<JsonlSource, OperatorError> {
-        let file = File::open(path)
-            .map_err(|e| OperatorError::Io(format!("cannot open {}: {e}", plan.file)))?;
+        let file = File::open(path).map_err(|e| plan.io_error("open", e))?;
         Ok(JsonlSource {
             plan,
             reader: BufReader::with_capacity(1 << 16, file),
@@ -87,7 +85,7 @@ impl Source for JsonlSource {
             let n = self
                 .reader
                 .read_until(b'\n', &mut self.line_buf)
-                .map_err(|e| OperatorError::Io(format!("cannot read {}: {e}", self.plan.file)))?;
+                .map_err(|e| self.plan.io_error("read", e))?;
             if n == 0 {
                 self.done = true;
                 break;
@@ -101,13 +99,7 @@ impl Source for JsonlSource {
             let text = self.line_buf.trim_ascii_end();
             match parse_line(&self.plan, text) {
                 Ok(record) => batch.push(record),
-                Err(reason) => match self.plan.bad_records {
-                    BadRecords::Fail => return Err(self.plan.error(line, reason)),
-                    BadRecords::Skip => {
-                        tracing::debug!(file = %self.plan.file, line, %reason, "skipped a malformed record");
-                        self.skipped += 1;
-                    }
-                },
+                Err(reason) => self.plan.bad_record(line, reason, &mut self.skipped)?,
             }
         }
         if batch.is_empty() && self.done {
@@ -124,15 +116,10 @@ impl Source for JsonlSource {
     }
 
     fn seek(&mut self, position: SourcePosition) -> Result<(), OperatorError> {
-        let SourcePosition::File { offset, line } = position else {
-            return Err(OperatorError::State(format!(
-                "{}: cannot seek a file source to {position:?}",
-                self.plan.file
-            )));
-        };
+        let (offset, line) = self.plan.file_position(position)?;
         self.reader
             .seek(SeekFrom::Start(offset))
-            .map_err(|e| OperatorError::Io(format!("cannot seek {}: {e}", self.plan.file)))?;
+            .map_err(|e| self.plan.io_error("seek", e))?;
         self.offset = offset;
         self.line = line.max(1);
         self.done = false;

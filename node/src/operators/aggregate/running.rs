@@ -67,7 +67,7 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
     }
 
     fn on_watermark(&mut self, watermark: i64, _out: &mut Output) -> Result<(), OperatorError> {
-        self.core.watermark = self.core.watermark.max(watermark);
+        self.core.advance_watermark(watermark);
         Ok(())
     }
 

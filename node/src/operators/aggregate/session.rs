@@ -170,17 +170,16 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
     }
 
     fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
-        if watermark > self.core.watermark {
-            self.core.watermark = watermark;
+        if self.core.advance_watermark(watermark) {
             self.fire(watermark, out);
         }
         Ok(())
     }
 
+    /// The end of input closes every window: pending windows always end after the watermark,
+    /// so a watermark at `i64::MAX` fires them all.
     fn on_end(&mut self, out: &mut Output) -> Result<(), OperatorError> {
-        self.core.watermark = i64::MAX;
-        self.fire(i64::MAX, out);
-        Ok(())
+        self.on_watermark(i64::MAX, out)
     }
 
     /// One entry per open session.
