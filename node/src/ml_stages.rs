@@ -30,6 +30,7 @@ mod standard_scaler;
 mod vector_assembler;
 
 use crate::operator::{KeyGroupState, Operator, OperatorError};
+use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
 use quiver_protocol::spec::{StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
@@ -92,6 +93,25 @@ impl PartitionState {
                 bytes: bytes.map_err(|e| self.error(e))?,
             }]),
         }
+    }
+
+    /// The snapshot of an online model (nothing before the model exists).
+    fn save_model<M: OnlineModel>(
+        &self,
+        model: Option<&M>,
+    ) -> Result<Vec<KeyGroupState>, OperatorError> {
+        self.save(model.map(OnlineModel::snapshot))
+    }
+
+    /// The model to continue from: decoded from the bytes [`Self::pick`] chooses; `None` when
+    /// nothing was passed.
+    fn restore_model<M: Persist>(
+        &self,
+        states: Vec<KeyGroupState>,
+    ) -> Result<Option<M>, OperatorError> {
+        self.pick(states)
+            .map(|bytes| M::from_snapshot(&bytes).map_err(|e| self.error(e)))
+            .transpose()
     }
 
     /// The bytes to restore from: those under this partition's key group, else those under the

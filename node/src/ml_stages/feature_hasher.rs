@@ -35,11 +35,7 @@ pub(super) fn build(
     .map_err(|e| data_error(&stage.name, e))?;
     Ok(Box::new(HasherOperator {
         stage: stage.name.clone(),
-        columns: spec
-            .columns
-            .iter()
-            .map(|name| InputColumn::find(&stage.name, input, name))
-            .collect::<Result<_, _>>()?,
+        columns: InputColumn::find_all(&stage.name, input, &spec.columns)?,
         hasher,
         hashed: quiver_ml::SparseVector::default(),
     }))

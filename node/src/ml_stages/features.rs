@@ -13,6 +13,11 @@ pub(super) fn data_error(stage: &str, error: impl Display) -> OperatorError {
     OperatorError::Data(format!("stage \"{stage}\": {error}"))
 }
 
+/// A data error about the row at `event_time`, naming the stage.
+pub(super) fn row_error(stage: &str, event_time: i64, error: impl Display) -> OperatorError {
+    data_error(stage, format!("row at event time {event_time}: {error}"))
+}
+
 /// A column of the input: its position and name.
 #[derive(Debug, Clone)]
 pub(super) struct InputColumn {
@@ -36,6 +41,18 @@ impl InputColumn {
                 ),
             )),
         }
+    }
+
+    /// Columns `names` of `input`, in order.
+    pub(super) fn find_all(
+        stage: &str,
+        input: &Schema,
+        names: &[String],
+    ) -> Result<Vec<Self>, OperatorError> {
+        names
+            .iter()
+            .map(|name| InputColumn::find(stage, input, name))
+            .collect()
     }
 
     /// This column's value in `row` (null when the row is short).
@@ -92,12 +109,9 @@ impl FeatureReader {
     ) -> Result<Self, OperatorError> {
         let source = match features {
             FeatureInput::Vector(name) => Source::Vector(InputColumn::find(stage, input, name)?),
-            FeatureInput::Columns(names) => Source::Columns(
-                names
-                    .iter()
-                    .map(|name| InputColumn::find(stage, input, name))
-                    .collect::<Result<_, _>>()?,
-            ),
+            FeatureInput::Columns(names) => {
+                Source::Columns(InputColumn::find_all(stage, input, names)?)
+            }
         };
         let width = match &source {
             Source::Columns(columns) => columns.len(),

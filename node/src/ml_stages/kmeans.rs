@@ -4,12 +4,12 @@
 //! assigned to its nearest centroid, then learnt from; adds `cluster` (i64) and
 //! `model_version`.
 
-use super::features::{data_error, FeatureReader};
+use super::features::{data_error, row_error, FeatureReader};
 use super::learner::{emit, version_value};
 use super::PartitionState;
 use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
-use quiver_ml::{OnlineModel, Persist};
+use quiver_ml::OnlineModel;
 use quiver_protocol::spec::{KMeansStage, StageSpec};
 use quiver_protocol::{Batch, Schema, Value};
 
@@ -71,14 +71,9 @@ impl Operator for KMeansOperator {
                         continue;
                     };
                     let version = model.version().0;
-                    let row_error = |e| {
-                        data_error(
-                            &self.stage,
-                            format!("row at event time {}: {e}", record.event_time),
-                        )
-                    };
-                    let cluster = model.predict_one(x).map_err(row_error)?;
-                    model.learn_one(x).map_err(row_error)?;
+                    let bad_row = |e| row_error(&self.stage, record.event_time, e);
+                    let cluster = model.predict_one(x).map_err(bad_row)?;
+                    model.learn_one(x).map_err(bad_row)?;
                     (Some(cluster), version)
                 }
             };
@@ -93,13 +88,12 @@ impl Operator for KMeansOperator {
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        self.state.save(self.model.as_ref().map(|m| m.snapshot()))
+        self.state.save_model(self.model.as_ref())
     }
 
     fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        if let Some(bytes) = self.state.pick(states) {
-            self.model =
-                Some(OnlineKMeans::from_snapshot(&bytes).map_err(|e| self.state.error(e))?);
+        if let Some(model) = self.state.restore_model(states)? {
+            self.model = Some(model);
         }
         Ok(())
     }

@@ -2,11 +2,12 @@
 //! per row, predict with the current model, then learn from the row's label (progressive
 //! validation), and add `prediction` (+ `probability`) and `model_version`.
 
-use super::features::{data_error, FeatureReader, InputColumn};
+use super::features::{data_error, row_error, FeatureReader, InputColumn};
 use super::PartitionState;
 use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
 use quiver_ml::{MlError, OnlineLearner, Persist, Prediction};
-use quiver_protocol::{Batch, Value};
+use quiver_protocol::spec::{FeatureInput, StageSpec};
+use quiver_protocol::{Batch, Schema, Value};
 
 /// Creates the model for a feature dimension.
 pub(super) type MakeModel<L> = Box<dyn Fn(usize) -> Result<L, MlError> + Send>;
@@ -25,24 +26,26 @@ pub(super) struct Progressive<L> {
 }
 
 impl<L> Progressive<L> {
-    /// A learner stage named `stage`.
+    /// A partition of the learner stage `stage`, reading `features` and the column `label` from
+    /// rows of `input`.
     pub(super) fn new(
-        stage: &str,
-        features: FeatureReader,
-        label: InputColumn,
+        stage: &StageSpec,
+        features: &FeatureInput,
+        label: &str,
+        input: &Schema,
         probability: bool,
         make: MakeModel<L>,
         state: PartitionState,
-    ) -> Self {
-        Progressive {
-            stage: stage.to_string(),
-            features,
-            label,
+    ) -> Result<Self, OperatorError> {
+        Ok(Progressive {
+            stage: stage.name.clone(),
+            features: FeatureReader::new(&stage.name, features, input)?,
+            label: InputColumn::find(&stage.name, input, label)?,
             probability,
             make,
             model: None,
             state,
-        }
+        })
     }
 }
 
@@ -81,12 +84,7 @@ where
                         Some(y) => model.predict_then_learn(x, y),
                         None => model.predict_one(x),
                     }
-                    .map_err(|e| {
-                        data_error(
-                            &self.stage,
-                            format!("row at event time {}: {e}", record.event_time),
-                        )
-                    })?;
+                    .map_err(|e| row_error(&self.stage, record.event_time, e))?;
                     (Some(prediction), version)
                 }
             };
@@ -113,12 +111,12 @@ where
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        self.state.save(self.model.as_ref().map(|m| m.snapshot()))
+        self.state.save_model(self.model.as_ref())
     }
 
     fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        if let Some(bytes) = self.state.pick(states) {
-            self.model = Some(L::from_snapshot(&bytes).map_err(|e| self.state.error(e))?);
+        if let Some(model) = self.state.restore_model(states)? {
+            self.model = Some(model);
         }
         Ok(())
     }

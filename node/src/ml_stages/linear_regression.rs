@@ -2,7 +2,7 @@
 //! example (`quiver_ml::linear::StreamingLinearRegressionSgd`), starting from zero weights.
 //! Adds `prediction` and `model_version` (a null label: predict only).
 
-use super::features::{data_error, FeatureReader, InputColumn};
+use super::features::data_error;
 use super::learner::Progressive;
 use super::PartitionState;
 use crate::operator::{Operator, OperatorError};
@@ -23,15 +23,15 @@ pub(super) fn build(
         fit_intercept: spec.fit_intercept,
     };
     params.validate().map_err(|e| data_error(&stage.name, e))?;
-    let features = FeatureReader::new(&stage.name, &spec.features, input)?;
-    let label = InputColumn::find(&stage.name, input, &spec.label)?;
     let make = Box::new(move |dim| StreamingLinearRegressionSgd::new(params.clone(), dim));
-    Ok(Box::new(Progressive::new(
-        &stage.name,
-        features,
-        label,
+    let learner = Progressive::new(
+        stage,
+        &spec.features,
+        &spec.label,
+        input,
         false,
         make,
         state,
-    )))
+    )?;
+    Ok(Box::new(learner))
 }

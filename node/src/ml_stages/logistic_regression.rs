@@ -3,7 +3,7 @@
 //! from zero coefficients. Adds `prediction` (0.0 / 1.0), `probability` (of class 1) and
 //! `model_version`. Labels must be 0 or 1 (a null label: predict only).
 
-use super::features::{data_error, FeatureReader, InputColumn};
+use super::features::data_error;
 use super::learner::Progressive;
 use super::PartitionState;
 use crate::operator::{Operator, OperatorError};
@@ -31,15 +31,7 @@ pub(super) fn build(
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let params = params(spec);
     params.validate().map_err(|e| data_error(&stage.name, e))?;
-    let features = FeatureReader::new(&stage.name, &spec.features, input)?;
-    let label = InputColumn::find(&stage.name, input, &spec.label)?;
     let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
-    Ok(Box::new(Progressive::new(
-        &stage.name,
-        features,
-        label,
-        true,
-        make,
-        state,
-    )))
+    let learner = Progressive::new(stage, &spec.features, &spec.label, input, true, make, state)?;
+    Ok(Box::new(learner))
 }

@@ -4,12 +4,12 @@
 //! `prediction` and `model_version`. Ids are i64 (used as their 64-bit pattern) or strings
 //! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction.
 
-use super::features::{data_error, InputColumn};
+use super::features::{data_error, row_error, InputColumn};
 use super::learner::{emit, version_value};
 use super::PartitionState;
 use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
-use quiver_ml::{OnlineModel, Persist};
+use quiver_ml::OnlineModel;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
 use quiver_protocol::{Batch, Schema, Value};
 
@@ -90,12 +90,9 @@ impl Operator for MfOperator {
                 (Some(user), Some(item)) => {
                     let prediction = self.model.predict_one(user, item);
                     if let Some(rating) = rating {
-                        self.model.learn_one(user, item, rating).map_err(|e| {
-                            data_error(
-                                &self.stage,
-                                format!("row at event time {}: {e}", record.event_time),
-                            )
-                        })?;
+                        self.model
+                            .learn_one(user, item, rating)
+                            .map_err(|e| row_error(&self.stage, record.event_time, e))?;
                     }
                     Value::F64(prediction)
                 }
@@ -110,13 +107,12 @@ impl Operator for MfOperator {
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        self.state.save(Some(self.model.snapshot()))
+        self.state.save_model(Some(&self.model))
     }
 
     fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        if let Some(bytes) = self.state.pick(states) {
-            self.model =
-                MatrixFactorization::from_snapshot(&bytes).map_err(|e| self.state.error(e))?;
+        if let Some(model) = self.state.restore_model(states)? {
+            self.model = model;
         }
         Ok(())
     }

@@ -4,12 +4,11 @@
 //! (as River's `StandardScaler` inside a learning pipeline); adds the dense vector `output`.
 //! With fewer than two rows seen the standard deviation is 0 and scaled values are 0.
 
-use super::features::{data_error, FeatureReader};
+use super::features::{data_error, row_error, FeatureReader};
 use super::learner::emit;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
-use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::spec::{StageSpec, StandardScalerStage};
 use quiver_protocol::{Batch, Schema, Value};
 use std::sync::Arc;
@@ -56,17 +55,12 @@ impl Operator for ScalerOperator {
             let scaled = match self.features.read(&record.row)? {
                 None => Value::Null,
                 Some(x) => {
-                    let row_error = |e| {
-                        data_error(
-                            &self.stage,
-                            format!("row at event time {}: {e}", record.event_time),
-                        )
-                    };
-                    self.scaler.learn_one(x).map_err(row_error)?;
+                    let bad_row = |e| row_error(&self.stage, record.event_time, e);
+                    self.scaler.learn_one(x).map_err(bad_row)?;
                     self.scaled.resize(x.dim(), 0.0);
                     self.scaler
                         .transform_one(x, &mut self.scaled)
-                        .map_err(row_error)?;
+                        .map_err(bad_row)?;
                     Value::Dense(Arc::from(self.scaled.as_slice()))
                 }
             };
@@ -77,13 +71,12 @@ impl Operator for ScalerOperator {
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        self.state.save(Some(self.scaler.snapshot()))
+        self.state.save_model(Some(&self.scaler))
     }
 
     fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        if let Some(bytes) = self.state.pick(states) {
-            self.scaler =
-                OnlineStandardScaler::from_snapshot(&bytes).map_err(|e| self.state.error(e))?;
+        if let Some(scaler) = self.state.restore_model(states)? {
+            self.scaler = scaler;
         }
         Ok(())
     }

@@ -25,11 +25,7 @@ pub(super) fn build(
 ) -> Result<Box<dyn Operator>, OperatorError> {
     Ok(Box::new(AssemblerOperator {
         stage: stage.name.clone(),
-        columns: spec
-            .columns
-            .iter()
-            .map(|name| InputColumn::find(&stage.name, input, name))
-            .collect::<Result<_, _>>()?,
+        columns: InputColumn::find_all(&stage.name, input, &spec.columns)?,
         assembled: Vec::new(),
     }))
 }
