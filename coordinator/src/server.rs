@@ -99,7 +99,10 @@ impl Coordinator {
                     let coordinator = coordinator.clone();
                     tokio::spawn(async move {
                         if let Err(e) = coordinator.serve_stream(role, send, recv).await {
-                            tracing::warn!("stream from a {} peer failed: {e}", role.name());
+                            tracing::warn!(
+                                "a stream from a peer with the {} role failed: {e}",
+                                role.name()
+                            );
                         }
                     });
                 }
@@ -143,7 +146,10 @@ impl Coordinator {
                 self.node_session(hello, send, recv).await
             }
             Some(CoordinatorRequest::Join(_)) => {
-                tracing::warn!("refused a join from a {} certificate", role.name());
+                tracing::warn!(
+                    "refused a join: only node certificates may join, this one has the {} role",
+                    role.name()
+                );
                 Ok(())
             }
             Some(CoordinatorRequest::UploadState(upload)) if role == Role::Node => {
@@ -159,7 +165,7 @@ impl Coordinator {
             }
             Some(CoordinatorRequest::UploadState(_) | CoordinatorRequest::FetchState(_)) => {
                 tracing::warn!(
-                    "refused a state transfer from a {} certificate",
+                    "refused a state transfer: only nodes move state, this certificate has the {} role",
                     role.name()
                 );
                 Ok(())

@@ -109,9 +109,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 }
 
 fn malformed(e: &DecodeError) -> CodecError {
-    CodecError::Malformed {
-        reason: e.to_string(),
-    }
+    let reason = match e {
+        DecodeError::LimitExceeded => format!(
+            "a length inside the frame would need more than the {MAX_FRAME_BYTES}-byte limit"
+        ),
+        other => other.to_string(),
+    };
+    CodecError::Malformed { reason }
 }
 
 /// Encodes a message and writes it as one frame. Does not flush.
