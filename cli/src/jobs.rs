@@ -10,9 +10,57 @@ use quiver_protocol::spec::JobSpec;
 use quiver_protocol::{CheckpointId, JobId};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+/// A `quiver job` command with its arguments checked.
+enum Action {
+    Submit {
+        spec: PathBuf,
+        wait: bool,
+        from_savepoint: Option<SavepointRef>,
+    },
+    List,
+    Status(JobId),
+    Cancel(JobId),
+    Savepoint {
+        job: JobId,
+        stop: bool,
+    },
+}
+
+impl Action {
+    /// Checks what can be checked locally, so a bad spec or id is reported without a cluster.
+    fn parse(command: JobCommand) -> Result<Action> {
+        Ok(match command {
+            JobCommand::Submit {
+                spec,
+                wait,
+                from_savepoint,
+            } => {
+                JobSpec::from_file(&spec)?;
+                let from_savepoint = from_savepoint.as_deref().map(parse_savepoint).transpose()?;
+                Action::Submit {
+                    spec,
+                    wait,
+                    from_savepoint,
+                }
+            }
+            JobCommand::List => Action::List,
+            JobCommand::Status { job } => Action::Status(parse_job_id(&job)?),
+            JobCommand::Cancel { job } => Action::Cancel(parse_job_id(&job)?),
+            JobCommand::Savepoint { job } => Action::Savepoint {
+                job: parse_job_id(&job)?,
+                stop: false,
+            },
+            JobCommand::Stop { job } => Action::Savepoint {
+                job: parse_job_id(&job)?,
+                stop: true,
+            },
+        })
+    }
+}
 
 /// Runs one `quiver job` command.
 pub(crate) async fn run(
@@ -20,51 +68,31 @@ pub(crate) async fn run(
     identity: &TlsIdentity,
     coordinator: SocketAddr,
 ) -> Result<ExitCode> {
-    // Check what can be checked locally first: a bad spec or id is reported without a cluster.
-    let job_arg = match &command {
-        JobCommand::Submit { spec, .. } => {
-            JobSpec::from_file(spec)?;
-            None
-        }
-        JobCommand::Status { job }
-        | JobCommand::Cancel { job }
-        | JobCommand::Savepoint { job }
-        | JobCommand::Stop { job } => Some(parse_job_id(job)?),
-        JobCommand::List => None,
-    };
-    let from_savepoint = match &command {
-        JobCommand::Submit {
-            from_savepoint: Some(text),
-            ..
-        } => Some(parse_savepoint(text)?),
-        _ => None,
-    };
+    let action = Action::parse(command)?;
     let client = AdminClient::connect(identity, coordinator).await?;
-    match command {
-        JobCommand::Submit { spec, wait, .. } => {
+    match action {
+        Action::Submit {
+            spec,
+            wait,
+            from_savepoint,
+        } => {
             let job = submit(&client, &spec, from_savepoint).await?;
             println!("{job}");
             if wait {
                 return wait_for(&client, job).await;
             }
         }
-        JobCommand::List => {
+        Action::List => {
             if let AdminResponse::Jobs(jobs) = client.request(AdminRequest::List).await? {
                 print!("{}", report::jobs(&jobs));
             }
         }
-        JobCommand::Status { .. } => {
-            let job = job_arg.expect("parsed above");
-            print!("{}", report::job(&status(&client, job).await?));
-        }
-        JobCommand::Cancel { .. } => {
-            let job = job_arg.expect("parsed above");
+        Action::Status(job) => print!("{}", report::job(&status(&client, job).await?)),
+        Action::Cancel(job) => {
             client.request(AdminRequest::Cancel { job }).await?;
             println!("cancelled {job}");
         }
-        JobCommand::Savepoint { .. } | JobCommand::Stop { .. } => {
-            let job = job_arg.expect("parsed above");
-            let stop = matches!(command, JobCommand::Stop { .. });
+        Action::Savepoint { job, stop } => {
             let request = AdminRequest::Savepoint { job, stop };
             if let AdminResponse::Savepoint(s) = client.request(request).await? {
                 println!("{}/{}", s.job, s.checkpoint);

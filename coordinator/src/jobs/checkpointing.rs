@@ -170,9 +170,10 @@ impl Cluster {
             if done.last { " (final)" } else { "" }
         );
         if done.kind == SnapshotKind::Savepoint {
-            let entry = self.jobs.get_mut(&job).expect("job checked above");
-            for waiter in entry.savepoint_waiters.drain(..) {
-                let _ = waiter.send(Ok(SavepointRef { job, checkpoint }));
+            if let Some(entry) = self.jobs.get_mut(&job) {
+                for waiter in entry.savepoint_waiters.drain(..) {
+                    let _ = waiter.send(Ok(SavepointRef { job, checkpoint }));
+                }
             }
         }
         self.send_to_job_nodes(job, |job, generation| ToNode::CommitCheckpoint {
