@@ -28,6 +28,14 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A job that cannot be placed this long fails.
 pub const SCHEDULING_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A lineage no other submission has: the submission time (µs) mixed with the job id.
+fn new_lineage(job: JobId) -> u64 {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    micros ^ job.0.rotate_left(48)
+}
+
 /// A node as the coordinator knows it.
 pub(crate) struct NodeEntry {
     listen: SocketAddr,
@@ -270,6 +278,10 @@ impl Cluster {
             error: None,
             next_checkpoint: restore.map_or(1, |(_, checkpoint, _)| checkpoint.0 + 1),
             restore_job: restore.map(|(source_job, _, _)| source_job),
+            lineage: match restore {
+                Some((source_job, _, _)) => self.lineage_of(source_job),
+                None => new_lineage(job),
+            },
         };
         self.store.save_job(&record).map_err(|e| e.to_string())?;
         self.insert_job(record, &spec);
@@ -411,6 +423,7 @@ impl Cluster {
             plan: entry.plan.clone(),
             assignment: assignment.clone(),
             restore: entry.restore,
+            lineage: entry.record.lineage,
         };
         entry.assignment = Some(assignment.clone());
         for (node, _) in &assignment.nodes {
@@ -540,6 +553,13 @@ impl Cluster {
     /// Every job.
     pub(crate) fn list(&self) -> Vec<JobSummary> {
         self.jobs.values().map(Self::summary).collect()
+    }
+
+    /// The lineage of a stored job (a fresh one if it is unknown).
+    fn lineage_of(&self, job: JobId) -> u64 {
+        self.jobs
+            .get(&job)
+            .map_or_else(|| new_lineage(job), |entry| entry.record.lineage)
     }
 
     /// One job's report.

@@ -28,6 +28,8 @@ pub struct JobRecord {
     pub next_checkpoint: u64,
     /// The job whose savepoint it started from (its state lives under that job).
     pub restore_job: Option<JobId>,
+    /// Names this run's output files: unique per submission, inherited from a savepoint's job.
+    pub lineage: u64,
 }
 
 /// The store could not be opened, read or written.
@@ -145,6 +147,7 @@ mod tests {
                     error: None,
                     next_checkpoint: 1,
                     restore_job: None,
+                    lineage: 7,
                 })
                 .unwrap();
             job

@@ -24,6 +24,9 @@ pub struct SinkContext {
     pub partition: u32,
     /// The sink's parallelism in this deployment.
     pub parallelism: u32,
+    /// The job's lineage: the submitted job and those started from its savepoints share it;
+    /// file names carry it so runs never collide.
+    pub lineage: u64,
     /// The job's generation (bumped at every recovery).
     pub generation: Generation,
     /// The job takes checkpoints: output is published per completed checkpoint

@@ -77,6 +77,7 @@ fn design_example_from_csv_to_part_files() {
     let sink_ctx = SinkContext {
         partition: 0,
         parallelism: 1,
+        lineage: 1,
         generation: quiver_protocol::Generation(1),
         exactly_once: false,
         restored: None,

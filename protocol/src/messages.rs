@@ -390,6 +390,9 @@ pub struct Deployment {
     pub assignment: Assignment,
     /// Restore every task from this complete checkpoint (taken by that generation) first.
     pub restore: Option<(CheckpointId, Generation)>,
+    /// The job's lineage: fixed at submission and inherited by jobs started from its
+    /// savepoints; output file names carry it, so separate runs never collide.
+    pub lineage: u64,
 }
 
 /// Node → coordinator, on the control stream.

@@ -55,6 +55,7 @@ pub(crate) struct Chain {
     pub(crate) gates: Vec<OutputGate>,
     gate_specs: Vec<GateSpec>,
     counters: Arc<TaskCounters>,
+    lineage: u64,
     generation: Generation,
     restored: Option<(CheckpointId, Generation)>,
 }
@@ -76,6 +77,7 @@ impl Chain {
             gates: Vec::new(),
             gate_specs: Vec::new(),
             counters,
+            lineage: deployment.lineage,
             generation: deployment.generation,
             restored: deployment.restore,
         };
@@ -110,6 +112,7 @@ impl Chain {
                 let ctx = crate::sinks::SinkContext {
                     partition: partition.0,
                     parallelism: op.parallelism,
+                    lineage: self.lineage,
                     generation: self.generation,
                     exactly_once: plan.spec.checkpoint_interval.is_some(),
                     restored: self.restored,

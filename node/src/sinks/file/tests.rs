@@ -19,6 +19,7 @@ fn at_finish(partition: u32) -> SinkContext {
     SinkContext {
         partition,
         parallelism: partition + 1,
+        lineage: 0xab,
         generation: quiver_protocol::Generation(1),
         exactly_once: false,
         restored: None,

@@ -1,9 +1,14 @@
 //! The file sink's two-phase commit: file names, staging, publishing and recovery.
 //!
-//! Names (partition `p`, generation `g`, checkpoint `c`):
-//! - in progress: `.part-{p}-g{g}.inprogress`;
-//! - staged at barrier `c`: `.staged-g{g}-c{c}-p{p}.jsonl`;
-//! - published when `c` completed: `part-{p}-g{g}-c{c}.jsonl`.
+//! Names (partition `p`, lineage `l` in hex, generation `g`, checkpoint `c`):
+//! - in progress: `.part-{p}-{l}-g{g}.inprogress`;
+//! - staged at barrier `c`: `.staged-{l}-g{g}-c{c}-p{p}.jsonl`;
+//! - published when `c` completed: `part-{p}-{l}-g{g}-c{c}.jsonl`.
+//!
+//! The lineage identifies a submitted job and the jobs started from its savepoints (they
+//! continue its generations and checkpoint numbers), so running a job again into the same
+//! folder never collides with an earlier run's files, and recovery only ever touches files of
+//! its own lineage.
 //!
 //! **Recovery rule.** A sink partition built for generation `G` that restores checkpoint `r`
 //! taken by generation `g_r` (or restores nothing) first settles the folder:
@@ -33,18 +38,19 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// The in-progress name of partition `partition` in generation `generation`.
-pub fn open_file_name(partition: u32, generation: Generation) -> String {
-    format!(".part-{partition}-g{}.inprogress", generation.0)
+pub fn open_file_name(partition: u32, lineage: u64, generation: Generation) -> String {
+    format!(".part-{partition}-{lineage:x}-g{}.inprogress", generation.0)
 }
 
 /// The staged name of what partition `partition` wrote before barrier `checkpoint`.
 pub fn staged_file_name(
+    lineage: u64,
     generation: Generation,
     checkpoint: CheckpointId,
     partition: u32,
 ) -> String {
     format!(
-        ".staged-g{}-c{}-p{partition}.jsonl",
+        ".staged-{lineage:x}-g{}-c{}-p{partition}.jsonl",
         generation.0, checkpoint.0
     )
 }
@@ -52,19 +58,24 @@ pub fn staged_file_name(
 /// The published name of what partition `partition` staged at `checkpoint`.
 pub fn published_file_name(
     partition: u32,
+    lineage: u64,
     generation: Generation,
     checkpoint: CheckpointId,
 ) -> String {
-    format!("part-{partition}-g{}-c{}.jsonl", generation.0, checkpoint.0)
+    format!(
+        "part-{partition}-{lineage:x}-g{}-c{}.jsonl",
+        generation.0, checkpoint.0
+    )
 }
 
 /// A hidden file of the two-phase commit, recognised by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hidden {
-    /// `.part-{p}-g{g}.inprogress`.
-    Open { partition: u32 },
-    /// `.staged-g{g}-c{c}-p{p}.jsonl`.
+    /// `.part-{p}-{l}-g{g}.inprogress`.
+    Open { partition: u32, lineage: u64 },
+    /// `.staged-{l}-g{g}-c{c}-p{p}.jsonl`.
     Staged {
+        lineage: u64,
         generation: Generation,
         checkpoint: CheckpointId,
         partition: u32,
@@ -78,18 +89,22 @@ fn parse(name: &str) -> Option<Hidden> {
         .strip_prefix(".part-")
         .and_then(|r| r.strip_suffix(".inprogress"))
     {
-        let (partition, generation) = rest.split_once("-g")?;
+        let (partition, rest) = rest.split_once('-')?;
+        let (lineage, generation) = rest.split_once("-g")?;
         generation.parse::<u64>().ok()?;
         return Some(Hidden::Open {
             partition: partition.parse().ok()?,
+            lineage: u64::from_str_radix(lineage, 16).ok()?,
         });
     }
     let rest = name
-        .strip_prefix(".staged-g")
+        .strip_prefix(".staged-")
         .and_then(|r| r.strip_suffix(".jsonl"))?;
+    let (lineage, rest) = rest.split_once("-g")?;
     let (generation, rest) = rest.split_once("-c")?;
     let (checkpoint, partition) = rest.split_once("-p")?;
     Some(Hidden::Staged {
+        lineage: u64::from_str_radix(lineage, 16).ok()?,
         generation: Generation(generation.parse().ok()?),
         checkpoint: CheckpointId(checkpoint.parse().ok()?),
         partition: partition.parse().ok()?,
@@ -100,6 +115,7 @@ fn parse(name: &str) -> Option<Hidden> {
 /// staged that are not published yet.
 #[derive(Debug)]
 pub(super) struct Transaction {
+    lineage: u64,
     generation: Generation,
     pending: BTreeSet<CheckpointId>,
 }
@@ -107,7 +123,10 @@ pub(super) struct Transaction {
 impl Transaction {
     /// Settles `dir` by the recovery rule (module doc) for the partition `ctx` describes.
     pub(super) fn recover(dir: &Path, ctx: &SinkContext) -> Result<Transaction, OperatorError> {
-        let owns = |q: u32| q == ctx.partition || (ctx.partition == 0 && q >= ctx.parallelism);
+        let owns = |q: u32, lineage: u64| {
+            lineage == ctx.lineage
+                && (q == ctx.partition || (ctx.partition == 0 && q >= ctx.parallelism))
+        };
         let entries = std::fs::read_dir(dir)
             .map_err(|e| OperatorError::Io(format!("cannot list {}: {e}", dir.display())))?;
         let mut changed = false;
@@ -120,18 +139,20 @@ impl Transaction {
             };
             let path = entry.path();
             match hidden {
-                Hidden::Open { partition } if owns(partition) => remove(&path)?,
+                Hidden::Open { partition, lineage } if owns(partition, lineage) => remove(&path)?,
                 Hidden::Staged {
+                    lineage,
                     generation,
                     checkpoint,
                     partition,
-                } if owns(partition) => {
+                } if owns(partition, lineage) => {
                     let covered = ctx
                         .restored
                         .is_some_and(|(r, g)| generation == g && checkpoint <= r);
                     if covered {
-                        let published =
-                            dir.join(published_file_name(partition, generation, checkpoint));
+                        let published = dir.join(published_file_name(
+                            partition, lineage, generation, checkpoint,
+                        ));
                         publish(&path, &published)?;
                     } else {
                         remove(&path)?;
@@ -145,6 +166,7 @@ impl Transaction {
             sync_dir(dir)?;
         }
         Ok(Transaction {
+            lineage: ctx.lineage,
             generation: ctx.generation,
             pending: BTreeSet::new(),
         })
@@ -152,7 +174,7 @@ impl Transaction {
 
     /// Where partition `partition` writes records before the next barrier.
     pub(super) fn open_path(&self, dir: &Path, partition: u32) -> PathBuf {
-        dir.join(open_file_name(partition, self.generation))
+        dir.join(open_file_name(partition, self.lineage, self.generation))
     }
 
     /// Renames the synced in-progress file `written` to its staged name for `checkpoint`.
@@ -163,7 +185,12 @@ impl Transaction {
         written: &Path,
         checkpoint: CheckpointId,
     ) -> Result<(), OperatorError> {
-        let staged = dir.join(staged_file_name(self.generation, checkpoint, partition));
+        let staged = dir.join(staged_file_name(
+            self.lineage,
+            self.generation,
+            checkpoint,
+            partition,
+        ));
         std::fs::rename(written, &staged).map_err(|e| {
             OperatorError::Io(format!(
                 "cannot stage {} as {}: {e}",
@@ -191,8 +218,18 @@ impl Transaction {
             return Ok(());
         }
         for c in due {
-            let staged = dir.join(staged_file_name(self.generation, c, partition));
-            let published = dir.join(published_file_name(partition, self.generation, c));
+            let staged = dir.join(staged_file_name(
+                self.lineage,
+                self.generation,
+                c,
+                partition,
+            ));
+            let published = dir.join(published_file_name(
+                partition,
+                self.lineage,
+                self.generation,
+                c,
+            ));
             publish(&staged, &published)?;
         }
         sync_dir(dir)

@@ -32,6 +32,7 @@ fn ctx(
     SinkContext {
         partition,
         parallelism,
+        lineage: 0xab,
         generation: Generation(generation),
         exactly_once: true,
         restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
@@ -58,26 +59,33 @@ fn read(dir: &Path, name: &str) -> String {
 #[test]
 fn names_parse_back() {
     let (g, c) = (Generation(7), CheckpointId(42));
-    assert_eq!(open_file_name(3, g), ".part-3-g7.inprogress");
-    assert_eq!(staged_file_name(g, c, 3), ".staged-g7-c42-p3.jsonl");
-    assert_eq!(published_file_name(3, g, c), "part-3-g7-c42.jsonl");
+    assert_eq!(open_file_name(3, 0xab, g), ".part-3-ab-g7.inprogress");
     assert_eq!(
-        parse(".part-3-g7.inprogress"),
-        Some(Hidden::Open { partition: 3 })
+        staged_file_name(0xab, g, c, 3),
+        ".staged-ab-g7-c42-p3.jsonl"
+    );
+    assert_eq!(published_file_name(3, 0xab, g, c), "part-3-ab-g7-c42.jsonl");
+    assert_eq!(
+        parse(".part-3-ab-g7.inprogress"),
+        Some(Hidden::Open {
+            partition: 3,
+            lineage: 0xab
+        })
     );
     assert_eq!(
-        parse(".staged-g7-c42-p3.jsonl"),
+        parse(".staged-ab-g7-c42-p3.jsonl"),
         Some(Hidden::Staged {
+            lineage: 0xab,
             generation: g,
             checkpoint: c,
             partition: 3
         })
     );
     for other in [
-        "part-3-g7-c42.jsonl",
+        "part-3-ab-g7-c42.jsonl",
         ".part-3-0.jsonl.inprogress",
         "part-3-0.jsonl",
-        ".staged-g7-c42-p3.jsonl.tmp",
+        ".staged-ab-g7-c42-p3.jsonl.tmp",
         ".staged-gx-c1-p1.jsonl",
         "notes.txt",
     ] {
@@ -91,7 +99,7 @@ fn staged_files_are_published_when_their_checkpoint_completes() {
     let dir = root.path();
     let mut s = sink(dir, &ctx(1, 2, 2, None));
     s.write_batch(&records(0..3)).expect("write");
-    assert_eq!(names(dir), vec![".part-1-g2.inprogress"]);
+    assert_eq!(names(dir), vec![".part-1-ab-g2.inprogress"]);
     s.prepare_commit(CheckpointId(1)).expect("prepare 1");
     s.write_batch(&records(3..5)).expect("write");
     s.prepare_commit(CheckpointId(2)).expect("prepare 2");
@@ -99,13 +107,13 @@ fn staged_files_are_published_when_their_checkpoint_completes() {
         .expect("nothing written: nothing staged");
     assert_eq!(
         names(dir),
-        vec![".staged-g2-c1-p1.jsonl", ".staged-g2-c2-p1.jsonl"]
+        vec![".staged-ab-g2-c1-p1.jsonl", ".staged-ab-g2-c2-p1.jsonl"]
     );
 
     s.commit(CheckpointId(1)).expect("commit 1");
     assert_eq!(
         names(dir),
-        vec![".staged-g2-c2-p1.jsonl", "part-1-g2-c1.jsonl"]
+        vec![".staged-ab-g2-c2-p1.jsonl", "part-1-ab-g2-c1.jsonl"]
     );
     s.write_batch(&records(5..6)).expect("write");
     s.commit(CheckpointId(3))
@@ -113,20 +121,20 @@ fn staged_files_are_published_when_their_checkpoint_completes() {
     assert_eq!(
         names(dir),
         vec![
-            ".part-1-g2.inprogress",
-            "part-1-g2-c1.jsonl",
-            "part-1-g2-c2.jsonl"
+            ".part-1-ab-g2.inprogress",
+            "part-1-ab-g2-c1.jsonl",
+            "part-1-ab-g2-c2.jsonl"
         ]
     );
-    assert_eq!(read(dir, "part-1-g2-c1.jsonl"), lines(0..3));
-    assert_eq!(read(dir, "part-1-g2-c2.jsonl"), lines(3..5));
+    assert_eq!(read(dir, "part-1-ab-g2-c1.jsonl"), lines(0..3));
+    assert_eq!(read(dir, "part-1-ab-g2-c2.jsonl"), lines(3..5));
 
     s.commit(CheckpointId(3))
         .expect("committing again is harmless");
     s.prepare_commit(CheckpointId(4)).expect("final barrier");
     s.finish().expect("nothing after the final barrier");
     s.commit(CheckpointId(4)).expect("final commit");
-    assert_eq!(read(dir, "part-1-g2-c4.jsonl"), lines(5..6));
+    assert_eq!(read(dir, "part-1-ab-g2-c4.jsonl"), lines(5..6));
     assert!(names(dir).iter().all(|n| !n.starts_with('.')));
 }
 
@@ -139,21 +147,21 @@ fn commit_accepts_a_file_published_by_someone_else() {
     s.prepare_commit(CheckpointId(1)).expect("prepare");
     // A recovering partition published it first.
     std::fs::rename(
-        dir.join(".staged-g1-c1-p0.jsonl"),
-        dir.join("part-0-g1-c1.jsonl"),
+        dir.join(".staged-ab-g1-c1-p0.jsonl"),
+        dir.join("part-0-ab-g1-c1.jsonl"),
     )
     .expect("rename");
     s.commit(CheckpointId(1))
         .expect("already published is fine");
-    assert_eq!(names(dir), vec!["part-0-g1-c1.jsonl"]);
-    assert_eq!(read(dir, "part-0-g1-c1.jsonl"), lines(0..2));
+    assert_eq!(names(dir), vec!["part-0-ab-g1-c1.jsonl"]);
+    assert_eq!(read(dir, "part-0-ab-g1-c1.jsonl"), lines(0..2));
 }
 
 #[test]
 fn commit_never_replaces_published_output() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path();
-    std::fs::write(dir.join("part-0-g1-c1.jsonl"), "earlier\n").expect("write");
+    std::fs::write(dir.join("part-0-ab-g1-c1.jsonl"), "earlier\n").expect("write");
     let mut s = sink(dir, &ctx(0, 1, 1, None));
     s.write_batch(&records(0..2)).expect("write");
     s.prepare_commit(CheckpointId(1)).expect("prepare");
@@ -161,11 +169,11 @@ fn commit_never_replaces_published_output() {
     assert!(
         e.to_string().contains(&format!(
             "{} exists already",
-            dir.join("part-0-g1-c1.jsonl").display()
+            dir.join("part-0-ab-g1-c1.jsonl").display()
         )),
         "{e}"
     );
-    assert_eq!(read(dir, "part-0-g1-c1.jsonl"), "earlier\n");
+    assert_eq!(read(dir, "part-0-ab-g1-c1.jsonl"), "earlier\n");
 }
 
 #[test]
@@ -178,7 +186,7 @@ fn records_after_the_final_barrier_fail_finish() {
     assert!(
         e.to_string().starts_with(&format!(
             "records after the final barrier: {}",
-            dir.join(".part-0-g1.inprogress").display()
+            dir.join(".part-0-ab-g1.inprogress").display()
         )),
         "{e}"
     );
@@ -206,30 +214,30 @@ fn recovery_publishes_the_restored_checkpoint_once_and_drops_the_rest() {
     p1.prepare_commit(CheckpointId(1)).expect("prepare");
     drop(p1);
     // Leftovers of generation 0 and a foreign file.
-    std::fs::write(dir.join(".staged-g0-c1-p0.jsonl"), lines([99])).expect("write");
+    std::fs::write(dir.join(".staged-ab-g0-c1-p0.jsonl"), lines([99])).expect("write");
     std::fs::write(dir.join("notes.txt"), "keep").expect("write");
 
     // Generation 2 restores checkpoint 2 of generation 1 at parallelism 2.
     let expected = vec![
-        ".staged-g1-c1-p1.jsonl", // partition 1 settles its own files
+        ".staged-ab-g1-c1-p1.jsonl", // partition 1 settles its own files
         "notes.txt",
-        "part-0-g1-c1.jsonl",
-        "part-0-g1-c2.jsonl",
-        "part-5-g1-c2.jsonl", // settled by partition 0: 5 >= parallelism
+        "part-0-ab-g1-c1.jsonl",
+        "part-0-ab-g1-c2.jsonl",
+        "part-5-ab-g1-c2.jsonl", // settled by partition 0: 5 >= parallelism
     ];
     sink(dir, &ctx(0, 2, 2, Some((2, 1))));
     assert_eq!(names(dir), expected);
-    assert_eq!(read(dir, "part-0-g1-c1.jsonl"), lines(10..12));
-    assert_eq!(read(dir, "part-0-g1-c2.jsonl"), lines(20..22));
-    assert_eq!(read(dir, "part-5-g1-c2.jsonl"), lines([50]));
+    assert_eq!(read(dir, "part-0-ab-g1-c1.jsonl"), lines(10..12));
+    assert_eq!(read(dir, "part-0-ab-g1-c2.jsonl"), lines(20..22));
+    assert_eq!(read(dir, "part-5-ab-g1-c2.jsonl"), lines([50]));
 
     // Recovering again from the same checkpoint publishes nothing twice.
     sink(dir, &ctx(0, 2, 3, Some((2, 1))));
     assert_eq!(names(dir), expected);
-    assert_eq!(read(dir, "part-0-g1-c2.jsonl"), lines(20..22));
+    assert_eq!(read(dir, "part-0-ab-g1-c2.jsonl"), lines(20..22));
 
     sink(dir, &ctx(1, 2, 3, Some((2, 1))));
-    assert_eq!(read(dir, "part-1-g1-c1.jsonl"), lines([60]));
+    assert_eq!(read(dir, "part-1-ab-g1-c1.jsonl"), lines([60]));
 }
 
 #[test]
@@ -266,15 +274,18 @@ fn a_zombie_of_an_older_generation_never_publishes() {
     assert_eq!(
         names(dir),
         vec![
-            ".staged-g1-c2-p0.jsonl",
-            "part-0-g1-c1.jsonl",
-            "part-0-g2-c2.jsonl"
+            ".staged-ab-g1-c2-p0.jsonl",
+            "part-0-ab-g1-c1.jsonl",
+            "part-0-ab-g2-c2.jsonl"
         ]
     );
-    assert_eq!(read(dir, "part-0-g2-c2.jsonl"), lines(2..4));
+    assert_eq!(read(dir, "part-0-ab-g2-c2.jsonl"), lines(2..4));
     // The next recovery removes the zombie's leftovers.
     sink(dir, &ctx(0, 1, 3, Some((2, 2))));
-    assert_eq!(names(dir), vec!["part-0-g1-c1.jsonl", "part-0-g2-c2.jsonl"]);
+    assert_eq!(
+        names(dir),
+        vec!["part-0-ab-g1-c1.jsonl", "part-0-ab-g2-c2.jsonl"]
+    );
 }
 
 /// A deterministic pseudo-random sequence (xorshift64*).
@@ -383,4 +394,28 @@ fn crashes_publish_every_record_exactly_once() {
         let expected: Vec<i64> = (0..total).collect();
         assert_eq!(published, expected, "seed {seed}");
     }
+}
+
+#[test]
+fn recovery_leaves_the_files_of_other_runs_alone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    // An earlier run of the same spec (another lineage) left published and hidden files.
+    std::fs::write(dir.join("part-0-cd-g1-c1.jsonl"), lines([1])).expect("write");
+    std::fs::write(dir.join(".staged-cd-g1-c2-p0.jsonl"), lines([2])).expect("write");
+    std::fs::write(dir.join(".part-0-cd-g1.inprogress"), lines([3])).expect("write");
+    let mut s = sink(dir, &ctx(0, 1, 1, None));
+    s.write_batch(&records([7])).expect("write");
+    s.prepare_commit(CheckpointId(1)).expect("stage");
+    s.commit(CheckpointId(1)).expect("commit");
+    assert_eq!(
+        names(dir),
+        vec![
+            ".part-0-cd-g1.inprogress",
+            ".staged-cd-g1-c2-p0.jsonl",
+            "part-0-ab-g1-c1.jsonl",
+            "part-0-cd-g1-c1.jsonl",
+        ]
+    );
+    assert_eq!(read(dir, "part-0-ab-g1-c1.jsonl"), lines([7]));
 }
