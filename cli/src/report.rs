@@ -88,6 +88,22 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(report.state_entries)
         );
     }
+    let checkpointed: Vec<_> = report
+        .tasks
+        .iter()
+        .filter(|t| t.metrics.last_snapshot_us > 0 || t.metrics.last_snapshot_bytes > 0)
+        .collect();
+    if !checkpointed.is_empty() {
+        let mut all = quiver_protocol::messages::TaskMetrics::default();
+        checkpointed.iter().for_each(|t| all.add(&t.metrics));
+        let _ = writeln!(
+            out,
+            "last checkpoint per task: alignment ≤ {:.1} ms, snapshot ≤ {:.1} ms, {} B of state in all",
+            all.last_align_us as f64 / 1000.0,
+            all.last_snapshot_us as f64 / 1000.0,
+            thousands(all.last_snapshot_bytes)
+        );
+    }
     let _ = writeln!(out, "tasks:");
     for t in &report.tasks {
         let m = &t.metrics;

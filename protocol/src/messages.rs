@@ -234,6 +234,12 @@ pub struct TaskMetrics {
     pub credits: u64,
     /// Keyed state entries held now.
     pub state_entries: u64,
+    /// The last checkpoint's alignment: first barrier in to all barriers in, µs.
+    pub last_align_us: u64,
+    /// The last checkpoint's snapshot (serialising the task's state), µs.
+    pub last_snapshot_us: u64,
+    /// The last checkpoint's snapshot size, bytes.
+    pub last_snapshot_bytes: u64,
 }
 
 impl TaskMetrics {
@@ -249,6 +255,9 @@ impl TaskMetrics {
         self.max_queued_batches = self.max_queued_batches.max(other.max_queued_batches);
         self.credits = self.credits.max(other.credits);
         self.state_entries += other.state_entries;
+        self.last_align_us = self.last_align_us.max(other.last_align_us);
+        self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
+        self.last_snapshot_bytes += other.last_snapshot_bytes;
     }
 }
 

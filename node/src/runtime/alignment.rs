@@ -21,6 +21,8 @@ pub(crate) struct Alignment {
     blocked: Vec<bool>,
     ended: Vec<bool>,
     pending: Option<Barrier>,
+    /// When the first input delivered the pending barrier.
+    started: Option<std::time::Instant>,
     held: VecDeque<Held>,
 }
 
@@ -31,6 +33,7 @@ impl Alignment {
             blocked: vec![false; inputs],
             ended: vec![false; inputs],
             pending: None,
+            started: None,
             held: VecDeque::new(),
         }
     }
@@ -55,7 +58,11 @@ impl Alignment {
                 self.pending = Some(barrier);
                 self.blocked.iter_mut().for_each(|b| *b = false);
             }
-            _ => self.pending = Some(barrier),
+            Some(_) => {}
+            None => {
+                self.pending = Some(barrier);
+                self.started = Some(std::time::Instant::now());
+            }
         }
         if let Some(b) = self.blocked.get_mut(input) {
             *b = true;
@@ -84,6 +91,13 @@ impl Alignment {
         }
         self.pending = None;
         Some(pending)
+    }
+
+    /// How long the alignment that just completed took (zero for a single input).
+    pub(crate) fn take_duration(&mut self) -> std::time::Duration {
+        self.started
+            .take()
+            .map_or_else(Default::default, |t| t.elapsed())
     }
 
     /// Unblocks every input and hands back what was held, in arrival order.

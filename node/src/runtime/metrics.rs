@@ -17,6 +17,9 @@ pub struct TaskCounters {
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
     pub(crate) state_entries: AtomicU64,
+    pub(crate) last_align_us: AtomicU64,
+    pub(crate) last_snapshot_us: AtomicU64,
+    pub(crate) last_snapshot_bytes: AtomicU64,
     pub(crate) inputs: Vec<Arc<ChannelGauge>>,
 }
 
@@ -53,6 +56,9 @@ impl TaskCounters {
                 .unwrap_or(0),
             credits: u64::from(super::credit::CHANNEL_CREDITS),
             state_entries: load(&self.state_entries),
+            last_align_us: load(&self.last_align_us),
+            last_snapshot_us: load(&self.last_snapshot_us),
+            last_snapshot_bytes: load(&self.last_snapshot_bytes),
         }
     }
 }

@@ -233,6 +233,8 @@ impl TaskState {
     /// A barrier aligned on every input (or injected at a source): snapshot, stage sinks,
     /// forward it, acknowledge, then replay what alignment held back.
     async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
+        let aligned_in = self.alignment.take_duration();
+        let snapshot_started = Instant::now();
         let mut states = self.args.chain.snapshot()?;
         if let Some(driver) = &self.args.source {
             let position = quiver_protocol::codec::encode(&driver.source.position())?;
@@ -244,6 +246,15 @@ impl TaskState {
                 },
             ));
         }
+        let counters = &self.args.counters;
+        let bytes: usize = states.iter().map(|(_, s)| s.bytes.len()).sum();
+        let store = |c: &std::sync::atomic::AtomicU64, v: u64| c.store(v, Ordering::Relaxed);
+        store(&counters.last_align_us, aligned_in.as_micros() as u64);
+        store(
+            &counters.last_snapshot_us,
+            snapshot_started.elapsed().as_micros() as u64,
+        );
+        store(&counters.last_snapshot_bytes, bytes as u64);
         self.args.chain.prepare_commit(barrier.checkpoint)?;
         self.args.chain.broadcast(&StreamElement::Barrier(barrier));
         self.args.chain.flush().await?;
