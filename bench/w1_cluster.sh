@@ -6,7 +6,8 @@
 # /proc) and the bytes they sent over QUIC, then stop them.
 # Usage: bench/w1_cluster.sh [SPEC]   (default examples/w1/job.toml)
 # Env: RUNS (5), QUIVER (the binary, else built as in w1_local.sh), PORT (coordinator UDP
-#      port, default random in 20000-29999).
+#      port, default random in 20000-29999), PROFILE (a file: record a cpu-clock `perf` profile
+#      of both nodes during run 1 into it; read it with `perf report -i FILE`).
 # Every process it starts is stopped by PID on exit (trap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,12 @@ RUNS=${RUNS:-5}
 QUIVER=$(quiver_bin)
 work=$(mktemp -d)
 pids=()
+submit=
+perf_pid=
 stop() {
   local p
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; perf_pid=; fi
+  if [ -n "$submit" ]; then kill "$submit" 2>/dev/null || true; wait "$submit" 2>/dev/null || true; submit=; fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
@@ -58,9 +63,16 @@ for r in $(seq 1 "$RUNS"); do
   start_cluster "$r"
   out=$work/run$r/submit.log
   cpu0=$(awk -v a="$(cpu_s "${pids[1]}")" -v b="$(cpu_s "${pids[2]}")" 'BEGIN {print a + b}')
+  if [ -n "${PROFILE:-}" ] && [ "$r" = 1 ]; then
+    perf record -q -e cpu-clock -F 999 -p "${pids[1]},${pids[2]}" -o "$PROFILE" &
+    perf_pid=$!
+  fi
   start=$(date +%s.%N)
-  "$QUIVER" job submit --wait --certs "$work/certs" --coordinator "$addr" "$SPEC" > "$out" 2>&1 \
-    || { cat "$out" >&2; exit 1; }
+  "$QUIVER" job submit --wait --certs "$work/certs" --coordinator "$addr" "$SPEC" > "$out" 2>&1 &
+  submit=$!
+  wait "$submit" || { submit=; cat "$out" >&2; exit 1; }
+  submit=
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; perf_pid=; fi
   wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
   cpu=$(awk -v a="$(cpu_s "${pids[1]}")" -v b="$(cpu_s "${pids[2]}")" -v c0="$cpu0" 'BEGIN {printf "%.2f", a + b - c0}')
   read -r n rate < <(final_rate < "$out")
