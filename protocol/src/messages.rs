@@ -236,7 +236,7 @@ pub struct TaskMetrics {
     pub state_entries: u64,
     /// The last checkpoint's alignment: first barrier in to all barriers in, µs.
     pub last_align_us: u64,
-    /// The last checkpoint's snapshot (serialising the task's state), µs.
+    /// The last checkpoint's pause to copy the task's state (encoding runs in the background), µs.
     pub last_snapshot_us: u64,
     /// The last checkpoint's snapshot size, bytes.
     pub last_snapshot_bytes: u64,

@@ -7,7 +7,7 @@
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::RuntimeError;
-use crate::operator::{KeyGroupState, Operator, Output, Sink};
+use crate::operator::{KeyGroupState, Operator, Output, Sink, StateCopy};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
@@ -278,17 +278,15 @@ impl Chain {
         }
     }
 
-    /// Snapshots every stage of the chain: (operator name, key group state).
-    pub(crate) fn snapshot(&mut self) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
-        let mut states = Vec::new();
+    /// Copies every stage's state for a checkpoint: (operator name, copy to serialise).
+    pub(crate) fn snapshot(&mut self) -> Result<Vec<(String, Box<dyn StateCopy>)>, RuntimeError> {
+        let mut copies = Vec::new();
         for node in &mut self.nodes {
             if let Step::Stage(op) = &mut node.step {
-                for state in op.snapshot()? {
-                    states.push((node.name.clone(), state));
-                }
+                copies.push((node.name.clone(), op.snapshot_copy()?));
             }
         }
-        Ok(states)
+        Ok(copies)
     }
 
     /// The stages to restore: (node index, operator name, key groups it owns).

@@ -20,7 +20,7 @@ use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
-use crate::operator::{KeyGroupState, Source};
+use crate::operator::{KeyGroupState, Source, StateCopy};
 use crate::watermark::{WatermarkGenerator, WatermarkTracker};
 use quiver_protocol::messages::{StateUpload, TaskId};
 use quiver_protocol::{Barrier, CheckpointId, KeyGroup, StreamElement};
@@ -235,26 +235,23 @@ impl TaskState {
     async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
         let aligned_in = self.alignment.take_duration();
         let snapshot_started = Instant::now();
-        let mut states = self.args.chain.snapshot()?;
+        let mut copies = self.args.chain.snapshot()?;
         if let Some(driver) = &self.args.source {
             let position = quiver_protocol::codec::encode(&driver.source.position())?;
-            states.push((
-                driver.name.clone(),
-                KeyGroupState {
-                    group: KeyGroup(self.args.task.partition.0),
-                    bytes: position,
-                },
-            ));
+            let state = vec![KeyGroupState {
+                group: KeyGroup(self.args.task.partition.0),
+                bytes: position,
+            }];
+            copies.push((driver.name.clone(), Box::new(state)));
         }
-        let counters = &self.args.counters;
-        let bytes: usize = states.iter().map(|(_, s)| s.bytes.len()).sum();
-        let store = |c: &std::sync::atomic::AtomicU64, v: u64| c.store(v, Ordering::Relaxed);
-        store(&counters.last_align_us, aligned_in.as_micros() as u64);
-        store(
-            &counters.last_snapshot_us,
+        let counters = self.args.counters.clone();
+        counters
+            .last_align_us
+            .store(aligned_in.as_micros() as u64, Ordering::Relaxed);
+        counters.last_snapshot_us.store(
             snapshot_started.elapsed().as_micros() as u64,
+            Ordering::Relaxed,
         );
-        store(&counters.last_snapshot_bytes, bytes as u64);
         self.args.chain.prepare_commit(barrier.checkpoint)?;
         self.args.chain.broadcast(&StreamElement::Barrier(barrier));
         self.args.chain.flush().await?;
@@ -267,6 +264,17 @@ impl TaskState {
                 task: self.args.task,
             };
             tokio::spawn(async move {
+                // Encoding runs on a blocking thread, beside the task that took the copies.
+                let encoded = tokio::task::spawn_blocking(move || serialize(copies)).await;
+                let states = match encoded {
+                    Ok(Ok(states)) => states,
+                    Ok(Err(e)) => return tracing::warn!("snapshot for {barrier:?} failed: {e}"),
+                    Err(e) => return tracing::warn!("snapshot for {barrier:?} failed: {e}"),
+                };
+                let bytes: usize = states.iter().map(|(_, s)| s.bytes.len()).sum();
+                counters
+                    .last_snapshot_bytes
+                    .store(bytes as u64, Ordering::Relaxed);
                 if let Err(e) = link.upload(header, states).await {
                     tracing::warn!("snapshot upload for {barrier:?} failed: {e}");
                 }
@@ -304,6 +312,19 @@ impl TaskState {
         }
         Ok(())
     }
+}
+
+/// Serialises state copies taken at a barrier: (operator name, key group state).
+fn serialize(
+    copies: Vec<(String, Box<dyn StateCopy>)>,
+) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
+    let mut states = Vec::new();
+    for (name, copy) in copies {
+        for state in copy.serialize()? {
+            states.push((name.clone(), state));
+        }
+    }
+    Ok(states)
 }
 
 impl Actor for TaskActor {
