@@ -13,6 +13,9 @@ use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
 
+/// An operator's name and the state copy it took at a barrier.
+pub(crate) type NamedCopy = (String, Box<dyn StateCopy>);
+
 /// Where records go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -279,7 +282,7 @@ impl Chain {
     }
 
     /// Copies every stage's state for a checkpoint: (operator name, copy to serialise).
-    pub(crate) fn snapshot(&mut self) -> Result<Vec<(String, Box<dyn StateCopy>)>, RuntimeError> {
+    pub(crate) fn snapshot(&mut self) -> Result<Vec<NamedCopy>, RuntimeError> {
         let mut copies = Vec::new();
         for node in &mut self.nodes {
             if let Step::Stage(op) = &mut node.step {

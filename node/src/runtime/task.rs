@@ -14,13 +14,13 @@
 //! that final checkpoint is committed, so nothing it emitted is published twice or lost.
 
 use super::alignment::{Alignment, Held};
-use super::chain::Chain;
+use super::chain::{Chain, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
-use crate::operator::{KeyGroupState, Source, StateCopy};
+use crate::operator::{KeyGroupState, Source};
 use crate::watermark::{WatermarkGenerator, WatermarkTracker};
 use quiver_protocol::messages::{StateUpload, TaskId};
 use quiver_protocol::{Barrier, CheckpointId, KeyGroup, StreamElement};
@@ -315,9 +315,7 @@ impl TaskState {
 }
 
 /// Serialises state copies taken at a barrier: (operator name, key group state).
-fn serialize(
-    copies: Vec<(String, Box<dyn StateCopy>)>,
-) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
+fn serialize(copies: Vec<NamedCopy>) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
     let mut states = Vec::new();
     for (name, copy) in copies {
         for state in copy.serialize()? {
