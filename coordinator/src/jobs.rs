@@ -4,18 +4,16 @@
 //! to nodes on their control channels. Network I/O lives in `server`.
 
 mod checkpointing;
+mod reports;
 
 use crate::checkpoint_store::CheckpointStore;
 use crate::checkpoints::Schedule;
 use crate::lifecycle::{transition, JobEvent};
 use crate::scheduler::{schedule, FreeNode};
 use crate::store::{JobRecord, Store};
-use quiver_protocol::messages::{
-    ClusterReport, Deployment, JobReport, JobState, JobSummary, NodeReport, SavepointRef, TaskId,
-    TaskMetrics, TaskReport, ToNode,
-};
+use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
 use quiver_protocol::plan::{Assignment, JobPlan};
-use quiver_protocol::spec::{JobSpec, SourceKind};
+use quiver_protocol::spec::JobSpec;
 use quiver_protocol::{CheckpointId, Generation, JobId, NodeId, PartitionId};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -541,105 +539,10 @@ impl Cluster {
         }
     }
 
-    fn summary(entry: &JobEntry) -> JobSummary {
-        JobSummary {
-            job: entry.record.job,
-            name: entry.record.name.clone(),
-            state: entry.record.state,
-            generation: entry.record.generation,
-        }
-    }
-
-    /// Every job.
-    pub(crate) fn list(&self) -> Vec<JobSummary> {
-        self.jobs.values().map(Self::summary).collect()
-    }
-
     /// The lineage of a stored job (a fresh one if it is unknown).
     fn lineage_of(&self, job: JobId) -> u64 {
         self.jobs
             .get(&job)
             .map_or_else(|| new_lineage(job), |entry| entry.record.lineage)
-    }
-
-    /// One job's report.
-    pub(crate) fn status(&self, job: JobId) -> Result<JobReport, String> {
-        let entry = self
-            .jobs
-            .get(&job)
-            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
-        let sources: HashSet<_> = entry
-            .plan
-            .operators
-            .iter()
-            .filter(|o| matches!(&o.kind, quiver_protocol::plan::OperatorKind::Source(s) if matches!(s.kind, SourceKind::File(_) | SourceKind::Generator(_))))
-            .map(|o| o.id)
-            .collect();
-        let tasks: Vec<TaskReport> = entry
-            .tasks
-            .iter()
-            .map(|(id, t)| TaskReport {
-                task: *id,
-                operators: t.operators.clone(),
-                node: t.node,
-                finished: t.finished,
-                metrics: t.metrics,
-            })
-            .collect();
-        let elapsed = match (entry.started, entry.ended) {
-            (Some(s), Some(e)) => e.saturating_duration_since(s),
-            (Some(s), None) => s.elapsed(),
-            _ => Duration::ZERO,
-        };
-        Ok(JobReport {
-            summary: Self::summary(entry),
-            error: entry
-                .waiting_for
-                .clone()
-                .or_else(|| entry.record.error.clone()),
-            elapsed_ms: elapsed.as_millis() as u64,
-            source_records: tasks
-                .iter()
-                .filter(|t| sources.contains(&t.task.operator))
-                .map(|t| t.metrics.records_in)
-                .sum(),
-            sink_records: tasks.iter().map(|t| t.metrics.sink_records).sum(),
-            state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
-            tasks,
-            last_checkpoint: self.last_checkpoint(job),
-            restarts: (entry.restarts, checkpointing::MAX_RESTARTS),
-            checkpoint_bytes: self.checkpoints.stored_bytes(job).unwrap_or(0),
-        })
-    }
-
-    /// The nodes.
-    pub(crate) fn cluster(&self) -> ClusterReport {
-        let nodes = self
-            .nodes
-            .iter()
-            .map(|(id, n)| {
-                let mut tasks = 0;
-                let mut traffic = TaskMetrics::default();
-                for job in self.jobs.values() {
-                    for t in job.tasks.values().filter(|t| t.node == *id) {
-                        if !job.record.state.is_terminal() {
-                            tasks += 1;
-                        }
-                        traffic.add(&t.metrics);
-                    }
-                }
-                NodeReport {
-                    node: *id,
-                    listen: n.listen,
-                    slots: n.slots,
-                    alive: n.alive,
-                    last_heartbeat_ms: n.last_heartbeat.elapsed().as_millis() as u64,
-                    tasks,
-                    bytes_sent: traffic.bytes_sent,
-                    bytes_received: traffic.bytes_received,
-                }
-            })
-            .collect();
-        ClusterReport { nodes }
     }
 }

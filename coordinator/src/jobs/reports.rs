@@ -1,0 +1,108 @@
+//! What `quiver job list`, `quiver job status` and `quiver cluster status` show: reports
+//! built from the coordinator's live view of jobs and nodes.
+
+use super::{Cluster, JobEntry};
+use quiver_protocol::messages::{
+    ClusterReport, JobReport, JobSummary, NodeReport, TaskMetrics, TaskReport,
+};
+use quiver_protocol::plan::OperatorKind;
+use quiver_protocol::JobId;
+use std::collections::HashSet;
+use std::time::Duration;
+
+impl Cluster {
+    fn summary(entry: &JobEntry) -> JobSummary {
+        JobSummary {
+            job: entry.record.job,
+            name: entry.record.name.clone(),
+            state: entry.record.state,
+            generation: entry.record.generation,
+        }
+    }
+
+    /// Every job.
+    pub(crate) fn list(&self) -> Vec<JobSummary> {
+        self.jobs.values().map(Self::summary).collect()
+    }
+
+    /// One job's report.
+    pub(crate) fn status(&self, job: JobId) -> Result<JobReport, String> {
+        let entry = self
+            .jobs
+            .get(&job)
+            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        let sources: HashSet<_> = entry
+            .plan
+            .operators
+            .iter()
+            .filter(|o| matches!(o.kind, OperatorKind::Source(_)))
+            .map(|o| o.id)
+            .collect();
+        let tasks: Vec<TaskReport> = entry
+            .tasks
+            .iter()
+            .map(|(id, t)| TaskReport {
+                task: *id,
+                operators: t.operators.clone(),
+                node: t.node,
+                finished: t.finished,
+                metrics: t.metrics,
+            })
+            .collect();
+        let elapsed = match (entry.started, entry.ended) {
+            (Some(s), Some(e)) => e.saturating_duration_since(s),
+            (Some(s), None) => s.elapsed(),
+            _ => Duration::ZERO,
+        };
+        Ok(JobReport {
+            summary: Self::summary(entry),
+            error: entry
+                .waiting_for
+                .clone()
+                .or_else(|| entry.record.error.clone()),
+            elapsed_ms: elapsed.as_millis() as u64,
+            source_records: tasks
+                .iter()
+                .filter(|t| sources.contains(&t.task.operator))
+                .map(|t| t.metrics.records_in)
+                .sum(),
+            sink_records: tasks.iter().map(|t| t.metrics.sink_records).sum(),
+            state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
+            tasks,
+            last_checkpoint: self.last_checkpoint(job),
+            restarts: (entry.restarts, super::checkpointing::MAX_RESTARTS),
+            checkpoint_bytes: self.checkpoints.stored_bytes(job).unwrap_or(0),
+        })
+    }
+
+    /// The nodes.
+    pub(crate) fn cluster(&self) -> ClusterReport {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(id, n)| {
+                let mut tasks = 0;
+                let mut traffic = TaskMetrics::default();
+                for job in self.jobs.values() {
+                    for t in job.tasks.values().filter(|t| t.node == *id) {
+                        if !job.record.state.is_terminal() {
+                            tasks += 1;
+                        }
+                        traffic.add(&t.metrics);
+                    }
+                }
+                NodeReport {
+                    node: *id,
+                    listen: n.listen,
+                    slots: n.slots,
+                    alive: n.alive,
+                    last_heartbeat_ms: n.last_heartbeat.elapsed().as_millis() as u64,
+                    tasks,
+                    bytes_sent: traffic.bytes_sent,
+                    bytes_received: traffic.bytes_received,
+                }
+            })
+            .collect();
+        ClusterReport { nodes }
+    }
+}
