@@ -23,8 +23,9 @@ pub(crate) struct AlignedWindows<K> {
     slide: i64,
     /// Pending windows by end (exclusive): the window `[end - size, end)`.
     windows: BTreeMap<i64, AccTable<K>>,
-    /// A fired window's table, cleared, kept to hold the next window without reallocating.
-    spare: Option<AccTable<K>>,
+    /// Fired windows' tables, cleared, kept to hold the next windows without reallocating
+    /// (as many as were ever pending at once: a batch can open several windows).
+    spare: Vec<AccTable<K>>,
 }
 
 impl<K: GroupKey> AlignedWindows<K> {
@@ -34,7 +35,7 @@ impl<K: GroupKey> AlignedWindows<K> {
             size,
             slide,
             windows: BTreeMap::new(),
-            spare: None,
+            spare: Vec::new(),
         }
     }
 
@@ -55,7 +56,7 @@ impl<K: GroupKey> AlignedWindows<K> {
                 });
             }
             table.clear();
-            self.spare = Some(table);
+            self.spare.push(table);
         }
     }
 }
@@ -78,7 +79,7 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                 let table = self
                     .windows
                     .entry(end)
-                    .or_insert_with(|| spare.take().unwrap_or_else(|| AccTable::new(width)));
+                    .or_insert_with(|| spare.pop().unwrap_or_else(|| AccTable::new(width)));
                 let accs = table.slot(&self.core.key, &self.core.initial);
                 Core::<K>::accumulate(&self.core.name, &self.core.plans, accs, &record.row)?;
                 accepted = true;
