@@ -248,7 +248,7 @@ impl<K: GroupKey> Core<K> {
                     ))
                 })?),
             };
-            acc.update(value).map_err(|e| {
+            acc.update(value, plan.keep).map_err(|e| {
                 OperatorError::Data(format!(
                     "stage \"{name}\": column \"{}\": {e}",
                     plan.column_name

@@ -19,10 +19,9 @@ pub(crate) enum Acc {
     SumI64(i64, bool),
     /// `sum` over a f64 column.
     SumF64(f64, bool),
-    /// `min`: the smallest value so far (null before any).
-    Min(Value),
-    /// `max`: the largest value so far.
-    Max(Value),
+    /// `min` or `max` (the plan's [`AggregatePlan::keep`] says which): the smallest or
+    /// largest value so far, null before any. One variant for both keeps `Acc` 24 bytes.
+    Extreme(Value),
     /// `avg`: sum and number of values.
     Avg(f64, i64),
 }
@@ -36,6 +35,9 @@ pub(crate) struct AggregatePlan {
     pub(crate) column_name: String,
     /// The accumulator a new key starts from.
     pub(crate) initial: Acc,
+    /// For `min` / `max`: how a new value must compare with the kept one to replace it
+    /// (`Less` for min, `Greater` for max); unused by the other functions.
+    pub(crate) keep: Ordering,
 }
 
 impl AggregatePlan {
@@ -91,25 +93,26 @@ impl AggregatePlan {
                         ty.map_or("no column".to_string(), |t| t.to_string())
                     )));
                 }
-                if function == AggregateFunction::Min {
-                    Acc::Min(Value::Null)
-                } else {
-                    Acc::Max(Value::Null)
-                }
+                Acc::Extreme(Value::Null)
             }
         };
         Ok(AggregatePlan {
             column: index,
             column_name: column.unwrap_or("").to_string(),
             initial,
+            keep: if function == AggregateFunction::Min {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            },
         })
     }
 }
 
 impl Acc {
-    /// Adds one value (`None` for `count()`).
+    /// Adds one value (`None` for `count()`); `keep` is the plan's [`AggregatePlan::keep`].
     #[inline]
-    pub(crate) fn update(&mut self, value: Option<&Value>) -> Result<(), String> {
+    pub(crate) fn update(&mut self, value: Option<&Value>, keep: Ordering) -> Result<(), String> {
         match self {
             Acc::Count(n) => *n += 1,
             Acc::SumI64(sum, seen) => match value {
@@ -136,16 +139,9 @@ impl Acc {
                 Some(Err(e)) => return Err(e),
                 _ => {}
             },
-            Acc::Min(best) => {
+            Acc::Extreme(best) => {
                 if let Some(v) = value {
-                    if better(v, best, Ordering::Less) {
-                        *best = v.clone();
-                    }
-                }
-            }
-            Acc::Max(best) => {
-                if let Some(v) = value {
-                    if better(v, best, Ordering::Greater) {
+                    if better(v, best, keep) {
                         *best = v.clone();
                     }
                 }
@@ -154,8 +150,9 @@ impl Acc {
         Ok(())
     }
 
-    /// Folds another accumulator of the same function into this one (session merging).
-    pub(crate) fn merge(&mut self, other: &Acc) {
+    /// Folds another accumulator of the same function into this one (session merging);
+    /// `keep` is the plan's [`AggregatePlan::keep`].
+    pub(crate) fn merge(&mut self, other: &Acc, keep: Ordering) {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
             (Acc::SumI64(a, sa), Acc::SumI64(b, sb)) => {
@@ -170,8 +167,7 @@ impl Acc {
                 *a += b;
                 *na += nb;
             }
-            (Acc::Min(a), Acc::Min(b)) if better(b, a, Ordering::Less) => *a = b.clone(),
-            (Acc::Max(a), Acc::Max(b)) if better(b, a, Ordering::Greater) => *a = b.clone(),
+            (Acc::Extreme(a), Acc::Extreme(b)) if better(b, a, keep) => *a = b.clone(),
             // Min/max that keep their value; accumulators of one slot share their function.
             _ => {}
         }
@@ -187,7 +183,7 @@ impl Acc {
             Acc::SumI64(_, false) | Acc::SumF64(_, false) => Value::Null,
             Acc::Avg(_, 0) => Value::Null,
             Acc::Avg(s, n) => Value::F64(*s / *n as f64),
-            Acc::Min(v) | Acc::Max(v) => v.clone(),
+            Acc::Extreme(v) => v.clone(),
         }
     }
 }

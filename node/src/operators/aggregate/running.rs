@@ -45,10 +45,9 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         }
         for record in batch {
             self.core.read_key(&record.row)?;
-            let (slot, new) = self
+            let (accs, slot, new) = self
                 .table
                 .find_or_insert(&self.core.key, &self.core.initial);
-            let accs = self.table.accs_mut(slot);
             if let Some(expiry) = &mut self.expiry {
                 if expiry.write(slot, new) {
                     accs.clone_from_slice(&self.core.initial);

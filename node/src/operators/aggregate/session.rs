@@ -112,7 +112,9 @@ impl<K: GroupKey> SessionWindows<K> {
                 list.retain(|s| {
                     let merged = s.touches(t, t.saturating_add(self.gap));
                     if merged {
-                        accs.iter_mut().zip(&s.accs).for_each(|(a, b)| a.merge(b));
+                        for ((a, b), plan) in accs.iter_mut().zip(&s.accs).zip(plans) {
+                            a.merge(b, plan.keep);
+                        }
                         timer = timer.min(s.timer);
                     }
                     !merged

@@ -1,20 +1,68 @@
-//! A hash table from key to a fixed-width run of accumulators, stored flat: one `Vec<Acc>`
-//! holds every key's accumulators, so a new key costs no allocation of its own. Keys occupy
-//! numbered slots `0..len`; a table built with [`AccTable::removable`] also keeps the key of
-//! every slot, so it can remove keys (the last slot moves into the hole).
+//! A hash table from key to a fixed-width run of accumulators, held in the key's own entry:
+//! finding a key reaches its accumulators in the same bucket, one random memory access per
+//! record. Up to [`INLINE`] accumulators sit in the entry itself; a wider stage boxes them.
+//!
+//! Keys occupy numbered slots `0..len` (the TTL's last-write times are kept by slot); a
+//! table built with [`AccTable::removable`] also keeps the key of every slot, so it can
+//! remove keys (the key of the last slot takes the freed number).
 
 use super::accumulator::Acc;
 use super::key::GroupKey;
+use hashbrown::hash_table::{Entry as Found, HashTable};
 use quiver_protocol::keygroup::key_group;
 use quiver_protocol::KeyGroup;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::hash::BuildHasher;
+
+/// The most accumulators a key keeps inside its table entry.
+const INLINE: usize = 2;
+
+/// A key's accumulators: inline for stages of up to [`INLINE`] aggregates (the unused tail
+/// is filler), boxed beyond.
+#[derive(Debug, Clone)]
+enum Accs {
+    Inline([Acc; INLINE]),
+    Boxed(Box<[Acc]>),
+}
+
+impl Accs {
+    fn new(initial: &[Acc]) -> Accs {
+        match initial {
+            [a] => Accs::Inline([a.clone(), Acc::Count(0)]),
+            [a, b] => Accs::Inline([a.clone(), b.clone()]),
+            _ => Accs::Boxed(initial.into()),
+        }
+    }
+
+    #[inline]
+    fn get(&self, width: usize) -> &[Acc] {
+        match self {
+            Accs::Inline(a) => &a[..width],
+            Accs::Boxed(b) => b,
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, width: usize) -> &mut [Acc] {
+        match self {
+            Accs::Inline(a) => &mut a[..width],
+            Accs::Boxed(b) => b,
+        }
+    }
+}
+
+/// One key's entry.
+#[derive(Debug, Clone)]
+struct Entry<K> {
+    key: K,
+    slot: usize,
+    accs: Accs,
+}
 
 /// Accumulators per key: `width` of them for each key, in aggregate order.
 #[derive(Debug, Clone)]
 pub(crate) struct AccTable<K> {
-    /// Key → slot number.
-    index: FxHashMap<K, usize>,
-    accs: Vec<Acc>,
+    entries: HashTable<Entry<K>>,
     width: usize,
     /// The key of every slot (removable tables only).
     keys: Option<Vec<K>>,
@@ -23,12 +71,16 @@ pub(crate) struct AccTable<K> {
 /// Entries of one key group, borrowed for a snapshot.
 pub(crate) type GroupEntries<'a, K> = Vec<(&'a K, &'a [Acc])>;
 
+#[inline]
+fn hash<K: GroupKey>(key: &K) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
 impl<K: GroupKey> AccTable<K> {
     /// An empty table of `width` accumulators per key.
     pub(crate) fn new(width: usize) -> AccTable<K> {
         AccTable {
-            index: FxHashMap::default(),
-            accs: Vec::new(),
+            entries: HashTable::new(),
             width,
             keys: None,
         }
@@ -45,30 +97,37 @@ impl<K: GroupKey> AccTable<K> {
     /// The accumulators of `key`, created from `initial` when the key is new.
     #[inline]
     pub(crate) fn slot(&mut self, key: &K, initial: &[Acc]) -> &mut [Acc] {
-        let (slot, _) = self.find_or_insert(key, initial);
-        self.accs_mut(slot)
+        self.find_or_insert(key, initial).0
     }
 
-    /// The slot of `key`, and whether it is new (created with the accumulators `initial`).
+    /// The accumulators of `key`, its slot, and whether it is new (created with the
+    /// accumulators `initial`): one probe of the table.
     #[inline]
-    pub(crate) fn find_or_insert(&mut self, key: &K, initial: &[Acc]) -> (usize, bool) {
-        if let Some(&slot) = self.index.get(key) {
-            return (slot, false);
+    pub(crate) fn find_or_insert(&mut self, key: &K, initial: &[Acc]) -> (&mut [Acc], usize, bool) {
+        let width = self.width;
+        let slot = self.entries.len();
+        match self
+            .entries
+            .entry(hash(key), |e| e.key == *key, |e| hash(&e.key))
+        {
+            Found::Occupied(found) => {
+                let entry = found.into_mut();
+                (entry.accs.get_mut(width), entry.slot, false)
+            }
+            Found::Vacant(vacant) => {
+                if let Some(keys) = &mut self.keys {
+                    keys.push(key.clone());
+                }
+                let entry = vacant
+                    .insert(Entry {
+                        key: key.clone(),
+                        slot,
+                        accs: Accs::new(initial),
+                    })
+                    .into_mut();
+                (entry.accs.get_mut(width), slot, true)
+            }
         }
-        let slot = self.index.len();
-        self.accs.extend_from_slice(initial);
-        self.index.insert(key.clone(), slot);
-        if let Some(keys) = &mut self.keys {
-            keys.push(key.clone());
-        }
-        (slot, true)
-    }
-
-    /// The accumulators in slot `slot` (`< len`).
-    #[inline]
-    pub(crate) fn accs_mut(&mut self, slot: usize) -> &mut [Acc] {
-        let start = slot * self.width;
-        &mut self.accs[start..start + self.width]
     }
 
     /// Adds a key with its accumulators (restore); an existing key is replaced. Returns the
@@ -81,8 +140,8 @@ impl<K: GroupKey> AccTable<K> {
                 self.width
             ));
         }
-        let (slot, new) = self.find_or_insert(&key, accs);
-        self.accs_mut(slot).clone_from_slice(accs);
+        let (held, slot, new) = self.find_or_insert(&key, accs);
+        held.clone_from_slice(accs);
         Ok((slot, new))
     }
 
@@ -93,33 +152,35 @@ impl<K: GroupKey> AccTable<K> {
             return;
         };
         let removed = keys.swap_remove(slot);
-        self.index.remove(&removed);
-        let last = keys.len();
-        if slot < last {
-            self.index.insert(keys[slot].clone(), slot);
-            let (head, tail) = self.accs.split_at_mut(last * self.width);
-            head[slot * self.width..(slot + 1) * self.width].swap_with_slice(tail);
+        if let Ok(found) = self
+            .entries
+            .find_entry(hash(&removed), |e| e.key == removed)
+        {
+            found.remove();
         }
-        self.accs.truncate(last * self.width);
+        if let Some(moved) = keys.get(slot) {
+            if let Some(entry) = self.entries.find_mut(hash(moved), |e| e.key == *moved) {
+                entry.slot = slot;
+            }
+        }
     }
 
     /// Every key with its slot and accumulators.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, usize, &[Acc])> + '_ {
         let width = self.width;
-        self.index
+        self.entries
             .iter()
-            .map(move |(k, &slot)| (k, slot, &self.accs[slot * width..(slot + 1) * width]))
+            .map(move |e| (&e.key, e.slot, e.accs.get(width)))
     }
 
     /// Number of keys.
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.entries.len()
     }
 
     /// Removes every key, keeping the memory for reuse.
     pub(crate) fn clear(&mut self) {
-        self.index.clear();
-        self.accs.clear();
+        self.entries.clear();
         if let Some(keys) = &mut self.keys {
             keys.clear();
         }
