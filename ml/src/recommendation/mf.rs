@@ -15,8 +15,8 @@ use crate::api::{online_model_via_persist, MlError, ModelVersion};
 use crate::clustering::rng::SplitMix64;
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Which River model to reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,10 +112,10 @@ pub struct MatrixFactorization {
     params: MfParams,
     mean_n: f64,
     mean: f64,
-    user_bias: HashMap<u64, f64>,
-    item_bias: HashMap<u64, f64>,
-    user_factors: HashMap<u64, Vec<f64>>,
-    item_factors: HashMap<u64, Vec<f64>>,
+    user_bias: FxHashMap<u64, f64>,
+    item_bias: FxHashMap<u64, f64>,
+    user_factors: FxHashMap<u64, Vec<f64>>,
+    item_factors: FxHashMap<u64, Vec<f64>>,
     rng: SplitMix64,
     version: ModelVersion,
 }
@@ -129,10 +129,10 @@ impl MatrixFactorization {
             params,
             mean_n: 0.0,
             mean: 0.0,
-            user_bias: HashMap::new(),
-            item_bias: HashMap::new(),
-            user_factors: HashMap::new(),
-            item_factors: HashMap::new(),
+            user_bias: FxHashMap::default(),
+            item_bias: FxHashMap::default(),
+            user_factors: FxHashMap::default(),
+            item_factors: FxHashMap::default(),
             version: ModelVersion::default(),
         })
     }

@@ -11,8 +11,9 @@
 
 use crate::api::MlError;
 use crate::params::{at_least, non_negative, ParamError};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Parameters of [`Swing`] (Flink ML's names and defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,7 +163,7 @@ impl Swing {
         }
 
         let weight = |n: usize| 1.0 / (f64::from(p.alpha1) + n as f64).powf(p.beta);
-        let sorted: HashMap<u64, (Vec<u64>, f64)> = user_items
+        let sorted: FxHashMap<u64, (Vec<u64>, f64)> = user_items
             .iter()
             .map(|(&u, items)| {
                 let mut s = items.clone();
@@ -174,7 +175,7 @@ impl Swing {
         let mut out = Vec::new();
         let mut common = Vec::new();
         for (&main_item, (_, users)) in &purchasers {
-            let mut scores: HashMap<u64, f64> = HashMap::new();
+            let mut scores: FxHashMap<u64, f64> = FxHashMap::default();
             for (a, u) in users.iter().enumerate() {
                 for v in &users[a + 1..] {
                     let (Some((iu, wu)), Some((iv, wv))) = (sorted.get(u), sorted.get(v)) else {
