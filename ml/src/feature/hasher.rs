@@ -49,49 +49,154 @@ pub enum HashValue<'a> {
 }
 
 /// Hashes named columns into a sparse vector (a stateless transformer).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct FeatureHasher {
     /// Parameters.
     pub params: FeatureHasherParams,
+    /// The hash state after `"col="` for each of `params.input_cols`, in order: a row whose
+    /// i-th column has that name continues from it (others hash their name anew).
+    prefixes: Vec<(String, Murmur3Utf16)>,
+}
+
+/// What a [`FeatureHasher`] persists: its params (the prefix states are rebuilt on load).
+#[derive(Clone, Serialize, Deserialize)]
+struct Stored {
+    params: FeatureHasherParams,
+}
+
+impl From<Stored> for FeatureHasher {
+    fn from(stored: Stored) -> Self {
+        Self::with_prefixes(stored.params)
+    }
+}
+
+impl From<FeatureHasher> for Stored {
+    fn from(hasher: FeatureHasher) -> Self {
+        Stored {
+            params: hasher.params,
+        }
+    }
+}
+
+impl PartialEq for FeatureHasher {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params
+    }
 }
 
 /// Murmur3 (32-bit, x86) of a string's UTF-16LE bytes with seed 0: Guava's
 /// `murmur3_32(0).hashUnencodedChars`, which Flink ML uses.
 pub fn murmur3_32_utf16(units: impl Iterator<Item = u16>) -> u32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-    fn mix_k1(k: u32) -> u32 {
-        k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
+    let mut state = Murmur3Utf16::default();
+    units.for_each(|u| state.push_unit(u));
+    state.finish()
+}
+
+/// Murmur3 (32-bit, seed 0) over UTF-16 code units fed piece by piece: a copy taken after
+/// `"col="` continues with any value. ASCII text is fed a byte per unit, without encoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Murmur3Utf16 {
+    h: u32,
+    /// Units fed so far.
+    len: u32,
+    /// The first unit of an incomplete 4-byte block (`len` odd).
+    pending: u16,
+}
+
+impl Murmur3Utf16 {
+    #[inline]
+    fn block(&mut self, k: u32) {
+        self.h ^= mix_k1(k);
+        self.h = self
+            .h
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64);
     }
-    let mut h: u32 = 0;
-    let mut len: u32 = 0;
-    let mut pending: Option<u16> = None;
-    for u in units {
-        len += 1;
-        match pending.take() {
-            None => pending = Some(u),
-            Some(lo) => {
-                let k = u32::from(lo) | (u32::from(u) << 16);
-                h ^= mix_k1(k);
-                h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
-            }
+
+    #[inline]
+    fn push_unit(&mut self, u: u16) {
+        if self.len % 2 == 1 {
+            self.block(u32::from(self.pending) | (u32::from(u) << 16));
+        } else {
+            self.pending = u;
         }
+        self.len = self.len.wrapping_add(1);
     }
-    if let Some(lo) = pending {
-        h ^= mix_k1(u32::from(lo));
+
+    /// Feeds the UTF-16 units of `s`. Takes and returns the state by value, so that it stays
+    /// in registers (through memory, its pieces written apart and read back whole stall).
+    #[inline]
+    #[must_use]
+    fn with_str(mut self, s: &str) -> Self {
+        self.push_str(s);
+        self
     }
-    h ^= len.wrapping_mul(2);
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
+
+    #[inline(always)]
+    fn push_str(&mut self, s: &str) {
+        if !s.is_ascii() {
+            s.encode_utf16().for_each(|u| self.push_unit(u));
+            return;
+        }
+        // UTF-16 of ASCII: one unit per byte.
+        let mut bytes = s.as_bytes();
+        if self.len % 2 == 1 {
+            let Some((&first, rest)) = bytes.split_first() else {
+                return;
+            };
+            self.push_unit(u16::from(first));
+            bytes = rest;
+        }
+        let mut pairs = bytes.chunks_exact(2);
+        for pair in &mut pairs {
+            self.block(u32::from(pair[0]) | (u32::from(pair[1]) << 16));
+        }
+        if let [last] = pairs.remainder() {
+            self.pending = u16::from(*last);
+        }
+        self.len = self.len.wrapping_add(bytes.len() as u32);
+    }
+
+    #[inline]
+    fn finish(self) -> u32 {
+        let mut h = self.h;
+        if self.len % 2 == 1 {
+            h ^= mix_k1(u32::from(self.pending));
+        }
+        h ^= self.len.wrapping_mul(2);
+        h ^= h >> 16;
+        h = h.wrapping_mul(0x85eb_ca6b);
+        h ^= h >> 13;
+        h = h.wrapping_mul(0xc2b2_ae35);
+        h ^ (h >> 16)
+    }
+}
+
+#[inline]
+fn mix_k1(k: u32) -> u32 {
+    k.wrapping_mul(0xcc9e_2d51)
+        .rotate_left(15)
+        .wrapping_mul(0x1b87_3593)
+}
+
+/// The hash state after `"col="`.
+#[inline]
+fn prefix_state(col: &str) -> Murmur3Utf16 {
+    let mut state = Murmur3Utf16::default().with_str(col);
+    state.push_unit(u16::from(b'='));
+    state
 }
 
 /// `floorMod(abs(h), n)` with Java's `Math.abs` on an `int`.
 #[inline]
 fn bucket(hash: u32, n: u32) -> u32 {
     let abs = (hash as i32).wrapping_abs();
+    if n.is_power_of_two() {
+        // The Euclidean remainder by 2^k is the low k bits, negative `abs` (i32::MIN) too.
+        return abs as u32 & (n - 1);
+    }
     abs.rem_euclid(n as i32) as u32
 }
 
@@ -110,7 +215,25 @@ impl FeatureHasher {
                 "[1, 2147483647]",
             ));
         }
-        Ok(Self { params })
+        Ok(Self::with_prefixes(params))
+    }
+
+    fn with_prefixes(params: FeatureHasherParams) -> Self {
+        let prefixes = params
+            .input_cols
+            .iter()
+            .map(|c| (c.clone(), prefix_state(c)))
+            .collect();
+        Self { params, prefixes }
+    }
+
+    /// The hash state after `"col="` for the column at `position` of a row.
+    #[inline]
+    fn prefix(&self, position: usize, col: &str) -> Murmur3Utf16 {
+        match self.prefixes.get(position) {
+            Some((name, state)) if name == col => *state,
+            _ => prefix_state(col),
+        }
     }
 
     fn is_categorical(&self, col: &str) -> bool {
@@ -120,18 +243,20 @@ impl FeatureHasher {
     /// The index of numeric column `col`.
     pub fn numeric_index(&self, col: &str) -> u32 {
         bucket(
-            murmur3_32_utf16(col.encode_utf16()),
+            Murmur3Utf16::default().with_str(col).finish(),
             self.params.num_features,
         )
     }
 
     /// The index of categorical `col=value`.
     pub fn categorical_index(&self, col: &str, value: &str) -> u32 {
-        let units = col
-            .encode_utf16()
-            .chain("=".encode_utf16())
-            .chain(value.encode_utf16());
-        bucket(murmur3_32_utf16(units), self.params.num_features)
+        self.value_index(prefix_state(col), value)
+    }
+
+    /// The index of categorical `col=value` from the hash state after `"col="`.
+    #[inline]
+    fn value_index(&self, prefix: Murmur3Utf16, value: &str) -> u32 {
+        bucket(prefix.with_str(value).finish(), self.params.num_features)
     }
 
     /// Hashes one row of `(column, value)` pairs into `out`, reusing its buffers (no
@@ -139,20 +264,19 @@ impl FeatureHasher {
     /// categorical numeric columns format their value as text (an allocation).
     pub fn hash_into(&self, row: &[(&str, HashValue<'_>)], out: &mut SparseVector) {
         out.clear(self.params.num_features);
-        for &(col, value) in row {
+        for (position, &(col, value)) in row.iter().enumerate() {
+            let categorical =
+                |value: &str| (self.value_index(self.prefix(position, col), value), 1.0);
             let (index, v) = match value {
                 HashValue::Null => continue,
                 HashValue::Num(x) if !self.is_categorical(col) => (self.numeric_index(col), x),
-                HashValue::Num(x) => (self.categorical_index(col, &java_double(x)), 1.0),
+                HashValue::Num(x) => categorical(&java_double(x)),
                 HashValue::Int(x) if !self.is_categorical(col) => {
                     (self.numeric_index(col), x as f64)
                 }
-                HashValue::Int(x) => (self.categorical_index(col, &x.to_string()), 1.0),
-                HashValue::Str(s) => (self.categorical_index(col, s), 1.0),
-                HashValue::Bool(b) => (
-                    self.categorical_index(col, if b { "true" } else { "false" }),
-                    1.0,
-                ),
+                HashValue::Int(x) => categorical(&x.to_string()),
+                HashValue::Str(s) => categorical(s),
+                HashValue::Bool(b) => categorical(if b { "true" } else { "false" }),
             };
             out.indices.push(index);
             out.values.push(v);
@@ -164,14 +288,19 @@ impl FeatureHasher {
 /// Sorts entries by index and adds the values of repeated indices, in place.
 fn sort_and_merge(v: &mut SparseVector) {
     let n = v.indices.len();
-    // Insertion sort: rows have few entries, and it needs no allocation.
+    // Insertion sort (stable): rows have few entries, and it needs no allocation. The entry
+    // being placed stays in registers while larger ones shift up (swapping neighbours
+    // instead stalls on overlapping stores and loads).
     for i in 1..n {
+        let (index, value) = (v.indices[i], v.values[i]);
         let mut j = i;
-        while j > 0 && v.indices[j - 1] > v.indices[j] {
-            v.indices.swap(j - 1, j);
-            v.values.swap(j - 1, j);
+        while j > 0 && v.indices[j - 1] > index {
+            v.indices[j] = v.indices[j - 1];
+            v.values[j] = v.values[j - 1];
             j -= 1;
         }
+        v.indices[j] = index;
+        v.values[j] = value;
     }
     let mut w = 0;
     for r in 0..n {
@@ -230,3 +359,6 @@ impl Persist for FeatureHasher {
     const KIND: &'static str = "feature_hasher";
     const VERSION: u32 = 1;
 }
+
+#[cfg(test)]
+mod tests;
