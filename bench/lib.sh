@@ -26,3 +26,73 @@ medians() {
   done
   echo
 }
+
+# --- Checkpoint benchmarks (w1_checkpoints.sh, checkpoint_1m.sh, recovery_time.sh) ---
+
+# Copies spec $1 to $2 with `checkpoint_interval = "$3"` added to its [job] table.
+with_checkpoints() {
+  sed "/^\[job\]/a checkpoint_interval = \"$3\"" "$1" > "$2"
+}
+
+# Sets `KEY = VALUE` (the first line starting with KEY) in spec $1 in place; appends the line
+# to the first [[source]] table when the spec has no such key.
+set_field() {
+  if grep -q "^$2 *=" "$1"; then
+    sed -i "0,/^$2 *=.*/s//$2 = $3/" "$1"
+  else
+    sed -i "0,/^\[\[source\]\]/s//[[source]]\n$2 = $3/" "$1"
+  fi
+}
+
+# Seconds since the epoch (with fraction) of a timestamp, e.g. a tracing log line's first field.
+epoch() { date -d "$1" +%s.%N; }
+now() { date +%s.%N; }
+
+# Reads coordinator log lines on stdin; prints "COUNT MEDIAN_MS MAX_MS" of the
+# "job-N: chk-M complete in X ms" lines (savepoints and final checkpoints included).
+checkpoint_stats() {
+  { grep -o 'chk-[0-9]* complete in [0-9]* ms' || true; } | awk '{print $4}' | sort -g \
+    | awk '{a[NR] = $1} END {if (NR == 0) {print "0 - -"; exit}
+             printf "%d %g %g\n", NR, (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[NR]}'
+}
+
+# CPU seconds (user + system) a process has used so far, and its peak resident set in MB.
+proc_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+proc_peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+
+# A coordinator and NODES `quiver node` processes with SLOTS slots each, in folder $1, started
+# one after the other so that node-K is the K-th started (its PID is ${node_pids[K-1]}).
+# Sets addr, certs, coord_pid, node_pids; cluster_down stops them by PID (call it from a trap).
+# Needs $QUIVER. Usage: cluster_up DIR NODES SLOTS
+cluster_up() {
+  local dir=$1 nodes=$2 slots=$3 port=${PORT:-$((20000 + RANDOM % 10000))} i k
+  mkdir -p "$dir"
+  certs=$dir/certs
+  [ -d "$certs" ] || "$QUIVER" certs init --dir "$certs" > /dev/null
+  addr=127.0.0.1:$port
+  node_pids=()
+  "$QUIVER" coordinator --certs "$certs" --data-dir "$dir/coordinator" --listen "$addr" \
+    > "$dir/coordinator.log" 2>&1 &
+  coord_pid=$!
+  for i in $(seq 100); do grep -qs "coordinator listening on $addr" "$dir/coordinator.log" && break; sleep 0.1; done
+  for k in $(seq "$nodes"); do
+    "$QUIVER" node --certs "$certs" --coordinator "$addr" --data-dir "$dir/node$k" --slots "$slots" \
+      > "$dir/node$k.log" 2>&1 &
+    node_pids+=($!)
+    for i in $(seq 200); do
+      grep -qs "as node-$k;" "$dir/node$k.log" && break
+      sleep 0.05
+    done
+    grep -qs "as node-$k;" "$dir/node$k.log" \
+      || { echo "node $k did not join as node-$k: $(cat "$dir/node$k.log")" >&2; return 1; }
+  done
+}
+cluster_down() {
+  local p
+  for p in "${node_pids[@]}" ${coord_pid:-}; do kill "$p" 2>/dev/null || true; done
+  for p in "${node_pids[@]}" ${coord_pid:-}; do wait "$p" 2>/dev/null || true; done
+  node_pids=()
+  coord_pid=
+}
+# `quiver ARGS...` against the cluster of cluster_up.
+qcli() { "$QUIVER" --certs "$certs" --coordinator "$addr" "$@"; }
