@@ -13,6 +13,7 @@
 #     the product's counters give.
 # Usage: bench/checkpoint_probe.sh [SPEC]   (default examples/w1/job.toml)
 # Env: QUIVER, KEYS (set `keys`), COUNT (set `count`), RATE (set `rate`), INTERVAL (1s),
+#      DROP (stages to remove with the sinks that read them, e.g. DROP=per_second),
 #      NODES (2), SLOTS (1), POLL (0.2 s; each poll starts a CLI process, ~1% of a core each).
 # Examples: KEYS=1000000 COUNT=20000000 bench/checkpoint_probe.sh   (checkpoints of 1M keys)
 #           COUNT=60000000 bench/checkpoint_probe.sh                (throughput dip, 100k keys)
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-echo "== command: $0 $*  (KEYS=${KEYS:-} COUNT=${COUNT:-} RATE=${RATE:-} INTERVAL=${INTERVAL:-1s} NODES=${NODES:-2} SLOTS=${SLOTS:-1} POLL=${POLL:-0.2})"
+echo "== command: $0 $*  (DROP=${DROP:-} KEYS=${KEYS:-} COUNT=${COUNT:-} RATE=${RATE:-} INTERVAL=${INTERVAL:-1s} NODES=${NODES:-2} SLOTS=${SLOTS:-1} POLL=${POLL:-0.2})"
 SPEC=$(realpath "${1:-examples/w1/job.toml}")
 INTERVAL=${INTERVAL:-1s}
 POLL=${POLL:-0.2}
@@ -40,7 +41,8 @@ with_checkpoints "$SPEC" "$work/job.toml" "$INTERVAL"
 [ -n "${KEYS:-}" ] && set_field "$work/job.toml" keys "$KEYS"
 [ -n "${COUNT:-}" ] && set_field "$work/job.toml" count "$COUNT"
 [ -n "${RATE:-}" ] && set_field "$work/job.toml" rate "$RATE"
-grep -E '^(checkpoint_interval|parallelism|count|keys|rate) *=' "$work/job.toml" | sed 's/^/   spec: /'
+for stage in ${DROP:-}; do drop_stage "$work/job.toml" "$stage"; done
+grep -E '^(checkpoint_interval|parallelism|count|keys|rate|name) *=' "$work/job.toml" | sed 's/^/   spec: /'
 
 echo "== $(date -Is) $QUIVER load:$(uptime | sed 's/.*load/load/')"
 cluster_up "$work/cluster" "${NODES:-2}" "${SLOTS:-1}"
@@ -52,17 +54,20 @@ while kill -0 "$submit" 2>/dev/null; do
   { echo "@@ $t"; qcli job status job-1 2>&1 || true; } >> "$work/status.log"
   if awk -v t="$t" -v n="$next_list" 'BEGIN {exit !(t >= n)}'; then
     qcli checkpoint list job-1 >> "$work/list.log" 2>&1 || true
-    next_list=$(awk -v t="$t" 'BEGIN {print t + 1}')
+    next_list=$(awk -v t="$t" 'BEGIN {printf "%.3f", t + 1}')
   fi
   sleep "$POLL"
 done
 wait "$submit" || { submit=; cat "$work/submit.log" >&2; exit 1; }
 submit=
 qcli checkpoint list job-1 >> "$work/list.log" 2>&1 || true
+rss="coordinator $(proc_peak_mb "$coord_pid") MB, nodes"
+cpu="coordinator $(proc_cpu_s "$coord_pid") s, nodes"
+for p in "${node_pids[@]}"; do rss="$rss $(proc_peak_mb "$p")"; cpu="$cpu $(proc_cpu_s "$p")"; done
 cluster_down
 echo "== $(date -Is) load:$(uptime | sed 's/.*load/load/')"
 grep "records in (" "$work/submit.log" | tail -1
-echo "status polls: $(grep -c '^@@' "$work/status.log")"
+echo "status polls: $(grep -c '^@@' "$work/status.log"); peak RSS: $rss MB; CPU: $cpu s"
 
 # Checkpoints: coordinator log line (time, id, ms) joined with the checkpoint list's columns.
 grep -E 'chk-[0-9]+ complete in' "$work/cluster/coordinator.log" \

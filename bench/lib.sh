@@ -96,3 +96,12 @@ cluster_down() {
 }
 # `quiver ARGS...` against the cluster of cluster_up.
 qcli() { "$QUIVER" --certs "$certs" --coordinator "$addr" "$@"; }
+
+# Removes stage $2 from spec $1 in place: the blank-line separated table that defines it
+# (`name = "$2"`) and every table that reads it (`input = "$2"`).
+drop_stage() {
+  awk -v n="\"$2\"" 'BEGIN {RS = ""; ORS = "\n\n"}
+    {keep = 1; split($0, lines, "\n")
+     for (i in lines) if (lines[i] ~ "^(name|input) *= *" n "$") keep = 0}
+    keep' "$1" > "$1.tmp" && mv "$1.tmp" "$1"
+}
