@@ -181,6 +181,7 @@ fn build_keyed<K: GroupKey>(
 }
 
 /// What every aggregate operator shares: the plan, the key slot and the watermark.
+#[derive(Clone)]
 pub(crate) struct Core<K> {
     name: String,
     key_columns: Vec<usize>,

@@ -8,7 +8,7 @@ use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::table::{AccTable, GroupEntries};
 use super::Core;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
 use quiver_protocol::{Batch, KeyGroup, Record};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -26,6 +26,19 @@ pub(crate) struct AlignedWindows<K> {
     /// Fired windows' tables, cleared, kept to hold the next windows without reallocating
     /// (as many as were ever pending at once: a batch can open several windows).
     spare: Vec<AccTable<K>>,
+}
+
+/// A copy for a checkpoint: the pending windows, without the pool of spare tables.
+impl<K: GroupKey> Clone for AlignedWindows<K> {
+    fn clone(&self) -> Self {
+        AlignedWindows {
+            core: self.core.clone(),
+            size: self.size,
+            slide: self.slide,
+            windows: self.windows.clone(),
+            spare: Vec::new(),
+        }
+    }
 }
 
 impl<K: GroupKey> AlignedWindows<K> {
@@ -111,6 +124,10 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
     /// One entry per key and pending window.
     fn state_entries(&self) -> u64 {
         self.windows.values().map(|t| t.len() as u64).sum()
+    }
+
+    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
+        Ok(Box::new(ClonedState(self.clone())))
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {

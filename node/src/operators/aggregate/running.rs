@@ -9,10 +9,11 @@ use super::key::GroupKey;
 use super::table::AccTable;
 use super::ttl::Expiry;
 use super::Core;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
 use quiver_protocol::{Batch, Record};
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
+#[derive(Clone)]
 pub(crate) struct RunningAggregate<K> {
     core: Core<K>,
     table: AccTable<K>,
@@ -73,6 +74,10 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
     /// Keys held, including expired ones the cleanup has not reached yet.
     fn state_entries(&self) -> u64 {
         self.table.len() as u64
+    }
+
+    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
+        Ok(Box::new(ClonedState(self.clone())))
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {

@@ -8,7 +8,7 @@
 use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::Core;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
 use quiver_protocol::{Batch, KeyGroup, Record};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,7 @@ impl Session {
 }
 
 /// Keyed aggregates over session windows.
+#[derive(Clone)]
 pub(crate) struct SessionWindows<K> {
     core: Core<K>,
     gap: i64,
@@ -187,6 +188,10 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
     /// One entry per open session.
     fn state_entries(&self) -> u64 {
         self.sessions.values().map(|l| l.len() as u64).sum()
+    }
+
+    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
+        Ok(Box::new(ClonedState(self.clone())))
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {

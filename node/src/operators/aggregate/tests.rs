@@ -278,3 +278,28 @@ fn corrupt_state_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_state_copy_serialises_to_the_same_snapshot_and_is_unaffected_by_later_records() {
+    use quiver_protocol::spec::WindowSpec;
+    use std::time::Duration;
+    let input = events(2000, 40, 300, 11);
+    let (before, after) = input.split_at(1200);
+    for window in [
+        None,
+        Some(WindowSpec::Tumbling {
+            size: Duration::from_millis(100),
+        }),
+        Some(WindowSpec::Session {
+            gap: Duration::from_millis(50),
+        }),
+    ] {
+        let mut op = build_stage(&stage(&["user"], window), &schema(), &ctx(128)).expect("build");
+        feed(op.as_mut(), before, 97, &mut WatermarkGenerator::new(300));
+        let expected = op.snapshot().expect("snapshot");
+        let copy = op.snapshot_copy().expect("copy");
+        // The task goes on while the copy waits for its encoding thread.
+        feed(op.as_mut(), after, 97, &mut WatermarkGenerator::new(300));
+        assert_eq!(copy.serialize().expect("serialise"), expected, "{window:?}");
+    }
+}

@@ -67,6 +67,7 @@ const MIN_CLEANUP_BUDGET: usize = 64;
 
 /// Last-write times of the slots of an [`AccTable`] (built with [`AccTable::removable`]),
 /// and the incremental cleanup's cursor.
+#[derive(Clone)]
 pub(crate) struct Expiry {
     ttl_ms: i64,
     clock: Arc<dyn Clock>,
