@@ -14,7 +14,9 @@
 # Usage: bench/checkpoint_probe.sh [SPEC]   (default examples/w1/job.toml)
 # Env: QUIVER, KEYS (set `keys`), COUNT (set `count`), RATE (set `rate`), INTERVAL (1s),
 #      DROP (stages to remove with the sinks that read them, e.g. DROP=per_second),
-#      NODES (2), SLOTS (1), POLL (0.2 s; each poll starts a CLI process, ~1% of a core each).
+#      NODES (2), SLOTS (1), POLL (0.2 s; each poll starts a CLI process, ~1% of a core each),
+#      PROFILE (a file: a cpu-clock `perf record -g` of the coordinator and the nodes for the
+#      job; read it with `perf report -i FILE --no-children --sort comm,dso,sym`).
 # Examples: KEYS=1000000 COUNT=20000000 bench/checkpoint_probe.sh   (checkpoints of 1M keys)
 #           COUNT=60000000 bench/checkpoint_probe.sh                (throughput dip, 100k keys)
 # Every process it starts is stopped by PID on exit (trap); it writes only to a mktemp folder
@@ -32,7 +34,9 @@ work=$(mktemp -d)
 node_pids=()
 coord_pid=
 submit=
+perf_pid=
 stop() {
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; perf_pid=; fi
   if [ -n "$submit" ]; then kill "$submit" 2>/dev/null || true; wait "$submit" 2>/dev/null || true; submit=; fi
   cluster_down
 }
@@ -46,6 +50,10 @@ grep -E '^(checkpoint_interval|parallelism|count|keys|rate|name) *=' "$work/job.
 
 echo "== $(date -Is) $QUIVER load:$(uptime | sed 's/.*load/load/')"
 cluster_up "$work/cluster" "${NODES:-2}" "${SLOTS:-1}"
+if [ -n "${PROFILE:-}" ]; then
+  perf record -q -e cpu-clock -F 999 -g -p "$coord_pid,$(IFS=,; echo "${node_pids[*]}")" -o "$PROFILE" 2> /dev/null &
+  perf_pid=$!
+fi
 qcli job submit --wait "$work/job.toml" > "$work/submit.log" 2>&1 &
 submit=$!
 next_list=0
@@ -60,6 +68,7 @@ while kill -0 "$submit" 2>/dev/null; do
 done
 wait "$submit" || { submit=; cat "$work/submit.log" >&2; exit 1; }
 submit=
+if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; perf_pid=; fi
 qcli checkpoint list job-1 >> "$work/list.log" 2>&1 || true
 rss="coordinator $(proc_peak_mb "$coord_pid") MB, nodes"
 cpu="coordinator $(proc_cpu_s "$coord_pid") s, nodes"
