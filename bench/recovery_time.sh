@@ -127,6 +127,7 @@ for r in $(seq 1 "$RUNS"); do
   placed=$(log_after "$t0" "job-1 placed on")
   ckpt=$(log_after "$t0" "chk-[0-9]+ complete in")
   row "$r  $victim  $lost  $placed  $running  $ckpt  $output  $polls  $restarts"
+  echo "   $(grep -m1 "$victim lost" "$dir/cluster/coordinator.log" | sed 's/.*WARN //')"
   cp "$dir/cluster/coordinator.log" "$work/coordinator-run$r.log"
   cluster_down
 done
