@@ -1,6 +1,6 @@
 //! The admin client: one request to the coordinator over mutual-TLS QUIC, one answer.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use quiver_protocol::codec;
 use quiver_protocol::messages::{AdminRequest, AdminResponse, CoordinatorRequest};
 use quiver_protocol::pki::TlsIdentity;
@@ -54,11 +54,13 @@ impl AdminClient {
         let answer = tokio::time::timeout(Duration::from_secs(15), exchange)
             .await
             .map_err(|_| anyhow!("the coordinator at {addr} did not answer within 15 s"))?
-            .with_context(|| {
-                format!(
-                    "request to coordinator at {addr} failed (a certificate from another \
-                     cluster is refused: check --certs)"
-                )
+            .map_err(|e| {
+                let hint = if format!("{e:#}").contains("certificate") {
+                    "a certificate from another cluster is refused: check --certs"
+                } else {
+                    "the coordinator may have stopped: check `quiver cluster status`"
+                };
+                e.context(format!("request to coordinator at {addr} failed ({hint})"))
             })?;
         if let AdminResponse::Error(message) = answer {
             bail!("{message}");

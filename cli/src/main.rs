@@ -65,6 +65,10 @@ enum Command {
         /// Address to listen on (UDP, QUIC).
         #[arg(long, default_value = "127.0.0.1:7600")]
         listen: SocketAddr,
+        /// A node silent this long is declared dead and its jobs recover (nodes beat every
+        /// 500 ms), e.g. `1500ms`, `2s`.
+        #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+        heartbeat_timeout: std::time::Duration,
     },
     /// Run a node that hosts partitions.
     Node {
@@ -193,6 +197,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Parses a duration like `1500ms` or `2s` for a command-line flag.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match quiver_protocol::spec::parse_duration(text) {
+        Ok(d) if d >= std::time::Duration::from_millis(600) => Ok(d),
+        Ok(_) => Err("must be at least 600ms (nodes beat every 500 ms)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// An error and its causes on one line, leaving out a cause whose text the message before
 /// it already contains (many errors quote their source).
 fn describe(error: &anyhow::Error) -> String {
@@ -230,9 +243,18 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             );
             Ok(ok)
         }
-        Command::Coordinator { data_dir, listen } => {
+        Command::Coordinator {
+            data_dir,
+            listen,
+            heartbeat_timeout,
+        } => {
             let identity = identity(Role::Coordinator)?;
-            let coordinator = quiver_coordinator::Coordinator::start(&data_dir, listen, &identity)?;
+            let coordinator = quiver_coordinator::Coordinator::start_with(
+                &data_dir,
+                listen,
+                &identity,
+                heartbeat_timeout,
+            )?;
             let addr = coordinator.local_addr().unwrap_or(listen);
             tracing::info!("coordinator listening on {addr}");
             tokio::signal::ctrl_c().await?;

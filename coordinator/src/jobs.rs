@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// A node that misses heartbeats this long is dead.
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
+/// By default, a node that misses heartbeats this long is dead (nodes beat every 500 ms).
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A job that cannot be placed this long fails.
 pub const SCHEDULING_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -81,6 +81,7 @@ struct JobEntry {
 
 /// Nodes and jobs.
 pub(crate) struct Cluster {
+    heartbeat_timeout: Duration,
     store: Store,
     checkpoints: CheckpointStore,
     nodes: BTreeMap<NodeId, NodeEntry>,
@@ -91,10 +92,14 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// The cluster state over `store`. Jobs that were live when the coordinator stopped are
     /// marked failed (recovery from checkpoints comes with exactly-once).
-    pub(crate) fn new(store: Store) -> Result<Cluster, crate::store::StoreError> {
+    pub(crate) fn new(
+        store: Store,
+        heartbeat_timeout: Duration,
+    ) -> Result<Cluster, crate::store::StoreError> {
         let checkpoints = CheckpointStore::open(store.db())
             .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
         let mut cluster = Cluster {
+            heartbeat_timeout,
             store,
             checkpoints,
             nodes: BTreeMap::new(),
@@ -234,11 +239,11 @@ impl Cluster {
         let late: Vec<NodeId> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.alive && n.last_heartbeat.elapsed() > HEARTBEAT_TIMEOUT)
+            .filter(|(_, n)| n.alive && n.last_heartbeat.elapsed() > self.heartbeat_timeout)
             .map(|(id, _)| *id)
             .collect();
         for node in late {
-            let why = format!("no heartbeat for {} s", HEARTBEAT_TIMEOUT.as_secs());
+            let why = format!("no heartbeat for {} ms", self.heartbeat_timeout.as_millis());
             self.node_lost(node, &why);
         }
         self.schedule_waiting();

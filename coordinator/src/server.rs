@@ -48,8 +48,19 @@ impl Coordinator {
         listen: SocketAddr,
         identity: &TlsIdentity,
     ) -> Result<Arc<Coordinator>, CoordinatorError> {
+        Self::start_with(data_dir, listen, identity, crate::HEARTBEAT_TIMEOUT)
+    }
+
+    /// [`Coordinator::start`] declaring nodes dead after `heartbeat_timeout` without a
+    /// heartbeat (shorter: faster recovery; longer: fewer false alarms on a loaded machine).
+    pub fn start_with(
+        data_dir: &Path,
+        listen: SocketAddr,
+        identity: &TlsIdentity,
+        heartbeat_timeout: Duration,
+    ) -> Result<Arc<Coordinator>, CoordinatorError> {
         let store = Store::open(data_dir)?;
-        let cluster = Cluster::new(store)?;
+        let cluster = Cluster::new(store, heartbeat_timeout)?;
         let endpoint = transport::endpoint(listen, identity)?;
         let coordinator = Arc::new(Coordinator {
             cluster: Mutex::new(cluster),
