@@ -1,6 +1,9 @@
 //! Every error path of the spec as a whole, of `[job]`, of `[[sink]]` tables and of the
 //! references between operators (names, inputs, cycles, late sinks), and of reading spec files.
 
+mod common;
+
+use common::DURATION;
 use quiver_protocol::spec::{parse_duration, JobSpec, SpecError};
 use std::path::Path;
 use std::time::Duration;
@@ -32,19 +35,12 @@ path = "out/"
 
 /// The error message for `VALID` with `from` replaced by `to` (which must change it).
 fn error_after(from: &str, to: &str) -> String {
-    assert!(VALID.contains(from), "{from:?} is not in the valid spec");
-    match JobSpec::parse(&VALID.replacen(from, to, 1), Path::new("/jobs")) {
-        Ok(_) => panic!("{from:?} -> {to:?} was accepted"),
-        Err(e) => e.to_string(),
-    }
+    common::error_in(VALID, from, to)
 }
-
-const DURATION: &str =
-    "a whole number followed by a unit ms, s, m, h or d, e.g. \"500ms\", \"1s\", \"2m\", \"1h\"";
 
 #[test]
 fn valid_spec_parses() {
-    assert!(JobSpec::parse(VALID, Path::new("/jobs")).is_ok());
+    common::assert_parses(VALID);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 //! Every error path of `[[source]]` and `[[stage]]` tables: each message names the place, the
 //! field, the bad value and what is allowed.
 
+mod common;
+
+use common::DURATION;
 use quiver_protocol::spec::JobSpec;
 use std::path::Path;
 
@@ -34,19 +37,12 @@ input = "per_user"
 
 /// The error message for `VALID` with `from` replaced by `to` (which must change it).
 fn error_after(from: &str, to: &str) -> String {
-    assert!(VALID.contains(from), "{from:?} is not in the valid spec");
-    match JobSpec::parse(&VALID.replacen(from, to, 1), Path::new("/jobs")) {
-        Ok(_) => panic!("{from:?} -> {to:?} was accepted"),
-        Err(e) => e.to_string(),
-    }
+    common::error_in(VALID, from, to)
 }
-
-const DURATION: &str =
-    "a whole number followed by a unit ms, s, m, h or d, e.g. \"500ms\", \"1s\", \"2m\", \"1h\"";
 
 #[test]
 fn valid_spec_parses() {
-    assert!(JobSpec::parse(VALID, Path::new("/jobs")).is_ok());
+    common::assert_parses(VALID);
 }
 
 // ---------------------------------------------------------------------------------------------
