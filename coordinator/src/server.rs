@@ -11,10 +11,9 @@ use quiver_protocol::messages::{
     AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, StateFetch, StateFrame,
     StateUpload, ToCoordinator, ToNode, UploadReply,
 };
-use quiver_protocol::{JobId, KeyGroup};
+use quiver_protocol::state_stream::{self, GroupAssembler};
+use quiver_protocol::JobId;
 
-/// The most state bytes in one frame sent to a restoring task.
-const STATE_CHUNK_BYTES: usize = 4 << 20;
 use quiver_protocol::pki::{Role, TlsIdentity};
 use quiver_protocol::transport::{self, TransportError};
 use std::net::SocketAddr;
@@ -259,8 +258,7 @@ impl Coordinator {
             }
             cluster.checkpoint_store()
         };
-        let mut groups: Vec<(String, KeyGroup, Vec<u8>)> = Vec::new();
-        let mut continuing = false;
+        let mut assembler = GroupAssembler::default();
         loop {
             let frame = match codec::read_frame::<_, StateFrame>(recv).await {
                 Ok(Some(frame)) => frame,
@@ -273,19 +271,12 @@ impl Coordinator {
                     group,
                     bytes,
                     more,
-                } => {
-                    match groups.last_mut() {
-                        Some((op, g, acc)) if continuing && *op == operator && *g == group => {
-                            acc.extend_from_slice(&bytes)
-                        }
-                        _ => groups.push((operator, group, bytes)),
-                    }
-                    continuing = more;
-                }
+                } => assembler.push(operator, group, bytes, more),
                 StateFrame::Done => break,
                 StateFrame::Error(why) => return UploadReply::Refused(why),
             }
         }
+        let groups = assembler.finish();
         // sled writes block: keep them off the async workers.
         let stored = tokio::task::spawn_blocking(move || {
             groups.iter().try_for_each(|(operator, group, bytes)| {
@@ -318,25 +309,7 @@ impl Coordinator {
         match state {
             Ok(groups) => {
                 for (group, bytes) in groups {
-                    let mut chunks = bytes.chunks(STATE_CHUNK_BYTES).peekable();
-                    if chunks.peek().is_none() {
-                        let frame = StateFrame::Chunk {
-                            operator: fetch.operator.clone(),
-                            group,
-                            bytes: Vec::new(),
-                            more: false,
-                        };
-                        codec::write_frame(send, &frame).await?;
-                    }
-                    while let Some(chunk) = chunks.next() {
-                        let frame = StateFrame::Chunk {
-                            operator: fetch.operator.clone(),
-                            group,
-                            bytes: chunk.to_vec(),
-                            more: chunks.peek().is_some(),
-                        };
-                        codec::write_frame(send, &frame).await?;
-                    }
+                    state_stream::write_group(send, &fetch.operator, group, &bytes).await?;
                 }
                 codec::write_frame(send, &StateFrame::Done).await
             }

@@ -11,9 +11,7 @@ use quiver_protocol::codec;
 use quiver_protocol::messages::{
     CoordinatorRequest, StateFetch, StateFrame, StateUpload, UploadReply,
 };
-
-/// The most state bytes in one frame.
-const CHUNK_BYTES: usize = 4 << 20;
+use quiver_protocol::state_stream::{self, GroupAssembler};
 
 /// The node's connection to the coordinator, for state transfers.
 #[derive(Clone)]
@@ -36,25 +34,7 @@ impl CoordinatorLink {
         let (mut send, mut recv) = self.open().await?;
         codec::write_frame(&mut send, &CoordinatorRequest::UploadState(header)).await?;
         for (operator, state) in states {
-            let mut chunks = state.bytes.chunks(CHUNK_BYTES).peekable();
-            if chunks.peek().is_none() {
-                let frame = StateFrame::Chunk {
-                    operator: operator.clone(),
-                    group: state.group,
-                    bytes: Vec::new(),
-                    more: false,
-                };
-                codec::write_frame(&mut send, &frame).await?;
-            }
-            while let Some(chunk) = chunks.next() {
-                let frame = StateFrame::Chunk {
-                    operator: operator.clone(),
-                    group: state.group,
-                    bytes: chunk.to_vec(),
-                    more: chunks.peek().is_some(),
-                };
-                codec::write_frame(&mut send, &frame).await?;
-            }
+            state_stream::write_group(&mut send, &operator, state.group, &state.bytes).await?;
         }
         codec::write_frame(&mut send, &StateFrame::Done).await?;
         let _ = send.finish();
@@ -77,22 +57,21 @@ impl CoordinatorLink {
         let (mut send, mut recv) = self.open().await?;
         codec::write_frame(&mut send, &CoordinatorRequest::FetchState(fetch)).await?;
         let _ = send.finish();
-        let mut states: Vec<KeyGroupState> = Vec::new();
-        let mut continuing = false;
+        let mut assembler = GroupAssembler::default();
         loop {
             match codec::read_frame::<_, StateFrame>(&mut recv).await? {
                 Some(StateFrame::Chunk {
-                    group, bytes, more, ..
-                }) => {
-                    match states.last_mut() {
-                        Some(last) if continuing && last.group == group => {
-                            last.bytes.extend_from_slice(&bytes)
-                        }
-                        _ => states.push(KeyGroupState { group, bytes }),
-                    }
-                    continuing = more;
+                    operator,
+                    group,
+                    bytes,
+                    more,
+                }) => assembler.push(operator, group, bytes, more),
+                Some(StateFrame::Done) => {
+                    let groups = assembler.finish().into_iter();
+                    return Ok(groups
+                        .map(|(_, group, bytes)| KeyGroupState { group, bytes })
+                        .collect());
                 }
-                Some(StateFrame::Done) => return Ok(states),
                 Some(StateFrame::Error(why)) => {
                     return Err(RuntimeError::Plan(format!("cannot restore state: {why}")))
                 }
