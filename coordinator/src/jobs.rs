@@ -14,7 +14,7 @@ use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
 use quiver_protocol::plan::{Assignment, JobPlan};
 use quiver_protocol::spec::JobSpec;
-use quiver_protocol::{CheckpointId, Generation, JobId, NodeId, PartitionId};
+use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -484,13 +484,14 @@ impl Cluster {
         self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
     }
 
-    /// A task failed on a node.
+    /// A task failed on a node: a transient failure goes through recovery, a permanent one
+    /// fails the job at once.
     pub(crate) fn task_failed(
         &mut self,
         job: JobId,
         generation: Generation,
         task: TaskId,
-        error: String,
+        error: Failure,
     ) {
         let Some(entry) = self.jobs.get(&job) else {
             return;
@@ -503,13 +504,31 @@ impl Cluster {
             .get(&task)
             .map(|t| t.operators.clone())
             .unwrap_or_default();
-        self.fail(
-            job,
-            format!(
-                "task {name} [partition {}] failed: {error}",
-                task.partition.0
-            ),
-        );
+        let context = format!("task {name} [partition {}] failed", task.partition.0);
+        self.failed(job, error.context(context));
+    }
+
+    /// A deployment failed on a node: handled as a task failure.
+    pub(crate) fn deploy_failed(
+        &mut self,
+        node: NodeId,
+        job: JobId,
+        generation: Generation,
+        error: Failure,
+    ) {
+        if self.jobs.get(&job).map(|e| e.record.generation) != Some(generation) {
+            return;
+        }
+        self.failed(job, error.context(format!("deployment on {node} failed")));
+    }
+
+    /// Recovers from a transient failure; fails the job for a permanent one.
+    fn failed(&mut self, job: JobId, failure: Failure) {
+        if failure.is_transient() {
+            self.recover_or_fail(job, failure.message);
+        } else {
+            self.fail(job, failure.message);
+        }
     }
 
     /// Cancels a job.

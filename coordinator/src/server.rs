@@ -356,9 +356,9 @@ impl Coordinator {
             ToCoordinator::Deployed { job, generation } => cluster.deployed(node, job, generation),
             ToCoordinator::DeployFailed {
                 job,
-                generation: _,
+                generation,
                 error,
-            } => cluster.recover_or_fail(job, format!("deployment on {node} failed: {error}")),
+            } => cluster.deploy_failed(node, job, generation, error),
             ToCoordinator::TaskFinished {
                 job,
                 generation,

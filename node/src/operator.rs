@@ -7,18 +7,32 @@
 
 use quiver_protocol::{Batch, CheckpointId, KeyGroup, Record};
 
-/// Why an operator could not go on: the job fails with this message.
+/// Why an operator could not go on. [`OperatorError::is_transient`] tells the coordinator
+/// whether recovering from a checkpoint can help or the job must fail with this message.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
-    /// Bad input data (a malformed record, a type mismatch): names where and what.
+    /// Bad input data (a malformed record, a type mismatch): names where and what. Reading it
+    /// again gives the same error, so it is permanent.
     #[error("{0}")]
     Data(String),
-    /// An I/O failure of a source or sink (names the path).
+    /// The job cannot run as specified here (a missing input file or header column, an output
+    /// folder that holds another run's output, saved state that does not fit the spec): names
+    /// what to change. Permanent.
+    #[error("{0}")]
+    Config(String),
+    /// An I/O failure of a source or sink (names the path). Transient: the job recovers.
     #[error("{0}")]
     Io(String),
-    /// State could not be snapshotted or restored.
+    /// State could not be snapshotted or restored. Permanent.
     #[error("state: {0}")]
     State(String),
+}
+
+impl OperatorError {
+    /// Whether a retry (recovery from the last checkpoint) may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OperatorError::Io(_))
+    }
 }
 
 /// Where an operator puts what it emits during one call. The runtime drains it.

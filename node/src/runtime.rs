@@ -30,7 +30,7 @@ use quiver_protocol::messages::{
 use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
 use quiver_protocol::spec::SourceKind;
 use quiver_protocol::transport::TransportError;
-use quiver_protocol::{Barrier, CheckpointId, Generation, JobId, NodeId, PartitionId};
+use quiver_protocol::{Barrier, CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
 use ractor::{Actor, ActorRef};
 use sender::ChannelSender;
 use state_transfer::CoordinatorLink;
@@ -59,6 +59,25 @@ pub enum RuntimeError {
     Plan(String),
 }
 
+impl RuntimeError {
+    /// The failure to report: operator errors keep their kind; a broken channel, a bad frame
+    /// or an unreachable node is transient; a plan that cannot run here is permanent.
+    pub fn failure(&self) -> Failure {
+        let transient = match self {
+            RuntimeError::Operator(e) => e.is_transient(),
+            RuntimeError::ChannelClosed(_)
+            | RuntimeError::Codec(_)
+            | RuntimeError::Transport(_) => true,
+            RuntimeError::Plan(_) => false,
+        };
+        if transient {
+            Failure::transient(self.to_string())
+        } else {
+            Failure::permanent(self.to_string())
+        }
+    }
+}
+
 /// Something a task did that the coordinator must hear.
 #[derive(Debug, Clone)]
 pub struct TaskEvent {
@@ -80,7 +99,7 @@ pub enum TaskEventKind {
     /// A source ran dry; with checkpoints it waits for the final checkpoint.
     SourceExhausted,
     /// It failed.
-    Failed(String),
+    Failed(Failure),
 }
 
 #[derive(Clone)]

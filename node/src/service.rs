@@ -184,7 +184,7 @@ async fn serve_commands(
                     Err(e) => ToCoordinator::DeployFailed {
                         job,
                         generation,
-                        error: e.to_string(),
+                        error: e.failure(),
                     },
                 };
                 let _ = out.send(reply);
@@ -198,7 +198,7 @@ async fn serve_commands(
                         let _ = out.send(ToCoordinator::DeployFailed {
                             job,
                             generation,
-                            error: e.to_string(),
+                            error: e.failure(),
                         });
                     }
                 });

@@ -3,6 +3,7 @@
 //! bincode codec with size limits, and QUIC endpoints with mutual TLS against the cluster CA.
 
 pub mod codec;
+pub mod failure;
 pub mod ids;
 pub mod keygroup;
 pub mod messages;
@@ -14,6 +15,7 @@ pub mod state_stream;
 pub mod transport;
 pub mod value;
 
+pub use failure::{Failure, FailureKind};
 pub use ids::*;
 pub use record::{Barrier, Batch, Record, StreamElement};
 pub use value::{Column, Row, Schema, SparseVector, Value, ValueType};

@@ -3,6 +3,7 @@
 //! Every connection is mutual TLS; the first frame on each bidirectional stream says what the
 //! stream is for, and the receiver checks the peer's certificate role before acting on it.
 
+use crate::failure::Failure;
 use crate::ids::{CheckpointId, Generation, JobId, NodeId, OperatorId, PartitionId};
 use crate::plan::{Assignment, JobPlan};
 use serde::{Deserialize, Serialize};
@@ -436,8 +437,8 @@ pub enum ToCoordinator {
         job: JobId,
         /// Its generation.
         generation: Generation,
-        /// What went wrong.
-        error: String,
+        /// What went wrong, and whether a retry can help.
+        error: Failure,
     },
     /// A source task's input is exhausted; with checkpoints it waits for the final checkpoint.
     SourceExhausted {
@@ -456,8 +457,8 @@ pub enum ToCoordinator {
         generation: Generation,
         /// The task.
         task: TaskId,
-        /// What went wrong.
-        error: String,
+        /// What went wrong, and whether a retry can help.
+        error: Failure,
     },
 }
 

@@ -3,7 +3,7 @@
 
 use super::{TaskEvent, TaskEventKind};
 use quiver_protocol::messages::TaskId;
-use quiver_protocol::{Generation, JobId};
+use quiver_protocol::{Failure, Generation, JobId};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -71,7 +71,10 @@ impl Actor for JobSupervisor {
                     job: state.args.job,
                     generation: state.args.generation,
                     task,
-                    kind: TaskEventKind::Failed(format!("task crashed: {error}")),
+                    // A panic is a bug, but it may depend on timing: recover (restarts are bounded).
+                    kind: TaskEventKind::Failed(Failure::transient(format!(
+                        "task crashed: {error}"
+                    ))),
                 });
             }
         }

@@ -411,7 +411,7 @@ impl Actor for TaskActor {
             .store(state.args.chain.state_entries(), Ordering::Relaxed);
         if let Err(e) = result {
             state.done = true;
-            state.report(TaskEventKind::Failed(e.to_string()));
+            state.report(TaskEventKind::Failed(e.failure()));
         }
         if state.done {
             myself.stop(None);

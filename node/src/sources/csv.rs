@@ -45,7 +45,7 @@ fn reader(file: File) -> csv::Reader<File> {
 impl CsvSource {
     /// Opens the file and reads its header.
     pub(crate) fn open(plan: RowPlan, path: &std::path::Path) -> Result<CsvSource, OperatorError> {
-        let file = File::open(path).map_err(|e| plan.io_error("open", e))?;
+        let file = File::open(path).map_err(|e| plan.open_error(e))?;
         let mut reader = reader(file);
         let mut header = csv::ByteRecord::new();
         let read = reader

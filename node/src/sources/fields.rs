@@ -90,7 +90,17 @@ impl RowPlan {
         }
     }
 
-    /// The error for a failed `action` ("open", "read", "seek", ...) on the file.
+    /// The error for a file that cannot be opened: permanent, since a retry finds the same
+    /// path.
+    pub(crate) fn open_error(&self, e: impl std::fmt::Display) -> OperatorError {
+        OperatorError::Config(format!(
+            "cannot open {}: {e}; check the source's path (a relative path resolves against \
+             the spec's folder)",
+            self.file
+        ))
+    }
+
+    /// The error for a failed `action` ("read", "seek", ...) on the open file: transient.
     pub(crate) fn io_error(&self, action: &str, e: impl std::fmt::Display) -> OperatorError {
         OperatorError::Io(format!("cannot {action} {}: {e}", self.file))
     }

@@ -33,7 +33,7 @@ impl JsonlSource {
         plan: RowPlan,
         path: &std::path::Path,
     ) -> Result<JsonlSource, OperatorError> {
-        let file = File::open(path).map_err(|e| plan.io_error("open", e))?;
+        let file = File::open(path).map_err(|e| plan.open_error(e))?;
         Ok(JsonlSource {
             plan,
             reader: BufReader::with_capacity(1 << 16, file),
