@@ -81,6 +81,14 @@ pub(crate) fn job(report: &JobReport) -> String {
             report.restarts.1
         );
     }
+    if report.expired_checkpoints > 0 {
+        let _ = writeln!(
+            out,
+            "checkpoints expired: {} (barriers move slowly under backpressure; output is \
+             published when a checkpoint completes)",
+            report.expired_checkpoints
+        );
+    }
     if report.state_entries > 0 {
         let _ = writeln!(
             out,

@@ -94,6 +94,120 @@ input = "running"
     );
 }
 
+/// A sink read slowly for longer than the heartbeat timeout (2 s) and the checkpoint timeout
+/// (10 s) neither gets its node declared lost nor the job restarted: the node's liveness does
+/// not share fate with a stdout write blocked on a full pipe. Memory stays flat meanwhile, and
+/// the output is exactly once per event: for each user, the running counts are 1, 2, …, n.
+#[test]
+fn a_sink_read_slowly_past_every_timeout_keeps_the_job_running_with_exact_output() {
+    const EVENTS: usize = 2_000_000;
+    const SLOW_FOR: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("job.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"
+[job]
+name = "slow-reader"
+parallelism = 2
+checkpoint_interval = "500ms"
+
+[[source]]
+name = "events"
+kind = "generator"
+count = {EVENTS}
+keys = 500
+
+[[stage]]
+name = "running"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = {{ n = "count()" }}
+
+[[sink]]
+name = "out"
+kind = "stdout"
+input = "running"
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(QUIVER)
+            .args(["local", spec.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
+    let stdout = child.0.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let mut counts: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let row: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let user = row["user"].as_i64().expect("user");
+            counts
+                .entry(user)
+                .or_default()
+                .push(row["n"].as_i64().expect("n"));
+            if started.elapsed() < SLOW_FOR {
+                // About 500 lines a second: the pipe stays full, the sinks block, and a
+                // barrier behind the queued batches takes longer than the checkpoint timeout.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        counts
+    });
+    // Resident memory while the reader is slow: once the queues are full it must stay flat.
+    let rss = |pid: u32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    let early = rss(pid);
+    std::thread::sleep(SLOW_FOR - Duration::from_secs(5));
+    let late = rss(pid);
+    let counts = reader.join().unwrap();
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "quiver local failed:\n{stderr}");
+    assert!(
+        !stderr.contains("lost") && !stderr.contains("recovering"),
+        "the slow reader made the coordinator declare a node lost or recover:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("dropped chk-"),
+        "no checkpoint expired, so the reader was not slow enough to test that:\n{stderr}"
+    );
+    assert!(
+        late < early + 64 * 1024,
+        "memory grew from {early} kB to {late} kB while the sink was blocked"
+    );
+    let mut total = 0;
+    for (user, mut ns) in counts {
+        ns.sort_unstable();
+        let expected: Vec<i64> = (1..=ns.len() as i64).collect();
+        assert_eq!(ns, expected, "user {user}: running counts are not 1..=n");
+        total += ns.len();
+    }
+    assert_eq!(total, EVENTS, "one running row per event");
+}
+
 /// Kills the child if the test fails while it still runs.
 struct KillOnDrop(std::process::Child);
 

@@ -60,6 +60,8 @@ struct JobEntry {
     exhausted: HashSet<TaskId>,
     /// Recoveries so far.
     restarts: u32,
+    /// Checkpoints dropped because they took too long.
+    expired_checkpoints: u32,
     /// A recovering job is not redeployed before this.
     not_before: Instant,
     /// The checkpoint the next deployment restores from, and the generation that took it.
@@ -131,6 +133,7 @@ impl Cluster {
                 schedule,
                 exhausted: HashSet::new(),
                 restarts: 0,
+                expired_checkpoints: 0,
                 not_before: now,
                 restore: None,
                 savepoint_waiters: Vec::new(),

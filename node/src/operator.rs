@@ -146,6 +146,12 @@ pub trait Source: Send + 'static {
     fn skipped(&self) -> u64 {
         0
     }
+
+    /// Whether its calls may block on I/O; the runtime then keeps them off the async
+    /// workers. A source that only computes (the generator) says no.
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 /// A sink partition: writes records out.
@@ -171,5 +177,11 @@ pub trait Sink: Send + 'static {
     /// Checkpoint `checkpoint` completed: publish everything staged up to it.
     fn commit(&mut self, _checkpoint: CheckpointId) -> Result<(), OperatorError> {
         Ok(())
+    }
+
+    /// Whether its calls may block on I/O; the runtime then keeps them off the async
+    /// workers. A sink that writes nowhere (discard) says no.
+    fn blocks(&self) -> bool {
+        true
     }
 }

@@ -7,6 +7,7 @@
 //! its supervisor and with it every task.
 
 mod alignment;
+mod blocking;
 mod chain;
 pub mod credit;
 pub mod exchange;
@@ -226,7 +227,10 @@ impl Runtime {
                 Some(SourceDriver {
                     name: spec.name.clone(),
                     exhausted: false,
-                    source: crate::sources::build_source(spec, partition.0, head.parallelism)?,
+                    // Opening a file and reading its header may block.
+                    source: blocking::blocking(|| {
+                        crate::sources::build_source(spec, partition.0, head.parallelism)
+                    })?,
                     watermarks: crate::watermark::WatermarkGenerator::new(lag),
                     rate: rate.div_ceil(u64::from(head.parallelism)),
                     started: None,
@@ -308,7 +312,8 @@ impl Runtime {
             };
             if let Some(state) = self.link.fetch(fetch).await?.into_iter().next() {
                 let position: SourcePosition = quiver_protocol::codec::decode(&state.bytes)?;
-                driver.source.seek(position)?;
+                let source = &mut driver.source;
+                blocking::blocking_if(source.blocks(), || source.seek(position))?;
             }
         }
         Ok(())

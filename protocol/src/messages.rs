@@ -305,6 +305,8 @@ pub struct JobReport {
     pub last_checkpoint: Option<CheckpointId>,
     /// Recoveries so far, and the most the restart strategy allows.
     pub restarts: (u32, u32),
+    /// Checkpoints dropped because they took longer than their timeout (backpressure).
+    pub expired_checkpoints: u32,
     /// Keyed state entries held by all tasks now.
     pub state_entries: u64,
     /// Bytes the checkpoint store holds for the job.

@@ -48,7 +48,12 @@ impl Cluster {
                 "{checkpoint} was not acknowledged by every task within {} s",
                 timeout.as_secs()
             );
-            self.recover_or_fail(job, why);
+            if entry.schedule.pending().is_some_and(|p| p.last) {
+                // The sources ended after the final barrier: only a recovery can take another.
+                self.recover_or_fail(job, why);
+            } else {
+                self.expire_checkpoint(job, &why);
+            }
             return;
         }
         let sources: Vec<TaskId> = entry
@@ -96,6 +101,31 @@ impl Cluster {
                 },
             );
         }
+    }
+
+    /// A periodic checkpoint or a savepoint took too long — a backpressured job moves its
+    /// barriers slowly — so it is dropped and the job goes on: restarting would not make the
+    /// sinks faster, and the next checkpoint covers everything this one would have. Failures
+    /// are found by heartbeats and task reports, not by slow checkpoints.
+    fn expire_checkpoint(&mut self, job: JobId, why: &str) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Some(pending) = entry.schedule.abort() else {
+            return;
+        };
+        entry.expired_checkpoints += 1;
+        entry.stop_after_savepoint = false;
+        for waiter in entry.savepoint_waiters.drain(..) {
+            let _ = waiter.send(Err(format!(
+                "the savepoint was dropped: {why}; the job is backpressured (see `quiver job \
+                 status`), try again when its sinks keep up"
+            )));
+        }
+        if let Err(e) = self.checkpoints.abort(job, pending.checkpoint) {
+            tracing::warn!("cannot drop {} of {job}: {e}", pending.checkpoint);
+        }
+        tracing::warn!("{job}: dropped {}: {why}", pending.checkpoint);
     }
 
     /// A source task ran dry.

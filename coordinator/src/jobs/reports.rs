@@ -71,6 +71,7 @@ impl Cluster {
             tasks,
             last_checkpoint: self.last_checkpoint(job),
             restarts: (entry.restarts, super::checkpointing::MAX_RESTARTS),
+            expired_checkpoints: entry.expired_checkpoints,
             checkpoint_bytes: self.checkpoints.stored_bytes(job).unwrap_or(0),
         })
     }

@@ -4,6 +4,7 @@
 //! (called directly) or to output gates (channels to other tasks). Chains are trees: a node
 //! can feed several consumers and a windowed stage has a late side output.
 
+use super::blocking::{blocking, blocking_if};
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::RuntimeError;
@@ -12,6 +13,11 @@ use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
+
+/// Calls `io` on a sink, off the async workers when the sink may block.
+fn sink_io<T>(sink: &mut Box<dyn Sink>, io: impl FnOnce(&mut dyn Sink) -> T) -> T {
+    blocking_if(sink.blocks(), || io(sink.as_mut()))
+}
 
 /// An operator's name and the state copy it took at a barrier.
 pub(crate) type NamedCopy = (String, Box<dyn StateCopy>);
@@ -120,7 +126,10 @@ impl Chain {
                     exactly_once: plan.spec.checkpoint_interval.is_some(),
                     restored: self.restored,
                 };
-                Step::Sink(crate::sinks::build_sink(sink, &input_schema, &ctx)?)
+                // Building a file sink settles its folder: listing, renames, fsync.
+                Step::Sink(blocking(|| {
+                    crate::sinks::build_sink(sink, &input_schema, &ctx)
+                })?)
             }
             OperatorKind::Source(_) => {
                 return Err(RuntimeError::Plan(format!(
@@ -206,7 +215,7 @@ impl Chain {
                 let node = &mut self.nodes[i];
                 match &mut node.step {
                     Step::Sink(sink) => {
-                        sink.write_batch(&batch)?;
+                        sink_io(sink, |s| s.write_batch(&batch))?;
                         TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
                         Ok(())
                     }
@@ -263,7 +272,7 @@ impl Chain {
                             op.on_end(&mut out)?;
                             self.emit(i, out)?;
                         }
-                        Step::Sink(sink) => sink.finish()?,
+                        Step::Sink(sink) => sink_io(sink, |s| s.finish())?,
                     }
                     let (main, late) = (self.nodes[i].main.clone(), self.nodes[i].late.clone());
                     self.end(&main)?;
@@ -322,7 +331,7 @@ impl Chain {
     pub(crate) fn prepare_commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
         for node in &mut self.nodes {
             if let Step::Sink(sink) = &mut node.step {
-                sink.prepare_commit(checkpoint)?;
+                sink_io(sink, |s| s.prepare_commit(checkpoint))?;
             }
         }
         Ok(())
@@ -332,7 +341,7 @@ impl Chain {
     pub(crate) fn commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
         for node in &mut self.nodes {
             if let Step::Sink(sink) = &mut node.step {
-                sink.commit(checkpoint)?;
+                sink_io(sink, |s| s.commit(checkpoint))?;
             }
         }
         Ok(())

@@ -14,6 +14,7 @@
 //! that final checkpoint is committed, so nothing it emitted is published twice or lost.
 
 use super::alignment::{Alignment, Held};
+use super::blocking::blocking_if;
 use super::chain::{Chain, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
@@ -131,7 +132,8 @@ impl TaskState {
             (driver.rate / 100).clamp(1, super::gate::MAX_BATCH as u64) as usize
         };
         let skipped_before = driver.source.skipped();
-        let batch = driver.source.poll_batch(max)?;
+        let source = &mut driver.source;
+        let batch = blocking_if(source.blocks(), || source.poll_batch(max))?;
         let skipped = driver.source.skipped() - skipped_before;
         TaskCounters::add(&self.args.counters.skipped, skipped);
         let entry = self.args.chain.entry.clone();

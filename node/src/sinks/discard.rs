@@ -26,4 +26,8 @@ impl Sink for DiscardSink {
         tracing::debug!(records = self.records, "discard sink finished");
         Ok(())
     }
+
+    fn blocks(&self) -> bool {
+        false
+    }
 }

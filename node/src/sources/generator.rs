@@ -156,6 +156,10 @@ impl Source for Generator {
             ))),
         }
     }
+
+    fn blocks(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,30 @@
+//! Blocking I/O off the async workers.
+//!
+//! Sinks write (standard output, files, fsync, rename) and file sources read with blocking
+//! calls. Run plainly on an async worker, a call that blocks — a pipe its reader drains
+//! slowly, a slow disk — stalls every other task of that worker, the node's heartbeat and
+//! QUIC driver included, and the coordinator declares a healthy but backpressured node lost.
+//! [`blocking`] runs such a call with `tokio::task::block_in_place`: the worker first hands
+//! its other tasks to another thread, so liveness never shares fate with data work.
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+/// Runs `io`, which may block, without stalling the async worker's other tasks. On a
+/// single-threaded runtime (unit tests) it runs in place.
+pub(crate) fn blocking<T>(io: impl FnOnce() -> T) -> T {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(io)
+        }
+        _ => io(),
+    }
+}
+
+/// [`blocking`] when `blocks` (the caller may block on I/O), else `io` in place.
+pub(crate) fn blocking_if<T>(blocks: bool, io: impl FnOnce() -> T) -> T {
+    if blocks {
+        blocking(io)
+    } else {
+        io()
+    }
+}
