@@ -17,7 +17,8 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
-/// One line of progress: state, time, records in and out, rate.
+/// One line of progress: state, time, records in and out, rate, and while the job is live,
+/// why it waits or recovers (e.g. `waiting for slots: …`).
 pub(crate) fn progress_line(report: &JobReport) -> String {
     let secs = report.elapsed_ms as f64 / 1000.0;
     let rate = if secs > 0.0 {
@@ -25,7 +26,7 @@ pub(crate) fn progress_line(report: &JobReport) -> String {
     } else {
         0
     };
-    format!(
+    let mut line = format!(
         "{} {:?}: {:.1} s, {} records in ({}/s), {} out",
         report.summary.job,
         report.summary.state,
@@ -33,7 +34,11 @@ pub(crate) fn progress_line(report: &JobReport) -> String {
         thousands(report.source_records),
         thousands(rate),
         thousands(report.sink_records)
-    )
+    );
+    if let (false, Some(why)) = (report.summary.state.is_terminal(), &report.error) {
+        let _ = write!(line, " — {why}");
+    }
+    line
 }
 
 /// `quiver job list`.

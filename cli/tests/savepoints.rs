@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_exactly_once, quiver, write_job_at, QUIVER};
+use common::{assert_exactly_once, assert_running_prefix_published, quiver, write_job_at, QUIVER};
 use quiver_chaos_tests::{certs_init, start_coordinator, start_node, wait_for_alive_nodes};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -45,6 +45,12 @@ fn stop_and_resume_at(parallelism: u32) {
     }
     let savepoint = cli(&["job", "stop", "job-1"]);
     assert!(savepoint.starts_with("job-1/chk-"), "{savepoint}");
+    // When `job stop` returns, every partition has published its output up to the savepoint.
+    let prefix = assert_running_prefix_published(root);
+    assert!(
+        prefix > 0 && prefix < EVENTS,
+        "stopped mid-run: {prefix} events"
+    );
     let listing = cli(&["checkpoint", "list", "job-1"]);
     assert!(listing.contains("Savepoint"), "{listing}");
     assert!(cli(&["job", "status", "job-1"]).contains("Cancelled"));

@@ -5,6 +5,7 @@
 
 mod checkpointing;
 mod reports;
+mod stopping;
 
 use crate::checkpoint_store::CheckpointStore;
 use crate::checkpoints::Schedule;
@@ -19,6 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use stopping::StopState;
 use tokio::sync::mpsc;
 
 /// By default, a node that misses heartbeats this long is dead (nodes beat every 500 ms).
@@ -49,6 +51,8 @@ struct TaskStatus {
     node: NodeId,
     operators: String,
     finished: bool,
+    /// The newest checkpoint whose output the task published.
+    committed: Option<CheckpointId>,
     metrics: TaskMetrics,
 }
 
@@ -66,8 +70,8 @@ struct JobEntry {
     not_before: Instant,
     /// The checkpoint the next deployment restores from, and the generation that took it.
     restore: Option<(CheckpointId, Generation)>,
-    /// Stop the job once the requested savepoint completes.
-    stop_after_savepoint: bool,
+    /// Where a `quiver job stop` stands.
+    stop: StopState,
     /// Users waiting for the savepoint in flight.
     savepoint_waiters: Vec<tokio::sync::oneshot::Sender<Result<SavepointRef, String>>>,
     assignment: Option<Assignment>,
@@ -137,7 +141,7 @@ impl Cluster {
                 not_before: now,
                 restore: None,
                 savepoint_waiters: Vec::new(),
-                stop_after_savepoint: false,
+                stop: StopState::NotAsked,
                 record,
                 assignment: None,
                 pending_deploy: HashSet::new(),
@@ -415,6 +419,7 @@ impl Cluster {
                             node,
                             operators: names.join(" → "),
                             finished: false,
+                            committed: None,
                             metrics: TaskMetrics::default(),
                         },
                     );
@@ -449,6 +454,11 @@ impl Cluster {
         entry.pending_deploy.remove(&node);
         if !entry.pending_deploy.is_empty() {
             return;
+        }
+        if let stopping::StopState::Publishing { savepoint, .. } = entry.stop {
+            // Redeployed from the stop's savepoint after a failure: building the sinks
+            // published what it covers, so the stop is complete.
+            return self.finish_stop(job, savepoint, None);
         }
         self.send_to_job_nodes(job, |job, generation| ToNode::Start { job, generation });
         self.apply(job, JobEvent::Started);

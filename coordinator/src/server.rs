@@ -365,6 +365,12 @@ impl Coordinator {
                 task,
                 metrics,
             } => cluster.task_finished(job, generation, task, metrics),
+            ToCoordinator::Committed {
+                job,
+                generation,
+                task,
+                checkpoint,
+            } => cluster.committed(job, generation, task, checkpoint),
             ToCoordinator::SourceExhausted {
                 job,
                 generation,

@@ -26,7 +26,7 @@ use gate::OutputGate;
 use metrics::TaskCounters;
 use quiver_protocol::codec::CodecError;
 use quiver_protocol::messages::{
-    ChannelId, ChannelOpen, Deployment, StateFetch, TaskId, TaskMetrics,
+    AfterBarrier, ChannelId, ChannelOpen, Deployment, StateFetch, TaskId, TaskMetrics,
 };
 use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
 use quiver_protocol::spec::SourceKind;
@@ -99,6 +99,8 @@ pub enum TaskEventKind {
     Finished(TaskMetrics),
     /// A source ran dry; with checkpoints it waits for the final checkpoint.
     SourceExhausted,
+    /// Its sinks published what they staged up to this checkpoint.
+    Committed(CheckpointId),
     /// It failed.
     Failed(Failure),
 }
@@ -236,6 +238,7 @@ impl Runtime {
                     started: None,
                     produced: 0,
                     last_watermark: i64::MIN,
+                    paused: false,
                 })
             }
             _ => None,
@@ -319,11 +322,11 @@ impl Runtime {
         Ok(())
     }
 
-    /// Tells the job's source tasks to inject a barrier.
-    pub fn trigger(&self, job: JobId, barrier: Barrier, last: bool) {
+    /// Tells the job's source tasks to inject a barrier, then go on as `then` says.
+    pub fn trigger(&self, job: JobId, barrier: Barrier, then: AfterBarrier) {
         self.each_task(job, barrier.generation, |task| {
             if task.source {
-                let _ = task.actor.send_message(TaskMsg::Trigger(barrier, last));
+                let _ = task.actor.send_message(TaskMsg::Trigger(barrier, then));
             }
         });
     }

@@ -140,6 +140,12 @@ async fn session(
                         task: event.task,
                         metrics,
                     },
+                    TaskEventKind::Committed(checkpoint) => ToCoordinator::Committed {
+                        job: event.job,
+                        generation: event.generation,
+                        task: event.task,
+                        checkpoint,
+                    },
                     TaskEventKind::SourceExhausted => ToCoordinator::SourceExhausted {
                         job: event.job,
                         generation: event.generation,
@@ -207,14 +213,14 @@ async fn serve_commands(
                 job,
                 generation,
                 checkpoint,
-                last,
+                then,
             } => runtime.trigger(
                 job,
                 Barrier {
                     checkpoint,
                     generation,
                 },
-                last,
+                then,
             ),
             ToNode::CommitCheckpoint {
                 job,

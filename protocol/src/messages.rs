@@ -359,8 +359,7 @@ pub enum ToNode {
         /// Its generation.
         generation: Generation,
     },
-    /// Source tasks: inject a barrier for this checkpoint (`last`: the final checkpoint of
-    /// exhausted sources, after which they end).
+    /// Source tasks: inject a barrier for this checkpoint, then go on as `then` says.
     TriggerCheckpoint {
         /// The job.
         job: JobId,
@@ -368,8 +367,8 @@ pub enum ToNode {
         generation: Generation,
         /// The checkpoint.
         checkpoint: CheckpointId,
-        /// Whether it is the final checkpoint of bounded sources.
-        last: bool,
+        /// What the sources do after the barrier.
+        then: AfterBarrier,
     },
     /// The checkpoint is complete: sinks publish what they staged up to it.
     CommitCheckpoint {
@@ -387,6 +386,18 @@ pub enum ToNode {
         /// Its generation.
         generation: Generation,
     },
+}
+
+/// What a source does after injecting a checkpoint barrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AfterBarrier {
+    /// Goes on reading.
+    Continue,
+    /// Ends: the final checkpoint of bounded sources that ran dry.
+    End,
+    /// Stops reading without ending (no watermark jump, no window fires): the savepoint of
+    /// `quiver job stop`, after which nothing more is published.
+    Pause,
 }
 
 /// A job deployment.
@@ -441,6 +452,18 @@ pub enum ToCoordinator {
         generation: Generation,
         /// What went wrong, and whether a retry can help.
         error: Failure,
+    },
+    /// A task published what its sinks staged up to a checkpoint (answer to
+    /// [`ToNode::CommitCheckpoint`]).
+    Committed {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The task.
+        task: TaskId,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
     },
     /// A source task's input is exhausted; with checkpoints it waits for the final checkpoint.
     SourceExhausted {

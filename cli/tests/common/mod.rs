@@ -151,6 +151,20 @@ pub(crate) fn assert_exactly_once(dir: &Path, n: usize) {
     assert_eq!(running, expected_running(n), "running rows");
 }
 
+/// Asserts that the published running rows are exactly those of a prefix of the input (the
+/// events up to a savepoint): as many rows as events read, and for those events the naive
+/// reference. A partition whose output was left unpublished breaks it. Returns the prefix.
+pub(crate) fn assert_running_prefix_published(dir: &Path) -> usize {
+    let running = sorted(read_committed_rows(&dir.join("running_out")));
+    let prefix = running.len();
+    assert_eq!(
+        running,
+        expected_running(prefix),
+        "the published running rows are not those of the first {prefix} events"
+    );
+    prefix
+}
+
 /// Runs the CLI to completion (60 s at most).
 pub(crate) fn quiver(args: &[&str]) -> std::process::Output {
     run_with_timeout(Path::new(QUIVER), args, Duration::from_secs(60))

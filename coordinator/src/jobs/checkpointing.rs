@@ -2,11 +2,12 @@
 //! savepoints, collecting acknowledgements, completing and committing them, and recovering
 //! a failed job from its last complete checkpoint with the next generation.
 
+use super::stopping::StopState;
 use super::Cluster;
 use crate::checkpoint_store::Manifest;
 use crate::lifecycle::JobEvent;
 use quiver_protocol::messages::{
-    CheckpointInfo, JobState, SavepointRef, SnapshotKind, TaskId, ToNode,
+    AfterBarrier, CheckpointInfo, JobState, SavepointRef, SnapshotKind, TaskId, ToNode,
 };
 use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::spec::JobSpec;
@@ -40,6 +41,9 @@ impl Cluster {
     /// Triggers what is due for a running job and times out a stuck checkpoint.
     pub(super) fn checkpoint_tick(&mut self, job: JobId) {
         let now = Instant::now();
+        if self.is_publishing_stop(job) {
+            return self.stop_tick(job);
+        }
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -77,11 +81,8 @@ impl Cluster {
             tracing::error!("cannot store {job}: {e}");
         }
         let generation = entry.record.generation;
-        tracing::debug!(
-            "{job}: triggering {} (last: {})",
-            trigger.checkpoint,
-            trigger.last
-        );
+        let then = Self::after_barrier(entry.stop, trigger.kind, trigger.last);
+        tracing::debug!("{job}: triggering {} ({then:?})", trigger.checkpoint);
         let nodes: Vec<_> = entry
             .tasks
             .iter()
@@ -97,7 +98,7 @@ impl Cluster {
                     job,
                     generation,
                     checkpoint: trigger.checkpoint,
-                    last: trigger.last,
+                    then,
                 },
             );
         }
@@ -115,17 +116,25 @@ impl Cluster {
             return;
         };
         entry.expired_checkpoints += 1;
-        entry.stop_after_savepoint = false;
+        if let Err(e) = self.checkpoints.abort(job, pending.checkpoint) {
+            tracing::warn!("cannot drop {} of {job}: {e}", pending.checkpoint);
+        }
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        tracing::warn!("{job}: dropped {}: {why}", pending.checkpoint);
+        if pending.kind != SnapshotKind::Savepoint {
+            return;
+        }
+        if Self::after_barrier(entry.stop, pending.kind, pending.last) == AfterBarrier::Pause {
+            return self.stop_savepoint_expired(job, why);
+        }
         for waiter in entry.savepoint_waiters.drain(..) {
             let _ = waiter.send(Err(format!(
                 "the savepoint was dropped: {why}; the job is backpressured (see `quiver job \
                  status`), try again when its sinks keep up"
             )));
         }
-        if let Err(e) = self.checkpoints.abort(job, pending.checkpoint) {
-            tracing::warn!("cannot drop {} of {job}: {e}", pending.checkpoint);
-        }
-        tracing::warn!("{job}: dropped {}: {why}", pending.checkpoint);
     }
 
     /// A source task ran dry.
@@ -199,26 +208,14 @@ impl Cluster {
             manifest.duration_ms,
             if done.last { " (final)" } else { "" }
         );
-        if done.kind == SnapshotKind::Savepoint {
-            if let Some(entry) = self.jobs.get_mut(&job) {
-                for waiter in entry.savepoint_waiters.drain(..) {
-                    let _ = waiter.send(Ok(SavepointRef { job, checkpoint }));
-                }
-            }
-        }
         self.send_to_job_nodes(job, |job, generation| ToNode::CommitCheckpoint {
             job,
             generation,
             checkpoint,
         });
         self.prune_checkpoints(job);
-        let stop = self.jobs.get(&job).is_some_and(|e| e.stop_after_savepoint);
-        if done.kind == SnapshotKind::Savepoint && stop {
-            // Commit first (queued before the cancel on every node), then stop: nothing after
-            // the savepoint's barrier is ever published.
-            if let Err(e) = self.cancel(job) {
-                tracing::warn!("stopping {job} after its savepoint: {e}");
-            }
+        if done.kind == SnapshotKind::Savepoint {
+            self.savepoint_completed(job, checkpoint);
         }
     }
 
@@ -329,16 +326,33 @@ impl Cluster {
             .jobs
             .get_mut(&job)
             .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        if entry.plan.spec.checkpoint_interval.is_none() {
+            return Err(format!(
+                "{job} takes no checkpoints (its spec has no job.checkpoint_interval), so it \
+                 has no savepoints{}; add checkpoint_interval to the spec's [job] table to take \
+                 savepoints",
+                if stop {
+                    ": `quiver job cancel` ends it"
+                } else {
+                    ""
+                }
+            ));
+        }
         if entry.record.state != JobState::Running {
             return Err(format!(
                 "{job} is {:?}: savepoints are taken of running jobs",
                 entry.record.state
             ));
         }
+        if stop {
+            if matches!(entry.stop, StopState::Publishing { .. }) {
+                return Err(format!("{job} is stopping already"));
+            }
+            entry.stop = StopState::AtSavepoint;
+        }
         let (tx, rx) = oneshot::channel();
         entry.savepoint_waiters.push(tx);
         entry.schedule.request_savepoint();
-        entry.stop_after_savepoint |= stop;
         Ok(rx)
     }
 

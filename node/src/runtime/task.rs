@@ -23,7 +23,7 @@ use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
 use crate::operator::{KeyGroupState, Source};
 use crate::watermark::{WatermarkGenerator, WatermarkTracker};
-use quiver_protocol::messages::{StateUpload, TaskId};
+use quiver_protocol::messages::{AfterBarrier, StateUpload, TaskId};
 use quiver_protocol::{Barrier, CheckpointId, KeyGroup, StreamElement};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::atomic::Ordering;
@@ -53,8 +53,8 @@ pub(crate) enum TaskMsg {
         /// Why.
         error: String,
     },
-    /// A source task: inject this barrier now (`last`: the final one, then end).
-    Trigger(Barrier, bool),
+    /// A source task: inject this barrier now, then go on as told.
+    Trigger(Barrier, AfterBarrier),
     /// A checkpoint completed: publish what sinks staged up to it.
     Commit(CheckpointId),
 }
@@ -70,6 +70,8 @@ pub(crate) struct SourceDriver {
     pub(crate) produced: u64,
     pub(crate) last_watermark: i64,
     pub(crate) exhausted: bool,
+    /// Reading stopped after a stop's savepoint barrier (the task is cancelled next).
+    pub(crate) paused: bool,
 }
 
 /// What a task actor is started with.
@@ -122,7 +124,7 @@ impl TaskState {
         let Some(driver) = self.args.source.as_mut() else {
             return Ok(false);
         };
-        if driver.exhausted {
+        if driver.exhausted || driver.paused {
             return Ok(false);
         }
         let started = *driver.started.get_or_insert_with(Instant::now);
@@ -307,10 +309,16 @@ impl TaskState {
         }
     }
 
-    async fn trigger(&mut self, barrier: Barrier, last: bool) -> Result<(), RuntimeError> {
+    async fn trigger(&mut self, barrier: Barrier, then: AfterBarrier) -> Result<(), RuntimeError> {
         self.complete_barrier(barrier).await?;
-        if last {
-            self.end_inputs().await?;
+        match then {
+            AfterBarrier::Continue => {}
+            AfterBarrier::End => self.end_inputs().await?,
+            AfterBarrier::Pause => {
+                if let Some(driver) = &mut self.args.source {
+                    driver.paused = true;
+                }
+            }
         }
         Ok(())
     }
@@ -393,13 +401,14 @@ impl Actor for TaskActor {
             TaskMsg::InputFailed { input, error } => Err(RuntimeError::ChannelClosed(format!(
                 "input channel {input} broke: {error}"
             ))),
-            TaskMsg::Trigger(barrier, last) if !state.input_done => {
-                state.trigger(barrier, last).await
+            TaskMsg::Trigger(barrier, then) if !state.input_done => {
+                state.trigger(barrier, then).await
             }
             TaskMsg::Trigger(..) => Ok(()),
             TaskMsg::Commit(checkpoint) => match state.args.chain.commit(checkpoint) {
                 Ok(()) => {
                     state.committed = state.committed.max(Some(checkpoint));
+                    state.report(TaskEventKind::Committed(checkpoint));
                     state.finish_if_committed();
                     Ok(())
                 }
