@@ -89,6 +89,19 @@ pub trait Operator: Send + 'static {
         Ok(())
     }
 
+    /// Restores state saved by a spec that kept the same values in another order, or more of
+    /// them: this operator's value `i` is the saved value `order[i]`. Operators with several
+    /// named values (aggregates) implement it; the others keep one value and never get here.
+    fn restore_reordered(
+        &mut self,
+        _state: Vec<KeyGroupState>,
+        order: &[usize],
+    ) -> Result<(), OperatorError> {
+        Err(OperatorError::State(format!(
+            "cannot restore state whose values were reordered ({order:?})"
+        )))
+    }
+
     /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).
     fn state_entries(&self) -> u64 {
         0

@@ -13,6 +13,7 @@ pub mod credit;
 pub mod exchange;
 mod gate;
 pub mod metrics;
+mod saved_state;
 mod sender;
 pub mod state_transfer;
 mod supervisor;
@@ -30,6 +31,7 @@ use quiver_protocol::messages::{
 };
 use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
 use quiver_protocol::spec::SourceKind;
+use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::transport::TransportError;
 use quiver_protocol::{Barrier, CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
 use ractor::{Actor, ActorRef};
@@ -226,8 +228,12 @@ impl Runtime {
                     SourceKind::Generator(g) => g.rate,
                 };
                 let lag = spec.max_out_of_orderness.as_millis() as i64;
+                let schema = StateSchema::of(head).ok_or_else(|| {
+                    RuntimeError::Plan(format!("source {} has no state schema", spec.name))
+                })?;
                 Some(SourceDriver {
                     name: spec.name.clone(),
+                    saved_as: saved_state::SavedAs::new(schema),
                     exhausted: false,
                     // Opening a file and reading its header may block.
                     source: blocking::blocking(|| {
@@ -313,7 +319,9 @@ impl Runtime {
                 operator: driver.name.clone(),
                 groups: partition.0..partition.0 + 1,
             };
-            if let Some(state) = self.link.fetch(fetch).await?.into_iter().next() {
+            let states = self.link.fetch(fetch).await?;
+            let (states, _) = driver.saved_as.unwrap(&driver.name, states)?;
+            if let Some(state) = states.into_iter().next() {
                 let position: SourcePosition = quiver_protocol::codec::decode(&state.bytes)?;
                 let source = &mut driver.source;
                 blocking::blocking_if(source.blocks(), || source.seek(position))?;

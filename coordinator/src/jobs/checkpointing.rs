@@ -9,8 +9,9 @@ use crate::lifecycle::JobEvent;
 use quiver_protocol::messages::{
     AfterBarrier, CheckpointInfo, JobState, SavepointRef, SnapshotKind, TaskId, ToNode,
 };
-use quiver_protocol::plan::OperatorKind;
+use quiver_protocol::plan::{JobPlan, OperatorKind};
 use quiver_protocol::spec::JobSpec;
+use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{CheckpointId, Generation, JobId, KeyGroup};
 use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -407,7 +408,27 @@ impl Cluster {
                 }
             }
         }
+        self.check_state_fits(savepoint.job, spec)?;
         Ok((savepoint.job, savepoint.checkpoint, manifest.generation))
+    }
+
+    /// Refuses a spec whose stages cannot continue from the state `saved_by`'s stages of the
+    /// same name keep (another function, key or window; an aggregate added), so the user
+    /// hears it at submission instead of from a failing restore. Nodes check it again on the
+    /// schema stored with the state itself.
+    fn check_state_fits(&self, saved_by: JobId, spec: &JobSpec) -> Result<(), String> {
+        let Some(saved) = self.jobs.get(&saved_by) else {
+            return Ok(());
+        };
+        for op in &JobPlan::from_spec(spec).operators {
+            let before = saved.plan.operators.iter().find(|o| o.name == op.name);
+            if let (Some(now), Some(before)) =
+                (StateSchema::of(op), before.and_then(StateSchema::of))
+            {
+                now.restore_from(&before, &op.name)?;
+            }
+        }
+        Ok(())
     }
 
     /// The job whose checkpoint store holds `job`'s restore state (itself, or the job of the

@@ -328,6 +328,25 @@ impl<K: GroupKey> Core<K> {
     }
 }
 
+/// A key's saved accumulators in the stage's order: the stage's `i`th aggregate was saved at
+/// `order[i]` (`None`: saved in the stage's order).
+fn arrange(order: Option<&[usize]>, accs: Vec<Acc>) -> Result<Vec<Acc>, String> {
+    let Some(order) = order else {
+        return Ok(accs);
+    };
+    order
+        .iter()
+        .map(|&p| {
+            accs.get(p).cloned().ok_or_else(|| {
+                format!(
+                    "a key has {} accumulators, none at position {p}",
+                    accs.len()
+                )
+            })
+        })
+        .collect()
+}
+
 /// The snapshot of one key group.
 #[derive(Serialize, Deserialize)]
 struct GroupState<T> {

@@ -7,10 +7,12 @@
 use super::blocking::{blocking, blocking_if};
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
+use super::saved_state::SavedAs;
 use super::RuntimeError;
 use crate::operator::{KeyGroupState, Operator, Output, Sink, StateCopy};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
+use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
 
@@ -19,8 +21,15 @@ fn sink_io<T>(sink: &mut Box<dyn Sink>, io: impl FnOnce(&mut dyn Sink) -> T) -> 
     blocking_if(sink.blocks(), || io(sink.as_mut()))
 }
 
-/// An operator's name and the state copy it took at a barrier.
-pub(crate) type NamedCopy = (String, Box<dyn StateCopy>);
+/// An operator's state copy taken at a barrier, with its name and schema.
+pub(crate) struct NamedCopy {
+    /// The operator's name (state is stored under it).
+    pub(crate) name: String,
+    /// The schema its pieces carry.
+    pub(crate) saved_as: SavedAs,
+    /// The copy to serialise.
+    pub(crate) copy: Box<dyn StateCopy>,
+}
 
 /// Where records go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +49,8 @@ enum Step {
 struct ChainNode {
     /// The operator's name (state is stored under it).
     name: String,
+    /// The schema of its state (`None`: it keeps none).
+    saved_as: Option<SavedAs>,
     /// Its key groups (stages) — the state it owns.
     groups: std::ops::Range<u32>,
     step: Step,
@@ -141,6 +152,7 @@ impl Chain {
         let index = self.nodes.len();
         self.nodes.push(ChainNode {
             name: op.name.clone(),
+            saved_as: StateSchema::of(op).map(SavedAs::new),
             groups: quiver_protocol::keygroup::key_groups_of(
                 partition,
                 plan.spec.max_parallelism,
@@ -290,12 +302,16 @@ impl Chain {
         }
     }
 
-    /// Copies every stage's state for a checkpoint: (operator name, copy to serialise).
+    /// Copies every stateful stage's state for a checkpoint.
     pub(crate) fn snapshot(&mut self) -> Result<Vec<NamedCopy>, RuntimeError> {
         let mut copies = Vec::new();
         for node in &mut self.nodes {
-            if let Step::Stage(op) = &mut node.step {
-                copies.push((node.name.clone(), op.snapshot_copy()?));
+            if let (Step::Stage(op), Some(saved_as)) = (&mut node.step, &node.saved_as) {
+                copies.push(NamedCopy {
+                    name: node.name.clone(),
+                    saved_as: saved_as.clone(),
+                    copy: op.snapshot_copy()?,
+                });
             }
         }
         Ok(copies)
@@ -306,23 +322,28 @@ impl Chain {
         self.nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| matches!(n.step, Step::Stage(_)))
+            .filter(|(_, n)| matches!(n.step, Step::Stage(_)) && n.saved_as.is_some())
             .map(|(i, n)| (i, n.name.clone(), n.groups.clone()))
             .collect()
     }
 
-    /// Restores node `i`'s stage from a snapshot.
+    /// Restores node `i`'s stage from a snapshot, after checking the state fits its spec.
     pub(crate) fn restore(
         &mut self,
         i: usize,
         state: Vec<KeyGroupState>,
     ) -> Result<(), RuntimeError> {
         if let Some(ChainNode {
+            name,
+            saved_as: Some(saved_as),
             step: Step::Stage(op),
             ..
         }) = self.nodes.get_mut(i)
         {
-            op.restore(state)?;
+            match saved_as.unwrap(name, state)? {
+                (pieces, None) => op.restore(pieces)?,
+                (pieces, Some(order)) => op.restore_reordered(pieces, &order)?,
+            }
         }
         Ok(())
     }

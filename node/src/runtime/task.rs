@@ -19,6 +19,7 @@ use super::chain::{Chain, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
+use super::saved_state::SavedAs;
 use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
 use crate::operator::{KeyGroupState, Source};
@@ -62,6 +63,8 @@ pub(crate) enum TaskMsg {
 /// The source driving a source task, with its pacing.
 pub(crate) struct SourceDriver {
     pub(crate) name: String,
+    /// The schema its saved position carries.
+    pub(crate) saved_as: SavedAs,
     pub(crate) source: Box<dyn Source>,
     pub(crate) watermarks: WatermarkGenerator,
     /// Records per second for this partition; 0: flat out.
@@ -246,7 +249,11 @@ impl TaskState {
                 group: KeyGroup(self.args.task.partition.0),
                 bytes: position,
             }];
-            copies.push((driver.name.clone(), Box::new(state)));
+            copies.push(NamedCopy {
+                name: driver.name.clone(),
+                saved_as: driver.saved_as.clone(),
+                copy: Box::new(state),
+            });
         }
         let counters = self.args.counters.clone();
         counters
@@ -324,11 +331,17 @@ impl TaskState {
     }
 }
 
-/// Serialises state copies taken at a barrier: (operator name, key group state).
+/// Serialises state copies taken at a barrier, each piece carrying its operator's schema:
+/// (operator name, key group state).
 fn serialize(copies: Vec<NamedCopy>) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
     let mut states = Vec::new();
-    for (name, copy) in copies {
-        for state in copy.serialize()? {
+    for NamedCopy {
+        name,
+        saved_as,
+        copy,
+    } in copies
+    {
+        for state in saved_as.wrap(copy.serialize()?) {
             states.push((name.clone(), state));
         }
     }

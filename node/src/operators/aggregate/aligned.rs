@@ -7,7 +7,7 @@
 use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::table::{AccTable, GroupEntries};
-use super::Core;
+use super::{arrange, Core};
 use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
 use quiver_protocol::{Batch, KeyGroup, Record};
 use rustc_hash::FxHashMap;
@@ -144,13 +144,32 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
     }
 
     fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        self.restore_arranged(state, None)
+    }
+
+    fn restore_reordered(
+        &mut self,
+        state: Vec<KeyGroupState>,
+        order: &[usize],
+    ) -> Result<(), OperatorError> {
+        self.restore_arranged(state, Some(order))
+    }
+}
+
+impl<K: GroupKey> AlignedWindows<K> {
+    /// Restores windows whose accumulators were saved in `order` (see [`arrange`]).
+    fn restore_arranged(
+        &mut self,
+        state: Vec<KeyGroupState>,
+        order: Option<&[usize]>,
+    ) -> Result<(), OperatorError> {
         let (windows, width) = (&mut self.windows, self.core.plans.len());
         self.core
             .decode(state, |entries: Vec<(i64, KeyEntries<K>)>| {
                 for (end, keys) in entries {
                     let table = windows.entry(end).or_insert_with(|| AccTable::new(width));
                     for (key, accs) in keys {
-                        table.insert(key, &accs)?;
+                        table.insert(key, &arrange(order, accs)?)?;
                     }
                 }
                 Ok(())

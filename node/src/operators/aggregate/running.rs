@@ -8,7 +8,7 @@ use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::table::AccTable;
 use super::ttl::Expiry;
-use super::Core;
+use super::{arrange, Core};
 use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
 use quiver_protocol::{Batch, Record};
 
@@ -99,11 +99,31 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
     }
 
     fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        self.restore_arranged(state, None)
+    }
+
+    fn restore_reordered(
+        &mut self,
+        state: Vec<KeyGroupState>,
+        order: &[usize],
+    ) -> Result<(), OperatorError> {
+        self.restore_arranged(state, Some(order))
+    }
+}
+
+impl<K: GroupKey> RunningAggregate<K> {
+    /// Restores keys whose accumulators were saved in `order` (see [`arrange`]).
+    fn restore_arranged(
+        &mut self,
+        state: Vec<KeyGroupState>,
+        order: Option<&[usize]>,
+    ) -> Result<(), OperatorError> {
         let (table, expiry) = (&mut self.table, &mut self.expiry);
         let now = expiry.as_mut().map_or(0, Expiry::tick);
         self.core
             .decode(state, |entries: Vec<(K, Vec<Acc>, Option<i64>)>| {
                 for (key, accs, written) in entries {
+                    let accs = arrange(order, accs)?;
                     let Some(e) = expiry.as_mut() else {
                         table.insert(key, &accs)?;
                         continue;

@@ -7,7 +7,7 @@
 
 use super::accumulator::Acc;
 use super::key::GroupKey;
-use super::Core;
+use super::{arrange, Core};
 use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
 use quiver_protocol::{Batch, KeyGroup, Record};
 use rustc_hash::FxHashMap;
@@ -209,10 +209,32 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
     }
 
     fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+        self.restore_arranged(state, None)
+    }
+
+    fn restore_reordered(
+        &mut self,
+        state: Vec<KeyGroupState>,
+        order: &[usize],
+    ) -> Result<(), OperatorError> {
+        self.restore_arranged(state, Some(order))
+    }
+}
+
+impl<K: GroupKey> SessionWindows<K> {
+    /// Restores sessions whose accumulators were saved in `order` (see [`arrange`]).
+    fn restore_arranged(
+        &mut self,
+        state: Vec<KeyGroupState>,
+        order: Option<&[usize]>,
+    ) -> Result<(), OperatorError> {
         let (sessions, timers) = (&mut self.sessions, &mut self.timers);
         let width = self.core.plans.len();
         self.core.decode(state, |entries: Vec<(K, Vec<Session>)>| {
             for (key, mut list) in entries {
+                for s in &mut list {
+                    s.accs = arrange(order, std::mem::take(&mut s.accs))?;
+                }
                 if let Some(bad) = list.iter().find(|s| s.accs.len() != width) {
                     return Err(format!(
                         "a session has {} accumulators, the stage computes {width}",
