@@ -5,7 +5,8 @@ use super::credit::{ChannelGauge, Credit};
 use super::metrics::TaskCounters;
 use super::task::TaskMsg;
 use super::RuntimeError;
-use quiver_protocol::codec;
+use crate::operator::OperatorError;
+use quiver_protocol::codec::{self, CodecError};
 use quiver_protocol::messages::ChannelReply;
 use quiver_protocol::StreamElement;
 use ractor::ActorRef;
@@ -114,13 +115,34 @@ impl RemoteSender {
         }
     }
 
+    /// Sends one element as one frame. A batch too large for a frame is split in halves, each
+    /// sent as a batch of its own (with its own credit); a single record too large for a
+    /// frame fails the task for good.
     async fn send(&mut self, element: StreamElement) -> Result<(), RuntimeError> {
+        self.buffer.clear();
+        match codec::encode_into(&element, &mut self.buffer) {
+            Ok(()) => {}
+            Err(CodecError::TooLarge { len, max }) => {
+                return match element {
+                    StreamElement::Records(mut batch) if batch.len() > 1 => {
+                        let second = batch.split_off(batch.len() / 2);
+                        Box::pin(self.send(StreamElement::Records(batch))).await?;
+                        Box::pin(self.send(StreamElement::Records(second))).await
+                    }
+                    _ => Err(RuntimeError::Operator(OperatorError::Data(format!(
+                        "a record of {len} bytes cannot go to another node: a frame carries at \
+                         most {max} bytes; keep records smaller (split large values, or run \
+                         the stages that read it at the source's parallelism so it stays on \
+                         one node)"
+                    )))),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
         let permit = self.credits.acquire().await.map_err(|_| {
             RuntimeError::ChannelClosed("the receiving node closed the channel".into())
         })?;
         permit.forget();
-        self.buffer.clear();
-        codec::encode_into(&element, &mut self.buffer)?;
         codec::write_frame_bytes(&mut self.stream, &self.buffer).await?;
         TaskCounters::add(&self.counters.bytes_sent, self.buffer.len() as u64 + 4);
         if matches!(element, StreamElement::End) {
