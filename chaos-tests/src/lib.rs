@@ -4,9 +4,18 @@
 //! must stop every one of them, even when an assertion fails: a [`Process`] kills its child
 //! by PID when dropped. Output goes to log files in the test's folder so a failing test can
 //! print what each process said.
+//!
+//! Tests that need separate hosts and faults between them (partitions) build them with
+//! [`netns`]: a coordinator on the bridge address ([`start_coordinator_on`]) and nodes inside
+//! the hosts ([`Host::start`] with [`node_args`] and `--listen` on the host's address).
 
+pub mod netns;
+
+pub use netns::{Host, NetnsError, Network};
+
+use std::ffi::OsStr;
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +29,12 @@ pub struct Process {
 
 impl Process {
     /// Starts `program args` with stdout and stderr appended to `log_dir/NAME.log`.
-    pub fn start(name: &str, program: &Path, args: &[&str], log_dir: &Path) -> Process {
+    pub fn start(
+        name: &str,
+        program: &Path,
+        args: &[impl AsRef<OsStr>],
+        log_dir: &Path,
+    ) -> Process {
         let log = log_dir.join(format!("{name}.log"));
         let out = File::create(&log).expect("create log file");
         let err = out.try_clone().expect("clone log file");
@@ -127,11 +141,16 @@ pub fn run_with_timeout(program: &Path, args: &[&str], timeout: Duration) -> Out
 
 /// A UDP port on 127.0.0.1 that was free a moment ago (QUIC listens on UDP).
 pub fn free_udp_port() -> u16 {
+    free_udp_port_on(Ipv4Addr::LOCALHOST.into())
+}
+
+/// A UDP port on `ip` (an address of this machine) that was free a moment ago.
+fn free_udp_port_on(ip: IpAddr) -> u16 {
     loop {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
+        let socket = UdpSocket::bind((ip, 0)).expect("bind a UDP port");
         let port = socket.local_addr().expect("local addr").port();
         // Keep clear of ports also taken on TCP, so one number serves both kinds of test.
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind((ip, port)).is_ok() {
             return port;
         }
     }
@@ -175,7 +194,17 @@ pub fn certs_init(quiver: &Path, dir: &Path) {
 /// Starts `quiver coordinator` with the certificates in `certs` on a free 127.0.0.1 port, its
 /// data and log in `work`, and waits until it listens. Returns the process and its address.
 pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, SocketAddr) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    start_coordinator_on(Ipv4Addr::LOCALHOST.into(), quiver, certs, work)
+}
+
+/// [`start_coordinator`] on a free port of `ip`, e.g. a [`Network`]'s bridge address.
+pub fn start_coordinator_on(
+    ip: IpAddr,
+    quiver: &Path,
+    certs: &Path,
+    work: &Path,
+) -> (Process, SocketAddr) {
+    let addr = SocketAddr::new(ip, free_udp_port_on(ip));
     (
         restart_coordinator("coordinator", quiver, certs, work, addr),
         addr,
@@ -225,23 +254,35 @@ pub fn start_node(
     name: &str,
     slots: u32,
 ) -> Process {
-    let data = work.join(format!("{name}-data"));
     Process::start(
         name,
         quiver,
-        &[
-            "node",
-            "--certs",
-            &certs.to_string_lossy(),
-            "--coordinator",
-            &coordinator.to_string(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--slots",
-            &slots.to_string(),
-        ],
+        &node_args(certs, coordinator, work, name, slots),
         work,
     )
+}
+
+/// The arguments of `quiver node` as [`start_node`] passes them; add flags (such as
+/// `--listen`) and start it with [`Process::start`] or [`Host::start`].
+pub fn node_args(
+    certs: &Path,
+    coordinator: SocketAddr,
+    work: &Path,
+    name: &str,
+    slots: u32,
+) -> Vec<String> {
+    let data = work.join(format!("{name}-data"));
+    vec![
+        "node".into(),
+        "--certs".into(),
+        certs.to_string_lossy().into_owned(),
+        "--coordinator".into(),
+        coordinator.to_string(),
+        "--data-dir".into(),
+        data.to_string_lossy().into_owned(),
+        "--slots".into(),
+        slots.to_string(),
+    ]
 }
 
 /// One row of `quiver cluster status`.

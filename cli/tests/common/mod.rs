@@ -1,6 +1,9 @@
 //! What several integration tests share: the spend-per-user job over a generated CSV and its
-//! expected output computed naively (no engine code), and a tiny CLI runner.
+//! expected output computed naively (no engine code), a tiny CLI runner, and a [`cluster`] of
+//! processes running that job for the failure tests.
 #![allow(dead_code)] // each test binary uses its own subset
+
+pub(crate) mod cluster;
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::{json, Value};

@@ -1,0 +1,158 @@
+//! A coordinator and nodes as real processes running the recovery workload: the job of
+//! [`write_job`] with a rate-limited file source and checkpoints every 500 ms, so a failure
+//! injected after its first checkpoint lands mid-run, and its output is checked against the
+//! naive reference.
+
+use super::{assert_exactly_once, quiver, write_job, QUIVER};
+use quiver_chaos_tests::{
+    certs_init, start_coordinator_on, start_node, wait_for_alive_nodes, Process,
+};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Events in the job's input.
+const EVENTS: usize = 6000;
+/// 6000 events at 1500/s: about 4 s of input, so failures land mid-run.
+const SOURCE: &str = "rate = 1500";
+const JOB: &str = "checkpoint_interval = \"500ms\"";
+/// Slots of each node: three nodes host the job's 4 partitions with room to spare.
+pub(crate) const SLOTS: u32 = 2;
+
+/// The processes of one test and the folder with their certificates, data and logs.
+pub(crate) struct Cluster {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) certs: PathBuf,
+    pub(crate) addr: SocketAddr,
+    pub(crate) coordinator: Process,
+    pub(crate) nodes: Vec<Process>,
+}
+
+impl Cluster {
+    /// A coordinator and `nodes` nodes with [`SLOTS`] slots each, all on 127.0.0.1.
+    pub(crate) fn on_loopback(nodes: usize) -> Cluster {
+        Cluster::start(
+            Ipv4Addr::LOCALHOST.into(),
+            nodes,
+            |_, name, certs, addr, dir| {
+                start_node(Path::new(QUIVER), certs, addr, dir, name, SLOTS)
+            },
+        )
+    }
+
+    /// A coordinator listening on `ip` and `nodes` nodes, returning once every node joined.
+    /// Node `i` (named `node{i+1}`) is `start_node(i, name, certs, coordinator, dir)`: the
+    /// certificates folder, the coordinator's address and the folder for its data and log.
+    pub(crate) fn start(
+        ip: IpAddr,
+        nodes: usize,
+        start_node: impl Fn(usize, &str, &Path, SocketAddr, &Path) -> Process,
+    ) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        let quiver = Path::new(QUIVER);
+        certs_init(quiver, &certs);
+        let (coordinator, addr) = start_coordinator_on(ip, quiver, &certs, dir.path());
+        let nodes = (0..nodes)
+            .map(|i| start_node(i, &format!("node{}", i + 1), &certs, addr, dir.path()))
+            .collect();
+        let cluster = Cluster {
+            dir,
+            certs,
+            addr,
+            coordinator,
+            nodes,
+        };
+        wait_for_alive_nodes(
+            quiver,
+            &cluster.certs,
+            addr,
+            cluster.nodes.len(),
+            Duration::from_secs(20),
+        );
+        cluster
+    }
+
+    /// Runs a CLI command against the coordinator.
+    pub(crate) fn cli(&self, args: &[&str]) -> std::process::Output {
+        let certs = self.certs.to_string_lossy().to_string();
+        let addr = self.addr.to_string();
+        let mut all = vec!["--certs", &certs, "--coordinator", &addr];
+        all.extend_from_slice(args);
+        quiver(&all)
+    }
+
+    /// Submits the job (it becomes job-1).
+    pub(crate) fn submit(&self) {
+        let spec = write_job(self.dir.path(), EVENTS, JOB, SOURCE);
+        let out = self.cli(&["job", "submit", spec.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until job-1 has a completed checkpoint, so the failure hits a job with state.
+    pub(crate) fn wait_for_checkpoint(&self) {
+        let start = Instant::now();
+        loop {
+            let out = self.cli(&["checkpoint", "list", "job-1"]);
+            if String::from_utf8_lossy(&out.stdout).contains("job-1/chk-") {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no checkpoint completed"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until job-1 is Finished; returns its final status text.
+    pub(crate) fn wait_for_finish(&mut self) -> String {
+        let start = Instant::now();
+        loop {
+            let out = self.cli(&["job", "status", "job-1"]);
+            let status = String::from_utf8_lossy(&out.stdout).to_string();
+            if status.contains("— Finished") {
+                return status;
+            }
+            assert!(
+                !status.contains("— Failed") && !status.contains("— Cancelled"),
+                "the job did not recover:\n{status}\n{}",
+                self.logs()
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "job-1 did not finish:\n{status}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Asserts that the job's published output equals the naive reference exactly.
+    pub(crate) fn assert_exactly_once(&self) {
+        assert_exactly_once(self.dir.path(), EVENTS);
+    }
+
+    /// What every process logged, one section each.
+    pub(crate) fn logs(&self) -> String {
+        let mut text = format!("--- coordinator\n{}", self.coordinator.log());
+        for (i, node) in self.nodes.iter().enumerate() {
+            text.push_str(&format!("--- node{}\n{}", i + 1, node.log()));
+        }
+        text
+    }
+}
+
+/// The restart count in `quiver job status` output (`restarts: N of 10`).
+pub(crate) fn restarts(status: &str) -> u32 {
+    status
+        .split("restarts: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
