@@ -104,6 +104,11 @@ pub(crate) struct TaskState {
     /// The newest checkpoint committed.
     committed: Option<CheckpointId>,
     done: bool,
+    /// The output gates are connected ([`TaskMsg::Start`] arrived).
+    started: bool,
+    /// Barriers a source was asked to inject before its gates were connected: injected at
+    /// start, so none is lost into an empty gate list.
+    early_triggers: Vec<(Barrier, AfterBarrier)>,
 }
 
 /// The actor running one task.
@@ -316,6 +321,16 @@ impl TaskState {
         }
     }
 
+    /// Injects the barriers that arrived before the gates were connected.
+    async fn trigger_early(&mut self) -> Result<(), RuntimeError> {
+        for (barrier, then) in std::mem::take(&mut self.early_triggers) {
+            if !self.input_done {
+                self.trigger(barrier, then).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn trigger(&mut self, barrier: Barrier, then: AfterBarrier) -> Result<(), RuntimeError> {
         self.complete_barrier(barrier).await?;
         match then {
@@ -367,6 +382,8 @@ impl Actor for TaskActor {
             last_barrier: None,
             committed: None,
             done: false,
+            started: false,
+            early_triggers: Vec::new(),
             args,
         })
     }
@@ -383,12 +400,12 @@ impl Actor for TaskActor {
         let result = match message {
             TaskMsg::Start(gates) => {
                 state.args.chain.connect(gates);
-                if state.args.source.is_some() {
-                    myself
+                state.started = true;
+                match state.trigger_early().await {
+                    Ok(()) if state.args.source.is_some() && !state.input_done => myself
                         .send_message(TaskMsg::Produce)
-                        .map_err(|e| RuntimeError::ChannelClosed(e.to_string()))
-                } else {
-                    Ok(())
+                        .map_err(|e| RuntimeError::ChannelClosed(e.to_string())),
+                    other => other,
                 }
             }
             TaskMsg::Produce => match state.produce().await {
@@ -414,6 +431,10 @@ impl Actor for TaskActor {
             TaskMsg::InputFailed { input, error } => Err(RuntimeError::ChannelClosed(format!(
                 "input channel {input} broke: {error}"
             ))),
+            TaskMsg::Trigger(barrier, then) if !state.started => {
+                state.early_triggers.push((barrier, then));
+                Ok(())
+            }
             TaskMsg::Trigger(barrier, then) if !state.input_done => {
                 state.trigger(barrier, then).await
             }
