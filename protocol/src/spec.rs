@@ -304,6 +304,10 @@ impl Context<'_> {
 pub const DEFAULT_MAX_PARALLELISM: u32 = 128;
 /// Largest `job.max_parallelism`.
 pub const MAX_MAX_PARALLELISM: u32 = 32768;
+/// The most windows of a sliding window one record may fall in (`size / slide`, rounded up):
+/// each record updates that many accumulators, so a day sliding by 10 s (8,640) is allowed, a
+/// day sliding by 1 s is not.
+pub const MAX_WINDOWS_PER_RECORD: u32 = 10_000;
 
 impl JobSpec {
     /// Parses and validates TOML text; `base_dir` resolves relative `path`s (source file, sink
