@@ -197,6 +197,47 @@ fn csv_header_problems_are_errors_at_open() {
 }
 
 #[test]
+fn event_times_outside_the_valid_range_are_malformed_records() {
+    // The valid range is ±8.64e15 ms (ECMAScript's time values), bounds included.
+    let (lo, hi) = (-8_640_000_000_000_000_i64, 8_640_000_000_000_000_i64);
+    let times = [lo, hi, lo - 1, hi + 1, i64::MIN, i64::MAX, 0];
+    let reason = |t: i64| {
+        format!(
+            "column \"ts\" (event time): {t} is outside the valid range, -8640000000000000 to \
+             8640000000000000 ms since the epoch"
+        )
+    };
+    for format in [FileFormat::Csv, FileFormat::Jsonl] {
+        let text = match format {
+            FileFormat::Csv => {
+                let rows: String = times.iter().map(|t| format!("a,1,{t},true\n")).collect();
+                format!("user,amount,ts,ok\n{rows}")
+            }
+            FileFormat::Jsonl => times
+                .iter()
+                .map(|t| format!("{{\"user\":\"a\",\"amount\":1,\"ts\":{t},\"ok\":true}}\n"))
+                .collect(),
+        };
+        let (records, skipped, _) = read(format, &text, BadRecords::Skip);
+        let kept = [lo, hi, 0].map(|t| rec("a", Some(1.0), t, Some(true)));
+        assert_eq!(records.expect("read"), kept, "{format:?}");
+        assert_eq!(skipped, 4, "{format:?}");
+        // Line 1 is the CSV header.
+        let first_bad = if format == FileFormat::Csv { 4 } else { 3 };
+        let (result, _, path) = read(format, &text, BadRecords::Fail);
+        assert_eq!(
+            result,
+            Err(format!(
+                "{} line {first_bad}: {}",
+                path.display(),
+                reason(lo - 1)
+            )),
+            "{format:?}"
+        );
+    }
+}
+
+#[test]
 fn jsonl_fields_by_name_null_and_missing() {
     let text = concat!(
         "{\"user\":\"a\",\"amount\":1.5,\"ts\":10,\"ok\":true,\"other\":{\"deep\":[1,2]}}\n",
