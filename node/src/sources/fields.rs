@@ -154,6 +154,16 @@ pub(crate) fn with_article(ty: ValueType) -> String {
     }
 }
 
+/// `x` if it is finite; else the reason the value written as `written` is malformed (NaN and
+/// infinities, also from overflow as in `1e400`, would poison sums and averages for good).
+pub(crate) fn finite(x: f64, written: &dyn std::fmt::Display) -> Result<f64, String> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(format!("{written} is not a finite f64"))
+    }
+}
+
 /// Parses a CSV text field as `ty`. An empty field is null for every type but string.
 pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Value, String> {
     let trimmed = text.trim();
@@ -163,7 +173,7 @@ pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Value, String> {
     let bad = || format!("{} is not {}", shown(text), with_article(ty));
     Ok(match ty {
         ValueType::I64 => Value::I64(trimmed.parse().map_err(|_| bad())?),
-        ValueType::F64 => Value::F64(trimmed.parse().map_err(|_| bad())?),
+        ValueType::F64 => Value::F64(finite(trimmed.parse().map_err(|_| bad())?, &shown(text))?),
         ValueType::Bool => {
             if trimmed.eq_ignore_ascii_case("true") {
                 Value::Bool(true)

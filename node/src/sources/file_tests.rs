@@ -150,6 +150,48 @@ fn csv_malformed_records_name_file_line_and_reason() {
 }
 
 #[test]
+fn csv_non_finite_f64_values_are_malformed_records() {
+    let header = "user,amount,ts,ok\n";
+    for text in [
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "+inf",
+        "infinity",
+        "-Infinity",
+        "1e400",
+        "-1e400",
+        " NaN ",
+    ] {
+        let (result, _, path) = read(
+            FileFormat::Csv,
+            &format!("{header}a,1,1,true\nb,{text},2,true\n"),
+            BadRecords::Fail,
+        );
+        assert_eq!(
+            result,
+            Err(format!(
+                "{} line 3: column \"amount\": {text:?} is not a finite f64",
+                path.display()
+            ))
+        );
+    }
+    let text = format!("{header}a,NaN,1,true\nb,1e-400,2,true\nc,inf,3,true\nd,-0,4,true\n");
+    let (records, skipped, _) = read(FileFormat::Csv, &text, BadRecords::Skip);
+    let records = records.expect("read");
+    assert_eq!(
+        records,
+        vec![
+            rec("b", Some(0.0), 2, Some(true)),
+            rec("d", Some(-0.0), 4, Some(true))
+        ],
+        "1e-400 underflows to 0, which is finite"
+    );
+    assert_eq!(skipped, 2);
+}
+
+#[test]
 fn csv_skip_counts_bad_records_and_goes_on() {
     let text = "user,amount,ts,ok\na,1,1,true\nb,x,2,true\nc,3\nd,4,4,false\n";
     let (records, skipped, _) = read(FileFormat::Csv, text, BadRecords::Skip);
