@@ -64,3 +64,5 @@ pub fn build_source(
 
 #[cfg(test)]
 mod file_tests;
+#[cfg(test)]
+mod malformed_tests;
