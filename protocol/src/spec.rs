@@ -7,7 +7,9 @@
 //! Reading happens in two passes. First every table is read on its own (`fields`: unknown
 //! fields, types, ranges, durations; `source`, `stage`, `sink`: the kinds and their settings),
 //! then `graph` checks what spans tables: unique names, `input` and `late` references, no
-//! cycles, and each stage's columns against its input's schema, filling in every schema.
+//! cycles, and each stage's columns against its input's schema, filling in every schema. A
+//! stage may read a stage declared after it: the validated spec lists stages in dependency
+//! order.
 
 mod duration;
 mod error;
@@ -49,7 +51,8 @@ pub struct JobSpec {
     pub state_ttl: Option<Duration>,
     /// `[[source]]` tables, in spec order.
     pub sources: Vec<SourceSpec>,
-    /// `[[stage]]` tables, in spec order.
+    /// `[[stage]]` tables, each after the stage it reads (its `input`), otherwise in spec
+    /// order.
     pub stages: Vec<StageSpec>,
     /// `[[sink]]` tables, in spec order.
     pub sinks: Vec<SinkSpec>,

@@ -251,7 +251,22 @@ fn stages_in_a_cycle() {
     assert_eq!(
         error.to_string(),
         "the stages form a cycle: per_user -> b -> c -> per_user; a stage cannot read its own output, \
-         directly or through other stages: point one of these inputs at a source or an earlier stage"
+         directly or through other stages: point one of these inputs at a source or at a stage outside \
+         the loop"
+    );
+}
+
+#[test]
+fn stages_in_a_cycle_fed_by_a_stage_declared_after_them() {
+    // feed reads a source; a and b read each other; c, declared last, reads a.
+    let spec = VALID.replace("input = \"events\"", "input = \"c\"")
+        + "[[stage]]\nname = \"a\"\nkind = \"aggregate\"\ninput = \"b\"\naggregates = { m = \"count()\" }\n\
+           [[stage]]\nname = \"b\"\nkind = \"aggregate\"\ninput = \"a\"\naggregates = { k = \"count()\" }\n\
+           [[stage]]\nname = \"c\"\nkind = \"aggregate\"\ninput = \"a\"\naggregates = { j = \"count()\" }\n";
+    assert_eq!(
+        JobSpec::parse(&spec, Path::new("/")).unwrap_err().to_string(),
+        "the stages form a cycle: a -> b -> a; a stage cannot read its own output, directly or \
+         through other stages: point one of these inputs at a source or at a stage outside the loop"
     );
 }
 
@@ -260,7 +275,7 @@ fn stage_reading_itself() {
     assert_eq!(
         error_after("input = \"events\"", "input = \"per_user\""),
         "the stages form a cycle: per_user -> per_user; a stage cannot read its own output, directly or \
-         through other stages: point one of these inputs at a source or an earlier stage"
+         through other stages: point one of these inputs at a source or at a stage outside the loop"
     );
 }
 
