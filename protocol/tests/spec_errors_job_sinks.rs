@@ -380,6 +380,39 @@ fn sink_parallelism_zero() {
 }
 
 #[test]
+fn two_file_sinks_writing_to_one_folder() {
+    // VALID's sink "out" writes to "out/" in the spec's folder, /jobs.
+    let with_copy = |path: &str| {
+        format!(
+            "{VALID}[[sink]]\nname = \"copy\"\nkind = \"file\"\ninput = \"events\"\npath = \"{path}\"\n"
+        )
+    };
+    for written in [
+        "out",
+        "out/",
+        "./out",
+        "out/.",
+        "a/../out",
+        "../jobs/out",
+        "/jobs/out",
+        "/jobs//out/",
+    ] {
+        assert_eq!(
+            JobSpec::parse(&with_copy(written), Path::new("/jobs"))
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "sink \"copy\": field \"path\" has value {written:?}; allowed: a folder no other sink \
+                 writes to; sink \"out\" writes to /jobs/out: give each file sink its own folder"
+            )
+        );
+    }
+    for elsewhere in ["out2", "out/sub", "../out", "/out"] {
+        common::assert_parses(&with_copy(elsewhere));
+    }
+}
+
+#[test]
 fn late_sink_reading_another_input() {
     let spec = VALID.replace(
         "aggregates = { n = \"count()\" }",

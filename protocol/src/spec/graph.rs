@@ -4,9 +4,10 @@
 use super::error::SpecError;
 use super::sink::WrittenSink;
 use super::stage::output_schema;
-use crate::spec::{SinkSpec, SourceSpec, StageSpec};
+use crate::spec::{SinkKind, SinkSpec, SourceSpec, StageSpec};
 use crate::value::Schema;
 use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 use toml::{Table, Value};
 
 /// What an operator name may contain.
@@ -42,6 +43,7 @@ pub(super) fn resolve(
     sinks: Vec<WrittenSink>,
 ) -> Result<Vec<SinkSpec>, SpecError> {
     check_unique_names(sources, stages, &sinks)?;
+    check_distinct_folders(&sinks)?;
     let readable: Vec<String> = sources
         .iter()
         .map(|s| s.name.clone())
@@ -135,6 +137,48 @@ fn check_unique_names(
         seen.insert(name, label);
     }
     Ok(())
+}
+
+/// No two file sinks write to one folder: their part files would mix. Folders are compared
+/// lexically (`out`, `out/`, `./out` and `a/../out` are one folder), without following
+/// symbolic links: the folders need not exist yet.
+fn check_distinct_folders(sinks: &[WrittenSink]) -> Result<(), SpecError> {
+    let mut writers: HashMap<PathBuf, &str> = HashMap::new();
+    for sink in sinks {
+        let SinkKind::File { path } = &sink.kind else {
+            continue;
+        };
+        let folder = lexically_normal(path);
+        if let Some(first) = writers.get(&folder) {
+            return Err(SpecError::Invalid {
+                at: format!("sink \"{}\"", sink.name),
+                field: "path".to_string(),
+                value: format!("{:?}", sink.written_path.as_deref().unwrap_or_default()),
+                allowed: format!(
+                    "a folder no other sink writes to; sink \"{first}\" writes to {}: give each \
+                     file sink its own folder",
+                    folder.display()
+                ),
+            });
+        }
+        writers.insert(folder, &sink.name);
+    }
+    Ok(())
+}
+
+/// `path` without `.` components, each `..` taking away the component before it.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// Names paired with their place in the spec: `stage #2`.
