@@ -6,9 +6,11 @@
 //!   `FILE line N: REASON`, or with `bad_records = "skip"` is counted ([`Source::skipped`]).
 //!   Malformed are, besides text that is not of the column's type: an f64 that is not finite
 //!   (`NaN`, `inf`, or `1e400`, which overflows; it would poison sums and averages for good),
-//!   and an event time outside
+//!   an event time outside
 //!   [`EVENT_TIME_RANGE`](quiver_protocol::record::EVENT_TIME_RANGE) (so window and watermark
-//!   arithmetic downstream cannot overflow). File sources have parallelism 1.
+//!   arithmetic downstream cannot overflow), and in JSON lines a schema column given twice in
+//!   one object. `docs/guarantees.md` ("Malformed and extreme values") lists them with their
+//!   tests. File sources have parallelism 1.
 //! - `generator`: the deterministic W1 workload ([`generator::Generator`]).
 //!
 //! Replay `rate` and watermarks ([`crate::watermark::WatermarkGenerator`]) are the runtime's
