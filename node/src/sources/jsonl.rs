@@ -297,8 +297,8 @@ fn whole_number(text: &str) -> Option<i64> {
     let exponent: i64 = exponent.map_or(Some(0), |e| e.parse().ok())?;
     let scale = exponent.checked_sub(i64::try_from(frac_part.len()).ok()?)?;
     let magnitude = if scale >= 0 {
-        // 19 digits and more are at least 10^18 × 10; i64::MAX has 19 digits, so let the
-        // parse below decide those.
+        // More than 19 digits is at least 10^19, beyond i64::MAX (19 digits); the parse below
+        // decides those of 19.
         if i64::try_from(digits.len()).ok()?.checked_add(scale)? > 19 {
             return None;
         }
