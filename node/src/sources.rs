@@ -4,7 +4,13 @@
 //!   ([`jsonl::JsonlSource`]), typed by the source's schema, the event time taken from the
 //!   `event_time` column (else 0). A malformed record fails the job with
 //!   `FILE line N: REASON`, or with `bad_records = "skip"` is counted ([`Source::skipped`]).
-//!   File sources have parallelism 1.
+//!   Malformed are, besides text that is not of the column's type: an f64 that is not finite
+//!   (`NaN`, `inf`, or `1e400`, which overflows; it would poison sums and averages for good),
+//!   an event time outside
+//!   [`EVENT_TIME_RANGE`](quiver_protocol::record::EVENT_TIME_RANGE) (so window and watermark
+//!   arithmetic downstream cannot overflow), and in JSON lines a schema column given twice in
+//!   one object. `docs/guarantees.md` ("Malformed and extreme values") lists them with their
+//!   tests. File sources have parallelism 1.
 //! - `generator`: the deterministic W1 workload ([`generator::Generator`]).
 //!
 //! Replay `rate` and watermarks ([`crate::watermark::WatermarkGenerator`]) are the runtime's
@@ -60,3 +66,5 @@ pub fn build_source(
 
 #[cfg(test)]
 mod file_tests;
+#[cfg(test)]
+mod malformed_tests;

@@ -1,7 +1,8 @@
 //! The fixed key hash: Flink-compatible key groups.
 //!
 //! A key (the values of a stage's key columns) gets a 32-bit hash code the way Java computes
-//! it (`Long.hashCode`, `String.hashCode`, `31 * h + x` over several columns), then Flink's
+//! it (`Long.hashCode`, `String.hashCode`, `31 * h + x` over several columns; floats by their
+//! [`canonical_f64`], so `-0.0` goes where `0.0` goes), then Flink's
 //! `MathUtils.murmurHash` spreads it and `% max_parallelism` gives the key group. Contiguous
 //! key-group ranges map to partitions exactly as Flink's `KeyGroupRangeAssignment` does, so
 //! integer key 42 with max parallelism 128 lands in key group 29, partition 0 of 4.
@@ -9,19 +10,29 @@
 use crate::ids::{KeyGroup, PartitionId};
 use crate::value::Value;
 
+/// The one representative of an f64 as a key: `0.0` for both zeros, Java's canonical NaN
+/// (`0x7ff8000000000000`, Rust's `f64::NAN`) for every NaN, else `x`. Keys hash, compare and
+/// print by it, so values equal as numbers are one key.
+pub fn canonical_f64(x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else if x.is_nan() {
+        f64::NAN
+    } else {
+        x
+    }
+}
+
 /// Java's hash code of one value (`Long.hashCode`, `Double.hashCode`, `String.hashCode`,
-/// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`.
+/// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`. Floats
+/// hash by [`canonical_f64`]: like Java for every NaN, but `-0.0` hashes as `0.0` (Java
+/// tells them apart), so both zeros land in one key group.
 pub fn java_hash_code(value: &Value) -> i32 {
     fn long_hash(x: i64) -> i32 {
         (x ^ ((x as u64) >> 32) as i64) as i32
     }
     fn double_hash(x: f64) -> i32 {
-        let bits = if x.is_nan() {
-            0x7ff8000000000000
-        } else {
-            x.to_bits()
-        };
-        long_hash(bits as i64)
+        long_hash(canonical_f64(x).to_bits() as i64)
     }
     match value {
         Value::Null => 0,
@@ -132,6 +143,21 @@ mod tests {
         let g = key_group(java_hash_code(&Value::I64(42)), 128);
         assert_eq!(g, KeyGroup(29));
         assert_eq!(partition_of(g, 128, 4), PartitionId(0));
+    }
+
+    #[test]
+    fn f64_values_equal_as_keys_hash_alike() {
+        // Java's Double.hashCode(0.0) is 0 and of its canonical NaN 0x7ff80000.
+        let code = |x: f64| java_hash_code(&Value::F64(x));
+        assert_eq!(code(0.0), 0);
+        assert_eq!(code(-0.0), 0);
+        assert_eq!(code(f64::NAN), 0x7ff8_0000);
+        assert_eq!(code(-f64::NAN), 0x7ff8_0000);
+        assert_eq!(code(f64::from_bits(0x7ff0_0000_0000_0001)), 0x7ff8_0000);
+        assert_eq!(
+            java_hash_code(&Value::Dense(vec![-0.0, 1.0].into())),
+            java_hash_code(&Value::Dense(vec![0.0, 1.0].into()))
+        );
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub struct OperatorPlan {
 pub struct JobPlan {
     /// The validated spec it was built from.
     pub spec: JobSpec,
-    /// Operators: sources, then stages, then sinks, in spec order.
+    /// Operators: sources, then stages, then sinks, in the validated spec's order (each stage
+    /// after the stage it reads).
     pub operators: Vec<OperatorPlan>,
 }
 

@@ -1,11 +1,35 @@
-//! Records, batches and the elements that flow on a channel between operator partitions.
+//! Records, batches and the elements that flow on a channel between operator partitions, and
+//! the range of valid event times.
+//!
+//! # Valid event times
+//!
+//! Sources accept event times in [`MIN_EVENT_TIME`]`..=`[`MAX_EVENT_TIME`] (ECMAScript's range
+//! of time values: 100,000,000 days either side of the epoch, years −271821 to 275760) and
+//! reject a record outside it as malformed. Every duration added to or subtracted from event
+//! times (window size, slide and gap, `max_out_of_orderness`) is at most
+//! [`MAX_EVENT_TIME_SPAN_MS`] (100,000 days). So window bounds and watermarks of valid records
+//! stay far inside `i64` (no arithmetic on them can overflow, even through a chain of windowed
+//! stages), and below 2^53 in magnitude, exactly representable wherever JSON numbers are read
+//! as doubles.
 
 use crate::ids::{CheckpointId, Generation};
 use crate::value::Row;
 use serde::{Deserialize, Serialize};
+use std::ops::RangeInclusive;
 
-/// One event: its event time (ms since the epoch) and its row. The key is not stored: each
-/// keyed stage derives it from its key columns.
+/// The earliest valid event time, in ms since the epoch: −8.64 × 10^15 (−271821-04-20).
+pub const MIN_EVENT_TIME: i64 = -8_640_000_000_000_000;
+/// The latest valid event time, in ms since the epoch: 8.64 × 10^15 (+275760-09-13).
+pub const MAX_EVENT_TIME: i64 = 8_640_000_000_000_000;
+/// The valid event times: [`MIN_EVENT_TIME`]`..=`[`MAX_EVENT_TIME`].
+pub const EVENT_TIME_RANGE: RangeInclusive<i64> = MIN_EVENT_TIME..=MAX_EVENT_TIME;
+/// The longest duration event-time arithmetic adds or subtracts (window size, slide and gap,
+/// `max_out_of_orderness`), in ms: 100,000 days (about 274 years).
+pub const MAX_EVENT_TIME_SPAN_MS: i64 = 100_000 * 86_400_000;
+
+/// One event: its event time (ms since the epoch, in [`EVENT_TIME_RANGE`] when it comes from a
+/// source) and its row. The key is not stored: each keyed stage derives it from its key
+/// columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Event time in milliseconds since the epoch.

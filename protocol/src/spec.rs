@@ -7,7 +7,9 @@
 //! Reading happens in two passes. First every table is read on its own (`fields`: unknown
 //! fields, types, ranges, durations; `source`, `stage`, `sink`: the kinds and their settings),
 //! then `graph` checks what spans tables: unique names, `input` and `late` references, no
-//! cycles, and each stage's columns against its input's schema, filling in every schema.
+//! cycles, and each stage's columns against its input's schema, filling in every schema. A
+//! stage may read a stage declared after it: the validated spec lists stages in dependency
+//! order.
 
 mod duration;
 mod error;
@@ -49,7 +51,8 @@ pub struct JobSpec {
     pub state_ttl: Option<Duration>,
     /// `[[source]]` tables, in spec order.
     pub sources: Vec<SourceSpec>,
-    /// `[[stage]]` tables, in spec order.
+    /// `[[stage]]` tables, each after the stage it reads (its `input`), otherwise in spec
+    /// order.
     pub stages: Vec<StageSpec>,
     /// `[[sink]]` tables, in spec order.
     pub sinks: Vec<SinkSpec>,
@@ -304,6 +307,10 @@ impl Context<'_> {
 pub const DEFAULT_MAX_PARALLELISM: u32 = 128;
 /// Largest `job.max_parallelism`.
 pub const MAX_MAX_PARALLELISM: u32 = 32768;
+/// The most windows of a sliding window one record may fall in (`size / slide`, rounded up):
+/// each record updates that many accumulators, so a day sliding by 10 s (8,640) is allowed, a
+/// day sliding by 1 s is not.
+pub const MAX_WINDOWS_PER_RECORD: u32 = 10_000;
 
 impl JobSpec {
     /// Parses and validates TOML text; `base_dir` resolves relative `path`s (source file, sink

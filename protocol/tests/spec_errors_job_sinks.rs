@@ -251,7 +251,22 @@ fn stages_in_a_cycle() {
     assert_eq!(
         error.to_string(),
         "the stages form a cycle: per_user -> b -> c -> per_user; a stage cannot read its own output, \
-         directly or through other stages: point one of these inputs at a source or an earlier stage"
+         directly or through other stages: point one of these inputs at a source or at a stage outside \
+         the loop"
+    );
+}
+
+#[test]
+fn stages_in_a_cycle_fed_by_a_stage_declared_after_them() {
+    // feed reads a source; a and b read each other; c, declared last, reads a.
+    let spec = VALID.replace("input = \"events\"", "input = \"c\"")
+        + "[[stage]]\nname = \"a\"\nkind = \"aggregate\"\ninput = \"b\"\naggregates = { m = \"count()\" }\n\
+           [[stage]]\nname = \"b\"\nkind = \"aggregate\"\ninput = \"a\"\naggregates = { k = \"count()\" }\n\
+           [[stage]]\nname = \"c\"\nkind = \"aggregate\"\ninput = \"a\"\naggregates = { j = \"count()\" }\n";
+    assert_eq!(
+        JobSpec::parse(&spec, Path::new("/")).unwrap_err().to_string(),
+        "the stages form a cycle: a -> b -> a; a stage cannot read its own output, directly or \
+         through other stages: point one of these inputs at a source or at a stage outside the loop"
     );
 }
 
@@ -260,7 +275,7 @@ fn stage_reading_itself() {
     assert_eq!(
         error_after("input = \"events\"", "input = \"per_user\""),
         "the stages form a cycle: per_user -> per_user; a stage cannot read its own output, directly or \
-         through other stages: point one of these inputs at a source or an earlier stage"
+         through other stages: point one of these inputs at a source or at a stage outside the loop"
     );
 }
 
@@ -362,6 +377,39 @@ fn sink_parallelism_zero() {
         error_after("path = \"out/\"", "path = \"out/\"\nparallelism = 0"),
         "sink \"out\": field \"parallelism\" has value 0; allowed: a whole number from 1 to 128"
     );
+}
+
+#[test]
+fn two_file_sinks_writing_to_one_folder() {
+    // VALID's sink "out" writes to "out/" in the spec's folder, /jobs.
+    let with_copy = |path: &str| {
+        format!(
+            "{VALID}[[sink]]\nname = \"copy\"\nkind = \"file\"\ninput = \"events\"\npath = \"{path}\"\n"
+        )
+    };
+    for written in [
+        "out",
+        "out/",
+        "./out",
+        "out/.",
+        "a/../out",
+        "../jobs/out",
+        "/jobs/out",
+        "/jobs//out/",
+    ] {
+        assert_eq!(
+            JobSpec::parse(&with_copy(written), Path::new("/jobs"))
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "sink \"copy\": field \"path\" has value {written:?}; allowed: a folder no other sink \
+                 writes to; sink \"out\" writes to /jobs/out: give each file sink its own folder"
+            )
+        );
+    }
+    for elsewhere in ["out2", "out/sub", "../out", "/out"] {
+        common::assert_parses(&with_copy(elsewhere));
+    }
 }
 
 #[test]

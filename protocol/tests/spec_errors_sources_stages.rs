@@ -242,8 +242,27 @@ fn file_bad_records_unknown() {
 fn file_max_out_of_orderness_not_a_duration() {
     assert_eq!(
         error_after("event_time = \"ts\"", "event_time = \"ts\"\nmax_out_of_orderness = \"2 s\""),
-        format!("source \"events\": field \"max_out_of_orderness\" has value \"2 s\"; allowed: a duration: {DURATION}")
+        format!(
+            "source \"events\": field \"max_out_of_orderness\" has value \"2 s\"; allowed: a duration of at \
+             most 100000d: {DURATION}"
+        )
     );
+}
+
+#[test]
+fn file_max_out_of_orderness_beyond_100000_days() {
+    let lag = |d: &str| format!("event_time = \"ts\"\nmax_out_of_orderness = \"{d}\"");
+    common::assert_parses(&VALID.replace("event_time = \"ts\"", &lag("100000d")));
+    common::assert_parses(&VALID.replace("event_time = \"ts\"", &lag("8640000000000ms")));
+    for too_long in ["100001d", "8640000000001ms", "18446744073709551615ms"] {
+        assert_eq!(
+            error_after("event_time = \"ts\"", &lag(too_long)),
+            format!(
+                "source \"events\": field \"max_out_of_orderness\" has value \"{too_long}\"; allowed: a \
+                 duration of at most 100000d: {DURATION}"
+            )
+        );
+    }
 }
 
 #[test]
@@ -436,9 +455,37 @@ fn tumbling_size_zero() {
         error_after("size = \"1s\"", "size = \"0ms\""),
         format!(
             "stage \"per_user\": field \"window.size\" has value \"0ms\"; allowed: a duration greater than \
-             zero: {DURATION}"
+             zero and at most 100000d: {DURATION}"
         )
     );
+}
+
+#[test]
+fn window_durations_beyond_100000_days() {
+    let windows = [
+        ("size", "kind = \"tumbling\", size = \"D\""),
+        (
+            "size",
+            "kind = \"sliding\", size = \"D\", slide = \"100000d\"",
+        ),
+        (
+            "slide",
+            "kind = \"sliding\", size = \"100000d\", slide = \"D\"",
+        ),
+        ("gap", "kind = \"session\", gap = \"D\""),
+    ];
+    for (field, window) in windows {
+        let tumbling = "kind = \"tumbling\", size = \"1s\"";
+        common::assert_parses(&VALID.replace(tumbling, &window.replace('D', "100000d")));
+        assert_eq!(
+            error_after(tumbling, &window.replace('D', "100001d")),
+            format!(
+                "stage \"per_user\": field \"window.{field}\" has value \"100001d\"; allowed: a duration \
+                 greater than zero and at most 100000d: {DURATION}"
+            ),
+            "{window}"
+        );
+    }
 }
 
 #[test]
@@ -463,6 +510,27 @@ fn sliding_slide_longer_than_size() {
         error_after("kind = \"tumbling\", size = \"1s\"", "kind = \"sliding\", size = \"1s\", slide = \"2s\""),
         "stage \"per_user\": field \"window.slide\" has value \"2s\"; allowed: a duration no longer than the \
          window's size \"1s\" (a longer slide would skip records)"
+    );
+}
+
+#[test]
+fn sliding_window_holding_a_record_more_than_10000_times() {
+    let tumbling = "kind = \"tumbling\", size = \"1s\"";
+    let sliding = |size: &str, slide: &str| {
+        format!("kind = \"sliding\", size = \"{size}\", slide = \"{slide}\"")
+    };
+    // A day is 86,400,000 ms: a slide of 8,640 ms puts each record in 10,000 windows.
+    common::assert_parses(&VALID.replace(tumbling, &sliding("1d", "8640ms")));
+    common::assert_parses(&VALID.replace(tumbling, &sliding("10s", "1ms")));
+    assert_eq!(
+        error_after(tumbling, &sliding("1d", "8639ms")),
+        "stage \"per_user\": field \"window.slide\" has value \"8639ms\"; allowed: a duration of at least \
+         8640ms for the window's size \"1d\": a record is in size / slide windows, at most 10000"
+    );
+    assert_eq!(
+        error_after(tumbling, &sliding("10001ms", "1ms")),
+        "stage \"per_user\": field \"window.slide\" has value \"1ms\"; allowed: a duration of at least \
+         2ms for the window's size \"10001ms\": a record is in size / slide windows, at most 10000"
     );
 }
 

@@ -1,6 +1,7 @@
 //! Specs that must parse: the design's example (DESIGN.md §3), the bundled examples, and the
 //! defaults, derived schemas and resolved references the validated form promises.
 
+use quiver_protocol::plan::{JobPlan, Partitioning};
 use quiver_protocol::spec::{
     AggregateCall, AggregateFunction, AggregateStage, BadRecords, FileFormat, FileSource,
     GeneratorSource, JobSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, StageKind, StageSpec,
@@ -498,4 +499,48 @@ fn a_late_sink_receives_the_stage_input_rows() {
         ]
     );
     assert_eq!(spec.stages[0].late.as_deref(), Some("late_rows"));
+}
+
+#[test]
+fn stages_may_read_stages_declared_after_them() {
+    // The design's spec with a stage "totals", declared first, reading its "per_user".
+    let totals = "[[stage]]\nname = \"totals\"\nkind = \"aggregate\"\ninput = \"per_user\"\n\
+                  key = [\"n\"]\naggregates = { users = \"count()\", spend = \"sum(spend)\" }\n\n";
+    let text = design_spec_without_ml().replacen("[[stage]]", &format!("{totals}[[stage]]"), 1)
+        + "[[sink]]\nname = \"print\"\nkind = \"stdout\"\ninput = \"totals\"\n";
+    let spec = JobSpec::parse(&text, Path::new("/")).expect("valid");
+    use ValueType::{Str, F64, I64};
+    let per_user = Schema::new([
+        ("user", Str),
+        ("window_start", I64),
+        ("window_end", I64),
+        ("n", I64),
+        ("spend", F64),
+        ("top", F64),
+    ]);
+    let totals = Schema::new([("n", I64), ("users", I64), ("spend", F64)]);
+    assert_eq!(spec.schema_of("per_user"), Some(&per_user));
+    assert_eq!(spec.schema_of("totals"), Some(&totals));
+    let names: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["per_user", "totals"], "each stage after its input");
+    // The plan (what nodes deploy) reads each stage's input schema from its upstream.
+    let plan = JobPlan::from_spec(&spec);
+    let operator = |name: &str| {
+        plan.operators
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no operator {name}"))
+    };
+    let input = operator("totals").input.as_ref().expect("an input");
+    assert_eq!(input.from, operator("per_user").id);
+    assert_eq!(
+        input.partitioning,
+        Partitioning::Hash {
+            key_columns: vec![3]
+        },
+        "keyed by n, column 3 of per_user's rows"
+    );
+    assert_eq!(operator("totals").input_schema, Some(per_user.clone()));
+    assert_eq!(operator("out").input_schema, Some(per_user));
+    assert_eq!(operator("print").input_schema, Some(totals));
 }

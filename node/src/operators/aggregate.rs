@@ -7,7 +7,10 @@
 //!   when the watermark reaches `end - 1`, emitting `key columns, window_start, window_end,
 //!   aggregates` with event time `end - 1`. A record whose windows have all fired already is
 //!   late: it goes to [`Output::late`](crate::operator::Output) unchanged. `on_end` fires what
-//!   is left, in window-end order.
+//!   is left, in window-end order. Window bounds are computed with checked arithmetic: a
+//!   record whose windows would reach beyond `i64` (only possible outside the event-time range
+//!   sources accept, `quiver_protocol::record::EVENT_TIME_RANGE`) is an
+//!   [`OperatorError::Data`], never a wrapped or clamped window.
 //!
 //! State lives per key and is snapshotted per key group (the fixed key hash of
 //! `quiver_protocol::keygroup` over the key columns), with the operator's watermark in every
@@ -27,7 +30,8 @@ use crate::operator::{KeyGroupState, Operator, OperatorError};
 use accumulator::{Acc, AggregatePlan};
 use key::{GroupKey, I64Key, StrKey, ValuesKey};
 use quiver_protocol::keygroup::key_group;
-use quiver_protocol::spec::{AggregateStage, WindowSpec};
+use quiver_protocol::record::{MAX_EVENT_TIME, MAX_EVENT_TIME_SPAN_MS, MIN_EVENT_TIME};
+use quiver_protocol::spec::{AggregateStage, WindowSpec, MAX_WINDOWS_PER_RECORD};
 use quiver_protocol::{Column, KeyGroup, Row, Schema, Value, ValueType};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -143,12 +147,15 @@ fn build_keyed<K: GroupKey>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let core = Core::<K>::new(name, key_columns, plans, max_parallelism);
+    // Bounded as the spec bounds them, so that window arithmetic on valid event times cannot
+    // overflow and a record updates a bounded number of windows.
     let ms = |d: Duration, what: &str| -> Result<i64, OperatorError> {
         match i64::try_from(d.as_millis()) {
-            Ok(ms) if ms > 0 => Ok(ms),
-            _ => Err(OperatorError::Data(format!(
-                "stage \"{name}\": window {what} must be between 1 ms and {} ms, got {d:?}",
-                i64::MAX
+            Ok(ms) if (1..=MAX_EVENT_TIME_SPAN_MS).contains(&ms) => Ok(ms),
+            _ => Err(OperatorError::Config(format!(
+                "stage \"{name}\": window {what} must be between 1 ms and {MAX_EVENT_TIME_SPAN_MS} ms \
+                 ({} days), got {d:?}",
+                MAX_EVENT_TIME_SPAN_MS / 86_400_000
             ))),
         }
     };
@@ -170,6 +177,14 @@ fn build_keyed<K: GroupKey>(
             if slide > size {
                 return Err(OperatorError::Data(format!(
                     "stage \"{name}\": sliding window slide ({slide} ms) must not exceed its size ({size} ms)"
+                )));
+            }
+            // ceil(size / slide); both are positive.
+            let windows = (size - 1) / slide + 1;
+            if windows > i64::from(MAX_WINDOWS_PER_RECORD) {
+                return Err(OperatorError::Config(format!(
+                    "stage \"{name}\": a sliding window of size {size} ms and slide {slide} ms puts \
+                     each record in {windows} windows; at most {MAX_WINDOWS_PER_RECORD} are allowed"
                 )));
             }
             Box::new(aligned::AlignedWindows::new(core, size, slide))
@@ -221,6 +236,17 @@ impl<K: GroupKey> Core<K> {
             self.watermark = watermark;
         }
         later
+    }
+
+    /// The error for a record at `t` whose windows would reach beyond `i64`: only possible for
+    /// event times outside the valid range, which sources do not emit.
+    fn time_overflow(&self, t: i64) -> OperatorError {
+        OperatorError::Data(format!(
+            "stage \"{}\": event time {t} is too close to the end of the i64 range for this \
+             stage's windows (sources only emit event times from {MIN_EVENT_TIME} to \
+             {MAX_EVENT_TIME} ms)",
+            self.name
+        ))
     }
 
     /// Reads the key of `row` into `self.key`.
@@ -354,6 +380,8 @@ struct GroupState<T> {
     entries: T,
 }
 
+#[cfg(test)]
+mod event_time_bound_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! quoting, via the `csv` crate).
 //!
 //! Header columns are matched to the schema by name: extra columns are ignored, a schema
-//! column missing from the header is an error. Empty lines are skipped.
+//! column missing from the header is an error. Empty lines are skipped, and so is a UTF-8
+//! byte-order mark before the header. An f64 field must be finite: `NaN`, `inf` and numbers
+//! that overflow (`1e400`) are malformed.
 
 use super::fields::{parse_text, RowPlan};
 use crate::operator::{OperatorError, Source, SourcePosition};

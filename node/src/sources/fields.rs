@@ -2,6 +2,7 @@
 //! time column, and error messages that name the file, the line and the reason.
 
 use crate::operator::{OperatorError, SourcePosition};
+use quiver_protocol::record::{EVENT_TIME_RANGE, MAX_EVENT_TIME, MIN_EVENT_TIME};
 use quiver_protocol::spec::BadRecords;
 use quiver_protocol::{Row, Schema, Value, ValueType};
 use std::path::Path;
@@ -119,17 +120,20 @@ impl RowPlan {
         }
     }
 
-    /// The record's event time: the event time column (which must not be null), else 0.
+    /// The record's event time: the event time column (which must not be null and must be in
+    /// [`EVENT_TIME_RANGE`]), else 0.
     pub(crate) fn event_time(&self, row: &Row) -> Result<i64, String> {
-        match self.event_time {
-            None => Ok(0),
-            Some(i) => match row.get(i) {
-                Some(Value::I64(t)) => Ok(*t),
-                _ => Err(format!(
-                    "column \"{}\" (event time) is missing",
-                    self.schema.columns[i].name
-                )),
-            },
+        let Some(i) = self.event_time else {
+            return Ok(0);
+        };
+        let name = &self.schema.columns[i].name;
+        match row.get(i) {
+            Some(Value::I64(t)) if EVENT_TIME_RANGE.contains(t) => Ok(*t),
+            Some(Value::I64(t)) => Err(format!(
+                "column \"{name}\" (event time): {t} is outside the valid range, {MIN_EVENT_TIME} \
+                 to {MAX_EVENT_TIME} ms since the epoch"
+            )),
+            _ => Err(format!("column \"{name}\" (event time) is missing")),
         }
     }
 }
@@ -150,6 +154,16 @@ pub(crate) fn with_article(ty: ValueType) -> String {
     }
 }
 
+/// `x` if it is finite; else the reason the value written as `written` is malformed (NaN and
+/// infinities, also from overflow as in `1e400`, would poison sums and averages for good).
+pub(crate) fn finite(x: f64, written: &dyn std::fmt::Display) -> Result<f64, String> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(format!("{written} is not a finite f64"))
+    }
+}
+
 /// Parses a CSV text field as `ty`. An empty field is null for every type but string.
 pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Value, String> {
     let trimmed = text.trim();
@@ -159,7 +173,7 @@ pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Value, String> {
     let bad = || format!("{} is not {}", shown(text), with_article(ty));
     Ok(match ty {
         ValueType::I64 => Value::I64(trimmed.parse().map_err(|_| bad())?),
-        ValueType::F64 => Value::F64(trimmed.parse().map_err(|_| bad())?),
+        ValueType::F64 => Value::F64(finite(trimmed.parse().map_err(|_| bad())?, &shown(text))?),
         ValueType::Bool => {
             if trimmed.eq_ignore_ascii_case("true") {
                 Value::Bool(true)

@@ -8,7 +8,7 @@ use quiver_protocol::{Record, Schema, Value, ValueType};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn schema() -> Schema {
+pub(super) fn schema() -> Schema {
     Schema::new([
         ("user", ValueType::Str),
         ("amount", ValueType::F64),
@@ -17,7 +17,7 @@ fn schema() -> Schema {
     ])
 }
 
-fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> SourceSpec {
+pub(super) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> SourceSpec {
     SourceSpec {
         name: "events".to_string(),
         parallelism: 1,
@@ -33,13 +33,13 @@ fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> SourceSpec 
     }
 }
 
-fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf {
+pub(super) fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write");
     path
 }
 
-fn drain(source: &mut dyn Source, batch: usize) -> Result<Vec<Record>, String> {
+pub(super) fn drain(source: &mut dyn Source, batch: usize) -> Result<Vec<Record>, String> {
     let mut all = Vec::new();
     while let Some(b) = source.poll_batch(batch).map_err(|e| e.to_string())? {
         all.extend(b);
@@ -47,7 +47,7 @@ fn drain(source: &mut dyn Source, batch: usize) -> Result<Vec<Record>, String> {
     Ok(all)
 }
 
-fn rec(user: &str, amount: Option<f64>, ts: i64, ok: Option<bool>) -> Record {
+pub(super) fn rec(user: &str, amount: Option<f64>, ts: i64, ok: Option<bool>) -> Record {
     Record {
         event_time: ts,
         row: vec![
@@ -59,8 +59,19 @@ fn rec(user: &str, amount: Option<f64>, ts: i64, ok: Option<bool>) -> Record {
     }
 }
 
-/// Reads `text` as `format` and returns the records or the error message.
-fn read(
+/// Reads `text` as `format` and returns the records or the error message, the number of
+/// records skipped, and the file's path.
+pub(super) fn read(
+    format: FileFormat,
+    text: &str,
+    bad: BadRecords,
+) -> (Result<Vec<Record>, String>, u64, PathBuf) {
+    read_as(schema(), format, text, bad)
+}
+
+/// [`read`] with another schema; the event time is column `ts` if the schema has one.
+pub(super) fn read_as(
+    schema: Schema,
     format: FileFormat,
     text: &str,
     bad: BadRecords,
@@ -72,7 +83,12 @@ fn read(
         "events.jsonl"
     };
     let path = write(&dir, name, text.as_bytes());
-    match build_source(&spec(&path, format, bad), 0, 1) {
+    let mut spec = spec(&path, format, bad);
+    if let SourceKind::File(f) = &mut spec.kind {
+        f.event_time = schema.index_of("ts").map(|_| "ts".to_string());
+    }
+    spec.schema = schema;
+    match build_source(&spec, 0, 1) {
         Err(e) => (Err(e.to_string()), 0, path),
         Ok(mut s) => {
             let result = drain(s.as_mut(), 2);

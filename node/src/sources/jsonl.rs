@@ -1,14 +1,19 @@
 //! The JSON-lines file source: one JSON object per line, fields matched to the schema by name
-//! (other fields ignored; a null or missing field is null). Blank lines are skipped.
+//! (other fields ignored; a null or missing field is null). Blank lines are skipped, and so is
+//! a UTF-8 byte-order mark at the start of the file.
 //!
 //! Lines are parsed straight into a row (a serde visitor typed by the schema), without an
-//! intermediate JSON tree.
+//! intermediate JSON tree. Numbers for i64 and f64 columns (and vector elements) are read from
+//! their text as written: an i64 column takes a whole number however it is written (`1.0`,
+//! `-3e2`) if it fits exactly, an f64 must be finite (`1e400` overflows), and messages show
+//! the number as written. A schema column given twice in one object is malformed.
 
-use super::fields::{shown, with_article, RowPlan};
+use super::fields::{finite, shown, with_article, RowPlan};
 use crate::operator::{OperatorError, Source, SourcePosition};
 use quiver_protocol::{Batch, Record, Row, Schema, SparseVector, Value, ValueType};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -20,6 +25,8 @@ pub struct JsonlSource {
     plan: RowPlan,
     reader: BufReader<File>,
     line_buf: Vec<u8>,
+    /// Which schema columns the line being parsed has set (reused from line to line).
+    seen: Vec<bool>,
     /// Byte offset and line number of the next unread line.
     offset: u64,
     line: u64,
@@ -38,6 +45,7 @@ impl JsonlSource {
             plan,
             reader: BufReader::with_capacity(1 << 16, file),
             line_buf: Vec::with_capacity(1024),
+            seen: Vec::new(),
             offset: 0,
             line: 1,
             skipped: 0,
@@ -46,13 +54,20 @@ impl JsonlSource {
     }
 }
 
-/// Parses one line into a record.
-fn parse_line(plan: &RowPlan, text: &[u8]) -> Result<Record, String> {
-    let mut row = vec![Value::Null; plan.schema.columns.len()];
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Parses one line into a record; `seen` is scratch space.
+fn parse_line(plan: &RowPlan, text: &[u8], seen: &mut Vec<bool>) -> Result<Record, String> {
+    let width = plan.schema.columns.len();
+    let mut row = vec![Value::Null; width];
+    seen.clear();
+    seen.resize(width, false);
     let mut de = serde_json::Deserializer::from_slice(text);
     RowSeed {
         schema: &plan.schema,
         row: &mut row,
+        seen,
     }
     .deserialize(&mut de)
     .and_then(|()| de.end())
@@ -90,14 +105,17 @@ impl Source for JsonlSource {
                 self.done = true;
                 break;
             }
-            let line = self.line;
+            let (line, at_start) = (self.line, self.offset == 0);
             self.offset += n as u64;
             self.line += 1;
-            if self.line_buf.iter().all(u8::is_ascii_whitespace) {
+            let mut text = self.line_buf.as_slice();
+            if at_start {
+                text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
+            }
+            if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let text = self.line_buf.trim_ascii_end();
-            match parse_line(&self.plan, text) {
+            match parse_line(&self.plan, text.trim_ascii_end(), &mut self.seen) {
                 Ok(record) => batch.push(record),
                 Err(reason) => self.plan.bad_record(line, reason, &mut self.skipped)?,
             }
@@ -135,6 +153,8 @@ impl Source for JsonlSource {
 struct RowSeed<'a> {
     schema: &'a Schema,
     row: &'a mut Row,
+    /// Columns already set by this object (all `false` at the start).
+    seen: &'a mut [bool],
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
@@ -157,6 +177,12 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             match column {
                 Some(i) => {
                     let c = &self.schema.columns[i];
+                    if std::mem::replace(&mut self.seen[i], true) {
+                        return Err(de::Error::custom(format!(
+                            "column \"{}\" appears twice",
+                            c.name
+                        )));
+                    }
                     self.row[i] = map.next_value_seed(ValueSeed {
                         ty: c.ty,
                         name: &c.name,
@@ -208,22 +234,132 @@ impl ValueSeed<'_> {
             with_article(self.ty)
         ))
     }
+
+    /// The value of an i64 or f64 column from its JSON text as written.
+    fn number<E: de::Error>(&self, text: &str) -> Result<Value, E> {
+        match text.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') => {}
+            Some(b'n') => return Ok(Value::Null),
+            Some(b'"') => {
+                let s: String = serde_json::from_str(text).map_err(E::custom)?;
+                return Err(self.mismatch(shown(&s)));
+            }
+            Some(b'[') => return Err(self.mismatch("an array")),
+            Some(b'{') => return Err(self.mismatch("an object")),
+            // `true` or `false`.
+            _ => return Err(self.mismatch(text)),
+        }
+        match self.ty {
+            ValueType::I64 => whole_number(text)
+                .map(Value::I64)
+                .ok_or_else(|| self.mismatch(text)),
+            _ => {
+                let x = text.parse().map_err(|_| self.mismatch(text))?;
+                finite(x, &text)
+                    .map(Value::F64)
+                    .map_err(|e| E::custom(format!("column \"{}\": {e}", self.name)))
+            }
+        }
+    }
+
+    /// A vector element (`self` is typed f64) from its value.
+    fn element<E: de::Error>(&self, value: Value) -> Result<f64, E> {
+        match value {
+            Value::F64(x) => Ok(x),
+            _ => Err(self.mismatch("a null element")),
+        }
+    }
+}
+
+/// The integer a JSON number's text denotes, when it is whole and fits an i64 exactly: `1.0`,
+/// `-3e2`, `922337203685477580.7e1`; `None` for `1.5`, `1e300`. Read from the decimal digits,
+/// never through an f64, which is inexact above 2^53.
+fn whole_number(text: &str) -> Option<i64> {
+    if let Ok(n) = text.parse() {
+        return Some(n);
+    }
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    // The value is `digits` × 10^scale. An exponent too long for an i64 makes it too large
+    // or fractional: `digits` is not zero.
+    let exponent: i64 = exponent.map_or(Some(0), |e| e.parse().ok())?;
+    let scale = exponent.checked_sub(i64::try_from(frac_part.len()).ok()?)?;
+    let magnitude = if scale >= 0 {
+        // More than 19 digits is at least 10^19, beyond i64::MAX (19 digits); the parse below
+        // decides those of 19.
+        if i64::try_from(digits.len()).ok()?.checked_add(scale)? > 19 {
+            return None;
+        }
+        digits.to_string() + &"0".repeat(usize::try_from(scale).ok()?)
+    } else {
+        let kept = i64::try_from(digits.len()).ok()?.checked_add(scale)?;
+        let kept = usize::try_from(kept).ok()?;
+        let (whole, fraction) = digits.split_at(kept);
+        if fraction.bytes().any(|b| b != b'0') {
+            return None;
+        }
+        whole.to_string()
+    };
+    let sign = if negative { "-" } else { "" };
+    format!("{sign}{magnitude}").parse().ok()
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.ty == ValueType::Sparse {
-            let name = self.name;
-            return Option::<SparseVector>::deserialize(d)
-                .map(|v| v.map_or(Value::Null, |v| Value::Sparse(Arc::new(v))))
-                .map_err(|e| de::Error::custom(format!("column \"{name}\": {e}")));
+        match self.ty {
+            ValueType::I64 | ValueType::F64 => self.number(<&RawValue>::deserialize(d)?.get()),
+            ValueType::Sparse => {
+                let name = self.name;
+                let Some(v) = Option::<SparseJson<'_>>::deserialize(d)
+                    .map_err(|e| de::Error::custom(format!("column \"{name}\": {e}")))?
+                else {
+                    return Ok(Value::Null);
+                };
+                let element = ValueSeed {
+                    ty: ValueType::F64,
+                    name,
+                };
+                let values = v
+                    .values
+                    .iter()
+                    .map(|raw| element.element(element.number(raw.get())?))
+                    .collect::<Result<Vec<f64>, D::Error>>()?;
+                Ok(Value::Sparse(Arc::new(SparseVector {
+                    dim: v.dim,
+                    indices: v.indices,
+                    values,
+                })))
+            }
+            _ => d.deserialize_any(self),
         }
-        d.deserialize_any(self)
     }
 }
 
+/// A sparse vector as JSON writes it (the fields of [`SparseVector`]), its values kept as
+/// written until they are checked.
+#[derive(Deserialize)]
+struct SparseJson<'a> {
+    dim: u32,
+    indices: Vec<u32>,
+    #[serde(borrow)]
+    values: Vec<&'a RawValue>,
+}
+
+/// Strings, booleans and dense vectors; numbers reach it only for other columns' types.
 impl<'de> Visitor<'de> for ValueSeed<'_> {
     type Value = Value;
 
@@ -243,26 +379,15 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        match self.ty {
-            ValueType::I64 => Ok(Value::I64(v)),
-            ValueType::F64 => Ok(Value::F64(v as f64)),
-            _ => Err(self.mismatch(v)),
-        }
+        Err(self.mismatch(v))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        match (self.ty, i64::try_from(v)) {
-            (ValueType::I64, Ok(x)) => Ok(Value::I64(x)),
-            (ValueType::F64, _) => Ok(Value::F64(v as f64)),
-            _ => Err(self.mismatch(v)),
-        }
+        Err(self.mismatch(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        match self.ty {
-            ValueType::F64 => Ok(Value::F64(v)),
-            _ => Err(self.mismatch(v)),
-        }
+        Err(self.mismatch(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
@@ -282,10 +407,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             name: self.name,
         };
         while let Some(x) = seq.next_element_seed(element())? {
-            match x {
-                Value::F64(x) => values.push(x),
-                _ => return Err(element().mismatch("a null element")),
-            }
+            values.push(element().element(x)?);
         }
         Ok(Value::Dense(Arc::from(values)))
     }

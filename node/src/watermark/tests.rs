@@ -72,3 +72,28 @@ fn idle_and_ended_without_active_does_not_advance() {
     assert_eq!(t.update(1, 30), Some(30));
     assert_eq!(t.update(7, 40), None, "unknown input ignored");
 }
+
+#[test]
+fn generator_at_the_event_time_bounds_and_the_ends_of_i64_saturates() {
+    // The valid event times are ±8.64e15 ms; the longest lag is 100,000 days.
+    let (lo, hi, longest) = (
+        -8_640_000_000_000_000_i64,
+        8_640_000_000_000_000_i64,
+        8_640_000_000_000_i64,
+    );
+    let watermark = |lag: i64, times: &[i64]| {
+        let mut g = WatermarkGenerator::new(lag);
+        times.iter().for_each(|&t| g.observe(t));
+        g.watermark()
+    };
+    assert_eq!(watermark(0, &[lo]), Some(lo - 1));
+    assert_eq!(watermark(longest, &[lo]), Some(-8_648_640_000_000_001));
+    assert_eq!(watermark(longest, &[hi, lo]), Some(8_631_359_999_999_999));
+    // Outside the valid range (sources never emit these) it saturates, never wraps.
+    assert_eq!(watermark(0, &[i64::MIN]), Some(i64::MIN));
+    assert_eq!(watermark(longest, &[i64::MIN + 5]), Some(i64::MIN));
+    assert_eq!(watermark(0, &[i64::MAX]), Some(i64::MAX - 1));
+    assert_eq!(watermark(i64::MAX, &[i64::MIN, i64::MAX]), Some(-1));
+    assert_eq!(watermark(i64::MAX, &[0]), Some(i64::MIN));
+    assert_eq!(watermark(-5, &[10]), Some(9), "a negative lag counts as 0");
+}

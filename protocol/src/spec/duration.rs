@@ -43,3 +43,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let ms = number.checked_mul(unit_ms).ok_or_else(error)?;
     Ok(Duration::from_millis(ms))
 }
+
+/// A duration in the largest unit that divides it, as a spec would write it (`"90s"`,
+/// `"100000d"`; sub-millisecond parts are dropped).
+pub(crate) fn show_duration(d: Duration) -> String {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let (unit, unit_ms) = UNITS
+        .iter()
+        .rev()
+        .find(|(_, unit_ms)| ms % unit_ms == 0)
+        .copied()
+        .unwrap_or(UNITS[0]);
+    format!("{}{unit}", ms / unit_ms)
+}

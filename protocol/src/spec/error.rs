@@ -102,7 +102,8 @@ pub enum SpecError {
     /// Stages that read each other's output in a loop.
     #[error(
         "the stages form a cycle: {cycle}; a stage cannot read its own output, directly or \
-         through other stages: point one of these inputs at a source or an earlier stage"
+         through other stages: point one of these inputs at a source or at a stage outside the \
+         loop"
     )]
     Cycle {
         /// The loop, as `a -> b -> a`.

@@ -1,8 +1,9 @@
 //! Reading one TOML table of a spec field by field, with errors that name the place, the
 //! field path, the value as written and what is allowed.
 
-use super::duration::{parse_duration, DURATION_FORMAT};
+use super::duration::{parse_duration, show_duration, DURATION_FORMAT};
 use super::error::SpecError;
+use crate::record::MAX_EVENT_TIME_SPAN_MS;
 use std::time::Duration;
 use toml::{Table, Value};
 
@@ -149,10 +150,41 @@ impl<'a> Fields<'a> {
         key: &str,
         positive: bool,
     ) -> Result<Option<Duration>, SpecError> {
-        let allowed = if positive {
-            format!("a duration greater than zero: {DURATION_FORMAT}")
-        } else {
-            format!("a duration: {DURATION_FORMAT}")
+        self.duration_up_to(key, positive, None)
+    }
+
+    /// A duration added to or subtracted from event times (window size, slide and gap,
+    /// `max_out_of_orderness`): at most [`MAX_EVENT_TIME_SPAN_MS`], so no arithmetic on valid
+    /// event times overflows; `positive`: zero is refused too.
+    pub(crate) fn event_time_span(
+        &self,
+        key: &str,
+        positive: bool,
+    ) -> Result<Option<Duration>, SpecError> {
+        let max = Duration::from_millis(MAX_EVENT_TIME_SPAN_MS.unsigned_abs());
+        self.duration_up_to(key, positive, Some(max))
+    }
+
+    /// A duration field, at most `max` when given; `positive`: zero is refused too.
+    fn duration_up_to(
+        &self,
+        key: &str,
+        positive: bool,
+        max: Option<Duration>,
+    ) -> Result<Option<Duration>, SpecError> {
+        let allowed = match (positive, max) {
+            (true, None) => format!("a duration greater than zero: {DURATION_FORMAT}"),
+            (false, None) => format!("a duration: {DURATION_FORMAT}"),
+            (true, Some(max)) => format!(
+                "a duration greater than zero and at most {}: {DURATION_FORMAT}",
+                show_duration(max)
+            ),
+            (false, Some(max)) => {
+                format!(
+                    "a duration of at most {}: {DURATION_FORMAT}",
+                    show_duration(max)
+                )
+            }
         };
         let Some(value) = self.get(key) else {
             return Ok(None);
@@ -161,7 +193,9 @@ impl<'a> Fields<'a> {
             return Err(self.invalid(key, value, allowed));
         };
         match parse_duration(text) {
-            Ok(d) if positive && d.is_zero() => Err(self.invalid(key, value, allowed)),
+            Ok(d) if (positive && d.is_zero()) || max.is_some_and(|max| d > max) => {
+                Err(self.invalid(key, value, allowed))
+            }
             Ok(d) => Ok(Some(d)),
             Err(_) => Err(self.invalid(key, value, allowed)),
         }

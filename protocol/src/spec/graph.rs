@@ -4,9 +4,10 @@
 use super::error::SpecError;
 use super::sink::WrittenSink;
 use super::stage::output_schema;
-use crate::spec::{SinkSpec, SourceSpec, StageSpec};
+use crate::spec::{SinkKind, SinkSpec, SourceSpec, StageSpec};
 use crate::value::Schema;
 use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 use toml::{Table, Value};
 
 /// What an operator name may contain.
@@ -33,14 +34,16 @@ pub(super) fn operator_name(table: &Table, what: &str, index: usize) -> Result<S
     }
 }
 
-/// Checks every reference between operators, fills in stage schemas in dependency order and
-/// resolves sinks (their input and default parallelism).
+/// Checks every reference between operators, puts stages in dependency order (each after
+/// the stage it reads) filling in their schemas, and resolves sinks (their input and default
+/// parallelism).
 pub(super) fn resolve(
     sources: &[SourceSpec],
-    stages: &mut [StageSpec],
+    stages: &mut Vec<StageSpec>,
     sinks: Vec<WrittenSink>,
 ) -> Result<Vec<SinkSpec>, SpecError> {
     check_unique_names(sources, stages, &sinks)?;
+    check_distinct_folders(&sinks)?;
     let readable: Vec<String> = sources
         .iter()
         .map(|s| s.name.clone())
@@ -53,8 +56,7 @@ pub(super) fn resolve(
             &readable,
         )?;
     }
-    check_acyclic(stages)?;
-    fill_schemas(sources, stages)?;
+    order_and_fill_schemas(sources, stages)?;
     let late_of = late_targets(stages, &sinks)?;
     let parallelism_of = |name: &str| {
         sources
@@ -137,6 +139,48 @@ fn check_unique_names(
     Ok(())
 }
 
+/// No two file sinks write to one folder: their part files would mix. Folders are compared
+/// lexically (`out`, `out/`, `./out` and `a/../out` are one folder), without following
+/// symbolic links: the folders need not exist yet.
+fn check_distinct_folders(sinks: &[WrittenSink]) -> Result<(), SpecError> {
+    let mut writers: HashMap<PathBuf, &str> = HashMap::new();
+    for sink in sinks {
+        let SinkKind::File { path } = &sink.kind else {
+            continue;
+        };
+        let folder = lexically_normal(path);
+        if let Some(first) = writers.get(&folder) {
+            return Err(SpecError::Invalid {
+                at: format!("sink \"{}\"", sink.name),
+                field: "path".to_string(),
+                value: format!("{:?}", sink.written_path.as_deref().unwrap_or_default()),
+                allowed: format!(
+                    "a folder no other sink writes to; sink \"{first}\" writes to {}: give each \
+                     file sink its own folder",
+                    folder.display()
+                ),
+            });
+        }
+        writers.insert(folder, &sink.name);
+    }
+    Ok(())
+}
+
+/// `path` without `.` components, each `..` taking away the component before it.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
 /// Names paired with their place in the spec: `stage #2`.
 fn label<'n>(
     what: &'static str,
@@ -160,53 +204,70 @@ fn check_input(at: &str, input: &str, readable: &[String]) -> Result<(), SpecErr
     })
 }
 
-/// No stage reads its own output. Each stage has one input, so following inputs from any
-/// stage either reaches a source or comes back to a stage already on the path.
-fn check_acyclic(stages: &[StageSpec]) -> Result<(), SpecError> {
-    let index_of = |name: &str| stages.iter().position(|s| s.name == name);
+/// Orders `stages` so that each follows the stage it reads, keeping spec order otherwise (a
+/// spec already in that order keeps its operator ids), and fills in their schemas in that
+/// order. A stage reading its own output, directly or through others, is a cycle. Every
+/// `input` names a source or a stage.
+fn order_and_fill_schemas(
+    sources: &[SourceSpec],
+    stages: &mut Vec<StageSpec>,
+) -> Result<(), SpecError> {
+    let order = dependency_order(stages)?;
+    let mut schemas: HashMap<String, Schema> = sources
+        .iter()
+        .map(|s| (s.name.clone(), s.schema.clone()))
+        .collect();
+    let mut unordered: Vec<Option<StageSpec>> = stages.drain(..).map(Some).collect();
+    for i in order {
+        let Some(mut stage) = unordered[i].take() else {
+            continue;
+        };
+        // The input is a source or a stage placed before this one.
+        let input = schemas.get(&stage.input).cloned().unwrap_or_default();
+        stage.schema = output_schema(&stage, &input)?;
+        schemas.insert(stage.name.clone(), stage.schema.clone());
+        stages.push(stage);
+    }
+    Ok(())
+}
+
+/// The positions of `stages`, each after the stage it reads, spec order otherwise. Each stage
+/// has one input, so following inputs from a stage either reaches a source, reaches a stage
+/// already placed, or comes back to a stage on the path: a cycle.
+fn dependency_order(stages: &[StageSpec]) -> Result<Vec<usize>, SpecError> {
+    let index_of: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut placed = vec![false; stages.len()];
+    let mut order = Vec::with_capacity(stages.len());
     for start in 0..stages.len() {
-        let mut path = vec![start];
-        let mut current = start;
-        while let Some(next) = index_of(&stages[current].input) {
-            if let Some(pos) = path.iter().position(|&p| p == next) {
+        // Stages from `start` up its inputs, until a source or a placed stage.
+        let mut path: Vec<usize> = Vec::new();
+        let mut next = Some(start);
+        while let Some(i) = next.filter(|&i| !placed[i]) {
+            if let Some(pos) = path.iter().position(|&p| p == i) {
                 // `path` follows inputs backwards; print it in the direction data flows.
                 let mut cycle: Vec<&str> = path[pos..]
                     .iter()
-                    .map(|&i| stages[i].name.as_str())
+                    .map(|&p| stages[p].name.as_str())
                     .collect();
-                cycle.push(&stages[next].name);
+                cycle.push(&stages[i].name);
                 cycle.reverse();
                 return Err(SpecError::Cycle {
                     cycle: cycle.join(" -> "),
                 });
             }
-            path.push(next);
-            current = next;
+            path.push(i);
+            next = index_of.get(stages[i].input.as_str()).copied();
+        }
+        for &i in path.iter().rev() {
+            placed[i] = true;
+            order.push(i);
         }
     }
-    Ok(())
-}
-
-/// Computes every stage's output schema once its input's is known (the graph is acyclic).
-fn fill_schemas(sources: &[SourceSpec], stages: &mut [StageSpec]) -> Result<(), SpecError> {
-    let mut schemas: HashMap<String, Schema> = sources
-        .iter()
-        .map(|s| (s.name.clone(), s.schema.clone()))
-        .collect();
-    let mut done = vec![false; stages.len()];
-    while done.contains(&false) {
-        for (stage, done) in stages.iter_mut().zip(done.iter_mut()) {
-            if *done {
-                continue;
-            }
-            if let Some(input) = schemas.get(&stage.input) {
-                stage.schema = output_schema(stage, input)?;
-                schemas.insert(stage.name.clone(), stage.schema.clone());
-                *done = true;
-            }
-        }
-    }
-    Ok(())
+    Ok(order)
 }
 
 /// Which stage sends its late records to which sink; checks that `late` names a sink used by

@@ -22,6 +22,8 @@ pub(super) struct WrittenSink {
     pub(super) parallelism: Option<u32>,
     /// Where it writes.
     pub(super) kind: SinkKind,
+    /// A file sink's `path` as written, for messages.
+    pub(super) written_path: Option<String>,
 }
 
 /// Reads one `[[sink]]` table named `name`.
@@ -31,11 +33,13 @@ pub(super) fn parse(
     cx: &Context<'_>,
 ) -> Result<WrittenSink, SpecError> {
     let kind = fields.required_string("kind", &format!("one of {KINDS}"))?;
+    let mut written_path = None;
     let kind = match kind {
         "file" => {
             fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &["path"]].concat())?;
             let path = fields
                 .required_string("path", "\"out/\" (a folder, relative to the spec's folder)")?;
+            written_path = Some(path.to_string());
             SinkKind::File {
                 path: cx.resolve_path(fields, "path", path)?,
             }
@@ -72,5 +76,6 @@ pub(super) fn parse(
             .map(str::to_string),
         parallelism: fields.parallelism("parallelism", cx.max_parallelism)?,
         kind,
+        written_path,
     })
 }

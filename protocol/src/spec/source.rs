@@ -104,7 +104,7 @@ pub(super) fn parse(
         name: name.to_string(),
         parallelism,
         max_out_of_orderness: fields
-            .duration("max_out_of_orderness", false)?
+            .event_time_span("max_out_of_orderness", false)?
             .unwrap_or(Duration::ZERO),
         kind,
         schema,

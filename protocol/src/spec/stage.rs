@@ -4,7 +4,7 @@
 use super::error::SpecError;
 use super::fields::{show, Fields};
 use super::ml;
-use super::Context;
+use super::{Context, MAX_WINDOWS_PER_RECORD};
 use crate::spec::{
     AggregateCall, AggregateFunction, AggregateStage, StageKind, StageSpec, WindowSpec,
 };
@@ -162,7 +162,7 @@ fn window_spec(window: &Fields<'_>) -> Result<WindowSpec, SpecError> {
     })?;
     let required = |key: &str| {
         window
-            .duration(key, true)?
+            .event_time_span(key, true)?
             .ok_or_else(|| window.missing(key, format!("add {key} = a duration such as \"1s\"")))
     };
     Ok(match kind {
@@ -176,17 +176,29 @@ fn window_spec(window: &Fields<'_>) -> Result<WindowSpec, SpecError> {
             window.deny_unknown(&["kind", "size", "slide"])?;
             let size = required("size")?;
             let slide = required("slide")?;
+            let shown = |key: &str| window.get(key).map(show).unwrap_or_default();
+            let invalid_slide = |allowed: String| SpecError::Invalid {
+                at: window.at().to_string(),
+                field: window.path("slide"),
+                value: shown("slide"),
+                allowed,
+            };
             if slide > size {
-                let shown = |key: &str| window.get(key).map(show).unwrap_or_default();
-                return Err(SpecError::Invalid {
-                    at: window.at().to_string(),
-                    field: window.path("slide"),
-                    value: shown("slide"),
-                    allowed: format!(
-                        "a duration no longer than the window's size {} (a longer slide would skip records)",
-                        shown("size")
-                    ),
-                });
+                return Err(invalid_slide(format!(
+                    "a duration no longer than the window's size {} (a longer slide would skip records)",
+                    shown("size")
+                )));
+            }
+            // A record is in ceil(size / slide) windows.
+            let min_slide = size
+                .as_millis()
+                .div_ceil(u128::from(MAX_WINDOWS_PER_RECORD));
+            if slide.as_millis() < min_slide {
+                return Err(invalid_slide(format!(
+                    "a duration of at least {min_slide}ms for the window's size {}: a record is in \
+                     size / slide windows, at most {MAX_WINDOWS_PER_RECORD}",
+                    shown("size")
+                )));
             }
             WindowSpec::Sliding { size, slide }
         }

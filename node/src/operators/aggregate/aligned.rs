@@ -56,7 +56,8 @@ impl<K: GroupKey> AlignedWindows<K> {
     fn fire(&mut self, watermark: i64, out: &mut Output) {
         while let Some(entry) = self.windows.first_entry() {
             let end = *entry.key();
-            if end - 1 > watermark {
+            let last = end.saturating_sub(1);
+            if last > watermark {
                 break;
             }
             let mut table = entry.remove();
@@ -64,7 +65,7 @@ impl<K: GroupKey> AlignedWindows<K> {
             out.records.reserve(table.len());
             for (key, _, accs) in table.iter() {
                 out.records.push(Record {
-                    event_time: end - 1,
+                    event_time: last,
                     row: self.core.output_row(key, Some((start, end)), accs),
                 });
             }
@@ -81,10 +82,18 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
             let t = record.event_time;
             self.core.read_key(&record.row)?;
             let mut accepted = false;
-            let mut start = t - t.rem_euclid(self.slide);
+            // The latest window holding `t`, then earlier ones while they hold it: at most
+            // ceil(size / slide). A window bound beyond i64 is an error, never wrapped or
+            // clamped.
+            let mut start = t
+                .checked_sub(t.rem_euclid(self.slide))
+                .ok_or_else(|| self.core.time_overflow(t))?;
             loop {
-                let end = start.saturating_add(self.size);
-                if end <= t || end - 1 <= self.core.watermark {
+                let end = start
+                    .checked_add(self.size)
+                    .ok_or_else(|| self.core.time_overflow(t))?;
+                // `end > t`, so `end - 1` cannot overflow.
+                if end - 1 <= self.core.watermark {
                     // Earlier windows end earlier still: none of them takes the record.
                     break;
                 }
@@ -96,10 +105,13 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                 let accs = table.slot(&self.core.key, &self.core.initial);
                 Core::<K>::accumulate(&self.core.name, &self.core.plans, accs, &record.row)?;
                 accepted = true;
-                match start.checked_sub(self.slide) {
-                    Some(s) => start = s,
-                    None => break,
+                // The window before ends at `end - slide` (at least `start`, no overflow).
+                if end - self.slide <= t {
+                    break;
                 }
+                start = start
+                    .checked_sub(self.slide)
+                    .ok_or_else(|| self.core.time_overflow(t))?;
             }
             if !accepted {
                 out.late.push(record);

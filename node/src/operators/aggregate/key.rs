@@ -4,7 +4,7 @@
 //! A key is read from a row into a reusable slot, so looking a key up allocates nothing; only
 //! a key seen for the first time is cloned into the state.
 
-use quiver_protocol::keygroup::{java_hash_code, key_hash_code};
+use quiver_protocol::keygroup::{canonical_f64, java_hash_code, key_hash_code};
 use quiver_protocol::{Value, ValueType};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -91,8 +91,9 @@ impl GroupKey for StrKey {
     }
 }
 
-/// Any number of key columns of any type. Equality and hashing are exact: floats compare by
-/// their bits.
+/// Any number of key columns of any type. Floats are read as their [`canonical_f64`] (`-0.0`
+/// as `0.0`, every NaN as one NaN), so one number is one key, hashed, compared and written
+/// alike; otherwise equality and hashing are exact: floats compare by their bits.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct ValuesKey(pub(crate) Vec<Value>);
 
@@ -100,7 +101,10 @@ impl GroupKey for ValuesKey {
     fn read(row: &[Value], columns: &[usize], slot: &mut Self) -> Result<(), String> {
         slot.0.clear();
         for &c in columns {
-            slot.0.push(column(row, c)?.clone());
+            slot.0.push(match column(row, c)? {
+                Value::F64(x) => Value::F64(canonical_f64(*x)),
+                other => other.clone(),
+            });
         }
         Ok(())
     }
@@ -130,15 +134,18 @@ impl Hash for ValuesKey {
     }
 }
 
-/// Exact equality: floats by bits, so that it agrees with [`hash_value`].
+/// The bits a float is compared and hashed by: those of its [`canonical_f64`] (keys restored
+/// from state read before keys were canonical may still hold `-0.0`).
+fn bits(x: f64) -> u64 {
+    canonical_f64(x).to_bits()
+}
+
+/// Exact equality: floats by [`bits`], so that it agrees with [`hash_value`].
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+        (Value::F64(x), Value::F64(y)) => bits(*x) == bits(*y),
         (Value::Dense(x), Value::Dense(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|(p, q)| p.to_bits() == q.to_bits())
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| bits(*p) == bits(*q))
         }
         (Value::Sparse(x), Value::Sparse(y)) => {
             x.dim == y.dim
@@ -147,7 +154,7 @@ fn same(a: &Value, b: &Value) -> bool {
                 && x.values
                     .iter()
                     .zip(&y.values)
-                    .all(|(p, q)| p.to_bits() == q.to_bits())
+                    .all(|(p, q)| bits(*p) == bits(*q))
         }
         _ => a == b,
     }
@@ -163,7 +170,7 @@ fn hash_value<H: Hasher>(v: &Value, state: &mut H) {
         }
         Value::F64(x) => {
             state.write_u8(4);
-            state.write_u64(x.to_bits());
+            state.write_u64(bits(*x));
         }
         Value::Str(s) => {
             state.write_u8(5);
@@ -171,13 +178,13 @@ fn hash_value<H: Hasher>(v: &Value, state: &mut H) {
         }
         Value::Dense(x) => {
             state.write_u8(6);
-            x.iter().for_each(|p| state.write_u64(p.to_bits()));
+            x.iter().for_each(|p| state.write_u64(bits(*p)));
         }
         Value::Sparse(x) => {
             state.write_u8(7);
             state.write_u32(x.dim);
             x.indices.hash(state);
-            x.values.iter().for_each(|p| state.write_u64(p.to_bits()));
+            x.values.iter().for_each(|p| state.write_u64(bits(*p)));
         }
     }
 }

@@ -64,13 +64,15 @@ impl<K: GroupKey> SessionWindows<K> {
     fn add(&mut self, record: Record, out: &mut Output) -> Result<(), OperatorError> {
         let t = record.event_time;
         self.core.read_key(&record.row)?;
+        let own_end = t
+            .checked_add(self.gap)
+            .ok_or_else(|| self.core.time_overflow(t))?;
         let key = &self.core.key;
-        let (mut start, mut end) = (t, t.saturating_add(self.gap));
+        let (mut start, mut end) = (t, own_end);
         let (mut hits, mut first_hit) = (0usize, 0usize);
         if let Some(list) = self.sessions.get(key) {
-            let (own_start, own_end) = (start, end);
             for (i, s) in list.iter().enumerate() {
-                if s.touches(own_start, own_end) {
+                if s.touches(t, own_end) {
                     if hits == 0 {
                         first_hit = i;
                     }
@@ -80,6 +82,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 }
             }
         }
+        // `end > t`, so `end - 1` cannot overflow.
         if end - 1 <= self.core.watermark {
             out.late.push(record);
             return Ok(());
@@ -111,7 +114,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 // The earliest timer of the merged sessions is still registered: keep it.
                 let mut timer = end;
                 list.retain(|s| {
-                    let merged = s.touches(t, t.saturating_add(self.gap));
+                    let merged = s.touches(t, own_end);
                     if merged {
                         for ((a, b), plan) in accs.iter_mut().zip(&s.accs).zip(plans) {
                             a.merge(b, plan.keep);
@@ -135,7 +138,7 @@ impl<K: GroupKey> SessionWindows<K> {
     fn fire(&mut self, watermark: i64, out: &mut Output) {
         while let Some(entry) = self.timers.first_entry() {
             let due = *entry.key();
-            if due - 1 > watermark {
+            if due.saturating_sub(1) > watermark {
                 break;
             }
             for key in entry.remove() {
@@ -153,7 +156,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 }
                 let s = list.swap_remove(i);
                 out.records.push(Record {
-                    event_time: s.end - 1,
+                    event_time: s.end.saturating_sub(1),
                     row: self.core.output_row(&key, Some((s.start, s.end)), &s.accs),
                 });
                 if list.is_empty() {

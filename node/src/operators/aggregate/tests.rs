@@ -5,8 +5,10 @@ use crate::operator::{KeyGroupState, Operator, Output};
 use crate::operators::build_stage;
 use crate::watermark::WatermarkGenerator;
 use quiver_protocol::keygroup::{key_group, key_groups_of, key_hash_code, partition_of};
+use quiver_protocol::spec::WindowSpec;
 use quiver_protocol::{PartitionId, Record, Value};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// What a running aggregate must emit: per record, its key's aggregates so far.
 fn running_reference(records: &[Record], key: &[usize]) -> Vec<Record> {
@@ -98,6 +100,53 @@ fn null_values_are_skipped_and_null_keys_are_a_key() {
             ],
         ]
     );
+}
+
+#[test]
+fn f64_keys_of_one_value_are_one_group() {
+    // -0.0 and 0.0 are one number, printed as 0.0; NaNs with another sign or payload are one
+    // NaN. Each is one group, alone or beside another key column, and in one key group.
+    let other_nan = f64::from_bits(f64::NAN.to_bits() ^ (1 << 63) ^ 1);
+    assert!(other_nan.is_nan() && other_nan.to_bits() != f64::NAN.to_bits());
+    let amounts = [0.0, -0.0, 0.0, -0.0, f64::NAN, other_nan];
+    let window = WindowSpec::Tumbling {
+        size: Duration::from_millis(1000),
+    };
+    for (key, width) in [(vec!["amount"], 1), (vec!["user", "amount"], 2)] {
+        let mut op = build_stage(&stage(&key, Some(window)), &schema(), &ctx(128)).expect("build");
+        let records: Vec<Record> = amounts
+            .iter()
+            .map(|&a| Record {
+                event_time: 5,
+                row: vec![
+                    Value::I64(1),
+                    Value::F64(a),
+                    Value::I64(5),
+                    Value::from("x"),
+                ],
+            })
+            .collect();
+        let mut out = Output::default();
+        op.process_batch(records, &mut out).expect("process");
+        op.on_end(&mut out).expect("end");
+        let mut groups: Vec<(u64, Value)> = out
+            .records
+            .iter()
+            .map(|r| match r.row[width - 1] {
+                Value::F64(k) => (k.to_bits(), r.row[width + 2].clone()),
+                ref other => panic!("key {other:?}"),
+            })
+            .collect();
+        groups.sort_by_key(|g| g.0);
+        assert_eq!(
+            groups,
+            vec![(0, Value::I64(4)), (f64::NAN.to_bits(), Value::I64(2))],
+            "key {key:?}: +0.0 holding 4 records, the canonical NaN 2"
+        );
+    }
+    let group = |x: f64| key_group(key_hash_code([Value::I64(1), Value::F64(x)].iter()), 128);
+    assert_eq!(group(-0.0), group(0.0));
+    assert_eq!(group(other_nan), group(f64::NAN));
 }
 
 #[test]
