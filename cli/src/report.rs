@@ -80,10 +80,12 @@ pub(crate) fn job(report: &JobReport) -> String {
     if let Some(checkpoint) = report.last_checkpoint {
         let _ = writeln!(
             out,
-            "last checkpoint: {checkpoint} ({} B stored), restarts: {} of {}",
+            "last checkpoint: {checkpoint} ({} B stored), restarts: {} ({} since it, {} \
+             allowed in a row)",
             thousands(report.checkpoint_bytes),
-            report.restarts.0,
-            report.restarts.1
+            report.restarts.total,
+            report.restarts.in_a_row,
+            report.restarts.allowed
         );
     }
     if report.expired_checkpoints > 0 {

@@ -64,6 +64,9 @@ struct JobEntry {
     exhausted: HashSet<TaskId>,
     /// Recoveries so far.
     restarts: u32,
+    /// Recoveries since the last completed checkpoint (the restart budget and the back-off
+    /// count these).
+    restarts_in_a_row: u32,
     /// Checkpoints dropped because they took too long.
     expired_checkpoints: u32,
     /// A recovering job is not redeployed before this.
@@ -137,6 +140,7 @@ impl Cluster {
                 schedule,
                 exhausted: HashSet::new(),
                 restarts: 0,
+                restarts_in_a_row: 0,
                 expired_checkpoints: 0,
                 not_before: now,
                 restore: None,

@@ -303,14 +303,26 @@ pub struct JobReport {
     pub tasks: Vec<TaskReport>,
     /// The last completed checkpoint.
     pub last_checkpoint: Option<CheckpointId>,
-    /// Recoveries so far, and the most the restart strategy allows.
-    pub restarts: (u32, u32),
+    /// Recoveries so far.
+    pub restarts: Restarts,
     /// Checkpoints dropped because they took longer than their timeout (backpressure).
     pub expired_checkpoints: u32,
     /// Keyed state entries held by all tasks now.
     pub state_entries: u64,
     /// Bytes the checkpoint store holds for the job.
     pub checkpoint_bytes: u64,
+}
+
+/// A job's recoveries: a job fails once it needs more than `allowed` in a row, where a
+/// completed checkpoint ends a row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restarts {
+    /// Recoveries since the job started.
+    pub total: u32,
+    /// Recoveries since the last completed checkpoint.
+    pub in_a_row: u32,
+    /// The most recoveries in a row before the job fails.
+    pub allowed: u32,
 }
 
 /// A node in `quiver cluster status`.

@@ -147,7 +147,7 @@ impl Cluster {
     }
 }
 
-/// The restart count in `quiver job status` output (`restarts: N of 10`).
+/// The total restart count in `quiver job status` output (`restarts: N (…)`).
 pub(crate) fn restarts(status: &str) -> u32 {
     status
         .split("restarts: ")

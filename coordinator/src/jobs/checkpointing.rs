@@ -204,6 +204,10 @@ impl Cluster {
             self.recover_or_fail(job, format!("cannot complete {checkpoint}: {e}"));
             return;
         }
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            // The job runs again: the next failure starts a new row of restarts.
+            entry.restarts_in_a_row = 0;
+        }
         tracing::info!(
             "{job}: {checkpoint} complete in {} ms{}",
             manifest.duration_ms,
@@ -234,9 +238,11 @@ impl Cluster {
             return;
         };
         let checkpointing = entry.plan.spec.checkpoint_interval.is_some();
-        if !checkpointing || entry.restarts >= MAX_RESTARTS {
+        if !checkpointing || entry.restarts_in_a_row >= MAX_RESTARTS {
             let why = if checkpointing {
-                format!("{why}; gave up after {MAX_RESTARTS} restarts")
+                format!(
+                    "{why}; gave up after {MAX_RESTARTS} restarts without a completed checkpoint"
+                )
             } else {
                 format!("{why} (the job takes no checkpoints, so it cannot recover: set job.checkpoint_interval)")
             };
@@ -265,9 +271,10 @@ impl Cluster {
             }
         }
         entry.restarts += 1;
+        entry.restarts_in_a_row += 1;
         entry.record.generation = entry.record.generation.next();
         entry.record.error = Some(format!("recovering: {why}"));
-        entry.not_before = Instant::now() + backoff(entry.restarts);
+        entry.not_before = Instant::now() + backoff(entry.restarts_in_a_row);
         entry.assignment = None;
         entry.tasks.clear();
         entry.exhausted.clear();
@@ -278,12 +285,12 @@ impl Cluster {
             tracing::error!("cannot store {job}: {e}");
         }
         tracing::warn!(
-            "{job}: recovering as {} from {} (restart {} of {MAX_RESTARTS}): {why}",
+            "{job}: recovering as {} from {} (restart {} in a row of {MAX_RESTARTS}): {why}",
             entry.record.generation,
             entry
                 .restore
                 .map_or("the start".to_string(), |(c, _)| c.to_string()),
-            entry.restarts
+            entry.restarts_in_a_row
         );
     }
 

@@ -3,7 +3,7 @@
 
 use super::{Cluster, JobEntry};
 use quiver_protocol::messages::{
-    ClusterReport, JobReport, JobSummary, NodeReport, TaskMetrics, TaskReport,
+    ClusterReport, JobReport, JobSummary, NodeReport, Restarts, TaskMetrics, TaskReport,
 };
 use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::JobId;
@@ -70,7 +70,11 @@ impl Cluster {
             state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
             tasks,
             last_checkpoint: self.last_checkpoint(job),
-            restarts: (entry.restarts, super::checkpointing::MAX_RESTARTS),
+            restarts: Restarts {
+                total: entry.restarts,
+                in_a_row: entry.restarts_in_a_row,
+                allowed: super::checkpointing::MAX_RESTARTS,
+            },
             expired_checkpoints: entry.expired_checkpoints,
             checkpoint_bytes: self.checkpoints.stored_bytes(job).unwrap_or(0),
         })
