@@ -162,7 +162,7 @@ pub async fn connect(
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(fail(e.to_string())),
         Err(_) => Err(fail(format!(
-            "no handshake within {} s (is a Quiver process listening there?)",
+            "no handshake within {} s (the address is unreachable, or no Quiver process listens there)",
             CONNECT_TIMEOUT.as_secs()
         ))),
     }

@@ -41,7 +41,7 @@ type TaskKey = (JobId, OperatorId, PartitionId);
 pub struct Exchange {
     endpoint: quinn::Endpoint,
     tasks: Mutex<HashMap<TaskKey, TaskEntry>>,
-    peers: tokio::sync::Mutex<HashMap<SocketAddr, quinn::Connection>>,
+    peers: Mutex<HashMap<SocketAddr, quinn::Connection>>,
 }
 
 impl Exchange {
@@ -50,7 +50,7 @@ impl Exchange {
         Arc::new(Exchange {
             endpoint,
             tasks: Mutex::default(),
-            peers: tokio::sync::Mutex::default(),
+            peers: Mutex::default(),
         })
     }
 
@@ -93,16 +93,30 @@ impl Exchange {
         Ok(RemoteSender::new(send, recv, counters))
     }
 
+    /// The live connection to the node at `addr`, dialled if there is none. The dial runs
+    /// without holding the peer table, so an unreachable node delays only its own channels;
+    /// when two dials race, the first connection stored wins.
     async fn connection(&self, addr: SocketAddr) -> Result<quinn::Connection, RuntimeError> {
-        let mut peers = self.peers.lock().await;
-        if let Some(c) = peers.get(&addr) {
-            if c.close_reason().is_none() {
-                return Ok(c.clone());
-            }
+        if let Some(c) = self.live_peer(addr) {
+            return Ok(c);
         }
-        let c = transport::connect(&self.endpoint, addr).await?;
-        peers.insert(addr, c.clone());
-        Ok(c)
+        let dialled = transport::connect(&self.endpoint, addr).await?;
+        if let Some(c) = self.live_peer(addr) {
+            return Ok(c);
+        }
+        self.peer_table().insert(addr, dialled.clone());
+        Ok(dialled)
+    }
+
+    fn live_peer(&self, addr: SocketAddr) -> Option<quinn::Connection> {
+        self.peer_table()
+            .get(&addr)
+            .filter(|c| c.close_reason().is_none())
+            .cloned()
+    }
+
+    fn peer_table(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, quinn::Connection>> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Accepts channels from other nodes until the endpoint closes.
