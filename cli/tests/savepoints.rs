@@ -211,3 +211,19 @@ aggregates = { n = "count()", spend = "sum(amount)" }"#,
         "a refused spec must not become a job"
     );
 }
+
+#[test]
+fn a_second_resume_of_one_savepoint_into_the_same_folders_is_refused() {
+    let stopped = Stopped::new();
+    let spec = write_job_at(stopped.root(), 2, EVENTS, JOB, SOURCE);
+    let out = stopped.resume(&spec, true);
+    assert!(out.status.success(), "{out:?}");
+    let out = stopped.resume(&spec, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second resume ran:\n{stderr}");
+    assert!(
+        stderr.contains("holds the output of job-2 \"spend-per-user\""),
+        "{stderr}"
+    );
+    assert_exactly_once(stopped.root(), EVENTS);
+}

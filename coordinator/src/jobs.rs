@@ -14,7 +14,7 @@ use crate::scheduler::{schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
 use quiver_protocol::plan::{Assignment, JobPlan};
-use quiver_protocol::spec::JobSpec;
+use quiver_protocol::spec::{JobSpec, SinkKind};
 use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -28,8 +28,9 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A job that cannot be placed this long fails.
 pub const SCHEDULING_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A lineage no other submission has: the submission time (µs) mixed with the job id.
-fn new_lineage(job: JobId) -> u64 {
+/// An id no other submission has (a lineage, a run): the submission time (µs) mixed with the
+/// job id.
+fn new_run_id(job: JobId) -> u64 {
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
@@ -277,6 +278,7 @@ impl Cluster {
         from_savepoint: Option<SavepointRef>,
     ) -> Result<JobId, String> {
         let spec = JobSpec::parse(&spec_toml, &base_dir).map_err(|e| e.to_string())?;
+        self.check_folders_free(&spec)?;
         let restore = match from_savepoint {
             Some(savepoint) => Some(self.savepoint_restore(savepoint, &spec)?),
             None => None,
@@ -294,8 +296,9 @@ impl Cluster {
             restore_job: restore.map(|(source_job, _, _)| source_job),
             lineage: match restore {
                 Some((source_job, _, _)) => self.lineage_of(source_job),
-                None => new_lineage(job),
+                None => new_run_id(job),
             },
+            run: new_run_id(job),
         };
         self.store.save_job(&record).map_err(|e| e.to_string())?;
         self.insert_job(record, &spec);
@@ -398,6 +401,12 @@ impl Cluster {
     }
 
     fn deploy(&mut self, job: JobId, assignment: Assignment) {
+        let continues = self
+            .jobs
+            .get(&job)
+            .and_then(|e| e.record.restore_job)
+            .and_then(|j| self.jobs.get(&j))
+            .map(|j| j.record.run);
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -439,6 +448,8 @@ impl Cluster {
             assignment: assignment.clone(),
             restore: entry.restore,
             lineage: entry.record.lineage,
+            run: entry.record.run,
+            continues,
         };
         entry.assignment = Some(assignment.clone());
         for (node, _) in &assignment.nodes {
@@ -580,10 +591,41 @@ impl Cluster {
         }
     }
 
+    /// Refuses a spec with a file sink writing into a folder a live job writes into: their
+    /// part files would mix.
+    fn check_folders_free(&self, spec: &JobSpec) -> Result<(), String> {
+        for (sink, folder) in file_sink_folders(spec) {
+            let writer = self.jobs.values().find(|j| {
+                !j.record.state.is_terminal()
+                    && file_sink_folders(&j.plan.spec).any(|(_, f)| f == folder)
+            });
+            if let Some(j) = writer {
+                return Err(format!(
+                    "sink {sink:?} writes into {}, where {} ({:?}, {:?}) writes too: give the \
+                     sink another path, or stop {} first",
+                    folder.display(),
+                    j.record.job,
+                    j.record.name,
+                    j.record.state,
+                    j.record.job
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The lineage of a stored job (a fresh one if it is unknown).
     fn lineage_of(&self, job: JobId) -> u64 {
         self.jobs
             .get(&job)
-            .map_or_else(|| new_lineage(job), |entry| entry.record.lineage)
+            .map_or_else(|| new_run_id(job), |entry| entry.record.lineage)
     }
+}
+
+/// The file sinks of a spec with their folders.
+fn file_sink_folders(spec: &JobSpec) -> impl Iterator<Item = (&str, &std::path::Path)> + '_ {
+    spec.sinks.iter().filter_map(|sink| match &sink.kind {
+        SinkKind::File { path, .. } => Some((sink.name.as_str(), path.as_path())),
+        _ => None,
+    })
 }

@@ -30,6 +30,8 @@ pub struct JobRecord {
     pub restore_job: Option<JobId>,
     /// Names this run's output files: unique per submission, inherited from a savepoint's job.
     pub lineage: u64,
+    /// This job's own id in output folders it owns: unique per submission.
+    pub run: u64,
 }
 
 /// The store could not be opened, read or written.
@@ -148,6 +150,7 @@ mod tests {
                     next_checkpoint: 1,
                     restore_job: None,
                     lineage: 7,
+                    run: 8,
                 })
                 .unwrap();
             job

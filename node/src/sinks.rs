@@ -17,9 +17,15 @@ use crate::operator::{OperatorError, Sink};
 use quiver_protocol::spec::{SinkKind, SinkSpec};
 use quiver_protocol::{CheckpointId, Generation, Schema};
 
-/// Where a sink partition runs: what it needs to name its files and to recover.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a sink partition runs: what it needs to name its files, own its folder and recover.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkContext {
+    /// The job, as shown to people (`job-3 "spend-per-user"`).
+    pub job: String,
+    /// The job's run id: unique per submission; output folders record the run owning them.
+    pub run: u64,
+    /// The run whose savepoint the job resumed from: its folders may be taken over.
+    pub continues: Option<u64>,
     /// This partition: `0..parallelism`.
     pub partition: u32,
     /// The sink's parallelism in this deployment.
@@ -44,7 +50,9 @@ pub fn build_sink(
     ctx: &SinkContext,
 ) -> Result<Box<dyn Sink>, OperatorError> {
     Ok(match &spec.kind {
-        SinkKind::File { path } => Box::new(file::FileSink::new(path, input, ctx)?),
+        SinkKind::File { path, mode } => {
+            Box::new(file::FileSink::new(path, &spec.name, *mode, input, ctx)?)
+        }
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
     })

@@ -75,6 +75,9 @@ fn design_example_from_csv_to_part_files() {
     };
     let mut op = build_stage(stage, &source.schema, &stage_ctx).expect("stage");
     let sink_ctx = SinkContext {
+        job: "job-1 \"test\"".into(),
+        run: 1,
+        continues: None,
         partition: 0,
         parallelism: 1,
         lineage: 1,

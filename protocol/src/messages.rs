@@ -428,6 +428,12 @@ pub struct Deployment {
     /// The job's lineage: fixed at submission and inherited by jobs started from its
     /// savepoints; output file names carry it, so separate runs never collide.
     pub lineage: u64,
+    /// This job's own run id, unique per submission (resumed jobs get their own): output
+    /// folders record the run that owns them.
+    pub run: u64,
+    /// The run of the job whose savepoint this one started from: its output folders may be
+    /// taken over, since this job continues that output.
+    pub continues: Option<u64>,
 }
 
 /// Node → coordinator, on the control stream.

@@ -106,6 +106,19 @@ pub enum FileFormat {
     Jsonl,
 }
 
+/// `mode` on a file sink: what happens when its folder holds the output of another run (a
+/// job that this one does not continue from a savepoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum OutputMode {
+    /// `"error"` (default): the job fails at once, naming the run whose output is there.
+    #[default]
+    Error,
+    /// `"overwrite"`: that output (the part files and Quiver's hidden files) is deleted first.
+    Overwrite,
+    /// `"append"`: that output stays and this run's part files are added beside it.
+    Append,
+}
+
 /// `bad_records` on a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum BadRecords {
@@ -251,6 +264,8 @@ pub enum SinkKind {
     File {
         /// The folder (relative paths resolve against the spec file's folder).
         path: PathBuf,
+        /// What to do when the folder holds another run's output.
+        mode: OutputMode,
     },
     /// One JSON object per line on standard output.
     Stdout,
@@ -299,8 +314,27 @@ impl Context<'_> {
         if path.is_empty() {
             return Err(invalid());
         }
-        std::path::absolute(self.base_dir.join(path)).map_err(|_| invalid())
+        std::path::absolute(self.base_dir.join(path))
+            .map(|p| lexically_normal(&p))
+            .map_err(|_| invalid())
     }
+}
+
+/// `path` without `.` components, each `..` taking away the component before it: resolved
+/// paths compare equal when they name one folder (`out`, `out/`, `./out`, `a/../out`), without
+/// following symbolic links (the folder need not exist yet).
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// Default `job.max_parallelism`: the number of key groups.

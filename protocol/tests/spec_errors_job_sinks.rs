@@ -346,6 +346,14 @@ fn file_sink_path_missing() {
 }
 
 #[test]
+fn file_sink_mode_unknown() {
+    assert_eq!(
+        error_after("path = \"out/\"", "path = \"out/\"\nmode = \"replace\""),
+        "sink \"out\": field \"mode\" has value \"replace\"; allowed: error, overwrite, append"
+    );
+}
+
+#[test]
 fn stdout_sink_with_a_path() {
     assert_eq!(
         error_after("kind = \"file\"", "kind = \"stdout\""),
@@ -469,7 +477,8 @@ fn spec_file_paths_resolve_against_its_folder() {
     assert_eq!(
         spec.sinks[0].kind,
         quiver_protocol::spec::SinkKind::File {
-            path: dir.path().join("out/")
+            path: dir.path().join("out/"),
+            mode: quiver_protocol::spec::OutputMode::Error,
         }
     );
 }

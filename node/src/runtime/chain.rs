@@ -76,6 +76,10 @@ pub(crate) struct Chain {
     gate_specs: Vec<GateSpec>,
     counters: Arc<TaskCounters>,
     lineage: u64,
+    /// The job as shown to people, its run and the run it continues (sinks own folders).
+    job: String,
+    run: u64,
+    continues: Option<u64>,
     generation: Generation,
     restored: Option<(CheckpointId, Generation)>,
 }
@@ -98,6 +102,9 @@ impl Chain {
             gate_specs: Vec::new(),
             counters,
             lineage: deployment.lineage,
+            job: format!("{} {:?}", deployment.job, plan.spec.name),
+            run: deployment.run,
+            continues: deployment.continues,
             generation: deployment.generation,
             restored: deployment.restore,
         };
@@ -130,6 +137,9 @@ impl Chain {
             )?),
             OperatorKind::Sink(sink) => {
                 let ctx = crate::sinks::SinkContext {
+                    job: self.job.clone(),
+                    run: self.run,
+                    continues: self.continues,
                     partition: partition.0,
                     parallelism: op.parallelism,
                     lineage: self.lineage,

@@ -21,11 +21,13 @@
 //! partition that wrote nothing publishes nothing. With checkpoints the folder belongs to one
 //! job: recovery deletes the hidden files of other generations.
 
+pub mod ownership;
 pub mod two_phase;
 
 use super::json::JsonEncoder;
 use super::SinkContext;
 use crate::operator::{OperatorError, Sink};
+use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{CheckpointId, Record, Schema};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -54,6 +56,8 @@ pub struct FileSink {
     current: Option<OpenFile>,
     /// `None`: publish on finish; `Some`: two-phase commit per checkpoint.
     transaction: Option<Transaction>,
+    /// The run owning the folder: checked before every publish.
+    run: u64,
 }
 
 /// An in-progress file being written.
@@ -92,16 +96,24 @@ impl OpenFile {
 }
 
 impl FileSink {
-    /// The partition of a sink described by `ctx`, writing rows of `input` into folder `dir`
-    /// (created if missing). With `ctx.exactly_once` it first recovers the folder from
-    /// `ctx.restored` ([`two_phase`]).
-    pub fn new(dir: &Path, input: &Schema, ctx: &SinkContext) -> Result<FileSink, OperatorError> {
+    /// The partition of sink `sink` described by `ctx`, writing rows of `input` into folder
+    /// `dir` (created if missing). It claims the folder for its run first ([`ownership`],
+    /// `mode` deciding what happens to another run's output there); with `ctx.exactly_once`
+    /// it then recovers the folder from `ctx.restored` ([`two_phase`]).
+    pub fn new(
+        dir: &Path,
+        sink: &str,
+        mode: OutputMode,
+        input: &Schema,
+        ctx: &SinkContext,
+    ) -> Result<FileSink, OperatorError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             OperatorError::Io(format!(
                 "cannot create output folder {}: {e}",
                 dir.display()
             ))
         })?;
+        ownership::claim(dir, sink, mode, ctx)?;
         let transaction = if ctx.exactly_once {
             Some(Transaction::recover(dir, ctx)?)
         } else {
@@ -114,6 +126,7 @@ impl FileSink {
             buf: Vec::with_capacity(64 << 10),
             current: None,
             transaction,
+            run: ctx.run,
         })
     }
 
@@ -161,6 +174,7 @@ impl Sink for FileSink {
                 open.path.display()
             )));
         }
+        ownership::ensure_owner(&self.dir, self.run)?;
         let committed = self.dir.join(part_file_name(self.partition, open.part));
         let staged = open.close()?;
         std::fs::rename(&staged, &committed).map_err(|e| {

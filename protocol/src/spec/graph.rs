@@ -7,7 +7,7 @@ use super::stage::output_schema;
 use crate::spec::{SinkKind, SinkSpec, SourceSpec, StageSpec};
 use crate::value::Schema;
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use toml::{Table, Value};
 
 /// What an operator name may contain.
@@ -139,17 +139,15 @@ fn check_unique_names(
     Ok(())
 }
 
-/// No two file sinks write to one folder: their part files would mix. Folders are compared
-/// lexically (`out`, `out/`, `./out` and `a/../out` are one folder), without following
-/// symbolic links: the folders need not exist yet.
+/// No two file sinks write to one folder: their part files would mix. Resolved paths are
+/// lexically normal (`out`, `out/`, `./out` and `a/../out` are one folder).
 fn check_distinct_folders(sinks: &[WrittenSink]) -> Result<(), SpecError> {
     let mut writers: HashMap<PathBuf, &str> = HashMap::new();
     for sink in sinks {
-        let SinkKind::File { path } = &sink.kind else {
+        let SinkKind::File { path: folder, .. } = &sink.kind else {
             continue;
         };
-        let folder = lexically_normal(path);
-        if let Some(first) = writers.get(&folder) {
+        if let Some(first) = writers.get(folder) {
             return Err(SpecError::Invalid {
                 at: format!("sink \"{}\"", sink.name),
                 field: "path".to_string(),
@@ -161,24 +159,9 @@ fn check_distinct_folders(sinks: &[WrittenSink]) -> Result<(), SpecError> {
                 ),
             });
         }
-        writers.insert(folder, &sink.name);
+        writers.insert(folder.clone(), &sink.name);
     }
     Ok(())
-}
-
-/// `path` without `.` components, each `..` taking away the component before it.
-fn lexically_normal(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 /// Names paired with their place in the spec: `stage #2`.

@@ -3,7 +3,7 @@
 use super::error::SpecError;
 use super::fields::Fields;
 use super::Context;
-use crate::spec::SinkKind;
+use crate::spec::{OutputMode, SinkKind};
 
 /// Sink kinds this version runs.
 const KINDS: &str = "file, stdout, discard";
@@ -36,12 +36,23 @@ pub(super) fn parse(
     let mut written_path = None;
     let kind = match kind {
         "file" => {
-            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &["path"]].concat())?;
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &["path", "mode"]].concat())?;
             let path = fields
                 .required_string("path", "\"out/\" (a folder, relative to the spec's folder)")?;
             written_path = Some(path.to_string());
+            let mode = fields
+                .choice(
+                    "mode",
+                    &[
+                        ("error", OutputMode::Error),
+                        ("overwrite", OutputMode::Overwrite),
+                        ("append", OutputMode::Append),
+                    ],
+                )?
+                .unwrap_or_default();
             SinkKind::File {
                 path: cx.resolve_path(fields, "path", path)?,
+                mode,
             }
         }
         "stdout" | "discard" => {

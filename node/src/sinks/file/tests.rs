@@ -1,4 +1,5 @@
 use super::*;
+use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{Value, ValueType};
 
 fn schema() -> Schema {
@@ -17,6 +18,9 @@ fn records(range: std::ops::Range<i64>) -> Vec<Record> {
 /// The context of partition `partition` of a job without checkpoints.
 fn at_finish(partition: u32) -> SinkContext {
     SinkContext {
+        job: "job-1 \"test\"".into(),
+        run: 0x51,
+        continues: None,
         partition,
         parallelism: partition + 1,
         lineage: 0xab,
@@ -30,6 +34,8 @@ fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        // The folder's owner marker and its lock are not output.
+        .filter(|n| !n.starts_with(".quiver-sink"))
         .collect();
     v.sort();
     v
@@ -39,7 +45,8 @@ fn names(dir: &Path) -> Vec<String> {
 fn publishes_on_finish_only() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("out/nested");
-    let mut sink = FileSink::new(&dir, &schema(), &at_finish(3)).expect("sink");
+    let mut sink =
+        FileSink::new(&dir, "out", OutputMode::Error, &schema(), &at_finish(3)).expect("sink");
     assert!(dir.is_dir(), "the folder is created");
     sink.write_batch(&records(0..2)).expect("write");
     sink.write_batch(&records(2..3)).expect("write");
@@ -54,7 +61,8 @@ fn publishes_on_finish_only() {
     sink.finish().expect("finishing twice is harmless");
 
     // A second run never overwrites: it takes the next part number.
-    let mut again = FileSink::new(&dir, &schema(), &at_finish(3)).expect("sink");
+    let mut again =
+        FileSink::new(&dir, "out", OutputMode::Error, &schema(), &at_finish(3)).expect("sink");
     again.write_batch(&records(5..6)).expect("write");
     again.finish().expect("finish");
     assert_eq!(names(&dir), vec!["part-3-0.jsonl", "part-3-1.jsonl"]);
@@ -63,7 +71,14 @@ fn publishes_on_finish_only() {
 #[test]
 fn nothing_written_publishes_nothing() {
     let root = tempfile::tempdir().expect("tempdir");
-    let mut sink = FileSink::new(root.path(), &schema(), &at_finish(0)).expect("sink");
+    let mut sink = FileSink::new(
+        root.path(),
+        "out",
+        OutputMode::Error,
+        &schema(),
+        &at_finish(0),
+    )
+    .expect("sink");
     sink.write_batch(&[]).expect("empty batch");
     sink.finish().expect("finish");
     assert!(names(root.path()).is_empty());
@@ -75,7 +90,8 @@ fn errors_name_the_path() {
     let file = root.path().join("a-file");
     std::fs::write(&file, b"x").expect("write");
     let dir = file.join("out");
-    let e = FileSink::new(&dir, &schema(), &at_finish(0)).expect_err("a file is in the way");
+    let e = FileSink::new(&dir, "out", OutputMode::Error, &schema(), &at_finish(0))
+        .expect_err("a file is in the way");
     assert!(
         e.to_string()
             .starts_with(&format!("cannot create output folder {}: ", dir.display())),

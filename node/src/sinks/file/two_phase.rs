@@ -68,6 +68,18 @@ pub fn published_file_name(
     )
 }
 
+/// The checkpoint of a published file of lineage `lineage` (a name [`published_file_name`]
+/// makes); `None` for any other name.
+pub fn published_checkpoint(name: &str, lineage: u64) -> Option<u64> {
+    let rest = name.strip_prefix("part-")?.strip_suffix(".jsonl")?;
+    let (_partition, rest) = rest.split_once('-')?;
+    let (l, rest) = rest.split_once("-g")?;
+    let (_generation, checkpoint) = rest.split_once("-c")?;
+    (u64::from_str_radix(l, 16).ok()? == lineage)
+        .then(|| checkpoint.parse().ok())
+        .flatten()
+}
+
 /// A hidden file of the two-phase commit, recognised by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hidden {
@@ -116,6 +128,8 @@ fn parse(name: &str) -> Option<Hidden> {
 #[derive(Debug)]
 pub(super) struct Transaction {
     lineage: u64,
+    /// The run owning the folder: checked before publishing.
+    run: u64,
     generation: Generation,
     pending: BTreeSet<CheckpointId>,
 }
@@ -167,6 +181,7 @@ impl Transaction {
         }
         Ok(Transaction {
             lineage: ctx.lineage,
+            run: ctx.run,
             generation: ctx.generation,
             pending: BTreeSet::new(),
         })
@@ -217,6 +232,7 @@ impl Transaction {
         if due.is_empty() {
             return Ok(());
         }
+        super::ownership::ensure_owner(dir, self.run)?;
         for c in due {
             let staged = dir.join(staged_file_name(
                 self.lineage,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::operator::Sink;
 use crate::sinks::file::FileSink;
+use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{Record, Schema, Value, ValueType};
 
 fn schema() -> Schema {
@@ -30,6 +31,9 @@ fn ctx(
     restored: Option<(u64, u64)>,
 ) -> SinkContext {
     SinkContext {
+        job: "job-1 \"test\"".into(),
+        run: 0x51,
+        continues: None,
         partition,
         parallelism,
         lineage: 0xab,
@@ -40,13 +44,20 @@ fn ctx(
 }
 
 fn sink(dir: &Path, ctx: &SinkContext) -> FileSink {
-    FileSink::new(dir, &schema(), ctx).expect("sink")
+    FileSink::new(dir, "out", OutputMode::Error, &schema(), ctx).expect("sink")
+}
+
+/// A sink with mode = "append": it keeps other runs' output in its folder.
+fn appending_sink(dir: &Path, ctx: &SinkContext) -> FileSink {
+    FileSink::new(dir, "out", OutputMode::Append, &schema(), ctx).expect("sink")
 }
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        // The folder's owner marker and its lock are not output.
+        .filter(|n| !n.starts_with(".quiver-sink"))
         .collect();
     v.sort();
     v
@@ -162,7 +173,8 @@ fn commit_never_replaces_published_output() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path();
     std::fs::write(dir.join("part-0-ab-g1-c1.jsonl"), "earlier\n").expect("write");
-    let mut s = sink(dir, &ctx(0, 1, 1, None));
+    // With mode = "append" the sink may write beside output it did not make.
+    let mut s = appending_sink(dir, &ctx(0, 1, 1, None));
     s.write_batch(&records(0..2)).expect("write");
     s.prepare_commit(CheckpointId(1)).expect("prepare");
     let e = s.commit(CheckpointId(1)).expect_err("would overwrite");
@@ -397,25 +409,21 @@ fn crashes_publish_every_record_exactly_once() {
 }
 
 #[test]
-fn recovery_leaves_the_files_of_other_runs_alone() {
+fn recovery_leaves_the_published_files_of_other_runs_alone() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    // An earlier run of the same spec (another lineage) left published and hidden files.
+    // An earlier run of the same spec (another lineage) left published and hidden files;
+    // with mode = "append" its published file stays, its unpublished ones are deleted.
     std::fs::write(dir.join("part-0-cd-g1-c1.jsonl"), lines([1])).expect("write");
     std::fs::write(dir.join(".staged-cd-g1-c2-p0.jsonl"), lines([2])).expect("write");
     std::fs::write(dir.join(".part-0-cd-g1.inprogress"), lines([3])).expect("write");
-    let mut s = sink(dir, &ctx(0, 1, 1, None));
+    let mut s = appending_sink(dir, &ctx(0, 1, 1, None));
     s.write_batch(&records([7])).expect("write");
     s.prepare_commit(CheckpointId(1)).expect("stage");
     s.commit(CheckpointId(1)).expect("commit");
     assert_eq!(
         names(dir),
-        vec![
-            ".part-0-cd-g1.inprogress",
-            ".staged-cd-g1-c2-p0.jsonl",
-            "part-0-ab-g1-c1.jsonl",
-            "part-0-cd-g1-c1.jsonl",
-        ]
+        vec!["part-0-ab-g1-c1.jsonl", "part-0-cd-g1-c1.jsonl"]
     );
     assert_eq!(read(dir, "part-0-ab-g1-c1.jsonl"), lines([7]));
 }
