@@ -5,6 +5,7 @@
 //! held by the runtime (`Arc<[f64]>` or `Arc<SparseVector>`) is passed to a
 //! learner as a borrowed [`Features`] without copying.
 
+use crate::finite::{check, check_all, NonFinite, Position};
 use serde::{Deserialize, Serialize};
 
 /// An owned sparse vector: `indices` strictly increasing, all below `dim`, one value each.
@@ -149,6 +150,19 @@ impl<'a> Features<'a> {
                 .ok()
                 .and_then(|i| s.indices.binary_search(&i).ok())
                 .map_or(0.0, |p| s.values[p]),
+        }
+    }
+
+    /// `Ok` when every stored entry is finite; else the first NaN or infinite one, at its
+    /// [`Position::Feature`] index.
+    pub fn check_finite(&self) -> Result<(), NonFinite> {
+        match self {
+            Features::Dense(x) => check_all(x, Position::Feature),
+            Features::Sparse(s) => s
+                .indices
+                .iter()
+                .zip(s.values)
+                .try_for_each(|(&i, &v)| check(v, || Position::Feature(i as usize)).map(drop)),
         }
     }
 
