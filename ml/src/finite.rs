@@ -61,6 +61,17 @@ pub enum Position {
     },
 }
 
+impl Position {
+    /// Row `row` of the number column `column` of a frame.
+    pub fn cell(column: &str, row: usize) -> Self {
+        Position::Cell {
+            column: column.to_string(),
+            row,
+            entry: None,
+        }
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let entry = |f: &mut fmt::Formatter<'_>, e: &Option<usize>| match e {

@@ -3,8 +3,10 @@
 
 use proptest::prelude::*;
 use quiver_ml::feature::{
-    FeatureHasher, FeatureHasherParams, HashValue, KBinsDiscretizer, KBinsParams, KBinsStrategy,
-    MaxAbsScaler, MinMaxScaler, OnlineStandardScaler, StandardScaler, StandardScalerParams,
+    Bucketizer, BucketizerParams, FeatureHasher, FeatureHasherParams, HandleInvalid, HashValue,
+    Imputer, ImputerParams, ImputerStrategy, KBinsDiscretizer, KBinsParams, KBinsStrategy,
+    MaxAbsScaler, MinMaxScaler, OneHotEncoder, OneHotParams, OnlineStandardScaler, StandardScaler,
+    StandardScalerParams, VectorAssembler, VectorAssemblerParams,
 };
 use quiver_ml::finite::Position;
 use quiver_ml::{
@@ -44,7 +46,7 @@ proptest! {
             row.push((&names[words.len() + k], HashValue::Num(*x)));
         }
         let mut out = SparseVector::zeros(0);
-        hasher.hash_into(&row, &mut out);
+        hasher.hash_into(&row, &mut out).unwrap();
         prop_assert_eq!(out.dim, n);
         prop_assert!(out.view().is_well_formed());
         let total: f64 = out.values.iter().sum();
@@ -218,4 +220,187 @@ fn fitted_statistics_that_overflow_are_an_error_not_a_model() {
         .fit(&dense_frame(&[vec![1e300], vec![-5e299]]))
         .unwrap();
     assert_eq!(model.scale, vec![1e300]);
+}
+
+fn floats(name: &str, values: &[f64]) -> Frame {
+    Frame::new()
+        .with(name, Column::F64(values.to_vec()))
+        .unwrap()
+}
+
+/// `e` is the non-finite error for row `row` of number column `column`.
+fn is_number_cell(e: &MlError, column: &str, row: usize) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at: Position::Cell { column: c, row: r, entry: None }, .. }) if c == column && *r == row)
+}
+
+#[test]
+fn imputer_fills_missing_nan_but_rejects_infinities() {
+    let imputer = |strategy| Imputer {
+        params: ImputerParams {
+            input_cols: vec!["x".into()],
+            output_cols: vec!["y".into()],
+            strategy,
+        },
+    };
+    // NaN is a missing value: the mean of 1 and 3 fills it.
+    let model = imputer(ImputerStrategy::Mean)
+        .fit(&floats("x", &[1.0, f64::NAN, 3.0]))
+        .unwrap();
+    let out = model.transform(&floats("x", &[f64::NAN, 5.0])).unwrap();
+    assert_eq!(out.f64s("y").unwrap(), &[2.0, 5.0]);
+    for inf in [f64::INFINITY, f64::NEG_INFINITY] {
+        let err = imputer(ImputerStrategy::Mean)
+            .fit(&floats("x", &[1.0, f64::NAN, inf]))
+            .unwrap_err();
+        assert!(is_number_cell(&err, "x", 2), "{err}");
+        let err = model.transform(&floats("x", &[inf, 5.0])).unwrap_err();
+        assert!(is_number_cell(&err, "x", 0), "{err}");
+        let err = imputer(ImputerStrategy::Constant(inf))
+            .fit(&floats("x", &[1.0]))
+            .unwrap_err();
+        assert!(matches!(err, MlError::Param(_)), "{err}");
+    }
+    let err = imputer(ImputerStrategy::Constant(f64::NAN))
+        .fit(&floats("x", &[1.0]))
+        .unwrap_err();
+    assert!(matches!(err, MlError::Param(_)), "{err}");
+    // A mean that overflows is not a surrogate.
+    let err = imputer(ImputerStrategy::Mean)
+        .fit(&floats("x", &[1e308, 1e308]))
+        .unwrap_err();
+    assert!(matches!(err, MlError::Overflow { .. }), "{err}");
+}
+
+#[test]
+fn bucketizer_and_assembler_treat_an_infinity_as_invalid_like_nan() {
+    let bucketizer = |handle_invalid| Bucketizer {
+        params: BucketizerParams {
+            input_cols: vec!["x".into()],
+            output_cols: vec!["b".into()],
+            splits_array: vec![vec![f64::NEG_INFINITY, 0.0, f64::INFINITY]],
+            handle_invalid,
+        },
+    };
+    let assembler = |handle_invalid| VectorAssembler {
+        params: VectorAssemblerParams {
+            input_cols: vec!["x".into(), "v".into()],
+            output_col: "out".into(),
+            handle_invalid,
+        },
+    };
+    for bad in NON_FINITE {
+        let frame = floats("x", &[-2.0, bad, 3.0]);
+        let err = bucketizer(HandleInvalid::Error)
+            .transform(&frame)
+            .unwrap_err();
+        assert!(is_number_cell(&err, "x", 1), "{err}");
+        let kept = bucketizer(HandleInvalid::Keep).transform(&frame).unwrap();
+        assert_eq!(
+            kept.f64s("b").unwrap(),
+            &[0.0, 2.0, 1.0],
+            "the extra bucket is 2"
+        );
+        let skipped = bucketizer(HandleInvalid::Skip).transform(&frame).unwrap();
+        assert_eq!(skipped.f64s("b").unwrap(), &[0.0, 1.0]);
+
+        let vectors = vec![
+            Vector::Dense(vec![1.0]),
+            Vector::Dense(vec![2.0]),
+            Vector::Dense(vec![bad]),
+        ];
+        let frame = floats("x", &[1.0, bad, 3.0])
+            .with("v", Column::Vector(vectors))
+            .unwrap();
+        let err = assembler(HandleInvalid::Error)
+            .transform(&frame)
+            .unwrap_err();
+        assert!(is_number_cell(&err, "x", 1), "{err}");
+        let skipped = assembler(HandleInvalid::Skip).transform(&frame).unwrap();
+        assert_eq!(
+            skipped.vectors("out").unwrap(),
+            &[Vector::Dense(vec![1.0, 1.0])]
+        );
+        let kept = assembler(HandleInvalid::Keep).transform(&frame).unwrap();
+        assert_eq!(kept.num_rows(), 3);
+        let only_vector = frame
+            .clone()
+            .with("x", Column::F64(vec![1.0, 2.0, 3.0]))
+            .unwrap();
+        let err = assembler(HandleInvalid::Error)
+            .transform(&only_vector)
+            .unwrap_err();
+        let at_vector_entry = matches!(&err, MlError::NonFinite(NonFinite {
+            at: Position::Cell { column, row: 2, entry: Some(0) }, ..
+        }) if column == "v");
+        assert!(at_vector_entry, "{err}");
+    }
+}
+
+#[test]
+fn one_hot_rejects_non_finite_categories_in_fit_and_transform() {
+    let encoder = OneHotEncoder {
+        params: OneHotParams {
+            input_cols: vec!["x".into()],
+            output_col: "out".into(),
+            ignore_unknown: true,
+            drop_first: false,
+        },
+    };
+    for bad in NON_FINITE {
+        let err = encoder.fit(&floats("x", &[1.0, bad])).unwrap_err();
+        assert!(is_number_cell(&err, "x", 1), "{err}");
+        let model = encoder.fit(&floats("x", &[1.0, 2.0])).unwrap();
+        // An unknown category encodes as zeros; a non-finite one is an error even so.
+        let err = model.transform(&floats("x", &[2.0, bad])).unwrap_err();
+        assert!(is_number_cell(&err, "x", 1), "{err}");
+    }
+}
+
+#[test]
+fn hasher_skips_a_missing_nan_but_rejects_an_infinity() {
+    let hasher = FeatureHasher::new(FeatureHasherParams {
+        input_cols: vec!["x".into()],
+        num_features: 16,
+        ..Default::default()
+    })
+    .unwrap();
+    let out = hasher.transform(&floats("x", &[2.5, f64::NAN])).unwrap();
+    let rows = out.vectors("output").unwrap();
+    let index = hasher.numeric_index("x");
+    assert_eq!(
+        rows[0],
+        Vector::Sparse(SparseVector {
+            dim: 16,
+            indices: vec![index],
+            values: vec![2.5]
+        })
+    );
+    assert_eq!(
+        rows[1],
+        Vector::Sparse(SparseVector::zeros(16)),
+        "a missing value is skipped"
+    );
+    let categorical = FeatureHasher::new(FeatureHasherParams {
+        categorical_cols: vec!["c".into()],
+        num_features: 16,
+        ..Default::default()
+    })
+    .unwrap();
+    for bad in NON_FINITE {
+        if !bad.is_nan() {
+            let err = hasher.transform(&floats("x", &[1.0, bad])).unwrap_err();
+            assert!(is_number_cell(&err, "x", 1), "{err}");
+        }
+        let mut out = SparseVector::zeros(16);
+        for (h, col) in [(&hasher, "x"), (&categorical, "c")] {
+            let err = h
+                .hash_into(
+                    &[("a", HashValue::Str("s")), (col, HashValue::Num(bad))],
+                    &mut out,
+                )
+                .unwrap_err();
+            let named = matches!(&err, MlError::NonFinite(NonFinite { at: Position::Column(c), .. }) if c == col);
+            assert!(named, "{err}");
+        }
+    }
 }

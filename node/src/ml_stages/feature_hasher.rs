@@ -69,7 +69,9 @@ impl Operator for HasherOperator {
             for column in &self.columns {
                 pairs.push((&column.name, self.value(column, column.of(&record.row))?));
             }
-            self.hasher.hash_into(&pairs, &mut self.hashed);
+            self.hasher
+                .hash_into(&pairs, &mut self.hashed)
+                .map_err(|e| data_error(&self.stage, e))?;
             hashed.push(Value::Sparse(Arc::new(SparseVector {
                 dim: self.hashed.dim,
                 indices: self.hashed.indices.clone(),
