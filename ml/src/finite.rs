@@ -154,6 +154,11 @@ pub fn check_all(values: &[f64], at: impl Fn(usize) -> Position) -> Result<(), N
         .try_for_each(|(i, &v)| check(v, || at(i)).map(drop))
 }
 
+/// Checks the float column `column` of a frame.
+pub(crate) fn check_column(column: &str, values: &[f64]) -> Result<(), NonFinite> {
+    check_all(values, |row| Position::cell(column, row))
+}
+
 /// Checks the vector column `column` of a frame.
 pub(crate) fn check_vectors(column: &str, vectors: &[Vector]) -> Result<(), NonFinite> {
     vectors.iter().enumerate().try_for_each(|(row, v)| {
@@ -161,6 +166,42 @@ pub(crate) fn check_vectors(column: &str, vectors: &[Vector]) -> Result<(), NonF
             .check_finite()
             .map_err(|e| e.in_cell(column, row))
     })
+}
+
+/// Checks a learnt parameter: `Ok` when it is finite and within ±[`MAX_PARAMETER`], else
+/// [`MlError::Diverged`] naming the learner `stage` and the `quantity()` that left the range.
+#[inline]
+pub(crate) fn check_parameter(
+    stage: &'static str,
+    value: f64,
+    quantity: impl FnOnce() -> String,
+) -> Result<(), MlError> {
+    check_learnt(stage, value, MAX_PARAMETER, quantity)
+}
+
+/// Checks a learner's loss: `Ok` when it is finite, else [`MlError::Diverged`].
+pub(crate) fn check_loss(stage: &'static str, value: f64) -> Result<(), MlError> {
+    check_learnt(stage, value, f64::MAX, || "the loss".to_string())
+}
+
+/// `Ok` when `|value| <= bound`, else [`MlError::Diverged`].
+#[inline]
+fn check_learnt(
+    stage: &'static str,
+    value: f64,
+    bound: f64,
+    quantity: impl FnOnce() -> String,
+) -> Result<(), MlError> {
+    // NaN compares false: this also rejects NaN and both infinities.
+    if value.abs() <= bound {
+        Ok(())
+    } else {
+        Err(MlError::Diverged {
+            stage,
+            quantity: quantity(),
+            value,
+        })
+    }
 }
 
 /// Checks a fitted statistic: `Ok` when it is finite, else [`MlError::Overflow`] naming the
@@ -207,6 +248,23 @@ mod tests {
             "{e}"
         );
         assert_eq!(check(-0.5, || Position::Label), Ok(-0.5));
+    }
+
+    #[test]
+    fn parameters_beyond_the_bound_or_not_finite_have_diverged() {
+        let ok = |v: f64| check_parameter("s", v, String::new).is_ok();
+        assert!(ok(MAX_PARAMETER) && ok(-MAX_PARAMETER) && ok(0.0));
+        assert!(!ok(MAX_PARAMETER * 1.000_001));
+        assert!(!ok(f64::NAN) && !ok(f64::INFINITY) && !ok(f64::NEG_INFINITY));
+        let e = check_parameter("LinearRegression", 3e98, || "coefficient 1".into()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("LinearRegression diverged: coefficient 1 would be 3"),
+            "{text}"
+        );
+        assert!(text.contains("lower the learning rate"), "{text}");
+        assert!(check_loss("s", 1e300).is_ok());
+        assert!(check_loss("s", f64::INFINITY).is_err() && check_loss("s", f64::NAN).is_err());
     }
 
     #[test]

@@ -1,8 +1,15 @@
-//! Invariants of the linear learners, checked on random streams.
+//! Invariants of the linear learners, checked on random streams, and their rejection of NaN
+//! and infinite inputs and of diverged fits.
 
 use proptest::prelude::*;
-use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
-use quiver_ml::{Features, OnlineLearner, SparseView};
+use quiver_ml::finite::Position;
+use quiver_ml::linear::{
+    FtrlParams, LinearRegression, LogisticRegression, OnlineLogisticRegression, SgdParams,
+};
+use quiver_ml::{
+    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, SparseView, Transformer,
+    Vector,
+};
 
 /// Zero coefficients after one pass of FTRL with L1 strength `reg` over `stream`.
 fn zeros_after(stream: &[(Vec<u32>, f64)], dim: usize, reg: f64) -> usize {
@@ -95,4 +102,146 @@ proptest! {
             }
         }
     }
+}
+
+/// The three non-finite values every learner must reject.
+const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+/// Features `x`, labels and weights 1 as a training frame.
+fn training(xs: &[Vec<f64>], ys: &[f64]) -> Frame {
+    Frame::new()
+        .with(
+            "features",
+            Column::Vector(xs.iter().map(|x| Vector::Dense(x.clone())).collect()),
+        )
+        .and_then(|f| f.with("label", Column::F64(ys.to_vec())))
+        .and_then(|f| f.with("weight", Column::F64(vec![1.0; ys.len()])))
+        .unwrap()
+}
+
+fn is_cell(e: &MlError, name: &str, at_row: usize, at_entry: Option<usize>) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at: Position::Cell { column, row, entry }, .. })
+        if column == name && *row == at_row && *entry == at_entry)
+}
+
+#[test]
+fn batch_linear_fits_reject_non_finite_features_labels_and_weights() {
+    let xs = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
+    let ys = [0.0, 1.0, 1.0];
+    let params = SgdParams {
+        weight_col: Some("weight".into()),
+        ..SgdParams::default()
+    };
+    let linear = LinearRegression {
+        params: params.clone(),
+    };
+    let logistic = LogisticRegression { params };
+    for bad in NON_FINITE {
+        let mut bad_x = xs.clone();
+        bad_x[1][0] = bad;
+        let mut bad_y = ys;
+        bad_y[2] = bad;
+        let mut bad_w = training(&xs, &ys);
+        bad_w
+            .set("weight", Column::F64(vec![1.0, bad, 1.0]))
+            .unwrap();
+        let cases = [
+            (training(&bad_x, &ys), "features", 1, Some(0)),
+            (training(&xs, &bad_y), "label", 2, None),
+            (bad_w, "weight", 1, None),
+        ];
+        for (frame, column, row, entry) in &cases {
+            let err = linear.fit(frame).unwrap_err();
+            assert!(
+                is_cell(&err, column, *row, *entry),
+                "linear, {column}: {err}"
+            );
+            let err = logistic.fit(frame).unwrap_err();
+            assert!(
+                is_cell(&err, column, *row, *entry),
+                "logistic, {column}: {err}"
+            );
+        }
+        let model = linear.fit(&training(&xs, &ys)).unwrap();
+        let err = model.predict_one(Features::Dense(&[bad, 1.0])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MlError::NonFinite(NonFinite {
+                    at: Position::Feature(0),
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        let err = model.transform(&training(&bad_x, &ys)).unwrap_err();
+        assert!(is_cell(&err, "features", 1, Some(0)), "{err}");
+        let model = logistic.fit(&training(&xs, &ys)).unwrap();
+        assert!(model.predict_one(Features::Dense(&[1.0, bad])).is_err());
+    }
+}
+
+#[test]
+fn a_diverged_batch_fit_is_an_error_not_a_model() {
+    // y = 2x. Each full-batch step multiplies w - 2 by 1 - lr * mean(x²) = 1 - lr * 38.5.
+    let xs: Vec<Vec<f64>> = (1..=10).map(|x| vec![f64::from(x)]).collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x[0]).collect();
+    let fit = |learning_rate, max_iter| {
+        LinearRegression {
+            params: SgdParams {
+                learning_rate,
+                max_iter,
+                tol: 0.0,
+                ..SgdParams::default()
+            },
+        }
+        .fit(&training(&xs, &ys))
+    };
+    // lr = 0.01: factor 0.615, after 40 steps |w - 2| <= 2 * 0.615^40 < 1e-7.
+    let model = fit(0.01, 40).unwrap();
+    assert!(
+        (model.coefficients[0] - 2.0).abs() < 1e-7,
+        "{:?}",
+        model.coefficients
+    );
+    // lr = 1: factor -37.5, |w - 2| = 2 * 37.5^t passes 1e12 at the 8th step (finite: 1e63
+    // after 40); lr = 1e3: factor -38499, 2 * 38499^100 overflows to inf, then NaN.
+    for (lr, max_iter) in [(1.0, 40), (1e3, 100)] {
+        let err = fit(lr, max_iter).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MlError::Diverged {
+                    stage: "LinearRegression",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("lower the learning rate"), "{err}");
+    }
+    // Logistic steps are bounded by lr |x|, so only a huge rate leaves the bound:
+    // the first step from w = 0 moves w by lr * 0.5 * mean(x) = 2.75e12.
+    let labels: Vec<f64> = (0..10).map(|i| f64::from(u8::from(i >= 5))).collect();
+    let logistic = |learning_rate| {
+        LogisticRegression {
+            params: SgdParams {
+                learning_rate,
+                ..SgdParams::default()
+            },
+        }
+        .fit(&training(&xs, &labels))
+    };
+    assert!(logistic(0.1).is_ok());
+    let err = logistic(1e12).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MlError::Diverged {
+                stage: "LogisticRegression",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
