@@ -5,10 +5,11 @@ use proptest::prelude::*;
 use quiver_ml::finite::Position;
 use quiver_ml::linear::{
     FtrlParams, LinearRegression, LogisticRegression, OnlineLogisticRegression, SgdParams,
+    StreamingLinearRegressionParams, StreamingLinearRegressionSgd,
 };
 use quiver_ml::{
     Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, SparseView, Transformer,
-    Vector,
+    Vector, MAX_PARAMETER,
 };
 
 /// Zero coefficients after one pass of FTRL with L1 strength `reg` over `stream`.
@@ -244,4 +245,110 @@ fn a_diverged_batch_fit_is_an_error_not_a_model() {
         ),
         "{err}"
     );
+}
+
+fn is_at(e: &MlError, position: Position) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at, .. }) if *at == position)
+}
+
+#[test]
+fn online_linear_learners_reject_non_finite_samples_and_keep_their_state() {
+    let mut sgd =
+        StreamingLinearRegressionSgd::new(StreamingLinearRegressionParams::default(), 3).unwrap();
+    let params = FtrlParams {
+        global_batch_size: 2,
+        ..FtrlParams::default()
+    };
+    let mut ftrl = OnlineLogisticRegression::new(params.clone(), 3, None).unwrap();
+    // One example learnt: FTRL has half a batch pending.
+    sgd.learn_one(Features::Dense(&[1.0, 2.0, 3.0]), 1.0)
+        .unwrap();
+    ftrl.learn_one(Features::Dense(&[1.0, 2.0, 3.0]), 1.0)
+        .unwrap();
+    for bad in NON_FINITE {
+        let (sgd_before, ftrl_before) = (sgd.clone(), ftrl.clone());
+        let dense = [1.0, bad, 3.0];
+        let sparse = SparseView {
+            dim: 3,
+            indices: &[0, 2],
+            values: &[1.0, bad],
+        };
+        let samples = [
+            (Features::Dense(&dense), 1.0, Position::Feature(1)),
+            (Features::Sparse(sparse), 1.0, Position::Feature(2)),
+            (Features::Dense(&[1.0, 2.0, 3.0]), bad, Position::Label),
+        ];
+        for (x, y, at) in samples {
+            let err = sgd.learn_one(x, y).unwrap_err();
+            assert!(is_at(&err, at.clone()), "sgd: {err}");
+            let err = ftrl.learn_one(x, y).unwrap_err();
+            assert!(is_at(&err, at.clone()), "ftrl: {err}");
+            let err = ftrl.predict_then_learn(x, y).unwrap_err();
+            assert!(is_at(&err, at), "ftrl: {err}");
+        }
+        let x = Features::Dense(&[1.0, 2.0, 3.0]);
+        let err = ftrl.learn_weighted(x, 1.0, bad).unwrap_err();
+        assert!(is_at(&err, Position::Weight), "{err}");
+        assert_eq!(sgd, sgd_before, "a rejected sample changed the SGD state");
+        assert_eq!(
+            ftrl, ftrl_before,
+            "a rejected sample changed the FTRL state"
+        );
+        let x = Features::Dense(&dense);
+        assert!(is_at(
+            &sgd.predict_one(x).unwrap_err(),
+            Position::Feature(1)
+        ));
+        assert!(is_at(
+            &ftrl.predict_one(x).unwrap_err(),
+            Position::Feature(1)
+        ));
+        let initial = Some(vec![0.0, bad, 0.0]);
+        let err = OnlineLogisticRegression::new(params.clone(), 3, initial).unwrap_err();
+        let at_initial = Position::Argument {
+            name: "initial",
+            index: 1,
+            entry: None,
+        };
+        assert!(is_at(&err, at_initial), "{err}");
+    }
+}
+
+#[test]
+fn streaming_sgd_refuses_a_diverging_step_and_keeps_its_state() {
+    let learner = |learning_rate| {
+        let params = StreamingLinearRegressionParams {
+            learning_rate,
+            ..Default::default()
+        };
+        StreamingLinearRegressionSgd::new(params, 1).unwrap()
+    };
+    // x = 10, y = 1: each step multiplies the error w·x + b − y by 1 − lr (x² + 1) = 1 − 101 lr.
+    let x = Features::Dense(&[10.0]);
+    // lr = 0.001: factor 0.899, the prediction converges to the label.
+    let mut stable = learner(0.001);
+    for _ in 0..1000 {
+        stable.learn_one(x, 1.0).unwrap();
+    }
+    assert!((stable.predict_one(x).unwrap().value - 1.0).abs() < 1e-9);
+    // lr = 1: factor −100, the weight passes 1e12 within 10 steps (inf within 200).
+    let mut diverging = learner(1.0);
+    let mut refused = None;
+    for step in 0..200 {
+        let before = diverging.clone();
+        if let Err(e) = diverging.learn_one(x, 1.0) {
+            assert_eq!(diverging, before, "a refused step changed the state");
+            refused = Some((step, e));
+            break;
+        }
+    }
+    let (step, err) = refused.expect("the diverging learner refused a step");
+    assert!(step <= 10, "refused at step {step}");
+    let stage = "StreamingLinearRegressionSgd";
+    assert!(
+        matches!(&err, MlError::Diverged { stage: s, .. } if *s == stage),
+        "{err}"
+    );
+    assert!(diverging.weights()[0].abs() <= MAX_PARAMETER);
+    assert!(diverging.intercept().abs() <= MAX_PARAMETER);
 }
