@@ -1,11 +1,16 @@
 //! KMeans and OnlineKMeans against Flink ML's `KMeansTest` / `OnlineKMeansTest`
-//! numbers, and the Lloyd invariant: the k-means cost never increases.
+//! numbers, the Lloyd invariant (the k-means cost never increases), the rejection of NaN and
+//! infinite points, and distances that stay comparable at extreme scales.
 
 use proptest::prelude::*;
 use quiver_ml::clustering::{
     lloyd_step, KMeans, KMeansModel, KMeansParams, OnlineKMeans, OnlineKMeansParams,
 };
-use quiver_ml::{Column, Estimator, Frame, OnlineModel, Persist, Transformer, Vector};
+use quiver_ml::finite::Position;
+use quiver_ml::{
+    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineModel, Persist, Transformer,
+    Vector,
+};
 
 fn dense(points: &[[f64; 2]]) -> Vec<Vec<f64>> {
     points.iter().map(|p| p.to_vec()).collect()
@@ -219,5 +224,152 @@ proptest! {
             .expect("fits");
         prop_assert!(model.centroids.len() <= k);
         prop_assert_eq!(model.weights.iter().sum::<f64>(), points.len() as f64);
+    }
+}
+
+/// The three non-finite values every stage must reject.
+const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+fn is_at(e: &MlError, position: Position) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at, .. }) if *at == position)
+}
+
+fn features_cell(row: usize, entry: usize) -> Position {
+    Position::Cell {
+        column: "features".into(),
+        row,
+        entry: Some(entry),
+    }
+}
+
+#[test]
+fn kmeans_rejects_non_finite_points_in_fit_predict_and_transform() {
+    for bad in NON_FINITE {
+        let mut points = dense(&FLINK_DATA);
+        points[4][1] = bad;
+        let err = KMeans::default().fit_points(&points).unwrap_err();
+        assert!(is_at(&err, features_cell(4, 1)), "{err}");
+        let rows: Vec<Vector> = points.iter().map(|p| Vector::Dense(p.clone())).collect();
+        let frame = Frame::new().with("features", Column::Vector(rows)).unwrap();
+        let err = KMeans::default().fit(&frame).unwrap_err();
+        assert!(is_at(&err, features_cell(4, 1)), "{err}");
+        let model = KMeans::default().fit_points(&dense(&FLINK_DATA)).unwrap();
+        let err = model.transform(&frame).unwrap_err();
+        assert!(is_at(&err, features_cell(4, 1)), "{err}");
+        let err = model.predict_one(Features::Dense(&[bad, 0.0])).unwrap_err();
+        assert!(is_at(&err, Position::Feature(0)), "{err}");
+    }
+}
+
+#[test]
+fn online_kmeans_rejects_a_non_finite_point_and_keeps_its_state() {
+    // decay 1 keeps the old weights: each centroid of weight 1 takes one point of weight 1
+    // and moves half way to it.
+    let params = OnlineKMeansParams {
+        global_batch_size: 2,
+        decay_factor: 1.0,
+        ..OnlineKMeansParams::default()
+    };
+    for bad in NON_FINITE {
+        let mut online = OnlineKMeans::new(
+            params.clone(),
+            vec![vec![0.0, 0.0], vec![10.0, 10.0]],
+            vec![1.0, 1.0],
+        )
+        .unwrap();
+        // One point pending: the next one would complete the batch.
+        online.learn_one(Features::Dense(&[1.0, 1.0])).unwrap();
+        let before = online.clone();
+        let err = online.learn_one(Features::Dense(&[bad, 1.0])).unwrap_err();
+        assert!(is_at(&err, Position::Feature(0)), "{err}");
+        assert_eq!(online, before, "a rejected point changed the state");
+        let err = online
+            .predict_one(Features::Dense(&[1.0, bad]))
+            .unwrap_err();
+        assert!(is_at(&err, Position::Feature(1)), "{err}");
+        // No centroid went NaN: each point still goes to the centroid it is near.
+        online.learn_one(Features::Dense(&[9.0, 9.0])).unwrap();
+        assert_eq!(online.centroids(), &[vec![0.5, 0.5], vec![9.5, 9.5]]);
+        assert_eq!(online.predict_one(Features::Dense(&[8.0, 9.0])).unwrap(), 1);
+        assert_eq!(online.predict_one(Features::Dense(&[1.0, 2.0])).unwrap(), 0);
+        let err = OnlineKMeans::new(
+            params.clone(),
+            vec![vec![0.0, 0.0], vec![1.0, bad]],
+            vec![1.0; 2],
+        )
+        .unwrap_err();
+        assert!(
+            is_at(
+                &err,
+                Position::Argument {
+                    name: "centroids",
+                    index: 1,
+                    entry: Some(1)
+                }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn kmeans_distances_neither_overflow_near_1e160_nor_underflow_near_1e_170() {
+    // Squared distances of coordinates near 1e160 exceed f64 (1e320): compared as they
+    // were, every point was equally (infinitely) far from every centroid.
+    for scale in [1e160, 1e300, 1e-170] {
+        let points: Vec<Vec<f64>> = FLINK_DATA
+            .iter()
+            .map(|p| p.iter().map(|x| x * scale).collect())
+            .collect();
+        for seed in 0..20 {
+            let kmeans = KMeans {
+                params: KMeansParams {
+                    k: 2,
+                    max_iter: 2,
+                    seed,
+                    ..KMeansParams::default()
+                },
+            };
+            let model = kmeans.fit_points(&points).expect("fits");
+            let got: Vec<Vec<f64>> = sorted_by_x(model.centroids.clone())
+                .iter()
+                .map(|c| c.iter().map(|x| x / scale).collect())
+                .collect();
+            assert_close(&got, &[[0.1, 0.1], [9.2, 0.2]]);
+            assert_eq!(
+                model.weights,
+                vec![3.0, 3.0],
+                "scale {scale:e}, seed {seed}"
+            );
+        }
+        let model = KMeansModel {
+            params: KMeansParams::default(),
+            centroids: vec![vec![0.0, 0.0], vec![scale, 0.0]],
+            weights: vec![1.0, 1.0],
+        };
+        assert_eq!(
+            model
+                .predict_one(Features::Dense(&[0.9 * scale, 0.0]))
+                .unwrap(),
+            1,
+            "{scale:e}"
+        );
+        assert_eq!(
+            model
+                .predict_one(Features::Dense(&[0.1 * scale, 0.0]))
+                .unwrap(),
+            0,
+            "{scale:e}"
+        );
+        let mut online = OnlineKMeans::from_model(OnlineKMeansParams::default(), &model).unwrap();
+        assert_eq!(
+            online
+                .predict_one(Features::Dense(&[0.8 * scale, 0.1 * scale]))
+                .unwrap(),
+            1
+        );
+        online
+            .learn_one(Features::Dense(&[0.8 * scale, 0.0]))
+            .unwrap();
     }
 }
