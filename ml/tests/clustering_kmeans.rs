@@ -39,8 +39,13 @@ const FLINK_DATA: [[f64; 2]; 6] = [
     [9.6, 0.0],
 ];
 
-#[test]
-fn kmeans_centroids_match_flink_ml_test_get_model_data() {
+/// Flink's `KMeansTest` data times `scale` fits, for every seed, Flink's centroids times
+/// `scale`, 3 points each.
+fn assert_flink_centroids_at_scale(scale: f64) {
+    let points: Vec<Vec<f64>> = FLINK_DATA
+        .iter()
+        .map(|p| p.iter().map(|x| x * scale).collect())
+        .collect();
     for seed in 0..20 {
         let kmeans = KMeans {
             params: KMeansParams {
@@ -50,13 +55,23 @@ fn kmeans_centroids_match_flink_ml_test_get_model_data() {
                 ..KMeansParams::default()
             },
         };
-        let model = kmeans.fit_points(&dense(&FLINK_DATA)).expect("fits");
-        assert_close(
-            &sorted_by_x(model.centroids.clone()),
-            &[[0.1, 0.1], [9.2, 0.2]],
+        let model = kmeans.fit_points(&points).expect("fits");
+        let unscaled: Vec<Vec<f64>> = sorted_by_x(model.centroids.clone())
+            .iter()
+            .map(|c| c.iter().map(|x| x / scale).collect())
+            .collect();
+        assert_close(&unscaled, &[[0.1, 0.1], [9.2, 0.2]]);
+        assert_eq!(
+            model.weights,
+            vec![3.0, 3.0],
+            "scale {scale:e}, seed {seed}"
         );
-        assert_eq!(model.weights, vec![3.0, 3.0]);
     }
+}
+
+#[test]
+fn kmeans_centroids_match_flink_ml_test_get_model_data() {
+    assert_flink_centroids_at_scale(1.0);
 }
 
 #[test]
@@ -113,6 +128,16 @@ const TRAIN2: [[f64; 2]; 6] = [
     [-10.6, -100.0],
 ];
 
+/// Online k-means parameters: updates every `global_batch_size` points, keeping
+/// `decay_factor` of the old weights.
+fn online_params(global_batch_size: usize, decay_factor: f64) -> OnlineKMeansParams {
+    OnlineKMeansParams {
+        global_batch_size,
+        decay_factor,
+        ..OnlineKMeansParams::default()
+    }
+}
+
 fn learn_all(model: &mut OnlineKMeans, points: &[[f64; 2]]) {
     for p in points {
         model.learn_one(p.as_slice().into()).expect("learns");
@@ -122,11 +147,7 @@ fn learn_all(model: &mut OnlineKMeans, points: &[[f64; 2]]) {
 #[test]
 fn online_kmeans_decay_matches_flink_ml_test_decay_factor() {
     let initial = KMeans::default().fit_points(&dense(&TRAIN1)).expect("fits");
-    let params = OnlineKMeansParams {
-        global_batch_size: 6,
-        decay_factor: 0.5,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(6, 0.5);
     let mut online = OnlineKMeans::from_model(params, &initial).expect("valid");
     learn_all(&mut online, &TRAIN2);
     assert_eq!(online.version().0, 1);
@@ -146,10 +167,7 @@ fn online_kmeans_decay_matches_flink_ml_test_decay_factor() {
 
 #[test]
 fn online_kmeans_from_random_init_matches_flink_ml_test_get_model_data() {
-    let params = OnlineKMeansParams {
-        global_batch_size: 6,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(6, 0.0);
     let mut online = OnlineKMeans::random(params, 2, 2, 0.0, 0).expect("valid");
     learn_all(&mut online, &TRAIN1[..5]);
     assert_eq!(online.version().0, 0, "no update before a full batch");
@@ -163,11 +181,7 @@ fn online_kmeans_from_random_init_matches_flink_ml_test_get_model_data() {
 
 #[test]
 fn online_kmeans_snapshot_restores_the_full_state() {
-    let params = OnlineKMeansParams {
-        global_batch_size: 4,
-        decay_factor: 0.9,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(4, 0.9);
     let mut a = OnlineKMeans::random(params, 2, 2, 1.0, 7).expect("valid");
     learn_all(&mut a, &TRAIN1);
     let snap = a.snapshot().expect("snapshot");
@@ -177,15 +191,7 @@ fn online_kmeans_snapshot_restores_the_full_state() {
     learn_all(&mut b, &TRAIN2);
     assert_eq!(a, b);
     assert!(b.restore(&snap[..snap.len() - 1]).is_err());
-    assert!(OnlineKMeans::new(
-        OnlineKMeansParams {
-            decay_factor: 1.5,
-            ..OnlineKMeansParams::default()
-        },
-        vec![vec![0.0]],
-        vec![0.0]
-    )
-    .is_err());
+    assert!(OnlineKMeans::new(online_params(32, 1.5), vec![vec![0.0]], vec![0.0]).is_err());
 }
 
 /// Independent cost: squared distance to the nearest centroid, summed.
@@ -265,11 +271,7 @@ fn kmeans_rejects_non_finite_points_in_fit_predict_and_transform() {
 fn online_kmeans_rejects_a_non_finite_point_and_keeps_its_state() {
     // decay 1 keeps the old weights: each centroid of weight 1 takes one point of weight 1
     // and moves half way to it.
-    let params = OnlineKMeansParams {
-        global_batch_size: 2,
-        decay_factor: 1.0,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(2, 1.0);
     for bad in NON_FINITE {
         let mut online = OnlineKMeans::new(
             params.clone(),
@@ -317,31 +319,7 @@ fn kmeans_distances_neither_overflow_near_1e160_nor_underflow_near_1e_170() {
     // Squared distances of coordinates near 1e160 exceed f64 (1e320): compared as they
     // were, every point was equally (infinitely) far from every centroid.
     for scale in [1e160, 1e300, 1e-170] {
-        let points: Vec<Vec<f64>> = FLINK_DATA
-            .iter()
-            .map(|p| p.iter().map(|x| x * scale).collect())
-            .collect();
-        for seed in 0..20 {
-            let kmeans = KMeans {
-                params: KMeansParams {
-                    k: 2,
-                    max_iter: 2,
-                    seed,
-                    ..KMeansParams::default()
-                },
-            };
-            let model = kmeans.fit_points(&points).expect("fits");
-            let got: Vec<Vec<f64>> = sorted_by_x(model.centroids.clone())
-                .iter()
-                .map(|c| c.iter().map(|x| x / scale).collect())
-                .collect();
-            assert_close(&got, &[[0.1, 0.1], [9.2, 0.2]]);
-            assert_eq!(
-                model.weights,
-                vec![3.0, 3.0],
-                "scale {scale:e}, seed {seed}"
-            );
-        }
+        assert_flink_centroids_at_scale(scale);
         let model = KMeansModel {
             params: KMeansParams::default(),
             centroids: vec![vec![0.0, 0.0], vec![scale, 0.0]],

@@ -271,6 +271,18 @@ fn imputer_fills_missing_nan_but_rejects_infinities() {
     assert!(matches!(err, MlError::Overflow { .. }), "{err}");
 }
 
+/// What `stage` (built for a `handle_invalid`) makes of `frame`: the error with `Error`,
+/// and the outputs with `Skip` and with `Keep`.
+fn by_handle_invalid<T: Transformer>(
+    stage: impl Fn(HandleInvalid) -> T,
+    frame: &Frame,
+) -> (MlError, Frame, Frame) {
+    let err = stage(HandleInvalid::Error).transform(frame).unwrap_err();
+    let skipped = stage(HandleInvalid::Skip).transform(frame).unwrap();
+    let kept = stage(HandleInvalid::Keep).transform(frame).unwrap();
+    (err, skipped, kept)
+}
+
 #[test]
 fn bucketizer_and_assembler_treat_an_infinity_as_invalid_like_nan() {
     let bucketizer = |handle_invalid| Bucketizer {
@@ -290,18 +302,14 @@ fn bucketizer_and_assembler_treat_an_infinity_as_invalid_like_nan() {
     };
     for bad in NON_FINITE {
         let frame = floats("x", &[-2.0, bad, 3.0]);
-        let err = bucketizer(HandleInvalid::Error)
-            .transform(&frame)
-            .unwrap_err();
+        let (err, skipped, kept) = by_handle_invalid(bucketizer, &frame);
         assert!(is_number_cell(&err, "x", 1), "{err}");
-        let kept = bucketizer(HandleInvalid::Keep).transform(&frame).unwrap();
+        assert_eq!(skipped.f64s("b").unwrap(), &[0.0, 1.0]);
         assert_eq!(
             kept.f64s("b").unwrap(),
             &[0.0, 2.0, 1.0],
             "the extra bucket is 2"
         );
-        let skipped = bucketizer(HandleInvalid::Skip).transform(&frame).unwrap();
-        assert_eq!(skipped.f64s("b").unwrap(), &[0.0, 1.0]);
 
         let vectors = vec![
             Vector::Dense(vec![1.0]),
@@ -311,16 +319,12 @@ fn bucketizer_and_assembler_treat_an_infinity_as_invalid_like_nan() {
         let frame = floats("x", &[1.0, bad, 3.0])
             .with("v", Column::Vector(vectors))
             .unwrap();
-        let err = assembler(HandleInvalid::Error)
-            .transform(&frame)
-            .unwrap_err();
+        let (err, skipped, kept) = by_handle_invalid(assembler, &frame);
         assert!(is_number_cell(&err, "x", 1), "{err}");
-        let skipped = assembler(HandleInvalid::Skip).transform(&frame).unwrap();
         assert_eq!(
             skipped.vectors("out").unwrap(),
             &[Vector::Dense(vec![1.0, 1.0])]
         );
-        let kept = assembler(HandleInvalid::Keep).transform(&frame).unwrap();
         assert_eq!(kept.num_rows(), 3);
         let only_vector = frame
             .clone()

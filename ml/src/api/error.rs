@@ -82,7 +82,8 @@ pub enum MlError {
         /// The value, printed.
         value: String,
     },
-    /// A value is not usable (NaN, infinite, out of the stage's domain).
+    /// A value is not usable: outside the stage's domain (for the batch evaluator, also NaN
+    /// or infinite), or every value of a column missing.
     #[error("column `{column}`: invalid value {value}: {reason}")]
     InvalidValue {
         /// The column.
