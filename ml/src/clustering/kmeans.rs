@@ -18,8 +18,8 @@ use crate::vector::Features;
 use serde::{Deserialize, Serialize};
 use std::ops::RangeInclusive;
 
-/// Largest coordinates (in magnitude) whose squared distances, and sums of them over many
-/// points, neither overflow nor underflow: a fit on such points runs unscaled.
+/// The largest coordinate magnitudes for which squared distances, and sums of them over
+/// many points, neither overflow nor underflow: a fit on such points runs unscaled.
 const UNSCALED: RangeInclusive<f64> = 1e-140..=1e140;
 
 /// Parameters of [`KMeans`] (Flink ML's names and defaults).
@@ -124,7 +124,8 @@ pub fn nearest_centroid(centroids: &[Vec<f64>], x: Features<'_>) -> Option<(usiz
     nearest_at(centroids, x, scale).map(|(i, d)| (i, d / scale / scale))
 }
 
-/// Sum of squared distances from each point to its nearest centroid.
+/// Sum of squared distances from each (finite) point to its nearest centroid; +inf when
+/// the sum exceeds f64 (coordinates near 1e154 and beyond).
 pub fn kmeans_cost(centroids: &[Vec<f64>], points: &[Vec<f64>]) -> f64 {
     points
         .iter()
@@ -135,7 +136,8 @@ pub fn kmeans_cost(centroids: &[Vec<f64>], points: &[Vec<f64>]) -> f64 {
 
 /// One Lloyd round: assigns every point to its nearest centroid and returns the
 /// moved centroids (means of their points; unchanged when empty), the assignment
-/// and the number of points per centroid.
+/// and the number of points per centroid. Points must be finite, and their sums within
+/// f64 ([`KMeans`] scales extreme points before its rounds).
 pub fn lloyd_step(
     centroids: &[Vec<f64>],
     points: &[Vec<f64>],

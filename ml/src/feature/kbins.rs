@@ -87,9 +87,9 @@ impl Estimator for KBinsDiscretizer {
                     KBinsStrategy::Quantile => percentile(&col, 100.0 * i as f64 / k),
                 })
                 .collect();
-            for (k, &e) in raw.iter().enumerate() {
+            for (n, &e) in raw.iter().enumerate() {
                 check_statistic("KBinsDiscretizer", e, || {
-                    format!("bin edge {k} of feature {j}")
+                    format!("bin edge {n} of feature {j}")
                 })?;
             }
             // Drop bins narrower than 1e-8, as scikit-learn does.
