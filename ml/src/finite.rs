@@ -148,6 +148,10 @@ pub fn check(value: f64, at: impl FnOnce() -> Position) -> Result<f64, NonFinite
 /// [`check`] on every element of `values`, in order: the first non-finite one is the
 /// error, at `at(index)`.
 pub fn check_all(values: &[f64], at: impl Fn(usize) -> Position) -> Result<(), NonFinite> {
+    // The common case without a branch per element (it vectorises); then find the culprit.
+    if values.iter().fold(true, |ok, v| ok & v.is_finite()) {
+        return Ok(());
+    }
     values
         .iter()
         .enumerate()
@@ -168,8 +172,8 @@ pub(crate) fn check_vectors(column: &str, vectors: &[Vector]) -> Result<(), NonF
     })
 }
 
-/// Checks a learnt parameter: `Ok` when it is finite and within ±[`MAX_PARAMETER`], else
-/// [`MlError::Diverged`] naming the learner `stage` and the `quantity()` that left the range.
+/// Checks a learnt parameter: `Ok` when it [`is_parameter`], else [`MlError::Diverged`]
+/// naming the learner `stage` and the `quantity()` that left the range.
 #[inline]
 pub(crate) fn check_parameter(
     stage: &'static str,
@@ -177,6 +181,21 @@ pub(crate) fn check_parameter(
     quantity: impl FnOnce() -> String,
 ) -> Result<(), MlError> {
     check_learnt(stage, value, MAX_PARAMETER, quantity)
+}
+
+/// The first `(position, value)` of `values` that is not a usable learnt parameter (not
+/// finite, or beyond ±[`MAX_PARAMETER`]); `None` when all are. A pass without a branch per
+/// value (it vectorises) clears the common case before the culprit is looked for.
+#[inline]
+pub(crate) fn first_non_parameter(
+    values: impl Iterator<Item = f64> + Clone,
+) -> Option<(usize, f64)> {
+    // NaN compares false: this also rejects NaN and both infinities.
+    let is_parameter = |v: f64| v.abs() <= MAX_PARAMETER;
+    if values.clone().fold(true, |ok, v| ok & is_parameter(v)) {
+        return None;
+    }
+    values.enumerate().find(|&(_, v)| !is_parameter(v))
 }
 
 /// Checks a learner's loss: `Ok` when it is finite, else [`MlError::Diverged`].

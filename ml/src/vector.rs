@@ -5,7 +5,7 @@
 //! held by the runtime (`Arc<[f64]>` or `Arc<SparseVector>`) is passed to a
 //! learner as a borrowed [`Features`] without copying.
 
-use crate::finite::{check, check_all, NonFinite, Position};
+use crate::finite::{check_all, NonFinite, Position};
 use serde::{Deserialize, Serialize};
 
 /// An owned sparse vector: `indices` strictly increasing, all below `dim`, one value each.
@@ -158,11 +158,9 @@ impl<'a> Features<'a> {
     pub fn check_finite(&self) -> Result<(), NonFinite> {
         match self {
             Features::Dense(x) => check_all(x, Position::Feature),
-            Features::Sparse(s) => s
-                .indices
-                .iter()
-                .zip(s.values)
-                .try_for_each(|(&i, &v)| check(v, || Position::Feature(i as usize)).map(drop)),
+            Features::Sparse(s) => check_all(s.values, |k| {
+                Position::Feature(s.indices.get(k).map_or(k, |&i| i as usize))
+            }),
         }
     }
 

@@ -5,7 +5,7 @@
 //! refused with [`MlError::Diverged`] and the model stays as it was.
 
 use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
-use crate::finite::{check, check_parameter, Position};
+use crate::finite::{check, check_parameter, first_non_parameter, Position};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -103,19 +103,22 @@ impl OnlineLearner for StreamingLinearRegressionSgd {
         };
         // Every value the step writes is checked before any is written.
         check_parameter(STAGE, intercept, || "the intercept".to_string())?;
-        if l2 > 0.0 {
-            for (i, &w) in self.weights.iter().enumerate() {
-                check_parameter(STAGE, decayed(w), || format!("weight {i}"))?;
+        let weights = &self.weights;
+        let decayed_all =
+            (l2 > 0.0).then(|| first_non_parameter(weights.iter().map(|&w| decayed(w))));
+        let touched = match x {
+            Features::Dense(xs) => {
+                first_non_parameter(weights.iter().zip(xs).map(|(&w, &v)| stepped(w, v)))
             }
+            Features::Sparse(s) => {
+                let steps = s.indices.iter().zip(s.values);
+                first_non_parameter(steps.map(|(&i, &v)| stepped(weights[i as usize], v)))
+                    .map(|(k, w)| (s.indices[k] as usize, w))
+            }
+        };
+        if let Some((i, w)) = decayed_all.flatten().or(touched) {
+            check_parameter(STAGE, w, || format!("weight {i}"))?;
         }
-        let mut diverged = Ok(());
-        x.for_each(|i, v| {
-            if diverged.is_ok() {
-                let w = stepped(self.weights[i], v);
-                diverged = check_parameter(STAGE, w, || format!("weight {i}"));
-            }
-        });
-        diverged?;
         if l2 > 0.0 {
             self.weights.iter_mut().for_each(|w| *w = decayed(*w));
         }

@@ -18,7 +18,9 @@
 
 use crate::api::{online_model_via_persist, MlError, ModelVersion};
 use crate::clustering::rng::SplitMix64;
-use crate::finite::{check, check_all, check_parameter, check_statistic, Position};
+use crate::finite::{
+    check, check_all, check_parameter, check_statistic, first_non_parameter, Position,
+};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
 use rustc_hash::FxHashMap;
@@ -267,13 +269,14 @@ impl MatrixFactorization {
             check_parameter(STAGE, item_bias, || format!("the bias of item {item}"))?;
         }
         if let (true, Some(pu), Some(qi)) = (p.has_latents(), pu, qi) {
-            for (k, (&u, &i)) in pu.iter().zip(qi).enumerate() {
-                check_parameter(STAGE, factor_step(u, i), || {
-                    format!("factor {k} of user {user}")
-                })?;
-                check_parameter(STAGE, factor_step(i, u), || {
-                    format!("factor {k} of item {item}")
-                })?;
+            let pairs = pu.iter().zip(qi);
+            if let Some((k, f)) =
+                first_non_parameter(pairs.clone().map(|(&u, &i)| factor_step(u, i)))
+            {
+                check_parameter(STAGE, f, || format!("factor {k} of user {user}"))?;
+            }
+            if let Some((k, f)) = first_non_parameter(pairs.map(|(&u, &i)| factor_step(i, u))) {
+                check_parameter(STAGE, f, || format!("factor {k} of item {item}"))?;
             }
         }
         (self.mean_n, self.mean, self.rng) = (mean_n, mean, rng);
