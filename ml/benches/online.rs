@@ -163,7 +163,7 @@ fn hash_row<'a>(
             .zip(row)
             .map(|(n, v)| (n.as_str(), HashValue::Str(v))),
     );
-    hasher.hash_into(pairs, buf);
+    valid(hasher.hash_into(pairs, buf));
 }
 
 fn bench_linear(data: &Dense<LINEAR_DIM>) {

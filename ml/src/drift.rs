@@ -14,11 +14,19 @@ pub use kswin::{Kswin, KswinConfig};
 pub use page_hinkley::{PageHinkley, PageHinkleyConfig, PageHinkleyMode};
 pub use psi::{histogram, population_stability_index, quantile_edges};
 
+use crate::finite::{check, NonFinite, Position};
+
+/// `x` when finite; else the error every detector gives before it changes anything.
+fn finite_value(x: f64) -> Result<f64, DriftError> {
+    Ok(check(x, || Position::Value)?)
+}
+
 /// A detector fed one value at a time.
 pub trait DriftDetector {
-    /// Adds `x` and returns whether a drift is detected at this value. After a
-    /// detection the next update starts the detector afresh (as River does).
-    fn update(&mut self, x: f64) -> bool;
+    /// Adds a finite `x` and returns whether a drift is detected at this value. After a
+    /// detection the next update starts the detector afresh (as River does). A NaN or
+    /// infinite `x` is an error and changes nothing.
+    fn update(&mut self, x: f64) -> Result<bool, DriftError>;
     /// Whether the last update detected a drift.
     fn drift_detected(&self) -> bool;
 }
@@ -39,6 +47,9 @@ pub enum DriftError {
     /// Input that cannot be used.
     #[error("{0}")]
     BadInput(String),
+    /// A value is NaN or infinite.
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
 }
 
 /// Returns `BadParam` unless `ok`.

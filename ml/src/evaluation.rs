@@ -12,6 +12,8 @@ pub use binary::{
 pub use regression::RegressionMetrics;
 pub use rolling::{Accuracy, LogLoss, Mae, Metric, Mse, Rmse, Rolling, R2};
 
+use crate::finite::NonFinite;
+
 /// Why a batch of predictions could not be evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvaluationError {
@@ -40,6 +42,9 @@ pub enum EvaluationError {
         /// What the column accepts.
         allowed: &'static str,
     },
+    /// A target or prediction given to a streaming metric is NaN or infinite.
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
 }
 
 /// Checks that `values` has `expected` entries, all finite and accepted by `ok`.

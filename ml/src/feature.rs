@@ -29,6 +29,7 @@ pub use standard_scaler::{
 pub use string_indexer::{StringIndexer, StringIndexerModel, StringIndexerParams, StringOrder};
 
 use crate::api::{Column, Frame, MlError};
+use crate::finite::check_vectors;
 use crate::vector::Vector;
 
 /// The input and output vector columns of a one-column stage.
@@ -63,16 +64,23 @@ pub enum HandleInvalid {
 }
 
 impl VectorColumns {
-    /// Reads the input column as dense rows, checking every row has the dimension of
-    /// the first; returns the rows and that dimension, or [`MlError::Empty`] naming
-    /// `stage` when there is no row.
+    /// The input column, every entry checked finite.
+    fn finite_input<'f>(&self, frame: &'f Frame) -> Result<&'f [Vector], MlError> {
+        let vectors = frame.vectors(&self.input_col)?;
+        check_vectors(&self.input_col, vectors)?;
+        Ok(vectors)
+    }
+
+    /// Reads the input column as dense rows, checking every row is finite and has the
+    /// dimension of the first; returns the rows and that dimension, or
+    /// [`MlError::Empty`] naming `stage` when there is no row.
     fn dense_rows(
         &self,
         frame: &Frame,
         stage: &'static str,
     ) -> Result<(Vec<Vec<f64>>, usize), MlError> {
-        let rows: Vec<Vec<f64>> = frame
-            .vectors(&self.input_col)?
+        let rows: Vec<Vec<f64>> = self
+            .finite_input(frame)?
             .iter()
             .map(|v| v.features().to_dense())
             .collect();
@@ -86,8 +94,8 @@ impl VectorColumns {
         Ok((rows, dim))
     }
 
-    /// Maps every vector of the input column (which must have dimension `dim`) to a
-    /// dense output vector with `f(x, y)` and stores them as the output column.
+    /// Maps every vector of the input column (which must be finite and have dimension
+    /// `dim`) to a dense output vector with `f(x, y)` and stores them as the output column.
     fn map_dense(
         &self,
         frame: &Frame,
@@ -95,7 +103,7 @@ impl VectorColumns {
         f: impl Fn(&[f64], &mut [f64]),
     ) -> Result<Frame, MlError> {
         let mut out = Vec::with_capacity(frame.num_rows());
-        for v in frame.vectors(&self.input_col)? {
+        for v in self.finite_input(frame)? {
             let x = v.features().to_dense();
             if x.len() != dim {
                 return Err(MlError::Dimension {

@@ -8,6 +8,7 @@ pub mod clustering;
 pub mod drift;
 pub mod evaluation;
 pub mod feature;
+pub mod finite;
 pub mod linear;
 pub mod params;
 pub mod persist;
@@ -18,6 +19,7 @@ pub use api::{
     Column, Estimator, Frame, MlError, Model, ModelVersion, OnlineLearner, OnlineModel, Pipeline,
     PipelineModel, Prediction, Transformer,
 };
+pub use finite::{NonFinite, MAX_PARAMETER};
 pub use params::ParamError;
 pub use persist::{Persist, PersistError};
 pub use vector::{Features, SparseVector, SparseView, Vector};

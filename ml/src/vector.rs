@@ -5,6 +5,7 @@
 //! held by the runtime (`Arc<[f64]>` or `Arc<SparseVector>`) is passed to a
 //! learner as a borrowed [`Features`] without copying.
 
+use crate::finite::{check_all, NonFinite, Position};
 use serde::{Deserialize, Serialize};
 
 /// An owned sparse vector: `indices` strictly increasing, all below `dim`, one value each.
@@ -149,6 +150,17 @@ impl<'a> Features<'a> {
                 .ok()
                 .and_then(|i| s.indices.binary_search(&i).ok())
                 .map_or(0.0, |p| s.values[p]),
+        }
+    }
+
+    /// `Ok` when every stored entry is finite; else the first NaN or infinite one, at its
+    /// [`Position::Feature`] index.
+    pub fn check_finite(&self) -> Result<(), NonFinite> {
+        match self {
+            Features::Dense(x) => check_all(x, Position::Feature),
+            Features::Sparse(s) => check_all(s.values, |k| {
+                Position::Feature(s.indices.get(k).map_or(k, |&i| i as usize))
+            }),
         }
     }
 

@@ -1,11 +1,16 @@
 //! KMeans and OnlineKMeans against Flink ML's `KMeansTest` / `OnlineKMeansTest`
-//! numbers, and the Lloyd invariant: the k-means cost never increases.
+//! numbers, the Lloyd invariant (the k-means cost never increases), the rejection of NaN and
+//! infinite points, and distances that stay comparable at extreme scales.
 
 use proptest::prelude::*;
 use quiver_ml::clustering::{
     lloyd_step, KMeans, KMeansModel, KMeansParams, OnlineKMeans, OnlineKMeansParams,
 };
-use quiver_ml::{Column, Estimator, Frame, OnlineModel, Persist, Transformer, Vector};
+use quiver_ml::finite::Position;
+use quiver_ml::{
+    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineModel, Persist, Transformer,
+    Vector,
+};
 
 fn dense(points: &[[f64; 2]]) -> Vec<Vec<f64>> {
     points.iter().map(|p| p.to_vec()).collect()
@@ -34,8 +39,13 @@ const FLINK_DATA: [[f64; 2]; 6] = [
     [9.6, 0.0],
 ];
 
-#[test]
-fn kmeans_centroids_match_flink_ml_test_get_model_data() {
+/// Flink's `KMeansTest` data times `scale` fits, for every seed, Flink's centroids times
+/// `scale`, 3 points each.
+fn assert_flink_centroids_at_scale(scale: f64) {
+    let points: Vec<Vec<f64>> = FLINK_DATA
+        .iter()
+        .map(|p| p.iter().map(|x| x * scale).collect())
+        .collect();
     for seed in 0..20 {
         let kmeans = KMeans {
             params: KMeansParams {
@@ -45,13 +55,23 @@ fn kmeans_centroids_match_flink_ml_test_get_model_data() {
                 ..KMeansParams::default()
             },
         };
-        let model = kmeans.fit_points(&dense(&FLINK_DATA)).expect("fits");
-        assert_close(
-            &sorted_by_x(model.centroids.clone()),
-            &[[0.1, 0.1], [9.2, 0.2]],
+        let model = kmeans.fit_points(&points).expect("fits");
+        let unscaled: Vec<Vec<f64>> = sorted_by_x(model.centroids.clone())
+            .iter()
+            .map(|c| c.iter().map(|x| x / scale).collect())
+            .collect();
+        assert_close(&unscaled, &[[0.1, 0.1], [9.2, 0.2]]);
+        assert_eq!(
+            model.weights,
+            vec![3.0, 3.0],
+            "scale {scale:e}, seed {seed}"
         );
-        assert_eq!(model.weights, vec![3.0, 3.0]);
     }
+}
+
+#[test]
+fn kmeans_centroids_match_flink_ml_test_get_model_data() {
+    assert_flink_centroids_at_scale(1.0);
 }
 
 #[test]
@@ -108,6 +128,16 @@ const TRAIN2: [[f64; 2]; 6] = [
     [-10.6, -100.0],
 ];
 
+/// Online k-means parameters: updates every `global_batch_size` points, keeping
+/// `decay_factor` of the old weights.
+fn online_params(global_batch_size: usize, decay_factor: f64) -> OnlineKMeansParams {
+    OnlineKMeansParams {
+        global_batch_size,
+        decay_factor,
+        ..OnlineKMeansParams::default()
+    }
+}
+
 fn learn_all(model: &mut OnlineKMeans, points: &[[f64; 2]]) {
     for p in points {
         model.learn_one(p.as_slice().into()).expect("learns");
@@ -117,11 +147,7 @@ fn learn_all(model: &mut OnlineKMeans, points: &[[f64; 2]]) {
 #[test]
 fn online_kmeans_decay_matches_flink_ml_test_decay_factor() {
     let initial = KMeans::default().fit_points(&dense(&TRAIN1)).expect("fits");
-    let params = OnlineKMeansParams {
-        global_batch_size: 6,
-        decay_factor: 0.5,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(6, 0.5);
     let mut online = OnlineKMeans::from_model(params, &initial).expect("valid");
     learn_all(&mut online, &TRAIN2);
     assert_eq!(online.version().0, 1);
@@ -141,10 +167,7 @@ fn online_kmeans_decay_matches_flink_ml_test_decay_factor() {
 
 #[test]
 fn online_kmeans_from_random_init_matches_flink_ml_test_get_model_data() {
-    let params = OnlineKMeansParams {
-        global_batch_size: 6,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(6, 0.0);
     let mut online = OnlineKMeans::random(params, 2, 2, 0.0, 0).expect("valid");
     learn_all(&mut online, &TRAIN1[..5]);
     assert_eq!(online.version().0, 0, "no update before a full batch");
@@ -158,11 +181,7 @@ fn online_kmeans_from_random_init_matches_flink_ml_test_get_model_data() {
 
 #[test]
 fn online_kmeans_snapshot_restores_the_full_state() {
-    let params = OnlineKMeansParams {
-        global_batch_size: 4,
-        decay_factor: 0.9,
-        ..OnlineKMeansParams::default()
-    };
+    let params = online_params(4, 0.9);
     let mut a = OnlineKMeans::random(params, 2, 2, 1.0, 7).expect("valid");
     learn_all(&mut a, &TRAIN1);
     let snap = a.snapshot().expect("snapshot");
@@ -172,15 +191,7 @@ fn online_kmeans_snapshot_restores_the_full_state() {
     learn_all(&mut b, &TRAIN2);
     assert_eq!(a, b);
     assert!(b.restore(&snap[..snap.len() - 1]).is_err());
-    assert!(OnlineKMeans::new(
-        OnlineKMeansParams {
-            decay_factor: 1.5,
-            ..OnlineKMeansParams::default()
-        },
-        vec![vec![0.0]],
-        vec![0.0]
-    )
-    .is_err());
+    assert!(OnlineKMeans::new(online_params(32, 1.5), vec![vec![0.0]], vec![0.0]).is_err());
 }
 
 /// Independent cost: squared distance to the nearest centroid, summed.
@@ -219,5 +230,124 @@ proptest! {
             .expect("fits");
         prop_assert!(model.centroids.len() <= k);
         prop_assert_eq!(model.weights.iter().sum::<f64>(), points.len() as f64);
+    }
+}
+
+/// The three non-finite values every stage must reject.
+const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+fn is_at(e: &MlError, position: Position) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at, .. }) if *at == position)
+}
+
+fn features_cell(row: usize, entry: usize) -> Position {
+    Position::Cell {
+        column: "features".into(),
+        row,
+        entry: Some(entry),
+    }
+}
+
+#[test]
+fn kmeans_rejects_non_finite_points_in_fit_predict_and_transform() {
+    for bad in NON_FINITE {
+        let mut points = dense(&FLINK_DATA);
+        points[4][1] = bad;
+        let err = KMeans::default().fit_points(&points).unwrap_err();
+        assert!(is_at(&err, features_cell(4, 1)), "{err}");
+        let rows: Vec<Vector> = points.iter().map(|p| Vector::Dense(p.clone())).collect();
+        let frame = Frame::new().with("features", Column::Vector(rows)).unwrap();
+        let err = KMeans::default().fit(&frame).unwrap_err();
+        assert!(is_at(&err, features_cell(4, 1)), "{err}");
+        let model = KMeans::default().fit_points(&dense(&FLINK_DATA)).unwrap();
+        let err = model.transform(&frame).unwrap_err();
+        assert!(is_at(&err, features_cell(4, 1)), "{err}");
+        let err = model.predict_one(Features::Dense(&[bad, 0.0])).unwrap_err();
+        assert!(is_at(&err, Position::Feature(0)), "{err}");
+    }
+}
+
+#[test]
+fn online_kmeans_rejects_a_non_finite_point_and_keeps_its_state() {
+    // decay 1 keeps the old weights: each centroid of weight 1 takes one point of weight 1
+    // and moves half way to it.
+    let params = online_params(2, 1.0);
+    for bad in NON_FINITE {
+        let mut online = OnlineKMeans::new(
+            params.clone(),
+            vec![vec![0.0, 0.0], vec![10.0, 10.0]],
+            vec![1.0, 1.0],
+        )
+        .unwrap();
+        // One point pending: the next one would complete the batch.
+        online.learn_one(Features::Dense(&[1.0, 1.0])).unwrap();
+        let before = online.clone();
+        let err = online.learn_one(Features::Dense(&[bad, 1.0])).unwrap_err();
+        assert!(is_at(&err, Position::Feature(0)), "{err}");
+        assert_eq!(online, before, "a rejected point changed the state");
+        let err = online
+            .predict_one(Features::Dense(&[1.0, bad]))
+            .unwrap_err();
+        assert!(is_at(&err, Position::Feature(1)), "{err}");
+        // No centroid went NaN: each point still goes to the centroid it is near.
+        online.learn_one(Features::Dense(&[9.0, 9.0])).unwrap();
+        assert_eq!(online.centroids(), &[vec![0.5, 0.5], vec![9.5, 9.5]]);
+        assert_eq!(online.predict_one(Features::Dense(&[8.0, 9.0])).unwrap(), 1);
+        assert_eq!(online.predict_one(Features::Dense(&[1.0, 2.0])).unwrap(), 0);
+        let err = OnlineKMeans::new(
+            params.clone(),
+            vec![vec![0.0, 0.0], vec![1.0, bad]],
+            vec![1.0; 2],
+        )
+        .unwrap_err();
+        assert!(
+            is_at(
+                &err,
+                Position::Argument {
+                    name: "centroids",
+                    index: 1,
+                    entry: Some(1)
+                }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn kmeans_distances_neither_overflow_near_1e160_nor_underflow_near_1e_170() {
+    // Squared distances of coordinates near 1e160 exceed f64 (1e320): compared as they
+    // were, every point was equally (infinitely) far from every centroid.
+    for scale in [1e160, 1e300, 1e-170] {
+        assert_flink_centroids_at_scale(scale);
+        let model = KMeansModel {
+            params: KMeansParams::default(),
+            centroids: vec![vec![0.0, 0.0], vec![scale, 0.0]],
+            weights: vec![1.0, 1.0],
+        };
+        assert_eq!(
+            model
+                .predict_one(Features::Dense(&[0.9 * scale, 0.0]))
+                .unwrap(),
+            1,
+            "{scale:e}"
+        );
+        assert_eq!(
+            model
+                .predict_one(Features::Dense(&[0.1 * scale, 0.0]))
+                .unwrap(),
+            0,
+            "{scale:e}"
+        );
+        let mut online = OnlineKMeans::from_model(OnlineKMeansParams::default(), &model).unwrap();
+        assert_eq!(
+            online
+                .predict_one(Features::Dense(&[0.8 * scale, 0.1 * scale]))
+                .unwrap(),
+            1
+        );
+        online
+            .learn_one(Features::Dense(&[0.8 * scale, 0.0]))
+            .unwrap();
     }
 }

@@ -1,11 +1,14 @@
 //! Drift detectors against River's flagged indices (`reference/gen_drift.py`), PSI
-//! against hand-computed values, and false-alarm bounds on stationary streams.
+//! against hand-computed values, false-alarm bounds on stationary streams, and the
+//! rejection of NaN and infinite values.
 
 use proptest::prelude::*;
 use quiver_ml::drift::{
     histogram, population_stability_index, quantile_edges, Adwin, AdwinConfig, DriftDetector,
     DriftError, Kswin, KswinConfig, PageHinkley, PageHinkleyConfig,
 };
+use quiver_ml::finite::Position;
+use quiver_ml::NonFinite;
 use serde_json::Value;
 
 const EXPECTED: &str = include_str!("reference/drift_expected.json");
@@ -13,7 +16,7 @@ const EXPECTED: &str = include_str!("reference/drift_expected.json");
 fn flagged(detector: &mut dyn DriftDetector, values: &[f64]) -> Vec<u64> {
     let mut out = Vec::new();
     for (i, &x) in values.iter().enumerate() {
-        if detector.update(x) {
+        if detector.update(x).expect("finite") {
             out.push(i as u64);
         }
         assert_eq!(detector.drift_detected(), out.last() == Some(&(i as u64)));
@@ -120,7 +123,7 @@ fn quantile_edges_split_the_reference_evenly() {
     let reference: Vec<f64> = (0..=100).map(f64::from).collect();
     let edges = quantile_edges(&reference, 4).expect("valid");
     assert_eq!(edges, vec![25.0, 50.0, 75.0]);
-    let counts = histogram(&reference, &edges);
+    let counts = histogram(&reference, &edges).expect("finite");
     assert_eq!(counts, vec![26.0, 25.0, 25.0, 25.0]);
     assert!(quantile_edges(&[], 4).is_err());
 }
@@ -151,7 +154,7 @@ proptest! {
     fn adwin_is_quiet_on_a_stationary_stream(seed in any::<u64>()) {
         let mut rng = SplitMix(seed);
         let mut adwin = Adwin::new(AdwinConfig::default()).expect("defaults are valid");
-        let alarms = (0..3000).filter(|_| adwin.update(rng.gauss())).count();
+        let alarms = (0..3000).filter(|_| adwin.update(rng.gauss()).unwrap()).count();
         prop_assert!(alarms <= 1, "{alarms} false alarms");
     }
 
@@ -161,7 +164,7 @@ proptest! {
     fn page_hinkley_is_quiet_on_a_stationary_stream(seed in any::<u64>()) {
         let mut rng = SplitMix(seed);
         let mut ph = PageHinkley::new(PageHinkleyConfig::default()).expect("defaults are valid");
-        let alarms = (0..3000).filter(|_| ph.update(0.2 * rng.gauss())).count();
+        let alarms = (0..3000).filter(|_| ph.update(0.2 * rng.gauss()).unwrap()).count();
         prop_assert_eq!(alarms, 0);
     }
 
@@ -172,8 +175,62 @@ proptest! {
         let mut rng = SplitMix(seed);
         let config = KswinConfig { seed: seed % 1000, ..KswinConfig::default() };
         let mut kswin = Kswin::new(config).expect("valid");
-        let alarms = (0..5000).filter(|_| kswin.update(rng.gauss())).count();
+        let alarms = (0..5000).filter(|_| kswin.update(rng.gauss()).unwrap()).count();
         // at most 4,901 tests are run (the window fills at the 100th value)
         prop_assert!((alarms as f64) <= 2.0 * config.alpha * 4901.0, "{alarms} alarms");
+    }
+}
+
+/// The three non-finite values every detector must reject.
+const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+fn rejects_at(result: Result<impl std::fmt::Debug, DriftError>, at: Position) -> bool {
+    matches!(result, Err(DriftError::NonFinite(NonFinite { at: a, .. })) if a == at)
+}
+
+/// Feeds `stream`, then each non-finite value (rejected, the detector unchanged), then the
+/// stream again: the detector flags what a twin fed the finite values only flags.
+fn rejects_non_finite<D: DriftDetector + Clone + PartialEq + std::fmt::Debug>(
+    make: impl Fn() -> D,
+) {
+    let stream: Vec<f64> = (0..400)
+        .map(|i| if i < 200 { 0.0 } else { 5.0 } + f64::from(i % 7) * 0.1)
+        .collect();
+    let (mut detector, mut twin) = (make(), make());
+    for &x in &stream[..250] {
+        detector.update(x).unwrap();
+        twin.update(x).unwrap();
+    }
+    for bad in NON_FINITE {
+        let before = detector.clone();
+        assert!(rejects_at(detector.update(bad), Position::Value));
+        assert_eq!(detector, before, "a rejected value changed the detector");
+    }
+    for &x in &stream[250..] {
+        assert_eq!(detector.update(x).unwrap(), twin.update(x).unwrap());
+    }
+}
+
+#[test]
+fn detectors_reject_non_finite_values_and_keep_their_state() {
+    rejects_non_finite(|| Adwin::new(AdwinConfig::default()).unwrap());
+    rejects_non_finite(|| PageHinkley::new(PageHinkleyConfig::default()).unwrap());
+    rejects_non_finite(|| Kswin::new(KswinConfig::default()).unwrap());
+}
+
+#[test]
+fn psi_helpers_reject_non_finite_values() {
+    for bad in NON_FINITE {
+        let at = |name, index| Position::Argument {
+            name,
+            index,
+            entry: None,
+        };
+        assert!(rejects_at(
+            quantile_edges(&[1.0, 2.0, bad, 4.0], 2),
+            at("reference", 2)
+        ));
+        assert!(rejects_at(histogram(&[1.0, bad], &[1.5]), at("values", 1)));
+        assert!(rejects_at(histogram(&[1.0], &[0.5, bad]), at("edges", 1)));
     }
 }

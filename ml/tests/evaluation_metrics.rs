@@ -1,12 +1,14 @@
 //! Evaluation metrics against Flink ML's `BinaryClassificationEvaluatorTest` numbers,
-//! hand-computed regression metrics, and rolling metrics against a naive recomputation.
+//! hand-computed regression metrics, rolling metrics against a naive recomputation, and
+//! streaming metrics refusing NaN and infinite pairs.
 
 use proptest::prelude::*;
 use quiver_ml::evaluation::{
     BinaryClassificationEvaluator, EvaluationError, Mae, Metric, RegressionMetrics, Rmse, Rolling,
     R2,
 };
-use quiver_ml::{Column, Frame, Vector};
+use quiver_ml::finite::Position;
+use quiver_ml::{Column, Frame, NonFinite, Vector};
 
 const EPS: f64 = 1e-5;
 
@@ -153,10 +155,10 @@ proptest! {
         let mut r2 = Rolling::new(R2::default(), window);
         let mut progressive = Mae::default();
         for (i, &(y, p)) in pairs.iter().enumerate() {
-            mae.update(y, p);
-            rmse.update(y, p);
-            r2.update(y, p);
-            progressive.update(y, p);
+            mae.update(y, p).unwrap();
+            rmse.update(y, p).unwrap();
+            r2.update(y, p).unwrap();
+            progressive.update(y, p).unwrap();
             let last = &pairs[(i + 1).saturating_sub(window)..=i];
             let (m, r, d) = naive(last);
             prop_assert!((mae.get() - m).abs() < 1e-9);
@@ -167,5 +169,35 @@ proptest! {
             let (all, _, _) = naive(&pairs[..=i]);
             prop_assert!((progressive.get() - all).abs() < 1e-9);
         }
+    }
+}
+
+#[test]
+fn streaming_metrics_reject_non_finite_pairs_and_keep_their_value() {
+    let pairs = [(1.0, 2.0), (3.0, 3.0), (4.0, 6.0)];
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut mae = Rolling::new(Mae::default(), 2);
+        let mut r2 = R2::default();
+        for &(y, p) in &pairs {
+            mae.update(y, p).unwrap();
+            r2.update(y, p).unwrap();
+        }
+        let (mae_before, r2_before) = (mae.clone(), r2);
+        for (y, p, at) in [
+            (bad, 1.0, Position::Label),
+            (1.0, bad, Position::Prediction),
+        ] {
+            let rejected = |r: Result<(), EvaluationError>| matches!(r, Err(EvaluationError::NonFinite(NonFinite { at: a, .. })) if a == at);
+            assert!(rejected(mae.update(y, p)));
+            assert!(rejected(mae.revert(y, p)));
+            assert!(rejected(r2.update(y, p)));
+            assert!(rejected(r2.revert(y, p)));
+        }
+        assert_eq!(mae, mae_before);
+        assert_eq!(r2, r2_before);
+        // The last two pairs have errors 0 and 2: MAE 1. All three: SS_res = 1 + 0 + 4,
+        // SS_tot about the mean 8/3 = 25/9 + 1/9 + 16/9 = 42/9, R2 = 1 - 5 / (42/9).
+        assert_eq!(mae.get(), 1.0);
+        assert!((r2.get() - (1.0 - 5.0 * 9.0 / 42.0)).abs() < 1e-12);
     }
 }

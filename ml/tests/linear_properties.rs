@@ -1,8 +1,16 @@
-//! Invariants of the linear learners, checked on random streams.
+//! Invariants of the linear learners, checked on random streams, and their rejection of NaN
+//! and infinite inputs and of diverged fits.
 
 use proptest::prelude::*;
-use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
-use quiver_ml::{Features, OnlineLearner, SparseView};
+use quiver_ml::finite::Position;
+use quiver_ml::linear::{
+    FtrlParams, LinearRegression, LogisticRegression, OnlineLogisticRegression, SgdParams,
+    StreamingLinearRegressionParams, StreamingLinearRegressionSgd,
+};
+use quiver_ml::{
+    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, SparseView, Transformer,
+    Vector, MAX_PARAMETER,
+};
 
 /// Zero coefficients after one pass of FTRL with L1 strength `reg` over `stream`.
 fn zeros_after(stream: &[(Vec<u32>, f64)], dim: usize, reg: f64) -> usize {
@@ -95,4 +103,252 @@ proptest! {
             }
         }
     }
+}
+
+/// The three non-finite values every learner must reject.
+const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+/// Features `x`, labels and weights 1 as a training frame.
+fn training(xs: &[Vec<f64>], ys: &[f64]) -> Frame {
+    Frame::new()
+        .with(
+            "features",
+            Column::Vector(xs.iter().map(|x| Vector::Dense(x.clone())).collect()),
+        )
+        .and_then(|f| f.with("label", Column::F64(ys.to_vec())))
+        .and_then(|f| f.with("weight", Column::F64(vec![1.0; ys.len()])))
+        .unwrap()
+}
+
+fn is_cell(e: &MlError, name: &str, at_row: usize, at_entry: Option<usize>) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at: Position::Cell { column, row, entry }, .. })
+        if column == name && *row == at_row && *entry == at_entry)
+}
+
+#[test]
+fn batch_linear_fits_reject_non_finite_features_labels_and_weights() {
+    let xs = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
+    let ys = [0.0, 1.0, 1.0];
+    let params = SgdParams {
+        weight_col: Some("weight".into()),
+        ..SgdParams::default()
+    };
+    let linear = LinearRegression {
+        params: params.clone(),
+    };
+    let logistic = LogisticRegression { params };
+    for bad in NON_FINITE {
+        let mut bad_x = xs.clone();
+        bad_x[1][0] = bad;
+        let mut bad_y = ys;
+        bad_y[2] = bad;
+        let mut bad_w = training(&xs, &ys);
+        bad_w
+            .set("weight", Column::F64(vec![1.0, bad, 1.0]))
+            .unwrap();
+        let cases = [
+            (training(&bad_x, &ys), "features", 1, Some(0)),
+            (training(&xs, &bad_y), "label", 2, None),
+            (bad_w, "weight", 1, None),
+        ];
+        for (frame, column, row, entry) in &cases {
+            let err = linear.fit(frame).unwrap_err();
+            assert!(
+                is_cell(&err, column, *row, *entry),
+                "linear, {column}: {err}"
+            );
+            let err = logistic.fit(frame).unwrap_err();
+            assert!(
+                is_cell(&err, column, *row, *entry),
+                "logistic, {column}: {err}"
+            );
+        }
+        let model = linear.fit(&training(&xs, &ys)).unwrap();
+        let err = model.predict_one(Features::Dense(&[bad, 1.0])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MlError::NonFinite(NonFinite {
+                    at: Position::Feature(0),
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        let err = model.transform(&training(&bad_x, &ys)).unwrap_err();
+        assert!(is_cell(&err, "features", 1, Some(0)), "{err}");
+        let model = logistic.fit(&training(&xs, &ys)).unwrap();
+        assert!(model.predict_one(Features::Dense(&[1.0, bad])).is_err());
+    }
+}
+
+#[test]
+fn a_diverged_batch_fit_is_an_error_not_a_model() {
+    // y = 2x. Each full-batch step multiplies w - 2 by 1 - lr * mean(x²) = 1 - lr * 38.5.
+    let xs: Vec<Vec<f64>> = (1..=10).map(|x| vec![f64::from(x)]).collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x[0]).collect();
+    let fit = |learning_rate, max_iter| {
+        LinearRegression {
+            params: SgdParams {
+                learning_rate,
+                max_iter,
+                tol: 0.0,
+                ..SgdParams::default()
+            },
+        }
+        .fit(&training(&xs, &ys))
+    };
+    // lr = 0.01: factor 0.615, after 40 steps |w - 2| <= 2 * 0.615^40 < 1e-7.
+    let model = fit(0.01, 40).unwrap();
+    assert!(
+        (model.coefficients[0] - 2.0).abs() < 1e-7,
+        "{:?}",
+        model.coefficients
+    );
+    // lr = 1: factor -37.5, |w - 2| = 2 * 37.5^t passes 1e12 at the 8th step (finite: 1e63
+    // after 40); lr = 1e3: factor -38499, 2 * 38499^100 overflows to inf, then NaN.
+    for (lr, max_iter) in [(1.0, 40), (1e3, 100)] {
+        let err = fit(lr, max_iter).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MlError::Diverged {
+                    stage: "LinearRegression",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("lower the learning rate"), "{err}");
+    }
+    // Logistic steps are bounded by lr |x|, so only a huge rate leaves the bound:
+    // the first step from w = 0 moves w by lr * 0.5 * mean(x) = 2.75e12.
+    let labels: Vec<f64> = (0..10).map(|i| f64::from(u8::from(i >= 5))).collect();
+    let logistic = |learning_rate| {
+        LogisticRegression {
+            params: SgdParams {
+                learning_rate,
+                ..SgdParams::default()
+            },
+        }
+        .fit(&training(&xs, &labels))
+    };
+    assert!(logistic(0.1).is_ok());
+    let err = logistic(1e12).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MlError::Diverged {
+                stage: "LogisticRegression",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+fn is_at(e: &MlError, position: Position) -> bool {
+    matches!(e, MlError::NonFinite(NonFinite { at, .. }) if *at == position)
+}
+
+#[test]
+fn online_linear_learners_reject_non_finite_samples_and_keep_their_state() {
+    let mut sgd =
+        StreamingLinearRegressionSgd::new(StreamingLinearRegressionParams::default(), 3).unwrap();
+    let params = FtrlParams {
+        global_batch_size: 2,
+        ..FtrlParams::default()
+    };
+    let mut ftrl = OnlineLogisticRegression::new(params.clone(), 3, None).unwrap();
+    // One example learnt: FTRL has half a batch pending.
+    sgd.learn_one(Features::Dense(&[1.0, 2.0, 3.0]), 1.0)
+        .unwrap();
+    ftrl.learn_one(Features::Dense(&[1.0, 2.0, 3.0]), 1.0)
+        .unwrap();
+    for bad in NON_FINITE {
+        let (sgd_before, ftrl_before) = (sgd.clone(), ftrl.clone());
+        let dense = [1.0, bad, 3.0];
+        let sparse = SparseView {
+            dim: 3,
+            indices: &[0, 2],
+            values: &[1.0, bad],
+        };
+        let samples = [
+            (Features::Dense(&dense), 1.0, Position::Feature(1)),
+            (Features::Sparse(sparse), 1.0, Position::Feature(2)),
+            (Features::Dense(&[1.0, 2.0, 3.0]), bad, Position::Label),
+        ];
+        for (x, y, at) in samples {
+            let err = sgd.learn_one(x, y).unwrap_err();
+            assert!(is_at(&err, at.clone()), "sgd: {err}");
+            let err = ftrl.learn_one(x, y).unwrap_err();
+            assert!(is_at(&err, at.clone()), "ftrl: {err}");
+            let err = ftrl.predict_then_learn(x, y).unwrap_err();
+            assert!(is_at(&err, at), "ftrl: {err}");
+        }
+        let x = Features::Dense(&[1.0, 2.0, 3.0]);
+        let err = ftrl.learn_weighted(x, 1.0, bad).unwrap_err();
+        assert!(is_at(&err, Position::Weight), "{err}");
+        assert_eq!(sgd, sgd_before, "a rejected sample changed the SGD state");
+        assert_eq!(
+            ftrl, ftrl_before,
+            "a rejected sample changed the FTRL state"
+        );
+        let x = Features::Dense(&dense);
+        assert!(is_at(
+            &sgd.predict_one(x).unwrap_err(),
+            Position::Feature(1)
+        ));
+        assert!(is_at(
+            &ftrl.predict_one(x).unwrap_err(),
+            Position::Feature(1)
+        ));
+        let initial = Some(vec![0.0, bad, 0.0]);
+        let err = OnlineLogisticRegression::new(params.clone(), 3, initial).unwrap_err();
+        let at_initial = Position::Argument {
+            name: "initial",
+            index: 1,
+            entry: None,
+        };
+        assert!(is_at(&err, at_initial), "{err}");
+    }
+}
+
+#[test]
+fn streaming_sgd_refuses_a_diverging_step_and_keeps_its_state() {
+    let learner = |learning_rate| {
+        let params = StreamingLinearRegressionParams {
+            learning_rate,
+            ..Default::default()
+        };
+        StreamingLinearRegressionSgd::new(params, 1).unwrap()
+    };
+    // x = 10, y = 1: each step multiplies the error w·x + b − y by 1 − lr (x² + 1) = 1 − 101 lr.
+    let x = Features::Dense(&[10.0]);
+    // lr = 0.001: factor 0.899, the prediction converges to the label.
+    let mut stable = learner(0.001);
+    for _ in 0..1000 {
+        stable.learn_one(x, 1.0).unwrap();
+    }
+    assert!((stable.predict_one(x).unwrap().value - 1.0).abs() < 1e-9);
+    // lr = 1: factor −100, the weight passes 1e12 within 10 steps (inf within 200).
+    let mut diverging = learner(1.0);
+    let mut refused = None;
+    for step in 0..200 {
+        let before = diverging.clone();
+        if let Err(e) = diverging.learn_one(x, 1.0) {
+            assert_eq!(diverging, before, "a refused step changed the state");
+            refused = Some((step, e));
+            break;
+        }
+    }
+    let (step, err) = refused.expect("the diverging learner refused a step");
+    assert!(step <= 10, "refused at step {step}");
+    let stage = "StreamingLinearRegressionSgd";
+    assert!(
+        matches!(&err, MlError::Diverged { stage: s, .. } if *s == stage),
+        "{err}"
+    );
+    assert!(diverging.weights()[0].abs() <= MAX_PARAMETER);
+    assert!(diverging.intercept().abs() <= MAX_PARAMETER);
 }

@@ -1,8 +1,10 @@
 //! Matrix factorisation against River's per-step predictions
-//! (`reference/gen_reco.py`), started from River's own initial factors.
+//! (`reference/gen_reco.py`), started from River's own initial factors, and its refusal of
+//! NaN and infinite ratings and factors and of diverging steps.
 
+use quiver_ml::finite::Position;
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
-use quiver_ml::{OnlineModel, Persist};
+use quiver_ml::{MlError, NonFinite, OnlineModel, Persist};
 use serde_json::Value;
 
 const EXPECTED: &str = include_str!("reference/reco_expected.json");
@@ -130,4 +132,102 @@ fn rank_orders_items_by_predicted_rating() {
         m.learn_one(1, 12, 3.0).expect("learns");
     }
     assert_eq!(m.rank(1, &[11, 12, 10]), vec![10, 12, 11]);
+}
+
+/// The three non-finite values every learner must reject.
+const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+#[test]
+fn mf_rejects_non_finite_ratings_and_factors_and_keeps_its_state() {
+    for params in [
+        MfParams::baseline(),
+        MfParams::biased_mf(),
+        MfParams::funk_mf(),
+    ] {
+        let mut m = MatrixFactorization::new(params).expect("valid");
+        m.learn_many(&[(1, 10, 4.0), (2, 10, 2.0), (1, 11, 5.0)])
+            .expect("learns");
+        for bad in NON_FINITE {
+            let before = m.clone();
+            let err = m.learn_one(3, 12, bad).unwrap_err();
+            let at_label = matches!(
+                err,
+                MlError::NonFinite(NonFinite {
+                    at: Position::Label,
+                    ..
+                })
+            );
+            assert!(at_label, "{err}");
+            assert_eq!(m, before, "a rejected rating changed the state");
+        }
+    }
+    let mut m = MatrixFactorization::new(MfParams::biased_mf()).expect("valid");
+    for bad in NON_FINITE {
+        let mut factors = vec![0.1; 10];
+        factors[7] = bad;
+        let at_7 = Position::Argument {
+            name: "factors",
+            index: 7,
+            entry: None,
+        };
+        for err in [
+            m.set_user_factors(1, factors.clone()).unwrap_err(),
+            m.set_item_factors(1, factors).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, MlError::NonFinite(NonFinite { at, .. }) if *at == at_7),
+                "{err}"
+            );
+        }
+        assert_eq!(m.predict_one(1, 1), 0.0, "nothing was set");
+    }
+}
+
+#[test]
+fn mf_refuses_a_diverging_step_and_keeps_its_state() {
+    // Factors drawn with deviation 0 are 0 (the draws still move the generator). A bias
+    // step is lr * g: the first rating is the mean (g = 0); the second (mean 0, prediction
+    // 0, rating -5, g = 10) would move the new user's and item's biases to -1e14.
+    let params = MfParams {
+        bias_learning_rate: 1e13,
+        init_std: 0.0,
+        ..MfParams::biased_mf()
+    };
+    let mut m = MatrixFactorization::new(params.clone()).expect("valid");
+    m.learn_one(1, 1, 5.0).expect("learns");
+    let before = m.clone();
+    let err = m.learn_one(2, 2, -5.0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MlError::Diverged {
+                stage: "MatrixFactorization",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("lower the learning rate"), "{err}");
+    // Untouched: no factors drawn for user 2 or item 2, the mean and the draws as they were,
+    // so the next rating gives what it gives to a model that never saw the refused one.
+    assert_eq!(m, before);
+    let mut fresh = MatrixFactorization::new(params).expect("valid");
+    fresh.learn_one(1, 1, 5.0).expect("learns");
+    m.learn_one(1, 1, 5.0).expect("learns");
+    fresh.learn_one(1, 1, 5.0).expect("learns");
+    assert_eq!(m, fresh);
+    // Latent factors diverge too: lr = 10 on one pair multiplies them tenfold a step.
+    let funk = MfParams {
+        latent_learning_rate: 10.0,
+        ..MfParams::funk_mf()
+    };
+    let mut m = MatrixFactorization::new(funk).expect("valid");
+    let refused = (0..200).find_map(|_| {
+        let before = m.clone();
+        m.learn_one(1, 1, 5.0).err().map(|e| (e, before))
+    });
+    let (err, before) = refused.expect("a step was refused");
+    assert!(matches!(err, MlError::Diverged { .. }), "{err}");
+    assert_eq!(m, before);
+    assert!(m.predict_one(1, 1).is_finite());
 }

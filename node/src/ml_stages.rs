@@ -9,6 +9,16 @@
 //!   `model_version`: the version of the model that made the prediction.
 //! - A row with a null feature gets null outputs and teaches nothing. A row with a null label
 //!   (rating) is predicted but not learnt from.
+//! - A NaN or infinite number is read as a null wherever it is: a non-finite feature (a
+//!   numeric column, or any entry of a vector column) gives the row null outputs and teaches
+//!   nothing (the hasher skips it, as it skips a null); a non-finite label or rating is
+//!   predicted but not learnt from. No model or statistic ever absorbs one, so one bad value
+//!   cannot poison the rows after it. (The library rejects them, `quiver_ml::finite`; sources
+//!   are to reject them from files too, this is the defence inside the stages.)
+//! - A learner update that would diverge (a parameter beyond `quiver_ml::MAX_PARAMETER`: a
+//!   learning rate too high for the features' scale) is refused by the library and fails the
+//!   job with its error naming the row, the parameter and what to change; the model is as it
+//!   was before that row.
 //! - Until parameter servers exist, every partition keeps its own model (and its own scaler
 //!   statistics, one-hot categories): with parallelism 1 a stage's output is exactly the
 //!   library's sequential run. The model is created at the first row with features, with

@@ -1,5 +1,6 @@
 //! The library's error type.
 
+use crate::finite::{NonFinite, MAX_PARAMETER};
 use crate::params::ParamError;
 use crate::persist::PersistError;
 use thiserror::Error;
@@ -81,7 +82,8 @@ pub enum MlError {
         /// The value, printed.
         value: String,
     },
-    /// A value is not usable (NaN, infinite, out of the stage's domain).
+    /// A value is not usable: outside the stage's domain (for the batch evaluator, also NaN
+    /// or infinite), or every value of a column missing.
     #[error("column `{column}`: invalid value {value}: {reason}")]
     InvalidValue {
         /// The column.
@@ -90,5 +92,30 @@ pub enum MlError {
         value: String,
         /// What is allowed.
         reason: &'static str,
+    },
+    /// An input is NaN or infinite (see [`crate::finite`]).
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
+    /// A learner's parameter would leave the finite range or ±[`MAX_PARAMETER`]: its steps
+    /// grow instead of shrinking. The fit returns no model, the update is not applied.
+    #[error("{stage} diverged: {quantity} would be {value} (learnt parameters must be finite and within ±{max:e}); lower the learning rate, scale the features (e.g. with StandardScaler) or raise the regularisation", max = MAX_PARAMETER)]
+    Diverged {
+        /// The learner.
+        stage: &'static str,
+        /// The parameter, e.g. `coefficient 1`.
+        quantity: String,
+        /// The value it would take.
+        value: f64,
+    },
+    /// A statistic of finite inputs overflows f64 (inputs near 1e154 and beyond, which
+    /// cannot be squared, or near 1e308, which cannot be added). Nothing is changed.
+    #[error("{stage}: {quantity} overflows to {value}; the inputs are too large for f64 arithmetic: scale them down")]
+    Overflow {
+        /// The stage.
+        stage: &'static str,
+        /// The statistic, e.g. `standard deviation of feature 0`.
+        quantity: String,
+        /// The value it would take.
+        value: f64,
     },
 }

@@ -3,7 +3,8 @@
 //! A frame is a list of named, equally long, typed columns (like a small data frame).
 //! Stages read the columns named in their params and return a new frame with their
 //! output columns added (or replaced, when the name already exists). Missing floats
-//! are `NaN`.
+//! are `NaN`: the stages made for missing values handle them (see [`crate::finite`]),
+//! every other stage rejects them, and every stage rejects an infinity.
 
 use crate::api::MlError;
 use crate::vector::Vector;
@@ -11,7 +12,7 @@ use crate::vector::Vector;
 /// One typed column.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
-    /// 64-bit floats; `NaN` marks a missing value.
+    /// 64-bit floats; `NaN` marks a missing value (an infinity is never valid).
     F64(Vec<f64>),
     /// 64-bit integers.
     I64(Vec<i64>),

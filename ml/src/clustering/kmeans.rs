@@ -3,13 +3,24 @@
 //! Each Lloyd step moves every centroid to the mean of its points (a centroid with no
 //! points stays where it is), so the cost never increases. When the data has fewer
 //! distinct points than `k`, fewer centroids are returned, as Flink ML does.
+//!
+//! Points must be finite. Squared distances of coordinates near 1e160 would overflow f64
+//! (and near 1e-170 underflow to 0), making every centroid equally far: a fit on such data
+//! runs on the points scaled by a power of two (exact) and scales the centroids back, and
+//! [`nearest_centroid`] compares distances at such a scale when they overflow or underflow.
 
 use super::rng::SplitMix64;
 use crate::api::{Column, Estimator, Frame, MlError, Transformer};
+use crate::finite::check_vectors;
 use crate::params::at_least;
 use crate::persist::Persist;
 use crate::vector::Features;
 use serde::{Deserialize, Serialize};
+use std::ops::RangeInclusive;
+
+/// The largest coordinate magnitudes for which squared distances, and sums of them over
+/// many points, neither overflow nor underflow: a fit on such points runs unscaled.
+const UNSCALED: RangeInclusive<f64> = 1e-140..=1e140;
 
 /// Parameters of [`KMeans`] (Flink ML's names and defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,22 +67,39 @@ pub struct KMeansModel {
     pub weights: Vec<f64>,
 }
 
-fn squared_distance(a: &[f64], b: Features<'_>) -> f64 {
+/// The squared distance between `a` and `b`, both multiplied by `scale` (a power of two, so
+/// exactly; 1 is the plain distance).
+#[inline]
+fn squared_distance(a: &[f64], b: Features<'_>, scale: f64) -> f64 {
     a.iter()
         .enumerate()
         .map(|(i, &c)| {
-            let d = c - b.get(i);
+            let d = c * scale - b.get(i) * scale;
             d * d
         })
         .sum()
 }
 
-/// Index of the centroid nearest to `x` (the first one on ties) and its squared
-/// distance; `None` when there are no centroids.
-pub fn nearest_centroid(centroids: &[Vec<f64>], x: Features<'_>) -> Option<(usize, f64)> {
+/// The power of two that brings `max` (a largest magnitude) near 1; 1 for 0.
+fn unit_scale(max: f64) -> f64 {
+    if max == 0.0 {
+        return 1.0;
+    }
+    // 2^-e as its bits: exponent field 1023 - e (e within ±1000 keeps it normal).
+    let e = max.log2().floor().clamp(-1000.0, 1000.0) as i64;
+    f64::from_bits(((1023 - e) as u64) << 52)
+}
+
+/// The largest magnitude among `values`.
+fn max_abs<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
+    values.into_iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// The centroid nearest to `x` at `scale` (the first one on ties) and that squared distance.
+fn nearest_at(centroids: &[Vec<f64>], x: Features<'_>, scale: f64) -> Option<(usize, f64)> {
     let mut best: Option<(usize, f64)> = None;
     for (i, c) in centroids.iter().enumerate() {
-        let d = squared_distance(c, x);
+        let d = squared_distance(c, x, scale);
         if best.is_none_or(|(_, b)| d < b) {
             best = Some((i, d));
         }
@@ -79,7 +107,25 @@ pub fn nearest_centroid(centroids: &[Vec<f64>], x: Features<'_>) -> Option<(usiz
     best
 }
 
-/// Sum of squared distances from each point to its nearest centroid.
+/// Index of the centroid nearest to a finite `x` (the first one on ties) and its squared
+/// distance (+inf when that exceeds f64); `None` when there are no centroids.
+///
+/// When the nearest squared distance is not a normal number (every distance overflowed,
+/// or the nearest may have underflowed), the distances are compared again with all
+/// coordinates scaled by a power of two that brings the largest near 1.
+pub fn nearest_centroid(centroids: &[Vec<f64>], x: Features<'_>) -> Option<(usize, f64)> {
+    let best = nearest_at(centroids, x, 1.0)?;
+    if best.1.is_normal() {
+        return Some(best);
+    }
+    let mut max = max_abs(centroids.iter().flatten());
+    x.for_each(|_, v| max = max.max(v.abs()));
+    let scale = unit_scale(max);
+    nearest_at(centroids, x, scale).map(|(i, d)| (i, d / scale / scale))
+}
+
+/// Sum of squared distances from each (finite) point to its nearest centroid; +inf when
+/// the sum exceeds f64 (coordinates near 1e154 and beyond).
 pub fn kmeans_cost(centroids: &[Vec<f64>], points: &[Vec<f64>]) -> f64 {
     points
         .iter()
@@ -90,7 +136,8 @@ pub fn kmeans_cost(centroids: &[Vec<f64>], points: &[Vec<f64>]) -> f64 {
 
 /// One Lloyd round: assigns every point to its nearest centroid and returns the
 /// moved centroids (means of their points; unchanged when empty), the assignment
-/// and the number of points per centroid.
+/// and the number of points per centroid. Points must be finite, and their sums within
+/// f64 ([`KMeans`] scales extreme points before its rounds).
 pub fn lloyd_step(
     centroids: &[Vec<f64>],
     points: &[Vec<f64>],
@@ -128,7 +175,7 @@ fn kmeans_plus_plus(points: &[Vec<f64>], k: usize, seed: u64) -> Vec<Vec<f64>> {
     let mut centroids = vec![points[rng.below(points.len())].clone()];
     let mut d2: Vec<f64> = points
         .iter()
-        .map(|p| squared_distance(&centroids[0], Features::Dense(p)))
+        .map(|p| squared_distance(&centroids[0], Features::Dense(p), 1.0))
         .collect();
     while centroids.len() < k {
         let total: f64 = d2.iter().sum();
@@ -146,7 +193,7 @@ fn kmeans_plus_plus(points: &[Vec<f64>], k: usize, seed: u64) -> Vec<Vec<f64>> {
         }
         let c = points[chosen].clone();
         for (di, p) in d2.iter_mut().zip(points) {
-            *di = di.min(squared_distance(&c, Features::Dense(p)));
+            *di = di.min(squared_distance(&c, Features::Dense(p), 1.0));
         }
         centroids.push(c);
     }
@@ -154,7 +201,8 @@ fn kmeans_plus_plus(points: &[Vec<f64>], k: usize, seed: u64) -> Vec<Vec<f64>> {
 }
 
 impl KMeans {
-    /// Fits on dense points of equal dimension.
+    /// Fits on finite dense points of equal dimension (row `r` is named in errors as row
+    /// `r` of `params.features_col`).
     pub fn fit_points(&self, points: &[Vec<f64>]) -> Result<KMeansModel, MlError> {
         at_least("k", self.params.k, 1)?;
         at_least("max_iter", self.params.max_iter, 1)?;
@@ -165,6 +213,32 @@ impl KMeans {
                 found: bad.len(),
             });
         }
+        for (row, p) in points.iter().enumerate() {
+            Features::Dense(p)
+                .check_finite()
+                .map_err(|e| e.in_cell(&self.params.features_col, row))?;
+        }
+        let max = max_abs(points.iter().flatten());
+        if max == 0.0 || UNSCALED.contains(&max) {
+            return Ok(self.fit_finite(points));
+        }
+        // Scaling by a power of two is exact: the fit is the fit of the points as they are.
+        let scale = unit_scale(max);
+        let scaled: Vec<Vec<f64>> = points
+            .iter()
+            .map(|p| p.iter().map(|x| x * scale).collect())
+            .collect();
+        let mut model = self.fit_finite(&scaled);
+        model
+            .centroids
+            .iter_mut()
+            .flatten()
+            .for_each(|c| *c /= scale);
+        Ok(model)
+    }
+
+    /// k-means++ then Lloyd rounds on checked points whose squared distances fit in f64.
+    fn fit_finite(&self, points: &[Vec<f64>]) -> KMeansModel {
         let mut centroids = kmeans_plus_plus(points, self.params.k, self.params.seed);
         let mut assignment: Vec<usize> = Vec::new();
         let mut weights = Vec::new();
@@ -178,11 +252,11 @@ impl KMeans {
                 break;
             }
         }
-        Ok(KMeansModel {
+        KMeansModel {
             params: self.params.clone(),
             centroids,
             weights,
-        })
+        }
     }
 }
 
@@ -203,16 +277,22 @@ impl Estimator for KMeans {
     }
 }
 
+/// Checks `x` is finite and has the dimension of `centroids`.
+pub(super) fn check_point(centroids: &[Vec<f64>], x: Features<'_>) -> Result<(), MlError> {
+    let dim = centroids.first().map_or(0, Vec::len);
+    if x.dim() != dim {
+        return Err(MlError::Dimension {
+            expected: dim,
+            found: x.dim(),
+        });
+    }
+    Ok(x.check_finite()?)
+}
+
 impl KMeansModel {
-    /// The cluster of `x`.
+    /// The cluster of a finite `x`.
     pub fn predict_one(&self, x: Features<'_>) -> Result<usize, MlError> {
-        let dim = self.centroids.first().map_or(0, Vec::len);
-        if x.dim() != dim {
-            return Err(MlError::Dimension {
-                expected: dim,
-                found: x.dim(),
-            });
-        }
+        check_point(&self.centroids, x)?;
         nearest_centroid(&self.centroids, x)
             .map(|(c, _)| c)
             .ok_or(MlError::Empty {
@@ -223,8 +303,9 @@ impl KMeansModel {
 
 impl Transformer for KMeansModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
-        let predictions = frame
-            .vectors(&self.params.features_col)?
+        let vectors = frame.vectors(&self.params.features_col)?;
+        check_vectors(&self.params.features_col, vectors)?;
+        let predictions = vectors
             .iter()
             .map(|v| self.predict_one(v.features()).map(|c| c as i64))
             .collect::<Result<Vec<_>, _>>()?;

@@ -3,10 +3,15 @@
 //! weight is first multiplied by `decay_factor`, then each cluster that got `m` of
 //! the batch's points takes weight `w + m` and moves to
 //! `(1 - m / (w + m)) * centroid + (1 / (w + m)) * sum of its points`.
+//!
+//! Points and initial centroids must be finite; a rejected point changes nothing. An update
+//! whose centroids would overflow (points near 1e308) is refused with [`MlError::Overflow`]
+//! and the point that completed the batch is not kept.
 
-use super::kmeans::{nearest_centroid, KMeansModel, KMeansParams};
+use super::kmeans::{check_point, nearest_centroid, KMeansModel, KMeansParams};
 use super::rng::SplitMix64;
 use crate::api::{online_model_via_persist, MlError, ModelVersion};
+use crate::finite::{check_all, check_statistic, Position};
 use crate::params::{at_least, in_closed, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -49,7 +54,7 @@ pub struct OnlineKMeans {
 }
 
 impl OnlineKMeans {
-    /// Starts from `centroids` (at least one, equal dimensions) with `weights`.
+    /// Starts from finite `centroids` (at least one, equal dimensions) with `weights`.
     pub fn new(
         params: OnlineKMeansParams,
         centroids: Vec<Vec<f64>>,
@@ -66,6 +71,13 @@ impl OnlineKMeans {
                 expected: dim,
                 found: bad.len(),
             });
+        }
+        for (index, c) in centroids.iter().enumerate() {
+            check_all(c, |entry| Position::Argument {
+                name: "centroids",
+                index,
+                entry: Some(entry),
+            })?;
         }
         if weights.len() != centroids.len() {
             return Err(MlError::Length {
@@ -118,9 +130,9 @@ impl OnlineKMeans {
         &self.weights
     }
 
-    /// The cluster of `x` under the current centroids.
+    /// The cluster of a finite `x` under the current centroids.
     pub fn predict_one(&self, x: Features<'_>) -> Result<usize, MlError> {
-        self.check_dim(x)?;
+        check_point(&self.centroids, x)?;
         nearest_centroid(&self.centroids, x)
             .map(|(c, _)| c)
             .ok_or(MlError::Empty {
@@ -128,14 +140,23 @@ impl OnlineKMeans {
             })
     }
 
-    /// Buffers `x`; when `global_batch_size` points are buffered, updates the model
-    /// with them (and the version moves).
+    /// Buffers a finite `x`; when `global_batch_size` points are buffered, updates the
+    /// model with them (and the version moves). On error the model is as it was.
     pub fn learn_one(&mut self, x: Features<'_>) -> Result<(), MlError> {
-        self.check_dim(x)?;
+        check_point(&self.centroids, x)?;
         self.pending.push(x.to_dense());
         if self.pending.len() >= self.params.global_batch_size {
-            let batch = std::mem::take(&mut self.pending);
-            self.update(&batch);
+            match self.updated(&self.pending) {
+                Ok((centroids, weights)) => {
+                    (self.centroids, self.weights) = (centroids, weights);
+                    self.pending.clear();
+                    self.version = self.version.next();
+                }
+                Err(e) => {
+                    self.pending.pop();
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -154,20 +175,9 @@ impl OnlineKMeans {
         }
     }
 
-    fn check_dim(&self, x: Features<'_>) -> Result<(), MlError> {
-        let dim = self.centroids[0].len();
-        if x.dim() == dim {
-            Ok(())
-        } else {
-            Err(MlError::Dimension {
-                expected: dim,
-                found: x.dim(),
-            })
-        }
-    }
-
-    /// One decayed mini-batch update.
-    fn update(&mut self, batch: &[Vec<f64>]) {
+    /// The centroids and weights after one decayed mini-batch update, or
+    /// [`MlError::Overflow`] when a centroid would not be finite.
+    fn updated(&self, batch: &[Vec<f64>]) -> Result<(Vec<Vec<f64>>, Vec<f64>), MlError> {
         let k = self.centroids.len();
         let dim = self.centroids[0].len();
         let mut sums = vec![vec![0.0; dim]; k];
@@ -178,21 +188,26 @@ impl OnlineKMeans {
                 sums[c].iter_mut().zip(p).for_each(|(s, x)| *s += x);
             }
         }
-        for w in &mut self.weights {
-            *w *= self.params.decay_factor;
-        }
-        for c in 0..k {
+        let mut weights: Vec<f64> = self
+            .weights
+            .iter()
+            .map(|w| w * self.params.decay_factor)
+            .collect();
+        // Each cluster's sums become its moved centroid (the old one when it got no point).
+        for (c, moved) in sums.iter_mut().enumerate() {
             if counts[c] == 0 {
+                moved.clone_from(&self.centroids[c]);
                 continue;
             }
             let m = counts[c] as f64;
-            self.weights[c] += m;
-            let lambda = m / self.weights[c];
-            for (x, s) in self.centroids[c].iter_mut().zip(&sums[c]) {
-                *x = *x * (1.0 - lambda) + lambda / m * s;
+            weights[c] += m;
+            let lambda = m / weights[c];
+            for (s, x) in moved.iter_mut().zip(&self.centroids[c]) {
+                *s = *x * (1.0 - lambda) + lambda / m * *s;
+                check_statistic("OnlineKMeans", *s, || format!("centroid {c}"))?;
             }
         }
-        self.version = self.version.next();
+        Ok((sums, weights))
     }
 }
 

@@ -4,7 +4,7 @@
 //! of the window into an older and a newer part is tested, and while some split's
 //! means differ by more than the Hoeffding-style bound, the oldest summary is dropped.
 
-use super::{require, DriftDetector, DriftError};
+use super::{finite_value, require, DriftDetector, DriftError};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -198,7 +198,8 @@ impl Adwin {
 }
 
 impl DriftDetector for Adwin {
-    fn update(&mut self, x: f64) -> bool {
+    fn update(&mut self, x: f64) -> Result<bool, DriftError> {
+        let x = finite_value(x)?;
         if self.detected {
             *self = Self::fresh(self.config);
         }
@@ -213,7 +214,7 @@ impl DriftDetector for Adwin {
             }
         }
         self.detected = detected;
-        detected
+        Ok(detected)
     }
 
     fn drift_detected(&self) -> bool {

@@ -6,7 +6,7 @@
 //! exceeds 0.1, after which only the newest values are kept.
 
 use super::py_random::PyRandom;
-use super::{require, DriftDetector, DriftError};
+use super::{finite_value, require, DriftDetector, DriftError};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -88,7 +88,8 @@ impl Kswin {
 }
 
 impl DriftDetector for Kswin {
-    fn update(&mut self, x: f64) -> bool {
+    fn update(&mut self, x: f64) -> Result<bool, DriftError> {
+        let x = finite_value(x)?;
         let KswinConfig {
             alpha,
             window_size,
@@ -107,7 +108,7 @@ impl DriftDetector for Kswin {
         }
         self.window.push_back(x);
         if self.window.len() < window_size {
-            return false;
+            return Ok(false);
         }
         let older = window_size - stat_size;
         let sampled: Vec<f64> = self
@@ -120,7 +121,7 @@ impl DriftDetector for Kswin {
         let (statistic, p_value) = ks_two_sample_equal_sizes(sampled, recent);
         self.p_value = p_value;
         self.detected = p_value <= alpha && statistic > 0.1;
-        self.detected
+        Ok(self.detected)
     }
 
     fn drift_detected(&self) -> bool {

@@ -2,7 +2,7 @@
 //! running mean, faded by `alpha`; a drift when the cumulative sum has risen (or
 //! fallen) more than `threshold` above its minimum (below its maximum).
 
-use super::{require, DriftDetector, DriftError};
+use super::{finite_value, require, DriftDetector, DriftError};
 use serde::{Deserialize, Serialize};
 
 /// Which direction of change to detect.
@@ -95,7 +95,8 @@ impl PageHinkley {
 }
 
 impl DriftDetector for PageHinkley {
-    fn update(&mut self, x: f64) -> bool {
+    fn update(&mut self, x: f64) -> Result<bool, DriftError> {
+        let x = finite_value(x)?;
         if self.detected {
             *self = Self::fresh(self.config);
         }
@@ -116,7 +117,7 @@ impl DriftDetector for PageHinkley {
                 PageHinkleyMode::Both => up || down,
             };
         }
-        self.detected
+        Ok(self.detected)
     }
 
     fn drift_detected(&self) -> bool {

@@ -4,6 +4,16 @@
 //! thumb: below 0.1 stable, 0.1 to 0.25 a moderate shift, above 0.25 a major shift.
 
 use super::DriftError;
+use crate::finite::{check_all, NonFinite, Position};
+
+/// Checks the slice argument `name`.
+fn check_argument(name: &'static str, values: &[f64]) -> Result<(), NonFinite> {
+    check_all(values, |index| Position::Argument {
+        name,
+        index,
+        entry: None,
+    })
+}
 
 /// The share given to an empty bin.
 const EMPTY_BIN_SHARE: f64 = 1e-4;
@@ -39,14 +49,15 @@ pub fn population_stability_index(reference: &[f64], current: &[f64]) -> Result<
 
 /// The `bins - 1` inner edges that split `reference` into `bins` equally filled bins
 /// (linear-interpolated quantiles); errors when `bins` is 0 or `reference` is empty
-/// or holds a NaN.
+/// or holds a NaN or an infinity.
 pub fn quantile_edges(reference: &[f64], bins: usize) -> Result<Vec<f64>, DriftError> {
-    if bins == 0 || reference.is_empty() || reference.iter().any(|v| v.is_nan()) {
+    if bins == 0 || reference.is_empty() {
         return Err(DriftError::BadInput(format!(
-            "quantile edges need at least one bin (got {bins}) and a non-empty reference without NaN (got {} values)",
+            "quantile edges need at least one bin (got {bins}) and a non-empty reference (got {} values)",
             reference.len()
         )));
     }
+    check_argument("reference", reference)?;
     let mut sorted = reference.to_vec();
     sorted.sort_by(f64::total_cmp);
     let last = (sorted.len() - 1) as f64;
@@ -60,12 +71,14 @@ pub fn quantile_edges(reference: &[f64], bins: usize) -> Result<Vec<f64>, DriftE
         .collect())
 }
 
-/// Counts of `values` in the `edges.len() + 1` bins split by increasing `edges`; a
-/// value equal to an edge falls in the lower bin.
-pub fn histogram(values: &[f64], edges: &[f64]) -> Vec<f64> {
+/// Counts of finite `values` in the `edges.len() + 1` bins split by increasing finite
+/// `edges`; a value equal to an edge falls in the lower bin.
+pub fn histogram(values: &[f64], edges: &[f64]) -> Result<Vec<f64>, DriftError> {
+    check_argument("values", values)?;
+    check_argument("edges", edges)?;
     let mut counts = vec![0.0; edges.len() + 1];
     for &v in values {
         counts[edges.partition_point(|&e| e < v)] += 1.0;
     }
-    counts
+    Ok(counts)
 }

@@ -3,17 +3,26 @@
 //! [`Rolling`] wraps one to cover only the last `window` pairs by reverting the
 //! pair that leaves the window.
 
+use super::EvaluationError;
+use crate::finite::{check, Position};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// A metric that can add and remove one `(target, prediction)` pair.
 pub trait Metric {
-    /// Adds a pair.
-    fn update(&mut self, target: f64, prediction: f64);
-    /// Removes a pair added earlier.
-    fn revert(&mut self, target: f64, prediction: f64);
+    /// Adds a finite pair (a NaN or infinite one is an error and changes nothing).
+    fn update(&mut self, target: f64, prediction: f64) -> Result<(), EvaluationError>;
+    /// Removes a finite pair added earlier.
+    fn revert(&mut self, target: f64, prediction: f64) -> Result<(), EvaluationError>;
     /// The current value (NaN before any pair).
     fn get(&self) -> f64;
+}
+
+/// Checks a pair is finite: the first check of every update and revert.
+fn check_pair(target: f64, prediction: f64) -> Result<(), EvaluationError> {
+    check(target, || Position::Label)?;
+    check(prediction, || Position::Prediction)?;
+    Ok(())
 }
 
 /// Running sum of a per-pair quantity and the number of pairs.
@@ -44,11 +53,15 @@ macro_rules! mean_metric {
         pub struct $name(MeanOf);
 
         impl Metric for $name {
-            fn update(&mut self, $y: f64, $p: f64) {
+            fn update(&mut self, $y: f64, $p: f64) -> Result<(), EvaluationError> {
+                check_pair($y, $p)?;
                 self.0.add($value, 1.0);
+                Ok(())
             }
-            fn revert(&mut self, $y: f64, $p: f64) {
+            fn revert(&mut self, $y: f64, $p: f64) -> Result<(), EvaluationError> {
+                check_pair($y, $p)?;
                 self.0.add($value, -1.0);
+                Ok(())
             }
             fn get(&self) -> f64 {
                 let $m = self.0.mean();
@@ -104,11 +117,15 @@ impl R2 {
 }
 
 impl Metric for R2 {
-    fn update(&mut self, target: f64, prediction: f64) {
+    fn update(&mut self, target: f64, prediction: f64) -> Result<(), EvaluationError> {
+        check_pair(target, prediction)?;
         self.add(target, prediction, 1.0);
+        Ok(())
     }
-    fn revert(&mut self, target: f64, prediction: f64) {
+    fn revert(&mut self, target: f64, prediction: f64) -> Result<(), EvaluationError> {
+        check_pair(target, prediction)?;
         self.add(target, prediction, -1.0);
+        Ok(())
     }
     fn get(&self) -> f64 {
         if self.n <= 0.0 {
@@ -155,20 +172,23 @@ impl<M: Metric> Rolling<M> {
 }
 
 impl<M: Metric> Metric for Rolling<M> {
-    fn update(&mut self, target: f64, prediction: f64) {
+    fn update(&mut self, target: f64, prediction: f64) -> Result<(), EvaluationError> {
+        check_pair(target, prediction)?;
         if self.pairs.len() == self.window {
             if let Some((y, p)) = self.pairs.pop_front() {
-                self.metric.revert(y, p);
+                self.metric.revert(y, p)?;
             }
         }
         self.pairs.push_back((target, prediction));
-        self.metric.update(target, prediction);
+        self.metric.update(target, prediction)
     }
-    fn revert(&mut self, target: f64, prediction: f64) {
+    fn revert(&mut self, target: f64, prediction: f64) -> Result<(), EvaluationError> {
+        check_pair(target, prediction)?;
         if let Some(pos) = self.pairs.iter().rposition(|&q| q == (target, prediction)) {
             self.pairs.remove(pos);
-            self.metric.revert(target, prediction);
+            self.metric.revert(target, prediction)?;
         }
+        Ok(())
     }
     fn get(&self) -> f64 {
         self.metric.get()

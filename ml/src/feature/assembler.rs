@@ -2,6 +2,7 @@
 
 use super::{filter_rows, HandleInvalid};
 use crate::api::{Column, Frame, MlError, Transformer};
+use crate::finite::{check, NonFinite, Position};
 use crate::persist::Persist;
 use crate::vector::Vector;
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ pub struct VectorAssemblerParams {
     pub input_cols: Vec<String>,
     /// The output dense vector column (default `"output"`).
     pub output_col: String,
-    /// Rows with a NaN value: `Error` (default), `Skip` the row, or `Keep` the NaN.
+    /// Rows with a NaN or infinite value: `Error` (default), `Skip` the row, or `Keep` it.
     pub handle_invalid: HandleInvalid,
 }
 
@@ -53,6 +54,24 @@ impl VectorAssembler {
     }
 }
 
+/// Checks row `row` of the columns `cols` (named `names`): the first NaN or infinite value
+/// is the error, named by its column (and entry, in a vector column).
+fn check_row(names: &[String], cols: &[&Column], row: usize) -> Result<(), NonFinite> {
+    names
+        .iter()
+        .zip(cols)
+        .try_for_each(|(name, col)| match col {
+            Column::Vector(v) => v[row]
+                .features()
+                .check_finite()
+                .map_err(|e| e.in_cell(name, row)),
+            other => check(other.f64_at(row).unwrap_or(f64::NAN), || {
+                Position::cell(name, row)
+            })
+            .map(drop),
+        })
+}
+
 impl Transformer for VectorAssembler {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
         let cols = self
@@ -75,21 +94,15 @@ impl Transformer for VectorAssembler {
         let mut out = Vec::with_capacity(n);
         let mut keep = vec![true; n];
         for (r, k) in keep.iter_mut().enumerate() {
-            let mut v = Vec::new();
-            Self::assemble_into(&cols, r, &mut v);
-            if v.iter().any(|x| x.is_nan()) {
+            if let Err(e) = check_row(&self.params.input_cols, &cols, r) {
                 match self.params.handle_invalid {
-                    HandleInvalid::Error => {
-                        return Err(MlError::InvalidValue {
-                            column: self.params.input_cols.join(","),
-                            value: "NaN".to_string(),
-                            reason: "set handle_invalid to skip or keep to accept missing values",
-                        })
-                    }
+                    HandleInvalid::Error => return Err(e.into()),
                     HandleInvalid::Skip => *k = false,
                     HandleInvalid::Keep => {}
                 }
             }
+            let mut v = Vec::new();
+            Self::assemble_into(&cols, r, &mut v);
             out.push(Vector::Dense(v));
         }
         let mut result = frame.clone();

@@ -2,6 +2,7 @@
 
 use super::{filter_rows, HandleInvalid};
 use crate::api::{Column, Frame, MlError, Transformer};
+use crate::finite::{check, Position};
 use crate::params::ParamError;
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,9 @@ pub struct BucketizerParams {
     /// Per input column, strictly increasing split points (at least 3); bucket `i` is
     /// `[s[i], s[i+1])`, the last bucket also holds `s[last]`.
     pub splits_array: Vec<Vec<f64>>,
-    /// NaN or out-of-range values: `Error` (default), `Skip` the row, or `Keep` as an
-    /// extra bucket (index = number of buckets).
+    /// NaN, infinite or out-of-range values: `Error` (default), `Skip` the row, or `Keep`
+    /// as an extra bucket (index = number of buckets). An infinity is invalid even when
+    /// the splits run to ±inf (which then hold every finite value).
     pub handle_invalid: HandleInvalid,
 }
 
@@ -53,10 +55,11 @@ pub struct Bucketizer {
     pub params: BucketizerParams,
 }
 
-/// The bucket of `x` for `splits`, or `None` when NaN or out of range.
+/// The bucket of `x` for `splits`, or `None` when not finite or out of range.
 pub(super) fn bucket_of(splits: &[f64], x: f64) -> Option<usize> {
     let last = *splits.last()?;
-    if x.is_nan() || x < splits[0] || x > last {
+    let x = check(x, || Position::Value).ok()?;
+    if x < splits[0] || x > last {
         return None;
     }
     if x == last {
@@ -83,11 +86,12 @@ impl Transformer for Bucketizer {
                         f64::NAN
                     }
                     (None, HandleInvalid::Error) => {
+                        check(x, || Position::cell(name, r))?;
                         return Err(MlError::InvalidValue {
                             column: name.clone(),
                             value: x.to_string(),
                             reason: "outside the splits (set handle_invalid to skip or keep)",
-                        })
+                        });
                     }
                 };
                 buckets.push(b);

@@ -3,6 +3,7 @@
 //! `h("col=value")`, where `h(s) = floorMod(abs(murmur3_32(seed 0, UTF-16LE(s))), n)`.
 
 use crate::api::{Column, Frame, MlError, Transformer};
+use crate::finite::{check, Position};
 use crate::params::ParamError;
 use crate::persist::Persist;
 use crate::vector::{SparseVector, Vector};
@@ -35,7 +36,8 @@ impl Default for FeatureHasherParams {
 /// One input value of a row being hashed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum HashValue<'a> {
-    /// A numeric feature: its value is added at `h("col")`.
+    /// A numeric feature: its value is added at `h("col")`. It must be finite (a missing
+    /// value is [`HashValue::Null`]).
     Num(f64),
     /// A categorical feature: 1.0 is added at `h("col=value")`.
     Str(&'a str),
@@ -261,8 +263,18 @@ impl FeatureHasher {
 
     /// Hashes one row of `(column, value)` pairs into `out`, reusing its buffers (no
     /// allocation once they are large enough). Values at one index are added. Listed
-    /// categorical numeric columns format their value as text (an allocation).
-    pub fn hash_into(&self, row: &[(&str, HashValue<'_>)], out: &mut SparseVector) {
+    /// categorical numeric columns format their value as text (an allocation). A NaN or
+    /// infinite [`HashValue::Num`] is an error naming its column, and `out` is left as is.
+    pub fn hash_into(
+        &self,
+        row: &[(&str, HashValue<'_>)],
+        out: &mut SparseVector,
+    ) -> Result<(), MlError> {
+        for &(col, value) in row {
+            if let HashValue::Num(x) = value {
+                check(x, || Position::Column(col.to_string()))?;
+            }
+        }
         out.clear(self.params.num_features);
         for (position, &(col, value)) in row.iter().enumerate() {
             let categorical =
@@ -282,6 +294,7 @@ impl FeatureHasher {
             out.values.push(v);
         }
         sort_and_merge(out);
+        Ok(())
     }
 }
 
@@ -331,7 +344,7 @@ impl Transformer for FeatureHasher {
             for &(name, col) in &cols {
                 let value = match col {
                     Column::F64(v) if v[r].is_nan() => HashValue::Null,
-                    Column::F64(v) => HashValue::Num(v[r]),
+                    Column::F64(v) => HashValue::Num(check(v[r], || Position::cell(name, r))?),
                     Column::I64(v) => HashValue::Int(v[r]),
                     Column::Bool(v) => HashValue::Bool(v[r]),
                     Column::Str(v) => HashValue::Str(&v[r]),
@@ -346,7 +359,7 @@ impl Transformer for FeatureHasher {
                 row.push((name, value));
             }
             let mut sv = SparseVector::zeros(self.params.num_features);
-            self.hash_into(&row, &mut sv);
+            self.hash_into(&row, &mut sv)?;
             out.push(Vector::Sparse(sv));
         }
         let mut result = frame.clone();

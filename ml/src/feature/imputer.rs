@@ -1,8 +1,11 @@
 //! Imputer (as scikit-learn's `SimpleImputer`): replaces NaN in numeric columns by the
-//! column's mean, median, most frequent value or a constant.
+//! column's mean, median, most frequent value or a constant. NaN is a missing value;
+//! an infinity is not, and fit and transform reject it.
 
 use super::one_output_per_input;
 use crate::api::{Column, Estimator, Frame, MlError, Transformer};
+use crate::finite::{check, check_statistic, Position};
+use crate::params::ParamError;
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +20,7 @@ pub enum ImputerStrategy {
     Median,
     /// Most frequent non-missing value; the smallest among ties.
     MostFrequent,
-    /// A fixed value.
+    /// A fixed, finite value.
     Constant(f64),
 }
 
@@ -83,6 +86,15 @@ fn surrogate(values: &[f64], strategy: ImputerStrategy) -> Option<f64> {
     })
 }
 
+/// The numeric column `name`: NaN (missing) as is, an infinity an error.
+fn with_missing(frame: &Frame, name: &str) -> Result<Vec<f64>, MlError> {
+    let values = frame.numeric(name)?;
+    for (row, &x) in values.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
+        check(x, || Position::cell(name, row))?;
+    }
+    Ok(values)
+}
+
 impl Estimator for Imputer {
     type Model = ImputerModel;
 
@@ -93,17 +105,26 @@ impl Estimator for Imputer {
             &p.input_cols,
             &p.output_cols,
         )?;
+        if let ImputerStrategy::Constant(c) = p.strategy {
+            check(c, || Position::Value).map_err(|_| {
+                ParamError::new("strategy", format!("Constant({c})"), "a finite constant")
+            })?;
+        }
         let surrogates = p
             .input_cols
             .iter()
             .map(|name| {
-                surrogate(&frame.numeric(name)?, p.strategy).ok_or_else(|| MlError::InvalidValue {
-                    column: name.clone(),
-                    value: "NaN".to_string(),
-                    reason: "every value is missing; use the constant strategy",
-                })
+                let s = surrogate(&with_missing(frame, name)?, p.strategy).ok_or_else(|| {
+                    MlError::InvalidValue {
+                        column: name.clone(),
+                        value: "NaN".to_string(),
+                        reason: "every value is missing; use the constant strategy",
+                    }
+                })?;
+                check_statistic("Imputer", s, || format!("the surrogate of column `{name}`"))?;
+                Ok(s)
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, MlError>>()?;
         Ok(ImputerModel {
             params: p.clone(),
             surrogates,
@@ -121,8 +142,7 @@ impl Transformer for ImputerModel {
             .zip(&p.output_cols)
             .zip(&self.surrogates)
         {
-            let filled = frame
-                .numeric(name)?
+            let filled = with_missing(frame, name)?
                 .into_iter()
                 .map(|x| if x.is_nan() { s } else { x })
                 .collect();

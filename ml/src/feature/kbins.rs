@@ -3,6 +3,7 @@
 
 use super::VectorColumns;
 use crate::api::{Estimator, Frame, MlError, Transformer};
+use crate::finite::{check, check_statistic, NonFinite, Position};
 use crate::params::at_least;
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,11 @@ impl Estimator for KBinsDiscretizer {
                     KBinsStrategy::Quantile => percentile(&col, 100.0 * i as f64 / k),
                 })
                 .collect();
+            for (n, &e) in raw.iter().enumerate() {
+                check_statistic("KBinsDiscretizer", e, || {
+                    format!("bin edge {n} of feature {j}")
+                })?;
+            }
             // Drop bins narrower than 1e-8, as scikit-learn does.
             let mut edges = vec![raw[0]];
             for &e in &raw[1..] {
@@ -103,9 +109,14 @@ impl Estimator for KBinsDiscretizer {
 }
 
 impl KBinsDiscretizerModel {
-    /// The bin of `x` in dimension `j`: `digitize(x + eps, edges[1..])` clipped to the
-    /// last bin, with scikit-learn's `eps = 1e-8 + 1e-5 |x|`.
-    pub fn bin(&self, j: usize, x: f64) -> f64 {
+    /// The bin of a finite `x` in dimension `j`: `digitize(x + eps, edges[1..])` clipped to
+    /// the last bin, with scikit-learn's `eps = 1e-8 + 1e-5 |x|`.
+    pub fn bin(&self, j: usize, x: f64) -> Result<f64, NonFinite> {
+        check(x, || Position::Feature(j)).map(|x| self.bin_of(j, x))
+    }
+
+    /// [`Self::bin`] of a value known to be finite.
+    fn bin_of(&self, j: usize, x: f64) -> f64 {
         let edges = &self.bin_edges[j];
         let shifted = x + 1e-8 + 1e-5 * x.abs();
         let b = edges[1..].partition_point(|&e| e <= shifted);
@@ -117,7 +128,7 @@ impl Transformer for KBinsDiscretizerModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
         self.params
             .columns
-            .map_each(frame, self.bin_edges.len(), |j, x| self.bin(j, x))
+            .map_each(frame, self.bin_edges.len(), |j, x| self.bin_of(j, x))
     }
 }
 

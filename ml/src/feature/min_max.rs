@@ -3,6 +3,7 @@
 
 use super::VectorColumns;
 use crate::api::{Estimator, Frame, MlError, Transformer};
+use crate::finite::{check_all, check_statistic, Position};
 use crate::params::ParamError;
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,11 @@ impl Estimator for MinMaxScaler {
                 data_max[i] = data_max[i].max(x);
             }
         }
+        for (i, (lo, hi)) in data_min.iter().zip(&data_max).enumerate() {
+            check_statistic("MinMaxScaler", hi - lo, || {
+                format!("the range of feature {i}")
+            })?;
+        }
         Ok(MinMaxScalerModel {
             params: self.params.clone(),
             data_min,
@@ -84,9 +90,16 @@ impl Estimator for MinMaxScaler {
 }
 
 impl MinMaxScalerModel {
-    /// Rescales one dense vector into `out`; a constant dimension maps to the middle of
-    /// the output range (as Flink ML).
-    pub fn transform_one(&self, x: &[f64], out: &mut [f64]) {
+    /// Rescales one finite dense vector into `out`; a constant dimension maps to the
+    /// middle of the output range (as Flink ML).
+    pub fn transform_one(&self, x: &[f64], out: &mut [f64]) -> Result<(), MlError> {
+        check_all(x, Position::Feature)?;
+        self.rescale(x, out);
+        Ok(())
+    }
+
+    /// [`Self::transform_one`] of a vector known to be finite.
+    fn rescale(&self, x: &[f64], out: &mut [f64]) {
         let (lo, hi) = (self.params.min, self.params.max);
         for (i, o) in out.iter_mut().enumerate().take(x.len()) {
             let (dmin, dmax) = (self.data_min[i], self.data_max[i]);
@@ -103,7 +116,7 @@ impl Transformer for MinMaxScalerModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
         self.params
             .columns
-            .map_dense(frame, self.data_min.len(), |x, y| self.transform_one(x, y))
+            .map_dense(frame, self.data_min.len(), |x, y| self.rescale(x, y))
     }
 }
 

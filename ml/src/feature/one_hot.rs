@@ -2,6 +2,7 @@
 //! indicator positions; all columns are concatenated into one sparse vector.
 
 use crate::api::{Column, Estimator, Frame, MlError, Transformer};
+use crate::finite::{check, Position};
 use crate::persist::Persist;
 use crate::vector::{SparseVector, Vector};
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Parameters of [`OneHotEncoder`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OneHotParams {
-    /// Categorical columns (string, i64 or f64).
+    /// Categorical columns (string, i64 or f64; NaN and infinities are rejected).
     pub input_cols: Vec<String>,
     /// The output sparse vector column.
     pub output_col: String,
@@ -45,6 +46,13 @@ pub struct OneHotEncoderModel {
     pub categories: Vec<Categories>,
 }
 
+/// Row `row` of the numeric column `name`, which must be finite.
+fn category_at(col: &Column, name: &str, row: usize) -> Result<f64, MlError> {
+    Ok(check(col.f64_at(row).unwrap_or(f64::NAN), || {
+        Position::cell(name, row)
+    })?)
+}
+
 fn categories(frame: &Frame, name: &str) -> Result<Categories, MlError> {
     match frame.column(name)? {
         Column::Str(v) => {
@@ -54,14 +62,9 @@ fn categories(frame: &Frame, name: &str) -> Result<Categories, MlError> {
             Ok(Categories::Str(c))
         }
         col @ (Column::I64(_) | Column::F64(_)) => {
-            let mut c: Vec<f64> = (0..col.len()).filter_map(|r| col.f64_at(r)).collect();
-            if c.iter().any(|x| x.is_nan()) {
-                return Err(MlError::InvalidValue {
-                    column: name.to_string(),
-                    value: "NaN".to_string(),
-                    reason: "impute missing values before one-hot encoding",
-                });
-            }
+            let mut c = (0..col.len())
+                .map(|r| category_at(col, name, r))
+                .collect::<Result<Vec<f64>, _>>()?;
             c.sort_by(f64::total_cmp);
             c.dedup();
             Ok(Categories::Num(c))
@@ -119,7 +122,7 @@ impl Transformer for OneHotEncoderModel {
                         (c.binary_search(&v[r]).ok(), v[r].clone())
                     }
                     (Categories::Num(c), col) => {
-                        let x = col.f64_at(r).unwrap_or(f64::NAN);
+                        let x = category_at(col, name, r)?;
                         (c.binary_search_by(|p| p.total_cmp(&x)).ok(), x.to_string())
                     }
                     (_, other) => {

@@ -3,6 +3,7 @@
 
 use super::VectorColumns;
 use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
+use crate::finite::{check_all, check_statistic, Position};
 use crate::params::at_least;
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -65,10 +66,16 @@ impl Estimator for StandardScaler {
                 *v += (x - m) * (x - m);
             }
         }
-        let std = var
+        let std: Vec<f64> = var
             .iter()
             .map(|v| if n > 1.0 { (v / (n - 1.0)).sqrt() } else { 0.0 })
             .collect();
+        for (j, (&m, &s)) in mean.iter().zip(&std).enumerate() {
+            check_statistic(STAGE, m, || format!("the mean of feature {j}"))?;
+            check_statistic(STAGE, s, || {
+                format!("the standard deviation of feature {j}")
+            })?;
+        }
         Ok(StandardScalerModel {
             params: self.params.clone(),
             mean,
@@ -76,6 +83,9 @@ impl Estimator for StandardScaler {
         })
     }
 }
+
+/// The stage name in errors.
+const STAGE: &str = "StandardScaler";
 
 /// `(x − mean) / std` with the params' switches; a zero std scales to 0 (as Flink ML).
 #[inline]
@@ -91,9 +101,10 @@ fn scale(params: &StandardScalerParams, x: f64, mean: f64, std: f64) -> f64 {
 }
 
 impl StandardScalerModel {
-    /// Scales one vector into `out` (`out.len()` must equal the model's dimension).
+    /// Scales one finite vector into `out` (`out.len()` must equal the model's dimension).
     pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
         check_dims(self.mean.len(), x.dim(), out.len())?;
+        x.check_finite()?;
         for (i, o) in out.iter_mut().enumerate() {
             *o = scale(&self.params, x.get(i), self.mean[i], self.std[i]);
         }
@@ -103,6 +114,7 @@ impl StandardScalerModel {
     /// Undoes the scaling of one vector (the inverse of [`Self::transform_one`] where std > 0).
     pub fn inverse_one(&self, y: &[f64], out: &mut [f64]) -> Result<(), MlError> {
         check_dims(self.mean.len(), y.len(), out.len())?;
+        check_all(y, Position::Feature)?;
         for (i, o) in out.iter_mut().enumerate() {
             let s = if self.params.with_std {
                 self.std[i]
@@ -118,6 +130,14 @@ impl StandardScalerModel {
         }
         Ok(())
     }
+}
+
+/// Welford's addition of `v` as the `n`-th value to a running `(mean, m2)`.
+#[inline]
+fn welford_add((m, m2): (f64, f64), v: f64, n: f64) -> (f64, f64) {
+    let delta = v - m;
+    let m = m + delta / n;
+    (m, m2 + delta * (v - m))
 }
 
 fn check_dims(dim: usize, x: usize, out: usize) -> Result<(), MlError> {
@@ -210,28 +230,39 @@ impl OnlineStandardScaler {
         }
     }
 
-    /// Adds one vector to the statistics.
+    /// Adds one finite vector to the statistics. A rejected vector (another dimension, a
+    /// NaN or infinite entry, or one so large that the variance overflows) changes nothing.
     pub fn learn_one(&mut self, x: Features<'_>) -> Result<(), MlError> {
-        if self.count == 0 && self.recent.is_empty() {
-            self.mean = vec![0.0; x.dim()];
-            self.m2 = vec![0.0; x.dim()];
-        }
-        if x.dim() != self.mean.len() {
+        let first = self.count == 0 && self.recent.is_empty();
+        let dim = if first { x.dim() } else { self.mean.len() };
+        if x.dim() != dim {
             return Err(MlError::Dimension {
-                expected: self.mean.len(),
+                expected: dim,
                 found: x.dim(),
             });
         }
+        x.check_finite()?;
+        let n = (self.count + 1) as f64;
+        // A delta that overflows makes m2 non-finite too: checking m2 covers both.
+        for i in 0..dim {
+            let before = (
+                self.mean.get(i).copied().unwrap_or(0.0),
+                self.m2.get(i).copied().unwrap_or(0.0),
+            );
+            let m2 = welford_add(before, x.get(i), n).1;
+            check_statistic(STAGE, m2, || format!("the variance of feature {i}"))?;
+        }
         let mut row = std::mem::take(&mut self.scratch);
         row.clear();
-        row.resize(x.dim(), 0.0);
+        row.resize(dim, 0.0);
         x.for_each(|i, v| row[i] = v);
+        if first {
+            self.mean = vec![0.0; dim];
+            self.m2 = vec![0.0; dim];
+        }
         self.count += 1;
-        let n = self.count as f64;
         for ((m, m2), &v) in self.mean.iter_mut().zip(&mut self.m2).zip(&row) {
-            let delta = v - *m;
-            *m += delta / n;
-            *m2 += delta * (v - *m);
+            (*m, *m2) = welford_add((*m, *m2), v, n);
         }
         match self.window {
             Some(w) => {
@@ -249,7 +280,7 @@ impl OnlineStandardScaler {
         Ok(())
     }
 
-    /// Welford's removal of a vector that leaves the window.
+    /// Welford's removal of a vector that leaves the window (its insertion was checked).
     fn remove(&mut self, old: &[f64]) {
         self.count -= 1;
         let n = self.count as f64;
@@ -260,9 +291,10 @@ impl OnlineStandardScaler {
         }
     }
 
-    /// Scales one vector with the current statistics into `out`.
+    /// Scales one finite vector with the current statistics into `out`.
     pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
         check_dims(self.mean.len(), x.dim(), out.len())?;
+        x.check_finite()?;
         for (i, o) in out.iter_mut().enumerate() {
             *o = scale(
                 &self.params,

@@ -4,6 +4,7 @@
 use super::binary_prediction;
 use super::sgd::{optimize, Loss, SgdParams};
 use crate::api::{Column, Estimator, Frame, MlError, Prediction, Transformer};
+use crate::finite::{check_column, check_vectors};
 use crate::persist::Persist;
 use crate::vector::{Features, Vector};
 use serde::{Deserialize, Serialize};
@@ -11,33 +12,47 @@ use serde::{Deserialize, Serialize};
 /// Features, labels and weights of a training frame.
 type TrainingData<'a> = (Vec<Features<'a>>, Vec<f64>, Vec<f64>);
 
-/// Reads features, labels and weights from a frame.
+/// Reads features, labels and weights from a frame, all checked finite.
 fn training_data<'a>(frame: &'a Frame, p: &SgdParams) -> Result<TrainingData<'a>, MlError> {
-    let xs: Vec<Features<'a>> = frame
-        .vectors(&p.features_col)?
+    let xs: Vec<Features<'a>> = finite_features(frame, p)?
         .iter()
         .map(Vector::features)
         .collect();
     let ys = frame.numeric(&p.label_col)?;
+    check_column(&p.label_col, &ys)?;
     let ws = match &p.weight_col {
-        Some(c) => frame.numeric(c)?,
+        Some(c) => {
+            let ws = frame.numeric(c)?;
+            check_column(c, &ws)?;
+            ws
+        }
         None => vec![1.0; xs.len()],
     };
     Ok((xs, ys, ws))
 }
 
-fn check_dim(coefficients: &[f64], x: &Features<'_>) -> Result<(), MlError> {
-    if x.dim() == coefficients.len() {
-        Ok(())
-    } else {
-        Err(MlError::Dimension {
+/// The feature column of a frame, checked finite.
+fn finite_features<'a>(frame: &'a Frame, p: &SgdParams) -> Result<&'a [Vector], MlError> {
+    let vectors = frame.vectors(&p.features_col)?;
+    check_vectors(&p.features_col, vectors)?;
+    Ok(vectors)
+}
+
+/// Checks `x` is finite and has the dimension of `coefficients`.
+fn check_input(coefficients: &[f64], x: &Features<'_>) -> Result<(), MlError> {
+    if x.dim() != coefficients.len() {
+        return Err(MlError::Dimension {
             expected: coefficients.len(),
             found: x.dim(),
-        })
+        });
     }
+    Ok(x.check_finite()?)
 }
 
 /// Least-squares linear regression without intercept (add a constant feature for one).
+///
+/// Features, labels and weights must be finite. A fit whose coefficients or loss leave
+/// the finite range or ±[`crate::MAX_PARAMETER`] fails with [`MlError::Diverged`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LinearRegression {
     /// Parameters.
@@ -60,15 +75,22 @@ impl Estimator for LinearRegression {
         let (xs, ys, ws) = training_data(frame, &self.params)?;
         Ok(LinearRegressionModel {
             params: self.params.clone(),
-            coefficients: optimize(&xs, &ys, &ws, Loss::LeastSquare, &self.params)?,
+            coefficients: optimize(
+                "LinearRegression",
+                &xs,
+                &ys,
+                &ws,
+                Loss::LeastSquare,
+                &self.params,
+            )?,
         })
     }
 }
 
 impl LinearRegressionModel {
-    /// Predicts one example.
+    /// Predicts one finite example.
     pub fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
-        check_dim(&self.coefficients, &x)?;
+        check_input(&self.coefficients, &x)?;
         Ok(Prediction {
             value: x.dot(&self.coefficients),
             probability: None,
@@ -78,8 +100,7 @@ impl LinearRegressionModel {
 
 impl Transformer for LinearRegressionModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
-        let preds = frame
-            .vectors(&self.params.features_col)?
+        let preds = finite_features(frame, &self.params)?
             .iter()
             .map(|v| self.predict_one(v.features()).map(|p| p.value))
             .collect::<Result<_, _>>()?;
@@ -95,6 +116,9 @@ impl Persist for LinearRegressionModel {
 }
 
 /// Binary logistic regression without intercept; labels must be 0 or 1.
+///
+/// Features and weights must be finite. A fit whose coefficients or loss leave the finite
+/// range or ±[`crate::MAX_PARAMETER`] fails with [`MlError::Diverged`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogisticRegression {
     /// Parameters.
@@ -123,15 +147,22 @@ impl Estimator for LogisticRegression {
         }
         Ok(LogisticRegressionModel {
             params: self.params.clone(),
-            coefficients: optimize(&xs, &ys, &ws, Loss::BinaryLogistic, &self.params)?,
+            coefficients: optimize(
+                "LogisticRegression",
+                &xs,
+                &ys,
+                &ws,
+                Loss::BinaryLogistic,
+                &self.params,
+            )?,
         })
     }
 }
 
 impl LogisticRegressionModel {
-    /// Predicts one example: class (1 when `w·x ≥ 0`) and probability of class 1.
+    /// Predicts one finite example: class (1 when `w·x ≥ 0`) and probability of class 1.
     pub fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
-        check_dim(&self.coefficients, &x)?;
+        check_input(&self.coefficients, &x)?;
         let (class, p) = binary_prediction(x.dot(&self.coefficients));
         Ok(Prediction {
             value: class,
@@ -144,7 +175,7 @@ impl Transformer for LogisticRegressionModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
         let mut preds = Vec::with_capacity(frame.num_rows());
         let mut raw = Vec::with_capacity(frame.num_rows());
-        for v in frame.vectors(&self.params.features_col)? {
+        for v in finite_features(frame, &self.params)? {
             let p = self.predict_one(v.features())?;
             let prob = p.probability.unwrap_or(0.0);
             preds.push(p.value);

@@ -8,6 +8,10 @@
 //! `w = 0 if |z| ≤ l1 else (sign(z) l1 − z) / ((β + √n) / α + l2)`,
 //! with `l1 = elastic_net · reg`, `l2 = (1 − elastic_net) · reg`.
 //!
+//! Features, labels and weights must be finite (a rejected example changes nothing). FTRL
+//! keeps its coefficients bounded by construction (`|w| ≤ α |z| / (β + √n)`, and the
+//! gradient's factor `p − y` is in [−1, 1]), so it has no learning rate to diverge with.
+//!
 //! Flink updates every dimension on each batch; a dimension without gradient keeps the
 //! value its `(z, n)` gives, so after the first batch (which runs over every dimension,
 //! as Flink's does, and resets untouched initial coefficients) only the dimensions the
@@ -15,6 +19,7 @@
 
 use super::binary_prediction;
 use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
+use crate::finite::{check, check_all, Position};
 use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -92,8 +97,8 @@ pub struct OnlineLogisticRegression {
 }
 
 impl OnlineLogisticRegression {
-    /// A learner over `dim` dimensions starting from `initial` coefficients (zeros when
-    /// `None`; Flink ML requires initial model data).
+    /// A learner over `dim` dimensions starting from finite `initial` coefficients (zeros
+    /// when `None`; Flink ML requires initial model data).
     pub fn new(params: FtrlParams, dim: usize, initial: Option<Vec<f64>>) -> Result<Self, MlError> {
         params.validate()?;
         let coefficients = initial.unwrap_or_else(|| vec![0.0; dim]);
@@ -103,6 +108,11 @@ impl OnlineLogisticRegression {
                 found: coefficients.len(),
             });
         }
+        check_all(&coefficients, |index| Position::Argument {
+            name: "initial",
+            index,
+            entry: None,
+        })?;
         Ok(Self {
             l1: params.elastic_net * params.reg,
             l2: (1.0 - params.elastic_net) * params.reg,
@@ -131,18 +141,16 @@ impl OnlineLogisticRegression {
     /// not scale the gradient. Sparse indices must be distinct.
     pub fn learn_weighted(&mut self, x: Features<'_>, y: f64, weight: f64) -> Result<(), MlError> {
         self.check(&x, y)?;
+        check(weight, || Position::Weight)?;
         let margin = x.dot(&self.coefficients);
         self.learn_at_margin(x, y, weight, margin);
         Ok(())
     }
 
+    /// Checks an example: `x` finite and of the model's dimension, `y` 0 or 1.
     fn check(&self, x: &Features<'_>, y: f64) -> Result<(), MlError> {
-        if x.dim() != self.dim() {
-            return Err(MlError::Dimension {
-                expected: self.dim(),
-                found: x.dim(),
-            });
-        }
+        self.check_features(x)?;
+        check(y, || Position::Label)?;
         if y != 0.0 && y != 1.0 {
             return Err(MlError::Label {
                 value: y,
@@ -241,7 +249,19 @@ impl OnlineLogisticRegression {
         };
     }
 
-    /// Class and probability of class 1 for one example, without checks (hot path).
+    /// Checks `x` is finite and has the model's dimension.
+    fn check_features(&self, x: &Features<'_>) -> Result<(), MlError> {
+        if x.dim() != self.dim() {
+            return Err(MlError::Dimension {
+                expected: self.dim(),
+                found: x.dim(),
+            });
+        }
+        Ok(x.check_finite()?)
+    }
+
+    /// Class and probability of class 1 for one example, without checks (hot path): `x`
+    /// must be finite and of the model's dimension.
     #[inline]
     pub fn probability(&self, x: Features<'_>) -> f64 {
         binary_prediction(x.dot(&self.coefficients)).1
@@ -267,12 +287,7 @@ impl OnlineLearner for OnlineLogisticRegression {
     }
 
     fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
-        if x.dim() != self.dim() {
-            return Err(MlError::Dimension {
-                expected: self.dim(),
-                found: x.dim(),
-            });
-        }
+        self.check_features(&x)?;
         let (class, p) = binary_prediction(x.dot(&self.coefficients));
         Ok(Prediction {
             value: class,

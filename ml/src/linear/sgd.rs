@@ -1,8 +1,11 @@
 //! Flink ML's SGD optimizer, on one partition: mini-batches taken in order from the
 //! cached data (wrapping around), `w -= lr / Σweight · Σ gradient`, then the elastic-net
 //! step; stops after `max_iter` updates or once the mean loss of a batch is ≤ `tol`.
+//! A run whose coefficients end outside ±[`crate::MAX_PARAMETER`] (or not finite), or whose
+//! last batch's loss is not finite, has diverged: it returns [`MlError::Diverged`].
 
 use crate::api::MlError;
+use crate::finite::{check_loss, check_parameter};
 use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
 use crate::vector::Features;
 use serde::{Deserialize, Serialize};
@@ -106,8 +109,10 @@ fn regularize(w: &mut [f64], reg: f64, elastic_net: f64, lr: f64) {
     }
 }
 
-/// Runs the optimizer from zero coefficients; returns the coefficients.
+/// Runs the optimizer from zero coefficients for the learner `stage`; returns the
+/// coefficients, or [`MlError::Diverged`].
 pub(super) fn optimize(
+    stage: &'static str,
     xs: &[Features<'_>],
     ys: &[f64],
     weights: &[f64],
@@ -128,6 +133,7 @@ pub(super) fn optimize(
     let mut w = vec![0.0; dim];
     let mut grad = vec![0.0; dim];
     let mut offset = 0;
+    let mut batch_loss = 0.0;
     for epoch in 0..p.max_iter {
         let end = (offset + p.global_batch_size).min(n);
         grad.iter_mut().for_each(|g| *g = 0.0);
@@ -150,10 +156,16 @@ pub(super) fn optimize(
             w.iter_mut().zip(&grad).for_each(|(c, g)| *c -= step * g);
             regularize(&mut w, p.reg, p.elastic_net, p.learning_rate);
         }
+        // The sum, not the mean: a batch of zero weights has a mean of 0 / 0.
+        batch_loss = total_loss;
         let converged = total_loss / total_weight <= p.tol;
         if epoch + 1 >= p.max_iter || converged {
             break;
         }
     }
+    for (j, &c) in w.iter().enumerate() {
+        check_parameter(stage, c, || format!("coefficient {j}"))?;
+    }
+    check_loss(stage, batch_loss)?;
     Ok(w)
 }

@@ -1,7 +1,11 @@
 //! StreamingLinearRegressionSgd: least-squares linear regression updated by one
 //! stochastic-gradient step per example: `e = w·x + b − y; w -= η (e x + λ w); b -= η e`.
+//! Features and labels must be finite. A step that would take a weight or the intercept
+//! beyond ±[`crate::MAX_PARAMETER`] (a learning rate too high for the features' scale) is
+//! refused with [`MlError::Diverged`] and the model stays as it was.
 
 use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
+use crate::finite::{check, check_parameter, first_non_parameter, Position};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -67,33 +71,60 @@ impl StreamingLinearRegressionSgd {
         self.intercept
     }
 
+    /// Checks `x` is finite and has the model's dimension.
     fn check(&self, x: &Features<'_>) -> Result<(), MlError> {
-        if x.dim() == self.weights.len() {
-            Ok(())
-        } else {
-            Err(MlError::Dimension {
+        if x.dim() != self.weights.len() {
+            return Err(MlError::Dimension {
                 expected: self.weights.len(),
                 found: x.dim(),
-            })
+            });
         }
+        Ok(x.check_finite()?)
     }
 }
+
+/// The learner's name in errors.
+const STAGE: &str = "StreamingLinearRegressionSgd";
 
 online_model_via_persist!(StreamingLinearRegressionSgd);
 
 impl OnlineLearner for StreamingLinearRegressionSgd {
     fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
         self.check(&x)?;
+        check(y, || Position::Label)?;
         let err = x.dot(&self.weights) + self.intercept - y;
         let (eta, l2) = (self.params.learning_rate, self.params.l2);
+        let decayed = |w: f64| if l2 > 0.0 { w - eta * l2 * w } else { w };
+        let stepped = |w: f64, v: f64| decayed(w) - eta * err * v;
+        let intercept = if self.params.fit_intercept {
+            self.intercept - eta * err
+        } else {
+            self.intercept
+        };
+        // Every value the step writes is checked before any is written.
+        check_parameter(STAGE, intercept, || "the intercept".to_string())?;
+        let weights = &self.weights;
+        let decayed_all =
+            (l2 > 0.0).then(|| first_non_parameter(weights.iter().map(|&w| decayed(w))));
+        let touched = match x {
+            Features::Dense(xs) => {
+                first_non_parameter(weights.iter().zip(xs).map(|(&w, &v)| stepped(w, v)))
+            }
+            Features::Sparse(s) => {
+                let steps = s.indices.iter().zip(s.values);
+                first_non_parameter(steps.map(|(&i, &v)| stepped(weights[i as usize], v)))
+                    .map(|(k, w)| (s.indices[k] as usize, w))
+            }
+        };
+        if let Some((i, w)) = decayed_all.flatten().or(touched) {
+            check_parameter(STAGE, w, || format!("weight {i}"))?;
+        }
         if l2 > 0.0 {
-            self.weights.iter_mut().for_each(|w| *w -= eta * l2 * *w);
+            self.weights.iter_mut().for_each(|w| *w = decayed(*w));
         }
         let w = &mut self.weights;
         x.for_each(|i, v| w[i] -= eta * err * v);
-        if self.params.fit_intercept {
-            self.intercept -= eta * err;
-        }
+        self.intercept = intercept;
         self.version = self.version.next();
         Ok(())
     }

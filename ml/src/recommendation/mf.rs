@@ -10,9 +10,17 @@
 //! by its gradient at the old values. A user's or item's latent factors are drawn
 //! from `N(0, init_std²)` when `learn_one` first meets it (the user first); before
 //! that, `predict_one` treats them as zero.
+//!
+//! Ratings and factors set from outside must be finite. A step is computed aside and
+//! applied only when every bias and factor it writes stays within ±[`crate::MAX_PARAMETER`]
+//! (and the mean finite): a refused step ([`MlError::Diverged`], a learning rate too high)
+//! or a rejected rating leaves the model exactly as it was.
 
 use crate::api::{online_model_via_persist, MlError, ModelVersion};
 use crate::clustering::rng::SplitMix64;
+use crate::finite::{
+    check, check_all, check_parameter, check_statistic, first_non_parameter, Position,
+};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
 use rustc_hash::FxHashMap;
@@ -142,14 +150,14 @@ impl MatrixFactorization {
         &self.params
     }
 
-    /// Sets a user's latent factors (e.g. to start from another library's draw).
+    /// Sets a user's finite latent factors (e.g. to start from another library's draw).
     pub fn set_user_factors(&mut self, user: u64, factors: Vec<f64>) -> Result<(), MlError> {
         self.check_factors(&factors)?;
         self.user_factors.insert(user, factors);
         Ok(())
     }
 
-    /// Sets an item's latent factors.
+    /// Sets an item's finite latent factors.
     pub fn set_item_factors(&mut self, item: u64, factors: Vec<f64>) -> Result<(), MlError> {
         self.check_factors(&factors)?;
         self.item_factors.insert(item, factors);
@@ -157,25 +165,45 @@ impl MatrixFactorization {
     }
 
     fn check_factors(&self, factors: &[f64]) -> Result<(), MlError> {
-        if factors.len() == self.params.n_factors {
-            Ok(())
-        } else {
-            Err(MlError::Dimension {
+        if factors.len() != self.params.n_factors {
+            return Err(MlError::Dimension {
                 expected: self.params.n_factors,
                 found: factors.len(),
-            })
+            });
         }
+        Ok(check_all(factors, |index| Position::Argument {
+            name: "factors",
+            index,
+            entry: None,
+        })?)
     }
 
     /// The predicted rating of `item` by `user`.
     pub fn predict_one(&self, user: u64, item: u64) -> f64 {
+        let (pu, qi) = (self.user_factors.get(&user), self.item_factors.get(&item));
+        self.predict_with(self.mean, self.biases(user, item), pu.zip(qi))
+    }
+
+    /// The biases of `user` and `item` (0 before they are learnt).
+    fn biases(&self, user: u64, item: u64) -> (f64, f64) {
+        (
+            self.user_bias.get(&user).copied().unwrap_or(0.0),
+            self.item_bias.get(&item).copied().unwrap_or(0.0),
+        )
+    }
+
+    /// The prediction from a global mean, biases and the user's and item's factors.
+    fn predict_with(
+        &self,
+        mean: f64,
+        (user_bias, item_bias): (f64, f64),
+        factors: Option<(&Vec<f64>, &Vec<f64>)>,
+    ) -> f64 {
         let mut y = 0.0;
         if self.params.has_biases() {
-            y = self.mean
-                + self.user_bias.get(&user).copied().unwrap_or(0.0)
-                + self.item_bias.get(&item).copied().unwrap_or(0.0);
+            y = mean + user_bias + item_bias;
         }
-        if let (Some(p), Some(q)) = (self.user_factors.get(&user), self.item_factors.get(&item)) {
+        if let Some((p, q)) = factors {
             y += dot(p, q);
         }
         y
@@ -204,50 +232,71 @@ impl MatrixFactorization {
         scored.into_iter().map(|(i, _)| i).collect()
     }
 
-    /// One SGD step on `rating` (finite); the version moves.
+    /// One SGD step on a finite `rating`; the version moves. A refused step (a rating not
+    /// finite, a parameter that would leave ±[`crate::MAX_PARAMETER`]) changes nothing.
     pub fn learn_one(&mut self, user: u64, item: u64, rating: f64) -> Result<(), MlError> {
-        if !rating.is_finite() {
-            return Err(MlError::Label {
-                value: rating,
-                allowed: "a finite rating",
-            });
-        }
+        check(rating, || Position::Label)?;
         let p = &self.params;
+        // The step computed aside: the mean, then the first factors of a new user and item.
+        let (mut mean_n, mut mean) = (self.mean_n, self.mean);
         if p.has_biases() {
-            self.mean_n += 1.0;
-            self.mean += (1.0 / self.mean_n) * (rating - self.mean);
+            mean_n += 1.0;
+            mean += (1.0 / mean_n) * (rating - mean);
+            check_statistic(STAGE, mean, || "the mean rating".to_string())?;
         }
-        if p.has_latents() {
-            let (n, std) = (p.n_factors, p.init_std);
-            let rng = &mut self.rng;
-            self.user_factors
-                .entry(user)
-                .or_insert_with(|| (0..n).map(|_| rng.normal(0.0, std)).collect());
-            self.item_factors
-                .entry(item)
-                .or_insert_with(|| (0..n).map(|_| rng.normal(0.0, std)).collect());
-        }
-        let g = (2.0 * (self.predict_one(user, item) - rating))
-            .clamp(-self.params.clip_gradient, self.params.clip_gradient);
-        let p = &self.params;
+        let mut rng = self.rng.clone();
+        let mut draw = |known: bool| {
+            (p.has_latents() && !known).then(|| {
+                (0..p.n_factors)
+                    .map(|_| rng.normal(0.0, p.init_std))
+                    .collect::<Vec<f64>>()
+            })
+        };
+        let new_user = draw(self.user_factors.contains_key(&user));
+        let new_item = draw(self.item_factors.contains_key(&item));
+        let pu = new_user.as_ref().or_else(|| self.user_factors.get(&user));
+        let qi = new_item.as_ref().or_else(|| self.item_factors.get(&item));
+        let biases = self.biases(user, item);
+        let g = (2.0 * (self.predict_with(mean, biases, pu.zip(qi)) - rating))
+            .clamp(-p.clip_gradient, p.clip_gradient);
+        let bias_step = |b: f64| b - p.bias_learning_rate * (g + p.l2_bias * b);
+        let (lr, l2) = (p.latent_learning_rate, p.l2_latent);
+        let factor_step = |a: f64, b: f64| a - lr * (g * b + l2 * a);
+        // Every parameter the step writes is checked before any is written.
+        let (user_bias, item_bias) = (bias_step(biases.0), bias_step(biases.1));
         if p.has_biases() {
-            for bias in [
-                self.user_bias.entry(user).or_insert(0.0),
-                self.item_bias.entry(item).or_insert(0.0),
-            ] {
-                *bias -= p.bias_learning_rate * (g + p.l2_bias * *bias);
+            check_parameter(STAGE, user_bias, || format!("the bias of user {user}"))?;
+            check_parameter(STAGE, item_bias, || format!("the bias of item {item}"))?;
+        }
+        if let (true, Some(pu), Some(qi)) = (p.has_latents(), pu, qi) {
+            let pairs = pu.iter().zip(qi);
+            if let Some((k, f)) =
+                first_non_parameter(pairs.clone().map(|(&u, &i)| factor_step(u, i)))
+            {
+                check_parameter(STAGE, f, || format!("factor {k} of user {user}"))?;
+            }
+            if let Some((k, f)) = first_non_parameter(pairs.map(|(&u, &i)| factor_step(i, u))) {
+                check_parameter(STAGE, f, || format!("factor {k} of item {item}"))?;
             }
         }
+        (self.mean_n, self.mean, self.rng) = (mean_n, mean, rng);
+        if p.has_biases() {
+            self.user_bias.insert(user, user_bias);
+            self.item_bias.insert(item, item_bias);
+        }
         if p.has_latents() {
+            if let Some(f) = new_user {
+                self.user_factors.insert(user, f);
+            }
+            if let Some(f) = new_item {
+                self.item_factors.insert(item, f);
+            }
             if let (Some(pu), Some(qi)) = (
                 self.user_factors.get_mut(&user),
                 self.item_factors.get_mut(&item),
             ) {
-                let (lr, l2) = (p.latent_learning_rate, p.l2_latent);
                 for (u, i) in pu.iter_mut().zip(qi.iter_mut()) {
-                    let (old_u, old_i) = (*u, *i);
-                    *u -= lr * (g * old_i + l2 * old_u);
-                    *i -= lr * (g * old_u + l2 * old_i);
+                    (*u, *i) = (factor_step(*u, *i), factor_step(*i, *u));
                 }
             }
         }
@@ -255,6 +304,9 @@ impl MatrixFactorization {
         Ok(())
     }
 }
+
+/// The learner's name in errors.
+const STAGE: &str = "MatrixFactorization";
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

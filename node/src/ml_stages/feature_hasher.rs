@@ -1,9 +1,10 @@
 //! `kind = "feature_hasher"`: Flink ML's FeatureHasher (`quiver_ml::feature::FeatureHasher`,
 //! bit-compatible): numeric columns add their value at `h("col")`, string, bool and
-//! `categorical` columns add 1.0 at `h("col=value")`; null values are skipped. Adds the sparse
-//! vector `output` of dimension `num_features` (stateless).
+//! `categorical` columns add 1.0 at `h("col=value")`; null values (and NaN and infinite
+//! numbers, read as nulls) are skipped. Adds the sparse vector `output` of dimension
+//! `num_features` (stateless).
 
-use super::features::{data_error, InputColumn};
+use super::features::{data_error, finite, InputColumn};
 use super::learner::emit;
 use crate::operator::{Operator, OperatorError, Output};
 use quiver_ml::feature::{FeatureHasher, FeatureHasherParams, HashValue};
@@ -52,7 +53,7 @@ impl HasherOperator {
             Value::Null => HashValue::Null,
             Value::Bool(b) => HashValue::Bool(*b),
             Value::I64(x) => HashValue::Int(*x),
-            Value::F64(x) => HashValue::Num(*x),
+            Value::F64(x) => finite(*x).map_or(HashValue::Null, HashValue::Num),
             Value::Str(s) => HashValue::Str(s),
             other => return Err(column.unexpected(&self.stage, other, "a number, bool or string")),
         })
@@ -69,7 +70,9 @@ impl Operator for HasherOperator {
             for column in &self.columns {
                 pairs.push((&column.name, self.value(column, column.of(&record.row))?));
             }
-            self.hasher.hash_into(&pairs, &mut self.hashed);
+            self.hasher
+                .hash_into(&pairs, &mut self.hashed)
+                .map_err(|e| data_error(&self.stage, e))?;
             hashed.push(Value::Sparse(Arc::new(SparseVector {
                 dim: self.hashed.dim,
                 indices: self.hashed.indices.clone(),

@@ -1,8 +1,9 @@
 //! Reading an ML stage's inputs from a row: feature vectors (a vector column borrowed as is,
 //! or numeric columns gathered into a reused buffer), labels and ids, with errors that name the
-//! stage, the column and the value.
+//! stage, the column and the value. A NaN or infinite number reads as a null.
 
 use crate::operator::OperatorError;
+use quiver_ml::finite::{check, Position};
 use quiver_ml::{Features, SparseView};
 use quiver_protocol::spec::FeatureInput;
 use quiver_protocol::{Schema, Value};
@@ -16,6 +17,12 @@ pub(super) fn data_error(stage: &str, error: impl Display) -> OperatorError {
 /// A data error about the row at `event_time`, naming the stage.
 pub(super) fn row_error(stage: &str, event_time: i64, error: impl Display) -> OperatorError {
     data_error(stage, format!("row at event time {event_time}: {error}"))
+}
+
+/// `Some(x)` for a finite `x`; `None` for NaN and the infinities, which the stages read as a
+/// null.
+pub(super) fn finite(x: f64) -> Option<f64> {
+    check(x, || Position::Value).ok()
 }
 
 /// A column of the input: its position and name.
@@ -60,13 +67,13 @@ impl InputColumn {
         row.get(self.index).unwrap_or(&Value::Null)
     }
 
-    /// This column's value as a number; `None` when null.
+    /// This column's value as a number; `None` when null, NaN or infinite.
     pub(super) fn number(&self, stage: &str, row: &[Value]) -> Result<Option<f64>, OperatorError> {
         match self.of(row) {
             Value::Null => Ok(None),
             value => value
                 .as_f64()
-                .map(Some)
+                .map(finite)
                 .ok_or_else(|| self.unexpected(stage, value, "a number")),
         }
     }
@@ -124,33 +131,35 @@ impl FeatureReader {
         })
     }
 
-    /// The features of `row`; `None` when a feature is null.
+    /// The features of `row`; `None` when a feature is null, NaN or infinite.
     pub(super) fn read<'a>(
         &'a mut self,
         row: &'a [Value],
     ) -> Result<Option<Features<'a>>, OperatorError> {
         match &self.source {
-            Source::Vector(column) => match column.of(row) {
-                Value::Null => Ok(None),
-                Value::Dense(x) => Ok(Some(Features::Dense(x))),
-                Value::Sparse(x) => {
-                    let view = SparseView {
-                        dim: x.dim,
-                        indices: &x.indices,
-                        values: &x.values,
-                    };
-                    if view.is_well_formed() {
-                        Ok(Some(Features::Sparse(view)))
-                    } else {
-                        Err(column.unexpected(
-                            &self.stage,
-                            column.of(row),
-                            "a sparse vector with increasing indices below its dimension",
-                        ))
+            Source::Vector(column) => {
+                let x = match column.of(row) {
+                    Value::Null => return Ok(None),
+                    Value::Dense(x) => Features::Dense(x),
+                    Value::Sparse(x) => {
+                        let view = SparseView {
+                            dim: x.dim,
+                            indices: &x.indices,
+                            values: &x.values,
+                        };
+                        if !view.is_well_formed() {
+                            return Err(column.unexpected(
+                                &self.stage,
+                                column.of(row),
+                                "a sparse vector with increasing indices below its dimension",
+                            ));
+                        }
+                        Features::Sparse(view)
                     }
-                }
-                other => Err(column.unexpected(&self.stage, other, "a vector")),
-            },
+                    other => return Err(column.unexpected(&self.stage, other, "a vector")),
+                };
+                Ok(x.check_finite().is_ok().then_some(x))
+            }
             Source::Columns(columns) => {
                 self.buffer.clear();
                 for column in columns {

@@ -1,10 +1,11 @@
 //! `kind = "vector_assembler"`: concatenates numeric (i64, f64, bool) and vector columns, in
-//! order, into the dense vector `output` (stateless). A row with a null input gets a null
-//! output.
+//! order, into the dense vector `output` (stateless). A row with a null input, or a NaN or
+//! infinite number in an input, gets a null output.
 
 use super::features::InputColumn;
 use super::learner::emit;
 use crate::operator::{Operator, OperatorError, Output};
+use quiver_ml::Features;
 use quiver_protocol::spec::{StageSpec, VectorAssemblerStage};
 use quiver_protocol::{Batch, Schema, Value};
 use std::sync::Arc;
@@ -31,7 +32,8 @@ pub(super) fn build(
 }
 
 impl AssemblerOperator {
-    /// Assembles `row` into `self.assembled`; `false` when an input is null.
+    /// Assembles `row` into `self.assembled`; `false` when an input is null or holds a NaN or
+    /// an infinity.
     fn assemble(&mut self, row: &[Value]) -> Result<bool, OperatorError> {
         self.assembled.clear();
         for column in &self.columns {
@@ -62,7 +64,7 @@ impl AssemblerOperator {
                 },
             }
         }
-        Ok(true)
+        Ok(Features::Dense(&self.assembled).check_finite().is_ok())
     }
 }
 
