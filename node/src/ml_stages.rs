@@ -39,7 +39,7 @@ mod one_hot;
 mod standard_scaler;
 mod vector_assembler;
 
-use crate::operator::{KeyGroupState, Operator, OperatorError};
+use crate::operator::{KeyGroupState, Operator, OperatorError, SavedState};
 use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
 use quiver_protocol::spec::{StageKind, StageSpec};
@@ -115,10 +115,7 @@ impl PartitionState {
 
     /// The model to continue from: decoded from the bytes [`Self::pick`] chooses; `None` when
     /// nothing was passed.
-    fn restore_model<M: Persist>(
-        &self,
-        states: Vec<KeyGroupState>,
-    ) -> Result<Option<M>, OperatorError> {
+    fn restore_model<M: Persist>(&self, states: SavedState) -> Result<Option<M>, OperatorError> {
         self.pick(states)
             .map(|bytes| M::from_snapshot(&bytes).map_err(|e| self.error(e)))
             .transpose()
@@ -126,7 +123,8 @@ impl PartitionState {
 
     /// The bytes to restore from: those under this partition's key group, else those under the
     /// lowest key group passed; `None` when nothing was passed.
-    fn pick(&self, states: Vec<KeyGroupState>) -> Option<Vec<u8>> {
+    fn pick(&self, states: SavedState) -> Option<Vec<u8>> {
+        let states = states.pieces;
         let own = states.iter().position(|s| s.group == self.group);
         let index = own.or_else(|| {
             states

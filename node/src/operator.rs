@@ -54,6 +54,27 @@ pub struct KeyGroupState {
     pub bytes: Vec<u8>,
 }
 
+/// The state an operator restores from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SavedState {
+    /// One piece per key group (only those the partition owns).
+    pub pieces: Vec<KeyGroupState>,
+    /// `None`: the values are stored as this operator stores them. `Some(order)`: this
+    /// operator's value `i` is the saved value `order[i]` — the spec reordered or dropped
+    /// values; only operators with several named values (aggregates) ever get one.
+    pub order: Option<Vec<usize>>,
+}
+
+impl From<Vec<KeyGroupState>> for SavedState {
+    /// State stored as the operator stores it.
+    fn from(pieces: Vec<KeyGroupState>) -> SavedState {
+        SavedState {
+            pieces,
+            order: None,
+        }
+    }
+}
+
 /// A stage: one parallel instance of a transformation.
 pub trait Operator: Send + 'static {
     /// Processes one batch of input records.
@@ -85,21 +106,8 @@ pub trait Operator: Send + 'static {
 
     /// Restores state taken by [`Operator::snapshot`] (possibly by partitions of another
     /// parallelism): only the key groups this partition owns are passed.
-    fn restore(&mut self, _state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+    fn restore(&mut self, _state: SavedState) -> Result<(), OperatorError> {
         Ok(())
-    }
-
-    /// Restores state saved by a spec that kept the same values in another order, or more of
-    /// them: this operator's value `i` is the saved value `order[i]`. Operators with several
-    /// named values (aggregates) implement it; the others keep one value and never get here.
-    fn restore_reordered(
-        &mut self,
-        _state: Vec<KeyGroupState>,
-        order: &[usize],
-    ) -> Result<(), OperatorError> {
-        Err(OperatorError::State(format!(
-            "cannot restore state whose values were reordered ({order:?})"
-        )))
     }
 
     /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).

@@ -154,7 +154,7 @@ fn one_hot_numbers_categories_by_first_appearance_within_max_categories() {
     // The categories survive a snapshot.
     let state = op.snapshot().unwrap();
     let mut restored = build(r#"{ c = "string" }"#, table);
-    restored.restore(state).unwrap();
+    restored.restore(state.into()).unwrap();
     let later = run(
         &mut *restored,
         &[vec![Value::from("c")], vec![Value::from("e")]],

@@ -311,7 +311,7 @@ fn a_snapshot_restored_into_a_fresh_partition_continues_the_stream_exactly() {
     assert_eq!(state[0].group, KeyGroup(32));
 
     let mut second = ml_stages::build(&stage, &input, 128, PartitionId(1)).unwrap();
-    second.restore(state).unwrap();
+    second.restore(state.into()).unwrap();
     let tail = run(&mut *second, &rows[120..], 50);
     let resumed: Vec<Row> = head.into_iter().chain(tail).collect();
     assert_eq!(resumed, uninterrupted);
@@ -336,7 +336,7 @@ fn restored_at_another_parallelism_a_partition_continues_the_lowest_key_group_it
     // Partition 1 of 2 (key groups 64..128) receives both and continues partition 2's model.
     let (stage2, _) = stage_spec(XY, LOGISTIC, 2);
     let mut new1 = ml_stages::build(&stage2, &input, 128, PartitionId(1)).unwrap();
-    new1.restore(states).unwrap();
+    new1.restore(states.into()).unwrap();
     let probe = labelled_rows(20);
     assert_eq!(run(&mut *new1, &probe, 20), run(&mut *old2, &probe, 20));
 }

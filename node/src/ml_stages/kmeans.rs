@@ -7,7 +7,7 @@
 use super::features::{data_error, row_error, FeatureReader};
 use super::learner::{emit, version_value};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::OnlineModel;
 use quiver_protocol::spec::{KMeansStage, StageSpec};
@@ -91,7 +91,7 @@ impl Operator for KMeansOperator {
         self.state.save_model(self.model.as_ref())
     }
 
-    fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+    fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         if let Some(model) = self.state.restore_model(states)? {
             self.model = Some(model);
         }

@@ -4,7 +4,7 @@
 
 use super::features::{data_error, row_error, FeatureReader, InputColumn};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
 use quiver_ml::{MlError, OnlineLearner, Persist, Prediction};
 use quiver_protocol::spec::{FeatureInput, StageSpec};
 use quiver_protocol::{Batch, Schema, Value};
@@ -114,7 +114,7 @@ where
         self.state.save_model(self.model.as_ref())
     }
 
-    fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+    fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         if let Some(model) = self.state.restore_model(states)? {
             self.model = Some(model);
         }

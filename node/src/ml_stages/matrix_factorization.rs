@@ -7,7 +7,7 @@
 use super::features::{data_error, row_error, InputColumn};
 use super::learner::{emit, version_value};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
@@ -110,7 +110,7 @@ impl Operator for MfOperator {
         self.state.save_model(Some(&self.model))
     }
 
-    fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+    fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         if let Some(model) = self.state.restore_model(states)? {
             self.model = model;
         }

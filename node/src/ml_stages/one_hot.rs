@@ -8,7 +8,7 @@
 use super::features::InputColumn;
 use super::learner::emit;
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
 use quiver_protocol::spec::{OneHotStage, StageSpec};
 use quiver_protocol::{Batch, Schema, SparseVector, Value};
 use rustc_hash::FxHashMap;
@@ -123,7 +123,7 @@ impl Operator for OneHotOperator {
         )))
     }
 
-    fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+    fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         let Some(bytes) = self.state.pick(states) else {
             return Ok(());
         };

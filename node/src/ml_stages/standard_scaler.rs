@@ -7,7 +7,7 @@
 use super::features::{data_error, row_error, FeatureReader};
 use super::learner::emit;
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output};
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
 use quiver_protocol::spec::{StageSpec, StandardScalerStage};
 use quiver_protocol::{Batch, Schema, Value};
@@ -74,7 +74,7 @@ impl Operator for ScalerOperator {
         self.state.save_model(Some(&self.scaler))
     }
 
-    fn restore(&mut self, states: Vec<KeyGroupState>) -> Result<(), OperatorError> {
+    fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         if let Some(scaler) = self.state.restore_model(states)? {
             self.scaler = scaler;
         }

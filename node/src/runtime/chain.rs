@@ -9,7 +9,7 @@ use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::RuntimeError;
-use crate::operator::{KeyGroupState, Operator, Output, Sink, StateCopy};
+use crate::operator::{KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::state_schema::StateSchema;
@@ -350,10 +350,8 @@ impl Chain {
             ..
         }) = self.nodes.get_mut(i)
         {
-            match saved_as.unwrap(name, state)? {
-                (pieces, None) => op.restore(pieces)?,
-                (pieces, Some(order)) => op.restore_reordered(pieces, &order)?,
-            }
+            let (pieces, order) = saved_as.unwrap(name, state)?;
+            op.restore(SavedState { pieces, order })?;
         }
         Ok(())
     }

@@ -8,7 +8,9 @@ use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::table::{AccTable, GroupEntries};
 use super::{arrange, Core};
-use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
+use crate::operator::{
+    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
+};
 use quiver_protocol::{Batch, KeyGroup, Record};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -155,26 +157,12 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
             .collect()
     }
 
-    fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        self.restore_arranged(state, None)
-    }
-
-    fn restore_reordered(
-        &mut self,
-        state: Vec<KeyGroupState>,
-        order: &[usize],
-    ) -> Result<(), OperatorError> {
-        self.restore_arranged(state, Some(order))
-    }
-}
-
-impl<K: GroupKey> AlignedWindows<K> {
-    /// Restores windows whose accumulators were saved in `order` (see [`arrange`]).
-    fn restore_arranged(
-        &mut self,
-        state: Vec<KeyGroupState>,
-        order: Option<&[usize]>,
-    ) -> Result<(), OperatorError> {
+    fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
+        let SavedState {
+            pieces: state,
+            order,
+        } = saved;
+        let order = order.as_deref();
         let (windows, width) = (&mut self.windows, self.core.plans.len());
         self.core
             .decode(state, |entries: Vec<(i64, KeyEntries<K>)>| {

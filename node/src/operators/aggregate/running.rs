@@ -9,7 +9,9 @@ use super::key::GroupKey;
 use super::table::AccTable;
 use super::ttl::Expiry;
 use super::{arrange, Core};
-use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
+use crate::operator::{
+    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
+};
 use quiver_protocol::{Batch, Record};
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
@@ -98,26 +100,12 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             .collect()
     }
 
-    fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        self.restore_arranged(state, None)
-    }
-
-    fn restore_reordered(
-        &mut self,
-        state: Vec<KeyGroupState>,
-        order: &[usize],
-    ) -> Result<(), OperatorError> {
-        self.restore_arranged(state, Some(order))
-    }
-}
-
-impl<K: GroupKey> RunningAggregate<K> {
-    /// Restores keys whose accumulators were saved in `order` (see [`arrange`]).
-    fn restore_arranged(
-        &mut self,
-        state: Vec<KeyGroupState>,
-        order: Option<&[usize]>,
-    ) -> Result<(), OperatorError> {
+    fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
+        let SavedState {
+            pieces: state,
+            order,
+        } = saved;
+        let order = order.as_deref();
         let (table, expiry) = (&mut self.table, &mut self.expiry);
         let now = expiry.as_mut().map_or(0, Expiry::tick);
         self.core

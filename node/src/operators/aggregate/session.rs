@@ -8,7 +8,9 @@
 use super::accumulator::Acc;
 use super::key::GroupKey;
 use super::{arrange, Core};
-use crate::operator::{ClonedState, KeyGroupState, Operator, OperatorError, Output, StateCopy};
+use crate::operator::{
+    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
+};
 use quiver_protocol::{Batch, KeyGroup, Record};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -211,26 +213,12 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
             .collect()
     }
 
-    fn restore(&mut self, state: Vec<KeyGroupState>) -> Result<(), OperatorError> {
-        self.restore_arranged(state, None)
-    }
-
-    fn restore_reordered(
-        &mut self,
-        state: Vec<KeyGroupState>,
-        order: &[usize],
-    ) -> Result<(), OperatorError> {
-        self.restore_arranged(state, Some(order))
-    }
-}
-
-impl<K: GroupKey> SessionWindows<K> {
-    /// Restores sessions whose accumulators were saved in `order` (see [`arrange`]).
-    fn restore_arranged(
-        &mut self,
-        state: Vec<KeyGroupState>,
-        order: Option<&[usize]>,
-    ) -> Result<(), OperatorError> {
+    fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
+        let SavedState {
+            pieces: state,
+            order,
+        } = saved;
+        let order = order.as_deref();
         let (sessions, timers) = (&mut self.sessions, &mut self.timers);
         let width = self.core.plans.len();
         self.core.decode(state, |entries: Vec<(K, Vec<Session>)>| {

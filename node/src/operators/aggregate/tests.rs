@@ -237,7 +237,7 @@ pub(super) fn restore_split(
                 .cloned()
                 .collect();
             let mut op = build();
-            op.restore(mine).expect("restore");
+            op.restore(mine.into()).expect("restore");
             op
         })
         .collect()
@@ -316,10 +316,13 @@ fn running_snapshot_restores_into_one_or_two_operators() {
 fn corrupt_state_is_an_error() {
     let mut op = build_stage(&stage(&["user"], None), &schema(), &ctx(128)).expect("build");
     let e = op
-        .restore(vec![KeyGroupState {
-            group: quiver_protocol::KeyGroup(3),
-            bytes: vec![0xff; 16],
-        }])
+        .restore(
+            vec![KeyGroupState {
+                group: quiver_protocol::KeyGroup(3),
+                bytes: vec![0xff; 16],
+            }]
+            .into(),
+        )
         .expect_err("garbage");
     assert!(
         e.to_string()

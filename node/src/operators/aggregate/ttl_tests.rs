@@ -165,7 +165,7 @@ fn state_and_snapshots_stay_bounded_under_key_churn() {
             max_bytes = max_bytes.max(bytes);
             // The snapshot holds exactly the keys written within the last TTL.
             let mut restored = running(Some(TTL_MS as u64), &clock);
-            restored.restore(state).expect("restore");
+            restored.restore(state.into()).expect("restore");
             let now = start / PER_MS;
             // Keys of a batch are written at its time: the oldest live batch starts at the
             // first multiple of BATCH written less than TTL ago.
@@ -201,7 +201,7 @@ fn restore_after_the_ttl_drops_expired_keys() {
     // Restored while the job was down for 500 ms: keys 1 and 2 expired meanwhile.
     clock.set(1200);
     let mut restored = running(Some(1000), &clock);
-    restored.restore(state.clone()).expect("restore");
+    restored.restore(state.clone().into()).expect("restore");
     assert_eq!(restored.state_entries(), 1);
     assert_eq!(
         batch(restored.as_mut(), &[(1, 5.0), (3, 5.0)]),
@@ -210,14 +210,14 @@ fn restore_after_the_ttl_drops_expired_keys() {
 
     // A stage without TTL keeps everything it restores.
     let mut forever = running(None, &clock);
-    forever.restore(state).expect("restore");
+    forever.restore(state.into()).expect("restore");
     assert_eq!(batch(forever.as_mut(), &[(1, 5.0)]), [(1, 2, 6.0)]);
 
     // Snapshots leave expired keys out: at 1550 only key 3 (written at 600) is alive.
     clock.set(1550);
     let (state, _) = snapshot_bytes(op.as_mut());
     let mut forever = running(None, &clock);
-    forever.restore(state).expect("restore");
+    forever.restore(state.into()).expect("restore");
     assert_eq!(forever.state_entries(), 1);
 }
 
