@@ -106,17 +106,22 @@ pub(crate) enum JobCommand {
         #[arg(long)]
         wait: bool,
         /// Start from a savepoint (`job-3/chk-17`, as `quiver job savepoint` prints it),
-        /// possibly at another parallelism: state moves by key groups.
+        /// possibly at another parallelism: state moves by key groups. Aggregates are matched
+        /// by name; a stage whose state does not fit (another function, key or window) is
+        /// refused with what changed.
         #[arg(long, value_name = "SAVEPOINT")]
         from_savepoint: Option<String>,
     },
-    /// Take a savepoint of a running job; prints its reference for --from-savepoint.
+    /// Take a savepoint of a running job; prints its reference for --from-savepoint (needs
+    /// job.checkpoint_interval in the spec).
     Savepoint {
         /// The job id (`job-3` or `3`).
         job: String,
     },
-    /// Take a savepoint and stop the job right after it: its published output ends exactly
-    /// where the savepoint's state does, so a job started from it continues seamlessly.
+    /// Take a savepoint, pause the sources after it, and stop the job once every sink has
+    /// published up to it: when this returns, the published output ends exactly where the
+    /// savepoint's state does, so a job started from it continues seamlessly. Prints the
+    /// savepoint (needs job.checkpoint_interval).
     Stop {
         /// The job id (`job-3` or `3`).
         job: String,
