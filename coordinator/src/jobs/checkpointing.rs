@@ -83,6 +83,11 @@ impl Cluster {
         }
         let generation = entry.record.generation;
         let then = Self::after_barrier(entry.stop, trigger.kind, trigger.last);
+        if then == AfterBarrier::Pause {
+            entry.stop = StopState::Paused {
+                savepoint: trigger.checkpoint,
+            };
+        }
         tracing::debug!("{job}: triggering {} ({then:?})", trigger.checkpoint);
         let nodes: Vec<_> = entry
             .tasks
@@ -127,7 +132,11 @@ impl Cluster {
         if pending.kind != SnapshotKind::Savepoint {
             return;
         }
-        if Self::after_barrier(entry.stop, pending.kind, pending.last) == AfterBarrier::Pause {
+        let paused = StopState::Paused {
+            savepoint: pending.checkpoint,
+        };
+        if entry.stop == paused {
+            // The sources paused after its barrier: only a recovery gets them going again.
             return self.stop_savepoint_expired(job, why);
         }
         for waiter in entry.savepoint_waiters.drain(..) {
@@ -353,10 +362,13 @@ impl Cluster {
             ));
         }
         if stop {
-            if matches!(entry.stop, StopState::Publishing { .. }) {
-                return Err(format!("{job} is stopping already"));
+            match entry.stop {
+                StopState::NotAsked => entry.stop = StopState::AtSavepoint,
+                StopState::AtSavepoint | StopState::Paused { .. } => {}
+                StopState::Publishing { .. } => {
+                    return Err(format!("{job} is stopping already"));
+                }
             }
-            entry.stop = StopState::AtSavepoint;
         }
         let (tx, rx) = oneshot::channel();
         entry.savepoint_waiters.push(tx);

@@ -21,8 +21,13 @@ pub(crate) const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) enum StopState {
     /// Nobody asked to stop the job.
     NotAsked,
-    /// Stop at the next savepoint (requested, not complete yet).
+    /// Stop at the next savepoint (requested, not triggered yet).
     AtSavepoint,
+    /// The stop's savepoint was triggered: the sources pause after its barrier.
+    Paused {
+        /// The savepoint.
+        savepoint: CheckpointId,
+    },
     /// The savepoint completed and the sources paused; waiting for every task to publish.
     Publishing {
         /// The savepoint.
@@ -51,7 +56,10 @@ impl Cluster {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
-        if entry.stop == StopState::AtSavepoint {
+        if matches!(
+            entry.stop,
+            StopState::AtSavepoint | StopState::Paused { .. }
+        ) {
             entry.stop = StopState::Publishing {
                 savepoint,
                 since: Instant::now(),
