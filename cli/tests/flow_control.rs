@@ -3,16 +3,18 @@
 //! record is lost.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
 const EVENTS: usize = 120_000;
 
-#[test]
-fn slow_sink_fills_queues_only_up_to_the_granted_credits() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("job.toml");
+/// Starts `quiver local` on a generator of `events` events over `keys` users into a running
+/// per-user count written to stdout (parallelism 2; `job_extra` goes into `[job]`), with
+/// stdout and stderr piped; the guard kills it if the test fails first.
+fn start_running_count(dir: &Path, events: usize, keys: u32, job_extra: &str) -> KillOnDrop {
+    let spec = dir.join("job.toml");
     std::fs::write(
         &spec,
         format!(
@@ -20,12 +22,13 @@ fn slow_sink_fills_queues_only_up_to_the_granted_credits() {
 [job]
 name = "slow-sink"
 parallelism = 2
+{job_extra}
 
 [[source]]
 name = "events"
 kind = "generator"
-count = {EVENTS}
-keys = 1000
+count = {events}
+keys = {keys}
 
 [[stage]]
 name = "running"
@@ -42,14 +45,20 @@ input = "running"
         ),
     )
     .unwrap();
-    let mut child = KillOnDrop(
+    KillOnDrop(
         Command::new(QUIVER)
             .args(["local", spec.to_str().unwrap()])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+#[test]
+fn slow_sink_fills_queues_only_up_to_the_granted_credits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_running_count(dir.path(), EVENTS, 1000, "");
     // The slow sink: read the output in small sips with pauses, so the pipe stays full and
     // the stdout sink blocks most of the time.
     let mut stdout = child.0.stdout.take().unwrap();
@@ -103,45 +112,7 @@ fn a_sink_read_slowly_past_every_timeout_keeps_the_job_running_with_exact_output
     const EVENTS: usize = 2_000_000;
     const SLOW_FOR: Duration = Duration::from_secs(20);
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("job.toml");
-    std::fs::write(
-        &spec,
-        format!(
-            r#"
-[job]
-name = "slow-reader"
-parallelism = 2
-checkpoint_interval = "500ms"
-
-[[source]]
-name = "events"
-kind = "generator"
-count = {EVENTS}
-keys = 500
-
-[[stage]]
-name = "running"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-aggregates = {{ n = "count()" }}
-
-[[sink]]
-name = "out"
-kind = "stdout"
-input = "running"
-"#
-        ),
-    )
-    .unwrap();
-    let mut child = KillOnDrop(
-        Command::new(QUIVER)
-            .args(["local", spec.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = start_running_count(dir.path(), EVENTS, 500, "checkpoint_interval = \"500ms\"");
     let pid = child.0.id();
     let stdout = child.0.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
