@@ -1,6 +1,7 @@
 //! Quiver's worker runtime: partition actors, exchange with credit-based flow control, keyed
 //! state, operators and connectors.
 
+mod blocking;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;

@@ -175,7 +175,9 @@ pub trait Source: Send + 'static {
     }
 }
 
-/// A sink partition: writes records out.
+/// A sink partition: writes records out. Its calls run on the task's async worker: a sink
+/// whose I/O may block (a pipe, a file, fsync) does that I/O through `crate::blocking`, so a
+/// blocked write never stalls the node's heartbeat or QUIC.
 ///
 /// With checkpoints, a sink takes part in a two-phase commit: at barrier `n` it stages what
 /// it wrote since the previous barrier ([`Sink::prepare_commit`]); when checkpoint `n` is
@@ -198,11 +200,5 @@ pub trait Sink: Send + 'static {
     /// Checkpoint `checkpoint` completed: publish everything staged up to it.
     fn commit(&mut self, _checkpoint: CheckpointId) -> Result<(), OperatorError> {
         Ok(())
-    }
-
-    /// Whether its calls may block on I/O; the runtime then keeps them off the async
-    /// workers. A sink that writes nowhere (discard) says no.
-    fn blocks(&self) -> bool {
-        true
     }
 }

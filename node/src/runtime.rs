@@ -7,7 +7,6 @@
 //! its supervisor and with it every task.
 
 mod alignment;
-mod blocking;
 mod chain;
 pub mod credit;
 pub mod exchange;
@@ -236,7 +235,7 @@ impl Runtime {
                     saved_as: saved_state::SavedAs::new(schema),
                     exhausted: false,
                     // Opening a file and reading its header may block.
-                    source: blocking::blocking(|| {
+                    source: crate::blocking::blocking(|| {
                         crate::sources::build_source(spec, partition.0, head.parallelism)
                     })?,
                     watermarks: crate::watermark::WatermarkGenerator::new(lag),
@@ -324,7 +323,7 @@ impl Runtime {
             if let Some(state) = states.into_iter().next() {
                 let position: SourcePosition = quiver_protocol::codec::decode(&state.bytes)?;
                 let source = &mut driver.source;
-                blocking::blocking_if(source.blocks(), || source.seek(position))?;
+                crate::blocking::blocking_if(source.blocks(), || source.seek(position))?;
             }
         }
         Ok(())

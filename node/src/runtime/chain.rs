@@ -4,22 +4,17 @@
 //! (called directly) or to output gates (channels to other tasks). Chains are trees: a node
 //! can feed several consumers and a windowed stage has a late side output.
 
-use super::blocking::{blocking, blocking_if};
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::RuntimeError;
+use crate::blocking::blocking;
 use crate::operator::{KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
-
-/// Calls `io` on a sink, off the async workers when the sink may block.
-fn sink_io<T>(sink: &mut Box<dyn Sink>, io: impl FnOnce(&mut dyn Sink) -> T) -> T {
-    blocking_if(sink.blocks(), || io(sink.as_mut()))
-}
 
 /// An operator's state copy taken at a barrier, with its name and schema.
 pub(crate) struct NamedCopy {
@@ -237,7 +232,7 @@ impl Chain {
                 let node = &mut self.nodes[i];
                 match &mut node.step {
                     Step::Sink(sink) => {
-                        sink_io(sink, |s| s.write_batch(&batch))?;
+                        sink.write_batch(&batch)?;
                         TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
                         Ok(())
                     }
@@ -294,7 +289,7 @@ impl Chain {
                             op.on_end(&mut out)?;
                             self.emit(i, out)?;
                         }
-                        Step::Sink(sink) => sink_io(sink, |s| s.finish())?,
+                        Step::Sink(sink) => sink.finish()?,
                     }
                     let (main, late) = (self.nodes[i].main.clone(), self.nodes[i].late.clone());
                     self.end(&main)?;
@@ -360,7 +355,7 @@ impl Chain {
     pub(crate) fn prepare_commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
         for node in &mut self.nodes {
             if let Step::Sink(sink) = &mut node.step {
-                sink_io(sink, |s| s.prepare_commit(checkpoint))?;
+                sink.prepare_commit(checkpoint)?;
             }
         }
         Ok(())
@@ -370,7 +365,7 @@ impl Chain {
     pub(crate) fn commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
         for node in &mut self.nodes {
             if let Step::Sink(sink) = &mut node.step {
-                sink_io(sink, |s| s.commit(checkpoint))?;
+                sink.commit(checkpoint)?;
             }
         }
         Ok(())

@@ -14,7 +14,6 @@
 //! that final checkpoint is committed, so nothing it emitted is published twice or lost.
 
 use super::alignment::{Alignment, Held};
-use super::blocking::blocking_if;
 use super::chain::{Chain, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
@@ -22,6 +21,7 @@ use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
+use crate::blocking::blocking_if;
 use crate::operator::{KeyGroupState, Source};
 use crate::watermark::{WatermarkGenerator, WatermarkTracker};
 use quiver_protocol::messages::{AfterBarrier, StateUpload, TaskId};

@@ -26,8 +26,4 @@ impl Sink for DiscardSink {
         tracing::debug!(records = self.records, "discard sink finished");
         Ok(())
     }
-
-    fn blocks(&self) -> bool {
-        false
-    }
 }

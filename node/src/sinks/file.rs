@@ -26,11 +26,12 @@ pub mod two_phase;
 
 use super::json::JsonEncoder;
 use super::SinkContext;
+use crate::blocking::blocking;
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{CheckpointId, Record, Schema};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use two_phase::Transaction;
 
@@ -51,7 +52,6 @@ pub struct FileSink {
     dir: PathBuf,
     partition: u32,
     encoder: JsonEncoder,
-    buf: Vec<u8>,
     /// The open in-progress file.
     current: Option<OpenFile>,
     /// `None`: publish on finish; `Some`: two-phase commit per checkpoint.
@@ -60,10 +60,15 @@ pub struct FileSink {
     run: u64,
 }
 
-/// An in-progress file being written.
+/// Encoded rows are written to the file once this many bytes are pending.
+const WRITE_BYTES: usize = 1 << 20;
+
+/// An in-progress file being written: rows are encoded into `pending` on the task, and
+/// written to the file off the async workers ([`blocking`]) a megabyte at a time.
 #[derive(Debug)]
 struct OpenFile {
-    writer: BufWriter<File>,
+    file: File,
+    pending: Vec<u8>,
     path: PathBuf,
     /// The part number (without checkpoints; 0 with them).
     part: u64,
@@ -72,26 +77,38 @@ struct OpenFile {
 impl OpenFile {
     /// Creates `path`, which must not exist yet.
     fn create(path: PathBuf, part: u64) -> Result<OpenFile, OperatorError> {
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&path)
+        let file = blocking(|| File::options().write(true).create_new(true).open(&path))
             .map_err(|e| OperatorError::Io(format!("cannot create {}: {e}", path.display())))?;
         Ok(OpenFile {
-            writer: BufWriter::with_capacity(1 << 20, file),
+            file,
+            pending: Vec::with_capacity(WRITE_BYTES + (64 << 10)),
             path,
             part,
         })
     }
 
-    /// Flushes and syncs the file to disk; returns its path.
-    fn close(self) -> Result<PathBuf, OperatorError> {
-        let path = self.path;
-        let io =
-            |e: std::io::Error| OperatorError::Io(format!("cannot write {}: {e}", path.display()));
-        let file = self.writer.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_data().map_err(io)?;
-        Ok(path)
+    fn write_error(&self, e: std::io::Error) -> OperatorError {
+        OperatorError::Io(format!("cannot write {}: {e}", self.path.display()))
+    }
+
+    /// Writes what is pending once it reaches [`WRITE_BYTES`].
+    fn write_if_full(&mut self) -> Result<(), OperatorError> {
+        if self.pending.len() < WRITE_BYTES {
+            return Ok(());
+        }
+        blocking(|| self.file.write_all(&self.pending)).map_err(|e| self.write_error(e))?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes what is pending and syncs the file to disk; returns its path.
+    fn close(mut self) -> Result<PathBuf, OperatorError> {
+        blocking(|| {
+            self.file.write_all(&self.pending)?;
+            self.file.sync_data()
+        })
+        .map_err(|e| self.write_error(e))?;
+        Ok(self.path)
     }
 }
 
@@ -123,7 +140,6 @@ impl FileSink {
             dir: dir.to_path_buf(),
             partition: ctx.partition,
             encoder: JsonEncoder::new(input),
-            buf: Vec::with_capacity(64 << 10),
             current: None,
             transaction,
             run: ctx.run,
@@ -151,17 +167,14 @@ impl Sink for FileSink {
         if batch.is_empty() {
             return Ok(());
         }
-        self.buf.clear();
-        for record in batch {
-            self.encoder.encode_line(&record.row, &mut self.buf);
-        }
         let open = match &mut self.current {
             Some(open) => open,
             None => self.current.insert(self.open()?),
         };
-        open.writer
-            .write_all(&self.buf)
-            .map_err(|e| OperatorError::Io(format!("cannot write {}: {e}", open.path.display())))
+        for record in batch {
+            self.encoder.encode_line(&record.row, &mut open.pending);
+        }
+        open.write_if_full()
     }
 
     fn finish(&mut self) -> Result<(), OperatorError> {
@@ -177,7 +190,7 @@ impl Sink for FileSink {
         ownership::ensure_owner(&self.dir, self.run)?;
         let committed = self.dir.join(part_file_name(self.partition, open.part));
         let staged = open.close()?;
-        std::fs::rename(&staged, &committed).map_err(|e| {
+        blocking(|| std::fs::rename(&staged, &committed)).map_err(|e| {
             OperatorError::Io(format!(
                 "cannot publish {} as {}: {e}",
                 staged.display(),
@@ -194,12 +207,14 @@ impl Sink for FileSink {
             return Ok(());
         };
         let written = open.close()?;
-        transaction.stage(&self.dir, self.partition, &written, checkpoint)
+        blocking(|| transaction.stage(&self.dir, self.partition, &written, checkpoint))
     }
 
     fn commit(&mut self, checkpoint: CheckpointId) -> Result<(), OperatorError> {
         match &mut self.transaction {
-            Some(transaction) => transaction.commit(&self.dir, self.partition, checkpoint),
+            Some(transaction) => {
+                blocking(|| transaction.commit(&self.dir, self.partition, checkpoint))
+            }
             None => Ok(()),
         }
     }

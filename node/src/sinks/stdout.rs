@@ -1,6 +1,7 @@
 //! The `stdout` sink: one JSON object per line on standard output, a batch per write.
 
 use super::json::JsonEncoder;
+use crate::blocking::blocking;
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::{Record, Schema};
 use std::io::Write;
@@ -29,16 +30,16 @@ impl Sink for StdoutSink {
         for record in batch {
             self.encoder.encode_line(&record.row, &mut self.buf);
         }
-        let mut out = std::io::stdout().lock();
-        out.write_all(&self.buf)
-            .and_then(|()| out.flush())
-            .map_err(|e| OperatorError::Io(format!("cannot write to standard output: {e}")))
+        // A reader draining the pipe slowly blocks this write: keep it off the async workers.
+        blocking(|| {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&self.buf).and_then(|()| out.flush())
+        })
+        .map_err(|e| OperatorError::Io(format!("cannot write to standard output: {e}")))
     }
 
     fn finish(&mut self) -> Result<(), OperatorError> {
-        std::io::stdout()
-            .lock()
-            .flush()
+        blocking(|| std::io::stdout().lock().flush())
             .map_err(|e| OperatorError::Io(format!("cannot write to standard output: {e}")))
     }
 }

@@ -6,6 +6,10 @@
 //! QUIC driver included, and the coordinator declares a healthy but backpressured node lost.
 //! [`blocking`] runs such a call with `tokio::task::block_in_place`: the worker first hands
 //! its other tasks to another thread, so liveness never shares fate with data work.
+//!
+//! The hand-off costs a few microseconds and a thread, so callers amortise it: the file sink
+//! encodes rows on the task and writes a megabyte at a time; the runtime calls a source's
+//! `poll_batch` (a batch of up to 1,024 records) through [`blocking_if`] when it reads.
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
