@@ -105,7 +105,9 @@ pub trait Operator: Send + 'static {
     }
 
     /// Restores state taken by [`Operator::snapshot`] (possibly by partitions of another
-    /// parallelism): only the key groups this partition owns are passed.
+    /// parallelism, or by a spec whose values were reordered: see [`SavedState::order`]).
+    /// Only the key groups this partition owns are passed; the runtime has already checked
+    /// that the saved state fits the operator's spec.
     fn restore(&mut self, _state: SavedState) -> Result<(), OperatorError> {
         Ok(())
     }

@@ -31,7 +31,7 @@ use crate::operator::{OperatorError, Sink};
 use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{CheckpointId, Record, Schema};
 use std::fs::File;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use two_phase::Transaction;
 
@@ -125,10 +125,17 @@ impl FileSink {
         ctx: &SinkContext,
     ) -> Result<FileSink, OperatorError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            OperatorError::Io(format!(
-                "cannot create output folder {}: {e}",
-                dir.display()
-            ))
+            let message = format!("cannot create output folder {}: {e}", dir.display());
+            match e.kind() {
+                // The path itself is wrong: no retry can create it.
+                ErrorKind::PermissionDenied
+                | ErrorKind::ReadOnlyFilesystem
+                | ErrorKind::NotADirectory
+                | ErrorKind::AlreadyExists => {
+                    OperatorError::Config(format!("{message}; choose another path for the sink"))
+                }
+                _ => OperatorError::Io(message),
+            }
         })?;
         ownership::claim(dir, sink, mode, ctx)?;
         let transaction = if ctx.exactly_once {

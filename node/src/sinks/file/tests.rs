@@ -97,4 +97,5 @@ fn errors_name_the_path() {
             .starts_with(&format!("cannot create output folder {}: ", dir.display())),
         "{e}"
     );
+    assert!(!e.is_transient(), "a retry cannot create it: {e:?}");
 }
