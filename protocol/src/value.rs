@@ -15,6 +15,32 @@ pub struct SparseVector {
     pub values: Vec<f64>,
 }
 
+impl SparseVector {
+    /// Why the vector breaks its invariants (one value per index, indices strictly
+    /// increasing and below `dim`), if it does.
+    pub fn invalid(&self) -> Option<String> {
+        if self.indices.len() != self.values.len() {
+            return Some(format!(
+                "a sparse vector has {} indices but {} values",
+                self.indices.len(),
+                self.values.len()
+            ));
+        }
+        if let Some(&i) = self.indices.iter().find(|&&i| i >= self.dim) {
+            return Some(format!(
+                "sparse vector index {i} is not below its dim {}",
+                self.dim
+            ));
+        }
+        self.indices.windows(2).find(|w| w[0] >= w[1]).map(|w| {
+            format!(
+                "sparse vector indices must increase: {} then {}",
+                w[0], w[1]
+            )
+        })
+    }
+}
+
 /// One typed value of a row. Cheap to clone: strings and vectors are shared.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub enum Value {

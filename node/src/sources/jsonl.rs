@@ -338,11 +338,15 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
                     .iter()
                     .map(|raw| element.element(element.number(raw.get())?))
                     .collect::<Result<Vec<f64>, D::Error>>()?;
-                Ok(Value::Sparse(Arc::new(SparseVector {
+                let vector = SparseVector {
                     dim: v.dim,
                     indices: v.indices,
                     values,
-                })))
+                };
+                if let Some(why) = vector.invalid() {
+                    return Err(de::Error::custom(format!("column \"{name}\": {why}")));
+                }
+                Ok(Value::Sparse(Arc::new(vector)))
             }
             _ => d.deserialize_any(self),
         }

@@ -173,6 +173,27 @@ fn jsonl_non_finite_numbers_are_malformed_records() {
 }
 
 #[test]
+fn jsonl_sparse_vectors_breaking_their_invariants_are_malformed_records() {
+    // Each would index past a model's weights or pair values with the wrong index.
+    assert_malformed(
+        r#"{"s":{"dim":3,"indices":[0,1],"values":[1.0]}}"#,
+        r#"column "s": a sparse vector has 2 indices but 1 values"#,
+    );
+    assert_malformed(
+        r#"{"s":{"dim":3,"indices":[3],"values":[1.0]}}"#,
+        r#"column "s": sparse vector index 3 is not below its dim 3"#,
+    );
+    assert_malformed(
+        r#"{"s":{"dim":3,"indices":[2,1],"values":[1.0,2.0]}}"#,
+        r#"column "s": sparse vector indices must increase: 2 then 1"#,
+    );
+    assert_malformed(
+        r#"{"s":{"dim":3,"indices":[1,1],"values":[1.0,2.0]}}"#,
+        r#"column "s": sparse vector indices must increase: 1 then 1"#,
+    );
+}
+
+#[test]
 fn jsonl_whole_numbers_written_as_decimals_fill_i64_columns_exactly() {
     let whole = [
         ("1.0", 1),
