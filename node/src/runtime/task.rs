@@ -109,6 +109,10 @@ pub(crate) struct TaskState {
     /// Barriers a source was asked to inject before its gates were connected: injected at
     /// start, so none is lost into an empty gate list.
     early_triggers: Vec<(Barrier, AfterBarrier)>,
+    /// Elements that arrived before the gates were connected (an upstream node started
+    /// first), with their credits: processed at start, in order, so nothing is emitted into
+    /// unconnected gates and a task never finishes before it started.
+    early_inputs: Vec<Held>,
 }
 
 /// The actor running one task.
@@ -321,12 +325,19 @@ impl TaskState {
         }
     }
 
-    /// Injects the barriers that arrived before the gates were connected.
-    async fn trigger_early(&mut self) -> Result<(), RuntimeError> {
+    /// Injects the barriers and processes the elements that arrived before the gates were
+    /// connected.
+    async fn catch_up(&mut self) -> Result<(), RuntimeError> {
         for (barrier, then) in std::mem::take(&mut self.early_triggers) {
             if !self.input_done {
                 self.trigger(barrier, then).await?;
             }
+        }
+        for held in std::mem::take(&mut self.early_inputs) {
+            if self.done {
+                break;
+            }
+            self.on_input(held).await?;
         }
         Ok(())
     }
@@ -384,6 +395,7 @@ impl Actor for TaskActor {
             done: false,
             started: false,
             early_triggers: Vec::new(),
+            early_inputs: Vec::new(),
             args,
         })
     }
@@ -401,7 +413,7 @@ impl Actor for TaskActor {
             TaskMsg::Start(gates) => {
                 state.args.chain.connect(gates);
                 state.started = true;
-                match state.trigger_early().await {
+                match state.catch_up().await {
                     Ok(()) if state.args.source.is_some() && !state.input_done => myself
                         .send_message(TaskMsg::Produce)
                         .map_err(|e| RuntimeError::ChannelClosed(e.to_string())),
@@ -420,13 +432,17 @@ impl Actor for TaskActor {
                 element,
                 credit,
             } => {
-                state
-                    .on_input(Held {
-                        input,
-                        element,
-                        credit,
-                    })
-                    .await
+                let held = Held {
+                    input,
+                    element,
+                    credit,
+                };
+                if state.started {
+                    state.on_input(held).await
+                } else {
+                    state.early_inputs.push(held);
+                    Ok(())
+                }
             }
             TaskMsg::InputFailed { input, error } => Err(RuntimeError::ChannelClosed(format!(
                 "input channel {input} broke: {error}"
@@ -464,3 +480,6 @@ impl Actor for TaskActor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
