@@ -106,3 +106,6 @@ impl Alignment {
         std::mem::take(&mut self.held)
     }
 }
+
+#[cfg(test)]
+mod tests;
