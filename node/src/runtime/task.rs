@@ -464,3 +464,6 @@ impl Actor for TaskActor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

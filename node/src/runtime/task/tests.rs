@@ -1,0 +1,256 @@
+//! A task actor with two inputs (a running count per user, fed by two upstream partitions)
+//! and its output gate on a probe: barrier alignment as the task runs it — what was held is
+//! replayed in order after the barrier, credits stay held meanwhile, inputs may end during
+//! an alignment, and a newer barrier abandons an older one.
+
+use super::*;
+use crate::runtime::test_support::{deployment, probe, record, Received, TestChannel, GENERATION};
+use quiver_protocol::plan::Partitioning;
+use quiver_protocol::{PartitionId, Value};
+
+/// Two generator partitions into a running count per user; its consumer (keyed on `n`) is
+/// another task, so the count's rows leave through a gate.
+const SPEC: &str = r#"
+[job]
+name = "align"
+parallelism = 1
+max_parallelism = 8
+checkpoint_interval = "1s"
+
+[[source]]
+name = "events"
+kind = "generator"
+parallelism = 2
+
+[[stage]]
+name = "running"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = { n = "count()" }
+
+[[stage]]
+name = "by_n"
+kind = "aggregate"
+input = "running"
+key = ["n"]
+aggregates = { c = "count()" }
+
+[[sink]]
+name = "out"
+kind = "discard"
+input = "by_n"
+"#;
+
+/// What the task's gate sent, simplified: the users of a batch of rows, a barrier, the end.
+#[derive(Debug, PartialEq)]
+enum Out {
+    Users(Vec<i64>),
+    Barrier(u64),
+    Watermark(i64),
+    End,
+}
+
+/// The running task, its two input channels and what it sends and reports.
+struct Harness {
+    task: ActorRef<TaskMsg>,
+    inputs: [TestChannel; 2],
+    out: Received,
+    events: mpsc::UnboundedReceiver<TaskEvent>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let deployment = deployment(SPEC);
+        let head = deployment
+            .plan
+            .operators
+            .iter()
+            .find(|o| o.name == "running")
+            .expect("the running stage");
+        let counters = Arc::new(TaskCounters::new(2));
+        let chain =
+            Chain::build(&deployment, head, PartitionId(0), counters.clone()).expect("chain");
+        assert_eq!(chain.gate_specs().len(), 1, "one gate, to by_n");
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let args = TaskArgs {
+            task: TaskId {
+                operator: head.id,
+                partition: PartitionId(0),
+            },
+            chain,
+            source: None,
+            inputs: 2,
+            counters,
+            events: events_tx,
+            job: deployment.job,
+            generation: GENERATION,
+            link: None,
+        };
+        let (task, _) = Actor::spawn(None, TaskActor, args).await.expect("spawn");
+        let (consumer, out) = probe().await;
+        let sender = super::super::sender::ChannelSender::local(consumer, 0, Default::default());
+        let gate = OutputGate::new(Partitioning::Forward, 8, vec![sender]);
+        task.send_message(TaskMsg::Start(vec![gate]))
+            .expect("start");
+        Harness {
+            task,
+            inputs: [TestChannel::new(), TestChannel::new()],
+            out,
+            events,
+        }
+    }
+
+    fn send(&self, input: usize, element: StreamElement) {
+        let credit = self.inputs[input].credit();
+        self.task
+            .send_message(TaskMsg::Input {
+                input,
+                element,
+                credit,
+            })
+            .expect("the task runs");
+    }
+
+    /// One batch of records, one per user, on `input`.
+    fn records(&self, input: usize, users: &[i64]) {
+        let batch = users.iter().map(|&u| record(u, 1.0, u)).collect();
+        self.send(input, StreamElement::Records(batch));
+    }
+
+    fn barrier(&self, input: usize, checkpoint: u64) {
+        self.barrier_of(input, checkpoint, GENERATION);
+    }
+
+    fn barrier_of(&self, input: usize, checkpoint: u64, generation: quiver_protocol::Generation) {
+        self.send(
+            input,
+            StreamElement::Barrier(Barrier {
+                checkpoint: CheckpointId(checkpoint),
+                generation,
+            }),
+        );
+    }
+
+    async fn next(&mut self) -> Out {
+        match self.out.next().await.element() {
+            StreamElement::Records(batch) => Out::Users(
+                batch
+                    .iter()
+                    .map(|r| match r.row[0] {
+                        Value::I64(u) => u,
+                        ref other => panic!("user {other:?}"),
+                    })
+                    .collect(),
+            ),
+            StreamElement::Barrier(b) => Out::Barrier(b.checkpoint.0),
+            StreamElement::Watermark(wm) => Out::Watermark(wm),
+            StreamElement::End => Out::End,
+            StreamElement::Idle => panic!("an idle element"),
+        }
+    }
+
+    /// Everything the task sends until its end.
+    async fn until_end(&mut self) -> Vec<Out> {
+        let mut all = Vec::new();
+        loop {
+            let out = self.next().await;
+            let end = out == Out::End;
+            all.push(out);
+            if end {
+                return all;
+            }
+        }
+    }
+
+    fn held(&self) -> [usize; 2] {
+        [self.inputs[0].held(), self.inputs[1].held()]
+    }
+}
+
+#[tokio::test]
+async fn held_elements_are_replayed_in_order_after_the_barrier_and_hold_their_credits() {
+    let mut h = Harness::start().await;
+    h.barrier(0, 1);
+    h.records(0, &[10]);
+    h.records(0, &[11]);
+    h.records(1, &[20]);
+    assert_eq!(
+        h.next().await,
+        Out::Users(vec![20]),
+        "input 1 is not blocked"
+    );
+    assert_eq!(
+        h.held(),
+        [2, 0],
+        "input 0's records wait with their credits; its barrier's credit came back"
+    );
+    assert!(
+        h.out.is_quiet().await,
+        "nothing of input 0 before the barrier"
+    );
+    h.barrier(1, 1);
+    assert_eq!(h.next().await, Out::Barrier(1));
+    assert_eq!(h.next().await, Out::Users(vec![10]));
+    assert_eq!(h.next().await, Out::Users(vec![11]));
+    assert_eq!(h.held(), [0, 0], "replayed elements returned their credits");
+    h.send(0, StreamElement::End);
+    h.send(1, StreamElement::End);
+    assert_eq!(h.until_end().await, vec![Out::End]);
+}
+
+#[tokio::test]
+async fn an_input_ending_during_alignment_completes_it_and_the_task_ends_after_the_rest() {
+    let mut h = Harness::start().await;
+    h.barrier(0, 1);
+    h.records(0, &[10]);
+    h.send(0, StreamElement::End);
+    h.records(1, &[20]);
+    h.send(1, StreamElement::End);
+    assert_eq!(
+        h.until_end().await,
+        vec![
+            Out::Users(vec![20]),
+            Out::Barrier(1),
+            Out::Users(vec![10]),
+            Out::End
+        ]
+    );
+    let event = tokio::time::timeout(Duration::from_secs(10), h.events.recv())
+        .await
+        .expect("an event")
+        .expect("the task reports");
+    assert!(
+        matches!(event.kind, TaskEventKind::Finished(ref m) if m.records_in == 2),
+        "{event:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_barrier_of_an_older_generation_is_dropped_without_blocking() {
+    let mut h = Harness::start().await;
+    h.barrier_of(0, 1, quiver_protocol::Generation(GENERATION.0 - 1));
+    h.records(0, &[10]);
+    assert_eq!(h.next().await, Out::Users(vec![10]));
+    h.send(0, StreamElement::End);
+    h.send(1, StreamElement::End);
+    assert_eq!(h.until_end().await, vec![Out::End]);
+}
+
+#[tokio::test]
+async fn the_watermark_is_the_minimum_over_inputs() {
+    let mut h = Harness::start().await;
+    h.send(0, StreamElement::Watermark(50));
+    h.send(1, StreamElement::Watermark(30));
+    assert_eq!(h.next().await, Out::Watermark(30));
+    h.send(1, StreamElement::Watermark(70));
+    assert_eq!(h.next().await, Out::Watermark(50));
+    h.send(0, StreamElement::End);
+    assert_eq!(
+        h.next().await,
+        Out::Watermark(70),
+        "an ended input counts as +inf"
+    );
+    h.send(1, StreamElement::End);
+    assert_eq!(h.until_end().await, vec![Out::End]);
+}
