@@ -2,12 +2,16 @@
 //! channel whose credits the test can watch, records of the generator's schema, and a
 //! deployment of a spec on one node.
 
+use super::chain::Chain;
 use super::credit::{ChannelGauge, Credit, CHANNEL_CREDITS};
+use super::gate::OutputGate;
+use super::metrics::TaskCounters;
+use super::sender::ChannelSender;
 use super::task::TaskMsg;
 use quiver_protocol::messages::Deployment;
-use quiver_protocol::plan::{Assignment, JobPlan};
+use quiver_protocol::plan::{Assignment, JobPlan, OperatorPlan, Partitioning};
 use quiver_protocol::spec::JobSpec;
-use quiver_protocol::{Generation, JobId, NodeId, Record, StreamElement, Value};
+use quiver_protocol::{Generation, JobId, NodeId, PartitionId, Record, StreamElement, Value};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::path::Path;
 use std::sync::Arc;
@@ -85,6 +89,21 @@ pub(super) async fn probe() -> (ActorRef<TaskMsg>, Received) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (actor, _) = Actor::spawn(None, Probe, tx).await.expect("spawn a probe");
     (actor, Received(rx))
+}
+
+/// A gate (max parallelism 128) with `n` destinations, each a probe.
+pub(super) async fn probe_gate(
+    partitioning: Partitioning,
+    n: usize,
+) -> (OutputGate, Vec<Received>) {
+    let mut senders = Vec::new();
+    let mut received = Vec::new();
+    for _ in 0..n {
+        let (actor, rx) = probe().await;
+        senders.push(ChannelSender::local(actor, 0, Default::default()));
+        received.push(rx);
+    }
+    (OutputGate::new(partitioning, 128, senders), received)
 }
 
 /// What a probe (or a gate's destination) received, in order.
@@ -185,4 +204,21 @@ pub(super) fn deployment(spec: &str) -> Deployment {
         run: 1,
         continues: None,
     }
+}
+
+/// Partition 0 of the task headed by the operator named `head` in `deployment`, and that
+/// operator.
+pub(super) fn chain_of<'d>(
+    deployment: &'d Deployment,
+    head: &str,
+    counters: Arc<TaskCounters>,
+) -> (Chain, &'d OperatorPlan) {
+    let head = deployment
+        .plan
+        .operators
+        .iter()
+        .find(|o| o.name == head)
+        .unwrap_or_else(|| panic!("no operator {head}"));
+    let chain = Chain::build(deployment, head, PartitionId(0), counters).expect("chain");
+    (chain, head)
 }

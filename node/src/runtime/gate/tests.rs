@@ -3,7 +3,7 @@
 //! [`MAX_BATCH`], and control elements kept in order after the records before them.
 
 use super::*;
-use crate::runtime::test_support::{probe, record, records_of, Received};
+use crate::runtime::test_support::{probe_gate, record, records_of, Received};
 use quiver_protocol::keygroup::{java_hash_code, key_groups_of};
 
 /// The key group of a key hash code with max parallelism 128.
@@ -11,18 +11,6 @@ fn group_of(code: i32) -> u32 {
     key_group(code, 128).0
 }
 use quiver_protocol::{Barrier, CheckpointId, PartitionId, Value};
-
-/// A gate with `n` destinations, each a probe.
-async fn probe_gate(partitioning: Partitioning, n: usize) -> (OutputGate, Vec<Received>) {
-    let mut senders = Vec::new();
-    let mut received = Vec::new();
-    for _ in 0..n {
-        let (actor, rx) = probe().await;
-        senders.push(ChannelSender::local(actor, 0, Default::default()));
-        received.push(rx);
-    }
-    (OutputGate::new(partitioning, 128, senders), received)
-}
 
 /// Ends the gate, flushes it and returns what each destination received, in order.
 async fn flush_all(gate: &mut OutputGate, received: &mut [Received]) -> Vec<Vec<StreamElement>> {

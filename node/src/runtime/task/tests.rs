@@ -4,7 +4,9 @@
 //! an alignment, and a newer barrier abandons an older one.
 
 use super::*;
-use crate::runtime::test_support::{deployment, probe, record, Received, TestChannel, GENERATION};
+use crate::runtime::test_support::{
+    chain_of, deployment, probe_gate, record, Received, TestChannel, GENERATION,
+};
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::{PartitionId, Value};
 
@@ -62,15 +64,8 @@ struct Harness {
 impl Harness {
     async fn start() -> Harness {
         let deployment = deployment(SPEC);
-        let head = deployment
-            .plan
-            .operators
-            .iter()
-            .find(|o| o.name == "running")
-            .expect("the running stage");
         let counters = Arc::new(TaskCounters::new(2));
-        let chain =
-            Chain::build(&deployment, head, PartitionId(0), counters.clone()).expect("chain");
+        let (chain, head) = chain_of(&deployment, "running", counters.clone());
         assert_eq!(chain.gate_specs().len(), 1, "one gate, to by_n");
         let (events_tx, events) = mpsc::unbounded_channel();
         let args = TaskArgs {
@@ -88,15 +83,13 @@ impl Harness {
             link: None,
         };
         let (task, _) = Actor::spawn(None, TaskActor, args).await.expect("spawn");
-        let (consumer, out) = probe().await;
-        let sender = super::super::sender::ChannelSender::local(consumer, 0, Default::default());
-        let gate = OutputGate::new(Partitioning::Forward, 8, vec![sender]);
+        let (gate, mut out) = probe_gate(Partitioning::Forward, 1).await;
         task.send_message(TaskMsg::Start(vec![gate]))
             .expect("start");
         Harness {
             task,
             inputs: [TestChannel::new(), TestChannel::new()],
-            out,
+            out: out.remove(0),
             events,
         }
     }
