@@ -109,8 +109,13 @@ path = "running_out/"
 
 /// The windowed rows, computed naively: group by (user, second), fold in file order.
 pub(crate) fn expected_windows(n: usize) -> Vec<Value> {
+    windows_of(events(n))
+}
+
+/// The windowed rows of `events` (n, spend, top per user and second), folded in their order.
+pub(crate) fn windows_of(events: Vec<(String, f64, i64)>) -> Vec<Value> {
     let mut groups: BTreeMap<(String, i64), (i64, f64, f64)> = BTreeMap::new();
-    for (user, amount, ts) in events(n) {
+    for (user, amount, ts) in events {
         let start = ts - ts.rem_euclid(1000);
         let g = groups.entry((user, start)).or_insert((0, 0.0, f64::MIN));
         g.0 += 1;
