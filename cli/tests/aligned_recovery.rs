@@ -8,6 +8,7 @@
 mod common;
 
 use common::cluster::{restarts, Cluster};
+use common::{per_user_stage, RUNNING_STAGE};
 use quiver_chaos_tests::read_committed_rows;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,8 +19,8 @@ const COUNT: u64 = 12_000;
 const KEYS: u64 = 10;
 const SEED: u64 = 7;
 
-/// The job; `{COUNT}`, `{KEYS}` and `{SEED}` are filled in.
-const SPEC: &str = r#"
+/// The job without its stages; `{COUNT}`, `{KEYS}` and `{SEED}` are filled in.
+const JOB: &str = r#"
 [job]
 name = "aligned"
 parallelism = 3
@@ -34,33 +35,6 @@ count = {COUNT}
 keys = {KEYS}
 seed = {SEED}
 rate = 2000
-
-[[stage]]
-name = "per_user"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-window = { kind = "tumbling", size = "1s" }
-aggregates = { n = "count()", spend = "sum(amount)", top = "max(amount)" }
-
-[[stage]]
-name = "running"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-aggregates = { n = "count()", spend = "sum(amount)" }
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "per_user"
-path = "out/"
-
-[[sink]]
-name = "running_out"
-kind = "file"
-input = "running"
-path = "running_out/"
 "#;
 
 /// Event `seq` as the generator's documentation defines it: (user, amount in cents, ts).
@@ -169,7 +143,8 @@ fn assert_running_exactly_once(rows: &[Value]) {
 fn aggregates_aligning_two_inputs_publish_exactly_once_across_a_killed_node() {
     let mut cluster = Cluster::on_loopback(3);
     let spec = cluster.dir.path().join("aligned.toml");
-    let text = SPEC
+    let text = [JOB, &per_user_stage(""), RUNNING_STAGE]
+        .concat()
         .replace("{COUNT}", &COUNT.to_string())
         .replace("{KEYS}", &KEYS.to_string())
         .replace("{SEED}", &SEED.to_string());

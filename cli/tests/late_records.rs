@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{events, quiver, sorted, windows_of};
+use common::{csv_source, events, per_user_stage, quiver, sorted, windows_of, write_csv};
 use quiver_chaos_tests::read_committed_rows;
 use serde_json::{json, Value};
 
@@ -19,43 +19,18 @@ const LAG: i64 = 2000;
 /// watermark a record meets comes from records at least this far before it.
 const BATCH: usize = 10;
 
-/// The job: the design's windowed aggregate with a late sink, checkpoints every 200 ms.
-const SPEC: &str = r#"
-[job]
-name = "late"
-parallelism = 2
-checkpoint_interval = "200ms"
-
-[[source]]
-name = "events"
-kind = "file"
-path = "events.csv"
-format = "csv"
-schema = { user = "string", amount = "f64", ts = "i64" }
-event_time = "ts"
-max_out_of_orderness = "2s"
-rate = 1000
-
-[[stage]]
-name = "per_user"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-window = { kind = "tumbling", size = "1s" }
-aggregates = { n = "count()", spend = "sum(amount)", top = "max(amount)" }
-late = "late_out"
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "per_user"
-path = "out/"
-
-[[sink]]
-name = "late_out"
-kind = "file"
-path = "late/"
-"#;
+/// The job: the windowed aggregate with a late sink, checkpoints every 200 ms.
+fn job_spec() -> String {
+    let job = "[job]\nname = \"late\"\nparallelism = 2\ncheckpoint_interval = \"200ms\"\n";
+    let late_sink = "[[sink]]\nname = \"late_out\"\nkind = \"file\"\npath = \"late/\"\n";
+    [
+        job,
+        &csv_source("rate = 1000"),
+        &per_user_stage("late = \"late_out\""),
+        late_sink,
+    ]
+    .concat()
+}
 
 type Event = (String, f64, i64);
 
@@ -104,13 +79,9 @@ fn late_lines(lines: &[Event]) -> Vec<bool> {
 fn records_whose_window_fired_go_to_the_late_sink_exactly_as_read() {
     let dir = tempfile::tempdir().unwrap();
     let lines = input();
-    let mut csv = String::from("user,amount,ts\n");
-    for (user, amount, ts) in &lines {
-        csv.push_str(&format!("{user},{amount},{ts}\n"));
-    }
-    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    write_csv(dir.path(), &lines);
     let spec = dir.path().join("job.toml");
-    std::fs::write(&spec, SPEC).unwrap();
+    std::fs::write(&spec, job_spec()).unwrap();
 
     let out = quiver(&["local", spec.to_str().unwrap()]);
     assert!(

@@ -106,6 +106,53 @@ pub(super) async fn probe_gate(
     (OutputGate::new(partitioning, 128, senders), received)
 }
 
+/// Checks the credit contract on a fresh channel into input `input` of a probe: the first
+/// [`CHANNEL_CREDITS`] elements go, the next waits while the receiver holds all their
+/// credits (and nothing arrives), and goes once one credit is dropped.
+pub(super) async fn assert_never_sends_without_credit(
+    sender: &mut ChannelSender,
+    received: &mut Received,
+    input: usize,
+) {
+    for wm in 0..i64::from(CHANNEL_CREDITS) {
+        sender
+            .send(StreamElement::Watermark(wm))
+            .await
+            .expect("send");
+    }
+    let mut held = Vec::new();
+    for wm in 0..i64::from(CHANNEL_CREDITS) {
+        match received.next().await {
+            Delivered::Input {
+                input: at,
+                element,
+                credit,
+            } => {
+                assert_eq!((at, element), (input, StreamElement::Watermark(wm)));
+                held.push(credit);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut next = Box::pin(sender.send(StreamElement::Watermark(99)));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut next)
+            .await
+            .is_err(),
+        "sent a ninth element while the receiver held all {CHANNEL_CREDITS} credits"
+    );
+    assert!(received.is_quiet().await, "nothing arrived without credit");
+    drop(held.remove(0));
+    tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("a returned credit lets the sender go on")
+        .expect("send");
+    assert_eq!(
+        received.next().await.element(),
+        StreamElement::Watermark(99)
+    );
+}
+
 /// What a probe (or a gate's destination) received, in order.
 pub(super) struct Received(pub(super) mpsc::UnboundedReceiver<Delivered>);
 

@@ -5,7 +5,9 @@
 
 use super::*;
 use crate::runtime::sender::ChannelSender;
-use crate::runtime::test_support::{probe, record, Delivered, Received, GENERATION};
+use crate::runtime::test_support::{
+    assert_never_sends_without_credit, probe, record, Delivered, Received, GENERATION,
+};
 use quiver_protocol::messages::ChannelId;
 use quiver_protocol::pki::{generate_bundle, TlsIdentity};
 use quiver_protocol::{Barrier, CheckpointId};
@@ -108,41 +110,9 @@ async fn elements_cross_in_order_to_the_input_of_their_upstream_partition() {
 #[tokio::test]
 async fn a_remote_sender_never_sends_without_credit() {
     let mut p = pair(GENERATION, GENERATION).await;
-    for wm in 0..i64::from(CHANNEL_CREDITS) {
-        p.sender
-            .send(StreamElement::Watermark(wm))
-            .await
-            .expect("send");
-    }
-    let mut held = Vec::new();
-    for _ in 0..CHANNEL_CREDITS {
-        match p.received.next().await {
-            Delivered::Input { credit, .. } => held.push(credit),
-            other => panic!("{other:?}"),
-        }
-    }
-    let mut next = Box::pin(p.sender.send(StreamElement::Watermark(99)));
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), &mut next)
-            .await
-            .is_err(),
-        "sent a ninth element while the receiver held all {CHANNEL_CREDITS} credits"
-    );
-    assert!(
-        p.received.is_quiet().await,
-        "nothing arrived without credit"
-    );
-    drop(held.remove(0));
-    tokio::time::timeout(Duration::from_secs(10), next)
-        .await
-        .expect("a returned credit lets the sender go on")
-        .expect("send");
-    assert_eq!(
-        p.received.next().await.element(),
-        StreamElement::Watermark(99)
-    );
+    assert_never_sends_without_credit(&mut p.sender, &mut p.received, 1).await;
     let gauge = &p.counters.inputs[1];
-    assert_eq!(gauge.max_queued(), u64::from(CHANNEL_CREDITS));
+    assert_eq!(gauge.max_queued(), u64::from(CHANNEL_CREDITS), "never more");
 }
 
 #[tokio::test]

@@ -156,6 +156,13 @@ impl Harness {
         }
     }
 
+    /// Ends both inputs; returns everything the task sends until its end.
+    async fn end_inputs(&mut self) -> Vec<Out> {
+        self.send(0, StreamElement::End);
+        self.send(1, StreamElement::End);
+        self.until_end().await
+    }
+
     fn held(&self) -> [usize; 2] {
         [self.inputs[0].held(), self.inputs[1].held()]
     }
@@ -187,9 +194,7 @@ async fn held_elements_are_replayed_in_order_after_the_barrier_and_hold_their_cr
     assert_eq!(h.next().await, Out::Users(vec![10]));
     assert_eq!(h.next().await, Out::Users(vec![11]));
     assert_eq!(h.held(), [0, 0], "replayed elements returned their credits");
-    h.send(0, StreamElement::End);
-    h.send(1, StreamElement::End);
-    assert_eq!(h.until_end().await, vec![Out::End]);
+    assert_eq!(h.end_inputs().await, vec![Out::End]);
 }
 
 #[tokio::test]
@@ -229,11 +234,9 @@ async fn a_newer_barrier_while_aligning_an_older_one_keeps_each_input_in_order()
     h.barrier(1, 2);
     h.records(0, &[11]);
     h.barrier(0, 2);
-    h.send(0, StreamElement::End);
-    h.send(1, StreamElement::End);
     // Input 0 sent 10 and 11 before barrier 2: both belong to checkpoint 2, in their order.
     assert_eq!(
-        h.until_end().await,
+        h.end_inputs().await,
         vec![
             Out::Users(vec![10]),
             Out::Users(vec![11]),
@@ -253,12 +256,10 @@ async fn a_barrier_older_than_the_one_being_aligned_neither_completes_nor_reorde
     h.barrier(0, 1);
     h.records(0, &[10]);
     h.barrier(0, 2);
-    h.send(0, StreamElement::End);
-    h.send(1, StreamElement::End);
     // 20 followed barrier 2 on input 1: after barrier 2, or a recovery from checkpoint 2
     // would count it twice.
     assert_eq!(
-        h.until_end().await,
+        h.end_inputs().await,
         vec![
             Out::Users(vec![10]),
             Out::Barrier(2),
@@ -274,9 +275,7 @@ async fn a_barrier_of_an_older_generation_is_dropped_without_blocking() {
     h.barrier_of(0, 1, quiver_protocol::Generation(GENERATION.0 - 1));
     h.records(0, &[10]);
     assert_eq!(h.next().await, Out::Users(vec![10]));
-    h.send(0, StreamElement::End);
-    h.send(1, StreamElement::End);
-    assert_eq!(h.until_end().await, vec![Out::End]);
+    assert_eq!(h.end_inputs().await, vec![Out::End]);
 }
 
 #[tokio::test]
