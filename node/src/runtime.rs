@@ -17,6 +17,8 @@ mod sender;
 pub mod state_transfer;
 mod supervisor;
 mod task;
+#[cfg(test)]
+mod test_support;
 
 use crate::operator::OperatorError;
 use crate::operator::SourcePosition;

@@ -82,9 +82,13 @@ impl Cluster {
         quiver(&all)
     }
 
-    /// Submits the job (it becomes job-1).
+    /// Submits the recovery workload (it becomes job-1).
     pub(crate) fn submit(&self) {
-        let spec = write_job(self.dir.path(), EVENTS, JOB, SOURCE);
+        self.submit_spec(&write_job(self.dir.path(), EVENTS, JOB, SOURCE));
+    }
+
+    /// Submits the job of the spec at `spec` (the first one submitted becomes job-1).
+    pub(crate) fn submit_spec(&self, spec: &Path) {
         let out = self.cli(&["job", "submit", spec.to_str().unwrap()]);
         assert!(
             out.status.success(),

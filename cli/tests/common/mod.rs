@@ -51,11 +51,7 @@ pub(crate) fn write_job_at(
     job_extra: &str,
     source_extra: &str,
 ) -> PathBuf {
-    let mut csv = String::from("user,amount,ts\n");
-    for (user, amount, ts) in events(n) {
-        csv.push_str(&format!("{user},{amount},{ts}\n"));
-    }
-    std::fs::write(dir.join("events.csv"), csv).unwrap();
+    write_csv(dir, &events(n));
     let spec = format!(
         r#"
 [job]
@@ -63,7 +59,28 @@ name = "spend-per-user"
 parallelism = {parallelism}
 max_parallelism = 128
 {job_extra}
+{}{}{RUNNING_STAGE}"#,
+        csv_source(source_extra),
+        per_user_stage(""),
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
 
+/// Writes `events.csv` (with a header) holding `events`: (user, amount, ts).
+pub(crate) fn write_csv(dir: &Path, events: &[(String, f64, i64)]) {
+    let mut csv = String::from("user,amount,ts\n");
+    for (user, amount, ts) in events {
+        csv.push_str(&format!("{user},{amount},{ts}\n"));
+    }
+    std::fs::write(dir.join("events.csv"), csv).unwrap();
+}
+
+/// The source `events` reading `events.csv` with a 2 s lag; `extra` goes into it.
+pub(crate) fn csv_source(extra: &str) -> String {
+    format!(
+        r#"
 [[source]]
 name = "events"
 kind = "file"
@@ -72,8 +89,16 @@ format = "csv"
 schema = {{ user = "string", amount = "f64", ts = "i64" }}
 event_time = "ts"
 max_out_of_orderness = "2s"
-{source_extra}
+{extra}
+"#
+    )
+}
 
+/// The windowed aggregate `per_user` over `events` (n, spend and top per user and second:
+/// what [`windows_of`] computes) and its file sink `out/`; `extra` goes into the stage.
+pub(crate) fn per_user_stage(extra: &str) -> String {
+    format!(
+        r#"
 [[stage]]
 name = "per_user"
 kind = "aggregate"
@@ -81,36 +106,43 @@ input = "events"
 key = ["user"]
 window = {{ kind = "tumbling", size = "1s" }}
 aggregates = {{ n = "count()", spend = "sum(amount)", top = "max(amount)" }}
-
-[[stage]]
-name = "running"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-aggregates = {{ n = "count()", spend = "sum(amount)" }}
+{extra}
 
 [[sink]]
 name = "out"
 kind = "file"
 input = "per_user"
 path = "out/"
+"#
+    )
+}
+
+/// The running aggregate `running` over `events` (n and spend per user so far) and its file
+/// sink `running_out/`.
+pub(crate) const RUNNING_STAGE: &str = r#"
+[[stage]]
+name = "running"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = { n = "count()", spend = "sum(amount)" }
 
 [[sink]]
 name = "running_out"
 kind = "file"
 input = "running"
 path = "running_out/"
-"#
-    );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).unwrap();
-    path
-}
+"#;
 
 /// The windowed rows, computed naively: group by (user, second), fold in file order.
 pub(crate) fn expected_windows(n: usize) -> Vec<Value> {
+    windows_of(events(n))
+}
+
+/// The windowed rows of `events` (n, spend, top per user and second), folded in their order.
+pub(crate) fn windows_of(events: Vec<(String, f64, i64)>) -> Vec<Value> {
     let mut groups: BTreeMap<(String, i64), (i64, f64, f64)> = BTreeMap::new();
-    for (user, amount, ts) in events(n) {
+    for (user, amount, ts) in events {
         let start = ts - ts.rem_euclid(1000);
         let g = groups.entry((user, start)).or_insert((0, 0.0, f64::MIN));
         g.0 += 1;

@@ -4,6 +4,11 @@
 //! here, each with its channel credit, so the sender gets no new credit and at most
 //! `CHANNEL_CREDITS` elements are ever held per input. Once barrier `n` arrived on every input
 //! that has not ended, the task snapshots, forwards the barrier and replays what was held.
+//!
+//! A barrier newer than the one being aligned means that checkpoint was abandoned (an input
+//! never delivered it): the alignment is given up, what was held is replayed first (so each
+//! input keeps its order), and the newer barrier aligns afresh. A barrier older than the one
+//! being aligned belongs to an abandoned checkpoint and is dropped.
 
 use super::credit::Credit;
 use quiver_protocol::{Barrier, StreamElement};
@@ -14,6 +19,18 @@ pub(crate) struct Held {
     pub(crate) input: usize,
     pub(crate) element: StreamElement,
     pub(crate) credit: Credit,
+}
+
+/// What a barrier arriving on an input leads to.
+pub(crate) enum OnBarrier {
+    /// Inputs that have not delivered it yet are still awaited (or it was an abandoned
+    /// checkpoint's barrier, dropped).
+    Waiting,
+    /// It arrived on every live input: complete it, then replay what was held.
+    Aligned(Barrier),
+    /// It is newer than the barrier being aligned, whose alignment was given up: replay
+    /// these held elements in order, then offer the barrier again.
+    Abandoned(VecDeque<Held>),
 }
 
 /// Which inputs wait for the other inputs' barrier, and what they sent meanwhile.
@@ -48,15 +65,20 @@ impl Alignment {
         self.held.push_back(held);
     }
 
-    /// Barrier arrived on `input`: returns it once it arrived on every live input.
-    pub(crate) fn on_barrier(&mut self, input: usize, barrier: Barrier) -> Option<Barrier> {
+    /// Barrier arrived on `input` (which is not blocked).
+    pub(crate) fn on_barrier(&mut self, input: usize, barrier: Barrier) -> OnBarrier {
         match self.pending {
-            Some(pending) if pending != barrier => {
-                // An input cannot overtake another's barrier: a different id means the older
-                // checkpoint was abandoned. Align on the newer one.
+            Some(pending) if barrier.checkpoint > pending.checkpoint => {
+                // An input cannot overtake another's barrier: a newer one means the pending
+                // checkpoint was abandoned. Its held elements go first, in order.
                 tracing::warn!("barrier {barrier:?} while aligning {pending:?}: realigning");
-                self.pending = Some(barrier);
-                self.blocked.iter_mut().for_each(|b| *b = false);
+                self.pending = None;
+                self.started = None;
+                return OnBarrier::Abandoned(self.release());
+            }
+            Some(pending) if barrier.checkpoint < pending.checkpoint => {
+                tracing::warn!("barrier {barrier:?} while aligning {pending:?}: dropped");
+                return OnBarrier::Waiting;
             }
             Some(_) => {}
             None => {
@@ -68,6 +90,7 @@ impl Alignment {
             *b = true;
         }
         self.aligned()
+            .map_or(OnBarrier::Waiting, OnBarrier::Aligned)
     }
 
     /// `input` ended: it no longer takes part (which may complete an alignment).
@@ -106,3 +129,6 @@ impl Alignment {
         std::mem::take(&mut self.held)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -391,3 +391,6 @@ impl Chain {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -78,3 +78,6 @@ impl Drop for Credit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -306,3 +306,6 @@ impl<R: AsyncRead + Unpin> AsyncRead for CountingReader<R> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests;

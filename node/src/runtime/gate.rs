@@ -120,3 +120,6 @@ impl OutputGate {
         Ok(sent)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -151,3 +151,6 @@ impl RemoteSender {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

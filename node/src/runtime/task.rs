@@ -13,7 +13,7 @@
 //! final checkpoint, whose barrier precedes its end; a task reports itself finished only once
 //! that final checkpoint is committed, so nothing it emitted is published twice or lost.
 
-use super::alignment::{Alignment, Held};
+use super::alignment::{Alignment, Held, OnBarrier};
 use super::chain::{Chain, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
@@ -216,9 +216,24 @@ impl TaskState {
                 }
             }
             StreamElement::Barrier(barrier) if barrier.generation == self.args.generation => {
-                if let Some(aligned) = self.alignment.on_barrier(input, barrier) {
-                    drop(credit);
-                    return self.complete_barrier(aligned).await;
+                match self.alignment.on_barrier(input, barrier) {
+                    OnBarrier::Waiting => {}
+                    OnBarrier::Aligned(aligned) => {
+                        drop(credit);
+                        return self.complete_barrier(aligned).await;
+                    }
+                    OnBarrier::Abandoned(held) => {
+                        for held in held {
+                            Box::pin(self.on_input(held)).await?;
+                        }
+                        let element = StreamElement::Barrier(barrier);
+                        let again = Held {
+                            input,
+                            element,
+                            credit,
+                        };
+                        return Box::pin(self.on_input(again)).await;
+                    }
                 }
             }
             StreamElement::Barrier(stale) => {

@@ -1,24 +1,28 @@
-//! A task actor on its own: what it does with messages that arrive before its start.
+//! A task actor with two inputs (a running count per user, fed by two upstream partitions)
+//! and its output gate on a probe: barrier alignment as the task runs it — what was held is
+//! replayed in order after the barrier, credits stay held meanwhile, inputs may end during
+//! an alignment, and a newer barrier abandons an older one.
 
 use super::*;
-use crate::runtime::chain::Chain;
-use crate::runtime::credit::Credit;
-use quiver_protocol::messages::Deployment;
-use quiver_protocol::plan::{Assignment, JobPlan};
-use quiver_protocol::spec::JobSpec;
-use quiver_protocol::{Generation, JobId, NodeId, PartitionId};
-use tokio::sync::Semaphore;
+use crate::runtime::test_support::{
+    chain_of, deployment, probe_gate, record, Received, TestChannel, GENERATION,
+};
+use quiver_protocol::plan::Partitioning;
+use quiver_protocol::{PartitionId, Value};
 
-/// A two-partition generator feeding a running count per user into a discard sink.
+/// Two generator partitions into a running count per user; its consumer (keyed on `n`) is
+/// another task, so the count's rows leave through a gate.
 const SPEC: &str = r#"
 [job]
-name = "early"
-parallelism = 2
+name = "align"
+parallelism = 1
+max_parallelism = 8
+checkpoint_interval = "1s"
 
 [[source]]
 name = "events"
 kind = "generator"
-count = 10
+parallelism = 2
 
 [[stage]]
 name = "running"
@@ -27,89 +31,294 @@ input = "events"
 key = ["user"]
 aggregates = { n = "count()" }
 
+[[stage]]
+name = "by_n"
+kind = "aggregate"
+input = "running"
+key = ["n"]
+aggregates = { c = "count()" }
+
 [[sink]]
 name = "out"
 kind = "discard"
-input = "running"
+input = "by_n"
 "#;
 
-/// Spawns partition 0 of the aggregate's task (the aggregate and its chained sink), with
-/// two input channels; returns it and the receiver of its events.
-async fn aggregate_task() -> (ActorRef<TaskMsg>, mpsc::UnboundedReceiver<TaskEvent>) {
-    let spec = JobSpec::parse(SPEC, std::path::Path::new("/jobs")).expect("spec");
-    let plan = JobPlan::from_spec(&spec);
-    let deployment = Deployment {
-        job: JobId(1),
-        generation: Generation(1),
-        assignment: Assignment {
-            nodes: vec![(NodeId(1), "127.0.0.1:1".parse().expect("addr"))],
-            partition_nodes: vec![0, 0],
-        },
-        plan,
-        restore: None,
-        lineage: 1,
-        run: 1,
-        continues: None,
-    };
-    let head = deployment
-        .plan
-        .operators
-        .iter()
-        .find(|o| o.name == "running")
-        .expect("aggregate");
-    let counters = Arc::new(TaskCounters::new(2));
-    let chain = Chain::build(&deployment, head, PartitionId(0), counters.clone()).expect("chain");
-    let (events, received) = mpsc::unbounded_channel();
-    let args = TaskArgs {
-        task: TaskId {
-            operator: head.id,
-            partition: PartitionId(0),
-        },
-        chain,
-        source: None,
-        inputs: 2,
-        counters,
-        events,
-        job: JobId(1),
-        generation: Generation(1),
-        link: None,
-    };
-    let (actor, _) = Actor::spawn(None, TaskActor, args).await.expect("spawn");
-    (actor, received)
+/// What the task's gate sent, simplified: the users of a batch of rows, a barrier, the end.
+#[derive(Debug, PartialEq)]
+enum Out {
+    Users(Vec<i64>),
+    Barrier(u64),
+    Watermark(i64),
+    End,
 }
 
-/// Input `input`'s end, with a credit of its own.
-fn end_of(input: usize) -> TaskMsg {
-    let permit = Arc::new(Semaphore::new(1))
-        .try_acquire_owned()
-        .expect("permit");
-    TaskMsg::Input {
-        input,
-        element: StreamElement::End,
-        credit: Credit::local(Arc::default(), permit),
+/// The running task, its two input channels and what it sends and reports.
+struct Harness {
+    task: ActorRef<TaskMsg>,
+    inputs: [TestChannel; 2],
+    out: Received,
+    events: mpsc::UnboundedReceiver<TaskEvent>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let (harness, gate) = Harness::spawn().await;
+        harness
+            .task
+            .send_message(TaskMsg::Start(vec![gate]))
+            .expect("start");
+        harness
+    }
+
+    /// The task, spawned but not started, and the gate to start it with.
+    async fn spawn() -> (Harness, OutputGate) {
+        let deployment = deployment(SPEC);
+        let counters = Arc::new(TaskCounters::new(2));
+        let (chain, head) = chain_of(&deployment, "running", counters.clone());
+        assert_eq!(chain.gate_specs().len(), 1, "one gate, to by_n");
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let args = TaskArgs {
+            task: TaskId {
+                operator: head.id,
+                partition: PartitionId(0),
+            },
+            chain,
+            source: None,
+            inputs: 2,
+            counters,
+            events: events_tx,
+            job: deployment.job,
+            generation: GENERATION,
+            link: None,
+        };
+        let (task, _) = Actor::spawn(None, TaskActor, args).await.expect("spawn");
+        let (gate, mut out) = probe_gate(Partitioning::Forward, 1).await;
+        let harness = Harness {
+            task,
+            inputs: [TestChannel::new(), TestChannel::new()],
+            out: out.remove(0),
+            events,
+        };
+        (harness, gate)
+    }
+
+    fn send(&self, input: usize, element: StreamElement) {
+        let credit = self.inputs[input].credit();
+        self.task
+            .send_message(TaskMsg::Input {
+                input,
+                element,
+                credit,
+            })
+            .expect("the task runs");
+    }
+
+    /// One batch of records, one per user, on `input`.
+    fn records(&self, input: usize, users: &[i64]) {
+        let batch = users.iter().map(|&u| record(u, 1.0, u)).collect();
+        self.send(input, StreamElement::Records(batch));
+    }
+
+    fn barrier(&self, input: usize, checkpoint: u64) {
+        self.barrier_of(input, checkpoint, GENERATION);
+    }
+
+    fn barrier_of(&self, input: usize, checkpoint: u64, generation: quiver_protocol::Generation) {
+        self.send(
+            input,
+            StreamElement::Barrier(Barrier {
+                checkpoint: CheckpointId(checkpoint),
+                generation,
+            }),
+        );
+    }
+
+    async fn next(&mut self) -> Out {
+        match self.out.next().await.element() {
+            StreamElement::Records(batch) => Out::Users(
+                batch
+                    .iter()
+                    .map(|r| match r.row[0] {
+                        Value::I64(u) => u,
+                        ref other => panic!("user {other:?}"),
+                    })
+                    .collect(),
+            ),
+            StreamElement::Barrier(b) => Out::Barrier(b.checkpoint.0),
+            StreamElement::Watermark(wm) => Out::Watermark(wm),
+            StreamElement::End => Out::End,
+            StreamElement::Idle => panic!("an idle element"),
+        }
+    }
+
+    /// Everything the task sends until its end.
+    async fn until_end(&mut self) -> Vec<Out> {
+        let mut all = Vec::new();
+        loop {
+            let out = self.next().await;
+            let end = out == Out::End;
+            all.push(out);
+            if end {
+                return all;
+            }
+        }
+    }
+
+    /// Ends both inputs; returns everything the task sends until its end.
+    async fn end_inputs(&mut self) -> Vec<Out> {
+        self.send(0, StreamElement::End);
+        self.send(1, StreamElement::End);
+        self.until_end().await
+    }
+
+    fn held(&self) -> [usize; 2] {
+        [self.inputs[0].held(), self.inputs[1].held()]
     }
 }
 
 #[tokio::test]
-async fn inputs_that_arrive_before_start_wait_for_it() {
-    let (task, mut events) = aggregate_task().await;
-    // An upstream node started first: both inputs ended before this task's start.
-    task.send_message(end_of(0)).expect("send");
-    task.send_message(end_of(1)).expect("send");
-    let early = tokio::time::timeout(Duration::from_millis(300), events.recv()).await;
+async fn held_elements_are_replayed_in_order_after_the_barrier_and_hold_their_credits() {
+    let mut h = Harness::start().await;
+    h.barrier(0, 1);
+    h.records(0, &[10]);
+    h.records(0, &[11]);
+    h.records(1, &[20]);
+    assert_eq!(
+        h.next().await,
+        Out::Users(vec![20]),
+        "input 1 is not blocked"
+    );
+    assert_eq!(
+        h.held(),
+        [2, 0],
+        "input 0's records wait with their credits; its barrier's credit came back"
+    );
+    assert!(
+        h.out.is_quiet().await,
+        "nothing of input 0 before the barrier"
+    );
+    h.barrier(1, 1);
+    assert_eq!(h.next().await, Out::Barrier(1));
+    assert_eq!(h.next().await, Out::Users(vec![10]));
+    assert_eq!(h.next().await, Out::Users(vec![11]));
+    assert_eq!(h.held(), [0, 0], "replayed elements returned their credits");
+    assert_eq!(h.end_inputs().await, vec![Out::End]);
+}
+
+#[tokio::test]
+async fn an_input_ending_during_alignment_completes_it_and_the_task_ends_after_the_rest() {
+    let mut h = Harness::start().await;
+    h.barrier(0, 1);
+    h.records(0, &[10]);
+    h.send(0, StreamElement::End);
+    h.records(1, &[20]);
+    h.send(1, StreamElement::End);
+    assert_eq!(
+        h.until_end().await,
+        vec![
+            Out::Users(vec![20]),
+            Out::Barrier(1),
+            Out::Users(vec![10]),
+            Out::End
+        ]
+    );
+    let event = tokio::time::timeout(Duration::from_secs(10), h.events.recv())
+        .await
+        .expect("an event")
+        .expect("the task reports");
+    assert!(
+        matches!(event.kind, TaskEventKind::Finished(ref m) if m.records_in == 2),
+        "{event:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_barrier_while_aligning_an_older_one_keeps_each_input_in_order() {
+    let mut h = Harness::start().await;
+    h.barrier(0, 1);
+    h.records(0, &[10]);
+    // Input 1 never delivers barrier 1 (its trigger was lost): barrier 2 abandons it,
+    // and what input 0 held goes first.
+    h.barrier(1, 2);
+    h.records(0, &[11]);
+    h.barrier(0, 2);
+    // Input 0 sent 10 and 11 before barrier 2: both belong to checkpoint 2, in their order.
+    assert_eq!(
+        h.end_inputs().await,
+        vec![
+            Out::Users(vec![10]),
+            Out::Users(vec![11]),
+            Out::Barrier(2),
+            Out::End
+        ]
+    );
+    assert_eq!(h.held(), [0, 0]);
+}
+
+#[tokio::test]
+async fn a_barrier_older_than_the_one_being_aligned_neither_completes_nor_reorders() {
+    let mut h = Harness::start().await;
+    // Input 1 skipped barrier 1; input 0's barrier 1 arrives after input 1's barrier 2.
+    h.barrier(1, 2);
+    h.records(1, &[20]);
+    h.barrier(0, 1);
+    h.records(0, &[10]);
+    h.barrier(0, 2);
+    // 20 followed barrier 2 on input 1: after barrier 2, or a recovery from checkpoint 2
+    // would count it twice.
+    assert_eq!(
+        h.end_inputs().await,
+        vec![
+            Out::Users(vec![10]),
+            Out::Barrier(2),
+            Out::Users(vec![20]),
+            Out::End
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_barrier_of_an_older_generation_is_dropped_without_blocking() {
+    let mut h = Harness::start().await;
+    h.barrier_of(0, 1, quiver_protocol::Generation(GENERATION.0 - 1));
+    h.records(0, &[10]);
+    assert_eq!(h.next().await, Out::Users(vec![10]));
+    assert_eq!(h.end_inputs().await, vec![Out::End]);
+}
+
+#[tokio::test]
+async fn the_watermark_is_the_minimum_over_inputs() {
+    let mut h = Harness::start().await;
+    h.send(0, StreamElement::Watermark(50));
+    h.send(1, StreamElement::Watermark(30));
+    assert_eq!(h.next().await, Out::Watermark(30));
+    h.send(1, StreamElement::Watermark(70));
+    assert_eq!(h.next().await, Out::Watermark(50));
+    h.send(0, StreamElement::End);
+    assert_eq!(
+        h.next().await,
+        Out::Watermark(70),
+        "an ended input counts as +inf"
+    );
+    h.send(1, StreamElement::End);
+    assert_eq!(h.until_end().await, vec![Out::End]);
+}
+
+#[tokio::test]
+async fn elements_that_arrive_before_start_wait_for_it() {
+    // An upstream node started first: records and both inputs' ends arrive before the start.
+    let (mut h, gate) = Harness::spawn().await;
+    h.records(0, &[10]);
+    h.send(0, StreamElement::End);
+    h.send(1, StreamElement::End);
+    let early = tokio::time::timeout(Duration::from_millis(300), h.events.recv()).await;
     assert!(
         early.is_err(),
         "the task acted on its inputs before it started: {early:?}"
     );
-    task.send_message(TaskMsg::Start(Vec::new()))
+    h.task
+        .send_message(TaskMsg::Start(vec![gate]))
         .expect("the task is still there to start");
-    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-        .await
-        .expect("an event after start")
-        .expect("the channel is open");
-    assert!(
-        matches!(event.kind, TaskEventKind::Finished(_)),
-        "{:?}",
-        event.kind
-    );
+    assert_eq!(h.until_end().await, vec![Out::Users(vec![10]), Out::End]);
 }

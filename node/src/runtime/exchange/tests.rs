@@ -1,0 +1,152 @@
+//! Two exchanges over real QUIC on 127.0.0.1 (node certificates of one generated bundle),
+//! a probe registered as the receiving task: elements cross in order to the input of their
+//! upstream partition, a remote sender never sends without credit, and channels of another
+//! generation or to a task that is not there are refused.
+
+use super::*;
+use crate::runtime::sender::ChannelSender;
+use crate::runtime::test_support::{
+    assert_never_sends_without_credit, probe, record, Delivered, Received, GENERATION,
+};
+use quiver_protocol::messages::ChannelId;
+use quiver_protocol::pki::{generate_bundle, TlsIdentity};
+use quiver_protocol::{Barrier, CheckpointId};
+
+const JOB: JobId = JobId(1);
+const TO: OperatorId = OperatorId(2);
+
+/// An exchange serving on a free port of 127.0.0.1.
+fn node(identity: &TlsIdentity) -> (Arc<Exchange>, SocketAddr) {
+    let endpoint =
+        transport::endpoint("127.0.0.1:0".parse().expect("address"), identity).expect("endpoint");
+    let addr = endpoint.local_addr().expect("address");
+    let exchange = Exchange::new(endpoint);
+    tokio::spawn(exchange.clone().serve());
+    (exchange, addr)
+}
+
+/// A sending node, a receiving node whose task (`TO`, partition 0, two inputs, generation
+/// `registered`) is a probe, and a channel from upstream partition 1 opened at
+/// `generation`.
+struct Pair {
+    sender: ChannelSender,
+    received: Received,
+    counters: Arc<TaskCounters>,
+    sent: Arc<TaskCounters>,
+}
+
+async fn pair(registered: Generation, generation: Generation) -> Pair {
+    let bundle = generate_bundle().expect("certificates");
+    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
+    let (from, _) = node(&identity);
+    let (to, addr) = node(&identity);
+    let (actor, received) = probe().await;
+    let counters = Arc::new(TaskCounters::new(2));
+    to.register(
+        (JOB, TO, PartitionId(0)),
+        TaskEntry {
+            generation: registered,
+            actor,
+            counters: counters.clone(),
+        },
+    );
+    let open = ChannelOpen {
+        job: JOB,
+        generation,
+        channel: ChannelId {
+            from: OperatorId(1),
+            from_partition: PartitionId(1),
+            to: TO,
+            to_partition: PartitionId(0),
+        },
+    };
+    let sent = Arc::new(TaskCounters::new(0));
+    let remote = from.open(addr, open, sent.clone()).await.expect("open");
+    Pair {
+        sender: ChannelSender::Remote(remote),
+        received,
+        counters,
+        sent,
+    }
+}
+
+fn barrier() -> StreamElement {
+    StreamElement::Barrier(Barrier {
+        checkpoint: CheckpointId(7),
+        generation: GENERATION,
+    })
+}
+
+#[tokio::test]
+async fn elements_cross_in_order_to_the_input_of_their_upstream_partition() {
+    let mut p = pair(GENERATION, GENERATION).await;
+    let elements = vec![
+        StreamElement::Records(vec![record(1, 1.5, 10), record(2, 2.5, 11)]),
+        StreamElement::Watermark(10),
+        barrier(),
+        StreamElement::Records(vec![record(3, 3.5, 12)]),
+        StreamElement::End,
+    ];
+    for element in elements.clone() {
+        p.sender.send(element).await.expect("send");
+    }
+    for expected in elements {
+        match p.received.next().await {
+            Delivered::Input { input, element, .. } => {
+                assert_eq!((input, element), (1, expected));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let received = p
+        .counters
+        .bytes_received
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let sent = p.sent.bytes_sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(received > 0 && sent > 0, "traffic is counted");
+    assert!(p.received.is_quiet().await, "nothing after the end");
+}
+
+#[tokio::test]
+async fn a_remote_sender_never_sends_without_credit() {
+    let mut p = pair(GENERATION, GENERATION).await;
+    assert_never_sends_without_credit(&mut p.sender, &mut p.received, 1).await;
+    let gauge = &p.counters.inputs[1];
+    assert_eq!(gauge.max_queued(), u64::from(CHANNEL_CREDITS), "never more");
+}
+
+#[tokio::test]
+async fn a_channel_of_another_generation_is_refused() {
+    let mut p = pair(GENERATION, Generation(GENERATION.0 - 1)).await;
+    let e = p
+        .sender
+        .send(StreamElement::Watermark(1))
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "channel: the receiving node closed the channel"
+    );
+    assert!(p.received.is_quiet().await, "the task got nothing");
+}
+
+#[tokio::test]
+async fn a_channel_closed_before_its_end_fails_the_input() {
+    let mut p = pair(GENERATION, GENERATION).await;
+    p.sender
+        .send(StreamElement::Watermark(1))
+        .await
+        .expect("send");
+    assert_eq!(
+        p.received.next().await.element(),
+        StreamElement::Watermark(1)
+    );
+    drop(p.sender);
+    match p.received.next().await {
+        Delivered::Failed { input, error } => {
+            assert_eq!(input, 1);
+            assert!(error.contains("closed the channel"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
