@@ -427,11 +427,7 @@ impl Runtime {
                     .exchange
                     .task(&(deployment.job, consumer.id, partition))
                     .ok_or_else(|| RuntimeError::Plan(format!("no local task for {channel:?}")))?;
-                let input = if entry.counters.inputs.len() == 1 {
-                    0
-                } else {
-                    from.partition.0 as usize
-                };
+                let input = entry.input_of(from.partition);
                 let gauge = entry.counters.inputs[input].clone();
                 senders.push(ChannelSender::local(entry.actor, input, gauge));
             } else {

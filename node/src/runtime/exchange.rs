@@ -202,7 +202,7 @@ impl Exchange {
                 return Err(RuntimeError::ChannelClosed(why));
             }
         };
-        let input = entry.input_index(&open);
+        let input = entry.input_of(open.channel.from_partition);
         let gauge = entry
             .counters
             .inputs
@@ -267,13 +267,14 @@ impl Exchange {
 }
 
 impl TaskEntry {
-    /// The receiving task's input index of a channel: forward channels are input 0; others
-    /// are indexed by the upstream partition.
-    fn input_index(&self, open: &ChannelOpen) -> usize {
+    /// The task's input index of a channel from upstream partition `from` (same node or
+    /// another): a task with one input (a forward channel) has input 0; the others are
+    /// indexed by the upstream partition.
+    pub(crate) fn input_of(&self, from: PartitionId) -> usize {
         if self.counters.inputs.len() == 1 {
             0
         } else {
-            open.channel.from_partition.0 as usize
+            from.0 as usize
         }
     }
 }
