@@ -155,8 +155,8 @@ pub enum SourcePosition {
 }
 
 /// A reader of one split of a source (a file, a generator partition; see
-/// `crate::sources::splits`): reads or generates its records in order. Called from the
-/// runtime's source loop.
+/// `crate::sources::splits`): reads or generates its records in order. The runtime's source
+/// driver calls it, off the task when it [`blocks`](Source::blocks).
 pub trait Source: Send + 'static {
     /// Up to `max` records; `Ok(None)` when the source is exhausted (a bounded source).
     fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError>;

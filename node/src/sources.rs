@@ -14,8 +14,9 @@
 //! - `generator`: the deterministic W1 workload ([`generator::Generator`]).
 //!
 //! A source's input is cut into [`splits`] (a file of a folder, a generator partition), spread
-//! over its partitions; each [`Source`] reads one split. Replay `rate` and watermarks
-//! ([`crate::watermark::WatermarkGenerator`]) are the runtime's business, not the reader's.
+//! over its partitions; each [`Source`] reads one split. Replay `rate`, watermarks per split,
+//! idleness and alignment are the runtime's business (`runtime::source_driver`,
+//! [`crate::watermark::splits`]), not the reader's.
 
 pub mod csv;
 mod fields;

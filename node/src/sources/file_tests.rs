@@ -22,6 +22,8 @@ pub(crate) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> 
         name: "events".to_string(),
         parallelism: 1,
         max_out_of_orderness: Duration::ZERO,
+        idle_timeout: None,
+        max_drift: None,
         kind: SourceKind::File(FileSource {
             path: path.to_path_buf(),
             format,
