@@ -194,7 +194,10 @@ impl SourceDriver {
         if self.paused {
             return Vec::new();
         }
-        self.started.get_or_insert(now);
+        if self.started.is_none() {
+            self.started = Some(now);
+            self.time.start(now);
+        }
         let max = if self.rate == 0 {
             MAX_BATCH
         } else {

@@ -112,6 +112,14 @@ impl SplitTimes {
         }
     }
 
+    /// Reading starts at `now`: every split's idle timeout starts afresh (a deployment may
+    /// wait a while between opening the splits and reading them).
+    pub fn start(&mut self, now: Instant) {
+        for s in &mut self.splits {
+            s.last_record = now;
+        }
+    }
+
     /// Split `split` read records with these event times at `now`.
     pub fn records(
         &mut self,

@@ -105,6 +105,18 @@ fn a_split_with_records_waiting_to_be_taken_is_not_idle() {
 }
 
 #[test]
+fn idle_timeouts_start_when_reading_starts() {
+    let t0 = Instant::now();
+    let mut time = SplitTimes::new(1, settings(Some(SECOND), None), false, t0);
+    time.start(t0 + 10 * SECOND);
+    assert_eq!(time.tick(t0 + ms(10_999), |_| false), vec![]);
+    assert_eq!(
+        time.tick(t0 + 11 * SECOND, |_| false),
+        vec![TimeSignal::Idle]
+    );
+}
+
+#[test]
 fn without_idle_timeout_no_split_goes_idle() {
     let t0 = Instant::now();
     let mut time = SplitTimes::new(1, settings(None, None), false, t0);
