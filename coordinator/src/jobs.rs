@@ -3,6 +3,7 @@
 //! Everything here is synchronous: handlers lock the state, decide, record, and queue commands
 //! to nodes on their control channels. Network I/O lives in `server`.
 
+mod alignment;
 mod checkpointing;
 mod reports;
 mod stopping;
@@ -87,6 +88,8 @@ struct JobEntry {
     waiting_for: Option<String>,
     started: Option<Instant>,
     ended: Option<Instant>,
+    /// The watermarks last sent to aligned sources' partitions.
+    alignment: alignment::SentReports,
 }
 
 /// Nodes and jobs.
@@ -155,6 +158,7 @@ impl Cluster {
                 waiting_for: None,
                 started: None,
                 ended,
+                alignment: alignment::SentReports::default(),
             },
         );
     }
@@ -202,6 +206,7 @@ impl Cluster {
                 }
             }
         }
+        self.align_sources();
     }
 
     fn task_mut(

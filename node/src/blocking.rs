@@ -8,8 +8,9 @@
 //! its other tasks to another thread, so liveness never shares fate with data work.
 //!
 //! The hand-off costs a few microseconds and a thread, so callers amortise it: the file sink
-//! encodes rows on the task and writes a megabyte at a time; the runtime calls a source's
-//! `poll_batch` (a batch of up to 1,024 records) through [`blocking_if`] when it reads.
+//! encodes rows on the task and writes a megabyte at a time. A source reads on the blocking
+//! pool instead (`tokio::task::spawn_blocking`, a batch of up to 1,024 records at a time;
+//! see `runtime::source_driver`), so its task is free while a read waits.
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
@@ -21,14 +22,5 @@ pub(crate) fn blocking<T>(io: impl FnOnce() -> T) -> T {
             tokio::task::block_in_place(io)
         }
         _ => io(),
-    }
-}
-
-/// [`blocking`] when `blocks` (the caller may block on I/O), else `io` in place.
-pub(crate) fn blocking_if<T>(blocks: bool, io: impl FnOnce() -> T) -> T {
-    if blocks {
-        blocking(io)
-    } else {
-        io()
     }
 }

@@ -140,7 +140,7 @@ impl<O: Operator> StateCopy for ClonedState<O> {
     }
 }
 
-/// Where a source stands in its input, so a checkpoint can rewind it.
+/// Where a reader stands in its split, so a checkpoint can rewind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SourcePosition {
     /// A file: byte offset of the next unread line, and its line number (1-based).
@@ -154,7 +154,9 @@ pub enum SourcePosition {
     Sequence(u64),
 }
 
-/// A source partition: reads or generates records. Called from the runtime's source loop.
+/// A reader of one split of a source (a file, a generator partition; see
+/// `crate::sources::splits`): reads or generates its records in order. The runtime's source
+/// driver calls it, off the task when it [`blocks`](Source::blocks).
 pub trait Source: Send + 'static {
     /// Up to `max` records; `Ok(None)` when the source is exhausted (a bounded source).
     fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError>;

@@ -14,14 +14,14 @@ mod gate;
 pub mod metrics;
 mod saved_state;
 mod sender;
+mod source_driver;
 pub mod state_transfer;
 mod supervisor;
 mod task;
 #[cfg(test)]
 mod test_support;
 
-use crate::operator::OperatorError;
-use crate::operator::SourcePosition;
+use crate::operator::{self, OperatorError};
 use chain::Chain;
 use exchange::{Exchange, TaskEntry};
 use gate::OutputGate;
@@ -31,16 +31,18 @@ use quiver_protocol::messages::{
     AfterBarrier, ChannelId, ChannelOpen, Deployment, StateFetch, TaskId, TaskMetrics,
 };
 use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
-use quiver_protocol::spec::SourceKind;
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::transport::TransportError;
-use quiver_protocol::{Barrier, CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
+use quiver_protocol::{
+    Barrier, CheckpointId, Failure, Generation, JobId, NodeId, OperatorId, PartitionId,
+};
 use ractor::{Actor, ActorRef};
 use sender::ChannelSender;
+use source_driver::SourceDriver;
 use state_transfer::CoordinatorLink;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use task::{SourceDriver, TaskActor, TaskArgs, TaskMsg};
+use task::{TaskActor, TaskArgs, TaskMsg};
 use tokio::sync::mpsc;
 
 /// Why the runtime could not deploy or run a task.
@@ -220,45 +222,34 @@ impl Runtime {
             Some(edge) if edge.partitioning == Partitioning::Forward => 1,
             Some(edge) => plan.operator(edge.from).map_or(1, |o| o.parallelism) as usize,
         };
-        let counters = Arc::new(TaskCounters::new(inputs));
+        let counters = Arc::new(match head.kind {
+            OperatorKind::Source(_) => TaskCounters::for_source(),
+            _ => TaskCounters::new(inputs),
+        });
         let mut chain = Chain::build(deployment, head, partition, counters.clone())?;
-        let mut source = match &head.kind {
+        let restore = deployment.restore.map(|(checkpoint, _)| checkpoint);
+        let source = match &head.kind {
             OperatorKind::Source(spec) => {
-                let rate = match &spec.kind {
-                    SourceKind::File(f) => f.rate,
-                    SourceKind::Generator(g) => g.rate,
-                };
-                let lag = spec.max_out_of_orderness.as_millis() as i64;
                 let schema = StateSchema::of(head).ok_or_else(|| {
                     RuntimeError::Plan(format!("source {} has no state schema", spec.name))
                 })?;
-                Some(SourceDriver {
-                    name: spec.name.clone(),
-                    saved_as: saved_state::SavedAs::new(schema),
-                    exhausted: false,
-                    // Opening a file and reading its header may block.
-                    source: crate::blocking::blocking(|| {
-                        crate::sources::build_source(spec, partition.0, head.parallelism)
-                    })?,
-                    watermarks: crate::watermark::WatermarkGenerator::new(lag),
-                    rate: rate.div_ceil(u64::from(head.parallelism)),
-                    started: None,
-                    produced: 0,
-                    last_watermark: i64::MIN,
-                    paused: false,
-                })
+                let saved_as = saved_state::SavedAs::new(schema);
+                let saved = match restore {
+                    Some(checkpoint) => Some(
+                        self.saved_positions(deployment.job, checkpoint, &spec.name, &saved_as)
+                            .await?,
+                    ),
+                    None => None,
+                };
+                // Listing a folder, opening files, reading headers and seeking may block.
+                Some(crate::blocking::blocking(|| {
+                    SourceDriver::open(spec, saved_as, partition.0, head.parallelism, saved)
+                })?)
             }
             _ => None,
         };
-        if let Some((checkpoint, _)) = deployment.restore {
-            self.restore(
-                deployment.job,
-                checkpoint,
-                partition,
-                &mut chain,
-                source.as_mut(),
-            )
-            .await?;
+        if let Some(checkpoint) = restore {
+            self.restore(deployment.job, checkpoint, &mut chain).await?;
         }
         let gates = chain.gate_specs().to_vec();
         let checkpointing = plan.spec.checkpoint_interval.is_some();
@@ -294,14 +285,12 @@ impl Runtime {
         })
     }
 
-    /// Restores a task's stages and source position from a complete checkpoint.
+    /// Restores a task's stages from a complete checkpoint.
     async fn restore(
         &self,
         job: JobId,
         checkpoint: CheckpointId,
-        partition: PartitionId,
         chain: &mut Chain,
-        source: Option<&mut SourceDriver>,
     ) -> Result<(), RuntimeError> {
         for (index, operator, groups) in chain.stateful() {
             let fetch = StateFetch {
@@ -313,22 +302,27 @@ impl Runtime {
             let states = self.link.fetch(fetch).await?;
             chain.restore(index, states)?;
         }
-        if let Some(driver) = source {
-            let fetch = StateFetch {
-                job,
-                checkpoint,
-                operator: driver.name.clone(),
-                groups: partition.0..partition.0 + 1,
-            };
-            let states = self.link.fetch(fetch).await?;
-            let (states, _) = driver.saved_as.unwrap(&driver.name, states)?;
-            if let Some(state) = states.into_iter().next() {
-                let position: SourcePosition = quiver_protocol::codec::decode(&state.bytes)?;
-                let source = &mut driver.source;
-                crate::blocking::blocking_if(source.blocks(), || source.seek(position))?;
-            }
-        }
         Ok(())
+    }
+
+    /// Every split position a complete checkpoint holds for source `name` (all of them: the
+    /// splits a partition reads now may have been read by any partition before), after
+    /// checking that they fit the source.
+    async fn saved_positions(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+        name: &str,
+        saved_as: &saved_state::SavedAs,
+    ) -> Result<Vec<operator::KeyGroupState>, RuntimeError> {
+        let fetch = StateFetch {
+            job,
+            checkpoint,
+            operator: name.to_string(),
+            groups: 0..u32::MAX,
+        };
+        let states = self.link.fetch(fetch).await?;
+        Ok(saved_as.unwrap(name, states)?.0)
     }
 
     /// Tells the job's source tasks to inject a barrier, then go on as `then` says.
@@ -336,6 +330,28 @@ impl Runtime {
         self.each_task(job, barrier.generation, |task| {
             if task.source {
                 let _ = task.actor.send_message(TaskMsg::Trigger(barrier, then));
+            }
+        });
+    }
+
+    /// Tells each of the job's tasks of `source` the slowest watermark of the source's other
+    /// partitions, from what every partition reported (`watermarks`).
+    pub fn align(
+        &self,
+        job: JobId,
+        generation: Generation,
+        source: OperatorId,
+        watermarks: &[(PartitionId, i64)],
+    ) {
+        self.each_task(job, generation, |task| {
+            if task.id.operator == source {
+                let slowest = watermarks
+                    .iter()
+                    .filter(|(p, _)| *p != task.id.partition)
+                    .map(|(_, w)| *w)
+                    .min()
+                    .unwrap_or(i64::MAX);
+                let _ = task.actor.send_message(TaskMsg::SlowestElsewhere(slowest));
             }
         });
     }

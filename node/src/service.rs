@@ -227,6 +227,12 @@ async fn serve_commands(
                 generation,
                 checkpoint,
             } => runtime.commit(job, generation, checkpoint),
+            ToNode::AlignSource {
+                job,
+                generation,
+                source,
+                watermarks,
+            } => runtime.align(job, generation, source, &watermarks),
             ToNode::Cancel { job, generation } => runtime.cancel_up_to(job, generation),
         }
     }

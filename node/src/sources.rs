@@ -1,4 +1,4 @@
-//! Sources: [`build_source`] turns a validated `[[source]]` into a [`Source`] partition.
+//! Sources: readers of a validated `[[source]]`'s splits ([`Source`]).
 //!
 //! - `file`: CSV with a header line ([`csv::CsvSource`]) or JSON lines
 //!   ([`jsonl::JsonlSource`]), typed by the source's schema, the event time taken from the
@@ -10,61 +10,49 @@
 //!   [`EVENT_TIME_RANGE`](quiver_protocol::record::EVENT_TIME_RANGE) (so window and watermark
 //!   arithmetic downstream cannot overflow), and in JSON lines a schema column given twice in
 //!   one object. `docs/guarantees.md` ("Malformed and extreme values") lists them with their
-//!   tests. File sources have parallelism 1.
+//!   tests.
 //! - `generator`: the deterministic W1 workload ([`generator::Generator`]).
 //!
-//! Replay `rate` and watermarks ([`crate::watermark::WatermarkGenerator`]) are the runtime's
-//! business, not the source's.
+//! A source's input is cut into [`splits`] (a file of a folder, a generator partition), spread
+//! over its partitions; each [`Source`] reads one split. Replay `rate`, watermarks per split,
+//! idleness and alignment are the runtime's business (`runtime::source_driver`,
+//! [`crate::watermark::splits`]), not the reader's.
 
 pub mod csv;
 mod fields;
 pub mod generator;
 pub mod jsonl;
+pub mod splits;
 
 use crate::operator::{OperatorError, Source};
-use quiver_protocol::spec::{FileFormat, SourceKind, SourceSpec};
+use quiver_protocol::spec::SourceSpec;
 
-/// Builds partition `partition` of `parallelism` of `spec`. A file is opened (and a CSV
-/// header read) here, so a missing file or column fails before any record flows.
+/// Opens the reader of partition `partition` of `parallelism` of `spec` when that partition
+/// reads exactly one split (a single file at parallelism 1, a generator partition): a source
+/// read outside the runtime, as tests and tools do. The runtime reads a partition's splits
+/// side by side (see [`splits`]). A file is opened (and a CSV header read) here, so a missing
+/// file or column fails before any record flows.
 pub fn build_source(
     spec: &SourceSpec,
     partition: u32,
     parallelism: u32,
 ) -> Result<Box<dyn Source>, OperatorError> {
-    match &spec.kind {
-        SourceKind::Generator(g) => Ok(Box::new(generator::Generator::new(
-            g,
-            &spec.schema,
-            partition,
-            parallelism,
-        )?)),
-        SourceKind::File(f) => {
-            if parallelism != 1 || partition != 0 {
-                return Err(OperatorError::Data(format!(
-                    "source \"{}\": a file source has parallelism 1, got partition {partition} of {parallelism}",
-                    spec.name
-                )));
-            }
-            let format = match f.format {
-                FileFormat::Csv => "csv",
-                FileFormat::Jsonl => "jsonl",
-            };
-            let plan = fields::RowPlan::new(
-                &f.path,
-                &spec.schema,
-                f.event_time.as_deref(),
-                f.bad_records,
-                format,
-            )?;
-            Ok(match f.format {
-                FileFormat::Csv => Box::new(csv::CsvSource::open(plan, &f.path)?),
-                FileFormat::Jsonl => Box::new(jsonl::JsonlSource::open(plan, &f.path)?),
-            })
-        }
+    let mine = splits::assigned(
+        splits::splits_of(spec, parallelism)?,
+        partition,
+        parallelism,
+    );
+    match mine.as_slice() {
+        [split] => splits::open_split(spec, split),
+        _ => Err(OperatorError::Data(format!(
+            "source \"{}\": partition {partition} of {parallelism} reads {} splits, not one",
+            spec.name,
+            mine.len()
+        ))),
     }
 }
 
 #[cfg(test)]
-mod file_tests;
+pub(crate) mod file_tests;
 #[cfg(test)]
 mod malformed_tests;

@@ -4,7 +4,10 @@
 //! follows on it. Sources derive it from the largest event time seen
 //! ([`WatermarkGenerator`]); an operator with several inputs forwards the minimum over them
 //! ([`WatermarkTracker`]), leaving idle inputs out so they do not stall time, and treating an
-//! ended input as +infinity.
+//! ended input as +infinity. A source partition reading several splits keeps a watermark per
+//! split, with idleness and alignment ([`splits`]).
+
+pub mod splits;
 
 /// Bounded out-of-orderness watermarks for a source (Flink's `BoundedOutOfOrderness`).
 ///
@@ -123,7 +126,7 @@ impl WatermarkTracker {
         self.advance()
     }
 
-    /// Whether every input has ended.
+    /// Whether every input has ended (also when there are none).
     pub fn all_ended(&self) -> bool {
         self.inputs.iter().all(|s| *s == InputState::Ended)
     }

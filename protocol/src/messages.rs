@@ -241,6 +241,10 @@ pub struct TaskMetrics {
     pub last_snapshot_us: u64,
     /// The last checkpoint's snapshot size, bytes.
     pub last_snapshot_bytes: u64,
+    /// A source task's watermark for aligning its source's partitions (`max_drift`): that of
+    /// its slowest split still reading (not idle, not finished); `i64::MIN` while one has no
+    /// record yet, `i64::MAX` when none reads. `None` for other tasks.
+    pub source_watermark: Option<i64>,
 }
 
 impl TaskMetrics {
@@ -259,6 +263,10 @@ impl TaskMetrics {
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
         self.last_snapshot_bytes += other.last_snapshot_bytes;
+        self.source_watermark = match (self.source_watermark, other.source_watermark) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -390,6 +398,19 @@ pub enum ToNode {
         generation: Generation,
         /// The checkpoint.
         checkpoint: CheckpointId,
+    },
+    /// Source tasks of `source`: the watermarks its partitions reported with their heartbeats
+    /// changed. Each partition's splits more than `max_drift` ahead of the slowest other
+    /// partition wait.
+    AlignSource {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The source operator.
+        source: OperatorId,
+        /// The `source_watermark` each partition reported last, by partition.
+        watermarks: Vec<(PartitionId, i64)>,
     },
     /// Stop every task of the job.
     Cancel {

@@ -63,10 +63,18 @@ pub struct JobSpec {
 pub struct SourceSpec {
     /// Unique operator name.
     pub name: String,
-    /// Parallelism of this source (file sources: 1).
+    /// Parallelism of this source (file sources: 1 unless set; its splits are spread over
+    /// the partitions).
     pub parallelism: u32,
     /// Watermark lag: `max_out_of_orderness` (default 0).
     pub max_out_of_orderness: Duration,
+    /// `idle_timeout`: a split without records this long stops holding the watermark back
+    /// until its records come again; `None`: a split never goes idle.
+    pub idle_timeout: Option<Duration>,
+    /// `max_drift`: a split whose watermark is more than this ahead of the slowest split of
+    /// the source (over all its partitions) stops reading until the slowest catches up;
+    /// `None`: splits read unaligned.
+    pub max_drift: Option<Duration>,
     /// What kind of source, with its settings.
     pub kind: SourceKind,
     /// The schema of the records it emits.
@@ -82,10 +90,12 @@ pub enum SourceKind {
     Generator(GeneratorSource),
 }
 
-/// `kind = "file"`: a CSV (with header) or JSON-lines file.
+/// `kind = "file"`: a CSV (with header) or JSON-lines file, or a folder of them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileSource {
-    /// The file; relative paths are resolved against the spec file's folder.
+    /// The file, or a folder whose files ending in the format's extension (`.csv`, `.jsonl`)
+    /// are read, each as one split; relative paths are resolved against the spec file's
+    /// folder.
     pub path: PathBuf,
     /// `csv` or `jsonl`.
     pub format: FileFormat,

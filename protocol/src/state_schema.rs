@@ -58,7 +58,11 @@ impl StateSchema {
                     SourceKind::File(_) => "file source",
                     SourceKind::Generator(_) => "generator source",
                 },
-                vec![StateValue::new("position", "read position".into())],
+                // One piece per split: its identity and how far it was read.
+                vec![StateValue::new(
+                    "position",
+                    "read position per split".into(),
+                )],
             )),
             OperatorKind::Stage(stage) => {
                 let input = op.input_schema.clone().unwrap_or_default();

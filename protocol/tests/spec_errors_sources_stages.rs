@@ -96,7 +96,8 @@ fn source_unknown_field_lists_the_fields_of_its_kind() {
     assert_eq!(
         error_after("format = \"csv\"", "format = \"csv\"\nkeys = 10"),
         "source \"events\": unknown field \"keys\"; allowed fields: name, kind, parallelism, \
-         max_out_of_orderness, path, format, schema, event_time, rate, bad_records"
+         max_out_of_orderness, idle_timeout, max_drift, path, format, schema, event_time, rate, \
+         bad_records"
     );
 }
 
@@ -105,7 +106,8 @@ fn source_misspelt_field_gets_a_suggestion() {
     assert_eq!(
         error_after("event_time = \"ts\"", "event_tme = \"ts\""),
         "source \"events\": unknown field \"event_tme\" (did you mean \"event_time\"?); allowed fields: \
-         name, kind, parallelism, max_out_of_orderness, path, format, schema, event_time, rate, bad_records"
+         name, kind, parallelism, max_out_of_orderness, idle_timeout, max_drift, path, format, schema, \
+         event_time, rate, bad_records"
     );
 }
 
@@ -265,15 +267,6 @@ fn file_max_out_of_orderness_beyond_100000_days() {
     }
 }
 
-#[test]
-fn file_source_parallelism_other_than_one() {
-    assert_eq!(
-        error_after("event_time = \"ts\"", "event_time = \"ts\"\nparallelism = 4"),
-        "source \"events\": field \"parallelism\" has value 4; allowed: 1 (a file is read in order by one \
-         reader; remove the field, and give the stages that read it a higher parallelism instead)"
-    );
-}
-
 /// `VALID` with a generator source in place of the file source.
 fn generator_error(settings: &str) -> String {
     let file = "kind = \"file\"\npath = \"events.csv\"\nformat = \"csv\"\n\
@@ -286,7 +279,7 @@ fn generator_unknown_field_schema() {
     assert_eq!(
         generator_error("schema = { user = \"string\" }"),
         "source \"events\": unknown field \"schema\"; allowed fields: name, kind, parallelism, \
-         max_out_of_orderness, count, rate, keys, seed"
+         max_out_of_orderness, idle_timeout, max_drift, count, rate, keys, seed"
     );
 }
 

@@ -24,11 +24,15 @@ state_ttl = "1h"                 # omit: keep forever
 name = "events"
 kind = "file"                    # file | generator | kafka
 path = "events.csv"              # relative paths resolve against the spec file's folder
+                                 # a folder: each of its files ending in .csv (.jsonl) is a split
 format = "csv"                   # csv (with header) | jsonl
 schema = { user = "string", amount = "f64", ts = "i64" }
 event_time = "ts"                # milliseconds since the epoch
 max_out_of_orderness = "2s"
 rate = 0                         # replay speed in events/s; 0: as fast as possible
+parallelism = 1                  # file sources: 1 unless set; splits (files) spread over partitions
+idle_timeout = "30s"             # a split without records this long stops holding the watermark back; omit: never idle
+max_drift = "1m"                 # a split this far ahead of the slowest one waits; omit: no alignment
 
 [[stage]]
 name = "per_user"
@@ -90,6 +94,8 @@ fn expected_design_job(base: &Path) -> JobSpec {
             name: "events".to_string(),
             parallelism: 1,
             max_out_of_orderness: Duration::from_secs(2),
+            idle_timeout: Some(Duration::from_secs(30)),
+            max_drift: Some(Duration::from_secs(60)),
             kind: SourceKind::File(FileSource {
                 path: base.join("events.csv"),
                 format: FileFormat::Csv,
@@ -199,6 +205,8 @@ fn spend_per_user_example_parses_with_paths_beside_the_spec() {
     let mut expected = expected_design_job(&base);
     expected.checkpoint_interval = None;
     expected.state_ttl = None;
+    expected.sources[0].idle_timeout = None;
+    expected.sources[0].max_drift = None;
     if let SinkKind::File { mode, .. } = &mut expected.sinks[0].kind {
         *mode = quiver_protocol::spec::OutputMode::Overwrite;
     }

@@ -115,10 +115,17 @@ impl Cluster {
 
     /// Waits until job-1 is Finished; returns its final status text.
     pub(crate) fn wait_for_finish(&mut self) -> String {
+        self.wait_for_job("job-1", |_| ())
+    }
+
+    /// Waits until `job` is Finished, showing `watch` each status text on the way; returns
+    /// the final one.
+    pub(crate) fn wait_for_job(&mut self, job: &str, mut watch: impl FnMut(&str)) -> String {
         let start = Instant::now();
         loop {
-            let out = self.cli(&["job", "status", "job-1"]);
+            let out = self.cli(&["job", "status", job]);
             let status = String::from_utf8_lossy(&out.stdout).to_string();
+            watch(&status);
             if status.contains("— Finished") {
                 return status;
             }
@@ -129,7 +136,7 @@ impl Cluster {
             );
             assert!(
                 start.elapsed() < Duration::from_secs(90),
-                "job-1 did not finish:\n{status}\n{}",
+                "{job} did not finish:\n{status}\n{}",
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(200));

@@ -10,7 +10,7 @@ use quiver_protocol::messages::{
     AfterBarrier, CheckpointInfo, JobState, SavepointRef, SnapshotKind, TaskId, ToNode,
 };
 use quiver_protocol::plan::{JobPlan, OperatorKind};
-use quiver_protocol::spec::JobSpec;
+use quiver_protocol::spec::{JobSpec, SourceKind};
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{CheckpointId, Generation, JobId, KeyGroup};
 use std::ops::Range;
@@ -415,13 +415,19 @@ impl Cluster {
                 manifest.max_parallelism, spec.max_parallelism
             ));
         }
-        for source in &spec.sources {
+        // File splits move between partitions by identity; a generator's partitions are its
+        // splits, so its parallelism must stay.
+        let generators = spec
+            .sources
+            .iter()
+            .filter(|s| matches!(s.kind, SourceKind::Generator(_)));
+        for source in generators {
             let before = manifest.operators.iter().find(|(n, _)| *n == source.name);
             if let Some((_, p)) = before {
                 if *p != source.parallelism {
                     return Err(format!(
-                        "source {:?} had parallelism {p} in the savepoint and {} now: source \
-                         positions cannot be redistributed; keep its parallelism",
+                        "generator source {:?} had parallelism {p} in the savepoint and {} now: \
+                         its partitions' sequences cannot be redistributed; keep its parallelism",
                         source.name, source.parallelism
                     ));
                 }

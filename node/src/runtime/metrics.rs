@@ -3,7 +3,7 @@
 
 use super::credit::ChannelGauge;
 use quiver_protocol::messages::TaskMetrics;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Counters of one task.
@@ -21,6 +21,9 @@ pub struct TaskCounters {
     pub(crate) last_snapshot_us: AtomicU64,
     pub(crate) last_snapshot_bytes: AtomicU64,
     pub(crate) inputs: Vec<Arc<ChannelGauge>>,
+    /// A source task's alignment watermark (see `TaskMetrics::source_watermark`); `None` for
+    /// other tasks.
+    source_watermark: Option<AtomicI64>,
 }
 
 impl TaskCounters {
@@ -29,6 +32,21 @@ impl TaskCounters {
         TaskCounters {
             inputs: (0..inputs).map(|_| Arc::default()).collect(),
             ..TaskCounters::default()
+        }
+    }
+
+    /// Counters for a source task: its alignment watermark starts at −∞ (nothing read).
+    pub(crate) fn for_source() -> TaskCounters {
+        TaskCounters {
+            source_watermark: Some(AtomicI64::new(i64::MIN)),
+            ..TaskCounters::default()
+        }
+    }
+
+    /// A source task's alignment watermark is now `watermark`.
+    pub(crate) fn set_source_watermark(&self, watermark: i64) {
+        if let Some(w) = &self.source_watermark {
+            w.store(watermark, Ordering::Relaxed);
         }
     }
 
@@ -59,6 +77,10 @@ impl TaskCounters {
             last_align_us: load(&self.last_align_us),
             last_snapshot_us: load(&self.last_snapshot_us),
             last_snapshot_bytes: load(&self.last_snapshot_bytes),
+            source_watermark: self
+                .source_watermark
+                .as_ref()
+                .map(|w| w.load(Ordering::Relaxed)),
         }
     }
 }

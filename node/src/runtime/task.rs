@@ -3,11 +3,12 @@
 //! A task receives elements from its input channels in its mailbox, tracks the minimum
 //! watermark over them, runs its chain, and flushes outputs through its gates, waiting for
 //! credits (so a slow consumer blocks it, and it blocks its own producers in turn). A source
-//! task drives itself with `Produce` messages, one batch each, so control messages
-//! (checkpoint triggers, cancel) interleave with production.
+//! task reads through its [`SourceDriver`]: each split's batch comes back as a `Read` message,
+//! so control messages (checkpoint triggers, idleness checks, alignment, cancel) interleave
+//! with reading and never wait for a read.
 //!
 //! With checkpoints, barriers are aligned over inputs ([`Alignment`]); at an aligned barrier
-//! the task snapshots its stages (and its source position), stages its sinks' output,
+//! the task snapshots its stages (and its source's split positions), stages its sinks' output,
 //! forwards the barrier, and uploads the snapshot — the upload is its acknowledgement. A
 //! bounded source that runs dry first fires every window (watermark +∞), then waits for the
 //! final checkpoint, whose barrier precedes its end; a task reports itself finished only once
@@ -18,26 +19,30 @@ use super::chain::{Chain, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
-use super::saved_state::SavedAs;
+use super::source_driver::{Produced, ReadDone, SourceDriver};
 use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
-use crate::blocking::blocking_if;
-use crate::operator::{KeyGroupState, Source};
-use crate::watermark::{WatermarkGenerator, WatermarkTracker};
+use crate::operator::KeyGroupState;
+use crate::watermark::splits::TimeSignal;
+use crate::watermark::WatermarkTracker;
 use quiver_protocol::messages::{AfterBarrier, StateUpload, TaskId};
-use quiver_protocol::{Barrier, CheckpointId, KeyGroup, StreamElement};
+use quiver_protocol::{Barrier, CheckpointId, StreamElement};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// Messages of a task actor.
 pub(crate) enum TaskMsg {
-    /// Its output gates, connected: start (sources begin producing).
+    /// Its output gates, connected: start (sources begin reading).
     Start(Vec<OutputGate>),
-    /// A source task: produce the next batch.
-    Produce,
+    /// A source task: a split's read came back (`Err`: the read panicked, with its payload).
+    Read(std::thread::Result<ReadDone>),
+    /// A source task: look for idle splits.
+    IdleCheck,
+    /// A source task: the slowest watermark of its source's other partitions moved.
+    SlowestElsewhere(i64),
     /// An element from input channel `input`; dropping `credit` returns it to the sender.
     Input {
         /// The input channel's index.
@@ -58,23 +63,6 @@ pub(crate) enum TaskMsg {
     Trigger(Barrier, AfterBarrier),
     /// A checkpoint completed: publish what sinks staged up to it.
     Commit(CheckpointId),
-}
-
-/// The source driving a source task, with its pacing.
-pub(crate) struct SourceDriver {
-    pub(crate) name: String,
-    /// The schema its saved position carries.
-    pub(crate) saved_as: SavedAs,
-    pub(crate) source: Box<dyn Source>,
-    pub(crate) watermarks: WatermarkGenerator,
-    /// Records per second for this partition; 0: flat out.
-    pub(crate) rate: u64,
-    pub(crate) started: Option<Instant>,
-    pub(crate) produced: u64,
-    pub(crate) last_watermark: i64,
-    pub(crate) exhausted: bool,
-    /// Reading stopped after a stop's savepoint barrier (the task is cancelled next).
-    pub(crate) paused: bool,
 }
 
 /// What a task actor is started with.
@@ -132,61 +120,132 @@ impl TaskState {
         self.args.link.is_some()
     }
 
-    async fn produce(&mut self) -> Result<bool, RuntimeError> {
+    /// Starts the reads the source may do now (none before its gates are connected): a
+    /// reader that blocks reads on a blocking thread, the others in place; each batch comes
+    /// back as [`TaskMsg::Read`].
+    fn start_reads(&mut self, myself: &ActorRef<TaskMsg>) {
         let Some(driver) = self.args.source.as_mut() else {
-            return Ok(false);
+            return;
         };
-        if driver.exhausted || driver.paused {
-            return Ok(false);
+        if self.input_done || !self.started {
+            return;
         }
-        let started = *driver.started.get_or_insert_with(Instant::now);
-        let max = if driver.rate == 0 {
-            super::gate::MAX_BATCH
-        } else {
-            (driver.rate / 100).clamp(1, super::gate::MAX_BATCH as u64) as usize
-        };
-        let skipped_before = driver.source.skipped();
-        let source = &mut driver.source;
-        let batch = blocking_if(source.blocks(), || source.poll_batch(max))?;
-        let skipped = driver.source.skipped() - skipped_before;
-        TaskCounters::add(&self.args.counters.skipped, skipped);
-        let entry = self.args.chain.entry.clone();
-        let Some(batch) = batch else {
-            driver.exhausted = true;
-            if self.checkpointing() {
-                // Fire every window now, so all output precedes the final barrier.
-                self.args.chain.advance(&entry, i64::MAX)?;
-                self.args.chain.flush().await?;
-                self.report(TaskEventKind::SourceExhausted);
-            } else {
-                self.end_inputs().await?;
+        for read in driver.reads(Instant::now()) {
+            if !read.blocks() {
+                let _ = myself.send_message(TaskMsg::Read(Ok(read.run())));
+                continue;
             }
-            return Ok(false);
-        };
-        driver.produced += batch.len() as u64;
-        TaskCounters::add(&self.args.counters.records_in, batch.len() as u64);
-        for record in &batch {
-            driver.watermarks.observe(record.event_time);
+            let myself = myself.clone();
+            tokio::spawn(async move {
+                let done = match tokio::task::spawn_blocking(move || read.run()).await {
+                    Ok(done) => Ok(done),
+                    Err(e) => match e.try_into_panic() {
+                        Ok(panic) => Err(panic),
+                        // Cancelled: the runtime is shutting down.
+                        Err(_) => return,
+                    },
+                };
+                let _ = myself.send_message(TaskMsg::Read(done));
+            });
         }
-        let watermark = driver.watermarks.watermark();
-        let (rate, produced) = (driver.rate, driver.produced);
-        let advanced = match watermark {
-            Some(wm) if wm > driver.last_watermark => {
-                driver.last_watermark = wm;
-                Some(wm)
-            }
-            _ => None,
+    }
+
+    /// Starts the source: its idleness checks and its first reads, or its end when no split
+    /// is left to read.
+    async fn start_source(&mut self, myself: &ActorRef<TaskMsg>) -> Result<(), RuntimeError> {
+        let Some(driver) = &self.args.source else {
+            return Ok(());
         };
-        self.args.chain.push(&entry, batch)?;
-        if let Some(wm) = advanced {
-            self.args.chain.advance(&entry, wm)?;
+        // A partition without a split to read holds no other partition back.
+        self.args
+            .counters
+            .set_source_watermark(driver.alignment_watermark());
+        if driver.ended() {
+            return self.source_ended().await;
         }
-        self.args.chain.flush().await?;
-        if rate > 0 {
-            let due = started + Duration::from_secs_f64(produced as f64 / rate as f64);
+        if let Some(period) = driver.idle_check_period() {
+            myself.send_interval(period, || TaskMsg::IdleCheck);
+        }
+        self.start_reads(myself);
+        Ok(())
+    }
+
+    /// A split's read came back: emit it, keep to the replay rate, read on.
+    async fn on_read(
+        &mut self,
+        done: ReadDone,
+        myself: &ActorRef<TaskMsg>,
+    ) -> Result<(), RuntimeError> {
+        let Some(driver) = self.args.source.as_mut() else {
+            return Ok(());
+        };
+        if self.input_done {
+            return Ok(());
+        }
+        let produced = driver.on_read(done, Instant::now())?;
+        let due = driver.due();
+        self.emit(produced).await?;
+        if let Some(due) = due {
             tokio::time::sleep_until(due.into()).await;
         }
-        Ok(true)
+        self.start_reads(myself);
+        Ok(())
+    }
+
+    /// Time passed: quiet splits go idle, which may move the watermark and let splits that
+    /// waited for them read.
+    async fn on_idle_check(&mut self, myself: &ActorRef<TaskMsg>) -> Result<(), RuntimeError> {
+        let Some(driver) = self.args.source.as_mut() else {
+            return Ok(());
+        };
+        if self.input_done || driver.paused {
+            return Ok(());
+        }
+        let signals = driver.tick(Instant::now());
+        self.emit(Produced {
+            signals,
+            ..Produced::default()
+        })
+        .await?;
+        self.start_reads(myself);
+        Ok(())
+    }
+
+    /// Emits what the source produced: its records, then its event-time signals; ends the
+    /// source when its last split finished.
+    async fn emit(&mut self, produced: Produced) -> Result<(), RuntimeError> {
+        let counters = &self.args.counters;
+        TaskCounters::add(&counters.skipped, produced.skipped);
+        TaskCounters::add(&counters.records_in, produced.records.len() as u64);
+        if let Some(driver) = &self.args.source {
+            counters.set_source_watermark(driver.alignment_watermark());
+        }
+        let entry = self.args.chain.entry.clone();
+        self.args.chain.push(&entry, produced.records)?;
+        for signal in produced.signals {
+            match signal {
+                TimeSignal::Watermark(wm) => self.args.chain.advance(&entry, wm)?,
+                TimeSignal::Idle => self.args.chain.broadcast(&StreamElement::Idle),
+            }
+        }
+        if produced.ended {
+            return self.source_ended().await;
+        }
+        self.args.chain.flush().await
+    }
+
+    /// Every split of the source finished. With checkpoints, every window fires now (so all
+    /// output precedes the final barrier) and the task waits for the final checkpoint;
+    /// without, the task ends.
+    async fn source_ended(&mut self) -> Result<(), RuntimeError> {
+        if !self.checkpointing() {
+            return self.end_inputs().await;
+        }
+        let entry = self.args.chain.entry.clone();
+        self.args.chain.advance(&entry, i64::MAX)?;
+        self.args.chain.flush().await?;
+        self.report(TaskEventKind::SourceExhausted);
+        Ok(())
     }
 
     async fn on_input(&mut self, held: Held) -> Result<(), RuntimeError> {
@@ -268,15 +327,10 @@ impl TaskState {
         let snapshot_started = Instant::now();
         let mut copies = self.args.chain.snapshot()?;
         if let Some(driver) = &self.args.source {
-            let position = quiver_protocol::codec::encode(&driver.source.position())?;
-            let state = vec![KeyGroupState {
-                group: KeyGroup(self.args.task.partition.0),
-                bytes: position,
-            }];
             copies.push(NamedCopy {
                 name: driver.name.clone(),
                 saved_as: driver.saved_as.clone(),
-                copy: Box::new(state),
+                copy: Box::new(driver.positions()?),
             });
         }
         let counters = self.args.counters.clone();
@@ -429,19 +483,20 @@ impl Actor for TaskActor {
                 state.args.chain.connect(gates);
                 state.started = true;
                 match state.catch_up().await {
-                    Ok(()) if state.args.source.is_some() && !state.input_done => myself
-                        .send_message(TaskMsg::Produce)
-                        .map_err(|e| RuntimeError::ChannelClosed(e.to_string())),
+                    Ok(()) if !state.input_done => state.start_source(&myself).await,
                     other => other,
                 }
             }
-            TaskMsg::Produce => match state.produce().await {
-                Ok(true) => myself
-                    .send_message(TaskMsg::Produce)
-                    .map_err(|e| RuntimeError::ChannelClosed(e.to_string())),
-                Ok(false) => Ok(()),
-                Err(e) => Err(e),
-            },
+            TaskMsg::Read(Ok(done)) => state.on_read(done, &myself).await,
+            TaskMsg::Read(Err(panic)) => std::panic::resume_unwind(panic),
+            TaskMsg::IdleCheck => state.on_idle_check(&myself).await,
+            TaskMsg::SlowestElsewhere(watermark) => {
+                if let Some(driver) = &mut state.args.source {
+                    driver.set_slowest_elsewhere(watermark);
+                }
+                state.start_reads(&myself);
+                Ok(())
+            }
             TaskMsg::Input {
                 input,
                 element,

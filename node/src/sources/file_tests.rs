@@ -17,11 +17,13 @@ pub(super) fn schema() -> Schema {
     ])
 }
 
-pub(super) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> SourceSpec {
+pub(crate) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> SourceSpec {
     SourceSpec {
         name: "events".to_string(),
         parallelism: 1,
         max_out_of_orderness: Duration::ZERO,
+        idle_timeout: None,
+        max_drift: None,
         kind: SourceKind::File(FileSource {
             path: path.to_path_buf(),
             format,
@@ -33,7 +35,7 @@ pub(super) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> 
     }
 }
 
-pub(super) fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf {
+pub(crate) fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write");
     path
@@ -354,15 +356,23 @@ fn jsonl_position_and_seek() {
 }
 
 #[test]
-fn file_source_parallelism_must_be_one() {
+fn build_source_opens_a_partition_of_exactly_one_split() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(&dir, "e.csv", b"user,amount,ts,ok\n");
     let e = build_source(&spec(&path, FileFormat::Csv, BadRecords::Fail), 1, 2)
         .err()
-        .expect("parallelism");
+        .expect("one file, two partitions: partition 1 reads nothing");
     assert_eq!(
         e.to_string(),
-        "source \"events\": a file source has parallelism 1, got partition 1 of 2"
+        "source \"events\": partition 1 of 2 reads 0 splits, not one"
+    );
+    write(&dir, "f.csv", b"user,amount,ts,ok\n");
+    let folder = spec(dir.path(), FileFormat::Csv, BadRecords::Fail);
+    assert!(build_source(&folder, 1, 2).is_ok(), "f.csv");
+    let e = build_source(&folder, 0, 1).err().expect("two splits");
+    assert_eq!(
+        e.to_string(),
+        "source \"events\": partition 0 of 1 reads 2 splits, not one"
     );
 }
 

@@ -18,7 +18,14 @@ const FILE_TYPES: &str = "i64, f64, string, bool";
 pub const DEFAULT_GENERATOR_KEYS: u64 = 100_000;
 
 /// Fields every source accepts.
-const COMMON_FIELDS: [&str; 4] = ["name", "kind", "parallelism", "max_out_of_orderness"];
+const COMMON_FIELDS: [&str; 6] = [
+    "name",
+    "kind",
+    "parallelism",
+    "max_out_of_orderness",
+    "idle_timeout",
+    "max_drift",
+];
 /// Fields of `kind = "file"` beyond the common ones.
 const FILE_FIELDS: [&str; 6] = [
     "path",
@@ -51,18 +58,11 @@ pub(super) fn parse(
         "file" => {
             fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &FILE_FIELDS].concat())?;
             let (file, schema) = file_source(fields, cx)?;
-            if let Some(value) = fields
-                .get("parallelism")
-                .filter(|v| v.as_integer() != Some(1))
-            {
-                return Err(fields.invalid(
-                    "parallelism",
-                    value,
-                    "1 (a file is read in order by one reader; remove the field, and give the \
-                     stages that read it a higher parallelism instead)",
-                ));
-            }
-            (SourceKind::File(file), schema, 1)
+            // Not the job's default: one file is one split, read by one partition.
+            let parallelism = fields
+                .parallelism("parallelism", cx.max_parallelism)?
+                .unwrap_or(1);
+            (SourceKind::File(file), schema, parallelism)
         }
         "generator" => {
             fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &GENERATOR_FIELDS].concat())?;
@@ -100,12 +100,29 @@ pub(super) fn parse(
             })
         }
     };
+    let max_drift = fields.event_time_span("max_drift", true)?;
+    if let (
+        Some(value),
+        SourceKind::File(FileSource {
+            event_time: None, ..
+        }),
+    ) = (fields.get("max_drift"), &kind)
+    {
+        return Err(fields.invalid(
+            "max_drift",
+            value,
+            "only with event_time (alignment compares the event times of splits): add \
+             event_time = \"<an i64 column>\" or remove max_drift",
+        ));
+    }
     Ok(SourceSpec {
         name: name.to_string(),
         parallelism,
         max_out_of_orderness: fields
             .event_time_span("max_out_of_orderness", false)?
             .unwrap_or(Duration::ZERO),
+        idle_timeout: fields.duration("idle_timeout", true)?,
+        max_drift,
         kind,
         schema,
     })

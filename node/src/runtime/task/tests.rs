@@ -9,6 +9,7 @@ use crate::runtime::test_support::{
 };
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::{PartitionId, Value};
+use std::time::Duration;
 
 /// Two generator partitions into a running count per user; its consumer (keyed on `n`) is
 /// another task, so the count's rows leave through a gate.
