@@ -6,7 +6,7 @@
 
 use crate::keys::{partition_i64, partition_str};
 use crate::pipeline::Path;
-use crate::state::{self, Acc, ArenaStrTable, Digest, I64Table, KeyTable, Windows};
+use crate::state::{self, Acc, ArenaStrTable, Digest, I64Table, KeyTable, WindowColumns, Windows};
 use crate::w1::{self, KeyKind, WINDOW_MS};
 use arrow_array::builder::{StringBuilder, StringViewBuilder};
 use arrow_array::cast::AsArray;
@@ -257,7 +257,7 @@ impl Path for ArrowPath {
             State::Str { running, .. } => {
                 let table = &mut running[part];
                 each_str(batch.column(1).as_ref(), |i, s| {
-                    push(table.upsert(s.as_bytes(), amount[i]))
+                    push(table.upsert(s, amount[i]))
                 });
             }
         }
@@ -287,47 +287,39 @@ impl Path for ArrowPath {
                 let w = &mut windows[part];
                 each_str(batch.column(1).as_ref(), |i, s| {
                     w.table(state::window_end(times[i], WINDOW_MS))
-                        .upsert(s.as_bytes(), amount[i]);
+                        .upsert(s, amount[i]);
                 });
             }
         }
     }
 
     fn fire(&mut self, part: usize, watermark: i64) -> Option<RecordBatch> {
-        let (mut et, mut start, mut end_col, mut n, mut total) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut rest = |end: i64, acc: Acc| {
-            et.push(end - 1);
-            start.push(end - WINDOW_MS);
-            end_col.push(end);
-            n.push(acc.n);
-            total.push(acc.total);
-        };
+        let mut rest = WindowColumns::default();
         let key: ArrayRef = match &mut self.state {
             State::I64 { windows, .. } => {
                 let mut keys = Vec::new();
                 windows[part].fire(watermark, |end, t| {
                     keys.reserve(t.len());
+                    rest.reserve(t.len());
                     t.for_each(|k, acc| {
                         keys.push(k);
-                        rest(end, acc);
+                        rest.push(end, WINDOW_MS, acc);
                     });
                 });
                 Arc::new(Int64Array::from(keys))
             }
             State::Str { windows, .. } => {
-                let w = &mut windows[part];
                 let layout = self.layout;
                 let mut utf8 = StringBuilder::new();
                 let mut view = StringViewBuilder::new();
-                w.fire(watermark, |end, t| {
+                windows[part].fire(watermark, |end, t| {
+                    rest.reserve(t.len());
                     t.for_each(|k, acc| {
-                        let s = std::str::from_utf8(k).unwrap_or_default();
                         match layout {
-                            StrLayout::Utf8 => utf8.append_value(s),
-                            StrLayout::View => view.append_value(s),
+                            StrLayout::Utf8 => utf8.append_value(k),
+                            StrLayout::View => view.append_value(k),
                         }
-                        rest(end, acc);
+                        rest.push(end, WINDOW_MS, acc);
                     });
                 });
                 match layout {
@@ -336,18 +328,18 @@ impl Path for ArrowPath {
                 }
             }
         };
-        if et.is_empty() {
+        if rest.event_time.is_empty() {
             return None;
         }
         Some(Self::batch(
             &self.window_out,
             vec![
-                Arc::new(Int64Array::from(et)),
+                Arc::new(Int64Array::from(rest.event_time)),
                 key,
-                Arc::new(Int64Array::from(start)),
-                Arc::new(Int64Array::from(end_col)),
-                Arc::new(Int64Array::from(n)),
-                Arc::new(Float64Array::from(total)),
+                Arc::new(Int64Array::from(rest.start)),
+                Arc::new(Int64Array::from(rest.end)),
+                Arc::new(Int64Array::from(rest.n)),
+                Arc::new(Float64Array::from(rest.total)),
             ],
         ))
     }

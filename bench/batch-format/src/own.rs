@@ -4,7 +4,7 @@
 
 use crate::keys::{partition_i64, partition_str};
 use crate::pipeline::Path;
-use crate::state::{self, Acc, ArenaStrTable, Digest, I64Table, KeyTable, Windows};
+use crate::state::{self, Acc, ArenaStrTable, Digest, I64Table, KeyTable, WindowColumns, Windows};
 use crate::w1::{self, KeyKind, WINDOW_MS};
 use own_batch::wire::{self, Limits};
 use own_batch::{Batch, Column, ColumnType, StrBuilder};
@@ -124,17 +124,21 @@ impl Path for Own {
     }
 
     fn scatter(&mut self, batch: Batch) -> [Batch; 2] {
+        // Row indices per partition while hashing (as the Arrow path does), then one gather
+        // per column and partition.
         let key = batch.column(0);
-        let parts: Vec<u32> = match (key.as_i64(), key.as_str()) {
-            (Some(k), _) => k.iter().map(|&x| partition_i64(x)).collect(),
-            (_, Some(s)) => (0..s.len()).map(|i| partition_str(s.get(i))).collect(),
-            _ => vec![0; batch.len()],
-        };
-        let mut split = batch.scatter(&parts, 2).into_iter();
-        match (split.next(), split.next()) {
-            (Some(a), Some(b)) => [a, b],
-            _ => unreachable!("scatter returns one batch per partition"),
+        let n = batch.len();
+        let mut rows: [Vec<u32>; 2] = [Vec::with_capacity(n), Vec::with_capacity(n)];
+        if let Some(k) = key.as_i64() {
+            for (i, &x) in k.iter().enumerate() {
+                rows[partition_i64(x) as usize].push(i as u32);
+            }
+        } else if let Some(s) = key.as_str() {
+            for i in 0..s.len() {
+                rows[partition_str(s.get(i)) as usize].push(i as u32);
+            }
         }
+        rows.map(|r| batch.take(&r))
     }
 
     fn wire(&mut self, batch: Batch) -> Batch {
@@ -172,7 +176,7 @@ impl Path for Own {
                     return batch;
                 };
                 for (i, &a) in amount.iter().enumerate() {
-                    push(table.upsert(keys.get_bytes(i), a));
+                    push(table.upsert(keys.get(i), a));
                 }
                 batch.column(0).clone()
             }
@@ -201,30 +205,23 @@ impl Path for Own {
                 };
                 for (i, (&a, &t)) in amount.iter().zip(times).enumerate() {
                     w.table(state::window_end(t, WINDOW_MS))
-                        .upsert(keys.get_bytes(i), a);
+                        .upsert(keys.get(i), a);
                 }
             }
         }
     }
 
     fn fire(&mut self, part: usize, watermark: i64) -> Option<Batch> {
-        let (mut et, mut start, mut end_col, mut n, mut total) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut rest = |end: i64, acc: Acc| {
-            et.push(end - 1);
-            start.push(end - WINDOW_MS);
-            end_col.push(end);
-            n.push(acc.n);
-            total.push(acc.total);
-        };
+        let mut rest = WindowColumns::default();
         let key = match &mut self.state {
             State::I64 { windows, .. } => {
                 let mut keys = Vec::new();
                 windows[part].fire(watermark, |end, t| {
                     keys.reserve(t.len());
+                    rest.reserve(t.len());
                     t.for_each(|k, acc| {
                         keys.push(k);
-                        rest(end, acc);
+                        rest.push(end, WINDOW_MS, acc);
                     });
                 });
                 Column::i64(keys)
@@ -232,25 +229,26 @@ impl Path for Own {
             State::Str { windows, .. } => {
                 let mut keys = StrBuilder::with_capacity(0, 0);
                 windows[part].fire(watermark, |end, t| {
+                    rest.reserve(t.len());
                     t.for_each(|k, acc| {
-                        keys.push(std::str::from_utf8(k).unwrap_or_default());
-                        rest(end, acc);
+                        keys.push(k);
+                        rest.push(end, WINDOW_MS, acc);
                     });
                 });
                 Column::str(keys.finish())
             }
         };
-        if et.is_empty() {
+        if rest.event_time.is_empty() {
             return None;
         }
         Some(out_batch(
-            et,
+            rest.event_time,
             key,
             vec![
-                Column::i64(start),
-                Column::i64(end_col),
-                Column::i64(n),
-                Column::f64(total),
+                Column::i64(rest.start),
+                Column::i64(rest.end),
+                Column::i64(rest.n),
+                Column::f64(rest.total),
             ],
         ))
     }

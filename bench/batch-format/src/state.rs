@@ -113,19 +113,19 @@ impl KeyTable for ArcStrTable {
     }
 }
 
-/// String keys copied into one byte arena the table owns: no allocation per key.
+/// String keys copied into one text arena the table owns: no allocation per key.
 #[derive(Default)]
 pub struct ArenaStrTable {
     /// `(start, len, hash, acc)`; the key is `arena[start..start + len]`.
     entries: HashTable<(u32, u32, u64, Acc)>,
-    arena: Vec<u8>,
+    arena: String,
 }
 
 impl KeyTable for ArenaStrTable {
-    type Key<'a> = &'a [u8];
+    type Key<'a> = &'a str;
     #[inline]
-    fn upsert(&mut self, key: &[u8], amount: f64) -> Acc {
-        let h = hash_bytes(key);
+    fn upsert(&mut self, key: &str, amount: f64) -> Acc {
+        let h = hash_bytes(key.as_bytes());
         let arena = &mut self.arena;
         match self.entries.entry(
             h,
@@ -135,7 +135,7 @@ impl KeyTable for ArenaStrTable {
             Entry::Occupied(o) => o.into_mut().3.add(amount),
             Entry::Vacant(v) => {
                 let start = arena.len() as u32;
-                arena.extend_from_slice(key);
+                arena.push_str(key);
                 v.insert((start, key.len() as u32, h, Acc::default()))
                     .into_mut()
                     .3
@@ -152,6 +152,7 @@ impl KeyTable for ArenaStrTable {
     }
     fn for_each<'s>(&'s self, mut f: impl FnMut(Self::Key<'s>, Acc)) {
         for e in self.entries.iter() {
+            // Entries start and end on the key boundaries pushed.
             f(&self.arena[e.0 as usize..(e.0 + e.1) as usize], e.3);
         }
     }
@@ -258,4 +259,40 @@ pub fn key_i64(x: i64) -> u64 {
 #[inline]
 pub fn key_str(s: &[u8]) -> u64 {
     hash_bytes(s)
+}
+
+/// The columns of fired window rows, built as columns (columnar paths).
+#[derive(Default)]
+pub struct WindowColumns {
+    /// Event time: the window's end - 1.
+    pub event_time: Vec<i64>,
+    /// `window_start`.
+    pub start: Vec<i64>,
+    /// `window_end`.
+    pub end: Vec<i64>,
+    /// `n`.
+    pub n: Vec<i64>,
+    /// `total`.
+    pub total: Vec<f64>,
+}
+
+impl WindowColumns {
+    /// Room for `more` rows.
+    pub fn reserve(&mut self, more: usize) {
+        self.event_time.reserve(more);
+        self.start.reserve(more);
+        self.end.reserve(more);
+        self.n.reserve(more);
+        self.total.reserve(more);
+    }
+
+    /// One row of the window ending at `end`.
+    #[inline]
+    pub fn push(&mut self, end: i64, size: i64, acc: Acc) {
+        self.event_time.push(end - 1);
+        self.start.push(end - size);
+        self.end.push(end);
+        self.n.push(acc.n);
+        self.total.push(acc.total);
+    }
 }

@@ -66,12 +66,13 @@ impl Bitmap {
     }
 }
 
-/// A string column: row `i` is `bytes[offsets[i]..offsets[i + 1]]`, valid UTF-8 (checked on
-/// construction and on decode). One allocation per buffer, none per value.
+/// A string column: row `i` is `text[offsets[i]..offsets[i + 1]]`. The text is one `String`
+/// and every offset a character boundary (checked on construction and on decode), so reading
+/// a row is a slice, not a UTF-8 check. One allocation per buffer, none per value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StrColumn {
     offsets: Values<u32>,
-    bytes: Values<u8>,
+    text: Arc<String>,
 }
 
 impl StrColumn {
@@ -88,27 +89,25 @@ impl StrColumn {
     /// Row `i`'s string.
     #[inline]
     pub fn get(&self, i: usize) -> &str {
-        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-        // Offsets are checked to fall on character boundaries when the column is built.
-        std::str::from_utf8(&self.bytes[a..b]).unwrap_or_default()
+        &self.text[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
-    /// Row `i`'s bytes (valid UTF-8), without the check `get` repeats.
+    /// Row `i`'s bytes.
     #[inline]
     pub fn get_bytes(&self, i: usize) -> &[u8] {
-        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        self.get(i).as_bytes()
     }
 
-    /// The offsets (`len + 1`, starting at 0) and the byte buffer.
-    pub fn parts(&self) -> (&[u32], &[u8]) {
-        (&self.offsets, &self.bytes)
+    /// The offsets (`len + 1`, starting at 0) and the text.
+    pub fn parts(&self) -> (&[u32], &str) {
+        (&self.offsets, &self.text)
     }
 
     /// A column from its parts; `None` unless the offsets start at 0, never decrease, end at
     /// `bytes.len()`, the bytes are UTF-8 and every offset is a character boundary.
     pub fn try_new(offsets: Vec<u32>, bytes: Vec<u8>) -> Option<StrColumn> {
-        let text = std::str::from_utf8(&bytes).ok()?;
-        if offsets.first() != Some(&0) || offsets.last().map(|&o| o as usize) != Some(bytes.len())
+        let text = String::from_utf8(bytes).ok()?;
+        if offsets.first() != Some(&0) || offsets.last().map(|&o| o as usize) != Some(text.len())
         {
             return None;
         }
@@ -120,15 +119,19 @@ impl StrColumn {
         }
         Some(StrColumn {
             offsets: offsets.into(),
-            bytes: bytes.into(),
+            text: Arc::new(text),
         })
     }
 
     /// The rows `rows` (in that order), copied into a new column.
     pub fn gather(&self, rows: &[u32]) -> StrColumn {
-        let mut b = StrBuilder::with_capacity(rows.len(), rows.len() * 8);
+        let bytes: usize = rows
+            .iter()
+            .map(|&i| (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize)
+            .sum();
+        let mut b = StrBuilder::with_capacity(rows.len(), bytes);
         for &i in rows {
-            b.push_bytes_unchecked_utf8(self.get_bytes(i as usize));
+            b.push(self.get(i as usize));
         }
         b.finish()
     }
@@ -138,7 +141,7 @@ impl StrColumn {
 #[derive(Debug)]
 pub struct StrBuilder {
     offsets: Vec<u32>,
-    bytes: Vec<u8>,
+    text: String,
 }
 
 impl StrBuilder {
@@ -148,28 +151,22 @@ impl StrBuilder {
         offsets.push(0);
         StrBuilder {
             offsets,
-            bytes: Vec::with_capacity(bytes),
+            text: String::with_capacity(bytes),
         }
     }
 
     /// Appends a string.
     #[inline]
     pub fn push(&mut self, s: &str) {
-        self.push_bytes_unchecked_utf8(s.as_bytes());
-    }
-
-    /// Appends the bytes of a string already known to be UTF-8 (from another column).
-    #[inline]
-    fn push_bytes_unchecked_utf8(&mut self, s: &[u8]) {
-        self.bytes.extend_from_slice(s);
-        self.offsets.push(self.bytes.len() as u32);
+        self.text.push_str(s);
+        self.offsets.push(self.text.len() as u32);
     }
 
     /// The finished column.
     pub fn finish(self) -> StrColumn {
         StrColumn {
             offsets: self.offsets.into(),
-            bytes: self.bytes.into(),
+            text: Arc::new(self.text),
         }
     }
 }

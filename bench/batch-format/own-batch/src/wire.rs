@@ -109,22 +109,22 @@ pub fn encode_with(batch: &Batch, out: &mut Vec<u8>, frame_of_reference: bool) {
         }
         match &c.data {
             ColumnData::I64(v) => encode_i64s(v, out),
-            ColumnData::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            ColumnData::F64(v) => put(v, out),
             ColumnData::Bool(v) => out.extend(v.iter().map(|&b| u8::from(b))),
             ColumnData::Str(s) => {
-                let (offsets, bytes) = s.parts();
-                offsets.iter().for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
-                out.extend_from_slice(bytes);
+                let (offsets, text) = s.parts();
+                put(offsets, out);
+                out.extend_from_slice(text.as_bytes());
             }
             ColumnData::Dense { dim, values } => {
                 out.extend_from_slice(&dim.to_le_bytes());
-                values.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                put(values, out);
             }
             ColumnData::Sparse(s) => {
                 out.extend_from_slice(&s.dim.to_le_bytes());
-                s.offsets.iter().for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
-                s.indices.iter().for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
-                s.values.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                put(&s.offsets, out);
+                put(&s.indices, out);
+                put(&s.values, out);
             }
         }
     }
@@ -143,7 +143,7 @@ fn encode_i64s(v: &[i64], out: &mut Vec<u8>, allow_for: bool) {
     };
     if width >= 8 || v.is_empty() || !allow_for {
         out.push(0);
-        v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        put(v, out);
         return;
     }
     out.push(1);
@@ -220,12 +220,12 @@ pub fn decode(
         }
         let nulls = match r.u8()? {
             0 => None,
-            1 => Some(Bitmap(r.fixed(rows.div_ceil(64), u64::from_le_bytes)?.into())),
+            1 => Some(Bitmap(r.fixed::<u64>(rows.div_ceil(64))?.into())),
             f => return Err(WireError::Malformed(format!("column {i}: flags {f}"))),
         };
         let data = match ty {
             ColumnType::I64 => ColumnData::I64(r.i64s(rows)?.into()),
-            ColumnType::F64 => ColumnData::F64(r.fixed(rows, f64::from_le_bytes)?.into()),
+            ColumnType::F64 => ColumnData::F64(r.fixed::<f64>(rows)?.into()),
             ColumnType::Bool => {
                 let b = r.take(rows)?;
                 if b.iter().any(|&x| x > 1) {
@@ -234,7 +234,7 @@ pub fn decode(
                 ColumnData::Bool(b.iter().map(|&x| x == 1).collect::<Vec<_>>().into())
             }
             ColumnType::Str => {
-                let offsets = r.fixed(rows + 1, u32::from_le_bytes)?;
+                let offsets = r.fixed::<u32>(rows + 1)?;
                 let len = offsets.last().copied().unwrap_or(0) as usize;
                 let text = r.take(len)?.to_vec();
                 ColumnData::Str(StrColumn::try_new(offsets, text).ok_or_else(|| {
@@ -252,12 +252,12 @@ pub fn decode(
                 }
                 ColumnData::Dense {
                     dim,
-                    values: r.fixed(n, f64::from_le_bytes)?.into(),
+                    values: r.fixed::<f64>(n)?.into(),
                 }
             }
             ColumnType::Sparse => {
                 let dim = r.u32()?;
-                let offsets = r.fixed(rows + 1, u32::from_le_bytes)?;
+                let offsets = r.fixed::<u32>(rows + 1)?;
                 if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) {
                     return Err(WireError::Malformed(format!("column {i}: bad sparse offsets")));
                 }
@@ -265,8 +265,8 @@ pub fn decode(
                 if nnz > limits.max_vector_values {
                     return Err(WireError::TooLarge(format!("column {i}: {nnz} sparse entries")));
                 }
-                let indices = r.fixed(nnz as usize, u32::from_le_bytes)?;
-                let values = r.fixed(nnz as usize, f64::from_le_bytes)?;
+                let indices = r.fixed::<u32>(nnz as usize)?;
+                let values = r.fixed::<f64>(nnz as usize)?;
                 for w in offsets.windows(2) {
                     let row = &indices[w[0] as usize..w[1] as usize];
                     if row.iter().any(|&x| x >= dim) || row.windows(2).any(|p| p[0] >= p[1]) {
@@ -289,6 +289,42 @@ pub fn decode(
         return Err(WireError::Malformed(format!("{} bytes after the last column", r.left())));
     }
     Batch::try_new(event_time, columns).map_err(|e| WireError::Malformed(e.0))
+}
+
+/// A fixed-width little-endian value.
+trait Le: Copy {
+    const W: usize;
+    fn put(self, to: &mut [u8]);
+    fn get(from: &[u8]) -> Self;
+}
+
+macro_rules! le {
+    ($($t:ty),*) => {$(
+        impl Le for $t {
+            const W: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn put(self, to: &mut [u8]) {
+                to.copy_from_slice(&self.to_le_bytes());
+            }
+            #[inline(always)]
+            fn get(from: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(from);
+                <$t>::from_le_bytes(a)
+            }
+        }
+    )*};
+}
+
+le!(u32, u64, i64, f64);
+
+/// Appends `v` little-endian: one resize, then fixed-size stores.
+fn put<T: Le>(v: &[T], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + v.len() * T::W, 0);
+    for (to, x) in out[start..].chunks_exact_mut(T::W).zip(v) {
+        x.put(to);
+    }
 }
 
 struct Reader<'a> {
@@ -327,29 +363,19 @@ impl<'a> Reader<'a> {
     }
 
     /// `n` fixed-width values, after checking that their bytes are there.
-    fn fixed<T, const W: usize>(
-        &mut self,
-        n: usize,
-        from: fn([u8; W]) -> T,
-    ) -> Result<Vec<T>, WireError> {
+    fn fixed<T: Le>(&mut self, n: usize) -> Result<Vec<T>, WireError> {
         let len = n
-            .checked_mul(W)
+            .checked_mul(T::W)
             .ok_or_else(|| WireError::TooLarge(format!("{n} values")))?;
         let b = self.take(len)?;
-        Ok(b.chunks_exact(W)
-            .map(|c| {
-                let mut a = [0u8; W];
-                a.copy_from_slice(c);
-                from(a)
-            })
-            .collect())
+        Ok(b.chunks_exact(T::W).map(T::get).collect())
     }
 
     fn i64s(&mut self, rows: usize) -> Result<Vec<i64>, WireError> {
         match self.u8()? {
-            0 => self.fixed(rows, i64::from_le_bytes),
+            0 => self.fixed::<i64>(rows),
             1 => {
-                let base = self.fixed(1, i64::from_le_bytes)?[0] as u64;
+                let base = self.fixed::<i64>(1)?[0] as u64;
                 let width = usize::from(self.u8()?);
                 if !(1..8).contains(&width) {
                     return Err(WireError::Malformed(format!("frame-of-reference width {width}")));
