@@ -134,8 +134,8 @@ impl Path for Own {
                 rows[partition_i64(x) as usize].push(i as u32);
             }
         } else if let Some(s) = key.as_str() {
-            for i in 0..s.len() {
-                rows[partition_str(s.get(i)) as usize].push(i as u32);
+            for (i, k) in s.iter().enumerate() {
+                rows[partition_str(k) as usize].push(i as u32);
             }
         }
         rows.map(|r| batch.take(&r))
@@ -175,8 +175,8 @@ impl Path for Own {
                 let Some(keys) = batch.column(0).as_str() else {
                     return batch;
                 };
-                for (i, &a) in amount.iter().enumerate() {
-                    push(table.upsert(keys.get(i), a));
+                for (k, &a) in keys.iter().zip(amount) {
+                    push(table.upsert(k, a));
                 }
                 batch.column(0).clone()
             }
@@ -203,9 +203,8 @@ impl Path for Own {
                 let Some(keys) = batch.column(0).as_str() else {
                     return;
                 };
-                for (i, (&a, &t)) in amount.iter().zip(times).enumerate() {
-                    w.table(state::window_end(t, WINDOW_MS))
-                        .upsert(keys.get(i), a);
+                for ((k, &a), &t) in keys.iter().zip(amount).zip(times) {
+                    w.table(state::window_end(t, WINDOW_MS)).upsert(k, a);
                 }
             }
         }

@@ -92,6 +92,14 @@ impl StrColumn {
         &self.text[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
+    /// Every row's string, in order (no per-row offset lookups).
+    #[inline]
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.offsets
+            .windows(2)
+            .map(|w| self.text.get(w[0] as usize..w[1] as usize).unwrap_or_default())
+    }
+
     /// Row `i`'s bytes.
     #[inline]
     pub fn get_bytes(&self, i: usize) -> &[u8] {
