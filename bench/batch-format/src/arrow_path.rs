@@ -421,3 +421,38 @@ pub fn decode_frame(schema: &[u8], frame: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// What Quiver would have to check itself before handing a frame to Arrow's decoder, which
+/// panics (at 60.1) when a buffer's offset + length in the message lies outside the body or
+/// an offset is not aligned: one record-batch message, its body exactly the rest of the frame,
+/// no compression, every buffer 8-byte aligned and inside the body.
+pub fn precheck(frame: &[u8]) -> bool {
+    let word = |i: usize| -> Option<u32> {
+        let b = frame.get(i..i + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (Some(0xffff_ffff), Some(meta)) = (word(0), word(4)) else {
+        return false;
+    };
+    let Some(meta_bytes) = frame.get(8..8 + meta as usize) else {
+        return false;
+    };
+    let Ok(message) = arrow_ipc::root_as_message(meta_bytes) else {
+        return false;
+    };
+    let Some(batch) = message.header_as_record_batch() else {
+        return false;
+    };
+    let body = (frame.len() - 8 - meta as usize) as i64;
+    if message.bodyLength() != body || batch.compression().is_some() {
+        return false;
+    }
+    batch.buffers().is_some_and(|buffers| {
+        buffers.iter().all(|b| {
+            b.offset() >= 0
+                && b.length() >= 0
+                && b.offset() % 8 == 0
+                && b.offset().checked_add(b.length()).is_some_and(|end| end <= body)
+        })
+    })
+}

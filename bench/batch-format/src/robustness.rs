@@ -96,7 +96,21 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
             .cloned()
             .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        let site = format!("{at}: {}", msg.chars().take(90).collect::<String>());
+        // The first Arrow function above arrow-buffer on the stack: who made the bad call.
+        let trace = std::backtrace::Backtrace::force_capture().to_string();
+        let caller = trace
+            .lines()
+            .map(str::trim)
+            .filter_map(|l| l.strip_prefix("at "))
+            .find(|f| ["/arrow-ipc-", "/arrow-data-", "/arrow-array-"].iter().any(|c| f.contains(c)))
+            .and_then(|f| f.rsplit_once("/src/").map(|(krate, at)| {
+                format!("{}/src/{at}", krate.rsplit('/').next().unwrap_or(""))
+            }))
+            .unwrap_or_default();
+        let site = format!(
+            "{at}: {} (called from {caller})",
+            msg.chars().take(60).collect::<String>()
+        );
         if let Ok(mut sites) = SITES.lock() {
             if sites.len() < 8 && !sites.iter().any(|s| s.split(": ").next() == site.split(": ").next()) {
                 sites.push(site);
@@ -144,6 +158,14 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
             crate::arrow_path::decode_frame(&schema_msg, f)
         });
         results.push((name, o));
+        let o = run(mutants(&good, n, 3), |f| {
+            crate::arrow_path::precheck(f) && crate::arrow_path::decode_frame(&schema_msg, f)
+        });
+        results.push((match name {
+            "arrow IPC, i64 keys" => "arrow IPC + precheck, i64 keys",
+            "arrow IPC, Utf8 keys" => "arrow IPC + precheck, Utf8 keys",
+            _ => "arrow IPC + precheck, Utf8View keys",
+        }, o));
     }
 
     std::panic::set_hook(hook);
