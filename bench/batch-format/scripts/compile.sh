@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What Arrow costs to build and ship, against the own format: clean release builds (each in
 # a fresh target folder, nothing cached but the downloaded sources) of
-#   1. arrow-array + arrow-select + arrow-ipc alone, and own-batch alone;
+#   1. arrow-array + arrow-select + arrow-ipc alone, and own-batch alone (release and dev);
 #   2. the whole benchmark with and without the `arrow` feature (quiver-protocol and its
 #      QUIC/TLS stack in both), and the binaries' sizes (as built, and stripped);
 # then the crates Arrow adds to the dependency graph, duplicates, crypto providers and the
@@ -16,14 +16,16 @@ build() { # name, cargo args...
   rm -rf "$BASE-$name"
   local start end
   start=$(date +%s.%N)
-  cargo build --release --quiet --target-dir "$BASE-$name" "$@"
+  cargo build --quiet --target-dir "$BASE-$name" "$@"
   end=$(date +%s.%N)
   printf 'build=%s secs=%.1f load_after=%s\n' "$name" "$(echo "$end - $start" | bc)" "$(cut -d' ' -f1 /proc/loadavg)"
 }
-build arrow-alone -p arrow-array -p arrow-select -p arrow-ipc
-build own-alone -p own-batch
-build bench-without-arrow --no-default-features
-build bench-with-arrow
+build arrow-alone --release -p arrow-array -p arrow-select -p arrow-ipc
+build own-alone --release -p own-batch
+build dev-arrow-alone -p arrow-array -p arrow-select -p arrow-ipc
+build dev-own-alone -p own-batch
+build bench-without-arrow --release --no-default-features
+build bench-with-arrow --release
 for v in without with; do
   b="$BASE-bench-$v-arrow/release/batch-format-bench"
   strip -o "$b.stripped" "$b"
