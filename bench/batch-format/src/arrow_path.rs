@@ -58,7 +58,11 @@ fn schema(key: &DataType, columns: &[(&str, DataType)]) -> SchemaRef {
         Field::new("__event_time", DataType::Int64, false),
         Field::new("user", key.clone(), false),
     ];
-    fields.extend(columns.iter().map(|(n, t)| Field::new(*n, t.clone(), false)));
+    fields.extend(
+        columns
+            .iter()
+            .map(|(n, t)| Field::new(*n, t.clone(), false)),
+    );
     Arc::new(Schema::new(fields))
 }
 
@@ -84,8 +88,14 @@ impl ArrowPath {
                 windows: Default::default(),
             },
         };
-        let input = schema(&key_type, &[("amount", DataType::Float64), ("ts", DataType::Int64)]);
-        let running_out = schema(&key_type, &[("n", DataType::Int64), ("total", DataType::Float64)]);
+        let input = schema(
+            &key_type,
+            &[("amount", DataType::Float64), ("ts", DataType::Int64)],
+        );
+        let running_out = schema(
+            &key_type,
+            &[("n", DataType::Int64), ("total", DataType::Float64)],
+        );
         let window_out = schema(
             &key_type,
             &[
@@ -214,7 +224,9 @@ impl Path for ArrowPath {
                     rows[partition_i64(k) as usize].push(i as u32);
                 }
             }
-            _ => each_str(keys.as_ref(), |i, s| rows[partition_str(s) as usize].push(i as u32)),
+            _ => each_str(keys.as_ref(), |i, s| {
+                rows[partition_str(s) as usize].push(i as u32)
+            }),
         }
         rows.map(|r| {
             arrow_select::take::take_record_batch(&batch, &UInt32Array::from(r))
@@ -452,7 +464,9 @@ pub fn precheck(frame: &[u8]) -> bool {
             b.offset() >= 0
                 && b.length() >= 0
                 && b.offset() % 8 == 0
-                && b.offset().checked_add(b.length()).is_some_and(|end| end <= body)
+                && b.offset()
+                    .checked_add(b.length())
+                    .is_some_and(|end| end <= body)
         })
     })
 }

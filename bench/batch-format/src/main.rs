@@ -34,10 +34,18 @@ fn run_path(path: &str, keys: KeyKind, events: u64) -> Result<(Report, f64, u64)
         #[cfg(feature = "arrow")]
         "arrow" | "arrow-view" => {
             use batch_format_bench::arrow_path::{ArrowPath, StrLayout};
-            let layout = if path == "arrow" { StrLayout::Utf8 } else { StrLayout::View };
+            let layout = if path == "arrow" {
+                StrLayout::Utf8
+            } else {
+                StrLayout::View
+            };
             measure(ArrowPath::new(keys, layout), events)
         }
-        other => return Err(format!("unknown path {other:?} (rows, arrow, arrow-view, own, own-plain)")),
+        other => {
+            return Err(format!(
+                "unknown path {other:?} (rows, arrow, arrow-view, own, own-plain)"
+            ))
+        }
     })
 }
 
@@ -93,7 +101,9 @@ fn main() {
             println!("{line}");
         }
         Some("verify") => {
-            let events = arg(&args, "--events").and_then(|s| s.parse().ok()).unwrap_or(200_000);
+            let events = arg(&args, "--events")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(200_000);
             let mut failed = false;
             for keys in [KeyKind::I64, KeyKind::Str] {
                 let mut first = None;
@@ -114,9 +124,14 @@ fn main() {
             println!("every path gave the same sink digest");
         }
         Some("robustness") => {
-            let n = arg(&args, "--n").and_then(|s| s.parse().ok()).unwrap_or(100_000);
+            let n = arg(&args, "--n")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(100_000);
             for (name, o) in robustness::check(n) {
-                println!("{name}: {n} corrupted frames: {} decoded, {} refused, {} panicked", o.ok, o.err, o.panic);
+                println!(
+                    "{name}: {n} corrupted frames: {} decoded, {} refused, {} panicked",
+                    o.ok, o.err, o.panic
+                );
                 for site in &o.sites {
                     println!("    panic at {site}");
                 }

@@ -102,17 +102,27 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
             .lines()
             .map(str::trim)
             .filter_map(|l| l.strip_prefix("at "))
-            .find(|f| ["/arrow-ipc-", "/arrow-data-", "/arrow-array-"].iter().any(|c| f.contains(c)))
-            .and_then(|f| f.rsplit_once("/src/").map(|(krate, at)| {
-                format!("{}/src/{at}", krate.rsplit('/').next().unwrap_or(""))
-            }))
+            .find(|f| {
+                ["/arrow-ipc-", "/arrow-data-", "/arrow-array-"]
+                    .iter()
+                    .any(|c| f.contains(c))
+            })
+            .and_then(|f| {
+                f.rsplit_once("/src/").map(|(krate, at)| {
+                    format!("{}/src/{at}", krate.rsplit('/').next().unwrap_or(""))
+                })
+            })
             .unwrap_or_default();
         let site = format!(
             "{at}: {} (called from {caller})",
             msg.chars().take(60).collect::<String>()
         );
         if let Ok(mut sites) = SITES.lock() {
-            if sites.len() < 8 && !sites.iter().any(|s| s.split(": ").next() == site.split(": ").next()) {
+            if sites.len() < 8
+                && !sites
+                    .iter()
+                    .any(|s| s.split(": ").next() == site.split(": ").next())
+            {
                 sites.push(site);
             }
         }
@@ -127,7 +137,11 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
                 let (u, a, t) = crate::w1::event(s);
                 Record {
                     event_time: t,
-                    row: vec![Value::from(format!("u{u}").as_str()), Value::F64(a), Value::I64(t)],
+                    row: vec![
+                        Value::from(format!("u{u}").as_str()),
+                        Value::F64(a),
+                        Value::I64(t),
+                    ],
                 }
             })
             .collect();
@@ -138,7 +152,10 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
         results.push(("rows (bincode)", o));
     }
 
-    for (name, keys) in [("own, i64 keys", KeyKind::I64), ("own, string keys", KeyKind::Str)] {
+    for (name, keys) in [
+        ("own, i64 keys", KeyKind::I64),
+        ("own, string keys", KeyKind::Str),
+    ] {
         let good = own_frame(keys);
         let limits = own_batch::wire::Limits::default();
         let o = run(mutants(&good, n, 2), |f| {
@@ -149,9 +166,21 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
 
     #[cfg(feature = "arrow")]
     for (name, keys, layout) in [
-        ("arrow IPC, i64 keys", KeyKind::I64, crate::arrow_path::StrLayout::Utf8),
-        ("arrow IPC, Utf8 keys", KeyKind::Str, crate::arrow_path::StrLayout::Utf8),
-        ("arrow IPC, Utf8View keys", KeyKind::Str, crate::arrow_path::StrLayout::View),
+        (
+            "arrow IPC, i64 keys",
+            KeyKind::I64,
+            crate::arrow_path::StrLayout::Utf8,
+        ),
+        (
+            "arrow IPC, Utf8 keys",
+            KeyKind::Str,
+            crate::arrow_path::StrLayout::Utf8,
+        ),
+        (
+            "arrow IPC, Utf8View keys",
+            KeyKind::Str,
+            crate::arrow_path::StrLayout::View,
+        ),
     ] {
         let (schema_msg, good) = crate::arrow_path::frames(keys, layout);
         let o = run(mutants(&good, n, 3), |f| {
@@ -161,11 +190,14 @@ pub fn check(n: usize) -> Vec<(&'static str, Outcomes)> {
         let o = run(mutants(&good, n, 3), |f| {
             crate::arrow_path::precheck(f) && crate::arrow_path::decode_frame(&schema_msg, f)
         });
-        results.push((match name {
-            "arrow IPC, i64 keys" => "arrow IPC + precheck, i64 keys",
-            "arrow IPC, Utf8 keys" => "arrow IPC + precheck, Utf8 keys",
-            _ => "arrow IPC + precheck, Utf8View keys",
-        }, o));
+        results.push((
+            match name {
+                "arrow IPC, i64 keys" => "arrow IPC + precheck, i64 keys",
+                "arrow IPC, Utf8 keys" => "arrow IPC + precheck, Utf8 keys",
+                _ => "arrow IPC + precheck, Utf8View keys",
+            },
+            o,
+        ));
     }
 
     std::panic::set_hook(hook);

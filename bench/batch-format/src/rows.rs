@@ -114,7 +114,9 @@ impl Path for Rows {
             State::I64 { running, .. } => {
                 let table = &mut running[part];
                 for record in batch {
-                    let Value::I64(key) = record.row[0] else { continue };
+                    let Value::I64(key) = record.row[0] else {
+                        continue;
+                    };
                     let acc = table.upsert(key, amount(&record.row));
                     out.push(Record {
                         event_time: record.event_time,
@@ -125,7 +127,9 @@ impl Path for Rows {
             State::Str { running, .. } => {
                 let table = &mut running[part];
                 for record in batch {
-                    let Value::Str(key) = &record.row[0] else { continue };
+                    let Value::Str(key) = &record.row[0] else {
+                        continue;
+                    };
                     let acc = table.upsert(key, amount(&record.row));
                     out.push(Record {
                         event_time: record.event_time,
@@ -146,7 +150,9 @@ impl Path for Rows {
             State::I64 { windows, .. } => {
                 let w = &mut windows[part];
                 for record in batch {
-                    let Value::I64(key) = record.row[0] else { continue };
+                    let Value::I64(key) = record.row[0] else {
+                        continue;
+                    };
                     let end = state::window_end(record.event_time, WINDOW_MS);
                     w.table(end).upsert(key, amount(&record.row));
                 }
@@ -154,7 +160,9 @@ impl Path for Rows {
             State::Str { windows, .. } => {
                 let w = &mut windows[part];
                 for record in batch {
-                    let Value::Str(key) = &record.row[0] else { continue };
+                    let Value::Str(key) = &record.row[0] else {
+                        continue;
+                    };
                     let end = state::window_end(record.event_time, WINDOW_MS);
                     w.table(end).upsert(key, amount(&record.row));
                 }

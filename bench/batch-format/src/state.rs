@@ -69,7 +69,10 @@ impl KeyTable for I64Table {
     type Key<'a> = i64;
     #[inline]
     fn upsert(&mut self, key: i64, amount: f64) -> Acc {
-        match self.0.entry(hash_i64(key), |e| e.0 == key, |e| hash_i64(e.0)) {
+        match self
+            .0
+            .entry(hash_i64(key), |e| e.0 == key, |e| hash_i64(e.0))
+        {
             Entry::Occupied(o) => o.into_mut().1.add(amount),
             Entry::Vacant(v) => v.insert((key, Acc::default())).into_mut().1.add(amount),
         }
@@ -99,7 +102,11 @@ impl KeyTable for ArcStrTable {
             .entry(h, |e| *e.0 == **key, |e| hash_bytes(e.0.as_bytes()))
         {
             Entry::Occupied(o) => o.into_mut().1.add(amount),
-            Entry::Vacant(v) => v.insert((key.clone(), Acc::default())).into_mut().1.add(amount),
+            Entry::Vacant(v) => v
+                .insert((key.clone(), Acc::default()))
+                .into_mut()
+                .1
+                .add(amount),
         }
     }
     fn len(&self) -> usize {
@@ -224,18 +231,18 @@ impl Digest {
     #[inline]
     pub fn running(&mut self, event_time: i64, key: u64, n: i64, total: f64) {
         self.running_rows += 1;
-        self.running_sum = self
-            .running_sum
-            .wrapping_add(mix(event_time as u64, key, n as u64, total.to_bits()));
+        self.running_sum =
+            self.running_sum
+                .wrapping_add(mix(event_time as u64, key, n as u64, total.to_bits()));
     }
 
     /// Adds one window row (its start is `end - size`, so `end` stands for both).
     #[inline]
     pub fn window(&mut self, end: i64, key: u64, n: i64, total: f64) {
         self.window_rows += 1;
-        self.window_sum = self
-            .window_sum
-            .wrapping_add(mix(end as u64, key, n as u64, total.to_bits()));
+        self.window_sum =
+            self.window_sum
+                .wrapping_add(mix(end as u64, key, n as u64, total.to_bits()));
     }
 }
 

@@ -46,7 +46,11 @@ impl Batch {
     /// A batch of the same records (same event times, shared) with other columns, each as
     /// long as this batch: what an operator emitting one row per input row returns.
     pub fn derive(&self, columns: Vec<Column>) -> Result<Batch, BatchError> {
-        if let Some((i, c)) = columns.iter().enumerate().find(|(_, c)| c.len() != self.len) {
+        if let Some((i, c)) = columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.len() != self.len)
+        {
             return Err(BatchError(format!(
                 "column {i} has {} rows, the batch {}",
                 c.len(),

@@ -95,9 +95,11 @@ impl StrColumn {
     /// Every row's string, in order (no per-row offset lookups).
     #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.offsets
-            .windows(2)
-            .map(|w| self.text.get(w[0] as usize..w[1] as usize).unwrap_or_default())
+        self.offsets.windows(2).map(|w| {
+            self.text
+                .get(w[0] as usize..w[1] as usize)
+                .unwrap_or_default()
+        })
     }
 
     /// Row `i`'s bytes.
@@ -115,8 +117,7 @@ impl StrColumn {
     /// `bytes.len()`, the bytes are UTF-8 and every offset is a character boundary.
     pub fn try_new(offsets: Vec<u32>, bytes: Vec<u8>) -> Option<StrColumn> {
         let text = String::from_utf8(bytes).ok()?;
-        if offsets.first() != Some(&0) || offsets.last().map(|&o| o as usize) != Some(text.len())
-        {
+        if offsets.first() != Some(&0) || offsets.last().map(|&o| o as usize) != Some(text.len()) {
             return None;
         }
         if offsets.windows(2).any(|w| w[0] > w[1]) {
@@ -357,7 +358,10 @@ impl Column {
                 offsets.push(0u32);
                 let (mut indices, mut values) = (Vec::new(), Vec::new());
                 for &i in rows {
-                    let (a, b) = (s.offsets[i as usize] as usize, s.offsets[i as usize + 1] as usize);
+                    let (a, b) = (
+                        s.offsets[i as usize] as usize,
+                        s.offsets[i as usize + 1] as usize,
+                    );
                     indices.extend_from_slice(&s.indices[a..b]);
                     values.extend_from_slice(&s.values[a..b]);
                     offsets.push(indices.len() as u32);

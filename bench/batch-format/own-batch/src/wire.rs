@@ -182,17 +182,25 @@ pub fn decode(
     }
     let version = r.u8()?;
     if version != VERSION {
-        return Err(WireError::Malformed(format!("version {version}, expected {VERSION}")));
+        return Err(WireError::Malformed(format!(
+            "version {version}, expected {VERSION}"
+        )));
     }
     let rows = r.u32()?;
     if rows > limits.max_rows {
-        return Err(WireError::TooLarge(format!("{rows} rows, at most {}", limits.max_rows)));
+        return Err(WireError::TooLarge(format!(
+            "{rows} rows, at most {}",
+            limits.max_rows
+        )));
     }
     let rows = rows as usize;
     let ncols = usize::from(r.u16()?);
     if let Some(e) = expected {
         if e.len() != ncols {
-            return Err(WireError::Malformed(format!("{ncols} columns, expected {}", e.len())));
+            return Err(WireError::Malformed(format!(
+                "{ncols} columns, expected {}",
+                e.len()
+            )));
         }
     }
     let event_time = r.i64s(rows)?;
@@ -229,7 +237,9 @@ pub fn decode(
             ColumnType::Bool => {
                 let b = r.take(rows)?;
                 if b.iter().any(|&x| x > 1) {
-                    return Err(WireError::Malformed(format!("column {i}: a bool is not 0 or 1")));
+                    return Err(WireError::Malformed(format!(
+                        "column {i}: a bool is not 0 or 1"
+                    )));
                 }
                 ColumnData::Bool(b.iter().map(|&x| x == 1).collect::<Vec<_>>().into())
             }
@@ -243,7 +253,9 @@ pub fn decode(
             }
             ColumnType::Dense => {
                 let dim = r.u32()?;
-                let n = (dim as usize).checked_mul(rows).filter(|&n| n <= limits.max_vector_values as usize);
+                let n = (dim as usize)
+                    .checked_mul(rows)
+                    .filter(|&n| n <= limits.max_vector_values as usize);
                 let n = n.ok_or_else(|| {
                     WireError::TooLarge(format!("column {i}: {rows} vectors of dim {dim}"))
                 })?;
@@ -259,11 +271,15 @@ pub fn decode(
                 let dim = r.u32()?;
                 let offsets = r.fixed::<u32>(rows + 1)?;
                 if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) {
-                    return Err(WireError::Malformed(format!("column {i}: bad sparse offsets")));
+                    return Err(WireError::Malformed(format!(
+                        "column {i}: bad sparse offsets"
+                    )));
                 }
                 let nnz = offsets.last().copied().unwrap_or(0);
                 if nnz > limits.max_vector_values {
-                    return Err(WireError::TooLarge(format!("column {i}: {nnz} sparse entries")));
+                    return Err(WireError::TooLarge(format!(
+                        "column {i}: {nnz} sparse entries"
+                    )));
                 }
                 let indices = r.fixed::<u32>(nnz as usize)?;
                 let values = r.fixed::<f64>(nnz as usize)?;
@@ -286,7 +302,10 @@ pub fn decode(
         columns.push(Column { data, nulls });
     }
     if r.left() != 0 {
-        return Err(WireError::Malformed(format!("{} bytes after the last column", r.left())));
+        return Err(WireError::Malformed(format!(
+            "{} bytes after the last column",
+            r.left()
+        )));
     }
     Batch::try_new(event_time, columns).map_err(|e| WireError::Malformed(e.0))
 }
@@ -378,12 +397,18 @@ impl<'a> Reader<'a> {
                 let base = self.fixed::<i64>(1)?[0] as u64;
                 let width = usize::from(self.u8()?);
                 if !(1..8).contains(&width) {
-                    return Err(WireError::Malformed(format!("frame-of-reference width {width}")));
+                    return Err(WireError::Malformed(format!(
+                        "frame-of-reference width {width}"
+                    )));
                 }
                 let b = self.take(rows * width)?;
                 let mask = (1u64 << (8 * width)) - 1;
                 let mut out = Vec::with_capacity(rows);
-                let whole = if b.len() >= 8 { (b.len() - 8) / width + 1 } else { 0 };
+                let whole = if b.len() >= 8 {
+                    (b.len() - 8) / width + 1
+                } else {
+                    0
+                };
                 for i in 0..whole.min(rows) {
                     let mut a = [0u8; 8];
                     a.copy_from_slice(&b[i * width..i * width + 8]);

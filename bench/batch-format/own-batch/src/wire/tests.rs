@@ -11,10 +11,22 @@ fn sample() -> Batch {
         vec![10, 11, 4_000_000_000],
         vec![
             Column::i64(vec![-5, 7, 300]),
-            Column { nulls, ..Column::f64(vec![1.5, 0.0, -2.25]) },
-            Column { data: ColumnData::Bool(Values::from(vec![true, false, true])), nulls: None },
+            Column {
+                nulls,
+                ..Column::f64(vec![1.5, 0.0, -2.25])
+            },
+            Column {
+                data: ColumnData::Bool(Values::from(vec![true, false, true])),
+                nulls: None,
+            },
             Column::str(s.finish()),
-            Column { data: ColumnData::Dense { dim: 2, values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0].into() }, nulls: None },
+            Column {
+                data: ColumnData::Dense {
+                    dim: 2,
+                    values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0].into(),
+                },
+                nulls: None,
+            },
             Column {
                 data: ColumnData::Sparse(SparseColumn {
                     dim: 10,
@@ -47,7 +59,11 @@ fn frame_of_reference_round_trips_every_width() {
         let b = Batch::try_new(v.clone(), vec![Column::i64(v)]).unwrap();
         let mut out = Vec::new();
         encode(&b, &mut out);
-        assert_eq!(decode(&out, &Limits::default(), None).unwrap(), b, "width {width}");
+        assert_eq!(
+            decode(&out, &Limits::default(), None).unwrap(),
+            b,
+            "width {width}"
+        );
     }
 }
 
@@ -56,13 +72,33 @@ fn limits_refuse_before_allocating() {
     let b = sample();
     let mut out = Vec::new();
     encode(&b, &mut out);
-    let small = Limits { max_bytes: out.len() - 1, ..Limits::default() };
-    assert!(matches!(decode(&out, &small, None), Err(WireError::TooLarge(_))));
-    let few = Limits { max_rows: 2, ..Limits::default() };
-    assert!(matches!(decode(&out, &few, None), Err(WireError::TooLarge(_))));
+    let small = Limits {
+        max_bytes: out.len() - 1,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode(&out, &small, None),
+        Err(WireError::TooLarge(_))
+    ));
+    let few = Limits {
+        max_rows: 2,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode(&out, &few, None),
+        Err(WireError::TooLarge(_))
+    ));
     // A forged row count of 4G with a 10-byte frame.
     let forged = [b'Q', b'B', 1, 0xff, 0xff, 0xff, 0xff, 0, 0, 0];
-    assert!(decode(&forged, &Limits { max_rows: u32::MAX, ..Limits::default() }, None).is_err());
+    assert!(decode(
+        &forged,
+        &Limits {
+            max_rows: u32::MAX,
+            ..Limits::default()
+        },
+        None
+    )
+    .is_err());
 }
 
 #[test]
