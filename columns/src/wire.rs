@@ -9,8 +9,8 @@
 //! f64     := rows × f64
 //! bool    := rows × u8 (0 or 1)
 //! string  := (rows + 1) × u32 offsets, then offsets[rows] bytes of UTF-8
-//! dense   := dim:u32 (rows × dim) × f64
-//! sparse  := dim:u32 (rows + 1) × u32 offsets, nnz = offsets[rows]: nnz × u32, nnz × f64
+//! dense   := (rows + 1) × u32 offsets, n = offsets[rows]: n × f64
+//! sparse  := rows × u32 dims, (rows + 1) × u32 offsets, nnz = offsets[rows]: nnz × u32, nnz × f64
 //! ```
 //!
 //! Little-endian throughout. The frame of reference keeps an i64 column of nearby values
@@ -23,7 +23,7 @@
 //! makes it panic or allocate more than `Limits::max_rows` values per column.
 
 use crate::batch::Batch;
-use crate::column::{Bitmap, Column, ColumnData, ColumnType, SparseColumn, StrColumn};
+use crate::column::{Bitmap, Column, ColumnData, ColumnType, DenseColumn, SparseColumn, StrColumn};
 use std::fmt;
 
 const MAGIC: [u8; 2] = *b"QB";
@@ -116,12 +116,12 @@ pub fn encode_with(batch: &Batch, out: &mut Vec<u8>, frame_of_reference: bool) {
                 put(offsets, out);
                 out.extend_from_slice(text.as_bytes());
             }
-            ColumnData::Dense { dim, values } => {
-                out.extend_from_slice(&dim.to_le_bytes());
-                put(values, out);
+            ColumnData::Dense(d) => {
+                put(&d.offsets, out);
+                put(&d.values, out);
             }
             ColumnData::Sparse(s) => {
-                out.extend_from_slice(&s.dim.to_le_bytes());
+                put(&s.dims, out);
                 put(&s.offsets, out);
                 put(&s.indices, out);
                 put(&s.values, out);
@@ -252,47 +252,29 @@ pub fn decode(
                 })?)
             }
             ColumnType::Dense => {
-                let dim = r.u32()?;
-                let n = (dim as usize)
-                    .checked_mul(rows)
-                    .filter(|&n| n <= limits.max_vector_values as usize);
-                let n = n.ok_or_else(|| {
-                    WireError::TooLarge(format!("column {i}: {rows} vectors of dim {dim}"))
-                })?;
-                if dim == 0 && rows > 0 {
-                    return Err(WireError::Malformed(format!("column {i}: dense dim 0")));
-                }
-                ColumnData::Dense {
-                    dim,
+                let offsets = list_offsets(&mut r, rows, limits, i)?;
+                let n = offsets.last().copied().unwrap_or(0) as usize;
+                ColumnData::Dense(DenseColumn {
+                    offsets: offsets.into(),
                     values: r.fixed::<f64>(n)?.into(),
-                }
+                })
             }
             ColumnType::Sparse => {
-                let dim = r.u32()?;
-                let offsets = r.fixed::<u32>(rows + 1)?;
-                if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) {
-                    return Err(WireError::Malformed(format!(
-                        "column {i}: bad sparse offsets"
-                    )));
-                }
-                let nnz = offsets.last().copied().unwrap_or(0);
-                if nnz > limits.max_vector_values {
-                    return Err(WireError::TooLarge(format!(
-                        "column {i}: {nnz} sparse entries"
-                    )));
-                }
-                let indices = r.fixed::<u32>(nnz as usize)?;
-                let values = r.fixed::<f64>(nnz as usize)?;
-                for w in offsets.windows(2) {
+                let dims = r.fixed::<u32>(rows)?;
+                let offsets = list_offsets(&mut r, rows, limits, i)?;
+                let nnz = offsets.last().copied().unwrap_or(0) as usize;
+                let indices = r.fixed::<u32>(nnz)?;
+                let values = r.fixed::<f64>(nnz)?;
+                for (w, &dim) in offsets.windows(2).zip(&dims) {
                     let row = &indices[w[0] as usize..w[1] as usize];
                     if row.iter().any(|&x| x >= dim) || row.windows(2).any(|p| p[0] >= p[1]) {
                         return Err(WireError::Malformed(format!(
-                            "column {i}: sparse indices must increase and stay below dim {dim}"
+                            "column {i}: sparse indices must increase and stay below their dim"
                         )));
                     }
                 }
                 ColumnData::Sparse(SparseColumn {
-                    dim,
+                    dims: dims.into(),
                     offsets: offsets.into(),
                     indices: indices.into(),
                     values: values.into(),
@@ -308,6 +290,30 @@ pub fn decode(
         )));
     }
     Batch::try_new(event_time, columns).map_err(|e| WireError::Malformed(e.0))
+}
+
+/// The `rows + 1` offsets of a list column (dense or sparse vectors): from 0, never
+/// decreasing, and at most `Limits::max_vector_values` entries in all.
+fn list_offsets(
+    r: &mut Reader<'_>,
+    rows: usize,
+    limits: &Limits,
+    column: usize,
+) -> Result<Vec<u32>, WireError> {
+    let offsets = r.fixed::<u32>(rows + 1)?;
+    if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(WireError::Malformed(format!(
+            "column {column}: bad vector offsets"
+        )));
+    }
+    let n = offsets.last().copied().unwrap_or(0);
+    if n > limits.max_vector_values {
+        return Err(WireError::TooLarge(format!(
+            "column {column}: {n} vector entries, at most {}",
+            limits.max_vector_values
+        )));
+    }
+    Ok(offsets)
 }
 
 /// A fixed-width little-endian value.

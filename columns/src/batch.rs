@@ -7,7 +7,7 @@ use std::sync::Arc;
 /// `len` records: an event time each and one value per column. Cloning shares every buffer
 /// (two reference-count increments), so fanning a batch out to several consumers copies no
 /// value; a consumer that wants to change a column builds a new one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Batch {
     len: usize,
     event_time: Values<i64>,
@@ -111,6 +111,41 @@ impl Batch {
         rows.iter().map(|r| self.take(r)).collect()
     }
 
+    /// The records `range` (a frame too large to send is split this way).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Batch {
+        let rows: Vec<u32> = (range.start as u32..range.end.min(self.len) as u32).collect();
+        self.take(&rows)
+    }
+
+    /// The batches one after the other, as one batch; their columns must have the same types.
+    pub fn concat(batches: &[Batch]) -> Result<Batch, BatchError> {
+        match batches {
+            [] => Ok(Batch::default()),
+            [one] => Ok(one.clone()),
+            [first, ..] => {
+                let types: Vec<_> = first.columns.iter().map(Column::ty).collect();
+                if let Some(b) = batches
+                    .iter()
+                    .find(|b| b.columns.iter().map(Column::ty).ne(types.iter().copied()))
+                {
+                    return Err(BatchError(format!(
+                        "cannot concatenate batches of other columns ({:?} and {:?})",
+                        types,
+                        b.columns.iter().map(Column::ty).collect::<Vec<_>>()
+                    )));
+                }
+                let event_time: Vec<i64> = batches
+                    .iter()
+                    .flat_map(|b| b.event_time.iter().copied())
+                    .collect();
+                let columns = (0..types.len())
+                    .map(|c| Column::concat(batches.iter().map(|b| &b.columns[c])))
+                    .collect::<Vec<_>>();
+                Batch::try_new(event_time, columns)
+            }
+        }
+    }
+
     /// The records `rows` (in that order) as a new batch.
     pub fn take(&self, rows: &[u32]) -> Batch {
         Batch {
@@ -124,3 +159,6 @@ impl Batch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -180,18 +180,51 @@ impl StrBuilder {
     }
 }
 
-/// Sparse vectors in CSR layout: row `i` has the entries `offsets[i]..offsets[i + 1]` of
-/// `indices` and `values`; every index is below `dim` and increasing within a row.
+/// Dense vectors, one per row, of any length: row `i` is
+/// `values[offsets[i]..offsets[i + 1]]` (Arrow's `List<Float64>` layout; a column of vectors
+/// of one length is a row-major matrix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseColumn {
+    /// `len + 1` offsets into `values`, from 0, never decreasing.
+    pub offsets: Values<u32>,
+    /// Every row's floats, one after the other.
+    pub values: Values<f64>,
+}
+
+impl DenseColumn {
+    /// Row `i`'s vector.
+    #[inline]
+    pub fn get(&self, i: usize) -> &[f64] {
+        &self.values[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+/// Sparse vectors in CSR layout: row `i` has dimension `dims[i]` and the entries
+/// `offsets[i]..offsets[i + 1]` of `indices` and `values`; within a row the indices increase
+/// and stay below its dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SparseColumn {
-    /// Dimension of every row's vector.
-    pub dim: u32,
+    /// Every row's dimension.
+    pub dims: Values<u32>,
     /// `len + 1` offsets into `indices` / `values`.
     pub offsets: Values<u32>,
     /// Positions of the non-zero entries.
     pub indices: Values<u32>,
     /// Values at `indices`.
     pub values: Values<f64>,
+}
+
+impl SparseColumn {
+    /// Row `i`: its dimension, indices and values.
+    #[inline]
+    pub fn get(&self, i: usize) -> (u32, &[u32], &[f64]) {
+        let range = self.offsets[i] as usize..self.offsets[i + 1] as usize;
+        (
+            self.dims[i],
+            &self.indices[range.clone()],
+            &self.values[range],
+        )
+    }
 }
 
 /// One typed column; `nulls` (in [`Column`]) marks missing values.
@@ -205,13 +238,8 @@ pub enum ColumnData {
     Bool(Values<bool>),
     /// Strings.
     Str(StrColumn),
-    /// Dense vectors of `dim` floats: row `i` is `values[i * dim..(i + 1) * dim]`.
-    Dense {
-        /// Floats per row.
-        dim: u32,
-        /// `len * dim` floats.
-        values: Values<f64>,
-    },
+    /// Dense vectors.
+    Dense(DenseColumn),
     /// Sparse vectors.
     Sparse(SparseColumn),
 }
@@ -274,7 +302,7 @@ impl Column {
             ColumnData::F64(_) => ColumnType::F64,
             ColumnData::Bool(_) => ColumnType::Bool,
             ColumnData::Str(_) => ColumnType::Str,
-            ColumnData::Dense { .. } => ColumnType::Dense,
+            ColumnData::Dense(_) => ColumnType::Dense,
             ColumnData::Sparse(_) => ColumnType::Sparse,
         }
     }
@@ -286,11 +314,8 @@ impl Column {
             ColumnData::F64(v) => v.len(),
             ColumnData::Bool(v) => v.len(),
             ColumnData::Str(s) => s.len(),
-            ColumnData::Dense { dim, values } => match *dim {
-                0 => 0,
-                d => values.len() / d as usize,
-            },
-            ColumnData::Sparse(s) => s.offsets.len().saturating_sub(1),
+            ColumnData::Dense(d) => d.offsets.len().saturating_sub(1),
+            ColumnData::Sparse(s) => s.dims.len(),
         }
     }
 
@@ -332,6 +357,44 @@ impl Column {
         self.nulls.as_ref().is_none_or(|b| b.is_valid(i))
     }
 
+    /// Columns of one type one after the other (the caller checked the types match).
+    pub(crate) fn concat<'a>(columns: impl Iterator<Item = &'a Column> + Clone) -> Column {
+        let lengths: Vec<usize> = columns.clone().map(Column::len).collect();
+        let total: usize = lengths.iter().sum();
+        let mut rows = Vec::with_capacity(total);
+        let mut builder: Option<crate::ColumnBuilder> = None;
+        for (column, &len) in columns.zip(&lengths) {
+            let b = builder.get_or_insert_with(|| crate::ColumnBuilder::new(column.ty(), total));
+            rows.clear();
+            rows.extend(0..len as u32);
+            column.append_to(b, &rows);
+        }
+        builder.map_or_else(|| Column::i64(Vec::new()), |mut b| b.finish())
+    }
+
+    /// Appends the rows `rows` of this column to `builder` (of the same type).
+    pub fn append_to(&self, builder: &mut crate::ColumnBuilder, rows: &[u32]) {
+        for &r in rows {
+            let i = r as usize;
+            if !self.is_valid(i) {
+                builder.push_null();
+                continue;
+            }
+            // The builder has this column's type, so no push can be refused.
+            let _same_type = match &self.data {
+                ColumnData::I64(v) => builder.push_i64(v[i]),
+                ColumnData::F64(v) => builder.push_f64(v[i]),
+                ColumnData::Bool(v) => builder.push_bool(v[i]),
+                ColumnData::Str(s) => builder.push_str(s.get(i)),
+                ColumnData::Dense(d) => builder.push_dense(d.get(i)),
+                ColumnData::Sparse(s) => {
+                    let (dim, indices, values) = s.get(i);
+                    builder.push_sparse(dim, indices, values)
+                }
+            };
+        }
+    }
+
     /// The rows `rows` (in that order), copied into a new column.
     pub fn gather(&self, rows: &[u32]) -> Column {
         fn pick<T: Copy>(v: &[T], rows: &[u32]) -> Vec<T> {
@@ -342,32 +405,29 @@ impl Column {
             ColumnData::F64(v) => ColumnData::F64(pick(v, rows).into()),
             ColumnData::Bool(v) => ColumnData::Bool(pick(v, rows).into()),
             ColumnData::Str(s) => ColumnData::Str(s.gather(rows)),
-            ColumnData::Dense { dim, values } => {
-                let d = *dim as usize;
-                let mut out = Vec::with_capacity(rows.len() * d);
-                for &i in rows {
-                    out.extend_from_slice(&values[i as usize * d..(i as usize + 1) * d]);
-                }
-                ColumnData::Dense {
-                    dim: *dim,
-                    values: out.into(),
-                }
+            ColumnData::Dense(d) => {
+                let (offsets, values) =
+                    gather_lists(&d.offsets, rows, |a, b, out: &mut Vec<f64>| {
+                        out.extend_from_slice(&d.values[a..b])
+                    });
+                ColumnData::Dense(DenseColumn {
+                    offsets: offsets.into(),
+                    values: values.into(),
+                })
             }
             ColumnData::Sparse(s) => {
-                let mut offsets = Vec::with_capacity(rows.len() + 1);
-                offsets.push(0u32);
-                let (mut indices, mut values) = (Vec::new(), Vec::new());
-                for &i in rows {
-                    let (a, b) = (
-                        s.offsets[i as usize] as usize,
-                        s.offsets[i as usize + 1] as usize,
-                    );
-                    indices.extend_from_slice(&s.indices[a..b]);
-                    values.extend_from_slice(&s.values[a..b]);
-                    offsets.push(indices.len() as u32);
-                }
+                let (offsets, pairs) =
+                    gather_lists(&s.offsets, rows, |a, b, out: &mut Vec<(u32, f64)>| {
+                        out.extend(
+                            s.indices[a..b]
+                                .iter()
+                                .copied()
+                                .zip(s.values[a..b].iter().copied()),
+                        )
+                    });
+                let (indices, values): (Vec<u32>, Vec<f64>) = pairs.into_iter().unzip();
                 ColumnData::Sparse(SparseColumn {
-                    dim: s.dim,
+                    dims: pick(&s.dims, rows).into(),
                     offsets: offsets.into(),
                     indices: indices.into(),
                     values: values.into(),
@@ -382,4 +442,25 @@ impl Column {
                 .map(|b| b.gather(rows.iter().map(|&i| i as usize))),
         }
     }
+}
+
+/// The offsets and items of the list rows `rows` of a list column with `offsets`: `copy(a, b,
+/// out)` appends the items `a..b` of one row.
+fn gather_lists<T>(
+    offsets: &[u32],
+    rows: &[u32],
+    mut copy: impl FnMut(usize, usize, &mut Vec<T>),
+) -> (Vec<u32>, Vec<T>) {
+    let mut out_offsets = Vec::with_capacity(rows.len() + 1);
+    out_offsets.push(0u32);
+    let mut items = Vec::new();
+    for &i in rows {
+        let (a, b) = (
+            offsets[i as usize] as usize,
+            offsets[i as usize + 1] as usize,
+        );
+        copy(a, b, &mut items);
+        out_offsets.push(items.len() as u32);
+    }
+    (out_offsets, items)
 }

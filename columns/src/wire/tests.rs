@@ -21,15 +21,16 @@ fn sample() -> Batch {
             },
             Column::str(s.finish()),
             Column {
-                data: ColumnData::Dense {
-                    dim: 2,
+                // Vectors of different lengths: 2, 0 and 4 floats.
+                data: ColumnData::Dense(DenseColumn {
+                    offsets: vec![0, 2, 2, 6].into(),
                     values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0].into(),
-                },
+                }),
                 nulls: None,
             },
             Column {
                 data: ColumnData::Sparse(SparseColumn {
-                    dim: 10,
+                    dims: vec![10, 10, 3].into(),
                     offsets: vec![0, 2, 2, 3].into(),
                     indices: vec![1, 9, 0].into(),
                     values: vec![0.5, 1.5, 2.5].into(),
