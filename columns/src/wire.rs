@@ -402,6 +402,11 @@ impl<'a> Reader<'a> {
             1 => {
                 let base = self.fixed::<i64>(1)?[0] as u64;
                 let width = usize::from(self.u8()?);
+                if width == 0 {
+                    // Every value equals the base (one row, or a constant column); `rows` was
+                    // checked against the limits before.
+                    return Ok(vec![base as i64; rows]);
+                }
                 if !(1..8).contains(&width) {
                     return Err(WireError::Malformed(format!(
                         "frame-of-reference width {width}"

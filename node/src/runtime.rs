@@ -274,6 +274,10 @@ impl Runtime {
                 generation: deployment.generation,
                 actor: actor.clone(),
                 counters: counters.clone(),
+                columns: quiver_protocol::batch::column_types(
+                    &head.input_schema.clone().unwrap_or_default(),
+                )
+                .into(),
             },
         );
         Ok(DeployedTask {

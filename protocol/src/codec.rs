@@ -162,6 +162,16 @@ fn frame_len(len: usize) -> Result<u32, CodecError> {
 pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     r: &mut R,
 ) -> Result<Option<T>, CodecError> {
+    match read_frame_bytes(r).await? {
+        Some(payload) => decode(&payload).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads one frame's payload, with the limits and end-of-stream handling of [`read_frame`].
+pub async fn read_frame_bytes<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Result<Option<Vec<u8>>, CodecError> {
     let mut prefix = [0u8; PREFIX_BYTES];
     let mut got = 0;
     while got < PREFIX_BYTES {
@@ -194,5 +204,5 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
             got: payload.len(),
         });
     }
-    decode(&payload).map(Some)
+    Ok(Some(payload))
 }

@@ -2,6 +2,7 @@
 //! records, the fixed key hash, the job spec and plan, the messages between processes, the
 //! bincode codec with size limits, and QUIC endpoints with mutual TLS against the cluster CA.
 
+pub mod batch;
 pub mod codec;
 pub mod failure;
 pub mod ids;

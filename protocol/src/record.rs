@@ -38,7 +38,8 @@ pub struct Record {
     pub row: Row,
 }
 
-/// A batch of records: the unit of encoding, flow control and operator calls.
+/// Records as rows: how operators that work a record at a time see a batch (the runtime
+/// carries [`crate::batch::Batch`], columns, and converts at their edge).
 pub type Batch = Vec<Record>;
 
 /// A checkpoint barrier, injected by sources in-band after their last record before it.
@@ -51,10 +52,10 @@ pub struct Barrier {
 }
 
 /// What a channel carries, in order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StreamElement {
-    /// Data.
-    Records(Batch),
+    /// Data: a columnar batch (the unit of encoding, flow control and operator calls).
+    Records(crate::batch::Batch),
     /// No record with an event time at or below this will follow on this channel.
     Watermark(i64),
     /// The channel has no data for now: leave it out of the minimum watermark until it speaks.
@@ -63,4 +64,66 @@ pub enum StreamElement {
     Barrier(Barrier),
     /// The channel is finished: no element follows.
     End,
+}
+
+/// The elements that are not data, as encoded on the wire (bincode).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+enum Control {
+    Watermark(i64),
+    Idle,
+    Barrier(Barrier),
+    End,
+}
+
+/// The first byte of an element's frame: what follows.
+const CONTROL: u8 = 0;
+const RECORDS: u8 = 1;
+
+impl StreamElement {
+    /// Appends the element's frame payload to `buf`: a tag byte, then a batch in the
+    /// columnar wire format or a control element in bincode.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), crate::codec::CodecError> {
+        let control = match self {
+            StreamElement::Records(batch) => {
+                buf.push(RECORDS);
+                crate::batch::wire::encode(batch, buf);
+                return Ok(());
+            }
+            StreamElement::Watermark(w) => Control::Watermark(*w),
+            StreamElement::Idle => Control::Idle,
+            StreamElement::Barrier(b) => Control::Barrier(*b),
+            StreamElement::End => Control::End,
+        };
+        buf.push(CONTROL);
+        crate::codec::encode_into(&control, buf)
+    }
+
+    /// Reads an element from a frame payload made by [`StreamElement::encode_into`]. A batch
+    /// must have the column types `columns` (the receiving stream's schema); every count is
+    /// checked against the frame limit before anything is allocated.
+    pub fn decode(
+        payload: &[u8],
+        columns: &[crate::batch::ColumnType],
+    ) -> Result<StreamElement, crate::codec::CodecError> {
+        let malformed = |reason: String| crate::codec::CodecError::Malformed { reason };
+        match payload.split_first() {
+            Some((&RECORDS, rest)) => {
+                let limits = crate::batch::wire::Limits {
+                    max_bytes: crate::codec::MAX_FRAME_BYTES,
+                    ..Default::default()
+                };
+                crate::batch::wire::decode(rest, &limits, Some(columns))
+                    .map(StreamElement::Records)
+                    .map_err(|e| malformed(e.to_string()))
+            }
+            Some((&CONTROL, rest)) => Ok(match crate::codec::decode(rest)? {
+                Control::Watermark(w) => StreamElement::Watermark(w),
+                Control::Idle => StreamElement::Idle,
+                Control::Barrier(b) => StreamElement::Barrier(b),
+                Control::End => StreamElement::End,
+            }),
+            Some((tag, _)) => Err(malformed(format!("unknown element tag {tag}"))),
+            None => Err(malformed("an empty element frame".into())),
+        }
+    }
 }

@@ -6,7 +6,18 @@ use quinn::crypto::rustls::QuicClientConfig;
 use quiver_protocol::codec::{read_frame, write_frame, CodecError};
 use quiver_protocol::pki::{generate_bundle, CertBundle, Role, TlsIdentity};
 use quiver_protocol::transport::{client_endpoint, connect, endpoint, peer_role};
-use quiver_protocol::{Barrier, CheckpointId, Generation, Record, StreamElement, Value};
+use quiver_protocol::{Barrier, CheckpointId, Generation, Record, Value};
+use serde::{Deserialize, Serialize};
+
+/// What the tests send over the streams: a message of every shape (the bincode shape stream
+/// elements had; the transport does not care what a frame holds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum StreamElement {
+    Records(Vec<Record>),
+    Watermark(i64),
+    Barrier(Barrier),
+    End,
+}
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;

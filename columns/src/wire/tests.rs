@@ -128,3 +128,16 @@ fn corrupted_frames_are_errors_not_panics() {
         let _ = decode(&f, &Limits::default(), None);
     }
 }
+
+#[test]
+fn a_constant_or_single_row_i64_column_round_trips() {
+    for v in [vec![42i64], vec![-7; 100], Vec::new()] {
+        let b = Batch::try_new(v.clone(), vec![Column::i64(v)]).unwrap();
+        let mut out = Vec::new();
+        encode(&b, &mut out);
+        assert_eq!(
+            decode(&out, &Limits::default(), Some(&[ColumnType::I64])).unwrap(),
+            b
+        );
+    }
+}

@@ -10,10 +10,13 @@ use super::saved_state::SavedAs;
 use super::RuntimeError;
 use crate::blocking::blocking;
 use crate::operator::{KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
+use quiver_protocol::batch::{self, Batch};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::state_schema::StateSchema;
-use quiver_protocol::{Batch, CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
+use quiver_protocol::{
+    CheckpointId, Generation, OperatorId, PartitionId, Record, Schema, StreamElement,
+};
 use std::sync::Arc;
 
 /// An operator's state copy taken at a barrier, with its name and schema.
@@ -48,6 +51,10 @@ struct ChainNode {
     saved_as: Option<SavedAs>,
     /// Its key groups (stages) — the state it owns.
     groups: std::ops::Range<u32>,
+    /// The columns of the records it reads (a stage's late records have them too) and of
+    /// those it emits.
+    input: Schema,
+    output: Schema,
     step: Step,
     main: Arc<[Route]>,
     late: Arc<[Route]>,
@@ -68,6 +75,8 @@ pub(crate) struct Chain {
     /// Where the head's records go: the source's consumers, or chained node 0.
     pub(crate) entry: Arc<[Route]>,
     pub(crate) gates: Vec<OutputGate>,
+    /// The columns of a source task's records (sources still produce rows).
+    source_schema: Schema,
     gate_specs: Vec<GateSpec>,
     counters: Arc<TaskCounters>,
     lineage: u64,
@@ -94,6 +103,10 @@ impl Chain {
             nodes: Vec::new(),
             entry: Arc::from(Vec::new()),
             gates: Vec::new(),
+            source_schema: match &head.kind {
+                OperatorKind::Source(source) => source.schema.clone(),
+                _ => Schema::default(),
+            },
             gate_specs: Vec::new(),
             counters,
             lineage: deployment.lineage,
@@ -163,6 +176,11 @@ impl Chain {
                 plan.spec.max_parallelism,
                 op.parallelism,
             ),
+            input: input_schema.clone(),
+            output: match &op.kind {
+                OperatorKind::Stage(stage) => stage.schema.clone(),
+                _ => Schema::default(),
+            },
             step,
             main: Arc::from(Vec::new()),
             late: Arc::from(Vec::new()),
@@ -208,6 +226,16 @@ impl Chain {
         self.gates = gates;
     }
 
+    /// Pushes what a source read (rows of the source's schema) along `routes`.
+    pub(crate) fn push_source(
+        &mut self,
+        routes: &[Route],
+        rows: Vec<Record>,
+    ) -> Result<(), RuntimeError> {
+        let batch = columns_of(&self.source_schema, &rows)?;
+        self.push(routes, batch)
+    }
+
     /// Pushes records along `routes`.
     pub(crate) fn push(&mut self, routes: &[Route], batch: Batch) -> Result<(), RuntimeError> {
         if batch.is_empty() {
@@ -232,13 +260,13 @@ impl Chain {
                 let node = &mut self.nodes[i];
                 match &mut node.step {
                     Step::Sink(sink) => {
-                        sink.write_batch(&batch)?;
+                        sink.write_batch(&batch::to_records(&batch))?;
                         TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
                         Ok(())
                     }
                     Step::Stage(op) => {
                         let mut out = Output::default();
-                        op.process_batch(batch, &mut out)?;
+                        op.process_batch(batch::to_records(&batch), &mut out)?;
                         self.emit(i, out)
                     }
                 }
@@ -249,13 +277,19 @@ impl Chain {
     /// Routes what node `i` emitted: records to its consumers, late records to its late
     /// output (or counted when it has none).
     fn emit(&mut self, i: usize, out: Output) -> Result<(), RuntimeError> {
-        let (main, late) = (self.nodes[i].main.clone(), self.nodes[i].late.clone());
+        let node = &self.nodes[i];
+        let (main, late) = (node.main.clone(), node.late.clone());
         if !out.late.is_empty() && late.is_empty() {
             TaskCounters::add(&self.counters.late_dropped, out.late.len() as u64);
-        } else {
-            self.push(&late, out.late)?;
+        } else if !out.late.is_empty() {
+            let late_records = columns_of(&node.input, &out.late)?;
+            self.push(&late, late_records)?;
         }
-        self.push(&main, out.records)
+        if out.records.is_empty() {
+            return Ok(());
+        }
+        let records = columns_of(&self.nodes[i].output, &out.records)?;
+        self.push(&main, records)
     }
 
     /// The combined input watermark advanced: let every operator fire, then forward it.
@@ -394,3 +428,8 @@ impl Chain {
 
 #[cfg(test)]
 mod tests;
+
+/// Rows of `schema` as a batch; a row that does not fit its schema is an operator's bug.
+fn columns_of(schema: &Schema, rows: &[Record]) -> Result<Batch, RuntimeError> {
+    batch::from_records(schema, rows).map_err(|e| RuntimeError::Plan(e.to_string()))
+}

@@ -12,6 +12,7 @@ use super::metrics::TaskCounters;
 use super::sender::RemoteSender;
 use super::task::TaskMsg;
 use super::RuntimeError;
+use quiver_protocol::batch::ColumnType;
 use quiver_protocol::codec;
 use quiver_protocol::messages::{ChannelOpen, ChannelReply};
 use quiver_protocol::pki::Role;
@@ -33,6 +34,8 @@ pub(crate) struct TaskEntry {
     pub(crate) generation: Generation,
     pub(crate) actor: ActorRef<TaskMsg>,
     pub(crate) counters: Arc<TaskCounters>,
+    /// The column types of the records it reads: a batch of others is a bad frame.
+    pub(crate) columns: Arc<[ColumnType]>,
 }
 
 type TaskKey = (JobId, OperatorId, PartitionId);
@@ -229,7 +232,11 @@ impl Exchange {
             }
         });
         loop {
-            let element: StreamElement = match codec::read_frame(&mut recv).await {
+            let frame = codec::read_frame_bytes(&mut recv).await.and_then(|f| {
+                f.map(|f| StreamElement::decode(&f, &entry.columns))
+                    .transpose()
+            });
+            let element: StreamElement = match frame {
                 Ok(Some(element)) => element,
                 Ok(None) => {
                     let error = "the sending node closed the channel before its end".to_string();

@@ -4,9 +4,10 @@
 
 use super::sender::ChannelSender;
 use super::RuntimeError;
+use quiver_protocol::batch::{self, Batch};
 use quiver_protocol::keygroup::{key_group, key_hash_code, partition_of};
 use quiver_protocol::plan::Partitioning;
-use quiver_protocol::{Record, StreamElement};
+use quiver_protocol::StreamElement;
 
 /// Records per batch at most; larger outputs are cut.
 pub(crate) const MAX_BATCH: usize = 1024;
@@ -14,15 +15,59 @@ pub(crate) const MAX_BATCH: usize = 1024;
 /// One downstream partition's end of a gate.
 struct Destination {
     sender: ChannelSender,
-    records: Vec<Record>,
+    /// Pieces of batches not sent yet, `rows` records in all: collected into batches of up
+    /// to [`MAX_BATCH`] records when sealed.
+    pieces: Vec<Batch>,
+    rows: usize,
     queue: Vec<StreamElement>,
 }
 
 impl Destination {
+    /// Queues a whole batch as it is (cut at [`MAX_BATCH`]), after what was collected.
+    fn add_whole(&mut self, batch: Batch) {
+        self.seal();
+        self.add(batch);
+        self.seal();
+    }
+
+    /// Collects a piece of a batch (a partition's share of a scatter).
+    fn add(&mut self, piece: Batch) {
+        if piece.is_empty() {
+            return;
+        }
+        self.rows += piece.len();
+        self.pieces.push(piece);
+        if self.rows >= MAX_BATCH {
+            self.seal();
+        }
+    }
+
+    /// Queues what was collected, as batches of at most [`MAX_BATCH`] records.
     fn seal(&mut self) {
-        if !self.records.is_empty() {
-            self.queue
-                .push(StreamElement::Records(std::mem::take(&mut self.records)));
+        if self.pieces.is_empty() {
+            return;
+        }
+        let pieces = std::mem::take(&mut self.pieces);
+        self.rows = 0;
+        let whole = match Batch::concat(&pieces) {
+            Ok(whole) => whole,
+            // Pieces of one output share its columns; if they ever do not, send them apart.
+            Err(_) => {
+                self.queue
+                    .extend(pieces.into_iter().map(StreamElement::Records));
+                return;
+            }
+        };
+        let mut start = 0;
+        while start < whole.len() {
+            let end = (start + MAX_BATCH).min(whole.len());
+            let part = if start == 0 && end == whole.len() {
+                whole.clone()
+            } else {
+                whole.slice(start..end)
+            };
+            self.queue.push(StreamElement::Records(part));
+            start = end;
         }
     }
 }
@@ -49,7 +94,8 @@ impl OutputGate {
                 .into_iter()
                 .map(|sender| Destination {
                     sender,
-                    records: Vec::new(),
+                    pieces: Vec::new(),
+                    rows: 0,
                     queue: Vec::new(),
                 })
                 .collect(),
@@ -57,44 +103,47 @@ impl OutputGate {
         }
     }
 
-    /// Buffers records for their partitions.
-    pub(crate) fn push_records(&mut self, records: Vec<Record>) {
-        let n = self.destinations.len() as u32;
+    /// Buffers a batch for its partitions: split by key group (hash: small shares are
+    /// collected into batches of up to [`MAX_BATCH`]), whole to the next partition
+    /// (rebalance) or to the one (forward).
+    pub(crate) fn push_records(&mut self, records: Batch) {
+        let n = self.destinations.len();
         match &self.partitioning {
             Partitioning::Hash { key_columns } if n > 1 => {
-                let max_parallelism = self.max_parallelism;
-                for record in records {
-                    let code = key_hash_code(key_columns.iter().map(|&c| &record.row[c]));
-                    let group = key_group(code, max_parallelism);
-                    let p = partition_of(group, max_parallelism, n).0 as usize;
-                    let d = &mut self.destinations[p];
-                    d.records.push(record);
-                    if d.records.len() >= MAX_BATCH {
-                        d.seal();
-                    }
+                let partitions = self.partitions_of(&records, key_columns);
+                for (d, piece) in self
+                    .destinations
+                    .iter_mut()
+                    .zip(records.scatter(&partitions, n))
+                {
+                    d.add(piece);
                 }
             }
             Partitioning::Rebalance if n > 1 => {
                 let p = self.next;
-                self.next = (self.next + 1) % n as usize;
-                self.buffer_all(p, records);
+                self.next = (self.next + 1) % n;
+                self.destinations[p].add_whole(records);
             }
-            _ => self.buffer_all(0, records),
+            _ => self.destinations[0].add_whole(records),
         }
     }
 
-    fn buffer_all(&mut self, p: usize, records: Vec<Record>) {
-        let d = &mut self.destinations[p];
-        if !d.records.is_empty() {
-            d.seal();
-        }
-        if records.len() <= MAX_BATCH {
-            d.records = records;
-        } else {
-            for chunk in records.chunks(MAX_BATCH) {
-                d.queue.push(StreamElement::Records(chunk.to_vec()));
-            }
-        }
+    /// The partition of every record: the key group of its key columns' values.
+    fn partitions_of(&self, records: &Batch, key_columns: &[usize]) -> Vec<u32> {
+        let (max_parallelism, n) = (self.max_parallelism, self.destinations.len() as u32);
+        let mut key = Vec::with_capacity(key_columns.len());
+        (0..records.len())
+            .map(|row| {
+                key.clear();
+                key.extend(
+                    key_columns
+                        .iter()
+                        .map(|&c| batch::value(records.column(c), row)),
+                );
+                let group = key_group(key_hash_code(key.iter()), max_parallelism);
+                partition_of(group, max_parallelism, n).0
+            })
+            .collect()
     }
 
     /// Queues a control element for every partition, after the records buffered so far.

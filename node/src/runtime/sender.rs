@@ -6,7 +6,7 @@ use super::metrics::TaskCounters;
 use super::task::TaskMsg;
 use super::RuntimeError;
 use crate::operator::OperatorError;
-use quiver_protocol::codec::{self, CodecError};
+use quiver_protocol::codec;
 use quiver_protocol::messages::ChannelReply;
 use quiver_protocol::StreamElement;
 use ractor::ActorRef;
@@ -120,24 +120,23 @@ impl RemoteSender {
     /// frame fails the task for good.
     async fn send(&mut self, element: StreamElement) -> Result<(), RuntimeError> {
         self.buffer.clear();
-        match codec::encode_into(&element, &mut self.buffer) {
-            Ok(()) => {}
-            Err(CodecError::TooLarge { len, max }) => {
-                return match element {
-                    StreamElement::Records(mut batch) if batch.len() > 1 => {
-                        let second = batch.split_off(batch.len() / 2);
-                        Box::pin(self.send(StreamElement::Records(batch))).await?;
-                        Box::pin(self.send(StreamElement::Records(second))).await
-                    }
-                    _ => Err(RuntimeError::Operator(OperatorError::Data(format!(
-                        "a record of {len} bytes cannot go to another node: a frame carries at \
-                         most {max} bytes; keep records smaller (split large values, or run \
-                         the stages that read it at the source's parallelism so it stays on \
-                         one node)"
-                    )))),
-                };
-            }
-            Err(e) => return Err(e.into()),
+        element.encode_into(&mut self.buffer)?;
+        if self.buffer.len() > codec::MAX_FRAME_BYTES {
+            let (len, max) = (self.buffer.len(), codec::MAX_FRAME_BYTES);
+            return match element {
+                StreamElement::Records(batch) if batch.len() > 1 => {
+                    let half = batch.len() / 2;
+                    let second = batch.slice(half..batch.len());
+                    Box::pin(self.send(StreamElement::Records(batch.slice(0..half)))).await?;
+                    Box::pin(self.send(StreamElement::Records(second))).await
+                }
+                _ => Err(RuntimeError::Operator(OperatorError::Data(format!(
+                    "a record of {len} bytes cannot go to another node: a frame carries at \
+                     most {max} bytes; keep records smaller (split large values, or run \
+                     the stages that read it at the source's parallelism so it stays on \
+                     one node)"
+                )))),
+            };
         }
         let permit = self.credits.acquire().await.map_err(|_| {
             RuntimeError::ChannelClosed("the receiving node closed the channel".into())

@@ -8,10 +8,13 @@ use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::sender::ChannelSender;
 use super::task::TaskMsg;
+use quiver_protocol::batch::Batch;
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{Assignment, JobPlan, OperatorPlan, Partitioning};
 use quiver_protocol::spec::JobSpec;
-use quiver_protocol::{Generation, JobId, NodeId, PartitionId, Record, StreamElement, Value};
+use quiver_protocol::{
+    Generation, JobId, NodeId, PartitionId, Record, Schema, StreamElement, Value, ValueType,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::path::Path;
 use std::sync::Arc;
@@ -221,12 +224,28 @@ pub(super) fn record(user: i64, amount: f64, ts: i64) -> Record {
     }
 }
 
+/// Records as a batch, the column types taken from the first record's values (test rows
+/// are (user i64, amount f64, ts i64) or an operator's output).
+pub(super) fn batch_of(records: Vec<Record>) -> Batch {
+    let types = records.first().map_or_else(Vec::new, |r| {
+        r.row
+            .iter()
+            .map(|v| v.value_type().unwrap_or(ValueType::I64))
+            .collect()
+    });
+    let schema = Schema::new(types.iter().enumerate().map(|(i, &t)| (COLUMN_NAMES[i], t)));
+    quiver_protocol::batch::from_records(&schema, &records).expect("records of one schema")
+}
+
+/// Names for the columns of [`batch_of`]'s schema (unused by the conversion but required).
+const COLUMN_NAMES: [&str; 8] = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
+
 /// The records of a stream of elements, in order.
 pub(super) fn records_of(elements: &[StreamElement]) -> Vec<Record> {
     elements
         .iter()
         .filter_map(|e| match e {
-            StreamElement::Records(batch) => Some(batch.clone()),
+            StreamElement::Records(batch) => Some(quiver_protocol::batch::to_records(batch)),
             _ => None,
         })
         .flatten()

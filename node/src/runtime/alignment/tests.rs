@@ -3,7 +3,7 @@
 //! abandons the one being aligned.
 
 use super::*;
-use crate::runtime::test_support::{record, TestChannel};
+use crate::runtime::test_support::{batch_of, record, TestChannel};
 use quiver_protocol::{CheckpointId, Generation};
 
 fn barrier(checkpoint: u64) -> Barrier {
@@ -25,7 +25,7 @@ fn offer(alignment: &mut Alignment, input: usize, barrier: Barrier) -> Option<Ba
 fn held(channel: &TestChannel, input: usize, ts: i64) -> Held {
     Held {
         input,
-        element: StreamElement::Records(vec![record(1, 1.0, ts)]),
+        element: StreamElement::Records(batch_of(vec![record(1, 1.0, ts)])),
         credit: channel.credit(),
     }
 }
@@ -58,7 +58,7 @@ fn inputs_that_delivered_the_barrier_hold_their_elements_with_their_credits_unti
     let order: Vec<(usize, i64)> = released
         .iter()
         .map(|h| match &h.element {
-            StreamElement::Records(b) => (h.input, b[0].event_time),
+            StreamElement::Records(b) => (h.input, b.event_time()[0]),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -132,7 +132,7 @@ fn a_newer_barrier_abandons_the_one_being_aligned_and_hands_back_what_was_held()
     let order: Vec<(usize, i64)> = replay
         .iter()
         .map(|h| match &h.element {
-            StreamElement::Records(b) => (h.input, b[0].event_time),
+            StreamElement::Records(b) => (h.input, b.event_time()[0]),
             other => panic!("{other:?}"),
         })
         .collect();

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::runtime::test_support::{
-    chain_of, deployment, probe_gate, record, records_of, Received,
+    batch_of, chain_of, deployment, probe_gate, record, records_of, Received,
 };
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::{Barrier, Record, Value};
@@ -84,11 +84,17 @@ fn rows(records: Vec<Record>) -> Vec<Vec<Value>> {
 async fn run(chain: &mut Chain) {
     let entry = chain.entry.clone();
     chain
-        .push(&entry, vec![record(1, 1.0, 100), record(1, 2.0, 200)])
+        .push(
+            &entry,
+            batch_of(vec![record(1, 1.0, 100), record(1, 2.0, 200)]),
+        )
         .expect("push");
     chain.advance(&entry, 999).expect("advance");
     chain
-        .push(&entry, vec![record(1, 3.0, 500), record(2, 4.0, 1500)])
+        .push(
+            &entry,
+            batch_of(vec![record(1, 3.0, 500), record(2, 4.0, 1500)]),
+        )
         .expect("push");
     chain.end(&entry).expect("end");
     chain.flush().await.expect("flush");
@@ -138,9 +144,13 @@ async fn a_stage_with_two_consumers_sends_each_every_row() {
 async fn barriers_reach_every_gate_after_what_was_emitted_before_them() {
     let (mut chain, mut received, counters) = probed(&spec(LATE, "")).await;
     let entry = chain.entry.clone();
-    chain.push(&entry, vec![record(1, 1.0, 100)]).expect("push");
+    chain
+        .push(&entry, batch_of(vec![record(1, 1.0, 100)]))
+        .expect("push");
     chain.advance(&entry, 999).expect("advance");
-    chain.push(&entry, vec![record(1, 1.0, 5)]).expect("late");
+    chain
+        .push(&entry, batch_of(vec![record(1, 1.0, 5)]))
+        .expect("late");
     let barrier = StreamElement::Barrier(Barrier {
         checkpoint: CheckpointId(1),
         generation: Generation(1),
@@ -163,7 +173,7 @@ async fn barriers_reach_every_gate_after_what_was_emitted_before_them() {
     assert_eq!(
         late,
         vec![
-            StreamElement::Records(vec![record(1, 1.0, 5)]),
+            StreamElement::Records(batch_of(vec![record(1, 1.0, 5)])),
             barrier,
             StreamElement::End
         ]

@@ -6,7 +6,7 @@
 use super::*;
 use crate::runtime::sender::ChannelSender;
 use crate::runtime::test_support::{
-    assert_never_sends_without_credit, probe, record, Delivered, Received, GENERATION,
+    assert_never_sends_without_credit, batch_of, probe, record, Delivered, Received, GENERATION,
 };
 use quiver_protocol::messages::ChannelId;
 use quiver_protocol::pki::{generate_bundle, TlsIdentity};
@@ -48,6 +48,11 @@ async fn pair(registered: Generation, generation: Generation) -> Pair {
             generation: registered,
             actor,
             counters: counters.clone(),
+            columns: batch_of(vec![record(0, 0.0, 0)])
+                .columns()
+                .iter()
+                .map(|c| c.ty())
+                .collect(),
         },
     );
     let open = ChannelOpen {
@@ -81,10 +86,10 @@ fn barrier() -> StreamElement {
 async fn elements_cross_in_order_to_the_input_of_their_upstream_partition() {
     let mut p = pair(GENERATION, GENERATION).await;
     let elements = vec![
-        StreamElement::Records(vec![record(1, 1.5, 10), record(2, 2.5, 11)]),
+        StreamElement::Records(batch_of(vec![record(1, 1.5, 10), record(2, 2.5, 11)])),
         StreamElement::Watermark(10),
         barrier(),
-        StreamElement::Records(vec![record(3, 3.5, 12)]),
+        StreamElement::Records(batch_of(vec![record(3, 3.5, 12)])),
         StreamElement::End,
     ];
     for element in elements.clone() {

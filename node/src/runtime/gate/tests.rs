@@ -3,8 +3,9 @@
 //! [`MAX_BATCH`], and control elements kept in order after the records before them.
 
 use super::*;
-use crate::runtime::test_support::{probe_gate, record, records_of, Received};
+use crate::runtime::test_support::{batch_of, probe_gate, record, records_of, Received};
 use quiver_protocol::keygroup::{java_hash_code, key_groups_of};
+use quiver_protocol::Record;
 
 /// The key group of a key hash code with max parallelism 128.
 fn group_of(code: i32) -> u32 {
@@ -41,7 +42,7 @@ fn hash_on(key_columns: Vec<usize>) -> Partitioning {
 async fn hash_sends_each_record_to_the_partition_owning_its_key_group() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 3).await;
     let input: Vec<Record> = (0..3000).map(|i| record(i % 701, 1.0, i)).collect();
-    gate.push_records(input.clone());
+    gate.push_records(batch_of(input.clone()));
     let out = flush_all(&mut gate, &mut received).await;
     let mut total = 0;
     for (p, elements) in out.iter().enumerate() {
@@ -67,7 +68,7 @@ async fn hash_sends_each_record_to_the_partition_owning_its_key_group() {
 async fn hash_agrees_with_flink_for_integer_key_42() {
     // Flink: key 42, max parallelism 128 -> key group 29 -> operator index 0 of 4.
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 4).await;
-    gate.push_records(vec![record(42, 1.0, 7)]);
+    gate.push_records(batch_of(vec![record(42, 1.0, 7)]));
     let out = flush_all(&mut gate, &mut received).await;
     assert_eq!(records_of(&out[0]), vec![record(42, 1.0, 7)]);
     assert!(out[1..].iter().all(|e| records_of(e).is_empty()));
@@ -77,7 +78,7 @@ async fn hash_agrees_with_flink_for_integer_key_42() {
 async fn hash_on_several_columns_combines_them_as_java_arrays_hash_code() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0, 2]), 3).await;
     let input: Vec<Record> = (0..500).map(|i| record(i % 7, 0.5, i)).collect();
-    gate.push_records(input);
+    gate.push_records(batch_of(input));
     let out = flush_all(&mut gate, &mut received).await;
     for (p, elements) in out.iter().enumerate() {
         let owned = key_groups_of(PartitionId(p as u32), 128, 3);
@@ -96,7 +97,7 @@ async fn hash_on_several_columns_combines_them_as_java_arrays_hash_code() {
 async fn hash_with_one_destination_sends_everything_there() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 1).await;
     let input: Vec<Record> = (0..10).map(|i| record(i, 1.0, i)).collect();
-    gate.push_records(input.clone());
+    gate.push_records(batch_of(input.clone()));
     let out = flush_all(&mut gate, &mut received).await;
     assert_eq!(records_of(&out[0]), input);
 }
@@ -105,7 +106,7 @@ async fn hash_with_one_destination_sends_everything_there() {
 async fn rebalance_sends_whole_batches_round_robin() {
     let (mut gate, mut received) = probe_gate(Partitioning::Rebalance, 3).await;
     for b in 0..5i64 {
-        gate.push_records((0..=b).map(|i| record(b, 1.0, i)).collect());
+        gate.push_records(batch_of((0..=b).map(|i| record(b, 1.0, i)).collect()));
     }
     let out = flush_all(&mut gate, &mut received).await;
     let users = |p: usize| -> Vec<i64> {
@@ -129,8 +130,8 @@ async fn forward_keeps_records_and_their_order() {
     let (mut gate, mut received) = probe_gate(Partitioning::Forward, 1).await;
     let first: Vec<Record> = (0..5).map(|i| record(i, 1.0, i)).collect();
     let second: Vec<Record> = (5..8).map(|i| record(i, 1.0, i)).collect();
-    gate.push_records(first.clone());
-    gate.push_records(second.clone());
+    gate.push_records(batch_of(first.clone()));
+    gate.push_records(batch_of(second.clone()));
     let out = flush_all(&mut gate, &mut received).await;
     assert_eq!(records_of(&out[0]), [first, second].concat());
 }
@@ -141,7 +142,7 @@ async fn batches_are_cut_at_max_batch() {
     let input: Vec<Record> = (0..n as i64).map(|i| record(1, 1.0, i)).collect();
     for partitioning in [Partitioning::Forward, hash_on(vec![0])] {
         let (mut gate, mut received) = probe_gate(partitioning.clone(), 2).await;
-        gate.push_records(input.clone());
+        gate.push_records(batch_of(input.clone()));
         let out = flush_all(&mut gate, &mut received).await;
         let (full, _) = out
             .iter()
@@ -160,7 +161,7 @@ async fn batches_are_cut_at_max_batch() {
 async fn small_pushes_by_key_collect_into_batches_of_at_most_max_batch() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 2).await;
     for i in 0..(MAX_BATCH as i64 + 10) {
-        gate.push_records(vec![record(1, 1.0, i)]);
+        gate.push_records(batch_of(vec![record(1, 1.0, i)]));
     }
     let out = flush_all(&mut gate, &mut received).await;
     let sizes: Vec<Vec<usize>> = out.iter().map(|e| batch_sizes(e)).collect();
@@ -178,9 +179,9 @@ async fn control_elements_follow_the_records_pushed_before_them_on_every_partiti
     });
     for partitioning in [hash_on(vec![0]), Partitioning::Rebalance] {
         let (mut gate, mut received) = probe_gate(partitioning.clone(), 2).await;
-        gate.push_records((0..40).map(|i| record(i, 1.0, i)).collect());
+        gate.push_records(batch_of((0..40).map(|i| record(i, 1.0, i)).collect()));
         gate.push_control(StreamElement::Watermark(39));
-        gate.push_records((40..80).map(|i| record(i, 1.0, i)).collect());
+        gate.push_records(batch_of((40..80).map(|i| record(i, 1.0, i)).collect()));
         gate.push_control(barrier.clone());
         let out = flush_all(&mut gate, &mut received).await;
         let mut total = 0;
@@ -216,7 +217,7 @@ async fn control_elements_follow_the_records_pushed_before_them_on_every_partiti
 #[tokio::test]
 async fn flush_reports_the_records_sent() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 3).await;
-    gate.push_records((0..100).map(|i| record(i, 1.0, i)).collect());
+    gate.push_records(batch_of((0..100).map(|i| record(i, 1.0, i)).collect()));
     gate.push_control(StreamElement::Watermark(1));
     assert_eq!(gate.flush().await.expect("flush"), 100);
     assert_eq!(gate.flush().await.expect("flush"), 0, "nothing left");

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::runtime::test_support::{
-    chain_of, deployment, probe_gate, record, Received, TestChannel, GENERATION,
+    batch_of, chain_of, deployment, probe_gate, record, Received, TestChannel, GENERATION,
 };
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::{PartitionId, Value};
@@ -117,7 +117,7 @@ impl Harness {
 
     /// One batch of records, one per user, on `input`.
     fn records(&self, input: usize, users: &[i64]) {
-        let batch = users.iter().map(|&u| record(u, 1.0, u)).collect();
+        let batch = batch_of(users.iter().map(|&u| record(u, 1.0, u)).collect());
         self.send(input, StreamElement::Records(batch));
     }
 
@@ -138,7 +138,7 @@ impl Harness {
     async fn next(&mut self) -> Out {
         match self.out.next().await.element() {
             StreamElement::Records(batch) => Out::Users(
-                batch
+                quiver_protocol::batch::to_records(&batch)
                     .iter()
                     .map(|r| match r.row[0] {
                         Value::I64(u) => u,
