@@ -7,6 +7,7 @@
 //! key-group ranges map to partitions exactly as Flink's `KeyGroupRangeAssignment` does, so
 //! integer key 42 with max parallelism 128 lands in key group 29, partition 0 of 4.
 
+use crate::batch::{Column, ColumnData};
 use crate::ids::{KeyGroup, PartitionId};
 use crate::value::Value;
 
@@ -23,60 +24,111 @@ pub fn canonical_f64(x: f64) -> f64 {
     }
 }
 
+/// Java's `Long.hashCode`.
+fn long_hash(x: i64) -> i32 {
+    (x ^ ((x as u64) >> 32) as i64) as i32
+}
+
+/// Java's `Double.hashCode` of the [`canonical_f64`].
+fn double_hash(x: f64) -> i32 {
+    long_hash(canonical_f64(x).to_bits() as i64)
+}
+
+/// Java's `Boolean.hashCode`.
+fn bool_hash(b: bool) -> i32 {
+    if b {
+        1231
+    } else {
+        1237
+    }
+}
+
+/// Java's `String.hashCode`: over UTF-16 code units (ASCII text: one unit per byte).
+fn str_hash(s: &str) -> i32 {
+    let step = |h: i32, u: i32| h.wrapping_mul(31).wrapping_add(u);
+    if s.is_ascii() {
+        s.bytes().fold(0, |h, b| step(h, i32::from(b)))
+    } else {
+        s.encode_utf16().fold(0, |h, u| step(h, i32::from(u)))
+    }
+}
+
+/// `Arrays.hashCode` of a dense vector's floats.
+fn dense_hash(v: &[f64]) -> i32 {
+    v.iter().fold(1i32, |h, x| {
+        h.wrapping_mul(31).wrapping_add(double_hash(*x))
+    })
+}
+
+/// The hash of a sparse vector's (index, value) entries.
+fn sparse_hash(indices: &[u32], values: &[f64]) -> i32 {
+    indices.iter().zip(values).fold(1i32, |h, (i, x)| {
+        h.wrapping_mul(31)
+            .wrapping_add(*i as i32)
+            .wrapping_mul(31)
+            .wrapping_add(double_hash(*x))
+    })
+}
+
 /// Java's hash code of one value (`Long.hashCode`, `Double.hashCode`, `String.hashCode`,
 /// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`. Floats
 /// hash by [`canonical_f64`]: like Java for every NaN, but `-0.0` hashes as `0.0` (Java
 /// tells them apart), so both zeros land in one key group.
 pub fn java_hash_code(value: &Value) -> i32 {
-    fn long_hash(x: i64) -> i32 {
-        (x ^ ((x as u64) >> 32) as i64) as i32
-    }
-    fn double_hash(x: f64) -> i32 {
-        long_hash(canonical_f64(x).to_bits() as i64)
-    }
     match value {
         Value::Null => 0,
-        Value::Bool(b) => {
-            if *b {
-                1231
-            } else {
-                1237
-            }
-        }
+        Value::Bool(b) => bool_hash(*b),
         Value::I64(x) => long_hash(*x),
         Value::F64(x) => double_hash(*x),
-        Value::Str(s) => s
-            .encode_utf16()
-            .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))),
-        Value::Dense(v) => v.iter().fold(1i32, |h, x| {
-            h.wrapping_mul(31).wrapping_add(double_hash(*x))
-        }),
-        Value::Sparse(v) => v.indices.iter().zip(&v.values).fold(1i32, |h, (i, x)| {
-            h.wrapping_mul(31)
-                .wrapping_add(*i as i32)
-                .wrapping_mul(31)
-                .wrapping_add(double_hash(*x))
-        }),
+        Value::Str(s) => str_hash(s),
+        Value::Dense(v) => dense_hash(v),
+        Value::Sparse(v) => sparse_hash(&v.indices, &v.values),
     }
+}
+
+/// [`java_hash_code`] of row `row` of a column, read in place (no value is built).
+pub fn column_hash_code(column: &Column, row: usize) -> i32 {
+    if !column.is_valid(row) {
+        return 0;
+    }
+    match &column.data {
+        ColumnData::I64(v) => long_hash(v[row]),
+        ColumnData::F64(v) => double_hash(v[row]),
+        ColumnData::Bool(v) => bool_hash(v[row]),
+        ColumnData::Str(s) => str_hash(s.get(row)),
+        ColumnData::Dense(d) => dense_hash(d.get(row)),
+        ColumnData::Sparse(s) => {
+            let (_, indices, values) = s.get(row);
+            sparse_hash(indices, values)
+        }
+    }
+}
+
+/// [`key_hash_code`] of row `row` over key columns read in place.
+pub fn row_key_hash_code(columns: &[&Column], row: usize) -> i32 {
+    combine(columns.iter().map(|c| column_hash_code(c, row)))
 }
 
 /// The hash code of a key made of several columns: the single column's own code, or
 /// `31 * h + code` over the columns (Java's `Arrays.hashCode`) for more than one.
-pub fn key_hash_code<'a>(mut columns: impl Iterator<Item = &'a Value>) -> i32 {
-    let first = match columns.next() {
-        Some(v) => java_hash_code(v),
+pub fn key_hash_code<'a>(columns: impl Iterator<Item = &'a Value>) -> i32 {
+    combine(columns.map(java_hash_code))
+}
+
+/// Combines the hash codes of a key's columns (see [`key_hash_code`]).
+fn combine(mut codes: impl Iterator<Item = i32>) -> i32 {
+    let first = match codes.next() {
+        Some(code) => code,
         None => return 0,
     };
-    match columns.next() {
+    match codes.next() {
         None => first,
         Some(second) => {
             let start = 31i32
                 .wrapping_add(first)
                 .wrapping_mul(31)
-                .wrapping_add(java_hash_code(second));
-            columns.fold(start, |h, v| {
-                h.wrapping_mul(31).wrapping_add(java_hash_code(v))
-            })
+                .wrapping_add(second);
+            codes.fold(start, |h, code| h.wrapping_mul(31).wrapping_add(code))
         }
     }
 }
@@ -166,7 +218,51 @@ mod tests {
         assert_eq!(java_hash_code(&Value::from("hello")), 99162322);
     }
 
+    #[test]
+    fn a_non_ascii_string_hashes_over_utf16_units() {
+        // Java's "héllo".hashCode() and "😀".hashCode() (a surrogate pair: 0xD83D, 0xDE00),
+        // worked out independently as the fold over UTF-16 units.
+        assert_eq!(java_hash_code(&Value::from("héllo")), 103094734);
+        assert_eq!(java_hash_code(&Value::from("😀")), 1772899);
+    }
+
     proptest! {
+        #[test]
+        fn a_key_read_from_columns_hashes_like_its_values(
+            ints in prop::collection::vec(prop::option::of(any::<i64>()), 1..20),
+            text in prop::collection::vec(prop::option::of(".{0,6}"), 1..20),
+        ) {
+            use crate::value::{Schema, ValueType};
+            let rows = ints.len().min(text.len());
+            let records: Vec<crate::Record> = (0..rows)
+                .map(|i| crate::Record {
+                    event_time: 0,
+                    row: vec![
+                        ints[i].map_or(Value::Null, Value::I64),
+                        text[i].as_deref().map_or(Value::Null, Value::from),
+                        Value::F64(i as f64 - 0.5),
+                    ],
+                })
+                .collect();
+            let schema = Schema::new([
+                ("i", ValueType::I64),
+                ("s", ValueType::Str),
+                ("f", ValueType::F64),
+            ]);
+            let batch = crate::batch::from_records(&schema, &records).unwrap();
+            let columns: Vec<&Column> = batch.columns().iter().collect();
+            for (row, record) in records.iter().enumerate() {
+                prop_assert_eq!(
+                    row_key_hash_code(&columns, row),
+                    key_hash_code(record.row.iter())
+                );
+                prop_assert_eq!(
+                    row_key_hash_code(&columns[1..2], row),
+                    key_hash_code(record.row[1..2].iter())
+                );
+            }
+        }
+
         #[test]
         fn key_group_ranges_agree_with_partition_of(mp in 1u32..512, par_seed in 1u32..512) {
             let par = 1 + par_seed % mp;
