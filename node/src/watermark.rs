@@ -126,6 +126,17 @@ impl WatermarkTracker {
         self.advance()
     }
 
+    /// Whether no input holds the watermark back: every input is idle or ended, and at least
+    /// one is idle (when all ended, the end says more).
+    pub fn all_idle(&self) -> bool {
+        let idle = |s: &InputState| matches!(s, InputState::Idle { .. });
+        self.inputs.iter().any(idle)
+            && self
+                .inputs
+                .iter()
+                .all(|s| idle(s) || *s == InputState::Ended)
+    }
+
     /// Whether every input has ended (also when there are none).
     pub fn all_ended(&self) -> bool {
         self.inputs.iter().all(|s| *s == InputState::Ended)

@@ -273,6 +273,11 @@ impl TaskState {
                 if let Some(wm) = self.watermarks.set_idle(input) {
                     self.args.chain.advance(&entry, wm)?;
                 }
+                if self.watermarks.all_idle() {
+                    // Nothing holds time back here: say so downstream, or a stage after this
+                    // one would wait for this task's watermark.
+                    self.args.chain.broadcast(&StreamElement::Idle);
+                }
             }
             StreamElement::Barrier(barrier) if barrier.generation == self.args.generation => {
                 match self.alignment.on_barrier(input, barrier) {

@@ -51,6 +51,7 @@ enum Out {
     Users(Vec<i64>),
     Barrier(u64),
     Watermark(i64),
+    Idle,
     End,
 }
 
@@ -149,7 +150,7 @@ impl Harness {
             StreamElement::Barrier(b) => Out::Barrier(b.checkpoint.0),
             StreamElement::Watermark(wm) => Out::Watermark(wm),
             StreamElement::End => Out::End,
-            StreamElement::Idle => panic!("an idle element"),
+            StreamElement::Idle => Out::Idle,
         }
     }
 
@@ -322,4 +323,21 @@ async fn elements_that_arrive_before_start_wait_for_it() {
         .send_message(TaskMsg::Start(vec![gate]))
         .expect("the task is still there to start");
     assert_eq!(h.until_end().await, vec![Out::Users(vec![10]), Out::End]);
+}
+
+#[tokio::test]
+async fn a_task_whose_inputs_are_all_idle_says_so_downstream() {
+    let mut h = Harness::start().await;
+    h.send(0, StreamElement::Watermark(5));
+    h.send(0, StreamElement::Idle);
+    assert!(h.out.is_quiet().await, "input 1 still holds time back");
+    h.send(1, StreamElement::Idle);
+    assert_eq!(h.next().await, Out::Idle, "every input is idle");
+    h.send(1, StreamElement::Watermark(9));
+    assert_eq!(
+        h.next().await,
+        Out::Watermark(9),
+        "back from idle: time again"
+    );
+    assert_eq!(h.end_inputs().await, vec![Out::End]);
 }
