@@ -158,8 +158,13 @@ pub enum SourcePosition {
 /// `crate::sources::splits`): reads or generates its records in order. The runtime's source
 /// driver calls it, off the task when it [`blocks`](Source::blocks).
 pub trait Source: Send + 'static {
-    /// Up to `max` records; `Ok(None)` when the source is exhausted (a bounded source).
-    fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError>;
+    /// Up to `max` records as a columnar batch whose columns follow the source's schema
+    /// (possibly empty when every record read was skipped as malformed); `Ok(None)` when the
+    /// source is exhausted (a bounded source).
+    fn poll_batch(
+        &mut self,
+        max: usize,
+    ) -> Result<Option<quiver_protocol::batch::Batch>, OperatorError>;
 
     /// The position of the next record, recorded at a checkpoint barrier.
     fn position(&self) -> SourcePosition;

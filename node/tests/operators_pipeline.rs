@@ -7,6 +7,7 @@ use quiver_node::operators::{build_stage, StageContext};
 use quiver_node::sinks::{build_sink, SinkContext};
 use quiver_node::sources::build_source;
 use quiver_node::watermark::WatermarkGenerator;
+use quiver_protocol::batch::to_records;
 use quiver_protocol::spec::JobSpec;
 use std::collections::BTreeMap;
 
@@ -90,9 +91,13 @@ fn design_example_from_csv_to_part_files() {
     let mut watermarks = WatermarkGenerator::new(lag);
     let mut late = 0;
     while let Some(batch) = input.poll_batch(128).expect("poll") {
-        batch.iter().for_each(|r| watermarks.observe(r.event_time));
+        batch
+            .event_time()
+            .iter()
+            .for_each(|&t| watermarks.observe(t));
         let mut out = Output::default();
-        op.process_batch(batch, &mut out).expect("process");
+        op.process_batch(to_records(&batch), &mut out)
+            .expect("process");
         if let Some(wm) = watermarks.watermark() {
             op.on_watermark(wm, &mut out).expect("watermark");
         }
