@@ -194,8 +194,8 @@ pub trait Source: Send + 'static {
 /// for a recovered deployment first publishes what the restored checkpoint covered and drops
 /// the rest (see `sinks::SinkContext::restored`), so every record is published exactly once.
 pub trait Sink: Send + 'static {
-    /// Writes one batch.
-    fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError>;
+    /// Writes one columnar batch, its columns in the sink's input schema.
+    fn write_batch(&mut self, batch: &quiver_protocol::batch::Batch) -> Result<(), OperatorError>;
 
     /// The input ended: flush and publish what was written (without checkpoints). With
     /// checkpoints the final barrier has already staged everything, so nothing may remain.

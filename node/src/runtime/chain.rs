@@ -244,7 +244,7 @@ impl Chain {
                 let node = &mut self.nodes[i];
                 match &mut node.step {
                     Step::Sink(sink) => {
-                        sink.write_batch(&batch::to_records(&batch))?;
+                        sink.write_batch(&batch)?;
                         TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
                         Ok(())
                     }
