@@ -2,7 +2,8 @@
 //! row's object reads every column at that row (no value is built per row).
 //!
 //! `{"col1":v1,"col2":v2,...}` with the schema's column names in order:
-//! - null → `null`, bools → `true`/`false`, i64 → decimal;
+//! - null → `null`, bools → `true`/`false`, i64 → decimal (`itoa`: Rust's `Display` digits
+//!   without the formatting machinery);
 //! - f64 → the shortest text that parses back to the same float (Rust's `{:?}`, e.g. `1.0`,
 //!   `0.1`, `1e300`); NaN and infinities, which JSON cannot hold, → `null`;
 //! - strings escaped per RFC 8259 (`"`, `\`, and control characters);
@@ -77,20 +78,20 @@ fn write_cell(column: &Column, i: usize, buf: &mut Vec<u8>) {
     match &column.data {
         ColumnData::Bool(v) if v[i] => buf.extend_from_slice(b"true"),
         ColumnData::Bool(_) => buf.extend_from_slice(b"false"),
-        ColumnData::I64(v) => write_display(buf, format_args!("{}", v[i])),
+        ColumnData::I64(v) => write_int(v[i], buf),
         ColumnData::F64(v) => write_f64(v[i], buf),
         ColumnData::Str(s) => write_str(s.get(i), buf),
         ColumnData::Dense(d) => write_f64s(d.get(i), buf),
         ColumnData::Sparse(s) => {
             let (dim, indices, values) = s.get(i);
             buf.extend_from_slice(b"{\"dim\":");
-            write_display(buf, format_args!("{dim}"));
+            write_int(dim, buf);
             buf.extend_from_slice(b",\"indices\":[");
-            for (i, x) in indices.iter().enumerate() {
+            for (i, &x) in indices.iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
-                write_display(buf, format_args!("{x}"));
+                write_int(x, buf);
             }
             buf.extend_from_slice(b"],\"values\":");
             write_f64s(values, buf);
@@ -99,14 +100,15 @@ fn write_cell(column: &Column, i: usize, buf: &mut Vec<u8>) {
     }
 }
 
-/// Writing into a `Vec` cannot fail.
-fn write_display(buf: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
-    let _infallible = buf.write_fmt(args);
+/// Appends an integer in decimal.
+fn write_int(x: impl itoa::Integer, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
 }
 
 fn write_f64(x: f64, buf: &mut Vec<u8>) {
     if x.is_finite() {
-        write_display(buf, format_args!("{x:?}"));
+        // Writing into a `Vec` cannot fail.
+        let _infallible = write!(buf, "{x:?}");
     } else {
         buf.extend_from_slice(b"null");
     }

@@ -62,6 +62,24 @@ fn floats_round_trip_and_non_finite_is_null() {
 }
 
 #[test]
+fn integers_are_written_as_rust_displays_them() {
+    let schema = Schema::new([("n", ValueType::I64)]);
+    for n in [
+        0,
+        1,
+        -1,
+        9,
+        -10,
+        1 << 53,
+        i64::MAX,
+        i64::MIN,
+        -1_234_567_890_123,
+    ] {
+        assert_eq!(encode(&schema, &[Value::I64(n)]), format!("{{\"n\":{n}}}"));
+    }
+}
+
+#[test]
 fn every_value_type() {
     let schema = Schema::new([
         ("n", ValueType::I64),
