@@ -360,15 +360,7 @@ mod tests {
 
     #[test]
     fn truncating_drops_the_last_rows_as_if_never_pushed() {
-        let types = [
-            ColumnType::I64,
-            ColumnType::F64,
-            ColumnType::Bool,
-            ColumnType::Str,
-            ColumnType::Dense,
-            ColumnType::Sparse,
-        ];
-        for ty in types {
+        for ty in ColumnType::ALL {
             // Rows 0, 2 and 4, with the nulls 1 and 3 taken back: no bitmap is left.
             let mut taken_back = ColumnBuilder::new(ty, 4);
             let mut straight = ColumnBuilder::new(ty, 4);

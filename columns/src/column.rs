@@ -279,6 +279,18 @@ pub enum ColumnType {
     Sparse,
 }
 
+impl ColumnType {
+    /// Every column type.
+    pub const ALL: [ColumnType; 6] = [
+        ColumnType::I64,
+        ColumnType::F64,
+        ColumnType::Bool,
+        ColumnType::Str,
+        ColumnType::Dense,
+        ColumnType::Sparse,
+    ];
+}
+
 /// A column: its values and, when some are missing, a validity bitmap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
