@@ -251,12 +251,19 @@ pub(crate) fn refused(e: WrongType) -> String {
     )
 }
 
-/// A value shown in an error message: quoted, escaped, cut after 40 characters.
-pub(crate) fn shown(text: &str) -> String {
-    match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{:?}...", &text[..cut]),
-        None => format!("{text:?}"),
+/// A value shown in an error message: quoted, escaped, cut after 40 characters. Formatted
+/// only when a message is made.
+pub(crate) fn shown(text: &str) -> impl std::fmt::Display + '_ {
+    struct Shown<'a>(&'a str);
+    impl std::fmt::Display for Shown<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self.0.char_indices().nth(40) {
+                Some((cut, _)) => write!(f, "{:?}...", &self.0[..cut]),
+                None => write!(f, "{:?}", self.0),
+            }
+        }
     }
+    Shown(text)
 }
 
 /// The type's name with its article, as in "is not a f64".
