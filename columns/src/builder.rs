@@ -8,8 +8,10 @@ use crate::column::{
 #[derive(Debug)]
 pub struct ColumnBuilder {
     values: Building,
-    /// One validity flag per row, kept only once a null was pushed.
+    /// One validity flag per row, kept only while a row is null.
     valid: Option<Vec<bool>>,
+    /// Null rows among `rows`.
+    nulls: usize,
     rows: usize,
 }
 
@@ -60,6 +62,7 @@ impl ColumnBuilder {
         ColumnBuilder {
             values,
             valid: None,
+            nulls: 0,
             rows: 0,
         }
     }
@@ -87,6 +90,9 @@ impl ColumnBuilder {
     }
 
     fn pushed(&mut self, valid: bool) {
+        if !valid {
+            self.nulls += 1;
+        }
         if !valid && self.valid.is_none() {
             self.valid = Some(vec![true; self.rows]);
         }
@@ -185,6 +191,52 @@ impl ColumnBuilder {
         offsets.push(indices.len() as u32);
         self.pushed(true);
         Ok(())
+    }
+
+    /// Keeps the first `rows` rows and drops the rest (nothing when it holds fewer): how a
+    /// reader takes back the values of a record it found malformed half-way.
+    pub fn truncate(&mut self, rows: usize) {
+        if rows >= self.rows {
+            return;
+        }
+        match &mut self.values {
+            Building::I64(v) => v.truncate(rows),
+            Building::F64(v) => v.truncate(rows),
+            Building::Bool(v) => v.truncate(rows),
+            Building::Str(b) => b.truncate(rows),
+            Building::Dense { offsets, values } => {
+                offsets.truncate(rows + 1);
+                values.truncate(offsets[rows] as usize);
+            }
+            Building::Sparse {
+                dims,
+                offsets,
+                indices,
+                values,
+            } => {
+                dims.truncate(rows);
+                offsets.truncate(rows + 1);
+                indices.truncate(offsets[rows] as usize);
+                values.truncate(offsets[rows] as usize);
+            }
+        }
+        if let Some(flags) = &mut self.valid {
+            self.nulls -= flags[rows..].iter().filter(|&&v| !v).count();
+            flags.truncate(rows);
+        }
+        if self.nulls == 0 {
+            self.valid = None;
+        }
+        self.rows = rows;
+    }
+
+    /// The last row's value when this builds i64s and that row holds one (not a null).
+    pub fn last_i64(&self) -> Option<i64> {
+        let Building::I64(v) = &self.values else {
+            return None;
+        };
+        let valid = self.valid.as_ref().is_none_or(|f| f.last() == Some(&true));
+        v.last().copied().filter(|_| valid)
     }
 
     fn wrong(&self) -> WrongType {
@@ -286,5 +338,74 @@ mod tests {
             panic!("sparse")
         };
         assert_eq!(sparse.get(0), (5, &[1, 4][..], &[0.5, 2.0][..]));
+    }
+
+    /// Pushes row `i` (a null when `i` is odd) to a builder of `ty`.
+    fn push_row(b: &mut ColumnBuilder, i: u32) {
+        if !i.is_multiple_of(2) {
+            b.push_null();
+            return;
+        }
+        let x = f64::from(i);
+        let pushed = match b.ty() {
+            ColumnType::I64 => b.push_i64(i64::from(i)),
+            ColumnType::F64 => b.push_f64(x),
+            ColumnType::Bool => b.push_bool(i.is_multiple_of(4)),
+            ColumnType::Str => b.push_str(&"é".repeat(i as usize)),
+            ColumnType::Dense => b.push_dense(&vec![x; i as usize]),
+            ColumnType::Sparse => b.push_sparse(i + 1, &[i], &[x]),
+        };
+        pushed.unwrap();
+    }
+
+    #[test]
+    fn truncating_drops_the_last_rows_as_if_never_pushed() {
+        for ty in ColumnType::ALL {
+            // Rows 0, 2 and 4, with the nulls 1 and 3 taken back: no bitmap is left.
+            let mut taken_back = ColumnBuilder::new(ty, 4);
+            let mut straight = ColumnBuilder::new(ty, 4);
+            for i in [0, 2, 1, 3] {
+                push_row(&mut taken_back, i);
+            }
+            taken_back.truncate(2);
+            assert_eq!(taken_back.len(), 2);
+            taken_back.truncate(5);
+            assert_eq!(taken_back.len(), 2, "truncating to more rows keeps them");
+            push_row(&mut taken_back, 4);
+            for i in [0, 2, 4] {
+                push_row(&mut straight, i);
+            }
+            assert_eq!(taken_back.finish(), straight.finish(), "{ty:?}");
+            // A null that stays keeps its bitmap.
+            for i in [0, 1, 2, 3] {
+                push_row(&mut taken_back, i);
+                push_row(&mut straight, i);
+            }
+            taken_back.truncate(3);
+            straight.truncate(3);
+            push_row(&mut straight, 4);
+            push_row(&mut taken_back, 4);
+            let (a, b) = (taken_back.finish(), straight.finish());
+            assert_eq!(a, b, "{ty:?}");
+            assert_eq!(
+                (0..4).map(|i| a.is_valid(i)).collect::<Vec<_>>(),
+                [true, false, true, true]
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_i64_is_read_back_unless_null() {
+        let mut b = ColumnBuilder::new(ColumnType::I64, 3);
+        assert_eq!(b.last_i64(), None);
+        b.push_i64(7).unwrap();
+        assert_eq!(b.last_i64(), Some(7));
+        b.push_null();
+        assert_eq!(b.last_i64(), None);
+        b.truncate(1);
+        assert_eq!(b.last_i64(), Some(7));
+        let mut f = ColumnBuilder::new(ColumnType::F64, 1);
+        f.push_f64(1.0).unwrap();
+        assert_eq!(f.last_i64(), None, "not an i64 column");
     }
 }

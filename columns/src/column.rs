@@ -171,6 +171,24 @@ impl StrBuilder {
         self.offsets.push(self.text.len() as u32);
     }
 
+    /// Strings so far.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Whether no string was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the first `rows` strings and drops the rest (nothing when it holds fewer).
+    pub fn truncate(&mut self, rows: usize) {
+        if rows < self.len() {
+            self.offsets.truncate(rows + 1);
+            self.text.truncate(self.offsets[rows] as usize);
+        }
+    }
+
     /// The finished column.
     pub fn finish(self) -> StrColumn {
         StrColumn {
@@ -259,6 +277,18 @@ pub enum ColumnType {
     Dense,
     /// `sparse_vector`
     Sparse,
+}
+
+impl ColumnType {
+    /// Every column type.
+    pub const ALL: [ColumnType; 6] = [
+        ColumnType::I64,
+        ColumnType::F64,
+        ColumnType::Bool,
+        ColumnType::Str,
+        ColumnType::Dense,
+        ColumnType::Sparse,
+    ];
 }
 
 /// A column: its values and, when some are missing, a validity bitmap.

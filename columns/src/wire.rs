@@ -207,17 +207,10 @@ pub fn decode(
     let mut columns = Vec::with_capacity(ncols.min(r.left()));
     for i in 0..ncols {
         let tag = r.u8()?;
-        let ty = [
-            ColumnType::I64,
-            ColumnType::F64,
-            ColumnType::Bool,
-            ColumnType::Str,
-            ColumnType::Dense,
-            ColumnType::Sparse,
-        ]
-        .into_iter()
-        .find(|&t| type_tag(t) == tag)
-        .ok_or_else(|| WireError::Malformed(format!("column {i}: unknown type {tag}")))?;
+        let ty = ColumnType::ALL
+            .into_iter()
+            .find(|&t| type_tag(t) == tag)
+            .ok_or_else(|| WireError::Malformed(format!("column {i}: unknown type {tag}")))?;
         if let Some(e) = expected {
             if e[i] != ty {
                 return Err(WireError::Malformed(format!(

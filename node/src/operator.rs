@@ -158,8 +158,13 @@ pub enum SourcePosition {
 /// `crate::sources::splits`): reads or generates its records in order. The runtime's source
 /// driver calls it, off the task when it [`blocks`](Source::blocks).
 pub trait Source: Send + 'static {
-    /// Up to `max` records; `Ok(None)` when the source is exhausted (a bounded source).
-    fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError>;
+    /// Up to `max` records as a columnar batch whose columns follow the source's schema
+    /// (possibly empty when every record read was skipped as malformed); `Ok(None)` when the
+    /// source is exhausted (a bounded source).
+    fn poll_batch(
+        &mut self,
+        max: usize,
+    ) -> Result<Option<quiver_protocol::batch::Batch>, OperatorError>;
 
     /// The position of the next record, recorded at a checkpoint barrier.
     fn position(&self) -> SourcePosition;
@@ -189,8 +194,8 @@ pub trait Source: Send + 'static {
 /// for a recovered deployment first publishes what the restored checkpoint covered and drops
 /// the rest (see `sinks::SinkContext::restored`), so every record is published exactly once.
 pub trait Sink: Send + 'static {
-    /// Writes one batch.
-    fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError>;
+    /// Writes one columnar batch, its columns in the sink's input schema.
+    fn write_batch(&mut self, batch: &quiver_protocol::batch::Batch) -> Result<(), OperatorError>;
 
     /// The input ended: flush and publish what was written (without checkpoints). With
     /// checkpoints the final barrier has already staged everything, so nothing may remain.

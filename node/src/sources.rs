@@ -1,9 +1,11 @@
-//! Sources: readers of a validated `[[source]]`'s splits ([`Source`]).
+//! Sources: readers of a validated `[[source]]`'s splits ([`Source`]), each read a columnar
+//! batch of the source's schema built column by column (no row in between).
 //!
 //! - `file`: CSV with a header line ([`csv::CsvSource`]) or JSON lines
 //!   ([`jsonl::JsonlSource`]), typed by the source's schema, the event time taken from the
 //!   `event_time` column (else 0). A malformed record fails the job with
-//!   `FILE line N: REASON`, or with `bad_records = "skip"` is counted ([`Source::skipped`]).
+//!   `FILE line N: REASON`, or with `bad_records = "skip"` is counted ([`Source::skipped`])
+//!   and leaves none of its values in the batch.
 //!   Malformed are, besides text that is not of the column's type: an f64 that is not finite
 //!   (`NaN`, `inf`, or `1e400`, which overflows; it would poison sums and averages for good),
 //!   an event time outside

@@ -75,8 +75,6 @@ pub(crate) struct Chain {
     /// Where the head's records go: the source's consumers, or chained node 0.
     pub(crate) entry: Arc<[Route]>,
     pub(crate) gates: Vec<OutputGate>,
-    /// The columns of a source task's records (sources still produce rows).
-    source_schema: Schema,
     gate_specs: Vec<GateSpec>,
     counters: Arc<TaskCounters>,
     lineage: u64,
@@ -103,10 +101,6 @@ impl Chain {
             nodes: Vec::new(),
             entry: Arc::from(Vec::new()),
             gates: Vec::new(),
-            source_schema: match &head.kind {
-                OperatorKind::Source(source) => source.schema.clone(),
-                _ => Schema::default(),
-            },
             gate_specs: Vec::new(),
             counters,
             lineage: deployment.lineage,
@@ -226,16 +220,6 @@ impl Chain {
         self.gates = gates;
     }
 
-    /// Pushes what a source read (rows of the source's schema) along `routes`.
-    pub(crate) fn push_source(
-        &mut self,
-        routes: &[Route],
-        rows: Vec<Record>,
-    ) -> Result<(), RuntimeError> {
-        let batch = columns_of(&self.source_schema, &rows)?;
-        self.push(routes, batch)
-    }
-
     /// Pushes records along `routes`.
     pub(crate) fn push(&mut self, routes: &[Route], batch: Batch) -> Result<(), RuntimeError> {
         if batch.is_empty() {
@@ -260,7 +244,7 @@ impl Chain {
                 let node = &mut self.nodes[i];
                 match &mut node.step {
                     Step::Sink(sink) => {
-                        sink.write_batch(&batch::to_records(&batch))?;
+                        sink.write_batch(&batch)?;
                         TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
                         Ok(())
                     }

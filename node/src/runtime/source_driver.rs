@@ -16,9 +16,10 @@ use super::saved_state::SavedAs;
 use crate::operator::{KeyGroupState, OperatorError, Source};
 use crate::sources::splits::{self, Split, SplitProgress, SplitState};
 use crate::watermark::splits::{SplitTimes, TimeSettings, TimeSignal};
+use quiver_protocol::batch::Batch;
 use quiver_protocol::codec::{self, CodecError};
 use quiver_protocol::spec::{SourceKind, SourceSpec};
-use quiver_protocol::{Batch, KeyGroup};
+use quiver_protocol::KeyGroup;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,7 +78,7 @@ pub(crate) struct ReadDone {
 /// What the partition hands its chain after an event, in this order.
 #[derive(Debug, Default)]
 pub(crate) struct Produced {
-    /// Records to emit.
+    /// Records to emit, in the source's schema.
     pub(crate) records: Batch,
     /// Records skipped as malformed.
     pub(crate) skipped: u64,
@@ -260,7 +261,7 @@ impl SourceDriver {
         self.produced += records.len() as u64;
         let signals = self
             .time
-            .records(index, records.iter().map(|r| r.event_time), now);
+            .records(index, records.event_time().iter().copied(), now);
         Ok(Produced {
             records,
             skipped,

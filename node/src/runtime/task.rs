@@ -221,7 +221,7 @@ impl TaskState {
             counters.set_source_watermark(driver.alignment_watermark());
         }
         let entry = self.args.chain.entry.clone();
-        self.args.chain.push_source(&entry, produced.records)?;
+        self.args.chain.push(&entry, produced.records)?;
         for signal in produced.signals {
             match signal {
                 TimeSignal::Watermark(wm) => self.args.chain.advance(&entry, wm)?,

@@ -1,7 +1,7 @@
 //! The `discard` sink: drops every record, counting them (benchmarks).
 
 use crate::operator::{OperatorError, Sink};
-use quiver_protocol::Record;
+use quiver_protocol::batch::Batch;
 
 /// Drops records; counts them.
 #[derive(Debug, Default)]
@@ -17,7 +17,7 @@ impl DiscardSink {
 }
 
 impl Sink for DiscardSink {
-    fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError> {
+    fn write_batch(&mut self, batch: &Batch) -> Result<(), OperatorError> {
         self.records += batch.len() as u64;
         Ok(())
     }

@@ -28,8 +28,9 @@ use super::json::JsonEncoder;
 use super::SinkContext;
 use crate::blocking::blocking;
 use crate::operator::{OperatorError, Sink};
+use quiver_protocol::batch::Batch;
 use quiver_protocol::spec::OutputMode;
-use quiver_protocol::{CheckpointId, Record, Schema};
+use quiver_protocol::{CheckpointId, Schema};
 use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -170,7 +171,7 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError> {
+    fn write_batch(&mut self, batch: &Batch) -> Result<(), OperatorError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -178,9 +179,7 @@ impl Sink for FileSink {
             Some(open) => open,
             None => self.current.insert(self.open()?),
         };
-        for record in batch {
-            self.encoder.encode_line(&record.row, &mut open.pending);
-        }
+        self.encoder.encode_lines(batch, &mut open.pending);
         open.write_if_full()
     }
 

@@ -1,18 +1,21 @@
-//! Rows as JSON objects, written by hand into a reusable buffer.
+//! Rows of a columnar batch as JSON objects, written by hand into a reusable buffer: each
+//! row's object reads every column at that row (no value is built per row).
 //!
 //! `{"col1":v1,"col2":v2,...}` with the schema's column names in order:
-//! - null → `null`, bools → `true`/`false`, i64 → decimal;
+//! - null → `null`, bools → `true`/`false`, i64 → decimal (`itoa`: Rust's `Display` digits
+//!   without the formatting machinery);
 //! - f64 → the shortest text that parses back to the same float (Rust's `{:?}`, e.g. `1.0`,
 //!   `0.1`, `1e300`); NaN and infinities, which JSON cannot hold, → `null`;
 //! - strings escaped per RFC 8259 (`"`, `\`, and control characters);
 //! - dense vectors → arrays of numbers; sparse vectors → `{"dim":D,"indices":[..],"values":[..]}`.
 //!
-//! A row shorter than the schema writes `null` for the missing columns.
+//! A batch with fewer columns than the schema writes `null` for the missing columns.
 
-use quiver_protocol::{Schema, Value};
+use quiver_protocol::batch::{Batch, Column, ColumnData};
+use quiver_protocol::Schema;
 use std::io::Write;
 
-/// Encodes rows of one schema.
+/// Encodes rows of batches of one schema.
 #[derive(Debug, Clone)]
 pub struct JsonEncoder {
     /// Per column, what precedes its value: `{"name":` for the first, `,"name":` after.
@@ -37,60 +40,75 @@ impl JsonEncoder {
         JsonEncoder { prefixes }
     }
 
-    /// Appends `row` as one JSON object to `buf`.
-    pub fn encode(&self, row: &[Value], buf: &mut Vec<u8>) {
+    /// Appends row `row` of `batch` (whose columns follow the schema) as one JSON object to
+    /// `buf`.
+    ///
+    /// # Panics
+    /// If `row` is not a row of `batch`.
+    pub fn encode(&self, batch: &Batch, row: usize, buf: &mut Vec<u8>) {
         if self.prefixes.is_empty() {
             buf.push(b'{');
         }
         for (i, prefix) in self.prefixes.iter().enumerate() {
             buf.extend_from_slice(prefix);
-            write_value(row.get(i).unwrap_or(&Value::Null), buf);
+            match batch.columns().get(i) {
+                Some(column) => write_cell(column, row, buf),
+                None => buf.extend_from_slice(b"null"),
+            }
         }
         buf.push(b'}');
     }
 
-    /// Appends `row` as one JSON object and a newline to `buf`.
-    pub fn encode_line(&self, row: &[Value], buf: &mut Vec<u8>) {
-        self.encode(row, buf);
-        buf.push(b'\n');
+    /// Appends every row of `batch` (whose columns follow the schema) to `buf`, one JSON
+    /// object and a newline per row.
+    pub fn encode_lines(&self, batch: &Batch, buf: &mut Vec<u8>) {
+        for row in 0..batch.len() {
+            self.encode(batch, row, buf);
+            buf.push(b'\n');
+        }
     }
 }
 
-/// Appends one value as JSON.
-pub fn write_value(value: &Value, buf: &mut Vec<u8>) {
-    match value {
-        Value::Null => buf.extend_from_slice(b"null"),
-        Value::Bool(true) => buf.extend_from_slice(b"true"),
-        Value::Bool(false) => buf.extend_from_slice(b"false"),
-        Value::I64(x) => write_display(buf, format_args!("{x}")),
-        Value::F64(x) => write_f64(*x, buf),
-        Value::Str(s) => write_str(s, buf),
-        Value::Dense(v) => write_f64s(v, buf),
-        Value::Sparse(v) => {
+/// Appends row `i` of `column` as JSON.
+fn write_cell(column: &Column, i: usize, buf: &mut Vec<u8>) {
+    if !column.is_valid(i) {
+        buf.extend_from_slice(b"null");
+        return;
+    }
+    match &column.data {
+        ColumnData::Bool(v) if v[i] => buf.extend_from_slice(b"true"),
+        ColumnData::Bool(_) => buf.extend_from_slice(b"false"),
+        ColumnData::I64(v) => write_int(v[i], buf),
+        ColumnData::F64(v) => write_f64(v[i], buf),
+        ColumnData::Str(s) => write_str(s.get(i), buf),
+        ColumnData::Dense(d) => write_f64s(d.get(i), buf),
+        ColumnData::Sparse(s) => {
+            let (dim, indices, values) = s.get(i);
             buf.extend_from_slice(b"{\"dim\":");
-            write_display(buf, format_args!("{}", v.dim));
+            write_int(dim, buf);
             buf.extend_from_slice(b",\"indices\":[");
-            for (i, x) in v.indices.iter().enumerate() {
+            for (i, &x) in indices.iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
-                write_display(buf, format_args!("{x}"));
+                write_int(x, buf);
             }
             buf.extend_from_slice(b"],\"values\":");
-            write_f64s(&v.values, buf);
+            write_f64s(values, buf);
             buf.push(b'}');
         }
     }
 }
 
-/// Writing into a `Vec` cannot fail.
-fn write_display(buf: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
-    let _infallible = buf.write_fmt(args);
+/// Appends an integer in decimal.
+fn write_int(x: impl itoa::Integer, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
 }
 
 fn write_f64(x: f64, buf: &mut Vec<u8>) {
     if x.is_finite() {
-        write_display(buf, format_args!("{x:?}"));
+        // Writing into a `Vec` cannot fail.
+        let _infallible = write!(buf, "{x:?}");
     } else {
         buf.extend_from_slice(b"null");
     }

@@ -3,7 +3,8 @@
 use super::json::JsonEncoder;
 use crate::blocking::blocking;
 use crate::operator::{OperatorError, Sink};
-use quiver_protocol::{Record, Schema};
+use quiver_protocol::batch::Batch;
+use quiver_protocol::Schema;
 use std::io::Write;
 
 /// Writes rows as JSON lines to standard output: each batch is encoded into a reused buffer,
@@ -25,11 +26,9 @@ impl StdoutSink {
 }
 
 impl Sink for StdoutSink {
-    fn write_batch(&mut self, batch: &[Record]) -> Result<(), OperatorError> {
+    fn write_batch(&mut self, batch: &Batch) -> Result<(), OperatorError> {
         self.buf.clear();
-        for record in batch {
-            self.encoder.encode_line(&record.row, &mut self.buf);
-        }
+        self.encoder.encode_lines(batch, &mut self.buf);
         // A reader draining the pipe slowly blocks this write: keep it off the async workers.
         blocking(|| {
             let mut out = std::io::stdout().lock();

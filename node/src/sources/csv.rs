@@ -2,23 +2,41 @@
 //! quoting, via the `csv` crate).
 //!
 //! Header columns are matched to the schema by name: extra columns are ignored, a schema
-//! column missing from the header is an error. Empty lines are skipped, and so is a UTF-8
+//! column missing from the header is an error (one the header names twice is filled from its
+//! last field; both must be well-formed). Empty lines are skipped, and so is a UTF-8
 //! byte-order mark before the header. An f64 field must be finite: `NaN`, `inf` and numbers
 //! that overflow (`1e400`) are malformed.
+//!
+//! Fields are parsed straight into the batch's typed column builders, no row in between.
 
-use super::fields::{parse_text, RowPlan};
+use super::fields::{parse_text, refused, RecordBatch, RowPlan};
 use crate::operator::{OperatorError, Source, SourcePosition};
-use quiver_protocol::{Batch, Record, Value};
+use quiver_protocol::batch::{Batch, ColumnBuilder};
+use quiver_protocol::Schema;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
+
+/// What a field of a line is for, by its header column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// Not a schema column: ignored.
+    Ignored,
+    /// Fills schema column `i`.
+    Fills(usize),
+    /// Names schema column `i`, which a later field of the header names again and fills:
+    /// parsed (a malformed value is a malformed record), then dropped.
+    Shadowed(usize),
+}
 
 /// Reads records from a CSV file with a header line.
 pub struct CsvSource {
     plan: RowPlan,
-    /// For each field of a line: the schema column it fills, if any.
-    targets: Vec<Option<usize>>,
+    /// What each field of a line is for.
+    fields: Vec<Field>,
     reader: csv::Reader<File>,
     record: csv::ByteRecord,
+    /// The records of the batch being read.
+    batch: RecordBatch,
     /// Byte offset and line of the reader's start in the file (after a seek).
     base: (u64, u64),
     /// Where the data starts: the line after the header.
@@ -69,7 +87,15 @@ impl CsvSource {
                     .to_string()
             })
             .collect();
-        let targets: Vec<Option<usize>> = names.iter().map(|n| plan.schema.index_of(n)).collect();
+        let fields = names
+            .iter()
+            .enumerate()
+            .map(|(at, n)| match plan.schema.index_of(n) {
+                None => Field::Ignored,
+                Some(i) if names[at + 1..].contains(n) => Field::Shadowed(i),
+                Some(i) => Field::Fills(i),
+            })
+            .collect();
         if let Some(missing) = plan
             .schema
             .columns
@@ -85,8 +111,9 @@ impl CsvSource {
         }
         let data_start = (reader.position().byte(), reader.position().line());
         Ok(CsvSource {
+            batch: RecordBatch::new(&plan.schema),
             plan,
-            targets,
+            fields,
             reader,
             record: csv::ByteRecord::new(),
             base: (0, 1),
@@ -95,28 +122,38 @@ impl CsvSource {
             done: false,
         })
     }
+}
 
-    /// Parses the record in `self.record` (at `line`).
-    fn parse(&self) -> Result<Record, String> {
-        if self.record.len() != self.targets.len() {
-            return Err(format!(
-                "expected {} fields (as in the header), found {}",
-                self.targets.len(),
-                self.record.len()
-            ));
-        }
-        let mut row = vec![Value::Null; self.plan.schema.columns.len()];
-        for (field, target) in self.record.iter().zip(&self.targets) {
-            let Some(i) = *target else { continue };
-            let column = &self.plan.schema.columns[i];
-            let text = std::str::from_utf8(field)
-                .map_err(|_| format!("column \"{}\": not valid UTF-8", column.name))?;
-            row[i] = parse_text(text, column.ty)
-                .map_err(|e| format!("column \"{}\": {e}", column.name))?;
-        }
-        let event_time = self.plan.event_time(&row)?;
-        Ok(Record { event_time, row })
+/// Parses the fields of `record` into `columns` (of `schema`), one value each.
+fn parse(
+    record: &csv::ByteRecord,
+    fields: &[Field],
+    schema: &Schema,
+    columns: &mut [ColumnBuilder],
+) -> Result<(), String> {
+    if record.len() != fields.len() {
+        return Err(format!(
+            "expected {} fields (as in the header), found {}",
+            fields.len(),
+            record.len()
+        ));
     }
+    for (text, field) in record.iter().zip(fields) {
+        let (i, fills) = match *field {
+            Field::Ignored => continue,
+            Field::Fills(i) => (i, true),
+            Field::Shadowed(i) => (i, false),
+        };
+        let column = &schema.columns[i];
+        let text = std::str::from_utf8(text)
+            .map_err(|_| format!("column \"{}\": not valid UTF-8", column.name))?;
+        let cell =
+            parse_text(text, column.ty).map_err(|e| format!("column \"{}\": {e}", column.name))?;
+        if fills {
+            cell.push_to(&mut columns[i]).map_err(refused)?;
+        }
+    }
+    Ok(())
 }
 
 impl Source for CsvSource {
@@ -124,8 +161,8 @@ impl Source for CsvSource {
         if self.done {
             return Ok(None);
         }
-        let mut batch = Vec::with_capacity(max.min(4096));
-        while batch.len() < max {
+        self.batch.clear();
+        while self.batch.len() < max {
             let more = self
                 .reader
                 .read_byte_record(&mut self.record)
@@ -134,19 +171,19 @@ impl Source for CsvSource {
                 self.done = true;
                 break;
             }
-            match self.parse() {
-                Ok(record) => batch.push(record),
-                Err(reason) => {
-                    let line =
-                        self.base.1 + self.record.position().map_or(1, csv::Position::line) - 1;
-                    self.plan.bad_record(line, reason, &mut self.skipped)?;
-                }
+            let (record, fields, schema) = (&self.record, &self.fields, &self.plan.schema);
+            let read = self
+                .batch
+                .push_record(&self.plan, |columns| parse(record, fields, schema, columns));
+            if let Err(reason) = read {
+                let line = self.base.1 + self.record.position().map_or(1, csv::Position::line) - 1;
+                self.plan.bad_record(line, reason, &mut self.skipped)?;
             }
         }
-        if batch.is_empty() && self.done {
+        if self.batch.is_empty() && self.done {
             return Ok(None);
         }
-        Ok(Some(batch))
+        self.batch.finish(&self.plan).map(Some)
     }
 
     fn position(&self) -> SourcePosition {

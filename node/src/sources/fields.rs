@@ -1,10 +1,12 @@
-//! What the file sources share: the schema they fill, typed parsing of text fields, the event
-//! time column, and error messages that name the file, the line and the reason.
+//! What the file sources share: the schema they fill, the batch they build a record at a
+//! time (all or nothing), typed parsing of text fields, the event time column, and error
+//! messages that name the file, the line and the reason.
 
 use crate::operator::{OperatorError, SourcePosition};
+use quiver_protocol::batch::{column_type, Batch, ColumnBuilder, WrongType};
 use quiver_protocol::record::{EVENT_TIME_RANGE, MAX_EVENT_TIME, MIN_EVENT_TIME};
 use quiver_protocol::spec::BadRecords;
-use quiver_protocol::{Row, Schema, Value, ValueType};
+use quiver_protocol::{Schema, ValueType};
 use std::path::Path;
 
 /// The target of a file source: the schema, where the event time is, what to do on bad input.
@@ -120,30 +122,148 @@ impl RowPlan {
         }
     }
 
-    /// The record's event time: the event time column (which must not be null and must be in
-    /// [`EVENT_TIME_RANGE`]), else 0.
-    pub(crate) fn event_time(&self, row: &Row) -> Result<i64, String> {
+    /// The event time of the record just pushed to `columns`: the event time column's (which
+    /// must not be null and must be in [`EVENT_TIME_RANGE`]), else 0.
+    fn event_time(&self, columns: &[ColumnBuilder]) -> Result<i64, String> {
         let Some(i) = self.event_time else {
             return Ok(0);
         };
         let name = &self.schema.columns[i].name;
-        match row.get(i) {
-            Some(Value::I64(t)) if EVENT_TIME_RANGE.contains(t) => Ok(*t),
-            Some(Value::I64(t)) => Err(format!(
+        match columns[i].last_i64() {
+            Some(t) if EVENT_TIME_RANGE.contains(&t) => Ok(t),
+            Some(t) => Err(format!(
                 "column \"{name}\" (event time): {t} is outside the valid range, {MIN_EVENT_TIME} \
                  to {MAX_EVENT_TIME} ms since the epoch"
             )),
-            _ => Err(format!("column \"{name}\" (event time) is missing")),
+            None => Err(format!("column \"{name}\" (event time) is missing")),
         }
     }
 }
 
-/// A value shown in an error message: quoted, escaped, cut after 40 characters.
-pub(crate) fn shown(text: &str) -> String {
-    match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{:?}...", &text[..cut]),
-        None => format!("{text:?}"),
+/// The batch a file source fills, a record at a time: a typed builder per schema column and
+/// the records' event times. A record is pushed whole or not at all
+/// ([`RecordBatch::push_record`]), so a malformed record leaves nothing behind.
+#[derive(Debug)]
+pub(crate) struct RecordBatch {
+    columns: Vec<ColumnBuilder>,
+    event_time: Vec<i64>,
+}
+
+impl RecordBatch {
+    /// An empty batch of `schema`'s columns.
+    pub(crate) fn new(schema: &Schema) -> RecordBatch {
+        RecordBatch {
+            columns: schema
+                .columns
+                .iter()
+                .map(|c| ColumnBuilder::new(column_type(c.ty), 0))
+                .collect(),
+            event_time: Vec::new(),
+        }
     }
+
+    /// Records kept so far.
+    pub(crate) fn len(&self) -> usize {
+        self.event_time.len()
+    }
+
+    /// Whether no record was kept.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.event_time.is_empty()
+    }
+
+    /// Reads one record: `fill` pushes exactly one value (or null) to every column, then the
+    /// record's event time is taken (see `RowPlan`). If `fill` or the event time fails,
+    /// every value pushed for the record is taken back and the reason returned.
+    pub(crate) fn push_record(
+        &mut self,
+        plan: &RowPlan,
+        fill: impl FnOnce(&mut [ColumnBuilder]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let kept = self.len();
+        match fill(&mut self.columns).and_then(|()| plan.event_time(&self.columns)) {
+            Ok(t) => {
+                self.event_time.push(t);
+                Ok(())
+            }
+            Err(reason) => {
+                self.columns.iter_mut().for_each(|c| c.truncate(kept));
+                Err(reason)
+            }
+        }
+    }
+
+    /// Drops every record (what a failed read had kept).
+    pub(crate) fn clear(&mut self) {
+        self.columns.iter_mut().for_each(|c| c.truncate(0));
+        self.event_time.clear();
+    }
+
+    /// The records kept, as a batch; the builders start over.
+    pub(crate) fn finish(&mut self, plan: &RowPlan) -> Result<Batch, OperatorError> {
+        let rows = self.len();
+        let event_time = std::mem::replace(&mut self.event_time, Vec::with_capacity(rows));
+        Batch::try_new(
+            event_time,
+            self.columns.iter_mut().map(|c| c.finish()).collect(),
+        )
+        .map_err(|e| OperatorError::Data(format!("{}: a reader bug: {e}", plan.file)))
+    }
+}
+
+/// One field's value as read, borrowing the text it was read from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Cell<'a> {
+    /// An empty field, or JSON `null`.
+    Null,
+    /// An i64.
+    I64(i64),
+    /// A finite f64.
+    F64(f64),
+    /// A bool.
+    Bool(bool),
+    /// A string.
+    Str(&'a str),
+}
+
+impl Cell<'_> {
+    /// Appends the value to `builder`, of its column's type.
+    pub(crate) fn push_to(self, builder: &mut ColumnBuilder) -> Result<(), WrongType> {
+        match self {
+            Cell::Null => {
+                builder.push_null();
+                Ok(())
+            }
+            Cell::I64(x) => builder.push_i64(x),
+            Cell::F64(x) => builder.push_f64(x),
+            Cell::Bool(x) => builder.push_bool(x),
+            Cell::Str(x) => builder.push_str(x),
+        }
+    }
+}
+
+/// Why a builder refused a value: a reader pushed a value of another type than its column's
+/// (a bug, reported as the record's problem rather than a panic).
+pub(crate) fn refused(e: WrongType) -> String {
+    format!(
+        "a reader bug: a value of another type for a {:?} column",
+        e.column
+    )
+}
+
+/// A value shown in an error message: quoted, escaped, cut after 40 characters. Formatted
+/// only when a message is made.
+pub(crate) fn shown(text: &str) -> impl std::fmt::Display + '_ {
+    struct Shown<'a>(&'a str);
+    impl std::fmt::Display for Shown<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self.0.char_indices().nth(40) {
+                Some((cut, _)) => write!(f, "{:?}...", &self.0[..cut]),
+                None => write!(f, "{:?}", self.0),
+            }
+        }
+    }
+    Shown(text)
 }
 
 /// The type's name with its article, as in "is not a f64".
@@ -165,25 +285,25 @@ pub(crate) fn finite(x: f64, written: &dyn std::fmt::Display) -> Result<f64, Str
 }
 
 /// Parses a CSV text field as `ty`. An empty field is null for every type but string.
-pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Value, String> {
+pub(crate) fn parse_text(text: &str, ty: ValueType) -> Result<Cell<'_>, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() && ty != ValueType::Str {
-        return Ok(Value::Null);
+        return Ok(Cell::Null);
     }
     let bad = || format!("{} is not {}", shown(text), with_article(ty));
     Ok(match ty {
-        ValueType::I64 => Value::I64(trimmed.parse().map_err(|_| bad())?),
-        ValueType::F64 => Value::F64(finite(trimmed.parse().map_err(|_| bad())?, &shown(text))?),
+        ValueType::I64 => Cell::I64(trimmed.parse().map_err(|_| bad())?),
+        ValueType::F64 => Cell::F64(finite(trimmed.parse().map_err(|_| bad())?, &shown(text))?),
         ValueType::Bool => {
             if trimmed.eq_ignore_ascii_case("true") {
-                Value::Bool(true)
+                Cell::Bool(true)
             } else if trimmed.eq_ignore_ascii_case("false") {
-                Value::Bool(false)
+                Cell::Bool(false)
             } else {
                 return Err(bad());
             }
         }
-        ValueType::Str => Value::from(text),
+        ValueType::Str => Cell::Str(text),
         ValueType::Dense | ValueType::Sparse => return Err(bad()),
     })
 }

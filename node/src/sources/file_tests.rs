@@ -3,6 +3,7 @@
 
 use super::build_source;
 use crate::operator::{Source, SourcePosition};
+use quiver_protocol::batch::{self, Batch, Column};
 use quiver_protocol::spec::{BadRecords, FileFormat, FileSource, SourceKind, SourceSpec};
 use quiver_protocol::{Record, Schema, Value, ValueType};
 use std::path::{Path, PathBuf};
@@ -41,10 +42,26 @@ pub(crate) fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf
     path
 }
 
-pub(super) fn drain(source: &mut dyn Source, batch: usize) -> Result<Vec<Record>, String> {
+/// The records of a batch a source of `schema` read, after checking its columns have the
+/// schema's types.
+pub(super) fn records_of(schema: &Schema, b: &Batch) -> Vec<Record> {
+    assert_eq!(
+        b.columns().iter().map(Column::ty).collect::<Vec<_>>(),
+        batch::column_types(schema),
+        "the batch's columns follow the schema"
+    );
+    batch::to_records(b)
+}
+
+/// Every record the source reads in batches of `batch`, or the error that stops it.
+pub(super) fn drain(
+    source: &mut dyn Source,
+    schema: &Schema,
+    batch: usize,
+) -> Result<Vec<Record>, String> {
     let mut all = Vec::new();
     while let Some(b) = source.poll_batch(batch).map_err(|e| e.to_string())? {
-        all.extend(b);
+        all.extend(records_of(schema, &b));
     }
     Ok(all)
 }
@@ -78,6 +95,21 @@ pub(super) fn read_as(
     text: &str,
     bad: BadRecords,
 ) -> (Result<Vec<Record>, String>, u64, PathBuf) {
+    let (result, skipped, path) =
+        read_with(schema, format, text, bad, |s, schema| drain(s, schema, 2));
+    (result.and_then(|records| records), skipped, path)
+}
+
+/// Opens a source of `schema` (the event time is column `ts` if it has one) on a file holding
+/// `text` as `format` and reads it with `read`: what `read` returns, or the error opening the
+/// source; the records skipped; the file's path.
+pub(super) fn read_with<T>(
+    schema: Schema,
+    format: FileFormat,
+    text: &str,
+    bad: BadRecords,
+    read: impl FnOnce(&mut dyn Source, &Schema) -> T,
+) -> (Result<T, String>, u64, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let name = if format == FileFormat::Csv {
         "events.csv"
@@ -93,8 +125,8 @@ pub(super) fn read_as(
     match build_source(&spec, 0, 1) {
         Err(e) => (Err(e.to_string()), 0, path),
         Ok(mut s) => {
-            let result = drain(s.as_mut(), 2);
-            (result, s.skipped(), path)
+            let result = read(s.as_mut(), &spec.schema);
+            (Ok(result), s.skipped(), path)
         }
     }
 }
@@ -159,7 +191,7 @@ fn csv_malformed_records_name_file_line_and_reason() {
     let path = write(&dir, "bad.csv", b"user,amount,ts,ok\n\xff\xfe,1,2,true\n");
     let mut s = build_source(&spec(&path, FileFormat::Csv, BadRecords::Fail), 0, 1).expect("open");
     assert_eq!(
-        drain(s.as_mut(), 10),
+        drain(s.as_mut(), &schema(), 10),
         Err(format!(
             "{} line 2: column \"user\": not valid UTF-8",
             path.display()
@@ -316,13 +348,13 @@ fn check_seek(format: FileFormat, text: &str, expected_after_two: SourcePosition
     assert_eq!(first.len(), 2);
     let pos = s.position();
     assert_eq!(pos, expected_after_two);
-    let rest = drain(s.as_mut(), 1).expect("rest");
+    let rest = drain(s.as_mut(), &schema(), 1).expect("rest");
     assert_eq!(rest.len(), 2);
     s.seek(pos).expect("seek");
-    assert_eq!(drain(s.as_mut(), 5).expect("again"), rest);
+    assert_eq!(drain(s.as_mut(), &schema(), 5).expect("again"), rest);
     let mut fresh = build_source(&spec(&path, format, BadRecords::Fail), 0, 1).expect("open");
     fresh.seek(pos).expect("seek a fresh source");
-    assert_eq!(drain(fresh.as_mut(), 5).expect("fresh"), rest);
+    assert_eq!(drain(fresh.as_mut(), &schema(), 5).expect("fresh"), rest);
     assert!(fresh.seek(SourcePosition::Sequence(3)).is_err());
 }
 
@@ -393,7 +425,10 @@ fn jsonl_vectors_and_csv_refusing_them() {
         f.event_time = None;
     }
     let mut s = build_source(&spec, 0, 1).expect("open");
-    let first = s.poll_batch(2).expect("poll").expect("records");
+    let first = records_of(
+        &spec.schema,
+        &s.poll_batch(2).expect("poll").expect("records"),
+    );
     assert_eq!(first.len(), 2);
     assert_eq!(first[0].event_time, 0, "no event time column: time 0");
     assert_eq!(

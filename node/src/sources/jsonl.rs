@@ -2,22 +2,23 @@
 //! (other fields ignored; a null or missing field is null). Blank lines are skipped, and so is
 //! a UTF-8 byte-order mark at the start of the file.
 //!
-//! Lines are parsed straight into a row (a serde visitor typed by the schema), without an
-//! intermediate JSON tree. Numbers for i64 and f64 columns (and vector elements) are read from
-//! their text as written: an i64 column takes a whole number however it is written (`1.0`,
-//! `-3e2`) if it fits exactly, an f64 must be finite (`1e400` overflows), and messages show
-//! the number as written. A schema column given twice in one object is malformed.
+//! Lines are parsed straight into the batch's typed column builders (a serde visitor typed by
+//! the schema), without an intermediate JSON tree or row. Numbers for i64 and f64 columns (and
+//! vector elements) are read from their text as written: an i64 column takes a whole number
+//! however it is written (`1.0`, `-3e2`) if it fits exactly, an f64 must be finite (`1e400`
+//! overflows), and messages show the number as written. A schema column given twice in one
+//! object is malformed.
 
-use super::fields::{finite, shown, with_article, RowPlan};
+use super::fields::{finite, refused, shown, with_article, Cell, RecordBatch, RowPlan};
 use crate::operator::{OperatorError, Source, SourcePosition};
-use quiver_protocol::{Batch, Record, Row, Schema, SparseVector, Value, ValueType};
+use quiver_protocol::batch::{Batch, ColumnBuilder, WrongType};
+use quiver_protocol::{Schema, SparseVector, ValueType};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::sync::Arc;
 
 /// Reads records from a JSON-lines file.
 #[derive(Debug)]
@@ -27,6 +28,10 @@ pub struct JsonlSource {
     line_buf: Vec<u8>,
     /// Which schema columns the line being parsed has set (reused from line to line).
     seen: Vec<bool>,
+    /// A dense vector's elements as they are read (reused).
+    elements: Vec<f64>,
+    /// The records of the batch being read.
+    batch: RecordBatch,
     /// Byte offset and line number of the next unread line.
     offset: u64,
     line: u64,
@@ -42,10 +47,12 @@ impl JsonlSource {
     ) -> Result<JsonlSource, OperatorError> {
         let file = File::open(path).map_err(|e| plan.open_error(e))?;
         Ok(JsonlSource {
+            batch: RecordBatch::new(&plan.schema),
             plan,
             reader: BufReader::with_capacity(1 << 16, file),
             line_buf: Vec::with_capacity(1024),
             seen: Vec::new(),
+            elements: Vec::new(),
             offset: 0,
             line: 1,
             skipped: 0,
@@ -57,23 +64,33 @@ impl JsonlSource {
 /// The UTF-8 byte-order mark some editors write at the start of a file.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Parses one line into a record; `seen` is scratch space.
-fn parse_line(plan: &RowPlan, text: &[u8], seen: &mut Vec<bool>) -> Result<Record, String> {
-    let width = plan.schema.columns.len();
-    let mut row = vec![Value::Null; width];
+/// Parses one line into `columns` (of `schema`), one value each: a column the object does not
+/// give is null. `seen` and `elements` are scratch space.
+fn parse_line(
+    schema: &Schema,
+    text: &[u8],
+    seen: &mut Vec<bool>,
+    elements: &mut Vec<f64>,
+    columns: &mut [ColumnBuilder],
+) -> Result<(), String> {
     seen.clear();
-    seen.resize(width, false);
+    seen.resize(columns.len(), false);
     let mut de = serde_json::Deserializer::from_slice(text);
     RowSeed {
-        schema: &plan.schema,
-        row: &mut row,
+        schema,
+        columns,
         seen,
+        elements,
     }
     .deserialize(&mut de)
     .and_then(|()| de.end())
     .map_err(describe)?;
-    let event_time = plan.event_time(&row)?;
-    Ok(Record { event_time, row })
+    for (column, &seen) in columns.iter_mut().zip(seen.iter()) {
+        if !seen {
+            column.push_null();
+        }
+    }
+    Ok(())
 }
 
 /// A serde_json error without its "at line 1 column N" suffix, with the column for syntax.
@@ -94,8 +111,8 @@ impl Source for JsonlSource {
         if self.done {
             return Ok(None);
         }
-        let mut batch = Vec::with_capacity(max.min(4096));
-        while batch.len() < max {
+        self.batch.clear();
+        while self.batch.len() < max {
             self.line_buf.clear();
             let n = self
                 .reader
@@ -115,15 +132,18 @@ impl Source for JsonlSource {
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match parse_line(&self.plan, text.trim_ascii_end(), &mut self.seen) {
-                Ok(record) => batch.push(record),
-                Err(reason) => self.plan.bad_record(line, reason, &mut self.skipped)?,
+            let (schema, seen, elements) = (&self.plan.schema, &mut self.seen, &mut self.elements);
+            let read = self.batch.push_record(&self.plan, |columns| {
+                parse_line(schema, text.trim_ascii_end(), seen, elements, columns)
+            });
+            if let Err(reason) = read {
+                self.plan.bad_record(line, reason, &mut self.skipped)?;
             }
         }
-        if batch.is_empty() && self.done {
+        if self.batch.is_empty() && self.done {
             return Ok(None);
         }
-        Ok(Some(batch))
+        self.batch.finish(&self.plan).map(Some)
     }
 
     fn position(&self) -> SourcePosition {
@@ -149,12 +169,14 @@ impl Source for JsonlSource {
     }
 }
 
-/// Fills a row from a JSON object.
+/// Fills one value of each column the JSON object gives.
 struct RowSeed<'a> {
     schema: &'a Schema,
-    row: &'a mut Row,
+    columns: &'a mut [ColumnBuilder],
     /// Columns already set by this object (all `false` at the start).
     seen: &'a mut [bool],
+    /// Scratch space for a dense vector's elements.
+    elements: &'a mut Vec<f64>,
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
@@ -183,9 +205,13 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                             c.name
                         )));
                     }
-                    self.row[i] = map.next_value_seed(ValueSeed {
-                        ty: c.ty,
-                        name: &c.name,
+                    map.next_value_seed(ValueSeed {
+                        target: Target {
+                            ty: c.ty,
+                            name: &c.name,
+                        },
+                        builder: &mut self.columns[i],
+                        elements: self.elements,
                     })?;
                 }
                 None => {
@@ -220,13 +246,14 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 }
 
-/// One field's value, checked against its column's type.
-struct ValueSeed<'a> {
+/// The schema column a value is read for: its type and name (for messages).
+#[derive(Clone, Copy)]
+struct Target<'a> {
     ty: ValueType,
     name: &'a str,
 }
 
-impl ValueSeed<'_> {
+impl Target<'_> {
     fn mismatch<E: de::Error>(&self, what: impl fmt::Display) -> E {
         E::custom(format!(
             "column \"{}\": {what} is not {}",
@@ -236,10 +263,10 @@ impl ValueSeed<'_> {
     }
 
     /// The value of an i64 or f64 column from its JSON text as written.
-    fn number<E: de::Error>(&self, text: &str) -> Result<Value, E> {
+    fn number<E: de::Error>(&self, text: &str) -> Result<Cell<'static>, E> {
         match text.as_bytes().first() {
             Some(b'-' | b'0'..=b'9') => {}
-            Some(b'n') => return Ok(Value::Null),
+            Some(b'n') => return Ok(Cell::Null),
             Some(b'"') => {
                 let s: String = serde_json::from_str(text).map_err(E::custom)?;
                 return Err(self.mismatch(shown(&s)));
@@ -251,24 +278,41 @@ impl ValueSeed<'_> {
         }
         match self.ty {
             ValueType::I64 => whole_number(text)
-                .map(Value::I64)
+                .map(Cell::I64)
                 .ok_or_else(|| self.mismatch(text)),
             _ => {
                 let x = text.parse().map_err(|_| self.mismatch(text))?;
                 finite(x, &text)
-                    .map(Value::F64)
+                    .map(Cell::F64)
                     .map_err(|e| E::custom(format!("column \"{}\": {e}", self.name)))
             }
         }
     }
 
-    /// A vector element (`self` is typed f64) from its value.
-    fn element<E: de::Error>(&self, value: Value) -> Result<f64, E> {
-        match value {
-            Value::F64(x) => Ok(x),
-            _ => Err(self.mismatch("a null element")),
+    /// A vector element of this column from its JSON text as written: a finite f64.
+    fn element<E: de::Error>(&self, text: &str) -> Result<f64, E> {
+        let element = Target {
+            ty: ValueType::F64,
+            name: self.name,
+        };
+        match element.number(text)? {
+            Cell::F64(x) => Ok(x),
+            _ => Err(element.mismatch("a null element")),
         }
     }
+}
+
+/// One field's value, checked against its column's type and pushed to its column's builder.
+struct ValueSeed<'a> {
+    target: Target<'a>,
+    builder: &'a mut ColumnBuilder,
+    /// Scratch space for a dense vector's elements.
+    elements: &'a mut Vec<f64>,
+}
+
+/// A push the builder refused (see [`refused`]) as a deserialisation error.
+fn pushed<E: de::Error>(push: Result<(), WrongType>) -> Result<(), E> {
+    push.map_err(|e| E::custom(refused(e)))
 }
 
 /// The integer a JSON number's text denotes, when it is whole and fits an i64 exactly: `1.0`,
@@ -317,26 +361,28 @@ fn whole_number(text: &str) -> Option<i64> {
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
+    type Value = ();
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        match self.ty {
-            ValueType::I64 | ValueType::F64 => self.number(<&RawValue>::deserialize(d)?.get()),
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let target = self.target;
+        match target.ty {
+            ValueType::I64 | ValueType::F64 => pushed(
+                target
+                    .number(<&RawValue>::deserialize(d)?.get())?
+                    .push_to(self.builder),
+            ),
             ValueType::Sparse => {
-                let name = self.name;
+                let name = target.name;
                 let Some(v) = Option::<SparseJson<'_>>::deserialize(d)
                     .map_err(|e| de::Error::custom(format!("column \"{name}\": {e}")))?
                 else {
-                    return Ok(Value::Null);
-                };
-                let element = ValueSeed {
-                    ty: ValueType::F64,
-                    name,
+                    self.builder.push_null();
+                    return Ok(());
                 };
                 let values = v
                     .values
                     .iter()
-                    .map(|raw| element.element(element.number(raw.get())?))
+                    .map(|raw| target.element(raw.get()))
                     .collect::<Result<Vec<f64>, D::Error>>()?;
                 let vector = SparseVector {
                     dim: v.dim,
@@ -346,7 +392,10 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
                 if let Some(why) = vector.invalid() {
                     return Err(de::Error::custom(format!("column \"{name}\": {why}")));
                 }
-                Ok(Value::Sparse(Arc::new(vector)))
+                pushed(
+                    self.builder
+                        .push_sparse(vector.dim, &vector.indices, &vector.values),
+                )
             }
             _ => d.deserialize_any(self),
         }
@@ -365,58 +414,55 @@ struct SparseJson<'a> {
 
 /// Strings, booleans and dense vectors; numbers reach it only for other columns' types.
 impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", with_article(self.ty))
+        write!(f, "{}", with_article(self.target.ty))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.builder.push_null();
+        Ok(())
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        match self.ty {
-            ValueType::Bool => Ok(Value::Bool(v)),
-            _ => Err(self.mismatch(v)),
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        match self.target.ty {
+            ValueType::Bool => pushed(self.builder.push_bool(v)),
+            _ => Err(self.target.mismatch(v)),
         }
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Err(self.mismatch(v))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        Err(self.target.mismatch(v))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Err(self.mismatch(v))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        Err(self.target.mismatch(v))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Err(self.mismatch(v))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        Err(self.target.mismatch(v))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        match self.ty {
-            ValueType::Str => Ok(Value::from(v)),
-            _ => Err(self.mismatch(shown(v))),
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        match self.target.ty {
+            ValueType::Str => pushed(self.builder.push_str(v)),
+            _ => Err(self.target.mismatch(shown(v))),
         }
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        if self.ty != ValueType::Dense {
-            return Err(self.mismatch("an array"));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.target.ty != ValueType::Dense {
+            return Err(self.target.mismatch("an array"));
         }
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(8));
-        let element = || ValueSeed {
-            ty: ValueType::F64,
-            name: self.name,
-        };
-        while let Some(x) = seq.next_element_seed(element())? {
-            values.push(element().element(x)?);
+        self.elements.clear();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            self.elements.push(self.target.element(raw.get())?);
         }
-        Ok(Value::Dense(Arc::from(values)))
+        pushed(self.builder.push_dense(self.elements))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Value, A::Error> {
-        Err(self.mismatch("an object"))
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<(), A::Error> {
+        Err(self.target.mismatch("an object"))
     }
 }

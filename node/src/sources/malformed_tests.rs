@@ -1,9 +1,12 @@
 //! Malformed and extreme values at the file sources: non-finite numbers, event times outside
 //! the valid range, whole numbers written as decimals, duplicate fields and byte-order marks.
 //! Each malformed record follows `bad_records`: it fails the job naming file, line, column and
-//! the value as written, or is skipped and counted.
+//! the value as written, or is skipped and counted, leaving nothing of it in the batch.
 
-use super::file_tests::{read, read_as, rec};
+use super::build_source;
+use super::file_tests::{drain, read, read_as, read_with, rec, records_of, schema, spec, write};
+use crate::operator::SourcePosition;
+use quiver_protocol::batch::Batch;
 use quiver_protocol::spec::{BadRecords, FileFormat};
 use quiver_protocol::{Record, Schema, Value, ValueType};
 
@@ -257,5 +260,136 @@ fn jsonl_file_starting_with_a_utf8_bom_is_read() {
     assert_malformed(
         "\u{feff}{\"n\":3}",
         "invalid JSON at column 1: expected value",
+    );
+}
+
+/// Reads `text` in one batch with `bad_records = "skip"`: the batch and the records skipped.
+fn one_batch(schema: Schema, format: FileFormat, text: &str) -> (Batch, u64) {
+    let (batch, skipped, _) = read_with(schema, format, text, BadRecords::Skip, |s, _| {
+        s.poll_batch(100).expect("poll").expect("a batch")
+    });
+    (batch.expect("open"), skipped)
+}
+
+#[test]
+fn a_record_malformed_after_some_of_its_values_leaves_none_of_them_in_the_batch() {
+    // Each bad record fails after values of it were read: at its last field, at its event
+    // time, after its closing brace; the nulls of the bad records leave no validity bitmap.
+    let csv = concat!(
+        "user,amount,ts,ok\n",
+        "a,1,1,true\n",
+        "b,,2,maybe\n",
+        "c,,1e3,true\n",
+        "d,3,9999999999999999999,true\n",
+        "e,4,4,false\n",
+    );
+    let jsonl = concat!(
+        "{\"user\":\"a\",\"amount\":1,\"ts\":1,\"ok\":true}\n",
+        "{\"user\":\"b\",\"amount\":null,\"ok\":false,\"ts\":\"2\"}\n",
+        "{\"user\":\"c\",\"amount\":null,\"ts\":-8640000000000001,\"ok\":true}\n",
+        "{\"user\":\"d\",\"amount\":null,\"ts\":3,\"ok\":true} 5\n",
+        "{\"user\":\"e\",\"amount\":4,\"ts\":4,\"ok\":false,\"user\":\"e\"}\n",
+        "{\"user\":\"e\",\"amount\":4,\"ts\":4,\"ok\":false}\n",
+    );
+    for (format, text, skipped) in [(FileFormat::Csv, csv, 3), (FileFormat::Jsonl, jsonl, 4)] {
+        let (batch, n) = one_batch(schema(), format, text);
+        assert_eq!(n, skipped, "{format:?}");
+        assert_eq!(
+            records_of(&schema(), &batch),
+            vec![
+                rec("a", Some(1.0), 1, Some(true)),
+                rec("e", Some(4.0), 4, Some(false))
+            ],
+            "{format:?}"
+        );
+        assert!(
+            batch.columns().iter().all(|c| c.nulls.is_none()),
+            "{format:?}: no null is left, nor its bitmap"
+        );
+    }
+    let vectors = concat!(
+        "{\"n\":1,\"d\":[1,2],\"s\":{\"dim\":2,\"indices\":[1],\"values\":[1]}}\n",
+        "{\"n\":2,\"s\":{\"dim\":4,\"indices\":[0,3],\"values\":[1,2]},\"d\":[3,4,null]}\n",
+        "{\"d\":[5],\"s\":{\"dim\":4,\"indices\":[0],\"values\":[1]},\"n\":2.5}\n",
+        "{\"n\":3,\"d\":[6],\"s\":null}\n",
+    );
+    let (batch, skipped) = one_batch(numbers(), FileFormat::Jsonl, vectors);
+    assert_eq!(skipped, 2);
+    let sparse = |dim, indices: &[u32], values: &[f64]| {
+        Value::Sparse(std::sync::Arc::new(quiver_protocol::SparseVector {
+            dim,
+            indices: indices.to_vec(),
+            values: values.to_vec(),
+        }))
+    };
+    assert_eq!(
+        records_of(&numbers(), &batch)
+            .into_iter()
+            .map(|r| r.row)
+            .collect::<Vec<_>>(),
+        vec![
+            vec![
+                Value::I64(1),
+                Value::Null,
+                Value::Dense(vec![1.0, 2.0].into()),
+                sparse(2, &[1], &[1.0]),
+            ],
+            vec![
+                Value::I64(3),
+                Value::Null,
+                Value::Dense(vec![6.0].into()),
+                Value::Null
+            ],
+        ]
+    );
+}
+
+#[test]
+fn a_failed_read_leaves_no_record_for_the_next() {
+    let text = "user,amount,ts,ok\na,1,1,true\nb,x,2,true\nc,3,3,true\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "events.csv", text.as_bytes());
+    let mut source =
+        build_source(&spec(&path, FileFormat::Csv, BadRecords::Fail), 0, 1).expect("open");
+    let e = source.poll_batch(10).expect_err("line 3");
+    assert!(
+        e.to_string()
+            .ends_with("line 3: column \"amount\": \"x\" is not a f64"),
+        "{e}"
+    );
+    source
+        .seek(SourcePosition::File {
+            offset: text.find("c,").expect("c") as u64,
+            line: 4,
+        })
+        .expect("seek");
+    assert_eq!(
+        drain(source.as_mut(), &schema(), 10),
+        Ok(vec![rec("c", Some(3.0), 3, Some(true))]),
+        "record a, read before the failure, is not emitted"
+    );
+}
+
+#[test]
+fn csv_column_named_twice_in_the_header_is_filled_from_its_last_field() {
+    let header = "user,amount,ts,ok,amount\n";
+    let (records, _, _) = read(
+        FileFormat::Csv,
+        &format!("{header}a,1,1,true,2\n"),
+        BadRecords::Fail,
+    );
+    assert_eq!(records, Ok(vec![rec("a", Some(2.0), 1, Some(true))]));
+    let (result, _, path) = read(
+        FileFormat::Csv,
+        &format!("{header}a,x,1,true,2\n"),
+        BadRecords::Fail,
+    );
+    assert_eq!(
+        result,
+        Err(format!(
+            "{} line 2: column \"amount\": \"x\" is not a f64",
+            path.display()
+        )),
+        "the first field is read too"
     );
 }

@@ -5,7 +5,6 @@ use super::*;
 use crate::sources::file_tests::{spec, write};
 use quiver_protocol::spec::{BadRecords, FileFormat};
 use quiver_protocol::state_schema::StateSchema;
-use quiver_protocol::Value;
 use std::path::Path;
 
 /// A file of `n` records whose users name the file and the record (`a-0`, `a-1`, ...), the
@@ -48,10 +47,14 @@ fn round(driver: &mut SourceDriver) -> (Vec<String>, Vec<String>) {
     for r in driver.reads(now) {
         read.push(driver.slots[r.slot].split.id.to_string());
         let produced = driver.on_read(r.run(), now).expect("read");
-        users.extend(produced.records.iter().map(|r| match &r.row[0] {
-            Value::Str(user) => user.to_string(),
-            other => format!("{other:?}"),
-        }));
+        if !produced.records.is_empty() {
+            let column = produced
+                .records
+                .column(0)
+                .as_str()
+                .expect("user: a string column");
+            users.extend(column.iter().map(str::to_string));
+        }
     }
     (users, read)
 }

@@ -1,18 +1,17 @@
 use super::*;
+use quiver_protocol::batch::Column;
 use quiver_protocol::spec::OutputMode;
-use quiver_protocol::{Value, ValueType};
+use quiver_protocol::ValueType;
 
 fn schema() -> Schema {
     Schema::new([("user", ValueType::I64), ("n", ValueType::I64)])
 }
 
-fn records(range: std::ops::Range<i64>) -> Vec<Record> {
-    range
-        .map(|i| Record {
-            event_time: i,
-            row: vec![Value::I64(i), Value::I64(i * 2)],
-        })
-        .collect()
+/// Records `range` of `schema`: user `i`, n `2i`.
+fn records(range: std::ops::Range<i64>) -> Batch {
+    let users: Vec<i64> = range.collect();
+    let n = users.iter().map(|i| i * 2).collect();
+    Batch::try_new(users.clone(), vec![Column::i64(users), Column::i64(n)]).expect("batch")
 }
 
 /// The context of partition `partition` of a job without checkpoints.
@@ -79,7 +78,7 @@ fn nothing_written_publishes_nothing() {
         &at_finish(0),
     )
     .expect("sink");
-    sink.write_batch(&[]).expect("empty batch");
+    sink.write_batch(&records(0..0)).expect("empty batch");
     sink.finish().expect("finish");
     assert!(names(root.path()).is_empty());
 }

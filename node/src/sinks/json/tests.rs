@@ -1,10 +1,24 @@
 use super::*;
-use quiver_protocol::{SparseVector, ValueType};
+use quiver_protocol::batch::from_records;
+use quiver_protocol::{Record, SparseVector, Value, ValueType};
 use std::sync::Arc;
 
+/// A batch of `schema` holding `rows`.
+fn batch(schema: &Schema, rows: &[&[Value]]) -> Batch {
+    let records: Vec<Record> = rows
+        .iter()
+        .map(|row| Record {
+            event_time: 0,
+            row: row.to_vec(),
+        })
+        .collect();
+    from_records(schema, &records).expect("rows of the schema")
+}
+
+/// `row` (a row of `schema`, nulls at the end left out) as its JSON object.
 fn encode(schema: &Schema, row: &[Value]) -> String {
     let mut buf = Vec::new();
-    JsonEncoder::new(schema).encode(row, &mut buf);
+    JsonEncoder::new(schema).encode(&batch(schema, &[row]), 0, &mut buf);
     String::from_utf8(buf).expect("utf-8")
 }
 
@@ -48,6 +62,24 @@ fn floats_round_trip_and_non_finite_is_null() {
 }
 
 #[test]
+fn integers_are_written_as_rust_displays_them() {
+    let schema = Schema::new([("n", ValueType::I64)]);
+    for n in [
+        0,
+        1,
+        -1,
+        9,
+        -10,
+        1 << 53,
+        i64::MAX,
+        i64::MIN,
+        -1_234_567_890_123,
+    ] {
+        assert_eq!(encode(&schema, &[Value::I64(n)]), format!("{{\"n\":{n}}}"));
+    }
+}
+
+#[test]
 fn every_value_type() {
     let schema = Schema::new([
         ("n", ValueType::I64),
@@ -73,4 +105,41 @@ fn every_value_type() {
         r#"{"n":-9223372036854775808,"b":true,"z":null,"d":[1.5,null,-3.0],"s":{"dim":10,"indices":[1,7],"values":[0.5,2.0]},"missing":null}"#
     );
     assert_eq!(encode(&Schema::default(), &[]), "{}");
+}
+
+#[test]
+fn each_row_reads_its_own_values_and_nulls() {
+    let schema = Schema::new([
+        ("n", ValueType::I64),
+        ("s", ValueType::Str),
+        ("d", ValueType::Dense),
+    ]);
+    let dense = |v: &[f64]| Value::Dense(Arc::from(v));
+    let rows: [&[Value]; 3] = [
+        &[Value::I64(1), Value::from("a"), dense(&[])],
+        &[Value::Null, Value::from("\"b\""), Value::Null],
+        &[Value::I64(-3), Value::Null, dense(&[0.5, 2.0])],
+    ];
+    let mut buf = Vec::new();
+    JsonEncoder::new(&schema).encode_lines(&batch(&schema, &rows), &mut buf);
+    assert_eq!(
+        String::from_utf8(buf).expect("utf-8"),
+        concat!(
+            "{\"n\":1,\"s\":\"a\",\"d\":[]}\n",
+            "{\"n\":null,\"s\":\"\\\"b\\\"\",\"d\":null}\n",
+            "{\"n\":-3,\"s\":null,\"d\":[0.5,2.0]}\n",
+        )
+    );
+}
+
+#[test]
+fn a_batch_with_fewer_columns_than_the_schema_writes_null_for_the_rest() {
+    let schema = Schema::new([("n", ValueType::I64), ("x", ValueType::F64)]);
+    let short = Batch::try_new(vec![0, 0], vec![Column::i64(vec![4, 5])]).expect("batch");
+    let mut buf = Vec::new();
+    JsonEncoder::new(&schema).encode_lines(&short, &mut buf);
+    assert_eq!(
+        String::from_utf8(buf).expect("utf-8"),
+        "{\"n\":4,\"x\":null}\n{\"n\":5,\"x\":null}\n"
+    );
 }

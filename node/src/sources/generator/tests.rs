@@ -1,5 +1,7 @@
 use super::*;
+use quiver_protocol::batch::{to_records, ColumnType};
 use quiver_protocol::spec::GeneratorSource as Spec;
+use quiver_protocol::{Record, Value};
 
 fn schema() -> Schema {
     Schema::new([
@@ -21,7 +23,7 @@ fn spec(count: Option<u64>, keys: u64, seed: u64) -> Spec {
 fn drain(g: &mut Generator, batch: usize) -> Vec<Record> {
     let mut all = Vec::new();
     while let Some(b) = g.poll_batch(batch).expect("poll") {
-        all.extend(b);
+        all.extend(to_records(&b));
     }
     all
 }
@@ -92,6 +94,10 @@ fn columns_follow_the_schema_order() {
         ("amount", ValueType::F64),
     ]);
     let mut g = Generator::new(&spec(Some(3), 10, 0), &schema, 0, 1).expect("build");
+    let batch = g.clone().poll_batch(10).expect("poll").expect("records");
+    let types: Vec<ColumnType> = batch.columns().iter().map(|c| c.ty()).collect();
+    assert_eq!(types, [ColumnType::I64, ColumnType::I64, ColumnType::F64]);
+    assert!(batch.columns().iter().all(|c| c.nulls.is_none()));
     let rows = drain(&mut g, 10);
     let (user, amount, ts) = w1_reference(2, 10);
     assert_eq!(

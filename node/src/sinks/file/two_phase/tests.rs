@@ -1,20 +1,18 @@
 use super::*;
 use crate::operator::Sink;
 use crate::sinks::file::FileSink;
+use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::spec::OutputMode;
-use quiver_protocol::{Record, Schema, Value, ValueType};
+use quiver_protocol::{Schema, ValueType};
 
 fn schema() -> Schema {
     Schema::new([("id", ValueType::I64)])
 }
 
-fn records(ids: impl IntoIterator<Item = i64>) -> Vec<Record> {
-    ids.into_iter()
-        .map(|i| Record {
-            event_time: i,
-            row: vec![Value::I64(i)],
-        })
-        .collect()
+/// Records of `schema` with these ids.
+fn records(ids: impl IntoIterator<Item = i64>) -> Batch {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    Batch::try_new(ids.clone(), vec![Column::i64(ids)]).expect("batch")
 }
 
 /// The JSON lines the sink writes for `ids`, built by hand.
