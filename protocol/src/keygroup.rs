@@ -7,8 +7,8 @@
 //! key-group ranges map to partitions exactly as Flink's `KeyGroupRangeAssignment` does, so
 //! integer key 42 with max parallelism 128 lands in key group 29, partition 0 of 4.
 
+use crate::batch::ValueRef;
 use crate::ids::{KeyGroup, PartitionId};
-use crate::value::Value;
 
 /// The one representative of an f64 as a key: `0.0` for both zeros, Java's canonical NaN
 /// (`0x7ff8000000000000`, Rust's `f64::NAN`) for every NaN, else `x`. Keys hash, compare and
@@ -26,32 +26,35 @@ pub fn canonical_f64(x: f64) -> f64 {
 /// Java's hash code of one value (`Long.hashCode`, `Double.hashCode`, `String.hashCode`,
 /// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`. Floats
 /// hash by [`canonical_f64`]: like Java for every NaN, but `-0.0` hashes as `0.0` (Java
-/// tells them apart), so both zeros land in one key group.
-pub fn java_hash_code(value: &Value) -> i32 {
+/// tells them apart), so both zeros land in one key group. Takes a [`crate::Value`] or a
+/// [`ValueRef`] read from a column.
+pub fn java_hash_code<'a>(value: impl Into<ValueRef<'a>>) -> i32 {
     fn long_hash(x: i64) -> i32 {
         (x ^ ((x as u64) >> 32) as i64) as i32
     }
     fn double_hash(x: f64) -> i32 {
         long_hash(canonical_f64(x).to_bits() as i64)
     }
-    match value {
-        Value::Null => 0,
-        Value::Bool(b) => {
-            if *b {
+    match value.into() {
+        ValueRef::Null => 0,
+        ValueRef::Bool(b) => {
+            if b {
                 1231
             } else {
                 1237
             }
         }
-        Value::I64(x) => long_hash(*x),
-        Value::F64(x) => double_hash(*x),
-        Value::Str(s) => s
+        ValueRef::I64(x) => long_hash(x),
+        ValueRef::F64(x) => double_hash(x),
+        ValueRef::Str(s) => s
             .encode_utf16()
             .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))),
-        Value::Dense(v) => v.iter().fold(1i32, |h, x| {
+        ValueRef::Dense(v) => v.iter().fold(1i32, |h, x| {
             h.wrapping_mul(31).wrapping_add(double_hash(*x))
         }),
-        Value::Sparse(v) => v.indices.iter().zip(&v.values).fold(1i32, |h, (i, x)| {
+        ValueRef::Sparse {
+            indices, values, ..
+        } => indices.iter().zip(values).fold(1i32, |h, (i, x)| {
             h.wrapping_mul(31)
                 .wrapping_add(*i as i32)
                 .wrapping_mul(31)
@@ -62,7 +65,7 @@ pub fn java_hash_code(value: &Value) -> i32 {
 
 /// The hash code of a key made of several columns: the single column's own code, or
 /// `31 * h + code` over the columns (Java's `Arrays.hashCode`) for more than one.
-pub fn key_hash_code<'a>(mut columns: impl Iterator<Item = &'a Value>) -> i32 {
+pub fn key_hash_code<'a, V: Into<ValueRef<'a>>>(mut columns: impl Iterator<Item = V>) -> i32 {
     let first = match columns.next() {
         Some(v) => java_hash_code(v),
         None => return 0,
@@ -135,6 +138,7 @@ pub fn key_groups_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
     use proptest::prelude::*;
 
     #[test]
