@@ -2,8 +2,11 @@
 //!
 //! The runtime owns channels, batching, watermark merging, barriers and flow control; an
 //! operator only turns batches into batches. A stage has one required method,
-//! [`Operator::process_batch`]; the hooks have defaults. Stateful operators keep their state
-//! per key group so a checkpoint can be restored at another parallelism.
+//! [`Operator::process_batch`]; the hooks have defaults. Stages read and emit columnar
+//! batches ([`quiver_protocol::batch::Batch`]): a batch's columns follow the stream's schema,
+//! and a stage emits batches of its output schema (late records: of its input schema).
+//! Stateful operators keep their state per key group so a checkpoint can be restored at
+//! another parallelism.
 
 use quiver_protocol::{Batch, CheckpointId, KeyGroup, Record};
 
@@ -35,14 +38,16 @@ impl OperatorError {
     }
 }
 
-/// Where an operator puts what it emits during one call. The runtime drains it.
+/// Where an operator puts what it emits during one call, as columnar batches. The runtime
+/// drains it.
 #[derive(Debug, Default)]
 pub struct Output {
-    /// Records for the operator's downstream consumers.
-    pub records: Vec<Record>,
-    /// Records that arrived after the watermark passed their window: the stage's late side
-    /// output (a sink named by `late`), or counted when it has none.
-    pub late: Vec<Record>,
+    /// Batches for the operator's downstream consumers, in the stage's output schema.
+    pub records: Vec<quiver_protocol::batch::Batch>,
+    /// Records that arrived after the watermark passed their window, as they came in (the
+    /// input's schema): the stage's late side output (a sink named by `late`), or counted
+    /// when it has none.
+    pub late: Vec<quiver_protocol::batch::Batch>,
 }
 
 /// The state of one key group, serialised by the operator.
@@ -77,8 +82,12 @@ impl From<Vec<KeyGroupState>> for SavedState {
 
 /// A stage: one parallel instance of a transformation.
 pub trait Operator: Send + 'static {
-    /// Processes one batch of input records.
-    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError>;
+    /// Processes one batch of input records (columns in the input schema's order).
+    fn process_batch(
+        &mut self,
+        batch: &quiver_protocol::batch::Batch,
+        out: &mut Output,
+    ) -> Result<(), OperatorError>;
 
     /// The minimum watermark over all inputs advanced to `watermark`: emit what it closes.
     fn on_watermark(&mut self, _watermark: i64, _out: &mut Output) -> Result<(), OperatorError> {
