@@ -86,6 +86,7 @@ impl ColumnBuilder {
         self.rows == 0
     }
 
+    #[inline]
     fn pushed(&mut self, valid: bool) {
         if !valid && self.valid.is_none() {
             self.valid = Some(vec![true; self.rows]);
@@ -97,6 +98,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a null (the type's default value in the buffer, a clear validity bit).
+    #[inline]
     pub fn push_null(&mut self) {
         match &mut self.values {
             Building::I64(v) => v.push(0),
@@ -118,6 +120,7 @@ impl ColumnBuilder {
     }
 
     /// Appends an i64.
+    #[inline]
     pub fn push_i64(&mut self, x: i64) -> Result<(), WrongType> {
         let Building::I64(v) = &mut self.values else {
             return Err(self.wrong());
@@ -128,6 +131,7 @@ impl ColumnBuilder {
     }
 
     /// Appends an f64.
+    #[inline]
     pub fn push_f64(&mut self, x: f64) -> Result<(), WrongType> {
         let Building::F64(v) = &mut self.values else {
             return Err(self.wrong());
@@ -138,6 +142,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a bool.
+    #[inline]
     pub fn push_bool(&mut self, x: bool) -> Result<(), WrongType> {
         let Building::Bool(v) = &mut self.values else {
             return Err(self.wrong());
@@ -148,6 +153,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a string.
+    #[inline]
     pub fn push_str(&mut self, x: &str) -> Result<(), WrongType> {
         let Building::Str(b) = &mut self.values else {
             return Err(self.wrong());
@@ -187,6 +193,7 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    #[inline]
     fn wrong(&self) -> WrongType {
         WrongType { column: self.ty() }
     }
