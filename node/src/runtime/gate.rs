@@ -4,7 +4,7 @@
 
 use super::sender::ChannelSender;
 use super::RuntimeError;
-use quiver_protocol::batch::{self, Batch};
+use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::keygroup::{key_group, key_hash_code, partition_of};
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::StreamElement;
@@ -128,19 +128,15 @@ impl OutputGate {
         }
     }
 
-    /// The partition of every record: the key group of its key columns' values.
+    /// The partition of every record: the key group of its key columns' values (read in
+    /// place, no value copied).
     fn partitions_of(&self, records: &Batch, key_columns: &[usize]) -> Vec<u32> {
         let (max_parallelism, n) = (self.max_parallelism, self.destinations.len() as u32);
-        let mut key = Vec::with_capacity(key_columns.len());
+        let columns: Vec<&Column> = key_columns.iter().map(|&c| records.column(c)).collect();
         (0..records.len())
             .map(|row| {
-                key.clear();
-                key.extend(
-                    key_columns
-                        .iter()
-                        .map(|&c| batch::value(records.column(c), row)),
-                );
-                let group = key_group(key_hash_code(key.iter()), max_parallelism);
+                let code = key_hash_code(columns.iter().map(|c| c.get(row)));
+                let group = key_group(code, max_parallelism);
                 partition_of(group, max_parallelism, n).0
             })
             .collect()

@@ -5,7 +5,7 @@
 //! (Java's `long` arithmetic, as Flink does).
 
 use crate::operator::OperatorError;
-use quiver_protocol::batch::ValueRef;
+use quiver_protocol::batch::{ColumnBuilder, ValueRef, WrongType};
 use quiver_protocol::spec::AggregateFunction;
 use quiver_protocol::{Schema, Value, ValueType};
 use serde::{Deserialize, Serialize};
@@ -169,17 +169,18 @@ impl Acc {
         }
     }
 
-    /// The aggregate's current value.
+    /// Appends the aggregate's current value to its output column.
     #[inline]
-    pub(crate) fn value(&self) -> ValueRef<'_> {
+    pub(crate) fn write(&self, column: &mut ColumnBuilder) -> Result<(), WrongType> {
         match self {
-            Acc::Count(n) => ValueRef::I64(*n),
-            Acc::SumI64(s, true) => ValueRef::I64(*s),
-            Acc::SumF64(s, true) => ValueRef::F64(*s),
-            Acc::SumI64(_, false) | Acc::SumF64(_, false) => ValueRef::Null,
-            Acc::Avg(_, 0) => ValueRef::Null,
-            Acc::Avg(s, n) => ValueRef::F64(*s / *n as f64),
-            Acc::Extreme(v) => v.into(),
+            Acc::Count(n) | Acc::SumI64(n, true) => column.push_i64(*n),
+            Acc::SumF64(s, true) => column.push_f64(*s),
+            Acc::Avg(s, n) if *n > 0 => column.push_f64(*s / *n as f64),
+            Acc::SumI64(_, false) | Acc::SumF64(_, false) | Acc::Avg(..) => {
+                column.push_null();
+                Ok(())
+            }
+            Acc::Extreme(v) => column.push(v.into()),
         }
     }
 }

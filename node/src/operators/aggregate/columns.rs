@@ -134,7 +134,7 @@ impl Core {
         accs: &[Acc],
     ) -> Result<(), OperatorError> {
         for (column, acc) in columns.iter_mut().zip(accs) {
-            column.push(acc.value()).map_err(|e| self.output_error(e))?;
+            acc.write(column).map_err(|e| self.output_error(e))?;
         }
         Ok(())
     }
