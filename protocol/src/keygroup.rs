@@ -7,7 +7,7 @@
 //! key-group ranges map to partitions exactly as Flink's `KeyGroupRangeAssignment` does, so
 //! integer key 42 with max parallelism 128 lands in key group 29, partition 0 of 4.
 
-use crate::batch::ValueRef;
+use crate::batch::{Column, ColumnData, ValueRef};
 use crate::ids::{KeyGroup, PartitionId};
 
 /// The one representative of an f64 as a key: `0.0` for both zeros, Java's canonical NaN
@@ -29,12 +29,6 @@ pub fn canonical_f64(x: f64) -> f64 {
 /// tells them apart), so both zeros land in one key group. Takes a [`crate::Value`] or a
 /// [`ValueRef`] read from a column.
 pub fn java_hash_code<'a>(value: impl Into<ValueRef<'a>>) -> i32 {
-    fn long_hash(x: i64) -> i32 {
-        (x ^ ((x as u64) >> 32) as i64) as i32
-    }
-    fn double_hash(x: f64) -> i32 {
-        long_hash(canonical_f64(x).to_bits() as i64)
-    }
     match value.into() {
         ValueRef::Null => 0,
         ValueRef::Bool(b) => {
@@ -63,6 +57,60 @@ pub fn java_hash_code<'a>(value: impl Into<ValueRef<'a>>) -> i32 {
     }
 }
 
+/// Java's `Long.hashCode`.
+#[inline]
+fn long_hash(x: i64) -> i32 {
+    (x ^ ((x as u64) >> 32) as i64) as i32
+}
+
+/// Java's `Double.hashCode` of the [`canonical_f64`].
+#[inline]
+fn double_hash(x: f64) -> i32 {
+    long_hash(canonical_f64(x).to_bits() as i64)
+}
+
+/// The [`key_hash_code`] of every row of `rows` rows whose key is in `columns`, a column at
+/// a time: i64 and f64 columns in tight loops, other types a value at a time.
+pub fn key_hash_codes(columns: &[&Column], rows: usize) -> Vec<i32> {
+    let Some((first, rest)) = columns.split_first() else {
+        return vec![0; rows];
+    };
+    let mut codes = vec![0i32; rows];
+    add_codes(&mut codes, first, |_, code| code);
+    if !rest.is_empty() {
+        // Arrays.hashCode: h = 1, then 31 * h + code per column.
+        codes.iter_mut().for_each(|h| *h = h.wrapping_add(31));
+        for column in rest {
+            add_codes(&mut codes, column, |h, code| {
+                h.wrapping_mul(31).wrapping_add(code)
+            });
+        }
+    }
+    codes
+}
+
+/// Folds the hash code of every row of `column` into `codes` with `fold(code so far, code)`.
+#[inline]
+fn add_codes(codes: &mut [i32], column: &Column, fold: impl Fn(i32, i32) -> i32) {
+    match (&column.data, &column.nulls) {
+        (ColumnData::I64(v), None) => {
+            for (h, &x) in codes.iter_mut().zip(v.iter()) {
+                *h = fold(*h, long_hash(x));
+            }
+        }
+        (ColumnData::F64(v), None) => {
+            for (h, &x) in codes.iter_mut().zip(v.iter()) {
+                *h = fold(*h, double_hash(x));
+            }
+        }
+        _ => {
+            for (i, h) in codes.iter_mut().enumerate() {
+                *h = fold(*h, java_hash_code(column.get(i)));
+            }
+        }
+    }
+}
+
 /// The hash code of a key made of several columns: the single column's own code, or
 /// `31 * h + code` over the columns (Java's `Arrays.hashCode`) for more than one.
 pub fn key_hash_code<'a, V: Into<ValueRef<'a>>>(mut columns: impl Iterator<Item = V>) -> i32 {
@@ -85,6 +133,7 @@ pub fn key_hash_code<'a, V: Into<ValueRef<'a>>>(mut columns: impl Iterator<Item 
 }
 
 /// Flink's `MathUtils.murmurHash`: a non-negative 32-bit spread of a hash code.
+#[inline]
 pub fn murmur_hash(code: i32) -> i32 {
     let mut h = code.wrapping_mul(0xcc9e2d51u32 as i32);
     h = h.rotate_left(15);
@@ -109,11 +158,13 @@ pub fn murmur_hash(code: i32) -> i32 {
 }
 
 /// The key group of a key hash code.
+#[inline]
 pub fn key_group(hash_code: i32, max_parallelism: u32) -> KeyGroup {
     KeyGroup(murmur_hash(hash_code) as u32 % max_parallelism)
 }
 
 /// The partition that owns a key group (Flink's `computeOperatorIndexForKeyGroup`).
+#[inline]
 pub fn partition_of(group: KeyGroup, max_parallelism: u32, parallelism: u32) -> PartitionId {
     PartitionId((u64::from(group.0) * u64::from(parallelism) / u64::from(max_parallelism)) as u32)
 }
@@ -170,7 +221,67 @@ mod tests {
         assert_eq!(java_hash_code(&Value::from("hello")), 99162322);
     }
 
+    /// A column of `values` (a value of another type than `ty` is a test bug).
+    fn column(ty: crate::batch::ColumnType, values: &[Value]) -> Column {
+        let mut b = crate::batch::ColumnBuilder::new(ty, values.len());
+        values.iter().for_each(|v| b.push(v.into()).expect("type"));
+        b.finish()
+    }
+
+    fn value_of(kind: u8, x: i64) -> Value {
+        match kind % 5 {
+            0 => Value::Null,
+            1 => Value::I64(x),
+            2 => Value::F64([-0.0, 0.0, f64::NAN, x as f64 / 3.0][x.rem_euclid(4) as usize]),
+            3 => Value::from(format!("k{x}").as_str()),
+            _ => Value::Bool(x % 2 == 0),
+        }
+    }
+
     proptest! {
+        #[test]
+        fn hash_codes_of_columns_are_the_key_hash_codes_of_their_rows(
+            keys in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), any::<i64>()), 1..3),
+                0..40,
+            ),
+            types in proptest::collection::vec(0u8..4, 1..3),
+        ) {
+            use crate::batch::ColumnType;
+            let types: Vec<ColumnType> = types
+                .iter()
+                .map(|t| [ColumnType::I64, ColumnType::F64, ColumnType::Str, ColumnType::Bool][*t as usize])
+                .collect();
+            // Row r's value in column c: null or a value of the column's type.
+            let rows: Vec<Vec<Value>> = keys
+                .iter()
+                .map(|row| {
+                    types
+                        .iter()
+                        .enumerate()
+                        .map(|(c, ty)| {
+                            let (kind, x) = row[c % row.len()];
+                            let wanted = match ty {
+                                ColumnType::I64 => 1,
+                                ColumnType::F64 => 2,
+                                ColumnType::Str => 3,
+                                _ => 4,
+                            };
+                            value_of(if kind % 4 == 0 { 0 } else { wanted }, x)
+                        })
+                        .collect()
+                })
+                .collect();
+            let columns: Vec<Column> = types
+                .iter()
+                .enumerate()
+                .map(|(c, ty)| column(*ty, &rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>()))
+                .collect();
+            let refs: Vec<&Column> = columns.iter().collect();
+            let expected: Vec<i32> = rows.iter().map(|r| key_hash_code(r.iter())).collect();
+            prop_assert_eq!(key_hash_codes(&refs, rows.len()), expected);
+        }
+
         #[test]
         fn key_group_ranges_agree_with_partition_of(mp in 1u32..512, par_seed in 1u32..512) {
             let par = 1 + par_seed % mp;
