@@ -89,6 +89,7 @@ impl ColumnBuilder {
         self.rows == 0
     }
 
+    #[inline]
     fn pushed(&mut self, valid: bool) {
         if !valid {
             self.nulls += 1;
@@ -103,6 +104,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a null (the type's default value in the buffer, a clear validity bit).
+    #[inline]
     pub fn push_null(&mut self) {
         match &mut self.values {
             Building::I64(v) => v.push(0),
@@ -124,6 +126,7 @@ impl ColumnBuilder {
     }
 
     /// Appends an i64.
+    #[inline]
     pub fn push_i64(&mut self, x: i64) -> Result<(), WrongType> {
         let Building::I64(v) = &mut self.values else {
             return Err(self.wrong());
@@ -134,6 +137,7 @@ impl ColumnBuilder {
     }
 
     /// Appends an f64.
+    #[inline]
     pub fn push_f64(&mut self, x: f64) -> Result<(), WrongType> {
         let Building::F64(v) = &mut self.values else {
             return Err(self.wrong());
@@ -144,6 +148,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a bool.
+    #[inline]
     pub fn push_bool(&mut self, x: bool) -> Result<(), WrongType> {
         let Building::Bool(v) = &mut self.values else {
             return Err(self.wrong());
@@ -154,6 +159,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a string.
+    #[inline]
     pub fn push_str(&mut self, x: &str) -> Result<(), WrongType> {
         let Building::Str(b) = &mut self.values else {
             return Err(self.wrong());
@@ -239,6 +245,7 @@ impl ColumnBuilder {
         v.last().copied().filter(|_| valid)
     }
 
+    #[inline]
     fn wrong(&self) -> WrongType {
         WrongType { column: self.ty() }
     }

@@ -405,23 +405,8 @@ impl Column {
     /// Appends the rows `rows` of this column to `builder` (of the same type).
     pub fn append_to(&self, builder: &mut crate::ColumnBuilder, rows: &[u32]) {
         for &r in rows {
-            let i = r as usize;
-            if !self.is_valid(i) {
-                builder.push_null();
-                continue;
-            }
             // The builder has this column's type, so no push can be refused.
-            let _same_type = match &self.data {
-                ColumnData::I64(v) => builder.push_i64(v[i]),
-                ColumnData::F64(v) => builder.push_f64(v[i]),
-                ColumnData::Bool(v) => builder.push_bool(v[i]),
-                ColumnData::Str(s) => builder.push_str(s.get(i)),
-                ColumnData::Dense(d) => builder.push_dense(d.get(i)),
-                ColumnData::Sparse(s) => {
-                    let (dim, indices, values) = s.get(i);
-                    builder.push_sparse(dim, indices, values)
-                }
-            };
+            let _same_type = builder.push(self.get(r as usize));
         }
     }
 

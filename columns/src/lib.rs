@@ -8,6 +8,8 @@
 //!   value), dense vectors (offsets + one flat `f64` buffer) and sparse vectors (CSR: a
 //!   dimension per row, offsets, indices, values), each with an optional validity bitmap (a set bit is a value,
 //!   a clear bit a null; no bitmap means no null).
+//! - [`ValueRef`]: one row of a column, borrowed ([`Column::get`], [`ColumnBuilder::push`]),
+//!   for code that works a value at a time.
 //! - [`Batch::scatter`]: splits a batch by a partition index per row (the exchange's hash
 //!   partitioning by key group) into one batch per partition, in row order.
 //! - [`wire`]: a length-prefixed columnar encoding with hard limits on every count, checked
@@ -20,6 +22,7 @@
 mod batch;
 mod builder;
 mod column;
+mod value;
 pub mod wire;
 
 pub use batch::{Batch, BatchError};
@@ -28,3 +31,4 @@ pub use column::{
     Bitmap, Column, ColumnData, ColumnType, DenseColumn, SparseColumn, StrBuilder, StrColumn,
     Values,
 };
+pub use value::ValueRef;

@@ -19,6 +19,9 @@
 //!   learning rate too high for the features' scale) is refused by the library and fails the
 //!   job with its error naming the row, the parameter and what to change; the model is as it
 //!   was before that row.
+//! - The stages still work a record at a time on rows: a row adapter (`rows`) turns each
+//!   columnar batch into rows for them and their rows back into a batch of the stage's output
+//!   schema (an allocation per row each way, until they read columns themselves).
 //! - Until parameter servers exist, every partition keeps its own model (and its own scaler
 //!   statistics, one-hot categories): with parallelism 1 a stage's output is exactly the
 //!   library's sequential run. The model is created at the first row with features, with
@@ -36,6 +39,7 @@ mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
+mod rows;
 mod standard_scaler;
 mod vector_assembler;
 
@@ -44,9 +48,11 @@ use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
 use quiver_protocol::spec::{StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
+use rows::RowAdapter;
 
 /// Builds partition `partition` of the ML stage `stage`, reading rows of `input`;
-/// `max_parallelism` is the job's number of key groups. Fails for an aggregate stage.
+/// `max_parallelism` is the job's number of key groups. Fails for an aggregate stage. The
+/// stage works on rows behind a [`RowAdapter`] emitting batches of the stage's output schema.
 pub fn build(
     stage: &StageSpec,
     input: &Schema,
@@ -54,7 +60,7 @@ pub fn build(
     partition: PartitionId,
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
-    match &stage.kind {
+    let rows = match &stage.kind {
         StageKind::StandardScaler(spec) => standard_scaler::build(stage, spec, input, state),
         StageKind::FeatureHasher(spec) => feature_hasher::build(stage, spec, input),
         StageKind::VectorAssembler(spec) => vector_assembler::build(stage, spec, input),
@@ -71,7 +77,11 @@ pub fn build(
             "stage \"{}\": an aggregate is not an ML stage",
             stage.name
         ))),
-    }
+    }?;
+    let output = stage
+        .output_schema(input)
+        .map_err(|e| OperatorError::Config(e.to_string()))?;
+    Ok(Box::new(RowAdapter::new(&stage.name, output, rows)))
 }
 
 /// Where a partition's ML state is snapshotted: one entry under the first key group of its

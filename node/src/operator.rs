@@ -2,10 +2,14 @@
 //!
 //! The runtime owns channels, batching, watermark merging, barriers and flow control; an
 //! operator only turns batches into batches. A stage has one required method,
-//! [`Operator::process_batch`]; the hooks have defaults. Stateful operators keep their state
-//! per key group so a checkpoint can be restored at another parallelism.
+//! [`Operator::process_batch`]; the hooks have defaults. Stages read and emit columnar
+//! batches ([`quiver_protocol::batch::Batch`]): a batch's columns follow the stream's schema,
+//! and a stage emits batches of its output schema (late records: of its input schema).
+//! Stateful operators keep their state per key group so a checkpoint can be restored at
+//! another parallelism.
 
-use quiver_protocol::{Batch, CheckpointId, KeyGroup, Record};
+use quiver_protocol::batch::Batch;
+use quiver_protocol::{CheckpointId, KeyGroup};
 
 /// Why an operator could not go on. [`OperatorError::is_transient`] tells the coordinator
 /// whether recovering from a checkpoint can help or the job must fail with this message.
@@ -35,14 +39,16 @@ impl OperatorError {
     }
 }
 
-/// Where an operator puts what it emits during one call. The runtime drains it.
+/// Where an operator puts what it emits during one call, as columnar batches. The runtime
+/// drains it.
 #[derive(Debug, Default)]
 pub struct Output {
-    /// Records for the operator's downstream consumers.
-    pub records: Vec<Record>,
-    /// Records that arrived after the watermark passed their window: the stage's late side
-    /// output (a sink named by `late`), or counted when it has none.
-    pub late: Vec<Record>,
+    /// Batches for the operator's downstream consumers, in the stage's output schema.
+    pub records: Vec<Batch>,
+    /// Records that arrived after the watermark passed their window, as they came in (the
+    /// input's schema): the stage's late side output (a sink named by `late`), or counted
+    /// when it has none.
+    pub late: Vec<Batch>,
 }
 
 /// The state of one key group, serialised by the operator.
@@ -77,8 +83,8 @@ impl From<Vec<KeyGroupState>> for SavedState {
 
 /// A stage: one parallel instance of a transformation.
 pub trait Operator: Send + 'static {
-    /// Processes one batch of input records.
-    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError>;
+    /// Processes one batch of input records (columns in the input schema's order).
+    fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError>;
 
     /// The minimum watermark over all inputs advanced to `watermark`: emit what it closes.
     fn on_watermark(&mut self, _watermark: i64, _out: &mut Output) -> Result<(), OperatorError> {
@@ -161,10 +167,7 @@ pub trait Source: Send + 'static {
     /// Up to `max` records as a columnar batch whose columns follow the source's schema
     /// (possibly empty when every record read was skipped as malformed); `Ok(None)` when the
     /// source is exhausted (a bounded source).
-    fn poll_batch(
-        &mut self,
-        max: usize,
-    ) -> Result<Option<quiver_protocol::batch::Batch>, OperatorError>;
+    fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError>;
 
     /// The position of the next record, recorded at a checkpoint barrier.
     fn position(&self) -> SourcePosition;
@@ -195,7 +198,7 @@ pub trait Source: Send + 'static {
 /// the rest (see `sinks::SinkContext::restored`), so every record is published exactly once.
 pub trait Sink: Send + 'static {
     /// Writes one columnar batch, its columns in the sink's input schema.
-    fn write_batch(&mut self, batch: &quiver_protocol::batch::Batch) -> Result<(), OperatorError>;
+    fn write_batch(&mut self, batch: &Batch) -> Result<(), OperatorError>;
 
     /// The input ended: flush and publish what was written (without checkpoints). With
     /// checkpoints the final barrier has already staged everything, so nothing may remain.

@@ -102,7 +102,7 @@ fn assembler_concatenates_numbers_and_vectors_in_order() {
             Value::Bool(true),
         ],
         vec![
-            Value::I64(4),
+            Value::F64(4.0),
             Value::Null,
             sparse(3, &[], &[]),
             Value::Bool(false),

@@ -169,7 +169,10 @@ fn a_label_other_than_0_or_1_fails_naming_the_stage() {
         event_time: 5,
         row: vec![Value::F64(1.0), Value::F64(2.0), Value::I64(2)],
     }];
-    let error = op.process_batch(records, &mut out).unwrap_err().to_string();
+    let error = op
+        .process_batch(&support::batch_of(&records), &mut out)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         error,
         "stage \"s\": row at event time 5: label 2 is invalid: allowed 0 or 1"

@@ -5,7 +5,7 @@
 
 pub use quiver_columns::{
     wire, Batch, BatchError, Bitmap, Column, ColumnBuilder, ColumnData, ColumnType, DenseColumn,
-    SparseColumn, StrBuilder, StrColumn, Values, WrongType,
+    SparseColumn, StrBuilder, StrColumn, ValueRef, Values, WrongType,
 };
 
 use crate::record::Record;
@@ -58,18 +58,7 @@ pub fn from_records(schema: &Schema, records: &[Record]) -> Result<Batch, BatchE
 
 /// Appends one value to a builder of its type; `Err` when the types differ.
 pub fn push(builder: &mut ColumnBuilder, value: &Value) -> Result<(), WrongType> {
-    match value {
-        Value::Null => {
-            builder.push_null();
-            Ok(())
-        }
-        Value::I64(x) => builder.push_i64(*x),
-        Value::F64(x) => builder.push_f64(*x),
-        Value::Bool(x) => builder.push_bool(*x),
-        Value::Str(s) => builder.push_str(s),
-        Value::Dense(v) => builder.push_dense(v),
-        Value::Sparse(v) => builder.push_sparse(v.dim, &v.indices, &v.values),
-    }
+    builder.push(value.into())
 }
 
 /// The batch as records, one row of values per record.
@@ -84,22 +73,59 @@ pub fn to_records(batch: &Batch) -> Vec<Record> {
 
 /// Row `i` of a column as a value.
 pub fn value(column: &Column, i: usize) -> Value {
-    if !column.is_valid(i) {
-        return Value::Null;
+    column.get(i).into()
+}
+
+/// The value type a column type holds.
+pub fn value_type(ty: ColumnType) -> ValueType {
+    match ty {
+        ColumnType::I64 => ValueType::I64,
+        ColumnType::F64 => ValueType::F64,
+        ColumnType::Bool => ValueType::Bool,
+        ColumnType::Str => ValueType::Str,
+        ColumnType::Dense => ValueType::Dense,
+        ColumnType::Sparse => ValueType::Sparse,
     }
-    match &column.data {
-        ColumnData::I64(v) => Value::I64(v[i]),
-        ColumnData::F64(v) => Value::F64(v[i]),
-        ColumnData::Bool(v) => Value::Bool(v[i]),
-        ColumnData::Str(s) => Value::from(s.get(i)),
-        ColumnData::Dense(d) => Value::Dense(Arc::from(d.get(i))),
-        ColumnData::Sparse(s) => {
-            let (dim, indices, values) = s.get(i);
-            Value::Sparse(Arc::new(SparseVector {
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    /// The value, borrowed.
+    fn from(value: &'a Value) -> ValueRef<'a> {
+        match value {
+            Value::Null => ValueRef::Null,
+            Value::Bool(x) => ValueRef::Bool(*x),
+            Value::I64(x) => ValueRef::I64(*x),
+            Value::F64(x) => ValueRef::F64(*x),
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Dense(v) => ValueRef::Dense(v),
+            Value::Sparse(v) => ValueRef::Sparse {
+                dim: v.dim,
+                indices: &v.indices,
+                values: &v.values,
+            },
+        }
+    }
+}
+
+impl From<ValueRef<'_>> for Value {
+    /// A copy of the value (strings and vectors are allocated).
+    fn from(value: ValueRef<'_>) -> Value {
+        match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(x) => Value::Bool(x),
+            ValueRef::I64(x) => Value::I64(x),
+            ValueRef::F64(x) => Value::F64(x),
+            ValueRef::Str(s) => Value::from(s),
+            ValueRef::Dense(v) => Value::Dense(Arc::from(v)),
+            ValueRef::Sparse {
+                dim,
+                indices,
+                values,
+            } => Value::Sparse(Arc::new(SparseVector {
                 dim,
                 indices: indices.to_vec(),
                 values: values.to_vec(),
-            }))
+            })),
         }
     }
 }
@@ -149,6 +175,13 @@ mod tests {
         let mut expected = records.clone();
         expected[1].row.extend([Value::Null, Value::Null]);
         assert_eq!(to_records(&batch), expected);
+    }
+
+    #[test]
+    fn every_value_type_has_its_column_type_and_back() {
+        for (_, ty) in ValueType::NAMES {
+            assert_eq!(value_type(column_type(ty)), ty);
+        }
     }
 
     #[test]

@@ -7,9 +7,8 @@
 //! key-group ranges map to partitions exactly as Flink's `KeyGroupRangeAssignment` does, so
 //! integer key 42 with max parallelism 128 lands in key group 29, partition 0 of 4.
 
-use crate::batch::{Column, ColumnData};
+use crate::batch::{Column, ColumnData, ValueRef};
 use crate::ids::{KeyGroup, PartitionId};
-use crate::value::Value;
 
 /// The one representative of an f64 as a key: `0.0` for both zeros, Java's canonical NaN
 /// (`0x7ff8000000000000`, Rust's `f64::NAN`) for every NaN, else `x`. Keys hash, compare and
@@ -24,116 +23,117 @@ pub fn canonical_f64(x: f64) -> f64 {
     }
 }
 
+/// Java's hash code of one value (`Long.hashCode`, `Double.hashCode`, `String.hashCode`,
+/// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`. Floats
+/// hash by [`canonical_f64`]: like Java for every NaN, but `-0.0` hashes as `0.0` (Java
+/// tells them apart), so both zeros land in one key group. Takes a [`crate::Value`] or a
+/// [`ValueRef`] read from a column.
+pub fn java_hash_code<'a>(value: impl Into<ValueRef<'a>>) -> i32 {
+    match value.into() {
+        ValueRef::Null => 0,
+        ValueRef::Bool(b) => {
+            if b {
+                1231
+            } else {
+                1237
+            }
+        }
+        ValueRef::I64(x) => long_hash(x),
+        ValueRef::F64(x) => double_hash(x),
+        ValueRef::Str(s) => s
+            .encode_utf16()
+            .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))),
+        ValueRef::Dense(v) => v.iter().fold(1i32, |h, x| {
+            h.wrapping_mul(31).wrapping_add(double_hash(*x))
+        }),
+        ValueRef::Sparse {
+            indices, values, ..
+        } => indices.iter().zip(values).fold(1i32, |h, (i, x)| {
+            h.wrapping_mul(31)
+                .wrapping_add(*i as i32)
+                .wrapping_mul(31)
+                .wrapping_add(double_hash(*x))
+        }),
+    }
+}
+
 /// Java's `Long.hashCode`.
+#[inline]
 fn long_hash(x: i64) -> i32 {
     (x ^ ((x as u64) >> 32) as i64) as i32
 }
 
 /// Java's `Double.hashCode` of the [`canonical_f64`].
+#[inline]
 fn double_hash(x: f64) -> i32 {
     long_hash(canonical_f64(x).to_bits() as i64)
 }
 
-/// Java's `Boolean.hashCode`.
-fn bool_hash(b: bool) -> i32 {
-    if b {
-        1231
-    } else {
-        1237
+/// The [`key_hash_code`] of every row of `rows` rows whose key is in `columns`, a column at
+/// a time: i64 and f64 columns in tight loops, other types a value at a time.
+pub fn key_hash_codes(columns: &[&Column], rows: usize) -> Vec<i32> {
+    let Some((first, rest)) = columns.split_first() else {
+        return vec![0; rows];
+    };
+    let mut codes = vec![0i32; rows];
+    add_codes(&mut codes, first, |_, code| code);
+    if !rest.is_empty() {
+        // Arrays.hashCode: h = 1, then 31 * h + code per column.
+        codes.iter_mut().for_each(|h| *h = h.wrapping_add(31));
+        for column in rest {
+            add_codes(&mut codes, column, |h, code| {
+                h.wrapping_mul(31).wrapping_add(code)
+            });
+        }
     }
+    codes
 }
 
-/// Java's `String.hashCode`: over UTF-16 code units (ASCII text: one unit per byte).
-fn str_hash(s: &str) -> i32 {
-    let step = |h: i32, u: i32| h.wrapping_mul(31).wrapping_add(u);
-    if s.is_ascii() {
-        s.bytes().fold(0, |h, b| step(h, i32::from(b)))
-    } else {
-        s.encode_utf16().fold(0, |h, u| step(h, i32::from(u)))
-    }
-}
-
-/// `Arrays.hashCode` of a dense vector's floats.
-fn dense_hash(v: &[f64]) -> i32 {
-    v.iter().fold(1i32, |h, x| {
-        h.wrapping_mul(31).wrapping_add(double_hash(*x))
-    })
-}
-
-/// The hash of a sparse vector's (index, value) entries.
-fn sparse_hash(indices: &[u32], values: &[f64]) -> i32 {
-    indices.iter().zip(values).fold(1i32, |h, (i, x)| {
-        h.wrapping_mul(31)
-            .wrapping_add(*i as i32)
-            .wrapping_mul(31)
-            .wrapping_add(double_hash(*x))
-    })
-}
-
-/// Java's hash code of one value (`Long.hashCode`, `Double.hashCode`, `String.hashCode`,
-/// `Boolean.hashCode`); null is 0, vectors hash their elements like `Arrays.hashCode`. Floats
-/// hash by [`canonical_f64`]: like Java for every NaN, but `-0.0` hashes as `0.0` (Java
-/// tells them apart), so both zeros land in one key group.
-pub fn java_hash_code(value: &Value) -> i32 {
-    match value {
-        Value::Null => 0,
-        Value::Bool(b) => bool_hash(*b),
-        Value::I64(x) => long_hash(*x),
-        Value::F64(x) => double_hash(*x),
-        Value::Str(s) => str_hash(s),
-        Value::Dense(v) => dense_hash(v),
-        Value::Sparse(v) => sparse_hash(&v.indices, &v.values),
-    }
-}
-
-/// [`java_hash_code`] of row `row` of a column, read in place (no value is built).
-pub fn column_hash_code(column: &Column, row: usize) -> i32 {
-    if !column.is_valid(row) {
-        return 0;
-    }
-    match &column.data {
-        ColumnData::I64(v) => long_hash(v[row]),
-        ColumnData::F64(v) => double_hash(v[row]),
-        ColumnData::Bool(v) => bool_hash(v[row]),
-        ColumnData::Str(s) => str_hash(s.get(row)),
-        ColumnData::Dense(d) => dense_hash(d.get(row)),
-        ColumnData::Sparse(s) => {
-            let (_, indices, values) = s.get(row);
-            sparse_hash(indices, values)
+/// Folds the hash code of every row of `column` into `codes` with `fold(code so far, code)`.
+#[inline]
+fn add_codes(codes: &mut [i32], column: &Column, fold: impl Fn(i32, i32) -> i32) {
+    match (&column.data, &column.nulls) {
+        (ColumnData::I64(v), None) => {
+            for (h, &x) in codes.iter_mut().zip(v.iter()) {
+                *h = fold(*h, long_hash(x));
+            }
+        }
+        (ColumnData::F64(v), None) => {
+            for (h, &x) in codes.iter_mut().zip(v.iter()) {
+                *h = fold(*h, double_hash(x));
+            }
+        }
+        _ => {
+            for (i, h) in codes.iter_mut().enumerate() {
+                *h = fold(*h, java_hash_code(column.get(i)));
+            }
         }
     }
 }
 
-/// [`key_hash_code`] of row `row` over key columns read in place.
-pub fn row_key_hash_code(columns: &[&Column], row: usize) -> i32 {
-    combine(columns.iter().map(|c| column_hash_code(c, row)))
-}
-
 /// The hash code of a key made of several columns: the single column's own code, or
 /// `31 * h + code` over the columns (Java's `Arrays.hashCode`) for more than one.
-pub fn key_hash_code<'a>(columns: impl Iterator<Item = &'a Value>) -> i32 {
-    combine(columns.map(java_hash_code))
-}
-
-/// Combines the hash codes of a key's columns (see [`key_hash_code`]).
-fn combine(mut codes: impl Iterator<Item = i32>) -> i32 {
-    let first = match codes.next() {
-        Some(code) => code,
+pub fn key_hash_code<'a, V: Into<ValueRef<'a>>>(mut columns: impl Iterator<Item = V>) -> i32 {
+    let first = match columns.next() {
+        Some(v) => java_hash_code(v),
         None => return 0,
     };
-    match codes.next() {
+    match columns.next() {
         None => first,
         Some(second) => {
             let start = 31i32
                 .wrapping_add(first)
                 .wrapping_mul(31)
-                .wrapping_add(second);
-            codes.fold(start, |h, code| h.wrapping_mul(31).wrapping_add(code))
+                .wrapping_add(java_hash_code(second));
+            columns.fold(start, |h, v| {
+                h.wrapping_mul(31).wrapping_add(java_hash_code(v))
+            })
         }
     }
 }
 
 /// Flink's `MathUtils.murmurHash`: a non-negative 32-bit spread of a hash code.
+#[inline]
 pub fn murmur_hash(code: i32) -> i32 {
     let mut h = code.wrapping_mul(0xcc9e2d51u32 as i32);
     h = h.rotate_left(15);
@@ -158,11 +158,13 @@ pub fn murmur_hash(code: i32) -> i32 {
 }
 
 /// The key group of a key hash code.
+#[inline]
 pub fn key_group(hash_code: i32, max_parallelism: u32) -> KeyGroup {
     KeyGroup(murmur_hash(hash_code) as u32 % max_parallelism)
 }
 
 /// The partition that owns a key group (Flink's `computeOperatorIndexForKeyGroup`).
+#[inline]
 pub fn partition_of(group: KeyGroup, max_parallelism: u32, parallelism: u32) -> PartitionId {
     PartitionId((u64::from(group.0) * u64::from(parallelism) / u64::from(max_parallelism)) as u32)
 }
@@ -187,6 +189,7 @@ pub fn key_groups_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
     use proptest::prelude::*;
 
     #[test]
@@ -226,41 +229,65 @@ mod tests {
         assert_eq!(java_hash_code(&Value::from("😀")), 1772899);
     }
 
+    /// A column of `values` (a value of another type than `ty` is a test bug).
+    fn column(ty: crate::batch::ColumnType, values: &[Value]) -> Column {
+        let mut b = crate::batch::ColumnBuilder::new(ty, values.len());
+        values.iter().for_each(|v| b.push(v.into()).expect("type"));
+        b.finish()
+    }
+
+    fn value_of(kind: u8, x: i64) -> Value {
+        match kind % 5 {
+            0 => Value::Null,
+            1 => Value::I64(x),
+            2 => Value::F64([-0.0, 0.0, f64::NAN, x as f64 / 3.0][x.rem_euclid(4) as usize]),
+            3 => Value::from(format!("k{x}").as_str()),
+            _ => Value::Bool(x % 2 == 0),
+        }
+    }
+
     proptest! {
         #[test]
-        fn a_key_read_from_columns_hashes_like_its_values(
-            ints in prop::collection::vec(prop::option::of(any::<i64>()), 1..20),
-            text in prop::collection::vec(prop::option::of(".{0,6}"), 1..20),
+        fn hash_codes_of_columns_are_the_key_hash_codes_of_their_rows(
+            keys in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), any::<i64>()), 1..3),
+                0..40,
+            ),
+            types in proptest::collection::vec(0u8..4, 1..3),
         ) {
-            use crate::value::{Schema, ValueType};
-            let rows = ints.len().min(text.len());
-            let records: Vec<crate::Record> = (0..rows)
-                .map(|i| crate::Record {
-                    event_time: 0,
-                    row: vec![
-                        ints[i].map_or(Value::Null, Value::I64),
-                        text[i].as_deref().map_or(Value::Null, Value::from),
-                        Value::F64(i as f64 - 0.5),
-                    ],
+            use crate::batch::ColumnType;
+            let types: Vec<ColumnType> = types
+                .iter()
+                .map(|t| [ColumnType::I64, ColumnType::F64, ColumnType::Str, ColumnType::Bool][*t as usize])
+                .collect();
+            // Row r's value in column c: null or a value of the column's type.
+            let rows: Vec<Vec<Value>> = keys
+                .iter()
+                .map(|row| {
+                    types
+                        .iter()
+                        .enumerate()
+                        .map(|(c, ty)| {
+                            let (kind, x) = row[c % row.len()];
+                            let wanted = match ty {
+                                ColumnType::I64 => 1,
+                                ColumnType::F64 => 2,
+                                ColumnType::Str => 3,
+                                _ => 4,
+                            };
+                            value_of(if kind % 4 == 0 { 0 } else { wanted }, x)
+                        })
+                        .collect()
                 })
                 .collect();
-            let schema = Schema::new([
-                ("i", ValueType::I64),
-                ("s", ValueType::Str),
-                ("f", ValueType::F64),
-            ]);
-            let batch = crate::batch::from_records(&schema, &records).unwrap();
-            let columns: Vec<&Column> = batch.columns().iter().collect();
-            for (row, record) in records.iter().enumerate() {
-                prop_assert_eq!(
-                    row_key_hash_code(&columns, row),
-                    key_hash_code(record.row.iter())
-                );
-                prop_assert_eq!(
-                    row_key_hash_code(&columns[1..2], row),
-                    key_hash_code(record.row[1..2].iter())
-                );
-            }
+            let columns: Vec<Column> = types
+                .iter()
+                .enumerate()
+                .map(|(c, ty)| column(*ty, &rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>()))
+                .collect();
+            let refs: Vec<&Column> = columns.iter().collect();
+            let expected: Vec<i32> = rows.iter().map(|r| key_hash_code(r.iter())).collect();
+            prop_assert_eq!(key_hash_codes(&refs, rows.len()), expected);
         }
 
         #[test]

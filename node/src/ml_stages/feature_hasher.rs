@@ -6,7 +6,8 @@
 
 use super::features::{data_error, finite, InputColumn};
 use super::learner::emit;
-use crate::operator::{Operator, OperatorError, Output};
+use super::rows::{RowOperator, RowOutput};
+use crate::operator::OperatorError;
 use quiver_ml::feature::{FeatureHasher, FeatureHasherParams, HashValue};
 use quiver_protocol::spec::{FeatureHasherStage, StageSpec};
 use quiver_protocol::{Batch, Schema, SparseVector, Value};
@@ -26,7 +27,7 @@ pub(super) fn build(
     stage: &StageSpec,
     spec: &FeatureHasherStage,
     input: &Schema,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     let hasher = FeatureHasher::new(FeatureHasherParams {
         input_cols: spec.columns.clone(),
         categorical_cols: spec.categorical.clone(),
@@ -60,8 +61,12 @@ impl HasherOperator {
     }
 }
 
-impl Operator for HasherOperator {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+impl RowOperator for HasherOperator {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         // First hash every row (the pairs borrow the rows), then add the vectors to the rows.
         let mut hashed = Vec::with_capacity(batch.len());
         let mut pairs: Vec<(&str, HashValue<'_>)> = Vec::with_capacity(self.columns.len());

@@ -6,8 +6,9 @@
 
 use super::features::{data_error, row_error, FeatureReader};
 use super::learner::{emit, version_value};
+use super::rows::{RowOperator, RowOutput};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::OnlineModel;
 use quiver_protocol::spec::{KMeansStage, StageSpec};
@@ -33,7 +34,7 @@ pub(super) fn build(
     spec: &KMeansStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     let params = OnlineKMeansParams {
         global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
         decay_factor: spec.decay_factor,
@@ -50,8 +51,12 @@ pub(super) fn build(
     }))
 }
 
-impl Operator for KMeansOperator {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+impl RowOperator for KMeansOperator {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         for record in &mut batch {
             let (cluster, version) = match self.features.read(&record.row)? {
                 None => (None, self.model.as_ref().map_or(0, |m| m.version().0)),

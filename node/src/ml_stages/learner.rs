@@ -3,8 +3,9 @@
 //! validation), and add `prediction` (+ `probability`) and `model_version`.
 
 use super::features::{data_error, row_error, FeatureReader, InputColumn};
+use super::rows::{RowOperator, RowOutput};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::{MlError, OnlineLearner, Persist, Prediction};
 use quiver_protocol::spec::{FeatureInput, StageSpec};
 use quiver_protocol::{Batch, Schema, Value};
@@ -55,7 +56,7 @@ pub(super) fn version_value(version: u64) -> Value {
 }
 
 /// Moves `batch` into the output records.
-pub(super) fn emit(batch: Batch, out: &mut Output) {
+pub(super) fn emit(batch: Batch, out: &mut RowOutput) {
     if out.records.is_empty() {
         out.records = batch;
     } else {
@@ -63,11 +64,15 @@ pub(super) fn emit(batch: Batch, out: &mut Output) {
     }
 }
 
-impl<L> Operator for Progressive<L>
+impl<L> RowOperator for Progressive<L>
 where
     L: OnlineLearner + Persist + Send + 'static,
 {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         for record in &mut batch {
             let label = self.label.number(&self.stage, &record.row)?;
             let (prediction, version) = match self.features.read(&record.row)? {

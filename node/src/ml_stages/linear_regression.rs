@@ -4,8 +4,9 @@
 
 use super::features::data_error;
 use super::learner::Progressive;
+use super::rows::RowOperator;
 use super::PartitionState;
-use crate::operator::{Operator, OperatorError};
+use crate::operator::OperatorError;
 use quiver_ml::linear::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
 use quiver_protocol::spec::{LinearRegressionStage, StageSpec};
 use quiver_protocol::Schema;
@@ -16,7 +17,7 @@ pub(super) fn build(
     spec: &LinearRegressionStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     let params = StreamingLinearRegressionParams {
         learning_rate: spec.learning_rate,
         l2: spec.l2,

@@ -5,8 +5,9 @@
 
 use super::features::data_error;
 use super::learner::Progressive;
+use super::rows::RowOperator;
 use super::PartitionState;
-use crate::operator::{Operator, OperatorError};
+use crate::operator::OperatorError;
 use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
 use quiver_protocol::spec::{LogisticRegressionStage, StageSpec};
 use quiver_protocol::Schema;
@@ -28,7 +29,7 @@ pub(super) fn build(
     spec: &LogisticRegressionStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     let params = params(spec);
     params.validate().map_err(|e| data_error(&stage.name, e))?;
     let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));

@@ -6,8 +6,9 @@
 
 use super::features::{data_error, row_error, InputColumn};
 use super::learner::{emit, version_value};
+use super::rows::{RowOperator, RowOutput};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
@@ -48,7 +49,7 @@ pub(super) fn build(
     spec: &MatrixFactorizationStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     let model = MatrixFactorization::new(params(spec)).map_err(|e| data_error(&stage.name, e))?;
     Ok(Box::new(MfOperator {
         stage: stage.name.clone(),
@@ -79,8 +80,12 @@ impl MfOperator {
     }
 }
 
-impl Operator for MfOperator {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+impl RowOperator for MfOperator {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         for record in &mut batch {
             let version = self.model.version().0;
             let user = self.id(&self.user, &record.row)?;

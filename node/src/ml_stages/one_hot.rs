@@ -7,8 +7,9 @@
 
 use super::features::InputColumn;
 use super::learner::emit;
+use super::rows::{RowOperator, RowOutput};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_protocol::spec::{OneHotStage, StageSpec};
 use quiver_protocol::{Batch, Schema, SparseVector, Value};
 use rustc_hash::FxHashMap;
@@ -43,7 +44,7 @@ pub(super) fn build(
     spec: &OneHotStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     Ok(Box::new(OneHotOperator {
         stage: stage.name.clone(),
         column: InputColumn::find(&stage.name, input, &spec.column)?,
@@ -81,8 +82,12 @@ impl OneHotOperator {
     }
 }
 
-impl Operator for OneHotOperator {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+impl RowOperator for OneHotOperator {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         for record in &mut batch {
             let value = self.column.of(&record.row);
             let encoded = if matches!(value, Value::Null) {

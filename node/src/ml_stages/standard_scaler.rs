@@ -6,8 +6,9 @@
 
 use super::features::{data_error, row_error, FeatureReader};
 use super::learner::emit;
+use super::rows::{RowOperator, RowOutput};
 use super::PartitionState;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
 use quiver_protocol::spec::{StageSpec, StandardScalerStage};
 use quiver_protocol::{Batch, Schema, Value};
@@ -29,7 +30,7 @@ pub(super) fn build(
     spec: &StandardScalerStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     let params = StandardScalerParams {
         with_mean: spec.with_mean,
         with_std: spec.with_std,
@@ -49,8 +50,12 @@ pub(super) fn build(
     }))
 }
 
-impl Operator for ScalerOperator {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+impl RowOperator for ScalerOperator {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         for record in &mut batch {
             let scaled = match self.features.read(&record.row)? {
                 None => Value::Null,

@@ -4,7 +4,8 @@
 
 use super::features::InputColumn;
 use super::learner::emit;
-use crate::operator::{Operator, OperatorError, Output};
+use super::rows::{RowOperator, RowOutput};
+use crate::operator::OperatorError;
 use quiver_ml::Features;
 use quiver_protocol::spec::{StageSpec, VectorAssemblerStage};
 use quiver_protocol::{Batch, Schema, Value};
@@ -23,7 +24,7 @@ pub(super) fn build(
     stage: &StageSpec,
     spec: &VectorAssemblerStage,
     input: &Schema,
-) -> Result<Box<dyn Operator>, OperatorError> {
+) -> Result<Box<dyn RowOperator>, OperatorError> {
     Ok(Box::new(AssemblerOperator {
         stage: stage.name.clone(),
         columns: InputColumn::find_all(&stage.name, input, &spec.columns)?,
@@ -68,8 +69,12 @@ impl AssemblerOperator {
     }
 }
 
-impl Operator for AssemblerOperator {
-    fn process_batch(&mut self, mut batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+impl RowOperator for AssemblerOperator {
+    fn process_batch(
+        &mut self,
+        mut batch: Batch,
+        out: &mut RowOutput,
+    ) -> Result<(), OperatorError> {
         for record in &mut batch {
             let assembled = if self.assemble(&record.row)? {
                 Value::Dense(Arc::from(self.assembled.as_slice()))

@@ -12,6 +12,12 @@
 //!   sources accept, `quiver_protocol::record::EVENT_TIME_RANGE`) is an
 //!   [`OperatorError::Data`], never a wrapped or clamped window.
 //!
+//! Batches are read and written as columns ([`columns`]): keys and aggregate arguments are
+//! read from the typed key and argument columns (their types checked once per batch, null
+//! values by the validity bitmap), the running aggregate emits the input's event times and
+//! key columns (shared) with new aggregate columns, and fired windows are built column by
+//! column. Late records are the input rows that were late, taken from the input batch.
+//!
 //! State lives per key and is snapshotted per key group (the fixed key hash of
 //! `quiver_protocol::keygroup` over the key columns), with the operator's watermark in every
 //! group, as bincode. With `job.state_ttl`, a running aggregate's key expires a TTL after its
@@ -19,6 +25,7 @@
 
 mod accumulator;
 mod aligned;
+mod columns;
 mod key;
 mod running;
 mod session;
@@ -32,7 +39,7 @@ use key::{GroupKey, I64Key, StrKey, ValuesKey};
 use quiver_protocol::keygroup::key_group;
 use quiver_protocol::record::{MAX_EVENT_TIME, MAX_EVENT_TIME_SPAN_MS, MIN_EVENT_TIME};
 use quiver_protocol::spec::{AggregateStage, WindowSpec, MAX_WINDOWS_PER_RECORD};
-use quiver_protocol::{Column, KeyGroup, Row, Schema, Value, ValueType};
+use quiver_protocol::{Column, KeyGroup, Schema, ValueType};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -73,24 +80,26 @@ pub(crate) fn build_with_clock(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if !output.columns.is_empty() {
-        let emitted = output_schema(spec, input, &key_columns);
-        if emitted != *output {
-            return Err(OperatorError::Data(format!(
-                "stage \"{name}\": the spec's output schema ({}) is not what the aggregate emits ({})",
-                output.names(),
-                emitted.names()
-            )));
-        }
+    let emitted = output_schema(spec, input, &key_columns);
+    if !output.columns.is_empty() && emitted != *output {
+        return Err(OperatorError::Data(format!(
+            "stage \"{name}\": the spec's output schema ({}) is not what the aggregate emits ({})",
+            output.names(),
+            emitted.names()
+        )));
     }
     let single_type = match key_columns.as_slice() {
         [c] => Some(input.columns[*c].ty),
         _ => None,
     };
     match single_type {
-        Some(ValueType::I64) => build_keyed::<I64Key>(name, spec, input, key_columns, ctx, clock),
-        Some(ValueType::Str) => build_keyed::<StrKey>(name, spec, input, key_columns, ctx, clock),
-        _ => build_keyed::<ValuesKey>(name, spec, input, key_columns, ctx, clock),
+        Some(ValueType::I64) => {
+            build_keyed::<I64Key>(name, spec, input, &emitted, key_columns, ctx, clock)
+        }
+        Some(ValueType::Str) => {
+            build_keyed::<StrKey>(name, spec, input, &emitted, key_columns, ctx, clock)
+        }
+        _ => build_keyed::<ValuesKey>(name, spec, input, &emitted, key_columns, ctx, clock),
     }
 }
 
@@ -127,6 +136,7 @@ fn build_keyed<K: GroupKey>(
     name: &str,
     spec: &AggregateStage,
     input: &Schema,
+    output: &Schema,
     key_columns: Vec<usize>,
     ctx: &StageContext,
     clock: Arc<dyn Clock>,
@@ -146,7 +156,7 @@ fn build_keyed<K: GroupKey>(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let core = Core::<K>::new(name, key_columns, plans, max_parallelism);
+    let core = Core::new(name, input, output, key_columns, plans, max_parallelism);
     // Bounded as the spec bounds them, so that window arithmetic on valid event times cannot
     // overflow and a record updates a bounded number of windows.
     let ms = |d: Duration, what: &str| -> Result<i64, OperatorError> {
@@ -166,11 +176,11 @@ fn build_keyed<K: GroupKey>(
                 .map(|ttl| Expiry::new(ttl, clock))
                 .transpose()
                 .map_err(|e| OperatorError::Data(format!("stage \"{name}\": {e}")))?;
-            Box::new(running::RunningAggregate::new(core, expiry))
+            Box::new(running::RunningAggregate::<K>::new(core, expiry))
         }
         Some(WindowSpec::Tumbling { size }) => {
             let size = ms(size, "size")?;
-            Box::new(aligned::AlignedWindows::new(core, size, size))
+            Box::new(aligned::AlignedWindows::<K>::new(core, size, size))
         }
         Some(WindowSpec::Sliding { size, slide }) => {
             let (size, slide) = (ms(size, "size")?, ms(slide, "slide")?);
@@ -187,17 +197,17 @@ fn build_keyed<K: GroupKey>(
                      each record in {windows} windows; at most {MAX_WINDOWS_PER_RECORD} are allowed"
                 )));
             }
-            Box::new(aligned::AlignedWindows::new(core, size, slide))
+            Box::new(aligned::AlignedWindows::<K>::new(core, size, slide))
         }
         Some(WindowSpec::Session { gap }) => {
-            Box::new(session::SessionWindows::new(core, ms(gap, "gap")?))
+            Box::new(session::SessionWindows::<K>::new(core, ms(gap, "gap")?))
         }
     })
 }
 
-/// What every aggregate operator shares: the plan, the key slot and the watermark.
+/// What every aggregate operator shares: the plans, the schemas and the watermark.
 #[derive(Clone)]
-pub(crate) struct Core<K> {
+pub(crate) struct Core {
     name: String,
     key_columns: Vec<usize>,
     plans: Vec<AggregatePlan>,
@@ -205,18 +215,24 @@ pub(crate) struct Core<K> {
     max_parallelism: u32,
     /// The largest watermark received (`i64::MIN` before any).
     watermark: i64,
-    /// The key of the record being processed (reused: reading a key allocates nothing).
-    key: K,
+    /// The input schema's column types: an input batch's key and argument columns must have
+    /// them.
+    input: Vec<ValueType>,
+    /// The output schema's column types: key columns, window bounds, aggregates.
+    output: Vec<ValueType>,
 }
 
-impl<K: GroupKey> Core<K> {
+impl Core {
     fn new(
         name: &str,
+        input: &Schema,
+        output: &Schema,
         key_columns: Vec<usize>,
         plans: Vec<AggregatePlan>,
         max_parallelism: u32,
-    ) -> Core<K> {
+    ) -> Core {
         let initial = plans.iter().map(|p| p.initial.clone()).collect();
+        let types = |schema: &Schema| schema.columns.iter().map(|c| c.ty).collect();
         Core {
             name: name.to_string(),
             key_columns,
@@ -224,7 +240,8 @@ impl<K: GroupKey> Core<K> {
             initial,
             max_parallelism,
             watermark: i64::MIN,
-            key: K::default(),
+            input: types(input),
+            output: types(output),
         }
     }
 
@@ -241,66 +258,19 @@ impl<K: GroupKey> Core<K> {
     /// The error for a record at `t` whose windows would reach beyond `i64`: only possible for
     /// event times outside the valid range, which sources do not emit.
     fn time_overflow(&self, t: i64) -> OperatorError {
-        OperatorError::Data(format!(
-            "stage \"{}\": event time {t} is too close to the end of the i64 range for this \
-             stage's windows (sources only emit event times from {MIN_EVENT_TIME} to \
-             {MAX_EVENT_TIME} ms)",
-            self.name
+        self.data_error(format!(
+            "event time {t} is too close to the end of the i64 range for this stage's windows \
+             (sources only emit event times from {MIN_EVENT_TIME} to {MAX_EVENT_TIME} ms)"
         ))
     }
 
-    /// Reads the key of `row` into `self.key`.
-    #[inline]
-    fn read_key(&mut self, row: &[Value]) -> Result<(), OperatorError> {
-        K::read(row, &self.key_columns, &mut self.key)
-            .map_err(|e| OperatorError::Data(format!("stage \"{}\": {e}", self.name)))
-    }
-
-    /// Adds one row to a key's accumulators.
-    #[inline]
-    fn accumulate(
-        name: &str,
-        plans: &[AggregatePlan],
-        accs: &mut [Acc],
-        row: &[Value],
-    ) -> Result<(), OperatorError> {
-        for (acc, plan) in accs.iter_mut().zip(plans) {
-            let value = match plan.column {
-                None => None,
-                Some(c) => Some(row.get(c).ok_or_else(|| {
-                    OperatorError::Data(format!(
-                        "stage \"{name}\": the row has {} values, column \"{}\" is at position {c}",
-                        row.len(),
-                        plan.column_name
-                    ))
-                })?),
-            };
-            acc.update(value, plan.keep).map_err(|e| {
-                OperatorError::Data(format!(
-                    "stage \"{name}\": column \"{}\": {e}",
-                    plan.column_name
-                ))
-            })?;
-        }
-        Ok(())
-    }
-
-    /// An output row: key columns, the window's start and end if any, then the aggregates.
-    #[inline]
-    fn output_row(&self, key: &K, window: Option<(i64, i64)>, accs: &[Acc]) -> Row {
-        let window_width = if window.is_some() { 2 } else { 0 };
-        let mut row = Vec::with_capacity(self.key_columns.len() + window_width + accs.len());
-        key.write(&mut row);
-        if let Some((start, end)) = window {
-            row.push(Value::I64(start));
-            row.push(Value::I64(end));
-        }
-        row.extend(accs.iter().map(Acc::value));
-        row
+    /// A data error naming the stage.
+    fn data_error(&self, message: impl std::fmt::Display) -> OperatorError {
+        OperatorError::Data(format!("stage \"{}\": {message}", self.name))
     }
 
     /// The key group of a key.
-    fn group(&self, key: &K) -> KeyGroup {
+    fn group<K: GroupKey>(&self, key: &K) -> KeyGroup {
         key_group(key.hash_code(), self.max_parallelism)
     }
 

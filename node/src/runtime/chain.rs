@@ -3,6 +3,9 @@
 //! The head's records enter through `entry` routes; each node's outputs go to chained nodes
 //! (called directly) or to output gates (channels to other tasks). Chains are trees: a node
 //! can feed several consumers and a windowed stage has a late side output.
+//!
+//! Stages take the columnar batches as they come and emit batches (checked against their
+//! output schema); sources and sinks still work on rows, converted at the chain's edge.
 
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
@@ -10,13 +13,11 @@ use super::saved_state::SavedAs;
 use super::RuntimeError;
 use crate::blocking::blocking;
 use crate::operator::{KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
-use quiver_protocol::batch::{self, Batch};
+use quiver_protocol::batch::{self, Batch, ColumnType};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
 use quiver_protocol::state_schema::StateSchema;
-use quiver_protocol::{
-    CheckpointId, Generation, OperatorId, PartitionId, Record, Schema, StreamElement,
-};
+use quiver_protocol::{CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
 
 /// An operator's state copy taken at a barrier, with its name and schema.
@@ -51,13 +52,36 @@ struct ChainNode {
     saved_as: Option<SavedAs>,
     /// Its key groups (stages) — the state it owns.
     groups: std::ops::Range<u32>,
-    /// The columns of the records it reads (a stage's late records have them too) and of
-    /// those it emits.
-    input: Schema,
-    output: Schema,
+    /// The column types of the records it reads (a stage's late records have them too) and
+    /// of those it emits: a stage's batches are checked against them.
+    input: Vec<ColumnType>,
+    output: Vec<ColumnType>,
     step: Step,
     main: Arc<[Route]>,
     late: Arc<[Route]>,
+}
+
+impl ChainNode {
+    /// Checks that the batches the node emitted as `what` have the column types `types`: an
+    /// operator's bug is reported at its own task, not by a consumer.
+    fn check(
+        &self,
+        batches: &[Batch],
+        types: &[ColumnType],
+        what: &str,
+    ) -> Result<(), RuntimeError> {
+        match batches
+            .iter()
+            .find(|b| b.columns().iter().map(|c| c.ty()).ne(types.iter().copied()))
+        {
+            None => Ok(()),
+            Some(b) => Err(RuntimeError::Plan(format!(
+                "stage {} emitted {what} of columns {:?}, not {types:?}",
+                self.name,
+                b.columns().iter().map(|c| c.ty()).collect::<Vec<_>>()
+            ))),
+        }
+    }
 }
 
 /// A consumer reached through a gate, and the operator whose output feeds it.
@@ -170,10 +194,10 @@ impl Chain {
                 plan.spec.max_parallelism,
                 op.parallelism,
             ),
-            input: input_schema.clone(),
+            input: batch::column_types(&input_schema),
             output: match &op.kind {
-                OperatorKind::Stage(stage) => stage.schema.clone(),
-                _ => Schema::default(),
+                OperatorKind::Stage(stage) => batch::column_types(&stage.schema),
+                _ => Vec::new(),
             },
             step,
             main: Arc::from(Vec::new()),
@@ -250,7 +274,7 @@ impl Chain {
                     }
                     Step::Stage(op) => {
                         let mut out = Output::default();
-                        op.process_batch(batch::to_records(&batch), &mut out)?;
+                        op.process_batch(&batch, &mut out)?;
                         self.emit(i, out)
                     }
                 }
@@ -259,21 +283,27 @@ impl Chain {
     }
 
     /// Routes what node `i` emitted: records to its consumers, late records to its late
-    /// output (or counted when it has none).
+    /// output (or counted when it has none). Each batch must have the columns of its output
+    /// (late records: of the stage's input).
     fn emit(&mut self, i: usize, out: Output) -> Result<(), RuntimeError> {
         let node = &self.nodes[i];
         let (main, late) = (node.main.clone(), node.late.clone());
-        if !out.late.is_empty() && late.is_empty() {
-            TaskCounters::add(&self.counters.late_dropped, out.late.len() as u64);
-        } else if !out.late.is_empty() {
-            let late_records = columns_of(&node.input, &out.late)?;
-            self.push(&late, late_records)?;
+        node.check(&out.late, &node.input, "late records")?;
+        node.check(&out.records, &node.output, "records")?;
+        if late.is_empty() {
+            let dropped: u64 = out.late.iter().map(|b| b.len() as u64).sum();
+            if dropped > 0 {
+                TaskCounters::add(&self.counters.late_dropped, dropped);
+            }
+        } else {
+            for batch in out.late {
+                self.push(&late, batch)?;
+            }
         }
-        if out.records.is_empty() {
-            return Ok(());
+        for batch in out.records {
+            self.push(&main, batch)?;
         }
-        let records = columns_of(&self.nodes[i].output, &out.records)?;
-        self.push(&main, records)
+        Ok(())
     }
 
     /// The combined input watermark advanced: let every operator fire, then forward it.
@@ -412,8 +442,3 @@ impl Chain {
 
 #[cfg(test)]
 mod tests;
-
-/// Rows of `schema` as a batch; a row that does not fit its schema is an operator's bug.
-fn columns_of(schema: &Schema, rows: &[Record]) -> Result<Batch, RuntimeError> {
-    batch::from_records(schema, rows).map_err(|e| RuntimeError::Plan(e.to_string()))
-}

@@ -5,7 +5,7 @@
 use super::sender::ChannelSender;
 use super::RuntimeError;
 use quiver_protocol::batch::{Batch, Column};
-use quiver_protocol::keygroup::{key_group, partition_of, row_key_hash_code};
+use quiver_protocol::keygroup::{key_group, key_hash_codes, partition_of};
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::StreamElement;
 
@@ -128,15 +128,14 @@ impl OutputGate {
         }
     }
 
-    /// The partition of every record: the key group of its key columns, read in place.
+    /// The partition of every record: the key group of its key columns' values (hashed a
+    /// column at a time, in place).
     fn partitions_of(&self, records: &Batch, key_columns: &[usize]) -> Vec<u32> {
         let (max_parallelism, n) = (self.max_parallelism, self.destinations.len() as u32);
-        let keys: Vec<&Column> = key_columns.iter().map(|&c| records.column(c)).collect();
-        (0..records.len())
-            .map(|row| {
-                let group = key_group(row_key_hash_code(&keys, row), max_parallelism);
-                partition_of(group, max_parallelism, n).0
-            })
+        let columns: Vec<&Column> = key_columns.iter().map(|&c| records.column(c)).collect();
+        key_hash_codes(&columns, records.len())
+            .into_iter()
+            .map(|code| partition_of(key_group(code, max_parallelism), max_parallelism, n).0)
             .collect()
     }
 

@@ -3,6 +3,7 @@
 
 use quiver_node::operator::{Operator, Output};
 use quiver_node::operators::{build_stage, StageContext};
+use quiver_protocol::batch::{self, Batch};
 use quiver_protocol::spec::{JobSpec, StageKind, StageSpec};
 use quiver_protocol::{Record, Row, Schema, Value, ValueType};
 use std::path::Path;
@@ -38,7 +39,7 @@ pub(crate) fn build(schema: &str, table: &str) -> Box<dyn Operator> {
 pub(crate) fn run(op: &mut dyn Operator, rows: &[Row], batch: usize) -> Vec<Row> {
     let mut out_rows = Vec::new();
     for (b, chunk) in rows.chunks(batch).enumerate() {
-        let records = chunk
+        let records: Vec<Record> = chunk
             .iter()
             .enumerate()
             .map(|(i, row)| Record {
@@ -47,11 +48,31 @@ pub(crate) fn run(op: &mut dyn Operator, rows: &[Row], batch: usize) -> Vec<Row>
             })
             .collect();
         let mut out = Output::default();
-        op.process_batch(records, &mut out)
+        op.process_batch(&batch_of(&records), &mut out)
             .unwrap_or_else(|e| panic!("{e}"));
-        out_rows.extend(out.records.into_iter().map(|r| r.row));
+        out_rows.extend(
+            out.records
+                .iter()
+                .flat_map(batch::to_records)
+                .map(|r| r.row),
+        );
     }
     out_rows
+}
+
+/// Records as a batch, each column of the type of its first value that is not null (i64
+/// when all are null).
+pub(crate) fn batch_of(records: &[Record]) -> Batch {
+    let width = records.iter().map(|r| r.row.len()).max().unwrap_or(0);
+    let names: Vec<String> = (0..width).map(|c| format!("c{c}")).collect();
+    let schema = Schema::new(names.iter().enumerate().map(|(c, name)| {
+        let ty = records
+            .iter()
+            .find_map(|r| r.row.get(c).and_then(Value::value_type))
+            .unwrap_or(ValueType::I64);
+        (name.as_str(), ty)
+    }));
+    batch::from_records(&schema, records).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Partition 0 of a stage of `kind` (parallelism 1) reading rows of `input`: for inputs with

@@ -245,6 +245,14 @@ pub(super) fn output_schema(stage: &StageSpec, input: &Schema) -> Result<Schema,
     }
 }
 
+impl StageSpec {
+    /// The schema of the rows the stage emits when it reads rows of `input` (what validation
+    /// stores in [`StageSpec::schema`]); an error names a column that does not fit.
+    pub fn output_schema(&self, input: &Schema) -> Result<Schema, SpecError> {
+        output_schema(self, input)
+    }
+}
+
 /// The output schema of an aggregate: key columns, window bounds when windowed, aggregates.
 fn aggregate_schema(
     stage: &StageSpec,

@@ -5,6 +5,7 @@
 //! (Java's `long` arithmetic, as Flink does).
 
 use crate::operator::OperatorError;
+use quiver_protocol::batch::{ColumnBuilder, ValueRef, WrongType};
 use quiver_protocol::spec::AggregateFunction;
 use quiver_protocol::{Schema, Value, ValueType};
 use serde::{Deserialize, Serialize};
@@ -111,43 +112,38 @@ impl AggregatePlan {
 
 impl Acc {
     /// Adds one value (`None` for `count()`); `keep` is the plan's [`AggregatePlan::keep`].
+    /// The caller checked the column's type: `sum` and `avg` read numbers (`sum` over i64
+    /// columns i64s); a value of another type is skipped like a null.
     #[inline]
-    pub(crate) fn update(&mut self, value: Option<&Value>, keep: Ordering) -> Result<(), String> {
+    pub(crate) fn update(&mut self, value: Option<ValueRef<'_>>, keep: Ordering) {
         match self {
             Acc::Count(n) => *n += 1,
-            Acc::SumI64(sum, seen) => match value {
-                Some(Value::I64(x)) => {
-                    *sum = sum.wrapping_add(*x);
+            Acc::SumI64(sum, seen) => {
+                if let Some(ValueRef::I64(x)) = value {
+                    *sum = sum.wrapping_add(x);
                     *seen = true;
                 }
-                Some(Value::Null) | None => {}
-                Some(other) => return Err(not_numeric(other)),
-            },
-            Acc::SumF64(sum, seen) => match value.map(number) {
-                Some(Ok(Some(x))) => {
+            }
+            Acc::SumF64(sum, seen) => {
+                if let Some(x) = value.and_then(number) {
                     *sum += x;
                     *seen = true;
                 }
-                Some(Err(e)) => return Err(e),
-                _ => {}
-            },
-            Acc::Avg(sum, n) => match value.map(number) {
-                Some(Ok(Some(x))) => {
+            }
+            Acc::Avg(sum, n) => {
+                if let Some(x) = value.and_then(number) {
                     *sum += x;
                     *n += 1;
                 }
-                Some(Err(e)) => return Err(e),
-                _ => {}
-            },
+            }
             Acc::Extreme(best) => {
                 if let Some(v) = value {
                     if better(v, best, keep) {
-                        *best = v.clone();
+                        *best = Value::from(v);
                     }
                 }
             }
         }
-        Ok(())
     }
 
     /// Folds another accumulator of the same function into this one (session merging);
@@ -167,56 +163,49 @@ impl Acc {
                 *a += b;
                 *na += nb;
             }
-            (Acc::Extreme(a), Acc::Extreme(b)) if better(b, a, keep) => *a = b.clone(),
+            (Acc::Extreme(a), Acc::Extreme(b)) if better(b.into(), a, keep) => *a = b.clone(),
             // Min/max that keep their value; accumulators of one slot share their function.
             _ => {}
         }
     }
 
-    /// The aggregate's current value.
+    /// Appends the aggregate's current value to its output column.
     #[inline]
-    pub(crate) fn value(&self) -> Value {
+    pub(crate) fn write(&self, column: &mut ColumnBuilder) -> Result<(), WrongType> {
         match self {
-            Acc::Count(n) => Value::I64(*n),
-            Acc::SumI64(s, true) => Value::I64(*s),
-            Acc::SumF64(s, true) => Value::F64(*s),
-            Acc::SumI64(_, false) | Acc::SumF64(_, false) => Value::Null,
-            Acc::Avg(_, 0) => Value::Null,
-            Acc::Avg(s, n) => Value::F64(*s / *n as f64),
-            Acc::Extreme(v) => v.clone(),
+            Acc::Count(n) | Acc::SumI64(n, true) => column.push_i64(*n),
+            Acc::SumF64(s, true) => column.push_f64(*s),
+            Acc::Avg(s, n) if *n > 0 => column.push_f64(*s / *n as f64),
+            Acc::SumI64(_, false) | Acc::SumF64(_, false) | Acc::Avg(..) => {
+                column.push_null();
+                Ok(())
+            }
+            Acc::Extreme(v) => column.push(v.into()),
         }
     }
 }
 
-/// A numeric value as f64; `None` for null.
+/// A numeric value as f64; `None` for null and other types.
 #[inline]
-fn number(value: &Value) -> Result<Option<f64>, String> {
+fn number(value: ValueRef<'_>) -> Option<f64> {
     match value {
-        Value::F64(x) => Ok(Some(*x)),
-        Value::I64(x) => Ok(Some(*x as f64)),
-        Value::Null => Ok(None),
-        other => Err(not_numeric(other)),
+        ValueRef::F64(x) => Some(x),
+        ValueRef::I64(x) => Some(x as f64),
+        _ => None,
     }
-}
-
-fn not_numeric(value: &Value) -> String {
-    format!(
-        "expected a number, found a {}",
-        value.value_type().map_or("null", |t| t.name())
-    )
 }
 
 /// Whether `candidate` should replace `best` (`want` = Less for min, Greater for max). Nulls
 /// never win; a null `best` loses to any value.
 #[inline]
-fn better(candidate: &Value, best: &Value, want: Ordering) -> bool {
+fn better(candidate: ValueRef<'_>, best: &Value, want: Ordering) -> bool {
     match (candidate, best) {
-        (Value::Null, _) => false,
+        (ValueRef::Null, _) => false,
         (_, Value::Null) => true,
-        (Value::I64(a), Value::I64(b)) => a.cmp(b) == want,
-        (Value::Str(a), Value::Str(b)) => a.cmp(b) == want,
-        (Value::Bool(a), Value::Bool(b)) => a.cmp(b) == want,
-        (a, b) => match (a.as_f64(), b.as_f64()) {
+        (ValueRef::I64(a), Value::I64(b)) => a.cmp(b) == want,
+        (ValueRef::Str(a), Value::Str(b)) => a.cmp(b) == want,
+        (ValueRef::Bool(a), Value::Bool(b)) => a.cmp(b) == want,
+        (a, b) => match (number(a), b.as_f64()) {
             (Some(x), Some(y)) => x.partial_cmp(&y) == Some(want),
             _ => false,
         },

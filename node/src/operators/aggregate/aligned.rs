@@ -5,13 +5,15 @@
 //! multiple of `slide` and `start <= t < start + size` (tumbling: `slide = size`, one window).
 
 use super::accumulator::Acc;
+use super::columns::WindowRows;
 use super::key::GroupKey;
-use super::table::{AccTable, GroupEntries};
+use super::table::{hash, AccTable, GroupEntries};
 use super::{arrange, Core};
 use crate::operator::{
     ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
 };
-use quiver_protocol::{Batch, KeyGroup, Record};
+use quiver_protocol::batch::Batch;
+use quiver_protocol::KeyGroup;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
@@ -20,7 +22,7 @@ type KeyEntries<K> = Vec<(K, Vec<Acc>)>;
 
 /// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
 pub(crate) struct AlignedWindows<K> {
-    core: Core<K>,
+    core: Core,
     size: i64,
     slide: i64,
     /// Pending windows by end (exclusive): the window `[end - size, end)`.
@@ -44,7 +46,7 @@ impl<K: GroupKey> Clone for AlignedWindows<K> {
 }
 
 impl<K: GroupKey> AlignedWindows<K> {
-    pub(crate) fn new(core: Core<K>, size: i64, slide: i64) -> AlignedWindows<K> {
+    pub(crate) fn new(core: Core, size: i64, slide: i64) -> AlignedWindows<K> {
         AlignedWindows {
             core,
             size,
@@ -54,35 +56,36 @@ impl<K: GroupKey> AlignedWindows<K> {
         }
     }
 
-    /// Emits and drops every window with `end - 1 <= watermark`, in end order.
-    fn fire(&mut self, watermark: i64, out: &mut Output) {
+    /// Emits and drops every window with `end - 1 <= watermark`, in end order, as one batch.
+    fn fire(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
+        let mut rows: Option<WindowRows> = None;
         while let Some(entry) = self.windows.first_entry() {
             let end = *entry.key();
-            let last = end.saturating_sub(1);
-            if last > watermark {
+            if end.saturating_sub(1) > watermark {
                 break;
             }
             let mut table = entry.remove();
             let start = end.saturating_sub(self.size);
-            out.records.reserve(table.len());
+            let rows = rows.get_or_insert_with(|| WindowRows::new(&self.core));
+            rows.reserve(table.len());
             for (key, _, accs) in table.iter() {
-                out.records.push(Record {
-                    event_time: last,
-                    row: self.core.output_row(key, Some((start, end)), accs),
-                });
+                rows.push(&self.core, key, (start, end), accs)?;
             }
             table.clear();
             self.spare.push(table);
         }
+        rows.map_or(Ok(()), |rows| rows.emit(&self.core, out))
     }
 }
 
 impl<K: GroupKey> Operator for AlignedWindows<K> {
-    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+    fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
         let width = self.core.plans.len();
-        for record in batch {
-            let t = record.event_time;
-            self.core.read_key(&record.row)?;
+        let input = self.core.input::<K>(batch)?;
+        let mut late = Vec::new();
+        for (row, &t) in batch.event_time().iter().enumerate() {
+            let key = input.key(row);
+            let key_hash = hash(&key);
             let mut accepted = false;
             // The latest window holding `t`, then earlier ones while they hold it: at most
             // ceil(size / slide). A window bound beyond i64 is an error, never wrapped or
@@ -104,8 +107,8 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     .windows
                     .entry(end)
                     .or_insert_with(|| spare.pop().unwrap_or_else(|| AccTable::new(width)));
-                let accs = table.slot(&self.core.key, &self.core.initial);
-                Core::<K>::accumulate(&self.core.name, &self.core.plans, accs, &record.row)?;
+                let (accs, _, _) = table.find_or_insert(key, key_hash, &self.core.initial);
+                self.core.accumulate(accs, &input, row);
                 accepted = true;
                 // The window before ends at `end - slide` (at least `start`, no overflow).
                 if end - self.slide <= t {
@@ -116,15 +119,18 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     .ok_or_else(|| self.core.time_overflow(t))?;
             }
             if !accepted {
-                out.late.push(record);
+                late.push(row as u32);
             }
+        }
+        if !late.is_empty() {
+            out.late.push(batch.take(&late));
         }
         Ok(())
     }
 
     fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
         if self.core.advance_watermark(watermark) {
-            self.fire(watermark, out);
+            self.fire(watermark, out)?;
         }
         Ok(())
     }

@@ -103,10 +103,10 @@ fn windows_at_and_just_beyond_the_valid_bounds_are_exact() {
 fn one_record(window: WindowSpec, t: i64) -> Result<Vec<Record>, OperatorError> {
     let mut op = build(window);
     let mut out = Output::default();
-    op.process_batch(vec![record(t, 1.0)], &mut out)?;
+    op.process_batch(&batch(&[record(t, 1.0)]), &mut out)?;
     op.on_end(&mut out)?;
     assert!(out.late.is_empty(), "{window:?} at {t}: nothing is late");
-    Ok(out.records)
+    Ok(records(&out.records))
 }
 
 /// Asserts that a record at `t` fails `window`'s stage with a data error naming the time.

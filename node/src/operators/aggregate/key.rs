@@ -1,11 +1,16 @@
 //! Compact grouping keys: a single i64 or string column gets its own key type, anything else
 //! (several columns, other types, no column) the general [`ValuesKey`].
 //!
-//! A key is read from a row into a reusable slot, so looking a key up allocates nothing; only
-//! a key seen for the first time is cloned into the state.
+//! Keys are read straight from a batch's key columns: [`GroupKey::columns`] takes the typed
+//! columns once per batch, and [`GroupKey::get`] names a row's key as a [`GroupKey::Ref`]
+//! borrowed from them, which hashes and compares as the key it names. So looking a key up
+//! copies and allocates nothing; only a key seen for the first time is copied into the state
+//! ([`GroupKey::own`]).
 
-use quiver_protocol::keygroup::{canonical_f64, java_hash_code, key_hash_code};
-use quiver_protocol::{Value, ValueType};
+use hashbrown::Equivalent;
+use quiver_protocol::batch::{Bitmap, Column, ColumnData, StrColumn, ValueRef};
+use quiver_protocol::keygroup::{canonical_f64, key_hash_code};
+use quiver_protocol::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
@@ -13,32 +18,45 @@ use std::sync::Arc;
 
 /// A key of an aggregate stage.
 pub(crate) trait GroupKey:
-    Hash + Eq + Clone + Default + Serialize + DeserializeOwned + Send + 'static
+    Hash + Eq + Clone + Serialize + DeserializeOwned + Send + 'static
 {
-    /// Reads the key columns `columns` of `row` into `slot`; `Err` names what was wrong.
-    fn read(row: &[Value], columns: &[usize], slot: &mut Self) -> Result<(), String>;
+    /// The key columns of one batch, typed.
+    type Columns<'a>;
 
-    /// Appends the key's values to an output row.
-    fn write(&self, row: &mut Vec<Value>);
+    /// A row's key in [`GroupKey::Columns`]: hashes as the owned key does, and is equivalent
+    /// to it.
+    type Ref<'a>: Copy + Hash + Equivalent<Self>;
+
+    /// The key columns `columns` (in key order) typed; `None` when one is not of the key's
+    /// type (the caller checked the types against the input schema).
+    fn columns<'a>(columns: &[&'a Column]) -> Option<Self::Columns<'a>>;
+
+    /// Row `row`'s key.
+    fn get<'a>(columns: &'a Self::Columns<'_>, row: usize) -> Self::Ref<'a>;
+
+    /// The key, owned: what the state keeps.
+    fn own(key: Self::Ref<'_>) -> Self;
+
+    /// The key's values, one per key column.
+    fn values(&self) -> impl Iterator<Item = ValueRef<'_>>;
 
     /// The fixed key hash code (`quiver_protocol::keygroup`) that picks the key group.
-    fn hash_code(&self) -> i32;
+    fn hash_code(&self) -> i32 {
+        key_hash_code(self.values())
+    }
 }
 
-fn column(row: &[Value], index: usize) -> Result<&Value, String> {
-    row.get(index).ok_or_else(|| {
-        format!(
-            "the row has {} values, the key column is at position {index}",
-            row.len()
-        )
-    })
+/// A typed column with its validity bitmap (`None`: no null).
+pub(crate) struct Typed<'a, T: ?Sized> {
+    values: &'a T,
+    nulls: Option<&'a Bitmap>,
 }
 
-fn wrong_type(expected: ValueType, found: &Value) -> String {
-    format!(
-        "key column: expected {expected}, found {}",
-        found.value_type().map_or("null", |t| t.name())
-    )
+impl<T: ?Sized> Typed<'_, T> {
+    #[inline]
+    fn is_valid(&self, row: usize) -> bool {
+        self.nulls.is_none_or(|b| b.is_valid(row))
+    }
 }
 
 /// A single i64 key column (null allowed).
@@ -46,81 +64,137 @@ fn wrong_type(expected: ValueType, found: &Value) -> String {
 pub(crate) struct I64Key(pub(crate) Option<i64>);
 
 impl GroupKey for I64Key {
-    #[inline]
-    fn read(row: &[Value], columns: &[usize], slot: &mut Self) -> Result<(), String> {
-        slot.0 = match column(row, columns[0])? {
-            Value::I64(x) => Some(*x),
-            Value::Null => None,
-            other => return Err(wrong_type(ValueType::I64, other)),
-        };
-        Ok(())
+    type Columns<'a> = Typed<'a, [i64]>;
+    type Ref<'a> = I64Key;
+
+    fn columns<'a>(columns: &[&'a Column]) -> Option<Typed<'a, [i64]>> {
+        let column = columns.first()?;
+        Some(Typed {
+            values: column.as_i64()?,
+            nulls: column.nulls.as_ref(),
+        })
     }
 
     #[inline]
-    fn write(&self, row: &mut Vec<Value>) {
-        row.push(self.0.map_or(Value::Null, Value::I64));
+    fn get(columns: &Typed<'_, [i64]>, row: usize) -> I64Key {
+        I64Key(columns.is_valid(row).then(|| columns.values[row]))
     }
 
-    fn hash_code(&self) -> i32 {
-        java_hash_code(&self.0.map_or(Value::Null, Value::I64))
+    #[inline]
+    fn own(key: I64Key) -> I64Key {
+        key
+    }
+
+    fn values(&self) -> impl Iterator<Item = ValueRef<'_>> {
+        std::iter::once(self.0.map_or(ValueRef::Null, ValueRef::I64))
     }
 }
 
 /// A single string key column (null allowed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StrKey(pub(crate) Option<Arc<str>>);
 
-impl GroupKey for StrKey {
-    #[inline]
-    fn read(row: &[Value], columns: &[usize], slot: &mut Self) -> Result<(), String> {
-        match column(row, columns[0])? {
-            Value::Str(s) => slot.0 = Some(s.clone()),
-            Value::Null => slot.0 = None,
-            other => return Err(wrong_type(ValueType::Str, other)),
-        }
-        Ok(())
-    }
+/// A [`StrKey`] borrowed from a string column.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StrRef<'a>(Option<&'a str>);
 
-    #[inline]
-    fn write(&self, row: &mut Vec<Value>) {
-        row.push(self.0.clone().map_or(Value::Null, Value::Str));
-    }
-
-    fn hash_code(&self) -> i32 {
-        java_hash_code(&self.0.clone().map_or(Value::Null, Value::Str))
+impl Hash for StrKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_deref().hash(state);
     }
 }
 
-/// Any number of key columns of any type. Floats are read as their [`canonical_f64`] (`-0.0`
+impl Hash for StrRef<'_> {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl Equivalent<StrKey> for StrRef<'_> {
+    #[inline]
+    fn equivalent(&self, key: &StrKey) -> bool {
+        self.0 == key.0.as_deref()
+    }
+}
+
+impl GroupKey for StrKey {
+    type Columns<'a> = Typed<'a, StrColumn>;
+    type Ref<'a> = StrRef<'a>;
+
+    fn columns<'a>(columns: &[&'a Column]) -> Option<Typed<'a, StrColumn>> {
+        let column = columns.first()?;
+        Some(Typed {
+            values: column.as_str()?,
+            nulls: column.nulls.as_ref(),
+        })
+    }
+
+    #[inline]
+    fn get<'a>(columns: &'a Typed<'_, StrColumn>, row: usize) -> StrRef<'a> {
+        StrRef(columns.is_valid(row).then(|| columns.values.get(row)))
+    }
+
+    fn own(key: StrRef<'_>) -> StrKey {
+        StrKey(key.0.map(Arc::from))
+    }
+
+    fn values(&self) -> impl Iterator<Item = ValueRef<'_>> {
+        std::iter::once(self.0.as_deref().map_or(ValueRef::Null, ValueRef::Str))
+    }
+}
+
+/// Any number of key columns of any type. Floats are kept as their [`canonical_f64`] (`-0.0`
 /// as `0.0`, every NaN as one NaN), so one number is one key, hashed, compared and written
 /// alike; otherwise equality and hashing are exact: floats compare by their bits.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct ValuesKey(pub(crate) Vec<Value>);
 
+/// A [`ValuesKey`] in the key columns of a batch: row `row` of each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValuesRef<'a> {
+    columns: &'a [&'a Column],
+    row: usize,
+}
+
+impl ValuesRef<'_> {
+    fn values(&self) -> impl Iterator<Item = ValueRef<'_>> {
+        self.columns.iter().map(|c| c.get(self.row))
+    }
+}
+
 impl GroupKey for ValuesKey {
-    fn read(row: &[Value], columns: &[usize], slot: &mut Self) -> Result<(), String> {
-        slot.0.clear();
-        for &c in columns {
-            slot.0.push(match column(row, c)? {
-                Value::F64(x) => Value::F64(canonical_f64(*x)),
-                other => other.clone(),
-            });
-        }
-        Ok(())
+    type Columns<'a> = Vec<&'a Column>;
+    type Ref<'a> = ValuesRef<'a>;
+
+    fn columns<'a>(columns: &[&'a Column]) -> Option<Vec<&'a Column>> {
+        Some(columns.to_vec())
     }
 
-    fn write(&self, row: &mut Vec<Value>) {
-        row.extend(self.0.iter().cloned());
+    #[inline]
+    fn get<'a>(columns: &'a Vec<&Column>, row: usize) -> ValuesRef<'a> {
+        ValuesRef { columns, row }
     }
 
-    fn hash_code(&self) -> i32 {
-        key_hash_code(self.0.iter())
+    fn own(key: ValuesRef<'_>) -> ValuesKey {
+        ValuesKey(
+            key.values()
+                .map(|v| match v {
+                    ValueRef::F64(x) => Value::F64(canonical_f64(x)),
+                    other => Value::from(other),
+                })
+                .collect(),
+        )
+    }
+
+    fn values(&self) -> impl Iterator<Item = ValueRef<'_>> {
+        self.0.iter().map(ValueRef::from)
     }
 }
 
 impl PartialEq for ValuesKey {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| same(a, b))
+        self.0.len() == other.0.len() && self.values().zip(other.values()).all(|(a, b)| same(a, b))
     }
 }
 
@@ -128,9 +202,20 @@ impl Eq for ValuesKey {}
 
 impl Hash for ValuesKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for v in &self.0 {
-            hash_value(v, state);
-        }
+        self.values().for_each(|v| hash_value(v, state));
+    }
+}
+
+impl Hash for ValuesRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.values().for_each(|v| hash_value(v, state));
+    }
+}
+
+impl Equivalent<ValuesKey> for ValuesRef<'_> {
+    fn equivalent(&self, key: &ValuesKey) -> bool {
+        self.columns.len() == key.0.len()
+            && self.values().zip(key.values()).all(|(a, b)| same(a, b))
     }
 }
 
@@ -140,51 +225,147 @@ fn bits(x: f64) -> u64 {
     canonical_f64(x).to_bits()
 }
 
+/// Whether two float slices hold the same numbers by [`bits`].
+fn same_floats(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(p, q)| bits(*p) == bits(*q))
+}
+
 /// Exact equality: floats by [`bits`], so that it agrees with [`hash_value`].
-fn same(a: &Value, b: &Value) -> bool {
+fn same(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
     match (a, b) {
-        (Value::F64(x), Value::F64(y)) => bits(*x) == bits(*y),
-        (Value::Dense(x), Value::Dense(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| bits(*p) == bits(*q))
-        }
-        (Value::Sparse(x), Value::Sparse(y)) => {
-            x.dim == y.dim
-                && x.indices == y.indices
-                && x.values.len() == y.values.len()
-                && x.values
-                    .iter()
-                    .zip(&y.values)
-                    .all(|(p, q)| bits(*p) == bits(*q))
-        }
+        (ValueRef::F64(x), ValueRef::F64(y)) => bits(x) == bits(y),
+        (ValueRef::Dense(x), ValueRef::Dense(y)) => same_floats(x, y),
+        (
+            ValueRef::Sparse {
+                dim,
+                indices,
+                values,
+            },
+            ValueRef::Sparse {
+                dim: dim_b,
+                indices: indices_b,
+                values: values_b,
+            },
+        ) => dim == dim_b && indices == indices_b && same_floats(values, values_b),
         _ => a == b,
     }
 }
 
-fn hash_value<H: Hasher>(v: &Value, state: &mut H) {
+fn hash_value<H: Hasher>(v: ValueRef<'_>, state: &mut H) {
     match v {
-        Value::Null => state.write_u8(0),
-        Value::Bool(b) => state.write_u8(1 + u8::from(*b)),
-        Value::I64(x) => {
+        ValueRef::Null => state.write_u8(0),
+        ValueRef::Bool(b) => state.write_u8(1 + u8::from(b)),
+        ValueRef::I64(x) => {
             state.write_u8(3);
-            state.write_i64(*x);
+            state.write_i64(x);
         }
-        Value::F64(x) => {
+        ValueRef::F64(x) => {
             state.write_u8(4);
-            state.write_u64(bits(*x));
+            state.write_u64(bits(x));
         }
-        Value::Str(s) => {
+        ValueRef::Str(s) => {
             state.write_u8(5);
             s.hash(state);
         }
-        Value::Dense(x) => {
+        ValueRef::Dense(x) => {
             state.write_u8(6);
             x.iter().for_each(|p| state.write_u64(bits(*p)));
         }
-        Value::Sparse(x) => {
+        ValueRef::Sparse {
+            dim,
+            indices,
+            values,
+        } => {
             state.write_u8(7);
-            state.write_u32(x.dim);
-            x.indices.hash(state);
-            x.values.iter().for_each(|p| state.write_u64(bits(*p)));
+            state.write_u32(dim);
+            indices.hash(state);
+            values.iter().for_each(|p| state.write_u64(bits(*p)));
         }
+    }
+}
+
+/// Key columns as the running aggregate emits them, sharing the input's buffers: a float
+/// column is rewritten only when it holds a value other than its [`canonical_f64`], as a
+/// [`ValuesKey`] keeps it.
+pub(crate) fn canonical_column(column: &Column) -> Column {
+    match &column.data {
+        ColumnData::F64(v) if v.iter().any(|&x| bits(x) != x.to_bits()) => Column {
+            data: ColumnData::F64(
+                v.iter()
+                    .map(|&x| canonical_f64(x))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            nulls: column.nulls.clone(),
+        },
+        _ => column.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quiver_protocol::batch::{ColumnBuilder, ColumnType};
+    use rustc_hash::FxBuildHasher;
+    use std::hash::BuildHasher;
+
+    /// A key read from its columns hashes and compares as the key it names, and owning it
+    /// gives that key.
+    fn check<K: GroupKey + std::fmt::Debug>(columns: &[&Column], rows: usize) {
+        let typed = K::columns(columns).expect("columns of the key's type");
+        for row in 0..rows {
+            let key = K::get(&typed, row);
+            let owned = K::own(key);
+            assert_eq!(
+                FxBuildHasher.hash_one(key),
+                FxBuildHasher.hash_one(&owned),
+                "row {row}: {owned:?}"
+            );
+            assert!(key.equivalent(&owned), "row {row}: {owned:?}");
+            let other = K::get(&typed, (row + 1) % rows);
+            assert_eq!(other.equivalent(&owned), K::own(other) == owned);
+        }
+    }
+
+    fn column(ty: ColumnType, values: &[ValueRef<'_>]) -> Column {
+        let mut b = ColumnBuilder::new(ty, values.len());
+        values.iter().for_each(|&v| b.push(v).expect("type"));
+        b.finish()
+    }
+
+    #[test]
+    fn keys_read_from_columns_hash_and_compare_as_their_owned_keys() {
+        let ints = column(
+            ColumnType::I64,
+            &[ValueRef::I64(3), ValueRef::Null, ValueRef::I64(-9)],
+        );
+        let strs = column(
+            ColumnType::Str,
+            &[ValueRef::Str("a"), ValueRef::Null, ValueRef::Str("")],
+        );
+        let floats = column(
+            ColumnType::F64,
+            &[
+                ValueRef::F64(-0.0),
+                ValueRef::F64(f64::NAN),
+                ValueRef::F64(0.0),
+            ],
+        );
+        check::<I64Key>(&[&ints], 3);
+        check::<StrKey>(&[&strs], 3);
+        check::<ValuesKey>(&[&ints, &strs, &floats], 3);
+        check::<ValuesKey>(&[&floats], 3);
+        check::<ValuesKey>(&[], 1);
+        assert!(I64Key::columns(&[&strs]).is_none());
+    }
+
+    #[test]
+    fn float_keys_are_written_canonical_and_shared_when_they_already_are() {
+        let shared = column(ColumnType::F64, &[ValueRef::F64(1.5), ValueRef::Null]);
+        assert_eq!(canonical_column(&shared), shared);
+        let zero = column(ColumnType::F64, &[ValueRef::F64(-0.0), ValueRef::Null]);
+        let written = canonical_column(&zero);
+        assert_eq!(written.as_f64().map(|v| v[0].to_bits()), Some(0));
+        assert!(!written.is_valid(1));
     }
 }

@@ -1,23 +1,24 @@
-//! The running aggregate: no window, one updated row per input record. With a state TTL
-//! ([`super::ttl`]) a key's state expires a TTL after its last write.
+//! The running aggregate: no window, one updated row per input record. Its output batch
+//! shares the input's event times and key columns and adds one column per aggregate. With a
+//! state TTL ([`super::ttl`]) a key's state expires a TTL after its last write.
 //!
 //! A key group's snapshot holds `(key, accumulators, last write)` per live key; the last write
 //! is milliseconds since the Unix epoch, `None` when the stage keeps state forever.
 
 use super::accumulator::Acc;
-use super::key::GroupKey;
-use super::table::AccTable;
+use super::key::{canonical_column, GroupKey};
+use super::table::{hash, AccTable};
 use super::ttl::Expiry;
 use super::{arrange, Core};
 use crate::operator::{
     ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
 };
-use quiver_protocol::{Batch, Record};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder};
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
 #[derive(Clone)]
 pub(crate) struct RunningAggregate<K> {
-    core: Core<K>,
+    core: Core,
     table: AccTable<K>,
     /// Last writes and cleanup, with a state TTL.
     expiry: Option<Expiry>,
@@ -25,7 +26,7 @@ pub(crate) struct RunningAggregate<K> {
 
 impl<K: GroupKey> RunningAggregate<K> {
     /// A running aggregate keeping state forever (`expiry: None`) or until it expires.
-    pub(crate) fn new(core: Core<K>, expiry: Option<Expiry>) -> RunningAggregate<K> {
+    pub(crate) fn new(core: Core, expiry: Option<Expiry>) -> RunningAggregate<K> {
         let width = core.plans.len();
         let table = match expiry {
             Some(_) => AccTable::removable(width),
@@ -40,30 +41,39 @@ impl<K: GroupKey> RunningAggregate<K> {
 }
 
 impl<K: GroupKey> Operator for RunningAggregate<K> {
-    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
+    fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
         let n = batch.len();
-        out.records.reserve(n);
+        let input = self.core.input::<K>(batch)?;
+        let mut aggregates = self.core.aggregate_builders(n);
         if let Some(expiry) = &mut self.expiry {
             expiry.tick();
         }
-        for record in batch {
-            self.core.read_key(&record.row)?;
+        for row in 0..n {
+            let key = input.key(row);
             let (accs, slot, new) = self
                 .table
-                .find_or_insert(&self.core.key, &self.core.initial);
+                .find_or_insert(key, hash(&key), &self.core.initial);
             if let Some(expiry) = &mut self.expiry {
                 if expiry.write(slot, new) {
                     accs.clone_from_slice(&self.core.initial);
                 }
             }
-            Core::<K>::accumulate(&self.core.name, &self.core.plans, accs, &record.row)?;
-            out.records.push(Record {
-                event_time: record.event_time,
-                row: self.core.output_row(&self.core.key, None, accs),
-            });
+            self.core.accumulate(accs, &input, row);
+            self.core.push_aggregates(&mut aggregates, accs)?;
         }
         if let Some(expiry) = &mut self.expiry {
             expiry.clean(&mut self.table, n);
+        }
+        if n > 0 {
+            let mut columns: Vec<Column> = self
+                .core
+                .key_columns
+                .iter()
+                .map(|&c| canonical_column(batch.column(c)))
+                .collect();
+            columns.extend(aggregates.iter_mut().map(ColumnBuilder::finish));
+            let emitted = batch.derive(columns).map_err(|e| self.core.data_error(e))?;
+            out.records.push(emitted);
         }
         Ok(())
     }

@@ -6,13 +6,16 @@
 //! the watermark: a record that reaches back into a still-open session is on time.
 
 use super::accumulator::Acc;
+use super::columns::{Input, WindowRows};
 use super::key::GroupKey;
 use super::{arrange, Core};
 use crate::operator::{
     ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
 };
-use quiver_protocol::{Batch, KeyGroup, Record};
-use rustc_hash::FxHashMap;
+use hashbrown::HashMap;
+use quiver_protocol::batch::Batch;
+use quiver_protocol::KeyGroup;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -38,21 +41,22 @@ impl Session {
 /// Keyed aggregates over session windows.
 #[derive(Clone)]
 pub(crate) struct SessionWindows<K> {
-    core: Core<K>,
+    core: Core,
     gap: i64,
-    /// Open sessions per key: disjoint, never touching.
-    sessions: FxHashMap<K, Vec<Session>>,
+    /// Open sessions per key: disjoint, never touching. (hashbrown's map, so a key read
+    /// from the input's columns finds its sessions without being copied.)
+    sessions: HashMap<K, Vec<Session>, FxBuildHasher>,
     /// Keys with a session timer due at each time. Merging leaves stale entries behind, which
     /// find no session with that timer when they come due and are dropped.
     timers: BTreeMap<i64, Vec<K>>,
 }
 
 impl<K: GroupKey> SessionWindows<K> {
-    pub(crate) fn new(core: Core<K>, gap: i64) -> SessionWindows<K> {
+    pub(crate) fn new(core: Core, gap: i64) -> SessionWindows<K> {
         SessionWindows {
             core,
             gap,
-            sessions: FxHashMap::default(),
+            sessions: HashMap::default(),
             timers: BTreeMap::new(),
         }
     }
@@ -63,43 +67,40 @@ impl<K: GroupKey> SessionWindows<K> {
         self.timers.values().map(Vec::len).sum()
     }
 
-    fn add(&mut self, record: Record, out: &mut Output) -> Result<(), OperatorError> {
-        let t = record.event_time;
-        self.core.read_key(&record.row)?;
+    /// Adds row `row` (at event time `t`) of `input`; returns `false` when it is late.
+    fn add(&mut self, input: &Input<'_, K>, row: usize, t: i64) -> Result<bool, OperatorError> {
+        let key = input.key(row);
         let own_end = t
             .checked_add(self.gap)
             .ok_or_else(|| self.core.time_overflow(t))?;
-        let key = &self.core.key;
         let (mut start, mut end) = (t, own_end);
         let (mut hits, mut first_hit) = (0usize, 0usize);
-        if let Some(list) = self.sessions.get(key) {
-            for (i, s) in list.iter().enumerate() {
-                if s.touches(t, own_end) {
-                    if hits == 0 {
-                        first_hit = i;
-                    }
-                    hits += 1;
-                    start = start.min(s.start);
-                    end = end.max(s.end);
+        let mut list = self.sessions.get_mut(&key);
+        for (i, s) in list.iter().flat_map(|l| l.iter()).enumerate() {
+            if s.touches(t, own_end) {
+                if hits == 0 {
+                    first_hit = i;
                 }
+                hits += 1;
+                start = start.min(s.start);
+                end = end.max(s.end);
             }
         }
         // `end > t`, so `end - 1` cannot overflow.
         if end - 1 <= self.core.watermark {
-            out.late.push(record);
-            return Ok(());
+            return Ok(false);
         }
-        let (name, plans) = (&self.core.name, &self.core.plans);
-        match (hits, self.sessions.get_mut(key)) {
+        let core = &self.core;
+        match (hits, list.as_deref_mut()) {
             (1, Some(list)) => {
                 let s = &mut list[first_hit];
                 s.start = start;
                 s.end = end;
-                Core::<K>::accumulate(name, plans, &mut s.accs, &record.row)?;
+                core.accumulate(&mut s.accs, input, row);
             }
             (0, _) | (_, None) => {
-                let mut accs = self.core.initial.clone();
-                Core::<K>::accumulate(name, plans, &mut accs, &record.row)?;
+                let mut accs = core.initial.clone();
+                core.accumulate(&mut accs, input, row);
                 let timer = end;
                 let session = Session {
                     start,
@@ -107,18 +108,23 @@ impl<K: GroupKey> SessionWindows<K> {
                     timer,
                     accs,
                 };
-                self.sessions.entry(key.clone()).or_default().push(session);
-                self.timers.entry(timer).or_default().push(key.clone());
+                match list {
+                    Some(list) => list.push(session),
+                    None => {
+                        self.sessions.insert(K::own(key), vec![session]);
+                    }
+                }
+                self.timers.entry(timer).or_default().push(K::own(key));
             }
             (_, Some(list)) => {
-                let mut accs = self.core.initial.clone();
-                Core::<K>::accumulate(name, plans, &mut accs, &record.row)?;
+                let mut accs = core.initial.clone();
+                core.accumulate(&mut accs, input, row);
                 // The earliest timer of the merged sessions is still registered: keep it.
                 let mut timer = end;
                 list.retain(|s| {
                     let merged = s.touches(t, own_end);
                     if merged {
-                        for ((a, b), plan) in accs.iter_mut().zip(&s.accs).zip(plans) {
+                        for ((a, b), plan) in accs.iter_mut().zip(&s.accs).zip(&core.plans) {
                             a.merge(b, plan.keep);
                         }
                         timer = timer.min(s.timer);
@@ -133,11 +139,13 @@ impl<K: GroupKey> SessionWindows<K> {
                 });
             }
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Emits and drops every session with `end - 1 <= watermark`, in end order.
-    fn fire(&mut self, watermark: i64, out: &mut Output) {
+    /// Emits and drops every session with `end - 1 <= watermark`, in end order, as one
+    /// batch.
+    fn fire(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
+        let mut rows: Option<WindowRows> = None;
         while let Some(entry) = self.timers.first_entry() {
             let due = *entry.key();
             if due.saturating_sub(1) > watermark {
@@ -157,29 +165,35 @@ impl<K: GroupKey> SessionWindows<K> {
                     continue;
                 }
                 let s = list.swap_remove(i);
-                out.records.push(Record {
-                    event_time: s.end.saturating_sub(1),
-                    row: self.core.output_row(&key, Some((s.start, s.end)), &s.accs),
-                });
+                rows.get_or_insert_with(|| WindowRows::new(&self.core))
+                    .push(&self.core, &key, (s.start, s.end), &s.accs)?;
                 if list.is_empty() {
                     self.sessions.remove(&key);
                 }
             }
         }
+        rows.map_or(Ok(()), |rows| rows.emit(&self.core, out))
     }
 }
 
 impl<K: GroupKey> Operator for SessionWindows<K> {
-    fn process_batch(&mut self, batch: Batch, out: &mut Output) -> Result<(), OperatorError> {
-        for record in batch {
-            self.add(record, out)?;
+    fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
+        let input = self.core.input::<K>(batch)?;
+        let mut late = Vec::new();
+        for (row, &t) in batch.event_time().iter().enumerate() {
+            if !self.add(&input, row, t)? {
+                late.push(row as u32);
+            }
+        }
+        if !late.is_empty() {
+            out.late.push(batch.take(&late));
         }
         Ok(())
     }
 
     fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
         if self.core.advance_watermark(watermark) {
-            self.fire(watermark, out);
+            self.fire(watermark, out)?;
         }
         Ok(())
     }

@@ -9,10 +9,11 @@
 use super::accumulator::Acc;
 use super::key::GroupKey;
 use hashbrown::hash_table::{Entry as Found, HashTable};
+use hashbrown::Equivalent;
 use quiver_protocol::keygroup::key_group;
 use quiver_protocol::KeyGroup;
 use rustc_hash::{FxBuildHasher, FxHashMap};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 
 /// The most accumulators a key keeps inside its table entry.
 const INLINE: usize = 2;
@@ -71,8 +72,9 @@ pub(crate) struct AccTable<K> {
 /// Entries of one key group, borrowed for a snapshot.
 pub(crate) type GroupEntries<'a, K> = Vec<(&'a K, &'a [Acc])>;
 
+/// The hash a key (owned, or a [`GroupKey::Ref`] to it) is found by in every table.
 #[inline]
-fn hash<K: GroupKey>(key: &K) -> u64 {
+pub(crate) fn hash(key: &impl Hash) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
@@ -94,33 +96,46 @@ impl<K: GroupKey> AccTable<K> {
         }
     }
 
-    /// The accumulators of `key`, created from `initial` when the key is new.
+    /// The accumulators of `key` (whose [`hash`] is `hash`), its slot, and whether it is new
+    /// (created with the accumulators `initial`): one probe of the table.
     #[inline]
-    pub(crate) fn slot(&mut self, key: &K, initial: &[Acc]) -> &mut [Acc] {
-        self.find_or_insert(key, initial).0
+    pub(crate) fn find_or_insert(
+        &mut self,
+        key: K::Ref<'_>,
+        hash: u64,
+        initial: &[Acc],
+    ) -> (&mut [Acc], usize, bool) {
+        self.entry(hash, |k| key.equivalent(k), || K::own(key), initial)
     }
 
-    /// The accumulators of `key`, its slot, and whether it is new (created with the
-    /// accumulators `initial`): one probe of the table.
+    /// The entry of the key `is` finds (whose [`hash`] is `hash`), created with `new()` and
+    /// the accumulators `initial` when there is none.
     #[inline]
-    pub(crate) fn find_or_insert(&mut self, key: &K, initial: &[Acc]) -> (&mut [Acc], usize, bool) {
+    fn entry(
+        &mut self,
+        hash: u64,
+        is: impl Fn(&K) -> bool,
+        new: impl FnOnce() -> K,
+        initial: &[Acc],
+    ) -> (&mut [Acc], usize, bool) {
         let width = self.width;
         let slot = self.entries.len();
         match self
             .entries
-            .entry(hash(key), |e| e.key == *key, |e| hash(&e.key))
+            .entry(hash, |e| is(&e.key), |e| self::hash(&e.key))
         {
             Found::Occupied(found) => {
                 let entry = found.into_mut();
                 (entry.accs.get_mut(width), entry.slot, false)
             }
             Found::Vacant(vacant) => {
+                let key = new();
                 if let Some(keys) = &mut self.keys {
                     keys.push(key.clone());
                 }
                 let entry = vacant
                     .insert(Entry {
-                        key: key.clone(),
+                        key,
                         slot,
                         accs: Accs::new(initial),
                     })
@@ -140,7 +155,8 @@ impl<K: GroupKey> AccTable<K> {
                 self.width
             ));
         }
-        let (held, slot, new) = self.find_or_insert(&key, accs);
+        let hash = hash(&key);
+        let (held, slot, new) = self.entry(hash, |k| *k == key, || key.clone(), accs);
         held.clone_from_slice(accs);
         Ok((slot, new))
     }

@@ -4,6 +4,7 @@
 use crate::operator::{Operator, Output};
 use crate::operators::StageContext;
 use crate::watermark::WatermarkGenerator;
+use quiver_protocol::batch::{self, Batch};
 use quiver_protocol::spec::{
     AggregateCall, AggregateFunction, AggregateStage, StageKind, StageSpec, WindowSpec,
 };
@@ -67,7 +68,7 @@ pub(super) fn stage(key: &[&str], window: Option<WindowSpec>) -> StageSpec {
 }
 
 /// The rows the stage emits: keys, window bounds, n (i64) and four f64 aggregates.
-fn output(key: &[&str], windowed: bool) -> Schema {
+pub(super) fn output(key: &[&str], windowed: bool) -> Schema {
     let input = schema();
     let mut columns: Vec<(&str, ValueType)> = key
         .iter()
@@ -117,36 +118,46 @@ pub(super) fn events(n: usize, keys: u64, disorder: i64, seed: u64) -> Vec<Recor
         .collect()
 }
 
-/// Feeds `records` in batches of `batch`, each followed by the watermark a source with lag
+/// Records of [`schema`] as a batch.
+pub(super) fn batch(records: &[Record]) -> Batch {
+    batch::from_records(&schema(), records).expect("records of the test schema")
+}
+
+/// The records of `batches`, in order.
+pub(super) fn records(batches: &[Batch]) -> Vec<Record> {
+    batches.iter().flat_map(batch::to_records).collect()
+}
+
+/// Feeds `input` in batches of `size`, each followed by the watermark a source with lag
 /// `lag` would send. Returns (output, late).
 pub(super) fn feed(
     op: &mut dyn Operator,
-    records: &[Record],
-    batch: usize,
+    input: &[Record],
+    size: usize,
     wm: &mut WatermarkGenerator,
 ) -> (Vec<Record>, Vec<Record>) {
     let mut out = Output::default();
-    for chunk in records.chunks(batch) {
+    for chunk in input.chunks(size) {
         chunk.iter().for_each(|r| wm.observe(r.event_time));
-        op.process_batch(chunk.to_vec(), &mut out).expect("process");
+        op.process_batch(&batch(chunk), &mut out).expect("process");
         if let Some(w) = wm.watermark() {
             op.on_watermark(w, &mut out).expect("watermark");
         }
     }
-    (out.records, out.late)
+    (records(&out.records), records(&out.late))
 }
 
 /// Feeds everything, then ends the input.
 pub(super) fn run(
     op: &mut dyn Operator,
-    records: &[Record],
-    batch: usize,
+    input: &[Record],
+    size: usize,
     lag: i64,
 ) -> (Vec<Record>, Vec<Record>) {
-    let (mut out, late) = feed(op, records, batch, &mut WatermarkGenerator::new(lag));
+    let (mut out, late) = feed(op, input, size, &mut WatermarkGenerator::new(lag));
     let mut end = Output::default();
     op.on_end(&mut end).expect("end");
-    out.extend(end.records);
+    out.extend(records(&end.records));
     (out, late)
 }
 

@@ -68,15 +68,15 @@ fn null_values_are_skipped_and_null_keys_are_a_key() {
     };
     let mut out = Output::default();
     op.process_batch(
-        vec![
+        &batch(&[
             rec(Value::Null, Value::Null),
             rec(Value::Null, Value::F64(2.0)),
             rec(Value::I64(1), Value::Null),
-        ],
+        ]),
         &mut out,
     )
     .expect("process");
-    let rows: Vec<Vec<Value>> = out.records.into_iter().map(|r| r.row).collect();
+    let rows: Vec<Vec<Value>> = records(&out.records).into_iter().map(|r| r.row).collect();
     let f = Value::F64;
     assert_eq!(
         rows,
@@ -114,7 +114,7 @@ fn f64_keys_of_one_value_are_one_group() {
     };
     for (key, width) in [(vec!["amount"], 1), (vec!["user", "amount"], 2)] {
         let mut op = build_stage(&stage(&key, Some(window)), &schema(), &ctx(128)).expect("build");
-        let records: Vec<Record> = amounts
+        let input: Vec<Record> = amounts
             .iter()
             .map(|&a| Record {
                 event_time: 5,
@@ -127,10 +127,9 @@ fn f64_keys_of_one_value_are_one_group() {
             })
             .collect();
         let mut out = Output::default();
-        op.process_batch(records, &mut out).expect("process");
+        op.process_batch(&batch(&input), &mut out).expect("process");
         op.on_end(&mut out).expect("end");
-        let mut groups: Vec<(u64, Value)> = out
-            .records
+        let mut groups: Vec<(u64, Value)> = records(&out.records)
             .iter()
             .map(|r| match r.row[width - 1] {
                 Value::F64(k) => (k.to_bits(), r.row[width + 2].clone()),
@@ -149,6 +148,18 @@ fn f64_keys_of_one_value_are_one_group() {
     assert_eq!(group(other_nan), group(f64::NAN));
 }
 
+/// A batch of `record` whose columns have the types of its values, whatever the schema says.
+fn batch_as_is(record: Record) -> quiver_protocol::batch::Batch {
+    let names: Vec<String> = (0..record.row.len()).map(|i| format!("c{i}")).collect();
+    let schema = quiver_protocol::Schema::new(
+        names
+            .iter()
+            .zip(&record.row)
+            .map(|(n, v)| (n.as_str(), v.value_type().expect("a value"))),
+    );
+    quiver_protocol::batch::from_records(&schema, &[record]).expect("one record")
+}
+
 #[test]
 fn wrong_value_types_are_errors_not_panics() {
     let mut op = build_stage(&stage(&["user"], None), &schema(), &ctx(128)).expect("build");
@@ -163,7 +174,7 @@ fn wrong_value_types_are_errors_not_panics() {
         ],
     };
     let e = op
-        .process_batch(vec![bad_key], &mut out)
+        .process_batch(&batch_as_is(bad_key), &mut out)
         .expect_err("bad key");
     assert_eq!(
         e.to_string(),
@@ -179,7 +190,7 @@ fn wrong_value_types_are_errors_not_panics() {
         ],
     };
     let e = op
-        .process_batch(vec![bad_amount], &mut out)
+        .process_batch(&batch_as_is(bad_amount), &mut out)
         .expect_err("bad amount");
     assert_eq!(
         e.to_string(),
@@ -189,7 +200,7 @@ fn wrong_value_types_are_errors_not_panics() {
         event_time: 0,
         row: vec![Value::I64(1)],
     };
-    assert!(op.process_batch(vec![short], &mut out).is_err());
+    assert!(op.process_batch(&batch_as_is(short), &mut out).is_err());
 }
 
 #[test]
@@ -265,7 +276,7 @@ pub(super) fn check_snapshot_restore(
         let (mut out, late) = feed(original.as_mut(), second, 50, &mut wm);
         let mut end = Output::default();
         original.on_end(&mut end).expect("end");
-        out.extend(end.records);
+        out.extend(records(&end.records));
         (sorted(&out), sorted(&late))
     };
     for parallelism in [1, 2] {
@@ -286,16 +297,15 @@ pub(super) fn check_snapshot_restore(
             let mut out = Output::default();
             for chunk in second.chunks(50) {
                 chunk.iter().for_each(|r| wm.observe(r.event_time));
-                let batch: Vec<Record> =
-                    chunk.iter().filter(|r| mine.contains(r)).cloned().collect();
-                op.process_batch(batch, &mut out).expect("process");
+                let own: Vec<Record> = chunk.iter().filter(|r| mine.contains(r)).cloned().collect();
+                op.process_batch(&batch(&own), &mut out).expect("process");
                 if let Some(w) = wm.watermark() {
                     op.on_watermark(w, &mut out).expect("watermark");
                 }
             }
             op.on_end(&mut out).expect("end");
-            all.extend(out.records);
-            all_late.extend(out.late);
+            all.extend(records(&out.records));
+            all_late.extend(records(&out.late));
         }
         assert_eq!(
             (sorted(&all), sorted(&all_late)),

@@ -56,9 +56,10 @@ fn event(user: i64, amount: f64) -> Record {
 /// Runs one batch of `(user, amount)`; returns `(user, n, sum)` per output row.
 fn batch(op: &mut dyn Operator, events: &[(i64, f64)]) -> Vec<(i64, i64, f64)> {
     let mut out = Output::default();
-    let records = events.iter().map(|&(u, a)| event(u, a)).collect();
-    op.process_batch(records, &mut out).expect("process");
-    out.records
+    let input: Vec<Record> = events.iter().map(|&(u, a)| event(u, a)).collect();
+    op.process_batch(&super::test_support::batch(&input), &mut out)
+        .expect("process");
+    records(&out.records)
         .iter()
         .map(|r| match r.row[..3] {
             [Value::I64(u), Value::I64(n), Value::F64(s)] => (u, n, s),

@@ -150,15 +150,19 @@ fn records_behind_fired_windows_are_late() {
     let window = WindowSpec::Tumbling { size: ms(1000) };
     let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let mut out = Output::default();
-    op.process_batch(vec![record(1, 100, 1.0), record(1, 1200, 2.0)], &mut out)
-        .expect("process");
+    op.process_batch(
+        &batch(&[record(1, 100, 1.0), record(1, 1200, 2.0)]),
+        &mut out,
+    )
+    .expect("process");
     op.on_watermark(998, &mut out).expect("wm");
     assert!(out.records.is_empty(), "[0, 1000) fires at 999, not 998");
     op.on_watermark(999, &mut out).expect("wm");
-    assert_eq!(out.records.len(), 1);
-    assert_eq!(out.records[0].event_time, 999);
+    let fired = records(&out.records);
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].event_time, 999);
     assert_eq!(
-        out.records[0].row[..4],
+        fired[0].row[..4],
         [
             Value::I64(1),
             Value::I64(0),
@@ -167,21 +171,18 @@ fn records_behind_fired_windows_are_late() {
         ]
     );
     let late = record(1, 999, 5.0);
-    op.process_batch(vec![late.clone(), record(1, 1000, 3.0)], &mut out)
+    op.process_batch(&batch(&[late.clone(), record(1, 1000, 3.0)]), &mut out)
         .expect("process");
     assert_eq!(
-        out.late,
+        records(&out.late),
         vec![late],
         "999 is in the fired window; 1000 is not late"
     );
     assert_eq!(op.state_entries(), 1, "one key in [1000, 2000)");
     op.on_end(&mut out).expect("end");
-    assert_eq!(out.records.len(), 2);
-    assert_eq!(
-        out.records[1].row[4],
-        Value::F64(5.0),
-        "sum of 2.0 and 3.0 only"
-    );
+    let fired = records(&out.records);
+    assert_eq!(fired.len(), 2);
+    assert_eq!(fired[1].row[4], Value::F64(5.0), "sum of 2.0 and 3.0 only");
 }
 
 #[test]
@@ -194,13 +195,16 @@ fn sliding_record_with_some_fired_windows_is_not_late() {
     let mut out = Output::default();
     op.on_watermark(1999, &mut out).expect("wm");
     // 1500 is in [0, 2000) (fired) and [1000, 3000) (open): only the open one takes it.
-    op.process_batch(vec![record(7, 1500, 4.0), record(7, 500, 1.0)], &mut out)
-        .expect("process");
-    assert_eq!(out.late.len(), 1);
-    assert_eq!(out.late[0].event_time, 500);
+    op.process_batch(
+        &batch(&[record(7, 1500, 4.0), record(7, 500, 1.0)]),
+        &mut out,
+    )
+    .expect("process");
+    let late = records(&out.late);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].event_time, 500);
     op.on_end(&mut out).expect("end");
-    let windows: Vec<(Value, Value, Value)> = out
-        .records
+    let windows: Vec<(Value, Value, Value)> = records(&out.records)
         .iter()
         .map(|r| (r.row[1].clone(), r.row[2].clone(), r.row[3].clone()))
         .collect();
@@ -216,21 +220,28 @@ fn session_late_and_merging_rules() {
     let window = WindowSpec::Session { gap: ms(100) };
     let mut op = build_stage(&stage(&["user"], Some(window)), &schema(), &ctx(128)).expect("build");
     let mut out = Output::default();
-    op.process_batch(vec![record(1, 1000, 1.0), record(1, 1300, 2.0)], &mut out)
-        .expect("p");
+    op.process_batch(
+        &batch(&[record(1, 1000, 1.0), record(1, 1300, 2.0)]),
+        &mut out,
+    )
+    .expect("p");
     op.on_watermark(1150, &mut out).expect("wm");
     // [1000, 1100) fired; 1010 would open [1010, 1110), all below the watermark: late.
-    assert_eq!(out.records.len(), 1);
-    op.process_batch(vec![record(1, 1010, 9.0)], &mut out)
+    assert_eq!(records(&out.records).len(), 1);
+    op.process_batch(&batch(&[record(1, 1010, 9.0)]), &mut out)
         .expect("p");
-    assert_eq!(out.late.len(), 1);
+    assert_eq!(records(&out.late).len(), 1);
     // 1160 opens [1160, 1260): on time. 1250 bridges it with [1300, 1400): one session.
-    op.process_batch(vec![record(1, 1160, 3.0), record(1, 1250, 4.0)], &mut out)
-        .expect("p");
+    op.process_batch(
+        &batch(&[record(1, 1160, 3.0), record(1, 1250, 4.0)]),
+        &mut out,
+    )
+    .expect("p");
     op.on_end(&mut out).expect("end");
-    assert_eq!(out.records.len(), 2);
+    let fired = records(&out.records);
+    assert_eq!(fired.len(), 2);
     assert_eq!(
-        out.records[1].row,
+        fired[1].row,
         vec![
             Value::I64(1),
             Value::I64(1160),
@@ -291,20 +302,28 @@ fn extending_a_session_adds_no_timers() {
     .into_iter()
     .map(|(f, c)| super::accumulator::AggregatePlan::new(f, c, &schema()).expect("plan"))
     .collect();
-    let core = super::Core::<I64Key>::new("agg", vec![0], plans, 128);
-    let mut op = SessionWindows::new(core, 100);
+    let core = super::Core::new(
+        "agg",
+        &schema(),
+        &output(&["user"], true),
+        vec![0],
+        plans,
+        128,
+    );
+    let mut op = SessionWindows::<I64Key>::new(core, 100);
     let mut out = Output::default();
-    let batch: Vec<Record> = (0..10_000).map(|i| record(1, i * 10, 1.0)).collect();
-    op.process_batch(batch, &mut out).expect("process");
+    let input: Vec<Record> = (0..10_000).map(|i| record(1, i * 10, 1.0)).collect();
+    op.process_batch(&batch(&input), &mut out).expect("process");
     assert_eq!(op.timer_count(), 1, "one session, one timer");
     assert_eq!(op.state_entries(), 1);
     op.on_watermark(50_000, &mut out).expect("wm");
     assert!(out.records.is_empty(), "the session runs to 100 090");
     assert_eq!(op.timer_count(), 1, "its timer moved to the session's end");
     op.on_watermark(100_089, &mut out).expect("wm");
-    assert_eq!(out.records.len(), 1);
+    let fired = records(&out.records);
+    assert_eq!(fired.len(), 1);
     assert_eq!(
-        out.records[0].row[1..4],
+        fired[0].row[1..4],
         [Value::I64(0), Value::I64(100_090), Value::I64(10_000)]
     );
     assert_eq!(op.timer_count(), 0);
