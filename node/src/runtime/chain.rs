@@ -4,8 +4,8 @@
 //! (called directly) or to output gates (channels to other tasks). Chains are trees: a node
 //! can feed several consumers and a windowed stage has a late side output.
 //!
-//! Stages take the columnar batches as they come and emit batches (checked against their
-//! output schema); sources and sinks still work on rows, converted at the chain's edge.
+//! Every node takes the columnar batches as they come: sources build them, stages emit batches
+//! (checked against their output schema), sinks read them.
 
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
