@@ -32,6 +32,10 @@
 //!   partition's key-group range. Restored at another parallelism, a partition continues from
 //!   the state stored under its own first key group if it received it, else from the lowest
 //!   key group it received (the others' models are dropped until models can be merged).
+//! - Matrix factorisation is the one stage with keyed state: its input is partitioned by the
+//!   user column (as an aggregate's by its key), and each user's bias and factors are
+//!   snapshotted in the user's key group, so users move with their key groups on a rescale;
+//!   the rest of its model (mean, items, version) is per-partition state as above.
 
 mod columns;
 mod feature_hasher;
@@ -92,7 +96,10 @@ pub fn build(
 #[derive(Debug, Clone)]
 struct PartitionState {
     stage: String,
+    /// The partition's first key group.
     group: KeyGroup,
+    /// The job's number of key groups.
+    max_parallelism: u32,
 }
 
 impl PartitionState {
@@ -101,6 +108,7 @@ impl PartitionState {
         PartitionState {
             stage: stage.to_string(),
             group: KeyGroup(groups.start),
+            max_parallelism,
         }
     }
 

@@ -2,15 +2,21 @@
 //! (`quiver_ml::recommendation::MatrixFactorization`, River's `reco` models). Each row is
 //! predicted with the current model, then learnt from (a null rating: predict only); adds
 //! `prediction` and `model_version`. Ids are i64 (used as their 64-bit pattern) or strings
-//! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction.
+//! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction. The
+//! input is partitioned by the user column, and each user's state is snapshotted in the
+//! user's key group (`keyed`).
+
+mod keyed;
 
 use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
+use keyed::UserGroups;
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
+use quiver_protocol::keygroup::key_hash_codes;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
 use quiver_protocol::Schema;
 
@@ -20,7 +26,11 @@ struct MfOperator {
     user: InputColumn,
     item: InputColumn,
     rating: InputColumn,
+    /// The library parameters (a fresh model's, on restore without one).
+    params: MfParams,
     model: MatrixFactorization,
+    /// The key group of each user with state.
+    groups: UserGroups,
     state: PartitionState,
 }
 
@@ -50,13 +60,16 @@ pub(super) fn build(
     input: &Schema,
     state: PartitionState,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
-    let model = MatrixFactorization::new(params(spec)).map_err(|e| data_error(&stage.name, e))?;
+    let params = params(spec);
+    let model = MatrixFactorization::new(params.clone()).map_err(|e| data_error(&stage.name, e))?;
     Ok(Box::new(MfOperator {
         stage: stage.name.clone(),
         user: InputColumn::find(&stage.name, input, &spec.user)?,
         item: InputColumn::find(&stage.name, input, &spec.item)?,
         rating: InputColumn::find(&stage.name, input, &spec.rating)?,
+        params,
         model,
+        groups: UserGroups::new(state.max_parallelism),
         state,
     }))
 }
@@ -113,6 +126,7 @@ impl AddColumns for MfOperator {
         let users = Ids::of(&self.stage, &self.user, batch)?;
         let items = Ids::of(&self.stage, &self.item, batch)?;
         let ratings = self.rating.numbers(&self.stage, batch)?;
+        let codes = key_hash_codes(&[users.column], n);
         let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
         let mut versions = ColumnBuilder::new(ColumnType::I64, n);
         for (row, &event_time) in batch.event_time().iter().enumerate() {
@@ -127,6 +141,7 @@ impl AddColumns for MfOperator {
                         self.model
                             .learn_one(user, item, rating)
                             .map_err(|e| row_error(&self.stage, event_time, e))?;
+                        self.groups.note(user, codes[row]);
                     }
                     predictions.push_f64(prediction).map_err(refused)?;
                 }
@@ -140,11 +155,13 @@ impl AddColumns for MfOperator {
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        self.state.save_model(Some(&self.model))
+        self.groups.snapshot(&self.model, &self.state)
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
-        if let Some(model) = self.state.restore_model(states)? {
+        let fresh =
+            MatrixFactorization::new(self.params.clone()).map_err(|e| self.state.error(e))?;
+        if let Some(model) = self.groups.restore(states, &self.state, fresh)? {
             self.model = model;
         }
         Ok(())
