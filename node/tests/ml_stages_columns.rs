@@ -19,7 +19,7 @@ use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{Features, OnlineLearner, OnlineModel, SparseView};
 use quiver_node::operator::{Operator, Output};
 use quiver_protocol::batch::{
-    Batch, Column, ColumnBuilder, ColumnData, ColumnType, SparseColumn, ValueRef,
+    value_type, Batch, Column, ColumnBuilder, ColumnData, ColumnType, SparseColumn, ValueRef,
 };
 use quiver_protocol::spec::{
     FeatureHasherStage, FeatureInput, KMeansStage, LinearRegressionStage, LogisticRegressionStage,
@@ -52,6 +52,15 @@ fn sparse<'a>(dim: u32, indices: &'a [u32], values: &'a [f64]) -> ValueRef<'a> {
 fn batch(columns: Vec<Column>) -> Batch {
     let n = columns[0].len() as i64;
     Batch::try_new((100..100 + n).collect(), columns).unwrap()
+}
+
+/// The input schema of `batch`: its columns named `names`, with their types.
+fn schema_of(names: &[&'static str], batch: &Batch) -> Vec<(&'static str, ValueType)> {
+    names
+        .iter()
+        .zip(batch.columns())
+        .map(|(&name, c)| (name, value_type(c.ty())))
+        .collect()
 }
 
 /// The one batch `op` emits for `input`.
@@ -301,12 +310,7 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         l2: params.l2,
         fit_intercept: params.fit_intercept,
     });
-    let schema = [
-        ("a", ValueType::I64),
-        ("b", ValueType::Bool),
-        ("c", ValueType::F64),
-        ("y", ValueType::F64),
-    ];
+    let schema = schema_of(&["a", "b", "c", "y"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);
     let mut model = StreamingLinearRegressionSgd::new(params, 3).unwrap();
     for r in 0..n as usize {
@@ -419,11 +423,7 @@ fn matrix_factorization_of_string_ids_with_nulls_is_the_library_run() {
         clip_gradient: p.clip_gradient,
         seed: p.seed,
     });
-    let schema = [
-        ("u", ValueType::Str),
-        ("i", ValueType::Str),
-        ("r", ValueType::F64),
-    ];
+    let schema = schema_of(&["u", "i", "r"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);
     let mut model = MatrixFactorization::new(p).unwrap();
     for r in 0..users.len() {
@@ -465,12 +465,7 @@ fn hasher_skips_nulls_and_nan_and_hashes_as_the_library_does() {
         num_features: 64,
         output: "h".to_string(),
     });
-    let schema = [
-        ("n", ValueType::I64),
-        ("x", ValueType::F64),
-        ("s", ValueType::Str),
-        ("b", ValueType::Bool),
-    ];
+    let schema = schema_of(&names, &input);
     let out = run(&mut *build_kind(kind, &schema), &input);
     let hasher = FeatureHasher::new(FeatureHasherParams {
         input_cols: names.map(String::from).to_vec(),
@@ -534,12 +529,7 @@ fn assembler_concatenates_i64_dense_sparse_and_bool_columns_with_nulls() {
         columns: ["a", "d", "s", "b"].map(String::from).to_vec(),
         output: "out".to_string(),
     });
-    let schema = [
-        ("a", ValueType::I64),
-        ("d", ValueType::Dense),
-        ("s", ValueType::Sparse),
-        ("b", ValueType::Bool),
-    ];
+    let schema = schema_of(&["a", "d", "s", "b"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);
     assert_eq!(
         values(&out, 4),
