@@ -134,6 +134,15 @@ fn restored_at_another_parallelism_every_user_continues_with_its_own_state() {
     let mut old: Vec<Box<dyn Operator>> = vec![partition(2, 0), partition(2, 1)];
     run(&mut *old[0], &rows(&first), 32);
     run(&mut *old[1], &rows(&second), 32);
+    // The state-size counter counts users.
+    let users_of = |rows: &[(i64, i64, f64)]| {
+        let mut users: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        users.sort_unstable();
+        users.dedup();
+        users.len() as u64
+    };
+    assert_eq!(old[0].state_entries(), users_of(&first));
+    assert_eq!(old[1].state_entries(), users_of(&second));
     let mut states = old[0].snapshot().unwrap();
     states.extend(old[1].snapshot().unwrap());
     let (a, b) = (library(&first), library(&second));

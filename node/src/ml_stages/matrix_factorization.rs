@@ -158,6 +158,11 @@ impl AddColumns for MfOperator {
         self.groups.snapshot(&self.model, &self.state)
     }
 
+    /// Users with state.
+    fn state_entries(&self) -> u64 {
+        self.groups.len() as u64
+    }
+
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         let fresh =
             MatrixFactorization::new(self.params.clone()).map_err(|e| self.state.error(e))?;

@@ -25,6 +25,11 @@ pub(super) trait AddColumns: Send + 'static {
     fn restore(&mut self, _state: SavedState) -> Result<(), OperatorError> {
         Ok(())
     }
+
+    /// As [`Operator::state_entries`]: keyed entries held (0 for per-partition state).
+    fn state_entries(&self) -> u64 {
+        0
+    }
 }
 
 /// An [`AddColumns`] stage behind the [`Operator`] API.
@@ -76,5 +81,9 @@ impl Operator for MlOperator {
 
     fn restore(&mut self, state: SavedState) -> Result<(), OperatorError> {
         self.inner.restore(state)
+    }
+
+    fn state_entries(&self) -> u64 {
+        self.inner.state_entries()
     }
 }

@@ -45,6 +45,11 @@ impl UserGroups {
         }
     }
 
+    /// Users noted.
+    pub(super) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Notes the key group of `user`, whose key column's hash code is `code`.
     #[inline]
     pub(super) fn note(&mut self, user: u64, code: i32) {
