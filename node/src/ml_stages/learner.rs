@@ -65,7 +65,9 @@ where
         let labels = self.label.numbers(&self.stage, batch)?;
         let mut features = self.features.bind(batch)?;
         let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
-        let mut probabilities = ColumnBuilder::new(ColumnType::F64, n);
+        let mut probabilities = self
+            .probability
+            .then(|| ColumnBuilder::new(ColumnType::F64, n));
         let mut versions = ColumnBuilder::new(ColumnType::I64, n);
         for (row, &event_time) in batch.event_time().iter().enumerate() {
             let label = labels.finite(row)?;
@@ -88,25 +90,26 @@ where
                 }
             };
             let refused = |e| refused(&self.stage, e);
-            match prediction {
+            let probability = match prediction {
                 Some(Prediction { value, probability }) => {
                     predictions.push_f64(value).map_err(refused)?;
-                    match probability {
-                        Some(p) => probabilities.push_f64(p).map_err(refused)?,
-                        None => probabilities.push_null(),
-                    }
+                    probability
                 }
                 None => {
                     predictions.push_null();
-                    probabilities.push_null();
+                    None
+                }
+            };
+            if let Some(probabilities) = &mut probabilities {
+                match probability {
+                    Some(p) => probabilities.push_f64(p).map_err(refused)?,
+                    None => probabilities.push_null(),
                 }
             }
             versions.push_i64(version_i64(version)).map_err(refused)?;
         }
         columns.push(predictions.finish());
-        if self.probability {
-            columns.push(probabilities.finish());
-        }
+        columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
         columns.push(versions.finish());
         Ok(())
     }
