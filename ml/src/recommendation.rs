@@ -6,5 +6,5 @@
 pub mod mf;
 pub mod swing;
 
-pub use mf::{MatrixFactorization, MfKind, MfParams};
+pub use mf::{MatrixFactorization, MfKind, MfParams, UserState};
 pub use swing::{SimilarItems, Swing, SwingParams};

@@ -19,9 +19,11 @@
 //!   learning rate too high for the features' scale) is refused by the library and fails the
 //!   job with its error naming the row, the parameter and what to change; the model is as it
 //!   was before that row.
-//! - The stages still work a record at a time on rows: a row adapter (`rows`) turns each
-//!   columnar batch into rows for them and their rows back into a batch of the stage's output
-//!   schema (an allocation per row each way, until they read columns themselves).
+//! - The stages work on columnar batches (`stage`): each reads its input columns by type once
+//!   per batch and then a record at a time from the columns' buffers (`columns`, `features`:
+//!   a vector row is borrowed as the library's `Features` without a copy), builds its added
+//!   columns with `ColumnBuilder`, and emits the input's columns shared (no copy) followed by
+//!   the added ones.
 //! - Until parameter servers exist, every partition keeps its own model (and its own scaler
 //!   statistics, one-hot categories): with parallelism 1 a stage's output is exactly the
 //!   library's sequential run. The model is created at the first row with features, with
@@ -30,7 +32,12 @@
 //!   partition's key-group range. Restored at another parallelism, a partition continues from
 //!   the state stored under its own first key group if it received it, else from the lowest
 //!   key group it received (the others' models are dropped until models can be merged).
+//! - Matrix factorisation is the one stage with keyed state: its input is partitioned by the
+//!   user column (as an aggregate's by its key), and each user's bias and factors are
+//!   snapshotted in the user's key group, so users move with their key groups on a rescale;
+//!   the rest of its model (mean, items, version) is per-partition state as above.
 
+mod columns;
 mod feature_hasher;
 mod features;
 mod kmeans;
@@ -39,7 +46,7 @@ mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
-mod rows;
+mod stage;
 mod standard_scaler;
 mod vector_assembler;
 
@@ -48,11 +55,10 @@ use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
 use quiver_protocol::spec::{StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
-use rows::RowAdapter;
+use stage::MlOperator;
 
-/// Builds partition `partition` of the ML stage `stage`, reading rows of `input`;
-/// `max_parallelism` is the job's number of key groups. Fails for an aggregate stage. The
-/// stage works on rows behind a [`RowAdapter`] emitting batches of the stage's output schema.
+/// Builds partition `partition` of the ML stage `stage`, reading batches of `input`;
+/// `max_parallelism` is the job's number of key groups. Fails for an aggregate stage.
 pub fn build(
     stage: &StageSpec,
     input: &Schema,
@@ -60,7 +66,7 @@ pub fn build(
     partition: PartitionId,
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
-    let rows = match &stage.kind {
+    let inner = match &stage.kind {
         StageKind::StandardScaler(spec) => standard_scaler::build(stage, spec, input, state),
         StageKind::FeatureHasher(spec) => feature_hasher::build(stage, spec, input),
         StageKind::VectorAssembler(spec) => vector_assembler::build(stage, spec, input),
@@ -78,10 +84,11 @@ pub fn build(
             stage.name
         ))),
     }?;
-    let output = stage
-        .output_schema(input)
-        .map_err(|e| OperatorError::Config(e.to_string()))?;
-    Ok(Box::new(RowAdapter::new(&stage.name, output, rows)))
+    Ok(Box::new(MlOperator::new(
+        &stage.name,
+        input.columns.len(),
+        inner,
+    )))
 }
 
 /// Where a partition's ML state is snapshotted: one entry under the first key group of its
@@ -89,7 +96,10 @@ pub fn build(
 #[derive(Debug, Clone)]
 struct PartitionState {
     stage: String,
+    /// The partition's first key group.
     group: KeyGroup,
+    /// The job's number of key groups.
+    max_parallelism: u32,
 }
 
 impl PartitionState {
@@ -98,6 +108,7 @@ impl PartitionState {
         PartitionState {
             stage: stage.to_string(),
             group: KeyGroup(groups.start),
+            max_parallelism,
         }
     }
 

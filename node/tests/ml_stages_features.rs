@@ -1,16 +1,18 @@
 //! The feature stages: the scaler learns each row then scales it (naive recomputation of the
 //! running mean and sample deviation), the hasher matches Flink ML's reference indices, the
 //! assembler concatenates, one-hot numbers categories in order of first appearance within
-//! `max_categories` and keeps them across a snapshot.
+//! `max_categories` and keeps them across a snapshot and a rescale.
 
 #[allow(dead_code)]
 #[path = "ml_stages/support.rs"]
 mod support;
 
+use quiver_node::ml_stages;
 use quiver_protocol::spec::{StageKind, VectorAssemblerStage};
+use quiver_protocol::PartitionId;
 use quiver_protocol::{Row, SparseVector, Value, ValueType};
 use std::sync::Arc;
-use support::{build, build_kind, dense, run};
+use support::{build, build_kind, dense, run, stage_spec};
 
 fn sparse(dim: u32, indices: &[u32], values: &[f64]) -> Value {
     Value::Sparse(Arc::new(SparseVector {
@@ -180,6 +182,34 @@ fn one_hot_of_i64_ids() {
             sparse(1024, &[1], &[1.0]),
             sparse(1024, &[0], &[1.0]),
             sparse(1024, &[2], &[1.0]),
+        ]
+    );
+}
+
+#[test]
+fn one_hot_restored_at_another_parallelism_continues_the_lowest_key_group_it_received() {
+    let table = "kind = \"one_hot\"\ncolumn = \"c\"\nmax_categories = 4\noutput = \"o\"";
+    let (stage4, input) = stage_spec(r#"{ c = "string" }"#, table, 4);
+    let strings = |s: &[&str]| -> Vec<Row> { s.iter().map(|s| vec![Value::from(*s)]).collect() };
+    // Old partitions 2 and 3 of 4 (key groups 64 and 96) numbered other categories.
+    let mut old2 = ml_stages::build(&stage4, &input, 128, PartitionId(2)).unwrap();
+    let mut old3 = ml_stages::build(&stage4, &input, 128, PartitionId(3)).unwrap();
+    run(&mut *old2, &strings(&["a", "b"]), 2);
+    run(&mut *old3, &strings(&["c"]), 2);
+    let mut states = old3.snapshot().unwrap();
+    states.extend(old2.snapshot().unwrap());
+    // Partition 1 of 2 (key groups 64..128) continues partition 2's numbering.
+    let (stage2, _) = stage_spec(r#"{ c = "string" }"#, table, 2);
+    let mut new1 = ml_stages::build(&stage2, &input, 128, PartitionId(1)).unwrap();
+    new1.restore(states.into()).unwrap();
+    let out = run(&mut *new1, &strings(&["c", "b", "a"]), 3);
+    let encoded: Vec<Value> = out.iter().map(|r| r[1].clone()).collect();
+    assert_eq!(
+        encoded,
+        [
+            sparse(4, &[2], &[1.0]),
+            sparse(4, &[1], &[1.0]),
+            sparse(4, &[0], &[1.0]),
         ]
     );
 }

@@ -1,7 +1,7 @@
 //! Records in columns: the [`Batch`] of `quiver-columns` (re-exported here) is how records
 //! travel between tasks and nodes. A batch's columns follow its stream's [`Schema`]; this
-//! module converts between batches and rows of [`Value`]s, for the operators that still work
-//! on rows.
+//! module converts between batches and rows of [`Value`]s, for tests and tools that write or
+//! check records by hand (every operator reads and writes columns).
 
 pub use quiver_columns::{
     wire, Batch, BatchError, Bitmap, Column, ColumnBuilder, ColumnData, ColumnType, DenseColumn,

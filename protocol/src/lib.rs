@@ -19,5 +19,5 @@ pub mod value;
 
 pub use failure::{Failure, FailureKind};
 pub use ids::*;
-pub use record::{Barrier, Batch, Record, StreamElement};
+pub use record::{Barrier, Record, StreamElement};
 pub use value::{Column, Row, Schema, SparseVector, Value, ValueType};

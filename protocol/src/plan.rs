@@ -123,7 +123,11 @@ impl JobPlan {
                 StageKind::Aggregate(agg) => Partitioning::Hash {
                     key_columns: agg.key.iter().filter_map(|k| schema.index_of(k)).collect(),
                 },
-                // ML stages have no key: one model (or statistics) per partition.
+                // Matrix factorisation keeps each user's state in the user's key group.
+                StageKind::MatrixFactorization(mf) => Partitioning::Hash {
+                    key_columns: schema.index_of(&mf.user).into_iter().collect(),
+                },
+                // The other ML stages have no key: one model (or statistics) per partition.
                 _ if upstream_parallelism == stage.parallelism => Partitioning::Forward,
                 _ => Partitioning::Rebalance,
             };

@@ -38,10 +38,6 @@ pub struct Record {
     pub row: Row,
 }
 
-/// Records as rows: how operators that work a record at a time see a batch (the runtime
-/// carries [`crate::batch::Batch`], columns, and converts at their edge).
-pub type Batch = Vec<Record>;
-
 /// A checkpoint barrier, injected by sources in-band after their last record before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Barrier {

@@ -146,10 +146,22 @@ impl StateSchema {
             StageKind::KMeans(s) => {
                 model("kmeans", format!("{}, k {}", features(&s.features), s.k))
             }
-            StageKind::MatrixFactorization(s) => model(
-                "matrix_factorization",
-                format!("{:?}, n_factors {}", s.model, s.n_factors),
-            ),
+            // Keyed by user: each user's bias and factors in the user's key group, the rest
+            // of the model once per partition.
+            StageKind::MatrixFactorization(s) => Some(StateSchema {
+                key: input
+                    .index_of(&s.user)
+                    .map(|i| input.columns[i].clone())
+                    .into_iter()
+                    .collect(),
+                ..Self::per_partition(
+                    "matrix_factorization",
+                    vec![StateValue::new(
+                        "model",
+                        format!("{:?}, n_factors {}", s.model, s.n_factors),
+                    )],
+                )
+            }),
         }
     }
 

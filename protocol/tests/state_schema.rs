@@ -124,6 +124,26 @@ fn a_model_with_other_features_is_refused() {
 }
 
 #[test]
+fn matrix_factorization_state_is_keyed_by_its_user_column() {
+    let mf = "name = \"mf\"\nkind = \"matrix_factorization\"\ninput = \"events\"\n\
+              user = \"user\"\nitem = \"ts\"\nrating = \"amount\"\n\n[[stage]]\nname = \"lr\"";
+    let keyed = schema("name = \"lr\"", mf, "mf");
+    let key: Vec<String> = keyed
+        .key
+        .iter()
+        .map(|c| format!("{}: {}", c.name, c.ty))
+        .collect();
+    assert_eq!(key, ["user: i64"]);
+    // State saved without a key (before users were kept by key group) is refused by name.
+    let unkeyed = StateSchema {
+        key: Vec::new(),
+        ..keyed.clone()
+    };
+    let e = keyed.restore_from(&unkeyed, "mf").unwrap_err();
+    assert!(e.contains("its key was () and is (user: i64) now"), "{e}");
+}
+
+#[test]
 fn pieces_carry_their_schema_and_refuse_garbage() {
     let saved = agg(r#"{ n = "count()", total = "sum(amount)", top = "max(amount)" }"#);
     let piece = wrap(&saved.encode(), b"operator bytes");

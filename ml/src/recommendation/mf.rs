@@ -16,6 +16,10 @@
 //! (and the mean finite): a refused step ([`MlError::Diverged`], a learning rate too high)
 //! or a rejected rating leaves the model exactly as it was.
 
+mod users;
+
+pub use users::UserState;
+
 use crate::api::{online_model_via_persist, MlError, ModelVersion};
 use crate::clustering::rng::SplitMix64;
 use crate::finite::{

@@ -4,21 +4,20 @@
 //! numbers, read as nulls) are skipped. Adds the sparse vector `output` of dimension
 //! `num_features` (stateless).
 
-use super::features::{data_error, finite, InputColumn};
-use super::learner::emit;
-use super::rows::{RowOperator, RowOutput};
+use super::columns::{data_error, finite, refused, InputColumn};
+use super::stage::AddColumns;
 use crate::operator::OperatorError;
 use quiver_ml::feature::{FeatureHasher, FeatureHasherParams, HashValue};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
 use quiver_protocol::spec::{FeatureHasherStage, StageSpec};
-use quiver_protocol::{Batch, Schema, SparseVector, Value};
-use std::sync::Arc;
+use quiver_protocol::Schema;
 
 /// One partition of a hasher stage.
 struct HasherOperator {
     stage: String,
     columns: Vec<InputColumn>,
     hasher: FeatureHasher,
-    /// The hashed row, before it is copied into the row.
+    /// The hashed row, before it is copied into the output column.
     hashed: quiver_ml::SparseVector,
 }
 
@@ -27,7 +26,7 @@ pub(super) fn build(
     stage: &StageSpec,
     spec: &FeatureHasherStage,
     input: &Schema,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     let hasher = FeatureHasher::new(FeatureHasherParams {
         input_cols: spec.columns.clone(),
         categorical_cols: spec.categorical.clone(),
@@ -44,51 +43,59 @@ pub(super) fn build(
 }
 
 impl HasherOperator {
-    /// The hasher's view of one value of `column`.
-    fn value<'v>(
+    /// The hasher's view of row `row` of `column`, the column `input` of the batch.
+    #[inline]
+    fn value<'b>(
         &self,
-        column: &InputColumn,
-        value: &'v Value,
-    ) -> Result<HashValue<'v>, OperatorError> {
-        Ok(match value {
-            Value::Null => HashValue::Null,
-            Value::Bool(b) => HashValue::Bool(*b),
-            Value::I64(x) => HashValue::Int(*x),
-            Value::F64(x) => finite(*x).map_or(HashValue::Null, HashValue::Num),
-            Value::Str(s) => HashValue::Str(s),
-            other => return Err(column.unexpected(&self.stage, other, "a number, bool or string")),
+        input: &InputColumn,
+        column: &'b Column,
+        row: usize,
+    ) -> Result<HashValue<'b>, OperatorError> {
+        if !column.is_valid(row) {
+            return Ok(HashValue::Null);
+        }
+        Ok(match &column.data {
+            ColumnData::Bool(v) => HashValue::Bool(v[row]),
+            ColumnData::I64(v) => HashValue::Int(v[row]),
+            ColumnData::F64(v) => finite(v[row]).map_or(HashValue::Null, HashValue::Num),
+            ColumnData::Str(v) => HashValue::Str(v.get(row)),
+            ColumnData::Dense(_) | ColumnData::Sparse(_) => {
+                return Err(input.unexpected(
+                    &self.stage,
+                    column.get(row),
+                    "a number, bool or string",
+                ))
+            }
         })
     }
 }
 
-impl RowOperator for HasherOperator {
-    fn process_batch(
+impl AddColumns for HasherOperator {
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        // First hash every row (the pairs borrow the rows), then add the vectors to the rows.
-        let mut hashed = Vec::with_capacity(batch.len());
+        let inputs = self
+            .columns
+            .iter()
+            .map(|c| c.of(&self.stage, batch))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut pairs: Vec<(&str, HashValue<'_>)> = Vec::with_capacity(self.columns.len());
-        for record in &batch {
+        let mut hashed = ColumnBuilder::new(ColumnType::Sparse, batch.len());
+        for row in 0..batch.len() {
             pairs.clear();
-            for column in &self.columns {
-                pairs.push((&column.name, self.value(column, column.of(&record.row))?));
+            for (input, column) in self.columns.iter().zip(&inputs) {
+                pairs.push((&input.name, self.value(input, column, row)?));
             }
             self.hasher
                 .hash_into(&pairs, &mut self.hashed)
                 .map_err(|e| data_error(&self.stage, e))?;
-            hashed.push(Value::Sparse(Arc::new(SparseVector {
-                dim: self.hashed.dim,
-                indices: self.hashed.indices.clone(),
-                values: self.hashed.values.clone(),
-            })));
+            hashed
+                .push_sparse(self.hashed.dim, &self.hashed.indices, &self.hashed.values)
+                .map_err(|e| refused(&self.stage, e))?;
         }
-        drop(pairs);
-        for (record, vector) in batch.iter_mut().zip(hashed) {
-            record.row.push(vector);
-        }
-        emit(batch, out);
+        columns.push(hashed.finish());
         Ok(())
     }
 }

@@ -1,94 +1,14 @@
-//! Reading an ML stage's inputs from a row: feature vectors (a vector column borrowed as is,
-//! or numeric columns gathered into a reused buffer), labels and ids, with errors that name the
-//! stage, the column and the value. A NaN or infinite number reads as a null.
+//! Reading an ML stage's feature vectors from a batch: a vector column's rows borrowed from
+//! its buffers (a dense row is a slice of the column's flat `f64` buffer, a sparse row a view
+//! of its CSR arrays: no copy), or numeric columns gathered into one reused buffer. A null,
+//! NaN or infinite feature gives no vector.
 
+use super::columns::{InputColumn, Numbers, Vectors};
 use crate::operator::OperatorError;
-use quiver_ml::finite::{check, Position};
-use quiver_ml::{Features, SparseView};
+use quiver_ml::Features;
+use quiver_protocol::batch::Batch;
 use quiver_protocol::spec::FeatureInput;
-use quiver_protocol::{Schema, Value};
-use std::fmt::Display;
-
-/// A data error naming the stage.
-pub(super) fn data_error(stage: &str, error: impl Display) -> OperatorError {
-    OperatorError::Data(format!("stage \"{stage}\": {error}"))
-}
-
-/// A data error about the row at `event_time`, naming the stage.
-pub(super) fn row_error(stage: &str, event_time: i64, error: impl Display) -> OperatorError {
-    data_error(stage, format!("row at event time {event_time}: {error}"))
-}
-
-/// `Some(x)` for a finite `x`; `None` for NaN and the infinities, which the stages read as a
-/// null.
-pub(super) fn finite(x: f64) -> Option<f64> {
-    check(x, || Position::Value).ok()
-}
-
-/// A column of the input: its position and name.
-#[derive(Debug, Clone)]
-pub(super) struct InputColumn {
-    pub(super) index: usize,
-    pub(super) name: String,
-}
-
-impl InputColumn {
-    /// Column `name` of `input` (validated by the spec; checked again against the plan's schema).
-    pub(super) fn find(stage: &str, input: &Schema, name: &str) -> Result<Self, OperatorError> {
-        match input.index_of(name) {
-            Some(index) => Ok(InputColumn {
-                index,
-                name: name.to_string(),
-            }),
-            None => Err(data_error(
-                stage,
-                format!(
-                    "column \"{name}\" is not in its input (columns: {})",
-                    input.names()
-                ),
-            )),
-        }
-    }
-
-    /// Columns `names` of `input`, in order.
-    pub(super) fn find_all(
-        stage: &str,
-        input: &Schema,
-        names: &[String],
-    ) -> Result<Vec<Self>, OperatorError> {
-        names
-            .iter()
-            .map(|name| InputColumn::find(stage, input, name))
-            .collect()
-    }
-
-    /// This column's value in `row` (null when the row is short).
-    pub(super) fn of<'r>(&self, row: &'r [Value]) -> &'r Value {
-        row.get(self.index).unwrap_or(&Value::Null)
-    }
-
-    /// This column's value as a number; `None` when null, NaN or infinite.
-    pub(super) fn number(&self, stage: &str, row: &[Value]) -> Result<Option<f64>, OperatorError> {
-        match self.of(row) {
-            Value::Null => Ok(None),
-            value => value
-                .as_f64()
-                .map(finite)
-                .ok_or_else(|| self.unexpected(stage, value, "a number")),
-        }
-    }
-
-    /// The error for a value of an unexpected type.
-    pub(super) fn unexpected(&self, stage: &str, value: &Value, expected: &str) -> OperatorError {
-        data_error(
-            stage,
-            format!(
-                "column \"{}\" holds {value:?}, expected {expected}",
-                self.name
-            ),
-        )
-    }
-}
+use quiver_protocol::Schema;
 
 /// Where the features come from.
 #[derive(Debug)]
@@ -99,7 +19,7 @@ enum Source {
     Columns(Vec<InputColumn>),
 }
 
-/// Reads one row's feature vector without allocating.
+/// Reads feature vectors of a stage's input batches without allocating per row.
 #[derive(Debug)]
 pub(super) struct FeatureReader {
     stage: String,
@@ -108,7 +28,7 @@ pub(super) struct FeatureReader {
 }
 
 impl FeatureReader {
-    /// A reader of `features` in rows of `input`.
+    /// A reader of `features` in batches of `input`.
     pub(super) fn new(
         stage: &str,
         features: &FeatureInput,
@@ -131,44 +51,68 @@ impl FeatureReader {
         })
     }
 
-    /// The features of `row`; `None` when a feature is null, NaN or infinite.
-    pub(super) fn read<'a>(
-        &'a mut self,
-        row: &'a [Value],
-    ) -> Result<Option<Features<'a>>, OperatorError> {
-        match &self.source {
-            Source::Vector(column) => {
-                let x = match column.of(row) {
-                    Value::Null => return Ok(None),
-                    Value::Dense(x) => Features::Dense(x),
-                    Value::Sparse(x) => {
-                        let view = SparseView {
-                            dim: x.dim,
-                            indices: &x.indices,
-                            values: &x.values,
-                        };
-                        if !view.is_well_formed() {
-                            return Err(column.unexpected(
-                                &self.stage,
-                                column.of(row),
-                                "a sparse vector with increasing indices below its dimension",
-                            ));
-                        }
-                        Features::Sparse(view)
-                    }
-                    other => return Err(column.unexpected(&self.stage, other, "a vector")),
+    /// The features of `batch`, to read a row at a time.
+    pub(super) fn bind<'b>(
+        &'b mut self,
+        batch: &'b Batch,
+    ) -> Result<BatchFeatures<'b>, OperatorError> {
+        let columns = match &self.source {
+            Source::Vector(column) => Bound::Vector(column.vectors(&self.stage, batch)?),
+            Source::Columns(columns) => Bound::Columns(
+                columns
+                    .iter()
+                    .map(|c| c.numbers(&self.stage, batch))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        Ok(BatchFeatures {
+            columns,
+            buffer: &mut self.buffer,
+        })
+    }
+}
+
+/// The feature columns of one batch.
+enum Bound<'b> {
+    Vector(Vectors<'b>),
+    Columns(Vec<Numbers<'b>>),
+}
+
+/// The features of one batch ([`FeatureReader::bind`]).
+pub(super) struct BatchFeatures<'b> {
+    columns: Bound<'b>,
+    buffer: &'b mut Vec<f64>,
+}
+
+impl BatchFeatures<'_> {
+    /// The features of row `row`; `None` when a feature is null, NaN or infinite. A sparse
+    /// vector whose indices do not increase or reach its dimension is an error.
+    pub(super) fn read(&mut self, row: usize) -> Result<Option<Features<'_>>, OperatorError> {
+        match &self.columns {
+            Bound::Vector(column) => {
+                let x = match column.get(row)? {
+                    None => return Ok(None),
+                    Some(x) => x,
                 };
+                if let Features::Sparse(view) = x {
+                    if !view.is_well_formed() {
+                        return Err(column.unexpected(
+                            row,
+                            "a sparse vector with increasing indices below its dimension",
+                        ));
+                    }
+                }
                 Ok(x.check_finite().is_ok().then_some(x))
             }
-            Source::Columns(columns) => {
+            Bound::Columns(columns) => {
                 self.buffer.clear();
                 for column in columns {
-                    match column.number(&self.stage, row)? {
+                    match column.finite(row)? {
                         Some(x) => self.buffer.push(x),
                         None => return Ok(None),
                     }
                 }
-                Ok(Some(Features::Dense(&self.buffer)))
+                Ok(Some(Features::Dense(self.buffer)))
             }
         }
     }

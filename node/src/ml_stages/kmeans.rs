@@ -4,15 +4,16 @@
 //! assigned to its nearest centroid, then learnt from; adds `cluster` (i64) and
 //! `model_version`.
 
-use super::features::{data_error, row_error, FeatureReader};
-use super::learner::{emit, version_value};
-use super::rows::{RowOperator, RowOutput};
+use super::columns::{data_error, refused, row_error, version_i64};
+use super::features::FeatureReader;
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::OnlineModel;
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::spec::{KMeansStage, StageSpec};
-use quiver_protocol::{Batch, Schema, Value};
+use quiver_protocol::Schema;
 
 /// Weight of each initial random centroid.
 const INITIAL_WEIGHT: f64 = 0.0;
@@ -34,7 +35,7 @@ pub(super) fn build(
     spec: &KMeansStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = OnlineKMeansParams {
         global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
         decay_factor: spec.decay_factor,
@@ -51,44 +52,51 @@ pub(super) fn build(
     }))
 }
 
-impl RowOperator for KMeansOperator {
-    fn process_batch(
+impl AddColumns for KMeansOperator {
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        for record in &mut batch {
-            let (cluster, version) = match self.features.read(&record.row)? {
+        let n = batch.len();
+        let mut features = self.features.bind(batch)?;
+        let mut clusters = ColumnBuilder::new(ColumnType::I64, n);
+        let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        for (row, &event_time) in batch.event_time().iter().enumerate() {
+            let (cluster, version) = match features.read(row)? {
                 None => (None, self.model.as_ref().map_or(0, |m| m.version().0)),
                 Some(x) => {
-                    if self.model.is_none() {
-                        let model = OnlineKMeans::random(
-                            self.params.clone(),
-                            self.k,
-                            x.dim(),
-                            INITIAL_WEIGHT,
-                            self.seed,
-                        )
-                        .map_err(|e| data_error(&self.stage, e))?;
-                        self.model = Some(model);
-                    }
-                    let Some(model) = self.model.as_mut() else {
-                        continue;
+                    let model = match &mut self.model {
+                        Some(model) => model,
+                        None => self.model.insert(
+                            OnlineKMeans::random(
+                                self.params.clone(),
+                                self.k,
+                                x.dim(),
+                                INITIAL_WEIGHT,
+                                self.seed,
+                            )
+                            .map_err(|e| data_error(&self.stage, e))?,
+                        ),
                     };
                     let version = model.version().0;
-                    let bad_row = |e| row_error(&self.stage, record.event_time, e);
+                    let bad_row = |e| row_error(&self.stage, event_time, e);
                     let cluster = model.predict_one(x).map_err(bad_row)?;
                     model.learn_one(x).map_err(bad_row)?;
                     (Some(cluster), version)
                 }
             };
-            record.row.reserve(2);
-            record.row.push(cluster.map_or(Value::Null, |c| {
-                Value::I64(i64::try_from(c).unwrap_or(i64::MAX))
-            }));
-            record.row.push(version_value(version));
+            let refused = |e| refused(&self.stage, e);
+            match cluster {
+                Some(c) => clusters
+                    .push_i64(i64::try_from(c).unwrap_or(i64::MAX))
+                    .map_err(refused)?,
+                None => clusters.push_null(),
+            }
+            versions.push_i64(version_i64(version)).map_err(refused)?;
         }
-        emit(batch, out);
+        columns.push(clusters.finish());
+        columns.push(versions.finish());
         Ok(())
     }
 

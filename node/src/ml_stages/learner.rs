@@ -2,13 +2,15 @@
 //! per row, predict with the current model, then learn from the row's label (progressive
 //! validation), and add `prediction` (+ `probability`) and `model_version`.
 
-use super::features::{data_error, row_error, FeatureReader, InputColumn};
-use super::rows::{RowOperator, RowOutput};
+use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
+use super::features::FeatureReader;
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::{MlError, OnlineLearner, Persist, Prediction};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::spec::{FeatureInput, StageSpec};
-use quiver_protocol::{Batch, Schema, Value};
+use quiver_protocol::Schema;
 
 /// Creates the model for a feature dimension.
 pub(super) type MakeModel<L> = Box<dyn Fn(usize) -> Result<L, MlError> + Send>;
@@ -28,7 +30,7 @@ pub(super) struct Progressive<L> {
 
 impl<L> Progressive<L> {
     /// A partition of the learner stage `stage`, reading `features` and the column `label` from
-    /// rows of `input`.
+    /// batches of `input`.
     pub(super) fn new(
         stage: &StageSpec,
         features: &FeatureInput,
@@ -50,32 +52,26 @@ impl<L> Progressive<L> {
     }
 }
 
-/// A model version as the i64 `model_version` column.
-pub(super) fn version_value(version: u64) -> Value {
-    Value::I64(i64::try_from(version).unwrap_or(i64::MAX))
-}
-
-/// Moves `batch` into the output records.
-pub(super) fn emit(batch: Batch, out: &mut RowOutput) {
-    if out.records.is_empty() {
-        out.records = batch;
-    } else {
-        out.records.extend(batch);
-    }
-}
-
-impl<L> RowOperator for Progressive<L>
+impl<L> AddColumns for Progressive<L>
 where
     L: OnlineLearner + Persist + Send + 'static,
 {
-    fn process_batch(
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        for record in &mut batch {
-            let label = self.label.number(&self.stage, &record.row)?;
-            let (prediction, version) = match self.features.read(&record.row)? {
+        let n = batch.len();
+        let labels = self.label.numbers(&self.stage, batch)?;
+        let mut features = self.features.bind(batch)?;
+        let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
+        let mut probabilities = self
+            .probability
+            .then(|| ColumnBuilder::new(ColumnType::F64, n));
+        let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        for (row, &event_time) in batch.event_time().iter().enumerate() {
+            let label = labels.finite(row)?;
+            let (prediction, version) = match features.read(row)? {
                 None => (None, self.model.as_ref().map_or(0, |m| m.version().0)),
                 Some(x) => {
                     let model = match &mut self.model {
@@ -89,29 +85,32 @@ where
                         Some(y) => model.predict_then_learn(x, y),
                         None => model.predict_one(x),
                     }
-                    .map_err(|e| row_error(&self.stage, record.event_time, e))?;
+                    .map_err(|e| row_error(&self.stage, event_time, e))?;
                     (Some(prediction), version)
                 }
             };
-            let row = &mut record.row;
-            row.reserve(2 + usize::from(self.probability));
-            match prediction {
+            let refused = |e| refused(&self.stage, e);
+            let probability = match prediction {
                 Some(Prediction { value, probability }) => {
-                    row.push(Value::F64(value));
-                    if self.probability {
-                        row.push(probability.map_or(Value::Null, Value::F64));
-                    }
+                    predictions.push_f64(value).map_err(refused)?;
+                    probability
                 }
                 None => {
-                    row.push(Value::Null);
-                    if self.probability {
-                        row.push(Value::Null);
-                    }
+                    predictions.push_null();
+                    None
+                }
+            };
+            if let Some(probabilities) = &mut probabilities {
+                match probability {
+                    Some(p) => probabilities.push_f64(p).map_err(refused)?,
+                    None => probabilities.push_null(),
                 }
             }
-            row.push(version_value(version));
+            versions.push_i64(version_i64(version)).map_err(refused)?;
         }
-        emit(batch, out);
+        columns.push(predictions.finish());
+        columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
+        columns.push(versions.finish());
         Ok(())
     }
 

@@ -2,9 +2,9 @@
 //! example (`quiver_ml::linear::StreamingLinearRegressionSgd`), starting from zero weights.
 //! Adds `prediction` and `model_version` (a null label: predict only).
 
-use super::features::data_error;
+use super::columns::data_error;
 use super::learner::Progressive;
-use super::rows::RowOperator;
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::OperatorError;
 use quiver_ml::linear::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
@@ -17,7 +17,7 @@ pub(super) fn build(
     spec: &LinearRegressionStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = StreamingLinearRegressionParams {
         learning_rate: spec.learning_rate,
         l2: spec.l2,

@@ -3,9 +3,9 @@
 //! from zero coefficients. Adds `prediction` (0.0 / 1.0), `probability` (of class 1) and
 //! `model_version`. Labels must be 0 or 1 (a null label: predict only).
 
-use super::features::data_error;
+use super::columns::data_error;
 use super::learner::Progressive;
-use super::rows::RowOperator;
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::OperatorError;
 use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
@@ -29,7 +29,7 @@ pub(super) fn build(
     spec: &LogisticRegressionStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = params(spec);
     params.validate().map_err(|e| data_error(&stage.name, e))?;
     let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));

@@ -2,17 +2,23 @@
 //! (`quiver_ml::recommendation::MatrixFactorization`, River's `reco` models). Each row is
 //! predicted with the current model, then learnt from (a null rating: predict only); adds
 //! `prediction` and `model_version`. Ids are i64 (used as their 64-bit pattern) or strings
-//! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction.
+//! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction. The
+//! input is partitioned by the user column, and each user's state is snapshotted in the
+//! user's key group (`keyed`).
 
-use super::features::{data_error, row_error, InputColumn};
-use super::learner::{emit, version_value};
-use super::rows::{RowOperator, RowOutput};
+mod keyed;
+
+use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
+use keyed::UserGroups;
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
+use quiver_protocol::keygroup::key_hash_codes;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
-use quiver_protocol::{Batch, Schema, Value};
+use quiver_protocol::Schema;
 
 /// One partition of a matrix factorisation stage.
 struct MfOperator {
@@ -20,7 +26,11 @@ struct MfOperator {
     user: InputColumn,
     item: InputColumn,
     rating: InputColumn,
+    /// The library parameters (a fresh model's, on restore without one).
+    params: MfParams,
     model: MatrixFactorization,
+    /// The key group of each user with state.
+    groups: UserGroups,
     state: PartitionState,
 }
 
@@ -49,14 +59,17 @@ pub(super) fn build(
     spec: &MatrixFactorizationStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
-    let model = MatrixFactorization::new(params(spec)).map_err(|e| data_error(&stage.name, e))?;
+) -> Result<Box<dyn AddColumns>, OperatorError> {
+    let params = params(spec);
+    let model = MatrixFactorization::new(params.clone()).map_err(|e| data_error(&stage.name, e))?;
     Ok(Box::new(MfOperator {
         stage: stage.name.clone(),
         user: InputColumn::find(&stage.name, input, &spec.user)?,
         item: InputColumn::find(&stage.name, input, &spec.item)?,
         rating: InputColumn::find(&stage.name, input, &spec.rating)?,
+        params,
         model,
+        groups: UserGroups::new(state.max_parallelism),
         state,
     }))
 }
@@ -68,55 +81,92 @@ fn fnv1a_64(bytes: &[u8]) -> u64 {
     })
 }
 
-impl MfOperator {
-    /// The id in `column` of `row`; `None` when null.
-    fn id(&self, column: &InputColumn, row: &[Value]) -> Result<Option<u64>, OperatorError> {
-        match column.of(row) {
-            Value::Null => Ok(None),
-            Value::I64(id) => Ok(Some(*id as u64)),
-            Value::Str(id) => Ok(Some(fnv1a_64(id.as_bytes()))),
-            other => Err(column.unexpected(&self.stage, other, "an i64 or string id")),
+/// One batch's id column: i64 ids as their bit pattern, strings hashed.
+struct Ids<'b> {
+    stage: &'b str,
+    input: &'b InputColumn,
+    column: &'b Column,
+}
+
+impl<'b> Ids<'b> {
+    /// Column `input` of `batch` read as ids.
+    fn of(stage: &'b str, input: &'b InputColumn, batch: &'b Batch) -> Result<Self, OperatorError> {
+        Ok(Ids {
+            stage,
+            input,
+            column: input.of(stage, batch)?,
+        })
+    }
+
+    /// Row `row`'s id; `None` when null.
+    #[inline]
+    fn get(&self, row: usize) -> Result<Option<u64>, OperatorError> {
+        if !self.column.is_valid(row) {
+            return Ok(None);
+        }
+        match &self.column.data {
+            ColumnData::I64(ids) => Ok(Some(ids[row] as u64)),
+            ColumnData::Str(ids) => Ok(Some(fnv1a_64(ids.get_bytes(row)))),
+            _ => {
+                Err(self
+                    .input
+                    .unexpected(self.stage, self.column.get(row), "an i64 or string id"))
+            }
         }
     }
 }
 
-impl RowOperator for MfOperator {
-    fn process_batch(
+impl AddColumns for MfOperator {
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        for record in &mut batch {
+        let n = batch.len();
+        let users = Ids::of(&self.stage, &self.user, batch)?;
+        let items = Ids::of(&self.stage, &self.item, batch)?;
+        let ratings = self.rating.numbers(&self.stage, batch)?;
+        let codes = key_hash_codes(&[users.column], n);
+        let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
+        let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        for (row, &event_time) in batch.event_time().iter().enumerate() {
             let version = self.model.version().0;
-            let user = self.id(&self.user, &record.row)?;
-            let item = self.id(&self.item, &record.row)?;
-            let rating = self.rating.number(&self.stage, &record.row)?;
-            let prediction = match (user, item) {
+            let (user, item) = (users.get(row)?, items.get(row)?);
+            let rating = ratings.finite(row)?;
+            let refused = |e| refused(&self.stage, e);
+            match (user, item) {
                 (Some(user), Some(item)) => {
                     let prediction = self.model.predict_one(user, item);
                     if let Some(rating) = rating {
                         self.model
                             .learn_one(user, item, rating)
-                            .map_err(|e| row_error(&self.stage, record.event_time, e))?;
+                            .map_err(|e| row_error(&self.stage, event_time, e))?;
+                        self.groups.note(user, codes[row]);
                     }
-                    Value::F64(prediction)
+                    predictions.push_f64(prediction).map_err(refused)?;
                 }
-                _ => Value::Null,
-            };
-            record.row.reserve(2);
-            record.row.push(prediction);
-            record.row.push(version_value(version));
+                _ => predictions.push_null(),
+            }
+            versions.push_i64(version_i64(version)).map_err(refused)?;
         }
-        emit(batch, out);
+        columns.push(predictions.finish());
+        columns.push(versions.finish());
         Ok(())
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        self.state.save_model(Some(&self.model))
+        self.groups.snapshot(&self.model, &self.state)
+    }
+
+    /// Users with state.
+    fn state_entries(&self) -> u64 {
+        self.groups.len() as u64
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
-        if let Some(model) = self.state.restore_model(states)? {
+        let fresh =
+            MatrixFactorization::new(self.params.clone()).map_err(|e| self.state.error(e))?;
+        if let Some(model) = self.groups.restore(states, &self.state, fresh)? {
             self.model = model;
         }
         Ok(())

@@ -5,24 +5,30 @@
 //! remembered). A null value gives a null output. The category table is the partition's
 //! state (with parallelism > 1 each partition numbers categories on its own).
 
-use super::features::InputColumn;
-use super::learner::emit;
-use super::rows::{RowOperator, RowOutput};
+use super::columns::{refused, InputColumn};
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
 use quiver_protocol::spec::{OneHotStage, StageSpec};
-use quiver_protocol::{Batch, Schema, SparseVector, Value};
+use quiver_protocol::Schema;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 /// Largest snapshot read back (64 MiB).
 const MAX_SNAPSHOT_BYTES: usize = 64 << 20;
 
-/// A category as snapshotted.
-#[derive(Debug, Serialize, Deserialize)]
+/// A category, as snapshotted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum Category {
     Str(String),
+    I64(i64),
+}
+
+/// A category borrowed from a batch.
+#[derive(Debug, Clone, Copy)]
+enum CategoryRef<'b> {
+    Str(&'b str),
     I64(i64),
 }
 
@@ -31,10 +37,10 @@ struct OneHotOperator {
     stage: String,
     column: InputColumn,
     max_categories: u32,
-    strings: FxHashMap<Arc<str>, u32>,
+    strings: FxHashMap<Box<str>, u32>,
     integers: FxHashMap<i64, u32>,
     /// Categories in index order (for snapshots).
-    order: Vec<Value>,
+    order: Vec<Category>,
     state: PartitionState,
 }
 
@@ -44,7 +50,7 @@ pub(super) fn build(
     spec: &OneHotStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     Ok(Box::new(OneHotOperator {
         stage: stage.name.clone(),
         column: InputColumn::find(&stage.name, input, &spec.column)?,
@@ -58,54 +64,60 @@ pub(super) fn build(
 
 impl OneHotOperator {
     /// The index of a category, indexing it if it is new and there is room.
-    fn index(&mut self, value: &Value) -> Result<Option<u32>, OperatorError> {
-        let known = match value {
-            Value::Str(s) => self.strings.get(&**s).copied(),
-            Value::I64(x) => self.integers.get(x).copied(),
-            other => {
-                return Err(self
-                    .column
-                    .unexpected(&self.stage, other, "a string or i64"))
-            }
+    fn index(&mut self, category: CategoryRef<'_>) -> Option<u32> {
+        let known = match category {
+            CategoryRef::Str(s) => self.strings.get(s).copied(),
+            CategoryRef::I64(x) => self.integers.get(&x).copied(),
         };
         let next = self.order.len() as u32;
         if known.is_some() || next >= self.max_categories {
-            return Ok(known);
+            return known;
         }
-        match value {
-            Value::Str(s) => self.strings.insert(s.clone(), next),
-            Value::I64(x) => self.integers.insert(*x, next),
-            _ => return Ok(None),
-        };
-        self.order.push(value.clone());
-        Ok(Some(next))
+        match category {
+            CategoryRef::Str(s) => {
+                self.strings.insert(Box::from(s), next);
+                self.order.push(Category::Str(s.to_string()));
+            }
+            CategoryRef::I64(x) => {
+                self.integers.insert(x, next);
+                self.order.push(Category::I64(x));
+            }
+        }
+        Some(next)
     }
 }
 
-impl RowOperator for OneHotOperator {
-    fn process_batch(
+impl AddColumns for OneHotOperator {
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        for record in &mut batch {
-            let value = self.column.of(&record.row);
-            let encoded = if matches!(value, Value::Null) {
-                Value::Null
-            } else {
-                let (indices, values) = match self.index(value)? {
-                    Some(i) => (vec![i], vec![1.0]),
-                    None => (Vec::new(), Vec::new()),
-                };
-                Value::Sparse(Arc::new(SparseVector {
-                    dim: self.max_categories,
-                    indices,
-                    values,
-                }))
+        let column = self.column.of(&self.stage, batch)?;
+        let mut encoded = ColumnBuilder::new(ColumnType::Sparse, batch.len());
+        for row in 0..batch.len() {
+            if !column.is_valid(row) {
+                encoded.push_null();
+                continue;
+            }
+            let category = match &column.data {
+                ColumnData::Str(v) => CategoryRef::Str(v.get(row)),
+                ColumnData::I64(v) => CategoryRef::I64(v[row]),
+                _ => {
+                    return Err(self.column.unexpected(
+                        &self.stage,
+                        column.get(row),
+                        "a string or i64",
+                    ))
+                }
             };
-            record.row.push(encoded);
+            let pushed = match self.index(category) {
+                Some(i) => encoded.push_sparse(self.max_categories, &[i], &[1.0]),
+                None => encoded.push_sparse(self.max_categories, &[], &[]),
+            };
+            pushed.map_err(|e| refused(&self.stage, e))?;
         }
-        emit(batch, out);
+        columns.push(encoded.finish());
         Ok(())
     }
 
@@ -113,17 +125,8 @@ impl RowOperator for OneHotOperator {
         if self.order.is_empty() {
             return Ok(Vec::new());
         }
-        let categories: Vec<Category> = self
-            .order
-            .iter()
-            .filter_map(|v| match v {
-                Value::Str(s) => Some(Category::Str(s.to_string())),
-                Value::I64(x) => Some(Category::I64(*x)),
-                _ => None,
-            })
-            .collect();
         self.state.save(Some(bincode::serde::encode_to_vec(
-            &categories,
+            &self.order,
             bincode::config::standard(),
         )))
     }
@@ -138,12 +141,11 @@ impl RowOperator for OneHotOperator {
         self.strings.clear();
         self.integers.clear();
         self.order.clear();
-        for category in categories {
-            let value = match category {
-                Category::Str(s) => Value::Str(Arc::from(s)),
-                Category::I64(x) => Value::I64(x),
-            };
-            self.index(&value)?;
+        for category in &categories {
+            self.index(match category {
+                Category::Str(s) => CategoryRef::Str(s),
+                Category::I64(x) => CategoryRef::I64(*x),
+            });
         }
         Ok(())
     }

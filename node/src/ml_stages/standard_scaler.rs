@@ -4,22 +4,22 @@
 //! (as River's `StandardScaler` inside a learning pipeline); adds the dense vector `output`.
 //! With fewer than two rows seen the standard deviation is 0 and scaled values are 0.
 
-use super::features::{data_error, row_error, FeatureReader};
-use super::learner::emit;
-use super::rows::{RowOperator, RowOutput};
+use super::columns::{data_error, refused, row_error};
+use super::features::FeatureReader;
+use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::spec::{StageSpec, StandardScalerStage};
-use quiver_protocol::{Batch, Schema, Value};
-use std::sync::Arc;
+use quiver_protocol::Schema;
 
 /// One partition of a scaler stage.
 struct ScalerOperator {
     stage: String,
     features: FeatureReader,
     scaler: OnlineStandardScaler,
-    /// The scaled vector, before it is copied into the row.
+    /// The scaled vector, before it is copied into the output column.
     scaled: Vec<f64>,
     state: PartitionState,
 }
@@ -30,7 +30,7 @@ pub(super) fn build(
     spec: &StandardScalerStage,
     input: &Schema,
     state: PartitionState,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = StandardScalerParams {
         with_mean: spec.with_mean,
         with_std: spec.with_std,
@@ -50,28 +50,31 @@ pub(super) fn build(
     }))
 }
 
-impl RowOperator for ScalerOperator {
-    fn process_batch(
+impl AddColumns for ScalerOperator {
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        for record in &mut batch {
-            let scaled = match self.features.read(&record.row)? {
-                None => Value::Null,
+        let mut features = self.features.bind(batch)?;
+        let mut scaled = ColumnBuilder::new(ColumnType::Dense, batch.len());
+        for (row, &event_time) in batch.event_time().iter().enumerate() {
+            match features.read(row)? {
+                None => scaled.push_null(),
                 Some(x) => {
-                    let bad_row = |e| row_error(&self.stage, record.event_time, e);
+                    let bad_row = |e| row_error(&self.stage, event_time, e);
                     self.scaler.learn_one(x).map_err(bad_row)?;
                     self.scaled.resize(x.dim(), 0.0);
                     self.scaler
                         .transform_one(x, &mut self.scaled)
                         .map_err(bad_row)?;
-                    Value::Dense(Arc::from(self.scaled.as_slice()))
+                    scaled
+                        .push_dense(&self.scaled)
+                        .map_err(|e| refused(&self.stage, e))?;
                 }
-            };
-            record.row.push(scaled);
+            }
         }
-        emit(batch, out);
+        columns.push(scaled.finish());
         Ok(())
     }
 

@@ -2,20 +2,19 @@
 //! order, into the dense vector `output` (stateless). A row with a null input, or a NaN or
 //! infinite number in an input, gets a null output.
 
-use super::features::InputColumn;
-use super::learner::emit;
-use super::rows::{RowOperator, RowOutput};
+use super::columns::{refused, InputColumn, Numbers, Vectors};
+use super::stage::AddColumns;
 use crate::operator::OperatorError;
 use quiver_ml::Features;
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
 use quiver_protocol::spec::{StageSpec, VectorAssemblerStage};
-use quiver_protocol::{Batch, Schema, Value};
-use std::sync::Arc;
+use quiver_protocol::Schema;
 
 /// One partition of an assembler stage.
 struct AssemblerOperator {
     stage: String,
     columns: Vec<InputColumn>,
-    /// The assembled vector, before it is copied into the row.
+    /// The assembled vector, before it is copied into the output column.
     assembled: Vec<f64>,
 }
 
@@ -24,7 +23,7 @@ pub(super) fn build(
     stage: &StageSpec,
     spec: &VectorAssemblerStage,
     input: &Schema,
-) -> Result<Box<dyn RowOperator>, OperatorError> {
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     Ok(Box::new(AssemblerOperator {
         stage: stage.name.clone(),
         columns: InputColumn::find_all(&stage.name, input, &spec.columns)?,
@@ -32,58 +31,85 @@ pub(super) fn build(
     }))
 }
 
-impl AssemblerOperator {
-    /// Assembles `row` into `self.assembled`; `false` when an input is null or holds a NaN or
-    /// an infinity.
-    fn assemble(&mut self, row: &[Value]) -> Result<bool, OperatorError> {
-        self.assembled.clear();
-        for column in &self.columns {
-            match column.of(row) {
-                Value::Null => return Ok(false),
-                Value::Dense(x) => self.assembled.extend_from_slice(x),
-                Value::Sparse(x) => {
-                    let start = self.assembled.len();
-                    self.assembled.resize(start + x.dim as usize, 0.0);
-                    for (&i, &v) in x.indices.iter().zip(&x.values) {
-                        match self.assembled.get_mut(start + i as usize) {
-                            Some(slot) if (i as usize) < x.dim as usize => *slot = v,
+/// One batch's input column: numbers, or vectors appended whole.
+enum Part<'b> {
+    Number(Numbers<'b>),
+    Vector(Vectors<'b>),
+}
+
+/// Assembles row `row` of `parts` into `assembled`; `false` when an input is null or holds a
+/// NaN or an infinity.
+fn assemble(
+    parts: &[Part<'_>],
+    row: usize,
+    assembled: &mut Vec<f64>,
+) -> Result<bool, OperatorError> {
+    assembled.clear();
+    for part in parts {
+        match part {
+            Part::Number(numbers) => match numbers.raw(row)? {
+                Some(x) => assembled.push(x),
+                None => return Ok(false),
+            },
+            Part::Vector(vectors) => match vectors.get(row)? {
+                None => return Ok(false),
+                Some(Features::Dense(x)) => assembled.extend_from_slice(x),
+                Some(Features::Sparse(x)) => {
+                    let start = assembled.len();
+                    assembled.resize(start + x.dim as usize, 0.0);
+                    for (&i, &v) in x.indices.iter().zip(x.values) {
+                        match assembled.get_mut(start + i as usize) {
+                            Some(slot) if i < x.dim => *slot = v,
                             _ => {
-                                return Err(column.unexpected(
-                                    &self.stage,
-                                    column.of(row),
+                                return Err(vectors.unexpected(
+                                    row,
                                     "a sparse vector with indices below its dimension",
                                 ))
                             }
                         }
                     }
                 }
-                value => match value.as_f64() {
-                    Some(x) => self.assembled.push(x),
-                    None => {
-                        return Err(column.unexpected(&self.stage, value, "a number or a vector"))
-                    }
-                },
-            }
+            },
         }
-        Ok(Features::Dense(&self.assembled).check_finite().is_ok())
     }
+    Ok(Features::Dense(assembled).check_finite().is_ok())
 }
 
-impl RowOperator for AssemblerOperator {
-    fn process_batch(
+impl AddColumns for AssemblerOperator {
+    fn add_columns(
         &mut self,
-        mut batch: Batch,
-        out: &mut RowOutput,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
-        for record in &mut batch {
-            let assembled = if self.assemble(&record.row)? {
-                Value::Dense(Arc::from(self.assembled.as_slice()))
+        let parts = self
+            .columns
+            .iter()
+            .map(|c| {
+                let vector = matches!(
+                    c.of(&self.stage, batch)?.data,
+                    ColumnData::Dense(_) | ColumnData::Sparse(_)
+                );
+                Ok(if vector {
+                    Part::Vector(c.vectors(&self.stage, batch)?)
+                } else {
+                    Part::Number(
+                        c.numbers(&self.stage, batch)?
+                            .expecting("a number or a vector"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, OperatorError>>()?;
+        let mut assembled = ColumnBuilder::new(ColumnType::Dense, batch.len());
+        for row in 0..batch.len() {
+            if assemble(&parts, row, &mut self.assembled)? {
+                assembled
+                    .push_dense(&self.assembled)
+                    .map_err(|e| refused(&self.stage, e))?;
             } else {
-                Value::Null
-            };
-            record.row.push(assembled);
+                assembled.push_null();
+            }
         }
-        emit(batch, out);
+        columns.push(assembled.finish());
         Ok(())
     }
 }

@@ -1,0 +1,89 @@
+//! The columnar face of every ML stage: a stage computes the columns it adds to a batch
+//! ([`AddColumns`]); [`MlOperator`] emits the input batch's columns, shared (reference-count
+//! increments, no copy), followed by the added ones.
+
+use super::columns::data_error;
+use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use quiver_protocol::batch::{Batch, Column};
+
+/// An ML stage: one row out per row in, with the stage's columns added.
+pub(super) trait AddColumns: Send + 'static {
+    /// Reads `batch` (a record at a time, in order) and appends one column per output of
+    /// the stage to `columns`, each as long as the batch.
+    fn add_columns(
+        &mut self,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
+    ) -> Result<(), OperatorError>;
+
+    /// As [`Operator::snapshot`].
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        Ok(Vec::new())
+    }
+
+    /// As [`Operator::restore`].
+    fn restore(&mut self, _state: SavedState) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// As [`Operator::state_entries`]: keyed entries held (0 for per-partition state).
+    fn state_entries(&self) -> u64 {
+        0
+    }
+}
+
+/// An [`AddColumns`] stage behind the [`Operator`] API.
+pub(super) struct MlOperator {
+    stage: String,
+    /// Columns of the input schema: an input batch has exactly these.
+    input_width: usize,
+    inner: Box<dyn AddColumns>,
+}
+
+impl MlOperator {
+    /// The stage `stage` (its name) over input batches of `input_width` columns.
+    pub(super) fn new(stage: &str, input_width: usize, inner: Box<dyn AddColumns>) -> Self {
+        MlOperator {
+            stage: stage.to_string(),
+            input_width,
+            inner,
+        }
+    }
+}
+
+impl Operator for MlOperator {
+    fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if batch.columns().len() != self.input_width {
+            return Err(data_error(
+                &self.stage,
+                format!(
+                    "the batch has {} columns, the stage's input {}",
+                    batch.columns().len(),
+                    self.input_width
+                ),
+            ));
+        }
+        let mut columns = batch.columns().to_vec();
+        self.inner.add_columns(batch, &mut columns)?;
+        let emitted = batch
+            .derive(columns)
+            .map_err(|e| data_error(&self.stage, e))?;
+        out.records.push(emitted);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        self.inner.snapshot()
+    }
+
+    fn restore(&mut self, state: SavedState) -> Result<(), OperatorError> {
+        self.inner.restore(state)
+    }
+
+    fn state_entries(&self) -> u64 {
+        self.inner.state_entries()
+    }
+}
