@@ -37,6 +37,26 @@ pub struct StateUpload {
     pub checkpoint: CheckpointId,
     /// The task acknowledging it.
     pub task: TaskId,
+    /// The operators of the task whose pieces are keyed-state deltas
+    /// (`crate::state_piece`); the pieces of other operators are whole.
+    pub incremental: Vec<IncrementalState>,
+}
+
+/// How the coordinator composes one operator's uploaded deltas into chains: for every key
+/// group in `groups`, the chain of `base` (none: empty), then the group's delta if one was
+/// uploaded, then `meta`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncrementalState {
+    /// The operator, by name.
+    pub operator: String,
+    /// The key groups the task owns (a delta outside them is refused).
+    pub groups: std::ops::Range<u32>,
+    /// The complete checkpoint the deltas extend: the task's last confirmed checkpoint or the
+    /// one it restored from. `None`: the deltas hold every entry (a fresh start).
+    pub base: Option<CheckpointId>,
+    /// The operator's header piece (`crate::state_piece::Piece::meta`, schema-wrapped),
+    /// stored last in every chain of `groups`.
+    pub meta: Vec<u8>,
 }
 
 /// Which state a restoring task needs.

@@ -243,6 +243,21 @@ pub fn wrap(schema: &[u8], payload: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// The encoded schema and the operator's bytes of a piece made by [`wrap`], borrowed.
+pub fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    let header = MAGIC.len() + 4;
+    if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
+        return Err("the piece has no schema".into());
+    }
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&bytes[MAGIC.len()..header]);
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_SCHEMA_BYTES || bytes.len() < header + len {
+        return Err(format!("the piece's schema is cut off ({len} bytes announced)"));
+    }
+    Ok((&bytes[header..header + len], &bytes[header + len..]))
+}
+
 /// Splits a piece made by [`wrap`] into its schema and the operator's bytes.
 pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
     let header = MAGIC.len() + 4;

@@ -356,6 +356,7 @@ impl TaskState {
                 generation: self.args.generation,
                 checkpoint: barrier.checkpoint,
                 task: self.args.task,
+                incremental: Vec::new(),
             };
             tokio::spawn(async move {
                 // Encoding runs on a blocking thread, beside the task that took the copies.
