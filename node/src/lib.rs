@@ -2,6 +2,7 @@
 //! state, operators and connectors.
 
 mod blocking;
+pub(crate) mod state;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;

@@ -3,22 +3,47 @@
 //!
 //! A record at time `t` belongs to every window `[start, start + size)` with `start` a
 //! multiple of `slide` and `start <= t < start + size` (tumbling: `slide = size`, one window).
+//!
+//! In a checkpoint an entry's key is the window end (ordered bytes) then the key, and its
+//! value the accumulators. Fired windows need no tombstones: the header's live-key bound
+//! (windows ending after the watermark) drops them from every chain.
 
 use super::accumulator::Acc;
 use super::columns::WindowRows;
 use super::key::GroupKey;
-use super::table::{hash, AccTable, GroupEntries};
+use super::table::{hash, AccTable};
 use super::{arrange, Core};
-use crate::operator::{
-    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
-};
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::state::pieces::{decode, encode, ordered_i64, split_ordered_i64};
+use crate::state::{ChangeLog, LayerEntry};
 use quiver_protocol::batch::Batch;
-use quiver_protocol::KeyGroup;
-use rustc_hash::FxHashMap;
+use quiver_protocol::state_piece::PieceKind;
+use quiver_protocol::CheckpointId;
 use std::collections::BTreeMap;
 
-/// The decoded entries of one window in one key group.
-type KeyEntries<K> = Vec<(K, Vec<Acc>)>;
+/// One key of one window in a checkpoint: its accumulators, `None` once the window fired.
+struct Entry<K> {
+    end: i64,
+    key: K,
+    accs: Option<Vec<Acc>>,
+}
+
+impl<K: GroupKey> LayerEntry for Entry<K> {
+    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(&ordered_i64(self.end));
+        encode(&self.key, out)
+    }
+
+    fn value(&self) -> Result<Option<Vec<u8>>, String> {
+        self.accs
+            .as_ref()
+            .map(|v| {
+                let mut out = Vec::new();
+                encode(v, &mut out).map(|()| out)
+            })
+            .transpose()
+    }
+}
 
 /// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
 pub(crate) struct AlignedWindows<K> {
@@ -30,30 +55,47 @@ pub(crate) struct AlignedWindows<K> {
     /// Fired windows' tables, cleared, kept to hold the next windows without reallocating
     /// (as many as were ever pending at once: a batch can open several windows).
     spare: Vec<AccTable<K>>,
-}
-
-/// A copy for a checkpoint: the pending windows, without the pool of spare tables.
-impl<K: GroupKey> Clone for AlignedWindows<K> {
-    fn clone(&self) -> Self {
-        AlignedWindows {
-            core: self.core.clone(),
-            size: self.size,
-            slide: self.slide,
-            windows: self.windows.clone(),
-            spare: Vec::new(),
-        }
-    }
+    /// Changed (window end, key)s of unconfirmed checkpoints (a job with checkpoints).
+    log: Option<ChangeLog<(i64, K)>>,
 }
 
 impl<K: GroupKey> AlignedWindows<K> {
     pub(crate) fn new(core: Core, size: i64, slide: i64) -> AlignedWindows<K> {
         AlignedWindows {
+            log: core.tracked.then(ChangeLog::default),
             core,
             size,
             slide,
             windows: BTreeMap::new(),
             spare: Vec::new(),
         }
+    }
+
+    /// Every pending window's entries in a snapshot of `kind`: `(end, key)`s from `keys`.
+    fn copy<'a>(
+        &self,
+        kind: PieceKind,
+        keys: impl Iterator<Item = (i64, &'a K)>,
+    ) -> crate::state::DeltaCopy<Entry<K>> {
+        let entries = keys
+            .map(|(end, key)| {
+                let accs = self
+                    .windows
+                    .get(&end)
+                    .and_then(|t| t.get(key))
+                    .map(|(_, accs)| accs.to_vec());
+                let entry = Entry {
+                    end,
+                    key: key.clone(),
+                    accs,
+                };
+                (self.core.group(key), entry)
+            })
+            .collect();
+        // Pending windows end after the watermark + 1: the others fired.
+        let live = (self.core.watermark > i64::MIN)
+            .then(|| ordered_i64(self.core.watermark.saturating_add(2)).to_vec());
+        self.core.copy(kind, live, entries)
     }
 
     /// Emits and drops every window with `end - 1 <= watermark`, in end order, as one batch.
@@ -80,7 +122,7 @@ impl<K: GroupKey> AlignedWindows<K> {
 
 impl<K: GroupKey> Operator for AlignedWindows<K> {
     fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
-        let width = self.core.plans.len();
+        let (width, tracked) = (self.core.plans.len(), self.core.tracked);
         let input = self.core.input::<K>(batch)?;
         let mut late = Vec::new();
         for (row, &t) in batch.event_time().iter().enumerate() {
@@ -103,10 +145,11 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     break;
                 }
                 let spare = &mut self.spare;
-                let table = self
-                    .windows
-                    .entry(end)
-                    .or_insert_with(|| spare.pop().unwrap_or_else(|| AccTable::new(width)));
+                let table = self.windows.entry(end).or_insert_with(|| {
+                    spare
+                        .pop()
+                        .unwrap_or_else(|| AccTable::new(width).tracked(tracked))
+                });
                 let (accs, _, _) = table.find_or_insert(key, key_hash, &self.core.initial);
                 self.core.accumulate(accs, &input, row);
                 accepted = true;
@@ -146,39 +189,63 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         self.windows.values().map(|t| t.len() as u64).sum()
     }
 
-    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
-        Ok(Box::new(ClonedState(self.clone())))
+    fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        let fresh: Vec<(i64, K)> = self
+            .windows
+            .iter_mut()
+            .flat_map(|(&end, table)| table.take_changed().into_iter().map(move |k| (end, k)))
+            .collect();
+        let Some(mut log) = self.log.take() else {
+            return Ok(None);
+        };
+        let copy = self.copy(
+            PieceKind::Delta,
+            log.capture(checkpoint, fresh).map(|(end, k)| (*end, k)),
+        );
+        self.log = Some(log);
+        Ok(Some(Box::new(copy)))
+    }
+
+    fn confirm(&mut self, checkpoint: CheckpointId) {
+        if let Some(log) = &mut self.log {
+            log.confirm(checkpoint);
+        }
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        let mut groups: FxHashMap<KeyGroup, Vec<(i64, GroupEntries<'_, K>)>> = FxHashMap::default();
-        for (&end, table) in &self.windows {
-            for (group, entries) in table.by_group(self.core.max_parallelism) {
-                groups.entry(group).or_default().push((end, entries));
-            }
-        }
-        groups
-            .into_iter()
-            .map(|(group, windows)| self.core.encode(group, windows))
-            .collect()
+        let keys = self
+            .windows
+            .iter()
+            .flat_map(|(&end, table)| table.iter().map(move |(k, _, _)| (end, k)));
+        self.copy(PieceKind::Base, keys).encode_full()
     }
 
     fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
-        let SavedState {
-            pieces: state,
-            order,
-        } = saved;
+        let SavedState { pieces, order } = saved;
+        let reordered = order.is_some();
         let order = order.as_deref();
-        let (windows, width) = (&mut self.windows, self.core.plans.len());
-        self.core
-            .decode(state, |entries: Vec<(i64, KeyEntries<K>)>| {
-                for (end, keys) in entries {
-                    let table = windows.entry(end).or_insert_with(|| AccTable::new(width));
-                    for (key, accs) in keys {
-                        table.insert(key, &arrange(order, accs)?)?;
-                    }
-                }
-                Ok(())
-            })
+        let (windows, width, tracked) = (
+            &mut self.windows,
+            self.core.plans.len(),
+            self.core.tracked,
+        );
+        self.core.restore_chains(pieces, |key, value| {
+            let (end, key) = split_ordered_i64(key)?;
+            let key: K = decode(key)?;
+            let accs: Vec<Acc> = decode(value)?;
+            let table = windows
+                .entry(end)
+                .or_insert_with(|| AccTable::new(width).tracked(tracked));
+            table.insert(key, &arrange(order, accs)?)?;
+            Ok(())
+        })?;
+        if reordered {
+            // Stored in another order: the next checkpoint writes every entry anew.
+            self.windows.values_mut().for_each(AccTable::mark_all);
+        }
+        Ok(())
     }
 }

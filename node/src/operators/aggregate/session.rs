@@ -4,20 +4,46 @@
 //!
 //! A record is late when the session it would join (after merging) has `end - 1` at or below
 //! the watermark: a record that reaches back into a still-open session is on time.
+//!
+//! In a checkpoint an entry is a key with its open sessions; a key whose sessions changed or
+//! fired since the last confirmed checkpoint is copied (a tombstone once it has none).
 
 use super::accumulator::Acc;
 use super::columns::{Input, WindowRows};
 use super::key::GroupKey;
 use super::{arrange, Core};
-use crate::operator::{
-    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
-};
-use hashbrown::HashMap;
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::state::pieces::{decode, encode};
+use crate::state::{ChangeLog, LayerEntry};
+use hashbrown::{HashMap, HashSet};
 use quiver_protocol::batch::Batch;
-use quiver_protocol::KeyGroup;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use quiver_protocol::state_piece::PieceKind;
+use quiver_protocol::CheckpointId;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// One key's open sessions in a checkpoint, `None` once it has none.
+struct Entry<K> {
+    key: K,
+    sessions: Option<Vec<Session>>,
+}
+
+impl<K: GroupKey> LayerEntry for Entry<K> {
+    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        encode(&self.key, out)
+    }
+
+    fn value(&self) -> Result<Option<Vec<u8>>, String> {
+        self.sessions
+            .as_ref()
+            .map(|v| {
+                let mut out = Vec::new();
+                encode(v, &mut out).map(|()| out)
+            })
+            .transpose()
+    }
+}
 
 /// One open session of a key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,7 +65,6 @@ impl Session {
 }
 
 /// Keyed aggregates over session windows.
-#[derive(Clone)]
 pub(crate) struct SessionWindows<K> {
     core: Core,
     gap: i64,
@@ -49,16 +74,50 @@ pub(crate) struct SessionWindows<K> {
     /// Keys with a session timer due at each time. Merging leaves stale entries behind, which
     /// find no session with that timer when they come due and are dropped.
     timers: BTreeMap<i64, Vec<K>>,
+    /// Keys whose sessions changed since the last barrier (a job with checkpoints).
+    changed: Option<HashSet<K, FxBuildHasher>>,
+    /// Changed keys of unconfirmed checkpoints.
+    log: ChangeLog<K>,
 }
 
 impl<K: GroupKey> SessionWindows<K> {
     pub(crate) fn new(core: Core, gap: i64) -> SessionWindows<K> {
         SessionWindows {
-            core,
             gap,
             sessions: HashMap::default(),
             timers: BTreeMap::new(),
+            changed: core.tracked.then(HashSet::default),
+            log: ChangeLog::default(),
+            core,
         }
+    }
+
+    /// Marks `key`'s sessions as changed.
+    #[inline]
+    fn mark(&mut self, key: K::Ref<'_>) {
+        if let Some(changed) = &mut self.changed {
+            if !changed.contains(&key) {
+                changed.insert(K::own(key));
+            }
+        }
+    }
+
+    /// A snapshot of `kind` holding the sessions of `keys`.
+    fn copy<'a>(
+        &self,
+        kind: PieceKind,
+        keys: impl Iterator<Item = &'a K>,
+    ) -> crate::state::DeltaCopy<Entry<K>> {
+        let entries = keys
+            .map(|key| {
+                let entry = Entry {
+                    key: key.clone(),
+                    sessions: self.sessions.get(key).cloned(),
+                };
+                (self.core.group(key), entry)
+            })
+            .collect();
+        self.core.copy(kind, None, entries)
     }
 
     /// Registered timers, stale ones included.
@@ -139,6 +198,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 });
             }
         }
+        self.mark(key);
         Ok(true)
     }
 
@@ -169,6 +229,9 @@ impl<K: GroupKey> SessionWindows<K> {
                     .push(&self.core, &key, (s.start, s.end), &s.accs)?;
                 if list.is_empty() {
                     self.sessions.remove(&key);
+                }
+                if let Some(changed) = &mut self.changed {
+                    changed.insert(key);
                 }
             }
         }
@@ -209,50 +272,58 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
         self.sessions.values().map(|l| l.len() as u64).sum()
     }
 
-    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
-        Ok(Box::new(ClonedState(self.clone())))
+    fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        let Some(changed) = &mut self.changed else {
+            return Ok(None);
+        };
+        let fresh: Vec<K> = changed.drain().collect();
+        let mut log = std::mem::take(&mut self.log);
+        let copy = self.copy(PieceKind::Delta, log.capture(checkpoint, fresh));
+        self.log = log;
+        Ok(Some(Box::new(copy)))
+    }
+
+    fn confirm(&mut self, checkpoint: CheckpointId) {
+        self.log.confirm(checkpoint);
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        let mut groups: FxHashMap<KeyGroup, Vec<(&K, &Vec<Session>)>> = FxHashMap::default();
-        for (key, list) in &self.sessions {
-            groups
-                .entry(self.core.group(key))
-                .or_default()
-                .push((key, list));
-        }
-        groups
-            .into_iter()
-            .map(|(group, entries)| self.core.encode(group, entries))
-            .collect()
+        self.copy(PieceKind::Base, self.sessions.keys())
+            .encode_full()
     }
 
     fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
-        let SavedState {
-            pieces: state,
-            order,
-        } = saved;
+        let SavedState { pieces, order } = saved;
+        let reordered = order.is_some();
         let order = order.as_deref();
         let (sessions, timers) = (&mut self.sessions, &mut self.timers);
         let width = self.core.plans.len();
-        self.core.decode(state, |entries: Vec<(K, Vec<Session>)>| {
-            for (key, mut list) in entries {
-                for s in &mut list {
-                    s.accs = arrange(order, std::mem::take(&mut s.accs))?;
-                }
-                if let Some(bad) = list.iter().find(|s| s.accs.len() != width) {
-                    return Err(format!(
-                        "a session has {} accumulators, the stage computes {width}",
-                        bad.accs.len()
-                    ));
-                }
-                for s in &mut list {
-                    s.timer = s.end;
-                    timers.entry(s.end).or_default().push(key.clone());
-                }
-                sessions.entry(key).or_default().extend(list);
+        self.core.restore_chains(pieces, |key, value| {
+            let key: K = decode(key)?;
+            let mut list: Vec<Session> = decode(value)?;
+            for s in &mut list {
+                s.accs = arrange(order, std::mem::take(&mut s.accs))?;
             }
+            if let Some(bad) = list.iter().find(|s| s.accs.len() != width) {
+                return Err(format!(
+                    "a session has {} accumulators, the stage computes {width}",
+                    bad.accs.len()
+                ));
+            }
+            for s in &mut list {
+                s.timer = s.end;
+                timers.entry(s.end).or_default().push(key.clone());
+            }
+            sessions.entry(key).or_default().extend(list);
             Ok(())
-        })
+        })?;
+        if let (true, Some(changed)) = (reordered, &mut self.changed) {
+            // Stored in another order: the next checkpoint writes every entry anew.
+            changed.extend(self.sessions.keys().cloned());
+        }
+        Ok(())
     }
 }

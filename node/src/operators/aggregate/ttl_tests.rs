@@ -36,6 +36,7 @@ fn running(ttl: Option<u64>, clock: &Arc<TestClock>) -> Box<dyn Operator> {
     let ctx = StageContext {
         max_parallelism: 128,
         state_ttl: ttl.map(Duration::from_millis),
+        checkpoints: true,
     };
     let clock: Arc<dyn Clock> = clock.clone();
     super::build_with_clock("agg", aggregate, &schema(), &spec.schema, &ctx, clock).expect("build")
@@ -231,6 +232,7 @@ fn a_ttl_below_one_millisecond_is_refused() {
     let ctx = StageContext {
         max_parallelism: 128,
         state_ttl: Some(Duration::from_micros(500)),
+        checkpoints: true,
     };
     let e = super::build("agg", aggregate, &schema(), &spec.schema, &ctx)
         .err()
