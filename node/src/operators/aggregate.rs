@@ -350,6 +350,8 @@ fn arrange(order: Option<&[usize]>, accs: Vec<Acc>) -> Result<Vec<Acc>, String> 
 #[cfg(test)]
 mod event_time_bound_tests;
 #[cfg(test)]
+mod incremental_tests;
+#[cfg(test)]
 mod property_tests;
 #[cfg(test)]
 mod test_support;
