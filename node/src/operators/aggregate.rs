@@ -22,8 +22,8 @@
 //! copies only the entries changed since the last confirmed checkpoint, encoded per key group
 //! (the fixed key hash of `quiver_protocol::keygroup` over the key columns) as bincode keys
 //! and values, with the operator's watermark as the header of every chain. With
-//! `job.state_ttl`, a running aggregate's key expires a TTL after its last write ([`ttl`]);
-//! windowed state is bounded by window firing instead.
+//! `job.state_ttl`, a key's state — a running aggregate's accumulators, a windowed
+//! aggregate's pending windows or sessions — expires a TTL after its last write ([`ttl`]).
 
 mod accumulator;
 mod aligned;
@@ -49,8 +49,8 @@ use std::time::Duration;
 use ttl::{Clock, Expiry, WallClock};
 
 /// Builds an aggregate stage named `name` over rows of `input`. When `output` (the stage's
-/// validated schema) is given, it must be the layout the stage emits. A running aggregate
-/// expires state after `ctx.state_ttl` by the system clock.
+/// validated schema) is given, it must be the layout the stage emits. State expires after
+/// `ctx.state_ttl` by the system clock.
 pub(crate) fn build(
     name: &str,
     spec: &AggregateStage,
@@ -172,18 +172,12 @@ fn build_keyed<K: GroupKey>(
             ))),
         }
     };
+    let expiry = ctx.state_ttl.map(|ttl| Expiry::new(ttl, clock));
     Ok(match spec.window {
-        None => {
-            let expiry = ctx
-                .state_ttl
-                .map(|ttl| Expiry::new(ttl, clock))
-                .transpose()
-                .map_err(|e| OperatorError::Data(format!("stage \"{name}\": {e}")))?;
-            Box::new(running::RunningAggregate::<K>::new(core, expiry))
-        }
+        None => Box::new(running::RunningAggregate::<K>::new(core, expiry)),
         Some(WindowSpec::Tumbling { size }) => {
             let size = ms(size, "size")?;
-            Box::new(aligned::AlignedWindows::<K>::new(core, size, size))
+            Box::new(aligned::AlignedWindows::<K>::new(core, size, size, expiry))
         }
         Some(WindowSpec::Sliding { size, slide }) => {
             let (size, slide) = (ms(size, "size")?, ms(slide, "slide")?);
@@ -200,11 +194,13 @@ fn build_keyed<K: GroupKey>(
                      each record in {windows} windows; at most {MAX_WINDOWS_PER_RECORD} are allowed"
                 )));
             }
-            Box::new(aligned::AlignedWindows::<K>::new(core, size, slide))
+            Box::new(aligned::AlignedWindows::<K>::new(core, size, slide, expiry))
         }
-        Some(WindowSpec::Session { gap }) => {
-            Box::new(session::SessionWindows::<K>::new(core, ms(gap, "gap")?))
-        }
+        Some(WindowSpec::Session { gap }) => Box::new(session::SessionWindows::<K>::new(
+            core,
+            ms(gap, "gap")?,
+            expiry,
+        )),
     })
 }
 
@@ -268,6 +264,11 @@ impl Core {
             "event time {t} is too close to the end of the i64 range for this stage's windows \
              (sources only emit event times from {MIN_EVENT_TIME} to {MAX_EVENT_TIME} ms)"
         ))
+    }
+
+    /// A state error (saved state that cannot be restored) naming the stage.
+    fn state_error(&self, message: impl std::fmt::Display) -> OperatorError {
+        OperatorError::State(format!("stage \"{}\": {message}", self.name))
     }
 
     /// A data error naming the stage.
@@ -359,5 +360,7 @@ mod test_support;
 mod tests;
 #[cfg(test)]
 mod ttl_tests;
+#[cfg(test)]
+mod window_ttl_tests;
 #[cfg(test)]
 mod window_tests;

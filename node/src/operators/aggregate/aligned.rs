@@ -5,13 +5,16 @@
 //! multiple of `slide` and `start <= t < start + size` (tumbling: `slide = size`, one window).
 //!
 //! In a checkpoint an entry's key is the window end (ordered bytes) then the key, and its
-//! value the accumulators. Fired windows need no tombstones: the header's live-key bound
-//! (windows ending after the watermark) drops them from every chain.
+//! value the accumulators with the key's last write (with a state TTL). Fired windows need no
+//! tombstones: the header's live-key bound (windows ending after the watermark) drops them
+//! from every chain. With a state TTL a key's pending windows are dropped, unfired, once it
+//! was not written for the TTL ([`super::ttl`]).
 
 use super::accumulator::Acc;
 use super::columns::WindowRows;
 use super::key::GroupKey;
 use super::table::{hash, AccTable};
+use super::ttl::{Expiry, KeyExpiry};
 use super::{arrange, Core};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
 use crate::state::pieces::{decode, encode, ordered_i64, split_ordered_i64};
@@ -21,11 +24,15 @@ use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::CheckpointId;
 use std::collections::BTreeMap;
 
-/// One key of one window in a checkpoint: its accumulators, `None` once the window fired.
+/// A key's saved value in one window: its accumulators and the key's last write.
+type Saved = (Vec<Acc>, Option<i64>);
+
+/// One key of one window in a checkpoint: its value, `None` once the window fired or the key
+/// expired.
 struct Entry<K> {
     end: i64,
     key: K,
-    accs: Option<Vec<Acc>>,
+    value: Option<Saved>,
 }
 
 impl<K: GroupKey> LayerEntry for Entry<K> {
@@ -35,7 +42,7 @@ impl<K: GroupKey> LayerEntry for Entry<K> {
     }
 
     fn value(&self) -> Result<Option<Vec<u8>>, String> {
-        self.accs
+        self.value
             .as_ref()
             .map(|v| {
                 let mut out = Vec::new();
@@ -57,10 +64,18 @@ pub(crate) struct AlignedWindows<K> {
     spare: Vec<AccTable<K>>,
     /// Changed (window end, key)s of unconfirmed checkpoints (a job with checkpoints).
     log: Option<ChangeLog<(i64, K)>>,
+    /// Last writes per key, with a state TTL.
+    ttl: Option<KeyExpiry<K>>,
 }
 
 impl<K: GroupKey> AlignedWindows<K> {
-    pub(crate) fn new(core: Core, size: i64, slide: i64) -> AlignedWindows<K> {
+    /// Windows of `size` every `slide` ms, whose keys expire as `expiry` says (`None`: never).
+    pub(crate) fn new(
+        core: Core,
+        size: i64,
+        slide: i64,
+        expiry: Option<Expiry>,
+    ) -> AlignedWindows<K> {
         AlignedWindows {
             log: core.tracked.then(ChangeLog::default),
             core,
@@ -68,6 +83,25 @@ impl<K: GroupKey> AlignedWindows<K> {
             slide,
             windows: BTreeMap::new(),
             spare: Vec::new(),
+            ttl: expiry.map(KeyExpiry::new),
+        }
+    }
+
+    /// An empty window table: tracked when the job takes checkpoints, removable with a TTL.
+    fn empty_table(core: &Core, ttl: bool) -> AccTable<K> {
+        let width = core.plans.len();
+        let table = if ttl {
+            AccTable::removable(width)
+        } else {
+            AccTable::new(width)
+        };
+        table.tracked(core.tracked)
+    }
+
+    /// Drops `key` from every pending window (its state expired).
+    fn expire(windows: &mut BTreeMap<i64, AccTable<K>>, key: &K) {
+        for table in windows.values_mut() {
+            table.remove(key);
         }
     }
 
@@ -79,15 +113,21 @@ impl<K: GroupKey> AlignedWindows<K> {
     ) -> crate::state::DeltaCopy<Entry<K>> {
         let entries = keys
             .map(|(end, key)| {
-                let accs = self
+                let written = self.ttl.as_ref().and_then(|t| t.written(key));
+                let live = match (&self.ttl, written) {
+                    (Some(ttl), Some(w)) => !ttl.expired(w),
+                    _ => true,
+                };
+                let value = self
                     .windows
                     .get(&end)
                     .and_then(|t| t.get(key))
-                    .map(|(_, accs)| accs.to_vec());
+                    .filter(|_| live)
+                    .map(|(_, accs)| (accs.to_vec(), written));
                 let entry = Entry {
                     end,
                     key: key.clone(),
-                    accs,
+                    value,
                 };
                 (self.core.group(key), entry)
             })
@@ -122,12 +162,19 @@ impl<K: GroupKey> AlignedWindows<K> {
 
 impl<K: GroupKey> Operator for AlignedWindows<K> {
     fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
-        let (width, tracked) = (self.core.plans.len(), self.core.tracked);
         let input = self.core.input::<K>(batch)?;
         let mut late = Vec::new();
+        if let Some(ttl) = &mut self.ttl {
+            ttl.tick();
+        }
         for (row, &t) in batch.event_time().iter().enumerate() {
             let key = input.key(row);
             let key_hash = hash(&key);
+            if let Some(ttl) = &self.ttl {
+                if ttl.is_expired(key, key_hash) {
+                    Self::expire(&mut self.windows, &K::own(key));
+                }
+            }
             let mut accepted = false;
             // The latest window holding `t`, then earlier ones while they hold it: at most
             // ceil(size / slide). A window bound beyond i64 is an error, never wrapped or
@@ -144,12 +191,11 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     // Earlier windows end earlier still: none of them takes the record.
                     break;
                 }
-                let spare = &mut self.spare;
-                let table = self.windows.entry(end).or_insert_with(|| {
-                    spare
-                        .pop()
-                        .unwrap_or_else(|| AccTable::new(width).tracked(tracked))
-                });
+                let (spare, core, ttl) = (&mut self.spare, &self.core, self.ttl.is_some());
+                let table = self
+                    .windows
+                    .entry(end)
+                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core, ttl)));
                 let (accs, _, _) = table.find_or_insert(key, key_hash, &self.core.initial);
                 self.core.accumulate(accs, &input, row);
                 accepted = true;
@@ -161,9 +207,15 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     .checked_sub(self.slide)
                     .ok_or_else(|| self.core.time_overflow(t))?;
             }
-            if !accepted {
-                late.push(row as u32);
+            match (accepted, &mut self.ttl) {
+                (false, _) => late.push(row as u32),
+                (true, Some(ttl)) => ttl.write(key, key_hash),
+                (true, None) => {}
             }
+        }
+        if let Some(ttl) = &mut self.ttl {
+            let windows = &mut self.windows;
+            ttl.clean(batch.len(), |key| Self::expire(windows, &key));
         }
         if !late.is_empty() {
             out.late.push(batch.take(&late));
@@ -227,21 +279,46 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         let SavedState { pieces, order } = saved;
         let reordered = order.is_some();
         let order = order.as_deref();
-        let (windows, width, tracked) = (
-            &mut self.windows,
-            self.core.plans.len(),
-            self.core.tracked,
-        );
+        let mut restored: Vec<(i64, K, Saved)> = Vec::new();
         self.core.restore_chains(pieces, |key, value| {
             let (end, key) = split_ordered_i64(key)?;
-            let key: K = decode(key)?;
-            let accs: Vec<Acc> = decode(value)?;
-            let table = windows
-                .entry(end)
-                .or_insert_with(|| AccTable::new(width).tracked(tracked));
-            table.insert(key, &arrange(order, accs)?)?;
+            let (accs, written): Saved = decode(value)?;
+            restored.push((end, decode(key)?, (arrange(order, accs)?, written)));
             Ok(())
         })?;
+        let now = self.ttl.as_mut().map_or(0, KeyExpiry::tick);
+        // A key's last write is the latest any of its windows saved (state from a stage
+        // without TTL starts its life now).
+        let mut last: std::collections::HashMap<&K, i64> = std::collections::HashMap::new();
+        for (_, key, (_, written)) in &restored {
+            let w = last.entry(key).or_insert(i64::MIN);
+            *w = (*w).max(written.unwrap_or(now));
+        }
+        let last: Vec<(K, i64)> = last.into_iter().map(|(k, w)| (k.clone(), w)).collect();
+        let mut expired = std::collections::HashSet::new();
+        if let Some(ttl) = &mut self.ttl {
+            for (key, written) in last {
+                if ttl.expired(written) {
+                    expired.insert(key);
+                } else {
+                    ttl.restore(key, written).map_err(|e| self.core.state_error(e))?;
+                }
+            }
+        }
+        let ttl = self.ttl.is_some();
+        for (end, key, (accs, _)) in restored {
+            let core = &self.core;
+            let table = self
+                .windows
+                .entry(end)
+                .or_insert_with(|| Self::empty_table(core, ttl));
+            if expired.contains(&key) {
+                // Gone: the next checkpoint removes it from the stored chain too.
+                table.note_removed(key);
+            } else {
+                table.insert(key, &accs).map_err(|e| self.core.state_error(e))?;
+            }
+        }
         if reordered {
             // Stored in another order: the next checkpoint writes every entry anew.
             self.windows.values_mut().for_each(AccTable::mark_all);

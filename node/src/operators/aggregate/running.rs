@@ -104,7 +104,7 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             self.core.push_aggregates(&mut aggregates, accs)?;
         }
         if let Some(expiry) = &mut self.expiry {
-            expiry.clean(&mut self.table, n);
+            expiry.clean(&mut self.table, n, |_| ());
         }
         if n > 0 {
             let mut columns: Vec<Column> = self

@@ -5,12 +5,16 @@
 //! A record is late when the session it would join (after merging) has `end - 1` at or below
 //! the watermark: a record that reaches back into a still-open session is on time.
 //!
-//! In a checkpoint an entry is a key with its open sessions; a key whose sessions changed or
-//! fired since the last confirmed checkpoint is copied (a tombstone once it has none).
+//! In a checkpoint an entry is a key with its open sessions and its last write (with a state
+//! TTL); a key whose sessions changed, fired or expired since the last confirmed checkpoint is
+//! copied (a tombstone once it has none). With a state TTL a key's open sessions are dropped,
+//! unfired, once it was not written for the TTL ([`super::ttl`]).
 
 use super::accumulator::Acc;
 use super::columns::{Input, WindowRows};
 use super::key::GroupKey;
+use super::table::hash;
+use super::ttl::{Expiry, KeyExpiry};
 use super::{arrange, Core};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
 use crate::state::pieces::{decode, encode};
@@ -23,10 +27,13 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One key's open sessions in a checkpoint, `None` once it has none.
+/// A key's saved value: its open sessions and its last write.
+type Saved = (Vec<Session>, Option<i64>);
+
+/// One key in a checkpoint: its value, `None` once it has no session.
 struct Entry<K> {
     key: K,
-    sessions: Option<Vec<Session>>,
+    value: Option<Saved>,
 }
 
 impl<K: GroupKey> LayerEntry for Entry<K> {
@@ -35,7 +42,7 @@ impl<K: GroupKey> LayerEntry for Entry<K> {
     }
 
     fn value(&self) -> Result<Option<Vec<u8>>, String> {
-        self.sessions
+        self.value
             .as_ref()
             .map(|v| {
                 let mut out = Vec::new();
@@ -78,17 +85,34 @@ pub(crate) struct SessionWindows<K> {
     changed: Option<HashSet<K, FxBuildHasher>>,
     /// Changed keys of unconfirmed checkpoints.
     log: ChangeLog<K>,
+    /// Last writes per key, with a state TTL.
+    ttl: Option<KeyExpiry<K>>,
 }
 
 impl<K: GroupKey> SessionWindows<K> {
-    pub(crate) fn new(core: Core, gap: i64) -> SessionWindows<K> {
+    /// Sessions closing after `gap` ms without a record, whose keys expire as `expiry` says
+    /// (`None`: never).
+    pub(crate) fn new(core: Core, gap: i64, expiry: Option<Expiry>) -> SessionWindows<K> {
         SessionWindows {
             gap,
             sessions: HashMap::default(),
             timers: BTreeMap::new(),
             changed: core.tracked.then(HashSet::default),
             log: ChangeLog::default(),
+            ttl: expiry.map(KeyExpiry::new),
             core,
+        }
+    }
+
+    /// Drops `key`'s sessions (its state expired); their timers find nothing when due.
+    fn expire(
+        sessions: &mut HashMap<K, Vec<Session>, FxBuildHasher>,
+        changed: &mut Option<HashSet<K, FxBuildHasher>>,
+        key: K,
+    ) {
+        sessions.remove(&key);
+        if let Some(changed) = changed {
+            changed.insert(key);
         }
     }
 
@@ -110,9 +134,18 @@ impl<K: GroupKey> SessionWindows<K> {
     ) -> crate::state::DeltaCopy<Entry<K>> {
         let entries = keys
             .map(|key| {
+                let written = self.ttl.as_ref().and_then(|t| t.written(key));
+                let live = match (&self.ttl, written) {
+                    (Some(ttl), Some(w)) => !ttl.expired(w),
+                    _ => true,
+                };
                 let entry = Entry {
                     key: key.clone(),
-                    sessions: self.sessions.get(key).cloned(),
+                    value: self
+                        .sessions
+                        .get(key)
+                        .filter(|_| live)
+                        .map(|list| (list.clone(), written)),
                 };
                 (self.core.group(key), entry)
             })
@@ -129,6 +162,10 @@ impl<K: GroupKey> SessionWindows<K> {
     /// Adds row `row` (at event time `t`) of `input`; returns `false` when it is late.
     fn add(&mut self, input: &Input<'_, K>, row: usize, t: i64) -> Result<bool, OperatorError> {
         let key = input.key(row);
+        let key_hash = hash(&key);
+        if self.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(key, key_hash)) {
+            Self::expire(&mut self.sessions, &mut self.changed, K::own(key));
+        }
         let own_end = t
             .checked_add(self.gap)
             .ok_or_else(|| self.core.time_overflow(t))?;
@@ -199,6 +236,9 @@ impl<K: GroupKey> SessionWindows<K> {
             }
         }
         self.mark(key);
+        if let Some(ttl) = &mut self.ttl {
+            ttl.write(key, key_hash);
+        }
         Ok(true)
     }
 
@@ -243,10 +283,17 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
     fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
         let input = self.core.input::<K>(batch)?;
         let mut late = Vec::new();
+        if let Some(ttl) = &mut self.ttl {
+            ttl.tick();
+        }
         for (row, &t) in batch.event_time().iter().enumerate() {
             if !self.add(&input, row, t)? {
                 late.push(row as u32);
             }
+        }
+        if let Some(ttl) = &mut self.ttl {
+            let (sessions, changed) = (&mut self.sessions, &mut self.changed);
+            ttl.clean(batch.len(), |key| Self::expire(sessions, changed, key));
         }
         if !late.is_empty() {
             out.late.push(batch.take(&late));
@@ -300,10 +347,24 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
         let reordered = order.is_some();
         let order = order.as_deref();
         let (sessions, timers) = (&mut self.sessions, &mut self.timers);
+        let (ttl, changed) = (&mut self.ttl, &mut self.changed);
+        let now = ttl.as_mut().map_or(0, KeyExpiry::tick);
         let width = self.core.plans.len();
         self.core.restore_chains(pieces, |key, value| {
             let key: K = decode(key)?;
-            let mut list: Vec<Session> = decode(value)?;
+            let (mut list, written): Saved = decode(value)?;
+            if let Some(ttl) = ttl.as_mut() {
+                // State from a stage without TTL starts its life now.
+                let written = written.unwrap_or(now);
+                if ttl.expired(written) {
+                    // Gone: the next checkpoint removes it from the stored chain too.
+                    if let Some(changed) = changed.as_mut() {
+                        changed.insert(key);
+                    }
+                    return Ok(());
+                }
+                ttl.restore(key.clone(), written)?;
+            }
             for s in &mut list {
                 s.accs = arrange(order, std::mem::take(&mut s.accs))?;
             }

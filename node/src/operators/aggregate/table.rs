@@ -180,12 +180,11 @@ impl<K: GroupKey> AccTable<K> {
         Ok((slot, new))
     }
 
-    /// Removes the key in slot `slot` (`< len`) of a [`AccTable::removable`] table; the key
-    /// of the last slot moves into `slot`. A table that cannot remove keys is left unchanged.
-    pub(crate) fn swap_remove(&mut self, slot: usize) {
-        let Some(keys) = &mut self.keys else {
-            return;
-        };
+    /// Removes and returns the key in slot `slot` (`< len`) of a [`AccTable::removable`]
+    /// table; the key of the last slot moves into `slot`. A table that cannot remove keys is
+    /// left unchanged.
+    pub(crate) fn swap_remove(&mut self, slot: usize) -> Option<K> {
+        let keys = self.keys.as_mut()?;
         let last = keys.len() - 1;
         let removed = keys.swap_remove(slot);
         if let Some(changes) = &mut self.changes {
@@ -202,6 +201,22 @@ impl<K: GroupKey> AccTable<K> {
                 entry.slot = slot;
             }
         }
+        Some(removed)
+    }
+
+    /// Removes `key` from a [`AccTable::removable`] table (see [`AccTable::swap_remove`]).
+    pub(crate) fn remove(&mut self, key: &K) {
+        if let Some((slot, _)) = self.get(key) {
+            self.swap_remove(slot);
+        }
+    }
+
+    /// The slot of the key `key` names (whose [`hash`] is `hash`).
+    #[inline]
+    pub(crate) fn find(&self, key: K::Ref<'_>, hash: u64) -> Option<usize> {
+        self.entries
+            .find(hash, |e| key.equivalent(&e.key))
+            .map(|e| e.slot)
     }
 
     /// Every key with its slot and accumulators.
