@@ -288,8 +288,9 @@ impl Coordinator {
         // sled writes block: keep them off the async workers.
         let stored = tokio::task::spawn_blocking(move || {
             for (state, base) in incremental.iter().zip(bases) {
-                let (deltas, rest): (Vec<_>, Vec<_>) =
-                    groups.into_iter().partition(|(op, _, _)| *op == state.operator);
+                let (deltas, rest): (Vec<_>, Vec<_>) = groups
+                    .into_iter()
+                    .partition(|(op, _, _)| *op == state.operator);
                 groups = rest;
                 let deltas: Vec<_> = deltas.into_iter().map(|(_, g, b)| (g, b)).collect();
                 store.put_incremental(job, checkpoint, base, state, &deltas)?;

@@ -101,7 +101,10 @@ fn main() {
     let mut op = build_stage(&spec.stages[0], &input, &ctx).expect("build");
 
     write(op.as_mut(), &input, 0..keys as i64);
-    let first = op.snapshot_changes(CheckpointId(1)).expect("copy").expect("layer");
+    let first = op
+        .snapshot_changes(CheckpointId(1))
+        .expect("copy")
+        .expect("layer");
     first.serialize().expect("encode");
     op.confirm(CheckpointId(1));
     let full: usize = op

@@ -2,7 +2,6 @@
 //! state, operators and connectors.
 
 mod blocking;
-pub(crate) mod state;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;
@@ -10,4 +9,5 @@ pub mod runtime;
 pub mod service;
 pub mod sinks;
 pub mod sources;
+pub(crate) mod state;
 pub mod watermark;

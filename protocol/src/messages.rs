@@ -259,7 +259,8 @@ pub struct TaskMetrics {
     pub last_align_us: u64,
     /// The last checkpoint's pause to copy the task's state (encoding runs in the background), µs.
     pub last_snapshot_us: u64,
-    /// The last checkpoint's snapshot size, bytes.
+    /// Bytes the last checkpoint encoded and uploaded: whole state for operators that
+    /// snapshot whole, only the changes since the last confirmed checkpoint for keyed ones.
     pub last_snapshot_bytes: u64,
     /// A source task's watermark for aligning its source's partitions (`max_drift`): that of
     /// its slowest split still reading (not idle, not finished); `i64::MIN` while one has no

@@ -11,7 +11,6 @@
 //! Keys and values are the operator's own bytes; keys compare as bytes.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The largest piece a decode accepts (a key group's share of an operator's state).
 pub const MAX_PIECE_BYTES: usize = 256 << 20;
@@ -83,40 +82,58 @@ impl Piece {
 pub struct Merged {
     /// The last header any piece set.
     pub meta: Option<Vec<u8>>,
-    /// The last live-key bound any piece set (already applied to `entries`).
+    /// The last live-key bound any piece set (applied to `entries` by [`Merged::finish`]).
     pub drop_below: Option<Vec<u8>>,
-    /// Live entries by key.
-    pub entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Live entries, sorted by key, each key once.
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Merged {
-    /// Applies one more piece of the chain (the bound is applied by [`Merged::finish`]).
+    /// Applies one more piece of the chain (the bound is applied by [`Merged::finish`]): a
+    /// merge of two sorted runs, linear in both.
     pub fn apply(&mut self, piece: Piece) {
-        if piece.kind == PieceKind::Base {
-            self.entries.clear();
-        }
         if piece.meta.is_some() {
             self.meta = piece.meta;
         }
         if piece.drop_below.is_some() {
             self.drop_below = piece.drop_below;
         }
-        for (key, value) in piece.entries {
-            match value {
-                Some(value) => {
-                    self.entries.insert(key, value);
-                }
-                None => {
-                    self.entries.remove(&key);
-                }
+        let mut changes = piece.entries;
+        // Pieces are written sorted with each key once; a piece that is not is put in order
+        // (the last of a repeated key wins), so a merge never depends on trusting it.
+        if !changes.windows(2).all(|w| w[0].0 < w[1].0) {
+            changes.reverse();
+            changes.sort_by(|a, b| a.0.cmp(&b.0));
+            changes.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        if piece.kind == PieceKind::Base {
+            self.entries = changes
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
+            return;
+        }
+        let old = std::mem::take(&mut self.entries);
+        let mut merged = Vec::with_capacity(old.len() + changes.len());
+        let mut old = old.into_iter().peekable();
+        for (key, value) in changes {
+            while let Some(entry) = old.next_if(|(k, _)| *k < key) {
+                merged.push(entry);
+            }
+            old.next_if(|(k, _)| *k == key);
+            if let Some(value) = value {
+                merged.push((key, value));
             }
         }
+        merged.extend(old);
+        self.entries = merged;
     }
 
     /// Drops the keys below the last bound: the chain's live state.
     pub fn finish(mut self) -> Merged {
         if let Some(bound) = &self.drop_below {
-            self.entries = self.entries.split_off(bound.as_slice());
+            let dead = self.entries.partition_point(|(k, _)| k < bound);
+            self.entries.drain(..dead);
         }
         self
     }
@@ -127,7 +144,11 @@ impl Merged {
             kind: PieceKind::Base,
             meta: self.meta,
             drop_below: self.drop_below,
-            entries: self.entries.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            entries: self
+                .entries
+                .into_iter()
+                .map(|(k, v)| (k, Some(v)))
+                .collect(),
         }
     }
 }

@@ -253,7 +253,9 @@ pub fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
     len.copy_from_slice(&bytes[MAGIC.len()..header]);
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_SCHEMA_BYTES || bytes.len() < header + len {
-        return Err(format!("the piece's schema is cut off ({len} bytes announced)"));
+        return Err(format!(
+            "the piece's schema is cut off ({len} bytes announced)"
+        ));
     }
     Ok((&bytes[header..header + len], &bytes[header + len..]))
 }

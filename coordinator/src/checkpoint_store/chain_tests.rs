@@ -78,7 +78,10 @@ impl Task {
             operator: "agg".into(),
             groups: 0..GROUPS,
             base: self.base,
-            meta: state_schema::wrap(SCHEMA, &Piece::meta(n.to_be_bytes().to_vec(), None).encode()),
+            meta: state_schema::wrap(
+                SCHEMA,
+                &Piece::meta(n.to_be_bytes().to_vec(), None).encode(),
+            ),
         };
         let base = self.base.map(|b| (base_job, b));
         store
@@ -112,7 +115,7 @@ fn restored(store: &CheckpointStore, job: JobId, checkpoint: u64) -> Model {
                 Some(checkpoint.to_be_bytes().to_vec()),
                 "every chain ends with its checkpoint's header"
             );
-            (!merged.entries.is_empty()).then_some((g, merged.entries))
+            (!merged.entries.is_empty()).then(|| (g, merged.entries.into_iter().collect()))
         })
         .collect()
 }
@@ -131,7 +134,10 @@ type Interval = (Vec<(u32, u8, Option<u8>)>, bool);
 fn intervals() -> impl Strategy<Value = Vec<Interval>> {
     let change = (0..GROUPS, 0u8..40, proptest::option::of(0u8..5));
     proptest::collection::vec(
-        (proptest::collection::vec(change, 0..30), proptest::bool::weighted(0.8)),
+        (
+            proptest::collection::vec(change, 0..30),
+            proptest::bool::weighted(0.8),
+        ),
         1..30,
     )
 }
@@ -202,14 +208,26 @@ fn a_delta_on_a_missing_base_is_refused() {
         meta: Vec::new(),
     };
     let err = store
-        .put_incremental(JobId(1), CheckpointId(5), Some((JobId(1), CheckpointId(4))), &state, &[])
+        .put_incremental(
+            JobId(1),
+            CheckpointId(5),
+            Some((JobId(1), CheckpointId(4))),
+            &state,
+            &[],
+        )
         .unwrap_err();
-    assert!(err.to_string().contains("is not a complete checkpoint"), "{err}");
+    assert!(
+        err.to_string().contains("is not a complete checkpoint"),
+        "{err}"
+    );
     let outside = [(KeyGroup(GROUPS), Vec::new())];
     let err = store
         .put_incremental(JobId(1), CheckpointId(5), None, &state, &outside)
         .unwrap_err();
-    assert!(err.to_string().contains("outside the task's key groups"), "{err}");
+    assert!(
+        err.to_string().contains("outside the task's key groups"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -227,12 +245,19 @@ fn unchanged_groups_store_no_bytes_and_long_chains_are_compacted() {
             task.change(0, (n % 40) as u8, Some(n as u8));
         }
         task.upload(&store, job, n, job);
-        store.complete(job, &manifest(job, n, SnapshotKind::Checkpoint)).unwrap();
+        store
+            .complete(job, &manifest(job, n, SnapshotKind::Checkpoint))
+            .unwrap();
         task.confirm(n);
         // Groups 1..4 did not change: their chains reference checkpoint 1's pieces.
         let others = |n: u64| {
-            let chains = store.chains(job, CheckpointId(n), "agg", 1..GROUPS).unwrap();
-            chains.into_iter().map(|(g, c)| (g, c.pieces)).collect::<Vec<_>>()
+            let chains = store
+                .chains(job, CheckpointId(n), "agg", 1..GROUPS)
+                .unwrap();
+            chains
+                .into_iter()
+                .map(|(g, c)| (g, c.pieces))
+                .collect::<Vec<_>>()
         };
         assert_eq!(others(n), others(1), "checkpoint {n}");
         let chain = store.chains(job, CheckpointId(n), "agg", 0..1).unwrap();

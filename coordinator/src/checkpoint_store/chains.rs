@@ -52,8 +52,7 @@ impl Chain {
 /// bytes is compacted into one base: when the deltas outweigh the base (so a restore reads at
 /// most about twice the state's bytes) or the chain is longer than [`MAX_CHAIN_PIECES`].
 pub fn should_compact(base: u64, deltas: &[u64]) -> bool {
-    !deltas.is_empty()
-        && (deltas.iter().sum::<u64>() > base || deltas.len() + 1 > MAX_CHAIN_PIECES)
+    !deltas.is_empty() && (deltas.iter().sum::<u64>() > base || deltas.len() + 1 > MAX_CHAIN_PIECES)
 }
 
 impl CheckpointStore {
@@ -216,7 +215,9 @@ impl CheckpointStore {
             return Ok(Vec::new());
         }
         let base = state_schema::wrap(schema, &merged.into_base().encode());
-        Ok(vec![self.store_blob(job, checkpoint, operator, group, &base)?])
+        Ok(vec![
+            self.store_blob(job, checkpoint, operator, group, &base)?
+        ])
     }
 }
 

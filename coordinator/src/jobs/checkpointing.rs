@@ -461,7 +461,12 @@ impl Cluster {
     pub(crate) fn state_owner(&self, job: JobId, checkpoint: CheckpointId) -> JobId {
         match self.jobs.get(&job) {
             Some(entry) => match entry.record.restore_job {
-                Some(from) if !self.checkpoints.is_complete(job, checkpoint).unwrap_or(false) => {
+                Some(from)
+                    if !self
+                        .checkpoints
+                        .is_complete(job, checkpoint)
+                        .unwrap_or(false) =>
+                {
                     from
                 }
                 _ => job,

@@ -313,7 +313,10 @@ impl Core {
             };
             if let Some(meta) = &group.meta {
                 let bytes: [u8; 8] = meta.as_slice().try_into().map_err(|_| {
-                    error(format!("a header of {} bytes is not a watermark", meta.len()))
+                    error(format!(
+                        "a header of {} bytes is not a watermark",
+                        meta.len()
+                    ))
                 })?;
                 let w = i64::from_be_bytes(bytes);
                 restored = Some(restored.map_or(w, |r| r.min(w)));
@@ -361,6 +364,6 @@ mod tests;
 #[cfg(test)]
 mod ttl_tests;
 #[cfg(test)]
-mod window_ttl_tests;
-#[cfg(test)]
 mod window_tests;
+#[cfg(test)]
+mod window_ttl_tests;

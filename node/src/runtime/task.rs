@@ -368,7 +368,11 @@ impl TaskState {
                 };
                 header.incremental = incremental;
                 let bytes: usize = states.iter().map(|(_, s)| s.bytes.len()).sum::<usize>()
-                    + header.incremental.iter().map(|i| i.meta.len()).sum::<usize>();
+                    + header
+                        .incremental
+                        .iter()
+                        .map(|i| i.meta.len())
+                        .sum::<usize>();
                 counters
                     .last_snapshot_bytes
                     .store(bytes as u64, Ordering::Relaxed);

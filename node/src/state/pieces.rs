@@ -40,25 +40,30 @@ impl<E: LayerEntry> DeltaCopy<E> {
     fn pieces(self) -> Result<(Vec<u8>, Vec<(KeyGroup, Piece)>), OperatorError> {
         let name = self.operator;
         let error = |e: String| OperatorError::State(format!("stage \"{name}\": {e}"));
-        let mut groups: BTreeMap<KeyGroup, BTreeMap<Vec<u8>, Option<Vec<u8>>>> = BTreeMap::new();
+        let mut encoded = Vec::with_capacity(self.entries.len());
         for (group, entry) in &self.entries {
             let mut key = Vec::new();
             entry.key(&mut key).map_err(error)?;
-            let value = entry.value().map_err(error)?;
-            groups.entry(*group).or_default().insert(key, value);
+            encoded.push((*group, key, entry.value().map_err(error)?));
         }
-        let pieces = groups
-            .into_iter()
-            .map(|(group, entries)| {
+        // A key copied twice (changed in several unconfirmed intervals) has one current value.
+        encoded.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        encoded.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        let mut pieces: Vec<(KeyGroup, Piece)> = Vec::new();
+        for (group, key, value) in encoded {
+            if pieces.last().is_none_or(|(g, _)| *g != group) {
                 let piece = Piece {
                     kind: self.kind,
                     meta: (self.kind == PieceKind::Base).then(|| self.meta.clone()),
                     drop_below: None,
-                    entries: entries.into_iter().collect(),
+                    entries: Vec::new(),
                 };
-                (group, piece)
-            })
-            .collect();
+                pieces.push((group, piece));
+            }
+            if let Some((_, piece)) = pieces.last_mut() {
+                piece.entries.push((key, value));
+            }
+        }
         Ok((self.meta, pieces))
     }
 
@@ -98,8 +103,8 @@ pub(crate) struct Restored {
     pub(crate) group: KeyGroup,
     /// The operator's header, if any piece had one.
     pub(crate) meta: Option<Vec<u8>>,
-    /// Live entries, by key bytes.
-    pub(crate) entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Live entries, sorted by key bytes.
+    pub(crate) entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Restored {

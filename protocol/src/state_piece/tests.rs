@@ -4,7 +4,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The delta of `changed` keys at their values in `model`.
 fn delta(model: &BTreeMap<Vec<u8>, Vec<u8>>, changed: &BTreeSet<Vec<u8>>) -> Piece {
@@ -45,7 +45,7 @@ proptest! {
                 chain = vec![merged.into_base().encode()];
             }
             let merged = merge(chain.iter().map(Vec::as_slice)).unwrap();
-            prop_assert_eq!(&merged.entries, &model);
+            prop_assert_eq!(&merged.entries.into_iter().collect::<BTreeMap<_, _>>(), &model);
         }
     }
 }
@@ -56,7 +56,10 @@ fn a_base_replaces_what_came_before_and_the_last_meta_wins() {
         kind: PieceKind::Base,
         meta: Some(vec![meta]),
         drop_below: None,
-        entries: entries.iter().map(|&(k, v)| (vec![k], Some(vec![v]))).collect(),
+        entries: entries
+            .iter()
+            .map(|&(k, v)| (vec![k], Some(vec![v])))
+            .collect(),
     };
     let chain = [
         base(&[(1, 1), (2, 2)], 7).encode(),
@@ -67,7 +70,7 @@ fn a_base_replaces_what_came_before_and_the_last_meta_wins() {
     assert_eq!(merged.meta, Some(vec![9]));
     assert_eq!(
         merged.entries,
-        BTreeMap::from([(vec![3], vec![3])]),
+        vec![(vec![3], vec![3])],
         "the second base dropped keys 1 and 2"
     );
 }
@@ -93,10 +96,34 @@ fn keys_below_the_last_bound_are_dropped_after_the_whole_chain() {
         .encode(),
     ];
     let merged = merge(chain.iter().map(Vec::as_slice)).unwrap();
-    let keys: Vec<u8> = merged.entries.keys().map(|k| k[0]).collect();
+    let keys: Vec<u8> = merged.entries.iter().map(|(k, _)| k[0]).collect();
     assert_eq!(keys, vec![3, 4], "the last bound (3) holds");
     let base = merged.clone().into_base().encode();
-    assert_eq!(merge([base.as_slice()]).unwrap(), merged, "compaction keeps it");
+    assert_eq!(
+        merge([base.as_slice()]).unwrap(),
+        merged,
+        "compaction keeps it"
+    );
+}
+
+#[test]
+fn an_unsorted_piece_is_put_in_order_and_its_last_repeat_wins() {
+    let piece = |entries: &[(u8, Option<u8>)]| Piece {
+        kind: PieceKind::Delta,
+        meta: None,
+        drop_below: None,
+        entries: entries
+            .iter()
+            .map(|&(k, v)| (vec![k], v.map(|v| vec![v])))
+            .collect(),
+    };
+    let chain = [
+        piece(&[(1, Some(1)), (2, Some(2)), (3, Some(3))]).encode(),
+        piece(&[(3, None), (1, Some(9)), (3, Some(7)), (0, Some(0))]).encode(),
+    ];
+    let merged = merge(chain.iter().map(Vec::as_slice)).unwrap();
+    let entries: Vec<(u8, u8)> = merged.entries.iter().map(|(k, v)| (k[0], v[0])).collect();
+    assert_eq!(entries, vec![(0, 0), (1, 9), (2, 2), (3, 7)]);
 }
 
 #[test]

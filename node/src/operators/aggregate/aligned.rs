@@ -151,7 +151,10 @@ impl<K: GroupKey> AlignedWindows<K> {
             let rows = rows.get_or_insert_with(|| WindowRows::new(&self.core));
             rows.reserve(table.len());
             for (key, _, accs) in table.iter() {
-                rows.push(&self.core, key, (start, end), accs)?;
+                // An expired key's windows never fire, cleaned up yet or not.
+                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(key)) {
+                    rows.push(&self.core, key, (start, end), accs)?;
+                }
             }
             table.clear();
             self.spare.push(table);
@@ -225,6 +228,9 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
 
     fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
         if self.core.advance_watermark(watermark) {
+            if let Some(ttl) = &mut self.ttl {
+                ttl.tick();
+            }
             self.fire(watermark, out)?;
         }
         Ok(())
@@ -301,7 +307,8 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                 if ttl.expired(written) {
                     expired.insert(key);
                 } else {
-                    ttl.restore(key, written).map_err(|e| self.core.state_error(e))?;
+                    ttl.restore(key, written)
+                        .map_err(|e| self.core.state_error(e))?;
                 }
             }
         }
@@ -316,7 +323,9 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                 // Gone: the next checkpoint removes it from the stored chain too.
                 table.note_removed(key);
             } else {
-                table.insert(key, &accs).map_err(|e| self.core.state_error(e))?;
+                table
+                    .insert(key, &accs)
+                    .map_err(|e| self.core.state_error(e))?;
             }
         }
         if reordered {

@@ -83,7 +83,12 @@ fn run_with_recovery(
     let interval = input.len() / completes.len();
     for (i, &completes) in completes.iter().enumerate() {
         let n = i as u64 + 1;
-        let (out, late) = feed(op.as_mut(), &input[i * interval..(i + 1) * interval], 37, &mut wm);
+        let (out, late) = feed(
+            op.as_mut(),
+            &input[i * interval..(i + 1) * interval],
+            37,
+            &mut wm,
+        );
         assert!(late.is_empty(), "the lag covers the disorder");
         emitted.extend(out);
         let changes = op
@@ -115,7 +120,9 @@ fn run_with_recovery(
         for chunk in rest.chunks(37) {
             chunk.iter().for_each(|r| wm.observe(r.event_time));
             let own: Vec<Record> = chunk.iter().filter(|r| mine.contains(r)).cloned().collect();
-            restored.process_batch(&batch(&own), &mut out).expect("process");
+            restored
+                .process_batch(&batch(&own), &mut out)
+                .expect("process");
             if let Some(w) = wm.watermark() {
                 restored.on_watermark(w, &mut out).expect("watermark");
             }
@@ -178,7 +185,8 @@ fn every_aggregate_restores_exactly_from_chains_across_aborted_checkpoints() {
         ),
     ];
     for (window, expected) in kinds {
-        let build = || build_stage(&stage(&["user"], window), &schema(), &ctx(GROUPS)).expect("build");
+        let build =
+            || build_stage(&stage(&["user"], window), &schema(), &ctx(GROUPS)).expect("build");
         for completes in PATTERNS {
             for parallelism in [1, 2] {
                 let got = run_with_recovery(&build, &input, completes, parallelism);

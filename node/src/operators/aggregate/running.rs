@@ -152,7 +152,11 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             })
             .collect();
         self.log = Some(log);
-        Ok(Some(Box::new(self.core.copy(PieceKind::Delta, None, entries))))
+        Ok(Some(Box::new(self.core.copy(
+            PieceKind::Delta,
+            None,
+            entries,
+        ))))
     }
 
     fn confirm(&mut self, checkpoint: CheckpointId) {

@@ -163,7 +163,11 @@ impl<K: GroupKey> SessionWindows<K> {
     fn add(&mut self, input: &Input<'_, K>, row: usize, t: i64) -> Result<bool, OperatorError> {
         let key = input.key(row);
         let key_hash = hash(&key);
-        if self.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(key, key_hash)) {
+        if self
+            .ttl
+            .as_ref()
+            .is_some_and(|ttl| ttl.is_expired(key, key_hash))
+        {
             Self::expire(&mut self.sessions, &mut self.changed, K::own(key));
         }
         let own_end = t
@@ -265,8 +269,11 @@ impl<K: GroupKey> SessionWindows<K> {
                     continue;
                 }
                 let s = list.swap_remove(i);
-                rows.get_or_insert_with(|| WindowRows::new(&self.core))
-                    .push(&self.core, &key, (s.start, s.end), &s.accs)?;
+                // An expired key's sessions never fire, cleaned up yet or not.
+                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(&key)) {
+                    rows.get_or_insert_with(|| WindowRows::new(&self.core))
+                        .push(&self.core, &key, (s.start, s.end), &s.accs)?;
+                }
                 if list.is_empty() {
                     self.sessions.remove(&key);
                 }
@@ -303,6 +310,9 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
 
     fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
         if self.core.advance_watermark(watermark) {
+            if let Some(ttl) = &mut self.ttl {
+                ttl.tick();
+            }
             self.fire(watermark, out)?;
         }
         Ok(())

@@ -218,6 +218,11 @@ impl<K: GroupKey> KeyExpiry<K> {
         self.expiry.expired(written)
     }
 
+    /// Whether `key`'s state has not expired at the last tick.
+    pub(crate) fn is_live(&self, key: &K) -> bool {
+        self.written(key).is_none_or(|w| !self.expired(w))
+    }
+
     /// Restore: `key` was last written at `written` (the latest of several restored wins).
     pub(crate) fn restore(&mut self, key: K, written: i64) -> Result<(), String> {
         let earlier = self.written(&key);

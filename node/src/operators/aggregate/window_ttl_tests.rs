@@ -127,6 +127,21 @@ fn sessions_of_a_key_not_written_for_the_ttl_are_dropped_unfired() {
 }
 
 #[test]
+fn an_expired_key_never_fires_even_before_the_cleanup_reaches_it() {
+    for window in [tumbling(), session()] {
+        let clock = Arc::new(TestClock::default());
+        let mut op = windowed(window, &clock);
+        write(op.as_mut(), &clock, 0, &[(1, 10, 1.0)]);
+        write(op.as_mut(), &clock, 60, &[(2, 20, 2.0)]);
+        // No batch after 100 ms: the cleanup never ran, user 1 is still held.
+        clock.set(150);
+        assert_eq!(op.state_entries(), 2);
+        let users: Vec<i64> = fire_all(op.as_mut()).iter().map(|r| r.0).collect();
+        assert_eq!(users, vec![2], "{window:?}");
+    }
+}
+
+#[test]
 fn a_restore_after_the_ttl_drops_expired_windows_and_keeps_live_ones() {
     for window in [tumbling(), session()] {
         let clock = Arc::new(TestClock::default());
