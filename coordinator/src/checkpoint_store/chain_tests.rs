@@ -18,6 +18,9 @@ const GROUPS: u32 = 4;
 
 type Model = BTreeMap<u32, BTreeMap<Vec<u8>, Vec<u8>>>;
 
+/// A delta's entry: a key and its value, `None` for a tombstone.
+type Change = (Vec<u8>, Option<Vec<u8>>);
+
 fn open(dir: &tempfile::TempDir) -> (Store, CheckpointStore) {
     let store = Store::open(dir.path()).unwrap();
     let checkpoints = CheckpointStore::open(store.db()).unwrap();
@@ -57,7 +60,7 @@ impl Task {
 
     /// Uploads checkpoint `n` as the deltas of every key changed since the base.
     fn upload(&self, store: &CheckpointStore, job: JobId, n: u64, base_job: JobId) {
-        let mut deltas: BTreeMap<u32, Vec<(Vec<u8>, Option<Vec<u8>>)>> = BTreeMap::new();
+        let mut deltas: BTreeMap<u32, Vec<Change>> = BTreeMap::new();
         for (group, key) in &self.dirty {
             let value = self.model.get(group).and_then(|e| e.get(key)).cloned();
             deltas.entry(*group).or_default().push((key.clone(), value));

@@ -35,9 +35,12 @@ pub(crate) struct DeltaCopy<E> {
     pub(crate) entries: Vec<(KeyGroup, E)>,
 }
 
+/// Pieces by key group.
+type GroupPieces = Vec<(KeyGroup, Piece)>;
+
 impl<E: LayerEntry> DeltaCopy<E> {
-    /// One piece per key group with entries, sorted by key, each key once.
-    fn pieces(self) -> Result<(Vec<u8>, Vec<(KeyGroup, Piece)>), OperatorError> {
+    /// The header, and one piece per key group with entries, sorted by key, each key once.
+    fn pieces(self) -> Result<(Vec<u8>, GroupPieces), OperatorError> {
         let name = self.operator;
         let error = |e: String| OperatorError::State(format!("stage \"{name}\": {e}"));
         let mut encoded = Vec::with_capacity(self.entries.len());

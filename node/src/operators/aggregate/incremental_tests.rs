@@ -24,8 +24,11 @@ const LAG: i64 = 40;
 /// (without the header) and the header of the checkpoint.
 #[derive(Default)]
 struct Chains {
-    complete: BTreeMap<u64, (BTreeMap<KeyGroup, Vec<Vec<u8>>>, Vec<u8>)>,
+    complete: BTreeMap<u64, (GroupChains, Vec<u8>)>,
 }
+
+/// Each key group's pieces, in order.
+type GroupChains = BTreeMap<KeyGroup, Vec<Vec<u8>>>;
 
 impl Chains {
     /// Checkpoint `n` completes: the chains of `base`, each changed group's delta appended.
