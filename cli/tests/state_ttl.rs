@@ -41,6 +41,20 @@ fn number_before(report: &str, suffix: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no number before {suffix:?}:\n{report}"))
 }
 
+/// Writes `text` to `spec` and runs it with `quiver local` (2 minutes at most); returns the
+/// report (stderr) after checking that it succeeded.
+fn run_local(spec: &Path, text: &str) -> String {
+    std::fs::write(spec, text).unwrap();
+    let out = quiver_chaos_tests::run_with_timeout(
+        Path::new(QUIVER),
+        &["local", spec.to_str().unwrap()],
+        Duration::from_secs(120),
+    );
+    let report = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "quiver local failed:\n{report}");
+    report
+}
+
 /// The generator's key of event `seq` (its documented formula) with `seed = 0`:
 /// `splitmix64(seq) % keys`.
 fn generated_key(seq: u64, keys: u64) -> i64 {
@@ -92,14 +106,7 @@ rate = 100000
 "#
     ) + &window("tumbling", r#"{ kind = "tumbling", size = "1d" }"#)
         + &window("session", r#"{ kind = "session", gap = "1d" }"#);
-    std::fs::write(&spec, text).unwrap();
-    let out = quiver_chaos_tests::run_with_timeout(
-        Path::new(QUIVER),
-        &["local", spec.to_str().unwrap()],
-        Duration::from_secs(120),
-    );
-    let report = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "quiver local failed:\n{report}");
+    let report = run_local(&spec, &text);
     // The first 10,000 events were written at least 2.9 s (at 100k events/s) before the
     // input ended: far beyond the TTL, so no window of a key seen only among them fires.
     let later: std::collections::HashSet<i64> =
@@ -132,9 +139,9 @@ rate = 100000
 fn churning_keys_keep_state_and_checkpoints_bounded_by_the_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("job.toml");
-    std::fs::write(
+    let report = run_local(
         &spec,
-        format!(
+        &format!(
             r#"
 [job]
 name = "ttl-churn"
@@ -162,15 +169,7 @@ kind = "discard"
 input = "running"
 "#
         ),
-    )
-    .unwrap();
-    let out = quiver_chaos_tests::run_with_timeout(
-        Path::new(QUIVER),
-        &["local", spec.to_str().unwrap()],
-        Duration::from_secs(120),
     );
-    let report = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "quiver local failed:\n{report}");
     // 1.5M distinct keys were written, at most 300k per second; with a 1 s TTL and
     // incremental clean-up, far fewer than all of them may remain (without a TTL: 1.5M
     // entries and ~10 B each in a snapshot).

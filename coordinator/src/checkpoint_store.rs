@@ -122,6 +122,17 @@ impl CheckpointStore {
         bytes: &[u8],
     ) -> Result<(), CheckpointStoreError> {
         let _shared = self.shared();
+        self.refuse_if_complete(job, checkpoint)?;
+        let blob = self.store_blob(job, checkpoint, operator, group, bytes)?;
+        self.write_chain(job, checkpoint, operator, group, &Chain::whole(blob))
+    }
+
+    /// Refuses to put state into a checkpoint that is already complete.
+    fn refuse_if_complete(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+    ) -> Result<(), CheckpointStoreError> {
         if self.is_complete(job, checkpoint)? {
             return Err(CheckpointStoreError::AlreadyComplete {
                 job,
@@ -129,8 +140,7 @@ impl CheckpointStore {
                 action: "putting state",
             });
         }
-        let blob = self.store_blob(job, checkpoint, operator, group, bytes)?;
-        self.write_chain(job, checkpoint, operator, group, &Chain::whole(blob))
+        Ok(())
     }
 
     /// Whether `checkpoint` has a manifest (its blobs are not verified).

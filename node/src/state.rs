@@ -18,4 +18,4 @@ pub(crate) mod changes;
 pub(crate) mod pieces;
 
 pub(crate) use changes::{ChangeLog, ChangedSlots};
-pub(crate) use pieces::{DeltaCopy, LayerEntry, Restored};
+pub(crate) use pieces::{DeltaCopy, KeyedEntry, LayerKey, Restored};

@@ -247,23 +247,6 @@ pub fn wrap(schema: &[u8], payload: &[u8]) -> Vec<u8> {
 pub fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
     let header = MAGIC.len() + 4;
     if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
-        return Err("the piece has no schema".into());
-    }
-    let mut len = [0u8; 4];
-    len.copy_from_slice(&bytes[MAGIC.len()..header]);
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_SCHEMA_BYTES || bytes.len() < header + len {
-        return Err(format!(
-            "the piece's schema is cut off ({len} bytes announced)"
-        ));
-    }
-    Ok((&bytes[header..header + len], &bytes[header + len..]))
-}
-
-/// Splits a piece made by [`wrap`] into its schema and the operator's bytes.
-pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
-    let header = MAGIC.len() + 4;
-    if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
         return Err(
             "the saved state has no schema (it was written by an older Quiver): start the job \
              without --from-savepoint"
@@ -278,10 +261,16 @@ pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
             "the saved state's schema is cut off ({len} bytes announced)"
         ));
     }
+    Ok((&bytes[header..header + len], &bytes[header + len..]))
+}
+
+/// Splits a piece made by [`wrap`] into its schema and the operator's bytes.
+pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
+    let (encoded, payload) = parts(&bytes)?;
     let config = bincode::config::standard().with_limit::<MAX_SCHEMA_BYTES>();
-    let (schema, _): (StateSchema, usize) =
-        bincode::serde::decode_from_slice(&bytes[header..header + len], config)
-            .map_err(|e| format!("the saved state's schema is unreadable: {e}"))?;
-    bytes.drain(..header + len);
+    let (schema, _): (StateSchema, usize) = bincode::serde::decode_from_slice(encoded, config)
+        .map_err(|e| format!("the saved state's schema is unreadable: {e}"))?;
+    let header = bytes.len() - payload.len();
+    bytes.drain(..header);
     Ok((schema, bytes))
 }

@@ -5,8 +5,8 @@
 //! read back as a chain and merged — must equal the model as it was at its barrier, also after
 //! pruning, compaction and a copy into another job.
 
+use super::tests::open;
 use super::*;
-use crate::store::Store;
 use proptest::prelude::*;
 use quiver_protocol::messages::IncrementalState;
 use quiver_protocol::state_piece::{self, Piece, PieceKind};
@@ -20,12 +20,6 @@ type Model = BTreeMap<u32, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 /// A delta's entry: a key and its value, `None` for a tombstone.
 type Change = (Vec<u8>, Option<Vec<u8>>);
-
-fn open(dir: &tempfile::TempDir) -> (Store, CheckpointStore) {
-    let store = Store::open(dir.path()).unwrap();
-    let checkpoints = CheckpointStore::open(store.db()).unwrap();
-    (store, checkpoints)
-}
 
 fn manifest(job: JobId, checkpoint: u64, kind: SnapshotKind) -> Manifest {
     Manifest {

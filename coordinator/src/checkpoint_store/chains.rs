@@ -83,13 +83,7 @@ impl CheckpointStore {
             )));
         }
         let _shared = self.shared();
-        if self.is_complete(job, checkpoint)? {
-            return Err(CheckpointStoreError::AlreadyComplete {
-                job,
-                checkpoint,
-                action: "putting state",
-            });
-        }
+        self.refuse_if_complete(job, checkpoint)?;
         let mut chains = match base {
             Some((owner, from)) => {
                 if !self.is_complete(owner, from)? {

@@ -20,6 +20,37 @@ pub(crate) trait LayerEntry: Send + 'static {
     fn value(&self) -> Result<Option<Vec<u8>>, String>;
 }
 
+/// A key an operator stores in the layer, encoded off the task.
+pub(crate) trait LayerKey: Send + 'static {
+    /// Appends the key's bytes to `out`.
+    fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), String>;
+}
+
+/// A key with its value copied at a barrier (`None`: the key is gone), the value stored as
+/// bincode.
+pub(crate) struct KeyedEntry<K, V> {
+    /// The key.
+    pub(crate) key: K,
+    /// Its value, `None` for a tombstone.
+    pub(crate) value: Option<V>,
+}
+
+impl<K: LayerKey, V: Serialize + Send + 'static> LayerEntry for KeyedEntry<K, V> {
+    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        self.key.encode_key(out)
+    }
+
+    fn value(&self) -> Result<Option<Vec<u8>>, String> {
+        self.value
+            .as_ref()
+            .map(|v| {
+                let mut out = Vec::new();
+                encode(v, &mut out).map(|()| out)
+            })
+            .transpose()
+    }
+}
+
 /// Entries copied at a barrier (the changed ones, or all of them for a full snapshot), with
 /// the operator's header, waiting to be encoded off the task.
 pub(crate) struct DeltaCopy<E> {

@@ -17,8 +17,8 @@ use super::table::{hash, AccTable};
 use super::ttl::{Expiry, KeyExpiry};
 use super::{arrange, Core};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
-use crate::state::pieces::{decode, encode, ordered_i64, split_ordered_i64};
-use crate::state::{ChangeLog, LayerEntry};
+use crate::state::pieces::{decode, ordered_i64, split_ordered_i64};
+use crate::state::{ChangeLog, KeyedEntry, LayerKey};
 use quiver_protocol::batch::Batch;
 use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::CheckpointId;
@@ -27,30 +27,23 @@ use std::collections::BTreeMap;
 /// A key's saved value in one window: its accumulators and the key's last write.
 type Saved = (Vec<Acc>, Option<i64>);
 
-/// One key of one window in a checkpoint: its value, `None` once the window fired or the key
-/// expired.
-struct Entry<K> {
+/// A key in one window, as a checkpoint stores it: the window end in order-preserving bytes
+/// (so a live-key bound cuts fired windows), then the key.
+pub(crate) struct WindowKey<K> {
     end: i64,
     key: K,
-    value: Option<Saved>,
 }
 
-impl<K: GroupKey> LayerEntry for Entry<K> {
-    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+impl<K: GroupKey> LayerKey for WindowKey<K> {
+    fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), String> {
         out.extend_from_slice(&ordered_i64(self.end));
-        encode(&self.key, out)
-    }
-
-    fn value(&self) -> Result<Option<Vec<u8>>, String> {
-        self.value
-            .as_ref()
-            .map(|v| {
-                let mut out = Vec::new();
-                encode(v, &mut out).map(|()| out)
-            })
-            .transpose()
+        self.key.encode_key(out)
     }
 }
+
+/// One key of one window in a checkpoint: its value, `None` once the window fired or the key
+/// expired.
+type Entry<K> = KeyedEntry<WindowKey<K>, Saved>;
 
 /// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
 pub(crate) struct AlignedWindows<K> {
@@ -125,8 +118,10 @@ impl<K: GroupKey> AlignedWindows<K> {
                     .filter(|_| live)
                     .map(|(_, accs)| (accs.to_vec(), written));
                 let entry = Entry {
-                    end,
-                    key: key.clone(),
+                    key: WindowKey {
+                        end,
+                        key: key.clone(),
+                    },
                     value,
                 };
                 (self.core.group(key), entry)

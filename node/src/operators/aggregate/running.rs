@@ -12,8 +12,8 @@ use super::table::{hash, AccTable};
 use super::ttl::Expiry;
 use super::{arrange, Core};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
-use crate::state::pieces::{decode, encode};
-use crate::state::{ChangeLog, LayerEntry};
+use crate::state::pieces::decode;
+use crate::state::{ChangeLog, KeyedEntry};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder};
 use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::CheckpointId;
@@ -22,26 +22,7 @@ use quiver_protocol::CheckpointId;
 type Saved = (Vec<Acc>, Option<i64>);
 
 /// One key of a checkpoint: its value, `None` once it expired.
-struct Entry<K> {
-    key: K,
-    value: Option<Saved>,
-}
-
-impl<K: GroupKey> LayerEntry for Entry<K> {
-    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
-        encode(&self.key, out)
-    }
-
-    fn value(&self) -> Result<Option<Vec<u8>>, String> {
-        self.value
-            .as_ref()
-            .map(|v| {
-                let mut out = Vec::new();
-                encode(v, &mut out).map(|()| out)
-            })
-            .transpose()
-    }
-}
+type Entry<K> = KeyedEntry<K, Saved>;
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
 pub(crate) struct RunningAggregate<K> {

@@ -17,8 +17,8 @@ use super::table::hash;
 use super::ttl::{Expiry, KeyExpiry};
 use super::{arrange, Core};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
-use crate::state::pieces::{decode, encode};
-use crate::state::{ChangeLog, LayerEntry};
+use crate::state::pieces::decode;
+use crate::state::{ChangeLog, KeyedEntry};
 use hashbrown::{HashMap, HashSet};
 use quiver_protocol::batch::Batch;
 use quiver_protocol::state_piece::PieceKind;
@@ -31,26 +31,7 @@ use std::collections::BTreeMap;
 type Saved = (Vec<Session>, Option<i64>);
 
 /// One key in a checkpoint: its value, `None` once it has no session.
-struct Entry<K> {
-    key: K,
-    value: Option<Saved>,
-}
-
-impl<K: GroupKey> LayerEntry for Entry<K> {
-    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
-        encode(&self.key, out)
-    }
-
-    fn value(&self) -> Result<Option<Vec<u8>>, String> {
-        self.value
-            .as_ref()
-            .map(|v| {
-                let mut out = Vec::new();
-                encode(v, &mut out).map(|()| out)
-            })
-            .transpose()
-    }
-}
+type Entry<K> = KeyedEntry<K, Saved>;
 
 /// One open session of a key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
