@@ -1,6 +1,8 @@
 //! Tracking the keys changed since the last confirmed checkpoint.
 
 use quiver_protocol::CheckpointId;
+use std::collections::HashSet;
+use std::hash::Hash;
 
 /// The keys of a slot-numbered table written since the last barrier: one bit per slot (a
 /// key is listed once however often it is written) and the list of those keys, so taking
@@ -93,14 +95,32 @@ impl<K> Default for ChangeLog<K> {
     }
 }
 
-impl<K> ChangeLog<K> {
+impl<K: Hash + Eq + Clone> ChangeLog<K> {
     /// Barrier `checkpoint`: `fresh` changed since the previous barrier. Returns every key
     /// changed since the last confirmed checkpoint (possibly repeated).
+    ///
+    /// While checkpoints keep failing (a backpressured job whose checkpoints expire), the
+    /// lists of earlier unconfirmed checkpoints are merged into one, each key once, under the
+    /// newest of their ids: a later confirmation then forgets them all, an earlier one none
+    /// (they are sent again, which is harmless), and memory stays bounded by the distinct
+    /// keys changed since the last confirmed checkpoint.
     pub(crate) fn capture(
         &mut self,
         checkpoint: CheckpointId,
         fresh: Vec<K>,
     ) -> impl Iterator<Item = &K> + '_ {
+        if self.unconfirmed.len() >= 2 {
+            let newest = self.unconfirmed.iter().map(|(c, _)| *c).max();
+            let mut seen = HashSet::new();
+            let merged: Vec<K> = std::mem::take(&mut self.unconfirmed)
+                .into_iter()
+                .flat_map(|(_, keys)| keys)
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
+            if let Some(newest) = newest {
+                self.unconfirmed.push((newest, merged));
+            }
+        }
         self.unconfirmed.push((checkpoint, fresh));
         self.unconfirmed.iter().flat_map(|(_, keys)| keys)
     }
@@ -146,5 +166,34 @@ mod tests {
         assert_eq!(keys(&mut log, 3, vec![4]), BTreeSet::from([1, 2, 3, 4]));
         log.confirm(CheckpointId(2));
         assert_eq!(keys(&mut log, 4, vec![]), BTreeSet::from([4]));
+    }
+
+    #[test]
+    fn the_lists_of_failing_checkpoints_merge_and_are_forgotten_by_the_newest() {
+        let mut log = ChangeLog::default();
+        let mut changed = BTreeSet::new();
+        for (c, fresh) in [
+            (1, vec![1, 2]),
+            (2, vec![2, 3]),
+            (3, vec![3, 4]),
+            (4, vec![1]),
+        ] {
+            changed.extend(fresh.iter().copied());
+            let all: BTreeSet<u32> = log.capture(CheckpointId(c), fresh).copied().collect();
+            assert_eq!(all, changed, "nothing confirmed: every change is carried");
+        }
+        let held: Vec<u32> = log
+            .unconfirmed
+            .iter()
+            .flat_map(|(_, k)| k)
+            .copied()
+            .collect();
+        assert_eq!(held.len(), 5, "1..=4 once (merged) and 1 (fresh): {held:?}");
+        // Checkpoint 2 completing confirms nothing merged under checkpoint 3.
+        log.confirm(CheckpointId(2));
+        let kept: BTreeSet<u32> = log.capture(CheckpointId(5), vec![]).copied().collect();
+        assert_eq!(kept, BTreeSet::from([1, 2, 3, 4]));
+        log.confirm(CheckpointId(5));
+        assert_eq!(log.capture(CheckpointId(6), vec![]).count(), 0);
     }
 }
