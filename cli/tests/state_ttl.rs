@@ -107,6 +107,10 @@ rate = 100000
     ) + &window("tumbling", r#"{ kind = "tumbling", size = "1d" }"#)
         + &window("session", r#"{ kind = "session", gap = "1d" }"#);
     let report = run_local(&spec, &text);
+    assert!(
+        report.contains("keys expired by state_ttl"),
+        "expired keys are counted:\n{report}"
+    );
     // The first 10,000 events were written at least 2.9 s (at 100k events/s) before the
     // input ended: far beyond the TTL, so no window of a key seen only among them fires.
     let later: std::collections::HashSet<i64> =

@@ -137,6 +137,12 @@ pub trait Operator: Send + 'static {
     /// before) are stored, so the operator may forget them.
     fn confirm(&mut self, _checkpoint: CheckpointId) {}
 
+    /// Keys whose state expired (`job.state_ttl`) since the operator was built (0 without a
+    /// TTL).
+    fn state_expired(&self) -> u64 {
+        0
+    }
+
     /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).
     fn state_entries(&self) -> u64 {
         0

@@ -255,6 +255,9 @@ pub struct TaskMetrics {
     pub credits: u64,
     /// Keyed state entries held now.
     pub state_entries: u64,
+    /// Keys whose state expired (`job.state_ttl`) since the task started: dropped when the
+    /// cleanup reached them or a record found them expired.
+    pub state_expired: u64,
     /// The last checkpoint's alignment: first barrier in to all barriers in, µs.
     pub last_align_us: u64,
     /// The last checkpoint's pause to copy the task's state (encoding runs in the background), µs.
@@ -281,6 +284,7 @@ impl TaskMetrics {
         self.max_queued_batches = self.max_queued_batches.max(other.max_queued_batches);
         self.credits = self.credits.max(other.credits);
         self.state_entries += other.state_entries;
+        self.state_expired += other.state_expired;
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
         self.last_snapshot_bytes += other.last_snapshot_bytes;
@@ -338,6 +342,8 @@ pub struct JobReport {
     pub expired_checkpoints: u32,
     /// Keyed state entries held by all tasks now.
     pub state_entries: u64,
+    /// Keys whose state expired in all tasks (`job.state_ttl`), since they started.
+    pub state_expired: u64,
     /// Bytes the checkpoint store holds for the job.
     pub checkpoint_bytes: u64,
 }

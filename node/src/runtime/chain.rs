@@ -461,6 +461,17 @@ impl Chain {
         Ok(())
     }
 
+    /// Keys whose state expired in the chain's stages since they started.
+    pub(crate) fn state_expired(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| match &n.step {
+                Step::Stage(op) => op.state_expired(),
+                Step::Sink(_) => 0,
+            })
+            .sum()
+    }
+
     /// Keyed state entries held by the chain's stages.
     pub(crate) fn state_entries(&self) -> u64 {
         self.nodes

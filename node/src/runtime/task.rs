@@ -566,11 +566,14 @@ impl Actor for TaskActor {
                 Err(e) => Err(e),
             },
         };
-        state
-            .args
-            .counters
+        let counters = &state.args.counters;
+        let chain = &state.args.chain;
+        counters
             .state_entries
-            .store(state.args.chain.state_entries(), Ordering::Relaxed);
+            .store(chain.state_entries(), Ordering::Relaxed);
+        counters
+            .state_expired
+            .store(chain.state_expired(), Ordering::Relaxed);
         if let Err(e) = result {
             state.done = true;
             state.report(TaskEventKind::Failed(e.failure()));

@@ -242,6 +242,10 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         self.windows.values().map(|t| t.len() as u64).sum()
     }
 
+    fn state_expired(&self) -> u64 {
+        self.ttl.as_ref().map_or(0, KeyExpiry::expired_count)
+    }
+
     fn snapshot_changes(
         &mut self,
         checkpoint: CheckpointId,

@@ -111,6 +111,10 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         self.table.len() as u64
     }
 
+    fn state_expired(&self) -> u64 {
+        self.expiry.as_ref().map_or(0, Expiry::expired_count)
+    }
+
     fn snapshot_changes(
         &mut self,
         checkpoint: CheckpointId,

@@ -310,6 +310,10 @@ impl<K: GroupKey> Operator for SessionWindows<K> {
         self.sessions.values().map(|l| l.len() as u64).sum()
     }
 
+    fn state_expired(&self) -> u64 {
+        self.ttl.as_ref().map_or(0, KeyExpiry::expired_count)
+    }
+
     fn snapshot_changes(
         &mut self,
         checkpoint: CheckpointId,

@@ -16,7 +16,9 @@
 //!   the watermark stalls or windows are long; with a `ttl` longer than the windows' span plus
 //!   the watermark's lag, only keys whose windows would not fire in time are affected.
 //!
-//! Expired keys are not counted separately: the task's `state entries` gauge shows the bound.
+//! Expired keys are counted (`state_expired` in the task's metrics, `expired` in `quiver job
+//! status`), so a job that drops windows unfired shows it; keys that expired while the job
+//! was down (dropped by a restore) are not counted.
 //!
 //! The time is read once per batch (one clock read, not one per record), so every record of a
 //! batch is written at the batch's time. Cleanup is incremental: after each batch a bounded
@@ -84,6 +86,8 @@ pub(crate) struct Expiry {
     now: i64,
     /// Last write of every slot, in slot order.
     written: Vec<i64>,
+    /// Keys found expired so far.
+    expired: u64,
     /// The next slot the cleanup examines.
     cursor: usize,
 }
@@ -100,6 +104,7 @@ impl Expiry {
             now,
             written: Vec::new(),
             cursor: 0,
+            expired: 0,
         }
     }
 
@@ -125,6 +130,7 @@ impl Expiry {
         }
         let expired = self.expired(self.written[slot]);
         self.written[slot] = self.now;
+        self.expired += u64::from(expired);
         expired
     }
 
@@ -140,6 +146,11 @@ impl Expiry {
     /// The last write of slot `slot`.
     pub(crate) fn written(&self, slot: usize) -> i64 {
         self.written[slot]
+    }
+
+    /// Keys found expired so far (by a write or by the cleanup).
+    pub(crate) fn expired_count(&self) -> u64 {
+        self.expired
     }
 
     /// Examines up to `max(4 × batch, 64)` slots of `table` from the cursor on, removing
@@ -163,6 +174,7 @@ impl Expiry {
                     removed(key);
                 }
                 self.written.swap_remove(self.cursor);
+                self.expired += 1;
             } else {
                 self.cursor += 1;
             }
@@ -230,6 +242,11 @@ impl<K: GroupKey> KeyExpiry<K> {
         self.expiry
             .set(slot, new, earlier.map_or(written, |e| e.max(written)));
         Ok(())
+    }
+
+    /// Keys found expired so far.
+    pub(crate) fn expired_count(&self) -> u64 {
+        self.expiry.expired_count()
     }
 
     /// Removes up to a budget's worth of expired keys (see [`Expiry::clean`]), passing each to

@@ -91,6 +91,11 @@ fn scenario(op: &mut dyn Operator, clock: &TestClock) {
     write(op, clock, 110, &[(4, 50, 7.0), (3, 30, 4.0)]);
     assert_eq!(op.state_entries(), 3, "user 2's window was dropped");
     write(op, clock, 130, &[(2, 40, 5.0)]);
+    assert_eq!(
+        op.state_expired(),
+        2,
+        "users 4 (on its write) and 2 (by the cleanup)"
+    );
 }
 
 #[test]
