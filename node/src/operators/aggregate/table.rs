@@ -181,11 +181,11 @@ impl<K: GroupKey> AccTable<K> {
     }
 
     /// Removes and returns the key in slot `slot` (`< len`) of a [`AccTable::removable`]
-    /// table; the key of the last slot moves into `slot`. A table that cannot remove keys is
-    /// left unchanged.
+    /// table; the key of the last slot moves into `slot`. A table that cannot remove keys,
+    /// or an empty one, is left unchanged.
     pub(crate) fn swap_remove(&mut self, slot: usize) -> Option<K> {
         let keys = self.keys.as_mut()?;
-        let last = keys.len() - 1;
+        let last = keys.len().checked_sub(1)?;
         let removed = keys.swap_remove(slot);
         if let Some(changes) = &mut self.changes {
             changes.removed(slot, removed.clone(), last);
