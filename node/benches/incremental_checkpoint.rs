@@ -71,6 +71,14 @@ fn write(op: &mut dyn Operator, schema: &Schema, users: impl Iterator<Item = i64
     }
 }
 
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -123,8 +131,8 @@ fn main() {
     let changed = keys * percent / 100;
     let (mut pauses, mut encodes, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..intervals {
-        // Distinct keys: a stride coprime with most key counts, shifted each interval.
-        let stride = 7_919 + 2 * i;
+        // Distinct keys: a stride coprime with the key count, shifted each interval.
+        let stride = (7_919 + 2 * i..).find(|&s| gcd(s, keys) == 1).unwrap_or(1);
         let users = (0..changed).map(|j| ((i * 104_729 + j * stride) % keys) as i64);
         write(op.as_mut(), &input, users);
         let n = CheckpointId(i + 2);
