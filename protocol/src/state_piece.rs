@@ -65,6 +65,14 @@ impl Piece {
         bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
     }
 
+    /// The kind of an encoded piece, read from its first bytes.
+    pub fn kind_of(bytes: &[u8]) -> Result<PieceKind, PieceError> {
+        let config = bincode::config::standard().with_limit::<MAX_PIECE_BYTES>();
+        bincode::serde::decode_from_slice(bytes, config)
+            .map(|(kind, _)| kind)
+            .map_err(|e| PieceError::Decode(e.to_string()))
+    }
+
     /// Reads a piece, refusing more than [`MAX_PIECE_BYTES`] before allocating.
     pub fn decode(bytes: &[u8]) -> Result<Piece, PieceError> {
         let config = bincode::config::standard().with_limit::<MAX_PIECE_BYTES>();

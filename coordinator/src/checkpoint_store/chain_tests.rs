@@ -40,6 +40,9 @@ struct Task {
     model: Model,
     dirty: BTreeSet<(u32, Vec<u8>)>,
     base: Option<CheckpointId>,
+    /// Upload base pieces (every live entry of the changed and the held groups), as a node
+    /// does when its copy holds its whole state.
+    whole: bool,
 }
 
 impl Task {
@@ -52,18 +55,31 @@ impl Task {
         self.dirty.insert((group, vec![key]));
     }
 
-    /// Uploads checkpoint `n` as the deltas of every key changed since the base.
+    /// Uploads checkpoint `n` as the deltas of every key changed since the base (or, when
+    /// `whole`, as base pieces of every group holding or having changed keys).
     fn upload(&self, store: &CheckpointStore, job: JobId, n: u64, base_job: JobId) {
-        let mut deltas: BTreeMap<u32, Vec<Change>> = BTreeMap::new();
+        let mut deltas: BTreeMap<u32, BTreeMap<Vec<u8>, Option<Vec<u8>>>> = BTreeMap::new();
         for (group, key) in &self.dirty {
             let value = self.model.get(group).and_then(|e| e.get(key)).cloned();
-            deltas.entry(*group).or_default().push((key.clone(), value));
+            deltas.entry(*group).or_default().insert(key.clone(), value);
         }
+        if self.whole {
+            for (group, entries) in &self.model {
+                let piece = deltas.entry(*group).or_default();
+                piece.extend(entries.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+            }
+        }
+        let kind = if self.whole {
+            PieceKind::Base
+        } else {
+            PieceKind::Delta
+        };
         let deltas: Vec<(KeyGroup, Vec<u8>)> = deltas
             .into_iter()
             .map(|(g, entries)| {
+                let entries: Vec<Change> = entries.into_iter().collect();
                 let piece = Piece {
-                    kind: PieceKind::Delta,
+                    kind,
                     meta: None,
                     drop_below: None,
                     entries,
@@ -125,8 +141,9 @@ fn live(model: &Model) -> Model {
         .collect()
 }
 
-/// One interval: the changes, then whether its checkpoint completes (or is aborted).
-type Interval = (Vec<(u32, u8, Option<u8>)>, bool);
+/// One interval: the changes, whether its checkpoint completes (or is aborted), and whether
+/// the task uploads its whole state as base pieces.
+type Interval = (Vec<(u32, u8, Option<u8>)>, bool, bool);
 
 fn intervals() -> impl Strategy<Value = Vec<Interval>> {
     let change = (0..GROUPS, 0u8..40, proptest::option::of(0u8..5));
@@ -134,6 +151,7 @@ fn intervals() -> impl Strategy<Value = Vec<Interval>> {
         (
             proptest::collection::vec(change, 0..30),
             proptest::bool::weighted(0.8),
+            proptest::bool::weighted(0.2),
         ),
         1..30,
     )
@@ -150,11 +168,12 @@ proptest! {
         let mut task = Task::default();
         let mut expected: BTreeMap<u64, Model> = BTreeMap::new();
         let mut savepoint: Option<(u64, Model)> = None;
-        for (i, (changes, completes)) in intervals.iter().enumerate() {
+        for (i, (changes, completes, whole)) in intervals.iter().enumerate() {
             let n = i as u64 + 1;
             for &(g, k, v) in changes {
                 task.change(g, k, v);
             }
+            task.whole = *whole;
             task.upload(&store, job, n, job);
             if !completes {
                 store.abort(job, CheckpointId(n)).unwrap();

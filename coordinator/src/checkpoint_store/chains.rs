@@ -1,8 +1,9 @@
 //! Chains of pieces (DESIGN §5, "The keyed-state layer"): what the store keeps per
 //! (checkpoint, operator, key group). An operator that snapshots whole keeps one piece per
 //! group; a keyed-state operator uploads deltas, and its chain for checkpoint `n` is the chain
-//! of the checkpoint the task named as its base, then the group's delta (if the group changed),
-//! then the operator's header piece — so a key group without a change costs one small
+//! of the checkpoint the task named as its base, then the group's delta (if the group changed;
+//! a base piece, when the task copied its whole state, starts the chain again), then the
+//! operator's header piece — so a key group without a change costs one small
 //! reference and no bytes.
 //!
 //! A chain is compacted into one base piece here, off any task, when [`should_compact`] says
@@ -15,7 +16,7 @@ use super::keys::{self, BlobId};
 use super::{CheckpointStore, CheckpointStoreError};
 use quiver_protocol::codec;
 use quiver_protocol::messages::IncrementalState;
-use quiver_protocol::state_piece::{Merged, Piece};
+use quiver_protocol::state_piece::{Merged, Piece, PieceKind};
 use quiver_protocol::state_schema;
 use quiver_protocol::{CheckpointId, JobId, KeyGroup};
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,14 @@ impl Chain {
 /// most about twice the state's bytes) or the chain is longer than [`MAX_CHAIN_PIECES`].
 pub fn should_compact(base: u64, deltas: &[u64]) -> bool {
     !deltas.is_empty() && (deltas.iter().sum::<u64>() > base || deltas.len() + 1 > MAX_CHAIN_PIECES)
+}
+
+/// Whether an uploaded piece (schema-wrapped) is a base: it replaces its chain.
+fn is_base(bytes: &[u8]) -> bool {
+    state_schema::parts(bytes)
+        .ok()
+        .and_then(|(_, payload)| Piece::kind_of(payload).ok())
+        == Some(PieceKind::Base)
 }
 
 impl CheckpointStore {
@@ -97,7 +106,12 @@ impl CheckpointStore {
         };
         for (group, bytes) in deltas {
             let blob = self.store_blob(job, checkpoint, operator, *group, bytes)?;
-            chains.entry(*group).or_default().pieces.push(blob);
+            let pieces = &mut chains.entry(*group).or_default().pieces;
+            if is_base(bytes) {
+                // The task copied the group whole: the chain starts again from it.
+                pieces.clear();
+            }
+            pieces.push(blob);
         }
         let first = KeyGroup(state.groups.start);
         let meta = self.store_blob(job, checkpoint, operator, first, &state.meta)?;

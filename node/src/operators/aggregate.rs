@@ -281,13 +281,14 @@ impl Core {
         key_group(key.hash_code(), self.max_parallelism)
     }
 
-    /// A copy of `entries` for a snapshot (`kind`: the changes, or every entry), with the
-    /// watermark as the header.
+    /// A copy of `entries` for a snapshot (`kind`: the changes, or every entry) of a stage
+    /// holding `live` entries, with the watermark as the header.
     fn copy<E>(
         &self,
         kind: PieceKind,
         drop_below: Option<Vec<u8>>,
         entries: Vec<(KeyGroup, E)>,
+        live: usize,
     ) -> DeltaCopy<E> {
         DeltaCopy {
             operator: self.name.clone(),
@@ -295,6 +296,7 @@ impl Core {
             meta: self.watermark.to_be_bytes().to_vec(),
             drop_below,
             entries,
+            live,
         }
     }
 

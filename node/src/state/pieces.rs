@@ -64,6 +64,10 @@ pub(crate) struct DeltaCopy<E> {
     pub(crate) drop_below: Option<Vec<u8>>,
     /// The entries by key group; a key may repeat (with the same current value).
     pub(crate) entries: Vec<(KeyGroup, E)>,
+    /// The operator's live entries at the barrier: a delta holding that many live entries
+    /// holds the whole state, and is encoded as base pieces (each starts its chain again, so
+    /// a workload that changes every key costs the store no compaction).
+    pub(crate) live: usize,
 }
 
 /// Pieces by key group.
@@ -83,12 +87,15 @@ impl<E: LayerEntry> DeltaCopy<E> {
         // A key copied twice (changed in several unconfirmed intervals) has one current value.
         encoded.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         encoded.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        let full = self.kind == PieceKind::Base;
+        let whole = encoded.iter().filter(|e| e.2.is_some()).count() == self.live;
+        let kind = if whole { PieceKind::Base } else { self.kind };
         let mut pieces: Vec<(KeyGroup, Piece)> = Vec::new();
         for (group, key, value) in encoded {
             if pieces.last().is_none_or(|(g, _)| *g != group) {
                 let piece = Piece {
-                    kind: self.kind,
-                    meta: (self.kind == PieceKind::Base).then(|| self.meta.clone()),
+                    kind,
+                    meta: full.then(|| self.meta.clone()),
                     drop_below: None,
                     entries: Vec::new(),
                 };

@@ -132,6 +132,10 @@ fn garbage_and_forged_lengths_are_errors_not_allocations() {
     // kind Delta, no meta, no bound, then a vector length of 2^62 entries.
     let forged = [1u8, 0, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x40];
     assert!(Piece::decode(&forged).is_err());
+    assert_eq!(
+        Piece::kind_of(&Piece::meta(vec![1], None).encode()).unwrap(),
+        PieceKind::Delta
+    );
     let mut trailing = Piece::meta(vec![1], None).encode();
     trailing.push(0);
     assert!(matches!(

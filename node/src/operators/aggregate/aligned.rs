@@ -130,7 +130,8 @@ impl<K: GroupKey> AlignedWindows<K> {
         // Pending windows end after the watermark + 1: the others fired.
         let live = (self.core.watermark > i64::MIN)
             .then(|| ordered_i64(self.core.watermark.saturating_add(2)).to_vec());
-        self.core.copy(kind, live, entries)
+        let held = self.windows.values().map(AccTable::len).sum();
+        self.core.copy(kind, live, entries, held)
     }
 
     /// Emits and drops every window with `end - 1 <= watermark`, in end order, as one batch.

@@ -13,6 +13,7 @@ use crate::operators::build_stage;
 use crate::watermark::WatermarkGenerator;
 use quiver_protocol::keygroup::{key_group, key_groups_of, key_hash_code, partition_of};
 use quiver_protocol::spec::WindowSpec;
+use quiver_protocol::state_piece::{Piece, PieceKind};
 use quiver_protocol::{CheckpointId, KeyGroup, PartitionId, Record, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -213,7 +214,7 @@ fn a_checkpoint_copies_only_the_keys_changed_since_the_last_confirmed_one() {
             .deltas
             .iter()
             .map(|d| {
-                let piece = quiver_protocol::state_piece::Piece::decode(&d.bytes).expect("piece");
+                let piece = Piece::decode(&d.bytes).expect("piece");
                 piece.entries.len()
             })
             .sum()
@@ -222,9 +223,19 @@ fn a_checkpoint_copies_only_the_keys_changed_since_the_last_confirmed_one() {
         let copy = op.snapshot_changes(CheckpointId(n)).unwrap().unwrap();
         copy.serialize().unwrap()
     };
+    let kinds = |changes: &crate::operator::Changes| -> Vec<PieceKind> {
+        let mut kinds: Vec<PieceKind> = changes
+            .deltas
+            .iter()
+            .map(|d| Piece::kind_of(&d.bytes).expect("piece"))
+            .collect();
+        kinds.dedup();
+        kinds
+    };
     let first = barrier(&mut op, 1);
     let users: std::collections::BTreeSet<i64> = input.iter().map(user).collect();
     assert_eq!(keys(&first), users.len(), "every key, once");
+    assert_eq!(kinds(&first), [PieceKind::Base], "the whole state: bases");
     op.confirm(CheckpointId(1));
     // Three keys change; checkpoint 2 is aborted, so checkpoint 3 carries them too.
     let few = [(7, 5.0), (8, 1.0), (7, 2.0)].map(|(u, a)| {
@@ -235,7 +246,8 @@ fn a_checkpoint_copies_only_the_keys_changed_since_the_last_confirmed_one() {
     });
     let mut out = Output::default();
     op.process_batch(&batch(&few[..2]), &mut out).unwrap();
-    assert_eq!(keys(&barrier(&mut op, 2)), 2);
+    let second = barrier(&mut op, 2);
+    assert_eq!((keys(&second), kinds(&second)), (2, vec![PieceKind::Delta]));
     op.process_batch(&batch(&few[2..]), &mut out).unwrap();
     let mut other = input[0].clone();
     other.row[0] = Value::I64(9);

@@ -137,10 +137,12 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             })
             .collect();
         self.log = Some(log);
+        let live = self.table.len();
         Ok(Some(Box::new(self.core.copy(
             PieceKind::Delta,
             None,
             entries,
+            live,
         ))))
     }
 
@@ -166,7 +168,9 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
                 Some((self.core.group(key), entry))
             })
             .collect();
-        self.core.copy(PieceKind::Base, None, entries).encode_full()
+        self.core
+            .copy(PieceKind::Base, None, entries, self.table.len())
+            .encode_full()
     }
 
     fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {

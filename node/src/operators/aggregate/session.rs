@@ -131,7 +131,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 (self.core.group(key), entry)
             })
             .collect();
-        self.core.copy(kind, None, entries)
+        self.core.copy(kind, None, entries, self.sessions.len())
     }
 
     /// Registered timers, stale ones included.
