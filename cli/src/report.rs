@@ -96,10 +96,18 @@ pub(crate) fn job(report: &JobReport) -> String {
             report.expired_checkpoints
         );
     }
-    if report.state_entries > 0 {
+    if report.state_entries > 0 || report.state_expired > 0 {
+        let expired = if report.state_expired > 0 {
+            format!(
+                " ({} keys expired by state_ttl)",
+                thousands(report.state_expired)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "state: {} keyed entries",
+            "state: {} keyed entries{expired}",
             thousands(report.state_entries)
         );
     }

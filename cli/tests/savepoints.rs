@@ -54,9 +54,12 @@ impl Stopped {
             "job-1"
         );
         let start = Instant::now();
-        while !stopped
+        // Two checkpoints first: the savepoint's chains extend them with deltas.
+        while stopped
             .ok(&["checkpoint", "list", "job-1"])
-            .contains("job-1/chk-")
+            .matches("job-1/chk-")
+            .count()
+            < 2
         {
             assert!(start.elapsed() < Duration::from_secs(30), "no checkpoint");
             std::thread::sleep(Duration::from_millis(100));

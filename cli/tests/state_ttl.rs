@@ -1,6 +1,8 @@
-//! State TTL end to end (issue 5): a running aggregate over keys that never repeat (each of
-//! 1.5M events brings a new key) keeps only the keys written within about one TTL, so state
-//! and checkpoint size stay bounded by the TTL, not by the keys ever seen.
+//! State TTL end to end (issues 5 and 14): aggregates over keys that almost never repeat (each
+//! event brings a new key) keep only the keys written within about one TTL, so state and
+//! checkpoint size stay bounded by the TTL, not by the keys ever seen: a running aggregate,
+//! and windows that would otherwise hold every key until the input ends (a one-day tumbling
+//! window and a one-day session gap over five minutes of event time).
 
 use std::path::Path;
 use std::time::Duration;
@@ -39,13 +41,111 @@ fn number_before(report: &str, suffix: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no number before {suffix:?}:\n{report}"))
 }
 
+/// Writes `text` to `spec` and runs it with `quiver local` (2 minutes at most); returns the
+/// report (stderr) after checking that it succeeded.
+fn run_local(spec: &Path, text: &str) -> String {
+    std::fs::write(spec, text).unwrap();
+    let out = quiver_chaos_tests::run_with_timeout(
+        Path::new(QUIVER),
+        &["local", spec.to_str().unwrap()],
+        Duration::from_secs(120),
+    );
+    let report = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "quiver local failed:\n{report}");
+    report
+}
+
+/// The generator's key of event `seq` (its documented formula) with `seed = 0`:
+/// `splitmix64(seq) % keys`.
+fn generated_key(seq: u64, keys: u64) -> i64 {
+    let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) % keys) as i64
+}
+
+#[test]
+fn churning_keys_keep_pending_windows_bounded_by_the_ttl() {
+    const EVENTS: u64 = 300_000;
+    const KEYS: u64 = 1_000_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("job.toml");
+    let window = |name: &str, window: &str| {
+        format!(
+            r#"
+[[stage]]
+name = "{name}"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+window = {window}
+aggregates = {{ n = "count()" }}
+
+[[sink]]
+name = "{name}_out"
+kind = "file"
+input = "{name}"
+path = "{name}/"
+"#
+        )
+    };
+    let text = format!(
+        r#"
+[job]
+name = "ttl-windows"
+parallelism = 1
+checkpoint_interval = "500ms"
+state_ttl = "500ms"
+
+[[source]]
+name = "events"
+kind = "generator"
+count = {EVENTS}
+keys = {KEYS}
+rate = 100000
+"#
+    ) + &window("tumbling", r#"{ kind = "tumbling", size = "1d" }"#)
+        + &window("session", r#"{ kind = "session", gap = "1d" }"#);
+    let report = run_local(&spec, &text);
+    assert!(
+        report.contains("keys expired by state_ttl"),
+        "expired keys are counted:\n{report}"
+    );
+    // The first 10,000 events were written at least 2.9 s (at 100k events/s) before the
+    // input ended: far beyond the TTL, so no window of a key seen only among them fires.
+    let later: std::collections::HashSet<i64> =
+        (10_000..EVENTS).map(|s| generated_key(s, KEYS)).collect();
+    let early: std::collections::HashSet<i64> = (0..10_000)
+        .map(|s| generated_key(s, KEYS))
+        .filter(|k| !later.contains(k))
+        .collect();
+    for stage in ["tumbling", "session"] {
+        let rows = quiver_chaos_tests::read_committed_rows(&dir.path().join(stage));
+        // Without a TTL every key's window fires at the end: ~300k rows.
+        assert!(
+            !rows.is_empty() && rows.len() as u64 <= EVENTS / 2,
+            "{stage}: {} windows fired, not bounded by the TTL:\n{report}",
+            rows.len()
+        );
+        let expired: Vec<&serde_json::Value> = rows
+            .iter()
+            .filter(|r| r["user"].as_i64().is_some_and(|u| early.contains(&u)))
+            .collect();
+        assert!(
+            expired.is_empty(),
+            "{stage}: windows of expired keys fired: {:?}",
+            &expired[..expired.len().min(5)]
+        );
+    }
+}
+
 #[test]
 fn churning_keys_keep_state_and_checkpoints_bounded_by_the_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("job.toml");
-    std::fs::write(
+    let report = run_local(
         &spec,
-        format!(
+        &format!(
             r#"
 [job]
 name = "ttl-churn"
@@ -73,15 +173,7 @@ kind = "discard"
 input = "running"
 "#
         ),
-    )
-    .unwrap();
-    let out = quiver_chaos_tests::run_with_timeout(
-        Path::new(QUIVER),
-        &["local", spec.to_str().unwrap()],
-        Duration::from_secs(120),
     );
-    let report = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "quiver local failed:\n{report}");
     // 1.5M distinct keys were written, at most 300k per second; with a 1 s TTL and
     // incremental clean-up, far fewer than all of them may remain (without a TTL: 1.5M
     // entries and ~10 B each in a snapshot).

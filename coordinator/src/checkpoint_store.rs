@@ -12,17 +12,22 @@
 //! nothing references any more. The key layout is described in `checkpoint_store/keys.rs`.
 
 mod blobs;
+mod chains;
 mod error;
 mod keys;
 mod retention;
 
 #[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use chains::{should_compact, MAX_CHAIN_PIECES};
 pub use error::CheckpointStoreError;
 
+use chains::Chain;
 use error::sled_err;
 use keys::BlobId;
 use quiver_protocol::codec::{self, CodecError};
@@ -71,7 +76,7 @@ pub struct CheckpointStore {
     db: sled::Db,
     /// `job ‖ checkpoint` → [`ManifestRecord`].
     manifests: sled::Tree,
-    /// `job ‖ checkpoint ‖ operator ‖ key group` → [`BlobId`].
+    /// `job ‖ checkpoint ‖ operator ‖ key group` → a chain of [`BlobId`]s.
     state: sled::Tree,
     /// Blob index entries and blob bytes.
     blobs: sled::Tree,
@@ -116,8 +121,18 @@ impl CheckpointStore {
         group: KeyGroup,
         bytes: &[u8],
     ) -> Result<(), CheckpointStoreError> {
-        let key = keys::state_key(job, checkpoint, operator, group)?;
         let _shared = self.shared();
+        self.refuse_if_complete(job, checkpoint)?;
+        let blob = self.store_blob(job, checkpoint, operator, group, bytes)?;
+        self.write_chain(job, checkpoint, operator, group, &Chain::whole(blob))
+    }
+
+    /// Refuses to put state into a checkpoint that is already complete.
+    fn refuse_if_complete(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+    ) -> Result<(), CheckpointStoreError> {
         if self.is_complete(job, checkpoint)? {
             return Err(CheckpointStoreError::AlreadyComplete {
                 job,
@@ -125,20 +140,11 @@ impl CheckpointStore {
                 action: "putting state",
             });
         }
-        let blob = self.store_blob(job, checkpoint, operator, group, bytes)?;
-        let value = codec::encode(&blob).map_err(|source| CheckpointStoreError::Encode {
-            job,
-            checkpoint,
-            what: "state reference",
-            source,
-        })?;
-        self.state.insert(key, value).map_err(sled_err(|| {
-            format!("{job} {checkpoint}: writing state of '{operator}' {group}")
-        }))?;
         Ok(())
     }
 
-    fn is_complete(
+    /// Whether `checkpoint` has a manifest (its blobs are not verified).
+    pub fn is_complete(
         &self,
         job: JobId,
         checkpoint: CheckpointId,
@@ -213,25 +219,27 @@ impl CheckpointStore {
         {
             let (key, value) =
                 item.map_err(sled_err(|| format!("{job} {checkpoint}: reading state")))?;
-            let (_, _, blob) = self.entry(job, checkpoint, &key, &value)?;
-            if seen.insert(blob) {
-                bytes += blob.len;
-                if self.creator(job, blob)? == Some(checkpoint) {
-                    new_bytes += blob.len;
+            let (_, _, chain) = self.entry(job, checkpoint, &key, &value)?;
+            for blob in chain.blobs() {
+                if seen.insert(blob) {
+                    bytes += blob.len;
+                    if self.creator(job, blob)? == Some(checkpoint) {
+                        new_bytes += blob.len;
+                    }
                 }
             }
         }
         Ok((bytes, new_bytes))
     }
 
-    /// The operator, key group and blob of a state entry.
+    /// The operator, key group and chain of a state entry.
     fn entry(
         &self,
         job: JobId,
         checkpoint: CheckpointId,
         key: &[u8],
         value: &[u8],
-    ) -> Result<(String, KeyGroup, BlobId), CheckpointStoreError> {
+    ) -> Result<(String, KeyGroup, Chain), CheckpointStoreError> {
         let corrupt = |what: String, source| CheckpointStoreError::CorruptRecord {
             job,
             checkpoint,
@@ -242,9 +250,9 @@ impl CheckpointStore {
             let reason = format!("malformed key {key:02x?}");
             corrupt("state key".into(), CodecError::Malformed { reason })
         })?;
-        let blob = codec::decode(value)
+        let chain = codec::decode(value)
             .map_err(|e| corrupt(format!("state reference of '{operator}' {group}"), e))?;
-        Ok((operator, group, blob))
+        Ok((operator, group, chain))
     }
 
     /// The stored record of a complete checkpoint.
@@ -274,10 +282,11 @@ impl CheckpointStore {
         {
             let (key, value) =
                 item.map_err(sled_err(|| format!("{job} {checkpoint}: reading state")))?;
-            let (operator, group, blob) = self.entry(job, checkpoint, &key, &value)?;
-            if !verified.contains(&blob) {
-                self.checked_blob(job, checkpoint, &operator, group, blob)?;
-                verified.insert(blob);
+            let (operator, group, chain) = self.entry(job, checkpoint, &key, &value)?;
+            for blob in chain.blobs() {
+                if verified.insert(blob) {
+                    self.checked_blob(job, checkpoint, &operator, group, blob)?;
+                }
             }
         }
         Ok(())
@@ -319,7 +328,9 @@ impl CheckpointStore {
     }
 
     /// The state of `operator` in `checkpoint` for the key groups in `groups` that have state,
-    /// in key group order, checksums verified.
+    /// in key group order, checksums verified: each group's pieces in the order a restore
+    /// applies them (one piece for an operator that snapshots whole; a chain of base, deltas
+    /// and header for a keyed-state operator).
     pub fn read_state(
         &self,
         job: JobId,
@@ -327,6 +338,25 @@ impl CheckpointStore {
         operator: &str,
         groups: Range<u32>,
     ) -> Result<Vec<(KeyGroup, Vec<u8>)>, CheckpointStoreError> {
+        let mut out = Vec::new();
+        for (group, chain) in self.chains(job, checkpoint, operator, groups)? {
+            for blob in chain.blobs() {
+                let bytes = self.checked_blob(job, checkpoint, operator, group, blob)?;
+                out.push((group, bytes.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chains of `operator` in `checkpoint` for the key groups in `groups`, in key group
+    /// order.
+    fn chains(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+        operator: &str,
+        groups: Range<u32>,
+    ) -> Result<Vec<(KeyGroup, Chain)>, CheckpointStoreError> {
         if groups.is_empty() {
             return Ok(Vec::new());
         }
@@ -341,9 +371,8 @@ impl CheckpointStore {
             let (key, value) = item.map_err(sled_err(|| {
                 format!("{job} {checkpoint}: reading state of '{operator}'")
             }))?;
-            let (operator, group, blob) = self.entry(job, checkpoint, &key, &value)?;
-            let bytes = self.checked_blob(job, checkpoint, &operator, group, blob)?;
-            out.push((group, bytes.to_vec()));
+            let (_, group, chain) = self.entry(job, checkpoint, &key, &value)?;
+            out.push((group, chain));
         }
         Ok(out)
     }

@@ -251,12 +251,19 @@ impl Coordinator {
         recv: &mut quinn::RecvStream,
     ) -> UploadReply {
         let (job, generation, checkpoint) = (upload.job, upload.generation, upload.checkpoint);
-        let store = {
+        let (store, bases) = {
             let cluster = self.cluster();
             if let Err(why) = cluster.accepts_upload(job, generation, checkpoint) {
                 return UploadReply::Refused(why);
             }
-            cluster.checkpoint_store()
+            // Where each delta's base is stored: this job, or the job of the savepoint it
+            // started from.
+            let bases: Vec<_> = upload
+                .incremental
+                .iter()
+                .map(|i| i.base.map(|b| (cluster.state_owner(job, b), b)))
+                .collect();
+            (cluster.checkpoint_store(), bases)
         };
         let mut assembler = GroupAssembler::default();
         loop {
@@ -276,9 +283,18 @@ impl Coordinator {
                 StateFrame::Error(why) => return UploadReply::Refused(why),
             }
         }
-        let groups = assembler.finish();
+        let mut groups = assembler.finish();
+        let incremental = upload.incremental.clone();
         // sled writes block: keep them off the async workers.
         let stored = tokio::task::spawn_blocking(move || {
+            for (state, base) in incremental.iter().zip(bases) {
+                let (deltas, rest): (Vec<_>, Vec<_>) = groups
+                    .into_iter()
+                    .partition(|(op, _, _)| *op == state.operator);
+                groups = rest;
+                let deltas: Vec<_> = deltas.into_iter().map(|(_, g, b)| (g, b)).collect();
+                store.put_incremental(job, checkpoint, base, state, &deltas)?;
+            }
             groups.iter().try_for_each(|(operator, group, bytes)| {
                 store.put_state(job, checkpoint, operator, *group, bytes)
             })

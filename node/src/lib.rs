@@ -9,4 +9,5 @@ pub mod runtime;
 pub mod service;
 pub mod sinks;
 pub mod sources;
+pub(crate) mod state;
 pub mod watermark;

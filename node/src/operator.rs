@@ -63,7 +63,9 @@ pub struct KeyGroupState {
 /// The state an operator restores from.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SavedState {
-    /// One piece per key group (only those the partition owns).
+    /// The pieces of the key groups the partition owns: one per key group for an operator
+    /// that snapshots whole; for a keyed-state operator each group's chain (base, deltas,
+    /// header), in the order to apply them.
     pub pieces: Vec<KeyGroupState>,
     /// `None`: the values are stored as this operator stores them. `Some(order)`: this
     /// operator's value `i` is the saved value `order[i]` — the spec reordered or dropped
@@ -118,6 +120,29 @@ pub trait Operator: Send + 'static {
         Ok(())
     }
 
+    /// For operators on the keyed-state layer (`crate::state`): copies the entries written or
+    /// removed since the last confirmed checkpoint, so the task pauses for O(changed) work;
+    /// the runtime encodes the copy off the task into delta pieces, and a restore then gets
+    /// each key group's chain of pieces in order. `None` (the default, and for a layer
+    /// operator of a job without checkpoints): the state is snapshotted whole by
+    /// [`Operator::snapshot_copy`].
+    fn snapshot_changes(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        Ok(None)
+    }
+
+    /// Checkpoint `checkpoint` completed everywhere: the changes copied at its barrier (and
+    /// before) are stored, so the operator may forget them.
+    fn confirm(&mut self, _checkpoint: CheckpointId) {}
+
+    /// Keys whose state expired (`job.state_ttl`) since the operator was built (0 without a
+    /// TTL).
+    fn state_expired(&self) -> u64 {
+        0
+    }
+
     /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).
     fn state_entries(&self) -> u64 {
         0
@@ -134,6 +159,23 @@ impl StateCopy for Vec<KeyGroupState> {
     fn serialize(self: Box<Self>) -> Result<Vec<KeyGroupState>, OperatorError> {
         Ok(*self)
     }
+}
+
+/// A keyed-state operator's changes taken at a barrier ([`Operator::snapshot_changes`]),
+/// encoded later off the task.
+pub trait ChangesCopy: Send + 'static {
+    /// Encodes the changes into the layer's pieces.
+    fn serialize(self: Box<Self>) -> Result<Changes, OperatorError>;
+}
+
+/// A keyed-state operator's encoded changes (`quiver_protocol::state_piece` pieces).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changes {
+    /// The header piece (the operator's per-partition state, e.g. its watermark), stored
+    /// at the end of every chain of the partition's key groups.
+    pub meta: Vec<u8>,
+    /// One delta piece per changed key group.
+    pub deltas: Vec<KeyGroupState>,
 }
 
 /// A clone of an operator taken at a barrier, serialised later by its own

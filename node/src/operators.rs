@@ -18,6 +18,9 @@ pub struct StageContext {
     /// `job.state_ttl`: keyed state expires this long after its last write (processing
     /// time); `None` keeps it forever.
     pub state_ttl: Option<Duration>,
+    /// Whether the job takes checkpoints: keyed stages then track the keys they change, so
+    /// a checkpoint copies only those (`crate::state`).
+    pub checkpoints: bool,
 }
 
 /// Builds one parallel instance of `stage`, reading rows of `input`, with the job's settings

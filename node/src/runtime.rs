@@ -304,7 +304,7 @@ impl Runtime {
                 groups,
             };
             let states = self.link.fetch(fetch).await?;
-            chain.restore(index, states)?;
+            chain.restore(index, states, checkpoint)?;
         }
         Ok(())
     }

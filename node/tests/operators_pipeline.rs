@@ -79,6 +79,7 @@ fn design_example_from_csv_to_part_files() {
     let stage_ctx = StageContext {
         max_parallelism: spec.max_parallelism,
         state_ttl: spec.state_ttl,
+        checkpoints: true,
     };
     let mut op = build_stage(stage, &source.schema, &stage_ctx).expect("stage");
     let sink_ctx = SinkContext {

@@ -12,6 +12,7 @@ pub mod pki;
 pub mod plan;
 pub mod record;
 pub mod spec;
+pub mod state_piece;
 pub mod state_schema;
 pub mod state_stream;
 pub mod transport;

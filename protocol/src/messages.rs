@@ -37,6 +37,26 @@ pub struct StateUpload {
     pub checkpoint: CheckpointId,
     /// The task acknowledging it.
     pub task: TaskId,
+    /// The operators of the task whose pieces are keyed-state deltas
+    /// (`crate::state_piece`); the pieces of other operators are whole.
+    pub incremental: Vec<IncrementalState>,
+}
+
+/// How the coordinator composes one operator's uploaded deltas into chains: for every key
+/// group in `groups`, the chain of `base` (none: empty), then the group's delta if one was
+/// uploaded, then `meta`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncrementalState {
+    /// The operator, by name.
+    pub operator: String,
+    /// The key groups the task owns (a delta outside them is refused).
+    pub groups: std::ops::Range<u32>,
+    /// The complete checkpoint the deltas extend: the task's last confirmed checkpoint or the
+    /// one it restored from. `None`: the deltas hold every entry (a fresh start).
+    pub base: Option<CheckpointId>,
+    /// The operator's header piece (`crate::state_piece::Piece::meta`, schema-wrapped),
+    /// stored last in every chain of `groups`.
+    pub meta: Vec<u8>,
 }
 
 /// Which state a restoring task needs.
@@ -235,11 +255,15 @@ pub struct TaskMetrics {
     pub credits: u64,
     /// Keyed state entries held now.
     pub state_entries: u64,
+    /// Keys whose state expired (`job.state_ttl`) since the task started: dropped when the
+    /// cleanup reached them or a record found them expired.
+    pub state_expired: u64,
     /// The last checkpoint's alignment: first barrier in to all barriers in, µs.
     pub last_align_us: u64,
     /// The last checkpoint's pause to copy the task's state (encoding runs in the background), µs.
     pub last_snapshot_us: u64,
-    /// The last checkpoint's snapshot size, bytes.
+    /// Bytes the last checkpoint encoded and uploaded: whole state for operators that
+    /// snapshot whole, only the changes since the last confirmed checkpoint for keyed ones.
     pub last_snapshot_bytes: u64,
     /// A source task's watermark for aligning its source's partitions (`max_drift`): that of
     /// its slowest split still reading (not idle, not finished); `i64::MIN` while one has no
@@ -260,6 +284,7 @@ impl TaskMetrics {
         self.max_queued_batches = self.max_queued_batches.max(other.max_queued_batches);
         self.credits = self.credits.max(other.credits);
         self.state_entries += other.state_entries;
+        self.state_expired += other.state_expired;
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
         self.last_snapshot_bytes += other.last_snapshot_bytes;
@@ -317,6 +342,8 @@ pub struct JobReport {
     pub expired_checkpoints: u32,
     /// Keyed state entries held by all tasks now.
     pub state_entries: u64,
+    /// Keys whose state expired in all tasks (`job.state_ttl`), since they started.
+    pub state_expired: u64,
     /// Bytes the checkpoint store holds for the job.
     pub checkpoint_bytes: u64,
 }

@@ -47,7 +47,7 @@ pub struct JobSpec {
     pub max_parallelism: u32,
     /// `job.checkpoint_interval`; `None`: no checkpoints.
     pub checkpoint_interval: Option<Duration>,
-    /// `job.state_ttl`; `None`: keep state forever.
+    /// `job.state_ttl` (from 1 ms to [`MAX_STATE_TTL`]); `None`: keep state forever.
     pub state_ttl: Option<Duration>,
     /// `[[source]]` tables, in spec order.
     pub sources: Vec<SourceSpec>,
@@ -356,6 +356,10 @@ pub const MAX_MAX_PARALLELISM: u32 = 32768;
 /// day sliding by 1 s is not.
 pub const MAX_WINDOWS_PER_RECORD: u32 = 10_000;
 
+/// The longest `job.state_ttl`: `i64::MAX` milliseconds, so a last-write time plus the TTL
+/// is computed in `i64` milliseconds without overflow (saturating).
+pub const MAX_STATE_TTL: Duration = Duration::from_millis(i64::MAX as u64);
+
 impl JobSpec {
     /// Parses and validates TOML text; `base_dir` resolves relative `path`s (source file, sink
     /// folder) to absolute ones.
@@ -414,7 +418,7 @@ impl JobSpec {
             parallelism,
             max_parallelism,
             checkpoint_interval: job.duration("checkpoint_interval", true)?,
-            state_ttl: job.duration("state_ttl", true)?,
+            state_ttl: job.positive_duration_at_most("state_ttl", MAX_STATE_TTL)?,
             sources,
             stages,
             sinks,

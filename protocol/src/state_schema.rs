@@ -255,8 +255,8 @@ pub fn wrap(schema: &[u8], payload: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// Splits a piece made by [`wrap`] into its schema and the operator's bytes.
-pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
+/// The encoded schema and the operator's bytes of a piece made by [`wrap`], borrowed.
+pub fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
     let header = MAGIC.len() + 4;
     if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
         return Err(
@@ -273,10 +273,16 @@ pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
             "the saved state's schema is cut off ({len} bytes announced)"
         ));
     }
+    Ok((&bytes[header..header + len], &bytes[header + len..]))
+}
+
+/// Splits a piece made by [`wrap`] into its schema and the operator's bytes.
+pub fn unwrap(mut bytes: Vec<u8>) -> Result<(StateSchema, Vec<u8>), String> {
+    let (encoded, payload) = parts(&bytes)?;
     let config = bincode::config::standard().with_limit::<MAX_SCHEMA_BYTES>();
-    let (schema, _): (StateSchema, usize) =
-        bincode::serde::decode_from_slice(&bytes[header..header + len], config)
-            .map_err(|e| format!("the saved state's schema is unreadable: {e}"))?;
-    bytes.drain(..header + len);
+    let (schema, _): (StateSchema, usize) = bincode::serde::decode_from_slice(encoded, config)
+        .map_err(|e| format!("the saved state's schema is unreadable: {e}"))?;
+    let header = bytes.len() - payload.len();
+    bytes.drain(..header);
     Ok((schema, bytes))
 }

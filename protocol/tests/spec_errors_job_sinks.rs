@@ -168,7 +168,24 @@ fn job_checkpoint_interval_a_number() {
 fn job_state_ttl_in_words() {
     assert_eq!(
         error_after("parallelism = 2", "state_ttl = \"1 hour\""),
-        format!("[job]: field \"state_ttl\" has value \"1 hour\"; allowed: a duration greater than zero: {DURATION}")
+        format!("[job]: field \"state_ttl\" has value \"1 hour\"; allowed: a duration greater than zero and at most 9223372036854775807ms: {DURATION}")
+    );
+}
+
+#[test]
+fn job_state_ttl_beyond_the_clock() {
+    // One millisecond past i64::MAX ms: expiry times would overflow.
+    assert_eq!(
+        error_after("parallelism = 2", "state_ttl = \"9223372036854775808ms\""),
+        format!("[job]: field \"state_ttl\" has value \"9223372036854775808ms\"; allowed: a duration greater than zero and at most 9223372036854775807ms: {DURATION}")
+    );
+}
+
+#[test]
+fn job_state_ttl_zero() {
+    assert_eq!(
+        error_after("parallelism = 2", "state_ttl = \"0ms\""),
+        format!("[job]: field \"state_ttl\" has value \"0ms\"; allowed: a duration greater than zero and at most 9223372036854775807ms: {DURATION}")
     );
 }
 

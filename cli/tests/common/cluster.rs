@@ -99,15 +99,21 @@ impl Cluster {
 
     /// Waits until job-1 has a completed checkpoint, so the failure hits a job with state.
     pub(crate) fn wait_for_checkpoint(&self) {
+        self.wait_for_checkpoints(1);
+    }
+
+    /// Waits until job-1 has completed `n` checkpoints; returns `quiver checkpoint list`.
+    pub(crate) fn wait_for_checkpoints(&self, n: usize) -> String {
         let start = Instant::now();
         loop {
             let out = self.cli(&["checkpoint", "list", "job-1"]);
-            if String::from_utf8_lossy(&out.stdout).contains("job-1/chk-") {
-                return;
+            let listing = String::from_utf8_lossy(&out.stdout).to_string();
+            if listing.matches("job-1/chk-").count() >= n {
+                return listing;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "no checkpoint completed"
+                "{n} checkpoints did not complete:\n{listing}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -83,6 +83,20 @@ pub enum CheckpointStoreError {
         /// What was refused.
         action: &'static str,
     },
+    /// An incremental upload cannot be composed into chains: its base checkpoint is not
+    /// complete (pruned, or never completed), a delta lies outside the task's key groups, or
+    /// a piece is unreadable.
+    #[error("checkpoint store: {job} {checkpoint}: incremental state of '{operator}': {why}")]
+    Incremental {
+        /// The job.
+        job: JobId,
+        /// The checkpoint being stored.
+        checkpoint: CheckpointId,
+        /// The operator.
+        operator: String,
+        /// What is wrong.
+        why: String,
+    },
     /// `complete` was called for one job with another job's manifest.
     #[error(
         "checkpoint store: manifest of {manifest_job} given to complete a checkpoint of {job}"

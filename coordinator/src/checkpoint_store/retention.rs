@@ -146,9 +146,7 @@ impl CheckpointStore {
             let (key, value) = item.map_err(sled_err(|| format!("{job}: reading state")))?;
             let checkpoint = keys::checkpoint_of(&key).unwrap_or_default();
             match self.entry(job, checkpoint, &key, &value) {
-                Ok((_, _, blob)) => {
-                    referenced.insert(blob);
-                }
+                Ok((_, _, chain)) => referenced.extend(chain.blobs()),
                 // An unreadable reference keeps nothing alive: it can never be restored.
                 Err(e) if e.is_corruption() => {
                     tracing::error!(error = %e, "ignoring a corrupt state reference")

@@ -10,7 +10,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 const JOB: JobId = JobId(1);
 
-fn open(dir: &tempfile::TempDir) -> (Store, CheckpointStore) {
+/// The checkpoint store of a fresh coordinator database in `dir`.
+pub(super) fn open(dir: &tempfile::TempDir) -> (Store, CheckpointStore) {
     let store = Store::open(dir.path()).unwrap();
     let checkpoints = CheckpointStore::open(store.db()).unwrap();
     (store, checkpoints)

@@ -462,12 +462,10 @@ impl Cluster {
         match self.jobs.get(&job) {
             Some(entry) => match entry.record.restore_job {
                 Some(from)
-                    if self
+                    if !self
                         .checkpoints
-                        .manifest(job, checkpoint)
-                        .ok()
-                        .flatten()
-                        .is_none() =>
+                        .is_complete(job, checkpoint)
+                        .unwrap_or(false) =>
                 {
                     from
                 }

@@ -68,6 +68,7 @@ impl Cluster {
                 .sum(),
             sink_records: tasks.iter().map(|t| t.metrics.sink_records).sum(),
             state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
+            state_expired: tasks.iter().map(|t| t.metrics.state_expired).sum(),
             tasks,
             last_checkpoint: self.last_checkpoint(job),
             restarts: Restarts {

@@ -18,10 +18,12 @@
 //! key columns (shared) with new aggregate columns, and fired windows are built column by
 //! column. Late records are the input rows that were late, taken from the input batch.
 //!
-//! State lives per key and is snapshotted per key group (the fixed key hash of
-//! `quiver_protocol::keygroup` over the key columns), with the operator's watermark in every
-//! group, as bincode. With `job.state_ttl`, a running aggregate's key expires a TTL after its
-//! last write ([`ttl`]); windowed state is bounded by window firing instead.
+//! State lives per key in tables of the keyed-state layer (`crate::state`): a checkpoint
+//! copies only the entries changed since the last confirmed checkpoint, encoded per key group
+//! (the fixed key hash of `quiver_protocol::keygroup` over the key columns) as bincode keys
+//! and values, with the operator's watermark as the header of every chain. With
+//! `job.state_ttl`, a key's state — a running aggregate's accumulators, a windowed
+//! aggregate's pending windows or sessions — expires a TTL after its last write ([`ttl`]).
 
 mod accumulator;
 mod aligned;
@@ -34,21 +36,21 @@ mod ttl;
 
 use super::StageContext;
 use crate::operator::{KeyGroupState, Operator, OperatorError};
+use crate::state::{DeltaCopy, Restored};
 use accumulator::{Acc, AggregatePlan};
 use key::{GroupKey, I64Key, StrKey, ValuesKey};
 use quiver_protocol::keygroup::key_group;
 use quiver_protocol::record::{MAX_EVENT_TIME, MAX_EVENT_TIME_SPAN_MS, MIN_EVENT_TIME};
 use quiver_protocol::spec::{AggregateStage, WindowSpec, MAX_WINDOWS_PER_RECORD};
+use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::{Column, KeyGroup, Schema, ValueType};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use ttl::{Clock, Expiry, WallClock};
 
 /// Builds an aggregate stage named `name` over rows of `input`. When `output` (the stage's
-/// validated schema) is given, it must be the layout the stage emits. A running aggregate
-/// expires state after `ctx.state_ttl` by the system clock.
+/// validated schema) is given, it must be the layout the stage emits. State expires after
+/// `ctx.state_ttl` by the system clock.
 pub(crate) fn build(
     name: &str,
     spec: &AggregateStage,
@@ -156,7 +158,8 @@ fn build_keyed<K: GroupKey>(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let core = Core::new(name, input, output, key_columns, plans, max_parallelism);
+    let mut core = Core::new(name, input, output, key_columns, plans, max_parallelism);
+    core.tracked = ctx.checkpoints;
     // Bounded as the spec bounds them, so that window arithmetic on valid event times cannot
     // overflow and a record updates a bounded number of windows.
     let ms = |d: Duration, what: &str| -> Result<i64, OperatorError> {
@@ -169,18 +172,12 @@ fn build_keyed<K: GroupKey>(
             ))),
         }
     };
+    let expiry = ctx.state_ttl.map(|ttl| Expiry::new(ttl, clock));
     Ok(match spec.window {
-        None => {
-            let expiry = ctx
-                .state_ttl
-                .map(|ttl| Expiry::new(ttl, clock))
-                .transpose()
-                .map_err(|e| OperatorError::Data(format!("stage \"{name}\": {e}")))?;
-            Box::new(running::RunningAggregate::<K>::new(core, expiry))
-        }
+        None => Box::new(running::RunningAggregate::<K>::new(core, expiry)),
         Some(WindowSpec::Tumbling { size }) => {
             let size = ms(size, "size")?;
-            Box::new(aligned::AlignedWindows::<K>::new(core, size, size))
+            Box::new(aligned::AlignedWindows::<K>::new(core, size, size, expiry))
         }
         Some(WindowSpec::Sliding { size, slide }) => {
             let (size, slide) = (ms(size, "size")?, ms(slide, "slide")?);
@@ -197,11 +194,13 @@ fn build_keyed<K: GroupKey>(
                      each record in {windows} windows; at most {MAX_WINDOWS_PER_RECORD} are allowed"
                 )));
             }
-            Box::new(aligned::AlignedWindows::<K>::new(core, size, slide))
+            Box::new(aligned::AlignedWindows::<K>::new(core, size, slide, expiry))
         }
-        Some(WindowSpec::Session { gap }) => {
-            Box::new(session::SessionWindows::<K>::new(core, ms(gap, "gap")?))
-        }
+        Some(WindowSpec::Session { gap }) => Box::new(session::SessionWindows::<K>::new(
+            core,
+            ms(gap, "gap")?,
+            expiry,
+        )),
     })
 }
 
@@ -220,6 +219,8 @@ pub(crate) struct Core {
     input: Vec<ValueType>,
     /// The output schema's column types: key columns, window bounds, aggregates.
     output: Vec<ValueType>,
+    /// Whether the job takes checkpoints: the state tracks the keys it changes.
+    tracked: bool,
 }
 
 impl Core {
@@ -242,6 +243,7 @@ impl Core {
             watermark: i64::MIN,
             input: types(input),
             output: types(output),
+            tracked: false,
         }
     }
 
@@ -264,6 +266,11 @@ impl Core {
         ))
     }
 
+    /// A state error (saved state that cannot be restored) naming the stage.
+    fn state_error(&self, message: impl std::fmt::Display) -> OperatorError {
+        OperatorError::State(format!("stage \"{}\": {message}", self.name))
+    }
+
     /// A data error naming the stage.
     fn data_error(&self, message: impl std::fmt::Display) -> OperatorError {
         OperatorError::Data(format!("stage \"{}\": {message}", self.name))
@@ -274,48 +281,51 @@ impl Core {
         key_group(key.hash_code(), self.max_parallelism)
     }
 
-    /// Serialises one key group's entries with the watermark.
-    fn encode<T: Serialize>(
+    /// A copy of `entries` for a snapshot (`kind`: the changes, or every entry) of a stage
+    /// holding `live` entries, with the watermark as the header.
+    fn copy<E>(
         &self,
-        group: KeyGroup,
-        entries: T,
-    ) -> Result<KeyGroupState, OperatorError> {
-        let state = GroupState {
-            watermark: self.watermark,
+        kind: PieceKind,
+        drop_below: Option<Vec<u8>>,
+        entries: Vec<(KeyGroup, E)>,
+        live: usize,
+    ) -> DeltaCopy<E> {
+        DeltaCopy {
+            operator: self.name.clone(),
+            kind,
+            meta: self.watermark.to_be_bytes().to_vec(),
+            drop_below,
             entries,
-        };
-        let bytes =
-            bincode::serde::encode_to_vec(&state, bincode::config::standard()).map_err(|e| {
-                OperatorError::State(format!(
-                    "stage \"{}\": cannot encode {group}: {e}",
-                    self.name
-                ))
-            })?;
-        Ok(KeyGroupState { group, bytes })
+            live,
+        }
     }
 
-    /// Decodes key groups, calling `add` with each group's entries. The watermark becomes the
-    /// smallest one restored (the partitions of one stage share a watermark at a barrier; the
-    /// smallest is the safe choice when they do not).
-    fn decode<T: DeserializeOwned>(
+    /// Restores key groups' chains, calling `add` with each live entry's key and value bytes.
+    /// The watermark becomes the smallest one restored (the partitions of one stage share a
+    /// watermark at a barrier; the smallest is the safe choice when they do not).
+    fn restore_chains(
         &mut self,
-        states: Vec<KeyGroupState>,
-        mut add: impl FnMut(T) -> Result<(), String>,
+        pieces: Vec<KeyGroupState>,
+        mut add: impl FnMut(&[u8], &[u8]) -> Result<(), String>,
     ) -> Result<(), OperatorError> {
         let mut restored: Option<i64> = None;
-        for state in states {
-            let config = bincode::config::standard().with_limit::<{ 64 << 20 }>();
-            let (decoded, _): (GroupState<T>, usize) =
-                bincode::serde::decode_from_slice(&state.bytes, config).map_err(|e| {
-                    OperatorError::State(format!(
-                        "stage \"{}\": cannot decode {}: {e}",
-                        self.name, state.group
+        for group in Restored::merge(&self.name, pieces)? {
+            let error = |e: String| {
+                OperatorError::State(format!("stage \"{}\": {}: {e}", self.name, group.group))
+            };
+            if let Some(meta) = &group.meta {
+                let bytes: [u8; 8] = meta.as_slice().try_into().map_err(|_| {
+                    error(format!(
+                        "a header of {} bytes is not a watermark",
+                        meta.len()
                     ))
                 })?;
-            restored = Some(restored.map_or(decoded.watermark, |w| w.min(decoded.watermark)));
-            add(decoded.entries).map_err(|e| {
-                OperatorError::State(format!("stage \"{}\": {}: {e}", self.name, state.group))
-            })?;
+                let w = i64::from_be_bytes(bytes);
+                restored = Some(restored.map_or(w, |r| r.min(w)));
+            }
+            for (key, value) in &group.entries {
+                add(key, value).map_err(error)?;
+            }
         }
         if let Some(w) = restored {
             self.watermark = self.watermark.max(w);
@@ -343,15 +353,10 @@ fn arrange(order: Option<&[usize]>, accs: Vec<Acc>) -> Result<Vec<Acc>, String> 
         .collect()
 }
 
-/// The snapshot of one key group.
-#[derive(Serialize, Deserialize)]
-struct GroupState<T> {
-    watermark: i64,
-    entries: T,
-}
-
 #[cfg(test)]
 mod event_time_bound_tests;
+#[cfg(test)]
+mod incremental_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]
@@ -362,3 +367,5 @@ mod tests;
 mod ttl_tests;
 #[cfg(test)]
 mod window_tests;
+#[cfg(test)]
+mod window_ttl_tests;

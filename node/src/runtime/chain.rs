@@ -12,7 +12,7 @@ use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::RuntimeError;
 use crate::blocking::blocking;
-use crate::operator::{KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
 use quiver_protocol::batch::{self, Batch, ColumnType};
 use quiver_protocol::messages::Deployment;
 use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
@@ -27,7 +27,23 @@ pub(crate) struct NamedCopy {
     /// The schema its pieces carry.
     pub(crate) saved_as: SavedAs,
     /// The copy to serialise.
-    pub(crate) copy: Box<dyn StateCopy>,
+    pub(crate) copy: Copied,
+}
+
+/// What an operator copied at a barrier.
+pub(crate) enum Copied {
+    /// Its whole state, one piece per key group.
+    Whole(Box<dyn StateCopy>),
+    /// A keyed-state operator's changes since `base` (`None`: since it started empty), in
+    /// its key groups `groups`.
+    Changes {
+        /// The changes.
+        copy: Box<dyn ChangesCopy>,
+        /// The complete checkpoint the changes extend.
+        base: Option<CheckpointId>,
+        /// The key groups the operator owns.
+        groups: std::ops::Range<u32>,
+    },
 }
 
 /// Where records go.
@@ -52,6 +68,9 @@ struct ChainNode {
     saved_as: Option<SavedAs>,
     /// Its key groups (stages) — the state it owns.
     groups: std::ops::Range<u32>,
+    /// The complete checkpoint its state was last confirmed in (restored from, or committed
+    /// since): the base its next changes extend. `None`: it started empty.
+    base: Option<CheckpointId>,
     /// The column types of the records it reads (a stage's late records have them too) and
     /// of those it emits: a stage's batches are checked against them.
     input: Vec<ColumnType>,
@@ -158,6 +177,7 @@ impl Chain {
                 &crate::operators::StageContext {
                     max_parallelism: plan.spec.max_parallelism,
                     state_ttl: plan.spec.state_ttl,
+                    checkpoints: plan.spec.checkpoint_interval.is_some(),
                 },
                 partition,
             )?),
@@ -194,6 +214,7 @@ impl Chain {
                 plan.spec.max_parallelism,
                 op.parallelism,
             ),
+            base: None,
             input: batch::column_types(&input_schema),
             output: match &op.kind {
                 OperatorKind::Stage(stage) => batch::column_types(&stage.schema),
@@ -356,14 +377,25 @@ impl Chain {
     }
 
     /// Copies every stateful stage's state for a checkpoint.
-    pub(crate) fn snapshot(&mut self) -> Result<Vec<NamedCopy>, RuntimeError> {
+    pub(crate) fn snapshot(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Vec<NamedCopy>, RuntimeError> {
         let mut copies = Vec::new();
         for node in &mut self.nodes {
             if let (Step::Stage(op), Some(saved_as)) = (&mut node.step, &node.saved_as) {
+                let copy = match op.snapshot_changes(checkpoint)? {
+                    Some(copy) => Copied::Changes {
+                        copy,
+                        base: node.base,
+                        groups: node.groups.clone(),
+                    },
+                    None => Copied::Whole(op.snapshot_copy()?),
+                };
                 copies.push(NamedCopy {
                     name: node.name.clone(),
                     saved_as: saved_as.clone(),
-                    copy: op.snapshot_copy()?,
+                    copy,
                 });
             }
         }
@@ -380,20 +412,25 @@ impl Chain {
             .collect()
     }
 
-    /// Restores node `i`'s stage from a snapshot, after checking the state fits its spec.
+    /// Restores node `i`'s stage from complete checkpoint `checkpoint`, after checking the
+    /// state fits its spec. Its next changes extend that checkpoint, unless the state was
+    /// stored in another order: then they are written anew, on nothing.
     pub(crate) fn restore(
         &mut self,
         i: usize,
         state: Vec<KeyGroupState>,
+        checkpoint: CheckpointId,
     ) -> Result<(), RuntimeError> {
         if let Some(ChainNode {
             name,
             saved_as: Some(saved_as),
             step: Step::Stage(op),
+            base,
             ..
         }) = self.nodes.get_mut(i)
         {
             let (pieces, order) = saved_as.unwrap(name, state)?;
+            *base = order.is_none().then_some(checkpoint);
             op.restore(SavedState { pieces, order })?;
         }
         Ok(())
@@ -409,14 +446,30 @@ impl Chain {
         Ok(())
     }
 
-    /// Checkpoint `checkpoint` completed: every sink publishes what it staged up to it.
+    /// Checkpoint `checkpoint` completed: every sink publishes what it staged up to it, and
+    /// every stage's next changes extend it.
     pub(crate) fn commit(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
         for node in &mut self.nodes {
-            if let Step::Sink(sink) = &mut node.step {
-                sink.commit(checkpoint)?;
+            match &mut node.step {
+                Step::Sink(sink) => sink.commit(checkpoint)?,
+                Step::Stage(op) => {
+                    op.confirm(checkpoint);
+                    node.base = node.base.max(Some(checkpoint));
+                }
             }
         }
         Ok(())
+    }
+
+    /// Keys whose state expired in the chain's stages since they started.
+    pub(crate) fn state_expired(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| match &n.step {
+                Step::Stage(op) => op.state_expired(),
+                Step::Sink(_) => 0,
+            })
+            .sum()
     }
 
     /// Keyed state entries held by the chain's stages.

@@ -22,13 +22,18 @@ impl SavedAs {
         }
     }
 
+    /// `bytes` with the schema in front.
+    pub(crate) fn wrap_one(&self, bytes: &[u8]) -> Vec<u8> {
+        state_schema::wrap(&self.encoded, bytes)
+    }
+
     /// Puts the schema in front of each piece's bytes.
     pub(crate) fn wrap(&self, states: Vec<KeyGroupState>) -> Vec<KeyGroupState> {
         states
             .into_iter()
             .map(|s| KeyGroupState {
                 group: s.group,
-                bytes: state_schema::wrap(&self.encoded, &s.bytes),
+                bytes: self.wrap_one(&s.bytes),
             })
             .collect()
     }

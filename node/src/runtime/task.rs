@@ -15,7 +15,7 @@
 //! that final checkpoint is committed, so nothing it emitted is published twice or lost.
 
 use super::alignment::{Alignment, Held, OnBarrier};
-use super::chain::{Chain, NamedCopy};
+use super::chain::{Chain, Copied, NamedCopy};
 use super::credit::Credit;
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
@@ -25,7 +25,7 @@ use super::{RuntimeError, TaskEvent, TaskEventKind};
 use crate::operator::KeyGroupState;
 use crate::watermark::splits::TimeSignal;
 use crate::watermark::WatermarkTracker;
-use quiver_protocol::messages::{AfterBarrier, StateUpload, TaskId};
+use quiver_protocol::messages::{AfterBarrier, IncrementalState, StateUpload, TaskId};
 use quiver_protocol::{Barrier, CheckpointId, StreamElement};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::atomic::Ordering;
@@ -330,12 +330,12 @@ impl TaskState {
     async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
         let aligned_in = self.alignment.take_duration();
         let snapshot_started = Instant::now();
-        let mut copies = self.args.chain.snapshot()?;
+        let mut copies = self.args.chain.snapshot(barrier.checkpoint)?;
         if let Some(driver) = &self.args.source {
             copies.push(NamedCopy {
                 name: driver.name.clone(),
                 saved_as: driver.saved_as.clone(),
-                copy: Box::new(driver.positions()?),
+                copy: Copied::Whole(Box::new(driver.positions()?)),
             });
         }
         let counters = self.args.counters.clone();
@@ -351,21 +351,28 @@ impl TaskState {
         self.args.chain.flush().await?;
         self.last_barrier = Some(barrier.checkpoint);
         if let Some(link) = self.args.link.clone() {
-            let header = StateUpload {
+            let mut header = StateUpload {
                 job: self.args.job,
                 generation: self.args.generation,
                 checkpoint: barrier.checkpoint,
                 task: self.args.task,
+                incremental: Vec::new(),
             };
             tokio::spawn(async move {
                 // Encoding runs on a blocking thread, beside the task that took the copies.
                 let encoded = tokio::task::spawn_blocking(move || serialize(copies)).await;
-                let states = match encoded {
+                let (states, incremental) = match encoded {
                     Ok(Ok(states)) => states,
                     Ok(Err(e)) => return tracing::warn!("snapshot for {barrier:?} failed: {e}"),
                     Err(e) => return tracing::warn!("snapshot for {barrier:?} failed: {e}"),
                 };
-                let bytes: usize = states.iter().map(|(_, s)| s.bytes.len()).sum();
+                header.incremental = incremental;
+                let bytes: usize = states.iter().map(|(_, s)| s.bytes.len()).sum::<usize>()
+                    + header
+                        .incremental
+                        .iter()
+                        .map(|i| i.meta.len())
+                        .sum::<usize>();
                 counters
                     .last_snapshot_bytes
                     .store(bytes as u64, Ordering::Relaxed);
@@ -432,21 +439,40 @@ impl TaskState {
 }
 
 /// Serialises state copies taken at a barrier, each piece carrying its operator's schema:
-/// (operator name, key group state).
-fn serialize(copies: Vec<NamedCopy>) -> Result<Vec<(String, KeyGroupState)>, RuntimeError> {
+/// (operator name, key group state), and how the coordinator composes the keyed-state
+/// operators' deltas into chains.
+fn serialize(copies: Vec<NamedCopy>) -> Result<Serialized, RuntimeError> {
     let mut states = Vec::new();
+    let mut incremental = Vec::new();
     for NamedCopy {
         name,
         saved_as,
         copy,
     } in copies
     {
-        for state in saved_as.wrap(copy.serialize()?) {
+        let pieces = match copy {
+            Copied::Whole(copy) => copy.serialize()?,
+            Copied::Changes { copy, base, groups } => {
+                let changes = copy.serialize()?;
+                let meta = saved_as.wrap_one(&changes.meta);
+                incremental.push(IncrementalState {
+                    operator: name.clone(),
+                    groups,
+                    base,
+                    meta,
+                });
+                changes.deltas
+            }
+        };
+        for state in saved_as.wrap(pieces) {
             states.push((name.clone(), state));
         }
     }
-    Ok(states)
+    Ok((states, incremental))
 }
+
+/// Encoded snapshot pieces by operator, and the chains the keyed-state ones extend.
+type Serialized = (Vec<(String, KeyGroupState)>, Vec<IncrementalState>);
 
 impl Actor for TaskActor {
     type Msg = TaskMsg;
@@ -540,11 +566,14 @@ impl Actor for TaskActor {
                 Err(e) => Err(e),
             },
         };
-        state
-            .args
-            .counters
+        let counters = &state.args.counters;
+        let chain = &state.args.chain;
+        counters
             .state_entries
-            .store(state.args.chain.state_entries(), Ordering::Relaxed);
+            .store(chain.state_entries(), Ordering::Relaxed);
+        counters
+            .state_expired
+            .store(chain.state_expired(), Ordering::Relaxed);
         if let Err(e) = result {
             state.done = true;
             state.report(TaskEventKind::Failed(e.failure()));

@@ -13,6 +13,7 @@ use std::sync::Arc;
 const CONTEXT: StageContext = StageContext {
     max_parallelism: 128,
     state_ttl: None,
+    checkpoints: true,
 };
 
 /// The validated stage `s` (`table` holds its kind and settings, `parallelism` its

@@ -153,6 +153,15 @@ impl<'a> Fields<'a> {
         self.duration_up_to(key, positive, None)
     }
 
+    /// A duration greater than zero and at most `max`.
+    pub(crate) fn positive_duration_at_most(
+        &self,
+        key: &str,
+        max: Duration,
+    ) -> Result<Option<Duration>, SpecError> {
+        self.duration_up_to(key, true, Some(max))
+    }
+
     /// A duration added to or subtracted from event times (window size, slide and gap,
     /// `max_out_of_orderness`): at most [`MAX_EVENT_TIME_SPAN_MS`], so no arithmetic on valid
     /// event times overflows; `positive`: zero is refused too.

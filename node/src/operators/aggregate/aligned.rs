@@ -3,22 +3,47 @@
 //!
 //! A record at time `t` belongs to every window `[start, start + size)` with `start` a
 //! multiple of `slide` and `start <= t < start + size` (tumbling: `slide = size`, one window).
+//!
+//! In a checkpoint an entry's key is the window end (ordered bytes) then the key, and its
+//! value the accumulators with the key's last write (with a state TTL). Fired windows need no
+//! tombstones: the header's live-key bound (windows ending after the watermark) drops them
+//! from every chain. With a state TTL a key's pending windows are dropped, unfired, once it
+//! was not written for the TTL ([`super::ttl`]).
 
 use super::accumulator::Acc;
 use super::columns::WindowRows;
 use super::key::GroupKey;
-use super::table::{hash, AccTable, GroupEntries};
+use super::table::{hash, AccTable};
+use super::ttl::{Expiry, KeyExpiry};
 use super::{arrange, Core};
-use crate::operator::{
-    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
-};
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::state::pieces::{decode, ordered_i64, split_ordered_i64};
+use crate::state::{ChangeLog, KeyedEntry, LayerKey};
 use quiver_protocol::batch::Batch;
-use quiver_protocol::KeyGroup;
-use rustc_hash::FxHashMap;
+use quiver_protocol::state_piece::PieceKind;
+use quiver_protocol::CheckpointId;
 use std::collections::BTreeMap;
 
-/// The decoded entries of one window in one key group.
-type KeyEntries<K> = Vec<(K, Vec<Acc>)>;
+/// A key's saved value in one window: its accumulators and the key's last write.
+type Saved = (Vec<Acc>, Option<i64>);
+
+/// A key in one window, as a checkpoint stores it: the window end in order-preserving bytes
+/// (so a live-key bound cuts fired windows), then the key.
+pub(crate) struct WindowKey<K> {
+    end: i64,
+    key: K,
+}
+
+impl<K: GroupKey> LayerKey for WindowKey<K> {
+    fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(&ordered_i64(self.end));
+        self.key.encode_key(out)
+    }
+}
+
+/// One key of one window in a checkpoint: its value, `None` once the window fired or the key
+/// expired.
+type Entry<K> = KeyedEntry<WindowKey<K>, Saved>;
 
 /// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
 pub(crate) struct AlignedWindows<K> {
@@ -30,30 +55,83 @@ pub(crate) struct AlignedWindows<K> {
     /// Fired windows' tables, cleared, kept to hold the next windows without reallocating
     /// (as many as were ever pending at once: a batch can open several windows).
     spare: Vec<AccTable<K>>,
-}
-
-/// A copy for a checkpoint: the pending windows, without the pool of spare tables.
-impl<K: GroupKey> Clone for AlignedWindows<K> {
-    fn clone(&self) -> Self {
-        AlignedWindows {
-            core: self.core.clone(),
-            size: self.size,
-            slide: self.slide,
-            windows: self.windows.clone(),
-            spare: Vec::new(),
-        }
-    }
+    /// Changed (window end, key)s of unconfirmed checkpoints (a job with checkpoints).
+    log: Option<ChangeLog<(i64, K)>>,
+    /// Last writes per key, with a state TTL.
+    ttl: Option<KeyExpiry<K>>,
 }
 
 impl<K: GroupKey> AlignedWindows<K> {
-    pub(crate) fn new(core: Core, size: i64, slide: i64) -> AlignedWindows<K> {
+    /// Windows of `size` every `slide` ms, whose keys expire as `expiry` says (`None`: never).
+    pub(crate) fn new(
+        core: Core,
+        size: i64,
+        slide: i64,
+        expiry: Option<Expiry>,
+    ) -> AlignedWindows<K> {
         AlignedWindows {
+            log: core.tracked.then(ChangeLog::default),
             core,
             size,
             slide,
             windows: BTreeMap::new(),
             spare: Vec::new(),
+            ttl: expiry.map(KeyExpiry::new),
         }
+    }
+
+    /// An empty window table: tracked when the job takes checkpoints, removable with a TTL.
+    fn empty_table(core: &Core, ttl: bool) -> AccTable<K> {
+        let width = core.plans.len();
+        let table = if ttl {
+            AccTable::removable(width)
+        } else {
+            AccTable::new(width)
+        };
+        table.tracked(core.tracked)
+    }
+
+    /// Drops `key` from every pending window (its state expired).
+    fn expire(windows: &mut BTreeMap<i64, AccTable<K>>, key: &K) {
+        for table in windows.values_mut() {
+            table.remove(key);
+        }
+    }
+
+    /// Every pending window's entries in a snapshot of `kind`: `(end, key)`s from `keys`.
+    fn copy<'a>(
+        &self,
+        kind: PieceKind,
+        keys: impl Iterator<Item = (i64, &'a K)>,
+    ) -> crate::state::DeltaCopy<Entry<K>> {
+        let entries = keys
+            .map(|(end, key)| {
+                let written = self.ttl.as_ref().and_then(|t| t.written(key));
+                let live = match (&self.ttl, written) {
+                    (Some(ttl), Some(w)) => !ttl.expired(w),
+                    _ => true,
+                };
+                let value = self
+                    .windows
+                    .get(&end)
+                    .and_then(|t| t.get(key))
+                    .filter(|_| live)
+                    .map(|(_, accs)| (accs.to_vec(), written));
+                let entry = Entry {
+                    key: WindowKey {
+                        end,
+                        key: key.clone(),
+                    },
+                    value,
+                };
+                (self.core.group(key), entry)
+            })
+            .collect();
+        // Pending windows end after the watermark + 1: the others fired.
+        let live = (self.core.watermark > i64::MIN)
+            .then(|| ordered_i64(self.core.watermark.saturating_add(2)).to_vec());
+        let held = self.windows.values().map(AccTable::len).sum();
+        self.core.copy(kind, live, entries, held)
     }
 
     /// Emits and drops every window with `end - 1 <= watermark`, in end order, as one batch.
@@ -69,7 +147,10 @@ impl<K: GroupKey> AlignedWindows<K> {
             let rows = rows.get_or_insert_with(|| WindowRows::new(&self.core));
             rows.reserve(table.len());
             for (key, _, accs) in table.iter() {
-                rows.push(&self.core, key, (start, end), accs)?;
+                // An expired key's windows never fire, cleaned up yet or not.
+                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(key)) {
+                    rows.push(&self.core, key, (start, end), accs)?;
+                }
             }
             table.clear();
             self.spare.push(table);
@@ -80,12 +161,19 @@ impl<K: GroupKey> AlignedWindows<K> {
 
 impl<K: GroupKey> Operator for AlignedWindows<K> {
     fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
-        let width = self.core.plans.len();
         let input = self.core.input::<K>(batch)?;
         let mut late = Vec::new();
+        if let Some(ttl) = &mut self.ttl {
+            ttl.tick();
+        }
         for (row, &t) in batch.event_time().iter().enumerate() {
             let key = input.key(row);
             let key_hash = hash(&key);
+            if let Some(ttl) = &self.ttl {
+                if ttl.is_expired(key, key_hash) {
+                    Self::expire(&mut self.windows, &K::own(key));
+                }
+            }
             let mut accepted = false;
             // The latest window holding `t`, then earlier ones while they hold it: at most
             // ceil(size / slide). A window bound beyond i64 is an error, never wrapped or
@@ -102,11 +190,11 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     // Earlier windows end earlier still: none of them takes the record.
                     break;
                 }
-                let spare = &mut self.spare;
+                let (spare, core, ttl) = (&mut self.spare, &self.core, self.ttl.is_some());
                 let table = self
                     .windows
                     .entry(end)
-                    .or_insert_with(|| spare.pop().unwrap_or_else(|| AccTable::new(width)));
+                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core, ttl)));
                 let (accs, _, _) = table.find_or_insert(key, key_hash, &self.core.initial);
                 self.core.accumulate(accs, &input, row);
                 accepted = true;
@@ -118,9 +206,15 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     .checked_sub(self.slide)
                     .ok_or_else(|| self.core.time_overflow(t))?;
             }
-            if !accepted {
-                late.push(row as u32);
+            match (accepted, &mut self.ttl) {
+                (false, _) => late.push(row as u32),
+                (true, Some(ttl)) => ttl.write(key, key_hash),
+                (true, None) => {}
             }
+        }
+        if let Some(ttl) = &mut self.ttl {
+            let windows = &mut self.windows;
+            ttl.clean(batch.len(), |key| Self::expire(windows, &key));
         }
         if !late.is_empty() {
             out.late.push(batch.take(&late));
@@ -130,6 +224,9 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
 
     fn on_watermark(&mut self, watermark: i64, out: &mut Output) -> Result<(), OperatorError> {
         if self.core.advance_watermark(watermark) {
+            if let Some(ttl) = &mut self.ttl {
+                ttl.tick();
+            }
             self.fire(watermark, out)?;
         }
         Ok(())
@@ -146,39 +243,95 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         self.windows.values().map(|t| t.len() as u64).sum()
     }
 
-    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
-        Ok(Box::new(ClonedState(self.clone())))
+    fn state_expired(&self) -> u64 {
+        self.ttl.as_ref().map_or(0, KeyExpiry::expired_count)
+    }
+
+    fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        let fresh: Vec<(i64, K)> = self
+            .windows
+            .iter_mut()
+            .flat_map(|(&end, table)| table.take_changed().into_iter().map(move |k| (end, k)))
+            .collect();
+        let Some(mut log) = self.log.take() else {
+            return Ok(None);
+        };
+        let copy = self.copy(
+            PieceKind::Delta,
+            log.capture(checkpoint, fresh).map(|(end, k)| (*end, k)),
+        );
+        self.log = Some(log);
+        Ok(Some(Box::new(copy)))
+    }
+
+    fn confirm(&mut self, checkpoint: CheckpointId) {
+        if let Some(log) = &mut self.log {
+            log.confirm(checkpoint);
+        }
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        let mut groups: FxHashMap<KeyGroup, Vec<(i64, GroupEntries<'_, K>)>> = FxHashMap::default();
-        for (&end, table) in &self.windows {
-            for (group, entries) in table.by_group(self.core.max_parallelism) {
-                groups.entry(group).or_default().push((end, entries));
-            }
-        }
-        groups
-            .into_iter()
-            .map(|(group, windows)| self.core.encode(group, windows))
-            .collect()
+        let keys = self
+            .windows
+            .iter()
+            .flat_map(|(&end, table)| table.iter().map(move |(k, _, _)| (end, k)));
+        self.copy(PieceKind::Base, keys).encode_full()
     }
 
     fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
-        let SavedState {
-            pieces: state,
-            order,
-        } = saved;
+        let SavedState { pieces, order } = saved;
+        let reordered = order.is_some();
         let order = order.as_deref();
-        let (windows, width) = (&mut self.windows, self.core.plans.len());
-        self.core
-            .decode(state, |entries: Vec<(i64, KeyEntries<K>)>| {
-                for (end, keys) in entries {
-                    let table = windows.entry(end).or_insert_with(|| AccTable::new(width));
-                    for (key, accs) in keys {
-                        table.insert(key, &arrange(order, accs)?)?;
-                    }
+        let mut restored: Vec<(i64, K, Saved)> = Vec::new();
+        self.core.restore_chains(pieces, |key, value| {
+            let (end, key) = split_ordered_i64(key)?;
+            let (accs, written): Saved = decode(value)?;
+            restored.push((end, decode(key)?, (arrange(order, accs)?, written)));
+            Ok(())
+        })?;
+        let now = self.ttl.as_mut().map_or(0, KeyExpiry::tick);
+        // A key's last write is the latest any of its windows saved (state from a stage
+        // without TTL starts its life now).
+        let mut last: std::collections::HashMap<&K, i64> = std::collections::HashMap::new();
+        for (_, key, (_, written)) in &restored {
+            let w = last.entry(key).or_insert(i64::MIN);
+            *w = (*w).max(written.unwrap_or(now));
+        }
+        let last: Vec<(K, i64)> = last.into_iter().map(|(k, w)| (k.clone(), w)).collect();
+        let mut expired = std::collections::HashSet::new();
+        if let Some(ttl) = &mut self.ttl {
+            for (key, written) in last {
+                if ttl.expired(written) {
+                    expired.insert(key);
+                } else {
+                    ttl.restore(key, written)
+                        .map_err(|e| self.core.state_error(e))?;
                 }
-                Ok(())
-            })
+            }
+        }
+        let ttl = self.ttl.is_some();
+        for (end, key, (accs, _)) in restored {
+            let core = &self.core;
+            let table = self
+                .windows
+                .entry(end)
+                .or_insert_with(|| Self::empty_table(core, ttl));
+            if expired.contains(&key) {
+                // Gone: the next checkpoint removes it from the stored chain too.
+                table.note_removed(key);
+            } else {
+                table
+                    .insert(key, &accs)
+                    .map_err(|e| self.core.state_error(e))?;
+            }
+        }
+        if reordered {
+            // Stored in another order: the next checkpoint writes every entry anew.
+            self.windows.values_mut().for_each(AccTable::mark_all);
+        }
+        Ok(())
     }
 }

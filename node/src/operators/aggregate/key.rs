@@ -7,6 +7,8 @@
 //! copies and allocates nothing; only a key seen for the first time is copied into the state
 //! ([`GroupKey::own`]).
 
+use crate::state::pieces::encode;
+use crate::state::LayerKey;
 use hashbrown::Equivalent;
 use quiver_protocol::batch::{Bitmap, Column, ColumnData, StrColumn, ValueRef};
 use quiver_protocol::keygroup::{canonical_f64, key_hash_code};
@@ -43,6 +45,13 @@ pub(crate) trait GroupKey:
     /// The fixed key hash code (`quiver_protocol::keygroup`) that picks the key group.
     fn hash_code(&self) -> i32 {
         key_hash_code(self.values())
+    }
+}
+
+/// A key as the keyed-state layer stores it: its bincode.
+impl<K: GroupKey> LayerKey for K {
+    fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        encode(self, out)
     }
 }
 

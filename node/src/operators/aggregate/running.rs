@@ -2,26 +2,36 @@
 //! shares the input's event times and key columns and adds one column per aggregate. With a
 //! state TTL ([`super::ttl`]) a key's state expires a TTL after its last write.
 //!
-//! A key group's snapshot holds `(key, accumulators, last write)` per live key; the last write
-//! is milliseconds since the Unix epoch, `None` when the stage keeps state forever.
+//! Its state is one table of the keyed-state layer: key → `(accumulators, last write)`; the
+//! last write is milliseconds since the Unix epoch, `None` when the stage keeps state forever.
+//! A checkpoint copies the keys written or expired since the last confirmed one.
 
 use super::accumulator::Acc;
 use super::key::{canonical_column, GroupKey};
 use super::table::{hash, AccTable};
 use super::ttl::Expiry;
 use super::{arrange, Core};
-use crate::operator::{
-    ClonedState, KeyGroupState, Operator, OperatorError, Output, SavedState, StateCopy,
-};
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::state::pieces::decode;
+use crate::state::{ChangeLog, KeyedEntry};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder};
+use quiver_protocol::state_piece::PieceKind;
+use quiver_protocol::CheckpointId;
+
+/// A key's saved value: its accumulators and last write.
+type Saved = (Vec<Acc>, Option<i64>);
+
+/// One key of a checkpoint: its value, `None` once it expired.
+type Entry<K> = KeyedEntry<K, Saved>;
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
-#[derive(Clone)]
 pub(crate) struct RunningAggregate<K> {
     core: Core,
     table: AccTable<K>,
     /// Last writes and cleanup, with a state TTL.
     expiry: Option<Expiry>,
+    /// Changed keys of unconfirmed checkpoints (a job with checkpoints).
+    log: Option<ChangeLog<K>>,
 }
 
 impl<K: GroupKey> RunningAggregate<K> {
@@ -33,9 +43,22 @@ impl<K: GroupKey> RunningAggregate<K> {
             None => AccTable::new(width),
         };
         RunningAggregate {
+            table: table.tracked(core.tracked),
+            log: core.tracked.then(ChangeLog::default),
             core,
-            table,
             expiry,
+        }
+    }
+
+    /// The saved value of `key` (`None`: absent or expired) at the last tick.
+    fn saved(&self, key: &K) -> Option<Saved> {
+        let (slot, accs) = self.table.get(key)?;
+        match &self.expiry {
+            Some(e) => {
+                let written = e.written(slot);
+                (!e.expired(written)).then(|| (accs.to_vec(), Some(written)))
+            }
+            None => Some((accs.to_vec(), None)),
         }
     }
 }
@@ -62,7 +85,7 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             self.core.push_aggregates(&mut aggregates, accs)?;
         }
         if let Some(expiry) = &mut self.expiry {
-            expiry.clean(&mut self.table, n);
+            expiry.clean(&mut self.table, n, |_| ());
         }
         if n > 0 {
             let mut columns: Vec<Column> = self
@@ -88,52 +111,97 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         self.table.len() as u64
     }
 
-    fn snapshot_copy(&mut self) -> Result<Box<dyn StateCopy>, OperatorError> {
-        Ok(Box::new(ClonedState(self.clone())))
+    fn state_expired(&self) -> u64 {
+        self.expiry.as_ref().map_or(0, Expiry::expired_count)
+    }
+
+    fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        if let Some(expiry) = &mut self.expiry {
+            expiry.tick();
+        }
+        let fresh = self.table.take_changed();
+        let Some(mut log) = self.log.take() else {
+            return Ok(None);
+        };
+        let entries = log
+            .capture(checkpoint, fresh)
+            .map(|key| {
+                let entry = Entry {
+                    key: key.clone(),
+                    value: self.saved(key),
+                };
+                (self.core.group(key), entry)
+            })
+            .collect();
+        self.log = Some(log);
+        let live = self.table.len();
+        Ok(Some(Box::new(self.core.copy(
+            PieceKind::Delta,
+            None,
+            entries,
+            live,
+        ))))
+    }
+
+    fn confirm(&mut self, checkpoint: CheckpointId) {
+        if let Some(log) = &mut self.log {
+            log.confirm(checkpoint);
+        }
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
         if let Some(expiry) = &mut self.expiry {
             expiry.tick();
         }
-        let expiry = self.expiry.as_ref();
-        self.table
-            .by_group_with(self.core.max_parallelism, |key, slot, accs| match expiry {
-                Some(e) => {
-                    let written = e.written(slot);
-                    (!e.expired(written)).then_some((key, accs, Some(written)))
-                }
-                None => Some((key, accs, None)),
+        let entries = self
+            .table
+            .iter()
+            .filter_map(|(key, _, _)| {
+                let value = Some(self.saved(key)?);
+                let entry = Entry {
+                    key: key.clone(),
+                    value,
+                };
+                Some((self.core.group(key), entry))
             })
-            .into_iter()
-            .map(|(group, entries)| self.core.encode(group, entries))
-            .collect()
+            .collect();
+        self.core
+            .copy(PieceKind::Base, None, entries, self.table.len())
+            .encode_full()
     }
 
     fn restore(&mut self, saved: SavedState) -> Result<(), OperatorError> {
-        let SavedState {
-            pieces: state,
-            order,
-        } = saved;
+        let SavedState { pieces, order } = saved;
+        let reordered = order.is_some();
         let order = order.as_deref();
         let (table, expiry) = (&mut self.table, &mut self.expiry);
         let now = expiry.as_mut().map_or(0, Expiry::tick);
-        self.core
-            .decode(state, |entries: Vec<(K, Vec<Acc>, Option<i64>)>| {
-                for (key, accs, written) in entries {
-                    let accs = arrange(order, accs)?;
-                    let Some(e) = expiry.as_mut() else {
-                        table.insert(key, &accs)?;
-                        continue;
-                    };
-                    // State from a stage without TTL starts its life now.
-                    let written = written.unwrap_or(now);
-                    if !e.expired(written) {
-                        let (slot, new) = table.insert(key, &accs)?;
-                        e.set(slot, new, written);
-                    }
-                }
-                Ok(())
-            })
+        self.core.restore_chains(pieces, |key, value| {
+            let key: K = decode(key)?;
+            let (accs, written): Saved = decode(value)?;
+            let accs = arrange(order, accs)?;
+            let Some(e) = expiry.as_mut() else {
+                table.insert(key, &accs)?;
+                return Ok(());
+            };
+            // State from a stage without TTL starts its life now.
+            let written = written.unwrap_or(now);
+            if e.expired(written) {
+                // Gone: the next checkpoint removes it from the stored chain too.
+                table.note_removed(key);
+            } else {
+                let (slot, new) = table.insert(key, &accs)?;
+                e.set(slot, new, written);
+            }
+            Ok(())
+        })?;
+        if reordered {
+            // Stored in another order: the next checkpoint writes every entry anew.
+            self.table.mark_all();
+        }
+        Ok(())
     }
 }

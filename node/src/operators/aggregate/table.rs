@@ -5,14 +5,17 @@
 //! Keys occupy numbered slots `0..len` (the TTL's last-write times are kept by slot); a
 //! table built with [`AccTable::removable`] also keeps the key of every slot, so it can
 //! remove keys (the key of the last slot takes the freed number).
+//!
+//! A table built [`AccTable::tracked`] (a job with checkpoints) is a table of the keyed-state
+//! layer (`crate::state`): it marks every key written or removed since the last barrier, one
+//! bit per slot, so a checkpoint copies only those ([`AccTable::take_changed`]).
 
 use super::accumulator::Acc;
 use super::key::GroupKey;
+use crate::state::ChangedSlots;
 use hashbrown::hash_table::{Entry as Found, HashTable};
 use hashbrown::Equivalent;
-use quiver_protocol::keygroup::key_group;
-use quiver_protocol::KeyGroup;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxBuildHasher;
 use std::hash::{BuildHasher, Hash};
 
 /// The most accumulators a key keeps inside its table entry.
@@ -67,10 +70,9 @@ pub(crate) struct AccTable<K> {
     width: usize,
     /// The key of every slot (removable tables only).
     keys: Option<Vec<K>>,
+    /// Keys written or removed since the last barrier (tracked tables only).
+    changes: Option<ChangedSlots<K>>,
 }
-
-/// Entries of one key group, borrowed for a snapshot.
-pub(crate) type GroupEntries<'a, K> = Vec<(&'a K, &'a [Acc])>;
 
 /// The hash a key (owned, or a [`GroupKey::Ref`] to it) is found by in every table.
 #[inline]
@@ -85,6 +87,15 @@ impl<K: GroupKey> AccTable<K> {
             entries: HashTable::new(),
             width,
             keys: None,
+            changes: None,
+        }
+    }
+
+    /// The table, marking the keys written or removed since the last barrier when `tracked`.
+    pub(crate) fn tracked(self, tracked: bool) -> AccTable<K> {
+        AccTable {
+            changes: tracked.then(ChangedSlots::default),
+            ..self
         }
     }
 
@@ -105,7 +116,7 @@ impl<K: GroupKey> AccTable<K> {
         hash: u64,
         initial: &[Acc],
     ) -> (&mut [Acc], usize, bool) {
-        self.entry(hash, |k| key.equivalent(k), || K::own(key), initial)
+        self.entry(hash, |k| key.equivalent(k), || K::own(key), initial, true)
     }
 
     /// The entry of the key `is` finds (whose [`hash`] is `hash`), created with `new()` and
@@ -117,21 +128,29 @@ impl<K: GroupKey> AccTable<K> {
         is: impl Fn(&K) -> bool,
         new: impl FnOnce() -> K,
         initial: &[Acc],
+        write: bool,
     ) -> (&mut [Acc], usize, bool) {
         let width = self.width;
         let slot = self.entries.len();
+        let changes = self.changes.as_mut().filter(|_| write);
         match self
             .entries
             .entry(hash, |e| is(&e.key), |e| self::hash(&e.key))
         {
             Found::Occupied(found) => {
                 let entry = found.into_mut();
+                if let Some(changes) = changes {
+                    changes.mark(entry.slot, || entry.key.clone());
+                }
                 (entry.accs.get_mut(width), entry.slot, false)
             }
             Found::Vacant(vacant) => {
                 let key = new();
                 if let Some(keys) = &mut self.keys {
                     keys.push(key.clone());
+                }
+                if let Some(changes) = changes {
+                    changes.mark(slot, || key.clone());
                 }
                 let entry = vacant
                     .insert(Entry {
@@ -145,8 +164,8 @@ impl<K: GroupKey> AccTable<K> {
         }
     }
 
-    /// Adds a key with its accumulators (restore); an existing key is replaced. Returns the
-    /// key's slot and whether it is new.
+    /// Adds a key with its accumulators (restore: not marked as changed); an existing key is
+    /// replaced. Returns the key's slot and whether it is new.
     pub(crate) fn insert(&mut self, key: K, accs: &[Acc]) -> Result<(usize, bool), String> {
         if accs.len() != self.width {
             return Err(format!(
@@ -156,18 +175,21 @@ impl<K: GroupKey> AccTable<K> {
             ));
         }
         let hash = hash(&key);
-        let (held, slot, new) = self.entry(hash, |k| *k == key, || key.clone(), accs);
+        let (held, slot, new) = self.entry(hash, |k| *k == key, || key.clone(), accs, false);
         held.clone_from_slice(accs);
         Ok((slot, new))
     }
 
-    /// Removes the key in slot `slot` (`< len`) of a [`AccTable::removable`] table; the key
-    /// of the last slot moves into `slot`. A table that cannot remove keys is left unchanged.
-    pub(crate) fn swap_remove(&mut self, slot: usize) {
-        let Some(keys) = &mut self.keys else {
-            return;
-        };
+    /// Removes and returns the key in slot `slot` (`< len`) of a [`AccTable::removable`]
+    /// table; the key of the last slot moves into `slot`. A table that cannot remove keys,
+    /// or an empty one, is left unchanged.
+    pub(crate) fn swap_remove(&mut self, slot: usize) -> Option<K> {
+        let keys = self.keys.as_mut()?;
+        let last = keys.len().checked_sub(1)?;
         let removed = keys.swap_remove(slot);
+        if let Some(changes) = &mut self.changes {
+            changes.removed(slot, removed.clone(), last);
+        }
         if let Ok(found) = self
             .entries
             .find_entry(hash(&removed), |e| e.key == removed)
@@ -179,6 +201,22 @@ impl<K: GroupKey> AccTable<K> {
                 entry.slot = slot;
             }
         }
+        Some(removed)
+    }
+
+    /// Removes `key` from a [`AccTable::removable`] table (see [`AccTable::swap_remove`]).
+    pub(crate) fn remove(&mut self, key: &K) {
+        if let Some((slot, _)) = self.get(key) {
+            self.swap_remove(slot);
+        }
+    }
+
+    /// The slot of the key `key` names (whose [`hash`] is `hash`).
+    #[inline]
+    pub(crate) fn find(&self, key: K::Ref<'_>, hash: u64) -> Option<usize> {
+        self.entries
+            .find(hash, |e| key.equivalent(&e.key))
+            .map(|e| e.slot)
     }
 
     /// Every key with its slot and accumulators.
@@ -194,37 +232,44 @@ impl<K: GroupKey> AccTable<K> {
         self.entries.len()
     }
 
-    /// Removes every key, keeping the memory for reuse.
+    /// Removes every key, keeping the memory for reuse (and forgetting their changes).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         if let Some(keys) = &mut self.keys {
             keys.clear();
         }
+        if let Some(changes) = &mut self.changes {
+            changes.clear();
+        }
     }
 
-    /// The entries split by key group.
-    pub(crate) fn by_group(
-        &self,
-        max_parallelism: u32,
-    ) -> FxHashMap<KeyGroup, GroupEntries<'_, K>> {
-        self.by_group_with(max_parallelism, |key, _, accs| Some((key, accs)))
+    /// The slot and accumulators of `key`.
+    pub(crate) fn get(&self, key: &K) -> Option<(usize, &[Acc])> {
+        self.entries
+            .find(hash(key), |e| e.key == *key)
+            .map(|e| (e.slot, e.accs.get(self.width)))
     }
 
-    /// The entries `entry(key, slot, accs)` makes (`None`: skip the key), split by key group.
-    pub(crate) fn by_group_with<'a, T>(
-        &'a self,
-        max_parallelism: u32,
-        mut entry: impl FnMut(&'a K, usize, &'a [Acc]) -> Option<T>,
-    ) -> FxHashMap<KeyGroup, Vec<T>> {
-        let mut groups: FxHashMap<KeyGroup, Vec<T>> = FxHashMap::default();
-        for (key, slot, accs) in self.iter() {
-            if let Some(e) = entry(key, slot, accs) {
-                groups
-                    .entry(key_group(key.hash_code(), max_parallelism))
-                    .or_default()
-                    .push(e);
+    /// The keys written or removed since the last call (empty for an untracked table).
+    pub(crate) fn take_changed(&mut self) -> Vec<K> {
+        self.changes
+            .as_mut()
+            .map_or_else(Vec::new, ChangedSlots::take)
+    }
+
+    /// Marks `key`, which is not in the table, as removed (a restore dropped it).
+    pub(crate) fn note_removed(&mut self, key: K) {
+        if let Some(changes) = &mut self.changes {
+            changes.note(key);
+        }
+    }
+
+    /// Marks every key as changed (a restore changed how values are stored).
+    pub(crate) fn mark_all(&mut self) {
+        if let Some(changes) = &mut self.changes {
+            for e in &self.entries {
+                changes.mark(e.slot, || e.key.clone());
             }
         }
-        groups
     }
 }

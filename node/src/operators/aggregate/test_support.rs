@@ -10,11 +10,12 @@ use quiver_protocol::spec::{
 };
 use quiver_protocol::{Record, Schema, Value, ValueType};
 
-/// The job settings of a stage: `max_parallelism` key groups, no state TTL.
+/// The job settings of a stage: `max_parallelism` key groups, no state TTL, checkpoints.
 pub(super) fn ctx(max_parallelism: u32) -> StageContext {
     StageContext {
         max_parallelism,
         state_ttl: None,
+        checkpoints: true,
     }
 }
 

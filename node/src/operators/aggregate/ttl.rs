@@ -1,9 +1,24 @@
-//! State time-to-live of running aggregates (`job.state_ttl`).
+//! State time-to-live of every aggregate (`job.state_ttl`, opt-in; validated when the spec is
+//! parsed: from 1 ms to `quiver_protocol::spec::MAX_STATE_TTL`).
 //!
 //! Semantics (Flink's processing-time TTL with update type "on create and write"): a key's
 //! state expires `ttl` after the last record that wrote it. Expired state is never returned: a
-//! record for an expired key starts from fresh accumulators, a snapshot leaves expired keys
-//! out, and a restore drops keys that expired in the meantime.
+//! record for an expired key starts from fresh state, a snapshot leaves expired keys out, and
+//! a restore drops keys that expired in the meantime.
+//!
+//! - Running aggregate: a key's accumulators.
+//! - Windowed aggregates (tumbling, sliding, session): a key's state is all its pending
+//!   windows (or open sessions). A record accepted into a window writes the key; a late record
+//!   writes nothing. When a key was not written for `ttl`, **its pending windows are dropped
+//!   without firing**: a window still open at that point loses its partial result, and a later
+//!   record of the key opens fresh windows (a window whose earlier records expired emits only
+//!   what came after). This bounds window state by the keys written within one `ttl` even when
+//!   the watermark stalls or windows are long; with a `ttl` longer than the windows' span plus
+//!   the watermark's lag, only keys whose windows would not fire in time are affected.
+//!
+//! Expired keys are counted (`state_expired` in the task's metrics, `expired` in `quiver job
+//! status`), so a job that drops windows unfired shows it; keys that expired while the job
+//! was down (dropped by a restore) are not counted.
 //!
 //! The time is read once per batch (one clock read, not one per record), so every record of a
 //! batch is written at the batch's time. Cleanup is incremental: after each batch a bounded
@@ -19,10 +34,6 @@
 //! snapshots store absolute last-write times. The time a job was down counts toward expiry
 //! (a restore drops what expired meanwhile); clock skew between nodes shifts expiry by the
 //! skew.
-//!
-//! Windowed aggregates do not use a TTL: their state is bounded by window firing (a window's
-//! or session's state is dropped when the watermark closes it), and dropping a pending
-//! window's partial state would silently change its result.
 
 use super::key::GroupKey;
 use super::table::AccTable;
@@ -75,30 +86,26 @@ pub(crate) struct Expiry {
     now: i64,
     /// Last write of every slot, in slot order.
     written: Vec<i64>,
+    /// Keys found expired so far.
+    expired: u64,
     /// The next slot the cleanup examines.
     cursor: usize,
 }
 
 impl Expiry {
-    /// Expiry after `ttl` (at least 1 ms) by `clock`.
-    pub(crate) fn new(ttl: Duration, clock: Arc<dyn Clock>) -> Result<Expiry, String> {
-        let ttl_ms = i64::try_from(ttl.as_millis())
-            .ok()
-            .filter(|&ms| ms > 0)
-            .ok_or_else(|| {
-                format!(
-                    "state_ttl must be between 1 ms and {} ms, got {ttl:?}",
-                    i64::MAX
-                )
-            })?;
+    /// Expiry after `ttl` by `clock` (the spec bounds `ttl` to 1 ms ..= `i64::MAX` ms; a
+    /// shorter one counts as 1 ms, a longer one as `i64::MAX` ms).
+    pub(crate) fn new(ttl: Duration, clock: Arc<dyn Clock>) -> Expiry {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         let now = clock.now_ms();
-        Ok(Expiry {
+        Expiry {
             ttl_ms,
             clock,
             now,
             written: Vec::new(),
             cursor: 0,
-        })
+            expired: 0,
+        }
     }
 
     /// Reads the clock: the time of the next writes and expiry checks.
@@ -123,6 +130,7 @@ impl Expiry {
         }
         let expired = self.expired(self.written[slot]);
         self.written[slot] = self.now;
+        self.expired += u64::from(expired);
         expired
     }
 
@@ -140,11 +148,20 @@ impl Expiry {
         self.written[slot]
     }
 
+    /// Keys found expired so far (by a write or by the cleanup).
+    pub(crate) fn expired_count(&self) -> u64 {
+        self.expired
+    }
+
     /// Examines up to `max(4 × batch, 64)` slots of `table` from the cursor on, removing
-    /// the expired ones. Returns how many were removed.
-    pub(crate) fn clean<K: GroupKey>(&mut self, table: &mut AccTable<K>, batch: usize) -> usize {
+    /// the expired ones and passing each removed key to `removed`.
+    pub(crate) fn clean<K: GroupKey>(
+        &mut self,
+        table: &mut AccTable<K>,
+        batch: usize,
+        mut removed: impl FnMut(K),
+    ) {
         let budget = (4 * batch).max(MIN_CLEANUP_BUDGET);
-        let mut removed = 0;
         for _ in 0..budget {
             if self.written.is_empty() {
                 break;
@@ -153,13 +170,88 @@ impl Expiry {
                 self.cursor = 0;
             }
             if self.expired(self.written[self.cursor]) {
-                table.swap_remove(self.cursor);
+                if let Some(key) = table.swap_remove(self.cursor) {
+                    removed(key);
+                }
                 self.written.swap_remove(self.cursor);
-                removed += 1;
+                self.expired += 1;
             } else {
                 self.cursor += 1;
             }
         }
-        removed
+    }
+}
+
+/// Last writes per key of a windowed aggregate: a key's pending windows (or sessions) expire
+/// together, `ttl` after the last record accepted into any of them.
+pub(crate) struct KeyExpiry<K> {
+    /// The keys (no accumulators), removable, their slots numbering `expiry`'s times.
+    keys: AccTable<K>,
+    expiry: Expiry,
+}
+
+impl<K: GroupKey> KeyExpiry<K> {
+    /// Last writes expiring as `expiry` says.
+    pub(crate) fn new(expiry: Expiry) -> KeyExpiry<K> {
+        KeyExpiry {
+            keys: AccTable::removable(0),
+            expiry,
+        }
+    }
+
+    /// Reads the clock: the time of the next writes and expiry checks.
+    pub(crate) fn tick(&mut self) -> i64 {
+        self.expiry.tick()
+    }
+
+    /// Whether `key` (whose table hash is `hash`) holds state that has expired.
+    #[inline]
+    pub(crate) fn is_expired(&self, key: K::Ref<'_>, hash: u64) -> bool {
+        self.keys
+            .find(key, hash)
+            .is_some_and(|slot| self.expiry.expired(self.expiry.written(slot)))
+    }
+
+    /// A record was accepted into `key`'s state now.
+    #[inline]
+    pub(crate) fn write(&mut self, key: K::Ref<'_>, hash: u64) {
+        let (_, slot, new) = self.keys.find_or_insert(key, hash, &[]);
+        self.expiry.write(slot, new);
+    }
+
+    /// The last write of `key`, if it has state.
+    pub(crate) fn written(&self, key: &K) -> Option<i64> {
+        let (slot, _) = self.keys.get(key)?;
+        Some(self.expiry.written(slot))
+    }
+
+    /// State last written at `written` has expired at the last tick.
+    pub(crate) fn expired(&self, written: i64) -> bool {
+        self.expiry.expired(written)
+    }
+
+    /// Whether `key`'s state has not expired at the last tick.
+    pub(crate) fn is_live(&self, key: &K) -> bool {
+        self.written(key).is_none_or(|w| !self.expired(w))
+    }
+
+    /// Restore: `key` was last written at `written` (the latest of several restored wins).
+    pub(crate) fn restore(&mut self, key: K, written: i64) -> Result<(), String> {
+        let earlier = self.written(&key);
+        let (slot, new) = self.keys.insert(key, &[])?;
+        self.expiry
+            .set(slot, new, earlier.map_or(written, |e| e.max(written)));
+        Ok(())
+    }
+
+    /// Keys found expired so far.
+    pub(crate) fn expired_count(&self) -> u64 {
+        self.expiry.expired_count()
+    }
+
+    /// Removes up to a budget's worth of expired keys (see [`Expiry::clean`]), passing each to
+    /// `removed`, whose state the caller drops.
+    pub(crate) fn clean(&mut self, batch: usize, removed: impl FnMut(K)) {
+        self.expiry.clean(&mut self.keys, batch, removed);
     }
 }

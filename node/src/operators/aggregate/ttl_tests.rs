@@ -1,5 +1,7 @@
 //! State TTL of running aggregates, driven by a test clock: expired keys start afresh,
 //! cleanup keeps state bounded under key churn, snapshots and restores leave expired keys out.
+//! (Windowed aggregates: `window_ttl_tests.rs`; the TTL's range is checked when the spec is
+//! parsed, `protocol/tests/spec_errors_job_sinks.rs`.)
 
 use super::test_support::*;
 use super::ttl::Clock;
@@ -13,10 +15,10 @@ use std::time::Duration;
 
 /// A clock the test sets by hand.
 #[derive(Default)]
-struct TestClock(AtomicI64);
+pub(super) struct TestClock(AtomicI64);
 
 impl TestClock {
-    fn set(&self, ms: i64) {
+    pub(super) fn set(&self, ms: i64) {
         self.0.store(ms, Ordering::Relaxed);
     }
 }
@@ -36,6 +38,7 @@ fn running(ttl: Option<u64>, clock: &Arc<TestClock>) -> Box<dyn Operator> {
     let ctx = StageContext {
         max_parallelism: 128,
         state_ttl: ttl.map(Duration::from_millis),
+        checkpoints: true,
     };
     let clock: Arc<dyn Clock> = clock.clone();
     super::build_with_clock("agg", aggregate, &schema(), &spec.schema, &ctx, clock).expect("build")
@@ -220,26 +223,4 @@ fn restore_after_the_ttl_drops_expired_keys() {
     let mut forever = running(None, &clock);
     forever.restore(state.into()).expect("restore");
     assert_eq!(forever.state_entries(), 1);
-}
-
-#[test]
-fn a_ttl_below_one_millisecond_is_refused() {
-    let spec = stage(&["user"], None);
-    let StageKind::Aggregate(aggregate) = &spec.kind else {
-        panic!("the test stage is an aggregate");
-    };
-    let ctx = StageContext {
-        max_parallelism: 128,
-        state_ttl: Some(Duration::from_micros(500)),
-    };
-    let e = super::build("agg", aggregate, &schema(), &spec.schema, &ctx)
-        .err()
-        .expect("refused");
-    assert_eq!(
-        e.to_string(),
-        format!(
-            "stage \"agg\": state_ttl must be between 1 ms and {} ms, got 500µs",
-            i64::MAX
-        )
-    );
 }

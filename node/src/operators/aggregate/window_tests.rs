@@ -310,7 +310,7 @@ fn extending_a_session_adds_no_timers() {
         plans,
         128,
     );
-    let mut op = SessionWindows::<I64Key>::new(core, 100);
+    let mut op = SessionWindows::<I64Key>::new(core, 100, None);
     let mut out = Output::default();
     let input: Vec<Record> = (0..10_000).map(|i| record(1, i * 10, 1.0)).collect();
     op.process_batch(&batch(&input), &mut out).expect("process");
