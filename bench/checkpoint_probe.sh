@@ -88,9 +88,9 @@ awk '$1 ~ /^job-1\/chk-/ {split($1, a, "/"); gsub(",", "", $4); gsub(",", "", $5
 awk '/^last checkpoint: / {id = $3}
      /^last checkpoint per task:/ {
        s = $0; gsub(",", "", s)
-       # "alignment ≤ A ms, state copy ≤ C ms, B B of state" ("snapshot ≤" before 5040ae1)
+       # "alignment ≤ A ms, state copy ≤ C ms, B B uploaded" ("snapshot ≤" before 5040ae1, "B of state" before the keyed-state layer)
        split(s, part, "≤ "); split(part[2], x, " "); al = x[1]; split(part[3], y, " "); sn = y[1]
-       match(s, /[0-9]+ B of state/); by = substr(s, RSTART, RLENGTH - 11)
+       match(s, /[0-9]+ B (uploaded|of state)/); by = substr(s, RSTART, RLENGTH - 11)
        if (id != "") print id, al, sn, by}
      /^state: / {st = $2}' "$work/status.log" | sort -u -k1,1 > "$work/tasks"
 echo

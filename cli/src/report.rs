@@ -121,7 +121,7 @@ pub(crate) fn job(report: &JobReport) -> String {
         checkpointed.iter().for_each(|t| all.add(&t.metrics));
         let _ = writeln!(
             out,
-            "last checkpoint per task: alignment ≤ {:.1} ms, state copy ≤ {:.1} ms, {} B of state in all",
+            "last checkpoint per task: alignment ≤ {:.1} ms, state copy ≤ {:.1} ms, {} B uploaded in all",
             all.last_align_us as f64 / 1000.0,
             all.last_snapshot_us as f64 / 1000.0,
             thousands(all.last_snapshot_bytes)
