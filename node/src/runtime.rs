@@ -188,7 +188,13 @@ impl Runtime {
                     if head.parallelism > 1 && source_driver::reads_in_step(spec) =>
                 {
                     let local = (0..head.parallelism).filter(here).map(|p| p as usize);
-                    Some(Arc::new(SourcePeers::new(head.parallelism as usize, local)))
+                    let peers = Arc::new(SourcePeers::new(head.parallelism as usize, local));
+                    self.exchange.register_source(
+                        (deployment.job, head.id),
+                        deployment.generation,
+                        peers.clone(),
+                    );
+                    Some(peers)
                 }
                 _ => None,
             };

@@ -8,6 +8,11 @@
 //! in its window state: W1 at parallelism 2 held hundreds of pending windows and spent ~3×
 //! the CPU per event of parallelism 1 in its window stage.
 //!
+//! Partitions on other nodes count through their channels to this node: the exchange
+//! passes on the watermarks it receives from them ([`SourcePeers::heard`]), so partitions on
+//! different nodes read in step too, only a few batches later (the credits in flight). A
+//! partition on another node whose channels have brought nothing yet holds nobody back.
+//!
 //! A waiting partition registers under the same lock that read the slowest value it waits
 //! on, so a peer that moves after the check always finds it and wakes it. The slowest
 //! partition never waits on its peers (a split of it is never ahead of itself), so someone
@@ -22,9 +27,11 @@ pub(crate) struct SourcePeers<W> {
 }
 
 struct Peers<W> {
-    /// By partition index: the last watermark published (−∞ before the first), +∞ for
-    /// partitions on other nodes.
+    /// By partition index: the last watermark published (−∞ before the first); for a
+    /// partition on another node, the highest seen on its channels here (+∞ before any).
     watermarks: Vec<i64>,
+    /// Partitions on other nodes whose watermark came over a channel.
+    heard: Vec<bool>,
     /// Partitions waiting, with what wakes them (at most one entry per partition).
     waiting: Vec<(usize, W)>,
 }
@@ -53,10 +60,35 @@ impl<W> SourcePeers<W> {
         }
         SourcePeers {
             state: Mutex::new(Peers {
+                heard: vec![false; parallelism],
                 watermarks,
                 waiting: Vec::new(),
             }),
         }
+    }
+
+    /// A channel from partition `from` on another node brought its watermark `watermark`
+    /// (+∞: it ended, or went idle). Channels lag the partition a little and several bring
+    /// the same watermarks, so its value only rises, from the first one heard. Returns the
+    /// waiting partitions to wake when it rose.
+    pub(crate) fn heard(&self, from: usize, watermark: i64) -> Vec<W> {
+        let mut peers = self.lock();
+        let Some(first) = peers
+            .heard
+            .get_mut(from)
+            .map(|h| !std::mem::replace(h, true))
+        else {
+            return Vec::new();
+        };
+        let known = &mut peers.watermarks[from];
+        if !first && *known >= watermark {
+            return Vec::new();
+        }
+        *known = watermark;
+        std::mem::take(&mut peers.waiting)
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Peers<W>> {

@@ -58,3 +58,30 @@ fn a_partition_does_not_wake_itself() {
     assert_eq!(peers.publish(0, 2_000), (50, Vec::new()));
     assert_eq!(peers.publish(1, 60), (2_000, vec!["wake 0"]));
 }
+
+#[test]
+fn a_partition_on_another_node_counts_from_the_first_watermark_heard_and_only_rises() {
+    let peers = SourcePeers::new(2, [0]);
+    peers.publish(0, 9_000);
+    assert_eq!(peers.wait(0, i64::MAX, "wake 0"), None, "nothing heard: +∞");
+    assert_eq!(
+        peers.heard(1, 1_000),
+        vec!["wake 0"],
+        "the first one heard counts"
+    );
+    assert_eq!(peers.publish(0, 9_500).0, 1_000);
+    assert_eq!(peers.wait(0, 1_000, "wake 0"), None);
+    assert!(
+        peers.heard(1, 900).is_empty(),
+        "a lagging channel does not lower it"
+    );
+    assert_eq!(peers.publish(0, 9_600).0, 1_000);
+    assert_eq!(
+        peers.heard(1, i64::MAX),
+        vec!["wake 0"],
+        "ended or idle: +∞"
+    );
+    assert!(peers.heard(1, 5_000).is_empty());
+    assert_eq!(peers.publish(0, 9_700).0, i64::MAX);
+    assert!(peers.heard(7, 1).is_empty(), "no such partition");
+}
