@@ -175,15 +175,18 @@ impl Runtime {
         .map_err(|e| RuntimeError::Plan(format!("cannot start a job supervisor: {e}")))?;
         let mut tasks = Vec::new();
         let plan = &deployment.plan;
-        for head in plan.task_heads() {
-            let here = |p: &u32| {
-                let placed = deployment
-                    .assignment
-                    .node_of(PartitionId(*p))
-                    .map(|(n, _)| n);
-                placed == Some(self.node)
-            };
-            let peers = match &head.kind {
+        let here = |p: &u32| {
+            let placed = deployment
+                .assignment
+                .node_of(PartitionId(*p))
+                .map(|(n, _)| n);
+            placed == Some(self.node)
+        };
+        // Before any task can receive a channel, so every channel from an in-step source's
+        // partition on another node finds its peers here.
+        let in_step: HashMap<OperatorId, Arc<SourcePeers<ActorRef<TaskMsg>>>> = plan
+            .task_heads()
+            .filter_map(|head| match &head.kind {
                 OperatorKind::Source(spec)
                     if head.parallelism > 1 && source_driver::reads_in_step(spec) =>
                 {
@@ -194,14 +197,16 @@ impl Runtime {
                         deployment.generation,
                         peers.clone(),
                     );
-                    Some(peers)
+                    Some((head.id, peers))
                 }
                 _ => None,
-            };
+            })
+            .collect();
+        for head in plan.task_heads() {
             for p in (0..head.parallelism).filter(here) {
                 let partition = PartitionId(p);
-                let peers = peers.clone().map(|peers| PeerLink {
-                    peers,
+                let peers = in_step.get(&head.id).map(|peers| PeerLink {
+                    peers: peers.clone(),
                     me: p as usize,
                 });
                 let task = match self

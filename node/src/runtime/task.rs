@@ -44,7 +44,7 @@ pub(crate) enum TaskMsg {
     IdleCheck,
     /// A source task: the slowest watermark of its source's other partitions moved.
     SlowestElsewhere(i64),
-    /// A source task: a partition of its source on this node moved (look again).
+    /// A source task: a partition of its source that it waits for moved (look again).
     PeersMoved,
     /// An element from input channel `input`; dropping `credit` returns it to the sender.
     Input {
@@ -80,13 +80,13 @@ pub(crate) struct TaskArgs {
     pub(crate) generation: quiver_protocol::Generation,
     /// Where snapshots go; `None` when the job takes no checkpoints.
     pub(crate) link: Option<CoordinatorLink>,
-    /// A source task reading in step with its source's partitions on this node.
+    /// A source task reading in step with its source's other partitions.
     pub(crate) peers: Option<PeerLink>,
 }
 
-/// A source partition's place among its source's partitions on this node.
+/// A source partition's place among its source's partitions.
 pub(crate) struct PeerLink {
-    /// Their watermarks.
+    /// Their watermarks, as known on this node.
     pub(crate) peers: Arc<SourcePeers<ActorRef<TaskMsg>>>,
     /// This partition's index.
     pub(crate) me: usize,
