@@ -194,7 +194,9 @@ pub(crate) async fn wait_for(client: &AdminClient, job: JobId) -> Result<ExitCod
                 }
             });
         }
-        tokio::time::sleep(Duration::from_millis(if terminal { 200 } else { 500 })).await;
+        // Asking is cheap; a job's end is seen within 100 ms (it was up to 500 ms, a third
+        // of a 10M-event W1 run's wall time).
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -15,6 +15,7 @@ pub mod metrics;
 mod saved_state;
 mod sender;
 mod source_driver;
+mod source_peers;
 pub mod state_transfer;
 mod supervisor;
 mod task;
@@ -39,10 +40,11 @@ use quiver_protocol::{
 use ractor::{Actor, ActorRef};
 use sender::ChannelSender;
 use source_driver::SourceDriver;
+use source_peers::SourcePeers;
 use state_transfer::CoordinatorLink;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use task::{TaskActor, TaskArgs, TaskMsg};
+use task::{PeerLink, TaskActor, TaskArgs, TaskMsg};
 use tokio::sync::mpsc;
 
 /// Why the runtime could not deploy or run a task.
@@ -173,15 +175,42 @@ impl Runtime {
         .map_err(|e| RuntimeError::Plan(format!("cannot start a job supervisor: {e}")))?;
         let mut tasks = Vec::new();
         let plan = &deployment.plan;
-        for head in plan.task_heads() {
-            for p in 0..head.parallelism {
-                let partition = PartitionId(p);
-                let placed = deployment.assignment.node_of(partition).map(|(n, _)| n);
-                if placed != Some(self.node) {
-                    continue;
+        let here = |p: &u32| {
+            let placed = deployment
+                .assignment
+                .node_of(PartitionId(*p))
+                .map(|(n, _)| n);
+            placed == Some(self.node)
+        };
+        // Before any task can receive a channel, so every channel from an in-step source's
+        // partition on another node finds its peers here.
+        let in_step: HashMap<OperatorId, Arc<SourcePeers<ActorRef<TaskMsg>>>> = plan
+            .task_heads()
+            .filter_map(|head| match &head.kind {
+                OperatorKind::Source(spec)
+                    if head.parallelism > 1 && source_driver::reads_in_step(spec) =>
+                {
+                    let local = (0..head.parallelism).filter(here).map(|p| p as usize);
+                    let peers = Arc::new(SourcePeers::new(head.parallelism as usize, local));
+                    self.exchange.register_source(
+                        (deployment.job, head.id),
+                        deployment.generation,
+                        peers.clone(),
+                    );
+                    Some((head.id, peers))
                 }
+                _ => None,
+            })
+            .collect();
+        for head in plan.task_heads() {
+            for p in (0..head.parallelism).filter(here) {
+                let partition = PartitionId(p);
+                let peers = in_step.get(&head.id).map(|peers| PeerLink {
+                    peers: peers.clone(),
+                    me: p as usize,
+                });
                 let task = match self
-                    .spawn_task(&deployment, head, partition, &supervisor)
+                    .spawn_task(&deployment, head, partition, &supervisor, peers)
                     .await
                 {
                     Ok(task) => task,
@@ -211,6 +240,7 @@ impl Runtime {
         head: &OperatorPlan,
         partition: PartitionId,
         supervisor: &ActorRef<supervisor::SupervisorMsg>,
+        peers: Option<PeerLink>,
     ) -> Result<DeployedTask, RuntimeError> {
         let plan = &deployment.plan;
         let id = TaskId {
@@ -263,6 +293,7 @@ impl Runtime {
             events: self.events.clone(),
             job: deployment.job,
             generation: deployment.generation,
+            peers,
         };
         let (actor, _) = Actor::spawn_linked(None, TaskActor, args, supervisor.get_cell())
             .await

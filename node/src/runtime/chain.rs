@@ -7,7 +7,7 @@
 //! Every node takes the columnar batches as they come: sources build them, stages emit batches
 //! (checked against their output schema), sinks read them.
 
-use super::gate::OutputGate;
+use super::gate::{OutputGate, Scatters};
 use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::RuntimeError;
@@ -273,16 +273,22 @@ impl Chain {
         let Some((last, rest)) = routes.split_last() else {
             return Ok(());
         };
+        let mut scatters = Scatters::default();
         for route in rest {
-            self.push_one(*route, batch.clone())?;
+            self.push_one(*route, batch.clone(), &mut scatters)?;
         }
-        self.push_one(*last, batch)
+        self.push_one(*last, batch, &mut scatters)
     }
 
-    fn push_one(&mut self, route: Route, batch: Batch) -> Result<(), RuntimeError> {
+    fn push_one(
+        &mut self,
+        route: Route,
+        batch: Batch,
+        scatters: &mut Scatters,
+    ) -> Result<(), RuntimeError> {
         match route {
             Route::Gate(g) => {
-                self.gates[g].push_records(batch);
+                self.gates[g].push_records(batch, scatters);
                 Ok(())
             }
             Route::Chained(i) => {

@@ -10,6 +10,7 @@
 use super::credit::{Credit, CHANNEL_CREDITS};
 use super::metrics::TaskCounters;
 use super::sender::RemoteSender;
+use super::source_peers::SourcePeers;
 use super::task::TaskMsg;
 use super::RuntimeError;
 use quiver_protocol::batch::ColumnType;
@@ -40,11 +41,18 @@ pub(crate) struct TaskEntry {
 
 type TaskKey = (JobId, OperatorId, PartitionId);
 
+/// The partitions of a source that read in step on this node, by job and source.
+type SourceKey = (JobId, OperatorId);
+type Peers = Arc<SourcePeers<ActorRef<TaskMsg>>>;
+
 /// Data channels between nodes.
 pub struct Exchange {
     endpoint: quinn::Endpoint,
     tasks: Mutex<HashMap<TaskKey, TaskEntry>>,
     peers: Mutex<HashMap<SocketAddr, quinn::Connection>>,
+    /// Sources whose partitions here read in step, told what the channels from the others
+    /// say of their watermarks.
+    sources: Mutex<HashMap<SourceKey, (Generation, Peers)>>,
 }
 
 impl Exchange {
@@ -54,6 +62,7 @@ impl Exchange {
             endpoint,
             tasks: Mutex::default(),
             peers: Mutex::default(),
+            sources: Mutex::default(),
         })
     }
 
@@ -68,6 +77,25 @@ impl Exchange {
 
     pub(crate) fn unregister_job(&self, job: JobId) {
         self.lock().retain(|(j, _, _), _| *j != job);
+        self.source_table().retain(|(j, _), _| *j != job);
+    }
+
+    /// The partitions of `source` here read in step in `generation`: watermarks arriving
+    /// from its partitions on other nodes go to `peers`.
+    pub(crate) fn register_source(&self, key: SourceKey, generation: Generation, peers: Peers) {
+        self.source_table().insert(key, (generation, peers));
+    }
+
+    /// The in-step partitions of `key` here, when they run `generation`.
+    fn source_peers(&self, key: SourceKey, generation: Generation) -> Option<Peers> {
+        self.source_table()
+            .get(&key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, peers)| peers.clone())
+    }
+
+    fn source_table(&self) -> std::sync::MutexGuard<'_, HashMap<SourceKey, (Generation, Peers)>> {
+        self.sources.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn task(&self, key: &TaskKey) -> Option<TaskEntry> {
@@ -212,6 +240,7 @@ impl Exchange {
             .get(input)
             .cloned()
             .ok_or_else(|| RuntimeError::ChannelClosed(format!("no input {input}")))?;
+        let in_step = self.source_peers((open.job, open.channel.from), open.generation);
         let (returns, mut returned) = mpsc::unbounded_channel::<u32>();
         tokio::spawn(async move {
             let mut grant = CHANNEL_CREDITS;
@@ -255,6 +284,9 @@ impl Exchange {
                 }
             };
             TaskCounters::add(&entry.counters.bytes_received, recv.take_count());
+            if let Some(peers) = &in_step {
+                tell_peers(peers, open.channel.from_partition, &element);
+            }
             let end = matches!(element, StreamElement::End);
             let credit = Credit::remote(gauge.clone(), returns.clone());
             if entry
@@ -270,6 +302,19 @@ impl Exchange {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Tells the source's partitions here where partition `from` of it (on another node) is,
+/// when `element` says: its watermark, or +∞ once it is idle or ended.
+fn tell_peers(peers: &Peers, from: PartitionId, element: &StreamElement) {
+    let watermark = match element {
+        StreamElement::Watermark(w) => *w,
+        StreamElement::Idle | StreamElement::End => i64::MAX,
+        StreamElement::Records(_) | StreamElement::Barrier(_) => return,
+    };
+    for peer in peers.heard(from.0 as usize, watermark) {
+        let _ = peer.send_message(TaskMsg::PeersMoved);
     }
 }
 

@@ -72,6 +72,54 @@ impl Destination {
     }
 }
 
+/// The pieces of the last batch a hash gate split, kept while the batch goes through the
+/// rest of its routes: a gate that splits it the same way (same key columns, partitions and
+/// max parallelism — the keyed consumers of one source) takes them instead of hashing and
+/// copying the batch again.
+#[derive(Default)]
+pub(crate) struct Scatters {
+    last: Option<Scattered>,
+}
+
+struct Scattered {
+    key_columns: Vec<usize>,
+    parts: usize,
+    max_parallelism: u32,
+    pieces: Vec<Batch>,
+}
+
+impl Scatters {
+    /// The pieces of `records` split by `key_columns` over `parts` partitions: those kept,
+    /// when the last split was the same, else `split()` (then kept).
+    fn of(
+        &mut self,
+        key_columns: &[usize],
+        parts: usize,
+        max_parallelism: u32,
+        split: impl FnOnce() -> Vec<Batch>,
+    ) -> Vec<Batch> {
+        match &self.last {
+            Some(s)
+                if s.key_columns == key_columns
+                    && s.parts == parts
+                    && s.max_parallelism == max_parallelism =>
+            {
+                s.pieces.clone()
+            }
+            _ => {
+                let pieces = split();
+                self.last = Some(Scattered {
+                    key_columns: key_columns.to_vec(),
+                    parts,
+                    max_parallelism,
+                    pieces: pieces.clone(),
+                });
+                pieces
+            }
+        }
+    }
+}
+
 /// Routes one output to the partitions of one downstream operator.
 pub(crate) struct OutputGate {
     partitioning: Partitioning,
@@ -104,18 +152,17 @@ impl OutputGate {
     }
 
     /// Buffers a batch for its partitions: split by key group (hash: small shares are
-    /// collected into batches of up to [`MAX_BATCH`]), whole to the next partition
+    /// collected into batches of up to [`MAX_BATCH`]; the split is shared through
+    /// `scatters` with the other gates the same batch goes to), whole to the next partition
     /// (rebalance) or to the one (forward).
-    pub(crate) fn push_records(&mut self, records: Batch) {
+    pub(crate) fn push_records(&mut self, records: Batch, scatters: &mut Scatters) {
         let n = self.destinations.len();
         match &self.partitioning {
             Partitioning::Hash { key_columns } if n > 1 => {
-                let partitions = self.partitions_of(&records, key_columns);
-                for (d, piece) in self
-                    .destinations
-                    .iter_mut()
-                    .zip(records.scatter(&partitions, n))
-                {
+                let pieces = scatters.of(key_columns, n, self.max_parallelism, || {
+                    records.scatter(&self.partitions_of(&records, key_columns), n)
+                });
+                for (d, piece) in self.destinations.iter_mut().zip(pieces) {
                     d.add(piece);
                 }
             }

@@ -27,6 +27,19 @@ use std::time::{Duration, Instant};
 /// Records per batch at most.
 const MAX_BATCH: usize = super::gate::MAX_BATCH;
 
+/// How far (ms of event time) a split of a generated source may read ahead of the slowest of
+/// the source's partitions on its node, when the source sets no `max_drift`.
+const IN_STEP_DRIFT_MS: i64 = 1_000;
+
+/// Whether the partitions of `spec` on one node read in step (see
+/// [`super::source_peers`]): a generated source's (a partition can always produce its next
+/// batch at once, so waiting for it costs nothing) and any source with `max_drift`. Other
+/// sources read as their data comes: a partition waiting on a quiet file or pipe would hold
+/// back the others' records, not only their watermark.
+pub(crate) fn reads_in_step(spec: &SourceSpec) -> bool {
+    spec.max_drift.is_some() || matches!(spec.kind, SourceKind::Generator(_))
+}
+
 /// One split of the partition.
 struct SplitSlot {
     split: Split,
@@ -166,6 +179,10 @@ impl SourceDriver {
             max_drift_ms: spec.max_drift.map(|d| d.as_millis() as i64),
         };
         let mut time = SplitTimes::new(slots.len(), settings, parallelism > 1, Instant::now());
+        if parallelism > 1 && reads_in_step(spec) {
+            let drift = settings.max_drift_ms.unwrap_or(IN_STEP_DRIFT_MS);
+            time = time.in_step(drift);
+        }
         for (i, slot) in slots.iter().enumerate() {
             if slot.progress == SplitProgress::Finished {
                 time.finished(i);
@@ -294,6 +311,23 @@ impl SourceDriver {
     /// The slowest watermark of the source's other partitions moved.
     pub(crate) fn set_slowest_elsewhere(&mut self, watermark: i64) {
         self.time.set_slowest_elsewhere(watermark);
+    }
+
+    /// The slowest watermark of the source's other partitions on this node moved (see
+    /// [`SplitTimes::set_slowest_beside`]).
+    pub(crate) fn set_slowest_beside(&mut self, watermark: i64) {
+        self.time.set_slowest_beside(watermark);
+    }
+
+    /// The slowest watermark of the source's other partitions on this node, as last set;
+    /// `None` when the partition does not read in step with them.
+    pub(crate) fn slowest_beside(&self) -> Option<i64> {
+        self.time.slowest_beside()
+    }
+
+    /// Whether a split waits ahead of the slowest (its partition's or another's).
+    pub(crate) fn waits_ahead(&self) -> bool {
+        self.time.any_ahead()
     }
 
     /// What this partition reports for aligning the source's partitions.

@@ -20,6 +20,7 @@ use super::credit::Credit;
 use super::gate::OutputGate;
 use super::metrics::TaskCounters;
 use super::source_driver::{Produced, ReadDone, SourceDriver};
+use super::source_peers::SourcePeers;
 use super::state_transfer::CoordinatorLink;
 use super::{RuntimeError, TaskEvent, TaskEventKind};
 use crate::operator::KeyGroupState;
@@ -43,6 +44,8 @@ pub(crate) enum TaskMsg {
     IdleCheck,
     /// A source task: the slowest watermark of its source's other partitions moved.
     SlowestElsewhere(i64),
+    /// A source task: a partition of its source that it waits for moved (look again).
+    PeersMoved,
     /// An element from input channel `input`; dropping `credit` returns it to the sender.
     Input {
         /// The input channel's index.
@@ -77,6 +80,16 @@ pub(crate) struct TaskArgs {
     pub(crate) generation: quiver_protocol::Generation,
     /// Where snapshots go; `None` when the job takes no checkpoints.
     pub(crate) link: Option<CoordinatorLink>,
+    /// A source task reading in step with its source's other partitions.
+    pub(crate) peers: Option<PeerLink>,
+}
+
+/// A source partition's place among its source's partitions.
+pub(crate) struct PeerLink {
+    /// Their watermarks, as known on this node.
+    pub(crate) peers: Arc<SourcePeers<ActorRef<TaskMsg>>>,
+    /// This partition's index.
+    pub(crate) me: usize,
 }
 
 /// The state of a running task.
@@ -124,13 +137,33 @@ impl TaskState {
     /// reader that blocks reads on a blocking thread, the others in place; each batch comes
     /// back as [`TaskMsg::Read`].
     fn start_reads(&mut self, myself: &ActorRef<TaskMsg>) {
+        self.publish_to_peers();
         let Some(driver) = self.args.source.as_mut() else {
             return;
         };
         if self.input_done || !self.started {
             return;
         }
-        for read in driver.reads(Instant::now()) {
+        let reads = loop {
+            let reads = driver.reads(Instant::now());
+            let (Some(link), Some(seen)) = (&self.args.peers, driver.slowest_beside()) else {
+                break reads;
+            };
+            if !driver.waits_ahead() {
+                break reads;
+            }
+            // A split waits for a partition beside: be woken when one moves, unless one
+            // moved since (then look again).
+            match link.peers.wait(link.me, seen, myself.clone()) {
+                Some(moved) if reads.is_empty() => driver.set_slowest_beside(moved),
+                Some(moved) => {
+                    driver.set_slowest_beside(moved);
+                    break reads;
+                }
+                None => break reads,
+            }
+        };
+        for read in reads {
             if !read.blocks() {
                 let _ = myself.send_message(TaskMsg::Read(Ok(read.run())));
                 continue;
@@ -150,9 +183,24 @@ impl TaskState {
         }
     }
 
+    /// Tells the source's partitions on this node where this one stands (its alignment
+    /// watermark; +∞ once it finished), learns the slowest of them, and wakes those that
+    /// waited for it to move.
+    fn publish_to_peers(&mut self) {
+        let (Some(link), Some(driver)) = (&self.args.peers, self.args.source.as_mut()) else {
+            return;
+        };
+        let (slowest, wake) = link.peers.publish(link.me, driver.alignment_watermark());
+        driver.set_slowest_beside(slowest);
+        for peer in wake {
+            let _ = peer.send_message(TaskMsg::PeersMoved);
+        }
+    }
+
     /// Starts the source: its idleness checks and its first reads, or its end when no split
     /// is left to read.
     async fn start_source(&mut self, myself: &ActorRef<TaskMsg>) -> Result<(), RuntimeError> {
+        self.publish_to_peers();
         let Some(driver) = &self.args.source else {
             return Ok(());
         };
@@ -525,6 +573,10 @@ impl Actor for TaskActor {
                 if let Some(driver) = &mut state.args.source {
                     driver.set_slowest_elsewhere(watermark);
                 }
+                state.start_reads(&myself);
+                Ok(())
+            }
+            TaskMsg::PeersMoved => {
                 state.start_reads(&myself);
                 Ok(())
             }

@@ -20,6 +20,9 @@
 //!   finished splits are never the slowest; a split without a record yet is (at −∞), so the
 //!   others wait for its first batch. A split waiting ahead does not go idle. Reads are
 //!   checked between batches, so a split may overshoot by one batch.
+//! - **In step.** A partition that reads [`SplitTimes::in_step`] with the source's partitions
+//!   on its node waits the same way when a split is more than the given drift ahead of the
+//!   slowest of them ([`SplitTimes::set_slowest_beside`]), with or without `max_drift`.
 //!
 //! Time comes in as `now`, so tests drive it with a fake clock.
 
@@ -44,6 +47,15 @@ pub struct TimeSettings {
     pub idle_timeout: Option<Duration>,
     /// `max_drift` in ms.
     pub max_drift_ms: Option<i64>,
+}
+
+/// Reading in step with the source's other partitions on the same node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InStep {
+    /// The slowest of their alignment watermarks (−∞ until the first report).
+    slowest: i64,
+    /// How far ahead of it, in ms, a split may read.
+    drift_ms: i64,
 }
 
 /// Where a split stands.
@@ -84,6 +96,9 @@ pub struct SplitTimes {
     /// The slowest watermark of the source's other partitions, when this partition aligns
     /// with them (−∞ until the first report).
     elsewhere: Option<i64>,
+    /// When this partition reads in step with the source's partitions on its node: the
+    /// slowest of them and how far ahead of it a split may read.
+    in_step: Option<InStep>,
     /// The partition said [`TimeSignal::Idle`] and has not spoken since.
     idle: bool,
 }
@@ -108,8 +123,20 @@ impl SplitTimes {
             idle_timeout: settings.idle_timeout,
             max_drift_ms: settings.max_drift_ms,
             elsewhere: (other_partitions && settings.max_drift_ms.is_some()).then_some(i64::MIN),
+            in_step: None,
             idle: false,
         }
+    }
+
+    /// Reads in step with the source's other partitions on this node: a split more than
+    /// `drift_ms` ahead of the slowest of them ([`SplitTimes::set_slowest_beside`]; −∞
+    /// until reported) waits, as with `max_drift`.
+    pub fn in_step(mut self, drift_ms: i64) -> SplitTimes {
+        self.in_step = Some(InStep {
+            slowest: i64::MIN,
+            drift_ms: drift_ms.max(0),
+        });
+        self
     }
 
     /// Reading starts at `now`: every split's idle timeout starts afresh (a deployment may
@@ -182,9 +209,13 @@ impl SplitTimes {
     /// whose watermark is more than `max_drift` ahead of the slowest (module doc). A split
     /// that stops waiting ahead starts its idle timeout afresh at `now`.
     pub fn may_read(&mut self, now: Instant) -> Vec<bool> {
+        let beside = self
+            .in_step
+            .map_or(i64::MAX, |s| s.slowest.saturating_add(s.drift_ms));
         let limit = self
             .max_drift_ms
-            .map_or(i64::MAX, |drift| self.slowest().saturating_add(drift));
+            .map_or(i64::MAX, |drift| self.slowest().saturating_add(drift))
+            .min(beside);
         self.splits
             .iter_mut()
             .map(|s| match s.status {
@@ -229,6 +260,24 @@ impl SplitTimes {
         if let Some(slowest) = &mut self.elsewhere {
             *slowest = watermark;
         }
+    }
+
+    /// The slowest watermark of the source's other partitions on this node moved to
+    /// `watermark` (ignored unless this partition reads [`SplitTimes::in_step`]).
+    pub fn set_slowest_beside(&mut self, watermark: i64) {
+        if let Some(in_step) = &mut self.in_step {
+            in_step.slowest = watermark;
+        }
+    }
+
+    /// The slowest watermark of the source's other partitions on this node, as last set.
+    pub fn slowest_beside(&self) -> Option<i64> {
+        self.in_step.map(|s| s.slowest)
+    }
+
+    /// Whether a split waits ahead of the slowest (as [`SplitTimes::may_read`] last found).
+    pub fn any_ahead(&self) -> bool {
+        self.splits.iter().any(|s| s.status == Status::Ahead)
     }
 
     /// Whether every split has finished (also when there are none).

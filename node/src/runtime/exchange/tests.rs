@@ -36,10 +36,19 @@ struct Pair {
 }
 
 async fn pair(registered: Generation, generation: Generation) -> Pair {
+    pair_with(registered, generation, None).await
+}
+
+/// [`pair`], where the upstream operator is a source whose partitions on the receiving node
+/// read in step with `in_step` (registered before the channel opens).
+async fn pair_with(registered: Generation, generation: Generation, in_step: Option<Peers>) -> Pair {
     let bundle = generate_bundle().expect("certificates");
     let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
     let (from, _) = node(&identity);
     let (to, addr) = node(&identity);
+    if let Some(peers) = in_step {
+        to.register_source((JOB, OperatorId(1)), registered, peers);
+    }
     let (actor, received) = probe().await;
     let counters = Arc::new(TaskCounters::new(2));
     to.register(
@@ -154,4 +163,25 @@ async fn a_channel_closed_before_its_end_fails_the_input() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn watermarks_from_a_partition_of_an_in_step_source_reach_its_partitions_here() {
+    // Source 1 reads in step: its partition 0 is on the receiving node, 1 is the sender's.
+    let peers = Arc::new(SourcePeers::new(2, [0]));
+    let mut p = pair_with(GENERATION, GENERATION, Some(peers.clone())).await;
+    assert_eq!(peers.publish(0, 0).0, i64::MAX, "nothing heard yet");
+    let elements = [
+        StreamElement::Watermark(5_000),
+        StreamElement::Records(batch_of(vec![record(1, 1.0, 6_000)])),
+        StreamElement::Watermark(4_000),
+    ];
+    for element in elements {
+        p.sender.send(element.clone()).await.expect("send");
+        assert_eq!(p.received.next().await.element(), element);
+    }
+    assert_eq!(peers.publish(0, 1).0, 5_000, "the highest heard");
+    p.sender.send(StreamElement::End).await.expect("send");
+    assert_eq!(p.received.next().await.element(), StreamElement::End);
+    assert_eq!(peers.publish(0, 2).0, i64::MAX, "its end: +∞");
 }

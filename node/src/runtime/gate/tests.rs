@@ -42,7 +42,7 @@ fn hash_on(key_columns: Vec<usize>) -> Partitioning {
 async fn hash_sends_each_record_to_the_partition_owning_its_key_group() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 3).await;
     let input: Vec<Record> = (0..3000).map(|i| record(i % 701, 1.0, i)).collect();
-    gate.push_records(batch_of(input.clone()));
+    gate.push_records(batch_of(input.clone()), &mut Scatters::default());
     let out = flush_all(&mut gate, &mut received).await;
     let mut total = 0;
     for (p, elements) in out.iter().enumerate() {
@@ -68,7 +68,7 @@ async fn hash_sends_each_record_to_the_partition_owning_its_key_group() {
 async fn hash_agrees_with_flink_for_integer_key_42() {
     // Flink: key 42, max parallelism 128 -> key group 29 -> operator index 0 of 4.
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 4).await;
-    gate.push_records(batch_of(vec![record(42, 1.0, 7)]));
+    gate.push_records(batch_of(vec![record(42, 1.0, 7)]), &mut Scatters::default());
     let out = flush_all(&mut gate, &mut received).await;
     assert_eq!(records_of(&out[0]), vec![record(42, 1.0, 7)]);
     assert!(out[1..].iter().all(|e| records_of(e).is_empty()));
@@ -78,7 +78,7 @@ async fn hash_agrees_with_flink_for_integer_key_42() {
 async fn hash_on_several_columns_combines_them_as_java_arrays_hash_code() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0, 2]), 3).await;
     let input: Vec<Record> = (0..500).map(|i| record(i % 7, 0.5, i)).collect();
-    gate.push_records(batch_of(input));
+    gate.push_records(batch_of(input), &mut Scatters::default());
     let out = flush_all(&mut gate, &mut received).await;
     for (p, elements) in out.iter().enumerate() {
         let owned = key_groups_of(PartitionId(p as u32), 128, 3);
@@ -97,7 +97,7 @@ async fn hash_on_several_columns_combines_them_as_java_arrays_hash_code() {
 async fn hash_with_one_destination_sends_everything_there() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 1).await;
     let input: Vec<Record> = (0..10).map(|i| record(i, 1.0, i)).collect();
-    gate.push_records(batch_of(input.clone()));
+    gate.push_records(batch_of(input.clone()), &mut Scatters::default());
     let out = flush_all(&mut gate, &mut received).await;
     assert_eq!(records_of(&out[0]), input);
 }
@@ -106,7 +106,10 @@ async fn hash_with_one_destination_sends_everything_there() {
 async fn rebalance_sends_whole_batches_round_robin() {
     let (mut gate, mut received) = probe_gate(Partitioning::Rebalance, 3).await;
     for b in 0..5i64 {
-        gate.push_records(batch_of((0..=b).map(|i| record(b, 1.0, i)).collect()));
+        gate.push_records(
+            batch_of((0..=b).map(|i| record(b, 1.0, i)).collect()),
+            &mut Scatters::default(),
+        );
     }
     let out = flush_all(&mut gate, &mut received).await;
     let users = |p: usize| -> Vec<i64> {
@@ -130,8 +133,8 @@ async fn forward_keeps_records_and_their_order() {
     let (mut gate, mut received) = probe_gate(Partitioning::Forward, 1).await;
     let first: Vec<Record> = (0..5).map(|i| record(i, 1.0, i)).collect();
     let second: Vec<Record> = (5..8).map(|i| record(i, 1.0, i)).collect();
-    gate.push_records(batch_of(first.clone()));
-    gate.push_records(batch_of(second.clone()));
+    gate.push_records(batch_of(first.clone()), &mut Scatters::default());
+    gate.push_records(batch_of(second.clone()), &mut Scatters::default());
     let out = flush_all(&mut gate, &mut received).await;
     assert_eq!(records_of(&out[0]), [first, second].concat());
 }
@@ -142,7 +145,7 @@ async fn batches_are_cut_at_max_batch() {
     let input: Vec<Record> = (0..n as i64).map(|i| record(1, 1.0, i)).collect();
     for partitioning in [Partitioning::Forward, hash_on(vec![0])] {
         let (mut gate, mut received) = probe_gate(partitioning.clone(), 2).await;
-        gate.push_records(batch_of(input.clone()));
+        gate.push_records(batch_of(input.clone()), &mut Scatters::default());
         let out = flush_all(&mut gate, &mut received).await;
         let (full, _) = out
             .iter()
@@ -161,7 +164,7 @@ async fn batches_are_cut_at_max_batch() {
 async fn small_pushes_by_key_collect_into_batches_of_at_most_max_batch() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 2).await;
     for i in 0..(MAX_BATCH as i64 + 10) {
-        gate.push_records(batch_of(vec![record(1, 1.0, i)]));
+        gate.push_records(batch_of(vec![record(1, 1.0, i)]), &mut Scatters::default());
     }
     let out = flush_all(&mut gate, &mut received).await;
     let sizes: Vec<Vec<usize>> = out.iter().map(|e| batch_sizes(e)).collect();
@@ -179,9 +182,15 @@ async fn control_elements_follow_the_records_pushed_before_them_on_every_partiti
     });
     for partitioning in [hash_on(vec![0]), Partitioning::Rebalance] {
         let (mut gate, mut received) = probe_gate(partitioning.clone(), 2).await;
-        gate.push_records(batch_of((0..40).map(|i| record(i, 1.0, i)).collect()));
+        gate.push_records(
+            batch_of((0..40).map(|i| record(i, 1.0, i)).collect()),
+            &mut Scatters::default(),
+        );
         gate.push_control(StreamElement::Watermark(39));
-        gate.push_records(batch_of((40..80).map(|i| record(i, 1.0, i)).collect()));
+        gate.push_records(
+            batch_of((40..80).map(|i| record(i, 1.0, i)).collect()),
+            &mut Scatters::default(),
+        );
         gate.push_control(barrier.clone());
         let out = flush_all(&mut gate, &mut received).await;
         let mut total = 0;
@@ -217,9 +226,49 @@ async fn control_elements_follow_the_records_pushed_before_them_on_every_partiti
 #[tokio::test]
 async fn flush_reports_the_records_sent() {
     let (mut gate, mut received) = probe_gate(hash_on(vec![0]), 3).await;
-    gate.push_records(batch_of((0..100).map(|i| record(i, 1.0, i)).collect()));
+    gate.push_records(
+        batch_of((0..100).map(|i| record(i, 1.0, i)).collect()),
+        &mut Scatters::default(),
+    );
     gate.push_control(StreamElement::Watermark(1));
     assert_eq!(gate.flush().await.expect("flush"), 100);
     assert_eq!(gate.flush().await.expect("flush"), 0, "nothing left");
     flush_all(&mut gate, &mut received).await;
+}
+
+#[test]
+fn a_batch_split_the_same_way_is_scattered_once() {
+    let batch = batch_of((0..6).map(|i| record(i, 1.0, i)).collect());
+    let mut scatters = Scatters::default();
+    let splits = std::cell::Cell::new(0);
+    let mut split = |key: &[usize], parts: usize| {
+        scatters.of(key, parts, 128, || {
+            splits.set(splits.get() + 1);
+            batch.scatter(&[0, 1, 0, 1, 0, 1], 2)
+        })
+    };
+    let first = split(&[0], 2);
+    assert_eq!(split(&[0], 2), first, "the same split: kept");
+    split(&[0, 2], 2);
+    split(&[0, 2], 3);
+    assert_eq!(
+        splits.get(),
+        3,
+        "other key columns or partitions split again"
+    );
+}
+
+#[tokio::test]
+async fn gates_sharing_a_scatter_send_what_each_would_alone() {
+    let (mut alone, mut alone_received) = probe_gate(hash_on(vec![0]), 3).await;
+    let (mut first, mut first_received) = probe_gate(hash_on(vec![0]), 3).await;
+    let (mut second, mut second_received) = probe_gate(hash_on(vec![0]), 3).await;
+    let input: Vec<Record> = (0..2000).map(|i| record(i % 301, 1.0, i)).collect();
+    alone.push_records(batch_of(input.clone()), &mut Scatters::default());
+    let mut scatters = Scatters::default();
+    first.push_records(batch_of(input.clone()), &mut scatters);
+    second.push_records(batch_of(input), &mut scatters);
+    let expected = flush_all(&mut alone, &mut alone_received).await;
+    assert_eq!(flush_all(&mut first, &mut first_received).await, expected);
+    assert_eq!(flush_all(&mut second, &mut second_received).await, expected);
 }

@@ -93,6 +93,7 @@ impl Harness {
             job: deployment.job,
             generation: GENERATION,
             link: None,
+            peers: None,
         };
         let (task, _) = Actor::spawn(None, TaskActor, args).await.expect("spawn");
         let (gate, mut out) = probe_gate(Partitioning::Forward, 1).await;

@@ -226,3 +226,36 @@ fn the_slowest_of_the_other_partitions_holds_a_split_back() {
         "no other partitions to wait for"
     );
 }
+
+#[test]
+fn in_step_a_split_more_than_the_drift_ahead_of_the_partitions_beside_waits() {
+    let t0 = Instant::now();
+    let mut time = SplitTimes::new(1, settings(None, None), true, t0).in_step(1_000);
+    assert_eq!(time.slowest_beside(), Some(i64::MIN));
+    assert_eq!(time.may_read(t0), vec![true], "no record yet: at −∞ itself");
+    time.records(0, [5_000], t0);
+    assert_eq!(
+        time.may_read(t0),
+        vec![false],
+        "the others have not read yet"
+    );
+    assert!(time.any_ahead());
+    time.set_slowest_beside(3_998);
+    assert_eq!(time.may_read(t0), vec![false], "4,999 > 3,998 + 1,000");
+    time.set_slowest_beside(3_999);
+    assert_eq!(time.may_read(t0), vec![true], "4,999 ≤ 3,999 + 1,000");
+    assert!(!time.any_ahead());
+    time.set_slowest_beside(i64::MAX);
+    time.records(0, [1_000_000], t0);
+    assert_eq!(time.may_read(t0), vec![true], "the others finished");
+}
+
+#[test]
+fn without_in_step_the_partitions_beside_are_ignored() {
+    let t0 = Instant::now();
+    let mut time = SplitTimes::new(1, settings(None, None), true, t0);
+    time.set_slowest_beside(0);
+    time.records(0, [1_000_000], t0);
+    assert_eq!(time.slowest_beside(), None);
+    assert_eq!(time.may_read(t0), vec![true]);
+}

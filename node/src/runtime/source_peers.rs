@@ -1,0 +1,133 @@
+//! The partitions of one source on the same node read in step.
+//!
+//! Each partition publishes its alignment watermark (the slowest of its reading splits, see
+//! [`crate::watermark::splits`]) after every read, and learns the slowest of the others; a
+//! split too far ahead of that waits ([`crate::watermark::splits::SplitTimes::in_step`]).
+//! Without it, the partition the scheduler happens to favour runs ahead, and every consumer
+//! with inputs from several partitions keeps the records between the slowest and the fastest
+//! in its window state: W1 at parallelism 2 held hundreds of pending windows and spent ~3×
+//! the CPU per event of parallelism 1 in its window stage.
+//!
+//! Partitions on other nodes count through their channels to this node: the exchange
+//! passes on the watermarks it receives from them ([`SourcePeers::heard`]), so partitions on
+//! different nodes read in step too, only a few batches later (the credits in flight). A
+//! partition on another node whose channels have brought nothing yet holds nobody back.
+//!
+//! A waiting partition registers under the same lock that read the slowest value it waits
+//! on, so a peer that moves after the check always finds it and wakes it. The slowest
+//! partition never waits on its peers (a split of it is never ahead of itself), so someone
+//! always reads; a partition that finished, or has no split, publishes +∞.
+
+use std::sync::Mutex;
+
+/// The alignment watermarks of a source's partitions on this node, and the partitions
+/// waiting for the slowest of the others to move. `W` wakes a waiting partition.
+pub(crate) struct SourcePeers<W> {
+    state: Mutex<Peers<W>>,
+}
+
+struct Peers<W> {
+    /// By partition index: the last watermark published (−∞ before the first); for a
+    /// partition on another node, the highest seen on its channels here (+∞ before any).
+    watermarks: Vec<i64>,
+    /// Partitions on other nodes whose watermark came over a channel.
+    heard: Vec<bool>,
+    /// Partitions waiting, with what wakes them (at most one entry per partition).
+    waiting: Vec<(usize, W)>,
+}
+
+impl<W> Peers<W> {
+    /// The slowest watermark of every partition but `me` (+∞ when there is none).
+    fn slowest_besides(&self, me: usize) -> i64 {
+        self.watermarks
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .map(|(_, &w)| w)
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+}
+
+impl<W> SourcePeers<W> {
+    /// The partitions `local` of a source of `parallelism` partitions are on this node.
+    pub(crate) fn new(parallelism: usize, local: impl IntoIterator<Item = usize>) -> Self {
+        let mut watermarks = vec![i64::MAX; parallelism];
+        for p in local {
+            if let Some(w) = watermarks.get_mut(p) {
+                *w = i64::MIN;
+            }
+        }
+        SourcePeers {
+            state: Mutex::new(Peers {
+                heard: vec![false; parallelism],
+                watermarks,
+                waiting: Vec::new(),
+            }),
+        }
+    }
+
+    /// A channel from partition `from` on another node brought its watermark `watermark`
+    /// (+∞: it ended, or went idle). Channels lag the partition a little and several bring
+    /// the same watermarks, so its value only rises, from the first one heard. Returns the
+    /// waiting partitions to wake when it rose.
+    pub(crate) fn heard(&self, from: usize, watermark: i64) -> Vec<W> {
+        let mut peers = self.lock();
+        let Some(first) = peers
+            .heard
+            .get_mut(from)
+            .map(|h| !std::mem::replace(h, true))
+        else {
+            return Vec::new();
+        };
+        let known = &mut peers.watermarks[from];
+        if !first && *known >= watermark {
+            return Vec::new();
+        }
+        *known = watermark;
+        std::mem::take(&mut peers.waiting)
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Peers<W>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Partition `me` is at `watermark` now. Returns the slowest watermark of the others,
+    /// and the waiting partitions to wake when `me` moved (they look again).
+    pub(crate) fn publish(&self, me: usize, watermark: i64) -> (i64, Vec<W>) {
+        let mut peers = self.lock();
+        let slowest = peers.slowest_besides(me);
+        let Some(mine) = peers.watermarks.get_mut(me) else {
+            return (slowest, Vec::new());
+        };
+        if *mine == watermark {
+            return (slowest, Vec::new());
+        }
+        *mine = watermark;
+        let (wake, keep) = std::mem::take(&mut peers.waiting)
+            .into_iter()
+            .partition(|(p, _)| *p != me);
+        peers.waiting = keep;
+        (slowest, wake.into_iter().map(|(_, w)| w).collect())
+    }
+
+    /// Partition `me` last saw the others' slowest watermark at `seen` and waits for it to
+    /// move: `waker` is kept to wake it then, unless it has moved already — then the new
+    /// value is returned and nothing is kept.
+    pub(crate) fn wait(&self, me: usize, seen: i64, waker: W) -> Option<i64> {
+        let mut peers = self.lock();
+        let slowest = peers.slowest_besides(me);
+        if slowest != seen {
+            return Some(slowest);
+        }
+        peers.waiting.retain(|(p, _)| *p != me);
+        peers.waiting.push((me, waker));
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;
