@@ -4,9 +4,9 @@
 //! parsed, `protocol/tests/spec_errors_job_sinks.rs`.)
 
 use super::test_support::*;
-use super::ttl::Clock;
 use crate::operator::{Operator, Output};
 use crate::operators::StageContext;
+use crate::state::ttl::Clock;
 use quiver_protocol::spec::StageKind;
 use quiver_protocol::{Record, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
