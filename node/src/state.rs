@@ -19,6 +19,8 @@
 
 pub(crate) mod changes;
 pub(crate) mod pieces;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod ttl;
 
 pub(crate) use changes::{ChangeLog, ChangedSlots};

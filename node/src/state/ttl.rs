@@ -132,6 +132,12 @@ impl Expiry {
         }
     }
 
+    /// Forgets every slot (the table was emptied).
+    pub(crate) fn clear(&mut self) {
+        self.written.clear();
+        self.cursor = 0;
+    }
+
     /// The last write of slot `slot`.
     pub(crate) fn written(&self, slot: usize) -> i64 {
         self.written[slot]
