@@ -2,7 +2,9 @@
 //! event brings a new key) keep only the keys written within about one TTL, so state and
 //! checkpoint size stay bounded by the TTL, not by the keys ever seen: a running aggregate,
 //! and windows that would otherwise hold every key until the input ends (a one-day tumbling
-//! window and a one-day session gap over five minutes of event time).
+//! window and a one-day session gap over five minutes of event time); and matrix
+//! factorisation, whose users each rate a few times and never come back, keeps only the users
+//! learnt from within about one TTL while every prediction stays the library's.
 
 use std::path::Path;
 use std::time::Duration;
@@ -187,4 +189,102 @@ input = "running"
         bytes <= (EVENTS / 2) * 16,
         "{bytes} B in the last checkpoint, not bounded by the TTL:\n{report}"
     );
+}
+
+/// The stage's id of a string user: its 64-bit FNV-1a hash.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn churning_users_keep_matrix_factorization_state_bounded_by_the_ttl() {
+    use quiver_ml::recommendation::{MatrixFactorization, MfParams};
+    use quiver_ml::OnlineModel;
+    // 6,000 ratings at 2,000 a second; user `n / 2` rates rows `n` and `n + 1` (adjacent,
+    // so a 1 s TTL never expires a user between its two ratings) and never comes back.
+    const ROWS: usize = 6000;
+    const USERS: u64 = ROWS as u64 / 2;
+    let row = |n: usize| {
+        (
+            format!("u{}", n / 2),
+            (n * 7 % 13) as u64,
+            (n % 5 + 1) as f64,
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("user,item,rating,ts\n");
+    for n in 0..ROWS {
+        let (user, item, rating) = row(n);
+        csv.push_str(&format!("{user},{item},{rating},{n}\n"));
+    }
+    std::fs::write(dir.path().join("ratings.csv"), csv).unwrap();
+    let spec = dir.path().join("job.toml");
+    let report = run_local(
+        &spec,
+        r#"
+[job]
+name = "ttl-users"
+parallelism = 1
+checkpoint_interval = "300ms"
+state_ttl = "1s"
+
+[[source]]
+name = "ratings"
+kind = "file"
+path = "ratings.csv"
+format = "csv"
+schema = { user = "string", item = "i64", rating = "f64", ts = "i64" }
+event_time = "ts"
+rate = 2000
+
+[[stage]]
+name = "reco"
+kind = "matrix_factorization"
+input = "ratings"
+user = "user"
+item = "item"
+rating = "rating"
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "reco"
+path = "out/"
+"#,
+    );
+    // Users seen within about the last second (2,000 ratings: 1,000 users) and the cleanup's
+    // lag remain, not all 3,000; the others were expired and counted.
+    let entries = figure(&report, "state: ");
+    assert!(
+        entries <= USERS / 2,
+        "{entries} users held, not bounded by the TTL:\n{report}"
+    );
+    let expired = figure(&report, "keyed entries (");
+    assert!(
+        expired >= USERS / 3 && expired + entries == USERS,
+        "{expired} users expired, {entries} held, of {USERS}:\n{report}"
+    );
+    // No user comes back after expiring: every prediction is the library's, without a TTL.
+    let mut model = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+    let expected: Vec<(f64, i64)> = (0..ROWS)
+        .map(|n| {
+            let (user, item, rating) = row(n);
+            let version = model.version().0 as i64;
+            let prediction = model.predict_one(fnv1a(&user), item);
+            model.learn_one(fnv1a(&user), item, rating).unwrap();
+            (prediction, version)
+        })
+        .collect();
+    let rows = quiver_chaos_tests::read_committed_rows(&dir.path().join("out"));
+    assert_eq!(rows.len(), ROWS, "one output row per rating");
+    for r in &rows {
+        let n = r["ts"].as_i64().unwrap() as usize;
+        let found = (
+            r["prediction"].as_f64().unwrap(),
+            r["model_version"].as_i64().unwrap(),
+        );
+        assert_eq!(found, expected[n], "row {n}");
+    }
 }

@@ -33,9 +33,14 @@
 //!   the state stored under its own first key group if it received it, else from the lowest
 //!   key group it received (the others' models are dropped until models can be merged).
 //! - Matrix factorisation is the one stage with keyed state: its input is partitioned by the
-//!   user column (as an aggregate's by its key), and each user's bias and factors are
-//!   snapshotted in the user's key group, so users move with their key groups on a rescale;
+//!   user column (as an aggregate's by its key), and each user's bias and factors are an
+//!   entry of the user's key group on the keyed-state layer (incremental checkpoints, restore
+//!   by key-group range, `job.state_ttl`), so users move with their key groups on a rescale;
 //!   the rest of its model (mean, items, version) is per-partition state as above.
+//! - `job.state_ttl` applies to matrix factorisation's users only: the per-partition models
+//!   hold no per-key state (one model per partition, sized by the features' dimension;
+//!   one-hot indexes at most `max_categories` categories; k-means holds `k` centroids and one
+//!   mini-batch).
 
 mod columns;
 mod feature_hasher;
