@@ -6,10 +6,13 @@
 //! factorisation, whose users each rate a few times and never come back, keeps only the users
 //! learnt from within about one TTL while every prediction stays the library's.
 
+mod common;
+
+use common::reco::{fnv1a, reco_job};
 use std::path::Path;
 use std::time::Duration;
 
-const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
+use common::QUIVER;
 const EVENTS: u64 = 1_500_000;
 
 /// The number after `label` in the report, with thousands separators removed.
@@ -191,13 +194,6 @@ input = "running"
     );
 }
 
-/// The stage's id of a string user: its 64-bit FNV-1a hash.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 #[test]
 fn churning_users_keep_matrix_factorization_state_bounded_by_the_ttl() {
     use quiver_ml::recommendation::{MatrixFactorization, MfParams};
@@ -223,36 +219,11 @@ fn churning_users_keep_matrix_factorization_state_bounded_by_the_ttl() {
     let spec = dir.path().join("job.toml");
     let report = run_local(
         &spec,
-        r#"
-[job]
-name = "ttl-users"
-parallelism = 1
-checkpoint_interval = "300ms"
-state_ttl = "1s"
-
-[[source]]
-name = "ratings"
-kind = "file"
-path = "ratings.csv"
-format = "csv"
-schema = { user = "string", item = "i64", rating = "f64", ts = "i64" }
-event_time = "ts"
-rate = 2000
-
-[[stage]]
-name = "reco"
-kind = "matrix_factorization"
-input = "ratings"
-user = "user"
-item = "item"
-rating = "rating"
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "reco"
-path = "out/"
-"#,
+        &reco_job(
+            "[job]\nname = \"ttl-users\"\ncheckpoint_interval = \"300ms\"\nstate_ttl = \"1s\"\n",
+            2000,
+            1,
+        ),
     );
     // Users seen within about the last second (2,000 ratings: 1,000 users) and the cleanup's
     // lag remain, not all 3,000; the others were expired and counted.
