@@ -99,6 +99,8 @@ fn run(op: &mut dyn Operator, clock: &TestClock, t: i64, rows: &[Rating]) -> Vec
 
 /// The library learning the same ratings, forgetting users as the TTL says.
 struct Reference {
+    /// The TTL in ms (`i64::MAX`: none).
+    ttl: i64,
     model: MatrixFactorization,
     /// Each user's last write.
     last: HashMap<u64, i64>,
@@ -107,7 +109,12 @@ struct Reference {
 
 impl Reference {
     fn new() -> Self {
+        Reference::with_ttl(TTL)
+    }
+
+    fn with_ttl(ttl: i64) -> Self {
         Reference {
+            ttl,
             model: MatrixFactorization::new(MfParams::biased_mf()).expect("model"),
             last: HashMap::new(),
             expired: 0,
@@ -119,7 +126,7 @@ impl Reference {
         let gone: Vec<u64> = self
             .last
             .iter()
-            .filter(|&(_, &l)| t - l >= TTL)
+            .filter(|&(_, &l)| t - l >= self.ttl)
             .map(|(&u, _)| u)
             .collect();
         for user in gone {
@@ -176,6 +183,22 @@ fn a_user_not_learnt_from_for_the_ttl_starts_again_as_a_new_user() {
         "users expire: {}",
         reference.expired
     );
+}
+
+#[test]
+fn without_a_ttl_no_user_is_forgotten() {
+    let clock = Arc::new(TestClock::default());
+    let mut op = build(None, &clock, 1, 0);
+    let mut reference = Reference::with_ttl(i64::MAX);
+    for (t, rows) in schedule(60) {
+        assert_eq!(
+            run(&mut *op, &clock, t, &rows),
+            reference.run(t, &rows),
+            "at {t}"
+        );
+    }
+    assert_eq!(op.state_entries(), reference.last.len() as u64);
+    assert_eq!((op.state_expired(), reference.expired), (0, 0));
 }
 
 #[test]
