@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::reco::{fnv1a, reco_job};
 use common::{quiver, QUIVER};
 use quiver_chaos_tests::{
     certs_init, read_committed_rows, start_coordinator, start_node, wait_for_alive_nodes,
@@ -34,38 +35,8 @@ fn row(n: usize) -> (String, i64, f64, i64) {
 
 /// The spec of the job at stage parallelism `parallelism`, reading `ratings.csv`.
 fn spec(dir: &Path, parallelism: u32) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[job]
-name = "reco"
-max_parallelism = 128
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "ratings"
-kind = "file"
-path = "ratings.csv"
-format = "csv"
-schema = {{ user = "string", item = "i64", rating = "f64", ts = "i64" }}
-event_time = "ts"
-rate = 2000
-
-[[stage]]
-name = "reco"
-kind = "matrix_factorization"
-input = "ratings"
-parallelism = {parallelism}
-user = "user"
-item = "item"
-rating = "rating"
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "reco"
-path = "out/"
-"#
-    );
+    let job = "[job]\nname = \"reco\"\nmax_parallelism = 128\ncheckpoint_interval = \"300ms\"\n";
+    let text = reco_job(job, 2000, parallelism);
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -77,13 +48,6 @@ fn partition_of_user(user: &str) -> u32 {
     b.push(user);
     let code = key_hash_codes(&[&Column::str(b.finish())], 1)[0];
     partition_of(key_group(code, 128), 128, 2).0
-}
-
-/// The stage's id of a string user or item: its 64-bit FNV-1a hash.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Predicts row `n` with `model`, then learns it: (prediction, model version before).

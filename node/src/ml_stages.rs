@@ -33,9 +33,14 @@
 //!   the state stored under its own first key group if it received it, else from the lowest
 //!   key group it received (the others' models are dropped until models can be merged).
 //! - Matrix factorisation is the one stage with keyed state: its input is partitioned by the
-//!   user column (as an aggregate's by its key), and each user's bias and factors are
-//!   snapshotted in the user's key group, so users move with their key groups on a rescale;
+//!   user column (as an aggregate's by its key), and each user's bias and factors are an
+//!   entry of the user's key group on the keyed-state layer (incremental checkpoints, restore
+//!   by key-group range, `job.state_ttl`), so users move with their key groups on a rescale;
 //!   the rest of its model (mean, items, version) is per-partition state as above.
+//! - `job.state_ttl` applies to matrix factorisation's users only: the per-partition models
+//!   hold no per-key state (one model per partition, sized by the features' dimension;
+//!   one-hot indexes at most `max_categories` categories; k-means holds `k` centroids and one
+//!   mini-batch).
 
 mod columns;
 mod feature_hasher;
@@ -51,20 +56,36 @@ mod standard_scaler;
 mod vector_assembler;
 
 use crate::operator::{KeyGroupState, Operator, OperatorError, SavedState};
+use crate::operators::StageContext;
+use crate::state::ttl::{Clock, WallClock};
 use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
 use quiver_protocol::spec::{StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
 use stage::MlOperator;
+use std::sync::Arc;
 
-/// Builds partition `partition` of the ML stage `stage`, reading batches of `input`;
-/// `max_parallelism` is the job's number of key groups. Fails for an aggregate stage.
+/// Builds partition `partition` of the ML stage `stage`, reading batches of `input`, with the
+/// job's settings `ctx` (its number of key groups; checkpoints and `state_ttl` matter to
+/// matrix factorisation's users only). Fails for an aggregate stage.
 pub fn build(
     stage: &StageSpec,
     input: &Schema,
-    max_parallelism: u32,
+    ctx: &StageContext,
     partition: PartitionId,
 ) -> Result<Box<dyn Operator>, OperatorError> {
+    build_with_clock(stage, input, ctx, partition, Arc::new(WallClock::new()))
+}
+
+/// As [`build`], the state TTL read on `clock`.
+pub(crate) fn build_with_clock(
+    stage: &StageSpec,
+    input: &Schema,
+    ctx: &StageContext,
+    partition: PartitionId,
+    clock: Arc<dyn Clock>,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let max_parallelism = ctx.max_parallelism;
     let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
     let inner = match &stage.kind {
         StageKind::StandardScaler(spec) => standard_scaler::build(stage, spec, input, state),
@@ -77,7 +98,7 @@ pub fn build(
         StageKind::LinearRegression(spec) => linear_regression::build(stage, spec, input, state),
         StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state),
         StageKind::MatrixFactorization(spec) => {
-            matrix_factorization::build(stage, spec, input, state)
+            matrix_factorization::build(stage, spec, input, state, ctx, clock)
         }
         StageKind::Aggregate(_) => Err(OperatorError::Data(format!(
             "stage \"{}\": an aggregate is not an ML stage",
@@ -98,8 +119,6 @@ struct PartitionState {
     stage: String,
     /// The partition's first key group.
     group: KeyGroup,
-    /// The job's number of key groups.
-    max_parallelism: u32,
 }
 
 impl PartitionState {
@@ -108,7 +127,6 @@ impl PartitionState {
         PartitionState {
             stage: stage.to_string(),
             group: KeyGroup(groups.start),
-            max_parallelism,
         }
     }
 

@@ -45,6 +45,6 @@ pub fn build_partition_stage(
         StageKind::Aggregate(spec) => {
             aggregate::build(&stage.name, spec, input, &stage.schema, ctx)
         }
-        _ => crate::ml_stages::build(stage, input, ctx.max_parallelism, partition),
+        _ => crate::ml_stages::build(stage, input, ctx, partition),
     }
 }

@@ -12,10 +12,16 @@
 //!   the operator's header (its watermark) goes into one header piece. A restore merges each
 //!   key group's chain (base, deltas, header) back into entries.
 //!
+//! - [`ttl`]: `job.state_ttl` — last-write times per key, expiry checks on a [`ttl::Clock`]
+//!   read once per batch, and incremental cleanup, for every keyed operator.
+//!
 //! The coordinator composes the chains (`quiver_coordinator::checkpoint_store`).
 
 pub(crate) mod changes;
 pub(crate) mod pieces;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub(crate) mod ttl;
 
 pub(crate) use changes::{ChangeLog, ChangedSlots};
 pub(crate) use pieces::{DeltaCopy, KeyedEntry, LayerKey, Restored};

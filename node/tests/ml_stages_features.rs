@@ -192,15 +192,15 @@ fn one_hot_restored_at_another_parallelism_continues_the_lowest_key_group_it_rec
     let (stage4, input) = stage_spec(r#"{ c = "string" }"#, table, 4);
     let strings = |s: &[&str]| -> Vec<Row> { s.iter().map(|s| vec![Value::from(*s)]).collect() };
     // Old partitions 2 and 3 of 4 (key groups 64 and 96) numbered other categories.
-    let mut old2 = ml_stages::build(&stage4, &input, 128, PartitionId(2)).unwrap();
-    let mut old3 = ml_stages::build(&stage4, &input, 128, PartitionId(3)).unwrap();
+    let mut old2 = ml_stages::build(&stage4, &input, &support::CONTEXT, PartitionId(2)).unwrap();
+    let mut old3 = ml_stages::build(&stage4, &input, &support::CONTEXT, PartitionId(3)).unwrap();
     run(&mut *old2, &strings(&["a", "b"]), 2);
     run(&mut *old3, &strings(&["c"]), 2);
     let mut states = old3.snapshot().unwrap();
     states.extend(old2.snapshot().unwrap());
     // Partition 1 of 2 (key groups 64..128) continues partition 2's numbering.
     let (stage2, _) = stage_spec(r#"{ c = "string" }"#, table, 2);
-    let mut new1 = ml_stages::build(&stage2, &input, 128, PartitionId(1)).unwrap();
+    let mut new1 = ml_stages::build(&stage2, &input, &support::CONTEXT, PartitionId(1)).unwrap();
     new1.restore(states.into()).unwrap();
     let out = run(&mut *new1, &strings(&["c", "b", "a"]), 3);
     let encoded: Vec<Value> = out.iter().map(|r| r[1].clone()).collect();

@@ -56,7 +56,7 @@ fn library(ratings: &[(i64, i64, f64)]) -> MatrixFactorization {
 /// Partition `p` of the stage at `parallelism`.
 fn partition(parallelism: u32, p: u32) -> Box<dyn Operator> {
     let (stage, input) = stage_spec(SCHEMA, MF, parallelism);
-    ml_stages::build(&stage, &input, 128, PartitionId(p)).unwrap()
+    ml_stages::build(&stage, &input, &support::CONTEXT, PartitionId(p)).unwrap()
 }
 
 /// What the stage predicts for every user of `users` and every item (ratings null: nothing

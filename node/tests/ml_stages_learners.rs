@@ -307,13 +307,13 @@ fn a_snapshot_restored_into_a_fresh_partition_continues_the_stream_exactly() {
 
     // Partition 1 of 4 owns key groups 32..64: its model is stored under key group 32.
     let (stage, input) = stage_spec(XY, LOGISTIC, 4);
-    let mut first = ml_stages::build(&stage, &input, 128, PartitionId(1)).unwrap();
+    let mut first = ml_stages::build(&stage, &input, &support::CONTEXT, PartitionId(1)).unwrap();
     let head = run(&mut *first, &rows[..120], 50);
     let state = first.snapshot().unwrap();
     assert_eq!(state.len(), 1);
     assert_eq!(state[0].group, KeyGroup(32));
 
-    let mut second = ml_stages::build(&stage, &input, 128, PartitionId(1)).unwrap();
+    let mut second = ml_stages::build(&stage, &input, &support::CONTEXT, PartitionId(1)).unwrap();
     second.restore(state.into()).unwrap();
     let tail = run(&mut *second, &rows[120..], 50);
     let resumed: Vec<Row> = head.into_iter().chain(tail).collect();
@@ -325,8 +325,8 @@ fn restored_at_another_parallelism_a_partition_continues_the_lowest_key_group_it
     let rows = labelled_rows(200);
     let (stage4, input) = stage_spec(XY, LOGISTIC, 4);
     // Two old partitions (2 and 3 of 4: key groups 64 and 96) learnt different rows.
-    let mut old2 = ml_stages::build(&stage4, &input, 128, PartitionId(2)).unwrap();
-    let mut old3 = ml_stages::build(&stage4, &input, 128, PartitionId(3)).unwrap();
+    let mut old2 = ml_stages::build(&stage4, &input, &support::CONTEXT, PartitionId(2)).unwrap();
+    let mut old3 = ml_stages::build(&stage4, &input, &support::CONTEXT, PartitionId(3)).unwrap();
     run(&mut *old2, &rows[..100], 40);
     run(&mut *old3, &rows[100..], 40);
     let mut states = old3.snapshot().unwrap();
@@ -338,7 +338,7 @@ fn restored_at_another_parallelism_a_partition_continues_the_lowest_key_group_it
 
     // Partition 1 of 2 (key groups 64..128) receives both and continues partition 2's model.
     let (stage2, _) = stage_spec(XY, LOGISTIC, 2);
-    let mut new1 = ml_stages::build(&stage2, &input, 128, PartitionId(1)).unwrap();
+    let mut new1 = ml_stages::build(&stage2, &input, &support::CONTEXT, PartitionId(1)).unwrap();
     new1.restore(states.into()).unwrap();
     let probe = labelled_rows(20);
     assert_eq!(run(&mut *new1, &probe, 20), run(&mut *old2, &probe, 20));

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub(crate) mod cluster;
+pub(crate) mod reco;
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::{json, Value};

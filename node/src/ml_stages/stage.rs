@@ -3,8 +3,9 @@
 //! increments, no copy), followed by the added ones.
 
 use super::columns::data_error;
-use crate::operator::{KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
 use quiver_protocol::batch::{Batch, Column};
+use quiver_protocol::CheckpointId;
 
 /// An ML stage: one row out per row in, with the stage's columns added.
 pub(super) trait AddColumns: Send + 'static {
@@ -26,8 +27,25 @@ pub(super) trait AddColumns: Send + 'static {
         Ok(())
     }
 
+    /// As [`Operator::snapshot_changes`] (`None`: snapshotted whole, as per-partition state
+    /// is).
+    fn snapshot_changes(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        Ok(None)
+    }
+
+    /// As [`Operator::confirm`].
+    fn confirm(&mut self, _checkpoint: CheckpointId) {}
+
     /// As [`Operator::state_entries`]: keyed entries held (0 for per-partition state).
     fn state_entries(&self) -> u64 {
+        0
+    }
+
+    /// As [`Operator::state_expired`] (0 for per-partition state, which never expires).
+    fn state_expired(&self) -> u64 {
         0
     }
 }
@@ -83,7 +101,22 @@ impl Operator for MlOperator {
         self.inner.restore(state)
     }
 
+    fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        self.inner.snapshot_changes(checkpoint)
+    }
+
+    fn confirm(&mut self, checkpoint: CheckpointId) {
+        self.inner.confirm(checkpoint);
+    }
+
     fn state_entries(&self) -> u64 {
         self.inner.state_entries()
+    }
+
+    fn state_expired(&self) -> u64 {
+        self.inner.state_expired()
     }
 }

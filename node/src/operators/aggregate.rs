@@ -36,6 +36,7 @@ mod ttl;
 
 use super::StageContext;
 use crate::operator::{KeyGroupState, Operator, OperatorError};
+use crate::state::ttl::{Clock, Expiry, WallClock};
 use crate::state::{DeltaCopy, Restored};
 use accumulator::{Acc, AggregatePlan};
 use key::{GroupKey, I64Key, StrKey, ValuesKey};
@@ -46,7 +47,6 @@ use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::{Column, KeyGroup, Schema, ValueType};
 use std::sync::Arc;
 use std::time::Duration;
-use ttl::{Clock, Expiry, WallClock};
 
 /// Builds an aggregate stage named `name` over rows of `input`. When `output` (the stage's
 /// validated schema) is given, it must be the layout the stage emits. State expires after

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The job settings every test stage is built with: 128 key groups, no state TTL.
-const CONTEXT: StageContext = StageContext {
+pub(crate) const CONTEXT: StageContext = StageContext {
     max_parallelism: 128,
     state_ttl: None,
     checkpoints: true,

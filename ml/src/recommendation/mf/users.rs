@@ -6,6 +6,7 @@
 use super::{MatrixFactorization, STAGE};
 use crate::api::MlError;
 use crate::finite::check_parameter;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// What a model holds for one user.
@@ -39,13 +40,37 @@ impl MatrixFactorization {
             .collect()
     }
 
+    /// What the model holds for `user`; `None` when nothing (a user it never learnt from).
+    pub fn user(&self, user: u64) -> Option<UserState> {
+        let state = UserState {
+            bias: self.user_bias.get(&user).copied(),
+            factors: self.user_factors.get(&user).cloned(),
+        };
+        (state.bias.is_some() || state.factors.is_some()).then_some(state)
+    }
+
+    /// Forgets `user`: the next rating of that user starts from a fresh user, as a user the
+    /// model never saw would.
+    pub fn remove_user(&mut self, user: u64) {
+        self.user_bias.remove(&user);
+        self.user_factors.remove(&user);
+    }
+
     /// The model without any user's state: with [`Self::insert_user`] of each of
-    /// [`Self::users`], the same model again.
+    /// [`Self::users`], the same model again. Copies only the rest of the model (not its
+    /// users).
     pub fn without_users(&self) -> Self {
-        let mut rest = self.clone();
-        rest.user_bias.clear();
-        rest.user_factors.clear();
-        rest
+        MatrixFactorization {
+            params: self.params.clone(),
+            mean_n: self.mean_n,
+            mean: self.mean,
+            user_bias: FxHashMap::default(),
+            item_bias: self.item_bias.clone(),
+            user_factors: FxHashMap::default(),
+            item_factors: self.item_factors.clone(),
+            rng: self.rng.clone(),
+            version: self.version,
+        }
     }
 
     /// Sets the state of `user` (replacing what the model held for it). A bias must be a
@@ -99,6 +124,32 @@ mod tests {
             rest.insert_user(id, state).unwrap();
         }
         assert_eq!(rest, model);
+    }
+
+    #[test]
+    fn a_removed_user_is_learnt_again_as_a_user_never_seen() {
+        // Users 0..6 learnt, then user 3 forgotten and rated again: as a model that first
+        // saw user 3 at that rating (the random draws are the model's, in the same order).
+        let mut model = learnt();
+        let state = model.user(3).unwrap();
+        assert_eq!(model.users()[3], (3, state));
+        model.remove_user(3);
+        assert_eq!(model.user(3), None);
+        let mut expected = learnt();
+        expected
+            .insert_user(
+                3,
+                UserState {
+                    bias: None,
+                    factors: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(model, expected);
+        model.learn_one(3, 1, 5.0).unwrap();
+        expected.learn_one(3, 1, 5.0).unwrap();
+        assert_eq!(model, expected);
+        assert!(model.user(3).is_some());
     }
 
     #[test]

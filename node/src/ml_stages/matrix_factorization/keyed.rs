@@ -1,130 +1,261 @@
-//! Matrix factorisation's state by key group. The stage's input is partitioned by the user
-//! column's key group, so each user's bias and factors live in one partition: a snapshot
-//! stores them in the piece of the user's key group, and the rest of the partition's model
-//! (global mean, items, random state, version) in the piece of the partition's first key
-//! group. Restored at another parallelism, every user moves with its key group; the rest is
-//! the partition's own if it received it, else the lowest key group's that holds one, else a
-//! fresh model's (until item state is shared across partitions by parameter servers).
+//! Matrix factorisation's state on the keyed-state layer (`crate::state`). The stage's input
+//! is partitioned by the user column's key group, so each user's bias and factors live in one
+//! partition: they are one entry of the user's key group, with the user's last write when the
+//! job has a state TTL. The rest of the partition's model (global mean, items, random state,
+//! version) is one entry of the partition's first key group, copied at every barrier.
+//!
+//! A checkpoint copies the rest and the users written, expired or removed since the last
+//! confirmed checkpoint (O(changed)), encoded off the task as delta pieces; a snapshot without
+//! checkpoints copies every live user. Restored at another parallelism, every user moves with
+//! its key group; the rest is the partition's own if it received it, else the lowest key
+//! group's that holds one, else a fresh model's (until item state is shared across partitions
+//! by parameter servers). Rests of other partitions' first key groups are removed from the
+//! chains at the next checkpoint, and users that expired meanwhile are dropped.
 
-use super::super::PartitionState;
-use crate::operator::{KeyGroupState, OperatorError, SavedState};
+use super::users::{Changed, Users};
+use super::PartitionState;
+use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState};
+use crate::state::pieces::{decode, encode, LayerEntry};
+use crate::state::{ChangeLog, DeltaCopy, Restored};
 use quiver_ml::recommendation::{MatrixFactorization, UserState};
 use quiver_ml::{OnlineModel, Persist};
-use quiver_protocol::keygroup::key_group;
-use quiver_protocol::KeyGroup;
-use rustc_hash::FxHashMap;
+use quiver_protocol::state_piece::PieceKind;
+use quiver_protocol::{CheckpointId, KeyGroup};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-/// Largest snapshot piece read back (256 MiB).
-const MAX_PIECE_BYTES: usize = 256 << 20;
-
-/// One key group's snapshot piece.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Piece {
-    /// The partition's model without its users ([`Persist`] bytes): only in the piece of the
-    /// partition's first key group.
-    rest: Option<Vec<u8>>,
-    /// The key group's users and their state, by increasing id.
-    users: Vec<(u64, UserState)>,
+/// The key of an entry of the stage's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum MfKey {
+    /// The partition's model without its users.
+    Rest,
+    /// One user's state.
+    User(u64),
 }
 
-/// The key group of every user the model holds state for.
-#[derive(Debug)]
-pub(super) struct UserGroups {
-    max_parallelism: u32,
-    groups: FxHashMap<u64, KeyGroup>,
-}
-
-impl UserGroups {
-    /// No user yet, in a job of `max_parallelism` key groups.
-    pub(super) fn new(max_parallelism: u32) -> Self {
-        UserGroups {
-            max_parallelism,
-            groups: FxHashMap::default(),
+impl MfKey {
+    /// The key's bytes: `[0]` for the rest, `[1]` and the big-endian id for a user.
+    fn encode(self, out: &mut Vec<u8>) {
+        match self {
+            MfKey::Rest => out.push(0),
+            MfKey::User(user) => {
+                out.push(1);
+                out.extend_from_slice(&user.to_be_bytes());
+            }
         }
     }
 
-    /// Users noted.
-    pub(super) fn len(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// Notes the key group of `user`, whose key column's hash code is `code`.
-    #[inline]
-    pub(super) fn note(&mut self, user: u64, code: i32) {
-        let max_parallelism = self.max_parallelism;
-        self.groups
-            .entry(user)
-            .or_insert_with(|| key_group(code, max_parallelism));
-    }
-
-    /// `model` as one piece per key group holding users, plus the rest of the model under the
-    /// partition's first key group.
-    pub(super) fn snapshot(
-        &self,
-        model: &MatrixFactorization,
-        partition: &PartitionState,
-    ) -> Result<Vec<KeyGroupState>, OperatorError> {
-        let rest = model
-            .without_users()
-            .snapshot()
-            .map_err(|e| partition.error(e))?;
-        let mut pieces: BTreeMap<KeyGroup, Piece> = BTreeMap::new();
-        pieces.entry(partition.group).or_default().rest = Some(rest);
-        for (user, state) in model.users() {
-            // Every user the model learnt was noted; one that was not stays with the partition.
-            let group = self.groups.get(&user).copied().unwrap_or(partition.group);
-            pieces.entry(group).or_default().users.push((user, state));
+    /// The key [`MfKey::encode`] wrote.
+    fn decode(bytes: &[u8]) -> Result<MfKey, String> {
+        match bytes {
+            [0] => Ok(MfKey::Rest),
+            [1, id @ ..] => id
+                .try_into()
+                .map(|id| MfKey::User(u64::from_be_bytes(id)))
+                .map_err(|_| format!("a user key of {} bytes", bytes.len())),
+            _ => Err(format!("an entry key of {} bytes", bytes.len())),
         }
-        pieces
-            .into_iter()
-            .map(|(group, piece)| {
-                let bytes = bincode::serde::encode_to_vec(&piece, bincode::config::standard())
-                    .map_err(|e| partition.error(e))?;
-                Ok(KeyGroupState { group, bytes })
-            })
-            .collect()
+    }
+}
+
+/// A user's saved value: its state and last write (`None` without a state TTL).
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedUser {
+    state: UserState,
+    written: Option<i64>,
+}
+
+/// A value copied at a barrier.
+enum Copied {
+    Rest(MatrixFactorization),
+    User(SavedUser),
+}
+
+/// An entry copied at a barrier (`None`: gone), encoded off the task.
+pub(super) struct MfEntry {
+    key: MfKey,
+    value: Option<Copied>,
+}
+
+impl LayerEntry for MfEntry {
+    fn key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        self.key.encode(out);
+        Ok(())
     }
 
-    /// The model the pieces `states` hold (users of every piece, the rest as the module says),
-    /// starting from `fresh` when none holds a rest; `None` when nothing was passed.
+    fn value(&self) -> Result<Option<Vec<u8>>, String> {
+        match &self.value {
+            None => Ok(None),
+            Some(Copied::Rest(rest)) => rest.snapshot().map(Some).map_err(|e| e.to_string()),
+            Some(Copied::User(user)) => {
+                let mut out = Vec::new();
+                encode(user, &mut out).map(|()| Some(out))
+            }
+        }
+    }
+}
+
+/// A partition's model with its users on the layer.
+pub(super) struct UserModel {
+    /// The model, users included.
+    pub(super) model: MatrixFactorization,
+    /// The users with state.
+    pub(super) users: Users,
+    /// Changed entries of unconfirmed checkpoints (a job with checkpoints).
+    log: Option<ChangeLog<Changed>>,
+    partition: PartitionState,
+}
+
+impl UserModel {
+    /// `model` with `users`, snapshotted for `partition`; `tracked`: the job takes
+    /// checkpoints.
+    pub(super) fn new(
+        model: MatrixFactorization,
+        users: Users,
+        partition: PartitionState,
+        tracked: bool,
+    ) -> Self {
+        UserModel {
+            model,
+            users,
+            log: tracked.then(ChangeLog::default),
+            partition,
+        }
+    }
+
+    /// The rest of the model, copied.
+    fn rest(&self) -> (KeyGroup, MfEntry) {
+        let value = Some(Copied::Rest(self.model.without_users()));
+        (
+            self.partition.group,
+            MfEntry {
+                key: MfKey::Rest,
+                value,
+            },
+        )
+    }
+
+    /// The live state of `user`, copied (`None`: gone or expired, at the last tick).
+    fn user(&self, user: u64) -> Option<Copied> {
+        let (_, written) = self.users.live(user)?;
+        let state = self.model.user(user)?;
+        Some(Copied::User(SavedUser { state, written }))
+    }
+
+    /// A copy of `entries` (`kind`: the changes, or every entry).
+    fn copy(&self, kind: PieceKind, entries: Vec<(KeyGroup, MfEntry)>) -> DeltaCopy<MfEntry> {
+        DeltaCopy {
+            operator: self.partition.stage.clone(),
+            kind,
+            meta: Vec::new(),
+            drop_below: None,
+            entries,
+            // Every user held (expired ones too: never fewer than the live entries) and the
+            // rest.
+            live: self.users.len() + 1,
+        }
+    }
+
+    /// As `Operator::snapshot_changes`: the rest and the entries changed since the last
+    /// confirmed checkpoint; `None` for a job without checkpoints.
+    pub(super) fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        self.users.tick();
+        let (Some(fresh), Some(mut log)) = (self.users.take_changed(), self.log.take()) else {
+            return Ok(None);
+        };
+        let mut entries = vec![self.rest()];
+        for &(key, group) in log.capture(checkpoint, fresh) {
+            let value = match key {
+                MfKey::User(user) => self.user(user),
+                // A rest of another partition's first key group, restored here: gone.
+                MfKey::Rest => None,
+            };
+            entries.push((group, MfEntry { key, value }));
+        }
+        self.log = Some(log);
+        Ok(Some(Box::new(self.copy(PieceKind::Delta, entries))))
+    }
+
+    /// As `Operator::confirm`.
+    pub(super) fn confirm(&mut self, checkpoint: CheckpointId) {
+        if let Some(log) = &mut self.log {
+            log.confirm(checkpoint);
+        }
+    }
+
+    /// As `Operator::snapshot`: the rest and every live user, as base pieces.
+    pub(super) fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        self.users.tick();
+        let mut entries = vec![self.rest()];
+        for user in self.users.ids() {
+            if let (Some(value), Some((group, _))) = (self.user(user), self.users.live(user)) {
+                let key = MfKey::User(user);
+                entries.push((
+                    group,
+                    MfEntry {
+                        key,
+                        value: Some(value),
+                    },
+                ));
+            }
+        }
+        self.copy(PieceKind::Base, entries).encode_full()
+    }
+
+    /// As `Operator::restore`: the model the chains of `states` hold (users of every key
+    /// group, the rest as the module says), starting from `fresh` when none holds a rest.
     pub(super) fn restore(
         &mut self,
         states: SavedState,
-        partition: &PartitionState,
         fresh: MatrixFactorization,
-    ) -> Result<Option<MatrixFactorization>, OperatorError> {
+    ) -> Result<(), OperatorError> {
         if states.pieces.is_empty() {
-            return Ok(None);
+            return Ok(());
         }
-        let config = bincode::config::standard().with_limit::<MAX_PIECE_BYTES>();
-        let mut pieces = Vec::with_capacity(states.pieces.len());
-        for state in states.pieces {
-            let (piece, _): (Piece, usize) =
-                bincode::serde::decode_from_slice(&state.bytes, config)
-                    .map_err(|e| partition.error(e))?;
-            pieces.push((state.group, piece));
+        let partition = &self.partition;
+        let mut rest: Option<(KeyGroup, Vec<u8>)> = None;
+        let mut users = Vec::new();
+        self.users.clear();
+        for group in Restored::merge(&partition.stage, states.pieces)? {
+            let error = |e: String| partition.error(format!("{}: {e}", group.group));
+            for (key, value) in group.entries {
+                match MfKey::decode(&key).map_err(error)? {
+                    MfKey::User(user) => {
+                        let saved: SavedUser = decode(&value).map_err(error)?;
+                        users.push((user, group.group, saved));
+                    }
+                    MfKey::Rest => {
+                        let rank = |g: KeyGroup| (g != partition.group, g);
+                        if rest
+                            .as_ref()
+                            .is_none_or(|(g, _)| rank(group.group) < rank(*g))
+                        {
+                            rest = Some((group.group, value));
+                        }
+                        if group.group != partition.group {
+                            self.users.note((MfKey::Rest, group.group));
+                        }
+                    }
+                }
+            }
         }
-        let rest = pieces
-            .iter()
-            .filter_map(|(group, piece)| piece.rest.as_ref().map(|rest| (*group, rest)))
-            .min_by_key(|&(group, _)| (group != partition.group, group));
         let mut model = match rest {
             Some((_, bytes)) => {
-                MatrixFactorization::from_snapshot(bytes).map_err(|e| partition.error(e))?
+                MatrixFactorization::from_snapshot(&bytes).map_err(|e| partition.error(e))?
             }
             None => fresh,
         };
-        self.groups.clear();
-        for (group, piece) in pieces {
-            for (user, state) in piece.users {
+        let now = self.users.tick();
+        for (user, group, saved) in users {
+            if self.users.restore(user, group, saved.written, now) {
                 model
-                    .insert_user(user, state)
+                    .insert_user(user, saved.state)
                     .map_err(|e| partition.error(e))?;
-                self.groups.insert(user, group);
             }
         }
-        Ok(Some(model))
+        self.model = model;
+        Ok(())
     }
 }

@@ -8,54 +8,19 @@
 
 use super::test_support::*;
 use super::window_tests::{aligned_reference, session_reference};
-use crate::operator::{KeyGroupState, Operator, Output, SavedState};
+use crate::operator::{Operator, Output};
 use crate::operators::build_stage;
+use crate::state::test_support::Chains;
 use crate::watermark::WatermarkGenerator;
 use quiver_protocol::keygroup::{key_group, key_groups_of, key_hash_code, partition_of};
 use quiver_protocol::spec::WindowSpec;
 use quiver_protocol::state_piece::{Piece, PieceKind};
-use quiver_protocol::{CheckpointId, KeyGroup, PartitionId, Record, Value};
+use quiver_protocol::{CheckpointId, PartitionId, Record, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 const GROUPS: u32 = 128;
 const LAG: i64 = 40;
-
-/// The coordinator's chains, as a model: per complete checkpoint, each key group's pieces
-/// (without the header) and the header of the checkpoint.
-#[derive(Default)]
-struct Chains {
-    complete: BTreeMap<u64, (GroupChains, Vec<u8>)>,
-}
-
-/// Each key group's pieces, in order.
-type GroupChains = BTreeMap<KeyGroup, Vec<Vec<u8>>>;
-
-impl Chains {
-    /// Checkpoint `n` completes: the chains of `base`, each changed group's delta appended.
-    fn complete(&mut self, n: u64, base: Option<u64>, changes: crate::operator::Changes) {
-        let mut chains = base.map_or_else(BTreeMap::new, |b| self.complete[&b].0.clone());
-        for delta in changes.deltas {
-            chains.entry(delta.group).or_default().push(delta.bytes);
-        }
-        self.complete.insert(n, (chains, changes.meta));
-    }
-
-    /// What a partition owning `groups` restores from checkpoint `n`.
-    fn restore(&self, n: u64, groups: std::ops::Range<u32>) -> SavedState {
-        let (chains, meta) = &self.complete[&n];
-        let mut pieces = Vec::new();
-        for (group, chain) in chains.range(KeyGroup(groups.start)..KeyGroup(groups.end)) {
-            for bytes in chain.iter().chain([meta]) {
-                pieces.push(KeyGroupState {
-                    group: *group,
-                    bytes: bytes.clone(),
-                });
-            }
-        }
-        pieces.into()
-    }
-}
 
 fn user(r: &Record) -> i64 {
     match r.row[0] {

@@ -9,10 +9,10 @@
 use super::accumulator::Acc;
 use super::key::{canonical_column, GroupKey};
 use super::table::{hash, AccTable};
-use super::ttl::Expiry;
 use super::{arrange, Core};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
 use crate::state::pieces::decode;
+use crate::state::ttl::Expiry;
 use crate::state::{ChangeLog, KeyedEntry};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder};
 use quiver_protocol::state_piece::PieceKind;
@@ -85,7 +85,10 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             self.core.push_aggregates(&mut aggregates, accs)?;
         }
         if let Some(expiry) = &mut self.expiry {
-            expiry.clean(&mut self.table, n, |_| ());
+            let table = &mut self.table;
+            expiry.clean(n, |slot| {
+                table.swap_remove(slot);
+            });
         }
         if n > 0 {
             let mut columns: Vec<Column> = self

@@ -4,30 +4,14 @@
 //! parsed, `protocol/tests/spec_errors_job_sinks.rs`.)
 
 use super::test_support::*;
-use super::ttl::Clock;
 use crate::operator::{Operator, Output};
 use crate::operators::StageContext;
+use crate::state::test_support::TestClock;
+use crate::state::ttl::Clock;
 use quiver_protocol::spec::StageKind;
 use quiver_protocol::{Record, Value};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A clock the test sets by hand.
-#[derive(Default)]
-pub(super) struct TestClock(AtomicI64);
-
-impl TestClock {
-    pub(super) fn set(&self, ms: i64) {
-        self.0.store(ms, Ordering::Relaxed);
-    }
-}
-
-impl Clock for TestClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 /// A running aggregate keyed by `user` with `ttl` (ms; `None`: forever) on `clock`.
 fn running(ttl: Option<u64>, clock: &Arc<TestClock>) -> Box<dyn Operator> {

@@ -4,10 +4,10 @@
 //! leave expired keys out, and state stays bounded under key churn with a stalled watermark.
 
 use super::test_support::*;
-use super::ttl::Clock;
-use super::ttl_tests::TestClock;
 use crate::operator::{Operator, Output};
 use crate::operators::StageContext;
+use crate::state::test_support::TestClock;
+use crate::state::ttl::Clock;
 use quiver_protocol::spec::{StageKind, WindowSpec};
 use quiver_protocol::{Record, Value};
 use std::sync::Arc;
