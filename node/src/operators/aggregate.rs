@@ -25,6 +25,7 @@
 //! `job.state_ttl`, a key's state — a running aggregate's accumulators, a windowed
 //! aggregate's pending windows or sessions — expires a TTL after its last write ([`ttl`]).
 
+mod acc_columns;
 mod accumulator;
 mod aligned;
 mod columns;

@@ -80,15 +80,9 @@ impl<K: GroupKey> AlignedWindows<K> {
         }
     }
 
-    /// An empty window table: tracked when the job takes checkpoints, removable with a TTL.
-    fn empty_table(core: &Core, ttl: bool) -> AccTable<K> {
-        let width = core.plans.len();
-        let table = if ttl {
-            AccTable::removable(width)
-        } else {
-            AccTable::new(width)
-        };
-        table.tracked(core.tracked)
+    /// An empty window table: tracked when the job takes checkpoints.
+    fn empty_table(core: &Core) -> AccTable<K> {
+        AccTable::new(&core.initial).tracked(core.tracked)
     }
 
     /// Drops `key` from every pending window (its state expired).
@@ -149,7 +143,7 @@ impl<K: GroupKey> AlignedWindows<K> {
             for (key, _, accs) in table.iter() {
                 // An expired key's windows never fire, cleaned up yet or not.
                 if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(key)) {
-                    rows.push(&self.core, key, (start, end), accs)?;
+                    rows.push(&self.core, key, (start, end), &accs)?;
                 }
             }
             table.clear();
@@ -190,13 +184,15 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     // Earlier windows end earlier still: none of them takes the record.
                     break;
                 }
-                let (spare, core, ttl) = (&mut self.spare, &self.core, self.ttl.is_some());
+                let (spare, core) = (&mut self.spare, &self.core);
                 let table = self
                     .windows
                     .entry(end)
-                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core, ttl)));
-                let (accs, _, _) = table.find_or_insert(key, key_hash, &self.core.initial);
-                self.core.accumulate(accs, &input, row);
+                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core)));
+                let (mut accs, _, _) = table
+                    .find_or_insert(key, key_hash)
+                    .map_err(|e| self.core.state_error(e))?;
+                self.core.accumulate(&mut accs, &input, row);
                 accepted = true;
                 // The window before ends at `end - slide` (at least `start`, no overflow).
                 if end - self.slide <= t {
@@ -208,7 +204,9 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
             }
             match (accepted, &mut self.ttl) {
                 (false, _) => late.push(row as u32),
-                (true, Some(ttl)) => ttl.write(key, key_hash),
+                (true, Some(ttl)) => ttl
+                    .write(key, key_hash)
+                    .map_err(|e| self.core.state_error(e))?,
                 (true, None) => {}
             }
         }
@@ -312,13 +310,12 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                 }
             }
         }
-        let ttl = self.ttl.is_some();
         for (end, key, (accs, _)) in restored {
             let core = &self.core;
             let table = self
                 .windows
                 .entry(end)
-                .or_insert_with(|| Self::empty_table(core, ttl));
+                .or_insert_with(|| Self::empty_table(core));
             if expired.contains(&key) {
                 // Gone: the next checkpoint removes it from the stored chain too.
                 table.note_removed(key);

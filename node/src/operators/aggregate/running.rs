@@ -37,11 +37,7 @@ pub(crate) struct RunningAggregate<K> {
 impl<K: GroupKey> RunningAggregate<K> {
     /// A running aggregate keeping state forever (`expiry: None`) or until it expires.
     pub(crate) fn new(core: Core, expiry: Option<Expiry>) -> RunningAggregate<K> {
-        let width = core.plans.len();
-        let table = match expiry {
-            Some(_) => AccTable::removable(width),
-            None => AccTable::new(width),
-        };
+        let table = AccTable::new(&core.initial);
         RunningAggregate {
             table: table.tracked(core.tracked),
             log: core.tracked.then(ChangeLog::default),
@@ -73,16 +69,17 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         }
         for row in 0..n {
             let key = input.key(row);
-            let (accs, slot, new) = self
+            let (mut accs, slot, new) = self
                 .table
-                .find_or_insert(key, hash(&key), &self.core.initial);
+                .find_or_insert(key, hash(&key))
+                .map_err(|e| self.core.state_error(e))?;
             if let Some(expiry) = &mut self.expiry {
                 if expiry.write(slot, new) {
-                    accs.clone_from_slice(&self.core.initial);
+                    accs.reset();
                 }
             }
-            self.core.accumulate(accs, &input, row);
-            self.core.push_aggregates(&mut aggregates, accs)?;
+            self.core.accumulate(&mut accs, &input, row);
+            self.core.push_aggregates(&mut aggregates, &accs)?;
         }
         if let Some(expiry) = &mut self.expiry {
             expiry.clean(&mut self.table, n, |_| ());

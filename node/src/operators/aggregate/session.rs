@@ -177,11 +177,11 @@ impl<K: GroupKey> SessionWindows<K> {
                 let s = &mut list[first_hit];
                 s.start = start;
                 s.end = end;
-                core.accumulate(&mut s.accs, input, row);
+                core.accumulate(s.accs.as_mut_slice(), input, row);
             }
             (0, _) | (_, None) => {
                 let mut accs = core.initial.clone();
-                core.accumulate(&mut accs, input, row);
+                core.accumulate(accs.as_mut_slice(), input, row);
                 let timer = end;
                 let session = Session {
                     start,
@@ -199,7 +199,7 @@ impl<K: GroupKey> SessionWindows<K> {
             }
             (_, Some(list)) => {
                 let mut accs = core.initial.clone();
-                core.accumulate(&mut accs, input, row);
+                core.accumulate(accs.as_mut_slice(), input, row);
                 // The earliest timer of the merged sessions is still registered: keep it.
                 let mut timer = end;
                 list.retain(|s| {
@@ -222,7 +222,8 @@ impl<K: GroupKey> SessionWindows<K> {
         }
         self.mark(key);
         if let Some(ttl) = &mut self.ttl {
-            ttl.write(key, key_hash);
+            ttl.write(key, key_hash)
+                .map_err(|e| self.core.state_error(e))?;
         }
         Ok(true)
     }
@@ -253,7 +254,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 // An expired key's sessions never fire, cleaned up yet or not.
                 if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(&key)) {
                     rows.get_or_insert_with(|| WindowRows::new(&self.core))
-                        .push(&self.core, &key, (s.start, s.end), &s.accs)?;
+                        .push(&self.core, &key, (s.start, s.end), s.accs.as_slice())?;
                 }
                 if list.is_empty() {
                     self.sessions.remove(&key);

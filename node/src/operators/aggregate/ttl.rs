@@ -76,7 +76,7 @@ impl Clock for WallClock {
 /// The fewest slots a cleanup examines after a batch.
 const MIN_CLEANUP_BUDGET: usize = 64;
 
-/// Last-write times of the slots of an [`AccTable`] (built with [`AccTable::removable`]),
+/// Last-write times of the slots of an [`AccTable`],
 /// and the incremental cleanup's cursor.
 #[derive(Clone)]
 pub(crate) struct Expiry {
@@ -194,7 +194,7 @@ impl<K: GroupKey> KeyExpiry<K> {
     /// Last writes expiring as `expiry` says.
     pub(crate) fn new(expiry: Expiry) -> KeyExpiry<K> {
         KeyExpiry {
-            keys: AccTable::removable(0),
+            keys: AccTable::new(&[]),
             expiry,
         }
     }
@@ -214,9 +214,10 @@ impl<K: GroupKey> KeyExpiry<K> {
 
     /// A record was accepted into `key`'s state now.
     #[inline]
-    pub(crate) fn write(&mut self, key: K::Ref<'_>, hash: u64) {
-        let (_, slot, new) = self.keys.find_or_insert(key, hash, &[]);
+    pub(crate) fn write(&mut self, key: K::Ref<'_>, hash: u64) -> Result<(), String> {
+        let (_, slot, new) = self.keys.find_or_insert(key, hash)?;
         self.expiry.write(slot, new);
+        Ok(())
     }
 
     /// The last write of `key`, if it has state.
