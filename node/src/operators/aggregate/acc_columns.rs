@@ -7,7 +7,7 @@
 //! [`Acc`]s ([`SlotRef::to_vec`]), updated through [`Acc::update`] and written through
 //! [`Acc::write`], so the aggregate semantics live in one place ([`super::accumulator`]).
 
-use super::accumulator::Acc;
+use super::accumulator::{add_f64, add_i64, Acc};
 use quiver_protocol::batch::{ColumnBuilder, ValueRef, WrongType};
 use quiver_protocol::Value;
 use std::cmp::Ordering;
@@ -26,20 +26,25 @@ impl Flags {
             .is_some_and(|w| w & (1 << (slot % 64)) != 0)
     }
 
+    /// Sets slot `slot`'s bit (a slot beyond the room [`Flags::grow`] made is ignored).
     #[inline]
     fn set(&mut self, slot: usize, on: bool) {
-        let word = slot / 64;
-        if word >= self.words.len() {
-            if !on {
-                return;
+        if let Some(word) = self.words.get_mut(slot / 64) {
+            let bit = 1u64 << (slot % 64);
+            if on {
+                *word |= bit;
+            } else {
+                *word &= !bit;
             }
-            self.words.resize(word + 1, 0);
         }
-        let bit = 1u64 << (slot % 64);
-        if on {
-            self.words[word] |= bit;
-        } else {
-            self.words[word] &= !bit;
+    }
+
+    /// Makes room for `slots` slots (new bits are off).
+    #[inline]
+    fn grow(&mut self, slots: usize) {
+        let words = slots.div_ceil(64);
+        if words > self.words.len() {
+            self.words.resize(words, 0);
         }
     }
 
@@ -100,8 +105,15 @@ impl Column {
     /// Appends a slot holding the function's initial accumulator.
     fn push(&mut self) {
         match self {
-            Column::Count(v) | Column::SumI64(v, _) => v.push(0),
-            Column::SumF64(v, _) => v.push(0.0),
+            Column::Count(v) => v.push(0),
+            Column::SumI64(v, seen) => {
+                v.push(0);
+                seen.grow(v.len());
+            }
+            Column::SumF64(v, seen) => {
+                v.push(0.0);
+                seen.grow(v.len());
+            }
             Column::Avg(v) => v.push((0.0, 0)),
             Column::Extreme(v) => v.push(Value::Null),
         }
@@ -148,13 +160,40 @@ impl Column {
         }
     }
 
+    /// Adds `value` to slot `slot` (see [`Acc::update`]): counts and sums in place, the
+    /// others through their [`Acc`].
+    #[inline]
+    fn update(&mut self, slot: usize, value: Option<ValueRef<'_>>, keep: Ordering) {
+        match self {
+            Column::Count(v) => v[slot] += 1,
+            Column::SumI64(v, seen) => {
+                if add_i64(&mut v[slot], value) {
+                    seen.set(slot, true);
+                }
+            }
+            Column::SumF64(v, seen) => {
+                if add_f64(&mut v[slot], value) {
+                    seen.set(slot, true);
+                }
+            }
+            other => {
+                let mut acc = other.take(slot);
+                acc.update(value, keep);
+                other.put(slot, acc);
+            }
+        }
+    }
+
     /// Appends slot `slot`'s value to an output column.
     #[inline]
     fn write(&self, slot: usize, column: &mut ColumnBuilder) -> Result<(), WrongType> {
         match self {
+            Column::Count(v) => Acc::Count(v[slot]).write(column),
+            Column::SumI64(v, seen) => Acc::SumI64(v[slot], seen.get(slot)).write(column),
+            Column::SumF64(v, seen) => Acc::SumF64(v[slot], seen.get(slot)).write(column),
+            Column::Avg(v) => Acc::Avg(v[slot].0, v[slot].1).write(column),
             // Borrowed: no copy of a string extreme.
             Column::Extreme(v) => column.push((&v[slot]).into()),
-            other => other.get(slot).write(column),
         }
     }
 
@@ -357,9 +396,7 @@ impl Update for SlotMut<'_> {
     #[inline]
     fn update(&mut self, i: usize, value: Option<ValueRef<'_>>, keep: Ordering) {
         if let Some(column) = self.columns.columns.get_mut(i) {
-            let mut acc = column.take(self.slot);
-            acc.update(value, keep);
-            column.put(self.slot, acc);
+            column.update(self.slot, value, keep);
         }
     }
 }
