@@ -361,6 +361,8 @@ mod incremental_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]
+mod table_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;

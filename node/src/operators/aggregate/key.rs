@@ -105,7 +105,7 @@ pub(crate) struct StrKey(pub(crate) Option<Arc<str>>);
 
 /// A [`StrKey`] borrowed from a string column.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StrRef<'a>(Option<&'a str>);
+pub(crate) struct StrRef<'a>(pub(crate) Option<&'a str>);
 
 impl Hash for StrKey {
     fn hash<H: Hasher>(&self, state: &mut H) {

@@ -143,6 +143,15 @@ impl Expiry {
         }
     }
 
+    /// Forgets slot `slot`'s last write; the last slot's moves into it, as
+    /// [`AccTable::swap_remove`] moves its key (the cleanup does both itself).
+    #[cfg(test)]
+    pub(crate) fn swap_remove(&mut self, slot: usize) {
+        if slot < self.written.len() {
+            self.written.swap_remove(slot);
+        }
+    }
+
     /// The last write of slot `slot`.
     pub(crate) fn written(&self, slot: usize) -> i64 {
         self.written[slot]
