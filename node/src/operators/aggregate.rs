@@ -29,6 +29,7 @@ mod acc_columns;
 mod accumulator;
 mod aligned;
 mod columns;
+mod flags;
 mod key;
 mod running;
 mod session;

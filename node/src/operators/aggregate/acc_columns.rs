@@ -8,53 +8,10 @@
 //! [`Acc::write`], so the aggregate semantics live in one place ([`super::accumulator`]).
 
 use super::accumulator::{add_f64, add_i64, Acc};
+use super::flags::Flags;
 use quiver_protocol::batch::{ColumnBuilder, ValueRef, WrongType};
 use quiver_protocol::Value;
 use std::cmp::Ordering;
-
-/// One bit per slot.
-#[derive(Debug, Clone, Default)]
-struct Flags {
-    words: Vec<u64>,
-}
-
-impl Flags {
-    #[inline]
-    fn get(&self, slot: usize) -> bool {
-        self.words
-            .get(slot / 64)
-            .is_some_and(|w| w & (1 << (slot % 64)) != 0)
-    }
-
-    /// Sets slot `slot`'s bit (a slot beyond the room [`Flags::grow`] made is ignored).
-    #[inline]
-    fn set(&mut self, slot: usize, on: bool) {
-        if let Some(word) = self.words.get_mut(slot / 64) {
-            let bit = 1u64 << (slot % 64);
-            if on {
-                *word |= bit;
-            } else {
-                *word &= !bit;
-            }
-        }
-    }
-
-    /// Makes room for `slots` slots (new bits are off).
-    #[inline]
-    fn grow(&mut self, slots: usize) {
-        let words = slots.div_ceil(64);
-        if words > self.words.len() {
-            self.words.resize(words, 0);
-        }
-    }
-
-    /// Slot `last`'s bit moves into `slot` (`last` is the last slot, which goes away).
-    fn swap_remove(&mut self, slot: usize, last: usize) {
-        let moved = self.get(last);
-        self.set(slot, moved);
-        self.set(last, false);
-    }
-}
 
 /// The accumulators of one aggregate, by slot.
 #[derive(Debug, Clone)]
@@ -229,11 +186,11 @@ impl Column {
             Column::Count(v) => v.clear(),
             Column::SumI64(v, seen) => {
                 v.clear();
-                seen.words.clear();
+                seen.clear();
             }
             Column::SumF64(v, seen) => {
                 v.clear();
-                seen.words.clear();
+                seen.clear();
             }
             Column::Avg(v) => v.clear(),
             Column::Extreme(v) => v.clear(),

@@ -46,7 +46,7 @@ impl<K: GroupKey> LayerKey for WindowKey<K> {
 type Entry<K> = KeyedEntry<WindowKey<K>, Saved>;
 
 /// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
-pub(crate) struct AlignedWindows<K> {
+pub(crate) struct AlignedWindows<K: GroupKey> {
     core: Core,
     size: i64,
     slide: i64,
@@ -93,14 +93,14 @@ impl<K: GroupKey> AlignedWindows<K> {
     }
 
     /// Every pending window's entries in a snapshot of `kind`: `(end, key)`s from `keys`.
-    fn copy<'a>(
+    fn copy(
         &self,
         kind: PieceKind,
-        keys: impl Iterator<Item = (i64, &'a K)>,
+        keys: impl Iterator<Item = (i64, K)>,
     ) -> crate::state::DeltaCopy<Entry<K>> {
         let entries = keys
             .map(|(end, key)| {
-                let written = self.ttl.as_ref().and_then(|t| t.written(key));
+                let written = self.ttl.as_ref().and_then(|t| t.written(&key));
                 let live = match (&self.ttl, written) {
                     (Some(ttl), Some(w)) => !ttl.expired(w),
                     _ => true,
@@ -108,17 +108,15 @@ impl<K: GroupKey> AlignedWindows<K> {
                 let value = self
                     .windows
                     .get(&end)
-                    .and_then(|t| t.get(key))
+                    .and_then(|t| t.get(&key))
                     .filter(|_| live)
                     .map(|(_, accs)| (accs.to_vec(), written));
+                let group = self.core.group(&key);
                 let entry = Entry {
-                    key: WindowKey {
-                        end,
-                        key: key.clone(),
-                    },
+                    key: WindowKey { end, key },
                     value,
                 };
-                (self.core.group(key), entry)
+                (group, entry)
             })
             .collect();
         // Pending windows end after the watermark + 1: the others fired.
@@ -142,8 +140,8 @@ impl<K: GroupKey> AlignedWindows<K> {
             rows.reserve(table.len());
             for (key, _, accs) in table.iter() {
                 // An expired key's windows never fire, cleaned up yet or not.
-                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(key)) {
-                    rows.push(&self.core, key, (start, end), &accs)?;
+                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(&key)) {
+                    rows.push(&self.core, &key, (start, end), &accs)?;
                 }
             }
             table.clear();
@@ -259,7 +257,8 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         };
         let copy = self.copy(
             PieceKind::Delta,
-            log.capture(checkpoint, fresh).map(|(end, k)| (*end, k)),
+            log.capture(checkpoint, fresh)
+                .map(|(end, k)| (*end, k.clone())),
         );
         self.log = Some(log);
         Ok(Some(Box::new(copy)))

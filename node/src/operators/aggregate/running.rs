@@ -25,7 +25,7 @@ type Saved = (Vec<Acc>, Option<i64>);
 type Entry<K> = KeyedEntry<K, Saved>;
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
-pub(crate) struct RunningAggregate<K> {
+pub(crate) struct RunningAggregate<K: GroupKey> {
     core: Core,
     table: AccTable<K>,
     /// Last writes and cleanup, with a state TTL.
@@ -157,12 +157,9 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             .table
             .iter()
             .filter_map(|(key, _, _)| {
-                let value = Some(self.saved(key)?);
-                let entry = Entry {
-                    key: key.clone(),
-                    value,
-                };
-                Some((self.core.group(key), entry))
+                let value = Some(self.saved(&key)?);
+                let group = self.core.group(&key);
+                Some((group, Entry { key, value }))
             })
             .collect();
         self.core

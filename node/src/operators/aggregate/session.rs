@@ -53,7 +53,7 @@ impl Session {
 }
 
 /// Keyed aggregates over session windows.
-pub(crate) struct SessionWindows<K> {
+pub(crate) struct SessionWindows<K: GroupKey> {
     core: Core,
     gap: i64,
     /// Open sessions per key: disjoint, never touching. (hashbrown's map, so a key read

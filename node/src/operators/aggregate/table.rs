@@ -17,10 +17,9 @@
 
 use super::acc_columns::{AccColumns, SlotMut, SlotRef};
 use super::accumulator::Acc;
-use super::key::GroupKey;
+use super::key::{GroupKey, KeyColumn};
 use crate::state::ChangedSlots;
 use hashbrown::hash_table::{Entry as Found, HashTable};
-use hashbrown::Equivalent;
 use rustc_hash::FxBuildHasher;
 use std::hash::{BuildHasher, Hash};
 
@@ -54,10 +53,10 @@ fn spread(tag: u32) -> u64 {
 
 /// Accumulators per key, in aggregate order.
 #[derive(Debug, Clone)]
-pub(crate) struct AccTable<K> {
+pub(crate) struct AccTable<K: GroupKey> {
     entries: HashTable<Bucket>,
     /// The key of every slot.
-    keys: Vec<K>,
+    keys: K::Keys,
     /// The accumulators of every slot.
     accs: AccColumns,
     /// Keys written or removed since the last barrier (tracked tables only).
@@ -82,7 +81,7 @@ impl<K: GroupKey> AccTable<K> {
     pub(crate) fn new(initial: &[Acc]) -> AccTable<K> {
         AccTable {
             entries: HashTable::new(),
-            keys: Vec::new(),
+            keys: K::Keys::default(),
             accs: AccColumns::new(initial),
             changes: None,
         }
@@ -105,7 +104,7 @@ impl<K: GroupKey> AccTable<K> {
         key: K::Ref<'_>,
         hash: u64,
     ) -> Result<(SlotMut<'_>, usize, bool), String> {
-        let (slot, new) = self.entry(hash, |k| key.equivalent(k), || K::own(key), true)?;
+        let (slot, new) = self.entry(hash, |keys, s| keys.holds(s, key), || K::own(key), true)?;
         Ok((self.accs.slot_mut(slot), slot, new))
     }
 
@@ -116,7 +115,7 @@ impl<K: GroupKey> AccTable<K> {
     fn entry(
         &mut self,
         hash: u64,
-        is: impl Fn(&K) -> bool,
+        is: impl Fn(&K::Keys, usize) -> bool,
         new: impl FnOnce() -> K,
         write: bool,
     ) -> Result<(usize, bool), String> {
@@ -124,7 +123,7 @@ impl<K: GroupKey> AccTable<K> {
         let keys = &self.keys;
         let found = self.entries.entry(
             spread(tag),
-            |b| b.tag == tag && is(&keys[b.slot as usize]),
+            |b| b.tag == tag && is(keys, b.slot as usize),
             |b| b.hash(),
         );
         let changes = self.changes.as_mut().filter(|_| write);
@@ -132,7 +131,7 @@ impl<K: GroupKey> AccTable<K> {
             Found::Occupied(found) => {
                 let slot = found.get().slot as usize;
                 if let Some(changes) = changes {
-                    changes.mark(slot, || keys[slot].clone());
+                    changes.mark(slot, || keys.key(slot));
                 }
                 Ok((slot, false))
             }
@@ -158,7 +157,12 @@ impl<K: GroupKey> AccTable<K> {
             return Err(wrong);
         }
         let hash = hash(&key);
-        let (slot, new) = self.entry(hash, |k| *k == key, || key.clone(), false)?;
+        let (slot, new) = self.entry(
+            hash,
+            |keys, s| keys.holds_key(s, &key),
+            || key.clone(),
+            false,
+        )?;
         self.accs.slot_mut(slot).set(accs);
         Ok((slot, new))
     }
@@ -170,7 +174,7 @@ impl<K: GroupKey> AccTable<K> {
         if slot > last {
             return None;
         }
-        let removed_tag = tag(hash(&self.keys[slot]));
+        let removed_tag = tag(hash(&self.keys.key(slot)));
         if let Ok(found) = self
             .entries
             .find_entry(spread(removed_tag), |b| b.slot as usize == slot)
@@ -178,7 +182,7 @@ impl<K: GroupKey> AccTable<K> {
             found.remove();
         }
         if slot != last {
-            let moved_tag = tag(hash(&self.keys[last]));
+            let moved_tag = tag(hash(&self.keys.key(last)));
             if let Some(b) = self
                 .entries
                 .find_mut(spread(moved_tag), |b| b.slot as usize == last)
@@ -205,25 +209,22 @@ impl<K: GroupKey> AccTable<K> {
     /// The slot of the key `key` names (whose [`hash`] is `hash`).
     #[inline]
     pub(crate) fn find(&self, key: K::Ref<'_>, hash: u64) -> Option<usize> {
-        self.slot(hash, |k| key.equivalent(k))
+        self.slot(hash, |keys, s| keys.holds(s, key))
     }
 
     #[inline]
-    fn slot(&self, hash: u64, is: impl Fn(&K) -> bool) -> Option<usize> {
+    fn slot(&self, hash: u64, is: impl Fn(&K::Keys, usize) -> bool) -> Option<usize> {
         let tag = tag(hash);
         self.entries
             .find(spread(tag), |b| {
-                b.tag == tag && is(&self.keys[b.slot as usize])
+                b.tag == tag && is(&self.keys, b.slot as usize)
             })
             .map(|b| b.slot as usize)
     }
 
     /// Every key with its slot and accumulators, in slot order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, usize, SlotRef<'_>)> + '_ {
-        self.keys
-            .iter()
-            .enumerate()
-            .map(|(slot, k)| (k, slot, self.accs.slot(slot)))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (K, usize, SlotRef<'_>)> + '_ {
+        (0..self.keys.len()).map(|slot| (self.keys.key(slot), slot, self.accs.slot(slot)))
     }
 
     /// Number of keys.
@@ -243,7 +244,7 @@ impl<K: GroupKey> AccTable<K> {
 
     /// The slot and accumulators of `key`.
     pub(crate) fn get(&self, key: &K) -> Option<(usize, SlotRef<'_>)> {
-        let slot = self.slot(hash(key), |k| k == key)?;
+        let slot = self.slot(hash(key), |keys, s| keys.holds_key(s, key))?;
         Some((slot, self.accs.slot(slot)))
     }
 
@@ -264,8 +265,8 @@ impl<K: GroupKey> AccTable<K> {
     /// Marks every key as changed (a restore changed how values are stored).
     pub(crate) fn mark_all(&mut self) {
         if let Some(changes) = &mut self.changes {
-            for (slot, key) in self.keys.iter().enumerate() {
-                changes.mark(slot, || key.clone());
+            for slot in 0..self.keys.len() {
+                changes.mark(slot, || self.keys.key(slot));
             }
         }
     }

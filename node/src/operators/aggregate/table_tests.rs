@@ -184,9 +184,9 @@ fn compare<K: TestKey>(table: &AccTable<K>, model: &Model<K>) {
             slot < table.len() && slots.insert(slot),
             "slot {slot} twice"
         );
-        let (accs_held, _) = model.get(key).expect("a key of the model");
+        let (accs_held, _) = model.get(&key).expect("a key of the model");
         assert_eq!(&accs.to_vec(), accs_held, "{key:?}");
-        assert_eq!(table.get(key).map(|(s, _)| s), Some(slot));
+        assert_eq!(table.get(&key).map(|(s, _)| s), Some(slot));
         assert_eq!(table.find(key.by_ref(), hash(&key.by_ref())), Some(slot));
     }
     for key in (0..24).map(K::key).filter(|k| !model.contains_key(k)) {

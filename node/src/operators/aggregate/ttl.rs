@@ -193,7 +193,7 @@ impl Expiry {
 
 /// Last writes per key of a windowed aggregate: a key's pending windows (or sessions) expire
 /// together, `ttl` after the last record accepted into any of them.
-pub(crate) struct KeyExpiry<K> {
+pub(crate) struct KeyExpiry<K: GroupKey> {
     /// The keys (no accumulators), removable, their slots numbering `expiry`'s times.
     keys: AccTable<K>,
     expiry: Expiry,
