@@ -7,6 +7,7 @@ pub(crate) struct Flags {
 }
 
 impl Flags {
+    /// Slot `slot`'s bit (off beyond the room made).
     #[inline]
     pub(crate) fn get(&self, slot: usize) -> bool {
         self.words

@@ -1,9 +1,10 @@
 //! A hash table from key to accumulators, laid out as columns by slot: keys occupy numbered
-//! slots `0..len`, the key of every slot is kept in one vector, the accumulators in typed
-//! columns ([`AccColumns`]), and the hash table itself holds only a slot number and 32 bits
-//! of the key's hash per entry (8 bytes). A running count + sum over an i64 key costs about
-//! 16 (key) + 16 (count, sum) + 8–16 (the hash table's entry at its load factor) bytes per
-//! key, where an entry holding key and accumulators took 72 bytes at the same load factor.
+//! slots `0..len`, the key of every slot is kept in one column ([`GroupKey::Keys`]), the
+//! accumulators in typed columns ([`AccColumns`]), and the hash table itself holds only a
+//! slot number and 32 bits of the key's hash per entry (8 bytes). A running count + sum over
+//! an i64 key costs about 8 (key) + 16 (count, sum) + 9–18 (the hash table's entry and
+//! control byte at its load factor) bytes per key, where an entry holding key, slot and
+//! accumulators took 72 bytes at the same load factor.
 //!
 //! The stored hash bits let the table grow without reading a key, and make a probe compare
 //! a key only when 32 bits of its hash agree.
