@@ -67,12 +67,20 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         if let Some(expiry) = &mut self.expiry {
             expiry.tick();
         }
+        // Two passes: every row's slot first, then the accumulators. Each loop is small and
+        // its iterations independent, so the CPU overlaps the cache misses of several rows
+        // (a large table misses on the probe, the key and the accumulators).
+        let mut slots = Vec::with_capacity(n);
         for row in 0..n {
             let key = input.key(row);
-            let (mut accs, slot, new) = self
+            let (_, slot, new) = self
                 .table
                 .find_or_insert(key, hash(&key))
                 .map_err(|e| self.core.state_error(e))?;
+            slots.push((slot, new));
+        }
+        for (row, (slot, new)) in slots.into_iter().enumerate() {
+            let mut accs = self.table.slot_mut(slot);
             if let Some(expiry) = &mut self.expiry {
                 if expiry.write(slot, new) {
                     accs.reset();

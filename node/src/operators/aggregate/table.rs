@@ -200,6 +200,12 @@ impl<K: GroupKey> AccTable<K> {
         Some(removed)
     }
 
+    /// The accumulators of slot `slot` (`<` [`AccTable::len`]).
+    #[inline]
+    pub(crate) fn slot_mut(&mut self, slot: usize) -> SlotMut<'_> {
+        self.accs.slot_mut(slot)
+    }
+
     /// Removes `key` (see [`AccTable::swap_remove`]).
     pub(crate) fn remove(&mut self, key: &K) {
         if let Some((slot, _)) = self.get(key) {
