@@ -25,9 +25,11 @@
 //! `job.state_ttl`, a key's state — a running aggregate's accumulators, a windowed
 //! aggregate's pending windows or sessions — expires a TTL after its last write ([`ttl`]).
 
+mod acc_columns;
 mod accumulator;
 mod aligned;
 mod columns;
+mod flags;
 mod key;
 mod running;
 mod session;
@@ -359,6 +361,8 @@ mod event_time_bound_tests;
 mod incremental_tests;
 #[cfg(test)]
 mod property_tests;
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

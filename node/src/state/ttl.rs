@@ -148,6 +148,15 @@ impl Expiry {
         self.expired
     }
 
+    /// Forgets slot `slot`'s last write, the last slot's moving into it as a table's
+    /// `swap_remove` moves its key (the cleanup does both itself).
+    #[cfg(test)]
+    pub(crate) fn swap_remove(&mut self, slot: usize) {
+        if slot < self.written.len() {
+            self.written.swap_remove(slot);
+        }
+    }
+
     /// Slot `slot` holds expired state at the last tick: then its time is dropped (the last
     /// slot's taking its place), it is counted as expired, and the caller must remove the slot
     /// from its table the same way and forget the key's state. Returns whether it expired.

@@ -118,18 +118,8 @@ impl Acc {
     pub(crate) fn update(&mut self, value: Option<ValueRef<'_>>, keep: Ordering) {
         match self {
             Acc::Count(n) => *n += 1,
-            Acc::SumI64(sum, seen) => {
-                if let Some(ValueRef::I64(x)) = value {
-                    *sum = sum.wrapping_add(x);
-                    *seen = true;
-                }
-            }
-            Acc::SumF64(sum, seen) => {
-                if let Some(x) = value.and_then(number) {
-                    *sum += x;
-                    *seen = true;
-                }
-            }
+            Acc::SumI64(sum, seen) => *seen |= add_i64(sum, value),
+            Acc::SumF64(sum, seen) => *seen |= add_f64(sum, value),
             Acc::Avg(sum, n) => {
                 if let Some(x) = value.and_then(number) {
                     *sum += x;
@@ -183,6 +173,26 @@ impl Acc {
             Acc::Extreme(v) => column.push(v.into()),
         }
     }
+}
+
+/// Adds an i64 `value` to an i64 `sum` (wrapping); whether it was one (others are skipped).
+#[inline]
+pub(crate) fn add_i64(sum: &mut i64, value: Option<ValueRef<'_>>) -> bool {
+    let Some(ValueRef::I64(x)) = value else {
+        return false;
+    };
+    *sum = sum.wrapping_add(x);
+    true
+}
+
+/// Adds a numeric `value` to an f64 `sum`; whether it was one (others are skipped).
+#[inline]
+pub(crate) fn add_f64(sum: &mut f64, value: Option<ValueRef<'_>>) -> bool {
+    let Some(x) = value.and_then(number) else {
+        return false;
+    };
+    *sum += x;
+    true
 }
 
 /// A numeric value as f64; `None` for null and other types.

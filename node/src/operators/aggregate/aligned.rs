@@ -47,7 +47,7 @@ impl<K: GroupKey> LayerKey for WindowKey<K> {
 type Entry<K> = KeyedEntry<WindowKey<K>, Saved>;
 
 /// Keyed aggregates over tumbling (`slide == size`) or sliding windows.
-pub(crate) struct AlignedWindows<K> {
+pub(crate) struct AlignedWindows<K: GroupKey> {
     core: Core,
     size: i64,
     slide: i64,
@@ -81,15 +81,9 @@ impl<K: GroupKey> AlignedWindows<K> {
         }
     }
 
-    /// An empty window table: tracked when the job takes checkpoints, removable with a TTL.
-    fn empty_table(core: &Core, ttl: bool) -> AccTable<K> {
-        let width = core.plans.len();
-        let table = if ttl {
-            AccTable::removable(width)
-        } else {
-            AccTable::new(width)
-        };
-        table.tracked(core.tracked)
+    /// An empty window table: tracked when the job takes checkpoints.
+    fn empty_table(core: &Core) -> AccTable<K> {
+        AccTable::new(&core.initial).tracked(core.tracked)
     }
 
     /// Drops `key` from every pending window (its state expired).
@@ -100,14 +94,14 @@ impl<K: GroupKey> AlignedWindows<K> {
     }
 
     /// Every pending window's entries in a snapshot of `kind`: `(end, key)`s from `keys`.
-    fn copy<'a>(
+    fn copy(
         &self,
         kind: PieceKind,
-        keys: impl Iterator<Item = (i64, &'a K)>,
+        keys: impl Iterator<Item = (i64, K)>,
     ) -> crate::state::DeltaCopy<Entry<K>> {
         let entries = keys
             .map(|(end, key)| {
-                let written = self.ttl.as_ref().and_then(|t| t.written(key));
+                let written = self.ttl.as_ref().and_then(|t| t.written(&key));
                 let live = match (&self.ttl, written) {
                     (Some(ttl), Some(w)) => !ttl.expired(w),
                     _ => true,
@@ -115,17 +109,15 @@ impl<K: GroupKey> AlignedWindows<K> {
                 let value = self
                     .windows
                     .get(&end)
-                    .and_then(|t| t.get(key))
+                    .and_then(|t| t.get(&key))
                     .filter(|_| live)
                     .map(|(_, accs)| (accs.to_vec(), written));
+                let group = self.core.group(&key);
                 let entry = Entry {
-                    key: WindowKey {
-                        end,
-                        key: key.clone(),
-                    },
+                    key: WindowKey { end, key },
                     value,
                 };
-                (self.core.group(key), entry)
+                (group, entry)
             })
             .collect();
         // Pending windows end after the watermark + 1: the others fired.
@@ -149,8 +141,8 @@ impl<K: GroupKey> AlignedWindows<K> {
             rows.reserve(table.len());
             for (key, _, accs) in table.iter() {
                 // An expired key's windows never fire, cleaned up yet or not.
-                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(key)) {
-                    rows.push(&self.core, key, (start, end), accs)?;
+                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(&key)) {
+                    rows.push(&self.core, &key, (start, end), &accs)?;
                 }
             }
             table.clear();
@@ -191,13 +183,15 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     // Earlier windows end earlier still: none of them takes the record.
                     break;
                 }
-                let (spare, core, ttl) = (&mut self.spare, &self.core, self.ttl.is_some());
+                let (spare, core) = (&mut self.spare, &self.core);
                 let table = self
                     .windows
                     .entry(end)
-                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core, ttl)));
-                let (accs, _, _) = table.find_or_insert(key, key_hash, &self.core.initial);
-                self.core.accumulate(accs, &input, row);
+                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core)));
+                let (mut accs, _, _) = table
+                    .find_or_insert(key, key_hash)
+                    .map_err(|e| self.core.state_error(e))?;
+                self.core.accumulate(&mut accs, &input, row);
                 accepted = true;
                 // The window before ends at `end - slide` (at least `start`, no overflow).
                 if end - self.slide <= t {
@@ -209,7 +203,9 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
             }
             match (accepted, &mut self.ttl) {
                 (false, _) => late.push(row as u32),
-                (true, Some(ttl)) => ttl.write(key, key_hash),
+                (true, Some(ttl)) => ttl
+                    .write(key, key_hash)
+                    .map_err(|e| self.core.state_error(e))?,
                 (true, None) => {}
             }
         }
@@ -262,7 +258,8 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
         };
         let copy = self.copy(
             PieceKind::Delta,
-            log.capture(checkpoint, fresh).map(|(end, k)| (*end, k)),
+            log.capture(checkpoint, fresh)
+                .map(|(end, k)| (*end, k.clone())),
         );
         self.log = Some(log);
         Ok(Some(Box::new(copy)))
@@ -313,13 +310,12 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                 }
             }
         }
-        let ttl = self.ttl.is_some();
         for (end, key, (accs, _)) in restored {
             let core = &self.core;
             let table = self
                 .windows
                 .entry(end)
-                .or_insert_with(|| Self::empty_table(core, ttl));
+                .or_insert_with(|| Self::empty_table(core));
             if expired.contains(&key) {
                 // Gone: the next checkpoint removes it from the stored chain too.
                 table.note_removed(key);

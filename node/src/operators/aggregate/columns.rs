@@ -2,7 +2,7 @@
 //! the input schema once per batch and then read a row at a time without copying, and the
 //! output built column by column.
 
-use super::accumulator::Acc;
+use super::acc_columns::{Update, Write};
 use super::key::GroupKey;
 use super::Core;
 use crate::operator::{OperatorError, Output};
@@ -101,12 +101,12 @@ impl Core {
     #[inline]
     pub(crate) fn accumulate<K: GroupKey>(
         &self,
-        accs: &mut [Acc],
+        accs: &mut (impl Update + ?Sized),
         input: &Input<'_, K>,
         row: usize,
     ) {
-        for ((acc, plan), arg) in accs.iter_mut().zip(&self.plans).zip(&input.args) {
-            acc.update(arg.map(|c| c.get(row)), plan.keep);
+        for (i, (plan, arg)) in self.plans.iter().zip(&input.args).enumerate() {
+            accs.update(i, arg.map(|c| c.get(row)), plan.keep);
         }
     }
 
@@ -131,10 +131,10 @@ impl Core {
     pub(crate) fn push_aggregates(
         &self,
         columns: &mut [ColumnBuilder],
-        accs: &[Acc],
+        accs: &(impl Write + ?Sized),
     ) -> Result<(), OperatorError> {
-        for (column, acc) in columns.iter_mut().zip(accs) {
-            acc.write(column).map_err(|e| self.output_error(e))?;
+        for (i, column) in columns.iter_mut().enumerate() {
+            accs.write(i, column).map_err(|e| self.output_error(e))?;
         }
         Ok(())
     }
@@ -183,7 +183,7 @@ impl WindowRows {
         core: &Core,
         key: &K,
         (start, end): (i64, i64),
-        accs: &[Acc],
+        accs: &(impl Write + ?Sized),
     ) -> Result<(), OperatorError> {
         for (column, value) in self.keys.iter_mut().zip(key.values()) {
             column.push(value).map_err(|e| core.output_error(e))?;

@@ -7,6 +7,7 @@
 //! copies and allocates nothing; only a key seen for the first time is copied into the state
 //! ([`GroupKey::own`]).
 
+use super::flags::Flags;
 use crate::state::pieces::encode;
 use crate::state::LayerKey;
 use hashbrown::Equivalent;
@@ -28,6 +29,9 @@ pub(crate) trait GroupKey:
     /// A row's key in [`GroupKey::Columns`]: hashes as the owned key does, and is equivalent
     /// to it.
     type Ref<'a>: Copy + Hash + Equivalent<Self>;
+
+    /// How a table keeps the keys of its slots.
+    type Keys: KeyColumn<Self>;
 
     /// The key columns `columns` (in key order) typed; `None` when one is not of the key's
     /// type (the caller checked the types against the input schema).
@@ -55,6 +59,108 @@ impl<K: GroupKey> LayerKey for K {
     }
 }
 
+/// The keys of a table's slots `0..len`, as a [`GroupKey`] stores them: an i64 key in 8
+/// bytes and a bit ([`I64Keys`]), other keys as themselves (`Vec<K>`).
+pub(crate) trait KeyColumn<K: GroupKey>: Default + Clone + std::fmt::Debug + Send {
+    /// Appends a slot holding `key`.
+    fn push(&mut self, key: K);
+
+    /// The key of slot `slot` (`< len`).
+    fn key(&self, slot: usize) -> K;
+
+    /// Whether slot `slot` (`< len`) holds the key `key` names.
+    fn holds(&self, slot: usize, key: K::Ref<'_>) -> bool;
+
+    /// Whether slot `slot` (`< len`) holds `key`.
+    fn holds_key(&self, slot: usize, key: &K) -> bool;
+
+    /// Removes the key of slot `slot` (`< len`), moving the last slot's key into it.
+    fn swap_remove(&mut self, slot: usize) -> K;
+
+    /// Number of slots.
+    fn len(&self) -> usize;
+
+    /// Removes every slot, keeping the memory.
+    fn clear(&mut self);
+}
+
+impl<K: GroupKey + std::fmt::Debug> KeyColumn<K> for Vec<K> {
+    fn push(&mut self, key: K) {
+        Vec::push(self, key);
+    }
+
+    fn key(&self, slot: usize) -> K {
+        self[slot].clone()
+    }
+
+    #[inline]
+    fn holds(&self, slot: usize, key: K::Ref<'_>) -> bool {
+        key.equivalent(&self[slot])
+    }
+
+    fn holds_key(&self, slot: usize, key: &K) -> bool {
+        self[slot] == *key
+    }
+
+    fn swap_remove(&mut self, slot: usize) -> K {
+        Vec::swap_remove(self, slot)
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
+/// The [`I64Key`]s of a table: the numbers, and a bit per slot for the null key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct I64Keys {
+    values: Vec<i64>,
+    nulls: Flags,
+}
+
+impl KeyColumn<I64Key> for I64Keys {
+    fn push(&mut self, key: I64Key) {
+        self.values.push(key.0.unwrap_or(0));
+        self.nulls.grow(self.values.len());
+        self.nulls.set(self.values.len() - 1, key.0.is_none());
+    }
+
+    #[inline]
+    fn key(&self, slot: usize) -> I64Key {
+        I64Key((!self.nulls.get(slot)).then(|| self.values[slot]))
+    }
+
+    #[inline]
+    fn holds(&self, slot: usize, key: I64Key) -> bool {
+        self.key(slot) == key
+    }
+
+    fn holds_key(&self, slot: usize, key: &I64Key) -> bool {
+        self.key(slot) == *key
+    }
+
+    fn swap_remove(&mut self, slot: usize) -> I64Key {
+        let key = self.key(slot);
+        let last = self.values.len() - 1;
+        self.values.swap_remove(slot);
+        self.nulls.swap_remove(slot, last);
+        key
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.nulls.clear();
+    }
+}
+
 /// A typed column with its validity bitmap (`None`: no null).
 pub(crate) struct Typed<'a, T: ?Sized> {
     values: &'a T,
@@ -75,6 +181,7 @@ pub(crate) struct I64Key(pub(crate) Option<i64>);
 impl GroupKey for I64Key {
     type Columns<'a> = Typed<'a, [i64]>;
     type Ref<'a> = I64Key;
+    type Keys = I64Keys;
 
     fn columns<'a>(columns: &[&'a Column]) -> Option<Typed<'a, [i64]>> {
         let column = columns.first()?;
@@ -105,7 +212,7 @@ pub(crate) struct StrKey(pub(crate) Option<Arc<str>>);
 
 /// A [`StrKey`] borrowed from a string column.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StrRef<'a>(Option<&'a str>);
+pub(crate) struct StrRef<'a>(pub(crate) Option<&'a str>);
 
 impl Hash for StrKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -130,6 +237,7 @@ impl Equivalent<StrKey> for StrRef<'_> {
 impl GroupKey for StrKey {
     type Columns<'a> = Typed<'a, StrColumn>;
     type Ref<'a> = StrRef<'a>;
+    type Keys = Vec<StrKey>;
 
     fn columns<'a>(columns: &[&'a Column]) -> Option<Typed<'a, StrColumn>> {
         let column = columns.first()?;
@@ -175,6 +283,7 @@ impl ValuesRef<'_> {
 impl GroupKey for ValuesKey {
     type Columns<'a> = Vec<&'a Column>;
     type Ref<'a> = ValuesRef<'a>;
+    type Keys = Vec<ValuesKey>;
 
     fn columns<'a>(columns: &[&'a Column]) -> Option<Vec<&'a Column>> {
         Some(columns.to_vec())

@@ -25,7 +25,7 @@ type Saved = (Vec<Acc>, Option<i64>);
 type Entry<K> = KeyedEntry<K, Saved>;
 
 /// Keyed running aggregates: after each record, the key's row with the updated aggregates.
-pub(crate) struct RunningAggregate<K> {
+pub(crate) struct RunningAggregate<K: GroupKey> {
     core: Core,
     table: AccTable<K>,
     /// Last writes and cleanup, with a state TTL.
@@ -37,11 +37,7 @@ pub(crate) struct RunningAggregate<K> {
 impl<K: GroupKey> RunningAggregate<K> {
     /// A running aggregate keeping state forever (`expiry: None`) or until it expires.
     pub(crate) fn new(core: Core, expiry: Option<Expiry>) -> RunningAggregate<K> {
-        let width = core.plans.len();
-        let table = match expiry {
-            Some(_) => AccTable::removable(width),
-            None => AccTable::new(width),
-        };
+        let table = AccTable::new(&core.initial);
         RunningAggregate {
             table: table.tracked(core.tracked),
             log: core.tracked.then(ChangeLog::default),
@@ -71,18 +67,27 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         if let Some(expiry) = &mut self.expiry {
             expiry.tick();
         }
+        // Two passes: every row's slot first, then the accumulators. Each loop is small and
+        // its iterations independent, so the CPU overlaps the cache misses of several rows
+        // (a large table misses on the probe, the key and the accumulators).
+        let mut slots = Vec::with_capacity(n);
         for row in 0..n {
             let key = input.key(row);
-            let (accs, slot, new) = self
+            let (_, slot, new) = self
                 .table
-                .find_or_insert(key, hash(&key), &self.core.initial);
+                .find_or_insert(key, hash(&key))
+                .map_err(|e| self.core.state_error(e))?;
+            slots.push((slot, new));
+        }
+        for (row, (slot, new)) in slots.into_iter().enumerate() {
+            let mut accs = self.table.slot_mut(slot);
             if let Some(expiry) = &mut self.expiry {
                 if expiry.write(slot, new) {
-                    accs.clone_from_slice(&self.core.initial);
+                    accs.reset();
                 }
             }
-            self.core.accumulate(accs, &input, row);
-            self.core.push_aggregates(&mut aggregates, accs)?;
+            self.core.accumulate(&mut accs, &input, row);
+            self.core.push_aggregates(&mut aggregates, &accs)?;
         }
         if let Some(expiry) = &mut self.expiry {
             let table = &mut self.table;
@@ -163,12 +168,9 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
             .table
             .iter()
             .filter_map(|(key, _, _)| {
-                let value = Some(self.saved(key)?);
-                let entry = Entry {
-                    key: key.clone(),
-                    value,
-                };
-                Some((self.core.group(key), entry))
+                let value = Some(self.saved(&key)?);
+                let group = self.core.group(&key);
+                Some((group, Entry { key, value }))
             })
             .collect();
         self.core

@@ -54,7 +54,7 @@ impl Session {
 }
 
 /// Keyed aggregates over session windows.
-pub(crate) struct SessionWindows<K> {
+pub(crate) struct SessionWindows<K: GroupKey> {
     core: Core,
     gap: i64,
     /// Open sessions per key: disjoint, never touching. (hashbrown's map, so a key read
@@ -178,11 +178,11 @@ impl<K: GroupKey> SessionWindows<K> {
                 let s = &mut list[first_hit];
                 s.start = start;
                 s.end = end;
-                core.accumulate(&mut s.accs, input, row);
+                core.accumulate(s.accs.as_mut_slice(), input, row);
             }
             (0, _) | (_, None) => {
                 let mut accs = core.initial.clone();
-                core.accumulate(&mut accs, input, row);
+                core.accumulate(accs.as_mut_slice(), input, row);
                 let timer = end;
                 let session = Session {
                     start,
@@ -200,7 +200,7 @@ impl<K: GroupKey> SessionWindows<K> {
             }
             (_, Some(list)) => {
                 let mut accs = core.initial.clone();
-                core.accumulate(&mut accs, input, row);
+                core.accumulate(accs.as_mut_slice(), input, row);
                 // The earliest timer of the merged sessions is still registered: keep it.
                 let mut timer = end;
                 list.retain(|s| {
@@ -223,7 +223,8 @@ impl<K: GroupKey> SessionWindows<K> {
         }
         self.mark(key);
         if let Some(ttl) = &mut self.ttl {
-            ttl.write(key, key_hash);
+            ttl.write(key, key_hash)
+                .map_err(|e| self.core.state_error(e))?;
         }
         Ok(true)
     }
@@ -254,7 +255,7 @@ impl<K: GroupKey> SessionWindows<K> {
                 // An expired key's sessions never fire, cleaned up yet or not.
                 if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(&key)) {
                     rows.get_or_insert_with(|| WindowRows::new(&self.core))
-                        .push(&self.core, &key, (s.start, s.end), &s.accs)?;
+                        .push(&self.core, &key, (s.start, s.end), s.accs.as_slice())?;
                 }
                 if list.is_empty() {
                     self.sessions.remove(&key);

@@ -1,75 +1,65 @@
-//! A hash table from key to a fixed-width run of accumulators, held in the key's own entry:
-//! finding a key reaches its accumulators in the same bucket, one random memory access per
-//! record. Up to [`INLINE`] accumulators sit in the entry itself; a wider stage boxes them.
+//! A hash table from key to accumulators, laid out as columns by slot: keys occupy numbered
+//! slots `0..len`, the key of every slot is kept in one column ([`GroupKey::Keys`]), the
+//! accumulators in typed columns ([`AccColumns`]), and the hash table itself holds only a
+//! slot number and 32 bits of the key's hash per entry (8 bytes). A running count + sum over
+//! an i64 key costs about 8 (key) + 16 (count, sum) + 9–18 (the hash table's entry and
+//! control byte at its load factor) bytes per key, where an entry holding key, slot and
+//! accumulators took 72 bytes at the same load factor.
 //!
-//! Keys occupy numbered slots `0..len` (the TTL's last-write times are kept by slot); a
-//! table built with [`AccTable::removable`] also keeps the key of every slot, so it can
-//! remove keys (the key of the last slot takes the freed number).
+//! The stored hash bits let the table grow without reading a key, and make a probe compare
+//! a key only when 32 bits of its hash agree.
+//!
+//! Removing a key moves the key of the last slot into the freed number (the TTL's last-write
+//! times are kept by slot, and move the same way).
 //!
 //! A table built [`AccTable::tracked`] (a job with checkpoints) is a table of the keyed-state
 //! layer (`crate::state`): it marks every key written or removed since the last barrier, one
 //! bit per slot, so a checkpoint copies only those ([`AccTable::take_changed`]).
 
+use super::acc_columns::{AccColumns, SlotMut, SlotRef};
 use super::accumulator::Acc;
-use super::key::GroupKey;
+use super::key::{GroupKey, KeyColumn};
 use crate::state::ChangedSlots;
 use hashbrown::hash_table::{Entry as Found, HashTable};
-use hashbrown::Equivalent;
 use rustc_hash::FxBuildHasher;
 use std::hash::{BuildHasher, Hash};
 
-/// The most accumulators a key keeps inside its table entry.
-const INLINE: usize = 2;
-
-/// A key's accumulators: inline for stages of up to [`INLINE`] aggregates (the unused tail
-/// is filler), boxed beyond.
-#[derive(Debug, Clone)]
-enum Accs {
-    Inline([Acc; INLINE]),
-    Boxed(Box<[Acc]>),
+/// A key's entry in the hash table: its slot and the upper half of its [`hash`].
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    slot: u32,
+    tag: u32,
 }
 
-impl Accs {
-    fn new(initial: &[Acc]) -> Accs {
-        match initial {
-            [a] => Accs::Inline([a.clone(), Acc::Count(0)]),
-            [a, b] => Accs::Inline([a.clone(), b.clone()]),
-            _ => Accs::Boxed(initial.into()),
-        }
-    }
-
+impl Bucket {
+    /// The hash the table places the entry by: its tag in both halves, so the bucket index
+    /// (low bits) and hashbrown's control byte (top 7 bits) both come from it.
     #[inline]
-    fn get(&self, width: usize) -> &[Acc] {
-        match self {
-            Accs::Inline(a) => &a[..width],
-            Accs::Boxed(b) => b,
-        }
-    }
-
-    #[inline]
-    fn get_mut(&mut self, width: usize) -> &mut [Acc] {
-        match self {
-            Accs::Inline(a) => &mut a[..width],
-            Accs::Boxed(b) => b,
-        }
+    fn hash(self) -> u64 {
+        spread(self.tag)
     }
 }
 
-/// One key's entry.
-#[derive(Debug, Clone)]
-struct Entry<K> {
-    key: K,
-    slot: usize,
-    accs: Accs,
+/// The 32 bits of a key's [`hash`] its entry keeps.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    (hash ^ (hash >> 32)) as u32
 }
 
-/// Accumulators per key: `width` of them for each key, in aggregate order.
+/// See [`Bucket::hash`].
+#[inline]
+fn spread(tag: u32) -> u64 {
+    (u64::from(tag) << 32) | u64::from(tag)
+}
+
+/// Accumulators per key, in aggregate order.
 #[derive(Debug, Clone)]
-pub(crate) struct AccTable<K> {
-    entries: HashTable<Entry<K>>,
-    width: usize,
-    /// The key of every slot (removable tables only).
-    keys: Option<Vec<K>>,
+pub(crate) struct AccTable<K: GroupKey> {
+    entries: HashTable<Bucket>,
+    /// The key of every slot.
+    keys: K::Keys,
+    /// The accumulators of every slot.
+    accs: AccColumns,
     /// Keys written or removed since the last barrier (tracked tables only).
     changes: Option<ChangedSlots<K>>,
 }
@@ -80,13 +70,20 @@ pub(crate) fn hash(key: &impl Hash) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
+/// The error of a table asked to hold more keys than slot numbers exist.
+fn full() -> String {
+    format!("a stage's table holds {} keys, its most", u32::MAX)
+}
+
 impl<K: GroupKey> AccTable<K> {
-    /// An empty table of `width` accumulators per key.
-    pub(crate) fn new(width: usize) -> AccTable<K> {
+    /// An empty table whose new keys start from the accumulators `initial` (one per aggregate,
+    /// as [`super::accumulator::AggregatePlan::initial`] makes them; none for a table of keys
+    /// alone).
+    pub(crate) fn new(initial: &[Acc]) -> AccTable<K> {
         AccTable {
             entries: HashTable::new(),
-            width,
-            keys: None,
+            keys: K::Keys::default(),
+            accs: AccColumns::new(initial),
             changes: None,
         }
     }
@@ -99,67 +96,57 @@ impl<K: GroupKey> AccTable<K> {
         }
     }
 
-    /// An empty table of `width` accumulators per key that can remove keys.
-    pub(crate) fn removable(width: usize) -> AccTable<K> {
-        AccTable {
-            keys: Some(Vec::new()),
-            ..AccTable::new(width)
-        }
-    }
-
     /// The accumulators of `key` (whose [`hash`] is `hash`), its slot, and whether it is new
-    /// (created with the accumulators `initial`): one probe of the table.
+    /// (created with the initial accumulators): one probe of the table. Fails only when the
+    /// table holds `u32::MAX` keys.
     #[inline]
     pub(crate) fn find_or_insert(
         &mut self,
         key: K::Ref<'_>,
         hash: u64,
-        initial: &[Acc],
-    ) -> (&mut [Acc], usize, bool) {
-        self.entry(hash, |k| key.equivalent(k), || K::own(key), initial, true)
+    ) -> Result<(SlotMut<'_>, usize, bool), String> {
+        let (slot, new) = self.entry(hash, |keys, s| keys.holds(s, key), || K::own(key), true)?;
+        Ok((self.accs.slot_mut(slot), slot, new))
     }
 
-    /// The entry of the key `is` finds (whose [`hash`] is `hash`), created with `new()` and
-    /// the accumulators `initial` when there is none.
+    /// The slot of the key `is` finds (whose [`hash`] is `hash`), created with `new()` and
+    /// the initial accumulators when there is none; whether it is new. A `write` marks it
+    /// changed.
     #[inline]
     fn entry(
         &mut self,
         hash: u64,
-        is: impl Fn(&K) -> bool,
+        is: impl Fn(&K::Keys, usize) -> bool,
         new: impl FnOnce() -> K,
-        initial: &[Acc],
         write: bool,
-    ) -> (&mut [Acc], usize, bool) {
-        let width = self.width;
-        let slot = self.entries.len();
+    ) -> Result<(usize, bool), String> {
+        let tag = tag(hash);
+        let keys = &self.keys;
+        let found = self.entries.entry(
+            spread(tag),
+            |b| b.tag == tag && is(keys, b.slot as usize),
+            |b| b.hash(),
+        );
         let changes = self.changes.as_mut().filter(|_| write);
-        match self
-            .entries
-            .entry(hash, |e| is(&e.key), |e| self::hash(&e.key))
-        {
+        match found {
             Found::Occupied(found) => {
-                let entry = found.into_mut();
+                let slot = found.get().slot as usize;
                 if let Some(changes) = changes {
-                    changes.mark(entry.slot, || entry.key.clone());
+                    changes.mark(slot, || keys.key(slot));
                 }
-                (entry.accs.get_mut(width), entry.slot, false)
+                Ok((slot, false))
             }
             Found::Vacant(vacant) => {
+                let slot = self.keys.len();
+                let number = u32::try_from(slot).map_err(|_| full())?;
                 let key = new();
-                if let Some(keys) = &mut self.keys {
-                    keys.push(key.clone());
-                }
                 if let Some(changes) = changes {
                     changes.mark(slot, || key.clone());
                 }
-                let entry = vacant
-                    .insert(Entry {
-                        key,
-                        slot,
-                        accs: Accs::new(initial),
-                    })
-                    .into_mut();
-                (entry.accs.get_mut(width), slot, true)
+                vacant.insert(Bucket { slot: number, tag });
+                self.keys.push(key);
+                self.accs.push();
+                Ok((slot, true))
             }
         }
     }
@@ -167,44 +154,59 @@ impl<K: GroupKey> AccTable<K> {
     /// Adds a key with its accumulators (restore: not marked as changed); an existing key is
     /// replaced. Returns the key's slot and whether it is new.
     pub(crate) fn insert(&mut self, key: K, accs: &[Acc]) -> Result<(usize, bool), String> {
-        if accs.len() != self.width {
-            return Err(format!(
-                "a key has {} accumulators, the stage computes {}",
-                accs.len(),
-                self.width
-            ));
+        if let Some(wrong) = self.accs.mismatch(accs) {
+            return Err(wrong);
         }
         let hash = hash(&key);
-        let (held, slot, new) = self.entry(hash, |k| *k == key, || key.clone(), accs, false);
-        held.clone_from_slice(accs);
+        let (slot, new) = self.entry(
+            hash,
+            |keys, s| keys.holds_key(s, &key),
+            || key.clone(),
+            false,
+        )?;
+        self.accs.slot_mut(slot).set(accs);
         Ok((slot, new))
     }
 
-    /// Removes and returns the key in slot `slot` (`< len`) of a [`AccTable::removable`]
-    /// table; the key of the last slot moves into `slot`. A table that cannot remove keys,
-    /// or an empty one, is left unchanged.
+    /// Removes and returns the key in slot `slot`; the key of the last slot moves into
+    /// `slot`. `None` (and nothing changes) when there is no such slot.
     pub(crate) fn swap_remove(&mut self, slot: usize) -> Option<K> {
-        let keys = self.keys.as_mut()?;
-        let last = keys.len().checked_sub(1)?;
-        let removed = keys.swap_remove(slot);
-        if let Some(changes) = &mut self.changes {
-            changes.removed(slot, removed.clone(), last);
+        let last = self.keys.len().checked_sub(1)?;
+        if slot > last {
+            return None;
         }
+        let removed_tag = tag(hash(&self.keys.key(slot)));
         if let Ok(found) = self
             .entries
-            .find_entry(hash(&removed), |e| e.key == removed)
+            .find_entry(spread(removed_tag), |b| b.slot as usize == slot)
         {
             found.remove();
         }
-        if let Some(moved) = keys.get(slot) {
-            if let Some(entry) = self.entries.find_mut(hash(moved), |e| e.key == *moved) {
-                entry.slot = slot;
+        if slot != last {
+            let moved_tag = tag(hash(&self.keys.key(last)));
+            if let Some(b) = self
+                .entries
+                .find_mut(spread(moved_tag), |b| b.slot as usize == last)
+            {
+                // `slot < last <= u32::MAX`: the number fits.
+                b.slot = slot as u32;
             }
+        }
+        let removed = self.keys.swap_remove(slot);
+        self.accs.swap_remove(slot);
+        if let Some(changes) = &mut self.changes {
+            changes.removed(slot, removed.clone(), last);
         }
         Some(removed)
     }
 
-    /// Removes `key` from a [`AccTable::removable`] table (see [`AccTable::swap_remove`]).
+    /// The accumulators of slot `slot` (`<` [`AccTable::len`]).
+    #[inline]
+    pub(crate) fn slot_mut(&mut self, slot: usize) -> SlotMut<'_> {
+        self.accs.slot_mut(slot)
+    }
+
+    /// Removes `key` (see [`AccTable::swap_remove`]).
     pub(crate) fn remove(&mut self, key: &K) {
         if let Some((slot, _)) = self.get(key) {
             self.swap_remove(slot);
@@ -214,40 +216,43 @@ impl<K: GroupKey> AccTable<K> {
     /// The slot of the key `key` names (whose [`hash`] is `hash`).
     #[inline]
     pub(crate) fn find(&self, key: K::Ref<'_>, hash: u64) -> Option<usize> {
-        self.entries
-            .find(hash, |e| key.equivalent(&e.key))
-            .map(|e| e.slot)
+        self.slot(hash, |keys, s| keys.holds(s, key))
     }
 
-    /// Every key with its slot and accumulators.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, usize, &[Acc])> + '_ {
-        let width = self.width;
+    #[inline]
+    fn slot(&self, hash: u64, is: impl Fn(&K::Keys, usize) -> bool) -> Option<usize> {
+        let tag = tag(hash);
         self.entries
-            .iter()
-            .map(move |e| (&e.key, e.slot, e.accs.get(width)))
+            .find(spread(tag), |b| {
+                b.tag == tag && is(&self.keys, b.slot as usize)
+            })
+            .map(|b| b.slot as usize)
+    }
+
+    /// Every key with its slot and accumulators, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (K, usize, SlotRef<'_>)> + '_ {
+        (0..self.keys.len()).map(|slot| (self.keys.key(slot), slot, self.accs.slot(slot)))
     }
 
     /// Number of keys.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.keys.len()
     }
 
     /// Removes every key, keeping the memory for reuse (and forgetting their changes).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
-        if let Some(keys) = &mut self.keys {
-            keys.clear();
-        }
+        self.keys.clear();
+        self.accs.clear();
         if let Some(changes) = &mut self.changes {
             changes.clear();
         }
     }
 
     /// The slot and accumulators of `key`.
-    pub(crate) fn get(&self, key: &K) -> Option<(usize, &[Acc])> {
-        self.entries
-            .find(hash(key), |e| e.key == *key)
-            .map(|e| (e.slot, e.accs.get(self.width)))
+    pub(crate) fn get(&self, key: &K) -> Option<(usize, SlotRef<'_>)> {
+        let slot = self.slot(hash(key), |keys, s| keys.holds_key(s, key))?;
+        Some((slot, self.accs.slot(slot)))
     }
 
     /// The keys written or removed since the last call (empty for an untracked table).
@@ -267,8 +272,8 @@ impl<K: GroupKey> AccTable<K> {
     /// Marks every key as changed (a restore changed how values are stored).
     pub(crate) fn mark_all(&mut self) {
         if let Some(changes) = &mut self.changes {
-            for e in &self.entries {
-                changes.mark(e.slot, || e.key.clone());
+            for slot in 0..self.keys.len() {
+                changes.mark(slot, || self.keys.key(slot));
             }
         }
     }

@@ -21,7 +21,7 @@ use crate::state::ttl::Expiry;
 
 /// Last writes per key of a windowed aggregate: a key's pending windows (or sessions) expire
 /// together, `ttl` after the last record accepted into any of them.
-pub(crate) struct KeyExpiry<K> {
+pub(crate) struct KeyExpiry<K: GroupKey> {
     /// The keys (no accumulators), removable, their slots numbering `expiry`'s times.
     keys: AccTable<K>,
     expiry: Expiry,
@@ -31,7 +31,7 @@ impl<K: GroupKey> KeyExpiry<K> {
     /// Last writes expiring as `expiry` says.
     pub(crate) fn new(expiry: Expiry) -> KeyExpiry<K> {
         KeyExpiry {
-            keys: AccTable::removable(0),
+            keys: AccTable::new(&[]),
             expiry,
         }
     }
@@ -51,9 +51,10 @@ impl<K: GroupKey> KeyExpiry<K> {
 
     /// A record was accepted into `key`'s state now.
     #[inline]
-    pub(crate) fn write(&mut self, key: K::Ref<'_>, hash: u64) {
-        let (_, slot, new) = self.keys.find_or_insert(key, hash, &[]);
+    pub(crate) fn write(&mut self, key: K::Ref<'_>, hash: u64) -> Result<(), String> {
+        let (_, slot, new) = self.keys.find_or_insert(key, hash)?;
         self.expiry.write(slot, new);
+        Ok(())
     }
 
     /// The last write of `key`, if it has state.
