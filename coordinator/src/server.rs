@@ -293,7 +293,7 @@ impl Coordinator {
                     .partition(|(op, _, _)| *op == state.operator);
                 groups = rest;
                 let deltas: Vec<_> = deltas.into_iter().map(|(_, g, b)| (g, b)).collect();
-                store.put_incremental(job, checkpoint, base, state, &deltas)?;
+                store.put_incremental(job, checkpoint, generation, base, state, &deltas)?;
             }
             groups.iter().try_for_each(|(operator, group, bytes)| {
                 store.put_state(job, checkpoint, operator, *group, bytes)

@@ -98,7 +98,7 @@ impl Task {
         };
         let base = self.base.map(|b| (base_job, b));
         store
-            .put_incremental(job, CheckpointId(n), base, &state, &deltas)
+            .put_incremental(job, CheckpointId(n), Generation(1), base, &state, &deltas)
             .unwrap();
     }
 
@@ -227,6 +227,7 @@ fn a_delta_on_a_missing_base_is_refused() {
         .put_incremental(
             JobId(1),
             CheckpointId(5),
+            Generation(1),
             Some((JobId(1), CheckpointId(4))),
             &state,
             &[],
@@ -238,10 +239,63 @@ fn a_delta_on_a_missing_base_is_refused() {
     );
     let outside = [(KeyGroup(GROUPS), Vec::new())];
     let err = store
-        .put_incremental(JobId(1), CheckpointId(5), None, &state, &outside)
+        .put_incremental(
+            JobId(1),
+            CheckpointId(5),
+            Generation(1),
+            None,
+            &state,
+            &outside,
+        )
         .unwrap_err();
     assert!(
         err.to_string().contains("outside the task's key groups"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_task_whose_confirmations_lag_behind_retention_extends_a_newer_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, store) = open(&dir);
+    let job = JobId(1);
+    let mut task = Task::default();
+    for n in 1..=5u64 {
+        for k in 0..8u8 {
+            // Every interval rewrites some keys and removes one.
+            task.change(u32::from(k) % GROUPS, k + (n as u8 % 3), Some(n as u8));
+        }
+        task.change(0, n as u8, None);
+        // Only checkpoint 1's commit reaches the task: later deltas are all against 1, which
+        // retention prunes once 3 completes.
+        task.upload(&store, job, n, job);
+        store
+            .complete(job, &manifest(job, n, SnapshotKind::Checkpoint))
+            .unwrap();
+        if n == 1 {
+            task.confirm(1);
+        }
+        store.retain(job, 2, &[]).unwrap();
+        assert_eq!(
+            restored(&store, job, n),
+            live(&task.model),
+            "checkpoint {n}"
+        );
+    }
+    assert!(!store.is_complete(job, CheckpointId(1)).unwrap());
+    // Another generation (after a recovery) never extends this one's checkpoints.
+    let state = IncrementalState {
+        operator: "agg".into(),
+        groups: 0..GROUPS,
+        base: Some(CheckpointId(1)),
+        meta: Vec::new(),
+    };
+    let base = Some((job, CheckpointId(1)));
+    let err = store
+        .put_incremental(job, CheckpointId(6), Generation(2), base, &state, &[])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a complete checkpoint"),
         "{err}"
     );
 }

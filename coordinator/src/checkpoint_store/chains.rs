@@ -18,7 +18,7 @@ use quiver_protocol::codec;
 use quiver_protocol::messages::IncrementalState;
 use quiver_protocol::state_piece::{Merged, Piece, PieceKind};
 use quiver_protocol::state_schema;
-use quiver_protocol::{CheckpointId, JobId, KeyGroup};
+use quiver_protocol::{CheckpointId, Generation, JobId, KeyGroup};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -65,15 +65,18 @@ fn is_base(bytes: &[u8]) -> bool {
 }
 
 impl CheckpointStore {
-    /// Stores one keyed-state operator's upload for `checkpoint` (not yet complete): every
-    /// group of `state.groups` gets the chain of `base` (`(job that stores it, checkpoint)`;
-    /// `None`: empty) extended by its delta from `deltas`, if any, and ends with the header
-    /// `state.meta`. Blobs of a base stored by another job (a savepoint the job started
-    /// from) are copied into this job's store, so its checkpoints stand alone.
+    /// Stores one keyed-state operator's upload for `checkpoint` (not yet complete), taken by
+    /// the job's `generation`: every group of `state.groups` gets the chain of `base` (`(job
+    /// that stores it, checkpoint)`; `None`: empty) extended by its delta from `deltas`, if
+    /// any, and ends with the header `state.meta`. Blobs of a base stored by another job (a
+    /// savepoint the job started from) are copied into this job's store, so its checkpoints
+    /// stand alone. A base of this job already pruned is replaced by a newer complete
+    /// checkpoint of the same generation ([`CheckpointStore::usable_base`]).
     pub fn put_incremental(
         &self,
         job: JobId,
         checkpoint: CheckpointId,
+        generation: Generation,
         base: Option<(JobId, CheckpointId)>,
         state: &IncrementalState,
         deltas: &[(KeyGroup, Vec<u8>)],
@@ -95,12 +98,13 @@ impl CheckpointStore {
         self.refuse_if_complete(job, checkpoint)?;
         let mut chains = match base {
             Some((owner, from)) => {
-                if !self.is_complete(owner, from)? {
+                let Some(usable) = self.usable_base(job, checkpoint, generation, (owner, from))?
+                else {
                     return Err(refuse(format!(
                         "its base {from} of {owner} is not a complete checkpoint (pruned?)"
                     )));
-                }
-                self.base_chains(job, checkpoint, (owner, from), state)?
+                };
+                self.base_chains(job, checkpoint, (owner, usable), state)?
             }
             None => BTreeMap::new(),
         };
@@ -124,6 +128,32 @@ impl CheckpointStore {
             self.write_chain(job, checkpoint, operator, group, &chain)?;
         }
         Ok(())
+    }
+
+    /// The complete checkpoint whose chains an upload for `checkpoint` extends: its base
+    /// `from` while complete; once pruned (a task whose confirmations lag behind retention),
+    /// the newest complete checkpoint of `job` after `from` and before `checkpoint` taken by
+    /// the same `generation`. That one holds the task's state at its barrier, and the delta
+    /// carries every key changed since `from`, so the newer chain plus the delta is the
+    /// state at `checkpoint` as well. Another generation's checkpoint (one a recovery skipped
+    /// as corrupt) is never used. `None`: no such checkpoint.
+    fn usable_base(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+        generation: Generation,
+        (owner, from): (JobId, CheckpointId),
+    ) -> Result<Option<CheckpointId>, CheckpointStoreError> {
+        if self.is_complete(owner, from)? {
+            return Ok(Some(from));
+        }
+        if owner != job {
+            return Ok(None);
+        }
+        let newer = self.list(job)?.into_iter().rev().find(|c| {
+            from < c.checkpoint && c.checkpoint < checkpoint && c.generation == generation
+        });
+        Ok(newer.map(|c| c.checkpoint))
     }
 
     /// The chains (without their headers) `base` holds for the groups of `state`, their blobs
