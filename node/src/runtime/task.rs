@@ -114,7 +114,13 @@ pub(crate) struct TaskState {
     /// first), with their credits: processed at start, in order, so nothing is emitted into
     /// unconnected gates and a task never finishes before it started.
     early_inputs: Vec<Held>,
+    /// When the state gauges were last read from the operators (`None`: not yet).
+    gauges_read: Option<Instant>,
 }
+
+/// How often a busy task reads its operators' state gauges: counting state can walk every
+/// key (session windows), so it is not done after every message.
+const GAUGE_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The actor running one task.
 pub(crate) struct TaskActor;
@@ -127,6 +133,27 @@ impl TaskState {
             task: self.args.task,
             kind,
         });
+    }
+
+    /// Publishes the operators' state entries and expired keys: at most every
+    /// [`GAUGE_PERIOD`] while the task runs, and after every message once its input is done
+    /// (so the last figures are exact).
+    fn read_gauges(&mut self) {
+        let now = Instant::now();
+        let due = self
+            .gauges_read
+            .is_none_or(|at| now.duration_since(at) >= GAUGE_PERIOD);
+        if !due && !self.input_done && !self.done {
+            return;
+        }
+        self.gauges_read = Some(now);
+        let (counters, chain) = (&self.args.counters, &self.args.chain);
+        counters
+            .state_entries
+            .store(chain.state_entries(), Ordering::Relaxed);
+        counters
+            .state_expired
+            .store(chain.state_expired(), Ordering::Relaxed);
     }
 
     fn checkpointing(&self) -> bool {
@@ -544,6 +571,7 @@ impl Actor for TaskActor {
             started: false,
             early_triggers: Vec::new(),
             early_inputs: Vec::new(),
+            gauges_read: None,
             args,
         })
     }
@@ -618,14 +646,7 @@ impl Actor for TaskActor {
                 Err(e) => Err(e),
             },
         };
-        let counters = &state.args.counters;
-        let chain = &state.args.chain;
-        counters
-            .state_entries
-            .store(chain.state_entries(), Ordering::Relaxed);
-        counters
-            .state_expired
-            .store(chain.state_expired(), Ordering::Relaxed);
+        state.read_gauges();
         if let Err(e) = result {
             state.done = true;
             state.report(TaskEventKind::Failed(e.failure()));
