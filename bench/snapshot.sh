@@ -2,7 +2,7 @@
 # Builds the quiver binary of one commit (default HEAD) from a clean `git archive` of it, so
 # a benchmark measures committed code, not a working tree that others are editing.
 # Prints the binary's path (/tmp/quiver-bench-bin/quiver-<commit>); use it as QUIVER=... .
-# Usage: bench/snapshot.sh [REV]   Env: CARGO_TARGET_DIR (default /work/targets/bench)
+# Usage: bench/snapshot.sh [REV]   Env: CARGO_TARGET_DIR (default target/bench-snapshot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=$(git rev-parse --short "${1:-HEAD}")
@@ -11,7 +11,7 @@ if [ ! -x "$bin" ]; then
   src=/tmp/quiver-snapshot-$rev
   rm -rf "$src" && mkdir -p "$src" /tmp/quiver-bench-bin
   git archive "$rev" | tar -x -C "$src"
-  target=${CARGO_TARGET_DIR:-/work/targets/bench}
+  target=${CARGO_TARGET_DIR:-$PWD/target/bench-snapshot}
   (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -p quiver-cli >&2)
   cp "$target/release/quiver" "$bin"
   rm -rf "$src"

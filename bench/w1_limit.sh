@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 PEER_SCRIPTS=${PEER_SCRIPTS:-$(realpath ../shared/peers)}
 echo "== $(date -Is) load:$(uptime | sed 's/.*load/load/')"
 cargo run --release --manifest-path "$PEER_SCRIPTS/w1-limit/Cargo.toml" \
-  --target-dir "${LIMIT_TARGET:-/work/targets/w1-limit}" -- 30000000 fx
+  --target-dir "${LIMIT_TARGET:-target/w1-limit}" -- 30000000 fx
 echo "== $(date -Is) load:$(uptime | sed 's/.*load/load/')"

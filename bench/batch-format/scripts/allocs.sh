@@ -4,7 +4,7 @@
 #   EVENTS (default 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-batch}/count-allocs
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(realpath ../..)/target/batch-format}/count-allocs
 EVENTS=${EVENTS:-1000000}
 cargo build --release --quiet --features count-allocs
 BIN="$CARGO_TARGET_DIR/release/batch-format-bench"

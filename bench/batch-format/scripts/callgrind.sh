@@ -4,7 +4,7 @@
 #   EVENTS (default 1000000), OUT (default /tmp/batch-format-callgrind), PATHS, KEYS
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-batch}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(realpath ../..)/target/batch-format}
 EVENTS=${EVENTS:-1000000}
 OUT=${OUT:-/tmp/batch-format-callgrind}
 PATHS=${PATHS:-"rows own own-plain arrow"}

@@ -6,10 +6,10 @@
 #      QUIC/TLS stack in both), and the binaries' sizes (as built, and stripped);
 # then the crates Arrow adds to the dependency graph, duplicates, crypto providers and the
 # minimum Rust version. The machine is shared: wall times move with other builds.
-#   BASE (default /work/target-batch/clean)
+#   BASE (default target/batch-format-clean at the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BASE=${BASE:-/work/target-batch/clean}
+BASE=${BASE:-$(realpath ../..)/target/batch-format-clean}
 echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) load: $(cut -d' ' -f1-3 /proc/loadavg) cores: $(nproc) $(rustc --version)"
 build() { # name, cargo args...
   local name=$1; shift

@@ -5,7 +5,7 @@
 #   EVENTS (default 10000000), ROUNDS (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-batch}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(realpath ../..)/target/batch-format}
 EVENTS=${EVENTS:-10000000}
 ROUNDS=${ROUNDS:-5}
 cargo build --release --quiet

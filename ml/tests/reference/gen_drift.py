@@ -4,8 +4,8 @@ Builds two seeded streams with a known change point at index 1000 and runs River
 detectors with their defaults (KSWIN seeded 42); writes the streams and every
 index each detector flags to drift_expected.json beside this script.
 
-    python3 -m venv /work/venvs/ml2 && /work/venvs/ml2/bin/pip install river numpy
-    /work/venvs/ml2/bin/python ml/tests/reference/gen_drift.py
+    python3 -m venv .venv/ml2 && .venv/ml2/bin/pip install river numpy
+    .venv/ml2/bin/python ml/tests/reference/gen_drift.py
 """
 
 import json

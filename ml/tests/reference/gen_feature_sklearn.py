@@ -1,7 +1,7 @@
 """Expected values for quiver-ml's scikit-learn-anchored feature stages.
 
-Run: python3 -m venv /work/venvs/ml && /work/venvs/ml/bin/pip install scikit-learn numpy
-     /work/venvs/ml/bin/python ml/tests/reference/gen_feature_sklearn.py > ml/tests/reference/feature_sklearn.json
+Run: python3 -m venv .venv/ml && .venv/ml/bin/pip install scikit-learn numpy
+     .venv/ml/bin/python ml/tests/reference/gen_feature_sklearn.py > ml/tests/reference/feature_sklearn.json
 Inputs are small, fixed and written here; outputs are what scikit-learn computes.
 """
 import json

@@ -6,7 +6,7 @@ River model with its defaults: before each learn_one, predict_one is recorded
 user or item; the script records those initial factors so the Rust test can start
 from the same draw. Writes reco_expected.json beside this script.
 
-    /work/venvs/ml2/bin/python ml/tests/reference/gen_reco.py
+    .venv/ml2/bin/python ml/tests/reference/gen_reco.py
 """
 
 import json

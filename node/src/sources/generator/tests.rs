@@ -28,7 +28,7 @@ fn drain(g: &mut Generator, batch: usize) -> Vec<Record> {
     all
 }
 
-/// The W1 reference loop (`/work/shared/peers/w1-limit`), written out again.
+/// The W1 reference loop (the peers' hand-written `w1-limit` loop), written out again.
 fn w1_reference(seq: u64, keys: u64) -> (i64, f64, i64) {
     let mut z = seq.wrapping_add(0x9E3779B97F4A7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
