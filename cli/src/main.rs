@@ -193,14 +193,22 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", describe(&e));
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    // Dropping a runtime waits for every blocking task still running, without limit: one
+    // left over from the work that just ended (a reader, a writer, an encoding) once kept a
+    // finished `quiver local` from exiting. Give them a moment, then exit regardless.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    code
 }
+
+/// How long the process waits at exit for blocking tasks still running.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Parses a duration like `1500ms` or `2s` for a command-line flag.
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
