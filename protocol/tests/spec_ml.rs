@@ -178,7 +178,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             output: "item_vec".to_string(),
         })
     );
-    // Flink ML's OnlineLogisticRegression defaults.
+    // Flink ML's OnlineLogisticRegression defaults, learning from every example.
     assert_eq!(
         kind_of(&spec, "clf"),
         &StageKind::LogisticRegression(LogisticRegressionStage {
@@ -188,7 +188,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             beta: 0.1,
             reg: 0.0,
             elastic_net: 0.0,
-            global_batch_size: 32,
+            global_batch_size: 1,
         })
     );
     assert_eq!(

@@ -180,7 +180,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         elastic_net: number(fields, "elastic_net", 0.0, Range::Unit)?,
         global_batch_size: fields
             .integer("global_batch_size", 1, 1 << 20)?
-            .unwrap_or(32),
+            .unwrap_or(1),
     }))
 }
 
