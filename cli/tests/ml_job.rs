@@ -120,7 +120,8 @@ fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
         },
         3,
         None,
-    ).expect("ftrl");
+    )
+    .expect("ftrl");
     examples
         .iter()
         .map(|e| {
