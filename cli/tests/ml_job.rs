@@ -116,6 +116,7 @@ fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
     let mut clf = OnlineLogisticRegression::new(
         FtrlParams {
             global_batch_size: 1,
+            fit_intercept: true,
             ..FtrlParams::default()
         },
         3,

@@ -178,7 +178,8 @@ fn every_ml_kind_parses_with_its_defaults() {
             output: "item_vec".to_string(),
         })
     );
-    // Flink ML's OnlineLogisticRegression defaults, learning from every example.
+    // Flink ML's OnlineLogisticRegression alpha and beta, learning from every example, with an
+    // intercept.
     assert_eq!(
         kind_of(&spec, "clf"),
         &StageKind::LogisticRegression(LogisticRegressionStage {
@@ -189,6 +190,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             reg: 0.0,
             elastic_net: 0.0,
             global_batch_size: 1,
+            fit_intercept: true,
         })
     );
     assert_eq!(
@@ -356,7 +358,8 @@ fn unknown_field_lists_the_fields_of_the_kind() {
     assert_eq!(
         error_after("label = \"y\"", "label = \"y\"\nlearning_rate = 0.1"),
         "stage \"clf\": unknown field \"learning_rate\"; allowed fields: name, kind, input, \
-         parallelism, features, label, alpha, beta, reg, elastic_net, global_batch_size"
+         parallelism, features, label, alpha, beta, reg, elastic_net, global_batch_size, \
+         fit_intercept"
     );
 }
 

@@ -115,6 +115,8 @@ pub struct LogisticRegressionStage {
     /// `global_batch_size`: examples per model update (default 1: learn from every example
     /// before the next is predicted, as River; Flink ML's mini-batches use 32).
     pub global_batch_size: u64,
+    /// `fit_intercept`: learn an intercept (default true; Flink ML has none).
+    pub fit_intercept: bool,
 }
 
 /// `kind = "linear_regression"`: least squares updated by one SGD step per example.

@@ -169,6 +169,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "reg",
             "elastic_net",
             "global_batch_size",
+            "fit_intercept",
         ],
     )?;
     Ok(StageKind::LogisticRegression(LogisticRegressionStage {
@@ -181,6 +182,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         global_batch_size: fields
             .integer("global_batch_size", 1, 1 << 20)?
             .unwrap_or(1),
+        fit_intercept: flag(fields, "fit_intercept", true)?,
     }))
 }
 
