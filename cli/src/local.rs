@@ -13,14 +13,18 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
-/// Runs the job in `spec` on `nodes` in-process nodes.
-pub(crate) async fn run(spec: &Path, nodes: u32) -> Result<ExitCode> {
+/// Runs the job in `spec` on `nodes` in-process nodes. The cluster's data directory is left in
+/// `data`, for the caller to remove once the runtime, and with it the coordinator's sled
+/// store, has stopped (removed earlier, sled's flusher fails on the missing files).
+pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> Result<ExitCode> {
     let parsed = JobSpec::from_file(spec)?;
     let slots = JobPlan::from_spec(&parsed).slots_needed().div_ceil(nodes);
     let bundle = pki::generate_bundle()?;
     let identity = |role: Role| TlsIdentity::from_bundle(&bundle, role);
-    let data = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let data =
+        data.insert(tempfile::tempdir().context("cannot create a temporary data directory")?);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let coordinator = quiver_coordinator::Coordinator::start(
         data.path(),

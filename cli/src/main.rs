@@ -193,7 +193,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let code = match runtime.block_on(run(cli)) {
+    // What must outlive the runtime: the data directory of `quiver local`'s cluster.
+    let mut data = None;
+    let code = match runtime.block_on(run(cli, &mut data)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", describe(&e));
@@ -204,6 +206,7 @@ fn main() -> std::process::ExitCode {
     // left over from the work that just ended (a reader, a writer, an encoding) once kept a
     // finished `quiver local` from exiting. Give them a moment, then exit regardless.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    drop(data);
     code
 }
 
@@ -236,7 +239,8 @@ fn describe(error: &anyhow::Error) -> String {
     text
 }
 
-async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+/// Runs the command; `data` receives a directory to remove only after the runtime stopped.
+async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::process::ExitCode> {
     let ok = std::process::ExitCode::SUCCESS;
     let identity = |role: Role| {
         TlsIdentity::load(&cli.certs, role).with_context(|| {
@@ -298,6 +302,6 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Cluster(ClusterCommand::Status) => {
             jobs::cluster_status(&identity(Role::Admin)?, cli.coordinator).await
         }
-        Command::Local { spec, nodes } => local::run(&spec, nodes).await,
+        Command::Local { spec, nodes } => local::run(&spec, nodes, data).await,
     }
 }
