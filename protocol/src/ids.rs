@@ -46,10 +46,6 @@ id_type!(
     /// A job's deployment epoch: bumped at every recovery; messages of older ones are refused.
     Generation(u64), "gen-"
 );
-id_type!(
-    /// A model version: moves on every update of a learner's parameters.
-    ModelVersion(u64), "v"
-);
 
 impl Generation {
     /// The generation that follows this one.
