@@ -333,3 +333,21 @@ fn one_hot_encoder_matches_sklearn() {
         matrix(&oh["train_drop_first"])
     );
 }
+
+#[test]
+fn kbins_discretizer_bins_values_at_and_just_below_edges_as_sklearn_1_9() {
+    let r = sklearn();
+    let exp = &r["kbins_near_edges"];
+    let x = matrix(&exp["X"]);
+    let params = KBinsParams {
+        n_bins: 5,
+        strategy: KBinsStrategy::Uniform,
+        columns: VectorColumns::default(),
+    };
+    let model = KBinsDiscretizer { params }.fit(&input(&x)).unwrap();
+    assert_close(&model.bin_edges[0], &matrix(&exp["edges"])[0], 1e-12);
+    assert_eq!(
+        output(&model.transform(&input(&x)).unwrap()),
+        matrix(&exp["bins"])
+    );
+}

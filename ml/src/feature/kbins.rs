@@ -109,8 +109,9 @@ impl Estimator for KBinsDiscretizer {
 }
 
 impl KBinsDiscretizerModel {
-    /// The bin of a finite `x` in dimension `j`: `digitize(x + eps, edges[1..])` clipped to
-    /// the last bin, with scikit-learn's `eps = 1e-8 + 1e-5 |x|`.
+    /// The bin of a finite `x` in dimension `j`: the number of inner edges ≤ `x`, as
+    /// scikit-learn ≥ 1.9 (`searchsorted(edges[1:-1], x, side="right")`; before 1.9 it
+    /// shifted `x` up by `1e-8 + 1e-5 |x|` first).
     pub fn bin(&self, j: usize, x: f64) -> Result<f64, NonFinite> {
         check(x, || Position::Feature(j)).map(|x| self.bin_of(j, x))
     }
@@ -118,9 +119,9 @@ impl KBinsDiscretizerModel {
     /// [`Self::bin`] of a value known to be finite.
     fn bin_of(&self, j: usize, x: f64) -> f64 {
         let edges = &self.bin_edges[j];
-        let shifted = x + 1e-8 + 1e-5 * x.abs();
-        let b = edges[1..].partition_point(|&e| e <= shifted);
-        b.min(edges.len() - 2) as f64
+        // Every edge but the first and last (none when narrow bins left a single edge).
+        let inner = edges.get(1..edges.len().saturating_sub(1)).unwrap_or(&[]);
+        inner.partition_point(|&e| e <= x) as f64
     }
 }
 

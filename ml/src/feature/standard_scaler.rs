@@ -1,5 +1,11 @@
 //! StandardScaler: batch (as Flink ML: mean and sample standard deviation, n − 1) and
 //! online (Welford's running mean / variance, optionally over a sliding window).
+//!
+//! Over a window, removing a value from the running statistics leaves its rounding behind:
+//! after values near 1e9 the sum of squared deviations carries an error near 1e9² · 2⁻⁵²,
+//! far above the deviations of values near 1 that follow. The statistics are therefore
+//! recomputed from the window (two passes, exact to rounding) when a removal cancels most
+//! of a dimension's sum of squares, and once every `window` updates in any case.
 
 use super::VectorColumns;
 use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
@@ -131,6 +137,10 @@ impl StandardScalerModel {
         Ok(())
     }
 }
+
+/// A removal that leaves less than this share of a dimension's sum of squared deviations
+/// has cancelled it: what remains is of the order of the rounding left behind.
+const CANCELLED: f64 = 1e-6;
 
 /// Welford's addition of `v` as the `n`-th value to a running `(mean, m2)`.
 #[inline]
@@ -269,7 +279,10 @@ impl OnlineStandardScaler {
                 self.recent.push_back(row);
                 if self.recent.len() > w {
                     if let Some(old) = self.recent.pop_front() {
-                        self.remove(&old);
+                        let cancelled = self.remove(&old);
+                        if cancelled || self.version.0 % w as u64 == 0 {
+                            self.recompute();
+                        }
                         self.scratch = old;
                     }
                 }
@@ -280,14 +293,30 @@ impl OnlineStandardScaler {
         Ok(())
     }
 
-    /// Welford's removal of a vector that leaves the window (its insertion was checked).
-    fn remove(&mut self, old: &[f64]) {
+    /// Welford's removal of a vector that leaves the window (its insertion was checked);
+    /// true when it cancelled a dimension's sum of squares (see [`CANCELLED`]).
+    fn remove(&mut self, old: &[f64]) -> bool {
         self.count -= 1;
         let n = self.count as f64;
+        let mut cancelled = false;
         for ((m, m2), &v) in self.mean.iter_mut().zip(&mut self.m2).zip(old) {
             let delta = v - *m;
             *m -= delta / n;
+            let before = *m2;
             *m2 -= delta * (v - *m);
+            // Also true for a sum of squares that went negative.
+            cancelled |= *m2 < before * CANCELLED;
+        }
+        cancelled
+    }
+
+    /// Recomputes the mean and sum of squared deviations of the window's vectors, two
+    /// passes (the window's values were checked on insertion and their statistics fit).
+    fn recompute(&mut self) {
+        let n = self.recent.len() as f64;
+        for (i, (m, m2)) in self.mean.iter_mut().zip(&mut self.m2).enumerate() {
+            *m = self.recent.iter().map(|r| r[i] / n).sum::<f64>();
+            *m2 = self.recent.iter().map(|r| (r[i] - *m) * (r[i] - *m)).sum();
         }
     }
 
