@@ -135,6 +135,19 @@ impl VectorColumns {
     }
 }
 
+/// Checks a per-row output buffer has the model's dimension (so no entry is left unwritten).
+fn check_output(out: usize, dim: usize) -> Result<(), MlError> {
+    if out == dim {
+        Ok(())
+    } else {
+        Err(MlError::Length {
+            what: "output buffer and model dimension",
+            left: out,
+            right: dim,
+        })
+    }
+}
+
 /// Checks a many-column stage has one output column per input column.
 fn one_output_per_input(
     what: &'static str,

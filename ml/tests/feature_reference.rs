@@ -334,20 +334,35 @@ fn one_hot_encoder_matches_sklearn() {
     );
 }
 
-#[test]
-fn kbins_discretizer_bins_values_at_and_just_below_edges_as_sklearn_1_9() {
+/// Fits 5 bins of `strategy` on the case `name` of the reference and checks the edges (to
+/// `1e-6` of the range) and the bins of the case's own values.
+fn assert_kbins_case(name: &str, strategy: KBinsStrategy) {
     let r = sklearn();
-    let exp = &r["kbins_near_edges"];
+    let exp = &r[name];
     let x = matrix(&exp["X"]);
     let params = KBinsParams {
         n_bins: 5,
-        strategy: KBinsStrategy::Uniform,
+        strategy,
         columns: VectorColumns::default(),
     };
     let model = KBinsDiscretizer { params }.fit(&input(&x)).unwrap();
-    assert_close(&model.bin_edges[0], &matrix(&exp["edges"])[0], 1e-12);
+    let edges = &matrix(&exp["edges"])[0];
+    let range = edges[edges.len() - 1] - edges[0];
+    assert_close(&model.bin_edges[0], edges, 1e-6 * range);
     assert_eq!(
         output(&model.transform(&input(&x)).unwrap()),
-        matrix(&exp["bins"])
+        matrix(&exp["bins"]),
+        "{name}"
     );
+}
+
+#[test]
+fn kbins_discretizer_bins_values_at_and_just_below_edges_as_sklearn_1_9() {
+    assert_kbins_case("kbins_near_edges", KBinsStrategy::Uniform);
+}
+
+#[test]
+fn kbins_discretizer_drops_narrow_bins_only_for_quantiles_as_sklearn() {
+    assert_kbins_case("kbins_narrow_uniform", KBinsStrategy::Uniform);
+    assert_kbins_case("kbins_narrow_quantile", KBinsStrategy::Quantile);
 }

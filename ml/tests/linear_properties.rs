@@ -184,7 +184,8 @@ fn batch_linear_fits_reject_non_finite_features_labels_and_weights() {
 
 #[test]
 fn a_diverged_batch_fit_is_an_error_not_a_model() {
-    // y = 2x. Each full-batch step multiplies w - 2 by 1 - lr * mean(x²) = 1 - lr * 38.5.
+    // y = 2x, no intercept. Each full-batch step multiplies w - 2 by 1 - lr * mean(x²) =
+    // 1 - lr * 38.5.
     let xs: Vec<Vec<f64>> = (1..=10).map(|x| vec![f64::from(x)]).collect();
     let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x[0]).collect();
     let fit = |learning_rate, max_iter| {
@@ -193,6 +194,7 @@ fn a_diverged_batch_fit_is_an_error_not_a_model() {
                 learning_rate,
                 max_iter,
                 tol: 0.0,
+                fit_intercept: false,
                 ..SgdParams::default()
             },
         }
@@ -228,6 +230,7 @@ fn a_diverged_batch_fit_is_an_error_not_a_model() {
         LogisticRegression {
             params: SgdParams {
                 learning_rate,
+                fit_intercept: false,
                 ..SgdParams::default()
             },
         }

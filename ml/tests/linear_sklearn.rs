@@ -77,14 +77,24 @@ fn l2_regularised_fits_reach_scikit_learn_at_every_learning_rate() {
             .unwrap();
             let what = format!("Ridge {key}, lr {lr}");
             assert_close(&what, &m.coefficients, &numbers(&ridge["coef"]), 1e-7);
-            assert_close(&what, &[m.intercept], &[ridge["intercept"].as_f64().unwrap()], 1e-7);
+            assert_close(
+                &what,
+                &[m.intercept],
+                &[ridge["intercept"].as_f64().unwrap()],
+                1e-7,
+            );
             let logit = &l2[format!("logistic_{key}")];
             let m = LogisticRegression { params }
                 .fit(&training(&x, &c))
                 .unwrap();
             let what = format!("LogisticRegression {key}, lr {lr}");
             assert_close(&what, &m.coefficients, &numbers(&logit["coef"]), 1e-7);
-            assert_close(&what, &[m.intercept], &[logit["intercept"].as_f64().unwrap()], 1e-7);
+            assert_close(
+                &what,
+                &[m.intercept],
+                &[logit["intercept"].as_f64().unwrap()],
+                1e-7,
+            );
         }
     }
 }

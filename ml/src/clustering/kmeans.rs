@@ -277,16 +277,9 @@ impl Estimator for KMeans {
     }
 }
 
-/// Checks `x` is finite and has the dimension of `centroids`.
+/// Checks `x` is finite, well formed and has the dimension of `centroids`.
 pub(super) fn check_point(centroids: &[Vec<f64>], x: Features<'_>) -> Result<(), MlError> {
-    let dim = centroids.first().map_or(0, Vec::len);
-    if x.dim() != dim {
-        return Err(MlError::Dimension {
-            expected: dim,
-            found: x.dim(),
-        });
-    }
-    Ok(x.check_finite()?)
+    x.check(centroids.first().map_or(0, Vec::len))
 }
 
 impl KMeansModel {

@@ -7,9 +7,9 @@
 //! recomputed from the window (two passes, exact to rounding) when a removal cancels most
 //! of a dimension's sum of squares, and once every `window` updates in any case.
 
-use super::VectorColumns;
+use super::{check_output, VectorColumns};
 use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
-use crate::finite::{check_all, check_statistic, Position};
+use crate::finite::check_statistic;
 use crate::params::at_least;
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -109,8 +109,8 @@ fn scale(params: &StandardScalerParams, x: f64, mean: f64, std: f64) -> f64 {
 impl StandardScalerModel {
     /// Scales one finite vector into `out` (`out.len()` must equal the model's dimension).
     pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
-        check_dims(self.mean.len(), x.dim(), out.len())?;
-        x.check_finite()?;
+        x.check(self.mean.len())?;
+        check_output(out.len(), self.mean.len())?;
         for (i, o) in out.iter_mut().enumerate() {
             *o = scale(&self.params, x.get(i), self.mean[i], self.std[i]);
         }
@@ -119,8 +119,8 @@ impl StandardScalerModel {
 
     /// Undoes the scaling of one vector (the inverse of [`Self::transform_one`] where std > 0).
     pub fn inverse_one(&self, y: &[f64], out: &mut [f64]) -> Result<(), MlError> {
-        check_dims(self.mean.len(), y.len(), out.len())?;
-        check_all(y, Position::Feature)?;
+        Features::Dense(y).check(self.mean.len())?;
+        check_output(out.len(), self.mean.len())?;
         for (i, o) in out.iter_mut().enumerate() {
             let s = if self.params.with_std {
                 self.std[i]
@@ -148,23 +148,6 @@ fn welford_add((m, m2): (f64, f64), v: f64, n: f64) -> (f64, f64) {
     let delta = v - m;
     let m = m + delta / n;
     (m, m2 + delta * (v - m))
-}
-
-fn check_dims(dim: usize, x: usize, out: usize) -> Result<(), MlError> {
-    if x != dim {
-        return Err(MlError::Dimension {
-            expected: dim,
-            found: x,
-        });
-    }
-    if out != dim {
-        return Err(MlError::Length {
-            what: "output buffer and model dimension",
-            left: out,
-            right: dim,
-        });
-    }
-    Ok(())
 }
 
 impl Transformer for StandardScalerModel {
@@ -245,13 +228,7 @@ impl OnlineStandardScaler {
     pub fn learn_one(&mut self, x: Features<'_>) -> Result<(), MlError> {
         let first = self.count == 0 && self.recent.is_empty();
         let dim = if first { x.dim() } else { self.mean.len() };
-        if x.dim() != dim {
-            return Err(MlError::Dimension {
-                expected: dim,
-                found: x.dim(),
-            });
-        }
-        x.check_finite()?;
+        x.check(dim)?;
         let n = (self.count + 1) as f64;
         // A delta that overflows makes m2 non-finite too: checking m2 covers both.
         for i in 0..dim {
@@ -322,8 +299,8 @@ impl OnlineStandardScaler {
 
     /// Scales one finite vector with the current statistics into `out`.
     pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
-        check_dims(self.mean.len(), x.dim(), out.len())?;
-        x.check_finite()?;
+        x.check(self.mean.len())?;
+        check_output(out.len(), self.mean.len())?;
         for (i, o) in out.iter_mut().enumerate() {
             *o = scale(
                 &self.params,

@@ -39,15 +39,9 @@ fn finite_features<'a>(frame: &'a Frame, p: &SgdParams) -> Result<&'a [Vector], 
     Ok(vectors)
 }
 
-/// Checks `x` is finite and has the dimension of `coefficients`.
+/// Checks `x` is finite, well formed and has the dimension of `coefficients`.
 fn check_input(coefficients: &[f64], x: &Features<'_>) -> Result<(), MlError> {
-    if x.dim() != coefficients.len() {
-        return Err(MlError::Dimension {
-            expected: coefficients.len(),
-            found: x.dim(),
-        });
-    }
-    Ok(x.check_finite()?)
+    x.check(coefficients.len())
 }
 
 /// Least-squares linear regression, with an intercept when `params.fit_intercept`.

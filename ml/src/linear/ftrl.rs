@@ -249,15 +249,9 @@ impl OnlineLogisticRegression {
         };
     }
 
-    /// Checks `x` is finite and has the model's dimension.
+    /// Checks `x` is finite, well formed and has the model's dimension.
     fn check_features(&self, x: &Features<'_>) -> Result<(), MlError> {
-        if x.dim() != self.dim() {
-            return Err(MlError::Dimension {
-                expected: self.dim(),
-                found: x.dim(),
-            });
-        }
-        Ok(x.check_finite()?)
+        x.check(self.dim())
     }
 
     /// Class and probability of class 1 for one example, without checks (hot path): `x`

@@ -71,15 +71,9 @@ impl StreamingLinearRegressionSgd {
         self.intercept
     }
 
-    /// Checks `x` is finite and has the model's dimension.
+    /// Checks `x` is finite, well formed and has the model's dimension.
     fn check(&self, x: &Features<'_>) -> Result<(), MlError> {
-        if x.dim() != self.weights.len() {
-            return Err(MlError::Dimension {
-                expected: self.weights.len(),
-                found: x.dim(),
-            });
-        }
-        Ok(x.check_finite()?)
+        x.check(self.weights.len())
     }
 }
 

@@ -37,6 +37,18 @@ out["kbins_near_edges"] = {
     "bins": kb.transform(E).tolist(),
 }
 
+# A column whose range (1e-9) is narrower than scikit-learn's smallest bin (1e-8): one edge left.
+N = np.array([[0.0], [5e-10], [1e-9]])
+# scikit-learn drops narrow bins only for the quantile strategy.
+for strategy in ["uniform", "quantile"]:
+    kw = {"quantile_method": "linear"} if strategy == "quantile" else {}
+    kb = KBinsDiscretizer(n_bins=5, encode="ordinal", strategy=strategy, **kw).fit(N)
+    out[f"kbins_narrow_{strategy}"] = {
+        "X": N.tolist(),
+        "edges": [e.tolist() for e in kb.bin_edges_],
+        "bins": kb.transform(N).tolist(),
+    }
+
 ma = MaxAbsScaler().fit(X)
 out["maxabs"] = {"scale": ma.scale_.tolist(), "test": ma.transform(Xtest).tolist()}
 
