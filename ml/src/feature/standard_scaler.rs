@@ -257,7 +257,7 @@ impl OnlineStandardScaler {
                 if self.recent.len() > w {
                     if let Some(old) = self.recent.pop_front() {
                         let cancelled = self.remove(&old);
-                        if cancelled || self.version.0 % w as u64 == 0 {
+                        if cancelled || self.version.0.is_multiple_of(w as u64) {
                             self.recompute();
                         }
                         self.scratch = old;
