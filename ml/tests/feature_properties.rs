@@ -189,7 +189,7 @@ fn batch_scalers_and_discretizer_reject_a_non_finite_value_in_fit_and_transform(
         let err = min_max.transform_one(&[0.0, bad], &mut out).unwrap_err();
         assert!(is_feature_error(&err, 1), "{err}");
         let err = kbins.fit(&clean).unwrap().bin(0, bad).unwrap_err();
-        assert!(is_feature_error(&MlError::from(err), 0));
+        assert!(is_feature_error(&err, 0));
     }
 }
 
