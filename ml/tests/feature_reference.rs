@@ -24,12 +24,12 @@ fn vectors(rows: &[Vec<f64>]) -> Column {
 }
 
 fn input(rows: &[Vec<f64>]) -> Frame {
-    Frame::new().with("input", vectors(rows)).unwrap()
+    Frame::new().with("features", vectors(rows)).unwrap()
 }
 
 fn output(frame: &Frame) -> Vec<Vec<f64>> {
     frame
-        .vectors("output")
+        .vectors("features")
         .unwrap()
         .iter()
         .map(|v| v.features().to_dense())
@@ -50,7 +50,7 @@ fn feature_hasher_matches_flink() {
         .and_then(|f| f.with("f2", Column::Bool(vec![true, false])))
         .unwrap();
     let out = hasher.transform(&frame).unwrap();
-    let rows = out.vectors("output").unwrap();
+    let rows = out.vectors("features").unwrap();
     let expect = [([607u32, 635, 913], [1.0; 3]), ([242, 869, 913], [1.0; 3])];
     for (row, (idx, val)) in rows.iter().zip(expect) {
         let Vector::Sparse(s) = row else {

@@ -8,8 +8,8 @@ use quiver_ml::linear::{
     StreamingLinearRegressionParams, StreamingLinearRegressionSgd,
 };
 use quiver_ml::{
-    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, SparseView, Transformer,
-    Vector, MAX_PARAMETER,
+    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, OnlineModel,
+    RefusedUpdates, SparseView, Transformer, Vector, MAX_PARAMETER,
 };
 
 /// Zero coefficients after one pass of FTRL with L1 strength `reg` over `stream`.
@@ -338,14 +338,23 @@ fn streaming_sgd_refuses_a_diverging_step_and_keeps_its_state() {
     let mut diverging = learner(1.0);
     let mut refused = None;
     for step in 0..200 {
-        let before = diverging.clone();
+        let before = diverging.snapshot().unwrap();
         if let Err(e) = diverging.learn_one(x, 1.0) {
-            assert_eq!(diverging, before, "a refused step changed the state");
+            assert_eq!(
+                diverging.snapshot().unwrap(),
+                before,
+                "a refused step changed the state"
+            );
             refused = Some((step, e));
             break;
         }
     }
     let (step, err) = refused.expect("the diverging learner refused a step");
+    // Divergence is never silent: the refusal is counted, and so is every later one.
+    assert_eq!(diverging.refused_updates(), RefusedUpdates(1));
+    assert!(diverging.learn_one(x, 1.0).is_err());
+    assert_eq!(diverging.refused_updates(), RefusedUpdates(2));
+    assert_eq!(stable.refused_updates(), RefusedUpdates(0));
     assert!(step <= 10, "refused at step {step}");
     let stage = "StreamingLinearRegressionSgd";
     assert!(

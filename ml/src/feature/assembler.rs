@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct VectorAssemblerParams {
     /// Columns to concatenate, in order: numeric (f64, i64, bool) or vector columns.
     pub input_cols: Vec<String>,
-    /// The output dense vector column (default `"output"`).
+    /// The output dense vector column (default `"features"`, what learners read).
     pub output_col: String,
     /// Rows with a NaN or infinite value: `Error` (default), `Skip` the row, or `Keep` it.
     pub handle_invalid: HandleInvalid,
@@ -22,7 +22,7 @@ impl Default for VectorAssemblerParams {
     fn default() -> Self {
         Self {
             input_cols: Vec::new(),
-            output_col: "output".to_string(),
+            output_col: "features".to_string(),
             handle_invalid: HandleInvalid::Error,
         }
     }

@@ -8,7 +8,9 @@
 //! of a dimension's sum of squares, and once every `window` updates in any case.
 
 use super::{check_output, VectorColumns};
-use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
+use crate::api::{
+    online_model_via_persist, Estimator, Frame, MlError, ModelVersion, RefusalCounter, Transformer,
+};
 use crate::finite::check_statistic;
 use crate::params::at_least;
 use crate::persist::Persist;
@@ -178,6 +180,8 @@ pub struct OnlineStandardScaler {
     recent: VecDeque<Vec<f64>>,
     version: ModelVersion,
     #[serde(skip)]
+    refused: RefusalCounter,
+    #[serde(skip)]
     scratch: Vec<f64>,
 }
 
@@ -196,6 +200,7 @@ impl OnlineStandardScaler {
             m2: Vec::new(),
             recent: VecDeque::new(),
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
             scratch: Vec::new(),
         })
     }
@@ -225,7 +230,15 @@ impl OnlineStandardScaler {
 
     /// Adds one finite vector to the statistics. A rejected vector (another dimension, a
     /// NaN or infinite entry, or one so large that the variance overflows) changes nothing.
+    /// A refused vector (an overflowing variance) is counted in
+    /// [`crate::OnlineModel::refused_updates`].
     pub fn learn_one(&mut self, x: Features<'_>) -> Result<(), MlError> {
+        let result = self.add(x);
+        self.refused.note(result)
+    }
+
+    /// [`Self::learn_one`] before its refusal is counted.
+    fn add(&mut self, x: Features<'_>) -> Result<(), MlError> {
         let first = self.count == 0 && self.recent.is_empty();
         let dim = if first { x.dim() } else { self.mean.len() };
         x.check(dim)?;

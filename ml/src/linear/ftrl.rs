@@ -18,7 +18,9 @@
 //! batch touched are updated: the same numbers at O(non-zeros) per example.
 
 use super::binary_prediction;
-use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
+use crate::api::{
+    online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction, RefusalCounter,
+};
 use crate::finite::{check, check_all, Position};
 use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
 use crate::persist::Persist;
@@ -94,6 +96,8 @@ pub struct OnlineLogisticRegression {
     /// True until the first update normalised every dimension.
     first_update: bool,
     version: ModelVersion,
+    #[serde(skip)]
+    refused: RefusalCounter,
 }
 
 impl OnlineLogisticRegression {
@@ -123,6 +127,7 @@ impl OnlineLogisticRegression {
             in_batch: 0,
             first_update: true,
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
         })
     }
 
