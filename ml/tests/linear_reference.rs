@@ -85,7 +85,7 @@ fn linear_regression_matches_flink_coefficients() {
     assert_close(&model.coefficients, &[1.1411, 1.8296], 1e-4);
     // Flink's L1 case. Its L2 and elastic-net numbers ([1.165, 1.780], [1.154, 1.796]) carry
     // Flink's shrink by 1 − lr·reg, an L2 strength of reg / (1 − lr·reg), which quiver-ml
-    // does not copy: its L2 optimum is checked against scikit-learn in `linear_sklearn.rs`.
+    // does not copy: its L2 optimum is checked against scikit-learn in `linear_peers.rs`.
     let l1 = LinearRegression {
         params: sgd(0.1, 1.0),
     }

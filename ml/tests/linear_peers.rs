@@ -1,9 +1,15 @@
-//! Batch linear learners against scikit-learn (`reference/gen_learners_sklearn.py` →
+//! Linear learners against scikit-learn (`reference/gen_learners_sklearn.py` →
 //! `reference/learners_sklearn.json`): the L2-regularised optimum whatever the learning
-//! rate, the intercept, and what the default parameters reach.
+//! rate, the intercept, and what the default parameters reach; and against River
+//! (`reference/gen_river_sgd.py` → `reference/river_sgd.json`): the online linear
+//! regression's learning rate is twice River's for the squared loss (River's gradient is
+//! 2 (ŷ − y)), as documented on `StreamingLinearRegressionParams::learning_rate`.
 
-use quiver_ml::linear::{LinearRegression, LogisticRegression, SgdParams};
-use quiver_ml::{Column, Estimator, Frame, Transformer, Vector};
+use quiver_ml::linear::{
+    LinearRegression, LogisticRegression, SgdParams, StreamingLinearRegressionParams,
+    StreamingLinearRegressionSgd,
+};
+use quiver_ml::{Cell, Estimator, Features, Frame, OnlineLearner, Transformer};
 use serde_json::Value;
 
 fn reference() -> Value {
@@ -24,13 +30,12 @@ fn rows(v: &Value) -> Vec<Vec<f64>> {
 
 /// A frame with `features` and `label`.
 fn training(xs: &[Vec<f64>], ys: &[f64]) -> Frame {
-    Frame::new()
-        .with(
-            "features",
-            Column::Vector(xs.iter().map(|x| Vector::Dense(x.clone())).collect()),
-        )
-        .and_then(|f| f.with("label", Column::F64(ys.to_vec())))
-        .unwrap()
+    let rows = xs.iter().zip(ys);
+    Frame::from_rows(
+        &["features", "label"],
+        rows.map(|(x, &y)| [Cell::from(x.as_slice()), Cell::from(y)]),
+    )
+    .unwrap()
 }
 
 fn assert_close(what: &str, actual: &[f64], expected: &[f64], tol: f64) {
@@ -145,8 +150,25 @@ fn an_untrained_classifier_predicts_class_0_at_margin_0() {
     }
     .fit(&training(&[vec![0.0, 0.0]], &[1.0]))
     .unwrap();
-    let p = model
-        .predict_one(quiver_ml::Features::Dense(&[0.0, 0.0]))
-        .unwrap();
+    let p = model.predict_one(Features::Dense(&[0.0, 0.0])).unwrap();
     assert_eq!((p.value, p.probability), (0.0, Some(0.5)));
+}
+
+#[test]
+fn streaming_sgd_at_learning_rate_lr_steps_as_river_at_half_of_it() {
+    let r: Value = serde_json::from_str(include_str!("reference/river_sgd.json")).unwrap();
+    let params = StreamingLinearRegressionParams {
+        learning_rate: r["quiver_learning_rate"].as_f64().unwrap(),
+        ..StreamingLinearRegressionParams::default()
+    };
+    let mut model = StreamingLinearRegressionSgd::new(params, 3).unwrap();
+    let xs = rows(&r["X"]);
+    for (x, y) in xs.iter().zip(numbers(&r["y"])) {
+        model.learn_one(Features::Dense(x), y).unwrap();
+    }
+    for (w, e) in model.weights().iter().zip(numbers(&r["weights"])) {
+        assert!((w - e).abs() <= 1e-12, "{:?} vs River", model.weights());
+    }
+    let intercept = r["intercept"].as_f64().unwrap();
+    assert!((model.intercept() - intercept).abs() <= 1e-12);
 }
