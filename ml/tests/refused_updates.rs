@@ -5,8 +5,9 @@
 
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
+use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
-use quiver_ml::{Features, MlError, OnlineModel, RefusedUpdates};
+use quiver_ml::{Features, MlError, OnlineLearner, OnlineModel, RefusedUpdates};
 
 fn is_refusal(e: &MlError) -> bool {
     matches!(e, MlError::Diverged { .. } | MlError::Overflow { .. })
@@ -61,4 +62,34 @@ fn online_standard_scaler_counts_a_vector_whose_variance_would_overflow() {
     ));
     assert_eq!(scaler.refused_updates(), RefusedUpdates(1));
     assert_eq!(scaler.snapshot().unwrap(), before);
+}
+
+#[test]
+fn ftrl_refuses_a_step_whose_squared_gradient_overflows() {
+    for batch in [1, 2] {
+        let params = FtrlParams {
+            global_batch_size: batch,
+            ..FtrlParams::default()
+        };
+        let mut ftrl = OnlineLogisticRegression::new(params, 2, Some(vec![0.5, -0.5])).unwrap();
+        // A finite feature of 1e200 on a wrong prediction (margin 5e199, label 0): the
+        // gradient's square, summed into n, is +inf, and the step's z and coefficient would
+        // be NaN.
+        for _ in 0..batch - 1 {
+            ftrl.learn_one(Features::Dense(&[1.0, 1.0]), 1.0).unwrap();
+        }
+        let before = ftrl.coefficients().to_vec();
+        let e = ftrl
+            .learn_one(Features::Dense(&[1e200, 1.0]), 0.0)
+            .unwrap_err();
+        assert!(is_refusal(&e), "batch {batch}: {e}");
+        assert_eq!(ftrl.coefficients(), before.as_slice(), "batch {batch}");
+        assert_eq!(ftrl.refused_updates(), RefusedUpdates(1));
+        // The learner goes on from where it was.
+        for _ in 0..batch {
+            ftrl.learn_one(Features::Dense(&[1.0, 1.0]), 1.0).unwrap();
+        }
+        assert!(ftrl.coefficients().iter().all(|w| w.is_finite()));
+        assert_ne!(ftrl.coefficients(), before.as_slice());
+    }
 }
