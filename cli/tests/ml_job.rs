@@ -1,7 +1,8 @@
 //! An online learning job end to end: a CSV through `standard_scaler` → `logistic_regression`
 //! with parallelism 1 in `quiver local`, and every output row's scaled features, prediction,
 //! probability and model version equal to the `quiver-ml` library run sequentially on the same
-//! rows (the scaler learns each row, then scales it; FTRL predicts it, then learns from it).
+//! rows (the scaler scales each row with the rows before it, then learns it; FTRL predicts it,
+//! then learns from it, one example at a time by default).
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
@@ -112,15 +113,31 @@ fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
         ..StandardScalerParams::default()
     };
     let mut scaler = OnlineStandardScaler::new(params, None).expect("scaler");
-    let mut clf = OnlineLogisticRegression::new(FtrlParams::default(), 3, None).expect("ftrl");
+    let mut clf = OnlineLogisticRegression::new(
+        FtrlParams {
+            global_batch_size: 1,
+            fit_intercept: true,
+            ..FtrlParams::default()
+        },
+        3,
+        None,
+    )
+    .expect("ftrl");
     examples
         .iter()
         .map(|e| {
-            scaler.learn_one(Features::Dense(&e.x)).expect("learn");
+            // Scaled with the rows before it; the first row has none and is learnt first.
+            let first = scaler.count() == 0;
+            if first {
+                scaler.learn_one(Features::Dense(&e.x)).expect("learn");
+            }
             let mut scaled = vec![0.0; 3];
             scaler
                 .transform_one(Features::Dense(&e.x), &mut scaled)
                 .expect("transform");
+            if !first {
+                scaler.learn_one(Features::Dense(&e.x)).expect("learn");
+            }
             let version = clf.version().0;
             let p = clf
                 .predict_then_learn(Features::Dense(&scaled), e.y)
@@ -187,8 +204,8 @@ fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_r
             "row {}",
             example.id
         );
-        // FTRL updates once per 32 examples (Flink ML's default global batch size).
-        assert_eq!(*version, example.id as u64 / 32, "row {}", example.id);
+        // FTRL learns from every example (the stage's default global batch size, 1).
+        assert_eq!(*version, example.id as u64, "row {}", example.id);
         if example.id as usize >= ROWS / 2 && *prediction == example.y {
             correct_late += 1;
         }

@@ -364,3 +364,56 @@ fn streaming_sgd_refuses_a_diverging_step_and_keeps_its_state() {
     assert!(diverging.weights()[0].abs() <= MAX_PARAMETER);
     assert!(diverging.intercept().abs() <= MAX_PARAMETER);
 }
+
+/// FTRL's intercept is the step of a dimension whose value is always 1 (without
+/// regularisation): with `fit_intercept` the learner predicts exactly as one without it
+/// given that extra dimension, mini-batched or not.
+#[test]
+fn ftrl_intercept_is_an_unregularised_constant_dimension() {
+    for global_batch_size in [1, 4] {
+        let base = FtrlParams {
+            global_batch_size,
+            ..FtrlParams::default()
+        };
+        let with = FtrlParams {
+            fit_intercept: true,
+            ..base.clone()
+        };
+        let mut fitted = OnlineLogisticRegression::new(with, 2, None).unwrap();
+        let mut widened = OnlineLogisticRegression::new(base, 3, None).unwrap();
+        for i in 0..200_u32 {
+            let x = [f64::from(i % 7) - 3.0, f64::from(i % 5) * 0.5];
+            // Mostly class 1: the intercept has something to learn.
+            let y = if i % 4 == 0 { 0.0 } else { 1.0 };
+            let a = fitted.predict_then_learn(Features::Dense(&x), y).unwrap();
+            let b = widened
+                .predict_then_learn(Features::Dense(&[x[0], x[1], 1.0]), y)
+                .unwrap();
+            assert_eq!(a, b, "example {i}, batch {global_batch_size}");
+        }
+        assert_eq!(fitted.intercept(), widened.coefficients()[2]);
+        assert!(fitted.intercept() > 0.0);
+    }
+}
+
+/// Without features to tell the classes apart, only an intercept learns the base rate.
+#[test]
+fn ftrl_with_an_intercept_learns_the_base_rate_and_without_it_cannot() {
+    let learn = |fit_intercept| {
+        let params = FtrlParams {
+            global_batch_size: 1,
+            fit_intercept,
+            ..FtrlParams::default()
+        };
+        let mut m = OnlineLogisticRegression::new(params, 1, None).unwrap();
+        for _ in 0..100 {
+            m.learn_one(Features::Dense(&[0.0]), 1.0).unwrap();
+        }
+        m.predict_one(Features::Dense(&[0.0]))
+            .unwrap()
+            .probability
+            .unwrap()
+    };
+    assert!(learn(true) > 0.75, "{}", learn(true));
+    assert_eq!(learn(false), 0.5);
+}

@@ -114,6 +114,16 @@ fn standardised(seen: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// What the scaler stage emits for `x` after the rows `before`: `x` standardised by the rows
+/// before it, or by itself alone when it is the first (zeros).
+fn progressive(before: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
+    if before.is_empty() {
+        standardised(&[x.to_vec()], x)
+    } else {
+        standardised(before, x)
+    }
+}
+
 fn assert_close(found: ValueRef<'_>, expected: &[f64]) {
     let Dense(found) = found else {
         panic!("a dense vector, got {found:?}")
@@ -168,8 +178,8 @@ fn scaler_reads_a_dense_column_with_nulls_and_a_nan_entry_as_nulls() {
     for (r, row) in rows.iter().enumerate() {
         match row {
             Some(x) if x.iter().all(|v| v.is_finite()) => {
+                assert_close(out.column(1).get(r), &progressive(&seen, x));
                 seen.push(x.to_vec());
-                assert_close(out.column(1).get(r), &standardised(&seen, x));
             }
             _ => assert_eq!(out.column(1).get(r), Null, "row {r}"),
         }
@@ -194,8 +204,8 @@ fn scaler_reads_a_sparse_column_as_its_dense_equivalent() {
         for (&i, &v) in indices.iter().zip(*vals) {
             x[i as usize] = v;
         }
-        seen.push(x.clone());
-        assert_close(out.column(1).get(r), &standardised(&seen, &x));
+        assert_close(out.column(1).get(r), &progressive(&seen, &x));
+        seen.push(x);
     }
 }
 
@@ -237,12 +247,14 @@ fn logistic_regression_on_a_dense_column_with_null_features_and_labels_is_the_li
         reg: 0.0,
         elastic_net: 0.0,
         global_batch_size: 4,
+        fit_intercept: true,
         outputs: LearnerColumns::default(),
     });
     let mut op = build_kind(kind, &[("x", ValueType::Dense), ("y", ValueType::I64)]);
     let out = run(&mut *op, &input);
     let params = FtrlParams {
         global_batch_size: 4,
+        fit_intercept: true,
         ..FtrlParams::default()
     };
     let mut model = OnlineLogisticRegression::new(params, 2, None).unwrap();

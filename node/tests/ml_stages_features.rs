@@ -1,5 +1,5 @@
-//! The feature stages: the scaler learns each row then scales it (naive recomputation of the
-//! running mean and sample deviation), the hasher matches Flink ML's reference indices, the
+//! The feature stages: the scaler scales each row with the rows before it, then learns it
+//! (naive recomputation of the running mean and sample deviation), the hasher matches Flink ML's reference indices, the
 //! assembler concatenates, one-hot numbers categories in order of first appearance within
 //! `max_categories` and keeps them across a snapshot and a rescale.
 
@@ -30,7 +30,7 @@ fn assert_close(a: &[f64], b: &[f64]) {
 }
 
 #[test]
-fn scaler_learns_each_row_then_scales_it_with_the_running_statistics() {
+fn scaler_scales_each_row_with_the_rows_before_it_then_learns_it() {
     let data = [[2.0, 10.0], [4.0, 0.0], [9.0, 5.0], [1.0, -3.0], [5.0, 8.0]];
     let rows: Vec<Row> = data
         .iter()
@@ -40,7 +40,8 @@ fn scaler_learns_each_row_then_scales_it_with_the_running_statistics() {
         "kind = \"standard_scaler\"\ncolumns = [\"a\", \"b\"]\noutput = \"f\"\nwith_mean = true";
     let out = run(&mut *build(r#"{ a = "f64", b = "i64" }"#, table), &rows, 2);
     for (n, row) in out.iter().enumerate() {
-        let seen = &data[..=n];
+        // The first row has no rows before it: it is learnt first.
+        let seen = &data[..n.max(1)];
         let Value::Dense(scaled) = &row[2] else {
             panic!("a dense vector")
         };
@@ -49,7 +50,7 @@ fn scaler_learns_each_row_then_scales_it_with_the_running_statistics() {
                 let mean = seen.iter().map(|r| r[d]).sum::<f64>() / seen.len() as f64;
                 let var = seen.iter().map(|r| (r[d] - mean).powi(2)).sum::<f64>()
                     / (seen.len() as f64 - 1.0);
-                if n == 0 {
+                if seen.len() < 2 {
                     0.0 // one row: no deviation yet
                 } else {
                     (data[n][d] - mean) / var.sqrt()
@@ -64,14 +65,15 @@ fn scaler_learns_each_row_then_scales_it_with_the_running_statistics() {
 fn scaler_gives_a_null_vector_for_a_null_feature_and_does_not_learn_it() {
     let rows = vec![
         vec![Value::F64(1.0)],
+        vec![Value::F64(5.0)],
         vec![Value::Null],
         vec![Value::F64(3.0)],
     ];
     let table = "kind = \"standard_scaler\"\ncolumns = [\"a\"]\noutput = \"f\"";
-    let out = run(&mut *build(r#"{ a = "f64" }"#, table), &rows, 3);
-    assert_eq!(out[1][1], Value::Null);
-    // Two rows learnt (1 and 3): sample deviation √2; with_std only: 3 / √2.
-    assert_eq!(out[2][1], dense(&[3.0 / 2f64.sqrt()]));
+    let out = run(&mut *build(r#"{ a = "f64" }"#, table), &rows, 4);
+    assert_eq!(out[2][1], Value::Null);
+    // Two rows learnt before the last (1 and 5): sample deviation √8; with_std only: 3 / √8.
+    assert_eq!(out[3][1], dense(&[3.0 / 8f64.sqrt()]));
 }
 
 #[test]

@@ -178,7 +178,8 @@ fn every_ml_kind_parses_with_its_defaults() {
             output: "item_vec".to_string(),
         })
     );
-    // Flink ML's OnlineLogisticRegression defaults.
+    // Flink ML's OnlineLogisticRegression alpha and beta, learning from every example, with an
+    // intercept.
     assert_eq!(
         kind_of(&spec, "clf"),
         &StageKind::LogisticRegression(LogisticRegressionStage {
@@ -188,7 +189,8 @@ fn every_ml_kind_parses_with_its_defaults() {
             beta: 0.1,
             reg: 0.0,
             elastic_net: 0.0,
-            global_batch_size: 32,
+            global_batch_size: 1,
+            fit_intercept: true,
             outputs: LearnerColumns::default(),
         })
     );
@@ -436,7 +438,7 @@ fn unknown_field_lists_the_fields_of_the_kind() {
         error_after("label = \"y\"", "label = \"y\"\nlearning_rate = 0.1"),
         "stage \"clf\": unknown field \"learning_rate\"; allowed fields: name, kind, input, \
          parallelism, features, label, alpha, beta, reg, elastic_net, global_batch_size, \
-         prediction_col, probability_col, model_version_col"
+         fit_intercept, prediction_col, probability_col, model_version_col"
     );
 }
 

@@ -7,6 +7,8 @@
 //! `σ = (√(n + g²) − √n) / α; z += g − σ w; n += g²;`
 //! `w = 0 if |z| ≤ l1 else (sign(z) l1 − z) / ((β + √n) / α + l2)`,
 //! with `l1 = elastic_net · reg`, `l2 = (1 − elastic_net) · reg`.
+//! With `fit_intercept` the margin is `w·x + b` and `b` takes the same step as a dimension
+//! whose value is always 1, without regularisation (Flink ML has no intercept).
 //!
 //! Features, labels and weights must be finite (a rejected example changes nothing). FTRL
 //! keeps its coefficients bounded by construction (`|w| ≤ α |z| / (β + √n)`, and the
@@ -14,7 +16,7 @@
 //! a feature beyond about 1e154 overflows `n += g²`, and the step's `z` and `w` would be NaN.
 //! Such an update is refused ([`MlError::Diverged`], counted in
 //! [`crate::OnlineModel::refused_updates`]): the dimensions it stepped are put back, its
-//! batch is dropped and the version does not move.
+//! batch (the intercept's share included) is dropped and the version does not move.
 //!
 //! Flink updates every dimension on each batch; a dimension without gradient keeps the
 //! value its `(z, n)` gives, so after the first batch (which runs over every dimension,
@@ -44,6 +46,10 @@ pub struct FtrlParams {
     pub elastic_net: f64,
     /// Examples per update (default 32; 1 updates on every example).
     pub global_batch_size: usize,
+    /// Learn an intercept (default false, as Flink ML). Snapshots from before the field
+    /// existed read as false.
+    #[serde(default)]
+    pub fit_intercept: bool,
 }
 
 impl Default for FtrlParams {
@@ -54,6 +60,7 @@ impl Default for FtrlParams {
             reg: 0.0,
             elastic_net: 0.0,
             global_batch_size: 32,
+            fit_intercept: false,
         }
     }
 }
@@ -92,6 +99,12 @@ pub struct OnlineLogisticRegression {
     l2: f64,
     /// The coefficients, read on every prediction.
     coefficients: Vec<f64>,
+    /// The intercept (0 unless `fit_intercept`).
+    #[serde(default)]
+    intercept: f64,
+    /// FTRL and batch state of the intercept.
+    #[serde(default)]
+    intercept_slot: Slot,
     /// Per-dimension FTRL and batch state, together so one update touches one cache line.
     slots: Vec<Slot>,
     /// Dimensions the pending batch touched (each once).
@@ -129,6 +142,8 @@ impl OnlineLogisticRegression {
             l2: (1.0 - params.elastic_net) * params.reg,
             params,
             coefficients,
+            intercept: 0.0,
+            intercept_slot: Slot::default(),
             slots: vec![Slot::default(); dim],
             touched: Vec::new(),
             in_batch: 0,
@@ -144,6 +159,17 @@ impl OnlineLogisticRegression {
         &self.coefficients
     }
 
+    /// The current intercept (0 without `fit_intercept`).
+    pub fn intercept(&self) -> f64 {
+        self.intercept
+    }
+
+    /// The margin `w·x + b` of finite `x` of the model's dimension.
+    #[inline]
+    fn margin(&self, x: &Features<'_>) -> f64 {
+        x.dot(&self.coefficients) + self.intercept
+    }
+
     /// The model dimension.
     pub fn dim(&self) -> usize {
         self.coefficients.len()
@@ -155,7 +181,7 @@ impl OnlineLogisticRegression {
     pub fn learn_weighted(&mut self, x: Features<'_>, y: f64, weight: f64) -> Result<(), MlError> {
         self.check(&x, y)?;
         check(weight, || Position::Weight)?;
-        let margin = x.dot(&self.coefficients);
+        let margin = self.margin(&x);
         let result = self.learn_at_margin(x, y, weight, margin);
         self.refused.note(result)
     }
@@ -200,6 +226,9 @@ impl OnlineLogisticRegression {
                 self.step(i, g);
             });
             self.kept()?;
+            if self.params.fit_intercept {
+                self.step_intercept(err);
+            }
             self.version = self.version.next();
             return Ok(());
         }
@@ -213,6 +242,10 @@ impl OnlineLogisticRegression {
             s.grad += err * v;
             s.weight_sum += per_dim_weight;
         });
+        if self.params.fit_intercept {
+            self.intercept_slot.grad += err;
+            self.intercept_slot.weight_sum += 1.0;
+        }
         self.in_batch += 1;
         if self.in_batch >= self.params.global_batch_size {
             return self.update();
@@ -229,6 +262,12 @@ impl OnlineLogisticRegression {
                 s.grad
             }
         };
+        // The intercept's gradient is in [−1, 1]: it steps once the dimensions' steps are kept.
+        let intercept_grad = self
+            .params
+            .fit_intercept
+            .then(|| grad_of(&self.intercept_slot));
+        (self.intercept_slot.grad, self.intercept_slot.weight_sum) = (0.0, 0.0);
         if self.first_update {
             for i in 0..self.slots.len() {
                 let g = grad_of(&self.slots[i]);
@@ -249,6 +288,9 @@ impl OnlineLogisticRegression {
         self.touched.clear();
         self.in_batch = 0;
         kept?;
+        if let Some(g) = intercept_grad {
+            self.step_intercept(g);
+        }
         self.first_update = false;
         self.version = self.version.next();
         Ok(())
@@ -285,20 +327,24 @@ impl OnlineLogisticRegression {
             self.undo
                 .push((i as u32, self.slots[i], self.coefficients[i]));
         }
+        let (alpha, beta, l1, l2) = (self.params.alpha, self.params.beta, self.l1, self.l2);
+        ftrl_step(
+            &mut self.slots[i],
+            &mut self.coefficients[i],
+            g,
+            [alpha, beta, l1, l2],
+        );
+    }
+
+    /// The intercept's step with gradient `g` (never regularised).
+    fn step_intercept(&mut self, g: f64) {
         let (alpha, beta) = (self.params.alpha, self.params.beta);
-        let s = &mut self.slots[i];
-        let w = &mut self.coefficients[i];
-        let n = s.n + g * g;
-        let sqrt_n = n.sqrt();
-        let sigma = (sqrt_n - s.sqrt_n) / alpha;
-        s.z += g - sigma * *w;
-        s.n = n;
-        s.sqrt_n = sqrt_n;
-        *w = if s.z.abs() <= self.l1 {
-            0.0
-        } else {
-            (s.z.signum() * self.l1 - s.z) / ((beta + sqrt_n) / alpha + self.l2)
-        };
+        ftrl_step(
+            &mut self.intercept_slot,
+            &mut self.intercept,
+            g,
+            [alpha, beta, 0.0, 0.0],
+        );
     }
 
     /// Checks `x` is finite, well formed and has the model's dimension.
@@ -310,8 +356,25 @@ impl OnlineLogisticRegression {
     /// must be finite and of the model's dimension.
     #[inline]
     pub fn probability(&self, x: Features<'_>) -> f64 {
-        binary_prediction(x.dot(&self.coefficients)).1
+        binary_prediction(self.margin(&x)).1
     }
+}
+
+/// One FTRL-Proximal step of a coordinate (`slot`, weight `w`) with gradient `g` and
+/// `[α, β, l1, l2]`.
+#[inline]
+fn ftrl_step(s: &mut Slot, w: &mut f64, g: f64, [alpha, beta, l1, l2]: [f64; 4]) {
+    let n = s.n + g * g;
+    let sqrt_n = n.sqrt();
+    let sigma = (sqrt_n - s.sqrt_n) / alpha;
+    s.z += g - sigma * *w;
+    s.n = n;
+    s.sqrt_n = sqrt_n;
+    *w = if s.z.abs() <= l1 {
+        0.0
+    } else {
+        (s.z.signum() * l1 - s.z) / ((beta + sqrt_n) / alpha + l2)
+    };
 }
 
 online_model_via_persist!(OnlineLogisticRegression);
@@ -326,7 +389,7 @@ impl OnlineLearner for OnlineLogisticRegression {
 
     fn predict_then_learn(&mut self, x: Features<'_>, y: f64) -> Result<Prediction, MlError> {
         self.check(&x, y)?;
-        let margin = x.dot(&self.coefficients);
+        let margin = self.margin(&x);
         let result = self.learn_at_margin(x, y, 1.0, margin);
         self.refused.note(result)?;
         let (class, p) = binary_prediction(margin);
@@ -338,7 +401,7 @@ impl OnlineLearner for OnlineLogisticRegression {
 
     fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
         self.check_features(&x)?;
-        let (class, p) = binary_prediction(x.dot(&self.coefficients));
+        let (class, p) = binary_prediction(self.margin(&x));
         Ok(Prediction {
             value: class,
             probability: Some(p),

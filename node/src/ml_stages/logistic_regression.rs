@@ -20,6 +20,7 @@ pub(super) fn params(spec: &LogisticRegressionStage) -> FtrlParams {
         reg: spec.reg,
         elastic_net: spec.elastic_net,
         global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
+        fit_intercept: spec.fit_intercept,
     }
 }
 

@@ -1,8 +1,10 @@
 //! `kind = "standard_scaler"`: online standardisation
 //! (`quiver_ml::feature::OnlineStandardScaler`, Welford's running mean and variance, over all
-//! rows or the last `window`). Each row first updates the statistics, then is scaled with them
-//! (as River's `StandardScaler` inside a learning pipeline); adds the dense vector `output`.
-//! With fewer than two rows seen the standard deviation is 0 and scaled values are 0.
+//! rows or the last `window`). Each row is scaled with the statistics of the rows before it,
+//! then added to them (progressive, as the learners predict before they learn: a row never
+//! scales itself, which is how River's `StandardScaler` predicts inside a pipeline); the first
+//! row is added first, having nothing before it. Adds the dense vector `output`. With fewer
+//! than two rows seen the standard deviation is 0 and scaled values are 0.
 
 use super::columns::{data_error, refused, row_error};
 use super::features::FeatureReader;
@@ -63,11 +65,18 @@ impl AddColumns for ScalerOperator {
                 None => scaled.push_null(),
                 Some(x) => {
                     let bad_row = |e| row_error(&self.stage, event_time, e);
-                    self.scaler.learn_one(x).map_err(bad_row)?;
+                    // The first row has no earlier rows to be scaled with.
+                    let first = self.scaler.count() == 0;
+                    if first {
+                        self.scaler.learn_one(x).map_err(bad_row)?;
+                    }
                     self.scaled.resize(x.dim(), 0.0);
                     self.scaler
                         .transform_one(x, &mut self.scaled)
                         .map_err(bad_row)?;
+                    if !first {
+                        self.scaler.learn_one(x).map_err(bad_row)?;
+                    }
                     scaled
                         .push_dense(&self.scaled)
                         .map_err(|e| refused(&self.stage, e))?;

@@ -141,8 +141,11 @@ pub struct LogisticRegressionStage {
     pub reg: f64,
     /// `elastic_net`: share of `reg` that is L1, in [0, 1] (default 0).
     pub elastic_net: f64,
-    /// `global_batch_size`: examples per model update (default 32; 1: every example).
+    /// `global_batch_size`: examples per model update (default 1: learn from every example
+    /// before the next is predicted, as River; Flink ML's mini-batches use 32).
     pub global_batch_size: u64,
+    /// `fit_intercept`: learn an intercept (default true; Flink ML has none).
+    pub fit_intercept: bool,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
 }

@@ -169,6 +169,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "reg",
             "elastic_net",
             "global_batch_size",
+            "fit_intercept",
             "prediction_col",
             "probability_col",
             "model_version_col",
@@ -183,7 +184,8 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         elastic_net: number(fields, "elastic_net", 0.0, Range::Unit)?,
         global_batch_size: fields
             .integer("global_batch_size", 1, 1 << 20)?
-            .unwrap_or(32),
+            .unwrap_or(1),
+        fit_intercept: flag(fields, "fit_intercept", true)?,
         outputs: learner_columns(fields)?,
     }))
 }

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Progressive-validation quality of Quiver's learner stages beside River's defaults.
+
+Public data sets that ship inside the River and scikit-learn packages (nothing is downloaded
+and nothing is committed): each is written as a CSV with a `ts` column (the row number, so the
+stream keeps the data set's order), then
+
+  * River runs its defaults, `StandardScaler() | LogisticRegression()` (classification) or
+    `StandardScaler() | LinearRegression()` (regression): predict, then learn, row by row;
+  * Quiver runs `quiver local` on a job of two stages with their defaults, `standard_scaler`
+    (`with_mean = true`) then `logistic_regression` or `linear_regression`, and the rows of
+    its file sink are scored the same way (a null prediction counts as wrong, or as 0).
+
+Usage: ml_quality.py QUIVER WORKDIR   (bench/ml_quality.sh sets both up)
+Prints one line per data set and learner: samples, Quiver's metric, River's, and which is
+better.
+"""
+import csv
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+
+from river import datasets, linear_model, preprocessing
+from sklearn import datasets as skdatasets
+
+
+def river_sets():
+    """(name, task, rows of (features dict, label)) for the bundled sets."""
+    out = []
+    for name, ds in [("phishing", datasets.Phishing()), ("bananas", datasets.Bananas()),
+                     ("shuttle", datasets.Shuttle())]:
+        out.append((name, "classification", [(x, int(bool(y))) for x, y in ds]))
+    for name, ds in [("trump_approval", datasets.TrumpApproval()),
+                     ("chick_weights", datasets.ChickWeights())]:
+        out.append((name, "regression", [(x, float(y)) for x, y in ds]))
+    return out
+
+
+def sklearn_sets():
+    """scikit-learn's bundled sets in their file order."""
+    out = []
+    for name, load, task in [("breast_cancer", skdatasets.load_breast_cancer, "classification"),
+                             ("diabetes", skdatasets.load_diabetes, "regression")]:
+        bunch = load()
+        names = [f"f{i}" for i in range(bunch.data.shape[1])]
+        rows = [(dict(zip(names, map(float, row))), (int(y) if task == "classification" else float(y)))
+                for row, y in zip(bunch.data, bunch.target)]
+        out.append((name, task, rows))
+    return out
+
+
+def write_csv(path, rows):
+    """Writes `ts, x0..xn, y`; returns the number of features."""
+    keys = list(rows[0][0].keys())
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ts"] + [f"x{i}" for i in range(len(keys))] + ["y"])
+        for i, (x, y) in enumerate(rows):
+            w.writerow([i] + [float(x[k]) for k in keys] + [y])
+    return len(keys)
+
+
+def spec(name, task, dim):
+    learner = "logistic_regression" if task == "classification" else "linear_regression"
+    label = "i64" if task == "classification" else "f64"
+    cols = ", ".join(f'x{i} = "f64"' for i in range(dim))
+    names = ", ".join(f'"x{i}"' for i in range(dim))
+    return f"""[job]
+name = "quality-{name}"
+parallelism = 1
+
+[[source]]
+name = "rows"
+kind = "file"
+path = "{name}.csv"
+format = "csv"
+schema = {{ ts = "i64", {cols}, y = "{label}" }}
+event_time = "ts"
+
+[[stage]]
+name = "scaled"
+kind = "standard_scaler"
+input = "rows"
+columns = [{names}]
+output = "features"
+with_mean = true
+
+[[stage]]
+name = "model"
+kind = "{learner}"
+input = "scaled"
+features = "features"
+label = "y"
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "model"
+path = "out-{name}/"
+mode = "overwrite"
+"""
+
+
+def metric(task, ys, preds):
+    """Accuracy (classification) or MAE (regression); a missing prediction is wrong / 0."""
+    if task == "classification":
+        return sum(1 for y, p in zip(ys, preds) if p is not None and int(p) == y) / len(ys)
+    return sum(abs((p if p is not None else 0.0) - y) for y, p in zip(ys, preds)) / len(ys)
+
+
+def river_run(task, rows):
+    if task == "classification":
+        model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    else:
+        model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+    preds = []
+    for x, y in rows:
+        p = model.predict_one(x)
+        preds.append(None if p is None else (int(bool(p)) if task == "classification" else p))
+        model.learn_one(x, bool(y) if task == "classification" else y)
+    return preds
+
+
+def quiver_run(quiver, work, name, task, dim):
+    path = os.path.join(work, f"{name}.toml")
+    with open(path, "w") as f:
+        f.write(spec(name, task, dim))
+    subprocess.run([quiver, "local", path], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    out = []
+    for part in sorted(glob.glob(os.path.join(work, f"out-{name}", "*.jsonl"))):
+        with open(part) as f:
+            out += [json.loads(line) for line in f]
+    out.sort(key=lambda r: r["ts"])
+    return [r["prediction"] for r in out]
+
+
+def main():
+    quiver, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    print(f"{'data set':16} {'n':>6} {'metric':9} {'Quiver':>8} {'River':>8}  better")
+    for name, task, rows in river_sets() + sklearn_sets():
+        dim = write_csv(os.path.join(work, f"{name}.csv"), rows)
+        ys = [y for _, y in rows]
+        q = quiver_run(quiver, work, name, task, dim)
+        if len(q) != len(rows):
+            sys.exit(f"{name}: Quiver wrote {len(q)} rows of {len(rows)}")
+        r = river_run(task, rows)
+        mq, mr = metric(task, ys, q), metric(task, ys, r)
+        higher_is_better = task == "classification"
+        if math.isclose(mq, mr, rel_tol=1e-9):
+            better = "equal"
+        else:
+            better = "Quiver" if (mq > mr) == higher_is_better else "River"
+        kind = "accuracy" if higher_is_better else "MAE"
+        print(f"{name:16} {len(rows):>6} {kind:9} {mq:8.4f} {mr:8.4f}  {better}")
+
+
+if __name__ == "__main__":
+    main()
