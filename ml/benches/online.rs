@@ -55,6 +55,7 @@ fn ftrl_model() -> OnlineLogisticRegression {
         reg: 0.001,
         elastic_net: 0.5,
         global_batch_size: 1,
+        fit_intercept: false,
     };
     valid(OnlineLogisticRegression::new(
         params,

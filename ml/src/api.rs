@@ -6,12 +6,14 @@ mod error;
 mod frame;
 mod online;
 mod pipeline;
+mod rows;
 
 pub use error::MlError;
 pub use frame::{Column, Frame};
-pub(crate) use online::online_model_via_persist;
-pub use online::{ModelVersion, OnlineLearner, OnlineModel, Prediction};
+pub(crate) use online::{online_model_via_persist, RefusalCounter};
+pub use online::{ModelVersion, OnlineLearner, OnlineModel, Prediction, RefusedUpdates};
 pub use pipeline::{DynEstimator, Pipeline, PipelineModel, PipelineStage};
+pub use rows::Cell;
 
 use crate::persist::{Persist, PersistError, StoredModel};
 

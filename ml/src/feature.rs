@@ -1,7 +1,9 @@
 //! Feature stages: scaling, hashing, assembling, encoding, discretising, imputing.
 //!
 //! Each stage reads the columns named in its params from a [`crate::Frame`] and adds
-//! its output column(s). Stages that a streaming job runs per record also offer a
+//! its output column(s). The vector stages' defaults chain: the assembler and the hasher
+//! write `features`, the scalers and the discretiser read and replace `features`, and the
+//! learners read `features`. Stages that a streaming job runs per record also offer a
 //! `transform_one`-style method over borrowed vectors that does not allocate.
 
 mod assembler;
@@ -33,19 +35,23 @@ use crate::finite::check_vectors;
 use crate::vector::Vector;
 
 /// The input and output vector columns of a one-column stage.
+///
+/// Both default to `"features"`, the column the assembler and hasher write and the learners
+/// read, so that stages chain in a [`crate::Pipeline`] with their defaults: the stage
+/// replaces the features with its output. (Flink ML's defaults are `"input"` / `"output"`.)
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VectorColumns {
-    /// The input vector column (default `"input"`).
+    /// The input vector column (default `"features"`).
     pub input_col: String,
-    /// The output vector column (default `"output"`).
+    /// The output vector column (default `"features"`, replacing the input).
     pub output_col: String,
 }
 
 impl Default for VectorColumns {
     fn default() -> Self {
         Self {
-            input_col: "input".to_string(),
-            output_col: "output".to_string(),
+            input_col: "features".to_string(),
+            output_col: "features".to_string(),
         }
     }
 }
@@ -131,6 +137,19 @@ impl VectorColumns {
             for (i, (o, &v)) in y.iter_mut().zip(x).enumerate() {
                 *o = f(i, v);
             }
+        })
+    }
+}
+
+/// Checks a per-row output buffer has the model's dimension (so no entry is left unwritten).
+fn check_output(out: usize, dim: usize) -> Result<(), MlError> {
+    if out == dim {
+        Ok(())
+    } else {
+        Err(MlError::Length {
+            what: "output buffer and model dimension",
+            left: out,
+            right: dim,
         })
     }
 }

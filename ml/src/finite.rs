@@ -163,12 +163,16 @@ pub(crate) fn check_column(column: &str, values: &[f64]) -> Result<(), NonFinite
     check_all(values, |row| Position::cell(column, row))
 }
 
-/// Checks the vector column `column` of a frame.
-pub(crate) fn check_vectors(column: &str, vectors: &[Vector]) -> Result<(), NonFinite> {
+/// Checks the vector column `column` of a frame: finite entries, and sparse vectors well
+/// formed.
+pub(crate) fn check_vectors(column: &str, vectors: &[Vector]) -> Result<(), MlError> {
     vectors.iter().enumerate().try_for_each(|(row, v)| {
+        if let Vector::Sparse(s) = v {
+            s.view().check_layout()?;
+        }
         v.features()
             .check_finite()
-            .map_err(|e| e.in_cell(column, row))
+            .map_err(|e| MlError::from(e.in_cell(column, row)))
     })
 }
 

@@ -16,8 +16,8 @@ pub mod recommendation;
 pub mod vector;
 
 pub use api::{
-    Column, Estimator, Frame, MlError, Model, ModelVersion, OnlineLearner, OnlineModel, Pipeline,
-    PipelineModel, Prediction, Transformer,
+    Cell, Column, Estimator, Frame, MlError, Model, ModelVersion, OnlineLearner, OnlineModel,
+    Pipeline, PipelineModel, Prediction, RefusedUpdates, Transformer,
 };
 pub use finite::{NonFinite, MAX_PARAMETER};
 pub use params::ParamError;

@@ -21,10 +21,11 @@ pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Flink ML's binary prediction from a margin: `(class, probability of class 1)`,
-/// class 1 when the margin is ≥ 0.
+/// The binary prediction from a margin: `(class, probability of class 1)`, class 1 when
+/// the margin is > 0 (the probability > ½), as scikit-learn; a margin of 0 (an untrained
+/// model) predicts class 0. (Flink ML predicts class 1 at a margin of 0.)
 #[inline]
 pub fn binary_prediction(margin: f64) -> (f64, f64) {
     let p = 1.0 - 1.0 / (1.0 + margin.exp());
-    (if margin >= 0.0 { 1.0 } else { 0.0 }, p)
+    (if margin > 0.0 { 1.0 } else { 0.0 }, p)
 }

@@ -5,6 +5,7 @@
 //! held by the runtime (`Arc<[f64]>` or `Arc<SparseVector>`) is passed to a
 //! learner as a borrowed [`Features`] without copying.
 
+use crate::api::MlError;
 use crate::finite::{check_all, NonFinite, Position};
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +87,23 @@ impl SparseView<'_> {
             && self.indices.last().is_none_or(|&i| i < self.dim)
     }
 
+    /// `Ok` when [`Self::is_well_formed`], else [`MlError::Sparse`] saying what is wrong.
+    pub fn check_layout(&self) -> Result<(), MlError> {
+        let reason = if self.indices.len() != self.values.len() {
+            "indices and values differ in length"
+        } else if !self.indices.windows(2).all(|w| w[0] < w[1]) {
+            "indices are not strictly increasing"
+        } else if self.indices.last().is_some_and(|&i| i >= self.dim) {
+            "an index is not below the dimension"
+        } else {
+            return Ok(());
+        };
+        Err(MlError::Sparse {
+            dim: self.dim as usize,
+            reason,
+        })
+    }
+
     /// Copies the view into an owned vector.
     pub fn to_owned_vector(&self) -> SparseVector {
         SparseVector {
@@ -164,13 +182,33 @@ impl<'a> Features<'a> {
         }
     }
 
-    /// Copies the vector into a dense `Vec`.
+    /// Checks a per-example input before any model reads it: dimension `dim`, a well-formed
+    /// sparse layout, finite entries (the first failure is the error).
+    pub fn check(&self, dim: usize) -> Result<(), MlError> {
+        if self.dim() != dim {
+            return Err(MlError::Dimension {
+                expected: dim,
+                found: self.dim(),
+            });
+        }
+        if let Features::Sparse(s) = self {
+            s.check_layout()?;
+        }
+        Ok(self.check_finite()?)
+    }
+
+    /// Copies the vector into a dense `Vec` (entries of a malformed sparse vector at or
+    /// beyond its dimension are left out).
     pub fn to_dense(&self) -> Vec<f64> {
         match self {
             Features::Dense(x) => x.to_vec(),
             Features::Sparse(_) => {
                 let mut out = vec![0.0; self.dim()];
-                self.for_each(|i, v| out[i] = v);
+                self.for_each(|i, v| {
+                    if let Some(o) = out.get_mut(i) {
+                        *o = v;
+                    }
+                });
                 out
             }
         }

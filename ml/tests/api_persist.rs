@@ -80,10 +80,25 @@ fn saved_logistic() -> serde_json::Value {
     let model = LogisticRegressionModel {
         params: SgdParams::default(),
         coefficients: vec![0.5, -1.0],
+        intercept: 0.25,
     };
     let mut bytes = Vec::new();
     save_model(&model, &mut bytes).unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn a_logistic_model_saved_before_intercepts_loads_without_one() {
+    let mut doc = saved_logistic();
+    let model = doc["model"].as_object_mut().unwrap();
+    model.remove("intercept");
+    let params = model["params"].as_object_mut().unwrap();
+    params.remove("fit_intercept");
+    params.remove("probability_col");
+    let loaded = LogisticRegressionModel::load(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(loaded.intercept, 0.0);
+    assert!(!loaded.params.fit_intercept);
+    assert_eq!(loaded.params.probability_col, "probability");
 }
 
 #[test]

@@ -94,8 +94,8 @@ fn kmeans_fits_and_transforms_a_frame_and_survives_save_load() {
         .expect("frame");
     let model = KMeans::default().fit(&frame).expect("fits");
     let out = model.transform(&frame).expect("transforms");
-    let Ok(Column::I64(pred)) = out.column("prediction") else {
-        panic!("prediction column of i64");
+    let Ok(Column::F64(pred)) = out.column("prediction") else {
+        panic!("prediction column of f64, as every learner's");
     };
     assert_eq!(pred[0], pred[1]);
     assert_eq!(pred[0], pred[2]);
@@ -324,6 +324,7 @@ fn kmeans_distances_neither_overflow_near_1e160_nor_underflow_near_1e_170() {
             params: KMeansParams::default(),
             centroids: vec![vec![0.0, 0.0], vec![scale, 0.0]],
             weights: vec![1.0, 1.0],
+            inertia: 0.0,
         };
         assert_eq!(
             model
@@ -349,5 +350,50 @@ fn kmeans_distances_neither_overflow_near_1e160_nor_underflow_near_1e_170() {
         online
             .learn_one(Features::Dense(&[0.8 * scale, 0.0]))
             .unwrap();
+    }
+}
+
+/// The flower-like data set of `reference/gen_learners_sklearn.py` and scikit-learn's lowest
+/// k-means inertia on it for k = 3 (best of 100 k-means++ starts).
+fn sklearn_classes() -> (Vec<Vec<f64>>, f64) {
+    let r: serde_json::Value =
+        serde_json::from_str(include_str!("reference/learners_sklearn.json")).unwrap();
+    let points = r["classes"]["X"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    (points, r["classes"]["kmeans_k3_inertia"].as_f64().unwrap())
+}
+
+#[test]
+fn kmeans_defaults_reach_scikit_learns_lowest_inertia_at_any_scale() {
+    let (points, sklearn) = sklearn_classes();
+    // 1e150: squared distances near 1e300 are still finite, their sums are not, unscaled.
+    for scale in [1.0, 1e150] {
+        let scaled: Vec<Vec<f64>> = points
+            .iter()
+            .map(|p| p.iter().map(|x| x * scale).collect())
+            .collect();
+        let model = KMeans {
+            params: KMeansParams {
+                k: 3,
+                ..KMeansParams::default()
+            },
+        }
+        .fit_points(&scaled)
+        .unwrap();
+        let inertia = model.inertia / scale / scale;
+        assert!(
+            (inertia - sklearn).abs() <= 1e-9 * sklearn,
+            "scale {scale:e}: inertia {inertia}, scikit-learn's {sklearn}"
+        );
     }
 }

@@ -17,7 +17,7 @@ proptest! {
     /// inverse(transform(x)) == x for a scaler fitted with mean and std.
     #[test]
     fn standard_scaler_inverse_recovers_input(rows in prop::collection::vec(prop::collection::vec(-1e3f64..1e3, 3), 2..30)) {
-        let frame = Frame::new().with("input", Column::Vector(rows.iter().map(|r| Vector::Dense(r.clone())).collect())).unwrap();
+        let frame = Frame::new().with("features", Column::Vector(rows.iter().map(|r| Vector::Dense(r.clone())).collect())).unwrap();
         let params = StandardScalerParams { with_mean: true, ..Default::default() };
         let model = StandardScaler { params }.fit(&frame).unwrap();
         let (mut y, mut back) = (vec![0.0; 3], vec![0.0; 3]);
@@ -60,7 +60,7 @@ const NON_FINITE: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
 
 fn dense_frame(rows: &[Vec<f64>]) -> Frame {
     let column = Column::Vector(rows.iter().map(|r| Vector::Dense(r.clone())).collect());
-    Frame::new().with("input", column).unwrap()
+    Frame::new().with("features", column).unwrap()
 }
 
 /// The error a stage must give for `value` at entry `entry` of row `row` of `input`.
@@ -74,7 +74,7 @@ fn cell_error(row: usize, entry: usize, value: f64) -> impl Fn(&MlError) -> bool
                     entry: Some(en),
                 },
             value: v,
-        }) => column == "input" && *r == row && *en == entry && v.to_bits() == value.to_bits(),
+        }) => column == "features" && *r == row && *en == entry && v.to_bits() == value.to_bits(),
         _ => false,
     }
 }
@@ -189,7 +189,7 @@ fn batch_scalers_and_discretizer_reject_a_non_finite_value_in_fit_and_transform(
         let err = min_max.transform_one(&[0.0, bad], &mut out).unwrap_err();
         assert!(is_feature_error(&err, 1), "{err}");
         let err = kbins.fit(&clean).unwrap().bin(0, bad).unwrap_err();
-        assert!(is_feature_error(&MlError::from(err), 0));
+        assert!(is_feature_error(&err, 0));
     }
 }
 
@@ -369,7 +369,7 @@ fn hasher_skips_a_missing_nan_but_rejects_an_infinity() {
     })
     .unwrap();
     let out = hasher.transform(&floats("x", &[2.5, f64::NAN])).unwrap();
-    let rows = out.vectors("output").unwrap();
+    let rows = out.vectors("features").unwrap();
     let index = hasher.numeric_index("x");
     assert_eq!(
         rows[0],

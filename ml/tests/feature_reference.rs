@@ -24,12 +24,12 @@ fn vectors(rows: &[Vec<f64>]) -> Column {
 }
 
 fn input(rows: &[Vec<f64>]) -> Frame {
-    Frame::new().with("input", vectors(rows)).unwrap()
+    Frame::new().with("features", vectors(rows)).unwrap()
 }
 
 fn output(frame: &Frame) -> Vec<Vec<f64>> {
     frame
-        .vectors("output")
+        .vectors("features")
         .unwrap()
         .iter()
         .map(|v| v.features().to_dense())
@@ -50,7 +50,7 @@ fn feature_hasher_matches_flink() {
         .and_then(|f| f.with("f2", Column::Bool(vec![true, false])))
         .unwrap();
     let out = hasher.transform(&frame).unwrap();
-    let rows = out.vectors("output").unwrap();
+    let rows = out.vectors("features").unwrap();
     let expect = [([607u32, 635, 913], [1.0; 3]), ([242, 869, 913], [1.0; 3])];
     for (row, (idx, val)) in rows.iter().zip(expect) {
         let Vector::Sparse(s) = row else {
@@ -332,4 +332,37 @@ fn one_hot_encoder_matches_sklearn() {
         dense(&drop.fit(&train).unwrap().transform(&train).unwrap()),
         matrix(&oh["train_drop_first"])
     );
+}
+
+/// Fits 5 bins of `strategy` on the case `name` of the reference and checks the edges (to
+/// `1e-6` of the range) and the bins of the case's own values.
+fn assert_kbins_case(name: &str, strategy: KBinsStrategy) {
+    let r = sklearn();
+    let exp = &r[name];
+    let x = matrix(&exp["X"]);
+    let params = KBinsParams {
+        n_bins: 5,
+        strategy,
+        columns: VectorColumns::default(),
+    };
+    let model = KBinsDiscretizer { params }.fit(&input(&x)).unwrap();
+    let edges = &matrix(&exp["edges"])[0];
+    let range = edges[edges.len() - 1] - edges[0];
+    assert_close(&model.bin_edges[0], edges, 1e-6 * range);
+    assert_eq!(
+        output(&model.transform(&input(&x)).unwrap()),
+        matrix(&exp["bins"]),
+        "{name}"
+    );
+}
+
+#[test]
+fn kbins_discretizer_bins_values_at_and_just_below_edges_as_sklearn_1_9() {
+    assert_kbins_case("kbins_near_edges", KBinsStrategy::Uniform);
+}
+
+#[test]
+fn kbins_discretizer_drops_narrow_bins_only_for_quantiles_as_sklearn() {
+    assert_kbins_case("kbins_narrow_uniform", KBinsStrategy::Uniform);
+    assert_kbins_case("kbins_narrow_quantile", KBinsStrategy::Quantile);
 }

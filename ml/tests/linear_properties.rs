@@ -8,8 +8,8 @@ use quiver_ml::linear::{
     StreamingLinearRegressionParams, StreamingLinearRegressionSgd,
 };
 use quiver_ml::{
-    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, SparseView, Transformer,
-    Vector, MAX_PARAMETER,
+    Column, Estimator, Features, Frame, MlError, NonFinite, OnlineLearner, OnlineModel,
+    RefusedUpdates, SparseView, Transformer, Vector, MAX_PARAMETER,
 };
 
 /// Zero coefficients after one pass of FTRL with L1 strength `reg` over `stream`.
@@ -184,7 +184,8 @@ fn batch_linear_fits_reject_non_finite_features_labels_and_weights() {
 
 #[test]
 fn a_diverged_batch_fit_is_an_error_not_a_model() {
-    // y = 2x. Each full-batch step multiplies w - 2 by 1 - lr * mean(x²) = 1 - lr * 38.5.
+    // y = 2x, no intercept. Each full-batch step multiplies w - 2 by 1 - lr * mean(x²) =
+    // 1 - lr * 38.5.
     let xs: Vec<Vec<f64>> = (1..=10).map(|x| vec![f64::from(x)]).collect();
     let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x[0]).collect();
     let fit = |learning_rate, max_iter| {
@@ -193,6 +194,7 @@ fn a_diverged_batch_fit_is_an_error_not_a_model() {
                 learning_rate,
                 max_iter,
                 tol: 0.0,
+                fit_intercept: false,
                 ..SgdParams::default()
             },
         }
@@ -228,6 +230,7 @@ fn a_diverged_batch_fit_is_an_error_not_a_model() {
         LogisticRegression {
             params: SgdParams {
                 learning_rate,
+                fit_intercept: false,
                 ..SgdParams::default()
             },
         }
@@ -335,14 +338,23 @@ fn streaming_sgd_refuses_a_diverging_step_and_keeps_its_state() {
     let mut diverging = learner(1.0);
     let mut refused = None;
     for step in 0..200 {
-        let before = diverging.clone();
+        let before = diverging.snapshot().unwrap();
         if let Err(e) = diverging.learn_one(x, 1.0) {
-            assert_eq!(diverging, before, "a refused step changed the state");
+            assert_eq!(
+                diverging.snapshot().unwrap(),
+                before,
+                "a refused step changed the state"
+            );
             refused = Some((step, e));
             break;
         }
     }
     let (step, err) = refused.expect("the diverging learner refused a step");
+    // Divergence is never silent: the refusal is counted, and so is every later one.
+    assert_eq!(diverging.refused_updates(), RefusedUpdates(1));
+    assert!(diverging.learn_one(x, 1.0).is_err());
+    assert_eq!(diverging.refused_updates(), RefusedUpdates(2));
+    assert_eq!(stable.refused_updates(), RefusedUpdates(0));
     assert!(step <= 10, "refused at step {step}");
     let stage = "StreamingLinearRegressionSgd";
     assert!(

@@ -22,9 +22,9 @@ use quiver_protocol::batch::{
     value_type, Batch, Column, ColumnBuilder, ColumnData, ColumnType, SparseColumn, ValueRef,
 };
 use quiver_protocol::spec::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LinearRegressionStage, LogisticRegressionStage,
-    MatrixFactorizationStage, MfModel, OneHotStage, StageKind, StandardScalerStage,
-    VectorAssemblerStage,
+    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearRegressionStage,
+    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StageKind,
+    StandardScalerStage, VectorAssemblerStage,
 };
 use quiver_protocol::ValueType;
 use support::build_kind;
@@ -248,6 +248,7 @@ fn logistic_regression_on_a_dense_column_with_null_features_and_labels_is_the_li
         elastic_net: 0.0,
         global_batch_size: 4,
         fit_intercept: true,
+        outputs: LearnerColumns::default(),
     });
     let mut op = build_kind(kind, &[("x", ValueType::Dense), ("y", ValueType::I64)]);
     let out = run(&mut *op, &input);
@@ -321,6 +322,7 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         learning_rate: params.learning_rate,
         l2: params.l2,
         fit_intercept: params.fit_intercept,
+        outputs: LearnerColumns::default(),
     });
     let schema = schema_of(&["a", "b", "c", "y"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);
@@ -359,6 +361,7 @@ fn kmeans_on_a_sparse_column_with_a_null_row_is_the_library_run() {
         decay_factor: 0.5,
         global_batch_size: 4,
         seed: 5,
+        outputs: LearnerColumns::default(),
     });
     let out = run(&mut *build_kind(kind, &[("v", ValueType::Sparse)]), &input);
     let params = OnlineKMeansParams {
@@ -370,7 +373,7 @@ fn kmeans_on_a_sparse_column_with_a_null_row_is_the_library_run() {
     for (r, row) in rows.iter().enumerate() {
         let version = I64(model.version().0 as i64);
         let expected = match row {
-            None => [Null, version],
+            None => [Null, Null, version],
             Some((indices, values)) => {
                 let x = Features::Sparse(SparseView {
                     dim: 3,
@@ -379,11 +382,15 @@ fn kmeans_on_a_sparse_column_with_a_null_row_is_the_library_run() {
                 });
                 let cluster = model.predict_one(x).unwrap();
                 model.learn_one(x).unwrap();
-                [I64(cluster as i64), version]
+                [I64(cluster as i64), F64(cluster as f64), version]
             }
         };
         assert_eq!(
-            [out.column(1).get(r), out.column(2).get(r)],
+            [
+                out.column(1).get(r),
+                out.column(2).get(r),
+                out.column(3).get(r)
+            ],
             expected,
             "row {r}"
         );
@@ -434,6 +441,7 @@ fn matrix_factorization_of_string_ids_with_nulls_is_the_library_run() {
         init_std: p.init_std,
         clip_gradient: p.clip_gradient,
         seed: p.seed,
+        outputs: LearnerColumns::default(),
     });
     let schema = schema_of(&["u", "i", "r"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);

@@ -15,7 +15,9 @@ use quiver_ml::linear::{
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{Features, OnlineLearner, OnlineModel};
 use quiver_node::ml_stages;
-use quiver_protocol::spec::{FeatureInput, KMeansStage, LogisticRegressionStage, StageKind};
+use quiver_protocol::spec::{
+    FeatureInput, KMeansStage, LearnerColumns, LogisticRegressionStage, StageKind,
+};
 use quiver_protocol::{KeyGroup, PartitionId, Row, Value, ValueType};
 use support::{build, build_kind, dense, run, stage_spec, Rng};
 
@@ -138,6 +140,7 @@ fn logistic_regression_reads_a_sparse_vector_column() {
         elastic_net: 0.0,
         global_batch_size: 1,
         fit_intercept: true,
+        outputs: LearnerColumns::default(),
     });
     let input = [("v", ValueType::Sparse), ("y", ValueType::I64)];
     let out = run(&mut *build_kind(kind, &input), &rows, 8);
@@ -249,6 +252,7 @@ fn kmeans_is_the_library_sequential_run() {
         decay_factor: 0.5,
         global_batch_size: 10,
         seed: 11,
+        outputs: LearnerColumns::default(),
     });
     let out = run(
         &mut *build_kind(kind, &[("v", ValueType::Dense)]),
@@ -268,10 +272,17 @@ fn kmeans_is_the_library_sequential_run() {
         let version = model.version().0 as i64;
         let cluster = model.predict_one(Features::Dense(x)).unwrap();
         model.learn_one(Features::Dense(x)).unwrap();
-        assert_eq!(o[1..], [Value::I64(cluster as i64), Value::I64(version)]);
+        assert_eq!(
+            o[1..],
+            [
+                Value::I64(cluster as i64),
+                Value::F64(cluster as f64),
+                Value::I64(version)
+            ]
+        );
     }
     // One update per 10 points.
-    assert_eq!(out[299][2], Value::I64(29));
+    assert_eq!(out[299][3], Value::I64(29));
 }
 
 #[test]

@@ -6,7 +6,9 @@
 #[path = "ml_stages/support.rs"]
 mod support;
 
-use quiver_protocol::spec::{FeatureInput, KMeansStage, StageKind, VectorAssemblerStage};
+use quiver_protocol::spec::{
+    FeatureInput, KMeansStage, LearnerColumns, StageKind, VectorAssemblerStage,
+};
 use quiver_protocol::{Row, Value, ValueType};
 use support::{build, build_kind, dense, run};
 
@@ -127,6 +129,7 @@ fn a_vector_with_a_non_finite_entry_is_a_null_feature() {
             decay_factor: 0.5,
             global_batch_size: 5,
             seed: 3,
+            outputs: LearnerColumns::default(),
         }),
         StageKind::VectorAssembler(VectorAssemblerStage {
             columns: vec!["v".to_string()],

@@ -4,7 +4,7 @@
 
 use quiver_protocol::plan::{JobPlan, Partitioning};
 use quiver_protocol::spec::{
-    FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LinearRegressionStage,
+    FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LearnerColumns, LinearRegressionStage,
     LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StageKind,
     StandardScalerStage, VectorAssemblerStage,
 };
@@ -191,6 +191,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             elastic_net: 0.0,
             global_batch_size: 1,
             fit_intercept: true,
+            outputs: LearnerColumns::default(),
         })
     );
     assert_eq!(
@@ -201,6 +202,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             learning_rate: 0.01,
             l2: 0.0,
             fit_intercept: true,
+            outputs: LearnerColumns::default(),
         })
     );
     assert_eq!(
@@ -211,6 +213,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             decay_factor: 0.0,
             global_batch_size: 32,
             seed: 0,
+            outputs: LearnerColumns::default(),
         })
     );
     // River's reco.BiasedMF defaults.
@@ -229,6 +232,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             init_std: 0.1,
             clip_gradient: 1e12,
             seed: 0,
+            outputs: LearnerColumns::default(),
         })
     );
 }
@@ -315,6 +319,7 @@ fn each_stage_adds_its_columns_after_its_input_columns() {
         source_plus(&[
             ("features", Dense),
             ("cluster", I64),
+            ("prediction", F64),
             ("model_version", I64)
         ])
     );
@@ -322,6 +327,80 @@ fn each_stage_adds_its_columns_after_its_input_columns() {
         schema_of(&spec, "mf"),
         source_plus(&[("prediction", F64), ("model_version", I64)])
     );
+}
+
+#[test]
+fn learners_chain_with_their_output_columns_renamed() {
+    use ValueType::*;
+    // A second learner on the first one's output: its columns need other names.
+    let chained = format!(
+        "{VALID}
+[[stage]]
+name = \"clf2\"
+kind = \"logistic_regression\"
+input = \"clf\"
+features = [\"prediction\", \"x1\"]
+label = \"y\"
+prediction_col = \"p2\"
+probability_col = \"prob2\"
+model_version_col = \"v2\"
+
+[[stage]]
+name = \"clusters2\"
+kind = \"kmeans\"
+input = \"clusters\"
+features = [\"x1\"]
+k = 2
+cluster_col = \"c2\"
+prediction_col = \"k2\"
+model_version_col = \"kv2\"
+"
+    );
+    let spec = parse(&chained);
+    let clf2 = schema_of(&spec, "clf2");
+    assert_eq!(
+        clf2[clf2.len() - 3..],
+        [
+            ("p2".to_string(), F64),
+            ("prob2".to_string(), F64),
+            ("v2".to_string(), I64)
+        ]
+    );
+    let StageKind::KMeans(k) = kind_of(&spec, "clusters2") else {
+        panic!("kmeans")
+    };
+    assert_eq!(
+        k.outputs,
+        LearnerColumns {
+            cluster: "c2".into(),
+            prediction: "k2".into(),
+            model_version: "kv2".into(),
+            ..LearnerColumns::default()
+        }
+    );
+    // Without new names the second learner's columns would shadow the first's.
+    let clash = JobSpec::parse(
+        &chained.replace("prediction_col = \"p2\"\n", ""),
+        Path::new("/jobs"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        clash.contains("a stream without a column named \"prediction\""),
+        "{clash}"
+    );
+    // Two added columns of one name are refused, naming the field.
+    let twice = error_after("k = 3\n", "k = 3\nprediction_col = \"cluster\"\n");
+    assert!(
+        twice.contains("prediction_col") && twice.contains("cluster_col"),
+        "{twice}"
+    );
+    // A field of another kind's columns is unknown.
+    let other = error_after(
+        "rating = \"r\"\n",
+        "rating = \"r\"\nprobability_col = \"p\"\n",
+    );
+    assert!(other.contains("probability_col"), "{other}");
 }
 
 #[test]
@@ -359,7 +438,7 @@ fn unknown_field_lists_the_fields_of_the_kind() {
         error_after("label = \"y\"", "label = \"y\"\nlearning_rate = 0.1"),
         "stage \"clf\": unknown field \"learning_rate\"; allowed fields: name, kind, input, \
          parallelism, features, label, alpha, beta, reg, elastic_net, global_batch_size, \
-         fit_intercept"
+         fit_intercept, prediction_col, probability_col, model_version_col"
     );
 }
 
@@ -369,7 +448,7 @@ fn misspelt_field_gets_a_suggestion() {
         error_after("k = 3", "k = 3\ndecay_factr = 0.5"),
         "stage \"clusters\": unknown field \"decay_factr\" (did you mean \"decay_factor\"?); \
          allowed fields: name, kind, input, parallelism, features, k, decay_factor, \
-         global_batch_size, seed"
+         global_batch_size, seed, cluster_col, prediction_col, model_version_col"
     );
 }
 
@@ -506,7 +585,8 @@ fn a_learner_after_a_learner_would_repeat_its_columns() {
     assert_eq!(
         error_after("input = \"scaled\"\nfeatures", "input = \"clf\"\nfeatures"),
         "stage \"clusters\": field \"input\" has value \"clf\"; allowed: a stream without a column \
-         named \"model_version\": this stage adds cluster, model_version"
+         named \"prediction\": this stage adds cluster, prediction, model_version (or set \
+         prediction_col to another name)"
     );
 }
 

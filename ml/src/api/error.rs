@@ -50,6 +50,25 @@ pub enum MlError {
         /// The vector's dimension.
         found: usize,
     },
+    /// A sparse vector breaks its layout: indices not strictly increasing or not below its
+    /// dimension, or not one value per index.
+    #[error("sparse vector of dimension {dim} is malformed: {reason}")]
+    Sparse {
+        /// The vector's dimension.
+        dim: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An index names nothing: `what` `index` where there are `len`.
+    #[error("{what} {index} is out of range: there are {len}")]
+    Index {
+        /// What the index names, e.g. `feature`.
+        what: &'static str,
+        /// The index.
+        index: usize,
+        /// How many there are.
+        len: usize,
+    },
     /// Two inputs that must have equal lengths do not.
     #[error("{what}: lengths differ ({left} vs {right})")]
     Length {

@@ -22,6 +22,42 @@ impl ModelVersion {
     }
 }
 
+/// How many updates a model refused because a parameter or statistic would have left the
+/// finite range or ±[`crate::MAX_PARAMETER`] ([`MlError::Diverged`] / [`MlError::Overflow`]):
+/// a diverging learner refuses each such update and counts it, so divergence is never
+/// silent. Counted since the model was built or restored (not part of its snapshot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RefusedUpdates(pub u64);
+
+/// The refusal count a model keeps. It is not model state: it is left out of snapshots, and
+/// models compare equal whatever their counts.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RefusalCounter(u64);
+
+impl PartialEq for RefusalCounter {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl RefusalCounter {
+    /// Passes `result` through, counting it when it is a refused update.
+    pub(crate) fn note<T>(&mut self, result: Result<T, MlError>) -> Result<T, MlError> {
+        if matches!(
+            result,
+            Err(MlError::Diverged { .. } | MlError::Overflow { .. })
+        ) {
+            self.0 += 1;
+        }
+        result
+    }
+
+    /// The count.
+    pub(crate) fn get(self) -> RefusedUpdates {
+        RefusedUpdates(self.0)
+    }
+}
+
 /// The output of a supervised model for one example.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prediction {
@@ -36,6 +72,9 @@ pub trait OnlineModel {
     /// The current model version; moves on every parameter update.
     fn version(&self) -> ModelVersion;
 
+    /// The updates refused since the model was built or restored (see [`RefusedUpdates`]).
+    fn refused_updates(&self) -> RefusedUpdates;
+
     /// The full state (parameters, optimiser accumulators, pending mini-batch, version).
     fn snapshot(&self) -> Result<Vec<u8>, MlError>;
 
@@ -45,14 +84,18 @@ pub trait OnlineModel {
 }
 
 /// Implements [`OnlineModel`] for a [`crate::Persist`] type with a `version:
-/// ModelVersion` field: the snapshot is [`crate::Persist::to_snapshot`], and restore
-/// replaces the whole value with [`crate::Persist::from_snapshot`] (so a failed restore
-/// leaves the state unchanged).
+/// ModelVersion` field and a `#[serde(skip)] refused: RefusalCounter` field: the snapshot
+/// is [`crate::Persist::to_snapshot`], and restore replaces the whole value with
+/// [`crate::Persist::from_snapshot`] (so a failed restore leaves the state unchanged).
 macro_rules! online_model_via_persist {
     ($model:ty) => {
         impl $crate::api::OnlineModel for $model {
             fn version(&self) -> $crate::api::ModelVersion {
                 self.version
+            }
+
+            fn refused_updates(&self) -> $crate::api::RefusedUpdates {
+                self.refused.get()
             }
 
             fn snapshot(&self) -> Result<Vec<u8>, $crate::api::MlError> {

@@ -1,5 +1,6 @@
 //! Batch k-means: k-means++ seeding (Arthur & Vassilvitskii 2007) then Lloyd
-//! iterations until the assignment stops changing or `max_iter` rounds have run.
+//! iterations until the assignment stops changing or `max_iter` rounds have run; `n_init`
+//! such runs from different seeds, keeping the one of lowest inertia (as scikit-learn).
 //! Each Lloyd step moves every centroid to the mean of its points (a centroid with no
 //! points stays where it is), so the cost never increases. When the data has fewer
 //! distinct points than `k`, fewer centroids are returned, as Flink ML does.
@@ -22,19 +23,30 @@ use std::ops::RangeInclusive;
 /// many points, neither overflow nor underflow: a fit on such points runs unscaled.
 const UNSCALED: RangeInclusive<f64> = 1e-140..=1e140;
 
-/// Parameters of [`KMeans`] (Flink ML's names and defaults).
+/// Parameters of [`KMeans`] (Flink ML's names and defaults, and scikit-learn's `n_init`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KMeansParams {
     /// Input vector column. Default `features`.
     pub features_col: String,
-    /// Output cluster-index column. Default `prediction`.
+    /// Output cluster-index column (f64, like every learner's prediction). Default
+    /// `prediction`.
     pub prediction_col: String,
     /// Number of clusters (>= 1). Default 2.
     pub k: usize,
     /// Most Lloyd rounds (>= 1). Default 20.
     pub max_iter: usize,
-    /// Seed of the k-means++ draws.
+    /// Seed of the k-means++ draws of the first run; run `r` uses `seed + r`.
     pub seed: u64,
+    /// Runs from different seeds (>= 1); the fit keeps the one of lowest inertia. Default
+    /// 10 (scikit-learn's before its `"auto"`; one k-means++ run often stops in a local
+    /// optimum).
+    #[serde(default = "default_n_init")]
+    pub n_init: usize,
+}
+
+/// The default number of runs (also of models saved before `n_init` existed).
+fn default_n_init() -> usize {
+    10
 }
 
 impl Default for KMeansParams {
@@ -45,6 +57,7 @@ impl Default for KMeansParams {
             k: 2,
             max_iter: 20,
             seed: 0,
+            n_init: default_n_init(),
         }
     }
 }
@@ -65,6 +78,10 @@ pub struct KMeansModel {
     pub centroids: Vec<Vec<f64>>,
     /// Points per cluster.
     pub weights: Vec<f64>,
+    /// The fit's inertia: the sum of squared distances of the points to their nearest
+    /// centroid (+inf beyond f64; 0 for models not fitted by [`KMeans`]).
+    #[serde(default)]
+    pub inertia: f64,
 }
 
 /// The squared distance between `a` and `b`, both multiplied by `scale` (a power of two, so
@@ -206,6 +223,7 @@ impl KMeans {
     pub fn fit_points(&self, points: &[Vec<f64>]) -> Result<KMeansModel, MlError> {
         at_least("k", self.params.k, 1)?;
         at_least("max_iter", self.params.max_iter, 1)?;
+        at_least("n_init", self.params.n_init, 1)?;
         let first = points.first().ok_or(MlError::Empty { stage: "KMeans" })?;
         if let Some(bad) = points.iter().find(|p| p.len() != first.len()) {
             return Err(MlError::Dimension {
@@ -234,12 +252,26 @@ impl KMeans {
             .iter_mut()
             .flatten()
             .for_each(|c| *c /= scale);
+        model.inertia = model.inertia / scale / scale;
         Ok(model)
     }
 
-    /// k-means++ then Lloyd rounds on checked points whose squared distances fit in f64.
+    /// `n_init` runs on checked points whose squared distances fit in f64: the one of
+    /// lowest inertia (the first on ties).
     fn fit_finite(&self, points: &[Vec<f64>]) -> KMeansModel {
-        let mut centroids = kmeans_plus_plus(points, self.params.k, self.params.seed);
+        let mut best = self.run(points, self.params.seed);
+        for r in 1..self.params.n_init {
+            let run = self.run(points, self.params.seed.wrapping_add(r as u64));
+            if run.inertia < best.inertia {
+                best = run;
+            }
+        }
+        best
+    }
+
+    /// One run: k-means++ from `seed`, then Lloyd rounds.
+    fn run(&self, points: &[Vec<f64>], seed: u64) -> KMeansModel {
+        let mut centroids = kmeans_plus_plus(points, self.params.k, seed);
         let mut assignment: Vec<usize> = Vec::new();
         let mut weights = Vec::new();
         for _ in 0..self.params.max_iter {
@@ -254,6 +286,7 @@ impl KMeans {
         }
         KMeansModel {
             params: self.params.clone(),
+            inertia: kmeans_cost(&centroids, points),
             centroids,
             weights,
         }
@@ -277,16 +310,9 @@ impl Estimator for KMeans {
     }
 }
 
-/// Checks `x` is finite and has the dimension of `centroids`.
+/// Checks `x` is finite, well formed and has the dimension of `centroids`.
 pub(super) fn check_point(centroids: &[Vec<f64>], x: Features<'_>) -> Result<(), MlError> {
-    let dim = centroids.first().map_or(0, Vec::len);
-    if x.dim() != dim {
-        return Err(MlError::Dimension {
-            expected: dim,
-            found: x.dim(),
-        });
-    }
-    Ok(x.check_finite()?)
+    x.check(centroids.first().map_or(0, Vec::len))
 }
 
 impl KMeansModel {
@@ -307,10 +333,10 @@ impl Transformer for KMeansModel {
         check_vectors(&self.params.features_col, vectors)?;
         let predictions = vectors
             .iter()
-            .map(|v| self.predict_one(v.features()).map(|c| c as i64))
+            .map(|v| self.predict_one(v.features()).map(|c| c as f64))
             .collect::<Result<Vec<_>, _>>()?;
         let mut out = frame.clone();
-        out.set(self.params.prediction_col.clone(), Column::I64(predictions))?;
+        out.set(self.params.prediction_col.clone(), Column::F64(predictions))?;
         Ok(out)
     }
 }

@@ -10,7 +10,7 @@
 
 use super::kmeans::{check_point, nearest_centroid, KMeansModel, KMeansParams};
 use super::rng::SplitMix64;
-use crate::api::{online_model_via_persist, MlError, ModelVersion};
+use crate::api::{online_model_via_persist, MlError, ModelVersion, RefusalCounter};
 use crate::finite::{check_all, check_statistic, Position};
 use crate::params::{at_least, in_closed, ParamError};
 use crate::persist::Persist;
@@ -51,6 +51,8 @@ pub struct OnlineKMeans {
     weights: Vec<f64>,
     pending: Vec<Vec<f64>>,
     version: ModelVersion,
+    #[serde(skip)]
+    refused: RefusalCounter,
 }
 
 impl OnlineKMeans {
@@ -95,6 +97,7 @@ impl OnlineKMeans {
             weights,
             pending: Vec::new(),
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
         })
     }
 
@@ -154,7 +157,7 @@ impl OnlineKMeans {
                 }
                 Err(e) => {
                     self.pending.pop();
-                    return Err(e);
+                    return self.refused.note(Err(e));
                 }
             }
         }
@@ -172,6 +175,7 @@ impl OnlineKMeans {
             },
             centroids: self.centroids.clone(),
             weights: self.weights.clone(),
+            inertia: 0.0,
         }
     }
 

@@ -4,7 +4,7 @@ use super::{filter_rows, HandleInvalid};
 use crate::api::{Column, Frame, MlError, Transformer};
 use crate::finite::{check, NonFinite, Position};
 use crate::persist::Persist;
-use crate::vector::Vector;
+use crate::vector::{Features, Vector};
 use serde::{Deserialize, Serialize};
 
 /// Parameters of [`VectorAssembler`].
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct VectorAssemblerParams {
     /// Columns to concatenate, in order: numeric (f64, i64, bool) or vector columns.
     pub input_cols: Vec<String>,
-    /// The output dense vector column (default `"output"`).
+    /// The output dense vector column (default `"features"`, what learners read).
     pub output_col: String,
     /// Rows with a NaN or infinite value: `Error` (default), `Skip` the row, or `Keep` it.
     pub handle_invalid: HandleInvalid,
@@ -22,7 +22,7 @@ impl Default for VectorAssemblerParams {
     fn default() -> Self {
         Self {
             input_cols: Vec::new(),
-            output_col: "output".to_string(),
+            output_col: "features".to_string(),
             handle_invalid: HandleInvalid::Error,
         }
     }
@@ -36,21 +36,45 @@ pub struct VectorAssembler {
 }
 
 impl VectorAssembler {
-    /// Appends one row's values of `cols` to `out` (per-record use, no allocation once
-    /// `out` has capacity).
-    pub fn assemble_into(cols: &[&Column], row: usize, out: &mut Vec<f64>) {
+    /// Replaces `out` with one row's values of `cols` (per-record use, no allocation once
+    /// `out` has capacity). A row beyond a column ([`MlError::Index`]), a string column
+    /// ([`MlError::ColumnType`], named by its position) or a malformed sparse vector is an
+    /// error, and `out` is then empty.
+    pub fn assemble_into(cols: &[&Column], row: usize, out: &mut Vec<f64>) -> Result<(), MlError> {
         out.clear();
-        for col in cols {
+        let result = cols.iter().enumerate().try_for_each(|(k, col)| {
+            if row >= col.len() {
+                return Err(MlError::Index {
+                    what: "row",
+                    index: row,
+                    len: col.len(),
+                });
+            }
             match col {
                 Column::Vector(v) => {
                     let x = v[row].features();
+                    if let Features::Sparse(s) = x {
+                        s.check_layout()?;
+                    }
                     let start = out.len();
                     out.resize(start + x.dim(), 0.0);
                     x.for_each(|i, value| out[start + i] = value);
                 }
+                Column::Str(_) => {
+                    return Err(MlError::ColumnType {
+                        name: format!("input {k}"),
+                        expected: "f64, i64, bool or vector",
+                        found: "string",
+                    })
+                }
                 other => out.push(other.f64_at(row).unwrap_or(f64::NAN)),
             }
+            Ok(())
+        });
+        if result.is_err() {
+            out.clear();
         }
+        result
     }
 }
 
@@ -102,7 +126,7 @@ impl Transformer for VectorAssembler {
                 }
             }
             let mut v = Vec::new();
-            Self::assemble_into(&cols, r, &mut v);
+            Self::assemble_into(&cols, r, &mut v)?;
             out.push(Vector::Dense(v));
         }
         let mut result = frame.clone();

@@ -18,7 +18,7 @@ pub struct FeatureHasherParams {
     pub categorical_cols: Vec<String>,
     /// Output dimension (default 2^18 = 262144, as Flink ML).
     pub num_features: u32,
-    /// The output sparse vector column (default `"output"`).
+    /// The output sparse vector column (default `"features"`, what learners read).
     pub output_col: String,
 }
 
@@ -28,7 +28,7 @@ impl Default for FeatureHasherParams {
             input_cols: Vec::new(),
             categorical_cols: Vec::new(),
             num_features: 1 << 18,
-            output_col: "output".to_string(),
+            output_col: "features".to_string(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::VectorColumns;
 use crate::api::{Estimator, Frame, MlError, Transformer};
-use crate::finite::{check, check_statistic, NonFinite, Position};
+use crate::finite::{check, check_statistic, Position};
 use crate::params::at_least;
 use crate::persist::Persist;
 use serde::{Deserialize, Serialize};
@@ -92,13 +92,19 @@ impl Estimator for KBinsDiscretizer {
                     format!("bin edge {n} of feature {j}")
                 })?;
             }
-            // Drop bins narrower than 1e-8, as scikit-learn does.
-            let mut edges = vec![raw[0]];
-            for &e in &raw[1..] {
-                if e - edges[edges.len() - 1] > 1e-8 {
-                    edges.push(e);
+            // Drop quantile bins narrower than 1e-8, as scikit-learn does (not uniform ones).
+            let edges = match p.strategy {
+                KBinsStrategy::Uniform => raw,
+                KBinsStrategy::Quantile => {
+                    let mut edges = vec![raw[0]];
+                    for &e in &raw[1..] {
+                        if e - edges[edges.len() - 1] > 1e-8 {
+                            edges.push(e);
+                        }
+                    }
+                    edges
                 }
-            }
+            };
             bin_edges.push(edges);
         }
         Ok(KBinsDiscretizerModel {
@@ -109,18 +115,28 @@ impl Estimator for KBinsDiscretizer {
 }
 
 impl KBinsDiscretizerModel {
-    /// The bin of a finite `x` in dimension `j`: `digitize(x + eps, edges[1..])` clipped to
-    /// the last bin, with scikit-learn's `eps = 1e-8 + 1e-5 |x|`.
-    pub fn bin(&self, j: usize, x: f64) -> Result<f64, NonFinite> {
-        check(x, || Position::Feature(j)).map(|x| self.bin_of(j, x))
+    /// The bin of a finite `x` in dimension `j`: the number of inner edges ≤ `x`, as
+    /// scikit-learn ≥ 1.9 (`searchsorted(edges[1:-1], x, side="right")`; before 1.9 it
+    /// shifted `x` up by `1e-8 + 1e-5 |x|` first).
+    /// A `j` beyond the model's dimensions is [`MlError::Index`].
+    pub fn bin(&self, j: usize, x: f64) -> Result<f64, MlError> {
+        if j >= self.bin_edges.len() {
+            return Err(MlError::Index {
+                what: "feature",
+                index: j,
+                len: self.bin_edges.len(),
+            });
+        }
+        let x = check(x, || Position::Feature(j))?;
+        Ok(self.bin_of(j, x))
     }
 
     /// [`Self::bin`] of a value known to be finite.
     fn bin_of(&self, j: usize, x: f64) -> f64 {
         let edges = &self.bin_edges[j];
-        let shifted = x + 1e-8 + 1e-5 * x.abs();
-        let b = edges[1..].partition_point(|&e| e <= shifted);
-        b.min(edges.len() - 2) as f64
+        // Every edge but the first and last (none when narrow bins left a single edge).
+        let inner = edges.get(1..edges.len().saturating_sub(1)).unwrap_or(&[]);
+        inner.partition_point(|&e| e <= x) as f64
     }
 }
 

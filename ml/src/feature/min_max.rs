@@ -1,11 +1,12 @@
 //! MinMaxScaler (as Flink ML: rescale each dimension to [min, max]) and MaxAbsScaler
 //! (as scikit-learn: divide each dimension by its largest absolute value).
 
-use super::VectorColumns;
+use super::{check_output, VectorColumns};
 use crate::api::{Estimator, Frame, MlError, Transformer};
-use crate::finite::{check_all, check_statistic, Position};
+use crate::finite::check_statistic;
 use crate::params::ParamError;
 use crate::persist::Persist;
+use crate::vector::Features;
 use serde::{Deserialize, Serialize};
 
 /// Parameters of [`MinMaxScaler`].
@@ -90,21 +91,23 @@ impl Estimator for MinMaxScaler {
 }
 
 impl MinMaxScalerModel {
-    /// Rescales one finite dense vector into `out`; a constant dimension maps to the
-    /// middle of the output range (as Flink ML).
+    /// Rescales one finite dense vector of the model's dimension into `out` (of that
+    /// length too); a constant dimension maps to the middle of the output range (as Flink
+    /// ML). On error `out` is left as it was.
     pub fn transform_one(&self, x: &[f64], out: &mut [f64]) -> Result<(), MlError> {
-        check_all(x, Position::Feature)?;
+        Features::Dense(x).check(self.data_min.len())?;
+        check_output(out.len(), self.data_min.len())?;
         self.rescale(x, out);
         Ok(())
     }
 
-    /// [`Self::transform_one`] of a vector known to be finite.
+    /// [`Self::transform_one`] of a finite vector of the model's dimension.
     fn rescale(&self, x: &[f64], out: &mut [f64]) {
         let (lo, hi) = (self.params.min, self.params.max);
-        for (i, o) in out.iter_mut().enumerate().take(x.len()) {
-            let (dmin, dmax) = (self.data_min[i], self.data_max[i]);
+        let bounds = self.data_min.iter().zip(&self.data_max);
+        for ((o, &x), (&dmin, &dmax)) in out.iter_mut().zip(x).zip(bounds) {
             *o = if dmax > dmin {
-                (x[i] - dmin) / (dmax - dmin) * (hi - lo) + lo
+                (x - dmin) / (dmax - dmin) * (hi - lo) + lo
             } else {
                 0.5 * (hi + lo)
             };

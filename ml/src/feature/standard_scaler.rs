@@ -1,9 +1,17 @@
 //! StandardScaler: batch (as Flink ML: mean and sample standard deviation, n − 1) and
 //! online (Welford's running mean / variance, optionally over a sliding window).
+//!
+//! Over a window, removing a value from the running statistics leaves its rounding behind:
+//! after values near 1e9 the sum of squared deviations carries an error near 1e9² · 2⁻⁵²,
+//! far above the deviations of values near 1 that follow. The statistics are therefore
+//! recomputed from the window (two passes, exact to rounding) when a removal cancels most
+//! of a dimension's sum of squares, and once every `window` updates in any case.
 
-use super::VectorColumns;
-use crate::api::{online_model_via_persist, Estimator, Frame, MlError, ModelVersion, Transformer};
-use crate::finite::{check_all, check_statistic, Position};
+use super::{check_output, VectorColumns};
+use crate::api::{
+    online_model_via_persist, Estimator, Frame, MlError, ModelVersion, RefusalCounter, Transformer,
+};
+use crate::finite::check_statistic;
 use crate::params::at_least;
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -103,8 +111,8 @@ fn scale(params: &StandardScalerParams, x: f64, mean: f64, std: f64) -> f64 {
 impl StandardScalerModel {
     /// Scales one finite vector into `out` (`out.len()` must equal the model's dimension).
     pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
-        check_dims(self.mean.len(), x.dim(), out.len())?;
-        x.check_finite()?;
+        x.check(self.mean.len())?;
+        check_output(out.len(), self.mean.len())?;
         for (i, o) in out.iter_mut().enumerate() {
             *o = scale(&self.params, x.get(i), self.mean[i], self.std[i]);
         }
@@ -113,8 +121,8 @@ impl StandardScalerModel {
 
     /// Undoes the scaling of one vector (the inverse of [`Self::transform_one`] where std > 0).
     pub fn inverse_one(&self, y: &[f64], out: &mut [f64]) -> Result<(), MlError> {
-        check_dims(self.mean.len(), y.len(), out.len())?;
-        check_all(y, Position::Feature)?;
+        Features::Dense(y).check(self.mean.len())?;
+        check_output(out.len(), self.mean.len())?;
         for (i, o) in out.iter_mut().enumerate() {
             let s = if self.params.with_std {
                 self.std[i]
@@ -132,29 +140,16 @@ impl StandardScalerModel {
     }
 }
 
+/// A removal that leaves less than this share of a dimension's sum of squared deviations
+/// has cancelled it: what remains is of the order of the rounding left behind.
+const CANCELLED: f64 = 1e-6;
+
 /// Welford's addition of `v` as the `n`-th value to a running `(mean, m2)`.
 #[inline]
 fn welford_add((m, m2): (f64, f64), v: f64, n: f64) -> (f64, f64) {
     let delta = v - m;
     let m = m + delta / n;
     (m, m2 + delta * (v - m))
-}
-
-fn check_dims(dim: usize, x: usize, out: usize) -> Result<(), MlError> {
-    if x != dim {
-        return Err(MlError::Dimension {
-            expected: dim,
-            found: x,
-        });
-    }
-    if out != dim {
-        return Err(MlError::Length {
-            what: "output buffer and model dimension",
-            left: out,
-            right: dim,
-        });
-    }
-    Ok(())
 }
 
 impl Transformer for StandardScalerModel {
@@ -185,6 +180,8 @@ pub struct OnlineStandardScaler {
     recent: VecDeque<Vec<f64>>,
     version: ModelVersion,
     #[serde(skip)]
+    refused: RefusalCounter,
+    #[serde(skip)]
     scratch: Vec<f64>,
 }
 
@@ -203,6 +200,7 @@ impl OnlineStandardScaler {
             m2: Vec::new(),
             recent: VecDeque::new(),
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
             scratch: Vec::new(),
         })
     }
@@ -232,16 +230,18 @@ impl OnlineStandardScaler {
 
     /// Adds one finite vector to the statistics. A rejected vector (another dimension, a
     /// NaN or infinite entry, or one so large that the variance overflows) changes nothing.
+    /// A refused vector (an overflowing variance) is counted in
+    /// [`crate::OnlineModel::refused_updates`].
     pub fn learn_one(&mut self, x: Features<'_>) -> Result<(), MlError> {
+        let result = self.add(x);
+        self.refused.note(result)
+    }
+
+    /// [`Self::learn_one`] before its refusal is counted.
+    fn add(&mut self, x: Features<'_>) -> Result<(), MlError> {
         let first = self.count == 0 && self.recent.is_empty();
         let dim = if first { x.dim() } else { self.mean.len() };
-        if x.dim() != dim {
-            return Err(MlError::Dimension {
-                expected: dim,
-                found: x.dim(),
-            });
-        }
-        x.check_finite()?;
+        x.check(dim)?;
         let n = (self.count + 1) as f64;
         // A delta that overflows makes m2 non-finite too: checking m2 covers both.
         for i in 0..dim {
@@ -269,7 +269,10 @@ impl OnlineStandardScaler {
                 self.recent.push_back(row);
                 if self.recent.len() > w {
                     if let Some(old) = self.recent.pop_front() {
-                        self.remove(&old);
+                        let cancelled = self.remove(&old);
+                        if cancelled || self.version.0.is_multiple_of(w as u64) {
+                            self.recompute();
+                        }
                         self.scratch = old;
                     }
                 }
@@ -280,21 +283,37 @@ impl OnlineStandardScaler {
         Ok(())
     }
 
-    /// Welford's removal of a vector that leaves the window (its insertion was checked).
-    fn remove(&mut self, old: &[f64]) {
+    /// Welford's removal of a vector that leaves the window (its insertion was checked);
+    /// true when it cancelled a dimension's sum of squares (see [`CANCELLED`]).
+    fn remove(&mut self, old: &[f64]) -> bool {
         self.count -= 1;
         let n = self.count as f64;
+        let mut cancelled = false;
         for ((m, m2), &v) in self.mean.iter_mut().zip(&mut self.m2).zip(old) {
             let delta = v - *m;
             *m -= delta / n;
+            let before = *m2;
             *m2 -= delta * (v - *m);
+            // Also true for a sum of squares that went negative.
+            cancelled |= *m2 < before * CANCELLED;
+        }
+        cancelled
+    }
+
+    /// Recomputes the mean and sum of squared deviations of the window's vectors, two
+    /// passes (the window's values were checked on insertion and their statistics fit).
+    fn recompute(&mut self) {
+        let n = self.recent.len() as f64;
+        for (i, (m, m2)) in self.mean.iter_mut().zip(&mut self.m2).enumerate() {
+            *m = self.recent.iter().map(|r| r[i] / n).sum::<f64>();
+            *m2 = self.recent.iter().map(|r| (r[i] - *m) * (r[i] - *m)).sum();
         }
     }
 
     /// Scales one finite vector with the current statistics into `out`.
     pub fn transform_one(&self, x: Features<'_>, out: &mut [f64]) -> Result<(), MlError> {
-        check_dims(self.mean.len(), x.dim(), out.len())?;
-        x.check_finite()?;
+        x.check(self.mean.len())?;
+        check_output(out.len(), self.mean.len())?;
         for (i, o) in out.iter_mut().enumerate() {
             *o = scale(
                 &self.params,

@@ -1,8 +1,9 @@
 //! Batch linear and logistic regression (Flink ML): fit by [`super::sgd`], predict
-//! `w·x` or, for the classifier, class and `[1 − p, p]`.
+//! `w·x + b` or, for the classifier, the class, the probability `p` of class 1 and
+//! `[1 − p, p]`.
 
 use super::binary_prediction;
-use super::sgd::{optimize, Loss, SgdParams};
+use super::sgd::{optimize, Fitted, Loss, SgdParams};
 use crate::api::{Column, Estimator, Frame, MlError, Prediction, Transformer};
 use crate::finite::{check_column, check_vectors};
 use crate::persist::Persist;
@@ -38,18 +39,12 @@ fn finite_features<'a>(frame: &'a Frame, p: &SgdParams) -> Result<&'a [Vector], 
     Ok(vectors)
 }
 
-/// Checks `x` is finite and has the dimension of `coefficients`.
+/// Checks `x` is finite, well formed and has the dimension of `coefficients`.
 fn check_input(coefficients: &[f64], x: &Features<'_>) -> Result<(), MlError> {
-    if x.dim() != coefficients.len() {
-        return Err(MlError::Dimension {
-            expected: coefficients.len(),
-            found: x.dim(),
-        });
-    }
-    Ok(x.check_finite()?)
+    x.check(coefficients.len())
 }
 
-/// Least-squares linear regression without intercept (add a constant feature for one).
+/// Least-squares linear regression, with an intercept when `params.fit_intercept`.
 ///
 /// Features, labels and weights must be finite. A fit whose coefficients or loss leave
 /// the finite range or ±[`crate::MAX_PARAMETER`] fails with [`MlError::Diverged`].
@@ -59,13 +54,16 @@ pub struct LinearRegression {
     pub params: SgdParams,
 }
 
-/// A fitted linear regression: `prediction = w·x`.
+/// A fitted linear regression: `prediction = w·x + b`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinearRegressionModel {
     /// Parameters.
     pub params: SgdParams,
     /// The coefficients `w`.
     pub coefficients: Vec<f64>,
+    /// The intercept `b` (0 without `fit_intercept`, and in models saved before it existed).
+    #[serde(default)]
+    pub intercept: f64,
 }
 
 impl Estimator for LinearRegression {
@@ -73,16 +71,21 @@ impl Estimator for LinearRegression {
 
     fn fit(&self, frame: &Frame) -> Result<LinearRegressionModel, MlError> {
         let (xs, ys, ws) = training_data(frame, &self.params)?;
+        let Fitted {
+            coefficients,
+            intercept,
+        } = optimize(
+            "LinearRegression",
+            &xs,
+            &ys,
+            &ws,
+            Loss::LeastSquare,
+            &self.params,
+        )?;
         Ok(LinearRegressionModel {
             params: self.params.clone(),
-            coefficients: optimize(
-                "LinearRegression",
-                &xs,
-                &ys,
-                &ws,
-                Loss::LeastSquare,
-                &self.params,
-            )?,
+            coefficients,
+            intercept,
         })
     }
 }
@@ -92,7 +95,7 @@ impl LinearRegressionModel {
     pub fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
         check_input(&self.coefficients, &x)?;
         Ok(Prediction {
-            value: x.dot(&self.coefficients),
+            value: x.dot(&self.coefficients) + self.intercept,
             probability: None,
         })
     }
@@ -115,7 +118,8 @@ impl Persist for LinearRegressionModel {
     const VERSION: u32 = 1;
 }
 
-/// Binary logistic regression without intercept; labels must be 0 or 1.
+/// Binary logistic regression, with an intercept when `params.fit_intercept`; labels must
+/// be 0 or 1.
 ///
 /// Features and weights must be finite. A fit whose coefficients or loss leave the finite
 /// range or ±[`crate::MAX_PARAMETER`] fails with [`MlError::Diverged`].
@@ -125,13 +129,16 @@ pub struct LogisticRegression {
     pub params: SgdParams,
 }
 
-/// A fitted logistic regression.
+/// A fitted logistic regression: `p = sigmoid(w·x + b)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogisticRegressionModel {
     /// Parameters.
     pub params: SgdParams,
     /// The coefficients `w`.
     pub coefficients: Vec<f64>,
+    /// The intercept `b` (0 without `fit_intercept`, and in models saved before it existed).
+    #[serde(default)]
+    pub intercept: f64,
 }
 
 impl Estimator for LogisticRegression {
@@ -145,25 +152,30 @@ impl Estimator for LogisticRegression {
                 allowed: "0 or 1 (binomial classification only)",
             });
         }
+        let Fitted {
+            coefficients,
+            intercept,
+        } = optimize(
+            "LogisticRegression",
+            &xs,
+            &ys,
+            &ws,
+            Loss::BinaryLogistic,
+            &self.params,
+        )?;
         Ok(LogisticRegressionModel {
             params: self.params.clone(),
-            coefficients: optimize(
-                "LogisticRegression",
-                &xs,
-                &ys,
-                &ws,
-                Loss::BinaryLogistic,
-                &self.params,
-            )?,
+            coefficients,
+            intercept,
         })
     }
 }
 
 impl LogisticRegressionModel {
-    /// Predicts one finite example: class (1 when `w·x ≥ 0`) and probability of class 1.
+    /// Predicts one finite example: class (1 when `w·x + b > 0`) and probability of class 1.
     pub fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
         check_input(&self.coefficients, &x)?;
-        let (class, p) = binary_prediction(x.dot(&self.coefficients));
+        let (class, p) = binary_prediction(x.dot(&self.coefficients) + self.intercept);
         Ok(Prediction {
             value: class,
             probability: Some(p),
@@ -174,15 +186,18 @@ impl LogisticRegressionModel {
 impl Transformer for LogisticRegressionModel {
     fn transform(&self, frame: &Frame) -> Result<Frame, MlError> {
         let mut preds = Vec::with_capacity(frame.num_rows());
+        let mut probs = Vec::with_capacity(frame.num_rows());
         let mut raw = Vec::with_capacity(frame.num_rows());
         for v in finite_features(frame, &self.params)? {
             let p = self.predict_one(v.features())?;
             let prob = p.probability.unwrap_or(0.0);
             preds.push(p.value);
+            probs.push(prob);
             raw.push(Vector::Dense(vec![1.0 - prob, prob]));
         }
         let mut out = frame.clone();
         out.set(self.params.prediction_col.clone(), Column::F64(preds))?;
+        out.set(self.params.probability_col.clone(), Column::F64(probs))?;
         out.set(self.params.raw_prediction_col.clone(), Column::Vector(raw))?;
         Ok(out)
     }

@@ -12,7 +12,11 @@
 //!
 //! Features, labels and weights must be finite (a rejected example changes nothing). FTRL
 //! keeps its coefficients bounded by construction (`|w| ≤ α |z| / (β + √n)`, and the
-//! gradient's factor `p − y` is in [−1, 1]), so it has no learning rate to diverge with.
+//! gradient's factor `p − y` is in [−1, 1]), so it has no learning rate to diverge with; but
+//! a feature beyond about 1e154 overflows `n += g²`, and the step's `z` and `w` would be NaN.
+//! Such an update is refused ([`MlError::Diverged`], counted in
+//! [`crate::OnlineModel::refused_updates`]): the dimensions it stepped are put back, its
+//! batch (the intercept's share included) is dropped and the version does not move.
 //!
 //! Flink updates every dimension on each batch; a dimension without gradient keeps the
 //! value its `(z, n)` gives, so after the first batch (which runs over every dimension,
@@ -20,8 +24,10 @@
 //! batch touched are updated: the same numbers at O(non-zeros) per example.
 
 use super::binary_prediction;
-use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
-use crate::finite::{check, check_all, Position};
+use crate::api::{
+    online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction, RefusalCounter,
+};
+use crate::finite::{check, check_all, check_parameter, Position};
 use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -107,6 +113,11 @@ pub struct OnlineLogisticRegression {
     /// True until the first update normalised every dimension.
     first_update: bool,
     version: ModelVersion,
+    #[serde(skip)]
+    refused: RefusalCounter,
+    /// The dimensions the update under way stepped, as they were (empty between calls).
+    #[serde(skip)]
+    undo: Vec<(u32, Slot, f64)>,
 }
 
 impl OnlineLogisticRegression {
@@ -138,6 +149,8 @@ impl OnlineLogisticRegression {
             in_batch: 0,
             first_update: true,
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
+            undo: Vec::new(),
         })
     }
 
@@ -169,8 +182,8 @@ impl OnlineLogisticRegression {
         self.check(&x, y)?;
         check(weight, || Position::Weight)?;
         let margin = self.margin(&x);
-        self.learn_at_margin(x, y, weight, margin);
-        Ok(())
+        let result = self.learn_at_margin(x, y, weight, margin);
+        self.refused.note(result)
     }
 
     /// Checks an example: `x` finite and of the model's dimension, `y` 0 or 1.
@@ -187,9 +200,15 @@ impl OnlineLogisticRegression {
     }
 
     /// Accumulates the gradient at `margin` (the model's `w·x`) and updates when the
-    /// batch is full.
+    /// batch is full; a refused update is the error.
     #[inline]
-    fn learn_at_margin(&mut self, x: Features<'_>, y: f64, weight: f64, margin: f64) {
+    fn learn_at_margin(
+        &mut self,
+        x: Features<'_>,
+        y: f64,
+        weight: f64,
+        margin: f64,
+    ) -> Result<(), MlError> {
         let err = 1.0 / (1.0 + (-margin).exp()) - y;
         let per_dim_weight = match x {
             Features::Dense(_) => 1.0,
@@ -206,11 +225,12 @@ impl OnlineLogisticRegression {
                 };
                 self.step(i, g);
             });
+            self.kept()?;
             if self.params.fit_intercept {
                 self.step_intercept(err);
             }
             self.version = self.version.next();
-            return;
+            return Ok(());
         }
         let (slots, touched) = (&mut self.slots, &mut self.touched);
         x.for_each(|i, v| {
@@ -228,12 +248,13 @@ impl OnlineLogisticRegression {
         }
         self.in_batch += 1;
         if self.in_batch >= self.params.global_batch_size {
-            self.update();
+            return self.update();
         }
+        Ok(())
     }
 
-    /// Applies the pending batch's gradient.
-    fn update(&mut self) {
+    /// Applies the pending batch's gradient, or refuses it; the batch is done either way.
+    fn update(&mut self) -> Result<(), MlError> {
         let grad_of = |s: &Slot| {
             if s.weight_sum != 0.0 {
                 s.grad / s.weight_sum
@@ -241,17 +262,17 @@ impl OnlineLogisticRegression {
                 s.grad
             }
         };
-        if self.params.fit_intercept {
-            let g = grad_of(&self.intercept_slot);
-            (self.intercept_slot.grad, self.intercept_slot.weight_sum) = (0.0, 0.0);
-            self.step_intercept(g);
-        }
+        // The intercept's gradient is in [−1, 1]: it steps once the dimensions' steps are kept.
+        let intercept_grad = self
+            .params
+            .fit_intercept
+            .then(|| grad_of(&self.intercept_slot));
+        (self.intercept_slot.grad, self.intercept_slot.weight_sum) = (0.0, 0.0);
         if self.first_update {
             for i in 0..self.slots.len() {
                 let g = grad_of(&self.slots[i]);
                 self.step(i, g);
             }
-            self.first_update = false;
         } else {
             for k in 0..self.touched.len() {
                 let i = self.touched[k] as usize;
@@ -259,18 +280,53 @@ impl OnlineLogisticRegression {
                 self.step(i, g);
             }
         }
+        let kept = self.kept();
         for &i in &self.touched {
             let s = &mut self.slots[i as usize];
             (s.grad, s.weight_sum, s.marked) = (0.0, 0.0, false);
         }
         self.touched.clear();
         self.in_batch = 0;
+        kept?;
+        if let Some(g) = intercept_grad {
+            self.step_intercept(g);
+        }
+        self.first_update = false;
         self.version = self.version.next();
+        Ok(())
     }
 
-    /// The FTRL-Proximal step of dimension `i` with gradient `g`.
+    /// Keeps the steps of the update under way when every stepped dimension's `n` and `z`
+    /// are finite and its coefficient a usable parameter; else puts them all back and
+    /// refuses the update.
+    fn kept(&mut self) -> Result<(), MlError> {
+        let result = self.undo.iter().try_for_each(|&(i, ..)| {
+            let (s, w) = (&self.slots[i as usize], self.coefficients[i as usize]);
+            let state = if s.n.is_finite() && s.z.is_finite() {
+                w
+            } else {
+                f64::NAN
+            };
+            check_parameter(STAGE, state, || format!("coefficient {i}"))
+        });
+        if result.is_err() {
+            for &(i, slot, w) in self.undo.iter().rev() {
+                self.slots[i as usize] = slot;
+                self.coefficients[i as usize] = w;
+            }
+        }
+        self.undo.clear();
+        result
+    }
+
+    /// The FTRL-Proximal step of dimension `i` with gradient `g` (a dimension without
+    /// gradient keeps finite `n` and `z`, so only the others are kept for [`Self::kept`]).
     #[inline]
     fn step(&mut self, i: usize, g: f64) {
+        if g != 0.0 {
+            self.undo
+                .push((i as u32, self.slots[i], self.coefficients[i]));
+        }
         let (alpha, beta, l1, l2) = (self.params.alpha, self.params.beta, self.l1, self.l2);
         ftrl_step(
             &mut self.slots[i],
@@ -291,15 +347,9 @@ impl OnlineLogisticRegression {
         );
     }
 
-    /// Checks `x` is finite and has the model's dimension.
+    /// Checks `x` is finite, well formed and has the model's dimension.
     fn check_features(&self, x: &Features<'_>) -> Result<(), MlError> {
-        if x.dim() != self.dim() {
-            return Err(MlError::Dimension {
-                expected: self.dim(),
-                found: x.dim(),
-            });
-        }
-        Ok(x.check_finite()?)
+        x.check(self.dim())
     }
 
     /// Class and probability of class 1 for one example, without checks (hot path): `x`
@@ -329,6 +379,9 @@ fn ftrl_step(s: &mut Slot, w: &mut f64, g: f64, [alpha, beta, l1, l2]: [f64; 4])
 
 online_model_via_persist!(OnlineLogisticRegression);
 
+/// The learner's name in errors.
+const STAGE: &str = "OnlineLogisticRegression";
+
 impl OnlineLearner for OnlineLogisticRegression {
     fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
         self.learn_weighted(x, y, 1.0)
@@ -337,7 +390,8 @@ impl OnlineLearner for OnlineLogisticRegression {
     fn predict_then_learn(&mut self, x: Features<'_>, y: f64) -> Result<Prediction, MlError> {
         self.check(&x, y)?;
         let margin = self.margin(&x);
-        self.learn_at_margin(x, y, 1.0, margin);
+        let result = self.learn_at_margin(x, y, 1.0, margin);
+        self.refused.note(result)?;
         let (class, p) = binary_prediction(margin);
         Ok(Prediction {
             value: class,

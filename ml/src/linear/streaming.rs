@@ -4,7 +4,9 @@
 //! beyond ±[`crate::MAX_PARAMETER`] (a learning rate too high for the features' scale) is
 //! refused with [`MlError::Diverged`] and the model stays as it was.
 
-use crate::api::{online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction};
+use crate::api::{
+    online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction, RefusalCounter,
+};
 use crate::finite::{check, check_parameter, first_non_parameter, Position};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
@@ -14,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// Parameters of [`StreamingLinearRegressionSgd`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamingLinearRegressionParams {
-    /// Step size η (default 0.01).
+    /// Step size η (default 0.01). The step is `η (ŷ − y) x`, the gradient of `½ (ŷ − y)²`:
+    /// River's squared loss `(ŷ − y)²` has twice that gradient, so η here takes the steps
+    /// of River's `LinearRegression` with learning rate (and `intercept_lr`) η / 2.
     pub learning_rate: f64,
     /// L2 penalty λ on the weights (default 0).
     pub l2: f64,
@@ -47,6 +51,8 @@ pub struct StreamingLinearRegressionSgd {
     weights: Vec<f64>,
     intercept: f64,
     version: ModelVersion,
+    #[serde(skip)]
+    refused: RefusalCounter,
 }
 
 impl StreamingLinearRegressionSgd {
@@ -58,6 +64,7 @@ impl StreamingLinearRegressionSgd {
             weights: vec![0.0; dim],
             intercept: 0.0,
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
         })
     }
 
@@ -71,15 +78,9 @@ impl StreamingLinearRegressionSgd {
         self.intercept
     }
 
-    /// Checks `x` is finite and has the model's dimension.
+    /// Checks `x` is finite, well formed and has the model's dimension.
     fn check(&self, x: &Features<'_>) -> Result<(), MlError> {
-        if x.dim() != self.weights.len() {
-            return Err(MlError::Dimension {
-                expected: self.weights.len(),
-                found: x.dim(),
-            });
-        }
-        Ok(x.check_finite()?)
+        x.check(self.weights.len())
     }
 }
 
@@ -89,7 +90,24 @@ const STAGE: &str = "StreamingLinearRegressionSgd";
 online_model_via_persist!(StreamingLinearRegressionSgd);
 
 impl OnlineLearner for StreamingLinearRegressionSgd {
+    /// A refused step is counted in [`crate::OnlineModel::refused_updates`].
     fn learn_one(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
+        let result = self.step(x, y);
+        self.refused.note(result)
+    }
+
+    fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
+        self.check(&x)?;
+        Ok(Prediction {
+            value: x.dot(&self.weights) + self.intercept,
+            probability: None,
+        })
+    }
+}
+
+impl StreamingLinearRegressionSgd {
+    /// One SGD step on a checked example, or the error that leaves the model as it was.
+    fn step(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
         self.check(&x)?;
         check(y, || Position::Label)?;
         let err = x.dot(&self.weights) + self.intercept - y;
@@ -127,14 +145,6 @@ impl OnlineLearner for StreamingLinearRegressionSgd {
         self.intercept = intercept;
         self.version = self.version.next();
         Ok(())
-    }
-
-    fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
-        self.check(&x)?;
-        Ok(Prediction {
-            value: x.dot(&self.weights) + self.intercept,
-            probability: None,
-        })
     }
 }
 

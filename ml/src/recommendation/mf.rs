@@ -20,7 +20,7 @@ mod users;
 
 pub use users::UserState;
 
-use crate::api::{online_model_via_persist, MlError, ModelVersion};
+use crate::api::{online_model_via_persist, MlError, ModelVersion, RefusalCounter};
 use crate::clustering::rng::SplitMix64;
 use crate::finite::{
     check, check_all, check_parameter, check_statistic, first_non_parameter, Position,
@@ -130,6 +130,8 @@ pub struct MatrixFactorization {
     item_factors: FxHashMap<u64, Vec<f64>>,
     rng: SplitMix64,
     version: ModelVersion,
+    #[serde(skip)]
+    refused: RefusalCounter,
 }
 
 impl MatrixFactorization {
@@ -146,6 +148,7 @@ impl MatrixFactorization {
             user_factors: FxHashMap::default(),
             item_factors: FxHashMap::default(),
             version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
         })
     }
 
@@ -238,7 +241,14 @@ impl MatrixFactorization {
 
     /// One SGD step on a finite `rating`; the version moves. A refused step (a rating not
     /// finite, a parameter that would leave ±[`crate::MAX_PARAMETER`]) changes nothing.
+    /// A refused step is counted in [`crate::OnlineModel::refused_updates`].
     pub fn learn_one(&mut self, user: u64, item: u64, rating: f64) -> Result<(), MlError> {
+        let result = self.step(user, item, rating);
+        self.refused.note(result)
+    }
+
+    /// [`Self::learn_one`] before its refusal is counted.
+    fn step(&mut self, user: u64, item: u64, rating: f64) -> Result<(), MlError> {
         check(rating, || Position::Label)?;
         let p = &self.params;
         // The step computed aside: the mean, then the first factors of a new user and item.

@@ -27,6 +27,28 @@ for strategy in ["uniform", "quantile"]:
         "test": kb.transform(Xtest).tolist(),
     }
 
+# Values a hair (1e-6) below and exactly at the uniform edges 2, 4, 6, 8 of [0, 10]:
+# scikit-learn before 1.9 shifted each value up by 1e-8 + 1e-5 |x| before binning, 1.9 does not.
+E = np.array([[0.0], [10.0]] + [[e - 1e-6] for e in (2.0, 4.0, 6.0, 8.0)] + [[e] for e in (2.0, 4.0, 6.0, 8.0)])
+kb = KBinsDiscretizer(n_bins=5, encode="ordinal", strategy="uniform").fit(E)
+out["kbins_near_edges"] = {
+    "X": E.tolist(),
+    "edges": [e.tolist() for e in kb.bin_edges_],
+    "bins": kb.transform(E).tolist(),
+}
+
+# A column whose range (1e-9) is narrower than scikit-learn's smallest bin (1e-8): one edge left.
+N = np.array([[0.0], [5e-10], [1e-9]])
+# scikit-learn drops narrow bins only for the quantile strategy.
+for strategy in ["uniform", "quantile"]:
+    kw = {"quantile_method": "linear"} if strategy == "quantile" else {}
+    kb = KBinsDiscretizer(n_bins=5, encode="ordinal", strategy=strategy, **kw).fit(N)
+    out[f"kbins_narrow_{strategy}"] = {
+        "X": N.tolist(),
+        "edges": [e.tolist() for e in kb.bin_edges_],
+        "bins": kb.transform(N).tolist(),
+    }
+
 ma = MaxAbsScaler().fit(X)
 out["maxabs"] = {"scale": ma.scale_.tolist(), "test": ma.transform(Xtest).tolist()}
 

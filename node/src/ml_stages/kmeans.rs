@@ -1,8 +1,9 @@
 //! `kind = "kmeans"`: online k-means (`quiver_ml::clustering::OnlineKMeans`, Flink ML's
 //! decayed mini-batch updates) from `k` random centroids drawn from `seed` (uniform in [0, 1)
 //! per dimension, weight 0), created at the first row with that row's dimension. Each row is
-//! assigned to its nearest centroid, then learnt from; adds `cluster` (i64) and
-//! `model_version`.
+//! assigned to its nearest centroid, then learnt from; adds `cluster` (i64), `prediction`
+//! (the same index as f64, like every learner's prediction) and `model_version`, named by the
+//! spec's `*_col` fields.
 
 use super::columns::{data_error, refused, row_error, version_i64};
 use super::features::FeatureReader;
@@ -61,6 +62,7 @@ impl AddColumns for KMeansOperator {
         let n = batch.len();
         let mut features = self.features.bind(batch)?;
         let mut clusters = ColumnBuilder::new(ColumnType::I64, n);
+        let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
         let mut versions = ColumnBuilder::new(ColumnType::I64, n);
         for (row, &event_time) in batch.event_time().iter().enumerate() {
             let (cluster, version) = match features.read(row)? {
@@ -88,14 +90,21 @@ impl AddColumns for KMeansOperator {
             };
             let refused = |e| refused(&self.stage, e);
             match cluster {
-                Some(c) => clusters
-                    .push_i64(i64::try_from(c).unwrap_or(i64::MAX))
-                    .map_err(refused)?,
-                None => clusters.push_null(),
+                Some(c) => {
+                    clusters
+                        .push_i64(i64::try_from(c).unwrap_or(i64::MAX))
+                        .map_err(refused)?;
+                    predictions.push_f64(c as f64).map_err(refused)?;
+                }
+                None => {
+                    clusters.push_null();
+                    predictions.push_null();
+                }
             }
             versions.push_i64(version_i64(version)).map_err(refused)?;
         }
         columns.push(clusters.finish());
+        columns.push(predictions.finish());
         columns.push(versions.finish());
         Ok(())
     }

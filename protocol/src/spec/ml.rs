@@ -3,9 +3,11 @@
 //! (`logistic_regression`, `linear_regression`, `kmeans`, `matrix_factorization`).
 //!
 //! Feature stages add one vector column (`output`) to each row. Learners predict first, then
-//! learn from the row (progressive validation), and add `prediction` (f64; `cluster`, i64, for
-//! `kmeans`), `probability` (f64, `logistic_regression` only) and `model_version` (i64: the
-//! version of the model that made the prediction). Parameter names and defaults are those of
+//! learn from the row (progressive validation), and add `cluster` (i64, `kmeans` only),
+//! `prediction` (f64; for `kmeans` the cluster index), `probability` (f64,
+//! `logistic_regression` only) and `model_version` (i64: the version of the model that made
+//! the prediction), each renamed by its `*_col` field ([`LearnerColumns`]) so that learners
+//! can be chained. Parameter names and defaults are those of
 //! the `quiver-ml` library (Flink ML's for FTRL and online k-means, River's for matrix
 //! factorisation). `parse` reads a table, `schema` checks columns and adds the outputs.
 
@@ -23,8 +25,35 @@ pub const PREDICTION: &str = "prediction";
 pub const PROBABILITY: &str = "probability";
 /// The model version that made the prediction.
 pub const MODEL_VERSION: &str = "model_version";
-/// The cluster index `kmeans` adds instead of `prediction`.
+/// The cluster index (i64) `kmeans` adds besides `prediction`.
 pub const CLUSTER: &str = "cluster";
+
+/// The names of the columns a learner adds: fields `prediction_col`, `probability_col`
+/// (`logistic_regression`), `model_version_col` and `cluster_col` (`kmeans`), defaulting to
+/// [`PREDICTION`], [`PROBABILITY`], [`MODEL_VERSION`] and [`CLUSTER`]. A stage adds the ones
+/// of its kind; the others keep their defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerColumns {
+    /// The prediction column (f64).
+    pub prediction: String,
+    /// The probability column (f64) of a classifier.
+    pub probability: String,
+    /// The model version column (i64).
+    pub model_version: String,
+    /// The cluster column (i64) of `kmeans`.
+    pub cluster: String,
+}
+
+impl Default for LearnerColumns {
+    fn default() -> Self {
+        Self {
+            prediction: PREDICTION.to_string(),
+            probability: PROBABILITY.to_string(),
+            model_version: MODEL_VERSION.to_string(),
+            cluster: CLUSTER.to_string(),
+        }
+    }
+}
 
 /// Where a stage reads its feature vector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,6 +146,8 @@ pub struct LogisticRegressionStage {
     pub global_batch_size: u64,
     /// `fit_intercept`: learn an intercept (default true; Flink ML has none).
     pub fit_intercept: bool,
+    /// The names of the added columns.
+    pub outputs: LearnerColumns,
 }
 
 /// `kind = "linear_regression"`: least squares updated by one SGD step per example.
@@ -132,6 +163,8 @@ pub struct LinearRegressionStage {
     pub l2: f64,
     /// `fit_intercept` (default true).
     pub fit_intercept: bool,
+    /// The names of the added columns.
+    pub outputs: LearnerColumns,
 }
 
 /// `kind = "kmeans"`: Flink ML's `OnlineKMeans` from `k` random centroids (uniform in
@@ -148,6 +181,8 @@ pub struct KMeansStage {
     pub global_batch_size: u64,
     /// `seed` of the initial centroids (default 0).
     pub seed: u64,
+    /// The names of the added columns.
+    pub outputs: LearnerColumns,
 }
 
 /// The River recommender a `matrix_factorization` stage reproduces.
@@ -189,4 +224,6 @@ pub struct MatrixFactorizationStage {
     pub clip_gradient: f64,
     /// `seed` of the initial latent factors (default 0).
     pub seed: u64,
+    /// The names of the added columns.
+    pub outputs: LearnerColumns,
 }

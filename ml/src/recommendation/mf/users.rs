@@ -70,6 +70,7 @@ impl MatrixFactorization {
             item_factors: self.item_factors.clone(),
             rng: self.rng.clone(),
             version: self.version,
+            refused: self.refused,
         }
     }
 

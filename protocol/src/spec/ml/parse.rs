@@ -2,9 +2,9 @@
 //! checked against the input schema later, by `schema`.
 
 use super::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LinearRegressionStage, LogisticRegressionStage,
-    MatrixFactorizationStage, MfModel, OneHotStage, StandardScalerStage, VectorAssemblerStage,
-    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES,
+    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearRegressionStage,
+    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StandardScalerStage,
+    VectorAssemblerStage, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -170,6 +170,9 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "elastic_net",
             "global_batch_size",
             "fit_intercept",
+            "prediction_col",
+            "probability_col",
+            "model_version_col",
         ],
     )?;
     Ok(StageKind::LogisticRegression(LogisticRegressionStage {
@@ -183,13 +186,22 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             .integer("global_batch_size", 1, 1 << 20)?
             .unwrap_or(1),
         fit_intercept: flag(fields, "fit_intercept", true)?,
+        outputs: learner_columns(fields)?,
     }))
 }
 
 fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
     deny_unknown(
         fields,
-        &["features", "label", "learning_rate", "l2", "fit_intercept"],
+        &[
+            "features",
+            "label",
+            "learning_rate",
+            "l2",
+            "fit_intercept",
+            "prediction_col",
+            "model_version_col",
+        ],
     )?;
     Ok(StageKind::LinearRegression(LinearRegressionStage {
         features: features(fields, "features")?,
@@ -197,13 +209,23 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         learning_rate: number(fields, "learning_rate", 0.01, Range::Positive)?,
         l2: number(fields, "l2", 0.0, Range::NonNegative)?,
         fit_intercept: flag(fields, "fit_intercept", true)?,
+        outputs: learner_columns(fields)?,
     }))
 }
 
 fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
     deny_unknown(
         fields,
-        &["features", "k", "decay_factor", "global_batch_size", "seed"],
+        &[
+            "features",
+            "k",
+            "decay_factor",
+            "global_batch_size",
+            "seed",
+            "cluster_col",
+            "prediction_col",
+            "model_version_col",
+        ],
     )?;
     let k = fields
         .integer("k", 1, 1 << 16)?
@@ -216,6 +238,7 @@ fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             .integer("global_batch_size", 1, 1 << 20)?
             .unwrap_or(32),
         seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+        outputs: learner_columns(fields)?,
     }))
 }
 
@@ -235,6 +258,8 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "init_std",
             "clip_gradient",
             "seed",
+            "prediction_col",
+            "model_version_col",
         ],
     )?;
     let model = fields
@@ -266,7 +291,29 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         init_std: number(fields, "init_std", 0.1, Range::NonNegative)?,
         clip_gradient: number(fields, "clip_gradient", 1e12, Range::Positive)?,
         seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+        outputs: learner_columns(fields)?,
     }))
+}
+
+/// The names of the columns a learner adds (`*_col` fields; `deny_unknown` has already
+/// refused those of other kinds).
+fn learner_columns(fields: &Fields<'_>) -> Result<LearnerColumns, SpecError> {
+    let defaults = LearnerColumns::default();
+    Ok(LearnerColumns {
+        prediction: column_name(fields, "prediction_col", defaults.prediction)?,
+        probability: column_name(fields, "probability_col", defaults.probability)?,
+        model_version: column_name(fields, "model_version_col", defaults.model_version)?,
+        cluster: column_name(fields, "cluster_col", defaults.cluster)?,
+    })
+}
+
+/// An optional non-empty column name.
+fn column_name(fields: &Fields<'_>, key: &str, default: String) -> Result<String, SpecError> {
+    match fields.get(key) {
+        None => Ok(default),
+        Some(Value::String(name)) if !name.is_empty() => Ok(name.clone()),
+        Some(other) => Err(fields.invalid(key, other, "a non-empty column name")),
+    }
 }
 
 /// A required column name; `what` says which column, for the hint.

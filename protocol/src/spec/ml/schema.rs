@@ -1,7 +1,7 @@
 //! The columns of an ML stage against its input schema, and the schema it emits: the input's
 //! columns followed by the columns the stage adds.
 
-use super::{FeatureInput, CLUSTER, MODEL_VERSION, PREDICTION, PROBABILITY};
+use super::FeatureInput;
 use crate::spec::error::SpecError;
 use crate::spec::{StageKind, StageSpec};
 use crate::value::{Column, Schema, ValueType};
@@ -62,31 +62,39 @@ pub(in crate::spec) fn output_schema(
         StageKind::LogisticRegression(s) => {
             check.features("features", &s.features)?;
             check.column("label", &s.label, &NUMERIC, "numeric (i64, f64 or bool)")?;
+            let o = &s.outputs;
             check.learner(&[
-                (PREDICTION, ValueType::F64),
-                (PROBABILITY, ValueType::F64),
-                (MODEL_VERSION, ValueType::I64),
+                ("prediction_col", &o.prediction, ValueType::F64),
+                ("probability_col", &o.probability, ValueType::F64),
+                ("model_version_col", &o.model_version, ValueType::I64),
             ])?
         }
         StageKind::LinearRegression(s) => {
             check.features("features", &s.features)?;
             check.column("label", &s.label, &NUMERIC, "numeric (i64, f64 or bool)")?;
+            let o = &s.outputs;
             check.learner(&[
-                (PREDICTION, ValueType::F64),
-                (MODEL_VERSION, ValueType::I64),
+                ("prediction_col", &o.prediction, ValueType::F64),
+                ("model_version_col", &o.model_version, ValueType::I64),
             ])?
         }
         StageKind::KMeans(s) => {
             check.features("features", &s.features)?;
-            check.learner(&[(CLUSTER, ValueType::I64), (MODEL_VERSION, ValueType::I64)])?
+            let o = &s.outputs;
+            check.learner(&[
+                ("cluster_col", &o.cluster, ValueType::I64),
+                ("prediction_col", &o.prediction, ValueType::F64),
+                ("model_version_col", &o.model_version, ValueType::I64),
+            ])?
         }
         StageKind::MatrixFactorization(s) => {
             check.column("user", &s.user, &IDS, "i64 or string")?;
             check.column("item", &s.item, &IDS, "i64 or string")?;
             check.column("rating", &s.rating, &NUMERIC, "numeric (i64, f64 or bool)")?;
+            let o = &s.outputs;
             check.learner(&[
-                (PREDICTION, ValueType::F64),
-                (MODEL_VERSION, ValueType::I64),
+                ("prediction_col", &o.prediction, ValueType::F64),
+                ("model_version_col", &o.model_version, ValueType::I64),
             ])?
         }
     };
@@ -174,23 +182,34 @@ impl Check<'_> {
         ))
     }
 
-    /// The columns a learner adds, checked to be absent from the input.
+    /// The columns a learner adds (field, name, type), checked to be distinct and absent
+    /// from the input.
     fn learner<'c>(
         &self,
-        added: &[(&'c str, ValueType)],
+        added: &[(&str, &'c String, ValueType)],
     ) -> Result<Vec<(&'c str, ValueType)>, SpecError> {
-        let Some((taken, _)) = added
+        for (i, (field, name, _)) in added.iter().enumerate() {
+            if let Some((other, ..)) = added[..i].iter().find(|(_, n, _)| n == name) {
+                return Err(self.invalid(
+                    field,
+                    format!("{name:?}"),
+                    format!("a name other than {other}'s: each added column has its own"),
+                ));
+            }
+        }
+        let Some((field, taken, _)) = added
             .iter()
-            .find(|(name, _)| self.input.index_of(name).is_some())
+            .find(|(_, name, _)| self.input.index_of(name).is_some())
         else {
-            return Ok(added.to_vec());
+            return Ok(added.iter().map(|(_, n, ty)| (n.as_str(), *ty)).collect());
         };
-        let names: Vec<&str> = added.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = added.iter().map(|(_, n, _)| n.as_str()).collect();
         Err(self.invalid(
             "input",
             format!("{:?}", self.stage.input),
             format!(
-                "a stream without a column named \"{taken}\": this stage adds {}",
+                "a stream without a column named \"{taken}\": this stage adds {} (or set \
+                 {field} to another name)",
                 names.join(", ")
             ),
         ))
