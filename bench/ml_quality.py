@@ -141,7 +141,7 @@ def quiver_run(quiver, work, name, task, dim):
 def main():
     quiver, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
-    print(f"{'data set':16} {'n':>6} {'metric':9} {'Quiver':>8} {'River':>8}  better")
+    print(f"{'data set':16} {'n':>6} {'metric':9} {'Quiver':>9} {'River':>9}  better")
     for name, task, rows in river_sets() + sklearn_sets():
         dim = write_csv(os.path.join(work, f"{name}.csv"), rows)
         ys = [y for _, y in rows]
@@ -156,7 +156,7 @@ def main():
         else:
             better = "Quiver" if (mq > mr) == higher_is_better else "River"
         kind = "accuracy" if higher_is_better else "MAE"
-        print(f"{name:16} {len(rows):>6} {kind:9} {mq:8.4f} {mr:8.4f}  {better}")
+        print(f"{name:16} {len(rows):>6} {kind:9} {mq:9.5f} {mr:9.5f}  {better}")
 
 
 if __name__ == "__main__":

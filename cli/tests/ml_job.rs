@@ -115,6 +115,8 @@ fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
     let mut scaler = OnlineStandardScaler::new(params, None).expect("scaler");
     let mut clf = OnlineLogisticRegression::new(
         FtrlParams {
+            alpha: 0.2,
+            beta: 1.0,
             global_batch_size: 1,
             fit_intercept: true,
             ..FtrlParams::default()

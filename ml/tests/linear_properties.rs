@@ -417,3 +417,31 @@ fn ftrl_with_an_intercept_learns_the_base_rate_and_without_it_cannot() {
     assert!(learn(true) > 0.75, "{}", learn(true));
     assert_eq!(learn(false), 0.5);
 }
+
+/// With `center_label` the regression predicts the mean of the labels learnt before plus its
+/// linear part, and steps on the error of that prediction (figures worked by hand).
+#[test]
+fn sgd_with_a_centred_label_predicts_the_labels_mean_and_learns_the_rest() {
+    let params = StreamingLinearRegressionParams {
+        center_label: true,
+        ..StreamingLinearRegressionParams::default()
+    };
+    let mut m = StreamingLinearRegressionSgd::new(params, 2).unwrap();
+    let first = m
+        .predict_then_learn(Features::Dense(&[1.0, -2.0]), 250.0)
+        .unwrap();
+    assert_eq!(first.value, 0.0);
+    // One step from zero on error −250 with η 0.01: w = 2.5 x, b = 2.5.
+    assert_eq!(m.weights(), [2.5, -5.0]);
+    assert_eq!(m.intercept(), 2.5);
+    assert_eq!(m.label_offset(), 250.0);
+    let second = m
+        .predict_then_learn(Features::Dense(&[0.0, 0.0]), 100.0)
+        .unwrap();
+    assert_eq!(second.value, 250.0 + 2.5);
+    // Labels 250 and 100: mean 175.
+    assert_eq!(m.label_offset(), 175.0);
+    let plain =
+        StreamingLinearRegressionSgd::new(StreamingLinearRegressionParams::default(), 2).unwrap();
+    assert_eq!(plain.label_offset(), 0.0);
+}

@@ -315,6 +315,7 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         learning_rate: 0.01,
         l2: 0.0,
         fit_intercept: true,
+        center_label: true,
     };
     let kind = StageKind::LinearRegression(LinearRegressionStage {
         features: FeatureInput::Columns(["a", "b", "c"].map(String::from).to_vec()),
@@ -322,6 +323,7 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         learning_rate: params.learning_rate,
         l2: params.l2,
         fit_intercept: params.fit_intercept,
+        center_label: params.center_label,
         outputs: LearnerColumns::default(),
     });
     let schema = schema_of(&["a", "b", "c", "y"], &input);

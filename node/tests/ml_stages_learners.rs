@@ -57,9 +57,11 @@ fn f64_of(v: &Value) -> Option<f64> {
 }
 
 /// The library's progressive run over `rows` of `x1, x2, y` with the stage's defaults (every
-/// example learnt, an intercept): the columns the stage adds.
+/// example learnt, an intercept, alpha 0.2, beta 1): the columns the stage adds.
 fn library_logistic(rows: &[Row]) -> Vec<Vec<Value>> {
     let params = FtrlParams {
+        alpha: 0.2,
+        beta: 1.0,
         global_batch_size: 1,
         fit_intercept: true,
         ..FtrlParams::default()
@@ -205,8 +207,9 @@ fn linear_regression_is_the_library_sequential_run() {
         .collect();
     let table = "kind = \"linear_regression\"\nfeatures = [\"x1\", \"x2\"]\nlabel = \"y\"\nlearning_rate = 0.05";
     let out = run(&mut *build(XY, table), &rows, 16);
-    // Independently: from zero weights the first prediction is 0, the second is
-    // η y₁ (x₁·x₂ + 1) (one SGD step on the weights and the intercept).
+    // Independently: from zero weights and no labels seen the first prediction is 0, the
+    // second is y₁ (the labels' mean, by default) + η y₁ (x₁·x₂ + 1) (one SGD step on the
+    // weights and the intercept).
     let y1 = 1.0;
     let x_first = [0.0, 0.0];
     let x_second = [0.1, 1.0 / 7.0];
@@ -214,10 +217,11 @@ fn linear_regression_is_the_library_sequential_run() {
     assert_eq!(out[0][3..], [Value::F64(0.0), Value::I64(0)]);
     assert_eq!(
         out[1][3..],
-        [Value::F64(0.05 * y1 * (dot + 1.0)), Value::I64(1)]
+        [Value::F64(y1 + 0.05 * y1 * (dot + 1.0)), Value::I64(1)]
     );
     let params = StreamingLinearRegressionParams {
         learning_rate: 0.05,
+        center_label: true,
         ..StreamingLinearRegressionParams::default()
     };
     let mut model = StreamingLinearRegressionSgd::new(params, 2).unwrap();

@@ -1,6 +1,9 @@
 //! StreamingLinearRegressionSgd: least-squares linear regression updated by one
 //! stochastic-gradient step per example: `e = w·x + b − y; w -= η (e x + λ w); b -= η e`.
-//! Features and labels must be finite. A step that would take a weight or the intercept
+//! With `center_label` the model predicts `ȳ + w·x + b`, where `ȳ` is the running mean of the
+//! labels learnt before (so the weights and intercept learn the label's deviation from its
+//! mean instead of climbing from 0 to a label's level one step at a time), and `e` is the
+//! error of that prediction. Features and labels must be finite. A step that would take a weight or the intercept
 //! beyond ±[`crate::MAX_PARAMETER`] (a learning rate too high for the features' scale) is
 //! refused with [`MlError::Diverged`] and the model stays as it was.
 
@@ -24,6 +27,10 @@ pub struct StreamingLinearRegressionParams {
     pub l2: f64,
     /// Learn an intercept `b` (default true).
     pub fit_intercept: bool,
+    /// Predict the running mean of the labels plus the linear model (default false). Models
+    /// saved before the field existed read as false.
+    #[serde(default)]
+    pub center_label: bool,
 }
 
 impl Default for StreamingLinearRegressionParams {
@@ -32,6 +39,7 @@ impl Default for StreamingLinearRegressionParams {
             learning_rate: 0.01,
             l2: 0.0,
             fit_intercept: true,
+            center_label: false,
         }
     }
 }
@@ -50,6 +58,12 @@ pub struct StreamingLinearRegressionSgd {
     params: StreamingLinearRegressionParams,
     weights: Vec<f64>,
     intercept: f64,
+    /// The mean of the labels learnt (kept, and used, with `center_label`).
+    #[serde(default)]
+    label_mean: f64,
+    /// The number of labels in `label_mean`.
+    #[serde(default)]
+    labels: u64,
     version: ModelVersion,
     #[serde(skip)]
     refused: RefusalCounter,
@@ -63,6 +77,8 @@ impl StreamingLinearRegressionSgd {
             params,
             weights: vec![0.0; dim],
             intercept: 0.0,
+            label_mean: 0.0,
+            labels: 0,
             version: ModelVersion::default(),
             refused: RefusalCounter::default(),
         })
@@ -76,6 +92,20 @@ impl StreamingLinearRegressionSgd {
     /// The intercept.
     pub fn intercept(&self) -> f64 {
         self.intercept
+    }
+
+    /// The running mean of the labels the prediction starts from (0 without `center_label`).
+    pub fn label_offset(&self) -> f64 {
+        if self.params.center_label {
+            self.label_mean
+        } else {
+            0.0
+        }
+    }
+
+    /// The prediction for checked features.
+    fn predict(&self, x: &Features<'_>) -> f64 {
+        x.dot(&self.weights) + self.intercept + self.label_offset()
     }
 
     /// Checks `x` is finite, well formed and has the model's dimension.
@@ -99,7 +129,7 @@ impl OnlineLearner for StreamingLinearRegressionSgd {
     fn predict_one(&self, x: Features<'_>) -> Result<Prediction, MlError> {
         self.check(&x)?;
         Ok(Prediction {
-            value: x.dot(&self.weights) + self.intercept,
+            value: self.predict(&x),
             probability: None,
         })
     }
@@ -110,7 +140,7 @@ impl StreamingLinearRegressionSgd {
     fn step(&mut self, x: Features<'_>, y: f64) -> Result<(), MlError> {
         self.check(&x)?;
         check(y, || Position::Label)?;
-        let err = x.dot(&self.weights) + self.intercept - y;
+        let err = self.predict(&x) - y;
         let (eta, l2) = (self.params.learning_rate, self.params.l2);
         let decayed = |w: f64| if l2 > 0.0 { w - eta * l2 * w } else { w };
         let stepped = |w: f64, v: f64| decayed(w) - eta * err * v;
@@ -143,6 +173,10 @@ impl StreamingLinearRegressionSgd {
         let w = &mut self.weights;
         x.for_each(|i, v| w[i] -= eta * err * v);
         self.intercept = intercept;
+        self.labels += 1;
+        // Each term is finite for finite labels (a difference of two could overflow).
+        let n = self.labels as f64;
+        self.label_mean += y / n - self.label_mean / n;
         self.version = self.version.next();
         Ok(())
     }

@@ -22,6 +22,7 @@ pub(super) fn build(
         learning_rate: spec.learning_rate,
         l2: spec.l2,
         fit_intercept: spec.fit_intercept,
+        center_label: spec.center_label,
     };
     params.validate().map_err(|e| data_error(&stage.name, e))?;
     let make = Box::new(move |dim| StreamingLinearRegressionSgd::new(params.clone(), dim));

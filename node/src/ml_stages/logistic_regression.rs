@@ -1,6 +1,6 @@
 //! `kind = "logistic_regression"`: online binary logistic regression trained by FTRL-Proximal
-//! (`quiver_ml::linear::OnlineLogisticRegression`, Flink ML's algorithm and defaults), starting
-//! from zero coefficients. Adds `prediction` (0.0 / 1.0), `probability` (of class 1) and
+//! (`quiver_ml::linear::OnlineLogisticRegression`, Flink ML's algorithm; the stage's defaults
+//! are in `LogisticRegressionStage`), starting from zero coefficients. Adds `prediction` (0.0 / 1.0), `probability` (of class 1) and
 //! `model_version`. Labels must be 0 or 1 (a null label: predict only).
 
 use super::columns::data_error;

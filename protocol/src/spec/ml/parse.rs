@@ -178,8 +178,8 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
     Ok(StageKind::LogisticRegression(LogisticRegressionStage {
         features: features(fields, "features")?,
         label: column(fields, "label", "the 0/1 label column")?,
-        alpha: number(fields, "alpha", 0.1, Range::Positive)?,
-        beta: number(fields, "beta", 0.1, Range::NonNegative)?,
+        alpha: number(fields, "alpha", 0.2, Range::Positive)?,
+        beta: number(fields, "beta", 1.0, Range::NonNegative)?,
         reg: number(fields, "reg", 0.0, Range::NonNegative)?,
         elastic_net: number(fields, "elastic_net", 0.0, Range::Unit)?,
         global_batch_size: fields
@@ -199,6 +199,7 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "learning_rate",
             "l2",
             "fit_intercept",
+            "center_label",
             "prediction_col",
             "model_version_col",
         ],
@@ -209,6 +210,7 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         learning_rate: number(fields, "learning_rate", 0.01, Range::Positive)?,
         l2: number(fields, "l2", 0.0, Range::NonNegative)?,
         fit_intercept: flag(fields, "fit_intercept", true)?,
+        center_label: flag(fields, "center_label", true)?,
         outputs: learner_columns(fields)?,
     }))
 }
