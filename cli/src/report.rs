@@ -111,6 +111,14 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(report.state_entries)
         );
     }
+    if report.refused_updates > 0 {
+        let _ = writeln!(
+            out,
+            "models: {} updates refused (a learner diverging: they would have made the model \
+             non-finite; lower its learning rate or scale its features)",
+            thousands(report.refused_updates)
+        );
+    }
     let checkpointed: Vec<_> = report
         .tasks
         .iter()

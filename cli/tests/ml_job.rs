@@ -219,3 +219,64 @@ fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_r
         ROWS / 2
     );
 }
+
+/// A learner that diverges (features far beyond what its learning rate can take) scores
+/// every row and the job finishes; its refused updates are counted in the job's report.
+#[test]
+fn a_diverging_learner_is_reported_not_silent_and_does_not_stop_the_job() {
+    const N: usize = 40;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut csv = String::from("id,x,y\n");
+    for i in 0..N {
+        let _ = writeln!(csv, "{i},1e15,1.0");
+    }
+    std::fs::write(dir.path().join("rows.csv"), csv).expect("write csv");
+    let spec = r#"
+[job]
+name = "diverging"
+parallelism = 1
+
+[[source]]
+name = "rows"
+kind = "file"
+path = "rows.csv"
+format = "csv"
+schema = { id = "i64", x = "f64", y = "f64" }
+
+[[stage]]
+name = "reg"
+kind = "linear_regression"
+input = "rows"
+features = ["x"]
+label = "y"
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "reg"
+path = "out/"
+"#;
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, spec).expect("write spec");
+    let out = run_with_timeout(
+        &quiver(),
+        &["local", &path.to_string_lossy()],
+        Duration::from_secs(120),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "quiver local failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // The final report goes to stderr, with the progress.
+    assert!(
+        stderr.contains(&format!("models: {N} updates refused")),
+        "{stderr}"
+    );
+    let rows = read_committed_rows(&dir.path().join("out"));
+    assert_eq!(rows.len(), N);
+    assert!(rows.iter().all(|r| r["prediction"].as_f64() == Some(0.0)));
+}

@@ -143,6 +143,12 @@ pub trait Operator: Send + 'static {
         0
     }
 
+    /// Model updates refused since the operator was built because they would have made the
+    /// model non-finite or out of range (0 for operators without a model).
+    fn refused_updates(&self) -> u64 {
+        0
+    }
+
     /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).
     fn state_entries(&self) -> u64 {
         0

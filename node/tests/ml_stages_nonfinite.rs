@@ -170,3 +170,21 @@ fn a_non_finite_rating_is_predicted_but_not_learnt() {
     // Rows with a non-finite rating still get a (finite) prediction.
     assert!(matches!(out_bad[10][3], Value::F64(p) if p.is_finite()));
 }
+
+/// A learner whose every step would put a weight beyond the parameter bound (1e12) refuses
+/// each update and counts it; the rows are still scored, by the model as it was (zero
+/// weights, no label learnt: 0, version 0), and the stage goes on. Before, the first refusal
+/// failed the job.
+#[test]
+fn a_diverging_learner_refuses_and_counts_its_updates_and_scores_every_row() {
+    let rows: Vec<Row> = (0..50)
+        .map(|_| vec![Value::F64(1e15), Value::F64(-1e15), Value::F64(1.0)])
+        .collect();
+    let table = "kind = \"linear_regression\"\nfeatures = [\"x1\", \"x2\"]\nlabel = \"y\"";
+    let mut op = build(XY, table);
+    let out = run(&mut *op, &rows, 7);
+    for row in &out {
+        assert_eq!(row[3..], [Value::F64(0.0), Value::I64(0)]);
+    }
+    assert_eq!(op.refused_updates(), 50);
+}

@@ -258,6 +258,9 @@ pub struct TaskMetrics {
     /// Keys whose state expired (`job.state_ttl`) since the task started: dropped when the
     /// cleanup reached them or a record found them expired.
     pub state_expired: u64,
+    /// Model updates the task's learners refused since it started, because they would have
+    /// made a model non-finite (the rows were still scored).
+    pub refused_updates: u64,
     /// The last checkpoint's alignment: first barrier in to all barriers in, µs.
     pub last_align_us: u64,
     /// The last checkpoint's pause to copy the task's state (encoding runs in the background), µs.
@@ -285,6 +288,7 @@ impl TaskMetrics {
         self.credits = self.credits.max(other.credits);
         self.state_entries += other.state_entries;
         self.state_expired += other.state_expired;
+        self.refused_updates += other.refused_updates;
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
         self.last_snapshot_bytes += other.last_snapshot_bytes;
@@ -344,6 +348,8 @@ pub struct JobReport {
     pub state_entries: u64,
     /// Keys whose state expired in all tasks (`job.state_ttl`), since they started.
     pub state_expired: u64,
+    /// Model updates refused in all tasks (a learner diverging), since they started.
+    pub refused_updates: u64,
     /// Bytes the checkpoint store holds for the job.
     pub checkpoint_bytes: u64,
 }

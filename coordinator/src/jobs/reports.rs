@@ -69,6 +69,7 @@ impl Cluster {
             sink_records: tasks.iter().map(|t| t.metrics.sink_records).sum(),
             state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
             state_expired: tasks.iter().map(|t| t.metrics.state_expired).sum(),
+            refused_updates: tasks.iter().map(|t| t.metrics.refused_updates).sum(),
             tasks,
             last_checkpoint: self.last_checkpoint(job),
             restarts: Restarts {

@@ -138,3 +138,12 @@ pub enum MlError {
         value: f64,
     },
 }
+
+impl MlError {
+    /// An update the model refused because a parameter or statistic would have left the
+    /// finite range or ±[`crate::MAX_PARAMETER`] ([`MlError::Diverged`], [`MlError::Overflow`]):
+    /// the model is as it was and counted it in [`crate::RefusedUpdates`].
+    pub fn is_refused_update(&self) -> bool {
+        matches!(self, MlError::Diverged { .. } | MlError::Overflow { .. })
+    }
+}

@@ -43,10 +43,7 @@ impl PartialEq for RefusalCounter {
 impl RefusalCounter {
     /// Passes `result` through, counting it when it is a refused update.
     pub(crate) fn note<T>(&mut self, result: Result<T, MlError>) -> Result<T, MlError> {
-        if matches!(
-            result,
-            Err(MlError::Diverged { .. } | MlError::Overflow { .. })
-        ) {
+        if matches!(&result, Err(e) if e.is_refused_update()) {
             self.0 += 1;
         }
         result

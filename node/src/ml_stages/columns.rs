@@ -7,7 +7,7 @@
 
 use crate::operator::OperatorError;
 use quiver_ml::finite::{check, Position};
-use quiver_ml::{Features, SparseView};
+use quiver_ml::{Features, MlError, SparseView};
 use quiver_protocol::batch::{Batch, Column, ColumnData, ValueRef, WrongType};
 use quiver_protocol::Schema;
 use std::fmt::Display;
@@ -20,6 +20,17 @@ pub(super) fn data_error(stage: &str, error: impl Display) -> OperatorError {
 /// A data error about the row at `event_time`, naming the stage.
 pub(super) fn row_error(stage: &str, event_time: i64, error: impl Display) -> OperatorError {
     data_error(stage, format!("row at event time {event_time}: {error}"))
+}
+
+/// Whether a learning step went through: `Ok(true)`; `Ok(false)` for an update the model
+/// refused because it would have made the model non-finite (the model is as it was and
+/// counted it, the row is still scored, the job goes on); else the error that fails the row.
+pub(super) fn learnt(step: Result<(), MlError>) -> Result<bool, MlError> {
+    match step {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_refused_update() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// `Some(x)` for a finite `x`; `None` for NaN and the infinities, which the stages read as a

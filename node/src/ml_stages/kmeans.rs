@@ -5,7 +5,7 @@
 //! (the same index as f64, like every learner's prediction) and `model_version`, named by the
 //! spec's `*_col` fields.
 
-use super::columns::{data_error, refused, row_error, version_i64};
+use super::columns::{data_error, learnt, refused, row_error, version_i64};
 use super::features::FeatureReader;
 use super::stage::AddColumns;
 use super::PartitionState;
@@ -84,7 +84,7 @@ impl AddColumns for KMeansOperator {
                     let version = model.version().0;
                     let bad_row = |e| row_error(&self.stage, event_time, e);
                     let cluster = model.predict_one(x).map_err(bad_row)?;
-                    model.learn_one(x).map_err(bad_row)?;
+                    learnt(model.learn_one(x)).map_err(bad_row)?;
                     (Some(cluster), version)
                 }
             };
@@ -107,6 +107,10 @@ impl AddColumns for KMeansOperator {
         columns.push(predictions.finish());
         columns.push(versions.finish());
         Ok(())
+    }
+
+    fn refused_updates(&self) -> u64 {
+        self.model.as_ref().map_or(0, |m| m.refused_updates().0)
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {

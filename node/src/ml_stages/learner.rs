@@ -82,7 +82,11 @@ where
                     };
                     let version = model.version().0;
                     let prediction = match label {
-                        Some(y) => model.predict_then_learn(x, y),
+                        Some(y) => match model.predict_then_learn(x, y) {
+                            // Refused and counted by the model, which is as it was.
+                            Err(e) if e.is_refused_update() => model.predict_one(x),
+                            scored => scored,
+                        },
                         None => model.predict_one(x),
                     }
                     .map_err(|e| row_error(&self.stage, event_time, e))?;
@@ -112,6 +116,10 @@ where
         columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
         columns.push(versions.finish());
         Ok(())
+    }
+
+    fn refused_updates(&self) -> u64 {
+        self.model.as_ref().map_or(0, |m| m.refused_updates().0)
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {

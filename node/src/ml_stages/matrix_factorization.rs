@@ -20,7 +20,7 @@ mod keyed;
 mod ttl_tests;
 mod users;
 
-use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
+use super::columns::{data_error, learnt, refused, row_error, version_i64, InputColumn};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState};
@@ -159,10 +159,10 @@ impl AddColumns for MfOperator {
                     held.read(user, model);
                     let prediction = model.predict_one(user, item);
                     if let Some(rating) = rating {
-                        model
-                            .learn_one(user, item, rating)
-                            .map_err(|e| row_error(&self.stage, event_time, e))?;
-                        held.write(user, codes[row]);
+                        let step = model.learn_one(user, item, rating);
+                        if learnt(step).map_err(|e| row_error(&self.stage, event_time, e))? {
+                            held.write(user, codes[row]);
+                        }
                     }
                     predictions.push_f64(prediction).map_err(refused)?;
                 }
@@ -198,6 +198,10 @@ impl AddColumns for MfOperator {
 
     fn state_expired(&self) -> u64 {
         self.keyed.users.expired_count()
+    }
+
+    fn refused_updates(&self) -> u64 {
+        self.keyed.model.refused_updates().0
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {

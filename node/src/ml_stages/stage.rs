@@ -48,6 +48,11 @@ pub(super) trait AddColumns: Send + 'static {
     fn state_expired(&self) -> u64 {
         0
     }
+
+    /// As [`Operator::refused_updates`].
+    fn refused_updates(&self) -> u64 {
+        0
+    }
 }
 
 /// An [`AddColumns`] stage behind the [`Operator`] API.
@@ -118,5 +123,9 @@ impl Operator for MlOperator {
 
     fn state_expired(&self) -> u64 {
         self.inner.state_expired()
+    }
+
+    fn refused_updates(&self) -> u64 {
+        self.inner.refused_updates()
     }
 }

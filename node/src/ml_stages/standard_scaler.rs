@@ -6,12 +6,13 @@
 //! row is added first, having nothing before it. Adds the dense vector `output`. With fewer
 //! than two rows seen the standard deviation is 0 and scaled values are 0.
 
-use super::columns::{data_error, refused, row_error};
+use super::columns::{data_error, learnt, refused, row_error};
 use super::features::FeatureReader;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
+use quiver_ml::OnlineModel;
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::spec::{StageSpec, StandardScalerStage};
 use quiver_protocol::Schema;
@@ -68,14 +69,14 @@ impl AddColumns for ScalerOperator {
                     // The first row has no earlier rows to be scaled with.
                     let first = self.scaler.count() == 0;
                     if first {
-                        self.scaler.learn_one(x).map_err(bad_row)?;
+                        learnt(self.scaler.learn_one(x)).map_err(bad_row)?;
                     }
                     self.scaled.resize(x.dim(), 0.0);
                     self.scaler
                         .transform_one(x, &mut self.scaled)
                         .map_err(bad_row)?;
                     if !first {
-                        self.scaler.learn_one(x).map_err(bad_row)?;
+                        learnt(self.scaler.learn_one(x)).map_err(bad_row)?;
                     }
                     scaled
                         .push_dense(&self.scaled)
@@ -85,6 +86,10 @@ impl AddColumns for ScalerOperator {
         }
         columns.push(scaled.finish());
         Ok(())
+    }
+
+    fn refused_updates(&self) -> u64 {
+        self.scaler.refused_updates().0
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {

@@ -467,23 +467,12 @@ impl Chain {
         Ok(())
     }
 
-    /// Keys whose state expired in the chain's stages since they started.
-    pub(crate) fn state_expired(&self) -> u64 {
+    /// A gauge of the chain's stages, summed: `gauge` of each stage.
+    pub(crate) fn stages_sum(&self, gauge: impl Fn(&dyn Operator) -> u64) -> u64 {
         self.nodes
             .iter()
             .map(|n| match &n.step {
-                Step::Stage(op) => op.state_expired(),
-                Step::Sink(_) => 0,
-            })
-            .sum()
-    }
-
-    /// Keyed state entries held by the chain's stages.
-    pub(crate) fn state_entries(&self) -> u64 {
-        self.nodes
-            .iter()
-            .map(|n| match &n.step {
-                Step::Stage(op) => op.state_entries(),
+                Step::Stage(op) => gauge(op.as_ref()),
                 Step::Sink(_) => 0,
             })
             .sum()

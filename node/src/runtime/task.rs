@@ -148,12 +148,23 @@ impl TaskState {
         }
         self.gauges_read = Some(now);
         let (counters, chain) = (&self.args.counters, &self.args.chain);
-        counters
-            .state_entries
-            .store(chain.state_entries(), Ordering::Relaxed);
-        counters
-            .state_expired
-            .store(chain.state_expired(), Ordering::Relaxed);
+        let gauges = [
+            (
+                &counters.state_entries,
+                chain.stages_sum(|op| op.state_entries()),
+            ),
+            (
+                &counters.state_expired,
+                chain.stages_sum(|op| op.state_expired()),
+            ),
+            (
+                &counters.refused_updates,
+                chain.stages_sum(|op| op.refused_updates()),
+            ),
+        ];
+        for (counter, value) in gauges {
+            counter.store(value, Ordering::Relaxed);
+        }
     }
 
     fn checkpointing(&self) -> bool {
@@ -476,6 +487,8 @@ impl TaskState {
     fn finish_if_committed(&mut self) {
         let committed = !self.checkpointing() || self.committed >= self.last_barrier;
         if self.input_done && committed && !self.done {
+            // The final figures include what the message that finished the task changed.
+            self.read_gauges();
             self.done = true;
             self.report(TaskEventKind::Finished(self.args.counters.snapshot()));
         }
