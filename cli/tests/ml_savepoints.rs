@@ -120,7 +120,8 @@ fn matrix_factorization_stopped_at_parallelism_2_resumes_at_1_with_every_users_s
     // The library: one model per old partition over the prefix, then partition 0's model
     // with every user's state over the rest.
     let mut expected: Vec<(f64, i64)> = vec![(0.0, 0); ROWS];
-    let mut models = [0, 1].map(|_| MatrixFactorization::new(MfParams::biased_mf()).unwrap());
+    let mut models =
+        [0, 1].map(|_| MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap());
     for (n, slot) in expected.iter_mut().enumerate().take(prefix) {
         let p = partition_of_user(&row(n).0) as usize;
         *slot = step(&mut models[p], n);

@@ -247,7 +247,7 @@ fn churning_users_keep_matrix_factorization_state_bounded_by_the_ttl() {
         "{expired} users expired, {entries} held, of {USERS}:\n{report}"
     );
     // No user comes back after expiring: every prediction is the library's, without a TTL.
-    let mut model = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+    let mut model = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
     let expected: Vec<(f64, i64)> = (0..ROWS)
         .map(|n| {
             let (user, item, rating) = row(n);

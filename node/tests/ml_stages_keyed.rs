@@ -46,7 +46,7 @@ fn rows(ratings: &[(i64, i64, f64)]) -> Vec<Row> {
 
 /// The library's model trained on `ratings` in order.
 fn library(ratings: &[(i64, i64, f64)]) -> MatrixFactorization {
-    let mut model = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+    let mut model = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
     for &(u, i, r) in ratings {
         model.learn_one(u as u64, i as u64, r).unwrap();
     }
@@ -166,7 +166,7 @@ fn restored_at_another_parallelism_every_user_continues_with_its_own_state() {
         .filter(|&u| (96..128).contains(&group_of(u).0))
         .collect();
     assert!(!mine.is_empty());
-    let mut fresh = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+    let mut fresh = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
     for (user, state) in b.users() {
         if mine.contains(&(user as i64)) {
             fresh.insert_user(user, state).unwrap();

@@ -309,7 +309,7 @@ fn matrix_factorization_is_the_library_sequential_run() {
     );
     // Nothing learnt yet: the global mean and every bias are 0.
     assert_eq!(out[0][3..], [Value::F64(0.0), Value::I64(0)]);
-    let mut model = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+    let mut model = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
     for (row, o) in rows.iter().zip(&out) {
         let (Value::I64(u), Value::I64(i)) = (&row[0], &row[1]) else {
             panic!("ids")

@@ -217,7 +217,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             outputs: LearnerColumns::default(),
         })
     );
-    // River's reco.BiasedMF defaults.
+    // River's reco.BiasedMF defaults, with the learning rates of its documented example.
     assert_eq!(
         kind_of(&spec, "mf"),
         &StageKind::MatrixFactorization(MatrixFactorizationStage {
@@ -226,8 +226,8 @@ fn every_ml_kind_parses_with_its_defaults() {
             rating: "r".to_string(),
             model: MfModel::BiasedMf,
             n_factors: 10,
-            bias_learning_rate: 0.01,
-            latent_learning_rate: 0.01,
+            bias_learning_rate: 0.025,
+            latent_learning_rate: 0.025,
             l2_bias: 0.0,
             l2_latent: 0.0,
             init_std: 0.1,

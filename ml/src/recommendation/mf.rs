@@ -90,6 +90,17 @@ impl MfParams {
         }
     }
 
+    /// [`MfParams::biased_mf`] with the SGD step of River's documented `BiasedMF` example,
+    /// 0.025 for biases and factors: the `matrix_factorization` stage's default (on
+    /// MovieLens-100K in time order, progressive RMSE 0.949 against 0.975 at 0.01).
+    pub fn biased_mf_stream() -> Self {
+        Self {
+            bias_learning_rate: 0.025,
+            latent_learning_rate: 0.025,
+            ..Self::biased_mf()
+        }
+    }
+
     /// River's `reco.FunkMF()`: 10 factors, SGD step 0.1, factors `N(0, 0.1²)`.
     pub fn funk_mf() -> Self {
         Self {

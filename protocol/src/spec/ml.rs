@@ -203,7 +203,7 @@ pub enum MfModel {
 }
 
 /// `kind = "matrix_factorization"`: online matrix factorisation of `(user, item, rating)` by
-/// SGD, as River's `reco` models, with River's defaults.
+/// SGD, as River's `reco` models, with River's defaults but for biased MF's learning rates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatrixFactorizationStage {
     /// `user`: the user id column (i64 or string).
@@ -216,9 +216,11 @@ pub struct MatrixFactorizationStage {
     pub model: MfModel,
     /// `n_factors`: latent factors per user and item (default 10; unused by `baseline`).
     pub n_factors: u64,
-    /// `bias_learning_rate` (default 0.01).
+    /// `bias_learning_rate` (default 0.025 for `biased_mf`, 0.01 otherwise).
     pub bias_learning_rate: f64,
-    /// `latent_learning_rate` (default 0.01; 0.1 for `funk_mf`, as River).
+    /// `latent_learning_rate` (default 0.025 for `biased_mf`, 0.1 for `funk_mf`). River's
+    /// defaults are 0.01 and 0.1; 0.025 is the rate of River's documented `BiasedMF` example,
+    /// which reaches RMSE 0.949 on MovieLens-100K in time order against 0.975 at 0.01.
     pub latent_learning_rate: f64,
     /// `l2_bias` (default 0).
     pub l2_bias: f64,

@@ -115,7 +115,7 @@ impl Reference {
     fn with_ttl(ttl: i64) -> Self {
         Reference {
             ttl,
-            model: MatrixFactorization::new(MfParams::biased_mf()).expect("model"),
+            model: MatrixFactorization::new(MfParams::biased_mf_stream()).expect("model"),
             last: HashMap::new(),
             expired: 0,
         }

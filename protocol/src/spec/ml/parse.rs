@@ -274,14 +274,20 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             ],
         )?
         .unwrap_or(MfModel::BiasedMf);
-    let latent_default = if model == MfModel::FunkMf { 0.1 } else { 0.01 };
+    // River's defaults, but biased MF takes the rates of River's documented example (0.025,
+    // `MfParams::biased_mf_stream`).
+    let (bias_default, latent_default) = match model {
+        MfModel::BiasedMf => (0.025, 0.025),
+        MfModel::FunkMf => (0.01, 0.1),
+        MfModel::Baseline => (0.01, 0.01),
+    };
     Ok(StageKind::MatrixFactorization(MatrixFactorizationStage {
         user: column(fields, "user", "the user id column (i64 or string)")?,
         item: column(fields, "item", "the item id column (i64 or string)")?,
         rating: column(fields, "rating", "the numeric rating column")?,
         model,
         n_factors: fields.integer("n_factors", 1, 1 << 12)?.unwrap_or(10),
-        bias_learning_rate: number(fields, "bias_learning_rate", 0.01, Range::Positive)?,
+        bias_learning_rate: number(fields, "bias_learning_rate", bias_default, Range::Positive)?,
         latent_learning_rate: number(
             fields,
             "latent_learning_rate",
