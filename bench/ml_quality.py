@@ -11,19 +11,24 @@ stream keeps the data set's order), then
     (`with_mean = true`) then `logistic_regression` or `linear_regression`, and the rows of
     its file sink are scored the same way (a null prediction counts as wrong, or as 0).
 
+Then ratings: a MovieLens-sized set drawn here (seeded: 943 users, 1,682 items, 100k
+ratings, Zipf-skewed activity and popularity, 5 latent factors, noise 0.8, rounded to 1-5),
+River's `BiasedMF()` beside the `matrix_factorization` stage, both with defaults, RMSE.
+
 Usage: ml_quality.py QUIVER WORKDIR   (bench/ml_quality.sh sets both up)
 Prints one line per data set and learner: samples, Quiver's metric, River's, and which is
 better.
 """
 import csv
 import glob
+import numpy as np
 import json
 import math
 import os
 import subprocess
 import sys
 
-from river import datasets, linear_model, preprocessing
+from river import datasets, linear_model, metrics, preprocessing, reco
 from sklearn import datasets as skdatasets
 
 
@@ -138,6 +143,72 @@ def quiver_run(quiver, work, name, task, dim):
     return [r["prediction"] for r in out]
 
 
+def ratings():
+    """(user, item, rating) triples of a MovieLens-sized set with latent structure."""
+    rng = np.random.default_rng(3)
+    users, items, n, k = 943, 1682, 100_000, 5
+    pu, qi = rng.normal(0, 0.5, (users, k)), rng.normal(0, 0.5, (items, k))
+    bu, bi = rng.normal(0, 0.4, users), rng.normal(0, 0.5, items)
+    who, what = rng.zipf(1.2, n) % users, rng.zipf(1.3, n) % items
+    out = []
+    for u, i in zip(who, what):
+        r = 3.5 + bu[u] + bi[i] + pu[u] @ qi[i] + rng.normal(0, 0.8)
+        out.append((int(u), int(i), float(np.clip(np.round(r), 1, 5))))
+    return out
+
+
+def mf_compare(quiver, work):
+    """Progressive RMSE of River's BiasedMF() and of the stage, both with defaults."""
+    rows = ratings()
+    with open(os.path.join(work, "ratings.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ts", "user", "item", "rating"])
+        w.writerows((t, u, i, r) for t, (u, i, r) in enumerate(rows))
+    path = os.path.join(work, "ratings.toml")
+    with open(path, "w") as f:
+        f.write("""[job]
+name = "quality-ratings"
+parallelism = 1
+
+[[source]]
+name = "rows"
+kind = "file"
+path = "ratings.csv"
+format = "csv"
+schema = { ts = "i64", user = "i64", item = "i64", rating = "f64" }
+event_time = "ts"
+
+[[stage]]
+name = "model"
+kind = "matrix_factorization"
+input = "rows"
+user = "user"
+item = "item"
+rating = "rating"
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "model"
+path = "out-ratings/"
+mode = "overwrite"
+""")
+    subprocess.run([quiver, "local", path], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    out = []
+    for part in sorted(glob.glob(os.path.join(work, "out-ratings", "*.jsonl"))):
+        with open(part) as f:
+            out += [json.loads(line) for line in f]
+    out.sort(key=lambda r: r["ts"])
+    q = math.sqrt(sum((r["prediction"] - r["rating"]) ** 2 for r in out) / len(out))
+    model, rmse = reco.BiasedMF(), metrics.RMSE()
+    for u, i, r in rows:
+        rmse.update(r, model.predict_one(str(u), str(i)))
+        model.learn_one(str(u), str(i), r)
+    better = "Quiver" if q < rmse.get() else "River"
+    print(f"{'ratings (synth.)':16} {len(rows):>6} {'RMSE':9} {q:9.5f} {rmse.get():9.5f}  {better}")
+
+
 def main():
     quiver, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
@@ -157,6 +228,7 @@ def main():
             better = "Quiver" if (mq > mr) == higher_is_better else "River"
         kind = "accuracy" if higher_is_better else "MAE"
         print(f"{name:16} {len(rows):>6} {kind:9} {mq:9.5f} {mr:9.5f}  {better}")
+    mf_compare(quiver, work)
 
 
 if __name__ == "__main__":
