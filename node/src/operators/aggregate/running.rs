@@ -68,15 +68,16 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         if let Some(expiry) = &mut self.expiry {
             expiry.tick();
         }
-        // Three passes: every row's hash entry, key and accumulators read (`touch`), then
-        // every row's slot found (and, with a TTL, its expired state reset), then the
-        // accumulators updated an aggregate at a time. The first loop is small and its
-        // iterations independent, so the CPU overlaps the cache misses of many rows (a large
-        // table misses on the probe, the key and the accumulators); the others find the
-        // lines in cache.
+        // Four passes: every row's hash entry read (`peek`), then the key and accumulators
+        // of the slot it names (`touch`), then every row's slot found (and, with a TTL, its
+        // expired state reset), then the accumulators updated an aggregate at a time. The
+        // first two loops are small and their iterations independent, so the CPU overlaps
+        // the cache misses of many rows (a large table misses on the probe, the key and the
+        // accumulators); the others find the lines in cache.
         let hashes: Vec<u64> = (0..n).map(|row| hash(&input.key(row))).collect();
         let table = &self.table;
-        std::hint::black_box(hashes.iter().fold(0, |acc, &h| acc ^ table.touch(h)));
+        let peeked: Vec<usize> = hashes.iter().filter_map(|&h| table.peek(h)).collect();
+        std::hint::black_box(peeked.iter().fold(0, |acc, &s| acc ^ table.touch(s)));
         let mut hits = Vec::with_capacity(n);
         for (row, &key_hash) in hashes.iter().enumerate() {
             let (mut accs, slot, new) = self

@@ -201,21 +201,25 @@ impl<K: GroupKey> AccTable<K> {
         Some(removed)
     }
 
-    /// Reads the memory a probe for `hash` (a key's [`hash`]) and its update will read — the
-    /// hash entry, then the key and accumulators of the slot it names — changing nothing;
-    /// returns a value folded from what it read. A batch's keys touched this way first, in a
-    /// loop whose iterations depend on nothing but their own key, have their cache misses
-    /// waited for many at a time; the probes and updates that follow find their lines in
-    /// cache (a table far larger than the cache misses 4–5 times per record).
+    /// The slot of the first hash entry whose stored hash bits match `hash` (a key's
+    /// [`hash`]), its key not compared: what a probe for the key reads first. With
+    /// [`AccTable::touch`], a batch's keys are read this way before they are probed, in loops
+    /// whose iterations depend on nothing but their own key, so the CPU waits for many cache
+    /// misses at a time and the probes and updates that follow find their lines in cache (a
+    /// table far larger than the cache misses 4–5 times per record).
     #[inline]
-    pub(crate) fn touch(&self, hash: u64) -> u64 {
+    pub(crate) fn peek(&self, hash: u64) -> Option<usize> {
         let tag = tag(hash);
         self.entries
             .find(spread(tag), |b| b.tag == tag)
-            .map_or(0, |b| {
-                let slot = b.slot as usize;
-                self.keys.touch(slot) ^ self.accs.touch(slot)
-            })
+            .map(|b| b.slot as usize)
+    }
+
+    /// Reads slot `slot`'s key and accumulators (see [`AccTable::peek`]), changing nothing;
+    /// returns a value folded from what it read.
+    #[inline]
+    pub(crate) fn touch(&self, slot: usize) -> u64 {
+        self.keys.touch(slot) ^ self.accs.touch(slot)
     }
 
     /// The accumulators of every slot.
