@@ -154,7 +154,9 @@ impl Column {
     ) -> Result<(), WrongType> {
         let dense = arg.filter(|c| c.nulls.is_none()).map(|c| &c.data);
         match (self, dense) {
-            (Column::Count(v), _) => add_each(v, hits, |n, _| *n += 1, out, ColumnBuilder::extend_i64),
+            (Column::Count(v), _) => {
+                add_each(v, hits, |n, _| *n += 1, out, ColumnBuilder::extend_i64)
+            }
             (Column::SumI64(v, seen), Some(ColumnData::I64(x))) => {
                 seen.set_all(hits);
                 let add = |s: &mut i64, row| *s = s.wrapping_add(x[row]);
@@ -162,7 +164,13 @@ impl Column {
             }
             (Column::SumF64(v, seen), Some(ColumnData::F64(x))) => {
                 seen.set_all(hits);
-                add_each(v, hits, |s, row| *s += x[row], out, ColumnBuilder::extend_f64)
+                add_each(
+                    v,
+                    hits,
+                    |s, row| *s += x[row],
+                    out,
+                    ColumnBuilder::extend_f64,
+                )
             }
             (column, _) => {
                 let mut out = out;

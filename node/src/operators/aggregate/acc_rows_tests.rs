@@ -15,11 +15,36 @@ use std::cmp::Ordering;
 fn aggregates() -> Vec<(Acc, Option<ColumnType>, ColumnType, Ordering)> {
     vec![
         (Acc::Count(0), None, ColumnType::I64, Ordering::Greater),
-        (Acc::SumI64(0, false), Some(ColumnType::I64), ColumnType::I64, Ordering::Greater),
-        (Acc::SumF64(0.0, false), Some(ColumnType::F64), ColumnType::F64, Ordering::Greater),
-        (Acc::Avg(0.0, 0), Some(ColumnType::F64), ColumnType::F64, Ordering::Greater),
-        (Acc::Extreme(Value::Null), Some(ColumnType::I64), ColumnType::I64, Ordering::Less),
-        (Acc::Extreme(Value::Null), Some(ColumnType::F64), ColumnType::F64, Ordering::Greater),
+        (
+            Acc::SumI64(0, false),
+            Some(ColumnType::I64),
+            ColumnType::I64,
+            Ordering::Greater,
+        ),
+        (
+            Acc::SumF64(0.0, false),
+            Some(ColumnType::F64),
+            ColumnType::F64,
+            Ordering::Greater,
+        ),
+        (
+            Acc::Avg(0.0, 0),
+            Some(ColumnType::F64),
+            ColumnType::F64,
+            Ordering::Greater,
+        ),
+        (
+            Acc::Extreme(Value::Null),
+            Some(ColumnType::I64),
+            ColumnType::I64,
+            Ordering::Less,
+        ),
+        (
+            Acc::Extreme(Value::Null),
+            Some(ColumnType::F64),
+            ColumnType::F64,
+            Ordering::Greater,
+        ),
     ]
 }
 
@@ -75,7 +100,11 @@ fn check(slots: usize, before: &[Option<i64>], rows: &[(usize, Option<i64>)]) {
             acc.update(arg.as_ref().map(|c| c.get(hit.row as usize)), *keep);
             acc.write(&mut expected).expect("output type");
         }
-        assert_eq!(out.build(), expected.build(), "aggregate {i}'s values after each record");
+        assert_eq!(
+            out.build(),
+            expected.build(),
+            "aggregate {i}'s values after each record"
+        );
     }
     for (slot, accs) in model.iter().enumerate() {
         assert_eq!(&table.slot(slot).to_vec(), accs, "slot {slot}");
@@ -84,7 +113,9 @@ fn check(slots: usize, before: &[Option<i64>], rows: &[(usize, Option<i64>)]) {
     table.write_all(&mut all).expect("output types");
     for (i, built) in all.into_iter().enumerate() {
         let mut expected = ColumnBuilder::new(plans[i].2, 0);
-        model.iter().for_each(|accs| accs[i].write(&mut expected).expect("type"));
+        model
+            .iter()
+            .for_each(|accs| accs[i].write(&mut expected).expect("type"));
         assert_eq!(built.build(), expected.build(), "aggregate {i}, every slot");
     }
 }
@@ -113,10 +144,20 @@ fn a_batch_without_nulls_emits_each_records_count_and_sum() {
     let mut n = ColumnBuilder::new(ColumnType::I64, 0);
     let mut s = ColumnBuilder::new(ColumnType::I64, 0);
     let keep = Ordering::Greater;
-    table.add_rows(0, &hits, (None, keep), Some(&mut n)).expect("i64");
-    table.add_rows(1, &hits, (Some(&arg), keep), Some(&mut s)).expect("i64");
+    table
+        .add_rows(0, &hits, (None, keep), Some(&mut n))
+        .expect("i64");
+    table
+        .add_rows(1, &hits, (Some(&arg), keep), Some(&mut s))
+        .expect("i64");
     assert_eq!(n.build().as_i64(), Some(&[1, 1, 2][..]));
     assert_eq!(s.build().as_i64(), Some(&[4, 6, 2][..]));
-    assert_eq!(table.slot(0).to_vec(), vec![Acc::Count(2), Acc::SumI64(2, true)]);
-    assert_eq!(table.slot(1).to_vec(), vec![Acc::Count(1), Acc::SumI64(6, true)]);
+    assert_eq!(
+        table.slot(0).to_vec(),
+        vec![Acc::Count(2), Acc::SumI64(2, true)]
+    );
+    assert_eq!(
+        table.slot(1).to_vec(),
+        vec![Acc::Count(1), Acc::SumI64(6, true)]
+    );
 }

@@ -3,8 +3,8 @@
 //! output built column by column.
 
 use super::acc_columns::{AccColumns, Hit, Update, Write};
-use super::table::AccTable;
 use super::key::GroupKey;
+use super::table::AccTable;
 use super::Core;
 use crate::operator::{OperatorError, Output};
 use quiver_protocol::batch::{self, Batch, Column, ColumnBuilder, WrongType};

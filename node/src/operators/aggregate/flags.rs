@@ -40,7 +40,8 @@ impl Flags {
     /// Sets the bit of every hit's slot.
     #[inline]
     pub(crate) fn set_all(&mut self, hits: &[super::acc_columns::Hit]) {
-        hits.iter().for_each(|hit| self.set(hit.slot as usize, true));
+        hits.iter()
+            .for_each(|hit| self.set(hit.slot as usize, true));
     }
 
     /// Whether the bits of slots `0..slots` are all on (room made for them).

@@ -100,7 +100,7 @@ pub(crate) trait KeyColumn<K: GroupKey>: Default + Clone + std::fmt::Debug + Sen
 
 /// Appends the keys of `keys` to `columns` a slot at a time (see [`KeyColumn::write_all`]).
 fn write_each<K: GroupKey>(
-    keys: &(impl KeyColumn<K> + ?Sized),
+    keys: &impl KeyColumn<K>,
     columns: &mut [ColumnBuilder],
 ) -> Result<(), WrongType> {
     for slot in 0..keys.len() {

@@ -96,12 +96,8 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
                 row: row as u32,
             });
         }
-        self.core.accumulate_rows(
-            self.table.accs_mut(),
-            &hits,
-            &input,
-            Some(&mut aggregates),
-        )?;
+        self.core
+            .accumulate_rows(self.table.accs_mut(), &hits, &input, Some(&mut aggregates))?;
         if let Some(expiry) = &mut self.expiry {
             let table = &mut self.table;
             expiry.clean(n, |slot| {
