@@ -61,7 +61,7 @@ impl<K: GroupKey> LayerKey for K {
 }
 
 /// The keys of a table's slots `0..len`, as a [`GroupKey`] stores them: an i64 key in 8
-/// bytes and a bit ([`I64Keys`]), other keys as themselves (`Vec<K>`).
+/// bytes ([`I64Keys`]), other keys as themselves (`Vec<K>`).
 pub(crate) trait KeyColumn<K: GroupKey>: Default + Clone + std::fmt::Debug + Send {
     /// Appends a slot holding `key`.
     fn push(&mut self, key: K);
