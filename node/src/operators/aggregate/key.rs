@@ -494,6 +494,32 @@ mod tests {
         }
     }
 
+    /// The null key and the number 0 (both stored as 0) are told apart, through removals
+    /// that move either, and written out as a null and a 0.
+    #[test]
+    fn i64_keys_tell_the_null_key_from_zero() {
+        let (null, zero, five) = (I64Key(None), I64Key(Some(0)), I64Key(Some(5)));
+        let mut keys = I64Keys::default();
+        [null, zero, five].into_iter().for_each(|k| keys.push(k));
+        assert!(keys.holds(0, null) && !keys.holds(0, zero));
+        assert!(keys.holds(1, zero) && !keys.holds(1, null));
+        // 5 moves into slot 0: no slot holds the null key.
+        assert_eq!(keys.swap_remove(0), null);
+        assert_eq!((keys.key(0), keys.key(1)), (five, zero));
+        assert!(!keys.holds(0, null) && !keys.holds(1, null) && keys.holds(1, zero));
+        // The null key moves from the last slot (2) into slot 0.
+        keys.push(null);
+        assert_eq!(keys.swap_remove(0), five);
+        assert!(keys.holds(0, null) && !keys.holds(0, zero) && keys.holds(1, zero));
+        let mut written = [ColumnBuilder::new(ColumnType::I64, 0)];
+        keys.write_all(&mut written).expect("i64");
+        let [written] = written;
+        assert_eq!(
+            written.build(),
+            column(ColumnType::I64, &[ValueRef::Null, ValueRef::I64(0)])
+        );
+    }
+
     fn column(ty: ColumnType, values: &[ValueRef<'_>]) -> Column {
         let mut b = ColumnBuilder::new(ty, values.len());
         values.iter().for_each(|&v| b.push(v).expect("type"));
