@@ -33,6 +33,7 @@ mod flags;
 mod key;
 mod running;
 mod session;
+mod slot_index;
 mod table;
 mod ttl;
 
