@@ -33,7 +33,6 @@ mod flags;
 mod key;
 mod running;
 mod session;
-mod slot_index;
 mod table;
 mod ttl;
 

@@ -1,10 +1,10 @@
 //! A hash table from key to accumulators, laid out as columns by slot: keys occupy numbered
 //! slots `0..len`, the key of every slot is kept in one column ([`GroupKey::Keys`]), the
-//! accumulators in typed columns ([`AccColumns`]), and the hash index itself
-//! ([`SlotIndex`]) holds only a slot number and 32 bits of the key's hash per entry (8
-//! bytes). A running count + sum over an i64 key costs about 8 (key) + 16 (count, sum) +
-//! 10–20 (the index's bucket at its load factor) bytes per key, where an entry holding key,
-//! slot and accumulators took 72 bytes.
+//! accumulators in typed columns ([`AccColumns`]), and the hash table itself holds only a
+//! slot number and 32 bits of the key's hash per entry (8 bytes). A running count + sum over
+//! an i64 key costs about 8 (key) + 16 (count, sum) + 9–18 (the hash table's entry and
+//! control byte at its load factor) bytes per key, where an entry holding key, slot and
+//! accumulators took 72 bytes at the same load factor.
 //!
 //! The stored hash bits let the table grow without reading a key, and make a probe compare
 //! a key only when 32 bits of its hash agree.
@@ -19,11 +19,27 @@
 use super::acc_columns::{AccColumns, SlotMut, SlotRef};
 use super::accumulator::Acc;
 use super::key::{GroupKey, KeyColumn};
-use super::slot_index::SlotIndex;
 use crate::state::ChangedSlots;
+use hashbrown::hash_table::{Entry as Found, HashTable};
 use quiver_protocol::batch::{ColumnBuilder, WrongType};
 use rustc_hash::FxBuildHasher;
 use std::hash::{BuildHasher, Hash};
+
+/// A key's entry in the hash table: its slot and the upper half of its [`hash`].
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    slot: u32,
+    tag: u32,
+}
+
+impl Bucket {
+    /// The hash the table places the entry by: its tag in both halves, so the bucket index
+    /// (low bits) and hashbrown's control byte (top 7 bits) both come from it.
+    #[inline]
+    fn hash(self) -> u64 {
+        spread(self.tag)
+    }
+}
 
 /// The 32 bits of a key's [`hash`] its entry keeps.
 #[inline]
@@ -31,11 +47,16 @@ fn tag(hash: u64) -> u32 {
     (hash ^ (hash >> 32)) as u32
 }
 
+/// See [`Bucket::hash`].
+#[inline]
+fn spread(tag: u32) -> u64 {
+    (u64::from(tag) << 32) | u64::from(tag)
+}
+
 /// Accumulators per key, in aggregate order.
 #[derive(Debug, Clone)]
 pub(crate) struct AccTable<K: GroupKey> {
-    /// Tag → slot.
-    index: SlotIndex,
+    entries: HashTable<Bucket>,
     /// The key of every slot.
     keys: K::Keys,
     /// The accumulators of every slot.
@@ -61,7 +82,7 @@ impl<K: GroupKey> AccTable<K> {
     /// alone).
     pub(crate) fn new(initial: &[Acc]) -> AccTable<K> {
         AccTable {
-            index: SlotIndex::default(),
+            entries: HashTable::new(),
             keys: K::Keys::default(),
             accs: AccColumns::new(initial),
             changes: None,
@@ -89,7 +110,7 @@ impl<K: GroupKey> AccTable<K> {
         Ok((self.accs.slot_mut(slot), slot, new))
     }
 
-    /// The slot of the key `is` finds (whose [`hash`] is `hash`), created with `new_key()` and
+    /// The slot of the key `is` finds (whose [`hash`] is `hash`), created with `new()` and
     /// the initial accumulators when there is none; whether it is new. A `write` marks it
     /// changed.
     #[inline]
@@ -97,30 +118,38 @@ impl<K: GroupKey> AccTable<K> {
         &mut self,
         hash: u64,
         is: impl Fn(&K::Keys, usize) -> bool,
-        new_key: impl FnOnce() -> K,
+        new: impl FnOnce() -> K,
         write: bool,
     ) -> Result<(usize, bool), String> {
         let tag = tag(hash);
         let keys = &self.keys;
-        let next = keys.len();
-        let (slot, new) = if next > SlotIndex::MAX_SLOT {
-            let found = self.index.find(tag, |s| is(keys, s));
-            (found.ok_or_else(full)?, false)
-        } else {
-            self.index.find_or_insert(tag, |s| is(keys, s), next)
-        };
+        let found = self.entries.entry(
+            spread(tag),
+            |b| b.tag == tag && is(keys, b.slot as usize),
+            |b| b.hash(),
+        );
         let changes = self.changes.as_mut().filter(|_| write);
-        if new {
-            let key = new_key();
-            if let Some(changes) = changes {
-                changes.mark(slot, || key.clone());
+        match found {
+            Found::Occupied(found) => {
+                let slot = found.get().slot as usize;
+                if let Some(changes) = changes {
+                    changes.mark(slot, || keys.key(slot));
+                }
+                Ok((slot, false))
             }
-            self.keys.push(key);
-            self.accs.push();
-        } else if let Some(changes) = changes {
-            changes.mark(slot, || self.keys.key(slot));
+            Found::Vacant(vacant) => {
+                let slot = self.keys.len();
+                let number = u32::try_from(slot).map_err(|_| full())?;
+                let key = new();
+                if let Some(changes) = changes {
+                    changes.mark(slot, || key.clone());
+                }
+                vacant.insert(Bucket { slot: number, tag });
+                self.keys.push(key);
+                self.accs.push();
+                Ok((slot, true))
+            }
         }
-        Ok((slot, new))
     }
 
     /// Adds a key with its accumulators (restore: not marked as changed); an existing key is
@@ -147,10 +176,22 @@ impl<K: GroupKey> AccTable<K> {
         if slot > last {
             return None;
         }
-        self.index.remove(tag(hash(&self.keys.key(slot))), slot);
+        let removed_tag = tag(hash(&self.keys.key(slot)));
+        if let Ok(found) = self
+            .entries
+            .find_entry(spread(removed_tag), |b| b.slot as usize == slot)
+        {
+            found.remove();
+        }
         if slot != last {
-            self.index
-                .renumber(tag(hash(&self.keys.key(last))), last, slot);
+            let moved_tag = tag(hash(&self.keys.key(last)));
+            if let Some(b) = self
+                .entries
+                .find_mut(spread(moved_tag), |b| b.slot as usize == last)
+            {
+                // `slot < last <= u32::MAX`: the number fits.
+                b.slot = slot as u32;
+            }
         }
         let removed = self.keys.swap_remove(slot);
         self.accs.swap_remove(slot);
@@ -168,7 +209,10 @@ impl<K: GroupKey> AccTable<K> {
     /// table far larger than the cache misses 4–5 times per record).
     #[inline]
     pub(crate) fn peek(&self, hash: u64) -> Option<usize> {
-        self.index.peek(tag(hash))
+        let tag = tag(hash);
+        self.entries
+            .find(spread(tag), |b| b.tag == tag)
+            .map(|b| b.slot as usize)
     }
 
     /// Reads slot `slot`'s key and accumulators (see [`AccTable::peek`]), changing nothing;
@@ -210,7 +254,12 @@ impl<K: GroupKey> AccTable<K> {
 
     #[inline]
     fn slot(&self, hash: u64, is: impl Fn(&K::Keys, usize) -> bool) -> Option<usize> {
-        self.index.find(tag(hash), |s| is(&self.keys, s))
+        let tag = tag(hash);
+        self.entries
+            .find(spread(tag), |b| {
+                b.tag == tag && is(&self.keys, b.slot as usize)
+            })
+            .map(|b| b.slot as usize)
     }
 
     /// Every key with its slot and accumulators, in slot order.
@@ -225,7 +274,7 @@ impl<K: GroupKey> AccTable<K> {
 
     /// Removes every key, keeping the memory for reuse (and forgetting their changes).
     pub(crate) fn clear(&mut self) {
-        self.index.clear();
+        self.entries.clear();
         self.keys.clear();
         self.accs.clear();
         if let Some(changes) = &mut self.changes {
