@@ -147,6 +147,37 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    /// Appends i64s, none of them null.
+    #[inline]
+    pub fn extend_i64(&mut self, xs: &[i64]) -> Result<(), WrongType> {
+        let Building::I64(v) = &mut self.values else {
+            return Err(self.wrong());
+        };
+        v.extend_from_slice(xs);
+        self.extended(xs.len());
+        Ok(())
+    }
+
+    /// Appends f64s, none of them null.
+    #[inline]
+    pub fn extend_f64(&mut self, xs: &[f64]) -> Result<(), WrongType> {
+        let Building::F64(v) = &mut self.values else {
+            return Err(self.wrong());
+        };
+        v.extend_from_slice(xs);
+        self.extended(xs.len());
+        Ok(())
+    }
+
+    /// Counts `rows` valid rows appended at once.
+    #[inline]
+    fn extended(&mut self, rows: usize) {
+        if let Some(flags) = &mut self.valid {
+            flags.resize(flags.len() + rows, true);
+        }
+        self.rows += rows;
+    }
+
     /// Appends a bool.
     #[inline]
     pub fn push_bool(&mut self, x: bool) -> Result<(), WrongType> {
@@ -250,11 +281,15 @@ impl ColumnBuilder {
         WrongType { column: self.ty() }
     }
 
-    /// The column built so far; the builder starts over, empty.
+    /// The column built so far; the builder starts over, empty, with room for as many rows.
     pub fn finish(&mut self) -> Column {
         let fresh = ColumnBuilder::new(self.ty(), self.rows);
-        let built = std::mem::replace(self, fresh);
-        let data = match built.values {
+        std::mem::replace(self, fresh).build()
+    }
+
+    /// The column built.
+    pub fn build(self) -> Column {
+        let data = match self.values {
             Building::I64(v) => ColumnData::I64(v.into()),
             Building::F64(v) => ColumnData::F64(v.into()),
             Building::Bool(v) => ColumnData::Bool(v.into()),
@@ -277,7 +312,7 @@ impl ColumnBuilder {
         };
         Column {
             data,
-            nulls: built.valid.map(Bitmap::from_bools),
+            nulls: self.valid.map(Bitmap::from_bools),
         }
     }
 }

@@ -356,6 +356,8 @@ fn arrange(order: Option<&[usize]>, accs: Vec<Acc>) -> Result<Vec<Acc>, String> 
 }
 
 #[cfg(test)]
+mod acc_rows_tests;
+#[cfg(test)]
 mod event_time_bound_tests;
 #[cfg(test)]
 mod incremental_tests;

@@ -9,7 +9,7 @@
 
 use super::accumulator::{add_f64, add_i64, Acc};
 use super::flags::Flags;
-use quiver_protocol::batch::{ColumnBuilder, ValueRef, WrongType};
+use quiver_protocol::batch::{Column as Values, ColumnBuilder, ColumnData, ValueRef, WrongType};
 use quiver_protocol::Value;
 use std::cmp::Ordering;
 
@@ -141,6 +141,73 @@ impl Column {
         }
     }
 
+    /// Adds each hit's record to its slot, in hit order, as [`Column::update`] does with row
+    /// `hit.row` of `arg` (`None` for `count()`); with `out`, appends each hit's slot value
+    /// after its update. Counts, and sums over a column without nulls, run as one tight loop
+    /// over the hits (no [`ValueRef`] or [`Acc`] per record).
+    fn add_rows(
+        &mut self,
+        hits: &[Hit],
+        arg: Option<&Values>,
+        keep: Ordering,
+        out: Option<&mut ColumnBuilder>,
+    ) -> Result<(), WrongType> {
+        let dense = arg.filter(|c| c.nulls.is_none()).map(|c| &c.data);
+        match (self, dense) {
+            (Column::Count(v), _) => {
+                add_each(v, hits, |n, _| *n += 1, out, ColumnBuilder::extend_i64)
+            }
+            (Column::SumI64(v, seen), Some(ColumnData::I64(x))) => {
+                seen.set_all(hits);
+                let add = |s: &mut i64, row| *s = s.wrapping_add(x[row]);
+                add_each(v, hits, add, out, ColumnBuilder::extend_i64)
+            }
+            (Column::SumF64(v, seen), Some(ColumnData::F64(x))) => {
+                seen.set_all(hits);
+                add_each(
+                    v,
+                    hits,
+                    |s, row| *s += x[row],
+                    out,
+                    ColumnBuilder::extend_f64,
+                )
+            }
+            (column, _) => {
+                let mut out = out;
+                for hit in hits {
+                    let slot = hit.slot as usize;
+                    column.update(slot, arg.map(|c| c.get(hit.row as usize)), keep);
+                    if let Some(out) = out.as_deref_mut() {
+                        column.write(slot, out)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads slot `slot`'s accumulator (if there is one) and returns a value folded from it
+    /// (see [`AccColumns::touch`]).
+    #[inline]
+    fn touch(&self, slot: usize) -> u64 {
+        match self {
+            Column::Count(v) | Column::SumI64(v, _) => v.get(slot).map_or(0, |&x| x as u64),
+            Column::SumF64(v, _) => v.get(slot).map_or(0, |x| x.to_bits()),
+            Column::Avg(v) => v.get(slot).map_or(0, |x| x.1 as u64),
+            Column::Extreme(v) => u64::from(v.get(slot).is_some_and(|x| *x == Value::Null)),
+        }
+    }
+
+    /// Appends every slot's value to an output column, in slot order.
+    fn write_all(&self, column: &mut ColumnBuilder) -> Result<(), WrongType> {
+        match self {
+            Column::Count(v) => column.extend_i64(v),
+            Column::SumI64(v, seen) if seen.all(v.len()) => column.extend_i64(v),
+            Column::SumF64(v, seen) if seen.all(v.len()) => column.extend_f64(v),
+            _ => (0..self.len()).try_for_each(|slot| self.write(slot, column)),
+        }
+    }
+
     /// Appends slot `slot`'s value to an output column.
     #[inline]
     fn write(&self, slot: usize, column: &mut ColumnBuilder) -> Result<(), WrongType> {
@@ -198,6 +265,41 @@ impl Column {
     }
 }
 
+/// Adds each hit's row (`add(value, row)`) to its slot's value in `values`, in hit order;
+/// with `out`, appends (`extend`) each hit's value after its update.
+#[inline]
+fn add_each<T: Copy>(
+    values: &mut [T],
+    hits: &[Hit],
+    add: impl Fn(&mut T, usize),
+    out: Option<&mut ColumnBuilder>,
+    extend: fn(&mut ColumnBuilder, &[T]) -> Result<(), WrongType>,
+) -> Result<(), WrongType> {
+    let mut after = |hit: &Hit| {
+        let value = &mut values[hit.slot as usize];
+        add(value, hit.row as usize);
+        *value
+    };
+    match out {
+        None => {
+            hits.iter().for_each(|hit| {
+                after(hit);
+            });
+            Ok(())
+        }
+        Some(out) => extend(out, &hits.iter().map(after).collect::<Vec<T>>()),
+    }
+}
+
+/// A record of a batch that a table's slot takes: the slot of its key and its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    /// The slot.
+    pub(crate) slot: u32,
+    /// The record's row in its batch.
+    pub(crate) row: u32,
+}
+
 /// The accumulators of every slot of a table: one [`Column`] per aggregate, in aggregate
 /// order.
 #[derive(Debug, Clone)]
@@ -247,6 +349,37 @@ impl AccColumns {
     /// Removes every slot, keeping the memory.
     pub(crate) fn clear(&mut self) {
         self.columns.iter_mut().for_each(Column::clear);
+    }
+
+    /// Adds each hit's record to aggregate `i` of its slot (see [`Column::add_rows`]); `arg`
+    /// is the aggregate's argument column, `keep` its plan's ordering; with `out`, appends
+    /// each hit's value after its update. An `i` beyond the aggregates does nothing.
+    pub(crate) fn add_rows(
+        &mut self,
+        i: usize,
+        hits: &[Hit],
+        (arg, keep): (Option<&Values>, Ordering),
+        out: Option<&mut ColumnBuilder>,
+    ) -> Result<(), WrongType> {
+        self.columns
+            .get_mut(i)
+            .map_or(Ok(()), |c| c.add_rows(hits, arg, keep, out))
+    }
+
+    /// Reads slot `slot`'s accumulators and returns a value folded from them: see
+    /// [`super::table::AccTable::touch`].
+    #[inline]
+    pub(crate) fn touch(&self, slot: usize) -> u64 {
+        self.columns.iter().fold(0, |acc, c| acc ^ c.touch(slot))
+    }
+
+    /// Appends every slot's value of each aggregate to its output column (one per
+    /// aggregate), in slot order.
+    pub(crate) fn write_all(&self, columns: &mut [ColumnBuilder]) -> Result<(), WrongType> {
+        self.columns
+            .iter()
+            .zip(columns)
+            .try_for_each(|(c, out)| c.write_all(out))
     }
 
     /// Slot `slot` (`<` the number of slots), to read.

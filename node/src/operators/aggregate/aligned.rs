@@ -10,6 +10,7 @@
 //! from every chain. With a state TTL a key's pending windows are dropped, unfired, once it
 //! was not written for the TTL ([`super::ttl`]).
 
+use super::acc_columns::Hit;
 use super::accumulator::Acc;
 use super::columns::WindowRows;
 use super::key::GroupKey;
@@ -139,10 +140,15 @@ impl<K: GroupKey> AlignedWindows<K> {
             let start = end.saturating_sub(self.size);
             let rows = rows.get_or_insert_with(|| WindowRows::new(&self.core));
             rows.reserve(table.len());
-            for (key, _, accs) in table.iter() {
-                // An expired key's windows never fire, cleaned up yet or not.
-                if self.ttl.as_ref().is_none_or(|ttl| ttl.is_live(&key)) {
-                    rows.push(&self.core, &key, (start, end), &accs)?;
+            match &self.ttl {
+                None => rows.push_table(&self.core, &table, (start, end))?,
+                Some(ttl) => {
+                    for (key, _, accs) in table.iter() {
+                        // An expired key's windows never fire, cleaned up yet or not.
+                        if ttl.is_live(&key) {
+                            rows.push(&self.core, &key, (start, end), &accs)?;
+                        }
+                    }
                 }
             }
             table.clear();
@@ -156,18 +162,20 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
     fn process_batch(&mut self, batch: &Batch, out: &mut Output) -> Result<(), OperatorError> {
         let input = self.core.input::<K>(batch)?;
         let mut late = Vec::new();
+        // Every (window end, row) a record adds to, found first; the windows' tables are
+        // then updated a window at a time.
+        let mut targets: Vec<(i64, u32)> = Vec::with_capacity(batch.len());
         if let Some(ttl) = &mut self.ttl {
             ttl.tick();
         }
         for (row, &t) in batch.event_time().iter().enumerate() {
             let key = input.key(row);
-            let key_hash = hash(&key);
             if let Some(ttl) = &self.ttl {
-                if ttl.is_expired(key, key_hash) {
+                if ttl.is_expired(key, hash(&key)) {
                     Self::expire(&mut self.windows, &K::own(key));
                 }
             }
-            let mut accepted = false;
+            let before = targets.len();
             // The latest window holding `t`, then earlier ones while they hold it: at most
             // ceil(size / slide). A window bound beyond i64 is an error, never wrapped or
             // clamped.
@@ -183,16 +191,7 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     // Earlier windows end earlier still: none of them takes the record.
                     break;
                 }
-                let (spare, core) = (&mut self.spare, &self.core);
-                let table = self
-                    .windows
-                    .entry(end)
-                    .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core)));
-                let (mut accs, _, _) = table
-                    .find_or_insert(key, key_hash)
-                    .map_err(|e| self.core.state_error(e))?;
-                self.core.accumulate(&mut accs, &input, row);
-                accepted = true;
+                targets.push((end, row as u32));
                 // The window before ends at `end - slide` (at least `start`, no overflow).
                 if end - self.slide <= t {
                     break;
@@ -201,13 +200,39 @@ impl<K: GroupKey> Operator for AlignedWindows<K> {
                     .checked_sub(self.slide)
                     .ok_or_else(|| self.core.time_overflow(t))?;
             }
-            match (accepted, &mut self.ttl) {
+            match (targets.len() > before, &mut self.ttl) {
                 (false, _) => late.push(row as u32),
                 (true, Some(ttl)) => ttl
-                    .write(key, key_hash)
+                    .write(key, hash(&key))
                     .map_err(|e| self.core.state_error(e))?,
                 (true, None) => {}
             }
+        }
+        // By window, each window's records in row order (a stable sort; in-order tumbling
+        // input is sorted already).
+        if !targets.is_sorted_by_key(|&(end, _)| end) {
+            targets.sort_by_key(|&(end, _)| end);
+        }
+        let mut hits = Vec::with_capacity(targets.len());
+        for window in targets.chunk_by(|a, b| a.0 == b.0) {
+            let (spare, core) = (&mut self.spare, &self.core);
+            let table = self
+                .windows
+                .entry(window[0].0)
+                .or_insert_with(|| spare.pop().unwrap_or_else(|| Self::empty_table(core)));
+            hits.clear();
+            for &(_, row) in window {
+                let key = input.key(row as usize);
+                let (_, slot, _) = table
+                    .find_or_insert(key, hash(&key))
+                    .map_err(|e| core.state_error(e))?;
+                // The table holds at most u32::MAX keys.
+                hits.push(Hit {
+                    slot: slot as u32,
+                    row,
+                });
+            }
+            core.accumulate_rows(table.accs_mut(), &hits, &input, None)?;
         }
         if let Some(ttl) = &mut self.ttl {
             let windows = &mut self.windows;

@@ -2,8 +2,9 @@
 //! the input schema once per batch and then read a row at a time without copying, and the
 //! output built column by column.
 
-use super::acc_columns::{Update, Write};
+use super::acc_columns::{AccColumns, Hit, Update, Write};
 use super::key::GroupKey;
+use super::table::AccTable;
 use super::Core;
 use crate::operator::{OperatorError, Output};
 use quiver_protocol::batch::{self, Batch, Column, ColumnBuilder, WrongType};
@@ -110,6 +111,24 @@ impl Core {
         }
     }
 
+    /// Adds each hit's record of `input` to its slot of `accs`, a column at a time (see
+    /// [`AccColumns::add_rows`]); with `out` (one builder per aggregate), appends each hit's
+    /// aggregates after its update.
+    pub(crate) fn accumulate_rows<K: GroupKey>(
+        &self,
+        accs: &mut AccColumns,
+        hits: &[Hit],
+        input: &Input<'_, K>,
+        mut out: Option<&mut [ColumnBuilder]>,
+    ) -> Result<(), OperatorError> {
+        for (i, (plan, &arg)) in self.plans.iter().zip(&input.args).enumerate() {
+            let column = out.as_deref_mut().and_then(|o| o.get_mut(i));
+            accs.add_rows(i, hits, (arg, plan.keep), column)
+                .map_err(|e| self.output_error(e))?;
+        }
+        Ok(())
+    }
+
     /// Builders of the output columns `range` (output schema positions), room for `rows`.
     fn builders(&self, range: std::ops::Range<usize>, rows: usize) -> Vec<ColumnBuilder> {
         self.output[range]
@@ -192,6 +211,24 @@ impl WindowRows {
         self.event_time.push(end.saturating_sub(1));
         self.start.push(start);
         self.end.push(end);
+        Ok(())
+    }
+
+    /// Appends the rows of every key of `table`, window `[start, end)`, a column at a time.
+    pub(crate) fn push_table<K: GroupKey>(
+        &mut self,
+        core: &Core,
+        table: &AccTable<K>,
+        (start, end): (i64, i64),
+    ) -> Result<(), OperatorError> {
+        table
+            .write_all(&mut self.keys, &mut self.aggregates)
+            .map_err(|e| core.output_error(e))?;
+        let rows = table.len();
+        let time = end.saturating_sub(1);
+        self.event_time.extend(std::iter::repeat_n(time, rows));
+        self.start.extend(std::iter::repeat_n(start, rows));
+        self.end.extend(std::iter::repeat_n(end, rows));
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! A bit per slot of a table (a sum's "any value seen", an i64 key's null).
+//! A bit per slot of a table (a sum's "any value seen").
 
 /// One bit per slot.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,21 @@ impl Flags {
         if words > self.words.len() {
             self.words.resize(words, 0);
         }
+    }
+
+    /// Sets the bit of every hit's slot.
+    #[inline]
+    pub(crate) fn set_all(&mut self, hits: &[super::acc_columns::Hit]) {
+        hits.iter()
+            .for_each(|hit| self.set(hit.slot as usize, true));
+    }
+
+    /// Whether the bits of slots `0..slots` are all on (room made for them).
+    pub(crate) fn all(&self, slots: usize) -> bool {
+        let (full, rest) = (slots / 64, slots % 64);
+        self.words.len() >= slots.div_ceil(64)
+            && self.words[..full].iter().all(|&w| w == u64::MAX)
+            && (rest == 0 || self.words[full] & ((1 << rest) - 1) == (1 << rest) - 1)
     }
 
     /// Slot `last`'s bit moves into `slot` (`last` is the last slot, which goes away).

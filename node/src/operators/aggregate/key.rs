@@ -7,11 +7,12 @@
 //! copies and allocates nothing; only a key seen for the first time is copied into the state
 //! ([`GroupKey::own`]).
 
-use super::flags::Flags;
 use crate::state::pieces::encode;
 use crate::state::LayerKey;
 use hashbrown::Equivalent;
-use quiver_protocol::batch::{Bitmap, Column, ColumnData, StrColumn, ValueRef};
+use quiver_protocol::batch::{
+    Bitmap, Column, ColumnBuilder, ColumnData, StrColumn, ValueRef, WrongType,
+};
 use quiver_protocol::keygroup::{canonical_f64, key_hash_code};
 use quiver_protocol::Value;
 use serde::de::DeserializeOwned;
@@ -60,7 +61,7 @@ impl<K: GroupKey> LayerKey for K {
 }
 
 /// The keys of a table's slots `0..len`, as a [`GroupKey`] stores them: an i64 key in 8
-/// bytes and a bit ([`I64Keys`]), other keys as themselves (`Vec<K>`).
+/// bytes ([`I64Keys`]), other keys as themselves (`Vec<K>`).
 pub(crate) trait KeyColumn<K: GroupKey>: Default + Clone + std::fmt::Debug + Send {
     /// Appends a slot holding `key`.
     fn push(&mut self, key: K);
@@ -82,6 +83,32 @@ pub(crate) trait KeyColumn<K: GroupKey>: Default + Clone + std::fmt::Debug + Sen
 
     /// Removes every slot, keeping the memory.
     fn clear(&mut self);
+
+    /// Reads slot `slot`'s key (if `< len`) and returns a value folded from it: see
+    /// [`super::table::AccTable::touch`]. Keys held elsewhere than in the column are not read.
+    #[inline]
+    fn touch(&self, _slot: usize) -> u64 {
+        0
+    }
+
+    /// Appends every slot's key to the key columns `columns` (one per key column), in slot
+    /// order.
+    fn write_all(&self, columns: &mut [ColumnBuilder]) -> Result<(), WrongType> {
+        write_each(self, columns)
+    }
+}
+
+/// Appends the keys of `keys` to `columns` a slot at a time (see [`KeyColumn::write_all`]).
+fn write_each<K: GroupKey>(
+    keys: &impl KeyColumn<K>,
+    columns: &mut [ColumnBuilder],
+) -> Result<(), WrongType> {
+    for slot in 0..keys.len() {
+        for (column, value) in columns.iter_mut().zip(keys.key(slot).values()) {
+            column.push(value)?;
+        }
+    }
+    Ok(())
 }
 
 impl<K: GroupKey + std::fmt::Debug> KeyColumn<K> for Vec<K> {
@@ -115,39 +142,49 @@ impl<K: GroupKey + std::fmt::Debug> KeyColumn<K> for Vec<K> {
     }
 }
 
-/// The [`I64Key`]s of a table: the numbers, and a bit per slot for the null key.
+/// The [`I64Key`]s of a table: the numbers (0 for the null key), and the slot of the null key
+/// when the table holds it. A probe reads one number; nothing per slot marks the null.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct I64Keys {
     values: Vec<i64>,
-    nulls: Flags,
+    /// The slot of the null key.
+    null: Option<usize>,
 }
 
 impl KeyColumn<I64Key> for I64Keys {
     fn push(&mut self, key: I64Key) {
+        if key.0.is_none() {
+            self.null = Some(self.values.len());
+        }
         self.values.push(key.0.unwrap_or(0));
-        self.nulls.grow(self.values.len());
-        self.nulls.set(self.values.len() - 1, key.0.is_none());
     }
 
     #[inline]
     fn key(&self, slot: usize) -> I64Key {
-        I64Key((!self.nulls.get(slot)).then(|| self.values[slot]))
+        I64Key((self.null != Some(slot)).then(|| self.values[slot]))
     }
 
     #[inline]
     fn holds(&self, slot: usize, key: I64Key) -> bool {
-        self.key(slot) == key
+        match key.0 {
+            Some(v) => self.values[slot] == v && self.null != Some(slot),
+            None => self.null == Some(slot),
+        }
     }
 
     fn holds_key(&self, slot: usize, key: &I64Key) -> bool {
-        self.key(slot) == *key
+        self.holds(slot, *key)
     }
 
     fn swap_remove(&mut self, slot: usize) -> I64Key {
         let key = self.key(slot);
         let last = self.values.len() - 1;
         self.values.swap_remove(slot);
-        self.nulls.swap_remove(slot, last);
+        if self.null == Some(slot) {
+            self.null = None;
+        } else if self.null == Some(last) {
+            self.null = Some(slot);
+        }
         key
     }
 
@@ -157,7 +194,19 @@ impl KeyColumn<I64Key> for I64Keys {
 
     fn clear(&mut self) {
         self.values.clear();
-        self.nulls.clear();
+        self.null = None;
+    }
+
+    #[inline]
+    fn touch(&self, slot: usize) -> u64 {
+        self.values.get(slot).map_or(0, |&v| v as u64)
+    }
+
+    fn write_all(&self, columns: &mut [ColumnBuilder]) -> Result<(), WrongType> {
+        match columns {
+            [column] if self.null.is_none() => column.extend_i64(&self.values),
+            _ => write_each(self, columns),
+        }
     }
 }
 
@@ -443,6 +492,32 @@ mod tests {
             let other = K::get(&typed, (row + 1) % rows);
             assert_eq!(other.equivalent(&owned), K::own(other) == owned);
         }
+    }
+
+    /// The null key and the number 0 (both stored as 0) are told apart, through removals
+    /// that move either, and written out as a null and a 0.
+    #[test]
+    fn i64_keys_tell_the_null_key_from_zero() {
+        let (null, zero, five) = (I64Key(None), I64Key(Some(0)), I64Key(Some(5)));
+        let mut keys = I64Keys::default();
+        [null, zero, five].into_iter().for_each(|k| keys.push(k));
+        assert!(keys.holds(0, null) && !keys.holds(0, zero));
+        assert!(keys.holds(1, zero) && !keys.holds(1, null));
+        // 5 moves into slot 0: no slot holds the null key.
+        assert_eq!(keys.swap_remove(0), null);
+        assert_eq!((keys.key(0), keys.key(1)), (five, zero));
+        assert!(!keys.holds(0, null) && !keys.holds(1, null) && keys.holds(1, zero));
+        // The null key moves from the last slot (2) into slot 0.
+        keys.push(null);
+        assert_eq!(keys.swap_remove(0), five);
+        assert!(keys.holds(0, null) && !keys.holds(0, zero) && keys.holds(1, zero));
+        let mut written = [ColumnBuilder::new(ColumnType::I64, 0)];
+        keys.write_all(&mut written).expect("i64");
+        let [written] = written;
+        assert_eq!(
+            written.build(),
+            column(ColumnType::I64, &[ValueRef::Null, ValueRef::I64(0)])
+        );
     }
 
     fn column(ty: ColumnType, values: &[ValueRef<'_>]) -> Column {

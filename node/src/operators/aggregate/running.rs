@@ -6,6 +6,7 @@
 //! last write is milliseconds since the Unix epoch, `None` when the stage keeps state forever.
 //! A checkpoint copies the keys written or expired since the last confirmed one.
 
+use super::acc_columns::Hit;
 use super::accumulator::Acc;
 use super::key::{canonical_column, GroupKey};
 use super::table::{hash, AccTable};
@@ -67,28 +68,36 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
         if let Some(expiry) = &mut self.expiry {
             expiry.tick();
         }
-        // Two passes: every row's slot first, then the accumulators. Each loop is small and
-        // its iterations independent, so the CPU overlaps the cache misses of several rows
-        // (a large table misses on the probe, the key and the accumulators).
-        let mut slots = Vec::with_capacity(n);
-        for row in 0..n {
-            let key = input.key(row);
-            let (_, slot, new) = self
+        // Four passes: every row's hash entry read (`peek`), then the key and accumulators
+        // of the slot it names (`touch`), then every row's slot found (and, with a TTL, its
+        // expired state reset), then the accumulators updated an aggregate at a time. The
+        // first two loops are small and their iterations independent, so the CPU overlaps
+        // the cache misses of many rows (a large table misses on the probe, the key and the
+        // accumulators); the others find the lines in cache.
+        let hashes: Vec<u64> = (0..n).map(|row| hash(&input.key(row))).collect();
+        let table = &self.table;
+        let peeked: Vec<usize> = hashes.iter().filter_map(|&h| table.peek(h)).collect();
+        std::hint::black_box(peeked.iter().fold(0, |acc, &s| acc ^ table.touch(s)));
+        let mut hits = Vec::with_capacity(n);
+        for (row, &key_hash) in hashes.iter().enumerate() {
+            let (mut accs, slot, new) = self
                 .table
-                .find_or_insert(key, hash(&key))
+                .find_or_insert(input.key(row), key_hash)
                 .map_err(|e| self.core.state_error(e))?;
-            slots.push((slot, new));
-        }
-        for (row, (slot, new)) in slots.into_iter().enumerate() {
-            let mut accs = self.table.slot_mut(slot);
             if let Some(expiry) = &mut self.expiry {
                 if expiry.write(slot, new) {
                     accs.reset();
                 }
             }
-            self.core.accumulate(&mut accs, &input, row);
-            self.core.push_aggregates(&mut aggregates, &accs)?;
+            // Slots and rows fit in u32: the table holds at most u32::MAX keys, a batch
+            // fewer rows.
+            hits.push(Hit {
+                slot: slot as u32,
+                row: row as u32,
+            });
         }
+        self.core
+            .accumulate_rows(self.table.accs_mut(), &hits, &input, Some(&mut aggregates))?;
         if let Some(expiry) = &mut self.expiry {
             let table = &mut self.table;
             expiry.clean(n, |slot| {
@@ -102,7 +111,7 @@ impl<K: GroupKey> Operator for RunningAggregate<K> {
                 .iter()
                 .map(|&c| canonical_column(batch.column(c)))
                 .collect();
-            columns.extend(aggregates.iter_mut().map(ColumnBuilder::finish));
+            columns.extend(aggregates.into_iter().map(ColumnBuilder::build));
             let emitted = batch.derive(columns).map_err(|e| self.core.data_error(e))?;
             out.records.push(emitted);
         }
