@@ -42,6 +42,10 @@ struct Cli {
         default_value = "127.0.0.1:7600"
     )]
     coordinator: SocketAddr,
+    /// Worker threads of this process's async runtime (default: one per core). Processes
+    /// sharing a machine's cores, e.g. two nodes on two cores, run best with their share.
+    #[arg(long, global = true, env = "QUIVER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -183,10 +187,11 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        builder.worker_threads(usize::from(threads));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -118,29 +118,44 @@ fn malformed(e: &DecodeError) -> CodecError {
     CodecError::Malformed { reason }
 }
 
-/// Encodes a message and writes it as one frame. Does not flush.
+/// Encodes `msg` and writes it as one frame (one write: prefix and payload together). Does not
+/// flush.
 pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     w: &mut W,
     msg: &T,
 ) -> Result<(), CodecError> {
     let mut buf = Vec::with_capacity(64);
-    buf.extend_from_slice(&[0; PREFIX_BYTES]);
+    let start = start_frame(&mut buf);
     encode_into(msg, &mut buf)?;
-    let len = frame_len(buf.len() - PREFIX_BYTES)?;
-    buf[..PREFIX_BYTES].copy_from_slice(&len.to_be_bytes());
+    seal_frame(&mut buf, start)?;
     w.write_all(&buf).await?;
     Ok(())
 }
 
-/// Writes an already encoded payload (from [`encode`] / [`encode_into`]) as one frame. Does not
-/// flush.
-pub async fn write_frame_bytes<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    payload: &[u8],
-) -> Result<(), CodecError> {
-    let len = frame_len(payload.len())?;
-    w.write_all(&len.to_be_bytes()).await?;
-    w.write_all(payload).await?;
+/// Appends room for a frame's length prefix to `buf` and returns where the frame starts: append
+/// the payload after it, then call [`seal_frame`]. Frames sealed one after another in a buffer
+/// go out in one write.
+pub fn start_frame(buf: &mut Vec<u8>) -> usize {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; PREFIX_BYTES]);
+    start
+}
+
+/// Writes the length prefix of the frame begun at `start` by [`start_frame`] (its payload runs
+/// to the end of `buf`), or refuses a payload over [`MAX_FRAME_BYTES`] or a `start` with no room
+/// for the prefix after it.
+pub fn seal_frame(buf: &mut [u8], start: usize) -> Result<(), CodecError> {
+    let payload = buf
+        .len()
+        .checked_sub(start.saturating_add(PREFIX_BYTES))
+        .ok_or_else(|| CodecError::Malformed {
+            reason: format!(
+                "no frame starts at byte {start} of a {}-byte buffer",
+                buf.len()
+            ),
+        })?;
+    let len = frame_len(payload)?;
+    buf[start..start + PREFIX_BYTES].copy_from_slice(&len.to_be_bytes());
     Ok(())
 }
 

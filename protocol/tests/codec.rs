@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use quiver_protocol::batch::{self, ColumnType};
 use quiver_protocol::codec::{
-    decode, encode, encode_into, read_frame, write_frame, write_frame_bytes, CodecError,
+    decode, encode, encode_into, read_frame, seal_frame, start_frame, write_frame, CodecError,
     MAX_FRAME_BYTES,
 };
 use quiver_protocol::{
@@ -93,7 +93,9 @@ fn a_hostile_length_inside_a_small_frame_is_refused_without_allocating() {
 fn frames_are_a_big_endian_length_and_the_payload() {
     let mut out = Vec::new();
     block_on(write_frame(&mut out, &StreamElement::Watermark(5))).unwrap();
-    block_on(write_frame_bytes(&mut out, &[4])).unwrap();
+    let start = start_frame(&mut out);
+    out.push(4);
+    seal_frame(&mut out, start).unwrap();
     assert_eq!(out, vec![0, 0, 0, 2, 1, 10, 0, 0, 0, 1, 4]);
 
     let mut r = out.as_slice();

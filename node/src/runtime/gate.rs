@@ -199,12 +199,12 @@ impl OutputGate {
         let mut sent = 0u64;
         for d in &mut self.destinations {
             d.seal();
-            for element in d.queue.drain(..) {
-                if let StreamElement::Records(batch) = &element {
+            for element in &d.queue {
+                if let StreamElement::Records(batch) = element {
                     sent += batch.len() as u64;
                 }
-                d.sender.send(element).await?;
             }
+            d.sender.send_all(d.queue.drain(..)).await?;
         }
         Ok(sent)
     }

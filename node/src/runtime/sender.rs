@@ -42,7 +42,17 @@ impl ChannelSender {
     }
 
     /// Sends one element, waiting for a credit first.
+    #[cfg(test)]
     pub(crate) async fn send(&mut self, element: StreamElement) -> Result<(), RuntimeError> {
+        self.send_all([element]).await
+    }
+
+    /// Sends elements in order, each with a credit, waiting for credits as they run out. To
+    /// another node, the elements that have credits go out in one write.
+    pub(crate) async fn send_all(
+        &mut self,
+        elements: impl IntoIterator<Item = StreamElement>,
+    ) -> Result<(), RuntimeError> {
         match self {
             ChannelSender::Local {
                 actor,
@@ -50,23 +60,25 @@ impl ChannelSender {
                 credits,
                 gauge,
             } => {
-                let permit = credits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| RuntimeError::ChannelClosed("local channel closed".into()))?;
-                let credit = Credit::local(gauge.clone(), permit);
-                actor
-                    .send_message(TaskMsg::Input {
-                        input: *input,
-                        element,
-                        credit,
-                    })
-                    .map_err(|_| {
-                        RuntimeError::ChannelClosed("the receiving task has stopped".into())
-                    })
+                for element in elements {
+                    let permit =
+                        credits.clone().acquire_owned().await.map_err(|_| {
+                            RuntimeError::ChannelClosed("local channel closed".into())
+                        })?;
+                    let credit = Credit::local(gauge.clone(), permit);
+                    actor
+                        .send_message(TaskMsg::Input {
+                            input: *input,
+                            element,
+                            credit,
+                        })
+                        .map_err(|_| {
+                            RuntimeError::ChannelClosed("the receiving task has stopped".into())
+                        })?;
+                }
+                Ok(())
             }
-            ChannelSender::Remote(remote) => remote.send(element).await,
+            ChannelSender::Remote(remote) => remote.send_all(elements).await,
         }
     }
 }
@@ -115,38 +127,78 @@ impl RemoteSender {
         }
     }
 
-    /// Sends one element as one frame. A batch too large for a frame is split in halves, each
-    /// sent as a batch of its own (with its own credit); a single record too large for a
-    /// frame fails the task for good.
-    async fn send(&mut self, element: StreamElement) -> Result<(), RuntimeError> {
+    /// Sends elements in order, one frame each. The frames that have a credit now are written
+    /// together (each write wakes the connection's driver, and each packet costs a system call
+    /// and its encryption); without a credit, what is framed goes out first, then the sender
+    /// waits, so no element is ever held back while waiting. A batch too large for a frame is
+    /// split in halves, each sent as a batch of its own (with its own credit); a single record
+    /// too large for a frame fails the task for good.
+    async fn send_all(
+        &mut self,
+        elements: impl IntoIterator<Item = StreamElement>,
+    ) -> Result<(), RuntimeError> {
         self.buffer.clear();
-        element.encode_into(&mut self.buffer)?;
-        if self.buffer.len() > codec::MAX_FRAME_BYTES {
-            let (len, max) = (self.buffer.len(), codec::MAX_FRAME_BYTES);
-            return match element {
-                StreamElement::Records(batch) if batch.len() > 1 => {
-                    let half = batch.len() / 2;
-                    let second = batch.slice(half..batch.len());
-                    Box::pin(self.send(StreamElement::Records(batch.slice(0..half)))).await?;
-                    Box::pin(self.send(StreamElement::Records(second))).await
+        let mut elements = elements.into_iter();
+        // Halves of a batch too large for a frame, next one last.
+        let mut halves = Vec::new();
+        let mut end = false;
+        while let Some(element) = halves.pop().or_else(|| elements.next()) {
+            let start = codec::start_frame(&mut self.buffer);
+            element.encode_into(&mut self.buffer)?;
+            match codec::seal_frame(&mut self.buffer, start) {
+                Ok(()) => {}
+                Err(codec::CodecError::TooLarge { len, max }) => {
+                    self.buffer.truncate(start);
+                    match element {
+                        StreamElement::Records(batch) if batch.len() > 1 => {
+                            let half = batch.len() / 2;
+                            halves.push(StreamElement::Records(batch.slice(half..batch.len())));
+                            halves.push(StreamElement::Records(batch.slice(0..half)));
+                            continue;
+                        }
+                        _ => {
+                            return Err(RuntimeError::Operator(OperatorError::Data(format!(
+                                "a record of {len} bytes cannot go to another node: a frame \
+                             carries at most {max} bytes; keep records smaller (split large \
+                             values, or run the stages that read it at the source's \
+                             parallelism so it stays on one node)"
+                            ))))
+                        }
+                    }
                 }
-                _ => Err(RuntimeError::Operator(OperatorError::Data(format!(
-                    "a record of {len} bytes cannot go to another node: a frame carries at \
-                     most {max} bytes; keep records smaller (split large values, or run \
-                     the stages that read it at the source's parallelism so it stays on \
-                     one node)"
-                )))),
-            };
+                Err(e) => return Err(e.into()),
+            }
+            let credit_now = self.credits.try_acquire().map(|p| p.forget()).is_ok();
+            if !credit_now {
+                self.write(start).await?;
+                self.credits
+                    .acquire()
+                    .await
+                    .map_err(|_| {
+                        RuntimeError::ChannelClosed("the receiving node closed the channel".into())
+                    })?
+                    .forget();
+            }
+            end |= matches!(element, StreamElement::End);
         }
-        let permit = self.credits.acquire().await.map_err(|_| {
-            RuntimeError::ChannelClosed("the receiving node closed the channel".into())
-        })?;
-        permit.forget();
-        codec::write_frame_bytes(&mut self.stream, &self.buffer).await?;
-        TaskCounters::add(&self.counters.bytes_sent, self.buffer.len() as u64 + 4);
-        if matches!(element, StreamElement::End) {
+        self.write(self.buffer.len()).await?;
+        if end {
             let _ = self.stream.finish();
         }
+        Ok(())
+    }
+
+    /// Writes the first `upto` framed bytes and drops them from the buffer.
+    async fn write(&mut self, upto: usize) -> Result<(), RuntimeError> {
+        if upto == 0 {
+            return Ok(());
+        }
+        self.stream
+            .write_all(&self.buffer[..upto])
+            .await
+            .map_err(|e| codec::CodecError::from(std::io::Error::from(e)))?;
+        TaskCounters::add(&self.counters.bytes_sent, upto as u64);
+        self.buffer.drain(..upto);
         Ok(())
     }
 }
