@@ -7,7 +7,9 @@
 # Usage: bench/w1_cluster.sh [SPEC]   (default examples/w1/job.toml)
 # Env: RUNS (5), QUIVER (the binary, else built as in w1_local.sh), PORT (coordinator UDP
 #      port, default random in 20000-29999), PROFILE (a file: record a cpu-clock `perf` profile
-#      of both nodes during run 1 into it; read it with `perf report -i FILE`).
+#      of both nodes during run 1 into it; read it with `perf report -i FILE`), NODE_THREADS
+#      (each node's `--threads`, default: the machine's cores / 2, at least 1, since the two
+#      nodes share the machine; `default` leaves the flag out: one worker thread per core each).
 # Every process it starts is stopped by PID on exit (trap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,9 @@ source bench/lib.sh
 SPEC=$(realpath "${1:-examples/w1/job.toml}")
 RUNS=${RUNS:-5}
 QUIVER=$(quiver_bin)
+threads=${NODE_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
+thread_args=()
+[ "$threads" = default ] || thread_args=(--threads "$threads")
 work=$(mktemp -d)
 pids=()
 submit=
@@ -40,7 +45,7 @@ start_cluster() {
   pids+=($!)
   for i in $(seq 100); do grep -qs "coordinator listening on $addr" "$dir/coordinator.log" && break; sleep 0.1; done
   for i in 1 2; do
-    "$QUIVER" node --certs "$work/certs" --coordinator "$addr" --data-dir "$dir/node$i" --slots 1 \
+    "$QUIVER" node --certs "$work/certs" --coordinator "$addr" --data-dir "$dir/node$i" --slots 1 "${thread_args[@]}" \
       > "$dir/node$i.log" 2>&1 &
     pids+=($!)
   done
@@ -57,7 +62,7 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/p
 # Peak resident set of a process, in MB.
 peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 
-echo "== $(date -Is) $QUIVER load:$(uptime | sed 's/.*load/load/')"
+echo "== $(date -Is) $QUIVER node threads: $threads load:$(uptime | sed 's/.*load/load/')"
 row "run  wall_s  wall_ev/s  engine_ev/s  cpu_s  ev/cpu_s  node1_rss_MB  node2_rss_MB  quic_sent_MB"
 for r in $(seq 1 "$RUNS"); do
   start_cluster "$r"

@@ -341,3 +341,26 @@ fn a_batch_of_other_columns_than_the_stream_has_is_refused() {
     let err = quiver_protocol::StreamElement::decode(&[9], &[]).unwrap_err();
     assert!(err.to_string().contains("unknown element tag 9"), "{err}");
 }
+
+#[test]
+fn frames_sealed_one_after_another_read_back_in_order_and_an_oversized_one_is_refused() {
+    let mut out = Vec::new();
+    for payload in [&[1u8, 2][..], &[], &[3]] {
+        let start = start_frame(&mut out);
+        out.extend_from_slice(payload);
+        seal_frame(&mut out, start).unwrap();
+    }
+    assert_eq!(out, vec![0, 0, 0, 2, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 3]);
+
+    let mut big = Vec::new();
+    let start = start_frame(&mut big);
+    big.resize(start + 4 + MAX_FRAME_BYTES + 1, 0);
+    assert!(matches!(
+        seal_frame(&mut big, start),
+        Err(CodecError::TooLarge { len, max }) if len == MAX_FRAME_BYTES as u64 + 1 && max == MAX_FRAME_BYTES
+    ));
+    assert!(matches!(
+        seal_frame(&mut [0, 0, 0], 0),
+        Err(CodecError::Malformed { .. })
+    ));
+}

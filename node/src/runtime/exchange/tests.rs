@@ -185,3 +185,71 @@ async fn watermarks_from_a_partition_of_an_in_step_source_reach_its_partitions_h
     assert_eq!(p.received.next().await.element(), StreamElement::End);
     assert_eq!(peers.publish(0, 2).0, i64::MAX, "its end: +∞");
 }
+
+/// The elements a receiving probe gets, each taken with its credit.
+async fn take_with_credits(received: &mut Received, n: usize) -> Vec<(StreamElement, Credit)> {
+    let mut taken = Vec::new();
+    for _ in 0..n {
+        match received.next().await {
+            Delivered::Input {
+                input: 1,
+                element,
+                credit,
+            } => taken.push((element, credit)),
+            other => panic!("{other:?}"),
+        }
+    }
+    taken
+}
+
+#[tokio::test]
+async fn elements_sent_together_go_out_as_far_as_the_credits_reach_and_the_rest_follows_in_order() {
+    let Pair {
+        mut sender,
+        mut received,
+        counters,
+        ..
+    } = pair(GENERATION, GENERATION).await;
+    let credits = CHANNEL_CREDITS as usize;
+    // A batch and its watermark per step, more than the credits, then the end.
+    let elements: Vec<StreamElement> = (0..credits as i64)
+        .flat_map(|t| {
+            [
+                StreamElement::Records(batch_of(vec![record(t, 1.0, t)])),
+                StreamElement::Watermark(t),
+            ]
+        })
+        .chain([StreamElement::End])
+        .collect();
+    let expected = elements.clone();
+    let send = tokio::spawn(async move { sender.send_all(elements).await });
+
+    // The first `credits` elements arrive while the receiver holds every credit: the sender
+    // wrote them before it waited for more.
+    let held = take_with_credits(&mut received, credits).await;
+    assert!(received.is_quiet().await, "nothing beyond the credits");
+    assert!(!send.is_finished(), "the sender waits for credit");
+    let mut got: Vec<StreamElement> = Vec::new();
+    for (element, credit) in held {
+        got.push(element);
+        drop(credit);
+    }
+    // Each returned credit lets one more element go.
+    while got.len() < expected.len() {
+        let (element, credit) = take_with_credits(&mut received, 1).await.remove(0);
+        got.push(element);
+        drop(credit);
+    }
+    assert_eq!(got, expected, "in order, each once");
+    tokio::time::timeout(Duration::from_secs(10), send)
+        .await
+        .expect("the sender is done")
+        .expect("no panic")
+        .expect("sent");
+    assert_eq!(
+        counters.inputs[1].max_queued(),
+        u64::from(CHANNEL_CREDITS),
+        "never more queued than the credits"
+    );
+    assert!(received.is_quiet().await, "nothing after the end");
+}
