@@ -189,9 +189,11 @@ async fn send_hostile_streams(connection: &quinn::Connection, noise: &mut Noise,
 async fn round_trip(connection: &quinn::Connection, request: &[u8]) -> Vec<u8> {
     let exchange = async {
         let (mut send, mut recv) = connection.open_bi().await.expect("open stream");
-        codec::write_frame_bytes(&mut send, request)
-            .await
-            .expect("write frame");
+        let mut frame = Vec::new();
+        let start = codec::start_frame(&mut frame);
+        frame.extend_from_slice(request);
+        codec::seal_frame(&mut frame, start).expect("a frame");
+        send.write_all(&frame).await.expect("write frame");
         let _ = send.finish();
         recv.read_to_end(1 << 20).await.expect("read answer")
     };
