@@ -41,13 +41,15 @@ const STREAM_WINDOW: u32 = 4 << 20;
 /// Bytes a peer may send on one connection ahead of the reader, over all streams.
 const CONNECTION_WINDOW: u32 = 32 << 20;
 
-/// The largest UDP payload a node's endpoint accepts and searches for by MTU discovery. Every
-/// QUIC packet costs its own header, encryption call, acknowledgement bookkeeping and (without
-/// offload) system call, so on a path that carries large datagrams (loopback: 64 KiB, jumbo
-/// frames: 9000 bytes) a batch goes in a few packets instead of one per 1.4 KB. Connections still
-/// start at QUIC's safe 1200 bytes and only grow when a probe of the larger size is acknowledged,
-/// so a path with a 1500-byte MTU stays at what it carries.
-const MAX_UDP_PAYLOAD: u16 = 65_527;
+/// The largest UDP payload an endpoint accepts and searches for by MTU discovery. Every QUIC
+/// packet costs its own header, encryption call, acknowledgement bookkeeping and kernel work, so
+/// on a path that carries large datagrams (loopback, jumbo frames) a batch of the exchange goes
+/// in a few packets instead of one per 1.4 KB. Connections still start at QUIC's safe 1200 bytes
+/// and only grow when a probe of the larger size is acknowledged, so a path with a 1500-byte MTU
+/// stays at what it carries. Not the 64 KiB UDP allows: quinn's receive buffer is this size × 64
+/// (GRO segments) × 32 (datagrams per receive call), 134 MB of address space at 64 KiB, and nodes
+/// grew by ~20 MB with it (BENCHMARKS.md, "The exchange between two nodes").
+const MAX_UDP_PAYLOAD: u16 = 16_384;
 
 /// Why an endpoint could not be set up, a connection made, or a peer identified.
 #[derive(thiserror::Error, Debug)]
