@@ -141,6 +141,10 @@ fn unknown_flag_and_bad_values_print_usage() {
     assert_contains(&stderr, "invalid value '0' for '--slots <SLOTS>'");
     assert_contains(&stderr, "1..=4096");
 
+    let stderr = fails(&["--threads", "0", "local", "job.toml"]);
+    assert_contains(&stderr, "invalid value '0' for '--threads <THREADS>'");
+    assert_contains(&stderr, "1..=1024");
+
     let stderr = fails(&["job", "frobnicate"]);
     assert_contains(&stderr, "unrecognized subcommand 'frobnicate'");
     assert_contains(&stderr, "Usage: quiver job");
@@ -516,5 +520,23 @@ fn startup_errors_are_said_once_and_plainly() {
     assert!(
         !stderr.contains("Os {"),
         "debug formatting in a user message:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_process_on_one_worker_thread_runs_a_job_to_its_expected_windows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = write_spend_spec(dir.path(), "job.toml", "tumbling", "");
+    let mut lines = vec!["user,amount,ts".to_string()];
+    for (user, amount, ts) in GOOD {
+        lines.push(format!("{user},{amount},{ts}"));
+    }
+    std::fs::write(dir.path().join("events.csv"), lines.join("\n") + "\n").expect("write csv");
+
+    let (_, stderr) = succeeds(&["--threads", "1", "local", &path_str(&spec)]);
+    assert_contains(&stderr, &format!("{} records in", GOOD.len()));
+    assert_eq!(
+        committed_windows(&dir.path().join("out")),
+        expected_windows()
     );
 }
