@@ -32,20 +32,6 @@ fn figure(report: &str, label: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no number after {label:?}:\n{report}"))
 }
 
-/// The number just before `suffix` in the report.
-fn number_before(report: &str, suffix: &str) -> u64 {
-    let head = report
-        .split(suffix)
-        .next()
-        .filter(|h| h.len() < report.len())
-        .unwrap_or_else(|| panic!("no {suffix:?} in:\n{report}"));
-    let token = head.split_whitespace().last().unwrap_or_default();
-    token
-        .replace(',', "")
-        .parse()
-        .unwrap_or_else(|_| panic!("no number before {suffix:?}:\n{report}"))
-}
-
 /// Held while a job runs: the tests' expectations depend on how fast a job runs against its
 /// TTL, so their jobs run one at a time rather than share the cores.
 static ONE_JOB_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -152,7 +138,7 @@ rate = 100000
 }
 
 #[test]
-fn churning_keys_keep_state_and_checkpoints_bounded_by_the_ttl() {
+fn churning_keys_keep_state_bounded_by_the_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("job.toml");
     let report = run_local(
@@ -188,16 +174,15 @@ input = "running"
     );
     // 500k distinct keys were written, at most 100k per second; with a 1 s TTL and
     // incremental clean-up, far fewer than all of them may remain (without a TTL: 500k
-    // entries and ~10 B each in a snapshot).
+    // entries). The checkpoints' bytes are no measure of it: a checkpoint uploads the keys
+    // changed since the last confirmed one, expirations included, so the last one is larger
+    // with the TTL than without (878 kB against 461 kB on a quiet machine) and grows with the
+    // intervals a slow checkpoint spans. What a restore holds is tested by the operators'
+    // TTL tests (expired keys left out of snapshots, dropped on restore).
     let entries = figure(&report, "state: ");
     assert!(
         entries <= EVENTS / 2,
         "{entries} keyed entries held, not bounded by the TTL:\n{report}"
-    );
-    let bytes = number_before(&report, " B uploaded in all");
-    assert!(
-        bytes <= (EVENTS / 2) * 16,
-        "{bytes} B in the last checkpoint, not bounded by the TTL:\n{report}"
     );
 }
 
