@@ -62,17 +62,17 @@ impl Column {
     /// Appends a slot holding the function's initial accumulator.
     fn push(&mut self) {
         match self {
-            Column::Count(v) => v.push(0),
+            Column::Count(v) => push_wide(v, 0),
             Column::SumI64(v, seen) => {
-                v.push(0);
+                push_wide(v, 0);
                 seen.grow(v.len());
             }
             Column::SumF64(v, seen) => {
-                v.push(0.0);
+                push_wide(v, 0.0);
                 seen.grow(v.len());
             }
-            Column::Avg(v) => v.push((0.0, 0)),
-            Column::Extreme(v) => v.push(Value::Null),
+            Column::Avg(v) => push_wide(v, (0.0, 0)),
+            Column::Extreme(v) => push_wide(v, Value::Null),
         }
     }
 
@@ -298,6 +298,31 @@ pub(crate) struct Hit {
     pub(crate) slot: u32,
     /// The record's row in its batch.
     pub(crate) row: u32,
+}
+
+/// The length from which [`push_wide`] grows a full column 4× rather than 2×.
+pub(crate) const WIDE: usize = 1 << 16;
+
+/// Pushes `value` onto a column of a table, growing it 4× when it is full and holds at least
+/// [`WIDE`] values (2× below). Growing moves the column into memory the process has never
+/// touched, which the kernel zeroes page by page: with 2× a column of n values has copied about
+/// n before, with 4× about n / 3 (10M-key W1: see BENCHMARKS.md). The room reserved beyond the
+/// values is address space only, and costs no memory until values fill it.
+#[inline]
+pub(crate) fn push_wide<T>(column: &mut Vec<T>, value: T) {
+    if column.len() == column.capacity() {
+        grow_wide(column);
+    }
+    column.push(value);
+}
+
+/// Makes room in the full `column` (see [`push_wide`]).
+#[cold]
+#[inline(never)]
+fn grow_wide<T>(column: &mut Vec<T>) {
+    let capacity = column.capacity();
+    // `reserve(1)` of a full vector doubles it (or starts it).
+    column.reserve(if capacity >= WIDE { 3 * capacity } else { 1 });
 }
 
 /// The accumulators of every slot of a table: one [`Column`] per aggregate, in aggregate

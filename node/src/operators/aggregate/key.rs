@@ -156,7 +156,7 @@ impl KeyColumn<I64Key> for I64Keys {
         if key.0.is_none() {
             self.null = Some(self.values.len());
         }
-        self.values.push(key.0.unwrap_or(0));
+        super::acc_columns::push_wide(&mut self.values, key.0.unwrap_or(0));
     }
 
     #[inline]
@@ -560,5 +560,21 @@ mod tests {
         let written = canonical_column(&zero);
         assert_eq!(written.as_f64().map(|v| v[0].to_bits()), Some(0));
         assert!(!written.is_valid(1));
+    }
+
+    /// A column grows 2× below `WIDE` values and 4× from there, and keeps every value.
+    #[test]
+    fn push_wide_grows_large_columns_four_times() {
+        use super::super::acc_columns::{push_wide, WIDE};
+        let mut column: Vec<u32> = Vec::new();
+        for v in 0..=WIDE as u32 {
+            push_wide(&mut column, v);
+        }
+        assert_eq!(column.len(), WIDE + 1);
+        assert!(column.capacity() >= 4 * WIDE, "{}", column.capacity());
+        assert!(column.iter().enumerate().all(|(i, &v)| i == v as usize));
+        let mut small: Vec<u32> = Vec::new();
+        (0..=WIDE as u32 / 2).for_each(|v| push_wide(&mut small, v));
+        assert_eq!(small.capacity(), WIDE);
     }
 }
