@@ -68,11 +68,9 @@ def write_csv(path, rows):
     return len(keys)
 
 
-def spec(name, task, dim):
-    learner = "logistic_regression" if task == "classification" else "linear_regression"
-    label = "i64" if task == "classification" else "f64"
-    cols = ", ".join(f'x{i} = "f64"' for i in range(dim))
-    names = ", ".join(f'"x{i}"' for i in range(dim))
+def job(name, schema, stages):
+    """A job reading `NAME.csv` (columns `schema`) through `stages` (TOML `[[stage]]` tables,
+    the last one named `model`) into the file sink `out-NAME/`."""
     return f"""[job]
 name = "quality-{name}"
 parallelism = 1
@@ -82,9 +80,25 @@ name = "rows"
 kind = "file"
 path = "{name}.csv"
 format = "csv"
-schema = {{ ts = "i64", {cols}, y = "{label}" }}
+schema = {{ {schema} }}
 event_time = "ts"
+{stages}
+[[sink]]
+name = "out"
+kind = "file"
+input = "model"
+path = "out-{name}/"
+mode = "overwrite"
+"""
 
+
+def learner_job(name, task, dim):
+    """`standard_scaler` then the task's learner, both with their defaults."""
+    learner = "logistic_regression" if task == "classification" else "linear_regression"
+    label = "i64" if task == "classification" else "f64"
+    cols = ", ".join(f'x{i} = "f64"' for i in range(dim))
+    names = ", ".join(f'"x{i}"' for i in range(dim))
+    return job(name, f'ts = "i64", {cols}, y = "{label}"', f"""
 [[stage]]
 name = "scaled"
 kind = "standard_scaler"
@@ -99,14 +113,22 @@ kind = "{learner}"
 input = "scaled"
 features = "features"
 label = "y"
+""")
 
-[[sink]]
-name = "out"
-kind = "file"
-input = "model"
-path = "out-{name}/"
-mode = "overwrite"
-"""
+
+def quiver_run(quiver, work, name, spec):
+    """Runs `spec` in `quiver local`; its output rows in `ts` order."""
+    path = os.path.join(work, f"{name}.toml")
+    with open(path, "w") as f:
+        f.write(spec)
+    subprocess.run([quiver, "local", path], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    out = []
+    for part in sorted(glob.glob(os.path.join(work, f"out-{name}", "*.jsonl"))):
+        with open(part) as f:
+            out += [json.loads(line) for line in f]
+    out.sort(key=lambda r: r["ts"])
+    return out
 
 
 def metric(task, ys, preds):
@@ -127,20 +149,6 @@ def river_run(task, rows):
         preds.append(None if p is None else (int(bool(p)) if task == "classification" else p))
         model.learn_one(x, bool(y) if task == "classification" else y)
     return preds
-
-
-def quiver_run(quiver, work, name, task, dim):
-    path = os.path.join(work, f"{name}.toml")
-    with open(path, "w") as f:
-        f.write(spec(name, task, dim))
-    subprocess.run([quiver, "local", path], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    out = []
-    for part in sorted(glob.glob(os.path.join(work, f"out-{name}", "*.jsonl"))):
-        with open(part) as f:
-            out += [json.loads(line) for line in f]
-    out.sort(key=lambda r: r["ts"])
-    return [r["prediction"] for r in out]
 
 
 def ratings():
@@ -164,20 +172,7 @@ def mf_compare(quiver, work):
         w = csv.writer(f)
         w.writerow(["ts", "user", "item", "rating"])
         w.writerows((t, u, i, r) for t, (u, i, r) in enumerate(rows))
-    path = os.path.join(work, "ratings.toml")
-    with open(path, "w") as f:
-        f.write("""[job]
-name = "quality-ratings"
-parallelism = 1
-
-[[source]]
-name = "rows"
-kind = "file"
-path = "ratings.csv"
-format = "csv"
-schema = { ts = "i64", user = "i64", item = "i64", rating = "f64" }
-event_time = "ts"
-
+    stage = """
 [[stage]]
 name = "model"
 kind = "matrix_factorization"
@@ -185,21 +180,9 @@ input = "rows"
 user = "user"
 item = "item"
 rating = "rating"
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "model"
-path = "out-ratings/"
-mode = "overwrite"
-""")
-    subprocess.run([quiver, "local", path], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    out = []
-    for part in sorted(glob.glob(os.path.join(work, "out-ratings", "*.jsonl"))):
-        with open(part) as f:
-            out += [json.loads(line) for line in f]
-    out.sort(key=lambda r: r["ts"])
+"""
+    schema = 'ts = "i64", user = "i64", item = "i64", rating = "f64"'
+    out = quiver_run(quiver, work, "ratings", job("ratings", schema, stage))
     q = math.sqrt(sum((r["prediction"] - r["rating"]) ** 2 for r in out) / len(out))
     model, rmse = reco.BiasedMF(), metrics.RMSE()
     for u, i, r in rows:
@@ -216,7 +199,7 @@ def main():
     for name, task, rows in river_sets() + sklearn_sets():
         dim = write_csv(os.path.join(work, f"{name}.csv"), rows)
         ys = [y for _, y in rows]
-        q = quiver_run(quiver, work, name, task, dim)
+        q = [r["prediction"] for r in quiver_run(quiver, work, name, learner_job(name, task, dim))]
         if len(q) != len(rows):
             sys.exit(f"{name}: Quiver wrote {len(q)} rows of {len(rows)}")
         r = river_run(task, rows)
