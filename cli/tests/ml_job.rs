@@ -128,18 +128,10 @@ fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
     examples
         .iter()
         .map(|e| {
-            // Scaled with the rows before it; the first row has none and is learnt first.
-            let first = scaler.count() == 0;
-            if first {
-                scaler.learn_one(Features::Dense(&e.x)).expect("learn");
-            }
             let mut scaled = vec![0.0; 3];
             scaler
-                .transform_one(Features::Dense(&e.x), &mut scaled)
-                .expect("transform");
-            if !first {
-                scaler.learn_one(Features::Dense(&e.x)).expect("learn");
-            }
+                .transform_then_learn(Features::Dense(&e.x), &mut scaled)
+                .expect("scale, then learn");
             let version = clf.version().0;
             let p = clf
                 .predict_then_learn(Features::Dense(&scaled), e.y)

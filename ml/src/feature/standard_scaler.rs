@@ -325,6 +325,28 @@ impl OnlineStandardScaler {
         Ok(())
     }
 
+    /// Scales `x` into `out` with the statistics of the vectors before it, then adds it to
+    /// them: progressive, as a learner predicts before it learns, so a vector never scales
+    /// itself. The first vector, having none before it, is added first (and scales to 0 with
+    /// `with_std`). An error of the update that follows the scaling (a refused update, see
+    /// [`crate::RefusedUpdates`]) comes after `out` was written.
+    pub fn transform_then_learn(
+        &mut self,
+        x: Features<'_>,
+        out: &mut [f64],
+    ) -> Result<(), MlError> {
+        let first = self.count == 0;
+        if first {
+            self.learn_one(x)?;
+        }
+        self.transform_one(x, out)?;
+        if first {
+            Ok(())
+        } else {
+            self.learn_one(x)
+        }
+    }
+
     /// The current statistics as a batch model.
     pub fn to_model(&self) -> StandardScalerModel {
         StandardScalerModel {

@@ -1,9 +1,9 @@
 //! `kind = "standard_scaler"`: online standardisation
 //! (`quiver_ml::feature::OnlineStandardScaler`, Welford's running mean and variance, over all
 //! rows or the last `window`). Each row is scaled with the statistics of the rows before it,
-//! then added to them (progressive, as the learners predict before they learn: a row never
-//! scales itself, which is how River's `StandardScaler` predicts inside a pipeline); the first
-//! row is added first, having nothing before it. Adds the dense vector `output`. With fewer
+//! then added to them (`transform_then_learn`: progressive, as the learners predict before
+//! they learn, which is how River's `StandardScaler` predicts inside a pipeline). Adds the
+//! dense vector `output`. With fewer
 //! than two rows seen the standard deviation is 0 and scaled values are 0.
 
 use super::columns::{data_error, learnt, refused, row_error};
@@ -65,19 +65,9 @@ impl AddColumns for ScalerOperator {
             match features.read(row)? {
                 None => scaled.push_null(),
                 Some(x) => {
-                    let bad_row = |e| row_error(&self.stage, event_time, e);
-                    // The first row has no earlier rows to be scaled with.
-                    let first = self.scaler.count() == 0;
-                    if first {
-                        learnt(self.scaler.learn_one(x)).map_err(bad_row)?;
-                    }
                     self.scaled.resize(x.dim(), 0.0);
-                    self.scaler
-                        .transform_one(x, &mut self.scaled)
-                        .map_err(bad_row)?;
-                    if !first {
-                        learnt(self.scaler.learn_one(x)).map_err(bad_row)?;
-                    }
+                    let step = self.scaler.transform_then_learn(x, &mut self.scaled);
+                    learnt(step).map_err(|e| row_error(&self.stage, event_time, e))?;
                     scaled
                         .push_dense(&self.scaled)
                         .map_err(|e| refused(&self.stage, e))?;
