@@ -7,6 +7,7 @@ mod frame;
 mod online;
 mod pipeline;
 mod rows;
+mod shared;
 
 pub use error::MlError;
 pub use frame::{Column, Frame};
@@ -14,6 +15,8 @@ pub(crate) use online::{online_model_via_persist, RefusalCounter};
 pub use online::{ModelVersion, OnlineLearner, OnlineModel, Prediction, RefusedUpdates};
 pub use pipeline::{DynEstimator, Pipeline, PipelineModel, PipelineStage};
 pub use rows::Cell;
+pub(crate) use shared::check_parameters;
+pub use shared::SharedParameters;
 
 use crate::persist::{Persist, PersistError, StoredModel};
 

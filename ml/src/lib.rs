@@ -17,7 +17,7 @@ pub mod vector;
 
 pub use api::{
     Cell, Column, Estimator, Frame, MlError, Model, ModelVersion, OnlineLearner, OnlineModel,
-    Pipeline, PipelineModel, Prediction, RefusedUpdates, Transformer,
+    Pipeline, PipelineModel, Prediction, RefusedUpdates, SharedParameters, Transformer,
 };
 pub use finite::{NonFinite, MAX_PARAMETER};
 pub use params::ParamError;

@@ -25,7 +25,8 @@
 
 use super::binary_prediction;
 use crate::api::{
-    online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction, RefusalCounter,
+    check_parameters, online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction,
+    RefusalCounter, SharedParameters,
 };
 use crate::finite::{check, check_all, check_parameter, Position};
 use crate::params::{at_least, in_closed, non_negative, positive, ParamError};
@@ -370,14 +371,67 @@ fn ftrl_step(s: &mut Slot, w: &mut f64, g: f64, [alpha, beta, l1, l2]: [f64; 4])
     s.z += g - sigma * *w;
     s.n = n;
     s.sqrt_n = sqrt_n;
-    *w = if s.z.abs() <= l1 {
-        0.0
-    } else {
-        (s.z.signum() * l1 - s.z) / ((beta + sqrt_n) / alpha + l2)
-    };
+    *w = ftrl_coefficient(s.z, sqrt_n, [alpha, beta, l1, l2]);
 }
 
 online_model_via_persist!(OnlineLogisticRegression);
+
+/// The coefficient FTRL-Proximal derives from a dimension's `z` and `n`.
+fn ftrl_coefficient(z: f64, sqrt_n: f64, [alpha, beta, l1, l2]: [f64; 4]) -> f64 {
+    if z.abs() <= l1 {
+        0.0
+    } else {
+        (z.signum() * l1 - z) / ((beta + sqrt_n) / alpha + l2)
+    }
+}
+
+/// The vector is `z, n` of each dimension, then `z, n` of the intercept: both add up over
+/// workers (distributed FTRL sums the workers' `z` and `n` changes), and the coefficients
+/// follow from them.
+impl SharedParameters for OnlineLogisticRegression {
+    fn parameter_len(&self) -> usize {
+        2 * (self.dim() + 1)
+    }
+
+    fn write_parameters(&self, out: &mut Vec<f64>) {
+        out.clear();
+        out.reserve(self.parameter_len());
+        for s in self
+            .slots
+            .iter()
+            .chain(std::iter::once(&self.intercept_slot))
+        {
+            out.extend([s.z, s.n]);
+        }
+    }
+
+    fn read_parameters(&mut self, values: &[f64]) -> Result<(), MlError> {
+        check_parameters(values, self.parameter_len())?;
+        if let Some(k) = values.iter().skip(1).step_by(2).position(|&n| n < 0.0) {
+            return Err(MlError::Diverged {
+                stage: STAGE,
+                quantity: format!("n (a sum of squares) of dimension {k}"),
+                value: values[2 * k + 1],
+            });
+        }
+        let (alpha, beta) = (self.params.alpha, self.params.beta);
+        let reg = [alpha, beta, self.l1, self.l2];
+        let dim = self.dim();
+        for (i, zn) in values.chunks_exact(2).enumerate() {
+            let (slot, w, reg) = if i < dim {
+                (&mut self.slots[i], &mut self.coefficients[i], reg)
+            } else {
+                let no_reg = [alpha, beta, 0.0, 0.0];
+                (&mut self.intercept_slot, &mut self.intercept, no_reg)
+            };
+            (slot.z, slot.n, slot.sqrt_n) = (zn[0], zn[1], zn[1].sqrt());
+            *w = ftrl_coefficient(slot.z, slot.sqrt_n, reg);
+        }
+        // The coefficients now follow from (z, n): no dimension needs the first update's reset.
+        self.first_update = false;
+        Ok(())
+    }
+}
 
 /// The learner's name in errors.
 const STAGE: &str = "OnlineLogisticRegression";

@@ -8,9 +8,10 @@
 //! refused with [`MlError::Diverged`] and the model stays as it was.
 
 use crate::api::{
-    online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction, RefusalCounter,
+    check_parameters, online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction,
+    RefusalCounter, SharedParameters,
 };
-use crate::finite::{check, check_parameter, first_non_parameter, Position};
+use crate::finite::{check, check_parameter, first_non_parameter, Position, MAX_PARAMETER};
 use crate::params::{non_negative, positive, ParamError};
 use crate::persist::Persist;
 use crate::vector::Features;
@@ -178,6 +179,48 @@ impl StreamingLinearRegressionSgd {
         let n = self.labels as f64;
         self.label_mean += y / n - self.label_mean / n;
         self.version = self.version.next();
+        Ok(())
+    }
+}
+
+/// The vector is the weights, the intercept, then the number of labels learnt and their
+/// sum (the running label mean is their quotient, so it merges over workers).
+impl SharedParameters for StreamingLinearRegressionSgd {
+    fn parameter_len(&self) -> usize {
+        self.weights.len() + 3
+    }
+
+    fn write_parameters(&self, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend_from_slice(&self.weights);
+        let labels = self.labels as f64;
+        out.extend([self.intercept, labels, self.label_mean * labels]);
+    }
+
+    fn read_parameters(&mut self, values: &[f64]) -> Result<(), MlError> {
+        check_parameters(values, self.parameter_len())?;
+        let dim = self.weights.len();
+        if let Some((i, &w)) = values[..=dim]
+            .iter()
+            .enumerate()
+            .find(|(_, w)| w.abs() > MAX_PARAMETER)
+        {
+            let quantity = if i < dim {
+                format!("weight {i}")
+            } else {
+                "the intercept".into()
+            };
+            return Err(MlError::Diverged {
+                stage: STAGE,
+                quantity,
+                value: w,
+            });
+        }
+        let (labels, sum) = (values[dim + 1].max(0.0), values[dim + 2]);
+        self.weights.copy_from_slice(&values[..dim]);
+        self.intercept = values[dim];
+        self.labels = labels.round() as u64;
+        self.label_mean = if self.labels == 0 { 0.0 } else { sum / labels };
         Ok(())
     }
 }
