@@ -57,7 +57,9 @@ fn examples() -> Vec<Example> {
         .collect()
 }
 
-fn write_job(dir: &Path, examples: &[Example]) -> PathBuf {
+/// Writes the rows and the job; `checkpoints`: with a checkpoint interval, which puts the
+/// learner on parameter servers.
+fn write_job(dir: &Path, examples: &[Example], checkpoints: bool) -> PathBuf {
     let mut csv = String::from("id,x1,x2,x3,y\n");
     for e in examples {
         let _ = writeln!(
@@ -100,6 +102,16 @@ kind = "file"
 input = "clf"
 path = "out/"
 "#;
+    let spec = if checkpoints {
+        // Read at 1000 rows/s, so barriers pass while it learns.
+        spec.replace(
+            "parallelism = 1\n",
+            "parallelism = 1\ncheckpoint_interval = \"20ms\"\n",
+        )
+        .replace("format = \"csv\"\n", "format = \"csv\"\nrate = 1000\n")
+    } else {
+        spec.to_string()
+    };
     let path = dir.join("job.toml");
     std::fs::write(&path, spec).expect("write spec");
     path
@@ -148,9 +160,34 @@ fn library_run(examples: &[Example]) -> Vec<(Vec<f64>, f64, f64, u64)> {
 
 #[test]
 fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_run() {
+    let expected = library_run(&examples());
+    let versions = run_and_compare(false);
+    for (id, (version, expected)) in versions.iter().zip(&expected).enumerate() {
+        assert_eq!(*version, expected.3, "row {id}");
+        // FTRL learns from every example (the stage's default global batch size, 1).
+        assert_eq!(*version, id as u64, "row {id}");
+    }
+}
+
+/// With checkpoints the learner is its parameter servers' single worker: it scores and
+/// learns exactly as the library does (it never adopts values, its model is the whole
+/// model), and `model_version` is the checkpoint whose version it serves.
+#[test]
+fn a_single_worker_of_parameter_servers_equals_the_library_sequential_run() {
+    let versions = run_and_compare(true);
+    assert!(versions.windows(2).all(|w| w[0] <= w[1]), "{versions:?}");
+    assert!(
+        versions[ROWS - 1] > 0,
+        "no version was published while it learnt"
+    );
+}
+
+/// Runs the job and checks every row's scaled features, prediction and probability against
+/// the library's sequential run; returns the rows' model versions in order.
+fn run_and_compare(checkpoints: bool) -> Vec<u64> {
     let dir = tempfile::tempdir().expect("tempdir");
     let examples = examples();
-    let spec = write_job(dir.path(), &examples);
+    let spec = write_job(dir.path(), &examples, checkpoints);
     let out = run_with_timeout(
         &quiver(),
         &["local", &spec.to_string_lossy()],
@@ -168,7 +205,8 @@ fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_r
 
     let expected = library_run(&examples);
     let mut correct_late = 0;
-    for ((row, example), (scaled, prediction, probability, version)) in
+    let mut versions = Vec::new();
+    for ((row, example), (scaled, prediction, probability, _)) in
         rows.iter().zip(&examples).zip(&expected)
     {
         assert_eq!(row["id"].as_i64(), Some(example.id));
@@ -192,14 +230,7 @@ fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_r
             "row {}",
             example.id
         );
-        assert_eq!(
-            row["model_version"].as_u64(),
-            Some(*version),
-            "row {}",
-            example.id
-        );
-        // FTRL learns from every example (the stage's default global batch size, 1).
-        assert_eq!(*version, example.id as u64, "row {}", example.id);
+        versions.push(row["model_version"].as_u64().expect("model_version"));
         if example.id as usize >= ROWS / 2 && *prediction == example.y {
             correct_late += 1;
         }
@@ -210,6 +241,7 @@ fn scaler_then_logistic_regression_in_local_mode_equals_the_library_sequential_r
         "accuracy over the second half: {correct_late} of {}",
         ROWS / 2
     );
+    versions
 }
 
 /// A learner that diverges (features far beyond what its learning rate can take) scores

@@ -5,6 +5,7 @@ mod blocking;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;
+pub(crate) mod parameters;
 pub mod runtime;
 pub mod service;
 pub mod sinks;

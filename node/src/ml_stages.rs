@@ -51,12 +51,14 @@ mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
+mod sharing;
 mod stage;
 mod standard_scaler;
 mod vector_assembler;
 
 use crate::operator::{KeyGroupState, Operator, OperatorError, SavedState};
 use crate::operators::StageContext;
+use crate::parameters::WorkerLink;
 use crate::state::ttl::{Clock, WallClock};
 use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
@@ -77,6 +79,19 @@ pub fn build(
     build_with_clock(stage, input, ctx, partition, Arc::new(WallClock::new()))
 }
 
+/// Builds partition `partition` of the learner `stage` as a worker of its parameter servers
+/// (`crate::parameters`), reaching them through `link`.
+pub(crate) fn build_worker(
+    stage: &StageSpec,
+    input: &Schema,
+    ctx: &StageContext,
+    partition: PartitionId,
+    link: WorkerLink,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let clock = Arc::new(WallClock::new());
+    build_partition(stage, input, ctx, partition, clock, Some(link))
+}
+
 /// As [`build`], the state TTL read on `clock`.
 pub(crate) fn build_with_clock(
     stage: &StageSpec,
@@ -85,6 +100,19 @@ pub(crate) fn build_with_clock(
     partition: PartitionId,
     clock: Arc<dyn Clock>,
 ) -> Result<Box<dyn Operator>, OperatorError> {
+    build_partition(stage, input, ctx, partition, clock, None)
+}
+
+/// Builds a partition; a learner with `link` as a parameter-server worker.
+fn build_partition(
+    stage: &StageSpec,
+    input: &Schema,
+    ctx: &StageContext,
+    partition: PartitionId,
+    clock: Arc<dyn Clock>,
+    link: Option<WorkerLink>,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let sharing = link.map(|link| sharing::Sharing::new(&stage.name, link));
     let max_parallelism = ctx.max_parallelism;
     let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
     let inner = match &stage.kind {
@@ -93,9 +121,11 @@ pub(crate) fn build_with_clock(
         StageKind::VectorAssembler(spec) => vector_assembler::build(stage, spec, input),
         StageKind::OneHot(spec) => one_hot::build(stage, spec, input, state),
         StageKind::LogisticRegression(spec) => {
-            logistic_regression::build(stage, spec, input, state)
+            logistic_regression::build(stage, spec, input, state, sharing)
         }
-        StageKind::LinearRegression(spec) => linear_regression::build(stage, spec, input, state),
+        StageKind::LinearRegression(spec) => {
+            linear_regression::build(stage, spec, input, state, sharing)
+        }
         StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state),
         StageKind::MatrixFactorization(spec) => {
             matrix_factorization::build(stage, spec, input, state, ctx, clock)

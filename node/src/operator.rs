@@ -49,7 +49,15 @@ pub struct Output {
     /// input's schema): the stage's late side output (a sink named by `late`), or counted
     /// when it has none.
     pub late: Vec<Batch>,
+    /// A learner's parameter changes for its parameter servers
+    /// (`quiver_protocol::plan::ParameterPlan::change_schema`).
+    pub params: Vec<Batch>,
 }
+
+/// What [`Operator::ready`] returns: resolves when the operator can take input, or with the
+/// reason it never will.
+pub type Wait =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), OperatorError>> + Send>>;
 
 /// The state of one key group, serialised by the operator.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +99,29 @@ pub trait Operator: Send + 'static {
     /// The minimum watermark over all inputs advanced to `watermark`: emit what it closes.
     fn on_watermark(&mut self, _watermark: i64, _out: &mut Output) -> Result<(), OperatorError> {
         Ok(())
+    }
+
+    /// Checkpoint barrier `checkpoint` reached the operator, after every record before it
+    /// and before its state is copied: emit what belongs before the barrier (a learner's
+    /// parameter changes).
+    fn on_barrier(
+        &mut self,
+        _checkpoint: CheckpointId,
+        _out: &mut Output,
+    ) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// The task started, after any restore and before its first input: emit what the
+    /// consumers need first (a parameter shard's restored values).
+    fn on_start(&mut self, _out: &mut Output) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// `Some(wait)` while the operator cannot take input yet (a learner waiting for its
+    /// parameter servers' model): the task awaits `wait` before its next input.
+    fn ready(&mut self) -> Option<Wait> {
+        None
     }
 
     /// Every input has ended: emit what is still pending (windows fire as if the watermark

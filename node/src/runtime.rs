@@ -134,6 +134,8 @@ pub struct Runtime {
     link: CoordinatorLink,
     events: mpsc::UnboundedSender<TaskEvent>,
     jobs: Mutex<HashMap<JobId, DeployedJob>>,
+    /// Where learners' feeds leave parameter versions for their workers.
+    boards: Arc<crate::parameters::Boards>,
 }
 
 impl Runtime {
@@ -151,6 +153,7 @@ impl Runtime {
             link,
             events,
             jobs: Mutex::default(),
+            boards: Arc::default(),
         }
     }
 
@@ -256,7 +259,13 @@ impl Runtime {
             OperatorKind::Source(_) => TaskCounters::for_source(),
             _ => TaskCounters::new(inputs),
         });
-        let mut chain = Chain::build(deployment, head, partition, counters.clone())?;
+        let mut chain = Chain::build(
+            deployment,
+            head,
+            partition,
+            counters.clone(),
+            self.boards.clone(),
+        )?;
         let restore = deployment.restore.map(|(checkpoint, _)| checkpoint);
         let source = match &head.kind {
             OperatorKind::Source(spec) => {

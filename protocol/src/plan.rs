@@ -8,7 +8,7 @@
 
 use crate::ids::{NodeId, OperatorId, PartitionId};
 use crate::spec::{JobSpec, SinkSpec, SourceSpec, StageKind, StageSpec};
-use crate::value::Schema;
+use crate::value::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -21,6 +21,72 @@ pub enum OperatorKind {
     Stage(StageSpec),
     /// A `[[sink]]`.
     Sink(SinkSpec),
+    /// A hidden operator of a learner's parameter servers (design §6), named
+    /// `LEARNER/params` (the shards) or `LEARNER/versions` (the feed).
+    Parameters(ParameterPlan),
+}
+
+/// One of the two hidden operators a learner stage with parameter servers expands into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParameterPlan {
+    /// The learner stage's name.
+    pub learner: String,
+    /// What this operator does.
+    pub role: ParameterRole,
+    /// The learner's partitions (its workers).
+    pub workers: u32,
+    /// The shards' partitions.
+    pub shards: u32,
+    /// What the parameters are: the learner's kind and what shapes its model (stored in the
+    /// shards' state schema, so a restore into another learner is refused).
+    pub model: String,
+}
+
+/// What a parameter-server operator does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParameterRole {
+    /// Holds the parameters whose keys fall in its key groups: sums the changes the workers
+    /// push ([`OutputPort::Params`], [`ParameterPlan::change_schema`]) and publishes the
+    /// values that changed at every barrier ([`ParameterPlan::version_schema`]).
+    Shard,
+    /// Partition `p` receives every shard's versions (a broadcast edge) and hands them to the
+    /// learner's partition `p` on the same node.
+    Feed,
+}
+
+impl ParameterPlan {
+    /// The records a worker pushes: the change of one parameter since it last pushed.
+    pub fn change_schema() -> &'static Schema {
+        static SCHEMA: std::sync::LazyLock<Schema> = std::sync::LazyLock::new(|| {
+            Schema::new([("parameter", ValueType::I64), ("change", ValueType::F64)])
+        });
+        &SCHEMA
+    }
+
+    /// The records a shard publishes: `(shard, version, parameter, value)`, the value a
+    /// parameter has in `version` (the checkpoint whose barrier closed it); a record with
+    /// parameter −1 says the shard has published all of `version`.
+    pub fn version_schema() -> &'static Schema {
+        static SCHEMA: std::sync::LazyLock<Schema> = std::sync::LazyLock::new(|| {
+            Schema::new([
+                ("shard", ValueType::I64),
+                ("version", ValueType::I64),
+                ("parameter", ValueType::I64),
+                ("value", ValueType::F64),
+            ])
+        });
+        &SCHEMA
+    }
+
+    /// The name of a learner's shard operator.
+    pub fn shards_name(learner: &str) -> String {
+        format!("{learner}/params")
+    }
+
+    /// The name of a learner's feed operator.
+    pub fn feed_name(learner: &str) -> String {
+        format!("{learner}/versions")
+    }
 }
 
 /// Which output of an upstream operator an edge reads.
@@ -30,6 +96,8 @@ pub enum OutputPort {
     Main,
     /// Records a windowed stage found late (its `late` side output).
     Late,
+    /// A learner's parameter changes, pushed to its shards at barriers.
+    Params,
 }
 
 /// How records of an edge are spread over the downstream partitions.
@@ -44,6 +112,8 @@ pub enum Partitioning {
     },
     /// Batches spread round-robin.
     Rebalance,
+    /// Every batch to every partition.
+    Broadcast,
 }
 
 /// The input of an operator.
@@ -74,7 +144,8 @@ pub struct OperatorPlan {
     pub input_schema: Option<Schema>,
 }
 
-/// A job's physical plan.
+/// A job's physical plan. A learner with parameter servers is followed by its hidden
+/// operators `NAME/params` and `NAME/versions` ([`JobPlan::has_parameter_servers`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobPlan {
     /// The validated spec it was built from.
@@ -143,6 +214,9 @@ impl JobPlan {
                 }),
                 input_schema: Some(schema),
             });
+            if Self::has_parameter_servers(spec, stage) {
+                Self::add_parameter_servers(&mut operators, stage);
+            }
         }
         for sink in &spec.sinks {
             let (stage_id, stage_schema, parallelism) = Self::upstream(&operators, &sink.input);
@@ -178,6 +252,62 @@ impl JobPlan {
             spec: spec.clone(),
             operators,
         }
+    }
+
+    /// Whether `stage` trains through parameter servers: a learner with additive parameters
+    /// in a job that takes checkpoints (its workers push their changes at barriers). Without
+    /// checkpoints every partition keeps its own model.
+    pub fn has_parameter_servers(spec: &JobSpec, stage: &StageSpec) -> bool {
+        spec.checkpoint_interval.is_some()
+            && matches!(
+                stage.kind,
+                StageKind::LogisticRegression(_) | StageKind::LinearRegression(_)
+            )
+    }
+
+    /// Adds the shards (reading the learner's [`OutputPort::Params`] by parameter key) and
+    /// the feed (reading every shard) of the learner `stage`, just added.
+    fn add_parameter_servers(operators: &mut Vec<OperatorPlan>, stage: &StageSpec) {
+        let learner = OperatorId(operators.len() as u32 - 1);
+        let model = operators
+            .last()
+            .and_then(crate::state_schema::StateSchema::of)
+            .and_then(|s| Some(format!("{}: {}", s.kind, s.values.first()?.definition)))
+            .unwrap_or_default();
+        let plan = |role| ParameterPlan {
+            learner: stage.name.clone(),
+            role,
+            workers: stage.parallelism,
+            shards: stage.parallelism,
+            model: model.clone(),
+        };
+        let shards = OperatorId(operators.len() as u32);
+        operators.push(OperatorPlan {
+            id: shards,
+            name: ParameterPlan::shards_name(&stage.name),
+            parallelism: stage.parallelism,
+            kind: OperatorKind::Parameters(plan(ParameterRole::Shard)),
+            input: Some(InputEdge {
+                from: learner,
+                port: OutputPort::Params,
+                partitioning: Partitioning::Hash {
+                    key_columns: vec![0],
+                },
+            }),
+            input_schema: Some(ParameterPlan::change_schema().clone()),
+        });
+        operators.push(OperatorPlan {
+            id: OperatorId(operators.len() as u32),
+            name: ParameterPlan::feed_name(&stage.name),
+            parallelism: stage.parallelism,
+            kind: OperatorKind::Parameters(plan(ParameterRole::Feed)),
+            input: Some(InputEdge {
+                from: shards,
+                port: OutputPort::Main,
+                partitioning: Partitioning::Broadcast,
+            }),
+            input_schema: Some(ParameterPlan::version_schema().clone()),
+        });
     }
 
     /// The id, output schema and parallelism of the operator named `name` (validated to exist).
@@ -249,7 +379,10 @@ impl OperatorPlan {
         match &self.kind {
             OperatorKind::Source(s) => &s.schema,
             OperatorKind::Stage(s) => &s.schema,
-            OperatorKind::Sink(_) => &EMPTY,
+            OperatorKind::Parameters(p) if p.role == ParameterRole::Shard => {
+                ParameterPlan::version_schema()
+            }
+            OperatorKind::Sink(_) | OperatorKind::Parameters(_) => &EMPTY,
         }
     }
 }

@@ -12,9 +12,9 @@
 //! On disk a snapshot piece is [`wrap`]ped: a magic tag, the schema's length and bincode, then
 //! the operator's own bytes.
 
-use crate::plan::{OperatorKind, OperatorPlan};
+use crate::plan::{OperatorKind, OperatorPlan, ParameterRole};
 use crate::spec::{FeatureInput, SourceKind, StageKind, WindowSpec};
-use crate::value::{Column, Schema};
+use crate::value::{Column, Schema, ValueType};
 use serde::{Deserialize, Serialize};
 
 /// The operator's kind, key, window and the values it keeps.
@@ -69,6 +69,15 @@ impl StateSchema {
                 Self::of_stage(&stage.kind, &input)
             }
             OperatorKind::Sink(_) => None,
+            // One entry per parameter key: the sum of the workers' changes.
+            OperatorKind::Parameters(p) if p.role == ParameterRole::Shard => Some(StateSchema {
+                key: Schema::new([("parameter", ValueType::I64)]).columns,
+                ..Self::per_partition(
+                    "parameter shard",
+                    vec![StateValue::new("value", p.model.clone())],
+                )
+            }),
+            OperatorKind::Parameters(_) => None,
         }
     }
 

@@ -2,12 +2,13 @@
 //! every error path (the message names the place, the field, the value and what is allowed),
 //! and how the plan spreads records into them.
 
-use quiver_protocol::plan::{JobPlan, Partitioning};
+use quiver_protocol::plan::{JobPlan, OperatorKind, OutputPort, ParameterRole, Partitioning};
 use quiver_protocol::spec::{
     FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LearnerColumns, LinearRegressionStage,
     LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StageKind,
     StandardScalerStage, VectorAssemblerStage,
 };
+use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{Schema, ValueType};
 use std::path::Path;
 
@@ -427,6 +428,61 @@ fn ml_stages_read_forward_at_equal_parallelism_and_rebalanced_otherwise() {
         spec.schema_of("encoded").cloned()
     );
     assert_ne!(spec.schema_of("encoded"), Some(&Schema::default()));
+}
+
+#[test]
+fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
+    let text = VALID.replace(
+        "name = \"reg\"\nkind = \"linear_regression\"",
+        "name = \"reg\"\nkind = \"linear_regression\"\nparallelism = 3",
+    );
+    // Without checkpoints every partition keeps its own model: no hidden operator.
+    let plan = JobPlan::from_spec(&parse(&text));
+    assert!(plan.operators.iter().all(|o| !o.name.contains('/')));
+
+    let spec = parse(&text.replace(
+        "name = \"ml\"\n",
+        "name = \"ml\"\ncheckpoint_interval = \"1s\"\n",
+    ));
+    let plan = JobPlan::from_spec(&spec);
+    let find = |name: &str| plan.operators.iter().find(|o| o.name == name);
+    for learner in ["clf", "reg"] {
+        let worker = find(learner).expect("learner");
+        let shards = find(&format!("{learner}/params")).expect("shards");
+        let feed = find(&format!("{learner}/versions")).expect("feed");
+        let shard_edge = shards.input.as_ref().expect("shard input");
+        assert_eq!(shard_edge.from, worker.id);
+        assert_eq!(shard_edge.port, OutputPort::Params);
+        assert_eq!(
+            shard_edge.partitioning,
+            Partitioning::Hash {
+                key_columns: vec![0]
+            }
+        );
+        assert_eq!(shards.parallelism, worker.parallelism);
+        let feed_edge = feed.input.as_ref().expect("feed input");
+        assert_eq!(
+            (feed_edge.from, feed_edge.port, &feed_edge.partitioning),
+            (shards.id, OutputPort::Main, &Partitioning::Broadcast)
+        );
+        assert_eq!(feed.parallelism, worker.parallelism);
+        assert!(matches!(
+            &shards.kind,
+            OperatorKind::Parameters(p) if p.role == ParameterRole::Shard && p.learner == learner
+        ));
+        // Only the shards keep state: one value per parameter key.
+        let schema = StateSchema::of(shards).expect("shard state");
+        assert_eq!(schema.key.len(), 1);
+        assert!(StateSchema::of(feed).is_none());
+        // The workers' other consumers still read their main output.
+        assert!(plan
+            .consumers(worker.id)
+            .filter(|c| c.id != shards.id)
+            .all(|c| c.input.as_ref().map(|e| e.port) == Some(OutputPort::Main)));
+    }
+    // Other ML stages keep their models per partition.
+    assert!(find("clusters/params").is_none() && find("scaled/params").is_none());
+    assert_eq!(plan.slots_needed(), 3);
 }
 
 // ---------------------------------------------------------------------------------------------

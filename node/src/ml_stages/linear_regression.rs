@@ -3,7 +3,8 @@
 //! Adds `prediction` and `model_version` (a null label: predict only).
 
 use super::columns::data_error;
-use super::learner::Progressive;
+use super::learner::{Learnt, Progressive};
+use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::OperatorError;
@@ -17,6 +18,7 @@ pub(super) fn build(
     spec: &LinearRegressionStage,
     input: &Schema,
     state: PartitionState,
+    sharing: Option<Sharing>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = StreamingLinearRegressionParams {
         learning_rate: spec.learning_rate,
@@ -32,7 +34,7 @@ pub(super) fn build(
         &spec.label,
         input,
         false,
-        make,
+        Learnt::new(make, sharing),
         state,
     )?;
     Ok(Box::new(learner))

@@ -4,7 +4,8 @@
 //! `model_version`. Labels must be 0 or 1 (a null label: predict only).
 
 use super::columns::data_error;
-use super::learner::Progressive;
+use super::learner::{Learnt, Progressive};
+use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::OperatorError;
@@ -30,10 +31,19 @@ pub(super) fn build(
     spec: &LogisticRegressionStage,
     input: &Schema,
     state: PartitionState,
+    sharing: Option<Sharing>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = params(spec);
     params.validate().map_err(|e| data_error(&stage.name, e))?;
     let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
-    let learner = Progressive::new(stage, &spec.features, &spec.label, input, true, make, state)?;
+    let learner = Progressive::new(
+        stage,
+        &spec.features,
+        &spec.label,
+        input,
+        true,
+        Learnt::new(make, sharing),
+        state,
+    )?;
     Ok(Box::new(learner))
 }

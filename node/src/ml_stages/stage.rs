@@ -3,7 +3,9 @@
 //! increments, no copy), followed by the added ones.
 
 use super::columns::data_error;
-use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::operator::{
+    ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState, Wait,
+};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::CheckpointId;
 
@@ -53,6 +55,21 @@ pub(super) trait AddColumns: Send + 'static {
     fn refused_updates(&self) -> u64 {
         0
     }
+
+    /// As [`Operator::ready`].
+    fn ready(&mut self) -> Option<Wait> {
+        None
+    }
+
+    /// As [`Operator::on_barrier`]: the parameter changes to push before the barrier.
+    fn on_barrier(&mut self, _checkpoint: CheckpointId) -> Result<Option<Batch>, OperatorError> {
+        Ok(None)
+    }
+
+    /// As [`Operator::on_end`]: the last parameter changes to push.
+    fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {
+        Ok(None)
+    }
 }
 
 /// An [`AddColumns`] stage behind the [`Operator`] API.
@@ -100,6 +117,24 @@ impl Operator for MlOperator {
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
         self.inner.snapshot()
+    }
+
+    fn ready(&mut self) -> Option<Wait> {
+        self.inner.ready()
+    }
+
+    fn on_barrier(
+        &mut self,
+        checkpoint: CheckpointId,
+        out: &mut Output,
+    ) -> Result<(), OperatorError> {
+        out.params.extend(self.inner.on_barrier(checkpoint)?);
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut Output) -> Result<(), OperatorError> {
+        out.params.extend(self.inner.on_end()?);
+        Ok(())
     }
 
     fn restore(&mut self, state: SavedState) -> Result<(), OperatorError> {

@@ -13,11 +13,16 @@ use super::saved_state::SavedAs;
 use super::RuntimeError;
 use crate::blocking::blocking;
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
+use crate::parameters::feed::ParameterFeed;
+use crate::parameters::shard::ParameterShard;
+use crate::parameters::{Board, BoardKey, Boards, WorkerLink};
 use quiver_protocol::batch::{self, Batch, ColumnType};
 use quiver_protocol::messages::Deployment;
-use quiver_protocol::plan::{JobPlan, OperatorKind, OperatorPlan, OutputPort};
+use quiver_protocol::plan::{
+    JobPlan, OperatorKind, OperatorPlan, OutputPort, ParameterPlan, ParameterRole,
+};
 use quiver_protocol::state_schema::StateSchema;
-use quiver_protocol::{CheckpointId, Generation, OperatorId, PartitionId, StreamElement};
+use quiver_protocol::{CheckpointId, Generation, JobId, OperatorId, PartitionId, StreamElement};
 use std::sync::Arc;
 
 /// An operator's state copy taken at a barrier, with its name and schema.
@@ -78,6 +83,8 @@ struct ChainNode {
     step: Step,
     main: Arc<[Route]>,
     late: Arc<[Route]>,
+    /// Where a learner's parameter changes go (its shards).
+    params: Arc<[Route]>,
 }
 
 impl ChainNode {
@@ -127,6 +134,9 @@ pub(crate) struct Chain {
     continues: Option<u64>,
     generation: Generation,
     restored: Option<(CheckpointId, Generation)>,
+    /// The job's id and the node's boards of parameter versions (`crate::parameters`).
+    job_id: JobId,
+    boards: Arc<Boards>,
 }
 
 impl Chain {
@@ -138,6 +148,7 @@ impl Chain {
         head: &OperatorPlan,
         partition: PartitionId,
         counters: Arc<TaskCounters>,
+        boards: Arc<Boards>,
     ) -> Result<Chain, RuntimeError> {
         let plan = &deployment.plan;
         let mut chain = Chain {
@@ -152,6 +163,8 @@ impl Chain {
             continues: deployment.continues,
             generation: deployment.generation,
             restored: deployment.restore,
+            job_id: deployment.job,
+            boards,
         };
         chain.entry = match &head.kind {
             OperatorKind::Source(_) => chain.routes_of(plan, head, OutputPort::Main, partition)?,
@@ -170,17 +183,42 @@ impl Chain {
         partition: PartitionId,
     ) -> Result<usize, RuntimeError> {
         let input_schema = op.input_schema.clone().unwrap_or_default();
+        let ctx = crate::operators::StageContext {
+            max_parallelism: plan.spec.max_parallelism,
+            state_ttl: plan.spec.state_ttl,
+            checkpoints: plan.spec.checkpoint_interval.is_some(),
+        };
         let step = match &op.kind {
+            OperatorKind::Stage(stage) if JobPlan::has_parameter_servers(&plan.spec, stage) => {
+                let shards = plan
+                    .operators
+                    .iter()
+                    .find(|o| o.name == ParameterPlan::shards_name(&stage.name))
+                    .map_or(stage.parallelism, |o| o.parallelism);
+                let link = WorkerLink {
+                    board: self.board(&stage.name, partition, shards),
+                    workers: stage.parallelism,
+                };
+                let worker =
+                    crate::ml_stages::build_worker(stage, &input_schema, &ctx, partition, link)?;
+                Step::Stage(worker)
+            }
             OperatorKind::Stage(stage) => Step::Stage(crate::operators::build_partition_stage(
                 stage,
                 &input_schema,
-                &crate::operators::StageContext {
-                    max_parallelism: plan.spec.max_parallelism,
-                    state_ttl: plan.spec.state_ttl,
-                    checkpoints: plan.spec.checkpoint_interval.is_some(),
-                },
+                &ctx,
                 partition,
             )?),
+            OperatorKind::Parameters(p) => Step::Stage(match p.role {
+                ParameterRole::Shard => Box::new(ParameterShard::new(
+                    &op.name,
+                    partition,
+                    plan.spec.max_parallelism,
+                )),
+                ParameterRole::Feed => Box::new(ParameterFeed::new(
+                    self.board(&p.learner, partition, p.shards),
+                )),
+            }),
             OperatorKind::Sink(sink) => {
                 let ctx = crate::sinks::SinkContext {
                     job: self.job.clone(),
@@ -216,17 +254,27 @@ impl Chain {
             ),
             base: None,
             input: batch::column_types(&input_schema),
-            output: match &op.kind {
-                OperatorKind::Stage(stage) => batch::column_types(&stage.schema),
-                _ => Vec::new(),
-            },
+            output: batch::column_types(op.output_schema()),
             step,
             main: Arc::from(Vec::new()),
             late: Arc::from(Vec::new()),
+            params: Arc::from(Vec::new()),
         });
         self.nodes[index].main = self.routes_of(plan, op, OutputPort::Main, partition)?;
         self.nodes[index].late = self.routes_of(plan, op, OutputPort::Late, partition)?;
+        self.nodes[index].params = self.routes_of(plan, op, OutputPort::Params, partition)?;
         Ok(index)
+    }
+
+    /// The board learner `learner`'s partition `partition` shares with its feed.
+    fn board(&self, learner: &str, partition: PartitionId, shards: u32) -> Arc<Board> {
+        let key = BoardKey {
+            job: self.job_id,
+            generation: self.generation,
+            learner: learner.to_string(),
+            partition,
+        };
+        self.boards.get(key, shards)
     }
 
     fn routes_of(
@@ -317,6 +365,14 @@ impl Chain {
         let (main, late) = (node.main.clone(), node.late.clone());
         node.check(&out.late, &node.input, "late records")?;
         node.check(&out.records, &node.output, "records")?;
+        if !out.params.is_empty() {
+            let params = node.params.clone();
+            let types = batch::column_types(ParameterPlan::change_schema());
+            node.check(&out.params, &types, "parameter changes")?;
+            for batch in out.params {
+                self.push(&params, batch)?;
+            }
+        }
         if late.is_empty() {
             let dropped: u64 = out.late.iter().map(|b| b.len() as u64).sum();
             if dropped > 0 {
@@ -366,9 +422,49 @@ impl Chain {
                         }
                         Step::Sink(sink) => sink.finish()?,
                     }
-                    let (main, late) = (self.nodes[i].main.clone(), self.nodes[i].late.clone());
-                    self.end(&main)?;
-                    self.end(&late)?;
+                    let node = &self.nodes[i];
+                    let outputs = [node.main.clone(), node.late.clone(), node.params.clone()];
+                    for routes in outputs {
+                        self.end(&routes)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Barrier `checkpoint` reached the chain: every stage, in order, emits what belongs
+    /// before it (`Operator::on_barrier`).
+    pub(crate) fn on_barrier(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
+        for i in 0..self.nodes.len() {
+            if let Step::Stage(op) = &mut self.nodes[i].step {
+                let mut out = Output::default();
+                op.on_barrier(checkpoint, &mut out)?;
+                self.emit(i, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The task started: every stage, in order, emits what its consumers need first
+    /// (`Operator::on_start`).
+    pub(crate) fn start(&mut self) -> Result<(), RuntimeError> {
+        for i in 0..self.nodes.len() {
+            if let Step::Stage(op) = &mut self.nodes[i].step {
+                let mut out = Output::default();
+                op.on_start(&mut out)?;
+                self.emit(i, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every stage can take input (`Operator::ready`).
+    pub(crate) async fn ready(&mut self) -> Result<(), RuntimeError> {
+        for node in &mut self.nodes {
+            if let Step::Stage(op) = &mut node.step {
+                if let Some(wait) = op.ready() {
+                    wait.await?;
                 }
             }
         }

@@ -1,5 +1,5 @@
 //! An output gate: where one operator output meets one downstream operator. It splits records
-//! over the downstream partitions (forward, by key group, round-robin), buffers them until the
+//! over the downstream partitions (forward, by key group, round-robin, to all), buffers them until the
 //! task flushes, and keeps records and control elements (watermarks, barriers, end) in order.
 
 use super::sender::ChannelSender;
@@ -154,7 +154,7 @@ impl OutputGate {
     /// Buffers a batch for its partitions: split by key group (hash: small shares are
     /// collected into batches of up to [`MAX_BATCH`]; the split is shared through
     /// `scatters` with the other gates the same batch goes to), whole to the next partition
-    /// (rebalance) or to the one (forward).
+    /// (rebalance), to every partition (broadcast, shared) or to the one (forward).
     pub(crate) fn push_records(&mut self, records: Batch, scatters: &mut Scatters) {
         let n = self.destinations.len();
         match &self.partitioning {
@@ -170,6 +170,11 @@ impl OutputGate {
                 let p = self.next;
                 self.next = (self.next + 1) % n;
                 self.destinations[p].add_whole(records);
+            }
+            Partitioning::Broadcast => {
+                for d in &mut self.destinations {
+                    d.add_whole(records.clone());
+                }
             }
             _ => self.destinations[0].add_whole(records),
         }

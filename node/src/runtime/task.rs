@@ -416,6 +416,7 @@ impl TaskState {
     async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
         let aligned_in = self.alignment.take_duration();
         let snapshot_started = Instant::now();
+        self.args.chain.on_barrier(barrier.checkpoint)?;
         let mut copies = self.args.chain.snapshot(barrier.checkpoint)?;
         if let Some(driver) = &self.args.source {
             copies.push(NamedCopy {
@@ -492,6 +493,15 @@ impl TaskState {
             self.done = true;
             self.report(TaskEventKind::Finished(self.args.counters.snapshot()));
         }
+    }
+
+    /// The gates are connected: the stages emit what their consumers need first, then wait
+    /// until they can take input, and the task catches up.
+    async fn start(&mut self) -> Result<(), RuntimeError> {
+        self.args.chain.start()?;
+        self.args.chain.flush().await?;
+        self.args.chain.ready().await?;
+        self.catch_up().await
     }
 
     /// Injects the barriers and processes the elements that arrived before the gates were
@@ -602,7 +612,7 @@ impl Actor for TaskActor {
             TaskMsg::Start(gates) => {
                 state.args.chain.connect(gates);
                 state.started = true;
-                match state.catch_up().await {
+                match state.start().await {
                     Ok(()) if !state.input_done => state.start_source(&myself).await,
                     other => other,
                 }

@@ -285,6 +285,7 @@ pub(super) fn chain_of<'d>(
         .iter()
         .find(|o| o.name == head)
         .unwrap_or_else(|| panic!("no operator {head}"));
-    let chain = Chain::build(deployment, head, PartitionId(0), counters).expect("chain");
+    let chain =
+        Chain::build(deployment, head, PartitionId(0), counters, Arc::default()).expect("chain");
     (chain, head)
 }

@@ -1,0 +1,239 @@
+//! A parameter shard (`NAME/params`): the parameters whose keys fall in its key groups, each
+//! the sum of the changes the learner's workers pushed. Entries live on the keyed-state
+//! layer (`crate::state`): a checkpoint copies the parameters changed since the last
+//! confirmed one, a restore merges each key group's chain, and a rescale moves key groups.
+//!
+//! At every barrier the shard publishes the values that changed since its last version,
+//! then a record saying it completed version `checkpoint`; when its task starts it publishes
+//! every value it holds (restored or none) as the version it was restored from (0 for a
+//! fresh start), so its workers never score with a partial model.
+
+use crate::operator::{ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState};
+use crate::state::pieces::{decode, encode, ordered_i64, split_ordered_i64};
+use crate::state::{ChangeLog, DeltaCopy, KeyedEntry, LayerKey, Restored};
+use quiver_protocol::batch::{Batch, Column};
+use quiver_protocol::keygroup::{key_group, key_hash_codes};
+use quiver_protocol::state_piece::PieceKind;
+use quiver_protocol::{CheckpointId, KeyGroup, PartitionId};
+use std::collections::{BTreeSet, HashMap};
+
+/// A parameter key as the layer stores it: ordered big-endian bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ParameterKey(i64);
+
+impl LayerKey for ParameterKey {
+    fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(&ordered_i64(self.0));
+        Ok(())
+    }
+}
+
+/// One partition of a learner's shards.
+pub(crate) struct ParameterShard {
+    /// `NAME/params`, for errors and state.
+    name: String,
+    /// This shard's index (its partition).
+    shard: i64,
+    max_parallelism: u32,
+    /// Each parameter's value and key group.
+    values: HashMap<i64, (f64, KeyGroup)>,
+    /// Parameters changed since the last published version.
+    unpublished: BTreeSet<i64>,
+    /// Parameters changed since the last barrier (with their key groups).
+    unsnapshotted: Vec<(i64, KeyGroup)>,
+    /// Changes of unconfirmed checkpoints.
+    log: ChangeLog<(i64, KeyGroup)>,
+    /// The checkpoint the values were restored from (0: a fresh start).
+    restored: i64,
+    /// Changes refused because the sum would not be finite.
+    refused: u64,
+}
+
+impl ParameterShard {
+    /// Shard `partition` of the learner's shards `name`.
+    pub(crate) fn new(name: &str, partition: PartitionId, max_parallelism: u32) -> Self {
+        ParameterShard {
+            name: name.to_string(),
+            shard: i64::from(partition.0),
+            max_parallelism,
+            values: HashMap::new(),
+            unpublished: BTreeSet::new(),
+            unsnapshotted: Vec::new(),
+            log: ChangeLog::default(),
+            restored: 0,
+            refused: 0,
+        }
+    }
+
+    fn error(&self, what: impl std::fmt::Display) -> OperatorError {
+        OperatorError::State(format!("\"{}\": {what}", self.name))
+    }
+
+    /// The version records of `parameters` (their current values) and the record that ends
+    /// `version`.
+    fn publish<'a>(&self, parameters: impl Iterator<Item = &'a i64>, version: i64) -> Batch {
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        for &p in parameters {
+            if let Some(&(value, _)) = self.values.get(&p) {
+                keys.push(p);
+                values.push(value);
+            }
+        }
+        keys.push(-1);
+        values.push(0.0);
+        let n = keys.len();
+        let columns = vec![
+            Column::i64(vec![self.shard; n]),
+            Column::i64(vec![version; n]),
+            Column::i64(keys),
+            Column::f64(values),
+        ];
+        // Four columns of equal length always make a batch.
+        Batch::try_new(vec![0; n], columns).unwrap_or_else(|_| unreachable!())
+    }
+}
+
+impl Operator for ParameterShard {
+    fn process_batch(&mut self, batch: &Batch, _out: &mut Output) -> Result<(), OperatorError> {
+        let columns = batch.columns();
+        let (Some(keys), Some(changes)) = (
+            columns.first().and_then(|c| c.as_i64()),
+            columns.get(1).and_then(|c| c.as_f64()),
+        ) else {
+            return Err(self.error("a batch without (parameter, change) columns"));
+        };
+        let codes = key_hash_codes(&[&columns[0]], batch.len());
+        for ((&key, &change), code) in keys.iter().zip(changes).zip(codes) {
+            let group = key_group(code, self.max_parallelism);
+            let entry = self.values.entry(key).or_insert((0.0, group));
+            let sum = entry.0 + change;
+            if !sum.is_finite() {
+                self.refused += 1;
+                continue;
+            }
+            entry.0 = sum;
+            if self.unpublished.insert(key) {
+                self.unsnapshotted.push((key, group));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_barrier(
+        &mut self,
+        checkpoint: CheckpointId,
+        out: &mut Output,
+    ) -> Result<(), OperatorError> {
+        let version = i64::try_from(checkpoint.0).map_err(|e| self.error(e))?;
+        out.records
+            .push(self.publish(self.unpublished.iter(), version));
+        self.unpublished.clear();
+        Ok(())
+    }
+
+    fn on_start(&mut self, out: &mut Output) -> Result<(), OperatorError> {
+        let mut all: Vec<i64> = self.values.keys().copied().collect();
+        all.sort_unstable();
+        out.records.push(self.publish(all.iter(), self.restored));
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut Output) -> Result<(), OperatorError> {
+        if !self.unpublished.is_empty() {
+            out.records
+                .push(self.publish(self.unpublished.iter(), self.restored));
+            self.unpublished.clear();
+        }
+        Ok(())
+    }
+
+    fn snapshot_changes(
+        &mut self,
+        checkpoint: CheckpointId,
+    ) -> Result<Option<Box<dyn ChangesCopy>>, OperatorError> {
+        let fresh = std::mem::take(&mut self.unsnapshotted);
+        let entries = self
+            .log
+            .capture(checkpoint, fresh)
+            .map(|&(key, group)| {
+                let value = self.values.get(&key).map(|&(v, _)| v);
+                (
+                    group,
+                    KeyedEntry {
+                        key: ParameterKey(key),
+                        value,
+                    },
+                )
+            })
+            .collect();
+        let mut meta = Vec::new();
+        encode(&checkpoint.0, &mut meta).map_err(|e| self.error(e))?;
+        Ok(Some(Box::new(DeltaCopy {
+            operator: self.name.clone(),
+            kind: PieceKind::Delta,
+            meta,
+            drop_below: None,
+            entries,
+            live: self.values.len(),
+        })))
+    }
+
+    fn confirm(&mut self, checkpoint: CheckpointId) {
+        self.log.confirm(checkpoint);
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
+        let entries = self
+            .values
+            .iter()
+            .map(|(&key, &(value, group))| {
+                (
+                    group,
+                    KeyedEntry {
+                        key: ParameterKey(key),
+                        value: Some(value),
+                    },
+                )
+            })
+            .collect();
+        DeltaCopy {
+            operator: self.name.clone(),
+            kind: PieceKind::Base,
+            meta: Vec::new(),
+            drop_below: None,
+            entries,
+            live: self.values.len(),
+        }
+        .encode_full()
+    }
+
+    fn restore(&mut self, state: SavedState) -> Result<(), OperatorError> {
+        for group in Restored::merge(&self.name, state.pieces)? {
+            if let Some(meta) = &group.meta {
+                let checkpoint: u64 = decode(meta).map_err(|e| self.error(e))?;
+                self.restored = self
+                    .restored
+                    .max(i64::try_from(checkpoint).unwrap_or(i64::MAX));
+            }
+            for (key, value) in group.entries {
+                let (key, rest) = split_ordered_i64(&key).map_err(|e| self.error(e))?;
+                if !rest.is_empty() {
+                    return Err(
+                        self.error(format!("a parameter key with {} extra bytes", rest.len()))
+                    );
+                }
+                let value: f64 = decode(&value).map_err(|e| self.error(e))?;
+                self.values.insert(key, (value, group.group));
+            }
+        }
+        Ok(())
+    }
+
+    fn refused_updates(&self) -> u64 {
+        self.refused
+    }
+
+    fn state_entries(&self) -> u64 {
+        self.values.len() as u64
+    }
+}
