@@ -2,8 +2,8 @@
 //!
 //! Every stream opened to the coordinator starts with a [`CoordinatorRequest`] frame. Admin
 //! requests get one answer; mutating ones (submit, cancel, savepoints, model aliases) need an
-//! admin certificate. A `Join`
-//! (node certificates only) keeps the stream as that node's control stream.
+//! admin certificate. A `Join` (node certificates only) keeps the stream as that node's
+//! control stream.
 
 use crate::jobs::Cluster;
 use crate::store::{Store, StoreError};
