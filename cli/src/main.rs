@@ -4,6 +4,7 @@
 mod admin;
 mod jobs;
 mod local;
+mod models;
 mod report;
 
 use anyhow::{Context, Result};
@@ -95,6 +96,9 @@ enum Command {
     /// Inspect checkpoints.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Inspect the model versions of a job's learner stages and name them with aliases.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Manage certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -154,6 +158,43 @@ pub(crate) enum CheckpointCommand {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum ModelCommand {
+    /// List every version of every learner stage of a job, with its aliases.
+    ///
+    /// Learner stages are those of kinds logistic_regression, linear_regression, kmeans and
+    /// matrix_factorization. A version is registered when a checkpoint completes in which the
+    /// stage's model changed; its id is that checkpoint's, and it lives as long as the
+    /// checkpoint is kept (the newest 3, and those an alias names).
+    List {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// Print a JSON array of objects with `stage`, `version` (the checkpoint id),
+        /// `aliases`, `created` (ms since the epoch), `metrics`, `state_operator` and
+        /// `lineage`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point an alias (e.g. champion) at a version of a learner stage (admin certificate).
+    ///
+    /// The alias moves from the version it named before: a stage has at most one version per
+    /// alias. The version's checkpoint is kept as long as an alias names it.
+    Alias {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The alias: lowercase letters, digits, '_' and '-', starting with a letter.
+        name: String,
+        /// The version (`chk-5` or `5`, as `quiver model list` shows it).
+        #[arg(required_unless_present = "remove")]
+        version: Option<String>,
+        /// Remove the alias instead (its version's checkpoint may then be pruned).
+        #[arg(long, conflicts_with = "version")]
+        remove: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ClusterCommand {
     /// Show nodes, their health and traffic.
     Status,
@@ -176,6 +217,7 @@ fn main() -> std::process::ExitCode {
         Command::Job(_)
             | Command::Cluster(_)
             | Command::Checkpoint(_)
+            | Command::Model(_)
             | Command::Certs(_)
             | Command::Local { .. }
     );
@@ -303,6 +345,9 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
         Command::Job(command) => jobs::run(command, &identity(Role::Admin)?, cli.coordinator).await,
         Command::Checkpoint(CheckpointCommand::List { job }) => {
             jobs::checkpoint_list(&job, &identity(Role::Admin)?, cli.coordinator).await
+        }
+        Command::Model(command) => {
+            models::run(command, &identity(Role::Admin)?, cli.coordinator).await
         }
         Command::Cluster(ClusterCommand::Status) => {
             jobs::cluster_status(&identity(Role::Admin)?, cli.coordinator).await

@@ -59,6 +59,30 @@ pub struct Manifest {
     pub max_parallelism: u32,
 }
 
+/// One operator's state in one checkpoint, compared by content ([`CheckpointStore::state_fingerprint`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateFingerprint {
+    pieces: Vec<(KeyGroup, Vec<BlobId>)>,
+    bytes: u64,
+}
+
+impl StateFingerprint {
+    /// Whether the operator has no state in the checkpoint.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// Bytes of the distinct blobs the state references (the header pieces included).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether the state differs from `other`'s (`None`: there is nothing to compare with).
+    pub fn changed_since(&self, other: Option<&StateFingerprint>) -> bool {
+        other.is_none_or(|other| other.pieces != self.pieces)
+    }
+}
+
 /// A manifest as stored, with the sizes `list` reports.
 #[derive(Debug, Serialize, Deserialize)]
 struct ManifestRecord {
@@ -375,6 +399,30 @@ impl CheckpointStore {
             out.push((group, chain));
         }
         Ok(out)
+    }
+
+    /// What identifies `operator`'s state in `checkpoint`: its pieces per key group (without
+    /// a keyed operator's header piece, which every checkpoint writes anew). Blobs are
+    /// content-addressed, so two checkpoints whose fingerprints are equal hold the same state;
+    /// unequal fingerprints mostly mean a change (a compacted chain also differs).
+    pub fn state_fingerprint(
+        &self,
+        job: JobId,
+        checkpoint: CheckpointId,
+        operator: &str,
+    ) -> Result<StateFingerprint, CheckpointStoreError> {
+        let chains = self.chains(job, checkpoint, operator, 0..u32::MAX)?;
+        let mut fingerprint = StateFingerprint::default();
+        let mut seen = HashSet::new();
+        for (group, chain) in chains {
+            for blob in chain.blobs() {
+                if seen.insert(blob) {
+                    fingerprint.bytes += blob.len;
+                }
+            }
+            fingerprint.pieces.push((group, chain.pieces));
+        }
+        Ok(fingerprint)
     }
 
     /// The complete checkpoints and savepoints of a job, oldest first, with their sizes.

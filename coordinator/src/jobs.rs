@@ -5,12 +5,14 @@
 
 mod alignment;
 mod checkpointing;
+mod models;
 mod reports;
 mod stopping;
 
 use crate::checkpoint_store::CheckpointStore;
 use crate::checkpoints::Schedule;
 use crate::lifecycle::{transition, JobEvent};
+use crate::registry::Registry;
 use crate::scheduler::{schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
@@ -97,6 +99,8 @@ pub(crate) struct Cluster {
     heartbeat_timeout: Duration,
     store: Store,
     checkpoints: CheckpointStore,
+    /// Model versions of completed checkpoints, and their aliases.
+    registry: Registry,
     nodes: BTreeMap<NodeId, NodeEntry>,
     jobs: BTreeMap<JobId, JobEntry>,
     next_node: u64,
@@ -111,10 +115,13 @@ impl Cluster {
     ) -> Result<Cluster, crate::store::StoreError> {
         let checkpoints = CheckpointStore::open(store.db())
             .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
+        let registry = Registry::open(store.db(), checkpoints.clone())
+            .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
         let mut cluster = Cluster {
             heartbeat_timeout,
             store,
             checkpoints,
+            registry,
             nodes: BTreeMap::new(),
             jobs: BTreeMap::new(),
             next_node: 1,

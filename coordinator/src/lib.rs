@@ -5,6 +5,7 @@ pub mod checkpoint_store;
 pub mod checkpoints;
 mod jobs;
 pub mod lifecycle;
+pub mod registry;
 pub mod scheduler;
 mod server;
 pub mod store;

@@ -1,8 +1,9 @@
 //! The coordinator's QUIC front: admin requests and node control streams.
 //!
 //! Every stream opened to the coordinator starts with a [`CoordinatorRequest`] frame. Admin
-//! requests get one answer; mutating ones (submit, cancel) need an admin certificate. A `Join`
-//! (node certificates only) keeps the stream as that node's control stream.
+//! requests get one answer; mutating ones (submit, cancel, savepoints, model aliases) need an
+//! admin certificate. A `Join` (node certificates only) keeps the stream as that node's
+//! control stream.
 
 use crate::jobs::Cluster;
 use crate::store::{Store, StoreError};
@@ -187,12 +188,15 @@ impl Coordinator {
     fn admin(&self, role: Role, request: AdminRequest) -> AdminResponse {
         let mutating = matches!(
             request,
-            AdminRequest::Submit { .. } | AdminRequest::Cancel { .. }
+            AdminRequest::Submit { .. }
+                | AdminRequest::Cancel { .. }
+                | AdminRequest::SetAlias { .. }
         );
         if mutating && role != Role::Admin {
             return AdminResponse::Error(format!(
-                "permission denied: submitting, cancelling or savepointing jobs needs an admin certificate, \
-                 this connection presented a {} certificate; use --certs with admin.crt/admin.key",
+                "permission denied: submitting, cancelling or savepointing jobs (and setting \
+                 model aliases) needs an admin certificate, this connection presented a {} \
+                 certificate; use --certs with admin.crt/admin.key",
                 role.name()
             ));
         }
@@ -218,6 +222,19 @@ impl Coordinator {
             AdminRequest::Cluster => AdminResponse::Cluster(cluster.cluster()),
             AdminRequest::Checkpoints { job } => match cluster.checkpoint_list(job) {
                 Ok(list) => AdminResponse::Checkpoints(list),
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::Models { job } => match cluster.model_list(job) {
+                Ok(list) => AdminResponse::Models(list),
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::SetAlias {
+                job,
+                stage,
+                alias,
+                version,
+            } => match cluster.set_alias(job, &stage, &alias, version) {
+                Ok(previous) => AdminResponse::AliasSet { previous },
                 Err(e) => AdminResponse::Error(e),
             },
             AdminRequest::Savepoint { .. } => {
@@ -305,8 +322,20 @@ impl Coordinator {
             Ok(Err(e)) => return UploadReply::Refused(e.to_string()),
             Err(e) => return UploadReply::Refused(format!("storing the snapshot failed: {e}")),
         }
-        self.cluster()
+        let registration = self
+            .cluster()
             .checkpoint_ack(job, generation, checkpoint, upload.task);
+        if let Some(registration) = registration {
+            // The registry reads the checkpoint's chains and flushes: off the cluster lock and
+            // the async workers, and not in the way of the task's reply.
+            tokio::task::spawn_blocking(move || match registration.run() {
+                Ok(stages) if !stages.is_empty() => {
+                    tracing::info!("{job}: registered {checkpoint} of {}", stages.join(", "))
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("{job}: cannot register the models of {checkpoint}: {e}"),
+            });
+        }
         UploadReply::Stored
     }
 

@@ -11,7 +11,7 @@ use quiver_protocol::messages::{
 };
 use quiver_protocol::pki::{self, CertBundle, Role, TlsIdentity, SERVER_NAME};
 use quiver_protocol::transport::{client_endpoint, connect};
-use quiver_protocol::JobId;
+use quiver_protocol::{CheckpointId, JobId};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -148,6 +148,23 @@ async fn only_admin_certificates_may_submit_or_cancel() {
         node.admin(AdminRequest::List).await,
         AdminResponse::Jobs(j) if j.len() == 1
     ));
+
+    // The model registry: any certificate may read it, only an admin may set aliases.
+    let AdminResponse::Models(models) = node.admin(AdminRequest::Models { job }).await else {
+        panic!("a node certificate could not read the model registry");
+    };
+    assert!(models.learner_stages.is_empty() && models.versions.is_empty());
+    let alias = AdminRequest::SetAlias {
+        job,
+        stage: "events".into(),
+        alias: "champion".into(),
+        version: Some(CheckpointId(1)),
+    };
+    assert_denied(&node.admin(alias.clone()).await, "node");
+    let AdminResponse::Error(why) = admin.admin(alias).await else {
+        panic!("an alias on a job without learners was accepted");
+    };
+    assert!(why.contains("has no learner stage"), "{why}");
 
     // A node certificate cannot cancel it; the job is untouched.
     assert_denied(&node.admin(AdminRequest::Cancel { job }).await, "node");

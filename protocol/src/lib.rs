@@ -8,6 +8,7 @@ pub mod failure;
 pub mod ids;
 pub mod keygroup;
 pub mod messages;
+pub mod models;
 pub mod pki;
 pub mod plan;
 pub mod record;

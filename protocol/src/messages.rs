@@ -151,6 +151,23 @@ pub enum AdminRequest {
         /// The job.
         job: JobId,
     },
+    /// The registered model versions of a job's learner stages, with their aliases.
+    Models {
+        /// The job.
+        job: JobId,
+    },
+    /// Points an alias at a model version, moving it from the version it named before, or
+    /// removes it (admin certificates only).
+    SetAlias {
+        /// The job.
+        job: JobId,
+        /// The learner stage.
+        stage: String,
+        /// The alias (`[a-z][a-z0-9_-]*`).
+        alias: String,
+        /// The version it names; `None` removes the alias.
+        version: Option<CheckpointId>,
+    },
 }
 
 /// A savepoint to restore from: `job-3/chk-17` on the command line.
@@ -185,6 +202,13 @@ pub enum AdminResponse {
     Savepoint(SavepointRef),
     /// Checkpoints and savepoints of a job.
     Checkpoints(Vec<CheckpointInfo>),
+    /// A job's model versions.
+    Models(crate::models::ModelList),
+    /// The alias was set (or removed).
+    AliasSet {
+        /// The version it named before, if any.
+        previous: Option<CheckpointId>,
+    },
     /// The request was refused or failed; the text says why and what to do.
     Error(String),
 }

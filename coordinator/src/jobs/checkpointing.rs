@@ -6,6 +6,7 @@ use super::stopping::StopState;
 use super::Cluster;
 use crate::checkpoint_store::Manifest;
 use crate::lifecycle::JobEvent;
+use crate::registry::Registration;
 use quiver_protocol::messages::{
     AfterBarrier, CheckpointInfo, JobState, SavepointRef, SnapshotKind, TaskId, ToNode,
 };
@@ -177,23 +178,20 @@ impl Cluster {
     }
 
     /// A task stored its snapshot: once every task did, the checkpoint is complete, its
-    /// manifest written, and sinks told to commit.
+    /// manifest written, and sinks told to commit. Returns the registration of the model
+    /// versions it produced, for the caller to run off the cluster lock.
     pub(crate) fn checkpoint_ack(
         &mut self,
         job: JobId,
         generation: Generation,
         checkpoint: CheckpointId,
         task: TaskId,
-    ) {
-        let Some(entry) = self.jobs.get_mut(&job) else {
-            return;
-        };
+    ) -> Option<Registration> {
+        let entry = self.jobs.get_mut(&job)?;
         if entry.record.generation != generation {
-            return;
+            return None;
         }
-        let Some(done) = entry.schedule.ack(checkpoint, task) else {
-            return;
-        };
+        let done = entry.schedule.ack(checkpoint, task)?;
         let manifest = Manifest {
             job,
             checkpoint,
@@ -211,7 +209,7 @@ impl Cluster {
         };
         if let Err(e) = self.checkpoints.complete(job, &manifest) {
             self.recover_or_fail(job, format!("cannot complete {checkpoint}: {e}"));
-            return;
+            return None;
         }
         if let Some(entry) = self.jobs.get_mut(&job) {
             // The job runs again: the next failure starts a new row of restarts.
@@ -231,11 +229,13 @@ impl Cluster {
         if done.kind == SnapshotKind::Savepoint {
             self.savepoint_completed(job, checkpoint);
         }
+        self.registration(&manifest)
     }
 
-    /// Drops checkpoints beyond the retained ones (savepoints stay).
+    /// Drops checkpoints beyond the retained ones (savepoints and the checkpoints of aliased
+    /// model versions stay), and the model versions of the dropped ones.
     pub(super) fn prune_checkpoints(&self, job: JobId) {
-        if let Err(e) = self.checkpoints.retain(job, RETAINED_CHECKPOINTS, &[]) {
+        if let Err(e) = self.registry.prune(job, RETAINED_CHECKPOINTS) {
             tracing::warn!("cannot prune checkpoints of {job}: {e}");
         }
     }

@@ -1,0 +1,267 @@
+//! `quiver model ...`: the model registry's versions of a job's learner stages, and aliases.
+
+use crate::admin::AdminClient;
+use crate::jobs::parse_job_id;
+use crate::report::thousands;
+use crate::ModelCommand;
+use anyhow::{anyhow, bail, Result};
+use quiver_protocol::messages::{AdminRequest, AdminResponse};
+use quiver_protocol::models::{is_valid_alias, ModelList, LEARNER_KINDS};
+use quiver_protocol::pki::TlsIdentity;
+use quiver_protocol::CheckpointId;
+use serde_json::{json, Value};
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Runs one `quiver model` command.
+pub(crate) async fn run(
+    command: ModelCommand,
+    identity: &TlsIdentity,
+    coordinator: SocketAddr,
+) -> Result<ExitCode> {
+    match command {
+        ModelCommand::List { job, json } => {
+            let job = parse_job_id(&job)?;
+            let client = AdminClient::connect(identity, coordinator).await?;
+            let AdminResponse::Models(list) = client.request(AdminRequest::Models { job }).await?
+            else {
+                bail!("unexpected answer to a model list from the coordinator");
+            };
+            if json {
+                if let Some(why) = explanation(&list) {
+                    eprint!("{why}");
+                }
+                println!("{}", serde_json::to_string_pretty(&to_json(&list))?);
+            } else {
+                print!("{}", explanation(&list).unwrap_or_else(|| table(&list)));
+            }
+        }
+        ModelCommand::Alias {
+            job,
+            stage,
+            name,
+            version,
+            remove,
+        } => {
+            let job = parse_job_id(&job)?;
+            if !is_valid_alias(&name) {
+                bail!(
+                    "{name:?} is not an alias name: use lowercase letters, digits, '_' and '-', \
+                     starting with a letter (at most 64), e.g. champion or challenger"
+                );
+            }
+            let version = match (version, remove) {
+                (Some(text), false) => Some(parse_version(&text)?),
+                _ => None,
+            };
+            let client = AdminClient::connect(identity, coordinator).await?;
+            let request = AdminRequest::SetAlias {
+                job,
+                stage: stage.clone(),
+                alias: name.clone(),
+                version,
+            };
+            let AdminResponse::AliasSet { previous } = client.request(request).await? else {
+                bail!("unexpected answer to an alias request from the coordinator");
+            };
+            match (version, previous) {
+                (Some(v), Some(p)) if p != v => {
+                    println!("{job} {stage}: {name} → {v} (was {p})")
+                }
+                (Some(v), _) => println!("{job} {stage}: {name} → {v}"),
+                (None, _) => println!("{job} {stage}: removed {name}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses a version: `chk-5` (as `quiver model list` prints it) or `5`.
+fn parse_version(text: &str) -> Result<CheckpointId> {
+    text.strip_prefix("chk-")
+        .unwrap_or(text)
+        .parse()
+        .map(CheckpointId)
+        .map_err(|_| {
+            anyhow!("{text:?} is not a version; expected e.g. chk-5 (see `quiver model list JOB`)")
+        })
+}
+
+/// Why a list has no versions to show, if it has none.
+fn explanation(list: &ModelList) -> Option<String> {
+    let job = list.job;
+    if list.learner_stages.is_empty() {
+        return Some(format!(
+            "{job} has no learner stage (kinds {}), so it has no model versions\n",
+            LEARNER_KINDS.join(", ")
+        ));
+    }
+    if !list.versions.is_empty() {
+        return None;
+    }
+    let stages = list.learner_stages.join(", ");
+    Some(if list.checkpointing {
+        format!(
+            "{job} has no model version yet: a version of {stages} is registered when a \
+             checkpoint completes in which its model changed; see `quiver checkpoint list {job}`\n"
+        )
+    } else {
+        format!(
+            "{job} registers no model versions of {stages}: versions are registered at \
+             checkpoints and the job takes none; set job.checkpoint_interval in its spec\n"
+        )
+    })
+}
+
+/// The versions as a table, by stage then version.
+fn table(list: &ModelList) -> String {
+    let mut out = format!(
+        "{:<20} {:<12} {:<24} {:<20} {:>14} {:>12}\n",
+        "STAGE", "VERSION", "CREATED (UTC)", "ALIASES", "RECORDS IN", "STATE (B)"
+    );
+    for v in &list.versions {
+        let metric = |name: &str| {
+            v.metrics
+                .get(name)
+                .map_or("-".to_string(), |x| thousands(*x as u64))
+        };
+        let aliases = if v.aliases.is_empty() {
+            "-".to_string()
+        } else {
+            v.aliases.join(",")
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<12} {:<24} {:<20} {:>14} {:>12}",
+            v.stage,
+            v.version.to_string(),
+            utc(v.created_ms),
+            aliases,
+            metric("records_in"),
+            metric("state_bytes"),
+        );
+    }
+    out
+}
+
+/// The versions as `--json` prints them: one object per version.
+fn to_json(list: &ModelList) -> Value {
+    let versions = list.versions.iter().map(|v| {
+        json!({
+            "stage": v.stage,
+            "version": v.version.0,
+            "aliases": v.aliases,
+            "created": v.created_ms,
+            "metrics": v.metrics,
+            "state_operator": v.state_operator,
+            "lineage": {
+                "job": v.lineage.job.to_string(),
+                "checkpoint": v.lineage.checkpoint.0,
+                "generation": v.lineage.generation.0,
+            },
+        })
+    });
+    Value::Array(versions.collect())
+}
+
+/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
+fn utc(ms: u64) -> String {
+    let (days, rest) = (ms / 86_400_000, ms % 86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quiver_protocol::models::{ModelLineage, ModelVersionInfo};
+    use quiver_protocol::{Generation, JobId};
+    use std::collections::BTreeMap;
+
+    fn list(stages: &[&str], versions: &[u64]) -> ModelList {
+        ModelList {
+            job: JobId(3),
+            learner_stages: stages.iter().map(|s| s.to_string()).collect(),
+            checkpointing: true,
+            versions: versions
+                .iter()
+                .map(|v| ModelVersionInfo {
+                    stage: "clf".into(),
+                    version: CheckpointId(*v),
+                    created_ms: 1_764_460_800_123 + v,
+                    lineage: ModelLineage {
+                        job: JobId(3),
+                        checkpoint: CheckpointId(*v),
+                        generation: Generation(1),
+                    },
+                    metrics: BTreeMap::from([("records_in".into(), 1234.0)]),
+                    state_operator: "clf".into(),
+                    aliases: if *v == 2 {
+                        vec!["champion".into()]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn timestamps_print_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000");
+        assert_eq!(utc(1_764_460_800_123), "2025-11-30 00:00:00.123");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00.000");
+    }
+
+    #[test]
+    fn a_job_without_learners_or_versions_is_explained_not_tabled() {
+        let none = explanation(&list(&[], &[])).unwrap();
+        assert!(none.contains("job-3 has no learner stage"), "{none}");
+        let not_yet = explanation(&list(&["clf"], &[])).unwrap();
+        assert!(not_yet.contains("no model version yet"), "{not_yet}");
+        let mut no_checkpoints = list(&["clf"], &[]);
+        no_checkpoints.checkpointing = false;
+        let text = explanation(&no_checkpoints).unwrap();
+        assert!(text.contains("set job.checkpoint_interval"), "{text}");
+        assert_eq!(explanation(&list(&["clf"], &[1])), None);
+    }
+
+    #[test]
+    fn the_table_and_json_show_versions_with_aliases() {
+        let shown = list(&["clf"], &[1, 2]);
+        let text = table(&shown);
+        assert!(text.contains("chk-2"), "{text}");
+        assert!(text.contains("champion"), "{text}");
+        assert!(text.contains("1,234"), "{text}");
+        let json = to_json(&shown);
+        assert_eq!(json[1]["version"], 2);
+        assert_eq!(json[1]["aliases"][0], "champion");
+        assert_eq!(json[0]["created"], 1_764_460_800_124u64);
+        assert_eq!(json[0]["metrics"]["records_in"], 1234.0);
+        assert_eq!(json[0]["stage"], "clf");
+    }
+
+    #[test]
+    fn versions_parse_with_or_without_their_prefix() {
+        assert_eq!(parse_version("chk-5").unwrap(), CheckpointId(5));
+        assert_eq!(parse_version("5").unwrap(), CheckpointId(5));
+        let e = parse_version("latest").unwrap_err().to_string();
+        assert!(e.contains("quiver model list"), "{e}");
+    }
+}
