@@ -156,7 +156,8 @@ fn model_versions_are_the_completed_checkpoints_and_an_alias_pins_one() {
     );
     for (i, v) in listed.iter().enumerate() {
         assert_eq!(v["stage"], "clf", "{v}");
-        assert_eq!(v["state_operator"], "clf", "{v}");
+        // The parameters are the state of its shards (design §6).
+        assert_eq!(v["state_operator"], "clf/params", "{v}");
         assert_eq!(v["lineage"]["checkpoint"], v["version"], "{v}");
         assert!(v["metrics"]["state_bytes"].as_f64().unwrap() > 0.0, "{v}");
         let aliases = v["aliases"].as_array().unwrap();
