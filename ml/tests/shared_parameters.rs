@@ -23,6 +23,7 @@ fn sgd() -> StreamingLinearRegressionSgd {
         l2: 0.0,
         fit_intercept: true,
         center_label: true,
+        ..StreamingLinearRegressionParams::default()
     };
     StreamingLinearRegressionSgd::new(params, 2).unwrap()
 }

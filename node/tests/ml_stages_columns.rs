@@ -316,6 +316,7 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         l2: 0.0,
         fit_intercept: true,
         center_label: true,
+        ..StreamingLinearRegressionParams::default()
     };
     let kind = StageKind::LinearRegression(LinearRegressionStage {
         features: FeatureInput::Columns(["a", "b", "c"].map(String::from).to_vec()),
