@@ -308,8 +308,7 @@ fn check(
             format!("weight {i}")
         }
     };
-    // NaN compares false: this also refuses NaN and both infinities.
-    if !(w.abs() <= MAX_PARAMETER) {
+    if w.is_nan() || w.abs() > MAX_PARAMETER {
         return Err(MlError::Diverged {
             stage,
             quantity: name(),
