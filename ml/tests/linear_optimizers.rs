@@ -1,7 +1,8 @@
 //! The online gradient learners' optimisers (SGD, AdaGrad, Adam) and gradient clipping: the
 //! first steps of each against numbers worked out by hand from the update rules (River's
-//! `optim.SGD`, `optim.AdaGrad`, `optim.Adam`: ε 1e-8, β₁ 0.9, β₂ 0.999), and the cost
-//! properties of sparse inputs.
+//! `optim.SGD`, `optim.AdaGrad`, `optim.Adam`: ε 1e-8, β₁ 0.9, β₂ 0.999), the cost
+//! properties of sparse inputs, and a stream against River itself
+//! (`reference/gen_river_optim.py` → `reference/river_optim.json`).
 
 use quiver_ml::linear::{
     FtrlParams, OnlineLogisticRegression, Optimizer, StreamingLinearRegressionParams,
@@ -300,5 +301,103 @@ fn snapshots_restore_the_optimizer_state() {
         r.learn_one(x, 2.0).unwrap();
         r2.learn_one(x, 2.0).unwrap();
         assert_eq!(r, r2, "{optimizer:?}");
+    }
+}
+
+/// River 0.26.1's `LinearRegression` / `LogisticRegression` with `optim.AdaGrad(0.1)` and
+/// `optim.Adam(0.1)` (no intercept; the regression with ε scaled as the script says) on 40
+/// samples whose features are each absent with
+/// probability 0.3: an absent feature is left out of River's dict and not stored in the
+/// sparse vector here, so this checks the lazy sparse steps too.
+#[test]
+fn adagrad_and_adam_take_rivers_steps_on_a_sparse_stream() {
+    let r: serde_json::Value =
+        serde_json::from_str(include_str!("reference/river_optim.json")).unwrap();
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let xs: Vec<Vec<f64>> = r["X"].as_array().unwrap().iter().map(numbers).collect();
+    let present: Vec<Vec<bool>> = r["present"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_bool().unwrap())
+                .collect()
+        })
+        .collect();
+    let (y_reg, y_clf) = (numbers(&r["y_regression"]), numbers(&r["y_classification"]));
+    for (name, optimizer) in [("adagrad", Optimizer::AdaGrad), ("adam", Optimizer::Adam)] {
+        let mut reg = StreamingLinearRegressionSgd::new(
+            StreamingLinearRegressionParams {
+                learning_rate: 0.1,
+                optimizer,
+                fit_intercept: false,
+                ..StreamingLinearRegressionParams::default()
+            },
+            3,
+        )
+        .unwrap();
+        let mut clf = StreamingLogisticRegression::new(
+            StreamingLogisticRegressionParams {
+                learning_rate: 0.1,
+                optimizer,
+                fit_intercept: false,
+                ..StreamingLogisticRegressionParams::default()
+            },
+            3,
+        )
+        .unwrap();
+        let expected = &r[name];
+        let preds = numbers(&expected["regression"]["predictions"]);
+        let probs = numbers(&expected["classification"]["probabilities"]);
+        for (i, (x, mask)) in xs.iter().zip(&present).enumerate() {
+            let indices: Vec<u32> = (0..3u32).filter(|&k| mask[k as usize]).collect();
+            let values: Vec<f64> = indices.iter().map(|&k| x[k as usize]).collect();
+            let x = Features::Sparse(SparseView {
+                dim: 3,
+                indices: &indices,
+                values: &values,
+            });
+            let p = reg.predict_then_learn(x, y_reg[i]).unwrap();
+            // The regression's gradient is half River's, so River ran with ε scaled to match
+            // (4e-8 for AdaGrad, 2e-8 for Adam; see the script).
+            assert!(
+                (p.value - preds[i]).abs() <= 1e-12 * preds[i].abs().max(1.0),
+                "{name} {i}: {} vs River {}",
+                p.value,
+                preds[i]
+            );
+            let p = clf.predict_then_learn(x, y_clf[i]).unwrap();
+            assert!(
+                (p.probability.unwrap() - probs[i]).abs() <= 1e-12,
+                "{name} {i}"
+            );
+        }
+        let close = |found: &[f64], expected: &[f64], tolerance: f64| {
+            found
+                .iter()
+                .zip(expected)
+                .all(|(f, e)| (f - e).abs() <= tolerance * e.abs().max(1.0))
+        };
+        let w = numbers(&expected["regression"]["weights"]);
+        assert!(
+            close(reg.weights(), &w, 1e-12),
+            "{name}: {:?} vs River {w:?}",
+            reg.weights()
+        );
+        let w = numbers(&expected["classification"]["weights"]);
+        assert!(
+            close(clf.weights(), &w, 1e-12),
+            "{name}: {:?} vs River {w:?}",
+            clf.weights()
+        );
     }
 }

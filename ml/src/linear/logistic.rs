@@ -32,8 +32,8 @@ pub struct StreamingLogisticRegressionParams {
     /// `optim.SGD`; River's AdaGrad and Adam default to 0.1,
     /// [`Optimizer::river_learning_rate`]).
     pub learning_rate: f64,
-    /// L2 penalty λ on the weights, whose gradient is `λ w` (default 0; River's `l2` has the
-    /// gradient `2 l2 w`). With λ > 0 a step is O(dimension).
+    /// L2 penalty λ on the weights, whose gradient is `λ w` (default 0; River's `l2`). With
+    /// λ > 0 a step is O(dimension).
     pub l2: f64,
     /// Learn an intercept (default true).
     pub fit_intercept: bool,

@@ -29,7 +29,8 @@
 //!
 //! **Where this differs from River.** River steps its intercept by plain SGD at
 //! `intercept_lr` whatever the optimiser; here the intercept steps with the learner's
-//! optimiser. River's L2 gradient is `2 l2 w`; here it is `λ w`.
+//! optimiser. River's L2 gradient, `l2 w` over the weights it
+//! has met, is this one (a weight never met is 0 and steps nowhere).
 //!
 //! **Divergence.** A step computes and checks every value it would write before writing
 //! any: a non-finite loss gradient, a weight beyond ±[`crate::MAX_PARAMETER`] or a
