@@ -484,5 +484,7 @@ impl OnlineLearner for OnlineLogisticRegression {
 
 impl Persist for OnlineLogisticRegression {
     const KIND: &'static str = "online_logistic_regression";
-    const VERSION: u32 = 1;
+    /// 2: `clip_gradient`.
+    const VERSION: u32 = 2;
+    const OLDEST_SNAPSHOT: u32 = 2;
 }

@@ -254,5 +254,7 @@ impl SharedParameters for StreamingLinearRegressionSgd {
 
 impl Persist for StreamingLinearRegressionSgd {
     const KIND: &'static str = "streaming_linear_regression_sgd";
-    const VERSION: u32 = 1;
+    /// 2: the optimiser, `clip_gradient` and the optimiser's state.
+    const VERSION: u32 = 2;
+    const OLDEST_SNAPSHOT: u32 = 2;
 }
