@@ -11,13 +11,19 @@ stream keeps the data set's order), then
     (`with_mean = true`) then `logistic_regression` or `linear_regression`, and the rows of
     its file sink are scored the same way (a null prediction counts as wrong, or as 0).
 
+Then the optimiser choices on the same sets (River's `optim.AdaGrad()` / `optim.Adam()`, their
+default learning rate 0.1, in `LinearRegression(optimizer=...)` / `LogisticRegression(...)`,
+beside the stage with `optimizer = "adagrad"` / `"adam"` and its default learning rate, the
+same 0.1), and for classification `optimizer = "sgd"` (learning rate 0.01) beside River's
+default, which is SGD at 0.01. The other settings stay each side's defaults.
+
 Then ratings: a MovieLens-sized set drawn here (seeded: 943 users, 1,682 items, 100k
 ratings, Zipf-skewed activity and popularity, 5 latent factors, noise 0.8, rounded to 1-5),
 River's `BiasedMF()` beside the `matrix_factorization` stage, both with defaults, RMSE.
 
 Usage: ml_quality.py QUIVER WORKDIR   (bench/ml_quality.sh sets both up)
-Prints one line per data set and learner: samples, Quiver's metric, River's, and which is
-better.
+Prints one line per data set, learner and optimiser: samples, Quiver's metric, River's, and
+which is better.
 """
 import csv
 import glob
@@ -28,7 +34,7 @@ import os
 import subprocess
 import sys
 
-from river import datasets, linear_model, metrics, preprocessing, reco
+from river import datasets, linear_model, metrics, optim, preprocessing, reco
 from sklearn import datasets as skdatasets
 
 
@@ -68,9 +74,10 @@ def write_csv(path, rows):
     return len(keys)
 
 
-def job(name, schema, stages):
-    """A job reading `NAME.csv` (columns `schema`) through `stages` (TOML `[[stage]]` tables,
-    the last one named `model`) into the file sink `out-NAME/`."""
+def job(name, schema, stages, data=None):
+    """A job reading `DATA.csv` (default `NAME.csv`; columns `schema`) through `stages` (TOML
+    `[[stage]]` tables, the last one named `model`) into the file sink `out-NAME/`."""
+    data = data or name
     return f"""[job]
 name = "quality-{name}"
 parallelism = 1
@@ -78,7 +85,7 @@ parallelism = 1
 [[source]]
 name = "rows"
 kind = "file"
-path = "{name}.csv"
+path = "{data}.csv"
 format = "csv"
 schema = {{ {schema} }}
 event_time = "ts"
@@ -92,13 +99,16 @@ mode = "overwrite"
 """
 
 
-def learner_job(name, task, dim):
-    """`standard_scaler` then the task's learner, both with their defaults."""
+def learner_job(name, task, dim, optimizer=None):
+    """`standard_scaler` then the task's learner, both with their defaults but the learner's
+    `optimizer` (when given: the job is `NAME-OPTIMIZER`, reading `NAME.csv`)."""
     learner = "logistic_regression" if task == "classification" else "linear_regression"
     label = "i64" if task == "classification" else "f64"
     cols = ", ".join(f'x{i} = "f64"' for i in range(dim))
     names = ", ".join(f'"x{i}"' for i in range(dim))
-    return job(name, f'ts = "i64", {cols}, y = "{label}"', f"""
+    choice = f'optimizer = "{optimizer}"\n' if optimizer else ""
+    job_name = f"{name}-{optimizer}" if optimizer else name
+    return job(job_name, f'ts = "i64", {cols}, y = "{label}"', f"""
 [[stage]]
 name = "scaled"
 kind = "standard_scaler"
@@ -113,7 +123,7 @@ kind = "{learner}"
 input = "scaled"
 features = "features"
 label = "y"
-""")
+{choice}""", data=name)
 
 
 def quiver_run(quiver, work, name, spec):
@@ -138,11 +148,18 @@ def metric(task, ys, preds):
     return sum(abs((p if p is not None else 0.0) - y) for y, p in zip(ys, preds)) / len(ys)
 
 
-def river_run(task, rows):
+def river_optimizer(optimizer):
+    """River's optimiser of that name with its defaults; None: the learner's default."""
+    return {None: None, "adagrad": optim.AdaGrad, "adam": optim.Adam}[optimizer]
+
+
+def river_run(task, rows, optimizer=None):
+    make = river_optimizer(optimizer)
+    kwargs = {"optimizer": make()} if make else {}
     if task == "classification":
-        model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+        model = preprocessing.StandardScaler() | linear_model.LogisticRegression(**kwargs)
     else:
-        model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+        model = preprocessing.StandardScaler() | linear_model.LinearRegression(**kwargs)
     preds = []
     for x, y in rows:
         p = model.predict_one(x)
@@ -189,28 +206,41 @@ rating = "rating"
         rmse.update(r, model.predict_one(str(u), str(i)))
         model.learn_one(str(u), str(i), r)
     better = "Quiver" if q < rmse.get() else "River"
-    print(f"{'ratings (synth.)':16} {len(rows):>6} {'RMSE':9} {q:9.5f} {rmse.get():9.5f}  {better}")
+    print(f"{'ratings (synth.)':16} {len(rows):>6} {'RMSE':9} {'defaults':9} {q:9.5f} "
+          f"{rmse.get():9.5f}  {better}")
 
 
 def main():
     quiver, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
-    print(f"{'data set':16} {'n':>6} {'metric':9} {'Quiver':>9} {'River':>9}  better")
+    print(f"{'data set':16} {'n':>6} {'metric':9} {'optimizer':9} {'Quiver':>9} {'River':>9}  better")
     for name, task, rows in river_sets() + sklearn_sets():
         dim = write_csv(os.path.join(work, f"{name}.csv"), rows)
         ys = [y for _, y in rows]
-        q = [r["prediction"] for r in quiver_run(quiver, work, name, learner_job(name, task, dim))]
-        if len(q) != len(rows):
-            sys.exit(f"{name}: Quiver wrote {len(q)} rows of {len(rows)}")
-        r = river_run(task, rows)
-        mq, mr = metric(task, ys, q), metric(task, ys, r)
         higher_is_better = task == "classification"
-        if math.isclose(mq, mr, rel_tol=1e-9):
-            better = "equal"
-        else:
-            better = "Quiver" if (mq > mr) == higher_is_better else "River"
         kind = "accuracy" if higher_is_better else "MAE"
-        print(f"{name:16} {len(rows):>6} {kind:9} {mq:9.5f} {mr:9.5f}  {better}")
+        river = {}
+        # (label, Quiver's optimizer field, River's optimizer): "defaults" is each side's.
+        runs = [("defaults", None, None), ("adagrad", "adagrad", "adagrad"),
+                ("adam", "adam", "adam")]
+        if task == "classification":
+            runs.append(("sgd", "sgd", None))
+        for label, ours, theirs in runs:
+            spec = learner_job(name, task, dim, ours)
+            job_name = f"{name}-{ours}" if ours else name
+            out = quiver_run(quiver, work, job_name, spec)
+            q = [r["prediction"] for r in out]
+            if len(q) != len(rows):
+                sys.exit(f"{job_name}: Quiver wrote {len(q)} rows of {len(rows)}")
+            if theirs not in river:
+                river[theirs] = metric(task, ys, river_run(task, rows, theirs))
+            mq, mr = metric(task, ys, q), river[theirs]
+            if math.isclose(mq, mr, rel_tol=1e-9):
+                better = "equal"
+            else:
+                better = "Quiver" if (mq > mr) == higher_is_better else "River"
+            print(f"{name:16} {len(rows):>6} {kind:9} {label:9} {mq:9.5f} {mr:9.5f}  {better}",
+                  flush=True)
     mf_compare(quiver, work)
 
 

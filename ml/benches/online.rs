@@ -56,6 +56,7 @@ fn ftrl_model() -> OnlineLogisticRegression {
         elastic_net: 0.5,
         global_batch_size: 1,
         fit_intercept: false,
+        ..FtrlParams::default()
     };
     valid(OnlineLogisticRegression::new(
         params,

@@ -1,10 +1,14 @@
 //! Linear learners: batch [`LinearRegression`] / [`LogisticRegression`] trained by
 //! Flink ML's mini-batch gradient descent, the online [`StreamingLinearRegressionSgd`],
 //! and [`OnlineLogisticRegression`], Flink ML's FTRL-Proximal, usable per sample on
-//! hashed sparse features.
+//! hashed sparse features, and [`StreamingLogisticRegression`], trained by SGD, AdaGrad or
+//! Adam. The online gradient learners share their optimisers and gradient clipping
+//! ([`optim`]).
 
 mod batch;
 mod ftrl;
+mod logistic;
+pub mod optim;
 mod sgd;
 mod streaming;
 
@@ -12,6 +16,8 @@ pub use batch::{
     LinearRegression, LinearRegressionModel, LogisticRegression, LogisticRegressionModel,
 };
 pub use ftrl::{FtrlParams, OnlineLogisticRegression};
+pub use logistic::{StreamingLogisticRegression, StreamingLogisticRegressionParams};
+pub use optim::Optimizer;
 pub use sgd::{Loss, SgdParams};
 pub use streaming::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
 

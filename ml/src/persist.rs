@@ -86,6 +86,12 @@ pub trait Persist: Serialize + DeserializeOwned {
     const KIND: &'static str;
     /// The format version written by this build; files up to this version load.
     const VERSION: u32;
+    /// The oldest snapshot version this build decodes. A snapshot's bincode body is not
+    /// self-describing, so a kind whose fields changed raises [`Persist::VERSION`] and sets
+    /// this to it: an older snapshot is then refused ([`PersistError::Corrupt`], naming both
+    /// versions) instead of being misread. Saved JSON of older versions still loads (its
+    /// missing fields take their defaults).
+    const OLDEST_SNAPSHOT: u32 = 1;
 
     /// The saved form.
     fn to_stored(&self) -> Result<StoredModel, PersistError> {
@@ -148,6 +154,14 @@ pub trait Persist: Serialize + DeserializeOwned {
             model: serde_json::Value::Null,
         };
         check_header(&header, Self::KIND, Self::VERSION)?;
+        if version < Self::OLDEST_SNAPSHOT {
+            return Err(corrupt(&format!(
+                "`{kind}` snapshot of format version {version}: this build decodes its \
+                 snapshots from version {} on (the binary layout changed); restore it with \
+                 the build that wrote it, or start the model afresh",
+                Self::OLDEST_SNAPSHOT
+            )));
+        }
         let config = bincode::config::standard().with_limit::<SNAPSHOT_LIMIT>();
         let (value, used) = bincode::serde::decode_from_slice(body, config)
             .map_err(|e| PersistError::Corrupt(format!("snapshot body: {e}")))?;

@@ -5,10 +5,14 @@ use quiver_ml::feature::{
     OnlineStandardScaler, StandardScaler, StandardScalerParams, VectorAssembler,
     VectorAssemblerParams, VectorColumns,
 };
-use quiver_ml::linear::{LogisticRegression, LogisticRegressionModel, SgdParams};
+use quiver_ml::linear::{
+    FtrlParams, LogisticRegression, LogisticRegressionModel, OnlineLogisticRegression, Optimizer,
+    SgdParams, StreamingLinearRegressionParams, StreamingLinearRegressionSgd,
+};
 use quiver_ml::persist::{load_model, save_model};
 use quiver_ml::{
-    Column, Estimator, Features, Frame, OnlineModel, Persist, PersistError, Pipeline, Transformer,
+    Column, Estimator, Features, Frame, OnlineLearner, OnlineModel, Persist, PersistError,
+    Pipeline, Transformer,
 };
 
 fn data() -> Frame {
@@ -184,4 +188,59 @@ fn online_scaler_equals_batch_scaler_and_restores_from_snapshot() {
     assert_eq!(windowed.count(), 10);
     assert!((windowed.mean()[0] - mean).abs() < 1e-9 && (windowed.std()[0] - std).abs() < 1e-9);
     assert!(OnlineStandardScaler::new(StandardScalerParams::default(), Some(1)).is_err());
+}
+
+#[test]
+fn online_linear_learners_saved_before_the_optimizers_load_as_sgd_and_unclipped() {
+    let mut m =
+        StreamingLinearRegressionSgd::new(StreamingLinearRegressionParams::default(), 2).unwrap();
+    m.learn_one(Features::Dense(&[1.0, 2.0]), 3.0).unwrap();
+    let mut doc = serde_json::to_value(m.to_stored().unwrap()).unwrap();
+    doc["version"] = 1.into();
+    let model = doc["model"].as_object_mut().unwrap();
+    model.remove("state");
+    let params = model["params"].as_object_mut().unwrap();
+    params.remove("optimizer");
+    params.remove("clip_gradient");
+    let loaded = StreamingLinearRegressionSgd::load(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(loaded.weights(), m.weights());
+    let mut stepped = loaded.clone();
+    stepped
+        .learn_one(Features::Dense(&[1.0, 0.0]), 1.0)
+        .unwrap();
+    m.learn_one(Features::Dense(&[1.0, 0.0]), 1.0).unwrap();
+    assert_eq!(stepped.weights(), m.weights(), "SGD, clip 1e12");
+
+    let ftrl = OnlineLogisticRegression::new(FtrlParams::default(), 2, None).unwrap();
+    let mut doc = serde_json::to_value(ftrl.to_stored().unwrap()).unwrap();
+    doc["version"] = 1.into();
+    let params = doc["model"]["params"].as_object_mut().unwrap();
+    params.remove("clip_gradient");
+    let loaded = OnlineLogisticRegression::load(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(loaded, ftrl);
+}
+
+#[test]
+fn a_snapshot_of_an_older_binary_layout_is_refused_not_misread() {
+    let params = StreamingLinearRegressionParams {
+        optimizer: Optimizer::Adam,
+        ..StreamingLinearRegressionParams::default()
+    };
+    let m = StreamingLinearRegressionSgd::new(params, 2).unwrap();
+    let mut snapshot = m.snapshot().unwrap();
+    // Magic `QMLS`, then the format version (u32, little-endian).
+    snapshot[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let mut restored = m.clone();
+    let e = restored.restore(&snapshot).unwrap_err().to_string();
+    assert!(
+        e.contains("format version 1") && e.contains("from version 2"),
+        "{e}"
+    );
+    let ftrl = OnlineLogisticRegression::new(FtrlParams::default(), 2, None).unwrap();
+    let mut snapshot = ftrl.snapshot().unwrap();
+    snapshot[4..8].copy_from_slice(&1u32.to_le_bytes());
+    assert!(OnlineLogisticRegression::from_snapshot(&snapshot).is_err());
+    // This build's own snapshots restore.
+    restored.restore(&m.snapshot().unwrap()).unwrap();
+    assert_eq!(restored, m);
 }

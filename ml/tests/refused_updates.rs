@@ -5,7 +5,10 @@
 
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
-use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
+use quiver_ml::linear::{
+    FtrlParams, OnlineLogisticRegression, Optimizer, StreamingLinearRegressionParams,
+    StreamingLinearRegressionSgd, StreamingLogisticRegression, StreamingLogisticRegressionParams,
+};
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{Features, MlError, OnlineLearner, OnlineModel, RefusedUpdates};
 
@@ -91,5 +94,102 @@ fn ftrl_refuses_a_step_whose_squared_gradient_overflows() {
         }
         assert!(ftrl.coefficients().iter().all(|w| w.is_finite()));
         assert_ne!(ftrl.coefficients(), before.as_slice());
+    }
+}
+
+/// Every optimiser of the gradient learners, regression and classification.
+const OPTIMIZERS: [Optimizer; 3] = [Optimizer::Sgd, Optimizer::AdaGrad, Optimizer::Adam];
+
+fn regression(optimizer: Optimizer, learning_rate: f64) -> StreamingLinearRegressionSgd {
+    let params = StreamingLinearRegressionParams {
+        optimizer,
+        learning_rate,
+        ..StreamingLinearRegressionParams::default()
+    };
+    StreamingLinearRegressionSgd::new(params, 1).unwrap()
+}
+
+fn classifier(optimizer: Optimizer, learning_rate: f64) -> StreamingLogisticRegression {
+    let params = StreamingLogisticRegressionParams {
+        optimizer,
+        learning_rate,
+        ..StreamingLogisticRegressionParams::default()
+    };
+    StreamingLogisticRegression::new(params, 1).unwrap()
+}
+
+#[test]
+fn every_optimizer_refuses_a_step_beyond_the_parameter_bound() {
+    // A learning rate of 1e13: the first step of each optimiser moves a weight by about
+    // 1e13 (SGD: η |e x|; AdaGrad's and Adam's first steps: η times the gradient's sign).
+    for optimizer in OPTIMIZERS {
+        let mut r = regression(optimizer, 1e13);
+        let mut c = classifier(optimizer, 1e13);
+        let (r0, c0) = (r.snapshot().unwrap(), c.snapshot().unwrap());
+        for n in 1..=2 {
+            let e = r.learn_one(Features::Dense(&[1.0]), 1.0).unwrap_err();
+            assert!(matches!(e, MlError::Diverged { .. }), "{optimizer:?}: {e}");
+            let e = c.learn_one(Features::Dense(&[1.0]), 1.0).unwrap_err();
+            assert!(matches!(e, MlError::Diverged { .. }), "{optimizer:?}: {e}");
+            assert_eq!(r.refused_updates(), RefusedUpdates(n), "{optimizer:?}");
+            assert_eq!(c.refused_updates(), RefusedUpdates(n), "{optimizer:?}");
+        }
+        assert_eq!(
+            r.snapshot().unwrap(),
+            r0,
+            "{optimizer:?}: the state is as it was"
+        );
+        assert_eq!(
+            c.snapshot().unwrap(),
+            c0,
+            "{optimizer:?}: the state is as it was"
+        );
+        // A step without error is still taken (the version moves, nothing is refused).
+        r.learn_one(Features::Dense(&[1.0]), 0.0).unwrap();
+        assert_eq!(r.version().0, 1, "{optimizer:?}");
+        assert_eq!(r.refused_updates(), RefusedUpdates(2), "{optimizer:?}");
+    }
+}
+
+#[test]
+fn every_optimizer_refuses_a_feature_whose_squared_gradient_overflows() {
+    // x = 1e200, y = 1 from zero: e = −1, g = −1e200. SGD's weight would be 1e198; AdaGrad's
+    // G and Adam's v would be g², +inf (the weights would not move: η g / √inf = 0).
+    for optimizer in OPTIMIZERS {
+        for learner in [
+            &mut regression(optimizer, 0.01) as &mut dyn OnlineLearner,
+            &mut classifier(optimizer, 0.01),
+        ] {
+            let before = learner.snapshot().unwrap();
+            let e = learner
+                .learn_one(Features::Dense(&[1e200]), 1.0)
+                .unwrap_err();
+            let expected = match optimizer {
+                Optimizer::Sgd => matches!(e, MlError::Diverged { .. }),
+                _ => matches!(e, MlError::Overflow { .. }),
+            };
+            assert!(expected, "{optimizer:?}: {e}");
+            assert_eq!(learner.refused_updates(), RefusedUpdates(1));
+            assert_eq!(learner.snapshot().unwrap(), before, "{optimizer:?}");
+        }
+    }
+}
+
+#[test]
+fn a_non_finite_prediction_is_refused_by_every_optimizer() {
+    // Weight 1e11 (reached by a step of a learner with a large rate) times a feature of 1e300
+    // overflows the prediction: its error is infinite whatever the optimiser.
+    for optimizer in OPTIMIZERS {
+        let mut r = regression(optimizer, 1e11);
+        r.learn_one(Features::Dense(&[1.0]), 1.0).unwrap();
+        let before = r.snapshot().unwrap();
+        let e = r.learn_one(Features::Dense(&[1e300]), 1.0).unwrap_err();
+        assert!(e.is_refused_update(), "{optimizer:?}: {e}");
+        assert!(
+            e.to_string().contains("loss gradient"),
+            "{optimizer:?}: {e}"
+        );
+        assert_eq!(r.snapshot().unwrap(), before);
+        assert_eq!(r.refused_updates(), RefusedUpdates(1));
     }
 }

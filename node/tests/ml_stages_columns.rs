@@ -22,9 +22,9 @@ use quiver_protocol::batch::{
     value_type, Batch, Column, ColumnBuilder, ColumnData, ColumnType, SparseColumn, ValueRef,
 };
 use quiver_protocol::spec::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearRegressionStage,
-    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StageKind,
-    StandardScalerStage, VectorAssemblerStage,
+    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer,
+    LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
+    StageKind, StandardScalerStage, VectorAssemblerStage,
 };
 use quiver_protocol::ValueType;
 use support::build_kind;
@@ -242,6 +242,9 @@ fn logistic_regression_on_a_dense_column_with_null_features_and_labels_is_the_li
     let kind = StageKind::LogisticRegression(LogisticRegressionStage {
         features: vector("x"),
         label: "y".to_string(),
+        optimizer: LinearOptimizer::Ftrl,
+        learning_rate: 0.1,
+        clip_gradient: 1e12,
         alpha: 0.1,
         beta: 0.1,
         reg: 0.0,
@@ -316,10 +319,13 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         l2: 0.0,
         fit_intercept: true,
         center_label: true,
+        ..StreamingLinearRegressionParams::default()
     };
     let kind = StageKind::LinearRegression(LinearRegressionStage {
         features: FeatureInput::Columns(["a", "b", "c"].map(String::from).to_vec()),
         label: "y".to_string(),
+        optimizer: LinearOptimizer::Sgd,
+        clip_gradient: params.clip_gradient,
         learning_rate: params.learning_rate,
         l2: params.l2,
         fit_intercept: params.fit_intercept,

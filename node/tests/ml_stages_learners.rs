@@ -9,14 +9,14 @@ mod support;
 
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::linear::{
-    FtrlParams, OnlineLogisticRegression, StreamingLinearRegressionParams,
-    StreamingLinearRegressionSgd,
+    FtrlParams, OnlineLogisticRegression, Optimizer, StreamingLinearRegressionParams,
+    StreamingLinearRegressionSgd, StreamingLogisticRegression, StreamingLogisticRegressionParams,
 };
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{Features, OnlineLearner, OnlineModel};
 use quiver_node::ml_stages;
 use quiver_protocol::spec::{
-    FeatureInput, KMeansStage, LearnerColumns, LogisticRegressionStage, StageKind,
+    FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer, LogisticRegressionStage, StageKind,
 };
 use quiver_protocol::{KeyGroup, PartitionId, Row, Value, ValueType};
 use support::{build, build_kind, dense, run, stage_spec, Rng};
@@ -136,6 +136,9 @@ fn logistic_regression_reads_a_sparse_vector_column() {
     let kind = StageKind::LogisticRegression(LogisticRegressionStage {
         features: FeatureInput::Vector("v".to_string()),
         label: "y".to_string(),
+        optimizer: LinearOptimizer::Ftrl,
+        learning_rate: 0.1,
+        clip_gradient: 1e12,
         alpha: 0.1,
         beta: 0.1,
         reg: 0.0,
@@ -235,6 +238,91 @@ fn linear_regression_is_the_library_sequential_run() {
             .predict_then_learn(Features::Dense(&x), y as f64)
             .unwrap();
         assert_eq!(o[3..], [Value::F64(p.value), Value::I64(version)]);
+    }
+}
+
+#[test]
+fn linear_regression_with_each_adaptive_optimizer_is_the_library_sequential_run() {
+    let rows: Vec<Row> = (0..120)
+        .map(|i| {
+            let x1 = (i % 10) as f64 / 10.0;
+            let x2 = (i % 7) as f64 / 7.0;
+            vec![
+                Value::F64(x1),
+                Value::F64(x2),
+                Value::I64((3.0 * x1 - x2 + 1.0).round() as i64),
+            ]
+        })
+        .collect();
+    for (name, optimizer) in [("adagrad", Optimizer::AdaGrad), ("adam", Optimizer::Adam)] {
+        // No learning_rate: River's default for the optimiser, 0.1.
+        let table = format!(
+            "kind = \"linear_regression\"\nfeatures = [\"x1\", \"x2\"]\nlabel = \"y\"\n\
+             optimizer = \"{name}\"\nclip_gradient = 0.5"
+        );
+        let out = run(&mut *build(XY, &table), &rows, 16);
+        let params = StreamingLinearRegressionParams {
+            learning_rate: 0.1,
+            center_label: true,
+            optimizer,
+            clip_gradient: 0.5,
+            ..StreamingLinearRegressionParams::default()
+        };
+        let mut model = StreamingLinearRegressionSgd::new(params, 2).unwrap();
+        for (row, o) in rows.iter().zip(&out) {
+            let x = [f64_of(&row[0]).unwrap(), f64_of(&row[1]).unwrap()];
+            let Value::I64(y) = row[2] else {
+                panic!("label")
+            };
+            let version = model.version().0 as i64;
+            let p = model
+                .predict_then_learn(Features::Dense(&x), y as f64)
+                .unwrap();
+            assert_eq!(o[3..], [Value::F64(p.value), Value::I64(version)], "{name}");
+        }
+    }
+}
+
+#[test]
+fn logistic_regression_with_each_gradient_optimizer_is_the_library_sequential_run() {
+    let rows = labelled_rows(300);
+    for (name, optimizer, rate) in [
+        ("sgd", Optimizer::Sgd, 0.01),
+        ("adagrad", Optimizer::AdaGrad, 0.1),
+        ("adam", Optimizer::Adam, 0.1),
+    ] {
+        let table = format!("{LOGISTIC}\noptimizer = \"{name}\"\nreg = 0.01");
+        let out = run(&mut *build(XY, &table), &rows, 16);
+        let params = StreamingLogisticRegressionParams {
+            optimizer,
+            learning_rate: rate,
+            l2: 0.01,
+            ..StreamingLogisticRegressionParams::default()
+        };
+        let mut model = StreamingLogisticRegression::new(params, 2).unwrap();
+        for (row, o) in rows.iter().zip(&out) {
+            let (Some(x1), Some(x2)) = (f64_of(&row[0]), f64_of(&row[1])) else {
+                assert_eq!(o[3..5], [Value::Null, Value::Null], "{name}");
+                continue;
+            };
+            let x = [x1, x2];
+            let version = model.version().0 as i64;
+            let p = match row[2] {
+                Value::I64(y) => model.predict_then_learn(Features::Dense(&x), y as f64),
+                _ => model.predict_one(Features::Dense(&x)),
+            }
+            .unwrap();
+            assert_eq!(
+                o[3..],
+                [
+                    Value::F64(p.value),
+                    Value::F64(p.probability.unwrap()),
+                    Value::I64(version)
+                ],
+                "{name}"
+            );
+        }
+        assert!(model.version().0 > 250, "{name}: every labelled row learnt");
     }
 }
 

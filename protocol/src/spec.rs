@@ -23,10 +23,10 @@ mod stage;
 pub use duration::{parse_duration, DurationError};
 pub use error::SpecError;
 pub use ml::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearRegressionStage,
-    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StandardScalerStage,
-    VectorAssemblerStage, CLUSTER, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, MODEL_VERSION,
-    PREDICTION, PROBABILITY,
+    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer,
+    LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
+    StandardScalerStage, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT,
+    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, MODEL_VERSION, PREDICTION, PROBABILITY,
 };
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 

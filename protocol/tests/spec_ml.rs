@@ -4,9 +4,9 @@
 
 use quiver_protocol::plan::{JobPlan, OperatorKind, OutputPort, ParameterRole, Partitioning};
 use quiver_protocol::spec::{
-    FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LearnerColumns, LinearRegressionStage,
-    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StageKind,
-    StandardScalerStage, VectorAssemblerStage,
+    FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LearnerColumns, LinearOptimizer,
+    LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
+    StageKind, StandardScalerStage, VectorAssemblerStage,
 };
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{Schema, ValueType};
@@ -186,6 +186,9 @@ fn every_ml_kind_parses_with_its_defaults() {
         &StageKind::LogisticRegression(LogisticRegressionStage {
             features: FeatureInput::Vector("features".to_string()),
             label: "y".to_string(),
+            optimizer: LinearOptimizer::Ftrl,
+            learning_rate: 0.2,
+            clip_gradient: 1e12,
             alpha: 0.2,
             beta: 1.0,
             reg: 0.0,
@@ -200,7 +203,9 @@ fn every_ml_kind_parses_with_its_defaults() {
         &StageKind::LinearRegression(LinearRegressionStage {
             features: FeatureInput::Columns(names(&["x1", "x2"])),
             label: "r".to_string(),
+            optimizer: LinearOptimizer::Sgd,
             learning_rate: 0.01,
+            clip_gradient: 1e12,
             l2: 0.0,
             fit_intercept: true,
             center_label: true,
@@ -492,10 +497,11 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
 #[test]
 fn unknown_field_lists_the_fields_of_the_kind() {
     assert_eq!(
-        error_after("label = \"y\"", "label = \"y\"\nlearning_rate = 0.1"),
-        "stage \"clf\": unknown field \"learning_rate\"; allowed fields: name, kind, input, \
-         parallelism, features, label, alpha, beta, reg, elastic_net, global_batch_size, \
-         fit_intercept, prediction_col, probability_col, model_version_col"
+        error_after("label = \"y\"", "label = \"y\"\ncenter_label = true"),
+        "stage \"clf\": unknown field \"center_label\"; allowed fields: name, kind, input, \
+         parallelism, features, label, optimizer, learning_rate, clip_gradient, alpha, beta, \
+         reg, elastic_net, global_batch_size, fit_intercept, prediction_col, probability_col, \
+         model_version_col"
     );
 }
 
@@ -733,4 +739,159 @@ fn matrix_factorization_ids_must_be_i64_or_string() {
         "stage \"mf\": field \"user\" has value \"x1\"; allowed: i64 or string columns of input \
          \"events\": user, item, x2, y"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizers of the linear learners
+// ---------------------------------------------------------------------------------------------
+
+/// The spec's learners after adding `clf` and `reg` lines to `VALID`.
+fn learners(clf: &str, reg: &str) -> (LogisticRegressionStage, LinearRegressionStage) {
+    let spec = parse(
+        &VALID
+            .replacen("label = \"y\"", &format!("label = \"y\"\n{clf}"), 1)
+            .replacen("label = \"r\"", &format!("label = \"r\"\n{reg}"), 1),
+    );
+    let StageKind::LogisticRegression(c) = kind_of(&spec, "clf").clone() else {
+        panic!("a classifier")
+    };
+    let StageKind::LinearRegression(r) = kind_of(&spec, "reg").clone() else {
+        panic!("a regression")
+    };
+    (c, r)
+}
+
+#[test]
+fn each_optimizer_defaults_to_rivers_learning_rate() {
+    let (c, r) = learners("optimizer = \"adam\"", "optimizer = \"adagrad\"");
+    assert_eq!((c.optimizer, c.learning_rate), (LinearOptimizer::Adam, 0.1));
+    assert_eq!(
+        (r.optimizer, r.learning_rate),
+        (LinearOptimizer::AdaGrad, 0.1)
+    );
+    let (c, r) = learners("optimizer = \"sgd\"", "optimizer = \"adam\"");
+    assert_eq!((c.optimizer, c.learning_rate), (LinearOptimizer::Sgd, 0.01));
+    assert_eq!((r.optimizer, r.learning_rate), (LinearOptimizer::Adam, 0.1));
+    let (c, r) = learners("optimizer = \"ftrl\"", "optimizer = \"sgd\"");
+    assert_eq!(c.optimizer, LinearOptimizer::Ftrl);
+    assert_eq!((r.optimizer, r.learning_rate), (LinearOptimizer::Sgd, 0.01));
+}
+
+#[test]
+fn optimizer_learning_rate_and_clip_gradient_are_read() {
+    let (c, r) = learners(
+        "optimizer = \"adagrad\"\nlearning_rate = 0.5\nclip_gradient = 0.25\nreg = 0.1",
+        "optimizer = \"adam\"\nlearning_rate = 2\nclip_gradient = 100",
+    );
+    assert_eq!(
+        (c.optimizer, c.learning_rate, c.clip_gradient, c.reg),
+        (LinearOptimizer::AdaGrad, 0.5, 0.25, 0.1)
+    );
+    assert_eq!(
+        (r.optimizer, r.learning_rate, r.clip_gradient),
+        (LinearOptimizer::Adam, 2.0, 100.0)
+    );
+    // FTRL's clip_gradient is read as well.
+    let (c, _) = learners("clip_gradient = 0.5", "");
+    assert_eq!((c.optimizer, c.clip_gradient), (LinearOptimizer::Ftrl, 0.5));
+}
+
+#[test]
+fn an_unknown_optimizer_lists_the_learners_choices() {
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"y\"\noptimizer = \"rmsprop\""),
+        "stage \"clf\": field \"optimizer\" has value \"rmsprop\"; allowed: ftrl, sgd, adagrad, adam"
+    );
+    assert_eq!(
+        error_after("label = \"r\"", "label = \"r\"\noptimizer = \"ftrl\""),
+        "stage \"reg\": field \"optimizer\" has value \"ftrl\"; allowed: sgd, adagrad, adam"
+    );
+    assert_eq!(
+        error_after("label = \"r\"", "label = \"r\"\noptimizer = 1"),
+        "stage \"reg\": field \"optimizer\" has value 1; allowed: sgd, adagrad, adam"
+    );
+}
+
+#[test]
+fn learning_rate_must_be_positive_for_every_optimizer() {
+    assert_eq!(
+        error_after("label = \"r\"", "label = \"r\"\nlearning_rate = 0"),
+        "stage \"reg\": field \"learning_rate\" has value 0; allowed: a number greater than 0"
+    );
+    assert_eq!(
+        error_after(
+            "label = \"r\"",
+            "label = \"r\"\noptimizer = \"adam\"\nlearning_rate = -0.1"
+        ),
+        "stage \"reg\": field \"learning_rate\" has value -0.1; allowed: a number greater than 0"
+    );
+    assert_eq!(
+        error_after(
+            "label = \"y\"",
+            "label = \"y\"\noptimizer = \"adagrad\"\nlearning_rate = 0"
+        ),
+        "stage \"clf\": field \"learning_rate\" has value 0; allowed: a number greater than 0"
+    );
+}
+
+#[test]
+fn clip_gradient_must_be_positive() {
+    assert_eq!(
+        error_after("label = \"r\"", "label = \"r\"\nclip_gradient = 0"),
+        "stage \"reg\": field \"clip_gradient\" has value 0; allowed: a number greater than 0"
+    );
+    assert_eq!(
+        error_after(
+            "label = \"y\"",
+            "label = \"y\"\noptimizer = \"sgd\"\nclip_gradient = -1.0"
+        ),
+        "stage \"clf\": field \"clip_gradient\" has value -1.0; allowed: a number greater than 0"
+    );
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"y\"\nclip_gradient = 0"),
+        "stage \"clf\": field \"clip_gradient\" has value 0; allowed: a number greater than 0"
+    );
+}
+
+#[test]
+fn learning_rate_is_not_ftrls_setting() {
+    assert_eq!(
+        error_after("label = \"y\"", "label = \"y\"\nlearning_rate = 0.1"),
+        "stage \"clf\": field \"learning_rate\" has value 0.1; allowed: no value with optimizer \
+         \"ftrl\", whose rate is `alpha`; or choose optimizer = \"sgd\", \"adagrad\" or \"adam\""
+    );
+}
+
+#[test]
+fn ftrls_settings_are_refused_with_another_optimizer() {
+    assert_eq!(
+        error_after(
+            "label = \"y\"",
+            "label = \"y\"\noptimizer = \"sgd\"\nalpha = 0.5"
+        ),
+        "stage \"clf\": field \"alpha\" has value 0.5; allowed: no value with optimizer \
+         \"sgd\": `alpha` is FTRL's; remove it or set optimizer = \"ftrl\""
+    );
+    assert_eq!(
+        error_after(
+            "label = \"y\"",
+            "label = \"y\"\noptimizer = \"adam\"\nelastic_net = 0.5"
+        ),
+        "stage \"clf\": field \"elastic_net\" has value 0.5; allowed: no value with optimizer \
+         \"adam\": `elastic_net` is FTRL's; remove it or set optimizer = \"ftrl\""
+    );
+    assert_eq!(
+        error_after(
+            "label = \"y\"",
+            "label = \"y\"\noptimizer = \"adagrad\"\nglobal_batch_size = 32"
+        ),
+        "stage \"clf\": field \"global_batch_size\" has value 32; allowed: no value with \
+         optimizer \"adagrad\": `global_batch_size` is FTRL's; remove it or set optimizer = \"ftrl\""
+    );
+    // The values that change nothing are accepted.
+    let (c, _) = learners(
+        "optimizer = \"adam\"\nelastic_net = 0\nglobal_batch_size = 1",
+        "",
+    );
+    assert_eq!(c.optimizer, LinearOptimizer::Adam);
 }

@@ -10,6 +10,10 @@
 //! With `fit_intercept` the margin is `w·x + b` and `b` takes the same step as a dimension
 //! whose value is always 1, without regularisation (Flink ML has no intercept).
 //!
+//! Each example's loss gradient `p − y` is clipped to ±`clip_gradient` before it is
+//! multiplied by the features (River's `clip_gradient`; as `p − y` is in [−1, 1], only a
+//! bound below 1 binds).
+//!
 //! Features, labels and weights must be finite (a rejected example changes nothing). FTRL
 //! keeps its coefficients bounded by construction (`|w| ≤ α |z| / (β + √n)`, and the
 //! gradient's factor `p − y` is in [−1, 1]), so it has no learning rate to diverge with; but
@@ -24,6 +28,7 @@
 //! batch touched are updated: the same numbers at O(non-zeros) per example.
 
 use super::binary_prediction;
+use super::optim::DEFAULT_CLIP_GRADIENT;
 use crate::api::{
     check_parameters, online_model_via_persist, MlError, ModelVersion, OnlineLearner, Prediction,
     RefusalCounter, SharedParameters,
@@ -51,6 +56,17 @@ pub struct FtrlParams {
     /// existed read as false.
     #[serde(default)]
     pub fit_intercept: bool,
+    /// The bound C on the loss gradient: each example's `p − y` is clipped to [−C, C]
+    /// before it is multiplied by the features (default 1e12, River's `clip_gradient`; as
+    /// `p − y` is in [−1, 1], only a bound below 1 binds; models saved before the field
+    /// existed read 1e12).
+    #[serde(default = "default_clip_gradient")]
+    pub clip_gradient: f64,
+}
+
+/// The default of `clip_gradient` for models saved before the field existed.
+fn default_clip_gradient() -> f64 {
+    DEFAULT_CLIP_GRADIENT
 }
 
 impl Default for FtrlParams {
@@ -62,6 +78,7 @@ impl Default for FtrlParams {
             elastic_net: 0.0,
             global_batch_size: 32,
             fit_intercept: false,
+            clip_gradient: DEFAULT_CLIP_GRADIENT,
         }
     }
 }
@@ -73,7 +90,8 @@ impl FtrlParams {
         non_negative("beta", self.beta)?;
         non_negative("reg", self.reg)?;
         in_closed("elastic_net", self.elastic_net, 0.0, 1.0)?;
-        at_least("global_batch_size", self.global_batch_size, 1)
+        at_least("global_batch_size", self.global_batch_size, 1)?;
+        positive("clip_gradient", self.clip_gradient)
     }
 }
 
@@ -210,7 +228,8 @@ impl OnlineLogisticRegression {
         weight: f64,
         margin: f64,
     ) -> Result<(), MlError> {
-        let err = 1.0 / (1.0 + (-margin).exp()) - y;
+        let clip = self.params.clip_gradient;
+        let err = (1.0 / (1.0 + (-margin).exp()) - y).clamp(-clip, clip);
         let per_dim_weight = match x {
             Features::Dense(_) => 1.0,
             Features::Sparse(_) => weight,
@@ -465,5 +484,7 @@ impl OnlineLearner for OnlineLogisticRegression {
 
 impl Persist for OnlineLogisticRegression {
     const KIND: &'static str = "online_logistic_regression";
-    const VERSION: u32 = 1;
+    /// 2: `clip_gradient`.
+    const VERSION: u32 = 2;
+    const OLDEST_SNAPSHOT: u32 = 2;
 }

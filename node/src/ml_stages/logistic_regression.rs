@@ -1,19 +1,26 @@
 //! `kind = "logistic_regression"`: online binary logistic regression trained by FTRL-Proximal
-//! (`quiver_ml::linear::OnlineLogisticRegression`, Flink ML's algorithm; the stage's defaults
-//! are in `LogisticRegressionStage`), starting from zero coefficients. Adds `prediction` (0.0 / 1.0), `probability` (of class 1) and
-//! `model_version`. Labels must be 0 or 1 (a null label: predict only).
+//! (`quiver_ml::linear::OnlineLogisticRegression`, Flink ML's algorithm; the default) or by
+//! SGD, AdaGrad or Adam (`quiver_ml::linear::StreamingLogisticRegression`, River's
+//! `LogisticRegression`), as the spec's `optimizer` says; the stage's defaults are in
+//! `LogisticRegressionStage`. Starts from zero coefficients. Adds `prediction` (0.0 / 1.0),
+//! `probability` (of class 1) and `model_version`. Labels must be 0 or 1 (a null label:
+//! predict only).
 
 use super::columns::data_error;
 use super::learner::{Learnt, Progressive};
+use super::linear_regression::gradient_optimizer;
 use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::OperatorError;
-use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
+use quiver_ml::linear::{
+    FtrlParams, OnlineLogisticRegression, StreamingLogisticRegression,
+    StreamingLogisticRegressionParams,
+};
 use quiver_protocol::spec::{LogisticRegressionStage, StageSpec};
 use quiver_protocol::Schema;
 
-/// The library parameters of a stage.
+/// The library parameters of a stage trained by FTRL.
 pub(super) fn params(spec: &LogisticRegressionStage) -> FtrlParams {
     FtrlParams {
         alpha: spec.alpha,
@@ -22,6 +29,7 @@ pub(super) fn params(spec: &LogisticRegressionStage) -> FtrlParams {
         elastic_net: spec.elastic_net,
         global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
         fit_intercept: spec.fit_intercept,
+        clip_gradient: spec.clip_gradient,
     }
 }
 
@@ -33,17 +41,25 @@ pub(super) fn build(
     state: PartitionState,
     sharing: Option<Sharing>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
-    let params = params(spec);
+    let Some(optimizer) = gradient_optimizer(spec.optimizer) else {
+        let params = params(spec);
+        params.validate().map_err(|e| data_error(&stage.name, e))?;
+        let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
+        let learnt = Learnt::new(make, sharing);
+        let learner =
+            Progressive::new(stage, &spec.features, &spec.label, input, true, learnt, state)?;
+        return Ok(Box::new(learner));
+    };
+    let params = StreamingLogisticRegressionParams {
+        optimizer,
+        learning_rate: spec.learning_rate,
+        l2: spec.reg,
+        fit_intercept: spec.fit_intercept,
+        clip_gradient: spec.clip_gradient,
+    };
     params.validate().map_err(|e| data_error(&stage.name, e))?;
-    let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
-    let learner = Progressive::new(
-        stage,
-        &spec.features,
-        &spec.label,
-        input,
-        true,
-        Learnt::new(make, sharing),
-        state,
-    )?;
+    let make = Box::new(move |dim| StreamingLogisticRegression::new(params.clone(), dim));
+    let learnt = Learnt::new(make, sharing);
+    let learner = Progressive::new(stage, &spec.features, &spec.label, input, true, learnt, state)?;
     Ok(Box::new(learner))
 }

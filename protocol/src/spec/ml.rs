@@ -125,22 +125,76 @@ pub struct OneHotStage {
     pub output: String,
 }
 
+/// The update rule of an online linear learner: field `optimizer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinearOptimizer {
+    /// `"sgd"`: plain stochastic gradient descent, `w −= η g` (River's `optim.SGD`).
+    Sgd,
+    /// `"adagrad"`: each coordinate's step divided by the root of its summed squared
+    /// gradients, ε 1e-8 (River's `optim.AdaGrad`).
+    AdaGrad,
+    /// `"adam"`: bias-corrected moving averages of each coordinate's gradient and squared
+    /// gradient, β₁ 0.9, β₂ 0.999, ε 1e-8 (River's `optim.Adam`).
+    Adam,
+    /// `"ftrl"`: FTRL-Proximal with `alpha`, `beta`, `reg`, `elastic_net` (Flink ML's
+    /// `OnlineLogisticRegression`; `logistic_regression` only).
+    Ftrl,
+}
+
+impl LinearOptimizer {
+    /// The name in a spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinearOptimizer::Sgd => "sgd",
+            LinearOptimizer::AdaGrad => "adagrad",
+            LinearOptimizer::Adam => "adam",
+            LinearOptimizer::Ftrl => "ftrl",
+        }
+    }
+
+    /// River's default learning rate of the optimiser (0.01 for SGD, 0.1 for AdaGrad and
+    /// Adam); FTRL's rate is `alpha`, so `None`.
+    pub fn river_learning_rate(self) -> Option<f64> {
+        match self {
+            LinearOptimizer::Sgd => Some(0.01),
+            LinearOptimizer::AdaGrad | LinearOptimizer::Adam => Some(0.1),
+            LinearOptimizer::Ftrl => None,
+        }
+    }
+}
+
+/// Default `clip_gradient` of the linear learners (River's).
+pub const DEFAULT_CLIP_GRADIENT: f64 = 1e12;
+
 /// `kind = "logistic_regression"`: online binary logistic regression trained by FTRL-Proximal
-/// (Flink ML's `OnlineLogisticRegression`, with its parameter names). The defaults are chosen
-/// by progressive validation on public data sets against River's (`bench/ml_quality.sh`):
-/// every example learnt, an intercept, `alpha` 0.2, `beta` 1 (Flink ML: batches of 32, no
-/// intercept, 0.1 and 0.1).
+/// (Flink ML's `OnlineLogisticRegression`, with its parameter names) or, with `optimizer`,
+/// by SGD, AdaGrad or Adam (River's `LogisticRegression` with that optimiser). The defaults
+/// are chosen by progressive validation on public data sets against River's
+/// (`bench/ml_quality.sh`): FTRL, every example learnt, an intercept, `alpha` 0.2, `beta` 1
+/// (Flink ML: batches of 32, no intercept, 0.1 and 0.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogisticRegressionStage {
     /// `features`: a vector column or numeric columns.
     pub features: FeatureInput,
     /// `label`: the 0/1 label column (i64, f64 or bool); null: predict only.
     pub label: String,
+    /// `optimizer`: `ftrl` (default), `sgd`, `adagrad` or `adam`. `alpha`, `beta`,
+    /// `elastic_net` and a `global_batch_size` above 1 are FTRL's only; `learning_rate` is
+    /// the others' only.
+    pub optimizer: LinearOptimizer,
+    /// `learning_rate` of `sgd`, `adagrad` and `adam`, River's meaning (the logistic loss's
+    /// gradient `p − y` is River's): default River's, 0.01 for `sgd`, 0.1 for `adagrad` and
+    /// `adam`. With `ftrl` it holds `alpha`, FTRL's per-coordinate rate.
+    pub learning_rate: f64,
+    /// `clip_gradient`: the loss gradient `p − y` is clipped to ±`clip_gradient` before the
+    /// step (default 1e12, River's; as `p − y` is in [−1, 1] only a bound below 1 binds).
+    pub clip_gradient: f64,
     /// `alpha` (default 0.2).
     pub alpha: f64,
     /// `beta` (default 1).
     pub beta: f64,
-    /// `reg`: regularisation strength (default 0).
+    /// `reg`: regularisation strength (default 0); with `sgd`, `adagrad` and `adam`, an L2
+    /// penalty whose gradient is `reg · w` (every weight steps: O(dimension) per example).
     pub reg: f64,
     /// `elastic_net`: share of `reg` that is L1, in [0, 1] (default 0).
     pub elastic_net: f64,
@@ -153,15 +207,24 @@ pub struct LogisticRegressionStage {
     pub outputs: LearnerColumns,
 }
 
-/// `kind = "linear_regression"`: least squares updated by one SGD step per example.
+/// `kind = "linear_regression"`: least squares updated by one gradient step per example, by
+/// SGD (default), AdaGrad or Adam.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinearRegressionStage {
     /// `features`: a vector column or numeric columns.
     pub features: FeatureInput,
     /// `label`: the numeric target column; null: predict only.
     pub label: String,
-    /// `learning_rate` (default 0.01).
+    /// `optimizer`: `sgd` (default), `adagrad` or `adam`.
+    pub optimizer: LinearOptimizer,
+    /// `learning_rate`: with `sgd` (default 0.01) the step is `learning_rate · (ŷ − y) x`, the
+    /// gradient of `½ (ŷ − y)²`, so it is River's `optim.SGD` rate times 2; with `adagrad` and
+    /// `adam` (default 0.1, River's) it is River's rate (their steps do not change when the
+    /// gradient is scaled, but for ε).
     pub learning_rate: f64,
+    /// `clip_gradient`: the loss gradient `ŷ − y` is clipped to ±`clip_gradient` before the
+    /// step (default 1e12; River clips its gradient `2 (ŷ − y)` the same way).
+    pub clip_gradient: f64,
     /// `l2`: L2 penalty on the weights (default 0).
     pub l2: f64,
     /// `fit_intercept` (default true).

@@ -2,9 +2,10 @@
 //! checked against the input schema later, by `schema`.
 
 use super::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearRegressionStage,
-    LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage, StandardScalerStage,
-    VectorAssemblerStage, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES,
+    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer,
+    LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
+    StandardScalerStage, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
+    DEFAULT_NUM_FEATURES,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -164,6 +165,9 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         &[
             "features",
             "label",
+            "optimizer",
+            "learning_rate",
+            "clip_gradient",
             "alpha",
             "beta",
             "reg",
@@ -175,16 +179,45 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "model_version_col",
         ],
     )?;
+    let optimizer = optimizer(fields, &FTRL_OPTIMIZERS)?.unwrap_or(LinearOptimizer::Ftrl);
+    let alpha = number(fields, "alpha", 0.2, Range::Positive)?;
+    let elastic_net = number(fields, "elastic_net", 0.0, Range::Unit)?;
+    let global_batch_size = fields
+        .integer("global_batch_size", 1, 1 << 20)?
+        .unwrap_or(1);
+    let learning_rate = match optimizer.river_learning_rate() {
+        None => {
+            if let Some(value) = fields.get("learning_rate") {
+                return Err(fields.invalid(
+                    "learning_rate",
+                    value,
+                    "no value with optimizer \"ftrl\", whose rate is `alpha`; or choose \
+                     optimizer = \"sgd\", \"adagrad\" or \"adam\"",
+                ));
+            }
+            alpha
+        }
+        Some(default) => {
+            // FTRL's own settings would be silently ignored.
+            for key in ["alpha", "beta"] {
+                ftrl_only(fields, key, optimizer, |_| true)?;
+            }
+            ftrl_only(fields, "elastic_net", optimizer, |v| v != 0.0)?;
+            ftrl_only(fields, "global_batch_size", optimizer, |v| v != 1.0)?;
+            number(fields, "learning_rate", default, Range::Positive)?
+        }
+    };
     Ok(StageKind::LogisticRegression(LogisticRegressionStage {
         features: features(fields, "features")?,
         label: column(fields, "label", "the 0/1 label column")?,
-        alpha: number(fields, "alpha", 0.2, Range::Positive)?,
+        optimizer,
+        learning_rate,
+        clip_gradient: clip_gradient(fields)?,
+        alpha,
         beta: number(fields, "beta", 1.0, Range::NonNegative)?,
         reg: number(fields, "reg", 0.0, Range::NonNegative)?,
-        elastic_net: number(fields, "elastic_net", 0.0, Range::Unit)?,
-        global_batch_size: fields
-            .integer("global_batch_size", 1, 1 << 20)?
-            .unwrap_or(1),
+        elastic_net,
+        global_batch_size,
         fit_intercept: flag(fields, "fit_intercept", true)?,
         outputs: learner_columns(fields)?,
     }))
@@ -196,7 +229,9 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         &[
             "features",
             "label",
+            "optimizer",
             "learning_rate",
+            "clip_gradient",
             "l2",
             "fit_intercept",
             "center_label",
@@ -204,15 +239,81 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "model_version_col",
         ],
     )?;
+    let optimizer = optimizer(fields, &GRADIENT_OPTIMIZERS)?.unwrap_or(LinearOptimizer::Sgd);
+    let default_rate = optimizer.river_learning_rate().unwrap_or(0.01);
     Ok(StageKind::LinearRegression(LinearRegressionStage {
         features: features(fields, "features")?,
         label: column(fields, "label", "the numeric target column")?,
-        learning_rate: number(fields, "learning_rate", 0.01, Range::Positive)?,
+        optimizer,
+        learning_rate: number(fields, "learning_rate", default_rate, Range::Positive)?,
+        clip_gradient: clip_gradient(fields)?,
         l2: number(fields, "l2", 0.0, Range::NonNegative)?,
         fit_intercept: flag(fields, "fit_intercept", true)?,
         center_label: flag(fields, "center_label", true)?,
         outputs: learner_columns(fields)?,
     }))
+}
+
+/// The optimisers of `linear_regression`.
+const GRADIENT_OPTIMIZERS: [LinearOptimizer; 3] = [
+    LinearOptimizer::Sgd,
+    LinearOptimizer::AdaGrad,
+    LinearOptimizer::Adam,
+];
+/// The optimisers of `logistic_regression`, its default first.
+const FTRL_OPTIMIZERS: [LinearOptimizer; 4] = [
+    LinearOptimizer::Ftrl,
+    LinearOptimizer::Sgd,
+    LinearOptimizer::AdaGrad,
+    LinearOptimizer::Adam,
+];
+
+/// The optional `optimizer` field, one of `allowed`.
+fn optimizer(
+    fields: &Fields<'_>,
+    allowed: &[LinearOptimizer],
+) -> Result<Option<LinearOptimizer>, SpecError> {
+    let options: Vec<_> = allowed.iter().map(|o| (o.name(), *o)).collect();
+    fields.choice("optimizer", &options)
+}
+
+/// The optional `clip_gradient` field: a bound on the loss gradient, > 0.
+fn clip_gradient(fields: &Fields<'_>) -> Result<f64, SpecError> {
+    number(
+        fields,
+        "clip_gradient",
+        DEFAULT_CLIP_GRADIENT,
+        Range::Positive,
+    )
+}
+
+/// Refuses FTRL's field `key` with another optimizer when `set` holds for its number (a
+/// non-number is refused too).
+fn ftrl_only(
+    fields: &Fields<'_>,
+    key: &str,
+    optimizer: LinearOptimizer,
+    set: impl Fn(f64) -> bool,
+) -> Result<(), SpecError> {
+    let Some(value) = fields.get(key) else {
+        return Ok(());
+    };
+    let number = match value {
+        Value::Float(x) => Some(*x),
+        Value::Integer(n) => Some(*n as f64),
+        _ => None,
+    };
+    if number.is_some_and(|x| !set(x)) {
+        return Ok(());
+    }
+    Err(fields.invalid(
+        key,
+        value,
+        format!(
+            "no value with optimizer \"{}\": `{key}` is FTRL's; remove it or set optimizer = \"ftrl\"",
+            optimizer.name()
+        ),
+    ))
 }
 
 fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
