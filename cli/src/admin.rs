@@ -43,6 +43,11 @@ impl AdminClient {
     /// Sends one request and returns the answer (an `Error` answer becomes an error).
     pub(crate) async fn request(&self, request: AdminRequest) -> Result<AdminResponse> {
         let addr = self.addr;
+        // A swap is answered when the checkpoint that switched every partition completed.
+        let limit = match request {
+            AdminRequest::ModelSwap { .. } => 130,
+            _ => 15,
+        };
         let exchange = async {
             let (mut send, mut recv) = self.connection.open_bi().await?;
             codec::write_frame(&mut send, &CoordinatorRequest::Admin(request)).await?;
@@ -51,9 +56,9 @@ impl AdminClient {
                 .await?
                 .ok_or_else(|| anyhow!("the coordinator closed the stream without answering"))
         };
-        let answer = tokio::time::timeout(Duration::from_secs(15), exchange)
+        let answer = tokio::time::timeout(Duration::from_secs(limit), exchange)
             .await
-            .map_err(|_| anyhow!("the coordinator at {addr} did not answer within 15 s"))?
+            .map_err(|_| anyhow!("the coordinator at {addr} did not answer within {limit} s"))?
             .map_err(|e| {
                 let hint = if format!("{e:#}").contains("certificate") {
                     "a certificate from another cluster is refused: check --certs"

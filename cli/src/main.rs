@@ -192,6 +192,65 @@ pub(crate) enum ModelCommand {
         #[arg(long, conflicts_with = "version")]
         remove: bool,
     },
+    /// Serve a registered version of a learner stage (admin certificate).
+    ///
+    /// The stage (a logistic_regression or linear_regression in a job with checkpoints)
+    /// scores every record with VERSION from the next checkpoint barrier on, per partition
+    /// exactly at that barrier; training goes on and registers new versions. With --canary,
+    /// only PCT% of the records (by record hash) move first: `model promote` moves the rest,
+    /// `model rollback` moves them back. Returns when every partition switched.
+    Deploy {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The version (`chk-5` or `5`, as `quiver model list` shows it).
+        version: String,
+        /// Move only this percentage of records (0 < PCT < 100) to VERSION.
+        #[arg(long, value_name = "PCT")]
+        canary: Option<f64>,
+    },
+    /// Serve a canary's version for every record (admin certificate).
+    Promote {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+    },
+    /// Serve what the stage served before its last deploy, promote or A/B (admin
+    /// certificate).
+    Rollback {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+    },
+    /// Serve two versions side by side, split by record hash (admin certificate).
+    Ab {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The version of the other records.
+        #[arg(long)]
+        a: String,
+        /// The version of SPLIT% of the records.
+        #[arg(long)]
+        b: String,
+        /// The percentage of records on --b (0 < SPLIT < 100).
+        #[arg(long)]
+        split: f64,
+    },
+    /// Show which version each learner partition serves, with live per-version figures.
+    Status {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// Print JSON: an array of stages with `stage`, `serving`, `aliases`, `partitions`
+        /// and `versions` (`version`, `scored`, `share`, `labelled`, `loss`, `accuracy`,
+        /// `latency_us`).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -6,7 +6,7 @@ use crate::report::thousands;
 use crate::ModelCommand;
 use anyhow::{anyhow, bail, Result};
 use quiver_protocol::messages::{AdminRequest, AdminResponse};
-use quiver_protocol::models::{is_valid_alias, ModelList, LEARNER_KINDS};
+use quiver_protocol::models::{is_valid_alias, ModelList, ModelStatus, SwapChange, LEARNER_KINDS};
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::CheckpointId;
 use serde_json::{json, Value};
@@ -73,8 +73,166 @@ pub(crate) async fn run(
                 (None, _) => println!("{job} {stage}: removed {name}"),
             }
         }
+        ModelCommand::Deploy {
+            job,
+            stage,
+            version,
+            canary,
+        } => {
+            let change = SwapChange::Deploy {
+                version: parse_version(&version)?,
+                canary,
+            };
+            swap(identity, coordinator, &job, stage, change).await?;
+        }
+        ModelCommand::Promote { job, stage } => {
+            swap(identity, coordinator, &job, stage, SwapChange::Promote).await?;
+        }
+        ModelCommand::Rollback { job, stage } => {
+            swap(identity, coordinator, &job, stage, SwapChange::Rollback).await?;
+        }
+        ModelCommand::Ab {
+            job,
+            stage,
+            a,
+            b,
+            split,
+        } => {
+            let change = SwapChange::Ab {
+                a: parse_version(&a)?,
+                b: parse_version(&b)?,
+                split,
+            };
+            swap(identity, coordinator, &job, stage, change).await?;
+        }
+        ModelCommand::Status { job, json } => {
+            let job = parse_job_id(&job)?;
+            let client = AdminClient::connect(identity, coordinator).await?;
+            let AdminResponse::ModelStatus(status) =
+                client.request(AdminRequest::ModelStatus { job }).await?
+            else {
+                bail!("unexpected answer to a model status from the coordinator");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status_json(&status))?);
+            } else {
+                print!("{}", status_table(&status));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks for a swap and waits until every partition of the stage switched.
+async fn swap(
+    identity: &TlsIdentity,
+    coordinator: SocketAddr,
+    job: &str,
+    stage: String,
+    change: SwapChange,
+) -> Result<()> {
+    let job = parse_job_id(job)?;
+    let client = AdminClient::connect(identity, coordinator).await?;
+    let AdminResponse::Swapped(report) = client
+        .request(AdminRequest::ModelSwap { job, stage, change })
+        .await?
+    else {
+        bail!("unexpected answer to a swap from the coordinator");
+    };
+    println!(
+        "{job} {}: serves {} from {} on (serving epoch {}, {:.1} s)",
+        report.stage,
+        report.serving.describe(),
+        report.checkpoint,
+        report.epoch,
+        report.elapsed_ms as f64 / 1000.0
+    );
+    Ok(())
+}
+
+/// `quiver model status --json`: one object per stage.
+fn status_json(status: &ModelStatus) -> Value {
+    let stages: Vec<Value> = status
+        .stages
+        .iter()
+        .map(|s| {
+            json!({
+                "stage": s.stage,
+                "serving": s.serving.describe(),
+                "aliases": s.aliases,
+                "partitions": s.partitions.iter().map(|(p, versions)| {
+                    json!({"partition": p, "versions": versions})
+                }).collect::<Vec<_>>(),
+                "versions": s.versions.iter().map(|v| json!({
+                    "version": v.version,
+                    "scored": v.scored,
+                    "share": v.share,
+                    "labelled": v.labelled,
+                    "loss": v.loss,
+                    "accuracy": v.accuracy,
+                    "latency_us": v.latency_us,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Value::Array(stages)
+}
+
+/// `quiver model status`: per stage, what it serves, per partition, and per version.
+fn status_table(status: &ModelStatus) -> String {
+    let mut out = String::new();
+    if status.stages.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} has no learner with parameter servers (logistic_regression or \
+             linear_regression in a job with checkpoint_interval)",
+            status.job
+        );
+        return out;
+    }
+    for s in &status.stages {
+        let _ = writeln!(
+            out,
+            "{} {}: serves {}",
+            status.job,
+            s.stage,
+            s.serving.describe()
+        );
+        if !s.aliases.is_empty() {
+            let aliases: Vec<String> = s
+                .aliases
+                .iter()
+                .map(|(a, v)| format!("{a} = chk-{v}"))
+                .collect();
+            let _ = writeln!(out, "  aliases: {}", aliases.join(", "));
+        }
+        for (partition, versions) in &s.partitions {
+            let versions: Vec<String> = versions.iter().map(|v| format!("chk-{v}")).collect();
+            let _ = writeln!(out, "  partition {partition}: {}", versions.join(" + "));
+        }
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>12} {:>7} {:>10} {:>10} {:>9} {:>9}",
+            "version", "scored", "share", "labelled", "loss", "accuracy", "µs/rec"
+        );
+        for v in &s.versions {
+            let opt = |x: Option<f64>, digits: usize| {
+                x.map_or("-".to_string(), |x| format!("{x:.digits$}"))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<10} {:>12} {:>6.1}% {:>10} {:>10} {:>9} {:>9}",
+                format!("chk-{}", v.version),
+                thousands(v.scored),
+                100.0 * v.share,
+                thousands(v.labelled),
+                opt(v.loss, 4),
+                opt(v.accuracy, 4),
+                opt(v.latency_us, 2)
+            );
+        }
+    }
+    out
 }
 
 /// Parses a version: `chk-5` (as `quiver model list` prints it) or `5`.

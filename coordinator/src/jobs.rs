@@ -7,6 +7,7 @@ mod alignment;
 mod checkpointing;
 mod models;
 mod reports;
+mod serving;
 mod stopping;
 
 use crate::checkpoint_store::CheckpointStore;
@@ -16,6 +17,7 @@ use crate::registry::Registry;
 use crate::scheduler::{schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
+use quiver_protocol::models::ServedVersion;
 use quiver_protocol::plan::{Assignment, JobPlan};
 use quiver_protocol::spec::{JobSpec, SinkKind};
 use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
@@ -58,6 +60,8 @@ struct TaskStatus {
     /// The newest checkpoint whose output the task published.
     committed: Option<CheckpointId>,
     metrics: TaskMetrics,
+    /// What its learner partitions scored per version, as of its last heartbeat.
+    served: Vec<ServedVersion>,
 }
 
 struct JobEntry {
@@ -92,6 +96,8 @@ struct JobEntry {
     ended: Option<Instant>,
     /// The watermarks last sent to aligned sources' partitions.
     alignment: alignment::SentReports,
+    /// What its learners serve, and the swaps under way.
+    serving: serving::ServingState,
 }
 
 /// Nodes and jobs.
@@ -166,6 +172,7 @@ impl Cluster {
                 started: None,
                 ended,
                 alignment: alignment::SentReports::default(),
+                serving: serving::ServingState::default(),
             },
         );
     }
@@ -200,6 +207,7 @@ impl Cluster {
         &mut self,
         node: NodeId,
         tasks: Vec<(JobId, Generation, TaskId, TaskMetrics)>,
+        served: Vec<(JobId, Generation, TaskId, Vec<ServedVersion>)>,
     ) {
         if let Some(n) = self.nodes.get_mut(&node) {
             if n.alive {
@@ -211,6 +219,11 @@ impl Cluster {
                 if !status.finished {
                     status.metrics = metrics;
                 }
+            }
+        }
+        for (job, generation, task, versions) in served {
+            if let Some(status) = self.task_mut(job, generation, task) {
+                status.served = versions;
             }
         }
         self.align_sources();
@@ -341,6 +354,12 @@ impl Cluster {
                 entry.waiting_for = None;
                 if state.is_terminal() {
                     entry.ended = Some(Instant::now());
+                    entry.serving.fail_all(&format!("{job} is {state:?}"));
+                }
+                if state == JobState::Recovering {
+                    entry
+                        .serving
+                        .fail_all("the job failed before the swap completed; run it again");
                 }
                 if let Err(e) = self.store.save_job(&entry.record) {
                     tracing::error!("cannot store {job}: {e}");
@@ -446,6 +465,7 @@ impl Cluster {
                             finished: false,
                             committed: None,
                             metrics: TaskMetrics::default(),
+                            served: Vec::new(),
                         },
                     );
                 }
@@ -462,6 +482,7 @@ impl Cluster {
             lineage: entry.record.lineage,
             run: entry.record.run,
             continues,
+            serving: entry.serving.restored(entry.restore.map(|(c, _)| c)),
         };
         entry.assignment = Some(assignment.clone());
         for (node, _) in &assignment.nodes {

@@ -350,13 +350,22 @@ impl Registry {
     }
 
     /// Checkpoint retention with the registry's pins: keeps the newest `keep` complete
-    /// checkpoints, every savepoint and every checkpoint an alias names
-    /// ([`CheckpointStore::retain`]), then drops the versions whose checkpoint was pruned
-    /// and that no alias names.
-    pub fn prune(&self, job: JobId, keep: usize) -> Result<(), RegistryError> {
+    /// checkpoints, every savepoint and every checkpoint an alias or `served` (the versions
+    /// a serving table names) names ([`CheckpointStore::retain`]), then drops the versions
+    /// whose checkpoint was pruned and that nothing names.
+    pub fn prune(
+        &self,
+        job: JobId,
+        keep: usize,
+        served: &[(String, CheckpointId)],
+    ) -> Result<(), RegistryError> {
         let _locked = self.locked();
         let aliases = self.alias_records(job)?;
-        let pinned: Vec<CheckpointId> = aliases.iter().map(|a| a.version).collect();
+        let pinned: Vec<CheckpointId> = aliases
+            .iter()
+            .map(|a| a.version)
+            .chain(served.iter().map(|(_, v)| *v))
+            .collect();
         self.checkpoints.retain(job, keep, &pinned)?;
         let complete: HashSet<CheckpointId> = self
             .checkpoints
@@ -364,8 +373,11 @@ impl Registry {
             .into_iter()
             .map(|c| c.checkpoint)
             .collect();
-        let aliased: HashSet<(String, CheckpointId)> =
-            aliases.into_iter().map(|a| (a.stage, a.version)).collect();
+        let aliased: HashSet<(String, CheckpointId)> = aliases
+            .into_iter()
+            .map(|a| (a.stage, a.version))
+            .chain(served.iter().cloned())
+            .collect();
         let versions: Vec<(String, CheckpointId)> = self
             .records(job)?
             .into_iter()

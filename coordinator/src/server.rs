@@ -12,6 +12,7 @@ use quiver_protocol::messages::{
     AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, StateFetch, StateFrame,
     StateUpload, ToCoordinator, ToNode, UploadReply,
 };
+use quiver_protocol::models::SwapChange;
 use quiver_protocol::state_stream::{self, GroupAssembler};
 use quiver_protocol::JobId;
 
@@ -137,6 +138,14 @@ impl Coordinator {
             })??;
         match first {
             None => Ok(()),
+            Some(CoordinatorRequest::Admin(AdminRequest::ModelSwap { job, stage, change }))
+                if role == Role::Admin =>
+            {
+                let response = self.swap(job, stage, change).await;
+                codec::write_frame(&mut send, &response).await?;
+                let _ = send.finish();
+                Ok(())
+            }
             Some(CoordinatorRequest::Admin(AdminRequest::Savepoint { job, stop })) => {
                 let response = if role == Role::Admin {
                     self.savepoint(job, stop).await
@@ -191,11 +200,12 @@ impl Coordinator {
             AdminRequest::Submit { .. }
                 | AdminRequest::Cancel { .. }
                 | AdminRequest::SetAlias { .. }
+                | AdminRequest::ModelSwap { .. }
         );
         if mutating && role != Role::Admin {
             return AdminResponse::Error(format!(
                 "permission denied: submitting, cancelling or savepointing jobs (and setting \
-                 model aliases) needs an admin certificate, this connection presented a {} \
+                 model aliases or swapping models) needs an admin certificate, this connection presented a {} \
                  certificate; use --certs with admin.crt/admin.key",
                 role.name()
             ));
@@ -237,9 +247,27 @@ impl Coordinator {
                 Ok(previous) => AdminResponse::AliasSet { previous },
                 Err(e) => AdminResponse::Error(e),
             },
-            AdminRequest::Savepoint { .. } => {
-                AdminResponse::Error("savepoints are answered asynchronously".into())
+            AdminRequest::ModelStatus { job } => match cluster.model_status(job) {
+                Ok(status) => AdminResponse::ModelStatus(status),
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::Savepoint { .. } | AdminRequest::ModelSwap { .. } => {
+                AdminResponse::Error("savepoints and swaps are answered asynchronously".into())
             }
+        }
+    }
+
+    /// Swaps what a learner serves and waits until every partition switched.
+    async fn swap(&self, job: JobId, stage: String, change: SwapChange) -> AdminResponse {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.cluster().request_swap(job, &stage, change, tx);
+        match tokio::time::timeout(Duration::from_secs(120), rx).await {
+            Ok(Ok(Ok(report))) => AdminResponse::Swapped(report),
+            Ok(Ok(Err(e))) => AdminResponse::Error(e),
+            Ok(Err(_)) => AdminResponse::Error(format!("{job} ended before the swap completed")),
+            Err(_) => AdminResponse::Error(format!(
+                "the swap of {stage} in {job} took longer than 120 s; see `quiver model status {job}`"
+            )),
         }
     }
 
@@ -397,7 +425,13 @@ impl Coordinator {
     fn on_node_message(&self, node: quiver_protocol::NodeId, message: ToCoordinator) {
         let mut cluster = self.cluster();
         match message {
-            ToCoordinator::Heartbeat { tasks } => cluster.heartbeat(node, tasks),
+            ToCoordinator::Heartbeat { tasks, served } => cluster.heartbeat(node, tasks, served),
+            ToCoordinator::ServingPrepared {
+                job,
+                generation,
+                epoch,
+                result,
+            } => cluster.serving_prepared(node, job, generation, epoch, result),
             ToCoordinator::Deployed { job, generation } => cluster.deployed(node, job, generation),
             ToCoordinator::DeployFailed {
                 job,

@@ -51,6 +51,7 @@ mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
+mod served;
 mod sharing;
 mod stage;
 mod standard_scaler;

@@ -9,7 +9,7 @@
 //! another parallelism.
 
 use quiver_protocol::batch::Batch;
-use quiver_protocol::{CheckpointId, KeyGroup};
+use quiver_protocol::{Barrier, CheckpointId, KeyGroup};
 
 /// Why an operator could not go on. [`OperatorError::is_transient`] tells the coordinator
 /// whether recovering from a checkpoint can help or the job must fail with this message.
@@ -101,14 +101,10 @@ pub trait Operator: Send + 'static {
         Ok(())
     }
 
-    /// Checkpoint barrier `checkpoint` reached the operator, after every record before it
-    /// and before its state is copied: emit what belongs before the barrier (a learner's
-    /// parameter changes).
-    fn on_barrier(
-        &mut self,
-        _checkpoint: CheckpointId,
-        _out: &mut Output,
-    ) -> Result<(), OperatorError> {
+    /// Checkpoint barrier `barrier` reached the operator, after every record before it and
+    /// before its state is copied: emit what belongs before the barrier (a learner's
+    /// parameter changes) and switch what it serves if the barrier says so.
+    fn on_barrier(&mut self, _barrier: &Barrier, _out: &mut Output) -> Result<(), OperatorError> {
         Ok(())
     }
 
@@ -178,6 +174,11 @@ pub trait Operator: Send + 'static {
     /// model non-finite or out of range (0 for operators without a model).
     fn refused_updates(&self) -> u64 {
         0
+    }
+
+    /// What a learner partition scored per version it served (empty for other operators).
+    fn served(&self) -> Vec<quiver_protocol::models::ServedVersion> {
+        Vec::new()
     }
 
     /// Keyed state entries held now (for the state-size counter; 0 for stateless operators).

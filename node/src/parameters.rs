@@ -14,14 +14,20 @@
 //!   partition `p` runs on the node of worker `p` and writes what it reads on the
 //!   [`Board`] they share. A worker adopts the newest complete version at a barrier.
 //!
+//! - what a learner serves ([`serving`]): its latest version, or registered versions
+//!   loaded from the checkpoint store, switched at the barrier that carries a new serving
+//!   epoch.
+//!
 //! The worker → shard → feed → board path has no cycle of channels: the board is
 //! latest-wins memory, never waited on by a shard, so credit cannot deadlock.
 
 pub(crate) mod board;
 pub(crate) mod feed;
+pub(crate) mod serving;
 pub(crate) mod shard;
 
 pub(crate) use board::{Board, BoardKey, Boards};
+pub(crate) use serving::JobServing;
 
 use std::sync::Arc;
 
@@ -33,4 +39,8 @@ pub(crate) struct WorkerLink {
     /// The learner's partitions: with one, its own model is the whole model and it never
     /// adopts a version (only after a restore).
     pub(crate) workers: u32,
+    /// This worker's partition.
+    pub(crate) partition: u32,
+    /// The serving tables and versions of the deployment.
+    pub(crate) serving: Arc<JobServing>,
 }

@@ -23,6 +23,8 @@ mod task;
 mod test_support;
 
 use crate::operator::{self, OperatorError};
+use crate::parameters::shard::read_parameters;
+use crate::parameters::JobServing;
 use chain::Chain;
 use exchange::{Exchange, TaskEntry};
 use gate::OutputGate;
@@ -31,7 +33,8 @@ use quiver_protocol::codec::CodecError;
 use quiver_protocol::messages::{
     AfterBarrier, ChannelId, ChannelOpen, Deployment, StateFetch, TaskId, TaskMetrics,
 };
-use quiver_protocol::plan::{OperatorKind, OperatorPlan, Partitioning};
+use quiver_protocol::models::{ServedVersion, ServingTable};
+use quiver_protocol::plan::{OperatorKind, OperatorPlan, ParameterPlan, Partitioning};
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::transport::TransportError;
 use quiver_protocol::{
@@ -125,6 +128,8 @@ struct DeployedJob {
     deployment: Arc<Deployment>,
     supervisor: ActorRef<supervisor::SupervisorMsg>,
     tasks: Vec<DeployedTask>,
+    /// What its learners serve.
+    serving: Arc<JobServing>,
 }
 
 /// The tasks of one node.
@@ -165,6 +170,9 @@ impl Runtime {
     pub async fn deploy(&self, deployment: Deployment) -> Result<(), RuntimeError> {
         let deployment = Arc::new(deployment);
         self.cancel(deployment.job);
+        let serving = Arc::new(JobServing::default());
+        self.load_serving(&deployment, &serving, deployment.serving.clone())
+            .await?;
         let (supervisor, _) = Actor::spawn(
             None,
             supervisor::JobSupervisor,
@@ -213,7 +221,7 @@ impl Runtime {
                     me: p as usize,
                 });
                 let task = match self
-                    .spawn_task(&deployment, head, partition, &supervisor, peers)
+                    .spawn_task(&deployment, head, partition, &supervisor, peers, &serving)
                     .await
                 {
                     Ok(task) => task,
@@ -232,6 +240,7 @@ impl Runtime {
                 deployment,
                 supervisor,
                 tasks,
+                serving,
             },
         );
         Ok(())
@@ -244,6 +253,7 @@ impl Runtime {
         partition: PartitionId,
         supervisor: &ActorRef<supervisor::SupervisorMsg>,
         peers: Option<PeerLink>,
+        serving: &Arc<JobServing>,
     ) -> Result<DeployedTask, RuntimeError> {
         let plan = &deployment.plan;
         let id = TaskId {
@@ -265,6 +275,7 @@ impl Runtime {
             partition,
             counters.clone(),
             self.boards.clone(),
+            serving.clone(),
         )?;
         let restore = deployment.restore.map(|(checkpoint, _)| checkpoint);
         let source = match &head.kind {
@@ -327,6 +338,79 @@ impl Runtime {
             counters,
             gates,
         })
+    }
+
+    /// Loads the versions `table` serves into `serving` (those not loaded yet), then records
+    /// the table: a learner can switch to it from then on.
+    async fn load_serving(
+        &self,
+        deployment: &Deployment,
+        serving: &JobServing,
+        table: ServingTable,
+    ) -> Result<(), RuntimeError> {
+        for (stage, choice) in &table.stages {
+            for version in choice.versions() {
+                if serving.values(stage, version.0).is_some() {
+                    continue;
+                }
+                let name = ParameterPlan::shards_name(stage);
+                let shards = deployment
+                    .plan
+                    .operators
+                    .iter()
+                    .find(|o| o.name == name)
+                    .and_then(StateSchema::of)
+                    .ok_or_else(|| {
+                        RuntimeError::Plan(format!("stage {stage} has no parameter servers"))
+                    })?;
+                let fetch = StateFetch {
+                    job: deployment.job,
+                    checkpoint: version,
+                    operator: name.clone(),
+                    groups: 0..u32::MAX,
+                };
+                let states = self.link.fetch(fetch).await?;
+                let (pieces, _) = saved_state::SavedAs::new(shards).unwrap(&name, states)?;
+                let values = read_parameters(&name, pieces)?.into_vector(&name)?;
+                serving.insert_values(stage, version.0, values);
+            }
+        }
+        serving.insert_table(table);
+        Ok(())
+    }
+
+    /// Loads the versions of a job's next serving table (`ToNode::PrepareServing`).
+    pub async fn prepare_serving(
+        &self,
+        job: JobId,
+        generation: Generation,
+        table: ServingTable,
+    ) -> Result<(), RuntimeError> {
+        let found = self
+            .jobs()
+            .get(&job)
+            .filter(|d| d.deployment.generation == generation)
+            .map(|d| (d.deployment.clone(), d.serving.clone()));
+        let Some((deployment, serving)) = found else {
+            return Err(RuntimeError::Plan(format!(
+                "{job} {generation} does not run here"
+            )));
+        };
+        self.load_serving(&deployment, &serving, table).await
+    }
+
+    /// What the learner partitions of every task scored per version.
+    pub fn served(&self) -> Vec<(JobId, Generation, TaskId, Vec<ServedVersion>)> {
+        self.jobs()
+            .values()
+            .flat_map(|d| {
+                d.tasks.iter().filter_map(|t| {
+                    let served = t.counters.served();
+                    (!served.is_empty())
+                        .then(|| (d.deployment.job, d.deployment.generation, t.id, served))
+                })
+            })
+            .collect()
     }
 
     /// Restores a task's stages from a complete checkpoint.

@@ -122,8 +122,11 @@ async fn session(
             let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
             loop {
                 tick.tick().await;
-                let tasks = runtime.metrics();
-                if out_tx.send(ToCoordinator::Heartbeat { tasks }).is_err() {
+                let (tasks, served) = (runtime.metrics(), runtime.served());
+                if out_tx
+                    .send(ToCoordinator::Heartbeat { tasks, served })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -214,14 +217,37 @@ async fn serve_commands(
                 generation,
                 checkpoint,
                 then,
+                serving,
             } => runtime.trigger(
                 job,
                 Barrier {
                     checkpoint,
                     generation,
+                    serving,
                 },
                 then,
             ),
+            ToNode::PrepareServing {
+                job,
+                generation,
+                table,
+            } => {
+                // Loading versions fetches state from the coordinator: beside the command loop.
+                let (runtime, out) = (runtime.clone(), out.clone());
+                tokio::spawn(async move {
+                    let epoch = table.epoch;
+                    let result = runtime
+                        .prepare_serving(job, generation, table)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = out.send(ToCoordinator::ServingPrepared {
+                        job,
+                        generation,
+                        epoch,
+                        result,
+                    });
+                });
+            }
             ToNode::CommitCheckpoint {
                 job,
                 generation,

@@ -168,6 +168,21 @@ pub enum AdminRequest {
         /// The version it names; `None` removes the alias.
         version: Option<CheckpointId>,
     },
+    /// Changes what a learner stage serves (admin certificates only); answered when the
+    /// barrier that switches every partition completed its checkpoint.
+    ModelSwap {
+        /// The job.
+        job: JobId,
+        /// The learner stage.
+        stage: String,
+        /// The change.
+        change: crate::models::SwapChange,
+    },
+    /// Which version each learner partition serves, with live per-version figures.
+    ModelStatus {
+        /// The job.
+        job: JobId,
+    },
 }
 
 /// A savepoint to restore from: `job-3/chk-17` on the command line.
@@ -209,6 +224,10 @@ pub enum AdminResponse {
         /// The version it named before, if any.
         previous: Option<CheckpointId>,
     },
+    /// A swap completed.
+    Swapped(crate::models::SwapReport),
+    /// What a job's learners serve.
+    ModelStatus(crate::models::ModelStatus),
     /// The request was refused or failed; the text says why and what to do.
     Error(String),
 }
@@ -446,6 +465,8 @@ pub enum ToNode {
         checkpoint: CheckpointId,
         /// What the sources do after the barrier.
         then: AfterBarrier,
+        /// The serving table in force (`crate::models::ServingTable::epoch`).
+        serving: u64,
     },
     /// The checkpoint is complete: sinks publish what they staged up to it.
     CommitCheckpoint {
@@ -468,6 +489,16 @@ pub enum ToNode {
         source: OperatorId,
         /// The `source_watermark` each partition reported last, by partition.
         watermarks: Vec<(PartitionId, i64)>,
+    },
+    /// Load the versions `table` serves (answer [`ToCoordinator::ServingPrepared`]); the
+    /// learners switch to it at the first barrier that carries its epoch.
+    PrepareServing {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The new table.
+        table: crate::models::ServingTable,
     },
     /// Stop every task of the job.
     Cancel {
@@ -512,6 +543,9 @@ pub struct Deployment {
     /// The run of the job whose savepoint this one started from: its output folders may be
     /// taken over, since this job continues that output.
     pub continues: Option<u64>,
+    /// What the learners serve from the start (the table in force at the checkpoint it
+    /// restores from); the node loads its versions before the tasks start.
+    pub serving: crate::models::ServingTable,
 }
 
 /// Node → coordinator, on the control stream.
@@ -521,6 +555,19 @@ pub enum ToCoordinator {
     Heartbeat {
         /// Counters per running or finished task.
         tasks: Vec<(JobId, Generation, TaskId, TaskMetrics)>,
+        /// What the learner partitions of each task scored per version.
+        served: Vec<(JobId, Generation, TaskId, Vec<crate::models::ServedVersion>)>,
+    },
+    /// The versions of a serving table are loaded (or could not be).
+    ServingPrepared {
+        /// The job.
+        job: JobId,
+        /// Its generation.
+        generation: Generation,
+        /// The table's epoch.
+        epoch: u64,
+        /// `Err`: why the node cannot serve it.
+        result: Result<(), String>,
     },
     /// The node's tasks of this deployment are spawned and accept channels.
     Deployed {

@@ -58,6 +58,197 @@ pub struct ModelList {
     pub versions: Vec<ModelVersionInfo>,
 }
 
+/// How a learner stage with parameter servers chooses the version that scores a record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum Serving {
+    /// The version it trains (the default): the newest version its workers adopted.
+    #[default]
+    Latest,
+    /// This registered version scores every record (training goes on beside it).
+    Pinned(CheckpointId),
+    /// By key hash (record hash where the stage has no key), `b_percent` % of the records
+    /// are scored by `b`, the others by `a` (`None`: the latest version).
+    Split {
+        /// The version of the other records (`None`: the latest).
+        a: Option<CheckpointId>,
+        /// The version of `b_percent` % of the records.
+        b: CheckpointId,
+        /// The share of `b`, in (0, 100).
+        b_percent: f64,
+        /// Canary (`model deploy --canary`) or A/B (`model ab`).
+        kind: SplitKind,
+    },
+}
+
+impl Serving {
+    /// The registered versions it scores with.
+    pub fn versions(&self) -> Vec<CheckpointId> {
+        match self {
+            Serving::Latest => Vec::new(),
+            Serving::Pinned(v) => vec![*v],
+            Serving::Split { a, b, .. } => a.iter().copied().chain([*b]).collect(),
+        }
+    }
+
+    /// How a person reads it: `latest`, `chk-7`, `chk-7 (90%) / chk-9 (10%, canary)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Serving::Latest => "latest".into(),
+            Serving::Pinned(v) => v.to_string(),
+            Serving::Split {
+                a,
+                b,
+                b_percent,
+                kind,
+            } => {
+                let a = a.map_or("latest".to_string(), |v| v.to_string());
+                let kind = match kind {
+                    SplitKind::Canary => "canary",
+                    SplitKind::Ab => "A/B",
+                };
+                format!("{a} ({}%) / {b} ({b_percent}%, {kind})", 100.0 - b_percent)
+            }
+        }
+    }
+}
+
+/// What a split of traffic between two versions is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitKind {
+    /// A new version on a share of the keys, to be promoted or rolled back.
+    Canary,
+    /// Two versions compared side by side.
+    Ab,
+}
+
+/// Which version every learner stage of a job serves. `epoch` numbers the tables: a barrier
+/// carries the epoch in force, and each worker switches when a barrier of a new epoch
+/// passes through it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServingTable {
+    /// The table's number (0: every stage serves its latest version).
+    pub epoch: u64,
+    /// The stages that do not serve their latest version.
+    pub stages: BTreeMap<String, Serving>,
+}
+
+impl ServingTable {
+    /// What stage `stage` serves.
+    pub fn of(&self, stage: &str) -> &Serving {
+        static LATEST: Serving = Serving::Latest;
+        self.stages.get(stage).unwrap_or(&LATEST)
+    }
+}
+
+/// A change of what a learner stage serves (`quiver model deploy / promote / rollback / ab`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SwapChange {
+    /// Serve `version`; with `canary`, on that share (%) of the keys first.
+    Deploy {
+        /// The registered version.
+        version: CheckpointId,
+        /// Percent of keys that move first.
+        canary: Option<f64>,
+    },
+    /// A canary's version serves every key.
+    Promote,
+    /// Back to what the stage served before the last deploy, promote or A/B.
+    Rollback,
+    /// Versions `a` and `b` side by side, `b` on `split` % of the keys.
+    Ab {
+        /// The version of the other keys.
+        a: CheckpointId,
+        /// The version of `split` % of the keys.
+        b: CheckpointId,
+        /// Percent of keys on `b`.
+        split: f64,
+    },
+}
+
+/// A completed swap: the checkpoint whose barrier switched every partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwapReport {
+    /// The stage.
+    pub stage: String,
+    /// What it serves now.
+    pub serving: Serving,
+    /// The serving table's epoch.
+    pub epoch: u64,
+    /// The checkpoint whose barrier carried it everywhere.
+    pub checkpoint: CheckpointId,
+    /// From the request to that checkpoint's completion, ms.
+    pub elapsed_ms: u64,
+}
+
+/// What a learner partition scored with one version since it started serving it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServedVersion {
+    /// The learner stage.
+    pub stage: String,
+    /// Its partition.
+    pub partition: u32,
+    /// The version (0: an untrained model).
+    pub version: u64,
+    /// Whether the partition still scores with it.
+    pub current: bool,
+    /// Records scored.
+    pub scored: u64,
+    /// Of those, records with a label.
+    pub labelled: u64,
+    /// Summed loss over the labelled records: squared error (regression) or log loss
+    /// (classification).
+    pub loss_sum: f64,
+    /// Labelled records predicted right (classification).
+    pub correct: u64,
+    /// Time spent scoring, µs.
+    pub scoring_us: u64,
+}
+
+/// One version of one stage in `quiver model status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionStatus {
+    /// The version.
+    pub version: u64,
+    /// Records scored by it over every partition.
+    pub scored: u64,
+    /// Its share of the stage's records scored by the versions served now.
+    pub share: f64,
+    /// Of those, labelled.
+    pub labelled: u64,
+    /// Mean loss over labelled records.
+    pub loss: Option<f64>,
+    /// Share predicted right (classifiers).
+    pub accuracy: Option<f64>,
+    /// Mean scoring time per record, µs.
+    pub latency_us: Option<f64>,
+}
+
+/// One learner stage in `quiver model status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageStatus {
+    /// The stage.
+    pub stage: String,
+    /// What it serves.
+    pub serving: Serving,
+    /// Its aliases and the versions they name.
+    pub aliases: BTreeMap<String, u64>,
+    /// For each partition, the versions it scores with now.
+    pub partitions: Vec<(u32, Vec<u64>)>,
+    /// Figures per version.
+    pub versions: Vec<VersionStatus>,
+}
+
+/// `quiver model status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelStatus {
+    /// The job.
+    pub job: JobId,
+    /// The serving table in force.
+    pub epoch: u64,
+    /// Its learner stages with parameter servers.
+    pub stages: Vec<StageStatus>,
+}
+
 /// Whether `alias` is a valid alias name: `[a-z][a-z0-9_-]*`, at most 64 bytes.
 pub fn is_valid_alias(alias: &str) -> bool {
     let mut chars = alias.chars();

@@ -45,6 +45,9 @@ pub struct Barrier {
     pub checkpoint: CheckpointId,
     /// The job generation that started it.
     pub generation: Generation,
+    /// The serving table in force (`crate::models::ServingTable::epoch`): a learner switches
+    /// what it serves when a barrier of a new epoch passes through it.
+    pub serving: u64,
 }
 
 /// What a channel carries, in order.

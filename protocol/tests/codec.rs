@@ -43,8 +43,9 @@ fn known_messages_have_the_standard_varint_encoding() {
     let barrier = StreamElement::Barrier(Barrier {
         checkpoint: CheckpointId(7),
         generation: Generation(300),
+        serving: 0,
     });
-    assert_eq!(encode(&barrier).unwrap(), vec![3, 7, 0xFB, 0x2C, 0x01]);
+    assert_eq!(encode(&barrier).unwrap(), vec![3, 7, 0xFB, 0x2C, 0x01, 0]);
     // Records: variant 0, one record: event time 2 (zig-zag 4), a row of one I64(3) (variant 2,
     // zig-zag 6).
     let records = StreamElement::Records(vec![Record {
@@ -213,10 +214,13 @@ fn element() -> impl Strategy<Value = StreamElement> {
         prop::collection::vec(record, 0..8).prop_map(StreamElement::Records),
         any::<i64>().prop_map(StreamElement::Watermark),
         Just(StreamElement::Idle),
-        (any::<u64>(), any::<u64>()).prop_map(|(c, g)| StreamElement::Barrier(Barrier {
-            checkpoint: CheckpointId(c),
-            generation: Generation(g),
-        })),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(c, g, s)| {
+            StreamElement::Barrier(Barrier {
+                checkpoint: CheckpointId(c),
+                generation: Generation(g),
+                serving: s,
+            })
+        }),
         Just(StreamElement::End),
     ]
 }

@@ -127,6 +127,7 @@ fn elements() -> Vec<StreamElement> {
         StreamElement::Barrier(Barrier {
             checkpoint: CheckpointId(1),
             generation: Generation(3),
+            serving: 0,
         }),
         StreamElement::End,
     ]

@@ -98,6 +98,7 @@ impl Cluster {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
+        let serving = entry.serving.carry(trigger.checkpoint);
         for node in nodes {
             self.send(
                 node,
@@ -106,6 +107,7 @@ impl Cluster {
                     generation,
                     checkpoint: trigger.checkpoint,
                     then,
+                    serving,
                 },
             );
         }
@@ -214,6 +216,7 @@ impl Cluster {
         if let Some(entry) = self.jobs.get_mut(&job) {
             // The job runs again: the next failure starts a new row of restarts.
             entry.restarts_in_a_row = 0;
+            entry.serving.completed(checkpoint);
         }
         tracing::info!(
             "{job}: {checkpoint} complete in {} ms{}",
@@ -235,7 +238,12 @@ impl Cluster {
     /// Drops checkpoints beyond the retained ones (savepoints and the checkpoints of aliased
     /// model versions stay), and the model versions of the dropped ones.
     pub(super) fn prune_checkpoints(&self, job: JobId) {
-        if let Err(e) = self.registry.prune(job, RETAINED_CHECKPOINTS) {
+        let served = self
+            .jobs
+            .get(&job)
+            .map(|e| e.serving.served_versions())
+            .unwrap_or_default();
+        if let Err(e) = self.registry.prune(job, RETAINED_CHECKPOINTS, &served) {
             tracing::warn!("cannot prune checkpoints of {job}: {e}");
         }
     }

@@ -172,7 +172,7 @@ fn a_version_of_a_pruned_checkpoint_is_not_registered() {
     for id in 1..=4 {
         checkpoint(&registry, id, format!("model {id}").as_bytes());
     }
-    registry.prune(JOB, 2).unwrap();
+    registry.prune(JOB, 2, &[]).unwrap();
     assert!(register(&registry, 1).is_empty());
     assert!(versions(&registry).is_empty());
 }
@@ -182,7 +182,7 @@ fn versions_go_with_their_pruned_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let (_store, registry) = open(&dir);
     checkpoints_with_new_state(&registry, 1..=5);
-    registry.prune(JOB, 3).unwrap();
+    registry.prune(JOB, 3, &[]).unwrap();
     assert_eq!(complete(&registry), [3, 4, 5]);
     assert_eq!(versions(&registry), [3, 4, 5]);
 }
@@ -199,7 +199,7 @@ fn an_alias_pins_its_checkpoint_until_it_moves() {
         None
     );
     checkpoints_with_new_state(&registry, 3..=6);
-    registry.prune(JOB, 3).unwrap();
+    registry.prune(JOB, 3, &[]).unwrap();
     assert_eq!(complete(&registry), [1, 4, 5, 6]);
     assert_eq!(versions(&registry), [1, 4, 5, 6]);
     assert_eq!(registry.pinned(JOB).unwrap(), [CheckpointId(1)]);
@@ -216,7 +216,7 @@ fn an_alias_pins_its_checkpoint_until_it_moves() {
             .unwrap(),
         Some(CheckpointId(1))
     );
-    registry.prune(JOB, 3).unwrap();
+    registry.prune(JOB, 3, &[]).unwrap();
     assert_eq!(complete(&registry), [4, 5, 6]);
     assert_eq!(versions(&registry), [4, 5, 6]);
     // So does removing it, once the version falls out of the newest three.

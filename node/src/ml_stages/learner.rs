@@ -9,15 +9,17 @@
 
 use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
 use super::features::FeatureReader;
+use super::served::{Scorer, Served};
 use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
-use quiver_ml::{MlError, OnlineLearner, Persist, Prediction, SharedParameters};
+use quiver_ml::{Features, MlError, OnlineLearner, Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
+use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{FeatureInput, StageSpec};
-use quiver_protocol::CheckpointId;
-use quiver_protocol::Schema;
+use quiver_protocol::{Barrier, Schema};
+use std::time::Instant;
 
 /// Creates the model for a feature dimension.
 pub(super) type MakeModel<L> = Box<dyn Fn(usize) -> Result<L, MlError> + Send>;
@@ -41,6 +43,8 @@ pub(super) struct Learnt<L> {
     model: Option<L>,
     /// Training through parameter servers (`None`: the partition owns its model).
     sharing: Option<Sharing>,
+    /// What a worker of parameter servers serves.
+    served: Option<Served<L>>,
 }
 
 impl<L> Progressive<L> {
@@ -66,21 +70,26 @@ impl<L> Progressive<L> {
     }
 }
 
-impl<L> Learnt<L> {
+impl<L: SharedParameters> Learnt<L> {
     /// A model made by `make` when the first row comes, trained through `sharing` when set.
     pub(super) fn new(make: MakeModel<L>, sharing: Option<Sharing>) -> Self {
+        let served = sharing.as_ref().map(|s| {
+            let link = s.link();
+            Served::new(s.stage(), link.partition, link.serving.clone())
+        });
         Learnt {
             make,
             model: None,
             sharing,
+            served,
         }
     }
 }
 
 impl<L: OnlineLearner + SharedParameters> Learnt<L> {
-    /// The model, created for rows of dimension `dim` (from the parameter servers' version
-    /// when the partition is a worker), and the version it scores with.
-    fn model(&mut self, stage: &str, dim: usize) -> Result<(&mut L, u64), OperatorError> {
+    /// The working copy, created for rows of dimension `dim` (from the parameter servers'
+    /// version when the partition is a worker).
+    fn working(&mut self, stage: &str, dim: usize) -> Result<&mut L, OperatorError> {
         if self.model.is_none() {
             let mut model = (self.make)(dim).map_err(|e| data_error(stage, e))?;
             if let Some(sharing) = &mut self.sharing {
@@ -88,12 +97,59 @@ impl<L: OnlineLearner + SharedParameters> Learnt<L> {
             }
             self.model = Some(model);
         }
+        self.model
+            .as_mut()
+            .ok_or_else(|| data_error(stage, "the model was not created"))
+    }
+
+    /// Scores `x` with what the partition serves (the working copy, or a registered version
+    /// by the record's `bucket`), and learns from `label` on the working copy; returns the
+    /// prediction and the version that made it.
+    fn score(
+        &mut self,
+        stage: &str,
+        x: Features<'_>,
+        label: Option<f64>,
+        bucket: Option<u32>,
+    ) -> Result<(Result<Prediction, MlError>, u64), OperatorError> {
+        self.working(stage, x.dim())?;
         let version = self.version();
-        let model = self
-            .model
+        let scorer = self
+            .served
+            .as_ref()
+            .map_or(Scorer::Working, |s| s.scorer(bucket));
+        let Learnt {
+            make,
+            model,
+            served,
+            ..
+        } = self;
+        let model = model
             .as_mut()
             .ok_or_else(|| data_error(stage, "the model was not created"))?;
-        Ok((model, version))
+        let served = match (scorer, served) {
+            (Scorer::Version(v), Some(served)) => Some((v, served)),
+            _ => None,
+        };
+        let Some((v, served)) = served else {
+            let prediction = match label {
+                Some(y) => match model.predict_then_learn(x, y) {
+                    // Refused and counted by the model, which is as it was.
+                    Err(e) if e.is_refused_update() => model.predict_one(x),
+                    scored => scored,
+                },
+                None => model.predict_one(x),
+            };
+            return Ok((prediction, version));
+        };
+        let prediction = served.model(v, x.dim(), make)?.predict_one(x);
+        if let Some(y) = label {
+            match model.learn_one(x, y) {
+                Err(e) if !e.is_refused_update() => return Ok((Err(e), v)),
+                _ => {}
+            }
+        }
+        Ok((prediction, v))
     }
 
     /// The version rows are scored with: the adopted version of a worker, else the model's.
@@ -122,24 +178,23 @@ where
             .probability
             .then(|| ColumnBuilder::new(ColumnType::F64, n));
         let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        let started = self.learnt.served.is_some().then(Instant::now);
+        let buckets = self.learnt.served.as_ref().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
             let label = labels.finite(row)?;
             let (prediction, version) = match features.read(row)? {
                 None => (None, self.learnt.version()),
                 Some(x) => {
-                    let (model, version) = self.learnt.model(&self.stage, x.dim())?;
-                    let prediction = match label {
-                        Some(y) => match model.predict_then_learn(x, y) {
-                            // Refused and counted by the model, which is as it was.
-                            Err(e) if e.is_refused_update() => model.predict_one(x),
-                            scored => scored,
-                        },
-                        None => model.predict_one(x),
-                    }
-                    .map_err(|e| row_error(&self.stage, event_time, e))?;
+                    let bucket = buckets.as_ref().map(|b| b[row]);
+                    let (prediction, version) = self.learnt.score(&self.stage, x, label, bucket)?;
+                    let prediction =
+                        prediction.map_err(|e| row_error(&self.stage, event_time, e))?;
                     (Some(prediction), version)
                 }
             };
+            if let Some(served) = &mut self.learnt.served {
+                served.note(version, prediction.as_ref(), label, self.probability);
+            }
             let refused = |e| refused(&self.stage, e);
             let probability = match prediction {
                 Some(Prediction { value, probability }) => {
@@ -162,6 +217,10 @@ where
         columns.push(predictions.finish());
         columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
         columns.push(versions.finish());
+        let working = self.learnt.version();
+        if let (Some(served), Some(started)) = (&mut self.learnt.served, started) {
+            served.end_batch(started.elapsed().as_micros() as u64, working);
+        }
         Ok(())
     }
 
@@ -195,11 +254,23 @@ where
         self.learnt.sharing.as_ref()?.ready()
     }
 
-    fn on_barrier(&mut self, _checkpoint: CheckpointId) -> Result<Option<Batch>, OperatorError> {
-        match (&mut self.learnt.sharing, &mut self.learnt.model) {
-            (Some(sharing), Some(model)) => sharing.push_then_adopt(model).map(Some),
-            _ => Ok(None),
+    fn on_barrier(&mut self, barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
+        let pushed = match (&mut self.learnt.sharing, &mut self.learnt.model) {
+            (Some(sharing), Some(model)) => Some(sharing.push_then_adopt(model)?),
+            _ => None,
+        };
+        if let Some(served) = &mut self.learnt.served {
+            served.switch(barrier.serving)?;
         }
+        Ok(pushed)
+    }
+
+    fn served(&self) -> Vec<ServedVersion> {
+        let working = self.learnt.version();
+        self.learnt
+            .served
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.report(working))
     }
 
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {

@@ -46,8 +46,15 @@ pub(super) fn build(
         params.validate().map_err(|e| data_error(&stage.name, e))?;
         let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
         let learnt = Learnt::new(make, sharing);
-        let learner =
-            Progressive::new(stage, &spec.features, &spec.label, input, true, learnt, state)?;
+        let learner = Progressive::new(
+            stage,
+            &spec.features,
+            &spec.label,
+            input,
+            true,
+            learnt,
+            state,
+        )?;
         return Ok(Box::new(learner));
     };
     let params = StreamingLogisticRegressionParams {
@@ -60,6 +67,14 @@ pub(super) fn build(
     params.validate().map_err(|e| data_error(&stage.name, e))?;
     let make = Box::new(move |dim| StreamingLogisticRegression::new(params.clone(), dim));
     let learnt = Learnt::new(make, sharing);
-    let learner = Progressive::new(stage, &spec.features, &spec.label, input, true, learnt, state)?;
+    let learner = Progressive::new(
+        stage,
+        &spec.features,
+        &spec.label,
+        input,
+        true,
+        learnt,
+        state,
+    )?;
     Ok(Box::new(learner))
 }

@@ -42,6 +42,16 @@ impl Sharing {
         }
     }
 
+    /// The learner stage.
+    pub(super) fn stage(&self) -> &str {
+        &self.stage
+    }
+
+    /// How it reaches its parameter servers and serving tables.
+    pub(super) fn link(&self) -> &WorkerLink {
+        &self.link
+    }
+
     /// The version rows are scored with.
     pub(super) fn version(&self) -> u64 {
         self.version

@@ -7,7 +7,8 @@ use crate::operator::{
     ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState, Wait,
 };
 use quiver_protocol::batch::{Batch, Column};
-use quiver_protocol::CheckpointId;
+use quiver_protocol::models::ServedVersion;
+use quiver_protocol::{Barrier, CheckpointId};
 
 /// An ML stage: one row out per row in, with the stage's columns added.
 pub(super) trait AddColumns: Send + 'static {
@@ -62,8 +63,13 @@ pub(super) trait AddColumns: Send + 'static {
     }
 
     /// As [`Operator::on_barrier`]: the parameter changes to push before the barrier.
-    fn on_barrier(&mut self, _checkpoint: CheckpointId) -> Result<Option<Batch>, OperatorError> {
+    fn on_barrier(&mut self, _barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
         Ok(None)
+    }
+
+    /// As [`Operator::served`].
+    fn served(&self) -> Vec<ServedVersion> {
+        Vec::new()
     }
 
     /// As [`Operator::on_end`]: the last parameter changes to push.
@@ -123,12 +129,12 @@ impl Operator for MlOperator {
         self.inner.ready()
     }
 
-    fn on_barrier(
-        &mut self,
-        checkpoint: CheckpointId,
-        out: &mut Output,
-    ) -> Result<(), OperatorError> {
-        out.params.extend(self.inner.on_barrier(checkpoint)?);
+    fn served(&self) -> Vec<ServedVersion> {
+        self.inner.served()
+    }
+
+    fn on_barrier(&mut self, barrier: &Barrier, out: &mut Output) -> Result<(), OperatorError> {
+        out.params.extend(self.inner.on_barrier(barrier)?);
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use crate::state::{ChangeLog, DeltaCopy, KeyedEntry, LayerKey, Restored};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::keygroup::{key_group, key_hash_codes};
 use quiver_protocol::state_piece::PieceKind;
-use quiver_protocol::{CheckpointId, KeyGroup, PartitionId};
+use quiver_protocol::{Barrier, CheckpointId, KeyGroup, PartitionId};
 use std::collections::{BTreeSet, HashMap};
 
 /// A parameter key as the layer stores it: ordered big-endian bytes.
@@ -26,6 +26,67 @@ impl LayerKey for ParameterKey {
         out.extend_from_slice(&ordered_i64(self.0));
         Ok(())
     }
+}
+
+/// Parameters read back from a checkpoint's pieces of a learner's shards.
+pub(crate) struct SavedParameters {
+    /// Each parameter's value and key group.
+    pub(crate) values: Vec<(i64, f64, KeyGroup)>,
+    /// The newest checkpoint the pieces were taken at (0 when none says).
+    pub(crate) checkpoint: i64,
+}
+
+impl SavedParameters {
+    /// The values as a vector by parameter index (parameters never written are 0); a
+    /// negative index or one of 2^31 and beyond is refused.
+    pub(crate) fn into_vector(self, name: &str) -> Result<Vec<f64>, OperatorError> {
+        let mut vector = Vec::new();
+        for (key, value, _) in self.values {
+            let i = usize::try_from(key)
+                .ok()
+                .filter(|&i| i < 1 << 31)
+                .ok_or_else(|| {
+                    OperatorError::State(format!("\"{name}\": parameter index {key} out of range"))
+                })?;
+            if i >= vector.len() {
+                vector.resize(i + 1, 0.0);
+            }
+            vector[i] = value;
+        }
+        Ok(vector)
+    }
+}
+
+/// Merges the chains of `pieces` (of the shards `name`) into their parameters.
+pub(crate) fn read_parameters(
+    name: &str,
+    pieces: Vec<KeyGroupState>,
+) -> Result<SavedParameters, OperatorError> {
+    let error = |what: String| OperatorError::State(format!("\"{name}\": {what}"));
+    let mut saved = SavedParameters {
+        values: Vec::new(),
+        checkpoint: 0,
+    };
+    for group in Restored::merge(name, pieces)? {
+        if let Some(meta) = &group.meta {
+            let checkpoint: u64 = decode(meta).map_err(error)?;
+            saved.checkpoint = saved
+                .checkpoint
+                .max(i64::try_from(checkpoint).unwrap_or(i64::MAX));
+        }
+        for (key, value) in group.entries {
+            let (key, rest) = split_ordered_i64(&key).map_err(error)?;
+            if !rest.is_empty() {
+                return Err(error(format!(
+                    "a parameter key with {} extra bytes",
+                    rest.len()
+                )));
+            }
+            let value: f64 = decode(&value).map_err(error)?;
+            saved.values.push((key, value, group.group));
+        }
+    }
+    Ok(saved)
 }
 
 /// One partition of a learner's shards.
@@ -119,12 +180,8 @@ impl Operator for ParameterShard {
         Ok(())
     }
 
-    fn on_barrier(
-        &mut self,
-        checkpoint: CheckpointId,
-        out: &mut Output,
-    ) -> Result<(), OperatorError> {
-        let version = i64::try_from(checkpoint.0).map_err(|e| self.error(e))?;
+    fn on_barrier(&mut self, barrier: &Barrier, out: &mut Output) -> Result<(), OperatorError> {
+        let version = i64::try_from(barrier.checkpoint.0).map_err(|e| self.error(e))?;
         out.records
             .push(self.publish(self.unpublished.iter(), version));
         self.unpublished.clear();
@@ -208,23 +265,10 @@ impl Operator for ParameterShard {
     }
 
     fn restore(&mut self, state: SavedState) -> Result<(), OperatorError> {
-        for group in Restored::merge(&self.name, state.pieces)? {
-            if let Some(meta) = &group.meta {
-                let checkpoint: u64 = decode(meta).map_err(|e| self.error(e))?;
-                self.restored = self
-                    .restored
-                    .max(i64::try_from(checkpoint).unwrap_or(i64::MAX));
-            }
-            for (key, value) in group.entries {
-                let (key, rest) = split_ordered_i64(&key).map_err(|e| self.error(e))?;
-                if !rest.is_empty() {
-                    return Err(
-                        self.error(format!("a parameter key with {} extra bytes", rest.len()))
-                    );
-                }
-                let value: f64 = decode(&value).map_err(|e| self.error(e))?;
-                self.values.insert(key, (value, group.group));
-            }
+        let restored = read_parameters(&self.name, state.pieces)?;
+        self.restored = self.restored.max(restored.checkpoint);
+        for (key, value, group) in restored.values {
+            self.values.insert(key, (value, group));
         }
         Ok(())
     }

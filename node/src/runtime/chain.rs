@@ -15,14 +15,17 @@ use crate::blocking::blocking;
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
 use crate::parameters::feed::ParameterFeed;
 use crate::parameters::shard::ParameterShard;
-use crate::parameters::{Board, BoardKey, Boards, WorkerLink};
+use crate::parameters::{Board, BoardKey, Boards, JobServing, WorkerLink};
 use quiver_protocol::batch::{self, Batch, ColumnType};
 use quiver_protocol::messages::Deployment;
+use quiver_protocol::models::ServedVersion;
 use quiver_protocol::plan::{
     JobPlan, OperatorKind, OperatorPlan, OutputPort, ParameterPlan, ParameterRole,
 };
 use quiver_protocol::state_schema::StateSchema;
-use quiver_protocol::{CheckpointId, Generation, JobId, OperatorId, PartitionId, StreamElement};
+use quiver_protocol::{
+    Barrier, CheckpointId, Generation, JobId, OperatorId, PartitionId, StreamElement,
+};
 use std::sync::Arc;
 
 /// An operator's state copy taken at a barrier, with its name and schema.
@@ -137,6 +140,8 @@ pub(crate) struct Chain {
     /// The job's id and the node's boards of parameter versions (`crate::parameters`).
     job_id: JobId,
     boards: Arc<Boards>,
+    /// What the deployment's learners serve.
+    serving: Arc<JobServing>,
 }
 
 impl Chain {
@@ -149,6 +154,7 @@ impl Chain {
         partition: PartitionId,
         counters: Arc<TaskCounters>,
         boards: Arc<Boards>,
+        serving: Arc<JobServing>,
     ) -> Result<Chain, RuntimeError> {
         let plan = &deployment.plan;
         let mut chain = Chain {
@@ -165,6 +171,7 @@ impl Chain {
             restored: deployment.restore,
             job_id: deployment.job,
             boards,
+            serving,
         };
         chain.entry = match &head.kind {
             OperatorKind::Source(_) => chain.routes_of(plan, head, OutputPort::Main, partition)?,
@@ -198,6 +205,8 @@ impl Chain {
                 let link = WorkerLink {
                     board: self.board(&stage.name, partition, shards),
                     workers: stage.parallelism,
+                    partition: partition.0,
+                    serving: self.serving.clone(),
                 };
                 let worker =
                     crate::ml_stages::build_worker(stage, &input_schema, &ctx, partition, link)?;
@@ -433,13 +442,13 @@ impl Chain {
         Ok(())
     }
 
-    /// Barrier `checkpoint` reached the chain: every stage, in order, emits what belongs
-    /// before it (`Operator::on_barrier`).
-    pub(crate) fn on_barrier(&mut self, checkpoint: CheckpointId) -> Result<(), RuntimeError> {
+    /// `barrier` reached the chain: every stage, in order, emits what belongs before it
+    /// (`Operator::on_barrier`).
+    pub(crate) fn on_barrier(&mut self, barrier: &Barrier) -> Result<(), RuntimeError> {
         for i in 0..self.nodes.len() {
             if let Step::Stage(op) = &mut self.nodes[i].step {
                 let mut out = Output::default();
-                op.on_barrier(checkpoint, &mut out)?;
+                op.on_barrier(barrier, &mut out)?;
                 self.emit(i, out)?;
             }
         }
@@ -561,6 +570,17 @@ impl Chain {
             }
         }
         Ok(())
+    }
+
+    /// What the chain's learner partitions scored per version.
+    pub(crate) fn served(&self) -> Vec<ServedVersion> {
+        self.nodes
+            .iter()
+            .flat_map(|n| match &n.step {
+                Step::Stage(op) => op.served(),
+                Step::Sink(_) => Vec::new(),
+            })
+            .collect()
     }
 
     /// A gauge of the chain's stages, summed: `gauge` of each stage.

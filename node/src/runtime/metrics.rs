@@ -3,8 +3,9 @@
 
 use super::credit::ChannelGauge;
 use quiver_protocol::messages::TaskMetrics;
+use quiver_protocol::models::ServedVersion;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Counters of one task.
 #[derive(Debug, Default)]
@@ -26,6 +27,8 @@ pub struct TaskCounters {
     /// A source task's alignment watermark (see `TaskMetrics::source_watermark`); `None` for
     /// other tasks.
     source_watermark: Option<AtomicI64>,
+    /// What the task's learner partitions scored per version, as of the last gauge read.
+    served: Mutex<Vec<ServedVersion>>,
 }
 
 impl TaskCounters {
@@ -50,6 +53,19 @@ impl TaskCounters {
         if let Some(w) = &self.source_watermark {
             w.store(watermark, Ordering::Relaxed);
         }
+    }
+
+    /// Records what the task's learner partitions scored per version.
+    pub(crate) fn set_served(&self, served: Vec<ServedVersion>) {
+        *self.served.lock().unwrap_or_else(|e| e.into_inner()) = served;
+    }
+
+    /// What the task's learner partitions scored per version.
+    pub(crate) fn served(&self) -> Vec<ServedVersion> {
+        self.served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Adds `n` to a counter.

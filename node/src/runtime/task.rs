@@ -165,6 +165,10 @@ impl TaskState {
         for (counter, value) in gauges {
             counter.store(value, Ordering::Relaxed);
         }
+        let served = chain.served();
+        if !served.is_empty() {
+            counters.set_served(served);
+        }
     }
 
     fn checkpointing(&self) -> bool {
@@ -416,7 +420,7 @@ impl TaskState {
     async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
         let aligned_in = self.alignment.take_duration();
         let snapshot_started = Instant::now();
-        self.args.chain.on_barrier(barrier.checkpoint)?;
+        self.args.chain.on_barrier(&barrier)?;
         let mut copies = self.args.chain.snapshot(barrier.checkpoint)?;
         if let Some(driver) = &self.args.source {
             copies.push(NamedCopy {

@@ -269,6 +269,7 @@ pub(super) fn deployment(spec: &str) -> Deployment {
         lineage: 1,
         run: 1,
         continues: None,
+        serving: Default::default(),
     }
 }
 
@@ -285,7 +286,14 @@ pub(super) fn chain_of<'d>(
         .iter()
         .find(|o| o.name == head)
         .unwrap_or_else(|| panic!("no operator {head}"));
-    let chain =
-        Chain::build(deployment, head, PartitionId(0), counters, Arc::default()).expect("chain");
+    let chain = Chain::build(
+        deployment,
+        head,
+        PartitionId(0),
+        counters,
+        Arc::default(),
+        Arc::default(),
+    )
+    .expect("chain");
     (chain, head)
 }

@@ -10,6 +10,7 @@ fn barrier(checkpoint: u64) -> Barrier {
     Barrier {
         checkpoint: CheckpointId(checkpoint),
         generation: Generation(1),
+        serving: 0,
     }
 }
 

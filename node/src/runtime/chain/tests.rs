@@ -154,6 +154,7 @@ async fn barriers_reach_every_gate_after_what_was_emitted_before_them() {
     let barrier = StreamElement::Barrier(Barrier {
         checkpoint: CheckpointId(1),
         generation: Generation(1),
+        serving: 0,
     });
     chain.broadcast(&barrier);
     chain.end(&entry).expect("end");

@@ -88,6 +88,7 @@ fn barrier() -> StreamElement {
     StreamElement::Barrier(Barrier {
         checkpoint: CheckpointId(7),
         generation: GENERATION,
+        serving: 0,
     })
 }
 

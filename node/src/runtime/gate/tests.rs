@@ -179,6 +179,7 @@ async fn control_elements_follow_the_records_pushed_before_them_on_every_partiti
     let barrier = StreamElement::Barrier(Barrier {
         checkpoint: CheckpointId(4),
         generation: quiver_protocol::Generation(1),
+        serving: 0,
     });
     for partitioning in [hash_on(vec![0]), Partitioning::Rebalance] {
         let (mut gate, mut received) = probe_gate(partitioning.clone(), 2).await;

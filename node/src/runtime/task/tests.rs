@@ -133,6 +133,7 @@ impl Harness {
             StreamElement::Barrier(Barrier {
                 checkpoint: CheckpointId(checkpoint),
                 generation,
+                serving: 0,
             }),
         );
     }

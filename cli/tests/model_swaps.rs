@@ -1,0 +1,249 @@
+//! Swaps under continuous load (issue 15, done-when 1): a coordinator and two nodes run a
+//! logistic regression at parallelism 2 with checkpoints every 300 ms over a rate-limited
+//! input. While it runs: `model deploy V1`, `model deploy V2 --canary 30`, `model promote`,
+//! `model rollback`. Then, against the input:
+//! - every input record is scored exactly once (the committed output holds each id once);
+//! - per partition, in input order, the versions of the outputs go through the phases of
+//!   the swaps once each and in order: the working copy's versions (non-decreasing), V1 for
+//!   every record, the canary (V2 exactly for the records whose record hash falls in the
+//!   first 30% of buckets, computed here from the input values), V2 for every record, and
+//!   the canary again (the rollback returns to what was served before the promote).
+
+mod common;
+
+use common::cluster::Cluster;
+use quiver_chaos_tests::read_committed_rows;
+use quiver_protocol::keygroup::{key_hash_code, murmur_hash};
+use quiver_protocol::Value as Cell;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// Rows per file (one file per source partition).
+const ROWS: usize = 15_000;
+const CANARY: f64 = 30.0;
+
+/// An input row: id, two features, a 0/1 label.
+#[derive(Clone, Copy)]
+struct Row {
+    id: i64,
+    x1: f64,
+    x2: f64,
+    y: i64,
+}
+
+fn rows(first: i64, seed: u64) -> Vec<Row> {
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 2_000_001) as f64 / 1_000_000.0 - 1.0
+    };
+    (0..ROWS as i64)
+        .map(|i| {
+            let (x1, x2) = (next(), next());
+            let y = i64::from(2.0 * x1 - x2 > 0.0);
+            Row {
+                id: first + i,
+                x1,
+                x2,
+                y,
+            }
+        })
+        .collect()
+}
+
+/// The record's bucket in [0, 10000): what the learner splits a canary by (the record hash
+/// of its input columns, in order).
+fn bucket(r: &Row) -> u32 {
+    let values = [
+        Cell::I64(r.id),
+        Cell::F64(r.x1),
+        Cell::F64(r.x2),
+        Cell::I64(r.y),
+    ];
+    murmur_hash(key_hash_code(values.iter())) as u32 % 10_000
+}
+
+fn write_job(dir: &std::path::Path, files: &[(&str, &[Row])]) -> std::path::PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for (name, rows) in files {
+        let mut csv = String::from("id,x1,x2,y\n");
+        for r in *rows {
+            let _ = writeln!(csv, "{},{:?},{:?},{}", r.id, r.x1, r.x2, r.y);
+        }
+        std::fs::write(input.join(name), csv).unwrap();
+    }
+    let spec = r#"
+[job]
+name = "swaps"
+parallelism = 2
+checkpoint_interval = "300ms"
+
+[[source]]
+name = "rows"
+kind = "file"
+path = "in"
+format = "csv"
+schema = { id = "i64", x1 = "f64", x2 = "f64", y = "i64" }
+parallelism = 2
+rate = 2000
+
+[[stage]]
+name = "clf"
+kind = "logistic_regression"
+input = "rows"
+features = ["x1", "x2"]
+label = "y"
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "clf"
+path = "out/"
+"#;
+    let path = dir.join("job.toml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+fn ok(cluster: &Cluster, args: &[&str]) -> String {
+    let out = cluster.cli(args);
+    assert!(
+        out.status.success(),
+        "quiver {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The phases a partition's outputs go through, in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    Latest,
+    Pinned(u64),
+    Canary { a: u64, b: u64 },
+}
+
+impl Phase {
+    /// Whether `version` is what this phase scores record `r` with (`last`: the version of
+    /// the previous record, for the working copy, whose versions only grow).
+    fn admits(self, r: &Row, version: u64, last: u64) -> bool {
+        match self {
+            Phase::Latest => version >= last,
+            Phase::Pinned(v) => version == v,
+            Phase::Canary { a, b } => {
+                let on_b = f64::from(bucket(r)) < CANARY * 100.0;
+                version == if on_b { b } else { a }
+            }
+        }
+    }
+}
+
+#[test]
+fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
+    let mut cluster = Cluster::on_loopback(2);
+    let a = rows(0, 0x9E37_79B9_7F4A_7C15);
+    let b = rows(1_000_000, 0xD1B5_4A32_D192_ED03);
+    let spec = write_job(cluster.dir.path(), &[("a.csv", &a), ("b.csv", &b)]);
+    cluster.submit_spec(&spec);
+
+    // Two versions, pinned with aliases so retention keeps them while we swap.
+    let start = Instant::now();
+    let (v1, v2) = loop {
+        let text = ok(&cluster, &["model", "list", "job-1", "--json"]);
+        let list: Value = serde_json::from_str(&text).unwrap();
+        let ids: Vec<u64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["version"].as_u64())
+            .collect();
+        if ids.len() >= 2 {
+            break (ids[ids.len() - 2], ids[ids.len() - 1]);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no versions: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    ok(
+        &cluster,
+        &["model", "alias", "job-1", "clf", "keep-a", &v1.to_string()],
+    );
+    ok(
+        &cluster,
+        &["model", "alias", "job-1", "clf", "keep-b", &v2.to_string()],
+    );
+    let (s1, s2) = (v1.to_string(), v2.to_string());
+    let swaps: [&[&str]; 4] = [
+        &["model", "deploy", "job-1", "clf", &s1],
+        &["model", "deploy", "job-1", "clf", &s2, "--canary", "30"],
+        &["model", "promote", "job-1", "clf"],
+        &["model", "rollback", "job-1", "clf"],
+    ];
+    for swap in swaps {
+        let said = ok(&cluster, swap);
+        assert!(said.contains("serves"), "{said}");
+    }
+    let status = ok(&cluster, &["model", "status", "job-1", "--json"]);
+    let status: Value = serde_json::from_str(&status).unwrap();
+    let stage = &status[0];
+    assert_eq!(stage["stage"], "clf", "{status}");
+    assert!(
+        stage["serving"].as_str().unwrap().contains("canary"),
+        "{status}"
+    );
+    let served: Vec<u64> = stage["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["scored"].as_u64() > Some(0))
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert!(served.contains(&v1) && served.contains(&v2), "{status}");
+    cluster.wait_for_finish();
+
+    let out = read_committed_rows(&cluster.dir.path().join("out"));
+    let mut by_id: BTreeMap<i64, u64> = BTreeMap::new();
+    for row in &out {
+        let id = row["id"].as_i64().unwrap();
+        let version = row["model_version"].as_u64().unwrap();
+        assert!(by_id.insert(id, version).is_none(), "id {id} scored twice");
+    }
+    assert_eq!(by_id.len(), 2 * ROWS, "every record scored exactly once");
+
+    let phases = [
+        Phase::Latest,
+        Phase::Pinned(v1),
+        Phase::Canary { a: v1, b: v2 },
+        Phase::Pinned(v2),
+        Phase::Canary { a: v1, b: v2 },
+    ];
+    for (file, input) in [("a.csv", &a), ("b.csv", &b)] {
+        let (mut phase, mut last) = (0, 0);
+        for r in input.iter() {
+            let version = by_id[&r.id];
+            if !phases[phase].admits(r, version, last) {
+                phase += 1;
+                assert!(
+                    phase < phases.len() && phases[phase].admits(r, version, last),
+                    "{file}: record {} scored by {version} fits neither {:?} nor the next phase",
+                    r.id,
+                    phases[phase - 1]
+                );
+            }
+            last = version;
+        }
+        assert_eq!(
+            phase,
+            phases.len() - 1,
+            "{file}: the swaps did not all take effect"
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! What a job's learners serve, and swaps (design §6, "Swaps ride on barriers"): `quiver
+//! model deploy / promote / rollback / ab` build the next serving table, every node of the
+//! job loads its versions (`ToNode::PrepareServing`), then the table is in force: every
+//! checkpoint trigger carries its epoch, each learner partition switches when the first
+//! barrier of the new epoch passes through it, and the swap is done when that checkpoint
+//! completes. Each checkpoint knows the table its barrier carried, so a recovery serves
+//! what the restored checkpoint served.
+
+use super::Cluster;
+use quiver_protocol::messages::{JobState, ToNode};
+use quiver_protocol::models::{
+    ModelStatus, ServedVersion, Serving, ServingTable, SplitKind, StageStatus, SwapChange,
+    SwapReport, VersionStatus,
+};
+use quiver_protocol::plan::{OperatorKind, ParameterPlan};
+use quiver_protocol::spec::StageKind;
+use quiver_protocol::{CheckpointId, Generation, JobId, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// Who waits for a swap.
+pub(crate) type SwapWaiter = oneshot::Sender<Result<SwapReport, String>>;
+
+/// A swap on its way.
+struct Swap {
+    stage: String,
+    /// It goes back to what the stage served before (its history shrinks).
+    rollback: bool,
+    table: ServingTable,
+    /// Nodes that have not loaded its versions yet.
+    loading: BTreeSet<NodeId>,
+    started: Instant,
+    waiter: SwapWaiter,
+}
+
+/// A job's serving tables and the swaps under way.
+#[derive(Default)]
+pub(super) struct ServingState {
+    /// The table in force: triggers carry its epoch.
+    current: ServingTable,
+    /// Every table that was in force, by epoch.
+    tables: BTreeMap<u64, ServingTable>,
+    /// The epoch each triggered checkpoint's barrier carried.
+    carried: BTreeMap<CheckpointId, u64>,
+    /// A swap whose versions the nodes are loading.
+    loading: Option<Swap>,
+    /// Swaps in force, waiting for a checkpoint that carried them to complete.
+    switching: Vec<Swap>,
+    /// What each stage served before each change, for rollbacks.
+    history: BTreeMap<String, Vec<Serving>>,
+}
+
+impl ServingState {
+    /// The epoch the next barrier carries; `checkpoint` is triggered with it.
+    pub(super) fn carry(&mut self, checkpoint: CheckpointId) -> u64 {
+        self.carried.insert(checkpoint, self.current.epoch);
+        self.current.epoch
+    }
+
+    /// The table a deployment restoring `checkpoint` starts with (the table in force now
+    /// without a checkpoint: the job's start).
+    pub(super) fn restored(&mut self, checkpoint: Option<CheckpointId>) -> ServingTable {
+        let table = checkpoint
+            .and_then(|c| self.carried.get(&c))
+            .and_then(|e| self.tables.get(e))
+            .cloned()
+            .unwrap_or_default();
+        self.current = table.clone();
+        self.fail_all("the job recovered before the swap completed; run it again");
+        table
+    }
+
+    /// Every version a table in force named (kept restorable beside aliased ones).
+    pub(super) fn served_versions(&self) -> Vec<(String, CheckpointId)> {
+        let tables = self.tables.values().chain([&self.current]);
+        let mut served: Vec<_> = tables
+            .flat_map(|t| t.stages.iter())
+            .flat_map(|(stage, s)| s.versions().into_iter().map(|v| (stage.clone(), v)))
+            .collect();
+        served.sort();
+        served.dedup();
+        served
+    }
+
+    /// Checkpoint `checkpoint` completed: the swaps its barrier carried are done.
+    pub(super) fn completed(&mut self, checkpoint: CheckpointId) {
+        let Some(&epoch) = self.carried.get(&checkpoint) else {
+            return;
+        };
+        let (done, waiting): (Vec<Swap>, Vec<Swap>) = std::mem::take(&mut self.switching)
+            .into_iter()
+            .partition(|s| s.table.epoch <= epoch);
+        self.switching = waiting;
+        for swap in done {
+            let report = SwapReport {
+                serving: swap.table.of(&swap.stage).clone(),
+                stage: swap.stage,
+                epoch: swap.table.epoch,
+                checkpoint,
+                elapsed_ms: swap.started.elapsed().as_millis() as u64,
+            };
+            let _ = swap.waiter.send(Ok(report));
+        }
+        self.carried = self
+            .carried
+            .split_off(&CheckpointId(checkpoint.0.saturating_sub(64)));
+    }
+
+    /// Answers every waiting swap with `why`.
+    pub(super) fn fail_all(&mut self, why: &str) {
+        let loading = self.loading.take();
+        for swap in loading.into_iter().chain(self.switching.drain(..)) {
+            let _ = swap.waiter.send(Err(why.to_string()));
+        }
+    }
+}
+
+/// What `change` makes stage `stage` serve, from what it serves now (`history`: what it
+/// served before).
+fn next_serving(
+    now: &Serving,
+    history: &[Serving],
+    change: &SwapChange,
+) -> Result<Serving, String> {
+    let percent = |p: f64, what: &str| {
+        if p > 0.0 && p < 100.0 {
+            Ok(p)
+        } else {
+            Err(format!(
+                "{what} {p} must be a percentage strictly between 0 and 100"
+            ))
+        }
+    };
+    match change {
+        SwapChange::Deploy {
+            version,
+            canary: None,
+        } => Ok(Serving::Pinned(*version)),
+        SwapChange::Deploy {
+            version,
+            canary: Some(p),
+        } => Ok(Serving::Split {
+            a: match now {
+                Serving::Pinned(v) => Some(*v),
+                _ => None,
+            },
+            b: *version,
+            b_percent: percent(*p, "--canary")?,
+            kind: SplitKind::Canary,
+        }),
+        SwapChange::Promote => match now {
+            Serving::Split {
+                b,
+                kind: SplitKind::Canary,
+                ..
+            } => Ok(Serving::Pinned(*b)),
+            other => Err(format!(
+                "there is no canary to promote: the stage serves {}; start one with `quiver \
+                 model deploy JOB STAGE VERSION --canary PCT`",
+                other.describe()
+            )),
+        },
+        SwapChange::Rollback => history.last().cloned().ok_or_else(|| {
+            "there is nothing to roll back to: the stage has served what it serves since the \
+             job started"
+                .to_string()
+        }),
+        SwapChange::Ab { a, b, split } => {
+            if a == b {
+                return Err(format!("--a and --b are both {a}: name two versions"));
+            }
+            Ok(Serving::Split {
+                a: Some(*a),
+                b: *b,
+                b_percent: percent(*split, "--split")?,
+                kind: SplitKind::Ab,
+            })
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts a swap: checks it, then has every node of the job load its versions. The
+    /// waiter is answered when the checkpoint that switched every partition completes.
+    pub(crate) fn request_swap(
+        &mut self,
+        job: JobId,
+        stage: &str,
+        change: SwapChange,
+        waiter: SwapWaiter,
+    ) {
+        match self.start_swap(job, stage, &change) {
+            Ok(swap) => {
+                let (table, nodes) = (swap.0, swap.1);
+                let Some(entry) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                let generation = entry.record.generation;
+                entry.serving.loading = Some(Swap {
+                    stage: stage.to_string(),
+                    rollback: matches!(change, SwapChange::Rollback),
+                    table: table.clone(),
+                    loading: nodes.iter().copied().collect(),
+                    started: Instant::now(),
+                    waiter,
+                });
+                for node in nodes {
+                    self.send(
+                        node,
+                        ToNode::PrepareServing {
+                            job,
+                            generation,
+                            table: table.clone(),
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                let _ = waiter.send(Err(e));
+            }
+        }
+    }
+
+    /// The next table of a swap and the nodes that must load it.
+    fn start_swap(
+        &mut self,
+        job: JobId,
+        stage: &str,
+        change: &SwapChange,
+    ) -> Result<(ServingTable, Vec<NodeId>), String> {
+        let entry = self
+            .jobs
+            .get(&job)
+            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        if entry.record.state != JobState::Running {
+            return Err(format!(
+                "{job} is {:?}: models are swapped in running jobs only",
+                entry.record.state
+            ));
+        }
+        let shards = ParameterPlan::shards_name(stage);
+        if !entry.plan.operators.iter().any(|o| o.name == shards) {
+            let learners: Vec<&str> = entry
+                .plan
+                .operators
+                .iter()
+                .filter_map(|o| o.name.strip_suffix("/params"))
+                .collect();
+            return Err(if learners.is_empty() {
+                format!(
+                    "{job} has no learner with parameter servers (logistic_regression or \
+                     linear_regression in a job with checkpoint_interval), so it has no versions \
+                     to serve"
+                )
+            } else {
+                format!(
+                    "{job} has no learner {stage:?} with parameter servers; it has: {}",
+                    learners.join(", ")
+                )
+            });
+        }
+        if entry.serving.loading.is_some() || !entry.serving.switching.is_empty() {
+            return Err(format!(
+                "a swap of {job} is under way: wait for it (see `quiver model status {job}`)"
+            ));
+        }
+        let now = entry.serving.current.of(stage);
+        let history = entry
+            .serving
+            .history
+            .get(stage)
+            .map_or(&[][..], Vec::as_slice);
+        let serving = next_serving(now, history, change)?;
+        let registered: BTreeSet<CheckpointId> = self
+            .registry
+            .versions(job)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|v| v.stage == stage)
+            .map(|v| v.version)
+            .collect();
+        if let Some(missing) = serving
+            .versions()
+            .into_iter()
+            .find(|v| !registered.contains(v))
+        {
+            return Err(format!(
+                "stage {stage:?} of {job} has no version {missing}: see `quiver model list {job}`"
+            ));
+        }
+        let mut table = entry.serving.current.clone();
+        let newest = entry.serving.tables.keys().max().copied().unwrap_or(0);
+        table.epoch = newest.max(table.epoch) + 1;
+        match serving {
+            Serving::Latest => table.stages.remove(stage),
+            serving => table.stages.insert(stage.to_string(), serving),
+        };
+        let nodes = entry
+            .assignment
+            .as_ref()
+            .map(|a| a.nodes.iter().map(|(n, _)| *n).collect())
+            .unwrap_or_default();
+        Ok((table, nodes))
+    }
+
+    /// A node loaded (or failed to load) the versions of a swap's table: once every node
+    /// did, the table is in force.
+    pub(crate) fn serving_prepared(
+        &mut self,
+        node: NodeId,
+        job: JobId,
+        generation: Generation,
+        epoch: u64,
+        result: Result<(), String>,
+    ) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        if entry.record.generation != generation {
+            return;
+        }
+        let Some(swap) = entry.serving.loading.as_mut() else {
+            return;
+        };
+        if swap.table.epoch != epoch {
+            return;
+        }
+        if let Err(why) = result {
+            let why = format!("{node} cannot load the versions: {why}");
+            entry.serving.fail_all(&why);
+            return;
+        }
+        swap.loading.remove(&node);
+        if !swap.loading.is_empty() {
+            return;
+        }
+        let Some(swap) = entry.serving.loading.take() else {
+            return;
+        };
+        let serving = &mut entry.serving;
+        let before = serving.current.of(&swap.stage).clone();
+        let history = serving.history.entry(swap.stage.clone()).or_default();
+        if swap.rollback {
+            history.pop();
+        } else {
+            history.push(before);
+        }
+        serving.current = swap.table.clone();
+        serving.tables.insert(swap.table.epoch, swap.table.clone());
+        tracing::info!(
+            "{job}: stage {} serves {} from the next barrier (epoch {})",
+            swap.stage,
+            swap.table.of(&swap.stage).describe(),
+            swap.table.epoch
+        );
+        serving.switching.push(swap);
+        self.pin_served(job);
+    }
+
+    /// Keeps the versions the job serves restorable: names them with aliases
+    /// (`champion`: the version every key gets; `challenger`: a canary's) and prunes.
+    fn pin_served(&mut self, job: JobId) {
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
+        for (stage, serving) in &entry.serving.current.stages {
+            let (champion, challenger) = match serving {
+                Serving::Latest => (None, None),
+                Serving::Pinned(v) => (Some(*v), None),
+                Serving::Split { a, b, kind, .. } => match kind {
+                    SplitKind::Canary => (*a, Some(*b)),
+                    SplitKind::Ab => (None, None),
+                },
+            };
+            if let Some(v) = champion {
+                if let Err(e) = self.registry.set_alias(job, stage, "champion", v) {
+                    tracing::warn!("{job}: cannot alias {v} of {stage} champion: {e}");
+                }
+            }
+            if let Some(v) = challenger {
+                if let Err(e) = self.registry.set_alias(job, stage, "challenger", v) {
+                    tracing::warn!("{job}: cannot alias {v} of {stage} challenger: {e}");
+                }
+            }
+        }
+        self.prune_checkpoints(job);
+    }
+}
+
+impl Cluster {
+    /// `quiver model status`: what each learner with parameter servers serves, per
+    /// partition, with the figures of every version its partitions scored with.
+    pub(crate) fn model_status(&self, job: JobId) -> Result<ModelStatus, String> {
+        let entry = self
+            .jobs
+            .get(&job)
+            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        let registered = self.registry.versions(job).map_err(|e| e.to_string())?;
+        let served: Vec<&ServedVersion> = entry.tasks.values().flat_map(|t| &t.served).collect();
+        let stages = entry
+            .plan
+            .operators
+            .iter()
+            .filter_map(|o| o.name.strip_suffix("/params"))
+            .map(|stage| {
+                let classifier = entry.plan.operators.iter().any(|o| {
+                    o.name == stage
+                        && matches!(&o.kind, OperatorKind::Stage(s)
+                            if matches!(s.kind, StageKind::LogisticRegression(_)))
+                });
+                let of_stage: Vec<&&ServedVersion> =
+                    served.iter().filter(|s| s.stage == stage).collect();
+                let mut partitions: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+                let mut versions: BTreeMap<u64, ServedVersion> = BTreeMap::new();
+                for s in &of_stage {
+                    if s.current {
+                        partitions.entry(s.partition).or_default().push(s.version);
+                    }
+                    let sum = versions.entry(s.version).or_default();
+                    sum.current |= s.current;
+                    sum.scored += s.scored;
+                    sum.labelled += s.labelled;
+                    sum.loss_sum += s.loss_sum;
+                    sum.correct += s.correct;
+                    sum.scoring_us += s.scoring_us;
+                }
+                let current_total: u64 = versions
+                    .values()
+                    .filter(|v| v.current)
+                    .map(|v| v.scored)
+                    .sum();
+                let ratio = |a: f64, b: u64| (b > 0).then(|| a / b as f64);
+                StageStatus {
+                    stage: stage.to_string(),
+                    serving: entry.serving.current.of(stage).clone(),
+                    aliases: registered
+                        .iter()
+                        .filter(|v| v.stage == stage)
+                        .flat_map(|v| v.aliases.iter().map(|a| (a.clone(), v.version.0)))
+                        .collect(),
+                    partitions: partitions.into_iter().collect(),
+                    versions: versions
+                        .into_iter()
+                        .map(|(version, v)| VersionStatus {
+                            version,
+                            scored: v.scored,
+                            share: if v.current {
+                                ratio(v.scored as f64, current_total).unwrap_or(0.0)
+                            } else {
+                                0.0
+                            },
+                            labelled: v.labelled,
+                            loss: ratio(v.loss_sum, v.labelled),
+                            accuracy: classifier
+                                .then(|| ratio(v.correct as f64, v.labelled))
+                                .flatten(),
+                            latency_us: ratio(v.scoring_us as f64, v.scored),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(ModelStatus {
+            job,
+            epoch: entry.serving.current.epoch,
+            stages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(c: u64) -> CheckpointId {
+        CheckpointId(c)
+    }
+
+    #[test]
+    fn deploy_canary_promote_and_rollback_move_between_servings() {
+        let deploy = |version, canary| SwapChange::Deploy {
+            version: v(version),
+            canary,
+        };
+        let pinned = next_serving(&Serving::Latest, &[], &deploy(3, None)).unwrap();
+        assert_eq!(pinned, Serving::Pinned(v(3)));
+        let canary = next_serving(&pinned, &[], &deploy(5, Some(10.0))).unwrap();
+        assert_eq!(
+            canary,
+            Serving::Split {
+                a: Some(v(3)),
+                b: v(5),
+                b_percent: 10.0,
+                kind: SplitKind::Canary
+            }
+        );
+        assert_eq!(
+            next_serving(&canary, &[], &SwapChange::Promote).unwrap(),
+            Serving::Pinned(v(5))
+        );
+        assert!(next_serving(&pinned, &[], &SwapChange::Promote).is_err());
+        let history = [Serving::Latest, pinned.clone()];
+        assert_eq!(
+            next_serving(&canary, &history, &SwapChange::Rollback).unwrap(),
+            pinned
+        );
+        assert!(next_serving(&Serving::Latest, &[], &SwapChange::Rollback).is_err());
+        for bad in [0.0, 100.0, -1.0, f64::NAN] {
+            assert!(
+                next_serving(&pinned, &[], &deploy(5, Some(bad))).is_err(),
+                "{bad}"
+            );
+        }
+        let ab = SwapChange::Ab {
+            a: v(2),
+            b: v(2),
+            split: 30.0,
+        };
+        assert!(next_serving(&Serving::Latest, &[], &ab).is_err());
+    }
+
+    #[test]
+    fn a_swap_completes_with_the_first_checkpoint_that_carried_it() {
+        let mut state = ServingState::default();
+        assert_eq!(state.carry(v(1)), 0);
+        let (tx, mut rx) = oneshot::channel();
+        let table = ServingTable {
+            epoch: 1,
+            stages: BTreeMap::from([("clf".to_string(), Serving::Pinned(v(1)))]),
+        };
+        state.current = table.clone();
+        state.tables.insert(1, table.clone());
+        state.switching.push(Swap {
+            stage: "clf".into(),
+            rollback: false,
+            table,
+            loading: BTreeSet::new(),
+            started: Instant::now(),
+            waiter: tx,
+        });
+        // Checkpoint 1 was triggered before the swap: completing it switches nothing.
+        state.completed(v(1));
+        assert!(rx.try_recv().is_err());
+        assert_eq!(state.carry(v(2)), 1);
+        state.completed(v(2));
+        let report = rx.try_recv().unwrap().unwrap();
+        assert_eq!((report.checkpoint, report.epoch), (v(2), 1));
+        // A recovery from checkpoint 1 serves what checkpoint 1 served.
+        assert_eq!(state.restored(Some(v(1))).epoch, 0);
+        assert_eq!(state.current.epoch, 0);
+        state.carry(v(3));
+        assert_eq!(state.restored(Some(v(2))).stages.len(), 1);
+    }
+}

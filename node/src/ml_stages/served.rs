@@ -1,0 +1,235 @@
+//! What a learner partition with parameter servers scores with (design §6, "Swaps ride on
+//! barriers"): its working copy (the latest version, the default), a registered version,
+//! or two versions split by record hash (a canary, an A/B). The choice changes only at a
+//! barrier that carries a new serving epoch, so every record before that barrier is scored
+//! by the old choice and every record after by the new one. Training goes on on the working
+//! copy whatever is served.
+//!
+//! It also keeps, per version, what the partition scored with it (records, labelled
+//! records, summed loss, correct predictions, time), for `quiver model status`.
+
+use super::columns::data_error;
+use super::learner::MakeModel;
+use crate::operator::OperatorError;
+use crate::parameters::JobServing;
+use quiver_ml::{Prediction, SharedParameters};
+use quiver_protocol::batch::{Batch, Column};
+use quiver_protocol::keygroup::{key_hash_codes, murmur_hash};
+use quiver_protocol::models::{ServedVersion, Serving};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Versions whose figures are kept besides those served now (the working copy moves to a
+/// new version at every barrier).
+const KEPT_VERSIONS: usize = 16;
+
+/// Which model scores a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Scorer {
+    /// The working copy.
+    Working,
+    /// A registered version.
+    Version(u64),
+}
+
+/// A learner partition's serving choice, its models of registered versions and its figures.
+pub(super) struct Served<L> {
+    stage: String,
+    partition: u32,
+    serving: Arc<JobServing>,
+    epoch: u64,
+    choice: Serving,
+    /// Models of the registered versions the choice names, built at the first row that
+    /// needs them (the row gives the dimension).
+    models: BTreeMap<u64, L>,
+    figures: BTreeMap<u64, ServedVersion>,
+    /// Records per version in the batch under way.
+    in_batch: Vec<(u64, u64)>,
+}
+
+impl<L: SharedParameters> Served<L> {
+    /// Partition `partition` of `stage`, serving its working copy until a barrier says
+    /// otherwise.
+    pub(super) fn new(stage: &str, partition: u32, serving: Arc<JobServing>) -> Self {
+        let mut served = Served {
+            stage: stage.to_string(),
+            partition,
+            serving,
+            epoch: u64::MAX,
+            choice: Serving::Latest,
+            models: BTreeMap::new(),
+            figures: BTreeMap::new(),
+            in_batch: Vec::new(),
+        };
+        // The deployment's table (epoch of the checkpoint it restores, or 0).
+        if let Some(epoch) = served.serving.first_epoch() {
+            // A table the node loaded names versions it loaded: nothing can fail here.
+            let _ = served.switch(epoch);
+        }
+        served
+    }
+
+    /// A barrier carried serving epoch `epoch`: switches to its table when it is new.
+    pub(super) fn switch(&mut self, epoch: u64) -> Result<(), OperatorError> {
+        if epoch == self.epoch {
+            return Ok(());
+        }
+        let table = self.serving.table(epoch).ok_or_else(|| {
+            OperatorError::State(format!(
+                "stage \"{}\": serving table {epoch} was not loaded on this node",
+                self.stage
+            ))
+        })?;
+        self.choice = table.of(&self.stage).clone();
+        let keep = self.choice.versions();
+        self.models.retain(|v, _| keep.iter().any(|k| k.0 == *v));
+        self.epoch = epoch;
+        Ok(())
+    }
+
+    /// Per record of `batch`, its bucket in [0, 10000) by record hash, when the choice
+    /// splits records (`None` otherwise).
+    pub(super) fn buckets(&self, batch: &Batch) -> Option<Vec<u32>> {
+        if !matches!(self.choice, Serving::Split { .. }) {
+            return None;
+        }
+        let columns: Vec<&Column> = batch.columns().iter().collect();
+        let codes = key_hash_codes(&columns, batch.len());
+        Some(
+            codes
+                .into_iter()
+                .map(|c| murmur_hash(c) as u32 % 10_000)
+                .collect(),
+        )
+    }
+
+    /// Who scores a record in `bucket`.
+    pub(super) fn scorer(&self, bucket: Option<u32>) -> Scorer {
+        match (&self.choice, bucket) {
+            (Serving::Latest, _) => Scorer::Working,
+            (Serving::Pinned(v), _) => Scorer::Version(v.0),
+            (
+                Serving::Split {
+                    a, b, b_percent, ..
+                },
+                bucket,
+            ) => {
+                let on_b = bucket.is_some_and(|k| f64::from(k) < b_percent * 100.0);
+                match (on_b, a) {
+                    (true, _) => Scorer::Version(b.0),
+                    (false, Some(a)) => Scorer::Version(a.0),
+                    (false, None) => Scorer::Working,
+                }
+            }
+        }
+    }
+
+    /// The model of registered version `version` for rows of dimension `dim`.
+    pub(super) fn model(
+        &mut self,
+        version: u64,
+        dim: usize,
+        make: &MakeModel<L>,
+    ) -> Result<&L, OperatorError> {
+        if !self.models.contains_key(&version) {
+            let values = self.serving.values(&self.stage, version).ok_or_else(|| {
+                OperatorError::State(format!(
+                    "stage \"{}\": version {version} was not loaded on this node",
+                    self.stage
+                ))
+            })?;
+            let mut model = make(dim).map_err(|e| data_error(&self.stage, e))?;
+            let len = model.parameter_len();
+            if values.len() > len {
+                return Err(OperatorError::Config(format!(
+                    "stage \"{}\": version {version} has {} parameters, a model for these rows \
+                     {len}: it was trained on rows of another dimension",
+                    self.stage,
+                    values.len()
+                )));
+            }
+            let mut vector = values.to_vec();
+            vector.resize(len, 0.0);
+            model
+                .read_parameters(&vector)
+                .map_err(|e| data_error(&self.stage, e))?;
+            self.models.insert(version, model);
+        }
+        self.models
+            .get(&version)
+            .ok_or_else(|| data_error(&self.stage, "a served model went missing"))
+    }
+
+    /// Notes a record `version` scored: `prediction` against `label`.
+    pub(super) fn note(
+        &mut self,
+        version: u64,
+        prediction: Option<&Prediction>,
+        label: Option<f64>,
+        classifier: bool,
+    ) {
+        match self.in_batch.iter_mut().find(|(v, _)| *v == version) {
+            Some((_, n)) => *n += 1,
+            None => self.in_batch.push((version, 1)),
+        }
+        let figures = self.figures.entry(version).or_default();
+        figures.scored += 1;
+        let (Some(p), Some(y)) = (prediction, label) else {
+            return;
+        };
+        figures.labelled += 1;
+        if classifier {
+            let p1 = p.probability.unwrap_or(p.value).clamp(1e-15, 1.0 - 1e-15);
+            figures.loss_sum -= if y == 1.0 { p1.ln() } else { (1.0 - p1).ln() };
+            figures.correct += u64::from(p.value == y);
+        } else {
+            figures.loss_sum += (p.value - y) * (p.value - y);
+        }
+    }
+
+    /// The batch under way took `micros`: shared over its records' versions.
+    pub(super) fn end_batch(&mut self, micros: u64, working: u64) {
+        let total: u64 = self.in_batch.iter().map(|(_, n)| n).sum();
+        for (version, n) in std::mem::take(&mut self.in_batch) {
+            if let Some(f) = self.figures.get_mut(&version) {
+                f.scoring_us += micros * n / total.max(1);
+            }
+        }
+        // Forget the oldest versions no longer served.
+        let serving = self.serving_now(working);
+        while self.figures.len() > KEPT_VERSIONS + serving.len() {
+            let oldest = self.figures.keys().find(|v| !serving.contains(v)).copied();
+            match oldest {
+                Some(v) => self.figures.remove(&v),
+                None => break,
+            };
+        }
+    }
+
+    /// The versions scoring now (`working`: the working copy's version).
+    fn serving_now(&self, working: u64) -> Vec<u64> {
+        let mut now: Vec<u64> = self.choice.versions().iter().map(|v| v.0).collect();
+        if matches!(
+            self.choice,
+            Serving::Latest | Serving::Split { a: None, .. }
+        ) {
+            now.push(working);
+        }
+        now
+    }
+
+    /// Its figures per version (`working`: the working copy's version).
+    pub(super) fn report(&self, working: u64) -> Vec<ServedVersion> {
+        let now = self.serving_now(working);
+        self.figures
+            .iter()
+            .map(|(&version, f)| ServedVersion {
+                stage: self.stage.clone(),
+                partition: self.partition,
+                version,
+                current: now.contains(&version),
+                ..f.clone()
+            })
+            .collect()
+    }
+}
