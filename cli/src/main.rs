@@ -245,9 +245,10 @@ pub(crate) enum ModelCommand {
     Status {
         /// The job id (`job-3` or `3`).
         job: String,
-        /// Print JSON: an array of stages with `stage`, `serving`, `aliases`, `partitions`
-        /// and `versions` (`version`, `scored`, `share`, `labelled`, `loss`, `accuracy`,
-        /// `latency_us`).
+        /// Print JSON: `{job, epoch, stages, events}`; each stage with `stage`, `serving`,
+        /// `aliases`, `partitions` and `versions` (`version`, `latest`, `scored`, `share`,
+        /// `labelled`, `loss`, `accuracy`, `latency_us`); `events`: the guards' and update
+        /// policies' recent decisions.
         #[arg(long)]
         json: bool,
     },

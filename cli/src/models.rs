@@ -150,7 +150,7 @@ async fn swap(
     Ok(())
 }
 
-/// `quiver model status --json`: one object per stage.
+/// `quiver model status --json`: `{stages: [...], events: [...]}`, one object per stage.
 fn status_json(status: &ModelStatus) -> Value {
     let stages: Vec<Value> = status
         .stages
@@ -165,6 +165,7 @@ fn status_json(status: &ModelStatus) -> Value {
                 }).collect::<Vec<_>>(),
                 "versions": s.versions.iter().map(|v| json!({
                     "version": v.version,
+                    "latest": v.latest,
                     "scored": v.scored,
                     "share": v.share,
                     "labelled": v.labelled,
@@ -175,7 +176,7 @@ fn status_json(status: &ModelStatus) -> Value {
             })
         })
         .collect();
-    Value::Array(stages)
+    json!({"job": status.job.to_string(), "epoch": status.epoch, "stages": stages, "events": status.events})
 }
 
 /// `quiver model status`: per stage, what it serves, per partition, and per version.
@@ -212,7 +213,7 @@ fn status_table(status: &ModelStatus) -> String {
         }
         let _ = writeln!(
             out,
-            "  {:<10} {:>12} {:>7} {:>10} {:>10} {:>9} {:>9}",
+            "  {:<19} {:>12} {:>7} {:>10} {:>10} {:>9} {:>9}",
             "version", "scored", "share", "labelled", "loss", "accuracy", "µs/rec"
         );
         for v in &s.versions {
@@ -221,8 +222,12 @@ fn status_table(status: &ModelStatus) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<10} {:>12} {:>6.1}% {:>10} {:>10} {:>9} {:>9}",
-                format!("chk-{}", v.version),
+                "  {:<19} {:>12} {:>6.1}% {:>10} {:>10} {:>9} {:>9}",
+                format!(
+                    "chk-{}{}",
+                    v.version,
+                    if v.latest { " (latest)" } else { "" }
+                ),
                 thousands(v.scored),
                 100.0 * v.share,
                 thousands(v.labelled),

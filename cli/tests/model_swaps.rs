@@ -193,7 +193,7 @@ fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
     }
     let status = ok(&cluster, &["model", "status", "job-1", "--json"]);
     let status: Value = serde_json::from_str(&status).unwrap();
-    let stage = &status[0];
+    let stage = &status["stages"][0];
     assert_eq!(stage["stage"], "clf", "{status}");
     assert!(
         stage["serving"].as_str().unwrap().contains("canary"),

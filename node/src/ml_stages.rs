@@ -43,6 +43,7 @@
 //!   mini-batch).
 
 mod columns;
+mod drift_watch;
 mod feature_hasher;
 mod features;
 mod kmeans;

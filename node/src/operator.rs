@@ -176,6 +176,11 @@ pub trait Operator: Send + 'static {
         0
     }
 
+    /// Drifts a learner detected on the column of its drift policy since it was built.
+    fn drifts(&self) -> u64 {
+        0
+    }
+
     /// What a learner partition scored per version it served (empty for other operators).
     fn served(&self) -> Vec<quiver_protocol::models::ServedVersion> {
         Vec::new()

@@ -146,6 +146,7 @@ fn logistic_regression_reads_a_sparse_vector_column() {
         global_batch_size: 1,
         fit_intercept: true,
         outputs: LearnerColumns::default(),
+        policy: Default::default(),
     });
     let input = [("v", ValueType::Sparse), ("y", ValueType::I64)];
     let out = run(&mut *build_kind(kind, &input), &rows, 8);

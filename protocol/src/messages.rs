@@ -304,6 +304,9 @@ pub struct TaskMetrics {
     /// Model updates the task's learners refused since it started, because they would have
     /// made a model non-finite (the rows were still scored).
     pub refused_updates: u64,
+    /// Drifts the task's learners detected on the column of their `update = { on = "drift" }`
+    /// policy since the task started.
+    pub drifts: u64,
     /// The last checkpoint's alignment: first barrier in to all barriers in, µs.
     pub last_align_us: u64,
     /// The last checkpoint's pause to copy the task's state (encoding runs in the background), µs.
@@ -332,6 +335,7 @@ impl TaskMetrics {
         self.state_entries += other.state_entries;
         self.state_expired += other.state_expired;
         self.refused_updates += other.refused_updates;
+        self.drifts += other.drifts;
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
         self.last_snapshot_bytes += other.last_snapshot_bytes;

@@ -189,6 +189,9 @@ pub struct ServedVersion {
     pub partition: u32,
     /// The version (0: an untrained model).
     pub version: u64,
+    /// Scored by the working copy at that version (the latest), not by the registered
+    /// version loaded from the registry.
+    pub latest: bool,
     /// Whether the partition still scores with it.
     pub current: bool,
     /// Records scored.
@@ -209,6 +212,9 @@ pub struct ServedVersion {
 pub struct VersionStatus {
     /// The version.
     pub version: u64,
+    /// These are the figures of the working copy while it was at that version (serving the
+    /// latest), not of the registered version.
+    pub latest: bool,
     /// Records scored by it over every partition.
     pub scored: u64,
     /// Its share of the stage's records scored by the versions served now.
@@ -247,6 +253,8 @@ pub struct ModelStatus {
     pub epoch: u64,
     /// Its learner stages with parameter servers.
     pub stages: Vec<StageStatus>,
+    /// Recent automatic decisions (guards, update policies), oldest first.
+    pub events: Vec<String>,
 }
 
 /// Whether `alias` is a valid alias name: `[a-z][a-z0-9_-]*`, at most 64 bytes.

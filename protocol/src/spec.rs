@@ -23,10 +23,11 @@ mod stage;
 pub use duration::{parse_duration, DurationError};
 pub use error::SpecError;
 pub use ml::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer,
-    LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
-    StandardScalerStage, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT,
-    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, MODEL_VERSION, PREDICTION, PROBABILITY,
+    DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
+    LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
+    MfModel, OneHotStage, ServingPolicy, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
+    CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, MODEL_VERSION,
+    PREDICTION, PROBABILITY,
 };
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
@@ -192,6 +193,17 @@ pub enum StageKind {
     KMeans(KMeansStage),
     /// `kind = "matrix_factorization"`.
     MatrixFactorization(MatrixFactorizationStage),
+}
+
+impl StageKind {
+    /// The serving policies of a learner with additive parameters (`None` for other kinds).
+    pub fn serving_policy(&self) -> Option<&ServingPolicy> {
+        match self {
+            StageKind::LogisticRegression(s) => Some(&s.policy),
+            StageKind::LinearRegression(s) => Some(&s.policy),
+            _ => None,
+        }
+    }
 }
 
 /// `kind = "aggregate"`: keyed aggregates, running or windowed.
@@ -414,11 +426,27 @@ impl JobSpec {
             read_operators(&top, "stage", false, |f, name| stage::parse(f, name, &cx))?;
         let sinks = read_operators(&top, "sink", true, |f, name| sink::parse(f, name, &cx))?;
         let sinks = graph::resolve(&sources, &mut stages, sinks)?;
+        let checkpoint_interval = job.duration("checkpoint_interval", true)?;
+        if checkpoint_interval.is_none() {
+            if let Some(stage) = stages
+                .iter()
+                .find(|s| s.kind.serving_policy().is_some_and(|p| p.is_set()))
+            {
+                return Err(SpecError::Invalid {
+                    at: format!("stage \"{}\"", stage.name),
+                    field: "guard / update".into(),
+                    value: "a policy".into(),
+                    allowed: "none in a job without checkpoints: policies act on the versions \
+                              of parameter servers, which need job.checkpoint_interval (e.g. \"1s\")"
+                        .into(),
+                });
+            }
+        }
         Ok(JobSpec {
             name: name.to_string(),
             parallelism,
             max_parallelism,
-            checkpoint_interval: job.duration("checkpoint_interval", true)?,
+            checkpoint_interval,
             state_ttl: job.positive_duration_at_most("state_ttl", MAX_STATE_TTL)?,
             sources,
             stages,

@@ -196,6 +196,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             global_batch_size: 1,
             fit_intercept: true,
             outputs: LearnerColumns::default(),
+            policy: Default::default(),
         })
     );
     assert_eq!(
@@ -210,6 +211,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             fit_intercept: true,
             center_label: true,
             outputs: LearnerColumns::default(),
+            policy: Default::default(),
         })
     );
     assert_eq!(

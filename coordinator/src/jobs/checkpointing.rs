@@ -46,6 +46,7 @@ impl Cluster {
         if self.is_publishing_stop(job) {
             return self.stop_tick(job);
         }
+        self.serving_tick(job);
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };

@@ -6,16 +6,16 @@
 //! completes. Each checkpoint knows the table its barrier carried, so a recovery serves
 //! what the restored checkpoint served.
 
-use super::Cluster;
+use super::{Cluster, JobEntry};
 use quiver_protocol::messages::{JobState, ToNode};
 use quiver_protocol::models::{
     ModelStatus, ServedVersion, Serving, ServingTable, SplitKind, StageStatus, SwapChange,
     SwapReport, VersionStatus,
 };
 use quiver_protocol::plan::{OperatorKind, ParameterPlan};
-use quiver_protocol::spec::StageKind;
+use quiver_protocol::spec::{Guard, ServingPolicy, StageKind, UpdatePolicy};
 use quiver_protocol::{CheckpointId, Generation, JobId, NodeId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -49,7 +49,76 @@ pub(super) struct ServingState {
     switching: Vec<Swap>,
     /// What each stage served before each change, for rollbacks.
     history: BTreeMap<String, Vec<Serving>>,
+    /// Per stage: since when it serves what it serves, and what its policies watch.
+    watches: BTreeMap<String, Watch>,
+    /// Recent automatic decisions, for `quiver model status`.
+    events: VecDeque<String>,
+    /// Drift detections summed over the job's tasks, as last acted on.
+    drifts_seen: u64,
 }
+
+/// What a stage's guard and update policy watch since its last swap.
+struct Watch {
+    since: Instant,
+    /// The stage's figures per scorer when the swap took effect.
+    start: Figures,
+    /// The mean loss of what the swap replaced (`None`: nothing labelled).
+    replaced: Option<f64>,
+    /// The guard has yet to judge the swap.
+    guard_pending: bool,
+    /// A performance policy's first window's mean loss, and the figures at the end of the
+    /// last window judged.
+    first_window: Option<f64>,
+    window_mark: Sum,
+}
+
+/// Labelled records and summed loss.
+#[derive(Clone, Copy, Default, PartialEq, Debug)]
+struct Sum {
+    labelled: u64,
+    loss: f64,
+}
+
+impl Sum {
+    fn mean(self) -> Option<f64> {
+        (self.labelled > 0).then(|| self.loss / self.labelled as f64)
+    }
+
+    fn minus(self, earlier: Sum) -> Sum {
+        Sum {
+            labelled: self.labelled.saturating_sub(earlier.labelled),
+            loss: self.loss - earlier.loss,
+        }
+    }
+}
+
+/// A stage's figures over every partition, by scorer: (version, scored by the working
+/// copy).
+type Figures = BTreeMap<(u64, bool), Sum>;
+
+/// The figures of the scorers `keep` admits, summed; `since`: minus those at that time.
+fn total(now: &Figures, since: &Figures, keep: impl Fn(&(u64, bool)) -> bool) -> Sum {
+    let mut sum = Sum::default();
+    for (key, figures) in now.iter().filter(|(k, _)| keep(k)) {
+        let before = since.get(key).copied().unwrap_or_default();
+        let delta = figures.minus(before);
+        sum.labelled += delta.labelled;
+        sum.loss += delta.loss;
+    }
+    sum
+}
+
+/// Whether scorer `key` serves for `side`: a registered version, or (`None`) the working
+/// copy at any version.
+fn on_side(key: &(u64, bool), side: Option<CheckpointId>) -> bool {
+    match side {
+        Some(v) => *key == (v.0, false),
+        None => key.1,
+    }
+}
+
+/// How many automatic decisions `quiver model status` shows.
+const EVENTS: usize = 32;
 
 impl ServingState {
     /// The epoch the next barrier carries; `checkpoint` is triggered with it.
@@ -114,6 +183,70 @@ impl ServingState {
             let _ = swap.waiter.send(Err(why.to_string()));
         }
     }
+}
+
+/// The guard's verdict on the last swap of a stage, once the new version scored enough
+/// labelled records: `Some` rolls it back.
+fn guard_decision(
+    guard: &Guard,
+    serving: &Serving,
+    figures: &Figures,
+    watch: &mut Watch,
+) -> Option<(SwapChange, String)> {
+    if !watch.guard_pending {
+        return None;
+    }
+    let (candidate, reference) = match serving {
+        Serving::Pinned(v) => (*v, None),
+        Serving::Split { a, b, .. } => (*b, Some(*a)),
+        Serving::Latest => {
+            watch.guard_pending = false;
+            return None;
+        }
+    };
+    let new = total(figures, &watch.start, |k| on_side(k, Some(candidate)));
+    if new.labelled < guard.min_records {
+        return None;
+    }
+    watch.guard_pending = false;
+    let baseline = match reference {
+        Some(side) => total(figures, &watch.start, |k| on_side(k, side)).mean(),
+        None => watch.replaced,
+    }?;
+    let now = new.mean()?;
+    if now <= baseline * (1.0 + guard.max_increase) {
+        tracing::info!("guard passed: {candidate} mean loss {now:.4}, baseline {baseline:.4}");
+        return None;
+    }
+    Some((
+        SwapChange::Rollback,
+        format!(
+            "automatic rollback: {candidate}'s mean loss {now:.4} over {} labelled records is \
+             more than {:.0}% above {baseline:.4}, what it replaced",
+            new.labelled,
+            100.0 * guard.max_increase
+        ),
+    ))
+}
+
+/// Now as `2026-11-30T01:02:03Z`.
+fn humantime_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
 /// What `change` makes stage `stage` serve, from what it serves now (`history`: what it
@@ -344,10 +477,32 @@ impl Cluster {
         if swap.rollback {
             history.pop();
         } else {
-            history.push(before);
+            history.push(before.clone());
         }
         serving.current = swap.table.clone();
         serving.tables.insert(swap.table.epoch, swap.table.clone());
+        let figures = Self::figures_of(entry, &swap.stage);
+        let replaced = match &before {
+            Serving::Latest => total(&figures, &BTreeMap::new(), |k| k.1),
+            other => {
+                let versions = other.versions();
+                total(&figures, &BTreeMap::new(), |k| {
+                    versions.iter().any(|v| on_side(k, Some(*v)))
+                })
+            }
+        };
+        entry.serving.watches.insert(
+            swap.stage.clone(),
+            Watch {
+                since: Instant::now(),
+                start: figures,
+                replaced: replaced.mean(),
+                guard_pending: !swap.rollback,
+                first_window: None,
+                window_mark: Sum::default(),
+            },
+        );
+        let serving = &mut entry.serving;
         tracing::info!(
             "{job}: stage {} serves {} from the next barrier (epoch {})",
             swap.stage,
@@ -356,6 +511,140 @@ impl Cluster {
         );
         serving.switching.push(swap);
         self.pin_served(job);
+    }
+
+    /// A stage's figures over every partition, by scorer.
+    fn figures_of(entry: &JobEntry, stage: &str) -> Figures {
+        let mut figures = Figures::new();
+        for s in entry.tasks.values().flat_map(|t| &t.served) {
+            if s.stage == stage {
+                let sum = figures.entry((s.version, s.latest)).or_default();
+                sum.labelled += s.labelled;
+                sum.loss += s.loss_sum;
+            }
+        }
+        figures
+    }
+
+    /// Applies the learners' guards and update policies of a running job: a swap whose new
+    /// version scores worse than what it replaced is rolled back; a stage serving a
+    /// registered version moves to the newest one when its update policy says so.
+    pub(super) fn serving_tick(&mut self, job: JobId) {
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
+        if entry.serving.loading.is_some() || !entry.serving.switching.is_empty() {
+            return;
+        }
+        let drifts: u64 = entry.tasks.values().map(|t| t.metrics.drifts).sum();
+        let policies: Vec<(String, ServingPolicy)> = entry
+            .plan
+            .spec
+            .stages
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.kind.serving_policy()?.clone())))
+            .filter(|(_, p)| p.is_set())
+            .collect();
+        for (stage, policy) in policies {
+            if let Some((change, why)) = self.policy_decision(job, &stage, &policy, drifts) {
+                self.note_event(job, &stage, &why);
+                let (waiter, _) = oneshot::channel();
+                self.request_swap(job, &stage, change, waiter);
+                return;
+            }
+        }
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            entry.serving.drifts_seen = entry.serving.drifts_seen.max(drifts);
+        }
+    }
+
+    /// What a stage's guard or update policy decides now, and why.
+    fn policy_decision(
+        &mut self,
+        job: JobId,
+        stage: &str,
+        policy: &ServingPolicy,
+        drifts: u64,
+    ) -> Option<(SwapChange, String)> {
+        let newest = self
+            .registry
+            .versions(job)
+            .ok()?
+            .into_iter()
+            .filter(|v| v.stage == stage)
+            .map(|v| v.version)
+            .max();
+        let entry = self.jobs.get_mut(&job)?;
+        let figures = Self::figures_of(entry, stage);
+        let serving = entry.serving.current.of(stage).clone();
+        let drifted = drifts > entry.serving.drifts_seen;
+        let watch = entry.serving.watches.get_mut(stage);
+        if let (Some(guard), Some(watch)) = (&policy.guard, watch) {
+            if let Some(decision) = guard_decision(guard, &serving, &figures, watch) {
+                return Some(decision);
+            }
+        }
+        let Serving::Pinned(pinned) = serving else {
+            return None;
+        };
+        let newer = newest.filter(|n| *n > pinned)?;
+        let deploy = SwapChange::Deploy {
+            version: newer,
+            canary: None,
+        };
+        let watch = entry.serving.watches.get_mut(stage)?;
+        let why = match policy.update.as_ref()? {
+            UpdatePolicy::Interval { every } if watch.since.elapsed() >= *every => format!(
+                "{pinned} served for {} s (update on interval): deploying the newest version, {newer}",
+                every.as_secs()
+            ),
+            UpdatePolicy::Drift { column, .. } if drifted => format!(
+                "data drift on column {column:?} (update on drift): deploying the newest version, {newer}"
+            ),
+            UpdatePolicy::Performance {
+                max_increase,
+                min_records,
+            } => {
+                let sum = total(&figures, &watch.start, |k| on_side(k, Some(pinned)));
+                let first = match watch.first_window {
+                    Some(first) => first,
+                    None if sum.labelled >= *min_records => {
+                        watch.first_window = sum.mean();
+                        watch.window_mark = sum;
+                        return None;
+                    }
+                    None => return None,
+                };
+                let window = sum.minus(watch.window_mark);
+                if window.labelled < *min_records {
+                    return None;
+                }
+                watch.window_mark = sum;
+                let now = window.mean()?;
+                if now <= first * (1.0 + max_increase) {
+                    return None;
+                }
+                format!(
+                    "{pinned}'s mean loss rose from {first:.4} to {now:.4} (update on \
+                     performance): deploying the newest version, {newer}"
+                )
+            }
+            _ => return None,
+        };
+        Some((deploy, why))
+    }
+
+    /// Records an automatic decision in the job's events and the log.
+    fn note_event(&mut self, job: JobId, stage: &str, what: &str) {
+        tracing::warn!("{job}: stage {stage}: {what}");
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            let events = &mut entry.serving.events;
+            let at = humantime_now();
+            events.push_back(format!("{at} {stage}: {what}"));
+            while events.len() > EVENTS {
+                events.pop_front();
+            }
+        }
     }
 
     /// Keeps the versions the job serves restorable: names them with aliases
@@ -412,12 +701,12 @@ impl Cluster {
                 let of_stage: Vec<&&ServedVersion> =
                     served.iter().filter(|s| s.stage == stage).collect();
                 let mut partitions: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-                let mut versions: BTreeMap<u64, ServedVersion> = BTreeMap::new();
+                let mut versions: BTreeMap<(u64, bool), ServedVersion> = BTreeMap::new();
                 for s in &of_stage {
                     if s.current {
                         partitions.entry(s.partition).or_default().push(s.version);
                     }
-                    let sum = versions.entry(s.version).or_default();
+                    let sum = versions.entry((s.version, s.latest)).or_default();
                     sum.current |= s.current;
                     sum.scored += s.scored;
                     sum.labelled += s.labelled;
@@ -442,8 +731,9 @@ impl Cluster {
                     partitions: partitions.into_iter().collect(),
                     versions: versions
                         .into_iter()
-                        .map(|(version, v)| VersionStatus {
+                        .map(|((version, latest), v)| VersionStatus {
                             version,
+                            latest,
                             scored: v.scored,
                             share: if v.current {
                                 ratio(v.scored as f64, current_total).unwrap_or(0.0)
@@ -465,6 +755,7 @@ impl Cluster {
             job,
             epoch: entry.serving.current.epoch,
             stages,
+            events: entry.serving.events.iter().cloned().collect(),
         })
     }
 }

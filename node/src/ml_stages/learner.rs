@@ -8,6 +8,7 @@
 //! that closed it), and the partition keeps no state of its own.
 
 use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
+use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
 use super::served::{Scorer, Served};
 use super::sharing::Sharing;
@@ -17,7 +18,7 @@ use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
 use quiver_ml::{Features, MlError, OnlineLearner, Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::models::ServedVersion;
-use quiver_protocol::spec::{FeatureInput, StageSpec};
+use quiver_protocol::spec::{FeatureInput, ServingPolicy, StageSpec};
 use quiver_protocol::{Barrier, Schema};
 use std::time::Instant;
 
@@ -34,6 +35,8 @@ pub(super) struct Progressive<L> {
     probability: bool,
     learnt: Learnt<L>,
     state: PartitionState,
+    /// The detector of a drift policy.
+    drift: Option<DriftWatch>,
 }
 
 /// A partition's model: created at the first row with features, and trained through
@@ -45,6 +48,8 @@ pub(super) struct Learnt<L> {
     sharing: Option<Sharing>,
     /// What a worker of parameter servers serves.
     served: Option<Served<L>>,
+    /// The rows' feature dimension, once a row came.
+    dim: Option<usize>,
 }
 
 impl<L> Progressive<L> {
@@ -66,7 +71,18 @@ impl<L> Progressive<L> {
             probability,
             learnt,
             state,
+            drift: None,
         })
+    }
+
+    /// Watches the column of a drift policy (`policy.update`), if it has one.
+    pub(super) fn with_policy(
+        mut self,
+        policy: &ServingPolicy,
+        input: &Schema,
+    ) -> Result<Self, OperatorError> {
+        self.drift = DriftWatch::new(&self.stage, policy, input)?;
+        Ok(self)
     }
 }
 
@@ -82,6 +98,7 @@ impl<L: SharedParameters> Learnt<L> {
             model: None,
             sharing,
             served,
+            dim: None,
         }
     }
 }
@@ -96,6 +113,7 @@ impl<L: OnlineLearner + SharedParameters> Learnt<L> {
                 sharing.start(&mut model)?;
             }
             self.model = Some(model);
+            self.dim = Some(dim);
         }
         self.model
             .as_mut()
@@ -111,7 +129,7 @@ impl<L: OnlineLearner + SharedParameters> Learnt<L> {
         x: Features<'_>,
         label: Option<f64>,
         bucket: Option<u32>,
-    ) -> Result<(Result<Prediction, MlError>, u64), OperatorError> {
+    ) -> Result<(Result<Prediction, MlError>, (u64, bool)), OperatorError> {
         self.working(stage, x.dim())?;
         let version = self.version();
         let scorer = self
@@ -140,16 +158,16 @@ impl<L: OnlineLearner + SharedParameters> Learnt<L> {
                 },
                 None => model.predict_one(x),
             };
-            return Ok((prediction, version));
+            return Ok((prediction, (version, true)));
         };
         let prediction = served.model(v, x.dim(), make)?.predict_one(x);
         if let Some(y) = label {
             match model.learn_one(x, y) {
-                Err(e) if !e.is_refused_update() => return Ok((Err(e), v)),
+                Err(e) if !e.is_refused_update() => return Ok((Err(e), (v, false))),
                 _ => {}
             }
         }
-        Ok((prediction, v))
+        Ok((prediction, (v, false)))
     }
 
     /// The version rows are scored with: the adopted version of a worker, else the model's.
@@ -171,6 +189,9 @@ where
         columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
         let n = batch.len();
+        if let Some(drift) = &mut self.drift {
+            drift.watch(batch)?;
+        }
         let labels = self.label.numbers(&self.stage, batch)?;
         let mut features = self.features.bind(batch)?;
         let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
@@ -182,18 +203,19 @@ where
         let buckets = self.learnt.served.as_ref().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
             let label = labels.finite(row)?;
-            let (prediction, version) = match features.read(row)? {
-                None => (None, self.learnt.version()),
+            let (prediction, scored) = match features.read(row)? {
+                None => (None, (self.learnt.version(), true)),
                 Some(x) => {
                     let bucket = buckets.as_ref().map(|b| b[row]);
-                    let (prediction, version) = self.learnt.score(&self.stage, x, label, bucket)?;
+                    let (prediction, scored) = self.learnt.score(&self.stage, x, label, bucket)?;
                     let prediction =
                         prediction.map_err(|e| row_error(&self.stage, event_time, e))?;
-                    (Some(prediction), version)
+                    (Some(prediction), scored)
                 }
             };
+            let version = scored.0;
             if let Some(served) = &mut self.learnt.served {
-                served.note(version, prediction.as_ref(), label, self.probability);
+                served.note(scored, prediction.as_ref(), label, self.probability);
             }
             let refused = |e| refused(&self.stage, e);
             let probability = match prediction {
@@ -259,10 +281,20 @@ where
             (Some(sharing), Some(model)) => Some(sharing.push_then_adopt(model)?),
             _ => None,
         };
-        if let Some(served) = &mut self.learnt.served {
+        let Learnt {
+            served, make, dim, ..
+        } = &mut self.learnt;
+        if let Some(served) = served {
             served.switch(barrier.serving)?;
+            if let Some(dim) = *dim {
+                served.warm(dim, make)?;
+            }
         }
         Ok(pushed)
+    }
+
+    fn drifts(&self) -> u64 {
+        self.drift.as_ref().map_or(0, DriftWatch::detected)
     }
 
     fn served(&self) -> Vec<ServedVersion> {

@@ -56,6 +56,7 @@ pub(super) fn build(
         false,
         Learnt::new(make, sharing),
         state,
-    )?;
+    )?
+    .with_policy(&spec.policy, input)?;
     Ok(Box::new(learner))
 }

@@ -54,7 +54,8 @@ pub(super) fn build(
             true,
             learnt,
             state,
-        )?;
+        )?
+        .with_policy(&spec.policy, input)?;
         return Ok(Box::new(learner));
     };
     let params = StreamingLogisticRegressionParams {
@@ -75,6 +76,7 @@ pub(super) fn build(
         true,
         learnt,
         state,
-    )?;
+    )?
+    .with_policy(&spec.policy, input)?;
     Ok(Box::new(learner))
 }

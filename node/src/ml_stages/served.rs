@@ -32,6 +32,9 @@ pub(super) enum Scorer {
     Version(u64),
 }
 
+/// What scored a record: a version, and whether it was the working copy at that version.
+type Scored = (u64, bool);
+
 /// A learner partition's serving choice, its models of registered versions and its figures.
 pub(super) struct Served<L> {
     stage: String,
@@ -42,9 +45,9 @@ pub(super) struct Served<L> {
     /// Models of the registered versions the choice names, built at the first row that
     /// needs them (the row gives the dimension).
     models: BTreeMap<u64, L>,
-    figures: BTreeMap<u64, ServedVersion>,
-    /// Records per version in the batch under way.
-    in_batch: Vec<(u64, u64)>,
+    figures: BTreeMap<Scored, ServedVersion>,
+    /// Records per scorer in the batch under way.
+    in_batch: Vec<(Scored, u64)>,
 }
 
 impl<L: SharedParameters> Served<L> {
@@ -84,6 +87,15 @@ impl<L: SharedParameters> Served<L> {
         let keep = self.choice.versions();
         self.models.retain(|v, _| keep.iter().any(|k| k.0 == *v));
         self.epoch = epoch;
+        Ok(())
+    }
+
+    /// Builds the models of the versions the choice names for rows of dimension `dim`, so
+    /// the first record a version scores does not wait for it (the warm-up after a switch).
+    pub(super) fn warm(&mut self, dim: usize, make: &MakeModel<L>) -> Result<(), OperatorError> {
+        for version in self.choice.versions() {
+            self.model(version.0, dim, make)?;
+        }
         Ok(())
     }
 
@@ -160,19 +172,21 @@ impl<L: SharedParameters> Served<L> {
             .ok_or_else(|| data_error(&self.stage, "a served model went missing"))
     }
 
-    /// Notes a record `version` scored: `prediction` against `label`.
+    /// Notes a record `version` scored (`latest`: the working copy at that version):
+    /// `prediction` against `label`.
     pub(super) fn note(
         &mut self,
-        version: u64,
+        (version, latest): Scored,
         prediction: Option<&Prediction>,
         label: Option<f64>,
         classifier: bool,
     ) {
-        match self.in_batch.iter_mut().find(|(v, _)| *v == version) {
+        let key = (version, latest);
+        match self.in_batch.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => *n += 1,
-            None => self.in_batch.push((version, 1)),
+            None => self.in_batch.push((key, 1)),
         }
-        let figures = self.figures.entry(version).or_default();
+        let figures = self.figures.entry(key).or_default();
         figures.scored += 1;
         let (Some(p), Some(y)) = (prediction, label) else {
             return;
@@ -190,8 +204,8 @@ impl<L: SharedParameters> Served<L> {
     /// The batch under way took `micros`: shared over its records' versions.
     pub(super) fn end_batch(&mut self, micros: u64, working: u64) {
         let total: u64 = self.in_batch.iter().map(|(_, n)| n).sum();
-        for (version, n) in std::mem::take(&mut self.in_batch) {
-            if let Some(f) = self.figures.get_mut(&version) {
+        for (key, n) in std::mem::take(&mut self.in_batch) {
+            if let Some(f) = self.figures.get_mut(&key) {
                 f.scoring_us += micros * n / total.max(1);
             }
         }
@@ -206,14 +220,19 @@ impl<L: SharedParameters> Served<L> {
         }
     }
 
-    /// The versions scoring now (`working`: the working copy's version).
-    fn serving_now(&self, working: u64) -> Vec<u64> {
-        let mut now: Vec<u64> = self.choice.versions().iter().map(|v| v.0).collect();
+    /// What scores now (`working`: the working copy's version).
+    fn serving_now(&self, working: u64) -> Vec<Scored> {
+        let mut now: Vec<Scored> = self
+            .choice
+            .versions()
+            .iter()
+            .map(|v| (v.0, false))
+            .collect();
         if matches!(
             self.choice,
             Serving::Latest | Serving::Split { a: None, .. }
         ) {
-            now.push(working);
+            now.push((working, true));
         }
         now
     }
@@ -223,11 +242,12 @@ impl<L: SharedParameters> Served<L> {
         let now = self.serving_now(working);
         self.figures
             .iter()
-            .map(|(&version, f)| ServedVersion {
+            .map(|(&(version, latest), f)| ServedVersion {
                 stage: self.stage.clone(),
                 partition: self.partition,
                 version,
-                current: now.contains(&version),
+                latest,
+                current: now.contains(&(version, latest)),
                 ..f.clone()
             })
             .collect()

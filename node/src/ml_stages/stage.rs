@@ -72,6 +72,11 @@ pub(super) trait AddColumns: Send + 'static {
         Vec::new()
     }
 
+    /// As [`Operator::drifts`].
+    fn drifts(&self) -> u64 {
+        0
+    }
+
     /// As [`Operator::on_end`]: the last parameter changes to push.
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {
         Ok(None)
@@ -131,6 +136,10 @@ impl Operator for MlOperator {
 
     fn served(&self) -> Vec<ServedVersion> {
         self.inner.served()
+    }
+
+    fn drifts(&self) -> u64 {
+        self.inner.drifts()
     }
 
     fn on_barrier(&mut self, barrier: &Barrier, out: &mut Output) -> Result<(), OperatorError> {

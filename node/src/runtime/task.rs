@@ -161,6 +161,7 @@ impl TaskState {
                 &counters.refused_updates,
                 chain.stages_sum(|op| op.refused_updates()),
             ),
+            (&counters.drifts, chain.stages_sum(|op| op.drifts())),
         ];
         for (counter, value) in gauges {
             counter.store(value, Ordering::Relaxed);

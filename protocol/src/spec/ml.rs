@@ -18,6 +18,7 @@ pub(super) use parse::{parse, KINDS};
 pub(super) use schema::output_schema;
 
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Columns a learner adds for its prediction and the model version that made it.
 pub const PREDICTION: &str = "prediction";
@@ -125,6 +126,73 @@ pub struct OneHotStage {
     pub output: String,
 }
 
+/// A learner's serving policies (design §6, "Guards and update policies"): fields `guard`
+/// and `update` of a learner with parameter servers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServingPolicy {
+    /// Roll a swap back automatically when the version it put in serves worse.
+    pub guard: Option<Guard>,
+    /// When a stage serving a registered version moves to the newest one.
+    pub update: Option<UpdatePolicy>,
+}
+
+impl ServingPolicy {
+    /// Whether any policy is set.
+    pub fn is_set(&self) -> bool {
+        self.guard.is_some() || self.update.is_some()
+    }
+}
+
+/// `guard = { metric = "loss", max_increase = 0.2, min_records = 1000 }`: after a deploy,
+/// canary, promote or A/B, once the new version scored `min_records` labelled records, its
+/// mean loss is compared with what it replaced (a canary's and an A/B's other version over
+/// the same records' time, else the version served before); worse by more than
+/// `max_increase` (relative) rolls the swap back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Guard {
+    /// The allowed relative increase of the mean loss (default 0.2: 20%).
+    pub max_increase: f64,
+    /// Labelled records the new version scores before it is judged (default 1000).
+    pub min_records: u64,
+}
+
+/// `update = { on = ... }`: when a stage serving a registered version moves to the newest
+/// registered version (a stage serving its latest version has nothing to move to).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum UpdatePolicy {
+    /// `on = "interval", every = "10m"`: on a time window.
+    Interval {
+        /// How long a version serves before the newest replaces it.
+        every: Duration,
+    },
+    /// `on = "performance", max_increase = 0.2, min_records = 1000`: when the served
+    /// version's mean loss over the last `min_records` labelled records exceeds its mean
+    /// loss over its first `min_records` by more than `max_increase` (relative).
+    Performance {
+        /// The allowed relative increase of the mean loss.
+        max_increase: f64,
+        /// The records of each window.
+        min_records: u64,
+    },
+    /// `on = "drift", column = "x1", detector = "page_hinkley"`: when a detector on the
+    /// values of a numeric input column finds a drift in any partition.
+    Drift {
+        /// The numeric column watched.
+        column: String,
+        /// The detector.
+        detector: DriftDetectorKind,
+    },
+}
+
+/// The drift detector of an `update = { on = "drift" }` policy (River's defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriftDetectorKind {
+    /// `page_hinkley` (default): a change of the mean.
+    PageHinkley,
+    /// `adwin`: a change of the mean in an adaptive window.
+    Adwin,
+}
+
 /// The update rule of an online linear learner: field `optimizer`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinearOptimizer {
@@ -205,6 +273,8 @@ pub struct LogisticRegressionStage {
     pub fit_intercept: bool,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
+    /// Fields `guard` and `update` (with parameter servers).
+    pub policy: ServingPolicy,
 }
 
 /// `kind = "linear_regression"`: least squares updated by one gradient step per example, by
@@ -234,6 +304,8 @@ pub struct LinearRegressionStage {
     pub center_label: bool,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
+    /// Fields `guard` and `update` (with parameter servers).
+    pub policy: ServingPolicy,
 }
 
 /// `kind = "kmeans"`: Flink ML's `OnlineKMeans` from `k` random centroids (uniform in

@@ -2,10 +2,10 @@
 //! checked against the input schema later, by `schema`.
 
 use super::{
-    FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer,
-    LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
-    StandardScalerStage, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
-    DEFAULT_NUM_FEATURES,
+    DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
+    LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
+    MfModel, OneHotStage, ServingPolicy, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
+    DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -177,6 +177,8 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "prediction_col",
             "probability_col",
             "model_version_col",
+            "guard",
+            "update",
         ],
     )?;
     let optimizer = optimizer(fields, &FTRL_OPTIMIZERS)?.unwrap_or(LinearOptimizer::Ftrl);
@@ -220,6 +222,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         global_batch_size,
         fit_intercept: flag(fields, "fit_intercept", true)?,
         outputs: learner_columns(fields)?,
+        policy: serving_policy(fields)?,
     }))
 }
 
@@ -237,6 +240,8 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "center_label",
             "prediction_col",
             "model_version_col",
+            "guard",
+            "update",
         ],
     )?;
     let optimizer = optimizer(fields, &GRADIENT_OPTIMIZERS)?.unwrap_or(LinearOptimizer::Sgd);
@@ -251,7 +256,73 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         fit_intercept: flag(fields, "fit_intercept", true)?,
         center_label: flag(fields, "center_label", true)?,
         outputs: learner_columns(fields)?,
+        policy: serving_policy(fields)?,
     }))
+}
+
+/// Fields `guard` and `update` of a learner.
+fn serving_policy(fields: &Fields<'_>) -> Result<ServingPolicy, SpecError> {
+    let guard = match fields.table("guard", "{ max_increase = 0.2, min_records = 1000 }")? {
+        None => None,
+        Some(guard) => {
+            guard.deny_unknown(&["metric", "max_increase", "min_records"])?;
+            guard.choice("metric", &[("loss", ())])?;
+            let (max_increase, min_records) = judged(&guard)?;
+            Some(Guard {
+                max_increase,
+                min_records,
+            })
+        }
+    };
+    let shape = "{ on = \"interval\" | \"performance\" | \"drift\", ... }";
+    let update = match fields.table("update", shape)? {
+        None => None,
+        Some(update) => {
+            let on = update.choice("on", &[("interval", 0), ("performance", 1), ("drift", 2)])?;
+            Some(match on {
+                None => return Err(update.missing("on", "interval, performance or drift")),
+                Some(0) => {
+                    update.deny_unknown(&["on", "every"])?;
+                    let every = update.duration("every", true)?.ok_or_else(|| {
+                        update.missing("every", "how long a version serves, e.g. \"10m\"")
+                    })?;
+                    UpdatePolicy::Interval { every }
+                }
+                Some(1) => {
+                    update.deny_unknown(&["on", "max_increase", "min_records"])?;
+                    let (max_increase, min_records) = judged(&update)?;
+                    UpdatePolicy::Performance {
+                        max_increase,
+                        min_records,
+                    }
+                }
+                Some(_) => {
+                    update.deny_unknown(&["on", "column", "detector"])?;
+                    let detector = update
+                        .choice(
+                            "detector",
+                            &[
+                                ("page_hinkley", DriftDetectorKind::PageHinkley),
+                                ("adwin", DriftDetectorKind::Adwin),
+                            ],
+                        )?
+                        .unwrap_or(DriftDetectorKind::PageHinkley);
+                    UpdatePolicy::Drift {
+                        column: column(&update, "column", "the numeric column to watch")?,
+                        detector,
+                    }
+                }
+            })
+        }
+    };
+    Ok(ServingPolicy { guard, update })
+}
+
+/// `max_increase` (default 0.2) and `min_records` (default 1000) of a guard or policy.
+fn judged(fields: &Fields<'_>) -> Result<(f64, u64), SpecError> {
+    let max_increase = number(fields, "max_increase", 0.2, Range::Positive)?;
+    let min_records = fields.integer("min_records", 1, 1 << 40)?.unwrap_or(1000);
+    Ok((max_increase, min_records))
 }
 
 /// The optimisers of `linear_regression`.

@@ -1,7 +1,7 @@
 //! The columns of an ML stage against its input schema, and the schema it emits: the input's
 //! columns followed by the columns the stage adds.
 
-use super::FeatureInput;
+use super::{FeatureInput, ServingPolicy, UpdatePolicy};
 use crate::spec::error::SpecError;
 use crate::spec::{StageKind, StageSpec};
 use crate::value::{Column, Schema, ValueType};
@@ -62,6 +62,7 @@ pub(in crate::spec) fn output_schema(
         StageKind::LogisticRegression(s) => {
             check.features("features", &s.features)?;
             check.column("label", &s.label, &NUMERIC, "numeric (i64, f64 or bool)")?;
+            check_policy(&check, &s.policy)?;
             let o = &s.outputs;
             check.learner(&[
                 ("prediction_col", &o.prediction, ValueType::F64),
@@ -72,6 +73,7 @@ pub(in crate::spec) fn output_schema(
         StageKind::LinearRegression(s) => {
             check.features("features", &s.features)?;
             check.column("label", &s.label, &NUMERIC, "numeric (i64, f64 or bool)")?;
+            check_policy(&check, &s.policy)?;
             let o = &s.outputs;
             check.learner(&[
                 ("prediction_col", &o.prediction, ValueType::F64),
@@ -104,6 +106,19 @@ pub(in crate::spec) fn output_schema(
         ty,
     }));
     Ok(Schema { columns })
+}
+
+/// The column a drift policy watches is a numeric input column.
+fn check_policy(check: &Check<'_>, policy: &ServingPolicy) -> Result<(), SpecError> {
+    match &policy.update {
+        Some(UpdatePolicy::Drift { column, .. }) => check.column(
+            "update.column",
+            column,
+            &NUMERIC,
+            "numeric (i64, f64 or bool)",
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// A stage being checked against its input schema.
