@@ -13,7 +13,7 @@ use quiver_protocol::messages::{
     StateUpload, ToCoordinator, ToNode, UploadReply,
 };
 use quiver_protocol::state_stream::{self, GroupAssembler};
-use quiver_protocol::JobId;
+use quiver_protocol::{CheckpointId, JobId};
 
 use quiver_protocol::pki::{Role, TlsIdentity};
 use quiver_protocol::transport::{self, TransportError};
@@ -147,6 +147,16 @@ impl Coordinator {
                 let _ = send.finish();
                 Ok(())
             }
+            Some(CoordinatorRequest::Admin(AdminRequest::ExportModel {
+                job,
+                stage,
+                version,
+            })) => {
+                let response = self.export_model(job, &stage, version).await;
+                codec::write_frame(&mut send, &response).await?;
+                let _ = send.finish();
+                Ok(())
+            }
             Some(CoordinatorRequest::Admin(request)) => {
                 let response = self.admin(role, request);
                 codec::write_frame(&mut send, &response).await?;
@@ -240,6 +250,23 @@ impl Coordinator {
             AdminRequest::Savepoint { .. } => {
                 AdminResponse::Error("savepoints are answered asynchronously".into())
             }
+            AdminRequest::ExportModel { .. } => {
+                AdminResponse::Error("model exports are answered asynchronously".into())
+            }
+        }
+    }
+
+    /// `quiver model export`: checks the request under the cluster lock, then reads the
+    /// parameters from the checkpoint store off it (any certificate may read).
+    async fn export_model(&self, job: JobId, stage: &str, version: CheckpointId) -> AdminResponse {
+        let (registry, request) = match self.cluster().export_request(job, stage, version) {
+            Ok(found) => found,
+            Err(e) => return AdminResponse::Error(e),
+        };
+        match tokio::task::spawn_blocking(move || registry.export(&request)).await {
+            Ok(Ok(export)) => AdminResponse::ModelExport(export),
+            Ok(Err(e)) => AdminResponse::Error(e.to_string()),
+            Err(e) => AdminResponse::Error(format!("the export of {job} {version} failed: {e}")),
         }
     }
 
