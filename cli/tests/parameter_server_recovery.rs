@@ -21,13 +21,11 @@ use common::cluster::{restarts, Cluster};
 use quiver_ml::linear::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
 use quiver_ml::{Features, OnlineLearner, SharedParameters};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Features per row.
-const DIM: usize = 8;
 /// Rows of phase (a), labelled.
 const TRAIN: usize = 2500;
 /// Rows of phase (b), probes without a label: about 10 s at [`RATE`].
@@ -68,20 +66,19 @@ fn is_probe(id: usize) -> bool {
     (TRAIN..TRAIN + PROBES).contains(&id)
 }
 
-/// Every row's features by id, and the CSV text of the input.
-fn input() -> (Vec<[f64; DIM]>, String) {
+/// Every row's `dim` features by id, and the CSV text of the input.
+fn input(dim: usize) -> (Vec<Vec<f64>>, String) {
     let mut rng = Rng(15);
     let mut rows = Vec::new();
     let mut header = String::from("id");
-    for i in 1..=DIM {
+    for i in 1..=dim {
         let _ = write!(header, ",x{i}");
     }
     let mut csv = header + ",y\n";
     for id in 0..TRAIN + PROBES + TAIL {
-        let mut x = [0.0; DIM];
-        x.iter_mut().for_each(|v| *v = rng.feature());
+        let x: Vec<f64> = (0..dim).map(|_| rng.feature()).collect();
         let _ = write!(csv, "{id}");
-        for v in x {
+        for v in &x {
             let _ = write!(csv, ",{v:?}");
         }
         if is_probe(id) {
@@ -94,8 +91,8 @@ fn input() -> (Vec<[f64; DIM]>, String) {
     (rows, csv)
 }
 
-fn spec() -> String {
-    let names: Vec<String> = (1..=DIM).map(|i| format!("x{i}")).collect();
+fn spec(dim: usize) -> String {
+    let names: Vec<String> = (1..=dim).map(|i| format!("x{i}")).collect();
     let schema: Vec<String> = names.iter().map(|n| format!("{n} = \"f64\"")).collect();
     let features: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
     format!(
@@ -198,8 +195,9 @@ fn export(cluster: &Cluster, version: u64) -> (Vec<f64>, Value) {
     (parameters, json)
 }
 
-/// The model the job's stage builds, holding `parameters` (parameters never written are 0).
-fn model_of(parameters: &[f64]) -> StreamingLinearRegressionSgd {
+/// The model the job's stage builds for `dim` features, holding `parameters` (parameters
+/// never written are 0).
+fn model_of(dim: usize, parameters: &[f64]) -> StreamingLinearRegressionSgd {
     // As the spec sets them.
     let params = StreamingLinearRegressionParams {
         learning_rate: LEARNING_RATE,
@@ -207,7 +205,7 @@ fn model_of(parameters: &[f64]) -> StreamingLinearRegressionSgd {
         fit_intercept: true,
         center_label: true,
     };
-    let mut model = StreamingLinearRegressionSgd::new(params, DIM).expect("model");
+    let mut model = StreamingLinearRegressionSgd::new(params, dim).expect("model");
     let mut values = parameters.to_vec();
     assert!(values.len() <= model.parameter_len(), "{values:?}");
     values.resize(model.parameter_len(), 0.0);
@@ -218,7 +216,7 @@ fn model_of(parameters: &[f64]) -> StreamingLinearRegressionSgd {
 /// The probes of `rows` (id, model_version, prediction) that `model` scores differently.
 fn mispredicted(
     model: &StreamingLinearRegressionSgd,
-    features: &[[f64; DIM]],
+    features: &[Vec<f64>],
     probes: &[(usize, u64, f64)],
 ) -> Vec<String> {
     probes
@@ -234,20 +232,59 @@ fn mispredicted(
         .collect()
 }
 
+/// The rows of the committed part files of sink folder `dir` that a generation after
+/// `generation` published (`part-P-RUN-gG-cC.jsonl`).
+fn committed_after(dir: &std::path::Path, generation: u64) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the sink's folder").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(g) = name
+            .strip_prefix("part-")
+            .and_then(|rest| rest.strip_suffix(".jsonl"))
+            .and_then(|rest| {
+                rest.split('-')
+                    .find_map(|part| part.strip_prefix('g')?.parse::<u64>().ok())
+            })
+        else {
+            continue;
+        };
+        if g <= generation {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).expect("read a part file");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            rows.push(serde_json::from_str(line).expect("a part file line is JSON"));
+        }
+    }
+    rows
+}
+
 fn int(row: &Value, column: &str) -> u64 {
     row[column]
         .as_u64()
         .unwrap_or_else(|| panic!("{column} of {row}"))
 }
 
+/// Eight features: 11 parameters, some on each shard (max_parallelism 128).
 #[test]
 fn killed_parameter_server_restores_its_checkpointed_parameters_bit_for_bit_then_trains_on() {
-    let (features, csv) = input();
+    killed_shard_node(8);
+}
+
+/// One feature: its 4 parameters all hash to shard 1's key groups, so shard 0 holds none.
+#[test]
+fn killed_parameter_server_restores_a_model_whose_parameters_all_sit_on_one_shard() {
+    killed_shard_node(1);
+}
+
+/// The scenario with `dim` features.
+fn killed_shard_node(dim: usize) {
+    let (features, csv) = input(dim);
     let cluster = Cluster::on_loopback(2);
     let dir = cluster.dir.path().to_path_buf();
     std::fs::write(dir.join("rows.csv"), csv).expect("write input");
     let spec_path: PathBuf = dir.join("job.toml");
-    std::fs::write(&spec_path, spec()).expect("write spec");
+    std::fs::write(&spec_path, spec(dim)).expect("write spec");
     cluster.submit_spec(&spec_path);
 
     // A checkpoint inside phase (b) completed once the committed output holds a probe (the
@@ -353,12 +390,12 @@ fn killed_parameter_server_restores_its_checkpointed_parameters_bit_for_bit_then
         "rows missing from the output"
     );
 
-    // The probes scored after the recovery are those with a version from C on: before the
-    // kill, a row before barrier C was scored by an older version, and rows after it were
-    // never published. The first of them carry C, the restored version.
-    let after: Vec<(usize, u64, f64)> = rows
+    // The probes scored after the recovery: those the recovered deployment published (the
+    // file sink names a committed part `part-P-RUN-gG-cC.jsonl` after its generation G). A
+    // restored model is version C until it adopts a later one; it never reports an older.
+    let after: Vec<(usize, u64, f64)> = committed_after(&dir.join("out"), first_generation)
         .iter()
-        .filter(|r| is_probe(int(r, "id") as usize) && int(r, "model_version") >= restored)
+        .filter(|r| is_probe(int(r, "id") as usize))
         .map(|r| {
             let prediction = r["prediction"].as_f64().expect("a probe has a prediction");
             (int(r, "id") as usize, int(r, "model_version"), prediction)
@@ -368,15 +405,13 @@ fn killed_parameter_server_restores_its_checkpointed_parameters_bit_for_bit_then
         !after.is_empty(),
         "no probe was scored after the recovery: the kill landed after phase (b)"
     );
-    let restored_versions = after.iter().filter(|r| r.1 == restored).count();
+    let versions: BTreeSet<u64> = after.iter().map(|r| r.1).collect();
     assert!(
-        restored_versions > 0,
-        "no probe scored after the recovery carries the restored version {restored}: {:?}",
-        after
-            .iter()
-            .map(|r| r.1)
-            .collect::<std::collections::BTreeSet<_>>()
+        versions.contains(&restored) && versions.iter().all(|&v| v >= restored),
+        "the probes scored after the recovery by the restored model must carry its version \
+         {restored} (later ones after it adopts a newer version); they carry {versions:?}"
     );
+    let restored_versions = after.iter().filter(|r| r.1 == restored).count();
 
     eprintln!(
         "killed {victim_name} (shards on {shards:?}); restored {restored} of generation \
@@ -386,7 +421,7 @@ fn killed_parameter_server_restores_its_checkpointed_parameters_bit_for_bit_then
     );
 
     // Bit for bit as a model holding P scores them.
-    let model = model_of(&p);
+    let model = model_of(dim, &p);
     let wrong = mispredicted(&model, &features, &after);
     assert!(
         wrong.is_empty(),
@@ -400,7 +435,7 @@ fn killed_parameter_server_restores_its_checkpointed_parameters_bit_for_bit_then
     let mut nudged = p.clone();
     nudged[0] = f64::from_bits(nudged[0].to_bits() + 1);
     assert!(
-        !mispredicted(&model_of(&nudged), &features, &after).is_empty(),
+        !mispredicted(&model_of(dim, &nudged), &features, &after).is_empty(),
         "a model one ulp away from P scores every probe as P does: the check cannot fail"
     );
 
