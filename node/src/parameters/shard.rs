@@ -229,6 +229,15 @@ impl Operator for ParameterShard {
         Ok(())
     }
 
+    fn restored_from(&mut self, checkpoint: CheckpointId) {
+        // A shard whose key groups hold no parameter restores no header: its (empty) state
+        // is still the checkpoint's, and its first version must say so, or the workers'
+        // oldest-shard version would be 0 for a restored model.
+        self.restored = self
+            .restored
+            .max(i64::try_from(checkpoint.0).unwrap_or(i64::MAX));
+    }
+
     fn refused_updates(&self) -> u64 {
         self.refused
     }
