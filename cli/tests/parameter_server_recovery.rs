@@ -158,6 +158,16 @@ fn checkpoints(cluster: &Cluster) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The generation `quiver job status` shows (`job-1 NAME — Running (generation 2)`).
+fn generation(status: &str) -> u64 {
+    status
+        .split("(generation ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|g| g.parse().ok())
+        .unwrap_or_else(|| panic!("no generation in {status}"))
+}
+
 /// The node (`node-2`) running shard 1 of `reg/params`, from `quiver job status` lines
 /// such as `reg/params [p1] on node-2 running: ...`; `None` until it is placed.
 fn node_of_shard_1(cluster: &Cluster) -> Option<String> {
@@ -321,27 +331,27 @@ fn killed_shard_node(dim: usize) {
         .unwrap_or_else(|| panic!("which process is {victim_name}?\n{}", cluster.logs()));
     cluster.nodes[victim].signal("KILL");
 
-    // The restored checkpoint C: the newest of the first generation once the next
-    // generation completed one. Export it at once, before retention prunes it.
+    // The restored checkpoint C: the newest complete one of the first generation once the
+    // job moved to the next (no checkpoint of an older generation completes after that).
+    // Export it at once: retention prunes it after three checkpoints of the new generation.
     let start = Instant::now();
-    let restored = loop {
-        let list = checkpoints(&cluster);
-        if list.iter().any(|c| c.1 > first_generation) {
-            let restored = list
-                .iter()
-                .filter(|c| c.1 == first_generation)
-                .map(|c| c.0)
-                .max()
-                .expect("the restored checkpoint is still listed");
-            break restored;
+    loop {
+        if generation(&ok(&cluster, &["job", "status", "job-1"])) > first_generation {
+            break;
         }
         assert!(
             start.elapsed() < PATIENCE,
-            "the job did not checkpoint after the kill:\n{}",
+            "the job did not move to a new generation after the kill:\n{}",
             cluster.logs()
         );
         std::thread::sleep(Duration::from_millis(50));
-    };
+    }
+    let restored = checkpoints(&cluster)
+        .iter()
+        .filter(|c| c.1 == first_generation)
+        .map(|c| c.0)
+        .max()
+        .expect("the restored checkpoint is still listed");
     let (p, exported) = export(&cluster, restored);
     assert_eq!(
         exported["lineage"]["generation"], first_generation,
