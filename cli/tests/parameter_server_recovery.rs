@@ -398,7 +398,7 @@ fn killed_shard_node(dim: usize) {
     // The probes scored after the recovery: those the recovered deployment published (the
     // file sink names a committed part `part-P-RUN-gG-cC.jsonl` after its generation G). A
     // restored model is version C until it adopts a later one; it never reports an older.
-    let after: Vec<(usize, u64, f64)> = committed_after(&dir.join("out"), first_generation)
+    let mut after: Vec<(usize, u64, f64)> = committed_after(&dir.join("out"), first_generation)
         .iter()
         .filter(|r| is_probe(int(r, "id") as usize))
         .map(|r| {
@@ -406,6 +406,7 @@ fn killed_shard_node(dim: usize) {
             (int(r, "id") as usize, int(r, "model_version"), prediction)
         })
         .collect();
+    after.sort_unstable_by_key(|r| r.0);
     assert!(
         !after.is_empty(),
         "no probe was scored after the recovery: the kill landed after phase (b)"
