@@ -17,6 +17,9 @@ use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::{CheckpointId, KeyGroup, PartitionId};
 use std::collections::{BTreeSet, HashMap};
 
+#[cfg(test)]
+mod tests;
+
 /// A parameter key as the layer stores it: ordered big-endian bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ParameterKey(i64);
