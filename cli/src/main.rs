@@ -252,6 +252,26 @@ pub(crate) enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the parameters of a learner stage's model as of a version.
+    ///
+    /// The coordinator merges the state its parameter servers (`STAGE/params`) checkpointed
+    /// at that version. VERSION is a registered version or any complete checkpoint of the
+    /// job (the model as the rows with that `model_version` were scored), while it is kept.
+    /// Only linear_regression and logistic_regression stages in jobs with checkpoints train
+    /// on parameter servers.
+    Export {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The version (`chk-5` or `5`, as `quiver model list` shows it).
+        version: String,
+        /// Print a JSON object with `stage`, `version`, `kind`, `registered`, `created`,
+        /// `aliases`, `metrics`, `lineage`, `state_operator` and `parameters` (the vector
+        /// by index, in `quiver_ml::SharedParameters` layout).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

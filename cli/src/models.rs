@@ -6,7 +6,9 @@ use crate::report::thousands;
 use crate::ModelCommand;
 use anyhow::{anyhow, bail, Result};
 use quiver_protocol::messages::{AdminRequest, AdminResponse};
-use quiver_protocol::models::{is_valid_alias, ModelList, ModelStatus, SwapChange, LEARNER_KINDS};
+use quiver_protocol::models::{
+    is_valid_alias, ModelExport, ModelList, ModelStatus, SwapChange, LEARNER_KINDS,
+};
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::CheckpointId;
 use serde_json::{json, Value};
@@ -104,6 +106,29 @@ pub(crate) async fn run(
                 split,
             };
             swap(identity, coordinator, &job, stage, change).await?;
+        }
+        ModelCommand::Export {
+            job,
+            stage,
+            version,
+            json,
+        } => {
+            let job = parse_job_id(&job)?;
+            let version = parse_version(&version)?;
+            let client = AdminClient::connect(identity, coordinator).await?;
+            let request = AdminRequest::ExportModel {
+                job,
+                stage,
+                version,
+            };
+            let AdminResponse::ModelExport(export) = client.request(request).await? else {
+                bail!("unexpected answer to a model export from the coordinator");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&export_json(&export))?);
+            } else {
+                print!("{}", export_summary(&export));
+            }
         }
         ModelCommand::Status { job, json } => {
             let job = parse_job_id(&job)?;
@@ -236,6 +261,69 @@ fn status_table(status: &ModelStatus) -> String {
                 opt(v.latency_us, 2)
             );
         }
+    }
+    out
+}
+
+/// An export as `--json` prints it. Parameters print in Rust's shortest round-trip form, so
+/// a reader parsing them gets the exact `f64`s back.
+fn export_json(export: &ModelExport) -> Value {
+    let v = &export.info;
+    json!({
+        "stage": v.stage,
+        "version": v.version.0,
+        "kind": export.kind,
+        "registered": export.registered,
+        "created": v.created_ms,
+        "aliases": v.aliases,
+        "metrics": v.metrics,
+        "state_operator": v.state_operator,
+        "lineage": {
+            "job": v.lineage.job.to_string(),
+            "checkpoint": v.lineage.checkpoint.0,
+            "generation": v.lineage.generation.0,
+        },
+        "parameters": export.parameters,
+    })
+}
+
+/// A few lines about an export: what it is and the size and range of its parameters.
+fn export_summary(export: &ModelExport) -> String {
+    let v = &export.info;
+    let p = &export.parameters;
+    let nonzero = p.iter().filter(|x| **x != 0.0).count();
+    let (min, max) = p
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        });
+    let mut out = format!(
+        "{} {} {} ({}, {}), checkpoint of generation {}, created {} UTC{}\n",
+        v.lineage.job,
+        v.stage,
+        v.version,
+        export.kind,
+        if export.registered {
+            "registered"
+        } else {
+            "not registered: the model did not change at this checkpoint"
+        },
+        v.lineage.generation.0,
+        utc(v.created_ms),
+        if v.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(", aliases {}", v.aliases.join(","))
+        },
+    );
+    if p.is_empty() {
+        out.push_str("no parameter written yet (every parameter is 0)\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "{} parameters ({nonzero} non-zero), from {min} to {max}; --json prints them",
+            p.len()
+        );
     }
     out
 }
@@ -418,6 +506,32 @@ mod tests {
         assert_eq!(json[0]["created"], 1_764_460_800_124u64);
         assert_eq!(json[0]["metrics"]["records_in"], 1234.0);
         assert_eq!(json[0]["stage"], "clf");
+    }
+
+    #[test]
+    fn an_export_prints_its_parameters_exactly_in_json_and_a_summary_in_text() {
+        let info = list(&["clf"], &[2]).versions.remove(0);
+        let export = ModelExport {
+            kind: "linear_regression".into(),
+            info,
+            registered: true,
+            parameters: vec![0.1, 0.0, -3.5e-300],
+        };
+        let json = export_json(&export);
+        assert_eq!(json["stage"], "clf");
+        assert_eq!(json["version"], 2);
+        let text = serde_json::to_string(&json).unwrap();
+        let back: Value = serde_json::from_str(&text).unwrap();
+        let values: Vec<f64> = back["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(values, export.parameters, "bit for bit through JSON");
+        let summary = export_summary(&export);
+        assert!(summary.contains("3 parameters (2 non-zero)"), "{summary}");
+        assert!(summary.contains("champion"), "{summary}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod alignment;
 mod checkpointing;
+mod export;
 mod models;
 mod reports;
 mod serving;

@@ -12,11 +12,15 @@
 //! Key layout: `job (8 bytes BE) ‖ stage length (4 bytes BE) ‖ stage` is a stage's prefix; a
 //! version's key appends the version (8 bytes BE), an alias's key appends the alias name.
 
+mod export;
 mod registration;
 
 #[cfg(test)]
+mod export_tests;
+#[cfg(test)]
 mod tests;
 
+pub(crate) use export::ExportRequest;
 pub(crate) use registration::{learner_stages, Registration};
 
 use crate::checkpoint_store::{CheckpointStore, CheckpointStoreError};
@@ -99,6 +103,23 @@ pub enum RegistryError {
         /// The version asked for.
         version: CheckpointId,
     },
+    /// The version asked for to export is not a complete checkpoint of the job.
+    #[error(
+        "{job} has no version {version} of stage {stage:?}: it is no complete checkpoint of \
+         the job (pruned: only the newest checkpoints and aliased versions are kept; or never \
+         taken); see `quiver model list {job}` and `quiver checkpoint list {job}`"
+    )]
+    NoCheckpoint {
+        /// The job.
+        job: JobId,
+        /// The stage.
+        stage: String,
+        /// The version asked for.
+        version: CheckpointId,
+    },
+    /// A version's stored state cannot be exported; the text says why.
+    #[error("model export: {0}")]
+    Export(String),
 }
 
 fn sled_err(what: impl Fn() -> String) -> impl FnOnce(sled::Error) -> RegistryError {

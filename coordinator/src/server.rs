@@ -14,7 +14,7 @@ use quiver_protocol::messages::{
 };
 use quiver_protocol::models::SwapChange;
 use quiver_protocol::state_stream::{self, GroupAssembler};
-use quiver_protocol::JobId;
+use quiver_protocol::{CheckpointId, JobId};
 
 use quiver_protocol::pki::{Role, TlsIdentity};
 use quiver_protocol::transport::{self, TransportError};
@@ -156,6 +156,16 @@ impl Coordinator {
                 let _ = send.finish();
                 Ok(())
             }
+            Some(CoordinatorRequest::Admin(AdminRequest::ExportModel {
+                job,
+                stage,
+                version,
+            })) => {
+                let response = self.export_model(job, &stage, version).await;
+                codec::write_frame(&mut send, &response).await?;
+                let _ = send.finish();
+                Ok(())
+            }
             Some(CoordinatorRequest::Admin(request)) => {
                 let response = self.admin(role, request);
                 codec::write_frame(&mut send, &response).await?;
@@ -254,6 +264,23 @@ impl Coordinator {
             AdminRequest::Savepoint { .. } | AdminRequest::ModelSwap { .. } => {
                 AdminResponse::Error("savepoints and swaps are answered asynchronously".into())
             }
+            AdminRequest::ExportModel { .. } => {
+                AdminResponse::Error("model exports are answered asynchronously".into())
+            }
+        }
+    }
+
+    /// `quiver model export`: checks the request under the cluster lock, then reads the
+    /// parameters from the checkpoint store off it (any certificate may read).
+    async fn export_model(&self, job: JobId, stage: &str, version: CheckpointId) -> AdminResponse {
+        let (registry, request) = match self.cluster().export_request(job, stage, version) {
+            Ok(found) => found,
+            Err(e) => return AdminResponse::Error(e),
+        };
+        match tokio::task::spawn_blocking(move || registry.export(&request)).await {
+            Ok(Ok(export)) => AdminResponse::ModelExport(export),
+            Ok(Err(e)) => AdminResponse::Error(e.to_string()),
+            Err(e) => AdminResponse::Error(format!("the export of {job} {version} failed: {e}")),
         }
     }
 

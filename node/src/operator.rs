@@ -147,6 +147,11 @@ pub trait Operator: Send + 'static {
         Ok(())
     }
 
+    /// Called after [`Operator::restore`] with the checkpoint the state came from, even when
+    /// the partition's key groups held no state (a parameter shard numbers its first
+    /// version with it).
+    fn restored_from(&mut self, _checkpoint: CheckpointId) {}
+
     /// For operators on the keyed-state layer (`crate::state`): copies the entries written or
     /// removed since the last confirmed checkpoint, so the task pauses for O(changed) work;
     /// the runtime encodes the copy off the task into delta pieces, and a restore then gets

@@ -183,6 +183,16 @@ pub enum AdminRequest {
         /// The job.
         job: JobId,
     },
+    /// The parameters of a learner stage's model as of a version, read from the checkpoint
+    /// store (any certificate).
+    ExportModel {
+        /// The job.
+        job: JobId,
+        /// The learner stage.
+        stage: String,
+        /// The version: a registered version or any complete checkpoint of the job.
+        version: CheckpointId,
+    },
 }
 
 /// A savepoint to restore from: `job-3/chk-17` on the command line.
@@ -230,6 +240,8 @@ pub enum AdminResponse {
     ModelStatus(crate::models::ModelStatus),
     /// The request was refused or failed; the text says why and what to do.
     Error(String),
+    /// A model's parameters as of a version.
+    ModelExport(crate::models::ModelExport),
 }
 
 /// Lifecycle states of a job (see the coordinator's state machine).

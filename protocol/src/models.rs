@@ -58,6 +58,27 @@ pub struct ModelList {
     pub versions: Vec<ModelVersionInfo>,
 }
 
+/// The most parameters `quiver model export` answers (8 MiB of values, within one admin
+/// frame); a bigger model is refused with a message.
+pub const MAX_EXPORT_PARAMETERS: usize = 1 << 20;
+
+/// `quiver model export`: a learner stage's parameter vector as of one version, merged from
+/// its parameter servers' checkpointed state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelExport {
+    /// The stage's kind (`linear_regression`, `logistic_regression`).
+    pub kind: String,
+    /// The version's metadata: the registry's record when the version is registered, else
+    /// what the checkpoint says (no metrics, no aliases).
+    pub info: ModelVersionInfo,
+    /// Whether the registry holds the version (an unregistered version is a complete
+    /// checkpoint in which the model did not change).
+    pub registered: bool,
+    /// The parameter vector by index (`quiver_ml::SharedParameters` layout); parameters
+    /// never written are 0.
+    pub parameters: Vec<f64>,
+}
+
 /// How a learner stage with parameter servers chooses the version that scores a record.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum Serving {

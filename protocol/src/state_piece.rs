@@ -10,6 +10,8 @@
 //! that sort below the last bound given are dropped — a windowed operator's fired windows).
 //! Keys and values are the operator's own bytes; keys compare as bytes.
 
+pub mod entry;
+
 use serde::{Deserialize, Serialize};
 
 /// The largest piece a decode accepts (a key group's share of an operator's state).

@@ -17,6 +17,9 @@ use quiver_protocol::state_piece::PieceKind;
 use quiver_protocol::{Barrier, CheckpointId, KeyGroup, PartitionId};
 use std::collections::{BTreeSet, HashMap};
 
+#[cfg(test)]
+mod tests;
+
 /// A parameter key as the layer stores it: ordered big-endian bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ParameterKey(i64);
@@ -271,6 +274,15 @@ impl Operator for ParameterShard {
             self.values.insert(key, (value, group));
         }
         Ok(())
+    }
+
+    fn restored_from(&mut self, checkpoint: CheckpointId) {
+        // A shard whose key groups hold no parameter restores no header: its (empty) state
+        // is still the checkpoint's, and its first version must say so, or the workers'
+        // oldest-shard version would be 0 for a restored model.
+        self.restored = self
+            .restored
+            .max(i64::try_from(checkpoint.0).unwrap_or(i64::MAX));
     }
 
     fn refused_updates(&self) -> u64 {

@@ -543,6 +543,7 @@ impl Chain {
             let (pieces, order) = saved_as.unwrap(name, state)?;
             *base = order.is_none().then_some(checkpoint);
             op.restore(SavedState { pieces, order })?;
+            op.restored_from(checkpoint);
         }
         Ok(())
     }

@@ -4,12 +4,12 @@
 use crate::operator::{Changes, ChangesCopy, KeyGroupState, OperatorError};
 use quiver_protocol::state_piece::{Merged, Piece, PieceKind};
 use quiver_protocol::KeyGroup;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The most bytes one key or value of the layer may decode from.
-const MAX_ENTRY_BYTES: usize = 64 << 20;
+pub(crate) use quiver_protocol::state_piece::entry::{
+    decode, encode, ordered_i64, split_ordered_i64,
+};
 
 /// One entry copied at a barrier, encoded later: its key as bytes (ordered as the operator
 /// needs for [`DeltaCopy::drop_below`]) and its value (`None`: the key is gone).
@@ -175,57 +175,5 @@ impl Restored {
                 }
             })
             .collect())
-    }
-}
-
-/// `value` as bincode (the layer's encoding of operators' keys and values).
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
-    bincode::serde::encode_into_std_write(value, out, bincode::config::standard())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// Decodes what [`encode`] wrote, refusing lengths beyond 64 MiB before allocating and
-/// trailing bytes.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let config = bincode::config::standard().with_limit::<MAX_ENTRY_BYTES>();
-    let (value, used) =
-        bincode::serde::decode_from_slice(bytes, config).map_err(|e| e.to_string())?;
-    if used != bytes.len() {
-        return Err(format!("{} trailing bytes", bytes.len() - used));
-    }
-    Ok(value)
-}
-
-/// An `i64` as 8 bytes that sort as the numbers do (sign bit flipped, big-endian): the
-/// prefix of keys that a [`DeltaCopy::drop_below`] bound cuts by number.
-pub(crate) fn ordered_i64(v: i64) -> [u8; 8] {
-    ((v as u64) ^ (1 << 63)).to_be_bytes()
-}
-
-/// The `i64` that [`ordered_i64`] wrote at the start of `bytes`, and the rest.
-pub(crate) fn split_ordered_i64(bytes: &[u8]) -> Result<(i64, &[u8]), String> {
-    let (head, rest) = bytes
-        .split_first_chunk::<8>()
-        .ok_or_else(|| format!("a key of {} bytes has no 8-byte prefix", bytes.len()))?;
-    Ok(((u64::from_be_bytes(*head) ^ (1 << 63)) as i64, rest))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ordered_i64_sorts_as_numbers_and_round_trips() {
-        let values = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
-        for pair in values.windows(2) {
-            assert!(ordered_i64(pair[0]) < ordered_i64(pair[1]), "{pair:?}");
-        }
-        for v in values {
-            let mut bytes = ordered_i64(v).to_vec();
-            bytes.push(9);
-            assert_eq!(split_ordered_i64(&bytes).unwrap(), (v, &[9u8][..]));
-        }
-        assert!(split_ordered_i64(&[1, 2]).is_err());
     }
 }
