@@ -94,7 +94,10 @@ fn an_ab_split_sends_its_share_to_each_version_and_reports_both() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|x| x["version"].to_string() == v && x["latest"] == false)
+                .find(|x| {
+                    x["version"].as_u64().map(|n| n.to_string()).as_deref() == Some(v)
+                        && x["latest"] == false
+                })
                 .cloned()
         };
         if let (Some(a), Some(b)) = (of(&v1), of(&v2)) {

@@ -343,3 +343,14 @@ fn negative_sums_of_squares_are_refused_and_change_nothing() {
         assert!(c.read_parameters(&before[1..]).is_err(), "wrong length");
     }
 }
+
+#[test]
+fn weights_are_averaged_over_workers_and_statistics_summed() {
+    let (r, f) = (sgd(), ftrl());
+    let averaged: Vec<bool> = (0..r.parameter_len()).map(|i| r.averaged(i)).collect();
+    // Two weights and the intercept move toward the optimum: averaged; the label count
+    // and sum add up: summed.
+    assert_eq!(averaged, vec![true, true, true, false, false]);
+    // FTRL's z and n are sums of gradients: summed.
+    assert!((0..f.parameter_len()).all(|i| !f.averaged(i)));
+}

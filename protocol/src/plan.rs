@@ -17,8 +17,8 @@ use std::net::SocketAddr;
 pub enum OperatorKind {
     /// A `[[source]]`.
     Source(SourceSpec),
-    /// A `[[stage]]`.
-    Stage(StageSpec),
+    /// A `[[stage]]` (boxed: a stage spec is several times a source's or a sink's size).
+    Stage(Box<StageSpec>),
     /// A `[[sink]]`.
     Sink(SinkSpec),
     /// A hidden operator of a learner's parameter servers (design §6), named
@@ -55,10 +55,15 @@ pub enum ParameterRole {
 }
 
 impl ParameterPlan {
-    /// The records a worker pushes: the change of one parameter since it last pushed.
+    /// The records a worker pushes: the change of one parameter since it last pushed, and
+    /// whether the shards average the workers' changes of it (1) or sum them (0).
     pub fn change_schema() -> &'static Schema {
         static SCHEMA: std::sync::LazyLock<Schema> = std::sync::LazyLock::new(|| {
-            Schema::new([("parameter", ValueType::I64), ("change", ValueType::F64)])
+            Schema::new([
+                ("parameter", ValueType::I64),
+                ("change", ValueType::F64),
+                ("averaged", ValueType::I64),
+            ])
         });
         &SCHEMA
     }
@@ -206,7 +211,7 @@ impl JobPlan {
                 id: OperatorId(operators.len() as u32),
                 name: stage.name.clone(),
                 parallelism: stage.parallelism,
-                kind: OperatorKind::Stage(stage.clone()),
+                kind: OperatorKind::Stage(Box::new(stage.clone())),
                 input: Some(InputEdge {
                     from,
                     port: OutputPort::Main,

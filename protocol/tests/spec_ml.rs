@@ -503,7 +503,7 @@ fn unknown_field_lists_the_fields_of_the_kind() {
         "stage \"clf\": unknown field \"center_label\"; allowed fields: name, kind, input, \
          parallelism, features, label, optimizer, learning_rate, clip_gradient, alpha, beta, \
          reg, elastic_net, global_batch_size, fit_intercept, prediction_col, probability_col, \
-         model_version_col"
+         model_version_col, guard, update"
     );
 }
 

@@ -412,6 +412,11 @@ impl SharedParameters for OnlineLogisticRegression {
         2 * (self.dim() + 1)
     }
 
+    /// `z` and `n` are sums of the workers' gradients and squared gradients: summed.
+    fn averaged(&self, _index: usize) -> bool {
+        false
+    }
+
     fn write_parameters(&self, out: &mut Vec<f64>) {
         out.clear();
         out.reserve(self.parameter_len());

@@ -192,6 +192,15 @@ impl SharedParameters for StreamingLogisticRegression {
         self.weights.len() + 1 + self.params.optimizer.shared_len(self.weights.len())
     }
 
+    /// Weights and intercept are averaged, the optimiser's state as [`Optimizer`] says.
+    fn averaged(&self, index: usize) -> bool {
+        let dim = self.weights.len();
+        match index.checked_sub(dim + 1) {
+            None => true,
+            Some(offset) => self.params.optimizer.averaged(dim, offset),
+        }
+    }
+
     fn write_parameters(&self, out: &mut Vec<f64>) {
         out.clear();
         out.reserve(self.parameter_len());

@@ -97,6 +97,16 @@ impl Optimizer {
         }
     }
 
+    /// Whether entry `offset` of the optimiser's part of a shared-parameter vector for `dim`
+    /// weights is averaged over workers: Adam's moments are (moving averages); AdaGrad's
+    /// `G` and Adam's step count are summed.
+    pub(crate) fn averaged(self, dim: usize, offset: usize) -> bool {
+        match self {
+            Optimizer::Sgd | Optimizer::AdaGrad => false,
+            Optimizer::Adam => offset < 2 * (dim + 1),
+        }
+    }
+
     /// The length of the optimiser's part of a shared-parameter vector for `dim` weights:
     /// AdaGrad's `G` per weight and the intercept; Adam's `m`, then `v`, then `t`.
     pub(crate) fn shared_len(self, dim: usize) -> usize {

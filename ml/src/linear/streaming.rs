@@ -211,6 +211,16 @@ impl SharedParameters for StreamingLinearRegressionSgd {
         self.weights.len() + 3 + self.params.optimizer.shared_len(self.weights.len())
     }
 
+    /// Weights and intercept are averaged, the label count and sum summed, the optimiser's
+    /// state as [`Optimizer`] says.
+    fn averaged(&self, index: usize) -> bool {
+        let dim = self.weights.len();
+        match index.checked_sub(dim + 3) {
+            None => index <= dim,
+            Some(offset) => self.params.optimizer.averaged(dim, offset),
+        }
+    }
+
     fn write_parameters(&self, out: &mut Vec<f64>) {
         out.clear();
         out.reserve(self.parameter_len());

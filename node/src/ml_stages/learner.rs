@@ -10,7 +10,7 @@
 use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
 use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
-use super::served::{Scorer, Served};
+use super::served::{Scored, Scorer, Served};
 use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
@@ -21,6 +21,9 @@ use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{FeatureInput, ServingPolicy, StageSpec};
 use quiver_protocol::{Barrier, Schema};
 use std::time::Instant;
+
+/// A record's prediction (or why the model could not score it) and what scored it.
+type Scoring = (Result<Prediction, MlError>, Scored);
 
 /// Creates the model for a feature dimension.
 pub(super) type MakeModel<L> = Box<dyn Fn(usize) -> Result<L, MlError> + Send>;
@@ -129,7 +132,7 @@ impl<L: OnlineLearner + SharedParameters> Learnt<L> {
         x: Features<'_>,
         label: Option<f64>,
         bucket: Option<u32>,
-    ) -> Result<(Result<Prediction, MlError>, (u64, bool)), OperatorError> {
+    ) -> Result<Scoring, OperatorError> {
         self.working(stage, x.dim())?;
         let version = self.version();
         let scorer = self

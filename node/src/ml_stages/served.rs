@@ -33,7 +33,7 @@ pub(super) enum Scorer {
 }
 
 /// What scored a record: a version, and whether it was the working copy at that version.
-type Scored = (u64, bool);
+pub(super) type Scored = (u64, bool);
 
 /// A learner partition's serving choice, its models of registered versions and its figures.
 pub(super) struct Served<L> {

@@ -120,18 +120,23 @@ impl Sharing {
         model.write_parameters(&mut self.current);
         let base = self.base.get_or_insert_with(Vec::new);
         base.resize(self.current.len(), 0.0);
-        let (mut keys, mut changes) = (Vec::new(), Vec::new());
+        let (mut keys, mut changes, mut averaged) = (Vec::new(), Vec::new(), Vec::new());
         for (i, (now, before)) in self.current.iter().zip(base.iter()).enumerate() {
             if now != before {
                 keys.push(i as i64);
                 changes.push(now - before);
+                averaged.push(i64::from(model.averaged(i)));
             }
         }
         std::mem::swap(base, &mut self.current);
         let n = keys.len();
-        // Two columns of equal length always make a batch.
-        Batch::try_new(vec![0; n], vec![Column::i64(keys), Column::f64(changes)])
-            .unwrap_or_else(|_| unreachable!())
+        let columns = vec![
+            Column::i64(keys),
+            Column::f64(changes),
+            Column::i64(averaged),
+        ];
+        // Three columns of equal length always make a batch.
+        Batch::try_new(vec![0; n], columns).unwrap_or_else(|_| unreachable!())
     }
 
     /// Barrier: pushes the change, then adopts the newest complete version (its number

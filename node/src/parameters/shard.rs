@@ -3,6 +3,8 @@
 //! layer (`crate::state`): a checkpoint copies the parameters changed since the last
 //! confirmed one, a restore merges each key group's chain, and a rescale moves key groups.
 //!
+//! The changes pushed in an epoch merge at the barrier that ends it: per parameter their sum,
+//! or their mean for a parameter the learner averages (`quiver_ml::SharedParameters`).
 //! At every barrier the shard publishes the values that changed since its last version,
 //! then a record saying it completed version `checkpoint`; when its task starts it publishes
 //! every value it holds (restored or none) as the version it was restored from (0 for a
@@ -111,6 +113,19 @@ pub(crate) struct ParameterShard {
     restored: i64,
     /// Changes refused because the sum would not be finite.
     refused: u64,
+    /// The changes received since the last barrier, merged at the next one.
+    pending: HashMap<i64, Pending>,
+}
+
+/// The changes of one parameter received in an epoch.
+#[derive(Clone, Copy)]
+struct Pending {
+    sum: f64,
+    /// How many pushes changed it.
+    count: u32,
+    /// Apply their mean (else their sum).
+    averaged: bool,
+    group: KeyGroup,
 }
 
 impl ParameterShard {
@@ -126,6 +141,29 @@ impl ParameterShard {
             log: ChangeLog::default(),
             restored: 0,
             refused: 0,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// Merges the changes of the epoch that ends: per parameter the sum of its changes, or
+    /// their mean for an averaged one (`quiver_ml::SharedParameters::averaged`).
+    fn merge_pending(&mut self) {
+        for (key, p) in std::mem::take(&mut self.pending) {
+            let change = if p.averaged {
+                p.sum / f64::from(p.count)
+            } else {
+                p.sum
+            };
+            let entry = self.values.entry(key).or_insert((0.0, p.group));
+            let merged = entry.0 + change;
+            if !merged.is_finite() {
+                self.refused += 1;
+                continue;
+            }
+            entry.0 = merged;
+            if self.unpublished.insert(key) {
+                self.unsnapshotted.push((key, p.group));
+            }
         }
     }
 
@@ -160,31 +198,31 @@ impl ParameterShard {
 impl Operator for ParameterShard {
     fn process_batch(&mut self, batch: &Batch, _out: &mut Output) -> Result<(), OperatorError> {
         let columns = batch.columns();
-        let (Some(keys), Some(changes)) = (
+        let (Some(keys), Some(changes), Some(averaged)) = (
             columns.first().and_then(|c| c.as_i64()),
             columns.get(1).and_then(|c| c.as_f64()),
+            columns.get(2).and_then(|c| c.as_i64()),
         ) else {
-            return Err(self.error("a batch without (parameter, change) columns"));
+            return Err(self.error("a batch without (parameter, change, averaged) columns"));
         };
         let codes = key_hash_codes(&[&columns[0]], batch.len());
-        for ((&key, &change), code) in keys.iter().zip(changes).zip(codes) {
+        for (i, code) in codes.into_iter().enumerate() {
             let group = key_group(code, self.max_parallelism);
-            let entry = self.values.entry(key).or_insert((0.0, group));
-            let sum = entry.0 + change;
-            if !sum.is_finite() {
-                self.refused += 1;
-                continue;
-            }
-            entry.0 = sum;
-            if self.unpublished.insert(key) {
-                self.unsnapshotted.push((key, group));
-            }
+            let p = self.pending.entry(keys[i]).or_insert(Pending {
+                sum: 0.0,
+                count: 0,
+                averaged: averaged[i] != 0,
+                group,
+            });
+            p.sum += changes[i];
+            p.count += 1;
         }
         Ok(())
     }
 
     fn on_barrier(&mut self, barrier: &Barrier, out: &mut Output) -> Result<(), OperatorError> {
         let version = i64::try_from(barrier.checkpoint.0).map_err(|e| self.error(e))?;
+        self.merge_pending();
         out.records
             .push(self.publish(self.unpublished.iter(), version));
         self.unpublished.clear();
@@ -199,6 +237,7 @@ impl Operator for ParameterShard {
     }
 
     fn on_end(&mut self, out: &mut Output) -> Result<(), OperatorError> {
+        self.merge_pending();
         if !self.unpublished.is_empty() {
             out.records
                 .push(self.publish(self.unpublished.iter(), self.restored));
