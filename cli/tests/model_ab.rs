@@ -37,56 +37,25 @@ kind = "discard"
 input = "clf"
 "#;
 
-fn ok(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.cli(args);
-    assert!(
-        out.status.success(),
-        "quiver {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        cluster.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 #[test]
 fn an_ab_split_sends_its_share_to_each_version_and_reports_both() {
     let cluster = Cluster::on_loopback(2);
     let spec = cluster.dir.path().join("job.toml");
     std::fs::write(&spec, SPEC).unwrap();
     cluster.submit_spec(&spec);
-    let start = Instant::now();
-    let versions = loop {
-        let text = ok(&cluster, &["model", "list", "job-1", "--json"]);
-        let list: Value = serde_json::from_str(&text).unwrap();
-        let ids: Vec<u64> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|v| v["version"].as_u64())
-            .collect();
-        if ids.len() >= 2 {
-            break [ids[ids.len() - 2], ids[ids.len() - 1]];
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no versions: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let versions = cluster.wait_for_versions("job-1", 2);
+    let versions = [versions[versions.len() - 2], versions[versions.len() - 1]];
     let [v1, v2] = versions.map(|v| v.to_string());
-    ok(&cluster, &["model", "alias", "job-1", "clf", "a", &v1]);
-    ok(&cluster, &["model", "alias", "job-1", "clf", "b", &v2]);
-    let said = ok(
-        &cluster,
-        &[
-            "model", "ab", "job-1", "clf", "--a", &v1, "--b", &v2, "--split", "30",
-        ],
-    );
+    cluster.ok(&["model", "alias", "job-1", "clf", "a", &v1]);
+    cluster.ok(&["model", "alias", "job-1", "clf", "b", &v2]);
+    let said = cluster.ok(&[
+        "model", "ab", "job-1", "clf", "--a", &v1, "--b", &v2, "--split", "30",
+    ]);
     assert!(said.contains("A/B"), "{said}");
 
     let start = Instant::now();
     loop {
-        let text = ok(&cluster, &["model", "status", "job-1", "--json"]);
+        let text = cluster.ok(&["model", "status", "job-1", "--json"]);
         let status: Value = serde_json::from_str(&text).unwrap();
         let stage = &status["stages"][0];
         let of = |v: &str| {
@@ -137,5 +106,5 @@ fn an_ab_split_sends_its_share_to_each_version_and_reports_both() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    ok(&cluster, &["job", "cancel", "job-1"]);
+    cluster.ok(&["job", "cancel", "job-1"]);
 }

@@ -22,17 +22,6 @@ use std::time::{Duration, Instant};
 const BEFORE: usize = 6000;
 const AFTER: usize = 12_000;
 
-fn ok(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.cli(args);
-    assert!(
-        out.status.success(),
-        "quiver {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        cluster.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// Writes `DIR/in/{a,b}.csv`: x1 uniform in [-1, 1] then `after(x)` for the shifted part;
 /// y = 3·x1 + 1 before the change and `rule_after(x1)` after. Returns the ids per file in
 /// order.
@@ -105,19 +94,8 @@ path = "out/"
     path
 }
 
-/// The versions registered so far for stage reg of `job`, oldest first.
-fn versions(cluster: &Cluster, job: &str) -> Vec<u64> {
-    let text = ok(cluster, &["model", "list", job, "--json"]);
-    let list: Value = serde_json::from_str(&text).unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["version"].as_u64())
-        .collect()
-}
-
 fn status(cluster: &Cluster, job: &str) -> Value {
-    serde_json::from_str(&ok(cluster, &["model", "status", job, "--json"])).unwrap()
+    serde_json::from_str(&cluster.ok(&["model", "status", job, "--json"])).unwrap()
 }
 
 /// Waits until `cond` holds for `job`'s model status.
@@ -151,36 +129,26 @@ fn a_degraded_deploy_is_rolled_back_and_a_drift_moves_to_the_newest_version() {
         "guard = { max_increase = 0.2, min_records = 500 }",
     ));
     let start = Instant::now();
-    while versions(&cluster, "job-1").is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "no version");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let trained_before = versions(&cluster, "job-1")[0];
-    ok(
-        &cluster,
-        &[
-            "model",
-            "alias",
-            "job-1",
-            "reg",
-            "before",
-            &trained_before.to_string(),
-        ],
-    );
+    let trained_before = cluster.wait_for_versions("job-1", 1)[0];
+    cluster.ok(&[
+        "model",
+        "alias",
+        "job-1",
+        "reg",
+        "before",
+        &trained_before.to_string(),
+    ]);
     // The concept flips after BEFORE rows per file (2 s at 1500 rows/s per file); the
     // working copy then adapts to it.
     let flipped = start + Duration::from_millis((BEFORE as u64 * 1000 / 1500) + 2500);
     std::thread::sleep(flipped.saturating_duration_since(Instant::now()));
-    ok(
-        &cluster,
-        &[
-            "model",
-            "deploy",
-            "job-1",
-            "reg",
-            &trained_before.to_string(),
-        ],
-    );
+    cluster.ok(&[
+        "model",
+        "deploy",
+        "job-1",
+        "reg",
+        &trained_before.to_string(),
+    ]);
     let rolled = wait_status(&cluster, "job-1", "no automatic rollback", |s| {
         s["events"].as_array().is_some_and(|e| {
             e.iter()
@@ -202,16 +170,8 @@ fn a_degraded_deploy_is_rolled_back_and_a_drift_moves_to_the_newest_version() {
         "drifting",
         "update = { on = \"drift\", column = \"x1\", detector = \"page_hinkley\" }",
     ));
-    let start = Instant::now();
-    while versions(&cluster, "job-2").is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "no version");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let pinned = versions(&cluster, "job-2")[0];
-    ok(
-        &cluster,
-        &["model", "deploy", "job-2", "reg", &pinned.to_string()],
-    );
+    let pinned = cluster.wait_for_versions("job-2", 1)[0];
+    cluster.ok(&["model", "deploy", "job-2", "reg", &pinned.to_string()]);
     let moved = wait_status(&cluster, "job-2", "the drift policy did not act", |s| {
         s["events"]
             .as_array()

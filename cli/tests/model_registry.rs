@@ -53,21 +53,10 @@ kind = "discard"
 input = "events"
 "#;
 
-/// Runs the CLI, asserts success, returns stdout.
-fn ok(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.cli(args);
-    assert!(
-        out.status.success(),
-        "quiver {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        cluster.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// The ids of job-1's completed checkpoints, from `quiver checkpoint list`.
 fn checkpoint_ids(cluster: &Cluster) -> Vec<u64> {
-    ok(cluster, &["checkpoint", "list", "job-1"])
+    cluster
+        .ok(&["checkpoint", "list", "job-1"])
         .split_whitespace()
         .filter_map(|word| word.strip_prefix("job-1/chk-"))
         .map(|id| id.parse().unwrap())
@@ -76,7 +65,7 @@ fn checkpoint_ids(cluster: &Cluster) -> Vec<u64> {
 
 /// `quiver model list job-1 --json`.
 fn versions(cluster: &Cluster) -> Vec<Value> {
-    let text = ok(cluster, &["model", "list", "job-1", "--json"]);
+    let text = cluster.ok(&["model", "list", "job-1", "--json"]);
     let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     json.as_array().expect("an array").clone()
 }
@@ -111,17 +100,14 @@ fn model_versions_are_the_completed_checkpoints_and_an_alias_pins_one() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let champion = version_ids(&first)[0];
-    let out = ok(
-        &cluster,
-        &[
-            "model",
-            "alias",
-            "job-1",
-            "clf",
-            "champion",
-            &champion.to_string(),
-        ],
-    );
+    let out = cluster.ok(&[
+        "model",
+        "alias",
+        "job-1",
+        "clf",
+        "champion",
+        &champion.to_string(),
+    ]);
     assert!(out.contains("champion"), "{out}");
 
     // Run on until the champion's checkpoint would have been pruned (3 are kept).
@@ -134,7 +120,7 @@ fn model_versions_are_the_completed_checkpoints_and_an_alias_pins_one() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    ok(&cluster, &["job", "cancel", "job-1"]);
+    cluster.ok(&["job", "cancel", "job-1"]);
     // Let a registration of the last checkpoint in flight land.
     std::thread::sleep(Duration::from_secs(1));
 
@@ -174,7 +160,7 @@ fn model_versions_are_the_completed_checkpoints_and_an_alias_pins_one() {
     );
 
     // The table shows the same, and mistakes say what to do.
-    let table = ok(&cluster, &["model", "list", "job-1"]);
+    let table = cluster.ok(&["model", "list", "job-1"]);
     assert!(table.contains(&format!("chk-{champion}")) && table.contains("champion"));
     let refused = cluster.cli(&["model", "alias", "job-1", "clf", "champion", "999"]);
     assert!(!refused.status.success());
@@ -188,6 +174,6 @@ fn model_versions_are_the_completed_checkpoints_and_an_alias_pins_one() {
     let plain = cluster.dir.path().join("plain.toml");
     std::fs::write(&plain, NO_LEARNER).unwrap();
     cluster.submit_spec(&plain);
-    let explained = ok(&cluster, &["model", "list", "job-2"]);
+    let explained = cluster.ok(&["model", "list", "job-2"]);
     assert!(explained.contains("has no learner stage"), "{explained}");
 }

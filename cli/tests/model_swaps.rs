@@ -18,7 +18,6 @@ use quiver_protocol::Value as Cell;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
 
 /// Rows per file (one file per source partition).
 const ROWS: usize = 15_000;
@@ -110,17 +109,6 @@ path = "out/"
     path
 }
 
-fn ok(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.cli(args);
-    assert!(
-        out.status.success(),
-        "quiver {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        cluster.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// The phases a partition's outputs go through, in order.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
@@ -153,33 +141,10 @@ fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
     cluster.submit_spec(&spec);
 
     // Two versions, pinned with aliases so retention keeps them while we swap.
-    let start = Instant::now();
-    let (v1, v2) = loop {
-        let text = ok(&cluster, &["model", "list", "job-1", "--json"]);
-        let list: Value = serde_json::from_str(&text).unwrap();
-        let ids: Vec<u64> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|v| v["version"].as_u64())
-            .collect();
-        if ids.len() >= 2 {
-            break (ids[ids.len() - 2], ids[ids.len() - 1]);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no versions: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    ok(
-        &cluster,
-        &["model", "alias", "job-1", "clf", "keep-a", &v1.to_string()],
-    );
-    ok(
-        &cluster,
-        &["model", "alias", "job-1", "clf", "keep-b", &v2.to_string()],
-    );
+    let versions = cluster.wait_for_versions("job-1", 2);
+    let (v1, v2) = (versions[versions.len() - 2], versions[versions.len() - 1]);
+    cluster.ok(&["model", "alias", "job-1", "clf", "keep-a", &v1.to_string()]);
+    cluster.ok(&["model", "alias", "job-1", "clf", "keep-b", &v2.to_string()]);
     let (s1, s2) = (v1.to_string(), v2.to_string());
     let swaps: [&[&str]; 4] = [
         &["model", "deploy", "job-1", "clf", &s1],
@@ -188,10 +153,10 @@ fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
         &["model", "rollback", "job-1", "clf"],
     ];
     for swap in swaps {
-        let said = ok(&cluster, swap);
+        let said = cluster.ok(swap);
         assert!(said.contains("serves"), "{said}");
     }
-    let status = ok(&cluster, &["model", "status", "job-1", "--json"]);
+    let status = cluster.ok(&["model", "status", "job-1", "--json"]);
     let status: Value = serde_json::from_str(&status).unwrap();
     let stage = &status["stages"][0];
     assert_eq!(stage["stage"], "clf", "{status}");

@@ -134,21 +134,10 @@ path = "out/"
     )
 }
 
-/// Runs a CLI command that must succeed; returns its stdout.
-fn ok(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.cli(args);
-    assert!(
-        out.status.success(),
-        "quiver {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        cluster.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `quiver checkpoint list job-1` as (checkpoint id, generation), oldest first.
 fn checkpoints(cluster: &Cluster) -> Vec<(u64, u64)> {
-    ok(cluster, &["checkpoint", "list", "job-1"])
+    cluster
+        .ok(&["checkpoint", "list", "job-1"])
         .lines()
         .filter_map(|line| {
             let columns: Vec<&str> = line.split_whitespace().collect();
@@ -171,7 +160,8 @@ fn generation(status: &str) -> u64 {
 /// The node (`node-2`) running shard 1 of `reg/params`, from `quiver job status` lines
 /// such as `reg/params [p1] on node-2 running: ...`; `None` until it is placed.
 fn node_of_shard_1(cluster: &Cluster) -> Option<String> {
-    ok(cluster, &["job", "status", "job-1"])
+    cluster
+        .ok(&["job", "status", "job-1"])
         .lines()
         .map(str::trim_start)
         .filter(|line| line.starts_with("reg/params") && line.contains("[p1] on "))
@@ -183,17 +173,14 @@ fn node_of_shard_1(cluster: &Cluster) -> Option<String> {
 
 /// `quiver model export job-1 reg VERSION --json`: (parameters, the whole answer).
 fn export(cluster: &Cluster, version: u64) -> (Vec<f64>, Value) {
-    let text = ok(
-        cluster,
-        &[
-            "model",
-            "export",
-            "job-1",
-            "reg",
-            &version.to_string(),
-            "--json",
-        ],
-    );
+    let text = cluster.ok(&[
+        "model",
+        "export",
+        "job-1",
+        "reg",
+        &version.to_string(),
+        "--json",
+    ]);
     let json: Value = serde_json::from_str(&text).expect("export --json is JSON");
     assert_eq!(json["stage"], "reg", "{json}");
     assert_eq!(json["version"], version, "{json}");
@@ -337,7 +324,7 @@ fn killed_shard_node(dim: usize) {
     // Export it at once: retention prunes it after three checkpoints of the new generation.
     let start = Instant::now();
     loop {
-        if generation(&ok(&cluster, &["job", "status", "job-1"])) > first_generation {
+        if generation(&cluster.ok(&["job", "status", "job-1"])) > first_generation {
             break;
         }
         assert!(
@@ -364,7 +351,7 @@ fn killed_shard_node(dim: usize) {
     // The job recovers and finishes.
     let start = Instant::now();
     let status = loop {
-        let status = ok(&cluster, &["job", "status", "job-1"]);
+        let status = cluster.ok(&["job", "status", "job-1"]);
         if status.contains("— Finished") {
             break status;
         }
@@ -457,7 +444,7 @@ fn killed_shard_node(dim: usize) {
         last_version > restored,
         "phase (c) was scored with no version after the restored {restored}"
     );
-    let list: Value = serde_json::from_str(&ok(&cluster, &["model", "list", "job-1", "--json"]))
+    let list: Value = serde_json::from_str(&cluster.ok(&["model", "list", "job-1", "--json"]))
         .expect("model list --json");
     let newest = list
         .as_array()
@@ -474,10 +461,7 @@ fn killed_shard_node(dim: usize) {
         final_parameters, p,
         "the parameters of version {newest} are the restored ones: training stopped"
     );
-    let summary = ok(
-        &cluster,
-        &["model", "export", "job-1", "reg", &newest.to_string()],
-    );
+    let summary = cluster.ok(&["model", "export", "job-1", "reg", &newest.to_string()]);
     assert!(
         summary.contains(&format!("{} parameters", final_parameters.len())),
         "{summary}"

@@ -82,6 +82,46 @@ impl Cluster {
         quiver(&all)
     }
 
+    /// Runs a CLI command that must succeed (else the test fails with every process's log);
+    /// returns its stdout.
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "quiver {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The ids of the model versions `quiver model list JOB --json` shows, oldest first.
+    pub(crate) fn model_versions(&self, job: &str) -> Vec<u64> {
+        let text = self.ok(&["model", "list", job, "--json"]);
+        let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+        list.as_array()
+            .map(|a| a.iter().filter_map(|v| v["version"].as_u64()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits until `job` has at least `n` model versions; returns them, oldest first.
+    pub(crate) fn wait_for_versions(&self, job: &str, n: usize) -> Vec<u64> {
+        let start = Instant::now();
+        loop {
+            let versions = self.model_versions(job);
+            if versions.len() >= n {
+                return versions;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{job} has {} model versions, not {n}\n{}",
+                versions.len(),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Submits the recovery workload (it becomes job-1).
     pub(crate) fn submit(&self) {
         self.submit_spec(&write_job(self.dir.path(), EVENTS, JOB, SOURCE));

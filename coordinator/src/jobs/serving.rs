@@ -9,7 +9,7 @@
 use super::{Cluster, JobEntry};
 use quiver_protocol::messages::{JobState, ToNode};
 use quiver_protocol::models::{
-    ModelStatus, ServedVersion, Serving, ServingTable, SplitKind, StageStatus, SwapChange,
+    utc, ModelStatus, ServedVersion, Serving, ServingTable, SplitKind, StageStatus, SwapChange,
     SwapReport, VersionStatus,
 };
 use quiver_protocol::plan::{OperatorKind, ParameterPlan};
@@ -227,26 +227,6 @@ fn guard_decision(
             100.0 * guard.max_increase
         ),
     ))
-}
-
-/// Now as `2026-11-30T01:02:03Z`.
-fn humantime_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
 /// What `change` makes stage `stage` serve, from what it serves now (`history`: what it
@@ -639,7 +619,10 @@ impl Cluster {
         tracing::warn!("{job}: stage {stage}: {what}");
         if let Some(entry) = self.jobs.get_mut(&job) {
             let events = &mut entry.serving.events;
-            let at = humantime_now();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let at = utc(now);
             events.push_back(format!("{at} {stage}: {what}"));
             while events.len() > EVENTS {
                 events.pop_front();
