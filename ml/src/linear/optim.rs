@@ -39,7 +39,7 @@
 
 use crate::api::MlError;
 use crate::finite::MAX_PARAMETER;
-use crate::params::{one_of, ParamError};
+use crate::params::{non_negative, one_of, positive, ParamError};
 use crate::vector::Features;
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,15 @@ pub(crate) struct StepRule {
     pub(crate) clip_gradient: f64,
     /// Step the intercept.
     pub(crate) fit_intercept: bool,
+}
+
+impl StepRule {
+    /// Checks every setting's range.
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
+        positive("learning_rate", self.learning_rate)?;
+        non_negative("l2", self.l2)?;
+        positive("clip_gradient", self.clip_gradient)
+    }
 }
 
 /// The optimiser's per-coordinate state: weight `i` at `i`, the intercept at `dim`.

@@ -16,7 +16,7 @@ use crate::api::{
     RefusalCounter, SharedParameters,
 };
 use crate::finite::{check, Position, MAX_PARAMETER};
-use crate::params::{non_negative, positive, ParamError};
+use crate::params::ParamError;
 use crate::persist::Persist;
 use crate::vector::Features;
 use serde::{Deserialize, Serialize};
@@ -71,9 +71,7 @@ impl Default for StreamingLinearRegressionParams {
 impl StreamingLinearRegressionParams {
     /// Checks every parameter's range.
     pub fn validate(&self) -> Result<(), ParamError> {
-        positive("learning_rate", self.learning_rate)?;
-        non_negative("l2", self.l2)?;
-        positive("clip_gradient", self.clip_gradient)
+        self.rule().validate()
     }
 
     /// The step rule of these parameters.
