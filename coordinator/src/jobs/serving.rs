@@ -546,14 +546,6 @@ impl Cluster {
         policy: &ServingPolicy,
         drifts: u64,
     ) -> Option<(SwapChange, String)> {
-        let newest = self
-            .registry
-            .versions(job)
-            .ok()?
-            .into_iter()
-            .filter(|v| v.stage == stage)
-            .map(|v| v.version)
-            .max();
         let entry = self.jobs.get_mut(&job)?;
         let figures = Self::figures_of(entry, stage);
         let serving = entry.serving.current.of(stage).clone();
@@ -567,20 +559,15 @@ impl Cluster {
         let Serving::Pinned(pinned) = serving else {
             return None;
         };
-        let newer = newest.filter(|n| *n > pinned)?;
-        let deploy = SwapChange::Deploy {
-            version: newer,
-            canary: None,
-        };
         let watch = entry.serving.watches.get_mut(stage)?;
-        let why = match policy.update.as_ref()? {
+        let reason = match policy.update.as_ref()? {
             UpdatePolicy::Interval { every } if watch.since.elapsed() >= *every => format!(
-                "{pinned} served for {} s (update on interval): deploying the newest version, {newer}",
+                "{pinned} served for {} s (update on interval)",
                 every.as_secs()
             ),
-            UpdatePolicy::Drift { column, .. } if drifted => format!(
-                "data drift on column {column:?} (update on drift): deploying the newest version, {newer}"
-            ),
+            UpdatePolicy::Drift { column, .. } if drifted => {
+                format!("data drift on column {column:?} (update on drift)")
+            }
             UpdatePolicy::Performance {
                 max_increase,
                 min_records,
@@ -605,13 +592,29 @@ impl Cluster {
                     return None;
                 }
                 format!(
-                    "{pinned}'s mean loss rose from {first:.4} to {now:.4} (update on \
-                     performance): deploying the newest version, {newer}"
+                    "{pinned}'s mean loss rose from {first:.4} to {now:.4} (update on performance)"
                 )
             }
             _ => return None,
         };
-        Some((deploy, why))
+        // Only now, with a reason, read the registry for the newest version.
+        let newest = self
+            .registry
+            .versions(job)
+            .ok()?
+            .into_iter()
+            .filter(|v| v.stage == stage)
+            .map(|v| v.version)
+            .max();
+        let newer = newest.filter(|n| *n > pinned)?;
+        let deploy = SwapChange::Deploy {
+            version: newer,
+            canary: None,
+        };
+        Some((
+            deploy,
+            format!("{reason}: deploying the newest version, {newer}"),
+        ))
     }
 
     /// Records an automatic decision in the job's events and the log.
