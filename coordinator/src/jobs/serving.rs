@@ -797,6 +797,96 @@ mod tests {
         assert!(next_serving(&Serving::Latest, &[], &ab).is_err());
     }
 
+    fn watch(replaced: Option<f64>) -> Watch {
+        Watch {
+            since: Instant::now(),
+            start: Figures::new(),
+            replaced,
+            guard_pending: true,
+            first_window: None,
+            window_mark: Sum::default(),
+        }
+    }
+
+    fn sum(labelled: u64, mean: f64) -> Sum {
+        Sum {
+            labelled,
+            loss: mean * labelled as f64,
+        }
+    }
+
+    #[test]
+    fn a_guard_judges_a_deploy_against_what_it_replaced_once_it_saw_enough_records() {
+        let guard = Guard {
+            max_increase: 0.2,
+            min_records: 100,
+        };
+        let pinned = Serving::Pinned(v(4));
+        // 99 labelled records: not judged yet.
+        let mut w = watch(Some(1.0));
+        let few = Figures::from([((4, false), sum(99, 5.0))]);
+        assert!(guard_decision(&guard, &pinned, &few, &mut w).is_none());
+        assert!(w.guard_pending);
+        // 100 at a mean loss 1.19 against 1.0: within 20%, passed for good.
+        let fine = Figures::from([((4, false), sum(100, 1.19))]);
+        assert!(guard_decision(&guard, &pinned, &fine, &mut w).is_none());
+        assert!(!w.guard_pending);
+        let worse = Figures::from([((4, false), sum(100, 1.25))]);
+        assert!(
+            guard_decision(&guard, &pinned, &worse, &mut w).is_none(),
+            "judged once"
+        );
+        // 1.25 against 1.0 on a fresh swap: rolled back. The working copy's figures at the
+        // same version number do not count as the deployed version's.
+        let mut w = watch(Some(1.0));
+        let figures = Figures::from([((4, false), sum(100, 1.25)), ((4, true), sum(900, 0.1))]);
+        let (change, why) = guard_decision(&guard, &pinned, &figures, &mut w).unwrap();
+        assert_eq!(change, SwapChange::Rollback);
+        assert!(why.contains("automatic rollback"), "{why}");
+    }
+
+    #[test]
+    fn a_guard_judges_a_canary_against_its_other_side_over_the_same_time() {
+        let guard = Guard {
+            max_increase: 0.5,
+            min_records: 10,
+        };
+        let canary = Serving::Split {
+            a: None,
+            b: v(7),
+            b_percent: 10.0,
+            kind: SplitKind::Canary,
+        };
+        // The working copy scored at a mean loss 0.2 before the swap and 1.0 since (the
+        // data got harder): the canary's 1.2 is compared with 1.0, not with the 0.2 before.
+        let mut w = watch(Some(0.2));
+        w.start = Figures::from([((3, true), sum(1000, 0.2))]);
+        let now = Figures::from([
+            (
+                (3, true),
+                Sum {
+                    labelled: 1090,
+                    loss: 200.0 + 90.0,
+                },
+            ),
+            ((7, false), sum(10, 1.2)),
+        ]);
+        assert!(guard_decision(&guard, &canary, &now, &mut w).is_none());
+        let mut w = watch(Some(0.2));
+        w.start = Figures::from([((3, true), sum(1000, 0.2))]);
+        let bad = Figures::from([
+            (
+                (3, true),
+                Sum {
+                    labelled: 1090,
+                    loss: 200.0 + 90.0,
+                },
+            ),
+            ((7, false), sum(10, 1.6)),
+        ]);
+        assert!(guard_decision(&guard, &canary, &bad, &mut w).is_some());
+    }
+
     #[test]
     fn a_swap_completes_with_the_first_checkpoint_that_carried_it() {
         let mut state = ServingState::default();
