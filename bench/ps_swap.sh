@@ -9,7 +9,8 @@
 # Once the registry holds two versions V1 < V2 (after WARM seconds at least), they get the
 # aliases keep-a / keep-b (so retention keeps them); once it holds V2 + 3 (so the working
 # copy's rows no longer carry V1's or V2's number), `model status --json` is saved, and
-# SWAPS `quiver model deploy JOB clf V` alternate V1, V2, V1, ..., GAP seconds apart, each
+# SWAPS `quiver model deploy JOB clf V` alternate V1, V2, V1, ..., GAP + a random 0..JITTER
+# seconds apart (the jitter keeps the swaps from locking onto the checkpoint period), each
 # timed from the command's start to its return; the S the command prints (the coordinator's
 # own time from request to the completion of the checkpoint that carried the swap) is kept.
 # Then `model status --json` again.
@@ -25,7 +26,7 @@
 # a `model deploy` ran (its start to its return), and the others.
 # Usage: QUIVER=/abs/path/to/release/quiver bench/ps_swap.sh
 # Env: QUIVER (required, absolute), RUNS (3: rounds over INTERVALS), INTERVALS ("1s 250ms"),
-#      SWAPS (10), GAP (1 s between swaps), RATE (20000 events/s over both partitions),
+#      SWAPS (10), GAP (1 s between swaps), JITTER (1.5 s), RATE (20000 events/s over both partitions),
 #      WARM (5 s of load before the first swap), NODE_THREADS (each process's --threads,
 #      default cores / 2), PORT, KEEP (a folder: copy each run's stamped rows and logs there).
 # Writes only in a fresh folder under /tmp (removed on exit) and KEEP if set; every process
@@ -41,6 +42,7 @@ RUNS=${RUNS:-3}
 INTERVALS=${INTERVALS:-1s 250ms}
 SWAPS=${SWAPS:-10}
 GAP=${GAP:-1}
+JITTER=${JITTER:-1.5}
 RATE=${RATE:-20000}
 WARM=${WARM:-5}
 PAR=2
@@ -154,7 +156,7 @@ quantiles() {
          printf "%.1f %.1f %.1f %.1f %d\n", q(0.5), q(0.99), q(0.999), a[NR], NR}'
 }
 
-echo "== $(date -u -Is) $QUIVER threads: $threads rate: $RATE/s swaps: $SWAPS gap: ${GAP}s load:$(uptime | sed 's/.*load/load/')"
+echo "== $(date -u -Is) $QUIVER threads: $threads rate: $RATE/s swaps: $SWAPS gap: ${GAP}s + 0..${JITTER}s load:$(uptime | sed 's/.*load/load/')"
 echo "run interval swap version wall_s said_s switch_p0_s switch_p1_s" > "$work/swaps"
 echo "run interval rows lat_p50_ms lat_p99_ms lat_p999_ms lat_max_ms | swap_rows p50 p99 p999 max | other_rows p50 p99 p999 max | nodes_cpu_s chk_count chk_median_ms chk_max_ms" > "$work/latency"
 for r in $(seq 1 "$RUNS"); do
@@ -194,7 +196,7 @@ for r in $(seq 1 "$RUNS"); do
       t1=$(now)
       echo "$s $v $t0 $t1 $(echo "$said" | sed -E 's/.*, ([0-9.]+) s\)$/\1/')" >> "$dir/swaps"
       echo "  run $r $interval swap $s: $said ($(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}') s)"
-      sleep "$GAP"
+      sleep "$(awk -v g="$GAP" -v j="$JITTER" -v r="$RANDOM" 'BEGIN {printf "%.3f", g + j * r / 32768}')"
     done
     qcli model status job-1 --json > "$dir/status-after.json"
     cpu=$(awk -v a="$(proc_cpu_s "${node_pids[0]}")" -v b="$(proc_cpu_s "${node_pids[1]}")" -v c0="$cpu0" 'BEGIN {printf "%.2f", a + b - c0}')
