@@ -201,7 +201,10 @@ for r in $(seq 1 "$RUNS"); do
     qcli model status job-1 --json > "$dir/status-after.json"
     cpu=$(awk -v a="$(proc_cpu_s "${node_pids[0]}")" -v b="$(proc_cpu_s "${node_pids[1]}")" -v c0="$cpu0" 'BEGIN {printf "%.2f", a + b - c0}')
     read -r chk_n chk_med chk_max < <(checkpoint_stats < "$dir/coordinator.log")
-    stop
+    cluster_down
+    # The filters end at their node's end of file: wait for them to write their last rows.
+    for p in "${stamp_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    stamp_pids=()
     [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP/r$r-$interval"; cp "$dir"/*.log "$dir"/*.out "$dir"/*.json "$dir/swaps" "$KEEP/r$r-$interval/"; }
     echo "  model status before the swaps:"; status_lines < "$dir/status-before.json" | sed 's/^/    /'
     echo "  model status after the swaps:"; status_lines < "$dir/status-after.json" | sed 's/^/    /'
@@ -209,16 +212,16 @@ for r in $(seq 1 "$RUNS"); do
     echo "$r $interval after: $(status_lines < "$dir/status-after.json" | sed -n 's/^summary: //p')" >> "$work/scoring"
 
     # Per row: partition, arrival, model_version, latency offset (arrival - due since start).
-    cat "$dir"/node*.out | awk -v rate="$RATE" -v par="$PAR" '
+    awk -v rate="$RATE" -v par="$PAR" '
       BEGIN {rp = int((rate + par - 1) / par); b = int(rp / 100); if (b < 1) b = 1; if (b > 4096) b = 4096}
-      match($0, /"ts": ?-?[0-9]+/) {
+      /^[0-9.]+ \{[^{}]*\}$/ && match($0, /"ts": ?-?[0-9]+/) {
         f = substr($0, RSTART, RLENGTH); sub(/.*: ?/, "", f); ts = f + 0
         v = -1
         if (match($0, /"model_version": ?[0-9]+/)) {v = substr($0, RSTART, RLENGTH); sub(/.*: ?/, "", v)}
         p = ts % par; k = (ts - p) / par
         due = int(k / b) * b / rp
         printf "%d %.6f %s %.6f\n", p, $1, v, $1 - due
-      }' > "$dir/rows"
+      }' "$dir"/node*.out > "$dir/rows"
     awk 'NR == FNR {if (!($1 in m) || $4 < m[$1]) m[$1] = $4; next}
          {printf "%s %.3f\n", $2, ($4 - m[$1]) * 1000}' "$dir/rows" "$dir/rows" > "$dir/lat"
     # Rows due while a deploy ran: due time (arrival - latency) within [start, return].
