@@ -23,11 +23,12 @@
 # fastest row's (which is ≥ 0, and on this path well under a millisecond to a few), so they
 # understate the true latency by that minimum. Quantiles are given for the rows due from
 # the first `model status` on (start-up and warm-up left out): all of them, those due while
-# a `model deploy` ran (its start to its return), and the others.
+# a `model deploy` ran (its start to its return), those due within NEAR s of a switch (the
+# deploy's start + the later partition's switch), and those due outside every deploy.
 # Usage: QUIVER=/abs/path/to/release/quiver bench/ps_swap.sh
 # Env: QUIVER (required, absolute), RUNS (3: rounds over INTERVALS), INTERVALS ("1s 250ms"),
 #      SWAPS (10), GAP (1 s between swaps), JITTER (1.5 s), RATE (20000 events/s over both partitions),
-#      WARM (5 s of load before the first swap), NODE_THREADS (each process's --threads,
+#      WARM (5 s of load before the first swap), NEAR (0.05 s), NODE_THREADS (each process's --threads,
 #      default cores / 2), PORT, KEEP (a folder: copy each run's stamped rows and logs there).
 # Writes only in a fresh folder under /tmp (removed on exit) and KEEP if set; every process
 # it starts is stopped by PID on exit (trap).
@@ -43,6 +44,7 @@ INTERVALS=${INTERVALS:-1s 250ms}
 SWAPS=${SWAPS:-10}
 GAP=${GAP:-1}
 JITTER=${JITTER:-1.5}
+NEAR=${NEAR:-0.05}
 RATE=${RATE:-20000}
 WARM=${WARM:-5}
 PAR=2
@@ -158,7 +160,7 @@ quantiles() {
 
 echo "== $(date -u -Is) $QUIVER threads: $threads rate: $RATE/s swaps: $SWAPS gap: ${GAP}s + 0..${JITTER}s load:$(uptime | sed 's/.*load/load/')"
 echo "run interval swap version wall_s said_s switch_p0_s switch_p1_s" > "$work/swaps"
-echo "run interval rows lat_p50_ms lat_p99_ms lat_p999_ms lat_max_ms | swap_rows p50 p99 p999 max | other_rows p50 p99 p999 max | nodes_cpu_s chk_count chk_median_ms chk_max_ms" > "$work/latency"
+echo "run interval rows lat_p50_ms lat_p99_ms lat_p999_ms lat_max_ms | swap_rows p50 p99 p999 max | near_rows p50 p99 p999 max | other_rows p50 p99 p999 max | nodes_cpu_s chk_count chk_median_ms chk_max_ms" > "$work/latency"
 for r in $(seq 1 "$RUNS"); do
   for interval in $INTERVALS; do
     dir=$work/r$r-$interval
@@ -224,24 +226,32 @@ for r in $(seq 1 "$RUNS"); do
       }' "$dir"/node*.out > "$dir/rows"
     awk 'NR == FNR {if (!($1 in m) || $4 < m[$1]) m[$1] = $4; next}
          {printf "%s %.3f\n", $2, ($4 - m[$1]) * 1000}' "$dir/rows" "$dir/rows" > "$dir/lat"
-    # Rows due while a deploy ran: due time (arrival - latency) within [start, return].
-    awk 'NR == FNR {s[NR] = $3; e[NR] = $4; n = NR; next}
-         {due = $1 - $2 / 1000; if (due < mark) next; inside = 0
-          for (i = 1; i <= n; i++) if (due >= s[i] && due <= e[i]) {inside = 1; break}
-          print $2 > (inside ? F "/lat-swap" : F "/lat-other")
-          print $2 > (F "/lat-all")}' F="$dir" mark="$mark" "$dir/swaps" "$dir/lat"
-    touch "$dir/lat-all" "$dir/lat-swap" "$dir/lat-other"
-    read -r a50 a99 a999 amax arows < <(quantiles "$dir/lat-all")
-    read -r s50 s99 s999 smax srows < <(quantiles "$dir/lat-swap")
-    read -r o50 o99 o999 omax orows < <(quantiles "$dir/lat-other")
-    echo "$r $interval $arows $a50 $a99 $a999 $amax | $srows $s50 $s99 $s999 $smax | $orows $o50 $o99 $o999 $omax | $cpu $chk_n $chk_med $chk_max" >> "$work/latency"
     # Per swap and partition: the first row scored by the new version after the deploy began.
     awk 'NR == FNR {s[NR] = $3; v[NR] = $2; n = NR; next}
          {for (i = 1; i <= n; i++) if ($3 == v[i] && $2 >= s[i] && (i == n || $2 < s[i + 1]) && !((i, $1) in f)) f[i, $1] = $2 - s[i]}
          END {for (i = 1; i <= n; i++) printf "%d %s %s\n", i, ((i, 0) in f) ? sprintf("%.3f", f[i, 0]) : "-", ((i, 1) in f) ? sprintf("%.3f", f[i, 1]) : "-"}' \
       "$dir/swaps" "$dir/rows" > "$dir/switch"
-    paste -d ' ' "$dir/swaps" "$dir/switch" | awk -v r="$r" -v iv="$interval" \
-      '{printf "%s %s %d %s %.3f %s %s %s\n", r, iv, $1, $2, $4 - $3, $5, $7, $8}' | tee -a "$work/swaps"
+    paste -d ' ' "$dir/swaps" "$dir/switch" > "$dir/swaps+"
+    awk -v r="$r" -v iv="$interval" '{printf "%s %s %d %s %.3f %s %s %s\n", r, iv, $1, $2, $4 - $3, $5, $7, $8}' \
+      "$dir/swaps+" | tee -a "$work/swaps"
+    # Rows by when they were due (arrival - latency), from `mark` on: "swap" while a deploy
+    # ran (its start to its return), "near" within NEAR s of a switch (the deploy's start +
+    # the later partition's switch: the barrier that carried it), "other" the rest.
+    awk 'NR == FNR {s[NR] = $3; e[NR] = $4; w[NR] = $3 + ($7 > $8 ? $7 : $8); n = NR; next}
+         {due = $1 - $2 / 1000; if (due < mark) next; inside = 0; near = 0
+          for (i = 1; i <= n; i++) {
+            if (due >= s[i] && due <= e[i]) inside = 1
+            if (due >= w[i] - d && due <= w[i] + d) near = 1
+          }
+          print $2 > (inside ? F "/lat-swap" : F "/lat-other")
+          if (near) print $2 > (F "/lat-near")
+          print $2 > (F "/lat-all")}' F="$dir" mark="$mark" d="$NEAR" "$dir/swaps+" "$dir/lat"
+    touch "$dir/lat-all" "$dir/lat-swap" "$dir/lat-other" "$dir/lat-near"
+    read -r a50 a99 a999 amax arows < <(quantiles "$dir/lat-all")
+    read -r s50 s99 s999 smax srows < <(quantiles "$dir/lat-swap")
+    read -r n50 n99 n999 nmax nrows < <(quantiles "$dir/lat-near")
+    read -r o50 o99 o999 omax orows < <(quantiles "$dir/lat-other")
+    echo "$r $interval $arows $a50 $a99 $a999 $amax | $srows $s50 $s99 $s999 $smax | $nrows $n50 $n99 $n999 $nmax | $orows $o50 $o99 $o999 $omax | $cpu $chk_n $chk_med $chk_max" >> "$work/latency"
     rm -f "$dir"/node*.out "$dir/rows" "$dir/lat"*
   done
 done
@@ -256,7 +266,7 @@ for interval in $INTERVALS; do
   echo "$interval (n = $(wc -l < "$work/s-$interval")): wall $(awk '{print $1}' "$work/s-$interval" | med_max) s" \
     "| said $(awk '{print $2}' "$work/s-$interval" | med_max) s | switch $(awk '{print $3}' "$work/s-$interval" | med_max) s"
 done
-echo "== latency above the fastest row's (ms), per run"
+echo "== latency above the fastest row's (ms), per run: all rows, rows due during a deploy, within ${NEAR} s of a switch, outside every deploy"
 column -t "$work/latency"
 echo "== scoring µs per record (model status latency_us) before and after the swaps"
 cat "$work/scoring"
