@@ -45,6 +45,8 @@ pub struct Schedule {
     next: u64,
     last_trigger: Instant,
     savepoint_requested: bool,
+    /// A checkpoint is wanted before the interval passes (a model swap waits for one).
+    checkpoint_requested: bool,
     pending: Option<Pending>,
 }
 
@@ -61,6 +63,7 @@ impl Schedule {
             next: next.max(1),
             last_trigger: now,
             savepoint_requested: false,
+            checkpoint_requested: false,
             pending: None,
         }
     }
@@ -80,6 +83,12 @@ impl Schedule {
         self.savepoint_requested = true;
     }
 
+    /// Asks for a checkpoint at the next opportunity, before the interval passes (what a
+    /// model swap waits for: its barrier switches the learners).
+    pub fn request_checkpoint(&mut self) {
+        self.checkpoint_requested = true;
+    }
+
     /// What to trigger now, if anything: a requested savepoint, the final checkpoint once
     /// every source ran dry, or a periodic checkpoint when the interval has passed. One
     /// checkpoint is in flight at a time; `tasks` must all acknowledge it.
@@ -96,17 +105,27 @@ impl Schedule {
             .interval
             .is_some_and(|i| now.duration_since(self.last_trigger) >= i);
         let last = sources_exhausted && self.interval.is_some();
+        let early = self.checkpoint_requested && self.interval.is_some();
         let kind = if self.savepoint_requested {
             SnapshotKind::Savepoint
-        } else if last || periodic {
+        } else if last || periodic || early {
             SnapshotKind::Checkpoint
         } else {
             return None;
         };
         self.savepoint_requested = false;
+        self.checkpoint_requested = false;
         let checkpoint = CheckpointId(self.next);
         self.next += 1;
-        self.last_trigger = now;
+        // A periodic checkpoint keeps the schedule's phase (the caller's tick is coarser than
+        // the interval: resetting to `now` would stretch every period to the next tick); one
+        // that fell a whole interval behind, or came early, starts the phase again.
+        self.last_trigger = match self.interval {
+            Some(i) if periodic && !early && now.duration_since(self.last_trigger) < 2 * i => {
+                self.last_trigger + i
+            }
+            _ => now,
+        };
         self.pending = Some(Pending {
             checkpoint,
             kind,
@@ -187,6 +206,27 @@ mod tests {
         let done = s.ack(t.checkpoint, task(1)).unwrap();
         assert!(done.missing.is_empty());
         assert!(s.pending().is_none());
+    }
+
+    #[test]
+    fn periods_keep_their_phase_on_a_coarse_tick_and_a_requested_checkpoint_comes_at_once() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Schedule::new(Some(Duration::from_secs(1)), 1, t0);
+        let mut fired = Vec::new();
+        // A 250 ms tick: due at 1 s, 2 s, 3 s ... fire on the ticks at or after those.
+        for tick in 1..=16u64 {
+            let now = t0 + ms(250 * tick) + ms(10);
+            if let Some(trigger) = s.due(now, false, [task(0)]) {
+                fired.push(250 * tick);
+                s.ack(trigger.checkpoint, task(0));
+            }
+        }
+        assert_eq!(fired, vec![1000, 2000, 3000, 4000], "not every 1.25 s");
+        // Asked for: at once, not at 5 s.
+        s.request_checkpoint();
+        let trigger = s.due(t0 + ms(4100), false, [task(0)]).expect("at once");
+        assert_eq!(trigger.kind, SnapshotKind::Checkpoint);
     }
 
     #[test]

@@ -490,6 +490,8 @@ impl Cluster {
             swap.table.epoch
         );
         serving.switching.push(swap);
+        // The swap takes effect at the next barrier: take it now, not at the next interval.
+        entry.schedule.request_checkpoint();
         self.pin_served(job);
     }
 
