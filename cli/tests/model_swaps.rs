@@ -156,22 +156,34 @@ fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
         let said = cluster.ok(swap);
         assert!(said.contains("serves"), "{said}");
     }
-    let status = cluster.ok(&["model", "status", "job-1", "--json"]);
-    let status: Value = serde_json::from_str(&status).unwrap();
-    let stage = &status["stages"][0];
-    assert_eq!(stage["stage"], "clf", "{status}");
-    assert!(
-        stage["serving"].as_str().unwrap().contains("canary"),
-        "{status}"
-    );
-    let served: Vec<u64> = stage["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["scored"].as_u64() > Some(0))
-        .map(|v| v["version"].as_u64().unwrap())
-        .collect();
-    assert!(served.contains(&v1) && served.contains(&v2), "{status}");
+    // Heartbeats carry the partitions' figures (every 500 ms): wait until both registered
+    // versions show what they scored.
+    let start = std::time::Instant::now();
+    loop {
+        let status = cluster.ok(&["model", "status", "job-1", "--json"]);
+        let status: Value = serde_json::from_str(&status).unwrap();
+        let stage = &status["stages"][0];
+        assert_eq!(stage["stage"], "clf", "{status}");
+        assert!(
+            stage["serving"].as_str().unwrap().contains("canary"),
+            "{status}"
+        );
+        let served: Vec<u64> = stage["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["scored"].as_u64() > Some(0) && v["latest"] == false)
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        if served.contains(&v1) && served.contains(&v2) {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the registered versions' figures never showed: {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     cluster.wait_for_finish();
 
     let out = read_committed_rows(&cluster.dir.path().join("out"));
