@@ -2,7 +2,8 @@
 //! servers (design §6): each partition reads one file whose rows carry only one of two
 //! features, so a model of its own would know one weight, while the shared model knows both.
 //! The rule, y = 3·x1 − 2·x2 + 1, is the independent expectation; the probes at the end of
-//! both files (both features set, no label) must be scored near it by both partitions.
+//! both files (both features set, no label) must be scored near it by both partitions. The
+//! stage has three parameter shards for its two workers.
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::Value;
@@ -78,6 +79,7 @@ input = "rows"
 features = ["x1", "x2"]
 label = "y"
 learning_rate = 0.05
+parameter_shards = 3
 
 [[sink]]
 name = "out"

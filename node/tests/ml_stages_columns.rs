@@ -253,6 +253,7 @@ fn logistic_regression_on_a_dense_column_with_null_features_and_labels_is_the_li
         fit_intercept: true,
         outputs: LearnerColumns::default(),
         policy: Default::default(),
+        parameter_shards: None,
     });
     let mut op = build_kind(kind, &[("x", ValueType::Dense), ("y", ValueType::I64)]);
     let out = run(&mut *op, &input);
@@ -333,6 +334,7 @@ fn linear_regression_gathers_i64_bool_and_f64_columns_with_nulls_as_the_library_
         center_label: params.center_label,
         outputs: LearnerColumns::default(),
         policy: Default::default(),
+        parameter_shards: None,
     });
     let schema = schema_of(&["a", "b", "c", "y"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);

@@ -147,6 +147,7 @@ fn logistic_regression_reads_a_sparse_vector_column() {
         fit_intercept: true,
         outputs: LearnerColumns::default(),
         policy: Default::default(),
+        parameter_shards: None,
     });
     let input = [("v", ValueType::Sparse), ("y", ValueType::I64)];
     let out = run(&mut *build_kind(kind, &input), &rows, 8);

@@ -279,18 +279,19 @@ impl JobPlan {
             .and_then(crate::state_schema::StateSchema::of)
             .and_then(|s| Some(format!("{}: {}", s.kind, s.values.first()?.definition)))
             .unwrap_or_default();
+        let shard_count = stage.kind.parameter_shards().unwrap_or(stage.parallelism);
         let plan = |role| ParameterPlan {
             learner: stage.name.clone(),
             role,
             workers: stage.parallelism,
-            shards: stage.parallelism,
+            shards: shard_count,
             model: model.clone(),
         };
         let shards = OperatorId(operators.len() as u32);
         operators.push(OperatorPlan {
             id: shards,
             name: ParameterPlan::shards_name(&stage.name),
-            parallelism: stage.parallelism,
+            parallelism: shard_count,
             kind: OperatorKind::Parameters(plan(ParameterRole::Shard)),
             input: Some(InputEdge {
                 from: learner,

@@ -196,6 +196,16 @@ pub enum StageKind {
 }
 
 impl StageKind {
+    /// The `parameter_shards` of a learner with additive parameters (`None`: not set, or
+    /// another kind).
+    pub fn parameter_shards(&self) -> Option<u32> {
+        match self {
+            StageKind::LogisticRegression(s) => s.parameter_shards,
+            StageKind::LinearRegression(s) => s.parameter_shards,
+            _ => None,
+        }
+    }
+
     /// The serving policies of a learner with additive parameters (`None` for other kinds).
     pub fn serving_policy(&self) -> Option<&ServingPolicy> {
         match self {
@@ -427,17 +437,30 @@ impl JobSpec {
         let sinks = read_operators(&top, "sink", true, |f, name| sink::parse(f, name, &cx))?;
         let sinks = graph::resolve(&sources, &mut stages, sinks)?;
         let checkpoint_interval = job.duration("checkpoint_interval", true)?;
+        if let Some(stage) = stages.iter().find(|s| {
+            s.kind
+                .parameter_shards()
+                .is_some_and(|n| n > max_parallelism)
+        }) {
+            return Err(SpecError::Invalid {
+                at: format!("stage \"{}\"", stage.name),
+                field: "parameter_shards".into(),
+                value: stage.kind.parameter_shards().unwrap_or(0).to_string(),
+                allowed: format!("a whole number from 1 to max_parallelism ({max_parallelism})"),
+            });
+        }
         if checkpoint_interval.is_none() {
-            if let Some(stage) = stages
-                .iter()
-                .find(|s| s.kind.serving_policy().is_some_and(|p| p.is_set()))
-            {
+            let parameter_servers = |s: &&StageSpec| {
+                s.kind.serving_policy().is_some_and(|p| p.is_set())
+                    || s.kind.parameter_shards().is_some()
+            };
+            if let Some(stage) = stages.iter().find(parameter_servers) {
                 return Err(SpecError::Invalid {
                     at: format!("stage \"{}\"", stage.name),
-                    field: "guard / update".into(),
-                    value: "a policy".into(),
-                    allowed: "none in a job without checkpoints: policies act on the versions \
-                              of parameter servers, which need job.checkpoint_interval (e.g. \"1s\")"
+                    field: "guard / update / parameter_shards".into(),
+                    value: "set".into(),
+                    allowed: "none in a job without checkpoints: they concern parameter servers \
+                              and their versions, which need job.checkpoint_interval (e.g. \"1s\")"
                         .into(),
                 });
             }

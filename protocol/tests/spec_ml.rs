@@ -197,6 +197,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             fit_intercept: true,
             outputs: LearnerColumns::default(),
             policy: Default::default(),
+            parameter_shards: None,
         })
     );
     assert_eq!(
@@ -212,6 +213,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             center_label: true,
             outputs: LearnerColumns::default(),
             policy: Default::default(),
+            parameter_shards: None,
         })
     );
     assert_eq!(
@@ -490,6 +492,46 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
     // Other ML stages keep their models per partition.
     assert!(find("clusters/params").is_none() && find("scaled/params").is_none());
     assert_eq!(plan.slots_needed(), 3);
+
+    // parameter_shards sets the shards' partitions; the feed stays one per worker.
+    let sharded = parse(
+        &text
+            .replace(
+                "name = \"ml\"\n",
+                "name = \"ml\"\ncheckpoint_interval = \"1s\"\n",
+            )
+            .replace("parallelism = 3", "parallelism = 3\nparameter_shards = 5"),
+    );
+    let plan = JobPlan::from_spec(&sharded);
+    let find = |name: &str| plan.operators.iter().find(|o| o.name == name);
+    assert_eq!(find("reg/params").map(|o| o.parallelism), Some(5));
+    assert_eq!(find("reg/versions").map(|o| o.parallelism), Some(3));
+    assert!(matches!(
+        &find("reg/versions").unwrap().kind,
+        OperatorKind::Parameters(p) if p.shards == 5 && p.workers == 3
+    ));
+    // More shards than key groups, or shards without checkpoints, are refused.
+    let too_many = text
+        .replace(
+            "name = \"ml\"\n",
+            "name = \"ml\"\ncheckpoint_interval = \"1s\"\n",
+        )
+        .replace(
+            "parallelism = 3",
+            "parallelism = 3\nparameter_shards = 1000",
+        );
+    let e = JobSpec::parse(&too_many, Path::new("/jobs"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("parameter_shards") && e.contains("max_parallelism"),
+        "{e}"
+    );
+    let without = text.replace("parallelism = 3", "parallelism = 3\nparameter_shards = 2");
+    let e = JobSpec::parse(&without, Path::new("/jobs"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("checkpoint_interval"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,7 +545,7 @@ fn unknown_field_lists_the_fields_of_the_kind() {
         "stage \"clf\": unknown field \"center_label\"; allowed fields: name, kind, input, \
          parallelism, features, label, optimizer, learning_rate, clip_gradient, alpha, beta, \
          reg, elastic_net, global_batch_size, fit_intercept, prediction_col, probability_col, \
-         model_version_col, guard, update"
+         model_version_col, guard, update, parameter_shards"
     );
 }
 

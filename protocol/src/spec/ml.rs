@@ -275,6 +275,9 @@ pub struct LogisticRegressionStage {
     pub outputs: LearnerColumns,
     /// Fields `guard` and `update` (with parameter servers).
     pub policy: ServingPolicy,
+    /// `parameter_shards`: partitions of the parameter servers (default: the stage's
+    /// parallelism).
+    pub parameter_shards: Option<u32>,
 }
 
 /// `kind = "linear_regression"`: least squares updated by one gradient step per example, by
@@ -306,6 +309,9 @@ pub struct LinearRegressionStage {
     pub outputs: LearnerColumns,
     /// Fields `guard` and `update` (with parameter servers).
     pub policy: ServingPolicy,
+    /// `parameter_shards`: partitions of the parameter servers (default: the stage's
+    /// parallelism).
+    pub parameter_shards: Option<u32>,
 }
 
 /// `kind = "kmeans"`: Flink ML's `OnlineKMeans` from `k` random centroids (uniform in

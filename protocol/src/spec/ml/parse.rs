@@ -179,6 +179,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "model_version_col",
             "guard",
             "update",
+            "parameter_shards",
         ],
     )?;
     let optimizer = optimizer(fields, &FTRL_OPTIMIZERS)?.unwrap_or(LinearOptimizer::Ftrl);
@@ -223,6 +224,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         fit_intercept: flag(fields, "fit_intercept", true)?,
         outputs: learner_columns(fields)?,
         policy: serving_policy(fields)?,
+        parameter_shards: parameter_shards(fields)?,
     }))
 }
 
@@ -242,6 +244,7 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "model_version_col",
             "guard",
             "update",
+            "parameter_shards",
         ],
     )?;
     let optimizer = optimizer(fields, &GRADIENT_OPTIMIZERS)?.unwrap_or(LinearOptimizer::Sgd);
@@ -257,7 +260,15 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         center_label: flag(fields, "center_label", true)?,
         outputs: learner_columns(fields)?,
         policy: serving_policy(fields)?,
+        parameter_shards: parameter_shards(fields)?,
     }))
+}
+
+/// `parameter_shards`: from 1 to 32768 (at most `max_parallelism`, checked with the job).
+fn parameter_shards(fields: &Fields<'_>) -> Result<Option<u32>, SpecError> {
+    Ok(fields
+        .integer("parameter_shards", 1, 32_768)?
+        .and_then(|n| u32::try_from(n).ok()))
 }
 
 /// Fields `guard` and `update` of a learner.
