@@ -17,6 +17,7 @@ use quiver_ml::linear::{
     FtrlParams, OnlineLogisticRegression, StreamingLogisticRegression,
     StreamingLogisticRegressionParams,
 };
+use quiver_ml::{OnlineLearner, Persist, SharedParameters};
 use quiver_protocol::spec::{LogisticRegressionStage, StageSpec};
 use quiver_protocol::Schema;
 
@@ -45,18 +46,7 @@ pub(super) fn build(
         let params = params(spec);
         params.validate().map_err(|e| data_error(&stage.name, e))?;
         let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
-        let learnt = Learnt::new(make, sharing);
-        let learner = Progressive::new(
-            stage,
-            &spec.features,
-            &spec.label,
-            input,
-            true,
-            learnt,
-            state,
-        )?
-        .with_policy(&spec.policy, input)?;
-        return Ok(Box::new(learner));
+        return partition(stage, spec, input, state, Learnt::new(make, sharing));
     };
     let params = StreamingLogisticRegressionParams {
         optimizer,
@@ -67,7 +57,20 @@ pub(super) fn build(
     };
     params.validate().map_err(|e| data_error(&stage.name, e))?;
     let make = Box::new(move |dim| StreamingLogisticRegression::new(params.clone(), dim));
-    let learnt = Learnt::new(make, sharing);
+    partition(stage, spec, input, state, Learnt::new(make, sharing))
+}
+
+/// The partition of a learner of either algorithm.
+fn partition<L>(
+    stage: &StageSpec,
+    spec: &LogisticRegressionStage,
+    input: &Schema,
+    state: PartitionState,
+    learnt: Learnt<L>,
+) -> Result<Box<dyn AddColumns>, OperatorError>
+where
+    L: OnlineLearner + Persist + SharedParameters + Send + 'static,
+{
     let learner = Progressive::new(
         stage,
         &spec.features,
