@@ -4,6 +4,9 @@
 //! rows (the scaler scales each row with the rows before it, then learns it; FTRL predicts it,
 //! then learns from it, one example at a time by default).
 
+mod common;
+
+use common::SplitMix;
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use quiver_ml::feature::{OnlineStandardScaler, StandardScalerParams};
 use quiver_ml::linear::{FtrlParams, OnlineLogisticRegression};
@@ -14,23 +17,6 @@ use std::time::Duration;
 
 const ROWS: usize = 500;
 
-fn quiver() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_quiver"))
-}
-
-/// A seeded generator (SplitMix64) for the test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
-    }
-}
-
 /// One input row: id, three features (f64, f64, i64) and a 0/1 label.
 struct Example {
     id: i64,
@@ -40,7 +26,7 @@ struct Example {
 
 /// Rows whose label follows a linear rule plus noise.
 fn examples() -> Vec<Example> {
-    let mut rng = Rng(42);
+    let mut rng = SplitMix(42);
     (0..ROWS)
         .map(|i| {
             let x1 = 10.0 * rng.next_f64();
@@ -189,7 +175,7 @@ fn run_and_compare(checkpoints: bool) -> Vec<u64> {
     let examples = examples();
     let spec = write_job(dir.path(), &examples, checkpoints);
     let out = run_with_timeout(
-        &quiver(),
+        Path::new(common::QUIVER),
         &["local", &spec.to_string_lossy()],
         Duration::from_secs(120),
     );
@@ -283,7 +269,7 @@ path = "out/"
     let path = dir.path().join("job.toml");
     std::fs::write(&path, spec).expect("write spec");
     let out = run_with_timeout(
-        &quiver(),
+        Path::new(common::QUIVER),
         &["local", &path.to_string_lossy()],
         Duration::from_secs(120),
     );

@@ -5,6 +5,9 @@
 //! both files (both features set, no label) must be scored near it by both partitions. The
 //! stage has three parameter shards for its two workers.
 
+mod common;
+
+use common::SplitMix;
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -15,33 +18,16 @@ use std::time::Duration;
 const TRAIN: usize = 3000;
 const PROBES: usize = 200;
 
-fn quiver() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_quiver"))
-}
-
-/// A seeded generator (SplitMix64) for the test data, in [-1, 1).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        2.0 * ((z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)) - 1.0
-    }
-}
-
 fn rule(x1: f64, x2: f64) -> f64 {
     3.0 * x1 - 2.0 * x2 + 1.0
 }
 
 /// File `name` (ids from `first`): training rows with only feature `which` set, then
 /// probes at (0.5, −0.5) without a label.
-fn write_file(dir: &Path, name: &str, first: usize, which: usize, rng: &mut Rng) {
+fn write_file(dir: &Path, name: &str, first: usize, which: usize, rng: &mut SplitMix) {
     let mut csv = String::from("id,x1,x2,y\n");
     for i in 0..TRAIN {
-        let v = rng.next();
+        let v = 2.0 * rng.next_f64() - 1.0;
         let (x1, x2) = if which == 0 { (v, 0.0) } else { (0.0, v) };
         let _ = writeln!(csv, "{},{x1:?},{x2:?},{:?}", first + i, rule(x1, x2));
     }
@@ -54,7 +40,7 @@ fn write_file(dir: &Path, name: &str, first: usize, which: usize, rng: &mut Rng)
 fn write_job(dir: &Path) -> PathBuf {
     let input = dir.join("in");
     std::fs::create_dir(&input).expect("mkdir");
-    let mut rng = Rng(7);
+    let mut rng = SplitMix(7);
     write_file(&input, "a.csv", 0, 0, &mut rng);
     write_file(&input, "b.csv", 100_000, 1, &mut rng);
     let spec = r#"
@@ -97,7 +83,7 @@ fn a_learner_at_parallelism_two_trains_one_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = write_job(dir.path());
     let out = run_with_timeout(
-        &quiver(),
+        Path::new(common::QUIVER),
         &["local", &spec.to_string_lossy()],
         Duration::from_secs(120),
     );

@@ -173,6 +173,17 @@ pub(crate) fn dropped(
         .collect()
 }
 
+/// The version an alias named before it was moved or removed (`previous`: its old record).
+fn previous_version(
+    previous: Option<sled::IVec>,
+    what: impl Fn() -> String,
+) -> Result<Option<CheckpointId>, RegistryError> {
+    previous
+        .map(|bytes| codec::decode::<AliasRecord>(&bytes).map(|a| a.version))
+        .transpose()
+        .map_err(codec_err(what))
+}
+
 /// Model versions and aliases of every job. Cloning is cheap and clones share everything.
 #[derive(Clone)]
 pub struct Registry {
@@ -343,10 +354,7 @@ impl Registry {
             .insert(alias_key(job, stage, alias), value)
             .map_err(sled_err(what))?;
         self.flush()?;
-        previous
-            .map(|bytes| codec::decode::<AliasRecord>(&bytes).map(|a| a.version))
-            .transpose()
-            .map_err(codec_err(what))
+        previous_version(previous, what)
     }
 
     /// Removes `alias` of `stage`; returns the version it named, if it existed. The
@@ -364,10 +372,7 @@ impl Registry {
             .remove(alias_key(job, stage, alias))
             .map_err(sled_err(what))?;
         self.flush()?;
-        previous
-            .map(|bytes| codec::decode::<AliasRecord>(&bytes).map(|a| a.version))
-            .transpose()
-            .map_err(codec_err(what))
+        previous_version(previous, what)
     }
 
     /// Checkpoint retention with the registry's pins: keeps the newest `keep` complete

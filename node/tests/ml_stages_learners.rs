@@ -197,9 +197,9 @@ fn a_label_other_than_0_or_1_fails_naming_the_stage() {
     );
 }
 
-#[test]
-fn linear_regression_is_the_library_sequential_run() {
-    let rows: Vec<Row> = (0..200)
+/// `n` rows (x1, x2, y) with y the rounded 3·x1 − x2 + 1.
+fn xy_rows(n: usize) -> Vec<Row> {
+    (0..n)
         .map(|i| {
             let x1 = (i % 10) as f64 / 10.0;
             let x2 = (i % 7) as f64 / 7.0;
@@ -209,7 +209,12 @@ fn linear_regression_is_the_library_sequential_run() {
                 Value::I64((3.0 * x1 - x2 + 1.0).round() as i64),
             ]
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn linear_regression_is_the_library_sequential_run() {
+    let rows = xy_rows(200);
     let table = "kind = \"linear_regression\"\nfeatures = [\"x1\", \"x2\"]\nlabel = \"y\"\nlearning_rate = 0.05";
     let out = run(&mut *build(XY, table), &rows, 16);
     // Independently: from zero weights and no labels seen the first prediction is 0, the
@@ -245,17 +250,7 @@ fn linear_regression_is_the_library_sequential_run() {
 
 #[test]
 fn linear_regression_with_each_adaptive_optimizer_is_the_library_sequential_run() {
-    let rows: Vec<Row> = (0..120)
-        .map(|i| {
-            let x1 = (i % 10) as f64 / 10.0;
-            let x2 = (i % 7) as f64 / 7.0;
-            vec![
-                Value::F64(x1),
-                Value::F64(x2),
-                Value::I64((3.0 * x1 - x2 + 1.0).round() as i64),
-            ]
-        })
-        .collect();
+    let rows = xy_rows(120);
     for (name, optimizer) in [("adagrad", Optimizer::AdaGrad), ("adam", Optimizer::Adam)] {
         // No learning_rate: River's default for the optimiser, 0.1.
         let table = format!(

@@ -17,6 +17,20 @@ pub(crate) const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
 const USERS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
 const START: i64 = 1_735_689_600_000;
 
+/// A seeded generator (SplitMix64) for test data.
+pub(crate) struct SplitMix(pub(crate) u64);
+
+impl SplitMix {
+    /// The next number, uniform in [0, 1).
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
+    }
+}
+
 /// A deterministic event stream of `n` events: (user, amount, ts), slightly out of order
 /// (≤ 1.5 s, within the spec's 2 s lag) so watermarks matter but nothing is late.
 pub(crate) fn events(n: usize) -> Vec<(String, f64, i64)> {

@@ -92,6 +92,13 @@ impl Sum {
     }
 }
 
+impl std::ops::AddAssign for Sum {
+    fn add_assign(&mut self, other: Sum) {
+        self.labelled += other.labelled;
+        self.loss += other.loss;
+    }
+}
+
 /// A stage's figures over every partition, by scorer: (version, scored by the working
 /// copy).
 type Figures = BTreeMap<(u64, bool), Sum>;
@@ -100,12 +107,18 @@ type Figures = BTreeMap<(u64, bool), Sum>;
 fn total(now: &Figures, since: &Figures, keep: impl Fn(&(u64, bool)) -> bool) -> Sum {
     let mut sum = Sum::default();
     for (key, figures) in now.iter().filter(|(k, _)| keep(k)) {
-        let before = since.get(key).copied().unwrap_or_default();
-        let delta = figures.minus(before);
-        sum.labelled += delta.labelled;
-        sum.loss += delta.loss;
+        sum += figures.minus(since.get(key).copied().unwrap_or_default());
     }
     sum
+}
+
+/// The sides a serving scores with: registered versions, or (`None`) the working copy.
+fn sides(serving: &Serving) -> Vec<Option<CheckpointId>> {
+    match serving {
+        Serving::Latest => vec![None],
+        Serving::Pinned(v) => vec![Some(*v)],
+        Serving::Split { a, b, .. } => vec![*a, Some(*b)],
+    }
 }
 
 /// Whether scorer `key` serves for `side`: a registered version, or (`None`) the working
@@ -127,8 +140,8 @@ impl ServingState {
         self.current.epoch
     }
 
-    /// The table a deployment restoring `checkpoint` starts with (the table in force now
-    /// without a checkpoint: the job's start).
+    /// The table a deployment restoring `checkpoint` starts with (every stage latest
+    /// without a checkpoint: the job's start); it is in force from then on.
     pub(super) fn restored(&mut self, checkpoint: Option<CheckpointId>) -> ServingTable {
         let table = checkpoint
             .and_then(|c| self.carried.get(&c))
@@ -304,8 +317,7 @@ impl Cluster {
         waiter: SwapWaiter,
     ) {
         match self.start_swap(job, stage, &change) {
-            Ok(swap) => {
-                let (table, nodes) = (swap.0, swap.1);
+            Ok((table, nodes)) => {
                 let Some(entry) = self.jobs.get_mut(&job) else {
                     return;
                 };
@@ -462,15 +474,10 @@ impl Cluster {
         serving.current = swap.table.clone();
         serving.tables.insert(swap.table.epoch, swap.table.clone());
         let figures = Self::figures_of(entry, &swap.stage);
-        let replaced = match &before {
-            Serving::Latest => total(&figures, &BTreeMap::new(), |k| k.1),
-            other => {
-                let versions = other.versions();
-                total(&figures, &BTreeMap::new(), |k| {
-                    versions.iter().any(|v| on_side(k, Some(*v)))
-                })
-            }
-        };
+        let replaced_sides = sides(&before);
+        let replaced = total(&figures, &Figures::new(), |k| {
+            replaced_sides.iter().any(|side| on_side(k, *side))
+        });
         entry.serving.watches.insert(
             swap.stage.clone(),
             Watch {
@@ -500,9 +507,10 @@ impl Cluster {
         let mut figures = Figures::new();
         for s in entry.tasks.values().flat_map(|t| &t.served) {
             if s.stage == stage {
-                let sum = figures.entry((s.version, s.latest)).or_default();
-                sum.labelled += s.labelled;
-                sum.loss += s.loss_sum;
+                *figures.entry((s.version, s.latest)).or_default() += Sum {
+                    labelled: s.labelled,
+                    loss: s.loss_sum,
+                };
             }
         }
         figures

@@ -46,8 +46,9 @@ pub(super) struct Served<L> {
     /// needs them (the row gives the dimension).
     models: BTreeMap<u64, L>,
     figures: BTreeMap<Scored, ServedVersion>,
-    /// Records per scorer in the batch under way.
-    in_batch: Vec<(Scored, u64)>,
+    /// Figures of the batch under way per scorer (one or two): merged into `figures` at
+    /// the batch's end, so a record costs no map lookup.
+    in_batch: Vec<(Scored, ServedVersion)>,
 }
 
 impl<L: SharedParameters> Served<L> {
@@ -176,17 +177,19 @@ impl<L: SharedParameters> Served<L> {
     /// `prediction` against `label`.
     pub(super) fn note(
         &mut self,
-        (version, latest): Scored,
+        scored: Scored,
         prediction: Option<&Prediction>,
         label: Option<f64>,
         classifier: bool,
     ) {
-        let key = (version, latest);
-        match self.in_batch.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => *n += 1,
-            None => self.in_batch.push((key, 1)),
-        }
-        let figures = self.figures.entry(key).or_default();
+        let at = match self.in_batch.iter().position(|(k, _)| *k == scored) {
+            Some(at) => at,
+            None => {
+                self.in_batch.push((scored, ServedVersion::default()));
+                self.in_batch.len() - 1
+            }
+        };
+        let figures = &mut self.in_batch[at].1;
         figures.scored += 1;
         let (Some(p), Some(y)) = (prediction, label) else {
             return;
@@ -203,11 +206,14 @@ impl<L: SharedParameters> Served<L> {
 
     /// The batch under way took `micros`: shared over its records' versions.
     pub(super) fn end_batch(&mut self, micros: u64, working: u64) {
-        let total: u64 = self.in_batch.iter().map(|(_, n)| n).sum();
-        for (key, n) in std::mem::take(&mut self.in_batch) {
-            if let Some(f) = self.figures.get_mut(&key) {
-                f.scoring_us += micros * n / total.max(1);
-            }
+        let total: u64 = self.in_batch.iter().map(|(_, f)| f.scored).sum();
+        for (key, batch) in std::mem::take(&mut self.in_batch) {
+            let f = self.figures.entry(key).or_default();
+            f.scored += batch.scored;
+            f.labelled += batch.labelled;
+            f.loss_sum += batch.loss_sum;
+            f.correct += batch.correct;
+            f.scoring_us += micros * batch.scored / total.max(1);
         }
         // Forget the oldest versions no longer served.
         let serving = self.serving_now(working);
