@@ -64,7 +64,7 @@ impl Sharing {
 
     /// A model was created for the first rows: it starts from the merged version.
     pub(super) fn start(&mut self, model: &mut impl SharedParameters) -> Result<(), OperatorError> {
-        match self.link.board.newer_than(u64::MAX) {
+        match self.link.board.latest() {
             Some(version) if version.values.is_empty() => {
                 (self.version, self.seen) = (version.version.max(0) as u64, version.seen);
                 let mut base = Vec::new();

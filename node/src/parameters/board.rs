@@ -169,8 +169,18 @@ impl Board {
 
     /// The merged version if a shard completed one since `seen` (and every shard has one).
     pub(crate) fn newer_than(&self, seen: u64) -> Option<Version> {
+        self.read(Some(seen))
+    }
+
+    /// The merged version (once every shard has one).
+    pub(crate) fn latest(&self) -> Option<Version> {
+        self.read(None)
+    }
+
+    /// The merged version, unless it is the one read at `seen` (then nothing is copied).
+    fn read(&self, seen: Option<u64>) -> Option<Version> {
         let state = self.lock();
-        if state.completed == seen {
+        if seen == Some(state.completed) {
             return None;
         }
         let version = state.versions.iter().copied().min().flatten()?;
