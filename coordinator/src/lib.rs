@@ -1,6 +1,8 @@
 //! The Quiver coordinator: node membership and failure detection, job admission, placement of
 //! partitions onto nodes, the job lifecycle, and the admin API — all over mutual-TLS QUIC.
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod checkpoint_store;
 pub mod checkpoints;
 mod jobs;
