@@ -22,7 +22,10 @@ enum Action {
         from_savepoint: Option<SavepointRef>,
     },
     List,
-    Status { job: JobId, json: bool },
+    Status {
+        job: JobId,
+        json: bool,
+    },
     Cancel(JobId),
     Savepoint {
         job: JobId,

@@ -354,7 +354,11 @@ fn a_blob_stored_corrupt_fails_its_checkpoint_instead_of_committing() {
     let (_meta, store) = open(&dir);
     checkpoint_with(&store, 1, SnapshotKind::Checkpoint, |g| blob(1, g, 64));
     for g in 0..8 {
-        let bytes = if g == 5 { blob(2, g, 64) } else { blob(1, g, 64) };
+        let bytes = if g == 5 {
+            blob(2, g, 64)
+        } else {
+            blob(1, g, 64)
+        };
         store
             .put_state(JOB, CheckpointId(2), "agg", KeyGroup(g), &bytes)
             .unwrap();
