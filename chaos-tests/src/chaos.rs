@@ -2,7 +2,7 @@
 //! machine (a coordinator and nodes as processes), runs a workload whose output can be
 //! checked independently, injects faults on a seeded schedule — killed and frozen nodes, a
 //! killed coordinator, task panics, lossy / slow / duplicating / reordering links, network
-//! partitions, full and failing disks, corrupt checkpoint blobs — and proves that nothing was
+//! partitions, full disks, corrupt checkpoint blobs — and proves that nothing was
 //! lost or duplicated:
 //!
 //! ```text
@@ -35,7 +35,7 @@ use std::time::Duration;
              that the job's output has no row lost or duplicated.",
     after_help = "Fault kinds: node-kill, node-stop, coordinator-kill, task-panic, net-drop, \
                   net-delay, net-duplicate, net-reorder, partition-both, partition-one-way, \
-                  disk-full, disk-failing, corrupt-blob. The last four but one need root.\n\
+                  disk-full, corrupt-blob. Partitions and disk-full need root.\n\
                   Exit status: 0 if the verdict is pass, 1 if it is fail, 2 if the run could \
                   not be set up."
 )]

@@ -421,8 +421,15 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             )?;
             let addr = coordinator.local_addr().unwrap_or(listen);
             tracing::info!("coordinator listening on {addr}");
-            tokio::signal::ctrl_c().await?;
-            Ok(ok)
+            tokio::select! {
+                signal = tokio::signal::ctrl_c() => signal.map(|()| ok).map_err(Into::into),
+                why = coordinator.store_failure() => Err(anyhow::anyhow!(
+                    "the coordinator's store in {} cannot write ({why}): free space there and \
+                     start the coordinator again (a supervisor such as systemd does it); it \
+                     resumes from its last checkpoint",
+                    data_dir.display()
+                )),
+            }
         }
         Command::Node {
             listen,

@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod checkpoint_store;
 pub mod checkpoints;
+pub mod health;
 mod jobs;
 pub mod lifecycle;
 pub mod registry;

@@ -245,6 +245,30 @@ impl ChaosCluster {
         node.process = Some(process);
     }
 
+    /// Restarts processes that exited on their own, as a supervisor (systemd, Kubernetes)
+    /// would: a coordinator exits when its store fails. Returns the names restarted.
+    pub fn supervise(&mut self) -> Vec<String> {
+        let mut restarted = Vec::new();
+        if self.coordinator.as_mut().is_some_and(|p| !p.is_running()) {
+            self.coordinator = None;
+            match self.start_coordinator() {
+                Ok(()) => restarted.push("coordinator".to_string()),
+                Err(e) => eprintln!("chaos: supervisor: the coordinator did not restart: {e}"),
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i]
+                .process
+                .as_mut()
+                .is_some_and(|p| !p.is_running())
+            {
+                self.start_node(i);
+                restarted.push(self.nodes[i].name.clone());
+            }
+        }
+        restarted
+    }
+
     /// Waits until as many nodes as run are alive in `quiver cluster status`.
     pub fn wait_for_nodes(&self, timeout: Duration) -> Result<(), ClusterError> {
         let want = self.nodes.iter().filter(|n| n.process.is_some()).count();

@@ -1,5 +1,7 @@
-//! Disk faults: a folder on its own small `tmpfs` (root only) that can be filled to the last
-//! byte (`ENOSPC` for every write) or made read-only (`EROFS`, a failing disk), and healed.
+//! Disk faults: a folder on its own `tmpfs` (root only) that can be filled to the last byte
+//! (`ENOSPC` for every write) and healed. (A read-only remount, for `EROFS`, is refused
+//! while the processes hold files open for writing, and this machine has no device mapper
+//! for failing block devices: a full disk is the disk fault here.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -31,15 +31,13 @@ pub enum FaultKind {
     PartitionOneWay,
     /// The coordinator's or the job's file system is full, then has room again.
     DiskFull,
-    /// The coordinator's or the job's file system fails writes (read-only), then recovers.
-    DiskFailing,
     /// A checkpoint blob is stored corrupt (the chaos build's SIGUSR2 hook).
     CorruptBlob,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 13] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::NodeKill,
         FaultKind::NodeStop,
         FaultKind::CoordinatorKill,
@@ -51,7 +49,6 @@ impl FaultKind {
         FaultKind::PartitionBoth,
         FaultKind::PartitionOneWay,
         FaultKind::DiskFull,
-        FaultKind::DiskFailing,
         FaultKind::CorruptBlob,
     ];
 
@@ -69,7 +66,6 @@ impl FaultKind {
             FaultKind::PartitionBoth => "partition-both",
             FaultKind::PartitionOneWay => "partition-one-way",
             FaultKind::DiskFull => "disk-full",
-            FaultKind::DiskFailing => "disk-failing",
             FaultKind::CorruptBlob => "corrupt-blob",
         }
     }
@@ -83,16 +79,21 @@ impl FaultKind {
     pub fn needs_isolation(self) -> bool {
         matches!(
             self,
-            FaultKind::PartitionBoth
-                | FaultKind::PartitionOneWay
-                | FaultKind::DiskFull
-                | FaultKind::DiskFailing
+            FaultKind::PartitionBoth | FaultKind::PartitionOneWay | FaultKind::DiskFull
         )
     }
 
-    /// Whether it hits the coordinator (rather than a node).
-    pub fn hits_coordinator(self) -> bool {
-        matches!(self, FaultKind::CoordinatorKill | FaultKind::CorruptBlob)
+    /// Whether the fault is over once injected: a process killed (its restart is the
+    /// supervisor's answer, not the fault's end), a panic, a corrupt write. Recovery from
+    /// these counts from the injection; from the others, from when they are lifted.
+    pub fn instantaneous(self) -> bool {
+        matches!(
+            self,
+            FaultKind::NodeKill
+                | FaultKind::CoordinatorKill
+                | FaultKind::TaskPanic
+                | FaultKind::CorruptBlob
+        )
     }
 }
 
@@ -173,7 +174,7 @@ pub fn plan(kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
             fault.cut = Some(cut);
             fault.detail = format!("{cut:?}").to_lowercase();
         }
-        FaultKind::DiskFull | FaultKind::DiskFailing => {
+        FaultKind::DiskFull => {
             fault.hold = millis(rng, 1_500, 4_000);
             fault.coordinator_disk = rng.unit() < 0.5;
             fault.node = None;
@@ -260,14 +261,10 @@ pub fn inject(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultErro
         FaultKind::PartitionBoth | FaultKind::PartitionOneWay => {
             partition(cluster, fault, true)?;
         }
-        FaultKind::DiskFull | FaultKind::DiskFailing => {
-            let disk = disk(cluster, fault)?;
-            let result = if fault.kind == FaultKind::DiskFull {
-                disk.fill()
-            } else {
-                disk.set_read_only(true)
-            };
-            result.map_err(|e| format!("{}: {e}", fault.kind.name()))?;
+        FaultKind::DiskFull => {
+            disk(cluster, fault)?
+                .fill()
+                .map_err(|e| format!("{}: {e}", fault.kind.name()))?;
         }
     }
     Ok(())
@@ -292,7 +289,7 @@ pub fn lift(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultError>
             }
         }
         FaultKind::PartitionBoth | FaultKind::PartitionOneWay => partition(cluster, fault, false)?,
-        FaultKind::DiskFull | FaultKind::DiskFailing => {
+        FaultKind::DiskFull => {
             disk(cluster, fault)?
                 .heal()
                 .map_err(|e| format!("{}: {e}", fault.kind.name()))?;

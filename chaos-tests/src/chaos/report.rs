@@ -18,9 +18,13 @@ pub struct Injection {
     pub at_ms: u64,
     /// How long the fault was held before it was lifted.
     pub held_ms: u64,
-    /// Milliseconds from the injection until a checkpoint begun after the fault ended
-    /// completed: the job was running and publishing again. `None`: it did not recover.
+    /// Milliseconds from the end of the fault (its injection for a kill, a panic or a
+    /// corrupt write; its lifting for the others) until the job ran and completed a
+    /// checkpoint newer than any before the end: it was publishing again. `None`: it did
+    /// not recover.
     pub recovery_ms: Option<u64>,
+    /// Milliseconds from the injection to that checkpoint: how long output stalled.
+    pub outage_ms: Option<u64>,
     /// Recoveries (restarts) of the job the fault caused.
     pub restarts: u32,
     /// The share of the generator's rate not processed between injection and recovery.
@@ -89,6 +93,8 @@ pub struct Report {
     pub node_recovery_ms: Percentiles,
     /// Recovery after faults of the coordinator (kill, its disk, a corrupt blob).
     pub coordinator_recovery_ms: Percentiles,
+    /// Output stalls over every injection.
+    pub outage_ms: Percentiles,
     /// The worst share of throughput lost during a recovery.
     pub throughput_dip_max: f64,
     /// The median share of throughput lost during a recovery.
@@ -156,6 +162,7 @@ impl Report {
             recovery_ms: recovered(&|_| true),
             node_recovery_ms: recovered(&|f| !coordinator(f)),
             coordinator_recovery_ms: recovered(&coordinator),
+            outage_ms: Percentiles::of(faults.iter().filter_map(|f| f.outage_ms).collect()),
             throughput_dip_max: dips.last().copied().unwrap_or(0.0),
             throughput_dip_p50: dips.get(dips.len() / 2).copied().unwrap_or(0.0),
             rate,

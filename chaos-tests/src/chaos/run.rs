@@ -83,16 +83,18 @@ impl Monitor {
         samples.iter().filter(|s| s.at >= from).copied().collect()
     }
 
-    /// Waits until a sample after `after` satisfies `done`; returns it, or `None` after
-    /// `limit` or if the job failed.
+    /// Waits until a sample after `after` satisfies `done`, calling `meanwhile` between
+    /// looks; returns it, or `None` after `limit` or if the job failed.
     fn wait(
         &self,
         after: Instant,
         limit: Duration,
         done: impl Fn(&Sample) -> bool,
+        mut meanwhile: impl FnMut(),
     ) -> Option<Sample> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
+            meanwhile();
             if let Some(s) = self.latest().filter(|s| s.at > after) {
                 if done(&s) {
                     return Some(s);
@@ -170,7 +172,7 @@ pub(super) fn run(
     }
     let monitor = Monitor::start(cluster.cli.clone());
     if monitor
-        .wait(started, Duration::from_secs(60), |s| s.checkpoint > 0)
+        .wait(started, Duration::from_secs(60), |s| s.checkpoint > 0, || ())
         .is_none()
     {
         return Err(format!(
@@ -223,10 +225,23 @@ pub(super) fn run(
             break;
         }
         let lifted = Instant::now();
+        let ended = if fault.kind.instantaneous() {
+            injected
+        } else {
+            lifted
+        };
         let checkpoint = monitor.latest().map_or(0, |s| s.checkpoint);
-        let recovered = monitor.wait(lifted, RECOVERY_LIMIT, |s| {
-            s.state == JobState::Running && s.checkpoint > checkpoint
-        });
+        let supervise = || {
+            for name in cluster.supervise() {
+                eprintln!("chaos: supervisor restarted {name}, which had exited");
+            }
+        };
+        let recovered = monitor.wait(
+            lifted,
+            RECOVERY_LIMIT,
+            |s| s.state == JobState::Running && s.checkpoint > checkpoint,
+            supervise,
+        );
         let samples = monitor.since(before.map_or(injected, |b| b.at));
         let record = Injection {
             kind: fault.kind.name().into(),
@@ -234,7 +249,8 @@ pub(super) fn run(
             detail: fault.detail.clone(),
             at_ms: injected.duration_since(started).as_millis() as u64,
             held_ms: lifted.duration_since(injected).as_millis() as u64,
-            recovery_ms: recovered.map(|s| s.at.duration_since(injected).as_millis() as u64),
+            recovery_ms: recovered.map(|s| s.at.duration_since(ended).as_millis() as u64),
+            outage_ms: recovered.map(|s| s.at.duration_since(injected).as_millis() as u64),
             restarts: match (before, recovered) {
                 (Some(b), Some(r)) => r.restarts.saturating_sub(b.restarts),
                 _ => 0,
@@ -286,7 +302,10 @@ pub(super) fn run(
             .saturating_sub(monitor.latest().map_or(0, |s| s.source_records));
         let limit = Duration::from_secs(left / options.rate.max(1) + 120);
         eprintln!("chaos: faults done; waiting for the job to finish (at most {limit:?})");
-        match monitor.wait(phase, limit, |s| s.state == JobState::Finished) {
+        let supervise = || {
+            cluster.supervise();
+        };
+        match monitor.wait(phase, limit, |s| s.state == JobState::Finished, supervise) {
             Some(_) => workload.check(&job_dir),
             None => {
                 reasons.push(format!(
