@@ -110,6 +110,7 @@ pub struct Fault {
     pub detail: String,
     node: Option<usize>,
     cut: Option<Cut>,
+    net: NetFaults,
     coordinator_disk: bool,
 }
 
@@ -128,6 +129,7 @@ pub fn plan(kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
         detail: String::new(),
         node: Some(node),
         cut: None,
+        net: NetFaults::default(),
         coordinator_disk: false,
     };
     match kind {
@@ -143,21 +145,35 @@ pub fn plan(kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
             fault.node = None;
         }
         FaultKind::TaskPanic => {}
-        FaultKind::NetDrop => {
+        FaultKind::NetDrop
+        | FaultKind::NetDelay
+        | FaultKind::NetDuplicate
+        | FaultKind::NetReorder => {
             fault.hold = millis(rng, 2_000, 5_000);
-            fault.detail = format!("drop {}%", rng.range(5, 30));
-        }
-        FaultKind::NetDelay => {
-            fault.hold = millis(rng, 2_000, 5_000);
-            fault.detail = format!("delay {} ms", rng.range(20, 150));
-        }
-        FaultKind::NetDuplicate => {
-            fault.hold = millis(rng, 2_000, 5_000);
-            fault.detail = format!("duplicate {}%", rng.range(10, 50));
-        }
-        FaultKind::NetReorder => {
-            fault.hold = millis(rng, 2_000, 5_000);
-            fault.detail = format!("reorder {}%", rng.range(10, 50));
+            let mut net = NetFaults::default();
+            fault.detail = match kind {
+                FaultKind::NetDrop => {
+                    let p = rng.range(5, 30);
+                    net.drop = p as f64 / 100.0;
+                    format!("drop {p}%")
+                }
+                FaultKind::NetDelay => {
+                    let ms = rng.range(20, 150);
+                    net.delay = Duration::from_millis(ms);
+                    format!("delay {ms} ms")
+                }
+                FaultKind::NetDuplicate => {
+                    let p = rng.range(10, 50);
+                    net.duplicate = p as f64 / 100.0;
+                    format!("duplicate {p}%")
+                }
+                _ => {
+                    let p = rng.range(10, 50);
+                    net.reorder = p as f64 / 100.0;
+                    format!("reorder {p}%")
+                }
+            };
+            fault.net = net;
         }
         FaultKind::PartitionBoth => {
             fault.hold = millis(rng, 2_500, 5_000);
@@ -195,37 +211,6 @@ pub fn plan(kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
     fault
 }
 
-/// The proxy settings a network fault's detail names.
-fn net_faults(fault: &Fault) -> NetFaults {
-    let number = || -> f64 {
-        fault
-            .detail
-            .split_whitespace()
-            .nth(1)
-            .and_then(|n| n.trim_end_matches('%').parse().ok())
-            .unwrap_or(0.0)
-    };
-    match fault.kind {
-        FaultKind::NetDrop => NetFaults {
-            drop: number() / 100.0,
-            ..NetFaults::default()
-        },
-        FaultKind::NetDelay => NetFaults {
-            delay: Duration::from_millis(number() as u64),
-            ..NetFaults::default()
-        },
-        FaultKind::NetDuplicate => NetFaults {
-            duplicate: number() / 100.0,
-            ..NetFaults::default()
-        },
-        FaultKind::NetReorder => NetFaults {
-            reorder: number() / 100.0,
-            ..NetFaults::default()
-        },
-        _ => NetFaults::default(),
-    }
-}
-
 /// Why a fault could not be applied or lifted.
 pub type FaultError = String;
 
@@ -255,7 +240,7 @@ pub fn inject(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultErro
         | FaultKind::NetDuplicate
         | FaultKind::NetReorder => {
             if let Some(n) = node {
-                n.proxy.set(net_faults(fault));
+                n.proxy.set(fault.net);
             }
         }
         FaultKind::PartitionBoth | FaultKind::PartitionOneWay => {

@@ -62,6 +62,21 @@ impl Percentiles {
     }
 }
 
+/// What a report says about the run itself.
+#[derive(Clone, Debug)]
+pub struct RunFacts {
+    /// The schedule's seed.
+    pub seed: u64,
+    /// The fault phase's length, in seconds.
+    pub duration_s: u64,
+    /// Whether nodes ran isolated (network hosts, file systems of their own).
+    pub isolated: bool,
+    /// The workload's events per second.
+    pub rate: u64,
+    /// The command that replays the run.
+    pub replay: String,
+}
+
 /// A whole run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -114,17 +129,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of injections `faults` with the checker's `findings`; `reasons` are
-    /// failures found on the way (a job that failed, a fault that did not recover).
+    /// The report of `run`'s injections `faults` with the checker's `findings`; `reasons`
+    /// are failures found on the way (a job that failed, a fault that did not recover).
     pub fn new(
-        seed: u64,
-        duration_s: u64,
-        isolated: bool,
-        rate: u64,
+        run: RunFacts,
         faults: Vec<Injection>,
         findings: Findings,
         mut reasons: Vec<String>,
-        replay: String,
     ) -> Report {
         if !findings.exact() {
             reasons.push(format!(
@@ -148,9 +159,9 @@ impl Report {
         let mut dips: Vec<f64> = faults.iter().map(|f| f.throughput_dip).collect();
         dips.sort_by(f64::total_cmp);
         Report {
-            seed,
-            duration_s,
-            isolated,
+            seed: run.seed,
+            duration_s: run.duration_s,
+            isolated: run.isolated,
             injections: faults.len(),
             fault_kinds: kinds,
             lost: findings.lost,
@@ -165,12 +176,12 @@ impl Report {
             outage_ms: Percentiles::of(faults.iter().filter_map(|f| f.outage_ms).collect()),
             throughput_dip_max: dips.last().copied().unwrap_or(0.0),
             throughput_dip_p50: dips.get(dips.len() / 2).copied().unwrap_or(0.0),
-            rate,
+            rate: run.rate,
             restarts: faults.iter().map(|f| f.restarts).sum(),
             elapsed_s: 0.0,
             faults,
             examples: findings.examples,
-            replay,
+            replay: run.replay,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::cluster::{ChaosCluster, Cli};
 use super::faults::{self, FaultKind};
-use super::report::{Injection, Report};
+use super::report::{Injection, Report, RunFacts};
 use super::rng::Rng;
 use super::workload::{Findings, GeneratorWorkload};
 use super::ResolvedOptions;
@@ -172,7 +172,12 @@ pub(super) fn run(
     }
     let monitor = Monitor::start(cluster.cli.clone());
     if monitor
-        .wait(started, Duration::from_secs(60), |s| s.checkpoint > 0, || ())
+        .wait(
+            started,
+            Duration::from_secs(60),
+            |s| s.checkpoint > 0,
+            || (),
+        )
         .is_none()
     {
         return Err(format!(
@@ -321,16 +326,14 @@ pub(super) fn run(
     if !reasons.is_empty() {
         eprintln!("{}", cluster.logs_tail(40));
     }
-    let mut report = Report::new(
-        options.seed,
-        options.duration.as_secs(),
+    let facts = RunFacts {
+        seed: options.seed,
+        duration_s: options.duration.as_secs(),
         isolated,
-        options.rate,
-        records,
-        findings,
-        reasons,
-        options.replay(),
-    );
+        rate: options.rate,
+        replay: options.replay(),
+    };
+    let mut report = Report::new(facts, records, findings, reasons);
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
 }
