@@ -178,13 +178,24 @@ impl Cluster {
         );
     }
 
-    /// A node joined; returns its id.
+    /// A node joined; returns its id. A live node at the same exchange address is lost: two
+    /// processes cannot listen there, so it is one that was restarted (a supervisor restarts
+    /// a killed node in well under the heartbeat timeout), and its jobs recover now.
     pub(crate) fn join(
         &mut self,
         listen: SocketAddr,
         slots: u32,
         commands: mpsc::UnboundedSender<ToNode>,
     ) -> NodeId {
+        let replaced: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.alive && n.listen == listen)
+            .map(|(id, _)| *id)
+            .collect();
+        for old in replaced {
+            self.node_lost(old, &format!("a new node joined at its address {listen}"));
+        }
         let node = NodeId(self.next_node);
         self.next_node += 1;
         let _ = commands.send(ToNode::Welcome { node });
