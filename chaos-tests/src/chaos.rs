@@ -1,9 +1,10 @@
 //! `quiver-chaos`: the chaos suite users run to trust Quiver. It starts a real cluster on this
-//! machine (a coordinator and nodes as processes), runs a workload whose output can be
-//! checked independently, injects faults on a seeded schedule — killed and frozen nodes, a
-//! killed coordinator, task panics, lossy / slow / duplicating / reordering links, network
-//! partitions, full disks, corrupt checkpoint blobs — and proves that nothing was
-//! lost or duplicated:
+//! machine (a coordinator and nodes as processes), runs two jobs whose output can be checked
+//! independently (aggregates, and a learner whose served version is swapped), injects faults
+//! on a seeded schedule — killed and frozen nodes, a killed coordinator, task panics, lossy /
+//! slow / duplicating / reordering links, network partitions, full disks, corrupt checkpoint
+//! blobs, a node killed during a model swap — and proves that nothing was lost or duplicated
+//! and that model versions switched in order:
 //!
 //! ```text
 //! cargo run --release --bin quiver-chaos -- --seed 7 --duration 2m --report chaos.json
@@ -15,10 +16,12 @@
 pub mod cluster;
 pub mod disk;
 pub mod faults;
+pub mod models;
 pub mod proxy;
 pub mod report;
 pub mod rng;
 mod run;
+pub mod swaps;
 pub mod workload;
 
 use clap::Parser;
@@ -35,7 +38,7 @@ use std::time::Duration;
              that the job's output has no row lost or duplicated.",
     after_help = "Fault kinds: node-kill, node-stop, coordinator-kill, task-panic, net-drop, \
                   net-delay, net-duplicate, net-reorder, partition-both, partition-one-way, \
-                  disk-full, corrupt-blob. Partitions and disk-full need root.\n\
+                  disk-full, corrupt-blob, swap-kill. Partitions and disk-full need root.\n\
                   Exit status: 0 if the verdict is pass, 1 if it is fail, 2 if the run could \
                   not be set up."
 )]

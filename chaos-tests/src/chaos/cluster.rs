@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Slots of each node: any two nodes hold the job's three partitions per operator.
-const SLOTS: u32 = 2;
+/// Slots of each node: any two nodes hold both jobs (three and two partitions per operator).
+const SLOTS: u32 = 3;
 /// How long a CLI command may take before it counts as failed.
 const CLI_TIMEOUT: Duration = Duration::from_secs(10);
 

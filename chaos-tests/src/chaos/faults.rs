@@ -33,11 +33,14 @@ pub enum FaultKind {
     DiskFull,
     /// A checkpoint blob is stored corrupt (the chaos build's SIGUSR2 hook).
     CorruptBlob,
+    /// A node — with the parameter-server shards it holds — is killed while a model swap
+    /// is under way, then started again.
+    SwapKill,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::NodeKill,
         FaultKind::NodeStop,
         FaultKind::CoordinatorKill,
@@ -50,6 +53,7 @@ impl FaultKind {
         FaultKind::PartitionOneWay,
         FaultKind::DiskFull,
         FaultKind::CorruptBlob,
+        FaultKind::SwapKill,
     ];
 
     /// Its name in reports and on the command line.
@@ -67,6 +71,7 @@ impl FaultKind {
             FaultKind::PartitionOneWay => "partition-one-way",
             FaultKind::DiskFull => "disk-full",
             FaultKind::CorruptBlob => "corrupt-blob",
+            FaultKind::SwapKill => "swap-kill",
         }
     }
 
@@ -90,6 +95,7 @@ impl FaultKind {
         matches!(
             self,
             FaultKind::NodeKill
+                | FaultKind::SwapKill
                 | FaultKind::CoordinatorKill
                 | FaultKind::TaskPanic
                 | FaultKind::CorruptBlob
@@ -133,7 +139,7 @@ pub fn plan(kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
         coordinator_disk: false,
     };
     match kind {
-        FaultKind::NodeKill => fault.hold = millis(rng, 200, 2_000),
+        FaultKind::NodeKill | FaultKind::SwapKill => fault.hold = millis(rng, 200, 2_000),
         FaultKind::NodeStop => fault.hold = millis(rng, 2_500, 4_000),
         FaultKind::CoordinatorKill => {
             fault.hold = millis(rng, 200, 1_500);
@@ -218,7 +224,7 @@ pub type FaultError = String;
 pub fn inject(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultError> {
     let node = fault.node.map(|i| &mut cluster.nodes[i]);
     match fault.kind {
-        FaultKind::NodeKill => {
+        FaultKind::NodeKill | FaultKind::SwapKill => {
             if let Some(process) = node.and_then(|n| n.process.take()) {
                 signal(&process, "KILL");
             }
@@ -258,7 +264,7 @@ pub fn inject(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultErro
 /// Lifts `fault` (restarts what it killed).
 pub fn lift(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultError> {
     match fault.kind {
-        FaultKind::NodeKill => {
+        FaultKind::NodeKill | FaultKind::SwapKill => {
             if let Some(i) = fault.node {
                 cluster.start_node(i);
             }

@@ -3,8 +3,10 @@
 
 use super::cluster::{ChaosCluster, Cli};
 use super::faults::{self, FaultKind};
+use super::models::ModelWorkload;
 use super::report::{Injection, Report, RunFacts};
 use super::rng::Rng;
+use super::swaps::Swaps;
 use super::workload::{Findings, GeneratorWorkload};
 use super::ResolvedOptions;
 use quiver_protocol::messages::JobState;
@@ -12,8 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The job's id: the run submits one job to a fresh coordinator.
+/// The checked aggregates' job: the run submits it first to a fresh coordinator.
 const JOB: &str = "job-1";
+/// The model-swap job, submitted second.
+const MODEL_JOB: &str = "job-2";
 /// How often the monitor asks for the job's status.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// A fault the job has not recovered from in this long fails the run.
@@ -132,6 +136,34 @@ fn processed(samples: &[Sample], to: Instant) -> u64 {
         .sum()
 }
 
+/// Submits the job of `spec`.
+fn submit(cli: &Cli, spec: &std::path::Path) -> Result<(), String> {
+    let submitted = cli.run(&["job", "submit", &spec.to_string_lossy()]);
+    if submitted.as_ref().is_some_and(|o| o.status.success()) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} was not accepted: {}",
+        spec.display(),
+        submitted
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default()
+    ))
+}
+
+/// Waits until the model job finished; false after `limit` or if it failed.
+fn wait_for_model_job(cli: &Cli, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        match cli.status(MODEL_JOB).map(|r| r.summary.state) {
+            Some(JobState::Finished) => return true,
+            Some(JobState::Failed | JobState::Cancelled) => return false,
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+    false
+}
+
 /// Runs the chaos run `options` describes in `dir`; returns its report.
 pub(super) fn run(
     options: &ResolvedOptions,
@@ -161,15 +193,18 @@ pub(super) fn run(
     let spec = job_dir.join("job.toml");
     std::fs::write(&spec, workload.spec("chaos", CHECKPOINT_INTERVAL))
         .map_err(|e| format!("write the job spec: {e}"))?;
-    let submitted = cluster.cli.run(&["job", "submit", &spec.to_string_lossy()]);
-    if !submitted.as_ref().is_some_and(|o| o.status.success()) {
-        return Err(format!(
-            "the job was not accepted: {}",
-            submitted
-                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-                .unwrap_or_default()
-        ));
-    }
+    submit(&cluster.cli, &spec)?;
+    let models = ModelWorkload {
+        rows: workload.count / 4,
+        rate: options.rate / 2,
+        seed: options.seed,
+    };
+    let model_spec = job_dir.join("models.toml");
+    models
+        .write(&job_dir, CHECKPOINT_INTERVAL)
+        .and_then(|text| std::fs::write(&model_spec, text))
+        .map_err(|e| format!("write the model job: {e}"))?;
+    submit(&cluster.cli, &model_spec)?;
     let monitor = Monitor::start(cluster.cli.clone());
     if monitor
         .wait(
@@ -185,8 +220,9 @@ pub(super) fn run(
             cluster.logs_tail(30)
         ));
     }
+    let mut swaps = Swaps::prepare(&cluster.cli, MODEL_JOB, Duration::from_secs(60))?;
     eprintln!(
-        "chaos: the job runs; injecting {injections} faults over {:?} (kinds: {})",
+        "chaos: the jobs run; injecting {injections} faults over {:?} (kinds: {})",
         options.duration,
         kinds
             .iter()
@@ -219,6 +255,10 @@ pub(super) fn run(
             &mut rng,
         );
         let before = monitor.latest();
+        if fault.kind == FaultKind::SwapKill {
+            swaps.start(&cluster.cli);
+            std::thread::sleep(Duration::from_millis(rng.range(20, 300)));
+        }
         let injected = Instant::now();
         if let Err(e) = faults::inject(&mut cluster, &fault) {
             reasons.push(format!("cannot inject {}: {e}", fault.kind.name()));
@@ -292,6 +332,10 @@ pub(super) fn run(
             ));
             break;
         }
+        if n % 3 == 2 {
+            swaps.start(&cluster.cli);
+            swaps.wait();
+        }
         // Spread what is left over what is left of the phase.
         let left = options.duration.saturating_sub(phase.elapsed());
         let gap = left / (injections - n) as u32;
@@ -310,12 +354,20 @@ pub(super) fn run(
         let supervise = || {
             cluster.supervise();
         };
-        match monitor.wait(phase, limit, |s| s.state == JobState::Finished, supervise) {
-            Some(_) => workload.check(&job_dir),
-            None => {
+        swaps.wait();
+        let finished = monitor
+            .wait(phase, limit, |s| s.state == JobState::Finished, supervise)
+            .is_some()
+            && wait_for_model_job(&cluster.cli, limit);
+        match finished {
+            true => workload
+                .check(&job_dir)
+                .merged(models.check(&job_dir, &swaps.phases)),
+            false => {
                 reasons.push(format!(
-                    "the job did not finish (state {:?})",
-                    monitor.latest().map(|s| s.state)
+                    "the jobs did not finish (job-1 {:?}, {MODEL_JOB} {:?})",
+                    monitor.latest().map(|s| s.state),
+                    cluster.cli.status(MODEL_JOB).map(|r| r.summary.state)
                 ));
                 Findings::default()
             }
