@@ -13,6 +13,8 @@
 //! version's key appends the version (8 bytes BE), an alias's key appends the alias name.
 
 mod export;
+mod import;
+mod model_file;
 mod registration;
 
 #[cfg(test)]
@@ -21,6 +23,8 @@ mod export_tests;
 mod tests;
 
 pub(crate) use export::ExportRequest;
+pub(crate) use import::ImportRecord;
+pub(crate) use model_file::read_model_file;
 pub(crate) use registration::{learner_stages, Registration};
 
 use crate::checkpoint_store::{CheckpointStore, CheckpointStoreError};
@@ -120,6 +124,9 @@ pub enum RegistryError {
     /// A version's stored state cannot be exported; the text says why.
     #[error("model export: {0}")]
     Export(String),
+    /// A model cannot be imported; the text says why.
+    #[error("model import: {0}")]
+    Import(String),
 }
 
 fn sled_err(what: impl Fn() -> String) -> impl FnOnce(sled::Error) -> RegistryError {
@@ -192,6 +199,8 @@ pub struct Registry {
     versions: sled::Tree,
     /// Alias key → [`AliasRecord`].
     aliases: sled::Tree,
+    /// Version key → [`ImportRecord`] of an imported version.
+    imports: sled::Tree,
     checkpoints: CheckpointStore,
     /// Orders registration, aliasing and pruning.
     lock: Arc<Mutex<()>>,
@@ -209,6 +218,7 @@ impl Registry {
             db: db.clone(),
             versions: tree("model_versions")?,
             aliases: tree("model_aliases")?,
+            imports: tree("model_imports")?,
             checkpoints,
             lock: Arc::new(Mutex::new(())),
         })
@@ -283,6 +293,7 @@ impl Registry {
                 .or_default()
                 .push(a.alias);
         }
+        let mut imported = self.imported_files(job)?;
         let mut out: Vec<ModelVersionInfo> = self
             .records(job)?
             .into_iter()
@@ -290,6 +301,7 @@ impl Registry {
                 aliases: aliases
                     .remove(&(r.stage.clone(), r.version))
                     .unwrap_or_default(),
+                imported: imported.remove(&version_key(job, &r.stage, r.version)),
                 stage: r.stage,
                 version: r.version,
                 created_ms: r.created_ms,
@@ -336,7 +348,12 @@ impl Registry {
             .versions
             .contains_key(version_key(job, stage, version))
             .map_err(sled_err(what))?;
-        if !registered || !self.checkpoints.is_complete(job, version)? {
+        let imported = || {
+            self.imports
+                .contains_key(version_key(job, stage, version))
+                .map_err(sled_err(what))
+        };
+        if !registered || !(self.checkpoints.is_complete(job, version)? || imported()?) {
             return Err(RegistryError::NoVersion {
                 job,
                 stage: stage.to_string(),
@@ -404,9 +421,12 @@ impl Registry {
             .map(|a| (a.stage, a.version))
             .chain(served.iter().cloned())
             .collect();
+        // Imported versions have no checkpoint to lose: they stay.
+        let imported = self.imported_files(job)?;
         let versions: Vec<(String, CheckpointId)> = self
             .records(job)?
             .into_iter()
+            .filter(|r| !imported.contains_key(&version_key(job, &r.stage, r.version)))
             .map(|r| (r.stage, r.version))
             .collect();
         let doomed = dropped(&versions, &complete, &aliased);

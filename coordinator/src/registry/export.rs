@@ -4,7 +4,7 @@
 //! entry — key: the parameter index as ordered `i64` bytes, value: the bincode `f64` — is
 //! put at its index; parameters never written are 0.
 
-use super::{codec_err, version_key, Registry, RegistryError, VersionRecord};
+use super::{codec_err, version_key, ImportRecord, Registry, RegistryError, VersionRecord};
 use quiver_protocol::codec;
 use quiver_protocol::models::{ModelExport, ModelLineage, ModelVersionInfo, MAX_EXPORT_PARAMETERS};
 use quiver_protocol::state_piece::entry::{decode, split_ordered_i64};
@@ -85,6 +85,9 @@ impl Registry {
             ..
         } = request;
         let (job, version) = (*job, *version);
+        if let Some(imported) = self.imported(job, stage, version)? {
+            return self.export_imported(request, imported);
+        }
         let Some(checkpoint) = self
             .checkpoints
             .list(job)?
@@ -110,15 +113,7 @@ impl Registry {
             }))?;
         let registered = record.is_some();
         let info = match record {
-            Some(r) => ModelVersionInfo {
-                aliases: self.aliases_of(job, stage, version)?,
-                stage: r.stage,
-                version: r.version,
-                created_ms: r.created_ms,
-                lineage: r.lineage,
-                metrics: r.metrics,
-                state_operator: r.state_operator,
-            },
+            Some(r) => self.info(job, r, None)?,
             None => ModelVersionInfo {
                 stage: stage.clone(),
                 version,
@@ -131,6 +126,7 @@ impl Registry {
                 metrics: BTreeMap::new(),
                 state_operator: request.state_operator.clone(),
                 aliases: Vec::new(),
+                imported: None,
             },
         };
         let parameters = self.read_parameters(request)?;
@@ -139,6 +135,51 @@ impl Registry {
             info,
             registered,
             parameters,
+        })
+    }
+
+    /// An imported version's export: its parameters as the registry holds them.
+    fn export_imported(
+        &self,
+        request: &ExportRequest,
+        imported: ImportRecord,
+    ) -> Result<ModelExport, RegistryError> {
+        let (job, stage, version) = (request.job, &request.stage, request.version);
+        let record = self
+            .versions
+            .get(version_key(job, stage, version))
+            .map_err(super::sled_err(|| format!("{job}: reading version {version}")))?
+            .ok_or_else(|| RegistryError::NoVersion {
+                job,
+                stage: stage.clone(),
+                version,
+            })?;
+        let record: VersionRecord = codec::decode(&record)
+            .map_err(codec_err(|| format!("{job}: version {version} of {stage:?}")))?;
+        Ok(ModelExport {
+            kind: request.kind.clone(),
+            info: self.info(job, record, Some(imported.file))?,
+            registered: true,
+            parameters: imported.parameters,
+        })
+    }
+
+    /// A registered version as the admin API shows it.
+    fn info(
+        &self,
+        job: JobId,
+        r: VersionRecord,
+        imported: Option<String>,
+    ) -> Result<ModelVersionInfo, RegistryError> {
+        Ok(ModelVersionInfo {
+            aliases: self.aliases_of(job, &r.stage, r.version)?,
+            stage: r.stage,
+            version: r.version,
+            created_ms: r.created_ms,
+            lineage: r.lineage,
+            metrics: r.metrics,
+            state_operator: r.state_operator,
+            imported,
         })
     }
 

@@ -89,7 +89,7 @@ impl<L> Progressive<L> {
     }
 }
 
-impl<L: SharedParameters> Learnt<L> {
+impl<L: SharedParameters + Persist> Learnt<L> {
     /// A model made by `make` when the first row comes, trained through `sharing` when set.
     pub(super) fn new(make: MakeModel<L>, sharing: Option<Sharing>) -> Self {
         let served = sharing.as_ref().map(|s| {
@@ -106,7 +106,7 @@ impl<L: SharedParameters> Learnt<L> {
     }
 }
 
-impl<L: OnlineLearner + SharedParameters> Learnt<L> {
+impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
     /// The working copy, created for rows of dimension `dim` (from the parameter servers'
     /// version when the partition is a worker).
     fn working(&mut self, stage: &str, dim: usize) -> Result<&mut L, OperatorError> {

@@ -12,7 +12,7 @@ use super::columns::data_error;
 use super::learner::MakeModel;
 use crate::operator::OperatorError;
 use crate::parameters::JobServing;
-use quiver_ml::{Prediction, SharedParameters};
+use quiver_ml::{Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::keygroup::{key_hash_codes, murmur_hash};
 use quiver_protocol::models::{ServedVersion, Serving};
@@ -51,7 +51,7 @@ pub(super) struct Served<L> {
     in_batch: Vec<(Scored, ServedVersion)>,
 }
 
-impl<L: SharedParameters> Served<L> {
+impl<L: SharedParameters + Persist> Served<L> {
     /// Partition `partition` of `stage`, serving its working copy until a barrier says
     /// otherwise.
     pub(super) fn new(stage: &str, partition: u32, serving: Arc<JobServing>) -> Self {
@@ -153,7 +153,13 @@ impl<L: SharedParameters> Served<L> {
             })?;
             let mut model = make(dim).map_err(|e| data_error(&self.stage, e))?;
             let len = model.parameter_len();
-            if values.len() > len {
+            let imported = self.serving.snapshot(&self.stage, version);
+            // A saved model's vector is whole; a checkpoint's leaves out trailing zeros.
+            let fits = match imported {
+                Some(_) => values.len() == len,
+                None => values.len() <= len,
+            };
+            if !fits {
                 return Err(OperatorError::Config(format!(
                     "stage \"{}\": version {version} has {} parameters, a model for these rows \
                      {len}: it was trained on rows of another dimension",
@@ -161,11 +167,19 @@ impl<L: SharedParameters> Served<L> {
                     values.len()
                 )));
             }
-            let mut vector = values.to_vec();
-            vector.resize(len, 0.0);
-            model
-                .read_parameters(&vector)
-                .map_err(|e| data_error(&self.stage, e))?;
+            match imported {
+                // An imported saved model serves as saved.
+                Some(snapshot) => {
+                    model = L::from_snapshot(&snapshot).map_err(|e| data_error(&self.stage, e))?;
+                }
+                None => {
+                    let mut vector = values.to_vec();
+                    vector.resize(len, 0.0);
+                    model
+                        .read_parameters(&vector)
+                        .map_err(|e| data_error(&self.stage, e))?;
+                }
+            }
             self.models.insert(version, model);
         }
         self.models
