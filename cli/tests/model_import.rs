@@ -121,12 +121,23 @@ fn save(dir: &Path, name: &str, model: &impl Persist) -> String {
 /// `quiver model list job-1 --json`.
 fn listed(cluster: &Cluster) -> Vec<Value> {
     let text = cluster.ok(&["model", "list", "job-1", "--json"]);
-    serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// The parameters `quiver model export job-1 reg VERSION --json` prints, and its text.
 fn export(cluster: &Cluster, version: u64) -> (Vec<f64>, String) {
-    let text = cluster.ok(&["model", "export", "job-1", "reg", &version.to_string(), "--json"]);
+    let text = cluster.ok(&[
+        "model",
+        "export",
+        "job-1",
+        "reg",
+        &version.to_string(),
+        "--json",
+    ]);
     let json: Value = serde_json::from_str(&text).unwrap();
     let parameters = json["parameters"]
         .as_array()
@@ -182,14 +193,26 @@ fn imported_models_serve_as_the_library_computes_and_bad_files_change_nothing() 
         ["model", "import", job, stage, file].map(String::from)
     };
     let cases: [([String; 5], &[&str]); 5] = [
-        (import("job-1", "reg", &three), &["has 3 features", "reads 2"]),
+        (
+            import("job-1", "reg", &three),
+            &["has 3 features", "reads 2"],
+        ),
         (
             import("job-1", "reg", &ftrl),
-            &["linear_regression (optimizer sgd)", "online_logistic_regression"],
+            &[
+                "linear_regression (optimizer sgd)",
+                "online_logistic_regression",
+            ],
         ),
-        (import("job-1", "reg", &corrupt), &["not JSON", "Persist::save"]),
+        (
+            import("job-1", "reg", &corrupt),
+            &["not JSON", "Persist::save"],
+        ),
         (import("job-9", "reg", &good), &["no job job-9"]),
-        (import("job-1", "nope", &good), &["no learner stage \"nope\""]),
+        (
+            import("job-1", "nope", &good),
+            &["no learner stage \"nope\""],
+        ),
     ];
     for (args, said) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -204,7 +227,15 @@ fn imported_models_serve_as_the_library_computes_and_bad_files_change_nothing() 
     );
 
     // A saved model becomes a version whose export is the library's vector.
-    let said = cluster.ok(&["model", "import", "job-1", "reg", &good, "--alias", "challenger"]);
+    let said = cluster.ok(&[
+        "model",
+        "import",
+        "job-1",
+        "reg",
+        &good,
+        "--alias",
+        "challenger",
+    ]);
     assert!(said.contains("imported model.json as chk-"), "{said}");
     let versions = listed(&cluster);
     let i = imported(&versions, "model.json");
@@ -212,7 +243,10 @@ fn imported_models_serve_as_the_library_computes_and_bad_files_change_nothing() 
     assert!(i["created"].as_u64().unwrap() > 0, "{i}");
     assert_eq!(i["metrics"], serde_json::json!({}), "{i}");
     let i = i["version"].as_u64().unwrap();
-    assert!(i > t, "an import takes the next checkpoint id: {i} after {t}");
+    assert!(
+        i > t,
+        "an import takes the next checkpoint id: {i} after {t}"
+    );
     let mut expected = Vec::new();
     model.write_parameters(&mut expected);
     assert_eq!(bits(&export(&cluster, i).0), bits(&expected));
@@ -221,7 +255,13 @@ fn imported_models_serve_as_the_library_computes_and_bad_files_change_nothing() 
     let (trained_parameters, text) = export(&cluster, t);
     let exported = dir.join("export.json");
     std::fs::write(&exported, text).unwrap();
-    cluster.ok(&["model", "import", "job-1", "reg", &exported.to_string_lossy()]);
+    cluster.ok(&[
+        "model",
+        "import",
+        "job-1",
+        "reg",
+        &exported.to_string_lossy(),
+    ]);
     let e = imported(&listed(&cluster), "export.json")["version"]
         .as_u64()
         .unwrap();

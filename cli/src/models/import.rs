@@ -31,9 +31,10 @@ pub(super) async fn run(
     }
     let contents =
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let name = file
-        .file_name()
-        .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let client = AdminClient::connect(identity, coordinator).await?;
     let request = AdminRequest::ImportModel {
         job,

@@ -148,14 +148,17 @@ impl Registry {
         let record = self
             .versions
             .get(version_key(job, stage, version))
-            .map_err(super::sled_err(|| format!("{job}: reading version {version}")))?
+            .map_err(super::sled_err(|| {
+                format!("{job}: reading version {version}")
+            }))?
             .ok_or_else(|| RegistryError::NoVersion {
                 job,
                 stage: stage.clone(),
                 version,
             })?;
-        let record: VersionRecord = codec::decode(&record)
-            .map_err(codec_err(|| format!("{job}: version {version} of {stage:?}")))?;
+        let record: VersionRecord = codec::decode(&record).map_err(codec_err(|| {
+            format!("{job}: version {version} of {stage:?}")
+        }))?;
         Ok(ModelExport {
             kind: request.kind.clone(),
             info: self.info(job, record, Some(imported.file))?,

@@ -54,9 +54,7 @@ impl Registry {
         }
         let value = codec::encode(model).map_err(codec_err(what))?;
         // The model first: a version is listed only once its model is there.
-        self.imports
-            .insert(&key, value)
-            .map_err(sled_err(what))?;
+        self.imports.insert(&key, value).map_err(sled_err(what))?;
         let value = codec::encode(record).map_err(codec_err(what))?;
         self.versions.insert(key, value).map_err(sled_err(what))?;
         self.flush()
@@ -79,7 +77,10 @@ impl Registry {
     }
 
     /// The file names of a job's imported versions by version key.
-    pub(super) fn imported_files(&self, job: JobId) -> Result<HashMap<Vec<u8>, String>, RegistryError> {
+    pub(super) fn imported_files(
+        &self,
+        job: JobId,
+    ) -> Result<HashMap<Vec<u8>, String>, RegistryError> {
         self.imports
             .scan_prefix(job_prefix(job))
             .map(|entry| {

@@ -60,7 +60,8 @@ impl Algorithm {
                 Some((Algorithm::Linear(gradient(s.optimizer)?), dim(&s.features)))
             }
             StageKind::LogisticRegression(s) => {
-                let algorithm = gradient(s.optimizer).map_or(Algorithm::LogisticFtrl, Algorithm::Logistic);
+                let algorithm =
+                    gradient(s.optimizer).map_or(Algorithm::LogisticFtrl, Algorithm::Logistic);
                 Some((algorithm, dim(&s.features)))
             }
             _ => None,
@@ -105,7 +106,10 @@ impl Algorithm {
                     optimizer,
                     ..Default::default()
                 };
-                checked(StreamingLinearRegressionSgd::new(params, dim).map_err(error)?, values)
+                checked(
+                    StreamingLinearRegressionSgd::new(params, dim).map_err(error)?,
+                    values,
+                )
             }
             Algorithm::LogisticFtrl => checked(
                 OnlineLogisticRegression::new(FtrlParams::default(), dim, None).map_err(error)?,
@@ -116,7 +120,10 @@ impl Algorithm {
                     optimizer,
                     ..Default::default()
                 };
-                checked(StreamingLogisticRegression::new(params, dim).map_err(error)?, values)
+                checked(
+                    StreamingLogisticRegression::new(params, dim).map_err(error)?,
+                    values,
+                )
             }
         }
     }
@@ -138,7 +145,11 @@ const TAKES: &str = "import takes a model saved by the quiver-ml library (Persis
 
 /// Reads `bytes` as a model for stage `stage` of kind `kind`; the error says what is wrong
 /// with the file and what the stage needs.
-pub(crate) fn read_model_file(stage: &str, kind: &StageKind, bytes: &[u8]) -> Result<ModelFile, String> {
+pub(crate) fn read_model_file(
+    stage: &str,
+    kind: &StageKind,
+    bytes: &[u8],
+) -> Result<ModelFile, String> {
     let Some((algorithm, dim)) = Algorithm::of(kind) else {
         return Err(format!(
             "stage {stage:?} is no linear_regression or logistic_regression: only their \
@@ -185,7 +196,10 @@ fn saved_model(
             let model = StreamingLinearRegressionSgd::from_stored(stored).map_err(loaded)?;
             let file = Algorithm::Linear(model.params().optimizer);
             if file != algorithm {
-                return Err(mismatch(format!("a quiver-ml {found} of {}", file.describe())));
+                return Err(mismatch(format!(
+                    "a quiver-ml {found} of {}",
+                    file.describe()
+                )));
             }
             finish(stage, algorithm, dim, model.weights().len(), &model)
         }
@@ -201,7 +215,10 @@ fn saved_model(
             let model = StreamingLogisticRegression::from_stored(stored).map_err(loaded)?;
             let file = Algorithm::Logistic(model.params().optimizer);
             if file != algorithm {
-                return Err(mismatch(format!("a quiver-ml {found} of {}", file.describe())));
+                return Err(mismatch(format!(
+                    "a quiver-ml {found} of {}",
+                    file.describe()
+                )));
             }
             finish(stage, algorithm, dim, model.weights().len(), &model)
         }

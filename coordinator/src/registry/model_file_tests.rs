@@ -75,8 +75,15 @@ fn a_saved_linear_model_becomes_its_parameter_vector_and_snapshot() {
     let back = StreamingLinearRegressionSgd::from_snapshot(&file.snapshot.unwrap()).unwrap();
     let x = [0.3, 0.7];
     assert_eq!(
-        back.predict_one(Features::Dense(&x)).unwrap().value.to_bits(),
-        model.predict_one(Features::Dense(&x)).unwrap().value.to_bits()
+        back.predict_one(Features::Dense(&x))
+            .unwrap()
+            .value
+            .to_bits(),
+        model
+            .predict_one(Features::Dense(&x))
+            .unwrap()
+            .value
+            .to_bits()
     );
     // A vector column fixes no dimension: any is taken.
     let vector = stage("linear_regression", LABEL, r#""vector""#);
@@ -90,13 +97,20 @@ fn saved_logistic_models_of_either_algorithm_match_the_stage_optimizer() {
     ftrl.save(&mut saved).unwrap();
     let ftrl_stage = stage("logistic_regression", LABEL, TWO);
     assert_eq!(
-        read_model_file("reg", &ftrl_stage, &saved).unwrap().parameters,
+        read_model_file("reg", &ftrl_stage, &saved)
+            .unwrap()
+            .parameters,
         vec![0.0; 6]
     );
-    let adam_stage = stage("logistic_regression", "label = \"amount\"\noptimizer = \"adam\"", TWO);
+    let adam_stage = stage(
+        "logistic_regression",
+        "label = \"amount\"\noptimizer = \"adam\"",
+        TWO,
+    );
     let e = error(&adam_stage, &saved);
     assert!(
-        e.contains("logistic_regression (optimizer adam)") && e.contains("online_logistic_regression"),
+        e.contains("logistic_regression (optimizer adam)")
+            && e.contains("online_logistic_regression"),
         "{e}"
     );
     let params = StreamingLogisticRegressionParams {
@@ -108,7 +122,10 @@ fn saved_logistic_models_of_either_algorithm_match_the_stage_optimizer() {
     adam.save(&mut saved).unwrap();
     assert!(read_model_file("reg", &adam_stage, &saved).is_ok());
     let e = error(&ftrl_stage, &saved);
-    assert!(e.contains("optimizer ftrl") && e.contains("optimizer adam"), "{e}");
+    assert!(
+        e.contains("optimizer ftrl") && e.contains("optimizer adam"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -157,7 +174,8 @@ fn corrupt_files_and_other_models_are_refused_saying_what_import_takes() {
 fn an_export_is_taken_as_its_vector_when_it_fits_the_stage() {
     let kind = stage("linear_regression", LABEL, TWO);
     // Two weights, intercept, label count and sum: 5; an export may leave trailing zeros out.
-    let export = br#"{"kind": "linear_regression", "version": 4, "parameters": [0.5, -0.25, 1.0, 3.0]}"#;
+    let export =
+        br#"{"kind": "linear_regression", "version": 4, "parameters": [0.5, -0.25, 1.0, 3.0]}"#;
     let file = read_model_file("reg", &kind, export).unwrap();
     assert_eq!(file.parameters, vec![0.5, -0.25, 1.0, 3.0]);
     assert_eq!(file.snapshot, None);

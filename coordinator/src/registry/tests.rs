@@ -354,7 +354,11 @@ fn an_imported_version_is_listed_aliased_and_outlives_every_checkpoint() {
     };
     assert!(registry.import(JOB, &record, &again).is_err());
     assert_eq!(
-        registry.imported(JOB, "clf", CheckpointId(3)).unwrap().unwrap().parameters,
+        registry
+            .imported(JOB, "clf", CheckpointId(3))
+            .unwrap()
+            .unwrap()
+            .parameters,
         [0.5, -1.0]
     );
     // An alias may name it, though no checkpoint holds it.

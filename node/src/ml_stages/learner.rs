@@ -78,13 +78,17 @@ impl<L> Progressive<L> {
         })
     }
 
-    /// Watches the column of a drift policy (`policy.update`), if it has one.
+    /// Watches the column of a drift policy (`policy.update`), if it has one, and warms
+    /// swapped-in versions with `policy.warmup` predictions.
     pub(super) fn with_policy(
         mut self,
         policy: &ServingPolicy,
         input: &Schema,
     ) -> Result<Self, OperatorError> {
         self.drift = DriftWatch::new(&self.stage, policy, input)?;
+        if let Some(served) = &mut self.learnt.served {
+            served.set_warmup(policy.warmup);
+        }
         Ok(self)
     }
 }
