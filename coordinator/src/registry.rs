@@ -53,6 +53,23 @@ pub struct VersionRecord {
     pub state_operator: String,
 }
 
+impl VersionRecord {
+    /// The version as the admin API shows it, with its aliases and the file it was imported
+    /// from.
+    fn info(self, aliases: Vec<String>, imported: Option<String>) -> ModelVersionInfo {
+        ModelVersionInfo {
+            stage: self.stage,
+            version: self.version,
+            created_ms: self.created_ms,
+            lineage: self.lineage,
+            metrics: self.metrics,
+            state_operator: self.state_operator,
+            aliases,
+            imported,
+        }
+    }
+}
+
 /// An alias as stored: the value under its key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct AliasRecord {
@@ -297,17 +314,10 @@ impl Registry {
         let mut out: Vec<ModelVersionInfo> = self
             .records(job)?
             .into_iter()
-            .map(|r| ModelVersionInfo {
-                aliases: aliases
-                    .remove(&(r.stage.clone(), r.version))
-                    .unwrap_or_default(),
-                imported: imported.remove(&version_key(job, &r.stage, r.version)),
-                stage: r.stage,
-                version: r.version,
-                created_ms: r.created_ms,
-                lineage: r.lineage,
-                metrics: r.metrics,
-                state_operator: r.state_operator,
+            .map(|r| {
+                let named = aliases.remove(&(r.stage.clone(), r.version));
+                let file = imported.remove(&version_key(job, &r.stage, r.version));
+                r.info(named.unwrap_or_default(), file)
             })
             .collect();
         out.sort_by(|a, b| (&a.stage, a.version).cmp(&(&b.stage, b.version)));

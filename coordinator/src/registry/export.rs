@@ -100,17 +100,7 @@ impl Registry {
                 version,
             });
         };
-        let record = self
-            .versions
-            .get(version_key(job, stage, version))
-            .map_err(super::sled_err(|| {
-                format!("{job}: reading version {version}")
-            }))?
-            .map(|bytes| codec::decode::<VersionRecord>(&bytes))
-            .transpose()
-            .map_err(codec_err(|| {
-                format!("{job}: version {version} of {stage:?}")
-            }))?;
+        let record = self.record(job, stage, version)?;
         let registered = record.is_some();
         let info = match record {
             Some(r) => self.info(job, r, None)?,
@@ -146,25 +136,37 @@ impl Registry {
     ) -> Result<ModelExport, RegistryError> {
         let (job, stage, version) = (request.job, &request.stage, request.version);
         let record = self
-            .versions
-            .get(version_key(job, stage, version))
-            .map_err(super::sled_err(|| {
-                format!("{job}: reading version {version}")
-            }))?
+            .record(job, stage, version)?
             .ok_or_else(|| RegistryError::NoVersion {
                 job,
                 stage: stage.clone(),
                 version,
             })?;
-        let record: VersionRecord = codec::decode(&record).map_err(codec_err(|| {
-            format!("{job}: version {version} of {stage:?}")
-        }))?;
         Ok(ModelExport {
             kind: request.kind.clone(),
             info: self.info(job, record, Some(imported.file))?,
             registered: true,
             parameters: imported.parameters,
         })
+    }
+
+    /// The stored record of a version, if registered.
+    fn record(
+        &self,
+        job: JobId,
+        stage: &str,
+        version: CheckpointId,
+    ) -> Result<Option<VersionRecord>, RegistryError> {
+        self.versions
+            .get(version_key(job, stage, version))
+            .map_err(super::sled_err(|| {
+                format!("{job}: reading version {version}")
+            }))?
+            .map(|bytes| codec::decode::<VersionRecord>(&bytes))
+            .transpose()
+            .map_err(codec_err(|| {
+                format!("{job}: version {version} of {stage:?}")
+            }))
     }
 
     /// A registered version as the admin API shows it.
@@ -174,16 +176,8 @@ impl Registry {
         r: VersionRecord,
         imported: Option<String>,
     ) -> Result<ModelVersionInfo, RegistryError> {
-        Ok(ModelVersionInfo {
-            aliases: self.aliases_of(job, &r.stage, r.version)?,
-            stage: r.stage,
-            version: r.version,
-            created_ms: r.created_ms,
-            lineage: r.lineage,
-            metrics: r.metrics,
-            state_operator: r.state_operator,
-            imported,
-        })
+        let aliases = self.aliases_of(job, &r.stage, r.version)?;
+        Ok(r.info(aliases, imported))
     }
 
     /// The aliases naming one version.

@@ -182,50 +182,66 @@ fn saved_model(
     dim: Option<usize>,
     stored: StoredModel,
 ) -> Result<ModelFile, String> {
-    let found = stored.kind.clone();
-    let mismatch = |file: String| {
-        format!(
-            "stage {stage:?} trains {}, the file holds {file}: import a model of the stage's \
-             algorithm",
-            algorithm.describe()
-        )
+    let expected = Expected {
+        stage,
+        algorithm,
+        dim,
     };
-    let loaded = |e: quiver_ml::PersistError| format!("cannot load the model file: {e}");
-    match found.as_str() {
+    match stored.kind.as_str() {
         StreamingLinearRegressionSgd::KIND => {
-            let model = StreamingLinearRegressionSgd::from_stored(stored).map_err(loaded)?;
-            let file = Algorithm::Linear(model.params().optimizer);
-            if file != algorithm {
-                return Err(mismatch(format!(
-                    "a quiver-ml {found} of {}",
-                    file.describe()
-                )));
-            }
-            finish(stage, algorithm, dim, model.weights().len(), &model)
+            expected.load(stored, |m: &StreamingLinearRegressionSgd| {
+                (Algorithm::Linear(m.params().optimizer), m.weights().len())
+            })
         }
-        OnlineLogisticRegression::KIND => {
-            let model = OnlineLogisticRegression::from_stored(stored).map_err(loaded)?;
-            if algorithm != Algorithm::LogisticFtrl {
-                let file = Algorithm::LogisticFtrl.describe();
-                return Err(mismatch(format!("a quiver-ml {found} of {file}")));
-            }
-            finish(stage, algorithm, dim, model.dim(), &model)
-        }
+        OnlineLogisticRegression::KIND => expected.load(stored, |m: &OnlineLogisticRegression| {
+            (Algorithm::LogisticFtrl, m.dim())
+        }),
         StreamingLogisticRegression::KIND => {
-            let model = StreamingLogisticRegression::from_stored(stored).map_err(loaded)?;
-            let file = Algorithm::Logistic(model.params().optimizer);
-            if file != algorithm {
-                return Err(mismatch(format!(
-                    "a quiver-ml {found} of {}",
-                    file.describe()
-                )));
-            }
-            finish(stage, algorithm, dim, model.weights().len(), &model)
+            expected.load(stored, |m: &StreamingLogisticRegression| {
+                (Algorithm::Logistic(m.params().optimizer), m.weights().len())
+            })
         }
-        other => Err(mismatch(format!(
+        other => Err(expected.mismatch(format!(
             "a quiver-ml `{other}` model (importable: streaming_linear_regression_sgd, \
              online_logistic_regression, streaming_logistic_regression)"
         ))),
+    }
+}
+
+/// What a saved model must be to become a version of the stage.
+struct Expected<'a> {
+    stage: &'a str,
+    algorithm: Algorithm,
+    /// The dimension the stage's spec fixes, if any.
+    dim: Option<usize>,
+}
+
+impl Expected<'_> {
+    /// Says the file holds `file`, not what the stage trains.
+    fn mismatch(&self, file: String) -> String {
+        format!(
+            "stage {:?} trains {}, the file holds {file}: import a model of the stage's \
+             algorithm",
+            self.stage,
+            self.algorithm.describe()
+        )
+    }
+
+    /// Loads the saved model as an `L`, whose algorithm and dimension `describe` tells,
+    /// and checks it.
+    fn load<L: SharedParameters + Persist>(
+        &self,
+        stored: StoredModel,
+        describe: impl Fn(&L) -> (Algorithm, usize),
+    ) -> Result<ModelFile, String> {
+        let kind = stored.kind.clone();
+        let model =
+            L::from_stored(stored).map_err(|e| format!("cannot load the model file: {e}"))?;
+        let (algorithm, dim) = describe(&model);
+        if algorithm != self.algorithm {
+            return Err(self.mismatch(format!("a quiver-ml {kind} of {}", algorithm.describe())));
+        }
+        finish(self.stage, algorithm, self.dim, dim, &model)
     }
 }
 
