@@ -9,9 +9,10 @@
 //! [`netns`]: a coordinator on the bridge address ([`start_coordinator_on`]) and nodes inside
 //! the hosts ([`Host::start`] with [`node_args`] and `--listen` on the host's address).
 
+pub mod chaos;
 pub mod netns;
 
-pub use netns::{Host, NetnsError, Network};
+pub use netns::{Cut, Host, NetnsError, Network};
 
 use std::ffi::OsStr;
 use std::fs::File;

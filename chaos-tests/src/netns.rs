@@ -215,6 +215,43 @@ impl Network {
     }
 }
 
+/// How [`Network::isolate`] cuts a host off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Nothing in or out: its link is down.
+    Both,
+    /// It hears nothing from this machine (a blackhole route to it here); what it sends
+    /// still arrives.
+    Inbound,
+    /// Nothing it sends to the bridge address arrives (a blackhole route in it); it still
+    /// hears everything.
+    Outbound,
+}
+
+impl Network {
+    /// Cuts `host` off from this machine (the bridge address, where a coordinator and the
+    /// proxies in front of other hosts listen) as `cut` says.
+    pub fn isolate(&self, host: &Host, cut: Cut) -> Result<(), NetnsError> {
+        self.apply(host, cut, true)
+    }
+
+    /// Undoes [`Network::isolate`].
+    pub fn rejoin(&self, host: &Host, cut: Cut) -> Result<(), NetnsError> {
+        self.apply(host, cut, false)
+    }
+
+    fn apply(&self, host: &Host, cut: Cut, on: bool) -> Result<(), NetnsError> {
+        let action = if on { "add" } else { "del" };
+        match cut {
+            Cut::Both => ip(&["link", "set", &host.veth, if on { "down" } else { "up" }]).map(drop),
+            Cut::Inbound => {
+                ip(&["route", action, "blackhole", &format!("{}/32", host.addr)]).map(drop)
+            }
+            Cut::Outbound => host.blackhole(action, self.bridge_addr),
+        }
+    }
+}
+
 impl Drop for Network {
     fn drop(&mut self) {
         let mut failures = Vec::new();

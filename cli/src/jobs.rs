@@ -22,7 +22,10 @@ enum Action {
         from_savepoint: Option<SavepointRef>,
     },
     List,
-    Status(JobId),
+    Status {
+        job: JobId,
+        json: bool,
+    },
     Cancel(JobId),
     Savepoint {
         job: JobId,
@@ -48,7 +51,10 @@ impl Action {
                 }
             }
             JobCommand::List => Action::List,
-            JobCommand::Status { job } => Action::Status(parse_job_id(&job)?),
+            JobCommand::Status { job, json } => Action::Status {
+                job: parse_job_id(&job)?,
+                json,
+            },
             JobCommand::Cancel { job } => Action::Cancel(parse_job_id(&job)?),
             JobCommand::Savepoint { job } => Action::Savepoint {
                 job: parse_job_id(&job)?,
@@ -87,7 +93,14 @@ pub(crate) async fn run(
                 print!("{}", report::jobs(&jobs));
             }
         }
-        Action::Status(job) => print!("{}", report::job(&status(&client, job).await?)),
+        Action::Status { job, json } => {
+            let report = status(&client, job).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report::job(&report));
+            }
+        }
         Action::Cancel(job) => {
             client.request(AdminRequest::Cancel { job }).await?;
             println!("cancelled {job}");

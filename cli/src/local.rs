@@ -38,6 +38,7 @@ pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> 
         quiver_node::service::start_node(quiver_node::service::NodeConfig {
             coordinator: addr,
             listen: loopback,
+            advertise: None,
             slots,
             identity: identity(Role::Node)?,
         })?;

@@ -229,7 +229,9 @@ impl CheckpointStore {
         Ok(())
     }
 
-    /// Bytes of the distinct blobs a checkpoint references, and of those it wrote first.
+    /// Bytes of the distinct blobs a checkpoint references, and of those it wrote first. The
+    /// blobs it wrote are read back against their checksums first: one stored corrupt fails
+    /// the checkpoint here instead of being found only when a recovery needs it.
     fn sizes(
         &self,
         job: JobId,
@@ -243,11 +245,12 @@ impl CheckpointStore {
         {
             let (key, value) =
                 item.map_err(sled_err(|| format!("{job} {checkpoint}: reading state")))?;
-            let (_, _, chain) = self.entry(job, checkpoint, &key, &value)?;
+            let (operator, group, chain) = self.entry(job, checkpoint, &key, &value)?;
             for blob in chain.blobs() {
                 if seen.insert(blob) {
                     bytes += blob.len;
                     if self.creator(job, blob)? == Some(checkpoint) {
+                        self.checked_blob(job, checkpoint, &operator, group, blob)?;
                         new_bytes += blob.len;
                     }
                 }

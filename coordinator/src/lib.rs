@@ -1,8 +1,11 @@
 //! The Quiver coordinator: node membership and failure detection, job admission, placement of
 //! partitions onto nodes, the job lifecycle, and the admin API — all over mutual-TLS QUIC.
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod checkpoint_store;
 pub mod checkpoints;
+pub mod health;
 mod jobs;
 pub mod lifecycle;
 pub mod registry;

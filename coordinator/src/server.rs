@@ -39,6 +39,8 @@ pub enum CoordinatorError {
 pub struct Coordinator {
     cluster: Mutex<Cluster>,
     endpoint: quinn::Endpoint,
+    /// Why the store stopped writing, once it did (`crate::health`).
+    store_failed: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl Coordinator {
@@ -61,11 +63,14 @@ impl Coordinator {
         heartbeat_timeout: Duration,
     ) -> Result<Arc<Coordinator>, CoordinatorError> {
         let store = Store::open(data_dir)?;
+        let (failed, store_failed) = tokio::sync::watch::channel(None);
+        tokio::spawn(crate::health::watch_store(store.db().clone(), failed));
         let cluster = Cluster::new(store, heartbeat_timeout)?;
         let endpoint = transport::endpoint(listen, identity)?;
         let coordinator = Arc::new(Coordinator {
             cluster: Mutex::new(cluster),
             endpoint,
+            store_failed,
         });
         tokio::spawn(coordinator.clone().accept_loop());
         let ticker = coordinator.clone();
@@ -77,6 +82,17 @@ impl Coordinator {
             }
         });
         Ok(coordinator)
+    }
+
+    /// Resolves with the cause once its store can no longer write (see `crate::health`);
+    /// never, while it can.
+    pub async fn store_failure(&self) -> String {
+        let mut failed = self.store_failed.clone();
+        let why = match failed.wait_for(Option::is_some).await {
+            Ok(why) => why.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        };
+        why
     }
 
     /// Where it listens.

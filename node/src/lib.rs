@@ -2,6 +2,8 @@
 //! state, operators and connectors.
 
 mod blocking;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;

@@ -588,7 +588,10 @@ impl Runtime {
                     generation: deployment.generation,
                     channel,
                 };
-                let remote = self.exchange.open(addr, open, counters.clone()).await?;
+                let remote = self
+                    .exchange
+                    .open((node, addr), open, counters.clone())
+                    .await?;
                 senders.push(ChannelSender::Remote(remote));
             }
         }

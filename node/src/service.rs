@@ -28,6 +28,9 @@ pub struct NodeConfig {
     pub coordinator: SocketAddr,
     /// Where the exchange listens (port 0: any).
     pub listen: SocketAddr,
+    /// The address other nodes reach the exchange at, if not the bound one (a proxy or NAT
+    /// in between).
+    pub advertise: Option<SocketAddr>,
     /// Partitions of each operator it may host.
     pub slots: u32,
     /// The node certificate and the cluster CA.
@@ -60,11 +63,12 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             addr: config.listen,
             source,
         })?;
+    let advertised = config.advertise.unwrap_or(listen);
     let exchange = Exchange::new(endpoint);
     tokio::spawn(exchange.clone().serve());
     let task = tokio::spawn(async move {
         loop {
-            match session(&config, listen, &exchange).await {
+            match session(&config, advertised, &exchange).await {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }

@@ -31,6 +31,8 @@ impl CheckpointStore {
                     Some(_) => continue,
                     None => {
                         tx.insert(&blob.index_key(job), &checkpoint.0.to_be_bytes())?;
+                        #[cfg(feature = "chaos")]
+                        let bytes = &*crate::chaos::maybe_corrupt(bytes);
                         tx.insert(&blob.data_key(job), bytes)?;
                         return Ok(blob);
                     }

@@ -349,6 +349,30 @@ fn a_flipped_byte_fails_the_checksum_and_recovery_falls_back() {
 }
 
 #[test]
+fn a_blob_stored_corrupt_fails_its_checkpoint_instead_of_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_meta, store) = open(&dir);
+    checkpoint_with(&store, 1, SnapshotKind::Checkpoint, |g| blob(1, g, 64));
+    for g in 0..8 {
+        let bytes = if g == 5 {
+            blob(2, g, 64)
+        } else {
+            blob(1, g, 64)
+        };
+        store
+            .put_state(JOB, CheckpointId(2), "agg", KeyGroup(g), &bytes)
+            .unwrap();
+    }
+    // The new blob goes bad between the upload and the manifest (a disk fault).
+    damage_blob(&store, &blob(2, 5, 64), |bytes| bytes[7] ^= 0x10);
+    let err = store
+        .complete(JOB, &manifest(JOB, 2, SnapshotKind::Checkpoint))
+        .unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert_eq!(ids(&store), [1], "checkpoint 2 did not complete");
+}
+
+#[test]
 fn a_truncated_blob_is_detected_and_recovery_falls_back() {
     let (log, err) = fallback_after(|bytes| bytes.truncate(40));
     assert!(

@@ -18,7 +18,7 @@ use quiver_protocol::codec;
 use quiver_protocol::messages::{ChannelOpen, ChannelReply};
 use quiver_protocol::pki::Role;
 use quiver_protocol::transport;
-use quiver_protocol::{Generation, JobId, OperatorId, PartitionId, StreamElement};
+use quiver_protocol::{Generation, JobId, NodeId, OperatorId, PartitionId, StreamElement};
 use ractor::ActorRef;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,6 +41,9 @@ pub(crate) struct TaskEntry {
 
 type TaskKey = (JobId, OperatorId, PartitionId);
 
+/// Another node: its id and the address its exchange listens on.
+pub(crate) type Peer = (NodeId, SocketAddr);
+
 /// The partitions of a source that read in step on this node, by job and source.
 type SourceKey = (JobId, OperatorId);
 type Peers = Arc<SourcePeers<ActorRef<TaskMsg>>>;
@@ -49,7 +52,7 @@ type Peers = Arc<SourcePeers<ActorRef<TaskMsg>>>;
 pub struct Exchange {
     endpoint: quinn::Endpoint,
     tasks: Mutex<HashMap<TaskKey, TaskEntry>>,
-    peers: Mutex<HashMap<SocketAddr, quinn::Connection>>,
+    peers: Mutex<HashMap<Peer, quinn::Connection>>,
     /// Sources whose partitions here read in step, told what the channels from the others
     /// say of their watermarks.
     sources: Mutex<HashMap<SourceKey, (Generation, Peers)>>,
@@ -108,14 +111,15 @@ impl Exchange {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Opens a channel to a task on the node at `addr`.
+    /// Opens a channel to a task on `peer`: a node and the address its exchange listens on.
     pub(crate) async fn open(
         &self,
-        addr: SocketAddr,
+        peer: Peer,
         open: ChannelOpen,
         counters: Arc<TaskCounters>,
     ) -> Result<RemoteSender, RuntimeError> {
-        let connection = self.connection(addr).await?;
+        let addr = peer.1;
+        let connection = self.connection(peer).await?;
         let (mut send, recv) = connection
             .open_bi()
             .await
@@ -124,29 +128,42 @@ impl Exchange {
         Ok(RemoteSender::new(send, recv, counters))
     }
 
-    /// The live connection to the node at `addr`, dialled if there is none. The dial runs
-    /// without holding the peer table, so an unreachable node delays only its own channels;
-    /// when two dials race, the first connection stored wins.
-    async fn connection(&self, addr: SocketAddr) -> Result<quinn::Connection, RuntimeError> {
-        if let Some(c) = self.live_peer(addr) {
+    /// The live connection to `peer`, dialled if there is none. The dial runs without holding
+    /// the peer table, so an unreachable node delays only its own channels; when two dials
+    /// race, the first connection stored wins.
+    ///
+    /// Connections are kept per node *and* address: a node restarted on the same address
+    /// joins as a new node, and its channels must not go over the connection to the process
+    /// that died there (it would look alive until QUIC's idle timeout, 10 s). Storing a
+    /// connection to a new node at an address closes and forgets the old node's.
+    async fn connection(&self, peer: Peer) -> Result<quinn::Connection, RuntimeError> {
+        if let Some(c) = self.live_peer(peer) {
             return Ok(c);
         }
-        let dialled = transport::connect(&self.endpoint, addr).await?;
-        if let Some(c) = self.live_peer(addr) {
+        let dialled = transport::connect(&self.endpoint, peer.1).await?;
+        if let Some(c) = self.live_peer(peer) {
             return Ok(c);
         }
-        self.peer_table().insert(addr, dialled.clone());
+        let mut peers = self.peer_table();
+        peers.retain(|&(node, addr), c| {
+            let replaced = addr == peer.1 && node != peer.0;
+            if replaced {
+                c.close(0u32.into(), b"the node at this address was replaced");
+            }
+            !replaced
+        });
+        peers.insert(peer, dialled.clone());
         Ok(dialled)
     }
 
-    fn live_peer(&self, addr: SocketAddr) -> Option<quinn::Connection> {
+    fn live_peer(&self, peer: Peer) -> Option<quinn::Connection> {
         self.peer_table()
-            .get(&addr)
+            .get(&peer)
             .filter(|c| c.close_reason().is_none())
             .cloned()
     }
 
-    fn peer_table(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, quinn::Connection>> {
+    fn peer_table(&self) -> std::sync::MutexGuard<'_, HashMap<Peer, quinn::Connection>> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -352,6 +352,10 @@ impl TaskState {
         let entry = self.args.chain.entry.clone();
         match element {
             StreamElement::Records(batch) => {
+                #[cfg(feature = "chaos")]
+                if crate::chaos::take_panic() {
+                    panic!("chaos: a task panic injected with SIGUSR1");
+                }
                 TaskCounters::add(&self.args.counters.records_in, batch.len() as u64);
                 self.args.chain.push(&entry, batch)?;
             }

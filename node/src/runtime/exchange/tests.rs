@@ -75,7 +75,10 @@ async fn pair_with(registered: Generation, generation: Generation, in_step: Opti
         },
     };
     let sent = Arc::new(TaskCounters::new(0));
-    let remote = from.open(addr, open, sent.clone()).await.expect("open");
+    let remote = from
+        .open((NodeId(2), addr), open, sent.clone())
+        .await
+        .expect("open");
     Pair {
         sender: ChannelSender::Remote(remote),
         received,
@@ -253,4 +256,38 @@ async fn elements_sent_together_go_out_as_far_as_the_credits_reach_and_the_rest_
         "never more queued than the credits"
     );
     assert!(received.is_quiet().await, "nothing after the end");
+}
+
+#[tokio::test]
+async fn a_node_restarted_at_an_address_gets_a_new_connection_and_the_old_one_closes() {
+    let bundle = generate_bundle().expect("certificates");
+    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
+    let (from, _) = node(&identity);
+    let (_to, addr) = node(&identity);
+    let old = from.connection((NodeId(2), addr)).await.expect("dial");
+    let again = from.connection((NodeId(2), addr)).await.expect("reuse");
+    assert_eq!(
+        old.stable_id(),
+        again.stable_id(),
+        "one connection per live node"
+    );
+    // The coordinator now places a new node (a restarted process) at that address.
+    let new = from
+        .connection((NodeId(3), addr))
+        .await
+        .expect("dial again");
+    assert_ne!(
+        new.stable_id(),
+        old.stable_id(),
+        "the new node got the old connection"
+    );
+    assert!(
+        old.close_reason().is_some(),
+        "the old node's connection stays open"
+    );
+    assert_eq!(
+        from.peer_table().len(),
+        1,
+        "the old node's connection is still kept"
+    );
 }

@@ -1,0 +1,339 @@
+//! One chaos run: start the cluster, submit the workload, inject faults on the seeded
+//! schedule while a monitor samples the job, wait for the job to finish, check its output.
+
+use super::cluster::{ChaosCluster, Cli};
+use super::faults::{self, FaultKind};
+use super::report::{Injection, Report, RunFacts};
+use super::rng::Rng;
+use super::workload::{Findings, GeneratorWorkload};
+use super::ResolvedOptions;
+use quiver_protocol::messages::JobState;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The job's id: the run submits one job to a fresh coordinator.
+const JOB: &str = "job-1";
+/// How often the monitor asks for the job's status.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// A fault the job has not recovered from in this long fails the run.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(60);
+/// Checkpoint interval of the workload.
+const CHECKPOINT_INTERVAL: &str = "500ms";
+
+/// The job as the monitor saw it at one moment.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    at: Instant,
+    state: JobState,
+    checkpoint: u64,
+    source_records: u64,
+    restarts: u32,
+}
+
+/// Samples the job's status in the background until dropped.
+struct Monitor {
+    samples: Arc<Mutex<Vec<Sample>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    fn start(cli: Cli) -> Monitor {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (samples, stop) = (samples.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(r) = cli.status(JOB) {
+                        let sample = Sample {
+                            at: Instant::now(),
+                            state: r.summary.state,
+                            checkpoint: r.last_checkpoint.map_or(0, |c| c.0),
+                            source_records: r.source_records,
+                            restarts: r.restarts.total,
+                        };
+                        samples
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(sample);
+                    }
+                    std::thread::sleep(SAMPLE_EVERY);
+                }
+            })
+        };
+        Monitor {
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn latest(&self) -> Option<Sample> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last()
+            .copied()
+    }
+
+    fn since(&self, from: Instant) -> Vec<Sample> {
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples.iter().filter(|s| s.at >= from).copied().collect()
+    }
+
+    /// Waits until a sample after `after` satisfies `done`, calling `meanwhile` between
+    /// looks; returns it, or `None` after `limit` or if the job failed.
+    fn wait(
+        &self,
+        after: Instant,
+        limit: Duration,
+        done: impl Fn(&Sample) -> bool,
+        mut meanwhile: impl FnMut(),
+    ) -> Option<Sample> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            meanwhile();
+            if let Some(s) = self.latest().filter(|s| s.at > after) {
+                if done(&s) {
+                    return Some(s);
+                }
+                if matches!(s.state, JobState::Failed | JobState::Cancelled) {
+                    return None;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Events processed between `from` and `to` by the samples' source counters; a counter that
+/// went down was reset by a redeploy and counts from zero.
+fn processed(samples: &[Sample], to: Instant) -> u64 {
+    samples
+        .windows(2)
+        .filter(|w| w[1].at <= to)
+        .map(|w| {
+            w[1].source_records
+                .checked_sub(w[0].source_records)
+                .unwrap_or(w[1].source_records)
+        })
+        .sum()
+}
+
+/// Runs the chaos run `options` describes in `dir`; returns its report.
+pub(super) fn run(
+    options: &ResolvedOptions,
+    dir: &std::path::Path,
+    isolated: bool,
+) -> Result<Report, String> {
+    let started = Instant::now();
+    let mut rng = Rng::new(options.seed);
+    let kinds: Vec<FaultKind> = options
+        .kinds()
+        .into_iter()
+        .filter(|k| isolated || !k.needs_isolation())
+        .collect();
+    if kinds.is_empty() {
+        return Err("no fault kind can run here (the chosen ones need root)".into());
+    }
+    let injections = options.injection_count();
+    let workload = GeneratorWorkload {
+        count: options.rate * (options.duration.as_secs() + 20),
+        keys: 3000,
+        seed: options.seed,
+        rate: options.rate,
+    };
+    let mut cluster = ChaosCluster::start(dir, usize::from(options.nodes), isolated, options.seed)
+        .map_err(|e| e.to_string())?;
+    let job_dir = dir.join("job");
+    let spec = job_dir.join("job.toml");
+    std::fs::write(&spec, workload.spec("chaos", CHECKPOINT_INTERVAL))
+        .map_err(|e| format!("write the job spec: {e}"))?;
+    let submitted = cluster.cli.run(&["job", "submit", &spec.to_string_lossy()]);
+    if !submitted.as_ref().is_some_and(|o| o.status.success()) {
+        return Err(format!(
+            "the job was not accepted: {}",
+            submitted
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .unwrap_or_default()
+        ));
+    }
+    let monitor = Monitor::start(cluster.cli.clone());
+    if monitor
+        .wait(
+            started,
+            Duration::from_secs(60),
+            |s| s.checkpoint > 0,
+            || (),
+        )
+        .is_none()
+    {
+        return Err(format!(
+            "the job completed no checkpoint within 60 s\n{}",
+            cluster.logs_tail(30)
+        ));
+    }
+    eprintln!(
+        "chaos: the job runs; injecting {injections} faults over {:?} (kinds: {})",
+        options.duration,
+        kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let phase = Instant::now();
+    let mut cycle: Vec<FaultKind> = Vec::new();
+    let mut records = Vec::new();
+    let mut reasons = Vec::new();
+    for n in 0..injections {
+        if monitor
+            .latest()
+            .is_some_and(|s| s.state == JobState::Finished)
+        {
+            reasons.push(format!(
+                "the job finished after {n} injections: raise --rate or shorten --duration"
+            ));
+            break;
+        }
+        if cycle.is_empty() {
+            cycle = kinds.clone();
+            rng.shuffle(&mut cycle);
+        }
+        let fault = faults::plan(
+            cycle.pop().unwrap_or(FaultKind::NodeKill),
+            usize::from(options.nodes),
+            &mut rng,
+        );
+        let before = monitor.latest();
+        let injected = Instant::now();
+        if let Err(e) = faults::inject(&mut cluster, &fault) {
+            reasons.push(format!("cannot inject {}: {e}", fault.kind.name()));
+            break;
+        }
+        std::thread::sleep(fault.hold);
+        if let Err(e) = faults::lift(&mut cluster, &fault) {
+            reasons.push(format!("cannot lift {}: {e}", fault.kind.name()));
+            break;
+        }
+        let lifted = Instant::now();
+        let ended = if fault.kind.instantaneous() {
+            injected
+        } else {
+            lifted
+        };
+        let checkpoint = monitor.latest().map_or(0, |s| s.checkpoint);
+        let supervise = || {
+            for name in cluster.supervise() {
+                eprintln!("chaos: supervisor restarted {name}, which had exited");
+            }
+        };
+        let recovered = monitor.wait(
+            lifted,
+            RECOVERY_LIMIT,
+            |s| s.state == JobState::Running && s.checkpoint > checkpoint,
+            supervise,
+        );
+        let samples = monitor.since(before.map_or(injected, |b| b.at));
+        let record = Injection {
+            kind: fault.kind.name().into(),
+            target: fault.target.clone(),
+            detail: fault.detail.clone(),
+            at_ms: injected.duration_since(started).as_millis() as u64,
+            held_ms: lifted.duration_since(injected).as_millis() as u64,
+            recovery_ms: recovered.map(|s| s.at.duration_since(ended).as_millis() as u64),
+            outage_ms: recovered.map(|s| s.at.duration_since(injected).as_millis() as u64),
+            restarts: match (before, recovered) {
+                (Some(b), Some(r)) => r.restarts.saturating_sub(b.restarts),
+                _ => 0,
+            },
+            throughput_dip: recovered.map_or(1.0, |r| {
+                let seconds = r.at.duration_since(injected).as_secs_f64();
+                let expected = options.rate as f64 * seconds;
+                (1.0 - processed(&samples, r.at) as f64 / expected).clamp(0.0, 1.0)
+            }),
+        };
+        eprintln!(
+            "chaos: {:>3}/{injections} {:<18} {:<12} {:<18} held {:>5} ms, {}",
+            n + 1,
+            record.kind,
+            record.target,
+            record.detail,
+            record.held_ms,
+            record
+                .recovery_ms
+                .map_or("did not recover".into(), |ms| format!(
+                    "recovered in {ms} ms"
+                ))
+        );
+        let failed = record.recovery_ms.is_none();
+        records.push(record);
+        if failed {
+            let state = monitor
+                .latest()
+                .map(|s| format!("{:?}", s.state))
+                .unwrap_or_default();
+            reasons.push(format!(
+                "the job did not recover from {} within {RECOVERY_LIMIT:?} (state {state})",
+                fault.kind.name()
+            ));
+            break;
+        }
+        // Spread what is left over what is left of the phase.
+        let left = options.duration.saturating_sub(phase.elapsed());
+        let gap = left / (injections - n) as u32;
+        std::thread::sleep(
+            gap.min(Duration::from_millis(rng.range(300, 1_500)))
+                .max(Duration::from_millis(200)),
+        );
+    }
+
+    let findings = if reasons.is_empty() {
+        let left = workload
+            .count
+            .saturating_sub(monitor.latest().map_or(0, |s| s.source_records));
+        let limit = Duration::from_secs(left / options.rate.max(1) + 120);
+        eprintln!("chaos: faults done; waiting for the job to finish (at most {limit:?})");
+        let supervise = || {
+            cluster.supervise();
+        };
+        match monitor.wait(phase, limit, |s| s.state == JobState::Finished, supervise) {
+            Some(_) => workload.check(&job_dir),
+            None => {
+                reasons.push(format!(
+                    "the job did not finish (state {:?})",
+                    monitor.latest().map(|s| s.state)
+                ));
+                Findings::default()
+            }
+        }
+    } else {
+        Findings::default()
+    };
+    if !reasons.is_empty() {
+        eprintln!("{}", cluster.logs_tail(40));
+    }
+    let facts = RunFacts {
+        seed: options.seed,
+        duration_s: options.duration.as_secs(),
+        isolated,
+        rate: options.rate,
+        replay: options.replay(),
+    };
+    let mut report = Report::new(facts, records, findings, reasons);
+    report.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(report)
+}

@@ -1,0 +1,491 @@
+//! `quiver`: one binary for the coordinator, nodes, the admin commands, local mode and
+//! certificates. See `quiver --help` and DESIGN.md §1.
+//!
+//! The command line lives in this library so that other binaries can run it as their own:
+//! `quiver-chaos` (in `chaos-tests/`) starts its cluster's processes as itself, with the
+//! fault hooks of the `chaos` feature compiled in.
+
+mod admin;
+mod jobs;
+mod local;
+mod models;
+mod report;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use quiver_protocol::pki::{self, Role, TlsIdentity};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Records and rows are many small allocations; mimalloc's thread-local free lists serve
+/// them markedly faster than glibc's malloc on the W1 workload (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Quiver: a real-time machine-learning stream processor.
+#[derive(Parser)]
+#[command(
+    name = "quiver",
+    version,
+    about = "Quiver: real-time machine learning on streams (keyed stateful streaming, \
+             event-time windows, exactly-once checkpoints, online learning).",
+    after_help = "Start here:\n  \
+        quiver local examples/spend-per-user/job.toml    run a job in this process\n  \
+        quiver certs init --dir certs                    certificates for a cluster\n  \
+        quiver coordinator --data-dir data/c             then `quiver node --data-dir data/n1`\n  \
+        quiver job submit --wait JOB.toml                run a job on the cluster"
+)]
+struct Cli {
+    /// Folder with the cluster certificates (`quiver certs init --dir D` writes them).
+    #[arg(long, global = true, env = "QUIVER_CERTS", default_value = "certs")]
+    certs: PathBuf,
+    /// The coordinator's address, HOST:PORT.
+    #[arg(
+        long,
+        global = true,
+        env = "QUIVER_COORDINATOR",
+        default_value = "127.0.0.1:7600"
+    )]
+    coordinator: SocketAddr,
+    /// Worker threads of this process's async runtime (default: one per core). Processes
+    /// sharing a machine's cores, e.g. two nodes on two cores, run best with their share.
+    #[arg(long, global = true, env = "QUIVER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job in this process: a coordinator and nodes on loopback QUIC; exits when its
+    /// bounded sources are done.
+    Local {
+        /// The job spec (TOML).
+        spec: PathBuf,
+        /// How many nodes to start in-process.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        nodes: u32,
+    },
+    /// Run the coordinator.
+    Coordinator {
+        /// Where it keeps its state (sled).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Address to listen on (UDP, QUIC).
+        #[arg(long, default_value = "127.0.0.1:7600")]
+        listen: SocketAddr,
+        /// A node silent this long is declared dead and its jobs recover (nodes beat every
+        /// 500 ms), e.g. `1500ms`, `2s`.
+        #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+        heartbeat_timeout: std::time::Duration,
+    },
+    /// Run a node that hosts partitions.
+    Node {
+        /// Address its exchange listens on (UDP, QUIC); port 0 picks one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// The address other nodes reach its exchange at, when it is not the one it listens
+        /// on (a proxy or NAT in between; a node listening on 0.0.0.0). Default: the address
+        /// it listens on.
+        #[arg(long, value_name = "HOST:PORT")]
+        advertise: Option<SocketAddr>,
+        /// Where it keeps local state.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Partitions of each operator it may host.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        slots: u32,
+    },
+    /// Submit, list, inspect and cancel jobs.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Inspect the cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Inspect checkpoints.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+    /// Inspect the model versions of a job's learner stages and name them with aliases.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Manage certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum JobCommand {
+    /// Submit a job spec; prints the job id.
+    Submit {
+        /// The job spec (TOML); relative paths in it resolve against its folder.
+        spec: PathBuf,
+        /// Run a bounded job to its end, showing progress; exit 0 only if it finished.
+        #[arg(long)]
+        wait: bool,
+        /// Start from a savepoint (`job-3/chk-17`, as `quiver job savepoint` prints it),
+        /// possibly at another parallelism: state moves by key groups. Aggregates are matched
+        /// by name; a stage whose state does not fit (another function, key or window) is
+        /// refused with what changed.
+        #[arg(long, value_name = "SAVEPOINT")]
+        from_savepoint: Option<String>,
+    },
+    /// Take a savepoint of a running job; prints its reference for --from-savepoint (needs
+    /// job.checkpoint_interval in the spec).
+    Savepoint {
+        /// The job id (`job-3` or `3`).
+        job: String,
+    },
+    /// Take a savepoint, pause the sources after it, and stop the job once every sink has
+    /// published up to it: when this returns, the published output ends exactly where the
+    /// savepoint's state does, so a job started from it continues seamlessly. Prints the
+    /// savepoint (needs job.checkpoint_interval).
+    Stop {
+        /// The job id (`job-3` or `3`).
+        job: String,
+    },
+    /// List jobs.
+    List,
+    /// Show a job's state and progress.
+    Status {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// Print JSON: `summary` (`job`, `name`, `state`, `generation`), `error`,
+        /// `elapsed_ms`, `source_records`, `sink_records`, `last_checkpoint`, `restarts`
+        /// (`total`, `in_a_row`, `allowed`), `expired_checkpoints`, `state_entries`,
+        /// `state_expired`, `refused_updates`, `checkpoint_bytes` and `tasks` (each with
+        /// `task`, `operators`, `node`, `finished` and its counters in `metrics`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job.
+    Cancel {
+        /// The job id (`job-3` or `3`).
+        job: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CheckpointCommand {
+    /// List a job's completed checkpoints and savepoints.
+    List {
+        /// The job id (`job-3` or `3`).
+        job: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ModelCommand {
+    /// List every version of every learner stage of a job, with its aliases.
+    ///
+    /// Learner stages are those of kinds logistic_regression, linear_regression, kmeans and
+    /// matrix_factorization. A version is registered when a checkpoint completes in which the
+    /// stage's model changed; its id is that checkpoint's, and it lives as long as the
+    /// checkpoint is kept (the newest 3, and those an alias names).
+    List {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// Print a JSON array of objects with `stage`, `version` (the checkpoint id),
+        /// `aliases`, `created` (ms since the epoch), `metrics`, `state_operator`,
+        /// `lineage` and `imported` (the file an imported version came from, else null).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point an alias (e.g. champion) at a version of a learner stage (admin certificate).
+    ///
+    /// The alias moves from the version it named before: a stage has at most one version per
+    /// alias. The version's checkpoint is kept as long as an alias names it.
+    Alias {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The alias: lowercase letters, digits, '_' and '-', starting with a letter.
+        name: String,
+        /// The version (`chk-5` or `5`, as `quiver model list` shows it).
+        #[arg(required_unless_present = "remove")]
+        version: Option<String>,
+        /// Remove the alias instead (its version's checkpoint may then be pruned).
+        #[arg(long, conflicts_with = "version")]
+        remove: bool,
+    },
+    /// Serve a registered version of a learner stage (admin certificate).
+    ///
+    /// The stage (a logistic_regression or linear_regression in a job with checkpoints)
+    /// scores every record with VERSION from the next checkpoint barrier on, per partition
+    /// exactly at that barrier; training goes on and registers new versions. With --canary,
+    /// only PCT% of the records (by record hash) move first: `model promote` moves the rest,
+    /// `model rollback` moves them back. Returns when every partition switched.
+    Deploy {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The version (`chk-5` or `5`, as `quiver model list` shows it).
+        version: String,
+        /// Move only this percentage of records (0 < PCT < 100) to VERSION.
+        #[arg(long, value_name = "PCT")]
+        canary: Option<f64>,
+    },
+    /// Serve a canary's version for every record (admin certificate).
+    Promote {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+    },
+    /// Serve what the stage served before its last deploy, promote or A/B (admin
+    /// certificate).
+    Rollback {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+    },
+    /// Serve two versions side by side, split by record hash (admin certificate).
+    Ab {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The version of the other records.
+        #[arg(long)]
+        a: String,
+        /// The version of SPLIT% of the records.
+        #[arg(long)]
+        b: String,
+        /// The percentage of records on --b (0 < SPLIT < 100).
+        #[arg(long)]
+        split: f64,
+    },
+    /// Show which version each learner partition serves, with live per-version figures.
+    Status {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// Print JSON: `{job, epoch, stages, events}`; each stage with `stage`, `serving`,
+        /// `aliases`, `partitions` and `versions` (`version`, `latest`, `scored`, `share`,
+        /// `labelled`, `loss`, `accuracy`, `latency_us`); `events`: the guards' and update
+        /// policies' recent decisions.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the parameters of a learner stage's model as of a version.
+    ///
+    /// The coordinator merges the state its parameter servers (`STAGE/params`) checkpointed
+    /// at that version. VERSION is a registered version or any complete checkpoint of the
+    /// job (the model as the rows with that `model_version` were scored), while it is kept.
+    /// Only linear_regression and logistic_regression stages in jobs with checkpoints train
+    /// on parameter servers.
+    Export {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage.
+        stage: String,
+        /// The version (`chk-5` or `5`, as `quiver model list` shows it).
+        version: String,
+        /// Print a JSON object with `stage`, `version`, `kind`, `registered`, `created`,
+        /// `aliases`, `metrics`, `lineage`, `state_operator` and `parameters` (the vector
+        /// by index, in `quiver_ml::SharedParameters` layout).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a model file as a new version of a learner stage (admin certificate).
+    ///
+    /// FILE is a model the quiver-ml library saved (`Persist::save`) of the stage's
+    /// algorithm — streaming_linear_regression_sgd for linear_regression,
+    /// online_logistic_regression (ftrl) or streaming_logistic_regression (sgd, adagrad,
+    /// adam) for logistic_regression, with the stage's optimizer and, when the stage lists its
+    /// feature columns, as many features — or what `quiver model export ... --json` wrote
+    /// for a stage of the same kind. A bad file changes nothing. The version gets the job's
+    /// next checkpoint id, lives in the registry (retention never drops it), and is deployed,
+    /// canaried, A/B-tested and rolled back like a trained one; a saved model serves exactly
+    /// as the library computes with it.
+    Import {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage (linear_regression or logistic_regression in a job with
+        /// checkpoints).
+        stage: String,
+        /// The model file.
+        file: std::path::PathBuf,
+        /// Point this alias (e.g. challenger) at the new version.
+        #[arg(long)]
+        alias: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Show nodes, their health and traffic.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Write a cluster CA and coordinator, node and admin certificates into a folder.
+    Init {
+        /// The folder to write `ca.crt` and `{coordinator,node,admin}.{crt,key}` into.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+/// Runs the `quiver` command line on `args` (the program name first, as in
+/// `std::env::args_os`) and returns the process's exit code.
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    let cli = Cli::parse_from(args);
+    let quiet = matches!(
+        cli.command,
+        Command::Job(_)
+            | Command::Cluster(_)
+            | Command::Checkpoint(_)
+            | Command::Model(_)
+            | Command::Certs(_)
+            | Command::Local { .. }
+    );
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        builder.worker_threads(usize::from(threads));
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // What must outlive the runtime: the data directory of `quiver local`'s cluster.
+    let mut data = None;
+    let code = match runtime.block_on(run(cli, &mut data)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", describe(&e));
+            std::process::ExitCode::FAILURE
+        }
+    };
+    // Dropping a runtime waits for every blocking task still running, without limit: one
+    // left over from the work that just ended (a reader, a writer, an encoding) once kept a
+    // finished `quiver local` from exiting. Give them a moment, then exit regardless.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    drop(data);
+    code
+}
+
+/// How long the process waits at exit for blocking tasks still running.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Parses a duration like `1500ms` or `2s` for a command-line flag.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match quiver_protocol::spec::parse_duration(text) {
+        Ok(d) if d >= std::time::Duration::from_millis(600) => Ok(d),
+        Ok(_) => Err("must be at least 600ms (nodes beat every 500 ms)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// An error and its causes on one line, leaving out a cause whose text the message before
+/// it already contains (many errors quote their source).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// Runs the command; `data` receives a directory to remove only after the runtime stopped.
+async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::process::ExitCode> {
+    let ok = std::process::ExitCode::SUCCESS;
+    let identity = |role: Role| {
+        TlsIdentity::load(&cli.certs, role).with_context(|| {
+            format!(
+                "cannot load the {} certificate from {}",
+                role.name(),
+                cli.certs.display()
+            )
+        })
+    };
+    match cli.command {
+        Command::Certs(CertsCommand::Init { dir }) => {
+            pki::init_dir(&dir)?;
+            println!(
+                "wrote ca.crt and coordinator, node and admin certificates to {}",
+                dir.display()
+            );
+            Ok(ok)
+        }
+        Command::Coordinator {
+            data_dir,
+            listen,
+            heartbeat_timeout,
+        } => {
+            let identity = identity(Role::Coordinator)?;
+            #[cfg(feature = "chaos")]
+            quiver_coordinator::chaos::install();
+            let coordinator = quiver_coordinator::Coordinator::start_with(
+                &data_dir,
+                listen,
+                &identity,
+                heartbeat_timeout,
+            )?;
+            let addr = coordinator.local_addr().unwrap_or(listen);
+            tracing::info!("coordinator listening on {addr}");
+            tokio::select! {
+                signal = tokio::signal::ctrl_c() => signal.map(|()| ok).map_err(Into::into),
+                why = coordinator.store_failure() => Err(anyhow::anyhow!(
+                    "the coordinator's store in {} cannot write ({why}): free space there and \
+                     start the coordinator again (a supervisor such as systemd does it); it \
+                     resumes from its last checkpoint",
+                    data_dir.display()
+                )),
+            }
+        }
+        Command::Node {
+            listen,
+            advertise,
+            data_dir,
+            slots,
+        } => {
+            #[cfg(feature = "chaos")]
+            quiver_node::chaos::install();
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+            let config = quiver_node::service::NodeConfig {
+                coordinator: cli.coordinator,
+                listen,
+                advertise,
+                slots,
+                identity: identity(Role::Node)?,
+            };
+            let node = quiver_node::service::start_node(config)?;
+            tracing::info!("node exchange listening on {}", node.listen);
+            tokio::signal::ctrl_c().await?;
+            Ok(ok)
+        }
+        Command::Job(command) => jobs::run(command, &identity(Role::Admin)?, cli.coordinator).await,
+        Command::Checkpoint(CheckpointCommand::List { job }) => {
+            jobs::checkpoint_list(&job, &identity(Role::Admin)?, cli.coordinator).await
+        }
+        Command::Model(command) => {
+            models::run(command, &identity(Role::Admin)?, cli.coordinator).await
+        }
+        Command::Cluster(ClusterCommand::Status) => {
+            jobs::cluster_status(&identity(Role::Admin)?, cli.coordinator).await
+        }
+        Command::Local { spec, nodes } => local::run(&spec, nodes, data).await,
+    }
+}
