@@ -185,8 +185,8 @@ pub(crate) enum ModelCommand {
         /// The job id (`job-3` or `3`).
         job: String,
         /// Print a JSON array of objects with `stage`, `version` (the checkpoint id),
-        /// `aliases`, `created` (ms since the epoch), `metrics`, `state_operator` and
-        /// `lineage`.
+        /// `aliases`, `created` (ms since the epoch), `metrics`, `state_operator`,
+        /// `lineage` and `imported` (the file an imported version came from, else null).
         #[arg(long)]
         json: bool,
     },
@@ -287,6 +287,29 @@ pub(crate) enum ModelCommand {
         /// by index, in `quiver_ml::SharedParameters` layout).
         #[arg(long)]
         json: bool,
+    },
+    /// Register a model file as a new version of a learner stage (admin certificate).
+    ///
+    /// FILE is a model the quiver-ml library saved (`Persist::save`) of the stage's
+    /// algorithm — streaming_linear_regression_sgd for linear_regression,
+    /// online_logistic_regression (ftrl) or streaming_logistic_regression (sgd, adagrad,
+    /// adam) for logistic_regression, with the stage's optimizer and, when the stage lists its
+    /// feature columns, as many features — or what `quiver model export ... --json` wrote
+    /// for a stage of the same kind. A bad file changes nothing. The version gets the job's
+    /// next checkpoint id, lives in the registry (retention never drops it), and is deployed,
+    /// canaried, A/B-tested and rolled back like a trained one; a saved model serves exactly
+    /// as the library computes with it.
+    Import {
+        /// The job id (`job-3` or `3`).
+        job: String,
+        /// The learner stage (linear_regression or logistic_regression in a job with
+        /// checkpoints).
+        stage: String,
+        /// The model file.
+        file: std::path::PathBuf,
+        /// Point this alias (e.g. challenger) at the new version.
+        #[arg(long)]
+        alias: Option<String>,
     },
 }
 

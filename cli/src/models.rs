@@ -1,5 +1,7 @@
 //! `quiver model ...`: the model registry's versions of a job's learner stages, and aliases.
 
+mod import;
+
 use crate::admin::AdminClient;
 use crate::jobs::parse_job_id;
 use crate::report::thousands;
@@ -130,6 +132,12 @@ pub(crate) async fn run(
                 print!("{}", export_summary(&export));
             }
         }
+        ModelCommand::Import {
+            job,
+            stage,
+            file,
+            alias,
+        } => import::run(identity, coordinator, &job, stage, &file, alias).await?,
         ModelCommand::Status { job, json } => {
             let job = parse_job_id(&job)?;
             let client = AdminClient::connect(identity, coordinator).await?;
@@ -368,8 +376,8 @@ fn explanation(list: &ModelList) -> Option<String> {
 /// The versions as a table, by stage then version.
 fn table(list: &ModelList) -> String {
     let mut out = format!(
-        "{:<20} {:<12} {:<24} {:<20} {:>14} {:>12}\n",
-        "STAGE", "VERSION", "CREATED (UTC)", "ALIASES", "RECORDS IN", "STATE (B)"
+        "{:<20} {:<12} {:<24} {:<20} {:>14} {:>12}  {}\n",
+        "STAGE", "VERSION", "CREATED (UTC)", "ALIASES", "RECORDS IN", "STATE (B)", "FROM"
     );
     for v in &list.versions {
         let metric = |name: &str| {
@@ -382,9 +390,13 @@ fn table(list: &ModelList) -> String {
         } else {
             v.aliases.join(",")
         };
+        let from = v
+            .imported
+            .as_ref()
+            .map_or("checkpoint".to_string(), |file| format!("imported {file}"));
         let _ = writeln!(
             out,
-            "{:<20} {:<12} {:<24} {:<20} {:>14} {:>12}",
+            "{:<20} {:<12} {:<24} {:<20} {:>14} {:>12}  {from}",
             v.stage,
             v.version.to_string(),
             utc(v.created_ms),
@@ -411,6 +423,7 @@ fn to_json(list: &ModelList) -> Value {
                 "checkpoint": v.lineage.checkpoint.0,
                 "generation": v.lineage.generation.0,
             },
+            "imported": v.imported,
         })
     });
     Value::Array(versions.collect())
@@ -446,6 +459,7 @@ mod tests {
                     } else {
                         vec![]
                     },
+                    imported: (*v == 3).then(|| "model.json".to_string()),
                 })
                 .collect(),
         }
@@ -484,6 +498,10 @@ mod tests {
         assert_eq!(json[0]["created"], 1_764_460_800_124u64);
         assert_eq!(json[0]["metrics"]["records_in"], 1234.0);
         assert_eq!(json[0]["stage"], "clf");
+        assert_eq!(json[0]["imported"], Value::Null);
+        let imported = list(&["clf"], &[3]);
+        assert!(table(&imported).contains("imported model.json"));
+        assert_eq!(to_json(&imported)[0]["imported"], "model.json");
     }
 
     #[test]

@@ -73,6 +73,14 @@ impl Schedule {
         self.next
     }
 
+    /// Takes the next id for something that is no checkpoint (an imported model version),
+    /// so no checkpoint ever gets it.
+    pub fn take_id(&mut self) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        id
+    }
+
     /// The checkpoint in flight.
     pub fn pending(&self) -> Option<&Pending> {
         self.pending.as_ref()

@@ -6,6 +6,7 @@
 mod alignment;
 mod checkpointing;
 mod export;
+mod imports;
 mod models;
 mod reports;
 mod serving;

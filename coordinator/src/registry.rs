@@ -13,6 +13,8 @@
 //! version's key appends the version (8 bytes BE), an alias's key appends the alias name.
 
 mod export;
+mod import;
+mod model_file;
 mod registration;
 
 #[cfg(test)]
@@ -21,6 +23,8 @@ mod export_tests;
 mod tests;
 
 pub(crate) use export::ExportRequest;
+pub(crate) use import::ImportRecord;
+pub(crate) use model_file::read_model_file;
 pub(crate) use registration::{learner_stages, Registration};
 
 use crate::checkpoint_store::{CheckpointStore, CheckpointStoreError};
@@ -47,6 +51,23 @@ pub struct VersionRecord {
     /// The operator whose checkpointed state holds the parameters (the stage, or
     /// `STAGE/params`).
     pub state_operator: String,
+}
+
+impl VersionRecord {
+    /// The version as the admin API shows it, with its aliases and the file it was imported
+    /// from.
+    fn info(self, aliases: Vec<String>, imported: Option<String>) -> ModelVersionInfo {
+        ModelVersionInfo {
+            stage: self.stage,
+            version: self.version,
+            created_ms: self.created_ms,
+            lineage: self.lineage,
+            metrics: self.metrics,
+            state_operator: self.state_operator,
+            aliases,
+            imported,
+        }
+    }
 }
 
 /// An alias as stored: the value under its key.
@@ -120,6 +141,9 @@ pub enum RegistryError {
     /// A version's stored state cannot be exported; the text says why.
     #[error("model export: {0}")]
     Export(String),
+    /// A model cannot be imported; the text says why.
+    #[error("model import: {0}")]
+    Import(String),
 }
 
 fn sled_err(what: impl Fn() -> String) -> impl FnOnce(sled::Error) -> RegistryError {
@@ -192,6 +216,8 @@ pub struct Registry {
     versions: sled::Tree,
     /// Alias key → [`AliasRecord`].
     aliases: sled::Tree,
+    /// Version key → [`ImportRecord`] of an imported version.
+    imports: sled::Tree,
     checkpoints: CheckpointStore,
     /// Orders registration, aliasing and pruning.
     lock: Arc<Mutex<()>>,
@@ -209,6 +235,7 @@ impl Registry {
             db: db.clone(),
             versions: tree("model_versions")?,
             aliases: tree("model_aliases")?,
+            imports: tree("model_imports")?,
             checkpoints,
             lock: Arc::new(Mutex::new(())),
         })
@@ -283,19 +310,14 @@ impl Registry {
                 .or_default()
                 .push(a.alias);
         }
+        let mut imported = self.imported_files(job)?;
         let mut out: Vec<ModelVersionInfo> = self
             .records(job)?
             .into_iter()
-            .map(|r| ModelVersionInfo {
-                aliases: aliases
-                    .remove(&(r.stage.clone(), r.version))
-                    .unwrap_or_default(),
-                stage: r.stage,
-                version: r.version,
-                created_ms: r.created_ms,
-                lineage: r.lineage,
-                metrics: r.metrics,
-                state_operator: r.state_operator,
+            .map(|r| {
+                let named = aliases.remove(&(r.stage.clone(), r.version));
+                let file = imported.remove(&version_key(job, &r.stage, r.version));
+                r.info(named.unwrap_or_default(), file)
             })
             .collect();
         out.sort_by(|a, b| (&a.stage, a.version).cmp(&(&b.stage, b.version)));
@@ -336,7 +358,12 @@ impl Registry {
             .versions
             .contains_key(version_key(job, stage, version))
             .map_err(sled_err(what))?;
-        if !registered || !self.checkpoints.is_complete(job, version)? {
+        let imported = || {
+            self.imports
+                .contains_key(version_key(job, stage, version))
+                .map_err(sled_err(what))
+        };
+        if !registered || !(self.checkpoints.is_complete(job, version)? || imported()?) {
             return Err(RegistryError::NoVersion {
                 job,
                 stage: stage.to_string(),
@@ -404,9 +431,12 @@ impl Registry {
             .map(|a| (a.stage, a.version))
             .chain(served.iter().cloned())
             .collect();
+        // Imported versions have no checkpoint to lose: they stay.
+        let imported = self.imported_files(job)?;
         let versions: Vec<(String, CheckpointId)> = self
             .records(job)?
             .into_iter()
+            .filter(|r| !imported.contains_key(&version_key(job, &r.stage, r.version)))
             .map(|r| (r.stage, r.version))
             .collect();
         let doomed = dropped(&versions, &complete, &aliased);

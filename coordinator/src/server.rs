@@ -227,11 +227,12 @@ impl Coordinator {
                 | AdminRequest::Cancel { .. }
                 | AdminRequest::SetAlias { .. }
                 | AdminRequest::ModelSwap { .. }
+                | AdminRequest::ImportModel { .. }
         );
         if mutating && role != Role::Admin {
             return AdminResponse::Error(format!(
                 "permission denied: submitting, cancelling or savepointing jobs (and setting \
-                 model aliases or swapping models) needs an admin certificate, this connection presented a {} \
+                 model aliases, swapping or importing models) needs an admin certificate, this connection presented a {} \
                  certificate; use --certs with admin.crt/admin.key",
                 role.name()
             ));
@@ -271,6 +272,16 @@ impl Coordinator {
                 version,
             } => match cluster.set_alias(job, &stage, &alias, version) {
                 Ok(previous) => AdminResponse::AliasSet { previous },
+                Err(e) => AdminResponse::Error(e),
+            },
+            AdminRequest::ImportModel {
+                job,
+                stage,
+                file,
+                contents,
+                alias,
+            } => match cluster.import_model(job, &stage, &file, &contents, alias.as_deref()) {
+                Ok(version) => AdminResponse::Imported(version),
                 Err(e) => AdminResponse::Error(e),
             },
             AdminRequest::ModelStatus { job } => match cluster.model_status(job) {

@@ -115,7 +115,7 @@ async fn state_of(client: &Client, job: JobId) -> JobState {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_admin_certificates_may_submit_or_cancel() {
+async fn only_admin_certificates_may_submit_cancel_alias_or_import() {
     let bundle = pki::generate_bundle().expect("bundle");
     let data = tempfile::tempdir().expect("tempdir");
     let (_coordinator, addr) = start(&bundle, data.path());
@@ -165,6 +165,19 @@ async fn only_admin_certificates_may_submit_or_cancel() {
         panic!("an alias on a job without learners was accepted");
     };
     assert!(why.contains("has no learner stage"), "{why}");
+    // Only an admin may import a model; the job has no learner to import into.
+    let import = AdminRequest::ImportModel {
+        job,
+        stage: "events".into(),
+        file: "model.json".into(),
+        contents: b"{}".to_vec(),
+        alias: None,
+    };
+    assert_denied(&node.admin(import.clone()).await, "node");
+    let AdminResponse::Error(why) = admin.admin(import).await else {
+        panic!("an import into a job without learners was accepted");
+    };
+    assert!(why.contains("no model to import"), "{why}");
 
     // A node certificate cannot cancel it; the job is untouched.
     assert_denied(&node.admin(AdminRequest::Cancel { job }).await, "node");

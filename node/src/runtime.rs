@@ -346,8 +346,16 @@ impl Runtime {
         &self,
         deployment: &Deployment,
         serving: &JobServing,
-        table: ServingTable,
+        mut table: ServingTable,
     ) -> Result<(), RuntimeError> {
+        // Imported versions come with the table (no checkpoint holds them).
+        for imported in std::mem::take(&mut table.imported) {
+            let (stage, version) = (&imported.stage, imported.version.0);
+            if let Some(snapshot) = imported.snapshot {
+                serving.insert_snapshot(stage, version, snapshot);
+            }
+            serving.insert_values(stage, version, imported.parameters);
+        }
         for (stage, choice) in &table.stages {
             for version in choice.versions() {
                 if serving.values(stage, version.0).is_some() {

@@ -193,6 +193,20 @@ pub enum AdminRequest {
         /// The version: a registered version or any complete checkpoint of the job.
         version: CheckpointId,
     },
+    /// Registers a model saved by `quiver_ml` (or written by `quiver model export --json`) as
+    /// a new version of a learner stage (admin certificates only).
+    ImportModel {
+        /// The job.
+        job: JobId,
+        /// The learner stage.
+        stage: String,
+        /// The file's name, kept as the version's lineage.
+        file: String,
+        /// The file's bytes (at most [`crate::models::MAX_IMPORT_BYTES`]).
+        contents: Vec<u8>,
+        /// An alias to point at the new version.
+        alias: Option<String>,
+    },
 }
 
 /// A savepoint to restore from: `job-3/chk-17` on the command line.
@@ -242,6 +256,8 @@ pub enum AdminResponse {
     Error(String),
     /// A model's parameters as of a version.
     ModelExport(crate::models::ModelExport),
+    /// A model was imported as this version.
+    Imported(crate::models::ModelVersionInfo),
 }
 
 /// Lifecycle states of a job (see the coordinator's state machine).

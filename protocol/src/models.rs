@@ -43,6 +43,9 @@ pub struct ModelVersionInfo {
     pub state_operator: String,
     /// The aliases naming it (`champion`, `challenger`, ...).
     pub aliases: Vec<String>,
+    /// The name of the file it was imported from (`quiver model import`); `None`: trained
+    /// by the job.
+    pub imported: Option<String>,
 }
 
 /// `quiver model list`: a job's learner stages and every registered version of them.
@@ -151,6 +154,23 @@ pub struct ServingTable {
     pub epoch: u64,
     /// The stages that do not serve their latest version.
     pub stages: BTreeMap<String, Serving>,
+    /// The models of the imported versions `stages` names: they live in the registry, not
+    /// in a checkpoint, so the table carries them to the nodes.
+    pub imported: Vec<ImportedVersion>,
+}
+
+/// An imported version's model as a serving table carries it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportedVersion {
+    /// The learner stage.
+    pub stage: String,
+    /// The version.
+    pub version: CheckpointId,
+    /// Its parameter vector (`quiver_ml::SharedParameters` layout).
+    pub parameters: Vec<f64>,
+    /// The `quiver_ml` snapshot (`Persist::to_snapshot`) of the saved model it was imported
+    /// from; `None` (an export was imported): the model is built from `parameters`.
+    pub snapshot: Option<Vec<u8>>,
 }
 
 impl ServingTable {
@@ -160,6 +180,9 @@ impl ServingTable {
         self.stages.get(stage).unwrap_or(&LATEST)
     }
 }
+
+/// The largest file `quiver model import` sends (within one admin frame).
+pub const MAX_IMPORT_BYTES: usize = 8 << 20;
 
 /// A change of what a learner stage serves (`quiver model deploy / promote / rollback / ab`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -26,8 +26,8 @@ pub use ml::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
     MfModel, OneHotStage, ServingPolicy, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
-    CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, MODEL_VERSION,
-    PREDICTION, PROBABILITY,
+    CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_WARMUP,
+    MODEL_VERSION, PREDICTION, PROBABILITY,
 };
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 

@@ -6,7 +6,7 @@ use quiver_protocol::plan::{JobPlan, OperatorKind, OutputPort, ParameterRole, Pa
 use quiver_protocol::spec::{
     FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LearnerColumns, LinearOptimizer,
     LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
-    StageKind, StandardScalerStage, VectorAssemblerStage,
+    StageKind, StandardScalerStage, VectorAssemblerStage, DEFAULT_WARMUP,
 };
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{Schema, ValueType};
@@ -534,6 +534,25 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
     assert!(e.contains("checkpoint_interval"), "{e}");
 }
 
+#[test]
+fn warmup_runs_16_predictions_unless_set_within_its_bounds() {
+    let spec = parse(VALID);
+    let StageKind::LinearRegression(reg) = kind_of(&spec, "reg") else {
+        panic!("a regression")
+    };
+    assert_eq!(reg.policy.warmup, DEFAULT_WARMUP);
+    assert_eq!(DEFAULT_WARMUP, 16);
+    let spec = parse(&VALID.replace("label = \"r\"", "label = \"r\"\nwarmup = 0"));
+    let StageKind::LinearRegression(reg) = kind_of(&spec, "reg") else {
+        panic!("a regression")
+    };
+    assert_eq!(reg.policy.warmup, 0);
+    let e = error_after("label = \"y\"", "label = \"y\"\nwarmup = 2000000");
+    assert!(e.contains("warmup") && e.contains("2000000"), "{e}");
+    let e = error_after("label = \"y\"", "label = \"y\"\nwarmup = -1");
+    assert!(e.contains("warmup"), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
@@ -545,7 +564,7 @@ fn unknown_field_lists_the_fields_of_the_kind() {
         "stage \"clf\": unknown field \"center_label\"; allowed fields: name, kind, input, \
          parallelism, features, label, optimizer, learning_rate, clip_gradient, alpha, beta, \
          reg, elastic_net, global_batch_size, fit_intercept, prediction_col, probability_col, \
-         model_version_col, guard, update, parameter_shards"
+         model_version_col, guard, update, warmup, parameter_shards"
     );
 }
 

@@ -33,7 +33,7 @@ pub(crate) fn backoff(restarts: u32) -> Duration {
     Duration::from_millis(ms.min(10_000))
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -9,16 +9,25 @@ use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::spec::StageKind;
 use quiver_protocol::{CheckpointId, JobId};
 
+/// A learner stage with parameter servers, as export and import find it.
+pub(super) struct ShardedLearner<'a> {
+    /// Its kind: `linear_regression` or `logistic_regression`.
+    pub(super) kind: &'static str,
+    /// Its spec.
+    pub(super) spec: &'a StageKind,
+    /// The operator whose state holds its parameters (`NAME/params`).
+    pub(super) state_operator: String,
+}
+
 impl Cluster {
-    /// What `quiver model export JOB STAGE VERSION` reads, and the registry to read it with;
-    /// an error naming what to do when the job or stage is unknown or the stage keeps its
-    /// model per partition (no parameter servers).
-    pub(crate) fn export_request(
+    /// Stage `stage` of `job` when it is a learner with parameter servers; else an error
+    /// naming what to do (`what`: the command, e.g. "export").
+    pub(super) fn sharded_learner(
         &self,
         job: JobId,
         stage: &str,
-        version: CheckpointId,
-    ) -> Result<(Registry, ExportRequest), String> {
+        what: &str,
+    ) -> Result<ShardedLearner<'_>, String> {
         let entry = self
             .jobs
             .get(&job)
@@ -28,7 +37,7 @@ impl Cluster {
             let names: Vec<&str> = learners.iter().map(|s| s.name.as_str()).collect();
             return Err(if names.is_empty() {
                 format!(
-                    "{job} has no learner stage (kinds {}), so it has no model to export",
+                    "{job} has no learner stage (kinds {}), so it has no model to {what}",
                     LEARNER_KINDS.join(", ")
                 )
             } else {
@@ -38,33 +47,47 @@ impl Cluster {
                 )
             });
         };
-        let kind = entry.plan.operators.iter().find_map(|op| match &op.kind {
-            OperatorKind::Stage(spec) if op.name == stage => Some(match spec.kind {
-                StageKind::LinearRegression(_) => "linear_regression",
-                StageKind::LogisticRegression(_) => "logistic_regression",
-                StageKind::KMeans(_) => "kmeans",
-                StageKind::MatrixFactorization(_) => "matrix_factorization",
-                _ => "other",
-            }),
+        let spec = entry.plan.operators.iter().find_map(|op| match &op.kind {
+            OperatorKind::Stage(spec) if op.name == stage => Some(&spec.kind),
             _ => None,
         });
         let sharded = learner.state_operator != learner.name;
-        let kind = match kind {
-            Some(kind @ ("linear_regression" | "logistic_regression")) if sharded => kind,
+        let (kind, spec) = match spec {
+            Some(spec @ StageKind::LinearRegression(_)) if sharded => ("linear_regression", spec),
+            Some(spec @ StageKind::LogisticRegression(_)) if sharded => {
+                ("logistic_regression", spec)
+            }
             _ => {
                 return Err(format!(
                     "stage {stage:?} of {job} keeps one model per partition, not one model on \
-                     parameter servers: export reads the parameter servers of a \
+                     parameter servers: {what} works with the parameter servers of a \
                      linear_regression or logistic_regression stage in a job with \
                      job.checkpoint_interval"
                 ))
             }
         };
+        Ok(ShardedLearner {
+            kind,
+            spec,
+            state_operator: learner.state_operator.clone(),
+        })
+    }
+
+    /// What `quiver model export JOB STAGE VERSION` reads, and the registry to read it with;
+    /// an error naming what to do when the job or stage is unknown or the stage keeps its
+    /// model per partition (no parameter servers).
+    pub(crate) fn export_request(
+        &self,
+        job: JobId,
+        stage: &str,
+        version: CheckpointId,
+    ) -> Result<(Registry, ExportRequest), String> {
+        let learner = self.sharded_learner(job, stage, "export")?;
         let request = ExportRequest {
             job,
             stage: stage.to_string(),
-            kind: kind.to_string(),
-            state_operator: learner.state_operator.clone(),
+            kind: learner.kind.to_string(),
+            state_operator: learner.state_operator,
             version,
         };
         Ok((self.registry.clone(), request))

@@ -421,6 +421,11 @@ impl Cluster {
             Serving::Latest => table.stages.remove(stage),
             serving => table.stages.insert(stage.to_string(), serving),
         };
+        // Imported versions are in no checkpoint: the table carries them.
+        table.imported = self
+            .registry
+            .imported_models(job, &table)
+            .map_err(|e| e.to_string())?;
         let nodes = entry
             .assignment
             .as_ref()
@@ -905,6 +910,7 @@ mod tests {
         let table = ServingTable {
             epoch: 1,
             stages: BTreeMap::from([("clf".to_string(), Serving::Pinned(v(1)))]),
+            imported: Vec::new(),
         };
         state.current = table.clone();
         state.tables.insert(1, table.clone());

@@ -4,7 +4,7 @@
 //! entry — key: the parameter index as ordered `i64` bytes, value: the bincode `f64` — is
 //! put at its index; parameters never written are 0.
 
-use super::{codec_err, version_key, Registry, RegistryError, VersionRecord};
+use super::{codec_err, version_key, ImportRecord, Registry, RegistryError, VersionRecord};
 use quiver_protocol::codec;
 use quiver_protocol::models::{ModelExport, ModelLineage, ModelVersionInfo, MAX_EXPORT_PARAMETERS};
 use quiver_protocol::state_piece::entry::{decode, split_ordered_i64};
@@ -85,6 +85,9 @@ impl Registry {
             ..
         } = request;
         let (job, version) = (*job, *version);
+        if let Some(imported) = self.imported(job, stage, version)? {
+            return self.export_imported(request, imported);
+        }
         let Some(checkpoint) = self
             .checkpoints
             .list(job)?
@@ -97,28 +100,10 @@ impl Registry {
                 version,
             });
         };
-        let record = self
-            .versions
-            .get(version_key(job, stage, version))
-            .map_err(super::sled_err(|| {
-                format!("{job}: reading version {version}")
-            }))?
-            .map(|bytes| codec::decode::<VersionRecord>(&bytes))
-            .transpose()
-            .map_err(codec_err(|| {
-                format!("{job}: version {version} of {stage:?}")
-            }))?;
+        let record = self.record(job, stage, version)?;
         let registered = record.is_some();
         let info = match record {
-            Some(r) => ModelVersionInfo {
-                aliases: self.aliases_of(job, stage, version)?,
-                stage: r.stage,
-                version: r.version,
-                created_ms: r.created_ms,
-                lineage: r.lineage,
-                metrics: r.metrics,
-                state_operator: r.state_operator,
-            },
+            Some(r) => self.info(job, r, None)?,
             None => ModelVersionInfo {
                 stage: stage.clone(),
                 version,
@@ -131,6 +116,7 @@ impl Registry {
                 metrics: BTreeMap::new(),
                 state_operator: request.state_operator.clone(),
                 aliases: Vec::new(),
+                imported: None,
             },
         };
         let parameters = self.read_parameters(request)?;
@@ -140,6 +126,58 @@ impl Registry {
             registered,
             parameters,
         })
+    }
+
+    /// An imported version's export: its parameters as the registry holds them.
+    fn export_imported(
+        &self,
+        request: &ExportRequest,
+        imported: ImportRecord,
+    ) -> Result<ModelExport, RegistryError> {
+        let (job, stage, version) = (request.job, &request.stage, request.version);
+        let record = self
+            .record(job, stage, version)?
+            .ok_or_else(|| RegistryError::NoVersion {
+                job,
+                stage: stage.clone(),
+                version,
+            })?;
+        Ok(ModelExport {
+            kind: request.kind.clone(),
+            info: self.info(job, record, Some(imported.file))?,
+            registered: true,
+            parameters: imported.parameters,
+        })
+    }
+
+    /// The stored record of a version, if registered.
+    fn record(
+        &self,
+        job: JobId,
+        stage: &str,
+        version: CheckpointId,
+    ) -> Result<Option<VersionRecord>, RegistryError> {
+        self.versions
+            .get(version_key(job, stage, version))
+            .map_err(super::sled_err(|| {
+                format!("{job}: reading version {version}")
+            }))?
+            .map(|bytes| codec::decode::<VersionRecord>(&bytes))
+            .transpose()
+            .map_err(codec_err(|| {
+                format!("{job}: version {version} of {stage:?}")
+            }))
+    }
+
+    /// A registered version as the admin API shows it.
+    fn info(
+        &self,
+        job: JobId,
+        r: VersionRecord,
+        imported: Option<String>,
+    ) -> Result<ModelVersionInfo, RegistryError> {
+        let aliases = self.aliases_of(job, &r.stage, r.version)?;
+        Ok(r.info(aliases, imported))
     }
 
     /// The aliases naming one version.

@@ -305,3 +305,81 @@ fn retention_drops_unaliased_versions_of_incomplete_checkpoints() {
         [v("a", 2), v("b", 1)]
     );
 }
+
+/// Imports a model with `parameters` as version `id` of `clf`.
+fn import(registry: &Registry, id: u64, parameters: Vec<f64>) {
+    let record = VersionRecord {
+        stage: "clf".into(),
+        version: CheckpointId(id),
+        created_ms: 5_000,
+        lineage: ModelLineage {
+            job: JOB,
+            checkpoint: CheckpointId(id),
+            generation: Generation(1),
+        },
+        metrics: BTreeMap::new(),
+        state_operator: "registry".into(),
+    };
+    let model = ImportRecord {
+        file: "model.json".into(),
+        parameters,
+        snapshot: None,
+    };
+    registry.import(JOB, &record, &model).unwrap();
+}
+
+#[test]
+fn an_imported_version_is_listed_aliased_and_outlives_every_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, registry) = open(&dir);
+    checkpoints_with_new_state(&registry, 1..=2);
+    import(&registry, 3, vec![0.5, -1.0]);
+    let listed = registry.versions(JOB).unwrap();
+    assert_eq!(versions(&registry), [1, 2, 3]);
+    assert_eq!(listed[2].imported.as_deref(), Some("model.json"));
+    assert_eq!(listed[0].imported, None);
+    // The id is taken: a second import (or a checkpoint) cannot reuse it.
+    let record = VersionRecord {
+        stage: "clf".into(),
+        version: CheckpointId(3),
+        created_ms: 0,
+        lineage: listed[2].lineage.clone(),
+        metrics: BTreeMap::new(),
+        state_operator: "registry".into(),
+    };
+    let again = ImportRecord {
+        file: "other.json".into(),
+        parameters: vec![],
+        snapshot: None,
+    };
+    assert!(registry.import(JOB, &record, &again).is_err());
+    assert_eq!(
+        registry
+            .imported(JOB, "clf", CheckpointId(3))
+            .unwrap()
+            .unwrap()
+            .parameters,
+        [0.5, -1.0]
+    );
+    // An alias may name it, though no checkpoint holds it.
+    registry
+        .set_alias(JOB, "clf", "challenger", CheckpointId(3))
+        .unwrap();
+    registry.remove_alias(JOB, "clf", "challenger").unwrap();
+    // Retention drops trained versions with their checkpoints, never an imported one.
+    checkpoints_with_new_state(&registry, 4..=8);
+    registry.prune(JOB, 2, &[]).unwrap();
+    assert_eq!(versions(&registry), [3, 7, 8]);
+    // Its export is its vector as imported.
+    let request = ExportRequest {
+        job: JOB,
+        stage: "clf".into(),
+        kind: "logistic_regression".into(),
+        state_operator: "clf".into(),
+        version: CheckpointId(3),
+    };
+    let export = registry.export(&request).unwrap();
+    assert_eq!(export.parameters, [0.5, -1.0]);
+    assert!(export.registered);
+    assert_eq!(export.info.imported.as_deref(), Some("model.json"));
+}

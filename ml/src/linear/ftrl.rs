@@ -173,6 +173,11 @@ impl OnlineLogisticRegression {
         })
     }
 
+    /// The settings it was built with.
+    pub fn params(&self) -> &FtrlParams {
+        &self.params
+    }
+
     /// The current coefficients.
     pub fn coefficients(&self) -> &[f64] {
         &self.coefficients

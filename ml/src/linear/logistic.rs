@@ -101,6 +101,11 @@ impl StreamingLogisticRegression {
         })
     }
 
+    /// The settings it was built with.
+    pub fn params(&self) -> &StreamingLogisticRegressionParams {
+        &self.params
+    }
+
     /// The weights.
     pub fn weights(&self) -> &[f64] {
         &self.weights

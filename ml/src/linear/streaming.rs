@@ -122,6 +122,11 @@ impl StreamingLinearRegressionSgd {
         })
     }
 
+    /// The settings it was built with.
+    pub fn params(&self) -> &StreamingLinearRegressionParams {
+        &self.params
+    }
+
     /// The weights.
     pub fn weights(&self) -> &[f64] {
         &self.weights

@@ -78,18 +78,22 @@ impl<L> Progressive<L> {
         })
     }
 
-    /// Watches the column of a drift policy (`policy.update`), if it has one.
+    /// Watches the column of a drift policy (`policy.update`), if it has one, and warms
+    /// swapped-in versions with `policy.warmup` predictions.
     pub(super) fn with_policy(
         mut self,
         policy: &ServingPolicy,
         input: &Schema,
     ) -> Result<Self, OperatorError> {
         self.drift = DriftWatch::new(&self.stage, policy, input)?;
+        if let Some(served) = &mut self.learnt.served {
+            served.set_warmup(policy.warmup);
+        }
         Ok(self)
     }
 }
 
-impl<L: SharedParameters> Learnt<L> {
+impl<L: SharedParameters + Persist> Learnt<L> {
     /// A model made by `make` when the first row comes, trained through `sharing` when set.
     pub(super) fn new(make: MakeModel<L>, sharing: Option<Sharing>) -> Self {
         let served = sharing.as_ref().map(|s| {
@@ -106,7 +110,7 @@ impl<L: SharedParameters> Learnt<L> {
     }
 }
 
-impl<L: OnlineLearner + SharedParameters> Learnt<L> {
+impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
     /// The working copy, created for rows of dimension `dim` (from the parameter servers'
     /// version when the partition is a worker).
     fn working(&mut self, stage: &str, dim: usize) -> Result<&mut L, OperatorError> {

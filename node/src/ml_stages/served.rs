@@ -12,7 +12,7 @@ use super::columns::data_error;
 use super::learner::MakeModel;
 use crate::operator::OperatorError;
 use crate::parameters::JobServing;
-use quiver_ml::{Prediction, SharedParameters};
+use quiver_ml::{Features, OnlineLearner, Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::keygroup::{key_hash_codes, murmur_hash};
 use quiver_protocol::models::{ServedVersion, Serving};
@@ -49,9 +49,18 @@ pub(super) struct Served<L> {
     /// Figures of the batch under way per scorer (one or two): merged into `figures` at
     /// the batch's end, so a record costs no map lookup.
     in_batch: Vec<(Scored, ServedVersion)>,
+    /// Predictions run with a version when it is loaded for a switch (the spec's `warmup`).
+    warmup: u32,
 }
 
-impl<L: SharedParameters> Served<L> {
+impl<L> Served<L> {
+    /// Runs `warmup` predictions with each version it loads at a switch.
+    pub(super) fn set_warmup(&mut self, warmup: u32) {
+        self.warmup = warmup;
+    }
+}
+
+impl<L: SharedParameters + Persist> Served<L> {
     /// Partition `partition` of `stage`, serving its working copy until a barrier says
     /// otherwise.
     pub(super) fn new(stage: &str, partition: u32, serving: Arc<JobServing>) -> Self {
@@ -64,6 +73,7 @@ impl<L: SharedParameters> Served<L> {
             models: BTreeMap::new(),
             figures: BTreeMap::new(),
             in_batch: Vec::new(),
+            warmup: quiver_protocol::spec::DEFAULT_WARMUP,
         };
         // The deployment's table (epoch of the checkpoint it restores, or 0).
         if let Some(epoch) = served.serving.first_epoch() {
@@ -91,11 +101,25 @@ impl<L: SharedParameters> Served<L> {
         Ok(())
     }
 
-    /// Builds the models of the versions the choice names for rows of dimension `dim`, so
-    /// the first record a version scores does not wait for it (the warm-up after a switch).
-    pub(super) fn warm(&mut self, dim: usize, make: &MakeModel<L>) -> Result<(), OperatorError> {
+    /// Builds the models of the versions the choice names for rows of dimension `dim` and
+    /// runs `warmup` predictions with each new one (on a dense row of zeros, which reads
+    /// every weight), so the first record a version scores waits for neither its loading
+    /// nor cold caches (the warm-up after a switch).
+    pub(super) fn warm(&mut self, dim: usize, make: &MakeModel<L>) -> Result<(), OperatorError>
+    where
+        L: OnlineLearner,
+    {
+        let zeros = vec![0.0; dim];
         for version in self.choice.versions() {
-            self.model(version.0, dim, make)?;
+            let runs = match self.models.contains_key(&version.0) {
+                true => 0,
+                false => self.warmup,
+            };
+            let model = self.model(version.0, dim, make)?;
+            for _ in 0..runs {
+                // Only the time matters: a model that cannot score zeros fails on records.
+                let _ = std::hint::black_box(model.predict_one(Features::Dense(&zeros)));
+            }
         }
         Ok(())
     }
@@ -153,7 +177,13 @@ impl<L: SharedParameters> Served<L> {
             })?;
             let mut model = make(dim).map_err(|e| data_error(&self.stage, e))?;
             let len = model.parameter_len();
-            if values.len() > len {
+            let imported = self.serving.snapshot(&self.stage, version);
+            // A saved model's vector is whole; a checkpoint's leaves out trailing zeros.
+            let fits = match imported {
+                Some(_) => values.len() == len,
+                None => values.len() <= len,
+            };
+            if !fits {
                 return Err(OperatorError::Config(format!(
                     "stage \"{}\": version {version} has {} parameters, a model for these rows \
                      {len}: it was trained on rows of another dimension",
@@ -161,11 +191,19 @@ impl<L: SharedParameters> Served<L> {
                     values.len()
                 )));
             }
-            let mut vector = values.to_vec();
-            vector.resize(len, 0.0);
-            model
-                .read_parameters(&vector)
-                .map_err(|e| data_error(&self.stage, e))?;
+            match imported {
+                // An imported saved model serves as saved.
+                Some(snapshot) => {
+                    model = L::from_snapshot(&snapshot).map_err(|e| data_error(&self.stage, e))?;
+                }
+                None => {
+                    let mut vector = values.to_vec();
+                    vector.resize(len, 0.0);
+                    model
+                        .read_parameters(&vector)
+                        .map_err(|e| data_error(&self.stage, e))?;
+                }
+            }
             self.models.insert(version, model);
         }
         self.models
@@ -259,3 +297,7 @@ impl<L: SharedParameters> Served<L> {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "served_tests.rs"]
+mod tests;

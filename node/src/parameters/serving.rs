@@ -1,6 +1,7 @@
 //! What a deployment's learners serve on this node (design §6, "Swaps ride on barriers"): the
 //! serving tables it was told of, by epoch, and the registered versions they name, loaded from
-//! the coordinator's checkpoint store before the table can be put in force.
+//! the coordinator's checkpoint store (imported versions: carried by the table) before the
+//! table can be put in force.
 
 use quiver_protocol::models::ServingTable;
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +18,8 @@ struct Loaded {
     tables: BTreeMap<u64, ServingTable>,
     /// Parameter vectors by (stage, version).
     versions: HashMap<(String, u64), Arc<Vec<f64>>>,
+    /// The `quiver_ml` snapshots of imported saved models by (stage, version).
+    snapshots: HashMap<(String, u64), Arc<Vec<u8>>>,
 }
 
 impl JobServing {
@@ -45,6 +48,21 @@ impl JobServing {
             .versions
             .get(&(stage.to_string(), version))
             .cloned()
+    }
+
+    /// The snapshot of the saved model `version` of `stage` was imported from, if any.
+    pub(crate) fn snapshot(&self, stage: &str, version: u64) -> Option<Arc<Vec<u8>>> {
+        self.lock()
+            .snapshots
+            .get(&(stage.to_string(), version))
+            .cloned()
+    }
+
+    /// Keeps the snapshot of the saved model `version` of `stage` was imported from.
+    pub(crate) fn insert_snapshot(&self, stage: &str, version: u64, snapshot: Vec<u8>) {
+        self.lock()
+            .snapshots
+            .insert((stage.to_string(), version), Arc::new(snapshot));
     }
 
     /// Keeps the parameters of `version` of `stage`.

@@ -126,14 +126,31 @@ pub struct OneHotStage {
     pub output: String,
 }
 
-/// A learner's serving policies (design §6, "Guards and update policies"): fields `guard`
-/// and `update` of a learner with parameter servers.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A learner's serving policies (design §6, "Guards and update policies", "Warm-up"):
+/// fields `guard`, `update` and `warmup` of a learner with parameter servers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServingPolicy {
     /// Roll a swap back automatically when the version it put in serves worse.
     pub guard: Option<Guard>,
     /// When a stage serving a registered version moves to the newest one.
     pub update: Option<UpdatePolicy>,
+    /// `warmup`: predictions a partition runs with a version it loads for a swap, at the
+    /// swap's barrier, before the version scores its first record (default
+    /// [`DEFAULT_WARMUP`]; 0: none).
+    pub warmup: u32,
+}
+
+/// Predictions run with a version before it serves, unless `warmup` says otherwise.
+pub const DEFAULT_WARMUP: u32 = 16;
+
+impl Default for ServingPolicy {
+    fn default() -> Self {
+        ServingPolicy {
+            guard: None,
+            update: None,
+            warmup: DEFAULT_WARMUP,
+        }
+    }
 }
 
 impl ServingPolicy {

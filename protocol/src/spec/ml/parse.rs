@@ -5,7 +5,7 @@ use super::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
     MfModel, OneHotStage, ServingPolicy, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
-    DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES,
+    DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_WARMUP,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -179,6 +179,7 @@ fn logistic_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "model_version_col",
             "guard",
             "update",
+            "warmup",
             "parameter_shards",
         ],
     )?;
@@ -244,6 +245,7 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "model_version_col",
             "guard",
             "update",
+            "warmup",
             "parameter_shards",
         ],
     )?;
@@ -271,7 +273,10 @@ fn parameter_shards(fields: &Fields<'_>) -> Result<Option<u32>, SpecError> {
         .and_then(|n| u32::try_from(n).ok()))
 }
 
-/// Fields `guard` and `update` of a learner.
+/// The most predictions `warmup` runs per version.
+const MAX_WARMUP: u64 = 1_000_000;
+
+/// Fields `guard`, `update` and `warmup` of a learner.
 fn serving_policy(fields: &Fields<'_>) -> Result<ServingPolicy, SpecError> {
     let guard = match fields.table("guard", "{ max_increase = 0.2, min_records = 1000 }")? {
         None => None,
@@ -326,7 +331,14 @@ fn serving_policy(fields: &Fields<'_>) -> Result<ServingPolicy, SpecError> {
             })
         }
     };
-    Ok(ServingPolicy { guard, update })
+    let warmup = fields
+        .integer("warmup", 0, MAX_WARMUP)?
+        .map_or(DEFAULT_WARMUP, |n| n as u32);
+    Ok(ServingPolicy {
+        guard,
+        update,
+        warmup,
+    })
 }
 
 /// `max_increase` (default 0.2) and `min_records` (default 1000) of a guard or policy.

@@ -1,0 +1,193 @@
+//! Model files against stages: the library's saved models of each algorithm, exports, and
+//! every way a file can be wrong, each refused with what is wrong.
+
+use super::*;
+use quiver_ml::{Features, OnlineLearner};
+use quiver_protocol::spec::JobSpec;
+
+/// A stage `reg` of `kind` with `settings`, reading `features` (`"vector"`: a vector column).
+fn stage(kind: &str, settings: &str, features: &str) -> StageKind {
+    let spec = format!(
+        r#"
+[job]
+name = "import"
+checkpoint_interval = "1s"
+
+[[source]]
+name = "rows"
+kind = "generator"
+count = 10
+
+[[stage]]
+name = "scaled"
+kind = "standard_scaler"
+input = "rows"
+columns = ["amount", "ts"]
+output = "vector"
+
+[[stage]]
+name = "reg"
+kind = "{kind}"
+input = "scaled"
+features = {features}
+{settings}
+
+[[sink]]
+name = "out"
+kind = "discard"
+input = "reg"
+"#
+    );
+    let spec = JobSpec::parse(&spec, std::path::Path::new("/tmp")).unwrap();
+    let reg = spec.stages.iter().find(|s| s.name == "reg").unwrap();
+    reg.kind.clone()
+}
+
+const TWO: &str = r#"["amount", "ts"]"#;
+const LABEL: &str = r#"label = "amount""#;
+
+/// A linear model over two features that learnt a few rows, saved.
+fn linear(optimizer: Optimizer) -> (StreamingLinearRegressionSgd, Vec<u8>) {
+    let params = StreamingLinearRegressionParams {
+        optimizer,
+        ..Default::default()
+    };
+    let mut model = StreamingLinearRegressionSgd::new(params, 2).unwrap();
+    for (x, y) in [([1.0, 2.0], 3.0), ([0.5, -1.0], 0.25), ([2.0, 0.0], 1.5)] {
+        model.learn_one(Features::Dense(&x), y).unwrap();
+    }
+    let mut saved = Vec::new();
+    model.save(&mut saved).unwrap();
+    (model, saved)
+}
+
+fn error(kind: &StageKind, bytes: &[u8]) -> String {
+    read_model_file("reg", kind, bytes).unwrap_err()
+}
+
+#[test]
+fn a_saved_linear_model_becomes_its_parameter_vector_and_snapshot() {
+    let (model, saved) = linear(Optimizer::Sgd);
+    let file = read_model_file("reg", &stage("linear_regression", LABEL, TWO), &saved).unwrap();
+    let mut expected = Vec::new();
+    model.write_parameters(&mut expected);
+    assert_eq!(file.parameters, expected);
+    let back = StreamingLinearRegressionSgd::from_snapshot(&file.snapshot.unwrap()).unwrap();
+    let x = [0.3, 0.7];
+    assert_eq!(
+        back.predict_one(Features::Dense(&x))
+            .unwrap()
+            .value
+            .to_bits(),
+        model
+            .predict_one(Features::Dense(&x))
+            .unwrap()
+            .value
+            .to_bits()
+    );
+    // A vector column fixes no dimension: any is taken.
+    let vector = stage("linear_regression", LABEL, r#""vector""#);
+    assert!(read_model_file("reg", &vector, &saved).is_ok());
+}
+
+#[test]
+fn saved_logistic_models_of_either_algorithm_match_the_stage_optimizer() {
+    let ftrl = OnlineLogisticRegression::new(FtrlParams::default(), 2, None).unwrap();
+    let mut saved = Vec::new();
+    ftrl.save(&mut saved).unwrap();
+    let ftrl_stage = stage("logistic_regression", LABEL, TWO);
+    assert_eq!(
+        read_model_file("reg", &ftrl_stage, &saved)
+            .unwrap()
+            .parameters,
+        vec![0.0; 6]
+    );
+    let adam_stage = stage(
+        "logistic_regression",
+        "label = \"amount\"\noptimizer = \"adam\"",
+        TWO,
+    );
+    let e = error(&adam_stage, &saved);
+    assert!(
+        e.contains("logistic_regression (optimizer adam)")
+            && e.contains("online_logistic_regression"),
+        "{e}"
+    );
+    let params = StreamingLogisticRegressionParams {
+        optimizer: Optimizer::Adam,
+        ..Default::default()
+    };
+    let adam = StreamingLogisticRegression::new(params, 2).unwrap();
+    let mut saved = Vec::new();
+    adam.save(&mut saved).unwrap();
+    assert!(read_model_file("reg", &adam_stage, &saved).is_ok());
+    let e = error(&ftrl_stage, &saved);
+    assert!(
+        e.contains("optimizer ftrl") && e.contains("optimizer adam"),
+        "{e}"
+    );
+}
+
+#[test]
+fn another_algorithm_optimizer_or_dimension_is_refused_naming_both() {
+    let (_, saved) = linear(Optimizer::Adam);
+    let e = error(&stage("linear_regression", LABEL, TWO), &saved);
+    assert!(
+        e.contains("linear_regression (optimizer sgd)") && e.contains("optimizer adam"),
+        "{e}"
+    );
+    let e = error(&stage("logistic_regression", LABEL, TWO), &saved);
+    assert!(e.contains("streaming_linear_regression_sgd"), "{e}");
+    let (_, saved) = linear(Optimizer::Sgd);
+    let three = stage("linear_regression", LABEL, r#"["amount", "ts", "user"]"#);
+    let e = error(&three, &saved);
+    assert!(e.contains("2 features") && e.contains("reads 3"), "{e}");
+}
+
+#[test]
+fn corrupt_files_and_other_models_are_refused_saying_what_import_takes() {
+    let kind = stage("linear_regression", LABEL, TWO);
+    let (_, saved) = linear(Optimizer::Sgd);
+    let e = error(&kind, &saved[..saved.len() / 2]);
+    assert!(e.contains("not JSON") && e.contains("Persist::save"), "{e}");
+    let e = error(&kind, b"{\"weights\": [1, 2]}");
+    assert!(e.contains("neither `format`"), "{e}");
+    let e = error(&kind, b"{\"format\": \"quiver-ml\", \"kind\": 3}");
+    assert!(e.contains("corrupt model file"), "{e}");
+    let other = br#"{"format": "quiver-ml", "kind": "kmeans_model", "version": 1, "model": {}}"#;
+    let e = error(&kind, other);
+    assert!(e.contains("`kmeans_model`"), "{e}");
+    let edited = |field: &str, value: serde_json::Value| {
+        let mut json: serde_json::Value = serde_json::from_slice(&saved).unwrap();
+        json["model"][field] = value;
+        serde_json::to_vec(&json).unwrap()
+    };
+    let e = error(&kind, &edited("weights", serde_json::json!(["x", 1])));
+    assert!(e.contains("cannot load the model file"), "{e}");
+    let e = error(&kind, &edited("intercept", serde_json::json!(1e300)));
+    assert!(e.contains("refused"), "{e}");
+    let e = read_model_file("reg", &stage("kmeans", "k = 2", TWO), b"{}").unwrap_err();
+    assert!(e.contains("only their models can be imported"), "{e}");
+}
+
+#[test]
+fn an_export_is_taken_as_its_vector_when_it_fits_the_stage() {
+    let kind = stage("linear_regression", LABEL, TWO);
+    // Two weights, intercept, label count and sum: 5; an export may leave trailing zeros out.
+    let export =
+        br#"{"kind": "linear_regression", "version": 4, "parameters": [0.5, -0.25, 1.0, 3.0]}"#;
+    let file = read_model_file("reg", &kind, export).unwrap();
+    assert_eq!(file.parameters, vec![0.5, -0.25, 1.0, 3.0]);
+    assert_eq!(file.snapshot, None);
+    let long = br#"{"kind": "linear_regression", "parameters": [0, 0, 0, 0, 0, 0]}"#;
+    let e = error(&kind, long);
+    assert!(e.contains("6 parameters") && e.contains("has 5"), "{e}");
+    let other = br#"{"kind": "logistic_regression", "parameters": [0]}"#;
+    let e = error(&kind, other);
+    assert!(e.contains("the export is of a logistic_regression"), "{e}");
+    let diverged = br#"{"kind": "linear_regression", "parameters": [1e13]}"#;
+    let e = error(&kind, diverged);
+    assert!(e.contains("refused"), "{e}");
+    let bad = br#"{"kind": "linear_regression", "parameters": "none"}"#;
+    assert!(error(&kind, bad).contains("corrupt export"));
+}
