@@ -8,6 +8,7 @@
 //! fault hooks; `QUIVER_CHAOS=1` in their environment arms them.
 
 use super::disk::Tmpfs;
+use super::faults::FaultKind;
 use super::proxy::Proxy;
 use crate::{node_args, Network, Process};
 use quiver_protocol::messages::JobReport;
@@ -111,7 +112,7 @@ pub struct ChaosCluster {
 
 impl ChaosCluster {
     /// Starts a coordinator and `nodes` nodes in `dir`; with `isolated`, on network hosts and
-    /// with the data folders on their own file systems (needs root).
+    /// with the data folders on their own file systems where this machine allows (root).
     pub fn start(
         dir: &Path,
         nodes: usize,
@@ -137,18 +138,25 @@ impl ChaosCluster {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        let (network, coordinator_disk, job_disk) = if isolated {
-            let network = Network::new(nodes)
-                .map_err(|e| ClusterError::Start(format!("network hosts: {e}")))?;
-            let coordinator_disk = Tmpfs::mount(&dir.join("coordinator-data"), "512m")
-                .map_err(io("mount a file system for the coordinator's data"))?;
-            let job_disk = Tmpfs::mount(&dir.join("job"), "512m")
-                .map_err(io("mount a file system for the job's output"))?;
-            (Some(network), Some(coordinator_disk), Some(job_disk))
-        } else {
-            std::fs::create_dir_all(dir.join("job")).map_err(io("create the job folder"))?;
-            (None, None, None)
-        };
+        // Each part of the isolation that cannot be had here is left out, with the reason:
+        // the faults that need it are then not drawn.
+        let (mut network, mut coordinator_disk, mut job_disk) = (None, None, None);
+        if isolated {
+            match Network::new(nodes) {
+                Ok(n) => network = Some(n),
+                Err(e) => eprintln!("chaos: no network partitions in this run: {e}"),
+            }
+            match (
+                Tmpfs::mount(&dir.join("coordinator-data"), "512m"),
+                Tmpfs::mount(&dir.join("job"), "512m"),
+            ) {
+                (Ok(c), Ok(j)) => (coordinator_disk, job_disk) = (Some(c), Some(j)),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("chaos: no disk faults in this run: cannot mount a tmpfs: {e}")
+                }
+            }
+        }
+        std::fs::create_dir_all(dir.join("job")).map_err(io("create the job folder"))?;
         let ip: IpAddr = network
             .as_ref()
             .map_or(Ipv4Addr::LOCALHOST, |n| n.bridge_addr())
@@ -267,6 +275,15 @@ impl ChaosCluster {
             }
         }
         restarted
+    }
+
+    /// Whether faults of `kind` can be injected into this cluster.
+    pub fn supports(&self, kind: FaultKind) -> bool {
+        match kind {
+            FaultKind::PartitionBoth | FaultKind::PartitionOneWay => self.network.is_some(),
+            FaultKind::DiskFull => self.coordinator_disk.is_some() && self.job_disk.is_some(),
+            _ => true,
+        }
     }
 
     /// Waits until as many nodes as run are alive in `quiver cluster status`.

@@ -80,14 +80,6 @@ impl FaultKind {
         FaultKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// Whether it needs network hosts and file systems of its own (root).
-    pub fn needs_isolation(self) -> bool {
-        matches!(
-            self,
-            FaultKind::PartitionBoth | FaultKind::PartitionOneWay | FaultKind::DiskFull
-        )
-    }
-
     /// Whether the fault is over once injected: a process killed (its restart is the
     /// supervisor's answer, not the fault's end), a panic, a corrupt write. Recovery from
     /// these counts from the injection; from the others, from when they are lifted.

@@ -69,7 +69,7 @@ pub struct RunFacts {
     pub seed: u64,
     /// The fault phase's length, in seconds.
     pub duration_s: u64,
-    /// Whether nodes ran isolated (network hosts, file systems of their own).
+    /// Whether nodes ran on network hosts of their own.
     pub isolated: bool,
     /// The workload's events per second.
     pub rate: u64,
@@ -84,7 +84,7 @@ pub struct Report {
     pub seed: u64,
     /// The fault phase's length, in seconds.
     pub duration_s: u64,
-    /// Whether nodes ran on network hosts of their own with data on their own file systems.
+    /// Whether nodes ran on network hosts of their own.
     pub isolated: bool,
     /// Faults injected.
     pub injections: usize,

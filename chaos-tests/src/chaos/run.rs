@@ -172,14 +172,6 @@ pub(super) fn run(
 ) -> Result<Report, String> {
     let started = Instant::now();
     let mut rng = Rng::new(options.seed);
-    let kinds: Vec<FaultKind> = options
-        .kinds()
-        .into_iter()
-        .filter(|k| isolated || !k.needs_isolation())
-        .collect();
-    if kinds.is_empty() {
-        return Err("no fault kind can run here (the chosen ones need root)".into());
-    }
     let injections = options.injection_count();
     let workload = GeneratorWorkload {
         count: options.rate * (options.duration.as_secs() + 20),
@@ -189,6 +181,16 @@ pub(super) fn run(
     };
     let mut cluster = ChaosCluster::start(dir, usize::from(options.nodes), isolated, options.seed)
         .map_err(|e| e.to_string())?;
+    let kinds: Vec<FaultKind> = options
+        .kinds()
+        .into_iter()
+        .filter(|k| cluster.supports(*k))
+        .collect();
+    if kinds.is_empty() {
+        return Err(
+            "no fault kind chosen can run here (partitions and disk faults need root)".into(),
+        );
+    }
     let job_dir = dir.join("job");
     let spec = job_dir.join("job.toml");
     std::fs::write(&spec, workload.spec("chaos", CHECKPOINT_INTERVAL))
@@ -381,7 +383,7 @@ pub(super) fn run(
     let facts = RunFacts {
         seed: options.seed,
         duration_s: options.duration.as_secs(),
-        isolated,
+        isolated: cluster.network.is_some(),
         rate: options.rate,
         replay: options.replay(),
     };
