@@ -149,6 +149,7 @@ impl Cluster {
     }
 
     fn insert_job(&mut self, record: JobRecord, spec: &JobSpec) {
+        let record_job = record.job;
         let now = Instant::now();
         let ended = record.state.is_terminal().then_some(now);
         let schedule = Schedule::new(spec.checkpoint_interval, record.next_checkpoint, now);
@@ -174,7 +175,13 @@ impl Cluster {
                 started: None,
                 ended,
                 alignment: alignment::SentReports::default(),
-                serving: serving::ServingState::default(),
+                serving: match self.store.serving(record_job) {
+                    Ok(saved) => serving::ServingState::from_saved(saved.unwrap_or_default()),
+                    Err(e) => {
+                        tracing::error!("cannot read what {record_job} served: {e}");
+                        serving::ServingState::default()
+                    }
+                },
             },
         );
     }

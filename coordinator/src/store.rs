@@ -68,6 +68,9 @@ pub struct Store {
     path: PathBuf,
     db: sled::Db,
     jobs: sled::Tree,
+    /// Per job, what its learners served when (`jobs::serving`), so a restarted coordinator
+    /// recovers a job serving what its restored checkpoint served.
+    serving: sled::Tree,
 }
 
 impl Store {
@@ -86,7 +89,13 @@ impl Store {
             other => err(other),
         })?;
         let jobs = db.open_tree("jobs").map_err(err)?;
-        Ok(Store { path, db, jobs })
+        let serving = db.open_tree("serving").map_err(err)?;
+        Ok(Store {
+            path,
+            db,
+            jobs,
+            serving,
+        })
     }
 
     fn err(&self, source: sled::Error) -> StoreError {
@@ -114,6 +123,35 @@ impl Store {
             .map_err(|e| self.err(e))?;
         self.jobs.flush().map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Writes what a job's learners served when (flushed with the next checkpoint's
+    /// manifest, which is what a restore reads it for).
+    pub(crate) fn save_serving(
+        &self,
+        job: JobId,
+        saved: &impl serde::Serialize,
+    ) -> Result<(), StoreError> {
+        let bytes = codec::encode(saved)?;
+        self.serving
+            .insert(job.0.to_be_bytes(), bytes)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// What [`Store::save_serving`] wrote for a job last, if anything.
+    pub(crate) fn serving<T: serde::de::DeserializeOwned>(
+        &self,
+        job: JobId,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(bytes) = self
+            .serving
+            .get(job.0.to_be_bytes())
+            .map_err(|e| self.err(e))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(codec::decode(&bytes)?))
     }
 
     /// Every stored job, by id.

@@ -377,8 +377,21 @@ pub(super) fn run(
     } else {
         Findings::default()
     };
-    if !reasons.is_empty() {
+    if !reasons.is_empty() || !findings.exact() {
         eprintln!("{}", cluster.logs_tail(40));
+        if cluster.job_disk.is_some() {
+            // The job's folder is a tmpfs that goes with the cluster: keep a copy to look at.
+            let kept = dir.join("job-kept");
+            let copied = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&job_dir)
+                .arg(&kept)
+                .status();
+            eprintln!(
+                "chaos: the job's folder is copied to {} ({copied:?})",
+                kept.display()
+            );
+        }
     }
     let facts = RunFacts {
         seed: options.seed,

@@ -100,6 +100,11 @@ impl Cluster {
             .into_iter()
             .collect();
         let serving = entry.serving.carry(trigger.checkpoint);
+        if let Some(saved) = entry.serving.take_changes() {
+            if let Err(e) = self.store.save_serving(job, &saved) {
+                tracing::error!("cannot store what {job} serves: {e}");
+            }
+        }
         for node in nodes {
             self.send(
                 node,

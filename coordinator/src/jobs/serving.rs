@@ -41,7 +41,8 @@ pub(super) struct ServingState {
     current: ServingTable,
     /// Every table that was in force, by epoch.
     tables: BTreeMap<u64, ServingTable>,
-    /// The epoch each triggered checkpoint's barrier carried.
+    /// From which checkpoint's barrier on each epoch was carried: an entry where the epoch
+    /// changed (the epoch a checkpoint carried is that of the greatest entry at or below it).
     carried: BTreeMap<CheckpointId, u64>,
     /// A swap whose versions the nodes are loading.
     loading: Option<Swap>,
@@ -55,6 +56,17 @@ pub(super) struct ServingState {
     events: VecDeque<String>,
     /// Drift detections summed over the job's tasks, as last acted on.
     drifts_seen: u64,
+    /// `tables`, `carried` or `history` changed since [`ServingState::take_changes`] last ran.
+    changed: bool,
+}
+
+/// What a coordinator keeps of a job's serving across its own restarts: enough to serve what
+/// the checkpoint a job restores from served, and to roll back from there.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SavedServing {
+    tables: BTreeMap<u64, ServingTable>,
+    carried: BTreeMap<CheckpointId, u64>,
+    history: BTreeMap<String, Vec<Serving>>,
 }
 
 /// What a stage's guard and update policy watch since its last swap.
@@ -134,18 +146,52 @@ fn on_side(key: &(u64, bool), side: Option<CheckpointId>) -> bool {
 const EVENTS: usize = 32;
 
 impl ServingState {
+    /// A job's serving as a coordinator saved it before it restarted.
+    pub(super) fn from_saved(saved: SavedServing) -> ServingState {
+        ServingState {
+            tables: saved.tables,
+            carried: saved.carried,
+            history: saved.history,
+            ..ServingState::default()
+        }
+    }
+
+    /// What to save, if it changed since the last call.
+    pub(super) fn take_changes(&mut self) -> Option<SavedServing> {
+        if !std::mem::take(&mut self.changed) {
+            return None;
+        }
+        Some(SavedServing {
+            tables: self.tables.clone(),
+            carried: self.carried.clone(),
+            history: self.history.clone(),
+        })
+    }
+
+    /// The epoch checkpoint `checkpoint`'s barrier carried.
+    fn epoch_at(&self, checkpoint: CheckpointId) -> Option<u64> {
+        self.carried
+            .range(..=checkpoint)
+            .next_back()
+            .map(|(_, epoch)| *epoch)
+    }
+
     /// The epoch the next barrier carries; `checkpoint` is triggered with it.
     pub(super) fn carry(&mut self, checkpoint: CheckpointId) -> u64 {
-        self.carried.insert(checkpoint, self.current.epoch);
-        self.current.epoch
+        let epoch = self.current.epoch;
+        if self.carried.last_key_value().map(|(_, e)| *e) != Some(epoch) {
+            self.carried.insert(checkpoint, epoch);
+            self.changed = true;
+        }
+        epoch
     }
 
     /// The table a deployment restoring `checkpoint` starts with (every stage latest
     /// without a checkpoint: the job's start); it is in force from then on.
     pub(super) fn restored(&mut self, checkpoint: Option<CheckpointId>) -> ServingTable {
         let table = checkpoint
-            .and_then(|c| self.carried.get(&c))
-            .and_then(|e| self.tables.get(e))
+            .and_then(|c| self.epoch_at(c))
+            .and_then(|e| self.tables.get(&e))
             .cloned()
             .unwrap_or_default();
         self.current = table.clone();
@@ -167,7 +213,7 @@ impl ServingState {
 
     /// Checkpoint `checkpoint` completed: the swaps its barrier carried are done.
     pub(super) fn completed(&mut self, checkpoint: CheckpointId) {
-        let Some(&epoch) = self.carried.get(&checkpoint) else {
+        let Some(epoch) = self.epoch_at(checkpoint) else {
             return;
         };
         let (done, waiting): (Vec<Swap>, Vec<Swap>) = std::mem::take(&mut self.switching)
@@ -184,9 +230,6 @@ impl ServingState {
             };
             let _ = swap.waiter.send(Ok(report));
         }
-        self.carried = self
-            .carried
-            .split_off(&CheckpointId(checkpoint.0.saturating_sub(64)));
     }
 
     /// Answers every waiting swap with `why`.
@@ -478,6 +521,7 @@ impl Cluster {
         }
         serving.current = swap.table.clone();
         serving.tables.insert(swap.table.epoch, swap.table.clone());
+        serving.changed = true;
         let figures = Self::figures_of(entry, &swap.stage);
         let replaced_sides = sides(&before);
         let replaced = total(&figures, &Figures::new(), |k| {
@@ -934,5 +978,39 @@ mod tests {
         assert_eq!(state.current.epoch, 0);
         state.carry(v(3));
         assert_eq!(state.restored(Some(v(2))).stages.len(), 1);
+    }
+
+    #[test]
+    fn a_restarted_coordinator_serves_what_the_restored_checkpoint_served() {
+        let mut state = ServingState::default();
+        state.carry(v(1));
+        let pinned = ServingTable {
+            epoch: 1,
+            stages: BTreeMap::from([("clf".to_string(), Serving::Pinned(v(1)))]),
+            imported: Vec::new(),
+        };
+        state.current = pinned.clone();
+        state.tables.insert(1, pinned.clone());
+        state.history.insert("clf".into(), vec![Serving::Latest]);
+        state.changed = true;
+        // Checkpoints 2..=9 carry epoch 1; only the change is kept.
+        for c in 2..10 {
+            assert_eq!(state.carry(v(c)), 1);
+        }
+        assert_eq!(state.carried.len(), 2, "{:?}", state.carried);
+        let saved = state.take_changes().expect("changed");
+        assert!(
+            state.take_changes().is_none(),
+            "saved twice without a change"
+        );
+        // The coordinator restarts: what it saved comes back, and the job restores
+        // checkpoint 7, which its barrier marked with epoch 1.
+        let bytes = quiver_protocol::codec::encode(&saved).unwrap();
+        let mut restarted =
+            ServingState::from_saved(quiver_protocol::codec::decode(&bytes).unwrap());
+        assert_eq!(restarted.restored(Some(v(7))), pinned);
+        assert_eq!(restarted.history["clf"], vec![Serving::Latest]);
+        // Checkpoint 1 was triggered before the swap: it serves the latest version.
+        assert_eq!(restarted.restored(Some(v(1))), ServingTable::default());
     }
 }
