@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod disk;
 pub mod faults;
 pub mod models;
+mod monitor;
 pub mod proxy;
 pub mod report;
 pub mod rng;

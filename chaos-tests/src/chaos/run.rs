@@ -4,137 +4,23 @@
 use super::cluster::{ChaosCluster, Cli};
 use super::faults::{self, FaultKind};
 use super::models::ModelWorkload;
+use super::monitor::{processed, Monitor};
 use super::report::{Injection, Report, RunFacts};
 use super::rng::Rng;
 use super::swaps::Swaps;
 use super::workload::{Findings, GeneratorWorkload};
 use super::ResolvedOptions;
 use quiver_protocol::messages::JobState;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The checked aggregates' job: the run submits it first to a fresh coordinator.
 const JOB: &str = "job-1";
 /// The model-swap job, submitted second.
 const MODEL_JOB: &str = "job-2";
-/// How often the monitor asks for the job's status.
-const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// A fault the job has not recovered from in this long fails the run.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(60);
 /// Checkpoint interval of the workload.
 const CHECKPOINT_INTERVAL: &str = "500ms";
-
-/// The job as the monitor saw it at one moment.
-#[derive(Clone, Copy, Debug)]
-struct Sample {
-    at: Instant,
-    state: JobState,
-    checkpoint: u64,
-    source_records: u64,
-    restarts: u32,
-}
-
-/// Samples the job's status in the background until dropped.
-struct Monitor {
-    samples: Arc<Mutex<Vec<Sample>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Monitor {
-    fn start(cli: Cli) -> Monitor {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (samples, stop) = (samples.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(r) = cli.status(JOB) {
-                        let sample = Sample {
-                            at: Instant::now(),
-                            state: r.summary.state,
-                            checkpoint: r.last_checkpoint.map_or(0, |c| c.0),
-                            source_records: r.source_records,
-                            restarts: r.restarts.total,
-                        };
-                        samples
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(sample);
-                    }
-                    std::thread::sleep(SAMPLE_EVERY);
-                }
-            })
-        };
-        Monitor {
-            samples,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn latest(&self) -> Option<Sample> {
-        self.samples
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .last()
-            .copied()
-    }
-
-    fn since(&self, from: Instant) -> Vec<Sample> {
-        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        samples.iter().filter(|s| s.at >= from).copied().collect()
-    }
-
-    /// Waits until a sample after `after` satisfies `done`, calling `meanwhile` between
-    /// looks; returns it, or `None` after `limit` or if the job failed.
-    fn wait(
-        &self,
-        after: Instant,
-        limit: Duration,
-        done: impl Fn(&Sample) -> bool,
-        mut meanwhile: impl FnMut(),
-    ) -> Option<Sample> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            meanwhile();
-            if let Some(s) = self.latest().filter(|s| s.at > after) {
-                if done(&s) {
-                    return Some(s);
-                }
-                if matches!(s.state, JobState::Failed | JobState::Cancelled) {
-                    return None;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Events processed between `from` and `to` by the samples' source counters; a counter that
-/// went down was reset by a redeploy and counts from zero.
-fn processed(samples: &[Sample], to: Instant) -> u64 {
-    samples
-        .windows(2)
-        .filter(|w| w[1].at <= to)
-        .map(|w| {
-            w[1].source_records
-                .checked_sub(w[0].source_records)
-                .unwrap_or(w[1].source_records)
-        })
-        .sum()
-}
 
 /// Submits the job of `spec`.
 fn submit(cli: &Cli, spec: &std::path::Path) -> Result<(), String> {
@@ -207,7 +93,7 @@ pub(super) fn run(
         .and_then(|text| std::fs::write(&model_spec, text))
         .map_err(|e| format!("write the model job: {e}"))?;
     submit(&cluster.cli, &model_spec)?;
-    let monitor = Monitor::start(cluster.cli.clone());
+    let monitor = Monitor::start(cluster.cli.clone(), JOB);
     if monitor
         .wait(
             started,
