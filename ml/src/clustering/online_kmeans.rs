@@ -43,8 +43,10 @@ impl Default for OnlineKMeansParams {
 }
 
 /// An online k-means model: centroids, their weights, the pending mini-batch and a
-/// version that moves on every update.
+/// version that moves on every update. A decoded model (a snapshot or a saved file) is
+/// checked as [`OnlineKMeans::new`] checks its arguments ([`Saved`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Saved")]
 pub struct OnlineKMeans {
     params: OnlineKMeansParams,
     centroids: Vec<Vec<f64>>,
@@ -53,6 +55,33 @@ pub struct OnlineKMeans {
     version: ModelVersion,
     #[serde(skip)]
     refused: RefusalCounter,
+}
+
+/// An [`OnlineKMeans`] as encoded (the same fields in the same order), before its checks:
+/// a corrupt snapshot with fewer weights than centroids, centroids of different
+/// dimensions or a pending point of another dimension would make an update index out of
+/// bounds.
+#[derive(Deserialize)]
+struct Saved {
+    params: OnlineKMeansParams,
+    centroids: Vec<Vec<f64>>,
+    weights: Vec<f64>,
+    pending: Vec<Vec<f64>>,
+    version: ModelVersion,
+}
+
+impl TryFrom<Saved> for OnlineKMeans {
+    type Error = MlError;
+
+    fn try_from(saved: Saved) -> Result<Self, MlError> {
+        let mut model = OnlineKMeans::new(saved.params, saved.centroids, saved.weights)?;
+        for p in &saved.pending {
+            check_point(&model.centroids, Features::Dense(p))?;
+        }
+        model.pending = saved.pending;
+        model.version = saved.version;
+        Ok(model)
+    }
 }
 
 impl OnlineKMeans {
@@ -221,3 +250,46 @@ impl Persist for OnlineKMeans {
 }
 
 online_model_via_persist!(OnlineKMeans);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(weights: Vec<f64>, pending: Vec<Vec<f64>>) -> OnlineKMeans {
+        OnlineKMeans {
+            params: OnlineKMeansParams {
+                global_batch_size: 2,
+                ..OnlineKMeansParams::default()
+            },
+            centroids: vec![vec![0.0, 0.0], vec![1.0, 1.0]],
+            weights,
+            pending,
+            version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_with_fewer_weights_than_centroids_is_refused_not_a_panic_later() {
+        // Found by the `operator_state` fuzz target: such a snapshot restored, and the next
+        // update indexed the missing weight.
+        let bytes = model(Vec::new(), Vec::new()).to_snapshot().unwrap();
+        let err = OnlineKMeans::from_snapshot(&bytes).unwrap_err();
+        assert!(err.to_string().contains("weights"), "{err}");
+    }
+
+    #[test]
+    fn a_snapshot_with_a_pending_point_of_another_dimension_is_refused() {
+        let bytes = model(vec![1.0, 1.0], vec![vec![0.5]])
+            .to_snapshot()
+            .unwrap();
+        assert!(OnlineKMeans::from_snapshot(&bytes).is_err());
+    }
+
+    #[test]
+    fn a_consistent_snapshot_restores_equal() {
+        let m = model(vec![1.0, 2.0], vec![vec![0.5, 0.5]]);
+        let back = OnlineKMeans::from_snapshot(&m.to_snapshot().unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
+}
