@@ -169,8 +169,10 @@ impl Persist for StandardScalerModel {
 
 /// A standard scaler updated one vector at a time (Welford), over all vectors seen or
 /// over the last `window` vectors. After `n` vectors (n ≤ window) it equals the batch
-/// [`StandardScaler`] fitted on those vectors.
+/// [`StandardScaler`] fitted on those vectors. A decoded scaler (a snapshot or a saved file)
+/// is checked first ([`Saved`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Saved")]
 pub struct OnlineStandardScaler {
     params: StandardScalerParams,
     window: Option<usize>,
@@ -183,6 +185,50 @@ pub struct OnlineStandardScaler {
     refused: RefusalCounter,
     #[serde(skip)]
     scratch: Vec<f64>,
+}
+
+/// An [`OnlineStandardScaler`] as encoded (the same fields in the same order), before its
+/// checks: a corrupt snapshot whose sums of squares, window vectors and means disagree in
+/// length, or whose window holds more vectors than it may, would index out of bounds.
+#[derive(Deserialize)]
+struct Saved {
+    params: StandardScalerParams,
+    window: Option<usize>,
+    count: u64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    recent: VecDeque<Vec<f64>>,
+    version: ModelVersion,
+}
+
+impl TryFrom<Saved> for OnlineStandardScaler {
+    type Error = MlError;
+
+    fn try_from(saved: Saved) -> Result<Self, MlError> {
+        let mut scaler = OnlineStandardScaler::new(saved.params, saved.window)?;
+        let dim = saved.mean.len();
+        let lengths = std::iter::once(saved.m2.len()).chain(saved.recent.iter().map(Vec::len));
+        if let Some(found) = lengths.into_iter().find(|&len| len != dim) {
+            return Err(MlError::Length {
+                what: "the scaler's means and its other statistics",
+                left: dim,
+                right: found,
+            });
+        }
+        if saved.recent.len() > saved.window.unwrap_or(0) {
+            return Err(MlError::Length {
+                what: "the scaler's window and the vectors it holds",
+                left: saved.window.unwrap_or(0),
+                right: saved.recent.len(),
+            });
+        }
+        scaler.count = saved.count;
+        scaler.mean = saved.mean;
+        scaler.m2 = saved.m2;
+        scaler.recent = saved.recent;
+        scaler.version = saved.version;
+        Ok(scaler)
+    }
 }
 
 impl OnlineStandardScaler {
@@ -363,3 +409,47 @@ impl Persist for OnlineStandardScaler {
 }
 
 online_model_via_persist!(OnlineStandardScaler);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scaler(window: Option<usize>, m2: Vec<f64>, recent: Vec<Vec<f64>>) -> OnlineStandardScaler {
+        OnlineStandardScaler {
+            params: StandardScalerParams::default(),
+            window,
+            count: 3,
+            mean: vec![1.0, 2.0],
+            m2,
+            recent: recent.into(),
+            version: ModelVersion::default(),
+            refused: RefusalCounter::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_with_fewer_sums_of_squares_than_means_is_refused_not_a_panic_later() {
+        // Found by the `operator_state` fuzz target: such a snapshot restored, and the next
+        // vector scaled indexed the missing sum of squares.
+        let bytes = scaler(None, Vec::new(), Vec::new()).to_snapshot().unwrap();
+        let err = OnlineStandardScaler::from_snapshot(&bytes).unwrap_err();
+        assert!(err.to_string().contains("lengths differ (2 vs 0)"), "{err}");
+    }
+
+    #[test]
+    fn a_snapshot_whose_window_holds_too_many_or_short_vectors_is_refused() {
+        let rows = vec![vec![1.0, 2.0]; 3];
+        let over = scaler(Some(2), vec![0.0, 0.0], rows).to_snapshot().unwrap();
+        assert!(OnlineStandardScaler::from_snapshot(&over).is_err());
+        let short = scaler(Some(2), vec![0.0, 0.0], vec![vec![1.0]]);
+        assert!(OnlineStandardScaler::from_snapshot(&short.to_snapshot().unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_consistent_snapshot_restores_equal() {
+        let s = scaler(Some(2), vec![0.5, 0.5], vec![vec![1.0, 2.0]; 2]);
+        let back = OnlineStandardScaler::from_snapshot(&s.to_snapshot().unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}
