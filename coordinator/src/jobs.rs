@@ -31,7 +31,7 @@ use stopping::StopState;
 use tokio::sync::mpsc;
 
 /// By default, a node that misses heartbeats this long is dead (nodes beat every 500 ms).
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+pub use quiver_protocol::messages::HEARTBEAT_TIMEOUT;
 /// A job that cannot be placed this long fails.
 pub const SCHEDULING_TIMEOUT: Duration = Duration::from_secs(30);
 

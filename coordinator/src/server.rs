@@ -10,7 +10,7 @@ use crate::store::{Store, StoreError};
 use quiver_protocol::codec;
 use quiver_protocol::messages::{
     AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, StateFetch, StateFrame,
-    StateUpload, ToCoordinator, ToNode, UploadReply,
+    StateUpload, ToCoordinator, ToNode, UploadReply, HEARTBEAT_INTERVAL,
 };
 use quiver_protocol::models::SwapChange;
 use quiver_protocol::state_stream::{self, GroupAssembler};
@@ -453,8 +453,20 @@ impl Coordinator {
     ) -> Result<(), codec::CodecError> {
         let (commands, mut outbox) = mpsc::unbounded_channel::<ToNode>();
         let node = self.cluster().join(hello.listen, hello.slots, commands);
+        // Commands as they come, and a heartbeat every interval so the node can tell a
+        // live coordinator from a dead one long before QUIC's idle timeout.
         let writer = tokio::spawn(async move {
-            while let Some(command) = outbox.recv().await {
+            let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
+            loop {
+                // Biased: the welcome, queued at join, goes before any heartbeat.
+                let command = tokio::select! {
+                    biased;
+                    command = outbox.recv() => match command {
+                        Some(command) => command,
+                        None => break,
+                    },
+                    _ = beat.tick() => ToNode::Heartbeat,
+                };
                 if codec::write_frame(&mut send, &command).await.is_err() {
                     break;
                 }

@@ -3,8 +3,8 @@
 //!
 //! Supervision tree: one [`supervisor`] actor per deployed job generation, with every task
 //! actor of that deployment linked under it. A task that fails (an operator error, a broken
-//! input, or a panic caught by ractor) is reported as a [`TaskEvent`]; cancelling a job stops
-//! its supervisor and with it every task.
+//! input, or a panic caught by ractor) is reported as a [`TaskEvent`]; cancelling a job kills
+//! its supervisor and with it every task, even one blocked on credit.
 
 mod alignment;
 mod chain;
@@ -226,8 +226,7 @@ impl Runtime {
                 {
                     Ok(task) => task,
                     Err(e) => {
-                        supervisor.stop_children(None);
-                        supervisor.stop(None);
+                        supervisor::cancel(&supervisor);
                         return Err(e);
                     }
                 };
@@ -618,8 +617,7 @@ impl Runtime {
             }
         };
         if let Some(deployed) = deployed {
-            deployed.supervisor.stop_children(None);
-            deployed.supervisor.stop(None);
+            supervisor::cancel(&deployed.supervisor);
             self.exchange.unregister_job(job);
         }
     }

@@ -1,25 +1,26 @@
 //! The node process: joins the coordinator, runs what it deploys, and reports back.
 //!
 //! A node keeps one control stream to the coordinator: it sends heartbeats (with every task's
-//! counters) and task events, and receives deploy / start / cancel commands. If the stream
-//! breaks, the node cancels everything it runs (the coordinator treats it as lost) and joins
-//! again as a new node.
+//! counters) and task events, and receives deploy / start / cancel commands and the
+//! coordinator's heartbeats. If the stream breaks, or the coordinator says nothing for
+//! [`HEARTBEAT_TIMEOUT`] (it was killed or frozen), the node closes the connection, cancels
+//! everything it runs (the coordinator treats it as lost) and joins again as a new node.
 
 use crate::runtime::exchange::Exchange;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
-use quiver_protocol::messages::{CoordinatorRequest, NodeHello, ToCoordinator, ToNode};
+use quiver_protocol::messages::{
+    CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
+};
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::transport;
 use quiver_protocol::Barrier;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
-
-/// How often a node reports to the coordinator.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What a node needs to run.
 #[derive(Clone)]
@@ -173,6 +174,9 @@ async fn session(
     };
 
     let result = serve_commands(&mut recv, &runtime, &out_tx).await;
+    // Whatever ended the session, the connection is done: closing it stops our streams to
+    // the coordinator at once instead of at QUIC's idle timeout.
+    connection.close(0u32.into(), b"session over");
     for (job, _, _, _) in runtime.metrics() {
         runtime.cancel(job);
     }
@@ -187,9 +191,9 @@ async fn serve_commands(
     runtime: &Arc<Runtime>,
     out: &mpsc::UnboundedSender<ToCoordinator>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    while let Some(command) = codec::read_frame::<_, ToNode>(recv).await? {
+    while let Some(command) = next_command(recv, HEARTBEAT_TIMEOUT).await? {
         match command {
-            ToNode::Welcome { .. } => {}
+            ToNode::Welcome { .. } | ToNode::Heartbeat => {}
             ToNode::Deploy(deployment) => {
                 let (job, generation) = (deployment.job, deployment.generation);
                 let reply = match runtime.deploy(*deployment).await {
@@ -268,3 +272,27 @@ async fn serve_commands(
     }
     Ok(())
 }
+
+/// The coordinator said nothing, not even a heartbeat, for this long.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the coordinator was silent for {} ms (no heartbeat): taking it for dead",
+    .0.as_millis()
+)]
+pub struct CoordinatorSilent(pub Duration);
+
+/// The next frame of the control stream (`None`: the coordinator closed it), or
+/// [`CoordinatorSilent`] if none arrives within `timeout`. A frame that arrived while the
+/// node was busy elsewhere is read first, so only a silent coordinator times out.
+async fn next_command<R: AsyncRead + Unpin>(
+    recv: &mut R,
+    timeout: Duration,
+) -> Result<Option<ToNode>, Box<dyn std::error::Error + Send + Sync>> {
+    match tokio::time::timeout(timeout, codec::read_frame::<_, ToNode>(recv)).await {
+        Ok(frame) => Ok(frame?),
+        Err(_) => Err(Box::new(CoordinatorSilent(timeout))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

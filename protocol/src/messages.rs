@@ -9,6 +9,16 @@ use crate::plan::{Assignment, JobPlan};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How often each side of a control stream says it is alive: a node sends
+/// [`ToCoordinator::Heartbeat`], the coordinator [`ToNode::Heartbeat`].
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A peer of a control stream silent this long is taken for dead: the coordinator declares
+/// such a node lost (its default; `quiver coordinator --heartbeat-timeout`), and a node drops
+/// such a coordinator's connection and joins again. Far shorter than QUIC's idle timeout.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The first frame of a stream opened to the coordinator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -539,6 +549,10 @@ pub enum ToNode {
         /// Its generation.
         generation: Generation,
     },
+    /// The coordinator is alive: sent every [`HEARTBEAT_INTERVAL`] on every control stream
+    /// (last in the enum, so the encoding of the other commands is unchanged). A node that
+    /// hears nothing for [`HEARTBEAT_TIMEOUT`] takes the coordinator for dead.
+    Heartbeat,
 }
 
 /// What a source does after injecting a checkpoint barrier.

@@ -11,6 +11,17 @@ use tokio::sync::mpsc;
 /// Supervises the tasks of one job deployment.
 pub(crate) struct JobSupervisor;
 
+/// Cancels a deployment now: kills its supervisor and with it every task under it.
+///
+/// A kill interrupts a task's handler at the await it is blocked on (credit toward a frozen
+/// peer, a write to its stream, a snapshot upload), where ractor's `stop` would wait for the
+/// handler to return — up to QUIC's idle timeout. No further handler of a killed task runs, so
+/// it publishes nothing after the cancel; and what a task publishes (a sink's commit) runs
+/// without an await, so a kill never cuts a publication in half.
+pub(crate) fn cancel(supervisor: &ActorRef<SupervisorMsg>) {
+    supervisor.kill();
+}
+
 /// What the supervisor is started with.
 pub(crate) struct SupervisorArgs {
     pub(crate) job: JobId,

@@ -75,6 +75,11 @@ impl Harness {
 
     /// The task, spawned but not started, and the gate to start it with.
     async fn spawn() -> (Harness, OutputGate) {
+        Harness::spawn_under(None).await
+    }
+
+    /// [`Harness::spawn`], the task linked under `supervisor` if given.
+    async fn spawn_under(supervisor: Option<ractor::ActorCell>) -> (Harness, OutputGate) {
         let deployment = deployment(SPEC);
         let counters = Arc::new(TaskCounters::new(2));
         let (chain, head) = chain_of(&deployment, "running", counters.clone());
@@ -95,7 +100,11 @@ impl Harness {
             link: None,
             peers: None,
         };
-        let (task, _) = Actor::spawn(None, TaskActor, args).await.expect("spawn");
+        let (task, _) = match supervisor {
+            Some(supervisor) => Actor::spawn_linked(None, TaskActor, args, supervisor).await,
+            None => Actor::spawn(None, TaskActor, args).await,
+        }
+        .expect("spawn");
         let (gate, mut out) = probe_gate(Partitioning::Forward, 1).await;
         let harness = Harness {
             task,
@@ -342,4 +351,44 @@ async fn a_task_whose_inputs_are_all_idle_says_so_downstream() {
         "back from idle: time again"
     );
     assert_eq!(h.end_inputs().await, vec![Out::End]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_blocked_on_credit_is_cancelled_at_once() {
+    let (events, _supervisor_events) = mpsc::unbounded_channel();
+    let args = crate::runtime::supervisor::SupervisorArgs {
+        job: quiver_protocol::JobId(1),
+        generation: GENERATION,
+        events,
+    };
+    let (supervisor, _) = Actor::spawn(None, crate::runtime::supervisor::JobSupervisor, args)
+        .await
+        .expect("spawn a supervisor");
+    let (mut h, gate) = Harness::spawn_under(Some(supervisor.get_cell())).await;
+    h.task
+        .send_message(TaskMsg::Start(vec![gate]))
+        .expect("start");
+    // One output batch per input batch: one more than the probe has credits for, and the
+    // probe returns none (it keeps every element it got, with its credit).
+    let credits = crate::runtime::credit::CHANNEL_CREDITS as i64;
+    for user in 0..=credits {
+        h.records((user % 2) as usize, &[user]);
+    }
+    // A paused clock moves only when every task waits: after this sleep the task is blocked
+    // on the credit of its last batch.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut delivered = Vec::new();
+    while let Ok(d) = h.out.0.try_recv() {
+        delivered.push(d);
+    }
+    assert_eq!(delivered.len() as i64, credits, "one batch waits for credit");
+    crate::runtime::supervisor::cancel(&supervisor);
+    // A stop would wait for the handler, which waits for a credit that never comes (toward a
+    // frozen node: until QUIC's 10 s idle timeout breaks the stream).
+    let stopped = h.task.wait(Some(Duration::from_secs(10))).await;
+    assert!(stopped.is_ok(), "the cancelled task still waits for credit");
+    assert!(
+        h.events.try_recv().is_err(),
+        "a cancelled task reports nothing, it is not a failure"
+    );
 }
