@@ -20,6 +20,7 @@ use crate::scheduler::{schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
 use quiver_protocol::models::ServedVersion;
+use quiver_protocol::outbox::Outbox;
 use quiver_protocol::plan::{Assignment, JobPlan};
 use quiver_protocol::spec::{JobSpec, SinkKind};
 use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
@@ -28,7 +29,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use stopping::StopState;
-use tokio::sync::mpsc;
 
 /// By default, a node that misses heartbeats this long is dead (nodes beat every 500 ms).
 pub use quiver_protocol::messages::HEARTBEAT_TIMEOUT;
@@ -52,7 +52,7 @@ pub(crate) struct NodeEntry {
     alive: bool,
     /// Its control stream; dropped when it is declared dead, which closes the stream so a
     /// node that was only paused learns it was fenced off.
-    commands: Option<mpsc::UnboundedSender<ToNode>>,
+    commands: Option<Outbox<ToNode>>,
 }
 
 struct TaskStatus {
@@ -193,7 +193,7 @@ impl Cluster {
         &mut self,
         listen: SocketAddr,
         slots: u32,
-        commands: mpsc::UnboundedSender<ToNode>,
+        commands: Outbox<ToNode>,
     ) -> NodeId {
         let replaced: Vec<NodeId> = self
             .nodes
@@ -206,7 +206,7 @@ impl Cluster {
         }
         let node = NodeId(self.next_node);
         self.next_node += 1;
-        let _ = commands.send(ToNode::Welcome { node });
+        commands.send(ToNode::Welcome { node });
         self.nodes.insert(
             node,
             NodeEntry {
@@ -640,7 +640,7 @@ impl Cluster {
     /// Queues a command on a live node's control stream.
     pub(super) fn send(&self, node: NodeId, command: ToNode) {
         if let Some(commands) = self.nodes.get(&node).and_then(|n| n.commands.as_ref()) {
-            let _ = commands.send(command);
+            commands.send(command);
         }
     }
 

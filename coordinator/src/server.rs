@@ -13,7 +13,8 @@ use quiver_protocol::messages::{
     StateUpload, ToCoordinator, ToNode, UploadReply, HEARTBEAT_INTERVAL,
 };
 use quiver_protocol::models::SwapChange;
-use quiver_protocol::state_stream::{self, GroupAssembler};
+use quiver_protocol::outbox::{Inbox, Outbox};
+use quiver_protocol::state_stream::{self, TransferLimits};
 use quiver_protocol::{CheckpointId, JobId};
 
 use quiver_protocol::pki::{Role, TlsIdentity};
@@ -22,7 +23,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,10 @@ pub enum CoordinatorError {
     #[error(transparent)]
     Transport(#[from] TransportError),
 }
+
+/// Commands a node may leave unread before it is declared lost: far more than a live node
+/// ever has in flight (a few per job and checkpoint, an alignment report per heartbeat).
+const OUTBOX_CAPACITY: usize = 4096;
 
 /// A running coordinator.
 pub struct Coordinator {
@@ -364,25 +368,15 @@ impl Coordinator {
                 .collect();
             (cluster.checkpoint_store(), bases)
         };
-        let mut assembler = GroupAssembler::default();
-        loop {
-            let frame = match codec::read_frame::<_, StateFrame>(recv).await {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return UploadReply::Refused("the upload ended early".into()),
-                Err(e) => return UploadReply::Refused(format!("bad upload frame: {e}")),
-            };
-            match frame {
-                StateFrame::Chunk {
-                    operator,
-                    group,
-                    bytes,
-                    more,
-                } => assembler.push(operator, group, bytes, more),
-                StateFrame::Done => break,
-                StateFrame::Error(why) => return UploadReply::Refused(why),
+        // Bounded: a faulty or hostile node cannot make the coordinator hold more than the
+        // limits; a refusal drops the stream, which stops the sender.
+        let mut groups = match state_stream::read_groups(recv, TransferLimits::default()).await {
+            Ok(groups) => groups,
+            Err(e) => {
+                tracing::warn!("refused an upload of {job} {checkpoint}: {e}");
+                return UploadReply::Refused(e.to_string());
             }
-        }
-        let mut groups = assembler.finish();
+        };
         let incremental = upload.incremental.clone();
         // sled writes block: keep them off the async workers.
         let stored = tokio::task::spawn_blocking(move || {
@@ -451,8 +445,12 @@ impl Coordinator {
         mut send: quinn::SendStream,
         mut recv: quinn::RecvStream,
     ) -> Result<(), codec::CodecError> {
-        let (commands, mut outbox) = mpsc::unbounded_channel::<ToNode>();
-        let node = self.cluster().join(hello.listen, hello.slots, commands);
+        let (outbox, inbox) = Outbox::new(OUTBOX_CAPACITY);
+        let Inbox {
+            messages: mut commands,
+            overflow,
+        } = inbox;
+        let node = self.cluster().join(hello.listen, hello.slots, outbox);
         // Commands as they come, and a heartbeat every interval so the node can tell a
         // live coordinator from a dead one long before QUIC's idle timeout.
         let writer = tokio::spawn(async move {
@@ -461,7 +459,7 @@ impl Coordinator {
                 // Biased: the welcome, queued at join, goes before any heartbeat.
                 let command = tokio::select! {
                     biased;
-                    command = outbox.recv() => match command {
+                    command = commands.recv() => match command {
                         Some(command) => command,
                         None => break,
                     },
@@ -472,18 +470,20 @@ impl Coordinator {
                 }
             }
         });
-        let result = loop {
-            match codec::read_frame::<_, ToCoordinator>(&mut recv).await {
-                Ok(Some(message)) => self.on_node_message(node, message),
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
+        let (why, result) = loop {
+            tokio::select! {
+                frame = codec::read_frame::<_, ToCoordinator>(&mut recv) => match frame {
+                    Ok(Some(message)) => self.on_node_message(node, message),
+                    Ok(None) => break ("its control stream closed".to_string(), Ok(())),
+                    Err(e) => break (format!("its control stream failed: {e}"), Err(e)),
+                },
+                () = overflow.notified() => break (
+                    format!("it left {OUTBOX_CAPACITY} commands unread"),
+                    Ok(()),
+                ),
             }
         };
         writer.abort();
-        let why = match &result {
-            Ok(()) => "its control stream closed".to_string(),
-            Err(e) => format!("its control stream failed: {e}"),
-        };
         self.cluster().node_lost(node, &why);
         result
     }

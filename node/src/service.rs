@@ -10,6 +10,7 @@ use crate::runtime::exchange::Exchange;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
+use quiver_protocol::outbox::{Inbox, Outbox};
 use quiver_protocol::messages::{
     CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
 };
@@ -21,6 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
+
+/// Messages the coordinator may leave unread before the node takes it for dead: heartbeats
+/// every 500 ms and task events, far more than a live coordinator ever leaves queued.
+const OUTBOX_CAPACITY: usize = 1024;
 
 /// What a node needs to run.
 #[derive(Clone)]
@@ -108,10 +113,17 @@ async fn session(
         config.coordinator
     );
 
+    // Unbounded, but only this node's tasks fill it, each with a few events per command the
+    // node read (a commit) or per deployment (finished, ran dry, failed), and the reporter
+    // moves them on at once into the bounded outbox.
     let (events_tx, mut events) = mpsc::unbounded_channel::<TaskEvent>();
     let link = CoordinatorLink::new(connection.clone());
     let runtime = Arc::new(Runtime::new(node, exchange.clone(), link, events_tx));
-    let (out_tx, mut out) = mpsc::unbounded_channel::<ToCoordinator>();
+    let (out_tx, inbox) = Outbox::new(OUTBOX_CAPACITY);
+    let Inbox {
+        messages: mut out,
+        overflow,
+    } = inbox;
 
     let writer = tokio::spawn(async move {
         while let Some(message) = out.recv().await {
@@ -128,12 +140,7 @@ async fn session(
             loop {
                 tick.tick().await;
                 let (tasks, served) = (runtime.metrics(), runtime.served());
-                if out_tx
-                    .send(ToCoordinator::Heartbeat { tasks, served })
-                    .is_err()
-                {
-                    break;
-                }
+                out_tx.send(ToCoordinator::Heartbeat { tasks, served });
             }
         })
     };
@@ -166,14 +173,18 @@ async fn session(
                         error,
                     },
                 };
-                if out_tx.send(message).is_err() {
-                    break;
-                }
+                out_tx.send(message);
             }
         })
     };
 
-    let result = serve_commands(&mut recv, &runtime, &out_tx).await;
+    let result = tokio::select! {
+        result = serve_commands(&mut recv, &runtime, &out_tx) => result,
+        () = overflow.notified() => Err(format!(
+            "the coordinator left {OUTBOX_CAPACITY} messages unread: taking it for dead"
+        )
+        .into()),
+    };
     // Whatever ended the session, the connection is done: closing it stops our streams to
     // the coordinator at once instead of at QUIC's idle timeout.
     connection.close(0u32.into(), b"session over");
@@ -189,7 +200,7 @@ async fn session(
 async fn serve_commands(
     recv: &mut quinn::RecvStream,
     runtime: &Arc<Runtime>,
-    out: &mpsc::UnboundedSender<ToCoordinator>,
+    out: &Outbox<ToCoordinator>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     while let Some(command) = next_command(recv, HEARTBEAT_TIMEOUT).await? {
         match command {
@@ -204,7 +215,7 @@ async fn serve_commands(
                         error: e.failure(),
                     },
                 };
-                let _ = out.send(reply);
+                out.send(reply);
             }
             ToNode::Start { job, generation } => {
                 // Connecting channels waits on other nodes: do it beside the command loop.
@@ -212,7 +223,7 @@ async fn serve_commands(
                 tokio::spawn(async move {
                     if let Err(e) = runtime.start(job, generation).await {
                         runtime.cancel(job);
-                        let _ = out.send(ToCoordinator::DeployFailed {
+                        out.send(ToCoordinator::DeployFailed {
                             job,
                             generation,
                             error: e.failure(),
@@ -248,7 +259,7 @@ async fn serve_commands(
                         .prepare_serving(job, generation, table)
                         .await
                         .map_err(|e| e.to_string());
-                    let _ = out.send(ToCoordinator::ServingPrepared {
+                    out.send(ToCoordinator::ServingPrepared {
                         job,
                         generation,
                         epoch,

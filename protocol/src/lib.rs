@@ -1,6 +1,7 @@
 //! Quiver's wire types and everything two processes must agree on: identifiers, values and
-//! records, the fixed key hash, the job spec and plan, the messages between processes, the
-//! bincode codec with size limits, and QUIC endpoints with mutual TLS against the cluster CA.
+//! records, the fixed key hash, the job spec and plan, the messages between processes and the
+//! bounded queues that write them, the bincode codec with size limits, and QUIC endpoints
+//! with mutual TLS against the cluster CA.
 
 pub mod batch;
 pub mod codec;
@@ -9,6 +10,7 @@ pub mod ids;
 pub mod keygroup;
 pub mod messages;
 pub mod models;
+pub mod outbox;
 pub mod pki;
 pub mod plan;
 pub mod record;

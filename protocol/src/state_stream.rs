@@ -1,14 +1,76 @@
 //! Snapshot state on a stream: one key group's bytes as one or more [`StateFrame::Chunk`]s
 //! (a group larger than a frame is cut into pieces), and the reassembly on the other side.
 //! Nodes upload snapshots and coordinators serve restores with the same two pieces.
+//!
+//! The receiver holds a transfer in memory until it ends, so reassembly is bounded: a key
+//! group over [`MAX_GROUP_BYTES`] or a transfer over [`MAX_TRANSFER_BYTES`] is refused as soon
+//! as the chunk that would cross the limit arrives, before its bytes are kept — a faulty or
+//! hostile peer cannot make the other side grow without bound.
 
 use crate::codec::{self, CodecError};
 use crate::ids::KeyGroup;
 use crate::messages::StateFrame;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The most state bytes in one frame (well under the codec's frame limit).
 pub const STATE_CHUNK_BYTES: usize = 4 << 20;
+
+/// The most bytes one key group of one operator may hold once reassembled.
+pub const MAX_GROUP_BYTES: usize = 256 << 20;
+
+/// The most state bytes one transfer (a task's upload, a restoring task's fetch) may carry
+/// over all its groups.
+pub const MAX_TRANSFER_BYTES: usize = 1 << 30;
+
+/// How much one reassembly may hold: by default [`MAX_GROUP_BYTES`] per key group and
+/// [`MAX_TRANSFER_BYTES`] in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferLimits {
+    /// The most bytes of one key group.
+    pub group: usize,
+    /// The most bytes over all groups.
+    pub transfer: usize,
+}
+
+impl Default for TransferLimits {
+    fn default() -> Self {
+        TransferLimits {
+            group: MAX_GROUP_BYTES,
+            transfer: MAX_TRANSFER_BYTES,
+        }
+    }
+}
+
+/// Why a state stream could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StateStreamError {
+    /// A key group grew past its limit (the sender is faulty, hostile, or its state needs
+    /// splitting over more key groups: a higher `max_parallelism`).
+    #[error("{group} of {operator} is larger than the {limit}-byte limit of one key group")]
+    GroupTooLarge {
+        /// The operator.
+        operator: String,
+        /// The key group.
+        group: KeyGroup,
+        /// The limit it crossed.
+        limit: usize,
+    },
+    /// The transfer grew past its limit.
+    #[error("the state is larger than the {limit}-byte limit of one transfer")]
+    TransferTooLarge {
+        /// The limit it crossed.
+        limit: usize,
+    },
+    /// The stream ended before [`StateFrame::Done`].
+    #[error("the state stream ended before its end")]
+    EndedEarly,
+    /// The sender said why it cannot send the state ([`StateFrame::Error`]).
+    #[error("{0}")]
+    Sender(String),
+    /// A frame could not be read.
+    #[error("bad state frame: {0}")]
+    Codec(#[from] CodecError),
+}
 
 /// Writes one key group of `operator` as chunks (an empty group as one empty chunk).
 pub async fn write_group<W: AsyncWrite + Unpin>(
@@ -34,23 +96,84 @@ pub async fn write_group<W: AsyncWrite + Unpin>(
     }
 }
 
-/// Reassembles chunks into whole key groups, in arrival order.
+/// Reads a state stream to its [`StateFrame::Done`] and returns its whole groups:
+/// (operator, key group, bytes), in arrival order.
+pub async fn read_groups<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: TransferLimits,
+) -> Result<Vec<(String, KeyGroup, Vec<u8>)>, StateStreamError> {
+    let mut assembler = GroupAssembler::new(limits);
+    loop {
+        match codec::read_frame::<_, StateFrame>(r).await? {
+            Some(StateFrame::Chunk {
+                operator,
+                group,
+                bytes,
+                more,
+            }) => assembler.push(operator, group, bytes, more)?,
+            Some(StateFrame::Done) => return Ok(assembler.finish()),
+            Some(StateFrame::Error(why)) => return Err(StateStreamError::Sender(why)),
+            None => return Err(StateStreamError::EndedEarly),
+        }
+    }
+}
+
+/// Reassembles chunks into whole key groups, in arrival order, within its limits.
 #[derive(Debug, Default)]
 pub struct GroupAssembler {
     groups: Vec<(String, KeyGroup, Vec<u8>)>,
     continuing: bool,
+    limits: TransferLimits,
+    /// Bytes held over all groups.
+    held: usize,
 }
 
 impl GroupAssembler {
-    /// Adds one chunk: it continues the last group when that one said `more`.
-    pub fn push(&mut self, operator: String, group: KeyGroup, bytes: Vec<u8>, more: bool) {
+    /// An empty reassembly holding at most what `limits` allow.
+    pub fn new(limits: TransferLimits) -> GroupAssembler {
+        GroupAssembler {
+            limits,
+            ..GroupAssembler::default()
+        }
+    }
+
+    /// Adds one chunk: it continues the last group when that one said `more`. A chunk that
+    /// would take its group or the transfer past a limit is refused, and nothing of it kept.
+    pub fn push(
+        &mut self,
+        operator: String,
+        group: KeyGroup,
+        bytes: Vec<u8>,
+        more: bool,
+    ) -> Result<(), StateStreamError> {
+        let held = self.held.saturating_add(bytes.len());
+        if held > self.limits.transfer {
+            return Err(StateStreamError::TransferTooLarge {
+                limit: self.limits.transfer,
+            });
+        }
+        let continues = matches!(
+            self.groups.last(),
+            Some((op, g, _)) if self.continuing && *op == operator && *g == group
+        );
+        let group_bytes = match self.groups.last() {
+            Some((_, _, acc)) if continues => acc.len() + bytes.len(),
+            _ => bytes.len(),
+        };
+        if group_bytes > self.limits.group {
+            return Err(StateStreamError::GroupTooLarge {
+                operator,
+                group,
+                limit: self.limits.group,
+            });
+        }
         match self.groups.last_mut() {
-            Some((op, g, acc)) if self.continuing && *op == operator && *g == group => {
-                acc.extend_from_slice(&bytes)
-            }
+            Some((_, _, acc)) if continues => acc.extend_from_slice(&bytes),
             _ => self.groups.push((operator, group, bytes)),
         }
+        self.held = held;
         self.continuing = more;
+        Ok(())
     }
 
     /// The whole groups: (operator, key group, bytes).
@@ -60,48 +183,4 @@ impl GroupAssembler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn groups_survive_chunking_whatever_their_size() {
-        let big = vec![7u8; STATE_CHUNK_BYTES * 2 + 5];
-        let mut wire = Vec::new();
-        write_group(&mut wire, "agg", KeyGroup(3), &big)
-            .await
-            .unwrap();
-        write_group(&mut wire, "agg", KeyGroup(4), &[])
-            .await
-            .unwrap();
-        write_group(&mut wire, "src", KeyGroup(0), b"pos")
-            .await
-            .unwrap();
-        let mut reader = wire.as_slice();
-        let mut assembler = GroupAssembler::default();
-        let mut frames = 0;
-        while let Some(frame) = codec::read_frame::<_, StateFrame>(&mut reader)
-            .await
-            .unwrap()
-        {
-            frames += 1;
-            if let StateFrame::Chunk {
-                operator,
-                group,
-                bytes,
-                more,
-            } = frame
-            {
-                assembler.push(operator, group, bytes, more);
-            }
-        }
-        assert_eq!(frames, 3 + 1 + 1, "the big group takes three chunks");
-        assert_eq!(
-            assembler.finish(),
-            vec![
-                ("agg".to_string(), KeyGroup(3), big),
-                ("agg".to_string(), KeyGroup(4), Vec::new()),
-                ("src".to_string(), KeyGroup(0), b"pos".to_vec()),
-            ]
-        );
-    }
-}
+mod tests;

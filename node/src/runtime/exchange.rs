@@ -23,6 +23,7 @@ use ractor::ActorRef;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -258,7 +259,13 @@ impl Exchange {
             .cloned()
             .ok_or_else(|| RuntimeError::ChannelClosed(format!("no input {input}")))?;
         let in_step = self.source_peers((open.job, open.channel.from), open.generation);
+        // Unbounded, but it never holds more than CHANNEL_CREDITS returns: each is a credit
+        // of an element taken below, and a sender that sends past its credits is cut off.
         let (returns, mut returned) = mpsc::unbounded_channel::<u32>();
+        // Credits granted so far; counted before each grant is written, so the sender can never
+        // rightly have spent more than this.
+        let granted = Arc::new(AtomicU64::new(u64::from(CHANNEL_CREDITS)));
+        let granting = granted.clone();
         tokio::spawn(async move {
             let mut grant = CHANNEL_CREDITS;
             loop {
@@ -275,8 +282,10 @@ impl Exchange {
                 while let Ok(n) = returned.try_recv() {
                     grant += n;
                 }
+                granting.fetch_add(u64::from(grant), Ordering::AcqRel);
             }
         });
+        let mut taken = 0u64;
         loop {
             let frame = codec::read_frame_bytes(&mut recv).await.and_then(|f| {
                 f.map(|f| StreamElement::decode(&f, &entry.columns))
@@ -300,6 +309,19 @@ impl Exchange {
                     return Err(RuntimeError::ChannelClosed(error));
                 }
             };
+            taken += 1;
+            if taken > granted.load(Ordering::Acquire) {
+                let error = format!(
+                    "the sending node sent element {taken} with {} credits granted: it ignores \
+                     flow control",
+                    granted.load(Ordering::Acquire)
+                );
+                let _ = entry.actor.send_message(TaskMsg::InputFailed {
+                    input,
+                    error: error.clone(),
+                });
+                return Err(RuntimeError::ChannelClosed(error));
+            }
             TaskCounters::add(&entry.counters.bytes_received, recv.take_count());
             if let Some(peers) = &in_step {
                 tell_peers(peers, open.channel.from_partition, &element);

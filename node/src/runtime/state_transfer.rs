@@ -11,7 +11,7 @@ use quiver_protocol::codec;
 use quiver_protocol::messages::{
     CoordinatorRequest, StateFetch, StateFrame, StateUpload, UploadReply,
 };
-use quiver_protocol::state_stream::{self, GroupAssembler};
+use quiver_protocol::state_stream::{self, StateStreamError, TransferLimits};
 
 /// The node's connection to the coordinator, for state transfers.
 #[derive(Clone)]
@@ -57,30 +57,16 @@ impl CoordinatorLink {
         let (mut send, mut recv) = self.open().await?;
         codec::write_frame(&mut send, &CoordinatorRequest::FetchState(fetch)).await?;
         let _ = send.finish();
-        let mut assembler = GroupAssembler::default();
-        loop {
-            match codec::read_frame::<_, StateFrame>(&mut recv).await? {
-                Some(StateFrame::Chunk {
-                    operator,
-                    group,
-                    bytes,
-                    more,
-                }) => assembler.push(operator, group, bytes, more),
-                Some(StateFrame::Done) => {
-                    let groups = assembler.finish().into_iter();
-                    return Ok(groups
-                        .map(|(_, group, bytes)| KeyGroupState { group, bytes })
-                        .collect());
-                }
-                Some(StateFrame::Error(why)) => {
-                    return Err(RuntimeError::Plan(format!("cannot restore state: {why}")))
-                }
-                None => {
-                    return Err(RuntimeError::ChannelClosed(
-                        "the coordinator ended a state fetch early".into(),
-                    ))
-                }
-            }
+        match state_stream::read_groups(&mut recv, TransferLimits::default()).await {
+            Ok(groups) => Ok(groups
+                .into_iter()
+                .map(|(_, group, bytes)| KeyGroupState { group, bytes })
+                .collect()),
+            Err(StateStreamError::Codec(e)) => Err(e.into()),
+            Err(StateStreamError::EndedEarly) => Err(RuntimeError::ChannelClosed(
+                "the coordinator ended a state fetch early".into(),
+            )),
+            Err(e) => Err(RuntimeError::Plan(format!("cannot restore state: {e}"))),
         }
     }
 

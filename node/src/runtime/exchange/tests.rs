@@ -42,6 +42,41 @@ async fn pair(registered: Generation, generation: Generation) -> Pair {
 /// [`pair`], where the upstream operator is a source whose partitions on the receiving node
 /// read in step with `in_step` (registered before the channel opens).
 async fn pair_with(registered: Generation, generation: Generation, in_step: Option<Peers>) -> Pair {
+    let (from, addr, received, counters) = nodes(registered, in_step).await;
+    let open = channel_open(generation);
+    let sent = Arc::new(TaskCounters::new(0));
+    let remote = from
+        .open((NodeId(2), addr), open, sent.clone())
+        .await
+        .expect("open");
+    Pair {
+        sender: ChannelSender::Remote(remote),
+        received,
+        counters,
+        sent,
+    }
+}
+
+/// The header of the channel from upstream partition 1 into the probe, at `generation`.
+fn channel_open(generation: Generation) -> ChannelOpen {
+    ChannelOpen {
+        job: JOB,
+        generation,
+        channel: ChannelId {
+            from: OperatorId(1),
+            from_partition: PartitionId(1),
+            to: TO,
+            to_partition: PartitionId(0),
+        },
+    }
+}
+
+/// A sending node, and a receiving node (its address, what its probe task receives and the
+/// probe's counters).
+async fn nodes(
+    registered: Generation,
+    in_step: Option<Peers>,
+) -> (Arc<Exchange>, SocketAddr, Received, Arc<TaskCounters>) {
     let bundle = generate_bundle().expect("certificates");
     let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
     let (from, _) = node(&identity);
@@ -64,27 +99,7 @@ async fn pair_with(registered: Generation, generation: Generation, in_step: Opti
                 .collect(),
         },
     );
-    let open = ChannelOpen {
-        job: JOB,
-        generation,
-        channel: ChannelId {
-            from: OperatorId(1),
-            from_partition: PartitionId(1),
-            to: TO,
-            to_partition: PartitionId(0),
-        },
-    };
-    let sent = Arc::new(TaskCounters::new(0));
-    let remote = from
-        .open((NodeId(2), addr), open, sent.clone())
-        .await
-        .expect("open");
-    Pair {
-        sender: ChannelSender::Remote(remote),
-        received,
-        counters,
-        sent,
-    }
+    (from, addr, received, counters)
 }
 
 fn barrier() -> StreamElement {
@@ -290,4 +305,46 @@ async fn a_node_restarted_at_an_address_gets_a_new_connection_and_the_old_one_cl
         1,
         "the old node's connection is still kept"
     );
+}
+
+#[tokio::test]
+async fn a_sender_that_ignores_its_credits_is_cut_off() {
+    let (from, addr, mut received, _) = nodes(GENERATION, None).await;
+    let connection = transport::connect(from.endpoint(), addr)
+        .await
+        .expect("connect");
+    let (mut send, _replies) = connection.open_bi().await.expect("open a stream");
+    codec::write_frame(&mut send, &channel_open(GENERATION))
+        .await
+        .expect("header");
+    // One element more than the receiver granted, written without waiting for any credit.
+    let mut frames = Vec::new();
+    for wm in 0..=i64::from(CHANNEL_CREDITS) {
+        let start = codec::start_frame(&mut frames);
+        StreamElement::Watermark(wm)
+            .encode_into(&mut frames)
+            .expect("encode");
+        codec::seal_frame(&mut frames, start).expect("frame");
+    }
+    send.write_all(&frames).await.expect("write");
+    // The probe holds every credit it gets: none comes back to be granted again.
+    let mut held = Vec::new();
+    for wm in 0..i64::from(CHANNEL_CREDITS) {
+        match received.next().await {
+            Delivered::Input {
+                element, credit, ..
+            } => {
+                assert_eq!(element, StreamElement::Watermark(wm));
+                held.push(credit);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    match received.next().await {
+        Delivered::Failed { input, error } => {
+            assert_eq!(input, 1);
+            assert!(error.contains("ignores flow control"), "{error}");
+        }
+        other => panic!("the element past the credits was taken: {other:?}"),
+    }
 }
