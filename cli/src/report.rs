@@ -184,35 +184,75 @@ pub(crate) fn checkpoints(job: JobId, list: &[CheckpointInfo]) -> String {
     out
 }
 
-/// `quiver cluster status`.
+/// `quiver cluster status`: a lost node shows `lost` and when (UTC) until the coordinator
+/// forgets it.
 pub(crate) fn cluster(report: &ClusterReport) -> String {
     if report.nodes.is_empty() {
         return "no nodes have joined: start one with `quiver node --coordinator ADDR`\n".into();
     }
     let mut out = format!(
-        "{:<8} {:<22} {:<6} {:<6} {:<6} {:>14} {:>14} {}\n",
-        "NODE", "EXCHANGE", "STATE", "SLOTS", "TASKS", "SENT (B)", "RECEIVED (B)", "LAST HEARTBEAT"
+        "{:<8} {:<22} {:<6} {:<6} {:<6} {:>14} {:>14} {:<16} {}\n",
+        "NODE",
+        "EXCHANGE",
+        "STATE",
+        "SLOTS",
+        "TASKS",
+        "SENT (B)",
+        "RECEIVED (B)",
+        "LAST HEARTBEAT",
+        "LOST AT"
     );
     for n in &report.nodes {
         let _ = writeln!(
             out,
-            "{:<8} {:<22} {:<6} {:<6} {:<6} {:>14} {:>14} {} ms ago",
+            "{:<8} {:<22} {:<6} {:<6} {:<6} {:>14} {:>14} {:<16} {}",
             n.node.to_string(),
             n.listen.to_string(),
-            if n.alive { "alive" } else { "dead" },
+            if n.alive { "alive" } else { "lost" },
             n.slots,
             n.tasks,
             thousands(n.bytes_sent),
             thousands(n.bytes_received),
-            n.last_heartbeat_ms
+            format!("{} ms ago", n.last_heartbeat_ms),
+            n.lost_at_ms.map_or_else(|| "-".to_string(), utc)
         );
     }
     out
 }
 
+/// Milliseconds since the Unix epoch as a UTC time, `2000-02-29 00:00:00 UTC`.
+fn utc(epoch_ms: u64) -> String {
+    let secs = epoch_ms / 1000;
+    let (days, of_day) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{thousands, utc};
+
+    #[test]
+    fn epoch_milliseconds_read_as_utc() {
+        // Reference values from `date -u -d @SECONDS`.
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_004_245_999), "2026-11-30 02:04:05 UTC");
+    }
 
     #[test]
     fn groups_digits() {

@@ -9,6 +9,7 @@ use common::cluster::{restarts, Cluster};
 use common::QUIVER;
 use quiver_chaos_tests::restart_coordinator;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 #[test]
@@ -53,4 +54,56 @@ fn frozen_node_is_fenced_and_its_stale_writes_never_published() {
     let status = cluster.wait_for_finish();
     assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
     cluster.assert_exactly_once();
+}
+
+/// The time now as `quiver cluster status` shows it (UTC, to the second), read from `date`.
+fn utc_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M:%S UTC"])
+        .output()
+        .expect("run date");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn frozen_coordinator_is_noticed_by_heartbeat_and_the_job_resumes_exactly_once() {
+    let mut cluster = Cluster::on_loopback(3);
+    cluster.submit();
+    cluster.wait_for_checkpoint();
+    let frozen_at = utc_now();
+    cluster.coordinator.signal("STOP");
+    // Every node takes the silent coordinator for dead by its missing heartbeats — before
+    // QUIC's 10 s idle timeout could have broken the connection ("timed out").
+    for node in &mut cluster.nodes {
+        node.wait_for_log("was silent for", Duration::from_secs(60));
+        let log = node.log();
+        let until_noticed = &log[..log.find("was silent for").unwrap_or(log.len())];
+        assert!(
+            !until_noticed.contains("timed out"),
+            "QUIC's idle timeout came first:\n{log}"
+        );
+    }
+    cluster.coordinator.signal("CONT");
+    let status = cluster.wait_for_finish();
+    assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
+    cluster.assert_exactly_once();
+
+    // The nodes of the first sessions are listed as lost, since the freeze; they rejoined as
+    // new nodes.
+    let listing = cluster.ok(&["cluster", "status"]);
+    let thawed_at = utc_now();
+    let rows: Vec<&str> = listing.lines().filter(|l| l.starts_with("node-")).collect();
+    assert!(rows.len() >= 6, "three lost and three rejoined nodes:\n{listing}");
+    for row in &rows[..3] {
+        let columns: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(columns[2], "lost", "{listing}");
+        let lost_at = row.rsplitn(4, ' ').collect::<Vec<_>>();
+        let lost_at = format!("{} {} {}", lost_at[2], lost_at[1], lost_at[0]);
+        assert!(
+            frozen_at <= lost_at && lost_at <= thawed_at,
+            "lost at {lost_at}, not between {frozen_at} and {thawed_at}:\n{listing}"
+        );
+    }
+    let alive = rows[3..].iter().filter(|r| r.contains(" alive ")).count();
+    assert_eq!(alive, 3, "{listing}");
 }

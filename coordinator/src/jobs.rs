@@ -7,6 +7,7 @@ mod alignment;
 mod checkpointing;
 mod export;
 mod imports;
+mod membership;
 mod models;
 mod reports;
 mod serving;
@@ -17,6 +18,8 @@ use crate::checkpoints::Schedule;
 use crate::lifecycle::{transition, JobEvent};
 use crate::registry::Registry;
 use crate::scheduler::{schedule, FreeNode};
+use membership::Lost;
+pub use membership::LOST_NODE_RETENTION;
 use crate::store::{JobRecord, Store};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
 use quiver_protocol::models::ServedVersion;
@@ -49,7 +52,9 @@ pub(crate) struct NodeEntry {
     listen: SocketAddr,
     slots: u32,
     last_heartbeat: Instant,
-    alive: bool,
+    /// When it was declared lost (`None`: alive); it is forgotten [`LOST_NODE_RETENTION`]
+    /// later.
+    lost: Option<Lost>,
     /// Its control stream; dropped when it is declared dead, which closes the stream so a
     /// node that was only paused learns it was fenced off.
     commands: Option<Outbox<ToNode>>,
@@ -213,7 +218,7 @@ impl Cluster {
                 listen,
                 slots,
                 last_heartbeat: Instant::now(),
-                alive: true,
+                lost: None,
                 commands: Some(commands),
             },
         );
@@ -230,7 +235,7 @@ impl Cluster {
         served: Vec<(JobId, Generation, TaskId, Vec<ServedVersion>)>,
     ) {
         if let Some(n) = self.nodes.get_mut(&node) {
-            if n.alive {
+            if n.lost.is_none() {
                 n.last_heartbeat = Instant::now();
             }
         }
@@ -268,10 +273,10 @@ impl Cluster {
         let Some(n) = self.nodes.get_mut(&node) else {
             return;
         };
-        if !n.alive {
+        if n.lost.is_some() {
             return;
         }
-        n.alive = false;
+        n.lost = Some(Lost::now());
         n.commands = None;
         tracing::warn!("{node} lost: {why}");
         let affected: Vec<JobId> = self
@@ -290,13 +295,16 @@ impl Cluster {
         }
     }
 
-    /// Marks nodes without a recent heartbeat as dead, and fails jobs that waited too long
-    /// for slots.
+    /// Marks nodes without a recent heartbeat as dead, forgets nodes lost long ago, and fails
+    /// jobs that waited too long for slots.
     pub(crate) fn tick(&mut self) {
+        self.forget_lost_nodes(Instant::now());
         let late: Vec<NodeId> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.alive && n.last_heartbeat.elapsed() > self.heartbeat_timeout)
+            .filter(|(_, n)| {
+                n.lost.is_none() && n.last_heartbeat.elapsed() > self.heartbeat_timeout
+            })
             .map(|(id, _)| *id)
             .collect();
         for node in late {
@@ -432,7 +440,7 @@ impl Cluster {
     fn free_nodes(&self) -> Vec<FreeNode> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.alive)
+            .filter(|(_, n)| n.lost.is_none())
             .map(|(id, n)| {
                 let used = self
                     .jobs

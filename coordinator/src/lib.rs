@@ -13,5 +13,5 @@ pub mod scheduler;
 mod server;
 pub mod store;
 
-pub use jobs::{HEARTBEAT_TIMEOUT, SCHEDULING_TIMEOUT};
+pub use jobs::{HEARTBEAT_TIMEOUT, LOST_NODE_RETENTION, SCHEDULING_TIMEOUT};
 pub use server::{Coordinator, CoordinatorError};

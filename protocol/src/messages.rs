@@ -470,12 +470,15 @@ pub struct NodeReport {
     pub bytes_sent: u64,
     /// Bytes it received from other nodes.
     pub bytes_received: u64,
+    /// When it was declared lost, in ms since the Unix epoch (`None`: alive). A lost node is
+    /// listed until the coordinator forgets it, 10 minutes later.
+    pub lost_at_ms: Option<u64>,
 }
 
 /// `quiver cluster status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterReport {
-    /// Every node that ever joined this coordinator run.
+    /// Every node of this coordinator run that is alive or was lost in the last 10 minutes.
     pub nodes: Vec<NodeReport>,
 }
 

@@ -1,7 +1,7 @@
 //! What `quiver job list`, `quiver job status` and `quiver cluster status` show: reports
 //! built from the coordinator's live view of jobs and nodes.
 
-use super::{Cluster, JobEntry};
+use super::{Cluster, JobEntry, Lost};
 use quiver_protocol::messages::{
     ClusterReport, JobReport, JobSummary, NodeReport, Restarts, TaskMetrics, TaskReport,
 };
@@ -102,11 +102,12 @@ impl Cluster {
                     node: *id,
                     listen: n.listen,
                     slots: n.slots,
-                    alive: n.alive,
+                    alive: n.lost.is_none(),
                     last_heartbeat_ms: n.last_heartbeat.elapsed().as_millis() as u64,
                     tasks,
                     bytes_sent: traffic.bytes_sent,
                     bytes_received: traffic.bytes_received,
+                    lost_at_ms: n.lost.as_ref().map(Lost::epoch_ms),
                 }
             })
             .collect();
