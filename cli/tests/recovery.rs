@@ -93,7 +93,10 @@ fn frozen_coordinator_is_noticed_by_heartbeat_and_the_job_resumes_exactly_once()
     let listing = cluster.ok(&["cluster", "status"]);
     let thawed_at = utc_now();
     let rows: Vec<&str> = listing.lines().filter(|l| l.starts_with("node-")).collect();
-    assert!(rows.len() >= 6, "three lost and three rejoined nodes:\n{listing}");
+    assert!(
+        rows.len() >= 6,
+        "three lost and three rejoined nodes:\n{listing}"
+    );
     for row in &rows[..3] {
         let columns: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(columns[2], "lost", "{listing}");

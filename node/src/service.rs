@@ -10,10 +10,10 @@ use crate::runtime::exchange::Exchange;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
-use quiver_protocol::outbox::{Inbox, Outbox};
 use quiver_protocol::messages::{
     CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
 };
+use quiver_protocol::outbox::{Inbox, Outbox};
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::transport;
 use quiver_protocol::Barrier;
@@ -78,6 +78,12 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }
+                // Already 2 s late: join again at once (a coordinator still down holds the
+                // attempt for the connect timeout, so this never spins).
+                Err(e) if e.is::<CoordinatorSilent>() => {
+                    tracing::warn!("{e}; joining {} again", config.coordinator);
+                    continue;
+                }
                 Err(e) => tracing::warn!(
                     "cannot reach coordinator at {}: {e}; retrying in 1 s",
                     config.coordinator
@@ -102,7 +108,7 @@ async fn session(
         slots: config.slots,
     };
     codec::write_frame(&mut send, &CoordinatorRequest::Join(hello)).await?;
-    let node = match codec::read_frame::<_, ToNode>(&mut recv).await? {
+    let node = match next_command(&mut recv, HEARTBEAT_TIMEOUT).await? {
         Some(ToNode::Welcome { node }) => node,
         other => {
             return Err(format!("expected a welcome from the coordinator, got {other:?}").into())

@@ -39,7 +39,10 @@ impl Cluster {
     pub(crate) fn forget_lost_nodes(&mut self, now: Instant) {
         self.nodes.retain(|node, n| match n.lost {
             Some(lost) if now.saturating_duration_since(lost.since) >= LOST_NODE_RETENTION => {
-                tracing::info!("{node} forgotten: lost {} s ago", LOST_NODE_RETENTION.as_secs());
+                tracing::info!(
+                    "{node} forgotten: lost {} s ago",
+                    LOST_NODE_RETENTION.as_secs()
+                );
                 false
             }
             _ => true,

@@ -105,7 +105,13 @@ async fn a_hostile_stream_past_the_limit_is_refused_before_its_end() {
     let wire = wire(&[("agg", 0, huge), ("agg", 1, vec![1; 3])]).await;
     let refused = read_groups(&mut wire.as_slice(), limits).await;
     assert!(
-        matches!(refused, Err(StateStreamError::GroupTooLarge { group: KeyGroup(0), .. })),
+        matches!(
+            refused,
+            Err(StateStreamError::GroupTooLarge {
+                group: KeyGroup(0),
+                ..
+            })
+        ),
         "{refused:?}"
     );
     assert_eq!(
@@ -123,13 +129,19 @@ async fn a_stream_without_its_end_or_with_the_senders_error_is_refused() {
     cut.truncate(cut.len() - 1);
     let ended = read_groups(&mut cut.as_slice(), TransferLimits::default()).await;
     assert!(
-        matches!(ended, Err(StateStreamError::Codec(_) | StateStreamError::EndedEarly)),
+        matches!(
+            ended,
+            Err(StateStreamError::Codec(_) | StateStreamError::EndedEarly)
+        ),
         "{ended:?}"
     );
     let mut refused = Vec::new();
-    codec::write_frame(&mut refused, &StateFrame::Error("no such checkpoint".into()))
-        .await
-        .expect("write");
+    codec::write_frame(
+        &mut refused,
+        &StateFrame::Error("no such checkpoint".into()),
+    )
+    .await
+    .expect("write");
     let error = read_groups(&mut refused.as_slice(), TransferLimits::default())
         .await
         .map(|_| ())

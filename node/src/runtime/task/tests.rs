@@ -381,7 +381,11 @@ async fn a_task_blocked_on_credit_is_cancelled_at_once() {
     while let Ok(d) = h.out.0.try_recv() {
         delivered.push(d);
     }
-    assert_eq!(delivered.len() as i64, credits, "one batch waits for credit");
+    assert_eq!(
+        delivered.len() as i64,
+        credits,
+        "one batch waits for credit"
+    );
     crate::runtime::supervisor::cancel(&supervisor);
     // A stop would wait for the handler, which waits for a credit that never comes (toward a
     // frozen node: until QUIC's 10 s idle timeout breaks the stream).
