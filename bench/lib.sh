@@ -105,3 +105,51 @@ drop_stage() {
      for (i in lines) if (lines[i] ~ "^(name|input) *= *" n "$") keep = 0}
     keep' "$1" > "$1.tmp" && mv "$1.tmp" "$1"
 }
+
+# --- Recovery benchmarks (recovery_time.sh, coordinator_restart_time.sh) ---
+
+# Writes to $1 the recovery job: W1's stages, unbounded and rate-limited (RATE events/s over
+# KEYS keys, checkpoints every INTERVAL), into committed part files.
+w1_recovery_spec() {
+  cat > "$1" <<EOF
+[job]
+name = "w1-recovery"
+parallelism = 4
+checkpoint_interval = "$INTERVAL"
+
+[[source]]
+name = "events"
+kind = "generator"
+keys = $KEYS
+rate = $RATE
+seed = 0
+max_out_of_orderness = "1s"
+
+[[stage]]
+name = "running"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = { n = "count()", total = "sum(amount)" }
+
+[[stage]]
+name = "per_second"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+window = { kind = "tumbling", size = "1s" }
+aggregates = { n = "count()", total = "sum(amount)" }
+
+[[sink]]
+name = "running_out"
+kind = "file"
+input = "running"
+path = "out/running/"
+
+[[sink]]
+name = "per_second_out"
+kind = "file"
+input = "per_second"
+path = "out/per_second/"
+EOF
+}

@@ -30,50 +30,6 @@ node_pids=()
 coord_pid=
 trap 'cluster_down; [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"' EXIT
 
-# The job: W1's stages, unbounded and rate-limited, into committed part files.
-write_spec() {
-  cat > "$1" <<EOF
-[job]
-name = "w1-recovery"
-parallelism = 4
-checkpoint_interval = "$INTERVAL"
-
-[[source]]
-name = "events"
-kind = "generator"
-keys = $KEYS
-rate = $RATE
-seed = 0
-max_out_of_orderness = "1s"
-
-[[stage]]
-name = "running"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-aggregates = { n = "count()", total = "sum(amount)" }
-
-[[stage]]
-name = "per_second"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-window = { kind = "tumbling", size = "1s" }
-aggregates = { n = "count()", total = "sum(amount)" }
-
-[[sink]]
-name = "running_out"
-kind = "file"
-input = "running"
-path = "out/running/"
-
-[[sink]]
-name = "per_second_out"
-kind = "file"
-input = "per_second"
-path = "out/per_second/"
-EOF
-}
 
 # Seconds from $1 (epoch) to the first coordinator log line after it matching $2, or "-".
 log_after() {
@@ -92,7 +48,7 @@ row "run  victim  lost_s  placed_s  running_s  g2_checkpoint_s  g2_output_s  pol
 for r in $(seq 1 "$RUNS"); do
   dir=$work/run$r
   mkdir -p "$dir"
-  write_spec "$dir/job.toml"
+  w1_recovery_spec "$dir/job.toml"
   cluster_up "$dir/cluster" 3 2
   qcli job submit "$dir/job.toml" > "$dir/submit.log" 2>&1 || { cat "$dir/submit.log" >&2; exit 1; }
   sleep "$WARM"
