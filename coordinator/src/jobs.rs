@@ -203,7 +203,7 @@ impl Cluster {
         let replaced: Vec<NodeId> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.alive && n.listen == listen)
+            .filter(|(_, n)| n.lost.is_none() && n.listen == listen)
             .map(|(id, _)| *id)
             .collect();
         for old in replaced {
