@@ -2,8 +2,9 @@
 //! as [`StateFrame`]s, whose chunks go through the [`GroupAssembler`] that the coordinator
 //! (uploads) and nodes (restores) use.
 //!
-//! Properties: no panic; the assembled groups hold exactly the chunk bytes that arrived, in
-//! order (reassembly neither loses nor invents bytes, so it cannot grow beyond its input).
+//! Properties: no panic; the assembled groups hold exactly the chunk bytes that arrived and
+//! were accepted, in order (reassembly neither loses nor invents bytes, so it cannot grow
+//! beyond its input; a chunk past a limit is refused whole).
 
 use crate::frame::payloads;
 use quiver_protocol::codec;
@@ -24,8 +25,13 @@ pub fn check(data: &[u8]) {
                 bytes,
                 more,
             }) => {
+                let len = bytes.len();
                 arrived.extend_from_slice(&bytes);
-                assembler.push(operator, group, bytes, more);
+                if assembler.push(operator, group, bytes, more).is_err() {
+                    // Past a limit: refused, and nothing of the chunk kept.
+                    arrived.truncate(arrived.len() - len);
+                    break;
+                }
             }
             Ok(StateFrame::Done) | Ok(StateFrame::Error(_)) | Err(_) => break,
         }
