@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 const SLOTS: u32 = 3;
 /// How long a CLI command may take before it counts as failed.
 const CLI_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a status query may take: it answers in tens of milliseconds, and one issued
+/// while the coordinator is down would otherwise wait out the CLI's connect timeout and
+/// hide the coordinator's return from the monitor for up to 10 s.
+const STATUS_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Why the cluster could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -70,16 +74,20 @@ pub struct Cli {
 impl Cli {
     /// Runs `quiver ARGS` against the coordinator; `None` if it could not run in time.
     pub fn run(&self, args: &[&str]) -> Option<Output> {
+        self.run_within(args, CLI_TIMEOUT)
+    }
+
+    fn run_within(&self, args: &[&str], timeout: Duration) -> Option<Output> {
         let certs = self.certs.to_string_lossy();
         let addr = self.addr.to_string();
         let mut all = vec!["--certs", &certs, "--coordinator", &addr];
         all.extend_from_slice(args);
-        run(&self.quiver, &all)
+        run(&self.quiver, &all, timeout)
     }
 
     /// `quiver job status JOB --json`, parsed; `None` while the coordinator does not answer.
     pub fn status(&self, job: &str) -> Option<JobReport> {
-        let out = self.run(&["job", "status", job, "--json"])?;
+        let out = self.run_within(&["job", "status", job, "--json"], STATUS_TIMEOUT)?;
         if !out.status.success() {
             return None;
         }
@@ -130,6 +138,7 @@ impl ChaosCluster {
         let out = run(
             &quiver,
             &["certs", "init", "--dir", &certs.to_string_lossy()],
+            CLI_TIMEOUT,
         )
         .ok_or_else(|| ClusterError::Start("quiver certs init did not run".into()))?;
         if !out.status.success() {
@@ -340,8 +349,9 @@ impl ChaosCluster {
     }
 }
 
-/// Runs `quiver ARGS` with a deadline; `None` if it did not start or finish in time.
-fn run(quiver: &Path, args: &[&str]) -> Option<Output> {
+/// Runs `quiver ARGS` with the deadline `timeout`; `None` if it did not start or finish in
+/// time.
+fn run(quiver: &Path, args: &[&str], timeout: Duration) -> Option<Output> {
     let mut child = Command::new(quiver)
         .args(args)
         .stdin(Stdio::null())
@@ -353,7 +363,7 @@ fn run(quiver: &Path, args: &[&str]) -> Option<Output> {
     loop {
         match child.try_wait() {
             Ok(Some(_)) => return child.wait_with_output().ok(),
-            Ok(None) if start.elapsed() > CLI_TIMEOUT => {
+            Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return None;
