@@ -71,11 +71,21 @@ impl Process {
 
     /// Sends a signal (e.g. "KILL", "STOP", "CONT", "TERM") to the process by PID.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
+        assert!(
+            self.try_signal(signal),
+            "kill -{signal} {} failed",
+            self.pid()
+        );
+    }
+
+    /// [`Process::signal`] that reports failure (the process already exited) instead of
+    /// panicking.
+    pub fn try_signal(&self, signal: &str) -> bool {
+        Command::new("kill")
             .args([format!("-{signal}"), self.pid().to_string()])
+            .stderr(Stdio::null())
             .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+            .is_ok_and(|s| s.success())
     }
 
     /// Waits until the log contains `needle`, panicking with the log after `timeout`.
@@ -113,29 +123,48 @@ impl Drop for Process {
 
 /// Runs a command to completion with a deadline; kills it and panics if it takes longer.
 pub fn run_with_timeout(program: &Path, args: &[&str], timeout: Duration) -> Output {
-    let mut child = Command::new(program)
+    match run_within(program, args, timeout) {
+        Ok(out) => out,
+        Err(out) => panic!(
+            "{} {args:?} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+            program.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// Runs a command to completion with a deadline: `Ok` with its output, or `Err` with what it
+/// wrote before it was killed for taking longer (empty if it could not start).
+pub fn run_within(
+    program: &Path,
+    args: &[impl AsRef<OsStr>],
+    timeout: Duration,
+) -> Result<Output, Output> {
+    let failed = || Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(-1),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let Ok(mut child) = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+    else {
+        return Err(failed());
+    };
     let start = Instant::now();
     loop {
         match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().expect("collect output"),
+            Ok(Some(_)) => return child.wait_with_output().map_err(|_| failed()),
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("collect output");
-                panic!(
-                    "{} {args:?} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
-                    program.display(),
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                return Err(child.wait_with_output().unwrap_or_else(|_| failed()));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("wait for {}: {e}", program.display()),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => return Err(failed()),
         }
     }
 }
@@ -146,7 +175,7 @@ pub fn free_udp_port() -> u16 {
 }
 
 /// A UDP port on `ip` (an address of this machine) that was free a moment ago.
-fn free_udp_port_on(ip: IpAddr) -> u16 {
+pub fn free_udp_port_on(ip: IpAddr) -> u16 {
     loop {
         let socket = UdpSocket::bind((ip, 0)).expect("bind a UDP port");
         let port = socket.local_addr().expect("local addr").port();

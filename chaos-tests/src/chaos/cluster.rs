@@ -14,7 +14,7 @@ use crate::{node_args, Network, Process};
 use quiver_protocol::messages::JobReport;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// Slots of each node: any two nodes hold both jobs (three and two partitions per operator).
@@ -82,7 +82,7 @@ impl Cli {
         let addr = self.addr.to_string();
         let mut all = vec!["--certs", &certs, "--coordinator", &addr];
         all.extend_from_slice(args);
-        run(&self.quiver, &all, timeout)
+        crate::run_within(&self.quiver, &all, timeout).ok()
     }
 
     /// `quiver job status JOB --json`, parsed; `None` while the coordinator does not answer.
@@ -135,11 +135,12 @@ impl ChaosCluster {
         std::os::unix::fs::symlink(&exe, &quiver)
             .map_err(io("link bin/quiver to this executable"))?;
         let certs = dir.join("certs");
-        let out = run(
+        let out = crate::run_within(
             &quiver,
             &["certs", "init", "--dir", &certs.to_string_lossy()],
             CLI_TIMEOUT,
         )
+        .ok()
         .ok_or_else(|| ClusterError::Start("quiver certs init did not run".into()))?;
         if !out.status.success() {
             return Err(ClusterError::Start(format!(
@@ -170,7 +171,7 @@ impl ChaosCluster {
             .as_ref()
             .map_or(Ipv4Addr::LOCALHOST, |n| n.bridge_addr())
             .into();
-        let addr = SocketAddr::new(ip, free_port(ip));
+        let addr = SocketAddr::new(ip, crate::free_udp_port_on(ip));
         let mut cluster = ChaosCluster {
             cli: Cli {
                 quiver: quiver.clone(),
@@ -192,7 +193,7 @@ impl ChaosCluster {
         for i in 0..nodes {
             let (host, listen) = match &cluster.network {
                 Some(n) => (Some(i), SocketAddr::new(n.hosts()[i].addr().into(), 7700)),
-                None => (None, SocketAddr::new(ip, free_port(ip))),
+                None => (None, SocketAddr::new(ip, crate::free_udp_port_on(ip))),
             };
             let proxy = Proxy::start(SocketAddr::new(ip, 0), listen, seed ^ i as u64)
                 .map_err(io("start a fault proxy"))?;
@@ -347,36 +348,4 @@ impl ChaosCluster {
         }
         text
     }
-}
-
-/// Runs `quiver ARGS` with the deadline `timeout`; `None` if it did not start or finish in
-/// time.
-fn run(quiver: &Path, args: &[&str], timeout: Duration) -> Option<Output> {
-    let mut child = Command::new(quiver)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().ok(),
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => return None,
-        }
-    }
-}
-
-/// A UDP port on `ip` that was free a moment ago.
-fn free_port(ip: IpAddr) -> u16 {
-    std::net::UdpSocket::bind((ip, 0))
-        .and_then(|s| s.local_addr())
-        .map_or(0, |a| a.port())
 }

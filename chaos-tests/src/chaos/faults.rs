@@ -218,19 +218,19 @@ pub fn inject(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultErro
     match fault.kind {
         FaultKind::NodeKill | FaultKind::SwapKill => {
             if let Some(process) = node.and_then(|n| n.process.take()) {
-                signal(&process, "KILL");
+                process.try_signal("KILL");
             }
         }
         FaultKind::NodeStop => signal_node(node, "STOP"),
         FaultKind::TaskPanic => signal_node(node, "USR1"),
         FaultKind::CoordinatorKill => {
             if let Some(process) = cluster.coordinator.take() {
-                signal(&process, "KILL");
+                process.try_signal("KILL");
             }
         }
         FaultKind::CorruptBlob => {
             if let Some(process) = &cluster.coordinator {
-                signal(process, "USR2");
+                process.try_signal("USR2");
             }
         }
         FaultKind::NetDrop
@@ -284,16 +284,8 @@ pub fn lift(cluster: &mut ChaosCluster, fault: &Fault) -> Result<(), FaultError>
 
 fn signal_node(node: Option<&mut super::cluster::ChaosNode>, name: &str) {
     if let Some(process) = node.and_then(|n| n.process.as_ref()) {
-        signal(process, name);
+        process.try_signal(name);
     }
-}
-
-/// Sends signal `name` to `process` by PID; one that already exited is left alone.
-fn signal(process: &crate::Process, name: &str) {
-    let _ = std::process::Command::new("kill")
-        .args([format!("-{name}"), process.pid().to_string()])
-        .stderr(std::process::Stdio::null())
-        .status();
 }
 
 fn partition(cluster: &ChaosCluster, fault: &Fault, on: bool) -> Result<(), FaultError> {

@@ -133,14 +133,12 @@ path = "{OUTPUT}/"
             let (Some(id), Some(version)) = (row["id"].as_i64(), row["model_version"].as_u64())
             else {
                 found.wrong += 1;
-                found.examples.push(format!("malformed scored row {row}"));
+                found.note(format!("malformed scored row {row}"));
                 continue;
             };
             if versions.insert(id, version).is_some() {
                 found.duplicated += 1;
-                if found.examples.len() < 5 {
-                    found.examples.push(format!("row {id} scored twice"));
-                }
+                found.note(format!("row {id} scored twice"));
             }
         }
         for f in 0..2 {
@@ -150,10 +148,8 @@ path = "{OUTPUT}/"
                 .filter(|r| !versions.contains_key(&r.id))
                 .count() as u64;
             found.lost += lost;
-            if lost > 0 && found.examples.len() < 5 {
-                found
-                    .examples
-                    .push(format!("file {f}: {lost} rows never scored"));
+            if lost > 0 {
+                found.note(format!("file {f}: {lost} rows never scored"));
             }
             let scored: Vec<(Row, u64)> = input
                 .iter()
@@ -161,9 +157,7 @@ path = "{OUTPUT}/"
                 .collect();
             if let Some(e) = out_of_order(&scored, phases) {
                 found.wrong += 1;
-                if found.examples.len() < 5 {
-                    found.examples.push(format!("file {f}: {e}"));
-                }
+                found.note(format!("file {f}: {e}"));
             }
         }
         found

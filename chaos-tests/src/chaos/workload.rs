@@ -42,7 +42,8 @@ impl Findings {
         self.lost == 0 && self.duplicated == 0 && self.wrong == 0
     }
 
-    fn note(&mut self, example: String) {
+    /// Keeps `example` if fewer than five are kept.
+    pub(super) fn note(&mut self, example: String) {
         if self.examples.len() < 5 {
             self.examples.push(example);
         }
