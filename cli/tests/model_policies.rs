@@ -172,10 +172,14 @@ fn a_degraded_deploy_is_rolled_back_and_a_drift_moves_to_the_newest_version() {
     ));
     let pinned = cluster.wait_for_versions("job-2", 1)[0];
     cluster.ok(&["model", "deploy", "job-2", "reg", &pinned.to_string()]);
+    // The policy's event is noted when it asks for the swap; the swap takes effect at the
+    // next barrier, so wait for the serving to change too.
+    let deployed = format!("chk-{pinned}");
     let moved = wait_status(&cluster, "job-2", "the drift policy did not act", |s| {
         s["events"]
             .as_array()
             .is_some_and(|e| e.iter().any(|e| e.as_str().unwrap_or("").contains("drift")))
+            && s["stages"][0]["serving"].as_str() != Some(deployed.as_str())
     });
     let serving = moved["stages"][0]["serving"].as_str().unwrap().to_string();
     let now: u64 = serving
