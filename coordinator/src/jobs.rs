@@ -9,6 +9,7 @@ mod export;
 mod imports;
 mod membership;
 mod models;
+mod offload;
 mod reports;
 mod serving;
 mod stopping;
@@ -88,6 +89,10 @@ struct JobEntry {
     not_before: Instant,
     /// The checkpoint the next deployment restores from, and the generation that took it.
     restore: Option<(CheckpointId, Generation)>,
+    /// A recovery waits for its restore point, looked for off the lock (`offload`).
+    finding_restore: bool,
+    /// The checkpoint whose manifest is being written off the lock (`offload`).
+    completing: Option<offload::Completing>,
     /// Where a `quiver job stop` stands.
     stop: StopState,
     /// Users waiting for the savepoint in flight.
@@ -117,6 +122,8 @@ pub(crate) struct Cluster {
     nodes: BTreeMap<NodeId, NodeEntry>,
     jobs: BTreeMap<JobId, JobEntry>,
     next_node: u64,
+    /// Store work queued to run off the lock.
+    offloads: offload::Queue,
 }
 
 impl Cluster {
@@ -138,6 +145,7 @@ impl Cluster {
             nodes: BTreeMap::new(),
             jobs: BTreeMap::new(),
             next_node: 1,
+            offloads: offload::Queue::default(),
         };
         for record in cluster.store.jobs()? {
             let Ok(spec) = JobSpec::parse(&record.spec_toml, &record.base_dir) else {
@@ -169,6 +177,8 @@ impl Cluster {
                 expired_checkpoints: 0,
                 not_before: now,
                 restore: None,
+                finding_restore: false,
+                completing: None,
                 savepoint_waiters: Vec::new(),
                 stop: StopState::NotAsked,
                 record,
@@ -408,7 +418,9 @@ impl Cluster {
         let recovering: Vec<JobId> = self
             .jobs
             .iter()
-            .filter(|(_, j)| j.record.state == JobState::Recovering && j.not_before <= now)
+            .filter(|(_, j)| {
+                j.record.state == JobState::Recovering && j.not_before <= now && !j.finding_restore
+            })
             .map(|(id, _)| *id)
             .collect();
         for job in recovering {
