@@ -6,6 +6,8 @@
 mod alignment;
 mod checkpointing;
 mod export;
+#[cfg(test)]
+mod fault_tests;
 mod imports;
 mod membership;
 mod models;
@@ -13,6 +15,8 @@ mod offload;
 mod reports;
 mod serving;
 mod stopping;
+#[cfg(test)]
+mod test_support;
 
 use crate::checkpoint_store::CheckpointStore;
 use crate::checkpoints::Schedule;

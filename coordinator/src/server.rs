@@ -444,8 +444,11 @@ impl Coordinator {
             )
         };
         // Reading and checking the blobs blocks: off the cluster lock and the async workers.
-        let (checkpoint, operator, groups) =
-            (fetch.checkpoint, fetch.operator.clone(), fetch.groups.clone());
+        let (checkpoint, operator, groups) = (
+            fetch.checkpoint,
+            fetch.operator.clone(),
+            fetch.groups.clone(),
+        );
         let state = tokio::task::spawn_blocking(move || {
             store
                 .read_state(owner, checkpoint, &operator, groups)

@@ -343,8 +343,7 @@ impl Cluster {
             "{job}: recovering as {generation} (restart {} in a row of {MAX_RESTARTS}): {why}",
             entry.restarts_in_a_row
         );
-        self.offloads
-            .push(Offload::FindRestore { job, generation });
+        self.offloads.push(Offload::FindRestore { job, generation });
     }
 
     /// After a coordinator restart: a job that was live resumes from its last checkpoint.

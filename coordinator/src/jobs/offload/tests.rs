@@ -5,135 +5,8 @@
 //! checkpoint before, and a recovery is not redeployed before its restore point is known.
 
 use super::*;
-use crate::jobs::JobEntry;
-use crate::store::Store;
-use quiver_protocol::messages::{JobState, SnapshotKind, TaskId, ToNode};
-use quiver_protocol::outbox::{Inbox, Outbox};
-use quiver_protocol::Failure;
-use std::path::PathBuf;
-
-const SPEC: &str = r#"
-[job]
-name = "offload"
-parallelism = 2
-checkpoint_interval = "1h"
-
-[[source]]
-name = "events"
-kind = "generator"
-count = 100
-
-[[sink]]
-name = "out"
-kind = "discard"
-input = "events"
-"#;
-
-/// A cluster with one node of four slots and the job of [`SPEC`] deployed and running.
-struct Running {
-    _dir: tempfile::TempDir,
-    cluster: Cluster,
-    inbox: Inbox<ToNode>,
-    job: JobId,
-}
-
-impl Running {
-    fn start() -> Running {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("store");
-        let mut cluster = Cluster::new(store, crate::HEARTBEAT_TIMEOUT).expect("cluster");
-        let (outbox, inbox) = Outbox::new(1024);
-        let node = cluster.join(([127, 0, 0, 1], 7001).into(), 4, outbox);
-        let job = cluster
-            .submit(SPEC.into(), PathBuf::from("/"), None)
-            .expect("submitted");
-        let generation = cluster.jobs[&job].record.generation;
-        cluster.deployed(node, job, generation);
-        assert_eq!(cluster.jobs[&job].record.state, JobState::Running);
-        let mut running = Running {
-            _dir: dir,
-            cluster,
-            inbox,
-            job,
-        };
-        running.commands();
-        running
-    }
-
-    fn entry(&self) -> &JobEntry {
-        &self.cluster.jobs[&self.job]
-    }
-
-    fn generation(&self) -> Generation {
-        self.entry().record.generation
-    }
-
-    fn tasks(&self) -> Vec<TaskId> {
-        self.entry().tasks.keys().copied().collect()
-    }
-
-    /// The commands sent to the node since the last call.
-    fn commands(&mut self) -> Vec<ToNode> {
-        std::iter::from_fn(|| self.inbox.messages.try_recv().ok()).collect()
-    }
-
-    /// Triggers a checkpoint now; returns its id.
-    fn trigger(&mut self) -> CheckpointId {
-        let job = self.job;
-        let entry = self.cluster.jobs.get_mut(&job).expect("job");
-        entry.schedule.request_checkpoint();
-        self.cluster.checkpoint_tick(job);
-        self.entry()
-            .schedule
-            .pending()
-            .expect("a checkpoint in flight")
-            .checkpoint
-    }
-
-    /// Every task acknowledges `checkpoint`.
-    fn ack_all(&mut self, checkpoint: CheckpointId) {
-        let generation = self.generation();
-        for task in self.tasks() {
-            self.cluster
-                .checkpoint_ack(self.job, generation, checkpoint, task);
-        }
-    }
-
-    fn is_complete(&self, checkpoint: CheckpointId) -> bool {
-        self.cluster
-            .checkpoints
-            .is_complete(self.job, checkpoint)
-            .expect("readable")
-    }
-
-    /// Runs the queued store work as the server does and hands the outcomes back.
-    fn run_offloads(&mut self) -> usize {
-        let work = self.cluster.take_offloads();
-        let store = self.cluster.checkpoint_store();
-        for offload in &work {
-            let outcome = offload.clone().run(&store);
-            self.cluster.offload_done(outcome);
-        }
-        work.len()
-    }
-
-    fn fail_a_task(&mut self) {
-        let (job, generation) = (self.job, self.generation());
-        let task = self.tasks()[0];
-        self.cluster
-            .task_failed(job, generation, task, Failure::transient("killed by the test"));
-    }
-}
-
-fn commits(commands: &[ToNode]) -> Vec<CheckpointId> {
-    commands
-        .iter()
-        .filter_map(|c| match c {
-            ToNode::CommitCheckpoint { checkpoint, .. } => Some(*checkpoint),
-            _ => None,
-        })
-        .collect()
-}
+use crate::jobs::test_support::{commits, Running};
+use quiver_protocol::messages::{JobState, SnapshotKind, ToNode};
 
 #[test]
 fn a_checkpoint_completes_off_the_lock_and_commits_after_its_manifest_is_written() {
@@ -143,7 +16,10 @@ fn a_checkpoint_completes_off_the_lock_and_commits_after_its_manifest_is_written
 
     // Every task acknowledged: nothing was written under the lock, the work is queued.
     assert!(!run.is_complete(checkpoint));
-    assert!(commits(&run.commands()).is_empty(), "no commit before the manifest");
+    assert!(
+        commits(&run.commands()).is_empty(),
+        "no commit before the manifest"
+    );
     let queued = run.cluster.take_offloads();
     assert!(
         matches!(&queued[..], [Offload::Complete { manifest, .. }]
@@ -166,7 +42,11 @@ fn a_checkpoint_completes_off_the_lock_and_commits_after_its_manifest_is_written
     run.cluster.offload_done(outcome);
     assert!(run.is_complete(checkpoint));
     assert_eq!(commits(&run.commands()), vec![checkpoint]);
-    assert_eq!(run.trigger(), CheckpointId(checkpoint.0 + 1), "the next one goes");
+    assert_eq!(
+        run.trigger(),
+        CheckpointId(checkpoint.0 + 1),
+        "the next one goes"
+    );
 }
 
 #[test]
@@ -229,7 +109,10 @@ fn a_checkpoint_that_cannot_complete_recovers_from_the_one_before() {
     let refused = work[0].failed("No space left on device");
     run.cluster.offload_done(refused);
     assert!(!run.is_complete(second));
-    assert!(commits(&run.commands()).is_empty(), "nothing of it is committed");
+    assert!(
+        commits(&run.commands()).is_empty(),
+        "nothing of it is committed"
+    );
     assert_eq!(run.entry().record.state, JobState::Recovering);
     assert!(
         run.entry()
@@ -252,7 +135,8 @@ fn outcomes_of_an_older_generation_change_nothing() {
     let work = run.cluster.take_offloads();
     let stale = work[0].failed("late");
     // Handled as the current one would be: the job recovers and moves to generation 2.
-    run.cluster.offload_done(work[0].clone().run(&run.cluster.checkpoint_store()));
+    run.cluster
+        .offload_done(work[0].clone().run(&run.cluster.checkpoint_store()));
     run.fail_a_task();
     assert_eq!(run.generation(), Generation(2));
     run.commands();
