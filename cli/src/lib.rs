@@ -322,8 +322,29 @@ enum ClusterCommand {
 #[derive(Subcommand)]
 enum CertsCommand {
     /// Write a cluster CA and coordinator, node and admin certificates into a folder.
+    ///
+    /// Also writes the CA's key, `ca.key`, which only `quiver certs node` reads: keep it
+    /// offline (no process of the cluster needs it).
     Init {
-        /// The folder to write `ca.crt` and `{coordinator,node,admin}.{crt,key}` into.
+        /// The folder to write `ca.crt`, `ca.key` and `{coordinator,node,admin}.{crt,key}`
+        /// into.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Sign a certificate of its own for one node with the cluster CA, so that one leaked
+    /// node key is not every node's.
+    ///
+    /// Writes `ca.crt`, `node.crt` and `node.key` into `--dir`, ready for `quiver node
+    /// --certs DIR`.
+    Node {
+        /// The node's name, written in its certificate (letters, digits, '.', '-', '_').
+        #[arg(long)]
+        name: String,
+        /// The folder holding the cluster CA (`ca.crt` and `ca.key`, as `certs init` wrote
+        /// them).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The folder to write the node's certificate into (created; must not hold one).
         #[arg(long)]
         dir: PathBuf,
     },
@@ -423,7 +444,20 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
         Command::Certs(CertsCommand::Init { dir }) => {
             pki::init_dir(&dir)?;
             println!(
-                "wrote ca.crt and coordinator, node and admin certificates to {}",
+                "wrote ca.crt and coordinator, node and admin certificates to {}; {} signs \
+                 certificates for single nodes (`quiver certs node`): keep it offline, no \
+                 process of the cluster needs it",
+                dir.display(),
+                dir.join(pki::CA_KEY_FILE).display()
+            );
+            Ok(ok)
+        }
+        Command::Certs(CertsCommand::Node { name, ca, dir }) => {
+            pki::sign_node(&ca, &name, &dir)?;
+            println!(
+                "wrote the certificate of node {name:?} to {}: start it with `quiver node \
+                 --certs {}`",
+                dir.display(),
                 dir.display()
             );
             Ok(ok)
