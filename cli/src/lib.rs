@@ -13,8 +13,8 @@ mod report;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use quiver_protocol::host_port::HostPort;
 use quiver_protocol::pki::{self, Role, TlsIdentity};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Records and rows are many small allocations; mimalloc's thread-local free lists serve
@@ -39,14 +39,15 @@ struct Cli {
     /// Folder with the cluster certificates (`quiver certs init --dir D` writes them).
     #[arg(long, global = true, env = "QUIVER_CERTS", default_value = "certs")]
     certs: PathBuf,
-    /// The coordinator's address, HOST:PORT.
+    /// The coordinator's address, HOST:PORT (an IP address or a host name; a node resolves
+    /// a name again whenever it rejoins).
     #[arg(
         long,
         global = true,
         env = "QUIVER_COORDINATOR",
         default_value = "127.0.0.1:7600"
     )]
-    coordinator: SocketAddr,
+    coordinator: HostPort,
     /// Worker threads of this process's async runtime (default: one per core). Processes
     /// sharing a machine's cores, e.g. two nodes on two cores, run best with their share.
     #[arg(long, global = true, env = "QUIVER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -71,9 +72,9 @@ enum Command {
         /// Where it keeps its state (sled).
         #[arg(long)]
         data_dir: PathBuf,
-        /// Address to listen on (UDP, QUIC).
+        /// Address to listen on (UDP, QUIC), HOST:PORT.
         #[arg(long, default_value = "127.0.0.1:7600")]
-        listen: SocketAddr,
+        listen: HostPort,
         /// A node silent this long is declared dead and its jobs recover (nodes beat every
         /// 500 ms), e.g. `1500ms`, `2s`.
         #[arg(long, default_value = "2s", value_parser = parse_timeout)]
@@ -81,14 +82,14 @@ enum Command {
     },
     /// Run a node that hosts partitions.
     Node {
-        /// Address its exchange listens on (UDP, QUIC); port 0 picks one.
+        /// Address its exchange listens on (UDP, QUIC), HOST:PORT; port 0 picks one.
         #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
+        listen: HostPort,
         /// The address other nodes reach its exchange at, when it is not the one it listens
-        /// on (a proxy or NAT in between; a node listening on 0.0.0.0). Default: the address
-        /// it listens on.
+        /// on (a proxy or NAT in between; a node listening on 0.0.0.0). A host name is
+        /// resolved when the node starts. Default: the address it listens on.
         #[arg(long, value_name = "HOST:PORT")]
-        advertise: Option<SocketAddr>,
+        advertise: Option<HostPort>,
         /// Where it keeps local state.
         #[arg(long)]
         data_dir: PathBuf,
@@ -468,6 +469,7 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             heartbeat_timeout,
         } => {
             let identity = identity(Role::Coordinator)?;
+            let listen = listen.resolve().await?;
             #[cfg(feature = "chaos")]
             quiver_coordinator::chaos::install();
             let coordinator = quiver_coordinator::Coordinator::start_with(
@@ -498,9 +500,13 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             quiver_node::chaos::install();
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+            let advertise = match advertise {
+                Some(address) => Some(address.resolve().await?),
+                None => None,
+            };
             let config = quiver_node::service::NodeConfig {
                 coordinator: cli.coordinator,
-                listen,
+                listen: listen.resolve().await?,
                 advertise,
                 slots,
                 identity: identity(Role::Node)?,
@@ -510,15 +516,21 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             tokio::signal::ctrl_c().await?;
             Ok(ok)
         }
-        Command::Job(command) => jobs::run(command, &identity(Role::Admin)?, cli.coordinator).await,
+        Command::Job(command) => {
+            let coordinator = cli.coordinator.resolve().await?;
+            jobs::run(command, &identity(Role::Admin)?, coordinator).await
+        }
         Command::Checkpoint(CheckpointCommand::List { job }) => {
-            jobs::checkpoint_list(&job, &identity(Role::Admin)?, cli.coordinator).await
+            let coordinator = cli.coordinator.resolve().await?;
+            jobs::checkpoint_list(&job, &identity(Role::Admin)?, coordinator).await
         }
         Command::Model(command) => {
-            models::run(command, &identity(Role::Admin)?, cli.coordinator).await
+            let coordinator = cli.coordinator.resolve().await?;
+            models::run(command, &identity(Role::Admin)?, coordinator).await
         }
         Command::Cluster(ClusterCommand::Status) => {
-            jobs::cluster_status(&identity(Role::Admin)?, cli.coordinator).await
+            let coordinator = cli.coordinator.resolve().await?;
+            jobs::cluster_status(&identity(Role::Admin)?, coordinator).await
         }
         Command::Local { spec, nodes } => local::run(&spec, nodes, data).await,
     }

@@ -36,7 +36,7 @@ pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> 
     };
     for _ in 0..nodes {
         quiver_node::service::start_node(quiver_node::service::NodeConfig {
-            coordinator: addr,
+            coordinator: addr.into(),
             listen: loopback,
             advertise: None,
             slots,

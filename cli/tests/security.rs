@@ -359,7 +359,11 @@ fn certs_node(name: &str, ca: &Path, out: &Path) {
         Duration::from_secs(30),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("quiver node --certs"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("quiver node --certs"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

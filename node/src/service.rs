@@ -10,6 +10,7 @@ use crate::runtime::exchange::Exchange;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
+use quiver_protocol::host_port::HostPort;
 use quiver_protocol::messages::{
     CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
 };
@@ -30,8 +31,9 @@ const OUTBOX_CAPACITY: usize = 1024;
 /// What a node needs to run.
 #[derive(Clone)]
 pub struct NodeConfig {
-    /// The coordinator's address.
-    pub coordinator: SocketAddr,
+    /// The coordinator's address; a host name is resolved at every join, so a coordinator
+    /// restarted elsewhere under the same name is found.
+    pub coordinator: HostPort,
     /// Where the exchange listens (port 0: any).
     pub listen: SocketAddr,
     /// The address other nodes reach the exchange at, if not the bound one (a proxy or NAT
@@ -101,7 +103,8 @@ async fn session(
     listen: SocketAddr,
     exchange: &Arc<Exchange>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let connection = transport::connect(exchange.endpoint(), config.coordinator).await?;
+    let coordinator = config.coordinator.resolve().await?;
+    let connection = transport::connect(exchange.endpoint(), coordinator).await?;
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = NodeHello {
         listen,

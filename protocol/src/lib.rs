@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod codec;
 pub mod failure;
+pub mod host_port;
 pub mod ids;
 pub mod keygroup;
 pub mod messages;

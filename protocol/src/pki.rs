@@ -333,7 +333,10 @@ pub fn sign_node(ca_dir: &Path, name: &str, out: &Path) -> Result<(), PkiError> 
     TlsIdentity::from_pems(out, &ca_cert_pem, &node, Role::Node).map_err(|e| match e {
         PkiError::NotIssuedByCa { reason, .. } => PkiError::BadFile {
             file: ca_dir.join(CA_KEY_FILE),
-            reason: format!("it is not the key of {}: {reason}", ca_dir.join(CA_FILE).display()),
+            reason: format!(
+                "it is not the key of {}: {reason}",
+                ca_dir.join(CA_FILE).display()
+            ),
         },
         other => other,
     })?;

@@ -42,11 +42,18 @@ fn each_node_gets_a_key_of_its_own_signed_by_the_cluster_ca() {
             .mode();
         assert_eq!(key_mode & 0o777, 0o600);
         assert_eq!(read(dir, "ca.crt"), read(&ca, "ca.crt"));
-        assert_eq!(TlsIdentity::load(dir, Role::Node).unwrap().role(), Role::Node);
+        assert_eq!(
+            TlsIdentity::load(dir, Role::Node).unwrap().role(),
+            Role::Node
+        );
         assert_eq!(common_name(dir), format!("Quiver node {name}"));
     }
     // Keys of their own: neither each other's nor the shared node key of `certs init`.
-    let keys = [read(&a, "node.key"), read(&b, "node.key"), read(&ca, "node.key")];
+    let keys = [
+        read(&a, "node.key"),
+        read(&b, "node.key"),
+        read(&ca, "node.key"),
+    ];
     assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
     assert_ne!(read(&a, "node.crt"), read(&b, "node.crt"));
 }
@@ -60,7 +67,10 @@ fn bad_names_are_refused_before_anything_is_written() {
     for name in ["", "a/b", "node a", "../x", "é", long.as_str()] {
         let out = tmp.path().join("out");
         let err = sign_node(&ca, name, &out).unwrap_err();
-        assert!(matches!(err, PkiError::BadNodeName { .. }), "{name:?}: {err}");
+        assert!(
+            matches!(err, PkiError::BadNodeName { .. }),
+            "{name:?}: {err}"
+        );
         assert!(err.to_string().contains("letters, digits"), "{err}");
         assert!(!out.exists(), "{name:?} wrote {}", out.display());
     }
@@ -98,7 +108,10 @@ fn a_folder_without_the_ca_key_or_with_another_cas_key_is_refused() {
     // Not a key at all.
     std::fs::write(old.join("ca.key"), "not a key").unwrap();
     let err = sign_node(&old, "n1", &tmp.path().join("out3")).unwrap_err();
-    assert!(matches!(err, PkiError::BadFile { ref file, .. } if file.ends_with("ca.key")), "{err}");
+    assert!(
+        matches!(err, PkiError::BadFile { ref file, .. } if file.ends_with("ca.key")),
+        "{err}"
+    );
 }
 
 #[test]
