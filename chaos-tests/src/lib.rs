@@ -36,11 +36,23 @@ impl Process {
         args: &[impl AsRef<OsStr>],
         log_dir: &Path,
     ) -> Process {
+        Process::start_with_env(name, program, args, &[], log_dir)
+    }
+
+    /// [`Process::start`] with environment variables `env` set for it.
+    pub fn start_with_env(
+        name: &str,
+        program: &Path,
+        args: &[impl AsRef<OsStr>],
+        env: &[(&str, &str)],
+        log_dir: &Path,
+    ) -> Process {
         let log = log_dir.join(format!("{name}.log"));
         let out = File::create(&log).expect("create log file");
         let err = out.try_clone().expect("clone log file");
         let child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)

@@ -88,7 +88,7 @@ enum Command {
         /// The address other nodes reach its exchange at, when it is not the one it listens
         /// on (a proxy or NAT in between; a node listening on 0.0.0.0). A host name is
         /// resolved when the node starts. Default: the address it listens on.
-        #[arg(long, value_name = "HOST:PORT")]
+        #[arg(long, value_name = "HOST:PORT", env = "QUIVER_ADVERTISE")]
         advertise: Option<HostPort>,
         /// Where it keeps local state.
         #[arg(long)]
