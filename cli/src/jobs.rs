@@ -232,11 +232,7 @@ pub(crate) fn parse_savepoint(text: &str) -> Result<SavepointRef> {
 
 /// Parses `job-3` or `3`.
 pub(crate) fn parse_job_id(text: &str) -> Result<JobId> {
-    text.strip_prefix("job-")
-        .unwrap_or(text)
-        .parse()
-        .map(JobId)
-        .map_err(|_| {
-            anyhow!("{text:?} is not a job id; expected e.g. job-3 (see `quiver job list`)")
-        })
+    JobId::parse(text).ok_or_else(|| {
+        anyhow!("{text:?} is not a job id; expected e.g. job-3 (see `quiver job list`)")
+    })
 }

@@ -75,6 +75,12 @@ enum Command {
         /// Address to listen on (UDP, QUIC), HOST:PORT.
         #[arg(long, default_value = "127.0.0.1:7600")]
         listen: HostPort,
+        /// Where to serve `/metrics` and the read-only JSON API (`/api/...`) over HTTP,
+        /// HOST:PORT, or `off`. Without certificates: keep it on a trusted network. When the
+        /// default address is taken (another coordinator on this machine), the coordinator
+        /// runs without HTTP and says so.
+        #[arg(long, default_value = quiver_coordinator::http::DEFAULT_HTTP, value_name = "HOST:PORT|off")]
+        http: HttpAddress,
         /// A node silent this long is declared dead and its jobs recover (nodes beat every
         /// 500 ms), e.g. `1500ms`, `2s`.
         #[arg(long, default_value = "2s", value_parser = parse_timeout)]
@@ -96,6 +102,10 @@ enum Command {
         /// Partitions of each operator it may host.
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=4096))]
         slots: u32,
+        /// Where to serve its `/metrics` over HTTP, HOST:PORT (default: nowhere). Without
+        /// certificates: keep it on a trusted network.
+        #[arg(long, value_name = "HOST:PORT")]
+        http: Option<HostPort>,
     },
     /// Submit, list, inspect and cancel jobs.
     #[command(subcommand)]
@@ -400,6 +410,55 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::pro
     code
 }
 
+/// `--http` of the coordinator: an address, or `off`.
+#[derive(Clone)]
+enum HttpAddress {
+    Off,
+    At(HostPort),
+}
+
+impl std::str::FromStr for HttpAddress {
+    type Err = quiver_protocol::host_port::HostPortError;
+
+    fn from_str(text: &str) -> Result<HttpAddress, Self::Err> {
+        if text == "off" {
+            return Ok(HttpAddress::Off);
+        }
+        text.parse().map(HttpAddress::At)
+    }
+}
+
+/// Starts the coordinator's HTTP endpoints where `http` says. A taken default port only
+/// costs the HTTP side (several coordinators on one machine, as in tests); an address the
+/// user chose must work.
+async fn serve_http(
+    coordinator: &std::sync::Arc<quiver_coordinator::Coordinator>,
+    http: HttpAddress,
+) -> Result<()> {
+    let HttpAddress::At(address) = http else {
+        return Ok(());
+    };
+    let addr = address.resolve().await?;
+    match quiver_coordinator::http::serve(coordinator.clone(), addr) {
+        Ok(bound) => {
+            tracing::info!(
+                "metrics on http://{bound}/metrics, the JSON API on http://{bound}/api/jobs"
+            );
+            Ok(())
+        }
+        Err(e) if address.to_string() == quiver_coordinator::http::DEFAULT_HTTP => {
+            tracing::warn!(
+                "no HTTP endpoints: cannot serve on {address}: {e}; pass --http HOST:PORT for \
+                 another address (or --http off)"
+            );
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot serve HTTP on {address}: {e}; pass another --http HOST:PORT (or --http off)"
+        )),
+    }
+}
+
 /// How long the process waits at exit for blocking tasks still running.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -466,6 +525,7 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
         Command::Coordinator {
             data_dir,
             listen,
+            http,
             heartbeat_timeout,
         } => {
             let identity = identity(Role::Coordinator)?;
@@ -480,6 +540,7 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             )?;
             let addr = coordinator.local_addr().unwrap_or(listen);
             tracing::info!("coordinator listening on {addr}");
+            serve_http(&coordinator, http).await?;
             tokio::select! {
                 signal = tokio::signal::ctrl_c() => signal.map(|()| ok).map_err(Into::into),
                 why = coordinator.store_failure() => Err(anyhow::anyhow!(
@@ -495,6 +556,7 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             advertise,
             data_dir,
             slots,
+            http,
         } => {
             #[cfg(feature = "chaos")]
             quiver_node::chaos::install();
@@ -509,10 +571,17 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
                 listen: listen.resolve().await?,
                 advertise,
                 slots,
+                http: match http {
+                    Some(address) => Some(address.resolve().await?),
+                    None => None,
+                },
                 identity: identity(Role::Node)?,
             };
             let node = quiver_node::service::start_node(config)?;
             tracing::info!("node exchange listening on {}", node.listen);
+            if let Some(http) = node.http {
+                tracing::info!("node metrics on http://{http}/metrics");
+            }
             tokio::signal::ctrl_c().await?;
             Ok(ok)
         }

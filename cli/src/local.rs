@@ -40,6 +40,7 @@ pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> 
             listen: loopback,
             advertise: None,
             slots,
+            http: None,
             identity: identity(Role::Node)?,
         })?;
     }

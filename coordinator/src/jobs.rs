@@ -6,6 +6,7 @@
 mod alignment;
 mod checkpointing;
 mod export;
+mod exposition;
 #[cfg(test)]
 mod fault_tests;
 mod imports;
@@ -488,13 +489,7 @@ impl Cluster {
         let plan = &entry.plan;
         entry.tasks.clear();
         for head in plan.task_heads() {
-            let mut names = vec![head.name.clone()];
-            names.extend(
-                plan.operators
-                    .iter()
-                    .filter(|o| o.id != head.id && plan.chain_head(o) == head.id)
-                    .map(|o| o.name.clone()),
-            );
+            let operators = plan.chain_names(head);
             for p in 0..head.parallelism {
                 let partition = PartitionId(p);
                 if let Some((node, _)) = assignment.node_of(partition) {
@@ -505,7 +500,7 @@ impl Cluster {
                         },
                         TaskStatus {
                             node,
-                            operators: names.join(" → "),
+                            operators: operators.clone(),
                             finished: false,
                             committed: None,
                             metrics: TaskMetrics::default(),

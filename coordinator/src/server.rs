@@ -105,7 +105,7 @@ impl Coordinator {
         self.endpoint.local_addr().ok()
     }
 
-    fn cluster(&self) -> MutexGuard<'_, Cluster> {
+    pub(crate) fn cluster(&self) -> MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(|p| p.into_inner())
     }
 

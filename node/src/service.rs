@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Messages the coordinator may leave unread before the node takes it for dead: heartbeats
 /// every 500 ms and task events, far more than a live coordinator ever leaves queued.
@@ -41,6 +41,8 @@ pub struct NodeConfig {
     pub advertise: Option<SocketAddr>,
     /// Partitions of each operator it may host.
     pub slots: u32,
+    /// Where to serve `/metrics` over HTTP, if anywhere.
+    pub http: Option<SocketAddr>,
     /// The node certificate and the cluster CA.
     pub identity: TlsIdentity,
 }
@@ -51,12 +53,23 @@ pub enum NodeError {
     /// Its endpoint could not start.
     #[error(transparent)]
     Transport(#[from] transport::TransportError),
+    /// Its HTTP server could not start.
+    #[error("cannot serve HTTP on {addr}: {source}")]
+    Http {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A started node: its exchange address, and the task running it.
 pub struct NodeHandle {
     /// Where its exchange listens.
     pub listen: SocketAddr,
+    /// Where it serves `/metrics`, if it does.
+    pub http: Option<SocketAddr>,
     /// The node's main loop (runs until the process ends).
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -72,11 +85,20 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             source,
         })?;
     let advertised = config.advertise.unwrap_or(listen);
+    let (current, watched) = watch::channel(None);
+    let http = match config.http {
+        Some(addr) => Some(
+            crate::http::serve(watched, addr).map_err(|source| NodeError::Http { addr, source })?,
+        ),
+        None => None,
+    };
     let exchange = Exchange::new(endpoint);
     tokio::spawn(exchange.clone().serve());
     let task = tokio::spawn(async move {
         loop {
-            match session(&config, advertised, &exchange).await {
+            let outcome = session(&config, advertised, &exchange, &current).await;
+            current.send_replace(None);
+            match outcome {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }
@@ -94,7 +116,7 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    Ok(NodeHandle { listen, task })
+    Ok(NodeHandle { listen, http, task })
 }
 
 /// One membership session: join, then serve commands until the control stream breaks.
@@ -102,6 +124,7 @@ async fn session(
     config: &NodeConfig,
     listen: SocketAddr,
     exchange: &Arc<Exchange>,
+    current: &watch::Sender<Option<Arc<Runtime>>>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let coordinator = config.coordinator.resolve().await?;
     let connection = transport::connect(exchange.endpoint(), coordinator).await?;
@@ -128,6 +151,7 @@ async fn session(
     let (events_tx, mut events) = mpsc::unbounded_channel::<TaskEvent>();
     let link = CoordinatorLink::new(connection.clone());
     let runtime = Arc::new(Runtime::new(node, exchange.clone(), link, events_tx));
+    current.send_replace(Some(runtime.clone()));
     let (out_tx, inbox) = Outbox::new(OUTBOX_CAPACITY);
     let Inbox {
         messages: mut out,

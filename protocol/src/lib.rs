@@ -10,6 +10,7 @@ pub mod host_port;
 pub mod ids;
 pub mod keygroup;
 pub mod messages;
+pub mod metrics;
 pub mod models;
 pub mod outbox;
 pub mod pki;

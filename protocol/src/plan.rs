@@ -366,6 +366,18 @@ impl JobPlan {
         self.operators.iter().filter(|o| !self.is_chained(o))
     }
 
+    /// The names of the operators the task headed by `head` runs, head first: `a → b`.
+    pub fn chain_names(&self, head: &OperatorPlan) -> String {
+        let mut names = vec![head.name.as_str()];
+        names.extend(
+            self.operators
+                .iter()
+                .filter(|o| o.id != head.id && self.chain_head(o) == head.id)
+                .map(|o| o.name.as_str()),
+        );
+        names.join(" → ")
+    }
+
     /// The largest parallelism of any operator: the slots the job needs.
     pub fn slots_needed(&self) -> u32 {
         self.operators
