@@ -233,6 +233,21 @@ pub fn certs_init(quiver: &Path, dir: &Path) {
     );
 }
 
+/// Runs `quiver certs node --name NAME --ca CA --dir OUT`, which must succeed: a certificate
+/// of its own for one node.
+pub fn certs_node(quiver: &Path, ca: &Path, name: &str, out: &Path) {
+    let ca = ca.to_string_lossy();
+    let dir = out.to_string_lossy();
+    let args = ["certs", "node", "--name", name, "--ca", &ca, "--dir", &dir];
+    let out = run_with_timeout(quiver, &args, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "quiver {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Starts `quiver coordinator` with the certificates in `certs` on a free 127.0.0.1 port, its
 /// data and log in `work`, and waits until it listens. Returns the process and its address.
 pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, SocketAddr) {

@@ -4,9 +4,7 @@
 //! paths, addresses and pod fields are replaced by this machine's — so a renamed flag or a
 //! wrong argument in a deployment file fails here, not on a user's cluster.
 
-use quiver_chaos_tests::{
-    certs_init, free_udp_port, run_with_timeout, wait_for_alive_nodes, Process,
-};
+use quiver_chaos_tests::{certs_init, certs_node, free_udp_port, wait_for_alive_nodes, Process};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -130,25 +128,7 @@ fn the_deployment_command_lines_start_a_coordinator_and_nodes_that_join_it() {
     certs_init(&quiver(), &certs);
     let own = |name: &str| {
         let out = root.join(format!("{name}-certs"));
-        let signed = run_with_timeout(
-            &quiver(),
-            &[
-                "certs",
-                "node",
-                "--name",
-                name,
-                "--ca",
-                &certs.to_string_lossy(),
-                "--dir",
-                &out.to_string_lossy(),
-            ],
-            Duration::from_secs(30),
-        );
-        assert!(
-            signed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&signed.stderr)
-        );
+        certs_node(&quiver(), &certs, name, &out);
         out.to_string_lossy().to_string()
     };
     let port = free_udp_port();

@@ -7,8 +7,8 @@
 //! another CA is refused.
 
 use quiver_chaos_tests::{
-    certs_init, cluster_nodes, read_committed_rows, run_with_timeout, start_coordinator,
-    start_node, wait_for_alive_nodes, Process,
+    certs_init, certs_node, cluster_nodes, read_committed_rows, run_with_timeout,
+    start_coordinator, start_node, wait_for_alive_nodes, Process,
 };
 use quiver_protocol::codec::{self, MAX_FRAME_BYTES};
 use quiver_protocol::messages::{
@@ -342,30 +342,6 @@ fn run_checked_job(dir: &Path, certs: &Path, addr: SocketAddr) -> String {
     status
 }
 
-/// `quiver certs node --name NAME --ca CA --dir OUT`, which must succeed.
-fn certs_node(name: &str, ca: &Path, out: &Path) {
-    let out = run_with_timeout(
-        &quiver(),
-        &[
-            "certs",
-            "node",
-            "--name",
-            name,
-            "--ca",
-            &ca.to_string_lossy(),
-            "--dir",
-            &out.to_string_lossy(),
-        ],
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("quiver node --certs"),
-        "{}",
-        text(&out.stdout)
-    );
-}
-
 #[test]
 fn nodes_with_certificates_of_their_own_run_a_job_and_another_cas_node_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -376,7 +352,7 @@ fn nodes_with_certificates_of_their_own_run_a_job_and_another_cas_node_is_refuse
     let mut nodes = Vec::new();
     for (name, ca) in [("node-a", &certs), ("node-b", &certs), ("foreign", &other)] {
         let own = dir.path().join(format!("{name}-certs"));
-        certs_node(name, ca, &own);
+        certs_node(&quiver(), ca, name, &own);
         nodes.push(start_node(&quiver(), &own, addr, dir.path(), name, 1));
     }
     wait_for_alive_nodes(&quiver(), &certs, addr, 2, Duration::from_secs(15));
