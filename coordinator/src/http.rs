@@ -1,7 +1,8 @@
-//! The coordinator's HTTP side (`quiver coordinator --http ADDR`): `/metrics` for Prometheus
-//! and a read-only JSON API — `/api/cluster`, `/api/jobs`, `/api/jobs/{id}`,
-//! `/api/jobs/{id}/checkpoints`, `/api/jobs/{id}/models` — with the same reports the admin
-//! CLI shows (`quiver ... --json`). It changes nothing and needs no certificate, so it binds
+//! The coordinator's HTTP side (`quiver coordinator --http ADDR`): the dashboard at `/` (one
+//! page embedded in the binary, no external assets), `/metrics` for Prometheus and a
+//! read-only JSON API — `/api/cluster`, `/api/jobs`, `/api/jobs/{id}`,
+//! `/api/jobs/{id}/graph`, `/api/jobs/{id}/checkpoints`, `/api/jobs/{id}/models` — with the
+//! same reports the admin CLI shows (`quiver ... --json`). It changes nothing and needs no certificate, so it binds
 //! 127.0.0.1 unless told otherwise; every action stays on the mutual-TLS admin API.
 
 use crate::Coordinator;
@@ -27,10 +28,12 @@ pub fn serve(coordinator: Arc<Coordinator>, addr: SocketAddr) -> std::io::Result
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let bound = listener.local_addr()?;
     let app = Router::new()
+        .route("/", get(dashboard))
         .route("/metrics", get(metrics))
         .route("/api/cluster", get(cluster))
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{id}", get(job))
+        .route("/api/jobs/{id}/graph", get(graph))
         .route("/api/jobs/{id}/checkpoints", get(checkpoints))
         .route("/api/jobs/{id}/models", get(models))
         .with_state(coordinator);
@@ -43,6 +46,18 @@ pub fn serve(coordinator: Arc<Coordinator>, addr: SocketAddr) -> std::io::Result
 }
 
 type Shared = State<Arc<Coordinator>>;
+
+/// The dashboard: cluster, jobs with their operator graphs, checkpoints, models and data
+/// quality, refreshed every second from the JSON API.
+const DASHBOARD: &str = include_str!("http/dashboard.html");
+
+async fn dashboard() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        DASHBOARD,
+    )
+        .into_response()
+}
 
 async fn metrics(State(c): Shared) -> Response {
     let text = c.cluster().exposition().encode();
@@ -59,6 +74,10 @@ async fn jobs(State(c): Shared) -> Response {
 
 async fn job(State(c): Shared, Path(id): Path<String>) -> Response {
     answer(&id, |job| c.cluster().status(job))
+}
+
+async fn graph(State(c): Shared, Path(id): Path<String>) -> Response {
+    answer(&id, |job| c.cluster().graph(job))
 }
 
 async fn checkpoints(State(c): Shared, Path(id): Path<String>) -> Response {
