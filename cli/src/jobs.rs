@@ -119,10 +119,15 @@ pub(crate) async fn run(
 pub(crate) async fn cluster_status(
     identity: &TlsIdentity,
     coordinator: SocketAddr,
+    json: bool,
 ) -> Result<ExitCode> {
     let client = AdminClient::connect(identity, coordinator).await?;
     if let AdminResponse::Cluster(cluster) = client.request(AdminRequest::Cluster).await? {
-        print!("{}", report::cluster(&cluster));
+        if json {
+            println!("{}", serde_json::to_string_pretty(&cluster)?);
+        } else {
+            print!("{}", report::cluster(&cluster));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

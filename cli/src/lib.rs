@@ -48,6 +48,10 @@ struct Cli {
         default_value = "127.0.0.1:7600"
     )]
     coordinator: HostPort,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line,
+    /// with the span fields) for log collectors.
+    #[arg(long, global = true, env = "QUIVER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     /// Worker threads of this process's async runtime (default: one per core). Processes
     /// sharing a machine's cores, e.g. two nodes on two cores, run best with their share.
     #[arg(long, global = true, env = "QUIVER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -75,6 +79,11 @@ enum Command {
         /// Address to listen on (UDP, QUIC), HOST:PORT.
         #[arg(long, default_value = "127.0.0.1:7600")]
         listen: HostPort,
+        /// Where nodes and admins reach it when that is not the address it listens on (it
+        /// listens on 0.0.0.0, or behind a proxy or NAT), HOST:PORT: shown by `quiver cluster
+        /// status --json`, `/api/cluster` and the dashboard. Default: the address it listens on.
+        #[arg(long, value_name = "HOST:PORT")]
+        advertise: Option<HostPort>,
         /// Where to serve `/metrics` and the read-only JSON API (`/api/...`) over HTTP,
         /// HOST:PORT, or `off`. Without certificates: keep it on a trusted network. When the
         /// default address is taken (another coordinator on this machine), the coordinator
@@ -327,7 +336,11 @@ pub(crate) enum ModelCommand {
 #[derive(Subcommand)]
 enum ClusterCommand {
     /// Show nodes, their health and traffic.
-    Status,
+    Status {
+        /// Print the report as JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -377,11 +390,15 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::pro
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.threads {
         builder.worker_threads(usize::from(threads));
@@ -408,6 +425,15 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::pro
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
     drop(data);
     code
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// `--http` of the coordinator: an address, or `off`.
@@ -525,6 +551,7 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
         Command::Coordinator {
             data_dir,
             listen,
+            advertise,
             http,
             heartbeat_timeout,
         } => {
@@ -540,6 +567,10 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             )?;
             let addr = coordinator.local_addr().unwrap_or(listen);
             tracing::info!("coordinator listening on {addr}");
+            if let Some(advertise) = advertise {
+                tracing::info!("nodes and admins reach it at {advertise}");
+                coordinator.set_advertised(advertise.to_string());
+            }
             serve_http(&coordinator, http).await?;
             tokio::select! {
                 signal = tokio::signal::ctrl_c() => signal.map(|()| ok).map_err(Into::into),
@@ -597,9 +628,9 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             let coordinator = cli.coordinator.resolve().await?;
             models::run(command, &identity(Role::Admin)?, coordinator).await
         }
-        Command::Cluster(ClusterCommand::Status) => {
+        Command::Cluster(ClusterCommand::Status { json }) => {
             let coordinator = cli.coordinator.resolve().await?;
-            jobs::cluster_status(&identity(Role::Admin)?, coordinator).await
+            jobs::cluster_status(&identity(Role::Admin)?, coordinator, json).await
         }
         Command::Local { spec, nodes } => local::run(&spec, nodes, data).await,
     }

@@ -129,6 +129,8 @@ pub(crate) struct Cluster {
     next_node: u64,
     /// Store work queued to run off the lock.
     offloads: offload::Queue,
+    /// Where nodes and admins reach the coordinator, for reports.
+    pub(crate) advertised: String,
 }
 
 impl Cluster {
@@ -151,6 +153,7 @@ impl Cluster {
             jobs: BTreeMap::new(),
             next_node: 1,
             offloads: offload::Queue::default(),
+            advertised: String::new(),
         };
         for record in cluster.store.jobs()? {
             let Ok(spec) = JobSpec::parse(&record.spec_toml, &record.base_dir) else {

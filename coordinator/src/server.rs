@@ -76,6 +76,9 @@ impl Coordinator {
             endpoint,
             store_failed,
         });
+        if let Some(addr) = coordinator.local_addr() {
+            coordinator.set_advertised(addr.to_string());
+        }
         tokio::spawn(coordinator.clone().accept_loop());
         tokio::spawn(coordinator.clone().offload_loop());
         let ticker = coordinator.clone();
@@ -98,6 +101,12 @@ impl Coordinator {
             Err(_) => std::future::pending().await,
         };
         why
+    }
+
+    /// Sets where nodes and admins reach it, as reports show it (`--advertise`; by default
+    /// the address it listens on).
+    pub fn set_advertised(&self, address: String) {
+        self.cluster().advertised = address;
     }
 
     /// Where it listens.

@@ -478,6 +478,9 @@ pub struct NodeReport {
 /// `quiver cluster status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterReport {
+    /// Where nodes and admins reach the coordinator (`quiver coordinator --advertise`, else
+    /// the address it listens on).
+    pub coordinator: String,
     /// Every node of this coordinator run that is alive or was lost in the last 10 minutes.
     pub nodes: Vec<NodeReport>,
 }

@@ -155,6 +155,9 @@ impl Cluster {
                 }
             })
             .collect();
-        ClusterReport { nodes }
+        ClusterReport {
+            coordinator: self.advertised.clone(),
+            nodes,
+        }
     }
 }
