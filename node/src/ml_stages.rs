@@ -128,7 +128,7 @@ fn build_partition(
         StageKind::LinearRegression(spec) => {
             linear_regression::build(stage, spec, input, state, sharing)
         }
-        StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state),
+        StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state, sharing),
         StageKind::MatrixFactorization(spec) => {
             matrix_factorization::build(stage, spec, input, state, ctx, clock)
         }

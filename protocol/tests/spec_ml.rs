@@ -224,6 +224,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             decay_factor: 0.0,
             global_batch_size: 32,
             seed: 0,
+            parameter_shards: None,
             outputs: LearnerColumns::default(),
         })
     );

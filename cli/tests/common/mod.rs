@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod reco;
+pub(crate) mod shards;
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::{json, Value};
