@@ -251,21 +251,24 @@ impl OnlineKMeans {
 /// the `k` cluster weights. Coordinates are values a worker moves: the servers apply the
 /// mean of the workers' changes, so two workers that pull a centroid toward the same points
 /// do not move it twice as far, and a centroid only one worker's points reached moves all
-/// the way. Weights are counts of points (decayed when `decay_factor` < 1): summed, so with
-/// `decay_factor` 1 the merged weight is the number of points every worker assigned to the
-/// cluster, as one model that saw them all would hold. With `decay_factor` < 1 each worker
-/// decays the old weight on its own and the sum decays it once per worker; a weight the
-/// merge leaves below 0 reads as 0 (with the default 0 a weight never steers an update).
-/// The pending mini-batch is the worker's own and stays as it is.
+/// the way. With `decay_factor` 1 a weight is the count of the points the cluster took:
+/// summed, so the merged weight is the number of points every worker gave it, as one model
+/// that saw them all would hold. With `decay_factor` < 1 a weight is a decayed count each
+/// worker moves toward its own level (`w = decay · w + m` per mini-batch): summing would
+/// decay the old weight once per worker and swing the merged weight around its level
+/// (below 0 with two workers, measured), so it is averaged like a coordinate. A weight the
+/// merge leaves below 0 reads as 0. The pending mini-batch is the worker's own and stays as
+/// it is.
 impl SharedParameters for OnlineKMeans {
     fn parameter_len(&self) -> usize {
         let k = self.centroids.len();
         k * self.centroids[0].len() + k
     }
 
-    /// Coordinates are averaged, weights summed.
+    /// Coordinates are averaged; weights are summed counts with `decay_factor` 1, else
+    /// averaged.
     fn averaged(&self, index: usize) -> bool {
-        index < self.centroids.len() * self.centroids[0].len()
+        index < self.centroids.len() * self.centroids[0].len() || self.params.decay_factor < 1.0
     }
 
     fn write_parameters(&self, out: &mut Vec<f64>) {
@@ -340,13 +343,51 @@ mod tests {
         m.write_parameters(&mut v);
         assert_eq!(v, [0.0, 0.0, 1.0, 1.0, 1.0, 2.0]);
         assert_eq!(m.parameter_len(), 6);
-        let averaged: Vec<bool> = (0..6).map(|i| m.averaged(i)).collect();
-        assert_eq!(averaged, [true, true, true, true, false, false]);
+        // Decayed weights (the default decay 0) are averaged like the coordinates.
+        assert!((0..6).all(|i| m.averaged(i)));
         m.read_parameters(&[3.0, -4.0, 5.0, 6.0, 7.0, -0.5]).unwrap();
         assert_eq!(m.centroids(), [vec![3.0, -4.0], vec![5.0, 6.0]]);
         // A weight merged below 0 reads as 0; the pending point stays.
         assert_eq!(m.weights(), [7.0, 0.0]);
         assert_eq!(m.pending, [vec![0.5, 0.5]]);
+    }
+
+    /// Two workers from the same start, merged as the parameter servers merge them (summed
+    /// or averaged changes): with `decay_factor` 1 each merged weight is the number of points
+    /// the cluster took on either worker.
+    #[test]
+    fn merged_weights_count_every_workers_points_when_nothing_decays() {
+        let params = OnlineKMeansParams {
+            global_batch_size: 1,
+            decay_factor: 1.0,
+            ..OnlineKMeansParams::default()
+        };
+        let start = OnlineKMeans::new(params, vec![vec![0.0], vec![10.0]], vec![0.0; 2]).unwrap();
+        let (mut a, mut b) = (start.clone(), start.clone());
+        for x in [0.5, -0.5, 9.0] {
+            a.learn_one(Features::Dense(&[x])).unwrap();
+        }
+        for x in [11.0, 10.5, 9.5, 0.25] {
+            b.learn_one(Features::Dense(&[x])).unwrap();
+        }
+        let vector = |m: &OnlineKMeans| {
+            let mut v = Vec::new();
+            m.write_parameters(&mut v);
+            v
+        };
+        let (s, va, vb) = (vector(&start), vector(&a), vector(&b));
+        let merged: Vec<f64> = (0..s.len())
+            .map(|i| {
+                let (da, db) = (va[i] - s[i], vb[i] - s[i]);
+                let changed = f64::from(u8::from(da != 0.0) + u8::from(db != 0.0)).max(1.0);
+                s[i] + if start.averaged(i) { (da + db) / changed } else { da + db }
+            })
+            .collect();
+        let mut model = start.clone();
+        model.read_parameters(&merged).unwrap();
+        // Points near 0: 0.5, -0.5 and 0.25; near 10: 9, 11, 10.5 and 9.5.
+        assert_eq!(model.weights(), [3.0, 4.0]);
+        assert!(!start.averaged(2) && start.averaged(1));
     }
 
     #[test]
