@@ -11,14 +11,13 @@
 mod common;
 
 use common::SplitMix;
-use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
+use quiver_chaos_tests::read_committed_rows;
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::Features;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 /// The job's settings of the stage (`k`, `global_batch_size`, `decay_factor`, `seed`).
 #[derive(Clone, Copy)]
@@ -106,17 +105,7 @@ path = "out/"
     );
     let path = dir.join("job.toml");
     std::fs::write(&path, spec).expect("write spec");
-    let out = run_with_timeout(
-        Path::new(common::QUIVER),
-        &["local", &path.to_string_lossy()],
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "quiver local failed:\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_local(&path);
     read_committed_rows(&dir.join("out"))
         .into_iter()
         .map(|r| (r["id"].as_i64().expect("id"), r))

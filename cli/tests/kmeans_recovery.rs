@@ -150,9 +150,8 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
     let (p, exported) = export(&cluster, "km", restored);
     assert_eq!(exported["kind"], "kmeans", "{exported}");
     assert_eq!(exported["lineage"]["generation"], generation, "{exported}");
-    let mut model = start_model();
     let mut start = Vec::new();
-    model.write_parameters(&mut start);
+    start_model().write_parameters(&mut start);
     assert!(p.len() <= start.len(), "{p:?}");
     let mut p_whole = p.clone();
     p_whole.resize(start.len(), 0.0);

@@ -456,7 +456,7 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
     ));
     let plan = JobPlan::from_spec(&spec);
     let find = |name: &str| plan.operators.iter().find(|o| o.name == name);
-    for learner in ["clf", "reg"] {
+    for learner in ["clf", "reg", "clusters"] {
         let worker = find(learner).expect("learner");
         let shards = find(&format!("{learner}/params")).expect("shards");
         let feed = find(&format!("{learner}/versions")).expect("feed");
@@ -491,7 +491,7 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
             .all(|c| c.input.as_ref().map(|e| e.port) == Some(OutputPort::Main)));
     }
     // Other ML stages keep their models per partition.
-    assert!(find("clusters/params").is_none() && find("scaled/params").is_none());
+    assert!(find("scaled/params").is_none());
     assert_eq!(plan.slots_needed(), 3);
 
     // parameter_shards sets the shards' partitions; the feed stays one per worker.

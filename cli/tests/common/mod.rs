@@ -216,6 +216,21 @@ pub(crate) fn assert_running_prefix_published(dir: &Path) -> usize {
     prefix
 }
 
+/// Runs `quiver local SPEC` to completion (120 s at most) and asserts that it succeeded.
+pub(crate) fn run_local(spec: &Path) {
+    let out = run_with_timeout(
+        Path::new(QUIVER),
+        &["local", &spec.to_string_lossy()],
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "quiver local failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs the CLI to completion (60 s at most).
 pub(crate) fn quiver(args: &[&str]) -> std::process::Output {
     run_with_timeout(Path::new(QUIVER), args, Duration::from_secs(60))

@@ -15,7 +15,7 @@
 
 use super::columns::{data_error, learnt, refused, row_error, version_i64};
 use super::features::FeatureReader;
-use super::sharing::Sharing;
+use super::sharing::{scoring_version, Sharing};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
@@ -76,8 +76,13 @@ pub(super) fn build(
 
 impl Clusters {
     /// The model of stage `stage` for rows of dimension `dim`, created at the first of them
-    /// (from the parameter servers' version when the partition is a worker).
-    fn working(&mut self, stage: &str, dim: usize) -> Result<&mut OnlineKMeans, OperatorError> {
+    /// (from the parameter servers' version when the partition is a worker), and the version
+    /// it scores with.
+    fn working(
+        &mut self,
+        stage: &str,
+        dim: usize,
+    ) -> Result<(&mut OnlineKMeans, u64), OperatorError> {
         if self.model.is_none() {
             let mut model =
                 OnlineKMeans::random(self.params.clone(), self.k, dim, INITIAL_WEIGHT, self.seed)
@@ -87,17 +92,17 @@ impl Clusters {
             }
             self.model = Some(model);
         }
-        self.model
-            .as_mut()
-            .ok_or_else(|| data_error(stage, "the model was not created"))
+        let version = self.version();
+        let model = self.model.as_mut();
+        Ok((
+            model.ok_or_else(|| data_error(stage, "the model was not created"))?,
+            version,
+        ))
     }
 
-    /// The version rows are scored with: the adopted version of a worker, else the model's.
+    /// The version rows are scored with.
     fn version(&self) -> u64 {
-        match (&self.sharing, &self.model) {
-            (Some(sharing), _) => sharing.version(),
-            (None, model) => model.as_ref().map_or(0, |m| m.version().0),
-        }
+        scoring_version(self.sharing.as_ref(), self.model.as_ref())
     }
 }
 
@@ -116,9 +121,7 @@ impl AddColumns for KMeansOperator {
             let (cluster, version) = match features.read(row)? {
                 None => (None, self.clusters.version()),
                 Some(x) => {
-                    self.clusters.working(&self.stage, x.dim())?;
-                    let version = self.clusters.version();
-                    let model = self.clusters.working(&self.stage, x.dim())?;
+                    let (model, version) = self.clusters.working(&self.stage, x.dim())?;
                     let bad_row = |e| row_error(&self.stage, event_time, e);
                     let cluster = model.predict_one(x).map_err(bad_row)?;
                     learnt(model.learn_one(x)).map_err(bad_row)?;

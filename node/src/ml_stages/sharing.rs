@@ -12,8 +12,17 @@
 use super::columns::data_error;
 use crate::operator::{OperatorError, Wait};
 use crate::parameters::WorkerLink;
-use quiver_ml::SharedParameters;
+use quiver_ml::{OnlineModel, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
+
+/// The version a learner partition scores rows with: the version a worker (`sharing`)
+/// adopted, else its own model's (0 before the model exists).
+pub(super) fn scoring_version<M: OnlineModel>(sharing: Option<&Sharing>, model: Option<&M>) -> u64 {
+    match (sharing, model) {
+        (Some(sharing), _) => sharing.version(),
+        (None, model) => model.map_or(0, |m| m.version().0),
+    }
+}
 
 /// A learner partition's side of its parameter servers.
 pub(super) struct Sharing {
