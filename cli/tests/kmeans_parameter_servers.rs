@@ -152,7 +152,12 @@ fn inertia(points: &[&[f64]], clusters: &[usize]) -> f64 {
                 .collect();
             group
                 .iter()
-                .map(|p| p.iter().zip(&mean).map(|(a, b)| (a - b).powi(2)).sum::<f64>())
+                .map(|p| {
+                    p.iter()
+                        .zip(&mean)
+                        .map(|(a, b)| (a - b).powi(2))
+                        .sum::<f64>()
+                })
                 .sum::<f64>()
         })
         .sum()
@@ -237,7 +242,11 @@ fn a_centroid_moved_by_one_kmeans_partition_serves_the_other() {
     write_points(&dir.path().join("in"), "a.csv", 0, &a);
     write_points(&dir.path().join("in"), "b.csv", 100_000, &b);
     let rows = run(dir.path(), 1, 2, settings);
-    assert_eq!(rows.len(), a.len() + b.len(), "one output row per input row");
+    assert_eq!(
+        rows.len(),
+        a.len() + b.len(),
+        "one output row per input row"
+    );
 
     // The clusters the end of each file settled on.
     let last_of = |first: i64, x: f64| {
@@ -304,7 +313,10 @@ fn kmeans_at_parallelism_two_clusters_as_tightly_as_the_sequential_run() {
     // The library on every point, the files one after the other.
     let all: Vec<&[f64]> = a.iter().chain(&b).map(Vec::as_slice).collect();
     let expected = sequential(settings, &all);
-    let late_expected: Vec<usize> = (N / 2..N).chain(N + N / 2..2 * N).map(|i| expected[i]).collect();
+    let late_expected: Vec<usize> = (N / 2..N)
+        .chain(N + N / 2..2 * N)
+        .map(|i| expected[i])
+        .collect();
     let reference = inertia(&points, &late_expected);
     // Uniform noise of ±0.1 per coordinate: variance 0.01 / 3 each, two coordinates.
     let spread = points.len() as f64 * 2.0 * 0.01 / 3.0;

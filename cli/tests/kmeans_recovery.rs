@@ -173,12 +173,22 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
             .iter()
             .filter(|r| (first + TRAIN + PROBES..first + SECOND).contains(&(int(r, "id") as usize)))
             .collect();
-        assert_eq!(tail.len(), TAIL, "file {file}: phase (c) was not all read after the kill");
+        assert_eq!(
+            tail.len(),
+            TAIL,
+            "file {file}: phase (c) was not all read after the kill"
+        );
         let version = int(tail[0], "model_version");
-        assert!(version >= restored, "file {file}: version {version} before {restored}");
+        assert!(
+            version >= restored,
+            "file {file}: version {version} before {restored}"
+        );
         let mut model = start_model();
         model.read_parameters(&p_whole).expect("P is a valid model");
-        for row in tail.iter().take_while(|r| int(r, "model_version") == version) {
+        for row in tail
+            .iter()
+            .take_while(|r| int(r, "model_version") == version)
+        {
             let id = int(row, "id") as usize;
             let x = points[id - first].expect("a point of phase (c)");
             let expected = model.predict_one(Features::Dense(&x)).expect("predict");
@@ -203,5 +213,8 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
     let newest = newest_version(&cluster, "km");
     assert!(newest > restored, "no version after {restored} registered");
     let (last, _) = export(&cluster, "km", newest);
-    assert_ne!(last, p, "the centroids of version {newest} are the restored ones");
+    assert_ne!(
+        last, p,
+        "the centroids of version {newest} are the restored ones"
+    );
 }

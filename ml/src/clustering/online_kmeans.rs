@@ -345,7 +345,8 @@ mod tests {
         assert_eq!(m.parameter_len(), 6);
         // Decayed weights (the default decay 0) are averaged like the coordinates.
         assert!((0..6).all(|i| m.averaged(i)));
-        m.read_parameters(&[3.0, -4.0, 5.0, 6.0, 7.0, -0.5]).unwrap();
+        m.read_parameters(&[3.0, -4.0, 5.0, 6.0, 7.0, -0.5])
+            .unwrap();
         assert_eq!(m.centroids(), [vec![3.0, -4.0], vec![5.0, 6.0]]);
         // A weight merged below 0 reads as 0; the pending point stays.
         assert_eq!(m.weights(), [7.0, 0.0]);
@@ -380,7 +381,11 @@ mod tests {
             .map(|i| {
                 let (da, db) = (va[i] - s[i], vb[i] - s[i]);
                 let changed = f64::from(u8::from(da != 0.0) + u8::from(db != 0.0)).max(1.0);
-                s[i] + if start.averaged(i) { (da + db) / changed } else { da + db }
+                s[i] + if start.averaged(i) {
+                    (da + db) / changed
+                } else {
+                    da + db
+                }
             })
             .collect();
         let mut model = start.clone();
@@ -394,8 +399,12 @@ mod tests {
     fn a_non_finite_or_short_parameter_vector_is_refused_and_changes_nothing() {
         let mut m = model(vec![1.0, 2.0], Vec::new());
         let before = m.clone();
-        assert!(m.read_parameters(&[0.0, f64::NAN, 1.0, 1.0, 1.0, 1.0]).is_err());
-        assert!(m.read_parameters(&[0.0, 0.0, 1.0, 1.0, f64::INFINITY, 1.0]).is_err());
+        assert!(m
+            .read_parameters(&[0.0, f64::NAN, 1.0, 1.0, 1.0, 1.0])
+            .is_err());
+        assert!(m
+            .read_parameters(&[0.0, 0.0, 1.0, 1.0, f64::INFINITY, 1.0])
+            .is_err());
         assert!(m.read_parameters(&[0.0, 0.0, 1.0, 1.0, 1.0]).is_err());
         assert_eq!(m, before);
     }

@@ -150,7 +150,10 @@ impl AddColumns for KMeansOperator {
     }
 
     fn refused_updates(&self) -> u64 {
-        self.clusters.model.as_ref().map_or(0, |m| m.refused_updates().0)
+        self.clusters
+            .model
+            .as_ref()
+            .map_or(0, |m| m.refused_updates().0)
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
