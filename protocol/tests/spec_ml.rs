@@ -575,7 +575,8 @@ fn misspelt_field_gets_a_suggestion() {
         error_after("k = 3", "k = 3\ndecay_factr = 0.5"),
         "stage \"clusters\": unknown field \"decay_factr\" (did you mean \"decay_factor\"?); \
          allowed fields: name, kind, input, parallelism, features, k, decay_factor, \
-         global_batch_size, seed, cluster_col, prediction_col, model_version_col"
+         global_batch_size, seed, parameter_shards, cluster_col, prediction_col, \
+         model_version_col"
     );
 }
 
