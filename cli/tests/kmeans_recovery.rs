@@ -12,7 +12,8 @@
 //! parameter servers' version, which must be P (nothing was pushed in phase (b)); until it
 //! adopts a later version, a library `OnlineKMeans` holding P and fed the same points must
 //! give every point the job's cluster. Every row is published exactly once and training goes
-//! on: later versions, centroids that moved on.
+//! on: later versions, centroids that moved on. Deploying or importing a version of the
+//! stage is refused, naming the learners that take them.
 
 mod common;
 
@@ -142,6 +143,7 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
              published): the machine is too slow for this test's rate"
         );
     }
+    swaps_and_imports_are_refused(&cluster);
     let Killed {
         node,
         generation,
@@ -217,4 +219,21 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
         last, p,
         "the centroids of version {newest} are the restored ones"
     );
+}
+
+/// A k-means stage serves its working copy: deploy and import name what they work with.
+fn swaps_and_imports_are_refused(cluster: &Cluster) {
+    let out = cluster.cli(&["model", "deploy", "job-1", "km", "1"]);
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "deploy succeeded");
+    assert!(
+        why.contains("is a kmeans") && why.contains("logistic_regression and linear_regression"),
+        "{why}"
+    );
+    let file = cluster.dir.path().join("model.json");
+    std::fs::write(&file, "{}").expect("write model file");
+    let out = cluster.cli(&["model", "import", "job-1", "km", &file.to_string_lossy()]);
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "import succeeded");
+    assert!(why.contains("only their models can be imported"), "{why}");
 }
