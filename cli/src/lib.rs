@@ -293,8 +293,8 @@ pub(crate) enum ModelCommand {
     /// The coordinator merges the state its parameter servers (`STAGE/params`) checkpointed
     /// at that version. VERSION is a registered version or any complete checkpoint of the
     /// job (the model as the rows with that `model_version` were scored), while it is kept.
-    /// Only linear_regression and logistic_regression stages in jobs with checkpoints train
-    /// on parameter servers.
+    /// Only linear_regression, logistic_regression and kmeans stages in jobs with checkpoints
+    /// train on parameter servers.
     Export {
         /// The job id (`job-3` or `3`).
         job: String,

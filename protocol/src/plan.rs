@@ -266,7 +266,9 @@ impl JobPlan {
         spec.checkpoint_interval.is_some()
             && matches!(
                 stage.kind,
-                StageKind::LogisticRegression(_) | StageKind::LinearRegression(_)
+                StageKind::LogisticRegression(_)
+                    | StageKind::LinearRegression(_)
+                    | StageKind::KMeans(_)
             )
     }
 
