@@ -254,6 +254,18 @@ pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, 
     start_coordinator_on(Ipv4Addr::LOCALHOST.into(), quiver, certs, work)
 }
 
+/// [`start_coordinator`] with more arguments (`--http ADDR`, `--log-format json`, ...).
+pub fn start_coordinator_with(
+    quiver: &Path,
+    certs: &Path,
+    work: &Path,
+    extra: &[&str],
+) -> (Process, SocketAddr) {
+    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_udp_port());
+    let process = coordinator_process("coordinator", quiver, certs, work, addr, extra);
+    (process, addr)
+}
+
 /// [`start_coordinator`] on a free port of `ip`, e.g. a [`Network`]'s bridge address.
 pub fn start_coordinator_on(
     ip: IpAddr,
@@ -278,21 +290,36 @@ pub fn restart_coordinator(
     work: &Path,
     addr: SocketAddr,
 ) -> Process {
+    coordinator_process(name, quiver, certs, work, addr, &[])
+}
+
+/// `quiver coordinator` on `addr` with `extra` arguments, data in `work/coordinator-data`,
+/// once it listens.
+fn coordinator_process(
+    name: &str,
+    quiver: &Path,
+    certs: &Path,
+    work: &Path,
+    addr: SocketAddr,
+    extra: &[&str],
+) -> Process {
     let data = work.join("coordinator-data");
-    let mut process = Process::start(
-        name,
-        quiver,
-        &[
-            "coordinator",
-            "--certs",
-            &certs.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--listen",
-            &addr.to_string(),
-        ],
-        work,
+    let (certs, data, listen) = (
+        certs.to_string_lossy(),
+        data.to_string_lossy(),
+        addr.to_string(),
     );
+    let mut args = vec![
+        "coordinator",
+        "--certs",
+        &certs,
+        "--data-dir",
+        &data,
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    let mut process = Process::start(name, quiver, &args, work);
     process.wait_for_log(
         &format!("coordinator listening on {addr}"),
         Duration::from_secs(20),

@@ -5,9 +5,8 @@
 //! a screenshot.
 
 use quiver_chaos_tests::{
-    certs_init, free_udp_port, http_get, run_with_timeout, start_node, Process,
+    certs_init, http_get, run_with_timeout, start_coordinator_with, start_node,
 };
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -59,23 +58,9 @@ fn the_dashboard_shows_the_running_job_with_live_rates_and_no_console_errors() {
     let http = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
-    let mut coordinator = Process::start(
-        "coordinator",
-        &quiver(),
-        &[
-            "coordinator",
-            "--certs",
-            &certs.to_string_lossy(),
-            "--data-dir",
-            &root.join("coordinator").to_string_lossy(),
-            "--listen",
-            &addr.to_string(),
-            "--http",
-            &http.to_string(),
-        ],
-        root,
-    );
+    let http_arg = http.to_string();
+    let (mut coordinator, addr) =
+        start_coordinator_with(&quiver(), &certs, root, &["--http", &http_arg]);
     coordinator.wait_for_log("metrics on http://", Duration::from_secs(20));
     let _node = start_node(&quiver(), &certs, addr, root, "node", 2);
     let spec = root.join("job.toml");

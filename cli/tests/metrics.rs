@@ -5,7 +5,8 @@
 //! once in its sink (a running count writes one row per record).
 
 use quiver_chaos_tests::{
-    certs_init, free_udp_port, http_get, run_with_timeout, start_coordinator, Process,
+    certs_init, free_udp_port, http_get, node_args, run_with_timeout, start_coordinator,
+    start_coordinator_with, Process,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -91,23 +92,9 @@ fn metrics_and_the_json_api_follow_a_running_job() {
     let certs = root.join("certs");
     certs_init(&quiver(), &certs);
     let http = free_tcp_addr();
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
-    let mut coordinator = Process::start(
-        "coordinator",
-        &quiver(),
-        &[
-            "coordinator",
-            "--certs",
-            &certs.to_string_lossy(),
-            "--data-dir",
-            &root.join("coordinator").to_string_lossy(),
-            "--listen",
-            &addr.to_string(),
-            "--http",
-            &http.to_string(),
-        ],
-        root,
-    );
+    let http_arg = http.to_string();
+    let (mut coordinator, addr) =
+        start_coordinator_with(&quiver(), &certs, root, &["--http", &http_arg]);
     coordinator.wait_for_log(
         &format!("metrics on http://{http}/metrics"),
         Duration::from_secs(20),
@@ -118,24 +105,9 @@ fn metrics_and_the_json_api_follow_a_running_job() {
         .enumerate()
         .map(|(i, h)| {
             let name = format!("node{i}");
-            Process::start(
-                &name,
-                &quiver(),
-                &[
-                    "node",
-                    "--certs",
-                    &certs.to_string_lossy(),
-                    "--coordinator",
-                    &addr.to_string(),
-                    "--data-dir",
-                    &root.join(&name).to_string_lossy(),
-                    "--slots",
-                    "2",
-                    "--http",
-                    &h.to_string(),
-                ],
-                root,
-            )
+            let mut args = node_args(&certs, addr, root, &name, 2);
+            args.extend(["--http".to_string(), h.to_string()]);
+            Process::start(&name, &quiver(), &args, root)
         })
         .collect();
     for node in &mut nodes {

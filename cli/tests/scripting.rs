@@ -3,9 +3,8 @@
 //! JSON: where the coordinator is reached (`--advertise`) and the nodes that joined.
 
 use quiver_chaos_tests::{
-    certs_init, free_udp_port, run_with_timeout, start_node, wait_for_alive_nodes, Process,
+    certs_init, run_with_timeout, start_coordinator_with, start_node, wait_for_alive_nodes,
 };
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,28 +18,19 @@ fn json_logs_and_cluster_status_json_are_machine_readable() {
     let root = dir.path();
     let certs = root.join("certs");
     certs_init(&quiver(), &certs);
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
-    let mut coordinator = Process::start(
-        "coordinator",
+    let (coordinator, addr) = start_coordinator_with(
         &quiver(),
+        &certs,
+        root,
         &[
             "--log-format",
             "json",
-            "coordinator",
-            "--certs",
-            &certs.to_string_lossy(),
-            "--data-dir",
-            &root.join("coordinator").to_string_lossy(),
-            "--listen",
-            &addr.to_string(),
             "--http",
             "off",
             "--advertise",
             "coordinator.example:7600",
         ],
-        root,
     );
-    coordinator.wait_for_log("coordinator listening", Duration::from_secs(20));
     let _node = start_node(&quiver(), &certs, addr, root, "node", 3);
     wait_for_alive_nodes(&quiver(), &certs, addr, 1, Duration::from_secs(20));
 
