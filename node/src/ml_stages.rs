@@ -53,6 +53,7 @@ mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
+mod predict;
 mod served;
 mod sharing;
 mod stage;
@@ -61,12 +62,13 @@ mod vector_assembler;
 
 use crate::operator::{KeyGroupState, Operator, OperatorError, SavedState};
 use crate::operators::StageContext;
-use crate::parameters::WorkerLink;
+use crate::parameters::{JobServing, WorkerLink};
 use crate::state::ttl::{Clock, WallClock};
 use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
-use quiver_protocol::spec::{StageKind, StageSpec};
+use quiver_protocol::spec::{JobSpec, StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
+use learner::Build;
 use stage::MlOperator;
 use std::sync::Arc;
 
@@ -93,6 +95,46 @@ pub(crate) fn build_worker(
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let clock = Arc::new(WallClock::new());
     build_partition(stage, input, ctx, partition, clock, Some(link))
+}
+
+/// Builds partition `partition` of the `predict` stage `stage` of job `job`, reading batches
+/// of `input`: it serves the versions of its learner's model that `serving` loads.
+pub(crate) fn build_predict(
+    stage: &StageSpec,
+    job: &JobSpec,
+    input: &Schema,
+    partition: PartitionId,
+    serving: Arc<JobServing>,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let StageKind::Predict(spec) = &stage.kind else {
+        return Err(OperatorError::Config(format!(
+            "stage \"{}\" is not a predict stage",
+            stage.name
+        )));
+    };
+    let learner = job.stages.iter().find(|s| s.name == spec.model);
+    let serve = predict::Serve {
+        stage,
+        spec,
+        input,
+        partition: partition.0,
+        serving,
+    };
+    let inner = match learner.map(|l| &l.kind) {
+        Some(StageKind::LogisticRegression(l)) => {
+            logistic_regression::with_model(&spec.model, l, serve)
+        }
+        Some(StageKind::LinearRegression(l)) => serve.build(linear_regression::maker(&spec.model, l)?),
+        _ => Err(OperatorError::Config(format!(
+            "stage \"{}\": its model \"{}\" is not a learner with parameter servers",
+            stage.name, spec.model
+        ))),
+    }?;
+    Ok(Box::new(MlOperator::new(
+        &stage.name,
+        input.columns.len(),
+        inner,
+    )))
 }
 
 /// As [`build`], the state TTL read on `clock`.
@@ -133,6 +175,10 @@ fn build_partition(
         StageKind::MatrixFactorization(spec) => {
             matrix_factorization::build(stage, spec, input, state, ctx, clock)
         }
+        StageKind::Predict(_) => Err(OperatorError::Config(format!(
+            "stage \"{}\": a predict stage serves the job's versions (build_predict)",
+            stage.name
+        ))),
         StageKind::Aggregate(_) => Err(OperatorError::Data(format!(
             "stage \"{}\": an aggregate is not an ML stage",
             stage.name

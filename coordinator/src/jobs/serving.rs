@@ -56,6 +56,8 @@ pub(super) struct ServingState {
     events: VecDeque<String>,
     /// Drift detections summed over the job's tasks, as last acted on.
     drifts_seen: u64,
+    /// What the `predict` stages follow ([`super::predict`]).
+    pub(super) following: super::predict::Following,
     /// `tables`, `carried` or `history` changed since [`ServingState::take_changes`] last ran.
     changed: bool,
 }
@@ -166,6 +168,11 @@ impl ServingState {
             carried: self.carried.clone(),
             history: self.history.clone(),
         })
+    }
+
+    /// The table in force.
+    pub(super) fn current(&self) -> &ServingTable {
+        &self.current
     }
 
     /// The epoch checkpoint `checkpoint`'s barrier carried.
@@ -350,9 +357,31 @@ fn next_serving(
 }
 
 impl Cluster {
+    /// Starts a swap of a learner (a user's or a policy's): a `predict` stage is refused,
+    /// as it serves what its spec names (see [`Cluster::begin_swap`]).
+    pub(crate) fn request_swap(
+        &mut self,
+        job: JobId,
+        stage: &str,
+        change: SwapChange,
+        waiter: SwapWaiter,
+    ) {
+        let predict = self.jobs.get(&job).and_then(|e| {
+            let (_, p) = e.plan.spec.predict_stages().find(|(n, _)| *n == stage)?;
+            Some(p.model.clone())
+        });
+        if let Some(model) = predict {
+            let _ = waiter.send(Err(format!(
+                "stage {stage:?} is a predict stage: it serves the version its spec's alias or                  version names of learner {model:?}; move the alias (`quiver model alias {job}                  {model} NAME VERSION`) or swap {model:?} itself"
+            )));
+            return;
+        }
+        self.begin_swap(job, stage, change, waiter);
+    }
+
     /// Starts a swap: checks it, then has every node of the job load its versions. The
     /// waiter is answered when the checkpoint that switched every partition completes.
-    pub(crate) fn request_swap(
+    pub(super) fn begin_swap(
         &mut self,
         job: JobId,
         stage: &str,
@@ -407,7 +436,9 @@ impl Cluster {
                 entry.record.state
             ));
         }
-        let shards = ParameterPlan::shards_name(stage);
+        // A predict stage serves its learner's versions.
+        let model = entry.plan.spec.model_of(stage);
+        let shards = ParameterPlan::shards_name(model);
         if !entry.plan.operators.iter().any(|o| o.name == shards) {
             let learners: Vec<&str> = entry
                 .plan
@@ -456,7 +487,7 @@ impl Cluster {
             .versions(job)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .filter(|v| v.stage == stage)
+            .filter(|v| v.stage == model)
             .map(|v| v.version)
             .collect();
         if let Some(missing) = serving
@@ -476,9 +507,10 @@ impl Cluster {
             serving => table.stages.insert(stage.to_string(), serving),
         };
         // Imported versions are in no checkpoint: the table carries them.
+        let spec = &entry.plan.spec;
         table.imported = self
             .registry
-            .imported_models(job, &table)
+            .imported_models(job, &table, |s| spec.model_of(s).to_string())
             .map_err(|e| e.to_string())?;
         let nodes = entry
             .assignment
@@ -586,6 +618,12 @@ impl Cluster {
         if entry.serving.loading.is_some() || !entry.serving.switching.is_empty() {
             return;
         }
+        if self.predict_tick(job) {
+            return;
+        }
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
         let drifts: u64 = entry.tasks.values().map(|t| t.metrics.drifts).sum();
         let policies: Vec<(String, ServingPolicy)> = entry
             .plan
@@ -688,7 +726,7 @@ impl Cluster {
     }
 
     /// Records an automatic decision in the job's events and the log.
-    fn note_event(&mut self, job: JobId, stage: &str, what: &str) {
+    pub(super) fn note_event(&mut self, job: JobId, stage: &str, what: &str) {
         tracing::warn!("{job}: stage {stage}: {what}");
         if let Some(entry) = self.jobs.get_mut(&job) {
             let events = &mut entry.serving.events;
@@ -709,7 +747,10 @@ impl Cluster {
         let Some(entry) = self.jobs.get(&job) else {
             return;
         };
-        for (stage, serving) in &entry.serving.current.stages {
+        let spec = &entry.plan.spec;
+        // A predict stage serves what its learner's aliases name: it sets none.
+        let learners = entry.serving.current.stages.iter();
+        for (stage, serving) in learners.filter(|(s, _)| spec.model_of(s) == s.as_str()) {
             let (champion, challenger) = match serving {
                 Serving::Latest => (None, None),
                 Serving::Pinned(v) => (Some(*v), None),
@@ -743,14 +784,19 @@ impl Cluster {
             .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
         let registered = self.registry.versions(job).map_err(|e| e.to_string())?;
         let served: Vec<&ServedVersion> = entry.tasks.values().flat_map(|t| &t.served).collect();
-        let stages = entry
+        let spec = &entry.plan.spec;
+        let learners = entry
             .plan
             .operators
             .iter()
-            .filter_map(|o| o.name.strip_suffix("/params"))
+            .filter_map(|o| o.name.strip_suffix("/params"));
+        let stages = learners
+            .chain(spec.predict_stages().map(|(name, _)| name))
             .map(|stage| {
+                // A predict stage shows its learner's aliases.
+                let model = spec.model_of(stage);
                 let classifier = entry.plan.operators.iter().any(|o| {
-                    o.name == stage
+                    o.name == model
                         && matches!(&o.kind, OperatorKind::Stage(s)
                             if matches!(s.kind, StageKind::LogisticRegression(_)))
                 });
@@ -781,7 +827,7 @@ impl Cluster {
                     serving: entry.serving.current.of(stage).clone(),
                     aliases: registered
                         .iter()
-                        .filter(|v| v.stage == stage)
+                        .filter(|v| v.stage == model)
                         .flat_map(|v| v.aliases.iter().map(|a| (a.clone(), v.version.0)))
                         .collect(),
                     partitions: partitions.into_iter().collect(),

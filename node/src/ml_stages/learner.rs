@@ -28,6 +28,15 @@ type Scoring = (Result<Prediction, MlError>, Scored);
 /// Creates the model for a feature dimension.
 pub(super) type MakeModel<L> = Box<dyn Fn(usize) -> Result<L, MlError> + Send>;
 
+/// A partition built around the model maker of whichever algorithm a learner's settings
+/// choose: the learner's own partition (training), or a `predict` stage's (serving).
+pub(super) trait Build {
+    /// The partition whose models `make` creates.
+    fn build<L>(self, make: MakeModel<L>) -> Result<Box<dyn AddColumns>, OperatorError>
+    where
+        L: OnlineLearner + Persist + SharedParameters + Send + 'static;
+}
+
 /// One partition of a supervised learner stage: one model, created at the first row with
 /// features.
 pub(super) struct Progressive<L> {

@@ -1,0 +1,189 @@
+//! `predict` stages follow what their spec names (design §6, "Parameter servers, versions and
+//! swaps"): on every tick without a swap under way, the coordinator resolves each predict
+//! stage's `alias` (or `version`) against the registry and, when it names another version than
+//! the one the stage's entry of the serving table pins, swaps the stage to it like a learner
+//! (`begin_swap`: the nodes load the version, the next barrier carries the table). So a
+//! predict stage moves at the first barrier after its alias moved — by `quiver model alias`,
+//! or by a learner's deploy, promote or rollback, which move `champion` — and until its alias
+//! or version names a registered version it serves nothing (null outputs). An alias removed
+//! leaves the stage on what it serves.
+
+use super::Cluster;
+use quiver_protocol::models::{ModelVersionInfo, Serving, SwapChange, SwapReport};
+use quiver_protocol::spec::PredictVersion;
+use quiver_protocol::{CheckpointId, JobId};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How long a version a predict stage could not be swapped to waits before it is tried again
+/// (a node that could not load it, a recovery under way).
+const RETRY: Duration = Duration::from_secs(5);
+
+/// The swaps of a job's predict stages: the one under way, and the versions that failed.
+#[derive(Default)]
+pub(super) struct Following {
+    /// The stage, the version and the swap's answer.
+    pending: Option<(String, CheckpointId, oneshot::Receiver<Result<SwapReport, String>>)>,
+    /// Per stage, a version its swap failed to and when.
+    failed: BTreeMap<String, (CheckpointId, Instant)>,
+}
+
+/// The version `version` names among the registered versions of learner `model`.
+fn target(
+    version: &PredictVersion,
+    model: &str,
+    registered: &[ModelVersionInfo],
+) -> Option<CheckpointId> {
+    let mut of_model = registered.iter().filter(|v| v.stage == model);
+    match version {
+        PredictVersion::Alias(alias) => of_model
+            .find(|v| v.aliases.iter().any(|a| a == alias))
+            .map(|v| v.version),
+        PredictVersion::Version(n) => of_model.find(|v| v.version.0 == *n).map(|v| v.version),
+    }
+}
+
+impl Cluster {
+    /// Takes the answer of a predict stage's swap, then starts the swap of the first predict
+    /// stage of `job` that serves another version than its spec names; whether a swap is
+    /// under way (started now or still unanswered). Called when no other swap is under way.
+    pub(super) fn predict_tick(&mut self, job: JobId) -> bool {
+        if self.predict_answered(job) {
+            return true;
+        }
+        let Some(entry) = self.jobs.get(&job) else {
+            return false;
+        };
+        let stages: Vec<(String, String, PredictVersion)> = entry
+            .plan
+            .spec
+            .predict_stages()
+            .map(|(name, p)| (name.to_string(), p.model.clone(), p.version.clone()))
+            .collect();
+        if stages.is_empty() {
+            return false;
+        }
+        let registered = match self.registry.versions(job) {
+            Ok(registered) => registered,
+            Err(e) => {
+                tracing::warn!("{job}: cannot read the registry for its predict stages: {e}");
+                return false;
+            }
+        };
+        for (stage, model, version) in stages {
+            let Some(target) = target(&version, &model, &registered) else {
+                continue;
+            };
+            let following = &entry.serving.following;
+            let failed = following.failed.get(&stage);
+            let now = entry.serving.current().of(&stage);
+            if *now == Serving::Pinned(target)
+                || failed.is_some_and(|(v, at)| *v == target && at.elapsed() < RETRY)
+            {
+                continue;
+            }
+            let named = match &version {
+                PredictVersion::Alias(alias) => format!("alias {alias:?} of {model} names"),
+                PredictVersion::Version(_) => format!("{model} registered"),
+            };
+            tracing::info!("{job}: stage {stage}: {named} {target}: serving it");
+            let (tx, rx) = oneshot::channel();
+            self.begin_swap(
+                job,
+                &stage,
+                SwapChange::Deploy {
+                    version: target,
+                    canary: None,
+                },
+                tx,
+            );
+            if let Some(entry) = self.jobs.get_mut(&job) {
+                entry.serving.following.pending = Some((stage, target, rx));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Reads the answer of the predict stage's swap under way: whether it is still unanswered.
+    fn predict_answered(&mut self, job: JobId) -> bool {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return false;
+        };
+        let following = &mut entry.serving.following;
+        let Some((stage, version, mut answer)) = following.pending.take() else {
+            return false;
+        };
+        let why = match answer.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => {
+                following.pending = Some((stage, version, answer));
+                return true;
+            }
+            Ok(Ok(_)) => {
+                following.failed.remove(&stage);
+                return false;
+            }
+            Ok(Err(why)) => why,
+            Err(oneshot::error::TryRecvError::Closed) => "the swap was dropped".to_string(),
+        };
+        following
+            .failed
+            .insert(stage.clone(), (version, Instant::now()));
+        let what = format!("cannot serve {version} (tried again in {} s): {why}", RETRY.as_secs());
+        self.note_event(job, &stage, &what);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quiver_protocol::models::ModelLineage;
+    use quiver_protocol::Generation;
+
+    fn version(stage: &str, v: u64, aliases: &[&str]) -> ModelVersionInfo {
+        ModelVersionInfo {
+            stage: stage.into(),
+            version: CheckpointId(v),
+            created_ms: 0,
+            lineage: ModelLineage {
+                job: JobId(1),
+                checkpoint: CheckpointId(v),
+                generation: Generation(0),
+            },
+            metrics: BTreeMap::new(),
+            state_operator: format!("{stage}/params"),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            imported: None,
+        }
+    }
+
+    #[test]
+    fn a_predict_stage_targets_what_its_alias_or_version_names_of_its_own_learner() {
+        let registered = [
+            version("clf", 3, &[]),
+            version("clf", 5, &["champion"]),
+            version("reg", 4, &["champion", "challenger"]),
+            version("reg", 6, &[]),
+        ];
+        let alias = |a: &str| PredictVersion::Alias(a.into());
+        assert_eq!(
+            target(&alias("champion"), "clf", &registered),
+            Some(CheckpointId(5))
+        );
+        assert_eq!(
+            target(&alias("challenger"), "reg", &registered),
+            Some(CheckpointId(4))
+        );
+        // Another learner's alias, or an alias not set yet: nothing to serve.
+        assert_eq!(target(&alias("challenger"), "clf", &registered), None);
+        assert_eq!(
+            target(&PredictVersion::Version(3), "clf", &registered),
+            Some(CheckpointId(3))
+        );
+        // Version 4 is reg's, not clf's; version 9 is not registered (yet).
+        assert_eq!(target(&PredictVersion::Version(4), "clf", &registered), None);
+        assert_eq!(target(&PredictVersion::Version(9), "reg", &registered), None);
+    }
+}

@@ -1,0 +1,149 @@
+//! `kind = "predict"`: scores each row with a registered version of a learner's model, without
+//! training, and adds `prediction` (+ `probability` for a classifier) and `model_version`.
+//!
+//! What it serves is its entry of the job's serving table, under its own name ([`Served`]):
+//! the coordinator pins it to the version its `alias` or `version` names, and moves it when
+//! the alias moves; the partition switches at the barrier carrying the new table, so every
+//! record before that barrier is scored by the old version and every record after by the
+//! new one, and a recovery serves what the restored checkpoint served. Until a version
+//! serves (the alias is not set yet, the version not registered yet) rows pass with null
+//! outputs: nothing waits, so checkpoints, which register versions, go on.
+
+use super::columns::{refused, row_error, version_i64};
+use super::features::FeatureReader;
+use super::learner::{Build, MakeModel};
+use super::served::{Scorer, Served};
+use super::stage::AddColumns;
+use crate::operator::OperatorError;
+use crate::parameters::JobServing;
+use quiver_ml::{OnlineLearner, Persist, Prediction, SharedParameters};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
+use quiver_protocol::models::ServedVersion;
+use quiver_protocol::spec::{PredictStage, StageSpec};
+use quiver_protocol::{Barrier, Schema};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One partition of a predict stage serving models made by `make`.
+struct Predict<L> {
+    stage: String,
+    features: FeatureReader,
+    classifier: bool,
+    served: Served<L>,
+    make: MakeModel<L>,
+    /// The rows' feature dimension, once a row came.
+    dim: Option<usize>,
+}
+
+/// Builds partition `partition` of the predict stage `stage` (settings `spec`) reading
+/// `input`, once the learner's settings chose the model's algorithm.
+pub(super) struct Serve<'a> {
+    pub(super) stage: &'a StageSpec,
+    pub(super) spec: &'a PredictStage,
+    pub(super) input: &'a Schema,
+    pub(super) partition: u32,
+    pub(super) serving: Arc<JobServing>,
+}
+
+impl Build for Serve<'_> {
+    fn build<L>(self, make: MakeModel<L>) -> Result<Box<dyn AddColumns>, OperatorError>
+    where
+        L: OnlineLearner + Persist + SharedParameters + Send + 'static,
+    {
+        let name = &self.stage.name;
+        let features = self.spec.features.as_ref().ok_or_else(|| {
+            OperatorError::Config(format!("stage \"{name}\": its features were not resolved"))
+        })?;
+        let mut served = Served::new(name, self.partition, self.serving);
+        served.set_warmup(self.spec.warmup);
+        Ok(Box::new(Predict {
+            stage: name.clone(),
+            features: FeatureReader::new(name, features, self.input)?,
+            classifier: self.spec.classifier,
+            served,
+            make,
+            dim: None,
+        }))
+    }
+}
+
+impl<L> AddColumns for Predict<L>
+where
+    L: OnlineLearner + Persist + SharedParameters + Send + 'static,
+{
+    fn add_columns(
+        &mut self,
+        batch: &Batch,
+        columns: &mut Vec<Column>,
+    ) -> Result<(), OperatorError> {
+        let n = batch.len();
+        let started = Instant::now();
+        let mut features = self.features.bind(batch)?;
+        let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
+        let mut probabilities = self
+            .classifier
+            .then(|| ColumnBuilder::new(ColumnType::F64, n));
+        let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        // A predict stage is pinned to one version (or none yet): no split, no bucket.
+        let version = match self.served.scorer(None) {
+            Scorer::Version(v) => Some(v),
+            Scorer::Working => None,
+        };
+        for (row, &event_time) in batch.event_time().iter().enumerate() {
+            let prediction = match (version, features.read(row)?) {
+                (Some(v), Some(x)) => {
+                    self.dim = Some(x.dim());
+                    let model = self.served.model(v, x.dim(), &self.make)?;
+                    let prediction = model
+                        .predict_one(x)
+                        .map_err(|e| row_error(&self.stage, event_time, e))?;
+                    Some(prediction)
+                }
+                _ => None,
+            };
+            if let Some(v) = version {
+                self.served
+                    .note((v, false), prediction.as_ref(), None, self.classifier);
+            }
+            let refused = |e| refused(&self.stage, e);
+            let probability = match prediction {
+                Some(Prediction { value, probability }) => {
+                    predictions.push_f64(value).map_err(refused)?;
+                    probability
+                }
+                None => {
+                    predictions.push_null();
+                    None
+                }
+            };
+            if let Some(probabilities) = &mut probabilities {
+                match probability {
+                    Some(p) => probabilities.push_f64(p).map_err(refused)?,
+                    None => probabilities.push_null(),
+                }
+            }
+            match version {
+                Some(v) => versions.push_i64(version_i64(v)).map_err(refused)?,
+                None => versions.push_null(),
+            }
+        }
+        columns.push(predictions.finish());
+        columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
+        columns.push(versions.finish());
+        self.served
+            .end_batch(started.elapsed().as_micros() as u64, 0);
+        Ok(())
+    }
+
+    fn on_barrier(&mut self, barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
+        self.served.switch(barrier.serving)?;
+        if let Some(dim) = self.dim {
+            self.served.warm(dim, &self.make)?;
+        }
+        Ok(None)
+    }
+
+    fn served(&self) -> Vec<ServedVersion> {
+        self.served.report(0)
+    }
+}
