@@ -1,16 +1,19 @@
 //! `predict` stages follow what their spec names (design §6, "Parameter servers, versions and
-//! swaps"): on every tick without a swap under way, the coordinator resolves each predict
+//! swaps"). A learner's deploy, promote or rollback that moves `champion` or `challenger`
+//! moves the predict stages following that alias in the same serving table, so they switch at
+//! the learner's barrier ([`moved_with`]). Otherwise (`quiver model alias`, a version
+//! registered), on every tick without a swap under way the coordinator resolves each predict
 //! stage's `alias` (or `version`) against the registry and, when it names another version than
-//! the one the stage's entry of the serving table pins, swaps the stage to it like a learner
-//! (`begin_swap`: the nodes load the version, the next barrier carries the table). So a
-//! predict stage moves at the first barrier after its alias moved — by `quiver model alias`,
-//! or by a learner's deploy, promote or rollback, which move `champion` — and until its alias
-//! or version names a registered version it serves nothing (null outputs). An alias removed
-//! leaves the stage on what it serves.
+//! the stage's entry of the serving table pins, swaps the stage to it like a learner
+//! (`begin_swap`: the nodes load the version, the next barrier carries the table). A user's
+//! swap asked while such a swap is under way waits for it rather than failing. Until its
+//! alias or version names a registered version a predict stage serves nothing (null outputs);
+//! an alias removed leaves it on what it serves.
 
+use super::serving::{implied_aliases, SwapWaiter};
 use super::Cluster;
 use quiver_protocol::models::{ModelVersionInfo, Serving, SwapChange, SwapReport};
-use quiver_protocol::spec::PredictVersion;
+use quiver_protocol::spec::{JobSpec, PredictVersion};
 use quiver_protocol::{CheckpointId, JobId};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,6 +30,28 @@ pub(super) struct Following {
     pending: Option<(String, CheckpointId, oneshot::Receiver<Result<SwapReport, String>>)>,
     /// Per stage, a version its swap failed to and when.
     failed: BTreeMap<String, (CheckpointId, Instant)>,
+    /// A user's swap asked while one of these was under way: started when it is done.
+    queued: Option<(String, SwapChange, SwapWaiter)>,
+}
+
+/// The predict stages of `spec` following an alias of learner `learner` that serving
+/// `serving` names (see [`implied_aliases`]), with the version it names.
+pub(super) fn moved_with(
+    spec: &JobSpec,
+    learner: &str,
+    serving: &Serving,
+) -> Vec<(String, CheckpointId)> {
+    let aliases = implied_aliases(serving);
+    spec.predict_stages()
+        .filter(|(_, p)| p.model == learner)
+        .filter_map(|(name, p)| {
+            let PredictVersion::Alias(alias) = &p.version else {
+                return None;
+            };
+            let (_, version) = aliases.iter().find(|(a, _)| a == alias)?;
+            Some((name.to_string(), (*version)?))
+        })
+        .collect()
 }
 
 /// The version `version` names among the registered versions of learner `model`.
@@ -52,9 +77,13 @@ impl Cluster {
         if self.predict_answered(job) {
             return true;
         }
-        let Some(entry) = self.jobs.get(&job) else {
+        let Some(entry) = self.jobs.get_mut(&job) else {
             return false;
         };
+        if let Some((stage, change, waiter)) = entry.serving.following.queued.take() {
+            self.request_swap(job, &stage, change, waiter);
+            return true;
+        }
         let stages: Vec<(String, String, PredictVersion)> = entry
             .plan
             .spec
@@ -104,6 +133,25 @@ impl Cluster {
             return true;
         }
         false
+    }
+
+    /// Queues a user's swap behind a predict stage's swap under way; gives it back when none
+    /// is (or another user's swap is queued already).
+    pub(super) fn queue_swap(
+        &mut self,
+        job: JobId,
+        stage: &str,
+        change: SwapChange,
+        waiter: SwapWaiter,
+    ) -> Option<(SwapChange, SwapWaiter)> {
+        let Some(following) = self.jobs.get_mut(&job).map(|e| &mut e.serving.following) else {
+            return Some((change, waiter));
+        };
+        if following.pending.is_none() || following.queued.is_some() {
+            return Some((change, waiter));
+        }
+        following.queued = Some((stage.to_string(), change, waiter));
+        None
     }
 
     /// Reads the answer of the predict stage's swap under way: whether it is still unanswered.

@@ -292,6 +292,20 @@ fn guard_decision(
     ))
 }
 
+/// The aliases a learner's serving names: `champion`, the version every key gets (a
+/// canary's other side); `challenger`, a canary's version (`None`: the alias stays).
+pub(super) fn implied_aliases(serving: &Serving) -> [(&'static str, Option<CheckpointId>); 2] {
+    let (champion, challenger) = match serving {
+        Serving::Latest => (None, None),
+        Serving::Pinned(v) => (Some(*v), None),
+        Serving::Split { a, b, kind, .. } => match kind {
+            SplitKind::Canary => (*a, Some(*b)),
+            SplitKind::Ab => (None, None),
+        },
+    };
+    [("champion", champion), ("challenger", challenger)]
+}
+
 /// What `change` makes stage `stage` serve, from what it serves now (`history`: what it
 /// served before).
 fn next_serving(
@@ -372,11 +386,16 @@ impl Cluster {
         });
         if let Some(model) = predict {
             let _ = waiter.send(Err(format!(
-                "stage {stage:?} is a predict stage: it serves the version its spec's alias or                  version names of learner {model:?}; move the alias (`quiver model alias {job}                  {model} NAME VERSION`) or swap {model:?} itself"
+                "stage {stage:?} is a predict stage: it serves the version its spec's alias or \
+                 version names of learner {model:?}; move the alias (`quiver model alias {job} \
+                 {model} NAME VERSION`) or swap {model:?} itself"
             )));
             return;
         }
-        self.begin_swap(job, stage, change, waiter);
+        // Behind a predict stage's swap under way, the request waits for it.
+        if let Some((change, waiter)) = self.queue_swap(job, stage, change, waiter) {
+            self.begin_swap(job, stage, change, waiter);
+        }
     }
 
     /// Starts a swap: checks it, then has every node of the job load its versions. The
@@ -502,6 +521,10 @@ impl Cluster {
         let mut table = entry.serving.current.clone();
         let newest = entry.serving.tables.keys().max().copied().unwrap_or(0);
         table.epoch = newest.max(table.epoch) + 1;
+        // The predict stages following an alias this swap moves switch at its barrier.
+        for (predict, version) in super::predict::moved_with(&entry.plan.spec, stage, &serving) {
+            table.stages.insert(predict, Serving::Pinned(version));
+        }
         match serving {
             Serving::Latest => table.stages.remove(stage),
             serving => table.stages.insert(stage.to_string(), serving),
@@ -751,22 +774,10 @@ impl Cluster {
         // A predict stage serves what its learner's aliases name: it sets none.
         let learners = entry.serving.current.stages.iter();
         for (stage, serving) in learners.filter(|(s, _)| spec.model_of(s) == s.as_str()) {
-            let (champion, challenger) = match serving {
-                Serving::Latest => (None, None),
-                Serving::Pinned(v) => (Some(*v), None),
-                Serving::Split { a, b, kind, .. } => match kind {
-                    SplitKind::Canary => (*a, Some(*b)),
-                    SplitKind::Ab => (None, None),
-                },
-            };
-            if let Some(v) = champion {
-                if let Err(e) = self.registry.set_alias(job, stage, "champion", v) {
-                    tracing::warn!("{job}: cannot alias {v} of {stage} champion: {e}");
-                }
-            }
-            if let Some(v) = challenger {
-                if let Err(e) = self.registry.set_alias(job, stage, "challenger", v) {
-                    tracing::warn!("{job}: cannot alias {v} of {stage} challenger: {e}");
+            for (alias, v) in implied_aliases(serving) {
+                let Some(v) = v else { continue };
+                if let Err(e) = self.registry.set_alias(job, stage, alias, v) {
+                    tracing::warn!("{job}: cannot alias {v} of {stage} {alias}: {e}");
                 }
             }
         }
