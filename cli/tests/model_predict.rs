@@ -159,6 +159,12 @@ fn a_predict_stage_follows_its_alias_at_barriers_scoring_every_record_once_as_th
     // Two versions, the second kept restorable by an alias until it is deployed.
     let versions = cluster.wait_for_versions("job-1", 2);
     let (v1, v2) = (versions[versions.len() - 2], versions[versions.len() - 1]);
+    // No champion yet: the predict stage serves nothing (and scores nothing).
+    let status = cluster.ok(&["model", "status", "job-1"]);
+    assert!(
+        status.contains("job-1 scored (predict with clf alias \"champion\"): serves nothing yet"),
+        "{status}"
+    );
     cluster.ok(&["model", "alias", "job-1", "clf", "keep", &v2.to_string()]);
     cluster.ok(&["model", "alias", "job-1", "clf", "champion", &v1.to_string()]);
     // Every partition of the predict stage reports scoring with v1 before the deploy.
@@ -191,6 +197,14 @@ fn a_predict_stage_follows_its_alias_at_barriers_scoring_every_record_once_as_th
         .and_then(|s| s.iter().find(|s| s["stage"] == "scored"))
         .map(|s| s["aliases"]["champion"].clone());
     assert_eq!(aliases, Some(Value::from(v2)), "{status:#}");
+    assert!(
+        status["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["stage"] == "scored" && s["follows"] == "clf alias \"champion\""),
+        "{status:#}"
+    );
     // The predict stage serves what its spec names: it is not swapped by hand.
     let out = cluster.cli(&["model", "deploy", "job-1", "scored", &v1.to_string()]);
     let why = String::from_utf8_lossy(&out.stderr);

@@ -13,7 +13,7 @@ use quiver_protocol::models::{
     SwapReport, VersionStatus,
 };
 use quiver_protocol::plan::{OperatorKind, ParameterPlan};
-use quiver_protocol::spec::{Guard, ServingPolicy, StageKind, UpdatePolicy};
+use quiver_protocol::spec::{Guard, PredictVersion, ServingPolicy, StageKind, UpdatePolicy};
 use quiver_protocol::{CheckpointId, Generation, JobId, NodeId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
@@ -833,9 +833,16 @@ impl Cluster {
                     .map(|v| v.scored)
                     .sum();
                 let ratio = |a: f64, b: u64| (b > 0).then(|| a / b as f64);
+                let follows = spec.predict_stages().find(|(n, _)| *n == stage).map(|(_, p)| {
+                    match &p.version {
+                        PredictVersion::Alias(alias) => format!("{model} alias {alias:?}"),
+                        PredictVersion::Version(v) => format!("{model} version {v}"),
+                    }
+                });
                 StageStatus {
                     stage: stage.to_string(),
                     serving: entry.serving.current.of(stage).clone(),
+                    follows,
                     aliases: registered
                         .iter()
                         .filter(|v| v.stage == model)
