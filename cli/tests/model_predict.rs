@@ -49,7 +49,11 @@ fn rows(first: i64, mut state: u64) -> Vec<Row> {
 
 fn write_csv(folder: &Path, name: &str, rows: &[Row], labelled: bool) {
     std::fs::create_dir_all(folder).unwrap();
-    let mut csv = String::from(if labelled { "id,x1,x2,y\n" } else { "id,x1,x2\n" });
+    let mut csv = String::from(if labelled {
+        "id,x1,x2,y\n"
+    } else {
+        "id,x1,x2\n"
+    });
     for r in rows {
         let _ = write!(csv, "{},{:?},{:?}", r.id, r.x[0], r.x[1]);
         let _ = match labelled {
@@ -139,11 +143,13 @@ fn serves(status: &Value, stage: &str, version: u64) -> bool {
 }
 
 #[test]
-fn a_predict_stage_follows_its_alias_at_barriers_scoring_every_record_once_as_the_library_does(
-) {
+fn a_predict_stage_follows_its_alias_at_barriers_scoring_every_record_once_as_the_library_does() {
     let mut cluster = Cluster::on_loopback(2);
     let dir = cluster.dir.path().to_path_buf();
-    let train = [rows(0, 0x9E37_79B9_7F4A_7C15), rows(1 << 20, 0x2545_F491_4F6C_DD1D)];
+    let train = [
+        rows(0, 0x9E37_79B9_7F4A_7C15),
+        rows(1 << 20, 0x2545_F491_4F6C_DD1D),
+    ];
     let requests = [
         rows(10 << 20, 0xD1B5_4A32_D192_ED03),
         rows(11 << 20, 0x94D0_49BB_1331_11EB),
@@ -166,7 +172,14 @@ fn a_predict_stage_follows_its_alias_at_barriers_scoring_every_record_once_as_th
         "{status}"
     );
     cluster.ok(&["model", "alias", "job-1", "clf", "keep", &v2.to_string()]);
-    cluster.ok(&["model", "alias", "job-1", "clf", "champion", &v1.to_string()]);
+    cluster.ok(&[
+        "model",
+        "alias",
+        "job-1",
+        "clf",
+        "champion",
+        &v1.to_string(),
+    ]);
     // Every partition of the predict stage reports scoring with v1 before the deploy.
     cluster.wait_for_model_status("job-1", "scored's partitions on v1", |s| {
         let stages = s["stages"].as_array().into_iter().flatten();

@@ -7,6 +7,8 @@
 //!   predict each row with the current model, then learn from it (progressive validation), and
 //!   add `prediction` (`cluster` for k-means), `probability` (logistic regression) and
 //!   `model_version`: the version of the model that made the prediction.
+//! - `predict` scores rows with a registered version of a learner's model, learning nothing
+//!   (`predict`: the version its serving table entry pins; null outputs before one does).
 //! - A row with a null feature gets null outputs and teaches nothing. A row with a null label
 //!   (rating) is predicted but not learnt from.
 //! - A NaN or infinite number is read as a null wherever it is: a non-finite feature (a
@@ -64,11 +66,11 @@ use crate::operator::{KeyGroupState, Operator, OperatorError, SavedState};
 use crate::operators::StageContext;
 use crate::parameters::{JobServing, WorkerLink};
 use crate::state::ttl::{Clock, WallClock};
+use learner::Build;
 use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
 use quiver_protocol::spec::{JobSpec, StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
-use learner::Build;
 use stage::MlOperator;
 use std::sync::Arc;
 
@@ -124,7 +126,9 @@ pub(crate) fn build_predict(
         Some(StageKind::LogisticRegression(l)) => {
             logistic_regression::with_model(&spec.model, l, serve)
         }
-        Some(StageKind::LinearRegression(l)) => serve.build(linear_regression::maker(&spec.model, l)?),
+        Some(StageKind::LinearRegression(l)) => {
+            serve.build(linear_regression::maker(&spec.model, l)?)
+        }
         _ => Err(OperatorError::Config(format!(
             "stage \"{}\": its model \"{}\" is not a learner with parameter servers",
             stage.name, spec.model

@@ -138,7 +138,10 @@ fn a_predict_stage_follows_champion_with_the_learners_features_by_default() {
         (scored.parallelism, &edge.partitioning),
         (3, &Partitioning::Rebalance)
     );
-    assert!(plan.operators.iter().all(|o| !o.name.starts_with("scored/")));
+    assert!(plan
+        .operators
+        .iter()
+        .all(|o| !o.name.starts_with("scored/")));
 }
 
 #[test]
@@ -187,7 +190,10 @@ fn a_model_that_is_no_stage_is_refused_naming_the_learners() {
         ],
     );
     let e = error_after(&format!("{MODEL}\n"), "");
-    says(&e, &["stage \"scored\"", "missing required field \"model\""]);
+    says(
+        &e,
+        &["stage \"scored\"", "missing required field \"model\""],
+    );
 }
 
 #[test]
@@ -238,9 +244,17 @@ fn features_must_be_in_the_input_with_the_models_dimension() {
     let e = error_after(MODEL, "model = \"clf\"\nfeatures = [\"x1\", \"y\"]");
     says(
         &e,
-        &["stage \"scored\"", "\"features\"", "\"y\"", "input \"requests\""],
+        &[
+            "stage \"scored\"",
+            "\"features\"",
+            "\"y\"",
+            "input \"requests\"",
+        ],
     );
-    let e = error_after(MODEL, "model = \"clf\"\nfeatures = [\"x1\", \"x2\", \"id\"]");
+    let e = error_after(
+        MODEL,
+        "model = \"clf\"\nfeatures = [\"x1\", \"x2\", \"id\"]",
+    );
     says(
         &e,
         &[

@@ -106,7 +106,14 @@ impl Cluster {
 
     /// The parameter vector `quiver model export JOB STAGE VERSION --json` prints.
     pub(crate) fn export_parameters(&self, job: &str, stage: &str, version: u64) -> Vec<f64> {
-        let text = self.ok(&["model", "export", job, stage, &version.to_string(), "--json"]);
+        let text = self.ok(&[
+            "model",
+            "export",
+            job,
+            stage,
+            &version.to_string(),
+            "--json",
+        ]);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         json["parameters"]
             .as_array()

@@ -26,8 +26,8 @@ const RETRY: Duration = Duration::from_secs(5);
 /// The swaps of a job's predict stages: the one under way, and the versions that failed.
 #[derive(Default)]
 pub(super) struct Following {
-    /// The stage, the version and the swap's answer.
-    pending: Option<(String, CheckpointId, oneshot::Receiver<Result<SwapReport, String>>)>,
+    /// The swap under way.
+    pending: Option<Pending>,
     /// Per stage, a version its swap failed to and when.
     failed: BTreeMap<String, (CheckpointId, Instant)>,
     /// A user's swap asked while one of these was under way: started when it is done.
@@ -52,6 +52,13 @@ pub(super) fn moved_with(
             Some((name.to_string(), (*version)?))
         })
         .collect()
+}
+
+/// A predict stage's swap under way.
+struct Pending {
+    stage: String,
+    version: CheckpointId,
+    answer: oneshot::Receiver<Result<SwapReport, String>>,
 }
 
 /// The version `version` names among the registered versions of learner `model`.
@@ -128,7 +135,11 @@ impl Cluster {
                 tx,
             );
             if let Some(entry) = self.jobs.get_mut(&job) {
-                entry.serving.following.pending = Some((stage, target, rx));
+                entry.serving.following.pending = Some(Pending {
+                    stage,
+                    version: target,
+                    answer: rx,
+                });
             }
             return true;
         }
@@ -160,25 +171,29 @@ impl Cluster {
             return false;
         };
         let following = &mut entry.serving.following;
-        let Some((stage, version, mut answer)) = following.pending.take() else {
+        let Some(mut pending) = following.pending.take() else {
             return false;
         };
-        let why = match answer.try_recv() {
+        let why = match pending.answer.try_recv() {
             Err(oneshot::error::TryRecvError::Empty) => {
-                following.pending = Some((stage, version, answer));
+                following.pending = Some(pending);
                 return true;
             }
             Ok(Ok(_)) => {
-                following.failed.remove(&stage);
+                following.failed.remove(&pending.stage);
                 return false;
             }
             Ok(Err(why)) => why,
             Err(oneshot::error::TryRecvError::Closed) => "the swap was dropped".to_string(),
         };
+        let Pending { stage, version, .. } = pending;
         following
             .failed
             .insert(stage.clone(), (version, Instant::now()));
-        let what = format!("cannot serve {version} (tried again in {} s): {why}", RETRY.as_secs());
+        let what = format!(
+            "cannot serve {version} (tried again in {} s): {why}",
+            RETRY.as_secs()
+        );
         self.note_event(job, &stage, &what);
         false
     }
@@ -231,7 +246,13 @@ mod tests {
             Some(CheckpointId(3))
         );
         // Version 4 is reg's, not clf's; version 9 is not registered (yet).
-        assert_eq!(target(&PredictVersion::Version(4), "clf", &registered), None);
-        assert_eq!(target(&PredictVersion::Version(9), "reg", &registered), None);
+        assert_eq!(
+            target(&PredictVersion::Version(4), "clf", &registered),
+            None
+        );
+        assert_eq!(
+            target(&PredictVersion::Version(9), "reg", &registered),
+            None
+        );
     }
 }

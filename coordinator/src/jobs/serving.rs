@@ -833,12 +833,13 @@ impl Cluster {
                     .map(|v| v.scored)
                     .sum();
                 let ratio = |a: f64, b: u64| (b > 0).then(|| a / b as f64);
-                let follows = spec.predict_stages().find(|(n, _)| *n == stage).map(|(_, p)| {
-                    match &p.version {
-                        PredictVersion::Alias(alias) => format!("{model} alias {alias:?}"),
-                        PredictVersion::Version(v) => format!("{model} version {v}"),
-                    }
-                });
+                let follows =
+                    spec.predict_stages()
+                        .find(|(n, _)| *n == stage)
+                        .map(|(_, p)| match &p.version {
+                            PredictVersion::Alias(alias) => format!("{model} alias {alias:?}"),
+                            PredictVersion::Version(v) => format!("{model} version {v}"),
+                        });
                 StageStatus {
                     stage: stage.to_string(),
                     serving: entry.serving.current.of(stage).clone(),

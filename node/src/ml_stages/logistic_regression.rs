@@ -62,8 +62,9 @@ pub(super) fn with_model<B: Build>(
     let Some(optimizer) = gradient_optimizer(spec.optimizer) else {
         let params = params(spec);
         params.validate().map_err(|e| data_error(stage, e))?;
-        return then
-            .build(Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None)));
+        return then.build(Box::new(move |dim| {
+            OnlineLogisticRegression::new(params.clone(), dim, None)
+        }));
     };
     let params = StreamingLogisticRegressionParams {
         optimizer,
@@ -73,7 +74,9 @@ pub(super) fn with_model<B: Build>(
         clip_gradient: spec.clip_gradient,
     };
     params.validate().map_err(|e| data_error(stage, e))?;
-    then.build(Box::new(move |dim| StreamingLogisticRegression::new(params.clone(), dim)))
+    then.build(Box::new(move |dim| {
+        StreamingLogisticRegression::new(params.clone(), dim)
+    }))
 }
 
 /// The learner's own partition, of either algorithm.

@@ -147,3 +147,7 @@ where
         self.served.report(0)
     }
 }
+
+#[cfg(test)]
+#[path = "predict_tests.rs"]
+mod tests;

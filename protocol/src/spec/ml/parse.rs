@@ -5,8 +5,8 @@ use super::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
     MfModel, OneHotStage, PredictStage, PredictVersion, ServingPolicy, StandardScalerStage,
-    UpdatePolicy, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS,
-    DEFAULT_WARMUP,
+    UpdatePolicy, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
+    DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -283,7 +283,11 @@ fn predict(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "warmup",
         ],
     )?;
-    let model = column(fields, "model", "the learner stage whose versions score the rows")?;
+    let model = column(
+        fields,
+        "model",
+        "the learner stage whose versions score the rows",
+    )?;
     let alias = fields.string("alias", "\"NAME\" of an alias, e.g. \"champion\"")?;
     let version = fields.integer("version", 1, i64::MAX as u64)?;
     let version = match (alias, version) {
