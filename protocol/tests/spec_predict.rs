@@ -3,6 +3,8 @@
 //! error path across stages (the message names the stage, the field, the value and what is
 //! allowed).
 
+mod common;
+
 use quiver_protocol::plan::{JobPlan, Partitioning};
 use quiver_protocol::spec::{FeatureInput, JobSpec, PredictVersion, StageKind, DEFAULT_WARMUP};
 use quiver_protocol::ValueType;
@@ -71,11 +73,7 @@ fn parse(text: &str) -> JobSpec {
 
 /// The error message for `VALID` with `from` replaced by `to` (which must change it).
 fn error_after(from: &str, to: &str) -> String {
-    assert!(VALID.contains(from), "{from:?} is not in the valid spec");
-    match JobSpec::parse(&VALID.replacen(from, to, 1), Path::new("/jobs")) {
-        Ok(_) => panic!("{from:?} -> {to:?} was accepted"),
-        Err(e) => e.to_string(),
-    }
+    common::error_in(VALID, from, to)
 }
 
 /// Asserts that `message` contains every one of `parts`.

@@ -9,15 +9,15 @@
 //! serves (the alias is not set yet, the version not registered yet) rows pass with null
 //! outputs: nothing waits, so checkpoints, which register versions, go on.
 
-use super::columns::{refused, row_error, version_i64};
+use super::columns::{row_error, ScoreColumns};
 use super::features::FeatureReader;
 use super::learner::{Build, MakeModel};
 use super::served::{Scorer, Served};
 use super::stage::AddColumns;
 use crate::operator::OperatorError;
 use crate::parameters::JobServing;
-use quiver_ml::{OnlineLearner, Persist, Prediction, SharedParameters};
-use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
+use quiver_ml::{OnlineLearner, Persist, SharedParameters};
+use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{PredictStage, StageSpec};
 use quiver_protocol::{Barrier, Schema};
@@ -79,11 +79,7 @@ where
         let n = batch.len();
         let started = Instant::now();
         let mut features = self.features.bind(batch)?;
-        let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
-        let mut probabilities = self
-            .classifier
-            .then(|| ColumnBuilder::new(ColumnType::F64, n));
-        let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        let mut scores = ScoreColumns::new(&self.stage, n, self.classifier);
         // A predict stage is pinned to one version (or none yet): no split, no bucket.
         let version = match self.served.scorer(None) {
             Scorer::Version(v) => Some(v),
@@ -105,31 +101,9 @@ where
                 self.served
                     .note((v, false), prediction.as_ref(), None, self.classifier);
             }
-            let refused = |e| refused(&self.stage, e);
-            let probability = match prediction {
-                Some(Prediction { value, probability }) => {
-                    predictions.push_f64(value).map_err(refused)?;
-                    probability
-                }
-                None => {
-                    predictions.push_null();
-                    None
-                }
-            };
-            if let Some(probabilities) = &mut probabilities {
-                match probability {
-                    Some(p) => probabilities.push_f64(p).map_err(refused)?,
-                    None => probabilities.push_null(),
-                }
-            }
-            match version {
-                Some(v) => versions.push_i64(version_i64(v)).map_err(refused)?,
-                None => versions.push_null(),
-            }
+            scores.push(prediction.as_ref(), version)?;
         }
-        columns.push(predictions.finish());
-        columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
-        columns.push(versions.finish());
+        scores.finish(columns);
         self.served
             .end_batch(started.elapsed().as_micros() as u64, 0);
         Ok(())
