@@ -167,18 +167,34 @@ fn submit(cluster: &Cluster, requests: usize) -> [Vec<Row>; 2] {
     requests
 }
 
-/// Once `clf` has two versions V1 and V2: keeps V2 restorable with an alias, points
+/// Once `clf` has two versions V1 and V2: keeps both restorable with aliases (retention may
+/// prune a version between its listing and its alias: then with the next two), points
 /// `champion` at V1 and waits until every partition of the predict stage scores with it.
 fn champion_v1(cluster: &Cluster) -> (u64, u64) {
-    let versions = cluster.wait_for_versions("job-1", 2);
-    let (v1, v2) = (versions[versions.len() - 2], versions[versions.len() - 1]);
+    let mut attempts = 0;
+    let (v1, v2) = loop {
+        attempts += 1;
+        assert!(
+            attempts <= 20,
+            "versions kept being pruned before their alias"
+        );
+        let versions = cluster.wait_for_versions("job-1", 2);
+        let (v1, v2) = (versions[versions.len() - 2], versions[versions.len() - 1]);
+        let kept = [("keep-1", v1), ("keep-2", v2)].iter().all(|(alias, v)| {
+            let v = v.to_string();
+            let args = ["model", "alias", "job-1", "clf", alias, v.as_str()];
+            cluster.cli(&args).status.success()
+        });
+        if kept {
+            break (v1, v2);
+        }
+    };
     // No champion yet: the predict stage serves nothing (and scores nothing).
     let status = cluster.ok(&["model", "status", "job-1"]);
     assert!(
         status.contains("job-1 scored (predict with clf alias \"champion\"): serves nothing yet"),
         "{status}"
     );
-    cluster.ok(&["model", "alias", "job-1", "clf", "keep", &v2.to_string()]);
     let v1_text = v1.to_string();
     cluster.ok(&["model", "alias", "job-1", "clf", "champion", &v1_text]);
     cluster.wait_for_model_status("job-1", "scored's partitions on v1", |s| {
