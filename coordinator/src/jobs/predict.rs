@@ -223,6 +223,52 @@ mod tests {
     }
 
     #[test]
+    fn a_learners_swap_moves_the_predict_stages_following_the_aliases_it_moves() {
+        let stage = |name: &str, choice: &str| {
+            format!(
+                "[[stage]]\nname = \"{name}\"\nkind = \"predict\"\ninput = \"rows\"\n\
+                 model = \"clf\"\n{choice}\n"
+            )
+        };
+        let text = [
+            "[job]\nname = \"j\"\ncheckpoint_interval = \"1s\"\n\
+             [[source]]\nname = \"rows\"\nkind = \"generator\"\n\
+             [[stage]]\nname = \"clf\"\nkind = \"logistic_regression\"\ninput = \"rows\"\n\
+             features = [\"amount\"]\nlabel = \"user\"\n\
+             [[sink]]\nname = \"out\"\nkind = \"discard\"\ninput = \"clf\"\n"
+                .to_string(),
+            stage("by_default", ""),
+            stage("challenged", "alias = \"challenger\""),
+            stage("fixed", "version = 3"),
+        ]
+        .concat();
+        let spec = JobSpec::parse(&text, std::path::Path::new("/jobs")).unwrap();
+        let v = CheckpointId;
+        let moved = |serving: Serving| moved_with(&spec, "clf", &serving);
+        assert_eq!(
+            moved(Serving::Pinned(v(5))),
+            vec![("by_default".to_string(), v(5))]
+        );
+        let canary = |kind| Serving::Split {
+            a: Some(v(3)),
+            b: v(7),
+            b_percent: 10.0,
+            kind,
+        };
+        assert_eq!(
+            moved(canary(quiver_protocol::models::SplitKind::Canary)),
+            vec![
+                ("by_default".to_string(), v(3)),
+                ("challenged".to_string(), v(7))
+            ]
+        );
+        // Neither an A/B nor the latest version names an alias; another learner moves none.
+        assert!(moved(canary(quiver_protocol::models::SplitKind::Ab)).is_empty());
+        assert!(moved(Serving::Latest).is_empty());
+        assert!(moved_with(&spec, "other", &Serving::Pinned(v(5))).is_empty());
+    }
+
+    #[test]
     fn a_predict_stage_targets_what_its_alias_or_version_names_of_its_own_learner() {
         let registered = [
             version("clf", 3, &[]),
