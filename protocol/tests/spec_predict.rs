@@ -184,7 +184,7 @@ fn a_model_that_is_no_stage_is_refused_naming_the_learners() {
             "stage \"scored\"",
             "\"model\"",
             "\"clff\"",
-            "learner stage with parameter servers: clf, reg",
+            "logistic_regression or linear_regression stage: clf, reg",
         ],
     );
     let e = error_after(&format!("{MODEL}\n"), "");
@@ -197,7 +197,10 @@ fn a_model_that_is_no_stage_is_refused_naming_the_learners() {
 #[test]
 fn a_model_without_parameter_servers_is_refused() {
     for (other, why) in [
-        ("clusters", "keeps a model per partition"),
+        (
+            "clusters",
+            "is a kmeans, whose versions are not served by swaps yet",
+        ),
         ("scored", "keeps a model per partition"),
     ] {
         let e = error_after(MODEL, &format!("model = \"{other}\""));

@@ -61,17 +61,21 @@ pub(in crate::spec) fn resolve(
             return Err(invalid(
                 "model",
                 format!("{:?}", predict.model),
-                format!("the name of a learner stage with parameter servers: {known}"),
+                format!("the name of a logistic_regression or linear_regression stage: {known}"),
             ));
         };
         let Some(model) = model_of(learner) else {
+            let why = match learner.kind {
+                StageKind::KMeans(_) => "is a kmeans, whose versions are not served by swaps yet",
+                _ => "keeps a model per partition, which has no versions to serve",
+            };
             return Err(invalid(
                 "model",
                 format!("{:?}", predict.model),
                 format!(
                     "a logistic_regression or linear_regression stage, whose versions are \
-                     registered from its parameter servers; \"{}\" keeps a model per partition, \
-                     which has no versions to serve. Learners of this job: {known}",
+                     registered from its parameter servers; \"{}\" {why}. Learners of this \
+                     job: {known}",
                     learner.name
                 ),
             ));
