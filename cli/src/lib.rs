@@ -70,6 +70,10 @@ enum Command {
         /// How many nodes to start in-process.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
         nodes: u32,
+        /// Serve the dashboard, `/metrics` and the JSON API on HOST:PORT while the job runs
+        /// (default: no HTTP).
+        #[arg(long, value_name = "HOST:PORT")]
+        http: Option<HostPort>,
     },
     /// Run the coordinator.
     Coordinator {
@@ -632,6 +636,12 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             let coordinator = cli.coordinator.resolve().await?;
             jobs::cluster_status(&identity(Role::Admin)?, coordinator, json).await
         }
-        Command::Local { spec, nodes } => local::run(&spec, nodes, data).await,
+        Command::Local { spec, nodes, http } => {
+            let http = match http {
+                Some(address) => Some(address.resolve().await?),
+                None => None,
+            };
+            local::run(&spec, nodes, http, data).await
+        }
     }
 }

@@ -15,10 +15,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// Runs the job in `spec` on `nodes` in-process nodes. The cluster's data directory is left in
-/// `data`, for the caller to remove once the runtime, and with it the coordinator's sled
+/// Runs the job in `spec` on `nodes` in-process nodes, with the coordinator's HTTP endpoints
+/// (dashboard, `/metrics`, JSON API) on `http` if given. The cluster's data directory is left
+/// in `data`, for the caller to remove once the runtime, and with it the coordinator's sled
 /// store, has stopped (removed earlier, sled's flusher fails on the missing files).
-pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> Result<ExitCode> {
+pub(crate) async fn run(
+    spec: &Path,
+    nodes: u32,
+    http: Option<SocketAddr>,
+    data: &mut Option<TempDir>,
+) -> Result<ExitCode> {
     let parsed = JobSpec::from_file(spec)?;
     let slots = JobPlan::from_spec(&parsed).slots_needed().div_ceil(nodes);
     let bundle = pki::generate_bundle()?;
@@ -34,6 +40,13 @@ pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> 
     let Some(addr) = coordinator.local_addr() else {
         bail!("the in-process coordinator has no address");
     };
+    if let Some(http) = http {
+        let bound =
+            quiver_coordinator::http::serve(coordinator.clone(), http).with_context(|| {
+                format!("cannot serve HTTP on {http}: pass another --http HOST:PORT")
+            })?;
+        eprintln!("dashboard: http://{bound}/ (metrics: http://{bound}/metrics)");
+    }
     for _ in 0..nodes {
         quiver_node::service::start_node(quiver_node::service::NodeConfig {
             coordinator: addr.into(),

@@ -293,3 +293,47 @@ fn a_taken_http_port_is_an_error_only_when_the_user_chose_it() {
     let (mut b, _) = start_coordinator(&quiver(), &certs, dir.path());
     assert!(a.is_running() && b.is_running(), "{}\n{}", a.log(), b.log());
 }
+
+#[test]
+fn quiver_local_serves_the_dashboard_and_metrics_while_its_job_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = write_job(dir.path());
+    let http = free_tcp_addr();
+    let mut local = Process::start(
+        "local",
+        &quiver(),
+        &[
+            "local",
+            "--http",
+            &http.to_string(),
+            &spec.to_string_lossy(),
+        ],
+        dir.path(),
+    );
+    local.wait_for_log(
+        &format!("dashboard: http://{http}/"),
+        Duration::from_secs(30),
+    );
+    let started = Instant::now();
+    loop {
+        let (status, jobs) = http_get(http, "/api/jobs");
+        assert_eq!(status, 200, "{jobs}");
+        if jobs.contains("Running") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{jobs}\n{}",
+            local.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, page) = http_get(http, "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Quiver</title>"), "{page}");
+    let text = scrape(http);
+    assert!(
+        samples(&text, "quiver_task_records_in_total").len() >= 2,
+        "{text}"
+    );
+}

@@ -181,7 +181,10 @@ async fn a_channel_finished_before_its_end_fails_the_input() {
     match p.received.next().await {
         Delivered::Failed { input, error } => {
             assert_eq!(input, 1);
-            assert!(error.contains("closed the channel before its end"), "{error}");
+            assert!(
+                error.contains("closed the channel before its end"),
+                "{error}"
+            );
         }
         other => panic!("{other:?}"),
     }
