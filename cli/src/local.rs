@@ -20,6 +20,7 @@ use tempfile::TempDir;
 /// store, has stopped (removed earlier, sled's flusher fails on the missing files).
 pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> Result<ExitCode> {
     let parsed = JobSpec::from_file(spec)?;
+    // Shared slots for every pool the job uses (pools never share a slot).
     let slots = JobPlan::from_spec(&parsed).slots_needed().div_ceil(nodes);
     let bundle = pki::generate_bundle()?;
     let identity = |role: Role| TlsIdentity::from_bundle(&bundle, role);
@@ -39,7 +40,7 @@ pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> 
             coordinator: addr,
             listen: loopback,
             advertise: None,
-            slots,
+            slots: quiver_protocol::NodeSlots::shared(slots),
             identity: identity(Role::Node)?,
         })?;
     }

@@ -7,6 +7,7 @@
 //! everything it runs (the coordinator treats it as lost) and joins again as a new node.
 
 use crate::runtime::exchange::Exchange;
+use crate::runtime::pools::PoolThreads;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
@@ -37,8 +38,8 @@ pub struct NodeConfig {
     /// The address other nodes reach the exchange at, if not the bound one (a proxy or NAT
     /// in between).
     pub advertise: Option<SocketAddr>,
-    /// Partitions of each operator it may host.
-    pub slots: u32,
+    /// The slots it offers, shared and reserved per pool.
+    pub slots: quiver_protocol::NodeSlots,
     /// The node certificate and the cluster CA.
     pub identity: TlsIdentity,
 }
@@ -72,9 +73,10 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let advertised = config.advertise.unwrap_or(listen);
     let exchange = Exchange::new(endpoint);
     tokio::spawn(exchange.clone().serve());
+    let pools = Arc::new(PoolThreads::default());
     let task = tokio::spawn(async move {
         loop {
-            match session(&config, advertised, &exchange).await {
+            match session(&config, advertised, &exchange, &pools).await {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }
@@ -100,12 +102,13 @@ async fn session(
     config: &NodeConfig,
     listen: SocketAddr,
     exchange: &Arc<Exchange>,
+    pools: &Arc<PoolThreads>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let connection = transport::connect(exchange.endpoint(), config.coordinator).await?;
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = NodeHello {
         listen,
-        slots: config.slots,
+        slots: config.slots.clone(),
     };
     codec::write_frame(&mut send, &CoordinatorRequest::Join(hello)).await?;
     let node = match next_command(&mut recv, HEARTBEAT_TIMEOUT).await? {
@@ -124,7 +127,13 @@ async fn session(
     // moves them on at once into the bounded outbox.
     let (events_tx, mut events) = mpsc::unbounded_channel::<TaskEvent>();
     let link = CoordinatorLink::new(connection.clone());
-    let runtime = Arc::new(Runtime::new(node, exchange.clone(), link, events_tx));
+    let runtime = Arc::new(Runtime::new(
+        node,
+        exchange.clone(),
+        link,
+        events_tx,
+        pools.clone(),
+    ));
     let (out_tx, inbox) = Outbox::new(OUTBOX_CAPACITY);
     let Inbox {
         messages: mut out,

@@ -18,8 +18,9 @@ const FILE_TYPES: &str = "i64, f64, string, bool";
 pub const DEFAULT_GENERATOR_KEYS: u64 = 100_000;
 
 /// Fields every source accepts.
-const COMMON_FIELDS: [&str; 6] = [
+const COMMON_FIELDS: [&str; 7] = [
     "name",
+    "pool",
     "kind",
     "parallelism",
     "max_out_of_orderness",
@@ -125,6 +126,7 @@ pub(super) fn parse(
         max_drift,
         kind,
         schema,
+        pool: fields.pool()?,
     })
 }
 
