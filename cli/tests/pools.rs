@@ -10,9 +10,7 @@ use common::{
     assert_exactly_once, csv_source, events, per_user_stage, quiver, write_csv, QUIVER,
     RUNNING_STAGE,
 };
-use quiver_chaos_tests::{
-    certs_init, node_args, start_coordinator, wait_for_alive_nodes, Process,
-};
+use quiver_chaos_tests::{certs_init, node_args, start_coordinator, wait_for_alive_nodes, Process};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -43,9 +41,7 @@ fn start_node(dir: &Path, addr: std::net::SocketAddr, name: &str, slots: &str) -
 /// The name and nice value of each thread of process `pid` (Linux `/proc`).
 fn threads_of(pid: u32) -> Vec<(String, i32)> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the node runs");
-    tasks
-        .filter_map(|t| thread(&t.ok()?.path()))
-        .collect()
+    tasks.filter_map(|t| thread(&t.ok()?.path())).collect()
 }
 
 /// The name and nice value of the thread (or the main thread of the process) whose `/proc`
@@ -121,11 +117,21 @@ fn a_job_in_two_pools_runs_each_pool_on_its_reserved_slots_exactly_once() {
     // Each node ran only its pool's tasks, on that pool's threads.
     let main_nice = |pid: u32| thread(Path::new(&format!("/proc/{pid}"))).expect("runs").1;
     let serving_threads = nice_of(serving.pid(), "quiver-serving");
-    assert!(!serving_threads.is_empty(), "{:?}", threads_of(serving.pid()));
-    assert!(serving_threads.iter().all(|n| *n == main_nice(serving.pid())));
+    assert!(
+        !serving_threads.is_empty(),
+        "{:?}",
+        threads_of(serving.pid())
+    );
+    assert!(serving_threads
+        .iter()
+        .all(|n| *n == main_nice(serving.pid())));
     assert!(nice_of(serving.pid(), "quiver-training").is_empty());
     let training_threads = nice_of(training.pid(), "quiver-training");
-    assert!(!training_threads.is_empty(), "{:?}", threads_of(training.pid()));
+    assert!(
+        !training_threads.is_empty(),
+        "{:?}",
+        threads_of(training.pid())
+    );
     assert!(
         training_threads.iter().all(|n| *n == 19),
         "training threads at nice 19: {training_threads:?}"
