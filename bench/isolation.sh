@@ -26,7 +26,7 @@
 #      load, e.g. -10 makes the job's own training the overload: training threads still
 #      drop to nice 19),
 #      KEEP (a folder: keep each run's stamped rows and log).
-# Writes only in a fresh folder under /tmp (removed on exit) and KEEP if set; every process
+# Writes only in a fresh folder under TMPFS (/dev/shm; removed on exit) and KEEP if set; every process
 # it starts is stopped by PID on exit (trap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +44,9 @@ TRAIN_PAR=${TRAIN_PAR:-2}
 MODES=${MODES:-alone shared pools}
 NICE=${NICE:-0}
 COUNT=$((RATE * SECS))
-work=$(mktemp -d /tmp/isolation.XXXXXX)
+# On tmpfs: the stamped rows and quiver's own data (checkpoints, with fsyncs) stay off a disk
+# that other work may keep busy.
+work=$(mktemp -d "${TMPFS:-/dev/shm}/isolation.XXXXXX")
 pids=()
 stop() {
   local p
@@ -136,7 +138,7 @@ for r in $(seq 1 "$RUNS"); do
     nice -n "$NICE" perl -MTime::HiRes=time -ne 'BEGIN {$| = 1} printf "%.6f %s", time, $_' < "$dir/out.pipe" > "$dir/out" &
     stamp=$!
     pids+=("$stamp")
-    nice -n "$NICE" "$QUIVER" --threads "$THREADS" local "$dir/job.toml" > "$dir/out.pipe" 2> "$dir/log" &
+    TMPDIR=$work nice -n "$NICE" "$QUIVER" --threads "$THREADS" local "$dir/job.toml" > "$dir/out.pipe" 2> "$dir/log" &
     q=$!
     pids+=("$q")
     # The serving rows take SECS s; give the start and the tail 60 s more at most.
