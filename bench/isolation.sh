@@ -111,14 +111,6 @@ input = "clf"
 EOF
 }
 
-# Quantiles (p50 p99 p99.9 max, ms, and the count) of the numbers in file $1.
-quantiles() {
-  sort -g "$1" | awk '{a[NR] = $1}
-    function q(f) {i = int(f * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return a[i]}
-    END {if (NR == 0) {print "- - - - 0"; exit}
-         printf "%.2f %.2f %.2f %.2f %d\n", q(0.5), q(0.99), q(0.999), a[NR], NR}'
-}
-
 # Records in per second over the last progress lines of log $1 ("Running: 12.0 s, 3,456
 # records in (...)"), from the line at WARM s on to the last.
 records_rate() {
@@ -162,7 +154,7 @@ for r in $(seq 1 "$RUNS"); do
         if (due >= warm) printf "%.6f\n", $1 - due
       }' "$dir/out" > "$dir/offsets"
     sort -g "$dir/offsets" | awk 'NR == 1 {m = $1} {printf "%.3f\n", ($1 - m) * 1000}' > "$dir/lat"
-    read -r p50 p99 p999 pmax n < <(quantiles "$dir/lat")
+    read -r p50 p99 p999 pmax n < <(quantiles "$dir/lat" 2)
     rin=$(records_rate "$dir/log")
     train=$(awk -v a="$rin" -v r="$RATE" 'BEGIN {if (a == "-") print "-"; else printf "%.0f", a - r}')
     echo "$r $mode $n $p50 $p99 $p999 $pmax $rin $train $cpu" | tee -a "$work/table"

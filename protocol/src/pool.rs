@@ -140,7 +140,7 @@ impl FromStr for NodeSlots {
         slots.reserved.retain(|_, n| *n > 0);
         if slots.total() == 0 || slots.total() > MAX_NODE_SLOTS {
             return Err(format!(
-                "`{text}` declares {} slots: a node offers from 1 to {MAX_NODE_SLOTS}{}",
+                "`{text}` declares {} slots: a node offers 1..={MAX_NODE_SLOTS}{}",
                 slots.total(),
                 if shared_given { "" } else { " in all" }
             ));
@@ -191,7 +191,7 @@ mod tests {
             ("serving=x", "`serving=x` is not a number"),
             ("serving=1,2", "only the first item"),
             ("serving=1,serving=2", "given twice"),
-            ("4097", "from 1 to 4096"),
+            ("4097", "1..=4096"),
             ("", "is not a number"),
         ] {
             let e = text.parse::<NodeSlots>().unwrap_err();
