@@ -192,7 +192,8 @@ impl Assignment {
     pub fn slots_on(&self, node: NodeId) -> BTreeMap<Pool, u32> {
         let mut slots = BTreeMap::new();
         for (pool, placed) in &self.partition_nodes {
-            let n = placed.iter().filter(|&&i| self.nodes[i].0 == node).count() as u32;
+            let here = |i: &&usize| self.nodes.get(**i).map(|n| n.0) == Some(node);
+            let n = placed.iter().filter(here).count() as u32;
             if n > 0 {
                 slots.insert(*pool, n);
             }

@@ -20,9 +20,9 @@ pub const DEFAULT_GENERATOR_KEYS: u64 = 100_000;
 /// Fields every source accepts.
 const COMMON_FIELDS: [&str; 7] = [
     "name",
-    "pool",
     "kind",
     "parallelism",
+    "pool",
     "max_out_of_orderness",
     "idle_timeout",
     "max_drift",
