@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Training throughput with parameter servers (issue 15, done-when 6; BENCHMARKS.md,
 # "Parameter servers (issue 15)"): a coordinator and two `quiver node` processes (2 slots
-# each) on 127.0.0.1 run COUNT generated events through `logistic_regression` (features
-# ["amount"], label "user", keys = 2) into a `discard` sink, at each parallelism of PARS,
-# each way:
+# each) on 127.0.0.1 run COUNT generated events through STAGE — `logistic_regression`
+# (features ["amount"], label "user", keys = 2) or `kmeans` (features ["amount"], k = 4,
+# the stage's defaults otherwise) — into a `discard` sink, at each parallelism of PARS, each
+# way:
 #   ps    with checkpoint_interval = "1s": one model trained through parameter servers (the
 #         hidden operators clf/params and clf/versions);
 #   base  without checkpoints: each partition trains its own model (the baseline).
@@ -16,7 +17,8 @@
 # The generator's labels are a hash bit independent of `amount`, so the learner learns
 # nothing useful: this measures the runtime's training throughput, not model quality.
 # Usage: QUIVER=/abs/path/to/release/quiver bench/ps_train.sh
-# Env: QUIVER (required: an absolute path to a release binary), RUNS (3), PARS ("1 2 4"),
+# Env: QUIVER (required: an absolute path to a release binary), STAGE (logistic_regression
+#      | kmeans, default logistic_regression), RUNS (3), PARS ("1 2 4"),
 #      COUNT (events per run, default 100,000,000: 10-25 s a run here), NODE_THREADS (each process's --threads,
 #      default the machine's cores / 2, at least 1; `default`: one worker per core each),
 #      INTERVAL (ps checkpoint interval, "1s"), PORT (coordinator port, default random).
@@ -28,6 +30,12 @@ source bench/lib.sh
 case "${QUIVER:-}" in
   /*) [ -x "$QUIVER" ] || { echo "QUIVER=$QUIVER is not executable" >&2; exit 2; } ;;
   *) echo "set QUIVER to the absolute path of a release quiver binary" >&2; exit 2 ;;
+esac
+STAGE=${STAGE:-logistic_regression}
+case "$STAGE" in
+  logistic_regression) learner='label = "user"' ;;
+  kmeans) learner='k = 4' ;;
+  *) echo "STAGE=$STAGE: logistic_regression or kmeans" >&2; exit 2 ;;
 esac
 RUNS=${RUNS:-3}
 PARS=${PARS:-1 2 4}
@@ -62,10 +70,10 @@ seed = 0
 
 [[stage]]
 name = "clf"
-kind = "logistic_regression"
+kind = "$STAGE"
 input = "events"
 features = ["amount"]
-label = "user"
+$learner
 
 [[sink]]
 name = "out"
@@ -76,7 +84,7 @@ EOF
 }
 nodes_cpu() { awk -v a="$(proc_cpu_s "${node_pids[0]}")" -v b="$(proc_cpu_s "${node_pids[1]}")" 'BEGIN {print a + b}'; }
 
-echo "== $(date -u -Is) $QUIVER threads: $threads count: $COUNT load:$(uptime | sed 's/.*load/load/')"
+echo "== $(date -u -Is) $QUIVER stage: $STAGE threads: $threads count: $COUNT load:$(uptime | sed 's/.*load/load/')"
 row "run  par  way   wall_s  engine_ev/s  nodes_cpu_s  ev/cpu_s  coord_cpu_s  versions"
 for r in $(seq 1 "$RUNS"); do
   for p in $PARS; do

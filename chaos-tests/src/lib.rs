@@ -36,11 +36,23 @@ impl Process {
         args: &[impl AsRef<OsStr>],
         log_dir: &Path,
     ) -> Process {
+        Process::start_with_env(name, program, args, &[], log_dir)
+    }
+
+    /// [`Process::start`] with environment variables `env` set for it.
+    pub fn start_with_env(
+        name: &str,
+        program: &Path,
+        args: &[impl AsRef<OsStr>],
+        env: &[(&str, &str)],
+        log_dir: &Path,
+    ) -> Process {
         let log = log_dir.join(format!("{name}.log"));
         let out = File::create(&log).expect("create log file");
         let err = out.try_clone().expect("clone log file");
         let child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)
@@ -221,10 +233,37 @@ pub fn certs_init(quiver: &Path, dir: &Path) {
     );
 }
 
+/// Runs `quiver certs node --name NAME --ca CA --dir OUT`, which must succeed: a certificate
+/// of its own for one node.
+pub fn certs_node(quiver: &Path, ca: &Path, name: &str, out: &Path) {
+    let ca = ca.to_string_lossy();
+    let dir = out.to_string_lossy();
+    let args = ["certs", "node", "--name", name, "--ca", &ca, "--dir", &dir];
+    let out = run_with_timeout(quiver, &args, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "quiver {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Starts `quiver coordinator` with the certificates in `certs` on a free 127.0.0.1 port, its
 /// data and log in `work`, and waits until it listens. Returns the process and its address.
 pub fn start_coordinator(quiver: &Path, certs: &Path, work: &Path) -> (Process, SocketAddr) {
     start_coordinator_on(Ipv4Addr::LOCALHOST.into(), quiver, certs, work)
+}
+
+/// [`start_coordinator`] with more arguments (`--http ADDR`, `--log-format json`, ...).
+pub fn start_coordinator_with(
+    quiver: &Path,
+    certs: &Path,
+    work: &Path,
+    extra: &[&str],
+) -> (Process, SocketAddr) {
+    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_udp_port());
+    let process = coordinator_process("coordinator", quiver, certs, work, addr, extra);
+    (process, addr)
 }
 
 /// [`start_coordinator`] on a free port of `ip`, e.g. a [`Network`]'s bridge address.
@@ -251,21 +290,36 @@ pub fn restart_coordinator(
     work: &Path,
     addr: SocketAddr,
 ) -> Process {
+    coordinator_process(name, quiver, certs, work, addr, &[])
+}
+
+/// `quiver coordinator` on `addr` with `extra` arguments, data in `work/coordinator-data`,
+/// once it listens.
+fn coordinator_process(
+    name: &str,
+    quiver: &Path,
+    certs: &Path,
+    work: &Path,
+    addr: SocketAddr,
+    extra: &[&str],
+) -> Process {
     let data = work.join("coordinator-data");
-    let mut process = Process::start(
-        name,
-        quiver,
-        &[
-            "coordinator",
-            "--certs",
-            &certs.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--listen",
-            &addr.to_string(),
-        ],
-        work,
+    let (certs, data, listen) = (
+        certs.to_string_lossy(),
+        data.to_string_lossy(),
+        addr.to_string(),
     );
+    let mut args = vec![
+        "coordinator",
+        "--certs",
+        &certs,
+        "--data-dir",
+        &data,
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    let mut process = Process::start(name, quiver, &args, work);
     process.wait_for_log(
         &format!("coordinator listening on {addr}"),
         Duration::from_secs(20),
@@ -313,6 +367,34 @@ pub fn node_args(
         "--slots".into(),
         slots.to_string(),
     ]
+}
+
+/// `GET path` over HTTP/1.1 from `addr` (10 s at most): the status code and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("connect to http://{addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .unwrap_or_else(|e| panic!("read http://{addr}{path}: {e}"));
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response from http://{addr}{path}: {response:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    (status, body.to_string())
 }
 
 /// One row of `quiver cluster status`.

@@ -119,10 +119,15 @@ pub(crate) async fn run(
 pub(crate) async fn cluster_status(
     identity: &TlsIdentity,
     coordinator: SocketAddr,
+    json: bool,
 ) -> Result<ExitCode> {
     let client = AdminClient::connect(identity, coordinator).await?;
     if let AdminResponse::Cluster(cluster) = client.request(AdminRequest::Cluster).await? {
-        print!("{}", report::cluster(&cluster));
+        if json {
+            println!("{}", serde_json::to_string_pretty(&cluster)?);
+        } else {
+            print!("{}", report::cluster(&cluster));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -232,11 +237,7 @@ pub(crate) fn parse_savepoint(text: &str) -> Result<SavepointRef> {
 
 /// Parses `job-3` or `3`.
 pub(crate) fn parse_job_id(text: &str) -> Result<JobId> {
-    text.strip_prefix("job-")
-        .unwrap_or(text)
-        .parse()
-        .map(JobId)
-        .map_err(|_| {
-            anyhow!("{text:?} is not a job id; expected e.g. job-3 (see `quiver job list`)")
-        })
+    JobId::parse(text).ok_or_else(|| {
+        anyhow!("{text:?} is not a job id; expected e.g. job-3 (see `quiver job list`)")
+    })
 }

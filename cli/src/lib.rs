@@ -13,8 +13,8 @@ mod report;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use quiver_protocol::host_port::HostPort;
 use quiver_protocol::pki::{self, Role, TlsIdentity};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Records and rows are many small allocations; mimalloc's thread-local free lists serve
@@ -44,14 +44,19 @@ struct Cli {
     /// Folder with the cluster certificates (`quiver certs init --dir D` writes them).
     #[arg(long, global = true, env = "QUIVER_CERTS", default_value = "certs")]
     certs: PathBuf,
-    /// The coordinator's address, HOST:PORT.
+    /// The coordinator's address, HOST:PORT (an IP address or a host name; a node resolves
+    /// a name again whenever it rejoins).
     #[arg(
         long,
         global = true,
         env = "QUIVER_COORDINATOR",
         default_value = "127.0.0.1:7600"
     )]
-    coordinator: SocketAddr,
+    coordinator: HostPort,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line,
+    /// with the span fields) for log collectors.
+    #[arg(long, global = true, env = "QUIVER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     /// Worker threads of this process's async runtime (default: one per core). Processes
     /// sharing a machine's cores, e.g. two nodes on two cores, run best with their share.
     #[arg(long, global = true, env = "QUIVER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -76,9 +81,20 @@ enum Command {
         /// Where it keeps its state (sled).
         #[arg(long)]
         data_dir: PathBuf,
-        /// Address to listen on (UDP, QUIC).
+        /// Address to listen on (UDP, QUIC), HOST:PORT.
         #[arg(long, default_value = "127.0.0.1:7600")]
-        listen: SocketAddr,
+        listen: HostPort,
+        /// Where nodes and admins reach it when that is not the address it listens on (it
+        /// listens on 0.0.0.0, or behind a proxy or NAT), HOST:PORT: shown by `quiver cluster
+        /// status --json`, `/api/cluster` and the dashboard. Default: the address it listens on.
+        #[arg(long, value_name = "HOST:PORT")]
+        advertise: Option<HostPort>,
+        /// Where to serve `/metrics` and the read-only JSON API (`/api/...`) over HTTP,
+        /// HOST:PORT, or `off`. Without certificates: keep it on a trusted network. When the
+        /// default address is taken (another coordinator on this machine), the coordinator
+        /// runs without HTTP and says so.
+        #[arg(long, default_value = quiver_coordinator::http::DEFAULT_HTTP, value_name = "HOST:PORT|off")]
+        http: HttpAddress,
         /// A node silent this long is declared dead and its jobs recover (nodes beat every
         /// 500 ms), e.g. `1500ms`, `2s`.
         #[arg(long, default_value = "2s", value_parser = parse_timeout)]
@@ -86,14 +102,14 @@ enum Command {
     },
     /// Run a node that hosts partitions.
     Node {
-        /// Address its exchange listens on (UDP, QUIC); port 0 picks one.
+        /// Address its exchange listens on (UDP, QUIC), HOST:PORT; port 0 picks one.
         #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
+        listen: HostPort,
         /// The address other nodes reach its exchange at, when it is not the one it listens
-        /// on (a proxy or NAT in between; a node listening on 0.0.0.0). Default: the address
-        /// it listens on.
-        #[arg(long, value_name = "HOST:PORT")]
-        advertise: Option<SocketAddr>,
+        /// on (a proxy or NAT in between; a node listening on 0.0.0.0). A host name is
+        /// resolved when the node starts. Default: the address it listens on.
+        #[arg(long, value_name = "HOST:PORT", env = "QUIVER_ADVERTISE")]
+        advertise: Option<HostPort>,
         /// Where it keeps local state.
         #[arg(long)]
         data_dir: PathBuf,
@@ -103,6 +119,10 @@ enum Command {
         /// on their own threads at a lower OS priority.
         #[arg(long, default_value = "4", value_parser = parse_slots)]
         slots: quiver_protocol::NodeSlots,
+        /// Where to serve its `/metrics` over HTTP, HOST:PORT (default: nowhere). Without
+        /// certificates: keep it on a trusted network.
+        #[arg(long, value_name = "HOST:PORT")]
+        http: Option<HostPort>,
     },
     /// Submit, list, inspect and cancel jobs.
     #[command(subcommand)]
@@ -281,8 +301,8 @@ pub(crate) enum ModelCommand {
     /// The coordinator merges the state its parameter servers (`STAGE/params`) checkpointed
     /// at that version. VERSION is a registered version or any complete checkpoint of the
     /// job (the model as the rows with that `model_version` were scored), while it is kept.
-    /// Only linear_regression and logistic_regression stages in jobs with checkpoints train
-    /// on parameter servers.
+    /// Only linear_regression, logistic_regression and kmeans stages in jobs with checkpoints
+    /// train on parameter servers.
     Export {
         /// The job id (`job-3` or `3`).
         job: String,
@@ -324,14 +344,39 @@ pub(crate) enum ModelCommand {
 #[derive(Subcommand)]
 enum ClusterCommand {
     /// Show nodes, their health and traffic.
-    Status,
+    Status {
+        /// Print the report as JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
 enum CertsCommand {
     /// Write a cluster CA and coordinator, node and admin certificates into a folder.
+    ///
+    /// Also writes the CA's key, `ca.key`, which only `quiver certs node` reads: keep it
+    /// offline (no process of the cluster needs it).
     Init {
-        /// The folder to write `ca.crt` and `{coordinator,node,admin}.{crt,key}` into.
+        /// The folder to write `ca.crt`, `ca.key` and `{coordinator,node,admin}.{crt,key}`
+        /// into.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Sign a certificate of its own for one node with the cluster CA, so that one leaked
+    /// node key is not every node's.
+    ///
+    /// Writes `ca.crt`, `node.crt` and `node.key` into `--dir`, ready for `quiver node
+    /// --certs DIR`.
+    Node {
+        /// The node's name, written in its certificate (letters, digits, '.', '-', '_').
+        #[arg(long)]
+        name: String,
+        /// The folder holding the cluster CA (`ca.crt` and `ca.key`, as `certs init` wrote
+        /// them).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The folder to write the node's certificate into (created; must not hold one).
         #[arg(long)]
         dir: PathBuf,
     },
@@ -353,11 +398,15 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::pro
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.threads {
         builder.worker_threads(usize::from(threads));
@@ -384,6 +433,64 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::pro
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
     drop(data);
     code
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// `--http` of the coordinator: an address, or `off`.
+#[derive(Clone)]
+enum HttpAddress {
+    Off,
+    At(HostPort),
+}
+
+impl std::str::FromStr for HttpAddress {
+    type Err = quiver_protocol::host_port::HostPortError;
+
+    fn from_str(text: &str) -> Result<HttpAddress, Self::Err> {
+        if text == "off" {
+            return Ok(HttpAddress::Off);
+        }
+        text.parse().map(HttpAddress::At)
+    }
+}
+
+/// Starts the coordinator's HTTP endpoints where `http` says. A taken default port only
+/// costs the HTTP side (several coordinators on one machine, as in tests); an address the
+/// user chose must work.
+async fn serve_http(
+    coordinator: &std::sync::Arc<quiver_coordinator::Coordinator>,
+    http: HttpAddress,
+) -> Result<()> {
+    let HttpAddress::At(address) = http else {
+        return Ok(());
+    };
+    let addr = address.resolve().await?;
+    match quiver_coordinator::http::serve(coordinator.clone(), addr) {
+        Ok(bound) => {
+            tracing::info!(
+                "metrics on http://{bound}/metrics, the JSON API on http://{bound}/api/jobs"
+            );
+            Ok(())
+        }
+        Err(e) if address.to_string() == quiver_coordinator::http::DEFAULT_HTTP => {
+            tracing::warn!(
+                "no HTTP endpoints: cannot serve on {address}: {e}; pass --http HOST:PORT for \
+                 another address (or --http off)"
+            );
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot serve HTTP on {address}: {e}; pass another --http HOST:PORT (or --http off)"
+        )),
+    }
 }
 
 /// How long the process waits at exit for blocking tasks still running.
@@ -431,7 +538,20 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
         Command::Certs(CertsCommand::Init { dir }) => {
             pki::init_dir(&dir)?;
             println!(
-                "wrote ca.crt and coordinator, node and admin certificates to {}",
+                "wrote ca.crt and coordinator, node and admin certificates to {}; {} signs \
+                 certificates for single nodes (`quiver certs node`): keep it offline, no \
+                 process of the cluster needs it",
+                dir.display(),
+                dir.join(pki::CA_KEY_FILE).display()
+            );
+            Ok(ok)
+        }
+        Command::Certs(CertsCommand::Node { name, ca, dir }) => {
+            pki::sign_node(&ca, &name, &dir)?;
+            println!(
+                "wrote the certificate of node {name:?} to {}: start it with `quiver node \
+                 --certs {}`",
+                dir.display(),
                 dir.display()
             );
             Ok(ok)
@@ -439,9 +559,12 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
         Command::Coordinator {
             data_dir,
             listen,
+            advertise,
+            http,
             heartbeat_timeout,
         } => {
             let identity = identity(Role::Coordinator)?;
+            let listen = listen.resolve().await?;
             #[cfg(feature = "chaos")]
             quiver_coordinator::chaos::install();
             let coordinator = quiver_coordinator::Coordinator::start_with(
@@ -452,6 +575,11 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             )?;
             let addr = coordinator.local_addr().unwrap_or(listen);
             tracing::info!("coordinator listening on {addr}");
+            if let Some(advertise) = advertise {
+                tracing::info!("nodes and admins reach it at {advertise}");
+                coordinator.set_advertised(advertise.to_string());
+            }
+            serve_http(&coordinator, http).await?;
             tokio::select! {
                 signal = tokio::signal::ctrl_c() => signal.map(|()| ok).map_err(Into::into),
                 why = coordinator.store_failure() => Err(anyhow::anyhow!(
@@ -467,32 +595,50 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             advertise,
             data_dir,
             slots,
+            http,
         } => {
             #[cfg(feature = "chaos")]
             quiver_node::chaos::install();
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+            let advertise = match advertise {
+                Some(address) => Some(address.resolve().await?),
+                None => None,
+            };
             let config = quiver_node::service::NodeConfig {
                 coordinator: cli.coordinator,
-                listen,
+                listen: listen.resolve().await?,
                 advertise,
                 slots,
+                http: match http {
+                    Some(address) => Some(address.resolve().await?),
+                    None => None,
+                },
                 identity: identity(Role::Node)?,
             };
             let node = quiver_node::service::start_node(config)?;
             tracing::info!("node exchange listening on {}", node.listen);
+            if let Some(http) = node.http {
+                tracing::info!("node metrics on http://{http}/metrics");
+            }
             tokio::signal::ctrl_c().await?;
             Ok(ok)
         }
-        Command::Job(command) => jobs::run(command, &identity(Role::Admin)?, cli.coordinator).await,
+        Command::Job(command) => {
+            let coordinator = cli.coordinator.resolve().await?;
+            jobs::run(command, &identity(Role::Admin)?, coordinator).await
+        }
         Command::Checkpoint(CheckpointCommand::List { job }) => {
-            jobs::checkpoint_list(&job, &identity(Role::Admin)?, cli.coordinator).await
+            let coordinator = cli.coordinator.resolve().await?;
+            jobs::checkpoint_list(&job, &identity(Role::Admin)?, coordinator).await
         }
         Command::Model(command) => {
-            models::run(command, &identity(Role::Admin)?, cli.coordinator).await
+            let coordinator = cli.coordinator.resolve().await?;
+            models::run(command, &identity(Role::Admin)?, coordinator).await
         }
-        Command::Cluster(ClusterCommand::Status) => {
-            jobs::cluster_status(&identity(Role::Admin)?, cli.coordinator).await
+        Command::Cluster(ClusterCommand::Status { json }) => {
+            let coordinator = cli.coordinator.resolve().await?;
+            jobs::cluster_status(&identity(Role::Admin)?, coordinator, json).await
         }
         Command::Local { spec, nodes } => local::run(&spec, nodes, data).await,
     }

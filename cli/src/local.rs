@@ -37,10 +37,11 @@ pub(crate) async fn run(spec: &Path, nodes: u32, data: &mut Option<TempDir>) -> 
     };
     for _ in 0..nodes {
         quiver_node::service::start_node(quiver_node::service::NodeConfig {
-            coordinator: addr,
+            coordinator: addr.into(),
             listen: loopback,
             advertise: None,
             slots: quiver_protocol::NodeSlots::shared(slots),
+            http: None,
             identity: identity(Role::Node)?,
         })?;
     }

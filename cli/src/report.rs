@@ -209,7 +209,7 @@ pub(crate) fn cluster(report: &ClusterReport) -> String {
             n.node.to_string(),
             n.listen.to_string(),
             if n.alive { "alive" } else { "lost" },
-            n.slots.to_string(),
+            n.slots,
             n.tasks,
             thousands(n.bytes_sent),
             thousands(n.bytes_received),

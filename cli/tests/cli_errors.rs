@@ -136,6 +136,9 @@ fn unknown_flag_and_bad_values_print_usage() {
 
     let stderr = fails(&["job", "list", "--coordinator", "not-an-address"]);
     assert_contains(&stderr, "invalid value 'not-an-address' for '--coordinator");
+    assert_contains(&stderr, "is not HOST:PORT (no port)");
+    let stderr = fails(&["node", "--data-dir", "d", "--listen", "[::1:7"]);
+    assert_contains(&stderr, "not an IPv6 address in brackets");
 
     let stderr = fails(&["node", "--data-dir", "d", "--slots", "0"]);
     assert_contains(&stderr, "invalid value '0' for '--slots <SLOTS>'");

@@ -1,6 +1,7 @@
 //! The design's spend-per-user job gives exactly the rows a naive reference computes, both in
 //! `quiver local` and on a real cluster (a coordinator and two `quiver node` processes, four
-//! partitions spread over them, so records cross QUIC between the nodes).
+//! partitions spread over them, so records cross QUIC between the nodes), whose every address
+//! is given as a host name.
 
 mod common;
 
@@ -32,7 +33,8 @@ fn two_node_cluster_output_equals_the_naive_reference_and_crosses_quic() {
     let certs = root.join("certs");
     let certs = certs.to_str().unwrap();
     assert!(quiver(&["certs", "init", "--dir", certs]).status.success());
-    let addr = format!("127.0.0.1:{}", free_udp_port());
+    // Host names wherever an address goes: `localhost` resolves from /etc/hosts.
+    let addr = format!("localhost:{}", free_udp_port());
     let data = |name: &str| root.join(name).to_string_lossy().to_string();
     let mut coordinator = Process::start(
         "coordinator",
@@ -61,6 +63,8 @@ fn two_node_cluster_output_equals_the_naive_reference_and_crosses_quic() {
                     certs,
                     "--coordinator",
                     &addr,
+                    "--listen",
+                    "localhost:0",
                     "--data-dir",
                     &data(name),
                     "--slots",

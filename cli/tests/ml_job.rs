@@ -174,17 +174,7 @@ fn run_and_compare(checkpoints: bool) -> Vec<u64> {
     let dir = tempfile::tempdir().expect("tempdir");
     let examples = examples();
     let spec = write_job(dir.path(), &examples, checkpoints);
-    let out = run_with_timeout(
-        Path::new(common::QUIVER),
-        &["local", &spec.to_string_lossy()],
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "quiver local failed:\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_local(&spec);
     let mut rows = read_committed_rows(&dir.path().join("out"));
     assert_eq!(rows.len(), ROWS, "one output row per input row");
     rows.sort_by_key(|r| r["id"].as_i64().expect("id"));

@@ -17,14 +17,16 @@
 
 mod common;
 
-use common::cluster::{restarts, Cluster};
+use common::cluster::Cluster;
+use common::shards::{
+    assert_each_id_once, committed_after, export, int, kill_node_of_shard_1, newest_version,
+    wait_for_committed, wait_for_recovered_finish, Killed,
+};
 use quiver_ml::linear::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
 use quiver_ml::{Features, OnlineLearner, SharedParameters};
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 /// Rows of phase (a), labelled.
 const TRAIN: usize = 2500;
@@ -35,8 +37,6 @@ const TAIL: usize = 2500;
 /// Rows per second the source reads.
 const RATE: u64 = 1000;
 const LEARNING_RATE: f64 = 0.02;
-/// How long the whole test may wait for any one thing on a loaded machine.
-const PATIENCE: Duration = Duration::from_secs(240);
 
 /// A seeded generator (SplitMix64).
 struct Rng(u64);
@@ -134,65 +134,6 @@ path = "out/"
     )
 }
 
-/// `quiver checkpoint list job-1` as (checkpoint id, generation), oldest first.
-fn checkpoints(cluster: &Cluster) -> Vec<(u64, u64)> {
-    cluster
-        .ok(&["checkpoint", "list", "job-1"])
-        .lines()
-        .filter_map(|line| {
-            let columns: Vec<&str> = line.split_whitespace().collect();
-            let id = columns.first()?.strip_prefix("job-1/chk-")?.parse().ok()?;
-            Some((id, columns.get(2)?.parse().ok()?))
-        })
-        .collect()
-}
-
-/// The generation `quiver job status` shows (`job-1 NAME — Running (generation 2)`).
-fn generation(status: &str) -> u64 {
-    status
-        .split("(generation ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|g| g.parse().ok())
-        .unwrap_or_else(|| panic!("no generation in {status}"))
-}
-
-/// The node (`node-2`) running shard 1 of `reg/params`, from `quiver job status` lines
-/// such as `reg/params [p1] on node-2 running: ...`; `None` until it is placed.
-fn node_of_shard_1(cluster: &Cluster) -> Option<String> {
-    cluster
-        .ok(&["job", "status", "job-1"])
-        .lines()
-        .map(str::trim_start)
-        .filter(|line| line.starts_with("reg/params") && line.contains("[p1] on "))
-        .find_map(|line| {
-            let node = line.split(" on ").nth(1)?.split_whitespace().next()?;
-            Some(node.to_string())
-        })
-}
-
-/// `quiver model export job-1 reg VERSION --json`: (parameters, the whole answer).
-fn export(cluster: &Cluster, version: u64) -> (Vec<f64>, Value) {
-    let text = cluster.ok(&[
-        "model",
-        "export",
-        "job-1",
-        "reg",
-        &version.to_string(),
-        "--json",
-    ]);
-    let json: Value = serde_json::from_str(&text).expect("export --json is JSON");
-    assert_eq!(json["stage"], "reg", "{json}");
-    assert_eq!(json["version"], version, "{json}");
-    let parameters = json["parameters"]
-        .as_array()
-        .expect("parameters")
-        .iter()
-        .map(|v| v.as_f64().expect("a parameter is a number"))
-        .collect();
-    (parameters, json)
-}
-
 /// The model the job's stage builds for `dim` features, holding `parameters` (parameters
 /// never written are 0).
 fn model_of(dim: usize, parameters: &[f64]) -> StreamingLinearRegressionSgd {
@@ -231,39 +172,6 @@ fn mispredicted(
         .collect()
 }
 
-/// The rows of the committed part files of sink folder `dir` that a generation after
-/// `generation` published (`part-P-RUN-gG-cC.jsonl`).
-fn committed_after(dir: &std::path::Path, generation: u64) -> Vec<Value> {
-    let mut rows = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("the sink's folder").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(g) = name
-            .strip_prefix("part-")
-            .and_then(|rest| rest.strip_suffix(".jsonl"))
-            .and_then(|rest| {
-                rest.split('-')
-                    .find_map(|part| part.strip_prefix('g')?.parse::<u64>().ok())
-            })
-        else {
-            continue;
-        };
-        if g <= generation {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).expect("read a part file");
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            rows.push(serde_json::from_str(line).expect("a part file line is JSON"));
-        }
-    }
-    rows
-}
-
-fn int(row: &Value, column: &str) -> u64 {
-    row[column]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{column} of {row}"))
-}
-
 /// Eight features: 11 parameters, some on each shard (max_parallelism 128).
 #[test]
 fn killed_parameter_server_restores_its_checkpointed_parameters_bit_for_bit_then_trains_on() {
@@ -288,59 +196,22 @@ fn killed_shard_node(dim: usize) {
 
     // A checkpoint inside phase (b) completed once the committed output holds a probe (the
     // sink publishes at checkpoints, and the source has one partition).
-    let start = Instant::now();
-    loop {
-        let rows = quiver_chaos_tests::read_committed_rows(&dir.join("out"));
-        if rows.iter().any(|r| is_probe(int(r, "id") as usize)) {
-            let last = rows.iter().map(|r| int(r, "id")).max().unwrap_or(0) as usize;
-            assert!(
-                last < TRAIN + PROBES / 2,
-                "the probes were half read before a checkpoint inside them completed (row \
-                 {last} published): the machine is too slow for this test's rate"
-            );
-            break;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "no checkpoint completed inside the probes:\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let before = checkpoints(&cluster);
-    let first_generation = before.last().expect("a checkpoint").1;
-
+    let rows = wait_for_committed(&cluster, &dir.join("out"), "a probe", |rows| {
+        rows.iter().any(|r| is_probe(int(r, "id") as usize))
+    });
+    let last = rows.iter().map(|r| int(r, "id")).max().unwrap_or(0) as usize;
+    assert!(
+        last < TRAIN + PROBES / 2,
+        "the probes were half read before a checkpoint inside them completed (row {last} \
+         published): the machine is too slow for this test's rate"
+    );
     // Kill the node of shard 1 (which holds every parameter in the one-feature case).
-    let victim_name = node_of_shard_1(&cluster).expect("shard 1 runs somewhere");
-    let victim = cluster
-        .nodes
-        .iter()
-        .position(|node| node.log().contains(&format!(" as {victim_name};")))
-        .unwrap_or_else(|| panic!("which process is {victim_name}?\n{}", cluster.logs()));
-    cluster.nodes[victim].signal("KILL");
-
-    // The restored checkpoint C: the newest complete one of the first generation once the
-    // job moved to the next (no checkpoint of an older generation completes after that).
-    // Export it at once: retention prunes it after three checkpoints of the new generation.
-    let start = Instant::now();
-    loop {
-        if generation(&cluster.ok(&["job", "status", "job-1"])) > first_generation {
-            break;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the job did not move to a new generation after the kill:\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let restored = checkpoints(&cluster)
-        .iter()
-        .filter(|c| c.1 == first_generation)
-        .map(|c| c.0)
-        .max()
-        .expect("the restored checkpoint is still listed");
-    let (p, exported) = export(&cluster, restored);
+    let Killed {
+        node: victim_name,
+        generation: first_generation,
+        restored,
+    } = kill_node_of_shard_1(&cluster, "reg");
+    let (p, exported) = export(&cluster, "reg", restored);
     assert_eq!(
         exported["lineage"]["generation"], first_generation,
         "{exported}"
@@ -348,40 +219,10 @@ fn killed_shard_node(dim: usize) {
     assert!(!p.is_empty(), "phase (a) trained nothing: {exported}");
     assert!(p.iter().all(|v| v.is_finite()), "{p:?}");
 
-    // The job recovers and finishes.
-    let start = Instant::now();
-    let status = loop {
-        let status = cluster.ok(&["job", "status", "job-1"]);
-        if status.contains("— Finished") {
-            break status;
-        }
-        assert!(
-            !status.contains("— Failed") && !status.contains("— Cancelled"),
-            "the job did not recover:\n{status}\n{}",
-            cluster.logs()
-        );
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the job did not finish:\n{status}\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
-
-    // Exactly once: every input row published once.
+    // The job recovers and finishes, every input row published once.
+    wait_for_recovered_finish(&cluster);
     let rows = quiver_chaos_tests::read_committed_rows(&dir.join("out"));
-    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
-    for row in &rows {
-        *seen.entry(int(row, "id") as usize).or_default() += 1;
-    }
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "rows published more than once: {twice:?}");
-    assert_eq!(
-        seen.keys().copied().collect::<Vec<_>>(),
-        (0..TRAIN + PROBES + TAIL).collect::<Vec<_>>(),
-        "rows missing from the output"
-    );
+    assert_each_id_once(&rows, 0..TRAIN + PROBES + TAIL);
 
     // The probes scored after the recovery: those the recovered deployment published (the
     // file sink names a committed part `part-P-RUN-gG-cC.jsonl` after its generation G). A
@@ -444,18 +285,9 @@ fn killed_shard_node(dim: usize) {
         last_version > restored,
         "phase (c) was scored with no version after the restored {restored}"
     );
-    let list: Value = serde_json::from_str(&cluster.ok(&["model", "list", "job-1", "--json"]))
-        .expect("model list --json");
-    let newest = list
-        .as_array()
-        .expect("an array")
-        .iter()
-        .filter(|v| v["stage"] == "reg")
-        .map(|v| int(v, "version"))
-        .max()
-        .expect("registered versions");
+    let newest = newest_version(&cluster, "reg");
     assert!(newest > restored, "no version after {restored} registered");
-    let (final_parameters, _) = export(&cluster, newest);
+    let (final_parameters, _) = export(&cluster, "reg", newest);
     eprintln!("phase (c) scored up to version {last_version}; newest version {newest}: {final_parameters:?}");
     assert_ne!(
         final_parameters, p,
@@ -471,11 +303,11 @@ fn killed_shard_node(dim: usize) {
     }
 }
 
-/// A stage with per-partition models, for the export that is refused.
+/// A stage with per-partition models (a job without checkpoints), for the export that is
+/// refused.
 const KMEANS: &str = r#"
 [job]
 name = "clusters"
-checkpoint_interval = "1s"
 
 [[source]]
 name = "events"

@@ -8,11 +8,10 @@
 mod common;
 
 use common::SplitMix;
-use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
+use quiver_chaos_tests::read_committed_rows;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Training rows per file, then probes.
 const TRAIN: usize = 3000;
@@ -82,17 +81,7 @@ path = "out/"
 fn a_learner_at_parallelism_two_trains_one_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = write_job(dir.path());
-    let out = run_with_timeout(
-        Path::new(common::QUIVER),
-        &["local", &spec.to_string_lossy()],
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "quiver local failed:\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_local(&spec);
     let mut rows = read_committed_rows(&dir.path().join("out"));
     assert_eq!(
         rows.len(),

@@ -2,11 +2,13 @@
 //! from another cluster CA is refused and the coordinator keeps serving; random bytes and
 //! oversized frames sent to the coordinator's port and to a node's exchange port (as raw UDP
 //! datagrams and as hostile streams over an authenticated QUIC connection) leave both
-//! processes running and answering, and a job still runs to the end across the nodes.
+//! processes running and answering, and a job still runs to the end across the nodes. Nodes
+//! with certificates of their own (`quiver certs node`) join and run a job; one signed by
+//! another CA is refused.
 
 use quiver_chaos_tests::{
-    certs_init, cluster_nodes, read_committed_rows, run_with_timeout, start_coordinator,
-    start_node, wait_for_alive_nodes, Process,
+    certs_init, certs_node, cluster_nodes, read_committed_rows, run_with_timeout,
+    start_coordinator, start_node, wait_for_alive_nodes, Process,
 };
 use quiver_protocol::codec::{self, MAX_FRAME_BYTES};
 use quiver_protocol::messages::{
@@ -304,11 +306,21 @@ fn random_bytes_and_oversized_frames_leave_coordinator_and_nodes_answering() {
     }
 
     // A job across both nodes still runs to the end, its records crossing QUIC.
+    let status = run_checked_job(dir.path(), &certs, addr);
+    assert!(
+        quic_bytes_sent(&status) > 0,
+        "no bytes crossed between nodes:\n{status}"
+    );
+}
+
+/// Runs the job of [`write_job`] to its end and checks that it counted every generated
+/// record once; returns its `quiver job status`.
+fn run_checked_job(dir: &Path, certs: &Path, addr: SocketAddr) -> String {
     let count = 5_000;
-    let spec = write_job(dir.path(), count);
+    let spec = write_job(dir, count);
     let out = run_against(
         &["job", "submit", "--wait", &spec.to_string_lossy()],
-        &certs,
+        certs,
         addr,
     );
     assert!(
@@ -318,17 +330,44 @@ fn random_bytes_and_oversized_frames_leave_coordinator_and_nodes_answering() {
         text(&out.stderr)
     );
     let job = text(&out.stdout).trim().to_string();
-    let status = run_against(&["job", "status", &job], &certs, addr);
+    let status = run_against(&["job", "status", &job], certs, addr);
     let status = text(&status.stdout);
     assert!(status.contains("Finished"), "{status}");
-    assert!(
-        quic_bytes_sent(&status) > 0,
-        "no bytes crossed between nodes:\n{status}"
-    );
-    let rows = read_committed_rows(&dir.path().join("out"));
+    let rows = read_committed_rows(&dir.join("out"));
     let total: u64 = rows
         .iter()
         .map(|r| r["n"].as_u64().expect("n is a count"))
         .sum();
     assert_eq!(total, count, "every generated record is counted once");
+    status
+}
+
+#[test]
+fn nodes_with_certificates_of_their_own_run_a_job_and_another_cas_node_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (certs, other) = (dir.path().join("certs"), dir.path().join("other"));
+    certs_init(&quiver(), &certs);
+    certs_init(&quiver(), &other);
+    let (mut coordinator, addr) = start_coordinator(&quiver(), &certs, dir.path());
+    let mut nodes = Vec::new();
+    for (name, ca) in [("node-a", &certs), ("node-b", &certs), ("foreign", &other)] {
+        let own = dir.path().join(format!("{name}-certs"));
+        certs_node(&quiver(), ca, name, &own);
+        nodes.push(start_node(&quiver(), &own, addr, dir.path(), name, 1));
+    }
+    wait_for_alive_nodes(&quiver(), &certs, addr, 2, Duration::from_secs(15));
+
+    let status = run_checked_job(dir.path(), &certs, addr);
+    assert!(quic_bytes_sent(&status) > 0, "{status}");
+    // The node of another CA never joined, all the while the job ran.
+    let listed = cluster_nodes(&quiver(), &certs, addr);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(coordinator.is_running(), "{}", coordinator.log());
+    assert!(
+        coordinator.log().contains("invalid peer certificate")
+            || nodes[2].log().contains("invalid peer certificate"),
+        "the foreign node's refusal is not logged:\n{}\n{}",
+        coordinator.log(),
+        nodes[2].log()
+    );
 }

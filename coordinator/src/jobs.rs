@@ -6,12 +6,18 @@
 mod alignment;
 mod checkpointing;
 mod export;
+mod exposition;
+#[cfg(test)]
+mod fault_tests;
 mod imports;
 mod membership;
 mod models;
+mod offload;
 mod reports;
 mod serving;
 mod stopping;
+#[cfg(test)]
+mod test_support;
 
 use crate::checkpoint_store::CheckpointStore;
 use crate::checkpoints::Schedule;
@@ -90,6 +96,10 @@ struct JobEntry {
     not_before: Instant,
     /// The checkpoint the next deployment restores from, and the generation that took it.
     restore: Option<(CheckpointId, Generation)>,
+    /// A recovery waits for its restore point, looked for off the lock (`offload`).
+    finding_restore: bool,
+    /// The checkpoint whose manifest is being written off the lock (`offload`).
+    completing: Option<offload::Completing>,
     /// Where a `quiver job stop` stands.
     stop: StopState,
     /// Users waiting for the savepoint in flight.
@@ -119,6 +129,10 @@ pub(crate) struct Cluster {
     nodes: BTreeMap<NodeId, NodeEntry>,
     jobs: BTreeMap<JobId, JobEntry>,
     next_node: u64,
+    /// Store work queued to run off the lock.
+    offloads: offload::Queue,
+    /// Where nodes and admins reach the coordinator, for reports.
+    pub(crate) advertised: String,
 }
 
 impl Cluster {
@@ -140,6 +154,8 @@ impl Cluster {
             nodes: BTreeMap::new(),
             jobs: BTreeMap::new(),
             next_node: 1,
+            offloads: offload::Queue::default(),
+            advertised: String::new(),
         };
         for record in cluster.store.jobs()? {
             let Ok(spec) = JobSpec::parse(&record.spec_toml, &record.base_dir) else {
@@ -171,6 +187,8 @@ impl Cluster {
                 expired_checkpoints: 0,
                 not_before: now,
                 restore: None,
+                finding_restore: false,
+                completing: None,
                 savepoint_waiters: Vec::new(),
                 stop: StopState::NotAsked,
                 record,
@@ -410,7 +428,9 @@ impl Cluster {
         let recovering: Vec<JobId> = self
             .jobs
             .iter()
-            .filter(|(_, j)| j.record.state == JobState::Recovering && j.not_before <= now)
+            .filter(|(_, j)| {
+                j.record.state == JobState::Recovering && j.not_before <= now && !j.finding_restore
+            })
             .map(|(id, _)| *id)
             .collect();
         for job in recovering {
@@ -477,13 +497,7 @@ impl Cluster {
         let plan = &entry.plan;
         entry.tasks.clear();
         for head in plan.task_heads() {
-            let mut names = vec![head.name.clone()];
-            names.extend(
-                plan.operators
-                    .iter()
-                    .filter(|o| o.id != head.id && plan.chain_head(o) == head.id)
-                    .map(|o| o.name.clone()),
-            );
+            let operators = plan.chain_names(head);
             for p in 0..head.parallelism {
                 let partition = PartitionId(p);
                 if let Some((node, _)) = assignment.node_of(head.pool, partition) {
@@ -494,7 +508,7 @@ impl Cluster {
                         },
                         TaskStatus {
                             node,
-                            operators: names.join(" → "),
+                            operators: operators.clone(),
                             finished: false,
                             committed: None,
                             metrics: TaskMetrics::default(),

@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod checkpoint_store;
 pub mod checkpoints;
 pub mod health;
+pub mod http;
 mod jobs;
 pub mod lifecycle;
 pub mod registry;

@@ -76,7 +76,11 @@ impl Coordinator {
             endpoint,
             store_failed,
         });
+        if let Some(addr) = coordinator.local_addr() {
+            coordinator.set_advertised(addr.to_string());
+        }
         tokio::spawn(coordinator.clone().accept_loop());
+        tokio::spawn(coordinator.clone().offload_loop());
         let ticker = coordinator.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -99,13 +103,45 @@ impl Coordinator {
         why
     }
 
+    /// Sets where nodes and admins reach it, as reports show it (`--advertise`; by default
+    /// the address it listens on).
+    pub fn set_advertised(&self, address: String) {
+        self.cluster().advertised = address;
+    }
+
     /// Where it listens.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.endpoint.local_addr().ok()
     }
 
-    fn cluster(&self) -> MutexGuard<'_, Cluster> {
+    pub(crate) fn cluster(&self) -> MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs the store work the cluster queues (`jobs::Offload`) on the blocking pool, each
+    /// item as it comes, and hands every outcome back under the lock.
+    async fn offload_loop(self: Arc<Self>) {
+        let wake = self.cluster().offloads_waker();
+        loop {
+            wake.notified().await;
+            let (work, store) = {
+                let mut cluster = self.cluster();
+                (cluster.take_offloads(), cluster.checkpoint_store())
+            };
+            for offload in work {
+                let (coordinator, store) = (self.clone(), store.clone());
+                tokio::spawn(async move {
+                    let fallback = offload.failed("the store task panicked");
+                    let outcome = tokio::task::spawn_blocking(move || offload.run(&store))
+                        .await
+                        .unwrap_or(fallback);
+                    let registration = coordinator.cluster().offload_done(outcome);
+                    if let Some(registration) = registration {
+                        register(registration);
+                    }
+                });
+            }
+        }
     }
 
     async fn accept_loop(self: Arc<Self>) {
@@ -398,20 +434,8 @@ impl Coordinator {
             Ok(Err(e)) => return UploadReply::Refused(e.to_string()),
             Err(e) => return UploadReply::Refused(format!("storing the snapshot failed: {e}")),
         }
-        let registration = self
-            .cluster()
+        self.cluster()
             .checkpoint_ack(job, generation, checkpoint, upload.task);
-        if let Some(registration) = registration {
-            // The registry reads the checkpoint's chains and flushes: off the cluster lock and
-            // the async workers, and not in the way of the task's reply.
-            tokio::task::spawn_blocking(move || match registration.run() {
-                Ok(stages) if !stages.is_empty() => {
-                    tracing::info!("{job}: registered {checkpoint} of {}", stages.join(", "))
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("{job}: cannot register the models of {checkpoint}: {e}"),
-            });
-        }
         UploadReply::Stored
     }
 
@@ -421,12 +445,26 @@ impl Coordinator {
         fetch: &StateFetch,
         send: &mut quinn::SendStream,
     ) -> Result<(), codec::CodecError> {
-        let state = self.cluster().read_state(
-            fetch.job,
+        let (store, owner) = {
+            let cluster = self.cluster();
+            (
+                cluster.checkpoint_store(),
+                cluster.state_owner(fetch.job, fetch.checkpoint),
+            )
+        };
+        // Reading and checking the blobs blocks: off the cluster lock and the async workers.
+        let (checkpoint, operator, groups) = (
             fetch.checkpoint,
-            &fetch.operator,
+            fetch.operator.clone(),
             fetch.groups.clone(),
         );
+        let state = tokio::task::spawn_blocking(move || {
+            store
+                .read_state(owner, checkpoint, &operator, groups)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the state failed: {e}")));
         match state {
             Ok(groups) => {
                 for (group, bytes) in groups {
@@ -529,4 +567,17 @@ impl Coordinator {
             } => cluster.task_failed(job, generation, task, error),
         }
     }
+}
+
+/// Registers a checkpoint's model versions: the registry reads the checkpoint's chains and
+/// flushes, so off the cluster lock and the async workers.
+fn register(registration: crate::registry::Registration) {
+    let (job, checkpoint) = (registration.job, registration.checkpoint);
+    tokio::task::spawn_blocking(move || match registration.run() {
+        Ok(stages) if !stages.is_empty() => {
+            tracing::info!("{job}: registered {checkpoint} of {}", stages.join(", "))
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("{job}: cannot register the models of {checkpoint}: {e}"),
+    });
 }

@@ -4,6 +4,7 @@
 mod blocking;
 #[cfg(feature = "chaos")]
 pub mod chaos;
+pub mod http;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;

@@ -24,9 +24,10 @@
 //!   a vector row is borrowed as the library's `Features` without a copy), builds its added
 //!   columns with `ColumnBuilder`, and emits the input's columns shared (no copy) followed by
 //!   the added ones.
-//! - Until parameter servers exist, every partition keeps its own model (and its own scaler
-//!   statistics, one-hot categories): with parallelism 1 a stage's output is exactly the
-//!   library's sequential run. The model is created at the first row with features, with
+//! - In a job with checkpoints the linear learners and k-means train one model on parameter
+//!   servers (`crate::parameters`, `sharing`); otherwise every partition keeps its own model
+//!   (as the feature stages keep their own scaler statistics, one-hot categories). Either
+//!   way, with parallelism 1 a stage's output is exactly the library's sequential run. The model is created at the first row with features, with
 //!   that row's dimension; every later row must have the same dimension.
 //! - State per partition is snapshotted as one entry under the first key group of the
 //!   partition's key-group range. Restored at another parallelism, a partition continues from
@@ -128,7 +129,7 @@ fn build_partition(
         StageKind::LinearRegression(spec) => {
             linear_regression::build(stage, spec, input, state, sharing)
         }
-        StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state),
+        StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state, sharing),
         StageKind::MatrixFactorization(spec) => {
             matrix_factorization::build(stage, spec, input, state, ctx, clock)
         }

@@ -637,6 +637,24 @@ impl Runtime {
         }
     }
 
+    /// Every task's counters with the names of the operators it runs (`a → b`), for
+    /// `/metrics`.
+    pub fn named_metrics(&self) -> Vec<(JobId, TaskId, String, TaskMetrics)> {
+        self.jobs()
+            .values()
+            .flat_map(|d| {
+                let plan = &d.deployment.plan;
+                d.tasks.iter().map(move |t| {
+                    let operators = plan
+                        .operator(t.id.operator)
+                        .map(|head| plan.chain_names(head))
+                        .unwrap_or_default();
+                    (d.deployment.job, t.id, operators, t.counters.snapshot())
+                })
+            })
+            .collect()
+    }
+
     /// Counters of every deployed task.
     pub fn metrics(&self) -> Vec<(JobId, Generation, TaskId, TaskMetrics)> {
         self.jobs()

@@ -11,6 +11,7 @@ use crate::runtime::pools::PoolThreads;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
+use quiver_protocol::host_port::HostPort;
 use quiver_protocol::messages::{
     CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
 };
@@ -22,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Messages the coordinator may leave unread before the node takes it for dead: heartbeats
 /// every 500 ms and task events, far more than a live coordinator ever leaves queued.
@@ -31,8 +32,9 @@ const OUTBOX_CAPACITY: usize = 1024;
 /// What a node needs to run.
 #[derive(Clone)]
 pub struct NodeConfig {
-    /// The coordinator's address.
-    pub coordinator: SocketAddr,
+    /// The coordinator's address; a host name is resolved at every join, so a coordinator
+    /// restarted elsewhere under the same name is found.
+    pub coordinator: HostPort,
     /// Where the exchange listens (port 0: any).
     pub listen: SocketAddr,
     /// The address other nodes reach the exchange at, if not the bound one (a proxy or NAT
@@ -40,6 +42,8 @@ pub struct NodeConfig {
     pub advertise: Option<SocketAddr>,
     /// The slots it offers, shared and reserved per pool.
     pub slots: quiver_protocol::NodeSlots,
+    /// Where to serve `/metrics` over HTTP, if anywhere.
+    pub http: Option<SocketAddr>,
     /// The node certificate and the cluster CA.
     pub identity: TlsIdentity,
 }
@@ -50,12 +54,23 @@ pub enum NodeError {
     /// Its endpoint could not start.
     #[error(transparent)]
     Transport(#[from] transport::TransportError),
+    /// Its HTTP server could not start.
+    #[error("cannot serve HTTP on {addr}: {source}")]
+    Http {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A started node: its exchange address, and the task running it.
 pub struct NodeHandle {
     /// Where its exchange listens.
     pub listen: SocketAddr,
+    /// Where it serves `/metrics`, if it does.
+    pub http: Option<SocketAddr>,
     /// The node's main loop (runs until the process ends).
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -71,12 +86,21 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             source,
         })?;
     let advertised = config.advertise.unwrap_or(listen);
+    let (current, watched) = watch::channel(None);
+    let http = match config.http {
+        Some(addr) => Some(
+            crate::http::serve(watched, addr).map_err(|source| NodeError::Http { addr, source })?,
+        ),
+        None => None,
+    };
     let exchange = Exchange::new(endpoint);
     tokio::spawn(exchange.clone().serve());
     let pools = Arc::new(PoolThreads::default());
     let task = tokio::spawn(async move {
         loop {
-            match session(&config, advertised, &exchange, &pools).await {
+            let outcome = session(&config, advertised, &exchange, &pools, &current).await;
+            current.send_replace(None);
+            match outcome {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }
@@ -94,7 +118,7 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    Ok(NodeHandle { listen, task })
+    Ok(NodeHandle { listen, http, task })
 }
 
 /// One membership session: join, then serve commands until the control stream breaks.
@@ -103,8 +127,10 @@ async fn session(
     listen: SocketAddr,
     exchange: &Arc<Exchange>,
     pools: &Arc<PoolThreads>,
+    current: &watch::Sender<Option<Arc<Runtime>>>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let connection = transport::connect(exchange.endpoint(), config.coordinator).await?;
+    let coordinator = config.coordinator.resolve().await?;
+    let connection = transport::connect(exchange.endpoint(), coordinator).await?;
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = NodeHello {
         listen,
@@ -134,6 +160,7 @@ async fn session(
         events_tx,
         pools.clone(),
     ));
+    current.send_replace(Some(runtime.clone()));
     let (out_tx, inbox) = Outbox::new(OUTBOX_CAPACITY);
     let Inbox {
         messages: mut out,

@@ -373,6 +373,7 @@ fn kmeans_on_a_sparse_column_with_a_null_row_is_the_library_run() {
         decay_factor: 0.5,
         global_batch_size: 4,
         seed: 5,
+        parameter_shards: None,
         outputs: LearnerColumns::default(),
     });
     let out = run(&mut *build_kind(kind, &[("v", ValueType::Sparse)]), &input);

@@ -341,6 +341,7 @@ fn kmeans_is_the_library_sequential_run() {
         decay_factor: 0.5,
         global_batch_size: 10,
         seed: 11,
+        parameter_shards: None,
         outputs: LearnerColumns::default(),
     });
     let out = run(

@@ -129,6 +129,7 @@ fn a_vector_with_a_non_finite_entry_is_a_null_feature() {
             decay_factor: 0.5,
             global_batch_size: 5,
             seed: 3,
+            parameter_shards: None,
             outputs: LearnerColumns::default(),
         }),
         StageKind::VectorAssembler(VectorAssemblerStage {

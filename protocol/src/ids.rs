@@ -15,6 +15,13 @@ macro_rules! id_type {
                 write!(f, concat!($prefix, "{}"), self.0)
             }
         }
+
+        impl $name {
+            /// Parses the id as it is printed (`job-3`), or its bare number (`3`).
+            pub fn parse(text: &str) -> Option<$name> {
+                text.strip_prefix($prefix).unwrap_or(text).parse().ok().map($name)
+            }
+        }
     };
 }
 

@@ -6,9 +6,11 @@
 pub mod batch;
 pub mod codec;
 pub mod failure;
+pub mod host_port;
 pub mod ids;
 pub mod keygroup;
 pub mod messages;
+pub mod metrics;
 pub mod models;
 pub mod outbox;
 pub mod pki;

@@ -458,8 +458,11 @@ pub struct NodeReport {
     pub node: NodeId,
     /// Its exchange address.
     pub listen: SocketAddr,
-    /// Its slots, shared and reserved per pool.
-    pub slots: crate::pool::NodeSlots,
+    /// Its slots in all, shared and reserved.
+    pub slots: u32,
+    /// Those of its slots reserved for one pool (`--slots training=2`), by pool.
+    #[serde(default)]
+    pub reserved_slots: std::collections::BTreeMap<crate::pool::Pool, u32>,
     /// Whether it answers heartbeats.
     pub alive: bool,
     /// Milliseconds since its last heartbeat.
@@ -478,6 +481,9 @@ pub struct NodeReport {
 /// `quiver cluster status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterReport {
+    /// Where nodes and admins reach the coordinator (`quiver coordinator --advertise`, else
+    /// the address it listens on).
+    pub coordinator: String,
     /// Every node of this coordinator run that is alive or was lost in the last 10 minutes.
     pub nodes: Vec<NodeReport>,
 }

@@ -294,7 +294,9 @@ impl JobPlan {
         spec.checkpoint_interval.is_some()
             && matches!(
                 stage.kind,
-                StageKind::LogisticRegression(_) | StageKind::LinearRegression(_)
+                StageKind::LogisticRegression(_)
+                    | StageKind::LinearRegression(_)
+                    | StageKind::KMeans(_)
             )
     }
 
@@ -399,6 +401,18 @@ impl JobPlan {
     /// Operators that start a task (not chained behind another).
     pub fn task_heads(&self) -> impl Iterator<Item = &OperatorPlan> + '_ {
         self.operators.iter().filter(|o| !self.is_chained(o))
+    }
+
+    /// The names of the operators the task headed by `head` runs, head first: `a → b`.
+    pub fn chain_names(&self, head: &OperatorPlan) -> String {
+        let mut names = vec![head.name.as_str()];
+        names.extend(
+            self.operators
+                .iter()
+                .filter(|o| o.id != head.id && self.chain_head(o) == head.id)
+                .map(|o| o.name.as_str()),
+        );
+        names.join(" → ")
     }
 
     /// The slots the job needs in each pool it uses: the largest parallelism of the pool's

@@ -16,6 +16,7 @@ use std::str::FromStr;
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[serde(rename_all = "lowercase")]
 pub enum Pool {
     /// Unmarked work: every operator whose pool is neither set nor inherited.
     #[default]

@@ -207,6 +207,7 @@ impl StageKind {
         match self {
             StageKind::LogisticRegression(s) => s.parameter_shards,
             StageKind::LinearRegression(s) => s.parameter_shards,
+            StageKind::KMeans(s) => s.parameter_shards,
             _ => None,
         }
     }

@@ -10,8 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use x509_parser::extensions::GeneralName;
 
-const FILES: [(&str, u32); 7] = [
+const FILES: [(&str, u32); 8] = [
     ("ca.crt", 0o644),
+    ("ca.key", 0o600),
     ("coordinator.crt", 0o644),
     ("coordinator.key", 0o600),
     ("node.crt", 0o644),
@@ -25,7 +26,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[test]
-fn init_dir_writes_the_seven_files_with_private_keys_owner_only() {
+fn init_dir_writes_the_eight_files_with_private_keys_owner_only() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("certs");
     init_dir(&dir).unwrap();

@@ -224,6 +224,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             decay_factor: 0.0,
             global_batch_size: 32,
             seed: 0,
+            parameter_shards: None,
             outputs: LearnerColumns::default(),
         })
     );
@@ -455,7 +456,7 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
     ));
     let plan = JobPlan::from_spec(&spec);
     let find = |name: &str| plan.operators.iter().find(|o| o.name == name);
-    for learner in ["clf", "reg"] {
+    for learner in ["clf", "reg", "clusters"] {
         let worker = find(learner).expect("learner");
         let shards = find(&format!("{learner}/params")).expect("shards");
         let feed = find(&format!("{learner}/versions")).expect("feed");
@@ -490,7 +491,7 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
             .all(|c| c.input.as_ref().map(|e| e.port) == Some(OutputPort::Main)));
     }
     // Other ML stages keep their models per partition.
-    assert!(find("clusters/params").is_none() && find("scaled/params").is_none());
+    assert!(find("scaled/params").is_none());
     assert_eq!(plan.slots_needed(), 3);
 
     // parameter_shards sets the shards' partitions; the feed stays one per worker.
@@ -574,7 +575,8 @@ fn misspelt_field_gets_a_suggestion() {
         error_after("k = 3", "k = 3\ndecay_factr = 0.5"),
         "stage \"clusters\": unknown field \"decay_factr\" (did you mean \"decay_factor\"?); \
          allowed fields: name, kind, input, parallelism, pool, features, k, decay_factor, \
-         global_batch_size, seed, cluster_col, prediction_col, model_version_col"
+         global_batch_size, seed, parameter_shards, cluster_col, prediction_col, \
+         model_version_col"
     );
 }
 

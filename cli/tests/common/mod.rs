@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod reco;
+pub(crate) mod shards;
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::{json, Value};
@@ -213,6 +214,21 @@ pub(crate) fn assert_running_prefix_published(dir: &Path) -> usize {
         "the published running rows are not those of the first {prefix} events"
     );
     prefix
+}
+
+/// Runs `quiver local SPEC` to completion (120 s at most) and asserts that it succeeded.
+pub(crate) fn run_local(spec: &Path) {
+    let out = run_with_timeout(
+        Path::new(QUIVER),
+        &["local", &spec.to_string_lossy()],
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "quiver local failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs the CLI to completion (60 s at most).

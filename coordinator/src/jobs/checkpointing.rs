@@ -2,6 +2,7 @@
 //! savepoints, collecting acknowledgements, completing and committing them, and recovering
 //! a failed job from its last complete checkpoint with the next generation.
 
+use super::offload::{Completing, Offload};
 use super::stopping::StopState;
 use super::Cluster;
 use crate::checkpoint_store::Manifest;
@@ -13,8 +14,7 @@ use quiver_protocol::messages::{
 use quiver_protocol::plan::{JobPlan, OperatorKind};
 use quiver_protocol::spec::{JobSpec, SourceKind};
 use quiver_protocol::state_schema::StateSchema;
-use quiver_protocol::{CheckpointId, Generation, JobId, KeyGroup};
-use std::ops::Range;
+use quiver_protocol::{CheckpointId, Generation, JobId};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
@@ -61,6 +61,10 @@ impl Cluster {
             } else {
                 self.expire_checkpoint(job, &why);
             }
+            return;
+        }
+        if entry.completing.is_some() {
+            // One checkpoint at a time, until its manifest is written.
             return;
         }
         let sources: Vec<TaskId> = entry
@@ -185,21 +189,24 @@ impl Cluster {
         Ok(())
     }
 
-    /// A task stored its snapshot: once every task did, the checkpoint is complete, its
-    /// manifest written, and sinks told to commit. Returns the registration of the model
-    /// versions it produced, for the caller to run off the cluster lock.
+    /// A task stored its snapshot: once every task did, the checkpoint's manifest is queued
+    /// to be written off the lock (`offload`), and [`Cluster::checkpoint_completed`] follows.
     pub(crate) fn checkpoint_ack(
         &mut self,
         job: JobId,
         generation: Generation,
         checkpoint: CheckpointId,
         task: TaskId,
-    ) -> Option<Registration> {
-        let entry = self.jobs.get_mut(&job)?;
+    ) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
         if entry.record.generation != generation {
-            return None;
+            return;
         }
-        let done = entry.schedule.ack(checkpoint, task)?;
+        let Some(done) = entry.schedule.ack(checkpoint, task) else {
+            return;
+        };
         let manifest = Manifest {
             job,
             checkpoint,
@@ -215,10 +222,26 @@ impl Cluster {
                 .collect(),
             max_parallelism: entry.plan.spec.max_parallelism,
         };
-        if let Err(e) = self.checkpoints.complete(job, &manifest) {
-            self.recover_or_fail(job, format!("cannot complete {checkpoint}: {e}"));
-            return None;
-        }
+        entry.completing = Some(Completing {
+            checkpoint,
+            last: done.last,
+            deferred_failure: None,
+        });
+        self.offloads.push(Offload::Complete {
+            generation,
+            manifest,
+        });
+    }
+
+    /// A checkpoint's manifest is written: sinks are told to commit, retention runs, and
+    /// who waits for a savepoint hears of it. Returns the registration of the model versions
+    /// it produced, for the caller to run off the cluster lock.
+    pub(super) fn checkpoint_completed(
+        &mut self,
+        manifest: &Manifest,
+        last: bool,
+    ) -> Option<Registration> {
+        let (job, checkpoint) = (manifest.job, manifest.checkpoint);
         if let Some(entry) = self.jobs.get_mut(&job) {
             // The job runs again: the next failure starts a new row of restarts.
             entry.restarts_in_a_row = 0;
@@ -227,7 +250,7 @@ impl Cluster {
         tracing::info!(
             "{job}: {checkpoint} complete in {} ms{}",
             manifest.duration_ms,
-            if done.last { " (final)" } else { "" }
+            if last { " (final)" } else { "" }
         );
         self.send_to_job_nodes(job, |job, generation| ToNode::CommitCheckpoint {
             job,
@@ -235,10 +258,10 @@ impl Cluster {
             checkpoint,
         });
         self.prune_checkpoints(job);
-        if done.kind == SnapshotKind::Savepoint {
+        if manifest.kind == SnapshotKind::Savepoint {
             self.savepoint_completed(job, checkpoint);
         }
-        self.registration(&manifest)
+        self.registration(manifest)
     }
 
     /// Drops checkpoints beyond the retained ones (savepoints and the checkpoints of aliased
@@ -256,10 +279,20 @@ impl Cluster {
 
     /// A failure: with checkpoints and restarts left, redeploy from the last complete
     /// checkpoint with the next generation (after a back-off); otherwise the job fails.
+    /// While a checkpoint completes, the failure waits for it (`offload`): the recovery
+    /// then restores from it if it completed.
     pub(crate) fn recover_or_fail(&mut self, job: JobId, why: String) {
-        let Some(entry) = self.jobs.get(&job) else {
+        let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
+        if let Some(completing) = &mut entry.completing {
+            tracing::info!(
+                "{job}: {why}; handled once {} is complete",
+                completing.checkpoint
+            );
+            completing.deferred_failure.get_or_insert(why);
+            return;
+        }
         let checkpointing = entry.plan.spec.checkpoint_interval.is_some();
         if !checkpointing || entry.restarts_in_a_row >= MAX_RESTARTS {
             let why = if checkpointing {
@@ -279,9 +312,9 @@ impl Cluster {
         self.restart_from_checkpoint(job, &why);
     }
 
-    /// Bumps the generation and plans the redeployment from the newest valid checkpoint.
+    /// Bumps the generation and plans the redeployment from the newest valid checkpoint,
+    /// which is looked for off the lock (`offload`).
     fn restart_from_checkpoint(&mut self, job: JobId, why: &str) {
-        let restore = self.restore_point(job);
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -301,32 +334,16 @@ impl Cluster {
         entry.assignment = None;
         entry.tasks.clear();
         entry.exhausted.clear();
-        if restore.is_some() {
-            entry.restore = restore;
-        }
+        entry.finding_restore = true;
+        let generation = entry.record.generation;
         if let Err(e) = self.store.save_job(&entry.record) {
             tracing::error!("cannot store {job}: {e}");
         }
         tracing::warn!(
-            "{job}: recovering as {} from {} (restart {} in a row of {MAX_RESTARTS}): {why}",
-            entry.record.generation,
-            entry
-                .restore
-                .map_or("the start".to_string(), |(c, _)| c.to_string()),
+            "{job}: recovering as {generation} (restart {} in a row of {MAX_RESTARTS}): {why}",
             entry.restarts_in_a_row
         );
-    }
-
-    /// The newest valid checkpoint of the job, if any.
-    fn restore_point(&self, job: JobId) -> Option<(CheckpointId, Generation)> {
-        match self.checkpoints.latest_valid(job) {
-            Ok(Some(m)) => Some((m.checkpoint, m.generation)),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::error!("cannot read the checkpoints of {job}: {e}");
-                None
-            }
-        }
+        self.offloads.push(Offload::FindRestore { job, generation });
     }
 
     /// After a coordinator restart: a job that was live resumes from its last checkpoint.
@@ -489,21 +506,7 @@ impl Cluster {
         }
     }
 
-    /// The stored state of one operator's key groups.
-    pub(crate) fn read_state(
-        &self,
-        job: JobId,
-        checkpoint: CheckpointId,
-        operator: &str,
-        groups: Range<u32>,
-    ) -> Result<Vec<(KeyGroup, Vec<u8>)>, String> {
-        let owner = self.state_owner(job, checkpoint);
-        self.checkpoints
-            .read_state(owner, checkpoint, operator, groups)
-            .map_err(|e| e.to_string())
-    }
-
-    /// A handle for storing uploaded state without holding the cluster lock.
+    /// A handle for storing and reading state without holding the cluster lock.
     pub(crate) fn checkpoint_store(&self) -> crate::checkpoint_store::CheckpointStore {
         self.checkpoints.clone()
     }

@@ -11,7 +11,7 @@ use quiver_protocol::{CheckpointId, JobId};
 
 /// A learner stage with parameter servers, as export and import find it.
 pub(super) struct ShardedLearner<'a> {
-    /// Its kind: `linear_regression` or `logistic_regression`.
+    /// Its kind: `linear_regression`, `logistic_regression` or `kmeans`.
     pub(super) kind: &'static str,
     /// Its spec.
     pub(super) spec: &'a StageKind,
@@ -57,11 +57,12 @@ impl Cluster {
             Some(spec @ StageKind::LogisticRegression(_)) if sharded => {
                 ("logistic_regression", spec)
             }
+            Some(spec @ StageKind::KMeans(_)) if sharded => ("kmeans", spec),
             _ => {
                 return Err(format!(
                     "stage {stage:?} of {job} keeps one model per partition, not one model on \
                      parameter servers: {what} works with the parameter servers of a \
-                     linear_regression or logistic_regression stage in a job with \
+                     linear_regression, logistic_regression or kmeans stage in a job with \
                      job.checkpoint_interval"
                 ))
             }

@@ -7,10 +7,54 @@ use quiver_protocol::messages::{
 };
 use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::JobId;
+use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Duration;
 
+/// One operator of a job's graph, for the dashboard (`/api/jobs/{id}/graph`).
+#[derive(Serialize)]
+pub(crate) struct GraphOperator {
+    /// Its position in the plan.
+    id: u32,
+    /// Its spec name (`LEARNER/params`, `LEARNER/versions` for parameter servers).
+    name: String,
+    /// `source`, `stage`, `sink` or `parameters`.
+    kind: &'static str,
+    /// Its partitions.
+    parallelism: u32,
+    /// The operator it reads, if any.
+    input: Option<u32>,
+    /// The operator heading the task it runs in (itself unless chained).
+    task: u32,
+}
+
 impl Cluster {
+    /// A job's operators and how they connect.
+    pub(crate) fn graph(&self, job: JobId) -> Result<Vec<GraphOperator>, String> {
+        let entry = self
+            .jobs
+            .get(&job)
+            .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
+        let plan = &entry.plan;
+        Ok(plan
+            .operators
+            .iter()
+            .map(|o| GraphOperator {
+                id: o.id.0,
+                name: o.name.clone(),
+                kind: match o.kind {
+                    OperatorKind::Source(_) => "source",
+                    OperatorKind::Stage(_) => "stage",
+                    OperatorKind::Sink(_) => "sink",
+                    OperatorKind::Parameters(_) => "parameters",
+                },
+                parallelism: o.parallelism,
+                input: o.input.as_ref().map(|e| e.from.0),
+                task: plan.chain_head(o).0,
+            })
+            .collect())
+    }
+
     fn summary(entry: &JobEntry) -> JobSummary {
         JobSummary {
             job: entry.record.job,
@@ -101,7 +145,8 @@ impl Cluster {
                 NodeReport {
                     node: *id,
                     listen: n.listen,
-                    slots: n.slots.clone(),
+                    slots: n.slots.total(),
+                    reserved_slots: n.slots.reserved.clone(),
                     alive: n.lost.is_none(),
                     last_heartbeat_ms: n.last_heartbeat.elapsed().as_millis() as u64,
                     tasks,
@@ -111,6 +156,9 @@ impl Cluster {
                 }
             })
             .collect();
-        ClusterReport { nodes }
+        ClusterReport {
+            coordinator: self.advertised.clone(),
+            nodes,
+        }
     }
 }

@@ -428,6 +428,17 @@ impl Cluster {
                 )
             });
         }
+        let clusters = entry.plan.operators.iter().any(|o| {
+            o.name == stage
+                && matches!(&o.kind, OperatorKind::Stage(s) if matches!(s.kind, StageKind::KMeans(_)))
+        });
+        if clusters {
+            return Err(format!(
+                "stage {stage:?} of {job} is a kmeans: it always serves its latest version \
+                 (its versions can be listed, aliased and exported, not deployed); deploy, \
+                 canary, A/B and rollback are for logistic_regression and linear_regression"
+            ));
+        }
         if entry.serving.loading.is_some() || !entry.serving.switching.is_empty() {
             return Err(format!(
                 "a swap of {job} is under way: wait for it (see `quiver model status {job}`)"

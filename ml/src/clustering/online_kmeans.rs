@@ -10,7 +10,10 @@
 
 use super::kmeans::{check_point, nearest_centroid, KMeansModel, KMeansParams};
 use super::rng::SplitMix64;
-use crate::api::{online_model_via_persist, MlError, ModelVersion, RefusalCounter};
+use crate::api::{
+    check_parameters, online_model_via_persist, MlError, ModelVersion, RefusalCounter,
+    SharedParameters,
+};
 use crate::finite::{check_all, check_statistic, Position};
 use crate::params::{at_least, in_closed, ParamError};
 use crate::persist::Persist;
@@ -244,6 +247,53 @@ impl OnlineKMeans {
     }
 }
 
+/// The vector is every centroid's coordinates (centroid 0 first, `k · dim` values), then
+/// the `k` cluster weights. Coordinates are values a worker moves: the servers apply the
+/// mean of the workers' changes, so two workers that pull a centroid toward the same points
+/// do not move it twice as far, and a centroid only one worker's points reached moves all
+/// the way. With `decay_factor` 1 a weight is the count of the points the cluster took:
+/// summed, so the merged weight is the number of points every worker gave it, as one model
+/// that saw them all would hold. With `decay_factor` < 1 a weight is a decayed count each
+/// worker moves toward its own level (`w = decay · w + m` per mini-batch): summing would
+/// decay the old weight once per worker and swing the merged weight around its level
+/// (below 0 with two workers, measured), so it is averaged like a coordinate. A weight the
+/// merge leaves below 0 reads as 0. The pending mini-batch is the worker's own and stays as
+/// it is.
+impl SharedParameters for OnlineKMeans {
+    fn parameter_len(&self) -> usize {
+        let k = self.centroids.len();
+        k * self.centroids[0].len() + k
+    }
+
+    /// Coordinates are averaged; weights are summed counts with `decay_factor` 1, else
+    /// averaged.
+    fn averaged(&self, index: usize) -> bool {
+        index < self.centroids.len() * self.centroids[0].len() || self.params.decay_factor < 1.0
+    }
+
+    fn write_parameters(&self, out: &mut Vec<f64>) {
+        out.clear();
+        out.reserve(self.parameter_len());
+        for c in &self.centroids {
+            out.extend_from_slice(c);
+        }
+        out.extend_from_slice(&self.weights);
+    }
+
+    fn read_parameters(&mut self, values: &[f64]) -> Result<(), MlError> {
+        check_parameters(values, self.parameter_len())?;
+        let (coordinates, weights) = values.split_at(values.len() - self.weights.len());
+        let dim = self.centroids[0].len();
+        for (c, moved) in self.centroids.iter_mut().zip(coordinates.chunks_exact(dim)) {
+            c.copy_from_slice(moved);
+        }
+        for (w, merged) in self.weights.iter_mut().zip(weights) {
+            *w = merged.max(0.0);
+        }
+        Ok(())
+    }
+}
+
 impl Persist for OnlineKMeans {
     const KIND: &'static str = "online_kmeans";
     const VERSION: u32 = 1;
@@ -284,6 +334,79 @@ mod tests {
             .to_snapshot()
             .unwrap();
         assert!(OnlineKMeans::from_snapshot(&bytes).is_err());
+    }
+
+    #[test]
+    fn shared_parameters_are_the_coordinates_then_the_weights() {
+        let mut m = model(vec![1.0, 2.0], vec![vec![0.5, 0.5]]);
+        let mut v = Vec::new();
+        m.write_parameters(&mut v);
+        assert_eq!(v, [0.0, 0.0, 1.0, 1.0, 1.0, 2.0]);
+        assert_eq!(m.parameter_len(), 6);
+        // Decayed weights (the default decay 0) are averaged like the coordinates.
+        assert!((0..6).all(|i| m.averaged(i)));
+        m.read_parameters(&[3.0, -4.0, 5.0, 6.0, 7.0, -0.5])
+            .unwrap();
+        assert_eq!(m.centroids(), [vec![3.0, -4.0], vec![5.0, 6.0]]);
+        // A weight merged below 0 reads as 0; the pending point stays.
+        assert_eq!(m.weights(), [7.0, 0.0]);
+        assert_eq!(m.pending, [vec![0.5, 0.5]]);
+    }
+
+    /// Two workers from the same start, merged as the parameter servers merge them (summed
+    /// or averaged changes): with `decay_factor` 1 each merged weight is the number of points
+    /// the cluster took on either worker.
+    #[test]
+    fn merged_weights_count_every_workers_points_when_nothing_decays() {
+        let params = OnlineKMeansParams {
+            global_batch_size: 1,
+            decay_factor: 1.0,
+            ..OnlineKMeansParams::default()
+        };
+        let start = OnlineKMeans::new(params, vec![vec![0.0], vec![10.0]], vec![0.0; 2]).unwrap();
+        let (mut a, mut b) = (start.clone(), start.clone());
+        for x in [0.5, -0.5, 9.0] {
+            a.learn_one(Features::Dense(&[x])).unwrap();
+        }
+        for x in [11.0, 10.5, 9.5, 0.25] {
+            b.learn_one(Features::Dense(&[x])).unwrap();
+        }
+        let vector = |m: &OnlineKMeans| {
+            let mut v = Vec::new();
+            m.write_parameters(&mut v);
+            v
+        };
+        let (s, va, vb) = (vector(&start), vector(&a), vector(&b));
+        let merged: Vec<f64> = (0..s.len())
+            .map(|i| {
+                let (da, db) = (va[i] - s[i], vb[i] - s[i]);
+                let changed = f64::from(u8::from(da != 0.0) + u8::from(db != 0.0)).max(1.0);
+                s[i] + if start.averaged(i) {
+                    (da + db) / changed
+                } else {
+                    da + db
+                }
+            })
+            .collect();
+        let mut model = start.clone();
+        model.read_parameters(&merged).unwrap();
+        // Points near 0: 0.5, -0.5 and 0.25; near 10: 9, 11, 10.5 and 9.5.
+        assert_eq!(model.weights(), [3.0, 4.0]);
+        assert!(!start.averaged(2) && start.averaged(1));
+    }
+
+    #[test]
+    fn a_non_finite_or_short_parameter_vector_is_refused_and_changes_nothing() {
+        let mut m = model(vec![1.0, 2.0], Vec::new());
+        let before = m.clone();
+        assert!(m
+            .read_parameters(&[0.0, f64::NAN, 1.0, 1.0, 1.0, 1.0])
+            .is_err());
+        assert!(m
+            .read_parameters(&[0.0, 0.0, 1.0, 1.0, f64::INFINITY, 1.0])
+            .is_err());
+        assert!(m.read_parameters(&[0.0, 0.0, 1.0, 1.0, 1.0]).is_err());
+        assert_eq!(m, before);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
 use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
 use super::served::{Scored, Scorer, Served};
-use super::sharing::Sharing;
+use super::sharing::{scoring_version, Sharing};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
@@ -179,10 +179,7 @@ impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
 
     /// The version rows are scored with: the adopted version of a worker, else the model's.
     fn version(&self) -> u64 {
-        match (&self.sharing, &self.model) {
-            (Some(sharing), _) => sharing.version(),
-            (None, model) => model.as_ref().map_or(0, |m| m.version().0),
-        }
+        scoring_version(self.sharing.as_ref(), self.model.as_ref())
     }
 }
 

@@ -12,8 +12,17 @@
 use super::columns::data_error;
 use crate::operator::{OperatorError, Wait};
 use crate::parameters::WorkerLink;
-use quiver_ml::SharedParameters;
+use quiver_ml::{OnlineModel, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
+
+/// The version a learner partition scores rows with: the version a worker (`sharing`)
+/// adopted, else its own model's (0 before the model exists).
+pub(super) fn scoring_version<M: OnlineModel>(sharing: Option<&Sharing>, model: Option<&M>) -> u64 {
+    match (sharing, model) {
+        (Some(sharing), _) => sharing.version(),
+        (None, model) => model.map_or(0, |m| m.version().0),
+    }
+}
 
 /// A learner partition's side of its parameter servers.
 pub(super) struct Sharing {
@@ -62,16 +71,13 @@ impl Sharing {
         (!self.link.board.is_ready()).then(|| self.link.board.wait_ready())
     }
 
-    /// A model was created for the first rows: it starts from the merged version.
+    /// A model was created for the first rows: it starts from the merged version. Before
+    /// the shards hold any value it keeps its initial state (k-means' random centroids) and
+    /// measures its first change from 0, the value of a parameter the shards never received,
+    /// so the first push carries the whole model.
     pub(super) fn start(&mut self, model: &mut impl SharedParameters) -> Result<(), OperatorError> {
         match self.link.board.latest() {
-            Some(version) if version.values.is_empty() => {
-                (self.version, self.seen) = (version.version.max(0) as u64, version.seen);
-                let mut base = Vec::new();
-                model.write_parameters(&mut base);
-                self.base = Some(base);
-            }
-            Some(version) => {
+            Some(version) if !version.values.is_empty() => {
                 let values = self.fit(version.values, model)?;
                 model
                     .read_parameters(&values)
@@ -79,17 +85,19 @@ impl Sharing {
                 (self.version, self.seen) = (version.version.max(0) as u64, version.seen);
                 self.base = Some(values);
             }
-            None => {
-                let mut base = Vec::new();
-                model.write_parameters(&mut base);
-                self.base = Some(base);
+            latest => {
+                if let Some(version) = latest {
+                    (self.version, self.seen) = (version.version.max(0) as u64, version.seen);
+                }
+                self.seed(model);
             }
         }
         Ok(())
     }
 
-    /// A model restored from state saved before the stage had parameter servers: all of it
-    /// is pushed at the first barrier.
+    /// A model whose parameters the shards do not hold (a fresh one, or one restored from
+    /// state saved before the stage had parameter servers): all of it is pushed at the first
+    /// barrier.
     pub(super) fn seed(&mut self, model: &impl SharedParameters) {
         self.base = Some(vec![0.0; model.parameter_len()]);
     }

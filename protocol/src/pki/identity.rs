@@ -2,7 +2,7 @@
 //! from a certificate directory or a generated bundle and checked before use, and reading the
 //! role back out of a certificate.
 
-use super::{provider, CertBundle, PkiError, Role, CA_FILE, ROLE_URI_PREFIX};
+use super::{provider, CertBundle, PkiError, Role, RoleCert, CA_FILE, ROLE_URI_PREFIX};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
@@ -81,11 +81,21 @@ impl TlsIdentity {
 
     /// The identity of `role` from an in-memory bundle, checked as [`TlsIdentity::load`] does.
     pub fn from_bundle(bundle: &CertBundle, role: Role) -> Result<Self, PkiError> {
-        let rc = bundle.role(role);
         let base = Path::new("<generated>");
+        Self::from_pems(base, &bundle.ca_cert_pem, bundle.role(role), role)
+    }
+
+    /// The identity of `role` from a CA certificate and a role's certificate and key in
+    /// memory, checked as [`TlsIdentity::load`] does; errors name them as files in `base`.
+    pub(crate) fn from_pems(
+        base: &Path,
+        ca_cert_pem: &str,
+        rc: &RoleCert,
+        role: Role,
+    ) -> Result<Self, PkiError> {
         Self::build(
             Files {
-                ca: (base.join(CA_FILE), bundle.ca_cert_pem.as_bytes()),
+                ca: (base.join(CA_FILE), ca_cert_pem.as_bytes()),
                 cert: (base.join(role.cert_file()), rc.cert_pem.as_bytes()),
                 key: (base.join(role.key_file()), rc.key_pem.as_bytes()),
             },

@@ -345,6 +345,9 @@ pub struct KMeansStage {
     pub global_batch_size: u64,
     /// `seed` of the initial centroids (default 0).
     pub seed: u64,
+    /// `parameter_shards`: partitions of the parameter servers (default: the stage's
+    /// parallelism; only in a job with checkpoints).
+    pub parameter_shards: Option<u32>,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
 }

@@ -419,6 +419,7 @@ fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "decay_factor",
             "global_batch_size",
             "seed",
+            "parameter_shards",
             "cluster_col",
             "prediction_col",
             "model_version_col",
@@ -435,6 +436,7 @@ fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             .integer("global_batch_size", 1, 1 << 20)?
             .unwrap_or(32),
         seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+        parameter_shards: parameter_shards(fields)?,
         outputs: learner_columns(fields)?,
     }))
 }

@@ -1,0 +1,295 @@
+//! `/metrics` and the JSON API of a real cluster (a coordinator with `--http` and two nodes
+//! with `--http`) while a job runs: the counters move, the nodes export at least what the
+//! coordinator last heard from them, checkpoints show up, and at the end the JSON API's
+//! report counts every generated record once at the source, once in the running count and
+//! once in its sink (a running count writes one row per record).
+
+use quiver_chaos_tests::{
+    certs_init, free_udp_port, http_get, node_args, run_with_timeout, start_coordinator,
+    start_coordinator_with, Process,
+};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const COUNT: u64 = 40_000;
+
+fn quiver() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_quiver"))
+}
+
+fn free_tcp_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+/// A generator at 10,000 records/s into a running count per user (one output row per
+/// record) into files, with checkpoints every 200 ms.
+fn write_job(dir: &Path) -> PathBuf {
+    let spec = format!(
+        r#"[job]
+name = "metrics"
+parallelism = 2
+checkpoint_interval = "200ms"
+
+[[source]]
+name = "events"
+kind = "generator"
+count = {COUNT}
+rate = 10000
+keys = 100
+
+[[stage]]
+name = "counts"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = {{ n = "count()" }}
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "counts"
+path = "out/"
+"#
+    );
+    let file = dir.join("job.toml");
+    std::fs::write(&file, spec).expect("write spec");
+    file
+}
+
+/// The samples of `family` (`name{labels} value` lines), keyed by their labels.
+fn samples(text: &str, family: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(family)?.strip_prefix('{')?;
+            let (labels, value) = rest.rsplit_once("} ")?;
+            Some((labels.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The sum of `family` over the series whose labels contain `label`.
+fn sum(text: &str, family: &str, label: &str) -> f64 {
+    samples(text, family)
+        .iter()
+        .filter(|(l, _)| l.contains(label))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+fn scrape(addr: SocketAddr) -> String {
+    let (status, body) = http_get(addr, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn metrics_and_the_json_api_follow_a_running_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let certs = root.join("certs");
+    certs_init(&quiver(), &certs);
+    let http = free_tcp_addr();
+    let http_arg = http.to_string();
+    let (mut coordinator, addr) =
+        start_coordinator_with(&quiver(), &certs, root, &["--http", &http_arg]);
+    coordinator.wait_for_log(
+        &format!("metrics on http://{http}/metrics"),
+        Duration::from_secs(20),
+    );
+    let node_http: Vec<SocketAddr> = (0..2).map(|_| free_tcp_addr()).collect();
+    let mut nodes: Vec<Process> = node_http
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let name = format!("node{i}");
+            let mut args = node_args(&certs, addr, root, &name, 2);
+            args.extend(["--http".to_string(), h.to_string()]);
+            Process::start(&name, &quiver(), &args, root)
+        })
+        .collect();
+    for node in &mut nodes {
+        node.wait_for_log("joined the coordinator", Duration::from_secs(20));
+    }
+    let before = scrape(http);
+    assert_eq!(
+        samples(&before, "quiver_nodes")["state=\"alive\""],
+        2.0,
+        "{before}"
+    );
+    for h in &node_http {
+        assert!(scrape(*h).contains("quiver_node_joined 1"), "{h}");
+    }
+
+    // Submit without waiting, and watch it run.
+    let spec = write_job(root);
+    let (certs_arg, addr_arg) = (certs.to_string_lossy().to_string(), addr.to_string());
+    let admin = |args: &[&str]| {
+        let mut all = vec!["--certs", &certs_arg, "--coordinator", &addr_arg];
+        all.extend_from_slice(args);
+        run_with_timeout(&quiver(), &all, Duration::from_secs(120))
+    };
+    let submitted = admin(&["job", "submit", &spec.to_string_lossy()]);
+    assert!(
+        submitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    let job = String::from_utf8_lossy(&submitted.stdout)
+        .trim()
+        .to_string();
+    let source = "operator=\"events";
+    let counts = "operator=\"counts";
+
+    // Mid-run: records flow, nodes export what they report, a checkpoint completed.
+    let started = Instant::now();
+    let (mut first, mut checkpointed) = (None, false);
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no progress:\n{}",
+            scrape(http)
+        );
+        let text = scrape(http);
+        let read = sum(&text, "quiver_task_records_in_total", source);
+        if read > 0.0 && read < COUNT as f64 {
+            let nodes_read: f64 = node_http
+                .iter()
+                .map(|h| sum(&scrape(*h), "quiver_task_records_in_total", source))
+                .sum();
+            // A node's figures are newer than what its last heartbeat told the coordinator.
+            assert!(
+                nodes_read >= read,
+                "nodes {nodes_read} < coordinator {read}"
+            );
+            match first {
+                None => first = Some(read),
+                Some(f) if read > f => {
+                    checkpointed |= !samples(&text, "quiver_job_last_checkpoint_id").is_empty();
+                    if checkpointed {
+                        break;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = scrape(http);
+    let (read, written) = (
+        sum(&text, "quiver_task_records_in_total", counts),
+        sum(&text, "quiver_task_sink_records_total", counts),
+    );
+    assert!(
+        written <= read && read > 0.0,
+        "counts read {read}, wrote {written}"
+    );
+    for family in [
+        "quiver_task_sink_records_total",
+        "quiver_task_checkpoint_bytes",
+        "quiver_job_last_checkpoint_duration_seconds",
+        "quiver_job_restarts_total",
+    ] {
+        assert!(
+            !samples(&text, family).is_empty(),
+            "{family} missing:\n{text}"
+        );
+    }
+    assert!(
+        samples(&text, "quiver_task_records_in_total")
+            .keys()
+            .all(|l| l.contains(&format!("job=\"{job}\"")) && l.contains("node=\"node-")),
+        "{text}"
+    );
+
+    // The JSON API: the cluster, the job list, the job's report and checkpoints.
+    let (status, cluster) = http_get(http, "/api/cluster");
+    assert_eq!(status, 200);
+    let cluster: serde_json::Value = serde_json::from_str(&cluster).expect("cluster JSON");
+    assert_eq!(
+        cluster["nodes"].as_array().map(Vec::len),
+        Some(2),
+        "{cluster}"
+    );
+    let (status, list) = http_get(http, "/api/jobs");
+    assert_eq!(status, 200);
+    assert!(list.contains("\"metrics\""), "{list}");
+    let (status, body) = http_get(http, "/api/jobs/job-999");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no job job-999"), "{body}");
+    let (status, body) = http_get(http, "/api/jobs/bogus");
+    assert_eq!(status, 404, "{body}");
+
+    // The end: every generated record read once, counted once, written once.
+    let finished = Instant::now();
+    let report = loop {
+        let (status, body) = http_get(http, &format!("/api/jobs/{job}"));
+        assert_eq!(status, 200, "{body}");
+        let report: serde_json::Value = serde_json::from_str(&body).expect("job JSON");
+        if report["summary"]["state"] == "Finished" {
+            break report;
+        }
+        assert!(finished.elapsed() < Duration::from_secs(120), "{report}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let tasks = report["tasks"].as_array().expect("tasks");
+    let total = |operator: &str, field: &str| -> u64 {
+        tasks
+            .iter()
+            .filter(|t| {
+                t["operators"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with(operator))
+            })
+            .map(|t| t["metrics"][field].as_u64().expect("a count"))
+            .sum()
+    };
+    assert_eq!(total("events", "records_in"), COUNT, "{report}");
+    assert_eq!(total("counts", "records_in"), COUNT, "{report}");
+    // A running count writes one row per record, into the sink chained behind it.
+    assert_eq!(total("counts", "sink_records"), COUNT, "{report}");
+    assert_eq!(report["sink_records"].as_u64(), Some(COUNT), "{report}");
+    let (status, checkpoints) = http_get(http, &format!("/api/jobs/{job}/checkpoints"));
+    assert_eq!(status, 200);
+    let checkpoints: serde_json::Value = serde_json::from_str(&checkpoints).expect("JSON");
+    assert!(!checkpoints.as_array().expect("a list").is_empty());
+    assert!(coordinator.is_running(), "{}", coordinator.log());
+}
+
+#[test]
+fn a_taken_http_port_is_an_error_only_when_the_user_chose_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = dir.path().join("certs");
+    certs_init(&quiver(), &certs);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = taken.local_addr().expect("address").to_string();
+    let out = run_with_timeout(
+        &quiver(),
+        &[
+            "coordinator",
+            "--certs",
+            &certs.to_string_lossy(),
+            "--data-dir",
+            &dir.path().join("c").to_string_lossy(),
+            "--listen",
+            &format!("127.0.0.1:{}", free_udp_port()),
+            "--http",
+            &busy,
+        ],
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot serve HTTP on {busy}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--http off"), "{stderr}");
+    // Two coordinators on the default address: at most one serves HTTP, both run.
+    let first = tempfile::tempdir().expect("tempdir");
+    let (mut a, _) = start_coordinator(&quiver(), &certs, first.path());
+    let (mut b, _) = start_coordinator(&quiver(), &certs, dir.path());
+    assert!(a.is_running() && b.is_running(), "{}\n{}", a.log(), b.log());
+}

@@ -1,0 +1,176 @@
+//! A cluster driven by tests as the server would drive it: one node whose control stream the
+//! test reads (the node's fake), a job deployed and running on a real sled store in a
+//! temporary directory, and the store work the cluster queues run (or dropped) by the test.
+
+use super::{Cluster, JobEntry};
+use crate::store::Store;
+use quiver_protocol::messages::{JobState, TaskId, ToNode};
+use quiver_protocol::outbox::{Inbox, Outbox};
+use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId};
+use std::path::PathBuf;
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open(dir.path()).expect("store")
+}
+
+const SPEC: &str = r#"
+[job]
+name = "offload"
+parallelism = 2
+checkpoint_interval = "1h"
+
+[[source]]
+name = "events"
+kind = "generator"
+count = 100
+
+[[sink]]
+name = "out"
+kind = "discard"
+input = "events"
+"#;
+
+/// A cluster with one node of four slots and the job of [`SPEC`] deployed and running.
+pub(super) struct Running {
+    dir: tempfile::TempDir,
+    pub(super) cluster: Cluster,
+    pub(super) node: NodeId,
+    inbox: Inbox<ToNode>,
+    pub(super) job: JobId,
+}
+
+impl Running {
+    pub(super) fn start() -> Running {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cluster = Cluster::new(open(&dir), crate::HEARTBEAT_TIMEOUT).expect("cluster");
+        Running::with_node(dir, cluster, None)
+    }
+
+    /// `cluster` with a node joined and `job` (submitted if `None`) deployed and running.
+    fn with_node(dir: tempfile::TempDir, mut cluster: Cluster, job: Option<JobId>) -> Running {
+        let (outbox, inbox) = Outbox::new(1024);
+        let node = cluster.join(
+            ([127, 0, 0, 1], 7001).into(),
+            quiver_protocol::NodeSlots::shared(4),
+            outbox,
+        );
+        let job = job.unwrap_or_else(|| {
+            cluster
+                .submit(SPEC.into(), PathBuf::from("/"), None)
+                .expect("submitted")
+        });
+        let mut running = Running {
+            dir,
+            cluster,
+            node,
+            inbox,
+            job,
+        };
+        running.run_offloads();
+        running.start_deployed();
+        running
+    }
+
+    /// Answers a deployment sent to the node, which starts the job.
+    pub(super) fn start_deployed(&mut self) {
+        let generation = self.generation();
+        self.cluster.deployed(self.node, self.job, generation);
+        assert_eq!(self.entry().record.state, JobState::Running);
+        self.commands();
+    }
+
+    /// The coordinator's process dies (store work in flight dies with it) and starts again
+    /// on its store; a node joins and the job is redeployed and started.
+    pub(super) fn restart_coordinator(self) -> Running {
+        let Running {
+            dir, cluster, job, ..
+        } = self;
+        drop(cluster);
+        let cluster = Cluster::new(open(&dir), crate::HEARTBEAT_TIMEOUT).expect("cluster");
+        Running::with_node(dir, cluster, Some(job))
+    }
+
+    /// The job's entry.
+    pub(super) fn entry(&self) -> &JobEntry {
+        &self.cluster.jobs[&self.job]
+    }
+
+    /// The job's current generation.
+    pub(super) fn generation(&self) -> Generation {
+        self.entry().record.generation
+    }
+
+    /// The job's tasks.
+    pub(super) fn tasks(&self) -> Vec<TaskId> {
+        self.entry().tasks.keys().copied().collect()
+    }
+
+    /// The commands sent to the node since the last call.
+    pub(super) fn commands(&mut self) -> Vec<ToNode> {
+        std::iter::from_fn(|| self.inbox.messages.try_recv().ok()).collect()
+    }
+
+    /// Triggers a checkpoint now; returns its id.
+    pub(super) fn trigger(&mut self) -> CheckpointId {
+        let job = self.job;
+        let entry = self.cluster.jobs.get_mut(&job).expect("job");
+        entry.schedule.request_checkpoint();
+        self.cluster.checkpoint_tick(job);
+        self.entry()
+            .schedule
+            .pending()
+            .expect("a checkpoint in flight")
+            .checkpoint
+    }
+
+    /// Every task acknowledges `checkpoint`.
+    pub(super) fn ack_all(&mut self, checkpoint: CheckpointId) {
+        let generation = self.generation();
+        for task in self.tasks() {
+            self.cluster
+                .checkpoint_ack(self.job, generation, checkpoint, task);
+        }
+    }
+
+    /// Whether `checkpoint` has its manifest in the store.
+    pub(super) fn is_complete(&self, checkpoint: CheckpointId) -> bool {
+        self.cluster
+            .checkpoints
+            .is_complete(self.job, checkpoint)
+            .expect("readable")
+    }
+
+    /// Runs the queued store work as the server does and hands the outcomes back.
+    pub(super) fn run_offloads(&mut self) -> usize {
+        let work = self.cluster.take_offloads();
+        let (count, store) = (work.len(), self.cluster.checkpoint_store());
+        for offload in work {
+            let outcome = offload.run(&store);
+            self.cluster.offload_done(outcome);
+        }
+        count
+    }
+
+    /// A task reports a transient failure.
+    pub(super) fn fail_a_task(&mut self) {
+        let (job, generation) = (self.job, self.generation());
+        let task = self.tasks()[0];
+        self.cluster.task_failed(
+            job,
+            generation,
+            task,
+            Failure::transient("killed by the test"),
+        );
+    }
+}
+
+/// The checkpoints `commands` tell the node to commit.
+pub(super) fn commits(commands: &[ToNode]) -> Vec<CheckpointId> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            ToNode::CommitCheckpoint { checkpoint, .. } => Some(*checkpoint),
+            _ => None,
+        })
+        .collect()
+}
