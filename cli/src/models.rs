@@ -9,7 +9,8 @@ use crate::ModelCommand;
 use anyhow::{anyhow, bail, Result};
 use quiver_protocol::messages::{AdminRequest, AdminResponse};
 use quiver_protocol::models::{
-    is_valid_alias, utc, ModelExport, ModelList, ModelStatus, SwapChange, LEARNER_KINDS,
+    is_valid_alias, utc, ModelExport, ModelList, ModelStatus, Serving, StageStatus, SwapChange,
+    LEARNER_KINDS,
 };
 use quiver_protocol::pki::TlsIdentity;
 use quiver_protocol::CheckpointId;
@@ -191,7 +192,8 @@ fn status_json(status: &ModelStatus) -> Value {
         .map(|s| {
             json!({
                 "stage": s.stage,
-                "serving": s.serving.describe(),
+                "serving": serving(s),
+                "follows": s.follows,
                 "aliases": s.aliases,
                 "partitions": s.partitions.iter().map(|(p, versions)| {
                     json!({"partition": p, "versions": versions})
@@ -212,6 +214,15 @@ fn status_json(status: &ModelStatus) -> Value {
     json!({"job": status.job.to_string(), "epoch": status.epoch, "stages": stages, "events": status.events})
 }
 
+/// What a stage serves, as a person reads it: a predict stage with no version yet serves
+/// `nothing yet`.
+fn serving(stage: &StageStatus) -> String {
+    match (&stage.follows, &stage.serving) {
+        (Some(_), Serving::Latest) => "nothing yet".to_string(),
+        (_, serving) => serving.describe(),
+    }
+}
+
 /// `quiver model status`: per stage, what it serves, per partition, and per version.
 fn status_table(status: &ModelStatus) -> String {
     let mut out = String::new();
@@ -225,12 +236,16 @@ fn status_table(status: &ModelStatus) -> String {
         return out;
     }
     for s in &status.stages {
+        let follows = s
+            .follows
+            .as_ref()
+            .map_or(String::new(), |f| format!(" (predict with {f})"));
         let _ = writeln!(
             out,
-            "{} {}: serves {}",
+            "{} {}{follows}: serves {}",
             status.job,
             s.stage,
-            s.serving.describe()
+            serving(s)
         );
         if !s.aliases.is_empty() {
             let aliases: Vec<String> = s

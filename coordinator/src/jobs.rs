@@ -13,6 +13,7 @@ mod imports;
 mod membership;
 mod models;
 mod offload;
+mod predict;
 mod reports;
 mod serving;
 mod stopping;

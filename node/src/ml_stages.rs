@@ -7,6 +7,8 @@
 //!   predict each row with the current model, then learn from it (progressive validation), and
 //!   add `prediction` (`cluster` for k-means), `probability` (logistic regression) and
 //!   `model_version`: the version of the model that made the prediction.
+//! - `predict` scores rows with a registered version of a learner's model, learning nothing
+//!   (`predict`: the version its serving table entry pins; null outputs before one does).
 //! - A row with a null feature gets null outputs and teaches nothing. A row with a null label
 //!   (rating) is predicted but not learnt from.
 //! - A NaN or infinite number is read as a null wherever it is: a non-finite feature (a
@@ -53,6 +55,7 @@ mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
+mod predict;
 mod served;
 mod sharing;
 mod stage;
@@ -61,11 +64,12 @@ mod vector_assembler;
 
 use crate::operator::{KeyGroupState, Operator, OperatorError, SavedState};
 use crate::operators::StageContext;
-use crate::parameters::WorkerLink;
+use crate::parameters::{JobServing, WorkerLink};
 use crate::state::ttl::{Clock, WallClock};
+use learner::Build;
 use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::keygroup::key_groups_of;
-use quiver_protocol::spec::{StageKind, StageSpec};
+use quiver_protocol::spec::{JobSpec, StageKind, StageSpec};
 use quiver_protocol::{KeyGroup, PartitionId, Schema};
 use stage::MlOperator;
 use std::sync::Arc;
@@ -93,6 +97,48 @@ pub(crate) fn build_worker(
 ) -> Result<Box<dyn Operator>, OperatorError> {
     let clock = Arc::new(WallClock::new());
     build_partition(stage, input, ctx, partition, clock, Some(link))
+}
+
+/// Builds partition `partition` of the `predict` stage `stage` of job `job`, reading batches
+/// of `input`: it serves the versions of its learner's model that `serving` loads.
+pub(crate) fn build_predict(
+    stage: &StageSpec,
+    job: &JobSpec,
+    input: &Schema,
+    partition: PartitionId,
+    serving: Arc<JobServing>,
+) -> Result<Box<dyn Operator>, OperatorError> {
+    let StageKind::Predict(spec) = &stage.kind else {
+        return Err(OperatorError::Config(format!(
+            "stage \"{}\" is not a predict stage",
+            stage.name
+        )));
+    };
+    let learner = job.stages.iter().find(|s| s.name == spec.model);
+    let serve = predict::Serve {
+        stage,
+        spec,
+        input,
+        partition: partition.0,
+        serving,
+    };
+    let inner = match learner.map(|l| &l.kind) {
+        Some(StageKind::LogisticRegression(l)) => {
+            logistic_regression::with_model(&spec.model, l, serve)
+        }
+        Some(StageKind::LinearRegression(l)) => {
+            serve.build(linear_regression::maker(&spec.model, l)?)
+        }
+        _ => Err(OperatorError::Config(format!(
+            "stage \"{}\": its model \"{}\" is not a learner with parameter servers",
+            stage.name, spec.model
+        ))),
+    }?;
+    Ok(Box::new(MlOperator::new(
+        &stage.name,
+        input.columns.len(),
+        inner,
+    )))
 }
 
 /// As [`build`], the state TTL read on `clock`.
@@ -133,6 +179,10 @@ fn build_partition(
         StageKind::MatrixFactorization(spec) => {
             matrix_factorization::build(stage, spec, input, state, ctx, clock)
         }
+        StageKind::Predict(_) => Err(OperatorError::Config(format!(
+            "stage \"{}\": a predict stage serves the job's versions (build_predict)",
+            stage.name
+        ))),
         StageKind::Aggregate(_) => Err(OperatorError::Data(format!(
             "stage \"{}\": an aggregate is not an ML stage",
             stage.name

@@ -374,7 +374,8 @@ impl Runtime {
                 if serving.values(stage, version.0).is_some() {
                     continue;
                 }
-                let name = ParameterPlan::shards_name(stage);
+                // A predict stage serves its learner's versions.
+                let name = ParameterPlan::shards_name(deployment.plan.spec.model_of(stage));
                 let shards = deployment
                     .plan
                     .operators

@@ -278,9 +278,12 @@ pub struct VersionStatus {
 pub struct StageStatus {
     /// The stage.
     pub stage: String,
-    /// What it serves.
+    /// What it serves (a predict stage: `Latest` means nothing yet).
     pub serving: Serving,
-    /// Its aliases and the versions they name.
+    /// A predict stage's model and what of it it serves: `clf alias "champion"`,
+    /// `clf version 7` (`None`: a learner).
+    pub follows: Option<String>,
+    /// Its aliases (a predict stage: its learner's) and the versions they name.
     pub aliases: BTreeMap<String, u64>,
     /// For each partition, the versions it scores with now.
     pub partitions: Vec<(u32, Vec<u64>)>,

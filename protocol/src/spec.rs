@@ -25,9 +25,10 @@ pub use error::SpecError;
 pub use ml::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, ServingPolicy, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
-    CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_WARMUP,
-    MODEL_VERSION, PREDICTION, PROBABILITY,
+    MfModel, OneHotStage, PredictStage, PredictVersion, ServingPolicy, StandardScalerStage,
+    UpdatePolicy, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
+    DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP, MODEL_VERSION, PREDICTION,
+    PROBABILITY,
 };
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
@@ -198,6 +199,8 @@ pub enum StageKind {
     KMeans(KMeansStage),
     /// `kind = "matrix_factorization"`.
     MatrixFactorization(MatrixFactorizationStage),
+    /// `kind = "predict"`.
+    Predict(PredictStage),
 }
 
 impl StageKind {
@@ -219,6 +222,29 @@ impl StageKind {
             StageKind::LinearRegression(s) => Some(&s.policy),
             _ => None,
         }
+    }
+}
+
+impl JobSpec {
+    /// The stage whose model versions stage `stage` serves: a `predict` stage's `model`,
+    /// else the stage itself (the name serving tables and the registry meet at).
+    pub fn model_of<'a>(&'a self, stage: &'a str) -> &'a str {
+        self.stages
+            .iter()
+            .find(|s| s.name == stage)
+            .and_then(|s| match &s.kind {
+                StageKind::Predict(p) => Some(p.model.as_str()),
+                _ => None,
+            })
+            .unwrap_or(stage)
+    }
+
+    /// The `predict` stages of the job with what they serve.
+    pub fn predict_stages(&self) -> impl Iterator<Item = (&str, &PredictStage)> + '_ {
+        self.stages.iter().filter_map(|s| match &s.kind {
+            StageKind::Predict(p) => Some((s.name.as_str(), p)),
+            _ => None,
+        })
     }
 }
 
@@ -443,8 +469,9 @@ impl JobSpec {
         let mut stages =
             read_operators(&top, "stage", false, |f, name| stage::parse(f, name, &cx))?;
         let sinks = read_operators(&top, "sink", true, |f, name| sink::parse(f, name, &cx))?;
-        let sinks = graph::resolve(&sources, &mut stages, sinks)?;
         let checkpoint_interval = job.duration("checkpoint_interval", true)?;
+        ml::resolve_predict(&mut stages, checkpoint_interval.is_some())?;
+        let sinks = graph::resolve(&sources, &mut stages, sinks)?;
         if let Some(stage) = stages.iter().find(|s| {
             s.kind
                 .parameter_shards()

@@ -128,7 +128,10 @@ impl StateSchema {
                     })
                     .collect(),
             }),
-            StageKind::FeatureHasher(_) | StageKind::VectorAssembler(_) => None,
+            // A predict stage keeps no state: its versions are the learner's.
+            StageKind::FeatureHasher(_) | StageKind::VectorAssembler(_) | StageKind::Predict(_) => {
+                None
+            }
             StageKind::StandardScaler(s) => model(
                 "standard_scaler",
                 format!(

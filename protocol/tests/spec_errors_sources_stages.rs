@@ -325,7 +325,7 @@ fn stage_kind_unknown() {
         error_after("kind = \"aggregate\"", "kind = \"neural_net\""),
         "stage \"per_user\": unknown stage kind \"neural_net\"; allowed: aggregate, standard_scaler, \
          feature_hasher, vector_assembler, one_hot, logistic_regression, linear_regression, kmeans, \
-         matrix_factorization"
+         matrix_factorization, predict"
     );
 }
 
@@ -335,7 +335,7 @@ fn stage_kind_missing() {
         error_after("kind = \"aggregate\"\n", ""),
         "stage \"per_user\": missing required field \"kind\"; add kind = one of aggregate, \
          standard_scaler, feature_hasher, vector_assembler, one_hot, logistic_regression, \
-         linear_regression, kmeans, matrix_factorization"
+         linear_regression, kmeans, matrix_factorization, predict"
     );
 }
 

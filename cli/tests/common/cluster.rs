@@ -104,6 +104,46 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// The parameter vector `quiver model export JOB STAGE VERSION --json` prints.
+    pub(crate) fn export_parameters(&self, job: &str, stage: &str, version: u64) -> Vec<f64> {
+        let text = self.ok(&[
+            "model",
+            "export",
+            job,
+            stage,
+            &version.to_string(),
+            "--json",
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json["parameters"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits until `quiver model status JOB --json` satisfies `done`; returns it.
+    pub(crate) fn wait_for_model_status(
+        &self,
+        job: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let text = self.ok(&["model", "status", job, "--json"]);
+            let status: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{what} never showed in the model status: {status:#}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits until `job` has at least `n` model versions; returns them, oldest first.
     pub(crate) fn wait_for_versions(&self, job: &str, n: usize) -> Vec<u64> {
         let start = Instant::now();

@@ -267,10 +267,17 @@ impl Cluster {
     /// Drops checkpoints beyond the retained ones (savepoints and the checkpoints of aliased
     /// model versions stay), and the model versions of the dropped ones.
     pub(super) fn prune_checkpoints(&self, job: JobId) {
-        let served = self
+        // Versions a predict stage serves are its learner's.
+        let served: Vec<(String, CheckpointId)> = self
             .jobs
             .get(&job)
-            .map(|e| e.serving.served_versions())
+            .map(|e| {
+                let spec = &e.plan.spec;
+                let served = e.serving.served_versions().into_iter();
+                served
+                    .map(|(stage, v)| (spec.model_of(&stage).to_string(), v))
+                    .collect()
+            })
             .unwrap_or_default();
         if let Err(e) = self.registry.prune(job, RETAINED_CHECKPOINTS, &served) {
             tracing::warn!("cannot prune checkpoints of {job}: {e}");

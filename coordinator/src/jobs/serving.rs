@@ -13,7 +13,7 @@ use quiver_protocol::models::{
     SwapReport, VersionStatus,
 };
 use quiver_protocol::plan::{OperatorKind, ParameterPlan};
-use quiver_protocol::spec::{Guard, ServingPolicy, StageKind, UpdatePolicy};
+use quiver_protocol::spec::{Guard, PredictVersion, ServingPolicy, StageKind, UpdatePolicy};
 use quiver_protocol::{CheckpointId, Generation, JobId, NodeId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
@@ -56,6 +56,8 @@ pub(super) struct ServingState {
     events: VecDeque<String>,
     /// Drift detections summed over the job's tasks, as last acted on.
     drifts_seen: u64,
+    /// What the `predict` stages follow ([`super::predict`]).
+    pub(super) following: super::predict::Following,
     /// `tables`, `carried` or `history` changed since [`ServingState::take_changes`] last ran.
     changed: bool,
 }
@@ -166,6 +168,11 @@ impl ServingState {
             carried: self.carried.clone(),
             history: self.history.clone(),
         })
+    }
+
+    /// The table in force.
+    pub(super) fn current(&self) -> &ServingTable {
+        &self.current
     }
 
     /// The epoch checkpoint `checkpoint`'s barrier carried.
@@ -285,6 +292,20 @@ fn guard_decision(
     ))
 }
 
+/// The aliases a learner's serving names: `champion`, the version every key gets (a
+/// canary's other side); `challenger`, a canary's version (`None`: the alias stays).
+pub(super) fn implied_aliases(serving: &Serving) -> [(&'static str, Option<CheckpointId>); 2] {
+    let (champion, challenger) = match serving {
+        Serving::Latest => (None, None),
+        Serving::Pinned(v) => (Some(*v), None),
+        Serving::Split { a, b, kind, .. } => match kind {
+            SplitKind::Canary => (*a, Some(*b)),
+            SplitKind::Ab => (None, None),
+        },
+    };
+    [("champion", champion), ("challenger", challenger)]
+}
+
 /// What `change` makes stage `stage` serve, from what it serves now (`history`: what it
 /// served before).
 fn next_serving(
@@ -350,9 +371,36 @@ fn next_serving(
 }
 
 impl Cluster {
+    /// Starts a swap of a learner (a user's or a policy's): a `predict` stage is refused,
+    /// as it serves what its spec names (see [`Cluster::begin_swap`]).
+    pub(crate) fn request_swap(
+        &mut self,
+        job: JobId,
+        stage: &str,
+        change: SwapChange,
+        waiter: SwapWaiter,
+    ) {
+        let predict = self.jobs.get(&job).and_then(|e| {
+            let (_, p) = e.plan.spec.predict_stages().find(|(n, _)| *n == stage)?;
+            Some(p.model.clone())
+        });
+        if let Some(model) = predict {
+            let _ = waiter.send(Err(format!(
+                "stage {stage:?} is a predict stage: it serves the version its spec's alias or \
+                 version names of learner {model:?}; move the alias (`quiver model alias {job} \
+                 {model} NAME VERSION`) or swap {model:?} itself"
+            )));
+            return;
+        }
+        // Behind a predict stage's swap under way, the request waits for it.
+        if let Some((change, waiter)) = self.queue_swap(job, stage, change, waiter) {
+            self.begin_swap(job, stage, change, waiter);
+        }
+    }
+
     /// Starts a swap: checks it, then has every node of the job load its versions. The
     /// waiter is answered when the checkpoint that switched every partition completes.
-    pub(crate) fn request_swap(
+    pub(super) fn begin_swap(
         &mut self,
         job: JobId,
         stage: &str,
@@ -407,7 +455,9 @@ impl Cluster {
                 entry.record.state
             ));
         }
-        let shards = ParameterPlan::shards_name(stage);
+        // A predict stage serves its learner's versions.
+        let model = entry.plan.spec.model_of(stage);
+        let shards = ParameterPlan::shards_name(model);
         if !entry.plan.operators.iter().any(|o| o.name == shards) {
             let learners: Vec<&str> = entry
                 .plan
@@ -456,7 +506,7 @@ impl Cluster {
             .versions(job)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .filter(|v| v.stage == stage)
+            .filter(|v| v.stage == model)
             .map(|v| v.version)
             .collect();
         if let Some(missing) = serving
@@ -471,14 +521,19 @@ impl Cluster {
         let mut table = entry.serving.current.clone();
         let newest = entry.serving.tables.keys().max().copied().unwrap_or(0);
         table.epoch = newest.max(table.epoch) + 1;
+        // The predict stages following an alias this swap moves switch at its barrier.
+        for (predict, version) in super::predict::moved_with(&entry.plan.spec, stage, &serving) {
+            table.stages.insert(predict, Serving::Pinned(version));
+        }
         match serving {
             Serving::Latest => table.stages.remove(stage),
             serving => table.stages.insert(stage.to_string(), serving),
         };
         // Imported versions are in no checkpoint: the table carries them.
+        let spec = &entry.plan.spec;
         table.imported = self
             .registry
-            .imported_models(job, &table)
+            .imported_models(job, &table, |s| spec.model_of(s).to_string())
             .map_err(|e| e.to_string())?;
         let nodes = entry
             .assignment
@@ -586,6 +641,12 @@ impl Cluster {
         if entry.serving.loading.is_some() || !entry.serving.switching.is_empty() {
             return;
         }
+        if self.predict_tick(job) {
+            return;
+        }
+        let Some(entry) = self.jobs.get(&job) else {
+            return;
+        };
         let drifts: u64 = entry.tasks.values().map(|t| t.metrics.drifts).sum();
         let policies: Vec<(String, ServingPolicy)> = entry
             .plan
@@ -688,7 +749,7 @@ impl Cluster {
     }
 
     /// Records an automatic decision in the job's events and the log.
-    fn note_event(&mut self, job: JobId, stage: &str, what: &str) {
+    pub(super) fn note_event(&mut self, job: JobId, stage: &str, what: &str) {
         tracing::warn!("{job}: stage {stage}: {what}");
         if let Some(entry) = self.jobs.get_mut(&job) {
             let events = &mut entry.serving.events;
@@ -709,23 +770,14 @@ impl Cluster {
         let Some(entry) = self.jobs.get(&job) else {
             return;
         };
-        for (stage, serving) in &entry.serving.current.stages {
-            let (champion, challenger) = match serving {
-                Serving::Latest => (None, None),
-                Serving::Pinned(v) => (Some(*v), None),
-                Serving::Split { a, b, kind, .. } => match kind {
-                    SplitKind::Canary => (*a, Some(*b)),
-                    SplitKind::Ab => (None, None),
-                },
-            };
-            if let Some(v) = champion {
-                if let Err(e) = self.registry.set_alias(job, stage, "champion", v) {
-                    tracing::warn!("{job}: cannot alias {v} of {stage} champion: {e}");
-                }
-            }
-            if let Some(v) = challenger {
-                if let Err(e) = self.registry.set_alias(job, stage, "challenger", v) {
-                    tracing::warn!("{job}: cannot alias {v} of {stage} challenger: {e}");
+        let spec = &entry.plan.spec;
+        // A predict stage serves what its learner's aliases name: it sets none.
+        let learners = entry.serving.current.stages.iter();
+        for (stage, serving) in learners.filter(|(s, _)| spec.model_of(s) == s.as_str()) {
+            for (alias, v) in implied_aliases(serving) {
+                let Some(v) = v else { continue };
+                if let Err(e) = self.registry.set_alias(job, stage, alias, v) {
+                    tracing::warn!("{job}: cannot alias {v} of {stage} {alias}: {e}");
                 }
             }
         }
@@ -743,14 +795,19 @@ impl Cluster {
             .ok_or_else(|| format!("no job {job}: see `quiver job list`"))?;
         let registered = self.registry.versions(job).map_err(|e| e.to_string())?;
         let served: Vec<&ServedVersion> = entry.tasks.values().flat_map(|t| &t.served).collect();
-        let stages = entry
+        let spec = &entry.plan.spec;
+        let learners = entry
             .plan
             .operators
             .iter()
-            .filter_map(|o| o.name.strip_suffix("/params"))
+            .filter_map(|o| o.name.strip_suffix("/params"));
+        let stages = learners
+            .chain(spec.predict_stages().map(|(name, _)| name))
             .map(|stage| {
+                // A predict stage shows its learner's aliases.
+                let model = spec.model_of(stage);
                 let classifier = entry.plan.operators.iter().any(|o| {
-                    o.name == stage
+                    o.name == model
                         && matches!(&o.kind, OperatorKind::Stage(s)
                             if matches!(s.kind, StageKind::LogisticRegression(_)))
                 });
@@ -776,12 +833,20 @@ impl Cluster {
                     .map(|v| v.scored)
                     .sum();
                 let ratio = |a: f64, b: u64| (b > 0).then(|| a / b as f64);
+                let follows =
+                    spec.predict_stages()
+                        .find(|(n, _)| *n == stage)
+                        .map(|(_, p)| match &p.version {
+                            PredictVersion::Alias(alias) => format!("{model} alias {alias:?}"),
+                            PredictVersion::Version(v) => format!("{model} version {v}"),
+                        });
                 StageStatus {
                     stage: stage.to_string(),
                     serving: entry.serving.current.of(stage).clone(),
+                    follows,
                     aliases: registered
                         .iter()
-                        .filter(|v| v.stage == stage)
+                        .filter(|v| v.stage == model)
                         .flat_map(|v| v.aliases.iter().map(|a| (a.clone(), v.version.0)))
                         .collect(),
                     partitions: partitions.into_iter().collect(),

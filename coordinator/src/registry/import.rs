@@ -92,16 +92,18 @@ impl Registry {
             .collect()
     }
 
-    /// The models of the imported versions `table` names, for the nodes.
+    /// The models of the imported versions `table` names, for the nodes; `model_of` names
+    /// the learner whose versions a stage of the table serves (a predict stage's model).
     pub(crate) fn imported_models(
         &self,
         job: JobId,
         table: &ServingTable,
+        model_of: impl Fn(&str) -> String,
     ) -> Result<Vec<ImportedVersion>, RegistryError> {
         let mut out = Vec::new();
         for (stage, serving) in &table.stages {
             for version in serving.versions() {
-                if let Some(record) = self.imported(job, stage, version)? {
+                if let Some(record) = self.imported(job, &model_of(stage), version)? {
                     out.push(ImportedVersion {
                         stage: stage.clone(),
                         version,

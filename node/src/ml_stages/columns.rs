@@ -7,8 +7,10 @@
 
 use crate::operator::OperatorError;
 use quiver_ml::finite::{check, Position};
-use quiver_ml::{Features, MlError, SparseView};
-use quiver_protocol::batch::{Batch, Column, ColumnData, ValueRef, WrongType};
+use quiver_ml::{Features, MlError, Prediction, SparseView};
+use quiver_protocol::batch::{
+    Batch, Column, ColumnBuilder, ColumnData, ColumnType, ValueRef, WrongType,
+};
 use quiver_protocol::Schema;
 use std::fmt::Display;
 
@@ -55,6 +57,58 @@ pub(super) fn refused(stage: &str, wrong: WrongType) -> OperatorError {
 /// A model version as the i64 `model_version` column holds it.
 pub(super) fn version_i64(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+/// The columns a supervised model adds to a batch, built a row at a time: `prediction`,
+/// `probability` (a classifier's) and `model_version`.
+pub(super) struct ScoreColumns<'s> {
+    stage: &'s str,
+    predictions: ColumnBuilder,
+    probabilities: Option<ColumnBuilder>,
+    versions: ColumnBuilder,
+}
+
+impl<'s> ScoreColumns<'s> {
+    /// The columns of stage `stage` for `rows` rows; `probability`: a classifier's.
+    pub(super) fn new(stage: &'s str, rows: usize, probability: bool) -> Self {
+        ScoreColumns {
+            stage,
+            predictions: ColumnBuilder::new(ColumnType::F64, rows),
+            probabilities: probability.then(|| ColumnBuilder::new(ColumnType::F64, rows)),
+            versions: ColumnBuilder::new(ColumnType::I64, rows),
+        }
+    }
+
+    /// The next row: its prediction and the version that made it (`None`: nulls).
+    pub(super) fn push(
+        &mut self,
+        prediction: Option<&Prediction>,
+        version: Option<u64>,
+    ) -> Result<(), OperatorError> {
+        let refused = |e| refused(self.stage, e);
+        match prediction {
+            Some(p) => self.predictions.push_f64(p.value).map_err(refused)?,
+            None => self.predictions.push_null(),
+        }
+        if let Some(probabilities) = &mut self.probabilities {
+            match prediction.and_then(|p| p.probability) {
+                Some(p) => probabilities.push_f64(p).map_err(refused)?,
+                None => probabilities.push_null(),
+            }
+        }
+        match version {
+            Some(v) => self.versions.push_i64(version_i64(v)).map_err(refused)?,
+            None => self.versions.push_null(),
+        }
+        Ok(())
+    }
+
+    /// Appends the columns, in their order, to `columns`.
+    pub(super) fn finish(mut self, columns: &mut Vec<Column>) {
+        columns.push(self.predictions.finish());
+        columns.extend(self.probabilities.as_mut().map(ColumnBuilder::finish));
+        columns.push(self.versions.finish());
+    }
 }
 
 /// A column of the stage's input: its position and name.

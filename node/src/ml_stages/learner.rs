@@ -7,7 +7,7 @@
 //! version there ([`Sharing`]); `model_version` is then the version adopted (the checkpoint
 //! that closed it), and the partition keeps no state of its own.
 
-use super::columns::{data_error, refused, row_error, version_i64, InputColumn};
+use super::columns::{data_error, row_error, InputColumn, ScoreColumns};
 use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
 use super::served::{Scored, Scorer, Served};
@@ -16,7 +16,7 @@ use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
 use quiver_ml::{Features, MlError, OnlineLearner, Persist, Prediction, SharedParameters};
-use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
+use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{FeatureInput, ServingPolicy, StageSpec};
 use quiver_protocol::{Barrier, Schema};
@@ -27,6 +27,15 @@ type Scoring = (Result<Prediction, MlError>, Scored);
 
 /// Creates the model for a feature dimension.
 pub(super) type MakeModel<L> = Box<dyn Fn(usize) -> Result<L, MlError> + Send>;
+
+/// A partition built around the model maker of whichever algorithm a learner's settings
+/// choose: the learner's own partition (training), or a `predict` stage's (serving).
+pub(super) trait Build {
+    /// The partition whose models `make` creates.
+    fn build<L>(self, make: MakeModel<L>) -> Result<Box<dyn AddColumns>, OperatorError>
+    where
+        L: OnlineLearner + Persist + SharedParameters + Send + 'static;
+}
 
 /// One partition of a supervised learner stage: one model, created at the first row with
 /// features.
@@ -198,11 +207,7 @@ where
         }
         let labels = self.label.numbers(&self.stage, batch)?;
         let mut features = self.features.bind(batch)?;
-        let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
-        let mut probabilities = self
-            .probability
-            .then(|| ColumnBuilder::new(ColumnType::F64, n));
-        let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        let mut scores = ScoreColumns::new(&self.stage, n, self.probability);
         let started = self.learnt.served.is_some().then(Instant::now);
         let buckets = self.learnt.served.as_ref().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
@@ -221,28 +226,9 @@ where
             if let Some(served) = &mut self.learnt.served {
                 served.note(scored, prediction.as_ref(), label, self.probability);
             }
-            let refused = |e| refused(&self.stage, e);
-            let probability = match prediction {
-                Some(Prediction { value, probability }) => {
-                    predictions.push_f64(value).map_err(refused)?;
-                    probability
-                }
-                None => {
-                    predictions.push_null();
-                    None
-                }
-            };
-            if let Some(probabilities) = &mut probabilities {
-                match probability {
-                    Some(p) => probabilities.push_f64(p).map_err(refused)?,
-                    None => probabilities.push_null(),
-                }
-            }
-            versions.push_i64(version_i64(version)).map_err(refused)?;
+            scores.push(prediction.as_ref(), Some(version))?;
         }
-        columns.push(predictions.finish());
-        columns.extend(probabilities.as_mut().map(ColumnBuilder::finish));
-        columns.push(versions.finish());
+        scores.finish(columns);
         let working = self.learnt.version();
         if let (Some(served), Some(started)) = (&mut self.learnt.served, started) {
             served.end_batch(started.elapsed().as_micros() as u64, working);

@@ -4,7 +4,7 @@
 //! (a null label: predict only).
 
 use super::columns::data_error;
-use super::learner::{Learnt, Progressive};
+use super::learner::{Learnt, MakeModel, Progressive};
 use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
@@ -32,22 +32,7 @@ pub(super) fn build(
     state: PartitionState,
     sharing: Option<Sharing>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
-    let optimizer = gradient_optimizer(spec.optimizer).ok_or_else(|| {
-        data_error(
-            &stage.name,
-            "optimizer \"ftrl\" is logistic_regression's only; linear_regression takes sgd, adagrad or adam",
-        )
-    })?;
-    let params = StreamingLinearRegressionParams {
-        learning_rate: spec.learning_rate,
-        l2: spec.l2,
-        fit_intercept: spec.fit_intercept,
-        center_label: spec.center_label,
-        optimizer,
-        clip_gradient: spec.clip_gradient,
-    };
-    params.validate().map_err(|e| data_error(&stage.name, e))?;
-    let make = Box::new(move |dim| StreamingLinearRegressionSgd::new(params.clone(), dim));
+    let make = maker(&stage.name, spec)?;
     let learner = Progressive::new(
         stage,
         &spec.features,
@@ -59,4 +44,29 @@ pub(super) fn build(
     )?
     .with_policy(&spec.policy, input)?;
     Ok(Box::new(learner))
+}
+
+/// The maker of the model `spec` (of stage `stage`) describes.
+pub(super) fn maker(
+    stage: &str,
+    spec: &LinearRegressionStage,
+) -> Result<MakeModel<StreamingLinearRegressionSgd>, OperatorError> {
+    let optimizer = gradient_optimizer(spec.optimizer).ok_or_else(|| {
+        data_error(
+            stage,
+            "optimizer \"ftrl\" is logistic_regression's only; linear_regression takes sgd, adagrad or adam",
+        )
+    })?;
+    let params = StreamingLinearRegressionParams {
+        learning_rate: spec.learning_rate,
+        l2: spec.l2,
+        fit_intercept: spec.fit_intercept,
+        center_label: spec.center_label,
+        optimizer,
+        clip_gradient: spec.clip_gradient,
+    };
+    params.validate().map_err(|e| data_error(stage, e))?;
+    Ok(Box::new(move |dim| {
+        StreamingLinearRegressionSgd::new(params.clone(), dim)
+    }))
 }

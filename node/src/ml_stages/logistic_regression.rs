@@ -7,7 +7,7 @@
 //! predict only).
 
 use super::columns::data_error;
-use super::learner::{Learnt, Progressive};
+use super::learner::{Build, Learnt, MakeModel, Progressive};
 use super::linear_regression::gradient_optimizer;
 use super::sharing::Sharing;
 use super::stage::AddColumns;
@@ -42,11 +42,29 @@ pub(super) fn build(
     state: PartitionState,
     sharing: Option<Sharing>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
+    let train = Train {
+        stage,
+        spec,
+        input,
+        state,
+        sharing,
+    };
+    with_model(&stage.name, spec, train)
+}
+
+/// Builds `then` with the maker of the model `spec` (of stage `stage`) chooses: FTRL's, or
+/// a gradient optimiser's.
+pub(super) fn with_model<B: Build>(
+    stage: &str,
+    spec: &LogisticRegressionStage,
+    then: B,
+) -> Result<Box<dyn AddColumns>, OperatorError> {
     let Some(optimizer) = gradient_optimizer(spec.optimizer) else {
         let params = params(spec);
-        params.validate().map_err(|e| data_error(&stage.name, e))?;
-        let make = Box::new(move |dim| OnlineLogisticRegression::new(params.clone(), dim, None));
-        return partition(stage, spec, input, state, Learnt::new(make, sharing));
+        params.validate().map_err(|e| data_error(stage, e))?;
+        return then.build(Box::new(move |dim| {
+            OnlineLogisticRegression::new(params.clone(), dim, None)
+        }));
     };
     let params = StreamingLogisticRegressionParams {
         optimizer,
@@ -55,31 +73,36 @@ pub(super) fn build(
         fit_intercept: spec.fit_intercept,
         clip_gradient: spec.clip_gradient,
     };
-    params.validate().map_err(|e| data_error(&stage.name, e))?;
-    let make = Box::new(move |dim| StreamingLogisticRegression::new(params.clone(), dim));
-    partition(stage, spec, input, state, Learnt::new(make, sharing))
+    params.validate().map_err(|e| data_error(stage, e))?;
+    then.build(Box::new(move |dim| {
+        StreamingLogisticRegression::new(params.clone(), dim)
+    }))
 }
 
-/// The partition of a learner of either algorithm.
-fn partition<L>(
-    stage: &StageSpec,
-    spec: &LogisticRegressionStage,
-    input: &Schema,
+/// The learner's own partition, of either algorithm.
+struct Train<'a> {
+    stage: &'a StageSpec,
+    spec: &'a LogisticRegressionStage,
+    input: &'a Schema,
     state: PartitionState,
-    learnt: Learnt<L>,
-) -> Result<Box<dyn AddColumns>, OperatorError>
-where
-    L: OnlineLearner + Persist + SharedParameters + Send + 'static,
-{
-    let learner = Progressive::new(
-        stage,
-        &spec.features,
-        &spec.label,
-        input,
-        true,
-        learnt,
-        state,
-    )?
-    .with_policy(&spec.policy, input)?;
-    Ok(Box::new(learner))
+    sharing: Option<Sharing>,
+}
+
+impl Build for Train<'_> {
+    fn build<L>(self, make: MakeModel<L>) -> Result<Box<dyn AddColumns>, OperatorError>
+    where
+        L: OnlineLearner + Persist + SharedParameters + Send + 'static,
+    {
+        let learner = Progressive::new(
+            self.stage,
+            &self.spec.features,
+            &self.spec.label,
+            self.input,
+            true,
+            Learnt::new(make, self.sharing),
+            self.state,
+        )?
+        .with_policy(&self.spec.policy, self.input)?;
+        Ok(Box::new(learner))
+    }
 }

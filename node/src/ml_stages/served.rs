@@ -3,7 +3,8 @@
 //! or two versions split by record hash (a canary, an A/B). The choice changes only at a
 //! barrier that carries a new serving epoch, so every record before that barrier is scored
 //! by the old choice and every record after by the new one. Training goes on on the working
-//! copy whatever is served.
+//! copy whatever is served. A `predict` partition serves through the same type under its own
+//! name: pinned to a registered version, or (`Latest`: no version yet) nothing.
 //!
 //! It also keeps, per version, what the partition scored with it (records, labelled
 //! records, summed loss, correct predictions, time), for `quiver model status`.

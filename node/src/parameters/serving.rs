@@ -1,4 +1,4 @@
-//! What a deployment's learners serve on this node (design §6, "Swaps ride on barriers"): the
+//! What a deployment's learners and predict stages serve on this node (design §6, "Swaps ride on barriers"): the
 //! serving tables it was told of, by epoch, and the registered versions they name, loaded from
 //! the coordinator's checkpoint store (imported versions: carried by the table) before the
 //! table can be put in force.

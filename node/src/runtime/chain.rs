@@ -22,6 +22,7 @@ use quiver_protocol::models::ServedVersion;
 use quiver_protocol::plan::{
     JobPlan, OperatorKind, OperatorPlan, OutputPort, ParameterPlan, ParameterRole,
 };
+use quiver_protocol::spec::StageKind;
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{
     Barrier, CheckpointId, Generation, JobId, OperatorId, PartitionId, StreamElement,
@@ -211,6 +212,15 @@ impl Chain {
                 let worker =
                     crate::ml_stages::build_worker(stage, &input_schema, &ctx, partition, link)?;
                 Step::Stage(worker)
+            }
+            OperatorKind::Stage(stage) if matches!(stage.kind, StageKind::Predict(_)) => {
+                Step::Stage(crate::ml_stages::build_predict(
+                    stage,
+                    &plan.spec,
+                    &input_schema,
+                    partition,
+                    self.serving.clone(),
+                )?)
             }
             OperatorKind::Stage(stage) => Step::Stage(crate::operators::build_partition_stage(
                 stage,

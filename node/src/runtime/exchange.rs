@@ -9,7 +9,7 @@
 
 use super::credit::{Credit, CHANNEL_CREDITS};
 use super::metrics::TaskCounters;
-use super::sender::RemoteSender;
+use super::sender::{self, RemoteSender};
 use super::source_peers::SourcePeers;
 use super::task::TaskMsg;
 use super::RuntimeError;
@@ -298,6 +298,10 @@ impl Exchange {
                     let _ = entry
                         .actor
                         .send_message(TaskMsg::InputFailed { input, error });
+                    return Ok(());
+                }
+                Err(e) if sender::sender_stopped(&e) => {
+                    tracing::debug!("input {input} stopped: its sending task stopped");
                     return Ok(());
                 }
                 Err(e) => {

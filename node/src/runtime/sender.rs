@@ -90,6 +90,45 @@ pub(crate) struct RemoteSender {
     credits: Arc<Semaphore>,
     buffer: Vec<u8>,
     counters: Arc<TaskCounters>,
+    /// Whether the channel's end was sent (the stream finished).
+    ended: bool,
+}
+
+/// The code a channel's stream is reset with when its sending task stops before the channel's
+/// end (it failed, or it was cancelled). The receiving task then stops reading that input
+/// without failing on its own: the sender's failure, which its node reports, is the one the
+/// coordinator should hear — not a "channel broke" from every task downstream of it, which
+/// could reach the coordinator first and hide the cause.
+pub(crate) const SENDER_STOPPED: u32 = 1;
+
+/// Whether `error`, read from a channel, is the reset of a sender that stopped.
+pub(crate) fn sender_stopped(error: &codec::CodecError) -> bool {
+    let codec::CodecError::Io(io) = error else {
+        return false;
+    };
+    let reset = quinn::ReadError::Reset(quinn::VarInt::from_u32(SENDER_STOPPED));
+    io.get_ref()
+        .and_then(|inner| inner.downcast_ref::<quinn::ReadError>())
+        .is_some_and(|e| *e == reset)
+}
+
+#[cfg(test)]
+impl RemoteSender {
+    /// Finishes the stream without the channel's end, as a sender that lost track of it.
+    pub(crate) fn finish_without_end(mut self) {
+        let _ = self.stream.finish();
+        self.ended = true;
+    }
+}
+
+impl Drop for RemoteSender {
+    fn drop(&mut self) {
+        if !self.ended {
+            // Dropped, quinn would finish the stream: the receiver could not tell it from a
+            // sender that lost track of the channel's end.
+            let _ = self.stream.reset(quinn::VarInt::from_u32(SENDER_STOPPED));
+        }
+    }
 }
 
 impl RemoteSender {
@@ -124,6 +163,7 @@ impl RemoteSender {
             credits,
             buffer: Vec::new(),
             counters,
+            ended: false,
         }
     }
 
@@ -184,6 +224,7 @@ impl RemoteSender {
         self.write(self.buffer.len()).await?;
         if end {
             let _ = self.stream.finish();
+            self.ended = true;
         }
         Ok(())
     }

@@ -9,12 +9,15 @@
 //! the prediction), each renamed by its `*_col` field ([`LearnerColumns`]) so that learners
 //! can be chained. Parameter names and defaults are those of
 //! the `quiver-ml` library (Flink ML's for FTRL and online k-means, River's for matrix
-//! factorisation). `parse` reads a table, `schema` checks columns and adds the outputs.
+//! factorisation). `parse` reads a table, `predict` resolves what a `predict` stage serves,
+//! `schema` checks columns and adds the outputs.
 
 mod parse;
+mod predict;
 mod schema;
 
 pub(super) use parse::{parse, KINDS};
+pub(super) use predict::resolve as resolve_predict;
 pub(super) use schema::output_schema;
 
 use serde::{Deserialize, Serialize};
@@ -395,4 +398,42 @@ pub struct MatrixFactorizationStage {
     pub seed: u64,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
+}
+
+/// Which registered version of its model a `predict` stage serves: fields `alias` and
+/// `version` (at most one; neither: the alias `champion`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PredictVersion {
+    /// `alias = "NAME"`: the version the alias names, following it when it moves.
+    Alias(String),
+    /// `version = N`: that registered version (a checkpoint id of the job, or an imported
+    /// version's).
+    Version(u64),
+}
+
+/// The alias a `predict` stage follows when it names neither `alias` nor `version`: the one
+/// `quiver model deploy` moves.
+pub const DEFAULT_PREDICT_ALIAS: &str = "champion";
+
+/// `kind = "predict"`: scores every row with a registered version of the model of `model`,
+/// a learner with parameter servers of the same job, without training; adds `prediction`,
+/// `probability` (a `logistic_regression` model) and `model_version`, both null until a
+/// version serves (design §6, "Parameter servers, versions and swaps").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictStage {
+    /// `model`: the learner stage whose versions score the rows.
+    pub model: String,
+    /// `alias` / `version`: which version.
+    pub version: PredictVersion,
+    /// `features`: a vector column or numeric columns of the stage's input; omitted, the
+    /// learner's `features` (validation fills it in, so a validated spec has it).
+    pub features: Option<FeatureInput>,
+    /// Whether the model is a classifier (`logistic_regression`), filled in by validation.
+    pub classifier: bool,
+    /// The names of the added columns (`prediction_col`, `probability_col`,
+    /// `model_version_col`).
+    pub outputs: LearnerColumns,
+    /// `warmup`: predictions a partition runs with a version it loads, before the version
+    /// scores a record (default [`DEFAULT_WARMUP`]).
+    pub warmup: u32,
 }

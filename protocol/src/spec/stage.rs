@@ -12,7 +12,7 @@ use crate::value::{Column, Schema, ValueType};
 use toml::Value;
 
 /// Stage kinds this version runs.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 10] = [
     "aggregate",
     ml::KINDS[0],
     ml::KINDS[1],
@@ -22,6 +22,7 @@ const KINDS: [&str; 9] = [
     ml::KINDS[5],
     ml::KINDS[6],
     ml::KINDS[7],
+    ml::KINDS[8],
 ];
 /// Fields every stage accepts.
 const COMMON_FIELDS: [&str; 6] = ["name", "kind", "input", "parallelism", "late", "pool"];

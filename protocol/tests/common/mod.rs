@@ -1,4 +1,5 @@
 //! What the spec error tests share: breaking one thing in a valid spec and reading the error.
+#![allow(dead_code)] // each test binary uses its own subset
 
 use quiver_protocol::spec::JobSpec;
 use std::path::Path;

@@ -4,8 +4,9 @@
 use super::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, ServingPolicy, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
-    DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_WARMUP,
+    MfModel, OneHotStage, PredictStage, PredictVersion, ServingPolicy, StandardScalerStage,
+    UpdatePolicy, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
+    DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -13,7 +14,7 @@ use crate::spec::StageKind;
 use toml::Value;
 
 /// The ML stage kinds, in the order the spec's list of kinds shows them.
-pub(in crate::spec) const KINDS: [&str; 8] = [
+pub(in crate::spec) const KINDS: [&str; 9] = [
     "standard_scaler",
     "feature_hasher",
     "vector_assembler",
@@ -22,6 +23,7 @@ pub(in crate::spec) const KINDS: [&str; 8] = [
     "linear_regression",
     "kmeans",
     "matrix_factorization",
+    "predict",
 ];
 
 /// Fields every stage accepts except `late` (ML stages have no windows, so no late records).
@@ -74,6 +76,7 @@ pub(in crate::spec) fn parse(
         "linear_regression" => linear_regression,
         "kmeans" => kmeans,
         "matrix_factorization" => matrix_factorization,
+        "predict" => predict,
         _ => return None,
     };
     Some(read(fields))
@@ -266,6 +269,61 @@ fn linear_regression(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
     }))
 }
 
+fn predict(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &[
+            "model",
+            "alias",
+            "version",
+            "features",
+            "prediction_col",
+            "probability_col",
+            "model_version_col",
+            "warmup",
+        ],
+    )?;
+    let model = column(
+        fields,
+        "model",
+        "the learner stage whose versions score the rows",
+    )?;
+    let alias = fields.string("alias", "\"NAME\" of an alias, e.g. \"champion\"")?;
+    let version = fields.integer("version", 1, i64::MAX as u64)?;
+    let version = match (alias, version) {
+        (Some(_), Some(_)) => {
+            return Err(fields.invalid(
+                "version",
+                fields.get("version").unwrap_or(&Value::Integer(0)),
+                "no value beside `alias`: serve an alias (it follows the alias when it moves) \
+                 or a fixed version, not both; remove one",
+            ))
+        }
+        (Some(alias), None) if !crate::models::is_valid_alias(alias) => {
+            return Err(fields.invalid(
+                "alias",
+                &Value::String(alias.to_string()),
+                "an alias name: a lowercase letter, then lowercase letters, digits, '_' or '-'",
+            ))
+        }
+        (Some(alias), None) => PredictVersion::Alias(alias.to_string()),
+        (None, Some(version)) => PredictVersion::Version(version),
+        (None, None) => PredictVersion::Alias(DEFAULT_PREDICT_ALIAS.to_string()),
+    };
+    let features = match fields.get("features") {
+        None => None,
+        Some(_) => Some(features(fields, "features")?),
+    };
+    Ok(StageKind::Predict(PredictStage {
+        model,
+        version,
+        features,
+        classifier: false,
+        outputs: learner_columns(fields)?,
+        warmup: warmup(fields)?,
+    }))
+}
+
 /// `parameter_shards`: from 1 to 32768 (at most `max_parallelism`, checked with the job).
 fn parameter_shards(fields: &Fields<'_>) -> Result<Option<u32>, SpecError> {
     Ok(fields
@@ -331,14 +389,18 @@ fn serving_policy(fields: &Fields<'_>) -> Result<ServingPolicy, SpecError> {
             })
         }
     };
-    let warmup = fields
-        .integer("warmup", 0, MAX_WARMUP)?
-        .map_or(DEFAULT_WARMUP, |n| n as u32);
     Ok(ServingPolicy {
         guard,
         update,
-        warmup,
+        warmup: warmup(fields)?,
     })
+}
+
+/// `warmup`: from 0 to [`MAX_WARMUP`] (default [`DEFAULT_WARMUP`]).
+fn warmup(fields: &Fields<'_>) -> Result<u32, SpecError> {
+    Ok(fields
+        .integer("warmup", 0, MAX_WARMUP)?
+        .map_or(DEFAULT_WARMUP, |n| n as u32))
 }
 
 /// `max_increase` (default 0.2) and `min_records` (default 1000) of a guard or policy.

@@ -89,6 +89,23 @@ pub(in crate::spec) fn output_schema(
                 ("model_version_col", &o.model_version, ValueType::I64),
             ])?
         }
+        StageKind::Predict(s) => {
+            if let Some(features) = &s.features {
+                check.features("features", features)?;
+            }
+            let o = &s.outputs;
+            let probability = ("probability_col", &o.probability, ValueType::F64);
+            check.learner(
+                &[
+                    Some(("prediction_col", &o.prediction, ValueType::F64)),
+                    s.classifier.then_some(probability),
+                    Some(("model_version_col", &o.model_version, ValueType::I64)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+            )?
+        }
         StageKind::MatrixFactorization(s) => {
             check.column("user", &s.user, &IDS, "i64 or string")?;
             check.column("item", &s.item, &IDS, "i64 or string")?;
