@@ -2,7 +2,6 @@
 //! from the input where unset (Flink's rule for slot sharing groups), never chained across,
 //! carried by a learner's parameter servers, and counted per pool in the slots a job needs.
 
-#[allow(dead_code)] // this file uses one of the spec error tests' helpers
 mod common;
 
 use quiver_protocol::plan::JobPlan;
