@@ -56,6 +56,15 @@ checkpoint_stats() {
              printf "%d %g %g\n", NR, (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[NR]}'
 }
 
+# Quantiles (p50 p99 p99.9 max, and the count) of the numbers in file $1, with $2 decimals
+# (default 1). Usage: read -r p50 p99 p999 max n < <(quantiles FILE [DECIMALS])
+quantiles() {
+  sort -g "$1" | awk -v d="${2:-1}" '{a[NR] = $1}
+    function q(f) {i = int(f * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return a[i]}
+    END {if (NR == 0) {print "- - - - 0"; exit}
+         f = "%." d "f"; printf f " " f " " f " " f " %d\n", q(0.5), q(0.99), q(0.999), a[NR], NR}'
+}
+
 # CPU seconds (user + system) a process has used so far, and its peak resident set in MB.
 proc_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 proc_peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }

@@ -150,14 +150,6 @@ for st in s["stages"]:
           "".join("; chk-%s pinned %.3f us/rec over %d rows" % (k, l, n) for k, (n, l) in sorted(pinned.items()))))'
 }
 
-# Quantiles (p50 p99 p99.9 max, ms, and the count) of the numbers in file $1.
-quantiles() {
-  sort -g "$1" | awk '{a[NR] = $1}
-    function q(f) {i = int(f * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return a[i]}
-    END {if (NR == 0) {print "- - - - 0"; exit}
-         printf "%.1f %.1f %.1f %.1f %d\n", q(0.5), q(0.99), q(0.999), a[NR], NR}'
-}
-
 echo "== $(date -u -Is) $QUIVER threads: $threads rate: $RATE/s swaps: $SWAPS gap: ${GAP}s + 0..${JITTER}s load:$(uptime | sed 's/.*load/load/')"
 echo "run interval swap version wall_s said_s switch_p0_s switch_p1_s" > "$work/swaps"
 echo "run interval rows lat_p50_ms lat_p99_ms lat_p999_ms lat_max_ms | swap_rows p50 p99 p999 max | near_rows p50 p99 p999 max | other_rows p50 p99 p999 max | nodes_cpu_s chk_count chk_median_ms chk_max_ms" > "$work/latency"

@@ -22,6 +22,11 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Reads `--slots` (see [`quiver_protocol::pool::SLOTS_FORMAT`]).
+fn parse_slots(text: &str) -> Result<quiver_protocol::NodeSlots, String> {
+    text.parse()
+}
+
 /// Quiver: a real-time machine-learning stream processor.
 #[derive(Parser)]
 #[command(
@@ -112,9 +117,12 @@ enum Command {
         /// Where it keeps local state.
         #[arg(long)]
         data_dir: PathBuf,
-        /// Partitions of each operator it may host.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=4096))]
-        slots: u32,
+        /// Its slots, each hosting one partition of each operator of one pool: `N` shared
+        /// slots any pool may use, and/or slots reserved for a pool, e.g. `serving=2,training=1`
+        /// or `2,training=1` (pools: default, serving, features, training). Training tasks run
+        /// on their own threads at a lower OS priority.
+        #[arg(long, default_value = "4", value_parser = parse_slots)]
+        slots: quiver_protocol::NodeSlots,
         /// Where to serve its `/metrics` over HTTP, HOST:PORT (default: nowhere). Without
         /// certificates: keep it on a trusted network.
         #[arg(long, value_name = "HOST:PORT")]

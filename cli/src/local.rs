@@ -26,6 +26,7 @@ pub(crate) async fn run(
     data: &mut Option<TempDir>,
 ) -> Result<ExitCode> {
     let parsed = JobSpec::from_file(spec)?;
+    // Shared slots for every pool the job uses (pools never share a slot).
     let slots = JobPlan::from_spec(&parsed).slots_needed().div_ceil(nodes);
     let bundle = pki::generate_bundle()?;
     let identity = |role: Role| TlsIdentity::from_bundle(&bundle, role);
@@ -52,7 +53,7 @@ pub(crate) async fn run(
             coordinator: addr.into(),
             listen: loopback,
             advertise: None,
-            slots,
+            slots: quiver_protocol::NodeSlots::shared(slots),
             http: None,
             identity: identity(Role::Node)?,
         })?;

@@ -24,7 +24,7 @@ use crate::checkpoint_store::CheckpointStore;
 use crate::checkpoints::Schedule;
 use crate::lifecycle::{transition, JobEvent};
 use crate::registry::Registry;
-use crate::scheduler::{schedule, FreeNode};
+use crate::scheduler::{free_slots, schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use membership::Lost;
 pub use membership::LOST_NODE_RETENTION;
@@ -33,7 +33,9 @@ use quiver_protocol::models::ServedVersion;
 use quiver_protocol::outbox::Outbox;
 use quiver_protocol::plan::{Assignment, JobPlan};
 use quiver_protocol::spec::{JobSpec, SinkKind};
-use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId, PartitionId};
+use quiver_protocol::{
+    CheckpointId, Failure, Generation, JobId, NodeId, NodeSlots, PartitionId, Pool,
+};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,7 +59,7 @@ fn new_run_id(job: JobId) -> u64 {
 /// A node as the coordinator knows it.
 pub(crate) struct NodeEntry {
     listen: SocketAddr,
-    slots: u32,
+    slots: NodeSlots,
     last_heartbeat: Instant,
     /// When it was declared lost (`None`: alive); it is forgotten [`LOST_NODE_RETENTION`]
     /// later.
@@ -216,7 +218,7 @@ impl Cluster {
     pub(crate) fn join(
         &mut self,
         listen: SocketAddr,
-        slots: u32,
+        slots: NodeSlots,
         commands: Outbox<ToNode>,
     ) -> NodeId {
         let replaced: Vec<NodeId> = self
@@ -230,6 +232,7 @@ impl Cluster {
         }
         let node = NodeId(self.next_node);
         self.next_node += 1;
+        tracing::info!("{node} joined: exchange {listen}, slots {slots}");
         commands.send(ToNode::Welcome { node });
         self.nodes.insert(
             node,
@@ -241,7 +244,6 @@ impl Cluster {
                 commands: Some(commands),
             },
         );
-        tracing::info!("{node} joined: exchange {listen}, {slots} slots");
         self.schedule_waiting();
         node
     }
@@ -444,7 +446,7 @@ impl Cluster {
         for job in waiting {
             let free = self.free_nodes();
             let entry = &self.jobs[&job];
-            match schedule(entry.plan.slots_needed(), &free) {
+            match schedule(&entry.plan.slots_by_pool(), &free) {
                 Ok(assignment) => self.deploy(job, assignment),
                 Err(e) if entry.scheduling_since.elapsed() > SCHEDULING_TIMEOUT => {
                     self.fail(job, e.to_string())
@@ -463,18 +465,21 @@ impl Cluster {
             .iter()
             .filter(|(_, n)| n.lost.is_none())
             .map(|(id, n)| {
-                let used = self
+                let mut used: BTreeMap<Pool, u32> = BTreeMap::new();
+                let assignments = self
                     .jobs
                     .values()
                     .filter(|j| !j.record.state.is_terminal())
-                    .filter_map(|j| j.assignment.as_ref())
-                    .flat_map(|a| a.partition_nodes.iter().map(move |&i| a.nodes[i].0))
-                    .filter(|n| n == id)
-                    .count() as u32;
+                    .filter_map(|j| j.assignment.as_ref());
+                for a in assignments {
+                    for (pool, taken) in a.slots_on(*id) {
+                        *used.entry(pool).or_default() += taken;
+                    }
+                }
                 FreeNode {
                     node: *id,
                     listen: n.listen,
-                    free_slots: n.slots.saturating_sub(used),
+                    free: free_slots(&n.slots, &used),
                 }
             })
             .collect()
@@ -496,7 +501,7 @@ impl Cluster {
             let operators = plan.chain_names(head);
             for p in 0..head.parallelism {
                 let partition = PartitionId(p);
-                if let Some((node, _)) = assignment.node_of(partition) {
+                if let Some((node, _)) = assignment.node_of(head.pool, partition) {
                     entry.tasks.insert(
                         TaskId {
                             operator: head.id,

@@ -199,7 +199,7 @@ async fn only_node_certificates_may_join() {
     let admin = Client::connect(&bundle, Role::Admin, addr).await;
     let hello = NodeHello {
         listen: SocketAddr::from(([127, 0, 0, 1], 9)),
-        slots: 4,
+        slots: quiver_protocol::NodeSlots::shared(4),
     };
     // The coordinator closes the stream without a welcome and registers nothing.
     assert_eq!(admin.ask(CoordinatorRequest::Join(hello)).await, None);

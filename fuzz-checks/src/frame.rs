@@ -91,7 +91,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let mut seeds = vec![
         frames(&[codec::encode(&CoordinatorRequest::Join(NodeHello {
             listen: "127.0.0.1:7000".parse().expect("an address"),
-            slots: 4,
+            slots: "4,training=2".parse().expect("slots"),
         }))]),
         frames(&[codec::encode(&CoordinatorRequest::Admin(
             AdminRequest::List,

@@ -12,6 +12,7 @@ pub mod credit;
 pub mod exchange;
 mod gate;
 pub mod metrics;
+pub mod pools;
 mod saved_state;
 mod sender;
 mod source_driver;
@@ -141,16 +142,19 @@ pub struct Runtime {
     jobs: Mutex<HashMap<JobId, DeployedJob>>,
     /// Where learners' feeds leave parameter versions for their workers.
     boards: Arc<crate::parameters::Boards>,
+    /// The threads each pool's tasks run on.
+    pools: Arc<pools::PoolThreads>,
 }
 
 impl Runtime {
-    /// A runtime for node `node`, reporting task events to `events` and moving snapshots
-    /// over `link`.
+    /// A runtime for node `node`, reporting task events to `events`, moving snapshots over
+    /// `link` and running each pool's tasks on its threads in `pools`.
     pub fn new(
         node: NodeId,
         exchange: Arc<Exchange>,
         link: CoordinatorLink,
         events: mpsc::UnboundedSender<TaskEvent>,
+        pools: Arc<pools::PoolThreads>,
     ) -> Runtime {
         Runtime {
             node,
@@ -159,6 +163,7 @@ impl Runtime {
             events,
             jobs: Mutex::default(),
             boards: Arc::default(),
+            pools,
         }
     }
 
@@ -186,10 +191,10 @@ impl Runtime {
         .map_err(|e| RuntimeError::Plan(format!("cannot start a job supervisor: {e}")))?;
         let mut tasks = Vec::new();
         let plan = &deployment.plan;
-        let here = |p: &u32| {
+        let here = |head: &OperatorPlan, p: u32| {
             let placed = deployment
                 .assignment
-                .node_of(PartitionId(*p))
+                .node_of(head.pool, PartitionId(p))
                 .map(|(n, _)| n);
             placed == Some(self.node)
         };
@@ -201,7 +206,9 @@ impl Runtime {
                 OperatorKind::Source(spec)
                     if head.parallelism > 1 && source_driver::reads_in_step(spec) =>
                 {
-                    let local = (0..head.parallelism).filter(here).map(|p| p as usize);
+                    let local = (0..head.parallelism)
+                        .filter(|p| here(head, *p))
+                        .map(|p| p as usize);
                     let peers = Arc::new(SourcePeers::new(head.parallelism as usize, local));
                     self.exchange.register_source(
                         (deployment.job, head.id),
@@ -214,7 +221,7 @@ impl Runtime {
             })
             .collect();
         for head in plan.task_heads() {
-            for p in (0..head.parallelism).filter(here) {
+            for p in (0..head.parallelism).filter(|p| here(head, *p)) {
                 let partition = PartitionId(p);
                 let peers = in_step.get(&head.id).map(|peers| PeerLink {
                     peers: peers.clone(),
@@ -314,8 +321,15 @@ impl Runtime {
             generation: deployment.generation,
             peers,
         };
-        let (actor, _) = Actor::spawn_linked(None, TaskActor, args, supervisor.get_cell())
-            .await
+        // The actor runs where it is spawned: on its pool's threads.
+        let cell = supervisor.get_cell();
+        let spawned = self
+            .pools
+            .run(head.pool, Actor::spawn_linked(None, TaskActor, args, cell))
+            .await;
+        let (actor, _) = spawned
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
             .map_err(|e| RuntimeError::Plan(format!("cannot start task {id:?}: {e}")))?;
         let _ = supervisor.send_message(supervisor::SupervisorMsg::Watch(actor.get_id(), id));
         self.exchange.register(
@@ -562,7 +576,8 @@ impl Runtime {
         let mut senders = Vec::new();
         for p in targets {
             let partition = PartitionId(p);
-            let (node, addr) = deployment.assignment.node_of(partition).ok_or_else(|| {
+            let placed = deployment.assignment.node_of(consumer.pool, partition);
+            let (node, addr) = placed.ok_or_else(|| {
                 RuntimeError::Plan(format!(
                     "partition {partition} of {} is not placed",
                     consumer.name

@@ -7,6 +7,7 @@
 //! everything it runs (the coordinator treats it as lost) and joins again as a new node.
 
 use crate::runtime::exchange::Exchange;
+use crate::runtime::pools::PoolThreads;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
@@ -39,8 +40,8 @@ pub struct NodeConfig {
     /// The address other nodes reach the exchange at, if not the bound one (a proxy or NAT
     /// in between).
     pub advertise: Option<SocketAddr>,
-    /// Partitions of each operator it may host.
-    pub slots: u32,
+    /// The slots it offers, shared and reserved per pool.
+    pub slots: quiver_protocol::NodeSlots,
     /// Where to serve `/metrics` over HTTP, if anywhere.
     pub http: Option<SocketAddr>,
     /// The node certificate and the cluster CA.
@@ -94,9 +95,10 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     };
     let exchange = Exchange::new(endpoint);
     tokio::spawn(exchange.clone().serve());
+    let pools = Arc::new(PoolThreads::default());
     let task = tokio::spawn(async move {
         loop {
-            let outcome = session(&config, advertised, &exchange, &current).await;
+            let outcome = session(&config, advertised, &exchange, &pools, &current).await;
             current.send_replace(None);
             match outcome {
                 Ok(()) => {
@@ -124,6 +126,7 @@ async fn session(
     config: &NodeConfig,
     listen: SocketAddr,
     exchange: &Arc<Exchange>,
+    pools: &Arc<PoolThreads>,
     current: &watch::Sender<Option<Arc<Runtime>>>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let coordinator = config.coordinator.resolve().await?;
@@ -131,7 +134,7 @@ async fn session(
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = NodeHello {
         listen,
-        slots: config.slots,
+        slots: config.slots.clone(),
     };
     codec::write_frame(&mut send, &CoordinatorRequest::Join(hello)).await?;
     let node = match next_command(&mut recv, HEARTBEAT_TIMEOUT).await? {
@@ -150,7 +153,13 @@ async fn session(
     // moves them on at once into the bounded outbox.
     let (events_tx, mut events) = mpsc::unbounded_channel::<TaskEvent>();
     let link = CoordinatorLink::new(connection.clone());
-    let runtime = Arc::new(Runtime::new(node, exchange.clone(), link, events_tx));
+    let runtime = Arc::new(Runtime::new(
+        node,
+        exchange.clone(),
+        link,
+        events_tx,
+        pools.clone(),
+    ));
     current.send_replace(Some(runtime.clone()));
     let (out_tx, inbox) = Outbox::new(OUTBOX_CAPACITY);
     let Inbox {

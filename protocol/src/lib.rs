@@ -15,6 +15,7 @@ pub mod models;
 pub mod outbox;
 pub mod pki;
 pub mod plan;
+pub mod pool;
 pub mod record;
 pub mod spec;
 pub mod state_piece;
@@ -25,5 +26,6 @@ pub mod value;
 
 pub use failure::{Failure, FailureKind};
 pub use ids::*;
+pub use pool::{NodeSlots, Pool};
 pub use record::{Barrier, Record, StreamElement};
 pub use value::{Column, Row, Schema, SparseVector, Value, ValueType};

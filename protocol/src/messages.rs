@@ -117,8 +117,8 @@ pub enum UploadReply {
 pub struct NodeHello {
     /// Where its exchange endpoint listens (other nodes dial it).
     pub listen: SocketAddr,
-    /// How many partitions of each operator it may host.
-    pub slots: u32,
+    /// The slots it offers: each hosts one partition index of one pool's operators.
+    pub slots: crate::pool::NodeSlots,
 }
 
 /// Requests of `quiver job ...` and `quiver cluster ...`.
@@ -458,8 +458,11 @@ pub struct NodeReport {
     pub node: NodeId,
     /// Its exchange address.
     pub listen: SocketAddr,
-    /// Its slots.
+    /// Its slots in all, shared and reserved.
     pub slots: u32,
+    /// Those of its slots reserved for one pool (`--slots training=2`), by pool.
+    #[serde(default)]
+    pub reserved_slots: std::collections::BTreeMap<crate::pool::Pool, u32>,
     /// Whether it answers heartbeats.
     pub alive: bool,
     /// Milliseconds since its last heartbeat.

@@ -4,12 +4,19 @@
 //! Built from a validated [`JobSpec`] by the coordinator and shipped to nodes, which execute it.
 //! A *task* is the unit of deployment: one partition of a chain head plus every operator
 //! chained behind it (a forward edge between operators of equal parallelism whose upstream has
-//! no other consumer on that output), run by one actor without any channel between them.
+//! no other consumer on that output, both in the same [`Pool`]), run by one actor without any
+//! channel between them.
+//!
+//! Every operator belongs to a pool: the one its spec sets (`pool = "training"`), else its
+//! input's (Flink's rule for slot sharing groups), else [`Pool::Default`]; a learner's
+//! parameter-server operators are in the learner's pool.
 
 use crate::ids::{NodeId, OperatorId, PartitionId};
+use crate::pool::Pool;
 use crate::spec::{JobSpec, SinkSpec, SourceSpec, StageKind, StageSpec};
 use crate::value::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// What an operator is.
@@ -147,6 +154,8 @@ pub struct OperatorPlan {
     pub input: Option<InputEdge>,
     /// The schema of the records it receives (`None` for sources).
     pub input_schema: Option<Schema>,
+    /// The pool whose slots and threads run it.
+    pub pool: Pool,
 }
 
 /// A job's physical plan. A learner with parameter servers is followed by its hidden
@@ -160,22 +169,36 @@ pub struct JobPlan {
     pub operators: Vec<OperatorPlan>,
 }
 
-/// Where each partition index runs: partition `p` of every operator runs on
-/// `nodes[partition_nodes[p]]` (Flink-style slot sharing: one slot holds partition `p` of
-/// the whole pipeline).
+/// Where each partition index of each pool runs: partition `p` of every operator of pool
+/// `x` runs on `nodes[partition_nodes[x][p]]` (Flink-style slot sharing: one slot holds
+/// partition `p` of the pool's whole pipeline).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     /// The nodes taking part, with the address their exchange listens on.
     pub nodes: Vec<(NodeId, SocketAddr)>,
-    /// For each partition index, the position of its node in `nodes`.
-    pub partition_nodes: Vec<usize>,
+    /// For each pool the job uses and each of its partition indices, the position of its
+    /// node in `nodes`.
+    pub partition_nodes: BTreeMap<Pool, Vec<usize>>,
 }
 
 impl Assignment {
-    /// The node that runs partition `p`.
-    pub fn node_of(&self, partition: PartitionId) -> Option<(NodeId, SocketAddr)> {
-        let index = *self.partition_nodes.get(partition.0 as usize)?;
+    /// The node that runs partition `partition` of the operators of `pool`.
+    pub fn node_of(&self, pool: Pool, partition: PartitionId) -> Option<(NodeId, SocketAddr)> {
+        let index = *self.partition_nodes.get(&pool)?.get(partition.0 as usize)?;
         self.nodes.get(index).copied()
+    }
+
+    /// The slots each pool takes on `node`.
+    pub fn slots_on(&self, node: NodeId) -> BTreeMap<Pool, u32> {
+        let mut slots = BTreeMap::new();
+        for (pool, placed) in &self.partition_nodes {
+            let here = |i: &&usize| self.nodes.get(**i).map(|n| n.0) == Some(node);
+            let n = placed.iter().filter(here).count() as u32;
+            if n > 0 {
+                slots.insert(*pool, n);
+            }
+        }
+        slots
     }
 }
 
@@ -191,10 +214,12 @@ impl JobPlan {
                 kind: OperatorKind::Source(source.clone()),
                 input: None,
                 input_schema: None,
+                pool: source.pool.unwrap_or_default(),
             });
         }
         for stage in &spec.stages {
-            let (from, schema, upstream_parallelism) = Self::upstream(&operators, &stage.input);
+            let (from, schema, upstream_parallelism, upstream_pool) =
+                Self::upstream(&operators, &stage.input);
             let partitioning = match &stage.kind {
                 StageKind::Aggregate(agg) => Partitioning::Hash {
                     key_columns: agg.key.iter().filter_map(|k| schema.index_of(k)).collect(),
@@ -218,13 +243,15 @@ impl JobPlan {
                     partitioning,
                 }),
                 input_schema: Some(schema),
+                pool: stage.pool.unwrap_or(upstream_pool),
             });
             if Self::has_parameter_servers(spec, stage) {
                 Self::add_parameter_servers(&mut operators, stage);
             }
         }
         for sink in &spec.sinks {
-            let (stage_id, stage_schema, parallelism) = Self::upstream(&operators, &sink.input);
+            let (stage_id, stage_schema, parallelism, upstream_pool) =
+                Self::upstream(&operators, &sink.input);
             let (from, schema, port) = if sink.late {
                 // A late sink reads its stage's late side output: the stage's input rows.
                 let input_schema = operators
@@ -251,6 +278,7 @@ impl JobPlan {
                     partitioning,
                 }),
                 input_schema: Some(schema),
+                pool: sink.pool.unwrap_or(upstream_pool),
             });
         }
         JobPlan {
@@ -276,6 +304,7 @@ impl JobPlan {
     /// the feed (reading every shard) of the learner `stage`, just added.
     fn add_parameter_servers(operators: &mut Vec<OperatorPlan>, stage: &StageSpec) {
         let learner = OperatorId(operators.len() as u32 - 1);
+        let pool = operators.last().map(|o| o.pool).unwrap_or_default();
         let model = operators
             .last()
             .and_then(crate::state_schema::StateSchema::of)
@@ -303,6 +332,7 @@ impl JobPlan {
                 },
             }),
             input_schema: Some(ParameterPlan::change_schema().clone()),
+            pool,
         });
         operators.push(OperatorPlan {
             id: OperatorId(operators.len() as u32),
@@ -315,16 +345,18 @@ impl JobPlan {
                 partitioning: Partitioning::Broadcast,
             }),
             input_schema: Some(ParameterPlan::version_schema().clone()),
+            pool,
         });
     }
 
-    /// The id, output schema and parallelism of the operator named `name` (validated to exist).
-    fn upstream(operators: &[OperatorPlan], name: &str) -> (OperatorId, Schema, u32) {
+    /// The id, output schema, parallelism and pool of the operator named `name` (validated
+    /// to exist).
+    fn upstream(operators: &[OperatorPlan], name: &str) -> (OperatorId, Schema, u32, Pool) {
         operators
             .iter()
             .find(|o| o.name == name)
-            .map(|o| (o.id, o.output_schema().clone(), o.parallelism))
-            .unwrap_or((OperatorId(0), Schema::default(), 1))
+            .map(|o| (o.id, o.output_schema().clone(), o.parallelism, o.pool))
+            .unwrap_or((OperatorId(0), Schema::default(), 1, Pool::Default))
     }
 
     /// The operator with this id.
@@ -339,10 +371,13 @@ impl JobPlan {
             .filter(move |o| o.input.as_ref().is_some_and(|e| e.from == id))
     }
 
-    /// Whether `op` runs chained behind its upstream, in the upstream's task.
+    /// Whether `op` runs chained behind its upstream, in the upstream's task (never across
+    /// a pool boundary).
     pub fn is_chained(&self, op: &OperatorPlan) -> bool {
         let Some(edge) = &op.input else { return false };
-        if edge.partitioning != Partitioning::Forward {
+        if edge.partitioning != Partitioning::Forward
+            || self.operator(edge.from).map(|o| o.pool) != Some(op.pool)
+        {
             return false;
         }
         let siblings = self
@@ -380,13 +415,20 @@ impl JobPlan {
         names.join(" → ")
     }
 
-    /// The largest parallelism of any operator: the slots the job needs.
+    /// The slots the job needs in each pool it uses: the largest parallelism of the pool's
+    /// operators.
+    pub fn slots_by_pool(&self) -> BTreeMap<Pool, u32> {
+        let mut slots = BTreeMap::new();
+        for o in &self.operators {
+            let needed = slots.entry(o.pool).or_insert(1);
+            *needed = o.parallelism.max(*needed);
+        }
+        slots
+    }
+
+    /// The slots the job needs in all: the sum over its pools of [`JobPlan::slots_by_pool`].
     pub fn slots_needed(&self) -> u32 {
-        self.operators
-            .iter()
-            .map(|o| o.parallelism)
-            .max()
-            .unwrap_or(1)
+        self.slots_by_pool().values().sum::<u32>().max(1)
     }
 }
 

@@ -32,6 +32,7 @@ pub use ml::{
 };
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
+use crate::pool::Pool;
 use crate::value::{Schema, ValueType};
 use fields::Fields;
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,8 @@ pub struct SourceSpec {
     pub kind: SourceKind,
     /// The schema of the records it emits.
     pub schema: Schema,
+    /// `pool = "..."`; `None`: the default pool.
+    pub pool: Option<Pool>,
 }
 
 /// The kinds of source.
@@ -171,6 +174,8 @@ pub struct StageSpec {
     pub late: Option<String>,
     /// The schema of the rows it emits.
     pub schema: Schema,
+    /// `pool = "..."` as written; `None`: its input's pool (see [`crate::plan`]).
+    pub pool: Option<Pool>,
 }
 
 /// The kinds of stage.
@@ -315,6 +320,8 @@ pub struct SinkSpec {
     pub parallelism: u32,
     /// Where it writes.
     pub kind: SinkKind,
+    /// `pool = "..."` as written; `None`: its input's pool (see [`crate::plan`]).
+    pub pool: Option<Pool>,
 }
 
 /// The kinds of sink.

@@ -374,7 +374,7 @@ fn file_sink_mode_unknown() {
 fn stdout_sink_with_a_path() {
     assert_eq!(
         error_after("kind = \"file\"", "kind = \"stdout\""),
-        "sink \"out\": unknown field \"path\"; allowed fields: name, kind, input, parallelism"
+        "sink \"out\": unknown field \"path\"; allowed fields: name, kind, input, parallelism, pool"
     );
 }
 

@@ -104,6 +104,7 @@ fn expected_design_job(base: &Path) -> JobSpec {
                 bad_records: BadRecords::Fail,
             }),
             schema: events,
+            pool: None,
         }],
         stages: vec![StageSpec {
             name: "per_user".to_string(),
@@ -135,6 +136,7 @@ fn expected_design_job(base: &Path) -> JobSpec {
                 ("spend", ValueType::F64),
                 ("top", ValueType::F64),
             ]),
+            pool: None,
         }],
         sinks: vec![SinkSpec {
             name: "out".to_string(),
@@ -145,6 +147,7 @@ fn expected_design_job(base: &Path) -> JobSpec {
                 path: base.join("out/"),
                 mode: quiver_protocol::spec::OutputMode::Error,
             },
+            pool: None,
         }],
     }
 }

@@ -62,7 +62,7 @@ impl Cluster {
         out.gauge(
             "node_slots",
             "Slots of each alive node.",
-            alive().map(|(id, n)| (node(id), f64::from(n.slots))),
+            alive().map(|(id, n)| (node(id), f64::from(n.slots.total()))),
         );
         out.gauge(
             "node_heartbeat_age_seconds",

@@ -145,7 +145,8 @@ impl Cluster {
                 NodeReport {
                     node: *id,
                     listen: n.listen,
-                    slots: n.slots,
+                    slots: n.slots.total(),
+                    reserved_slots: n.slots.reserved.clone(),
                     alive: n.lost.is_none(),
                     last_heartbeat_ms: n.last_heartbeat.elapsed().as_millis() as u64,
                     tasks,

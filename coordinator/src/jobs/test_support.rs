@@ -49,7 +49,11 @@ impl Running {
     /// `cluster` with a node joined and `job` (submitted if `None`) deployed and running.
     fn with_node(dir: tempfile::TempDir, mut cluster: Cluster, job: Option<JobId>) -> Running {
         let (outbox, inbox) = Outbox::new(1024);
-        let node = cluster.join(([127, 0, 0, 1], 7001).into(), 4, outbox);
+        let node = cluster.join(
+            ([127, 0, 0, 1], 7001).into(),
+            quiver_protocol::NodeSlots::shared(4),
+            outbox,
+        );
         let job = job.unwrap_or_else(|| {
             cluster
                 .submit(SPEC.into(), PathBuf::from("/"), None)

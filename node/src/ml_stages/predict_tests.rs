@@ -77,6 +77,7 @@ fn a_predict_partition_serves_nothing_until_the_barrier_of_its_version_then_the_
         kind: StageKind::Predict(spec.clone()),
         late: None,
         schema: Default::default(),
+        pool: None,
     };
     let input = Schema::new([("x1", ValueType::F64), ("x2", ValueType::F64)]);
     let serve = Serve {

@@ -256,13 +256,17 @@ pub(super) fn records_of(elements: &[StreamElement]) -> Vec<Record> {
 pub(super) fn deployment(spec: &str) -> Deployment {
     let spec = JobSpec::parse(spec, Path::new("/")).unwrap_or_else(|e| panic!("{e}"));
     let plan = JobPlan::from_spec(&spec);
-    let slots = plan.slots_needed() as usize;
+    let partition_nodes = plan
+        .slots_by_pool()
+        .into_iter()
+        .map(|(pool, slots)| (pool, vec![0; slots as usize]))
+        .collect();
     Deployment {
         job: JobId(1),
         generation: GENERATION,
         assignment: Assignment {
             nodes: vec![(NodeId(1), "127.0.0.1:1".parse().expect("address"))],
-            partition_nodes: vec![0; slots],
+            partition_nodes,
         },
         plan,
         restore: None,

@@ -33,6 +33,7 @@ pub(crate) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> 
             bad_records,
         }),
         schema: schema(),
+        pool: None,
     }
 }
 

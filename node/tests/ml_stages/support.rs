@@ -86,6 +86,7 @@ pub(crate) fn build_kind(kind: StageKind, input: &[(&str, ValueType)]) -> Box<dy
         kind,
         late: None,
         schema: Schema::default(),
+        pool: None,
     };
     build_stage(&stage, &Schema::new(input.iter().copied()), &CONTEXT)
         .unwrap_or_else(|e| panic!("{e}"))

@@ -116,6 +116,11 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.invalid(key, &Value::String(name.to_string()), allowed))
     }
 
+    /// The `pool` field every source, stage and sink takes.
+    pub(crate) fn pool(&self) -> Result<Option<crate::pool::Pool>, SpecError> {
+        self.choice("pool", &crate::pool::Pool::NAMES)
+    }
+
     /// An integer field within `min..=max`.
     pub(crate) fn integer(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, SpecError> {
         let Some(value) = self.get(key) else {

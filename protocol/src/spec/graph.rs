@@ -111,6 +111,7 @@ pub(super) fn resolve(
                 input,
                 late,
                 kind: sink.kind,
+                pool: sink.pool,
             })
         })
         .collect()

@@ -10,7 +10,7 @@ const KINDS: &str = "file, stdout, discard";
 /// Sink kinds the design lists that are not built yet.
 const PLANNED_KINDS: [&str; 2] = ["redis", "kafka"];
 /// Fields every sink accepts.
-const COMMON_FIELDS: [&str; 4] = ["name", "kind", "input", "parallelism"];
+const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "pool"];
 
 /// A sink as written, before its input is resolved against the other operators.
 pub(super) struct WrittenSink {
@@ -24,6 +24,8 @@ pub(super) struct WrittenSink {
     pub(super) kind: SinkKind,
     /// A file sink's `path` as written, for messages.
     pub(super) written_path: Option<String>,
+    /// `pool`, if set.
+    pub(super) pool: Option<crate::pool::Pool>,
 }
 
 /// Reads one `[[sink]]` table named `name`.
@@ -88,5 +90,6 @@ pub(super) fn parse(
         parallelism: fields.parallelism("parallelism", cx.max_parallelism)?,
         kind,
         written_path,
+        pool: fields.pool()?,
     })
 }

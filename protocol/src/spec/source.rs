@@ -18,10 +18,11 @@ const FILE_TYPES: &str = "i64, f64, string, bool";
 pub const DEFAULT_GENERATOR_KEYS: u64 = 100_000;
 
 /// Fields every source accepts.
-const COMMON_FIELDS: [&str; 6] = [
+const COMMON_FIELDS: [&str; 7] = [
     "name",
     "kind",
     "parallelism",
+    "pool",
     "max_out_of_orderness",
     "idle_timeout",
     "max_drift",
@@ -125,6 +126,7 @@ pub(super) fn parse(
         max_drift,
         kind,
         schema,
+        pool: fields.pool()?,
     })
 }
 

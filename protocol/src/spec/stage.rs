@@ -25,7 +25,7 @@ const KINDS: [&str; 10] = [
     ml::KINDS[8],
 ];
 /// Fields every stage accepts.
-const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "late"];
+const COMMON_FIELDS: [&str; 6] = ["name", "kind", "input", "parallelism", "late", "pool"];
 /// Fields of `kind = "aggregate"` beyond the common ones.
 const AGGREGATE_FIELDS: [&str; 3] = ["key", "window", "aggregates"];
 /// Columns a windowed aggregate adds after its key columns.
@@ -88,6 +88,7 @@ pub(super) fn parse(
             .string("late", "\"NAME\" of a sink")?
             .map(str::to_string),
         schema: Schema::default(),
+        pool: fields.pool()?,
     })
 }
 

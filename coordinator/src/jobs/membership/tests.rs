@@ -5,7 +5,7 @@ use super::*;
 use crate::store::Store;
 use quiver_protocol::messages::ClusterReport;
 use quiver_protocol::outbox::Outbox;
-use quiver_protocol::NodeId;
+use quiver_protocol::{NodeId, NodeSlots};
 
 fn epoch_ms() -> u64 {
     SystemTime::now()
@@ -29,7 +29,7 @@ async fn a_lost_node_is_listed_with_its_time_then_forgotten_after_the_retention(
     let mut cluster = Cluster::new(store, crate::HEARTBEAT_TIMEOUT).expect("cluster");
     let join = |cluster: &mut Cluster, port: u16| {
         let (outbox, _inbox) = Outbox::new(16);
-        cluster.join(([127, 0, 0, 1], port).into(), 2, outbox)
+        cluster.join(([127, 0, 0, 1], port).into(), NodeSlots::shared(2), outbox)
     };
     let (a, b) = (join(&mut cluster, 7001), join(&mut cluster, 7002));
 

@@ -27,7 +27,7 @@ pub(in crate::spec) const KINDS: [&str; 9] = [
 ];
 
 /// Fields every stage accepts except `late` (ML stages have no windows, so no late records).
-const COMMON_FIELDS: [&str; 4] = ["name", "kind", "input", "parallelism"];
+const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "pool"];
 /// How to name a feature input.
 const FEATURES_FORMAT: &str = "a vector column, e.g. \"features\", or a non-empty list of \
                                numeric columns, e.g. [\"x1\", \"x2\"]";
