@@ -2,7 +2,9 @@
 //! with `--http`) while a job runs: the counters move, the nodes export at least what the
 //! coordinator last heard from them, checkpoints show up, and at the end the JSON API's
 //! report counts every generated record once at the source, once in the running count and
-//! once in its sink (a running count writes one row per record).
+//! once in its sink (a running count writes one row per record). `quiver local --http`
+//! serves the same while its job runs, and a source skipping known bad rows counts exactly
+//! those on `/metrics`.
 
 use quiver_chaos_tests::{
     certs_init, free_udp_port, http_get, node_args, run_with_timeout, start_coordinator,
@@ -336,4 +338,88 @@ fn quiver_local_serves_the_dashboard_and_metrics_while_its_job_runs() {
         samples(&text, "quiver_task_records_in_total").len() >= 2,
         "{text}"
     );
+}
+
+#[test]
+fn bad_records_skipped_by_a_source_are_counted_on_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = [
+        "alice,12.5,1000",
+        "bob,3.25,1200",
+        "alice,7.0,1900",
+        "carol,20.0,2500",
+    ];
+    // A value not of its column's type, a NaN, and a number beyond f64's range.
+    let bad = ["dave,notanumber,1500", "erin,NaN,1600", "frank,1e400,1700"];
+    let mut lines = vec!["user,amount,ts"];
+    lines.extend(good.iter().zip(bad.iter()).flat_map(|(g, b)| [*g, *b]));
+    lines.push(good[3]);
+    std::fs::write(dir.path().join("events.csv"), lines.join("\n") + "\n").expect("csv");
+    // The generator keeps the job running, so its counters stay on /metrics.
+    let spec = dir.path().join("job.toml");
+    std::fs::write(
+        &spec,
+        r#"[job]
+name = "quality"
+
+[[source]]
+name = "events"
+kind = "file"
+path = "events.csv"
+format = "csv"
+schema = { user = "string", amount = "f64", ts = "i64" }
+bad_records = "skip"
+
+[[source]]
+name = "ticks"
+kind = "generator"
+count = 100000000
+rate = 100
+
+[[sink]]
+name = "checked"
+kind = "discard"
+input = "events"
+
+[[sink]]
+name = "ticking"
+kind = "discard"
+input = "ticks"
+"#,
+    )
+    .expect("spec");
+    let http = free_tcp_addr();
+    let mut local = Process::start(
+        "local",
+        &quiver(),
+        &[
+            "local",
+            "--http",
+            &http.to_string(),
+            &spec.to_string_lossy(),
+        ],
+        dir.path(),
+    );
+    local.wait_for_log(
+        &format!("dashboard: http://{http}/"),
+        Duration::from_secs(30),
+    );
+    let events = "operator=\"events";
+    let started = Instant::now();
+    loop {
+        let text = scrape(http);
+        let (skipped, read) = (
+            sum(&text, "quiver_task_bad_records_total", events),
+            sum(&text, "quiver_task_records_in_total", events),
+        );
+        if skipped == bad.len() as f64 && read == good.len() as f64 {
+            break;
+        }
+        assert!(
+            skipped <= bad.len() as f64 && started.elapsed() < Duration::from_secs(30),
+            "skipped {skipped}, read {read}:\n{text}\n{}",
+            local.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
