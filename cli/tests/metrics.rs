@@ -87,6 +87,24 @@ fn scrape(addr: SocketAddr) -> String {
     body
 }
 
+/// `quiver local --http ADDR SPEC` in `dir`, once it prints where its dashboard is; returns
+/// the process and the HTTP address.
+fn start_local_with_http(dir: &Path, spec: &Path) -> (Process, SocketAddr) {
+    let http = free_tcp_addr();
+    let args = [
+        "local",
+        "--http",
+        &http.to_string(),
+        &spec.to_string_lossy(),
+    ];
+    let mut local = Process::start("local", &quiver(), &args, dir);
+    local.wait_for_log(
+        &format!("dashboard: http://{http}/"),
+        Duration::from_secs(30),
+    );
+    (local, http)
+}
+
 #[test]
 fn metrics_and_the_json_api_follow_a_running_job() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -300,22 +318,7 @@ fn a_taken_http_port_is_an_error_only_when_the_user_chose_it() {
 fn quiver_local_serves_the_dashboard_and_metrics_while_its_job_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = write_job(dir.path());
-    let http = free_tcp_addr();
-    let mut local = Process::start(
-        "local",
-        &quiver(),
-        &[
-            "local",
-            "--http",
-            &http.to_string(),
-            &spec.to_string_lossy(),
-        ],
-        dir.path(),
-    );
-    local.wait_for_log(
-        &format!("dashboard: http://{http}/"),
-        Duration::from_secs(30),
-    );
+    let (local, http) = start_local_with_http(dir.path(), &spec);
     let started = Instant::now();
     loop {
         let (status, jobs) = http_get(http, "/api/jobs");
@@ -388,22 +391,7 @@ input = "ticks"
 "#,
     )
     .expect("spec");
-    let http = free_tcp_addr();
-    let mut local = Process::start(
-        "local",
-        &quiver(),
-        &[
-            "local",
-            "--http",
-            &http.to_string(),
-            &spec.to_string_lossy(),
-        ],
-        dir.path(),
-    );
-    local.wait_for_log(
-        &format!("dashboard: http://{http}/"),
-        Duration::from_secs(30),
-    );
+    let (local, http) = start_local_with_http(dir.path(), &spec);
     let events = "operator=\"events";
     let started = Instant::now();
     loop {
