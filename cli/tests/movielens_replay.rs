@@ -56,14 +56,18 @@ fn reported(stderr: &str) -> (u64, f64, f64) {
 /// figures and the ones computed from the output rows.
 fn run(parallelism: u32) -> ((u64, f64, f64), (u64, f64, f64)) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/recommender/movielens.toml");
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/recommender/movielens.toml");
     let spec = std::fs::read_to_string(example).expect("the example");
     let spec = spec.replace("parallelism = 1", &format!("parallelism = {parallelism}"));
     std::fs::write(dir.path().join("movielens.toml"), spec).expect("spec");
     std::fs::write(dir.path().join("ratings.tsv"), ratings_tsv()).expect("ratings");
     let out = run_with_timeout(
         Path::new(QUIVER),
-        &["local", &dir.path().join("movielens.toml").to_string_lossy()],
+        &[
+            "local",
+            &dir.path().join("movielens.toml").to_string_lossy(),
+        ],
         Duration::from_secs(120),
     );
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -88,9 +92,15 @@ fn assert_reported_equals_computed(parallelism: u32) {
     let ((count, rmse, mae), (want_count, want_rmse, want_mae)) = run(parallelism);
     assert_eq!(count, want_count);
     // The report prints four decimals.
-    assert!((rmse - want_rmse).abs() <= 5e-5, "RMSE {rmse} vs {want_rmse}");
+    assert!(
+        (rmse - want_rmse).abs() <= 5e-5,
+        "RMSE {rmse} vs {want_rmse}"
+    );
     assert!((mae - want_mae).abs() <= 5e-5, "MAE {mae} vs {want_mae}");
-    assert!(want_rmse > 0.3 && want_rmse < 2.0, "a plausible RMSE: {want_rmse}");
+    assert!(
+        want_rmse > 0.3 && want_rmse < 2.0,
+        "a plausible RMSE: {want_rmse}"
+    );
 }
 
 #[test]

@@ -5,8 +5,7 @@ use quiver_protocol::plan::{JobPlan, Partitioning};
 use quiver_protocol::spec::{
     AggregateCall, AggregateFunction, AggregateStage, BadRecords, FileFormat, FileSource,
     GeneratorSource, JobSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, StageKind, StageSpec,
-    TimeUnit, Workload, DEFAULT_GENERATOR_ITEMS,
-    WindowSpec,
+    TimeUnit, WindowSpec, Workload, DEFAULT_GENERATOR_ITEMS,
 };
 use quiver_protocol::{Schema, ValueType};
 use std::path::{Path, PathBuf};

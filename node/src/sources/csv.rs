@@ -79,7 +79,10 @@ fn reader(file: File, delimiter: u8) -> csv::Reader<File> {
 }
 
 /// Reads the header line: the column names it gives.
-fn read_header(reader: &mut csv::Reader<File>, plan: &RowPlan) -> Result<Vec<String>, OperatorError> {
+fn read_header(
+    reader: &mut csv::Reader<File>,
+    plan: &RowPlan,
+) -> Result<Vec<String>, OperatorError> {
     let mut header = csv::ByteRecord::new();
     let read = reader
         .read_byte_record(&mut header)

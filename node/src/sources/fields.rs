@@ -139,7 +139,10 @@ impl RowPlan {
             TimeUnit::Seconds => (1000, " s"),
         };
         match columns[i].last_i64() {
-            Some(t) if t.checked_mul(per_unit).is_some_and(|ms| EVENT_TIME_RANGE.contains(&ms)) => {
+            Some(t)
+                if t.checked_mul(per_unit)
+                    .is_some_and(|ms| EVENT_TIME_RANGE.contains(&ms)) =>
+            {
                 Ok(t * per_unit)
             }
             Some(t) => Err(format!(

@@ -4,9 +4,7 @@
 use super::build_source;
 use crate::operator::{Source, SourcePosition};
 use quiver_protocol::batch::{self, Batch, Column};
-use quiver_protocol::spec::{
-    BadRecords, FileFormat, FileSource, SourceKind, SourceSpec, TimeUnit,
-};
+use quiver_protocol::spec::{BadRecords, FileFormat, FileSource, SourceKind, SourceSpec, TimeUnit};
 use quiver_protocol::{Record, Schema, Value, ValueType};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -495,7 +493,11 @@ fn movielens(path: &Path) -> SourceSpec {
         ("timestamp", ValueType::I64),
     ]);
     if let SourceKind::File(f) = &mut spec.kind {
-        f.columns = Some(["user", "item", "rating", "timestamp"].map(String::from).to_vec());
+        f.columns = Some(
+            ["user", "item", "rating", "timestamp"]
+                .map(String::from)
+                .to_vec(),
+        );
         f.event_time = Some("timestamp".to_string());
         f.event_time_unit = TimeUnit::Seconds;
     }
@@ -505,7 +507,11 @@ fn movielens(path: &Path) -> SourceSpec {
 #[test]
 fn tsv_without_header_reads_named_columns_with_event_time_in_seconds() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(&dir, "u.data", b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n\n22\t377\t1\t878887116\n");
+    let path = write(
+        &dir,
+        "u.data",
+        b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n\n22\t377\t1\t878887116\n",
+    );
     let spec = movielens(&path);
     let mut s = build_source(&spec, 0, 1).expect("open");
     let records = drain(s.as_mut(), &spec.schema, 2).expect("read");

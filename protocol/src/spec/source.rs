@@ -173,28 +173,27 @@ fn generator_source(fields: &Fields<'_>) -> Result<GeneratorSource, SpecError> {
 fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Schema), SpecError> {
     let path = fields.required_string("path", "\"events.csv\" (relative to the spec's folder)")?;
     let path = cx.resolve_path(fields, "path", path)?;
-    let format = match fields.choice(
-        "format",
-        &[
-            ("csv", FileFormat::Csv),
-            ("tsv", FileFormat::Tsv),
-            ("jsonl", FileFormat::Jsonl),
-        ],
-    )? {
-        Some(format) => format,
-        None => match path.extension().and_then(|e| e.to_str()) {
-            Some("csv") => FileFormat::Csv,
-            Some("tsv") => FileFormat::Tsv,
-            Some("jsonl") => FileFormat::Jsonl,
-            _ => {
-                return Err(fields.missing(
+    let format =
+        match fields.choice(
+            "format",
+            &[
+                ("csv", FileFormat::Csv),
+                ("tsv", FileFormat::Tsv),
+                ("jsonl", FileFormat::Jsonl),
+            ],
+        )? {
+            Some(format) => format,
+            None => match path.extension().and_then(|e| e.to_str()) {
+                Some("csv") => FileFormat::Csv,
+                Some("tsv") => FileFormat::Tsv,
+                Some("jsonl") => FileFormat::Jsonl,
+                _ => return Err(fields.missing(
                     "format",
                     "the file name does not end in .csv, .tsv or .jsonl: add format = \"csv\", \
                      \"tsv\" or \"jsonl\"",
-                ))
-            }
-        },
-    };
+                )),
+            },
+        };
     let schema = file_schema(fields)?;
     let columns = file_columns(fields, format, &schema)?;
     let event_time = fields.string("event_time", "the name of an i64 column of the schema")?;
@@ -256,7 +255,10 @@ fn file_columns(
     let Some(columns) = fields.string_list("columns", what)? else {
         return Ok(None);
     };
-    let value = fields.get("columns").cloned().unwrap_or(Value::Array(Vec::new()));
+    let value = fields
+        .get("columns")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
     if format == FileFormat::Jsonl {
         return Err(fields.invalid(
             "columns",
@@ -272,8 +274,11 @@ fn file_columns(
         return Err(fields.invalid(
             "columns",
             &value,
-            format!("{what}, each name once (\"{name}\" is field {} and {})", 
-                columns.iter().position(|c| c == name).unwrap_or(0) + 1, at + 1),
+            format!(
+                "{what}, each name once (\"{name}\" is field {} and {})",
+                columns.iter().position(|c| c == name).unwrap_or(0) + 1,
+                at + 1
+            ),
         ));
     }
     if let Some(missing) = schema.columns.iter().find(|c| !columns.contains(&c.name)) {

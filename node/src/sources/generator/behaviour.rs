@@ -193,8 +193,8 @@ impl Behaviour {
     /// The primary and secondary category of `user` at event time `ts`.
     pub fn taste(&self, user: i64, ts: i64) -> (u64, u64) {
         let user = user as u64;
-        let offset = splitmix64(self.key(Keyed::User, user) ^ Slot::TasteOffset as u64)
-            % TASTE_EPOCH_MS;
+        let offset =
+            splitmix64(self.key(Keyed::User, user) ^ Slot::TasteOffset as u64) % TASTE_EPOCH_MS;
         let epoch = (ts as u64).wrapping_add(offset) / TASTE_EPOCH_MS;
         let primary = |epoch: u64| splitmix64(self.key(Keyed::Taste, user) ^ epoch) % CATEGORIES;
         (primary(epoch), primary(epoch.wrapping_sub(1)))
@@ -347,11 +347,16 @@ impl Walk {
         } else if v < PRIMARY_WEIGHT + SECONDARY_WEIGHT {
             secondary
         } else {
-            let rest = (v - PRIMARY_WEIGHT - SECONDARY_WEIGHT) / (1.0 - PRIMARY_WEIGHT - SECONDARY_WEIGHT);
+            let rest =
+                (v - PRIMARY_WEIGHT - SECONDARY_WEIGHT) / (1.0 - PRIMARY_WEIGHT - SECONDARY_WEIGHT);
             ((rest * CATEGORIES as f64) as u64).min(CATEGORIES - 1)
         };
         let in_category = (m.items - category).div_ceil(CATEGORIES);
-        let rank = zipf_rank(in_category, ITEM_EXPONENT, Behaviour::draw(base, Slot::Rank));
+        let rank = zipf_rank(
+            in_category,
+            ITEM_EXPONENT,
+            Behaviour::draw(base, Slot::Rank),
+        );
         let affinity = if category == primary {
             1.0
         } else if category == secondary {
@@ -370,7 +375,8 @@ impl Walk {
             Behaviour::draw(base, Slot::Noise2),
         );
         let noise = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        let raw = 2.8 + m.user_bias(self.user) + m.item_quality(item) + 1.2 * affinity + 0.7 * noise;
+        let raw =
+            2.8 + m.user_bias(self.user) + m.item_quality(item) + 1.2 * affinity + 0.7 * noise;
         raw.round().clamp(1.0, 5.0)
     }
 }

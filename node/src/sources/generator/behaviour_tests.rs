@@ -138,8 +138,8 @@ fn reference(seed: u64, keys: u64, items: u64, seq: u64) -> Expected {
                     let bias = draw(key(seed, K_USER, user as u64), USER_BIAS) - 0.5;
                     let quality = (draw(key(seed, K_ITEM, item as u64), ITEM_QUALITY) - 0.5) * 1.5;
                     let (u1, u2) = (draw(base, NOISE1), draw(base, NOISE2));
-                    let normal = (-2.0 * (1.0 - u1).ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * u2).cos();
+                    let normal =
+                        (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
                     (2.8 + bias + quality + 1.2 * affinity + 0.7 * normal)
                         .round()
                         .clamp(1.0, 5.0)
@@ -290,7 +290,13 @@ fn funnel_rates_skew_and_tastes_match_the_documented_model() {
         (("cart", 0), 0.45),
     ] {
         let (yes, all) = followed[&(action, class)];
-        within(yes / all, p, all, 1.0, &format!("{action} (affinity {class}/2) followed"));
+        within(
+            yes / all,
+            p,
+            all,
+            1.0,
+            &format!("{action} (affinity {class}/2) followed"),
+        );
     }
     // Interactions: ratings are 15%; items in the primary category at 0.55 + 0.2/16 (plus
     // the secondary's 0.25 when it is the same category).
@@ -339,8 +345,13 @@ fn too_few_items_and_foreign_columns_are_errors() {
         e.to_string(),
         "generator: items must be at least 16 (one per taste category), found 15"
     );
-    let e = Generator::new(&spec(None, 5, 100, 0), &generator_schema(Workload::W1), 0, 1)
-        .expect_err("w1 schema");
+    let e = Generator::new(
+        &spec(None, 5, 100, 0),
+        &generator_schema(Workload::W1),
+        0,
+        1,
+    )
+    .expect_err("w1 schema");
     assert_eq!(
         e.to_string(),
         "generator: the schema needs column \"item\" of type i64 (schema: user, amount, ts)"
