@@ -157,11 +157,7 @@ fn reference(seed: u64, keys: u64, items: u64, seq: u64) -> Expected {
         };
         current = Some(event);
     }
-    let mut last = current.expect("at least one position");
-    if last.action != "rating" {
-        last.rating = None;
-    }
-    last
+    current.expect("at least one position")
 }
 
 /// A generated row as the reference's fields, checking `strength`, `clicked` and `ts`.
