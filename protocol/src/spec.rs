@@ -25,10 +25,10 @@ pub use error::SpecError;
 pub use ml::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, PredictStage, PredictVersion, ServingPolicy, StandardScalerStage,
-    UpdatePolicy, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
-    DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP, MODEL_VERSION, PREDICTION,
-    PROBABILITY,
+    MfModel, OneHotStage, PredictStage, PredictVersion, RecommendStage, ServingPolicy,
+    StandardScalerStage, UpdatePolicy, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT,
+    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
+    MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
@@ -201,6 +201,8 @@ pub enum StageKind {
     MatrixFactorization(MatrixFactorizationStage),
     /// `kind = "predict"`.
     Predict(PredictStage),
+    /// `kind = "recommend"`.
+    Recommend(RecommendStage),
 }
 
 impl StageKind {
