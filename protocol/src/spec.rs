@@ -340,6 +340,16 @@ pub enum SinkKind {
     Stdout,
     /// Drops everything (benchmarks).
     Discard,
+    /// The embedded serving store: the last committed row per key, in a table of the node
+    /// process, served over HTTP (`GET /{table}/{key}`).
+    Serve {
+        /// `table` (default: the sink's name).
+        table: String,
+        /// `key`: the column rows are looked up by (i64 or string).
+        key: String,
+        /// `listen`: the serving API's `HOST:PORT` (default `127.0.0.1:8080`).
+        listen: String,
+    },
 }
 
 impl ValueType {
@@ -531,16 +541,7 @@ impl JobSpec {
 
     /// The schema of the rows a source or stage emits.
     pub fn schema_of(&self, operator: &str) -> Option<&Schema> {
-        self.sources
-            .iter()
-            .find(|s| s.name == operator)
-            .map(|s| &s.schema)
-            .or_else(|| {
-                self.stages
-                    .iter()
-                    .find(|s| s.name == operator)
-                    .map(|s| &s.schema)
-            })
+        graph::schema_of(&self.sources, &self.stages, operator)
     }
 }
 
