@@ -35,10 +35,7 @@ pub trait Lookup: Send + Sync + 'static {
 
 impl Lookup for Tables {
     fn get(&self, table: &str, key: &str) -> Result<Option<String>, String> {
-        Ok(Tables::get(self, table, key)
-            .ok()
-            .flatten()
-            .map(|row| row.to_string()))
+        Ok(Tables::get(self, table, key).map(|row| row.to_string()))
     }
 
     fn rows(&self, table: &str, limit: usize) -> Result<Vec<String>, String> {

@@ -101,11 +101,10 @@ impl Tables {
         staged.remove(writer);
     }
 
-    /// The row of `key` in `table`: `Err` when there is no such table.
-    pub fn get(&self, table: &str, key: &str) -> Result<Option<Arc<str>>, ()> {
+    /// The row of `key` in `table` (`None`: no such row, or no such table yet).
+    pub fn get(&self, table: &str, key: &str) -> Option<Arc<str>> {
         let tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        let table = tables.get(table).ok_or(())?;
-        Ok(table.rows.get(key).cloned())
+        tables.get(table)?.rows.get(key).cloned()
     }
 
     /// Up to `limit` rows of `table`, by key (`None`: no such table).
@@ -159,11 +158,11 @@ mod tests {
         let tables = Tables::default();
         tables.stage(&writer(0), CheckpointId(1), "t", vec![row("a")]);
         tables.stage(&writer(0), CheckpointId(2), "t", vec![row("b")]);
-        assert_eq!(tables.get("t", "k"), Err(()));
+        assert_eq!(tables.get("t", "k"), None);
         tables.commit(&writer(0), CheckpointId(1));
-        assert_eq!(tables.get("t", "k"), Ok(Some(Arc::from("a"))));
+        assert_eq!(tables.get("t", "k"), Some(Arc::from("a")));
         tables.commit(&writer(0), CheckpointId(2));
-        assert_eq!(tables.get("t", "k"), Ok(Some(Arc::from("b"))));
+        assert_eq!(tables.get("t", "k"), Some(Arc::from("b")));
         assert_eq!(tables.stats()[0].updates, 2);
     }
 
@@ -174,17 +173,13 @@ mod tests {
         tables.stage(&writer(0), CheckpointId(2), "t", vec![row("b")]);
         tables.stage(&writer(1), CheckpointId(2), "u", vec![row("c")]);
         tables.restore(&writer(0), Some(CheckpointId(1)));
-        assert_eq!(tables.get("t", "k"), Ok(Some(Arc::from("a"))));
+        assert_eq!(tables.get("t", "k"), Some(Arc::from("a")));
         tables.commit(&writer(0), CheckpointId(2));
-        assert_eq!(
-            tables.get("t", "k"),
-            Ok(Some(Arc::from("a"))),
-            "2 was dropped"
-        );
+        assert_eq!(tables.get("t", "k"), Some(Arc::from("a")), "2 was dropped");
         tables.commit(&writer(1), CheckpointId(2));
         assert_eq!(
             tables.get("u", "k"),
-            Ok(Some(Arc::from("c"))),
+            Some(Arc::from("c")),
             "others keep theirs"
         );
     }
