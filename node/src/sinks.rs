@@ -6,11 +6,14 @@
 //!   published by renaming on [`Sink::finish`], or per checkpoint with a two-phase commit when
 //!   the job is exactly-once);
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
-//! - `discard`: drops rows, counting them ([`discard::DiscardSink`]).
+//! - `discard`: drops rows, counting them ([`discard::DiscardSink`]);
+//! - `serve`: the last row per key into a table of the embedded serving store, served over
+//!   HTTP ([`serve::ServeSink`], `crate::serving`).
 
 pub mod discard;
 pub mod file;
 pub mod json;
+pub mod serve;
 pub mod stdout;
 
 use crate::operator::{OperatorError, Sink};
@@ -55,5 +58,8 @@ pub fn build_sink(
         }
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
+        SinkKind::Serve { table, key, listen } => Box::new(serve::ServeSink::new(
+            &spec.name, table, key, listen, input, ctx,
+        )?),
     })
 }
