@@ -30,6 +30,7 @@ pub use ml::{
     DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP, MODEL_VERSION, PREDICTION,
     PROBABILITY,
 };
+pub use source::kafka::{KafkaSource, KafkaStart};
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
@@ -94,6 +95,8 @@ pub enum SourceKind {
     File(FileSource),
     /// `kind = "generator"`.
     Generator(GeneratorSource),
+    /// `kind = "kafka"`.
+    Kafka(KafkaSource),
 }
 
 /// `kind = "file"`: a CSV (with header) or JSON-lines file, or a folder of them.

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub(crate) mod cluster;
+pub(crate) mod kafka;
 pub(crate) mod reco;
 pub(crate) mod shards;
 

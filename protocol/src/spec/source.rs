@@ -1,4 +1,4 @@
-//! `[[source]]` tables: file and generator sources, with their settings and schemas.
+//! `[[source]]` tables: file, generator and Kafka sources, with their settings and schemas.
 
 use super::error::SpecError;
 use super::fields::Fields;
@@ -8,10 +8,10 @@ use crate::value::{Column, Schema, ValueType};
 use std::time::Duration;
 use toml::Value;
 
+pub(super) mod kafka;
+
 /// Source kinds this version runs.
-const KINDS: &str = "file, generator";
-/// Source kinds the design lists that are not built yet.
-const PLANNED_KINDS: [&str; 1] = ["kafka"];
+const KINDS: &str = "file, generator, kafka";
 /// Column types a file can hold.
 const FILE_TYPES: &str = "i64, f64, string, bool";
 /// Default number of distinct users of a generator (the W1 workload's 100k).
@@ -84,31 +84,31 @@ pub(super) fn parse(
                 parallelism,
             )
         }
-        other if PLANNED_KINDS.contains(&other) => {
-            return Err(SpecError::NotSupported {
-                at: fields.at().to_string(),
-                what: "source",
-                kind: other.to_string(),
-                allowed: KINDS.to_string(),
-            })
+        "kafka" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &kafka::FIELDS].concat())?;
+            let (kafka, schema) = kafka::parse(fields)?;
+            // One split per topic partition: read by the job's default parallelism.
+            let parallelism = fields
+                .parallelism("parallelism", cx.max_parallelism)?
+                .unwrap_or(cx.parallelism);
+            (SourceKind::Kafka(kafka), schema, parallelism)
         }
         other => {
             return Err(SpecError::UnknownKind {
                 at: fields.at().to_string(),
                 what: "source",
                 kind: other.to_string(),
-                allowed: format!("{KINDS} (kafka is planned)"),
+                allowed: KINDS.to_string(),
             })
         }
     };
     let max_drift = fields.event_time_span("max_drift", true)?;
-    if let (
-        Some(value),
-        SourceKind::File(FileSource {
-            event_time: None, ..
-        }),
-    ) = (fields.get("max_drift"), &kind)
-    {
+    let no_event_time = match &kind {
+        SourceKind::File(FileSource { event_time, .. })
+        | SourceKind::Kafka(kafka::KafkaSource { event_time, .. }) => event_time.is_none(),
+        SourceKind::Generator(_) => false,
+    };
+    if let (Some(value), true) = (fields.get("max_drift"), no_event_time) {
         return Err(fields.invalid(
             "max_drift",
             value,
@@ -152,6 +152,18 @@ fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Sch
         },
     };
     let schema = file_schema(fields)?;
+    let file = FileSource {
+        path,
+        format,
+        event_time: event_time(fields, &schema)?,
+        rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
+        bad_records: bad_records(fields)?,
+    };
+    Ok((file, schema))
+}
+
+/// `event_time`: the name of an i64 column of `schema`, if set.
+fn event_time(fields: &Fields<'_>, schema: &Schema) -> Result<Option<String>, SpecError> {
     let event_time = fields.string("event_time", "the name of an i64 column of the schema")?;
     if let Some(column) = event_time {
         let is_i64 = schema
@@ -163,25 +175,22 @@ fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Sch
                 &Value::String(column.to_string()),
                 format!(
                     "an i64 column of the schema (milliseconds since the epoch): {}",
-                    i64_columns(&schema)
+                    i64_columns(schema)
                 ),
             ));
         }
     }
-    let bad_records = fields
+    Ok(event_time.map(str::to_string))
+}
+
+/// `bad_records = "fail" | "skip"` (default fail).
+fn bad_records(fields: &Fields<'_>) -> Result<BadRecords, SpecError> {
+    Ok(fields
         .choice(
             "bad_records",
             &[("fail", BadRecords::Fail), ("skip", BadRecords::Skip)],
         )?
-        .unwrap_or_default();
-    let file = FileSource {
-        path,
-        format,
-        event_time: event_time.map(str::to_string),
-        rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
-        bad_records,
-    };
-    Ok((file, schema))
+        .unwrap_or_default())
 }
 
 /// `schema = { column = "type", ... }` of a file source, in written order.

@@ -1,0 +1,137 @@
+//! A real Kafka-protocol broker for the Kafka tests: `tansu` (built and cached by
+//! `scripts/services/tansu.sh ensure`), started on a free port with its data in a temporary
+//! folder and killed when the [`Broker`] drops, even when the test fails. Topics are created,
+//! messages produced and read back with rskafka, independently of the engine's code.
+
+use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use rskafka::record::Record;
+use std::net::TcpListener;
+use std::process::Command;
+
+/// The script that builds and starts the broker.
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services/tansu.sh");
+
+/// A running broker and a client of it.
+pub(crate) struct Broker {
+    pid: u32,
+    /// `127.0.0.1:PORT`.
+    pub(crate) addr: String,
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    /// Builds the broker if needed (waiting for a build under way), starts it on a free port
+    /// and connects to it.
+    pub(crate) fn start() -> Broker {
+        let ensure = Command::new(SCRIPT)
+            .arg("ensure")
+            .output()
+            .expect("run tansu.sh");
+        assert!(
+            ensure.status.success(),
+            "tansu.sh ensure failed:\n{}",
+            String::from_utf8_lossy(&ensure.stderr)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let out = Command::new(SCRIPT)
+            .args(["start", &dir.path().to_string_lossy(), &port.to_string()])
+            .output()
+            .expect("run tansu.sh start");
+        assert!(
+            out.status.success(),
+            "tansu.sh start failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let client = runtime
+            .block_on(ClientBuilder::new(vec![addr.clone()]).build())
+            .expect("connect to the broker");
+        Broker {
+            pid,
+            addr,
+            runtime,
+            client,
+            _dir: dir,
+        }
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub(crate) fn create_topic(&self, topic: &str, partitions: i32) {
+        let controller = self.client.controller_client().unwrap();
+        self.runtime
+            .block_on(controller.create_topic(topic, partitions, 1, 5_000))
+            .expect("create the topic");
+    }
+
+    /// Appends messages (key, value) to partition `partition` of `topic`.
+    pub(crate) fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        messages: Vec<(Option<Vec<u8>>, Vec<u8>)>,
+    ) {
+        let records = messages
+            .into_iter()
+            .map(|(key, value)| Record {
+                key,
+                value: Some(value),
+                headers: Default::default(),
+                timestamp: chrono::Utc::now(),
+            })
+            .collect();
+        self.runtime
+            .block_on(async {
+                let client = self
+                    .client
+                    .partition_client(topic, partition, UnknownTopicHandling::Retry)
+                    .await?;
+                client.produce(records, Compression::NoCompression).await
+            })
+            .expect("produce");
+    }
+
+    /// Every message of partition `partition` of `topic`, in offset order.
+    pub(crate) fn read_partition(&self, topic: &str, partition: i32) -> Vec<Record> {
+        self.runtime
+            .block_on(async {
+                let client = self
+                    .client
+                    .partition_client(topic, partition, UnknownTopicHandling::Retry)
+                    .await?;
+                let end = client.get_offset(OffsetAt::Latest).await?;
+                let mut offset = client.get_offset(OffsetAt::Earliest).await?;
+                let mut records = Vec::new();
+                while offset < end {
+                    let (batch, _) = client.fetch_records(offset, 1..(1 << 20), 50).await?;
+                    for r in batch {
+                        offset = offset.max(r.offset + 1);
+                        records.push(r.record);
+                    }
+                }
+                Ok::<_, rskafka::client::error::Error>(records)
+            })
+            .expect("read the partition")
+    }
+
+    /// The broker's log so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("tansu.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
+    }
+}

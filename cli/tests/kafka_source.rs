@@ -1,0 +1,244 @@
+//! The Kafka source against a real broker (tansu): every message read exactly once through a
+//! node's SIGKILL, a bounded job finishing, `start = "latest"`, and a restore continuing from
+//! the checkpointed offsets. Expectations are computed from what the test produced, with the
+//! naive reference of `common` (no engine code).
+
+mod common;
+
+use common::cluster::{restarts, Cluster};
+use common::kafka::Broker;
+use common::{events, expected_running, expected_windows, per_user_stage, sorted, RUNNING_STAGE};
+use quiver_chaos_tests::read_committed_rows;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Partitions of the test topic.
+const PARTITIONS: i32 = 3;
+
+/// The spend-per-user job reading `events` from the broker's topic `topic`: the running
+/// aggregate (and, with `windows`, the windowed one) into file sinks. `source_extra` goes
+/// into the source, `job_extra` into `[job]`.
+fn job(broker: &Broker, topic: &str, job_extra: &str, source_extra: &str, windows: bool) -> String {
+    format!(
+        r#"
+[job]
+name = "kafka-spend"
+parallelism = 2
+{job_extra}
+
+[[source]]
+name = "events"
+kind = "kafka"
+brokers = ["{addr}"]
+topic = "{topic}"
+format = "jsonl"
+schema = {{ user = "string", amount = "f64", ts = "i64" }}
+event_time = "ts"
+max_out_of_orderness = "2s"
+{source_extra}
+{windows}{RUNNING_STAGE}"#,
+        addr = broker.addr,
+        windows = if windows {
+            per_user_stage("")
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// Produces `events` to `topic` as JSON messages, each user's events to one partition (so a
+/// user's events keep their order, as the running reference folds them).
+fn produce(broker: &Broker, topic: &str, events: &[(String, f64, i64)]) {
+    let mut by_partition: BTreeMap<i32, Vec<(Option<Vec<u8>>, Vec<u8>)>> = BTreeMap::new();
+    for (user, amount, ts) in events {
+        let partition = user.bytes().map(i32::from).sum::<i32>() % PARTITIONS;
+        let value = json!({"user": user, "amount": amount, "ts": ts}).to_string();
+        by_partition
+            .entry(partition)
+            .or_default()
+            .push((Some(user.clone().into_bytes()), value.into_bytes()));
+    }
+    for (partition, messages) in by_partition {
+        broker.produce(topic, partition, messages);
+    }
+}
+
+/// The published running rows in `dir/running_out`, sorted.
+fn running_rows(dir: &Path) -> Vec<Value> {
+    sorted(read_committed_rows(&dir.join("running_out")))
+}
+
+/// Waits until `dir/running_out` holds at least `n` published rows.
+fn wait_for_rows(cluster: &Cluster, n: usize) {
+    let start = Instant::now();
+    while running_rows(cluster.dir.path()).len() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{} of {n} running rows published\n{}",
+            running_rows(cluster.dir.path()).len(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn killed_node_reads_every_kafka_message_exactly_once() {
+    const N: usize = 6000;
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    let all = events(N);
+    produce(&broker, "events", &all[..1000]);
+    let mut cluster = Cluster::on_loopback(2);
+    let spec = cluster.dir.path().join("job.toml");
+    std::fs::write(
+        &spec,
+        job(
+            &broker,
+            "events",
+            "checkpoint_interval = \"300ms\"",
+            "",
+            false,
+        ),
+    )
+    .unwrap();
+    cluster.submit_spec(&spec);
+    cluster.wait_for_checkpoint();
+    // The rest arrives while the job runs; a node dies in the middle of it.
+    for (i, chunk) in all[1000..].chunks(250).enumerate() {
+        produce(&broker, "events", chunk);
+        if i == 8 {
+            cluster.nodes[1].signal("KILL");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for_rows(&cluster, N);
+    // Two more checkpoints: a message read twice would publish a second row by now.
+    let listed = cluster
+        .ok(&["checkpoint", "list", "job-1"])
+        .matches("job-1/chk-")
+        .count();
+    cluster.wait_for_checkpoints(listed + 2);
+    let status = cluster.ok(&["job", "status", "job-1"]);
+    assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
+    let rows = running_rows(cluster.dir.path());
+    assert_eq!(rows.len(), N, "one running row per message");
+    assert_eq!(rows, expected_running(N), "running rows");
+    drop(broker);
+}
+
+#[test]
+fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
+    const N: usize = 3000;
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    produce(&broker, "events", &events(N));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("job.toml");
+    std::fs::write(&spec, job(&broker, "events", "", "bounded = true", true)).unwrap();
+    common::run_local(&spec);
+    assert_eq!(
+        running_rows(dir.path()),
+        expected_running(N),
+        "running rows"
+    );
+    let windows = sorted(read_committed_rows(&dir.path().join("out")));
+    assert_eq!(windows, expected_windows(N), "window rows");
+}
+
+#[test]
+fn latest_start_reads_only_messages_produced_after_the_job_started() {
+    const N: usize = 2000;
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    let all = events(N);
+    // Before the job: never read. Each user's later events continue its count from 0.
+    let (before, after) = all.split_at(500);
+    produce(&broker, "events", before);
+    let cluster = Cluster::on_loopback(2);
+    let spec = cluster.dir.path().join("job.toml");
+    let text = job(
+        &broker,
+        "events",
+        "checkpoint_interval = \"300ms\"",
+        "start = \"latest\"",
+        false,
+    );
+    std::fs::write(&spec, text).unwrap();
+    cluster.submit_spec(&spec);
+    cluster.wait_for_checkpoint();
+    produce(&broker, "events", after);
+    wait_for_rows(&cluster, after.len());
+    let listed = cluster
+        .ok(&["checkpoint", "list", "job-1"])
+        .matches("job-1/chk-")
+        .count();
+    cluster.wait_for_checkpoints(listed + 2);
+    assert_eq!(running_rows(cluster.dir.path()), running_of(after));
+}
+
+#[test]
+fn restore_continues_from_the_checkpointed_offsets_not_from_the_start() {
+    const N: usize = 2000;
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    let all = events(N);
+    let (first, second) = all.split_at(1200);
+    produce(&broker, "events", first);
+    let cluster = Cluster::on_loopback(2);
+    let spec = cluster.dir.path().join("job.toml");
+    std::fs::write(
+        &spec,
+        job(
+            &broker,
+            "events",
+            "checkpoint_interval = \"300ms\"",
+            "",
+            false,
+        ),
+    )
+    .unwrap();
+    cluster.submit_spec(&spec);
+    wait_for_rows(&cluster, first.len());
+    let savepoint = cluster.ok(&["job", "stop", "job-1"]);
+    let savepoint = savepoint.trim();
+    produce(&broker, "events", second);
+    // Restored, the offsets come from the savepoint: `start` does not apply, nothing of the
+    // first part is read again and nothing of the second is skipped.
+    let restored = job(
+        &broker,
+        "events",
+        "checkpoint_interval = \"300ms\"",
+        "start = \"latest\"",
+        false,
+    );
+    std::fs::write(&spec, restored).unwrap();
+    cluster.ok(&[
+        "job",
+        "submit",
+        "--from-savepoint",
+        savepoint,
+        &spec.to_string_lossy(),
+    ]);
+    wait_for_rows(&cluster, N);
+    let listed = cluster
+        .ok(&["checkpoint", "list", "job-2"])
+        .matches("job-2/chk-")
+        .count();
+    cluster.wait_for_checkpoints_of("job-2", listed + 2);
+    assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
+}
+
+/// The running rows of `events` alone, folded in their order.
+fn running_of(events: &[(String, f64, i64)]) -> Vec<Value> {
+    let mut so_far: BTreeMap<&str, (i64, f64)> = BTreeMap::new();
+    let rows = events.iter().map(|(user, amount, _)| {
+        let s = so_far.entry(user).or_insert((0, 0.0));
+        s.0 += 1;
+        s.1 += amount;
+        json!({"user": user, "n": s.0, "spend": s.1})
+    });
+    sorted(rows.collect())
+}

@@ -1,0 +1,196 @@
+//! `kind = "kafka"` sources: the brokers, the topic, how a message's value is read, and where
+//! a job without a checkpoint starts. Checked here, before anything connects.
+
+use super::{bad_records, event_time, file_schema, Fields, SpecError};
+use crate::host_port::HostPort;
+use crate::spec::{BadRecords, FileFormat};
+use crate::value::Schema;
+use serde::{Deserialize, Serialize};
+use toml::Value;
+
+/// Fields of `kind = "kafka"` beyond the common ones.
+pub(super) const FIELDS: [&str; 9] = [
+    "brokers",
+    "topic",
+    "format",
+    "columns",
+    "schema",
+    "event_time",
+    "bad_records",
+    "start",
+    "bounded",
+];
+
+/// The longest topic name Kafka accepts.
+const MAX_TOPIC: usize = 249;
+
+/// `kind = "kafka"`: one split per partition of a topic, each message's value one record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KafkaSource {
+    /// `brokers`: the bootstrap brokers, `HOST:PORT` each (at least one).
+    pub brokers: Vec<String>,
+    /// `topic`: the topic read; its partitions are the splits.
+    pub topic: String,
+    /// `format`: a message's value is a JSON object (`jsonl`) or a CSV line (`csv`).
+    pub format: FileFormat,
+    /// `columns` (csv only): the names of a message's fields in order; a name not in the
+    /// schema is a field that is ignored, and every schema column is named.
+    pub columns: Vec<String>,
+    /// The column holding event time in ms (`event_time`); `None`: time 0.
+    pub event_time: Option<String>,
+    /// What to do with a malformed message.
+    pub bad_records: BadRecords,
+    /// Where a partition without a checkpointed offset starts.
+    pub start: KafkaStart,
+    /// `bounded = true`: each partition is read up to the end offset it had when the job
+    /// started, then the source finishes (replays, tests); `false` (default): it never ends.
+    pub bounded: bool,
+}
+
+/// `start`: where a topic partition without a checkpointed offset is read from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KafkaStart {
+    /// `"earliest"` (default): the oldest message the broker holds.
+    #[default]
+    Earliest,
+    /// `"latest"`: only messages produced after the partition is opened.
+    Latest,
+}
+
+/// The settings and schema of a `kind = "kafka"` source.
+pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecError> {
+    let brokers = brokers(fields)?;
+    let topic =
+        fields.required_string("topic", "the name of the topic to read, e.g. \"events\"")?;
+    if !is_topic_name(topic) {
+        return Err(fields.invalid(
+            "topic",
+            &Value::String(topic.to_string()),
+            format!("a Kafka topic name: 1 to {MAX_TOPIC} of the characters a-z A-Z 0-9 . _ -"),
+        ));
+    }
+    let format = fields
+        .choice(
+            "format",
+            &[("jsonl", FileFormat::Jsonl), ("csv", FileFormat::Csv)],
+        )?
+        .ok_or_else(|| {
+            fields.missing(
+                "format",
+                "add format = \"jsonl\" (a JSON object per message) or format = \"csv\" (a CSV \
+                 line per message, its fields named by columns = [...])",
+            )
+        })?;
+    let schema = file_schema(fields)?;
+    let columns = columns(fields, format, &schema)?;
+    let source = KafkaSource {
+        brokers,
+        topic: topic.to_string(),
+        format,
+        columns,
+        event_time: event_time(fields, &schema)?,
+        bad_records: bad_records(fields)?,
+        start: fields
+            .choice(
+                "start",
+                &[
+                    ("earliest", KafkaStart::Earliest),
+                    ("latest", KafkaStart::Latest),
+                ],
+            )?
+            .unwrap_or_default(),
+        bounded: bounded(fields)?,
+    };
+    Ok((source, schema))
+}
+
+/// `brokers = ["HOST:PORT", ...]`: at least one, each a well-formed address.
+fn brokers(fields: &Fields<'_>) -> Result<Vec<String>, SpecError> {
+    let what = "a list of HOST:PORT addresses, e.g. [\"127.0.0.1:9092\"]";
+    let brokers = fields
+        .string_list("brokers", what)?
+        .ok_or_else(|| fields.missing("brokers", format!("add brokers = {what}")))?;
+    let shown = || Value::Array(brokers.iter().cloned().map(Value::String).collect());
+    if brokers.is_empty() {
+        return Err(fields.invalid("brokers", &shown(), format!("at least one address: {what}")));
+    }
+    for broker in &brokers {
+        if let Err(e) = broker.parse::<HostPort>() {
+            return Err(fields.invalid("brokers", &shown(), e.to_string()));
+        }
+    }
+    Ok(brokers)
+}
+
+/// `columns`: required with csv (every schema column named once), refused with jsonl.
+fn columns(
+    fields: &Fields<'_>,
+    format: FileFormat,
+    schema: &Schema,
+) -> Result<Vec<String>, SpecError> {
+    let what = "the names of a CSV message's fields in order, e.g. [\"user\", \"amount\", \"ts\"]";
+    let columns = fields.string_list("columns", what)?;
+    let Some(value) = fields.get("columns") else {
+        return match format {
+            FileFormat::Csv => Err(fields.missing(
+                "columns",
+                format!("a CSV message has no header: add columns = {what}"),
+            )),
+            FileFormat::Jsonl => Ok(Vec::new()),
+        };
+    };
+    let columns = columns.unwrap_or_default();
+    if format == FileFormat::Jsonl {
+        return Err(fields.invalid(
+            "columns",
+            value,
+            "nothing with format = \"jsonl\" (a JSON object names its fields); remove columns",
+        ));
+    }
+    if let Some(missing) = schema.columns.iter().find(|c| !columns.contains(&c.name)) {
+        return Err(fields.invalid(
+            "columns",
+            value,
+            format!(
+                "a list naming every schema column ({}); \"{}\" is missing",
+                schema.names(),
+                missing.name
+            ),
+        ));
+    }
+    if let Some(twice) = columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| columns[i + 1..].contains(c))
+    {
+        return Err(fields.invalid(
+            "columns",
+            value,
+            format!("each name once; \"{}\" is named twice", twice.1),
+        ));
+    }
+    Ok(columns)
+}
+
+/// `bounded = true | false` (default false).
+fn bounded(fields: &Fields<'_>) -> Result<bool, SpecError> {
+    match fields.get("bounded") {
+        None => Ok(false),
+        Some(Value::Boolean(b)) => Ok(*b),
+        Some(other) => Err(fields.invalid(
+            "bounded",
+            other,
+            "true (read up to the end offsets seen at the start, then finish) or false",
+        )),
+    }
+}
+
+/// Whether `name` is a topic name Kafka accepts.
+fn is_topic_name(name: &str) -> bool {
+    (1..=MAX_TOPIC).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
