@@ -91,7 +91,7 @@ fn killed_node_reads_every_kafka_message_exactly_once() {
     broker.create_topic("events", PARTITIONS);
     let all = events(N);
     produce(&broker, "events", &all[..1000]);
-    let mut cluster = Cluster::on_loopback(2);
+    let cluster = Cluster::on_loopback(2);
     let spec = cluster.dir.path().join("job.toml");
     std::fs::write(
         &spec,

@@ -6,11 +6,14 @@
 //!   published by renaming on [`Sink::finish`], or per checkpoint with a two-phase commit when
 //!   the job is exactly-once);
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
-//! - `discard`: drops rows, counting them ([`discard::DiscardSink`]).
+//! - `discard`: drops rows, counting them ([`discard::DiscardSink`]);
+//! - `kafka`: a message per row to a Kafka topic ([`kafka::KafkaSink`]: as rows come without
+//!   checkpoints, exactly once per checkpoint with them, staged in the brokers).
 
 pub mod discard;
 pub mod file;
 pub mod json;
+pub mod kafka;
 pub mod stdout;
 
 use crate::operator::{OperatorError, Sink};
@@ -55,5 +58,17 @@ pub fn build_sink(
         }
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
+        SinkKind::Kafka {
+            brokers,
+            topic,
+            key,
+        } => Box::new(kafka::KafkaSink::new(
+            &spec.name,
+            brokers,
+            topic,
+            key.as_deref(),
+            input,
+            ctx,
+        )?),
     })
 }

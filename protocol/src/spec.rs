@@ -341,6 +341,15 @@ pub enum SinkKind {
     Stdout,
     /// Drops everything (benchmarks).
     Discard,
+    /// Messages to a Kafka topic, one per row (its JSON object), exactly once per checkpoint.
+    Kafka {
+        /// Bootstrap brokers, `HOST:PORT` each.
+        brokers: Vec<String>,
+        /// The topic written.
+        topic: String,
+        /// The input column whose value is each message's key; `None`: no key.
+        key: Option<String>,
+    },
 }
 
 impl ValueType {

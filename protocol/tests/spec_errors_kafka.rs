@@ -3,7 +3,7 @@
 
 mod common;
 
-use quiver_protocol::spec::{BadRecords, FileFormat, JobSpec, KafkaStart, SourceKind};
+use quiver_protocol::spec::{BadRecords, FileFormat, JobSpec, KafkaStart, SinkKind, SourceKind};
 use std::path::Path;
 
 /// A valid spec; each test changes one thing in it.
@@ -198,4 +198,50 @@ fn kafka_fields_of_other_kinds_are_unknown() {
     );
     assert!(error("topic = \"events\"", "topic = \"events\"\nrate = 5")
         .starts_with("source \"events\": unknown field \"rate\""));
+}
+
+/// `VALID` with its sink made a Kafka sink with `fields`.
+fn kafka_sink(fields: &str) -> String {
+    VALID.replace(
+        "kind = \"stdout\"\n",
+        &format!("kind = \"kafka\"\n{fields}\n"),
+    )
+}
+
+#[test]
+fn a_kafka_sink_takes_brokers_topic_and_a_key() {
+    let text = kafka_sink("brokers = [\"127.0.0.1:9092\"]\ntopic = \"out\"\nkey = \"user\"");
+    let spec = JobSpec::parse(&text, Path::new("/jobs")).expect("valid");
+    assert_eq!(
+        spec.sinks[0].kind,
+        SinkKind::Kafka {
+            brokers: vec!["127.0.0.1:9092".to_string()],
+            topic: "out".to_string(),
+            key: Some("user".to_string()),
+        }
+    );
+}
+
+#[test]
+fn a_kafka_sink_without_brokers_or_topic_or_with_a_bad_one() {
+    let error = |fields: &str| match JobSpec::parse(&kafka_sink(fields), Path::new("/jobs")) {
+        Ok(_) => panic!("{fields} was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error("topic = \"out\"").starts_with("sink \"out\": missing required field \"brokers\"")
+    );
+    assert_eq!(
+        error("brokers = [\"127.0.0.1:9092\"]"),
+        "sink \"out\": missing required field \"topic\"; add topic = the name of the topic to \
+         write, e.g. \"events\""
+    );
+    assert!(error("brokers = [\"localhost\"]\ntopic = \"out\"")
+        .contains("\"localhost\" is not HOST:PORT (no port)"));
+    assert!(error("brokers = [\"127.0.0.1:9092\"]\ntopic = \"a/b\"")
+        .contains("field \"topic\" has value \"a/b\"; allowed: a Kafka topic name"));
+    assert!(
+        error("brokers = [\"127.0.0.1:9092\"]\ntopic = \"out\"\npath = \"x\"")
+            .starts_with("sink \"out\": unknown field \"path\"")
+    );
 }

@@ -121,11 +121,6 @@ impl Broker {
             })
             .expect("read the partition")
     }
-
-    /// The broker's log so far.
-    pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("tansu.log")).unwrap_or_default()
-    }
 }
 
 impl Drop for Broker {

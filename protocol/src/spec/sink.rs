@@ -1,4 +1,4 @@
-//! `[[sink]]` tables: file, stdout and discard sinks.
+//! `[[sink]]` tables: file, stdout, discard and Kafka sinks.
 
 use super::error::SpecError;
 use super::fields::Fields;
@@ -6,9 +6,9 @@ use super::Context;
 use crate::spec::{OutputMode, SinkKind};
 
 /// Sink kinds this version runs.
-const KINDS: &str = "file, stdout, discard";
+const KINDS: &str = "file, stdout, discard, kafka";
 /// Sink kinds the design lists that are not built yet.
-const PLANNED_KINDS: [&str; 2] = ["redis", "kafka"];
+const PLANNED_KINDS: [&str; 1] = ["redis"];
 /// Fields every sink accepts.
 const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "pool"];
 
@@ -65,6 +65,20 @@ pub(super) fn parse(
                 SinkKind::Discard
             }
         }
+        "kafka" => {
+            fields
+                .deny_unknown(&[COMMON_FIELDS.as_slice(), &["brokers", "topic", "key"]].concat())?;
+            SinkKind::Kafka {
+                brokers: super::source::kafka::brokers(fields)?,
+                topic: super::source::kafka::topic(fields, "write")?,
+                key: fields
+                    .string(
+                        "key",
+                        "the name of an input column, whose value keys each message",
+                    )?
+                    .map(str::to_string),
+            }
+        }
         other if PLANNED_KINDS.contains(&other) => {
             return Err(SpecError::NotSupported {
                 at: fields.at().to_string(),
@@ -78,7 +92,7 @@ pub(super) fn parse(
                 at: fields.at().to_string(),
                 what: "sink",
                 kind: other.to_string(),
-                allowed: format!("{KINDS} (redis and kafka are planned)"),
+                allowed: format!("{KINDS} (redis is planned)"),
             })
         }
     };

@@ -60,15 +60,7 @@ pub enum KafkaStart {
 /// The settings and schema of a `kind = "kafka"` source.
 pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecError> {
     let brokers = brokers(fields)?;
-    let topic =
-        fields.required_string("topic", "the name of the topic to read, e.g. \"events\"")?;
-    if !is_topic_name(topic) {
-        return Err(fields.invalid(
-            "topic",
-            &Value::String(topic.to_string()),
-            format!("a Kafka topic name: 1 to {MAX_TOPIC} of the characters a-z A-Z 0-9 . _ -"),
-        ));
-    }
+    let topic = topic(fields, "read")?;
     let format = fields
         .choice(
             "format",
@@ -85,7 +77,7 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecEr
     let columns = columns(fields, format, &schema)?;
     let source = KafkaSource {
         brokers,
-        topic: topic.to_string(),
+        topic,
         format,
         columns,
         event_time: event_time(fields, &schema)?,
@@ -104,8 +96,24 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecEr
     Ok((source, schema))
 }
 
+/// `topic`: a topic name Kafka accepts; `does` says what the source or sink does with it.
+pub(in crate::spec) fn topic(fields: &Fields<'_>, does: &str) -> Result<String, SpecError> {
+    let topic = fields.required_string(
+        "topic",
+        &format!("the name of the topic to {does}, e.g. \"events\""),
+    )?;
+    if !is_topic_name(topic) {
+        return Err(fields.invalid(
+            "topic",
+            &Value::String(topic.to_string()),
+            format!("a Kafka topic name: 1 to {MAX_TOPIC} of the characters a-z A-Z 0-9 . _ -"),
+        ));
+    }
+    Ok(topic.to_string())
+}
+
 /// `brokers = ["HOST:PORT", ...]`: at least one, each a well-formed address.
-fn brokers(fields: &Fields<'_>) -> Result<Vec<String>, SpecError> {
+pub(in crate::spec) fn brokers(fields: &Fields<'_>) -> Result<Vec<String>, SpecError> {
     let what = "a list of HOST:PORT addresses, e.g. [\"127.0.0.1:9092\"]";
     let brokers = fields
         .string_list("brokers", what)?
