@@ -274,7 +274,15 @@ impl KafkaSink {
                 .into_iter()
                 .filter(|(seq, _)| !there.contains(seq));
             self.publish(missing, Some(&ids), &|| Ok(()))?;
-            tx.append(vec![tx.mark(Kind::Published, checkpoint, 0, start)], start)?;
+            // Marked as the restored generation's, as its own publish would have been.
+            let marker = Transaction::record(Mark {
+                kind: Kind::Published,
+                generation: restored_by.0,
+                checkpoint,
+                n: 0,
+                settled: start,
+            });
+            tx.append(vec![marker], start)?;
         }
         Ok(tx)
     }
@@ -354,15 +362,19 @@ fn produce(partition: &Arc<PartitionClient>, records: Vec<Record>) -> Result<i64
 }
 
 impl Transaction {
-    /// A staging record's header value.
+    /// A staging record of this generation, without key or value.
     fn mark(&self, kind: Kind, checkpoint: u64, n: u64, settled: i64) -> Record {
-        let mark = Mark {
+        Transaction::record(Mark {
             kind,
             generation: self.generation,
             checkpoint,
             n,
             settled,
-        };
+        })
+    }
+
+    /// A staging record marked `mark`, without key or value.
+    fn record(mark: Mark) -> Record {
         let mut headers = BTreeMap::new();
         headers.insert(staging::HEADER.to_string(), mark.encode());
         Record {

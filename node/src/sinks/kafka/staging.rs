@@ -31,6 +31,9 @@ pub(super) const HEADER: &str = "quiver";
 /// The most bytes one fetch asks for.
 const FETCH_BYTES: i32 = 1 << 20;
 
+/// Empty answers in a row that make a read of offsets the broker holds fail.
+const EMPTY_FETCHES: u32 = 20;
+
 /// What a staging record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -199,6 +202,7 @@ pub(super) fn read(
 ) -> Result<Vec<RecordAndOffset>, OperatorError> {
     let mut records = Vec::new();
     let mut offset = from;
+    let mut empty = 0;
     while offset < to {
         let p = partition.clone();
         let (batch, _) = kafka::call(
@@ -213,7 +217,17 @@ pub(super) fn read(
             async move { p.fetch_records(offset, 1..FETCH_BYTES, 50).await },
         )?;
         if batch.is_empty() {
-            break;
+            // The broker holds the offsets below `to`: an empty answer is a slow broker.
+            empty += 1;
+            if empty == EMPTY_FETCHES {
+                return Err(OperatorError::Io(format!(
+                    "topic \"{}\" partition {}: no records at offset {offset} below its end \
+                     {to} after {EMPTY_FETCHES} fetches",
+                    partition.topic(),
+                    partition.partition()
+                )));
+            }
+            continue;
         }
         for record in batch {
             if record.offset >= offset && record.offset < to {
