@@ -6,7 +6,7 @@
 mod common;
 
 use common::cluster::{restarts, Cluster};
-use common::kafka::Broker;
+use common::kafka::{Broker, Message};
 use common::{events, expected_running, expected_windows, per_user_stage, sorted, RUNNING_STAGE};
 use quiver_chaos_tests::read_committed_rows;
 use serde_json::{json, Value};
@@ -51,7 +51,7 @@ max_out_of_orderness = "2s"
 /// Produces `events` to `topic` as JSON messages, each user's events to one partition (so a
 /// user's events keep their order, as the running reference folds them).
 fn produce(broker: &Broker, topic: &str, events: &[(String, f64, i64)]) {
-    let mut by_partition: BTreeMap<i32, Vec<(Option<Vec<u8>>, Vec<u8>)>> = BTreeMap::new();
+    let mut by_partition: BTreeMap<i32, Vec<Message>> = BTreeMap::new();
     for (user, amount, ts) in events {
         let partition = user.bytes().map(i32::from).sum::<i32>() % PARTITIONS;
         let value = json!({"user": user, "amount": amount, "ts": ts}).to_string();

@@ -12,6 +12,9 @@ use std::process::Command;
 /// The script that builds and starts the broker.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services/tansu.sh");
 
+/// A message to produce: its key and its value.
+pub(crate) type Message = (Option<Vec<u8>>, Vec<u8>);
+
 /// A running broker and a client of it.
 pub(crate) struct Broker {
     pid: u32,
@@ -73,12 +76,7 @@ impl Broker {
     }
 
     /// Appends messages (key, value) to partition `partition` of `topic`.
-    pub(crate) fn produce(
-        &self,
-        topic: &str,
-        partition: i32,
-        messages: Vec<(Option<Vec<u8>>, Vec<u8>)>,
-    ) {
+    pub(crate) fn produce(&self, topic: &str, partition: i32, messages: Vec<Message>) {
         let records = messages
             .into_iter()
             .map(|(key, value)| Record {
