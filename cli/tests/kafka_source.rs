@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 /// Partitions of the test topic.
 const PARTITIONS: i32 = 3;
 
-/// The spend-per-user job reading `events` from the broker's topic `topic`: the running
+/// The spend-per-user job reading `events` from the broker's topic `events`: the running
 /// aggregate (and, with `windows`, the windowed one) into file sinks. `source_extra` goes
 /// into the source, `job_extra` into `[job]`.
-fn job(broker: &Broker, topic: &str, job_extra: &str, source_extra: &str, windows: bool) -> String {
+fn job(broker: &Broker, job_extra: &str, source_extra: &str, windows: bool) -> String {
     format!(
         r#"
 [job]
@@ -32,7 +32,7 @@ parallelism = 2
 name = "events"
 kind = "kafka"
 brokers = ["{addr}"]
-topic = "{topic}"
+topic = "events"
 format = "jsonl"
 schema = {{ user = "string", amount = "f64", ts = "i64" }}
 event_time = "ts"
@@ -48,9 +48,37 @@ max_out_of_orderness = "2s"
     )
 }
 
-/// Produces `events` to `topic` as JSON messages, each user's events to one partition (so a
-/// user's events keep their order, as the running reference folds them).
-fn produce(broker: &Broker, topic: &str, events: &[(String, f64, i64)]) {
+/// A broker whose topic `events` holds `before`, and a coordinator with two nodes running
+/// job-1: [`job`] with checkpoints every 300 ms and `source_extra`, after its first
+/// checkpoint.
+fn started(before: &[(String, f64, i64)], source_extra: &str) -> (Broker, Cluster) {
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    produce(&broker, before);
+    let cluster = Cluster::on_loopback(2);
+    let spec = cluster.dir.path().join("job.toml");
+    std::fs::write(&spec, job(&broker, CHECKPOINTS, source_extra, false)).unwrap();
+    cluster.submit_spec(&spec);
+    cluster.wait_for_checkpoint();
+    (broker, cluster)
+}
+
+/// Checkpoints every 300 ms.
+const CHECKPOINTS: &str = "checkpoint_interval = \"300ms\"";
+
+/// Waits for two more checkpoints of `job`: a message read twice would have published a
+/// second row by then.
+fn two_more_checkpoints(cluster: &Cluster, job: &str) {
+    let listed = cluster
+        .ok(&["checkpoint", "list", job])
+        .matches(&format!("{job}/chk-"))
+        .count();
+    cluster.wait_for_checkpoints_of(job, listed + 2);
+}
+
+/// Produces `events` to the topic `events` as JSON messages, each user's events to one
+/// partition (so a user's events keep their order, as the running reference folds them).
+fn produce(broker: &Broker, events: &[(String, f64, i64)]) {
     let mut by_partition: BTreeMap<i32, Vec<Message>> = BTreeMap::new();
     for (user, amount, ts) in events {
         let partition = user.bytes().map(i32::from).sum::<i32>() % PARTITIONS;
@@ -61,7 +89,7 @@ fn produce(broker: &Broker, topic: &str, events: &[(String, f64, i64)]) {
             .push((Some(user.clone().into_bytes()), value.into_bytes()));
     }
     for (partition, messages) in by_partition {
-        broker.produce(topic, partition, messages);
+        broker.produce("events", partition, messages);
     }
 }
 
@@ -87,46 +115,23 @@ fn wait_for_rows(cluster: &Cluster, n: usize) {
 #[test]
 fn killed_node_reads_every_kafka_message_exactly_once() {
     const N: usize = 6000;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
     let all = events(N);
-    produce(&broker, "events", &all[..1000]);
-    let cluster = Cluster::on_loopback(2);
-    let spec = cluster.dir.path().join("job.toml");
-    std::fs::write(
-        &spec,
-        job(
-            &broker,
-            "events",
-            "checkpoint_interval = \"300ms\"",
-            "",
-            false,
-        ),
-    )
-    .unwrap();
-    cluster.submit_spec(&spec);
-    cluster.wait_for_checkpoint();
+    let (broker, cluster) = started(&all[..1000], "");
     // The rest arrives while the job runs; a node dies in the middle of it.
     for (i, chunk) in all[1000..].chunks(250).enumerate() {
-        produce(&broker, "events", chunk);
+        produce(&broker, chunk);
         if i == 8 {
             cluster.nodes[1].signal("KILL");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     wait_for_rows(&cluster, N);
-    // Two more checkpoints: a message read twice would publish a second row by now.
-    let listed = cluster
-        .ok(&["checkpoint", "list", "job-1"])
-        .matches("job-1/chk-")
-        .count();
-    cluster.wait_for_checkpoints(listed + 2);
+    two_more_checkpoints(&cluster, "job-1");
     let status = cluster.ok(&["job", "status", "job-1"]);
     assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
     let rows = running_rows(cluster.dir.path());
     assert_eq!(rows.len(), N, "one running row per message");
     assert_eq!(rows, expected_running(N), "running rows");
-    drop(broker);
 }
 
 #[test]
@@ -134,10 +139,10 @@ fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
     const N: usize = 3000;
     let broker = Broker::start();
     broker.create_topic("events", PARTITIONS);
-    produce(&broker, "events", &events(N));
+    produce(&broker, &events(N));
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("job.toml");
-    std::fs::write(&spec, job(&broker, "events", "", "bounded = true", true)).unwrap();
+    std::fs::write(&spec, job(&broker, "", "bounded = true", true)).unwrap();
     common::run_local(&spec);
     assert_eq!(
         running_rows(dir.path()),
@@ -150,84 +155,37 @@ fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
 
 #[test]
 fn latest_start_reads_only_messages_produced_after_the_job_started() {
-    const N: usize = 2000;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
-    let all = events(N);
-    // Before the job: never read. Each user's later events continue its count from 0.
+    let all = events(2000);
+    // Before the job: never read. Each user's later events count from 0 again.
     let (before, after) = all.split_at(500);
-    produce(&broker, "events", before);
-    let cluster = Cluster::on_loopback(2);
-    let spec = cluster.dir.path().join("job.toml");
-    let text = job(
-        &broker,
-        "events",
-        "checkpoint_interval = \"300ms\"",
-        "start = \"latest\"",
-        false,
-    );
-    std::fs::write(&spec, text).unwrap();
-    cluster.submit_spec(&spec);
-    cluster.wait_for_checkpoint();
-    produce(&broker, "events", after);
+    let (broker, cluster) = started(before, "start = \"latest\"");
+    produce(&broker, after);
     wait_for_rows(&cluster, after.len());
-    let listed = cluster
-        .ok(&["checkpoint", "list", "job-1"])
-        .matches("job-1/chk-")
-        .count();
-    cluster.wait_for_checkpoints(listed + 2);
+    two_more_checkpoints(&cluster, "job-1");
     assert_eq!(running_rows(cluster.dir.path()), running_of(after));
 }
 
 #[test]
 fn restore_continues_from_the_checkpointed_offsets_not_from_the_start() {
     const N: usize = 2000;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
     let all = events(N);
     let (first, second) = all.split_at(1200);
-    produce(&broker, "events", first);
-    let cluster = Cluster::on_loopback(2);
+    let (broker, cluster) = started(first, "");
+    wait_for_rows(&cluster, first.len());
+    let savepoint = cluster.ok(&["job", "stop", "job-1"]);
+    produce(&broker, second);
+    // Restored, the offsets come from the savepoint: `start` does not apply, nothing of the
+    // first part is read again and nothing of the second is skipped.
     let spec = cluster.dir.path().join("job.toml");
     std::fs::write(
         &spec,
-        job(
-            &broker,
-            "events",
-            "checkpoint_interval = \"300ms\"",
-            "",
-            false,
-        ),
+        job(&broker, CHECKPOINTS, "start = \"latest\"", false),
     )
     .unwrap();
-    cluster.submit_spec(&spec);
-    wait_for_rows(&cluster, first.len());
-    let savepoint = cluster.ok(&["job", "stop", "job-1"]);
-    let savepoint = savepoint.trim();
-    produce(&broker, "events", second);
-    // Restored, the offsets come from the savepoint: `start` does not apply, nothing of the
-    // first part is read again and nothing of the second is skipped.
-    let restored = job(
-        &broker,
-        "events",
-        "checkpoint_interval = \"300ms\"",
-        "start = \"latest\"",
-        false,
-    );
-    std::fs::write(&spec, restored).unwrap();
-    cluster.ok(&[
-        "job",
-        "submit",
-        "--from-savepoint",
-        savepoint,
-        &spec.to_string_lossy(),
-    ]);
+    let spec = spec.to_string_lossy();
+    cluster.ok(&["job", "submit", "--from-savepoint", savepoint.trim(), &spec]);
     wait_for_rows(&cluster, N);
-    let listed = cluster
-        .ok(&["checkpoint", "list", "job-2"])
-        .matches("job-2/chk-")
-        .count();
-    cluster.wait_for_checkpoints_of("job-2", listed + 2);
+    two_more_checkpoints(&cluster, "job-2");
     assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
 }
 

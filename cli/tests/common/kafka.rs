@@ -29,30 +29,16 @@ impl Broker {
     /// Builds the broker if needed (waiting for a build under way), starts it on a free port
     /// and connects to it.
     pub(crate) fn start() -> Broker {
-        let ensure = Command::new(SCRIPT)
-            .arg("ensure")
-            .output()
-            .expect("run tansu.sh");
-        assert!(
-            ensure.status.success(),
-            "tansu.sh ensure failed:\n{}",
-            String::from_utf8_lossy(&ensure.stderr)
-        );
+        script(&["ensure"]);
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
             .port();
-        let out = Command::new(SCRIPT)
-            .args(["start", &dir.path().to_string_lossy(), &port.to_string()])
-            .output()
-            .expect("run tansu.sh start");
-        assert!(
-            out.status.success(),
-            "tansu.sh start failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let pid = script(&["start", &dir.path().to_string_lossy(), &port.to_string()])
+            .trim()
+            .parse()
+            .unwrap();
         let addr = format!("127.0.0.1:{port}");
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let client = runtime
@@ -119,6 +105,20 @@ impl Broker {
             })
             .expect("read the partition")
     }
+}
+
+/// Runs `tansu.sh ARGS`, which must succeed; returns its standard output.
+fn script(args: &[&str]) -> String {
+    let out = Command::new(SCRIPT)
+        .args(args)
+        .output()
+        .expect("run tansu.sh");
+    assert!(
+        out.status.success(),
+        "tansu.sh {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Broker {
