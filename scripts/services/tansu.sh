@@ -50,13 +50,18 @@ start() {
     local data=${1:?usage: tansu.sh start DATA_DIR PORT} port=${2:?usage: tansu.sh start DATA_DIR PORT}
     local bin url=tcp://127.0.0.1:$port
     bin=$(ensure)
+    # tansu binds with port reuse: a second broker on a taken port starts and shares it.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        say "port $port is in use already; choose another"
+        exit 1
+    fi
     mkdir -p "$data"
     # exec: $! is the broker itself. The sqlite path is relative to the working directory.
     (cd "$data" && exec "$bin" broker --listener-url "$url" --advertised-listener-url "$url" \
         --storage-engine sqlite://tansu.db >"$data/tansu.log" 2>&1) &
     local pid=$!
     for _ in $(seq 1 300); do
-        # A port already in use is not reported: the broker exits 0. Check that it lives.
+        # A broker that cannot start may exit 0 without a word: check that it lives.
         if ! kill -0 "$pid" 2>/dev/null; then
             tail -n 20 "$data/tansu.log" >&2 || true
             say "the broker exited at start (is port $port taken?)"

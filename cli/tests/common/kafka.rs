@@ -72,6 +72,11 @@ impl Broker {
                 timestamp: chrono::Utc::now(),
             })
             .collect();
+        self.append(topic, partition, records);
+    }
+
+    /// Appends `records` to partition `partition` of `topic`.
+    fn append(&self, topic: &str, partition: i32, records: Vec<Record>) {
         self.runtime
             .block_on(async {
                 let client = self
@@ -81,6 +86,26 @@ impl Broker {
                 client.produce(records, Compression::NoCompression).await
             })
             .expect("produce");
+    }
+
+    /// Appends JSON messages to partition `partition` of `topic`, each with the header
+    /// `quiver-id` the Kafka sink names its messages with.
+    pub(crate) fn produce_with_ids(
+        &self,
+        topic: &str,
+        partition: i32,
+        messages: Vec<(String, serde_json::Value)>,
+    ) {
+        let records = messages
+            .into_iter()
+            .map(|(id, value)| Record {
+                key: None,
+                value: Some(value.to_string().into_bytes()),
+                headers: [("quiver-id".to_string(), id.into_bytes())].into(),
+                timestamp: chrono::Utc::now(),
+            })
+            .collect();
+        self.append(topic, partition, records);
     }
 
     /// Every message of partition `partition` of `topic`, in offset order.
