@@ -92,14 +92,25 @@ fn two_more_checkpoints(cluster: &Cluster, job: &str) {
 /// Produces `events` to the topic `events` as JSON messages, each user's events to one
 /// partition (so a user's events keep their order, as the running reference folds them).
 fn produce(broker: &Broker, events: &[(String, f64, i64)]) {
+    produce_as(broker, events, |(user, amount, ts)| {
+        json!({"user": user, "amount": amount, "ts": ts}).to_string()
+    });
+}
+
+/// [`produce`] with each message's value `value(event)`.
+fn produce_as(
+    broker: &Broker,
+    events: &[(String, f64, i64)],
+    value: impl Fn(&(String, f64, i64)) -> String,
+) {
     let mut by_partition: BTreeMap<i32, Vec<Message>> = BTreeMap::new();
-    for (user, amount, ts) in events {
+    for event in events {
+        let user = &event.0;
         let partition = user.bytes().map(i32::from).sum::<i32>() % PARTITIONS;
-        let value = json!({"user": user, "amount": amount, "ts": ts}).to_string();
         by_partition
             .entry(partition)
             .or_default()
-            .push((Some(user.clone().into_bytes()), value.into_bytes()));
+            .push((Some(user.clone().into_bytes()), value(event).into_bytes()));
     }
     for (partition, messages) in by_partition {
         broker.produce("events", partition, messages);
@@ -164,6 +175,30 @@ fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
     );
     let windows = sorted(read_committed_rows(&dir.path().join("out")));
     assert_eq!(windows, expected_windows(N), "window rows");
+}
+
+#[test]
+fn csv_messages_are_read_in_the_order_columns_names_and_a_malformed_one_is_skipped() {
+    const N: usize = 1000;
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    let all = events(N);
+    produce_as(&broker, &all, |(user, amount, ts)| {
+        format!("{ts},\"a note, quoted\",{user},{amount}")
+    });
+    broker.produce("events", 0, vec![(None, b"not,a,number".to_vec())]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("job.toml");
+    let csv = "format = \"csv\"\ncolumns = [\"ts\", \"note\", \"user\", \"amount\"]";
+    let text = job(&broker, "", "bounded = true\nbad_records = \"skip\"", false)
+        .replace("format = \"jsonl\"", csv);
+    std::fs::write(&spec, text).unwrap();
+    common::run_local(&spec);
+    assert_eq!(
+        running_rows(dir.path()),
+        expected_running(N),
+        "running rows"
+    );
 }
 
 #[test]
