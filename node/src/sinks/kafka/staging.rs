@@ -216,8 +216,15 @@ pub(super) fn read(
             CALL_TIMEOUT,
             async move { p.fetch_records(offset, 1..FETCH_BYTES, 50).await },
         )?;
-        if batch.is_empty() {
-            // The broker holds the offsets below `to`: an empty answer is a slow broker.
+        let before = offset;
+        for record in batch {
+            if record.offset >= offset && record.offset < to {
+                offset = record.offset + 1;
+                records.push(record);
+            }
+        }
+        if offset == before {
+            // The broker holds the offsets below `to`: an answer without them is a slow one.
             empty += 1;
             if empty == EMPTY_FETCHES {
                 return Err(OperatorError::Io(format!(
@@ -226,13 +233,6 @@ pub(super) fn read(
                     partition.topic(),
                     partition.partition()
                 )));
-            }
-            continue;
-        }
-        for record in batch {
-            if record.offset >= offset && record.offset < to {
-                offset = record.offset + 1;
-                records.push(record);
             }
         }
     }
