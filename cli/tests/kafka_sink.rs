@@ -32,13 +32,8 @@ fn killed_node_publishes_every_row_to_kafka_exactly_once() {
     // Two files, two splits, two source partitions; 6000 events at 1500/s: about 4 s.
     let all = events(N);
     std::fs::create_dir_all(dir.join("events")).unwrap();
-    for (name, part) in [("a.csv", &all[..N / 2]), ("b.csv", &all[N / 2..])] {
-        let mut csv = String::from("user,amount,ts\n");
-        for (user, amount, ts) in part {
-            csv.push_str(&format!("{user},{amount},{ts}\n"));
-        }
-        std::fs::write(dir.join("events").join(name), csv).unwrap();
-    }
+    common::write_csv_file(&dir.join("events/a.csv"), &all[..N / 2]);
+    common::write_csv_file(&dir.join("events/b.csv"), &all[N / 2..]);
     let spec = dir.join("job.toml");
     std::fs::write(
         &spec,

@@ -3,7 +3,7 @@
 //! folder and killed when the [`Broker`] drops, even when the test fails. Topics are created,
 //! messages produced and read back with rskafka, independently of the engine's code.
 
-use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
+use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use std::net::TcpListener;
@@ -77,15 +77,20 @@ impl Broker {
 
     /// Appends `records` to partition `partition` of `topic`.
     fn append(&self, topic: &str, partition: i32, records: Vec<Record>) {
+        let client = self.partition(topic, partition);
         self.runtime
-            .block_on(async {
-                let client = self
-                    .client
-                    .partition_client(topic, partition, UnknownTopicHandling::Retry)
-                    .await?;
-                client.produce(records, Compression::NoCompression).await
-            })
+            .block_on(client.produce(records, Compression::NoCompression))
             .expect("produce");
+    }
+
+    /// A client of partition `partition` of `topic`.
+    fn partition(&self, topic: &str, partition: i32) -> PartitionClient {
+        self.runtime
+            .block_on(
+                self.client
+                    .partition_client(topic, partition, UnknownTopicHandling::Retry),
+            )
+            .expect("a client of the partition")
     }
 
     /// Appends JSON messages to partition `partition` of `topic`, each with the header
@@ -110,12 +115,9 @@ impl Broker {
 
     /// Every message of partition `partition` of `topic`, in offset order.
     pub(crate) fn read_partition(&self, topic: &str, partition: i32) -> Vec<Record> {
+        let client = self.partition(topic, partition);
         self.runtime
             .block_on(async {
-                let client = self
-                    .client
-                    .partition_client(topic, partition, UnknownTopicHandling::Retry)
-                    .await?;
                 let end = client.get_offset(OffsetAt::Latest).await?;
                 let mut offset = client.get_offset(OffsetAt::Earliest).await?;
                 let mut records = Vec::new();
