@@ -159,6 +159,22 @@ fn killed_node_reads_every_kafka_message_exactly_once() {
 }
 
 #[test]
+fn broker_down_mid_job_fails_transiently_and_the_job_reads_every_message_once() {
+    const N: usize = 3000;
+    let all = events(N);
+    let (mut broker, cluster) = started(&all[..1000], "");
+    wait_for_rows(&cluster, 1000);
+    // Longer than a call may take (10 s): the job fails, recovers, and waits for the broker.
+    broker.restart_after(Duration::from_secs(12));
+    produce(&broker, &all[1000..]);
+    wait_for_rows(&cluster, N);
+    two_more_checkpoints(&cluster, "job-1");
+    let status = cluster.ok(&["job", "status", "job-1"]);
+    assert!(restarts(&status) >= 1, "the job never noticed:\n{status}");
+    assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
+}
+
+#[test]
 fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
     const N: usize = 3000;
     let broker = Broker::start();

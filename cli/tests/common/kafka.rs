@@ -22,7 +22,7 @@ pub(crate) struct Broker {
     pub(crate) addr: String,
     runtime: tokio::runtime::Runtime,
     client: Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Broker {
@@ -35,11 +35,8 @@ impl Broker {
             .and_then(|l| l.local_addr())
             .unwrap()
             .port();
-        let pid = script(&["start", &dir.path().to_string_lossy(), &port.to_string()])
-            .trim()
-            .parse()
-            .unwrap();
         let addr = format!("127.0.0.1:{port}");
+        let pid = start_on(dir.path(), &addr);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let client = runtime
             .block_on(ClientBuilder::new(vec![addr.clone()]).build())
@@ -49,8 +46,16 @@ impl Broker {
             addr,
             runtime,
             client,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// Kills the broker (SIGKILL), leaves it down for `down`, then starts it again on its
+    /// address and data (sqlite survives the kill).
+    pub(crate) fn restart_after(&mut self, down: std::time::Duration) {
+        kill(self.pid);
+        std::thread::sleep(down);
+        self.pid = start_on(self.dir.path(), &self.addr);
     }
 
     /// Creates `topic` with `partitions` partitions.
@@ -148,10 +153,24 @@ fn script(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Starts a broker on `addr` (`127.0.0.1:PORT`) with its data in `dir`; returns its PID.
+fn start_on(dir: &std::path::Path, addr: &str) -> u32 {
+    let port = addr.rsplit(':').next().unwrap_or_default();
+    script(&["start", &dir.to_string_lossy(), port])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Sends SIGKILL to `pid`.
+fn kill(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.pid.to_string()])
-            .status();
+        kill(self.pid);
     }
 }
