@@ -8,12 +8,15 @@
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
 //! - `discard`: drops rows, counting them ([`discard::DiscardSink`]);
 //! - `kafka`: a message per row to a Kafka topic ([`kafka::KafkaSink`]: as rows come without
-//!   checkpoints, exactly once per checkpoint with them, staged in the brokers).
+//!   checkpoints, exactly once per checkpoint with them, staged in the brokers);
+//! - `serve`: the last row per key into a table of the embedded serving store, served over
+//!   HTTP ([`serve::ServeSink`], `crate::serving`).
 
 pub mod discard;
 pub mod file;
 pub mod json;
 pub mod kafka;
+pub mod serve;
 pub mod stdout;
 
 use crate::operator::{OperatorError, Sink};
@@ -69,6 +72,9 @@ pub fn build_sink(
             key.as_deref(),
             input,
             ctx,
+        )?),
+        SinkKind::Serve { table, key, listen } => Box::new(serve::ServeSink::new(
+            &spec.name, table, key, listen, input, ctx,
         )?),
     })
 }

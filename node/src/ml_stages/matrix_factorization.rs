@@ -1,7 +1,10 @@
 //! `kind = "matrix_factorization"`: online matrix factorisation of `(user, item, rating)`
 //! (`quiver_ml::recommendation::MatrixFactorization`, River's `reco` models). Each row is
 //! predicted with the current model, then learnt from (a null rating: predict only); adds
-//! `prediction` and `model_version`. Ids are i64 (used as their 64-bit pattern) or strings
+//! `prediction` and `model_version`. The error of each prediction of a row with a rating
+//! (made before learning from it: progressive validation) adds to the partition's
+//! [`RatingErrors`], which heartbeats carry to the job's report (RMSE, MAE, count); they
+//! count since the partition started, so a recovery starts them again. Ids are i64 (used as their 64-bit pattern) or strings
 //! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction. The
 //! input is partitioned by the user column, and each user's state is an entry of the user's
 //! key group on the keyed-state layer (`keyed`, `users`): checkpoints copy the users changed
@@ -20,7 +23,7 @@ mod keyed;
 mod ttl_tests;
 mod users;
 
-use super::columns::{data_error, learnt, refused, row_error, version_i64, InputColumn};
+use super::columns::{data_error, learnt, refused, row_error, version_i64, Ids, InputColumn};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState};
@@ -29,8 +32,9 @@ use crate::state::ttl::{Clock, Expiry};
 use keyed::UserModel;
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
-use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::keygroup::key_hash_codes;
+use quiver_protocol::messages::RatingErrors;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
 use quiver_protocol::{CheckpointId, Schema};
 use std::sync::Arc;
@@ -46,6 +50,8 @@ struct MfOperator {
     params: MfParams,
     /// The model and its users.
     keyed: UserModel,
+    /// The error of the predictions of rows with a rating, since the partition started.
+    errors: RatingErrors,
 }
 
 /// The library parameters of a stage.
@@ -87,49 +93,8 @@ pub(super) fn build(
         rating: InputColumn::find(&stage.name, input, &spec.rating)?,
         params,
         keyed: UserModel::new(model, users, state, ctx.checkpoints),
+        errors: RatingErrors::default(),
     }))
-}
-
-/// The 64-bit FNV-1a hash of `bytes`.
-fn fnv1a_64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// One batch's id column: i64 ids as their bit pattern, strings hashed.
-struct Ids<'b> {
-    stage: &'b str,
-    input: &'b InputColumn,
-    column: &'b Column,
-}
-
-impl<'b> Ids<'b> {
-    /// Column `input` of `batch` read as ids.
-    fn of(stage: &'b str, input: &'b InputColumn, batch: &'b Batch) -> Result<Self, OperatorError> {
-        Ok(Ids {
-            stage,
-            input,
-            column: input.of(stage, batch)?,
-        })
-    }
-
-    /// Row `row`'s id; `None` when null.
-    #[inline]
-    fn get(&self, row: usize) -> Result<Option<u64>, OperatorError> {
-        if !self.column.is_valid(row) {
-            return Ok(None);
-        }
-        match &self.column.data {
-            ColumnData::I64(ids) => Ok(Some(ids[row] as u64)),
-            ColumnData::Str(ids) => Ok(Some(fnv1a_64(ids.get_bytes(row)))),
-            _ => {
-                Err(self
-                    .input
-                    .unexpected(self.stage, self.column.get(row), "an i64 or string id"))
-            }
-        }
-    }
 }
 
 impl AddColumns for MfOperator {
@@ -159,6 +124,7 @@ impl AddColumns for MfOperator {
                     held.read(user, model);
                     let prediction = model.predict_one(user, item);
                     if let Some(rating) = rating {
+                        self.errors.note(prediction, rating);
                         let step = model.learn_one(user, item, rating);
                         if learnt(step).map_err(|e| row_error(&self.stage, event_time, e))? {
                             held.write(user, codes[row]);
@@ -202,6 +168,10 @@ impl AddColumns for MfOperator {
 
     fn refused_updates(&self) -> u64 {
         self.keyed.model.refused_updates().0
+    }
+
+    fn rating_errors(&self) -> RatingErrors {
+        self.errors
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {

@@ -170,6 +170,7 @@ impl TaskState {
         if !served.is_empty() {
             counters.set_served(served);
         }
+        counters.set_rating_errors(chain.rating_errors());
     }
 
     fn checkpointing(&self) -> bool {

@@ -20,7 +20,7 @@ use super::jsonl::parse_line;
 use crate::kafka::{self, CALL_TIMEOUT};
 use crate::operator::{OperatorError, Source, SourcePosition};
 use quiver_protocol::batch::Batch;
-use quiver_protocol::spec::{FileFormat, KafkaSource, KafkaStart, SourceSpec};
+use quiver_protocol::spec::{FileFormat, KafkaSource, KafkaStart, SourceSpec, TimeUnit};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::client::Client;
 use rskafka::record::RecordAndOffset;
@@ -38,9 +38,10 @@ const MAX_FETCH_BYTES: i32 = 1 << 20;
 enum Format {
     /// A JSON object; `seen` and `elements` are the parser's scratch space.
     Jsonl { seen: Vec<bool>, elements: Vec<f64> },
-    /// A CSV line: what each field is for.
-    Csv {
+    /// A CSV or TSV line: what each field is for, and the delimiter.
+    Delimited {
         fields: Vec<Field>,
+        delimiter: u8,
         record: csv::ByteRecord,
     },
 }
@@ -93,9 +94,14 @@ impl KafkaReader {
                 },
                 "jsonl",
             ),
-            FileFormat::Csv => (
-                Format::Csv {
+            FileFormat::Csv | FileFormat::Tsv => (
+                Format::Delimited {
                     fields: fields_of(&kafka.columns, &spec.schema),
+                    delimiter: if kafka.format == FileFormat::Tsv {
+                        b'\t'
+                    } else {
+                        b','
+                    },
                     record: csv::ByteRecord::new(),
                 },
                 "csv",
@@ -105,7 +111,7 @@ impl KafkaReader {
             name.clone(),
             "offset",
             &spec.schema,
-            kafka.event_time.as_deref(),
+            (kafka.event_time.as_deref(), TimeUnit::Milliseconds),
             kafka.bad_records,
             ext,
         )?;
@@ -188,17 +194,15 @@ impl KafkaReader {
                 Format::Jsonl { seen, elements } => self.batch.push_record(plan, |columns| {
                     parse_line(&plan.schema, text, seen, elements, columns)
                 }),
-                Format::Csv { fields, record } => match csv_line(text, record) {
-                    Ok(()) if record.len() != fields.len() => Err(format!(
-                        "expected {} fields (as named by columns), found {}",
-                        fields.len(),
-                        record.len()
-                    )),
-                    Ok(()) => self.batch.push_record(plan, |columns| {
-                        parse_csv(record, fields, &plan.schema, columns)
-                    }),
-                    Err(reason) => Err(reason),
-                },
+                Format::Delimited {
+                    fields,
+                    delimiter,
+                    record,
+                } => csv_line(text, *delimiter, record).and_then(|()| {
+                    self.batch.push_record(plan, |columns| {
+                        parse_csv(record, COLUMNS, fields, &plan.schema, columns)
+                    })
+                }),
             }
         };
         match read {
@@ -211,11 +215,15 @@ impl KafkaReader {
     }
 }
 
-/// Reads `text` as exactly one CSV record into `record`.
-fn csv_line(text: &[u8], record: &mut csv::ByteRecord) -> Result<(), String> {
+/// Where a delimited message's fields are named, for messages.
+const COLUMNS: &str = "the source's columns name";
+
+/// Reads `text` as exactly one record delimited by `delimiter` into `record`.
+fn csv_line(text: &[u8], delimiter: u8, record: &mut csv::ByteRecord) -> Result<(), String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(delimiter)
         .buffer_capacity(text.len().max(64))
         .from_reader(text);
     match reader.read_byte_record(record) {

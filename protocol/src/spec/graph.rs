@@ -105,6 +105,9 @@ pub(super) fn resolve(
                     (input, false)
                 }
             };
+            if let Some(schema) = schema_of(sources, stages, &input) {
+                super::sink::check_columns(&at, &sink.kind, schema)?;
+            }
             Ok(SinkSpec {
                 parallelism: sink.parallelism.unwrap_or_else(|| parallelism_of(&input)),
                 name: sink.name,
@@ -115,6 +118,19 @@ pub(super) fn resolve(
             })
         })
         .collect()
+}
+
+/// The schema of the rows source or stage `name` emits.
+pub(super) fn schema_of<'a>(
+    sources: &'a [SourceSpec],
+    stages: &'a [StageSpec],
+    name: &str,
+) -> Option<&'a crate::value::Schema> {
+    sources
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| &s.schema)
+        .or_else(|| stages.iter().find(|s| s.name == name).map(|s| &s.schema))
 }
 
 /// Every source, stage and sink has its own name.

@@ -45,13 +45,13 @@ fn a_broker_that_is_down_is_a_transient_error_naming_it() {
 #[test]
 fn a_csv_message_is_one_line_quoted_as_in_a_file() {
     let mut record = csv::ByteRecord::new();
-    csv_line(b"alice,\"1,5\",7", &mut record).expect("one line");
+    csv_line(b"alice,\"1,5\",7", b',', &mut record).expect("one line");
     assert_eq!(
         record.iter().collect::<Vec<_>>(),
         [&b"alice"[..], &b"1,5"[..], &b"7"[..]]
     );
     assert_eq!(
-        csv_line(b"alice,1.5,7\nbob,2,8", &mut record),
+        csv_line(b"alice,1.5,7\nbob,2,8", b',', &mut record),
         Err("the message holds more than one CSV line".to_string())
     );
 }

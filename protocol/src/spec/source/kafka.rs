@@ -1,7 +1,7 @@
 //! `kind = "kafka"` sources: the brokers, the topic, how a message's value is read, and where
 //! a job without a checkpoint starts. Checked here, before anything connects.
 
-use super::{bad_records, event_time, file_schema, Fields, SpecError};
+use super::{bad_records, event_time, file_columns, file_schema, Fields, SpecError};
 use crate::host_port::HostPort;
 use crate::spec::{BadRecords, FileFormat};
 use crate::value::Schema;
@@ -31,10 +31,11 @@ pub struct KafkaSource {
     pub brokers: Vec<String>,
     /// `topic`: the topic read; its partitions are the splits.
     pub topic: String,
-    /// `format`: a message's value is a JSON object (`jsonl`) or a CSV line (`csv`).
+    /// `format`: a message's value is a JSON object (`jsonl`), a CSV line (`csv`) or a TSV
+    /// line (`tsv`).
     pub format: FileFormat,
-    /// `columns` (csv only): the names of a message's fields in order; a name not in the
-    /// schema is a field that is ignored, and every schema column is named.
+    /// `columns` (csv and tsv only): the names of a message's fields in order; a name not in
+    /// the schema is a field that is ignored, and every schema column is named.
     pub columns: Vec<String>,
     /// The column holding event time in ms (`event_time`); `None`: time 0.
     pub event_time: Option<String>,
@@ -64,23 +65,37 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecEr
     let format = fields
         .choice(
             "format",
-            &[("jsonl", FileFormat::Jsonl), ("csv", FileFormat::Csv)],
+            &[
+                ("jsonl", FileFormat::Jsonl),
+                ("csv", FileFormat::Csv),
+                ("tsv", FileFormat::Tsv),
+            ],
         )?
         .ok_or_else(|| {
             fields.missing(
                 "format",
-                "add format = \"jsonl\" (a JSON object per message) or format = \"csv\" (a CSV \
-                 line per message, its fields named by columns = [...])",
+                "add format = \"jsonl\" (a JSON object per message) or format = \"csv\" / \
+                 \"tsv\" (a line per message, its fields named by columns = [...])",
             )
         })?;
     let schema = file_schema(fields)?;
-    let columns = columns(fields, format, &schema)?;
+    let columns = match (file_columns(fields, format, &schema)?, format) {
+        (Some(columns), _) => columns,
+        (None, FileFormat::Jsonl) => Vec::new(),
+        (None, _) => {
+            return Err(fields.missing(
+                "columns",
+                "a message has no header line: add columns = the names of its fields in \
+                 order, e.g. [\"user\", \"amount\", \"ts\"]",
+            ))
+        }
+    };
     let source = KafkaSource {
         brokers,
         topic,
         format,
         columns,
-        event_time: event_time(fields, &schema)?,
+        event_time: event_time(fields, &schema)?.map(str::to_string),
         bad_records: bad_records(fields)?,
         start: fields
             .choice(
@@ -128,56 +143,6 @@ pub(in crate::spec) fn brokers(fields: &Fields<'_>) -> Result<Vec<String>, SpecE
         }
     }
     Ok(brokers)
-}
-
-/// `columns`: required with csv (every schema column named once), refused with jsonl.
-fn columns(
-    fields: &Fields<'_>,
-    format: FileFormat,
-    schema: &Schema,
-) -> Result<Vec<String>, SpecError> {
-    let what = "the names of a CSV message's fields in order, e.g. [\"user\", \"amount\", \"ts\"]";
-    let columns = fields.string_list("columns", what)?;
-    let Some(value) = fields.get("columns") else {
-        return match format {
-            FileFormat::Csv => Err(fields.missing(
-                "columns",
-                format!("a CSV message has no header: add columns = {what}"),
-            )),
-            FileFormat::Jsonl => Ok(Vec::new()),
-        };
-    };
-    let columns = columns.unwrap_or_default();
-    if format == FileFormat::Jsonl {
-        return Err(fields.invalid(
-            "columns",
-            value,
-            "nothing with format = \"jsonl\" (a JSON object names its fields); remove columns",
-        ));
-    }
-    if let Some(missing) = schema.columns.iter().find(|c| !columns.contains(&c.name)) {
-        return Err(fields.invalid(
-            "columns",
-            value,
-            format!(
-                "a list naming every schema column ({}); \"{}\" is missing",
-                schema.names(),
-                missing.name
-            ),
-        ));
-    }
-    if let Some(twice) = columns
-        .iter()
-        .enumerate()
-        .find(|(i, c)| columns[i + 1..].contains(c))
-    {
-        return Err(fields.invalid(
-            "columns",
-            value,
-            format!("each name once; \"{}\" is named twice", twice.1),
-        ));
-    }
-    Ok(columns)
 }
 
 /// `bounded = true | false` (default false).
