@@ -5,6 +5,7 @@ mod blocking;
 #[cfg(feature = "chaos")]
 pub mod chaos;
 pub mod http;
+mod kafka;
 pub mod ml_stages;
 pub mod operator;
 pub mod operators;

@@ -254,6 +254,15 @@ pub enum SourcePosition {
     },
     /// The generator: the next sequence number this partition emits.
     Sequence(u64),
+    /// A Kafka topic partition: the offset of the next message to read, and for a bounded
+    /// source the end offset it reads up to (kept across restores, so a replay ends where it
+    /// would have ended without the failure).
+    Kafka {
+        /// The next offset to read.
+        offset: i64,
+        /// The end offset (exclusive) of a bounded source; `None`: unbounded.
+        end: Option<i64>,
+    },
 }
 
 /// A reader of one split of a source (a file, a generator partition; see

@@ -7,12 +7,15 @@
 //!   the job is exactly-once);
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
 //! - `discard`: drops rows, counting them ([`discard::DiscardSink`]);
+//! - `kafka`: a message per row to a Kafka topic ([`kafka::KafkaSink`]: as rows come without
+//!   checkpoints, exactly once per checkpoint with them, staged in the brokers);
 //! - `serve`: the last row per key into a table of the embedded serving store, served over
 //!   HTTP ([`serve::ServeSink`], `crate::serving`).
 
 pub mod discard;
 pub mod file;
 pub mod json;
+pub mod kafka;
 pub mod serve;
 pub mod stdout;
 
@@ -58,6 +61,18 @@ pub fn build_sink(
         }
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
+        SinkKind::Kafka {
+            brokers,
+            topic,
+            key,
+        } => Box::new(kafka::KafkaSink::new(
+            &spec.name,
+            brokers,
+            topic,
+            key.as_deref(),
+            input,
+            ctx,
+        )?),
         SinkKind::Serve { table, key, listen } => Box::new(serve::ServeSink::new(
             &spec.name, table, key, listen, input, ctx,
         )?),

@@ -14,8 +14,11 @@
 //!   one object. `docs/guarantees.md` ("Malformed and extreme values") lists them with their
 //!   tests.
 //! - `generator`: the deterministic W1 workload ([`generator::Generator`]).
+//! - `kafka`: the partitions of a topic ([`kafka::KafkaReader`]), each message's value a
+//!   record read as a JSON-lines line or a CSV line is.
 //!
-//! A source's input is cut into [`splits`] (a file of a folder, a generator partition), spread
+//! A source's input is cut into [`splits`] (a file of a folder, a generator partition, a
+//! topic partition), spread
 //! over its partitions; each [`Source`] reads one split. Replay `rate`, watermarks per split,
 //! idleness and alignment are the runtime's business (`runtime::source_driver`,
 //! [`crate::watermark::splits`]), not the reader's.
@@ -24,6 +27,7 @@ pub mod csv;
 mod fields;
 pub mod generator;
 pub mod jsonl;
+pub mod kafka;
 pub mod splits;
 
 use crate::operator::{OperatorError, Source};

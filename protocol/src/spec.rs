@@ -30,6 +30,7 @@ pub use ml::{
     DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
+pub use source::kafka::{KafkaSource, KafkaStart};
 pub use source::{generator_schema, DEFAULT_GENERATOR_ITEMS, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
@@ -94,6 +95,8 @@ pub enum SourceKind {
     File(FileSource),
     /// `kind = "generator"`.
     Generator(GeneratorSource),
+    /// `kind = "kafka"`.
+    Kafka(KafkaSource),
 }
 
 /// `kind = "file"`: a CSV or TSV (with a header line, or `columns`) or JSON-lines file, or a
@@ -375,6 +378,15 @@ pub enum SinkKind {
     Stdout,
     /// Drops everything (benchmarks).
     Discard,
+    /// Messages to a Kafka topic, one per row (its JSON object), exactly once per checkpoint.
+    Kafka {
+        /// Bootstrap brokers, `HOST:PORT` each.
+        brokers: Vec<String>,
+        /// The topic written.
+        topic: String,
+        /// The input column whose value is each message's key; `None`: no key.
+        key: Option<String>,
+    },
     /// The embedded serving store: the last committed row per key, in a table of the node
     /// process, served over HTTP (`GET /{table}/{key}`).
     Serve {

@@ -57,6 +57,7 @@ impl StateSchema {
                 match &source.kind {
                     SourceKind::File(_) => "file source",
                     SourceKind::Generator(_) => "generator source",
+                    SourceKind::Kafka(_) => "kafka source",
                 },
                 // One piece per split: its identity and how far it was read.
                 vec![StateValue::new(

@@ -71,15 +71,7 @@ fn source_name_with_a_space() {
 fn source_kind_missing() {
     assert_eq!(
         error_after("kind = \"file\"\n", ""),
-        "source \"events\": missing required field \"kind\"; add kind = one of file, generator"
-    );
-}
-
-#[test]
-fn source_kind_kafka_is_not_supported_yet() {
-    assert_eq!(
-        error_after("kind = \"file\"", "kind = \"kafka\""),
-        "source \"events\": source kind \"kafka\" is not supported yet; use one of: file, generator"
+        "source \"events\": missing required field \"kind\"; add kind = one of file, generator, kafka"
     );
 }
 
@@ -87,7 +79,7 @@ fn source_kind_kafka_is_not_supported_yet() {
 fn source_kind_unknown() {
     assert_eq!(
         error_after("kind = \"file\"", "kind = \"socket\""),
-        "source \"events\": unknown source kind \"socket\"; allowed: file, generator (kafka is planned)"
+        "source \"events\": unknown source kind \"socket\"; allowed: file, generator, kafka"
     );
 }
 

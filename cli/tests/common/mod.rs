@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub(crate) mod cluster;
+pub(crate) mod kafka;
 pub(crate) mod reco;
 pub(crate) mod shards;
 
@@ -86,11 +87,16 @@ max_parallelism = 128
 
 /// Writes `events.csv` (with a header) holding `events`: (user, amount, ts).
 pub(crate) fn write_csv(dir: &Path, events: &[(String, f64, i64)]) {
+    write_csv_file(&dir.join("events.csv"), events);
+}
+
+/// Writes the CSV file `path` (with a header) holding `events`: (user, amount, ts).
+pub(crate) fn write_csv_file(path: &Path, events: &[(String, f64, i64)]) {
     let mut csv = String::from("user,amount,ts\n");
     for (user, amount, ts) in events {
         csv.push_str(&format!("{user},{amount},{ts}\n"));
     }
-    std::fs::write(dir.join("events.csv"), csv).unwrap();
+    std::fs::write(path, csv).unwrap();
 }
 
 /// The source `events` reading `events.csv` with a 2 s lag; `extra` goes into it.

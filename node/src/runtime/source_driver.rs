@@ -172,6 +172,7 @@ impl SourceDriver {
         let rate = match &spec.kind {
             SourceKind::File(f) => f.rate,
             SourceKind::Generator(g) => g.rate,
+            SourceKind::Kafka(_) => 0,
         };
         let settings = TimeSettings {
             lag_ms: spec.max_out_of_orderness.as_millis() as i64,

@@ -69,6 +69,20 @@ impl JsonEncoder {
     }
 }
 
+/// Row `i` of `column` as a message key: a string's own bytes, any other value as its JSON
+/// text; `None` for a null.
+pub fn key_bytes(column: &Column, i: usize) -> Option<Vec<u8>> {
+    if !column.is_valid(i) {
+        return None;
+    }
+    let mut key = Vec::new();
+    match &column.data {
+        ColumnData::Str(s) => key.extend_from_slice(s.get(i).as_bytes()),
+        _ => write_cell(column, i, &mut key),
+    }
+    Some(key)
+}
+
 /// Appends row `i` of `column` as JSON.
 fn write_cell(column: &Column, i: usize, buf: &mut Vec<u8>) {
     if !column.is_valid(i) {

@@ -19,7 +19,7 @@ use std::io::{Seek, SeekFrom};
 
 /// What a field of a line is for, by its header column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(crate) enum Field {
     /// Not a schema column: ignored.
     Ignored,
     /// Fills schema column `i`.
@@ -119,15 +119,7 @@ impl CsvSource {
             Some(columns) => columns.clone(),
             None => read_header(&mut reader, &plan)?,
         };
-        let fields = names
-            .iter()
-            .enumerate()
-            .map(|(at, n)| match plan.schema.index_of(n) {
-                None => Field::Ignored,
-                Some(i) if names[at + 1..].contains(n) => Field::Shadowed(i),
-                Some(i) => Field::Fills(i),
-            })
-            .collect();
+        let fields = fields_of(&names, &plan.schema);
         if let Some(missing) = plan
             .schema
             .columns
@@ -162,9 +154,22 @@ impl CsvSource {
     }
 }
 
+/// What each field of a line is for, given the names of the fields in order (a header).
+pub(crate) fn fields_of(names: &[String], schema: &Schema) -> Vec<Field> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(at, n)| match schema.index_of(n) {
+            None => Field::Ignored,
+            Some(i) if names[at + 1..].contains(n) => Field::Shadowed(i),
+            Some(i) => Field::Fills(i),
+        })
+        .collect()
+}
+
 /// Parses the fields of `record` into `columns` (of `schema`), one value each; `origin` says
 /// where the expected fields were named, for messages.
-fn parse(
+pub(crate) fn parse(
     record: &csv::ByteRecord,
     origin: &str,
     fields: &[Field],

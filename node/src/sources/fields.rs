@@ -22,6 +22,8 @@ pub(crate) struct RowPlan {
     pub(crate) event_time_unit: TimeUnit,
     /// Fail or skip on a malformed record.
     pub(crate) bad_records: BadRecords,
+    /// What a record's number counts in messages: "line" (files), "offset" (Kafka).
+    pub(crate) unit: &'static str,
 }
 
 impl RowPlan {
@@ -34,7 +36,26 @@ impl RowPlan {
         bad_records: BadRecords,
         format: &str,
     ) -> Result<RowPlan, OperatorError> {
-        let file = path.display().to_string();
+        RowPlan::named(
+            path.display().to_string(),
+            "line",
+            schema,
+            (event_time, event_time_unit),
+            bad_records,
+            format,
+        )
+    }
+
+    /// Plans reading `schema` from the input named `file` in messages, whose records are
+    /// numbered in `unit`s ("line", "offset").
+    pub(crate) fn named(
+        file: String,
+        unit: &'static str,
+        schema: &Schema,
+        (event_time, event_time_unit): (Option<&str>, TimeUnit),
+        bad_records: BadRecords,
+        format: &str,
+    ) -> Result<RowPlan, OperatorError> {
         let event_time = match event_time {
             None => None,
             Some(name) => {
@@ -71,12 +92,13 @@ impl RowPlan {
             event_time,
             event_time_unit,
             bad_records,
+            unit,
         })
     }
 
     /// The error for a malformed record at `line`.
     pub(crate) fn error(&self, line: u64, reason: impl std::fmt::Display) -> OperatorError {
-        OperatorError::Data(format!("{} line {line}: {reason}", self.file))
+        OperatorError::Data(format!("{} {} {line}: {reason}", self.file, self.unit))
     }
 
     /// Handles a malformed record at `line`: the error that fails the job, or (when bad

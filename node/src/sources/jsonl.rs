@@ -66,7 +66,7 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Parses one line into `columns` (of `schema`), one value each: a column the object does not
 /// give is null. `seen` and `elements` are scratch space.
-fn parse_line(
+pub(crate) fn parse_line(
     schema: &Schema,
     text: &[u8],
     seen: &mut Vec<bool>,

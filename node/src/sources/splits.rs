@@ -5,7 +5,9 @@
 //!   folder it names whose name ends in the format's extension (`.csv`, `.tsv`, `.jsonl`), in name
 //!   order (names starting with `.` are left out, as are folders);
 //! - the generator has one split per partition (partition `p` of `P` emits `p, p + P, ...`);
-//! - the Kafka source will have one split per topic partition.
+//! - the Kafka source has one split per partition of its topic, listed from the brokers
+//!   when a partition is deployed (so partitions added to a running topic are read after a
+//!   recovery or a restore).
 //!
 //! Split `i` of the source's order is read by partition `i mod P` ([`assigned`]): every
 //! split has exactly one reader, and partitions' split counts differ by one at most. A
@@ -18,7 +20,7 @@
 //! only after a recovery or a restore; files are not meant to change while a job reads them.
 
 use super::fields::RowPlan;
-use super::{csv, generator, jsonl};
+use super::{csv, generator, jsonl, kafka};
 use crate::operator::{OperatorError, Source, SourcePosition};
 use quiver_protocol::spec::{FileFormat, FileSource, SourceKind, SourceSpec};
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,13 @@ pub enum SplitId {
         /// The generator's parallelism.
         parallelism: u32,
     },
+    /// A partition of a Kafka topic.
+    Kafka {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
 }
 
 impl fmt::Display for SplitId {
@@ -49,6 +58,9 @@ impl fmt::Display for SplitId {
                 partition,
                 parallelism,
             } => write!(f, "generator partition {partition} of {parallelism}"),
+            SplitId::Kafka { topic, partition } => {
+                write!(f, "kafka topic {topic:?} partition {partition}")
+            }
         }
     }
 }
@@ -86,7 +98,8 @@ pub struct SplitState {
 }
 
 /// Every split of `spec` read at `parallelism`, in the source's order. A folder is listed
-/// here (a blocking call); a folder without a file of the format's extension is an error.
+/// here, and a topic's partitions asked from its brokers (blocking calls); a folder without a
+/// file of the format's extension, or a topic the brokers do not have, is an error.
 pub fn splits_of(spec: &SourceSpec, parallelism: u32) -> Result<Vec<Split>, OperatorError> {
     let ids = match &spec.kind {
         SourceKind::Generator(_) => (0..parallelism)
@@ -96,6 +109,16 @@ pub fn splits_of(spec: &SourceSpec, parallelism: u32) -> Result<Vec<Split>, Oper
             })
             .collect(),
         SourceKind::File(file) => file_splits(file)?,
+        SourceKind::Kafka(k) => {
+            let client = crate::kafka::connect(&k.brokers)?;
+            crate::kafka::partitions(&client, &k.brokers, &k.topic)?
+                .into_iter()
+                .map(|partition| SplitId::Kafka {
+                    topic: k.topic.clone(),
+                    partition,
+                })
+                .collect()
+        }
     };
     Ok(ids
         .into_iter()
@@ -186,6 +209,12 @@ pub fn open_split(spec: &SourceSpec, split: &Split) -> Result<Box<dyn Source>, O
             *parallelism,
         )?)),
         (SourceKind::File(f), SplitId::File(name)) => open_file(spec, f, &file_path(f, name)),
+        (SourceKind::Kafka(k), SplitId::Kafka { topic, partition }) if *topic == k.topic => {
+            let client = crate::kafka::connect(&k.brokers)?;
+            Ok(Box::new(kafka::KafkaReader::open(
+                spec, k, &client, *partition,
+            )?))
+        }
         (_, other) => Err(OperatorError::State(format!(
             "source \"{}\": {other} is not one of its splits",
             spec.name

@@ -1,4 +1,4 @@
-//! `[[sink]]` tables: file, stdout and discard sinks.
+//! `[[sink]]` tables: file, stdout, discard and Kafka sinks.
 
 use super::error::SpecError;
 use super::fields::Fields;
@@ -8,9 +8,9 @@ use crate::spec::{OutputMode, SinkKind};
 use crate::value::{Schema, ValueType};
 
 /// Sink kinds this version runs.
-const KINDS: &str = "file, stdout, discard, serve";
+const KINDS: &str = "file, stdout, discard, serve, kafka";
 /// Sink kinds the design lists that are not built yet.
-const PLANNED_KINDS: [&str; 2] = ["redis", "kafka"];
+const PLANNED_KINDS: [&str; 1] = ["redis"];
 /// Where a `serve` sink's API listens unless it says.
 pub(super) const DEFAULT_SERVE_LISTEN: &str = "127.0.0.1:8080";
 /// Fields every sink accepts.
@@ -69,6 +69,20 @@ pub(super) fn parse(
                 SinkKind::Discard
             }
         }
+        "kafka" => {
+            fields
+                .deny_unknown(&[COMMON_FIELDS.as_slice(), &["brokers", "topic", "key"]].concat())?;
+            SinkKind::Kafka {
+                brokers: super::source::kafka::brokers(fields)?,
+                topic: super::source::kafka::topic(fields, "write")?,
+                key: fields
+                    .string(
+                        "key",
+                        "the name of an input column, whose value keys each message",
+                    )?
+                    .map(str::to_string),
+            }
+        }
         "serve" => {
             fields
                 .deny_unknown(&[COMMON_FIELDS.as_slice(), &["table", "key", "listen"]].concat())?;
@@ -112,7 +126,7 @@ pub(super) fn parse(
                 at: fields.at().to_string(),
                 what: "sink",
                 kind: other.to_string(),
-                allowed: format!("{KINDS} (redis and kafka are planned)"),
+                allowed: format!("{KINDS} (redis is planned)"),
             })
         }
     };

@@ -1,4 +1,4 @@
-//! `[[source]]` tables: file and generator sources, with their settings and schemas.
+//! `[[source]]` tables: file, generator and Kafka sources, with their settings and schemas.
 
 use super::error::SpecError;
 use super::fields::Fields;
@@ -10,10 +10,10 @@ use crate::value::{Column, Schema, ValueType};
 use std::time::Duration;
 use toml::Value;
 
+pub(super) mod kafka;
+
 /// Source kinds this version runs.
-const KINDS: &str = "file, generator";
-/// Source kinds the design lists that are not built yet.
-const PLANNED_KINDS: [&str; 1] = ["kafka"];
+const KINDS: &str = "file, generator, kafka";
 /// Column types a file can hold.
 const FILE_TYPES: &str = "i64, f64, string, bool";
 /// Default number of distinct users of a generator (the W1 workload's 100k).
@@ -95,31 +95,31 @@ pub(super) fn parse(
             let schema = generator_schema(generator.workload);
             (SourceKind::Generator(generator), schema, parallelism)
         }
-        other if PLANNED_KINDS.contains(&other) => {
-            return Err(SpecError::NotSupported {
-                at: fields.at().to_string(),
-                what: "source",
-                kind: other.to_string(),
-                allowed: KINDS.to_string(),
-            })
+        "kafka" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &kafka::FIELDS].concat())?;
+            let (kafka, schema) = kafka::parse(fields)?;
+            // One split per topic partition: read by the job's default parallelism.
+            let parallelism = fields
+                .parallelism("parallelism", cx.max_parallelism)?
+                .unwrap_or(cx.parallelism);
+            (SourceKind::Kafka(kafka), schema, parallelism)
         }
         other => {
             return Err(SpecError::UnknownKind {
                 at: fields.at().to_string(),
                 what: "source",
                 kind: other.to_string(),
-                allowed: format!("{KINDS} (kafka is planned)"),
+                allowed: KINDS.to_string(),
             })
         }
     };
     let max_drift = fields.event_time_span("max_drift", true)?;
-    if let (
-        Some(value),
-        SourceKind::File(FileSource {
-            event_time: None, ..
-        }),
-    ) = (fields.get("max_drift"), &kind)
-    {
+    let no_event_time = match &kind {
+        SourceKind::File(FileSource { event_time, .. })
+        | SourceKind::Kafka(kafka::KafkaSource { event_time, .. }) => event_time.is_none(),
+        SourceKind::Generator(_) => false,
+    };
+    if let (Some(value), true) = (fields.get("max_drift"), no_event_time) {
         return Err(fields.invalid(
             "max_drift",
             value,
@@ -196,28 +196,8 @@ fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Sch
         };
     let schema = file_schema(fields)?;
     let columns = file_columns(fields, format, &schema)?;
-    let event_time = fields.string("event_time", "the name of an i64 column of the schema")?;
-    if let Some(column) = event_time {
-        let is_i64 = schema
-            .index_of(column)
-            .is_some_and(|i| schema.columns[i].ty == ValueType::I64);
-        if !is_i64 {
-            return Err(fields.invalid(
-                "event_time",
-                &Value::String(column.to_string()),
-                format!(
-                    "an i64 column of the schema (milliseconds since the epoch): {}",
-                    i64_columns(&schema)
-                ),
-            ));
-        }
-    }
-    let bad_records = fields
-        .choice(
-            "bad_records",
-            &[("fail", BadRecords::Fail), ("skip", BadRecords::Skip)],
-        )?
-        .unwrap_or_default();
+    let event_time = event_time(fields, &schema)?;
+    let bad_records = bad_records(fields)?;
     let event_time_unit = fields
         .choice(
             "event_time_unit",
@@ -241,6 +221,37 @@ fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Sch
         bad_records,
     };
     Ok((file, schema))
+}
+
+/// `event_time`: the name of an i64 column of `schema`, if set.
+fn event_time<'a>(fields: &Fields<'a>, schema: &Schema) -> Result<Option<&'a str>, SpecError> {
+    let event_time = fields.string("event_time", "the name of an i64 column of the schema")?;
+    if let Some(column) = event_time {
+        let is_i64 = schema
+            .index_of(column)
+            .is_some_and(|i| schema.columns[i].ty == ValueType::I64);
+        if !is_i64 {
+            return Err(fields.invalid(
+                "event_time",
+                &Value::String(column.to_string()),
+                format!(
+                    "an i64 column of the schema (milliseconds since the epoch): {}",
+                    i64_columns(schema)
+                ),
+            ));
+        }
+    }
+    Ok(event_time)
+}
+
+/// `bad_records = "fail" | "skip"` (default fail).
+fn bad_records(fields: &Fields<'_>) -> Result<BadRecords, SpecError> {
+    Ok(fields
+        .choice(
+            "bad_records",
+            &[("fail", BadRecords::Fail), ("skip", BadRecords::Skip)],
+        )?
+        .unwrap_or_default())
 }
 
 /// `columns = ["user", ...]`: the fields of a CSV or TSV file without a header line, in file
