@@ -6,11 +6,14 @@
 //!   published by renaming on [`Sink::finish`], or per checkpoint with a two-phase commit when
 //!   the job is exactly-once);
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
-//! - `discard`: drops rows, counting them ([`discard::DiscardSink`]).
+//! - `discard`: drops rows, counting them ([`discard::DiscardSink`]);
+//! - `redis`: `SET key row` per row in a Redis server, per completed checkpoint when the job
+//!   is exactly-once ([`redis::RedisSink`]).
 
 pub mod discard;
 pub mod file;
 pub mod json;
+pub mod redis;
 pub mod stdout;
 
 use crate::operator::{OperatorError, Sink};
@@ -55,5 +58,6 @@ pub fn build_sink(
         }
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
+        SinkKind::Redis(redis) => Box::new(redis::RedisSink::new(&spec.name, redis, input, ctx)?),
     })
 }

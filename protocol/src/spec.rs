@@ -16,6 +16,7 @@ mod error;
 mod fields;
 mod graph;
 mod ml;
+mod redis;
 mod sink;
 mod source;
 mod stage;
@@ -30,6 +31,7 @@ pub use ml::{
     DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP, MODEL_VERSION, PREDICTION,
     PROBABILITY,
 };
+pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
@@ -338,6 +340,8 @@ pub enum SinkKind {
     Stdout,
     /// Drops everything (benchmarks).
     Discard,
+    /// `SET key row` in a Redis server, per completed checkpoint with them.
+    Redis(RedisSink),
 }
 
 impl ValueType {

@@ -1,4 +1,4 @@
-//! `[[sink]]` tables: file, stdout and discard sinks.
+//! `[[sink]]` tables: file, stdout, discard and redis sinks.
 
 use super::error::SpecError;
 use super::fields::Fields;
@@ -6,9 +6,9 @@ use super::Context;
 use crate::spec::{OutputMode, SinkKind};
 
 /// Sink kinds this version runs.
-const KINDS: &str = "file, stdout, discard";
+const KINDS: &str = "file, stdout, discard, redis";
 /// Sink kinds the design lists that are not built yet.
-const PLANNED_KINDS: [&str; 2] = ["redis", "kafka"];
+const PLANNED_KINDS: [&str; 1] = ["kafka"];
 /// Fields every sink accepts.
 const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "pool"];
 
@@ -57,6 +57,10 @@ pub(super) fn parse(
                 mode,
             }
         }
+        "redis" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &super::redis::FIELDS].concat())?;
+            SinkKind::Redis(super::redis::parse(fields)?)
+        }
         "stdout" | "discard" => {
             fields.deny_unknown(&COMMON_FIELDS)?;
             if kind == "stdout" {
@@ -78,7 +82,7 @@ pub(super) fn parse(
                 at: fields.at().to_string(),
                 what: "sink",
                 kind: other.to_string(),
-                allowed: format!("{KINDS} (redis and kafka are planned)"),
+                allowed: format!("{KINDS} (kafka is planned)"),
             })
         }
     };
