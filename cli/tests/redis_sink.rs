@@ -1,8 +1,8 @@
 //! The Redis sink, exactly once per checkpoint through a node's SIGKILL: a running count and
 //! sum per user (a file of generated events, rate-limited so the kill lands mid-stream, at
 //! parallelism 2 with checkpoints every 500 ms) into a real `redis-server` (started by
-//! `scripts/services/redis.sh`) on a coordinator and two nodes. One node is killed after the
-//! first checkpoint. While the job runs, a sampler reads every user's key over and over: each
+//! `scripts/services/redis.sh`) on a coordinator and two nodes. After the first checkpoint one
+//! node is killed (SIGKILL), or frozen past the heartbeat timeout and thawed. While the job runs, a sampler reads every user's key over and over: each
 //! value it sees must be the user's exact running (count, sum) after some prefix of the
 //! user's events — never a mix of two rows, never a count lower than one seen before. At the
 //! end each key holds the user's totals, computed from the input file without the engine.
@@ -84,6 +84,23 @@ fn sample(url: String, users: Vec<String>, stop: Arc<AtomicBool>) -> Vec<(String
 
 #[test]
 fn killed_node_leaves_redis_with_exact_totals_and_values_never_go_back() {
+    run_with_fault(|cluster| cluster.nodes[1].signal("KILL"));
+}
+
+#[test]
+fn frozen_node_is_fenced_and_redis_values_never_go_back() {
+    run_with_fault(|cluster| {
+        cluster.nodes[1].signal("STOP");
+        // Past the 2 s heartbeat timeout: the coordinator recovers without it; thawed, its
+        // partitions are a stale generation that must not stage or publish.
+        std::thread::sleep(Duration::from_secs(5));
+        cluster.nodes[1].signal("CONT");
+    });
+}
+
+/// Runs the job, applies `fault` after its first checkpoint, and checks what Redis showed
+/// while it ran and holds at the end against the input.
+fn run_with_fault(fault: impl FnOnce(&mut Cluster)) {
     let redis_dir = tempfile::tempdir().expect("temp dir");
     let redis = Service::redis(redis_dir.path());
     let url = format!("redis://{}/0", redis.addr());
@@ -103,7 +120,7 @@ fn killed_node_leaves_redis_with_exact_totals_and_values_never_go_back() {
     };
     cluster.submit_spec(&spec_path);
     cluster.wait_for_checkpoint();
-    cluster.nodes[1].signal("KILL");
+    fault(&mut cluster);
     let status = cluster.wait_for_finish();
     stop.store(true, Ordering::Relaxed);
     let seen = sampler.join().expect("the sampler ran");

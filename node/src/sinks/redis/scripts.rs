@@ -4,9 +4,9 @@
 //! fails with `FENCED`.
 //! - `claim`: raises the fence to the caller's generation and lists the staged chunks;
 //! - `stage`: writes one chunk (its hash, then its name into the index);
-//! - `apply`: if the chunk is still in the index, `SET`s each of its entries (with `PX ttl`
-//!   when the sink has a TTL), then deletes the chunk and its index entry; a chunk no longer
-//!   in the index was applied (or discarded) already, so a repeat is a no-op (`-1`);
+//! - `apply`: `SET`s each entry of the chunk (with `PX ttl` when the sink has a TTL), then
+//!   deletes the chunk and its index entry; a chunk that is gone was applied (or discarded)
+//!   already, so a repeat is a no-op;
 //! - `discard`: deletes a chunk and its index entry.
 
 use super::names::{Chunk, Namespace};
@@ -41,11 +41,8 @@ return 1
 ";
 
 /// `KEYS`: fence, index, chunk. `ARGV`: generation, member, TTL in ms (0: none). Returns
-/// the entries applied, or -1 when the chunk was settled already.
+/// the entries applied: 0 when the chunk was settled already (it is gone).
 const APPLY: &str = r"
-if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then
-  return -1
-end
 local entries = redis.call('HGETALL', KEYS[3])
 for i = 1, #entries, 2 do
   if ARGV[3] == '0' then
