@@ -10,7 +10,7 @@
 mod common;
 
 use common::cluster::{restarts, Cluster};
-use common::{csv_source, events, write_csv};
+use common::{csv_source, events, write_csv, RUNNING_STAGE};
 use quiver_test_services::Service;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -21,6 +21,8 @@ use std::time::Duration;
 /// Events in the input: about 4 s at the source's rate.
 const EVENTS: usize = 6000;
 
+/// The job: the running count and sum per user of the common workload (`running`, which also
+/// writes a file sink), written to Redis by the sink `counts`.
 fn spec(redis_url: &str) -> String {
     format!(
         r#"
@@ -28,14 +30,7 @@ fn spec(redis_url: &str) -> String {
 name = "counts-to-redis"
 parallelism = 2
 checkpoint_interval = "500ms"
-{}
-[[stage]]
-name = "running"
-kind = "aggregate"
-input = "events"
-key = ["user"]
-aggregates = {{ n = "count()", spend = "sum(amount)" }}
-
+{}{RUNNING_STAGE}
 [[sink]]
 name = "counts"
 kind = "redis"

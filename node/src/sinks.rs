@@ -46,6 +46,29 @@ pub struct SinkContext {
     pub restored: Option<(CheckpointId, Generation)>,
 }
 
+/// For tests: partition `partition` of `parallelism` of an exactly-once job (lineage `0xab`,
+/// run `0x51`) in generation `generation`, restored from `restored` (the checkpoint and the
+/// generation that took it).
+#[cfg(test)]
+pub(crate) fn test_context(
+    partition: u32,
+    parallelism: u32,
+    generation: u64,
+    restored: Option<(u64, u64)>,
+) -> SinkContext {
+    SinkContext {
+        job: "job-1 \"test\"".into(),
+        run: 0x51,
+        continues: None,
+        partition,
+        parallelism,
+        lineage: 0xab,
+        generation: Generation(generation),
+        exactly_once: true,
+        restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
+    }
+}
+
 /// Builds the partition of `spec` described by `ctx`, writing rows of `input`.
 pub fn build_sink(
     spec: &SinkSpec,

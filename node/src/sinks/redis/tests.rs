@@ -4,9 +4,10 @@
 
 use super::staging::CHUNK_ENTRIES;
 use super::*;
+use crate::sinks::test_context as ctx;
 use quiver_protocol::batch::from_records;
 use quiver_protocol::spec::KeyTemplate;
-use quiver_protocol::{Generation, Record, Value, ValueType};
+use quiver_protocol::{Record, Value, ValueType};
 use quiver_test_services::Service;
 use redis::Commands;
 use serde_json::json;
@@ -72,27 +73,6 @@ fn spec(server: &Server, key: &str, ttl: Option<Duration>) -> RedisSpec {
         url: server.url(),
         key: KeyTemplate::parse(key).expect("a valid template"),
         ttl,
-    }
-}
-
-/// Partition `partition` of `parallelism` of generation `generation`, restored from
-/// `restored` (checkpoint, generation that took it).
-fn ctx(
-    partition: u32,
-    parallelism: u32,
-    generation: u64,
-    restored: Option<(u64, u64)>,
-) -> SinkContext {
-    SinkContext {
-        job: "job-1 \"t\"".into(),
-        run: 0x51,
-        continues: None,
-        partition,
-        parallelism,
-        lineage: 0xab,
-        generation: Generation(generation),
-        exactly_once: true,
-        restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
     }
 }
 

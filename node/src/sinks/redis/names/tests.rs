@@ -1,17 +1,9 @@
 use super::*;
+use crate::sinks::test_context;
 
+/// Partition `partition` of `parallelism` in generation 9.
 fn ctx(partition: u32, parallelism: u32, restored: Option<(u64, u64)>) -> SinkContext {
-    SinkContext {
-        job: "job-1 \"t\"".into(),
-        run: 1,
-        continues: None,
-        partition,
-        parallelism,
-        lineage: 0xab,
-        generation: Generation(9),
-        exactly_once: true,
-        restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
-    }
+    test_context(partition, parallelism, 9, restored)
 }
 
 fn chunk(generation: u64, checkpoint: u64, partition: u32, index: u32) -> Chunk {
