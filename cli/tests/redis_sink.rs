@@ -143,7 +143,7 @@ fn run_with_fault(fault: impl FnOnce(&mut Cluster)) {
         "the sampler saw no progress: {seen:?}"
     );
 
-    // At the end: each user's totals, and nothing else but the sink's fence.
+    // At the end: each user's totals, and nothing else but the sink's owner (its fence).
     let mut con = redis::Client::open(url.as_str())
         .and_then(|c| c.get_connection())
         .expect("connect");
@@ -161,6 +161,10 @@ fn run_with_fault(fault: impl FnOnce(&mut Cluster)) {
     }
     let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).expect("KEYS");
     keys.retain(|k| !k.starts_with("user:"));
-    assert_eq!(keys.len(), 1, "only the fence is left: {keys:?}");
-    assert!(keys[0].ends_with(":counts:generation"), "{keys:?}");
+    assert_eq!(
+        keys.len(),
+        1,
+        "only the owner (the fence) is left: {keys:?}"
+    );
+    assert!(keys[0].ends_with(":counts:owner"), "{keys:?}");
 }

@@ -13,14 +13,16 @@
 //! partition, chunk) ([`names`]); when checkpoint `n` completed one Lua script per chunk
 //! applies them (`SET`s the keys, deletes the chunk) — atomically per chunk, and idempotently:
 //! an applied chunk is gone, so applying it again is a no-op. A deployment built for a
-//! recovery first raises the sink's fence to its generation, so scripts of older generations
-//! (a zombie partition of a paused node) fail without writing, then applies what the restored
-//! checkpoint covers and discards the rest. So Redis only ever holds rows of completed
+//! recovery first makes its run and generation the sink's owner, so scripts of older
+//! generations (a zombie partition of a paused node) or of the run a resumed job continues
+//! fail without writing, then applies what the restored checkpoint covers and discards the
+//! rest. So Redis only ever holds rows of completed
 //! checkpoints, each key's value only moves forward from one checkpoint's last row to a later
 //! one's, and no value is written in part. Keys under `quiver:` are the sink's own.
 //!
 //! Connecting waits at most [`CONNECT_TIMEOUT`], every reply at most [`IO_TIMEOUT`]; a Redis
-//! that is down or too slow is an I/O error, so the job recovers.
+//! that is down or too slow is an I/O error, so the job recovers. A run whose sink another run
+//! took over fails for good.
 
 mod names;
 mod row_key;

@@ -3,8 +3,8 @@
 //!
 //! Everything lives under `quiver:{lineage:x}:{sink}:` (the lineage in hex, as the file sink
 //! names its files), so runs of other jobs never touch it:
-//! - `…:generation`, the fence: the newest generation of the job that deployed the sink;
-//!   every script run by an older generation refuses to write;
+//! - `…:owner`, the fence: a hash naming the run and generation of the job that deployed
+//!   the sink last; scripts of another run or an older generation refuse to write;
 //! - `…:staged`, the index: a set naming every staged chunk not applied or discarded yet;
 //! - `…:staged:g{g}:c{c}:p{p}:k{i}`: chunk `i` of what partition `p` of generation `g`
 //!   staged at barrier `c`, a hash from each Redis key to the row's JSON.
@@ -22,9 +22,9 @@ impl Namespace {
         Namespace(format!("quiver:{lineage:x}:{sink}:"))
     }
 
-    /// The fence: the newest generation deployed.
-    pub(super) fn fence(&self) -> String {
-        format!("{}generation", self.0)
+    /// The fence: the run and generation owning the sink.
+    pub(super) fn owner(&self) -> String {
+        format!("{}owner", self.0)
     }
 
     /// The index of staged chunks.
@@ -35,6 +35,23 @@ impl Namespace {
     /// The hash holding `chunk`.
     pub(super) fn chunk(&self, chunk: &Chunk) -> String {
         format!("{}staged:{}", self.0, chunk.member())
+    }
+}
+
+/// Who writes: a run of the job (a submission, or a resume from a savepoint) in one of its
+/// generations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Owner {
+    /// The run id.
+    pub(super) run: u64,
+    /// The generation.
+    pub(super) generation: Generation,
+}
+
+impl Owner {
+    /// The run as the owner hash stores it (hex).
+    pub(super) fn run(&self) -> String {
+        format!("{:x}", self.run)
     }
 }
 

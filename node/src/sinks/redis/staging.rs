@@ -2,11 +2,11 @@
 //! barrier, staged into Redis at each barrier and applied when the checkpoint completed
 //! (keys and scripts: [`super::names`], [`super::scripts`]).
 
-use super::names::{settle, Chunk, Namespace};
+use super::names::{settle, Chunk, Namespace, Owner};
 use super::scripts::Scripts;
 use crate::operator::OperatorError;
 use crate::sinks::SinkContext;
-use quiver_protocol::{CheckpointId, Generation};
+use quiver_protocol::CheckpointId;
 use redis::Connection;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ pub(super) const CHUNK_BYTES: usize = 1 << 20;
 pub(super) struct Staging {
     ns: Namespace,
     scripts: Scripts,
-    generation: Generation,
+    owner: Owner,
     partition: u32,
     /// Keys expire this long after they are applied (0: never).
     ttl_ms: u64,
@@ -36,10 +36,10 @@ pub(super) struct Staging {
 }
 
 impl Staging {
-    /// Takes over sink `sink` for the deployment `ctx` describes: raises the fence to its
-    /// generation (older generations can no longer write), then settles what earlier
-    /// generations staged ([`settle`]): applies the chunks the restored checkpoint covers,
-    /// in checkpoint order, and discards the rest.
+    /// Takes over sink `sink` for the deployment `ctx` describes: makes its run and
+    /// generation the owner (other runs and older generations can no longer write), then
+    /// settles what earlier generations staged ([`settle`]): applies the chunks the restored
+    /// checkpoint covers, in checkpoint order, and discards the rest.
     pub(super) fn recover(
         con: &mut Connection,
         sink: &str,
@@ -47,32 +47,34 @@ impl Staging {
         ttl_ms: u64,
     ) -> Result<Staging, OperatorError> {
         let label = format!("redis sink {sink:?} partition {}", ctx.partition);
-        let io = |what: &str, e: redis::RedisError| {
-            OperatorError::Io(format!("{label}: cannot {what}: {e}"))
-        };
+        let io = |what: &str, e| failure(&label, what, e);
         let scripts = Scripts::load(con).map_err(|e| io("load its scripts", e))?;
         let ns = Namespace::new(ctx.lineage, sink);
+        let owner = Owner {
+            run: ctx.run,
+            generation: ctx.generation,
+        };
         let members: Vec<String> = scripts
-            .claim(&ns, ctx.generation)
+            .claim(&ns, &owner)
             .query(con)
             .map_err(|e| io("claim the sink for this generation", e))?;
         let settlement = settle(members.iter().map(String::as_str), ctx);
         for chunk in &settlement.apply {
             scripts
-                .apply(&ns, ctx.generation, chunk, ttl_ms)
+                .apply(&ns, &owner, chunk, ttl_ms)
                 .exec(con)
                 .map_err(|e| io("apply a chunk the restored checkpoint covers", e))?;
         }
         for chunk in &settlement.discard {
             scripts
-                .discard(&ns, ctx.generation, chunk)
+                .discard(&ns, &owner, chunk)
                 .exec(con)
                 .map_err(|e| io("discard a chunk no checkpoint covers", e))?;
         }
         Ok(Staging {
             ns,
             scripts,
-            generation: ctx.generation,
+            owner,
             partition: ctx.partition,
             ttl_ms,
             buffer: FxHashMap::default(),
@@ -126,16 +128,17 @@ impl Staging {
             let (chunk, later) = rest.split_at(len);
             let name = self.chunk(checkpoint, chunks);
             let pairs = chunk.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
-            pipe.add_command(self.scripts.stage(&self.ns, self.generation, &name, pairs))
+            pipe.add_command(self.scripts.stage(&self.ns, &self.owner, &name, pairs))
                 .ignore();
             chunks += 1;
             rest = later;
         }
         pipe.exec(con).map_err(|e| {
-            OperatorError::Io(format!(
-                "{}: cannot stage checkpoint {}: {e}",
-                self.label, checkpoint.0
-            ))
+            failure(
+                &self.label,
+                &format!("stage checkpoint {}", checkpoint.0),
+                e,
+            )
         })?;
         self.pending.insert(checkpoint, chunks);
         Ok(())
@@ -156,14 +159,9 @@ impl Staging {
             for index in 0..chunks {
                 let chunk = self.chunk(c, index);
                 self.scripts
-                    .apply(&self.ns, self.generation, &chunk, self.ttl_ms)
+                    .apply(&self.ns, &self.owner, &chunk, self.ttl_ms)
                     .exec(con)
-                    .map_err(|e| {
-                        OperatorError::Io(format!(
-                            "{}: cannot apply checkpoint {}: {e}",
-                            self.label, c.0
-                        ))
-                    })?;
+                    .map_err(|e| failure(&self.label, &format!("apply checkpoint {}", c.0), e))?;
             }
         }
         Ok(())
@@ -172,9 +170,20 @@ impl Staging {
     fn chunk(&self, checkpoint: CheckpointId, index: u32) -> Chunk {
         Chunk {
             checkpoint,
-            generation: self.generation,
+            generation: self.owner.generation,
             partition: self.partition,
             index,
         }
+    }
+}
+
+/// What a failed Redis call means for the job. `FENCED` — another run or a newer generation
+/// owns the sink — is permanent: retrying cannot win the sink back (and a zombie's failure is
+/// ignored anyway). Anything else is I/O, so the job recovers.
+fn failure(label: &str, what: &str, e: redis::RedisError) -> OperatorError {
+    let message = format!("{label}: cannot {what}: {e}");
+    match e.code() {
+        Some("FENCED") => OperatorError::Config(message),
+        _ => OperatorError::Io(message),
     }
 }

@@ -175,10 +175,7 @@ fn restore_applies_the_staged_checkpoints_it_covers_and_discards_later_ones() {
     assert_eq!(server.json("user:b"), user("b", 1));
     assert_eq!(server.json("user:c"), None, "checkpoint 3 never completed");
     assert_eq!(staged(&server), Vec::<String>::new());
-    assert_eq!(
-        server.keys(),
-        ["quiver:ab:out:generation", "user:a", "user:b"]
-    );
+    assert_eq!(server.keys(), ["quiver:ab:out:owner", "user:a", "user:b"]);
 }
 
 #[test]
@@ -235,13 +232,38 @@ fn a_stale_generation_cannot_stage_or_publish_after_a_recovery() {
         .commit(CheckpointId(1))
         .expect_err("the zombie is fenced");
     assert!(late.to_string().contains("FENCED"), "{late}");
-    assert!(late.is_transient());
+    assert!(!late.is_transient(), "retrying cannot win the sink back");
     zombie
         .write_batch(&rows(&[("a", 2)]))
         .expect("write (in memory)");
     let stage = zombie.prepare_commit(CheckpointId(2)).expect_err("fenced");
     assert!(stage.to_string().contains("FENCED"), "{stage}");
     assert_eq!(server.json("user:a"), None);
+    assert_eq!(staged(&server), Vec::<String>::new());
+}
+
+#[test]
+fn a_resumed_run_takes_the_sink_over_from_the_run_it_continues() {
+    let server = Server::start();
+    // The first run took a savepoint at checkpoint 3 in generation 2, then went on through
+    // recoveries to generation 7, where it staged checkpoint 9.
+    let mut first = sink(&server, &ctx(0, 1, 7, Some((8, 6))));
+    first.write_batch(&rows(&[("a", 9)])).expect("write");
+    first.prepare_commit(CheckpointId(9)).expect("stage");
+    // A job resumed from the savepoint: another run, starting at generation 3.
+    let mut resumed = ctx(0, 1, 3, Some((3, 2)));
+    resumed.run = 0x52;
+    resumed.continues = Some(0x51);
+    let mut second = sink(&server, &resumed);
+    let late = first
+        .commit(CheckpointId(9))
+        .expect_err("the first run is fenced");
+    assert!(late.to_string().contains("FENCED"), "{late}");
+    assert_eq!(server.json("user:a"), None);
+    second.write_batch(&rows(&[("a", 4)])).expect("write");
+    second.prepare_commit(CheckpointId(4)).expect("stage");
+    second.commit(CheckpointId(4)).expect("commit");
+    assert_eq!(server.json("user:a"), user("a", 4));
     assert_eq!(staged(&server), Vec::<String>::new());
 }
 
@@ -298,7 +320,7 @@ fn ttl_makes_applied_keys_expire() {
         .expect("PTTL");
     assert!(pttl > 0 && pttl <= 3_600_000, "PTTL {pttl}");
     let fence: i64 = redis::cmd("PTTL")
-        .arg("quiver:ab:out:generation")
+        .arg("quiver:ab:out:owner")
         .query(&mut server.con())
         .expect("PTTL");
     assert_eq!(fence, -1, "the sink's own keys do not expire");

@@ -18,7 +18,7 @@ fn chunk(generation: u64, checkpoint: u64, partition: u32, index: u32) -> Chunk 
 #[test]
 fn names_live_under_the_lineage_and_sink() {
     let ns = Namespace::new(0xab, "out");
-    assert_eq!(ns.fence(), "quiver:ab:out:generation");
+    assert_eq!(ns.owner(), "quiver:ab:out:owner");
     assert_eq!(ns.index(), "quiver:ab:out:staged");
     assert_eq!(
         ns.chunk(&chunk(3, 7, 1, 0)),
