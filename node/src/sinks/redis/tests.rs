@@ -2,7 +2,7 @@
 //! `scripts/services/redis.sh`, killed when the test ends): writing through, the two-phase
 //! commit, every restore path, fencing, chunking, TTLs, key templates and a dead server.
 
-use super::staging::CHUNK_ENTRIES;
+use super::staging::{CHUNK_BYTES, CHUNK_ENTRIES};
 use super::*;
 use crate::sinks::test_context as ctx;
 use quiver_protocol::batch::from_records;
@@ -303,6 +303,25 @@ fn big_checkpoints_are_staged_and_applied_in_chunks() {
         server.json(&format!("user:u{}", n - 1)),
         user(&format!("u{}", n - 1), 1)
     );
+}
+
+#[test]
+fn big_rows_are_chunked_by_bytes() {
+    let server = Server::start();
+    let mut sink = sink(&server, &ctx(0, 1, 1, None));
+    // Each entry (the name in its key and in its value) holds a little over 2/7 of
+    // CHUNK_BYTES: three fit a chunk, four do not.
+    let names: Vec<String> = (0..4)
+        .map(|i| format!("{i}{}", "x".repeat(CHUNK_BYTES / 7)))
+        .collect();
+    let batch: Vec<(&str, i64)> = names.iter().map(|u| (u.as_str(), 1)).collect();
+    sink.write_batch(&rows(&batch)).expect("write");
+    sink.prepare_commit(CheckpointId(1)).expect("stage");
+    assert_eq!(staged(&server), ["g1:c1:p0:k0", "g1:c1:p0:k1"]);
+    sink.commit(CheckpointId(1)).expect("commit");
+    for name in &names {
+        assert_eq!(server.json(&format!("user:{name}")), user(name, 1));
+    }
 }
 
 #[test]
