@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use quiver_protocol::host_port::HostPort;
 use quiver_protocol::pki::{self, Role, TlsIdentity};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Records and rows are many small allocations; mimalloc's thread-local free lists serve
 /// them markedly faster than glibc's malloc on the W1 workload (see BENCHMARKS.md).
@@ -65,6 +66,15 @@ struct Cli {
     command: Command,
 }
 
+/// A `--duration` as the job spec writes durations (`30s`, `5m`, `1h`), greater than zero.
+fn parse_run_duration(text: &str) -> Result<Duration, String> {
+    match quiver_protocol::spec::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("a duration greater than zero, e.g. 30s".to_string()),
+        Err(e) => Err(format!("{e}; write e.g. 30s, 5m or 1h")),
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a job in this process: a coordinator and nodes on loopback QUIC; exits when its
@@ -79,6 +89,11 @@ enum Command {
         /// (default: no HTTP).
         #[arg(long, value_name = "HOST:PORT")]
         http: Option<HostPort>,
+        /// Run an unbounded job this long (e.g. 30s, 5m), then stop it (a job with checkpoints
+        /// stops with a savepoint, so its sinks publish everything up to it) and exit 0.
+        /// Default: until its bounded sources are done, or Ctrl-C.
+        #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
+        duration: Option<Duration>,
     },
     /// Run the coordinator.
     Coordinator {
@@ -644,12 +659,17 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             let coordinator = cli.coordinator.resolve().await?;
             jobs::cluster_status(&identity(Role::Admin)?, coordinator, json).await
         }
-        Command::Local { spec, nodes, http } => {
+        Command::Local {
+            spec,
+            nodes,
+            http,
+            duration,
+        } => {
             let http = match http {
                 Some(address) => Some(address.resolve().await?),
                 None => None,
             };
-            local::run(&spec, nodes, http, data).await
+            local::run(&spec, nodes, http, duration, data).await
         }
     }
 }

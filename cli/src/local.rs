@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// Runs the job in `spec` on `nodes` in-process nodes, with the coordinator's HTTP endpoints
+/// Runs the job in `spec` on `nodes` in-process nodes (for `duration` if given, then stops
+/// it), with the coordinator's HTTP endpoints
 /// (dashboard, `/metrics`, JSON API) on `http` if given. The cluster's data directory is left
 /// in `data`, for the caller to remove once the runtime, and with it the coordinator's sled
 /// store, has stopped (removed earlier, sled's flusher fails on the missing files).
@@ -23,6 +24,7 @@ pub(crate) async fn run(
     spec: &Path,
     nodes: u32,
     http: Option<SocketAddr>,
+    duration: Option<Duration>,
     data: &mut Option<TempDir>,
 ) -> Result<ExitCode> {
     let parsed = JobSpec::from_file(spec)?;
@@ -72,5 +74,21 @@ pub(crate) async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let job = jobs::submit(&client, spec, None).await?;
-    jobs::wait_for(&client, job).await
+    let Some(duration) = duration else {
+        return jobs::wait_for(&client, job).await;
+    };
+    tokio::select! {
+        code = jobs::wait_for(&client, job) => code,
+        () = tokio::time::sleep(duration) => {
+            eprintln!("\n--duration {duration:?} is up: stopping {job}");
+            let stop = if parsed.checkpoint_interval.is_some() {
+                AdminRequest::Savepoint { job, stop: true }
+            } else {
+                AdminRequest::Cancel { job }
+            };
+            client.request(stop).await?;
+            jobs::wait_for(&client, job).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

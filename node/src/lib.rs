@@ -11,6 +11,7 @@ pub mod operators;
 pub(crate) mod parameters;
 pub mod runtime;
 pub mod service;
+pub mod serving;
 pub mod sinks;
 pub mod sources;
 pub(crate) mod state;

@@ -56,6 +56,7 @@ mod logistic_regression;
 mod matrix_factorization;
 mod one_hot;
 mod predict;
+mod recommend;
 mod served;
 mod sharing;
 mod stage;
@@ -179,6 +180,7 @@ fn build_partition(
         StageKind::MatrixFactorization(spec) => {
             matrix_factorization::build(stage, spec, input, state, ctx, clock)
         }
+        StageKind::Recommend(spec) => recommend::build(stage, spec, input, state, ctx, clock),
         StageKind::Predict(_) => Err(OperatorError::Config(format!(
             "stage \"{}\": a predict stage serves the job's versions (build_predict)",
             stage.name

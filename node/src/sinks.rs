@@ -7,6 +7,8 @@
 //!   the job is exactly-once);
 //! - `stdout`: standard output ([`stdout::StdoutSink`]);
 //! - `discard`: drops rows, counting them ([`discard::DiscardSink`]);
+//! - `serve`: the last row per key into a table of the embedded serving store, served over
+//!   HTTP ([`serve::ServeSink`], `crate::serving`);
 //! - `redis`: `SET key row` per row in a Redis server, per completed checkpoint when the job
 //!   is exactly-once ([`redis::RedisSink`]).
 
@@ -14,6 +16,7 @@ pub mod discard;
 pub mod file;
 pub mod json;
 pub mod redis;
+pub mod serve;
 pub mod stdout;
 
 use crate::operator::{OperatorError, Sink};
@@ -81,6 +84,9 @@ pub fn build_sink(
         }
         SinkKind::Stdout => Box::new(stdout::StdoutSink::new(input)),
         SinkKind::Discard => Box::new(discard::DiscardSink::default()),
+        SinkKind::Serve { table, key, listen } => Box::new(serve::ServeSink::new(
+            &spec.name, table, key, listen, input, ctx,
+        )?),
         SinkKind::Redis(redis) => Box::new(redis::RedisSink::new(&spec.name, redis, input, ctx)?),
     })
 }

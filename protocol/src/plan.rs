@@ -261,6 +261,10 @@ impl JobPlan {
                 StageKind::MatrixFactorization(mf) => Partitioning::Hash {
                     key_columns: schema.index_of(&mf.user).into_iter().collect(),
                 },
+                // So does `recommend`, whose users' histories and lists are theirs alone.
+                StageKind::Recommend(r) => Partitioning::Hash {
+                    key_columns: schema.index_of(&r.user).into_iter().collect(),
+                },
                 // The other ML stages have no key: one model (or statistics) per partition.
                 _ if upstream_parallelism == stage.parallelism => Partitioning::Forward,
                 _ => Partitioning::Rebalance,

@@ -26,10 +26,10 @@ pub use error::SpecError;
 pub use ml::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, PredictStage, PredictVersion, ServingPolicy, StandardScalerStage,
-    UpdatePolicy, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
-    DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP, MODEL_VERSION, PREDICTION,
-    PROBABILITY,
+    MfModel, OneHotStage, PredictStage, PredictVersion, RecommendStage, ServingPolicy,
+    StandardScalerStage, UpdatePolicy, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT,
+    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
+    MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
 pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
 pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
@@ -203,6 +203,8 @@ pub enum StageKind {
     MatrixFactorization(MatrixFactorizationStage),
     /// `kind = "predict"`.
     Predict(PredictStage),
+    /// `kind = "recommend"`.
+    Recommend(RecommendStage),
 }
 
 impl StageKind {
@@ -340,6 +342,16 @@ pub enum SinkKind {
     Stdout,
     /// Drops everything (benchmarks).
     Discard,
+    /// The embedded serving store: the last committed row per key, in a table of the node
+    /// process, served over HTTP (`GET /{table}/{key}`).
+    Serve {
+        /// `table` (default: the sink's name).
+        table: String,
+        /// `key`: the column rows are looked up by (i64 or string).
+        key: String,
+        /// `listen`: the serving API's `HOST:PORT` (default `127.0.0.1:8080`).
+        listen: String,
+    },
     /// `SET key row` in a Redis server, per completed checkpoint with them.
     Redis(RedisSink),
 }
@@ -533,16 +545,7 @@ impl JobSpec {
 
     /// The schema of the rows a source or stage emits.
     pub fn schema_of(&self, operator: &str) -> Option<&Schema> {
-        self.sources
-            .iter()
-            .find(|s| s.name == operator)
-            .map(|s| &s.schema)
-            .or_else(|| {
-                self.stages
-                    .iter()
-                    .find(|s| s.name == operator)
-                    .map(|s| &s.schema)
-            })
+        graph::schema_of(&self.sources, &self.stages, operator)
     }
 }
 

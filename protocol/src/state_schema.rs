@@ -174,6 +174,14 @@ impl StateSchema {
                     )],
                 )
             }),
+            // Per partition, whole: the model, the users' histories, the items' neighbours.
+            StageKind::Recommend(s) => model(
+                "recommend",
+                format!(
+                    "user {}, item {}, n_factors {}, history {}, neighbours {}",
+                    s.user, s.item, s.n_factors, s.history, s.neighbours
+                ),
+            ),
         }
     }
 

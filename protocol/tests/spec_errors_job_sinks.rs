@@ -332,7 +332,7 @@ fn two_stages_send_late_records_to_one_sink() {
 fn sink_kind_kafka_is_not_supported_yet() {
     assert_eq!(
         error_after("kind = \"file\"", "kind = \"kafka\""),
-        "sink \"out\": sink kind \"kafka\" is not supported yet; use one of: file, stdout, discard, redis"
+        "sink \"out\": sink kind \"kafka\" is not supported yet; use one of: file, stdout, discard, serve, redis"
     );
 }
 
@@ -340,7 +340,7 @@ fn sink_kind_kafka_is_not_supported_yet() {
 fn sink_kind_unknown() {
     assert_eq!(
         error_after("kind = \"file\"", "kind = \"s3\""),
-        "sink \"out\": unknown sink kind \"s3\"; allowed: file, stdout, discard, redis (kafka is planned)"
+        "sink \"out\": unknown sink kind \"s3\"; allowed: file, stdout, discard, serve, redis (kafka is planned)"
     );
 }
 

@@ -311,3 +311,50 @@ impl<'b> Vectors<'b> {
             .unexpected(self.stage, self.column.get(row), expected)
     }
 }
+
+/// The 64-bit FNV-1a hash of `bytes`.
+fn fnv1a_64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// One batch's id column (users, items): i64 ids as their bit pattern, strings hashed.
+pub(super) struct Ids<'b> {
+    stage: &'b str,
+    input: &'b InputColumn,
+    /// The column read.
+    pub(super) column: &'b Column,
+}
+
+impl<'b> Ids<'b> {
+    /// Column `input` of `batch` read as ids.
+    pub(super) fn of(
+        stage: &'b str,
+        input: &'b InputColumn,
+        batch: &'b Batch,
+    ) -> Result<Self, OperatorError> {
+        Ok(Ids {
+            stage,
+            input,
+            column: input.of(stage, batch)?,
+        })
+    }
+
+    /// Row `row`'s id; `None` when null.
+    #[inline]
+    pub(super) fn get(&self, row: usize) -> Result<Option<u64>, OperatorError> {
+        if !self.column.is_valid(row) {
+            return Ok(None);
+        }
+        match &self.column.data {
+            ColumnData::I64(ids) => Ok(Some(ids[row] as u64)),
+            ColumnData::Str(ids) => Ok(Some(fnv1a_64(ids.get_bytes(row)))),
+            _ => {
+                Err(self
+                    .input
+                    .unexpected(self.stage, self.column.get(row), "an i64 or string id"))
+            }
+        }
+    }
+}

@@ -20,7 +20,7 @@ mod keyed;
 mod ttl_tests;
 mod users;
 
-use super::columns::{data_error, learnt, refused, row_error, version_i64, InputColumn};
+use super::columns::{data_error, learnt, refused, row_error, version_i64, Ids, InputColumn};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState};
@@ -29,7 +29,7 @@ use crate::state::ttl::{Clock, Expiry};
 use keyed::UserModel;
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
-use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnData, ColumnType};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::keygroup::key_hash_codes;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
 use quiver_protocol::{CheckpointId, Schema};
@@ -88,48 +88,6 @@ pub(super) fn build(
         params,
         keyed: UserModel::new(model, users, state, ctx.checkpoints),
     }))
-}
-
-/// The 64-bit FNV-1a hash of `bytes`.
-fn fnv1a_64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// One batch's id column: i64 ids as their bit pattern, strings hashed.
-struct Ids<'b> {
-    stage: &'b str,
-    input: &'b InputColumn,
-    column: &'b Column,
-}
-
-impl<'b> Ids<'b> {
-    /// Column `input` of `batch` read as ids.
-    fn of(stage: &'b str, input: &'b InputColumn, batch: &'b Batch) -> Result<Self, OperatorError> {
-        Ok(Ids {
-            stage,
-            input,
-            column: input.of(stage, batch)?,
-        })
-    }
-
-    /// Row `row`'s id; `None` when null.
-    #[inline]
-    fn get(&self, row: usize) -> Result<Option<u64>, OperatorError> {
-        if !self.column.is_valid(row) {
-            return Ok(None);
-        }
-        match &self.column.data {
-            ColumnData::I64(ids) => Ok(Some(ids[row] as u64)),
-            ColumnData::Str(ids) => Ok(Some(fnv1a_64(ids.get_bytes(row)))),
-            _ => {
-                Err(self
-                    .input
-                    .unexpected(self.stage, self.column.get(row), "an i64 or string id"))
-            }
-        }
-    }
 }
 
 impl AddColumns for MfOperator {

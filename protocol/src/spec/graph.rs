@@ -105,15 +105,16 @@ pub(super) fn resolve(
                     (input, false)
                 }
             };
-            if let SinkKind::Redis(redis) = &sink.kind {
-                // A late sink receives its stage's input rows.
-                let rows_of = match late {
-                    true => stages.iter().find(|s| s.name == input).map(|s| &s.input),
-                    false => Some(&input),
-                };
-                let rows_of = rows_of.map_or("", String::as_str);
-                let schema = schema_of(sources, stages, rows_of);
-                super::redis::check_key(&sink.name, redis, rows_of, &schema)?;
+            // The rows the sink receives: a late sink's are its stage's input rows.
+            let rows_of = match late {
+                true => stages
+                    .iter()
+                    .find(|s| s.name == input)
+                    .map_or(input.as_str(), |s| s.input.as_str()),
+                false => input.as_str(),
+            };
+            if let Some(schema) = schema_of(sources, stages, rows_of) {
+                super::sink::check_columns(&at, rows_of, &sink.kind, schema)?;
             }
             Ok(SinkSpec {
                 parallelism: sink.parallelism.unwrap_or_else(|| parallelism_of(&input)),
@@ -127,16 +128,17 @@ pub(super) fn resolve(
         .collect()
 }
 
-/// The schema of the rows source or stage `name` emits (empty if there is none: the
-/// reference was checked before).
-fn schema_of(sources: &[SourceSpec], stages: &[StageSpec], name: &str) -> Schema {
+/// The schema of the rows source or stage `name` emits.
+pub(super) fn schema_of<'a>(
+    sources: &'a [SourceSpec],
+    stages: &'a [StageSpec],
+    name: &str,
+) -> Option<&'a crate::value::Schema> {
     sources
         .iter()
         .find(|s| s.name == name)
         .map(|s| &s.schema)
         .or_else(|| stages.iter().find(|s| s.name == name).map(|s| &s.schema))
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// Every source, stage and sink has its own name.

@@ -400,6 +400,51 @@ pub struct MatrixFactorizationStage {
     pub outputs: LearnerColumns,
 }
 
+/// `kind = "recommend"`: online top-K recommendations per user. Learns biased matrix
+/// factorisation and item-to-item co-occurrence (Swing-style weights) from
+/// `(user, item, strength)` events, and after each event ranks candidates (items that
+/// co-occur with the user's recent items, and popular ones, minus those the user has seen)
+/// into the user's top `k`. Users are split between two variants for an A/B test:
+/// `mf` (ranked by the factorisation's score) and `cooccurrence` (ranked by co-occurrence).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecommendStage {
+    /// `user`: the user id column (i64 or string).
+    pub user: String,
+    /// `item`: the item id column (i64).
+    pub item: String,
+    /// `strength`: the numeric interaction strength (e.g. view 1 … purchase 5); null: rank
+    /// only, learn nothing.
+    pub strength: String,
+    /// `k`: items per list (default 10).
+    pub k: u32,
+    /// `history`: recent distinct items kept per user, the seeds of its candidates and the
+    /// items it is not recommended again (default 20).
+    pub history: u32,
+    /// `neighbours`: co-occurring items kept per item (default 50).
+    pub neighbours: u32,
+    /// `candidates`: candidates scored per list (default 100).
+    pub candidates: u32,
+    /// `ab_split`: the share of users (by a hash of the id) ranked by the `cooccurrence`
+    /// variant; the others by `mf` (default 0.5).
+    pub ab_split: f64,
+    /// `n_factors`: latent factors of the factorisation (default 10).
+    pub n_factors: u64,
+    /// `seed` of the initial latent factors (default 0).
+    pub seed: u64,
+}
+
+/// The columns `recommend` adds: `items` (vector of item ids, best first), `scores`
+/// (vector, the items' scores), `variant` (string), `model_version` (i64: updates the
+/// partition's model had made) and `hit` (f64: 1 when the row's item was in the list served
+/// to the user before the row, 0 when not, null before the user had a list).
+pub const RECOMMEND_COLUMNS: [(&str, crate::value::ValueType); 5] = [
+    ("items", crate::value::ValueType::Dense),
+    ("scores", crate::value::ValueType::Dense),
+    ("variant", crate::value::ValueType::Str),
+    (MODEL_VERSION, crate::value::ValueType::I64),
+    ("hit", crate::value::ValueType::F64),
+];
+
 /// Which registered version of its model a `predict` stage serves: fields `alias` and
 /// `version` (at most one; neither: the alias `champion`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

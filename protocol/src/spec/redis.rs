@@ -170,16 +170,16 @@ fn valid_url(url: &str) -> bool {
         && db.parse::<u32>().is_ok()
 }
 
-/// Checks that every column `sink`'s key template names is a column of its `input` schema
-/// (of the operator named `input_name`) of a type a key can hold.
+/// Checks that every column the key template of the sink at `at` names is a column of its
+/// `input` schema (the rows of operator `input_name`) of a type a key can hold.
 pub(super) fn check_key(
-    sink: &str,
+    at: &str,
     redis: &RedisSink,
     input_name: &str,
     input: &Schema,
 ) -> Result<(), SpecError> {
     let invalid = |allowed: String| SpecError::Invalid {
-        at: format!("sink \"{sink}\""),
+        at: at.to_string(),
         field: "key".into(),
         value: format!("{:?}", redis.key.to_string()),
         allowed,

@@ -3,12 +3,16 @@
 use super::error::SpecError;
 use super::fields::Fields;
 use super::Context;
+use crate::host_port::HostPort;
 use crate::spec::{OutputMode, SinkKind};
+use crate::value::{Schema, ValueType};
 
 /// Sink kinds this version runs.
-const KINDS: &str = "file, stdout, discard, redis";
+const KINDS: &str = "file, stdout, discard, serve, redis";
 /// Sink kinds the design lists that are not built yet.
 const PLANNED_KINDS: [&str; 1] = ["kafka"];
+/// Where a `serve` sink's API listens unless it says.
+pub(super) const DEFAULT_SERVE_LISTEN: &str = "127.0.0.1:8080";
 /// Fields every sink accepts.
 const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "pool"];
 
@@ -69,6 +73,36 @@ pub(super) fn parse(
                 SinkKind::Discard
             }
         }
+        "serve" => {
+            fields
+                .deny_unknown(&[COMMON_FIELDS.as_slice(), &["table", "key", "listen"]].concat())?;
+            let table = fields
+                .string("table", "\"NAME\": the table rows are served from")?
+                .unwrap_or(name);
+            if table.is_empty() || table.contains('/') {
+                return Err(fields.invalid(
+                    "table",
+                    &toml::Value::String(table.to_string()),
+                    "a non-empty name without '/', e.g. \"recommendations\"",
+                ));
+            }
+            let key = fields.required_string("key", "\"COLUMN\" the rows are looked up by")?;
+            let listen = fields
+                .string("listen", "\"HOST:PORT\" of the serving API")?
+                .unwrap_or(DEFAULT_SERVE_LISTEN);
+            if let Err(e) = listen.parse::<HostPort>() {
+                return Err(fields.invalid(
+                    "listen",
+                    &toml::Value::String(listen.to_string()),
+                    e.to_string(),
+                ));
+            }
+            SinkKind::Serve {
+                table: table.to_string(),
+                key: key.to_string(),
+                listen: listen.to_string(),
+            }
+        }
         other if PLANNED_KINDS.contains(&other) => {
             return Err(SpecError::NotSupported {
                 at: fields.at().to_string(),
@@ -96,4 +130,30 @@ pub(super) fn parse(
         written_path,
         pool: fields.pool()?,
     })
+}
+
+/// Checks the columns a sink of `kind` at `at` names against its input schema `input`, the
+/// rows of operator `input_name`.
+pub(super) fn check_columns(
+    at: &str,
+    input_name: &str,
+    kind: &SinkKind,
+    input: &Schema,
+) -> Result<(), SpecError> {
+    match kind {
+        SinkKind::Serve { key, .. } => {
+            let ty = input.index_of(key).map(|i| input.columns[i].ty);
+            if !matches!(ty, Some(ValueType::I64 | ValueType::Str)) {
+                return Err(SpecError::Invalid {
+                    at: at.to_string(),
+                    field: "key".to_string(),
+                    value: format!("{key:?}"),
+                    allowed: format!("an i64 or string column of its input ({})", input.names()),
+                });
+            }
+            Ok(())
+        }
+        SinkKind::Redis(redis) => super::redis::check_key(at, redis, input_name, input),
+        _ => Ok(()),
+    }
 }

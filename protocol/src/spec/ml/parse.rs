@@ -4,9 +4,9 @@
 use super::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, PredictStage, PredictVersion, ServingPolicy, StandardScalerStage,
-    UpdatePolicy, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT, DEFAULT_MAX_CATEGORIES,
-    DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
+    MfModel, OneHotStage, PredictStage, PredictVersion, RecommendStage, ServingPolicy,
+    StandardScalerStage, UpdatePolicy, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT,
+    DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
 };
 use crate::spec::error::SpecError;
 use crate::spec::fields::Fields;
@@ -14,7 +14,7 @@ use crate::spec::StageKind;
 use toml::Value;
 
 /// The ML stage kinds, in the order the spec's list of kinds shows them.
-pub(in crate::spec) const KINDS: [&str; 9] = [
+pub(in crate::spec) const KINDS: [&str; 10] = [
     "standard_scaler",
     "feature_hasher",
     "vector_assembler",
@@ -24,6 +24,7 @@ pub(in crate::spec) const KINDS: [&str; 9] = [
     "kmeans",
     "matrix_factorization",
     "predict",
+    "recommend",
 ];
 
 /// Fields every stage accepts except `late` (ML stages have no windows, so no late records).
@@ -77,6 +78,7 @@ pub(in crate::spec) fn parse(
         "kmeans" => kmeans,
         "matrix_factorization" => matrix_factorization,
         "predict" => predict,
+        "recommend" => recommend,
         _ => return None,
     };
     Some(read(fields))
@@ -581,6 +583,43 @@ fn column_name(fields: &Fields<'_>, key: &str, default: String) -> Result<String
         Some(Value::String(name)) if !name.is_empty() => Ok(name.clone()),
         Some(other) => Err(fields.invalid(key, other, "a non-empty column name")),
     }
+}
+
+fn recommend(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
+    deny_unknown(
+        fields,
+        &[
+            "user",
+            "item",
+            "strength",
+            "k",
+            "history",
+            "neighbours",
+            "candidates",
+            "ab_split",
+            "n_factors",
+            "seed",
+        ],
+    )?;
+    let count = |key, max, default| -> Result<u32, SpecError> {
+        Ok(fields.integer(key, 1, max)?.map_or(default, |n| n as u32))
+    };
+    Ok(StageKind::Recommend(RecommendStage {
+        user: column(fields, "user", "the user id column (i64 or string)")?,
+        item: column(fields, "item", "the item id column (i64)")?,
+        strength: column(
+            fields,
+            "strength",
+            "the numeric interaction strength column",
+        )?,
+        k: count("k", 100, 10)?,
+        history: count("history", 1000, 20)?,
+        neighbours: count("neighbours", 1000, 50)?,
+        candidates: count("candidates", 10_000, 100)?,
+        ab_split: number(fields, "ab_split", 0.5, Range::Unit)?,
+        n_factors: fields.integer("n_factors", 1, 1 << 12)?.unwrap_or(10),
+        seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+    }))
 }
 
 /// A required column name; `what` says which column, for the hint.

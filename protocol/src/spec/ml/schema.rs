@@ -1,7 +1,7 @@
 //! The columns of an ML stage against its input schema, and the schema it emits: the input's
 //! columns followed by the columns the stage adds.
 
-use super::{FeatureInput, ServingPolicy, UpdatePolicy};
+use super::{FeatureInput, ServingPolicy, UpdatePolicy, RECOMMEND_COLUMNS};
 use crate::spec::error::SpecError;
 use crate::spec::{StageKind, StageSpec};
 use crate::value::{Column, Schema, ValueType};
@@ -115,6 +115,20 @@ pub(in crate::spec) fn output_schema(
                 ("prediction_col", &o.prediction, ValueType::F64),
                 ("model_version_col", &o.model_version, ValueType::I64),
             ])?
+        }
+        StageKind::Recommend(s) => {
+            check.column("user", &s.user, &IDS, "i64 or string")?;
+            check.column("item", &s.item, &[ValueType::I64], "i64")?;
+            check.column(
+                "strength",
+                &s.strength,
+                &NUMERIC,
+                "numeric (i64, f64 or bool)",
+            )?;
+            for (name, _) in RECOMMEND_COLUMNS {
+                check.new_column(name)?;
+            }
+            RECOMMEND_COLUMNS.to_vec()
         }
     };
     let mut columns = input.columns.clone();
