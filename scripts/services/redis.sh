@@ -7,7 +7,8 @@
 #   redis.sh start DIR PORT  starts redis-server on 127.0.0.1:PORT without persistence, its
 #                            working folder and log (redis.log) in DIR, waits until it answers
 #                            PING, and prints its PID. Stop it by that PID (kill), or with
-#                            `redis-cli -p PORT shutdown nosave`.
+#                            `redis-cli -p PORT shutdown nosave`. Exits with 3 when the server
+#                            could not listen (the port was taken: try another).
 #
 # Tests call it through a guard that picks a free port and kills the PID when dropped
 # (test-services/src/lib.rs).
@@ -44,7 +45,7 @@ start() {
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "redis-server on port $port exited at start (port taken?):" >&2
       tail -n 5 "$dir/redis.log" >&2
-      exit 1
+      exit 3
     fi
     # The server answering must be ours, not another one already on the port.
     if [ "$(redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' |

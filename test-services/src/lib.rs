@@ -23,6 +23,8 @@ pub struct Service {
 
 /// Attempts at a start: another process may take the free port between the pick and the bind.
 const ATTEMPTS: usize = 5;
+/// The scripts' exit code for "the port was taken": the only failure worth another attempt.
+const PORT_TAKEN: i32 = 3;
 
 impl Service {
     /// A `redis-server` on 127.0.0.1 (installed first if missing: `redis.sh ensure`), its
@@ -32,7 +34,8 @@ impl Service {
     }
 
     /// Starts `scripts/services/{name}.sh start DIR PORT` on a free port, which prints the
-    /// service's PID once it is ready. Panics with the script's message if it fails.
+    /// service's PID once it is ready (and exits with 3 when the port was taken: then another
+    /// port is tried). Panics with the script's message if it fails.
     pub fn start(name: &str, dir: &Path) -> Service {
         let mut failures = String::new();
         for _ in 0..ATTEMPTS {
@@ -52,11 +55,16 @@ impl Service {
                         port,
                     }
                 }
-                _ => failures.push_str(&format!(
-                    "port {port}: {}\n{stdout}{}\n",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                )),
+                _ => {
+                    failures.push_str(&format!(
+                        "port {port}: {}\n{stdout}{}\n",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                    if out.status.code() != Some(PORT_TAKEN) {
+                        break;
+                    }
+                }
             }
         }
         panic!("{name} did not start:\n{failures}");
