@@ -172,7 +172,7 @@ pub(crate) async fn submit(
     }
 }
 
-async fn status(client: &AdminClient, job: JobId) -> Result<JobReport> {
+pub(crate) async fn status(client: &AdminClient, job: JobId) -> Result<JobReport> {
     match client.request(AdminRequest::Status { job }).await? {
         AdminResponse::Status(report) => Ok(report),
         other => Err(anyhow!("unexpected answer to status: {other:?}")),

@@ -199,7 +199,8 @@ pub(crate) enum JobCommand {
         /// Print JSON: `summary` (`job`, `name`, `state`, `generation`), `error`,
         /// `elapsed_ms`, `source_records`, `sink_records`, `last_checkpoint`, `restarts`
         /// (`total`, `in_a_row`, `allowed`), `expired_checkpoints`, `state_entries`,
-        /// `state_expired`, `refused_updates`, `checkpoint_bytes` and `tasks` (each with
+        /// `state_expired`, `refused_updates`, `ratings` (`count`, `rmse`, `mae` of the
+        /// rating predictions, or null), `checkpoint_bytes` and `tasks` (each with
         /// `task`, `operators`, `node`, `finished` and its counters in `metrics`).
         #[arg(long)]
         json: bool,

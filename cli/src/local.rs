@@ -87,7 +87,9 @@ pub(crate) async fn run(
                 AdminRequest::Cancel { job }
             };
             client.request(stop).await?;
-            jobs::wait_for(&client, job).await?;
+            let report = jobs::status(&client, job).await?;
+            eprint!("{}", crate::report::job(&report));
+            eprintln!("{job} stopped after --duration {duration:?}");
             Ok(ExitCode::SUCCESS)
         }
     }

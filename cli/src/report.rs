@@ -111,6 +111,16 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(report.state_entries)
         );
     }
+    if let Some(r) = &report.ratings {
+        let _ = writeln!(
+            out,
+            "ratings: RMSE {:.4}, MAE {:.4} over {} rated rows (online: each predicted before \
+             the model learnt from it)",
+            r.rmse,
+            r.mae,
+            thousands(r.count)
+        );
+    }
     if report.refused_updates > 0 {
         let _ = writeln!(
             out,

@@ -186,6 +186,12 @@ pub trait Operator: Send + 'static {
         0
     }
 
+    /// The progressive error of the rating predictions since the operator was built
+    /// (`matrix_factorization`; empty for other operators).
+    fn rating_errors(&self) -> quiver_protocol::messages::RatingErrors {
+        quiver_protocol::messages::RatingErrors::default()
+    }
+
     /// What a learner partition scored per version it served (empty for other operators).
     fn served(&self) -> Vec<quiver_protocol::models::ServedVersion> {
         Vec::new()

@@ -313,8 +313,61 @@ pub struct JobSummary {
     pub generation: Generation,
 }
 
+/// Progressive-validation error of a task's rating predictions (`matrix_factorization`:
+/// each row with a rating is predicted before the model learns from it), as sums that add
+/// over tasks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RatingErrors {
+    /// Rows with a rating that got a prediction.
+    pub count: u64,
+    /// Sum of (prediction − rating)².
+    pub squared: f64,
+    /// Sum of |prediction − rating|.
+    pub absolute: f64,
+}
+
+impl RatingErrors {
+    /// Counts one prediction of `rating`.
+    pub fn note(&mut self, prediction: f64, rating: f64) {
+        let error = prediction - rating;
+        self.count += 1;
+        self.squared += error * error;
+        self.absolute += error.abs();
+    }
+
+    /// Adds another task's sums.
+    pub fn add(&mut self, other: &RatingErrors) {
+        self.count += other.count;
+        self.squared += other.squared;
+        self.absolute += other.absolute;
+    }
+
+    /// Count, RMSE and MAE; `None` before any rating was predicted.
+    pub fn summary(&self) -> Option<RatingSummary> {
+        (self.count > 0).then(|| {
+            let n = self.count as f64;
+            RatingSummary {
+                count: self.count,
+                rmse: (self.squared / n).sqrt(),
+                mae: self.absolute / n,
+            }
+        })
+    }
+}
+
+/// A job's online rating error (`matrix_factorization`'s progressive validation).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RatingSummary {
+    /// Rows with a rating predicted before the model learnt from them.
+    pub count: u64,
+    /// Root mean squared error of those predictions.
+    pub rmse: f64,
+    /// Mean absolute error of those predictions.
+    pub mae: f64,
+}
+
 /// Counters of one task (an operator chain's partition), reported with heartbeats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskMetrics {
     /// Records read from inputs (sources: records produced).
     pub records_in: u64,
@@ -356,6 +409,8 @@ pub struct TaskMetrics {
     /// its slowest split still reading (not idle, not finished); `i64::MIN` while one has no
     /// record yet, `i64::MAX` when none reads. `None` for other tasks.
     pub source_watermark: Option<i64>,
+    /// The progressive error of the task's rating predictions since it started.
+    pub rating_errors: RatingErrors,
 }
 
 impl TaskMetrics {
@@ -373,6 +428,7 @@ impl TaskMetrics {
         self.state_entries += other.state_entries;
         self.state_expired += other.state_expired;
         self.refused_updates += other.refused_updates;
+        self.rating_errors.add(&other.rating_errors);
         self.drifts += other.drifts;
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
@@ -435,6 +491,9 @@ pub struct JobReport {
     pub state_expired: u64,
     /// Model updates refused in all tasks (a learner diverging), since they started.
     pub refused_updates: u64,
+    /// The online error of the job's rating predictions (`matrix_factorization`), over all
+    /// tasks since they started; `None` before any rating was predicted.
+    pub ratings: Option<RatingSummary>,
     /// Bytes the checkpoint store holds for the job.
     pub checkpoint_bytes: u64,
 }

@@ -32,7 +32,7 @@ pub use ml::{
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
 pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
-pub use source::{generator_schema, DEFAULT_GENERATOR_KEYS};
+pub use source::{generator_schema, DEFAULT_GENERATOR_ITEMS, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
 use crate::value::{Schema, ValueType};
@@ -98,17 +98,23 @@ pub enum SourceKind {
     Generator(GeneratorSource),
 }
 
-/// `kind = "file"`: a CSV (with header) or JSON-lines file, or a folder of them.
+/// `kind = "file"`: a CSV or TSV (with a header line, or `columns`) or JSON-lines file, or a
+/// folder of them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileSource {
-    /// The file, or a folder whose files ending in the format's extension (`.csv`, `.jsonl`)
-    /// are read, each as one split; relative paths are resolved against the spec file's
-    /// folder.
+    /// The file, or a folder whose files ending in the format's extension (`.csv`, `.tsv`,
+    /// `.jsonl`) are read, each as one split; relative paths are resolved against the spec
+    /// file's folder.
     pub path: PathBuf,
-    /// `csv` or `jsonl`.
+    /// `csv`, `tsv` or `jsonl`.
     pub format: FileFormat,
-    /// The column holding event time in ms (`event_time`); `None`: processing order, time 0.
+    /// `columns`: the names of a CSV or TSV file's fields in file order, for a file without a
+    /// header line; `None`: the first line is the header.
+    pub columns: Option<Vec<String>>,
+    /// The column holding event time (`event_time`); `None`: processing order, time 0.
     pub event_time: Option<String>,
+    /// `event_time_unit`: what the event time column counts (default milliseconds).
+    pub event_time_unit: TimeUnit,
     /// Replay speed in records/s; 0: as fast as possible.
     pub rate: u64,
     /// What to do with a malformed record.
@@ -118,10 +124,23 @@ pub struct FileSource {
 /// File formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FileFormat {
-    /// Comma-separated values with a header line.
+    /// Comma-separated values with a header line (or `columns`).
     Csv,
+    /// Tab-separated values, otherwise as [`FileFormat::Csv`] (MovieLens's `u.data`).
+    Tsv,
     /// One JSON object per line.
     Jsonl,
+}
+
+/// `event_time_unit` on a file source: the unit of the event time column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TimeUnit {
+    /// `"ms"` (default): milliseconds since the epoch.
+    #[default]
+    Milliseconds,
+    /// `"s"`: seconds since the epoch (Unix timestamps, as MovieLens's); the record's event
+    /// time is the value × 1000.
+    Seconds,
 }
 
 /// `mode` on a file sink: what happens when its folder holds the output of another run (a
@@ -147,8 +166,8 @@ pub enum BadRecords {
     Skip,
 }
 
-/// `kind = "generator"`: the seeded, deterministic W1 workload. Emits `user` (i64 in
-/// `[0, keys)`), `amount` (f64 in `[0, 100)`) and `ts` (= sequence number, 1 per ms).
+/// `kind = "generator"`: a seeded, deterministic workload ([`Workload`]); `ts` is the
+/// sequence number (1 event per ms).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorSource {
     /// Number of events; `None`: unbounded.
@@ -159,6 +178,22 @@ pub struct GeneratorSource {
     pub keys: u64,
     /// Seed of the sequence (default 0).
     pub seed: u64,
+    /// `workload`: what the events are (default W1).
+    pub workload: Workload,
+    /// `items`: number of distinct items of the behaviour workload (default
+    /// [`DEFAULT_GENERATOR_ITEMS`]; W1 has none).
+    pub items: u64,
+}
+
+/// `workload` on a generator: the events it emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Workload {
+    /// `"w1"` (default): `user` (i64 in `[0, keys)`), `amount` (f64 in `[0, 100)`), `ts`.
+    #[default]
+    W1,
+    /// `"behaviour"`: a recommender's user behaviour events, `user`, `item`, `action`
+    /// (view, click, cart, purchase, rating), `rating`, `strength`, `clicked`, `ts`.
+    Behaviour,
 }
 
 /// A `[[stage]]`.

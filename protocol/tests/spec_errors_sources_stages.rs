@@ -96,8 +96,8 @@ fn source_unknown_field_lists_the_fields_of_its_kind() {
     assert_eq!(
         error_after("format = \"csv\"", "format = \"csv\"\nkeys = 10"),
         "source \"events\": unknown field \"keys\"; allowed fields: name, kind, parallelism, \
-         pool, max_out_of_orderness, idle_timeout, max_drift, path, format, schema, event_time, rate, \
-         bad_records"
+         pool, max_out_of_orderness, idle_timeout, max_drift, path, format, columns, schema, event_time, \
+         event_time_unit, rate, bad_records"
     );
 }
 
@@ -107,7 +107,7 @@ fn source_misspelt_field_gets_a_suggestion() {
         error_after("event_time = \"ts\"", "event_tme = \"ts\""),
         "source \"events\": unknown field \"event_tme\" (did you mean \"event_time\"?); allowed fields: \
          name, kind, parallelism, pool, max_out_of_orderness, idle_timeout, max_drift, path, format, \
-         schema, event_time, rate, bad_records"
+         columns, schema, event_time, event_time_unit, rate, bad_records"
     );
 }
 
@@ -140,7 +140,7 @@ fn file_path_not_a_string() {
 fn file_format_unknown() {
     assert_eq!(
         error_after("format = \"csv\"", "format = \"parquet\""),
-        "source \"events\": field \"format\" has value \"parquet\"; allowed: csv, jsonl"
+        "source \"events\": field \"format\" has value \"parquet\"; allowed: csv, tsv, jsonl"
     );
 }
 
@@ -148,7 +148,7 @@ fn file_format_unknown() {
 fn file_format_not_a_string() {
     assert_eq!(
         error_after("format = \"csv\"", "format = 1"),
-        "source \"events\": field \"format\" has value 1; allowed: csv, jsonl"
+        "source \"events\": field \"format\" has value 1; allowed: csv, tsv, jsonl"
     );
 }
 
@@ -162,8 +162,8 @@ fn file_format_missing_and_not_implied_by_the_extension() {
         .to_string();
     assert_eq!(
         error,
-        "source \"events\": missing required field \"format\"; the file name does not end in .csv or \
-         .jsonl: add format = \"csv\" or format = \"jsonl\""
+        "source \"events\": missing required field \"format\"; the file name does not end in .csv, \
+         .tsv or .jsonl: add format = \"csv\", \"tsv\" or \"jsonl\""
     );
 }
 
@@ -279,7 +279,7 @@ fn generator_unknown_field_schema() {
     assert_eq!(
         generator_error("schema = { user = \"string\" }"),
         "source \"events\": unknown field \"schema\"; allowed fields: name, kind, parallelism, \
-         pool, max_out_of_orderness, idle_timeout, max_drift, count, rate, keys, seed"
+         pool, max_out_of_orderness, idle_timeout, max_drift, count, rate, keys, seed, workload, items"
     );
 }
 

@@ -5,7 +5,7 @@ use quiver_protocol::plan::{JobPlan, Partitioning};
 use quiver_protocol::spec::{
     AggregateCall, AggregateFunction, AggregateStage, BadRecords, FileFormat, FileSource,
     GeneratorSource, JobSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, StageKind, StageSpec,
-    WindowSpec,
+    TimeUnit, WindowSpec, Workload, DEFAULT_GENERATOR_ITEMS,
 };
 use quiver_protocol::{Schema, ValueType};
 use std::path::{Path, PathBuf};
@@ -99,7 +99,9 @@ fn expected_design_job(base: &Path) -> JobSpec {
             kind: SourceKind::File(FileSource {
                 path: base.join("events.csv"),
                 format: FileFormat::Csv,
+                columns: None,
                 event_time: Some("ts".to_string()),
+                event_time_unit: TimeUnit::Milliseconds,
                 rate: 0,
                 bad_records: BadRecords::Fail,
             }),
@@ -239,6 +241,8 @@ fn w1_example_is_the_reference_workload() {
             rate: 0,
             keys: 100_000,
             seed: 0,
+            workload: Workload::W1,
+            items: DEFAULT_GENERATOR_ITEMS,
         })
     );
     let count_and_sum = Schema::new([
@@ -303,7 +307,9 @@ fn defaults_fill_what_a_minimal_spec_leaves_out() {
             count: None,
             rate: 0,
             keys: 100_000,
-            seed: 0
+            seed: 0,
+            workload: Workload::W1,
+            items: DEFAULT_GENERATOR_ITEMS,
         })
     );
     assert_eq!(

@@ -3,7 +3,8 @@
 
 use super::{Cluster, JobEntry, Lost};
 use quiver_protocol::messages::{
-    ClusterReport, JobReport, JobSummary, NodeReport, Restarts, TaskMetrics, TaskReport,
+    ClusterReport, JobReport, JobSummary, NodeReport, RatingErrors, Restarts, TaskMetrics,
+    TaskReport,
 };
 use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::JobId;
@@ -114,6 +115,13 @@ impl Cluster {
             state_entries: tasks.iter().map(|t| t.metrics.state_entries).sum(),
             state_expired: tasks.iter().map(|t| t.metrics.state_expired).sum(),
             refused_updates: tasks.iter().map(|t| t.metrics.refused_updates).sum(),
+            ratings: tasks
+                .iter()
+                .fold(RatingErrors::default(), |mut all, t| {
+                    all.add(&t.metrics.rating_errors);
+                    all
+                })
+                .summary(),
             tasks,
             last_checkpoint: self.last_checkpoint(job),
             restarts: Restarts {

@@ -1,7 +1,10 @@
 //! `kind = "matrix_factorization"`: online matrix factorisation of `(user, item, rating)`
 //! (`quiver_ml::recommendation::MatrixFactorization`, River's `reco` models). Each row is
 //! predicted with the current model, then learnt from (a null rating: predict only); adds
-//! `prediction` and `model_version`. Ids are i64 (used as their 64-bit pattern) or strings
+//! `prediction` and `model_version`. The error of each prediction of a row with a rating
+//! (made before learning from it: progressive validation) adds to the partition's
+//! [`RatingErrors`], which heartbeats carry to the job's report (RMSE, MAE, count); they
+//! count since the partition started, so a recovery starts them again. Ids are i64 (used as their 64-bit pattern) or strings
 //! (their 64-bit FNV-1a hash of the UTF-8 bytes); a null id gives a null prediction. The
 //! input is partitioned by the user column, and each user's state is an entry of the user's
 //! key group on the keyed-state layer (`keyed`, `users`): checkpoints copy the users changed
@@ -31,6 +34,7 @@ use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
 use quiver_ml::OnlineModel;
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::keygroup::key_hash_codes;
+use quiver_protocol::messages::RatingErrors;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
 use quiver_protocol::{CheckpointId, Schema};
 use std::sync::Arc;
@@ -46,6 +50,8 @@ struct MfOperator {
     params: MfParams,
     /// The model and its users.
     keyed: UserModel,
+    /// The error of the predictions of rows with a rating, since the partition started.
+    errors: RatingErrors,
 }
 
 /// The library parameters of a stage.
@@ -87,6 +93,7 @@ pub(super) fn build(
         rating: InputColumn::find(&stage.name, input, &spec.rating)?,
         params,
         keyed: UserModel::new(model, users, state, ctx.checkpoints),
+        errors: RatingErrors::default(),
     }))
 }
 
@@ -117,6 +124,7 @@ impl AddColumns for MfOperator {
                     held.read(user, model);
                     let prediction = model.predict_one(user, item);
                     if let Some(rating) = rating {
+                        self.errors.note(prediction, rating);
                         let step = model.learn_one(user, item, rating);
                         if learnt(step).map_err(|e| row_error(&self.stage, event_time, e))? {
                             held.write(user, codes[row]);
@@ -160,6 +168,10 @@ impl AddColumns for MfOperator {
 
     fn refused_updates(&self) -> u64 {
         self.keyed.model.refused_updates().0
+    }
+
+    fn rating_errors(&self) -> RatingErrors {
+        self.errors
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {

@@ -35,6 +35,7 @@ use quiver_ml::{OnlineModel, Persist};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::spec::{RecommendStage, StageSpec};
 use quiver_protocol::Schema;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,12 +60,21 @@ struct UserRecord {
     seen: i64,
 }
 
-/// A partition's state, as snapshotted.
-#[derive(Serialize, Deserialize)]
+/// A partition's state, as a restore reads it.
+#[derive(Deserialize)]
 struct Saved {
     model: Vec<u8>,
     users: Vec<(u64, UserRecord)>,
     items: ItemGraph,
+    expired: u64,
+}
+
+/// A partition's state, as a snapshot writes it (the layout of [`Saved`], borrowed).
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    model: Vec<u8>,
+    users: Vec<(u64, &'a UserRecord)>,
+    items: &'a ItemGraph,
     expired: u64,
 }
 
@@ -91,6 +101,8 @@ struct Learnt {
     swept: i64,
     /// Users forgotten for the TTL.
     expired: u64,
+    /// Candidate scores, reused from row to row.
+    scratch: FxHashMap<u64, f64>,
 }
 
 /// Builds one partition with the job's settings `ctx`, its state TTL read on `clock`.
@@ -123,6 +135,7 @@ pub(super) fn build(
             ttl: ctx.state_ttl.map(|ttl| (ttl, clock)),
             swept: 0,
             expired: 0,
+            scratch: FxHashMap::default(),
         },
     }))
 }
@@ -221,9 +234,11 @@ impl Learnt {
     }
 
     /// Ranks `user`'s candidates: the best `k` with their scores, and the variant.
-    fn rank(&self, user: u64) -> (Vec<(u64, f64)>, &'static str) {
+    fn rank(&mut self, user: u64) -> (Vec<(u64, f64)>, &'static str) {
         let recent = self.users.get(&user).map_or(&[][..], |r| &r.recent[..]);
-        let mut candidates = self.items.candidates(recent, self.spec.candidates as usize);
+        let mut candidates =
+            self.items
+                .candidates(recent, self.spec.candidates as usize, &mut self.scratch);
         let variant = if in_cooccurrence_arm(user, self.spec.ab_split) {
             VARIANT_COOCCURRENCE
         } else {
@@ -291,27 +306,19 @@ impl AddColumns for RecommendOperator {
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        let model = self
-            .learnt
-            .model
-            .snapshot()
-            .map_err(|e| self.learnt.state.error(e))?;
-        let mut users: Vec<(u64, UserRecord)> = self
-            .learnt
-            .users
-            .iter()
-            .map(|(&u, r)| (u, r.clone()))
-            .collect();
+        let learnt = &self.learnt;
+        let model = learnt.model.snapshot().map_err(|e| learnt.state.error(e))?;
+        let mut users: Vec<(u64, &UserRecord)> =
+            learnt.users.iter().map(|(&u, r)| (u, r)).collect();
         users.sort_unstable_by_key(|(user, _)| *user);
-        let saved = Saved {
+        let saved = SavedRef {
             model,
             users,
-            items: std::mem::take(&mut self.learnt.items),
-            expired: self.learnt.expired,
+            items: &learnt.items,
+            expired: learnt.expired,
         };
         let bytes = bincode::serde::encode_to_vec(&saved, bincode::config::standard());
-        self.learnt.items = saved.items;
-        self.learnt.state.save(Some(bytes))
+        learnt.state.save(Some(bytes))
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {

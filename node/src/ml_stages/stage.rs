@@ -7,6 +7,7 @@ use crate::operator::{
     ChangesCopy, KeyGroupState, Operator, OperatorError, Output, SavedState, Wait,
 };
 use quiver_protocol::batch::{Batch, Column};
+use quiver_protocol::messages::RatingErrors;
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::{Barrier, CheckpointId};
 
@@ -55,6 +56,11 @@ pub(super) trait AddColumns: Send + 'static {
     /// As [`Operator::refused_updates`].
     fn refused_updates(&self) -> u64 {
         0
+    }
+
+    /// As [`Operator::rating_errors`].
+    fn rating_errors(&self) -> RatingErrors {
+        RatingErrors::default()
     }
 
     /// As [`Operator::ready`].
@@ -177,5 +183,9 @@ impl Operator for MlOperator {
 
     fn refused_updates(&self) -> u64 {
         self.inner.refused_updates()
+    }
+
+    fn rating_errors(&self) -> RatingErrors {
+        self.inner.rating_errors()
     }
 }

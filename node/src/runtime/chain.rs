@@ -17,7 +17,7 @@ use crate::parameters::feed::ParameterFeed;
 use crate::parameters::shard::ParameterShard;
 use crate::parameters::{Board, BoardKey, Boards, JobServing, WorkerLink};
 use quiver_protocol::batch::{self, Batch, ColumnType};
-use quiver_protocol::messages::Deployment;
+use quiver_protocol::messages::{Deployment, RatingErrors};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::plan::{
     JobPlan, OperatorKind, OperatorPlan, OutputPort, ParameterPlan, ParameterRole,
@@ -592,6 +592,17 @@ impl Chain {
                 Step::Sink(_) => Vec::new(),
             })
             .collect()
+    }
+
+    /// The progressive error of the chain's rating predictions, over its stages.
+    pub(crate) fn rating_errors(&self) -> RatingErrors {
+        let mut all = RatingErrors::default();
+        for n in &self.nodes {
+            if let Step::Stage(op) = &n.step {
+                all.add(&op.rating_errors());
+            }
+        }
+        all
     }
 
     /// A gauge of the chain's stages, summed: `gauge` of each stage.

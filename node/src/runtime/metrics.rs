@@ -2,7 +2,7 @@
 //! heartbeat.
 
 use super::credit::ChannelGauge;
-use quiver_protocol::messages::TaskMetrics;
+use quiver_protocol::messages::{RatingErrors, TaskMetrics};
 use quiver_protocol::models::ServedVersion;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,8 @@ pub struct TaskCounters {
     source_watermark: Option<AtomicI64>,
     /// What the task's learner partitions scored per version, as of the last gauge read.
     served: Mutex<Vec<ServedVersion>>,
+    /// The progressive error of the task's rating predictions, as of the last gauge read.
+    rating_errors: Mutex<RatingErrors>,
 }
 
 impl TaskCounters {
@@ -59,6 +61,11 @@ impl TaskCounters {
     /// Records what the task's learner partitions scored per version.
     pub(crate) fn set_served(&self, served: Vec<ServedVersion>) {
         *self.served.lock().unwrap_or_else(|e| e.into_inner()) = served;
+    }
+
+    /// Records the progressive error of the task's rating predictions.
+    pub(crate) fn set_rating_errors(&self, errors: RatingErrors) {
+        *self.rating_errors.lock().unwrap_or_else(|e| e.into_inner()) = errors;
     }
 
     /// What the task's learner partitions scored per version.
@@ -103,6 +110,7 @@ impl TaskCounters {
                 .source_watermark
                 .as_ref()
                 .map(|w| w.load(Ordering::Relaxed)),
+            rating_errors: *self.rating_errors.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 }

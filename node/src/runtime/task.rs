@@ -170,6 +170,7 @@ impl TaskState {
         if !served.is_empty() {
             counters.set_served(served);
         }
+        counters.set_rating_errors(chain.rating_errors());
     }
 
     fn checkpointing(&self) -> bool {
@@ -617,6 +618,7 @@ impl Actor for TaskActor {
         if state.done {
             return Ok(());
         }
+        let started = Instant::now();
         let result = match message {
             TaskMsg::Start(gates) => {
                 state.args.chain.connect(gates);
@@ -685,10 +687,19 @@ impl Actor for TaskActor {
         }
         if state.done {
             myself.stop(None);
+        } else if started.elapsed() >= LONG_HANDLER {
+            // A task whose mailbox is never empty does not yield between messages until
+            // tokio's budget (128 operations) runs out: with handlers this long, that starves
+            // the node's heartbeat and QUIC driver for seconds (the coordinator then declares
+            // the node lost). Let them run now.
+            tokio::task::yield_now().await;
         }
         Ok(())
     }
 }
+
+/// A handler at least this long yields to the worker's other tasks afterwards.
+const LONG_HANDLER: std::time::Duration = std::time::Duration::from_millis(2);
 
 #[cfg(test)]
 mod tests;

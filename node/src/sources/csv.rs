@@ -1,5 +1,6 @@
-//! The CSV file source: a header line naming the columns, then one record per line (RFC 4180
-//! quoting, via the `csv` crate).
+//! The CSV and TSV file source: a header line naming the columns (or, for a file without one,
+//! the source's `columns`), then one record per line (RFC 4180 quoting, via the `csv` crate);
+//! TSV is the same with tab as the delimiter (MovieLens's `u.data`).
 //!
 //! Header columns are matched to the schema by name: extra columns are ignored, a schema
 //! column missing from the header is an error (one the header names twice is filled from its
@@ -34,6 +35,10 @@ pub struct CsvSource {
     /// What each field of a line is for.
     fields: Vec<Field>,
     reader: csv::Reader<File>,
+    delimiter: u8,
+    /// Where the column names came from, for messages: "in the header" or "the source's
+    /// columns name".
+    origin: &'static str,
     record: csv::ByteRecord,
     /// The records of the batch being read.
     batch: RecordBatch,
@@ -54,39 +59,66 @@ impl std::fmt::Debug for CsvSource {
     }
 }
 
-fn reader(file: File) -> csv::Reader<File> {
+/// How a delimited file is laid out: its delimiter and where its column names come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// `b','` (CSV) or `b'\t'` (TSV).
+    pub(crate) delimiter: u8,
+    /// The fields' names in file order for a file without a header line; `None`: the first
+    /// line is the header.
+    pub(crate) columns: Option<Vec<String>>,
+}
+
+fn reader(file: File, delimiter: u8) -> csv::Reader<File> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(delimiter)
         .buffer_capacity(1 << 16)
         .from_reader(file)
 }
 
+/// Reads the header line: the column names it gives.
+fn read_header(
+    reader: &mut csv::Reader<File>,
+    plan: &RowPlan,
+) -> Result<Vec<String>, OperatorError> {
+    let mut header = csv::ByteRecord::new();
+    let read = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| plan.io_error("read", e))?;
+    if !read {
+        return Err(OperatorError::Data(format!(
+            "{}: the file is empty; a header line naming the columns ({}) is required, or \
+             the source's columns = [...] for a file without one",
+            plan.file,
+            plan.schema.names()
+        )));
+    }
+    Ok(header
+        .iter()
+        .map(|f| {
+            String::from_utf8_lossy(f)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect())
+}
+
 impl CsvSource {
-    /// Opens the file and reads its header.
-    pub(crate) fn open(plan: RowPlan, path: &std::path::Path) -> Result<CsvSource, OperatorError> {
+    /// Opens the file laid out as `layout` and reads its header, if it has one.
+    pub(crate) fn open(
+        plan: RowPlan,
+        path: &std::path::Path,
+        layout: &Layout,
+    ) -> Result<CsvSource, OperatorError> {
         let file = File::open(path).map_err(|e| plan.open_error(e))?;
-        let mut reader = reader(file);
-        let mut header = csv::ByteRecord::new();
-        let read = reader
-            .read_byte_record(&mut header)
-            .map_err(|e| plan.io_error("read", e))?;
-        if !read {
-            return Err(OperatorError::Data(format!(
-                "{}: the file is empty; a header line naming the columns ({}) is required",
-                plan.file,
-                plan.schema.names()
-            )));
-        }
-        let names: Vec<String> = header
-            .iter()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim()
-                    .trim_start_matches('\u{feff}')
-                    .to_string()
-            })
-            .collect();
+        let mut reader = reader(file, layout.delimiter);
+        let names = match &layout.columns {
+            Some(columns) => columns.clone(),
+            None => read_header(&mut reader, &plan)?,
+        };
         let fields = names
             .iter()
             .enumerate()
@@ -112,6 +144,12 @@ impl CsvSource {
         let data_start = (reader.position().byte(), reader.position().line());
         Ok(CsvSource {
             batch: RecordBatch::new(&plan.schema),
+            delimiter: layout.delimiter,
+            origin: if layout.columns.is_some() {
+                "the source's columns name"
+            } else {
+                "in the header"
+            },
             plan,
             fields,
             reader,
@@ -124,16 +162,18 @@ impl CsvSource {
     }
 }
 
-/// Parses the fields of `record` into `columns` (of `schema`), one value each.
+/// Parses the fields of `record` into `columns` (of `schema`), one value each; `origin` says
+/// where the expected fields were named, for messages.
 fn parse(
     record: &csv::ByteRecord,
+    origin: &str,
     fields: &[Field],
     schema: &Schema,
     columns: &mut [ColumnBuilder],
 ) -> Result<(), String> {
     if record.len() != fields.len() {
         return Err(format!(
-            "expected {} fields (as in the header), found {}",
+            "expected {} fields (as {origin}), found {}",
             fields.len(),
             record.len()
         ));
@@ -172,9 +212,10 @@ impl Source for CsvSource {
                 break;
             }
             let (record, fields, schema) = (&self.record, &self.fields, &self.plan.schema);
-            let read = self
-                .batch
-                .push_record(&self.plan, |columns| parse(record, fields, schema, columns));
+            let origin = self.origin;
+            let read = self.batch.push_record(&self.plan, |columns| {
+                parse(record, origin, fields, schema, columns)
+            });
             if let Err(reason) = read {
                 let line = self.base.1 + self.record.position().map_or(1, csv::Position::line) - 1;
                 self.plan.bad_record(line, reason, &mut self.skipped)?;
@@ -208,7 +249,7 @@ impl Source for CsvSource {
             .map_err(|e| self.plan.io_error("reopen", e))?;
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| self.plan.io_error("seek", e))?;
-        self.reader = reader(file);
+        self.reader = reader(file, self.delimiter);
         self.base = (offset, line);
         self.done = false;
         Ok(())

@@ -5,7 +5,7 @@
 use crate::operator::{OperatorError, SourcePosition};
 use quiver_protocol::batch::{column_type, Batch, ColumnBuilder, WrongType};
 use quiver_protocol::record::{EVENT_TIME_RANGE, MAX_EVENT_TIME, MIN_EVENT_TIME};
-use quiver_protocol::spec::BadRecords;
+use quiver_protocol::spec::{BadRecords, TimeUnit};
 use quiver_protocol::{Schema, ValueType};
 use std::path::Path;
 
@@ -18,16 +18,19 @@ pub(crate) struct RowPlan {
     pub(crate) schema: Schema,
     /// The event time column's position (an i64 column), if any.
     pub(crate) event_time: Option<usize>,
+    /// What the event time column counts.
+    pub(crate) event_time_unit: TimeUnit,
     /// Fail or skip on a malformed record.
     pub(crate) bad_records: BadRecords,
 }
 
 impl RowPlan {
-    /// Plans reading `schema` from `path`, the event time from column `event_time`.
+    /// Plans reading `schema` from `path`, the event time from column `event_time` (in
+    /// `event_time_unit`).
     pub(crate) fn new(
         path: &Path,
         schema: &Schema,
-        event_time: Option<&str>,
+        (event_time, event_time_unit): (Option<&str>, TimeUnit),
         bad_records: BadRecords,
         format: &str,
     ) -> Result<RowPlan, OperatorError> {
@@ -50,14 +53,14 @@ impl RowPlan {
                 Some(i)
             }
         };
-        if format == "csv" {
+        if format != "jsonl" {
             if let Some(c) = schema
                 .columns
                 .iter()
                 .find(|c| matches!(c.ty, ValueType::Dense | ValueType::Sparse))
             {
                 return Err(OperatorError::Data(format!(
-                    "{file}: column \"{}\" of type {} cannot be read from csv (allowed: i64, f64, string, bool)",
+                    "{file}: column \"{}\" of type {} cannot be read from {format} (allowed: i64, f64, string, bool)",
                     c.name, c.ty
                 )));
             }
@@ -66,6 +69,7 @@ impl RowPlan {
             file,
             schema: schema.clone(),
             event_time,
+            event_time_unit,
             bad_records,
         })
     }
@@ -122,18 +126,28 @@ impl RowPlan {
         }
     }
 
-    /// The event time of the record just pushed to `columns`: the event time column's (which
-    /// must not be null and must be in [`EVENT_TIME_RANGE`]), else 0.
+    /// The event time of the record just pushed to `columns`: the event time column's in
+    /// milliseconds (the column must not be null, and its time must be in
+    /// [`EVENT_TIME_RANGE`]), else 0.
     fn event_time(&self, columns: &[ColumnBuilder]) -> Result<i64, String> {
         let Some(i) = self.event_time else {
             return Ok(0);
         };
         let name = &self.schema.columns[i].name;
+        let (per_unit, unit) = match self.event_time_unit {
+            TimeUnit::Milliseconds => (1, ""),
+            TimeUnit::Seconds => (1000, " s"),
+        };
         match columns[i].last_i64() {
-            Some(t) if EVENT_TIME_RANGE.contains(&t) => Ok(t),
+            Some(t)
+                if t.checked_mul(per_unit)
+                    .is_some_and(|ms| EVENT_TIME_RANGE.contains(&ms)) =>
+            {
+                Ok(t * per_unit)
+            }
             Some(t) => Err(format!(
-                "column \"{name}\" (event time): {t} is outside the valid range, {MIN_EVENT_TIME} \
-                 to {MAX_EVENT_TIME} ms since the epoch"
+                "column \"{name}\" (event time): {t}{unit} is outside the valid range, \
+                 {MIN_EVENT_TIME} to {MAX_EVENT_TIME} ms since the epoch"
             )),
             None => Err(format!("column \"{name}\" (event time) is missing")),
         }

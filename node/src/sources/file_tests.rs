@@ -4,7 +4,7 @@
 use super::build_source;
 use crate::operator::{Source, SourcePosition};
 use quiver_protocol::batch::{self, Batch, Column};
-use quiver_protocol::spec::{BadRecords, FileFormat, FileSource, SourceKind, SourceSpec};
+use quiver_protocol::spec::{BadRecords, FileFormat, FileSource, SourceKind, SourceSpec, TimeUnit};
 use quiver_protocol::{Record, Schema, Value, ValueType};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +28,9 @@ pub(crate) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> 
         kind: SourceKind::File(FileSource {
             path: path.to_path_buf(),
             format,
+            columns: None,
             event_time: Some("ts".to_string()),
+            event_time_unit: TimeUnit::Milliseconds,
             rate: 0,
             bad_records,
         }),
@@ -232,7 +234,8 @@ fn csv_header_problems_are_errors_at_open() {
     assert_eq!(
         result,
         Err(format!(
-            "{}: the file is empty; a header line naming the columns (user, amount, ts, ok) is required",
+            "{}: the file is empty; a header line naming the columns (user, amount, ts, ok) is \
+             required, or the source's columns = [...] for a file without one",
             path.display()
         ))
     );
@@ -478,4 +481,89 @@ fn jsonl_vectors_and_csv_refusing_them() {
             path.display()
         )
     );
+}
+
+/// A source of MovieLens's `u.data` layout: tab-separated, no header, seconds.
+fn movielens(path: &Path) -> SourceSpec {
+    let mut spec = spec(path, FileFormat::Tsv, BadRecords::Fail);
+    spec.schema = Schema::new([
+        ("user", ValueType::I64),
+        ("item", ValueType::I64),
+        ("rating", ValueType::F64),
+        ("timestamp", ValueType::I64),
+    ]);
+    if let SourceKind::File(f) = &mut spec.kind {
+        f.columns = Some(
+            ["user", "item", "rating", "timestamp"]
+                .map(String::from)
+                .to_vec(),
+        );
+        f.event_time = Some("timestamp".to_string());
+        f.event_time_unit = TimeUnit::Seconds;
+    }
+    spec
+}
+
+#[test]
+fn tsv_without_header_reads_named_columns_with_event_time_in_seconds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "u.data",
+        b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n\n22\t377\t1\t878887116\n",
+    );
+    let spec = movielens(&path);
+    let mut s = build_source(&spec, 0, 1).expect("open");
+    let records = drain(s.as_mut(), &spec.schema, 2).expect("read");
+    let rec = |user, item, rating, seconds: i64| Record {
+        event_time: seconds * 1000,
+        row: vec![
+            Value::I64(user),
+            Value::I64(item),
+            Value::F64(rating),
+            Value::I64(seconds),
+        ],
+    };
+    assert_eq!(
+        records,
+        [
+            rec(196, 242, 3.0, 881_250_949),
+            rec(186, 302, 3.0, 891_717_742),
+            rec(22, 377, 1.0, 878_887_116)
+        ]
+    );
+    // Seek to the second record's position and read on: no header to skip.
+    let mut s = build_source(&spec, 0, 1).expect("open");
+    s.poll_batch(1).expect("first");
+    let at = s.position();
+    let rest = drain(s.as_mut(), &spec.schema, 5).expect("rest");
+    s.seek(at).expect("seek");
+    assert_eq!(drain(s.as_mut(), &spec.schema, 5).expect("again"), rest);
+}
+
+#[test]
+fn tsv_errors_name_the_line_and_the_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"1\t2\t3\t4\n1\t2\t3\n",
+            "line 2: expected 4 fields (as the source's columns name), found 3",
+        ),
+        (
+            b"1,2,3,4\n",
+            "line 1: expected 4 fields (as the source's columns name), found 1",
+        ),
+        (
+            b"1\t2\t3\t9000000000000000\n",
+            "line 1: column \"timestamp\" (event time): 9000000000000000 s is outside the valid \
+             range, -8640000000000000 to 8640000000000000 ms since the epoch",
+        ),
+    ];
+    for (text, reason) in cases {
+        let path = write(&dir, "u.data", text);
+        let spec = movielens(&path);
+        let mut s = build_source(&spec, 0, 1).expect("open");
+        let e = drain(s.as_mut(), &spec.schema, 10).expect_err("malformed");
+        assert_eq!(e, format!("{} {reason}", path.display()));
+    }
 }

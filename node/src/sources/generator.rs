@@ -1,8 +1,9 @@
-//! The generator source: the seeded, deterministic W1 workload.
+//! The generator source: seeded, deterministic workloads, W1 (below) and the recommender's
+//! user behaviour events ([`behaviour`]).
 //!
 //! Partition `p` of `P` emits the sequence numbers `seq = p, p + P, p + 2P, ...` below
 //! `count` (forever without one), so the union of all partitions is `0, 1, 2, ...` whatever
-//! `P` is. For each `seq`:
+//! `P` is, and each event is a function of its `seq`. For each `seq`, W1 emits:
 //!
 //! ```text
 //! r      = splitmix64(seq ^ (seed * 0x9E3779B97F4A7C15))   // wrapping multiply
@@ -17,10 +18,13 @@
 //!
 //! A batch is built as its columns directly: a few buffers per batch, no allocation per event.
 
+pub mod behaviour;
+
 use crate::operator::{OperatorError, Source, SourcePosition};
-use quiver_protocol::batch::{Batch, Column};
-use quiver_protocol::spec::GeneratorSource as GeneratorSpec;
-use quiver_protocol::{Schema, ValueType};
+use behaviour::{Behaviour, Walk};
+use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
+use quiver_protocol::spec::{generator_schema, GeneratorSource as GeneratorSpec, Workload};
+use quiver_protocol::Schema;
 
 /// Sebastiano Vigna's splitmix64 finaliser (the W1 reference loop's `splitmix`).
 #[inline]
@@ -40,6 +44,15 @@ pub fn w1_event(seq: u64, seed: u64, keys: u64) -> (i64, f64, i64) {
     (user, amount, seq as i64)
 }
 
+/// What a generator emits.
+#[derive(Debug, Clone)]
+enum Rows {
+    /// W1's `user`, `amount`, `ts`.
+    W1,
+    /// Behaviour events, walked block by block.
+    Behaviour(Walk),
+}
+
 /// A partition of the generator.
 #[derive(Debug, Clone)]
 pub struct Generator {
@@ -49,13 +62,14 @@ pub struct Generator {
     step: u64,
     partition: u64,
     next: u64,
-    /// Schema positions of `user`, `amount`, `ts`.
-    columns: [usize; 3],
+    rows: Rows,
+    /// Schema positions of the workload's columns, in [`generator_schema`]'s order.
+    columns: Vec<usize>,
 }
 
 impl Generator {
     /// Partition `partition` of `parallelism` emitting rows of `schema` (which names the
-    /// columns `user`, `amount` and `ts`, in any order).
+    /// workload's columns, [`generator_schema`], in any order).
     pub fn new(
         spec: &GeneratorSpec,
         schema: &Schema,
@@ -72,33 +86,24 @@ impl Generator {
                 "generator: keys must be at least 1".to_string(),
             ));
         }
-        let expected = [
-            ("user", ValueType::I64),
-            ("amount", ValueType::F64),
-            ("ts", ValueType::I64),
-        ];
-        let mut columns = [0; 3];
-        for (slot, (name, ty)) in columns.iter_mut().zip(expected) {
-            *slot = schema
-                .index_of(name)
-                .filter(|&i| schema.columns[i].ty == ty)
-                .ok_or_else(|| {
-                    OperatorError::Data(format!(
-                        "generator: the schema needs column \"{name}\" of type {ty} (schema: {})",
-                        schema.names()
-                    ))
-                })?;
-        }
-        if let Some(extra) = schema
-            .columns
-            .iter()
-            .find(|c| !expected.iter().any(|(n, _)| *n == c.name))
-        {
-            return Err(OperatorError::Data(format!(
-                "generator: column \"{}\" is not generated (it emits user, amount, ts)",
-                extra.name
-            )));
-        }
+        let rows = match spec.workload {
+            Workload::W1 => Rows::W1,
+            Workload::Behaviour if spec.items < behaviour::CATEGORIES => {
+                return Err(OperatorError::Data(format!(
+                    "generator: items must be at least {} (one per taste category), found {}",
+                    behaviour::CATEGORIES,
+                    spec.items
+                )))
+            }
+            Workload::Behaviour => Rows::Behaviour(Walk::new(
+                Behaviour {
+                    seed: spec.seed,
+                    keys: spec.keys,
+                    items: spec.items,
+                },
+                u64::MAX,
+            )),
+        };
         Ok(Generator {
             seed: spec.seed,
             keys: spec.keys,
@@ -106,19 +111,13 @@ impl Generator {
             step: u64::from(parallelism),
             partition: u64::from(partition),
             next: u64::from(partition),
-            columns,
+            rows,
+            columns: positions(&generator_schema(spec.workload), schema)?,
         })
     }
-}
 
-impl Source for Generator {
-    fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError> {
-        let left = match self.count {
-            Some(count) if self.next >= count => return Ok(None),
-            Some(count) => (count - self.next).div_ceil(self.step),
-            None => u64::MAX,
-        };
-        let n = usize::try_from(left).unwrap_or(usize::MAX).min(max);
+    /// The next `n` W1 events, as columns in [`generator_schema`]'s order, and their times.
+    fn w1_columns(&mut self, n: usize) -> (Vec<Column>, Vec<i64>) {
         let (mut users, mut amounts, mut times) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -131,13 +130,102 @@ impl Source for Generator {
             times.push(ts);
             self.next += self.step;
         }
-        // The event time is `ts`.
-        let [cu, ca, ct] = self.columns;
-        let mut columns = [
-            (cu, Column::i64(users)),
-            (ca, Column::f64(amounts)),
-            (ct, Column::i64(times.clone())),
+        let columns = vec![
+            Column::i64(users),
+            Column::f64(amounts),
+            Column::i64(times.clone()),
         ];
+        (columns, times)
+    }
+}
+
+/// The position in `schema` of each column of `generated` (a workload's schema): `schema`
+/// must hold exactly those columns, with their types, in any order.
+fn positions(generated: &Schema, schema: &Schema) -> Result<Vec<usize>, OperatorError> {
+    let names = generated.names();
+    let columns = generated
+        .columns
+        .iter()
+        .map(|c| {
+            schema
+                .index_of(&c.name)
+                .filter(|&i| schema.columns[i].ty == c.ty)
+                .ok_or_else(|| {
+                    OperatorError::Data(format!(
+                        "generator: the schema needs column \"{}\" of type {} (schema: {})",
+                        c.name,
+                        c.ty,
+                        schema.names()
+                    ))
+                })
+        })
+        .collect::<Result<Vec<usize>, _>>()?;
+    if let Some(extra) = schema
+        .columns
+        .iter()
+        .find(|c| generated.index_of(&c.name).is_none())
+    {
+        return Err(OperatorError::Data(format!(
+            "generator: column \"{}\" is not generated (it emits {names})",
+            extra.name
+        )));
+    }
+    Ok(columns)
+}
+
+/// The next `n` behaviour events of a partition from `next` on, every `step`-th, walked
+/// with `walk`: columns in [`generator_schema`]'s order, and their times.
+fn behaviour_columns(
+    walk: &mut Walk,
+    next: &mut u64,
+    step: u64,
+    n: usize,
+) -> Result<(Vec<Column>, Vec<i64>), OperatorError> {
+    let types = [
+        ColumnType::I64,
+        ColumnType::I64,
+        ColumnType::Str,
+        ColumnType::F64,
+        ColumnType::F64,
+        ColumnType::F64,
+    ];
+    let mut b = types.map(|ty| ColumnBuilder::new(ty, n));
+    let mut times = Vec::with_capacity(n);
+    let bug = |e| OperatorError::Data(format!("generator: a builder refused a value: {e:?}"));
+    for _ in 0..n {
+        let e = walk.event_at(*next);
+        b[0].push_i64(e.user).map_err(bug)?;
+        b[1].push_i64(e.item).map_err(bug)?;
+        b[2].push_str(e.action.name()).map_err(bug)?;
+        match e.rating {
+            Some(r) => b[3].push_f64(r).map_err(bug)?,
+            None => b[3].push_null(),
+        }
+        b[4].push_f64(e.strength).map_err(bug)?;
+        b[5].push_f64(e.clicked).map_err(bug)?;
+        times.push(e.ts);
+        *next += step;
+    }
+    let mut columns: Vec<Column> = b.iter_mut().map(ColumnBuilder::finish).collect();
+    columns.push(Column::i64(times.clone()));
+    Ok((columns, times))
+}
+
+impl Source for Generator {
+    fn poll_batch(&mut self, max: usize) -> Result<Option<Batch>, OperatorError> {
+        let left = match self.count {
+            Some(count) if self.next >= count => return Ok(None),
+            Some(count) => (count - self.next).div_ceil(self.step),
+            None => u64::MAX,
+        };
+        let n = usize::try_from(left).unwrap_or(usize::MAX).min(max);
+        // The event time is `ts`.
+        let (generated, times) = match &mut self.rows {
+            Rows::W1 => self.w1_columns(n),
+            Rows::Behaviour(walk) => behaviour_columns(walk, &mut self.next, self.step, n)?,
+        };
+        let mut columns: Vec<(usize, Column)> =
+            self.columns.iter().copied().zip(generated).collect();
         columns.sort_unstable_by_key(|(at, _)| *at);
         Batch::try_new(times, columns.into_iter().map(|(_, c)| c).collect())
             .map(Some)
@@ -166,5 +254,7 @@ impl Source for Generator {
     }
 }
 
+#[cfg(test)]
+mod behaviour_tests;
 #[cfg(test)]
 mod tests;

@@ -23,14 +23,14 @@ fn event_times_outside_the_valid_range_are_malformed_records() {
     };
     for format in [FileFormat::Csv, FileFormat::Jsonl] {
         let text = match format {
-            FileFormat::Csv => {
-                let rows: String = times.iter().map(|t| format!("a,1,{t},true\n")).collect();
-                format!("user,amount,ts,ok\n{rows}")
-            }
             FileFormat::Jsonl => times
                 .iter()
                 .map(|t| format!("{{\"user\":\"a\",\"amount\":1,\"ts\":{t},\"ok\":true}}\n"))
                 .collect(),
+            _ => {
+                let rows: String = times.iter().map(|t| format!("a,1,{t},true\n")).collect();
+                format!("user,amount,ts,ok\n{rows}")
+            }
         };
         let (records, skipped, _) = read(format, &text, BadRecords::Skip);
         let kept = [lo, hi, 0].map(|t| rec("a", Some(1.0), t, Some(true)));

@@ -2,7 +2,7 @@
 //!
 //! A source's input is cut into splits, each read in order by one reader:
 //! - a file source has one split per file: the file its `path` names, or each file of the
-//!   folder it names whose name ends in the format's extension (`.csv`, `.jsonl`), in name
+//!   folder it names whose name ends in the format's extension (`.csv`, `.tsv`, `.jsonl`), in name
 //!   order (names starting with `.` are left out, as are folders);
 //! - the generator has one split per partition (partition `p` of `P` emits `p, p + P, ...`);
 //! - the Kafka source will have one split per topic partition.
@@ -120,6 +120,7 @@ pub fn assigned(splits: Vec<Split>, partition: u32, parallelism: u32) -> Vec<Spl
 fn extension(format: FileFormat) -> &'static str {
     match format {
         FileFormat::Csv => "csv",
+        FileFormat::Tsv => "tsv",
         FileFormat::Jsonl => "jsonl",
     }
 }
@@ -209,12 +210,17 @@ fn open_file(
     let plan = RowPlan::new(
         path,
         &spec.schema,
-        file.event_time.as_deref(),
+        (file.event_time.as_deref(), file.event_time_unit),
         file.bad_records,
         extension(file.format),
     )?;
+    let delimited = |delimiter| csv::Layout {
+        delimiter,
+        columns: file.columns.clone(),
+    };
     Ok(match file.format {
-        FileFormat::Csv => Box::new(csv::CsvSource::open(plan, path)?),
+        FileFormat::Csv => Box::new(csv::CsvSource::open(plan, path, &delimited(b','))?),
+        FileFormat::Tsv => Box::new(csv::CsvSource::open(plan, path, &delimited(b'\t'))?),
         FileFormat::Jsonl => Box::new(jsonl::JsonlSource::open(plan, path)?),
     })
 }

@@ -3,7 +3,9 @@
 use super::error::SpecError;
 use super::fields::Fields;
 use super::Context;
-use crate::spec::{BadRecords, FileFormat, FileSource, GeneratorSource, SourceKind, SourceSpec};
+use crate::spec::{
+    BadRecords, FileFormat, FileSource, GeneratorSource, SourceKind, SourceSpec, TimeUnit, Workload,
+};
 use crate::value::{Column, Schema, ValueType};
 use std::time::Duration;
 use toml::Value;
@@ -16,6 +18,10 @@ const PLANNED_KINDS: [&str; 1] = ["kafka"];
 const FILE_TYPES: &str = "i64, f64, string, bool";
 /// Default number of distinct users of a generator (the W1 workload's 100k).
 pub const DEFAULT_GENERATOR_KEYS: u64 = 100_000;
+/// Default number of distinct items of the behaviour workload.
+pub const DEFAULT_GENERATOR_ITEMS: u64 = 10_000;
+/// The fewest items the behaviour workload takes: one per taste category.
+const MIN_GENERATOR_ITEMS: u64 = 16;
 
 /// Fields every source accepts.
 const COMMON_FIELDS: [&str; 7] = [
@@ -28,24 +34,39 @@ const COMMON_FIELDS: [&str; 7] = [
     "max_drift",
 ];
 /// Fields of `kind = "file"` beyond the common ones.
-const FILE_FIELDS: [&str; 6] = [
+const FILE_FIELDS: [&str; 8] = [
     "path",
     "format",
+    "columns",
     "schema",
     "event_time",
+    "event_time_unit",
     "rate",
     "bad_records",
 ];
 /// Fields of `kind = "generator"` beyond the common ones.
-const GENERATOR_FIELDS: [&str; 4] = ["count", "rate", "keys", "seed"];
+const GENERATOR_FIELDS: [&str; 6] = ["count", "rate", "keys", "seed", "workload", "items"];
 
-/// The fixed schema of the generator: `user` (i64), `amount` (f64), `ts` (i64, event time).
-pub fn generator_schema() -> Schema {
-    Schema::new([
-        ("user", ValueType::I64),
-        ("amount", ValueType::F64),
-        ("ts", ValueType::I64),
-    ])
+/// The fixed schema of a generator's workload: W1's `user` (i64), `amount` (f64), `ts` (i64,
+/// event time); the behaviour workload's `user`, `item` (i64), `action` (string), `rating`,
+/// `strength`, `clicked` (f64) and `ts`.
+pub fn generator_schema(workload: Workload) -> Schema {
+    match workload {
+        Workload::W1 => Schema::new([
+            ("user", ValueType::I64),
+            ("amount", ValueType::F64),
+            ("ts", ValueType::I64),
+        ]),
+        Workload::Behaviour => Schema::new([
+            ("user", ValueType::I64),
+            ("item", ValueType::I64),
+            ("action", ValueType::Str),
+            ("rating", ValueType::F64),
+            ("strength", ValueType::F64),
+            ("clicked", ValueType::F64),
+            ("ts", ValueType::I64),
+        ]),
+    }
 }
 
 /// Reads one `[[source]]` table named `name`.
@@ -67,22 +88,12 @@ pub(super) fn parse(
         }
         "generator" => {
             fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &GENERATOR_FIELDS].concat())?;
-            let generator = GeneratorSource {
-                count: fields.integer("count", 0, u64::MAX)?,
-                rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
-                keys: fields
-                    .integer("keys", 1, u64::MAX)?
-                    .unwrap_or(DEFAULT_GENERATOR_KEYS),
-                seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
-            };
+            let generator = generator_source(fields)?;
             let parallelism = fields
                 .parallelism("parallelism", cx.max_parallelism)?
                 .unwrap_or(cx.parallelism);
-            (
-                SourceKind::Generator(generator),
-                generator_schema(),
-                parallelism,
-            )
+            let schema = generator_schema(generator.workload);
+            (SourceKind::Generator(generator), schema, parallelism)
         }
         other if PLANNED_KINDS.contains(&other) => {
             return Err(SpecError::NotSupported {
@@ -130,28 +141,61 @@ pub(super) fn parse(
     })
 }
 
+/// The settings of a `kind = "generator"` source.
+fn generator_source(fields: &Fields<'_>) -> Result<GeneratorSource, SpecError> {
+    let workload = fields
+        .choice(
+            "workload",
+            &[("w1", Workload::W1), ("behaviour", Workload::Behaviour)],
+        )?
+        .unwrap_or_default();
+    let items = fields.integer("items", MIN_GENERATOR_ITEMS, u64::MAX)?;
+    if let (Some(_), Workload::W1, Some(value)) = (items, workload, fields.get("items")) {
+        return Err(fields.invalid(
+            "items",
+            value,
+            "only with workload = \"behaviour\" (W1 has no items): remove it or add that",
+        ));
+    }
+    Ok(GeneratorSource {
+        count: fields.integer("count", 0, u64::MAX)?,
+        rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
+        keys: fields
+            .integer("keys", 1, u64::MAX)?
+            .unwrap_or(DEFAULT_GENERATOR_KEYS),
+        seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+        workload,
+        items: items.unwrap_or(DEFAULT_GENERATOR_ITEMS),
+    })
+}
+
 /// The settings and schema of a `kind = "file"` source.
 fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Schema), SpecError> {
     let path = fields.required_string("path", "\"events.csv\" (relative to the spec's folder)")?;
     let path = cx.resolve_path(fields, "path", path)?;
-    let format = match fields.choice(
-        "format",
-        &[("csv", FileFormat::Csv), ("jsonl", FileFormat::Jsonl)],
-    )? {
-        Some(format) => format,
-        None => match path.extension().and_then(|e| e.to_str()) {
-            Some("csv") => FileFormat::Csv,
-            Some("jsonl") => FileFormat::Jsonl,
-            _ => {
-                return Err(fields.missing(
+    let format =
+        match fields.choice(
+            "format",
+            &[
+                ("csv", FileFormat::Csv),
+                ("tsv", FileFormat::Tsv),
+                ("jsonl", FileFormat::Jsonl),
+            ],
+        )? {
+            Some(format) => format,
+            None => match path.extension().and_then(|e| e.to_str()) {
+                Some("csv") => FileFormat::Csv,
+                Some("tsv") => FileFormat::Tsv,
+                Some("jsonl") => FileFormat::Jsonl,
+                _ => return Err(fields.missing(
                     "format",
-                    "the file name does not end in .csv or .jsonl: add format = \"csv\" or \
-                     format = \"jsonl\"",
-                ))
-            }
-        },
-    };
+                    "the file name does not end in .csv, .tsv or .jsonl: add format = \"csv\", \
+                     \"tsv\" or \"jsonl\"",
+                )),
+            },
+        };
     let schema = file_schema(fields)?;
+    let columns = file_columns(fields, format, &schema)?;
     let event_time = fields.string("event_time", "the name of an i64 column of the schema")?;
     if let Some(column) = event_time {
         let is_i64 = schema
@@ -174,14 +218,80 @@ fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Sch
             &[("fail", BadRecords::Fail), ("skip", BadRecords::Skip)],
         )?
         .unwrap_or_default();
+    let event_time_unit = fields
+        .choice(
+            "event_time_unit",
+            &[("ms", TimeUnit::Milliseconds), ("s", TimeUnit::Seconds)],
+        )?
+        .unwrap_or_default();
+    if let (Some(value), None) = (fields.get("event_time_unit"), event_time) {
+        return Err(fields.invalid(
+            "event_time_unit",
+            value,
+            "only with event_time (it is the unit of that column): add event_time or remove it",
+        ));
+    }
     let file = FileSource {
         path,
         format,
+        columns,
         event_time: event_time.map(str::to_string),
+        event_time_unit,
         rate: fields.integer("rate", 0, u64::MAX)?.unwrap_or(0),
         bad_records,
     };
     Ok((file, schema))
+}
+
+/// `columns = ["user", ...]`: the fields of a CSV or TSV file without a header line, in file
+/// order. Every schema column must be one of them; the others are read and ignored.
+fn file_columns(
+    fields: &Fields<'_>,
+    format: FileFormat,
+    schema: &Schema,
+) -> Result<Option<Vec<String>>, SpecError> {
+    let what = "the names of the file's fields in file order, e.g. [\"user\", \"item\", \
+                \"rating\", \"timestamp\"]";
+    let Some(columns) = fields.string_list("columns", what)? else {
+        return Ok(None);
+    };
+    let value = fields
+        .get("columns")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    if format == FileFormat::Jsonl {
+        return Err(fields.invalid(
+            "columns",
+            &value,
+            "only with format = \"csv\" or \"tsv\" (JSON lines name their fields)",
+        ));
+    }
+    if let Some((at, name)) = columns
+        .iter()
+        .enumerate()
+        .find(|(at, name)| columns[..*at].contains(name))
+    {
+        return Err(fields.invalid(
+            "columns",
+            &value,
+            format!(
+                "{what}, each name once (\"{name}\" is field {} and {})",
+                columns.iter().position(|c| c == name).unwrap_or(0) + 1,
+                at + 1
+            ),
+        ));
+    }
+    if let Some(missing) = schema.columns.iter().find(|c| !columns.contains(&c.name)) {
+        return Err(fields.invalid(
+            "columns",
+            &value,
+            format!(
+                "{what}, naming every schema column (\"{}\" is missing)",
+                missing.name
+            ),
+        ));
+    }
+    Ok(Some(columns))
 }
 
 /// `schema = { column = "type", ... }` of a file source, in written order.

@@ -2,6 +2,7 @@
 //! histories (Swing-style weights, each item keeping its strongest neighbours) and how
 //! popular each item is lately (counts that decay with the partition's events).
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -90,19 +91,32 @@ impl ItemGraph {
     /// neighbour of a recent item, scored by the edge weights times the recent item's
     /// recency (halved per step back), then popular items (a score below any neighbour's),
     /// leaving out `recent`; at most `n`, best first (ties: the lower id first).
-    pub(super) fn candidates(&self, recent: &[u64], n: usize) -> Vec<(u64, f64)> {
-        let mut scores: HashMap<u64, f64> = HashMap::new();
+    /// `scratch` is reused between calls (its contents do not matter).
+    pub(super) fn candidates(
+        &self,
+        recent: &[u64],
+        n: usize,
+        scratch: &mut FxHashMap<u64, f64>,
+    ) -> Vec<(u64, f64)> {
+        scratch.clear();
         let mut recency = 1.0;
         for seed in recent.iter().rev() {
             for &(item, weight) in self.neighbours.get(seed).into_iter().flatten() {
-                *scores.entry(item).or_default() += weight * recency;
+                *scratch.entry(item).or_default() += weight * recency;
             }
             recency *= 0.5;
         }
-        scores.retain(|item, _| !recent.contains(item));
-        let mut ranked: Vec<(u64, f64)> = scores.into_iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut ranked: Vec<(u64, f64)> = scratch
+            .iter()
+            .filter(|(item, _)| !recent.contains(item))
+            .map(|(&item, &score)| (item, score))
+            .collect();
+        let best_first = |a: &(u64, f64), b: &(u64, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > n && n > 0 {
+            ranked.select_nth_unstable_by(n - 1, best_first);
+        }
         ranked.truncate(n);
+        ranked.sort_unstable_by(best_first);
         let top = self
             .popular
             .first()
@@ -138,7 +152,7 @@ mod tests {
         graph.learn(&[], 1, 10, 5);
         graph.learn(&[1], 3, 10, 5);
         // Weights 1/2 per pair: 1→2 is 1.0, 1→3 is 0.5.
-        let candidates = graph.candidates(&[1], 10);
+        let candidates = graph.candidates(&[1], 10, &mut FxHashMap::default());
         assert_eq!(candidates[0], (2, 1.0));
         assert_eq!(candidates[1], (3, 0.5));
         assert!(
@@ -155,7 +169,7 @@ mod tests {
         }
         graph.learn(&[], 4, 10, 5);
         graph.learn(&[4], 7, 10, 5);
-        let candidates = graph.candidates(&[4], 10);
+        let candidates = graph.candidates(&[4], 10, &mut FxHashMap::default());
         let items: Vec<u64> = candidates.iter().map(|(i, _)| *i).collect();
         assert_eq!(items, vec![7, 9]);
         assert!(candidates[1].1 < candidates[0].1);

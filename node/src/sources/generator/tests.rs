@@ -1,7 +1,7 @@
 use super::*;
 use quiver_protocol::batch::{to_records, ColumnType};
 use quiver_protocol::spec::GeneratorSource as Spec;
-use quiver_protocol::{Record, Value};
+use quiver_protocol::{Record, Value, ValueType};
 
 fn schema() -> Schema {
     Schema::new([
@@ -17,6 +17,8 @@ fn spec(count: Option<u64>, keys: u64, seed: u64) -> Spec {
         rate: 0,
         keys,
         seed,
+        workload: quiver_protocol::spec::Workload::W1,
+        items: 0,
     }
 }
 

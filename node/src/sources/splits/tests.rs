@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::sources::file_tests::{spec, write};
-use quiver_protocol::spec::{BadRecords, GeneratorSource};
+use quiver_protocol::spec::{BadRecords, GeneratorSource, Workload};
 
 fn names(splits: &[Split]) -> Vec<String> {
     splits.iter().map(|s| s.id.to_string()).collect()
@@ -108,8 +108,10 @@ fn the_generator_has_one_split_per_partition() {
             rate: 0,
             keys: 3,
             seed: 0,
+            workload: Workload::W1,
+            items: 0,
         }),
-        schema: quiver_protocol::spec::generator_schema(),
+        schema: quiver_protocol::spec::generator_schema(Workload::W1),
         ..spec(Path::new("unused"), FileFormat::Csv, BadRecords::Fail)
     };
     let all = splits_of(&generator, 3).expect("splits");
