@@ -10,12 +10,15 @@
 //! - `kafka`: a message per row to a Kafka topic ([`kafka::KafkaSink`]: as rows come without
 //!   checkpoints, exactly once per checkpoint with them, staged in the brokers);
 //! - `serve`: the last row per key into a table of the embedded serving store, served over
-//!   HTTP ([`serve::ServeSink`], `crate::serving`).
+//!   HTTP ([`serve::ServeSink`], `crate::serving`);
+//! - `redis`: `SET key row` per row in a Redis server, per completed checkpoint when the job
+//!   is exactly-once ([`redis::RedisSink`]).
 
 pub mod discard;
 pub mod file;
 pub mod json;
 pub mod kafka;
+pub mod redis;
 pub mod serve;
 pub mod stdout;
 
@@ -49,6 +52,29 @@ pub struct SinkContext {
     pub restored: Option<(CheckpointId, Generation)>,
 }
 
+/// For tests: partition `partition` of `parallelism` of an exactly-once job (lineage `0xab`,
+/// run `0x51`) in generation `generation`, restored from `restored` (the checkpoint and the
+/// generation that took it).
+#[cfg(test)]
+pub(crate) fn test_context(
+    partition: u32,
+    parallelism: u32,
+    generation: u64,
+    restored: Option<(u64, u64)>,
+) -> SinkContext {
+    SinkContext {
+        job: "job-1 \"test\"".into(),
+        run: 0x51,
+        continues: None,
+        partition,
+        parallelism,
+        lineage: 0xab,
+        generation: Generation(generation),
+        exactly_once: true,
+        restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
+    }
+}
+
 /// Builds the partition of `spec` described by `ctx`, writing rows of `input`.
 pub fn build_sink(
     spec: &SinkSpec,
@@ -76,5 +102,6 @@ pub fn build_sink(
         SinkKind::Serve { table, key, listen } => Box::new(serve::ServeSink::new(
             &spec.name, table, key, listen, input, ctx,
         )?),
+        SinkKind::Redis(redis) => Box::new(redis::RedisSink::new(&spec.name, redis, input, ctx)?),
     })
 }

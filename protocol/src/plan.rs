@@ -13,7 +13,7 @@
 
 use crate::ids::{NodeId, OperatorId, PartitionId};
 use crate::pool::Pool;
-use crate::spec::{JobSpec, SinkSpec, SourceSpec, StageKind, StageSpec};
+use crate::spec::{JobSpec, SinkKind, SinkSpec, SourceSpec, StageKind, StageSpec};
 use crate::value::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -202,6 +202,39 @@ impl Assignment {
     }
 }
 
+/// How the rows of `sink` (of `schema`, from `upstream_parallelism` partitions) spread over
+/// its partitions: forward at equal parallelism, round-robin otherwise. A Redis sink's rows
+/// go by the columns of its key template instead, so each Redis key has one writer and its
+/// updates stay in order — unless forward already does that: the upstream is an aggregate
+/// (keyed by `keyed_by`) whose key columns are all in the template, at equal parallelism.
+fn sink_partitioning(
+    sink: &SinkSpec,
+    schema: &Schema,
+    upstream_parallelism: u32,
+    keyed_by: Option<&[String]>,
+) -> Partitioning {
+    let forward = upstream_parallelism == sink.parallelism;
+    match &sink.kind {
+        SinkKind::Redis(redis) => {
+            let in_key = |c: &String| redis.key.columns().any(|k| k == c);
+            if forward && (sink.parallelism == 1 || keyed_by.is_some_and(|k| k.iter().all(in_key)))
+            {
+                Partitioning::Forward
+            } else {
+                Partitioning::Hash {
+                    key_columns: redis
+                        .key
+                        .columns()
+                        .filter_map(|c| schema.index_of(c))
+                        .collect(),
+                }
+            }
+        }
+        _ if forward => Partitioning::Forward,
+        _ => Partitioning::Rebalance,
+    }
+}
+
 impl JobPlan {
     /// Builds the plan of a validated spec.
     pub fn from_spec(spec: &JobSpec) -> JobPlan {
@@ -266,11 +299,14 @@ impl JobPlan {
             } else {
                 (stage_id, stage_schema, OutputPort::Main)
             };
-            let partitioning = if parallelism == sink.parallelism {
-                Partitioning::Forward
-            } else {
-                Partitioning::Rebalance
+            let keyed_by = match operators.get(stage_id.0 as usize).map(|o| &o.kind) {
+                Some(OperatorKind::Stage(s)) if port == OutputPort::Main => match &s.kind {
+                    StageKind::Aggregate(agg) => Some(agg.key.as_slice()),
+                    _ => None,
+                },
+                _ => None,
             };
+            let partitioning = sink_partitioning(sink, &schema, parallelism, keyed_by);
             operators.push(OperatorPlan {
                 id: OperatorId(operators.len() as u32),
                 name: sink.name.clone(),

@@ -16,6 +16,7 @@ mod error;
 mod fields;
 mod graph;
 mod ml;
+mod redis;
 mod sink;
 mod source;
 mod stage;
@@ -31,6 +32,7 @@ pub use ml::{
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
 pub use source::kafka::{KafkaSource, KafkaStart};
+pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
 pub use source::{generator_schema, DEFAULT_GENERATOR_ITEMS, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
@@ -397,6 +399,8 @@ pub enum SinkKind {
         /// `listen`: the serving API's `HOST:PORT` (default `127.0.0.1:8080`).
         listen: String,
     },
+    /// `SET key row` in a Redis server, per completed checkpoint with them.
+    Redis(RedisSink),
 }
 
 impl ValueType {

@@ -329,18 +329,10 @@ fn two_stages_send_late_records_to_one_sink() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn sink_kind_redis_is_not_supported_yet() {
-    assert_eq!(
-        error_after("kind = \"file\"", "kind = \"redis\""),
-        "sink \"out\": sink kind \"redis\" is not supported yet; use one of: file, stdout, discard, serve, kafka"
-    );
-}
-
-#[test]
 fn sink_kind_unknown() {
     assert_eq!(
         error_after("kind = \"file\"", "kind = \"s3\""),
-        "sink \"out\": unknown sink kind \"s3\"; allowed: file, stdout, discard, serve, kafka (redis is planned)"
+        "sink \"out\": unknown sink kind \"s3\"; allowed: file, stdout, discard, serve, redis, kafka"
     );
 }
 

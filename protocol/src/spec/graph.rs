@@ -105,8 +105,16 @@ pub(super) fn resolve(
                     (input, false)
                 }
             };
-            if let Some(schema) = schema_of(sources, stages, &input) {
-                super::sink::check_columns(&at, &sink.kind, schema)?;
+            // The rows the sink receives: a late sink's are its stage's input rows.
+            let rows_of = match late {
+                true => stages
+                    .iter()
+                    .find(|s| s.name == input)
+                    .map_or(input.as_str(), |s| s.input.as_str()),
+                false => input.as_str(),
+            };
+            if let Some(schema) = schema_of(sources, stages, rows_of) {
+                super::sink::check_columns(&at, rows_of, &sink.kind, schema)?;
             }
             Ok(SinkSpec {
                 parallelism: sink.parallelism.unwrap_or_else(|| parallelism_of(&input)),

@@ -1,4 +1,4 @@
-//! `[[sink]]` tables: file, stdout, discard and Kafka sinks.
+//! `[[sink]]` tables: file, stdout, discard, serve, Kafka and Redis sinks.
 
 use super::error::SpecError;
 use super::fields::Fields;
@@ -8,9 +8,7 @@ use crate::spec::{OutputMode, SinkKind};
 use crate::value::{Schema, ValueType};
 
 /// Sink kinds this version runs.
-const KINDS: &str = "file, stdout, discard, serve, kafka";
-/// Sink kinds the design lists that are not built yet.
-const PLANNED_KINDS: [&str; 1] = ["redis"];
+const KINDS: &str = "file, stdout, discard, serve, redis, kafka";
 /// Where a `serve` sink's API listens unless it says.
 pub(super) const DEFAULT_SERVE_LISTEN: &str = "127.0.0.1:8080";
 /// Fields every sink accepts.
@@ -60,6 +58,10 @@ pub(super) fn parse(
                 path: cx.resolve_path(fields, "path", path)?,
                 mode,
             }
+        }
+        "redis" => {
+            fields.deny_unknown(&[COMMON_FIELDS.as_slice(), &super::redis::FIELDS].concat())?;
+            SinkKind::Redis(super::redis::parse(fields)?)
         }
         "stdout" | "discard" => {
             fields.deny_unknown(&COMMON_FIELDS)?;
@@ -113,20 +115,12 @@ pub(super) fn parse(
                 listen: listen.to_string(),
             }
         }
-        other if PLANNED_KINDS.contains(&other) => {
-            return Err(SpecError::NotSupported {
-                at: fields.at().to_string(),
-                what: "sink",
-                kind: other.to_string(),
-                allowed: KINDS.to_string(),
-            })
-        }
         other => {
             return Err(SpecError::UnknownKind {
                 at: fields.at().to_string(),
                 what: "sink",
                 kind: other.to_string(),
-                allowed: format!("{KINDS} (redis is planned)"),
+                allowed: KINDS.to_string(),
             })
         }
     };
@@ -142,18 +136,28 @@ pub(super) fn parse(
     })
 }
 
-/// Checks the columns a sink of `kind` at `at` names against its input schema `input`.
-pub(super) fn check_columns(at: &str, kind: &SinkKind, input: &Schema) -> Result<(), SpecError> {
-    if let SinkKind::Serve { key, .. } = kind {
-        let ty = input.index_of(key).map(|i| input.columns[i].ty);
-        if !matches!(ty, Some(ValueType::I64 | ValueType::Str)) {
-            return Err(SpecError::Invalid {
-                at: at.to_string(),
-                field: "key".to_string(),
-                value: format!("{key:?}"),
-                allowed: format!("an i64 or string column of its input ({})", input.names()),
-            });
+/// Checks the columns a sink of `kind` at `at` names against its input schema `input`, the
+/// rows of operator `input_name`.
+pub(super) fn check_columns(
+    at: &str,
+    input_name: &str,
+    kind: &SinkKind,
+    input: &Schema,
+) -> Result<(), SpecError> {
+    match kind {
+        SinkKind::Serve { key, .. } => {
+            let ty = input.index_of(key).map(|i| input.columns[i].ty);
+            if !matches!(ty, Some(ValueType::I64 | ValueType::Str)) {
+                return Err(SpecError::Invalid {
+                    at: at.to_string(),
+                    field: "key".to_string(),
+                    value: format!("{key:?}"),
+                    allowed: format!("an i64 or string column of its input ({})", input.names()),
+                });
+            }
+            Ok(())
         }
+        SinkKind::Redis(redis) => super::redis::check_key(at, redis, input_name, input),
+        _ => Ok(()),
     }
-    Ok(())
 }

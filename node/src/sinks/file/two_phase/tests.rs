@@ -1,6 +1,7 @@
 use super::*;
 use crate::operator::Sink;
 use crate::sinks::file::FileSink;
+use crate::sinks::test_context as ctx;
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{Schema, ValueType};
@@ -20,25 +21,6 @@ fn lines(ids: impl IntoIterator<Item = i64>) -> String {
     ids.into_iter()
         .map(|i| format!("{{\"id\":{i}}}\n"))
         .collect()
-}
-
-fn ctx(
-    partition: u32,
-    parallelism: u32,
-    generation: u64,
-    restored: Option<(u64, u64)>,
-) -> SinkContext {
-    SinkContext {
-        job: "job-1 \"test\"".into(),
-        run: 0x51,
-        continues: None,
-        partition,
-        parallelism,
-        lineage: 0xab,
-        generation: Generation(generation),
-        exactly_once: true,
-        restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
-    }
 }
 
 fn sink(dir: &Path, ctx: &SinkContext) -> FileSink {
