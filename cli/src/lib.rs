@@ -95,6 +95,23 @@ enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
         duration: Option<Duration>,
     },
+    /// Serve the recommendations API and page (as a `serve` sink does) from Redis: each
+    /// `GET /TABLE/KEY` reads the key `TABLE:KEY` that a `redis` sink wrote. Runs until Ctrl-C.
+    Serve {
+        /// The Redis server, redis://HOST:PORT[/DB].
+        #[arg(long, value_name = "URL")]
+        redis: String,
+        /// Where the API and page listen, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: HostPort,
+        /// The tables `/api/tables` and the page count, comma-separated (Redis keeps no list).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "recommendations,user_features,item_activity,ab,ctr_quality"
+        )]
+        tables: Vec<String>,
+    },
     /// Run the coordinator.
     Coordinator {
         /// Where it keeps its state (sled).
@@ -414,6 +431,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::pro
             | Command::Model(_)
             | Command::Certs(_)
             | Command::Local { .. }
+            | Command::Serve { .. }
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
@@ -672,5 +690,30 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             };
             local::run(&spec, nodes, http, duration, data).await
         }
+        Command::Serve {
+            redis,
+            listen,
+            tables,
+        } => serve_redis(&redis, &listen, tables).await,
     }
+}
+
+/// `quiver serve`: the serving API over Redis until the process is stopped.
+async fn serve_redis(
+    redis: &str,
+    listen: &HostPort,
+    tables: Vec<String>,
+) -> Result<std::process::ExitCode> {
+    use quiver_node::serving::{api, redis::RedisLookup};
+    let lookup = RedisLookup::new(redis, tables).map_err(anyhow::Error::msg)?;
+    let addr = listen.resolve().await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}: pass another --listen HOST:PORT"))?;
+    eprintln!(
+        "serving API and page: http://{}/ (rows from {redis})",
+        listener.local_addr()?
+    );
+    api::serve(listener, std::sync::Arc::new(lookup)).await?;
+    Ok(std::process::ExitCode::SUCCESS)
 }

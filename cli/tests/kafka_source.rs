@@ -66,29 +66,6 @@ fn started(before: &[(String, f64, i64)], source_extra: &str) -> (Broker, Cluste
 /// Checkpoints every 300 ms.
 const CHECKPOINTS: &str = "checkpoint_interval = \"300ms\"";
 
-/// Waits for two more checkpoints of `job`: a message read twice would have published a
-/// second row by then.
-fn two_more_checkpoints(cluster: &Cluster, job: &str) {
-    let newest = || {
-        cluster
-            .ok(&["checkpoint", "list", job])
-            .split(&format!("{job}/chk-"))
-            .skip(1)
-            .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0)
-    };
-    let (before, start) = (newest(), Instant::now());
-    while newest() < before + 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no new checkpoint\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Produces `events` to the topic `events` as JSON messages, each user's events to one
 /// partition (so a user's events keep their order, as the running reference folds them).
 fn produce(broker: &Broker, events: &[(String, f64, i64)]) {
@@ -150,7 +127,7 @@ fn killed_node_reads_every_kafka_message_exactly_once() {
         std::thread::sleep(Duration::from_millis(100));
     }
     wait_for_rows(&cluster, N);
-    two_more_checkpoints(&cluster, "job-1");
+    cluster.wait_for_two_more_checkpoints("job-1");
     let status = cluster.ok(&["job", "status", "job-1"]);
     assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
     let rows = running_rows(cluster.dir.path());
@@ -168,7 +145,7 @@ fn broker_down_mid_job_fails_transiently_and_the_job_reads_every_message_once() 
     broker.restart_after(Duration::from_secs(12));
     produce(&broker, &all[1000..]);
     wait_for_rows(&cluster, N);
-    two_more_checkpoints(&cluster, "job-1");
+    cluster.wait_for_two_more_checkpoints("job-1");
     let status = cluster.ok(&["job", "status", "job-1"]);
     assert!(restarts(&status) >= 1, "the job never noticed:\n{status}");
     assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
@@ -225,7 +202,7 @@ fn latest_start_reads_only_messages_produced_after_the_job_started() {
     let (broker, cluster) = started(before, "start = \"latest\"");
     produce(&broker, after);
     wait_for_rows(&cluster, after.len());
-    two_more_checkpoints(&cluster, "job-1");
+    cluster.wait_for_two_more_checkpoints("job-1");
     assert_eq!(running_rows(cluster.dir.path()), running_of(after));
 }
 
@@ -249,7 +226,7 @@ fn restore_continues_from_the_checkpointed_offsets_not_from_the_start() {
     let spec = spec.to_string_lossy();
     cluster.ok(&["job", "submit", "--from-savepoint", savepoint.trim(), &spec]);
     wait_for_rows(&cluster, N);
-    two_more_checkpoints(&cluster, "job-2");
+    cluster.wait_for_two_more_checkpoints("job-2");
     assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
 }
 

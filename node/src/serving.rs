@@ -10,6 +10,7 @@
 //! restarts, write to Redis and serve with `quiver serve --redis URL`.
 
 pub mod api;
+pub mod redis;
 pub mod store;
 
 use std::collections::HashMap;

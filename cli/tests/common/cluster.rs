@@ -182,6 +182,28 @@ impl Cluster {
         self.wait_for_checkpoints(1);
     }
 
+    /// Waits for two more checkpoints of `job` than it has now: a record read twice would
+    /// have published a second row by then.
+    pub(crate) fn wait_for_two_more_checkpoints(&self, job: &str) {
+        let newest = || {
+            self.ok(&["checkpoint", "list", job])
+                .split(&format!("{job}/chk-"))
+                .skip(1)
+                .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0)
+        };
+        let (before, start) = (newest(), Instant::now());
+        while newest() < before + 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no new checkpoint\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits until job-1 has completed `n` checkpoints; returns `quiver checkpoint list`.
     pub(crate) fn wait_for_checkpoints(&self, n: usize) -> String {
         let start = Instant::now();

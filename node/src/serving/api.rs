@@ -1,5 +1,5 @@
 //! The serving HTTP API and page, over any [`Lookup`] (the embedded [`Tables`], or Redis for
-//! `quiver serve`):
+//! `quiver serve`, `super::redis`):
 //! - `GET /{table}/{key}`: the key's row as a JSON object (404 when there is none), e.g.
 //!   `GET /recommendations/1`; an `items` array of whole numbers is written as integers;
 //! - `GET /{table}`: up to 1,000 rows of a table, as a JSON array;
@@ -73,6 +73,14 @@ pub fn router(lookup: Arc<dyn Lookup>) -> Router {
         .with_state(api)
 }
 
+/// Serves the API over `lookup` on `listener` until the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    lookup: Arc<dyn Lookup>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(lookup)).await
+}
+
 /// Binds `addr` now and serves the API over `tables` on a thread of its own; returns the
 /// bound address.
 pub fn spawn(addr: SocketAddr, tables: Arc<Tables>) -> std::io::Result<SocketAddr> {
@@ -88,7 +96,7 @@ pub fn spawn(addr: SocketAddr, tables: Arc<Tables>) -> std::io::Result<SocketAdd
             runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
-                        if let Err(e) = axum::serve(listener, router(tables)).await {
+                        if let Err(e) = serve(listener, tables).await {
                             tracing::error!("the serving API on {bound} stopped: {e}");
                         }
                     }
