@@ -31,8 +31,8 @@ pub use ml::{
     DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
-pub use source::kafka::{KafkaSource, KafkaStart};
 pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
+pub use source::kafka::{KafkaSource, KafkaStart};
 pub use source::{generator_schema, DEFAULT_GENERATOR_ITEMS, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
