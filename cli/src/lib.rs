@@ -108,7 +108,7 @@ enum Command {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "recommendations,user_features,item_activity,ab,ctr_quality"
+            default_value = "recommendations,user_features,sessions,item_activity,ab,ctr_quality"
         )]
         tables: Vec<String>,
     },

@@ -78,11 +78,7 @@ fn spec(broker: &Broker, redis_url: &str) -> String {
             "checkpoint_interval = \"1s\"",
             "checkpoint_interval = \"300ms\"",
         );
-    assert_eq!(
-        moved.matches(redis_url).count(),
-        5,
-        "five redis sinks moved"
-    );
+    assert_eq!(moved.matches(redis_url).count(), 6, "six redis sinks moved");
     moved
 }
 
