@@ -25,6 +25,7 @@ pub mod stdout;
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::spec::{SinkKind, SinkSpec};
 use quiver_protocol::{CheckpointId, Generation, Schema};
+use std::collections::BTreeMap;
 
 /// Where a sink partition runs: what it needs to name its files, own its folder and recover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,16 @@ pub(crate) fn test_context(
         exactly_once: true,
         restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
     }
+}
+
+/// Removes from `pending` the entries staged at a checkpoint `≤ checkpoint` and returns them,
+/// in checkpoint order: what a sink publishes when `checkpoint` commits.
+pub(crate) fn take_due<V>(
+    pending: &mut BTreeMap<CheckpointId, V>,
+    checkpoint: CheckpointId,
+) -> BTreeMap<CheckpointId, V> {
+    let later = pending.split_off(&CheckpointId(checkpoint.0.saturating_add(1)));
+    std::mem::replace(pending, later)
 }
 
 /// Builds the partition of `spec` described by `ctx`, writing rows of `input`.

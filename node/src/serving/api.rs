@@ -145,7 +145,7 @@ async fn health() -> Response {
 }
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
-    let stats = api.lookup.stats().unwrap_or_default();
+    let stats = api.ask(|lookup| lookup.stats()).await.unwrap_or_default();
     let mut out = Exposition::default();
     let by_table = |f: fn(&TableStats) -> u64| {
         stats
@@ -173,43 +173,55 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], out.encode()).into_response()
 }
 
+impl Api {
+    /// Counts a request and runs `query` on the store off the async workers (Redis answers
+    /// over the network); a store error is a 503.
+    async fn ask<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&dyn Lookup) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let lookup = self.lookup.clone();
+        match tokio::task::spawn_blocking(move || query(lookup.as_ref())).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e)),
+            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        }
+    }
+}
+
 async fn tables(State(api): State<Arc<Api>>) -> Response {
-    api.requests.fetch_add(1, Ordering::Relaxed);
-    match api.lookup.stats() {
+    match api.ask(|lookup| lookup.stats()).await {
         Ok(stats) => json(
             StatusCode::OK,
             serde_json::to_string(&stats).unwrap_or_default(),
         ),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(response) => response,
     }
 }
 
 async fn table_rows(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Response {
-    api.requests.fetch_add(1, Ordering::Relaxed);
-    let lookup = api.lookup.clone();
-    let rows = tokio::task::spawn_blocking(move || lookup.rows(&table, MAX_LISTED_ROWS)).await;
-    match rows {
-        Ok(Ok(rows)) => {
+    match api
+        .ask(move |lookup| lookup.rows(&table, MAX_LISTED_ROWS))
+        .await
+    {
+        Ok(rows) => {
             let rows: Vec<String> = rows.iter().map(|r| with_integer_items(r)).collect();
             json(StatusCode::OK, format!("[{}]", rows.join(",")))
         }
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(response) => response,
     }
 }
 
 async fn row(State(api): State<Arc<Api>>, Path((table, key)): Path<(String, String)>) -> Response {
-    api.requests.fetch_add(1, Ordering::Relaxed);
-    let lookup = api.lookup.clone();
     let (t, k) = (table.clone(), key.clone());
-    match tokio::task::spawn_blocking(move || lookup.get(&t, &k)).await {
-        Ok(Ok(Some(row))) => json(StatusCode::OK, with_integer_items(&row)),
-        Ok(Ok(None)) => error(
+    match api.ask(move |lookup| lookup.get(&t, &k)).await {
+        Ok(Some(row)) => json(StatusCode::OK, with_integer_items(&row)),
+        Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!("no row for key {key:?} in table {table:?} yet"),
         ),
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(response) => response,
     }
 }
 

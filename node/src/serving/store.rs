@@ -23,6 +23,14 @@ struct Table {
     updates: u64,
 }
 
+impl Table {
+    /// Makes `row` the row of `key`.
+    fn put(&mut self, key: String, row: Arc<str>) {
+        self.rows.insert(key, row);
+        self.updates += 1;
+    }
+}
+
 /// What a table holds, for the API's listing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TableStats {
@@ -50,8 +58,7 @@ impl Tables {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         let table = tables.entry(table.to_string()).or_default();
         for (key, row) in rows {
-            table.rows.insert(key, row);
-            table.updates += 1;
+            table.put(key, row);
         }
     }
 
@@ -74,20 +81,16 @@ impl Tables {
 
     /// Publishes what `writer` staged up to `checkpoint`, in checkpoint order.
     pub fn commit(&self, writer: &Writer, checkpoint: CheckpointId) {
-        let ready: Vec<(String, String, Arc<str>)> = {
+        let ready = {
             let mut staged = self.staged.lock().unwrap_or_else(|e| e.into_inner());
             let Some(mine) = staged.get_mut(writer) else {
                 return;
             };
-            let later = mine.split_off(&CheckpointId(checkpoint.0 + 1));
-            let done = std::mem::replace(mine, later);
-            done.into_values().flatten().collect()
+            crate::sinks::take_due(mine, checkpoint)
         };
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        for (table, key, row) in ready {
-            let table = tables.entry(table).or_default();
-            table.rows.insert(key, row);
-            table.updates += 1;
+        for (table, key, row) in ready.into_values().flatten() {
+            tables.entry(table).or_default().put(key, row);
         }
     }
 

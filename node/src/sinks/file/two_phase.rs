@@ -33,7 +33,7 @@
 use super::super::SinkContext;
 use crate::operator::OperatorError;
 use quiver_protocol::{CheckpointId, Generation};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -131,7 +131,7 @@ pub(super) struct Transaction {
     /// The run owning the folder: checked before publishing.
     run: u64,
     generation: Generation,
-    pending: BTreeSet<CheckpointId>,
+    pending: BTreeMap<CheckpointId, ()>,
 }
 
 impl Transaction {
@@ -183,7 +183,7 @@ impl Transaction {
             lineage: ctx.lineage,
             run: ctx.run,
             generation: ctx.generation,
-            pending: BTreeSet::new(),
+            pending: BTreeMap::new(),
         })
     }
 
@@ -214,7 +214,7 @@ impl Transaction {
             ))
         })?;
         sync_dir(dir)?;
-        self.pending.insert(checkpoint);
+        self.pending.insert(checkpoint, ());
         Ok(())
     }
 
@@ -225,15 +225,12 @@ impl Transaction {
         partition: u32,
         checkpoint: CheckpointId,
     ) -> Result<(), OperatorError> {
-        let later = self
-            .pending
-            .split_off(&CheckpointId(checkpoint.0.saturating_add(1)));
-        let due = std::mem::replace(&mut self.pending, later);
+        let due = crate::sinks::take_due(&mut self.pending, checkpoint);
         if due.is_empty() {
             return Ok(());
         }
         super::ownership::ensure_owner(dir, self.run)?;
-        for c in due {
+        for c in due.into_keys() {
             let staged = dir.join(staged_file_name(
                 self.lineage,
                 self.generation,

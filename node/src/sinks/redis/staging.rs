@@ -152,11 +152,7 @@ impl Staging {
         con: &mut Connection,
         checkpoint: CheckpointId,
     ) -> Result<(), OperatorError> {
-        let later = self
-            .pending
-            .split_off(&CheckpointId(checkpoint.0.saturating_add(1)));
-        let due = std::mem::replace(&mut self.pending, later);
-        for (c, chunks) in due {
+        for (c, chunks) in crate::sinks::take_due(&mut self.pending, checkpoint) {
             for index in 0..chunks {
                 let chunk = self.chunk(c, index);
                 self.scripts
