@@ -23,31 +23,31 @@ impl Swaps {
     /// aliases so retention keeps them, and returns the swaps between them.
     pub fn prepare(cli: &Cli, job: &'static str, limit: Duration) -> Result<Swaps, String> {
         let start = Instant::now();
-        let found = loop {
+        let (v1, v2) = loop {
             let listed = cli
                 .run(&["model", "list", job, "--json"])
                 .filter(|o| o.status.success())
                 .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
                 .map(|v| versions(&v))
                 .unwrap_or_default();
-            if listed.len() >= 2 {
-                break listed;
+            if let [.., v1, v2] = listed[..] {
+                // Retention may drop a listed version before it is named: list again then.
+                let named = [("keep-a", v1), ("keep-b", v2)].iter().all(|(alias, v)| {
+                    cli.run(&["model", "alias", job, "clf", alias, &v.to_string()])
+                        .is_some_and(|o| o.status.success())
+                });
+                if named {
+                    break (v1, v2);
+                }
             }
             if start.elapsed() > limit {
                 return Err(format!(
-                    "{job} registered {} model versions in {limit:?}, not 2",
+                    "{job} registered {} model versions in {limit:?}, not 2 that could be named",
                     listed.len()
                 ));
             }
             std::thread::sleep(Duration::from_millis(200));
         };
-        let (v1, v2) = (found[found.len() - 2], found[found.len() - 1]);
-        for (alias, v) in [("keep-a", v1), ("keep-b", v2)] {
-            let named = cli.run(&["model", "alias", job, "clf", alias, &v.to_string()]);
-            if !named.is_some_and(|o| o.status.success()) {
-                return Err(format!("cannot alias version {v} of {job} clf"));
-            }
-        }
         Ok(Swaps {
             job,
             v1,
