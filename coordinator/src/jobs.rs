@@ -13,6 +13,7 @@ mod imports;
 mod membership;
 mod models;
 mod offload;
+mod phase;
 mod predict;
 mod reports;
 mod serving;
@@ -28,6 +29,7 @@ use crate::scheduler::{free_slots, schedule, FreeNode};
 use crate::store::{JobRecord, Store};
 use membership::Lost;
 pub use membership::LOST_NODE_RETENTION;
+use phase::{Phase, Placed};
 use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::outbox::Outbox;
@@ -36,7 +38,7 @@ use quiver_protocol::spec::{JobSpec, SinkKind};
 use quiver_protocol::{
     CheckpointId, Failure, Generation, JobId, NodeId, NodeSlots, PartitionId, Pool,
 };
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -80,12 +82,14 @@ struct TaskStatus {
     served: Vec<ServedVersion>,
 }
 
+/// A job as the coordinator knows it: what it is, where it is in its lifecycle (`phase`), and
+/// what lasts across its states.
 struct JobEntry {
     record: JobRecord,
     plan: JobPlan,
+    /// Its state and what belongs to that state alone; `record.state` is its stored name.
+    phase: Phase,
     schedule: Schedule,
-    /// Source tasks that ran dry (this generation).
-    exhausted: HashSet<TaskId>,
     /// Recoveries so far.
     restarts: u32,
     /// Recoveries since the last completed checkpoint (the restart budget and the back-off
@@ -93,31 +97,29 @@ struct JobEntry {
     restarts_in_a_row: u32,
     /// Checkpoints dropped because they took too long.
     expired_checkpoints: u32,
-    /// A recovering job is not redeployed before this.
-    not_before: Instant,
     /// The checkpoint the next deployment restores from, and the generation that took it.
     restore: Option<(CheckpointId, Generation)>,
-    /// A recovery waits for its restore point, looked for off the lock (`offload`).
-    finding_restore: bool,
-    /// The checkpoint whose manifest is being written off the lock (`offload`).
+    /// The checkpoint whose manifest is being written off the lock (`offload`); it can
+    /// outlast the run that took it.
     completing: Option<offload::Completing>,
     /// Where a `quiver job stop` stands.
     stop: StopState,
     /// Users waiting for the savepoint in flight.
     savepoint_waiters: Vec<tokio::sync::oneshot::Sender<Result<SavepointRef, String>>>,
-    assignment: Option<Assignment>,
-    pending_deploy: HashSet<NodeId>,
+    /// The tasks of its latest deployment (kept after it ends, for reports).
     tasks: BTreeMap<TaskId, TaskStatus>,
-    /// When it last entered `Scheduling` (placement gives up after [`SCHEDULING_TIMEOUT`]).
-    scheduling_since: Instant,
-    /// Why it is still being placed, for `quiver job status`.
-    waiting_for: Option<String>,
+    /// When it first ran.
     started: Option<Instant>,
-    ended: Option<Instant>,
-    /// The watermarks last sent to aligned sources' partitions.
-    alignment: alignment::SentReports,
     /// What its learners serve, and the swaps under way.
     serving: serving::ServingState,
+}
+
+impl JobEntry {
+    /// Enters `phase`; the stored state's name follows it.
+    fn enter(&mut self, phase: Phase) {
+        self.record.state = phase.state();
+        self.phase = phase;
+    }
 }
 
 /// Nodes and jobs.
@@ -175,32 +177,23 @@ impl Cluster {
     fn insert_job(&mut self, record: JobRecord, spec: &JobSpec) {
         let record_job = record.job;
         let now = Instant::now();
-        let ended = record.state.is_terminal().then_some(now);
         let schedule = Schedule::new(spec.checkpoint_interval, record.next_checkpoint, now);
         self.jobs.insert(
             record.job,
             JobEntry {
                 plan: JobPlan::from_spec(spec),
+                phase: Phase::stored(record.state, now),
                 schedule,
-                exhausted: HashSet::new(),
                 restarts: 0,
                 restarts_in_a_row: 0,
                 expired_checkpoints: 0,
-                not_before: now,
                 restore: None,
-                finding_restore: false,
                 completing: None,
                 savepoint_waiters: Vec::new(),
                 stop: StopState::NotAsked,
                 record,
-                assignment: None,
-                pending_deploy: HashSet::new(),
                 tasks: BTreeMap::new(),
-                scheduling_since: now,
-                waiting_for: None,
                 started: None,
-                ended,
-                alignment: alignment::SentReports::default(),
                 serving: match self.store.serving(record_job) {
                     Ok(saved) => serving::ServingState::from_saved(saved.unwrap_or_default()),
                     Err(e) => {
@@ -304,10 +297,9 @@ impl Cluster {
             .jobs
             .iter()
             .filter(|(_, j)| {
-                !j.record.state.is_terminal()
-                    && j.assignment
-                        .as_ref()
-                        .is_some_and(|a| a.nodes.iter().any(|(id, _)| *id == node))
+                j.phase
+                    .assignment()
+                    .is_some_and(|a| a.nodes.iter().any(|(id, _)| *id == node))
             })
             .map(|(id, _)| *id)
             .collect();
@@ -385,42 +377,47 @@ impl Cluster {
         Ok(job)
     }
 
-    fn apply(&mut self, job: JobId, event: JobEvent) -> bool {
-        let Some(entry) = self.jobs.get_mut(&job) else {
-            return false;
-        };
-        match transition(entry.record.state, event) {
-            Ok(state) => {
-                entry.record.state = state;
-                if state == JobState::Running {
-                    entry.started.get_or_insert_with(Instant::now);
-                    // A recovery's reason is shown while it recovers; the restart count stays.
-                    entry.record.error = None;
-                }
-                if state == JobState::Scheduling {
-                    entry.scheduling_since = Instant::now();
-                }
-                entry.waiting_for = None;
-                if state.is_terminal() {
-                    entry.ended = Some(Instant::now());
-                    entry.serving.fail_all(&format!("{job} is {state:?}"));
-                }
-                if state == JobState::Recovering {
-                    entry
-                        .serving
-                        .fail_all("the job failed before the swap completed; run it again");
-                }
-                if let Err(e) = self.store.save_job(&entry.record) {
-                    tracing::error!("cannot store {job}: {e}");
-                }
-                tracing::info!("{job} is {state:?}");
-                true
-            }
+    /// Moves `job` by `event` when its lifecycle allows it, storing the new state. Returns
+    /// the assignment the job left (its nodes are to be told to cancel), or `None` when the
+    /// move was refused.
+    fn apply(&mut self, job: JobId, event: JobEvent) -> Option<Left> {
+        let entry = self.jobs.get_mut(&job)?;
+        let state = match transition(entry.phase.state(), event) {
+            Ok(state) => state,
             Err(e) => {
                 tracing::debug!("{job}: {e}");
-                false
+                return None;
             }
+        };
+        let now = Instant::now();
+        let (phase, left) =
+            match std::mem::replace(&mut entry.phase, Phase::Created).after(state, now) {
+                Ok(moved) => moved,
+                Err(unchanged) => {
+                    entry.phase = unchanged;
+                    tracing::debug!("{job}: not placed, so it cannot take {event:?}");
+                    return None;
+                }
+            };
+        entry.enter(phase);
+        if state == JobState::Running {
+            entry.started.get_or_insert(now);
+            // A recovery's reason is shown while it recovers; the restart count stays.
+            entry.record.error = None;
         }
+        if state.is_terminal() {
+            entry.serving.fail_all(&format!("{job} is {state:?}"));
+        }
+        if state == JobState::Recovering {
+            entry
+                .serving
+                .fail_all("the job failed before the swap completed; run it again");
+        }
+        if let Err(e) = self.store.save_job(&entry.record) {
+            tracing::error!("cannot store {job}: {e}");
+        }
+        tracing::info!("{job} is {state:?}");
+        Some(Left(left))
     }
 
     /// Places every job waiting for slots, deploying those that fit.
@@ -430,7 +427,7 @@ impl Cluster {
             .jobs
             .iter()
             .filter(|(_, j)| {
-                j.record.state == JobState::Recovering && j.not_before <= now && !j.finding_restore
+                matches!(&j.phase, Phase::Recovering(r) if r.not_before <= now && !r.finding_restore)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -440,22 +437,23 @@ impl Cluster {
         let waiting: Vec<JobId> = self
             .jobs
             .iter()
-            .filter(|(_, j)| j.record.state == JobState::Scheduling && j.assignment.is_none())
+            .filter(|(_, j)| matches!(&j.phase, Phase::Scheduling(s) if s.placed.is_none()))
             .map(|(id, _)| *id)
             .collect();
         for job in waiting {
             let free = self.free_nodes();
-            let entry = &self.jobs[&job];
+            let Some(entry) = self.jobs.get_mut(&job) else {
+                continue;
+            };
+            let Phase::Scheduling(scheduling) = &mut entry.phase else {
+                continue;
+            };
             match schedule(&entry.plan.slots_by_pool(), &free) {
                 Ok(assignment) => self.deploy(job, assignment),
-                Err(e) if entry.scheduling_since.elapsed() > SCHEDULING_TIMEOUT => {
+                Err(e) if scheduling.since.elapsed() > SCHEDULING_TIMEOUT => {
                     self.fail(job, e.to_string())
                 }
-                Err(e) => {
-                    if let Some(entry) = self.jobs.get_mut(&job) {
-                        entry.waiting_for = Some(format!("waiting for slots: {e}"));
-                    }
-                }
+                Err(e) => scheduling.waiting_for = Some(format!("waiting for slots: {e}")),
             }
         }
     }
@@ -466,11 +464,7 @@ impl Cluster {
             .filter(|(_, n)| n.lost.is_none())
             .map(|(id, n)| {
                 let mut used: BTreeMap<Pool, u32> = BTreeMap::new();
-                let assignments = self
-                    .jobs
-                    .values()
-                    .filter(|j| !j.record.state.is_terminal())
-                    .filter_map(|j| j.assignment.as_ref());
+                let assignments = self.jobs.values().filter_map(|j| j.phase.assignment());
                 for a in assignments {
                     for (pool, taken) in a.slots_on(*id) {
                         *used.entry(pool).or_default() += taken;
@@ -519,8 +513,6 @@ impl Cluster {
                 }
             }
         }
-        entry.pending_deploy = assignment.nodes.iter().map(|(n, _)| *n).collect();
-        entry.exhausted.clear();
         let deployment = Deployment {
             job,
             generation: entry.record.generation,
@@ -532,11 +524,18 @@ impl Cluster {
             continues,
             serving: entry.serving.restored(entry.restore.map(|(c, _)| c)),
         };
-        entry.assignment = Some(assignment.clone());
-        for (node, _) in &assignment.nodes {
+        let nodes: Vec<NodeId> = assignment.nodes.iter().map(|(n, _)| *n).collect();
+        if let Phase::Scheduling(scheduling) = &mut entry.phase {
+            scheduling.waiting_for = None;
+            scheduling.placed = Some(Placed {
+                pending: nodes.iter().copied().collect(),
+                assignment,
+            });
+        }
+        for node in &nodes {
             self.send(*node, ToNode::Deploy(Box::new(deployment.clone())));
         }
-        tracing::info!("{job} placed on {} node(s)", assignment.nodes.len());
+        tracing::info!("{job} placed on {} node(s)", nodes.len());
     }
 
     /// A node deployed its part of a job; once all did, start it.
@@ -544,11 +543,18 @@ impl Cluster {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
-        if entry.record.generation != generation || entry.record.state != JobState::Scheduling {
+        if entry.record.generation != generation {
             return;
         }
-        entry.pending_deploy.remove(&node);
-        if !entry.pending_deploy.is_empty() {
+        let Phase::Scheduling(phase::Scheduling {
+            placed: Some(placed),
+            ..
+        }) = &mut entry.phase
+        else {
+            return;
+        };
+        placed.pending.remove(&node);
+        if !placed.pending.is_empty() {
             return;
         }
         if let stopping::StopState::Publishing { savepoint, .. } = entry.stop {
@@ -574,23 +580,26 @@ impl Cluster {
         status.finished = true;
         status.metrics = metrics;
         let all = self.jobs[&job].tasks.values().all(|t| t.finished);
-        if all && self.apply(job, JobEvent::AllTasksFinished) {
+        if !all {
+            return;
+        }
+        if let Some(left) = self.apply(job, JobEvent::AllTasksFinished) {
             self.prune_checkpoints(job);
-            self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+            self.cancel_tasks(job, left);
         }
     }
 
     /// A task or a deployment failed: the job fails and every node stops its tasks.
     pub(crate) fn fail(&mut self, job: JobId, error: String) {
-        if !self.apply(job, JobEvent::Failure) {
+        let Some(left) = self.apply(job, JobEvent::Failure) else {
             return;
-        }
+        };
         tracing::error!("{job} failed: {error}");
         if let Some(entry) = self.jobs.get_mut(&job) {
             entry.record.error = Some(error);
             let _ = self.store.save_job(&entry.record);
         }
-        self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+        self.cancel_tasks(job, left);
     }
 
     /// A task failed on a node: a transient failure goes through recovery, a permanent one
@@ -646,18 +655,29 @@ impl Cluster {
             return Err(format!("no job {job}: see `quiver job list`"));
         };
         let state = entry.record.state;
-        if !self.apply(job, JobEvent::Cancel) {
+        let Some(left) = self.apply(job, JobEvent::Cancel) else {
             return Err(format!("{job} is already {state:?}"));
-        }
-        self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+        };
+        self.cancel_tasks(job, left);
         Ok(())
+    }
+
+    /// Tells the nodes of the assignment a job left to stop its tasks.
+    fn cancel_tasks(&self, job: JobId, Left(assignment): Left) {
+        let (Some(entry), Some(assignment)) = (self.jobs.get(&job), assignment) else {
+            return;
+        };
+        let generation = entry.record.generation;
+        for (node, _) in &assignment.nodes {
+            self.send(*node, ToNode::Cancel { job, generation });
+        }
     }
 
     fn send_to_job_nodes(&self, job: JobId, command: impl Fn(JobId, Generation) -> ToNode) {
         let Some(entry) = self.jobs.get(&job) else {
             return;
         };
-        let Some(assignment) = &entry.assignment else {
+        let Some(assignment) = entry.phase.assignment() else {
             return;
         };
         for (node, _) in &assignment.nodes {
@@ -702,6 +722,10 @@ impl Cluster {
             .map_or_else(|| new_run_id(job), |entry| entry.record.lineage)
     }
 }
+
+/// The assignment a job left when it changed state (`None`: it had none).
+#[must_use = "the nodes of the assignment left are to be told to cancel"]
+struct Left(Option<Assignment>);
 
 /// The file sinks of a spec with their folders.
 fn file_sink_folders(spec: &JobSpec) -> impl Iterator<Item = (&str, &std::path::Path)> + '_ {

@@ -16,8 +16,9 @@
 //! a deployment has reported, so partitions start out waiting (the others are at −∞ until
 //! told) rather than running ahead.
 
+use super::phase::Phase;
 use super::Cluster;
-use quiver_protocol::messages::{JobState, ToNode};
+use quiver_protocol::messages::ToNode;
 use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::{Generation, OperatorId, PartitionId};
 use std::collections::BTreeMap;
@@ -59,9 +60,9 @@ impl Cluster {
     pub(super) fn align_sources(&mut self) {
         let mut commands = Vec::new();
         for (&job, entry) in &mut self.jobs {
-            if entry.record.state != JobState::Running {
+            let Phase::Running(running) = &mut entry.phase else {
                 continue;
-            }
+            };
             let generation = entry.record.generation;
             for op in &entry.plan.operators {
                 let aligned = matches!(&op.kind, OperatorKind::Source(s) if s.max_drift.is_some());
@@ -79,7 +80,7 @@ impl Cluster {
                 let Some(watermarks) = all_reported(reports) else {
                     continue;
                 };
-                if !entry.alignment.changed(generation, op.id, &watermarks) {
+                if !running.alignment.changed(generation, op.id, &watermarks) {
                     continue;
                 }
                 let mut nodes: Vec<_> = tasks.iter().map(|(_, s)| s.node).collect();

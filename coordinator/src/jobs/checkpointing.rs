@@ -3,6 +3,7 @@
 //! a failed job from its last complete checkpoint with the next generation.
 
 use super::offload::{Completing, Offload};
+use super::phase::{Phase, Recovering};
 use super::stopping::StopState;
 use super::Cluster;
 use crate::checkpoint_store::Manifest;
@@ -78,7 +79,11 @@ impl Cluster {
             })
             .copied()
             .collect();
-        let exhausted = !sources.is_empty() && sources.iter().all(|t| entry.exhausted.contains(t));
+        let Phase::Running(running) = &entry.phase else {
+            return;
+        };
+        let exhausted =
+            !sources.is_empty() && sources.iter().all(|t| running.exhausted.contains(t));
         let tasks: Vec<TaskId> = entry.tasks.keys().copied().collect();
         let Some(trigger) = entry.schedule.due(now, exhausted, tasks) else {
             return;
@@ -163,8 +168,10 @@ impl Cluster {
     /// A source task ran dry.
     pub(crate) fn source_exhausted(&mut self, job: JobId, generation: Generation, task: TaskId) {
         if let Some(entry) = self.jobs.get_mut(&job) {
-            if entry.record.generation == generation {
-                entry.exhausted.insert(task);
+            if let (true, Phase::Running(running)) =
+                (entry.record.generation == generation, &mut entry.phase)
+            {
+                running.exhausted.insert(task);
             }
         }
     }
@@ -312,10 +319,10 @@ impl Cluster {
             self.fail(job, why);
             return;
         }
-        if !self.apply(job, JobEvent::Recover) {
+        let Some(left) = self.apply(job, JobEvent::Recover) else {
             return;
-        }
-        self.send_to_job_nodes(job, |job, generation| ToNode::Cancel { job, generation });
+        };
+        self.cancel_tasks(job, left);
         self.restart_from_checkpoint(job, &why);
     }
 
@@ -337,11 +344,11 @@ impl Cluster {
         entry.restarts_in_a_row += 1;
         entry.record.generation = entry.record.generation.next();
         entry.record.error = Some(format!("recovering: {why}"));
-        entry.not_before = Instant::now() + backoff(entry.restarts_in_a_row);
-        entry.assignment = None;
+        entry.enter(Phase::Recovering(Recovering {
+            not_before: Instant::now() + backoff(entry.restarts_in_a_row),
+            finding_restore: true,
+        }));
         entry.tasks.clear();
-        entry.exhausted.clear();
-        entry.finding_restore = true;
         let generation = entry.record.generation;
         if let Err(e) = self.store.save_job(&entry.record) {
             tracing::error!("cannot store {job}: {e}");
@@ -359,14 +366,16 @@ impl Cluster {
             return;
         };
         if entry.plan.spec.checkpoint_interval.is_none() {
-            entry.record.state = JobState::Failed;
+            entry.enter(Phase::Ended {
+                state: JobState::Failed,
+                at: Instant::now(),
+            });
             entry.record.error = Some(
                 "the coordinator restarted while the job ran, and it takes no checkpoints".into(),
             );
             let _ = self.store.save_job(&entry.record);
             return;
         }
-        entry.record.state = JobState::Recovering;
         self.restart_from_checkpoint(job, "the coordinator restarted");
     }
 

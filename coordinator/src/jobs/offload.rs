@@ -14,6 +14,7 @@
 //!   thrown away.
 //! - **finding its restore point**: a recovering job is not redeployed before it is known.
 
+use super::phase::Phase;
 use super::Cluster;
 use crate::checkpoint_store::{CheckpointStore, Manifest};
 use crate::registry::Registration;
@@ -211,10 +212,13 @@ impl Cluster {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
-        if entry.record.generation != generation || !entry.finding_restore {
+        let Phase::Recovering(recovering) = &mut entry.phase else {
+            return;
+        };
+        if entry.record.generation != generation || !recovering.finding_restore {
             return;
         }
-        entry.finding_restore = false;
+        recovering.finding_restore = false;
         if restore.is_some() {
             entry.restore = restore;
         }

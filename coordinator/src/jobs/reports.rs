@@ -1,6 +1,7 @@
 //! What `quiver job list`, `quiver job status` and `quiver cluster status` show: reports
 //! built from the coordinator's live view of jobs and nodes.
 
+use super::phase::Phase;
 use super::{Cluster, JobEntry, Lost};
 use quiver_protocol::messages::{
     ClusterReport, JobReport, JobSummary, NodeReport, RatingErrors, Restarts, TaskMetrics,
@@ -94,17 +95,18 @@ impl Cluster {
                 metrics: t.metrics,
             })
             .collect();
-        let elapsed = match (entry.started, entry.ended) {
+        let elapsed = match (entry.started, entry.phase.ended_at()) {
             (Some(s), Some(e)) => e.saturating_duration_since(s),
             (Some(s), None) => s.elapsed(),
             _ => Duration::ZERO,
         };
         Ok(JobReport {
             summary: Self::summary(entry),
-            error: entry
-                .waiting_for
-                .clone()
-                .or_else(|| entry.record.error.clone()),
+            error: match &entry.phase {
+                Phase::Scheduling(scheduling) => scheduling.waiting_for.clone(),
+                _ => None,
+            }
+            .or_else(|| entry.record.error.clone()),
             elapsed_ms: elapsed.as_millis() as u64,
             source_records: tasks
                 .iter()

@@ -536,8 +536,8 @@ impl Cluster {
             .imported_models(job, &table, |s| spec.model_of(s).to_string())
             .map_err(|e| e.to_string())?;
         let nodes = entry
-            .assignment
-            .as_ref()
+            .phase
+            .assignment()
             .map(|a| a.nodes.iter().map(|(n, _)| *n).collect())
             .unwrap_or_default();
         Ok((table, nodes))

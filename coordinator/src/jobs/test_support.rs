@@ -2,6 +2,7 @@
 //! test reads (the node's fake), a job deployed and running on a real sled store in a
 //! temporary directory, and the store work the cluster queues run (or dropped) by the test.
 
+use super::phase::Phase;
 use super::{Cluster, JobEntry};
 use crate::store::Store;
 use quiver_protocol::messages::{JobState, TaskId, ToNode};
@@ -93,6 +94,11 @@ impl Running {
     /// The job's entry.
     pub(super) fn entry(&self) -> &JobEntry {
         &self.cluster.jobs[&self.job]
+    }
+
+    /// Whether the job waits for its restore point to be found.
+    pub(super) fn finding_restore(&self) -> bool {
+        matches!(&self.entry().phase, Phase::Recovering(r) if r.finding_restore)
     }
 
     /// The job's current generation.

@@ -73,7 +73,7 @@ fn a_failure_while_a_checkpoint_completes_waits_for_it_and_restores_from_it() {
     assert_eq!(run.generation(), Generation(2));
 
     // The restore point is looked for off the lock; until it is known, no redeployment.
-    assert!(run.entry().finding_restore);
+    assert!(run.finding_restore());
     run.cluster.tick();
     assert_eq!(run.entry().record.state, JobState::Recovering);
     assert_eq!(run.run_offloads(), 1);
@@ -151,5 +151,5 @@ fn outcomes_of_an_older_generation_change_nothing() {
         restore: None,
     };
     run.cluster.offload_done(late_restore);
-    assert!(run.entry().finding_restore, "still waits for its own");
+    assert!(run.finding_restore(), "still waits for its own");
 }
