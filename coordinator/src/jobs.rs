@@ -564,6 +564,7 @@ impl Cluster {
         }
         self.send_to_job_nodes(job, |job, generation| ToNode::Start { job, generation });
         self.apply(job, JobEvent::Started);
+        self.checkpoint_promptly_after_recovery(job);
     }
 
     /// A task finished; once every task did, the job is finished.

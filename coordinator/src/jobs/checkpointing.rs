@@ -3,7 +3,7 @@
 //! a failed job from its last complete checkpoint with the next generation.
 
 use super::offload::{Completing, Offload};
-use super::phase::{Phase, Recovering};
+use super::phase::{Phase, Prompt, Recovering};
 use super::stopping::StopState;
 use super::Cluster;
 use crate::checkpoint_store::Manifest;
@@ -91,6 +91,11 @@ impl Cluster {
         entry.record.next_checkpoint = entry.schedule.next_id();
         if let Err(e) = self.store.save_job(&entry.record) {
             tracing::error!("cannot store {job}: {e}");
+        }
+        if let Phase::Running(running) = &mut entry.phase {
+            if running.prompt == Prompt::Wanted {
+                running.prompt = Prompt::Triggered(trigger.checkpoint);
+            }
         }
         let generation = entry.record.generation;
         let then = Self::after_barrier(entry.stop, trigger.kind, trigger.last);
@@ -250,8 +255,13 @@ impl Cluster {
     ) -> Option<Registration> {
         let (job, checkpoint) = (manifest.job, manifest.checkpoint);
         if let Some(entry) = self.jobs.get_mut(&job) {
-            // The job runs again: the next failure starts a new row of restarts.
-            entry.restarts_in_a_row = 0;
+            match &mut entry.phase {
+                Phase::Running(running) if running.prompt == Prompt::Triggered(checkpoint) => {
+                    running.prompt = Prompt::None;
+                }
+                // The job runs again: the next failure starts a new row of restarts.
+                _ => entry.restarts_in_a_row = 0,
+            }
             entry.serving.completed(checkpoint);
         }
         tracing::info!(
@@ -324,6 +334,23 @@ impl Cluster {
         };
         self.cancel_tasks(job, left);
         self.restart_from_checkpoint(job, &why);
+    }
+
+    /// A recovered run was just started: its first checkpoint is triggered now rather than
+    /// after an interval (see [`Prompt`]).
+    pub(super) fn checkpoint_promptly_after_recovery(&mut self, job: JobId) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Phase::Running(running) = &mut entry.phase else {
+            return;
+        };
+        if entry.restarts_in_a_row == 0 || entry.plan.spec.checkpoint_interval.is_none() {
+            return;
+        }
+        running.prompt = Prompt::Wanted;
+        entry.schedule.request_checkpoint();
+        self.checkpoint_tick(job);
     }
 
     /// Bumps the generation and plans the redeployment from the newest valid checkpoint,

@@ -111,8 +111,41 @@ fn a_coordinator_crash_between_manifest_and_commit_restores_from_that_checkpoint
     assert!(run.generation() > generation);
     assert_eq!(run.entry().record.state, JobState::Running);
     assert_eq!(run.trigger(), CheckpointId(checkpoint.0 + 1));
-    assert!(run
-        .commands()
-        .iter()
-        .any(|c| matches!(c, ToNode::TriggerCheckpoint { .. })));
+}
+
+#[test]
+fn a_recovered_run_checkpoints_as_soon_as_it_starts_without_ending_the_row_of_restarts() {
+    let mut run = Running::start();
+    let first = run.trigger();
+    run.ack_all(first);
+    run.run_offloads();
+    run.fail_a_task();
+    run.run_offloads();
+    // The spec's interval is an hour: only a recovery's prompt checkpoint triggers now.
+    let started = run.start_deployed();
+    let prompt = CheckpointId(first.0 + 1);
+    assert!(
+        started.iter().any(|c| matches!(c,
+            ToNode::TriggerCheckpoint { checkpoint, .. } if *checkpoint == prompt)),
+        "{started:?}"
+    );
+    assert_eq!(run.entry().restarts_in_a_row, 1);
+    run.ack_all(prompt);
+    run.run_offloads();
+    assert!(run.is_complete(prompt));
+    assert_eq!(
+        run.entry().restarts_in_a_row,
+        1,
+        "it holds nothing the restore point did not"
+    );
+    let next = run.trigger();
+    run.ack_all(next);
+    run.run_offloads();
+    assert_eq!(run.entry().restarts_in_a_row, 0, "the job ran again");
+}
+
+#[test]
+fn a_first_run_waits_for_its_interval() {
+    let run = Running::start();
+    assert!(run.entry().schedule.pending().is_none());
 }

@@ -72,12 +72,13 @@ impl Running {
         running
     }
 
-    /// Answers a deployment sent to the node, which starts the job.
-    pub(super) fn start_deployed(&mut self) {
+    /// Answers a deployment sent to the node, which starts the job; returns the commands
+    /// sent to the node until then.
+    pub(super) fn start_deployed(&mut self) -> Vec<ToNode> {
         let generation = self.generation();
         self.cluster.deployed(self.node, self.job, generation);
         assert_eq!(self.entry().record.state, JobState::Running);
-        self.commands();
+        self.commands()
     }
 
     /// The coordinator's process dies (store work in flight dies with it) and starts again
