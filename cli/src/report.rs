@@ -88,6 +88,25 @@ pub(crate) fn job(report: &JobReport) -> String {
             report.restarts.allowed
         );
     }
+    if let Some(t) = report.recoveries.last() {
+        let _ = writeln!(
+            out,
+            "last recovery: {} ms to publish again (detect {}, restore point {}, placement {}, \
+             deploy {}, first output {} ms){}: {}",
+            thousands(t.total_ms),
+            t.detect_ms,
+            t.restore_point_ms,
+            t.placement_ms,
+            t.deploy_ms,
+            t.first_output_ms,
+            if t.attempts > 1 {
+                format!(", {} attempts", t.attempts)
+            } else {
+                String::new()
+            },
+            t.reason
+        );
+    }
     if report.expired_checkpoints > 0 {
         let _ = writeln!(
             out,

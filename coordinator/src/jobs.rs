@@ -15,6 +15,7 @@ mod models;
 mod offload;
 mod phase;
 mod predict;
+mod recovery_clock;
 mod reports;
 mod serving;
 mod stopping;
@@ -30,7 +31,9 @@ use crate::store::{JobRecord, Store};
 use membership::Lost;
 pub use membership::LOST_NODE_RETENTION;
 use phase::{Phase, Placed};
-use quiver_protocol::messages::{Deployment, JobState, SavepointRef, TaskId, TaskMetrics, ToNode};
+use quiver_protocol::messages::{
+    Deployment, JobState, RecoveryTimes, SavepointRef, TaskId, TaskMetrics, ToNode,
+};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::outbox::Outbox;
 use quiver_protocol::plan::{Assignment, JobPlan};
@@ -38,7 +41,8 @@ use quiver_protocol::spec::{JobSpec, SinkKind};
 use quiver_protocol::{
     CheckpointId, Failure, Generation, JobId, NodeId, NodeSlots, PartitionId, Pool,
 };
-use std::collections::BTreeMap;
+use recovery_clock::RecoveryClock;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -110,6 +114,10 @@ struct JobEntry {
     tasks: BTreeMap<TaskId, TaskStatus>,
     /// When it first ran.
     started: Option<Instant>,
+    /// The recovery under way, until the recovered run first publishes.
+    recovery: Option<RecoveryClock>,
+    /// The latest recoveries that got it publishing again, oldest first.
+    recoveries: VecDeque<RecoveryTimes>,
     /// What its learners serve, and the swaps under way.
     serving: serving::ServingState,
 }
@@ -194,6 +202,8 @@ impl Cluster {
                 record,
                 tasks: BTreeMap::new(),
                 started: None,
+                recovery: None,
+                recoveries: VecDeque::new(),
                 serving: match self.store.serving(record_job) {
                     Ok(saved) => serving::ServingState::from_saved(saved.unwrap_or_default()),
                     Err(e) => {
@@ -292,6 +302,7 @@ impl Cluster {
         }
         n.lost = Some(Lost::now());
         n.commands = None;
+        let last_sign_of_life = n.last_heartbeat;
         tracing::warn!("{node} lost: {why}");
         let affected: Vec<JobId> = self
             .jobs
@@ -304,7 +315,7 @@ impl Cluster {
             .map(|(id, _)| *id)
             .collect();
         for job in affected {
-            self.recover_or_fail(job, format!("{node} was lost ({why})"));
+            self.recover_after(job, format!("{node} was lost ({why})"), last_sign_of_life);
         }
     }
 
@@ -407,6 +418,7 @@ impl Cluster {
         }
         if state.is_terminal() {
             entry.serving.fail_all(&format!("{job} is {state:?}"));
+            entry.recovery = None;
         }
         if state == JobState::Recovering {
             entry
@@ -525,6 +537,9 @@ impl Cluster {
             serving: entry.serving.restored(entry.restore.map(|(c, _)| c)),
         };
         let nodes: Vec<NodeId> = assignment.nodes.iter().map(|(n, _)| *n).collect();
+        if let Some(clock) = &mut entry.recovery {
+            clock.deployed(Instant::now());
+        }
         if let Phase::Scheduling(scheduling) = &mut entry.phase {
             scheduling.waiting_for = None;
             scheduling.placed = Some(Placed {
@@ -563,7 +578,11 @@ impl Cluster {
             return self.finish_stop(job, savepoint, None);
         }
         self.send_to_job_nodes(job, |job, generation| ToNode::Start { job, generation });
-        self.apply(job, JobEvent::Started);
+        if self.apply(job, JobEvent::Started).is_some() {
+            if let Some(clock) = self.jobs.get_mut(&job).and_then(|e| e.recovery.as_mut()) {
+                clock.started(Instant::now());
+            }
+        }
         self.checkpoint_promptly_after_recovery(job);
     }
 

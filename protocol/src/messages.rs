@@ -483,6 +483,8 @@ pub struct JobReport {
     pub last_checkpoint: Option<CheckpointId>,
     /// Recoveries so far.
     pub restarts: Restarts,
+    /// The latest recoveries that got the job publishing again, oldest first, phase by phase.
+    pub recoveries: Vec<RecoveryTimes>,
     /// Checkpoints dropped because they took longer than their timeout (backpressure).
     pub expired_checkpoints: u32,
     /// Keyed state entries held by all tasks now.
@@ -508,6 +510,32 @@ pub struct Restarts {
     pub in_a_row: u32,
     /// The most recoveries in a row before the job fails.
     pub allowed: u32,
+}
+
+/// How long one recovery took, phase by phase, in milliseconds. The phases follow each other:
+/// `total_ms` is their sum.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryTimes {
+    /// When the coordinator acted on the failure, ms since the epoch.
+    pub detected_at_ms: u64,
+    /// Why the job recovered (the first failure, when it failed again while recovering).
+    pub reason: String,
+    /// Deployments it took: more than one when the job failed again while recovering.
+    pub attempts: u32,
+    /// From the last sign of life of what failed (a lost node's last heartbeat; a failed
+    /// task's report) until the coordinator acted on it.
+    pub detect_ms: u64,
+    /// Finding the newest valid checkpoint to restore from (for the attempt that got the
+    /// job publishing; earlier attempts' time counts here too).
+    pub restore_point_ms: u64,
+    /// The restart back-off and waiting for slots, until the deployment was sent.
+    pub placement_ms: u64,
+    /// Nodes building the tasks and restoring their state, until the job started.
+    pub deploy_ms: u64,
+    /// From the start until its first checkpoint completed: sinks publish again.
+    pub first_output_ms: u64,
+    /// From the last sign of life until the first output.
+    pub total_ms: u64,
 }
 
 /// A node in `quiver cluster status`.

@@ -4,6 +4,7 @@
 
 use super::offload::{Completing, Offload};
 use super::phase::{Phase, Prompt, Recovering};
+use super::recovery_clock::{self, RecoveryClock};
 use super::stopping::StopState;
 use super::Cluster;
 use crate::checkpoint_store::Manifest;
@@ -258,6 +259,21 @@ impl Cluster {
             match &mut entry.phase {
                 Phase::Running(running) if running.prompt == Prompt::Triggered(checkpoint) => {
                     running.prompt = Prompt::None;
+                    if let Some(clock) = entry.recovery.take() {
+                        let times = clock.published(Instant::now());
+                        tracing::info!(
+                            "{job} publishes again {} ms after {} (detect {} ms, restore point \
+                             {} ms, placement {} ms, deploy {} ms, first output {} ms)",
+                            times.total_ms,
+                            times.reason,
+                            times.detect_ms,
+                            times.restore_point_ms,
+                            times.placement_ms,
+                            times.deploy_ms,
+                            times.first_output_ms
+                        );
+                        recovery_clock::remember(&mut entry.recoveries, times);
+                    }
                 }
                 // The job runs again: the next failure starts a new row of restarts.
                 _ => entry.restarts_in_a_row = 0,
@@ -306,6 +322,12 @@ impl Cluster {
     /// While a checkpoint completes, the failure waits for it (`offload`): the recovery
     /// then restores from it if it completed.
     pub(crate) fn recover_or_fail(&mut self, job: JobId, why: String) {
+        self.recover_after(job, why, Instant::now());
+    }
+
+    /// [`Cluster::recover_or_fail`] for a failure whose last sign of life was at `fault`
+    /// (a lost node's last heartbeat), for the recovery's detection time.
+    pub(super) fn recover_after(&mut self, job: JobId, why: String, fault: Instant) {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -333,7 +355,7 @@ impl Cluster {
             return;
         };
         self.cancel_tasks(job, left);
-        self.restart_from_checkpoint(job, &why);
+        self.restart_from_checkpoint(job, &why, fault);
     }
 
     /// A recovered run was just started: its first checkpoint is triggered now rather than
@@ -355,7 +377,7 @@ impl Cluster {
 
     /// Bumps the generation and plans the redeployment from the newest valid checkpoint,
     /// which is looked for off the lock (`offload`).
-    fn restart_from_checkpoint(&mut self, job: JobId, why: &str) {
+    fn restart_from_checkpoint(&mut self, job: JobId, why: &str, fault: Instant) {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -367,12 +389,17 @@ impl Cluster {
                 let _ = waiter.send(Err(format!("the job failed during the savepoint: {why}")));
             }
         }
+        let now = Instant::now();
+        match &mut entry.recovery {
+            Some(clock) => clock.failed_again(),
+            None => entry.recovery = Some(RecoveryClock::detected(why, fault, now)),
+        }
         entry.restarts += 1;
         entry.restarts_in_a_row += 1;
         entry.record.generation = entry.record.generation.next();
         entry.record.error = Some(format!("recovering: {why}"));
         entry.enter(Phase::Recovering(Recovering {
-            not_before: Instant::now() + backoff(entry.restarts_in_a_row),
+            not_before: now + backoff(entry.restarts_in_a_row),
             finding_restore: true,
         }));
         entry.tasks.clear();
@@ -403,7 +430,7 @@ impl Cluster {
             let _ = self.store.save_job(&entry.record);
             return;
         }
-        self.restart_from_checkpoint(job, "the coordinator restarted");
+        self.restart_from_checkpoint(job, "the coordinator restarted", Instant::now());
     }
 
     /// Asks for a savepoint of a running job (and to stop it right after, with `stop`); the

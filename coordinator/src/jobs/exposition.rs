@@ -111,6 +111,30 @@ impl Cluster {
             live.iter()
                 .map(|(j, l)| (l.clone(), u64::from(entry(j).restarts))),
         );
+        out.gauge(
+            "job_last_recovery_seconds",
+            "A job's last recovery that got it publishing again, by phase: detect (the failed \
+             part's last sign of life to the coordinator acting), restore_point, placement, \
+             deploy (tasks built, state restored), first_output (its first checkpoint), total.",
+            live.iter().flat_map(|(j, l)| {
+                let last = entry(j).recoveries.back();
+                last.into_iter().flat_map(move |t| {
+                    [
+                        ("detect", t.detect_ms),
+                        ("restore_point", t.restore_point_ms),
+                        ("placement", t.placement_ms),
+                        ("deploy", t.deploy_ms),
+                        ("first_output", t.first_output_ms),
+                        ("total", t.total_ms),
+                    ]
+                    .map(|(phase, ms)| {
+                        let mut l = l.clone();
+                        l.push(("phase".to_string(), phase.to_string()));
+                        (l, ms as f64 / 1e3)
+                    })
+                })
+            }),
+        );
         out.counter(
             "job_expired_checkpoints",
             "Checkpoints of a job dropped because they outlasted their timeout.",

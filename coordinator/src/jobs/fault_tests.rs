@@ -149,3 +149,36 @@ fn a_first_run_waits_for_its_interval() {
     let run = Running::start();
     assert!(run.entry().schedule.pending().is_none());
 }
+
+#[test]
+fn a_recovery_is_timed_phase_by_phase_until_the_job_publishes_again() {
+    let mut run = Running::start();
+    let first = run.trigger();
+    run.ack_all(first);
+    run.run_offloads();
+    run.fail_a_task();
+    assert!(run.entry().recoveries.is_empty(), "not published yet");
+    // It fails again before it runs: one recovery, two attempts.
+    run.run_offloads();
+    run.fail_a_task();
+    run.run_offloads();
+    // The second restart in a row backs off before it is placed.
+    let backoff = super::checkpointing::backoff(2);
+    std::thread::sleep(backoff + std::time::Duration::from_millis(50));
+    run.cluster.tick();
+    run.start_deployed();
+    let prompt = run.entry().schedule.pending().expect("prompt").checkpoint;
+    run.ack_all(prompt);
+    run.run_offloads();
+    let times: Vec<_> = run.entry().recoveries.iter().cloned().collect();
+    assert_eq!(times.len(), 1, "{times:?}");
+    let t = &times[0];
+    assert_eq!(t.attempts, 2);
+    assert!(t.reason.contains("killed by the test"), "{}", t.reason);
+    assert!(t.placement_ms >= backoff.as_millis() as u64, "{t:?}");
+    assert_eq!(
+        t.detect_ms + t.restore_point_ms + t.placement_ms + t.deploy_ms + t.first_output_ms,
+        t.total_ms
+    );
+    assert!(run.entry().recovery.is_none());
+}

@@ -219,6 +219,9 @@ impl Cluster {
             return;
         }
         recovering.finding_restore = false;
+        if let Some(clock) = &mut entry.recovery {
+            clock.restore_found(std::time::Instant::now());
+        }
         if restore.is_some() {
             entry.restore = restore;
         }

@@ -126,6 +126,7 @@ impl Cluster {
                 .summary(),
             tasks,
             last_checkpoint: self.last_checkpoint(job),
+            recoveries: entry.recoveries.iter().cloned().collect(),
             restarts: Restarts {
                 total: entry.restarts,
                 in_a_row: entry.restarts_in_a_row,
