@@ -274,7 +274,23 @@ fn metrics_and_the_json_api_follow_a_running_job() {
     let (status, checkpoints) = http_get(http, &format!("/api/jobs/{job}/checkpoints"));
     assert_eq!(status, 200);
     let checkpoints: serde_json::Value = serde_json::from_str(&checkpoints).expect("JSON");
-    assert!(!checkpoints.as_array().expect("a list").is_empty());
+    let kept = checkpoints.as_array().expect("a list");
+    assert!(!kept.is_empty());
+    // The history holds every completed checkpoint, also those retention dropped.
+    let (status, history) = http_get(http, &format!("/api/jobs/{job}/checkpoints/history"));
+    assert_eq!(status, 200, "{history}");
+    let history: serde_json::Value = serde_json::from_str(&history).expect("JSON");
+    let ids = |list: &[serde_json::Value]| -> Vec<u64> {
+        list.iter()
+            .map(|c| c["checkpoint"].as_u64().expect("an id"))
+            .collect()
+    };
+    let history = ids(history.as_array().expect("a list"));
+    assert!(history.windows(2).all(|w| w[0] < w[1]), "{history:?}");
+    assert!(
+        ids(kept).iter().all(|id| history.contains(id)),
+        "{history:?} {kept:?}"
+    );
     assert!(coordinator.is_running(), "{}", coordinator.log());
 }
 

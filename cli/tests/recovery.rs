@@ -21,6 +21,18 @@ fn killed_node_loses_no_row_and_duplicates_none() {
     let status = cluster.wait_for_finish();
     assert!(restarts(&status) >= 1, "no recovery happened:\n{status}");
     cluster.assert_exactly_once();
+    // The recovery was timed until the job published again, phase by phase.
+    assert!(status.contains("last recovery: "), "{status}");
+    let out = cluster.cli(&["job", "status", "job-1", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let recoveries = report["recoveries"].as_array().expect("recoveries");
+    assert!(!recoveries.is_empty(), "{report}");
+    for r in recoveries {
+        let ms = |phase: &str| r[phase].as_u64().expect("milliseconds");
+        let phases = ["detect_ms", "restore_point_ms", "placement_ms", "deploy_ms"];
+        let sum: u64 = phases.iter().map(|p| ms(p)).sum::<u64>() + ms("first_output_ms");
+        assert_eq!(sum, ms("total_ms"), "{r}");
+    }
 }
 
 #[test]

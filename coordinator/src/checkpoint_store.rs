@@ -9,11 +9,13 @@
 //! costs a reference and no new bytes, and the hash doubles as the checksum verified on every
 //! read: a corrupt or truncated blob makes [`CheckpointStore::latest_valid`] fall back to an
 //! older checkpoint. [`CheckpointStore::retain`] prunes old checkpoints and sweeps the blobs
-//! nothing references any more. The key layout is described in `checkpoint_store/keys.rs`.
+//! nothing references any more; a summary of every completed checkpoint outlives it in the
+//! job's history (`history.rs`). The key layout is described in `checkpoint_store/keys.rs`.
 
 mod blobs;
 mod chains;
 mod error;
+mod history;
 mod keys;
 mod retention;
 
@@ -26,6 +28,7 @@ mod tests;
 
 pub use chains::{should_compact, MAX_CHAIN_PIECES};
 pub use error::CheckpointStoreError;
+pub use history::HISTORY_KEPT;
 
 use chains::Chain;
 use error::sled_err;
@@ -93,6 +96,22 @@ struct ManifestRecord {
     new_bytes: u64,
 }
 
+impl ManifestRecord {
+    /// What `quiver checkpoint list` shows of it.
+    fn info(&self) -> CheckpointInfo {
+        let m = &self.manifest;
+        CheckpointInfo {
+            checkpoint: m.checkpoint,
+            generation: m.generation,
+            kind: m.kind,
+            completed_at_ms: m.completed_at_ms,
+            duration_ms: m.duration_ms,
+            bytes: self.bytes,
+            new_bytes: self.new_bytes,
+        }
+    }
+}
+
 /// Checkpoint state, blobs and manifests of every job, in trees of the coordinator's sled
 /// database. Cloning is cheap and clones share everything.
 #[derive(Clone)]
@@ -104,6 +123,8 @@ pub struct CheckpointStore {
     state: sled::Tree,
     /// Blob index entries and blob bytes.
     blobs: sled::Tree,
+    /// Summaries of completed checkpoints, kept after retention (`history`).
+    history: sled::Tree,
     /// Shared by writers of state, held alone by the sweeps of `retain` and `abort`, so a
     /// sweep never frees a blob that a concurrent `put_state` has just decided to reference.
     sweep: Arc<RwLock<()>>,
@@ -121,6 +142,7 @@ impl CheckpointStore {
             manifests: tree("checkpoint_manifests")?,
             state: tree("checkpoint_state")?,
             blobs: tree("checkpoint_blobs")?,
+            history: tree("checkpoint_history")?,
             sweep: Arc::new(RwLock::new(())),
         })
     }
@@ -208,6 +230,10 @@ impl CheckpointStore {
             bytes,
             new_bytes,
         };
+        if let Err(e) = self.remember(job, &record.info()) {
+            // The history is informative: the checkpoint completes without it.
+            tracing::warn!("{job} {checkpoint}: not added to the history: {e}");
+        }
         let value = codec::encode(&record).map_err(|source| CheckpointStoreError::Encode {
             job,
             checkpoint,
@@ -436,17 +462,7 @@ impl CheckpointStore {
                 let (key, value) =
                     item.map_err(sled_err(|| format!("{job}: reading manifests")))?;
                 let checkpoint = keys::checkpoint_of(&key).unwrap_or_default();
-                let record = decode_record(job, checkpoint, &value)?;
-                let m = record.manifest;
-                Ok(CheckpointInfo {
-                    checkpoint: m.checkpoint,
-                    generation: m.generation,
-                    kind: m.kind,
-                    completed_at_ms: m.completed_at_ms,
-                    duration_ms: m.duration_ms,
-                    bytes: record.bytes,
-                    new_bytes: record.new_bytes,
-                })
+                Ok(decode_record(job, checkpoint, &value)?.info())
             })
             .collect()
     }

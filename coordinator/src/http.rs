@@ -1,7 +1,9 @@
 //! The coordinator's HTTP side (`quiver coordinator --http ADDR`): the dashboard at `/` (one
 //! page embedded in the binary, no external assets), `/metrics` for Prometheus and a
 //! read-only JSON API — `/api/cluster`, `/api/jobs`, `/api/jobs/{id}`,
-//! `/api/jobs/{id}/graph`, `/api/jobs/{id}/checkpoints`, `/api/jobs/{id}/models` — with the
+//! `/api/jobs/{id}/graph`, `/api/jobs/{id}/checkpoints` (those kept),
+//! `/api/jobs/{id}/checkpoints/history` (the newest completed, kept or not),
+//! `/api/jobs/{id}/models` — with the
 //! same reports the admin CLI shows (`quiver ... --json`). It changes nothing and needs no certificate, so it binds
 //! 127.0.0.1 unless told otherwise; every action stays on the mutual-TLS admin API.
 
@@ -35,6 +37,10 @@ pub fn serve(coordinator: Arc<Coordinator>, addr: SocketAddr) -> std::io::Result
         .route("/api/jobs/{id}", get(job))
         .route("/api/jobs/{id}/graph", get(graph))
         .route("/api/jobs/{id}/checkpoints", get(checkpoints))
+        .route(
+            "/api/jobs/{id}/checkpoints/history",
+            get(checkpoint_history),
+        )
         .route("/api/jobs/{id}/models", get(models))
         .with_state(coordinator);
     tokio::spawn(async move {
@@ -82,6 +88,20 @@ async fn graph(State(c): Shared, Path(id): Path<String>) -> Response {
 
 async fn checkpoints(State(c): Shared, Path(id): Path<String>) -> Response {
     answer(&id, |job| c.cluster().checkpoint_list(job))
+}
+
+/// The job's newest completed checkpoints, whether retention kept them or not, read from
+/// the store off the cluster lock.
+async fn checkpoint_history(State(c): Shared, Path(id): Path<String>) -> Response {
+    let read = move || {
+        answer(&id, |job| {
+            let store = c.cluster().history_of(job)?;
+            store.history(job).map_err(|e| e.to_string())
+        })
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .unwrap_or_else(|e| not_found(format!("the history could not be read: {e}")))
 }
 
 /// Every registered version of the job's learners, and what they serve with live figures.

@@ -2,7 +2,8 @@
 //! lexicographic order is numeric order and ranges (a job, a checkpoint, an operator's key
 //! groups) are contiguous scans.
 //!
-//! - `checkpoint_manifests`: `job u64 ‖ checkpoint u64` → a manifest record.
+//! - `checkpoint_manifests`: `job u64 ‖ checkpoint u64` → a manifest record; `checkpoint_history`:
+//!   the same key → a summary of a completed checkpoint, kept after retention.
 //! - `checkpoint_state`: `job u64 ‖ checkpoint u64 ‖ name length u16 ‖ operator name (UTF-8) ‖
 //!   key group u32` → a reference to a blob.
 //! - `checkpoint_blobs`: `job u64 ‖ tag u8 ‖ content hash u64 ‖ length u64 ‖ slot u32`, where

@@ -565,3 +565,27 @@ fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     (out, log)
 }
+
+#[test]
+fn the_history_outlives_retention_and_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, store) = open(&dir);
+    let total = super::HISTORY_KEPT as u64 + 5;
+    for checkpoint in 1..=total {
+        checkpoint_with(&store, checkpoint, SnapshotKind::Checkpoint, |g| {
+            blob(checkpoint as u8, g, 64)
+        });
+        store.retain(JOB, 3, &[]).unwrap();
+    }
+    assert_eq!(ids(&store), vec![total - 2, total - 1, total]);
+    let history: Vec<u64> = store
+        .history(JOB)
+        .unwrap()
+        .iter()
+        .map(|i| i.checkpoint.0)
+        .collect();
+    let expected: Vec<u64> = (6..=total).collect();
+    assert_eq!(history, expected);
+    let last = store.history(JOB).unwrap().pop().unwrap();
+    assert_eq!(last, store.list(JOB).unwrap().pop().unwrap());
+}

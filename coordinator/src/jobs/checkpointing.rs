@@ -7,7 +7,7 @@ use super::phase::{Phase, Prompt, Recovering};
 use super::recovery_clock::{self, RecoveryClock};
 use super::stopping::StopState;
 use super::Cluster;
-use crate::checkpoint_store::Manifest;
+use crate::checkpoint_store::{CheckpointStore, Manifest};
 use crate::lifecycle::JobEvent;
 use crate::registry::Registration;
 use quiver_protocol::messages::{
@@ -483,6 +483,14 @@ impl Cluster {
             return Err(format!("no job {job}: see `quiver job list`"));
         }
         self.checkpoints.list(job).map_err(|e| e.to_string())
+    }
+
+    /// The store holding `job`'s checkpoint history, to read off the lock.
+    pub(crate) fn history_of(&self, job: JobId) -> Result<CheckpointStore, String> {
+        if !self.jobs.contains_key(&job) {
+            return Err(format!("no job {job}: see `quiver job list`"));
+        }
+        Ok(self.checkpoints.clone())
     }
 
     pub(super) fn last_checkpoint(&self, job: JobId) -> Option<CheckpointId> {
