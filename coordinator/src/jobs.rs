@@ -27,7 +27,7 @@ use crate::checkpoints::Schedule;
 use crate::lifecycle::{transition, JobEvent};
 use crate::registry::Registry;
 use crate::scheduler::{free_slots, schedule, FreeNode};
-use crate::store::{JobRecord, Store};
+use crate::store::{JobRecord, JobStore, Store};
 use membership::Lost;
 pub use membership::LOST_NODE_RETENTION;
 use phase::{Phase, Placed};
@@ -42,6 +42,7 @@ use quiver_protocol::{
     CheckpointId, Failure, Generation, JobId, NodeId, NodeSlots, PartitionId, Pool,
 };
 use recovery_clock::RecoveryClock;
+pub(crate) use serving::SavedServing;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -133,7 +134,8 @@ impl JobEntry {
 /// Nodes and jobs.
 pub(crate) struct Cluster {
     heartbeat_timeout: Duration,
-    store: Store,
+    /// Job records and serving tables.
+    store: Box<dyn JobStore>,
     checkpoints: CheckpointStore,
     /// Model versions of completed checkpoints, and their aliases.
     registry: Registry,
@@ -147,15 +149,26 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    /// The cluster state over `store`. Jobs that were live when the coordinator stopped are
-    /// marked failed (recovery from checkpoints comes with exactly-once).
+    /// The cluster state over `store`. Jobs that were live when the coordinator stopped
+    /// recover from their last checkpoint (or fail, without checkpoints).
     pub(crate) fn new(
         store: Store,
         heartbeat_timeout: Duration,
     ) -> Result<Cluster, crate::store::StoreError> {
-        let checkpoints = CheckpointStore::open(store.db())
+        let db = store.db().clone();
+        Cluster::over(Box::new(store), &db, heartbeat_timeout)
+    }
+
+    /// The cluster state with its job records in `store` and its checkpoints and model
+    /// registry in `db` (tests put faults between `store` and the disk).
+    pub(crate) fn over(
+        store: Box<dyn JobStore>,
+        db: &sled::Db,
+        heartbeat_timeout: Duration,
+    ) -> Result<Cluster, crate::store::StoreError> {
+        let checkpoints = CheckpointStore::open(db)
             .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
-        let registry = Registry::open(store.db(), checkpoints.clone())
+        let registry = Registry::open(db, checkpoints.clone())
             .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
         let mut cluster = Cluster {
             heartbeat_timeout,
@@ -491,6 +504,9 @@ impl Cluster {
             .collect()
     }
 
+    /// Sends the job's deployment to the nodes of `assignment` — once its record, with the
+    /// generation it deploys, is stored: a generation that a coordinator restart could hand
+    /// out again must never run. Until the store takes it, the job waits (and is retried).
     fn deploy(&mut self, job: JobId, assignment: Assignment) {
         let continues = self
             .jobs
@@ -501,6 +517,15 @@ impl Cluster {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
+        if let Err(e) = self.store.save_job(&entry.record) {
+            tracing::error!("{job} is not deployed until it is stored: {e}");
+            if let Phase::Scheduling(scheduling) = &mut entry.phase {
+                scheduling.waiting_for = Some(format!(
+                    "waiting for the coordinator's store ({e}): give its data directory room"
+                ));
+            }
+            return;
+        }
         let plan = &entry.plan;
         entry.tasks.clear();
         for head in plan.task_heads() {

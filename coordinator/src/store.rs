@@ -1,6 +1,7 @@
 //! The coordinator's durable state in sled: job ids and job records, so `quiver job list`
 //! survives a coordinator restart (checkpoint manifests join them with exactly-once).
 
+use crate::jobs::SavedServing;
 use quiver_protocol::codec;
 use quiver_protocol::messages::JobState;
 use quiver_protocol::{Generation, JobId};
@@ -63,6 +64,22 @@ pub enum StoreError {
     Corrupt(#[from] codec::CodecError),
 }
 
+/// Where the coordinator's decisions keep job records and what their learners served:
+/// [`Store`] (sled) in a process; tests put faults between the decisions and the disk.
+pub(crate) trait JobStore: Send {
+    /// A job id never handed out before by this store.
+    fn next_job_id(&self) -> Result<JobId, StoreError>;
+    /// Writes a job record durably.
+    fn save_job(&self, record: &JobRecord) -> Result<(), StoreError>;
+    /// Writes what a job's learners served when (flushed with the next checkpoint's
+    /// manifest, which is what a restore reads it for).
+    fn save_serving(&self, job: JobId, saved: &SavedServing) -> Result<(), StoreError>;
+    /// What `save_serving` wrote for a job last, if anything.
+    fn serving(&self, job: JobId) -> Result<Option<SavedServing>, StoreError>;
+    /// Every stored job, by id.
+    fn jobs(&self) -> Result<Vec<JobRecord>, StoreError>;
+}
+
 /// Durable coordinator state.
 pub struct Store {
     path: PathBuf,
@@ -109,14 +126,14 @@ impl Store {
     pub fn db(&self) -> &sled::Db {
         &self.db
     }
+}
 
-    /// A job id never handed out before by this store.
-    pub fn next_job_id(&self) -> Result<JobId, StoreError> {
+impl JobStore for Store {
+    fn next_job_id(&self) -> Result<JobId, StoreError> {
         Ok(JobId(self.db.generate_id().map_err(|e| self.err(e))? + 1))
     }
 
-    /// Writes a job record durably.
-    pub fn save_job(&self, record: &JobRecord) -> Result<(), StoreError> {
+    fn save_job(&self, record: &JobRecord) -> Result<(), StoreError> {
         let bytes = codec::encode(record)?;
         self.jobs
             .insert(record.job.0.to_be_bytes(), bytes)
@@ -125,13 +142,7 @@ impl Store {
         Ok(())
     }
 
-    /// Writes what a job's learners served when (flushed with the next checkpoint's
-    /// manifest, which is what a restore reads it for).
-    pub(crate) fn save_serving(
-        &self,
-        job: JobId,
-        saved: &impl serde::Serialize,
-    ) -> Result<(), StoreError> {
+    fn save_serving(&self, job: JobId, saved: &SavedServing) -> Result<(), StoreError> {
         let bytes = codec::encode(saved)?;
         self.serving
             .insert(job.0.to_be_bytes(), bytes)
@@ -139,11 +150,7 @@ impl Store {
         Ok(())
     }
 
-    /// What [`Store::save_serving`] wrote for a job last, if anything.
-    pub(crate) fn serving<T: serde::de::DeserializeOwned>(
-        &self,
-        job: JobId,
-    ) -> Result<Option<T>, StoreError> {
+    fn serving(&self, job: JobId) -> Result<Option<SavedServing>, StoreError> {
         let Some(bytes) = self
             .serving
             .get(job.0.to_be_bytes())
@@ -154,8 +161,7 @@ impl Store {
         Ok(Some(codec::decode(&bytes)?))
     }
 
-    /// Every stored job, by id.
-    pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+    fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
         self.jobs
             .iter()
             .map(|item| {

@@ -182,3 +182,38 @@ fn a_recovery_is_timed_phase_by_phase_until_the_job_publishes_again() {
     );
     assert!(run.entry().recovery.is_none());
 }
+
+#[test]
+fn a_recovery_is_not_deployed_before_its_generation_is_stored() {
+    let mut run = Running::start();
+    let first = run.trigger();
+    run.ack_all(first);
+    run.run_offloads();
+    run.commands();
+    run.disk_full(true);
+    run.fail_a_task();
+    run.run_offloads();
+    run.cluster.tick();
+    let deploys = |commands: Vec<ToNode>| -> Vec<Generation> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                ToNode::Deploy(d) => Some(d.generation),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(deploys(run.commands()), vec![], "deployed while not stored");
+    let report = run.cluster.status(run.job).expect("report");
+    let error = report.error.unwrap_or_default();
+    assert!(error.contains("coordinator's store"), "{error}");
+
+    run.disk_full(false);
+    run.cluster.tick();
+    assert_eq!(deploys(run.commands()), vec![Generation(2)]);
+    assert_eq!(
+        run.stored_generation(),
+        Generation(2),
+        "the generation it runs is the one stored"
+    );
+}

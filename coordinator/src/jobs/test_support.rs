@@ -1,17 +1,70 @@
 //! A cluster driven by tests as the server would drive it: one node whose control stream the
 //! test reads (the node's fake), a job deployed and running on a real sled store in a
-//! temporary directory, and the store work the cluster queues run (or dropped) by the test.
+//! temporary directory behind a job store whose writes the test can make fail (a full disk),
+//! and the store work the cluster queues run (or dropped) by the test.
 
 use super::phase::Phase;
-use super::{Cluster, JobEntry};
-use crate::store::Store;
+use super::{Cluster, JobEntry, SavedServing};
+use crate::store::{JobRecord, JobStore, Store, StoreError};
 use quiver_protocol::messages::{JobState, TaskId, ToNode};
 use quiver_protocol::outbox::{Inbox, Outbox};
 use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path()).expect("store")
+/// The job store on sled, whose writes fail while `full` is set.
+struct FaultyStore {
+    inner: Store,
+    full: Arc<AtomicBool>,
+}
+
+impl FaultyStore {
+    fn refuse_if_full(&self) -> Result<(), StoreError> {
+        if !self.full.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        Err(StoreError::Sled {
+            path: PathBuf::from("(test)"),
+            source: sled::Error::Io(std::io::Error::other("No space left on device")),
+        })
+    }
+}
+
+impl JobStore for FaultyStore {
+    fn next_job_id(&self) -> Result<JobId, StoreError> {
+        self.refuse_if_full()?;
+        self.inner.next_job_id()
+    }
+
+    fn save_job(&self, record: &JobRecord) -> Result<(), StoreError> {
+        self.refuse_if_full()?;
+        self.inner.save_job(record)
+    }
+
+    fn save_serving(&self, job: JobId, saved: &SavedServing) -> Result<(), StoreError> {
+        self.refuse_if_full()?;
+        self.inner.save_serving(job, saved)
+    }
+
+    fn serving(&self, job: JobId) -> Result<Option<SavedServing>, StoreError> {
+        self.inner.serving(job)
+    }
+
+    fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        self.inner.jobs()
+    }
+}
+
+/// A cluster over the store in `dir`, with its writes failing while `full` is set.
+fn open(dir: &tempfile::TempDir, full: &Arc<AtomicBool>) -> Cluster {
+    let inner = Store::open(dir.path()).expect("store");
+    let db = inner.db().clone();
+    let store = FaultyStore {
+        inner,
+        full: full.clone(),
+    };
+    Cluster::over(Box::new(store), &db, crate::HEARTBEAT_TIMEOUT).expect("cluster")
 }
 
 const SPEC: &str = r#"
@@ -38,17 +91,24 @@ pub(super) struct Running {
     pub(super) node: NodeId,
     inbox: Inbox<ToNode>,
     pub(super) job: JobId,
+    full: Arc<AtomicBool>,
 }
 
 impl Running {
     pub(super) fn start() -> Running {
         let dir = tempfile::tempdir().expect("temp dir");
-        let cluster = Cluster::new(open(&dir), crate::HEARTBEAT_TIMEOUT).expect("cluster");
-        Running::with_node(dir, cluster, None)
+        let full = Arc::default();
+        let cluster = open(&dir, &full);
+        Running::with_node(dir, cluster, full, None)
     }
 
     /// `cluster` with a node joined and `job` (submitted if `None`) deployed and running.
-    fn with_node(dir: tempfile::TempDir, mut cluster: Cluster, job: Option<JobId>) -> Running {
+    fn with_node(
+        dir: tempfile::TempDir,
+        mut cluster: Cluster,
+        full: Arc<AtomicBool>,
+        job: Option<JobId>,
+    ) -> Running {
         let (outbox, inbox) = Outbox::new(1024);
         let node = cluster.join(
             ([127, 0, 0, 1], 7001).into(),
@@ -66,6 +126,7 @@ impl Running {
             node,
             inbox,
             job,
+            full,
         };
         running.run_offloads();
         running.start_deployed();
@@ -85,11 +146,20 @@ impl Running {
     /// on its store; a node joins and the job is redeployed and started.
     pub(super) fn restart_coordinator(self) -> Running {
         let Running {
-            dir, cluster, job, ..
+            dir,
+            cluster,
+            job,
+            full,
+            ..
         } = self;
         drop(cluster);
-        let cluster = Cluster::new(open(&dir), crate::HEARTBEAT_TIMEOUT).expect("cluster");
-        Running::with_node(dir, cluster, Some(job))
+        let cluster = open(&dir, &full);
+        Running::with_node(dir, cluster, full, Some(job))
+    }
+
+    /// The coordinator's disk is full (`true`: its job store's writes fail) or has room.
+    pub(super) fn disk_full(&self, full: bool) {
+        self.full.store(full, Ordering::Relaxed);
     }
 
     /// The job's entry.
@@ -105,6 +175,13 @@ impl Running {
     /// The job's current generation.
     pub(super) fn generation(&self) -> Generation {
         self.entry().record.generation
+    }
+
+    /// The job's generation as its stored record has it.
+    pub(super) fn stored_generation(&self) -> Generation {
+        let records = self.cluster.store.jobs().expect("readable");
+        let record = records.iter().find(|r| r.job == self.job).expect("stored");
+        record.generation
     }
 
     /// The job's tasks.
