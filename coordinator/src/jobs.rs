@@ -30,7 +30,7 @@ use crate::scheduler::{free_slots, schedule, FreeNode};
 use crate::store::{JobRecord, JobStore, Store};
 use membership::Lost;
 pub use membership::LOST_NODE_RETENTION;
-use phase::{Phase, Placed};
+use phase::{NotPlaced, Phase, Placed};
 use quiver_protocol::messages::{
     Deployment, JobState, RecoveryTimes, SavepointRef, TaskId, TaskMetrics, ToNode,
 };
@@ -128,6 +128,13 @@ impl JobEntry {
     fn enter(&mut self, phase: Phase) {
         self.record.state = phase.state();
         self.phase = phase;
+    }
+
+    /// Moves into `state` (see [`Phase::move_to`]); the stored state's name follows it.
+    fn move_to(&mut self, state: JobState, now: Instant) -> Result<Option<Assignment>, NotPlaced> {
+        let left = self.phase.move_to(state, now)?;
+        self.record.state = state;
+        Ok(left)
     }
 }
 
@@ -414,16 +421,10 @@ impl Cluster {
             }
         };
         let now = Instant::now();
-        let (phase, left) =
-            match std::mem::replace(&mut entry.phase, Phase::Created).after(state, now) {
-                Ok(moved) => moved,
-                Err(unchanged) => {
-                    entry.phase = unchanged;
-                    tracing::debug!("{job}: not placed, so it cannot take {event:?}");
-                    return None;
-                }
-            };
-        entry.enter(phase);
+        let Ok(left) = entry.move_to(state, now) else {
+            tracing::debug!("{job}: not placed, so it cannot take {event:?}");
+            return None;
+        };
         if state == JobState::Running {
             entry.started.get_or_insert(now);
             // A recovery's reason is shown while it recovers; the restart count stays.

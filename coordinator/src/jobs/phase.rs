@@ -11,6 +11,10 @@ use quiver_protocol::{CheckpointId, NodeId};
 use std::collections::HashSet;
 use std::time::Instant;
 
+/// A move into `Running` without a placement.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct NotPlaced;
+
 /// A job's state and what belongs to it alone.
 pub(super) enum Phase {
     /// Submitted, not yet placed.
@@ -104,33 +108,26 @@ impl Phase {
         }
     }
 
-    /// The phase that a move from `self` into `state` (legal by `lifecycle::transition`)
-    /// lands in at `now`, with the assignment the job leaves (whose nodes are told to cancel);
-    /// `Err(self)` when the move needs what `self` lacks: a job runs only on the assignment it
-    /// was placed on.
-    pub(super) fn after(
-        self,
+    /// Moves into `state` (a move `lifecycle::transition` allows) at `now`; returns the
+    /// assignment the job leaves (whose nodes are told to cancel). Refused, leaving the phase
+    /// as it was, when the move needs what the phase lacks: a job runs only on the assignment
+    /// it was placed on.
+    pub(super) fn move_to(
+        &mut self,
         state: JobState,
         now: Instant,
-    ) -> Result<(Phase, Option<Assignment>), Phase> {
-        if state == JobState::Running {
-            return match self {
-                Phase::Scheduling(Scheduling {
-                    placed: Some(placed),
-                    ..
-                }) => {
-                    let running = Running {
-                        assignment: placed.assignment,
-                        exhausted: HashSet::new(),
-                        alignment: SentReports::default(),
-                        prompt: Prompt::None,
-                    };
-                    Ok((Phase::Running(running), None))
-                }
-                unplaced => Err(unplaced),
-            };
+    ) -> Result<Option<Assignment>, NotPlaced> {
+        let placed = matches!(
+            self,
+            Phase::Scheduling(Scheduling {
+                placed: Some(_),
+                ..
+            })
+        );
+        if state == JobState::Running && !placed {
+            return Err(NotPlaced);
         }
-        let left = match self {
+        let left = match std::mem::replace(self, Phase::Created) {
             Phase::Scheduling(Scheduling {
                 placed: Some(placed),
                 ..
@@ -138,7 +135,18 @@ impl Phase {
             Phase::Running(running) => Some(running.assignment),
             _ => None,
         };
-        let next = match state {
+        if state == JobState::Running {
+            if let Some(assignment) = left {
+                *self = Phase::Running(Running {
+                    assignment,
+                    exhausted: HashSet::new(),
+                    alignment: SentReports::default(),
+                    prompt: Prompt::None,
+                });
+                return Ok(None);
+            }
+        }
+        *self = match state {
             JobState::Created => Phase::Created,
             JobState::Scheduling => Phase::Scheduling(Scheduling {
                 since: now,
@@ -149,10 +157,10 @@ impl Phase {
                 not_before: now,
                 finding_restore: false,
             }),
-            // Finished, Failed or Cancelled (Running returned above).
-            _ => Phase::Ended { state, at: now },
+            // Finished, Failed or Cancelled (Running without a placement was refused above).
+            state => Phase::Ended { state, at: now },
         };
-        Ok((next, left))
+        Ok(left)
     }
 
     /// Where the job's tasks are (or are being deployed): a placed or running job's
@@ -199,7 +207,8 @@ mod tests {
     #[test]
     fn starting_takes_the_assignment_into_running() {
         let now = Instant::now();
-        let (running, left) = placed(now).after(JobState::Running, now).ok().unwrap();
+        let mut running = placed(now);
+        let left = running.move_to(JobState::Running, now).unwrap();
         assert!(left.is_none(), "the assignment moves on");
         assert_eq!(running.state(), JobState::Running);
         assert_eq!(running.assignment().unwrap().nodes[0].0, NodeId(1));
@@ -208,24 +217,21 @@ mod tests {
     #[test]
     fn an_unplaced_job_cannot_run() {
         let now = Instant::now();
-        let (waiting, _) = Phase::Created
-            .after(JobState::Scheduling, now)
-            .ok()
-            .unwrap();
-        let refused = waiting.after(JobState::Running, now).err().unwrap();
-        assert_eq!(refused.state(), JobState::Scheduling, "left as it was");
+        let mut waiting = Phase::Created;
+        waiting.move_to(JobState::Scheduling, now).unwrap();
+        assert_eq!(waiting.move_to(JobState::Running, now), Err(NotPlaced));
+        assert_eq!(waiting.state(), JobState::Scheduling, "left as it was");
     }
 
     #[test]
     fn only_placed_and_running_jobs_hold_slots() {
         let now = Instant::now();
         assert!(placed(now).assignment().is_some());
-        let (waiting, _) = Phase::Created
-            .after(JobState::Scheduling, now)
-            .ok()
-            .unwrap();
+        let mut waiting = Phase::Created;
+        waiting.move_to(JobState::Scheduling, now).unwrap();
         assert!(waiting.assignment().is_none());
-        let (ended, left) = placed(now).after(JobState::Cancelled, now).ok().unwrap();
+        let mut ended = placed(now);
+        let left = ended.move_to(JobState::Cancelled, now).unwrap();
         assert!(ended.assignment().is_none());
         assert_eq!(
             left.unwrap().nodes[0].0,
