@@ -7,7 +7,10 @@
 //! Every task's series carry `job`, `operator` (the operators of its chain, head first) and
 //! `partition`; the coordinator's add `node`.
 
+mod histograms;
+
 use crate::messages::TaskMetrics;
+use histograms::HistogramFamily;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -179,6 +182,72 @@ impl Exposition {
                 Some((t.labels.clone(), w as f64 / 1e3))
             }),
         );
+        self.task_latencies(tasks);
+    }
+
+    /// The latency histograms and waiting times of every task: source-to-sink latency of
+    /// the tasks with sinks, batch processing time, time waiting for credit, and a source's
+    /// time held back by alignment.
+    fn task_latencies(&mut self, tasks: &[TaskSample<'_>]) {
+        self.counter(
+            "task_sink_batches",
+            "Batches a task's sinks wrote.",
+            tasks
+                .iter()
+                .map(|t| (t.labels.clone(), t.metrics.sink_batches)),
+        );
+        self.registry.register(
+            "quiver_task_sink_latency_seconds",
+            "Source-to-sink latency of the batches a task's sinks wrote: from the source \
+             reading a batch's oldest record to the sink writing it (wall clocks).",
+            HistogramFamily::new(tasks.iter().filter_map(|t| {
+                let h = &t.metrics.sink_latency;
+                (h.count() > 0).then(|| (t.labels.clone(), h.clone()))
+            })),
+        );
+        self.gauge(
+            "task_sink_latency_max_seconds",
+            "The largest source-to-sink latency a task's sinks saw.",
+            tasks.iter().filter_map(|t| {
+                let h = &t.metrics.sink_latency;
+                (h.count() > 0).then(|| (t.labels.clone(), h.max_us as f64 / 1e6))
+            }),
+        );
+        self.registry.register(
+            "quiver_task_batch_seconds",
+            "The time a task took to process one batch, through its chain to its output \
+             flushed.",
+            HistogramFamily::new(
+                tasks
+                    .iter()
+                    .map(|t| (t.labels.clone(), t.metrics.batch_time.clone())),
+            ),
+        );
+        self.float_counter(
+            "task_backpressure_seconds",
+            "Time a task waited for credit to send downstream (backpressure).",
+            tasks
+                .iter()
+                .map(|t| (t.labels.clone(), t.metrics.credit_wait_us as f64 / 1e6)),
+        );
+        self.float_counter(
+            "task_source_aligned_seconds",
+            "Time a source task was held back by alignment (ahead of its source's slowest \
+             partition).",
+            tasks.iter().filter(|t| t.metrics.source_watermark.is_some()).map(|t| {
+                (t.labels.clone(), t.metrics.aligned_pause_us as f64 / 1e6)
+            }),
+        );
+    }
+
+    /// A counter family `quiver_NAME` of fractional values (seconds), exported as
+    /// `quiver_NAME_total`.
+    fn float_counter(&mut self, name: &str, help: &str, samples: impl IntoIterator<Item = (Labels, f64)>) {
+        let family = Family::<Labels, Counter<f64, AtomicU64>>::default();
+        for (labels, value) in samples {
+            family.get_or_create(&labels).inc_by(value);
+        }
+        self.registry.register(format!("quiver_{name}"), help, family);
     }
 
     /// The OpenMetrics text of everything added.
