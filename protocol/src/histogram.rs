@@ -3,8 +3,9 @@
 //! coordinator by adding bucket counts.
 //!
 //! Every histogram has the same [`BOUNDS_US`]: upper bounds from 50 µs to 10 s in a 1–1.5–2–3–
-//! 5–7 progression per decade (a ratio of at most 1.5 between neighbours, so a quantile read
-//! from the buckets is within that ratio of the truth), plus an overflow bucket. Fixed bounds
+//! 5–7 progression per decade (a ratio of at most 5/3 between neighbours, 1.4 on average, so
+//! a quantile read from the buckets is within its bucket's ratio of the truth), plus an
+//! overflow bucket. Fixed bounds
 //! make a snapshot a short list of counts and a merge a sum.
 
 use serde::{Deserialize, Serialize};

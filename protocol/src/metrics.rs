@@ -314,4 +314,52 @@ mod tests {
             "a watermark not known yet is not exported:\n{text}"
         );
     }
+
+    #[test]
+    fn latency_histograms_are_exported_as_cumulative_buckets_in_seconds() {
+        let mut metrics = TaskMetrics {
+            credit_wait_us: 1_500_000,
+            sink_batches: 3,
+            ..TaskMetrics::default()
+        };
+        for us in [40, 1_200, 20_000_000] {
+            metrics.sink_latency.observe_us(us);
+        }
+        metrics.batch_time.observe_us(300);
+        let mut exposition = Exposition::default();
+        let labels = labels([
+            ("job", "job-1".into()),
+            ("operator", "counts → out".into()),
+            ("partition", "0".into()),
+        ]);
+        exposition.tasks(&[TaskSample {
+            labels,
+            metrics: &metrics,
+        }]);
+        let text = exposition.encode();
+        let series = r#"job="job-1",operator="counts → out",partition="0""#;
+        for line in [
+            "# TYPE quiver_task_sink_latency_seconds histogram".to_string(),
+            format!("quiver_task_sink_latency_seconds_count{{{series}}} 3"),
+            format!("quiver_task_sink_latency_seconds_sum{{{series}}} 20.00124"),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="0.001",{series}}} 1"#),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="0.0015",{series}}} 2"#),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="10.0",{series}}} 2"#),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="+Inf",{series}}} 3"#),
+            format!("quiver_task_sink_latency_max_seconds{{{series}}} 20.0"),
+            format!("quiver_task_sink_batches_total{{{series}}} 3"),
+            format!(r#"quiver_task_batch_seconds_bucket{{le="0.0003",{series}}} 1"#),
+            format!("quiver_task_batch_seconds_count{{{series}}} 1"),
+            format!("quiver_task_backpressure_seconds_total{{{series}}} 1.5"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing from:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("quiver_task_source_aligned_seconds_total{"),
+            "only sources have an alignment pause:\n{text}"
+        );
+    }
 }
