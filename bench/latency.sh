@@ -38,16 +38,19 @@ set_field "$spec" rate "$RATE"
 free_tcp() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 scrape() { curl -sf "http://$1/metrics"; }
 
-# Reads two /metrics scrapes (files $1, $2); prints "p50_ms p99_ms max_ms batches" of the sink
-# latency of the tasks whose operator label starts with "running": quantiles of what the
-# buckets gained in between (linear within a bucket, as Prometheus' histogram_quantile), the
-# max as of the second scrape.
+# Reads two /metrics scrapes (files $1, $2) $3 seconds apart; prints "p50_ms p99_ms max_ms
+# batches ev/s" of the sink latency of the tasks whose operator label starts with "running":
+# quantiles of what the buckets gained in between (linear within a bucket, as Prometheus'
+# histogram_quantile), the max as of the second scrape, and the rate the source read at.
 quantiles_between() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "$3" <<'PY'
 import re, sys
 def buckets(path):
-    out, top = {}, 0.0
+    out, top, read = {}, 0.0, 0.0
     for line in open(path):
+        m = re.match(r'quiver_task_records_in_total\{(.*)\} (\S+)', line)
+        if m and 'operator="events' in m.group(1):
+            read += float(m.group(2))
         m = re.match(r'quiver_task_sink_latency_seconds_bucket\{le="([^"]+)",(.*)\} (\S+)', line)
         if m and 'operator="running' in m.group(2):
             le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
@@ -55,8 +58,8 @@ def buckets(path):
         m = re.match(r'quiver_task_sink_latency_max_seconds\{(.*)\} (\S+)', line)
         if m and 'operator="running' in m.group(1):
             top = max(top, float(m.group(2)))
-    return out, top
-(a, _), (b, top) = buckets(sys.argv[1]), buckets(sys.argv[2])
+    return out, top, read
+(a, _, read_a), (b, top, read_b) = buckets(sys.argv[1]), buckets(sys.argv[2])
 bounds = sorted(b)
 cum = [b[le] - a.get(le, 0) for le in bounds]
 total = cum[-1] if cum else 0
@@ -69,7 +72,8 @@ def q(f):
             return min(top, lower + (le - lower) * (rank - below) / (c - below))
         lower, below = le, c
     return top
-print("%.2f %.2f %.2f %d" % (q(0.5) * 1e3, q(0.99) * 1e3, top * 1e3, total))
+rate = (read_b - read_a) / float(sys.argv[3])
+print("%.2f %.2f %.2f %d %.0f" % (q(0.5) * 1e3, q(0.99) * 1e3, top * 1e3, total, rate))
 PY
 }
 
@@ -79,11 +83,11 @@ measure() {
   scrape "$1" > "$work/a.txt"
   sleep "$WINDOW"
   scrape "$1" > "$work/b.txt"
-  quantiles_between "$work/a.txt" "$work/b.txt"
+  quantiles_between "$work/a.txt" "$work/b.txt" "$WINDOW"
 }
 
 echo "== $(date -Is) $QUIVER rate $RATE ev/s, warm-up ${WARMUP}s, window ${WINDOW}s, load:$(uptime | sed 's/.*load/load/')"
-echo "setup    p50_ms  p99_ms  max_ms  batches"
+echo "setup    p50_ms  p99_ms  max_ms  batches  source_ev/s"
 
 http=127.0.0.1:$(free_tcp)
 (cd "$work" && exec "$QUIVER" local --http "$http" "$spec" > "$work/local.log" 2>&1) &

@@ -92,7 +92,10 @@ fn check_histogram(text: &str, family: &str, label: &str) -> u64 {
     let mut total = 0;
     for labels in series {
         let count = counts[labels];
-        assert!(count > 0.0 && sums[labels] > 0.0, "{family}{{{labels}}} empty:\n{text}");
+        assert!(
+            count > 0.0 && sums[labels] > 0.0,
+            "{family}{{{labels}}} empty:\n{text}"
+        );
         let buckets: Vec<f64> = text
             .lines()
             .filter_map(|line| {
@@ -107,7 +110,11 @@ fn check_histogram(text: &str, family: &str, label: &str) -> u64 {
             buckets.windows(2).all(|w| w[0] <= w[1]),
             "{family}{{{labels}}} buckets not cumulative:\n{text}"
         );
-        assert_eq!(buckets.last(), Some(&count), "{family}{{{labels}}}:\n{text}");
+        assert_eq!(
+            buckets.last(),
+            Some(&count),
+            "{family}{{{labels}}}:\n{text}"
+        );
         total += count as u64;
     }
     total
@@ -325,8 +332,13 @@ fn metrics_and_the_json_api_follow_a_running_job() {
     let observed: u64 = tasks
         .iter()
         .map(|t| {
-            let counts = t["metrics"]["sink_latency"]["counts"].as_array().expect("counts");
-            counts.iter().map(|n| n.as_u64().expect("a count")).sum::<u64>()
+            let counts = t["metrics"]["sink_latency"]["counts"]
+                .as_array()
+                .expect("counts");
+            counts
+                .iter()
+                .map(|n| n.as_u64().expect("a count"))
+                .sum::<u64>()
         })
         .sum();
     assert_eq!(observed, batches, "{report}");
@@ -418,7 +430,11 @@ fn quiver_local_serves_the_dashboard_and_metrics_while_its_job_runs() {
         assert!(started.elapsed() < Duration::from_secs(60), "{text}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    check_histogram(&text, "quiver_task_sink_latency_seconds", "operator=\"counts");
+    check_histogram(
+        &text,
+        "quiver_task_sink_latency_seconds",
+        "operator=\"counts",
+    );
     check_histogram(&text, "quiver_task_batch_seconds", "operator=\"events");
 }
 

@@ -108,7 +108,7 @@ pub struct TaskEvent {
 #[derive(Debug, Clone)]
 pub enum TaskEventKind {
     /// All inputs ended and everything was published; the final counters.
-    Finished(TaskMetrics),
+    Finished(Box<TaskMetrics>),
     /// A source ran dry; with checkpoints it waits for the final checkpoint.
     SourceExhausted,
     /// Its sinks published what they staged up to this checkpoint.

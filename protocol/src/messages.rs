@@ -3,11 +3,11 @@
 //! Every connection is mutual TLS; the first frame on each bidirectional stream says what the
 //! stream is for, and the receiver checks the peer's certificate role before acting on it.
 
-use crate::histogram::Histogram;
-use crate::sink_latency::SinkLatency;
 use crate::failure::Failure;
+use crate::histogram::Histogram;
 use crate::ids::{CheckpointId, Generation, JobId, NodeId, OperatorId, PartitionId};
 use crate::plan::{Assignment, JobPlan};
+use crate::sink_latency::SinkLatency;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -721,8 +721,9 @@ pub enum ToCoordinator {
         generation: Generation,
         /// The task.
         task: TaskId,
-        /// Its final counters.
-        metrics: TaskMetrics,
+        /// Its final counters (boxed: with their histograms they outweigh every other
+        /// message).
+        metrics: Box<TaskMetrics>,
     },
     /// The deployment (or the start) of a job failed on this node.
     DeployFailed {

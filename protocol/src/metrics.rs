@@ -234,20 +234,27 @@ impl Exposition {
             "task_source_aligned_seconds",
             "Time a source task was held back by alignment (ahead of its source's slowest \
              partition).",
-            tasks.iter().filter(|t| t.metrics.source_watermark.is_some()).map(|t| {
-                (t.labels.clone(), t.metrics.aligned_pause_us as f64 / 1e6)
-            }),
+            tasks
+                .iter()
+                .filter(|t| t.metrics.source_watermark.is_some())
+                .map(|t| (t.labels.clone(), t.metrics.aligned_pause_us as f64 / 1e6)),
         );
     }
 
     /// A counter family `quiver_NAME` of fractional values (seconds), exported as
     /// `quiver_NAME_total`.
-    fn float_counter(&mut self, name: &str, help: &str, samples: impl IntoIterator<Item = (Labels, f64)>) {
+    fn float_counter(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, f64)>,
+    ) {
         let family = Family::<Labels, Counter<f64, AtomicU64>>::default();
         for (labels, value) in samples {
             family.get_or_create(&labels).inc_by(value);
         }
-        self.registry.register(format!("quiver_{name}"), help, family);
+        self.registry
+            .register(format!("quiver_{name}"), help, family);
     }
 
     /// The OpenMetrics text of everything added.

@@ -64,7 +64,12 @@ fn the_read_stamp_survives_splits_and_a_concatenation_keeps_the_oldest() {
     let unstamped = numbers(&[6], None);
     let whole = Batch::concat(&[newer, unstamped.clone(), b.clone()]).unwrap();
     assert_eq!(whole.read_at_us(), Some(700));
-    assert_eq!(Batch::concat(&[unstamped.clone(), unstamped]).unwrap().read_at_us(), None);
+    assert_eq!(
+        Batch::concat(&[unstamped.clone(), unstamped])
+            .unwrap()
+            .read_at_us(),
+        None
+    );
     // Equality is about the records, not the stamp.
     assert_eq!(b.clone().with_read_at_us(None), b);
 }

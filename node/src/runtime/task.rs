@@ -530,7 +530,9 @@ impl TaskState {
             // The final figures include what the message that finished the task changed.
             self.read_gauges();
             self.done = true;
-            self.report(TaskEventKind::Finished(self.args.counters.snapshot()));
+            self.report(TaskEventKind::Finished(Box::new(
+                self.args.counters.snapshot(),
+            )));
         }
     }
 

@@ -19,7 +19,9 @@ fn a_value_falls_in_the_first_bucket_whose_bound_is_not_below_it() {
     assert_eq!(bucket_of(10_000_000), 32);
     assert_eq!(bucket_of(10_000_001), BUCKETS - 1);
     assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
-    assert!(BOUNDS_US.windows(2).all(|w| w[0] < w[1] && w[1] * 3 <= w[0] * 5));
+    assert!(BOUNDS_US
+        .windows(2)
+        .all(|w| w[0] < w[1] && w[1] * 3 <= w[0] * 5));
 }
 
 #[test]
