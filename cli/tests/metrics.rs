@@ -274,6 +274,11 @@ fn metrics_and_the_json_api_follow_a_running_job() {
             waits.keys().any(|l| l.contains(source)) && waits.keys().any(|l| l.contains(counts)),
             "{text}"
         );
+        let aligned = samples(&text, "quiver_task_source_aligned_seconds_total");
+        assert!(
+            !aligned.is_empty() && aligned.keys().all(|l| l.contains(source)),
+            "{text}"
+        );
     }
 
     // The JSON API: the cluster, the job list, the job's report and checkpoints.
@@ -351,6 +356,13 @@ fn metrics_and_the_json_api_follow_a_running_job() {
         latency[0]["max_ms"].as_f64().expect("max"),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{report}");
+    let status = admin(&["job", "status", &job]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    let line = format!(
+        "source-to-sink latency into {}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms over",
+        latency[0]["operators"].as_str().expect("operators")
+    );
+    assert!(status.contains(&line), "{line:?} missing from:\n{status}");
     let (status, checkpoints) = http_get(http, &format!("/api/jobs/{job}/checkpoints"));
     assert_eq!(status, 200);
     let checkpoints: serde_json::Value = serde_json::from_str(&checkpoints).expect("JSON");
