@@ -37,7 +37,7 @@ impl LatencyRecorder {
     /// Records one observation of `elapsed`.
     #[inline]
     pub(crate) fn observe(&self, elapsed: Duration) {
-        self.observe_us(elapsed.as_micros().min(u128::from(u64::MAX)) as u64);
+        self.observe_us(micros(elapsed));
     }
 
     /// The observations so far (empty counts when there is none).
@@ -56,6 +56,12 @@ impl LatencyRecorder {
             max_us: self.max_us.load(Ordering::Relaxed),
         }
     }
+}
+
+/// `d` in whole µs (saturating).
+#[inline]
+pub(crate) fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 /// The wall clock now, µs since the Unix epoch: what stamps a batch at its source

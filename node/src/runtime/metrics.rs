@@ -89,8 +89,7 @@ impl TaskCounters {
 
     /// The task waited `waited` for credit to send downstream.
     pub(crate) fn waited_for_credit(&self, waited: std::time::Duration) {
-        let us = waited.as_micros().min(u128::from(u64::MAX)) as u64;
-        self.credit_wait_us.fetch_add(us, Ordering::Relaxed);
+        Self::add(&self.credit_wait_us, super::latency::micros(waited));
     }
 
     /// Adds `n` to a counter.

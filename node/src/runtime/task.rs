@@ -241,7 +241,7 @@ impl TaskState {
             self.aligned_since.get_or_insert_with(Instant::now);
         } else if !none_started {
             if let Some(since) = self.aligned_since.take() {
-                let us = since.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+                let us = super::latency::micros(since.elapsed());
                 TaskCounters::add(&self.args.counters.aligned_pause_us, us);
             }
         }
