@@ -72,7 +72,8 @@ proc_peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 # A coordinator and NODES `quiver node` processes with SLOTS slots each, in folder $1, started
 # one after the other so that node-K is the K-th started (its PID is ${node_pids[K-1]}).
 # Sets addr, certs, coord_pid, node_pids; cluster_down stops them by PID (call it from a trap).
-# Needs $QUIVER. Usage: cluster_up DIR NODES SLOTS
+# Needs $QUIVER; with COORDINATOR_HTTP=ADDR the coordinator serves /metrics there.
+# Usage: cluster_up DIR NODES SLOTS
 cluster_up() {
   local dir=$1 nodes=$2 slots=$3 port=${PORT:-$((20000 + RANDOM % 10000))} i k
   mkdir -p "$dir"
@@ -81,7 +82,7 @@ cluster_up() {
   addr=127.0.0.1:$port
   node_pids=()
   "$QUIVER" coordinator --certs "$certs" --data-dir "$dir/coordinator" --listen "$addr" \
-    > "$dir/coordinator.log" 2>&1 &
+    ${COORDINATOR_HTTP:+--http "$COORDINATOR_HTTP"} > "$dir/coordinator.log" 2>&1 &
   coord_pid=$!
   for i in $(seq 100); do grep -qs "coordinator listening on $addr" "$dir/coordinator.log" && break; sleep 0.1; done
   for k in $(seq "$nodes"); do

@@ -217,8 +217,10 @@ pub(crate) enum JobCommand {
         /// `elapsed_ms`, `source_records`, `sink_records`, `last_checkpoint`, `restarts`
         /// (`total`, `in_a_row`, `allowed`), `expired_checkpoints`, `state_entries`,
         /// `state_expired`, `refused_updates`, `ratings` (`count`, `rmse`, `mae` of the
-        /// rating predictions, or null), `checkpoint_bytes` and `tasks` (each with
-        /// `task`, `operators`, `node`, `finished` and its counters in `metrics`).
+        /// rating predictions, or null), `checkpoint_bytes`, `tasks` (each with
+        /// `task`, `operators`, `node`, `finished` and its counters in `metrics`) and
+        /// `sink_latency` (per chain with sinks: `operators`, `batches`, `p50_ms`, `p99_ms`,
+        /// `max_ms` of the source-to-sink latency).
         #[arg(long)]
         json: bool,
     },

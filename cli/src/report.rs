@@ -164,6 +164,18 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(all.last_snapshot_bytes)
         );
     }
+    for s in &report.sink_latency {
+        let _ = writeln!(
+            out,
+            "source-to-sink latency into {}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} \
+             batches",
+            s.operators,
+            s.p50_ms,
+            s.p99_ms,
+            s.max_ms,
+            thousands(s.batches)
+        );
+    }
     let _ = writeln!(out, "tasks:");
     for t in &report.tasks {
         let m = &t.metrics;

@@ -81,6 +81,45 @@ fn sum(text: &str, family: &str, label: &str) -> f64 {
         .sum()
 }
 
+/// Checks histogram `family` in a scrape over the series whose labels contain `label`: each
+/// has observations with a positive sum, cumulative buckets that never decrease and end in
+/// `+Inf` at its count. Returns the count over those series.
+fn check_histogram(text: &str, family: &str, label: &str) -> u64 {
+    let counts = samples(text, &format!("{family}_count"));
+    let sums = samples(text, &format!("{family}_sum"));
+    let series: Vec<&String> = counts.keys().filter(|l| l.contains(label)).collect();
+    assert!(!series.is_empty(), "no {family} for {label}:\n{text}");
+    let mut total = 0;
+    for labels in series {
+        let count = counts[labels];
+        assert!(
+            count > 0.0 && sums[labels] > 0.0,
+            "{family}{{{labels}}} empty:\n{text}"
+        );
+        let buckets: Vec<f64> = text
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(&format!("{family}_bucket{{le=\""))?;
+                let (_, rest) = rest.split_once("\",")?;
+                let (series, value) = rest.rsplit_once("} ")?;
+                (series == labels.as_str()).then(|| value.parse().ok())?
+            })
+            .collect();
+        assert!(buckets.len() > 30, "{family}{{{labels}}} buckets:\n{text}");
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "{family}{{{labels}}} buckets not cumulative:\n{text}"
+        );
+        assert_eq!(
+            buckets.last(),
+            Some(&count),
+            "{family}{{{labels}}}:\n{text}"
+        );
+        total += count as u64;
+    }
+    total
+}
+
 fn scrape(addr: SocketAddr) -> String {
     let (status, body) = http_get(addr, "/metrics");
     assert_eq!(status, 200, "{body}");
@@ -224,6 +263,24 @@ fn metrics_and_the_json_api_follow_a_running_job() {
         "{text}"
     );
 
+    // Latency: the running count's sink saw stamped batches, every task timed its batches
+    // and counted its waits for credit, on the coordinator and on the nodes.
+    for text in std::iter::once(text.clone()).chain(node_http.iter().map(|h| scrape(*h))) {
+        check_histogram(&text, "quiver_task_sink_latency_seconds", counts);
+        check_histogram(&text, "quiver_task_batch_seconds", counts);
+        check_histogram(&text, "quiver_task_batch_seconds", source);
+        let waits = samples(&text, "quiver_task_backpressure_seconds_total");
+        assert!(
+            waits.keys().any(|l| l.contains(source)) && waits.keys().any(|l| l.contains(counts)),
+            "{text}"
+        );
+        let aligned = samples(&text, "quiver_task_source_aligned_seconds_total");
+        assert!(
+            !aligned.is_empty() && aligned.keys().all(|l| l.contains(source)),
+            "{text}"
+        );
+    }
+
     // The JSON API: the cluster, the job list, the job's report and checkpoints.
     let (status, cluster) = http_get(http, "/api/cluster");
     assert_eq!(status, 200);
@@ -271,6 +328,41 @@ fn metrics_and_the_json_api_follow_a_running_job() {
     // A running count writes one row per record, into the sink chained behind it.
     assert_eq!(total("counts", "sink_records"), COUNT, "{report}");
     assert_eq!(report["sink_records"].as_u64(), Some(COUNT), "{report}");
+    // Every batch the sink wrote was stamped at the source and observed once.
+    let batches = total("counts", "sink_batches");
+    assert!(
+        batches >= COUNT.div_ceil(1024) && batches <= COUNT,
+        "{batches} batches for {COUNT} records"
+    );
+    let observed: u64 = tasks
+        .iter()
+        .map(|t| {
+            let counts = t["metrics"]["sink_latency"]["counts"]
+                .as_array()
+                .expect("counts");
+            counts
+                .iter()
+                .map(|n| n.as_u64().expect("a count"))
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(observed, batches, "{report}");
+    let latency = report["sink_latency"].as_array().expect("sink latency");
+    assert_eq!(latency.len(), 1, "{report}");
+    assert_eq!(latency[0]["batches"].as_u64(), Some(batches), "{report}");
+    let (p50, p99, max) = (
+        latency[0]["p50_ms"].as_f64().expect("p50"),
+        latency[0]["p99_ms"].as_f64().expect("p99"),
+        latency[0]["max_ms"].as_f64().expect("max"),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{report}");
+    let status = admin(&["job", "status", &job]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    let line = format!(
+        "source-to-sink latency into {}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms over",
+        latency[0]["operators"].as_str().expect("operators")
+    );
+    assert!(status.contains(&line), "{line:?} missing from:\n{status}");
     let (status, checkpoints) = http_get(http, &format!("/api/jobs/{job}/checkpoints"));
     assert_eq!(status, 200);
     let checkpoints: serde_json::Value = serde_json::from_str(&checkpoints).expect("JSON");
@@ -357,6 +449,21 @@ fn quiver_local_serves_the_dashboard_and_metrics_while_its_job_runs() {
         samples(&text, "quiver_task_records_in_total").len() >= 2,
         "{text}"
     );
+    // Latency histograms fill as the sink writes.
+    let text = loop {
+        let text = scrape(http);
+        if !samples(&text, "quiver_task_sink_latency_seconds_count").is_empty() {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    check_histogram(
+        &text,
+        "quiver_task_sink_latency_seconds",
+        "operator=\"counts",
+    );
+    check_histogram(&text, "quiver_task_batch_seconds", "operator=\"events");
 }
 
 #[test]

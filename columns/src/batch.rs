@@ -1,4 +1,5 @@
-//! The batch: rows as typed columns plus event time, shared by reference.
+//! The batch: rows as typed columns plus event time, shared by reference, and when its
+//! oldest record was read (for source-to-sink latency).
 
 use crate::column::{Column, Values};
 use std::fmt;
@@ -7,11 +8,23 @@ use std::sync::Arc;
 /// `len` records: an event time each and one value per column. Cloning shares every buffer
 /// (two reference-count increments), so fanning a batch out to several consumers copies no
 /// value; a consumer that wants to change a column builds a new one.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Two batches are equal when they hold the same records: the read stamp
+/// ([`Batch::read_at_us`]) is metadata about their journey and not compared.
+#[derive(Debug, Clone, Default)]
 pub struct Batch {
     len: usize,
     event_time: Values<i64>,
     columns: Arc<[Column]>,
+    read_at_us: Option<i64>,
+}
+
+impl PartialEq for Batch {
+    fn eq(&self, other: &Batch) -> bool {
+        self.len == other.len
+            && self.event_time == other.event_time
+            && self.columns == other.columns
+    }
 }
 
 /// A batch whose parts do not fit together.
@@ -40,6 +53,7 @@ impl Batch {
             len,
             event_time: event_time.into(),
             columns: columns.into(),
+            read_at_us: None,
         })
     }
 
@@ -61,7 +75,22 @@ impl Batch {
             len: self.len,
             event_time: self.event_time.clone(),
             columns: columns.into(),
+            read_at_us: self.read_at_us,
         })
+    }
+
+    /// When the oldest of these records was read by its source: wall-clock µs since the Unix
+    /// epoch (`None`: not stamped, e.g. a window's output or a test's batch). Slices, splits
+    /// and derived batches keep it; a concatenation keeps the oldest.
+    #[inline]
+    pub fn read_at_us(&self) -> Option<i64> {
+        self.read_at_us
+    }
+
+    /// This batch stamped as read at `read_at_us` (see [`Batch::read_at_us`]).
+    pub fn with_read_at_us(mut self, read_at_us: Option<i64>) -> Batch {
+        self.read_at_us = read_at_us;
+        self
     }
 
     /// Records in the batch.
@@ -141,7 +170,8 @@ impl Batch {
                 let columns = (0..types.len())
                     .map(|c| Column::concat(batches.iter().map(|b| &b.columns[c])))
                     .collect::<Vec<_>>();
-                Batch::try_new(event_time, columns)
+                let oldest = batches.iter().filter_map(Batch::read_at_us).min();
+                Ok(Batch::try_new(event_time, columns)?.with_read_at_us(oldest))
             }
         }
     }
@@ -156,6 +186,7 @@ impl Batch {
                 .collect::<Vec<_>>()
                 .into(),
             columns: self.columns.iter().map(|c| c.gather(rows)).collect(),
+            read_at_us: self.read_at_us,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! length prefix and refuses a frame over its limit before reading it).
 //!
 //! ```text
-//! frame   := "QB" version:u8 rows:u32 columns:u16 event_time:i64s column*
+//! frame   := "QB" version:u8 rows:u32 columns:u16 read_at event_time:i64s column*
+//! read_at := 0:u8 | 1:u8 µs:i64 (≥ 0)           when the oldest record was read (version 2)
 //! column  := type:u8 flags:u8 [validity: ceil(rows / 64) × u64] payload   (flags bit 0: nulls)
 //! i64s    := 0:u8 rows × i64                                  plain
 //!          | 1:u8 base:i64 width:u8 rows × width bytes        frame of reference: v - base
@@ -13,6 +14,7 @@
 //! sparse  := rows × u32 dims, (rows + 1) × u32 offsets, nnz = offsets[rows]: nnz × u32, nnz × f64
 //! ```
 //!
+//! Version 2 added `read_at` (a version-1 frame, without it, still decodes, unstamped).
 //! Little-endian throughout. The frame of reference keeps an i64 column of nearby values
 //! (event times, sequence numbers, small ids) at 1–4 bytes a value without a branch per
 //! value; the encoder picks it when it is smaller than plain.
@@ -27,7 +29,9 @@ use crate::column::{Bitmap, Column, ColumnData, ColumnType, DenseColumn, SparseC
 use std::fmt;
 
 const MAGIC: [u8; 2] = *b"QB";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The version before `read_at`.
+const VERSION_UNSTAMPED: u8 = 1;
 
 /// What a decoder accepts at most.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +101,13 @@ pub fn encode_with(batch: &Batch, out: &mut Vec<u8>, frame_of_reference: bool) {
     out.push(VERSION);
     out.extend_from_slice(&(rows as u32).to_le_bytes());
     out.extend_from_slice(&(batch.columns().len() as u16).to_le_bytes());
+    match batch.read_at_us() {
+        None => out.push(0),
+        Some(us) => {
+            out.push(1);
+            out.extend_from_slice(&us.to_le_bytes());
+        }
+    }
     encode_i64s(batch.event_time(), out);
     for c in batch.columns() {
         out.push(type_tag(c.ty()));
@@ -181,7 +192,7 @@ pub fn decode(
         return Err(WireError::Malformed("not a batch frame".into()));
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_UNSTAMPED {
         return Err(WireError::Malformed(format!(
             "version {version}, expected {VERSION}"
         )));
@@ -203,6 +214,11 @@ pub fn decode(
             )));
         }
     }
+    let read_at_us = if version == VERSION {
+        read_at(&mut r)?
+    } else {
+        None
+    };
     let event_time = r.i64s(rows)?;
     let mut columns = Vec::with_capacity(ncols.min(r.left()));
     for i in 0..ncols {
@@ -282,7 +298,21 @@ pub fn decode(
             r.left()
         )));
     }
-    Batch::try_new(event_time, columns).map_err(|e| WireError::Malformed(e.0))
+    Batch::try_new(event_time, columns)
+        .map(|b| b.with_read_at_us(read_at_us))
+        .map_err(|e| WireError::Malformed(e.0))
+}
+
+/// The `read_at` field: absent, or µs since the epoch (a time before it is refused).
+fn read_at(r: &mut Reader<'_>) -> Result<Option<i64>, WireError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => match r.fixed::<i64>(1)?[0] {
+            us if us >= 0 => Ok(Some(us)),
+            us => Err(WireError::Malformed(format!("read at {us} µs"))),
+        },
+        tag => Err(WireError::Malformed(format!("read_at tag {tag}"))),
+    }
 }
 
 /// The `rows + 1` offsets of a list column (dense or sparse vectors): from 0, never

@@ -547,7 +547,7 @@ impl Coordinator {
                 generation,
                 task,
                 metrics,
-            } => cluster.task_finished(job, generation, task, metrics),
+            } => cluster.task_finished(job, generation, task, *metrics),
             ToCoordinator::Committed {
                 job,
                 generation,

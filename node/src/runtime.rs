@@ -11,6 +11,7 @@ mod chain;
 pub mod credit;
 pub mod exchange;
 mod gate;
+mod latency;
 pub mod metrics;
 pub mod pools;
 mod saved_state;
@@ -107,7 +108,7 @@ pub struct TaskEvent {
 #[derive(Debug, Clone)]
 pub enum TaskEventKind {
     /// All inputs ended and everything was published; the final counters.
-    Finished(TaskMetrics),
+    Finished(Box<TaskMetrics>),
     /// A source ran dry; with checkpoints it waits for the final checkpoint.
     SourceExhausted,
     /// Its sinks published what they staged up to this checkpoint.
@@ -596,7 +597,12 @@ impl Runtime {
                     .ok_or_else(|| RuntimeError::Plan(format!("no local task for {channel:?}")))?;
                 let input = entry.input_of(from.partition);
                 let gauge = entry.counters.inputs[input].clone();
-                senders.push(ChannelSender::local(entry.actor, input, gauge));
+                senders.push(ChannelSender::local(
+                    entry.actor,
+                    input,
+                    gauge,
+                    counters.clone(),
+                ));
             } else {
                 let open = ChannelOpen {
                     job: deployment.job,

@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod codec;
 pub mod failure;
+pub mod histogram;
 pub mod host_port;
 pub mod ids;
 pub mod keygroup;
@@ -17,6 +18,7 @@ pub mod pki;
 pub mod plan;
 pub mod pool;
 pub mod record;
+pub mod sink_latency;
 pub mod spec;
 pub mod state_piece;
 pub mod state_schema;

@@ -4,8 +4,10 @@
 //! stream is for, and the receiver checks the peer's certificate role before acting on it.
 
 use crate::failure::Failure;
+use crate::histogram::Histogram;
 use crate::ids::{CheckpointId, Generation, JobId, NodeId, OperatorId, PartitionId};
 use crate::plan::{Assignment, JobPlan};
+use crate::sink_latency::SinkLatency;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -367,7 +369,7 @@ pub struct RatingSummary {
 }
 
 /// Counters of one task (an operator chain's partition), reported with heartbeats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskMetrics {
     /// Records read from inputs (sources: records produced).
     pub records_in: u64,
@@ -411,6 +413,20 @@ pub struct TaskMetrics {
     pub source_watermark: Option<i64>,
     /// The progressive error of the task's rating predictions since it started.
     pub rating_errors: RatingErrors,
+    /// Batches the task's sinks wrote (each observed once in `sink_latency`, when stamped).
+    pub sink_batches: u64,
+    /// Source-to-sink latency of the batches the task's sinks wrote: the wall-clock time
+    /// from their source reading a batch's oldest record to the sink writing it (empty
+    /// without sinks).
+    pub sink_latency: Histogram,
+    /// The time to process one batch: a handler taking a batch in, through the task's chain,
+    /// to its output flushed (waiting for credit included).
+    pub batch_time: Histogram,
+    /// Time the task waited for credit to send downstream (backpressure), µs since it started.
+    pub credit_wait_us: u64,
+    /// A source task's time held back by alignment (`max_drift`, reading in step): µs during
+    /// which it had nothing to read because it was ahead of the slowest partition.
+    pub aligned_pause_us: u64,
 }
 
 impl TaskMetrics {
@@ -437,6 +453,11 @@ impl TaskMetrics {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        self.sink_batches += other.sink_batches;
+        self.sink_latency.merge(&other.sink_latency);
+        self.batch_time.merge(&other.batch_time);
+        self.credit_wait_us += other.credit_wait_us;
+        self.aligned_pause_us += other.aligned_pause_us;
     }
 }
 
@@ -498,6 +519,8 @@ pub struct JobReport {
     pub ratings: Option<RatingSummary>,
     /// Bytes the checkpoint store holds for the job.
     pub checkpoint_bytes: u64,
+    /// Source-to-sink latency per chain with sinks (`crate::sink_latency::per_sink`).
+    pub sink_latency: Vec<SinkLatency>,
 }
 
 /// A job's recoveries: a job fails once it needs more than `allowed` in a row, where a
@@ -726,8 +749,9 @@ pub enum ToCoordinator {
         generation: Generation,
         /// The task.
         task: TaskId,
-        /// Its final counters.
-        metrics: TaskMetrics,
+        /// Its final counters (boxed: with their histograms they outweigh every other
+        /// message).
+        metrics: Box<TaskMetrics>,
     },
     /// The deployment (or the start) of a job failed on this node.
     DeployFailed {

@@ -7,7 +7,10 @@
 //! Every task's series carry `job`, `operator` (the operators of its chain, head first) and
 //! `partition`; the coordinator's add `node`.
 
+mod histograms;
+
 use crate::messages::TaskMetrics;
+use histograms::HistogramFamily;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -179,6 +182,79 @@ impl Exposition {
                 Some((t.labels.clone(), w as f64 / 1e3))
             }),
         );
+        self.task_latencies(tasks);
+    }
+
+    /// The latency histograms and waiting times of every task: source-to-sink latency of
+    /// the tasks with sinks, batch processing time, time waiting for credit, and a source's
+    /// time held back by alignment.
+    fn task_latencies(&mut self, tasks: &[TaskSample<'_>]) {
+        self.counter(
+            "task_sink_batches",
+            "Batches a task's sinks wrote.",
+            tasks
+                .iter()
+                .map(|t| (t.labels.clone(), t.metrics.sink_batches)),
+        );
+        self.registry.register(
+            "quiver_task_sink_latency_seconds",
+            "Source-to-sink latency of the batches a task's sinks wrote: from the source \
+             reading a batch's oldest record to the sink writing it (wall clocks).",
+            HistogramFamily::new(tasks.iter().filter_map(|t| {
+                let h = &t.metrics.sink_latency;
+                (h.count() > 0).then(|| (t.labels.clone(), h.clone()))
+            })),
+        );
+        self.gauge(
+            "task_sink_latency_max_seconds",
+            "The largest source-to-sink latency a task's sinks saw.",
+            tasks.iter().filter_map(|t| {
+                let h = &t.metrics.sink_latency;
+                (h.count() > 0).then(|| (t.labels.clone(), h.max_us as f64 / 1e6))
+            }),
+        );
+        self.registry.register(
+            "quiver_task_batch_seconds",
+            "The time a task took to process one batch, through its chain to its output \
+             flushed.",
+            HistogramFamily::new(
+                tasks
+                    .iter()
+                    .map(|t| (t.labels.clone(), t.metrics.batch_time.clone())),
+            ),
+        );
+        self.float_counter(
+            "task_backpressure_seconds",
+            "Time a task waited for credit to send downstream (backpressure).",
+            tasks
+                .iter()
+                .map(|t| (t.labels.clone(), t.metrics.credit_wait_us as f64 / 1e6)),
+        );
+        self.float_counter(
+            "task_source_aligned_seconds",
+            "Time a source task was held back by alignment (ahead of its source's slowest \
+             partition).",
+            tasks
+                .iter()
+                .filter(|t| t.metrics.source_watermark.is_some())
+                .map(|t| (t.labels.clone(), t.metrics.aligned_pause_us as f64 / 1e6)),
+        );
+    }
+
+    /// A counter family `quiver_NAME` of fractional values (seconds), exported as
+    /// `quiver_NAME_total`.
+    fn float_counter(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, f64)>,
+    ) {
+        let family = Family::<Labels, Counter<f64, AtomicU64>>::default();
+        for (labels, value) in samples {
+            family.get_or_create(&labels).inc_by(value);
+        }
+        self.registry
+            .register(format!("quiver_{name}"), help, family);
     }
 
     /// The OpenMetrics text of everything added.
@@ -243,6 +319,54 @@ mod tests {
         assert!(
             !text.contains(r#"quiver_task_source_watermark_seconds{job="job-1",operator="events",partition="1"}"#),
             "a watermark not known yet is not exported:\n{text}"
+        );
+    }
+
+    #[test]
+    fn latency_histograms_are_exported_as_cumulative_buckets_in_seconds() {
+        let mut metrics = TaskMetrics {
+            credit_wait_us: 1_500_000,
+            sink_batches: 3,
+            ..TaskMetrics::default()
+        };
+        for us in [40, 1_200, 20_000_000] {
+            metrics.sink_latency.observe_us(us);
+        }
+        metrics.batch_time.observe_us(300);
+        let mut exposition = Exposition::default();
+        let labels = labels([
+            ("job", "job-1".into()),
+            ("operator", "counts → out".into()),
+            ("partition", "0".into()),
+        ]);
+        exposition.tasks(&[TaskSample {
+            labels,
+            metrics: &metrics,
+        }]);
+        let text = exposition.encode();
+        let series = r#"job="job-1",operator="counts → out",partition="0""#;
+        for line in [
+            "# TYPE quiver_task_sink_latency_seconds histogram".to_string(),
+            format!("quiver_task_sink_latency_seconds_count{{{series}}} 3"),
+            format!("quiver_task_sink_latency_seconds_sum{{{series}}} 20.00124"),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="0.001",{series}}} 1"#),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="0.0015",{series}}} 2"#),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="10.0",{series}}} 2"#),
+            format!(r#"quiver_task_sink_latency_seconds_bucket{{le="+Inf",{series}}} 3"#),
+            format!("quiver_task_sink_latency_max_seconds{{{series}}} 20.0"),
+            format!("quiver_task_sink_batches_total{{{series}}} 3"),
+            format!(r#"quiver_task_batch_seconds_bucket{{le="0.0003",{series}}} 1"#),
+            format!("quiver_task_batch_seconds_count{{{series}}} 1"),
+            format!("quiver_task_backpressure_seconds_total{{{series}}} 1.5"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing from:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("quiver_task_source_aligned_seconds_total{"),
+            "only sources have an alignment pause:\n{text}"
         );
     }
 }

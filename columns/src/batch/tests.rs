@@ -49,3 +49,27 @@ fn a_column_of_another_length_is_refused() {
     let b = numbers(&[1, 2], None);
     assert!(b.derive(vec![Column::i64(vec![1, 2, 3])]).is_err());
 }
+
+#[test]
+fn the_read_stamp_survives_splits_and_a_concatenation_keeps_the_oldest() {
+    let b = numbers(&[1, 2, 3, 4], None).with_read_at_us(Some(700));
+    for part in b.scatter(&[0, 1, 0, 1], 2) {
+        assert_eq!(part.read_at_us(), Some(700));
+    }
+    assert_eq!(b.slice(1..3).read_at_us(), Some(700));
+    assert_eq!(b.take(&[3]).read_at_us(), Some(700));
+    let derived = b.derive(vec![b.column(0).clone()]).unwrap();
+    assert_eq!(derived.read_at_us(), Some(700));
+    let newer = numbers(&[5], None).with_read_at_us(Some(900));
+    let unstamped = numbers(&[6], None);
+    let whole = Batch::concat(&[newer, unstamped.clone(), b.clone()]).unwrap();
+    assert_eq!(whole.read_at_us(), Some(700));
+    assert_eq!(
+        Batch::concat(&[unstamped.clone(), unstamped])
+            .unwrap()
+            .read_at_us(),
+        None
+    );
+    // Equality is about the records, not the stamp.
+    assert_eq!(b.clone().with_read_at_us(None), b);
+}

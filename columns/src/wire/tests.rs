@@ -141,3 +141,41 @@ fn a_constant_or_single_row_i64_column_round_trips() {
         );
     }
 }
+
+#[test]
+fn the_read_stamp_round_trips_and_an_unstamped_or_version_1_frame_decodes_unstamped() {
+    let stamped = sample().with_read_at_us(Some(1_764_500_000_123_456));
+    for b in [stamped, sample()] {
+        let mut out = Vec::new();
+        encode(&b, &mut out);
+        let back = decode(&out, &Limits::default(), None).unwrap();
+        assert_eq!(back.read_at_us(), b.read_at_us());
+        assert_eq!(back, b);
+    }
+    // Version 1 had no read_at byte: the unstamped version-2 frame without it.
+    let mut v2 = Vec::new();
+    encode(&sample(), &mut v2);
+    let mut v1 = v2[..9].to_vec();
+    v1[2] = 1;
+    v1.extend_from_slice(&v2[10..]);
+    let back = decode(&v1, &Limits::default(), None).unwrap();
+    assert_eq!((back.read_at_us(), back), (None, sample()));
+}
+
+#[test]
+fn a_bad_read_stamp_is_refused() {
+    let mut good = Vec::new();
+    encode(&sample().with_read_at_us(Some(5)), &mut good);
+    let mut tag = good.clone();
+    tag[9] = 2;
+    assert!(matches!(
+        decode(&tag, &Limits::default(), None),
+        Err(WireError::Malformed(m)) if m.contains("read_at tag 2")
+    ));
+    let mut negative = good.clone();
+    negative[10..18].copy_from_slice(&(-1i64).to_le_bytes());
+    assert!(matches!(
+        decode(&negative, &Limits::default(), None),
+        Err(WireError::Malformed(m)) if m.contains("read at -1")
+    ));
+}

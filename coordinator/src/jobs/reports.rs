@@ -92,7 +92,7 @@ impl Cluster {
                 operators: t.operators.clone(),
                 node: t.node,
                 finished: t.finished,
-                metrics: t.metrics,
+                metrics: t.metrics.clone(),
             })
             .collect();
         let elapsed = match (entry.started, entry.phase.ended_at()) {
@@ -124,6 +124,7 @@ impl Cluster {
                     all
                 })
                 .summary(),
+            sink_latency: quiver_protocol::sink_latency::per_sink(&tasks),
             tasks,
             last_checkpoint: self.last_checkpoint(job),
             recoveries: entry.recoveries.iter().cloned().collect(),

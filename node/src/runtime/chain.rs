@@ -8,6 +8,7 @@
 //! (checked against their output schema), sinks read them.
 
 use super::gate::{OutputGate, Scatters};
+use super::latency;
 use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::RuntimeError;
@@ -364,11 +365,18 @@ impl Chain {
                     Step::Sink(sink) => {
                         sink.write_batch(&batch)?;
                         TaskCounters::add(&self.counters.sink_records, batch.len() as u64);
+                        TaskCounters::add(&self.counters.sink_batches, 1);
+                        if let Some(read_at) = batch.read_at_us() {
+                            self.counters
+                                .sink_latency
+                                .observe_us(latency::micros_since(read_at));
+                        }
                         Ok(())
                     }
                     Step::Stage(op) => {
                         let mut out = Output::default();
                         op.process_batch(&batch, &mut out)?;
+                        inherit_read_stamp(&mut out, batch.read_at_us());
                         self.emit(i, out)
                     }
                 }
@@ -623,6 +631,20 @@ impl Chain {
             TaskCounters::add(&self.counters.records_out, sent);
         }
         Ok(())
+    }
+}
+
+/// What a stage emitted for an input batch read at `read_at_us` is as old as that batch:
+/// its batches without a stamp of their own get the input's. (What a stage emits on a
+/// watermark, a barrier or at the end — a window firing — stays unstamped.)
+fn inherit_read_stamp(out: &mut Output, read_at_us: Option<i64>) {
+    if read_at_us.is_none() {
+        return;
+    }
+    for batch in out.records.iter_mut().chain(&mut out.late) {
+        if batch.read_at_us().is_none() {
+            *batch = std::mem::take(batch).with_read_at_us(read_at_us);
+        }
     }
 }
 

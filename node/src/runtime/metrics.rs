@@ -2,6 +2,7 @@
 //! heartbeat.
 
 use super::credit::ChannelGauge;
+use super::latency::LatencyRecorder;
 use quiver_protocol::messages::{RatingErrors, TaskMetrics};
 use quiver_protocol::models::ServedVersion;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -32,6 +33,16 @@ pub struct TaskCounters {
     served: Mutex<Vec<ServedVersion>>,
     /// The progressive error of the task's rating predictions, as of the last gauge read.
     rating_errors: Mutex<RatingErrors>,
+    /// Batches the task's sinks wrote.
+    pub(crate) sink_batches: AtomicU64,
+    /// Source-to-sink latency of the batches the task's sinks wrote.
+    pub(crate) sink_latency: LatencyRecorder,
+    /// The time to process one batch.
+    pub(crate) batch_time: LatencyRecorder,
+    /// µs waited for credit to send downstream.
+    pub(crate) credit_wait_us: AtomicU64,
+    /// A source task's µs held back by alignment.
+    pub(crate) aligned_pause_us: AtomicU64,
 }
 
 impl TaskCounters {
@@ -76,6 +87,11 @@ impl TaskCounters {
             .clone()
     }
 
+    /// The task waited `waited` for credit to send downstream.
+    pub(crate) fn waited_for_credit(&self, waited: std::time::Duration) {
+        Self::add(&self.credit_wait_us, super::latency::micros(waited));
+    }
+
     /// Adds `n` to a counter.
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
@@ -111,6 +127,11 @@ impl TaskCounters {
                 .as_ref()
                 .map(|w| w.load(Ordering::Relaxed)),
             rating_errors: *self.rating_errors.lock().unwrap_or_else(|e| e.into_inner()),
+            sink_batches: load(&self.sink_batches),
+            sink_latency: self.sink_latency.snapshot(),
+            batch_time: self.batch_time.snapshot(),
+            credit_wait_us: load(&self.credit_wait_us),
+            aligned_pause_us: load(&self.aligned_pause_us),
         }
     }
 }

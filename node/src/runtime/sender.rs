@@ -11,6 +11,7 @@ use quiver_protocol::messages::ChannelReply;
 use quiver_protocol::StreamElement;
 use ractor::ActorRef;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::Semaphore;
 
 /// The sending end of one channel.
@@ -25,6 +26,8 @@ pub(crate) enum ChannelSender {
         credits: Arc<Semaphore>,
         /// The receiver's gauge of this channel.
         gauge: Arc<ChannelGauge>,
+        /// The sending task's counters (time waiting for credit).
+        counters: Arc<TaskCounters>,
     },
     /// To a task on another node.
     Remote(RemoteSender),
@@ -32,12 +35,19 @@ pub(crate) enum ChannelSender {
 
 impl ChannelSender {
     /// A same-node channel into `actor`'s input `input`.
-    pub(crate) fn local(actor: ActorRef<TaskMsg>, input: usize, gauge: Arc<ChannelGauge>) -> Self {
+    /// `counters` are the sending task's.
+    pub(crate) fn local(
+        actor: ActorRef<TaskMsg>,
+        input: usize,
+        gauge: Arc<ChannelGauge>,
+        counters: Arc<TaskCounters>,
+    ) -> Self {
         ChannelSender::Local {
             actor,
             input,
             credits: Arc::new(Semaphore::new(super::credit::CHANNEL_CREDITS as usize)),
             gauge,
+            counters,
         }
     }
 
@@ -59,12 +69,20 @@ impl ChannelSender {
                 input,
                 credits,
                 gauge,
+                counters,
             } => {
                 for element in elements {
-                    let permit =
-                        credits.clone().acquire_owned().await.map_err(|_| {
-                            RuntimeError::ChannelClosed("local channel closed".into())
-                        })?;
+                    let permit = match credits.clone().try_acquire_owned() {
+                        Ok(permit) => permit,
+                        Err(_) => {
+                            let waited = Instant::now();
+                            let permit = credits.clone().acquire_owned().await.map_err(|_| {
+                                RuntimeError::ChannelClosed("local channel closed".into())
+                            })?;
+                            counters.waited_for_credit(waited.elapsed());
+                            permit
+                        }
+                    };
                     let credit = Credit::local(gauge.clone(), permit);
                     actor
                         .send_message(TaskMsg::Input {
@@ -211,6 +229,7 @@ impl RemoteSender {
             let credit_now = self.credits.try_acquire().map(|p| p.forget()).is_ok();
             if !credit_now {
                 self.write(start).await?;
+                let waited = Instant::now();
                 self.credits
                     .acquire()
                     .await
@@ -218,6 +237,7 @@ impl RemoteSender {
                         RuntimeError::ChannelClosed("the receiving node closed the channel".into())
                     })?
                     .forget();
+                self.counters.waited_for_credit(waited.elapsed());
             }
             end |= matches!(element, StreamElement::End);
         }

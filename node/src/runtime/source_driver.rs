@@ -12,6 +12,7 @@
 //! a batch read but not yet emitted when a barrier passes is read again after a restore.
 //! Event time, idleness and alignment are decided by [`SplitTimes`].
 
+use super::latency;
 use super::saved_state::SavedAs;
 use crate::operator::{KeyGroupState, OperatorError, Source};
 use crate::sources::splits::{self, Split, SplitProgress, SplitState};
@@ -67,9 +68,12 @@ impl Read {
         self.reader.blocks()
     }
 
-    /// Reads the batch.
+    /// Reads the batch, stamped with when the read returned it (`Batch::read_at_us`).
     pub(crate) fn run(mut self) -> ReadDone {
-        let batch = self.reader.poll_batch(self.max);
+        let batch = self
+            .reader
+            .poll_batch(self.max)
+            .map(|b| b.map(|b| b.with_read_at_us(Some(latency::unix_micros()))));
         if matches!(&batch, Ok(Some(records)) if !records.is_empty()) {
             self.waiting.store(true, Ordering::Release);
         }

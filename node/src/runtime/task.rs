@@ -116,6 +116,8 @@ pub(crate) struct TaskState {
     early_inputs: Vec<Held>,
     /// When the state gauges were last read from the operators (`None`: not yet).
     gauges_read: Option<Instant>,
+    /// A source held back by alignment: since when (see [`TaskState::note_alignment_pause`]).
+    aligned_since: Option<Instant>,
 }
 
 /// How often a busy task reads its operators' state gauges: counting state can walk every
@@ -207,6 +209,7 @@ impl TaskState {
                 None => break reads,
             }
         };
+        self.note_alignment_pause(reads.is_empty());
         for read in reads {
             if !read.blocks() {
                 let _ = myself.send_message(TaskMsg::Read(Ok(read.run())));
@@ -224,6 +227,23 @@ impl TaskState {
                 };
                 let _ = myself.send_message(TaskMsg::Read(done));
             });
+        }
+    }
+
+    /// Counts the time the source is held back by alignment: from a look for reads that
+    /// found none to start while a split waits ahead of the slowest, to the next look that
+    /// starts one.
+    fn note_alignment_pause(&mut self, none_started: bool) {
+        let Some(driver) = &self.args.source else {
+            return;
+        };
+        if none_started && driver.waits_ahead() {
+            self.aligned_since.get_or_insert_with(Instant::now);
+        } else if !none_started {
+            if let Some(since) = self.aligned_since.take() {
+                let us = super::latency::micros(since.elapsed());
+                TaskCounters::add(&self.args.counters.aligned_pause_us, us);
+            }
         }
     }
 
@@ -276,7 +296,11 @@ impl TaskState {
         }
         let produced = driver.on_read(done, Instant::now())?;
         let due = driver.due();
+        let batch_started = (!produced.records.is_empty()).then(Instant::now);
         self.emit(produced).await?;
+        if let Some(at) = batch_started {
+            self.args.counters.batch_time.observe(at.elapsed());
+        }
         if let Some(due) = due {
             tokio::time::sleep_until(due.into()).await;
         }
@@ -351,6 +375,7 @@ impl TaskState {
             credit,
         } = held;
         let entry = self.args.chain.entry.clone();
+        let batch_started = matches!(element, StreamElement::Records(_)).then(Instant::now);
         match element {
             StreamElement::Records(batch) => {
                 #[cfg(feature = "chaos")]
@@ -418,7 +443,11 @@ impl TaskState {
             }
         }
         drop(credit);
-        self.args.chain.flush().await
+        let flushed = self.args.chain.flush().await;
+        if let Some(at) = batch_started {
+            self.args.counters.batch_time.observe(at.elapsed());
+        }
+        flushed
     }
 
     /// A barrier aligned on every input (or injected at a source): snapshot, stage sinks,
@@ -501,7 +530,9 @@ impl TaskState {
             // The final figures include what the message that finished the task changed.
             self.read_gauges();
             self.done = true;
-            self.report(TaskEventKind::Finished(self.args.counters.snapshot()));
+            self.report(TaskEventKind::Finished(Box::new(
+                self.args.counters.snapshot(),
+            )));
         }
     }
 
@@ -605,6 +636,7 @@ impl Actor for TaskActor {
             early_triggers: Vec::new(),
             early_inputs: Vec::new(),
             gauges_read: None,
+            aligned_since: None,
             args,
         })
     }

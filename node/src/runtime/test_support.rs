@@ -103,7 +103,12 @@ pub(super) async fn probe_gate(
     let mut received = Vec::new();
     for _ in 0..n {
         let (actor, rx) = probe().await;
-        senders.push(ChannelSender::local(actor, 0, Default::default()));
+        senders.push(ChannelSender::local(
+            actor,
+            0,
+            Default::default(),
+            Default::default(),
+        ));
         received.push(rx);
     }
     (OutputGate::new(partitioning, 128, senders), received)

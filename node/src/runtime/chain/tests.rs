@@ -185,3 +185,32 @@ async fn barriers_reach_every_gate_after_what_was_emitted_before_them() {
         "one row, one late record"
     );
 }
+
+#[test]
+fn what_a_stage_emits_for_a_batch_is_as_old_as_that_batch() {
+    let fresh = || batch_of(vec![record(1, 1.0, 10)]);
+    let mut out = Output {
+        records: vec![fresh(), fresh().with_read_at_us(Some(5))],
+        late: vec![fresh()],
+        params: vec![fresh()],
+    };
+    inherit_read_stamp(&mut out, Some(9));
+    let stamps = |b: &[Batch]| b.iter().map(Batch::read_at_us).collect::<Vec<_>>();
+    assert_eq!(
+        stamps(&out.records),
+        [Some(9), Some(5)],
+        "its own stamp is kept"
+    );
+    assert_eq!(stamps(&out.late), [Some(9)]);
+    assert_eq!(
+        stamps(&out.params),
+        [None],
+        "parameter changes reach no sink"
+    );
+    let mut unstamped = Output {
+        records: vec![fresh()],
+        ..Output::default()
+    };
+    inherit_read_stamp(&mut unstamped, None);
+    assert_eq!(stamps(&unstamped.records), [None]);
+}

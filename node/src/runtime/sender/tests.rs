@@ -9,7 +9,7 @@ use std::time::Duration;
 async fn a_local_sender_never_sends_without_credit() {
     let (actor, mut received) = probe().await;
     let gauge = Arc::new(ChannelGauge::default());
-    let mut sender = ChannelSender::local(actor, 1, gauge.clone());
+    let mut sender = ChannelSender::local(actor, 1, gauge.clone(), Default::default());
     assert_never_sends_without_credit(&mut sender, &mut received, 1).await;
     assert_eq!(gauge.max_queued(), u64::from(CHANNEL_CREDITS), "never more");
 }
@@ -17,7 +17,7 @@ async fn a_local_sender_never_sends_without_credit() {
 #[tokio::test]
 async fn a_local_sender_to_a_stopped_task_fails() {
     let (actor, _received) = probe().await;
-    let mut sender = ChannelSender::local(actor.clone(), 0, Default::default());
+    let mut sender = ChannelSender::local(actor.clone(), 0, Default::default(), Default::default());
     actor.stop(None);
     while actor.get_status() != ractor::ActorStatus::Stopped {
         tokio::time::sleep(Duration::from_millis(5)).await;
