@@ -244,6 +244,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             init_std: 0.1,
             clip_gradient: 1e12,
             seed: 0,
+            parameter_shards: None,
             outputs: LearnerColumns::default(),
         })
     );

@@ -177,6 +177,22 @@ impl Board {
         self.read(None)
     }
 
+    /// As [`Board::newer_than`] without copying the values: the version number and the
+    /// board's count (a sparse reader then reads what it needs through [`Board::values`]).
+    pub(crate) fn newer_number(&self, seen: u64) -> Option<(i64, u64)> {
+        let state = self.lock();
+        if seen == state.completed {
+            return None;
+        }
+        let version = state.versions.iter().copied().min().flatten()?;
+        Some((version, state.completed))
+    }
+
+    /// The values as published so far, held for a few reads.
+    pub(crate) fn values(&self) -> Values<'_> {
+        Values(self.lock())
+    }
+
     /// The merged version, unless it is the one read at `seen` (then nothing is copied).
     fn read(&self, seen: Option<u64>) -> Option<Version> {
         let state = self.lock();
@@ -189,6 +205,19 @@ impl Board {
             version,
             seen: state.completed,
         })
+    }
+}
+
+/// The board's values, locked while a worker reads the few it needs.
+pub(crate) struct Values<'a>(MutexGuard<'a, Published>);
+
+impl Values<'_> {
+    /// Writes the values from index `start` into `out` (0 for a parameter never published).
+    pub(crate) fn read(&self, start: usize, out: &mut [f64]) {
+        let published = self.0.values.get(start..).unwrap_or_default();
+        for (k, slot) in out.iter_mut().enumerate() {
+            *slot = published.get(k).copied().unwrap_or(0.0);
+        }
     }
 }
 
@@ -250,6 +279,21 @@ mod tests {
         assert_eq!((v.values[3], v.version), (2.5, 0));
         board.apply(&records(&[(1, 7, -1, 0.0)])).unwrap();
         assert_eq!(board.newer_than(3).unwrap().version, 7);
+    }
+
+    #[test]
+    fn a_sparse_reader_reads_the_values_it_asks_for_and_zeros_beyond() {
+        let board = Board::new("mf", 1);
+        board
+            .apply(&records(&[(0, 4, 1, 0.5), (0, 4, 3, 1.5), (0, 4, -1, 0.0)]))
+            .unwrap();
+        assert_eq!(board.newer_number(0), Some((4, 1)));
+        assert_eq!(board.newer_number(1), None, "nothing new since");
+        let mut out = [9.0; 4];
+        board.values().read(1, &mut out);
+        assert_eq!(out, [0.5, 0.0, 1.5, 0.0], "index 4 was never published");
+        board.values().read(10, &mut out);
+        assert_eq!(out, [0.0; 4]);
     }
 
     #[test]
