@@ -2,8 +2,10 @@
 # Training throughput with parameter servers (issue 15, done-when 6; BENCHMARKS.md,
 # "Parameter servers (issue 15)"): a coordinator and two `quiver node` processes (2 slots
 # each) on 127.0.0.1 run COUNT generated events through STAGE — `logistic_regression`
-# (features ["amount"], label "user", keys = 2) or `kmeans` (features ["amount"], k = 4,
-# the stage's defaults otherwise) — into a `discard` sink, at each parallelism of PARS, each
+# (features ["amount"], label "user", keys = 2), `kmeans` (features ["amount"], k = 4,
+# the stage's defaults otherwise) or `matrix_factorization` (the generator's "behaviour"
+# workload, 10,000 users and items: user, item, rating = "strength"; parameter_shards = the
+# parallelism in the ps way) — into a `discard` sink, at each parallelism of PARS, each
 # way:
 #   ps    with checkpoint_interval = "1s": one model trained through parameter servers (the
 #         hidden operators clf/params and clf/versions);
@@ -18,7 +20,7 @@
 # nothing useful: this measures the runtime's training throughput, not model quality.
 # Usage: QUIVER=/abs/path/to/release/quiver bench/ps_train.sh
 # Env: QUIVER (required: an absolute path to a release binary), STAGE (logistic_regression
-#      | kmeans, default logistic_regression), RUNS (3), PARS ("1 2 4"),
+#      | kmeans | matrix_factorization, default logistic_regression), RUNS (3), PARS ("1 2 4"),
 #      COUNT (events per run, default 100,000,000: 10-25 s a run here), NODE_THREADS (each process's --threads,
 #      default the machine's cores / 2, at least 1; `default`: one worker per core each),
 #      INTERVAL (ps checkpoint interval, "1s"), PORT (coordinator port, default random).
@@ -32,10 +34,20 @@ case "${QUIVER:-}" in
   *) echo "set QUIVER to the absolute path of a release quiver binary" >&2; exit 2 ;;
 esac
 STAGE=${STAGE:-logistic_regression}
+workload='keys = 2'
 case "$STAGE" in
-  logistic_regression) learner='label = "user"' ;;
-  kmeans) learner='k = 4' ;;
-  *) echo "STAGE=$STAGE: logistic_regression or kmeans" >&2; exit 2 ;;
+  logistic_regression) learner='features = ["amount"]
+label = "user"' ;;
+  kmeans) learner='features = ["amount"]
+k = 4' ;;
+  matrix_factorization)
+    workload='keys = 10000
+workload = "behaviour"
+items = 10000'
+    learner='user = "user"
+item = "item"
+rating = "strength"' ;;
+  *) echo "STAGE=$STAGE: logistic_regression, kmeans or matrix_factorization" >&2; exit 2 ;;
 esac
 RUNS=${RUNS:-3}
 PARS=${PARS:-1 2 4}
@@ -64,7 +76,7 @@ spec() {
 name = "events"
 kind = "generator"
 count = $COUNT
-keys = 2
+$workload
 rate = 0
 seed = 0
 
@@ -72,8 +84,8 @@ seed = 0
 name = "clf"
 kind = "$STAGE"
 input = "events"
-features = ["amount"]
 $learner
+$( [ "$STAGE" != matrix_factorization ] || [ "$2" = base ] || echo "parameter_shards = $1" )
 
 [[sink]]
 name = "out"
