@@ -27,6 +27,8 @@
 mod keyed;
 mod sharing;
 #[cfg(test)]
+mod sharing_tests;
+#[cfg(test)]
 mod ttl_tests;
 mod users;
 
@@ -152,22 +154,18 @@ impl AddColumns for MfOperator {
                         None => true,
                     };
                     let prediction = model.predict_one(user, item);
-                    match rating {
-                        Some(rating) if shared => {
-                            self.errors.note(prediction, rating);
-                            let step = model.learn_one(user, item, rating);
-                            if learnt(step).map_err(|e| row_error(&self.stage, event_time, e))? {
-                                held.write(user, codes[row]);
-                                if let Some(sharing) = &mut self.sharing {
-                                    sharing.learnt(item);
-                                }
+                    if let Some(rating) = rating {
+                        self.errors.note(prediction, rating);
+                        if !shared {
+                            self.unshared += 1;
+                        } else if learnt(model.learn_one(user, item, rating))
+                            .map_err(|e| row_error(&self.stage, event_time, e))?
+                        {
+                            held.write(user, codes[row]);
+                            if let Some(sharing) = &mut self.sharing {
+                                sharing.learnt(item);
                             }
                         }
-                        Some(rating) => {
-                            self.errors.note(prediction, rating);
-                            self.unshared += 1;
-                        }
-                        None => {}
                     }
                     predictions.push_f64(prediction).map_err(refused)?;
                 }

@@ -77,6 +77,18 @@ struct Published {
     completed: u64,
 }
 
+impl Published {
+    /// The merged version's number (the oldest shard's, once every shard has one) and the
+    /// count of completed shard versions, unless that count is `seen`.
+    fn number(&self, seen: Option<u64>) -> Option<(i64, u64)> {
+        if seen == Some(self.completed) {
+            return None;
+        }
+        let version = self.versions.iter().copied().min().flatten()?;
+        Some((version, self.completed))
+    }
+}
+
 impl Board {
     fn new(learner: &str, shards: u32) -> Board {
         Board {
@@ -180,12 +192,18 @@ impl Board {
     /// As [`Board::newer_than`] without copying the values: the version number and the
     /// board's count (a sparse reader then reads what it needs through [`Board::values`]).
     pub(crate) fn newer_number(&self, seen: u64) -> Option<(i64, u64)> {
-        let state = self.lock();
-        if seen == state.completed {
-            return None;
-        }
-        let version = state.versions.iter().copied().min().flatten()?;
-        Some((version, state.completed))
+        self.number(Some(seen))
+    }
+
+    /// As [`Board::latest`] without copying the values.
+    pub(crate) fn latest_number(&self) -> Option<(i64, u64)> {
+        self.number(None)
+    }
+
+    /// The merged version's number and the board's count, unless it is the one read at
+    /// `seen`.
+    fn number(&self, seen: Option<u64>) -> Option<(i64, u64)> {
+        self.lock().number(seen)
     }
 
     /// The values as published so far, held for a few reads.
@@ -196,14 +214,11 @@ impl Board {
     /// The merged version, unless it is the one read at `seen` (then nothing is copied).
     fn read(&self, seen: Option<u64>) -> Option<Version> {
         let state = self.lock();
-        if seen == Some(state.completed) {
-            return None;
-        }
-        let version = state.versions.iter().copied().min().flatten()?;
+        let (version, seen) = state.number(seen)?;
         Some(Version {
             values: state.values.clone(),
             version,
-            seen: state.completed,
+            seen,
         })
     }
 }
@@ -289,6 +304,7 @@ mod tests {
             .unwrap();
         assert_eq!(board.newer_number(0), Some((4, 1)));
         assert_eq!(board.newer_number(1), None, "nothing new since");
+        assert_eq!(board.latest_number(), Some((4, 1)));
         let mut out = [9.0; 4];
         board.values().read(1, &mut out);
         assert_eq!(out, [0.5, 0.0, 1.5, 0.0], "index 4 was never published");

@@ -73,7 +73,7 @@ impl ItemSharing {
         if std::mem::replace(&mut self.started, true) {
             return Ok(());
         }
-        if let Some((version, seen)) = self.link.board.newer_number(u64::MAX) {
+        if let Some((version, seen)) = self.link.board.latest_number() {
             (self.version, self.seen) = (version.max(0) as u64, seen);
         }
         self.link.board.values().read(0, &mut self.stats);
