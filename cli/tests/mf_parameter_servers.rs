@@ -88,9 +88,7 @@ fn sequential(rows: &[Rating]) -> Vec<f64> {
         .map(|&(_, user, item, rating)| {
             let prediction = model.predict_one(user as u64, item as u64);
             if let Some(r) = rating {
-                model
-                    .learn_one(user as u64, item as u64, r)
-                    .expect("learn");
+                model.learn_one(user as u64, item as u64, r).expect("learn");
             }
             prediction
         })
@@ -132,7 +130,12 @@ fn an_item_learnt_by_one_mf_partition_serves_the_other_alike() {
     const ITEM: i64 = 7;
     let users: Vec<i64> = (0..400).collect();
     let (zero, one): (Vec<i64>, Vec<i64>) = users.iter().partition(|&&u| partition_of_user(u) == 0);
-    assert!(zero.len() > 100 && one.len() > 100, "{} / {}", zero.len(), one.len());
+    assert!(
+        zero.len() > 100 && one.len() > 100,
+        "{} / {}",
+        zero.len(),
+        one.len()
+    );
     let mut rows: Vec<Rating> = Vec::new();
     let push = |rows: &mut Vec<Rating>, user: i64, item: i64, rating: Option<f64>| {
         rows.push((rows.len() as i64, user, item, rating));
@@ -143,7 +146,12 @@ fn an_item_learnt_by_one_mf_partition_serves_the_other_alike() {
         for (&a, &b) in zero.iter().zip(&one) {
             push(&mut rows, a, ITEM, Some(5.0));
             push(&mut rows, a, 1, Some(1.0));
-            push(&mut rows, b, 1 + (b + round) % 4, Some(1.0 + (b % 2) as f64));
+            push(
+                &mut rows,
+                b,
+                1 + (b + round) % 4,
+                Some(1.0 + (b % 2) as f64),
+            );
         }
     }
     let trained = rows.len();
@@ -156,7 +164,12 @@ fn an_item_learnt_by_one_mf_partition_serves_the_other_alike() {
     for &user in &probes {
         push(&mut rows, user, ITEM, None);
     }
-    let on = |p: u32| probes.iter().filter(|&&u| partition_of_user(u) == p).count();
+    let on = |p: u32| {
+        probes
+            .iter()
+            .filter(|&&u| partition_of_user(u) == p)
+            .count()
+    };
     assert!(on(0) > 5 && on(1) > 5, "probes on both partitions");
 
     let dir = tempfile::tempdir().expect("tempdir");

@@ -108,9 +108,13 @@ fn model_of(p: &[f64]) -> MatrixFactorization {
     let layout = model.layout();
     for item in 0..ITEMS as u64 {
         let index = layout.item_index(item).expect("an index") as usize;
-        let values: Vec<f64> = (0..layout.stride()).map(|k| at((index + k) as i64)).collect();
+        let values: Vec<f64> = (0..layout.stride())
+            .map(|k| at((index + k) as i64))
+            .collect();
         if values.iter().any(|&v| v != 0.0) {
-            model.set_item_parameters(item, &values).expect("P's item is valid");
+            model
+                .set_item_parameters(item, &values)
+                .expect("P's item is valid");
         }
     }
     model
@@ -156,7 +160,11 @@ fn killed_mf_parameter_server_restores_its_checkpointed_items_then_trains_on() {
     assert_eq!(exported["kind"], "matrix_factorization", "{exported}");
     assert_eq!(exported["lineage"]["generation"], generation, "{exported}");
     // Every rating of phase (a) was counted before the probes' checkpoint.
-    assert_eq!(p[MfLayout::COUNT as usize], (2 * TRAIN) as f64, "{exported}");
+    assert_eq!(
+        p[MfLayout::COUNT as usize],
+        (2 * TRAIN) as f64,
+        "{exported}"
+    );
 
     wait_for_recovered_finish(&cluster);
     let all = quiver_chaos_tests::read_committed_rows(&dir.join("out"));
@@ -186,11 +194,17 @@ fn killed_mf_parameter_server_restores_its_checkpointed_items_then_trains_on() {
          after the recovery checked against P",
         restored_probes.len()
     );
-    assert!(!restored_probes.is_empty(), "no probe scored with the restored version");
+    assert!(
+        !restored_probes.is_empty(),
+        "no probe scored with the restored version"
+    );
 
     // Training goes on: a later version with other parameters.
     let newest = newest_version(&cluster, "mf");
     assert!(newest > restored, "no version after {restored} registered");
     let (last, _) = export(&cluster, "mf", newest);
-    assert_ne!(last, p, "the parameters of version {newest} are the restored ones");
+    assert_ne!(
+        last, p,
+        "the parameters of version {newest} are the restored ones"
+    );
 }

@@ -162,7 +162,9 @@ fn build_partition(
     clock: Arc<dyn Clock>,
     link: Option<WorkerLink>,
 ) -> Result<Box<dyn Operator>, OperatorError> {
-    let sharing = link.clone().map(|link| sharing::Sharing::new(&stage.name, link));
+    let sharing = link
+        .clone()
+        .map(|link| sharing::Sharing::new(&stage.name, link));
     let max_parallelism = ctx.max_parallelism;
     let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
     let inner = match &stage.kind {

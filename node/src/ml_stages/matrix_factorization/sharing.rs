@@ -185,7 +185,8 @@ impl ItemSharing {
         let (Some(keys), Some(changes)) = (columns[0].as_i64(), columns[1].as_f64()) else {
             return Ok(());
         };
-        let change: FxHashMap<i64, f64> = keys.iter().copied().zip(changes.iter().copied()).collect();
+        let change: FxHashMap<i64, f64> =
+            keys.iter().copied().zip(changes.iter().copied()).collect();
         let values = self.link.board.values();
         let mut stats = [0.0; 2];
         values.read(0, &mut stats);
@@ -195,7 +196,8 @@ impl ItemSharing {
         let mut kept = FxHashMap::default();
         for (item, _) in self.base.drain() {
             let index = self.layout.item_index(item).unwrap_or(i64::MAX);
-            let pushed_item = (0..self.layout.stride() as i64).any(|k| change.contains_key(&(index + k)));
+            let pushed_item =
+                (0..self.layout.stride() as i64).any(|k| change.contains_key(&(index + k)));
             if !pushed_item {
                 model.remove_item(item);
                 continue;

@@ -9,7 +9,11 @@ use quiver_protocol::{Generation, JobId, PartitionId};
 use std::sync::Arc;
 
 /// A worker of 2 on a board of one shard, the board (to publish on) and a fresh model.
-fn worker() -> (ItemSharing, Arc<crate::parameters::Board>, MatrixFactorization) {
+fn worker() -> (
+    ItemSharing,
+    Arc<crate::parameters::Board>,
+    MatrixFactorization,
+) {
     let key = BoardKey {
         job: JobId(1),
         generation: Generation(1),
@@ -60,7 +64,9 @@ fn records(batch: &Batch) -> Vec<(i64, f64, i64)> {
 
 /// Item `item`'s records: each parameter's index, `change(k)` and averaged.
 fn item_records(item: i64, change: impl Fn(usize) -> f64) -> Vec<(i64, f64, i64)> {
-    (0..11).map(|k| (2 + item * 11 + k as i64, change(k), 1)).collect()
+    (0..11)
+        .map(|k| (2 + item * 11 + k as i64, change(k), 1))
+        .collect()
 }
 
 #[test]
@@ -85,7 +91,11 @@ fn a_push_holds_the_changes_of_the_items_learnt_since_the_last_and_the_summed_me
     let six = model.item_parameters(6).unwrap();
     // The first push: one more rating of 4, and all of item 6 (its base is 0); not item 5.
     let mut expected = vec![(MfLayout::COUNT, 1.0, 0), (MfLayout::SUM, 4.0, 0)];
-    expected.extend(item_records(6, |k| six[k]).into_iter().filter(|r| r.1 != 0.0));
+    expected.extend(
+        item_records(6, |k| six[k])
+            .into_iter()
+            .filter(|r| r.1 != 0.0),
+    );
     assert_eq!(records(&sharing.push(&model)), expected);
 
     // The second: item 6's change since the first push only.
@@ -93,9 +103,16 @@ fn a_push_holds_the_changes_of_the_items_learnt_since_the_last_and_the_summed_me
     sharing.learnt(6);
     let again = model.item_parameters(6).unwrap();
     let mut expected = vec![(MfLayout::COUNT, 1.0, 0), (MfLayout::SUM, 2.0, 0)];
-    expected.extend(item_records(6, |k| again[k] - six[k]).into_iter().filter(|r| r.1 != 0.0));
+    expected.extend(
+        item_records(6, |k| again[k] - six[k])
+            .into_iter()
+            .filter(|r| r.1 != 0.0),
+    );
     assert_eq!(records(&sharing.push(&model)), expected);
-    assert!(records(&sharing.push(&model)).is_empty(), "nothing learnt since");
+    assert!(
+        records(&sharing.push(&model)).is_empty(),
+        "nothing learnt since"
+    );
 
     // An item id without an index is scored but not learnt.
     let beyond = model.layout().max_item() + 1;
@@ -128,12 +145,7 @@ fn adopting_a_version_keeps_the_pushed_change_and_drops_the_other_items() {
     let pushed = records(&sharing.push_then_adopt(&mut model).unwrap());
     assert_eq!(sharing.version(), 1);
     // Item 6: the version's 0.5 plus the change just pushed (which no version holds yet).
-    let change = |index: i64| {
-        pushed
-            .iter()
-            .find(|r| r.0 == index)
-            .map_or(0.0, |r| r.1)
-    };
+    let change = |index: i64| pushed.iter().find(|r| r.0 == index).map_or(0.0, |r| r.1);
     let adopted: Vec<f64> = (0..11).map(|k| 0.5 + change(68 + k)).collect();
     assert_eq!(model.item_parameters(6), Some(adopted));
     assert_ne!(model.item_parameters(6), Some(before));
