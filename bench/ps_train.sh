@@ -14,8 +14,10 @@
 # reads the engine rate (records in / job time), the CPU seconds the two node processes
 # used during the job (user + system, /proc), the coordinator's, and how many model
 # versions the registry holds (ps: one per checkpoint that changed the model; base: 0).
-# Runs alternate ps / base per parallelism, RUNS rounds; medians per (parallelism, way)
-# and the ratios ps / base follow.
+#   own   (WAYS="ps own base"; matrix_factorization only) with checkpoints but without
+#         parameter_shards: a model per partition, its items in each checkpoint.
+# Runs alternate the WAYS (default "ps base") per parallelism, RUNS rounds; medians per
+# (parallelism, way) and the ratios to base follow.
 # The generator's labels are a hash bit independent of `amount`, so the learner learns
 # nothing useful: this measures the runtime's training throughput, not model quality.
 # Usage: QUIVER=/abs/path/to/release/quiver bench/ps_train.sh
@@ -53,6 +55,10 @@ RUNS=${RUNS:-3}
 PARS=${PARS:-1 2 4}
 COUNT=${COUNT:-100000000}
 INTERVAL=${INTERVAL:-1s}
+WAYS=${WAYS:-ps base}
+case " $WAYS " in
+  *" own "*) [ "$STAGE" = matrix_factorization ] || { echo "WAYS: own is for STAGE=matrix_factorization (the others always train on parameter servers with checkpoints)" >&2; exit 2; } ;;
+esac
 threads=${NODE_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
 [ "$threads" = default ] || export QUIVER_THREADS=$threads
 work=$(mktemp -d /tmp/ps_train.XXXXXX)
@@ -63,7 +69,7 @@ stop() {
 }
 trap 'stop; rm -rf "$work"' EXIT
 
-# Writes the spec of parallelism $1, way $2 (ps | base) to $3.
+# Writes the spec of parallelism $1, way $2 (ps | own | base) to $3.
 spec() {
   {
     echo "[job]"
@@ -85,7 +91,7 @@ name = "clf"
 kind = "$STAGE"
 input = "events"
 $learner
-$( [ "$STAGE" != matrix_factorization ] || [ "$2" = base ] || echo "parameter_shards = $1" )
+$( [ "$STAGE" != matrix_factorization ] || [ "$2" != ps ] || echo "parameter_shards = $1" )
 
 [[sink]]
 name = "out"
@@ -100,7 +106,7 @@ echo "== $(date -u -Is) $QUIVER stage: $STAGE threads: $threads count: $COUNT lo
 row "run  par  way   wall_s  engine_ev/s  nodes_cpu_s  ev/cpu_s  coord_cpu_s  versions"
 for r in $(seq 1 "$RUNS"); do
   for p in $PARS; do
-    for way in ps base; do
+    for way in $WAYS; do
       dir=$work/r$r-p$p-$way
       cluster_up "$dir" 2 2
       spec "$p" "$way" "$dir/job.toml"
@@ -125,15 +131,18 @@ done
 echo "== medians of $RUNS runs ($(date -u -Is) load:$(uptime | sed 's/.*load/load/'))"
 echo "par  way   wall_s  engine_ev/s  nodes_cpu_s  ev/cpu_s  coord_cpu_s  versions"
 for p in $PARS; do
-  for way in ps base; do
+  for way in $WAYS; do
     { head -1 "$work/table"; awk -v p="$p" -v w="$way" '$2 == p && $3 == w {$2 = ""; $3 = ""; print}' "$work/table"; } \
       | sed '1s/par  way  //' > "$work/m-$p-$way"
     m=$(medians "$work/m-$p-$way")
     echo "$p  $way  $m" | tee -a "$work/medians"
   done
 done
-echo "== ps / base (medians): engine rate, events per CPU-second"
+echo "== each way / base (medians): engine rate, events per CPU-second"
 for p in $PARS; do
-  awk -v p="$p" '$1 == p && $2 == "ps" {r = $4; c = $6} $1 == p && $2 == "base" {rb = $4; cb = $6}
-    END {printf "par %s  engine %.2fx  per-cpu %.2fx\n", p, r / rb, c / cb}' "$work/medians"
+  for way in $WAYS; do
+    [ "$way" = base ] && continue
+    awk -v p="$p" -v w="$way" '$1 == p && $2 == w {r = $4; c = $6} $1 == p && $2 == "base" {rb = $4; cb = $6}
+      END {printf "par %s  %s  engine %.2fx  per-cpu %.2fx\n", p, w, r / rb, c / cb}' "$work/medians"
+  done
 done

@@ -17,10 +17,9 @@
 
 mod common;
 
-use common::cluster::Cluster;
 use common::shards::{
-    assert_each_id_once, committed_after, export, int, kill_node_of_shard_1, newest_version,
-    wait_for_committed, wait_for_recovered_finish, Killed,
+    assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
+    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed,
 };
 use quiver_ml::recommendation::{MatrixFactorization, MfLayout, MfParams};
 use serde_json::Value;
@@ -123,29 +122,8 @@ fn model_of(p: &[f64]) -> MatrixFactorization {
 #[test]
 fn killed_mf_parameter_server_restores_its_checkpointed_items_then_trains_on() {
     let files = [input(0, 0..100), input(SECOND, 100..200)];
-    let cluster = Cluster::on_loopback(2);
-    let dir = cluster.dir.path().to_path_buf();
-    std::fs::create_dir(dir.join("in")).expect("mkdir");
-    std::fs::write(dir.join("in/a.csv"), &files[0].1).expect("write input");
-    std::fs::write(dir.join("in/b.csv"), &files[1].1).expect("write input");
-    std::fs::write(dir.join("job.toml"), SPEC).expect("write spec");
-    cluster.submit_spec(&dir.join("job.toml"));
-
-    // A checkpoint whose barrier fell inside phase (b) on both partitions completed once
-    // the committed output holds a phase-(b) row of each file.
-    let rows = wait_for_committed(&cluster, &dir.join("out"), "a probe of each file", |rows| {
-        [0, SECOND].iter().all(|&first| {
-            rows.iter()
-                .map(|r| int(r, "id") as usize)
-                .any(|id| id / SECOND == first / SECOND && probe(id))
-        })
-    });
-    let last = rows.iter().map(|r| int(r, "id") as usize % SECOND).max();
-    assert!(
-        last.unwrap_or(0) < TRAIN + PROBES / 2,
-        "phase (b) was half read before a checkpoint inside it completed: the machine is too \
-         slow for this test's rate"
-    );
+    let (cluster, dir) = two_file_job([&files[0].1, &files[1].1], SPEC);
+    wait_for_both_files_probed(&cluster, &dir, SECOND, probe, TRAIN + PROBES / 2);
     let out = cluster.cli(&["model", "deploy", "job-1", "mf", "1"]);
     let why = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "deploy succeeded");
@@ -200,11 +178,5 @@ fn killed_mf_parameter_server_restores_its_checkpointed_items_then_trains_on() {
     );
 
     // Training goes on: a later version with other parameters.
-    let newest = newest_version(&cluster, "mf");
-    assert!(newest > restored, "no version after {restored} registered");
-    let (last, _) = export(&cluster, "mf", newest);
-    assert_ne!(
-        last, p,
-        "the parameters of version {newest} are the restored ones"
-    );
+    assert_trained_on(&cluster, "mf", restored, &p);
 }
