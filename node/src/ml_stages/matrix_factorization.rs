@@ -150,7 +150,7 @@ impl AddColumns for MfOperator {
                 (Some(user), Some(item)) => {
                     held.read(user, model);
                     let shared = match &mut self.sharing {
-                        Some(sharing) => sharing.pull(model, item)?,
+                        Some(sharing) => sharing.pull(model, item, rating.is_some())?,
                         None => true,
                     };
                     let prediction = model.predict_one(user, item);
@@ -162,9 +162,6 @@ impl AddColumns for MfOperator {
                             .map_err(|e| row_error(&self.stage, event_time, e))?
                         {
                             held.write(user, codes[row]);
-                            if let Some(sharing) = &mut self.sharing {
-                                sharing.learnt(item);
-                            }
                         }
                     }
                     predictions.push_f64(prediction).map_err(refused)?;

@@ -6,7 +6,7 @@
 //! Sparse both ways. The worker pulls an item from the board the first time a row of it
 //! comes in an epoch (absent there: it starts from the id-derived factors the library draws
 //! when it learns the item) and remembers the values it pulled as the item's *base*. At a
-//! barrier it pushes, for the items it learnt in the epoch only, the change of each value
+//! barrier it pushes, for the items rated in the epoch only, the change of each value
 //! since its base (averaged by the shards), and the change of the ratings' count and sum
 //! (summed). Then, when a newer version is complete, it adopts it: each pushed item becomes
 //! the version's value plus the change just pushed (which no version holds yet), every other
@@ -19,26 +19,46 @@ use crate::operator::{OperatorError, Wait};
 use crate::parameters::WorkerLink;
 use quiver_ml::recommendation::{MatrixFactorization, MfLayout};
 use quiver_protocol::batch::Batch;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// A matrix factorisation partition's side of its parameter servers.
 pub(super) struct ItemSharing {
     stage: String,
     link: WorkerLink,
     layout: MfLayout,
-    /// Each cached item's values when last pulled, pushed or adopted: its next change is
-    /// measured from them (zeros for an item the shards did not hold).
-    base: FxHashMap<u64, Vec<f64>>,
+    /// The items cached this epoch.
+    cache: FxHashMap<u64, Cached>,
     /// The ratings' count and sum the next change is measured from.
     stats: [f64; 2],
-    /// Items learnt since the last push.
-    touched: FxHashSet<u64>,
+    /// The change of the count and sum the last push carried.
+    pushed_stats: [f64; 2],
     /// The version adopted.
     version: u64,
     /// The board's count of shard versions when last read.
     seen: u64,
     /// The mean was pulled (or seeded) once the shards were ready.
     started: bool,
+}
+
+/// An item in a worker's cache.
+struct Cached {
+    /// Its values when last pulled, pushed or adopted: its next change is measured from them
+    /// (zeros for an item the shards did not hold).
+    base: Vec<f64>,
+    /// A row of it with a rating came since the last push.
+    rated: bool,
+    /// The change the last push carried (`None`: the item was not in it).
+    pushed: Option<Vec<f64>>,
+}
+
+impl Cached {
+    fn new(base: Vec<f64>, rated: bool) -> Self {
+        Cached {
+            base,
+            rated,
+            pushed: None,
+        }
+    }
 }
 
 impl ItemSharing {
@@ -48,9 +68,9 @@ impl ItemSharing {
             stage: stage.to_string(),
             link,
             layout,
-            base: FxHashMap::default(),
+            cache: FxHashMap::default(),
             stats: [0.0; 2],
-            touched: FxHashSet::default(),
+            pushed_stats: [0.0; 2],
             version: 0,
             seen: 0,
             started: false,
@@ -88,23 +108,26 @@ impl ItemSharing {
         self.started = true;
         self.stats = [0.0; 2];
         for item in model.items() {
-            self.base.insert(item, vec![0.0; self.layout.stride()]);
-            self.touched.insert(item);
+            let zeros = vec![0.0; self.layout.stride()];
+            self.cache.insert(item, Cached::new(zeros, true));
         }
     }
 
-    /// Makes `item` ready to score and learn: pulled from the board at its first row of the
-    /// epoch. `false`: the item id has no index (beyond [`MfLayout::max_item`]), so it can
-    /// be scored but not learnt.
+    /// Makes `item` ready to score and (`rated`: the row has a rating) learn: pulled from the
+    /// board at its first row of the epoch; a rated item is pushed at the next barrier.
+    /// `false`: the item id has no index (beyond [`MfLayout::max_item`]), so it can be scored
+    /// but not learnt.
     pub(super) fn pull(
         &mut self,
         model: &mut MatrixFactorization,
         item: u64,
+        rated: bool,
     ) -> Result<bool, OperatorError> {
         let Some(index) = self.layout.item_index(item) else {
             return Ok(false);
         };
-        if self.base.contains_key(&item) {
+        if let Some(cached) = self.cache.get_mut(&item) {
+            cached.rated |= rated;
             return Ok(true);
         }
         let mut values = vec![0.0; self.layout.stride()];
@@ -114,45 +137,51 @@ impl ItemSharing {
                 .set_item_parameters(item, &values)
                 .map_err(|e| data_error(&self.stage, e))?;
         }
-        self.base.insert(item, values);
+        self.cache.insert(item, Cached::new(values, rated));
         Ok(true)
     }
 
-    /// A row of `item` was learnt: it is pushed at the next barrier.
-    pub(super) fn learnt(&mut self, item: u64) {
-        self.touched.insert(item);
-    }
-
-    /// The changes since the last push, as records for the shards (the items learnt and the
-    /// ratings' count and sum); the next changes are measured from now.
+    /// The changes since the last push, as records for the shards (the items rated and the
+    /// ratings' count and sum; an unchanged value is left out); the next changes are
+    /// measured from now.
     pub(super) fn push(&mut self, model: &MatrixFactorization) -> Batch {
         let layout = self.layout;
         let (mut keys, mut changes, mut averaged) = (Vec::new(), Vec::new(), Vec::new());
         let mut record = |key: i64, now: f64, before: &mut f64| {
+            let change = now - *before;
             if now != *before {
                 keys.push(key);
-                changes.push(now - *before);
+                changes.push(change);
                 averaged.push(i64::from(layout.averaged(key)));
                 *before = now;
             }
+            change
         };
         let stats = model.rating_stats();
-        record(MfLayout::COUNT, stats[0], &mut self.stats[0]);
-        record(MfLayout::SUM, stats[1], &mut self.stats[1]);
-        let mut touched: Vec<u64> = self.touched.drain().collect();
-        touched.sort_unstable();
-        for item in touched {
-            let (Some(now), Some(index)) = (model.item_parameters(item), layout.item_index(item))
-            else {
+        self.pushed_stats = [
+            record(MfLayout::COUNT, stats[0], &mut self.stats[0]),
+            record(MfLayout::SUM, stats[1], &mut self.stats[1]),
+        ];
+        let mut rated = Vec::new();
+        for (&item, cached) in &mut self.cache {
+            cached.pushed = None;
+            if std::mem::take(&mut cached.rated) {
+                rated.push(item);
+            }
+        }
+        rated.sort_unstable();
+        for item in rated {
+            let (Some(now), Some(index), Some(cached)) = (
+                model.item_parameters(item),
+                layout.item_index(item),
+                self.cache.get_mut(&item),
+            ) else {
                 continue;
             };
-            let base = self
-                .base
-                .entry(item)
-                .or_insert_with(|| vec![0.0; now.len()]);
-            for (k, (&v, before)) in now.iter().zip(base.iter_mut()).enumerate() {
-                record(index + k as i64, v, before);
-            }
+            let change: Vec<f64> = (now.iter().zip(cached.base.iter_mut()).enumerate())
+                .map(|(k, (&v, before))| record(index + k as i64, v, before))
+                .collect();
+            cached.pushed = change.iter().any(|&c| c != 0.0).then_some(change);
         }
         change_batch(keys, changes, averaged)
     }
@@ -169,51 +198,38 @@ impl ItemSharing {
         };
         (self.version, self.seen) = (version.max(0) as u64, seen);
         if self.link.workers > 1 {
-            self.adopt(model, &pushed)?;
+            self.adopt(model)?;
         }
         Ok(pushed)
     }
 
-    /// The board's values plus the changes `pushed` for the items pushed and the mean;
-    /// every other item leaves the cache.
-    fn adopt(
-        &mut self,
-        model: &mut MatrixFactorization,
-        pushed: &Batch,
-    ) -> Result<(), OperatorError> {
-        let columns = pushed.columns();
-        let (Some(keys), Some(changes)) = (columns[0].as_i64(), columns[1].as_f64()) else {
-            return Ok(());
-        };
-        let change: FxHashMap<i64, f64> =
-            keys.iter().copied().zip(changes.iter().copied()).collect();
+    /// The board's values plus the changes the last push carried, for the items in it and
+    /// the mean; every other item leaves the cache.
+    fn adopt(&mut self, model: &mut MatrixFactorization) -> Result<(), OperatorError> {
         let values = self.link.board.values();
         let mut stats = [0.0; 2];
         values.read(0, &mut stats);
-        for (k, s) in stats.iter_mut().enumerate() {
-            *s += change.get(&(k as i64)).copied().unwrap_or(0.0);
+        for (s, change) in stats.iter_mut().zip(self.pushed_stats) {
+            *s += change;
         }
         let mut kept = FxHashMap::default();
-        for (item, _) in self.base.drain() {
-            let index = self.layout.item_index(item).unwrap_or(i64::MAX);
-            let pushed_item =
-                (0..self.layout.stride() as i64).any(|k| change.contains_key(&(index + k)));
-            if !pushed_item {
+        for (item, cached) in self.cache.drain() {
+            let (Some(change), Some(index)) = (cached.pushed, self.layout.item_index(item)) else {
                 model.remove_item(item);
                 continue;
-            }
+            };
             let mut adopted = vec![0.0; self.layout.stride()];
             values.read(index as usize, &mut adopted);
-            for (k, v) in adopted.iter_mut().enumerate() {
-                *v += change.get(&(index + k as i64)).copied().unwrap_or(0.0);
+            for (v, c) in adopted.iter_mut().zip(change) {
+                *v += c;
             }
             model
                 .set_item_parameters(item, &adopted)
                 .map_err(|e| data_error(&self.stage, e))?;
-            kept.insert(item, adopted);
+            kept.insert(item, Cached::new(adopted, false));
         }
         drop(values);
-        self.base = kept;
+        self.cache = kept;
         model
             .set_rating_stats(stats)
             .map_err(|e| data_error(&self.stage, e))?;

@@ -81,13 +81,12 @@ fn a_push_holds_the_changes_of_the_items_learnt_since_the_last_and_the_summed_me
     assert_eq!(sharing.version(), 3);
     assert_eq!(model.rating_stats(), [4.0, 12.0]);
 
-    // Item 5 is pulled and scored, item 6 (absent from the shards) learnt.
-    assert!(sharing.pull(&mut model, 5).unwrap());
+    // Item 5 is pulled and scored (no rating), item 6 (absent from the shards) learnt.
+    assert!(sharing.pull(&mut model, 5, false).unwrap());
     assert_eq!(model.item_parameters(5), Some(five.clone()));
-    assert!(sharing.pull(&mut model, 6).unwrap());
+    assert!(sharing.pull(&mut model, 6, true).unwrap());
     assert_eq!(model.item_parameters(6), None, "not on the shards");
     model.learn_one(1, 6, 4.0).unwrap();
-    sharing.learnt(6);
     let six = model.item_parameters(6).unwrap();
     // The first push: one more rating of 4, and all of item 6 (its base is 0); not item 5.
     let mut expected = vec![(MfLayout::COUNT, 1.0, 0), (MfLayout::SUM, 4.0, 0)];
@@ -99,8 +98,8 @@ fn a_push_holds_the_changes_of_the_items_learnt_since_the_last_and_the_summed_me
     assert_eq!(records(&sharing.push(&model)), expected);
 
     // The second: item 6's change since the first push only.
+    assert!(sharing.pull(&mut model, 6, true).unwrap());
     model.learn_one(1, 6, 2.0).unwrap();
-    sharing.learnt(6);
     let again = model.item_parameters(6).unwrap();
     let mut expected = vec![(MfLayout::COUNT, 1.0, 0), (MfLayout::SUM, 2.0, 0)];
     expected.extend(
@@ -111,12 +110,12 @@ fn a_push_holds_the_changes_of_the_items_learnt_since_the_last_and_the_summed_me
     assert_eq!(records(&sharing.push(&model)), expected);
     assert!(
         records(&sharing.push(&model)).is_empty(),
-        "nothing learnt since"
+        "nothing rated since"
     );
 
     // An item id without an index is scored but not learnt.
     let beyond = model.layout().max_item() + 1;
-    assert!(!sharing.pull(&mut model, beyond).unwrap());
+    assert!(!sharing.pull(&mut model, beyond, true).unwrap());
 }
 
 #[test]
@@ -125,17 +124,15 @@ fn adopting_a_version_keeps_the_pushed_change_and_drops_the_other_items() {
     publish(&board, 0, &[]);
     sharing.start(&mut model).unwrap();
     for item in [5, 6] {
-        sharing.pull(&mut model, item).unwrap();
+        sharing.pull(&mut model, item, true).unwrap();
     }
     model.learn_one(1, 5, 3.0).unwrap();
     model.learn_one(2, 6, 5.0).unwrap();
-    sharing.learnt(5);
-    sharing.learnt(6);
     sharing.push(&model);
     // Epoch 2 learns item 6 only; meanwhile the shards published version 1: 10 ratings
     // summing to 30, item 5 and item 6 at 0.5 each.
+    sharing.pull(&mut model, 6, true).unwrap();
     model.learn_one(2, 6, 1.0).unwrap();
-    sharing.learnt(6);
     let before = model.item_parameters(6).unwrap();
     let mut published = vec![(MfLayout::COUNT, 10.0), (MfLayout::SUM, 30.0)];
     for item in [5, 6] {
@@ -149,9 +146,9 @@ fn adopting_a_version_keeps_the_pushed_change_and_drops_the_other_items() {
     let adopted: Vec<f64> = (0..11).map(|k| 0.5 + change(68 + k)).collect();
     assert_eq!(model.item_parameters(6), Some(adopted));
     assert_ne!(model.item_parameters(6), Some(before));
-    // Item 5, not learnt in the epoch, left the cache: pulled again at its next row.
+    // Item 5, not rated in the epoch, left the cache: pulled again at its next row.
     assert_eq!(model.item_parameters(5), None);
-    sharing.pull(&mut model, 5).unwrap();
+    sharing.pull(&mut model, 5, false).unwrap();
     assert_eq!(model.item_parameters(5), Some(vec![0.5; 11]));
     // The mean: the version's count and sum plus the rating just pushed.
     assert_eq!(model.rating_stats(), [11.0, 31.0]);
