@@ -117,12 +117,7 @@ fn a_single_mf_worker_on_parameter_servers_equals_the_library_sequential_run() {
     for (row, expected) in out.values().zip(sequential(&rows)) {
         assert_eq!(prediction(row).to_bits(), expected.to_bits(), "{row}");
     }
-    let versions: Vec<i64> = out
-        .values()
-        .map(|r| r["model_version"].as_i64().expect("model_version"))
-        .collect();
-    assert!(versions.windows(2).all(|w| w[0] <= w[1]), "{versions:?}");
-    assert!(versions[versions.len() - 1] > 0, "no version was published");
+    common::assert_versions_advance(out.values());
 }
 
 #[test]
