@@ -2,18 +2,19 @@
 //! and what adopting a version does, against values worked out from the library's model.
 
 use super::sharing::ItemSharing;
-use crate::parameters::{BoardKey, Boards, WorkerLink};
+use crate::ml_stages::build_worker;
+use crate::operator::Output;
+use crate::operators::StageContext;
+use crate::parameters::{Board, BoardKey, Boards, WorkerLink};
 use quiver_ml::recommendation::{MatrixFactorization, MfLayout, MfParams};
-use quiver_protocol::batch::{Batch, Column};
-use quiver_protocol::{Generation, JobId, PartitionId};
+use quiver_protocol::batch::{self, Batch, Column};
+use quiver_protocol::spec::JobSpec;
+use quiver_protocol::{Barrier, CheckpointId, Generation, JobId, PartitionId, Record, Value};
+use std::path::Path;
 use std::sync::Arc;
 
-/// A worker of 2 on a board of one shard, the board (to publish on) and a fresh model.
-fn worker() -> (
-    ItemSharing,
-    Arc<crate::parameters::Board>,
-    MatrixFactorization,
-) {
+/// The link of worker 0 of `workers` to a board of one shard, and the board (to publish on).
+fn link(workers: u32) -> (WorkerLink, Arc<Board>) {
     let key = BoardKey {
         job: JobId(1),
         generation: Generation(1),
@@ -23,16 +24,22 @@ fn worker() -> (
     let board = Boards::default().get(key, 1);
     let link = WorkerLink {
         board: board.clone(),
-        workers: 2,
+        workers,
         partition: 0,
         serving: Arc::default(),
     };
+    (link, board)
+}
+
+/// A worker of 2, the board (to publish on) and a fresh model.
+fn worker() -> (ItemSharing, Arc<Board>, MatrixFactorization) {
+    let (link, board) = link(2);
     let model = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
     (ItemSharing::new("mf", link, model.layout()), board, model)
 }
 
 /// Shard 0's version `version` of `values` (index, value), then its end record.
-fn publish(board: &crate::parameters::Board, version: i64, values: &[(i64, f64)]) {
+fn publish(board: &Board, version: i64, values: &[(i64, f64)]) {
     let mut rows: Vec<(i64, f64)> = values.to_vec();
     rows.push((-1, 0.0));
     let n = rows.len();
@@ -152,4 +159,73 @@ fn adopting_a_version_keeps_the_pushed_change_and_drops_the_other_items() {
     assert_eq!(model.item_parameters(5), Some(vec![0.5; 11]));
     // The mean: the version's count and sum plus the rating just pushed.
     assert_eq!(model.rating_stats(), [11.0, 31.0]);
+}
+
+#[test]
+fn a_worker_scores_an_item_without_an_index_learns_nothing_from_it_and_counts_it_refused() {
+    let text = "[job]\nname = \"t\"\nmax_parallelism = 128\ncheckpoint_interval = \"1s\"\n\n\
+        [[source]]\nname = \"events\"\nkind = \"file\"\npath = \"e.csv\"\nformat = \"csv\"\n\
+        schema = { u = \"i64\", i = \"i64\", r = \"f64\" }\n\n[[stage]]\nname = \"mf\"\n\
+        input = \"events\"\nkind = \"matrix_factorization\"\nuser = \"u\"\nitem = \"i\"\n\
+        rating = \"r\"\nparameter_shards = 1\n\n[[sink]]\nname = \"out\"\nkind = \"discard\"\n\
+        input = \"mf\"\n";
+    let spec = JobSpec::parse(text, Path::new("/jobs")).expect("spec");
+    let (stage, input) = (&spec.stages[0], &spec.sources[0].schema);
+    let ctx = StageContext {
+        max_parallelism: 128,
+        state_ttl: None,
+        checkpoints: true,
+    };
+    let (link, board) = link(1);
+    publish(&board, 0, &[]);
+    let mut op = build_worker(stage, input, &ctx, PartitionId(0), link).expect("build");
+    let mut model = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
+    let beyond = model.layout().max_item() + 1;
+    let rows = [(1, 3, 4.0), (1, beyond as i64, 5.0), (2, 3, 2.0)];
+    let ratings: Vec<Record> = rows
+        .iter()
+        .map(|&(u, i, r)| Record {
+            event_time: 0,
+            row: vec![Value::I64(u), Value::I64(i), Value::F64(r)],
+        })
+        .collect();
+    let mut out = Output::default();
+    op.process_batch(&batch::from_records(input, &ratings).unwrap(), &mut out)
+        .expect("process");
+    // The library, learning the two rows of item 3 only.
+    let mut expected = vec![model.predict_one(1, 3)];
+    model.learn_one(1, 3, 4.0).unwrap();
+    expected.push(model.predict_one(1, beyond));
+    expected.push(model.predict_one(2, 3));
+    model.learn_one(2, 3, 2.0).unwrap();
+    let found: Vec<Value> = out
+        .records
+        .iter()
+        .flat_map(batch::to_records)
+        .map(|r| r.row[3].clone())
+        .collect();
+    let expected: Vec<Value> = expected.into_iter().map(Value::F64).collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        op.refused_updates(),
+        1,
+        "the rating of the item without an index"
+    );
+    // The push: two ratings (sum 6) and item 3, nothing of the other item.
+    let barrier = Barrier {
+        checkpoint: CheckpointId(1),
+        generation: Generation(1),
+        serving: 0,
+    };
+    let mut out = Output::default();
+    op.on_barrier(&barrier, &mut out).expect("barrier");
+    let pushed: Vec<(i64, f64, i64)> = out.params.iter().flat_map(records).collect();
+    let three = model.item_parameters(3).unwrap();
+    let mut want = vec![(MfLayout::COUNT, 2.0, 0), (MfLayout::SUM, 6.0, 0)];
+    want.extend(
+        item_records(3, |k| three[k])
+            .into_iter()
+            .filter(|r| r.1 != 0.0),
+    );
+    assert_eq!(pushed, want);
 }
