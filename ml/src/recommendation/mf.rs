@@ -337,7 +337,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 impl Persist for MatrixFactorization {
     const KIND: &'static str = "matrix_factorization";
-    const VERSION: u32 = 1;
+    /// 2: the sequential generator's state left the model (starts are derived from ids).
+    const VERSION: u32 = 2;
+    const OLDEST_SNAPSHOT: u32 = 2;
 }
 
 online_model_via_persist!(MatrixFactorization);
