@@ -200,14 +200,7 @@ fn a_single_kmeans_worker_equals_the_library_sequential_run() {
         assert_eq!(cluster(row), *expected, "row {id}: {row}");
         assert_eq!(row["prediction"].as_f64(), Some(*expected as f64), "{row}");
     }
-    // Its versions are the checkpoints it adopted: they only move forward, and some were
-    // published while it learnt.
-    let versions: Vec<u64> = rows
-        .values()
-        .map(|r| r["model_version"].as_u64().expect("model_version"))
-        .collect();
-    assert!(versions.windows(2).all(|w| w[0] <= w[1]), "{versions:?}");
-    assert!(versions[versions.len() - 1] > 0, "no version was published");
+    common::assert_versions_advance(rows.values());
 }
 
 /// Partition 0 reads points around 0 and 3, partition 1 only points around 0 and then

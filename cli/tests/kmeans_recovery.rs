@@ -19,8 +19,8 @@ mod common;
 
 use common::cluster::Cluster;
 use common::shards::{
-    assert_each_id_once, committed_after, export, int, kill_node_of_shard_1, newest_version,
-    wait_for_committed, wait_for_recovered_finish, Killed,
+    assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
+    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed,
 };
 use common::SplitMix;
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
@@ -113,36 +113,8 @@ fn probe(id: usize) -> bool {
 #[test]
 fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_trains_on() {
     let files = [input(41, 0), input(42, SECOND)];
-    let cluster = Cluster::on_loopback(2);
-    let dir = cluster.dir.path().to_path_buf();
-    std::fs::create_dir(dir.join("in")).expect("mkdir");
-    std::fs::write(dir.join("in/a.csv"), &files[0].1).expect("write input");
-    std::fs::write(dir.join("in/b.csv"), &files[1].1).expect("write input");
-    std::fs::write(dir.join("job.toml"), SPEC).expect("write spec");
-    cluster.submit_spec(&dir.join("job.toml"));
-
-    // A checkpoint whose barrier fell inside phase (b) on both partitions completed once
-    // the committed output holds a phase-(b) row of each file.
-    let rows = wait_for_committed(&cluster, &dir.join("out"), "a probe of each file", |rows| {
-        [0, SECOND].iter().all(|&first| {
-            rows.iter()
-                .map(|r| int(r, "id") as usize)
-                .any(|id| id / SECOND == first / SECOND && probe(id))
-        })
-    });
-    for first in [0, SECOND] {
-        let last = rows
-            .iter()
-            .map(|r| int(r, "id") as usize)
-            .filter(|id| id / SECOND == first / SECOND)
-            .max()
-            .unwrap_or(0);
-        assert!(
-            last < first + TRAIN + PROBES / 2,
-            "phase (b) was half read before a checkpoint inside it completed (row {last} \
-             published): the machine is too slow for this test's rate"
-        );
-    }
+    let (cluster, dir) = two_file_job([&files[0].1, &files[1].1], SPEC);
+    wait_for_both_files_probed(&cluster, &dir, SECOND, probe, TRAIN + PROBES / 2);
     swaps_and_imports_are_refused(&cluster);
     let Killed {
         node,
@@ -212,13 +184,7 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
     assert!(checked >= 2, "{checked} points checked");
 
     // Training goes on: a later version with other centroids.
-    let newest = newest_version(&cluster, "km");
-    assert!(newest > restored, "no version after {restored} registered");
-    let (last, _) = export(&cluster, "km", newest);
-    assert_ne!(
-        last, p,
-        "the centroids of version {newest} are the restored ones"
-    );
+    assert_trained_on(&cluster, "km", restored, &p);
 }
 
 /// A k-means stage serves its working copy: deploy and import name what they work with.

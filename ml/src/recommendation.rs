@@ -6,5 +6,8 @@
 pub mod mf;
 pub mod swing;
 
-pub use mf::{MatrixFactorization, MfKind, MfParams, UserState};
+pub use mf::{
+    initial_factors, MatrixFactorization, MfKind, MfLayout, MfParams, Side, UserState,
+    MAX_SHARED_PARAMETERS,
+};
 pub use swing::{SimilarItems, Swing, SwingParams};

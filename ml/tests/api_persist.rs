@@ -10,6 +10,7 @@ use quiver_ml::linear::{
     SgdParams, StreamingLinearRegressionParams, StreamingLinearRegressionSgd,
 };
 use quiver_ml::persist::{load_model, save_model};
+use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{
     Column, Estimator, Features, Frame, OnlineLearner, OnlineModel, Persist, PersistError,
     Pipeline, Transformer,
@@ -240,6 +241,17 @@ fn a_snapshot_of_an_older_binary_layout_is_refused_not_misread() {
     let mut snapshot = ftrl.snapshot().unwrap();
     snapshot[4..8].copy_from_slice(&1u32.to_le_bytes());
     assert!(OnlineLogisticRegression::from_snapshot(&snapshot).is_err());
+    // Matrix factorisation's snapshots lost the generator's state in version 2.
+    let mf = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+    let mut snapshot = mf.snapshot().unwrap();
+    snapshot[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let e = MatrixFactorization::from_snapshot(&snapshot)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("format version 1") && e.contains("from version 2"),
+        "{e}"
+    );
     // This build's own snapshots restore.
     restored.restore(&m.snapshot().unwrap()).unwrap();
     assert_eq!(restored, m);

@@ -185,7 +185,7 @@ fn mf_rejects_non_finite_ratings_and_factors_and_keeps_its_state() {
 
 #[test]
 fn mf_refuses_a_diverging_step_and_keeps_its_state() {
-    // Factors drawn with deviation 0 are 0 (the draws still move the generator). A bias
+    // Factors drawn with deviation 0 are 0. A bias
     // step is lr * g: the first rating is the mean (g = 0); the second (mean 0, prediction
     // 0, rating -5, g = 10) would move the new user's and item's biases to -1e14.
     let params = MfParams {
@@ -208,7 +208,7 @@ fn mf_refuses_a_diverging_step_and_keeps_its_state() {
         "{err}"
     );
     assert!(err.to_string().contains("lower the learning rate"), "{err}");
-    // Untouched: no factors drawn for user 2 or item 2, the mean and the draws as they were,
+    // Untouched: no factors drawn for user 2 or item 2, the mean as it was,
     // so the next rating gives what it gives to a model that never saw the refused one.
     assert_eq!(m, before);
     let mut fresh = MatrixFactorization::new(params).expect("valid");

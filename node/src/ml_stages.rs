@@ -162,7 +162,9 @@ fn build_partition(
     clock: Arc<dyn Clock>,
     link: Option<WorkerLink>,
 ) -> Result<Box<dyn Operator>, OperatorError> {
-    let sharing = link.map(|link| sharing::Sharing::new(&stage.name, link));
+    let sharing = link
+        .clone()
+        .map(|link| sharing::Sharing::new(&stage.name, link));
     let max_parallelism = ctx.max_parallelism;
     let state = PartitionState::new(&stage.name, max_parallelism, stage.parallelism, partition);
     let inner = match &stage.kind {
@@ -178,7 +180,7 @@ fn build_partition(
         }
         StageKind::KMeans(spec) => kmeans::build(stage, spec, input, state, sharing),
         StageKind::MatrixFactorization(spec) => {
-            matrix_factorization::build(stage, spec, input, state, ctx, clock)
+            matrix_factorization::build(stage, spec, input, state, ctx, clock, link)
         }
         StageKind::Recommend(spec) => recommend::build(stage, spec, input, state, ctx, clock),
         StageKind::Predict(_) => Err(OperatorError::Config(format!(

@@ -454,6 +454,7 @@ fn matrix_factorization_of_string_ids_with_nulls_is_the_library_run() {
         init_std: p.init_std,
         clip_gradient: p.clip_gradient,
         seed: p.seed,
+        parameter_shards: None,
         outputs: LearnerColumns::default(),
     });
     let schema = schema_of(&["u", "i", "r"], &input);

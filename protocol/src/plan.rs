@@ -328,8 +328,9 @@ impl JobPlan {
     }
 
     /// Whether `stage` trains through parameter servers: a learner with additive parameters
-    /// in a job that takes checkpoints (its workers push their changes at barriers). Without
-    /// checkpoints every partition keeps its own model.
+    /// in a job that takes checkpoints (its workers push their changes at barriers); a
+    /// `matrix_factorization` only with `parameter_shards` set. Without checkpoints every
+    /// partition keeps its own model.
     pub fn has_parameter_servers(spec: &JobSpec, stage: &StageSpec) -> bool {
         spec.checkpoint_interval.is_some()
             && matches!(
@@ -337,6 +338,10 @@ impl JobPlan {
                 StageKind::LogisticRegression(_)
                     | StageKind::LinearRegression(_)
                     | StageKind::KMeans(_)
+            )
+            || matches!(
+                &stage.kind,
+                StageKind::MatrixFactorization(s) if s.parameter_shards.is_some()
             )
     }
 

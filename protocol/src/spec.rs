@@ -253,6 +253,7 @@ impl StageKind {
             StageKind::LogisticRegression(s) => s.parameter_shards,
             StageKind::LinearRegression(s) => s.parameter_shards,
             StageKind::KMeans(s) => s.parameter_shards,
+            StageKind::MatrixFactorization(s) => s.parameter_shards,
             _ => None,
         }
     }

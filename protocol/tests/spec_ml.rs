@@ -244,6 +244,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             init_std: 0.1,
             clip_gradient: 1e12,
             seed: 0,
+            parameter_shards: None,
             outputs: LearnerColumns::default(),
         })
     );
@@ -440,6 +441,14 @@ fn ml_stages_read_forward_at_equal_parallelism_and_rebalanced_otherwise() {
     assert_ne!(spec.schema_of("encoded"), Some(&Schema::default()));
 }
 
+/// `text` with `checkpoint_interval = "1s"` in its job.
+fn spec_text_with_checkpoints(text: &str) -> String {
+    text.replace(
+        "name = \"ml\"\n",
+        "name = \"ml\"\ncheckpoint_interval = \"1s\"\n",
+    )
+}
+
 #[test]
 fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
     let text = VALID.replace(
@@ -490,9 +499,19 @@ fn learners_of_a_job_with_checkpoints_expand_into_parameter_servers() {
             .filter(|c| c.id != shards.id)
             .all(|c| c.input.as_ref().map(|e| e.port) == Some(OutputPort::Main)));
     }
-    // Other ML stages keep their models per partition.
+    // Other ML stages keep their models per partition, and so does matrix factorisation
+    // unless it sets parameter_shards.
     assert!(find("scaled/params").is_none());
+    assert!(find("mf/params").is_none());
     assert_eq!(plan.slots_needed(), 3);
+    let mf = parse(
+        &spec_text_with_checkpoints(&text)
+            .replace("rating = \"r\"\n", "rating = \"r\"\nparameter_shards = 4\n"),
+    );
+    let plan = JobPlan::from_spec(&mf);
+    let find_mf = |name: &str| plan.operators.iter().find(|o| o.name == name);
+    assert_eq!(find_mf("mf/params").map(|o| o.parallelism), Some(4));
+    assert!(find_mf("mf/versions").is_some());
 
     // parameter_shards sets the shards' partitions; the feed stays one per worker.
     let sharded = parse(

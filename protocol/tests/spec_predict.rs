@@ -55,6 +55,15 @@ features = ["x1", "x2"]
 k = 2
 
 [[stage]]
+name = "mf"
+kind = "matrix_factorization"
+input = "train"
+user = "y"
+item = "y"
+rating = "r"
+parameter_shards = 2
+
+[[stage]]
 name = "scored"
 kind = "predict"
 input = "requests"
@@ -200,6 +209,10 @@ fn a_model_without_parameter_servers_is_refused() {
         (
             "clusters",
             "is a kmeans, whose versions are not served by swaps yet",
+        ),
+        (
+            "mf",
+            "is a matrix_factorization, whose versions are not served by swaps yet",
         ),
         ("scored", "keeps a model per partition"),
     ] {

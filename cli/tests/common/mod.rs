@@ -222,6 +222,16 @@ pub(crate) fn assert_running_prefix_published(dir: &Path) -> usize {
     prefix
 }
 
+/// Asserts that a parameter-server worker's output `rows`, in input order, carry the versions
+/// it adopted: they only move forward, and some were published while it learnt.
+pub(crate) fn assert_versions_advance<'a>(rows: impl Iterator<Item = &'a Value>) {
+    let versions: Vec<u64> = rows
+        .map(|r| r["model_version"].as_u64().expect("model_version"))
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] <= w[1]), "{versions:?}");
+    assert!(versions[versions.len() - 1] > 0, "no version was published");
+}
+
 /// Runs `quiver local SPEC` to completion (120 s at most) and asserts that it succeeded.
 pub(crate) fn run_local(spec: &Path) {
     let out = run_with_timeout(

@@ -6,7 +6,7 @@
 use super::cluster::{restarts, Cluster};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a test may wait for any one thing on a loaded machine.
@@ -79,6 +79,57 @@ pub(crate) fn wait_for_committed(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Submits `spec` as job-1 to a fresh cluster of two nodes, with `files` as `in/a.csv` and
+/// `in/b.csv` (the two source partitions); returns the cluster and its folder.
+pub(crate) fn two_file_job(files: [&str; 2], spec: &str) -> (Cluster, PathBuf) {
+    let cluster = Cluster::on_loopback(2);
+    let dir = cluster.dir.path().to_path_buf();
+    std::fs::create_dir(dir.join("in")).expect("mkdir");
+    std::fs::write(dir.join("in/a.csv"), files[0]).expect("write input");
+    std::fs::write(dir.join("in/b.csv"), files[1]).expect("write input");
+    std::fs::write(dir.join("job.toml"), spec).expect("write spec");
+    cluster.submit_spec(&dir.join("job.toml"));
+    (cluster, dir)
+}
+
+/// Waits until a checkpoint whose barrier fell inside phase (b) of both files completed: the
+/// committed output (`dir/out`) holds a row of each file (ids from 0 and from `second`) for
+/// which `probe` holds. Asserts that no file was read past `limit` rows by then (else the
+/// machine is too slow for the test's rate).
+pub(crate) fn wait_for_both_files_probed(
+    cluster: &Cluster,
+    dir: &Path,
+    second: usize,
+    probe: impl Fn(usize) -> bool,
+    limit: usize,
+) {
+    let rows = wait_for_committed(cluster, &dir.join("out"), "a probe of each file", |rows| {
+        [0, second].iter().all(|&first| {
+            rows.iter()
+                .map(|r| int(r, "id") as usize)
+                .any(|id| id / second == first / second && probe(id))
+        })
+    });
+    let last = rows.iter().map(|r| int(r, "id") as usize % second).max();
+    assert!(
+        last.unwrap_or(0) < limit,
+        "phase (b) was half read before a checkpoint inside it completed (row {last:?} \
+         published): the machine is too slow for this test's rate"
+    );
+}
+
+/// Training went on after the restored checkpoint `restored`, whose exported parameters
+/// are `p`: a later version of `stage` is registered, with other parameters.
+pub(crate) fn assert_trained_on(cluster: &Cluster, stage: &str, restored: u64, p: &[f64]) {
+    let newest = newest_version(cluster, stage);
+    assert!(newest > restored, "no version after {restored} registered");
+    let (last, _) = export(cluster, stage, newest);
+    assert_ne!(
+        last, p,
+        "the parameters of version {newest} are the restored ones"
+    );
 }
 
 /// What killing a shard's node led to.

@@ -11,7 +11,8 @@ use quiver_protocol::{CheckpointId, JobId};
 
 /// A learner stage with parameter servers, as export and import find it.
 pub(super) struct ShardedLearner<'a> {
-    /// Its kind: `linear_regression`, `logistic_regression` or `kmeans`.
+    /// Its kind: `linear_regression`, `logistic_regression`, `kmeans` or
+    /// `matrix_factorization`.
     pub(super) kind: &'static str,
     /// Its spec.
     pub(super) spec: &'a StageKind,
@@ -58,11 +59,15 @@ impl Cluster {
                 ("logistic_regression", spec)
             }
             Some(spec @ StageKind::KMeans(_)) if sharded => ("kmeans", spec),
+            Some(spec @ StageKind::MatrixFactorization(_)) if sharded => {
+                ("matrix_factorization", spec)
+            }
             _ => {
                 return Err(format!(
                     "stage {stage:?} of {job} keeps one model per partition, not one model on \
                      parameter servers: {what} works with the parameter servers of a \
-                     linear_regression, logistic_regression or kmeans stage in a job with \
+                     linear_regression, logistic_regression or kmeans stage, or a \
+                     matrix_factorization with parameter_shards, in a job with \
                      job.checkpoint_interval"
                 ))
             }

@@ -478,13 +478,17 @@ impl Cluster {
                 )
             });
         }
-        let clusters = entry.plan.operators.iter().any(|o| {
-            o.name == stage
-                && matches!(&o.kind, OperatorKind::Stage(s) if matches!(s.kind, StageKind::KMeans(_)))
+        let unswapped = entry.plan.operators.iter().find_map(|o| match &o.kind {
+            OperatorKind::Stage(s) if o.name == stage => match s.kind {
+                StageKind::KMeans(_) => Some("kmeans"),
+                StageKind::MatrixFactorization(_) => Some("matrix_factorization"),
+                _ => None,
+            },
+            _ => None,
         });
-        if clusters {
+        if let Some(kind) = unswapped {
             return Err(format!(
-                "stage {stage:?} of {job} is a kmeans: it always serves its latest version \
+                "stage {stage:?} of {job} is a {kind}: it always serves its latest version \
                  (its versions can be listed, aliased and exported, not deployed); deploy, \
                  canary, A/B and rollback are for logistic_regression and linear_regression"
             ));

@@ -7,21 +7,26 @@
 //!
 //! As in River, `learn_one` first adds the rating to the global mean, then predicts,
 //! takes the gradient `2 (prediction - rating)` (clipped), and moves every parameter
-//! by its gradient at the old values. A user's or item's latent factors are drawn
-//! from `N(0, init_std²)` when `learn_one` first meets it (the user first); before
-//! that, `predict_one` treats them as zero.
+//! by its gradient at the old values. A user's or item's latent factors start at
+//! `N(0, init_std²)` draws derived from its id and the seed ([`initial_factors`]) when
+//! `learn_one` first meets it; before that, `predict_one` treats them as zero. (River
+//! draws from one sequential generator; a start derived from the id is the same
+//! wherever and whenever the id is first met, so workers sharing items agree.)
 //!
 //! Ratings and factors set from outside must be finite. A step is computed aside and
 //! applied only when every bias and factor it writes stays within ±[`crate::MAX_PARAMETER`]
 //! (and the mean finite): a refused step ([`MlError::Diverged`], a learning rate too high)
 //! or a rejected rating leaves the model exactly as it was.
 
+mod items;
+mod start;
 mod users;
 
+pub use items::{MfLayout, MAX_SHARED_PARAMETERS};
+pub use start::{initial_factors, Side};
 pub use users::UserState;
 
 use crate::api::{online_model_via_persist, MlError, ModelVersion, RefusalCounter};
-use crate::clustering::rng::SplitMix64;
 use crate::finite::{
     check, check_all, check_parameter, check_statistic, first_non_parameter, Position,
 };
@@ -61,7 +66,7 @@ pub struct MfParams {
     pub init_std: f64,
     /// Bound on the loss gradient's magnitude (> 0).
     pub clip_gradient: f64,
-    /// Seed of the initial latent factors.
+    /// Seed of the initial latent factors (with each id: [`initial_factors`]).
     pub seed: u64,
 }
 
@@ -139,7 +144,6 @@ pub struct MatrixFactorization {
     item_bias: FxHashMap<u64, f64>,
     user_factors: FxHashMap<u64, Vec<f64>>,
     item_factors: FxHashMap<u64, Vec<f64>>,
-    rng: SplitMix64,
     version: ModelVersion,
     #[serde(skip)]
     refused: RefusalCounter,
@@ -150,7 +154,6 @@ impl MatrixFactorization {
     pub fn new(params: MfParams) -> Result<Self, MlError> {
         params.validate()?;
         Ok(Self {
-            rng: SplitMix64::new(params.seed),
             params,
             mean_n: 0.0,
             mean: 0.0,
@@ -269,16 +272,11 @@ impl MatrixFactorization {
             mean += (1.0 / mean_n) * (rating - mean);
             check_statistic(STAGE, mean, || "the mean rating".to_string())?;
         }
-        let mut rng = self.rng.clone();
-        let mut draw = |known: bool| {
-            (p.has_latents() && !known).then(|| {
-                (0..p.n_factors)
-                    .map(|_| rng.normal(0.0, p.init_std))
-                    .collect::<Vec<f64>>()
-            })
+        let draw = |known: bool, side: Side, id: u64| {
+            (p.has_latents() && !known).then(|| initial_factors(p, side, id))
         };
-        let new_user = draw(self.user_factors.contains_key(&user));
-        let new_item = draw(self.item_factors.contains_key(&item));
+        let new_user = draw(self.user_factors.contains_key(&user), Side::User, user);
+        let new_item = draw(self.item_factors.contains_key(&item), Side::Item, item);
         let pu = new_user.as_ref().or_else(|| self.user_factors.get(&user));
         let qi = new_item.as_ref().or_else(|| self.item_factors.get(&item));
         let biases = self.biases(user, item);
@@ -304,7 +302,7 @@ impl MatrixFactorization {
                 check_parameter(STAGE, f, || format!("factor {k} of item {item}"))?;
             }
         }
-        (self.mean_n, self.mean, self.rng) = (mean_n, mean, rng);
+        (self.mean_n, self.mean) = (mean_n, mean);
         if p.has_biases() {
             self.user_bias.insert(user, user_bias);
             self.item_bias.insert(item, item_bias);
@@ -339,7 +337,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 impl Persist for MatrixFactorization {
     const KIND: &'static str = "matrix_factorization";
-    const VERSION: u32 = 1;
+    /// 2: the sequential generator's state left the model (starts are derived from ids).
+    const VERSION: u32 = 2;
+    const OLDEST_SNAPSHOT: u32 = 2;
 }
 
 online_model_via_persist!(MatrixFactorization);

@@ -17,8 +17,17 @@
 //! does not keep a user alive. Expired users are cleaned incrementally after each batch,
 //! left out of snapshots, dropped on restore, and counted in `state_expired`. The rest of the
 //! model (mean, items) is per-partition state and never expires.
+//!
+//! With `parameter_shards` in a job with checkpoints, the partitions are the workers of one
+//! model on parameter servers ([`sharing`]): the mean and the items are the shards', pulled
+//! and pushed sparsely; users stay here. `model_version` is then the version adopted, and an
+//! item id beyond the shards' index space (`MfLayout::max_item`: a string's hash, say) is
+//! scored but not learnt, counted as a refused update.
 
 mod keyed;
+mod sharing;
+#[cfg(test)]
+mod sharing_tests;
 #[cfg(test)]
 mod ttl_tests;
 mod users;
@@ -26,8 +35,9 @@ mod users;
 use super::columns::{data_error, learnt, refused, row_error, version_i64, Ids, InputColumn};
 use super::stage::AddColumns;
 use super::PartitionState;
-use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState};
+use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState, Wait};
 use crate::operators::StageContext;
+use crate::parameters::WorkerLink;
 use crate::state::ttl::{Clock, Expiry};
 use keyed::UserModel;
 use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfParams};
@@ -36,7 +46,8 @@ use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::keygroup::key_hash_codes;
 use quiver_protocol::messages::RatingErrors;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
-use quiver_protocol::{CheckpointId, Schema};
+use quiver_protocol::{Barrier, CheckpointId, Schema};
+use sharing::ItemSharing;
 use std::sync::Arc;
 use users::Users;
 
@@ -52,6 +63,10 @@ struct MfOperator {
     keyed: UserModel,
     /// The error of the predictions of rows with a rating, since the partition started.
     errors: RatingErrors,
+    /// Training through parameter servers (`None`: the partition owns its model).
+    sharing: Option<ItemSharing>,
+    /// Ratings not learnt because their item has no index on the parameter servers.
+    unshared: u64,
 }
 
 /// The library parameters of a stage.
@@ -73,7 +88,8 @@ fn params(spec: &MatrixFactorizationStage) -> MfParams {
     }
 }
 
-/// Builds one partition with the job's settings `ctx`, its state TTL read on `clock`.
+/// Builds one partition with the job's settings `ctx`, its state TTL read on `clock`; with
+/// `link`, a worker of the stage's parameter servers.
 pub(super) fn build(
     stage: &StageSpec,
     spec: &MatrixFactorizationStage,
@@ -81,19 +97,24 @@ pub(super) fn build(
     state: PartitionState,
     ctx: &StageContext,
     clock: Arc<dyn Clock>,
+    link: Option<WorkerLink>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
     let params = params(spec);
     let model = MatrixFactorization::new(params.clone()).map_err(|e| data_error(&stage.name, e))?;
     let expiry = ctx.state_ttl.map(|ttl| Expiry::new(ttl, clock));
     let users = Users::new(ctx.max_parallelism, ctx.checkpoints, expiry);
+    let sharing = link.map(|link| ItemSharing::new(&stage.name, link, model.layout()));
+    let shared = sharing.is_some();
     Ok(Box::new(MfOperator {
         stage: stage.name.clone(),
         user: InputColumn::find(&stage.name, input, &spec.user)?,
         item: InputColumn::find(&stage.name, input, &spec.item)?,
         rating: InputColumn::find(&stage.name, input, &spec.rating)?,
         params,
-        keyed: UserModel::new(model, users, state, ctx.checkpoints),
+        keyed: UserModel::new(model, users, state, ctx.checkpoints, shared),
         errors: RatingErrors::default(),
+        sharing,
+        unshared: 0,
     }))
 }
 
@@ -114,19 +135,32 @@ impl AddColumns for MfOperator {
             model, users: held, ..
         } = &mut self.keyed;
         held.tick();
+        if let Some(sharing) = &mut self.sharing {
+            sharing.start(model)?;
+        }
         for (row, &event_time) in batch.event_time().iter().enumerate() {
-            let version = model.version().0;
+            let version = match &self.sharing {
+                Some(sharing) => sharing.version(),
+                None => model.version().0,
+            };
             let (user, item) = (users.get(row)?, items.get(row)?);
             let rating = ratings.finite(row)?;
             let refused = |e| refused(&self.stage, e);
             match (user, item) {
                 (Some(user), Some(item)) => {
                     held.read(user, model);
+                    let shared = match &mut self.sharing {
+                        Some(sharing) => sharing.pull(model, item, rating.is_some())?,
+                        None => true,
+                    };
                     let prediction = model.predict_one(user, item);
                     if let Some(rating) = rating {
                         self.errors.note(prediction, rating);
-                        let step = model.learn_one(user, item, rating);
-                        if learnt(step).map_err(|e| row_error(&self.stage, event_time, e))? {
+                        if !shared {
+                            self.unshared += 1;
+                        } else if learnt(model.learn_one(user, item, rating))
+                            .map_err(|e| row_error(&self.stage, event_time, e))?
+                        {
                             held.write(user, codes[row]);
                         }
                     }
@@ -167,7 +201,7 @@ impl AddColumns for MfOperator {
     }
 
     fn refused_updates(&self) -> u64 {
-        self.keyed.model.refused_updates().0
+        self.keyed.model.refused_updates().0 + self.unshared
     }
 
     fn rating_errors(&self) -> RatingErrors {
@@ -177,6 +211,29 @@ impl AddColumns for MfOperator {
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
         let fresh = MatrixFactorization::new(self.params.clone())
             .map_err(|e| data_error(&self.stage, e))?;
-        self.keyed.restore(states, fresh)
+        let rest = self.keyed.restore(states, fresh)?;
+        if let (true, Some(sharing)) = (rest, &mut self.sharing) {
+            // A model saved before the stage had parameter servers.
+            sharing.seed(&self.keyed.model);
+        }
+        Ok(())
+    }
+
+    fn ready(&mut self) -> Option<Wait> {
+        self.sharing.as_ref()?.ready()
+    }
+
+    fn on_barrier(&mut self, _barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
+        match &mut self.sharing {
+            Some(sharing) => Ok(Some(sharing.push_then_adopt(&mut self.keyed.model)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {
+        Ok(self
+            .sharing
+            .as_mut()
+            .map(|sharing| sharing.push(&self.keyed.model)))
     }
 }

@@ -24,6 +24,19 @@ pub(super) fn scoring_version<M: OnlineModel>(sharing: Option<&Sharing>, model: 
     }
 }
 
+/// The records of a push (`ParameterPlan::change_schema`): per parameter its index, its
+/// change and whether the shards average it (1) or sum it (0); the three of equal length.
+pub(super) fn change_batch(keys: Vec<i64>, changes: Vec<f64>, averaged: Vec<i64>) -> Batch {
+    let n = keys.len();
+    let columns = vec![
+        Column::i64(keys),
+        Column::f64(changes),
+        Column::i64(averaged),
+    ];
+    // Three columns of equal length always make a batch.
+    Batch::try_new(vec![0; n], columns).unwrap_or_else(|_| unreachable!())
+}
+
 /// A learner partition's side of its parameter servers.
 pub(super) struct Sharing {
     stage: String,
@@ -137,14 +150,7 @@ impl Sharing {
             }
         }
         std::mem::swap(base, &mut self.current);
-        let n = keys.len();
-        let columns = vec![
-            Column::i64(keys),
-            Column::f64(changes),
-            Column::i64(averaged),
-        ];
-        // Three columns of equal length always make a batch.
-        Batch::try_new(vec![0; n], columns).unwrap_or_else(|_| unreachable!())
+        change_batch(keys, changes, averaged)
     }
 
     /// Barrier: pushes the change, then adopts the newest complete version (its number

@@ -77,6 +77,18 @@ struct Published {
     completed: u64,
 }
 
+impl Published {
+    /// The merged version's number (the oldest shard's, once every shard has one) and the
+    /// count of completed shard versions, unless that count is `seen`.
+    fn number(&self, seen: Option<u64>) -> Option<(i64, u64)> {
+        if seen == Some(self.completed) {
+            return None;
+        }
+        let version = self.versions.iter().copied().min().flatten()?;
+        Some((version, self.completed))
+    }
+}
+
 impl Board {
     fn new(learner: &str, shards: u32) -> Board {
         Board {
@@ -177,18 +189,50 @@ impl Board {
         self.read(None)
     }
 
+    /// As [`Board::newer_than`] without copying the values: the version number and the
+    /// board's count (a sparse reader then reads what it needs through [`Board::values`]).
+    pub(crate) fn newer_number(&self, seen: u64) -> Option<(i64, u64)> {
+        self.number(Some(seen))
+    }
+
+    /// As [`Board::latest`] without copying the values.
+    pub(crate) fn latest_number(&self) -> Option<(i64, u64)> {
+        self.number(None)
+    }
+
+    /// The merged version's number and the board's count, unless it is the one read at
+    /// `seen`.
+    fn number(&self, seen: Option<u64>) -> Option<(i64, u64)> {
+        self.lock().number(seen)
+    }
+
+    /// The values as published so far, held for a few reads.
+    pub(crate) fn values(&self) -> Values<'_> {
+        Values(self.lock())
+    }
+
     /// The merged version, unless it is the one read at `seen` (then nothing is copied).
     fn read(&self, seen: Option<u64>) -> Option<Version> {
         let state = self.lock();
-        if seen == Some(state.completed) {
-            return None;
-        }
-        let version = state.versions.iter().copied().min().flatten()?;
+        let (version, seen) = state.number(seen)?;
         Some(Version {
             values: state.values.clone(),
             version,
-            seen: state.completed,
+            seen,
         })
+    }
+}
+
+/// The board's values, locked while a worker reads the few it needs.
+pub(crate) struct Values<'a>(MutexGuard<'a, Published>);
+
+impl Values<'_> {
+    /// Writes the values from index `start` into `out` (0 for a parameter never published).
+    pub(crate) fn read(&self, start: usize, out: &mut [f64]) {
+        let published = self.0.values.get(start..).unwrap_or_default();
+        for (k, slot) in out.iter_mut().enumerate() {
+            *slot = published.get(k).copied().unwrap_or(0.0);
+        }
     }
 }
 
@@ -250,6 +294,22 @@ mod tests {
         assert_eq!((v.values[3], v.version), (2.5, 0));
         board.apply(&records(&[(1, 7, -1, 0.0)])).unwrap();
         assert_eq!(board.newer_than(3).unwrap().version, 7);
+    }
+
+    #[test]
+    fn a_sparse_reader_reads_the_values_it_asks_for_and_zeros_beyond() {
+        let board = Board::new("mf", 1);
+        board
+            .apply(&records(&[(0, 4, 1, 0.5), (0, 4, 3, 1.5), (0, 4, -1, 0.0)]))
+            .unwrap();
+        assert_eq!(board.newer_number(0), Some((4, 1)));
+        assert_eq!(board.newer_number(1), None, "nothing new since");
+        assert_eq!(board.latest_number(), Some((4, 1)));
+        let mut out = [9.0; 4];
+        board.values().read(1, &mut out);
+        assert_eq!(out, [0.5, 0.0, 1.5, 0.0], "index 4 was never published");
+        board.values().read(10, &mut out);
+        assert_eq!(out, [0.0; 4]);
     }
 
     #[test]

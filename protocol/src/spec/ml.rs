@@ -396,6 +396,10 @@ pub struct MatrixFactorizationStage {
     pub clip_gradient: f64,
     /// `seed` of the initial latent factors (default 0).
     pub seed: u64,
+    /// `parameter_shards`: set, the stage trains one model on that many parameter server
+    /// partitions (items and the global mean; only in a job with checkpoints); unset, each
+    /// partition keeps its own model.
+    pub parameter_shards: Option<u32>,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
 }

@@ -1,6 +1,6 @@
 //! A model's per-user state taken out and put back: how a streaming job stores each user's
 //! bias and factors with the user's key group (so the users move with their key groups when
-//! the job is rescaled) and the rest of the model (global mean, items, random state, version)
+//! the job is rescaled) and the rest of the model (global mean, items, version)
 //! once per partition.
 
 use super::{MatrixFactorization, STAGE};
@@ -68,7 +68,6 @@ impl MatrixFactorization {
             item_bias: self.item_bias.clone(),
             user_factors: FxHashMap::default(),
             item_factors: self.item_factors.clone(),
-            rng: self.rng.clone(),
             version: self.version,
             refused: self.refused,
         }
@@ -130,7 +129,7 @@ mod tests {
     #[test]
     fn a_removed_user_is_learnt_again_as_a_user_never_seen() {
         // Users 0..6 learnt, then user 3 forgotten and rated again: as a model that first
-        // saw user 3 at that rating (the random draws are the model's, in the same order).
+        // saw user 3 at that rating (its start is derived from its id).
         let mut model = learnt();
         let state = model.user(3).unwrap();
         assert_eq!(model.users()[3], (3, state));

@@ -11,6 +11,10 @@
 //! group's that holds one, else a fresh model's (until item state is shared across partitions
 //! by parameter servers). Rests of other partitions' first key groups are removed from the
 //! chains at the next checkpoint, and users that expired meanwhile are dropped.
+//!
+//! On parameter servers (`sharing`) the mean and the items are the shards' state: the
+//! partition saves its users only, and a rest it restores was saved before the stage had
+//! parameter servers (the caller then pushes it whole).
 
 use super::users::{Changed, Users};
 use super::PartitionState;
@@ -103,35 +107,37 @@ pub(super) struct UserModel {
     /// Changed entries of unconfirmed checkpoints (a job with checkpoints).
     log: Option<ChangeLog<Changed>>,
     partition: PartitionState,
+    /// The mean and items live on parameter servers: no rest is saved.
+    shared: bool,
 }
 
 impl UserModel {
     /// `model` with `users`, snapshotted for `partition`; `tracked`: the job takes
-    /// checkpoints.
+    /// checkpoints; `shared`: the mean and items live on parameter servers.
     pub(super) fn new(
         model: MatrixFactorization,
         users: Users,
         partition: PartitionState,
         tracked: bool,
+        shared: bool,
     ) -> Self {
         UserModel {
             model,
             users,
             log: tracked.then(ChangeLog::default),
             partition,
+            shared,
         }
     }
 
-    /// The rest of the model, copied.
-    fn rest(&self) -> (KeyGroup, MfEntry) {
+    /// The rest of the model, copied (none on parameter servers).
+    fn rest(&self) -> Option<(KeyGroup, MfEntry)> {
         let value = Some(Copied::Rest(self.model.without_users()));
-        (
-            self.partition.group,
-            MfEntry {
-                key: MfKey::Rest,
-                value,
-            },
-        )
+        let entry = MfEntry {
+            key: MfKey::Rest,
+            value,
+        };
+        (!self.shared).then_some((self.partition.group, entry))
     }
 
     /// The live state of `user`, copied (`None`: gone or expired, at the last tick).
@@ -150,8 +156,8 @@ impl UserModel {
             drop_below: None,
             entries,
             // Every user held (expired ones too: never fewer than the live entries) and the
-            // rest.
-            live: self.users.len() + 1,
+            // rest, if saved.
+            live: self.users.len() + usize::from(!self.shared),
         }
     }
 
@@ -165,7 +171,7 @@ impl UserModel {
         let (Some(fresh), Some(mut log)) = (self.users.take_changed(), self.log.take()) else {
             return Ok(None);
         };
-        let mut entries = vec![self.rest()];
+        let mut entries: Vec<_> = self.rest().into_iter().collect();
         for &(key, group) in log.capture(checkpoint, fresh) {
             let value = match key {
                 MfKey::User(user) => self.user(user),
@@ -188,7 +194,7 @@ impl UserModel {
     /// As `Operator::snapshot`: the rest and every live user, as base pieces.
     pub(super) fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
         self.users.tick();
-        let mut entries = vec![self.rest()];
+        let mut entries: Vec<_> = self.rest().into_iter().collect();
         for user in self.users.ids() {
             if let (Some(value), Some((group, _))) = (self.user(user), self.users.live(user)) {
                 let key = MfKey::User(user);
@@ -206,13 +212,14 @@ impl UserModel {
 
     /// As `Operator::restore`: the model the chains of `states` hold (users of every key
     /// group, the rest as the module says), starting from `fresh` when none holds a rest.
+    /// `true`: a rest was restored (on parameter servers, one saved before them).
     pub(super) fn restore(
         &mut self,
         states: SavedState,
         fresh: MatrixFactorization,
-    ) -> Result<(), OperatorError> {
+    ) -> Result<bool, OperatorError> {
         if states.pieces.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let partition = &self.partition;
         let mut rest: Option<(KeyGroup, Vec<u8>)> = None;
@@ -234,13 +241,14 @@ impl UserModel {
                         {
                             rest = Some((group.group, value));
                         }
-                        if group.group != partition.group {
+                        if group.group != partition.group || self.shared {
                             self.users.note((MfKey::Rest, group.group));
                         }
                     }
                 }
             }
         }
+        let had_rest = rest.is_some();
         let mut model = match rest {
             Some((_, bytes)) => {
                 MatrixFactorization::from_snapshot(&bytes).map_err(|e| partition.error(e))?
@@ -256,6 +264,6 @@ impl UserModel {
             }
         }
         self.model = model;
-        Ok(())
+        Ok(had_rest)
     }
 }

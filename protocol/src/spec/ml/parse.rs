@@ -521,6 +521,7 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "init_std",
             "clip_gradient",
             "seed",
+            "parameter_shards",
             "prediction_col",
             "model_version_col",
         ],
@@ -560,6 +561,7 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         init_std: number(fields, "init_std", 0.1, Range::NonNegative)?,
         clip_gradient: number(fields, "clip_gradient", 1e12, Range::Positive)?,
         seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
+        parameter_shards: parameter_shards(fields)?,
         outputs: learner_columns(fields)?,
     }))
 }
