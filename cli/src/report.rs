@@ -145,6 +145,7 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(all.last_snapshot_bytes)
         );
     }
+    out.push_str(&data_quality(report));
     let _ = writeln!(out, "tasks:");
     for t in &report.tasks {
         let m = &t.metrics;
@@ -166,6 +167,40 @@ pub(crate) fn job(report: &JobReport) -> String {
             m.max_queued_batches,
             m.credits
         );
+    }
+    out
+}
+
+/// The watched columns of a job's operators (`checks`), summed over partitions; the drift
+/// shown is the last window of the partition whose window moved most.
+fn data_quality(report: &JobReport) -> String {
+    let mut columns = Vec::new();
+    for t in &report.tasks {
+        quiver_protocol::quality::merge(&mut columns, &t.metrics.columns);
+    }
+    if columns.is_empty() {
+        return String::new();
+    }
+    let mut out = "data quality (watched columns, all partitions):\n".to_string();
+    for c in &columns {
+        let _ = write!(
+            out,
+            "  {}.{}: {} values, {} null, {} NaN/inf, {} out of range",
+            c.operator,
+            c.column,
+            thousands(c.values),
+            thousands(c.nulls),
+            thousands(c.non_finite),
+            thousands(c.out_of_range)
+        );
+        if let Some(d) = &c.drift {
+            let _ = write!(
+                out,
+                "; window {} of {} values: mean {:.4}, std {:.4}, min {}, max {}, PSI {:.4}",
+                d.windows, d.count, d.mean, d.std, d.min, d.max, d.psi
+            );
+        }
+        out.push('\n');
     }
     out
 }

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod pki;
 pub mod plan;
 pub mod pool;
+pub mod quality;
 pub mod record;
 pub mod spec;
 pub mod state_piece;

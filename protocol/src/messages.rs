@@ -367,7 +367,7 @@ pub struct RatingSummary {
 }
 
 /// Counters of one task (an operator chain's partition), reported with heartbeats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskMetrics {
     /// Records read from inputs (sources: records produced).
     pub records_in: u64,
@@ -411,6 +411,9 @@ pub struct TaskMetrics {
     pub source_watermark: Option<i64>,
     /// The progressive error of the task's rating predictions since it started.
     pub rating_errors: RatingErrors,
+    /// Data quality of the columns its operators watch (`checks`), at most
+    /// [`crate::spec::MAX_WATCHED_COLUMNS`] per operator.
+    pub columns: Vec<crate::quality::ColumnQuality>,
 }
 
 impl TaskMetrics {
@@ -437,6 +440,7 @@ impl TaskMetrics {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        crate::quality::merge(&mut self.columns, &other.columns);
     }
 }
 

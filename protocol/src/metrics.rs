@@ -7,6 +7,8 @@
 //! Every task's series carry `job`, `operator` (the operators of its chain, head first) and
 //! `partition`; the coordinator's add `node`.
 
+mod columns;
+
 use crate::messages::TaskMetrics;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -179,6 +181,7 @@ impl Exposition {
                 Some((t.labels.clone(), w as f64 / 1e3))
             }),
         );
+        self.columns(tasks);
     }
 
     /// The OpenMetrics text of everything added.

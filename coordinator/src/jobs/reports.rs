@@ -91,7 +91,7 @@ impl Cluster {
                 operators: t.operators.clone(),
                 node: t.node,
                 finished: t.finished,
-                metrics: t.metrics,
+                metrics: t.metrics.clone(),
             })
             .collect();
         let elapsed = match (entry.started, entry.ended) {

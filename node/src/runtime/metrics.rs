@@ -2,6 +2,7 @@
 //! heartbeat.
 
 use super::credit::ChannelGauge;
+use crate::quality::QualityBoard;
 use quiver_protocol::messages::{RatingErrors, TaskMetrics};
 use quiver_protocol::models::ServedVersion;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -32,6 +33,8 @@ pub struct TaskCounters {
     served: Mutex<Vec<ServedVersion>>,
     /// The progressive error of the task's rating predictions, as of the last gauge read.
     rating_errors: Mutex<RatingErrors>,
+    /// The watched columns of the task's operators (`checks`).
+    pub(crate) quality: QualityBoard,
 }
 
 impl TaskCounters {
@@ -111,6 +114,7 @@ impl TaskCounters {
                 .as_ref()
                 .map(|w| w.load(Ordering::Relaxed)),
             rating_errors: *self.rating_errors.lock().unwrap_or_else(|e| e.into_inner()),
+            columns: self.quality.report(),
         }
     }
 }
