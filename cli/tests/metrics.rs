@@ -368,7 +368,7 @@ fn bad_records_and_column_quality_are_counted_exactly_on_metrics() {
     lines.extend(&good[bad.len()..]);
     std::fs::write(dir.path().join("events.csv"), lines.join("\n") + "\n").expect("csv");
     // The generator keeps the job running, so its counters stay on /metrics; its amounts
-    // (documented in [0, 100)) complete drift windows of 100 values.
+    // (documented in [0, 100)), named in checks, complete drift windows of 100 values.
     let spec = dir.path().join("job.toml");
     std::fs::write(
         &spec,
@@ -397,6 +397,7 @@ name = "ticks"
 kind = "generator"
 count = 100000000
 rate = 200
+checks = { amount = {} }
 drift_window = 100
 
 [[sink]]

@@ -74,7 +74,8 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<WrittenChecks, SpecError> {
 
 /// The watched columns of an operator emitting `schema`: every column (`all`, a source) or
 /// those `checks` names (a stage), in schema order. A checked column must be in the schema,
-/// and one with a range numeric. `event_time` (a source's) is watched but never drifts.
+/// and one with a range numeric. Drift is kept for the numeric columns `checks` names, but
+/// `event_time` (a source's), so a source's unnamed columns cost only their counts.
 pub(super) fn resolve(
     written: WrittenChecks,
     schema: &Schema,
@@ -120,7 +121,8 @@ pub(super) fn resolve(
                 ty: c.ty,
                 min: range.and_then(|r| r.1),
                 max: range.and_then(|r| r.2),
-                drifts: matches!(c.ty, ValueType::I64 | ValueType::F64)
+                drifts: range.is_some()
+                    && matches!(c.ty, ValueType::I64 | ValueType::F64)
                     && event_time != Some(c.name.as_str()),
             })
         })
@@ -165,9 +167,10 @@ mod tests {
 
     #[test]
     fn a_source_watches_every_column_and_ranges_what_checks_names() {
-        let spec =
-            source("checks = { amount = { min = 0, max = 1e6 }, user = {} }\ndrift_window = 500")
-                .expect("valid");
+        let spec = source(
+            "checks = { amount = { min = 0, max = 1e6 }, user = {}, ts = {} }\ndrift_window = 500",
+        )
+        .expect("valid");
         let quality = &spec.sources[0].quality;
         assert_eq!(quality.drift_window, 500);
         let names: Vec<_> = quality.columns.iter().map(|c| c.column.as_str()).collect();
@@ -178,6 +181,12 @@ mod tests {
         assert!(
             !quality.columns[2].drifts,
             "the event time column does not drift"
+        );
+        let unnamed = &source("").expect("valid").sources[0].quality;
+        assert_eq!(unnamed.columns.len(), 3, "a source watches every column");
+        assert!(
+            unnamed.columns.iter().all(|c| !c.drifts),
+            "drift only where checks names"
         );
     }
 
