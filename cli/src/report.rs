@@ -289,7 +289,77 @@ fn utc(epoch_ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{thousands, utc};
+    use super::{data_quality, thousands, utc};
+    use quiver_protocol::messages::{
+        JobReport, JobState, JobSummary, Restarts, TaskId, TaskMetrics, TaskReport,
+    };
+    use quiver_protocol::quality::{ColumnQuality, DriftWindow};
+    use quiver_protocol::{Generation, JobId, NodeId, OperatorId, PartitionId};
+
+    #[test]
+    fn job_status_sums_each_watched_column_over_partitions() {
+        let column = |nulls, psi| ColumnQuality {
+            operator: "events".into(),
+            column: "amount".into(),
+            values: 1000,
+            nulls,
+            non_finite: 1,
+            out_of_range: 2,
+            drift: Some(DriftWindow {
+                windows: 3,
+                count: 500,
+                mean: 50.0,
+                std: 28.8,
+                min: 0.0,
+                max: 99.5,
+                psi,
+            }),
+        };
+        let task = |p, c| TaskReport {
+            task: TaskId {
+                operator: OperatorId(0),
+                partition: PartitionId(p),
+            },
+            operators: "events".into(),
+            node: NodeId(1),
+            finished: false,
+            metrics: TaskMetrics {
+                columns: vec![c],
+                ..TaskMetrics::default()
+            },
+        };
+        let report = JobReport {
+            summary: JobSummary {
+                job: JobId(1),
+                name: "j".into(),
+                state: JobState::Running,
+                generation: Generation(1),
+            },
+            error: None,
+            elapsed_ms: 0,
+            source_records: 0,
+            sink_records: 0,
+            tasks: vec![task(0, column(3, 0.01)), task(1, column(4, 0.3))],
+            last_checkpoint: None,
+            restarts: Restarts {
+                total: 0,
+                in_a_row: 0,
+                allowed: 0,
+            },
+            expired_checkpoints: 0,
+            state_entries: 0,
+            state_expired: 0,
+            refused_updates: 0,
+            ratings: None,
+            checkpoint_bytes: 0,
+        };
+        assert_eq!(
+            data_quality(&report),
+            "data quality (watched columns, all partitions):\n  events.amount: 2,000 values, \
+             7 null, 2 NaN/inf, 4 out of range; window 3 of 500 values: mean 50.0000, std \
+             28.8000, min 0, max 99.5, PSI 0.3000\n"
+        );
+    }
 
     #[test]
     fn epoch_milliseconds_read_as_utc() {

@@ -476,4 +476,17 @@ input = "ticks"
         "{text}"
     );
     assert!(psi.is_finite() && psi >= 0.0, "{text}");
+    // `quiver job status --json`'s report carries the same figures per task.
+    let (status, body) = http_get(http, "/api/jobs/1");
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let spend = report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .flat_map(|t| t["metrics"]["columns"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["operator"] == "spend_per_user" && c["column"] == "spend")
+        .unwrap_or_else(|| panic!("no spend column in {body}"));
+    let counts = ["values", "nulls", "non_finite", "out_of_range"].map(|f| spend[f].as_u64());
+    assert_eq!(counts, [Some(8), Some(1), Some(2), Some(4)], "{body}");
 }
