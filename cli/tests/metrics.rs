@@ -484,7 +484,12 @@ input = "ticks"
         .as_array()
         .expect("tasks")
         .iter()
-        .flat_map(|t| t["metrics"]["columns"].as_array().cloned().unwrap_or_default())
+        .flat_map(|t| {
+            t["metrics"]["columns"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .find(|c| c["operator"] == "spend_per_user" && c["column"] == "spend")
         .unwrap_or_else(|| panic!("no spend column in {body}"));
     let counts = ["values", "nulls", "non_finite", "out_of_range"].map(|f| spend[f].as_u64());
