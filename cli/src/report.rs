@@ -176,6 +176,7 @@ pub(crate) fn job(report: &JobReport) -> String {
             thousands(s.batches)
         );
     }
+    out.push_str(&data_quality(report));
     let _ = writeln!(out, "tasks:");
     for t in &report.tasks {
         let m = &t.metrics;
@@ -197,6 +198,40 @@ pub(crate) fn job(report: &JobReport) -> String {
             m.max_queued_batches,
             m.credits
         );
+    }
+    out
+}
+
+/// The watched columns of a job's operators (`checks`), summed over partitions; the drift
+/// shown is the last window of the partition whose window moved most.
+fn data_quality(report: &JobReport) -> String {
+    let mut columns = Vec::new();
+    for t in &report.tasks {
+        quiver_protocol::quality::merge(&mut columns, &t.metrics.columns);
+    }
+    if columns.is_empty() {
+        return String::new();
+    }
+    let mut out = "data quality (watched columns, all partitions):\n".to_string();
+    for c in &columns {
+        let _ = write!(
+            out,
+            "  {}.{}: {} values, {} null, {} NaN/inf, {} out of range",
+            c.operator,
+            c.column,
+            thousands(c.values),
+            thousands(c.nulls),
+            thousands(c.non_finite),
+            thousands(c.out_of_range)
+        );
+        if let Some(d) = &c.drift {
+            let _ = write!(
+                out,
+                "; window {} of {} values: mean {:.4}, std {:.4}, min {}, max {}, PSI {:.4}",
+                d.windows, d.count, d.mean, d.std, d.min, d.max, d.psi
+            );
+        }
+        out.push('\n');
     }
     out
 }
@@ -285,7 +320,79 @@ fn utc(epoch_ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{thousands, utc};
+    use super::{data_quality, thousands, utc};
+    use quiver_protocol::messages::{
+        JobReport, JobState, JobSummary, Restarts, TaskId, TaskMetrics, TaskReport,
+    };
+    use quiver_protocol::quality::{ColumnQuality, DriftWindow};
+    use quiver_protocol::{Generation, JobId, NodeId, OperatorId, PartitionId};
+
+    #[test]
+    fn job_status_sums_each_watched_column_over_partitions() {
+        let column = |nulls, psi| ColumnQuality {
+            operator: "events".into(),
+            column: "amount".into(),
+            values: 1000,
+            nulls,
+            non_finite: 1,
+            out_of_range: 2,
+            drift: Some(DriftWindow {
+                windows: 3,
+                count: 500,
+                mean: 50.0,
+                std: 28.8,
+                min: 0.0,
+                max: 99.5,
+                psi,
+            }),
+        };
+        let task = |p, c| TaskReport {
+            task: TaskId {
+                operator: OperatorId(0),
+                partition: PartitionId(p),
+            },
+            operators: "events".into(),
+            node: NodeId(1),
+            finished: false,
+            metrics: TaskMetrics {
+                columns: vec![c],
+                ..TaskMetrics::default()
+            },
+        };
+        let report = JobReport {
+            summary: JobSummary {
+                job: JobId(1),
+                name: "j".into(),
+                state: JobState::Running,
+                generation: Generation(1),
+            },
+            error: None,
+            elapsed_ms: 0,
+            source_records: 0,
+            sink_records: 0,
+            tasks: vec![task(0, column(3, 0.01)), task(1, column(4, 0.3))],
+            last_checkpoint: None,
+            restarts: Restarts {
+                total: 0,
+                in_a_row: 0,
+                allowed: 0,
+            },
+            recoveries: Vec::new(),
+            expired_checkpoints: 0,
+            state_entries: 0,
+            state_expired: 0,
+            refused_updates: 0,
+            ratings: None,
+            checkpoint_bytes: 0,
+            sink_latency: Vec::new(),
+        };
+        assert_eq!(
+            data_quality(&report),
+            "data quality (watched columns, all partitions):\n  events.amount: 2,000 values, \
+             7 null, 2 NaN/inf, 4 out of range; window 3 of 500 values: mean 50.0000, std \
+             28.8000, min 0, max 99.5, PSI 0.3000\n"
+        );
+    }
 
     #[test]
     fn epoch_milliseconds_read_as_utc() {

@@ -2,9 +2,13 @@
 //! (kubernetes-validate, strict), the systemd units pass `systemd-analyze verify`, and the
 //! command lines both carry start a real coordinator and real nodes that join it when their
 //! paths, addresses and pod fields are replaced by this machine's — so a renamed flag or a
-//! wrong argument in a deployment file fails here, not on a user's cluster.
+//! wrong argument in a deployment file fails here, not on a user's cluster. The manifests'
+//! liveness and readiness probes ask those processes' `/health` and `/ready`.
 
-use quiver_chaos_tests::{certs_init, certs_node, free_udp_port, wait_for_alive_nodes, Process};
+use quiver_chaos_tests::{
+    certs_init, certs_node, free_udp_port, http_get, wait_for_alive_nodes, Process,
+};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -50,6 +54,61 @@ fn container_args(manifest: &str) -> Vec<String> {
     }
     assert!(!args.is_empty(), "{manifest} has no container args");
     args
+}
+
+/// The `path` and `port` (by name) of each `httpGet` probe of a manifest's container, in
+/// order (liveness, readiness), with the `containerPort` that name has.
+fn probes(manifest: &str) -> Vec<(String, String, u16)> {
+    let text = read(&deploy().join("kubernetes").join(manifest));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let value = |line: &str, key: &str| line.strip_prefix(key).map(|v| v.trim().to_string());
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(kind) = ["livenessProbe:", "readinessProbe:"]
+            .into_iter()
+            .find(|k| line == k)
+        else {
+            continue;
+        };
+        let path = lines[i..]
+            .iter()
+            .find_map(|l| value(l, "path:"))
+            .expect("path");
+        let port = lines[i..]
+            .iter()
+            .find_map(|l| value(l, "port:"))
+            .expect("port");
+        let named = format!("- name: {port}");
+        let number = lines
+            .windows(2)
+            .find(|w| w[0] == named && w[1].starts_with("containerPort:"))
+            .and_then(|w| value(w[1], "containerPort:"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{manifest}: no containerPort named {port}"));
+        found.push((kind.trim_end_matches(':').to_string(), path, number));
+    }
+    found
+}
+
+/// A TCP port free on 127.0.0.1 now.
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET path` at `addr` once it answers (a process starting), within 20 s.
+fn get_when_up(addr: SocketAddr, path: &str) -> (u16, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing answers on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    http_get(addr, path)
 }
 
 /// `args` with each `from` replaced by its `to`.
@@ -133,20 +192,75 @@ fn the_deployment_command_lines_start_a_coordinator_and_nodes_that_join_it() {
     };
     let port = free_udp_port();
     let data = |who: &str| root.join(who).to_string_lossy().to_string();
-    let coordinator_args = exec_start("quiver-coordinator.service");
-    // The manifest's coordinator runs the unit's command line.
-    assert_eq!(container_args("coordinator.yaml"), coordinator_args);
+    // The manifest's coordinator runs the unit's command line, serving HTTP on the pod's
+    // address for its probes.
+    let mut unit_args = exec_start("quiver-coordinator.service");
+    unit_args.extend(["--http".to_string(), "0.0.0.0:7680".to_string()]);
+    assert_eq!(container_args("coordinator.yaml"), unit_args);
+    let probe_ports = |manifest: &str| -> Vec<u16> {
+        let probes = probes(manifest);
+        let kinds: Vec<(&str, &str)> = probes
+            .iter()
+            .map(|(kind, path, _)| (kind.as_str(), path.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("livenessProbe", "/health"), ("readinessProbe", "/ready")],
+            "{manifest}"
+        );
+        probes.iter().map(|p| p.2).collect()
+    };
+    assert_eq!(probe_ports("coordinator.yaml"), [7680, 7680]);
+    assert_eq!(probe_ports("nodes.yaml"), [7681, 7681]);
+    let coordinator_http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port())
+        .parse()
+        .expect("address");
     let coordinator_args = localized(
-        &coordinator_args,
+        &unit_args,
         &[
             ("/etc/quiver/certs", certs.to_string_lossy().to_string()),
             ("/var/lib/quiver", data("coordinator-var")),
             ("0.0.0.0:7600", format!("127.0.0.1:{port}")),
+            ("0.0.0.0:7680", coordinator_http.to_string()),
         ],
     );
+    let coordinator_name = format!("localhost:{port}");
+
+    // The pod of the node StatefulSet, its fields as Kubernetes would expand them, started
+    // before the coordinator: alive, not ready until it joins.
+    let pod_port = free_udp_port();
+    let pod_http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port())
+        .parse()
+        .expect("address");
+    let pod_args = localized(
+        &container_args("nodes.yaml"),
+        &[
+            ("/etc/quiver/node-certs", own("quiver-node-0")),
+            ("/var/lib/quiver", data("pod-node-var")),
+            ("quiver-coordinator:7600", coordinator_name.clone()),
+            ("0.0.0.0:7700", format!("127.0.0.1:{pod_port}")),
+            ("$(POD_IP):7700", format!("127.0.0.1:{pod_port}")),
+            ("0.0.0.0:7681", pod_http.to_string()),
+        ],
+    );
+    let mut pod_node = Process::start("pod-node", &quiver(), &pod_args, root);
+    assert_eq!(get_when_up(pod_http, "/health"), (200, "ok\n".into()));
+    let (status, body) = http_get(pod_http, "/ready");
+    assert_eq!(
+        status, 503,
+        "a node without a coordinator is not ready: {body}"
+    );
+
     let mut coordinator = Process::start("coordinator", &quiver(), &coordinator_args, root);
     coordinator.wait_for_log("coordinator listening", Duration::from_secs(20));
-    let coordinator_name = format!("localhost:{port}");
+    assert_eq!(
+        get_when_up(coordinator_http, "/health"),
+        (200, "ok\n".into())
+    );
+    assert_eq!(
+        http_get(coordinator_http, "/ready"),
+        (200, "ready\n".into())
+    );
 
     // The systemd node, configured by its environment file's variables.
     let unit_port = free_udp_port();
@@ -165,20 +279,6 @@ fn the_deployment_command_lines_start_a_coordinator_and_nodes_that_join_it() {
     ];
     let mut unit_node = Process::start_with_env("unit-node", &quiver(), &unit_args, &env, root);
 
-    // The pod of the node StatefulSet, its fields as Kubernetes would expand them.
-    let pod_port = free_udp_port();
-    let pod_args = localized(
-        &container_args("nodes.yaml"),
-        &[
-            ("/etc/quiver/node-certs", own("quiver-node-0")),
-            ("/var/lib/quiver", data("pod-node-var")),
-            ("quiver-coordinator:7600", coordinator_name.clone()),
-            ("0.0.0.0:7700", format!("127.0.0.1:{pod_port}")),
-            ("$(POD_IP):7700", format!("127.0.0.1:{pod_port}")),
-        ],
-    );
-    let mut pod_node = Process::start("pod-node", &quiver(), &pod_args, root);
-
     for node in [&mut unit_node, &mut pod_node] {
         node.wait_for_log("joined the coordinator", Duration::from_secs(20));
     }
@@ -192,5 +292,6 @@ fn the_deployment_command_lines_start_a_coordinator_and_nodes_that_join_it() {
     let exchanges: Vec<u16> = nodes.iter().map(|n| n.exchange.port()).collect();
     assert!(exchanges.contains(&unit_port), "{nodes:?}");
     assert!(exchanges.contains(&pod_port), "{nodes:?}");
+    assert_eq!(http_get(pod_http, "/ready"), (200, "ready\n".into()));
     assert!(coordinator.is_running(), "{}", coordinator.log());
 }

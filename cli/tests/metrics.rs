@@ -4,7 +4,8 @@
 //! report counts every generated record once at the source, once in the running count and
 //! once in its sink (a running count writes one row per record). `quiver local --http`
 //! serves the same while its job runs, and a source skipping known bad rows counts exactly
-//! those on `/metrics`.
+//! those on `/metrics`, as it counts the nulls, NaN and out-of-range values of the columns
+//! that source and a stage after it watch (`checks`).
 
 use quiver_chaos_tests::{
     certs_init, free_udp_port, http_get, node_args, run_with_timeout, start_coordinator,
@@ -467,21 +468,30 @@ fn quiver_local_serves_the_dashboard_and_metrics_while_its_job_runs() {
 }
 
 #[test]
-fn bad_records_skipped_by_a_source_are_counted_on_metrics() {
+fn bad_records_and_column_quality_are_counted_exactly_on_metrics() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // amount: a null (bob), two values below / above checks' 0..=1e6 (-5, 2e6), two 1e308
+    // (above too); ts: a null (harry). The running sum per user then holds a null (bob's:
+    // SQL's sum of no value), 2e6 and 1e308 above its max, and gina's 1e308 + 1e308 = +inf,
+    // + 1 = +inf: two non-finite, counted out of range too.
     let good = [
         "alice,12.5,1000",
-        "bob,3.25,1200",
-        "alice,7.0,1900",
-        "carol,20.0,2500",
+        "bob,,1200",
+        "alice,-5,1900",
+        "carol,2000000,2500",
+        "gina,1e308,2600",
+        "gina,1e308,2700",
+        "gina,1,2800",
+        "harry,3,",
     ];
-    // A value not of its column's type, a NaN, and a number beyond f64's range.
+    // A value not of its column's type, a NaN, and a number beyond f64's range: skipped.
     let bad = ["dave,notanumber,1500", "erin,NaN,1600", "frank,1e400,1700"];
     let mut lines = vec!["user,amount,ts"];
     lines.extend(good.iter().zip(bad.iter()).flat_map(|(g, b)| [*g, *b]));
-    lines.push(good[3]);
+    lines.extend(&good[bad.len()..]);
     std::fs::write(dir.path().join("events.csv"), lines.join("\n") + "\n").expect("csv");
-    // The generator keeps the job running, so its counters stay on /metrics.
+    // The generator keeps the job running, so its counters stay on /metrics; its amounts
+    // (documented in [0, 100)), named in checks, complete drift windows of 100 values.
     let spec = dir.path().join("job.toml");
     std::fs::write(
         &spec,
@@ -495,17 +505,28 @@ path = "events.csv"
 format = "csv"
 schema = { user = "string", amount = "f64", ts = "i64" }
 bad_records = "skip"
+checks = { amount = { min = 0, max = 1e6 } }
+
+[[stage]]
+name = "spend_per_user"
+kind = "aggregate"
+input = "events"
+key = ["user"]
+aggregates = { spend = "sum(amount)" }
+checks = { spend = { max = 1e6 } }
 
 [[source]]
 name = "ticks"
 kind = "generator"
 count = 100000000
-rate = 100
+rate = 200
+checks = { amount = {} }
+drift_window = 100
 
 [[sink]]
 name = "checked"
 kind = "discard"
-input = "events"
+input = "spend_per_user"
 
 [[sink]]
 name = "ticking"
@@ -516,21 +537,84 @@ input = "ticks"
     .expect("spec");
     let (local, http) = start_local_with_http(dir.path(), &spec);
     let events = "operator=\"events";
+    // The series of one watched column (`quiver local` labels its tasks with a node).
+    let of = |text: &str, family: &str, (operator, column): (&str, &str)| {
+        samples(text, family)
+            .iter()
+            .filter(|(l, _)| {
+                l.contains(&format!("operator=\"{operator}\""))
+                    && l.contains(&format!("column=\"{column}\""))
+            })
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
     let started = Instant::now();
-    loop {
+    let text = loop {
         let text = scrape(http);
-        let (skipped, read) = (
+        let (skipped, read, spends) = (
             sum(&text, "quiver_task_bad_records_total", events),
             sum(&text, "quiver_task_records_in_total", events),
+            of(
+                &text,
+                "quiver_column_values_total",
+                ("spend_per_user", "spend"),
+            ),
         );
-        if skipped == bad.len() as f64 && read == good.len() as f64 {
-            break;
+        let drifted = of(&text, "quiver_column_window_max", ("ticks", "amount")) > 0.0;
+        if skipped == bad.len() as f64 && read == good.len() as f64 && spends == 8.0 && drifted {
+            break text;
         }
         assert!(
             skipped <= bad.len() as f64 && started.elapsed() < Duration::from_secs(30),
-            "skipped {skipped}, read {read}:\n{text}\n{}",
+            "skipped {skipped}, read {read}, spends {spends}:\n{text}\n{}",
             local.log()
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
+    };
+    let counts = |operator: &str, name: &str| {
+        [
+            "quiver_column_values_total",
+            "quiver_column_nulls_total",
+            "quiver_column_nan_total",
+            "quiver_column_out_of_range_total",
+        ]
+        .map(|family| of(&text, family, (operator, name)))
+    };
+    assert_eq!(counts("events", "user"), [8.0, 0.0, 0.0, 0.0], "{text}");
+    assert_eq!(counts("events", "amount"), [8.0, 1.0, 0.0, 4.0], "{text}");
+    assert_eq!(counts("events", "ts"), [8.0, 1.0, 0.0, 0.0], "{text}");
+    assert_eq!(
+        counts("spend_per_user", "spend"),
+        [8.0, 1.0, 2.0, 4.0],
+        "{text}"
+    );
+    let ticks = ("ticks", "amount");
+    let (min, max, psi) = (
+        of(&text, "quiver_column_window_min", ticks),
+        of(&text, "quiver_column_window_max", ticks),
+        of(&text, "quiver_column_drift_psi", ticks),
+    );
+    assert!(
+        (0.0..100.0).contains(&min) && min < max && max < 100.0,
+        "{text}"
+    );
+    assert!(psi.is_finite() && psi >= 0.0, "{text}");
+    // `quiver job status --json`'s report carries the same figures per task.
+    let (status, body) = http_get(http, "/api/jobs/1");
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let spend = report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .flat_map(|t| {
+            t["metrics"]["columns"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|c| c["operator"] == "spend_per_user" && c["column"] == "spend")
+        .unwrap_or_else(|| panic!("no spend column in {body}"));
+    let counts = ["values", "nulls", "non_finite", "out_of_range"].map(|f| spend[f].as_u64());
+    assert_eq!(counts, [Some(8), Some(1), Some(2), Some(4)], "{body}");
 }

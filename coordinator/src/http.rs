@@ -4,8 +4,11 @@
 //! `/api/jobs/{id}/graph`, `/api/jobs/{id}/checkpoints` (those kept),
 //! `/api/jobs/{id}/checkpoints/history` (the newest completed, kept or not),
 //! `/api/jobs/{id}/models` — with the
-//! same reports the admin CLI shows (`quiver ... --json`). It changes nothing and needs no certificate, so it binds
+//! same reports the admin CLI shows (`quiver ... --json`); `/health` and `/ready` for
+//! supervisors' probes. It changes nothing and needs no certificate, so it binds
 //! 127.0.0.1 unless told otherwise; every action stays on the mutual-TLS admin API.
+
+mod probes;
 
 use crate::Coordinator;
 use axum::extract::{Path, State};
@@ -42,6 +45,8 @@ pub fn serve(coordinator: Arc<Coordinator>, addr: SocketAddr) -> std::io::Result
             get(checkpoint_history),
         )
         .route("/api/jobs/{id}/models", get(models))
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
         .with_state(coordinator);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -103,6 +103,11 @@ impl Coordinator {
         why
     }
 
+    /// Why its store stopped writing, if it did.
+    pub fn store_failed_now(&self) -> Option<String> {
+        self.store_failed.borrow().clone()
+    }
+
     /// Sets where nodes and admins reach it, as reports show it (`--advertise`; by default
     /// the address it listens on).
     pub fn set_advertised(&self, address: String) {

@@ -1,7 +1,9 @@
 //! A node's HTTP side (`quiver node --http ADDR`): `/metrics` for Prometheus with the counters
 //! of every task it runs now, labelled as the coordinator labels them (less `node`), and
-//! whether it has joined a coordinator. Read-only and without a certificate: bind it where
-//! only your monitoring reaches.
+//! whether it has joined a coordinator; `/health` and `/ready` for supervisors' probes.
+//! Read-only and without a certificate: bind it where only your monitoring reaches.
+
+mod probes;
 
 use crate::runtime::Runtime;
 use axum::extract::State;
@@ -17,7 +19,7 @@ use tokio::sync::watch;
 /// The runtime of the node's current membership session (`None` between sessions).
 pub type Current = watch::Receiver<Option<Arc<Runtime>>>;
 
-/// Binds `addr` (at once, so a busy port is an error here) and serves `/metrics` until the process ends; returns the bound address.
+/// Binds `addr` (at once, so a busy port is an error here) and serves `/metrics` (and the probes) until the process ends; returns the bound address.
 pub fn serve(current: Current, addr: SocketAddr) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
@@ -25,6 +27,8 @@ pub fn serve(current: Current, addr: SocketAddr) -> std::io::Result<SocketAddr> 
     let bound = listener.local_addr()?;
     let app = Router::new()
         .route("/metrics", get(metrics))
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
         .with_state(current);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

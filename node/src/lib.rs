@@ -10,6 +10,7 @@ pub mod ml_stages;
 pub mod operator;
 pub mod operators;
 pub(crate) mod parameters;
+mod quality;
 pub mod runtime;
 pub mod service;
 pub mod serving;

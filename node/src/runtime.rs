@@ -321,6 +321,13 @@ impl Runtime {
             job: deployment.job,
             generation: deployment.generation,
             peers,
+            // At ERROR so that it is enabled under any filter that lets a task's line through.
+            span: tracing::error_span!(
+                "task",
+                job = %deployment.job,
+                operator = %plan.chain_names(head),
+                partition = partition.0,
+            ),
         };
         // The actor runs where it is spawned: on its pool's threads.
         let cell = supervisor.get_cell();

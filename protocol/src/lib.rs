@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pki;
 pub mod plan;
 pub mod pool;
+pub mod quality;
 pub mod record;
 pub mod sink_latency;
 pub mod spec;

@@ -427,6 +427,9 @@ pub struct TaskMetrics {
     /// A source task's time held back by alignment (`max_drift`, reading in step): µs during
     /// which it had nothing to read because it was ahead of the slowest partition.
     pub aligned_pause_us: u64,
+    /// Data quality of the columns its operators watch (`checks`), at most
+    /// [`crate::spec::MAX_WATCHED_COLUMNS`] per operator.
+    pub columns: Vec<crate::quality::ColumnQuality>,
 }
 
 impl TaskMetrics {
@@ -458,6 +461,7 @@ impl TaskMetrics {
         self.batch_time.merge(&other.batch_time);
         self.credit_wait_us += other.credit_wait_us;
         self.aligned_pause_us += other.aligned_pause_us;
+        crate::quality::merge(&mut self.columns, &other.columns);
     }
 }
 

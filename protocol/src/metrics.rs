@@ -7,6 +7,7 @@
 //! Every task's series carry `job`, `operator` (the operators of its chain, head first) and
 //! `partition`; the coordinator's add `node`.
 
+mod columns;
 mod histograms;
 
 use crate::messages::TaskMetrics;
@@ -183,6 +184,7 @@ impl Exposition {
             }),
         );
         self.task_latencies(tasks);
+        self.columns(tasks);
     }
 
     /// The latency histograms and waiting times of every task: source-to-sink latency of

@@ -11,6 +11,7 @@
 //! stage may read a stage declared after it: the validated spec lists stages in dependency
 //! order.
 
+mod checks;
 mod duration;
 mod error;
 mod fields;
@@ -21,6 +22,7 @@ mod sink;
 mod source;
 mod stage;
 
+pub use checks::{DEFAULT_DRIFT_WINDOW, MAX_WATCHED_COLUMNS};
 pub use duration::{parse_duration, DurationError};
 pub use error::SpecError;
 pub use ml::{
@@ -88,6 +90,43 @@ pub struct SourceSpec {
     pub schema: Schema,
     /// `pool = "..."`; `None`: the default pool.
     pub pool: Option<Pool>,
+    /// `checks`, `drift_window`: every schema column is watched.
+    pub quality: QualitySpec,
+}
+
+/// What a source or stage measures of the columns it emits (`checks`, `drift_window`; §8
+/// "Data quality").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QualitySpec {
+    /// The watched columns, in schema order (at most [`MAX_WATCHED_COLUMNS`]).
+    pub columns: Vec<ColumnCheck>,
+    /// Records per drift window.
+    pub drift_window: u64,
+}
+
+impl Default for QualitySpec {
+    fn default() -> QualitySpec {
+        QualitySpec {
+            columns: Vec::new(),
+            drift_window: DEFAULT_DRIFT_WINDOW,
+        }
+    }
+}
+
+/// One watched column: its nulls, non-finite values, values outside `min..=max`, and (a
+/// numeric column other than the event time) its drift.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnCheck {
+    /// The column's name.
+    pub column: String,
+    /// Its type.
+    pub ty: ValueType,
+    /// The least value allowed (`checks.COLUMN.min`).
+    pub min: Option<f64>,
+    /// The greatest value allowed (`checks.COLUMN.max`).
+    pub max: Option<f64>,
+    /// Whether its drift statistics are kept.
+    pub drifts: bool,
 }
 
 /// The kinds of source.
@@ -216,6 +255,8 @@ pub struct StageSpec {
     pub schema: Schema,
     /// `pool = "..."` as written; `None`: its input's pool (see [`crate::plan`]).
     pub pool: Option<Pool>,
+    /// `checks`, `drift_window`: only the columns `checks` names are watched.
+    pub quality: QualitySpec,
 }
 
 /// The kinds of stage.
@@ -530,12 +571,17 @@ impl JobSpec {
             base_dir,
         };
         let sources = read_operators(&top, "source", true, |f, name| source::parse(f, name, &cx))?;
-        let mut stages =
-            read_operators(&top, "stage", false, |f, name| stage::parse(f, name, &cx))?;
+        let (mut stages, stage_checks): (Vec<StageSpec>, Vec<checks::WrittenChecks>) =
+            read_operators(&top, "stage", false, |f, name| {
+                Ok((stage::parse(f, name, &cx)?, checks::parse(f)?))
+            })?
+            .into_iter()
+            .unzip();
         let sinks = read_operators(&top, "sink", true, |f, name| sink::parse(f, name, &cx))?;
         let checkpoint_interval = job.duration("checkpoint_interval", true)?;
         ml::resolve_predict(&mut stages, checkpoint_interval.is_some())?;
         let sinks = graph::resolve(&sources, &mut stages, sinks)?;
+        checks::resolve_stages(&mut stages, stage_checks)?;
         if let Some(stage) = stages.iter().find(|s| {
             s.kind
                 .parameter_shards()

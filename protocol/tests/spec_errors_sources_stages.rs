@@ -88,7 +88,7 @@ fn source_unknown_field_lists_the_fields_of_its_kind() {
     assert_eq!(
         error_after("format = \"csv\"", "format = \"csv\"\nkeys = 10"),
         "source \"events\": unknown field \"keys\"; allowed fields: name, kind, parallelism, \
-         pool, max_out_of_orderness, idle_timeout, max_drift, path, format, columns, schema, event_time, \
+         pool, max_out_of_orderness, idle_timeout, max_drift, checks, drift_window, path, format, columns, schema, event_time, \
          event_time_unit, rate, bad_records"
     );
 }
@@ -98,7 +98,7 @@ fn source_misspelt_field_gets_a_suggestion() {
     assert_eq!(
         error_after("event_time = \"ts\"", "event_tme = \"ts\""),
         "source \"events\": unknown field \"event_tme\" (did you mean \"event_time\"?); allowed fields: \
-         name, kind, parallelism, pool, max_out_of_orderness, idle_timeout, max_drift, path, format, \
+         name, kind, parallelism, pool, max_out_of_orderness, idle_timeout, max_drift, checks, drift_window, path, format, \
          columns, schema, event_time, event_time_unit, rate, bad_records"
     );
 }
@@ -271,7 +271,7 @@ fn generator_unknown_field_schema() {
     assert_eq!(
         generator_error("schema = { user = \"string\" }"),
         "source \"events\": unknown field \"schema\"; allowed fields: name, kind, parallelism, \
-         pool, max_out_of_orderness, idle_timeout, max_drift, count, rate, keys, seed, workload, items"
+         pool, max_out_of_orderness, idle_timeout, max_drift, checks, drift_window, count, rate, keys, seed, workload, items"
     );
 }
 
@@ -336,7 +336,7 @@ fn stage_misspelt_field_gets_a_suggestion() {
     assert_eq!(
         error_after("window =", "windw ="),
         "stage \"per_user\": unknown field \"windw\" (did you mean \"window\"?); allowed fields: name, kind, \
-         input, parallelism, late, pool, key, window, aggregates"
+         input, parallelism, late, pool, checks, drift_window, key, window, aggregates"
     );
 }
 

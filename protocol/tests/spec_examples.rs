@@ -3,9 +3,9 @@
 
 use quiver_protocol::plan::{JobPlan, Partitioning};
 use quiver_protocol::spec::{
-    AggregateCall, AggregateFunction, AggregateStage, BadRecords, FileFormat, FileSource,
-    GeneratorSource, JobSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, StageKind, StageSpec,
-    TimeUnit, WindowSpec, Workload, DEFAULT_GENERATOR_ITEMS,
+    AggregateCall, AggregateFunction, AggregateStage, BadRecords, ColumnCheck, FileFormat,
+    FileSource, GeneratorSource, JobSpec, QualitySpec, SinkKind, SinkSpec, SourceKind, SourceSpec,
+    StageKind, StageSpec, TimeUnit, WindowSpec, Workload, DEFAULT_GENERATOR_ITEMS,
 };
 use quiver_protocol::{Schema, ValueType};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,8 @@ rate = 0                         # replay speed in events/s; 0: as fast as possi
 parallelism = 1                  # file sources: 1 unless set; splits (files) spread over partitions
 idle_timeout = "30s"             # a split without records this long stops holding the watermark back; omit: never idle
 max_drift = "1m"                 # a split this far ahead of the slowest one waits; omit: no alignment
+checks = { amount = { min = 0, max = 1e6 } }   # data quality (§8): every column's nulls and NaN / ±inf,
+                                 # these ranges' violations, numeric columns' drift; drift_window = 10000
 
 [[stage]]
 name = "per_user"
@@ -73,6 +75,17 @@ fn design_spec_without_ml() -> String {
     format!("{}{}", &DESIGN_SPEC[..start], &DESIGN_SPEC[end..])
 }
 
+/// A watched column: `range` its checks' (min, max); whether it drifts.
+fn check(column: &str, ty: ValueType, range: Option<(f64, f64)>, drifts: bool) -> ColumnCheck {
+    ColumnCheck {
+        column: column.to_string(),
+        ty,
+        min: range.map(|r| r.0),
+        max: range.map(|r| r.1),
+        drifts,
+    }
+}
+
 /// The validated form of the design's spec (without ML stages), written out by hand.
 fn expected_design_job(base: &Path) -> JobSpec {
     let events = Schema::new([
@@ -107,6 +120,14 @@ fn expected_design_job(base: &Path) -> JobSpec {
             }),
             schema: events,
             pool: None,
+            quality: QualitySpec {
+                columns: vec![
+                    check("user", ValueType::Str, None, false),
+                    check("amount", ValueType::F64, Some((0.0, 1e6)), true),
+                    check("ts", ValueType::I64, None, false),
+                ],
+                drift_window: 10_000,
+            },
         }],
         stages: vec![StageSpec {
             name: "per_user".to_string(),
@@ -139,6 +160,7 @@ fn expected_design_job(base: &Path) -> JobSpec {
                 ("top", ValueType::F64),
             ]),
             pool: None,
+            quality: QualitySpec::default(),
         }],
         sinks: vec![SinkSpec {
             name: "out".to_string(),

@@ -582,7 +582,7 @@ fn unknown_field_lists_the_fields_of_the_kind() {
     assert_eq!(
         error_after("label = \"y\"", "label = \"y\"\ncenter_label = true"),
         "stage \"clf\": unknown field \"center_label\"; allowed fields: name, kind, input, \
-         parallelism, pool, features, label, optimizer, learning_rate, clip_gradient, alpha, beta, \
+         parallelism, pool, checks, drift_window, features, label, optimizer, learning_rate, clip_gradient, alpha, beta, \
          reg, elastic_net, global_batch_size, fit_intercept, prediction_col, probability_col, \
          model_version_col, guard, update, warmup, parameter_shards"
     );
@@ -593,7 +593,7 @@ fn misspelt_field_gets_a_suggestion() {
     assert_eq!(
         error_after("k = 3", "k = 3\ndecay_factr = 0.5"),
         "stage \"clusters\": unknown field \"decay_factr\" (did you mean \"decay_factor\"?); \
-         allowed fields: name, kind, input, parallelism, pool, features, k, decay_factor, \
+         allowed fields: name, kind, input, parallelism, pool, checks, drift_window, features, k, decay_factor, \
          global_batch_size, seed, parameter_shards, cluster_col, prediction_col, \
          model_version_col"
     );

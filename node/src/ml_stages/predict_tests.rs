@@ -78,6 +78,7 @@ fn a_predict_partition_serves_nothing_until_the_barrier_of_its_version_then_the_
         late: None,
         schema: Default::default(),
         pool: None,
+        quality: Default::default(),
     };
     let input = Schema::new([("x1", ValueType::F64), ("x2", ValueType::F64)]);
     let serve = Serve {

@@ -17,14 +17,16 @@ use crate::operator::{ChangesCopy, KeyGroupState, Operator, Output, SavedState, 
 use crate::parameters::feed::ParameterFeed;
 use crate::parameters::shard::ParameterShard;
 use crate::parameters::{Board, BoardKey, Boards, JobServing, WorkerLink};
+use crate::quality::{self, OperatorQuality, SharedQuality};
 use quiver_protocol::batch::{self, Batch, ColumnType};
 use quiver_protocol::messages::{Deployment, RatingErrors};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::plan::{
     JobPlan, OperatorKind, OperatorPlan, OutputPort, ParameterPlan, ParameterRole,
 };
-use quiver_protocol::spec::StageKind;
+use quiver_protocol::spec::{QualitySpec, StageKind};
 use quiver_protocol::state_schema::StateSchema;
+use quiver_protocol::Schema;
 use quiver_protocol::{
     Barrier, CheckpointId, Generation, JobId, OperatorId, PartitionId, StreamElement,
 };
@@ -90,6 +92,8 @@ struct ChainNode {
     late: Arc<[Route]>,
     /// Where a learner's parameter changes go (its shards).
     params: Arc<[Route]>,
+    /// The columns of its records it watches (`checks`).
+    quality: Option<SharedQuality>,
 }
 
 impl ChainNode {
@@ -144,6 +148,8 @@ pub(crate) struct Chain {
     boards: Arc<Boards>,
     /// What the deployment's learners serve.
     serving: Arc<JobServing>,
+    /// A source task: the columns of the source's records it watches.
+    source_quality: Option<SharedQuality>,
 }
 
 impl Chain {
@@ -174,9 +180,13 @@ impl Chain {
             job_id: deployment.job,
             boards,
             serving,
+            source_quality: None,
         };
         chain.entry = match &head.kind {
-            OperatorKind::Source(_) => chain.routes_of(plan, head, OutputPort::Main, partition)?,
+            OperatorKind::Source(source) => {
+                chain.source_quality = chain.watch(&source.name, &source.quality, &source.schema);
+                chain.routes_of(plan, head, OutputPort::Main, partition)?
+            }
             _ => {
                 chain.add_node(plan, head, partition)?;
                 Arc::from(vec![Route::Chained(0)])
@@ -263,6 +273,10 @@ impl Chain {
                 )))
             }
         };
+        let quality = match &op.kind {
+            OperatorKind::Stage(stage) => self.watch(&stage.name, &stage.quality, &stage.schema),
+            _ => None,
+        };
         let index = self.nodes.len();
         self.nodes.push(ChainNode {
             name: op.name.clone(),
@@ -279,11 +293,18 @@ impl Chain {
             main: Arc::from(Vec::new()),
             late: Arc::from(Vec::new()),
             params: Arc::from(Vec::new()),
+            quality,
         });
         self.nodes[index].main = self.routes_of(plan, op, OutputPort::Main, partition)?;
         self.nodes[index].late = self.routes_of(plan, op, OutputPort::Late, partition)?;
         self.nodes[index].params = self.routes_of(plan, op, OutputPort::Params, partition)?;
         Ok(index)
+    }
+
+    /// The watch of operator `name`'s `spec` over its output `schema`, on the task's board.
+    fn watch(&self, name: &str, spec: &QualitySpec, schema: &Schema) -> Option<SharedQuality> {
+        let quality = OperatorQuality::new(name, spec, schema)?;
+        Some(self.counters.quality.register(quality))
     }
 
     /// The board learner `learner`'s partition `partition` shares with its feed.
@@ -331,6 +352,15 @@ impl Chain {
     /// Installs the connected gates (same order as [`Chain::gate_specs`]).
     pub(crate) fn connect(&mut self, gates: Vec<OutputGate>) {
         self.gates = gates;
+    }
+
+    /// Pushes what the task's source produced to its consumers, counting its watched columns.
+    pub(crate) fn push_produced(&mut self, batch: Batch) -> Result<(), RuntimeError> {
+        if let Some(quality) = &self.source_quality {
+            quality::observe(quality, &batch);
+        }
+        let entry = self.entry.clone();
+        self.push(&entry, batch)
     }
 
     /// Pushes records along `routes`.
@@ -392,6 +422,11 @@ impl Chain {
         let (main, late) = (node.main.clone(), node.late.clone());
         node.check(&out.late, &node.input, "late records")?;
         node.check(&out.records, &node.output, "records")?;
+        if let Some(quality) = &node.quality {
+            out.records
+                .iter()
+                .for_each(|b| quality::observe(quality, b));
+        }
         if !out.params.is_empty() {
             let params = node.params.clone();
             let types = batch::column_types(ParameterPlan::change_schema());

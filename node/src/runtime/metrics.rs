@@ -3,6 +3,7 @@
 
 use super::credit::ChannelGauge;
 use super::latency::LatencyRecorder;
+use crate::quality::QualityBoard;
 use quiver_protocol::messages::{RatingErrors, TaskMetrics};
 use quiver_protocol::models::ServedVersion;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -43,6 +44,8 @@ pub struct TaskCounters {
     pub(crate) credit_wait_us: AtomicU64,
     /// A source task's µs held back by alignment.
     pub(crate) aligned_pause_us: AtomicU64,
+    /// The watched columns of the task's operators (`checks`).
+    pub(crate) quality: QualityBoard,
 }
 
 impl TaskCounters {
@@ -132,6 +135,7 @@ impl TaskCounters {
             batch_time: self.batch_time.snapshot(),
             credit_wait_us: load(&self.credit_wait_us),
             aligned_pause_us: load(&self.aligned_pause_us),
+            columns: self.quality.report(),
         }
     }
 }

@@ -33,6 +33,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Messages of a task actor.
 pub(crate) enum TaskMsg {
@@ -82,6 +83,8 @@ pub(crate) struct TaskArgs {
     pub(crate) link: Option<CoordinatorLink>,
     /// A source task reading in step with its source's other partitions.
     pub(crate) peers: Option<PeerLink>,
+    /// The task's span (`job`, `operator`, `partition`), entered while it handles a message.
+    pub(crate) span: tracing::Span,
 }
 
 /// A source partition's place among its source's partitions.
@@ -216,8 +219,10 @@ impl TaskState {
                 continue;
             }
             let myself = myself.clone();
+            let span = self.args.span.clone();
             tokio::spawn(async move {
-                let done = match tokio::task::spawn_blocking(move || read.run()).await {
+                let read = move || span.in_scope(|| read.run());
+                let done = match tokio::task::spawn_blocking(read).await {
                     Ok(done) => Ok(done),
                     Err(e) => match e.try_into_panic() {
                         Ok(panic) => Err(panic),
@@ -336,8 +341,8 @@ impl TaskState {
         if let Some(driver) = &self.args.source {
             counters.set_source_watermark(driver.alignment_watermark());
         }
+        self.args.chain.push_produced(produced.records)?;
         let entry = self.args.chain.entry.clone();
-        self.args.chain.push(&entry, produced.records)?;
         for signal in produced.signals {
             match signal {
                 TimeSignal::Watermark(wm) => self.args.chain.advance(&entry, wm)?,
@@ -453,6 +458,12 @@ impl TaskState {
     /// A barrier aligned on every input (or injected at a source): snapshot, stage sinks,
     /// forward it, acknowledge, then replay what alignment held back.
     async fn complete_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
+        let span = tracing::error_span!("checkpoint", checkpoint = barrier.checkpoint.0);
+        self.snapshot_barrier(barrier).instrument(span).await
+    }
+
+    /// [`TaskState::complete_barrier`] in the checkpoint's span.
+    async fn snapshot_barrier(&mut self, barrier: Barrier) -> Result<(), RuntimeError> {
         let aligned_in = self.alignment.take_duration();
         let snapshot_started = Instant::now();
         self.args.chain.on_barrier(&barrier)?;
@@ -484,9 +495,12 @@ impl TaskState {
                 task: self.args.task,
                 incremental: Vec::new(),
             };
-            tokio::spawn(async move {
+            let span = tracing::Span::current();
+            let upload = async move {
                 // Encoding runs on a blocking thread, beside the task that took the copies.
-                let encoded = tokio::task::spawn_blocking(move || serialize(copies)).await;
+                let span = tracing::Span::current();
+                let encode = move || span.in_scope(|| serialize(copies));
+                let encoded = tokio::task::spawn_blocking(encode).await;
                 let (states, incremental) = match encoded {
                     Ok(Ok(states)) => states,
                     Ok(Err(e)) => return tracing::warn!("snapshot for {barrier:?} failed: {e}"),
@@ -505,7 +519,8 @@ impl TaskState {
                 if let Err(e) = link.upload(header, states).await {
                     tracing::warn!("snapshot upload for {barrier:?} failed: {e}");
                 }
-            });
+            };
+            tokio::spawn(upload.instrument(span));
         }
         for held in self.alignment.release() {
             Box::pin(self.on_input(held)).await?;
@@ -651,27 +666,55 @@ impl Actor for TaskActor {
             return Ok(());
         }
         let started = Instant::now();
-        let result = match message {
+        let span = state.args.span.clone();
+        let result = state.on_message(message, &myself).instrument(span).await;
+        state.read_gauges();
+        if let Err(e) = result {
+            state.done = true;
+            state.report(TaskEventKind::Failed(e.failure()));
+        }
+        if state.done {
+            myself.stop(None);
+        } else if started.elapsed() >= LONG_HANDLER {
+            // A task whose mailbox is never empty does not yield between messages until
+            // tokio's budget (128 operations) runs out: with handlers this long, that starves
+            // the node's heartbeat and QUIC driver for seconds (the coordinator then declares
+            // the node lost). Let them run now.
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+}
+
+impl TaskState {
+    /// Handles one message (in the task's span).
+    async fn on_message(
+        &mut self,
+        message: TaskMsg,
+        myself: &ActorRef<TaskMsg>,
+    ) -> Result<(), RuntimeError> {
+        let state = self;
+        match message {
             TaskMsg::Start(gates) => {
                 state.args.chain.connect(gates);
                 state.started = true;
                 match state.start().await {
-                    Ok(()) if !state.input_done => state.start_source(&myself).await,
+                    Ok(()) if !state.input_done => state.start_source(myself).await,
                     other => other,
                 }
             }
-            TaskMsg::Read(Ok(done)) => state.on_read(done, &myself).await,
+            TaskMsg::Read(Ok(done)) => state.on_read(done, myself).await,
             TaskMsg::Read(Err(panic)) => std::panic::resume_unwind(panic),
-            TaskMsg::IdleCheck => state.on_idle_check(&myself).await,
+            TaskMsg::IdleCheck => state.on_idle_check(myself).await,
             TaskMsg::SlowestElsewhere(watermark) => {
                 if let Some(driver) = &mut state.args.source {
                     driver.set_slowest_elsewhere(watermark);
                 }
-                state.start_reads(&myself);
+                state.start_reads(myself);
                 Ok(())
             }
             TaskMsg::PeersMoved => {
-                state.start_reads(&myself);
+                state.start_reads(myself);
                 Ok(())
             }
             TaskMsg::Input {
@@ -702,31 +745,16 @@ impl Actor for TaskActor {
                 state.trigger(barrier, then).await
             }
             TaskMsg::Trigger(..) => Ok(()),
-            TaskMsg::Commit(checkpoint) => match state.args.chain.commit(checkpoint) {
-                Ok(()) => {
-                    state.committed = state.committed.max(Some(checkpoint));
-                    state.report(TaskEventKind::Committed(checkpoint));
-                    state.finish_if_committed();
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        state.read_gauges();
-        if let Err(e) = result {
-            state.done = true;
-            state.report(TaskEventKind::Failed(e.failure()));
+            TaskMsg::Commit(checkpoint) => {
+                let span = tracing::error_span!("checkpoint", checkpoint = checkpoint.0);
+                let _in_checkpoint = span.enter();
+                state.args.chain.commit(checkpoint)?;
+                state.committed = state.committed.max(Some(checkpoint));
+                state.report(TaskEventKind::Committed(checkpoint));
+                state.finish_if_committed();
+                Ok(())
+            }
         }
-        if state.done {
-            myself.stop(None);
-        } else if started.elapsed() >= LONG_HANDLER {
-            // A task whose mailbox is never empty does not yield between messages until
-            // tokio's budget (128 operations) runs out: with handlers this long, that starves
-            // the node's heartbeat and QUIC driver for seconds (the coordinator then declares
-            // the node lost). Let them run now.
-            tokio::task::yield_now().await;
-        }
-        Ok(())
     }
 }
 

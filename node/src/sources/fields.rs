@@ -111,6 +111,14 @@ impl RowPlan {
     ) -> Result<(), OperatorError> {
         match self.bad_records {
             BadRecords::Fail => Err(self.error(line, reason)),
+            // The first of each input at WARN, so a log shows that records are being skipped;
+            // the rest at DEBUG (a file of bad lines would flood it), counted on /metrics.
+            BadRecords::Skip if *skipped == 0 => {
+                let next = "the next ones of this input are logged at debug level";
+                tracing::warn!(file = %self.file, line, %reason, "skipped a malformed record; {next}");
+                *skipped += 1;
+                Ok(())
+            }
             BadRecords::Skip => {
                 tracing::debug!(file = %self.file, line, %reason, "skipped a malformed record");
                 *skipped += 1;

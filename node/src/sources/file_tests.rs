@@ -36,6 +36,7 @@ pub(crate) fn spec(path: &Path, format: FileFormat, bad_records: BadRecords) -> 
         }),
         schema: schema(),
         pool: None,
+        quality: Default::default(),
     }
 }
 

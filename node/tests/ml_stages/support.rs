@@ -87,6 +87,7 @@ pub(crate) fn build_kind(kind: StageKind, input: &[(&str, ValueType)]) -> Box<dy
         late: None,
         schema: Schema::default(),
         pool: None,
+        quality: Default::default(),
     };
     build_stage(&stage, &Schema::new(input.iter().copied()), &CONTEXT)
         .unwrap_or_else(|e| panic!("{e}"))

@@ -24,7 +24,7 @@ pub const DEFAULT_GENERATOR_ITEMS: u64 = 10_000;
 const MIN_GENERATOR_ITEMS: u64 = 16;
 
 /// Fields every source accepts.
-const COMMON_FIELDS: [&str; 7] = [
+const COMMON_FIELDS: [&str; 9] = [
     "name",
     "kind",
     "parallelism",
@@ -32,6 +32,8 @@ const COMMON_FIELDS: [&str; 7] = [
     "max_out_of_orderness",
     "idle_timeout",
     "max_drift",
+    super::checks::FIELDS[0],
+    super::checks::FIELDS[1],
 ];
 /// Fields of `kind = "file"` beyond the common ones.
 const FILE_FIELDS: [&str; 8] = [
@@ -114,11 +116,13 @@ pub(super) fn parse(
         }
     };
     let max_drift = fields.event_time_span("max_drift", true)?;
-    let no_event_time = match &kind {
+    let event_time = match &kind {
         SourceKind::File(FileSource { event_time, .. })
-        | SourceKind::Kafka(kafka::KafkaSource { event_time, .. }) => event_time.is_none(),
-        SourceKind::Generator(_) => false,
+        | SourceKind::Kafka(kafka::KafkaSource { event_time, .. }) => event_time.as_deref(),
+        SourceKind::Generator(_) => Some("ts"),
     };
+    let no_event_time = event_time.is_none();
+    let quality = super::checks::resolve(super::checks::parse(fields)?, &schema, true, event_time)?;
     if let (Some(value), true) = (fields.get("max_drift"), no_event_time) {
         return Err(fields.invalid(
             "max_drift",
@@ -138,6 +142,7 @@ pub(super) fn parse(
         kind,
         schema,
         pool: fields.pool()?,
+        quality,
     })
 }
 

@@ -25,7 +25,16 @@ const KINDS: [&str; 10] = [
     ml::KINDS[8],
 ];
 /// Fields every stage accepts.
-const COMMON_FIELDS: [&str; 6] = ["name", "kind", "input", "parallelism", "late", "pool"];
+const COMMON_FIELDS: [&str; 8] = [
+    "name",
+    "kind",
+    "input",
+    "parallelism",
+    "late",
+    "pool",
+    super::checks::FIELDS[0],
+    super::checks::FIELDS[1],
+];
 /// Fields of `kind = "aggregate"` beyond the common ones.
 const AGGREGATE_FIELDS: [&str; 3] = ["key", "window", "aggregates"];
 /// Columns a windowed aggregate adds after its key columns.
@@ -89,6 +98,7 @@ pub(super) fn parse(
             .map(str::to_string),
         schema: Schema::default(),
         pool: fields.pool()?,
+        quality: Default::default(),
     })
 }
 

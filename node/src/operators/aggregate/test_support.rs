@@ -66,6 +66,7 @@ pub(super) fn stage(key: &[&str], window: Option<WindowSpec>) -> StageSpec {
         late: None,
         schema: output(key, window.is_some()),
         pool: None,
+        quality: Default::default(),
     }
 }
 

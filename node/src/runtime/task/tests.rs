@@ -98,6 +98,7 @@ impl Harness {
             job: deployment.job,
             generation: GENERATION,
             link: None,
+            span: tracing::Span::none(),
             peers: None,
         };
         let (task, _) = match supervisor {

@@ -28,7 +28,15 @@ pub(in crate::spec) const KINDS: [&str; 10] = [
 ];
 
 /// Fields every stage accepts except `late` (ML stages have no windows, so no late records).
-const COMMON_FIELDS: [&str; 5] = ["name", "kind", "input", "parallelism", "pool"];
+const COMMON_FIELDS: [&str; 7] = [
+    "name",
+    "kind",
+    "input",
+    "parallelism",
+    "pool",
+    crate::spec::checks::FIELDS[0],
+    crate::spec::checks::FIELDS[1],
+];
 /// How to name a feature input.
 const FEATURES_FORMAT: &str = "a vector column, e.g. \"features\", or a non-empty list of \
                                numeric columns, e.g. [\"x1\", \"x2\"]";
