@@ -158,9 +158,12 @@ pub(crate) fn job(report: &JobReport) -> String {
         checkpointed.iter().for_each(|t| all.add(&t.metrics));
         let _ = writeln!(
             out,
-            "last checkpoint per task: alignment ≤ {:.1} ms, state copy ≤ {:.1} ms, {} B uploaded in all",
+            "last checkpoint per task: alignment ≤ {:.1} ms, state copy ≤ {:.1} ms, encoding ≤ \
+             {:.1} ms, upload and store ≤ {:.1} ms, {} B uploaded in all",
             all.last_align_us as f64 / 1000.0,
             all.last_snapshot_us as f64 / 1000.0,
+            all.last_encode_us as f64 / 1000.0,
+            all.last_upload_us as f64 / 1000.0,
             thousands(all.last_snapshot_bytes)
         );
     }

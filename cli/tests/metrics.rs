@@ -249,12 +249,24 @@ fn metrics_and_the_json_api_follow_a_running_job() {
     for family in [
         "quiver_task_sink_records_total",
         "quiver_task_checkpoint_bytes",
+        "quiver_task_checkpoint_encode_seconds",
         "quiver_job_last_checkpoint_duration_seconds",
+        "quiver_job_last_checkpoint_store_seconds",
         "quiver_job_restarts_total",
     ] {
         assert!(
             !samples(&text, family).is_empty(),
             "{family} missing:\n{text}"
+        );
+    }
+    // A checkpoint's upload waits for the coordinator to store the state: never 0 µs.
+    let uploads = samples(&text, "quiver_task_checkpoint_upload_seconds");
+    assert!(uploads.values().any(|&s| s > 0.0), "{text}");
+    if !samples(&text, "quiver_task_source_watermark_seconds").is_empty() {
+        let lag = samples(&text, "quiver_task_source_watermark_lag_seconds");
+        assert!(
+            !lag.is_empty() && lag.keys().all(|l| l.contains(source)),
+            "{text}"
         );
     }
     assert!(

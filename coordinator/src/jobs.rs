@@ -119,6 +119,8 @@ struct JobEntry {
     recovery: Option<RecoveryClock>,
     /// The latest recoveries that got it publishing again, oldest first.
     recoveries: VecDeque<RecoveryTimes>,
+    /// How long writing the last checkpoint's manifest took (flushes, blob read-back).
+    last_manifest_store: Duration,
     /// What its learners serve, and the swaps under way.
     serving: serving::ServingState,
 }
@@ -224,6 +226,7 @@ impl Cluster {
                 started: None,
                 recovery: None,
                 recoveries: VecDeque::new(),
+                last_manifest_store: Duration::ZERO,
                 serving: match self.store.serving(record_job) {
                     Ok(saved) => serving::ServingState::from_saved(saved.unwrap_or_default()),
                     Err(e) => {
@@ -609,7 +612,6 @@ impl Cluster {
                 clock.started(Instant::now());
             }
         }
-        self.checkpoint_promptly_after_recovery(job);
     }
 
     /// A task finished; once every task did, the job is finished.

@@ -1,11 +1,12 @@
 //! Checkpoint records as the coordinator stores them (`quiver_coordinator::checkpoint_store`):
-//! manifests, state references (chains of blob ids), blob index entries and blob bytes, read
+//! manifests, state references (chains of blob ids), blob index entries and blob bytes, the
+//! history of completed checkpoints, read
 //! back from a sled database whose trees hold arbitrary keys and values, as after a disk
 //! fault or a bug.
 //!
 //! The input is a list of entries ([`crate::input::Chunks`]): a tree byte (an index into
 //! [`TREES`]), a key chunk and a value chunk. The check writes them into the store's trees
-//! and runs every reader: `list`, `latest_valid`, `stored_bytes`, `manifest`, `read_state`,
+//! and runs every reader: `list`, `history`, `latest_valid`, `stored_bytes`, `manifest`, `read_state`,
 //! `state_fingerprint`, an incremental put on top of each listed checkpoint (which reads its
 //! chains and compacts their pieces) and `retain`. Properties: no panic, every failure a
 //! [`CheckpointStoreError`].
@@ -19,10 +20,11 @@ use quiver_protocol::{CheckpointId, Generation, JobId, KeyGroup};
 use std::collections::BTreeSet;
 
 /// The checkpoint store's sled trees, in the order an entry's tree byte selects them.
-pub const TREES: [&str; 3] = [
+pub const TREES: [&str; 4] = [
     "checkpoint_manifests",
     "checkpoint_state",
     "checkpoint_blobs",
+    "checkpoint_history",
 ];
 
 /// Most jobs and checkpoints of one input that the readers visit.
@@ -77,6 +79,7 @@ pub fn check(data: &[u8]) {
 fn read_job(store: &CheckpointStore, job: JobId) -> Result<(), CheckpointStoreError> {
     let _ = store.latest_valid(job);
     let _ = store.stored_bytes(job);
+    let _ = store.history(job);
     for info in store.list(job)?.into_iter().take(MAX_VISITED) {
         let Ok(Some(manifest)) = store.manifest(job, info.checkpoint) else {
             continue;

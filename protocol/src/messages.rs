@@ -407,6 +407,12 @@ pub struct TaskMetrics {
     /// Bytes the last checkpoint encoded and uploaded: whole state for operators that
     /// snapshot whole, only the changes since the last confirmed checkpoint for keyed ones.
     pub last_snapshot_bytes: u64,
+    /// The last checkpoint's encoding of the copied state (on a blocking thread, while the
+    /// task runs on), µs.
+    pub last_encode_us: u64,
+    /// The last checkpoint's upload: from the first byte sent until the coordinator
+    /// answered that it stored the state, µs.
+    pub last_upload_us: u64,
     /// A source task's watermark for aligning its source's partitions (`max_drift`): that of
     /// its slowest split still reading (not idle, not finished); `i64::MIN` while one has no
     /// record yet, `i64::MAX` when none reads. `None` for other tasks.
@@ -451,6 +457,8 @@ impl TaskMetrics {
         self.drifts += other.drifts;
         self.last_align_us = self.last_align_us.max(other.last_align_us);
         self.last_snapshot_us = self.last_snapshot_us.max(other.last_snapshot_us);
+        self.last_encode_us = self.last_encode_us.max(other.last_encode_us);
+        self.last_upload_us = self.last_upload_us.max(other.last_upload_us);
         self.last_snapshot_bytes += other.last_snapshot_bytes;
         self.source_watermark = match (self.source_watermark, other.source_watermark) {
             (Some(a), Some(b)) => Some(a.min(b)),

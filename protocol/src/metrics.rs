@@ -133,7 +133,7 @@ impl Exposition {
                 tasks.iter().map(|t| (t.labels.clone(), value(t.metrics))),
             );
         }
-        let gauges: [TaskFamily<f64>; 6] = [
+        let gauges: [TaskFamily<f64>; 8] = [
             (
                 "task_state_entries",
                 "Keyed state entries a task holds.",
@@ -160,6 +160,16 @@ impl Exposition {
                 |m| m.last_snapshot_us as f64 / 1e6,
             ),
             (
+                "task_checkpoint_encode_seconds",
+                "The last checkpoint's encoding of a task's copied state (in the background).",
+                |m| m.last_encode_us as f64 / 1e6,
+            ),
+            (
+                "task_checkpoint_upload_seconds",
+                "The last checkpoint's upload of a task's state, until the coordinator stored it.",
+                |m| m.last_upload_us as f64 / 1e6,
+            ),
+            (
                 "task_checkpoint_bytes",
                 "Bytes a task's last checkpoint encoded and uploaded.",
                 |m| m.last_snapshot_bytes as f64,
@@ -181,6 +191,21 @@ impl Exposition {
                     .source_watermark
                     .filter(|w| *w != i64::MIN && *w != i64::MAX)?;
                 Some((t.labels.clone(), w as f64 / 1e3))
+            }),
+        );
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.gauge(
+            "task_source_watermark_lag_seconds",
+            "How far a source task's watermark is behind the wall clock (event time read as ms \
+             since the epoch; replayed old data lags by its age).",
+            tasks.iter().filter_map(|t| {
+                let w = t
+                    .metrics
+                    .source_watermark
+                    .filter(|w| *w != i64::MIN && *w != i64::MAX)?;
+                Some((t.labels.clone(), now_ms.saturating_sub(w) as f64 / 1e3))
             }),
         );
         self.task_latencies(tasks);

@@ -3,7 +3,7 @@
 //! a failed job from its last complete checkpoint with the next generation.
 
 use super::offload::{Completing, Offload};
-use super::phase::{Phase, Prompt, Recovering};
+use super::phase::{Phase, Recovering};
 use super::recovery_clock::{self, RecoveryClock};
 use super::stopping::StopState;
 use super::Cluster;
@@ -92,11 +92,6 @@ impl Cluster {
         entry.record.next_checkpoint = entry.schedule.next_id();
         if let Err(e) = self.store.save_job(&entry.record) {
             tracing::error!("cannot store {job}: {e}");
-        }
-        if let Phase::Running(running) = &mut entry.phase {
-            if running.prompt == Prompt::Wanted {
-                running.prompt = Prompt::Triggered(trigger.checkpoint);
-            }
         }
         let generation = entry.record.generation;
         let then = Self::after_barrier(entry.stop, trigger.kind, trigger.last);
@@ -256,27 +251,24 @@ impl Cluster {
     ) -> Option<Registration> {
         let (job, checkpoint) = (manifest.job, manifest.checkpoint);
         if let Some(entry) = self.jobs.get_mut(&job) {
-            match &mut entry.phase {
-                Phase::Running(running) if running.prompt == Prompt::Triggered(checkpoint) => {
-                    running.prompt = Prompt::None;
-                    if let Some(clock) = entry.recovery.take() {
-                        let times = clock.published(Instant::now());
-                        tracing::info!(
-                            "{job} publishes again {} ms after {} (detect {} ms, restore point \
-                             {} ms, placement {} ms, deploy {} ms, first output {} ms)",
-                            times.total_ms,
-                            times.reason,
-                            times.detect_ms,
-                            times.restore_point_ms,
-                            times.placement_ms,
-                            times.deploy_ms,
-                            times.first_output_ms
-                        );
-                        recovery_clock::remember(&mut entry.recoveries, times);
-                    }
-                }
-                // The job runs again: the next failure starts a new row of restarts.
-                _ => entry.restarts_in_a_row = 0,
+            // The job runs again: the next failure starts a new row of restarts.
+            entry.restarts_in_a_row = 0;
+            // The first checkpoint of a recovered run: its sinks publish again.
+            let recovered = matches!(entry.phase, Phase::Running(_));
+            if let Some(clock) = entry.recovery.take_if(|_| recovered) {
+                let times = clock.published(Instant::now());
+                tracing::info!(
+                    "{job} publishes again {} ms after {} (detect {} ms, restore point {} ms, \
+                     placement {} ms, deploy {} ms, first output {} ms)",
+                    times.total_ms,
+                    times.reason,
+                    times.detect_ms,
+                    times.restore_point_ms,
+                    times.placement_ms,
+                    times.deploy_ms,
+                    times.first_output_ms
+                );
+                recovery_clock::remember(&mut entry.recoveries, times);
             }
             entry.serving.completed(checkpoint);
         }
@@ -356,23 +348,6 @@ impl Cluster {
         };
         self.cancel_tasks(job, left);
         self.restart_from_checkpoint(job, &why, fault);
-    }
-
-    /// A recovered run was just started: its first checkpoint is triggered now rather than
-    /// after an interval (see [`Prompt`]).
-    pub(super) fn checkpoint_promptly_after_recovery(&mut self, job: JobId) {
-        let Some(entry) = self.jobs.get_mut(&job) else {
-            return;
-        };
-        let Phase::Running(running) = &mut entry.phase else {
-            return;
-        };
-        if entry.restarts_in_a_row == 0 || entry.plan.spec.checkpoint_interval.is_none() {
-            return;
-        }
-        running.prompt = Prompt::Wanted;
-        entry.schedule.request_checkpoint();
-        self.checkpoint_tick(job);
     }
 
     /// Bumps the generation and plans the redeployment from the newest valid checkpoint,

@@ -168,6 +168,13 @@ impl Cluster {
             last().map(|(l, c)| (l, c.duration_ms as f64 / 1e3)),
         );
         out.gauge(
+            "job_last_checkpoint_store_seconds",
+            "Writing a job's last checkpoint's manifest in the coordinator: flushes and the \
+             read-back of the blobs it wrote.",
+            live.iter()
+                .map(|(j, l)| (l.clone(), entry(j).last_manifest_store.as_secs_f64())),
+        );
+        out.gauge(
             "job_last_checkpoint_bytes",
             "State bytes a job's last complete checkpoint references.",
             last().map(|(l, c)| (l, c.bytes as f64)),

@@ -114,43 +114,6 @@ fn a_coordinator_crash_between_manifest_and_commit_restores_from_that_checkpoint
 }
 
 #[test]
-fn a_recovered_run_checkpoints_as_soon_as_it_starts_without_ending_the_row_of_restarts() {
-    let mut run = Running::start();
-    let first = run.trigger();
-    run.ack_all(first);
-    run.run_offloads();
-    run.fail_a_task();
-    run.run_offloads();
-    // The spec's interval is an hour: only a recovery's prompt checkpoint triggers now.
-    let started = run.start_deployed();
-    let prompt = CheckpointId(first.0 + 1);
-    assert!(
-        started.iter().any(|c| matches!(c,
-            ToNode::TriggerCheckpoint { checkpoint, .. } if *checkpoint == prompt)),
-        "{started:?}"
-    );
-    assert_eq!(run.entry().restarts_in_a_row, 1);
-    run.ack_all(prompt);
-    run.run_offloads();
-    assert!(run.is_complete(prompt));
-    assert_eq!(
-        run.entry().restarts_in_a_row,
-        1,
-        "it holds nothing the restore point did not"
-    );
-    let next = run.trigger();
-    run.ack_all(next);
-    run.run_offloads();
-    assert_eq!(run.entry().restarts_in_a_row, 0, "the job ran again");
-}
-
-#[test]
-fn a_first_run_waits_for_its_interval() {
-    let run = Running::start();
-    assert!(run.entry().schedule.pending().is_none());
-}
-
-#[test]
 fn a_recovery_is_timed_phase_by_phase_until_the_job_publishes_again() {
     let mut run = Running::start();
     let first = run.trigger();
@@ -167,8 +130,9 @@ fn a_recovery_is_timed_phase_by_phase_until_the_job_publishes_again() {
     std::thread::sleep(backoff + std::time::Duration::from_millis(50));
     run.cluster.tick();
     run.start_deployed();
-    let prompt = run.entry().schedule.pending().expect("prompt").checkpoint;
-    run.ack_all(prompt);
+    assert!(run.entry().recoveries.is_empty(), "not published yet");
+    let first_of_the_recovered_run = run.trigger();
+    run.ack_all(first_of_the_recovered_run);
     run.run_offloads();
     let times: Vec<_> = run.entry().recoveries.iter().cloned().collect();
     assert_eq!(times.len(), 1, "{times:?}");

@@ -44,11 +44,12 @@ pub(crate) enum Offload {
 /// What an [`Offload`] found, for [`Cluster::offload_done`].
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// A checkpoint's manifest was written (`Ok`) or could not be (why).
+    /// A checkpoint's manifest was written (`Ok`) or could not be (why), taking `took`.
     Completed {
         generation: Generation,
         manifest: Manifest,
         result: Result<(), String>,
+        took: std::time::Duration,
     },
     /// The newest valid checkpoint (`None`: none, or the store could not be read).
     RestoreFound {
@@ -66,6 +67,7 @@ impl Offload {
                 generation,
                 manifest,
             } => {
+                let started = std::time::Instant::now();
                 let result = store
                     .complete(manifest.job, &manifest)
                     .map_err(|e| e.to_string());
@@ -73,6 +75,7 @@ impl Offload {
                     generation,
                     manifest,
                     result,
+                    took: started.elapsed(),
                 }
             }
             Offload::FindRestore { job, generation } => {
@@ -102,6 +105,7 @@ impl Offload {
                 generation: *generation,
                 manifest: manifest.clone(),
                 result: Err(why.to_string()),
+                took: std::time::Duration::ZERO,
             },
             Offload::FindRestore { job, generation } => Outcome::RestoreFound {
                 job: *job,
@@ -159,7 +163,13 @@ impl Cluster {
                 generation,
                 manifest,
                 result,
-            } => self.completion_done(generation, &manifest, result),
+                took,
+            } => {
+                if let Some(entry) = self.jobs.get_mut(&manifest.job) {
+                    entry.last_manifest_store = took;
+                }
+                self.completion_done(generation, &manifest, result)
+            }
             Outcome::RestoreFound {
                 job,
                 generation,

@@ -7,7 +7,7 @@
 use super::alignment::SentReports;
 use quiver_protocol::messages::{JobState, TaskId};
 use quiver_protocol::plan::Assignment;
-use quiver_protocol::{CheckpointId, NodeId};
+use quiver_protocol::NodeId;
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -53,21 +53,6 @@ pub(super) struct Running {
     pub(super) exhausted: HashSet<TaskId>,
     /// The watermarks last sent to aligned sources' partitions.
     pub(super) alignment: SentReports,
-    /// The checkpoint a recovered run takes as soon as it starts.
-    pub(super) prompt: Prompt,
-}
-
-/// A recovered run checkpoints at once rather than after an interval, so that its sinks
-/// publish again promptly. That checkpoint holds no more than the restore point did, so it
-/// does not end a row of restarts (a record that fails the job each time stays a failure).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Prompt {
-    /// A first run, or the prompt checkpoint is past.
-    None,
-    /// Wanted at the next trigger.
-    Wanted,
-    /// Triggered as this checkpoint.
-    Triggered(CheckpointId),
 }
 
 /// A job that failed and will be redeployed from a checkpoint.
@@ -141,7 +126,6 @@ impl Phase {
                     assignment,
                     exhausted: HashSet::new(),
                     alignment: SentReports::default(),
-                    prompt: Prompt::None,
                 });
                 return Ok(None);
             }

@@ -25,6 +25,8 @@ pub struct TaskCounters {
     pub(crate) drifts: AtomicU64,
     pub(crate) last_align_us: AtomicU64,
     pub(crate) last_snapshot_us: AtomicU64,
+    pub(crate) last_encode_us: AtomicU64,
+    pub(crate) last_upload_us: AtomicU64,
     pub(crate) last_snapshot_bytes: AtomicU64,
     pub(crate) inputs: Vec<Arc<ChannelGauge>>,
     /// A source task's alignment watermark (see `TaskMetrics::source_watermark`); `None` for
@@ -124,6 +126,8 @@ impl TaskCounters {
             drifts: load(&self.drifts),
             last_align_us: load(&self.last_align_us),
             last_snapshot_us: load(&self.last_snapshot_us),
+            last_encode_us: load(&self.last_encode_us),
+            last_upload_us: load(&self.last_upload_us),
             last_snapshot_bytes: load(&self.last_snapshot_bytes),
             source_watermark: self
                 .source_watermark

@@ -500,7 +500,12 @@ impl TaskState {
                 // Encoding runs on a blocking thread, beside the task that took the copies.
                 let span = tracing::Span::current();
                 let encode = move || span.in_scope(|| serialize(copies));
+                let encoding = Instant::now();
                 let encoded = tokio::task::spawn_blocking(encode).await;
+                counters.last_encode_us.store(
+                    super::latency::micros(encoding.elapsed()),
+                    Ordering::Relaxed,
+                );
                 let (states, incremental) = match encoded {
                     Ok(Ok(states)) => states,
                     Ok(Err(e)) => return tracing::warn!("snapshot for {barrier:?} failed: {e}"),
@@ -516,9 +521,14 @@ impl TaskState {
                 counters
                     .last_snapshot_bytes
                     .store(bytes as u64, Ordering::Relaxed);
+                let uploading = Instant::now();
                 if let Err(e) = link.upload(header, states).await {
                     tracing::warn!("snapshot upload for {barrier:?} failed: {e}");
                 }
+                counters.last_upload_us.store(
+                    super::latency::micros(uploading.elapsed()),
+                    Ordering::Relaxed,
+                );
             };
             tokio::spawn(upload.instrument(span));
         }
