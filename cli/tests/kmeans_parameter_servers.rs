@@ -11,7 +11,6 @@
 mod common;
 
 use common::SplitMix;
-use quiver_chaos_tests::read_committed_rows;
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::Features;
 use serde_json::Value;
@@ -103,13 +102,7 @@ path = "out/"
         s.decay,
         s.seed
     );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).expect("write spec");
-    common::run_local(&path);
-    read_committed_rows(&dir.join("out"))
-        .into_iter()
-        .map(|r| (r["id"].as_i64().expect("id"), r))
-        .collect()
+    common::shards::run_local_rows_by_id(dir, &spec)
 }
 
 /// A folder with an `in` folder for the input files.

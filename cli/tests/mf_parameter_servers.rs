@@ -12,7 +12,6 @@
 
 mod common;
 
-use quiver_chaos_tests::read_committed_rows;
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_protocol::batch::Column;
 use quiver_protocol::keygroup::{key_group, key_hash_codes, partition_of};
@@ -66,13 +65,7 @@ input = "mf"
 path = "out/"
 "#
     );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).expect("write spec");
-    common::run_local(&path);
-    read_committed_rows(&dir.join("out"))
-        .into_iter()
-        .map(|r| (r["id"].as_i64().expect("id"), r))
-        .collect()
+    common::shards::run_local_rows_by_id(dir, &spec)
 }
 
 /// The partition (of 2, max_parallelism 128) that owns i64 `user`: the runtime's hash.

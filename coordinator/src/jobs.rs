@@ -442,8 +442,12 @@ impl Cluster {
                 .serving
                 .fail_all("the job failed before the swap completed; run it again");
         }
-        if let Err(e) = self.store.save_job(&entry.record) {
+        let stored = self.store.save_job(&entry.record);
+        if let Err(e) = &stored {
             tracing::error!("cannot store {job}: {e}");
+        }
+        if let Phase::Scheduling(scheduling) = &mut entry.phase {
+            scheduling.stored = stored.is_ok();
         }
         tracing::info!("{job} is {state:?}");
         Some(Left(left))
@@ -521,14 +525,19 @@ impl Cluster {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
-        if let Err(e) = self.store.save_job(&entry.record) {
-            tracing::error!("{job} is not deployed until it is stored: {e}");
-            if let Phase::Scheduling(scheduling) = &mut entry.phase {
+        let Phase::Scheduling(scheduling) = &mut entry.phase else {
+            return;
+        };
+        if !scheduling.stored {
+            // Storing it when it entered Scheduling failed: again, now.
+            if let Err(e) = self.store.save_job(&entry.record) {
+                tracing::error!("{job} is not deployed until it is stored: {e}");
                 scheduling.waiting_for = Some(format!(
                     "waiting for the coordinator's store ({e}): give its data directory room"
                 ));
+                return;
             }
-            return;
+            scheduling.stored = true;
         }
         let plan = &entry.plan;
         entry.tasks.clear();

@@ -277,3 +277,15 @@ pub(crate) fn committed_after(dir: &Path, generation: u64) -> Vec<Value> {
     }
     rows
 }
+
+/// Runs `spec` (written as `dir/job.toml`) in `quiver local` to its end; the rows its sink
+/// committed into `dir/out`, by their `id`.
+pub(crate) fn run_local_rows_by_id(dir: &Path, spec: &str) -> BTreeMap<i64, Value> {
+    let path = dir.join("job.toml");
+    std::fs::write(&path, spec).expect("write spec");
+    super::run_local(&path);
+    quiver_chaos_tests::read_committed_rows(&dir.join("out"))
+        .into_iter()
+        .map(|r| (r["id"].as_i64().expect("id"), r))
+        .collect()
+}

@@ -164,12 +164,7 @@ impl Cluster {
                 manifest,
                 result,
                 took,
-            } => {
-                if let Some(entry) = self.jobs.get_mut(&manifest.job) {
-                    entry.last_manifest_store = took;
-                }
-                self.completion_done(generation, &manifest, result)
-            }
+            } => self.completion_done(generation, &manifest, result, took),
             Outcome::RestoreFound {
                 job,
                 generation,
@@ -186,6 +181,7 @@ impl Cluster {
         generation: Generation,
         manifest: &Manifest,
         result: Result<(), String>,
+        took: std::time::Duration,
     ) -> Option<Registration> {
         let job = manifest.job;
         let entry = self.jobs.get_mut(&job)?;
@@ -198,6 +194,7 @@ impl Cluster {
             return None;
         }
         let completing = entry.completing.take()?;
+        entry.last_manifest_store = took;
         let checkpoint = manifest.checkpoint;
         if let Err(e) = result {
             if let Some(why) = completing.deferred_failure {

@@ -35,6 +35,8 @@ pub(super) struct Scheduling {
     pub(super) since: Instant,
     /// Why it is not placed yet, for `quiver job status`.
     pub(super) waiting_for: Option<String>,
+    /// Whether its record (the generation it deploys) is stored: it is not deployed before.
+    pub(super) stored: bool,
     /// Where it was placed, once it was.
     pub(super) placed: Option<Placed>,
 }
@@ -135,6 +137,7 @@ impl Phase {
             JobState::Scheduling => Phase::Scheduling(Scheduling {
                 since: now,
                 waiting_for: None,
+                stored: false,
                 placed: None,
             }),
             JobState::Recovering => Phase::Recovering(Recovering {
@@ -181,6 +184,7 @@ mod tests {
         Phase::Scheduling(Scheduling {
             since: at,
             waiting_for: None,
+            stored: true,
             placed: Some(Placed {
                 assignment,
                 pending: HashSet::new(),
