@@ -432,32 +432,73 @@ impl JobPlan {
         siblings == 1
     }
 
-    /// The head operator of the task `op` runs in.
-    pub fn chain_head<'a>(&'a self, mut op: &'a OperatorPlan) -> OperatorId {
+    /// The earlier sibling whose task `op` joins, if any: the first consumer of the same
+    /// output partitioned by the same key at the same parallelism in the same pool. Its task
+    /// receives each record once for both (one exchange instead of one per consumer: several
+    /// aggregates keyed alike over one stream are the common case of feature jobs), and
+    /// hands every batch, watermark and barrier to each of them.
+    pub fn joins_task_of(&self, op: &OperatorPlan) -> Option<&OperatorPlan> {
+        let edge = op.input.as_ref()?;
+        if !matches!(edge.partitioning, Partitioning::Hash { .. })
+            || !matches!(op.kind, OperatorKind::Stage(_) | OperatorKind::Sink(_))
+        {
+            return None;
+        }
+        self.consumers(edge.from)
+            .take_while(|c| c.id != op.id)
+            .find(|c| {
+                c.input.as_ref() == Some(edge)
+                    && c.parallelism == op.parallelism
+                    && c.pool == op.pool
+                    && matches!(c.kind, OperatorKind::Stage(_) | OperatorKind::Sink(_))
+            })
+    }
+
+    /// The operator `op` runs chained behind (transitively): itself when it is not chained.
+    fn forward_root<'a>(&'a self, mut op: &'a OperatorPlan) -> &'a OperatorPlan {
         while self.is_chained(op) {
             let Some(up) = op.input.as_ref().and_then(|e| self.operator(e.from)) else {
                 break;
             };
             op = up;
         }
-        op.id
+        op
     }
 
-    /// Operators that start a task (not chained behind another).
+    /// The head operator of the task `op` runs in.
+    pub fn chain_head(&self, op: &OperatorPlan) -> OperatorId {
+        let root = self.forward_root(op);
+        self.joins_task_of(root)
+            .map_or(root.id, |sibling| sibling.id)
+    }
+
+    /// Operators that start a task (not chained behind another, not joining a sibling's).
     pub fn task_heads(&self) -> impl Iterator<Item = &OperatorPlan> + '_ {
-        self.operators.iter().filter(|o| !self.is_chained(o))
+        self.operators
+            .iter()
+            .filter(|o| !self.is_chained(o) && self.joins_task_of(o).is_none())
     }
 
-    /// The names of the operators the task headed by `head` runs, head first: `a → b`.
+    /// The names of the operators the task headed by `head` runs, head first: `a → b` for
+    /// `b` chained behind `a`, and `a → b + c → d` when `c` (with `d` behind it) joined the
+    /// task ([`JobPlan::joins_task_of`]).
     pub fn chain_names(&self, head: &OperatorPlan) -> String {
-        let mut names = vec![head.name.as_str()];
-        names.extend(
-            self.operators
+        let joined = self
+            .operators
+            .iter()
+            .filter(|o| self.joins_task_of(o).is_some_and(|h| h.id == head.id));
+        let branches = std::iter::once(head).chain(joined).map(|branch| {
+            let behind = self
+                .operators
                 .iter()
-                .filter(|o| o.id != head.id && self.chain_head(o) == head.id)
-                .map(|o| o.name.as_str()),
-        );
-        names.join(" → ")
+                .filter(|o| o.id != branch.id && self.forward_root(o).id == branch.id);
+            std::iter::once(branch)
+                .chain(behind)
+                .map(|o| o.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" → ")
+        });
+        branches.collect::<Vec<_>>().join(" + ")
     }
 
     /// The slots the job needs in each pool it uses: the largest parallelism of the pool's

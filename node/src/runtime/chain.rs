@@ -131,7 +131,8 @@ pub(crate) struct GateSpec {
 /// The operators of one task.
 pub(crate) struct Chain {
     nodes: Vec<ChainNode>,
-    /// Where the head's records go: the source's consumers, or chained node 0.
+    /// Where the head's records go: the source's consumers, or chained node 0 and the siblings
+    /// that joined its task (`JobPlan::joins_task_of`).
     pub(crate) entry: Arc<[Route]>,
     pub(crate) gates: Vec<OutputGate>,
     gate_specs: Vec<GateSpec>,
@@ -188,8 +189,15 @@ impl Chain {
                 chain.routes_of(plan, head, OutputPort::Main, partition)?
             }
             _ => {
-                chain.add_node(plan, head, partition)?;
-                Arc::from(vec![Route::Chained(0)])
+                let mut entry = vec![Route::Chained(chain.add_node(plan, head, partition)?)];
+                for sibling in plan
+                    .operators
+                    .iter()
+                    .filter(|o| plan.joins_task_of(o).is_some_and(|h| h.id == head.id))
+                {
+                    entry.push(Route::Chained(chain.add_node(plan, sibling, partition)?));
+                }
+                Arc::from(entry)
             }
         };
         Ok(chain)
@@ -331,6 +339,10 @@ impl Chain {
             .filter(|c| c.input.as_ref().map(|e| e.port) == Some(port))
             .collect();
         for consumer in consumers {
+            if plan.joins_task_of(consumer).is_some() {
+                // Its records arrive through the gate of the sibling whose task it joined.
+                continue;
+            }
             if plan.is_chained(consumer) {
                 routes.push(Route::Chained(self.add_node(plan, consumer, partition)?));
             } else {
