@@ -2,8 +2,10 @@
 //! length prefix and refuses a frame over its limit before reading it).
 //!
 //! ```text
-//! frame   := "QB" version:u8 rows:u32 columns:u16 read_at event_time:i64s column*
+//! frame   := "QB" version:u8 rows:u32 columns:u16 read_at event_time column*
 //! read_at := 0:u8 | 1:u8 µs:i64 (≥ 0)           when the oldest record was read (version 2)
+//! event_time := i64s
+//!          | 2:u8 column:u16      the values of that i64 column, which has no nulls (version 3)
 //! column  := type:u8 flags:u8 [validity: ceil(rows / 64) × u64] payload   (flags bit 0: nulls)
 //! i64s    := 0:u8 rows × i64                                  plain
 //!          | 1:u8 base:i64 width:u8 rows × width bytes        frame of reference: v - base
@@ -14,7 +16,10 @@
 //! sparse  := rows × u32 dims, (rows + 1) × u32 offsets, nnz = offsets[rows]: nnz × u32, nnz × f64
 //! ```
 //!
-//! Version 2 added `read_at` (a version-1 frame, without it, still decodes, unstamped).
+//! Version 2 added `read_at` (a version-1 frame, without it, still decodes, unstamped);
+//! version 3 lets the event times name the column they equal, as they do whenever a source
+//! reads them from a column (`event_time = "ts"`, the generator's `ts`): on W1 that is 2 of
+//! the 15 bytes a row crosses the exchange with.
 //! Little-endian throughout. The frame of reference keeps an i64 column of nearby values
 //! (event times, sequence numbers, small ids) at 1–4 bytes a value without a branch per
 //! value; the encoder picks it when it is smaller than plain.
@@ -29,9 +34,13 @@ use crate::column::{Bitmap, Column, ColumnData, ColumnType, DenseColumn, SparseC
 use std::fmt;
 
 const MAGIC: [u8; 2] = *b"QB";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// The version before the event times could name a column.
+const VERSION_STAMPED: u8 = 2;
 /// The version before `read_at`.
 const VERSION_UNSTAMPED: u8 = 1;
+/// The `event_time` tag of a frame whose event times are one of its columns.
+const EVENT_TIME_COLUMN: u8 = 2;
 
 /// What a decoder accepts at most.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +117,13 @@ pub fn encode_with(batch: &Batch, out: &mut Vec<u8>, frame_of_reference: bool) {
             out.extend_from_slice(&us.to_le_bytes());
         }
     }
-    encode_i64s(batch.event_time(), out);
+    match event_time_column(batch).filter(|_| frame_of_reference) {
+        Some(i) => {
+            out.push(EVENT_TIME_COLUMN);
+            out.extend_from_slice(&(i as u16).to_le_bytes());
+        }
+        None => encode_i64s(batch.event_time(), out),
+    }
     for c in batch.columns() {
         out.push(type_tag(c.ty()));
         out.push(u8::from(c.nulls.is_some()));
@@ -139,6 +154,18 @@ pub fn encode_with(batch: &Batch, out: &mut Vec<u8>, frame_of_reference: bool) {
             }
         }
     }
+}
+
+/// The first i64 column without nulls whose values are the batch's event times, if any (a
+/// column that differs mostly does so at its first row, so the search costs little).
+fn event_time_column(batch: &Batch) -> Option<usize> {
+    let times = batch.event_time();
+    if times.is_empty() || batch.columns().len() > usize::from(u16::MAX) {
+        return None;
+    }
+    batch.columns().iter().position(|c| {
+        c.nulls.is_none() && matches!(&c.data, ColumnData::I64(v) if v[..] == times[..])
+    })
 }
 
 /// Plain or frame of reference, whichever is smaller (plain only without `allow_for`).
@@ -192,7 +219,7 @@ pub fn decode(
         return Err(WireError::Malformed("not a batch frame".into()));
     }
     let version = r.u8()?;
-    if version != VERSION && version != VERSION_UNSTAMPED {
+    if ![VERSION, VERSION_STAMPED, VERSION_UNSTAMPED].contains(&version) {
         return Err(WireError::Malformed(format!(
             "version {version}, expected {VERSION}"
         )));
@@ -214,12 +241,17 @@ pub fn decode(
             )));
         }
     }
-    let read_at_us = if version == VERSION {
-        read_at(&mut r)?
-    } else {
+    let read_at_us = if version == VERSION_UNSTAMPED {
         None
+    } else {
+        read_at(&mut r)?
     };
-    let event_time = r.i64s(rows)?;
+    let event_time = if version == VERSION && r.peek()? == EVENT_TIME_COLUMN {
+        r.u8()?;
+        EventTimes::Column(usize::from(r.u16()?))
+    } else {
+        EventTimes::Values(r.i64s(rows)?)
+    };
     let mut columns = Vec::with_capacity(ncols.min(r.left()));
     for i in 0..ncols {
         let tag = r.u8()?;
@@ -298,9 +330,29 @@ pub fn decode(
             r.left()
         )));
     }
+    let event_time = match event_time {
+        EventTimes::Values(v) => v,
+        EventTimes::Column(i) => match columns.get(i) {
+            Some(Column {
+                data: ColumnData::I64(v),
+                nulls: None,
+            }) => v.to_vec(),
+            _ => {
+                return Err(WireError::Malformed(format!(
+                    "the event times name column {i}, not an i64 column without nulls"
+                )))
+            }
+        },
+    };
     Batch::try_new(event_time, columns)
         .map(|b| b.with_read_at_us(read_at_us))
         .map_err(|e| WireError::Malformed(e.0))
+}
+
+/// A frame's event times as read: their values, or the column holding them.
+enum EventTimes {
+    Values(Vec<i64>),
+    Column(usize),
 }
 
 /// The `read_at` field: absent, or µs since the epoch (a time before it is refused).
@@ -399,6 +451,12 @@ impl<'a> Reader<'a> {
 
     fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.take(1)?[0])
+    }
+
+    /// The next byte, left to be read.
+    fn peek(&self) -> Result<u8, WireError> {
+        let next = self.bytes.get(self.pos).copied();
+        next.ok_or_else(|| WireError::Malformed("the frame ends early".into()))
     }
 
     fn u16(&mut self) -> Result<u16, WireError> {

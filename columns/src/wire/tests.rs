@@ -179,3 +179,91 @@ fn a_bad_read_stamp_is_refused() {
         Err(WireError::Malformed(m)) if m.contains("read at -1")
     ));
 }
+
+/// A batch whose event times are its second i64 column (`ts`), after a first (`user`).
+fn timed(rows: i64) -> Batch {
+    let ts: Vec<i64> = (0..rows).map(|i| 1_000 + 3 * i).collect();
+    let user: Vec<i64> = (0..rows).map(|i| (i * 7919) % 100).collect();
+    let amount: Vec<f64> = (0..rows).map(|i| i as f64 / 4.0).collect();
+    let columns = vec![
+        Column::i64(user),
+        Column::f64(amount),
+        Column::i64(ts.clone()),
+    ];
+    Batch::try_new(ts, columns).unwrap()
+}
+
+/// Where a frame without a read stamp has its event times: after magic, version, rows,
+/// columns and the read stamp's tag.
+const EVENT_TIMES_AT: usize = 10;
+
+#[test]
+fn event_times_equal_to_a_column_travel_as_its_index() {
+    let b = timed(300);
+    let mut out = Vec::new();
+    encode(&b, &mut out);
+    assert_eq!(
+        out[EVENT_TIMES_AT..EVENT_TIMES_AT + 3],
+        [EVENT_TIME_COLUMN, 2, 0]
+    );
+    let types: Vec<_> = b.columns().iter().map(Column::ty).collect();
+    assert_eq!(decode(&out, &Limits::default(), Some(&types)).unwrap(), b);
+    // The times one off from `ts`: written out, at least a byte a row more.
+    let shifted: Vec<i64> = b.event_time().iter().map(|t| t + 1).collect();
+    let apart = Batch::try_new(shifted, b.columns().to_vec()).unwrap();
+    let mut written = Vec::new();
+    encode(&apart, &mut written);
+    assert!(
+        written.len() >= out.len() + 300,
+        "{} vs {}",
+        written.len(),
+        out.len()
+    );
+    assert_eq!(decode(&written, &Limits::default(), None).unwrap(), apart);
+}
+
+#[test]
+fn a_column_with_nulls_is_never_named_for_the_event_times() {
+    let b = timed(5);
+    let mut columns = b.columns().to_vec();
+    columns[2].nulls = Some(Bitmap::from_bools([true, true, false, true, true]));
+    let nullable = Batch::try_new(b.event_time().to_vec(), columns).unwrap();
+    let mut out = Vec::new();
+    encode(&nullable, &mut out);
+    assert_ne!(out[EVENT_TIMES_AT], EVENT_TIME_COLUMN);
+    assert_eq!(decode(&out, &Limits::default(), None).unwrap(), nullable);
+}
+
+#[test]
+fn a_version_2_frame_still_decodes() {
+    // Plain encoding writes the event times out; version 2 had the same layout.
+    let b = timed(20);
+    let mut out = Vec::new();
+    encode_with(&b, &mut out, false);
+    out[2] = 2;
+    assert_eq!(decode(&out, &Limits::default(), None).unwrap(), b);
+}
+
+#[test]
+fn event_times_naming_a_missing_or_unfit_column_are_refused() {
+    let mut good = Vec::new();
+    encode(&timed(5), &mut good);
+    let naming = |column: u16| {
+        let mut frame = good.clone();
+        frame[EVENT_TIMES_AT + 1..EVENT_TIMES_AT + 3].copy_from_slice(&column.to_le_bytes());
+        frame
+    };
+    for (column, why) in [(1, "f64"), (3, "missing"), (u16::MAX, "missing")] {
+        assert!(
+            matches!(
+                decode(&naming(column), &Limits::default(), None),
+                Err(WireError::Malformed(m)) if m.contains(&format!("column {column}"))
+            ),
+            "{why}"
+        );
+    }
+    // Only a version-3 frame may name a column.
+    let mut v2 = good.clone();
+    v2[2] = 2;
+    assert!(decode(&v2, &Limits::default(), None).is_err());
+}
