@@ -277,10 +277,14 @@ pub(crate) enum ModelCommand {
     },
     /// Serve a registered version of a learner stage (admin certificate).
     ///
-    /// The stage (a logistic_regression or linear_regression in a job with checkpoints)
-    /// scores every record with VERSION from the next checkpoint barrier on, per partition
-    /// exactly at that barrier; training goes on and registers new versions. With --canary,
-    /// only PCT% of the records (by record hash) move first: `model promote` moves the rest,
+    /// The stage (a logistic_regression, linear_regression or kmeans in a job with
+    /// checkpoints, or a matrix_factorization with parameter_shards) scores every record
+    /// with VERSION from the next checkpoint barrier on, per partition exactly at that
+    /// barrier; training goes on and registers new versions. A kmeans version assigns
+    /// clusters with its centroids; a matrix_factorization version predicts with its global
+    /// mean and item biases and factors beside the user's bias and factors as the partition
+    /// holds them now. With --canary, only PCT% of the records (by record hash; by the hash
+    /// of the user for matrix_factorization) move first: `model promote` moves the rest,
     /// `model rollback` moves them back. Returns when every partition switched.
     Deploy {
         /// The job id (`job-3` or `3`).
@@ -308,7 +312,8 @@ pub(crate) enum ModelCommand {
         /// The learner stage.
         stage: String,
     },
-    /// Serve two versions side by side, split by record hash (admin certificate).
+    /// Serve two versions side by side, split by record hash (by user hash for
+    /// matrix_factorization; admin certificate).
     Ab {
         /// The job id (`job-3` or `3`).
         job: String,
@@ -330,7 +335,8 @@ pub(crate) enum ModelCommand {
         job: String,
         /// Print JSON: `{job, epoch, stages, events}`; each stage with `stage`, `serving`,
         /// `aliases`, `partitions` and `versions` (`version`, `latest`, `scored`, `share`,
-        /// `labelled`, `loss`, `accuracy`, `latency_us`); `events`: the guards' and update
+        /// `labelled`, `loss` (kmeans: mean squared distance to the assigned centroid), `mae`
+        /// (regressions), `accuracy`, `latency_us`); `events`: the guards' and update
         /// policies' recent decisions.
         #[arg(long)]
         json: bool,
@@ -340,8 +346,8 @@ pub(crate) enum ModelCommand {
     /// The coordinator merges the state its parameter servers (`STAGE/params`) checkpointed
     /// at that version. VERSION is a registered version or any complete checkpoint of the
     /// job (the model as the rows with that `model_version` were scored), while it is kept.
-    /// Only linear_regression, logistic_regression and kmeans stages in jobs with checkpoints
-    /// train on parameter servers.
+    /// Only linear_regression, logistic_regression and kmeans stages in jobs with checkpoints,
+    /// and matrix_factorization stages with parameter_shards, train on parameter servers.
     Export {
         /// The job id (`job-3` or `3`).
         job: String,

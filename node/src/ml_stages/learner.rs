@@ -10,7 +10,7 @@
 use super::columns::{data_error, row_error, InputColumn, ScoreColumns};
 use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
-use super::served::{Scored, Scorer, Served};
+use super::served::{Outcome, Scored, Scorer, Served};
 use super::sharing::{scoring_version, Sharing};
 use super::stage::AddColumns;
 use super::PartitionState;
@@ -105,10 +105,9 @@ impl<L> Progressive<L> {
 impl<L: SharedParameters + Persist> Learnt<L> {
     /// A model made by `make` when the first row comes, trained through `sharing` when set.
     pub(super) fn new(make: MakeModel<L>, sharing: Option<Sharing>) -> Self {
-        let served = sharing.as_ref().map(|s| {
-            let link = s.link();
-            Served::new(s.stage(), link.partition, link.serving.clone())
-        });
+        let served = sharing
+            .as_ref()
+            .map(|s| Served::of_worker(s.stage(), s.link()));
         Learnt {
             make,
             model: None,
@@ -224,7 +223,9 @@ where
             };
             let version = scored.0;
             if let Some(served) = &mut self.learnt.served {
-                served.note(scored, prediction.as_ref(), label, self.probability);
+                let outcome = prediction.as_ref().zip(label);
+                let outcome = outcome.map(|(p, y)| Outcome::of_prediction(p, y, self.probability));
+                served.note(scored, outcome);
             }
             scores.push(prediction.as_ref(), Some(version))?;
         }
