@@ -4,8 +4,9 @@
 //!   "quiver-ml", "kind": ..., "model": ...}`) of the stage's algorithm:
 //!   `streaming_linear_regression_sgd` for `linear_regression`, `online_logistic_regression`
 //!   (FTRL) or `streaming_logistic_regression` (SGD / AdaGrad / Adam) for
-//!   `logistic_regression`, with the stage's optimizer. The version keeps the library's
-//!   snapshot of it, so a node serves exactly the saved model;
+//!   `logistic_regression`, with the stage's optimizer; `online_kmeans` for `kmeans`, with
+//!   the stage's `k`. The version keeps the library's snapshot of it, so a node serves
+//!   exactly the saved model;
 //! - what `quiver model export --json` writes (`kind` and `parameters`): the parameter vector
 //!   of a version of a stage of that kind, served as the stage's model built from it.
 //!
@@ -13,6 +14,7 @@
 //! feature dimension against the stage's when the spec fixes it (a list of feature
 //! columns), every value finite and in range.
 
+use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::linear::{
     FtrlParams, OnlineLogisticRegression, Optimizer, StreamingLinearRegressionParams,
     StreamingLinearRegressionSgd, StreamingLogisticRegression, StreamingLogisticRegressionParams,
@@ -45,6 +47,7 @@ enum Algorithm {
     Linear(Optimizer),
     LogisticFtrl,
     Logistic(Optimizer),
+    KMeans { k: usize },
 }
 
 impl Algorithm {
@@ -64,6 +67,12 @@ impl Algorithm {
                     gradient(s.optimizer).map_or(Algorithm::LogisticFtrl, Algorithm::Logistic);
                 Some((algorithm, dim(&s.features)))
             }
+            StageKind::KMeans(s) => Some((
+                Algorithm::KMeans {
+                    k: usize::try_from(s.k).unwrap_or(usize::MAX),
+                },
+                dim(&s.features),
+            )),
             _ => None,
         }
     }
@@ -73,12 +82,14 @@ impl Algorithm {
         match self {
             Algorithm::Linear(_) => "linear_regression",
             Algorithm::LogisticFtrl | Algorithm::Logistic(_) => "logistic_regression",
+            Algorithm::KMeans { .. } => "kmeans",
         }
     }
 
     /// How a person reads it: `linear_regression (optimizer sgd)`.
     fn describe(self) -> String {
         let optimizer = match self {
+            Algorithm::KMeans { k } => return format!("kmeans (k {k})"),
             Algorithm::LogisticFtrl => "ftrl",
             Algorithm::Linear(o) | Algorithm::Logistic(o) => match o {
                 Optimizer::Sgd => "sgd",
@@ -125,6 +136,11 @@ impl Algorithm {
                     values,
                 )
             }
+            Algorithm::KMeans { k } => checked(
+                OnlineKMeans::random(OnlineKMeansParams::default(), k, dim, 0.0, 0)
+                    .map_err(error)?,
+                values,
+            ),
         }
     }
 }
@@ -152,8 +168,10 @@ pub(crate) fn read_model_file(
 ) -> Result<ModelFile, String> {
     let Some((algorithm, dim)) = Algorithm::of(kind) else {
         return Err(format!(
-            "stage {stage:?} is no linear_regression or logistic_regression: only their \
-             models can be imported"
+            "stage {stage:?} is no linear_regression, logistic_regression or kmeans: only \
+             their models can be imported (a matrix_factorization version is its mean and \
+             items without users, which a saved model cannot be split into without losing \
+             what it learnt of them)"
         ));
     };
     let value: serde_json::Value = serde_json::from_slice(bytes)
@@ -201,9 +219,18 @@ fn saved_model(
                 (Algorithm::Logistic(m.params().optimizer), m.weights().len())
             })
         }
+        OnlineKMeans::KIND => expected.load(stored, |m: &OnlineKMeans| {
+            let dim = m.centroids().first().map_or(0, Vec::len);
+            (
+                Algorithm::KMeans {
+                    k: m.centroids().len(),
+                },
+                dim,
+            )
+        }),
         other => Err(expected.mismatch(format!(
             "a quiver-ml `{other}` model (importable: streaming_linear_regression_sgd, \
-             online_logistic_regression, streaming_logistic_regression)"
+             online_logistic_regression, streaming_logistic_regression, online_kmeans)"
         ))),
     }
 }

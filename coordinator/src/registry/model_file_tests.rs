@@ -166,8 +166,76 @@ fn corrupt_files_and_other_models_are_refused_saying_what_import_takes() {
     assert!(e.contains("cannot load the model file"), "{e}");
     let e = error(&kind, &edited("intercept", serde_json::json!(1e300)));
     assert!(e.contains("refused"), "{e}");
-    let e = read_model_file("reg", &stage("kmeans", "k = 2", TWO), b"{}").unwrap_err();
+    let e = read_model_file("reg", &mf_stage(), b"{}").unwrap_err();
     assert!(e.contains("only their models can be imported"), "{e}");
+}
+
+/// A `matrix_factorization` stage.
+fn mf_stage() -> StageKind {
+    let spec = r#"
+[job]
+name = "import"
+checkpoint_interval = "1s"
+
+[[source]]
+name = "rows"
+kind = "generator"
+count = 10
+
+[[stage]]
+name = "reg"
+kind = "matrix_factorization"
+input = "rows"
+user = "user"
+item = "ts"
+rating = "amount"
+parameter_shards = 2
+
+[[sink]]
+name = "out"
+kind = "discard"
+input = "reg"
+"#;
+    let spec = JobSpec::parse(spec, std::path::Path::new("/tmp")).unwrap();
+    spec.stages[0].kind.clone()
+}
+
+#[test]
+fn a_saved_kmeans_model_of_the_stage_k_and_dimension_is_taken_with_its_snapshot() {
+    let params = OnlineKMeansParams {
+        global_batch_size: 2,
+        ..Default::default()
+    };
+    let mut model = OnlineKMeans::random(params, 2, 2, 0.0, 7).unwrap();
+    for x in [[0.1, 0.2], [0.9, 0.8], [0.2, 0.1], [0.8, 0.9]] {
+        model.learn_one(Features::Dense(&x)).unwrap();
+    }
+    let mut saved = Vec::new();
+    model.save(&mut saved).unwrap();
+    let file = read_model_file("reg", &stage("kmeans", "k = 2", TWO), &saved).unwrap();
+    // Centroid 0's coordinates, centroid 1's, then the two weights.
+    let c = model.centroids();
+    let w = model.weights();
+    assert_eq!(
+        file.parameters,
+        vec![c[0][0], c[0][1], c[1][0], c[1][1], w[0], w[1]]
+    );
+    let served = OnlineKMeans::from_snapshot(&file.snapshot.unwrap()).unwrap();
+    assert_eq!(served, model);
+
+    let e = error(&stage("kmeans", "k = 3", TWO), &saved);
+    assert!(
+        e.contains("trains kmeans (k 3)") && e.contains("kmeans (k 2)"),
+        "{e}"
+    );
+    let e = error(&stage("kmeans", "k = 2", r#"["amount"]"#), &saved);
+    assert!(e.contains("the model has 2 features"), "{e}");
+    let export = br#"{"kind": "kmeans", "parameters": [0.5, 0.5, 1.0, 1.0, 3.0]}"#;
+    let file = read_model_file("reg", &stage("kmeans", "k = 2", TWO), export).unwrap();
+    assert_eq!(file.parameters, vec![0.5, 0.5, 1.0, 1.0, 3.0]);
+    let long = br#"{"kind": "kmeans", "parameters": [0, 0, 0, 0, 0, 0, 0]}"#;
+    let e = error(&stage("kmeans", "k = 2", TWO), long);
+    assert!(e.contains("7 parameters") && e.contains("has 6"), "{e}");
 }
 
 #[test]
