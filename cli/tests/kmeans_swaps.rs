@@ -16,11 +16,9 @@
 
 mod common;
 
-use common::cluster::Cluster;
-use common::shards::{assert_each_id_once, export, int};
-use common::swaps::{two_older_versions, wait_for_split_figures, walk_phases, Phase};
+use common::shards::{export, int};
+use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use common::SplitMix;
-use quiver_chaos_tests::read_committed_rows;
 use quiver_ml::clustering::{nearest_centroid, OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::{Features, SharedParameters};
 use quiver_protocol::keygroup::{key_hash_code, murmur_hash};
@@ -33,8 +31,6 @@ use std::fmt::Write as _;
 const ROWS: usize = 30_000;
 /// Ids of the second file start here.
 const SECOND: usize = 1_000_000;
-/// The A/B's share of V2, %.
-const SPLIT: f64 = 70.0;
 /// The stage's `k`, `global_batch_size`, `decay_factor` and `seed`.
 const K: usize = 3;
 const BATCH: usize = 16;
@@ -116,43 +112,21 @@ fn model_of(p: &[f64]) -> OnlineKMeans {
 #[test]
 fn kmeans_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
     let files = [points(0, 11), points(SECOND, 12)];
-    let mut cluster = Cluster::on_loopback(2);
-    let dir = cluster.dir.path().to_path_buf();
-    std::fs::create_dir(dir.join("in")).expect("mkdir");
-    for (name, (_, csv)) in ["a.csv", "b.csv"].iter().zip(&files) {
-        std::fs::write(dir.join("in").join(name), csv).expect("write input");
-    }
-    std::fs::write(dir.join("job.toml"), SPEC).expect("write spec");
-    cluster.submit_spec(&dir.join("job.toml"));
-
-    let (v1, v2) = two_older_versions(&cluster, "km");
-    let (s1, s2) = (v1.to_string(), v2.to_string());
-    let said = cluster.ok(&[
-        "model", "ab", "job-1", "km", "--a", &s1, "--b", &s2, "--split", "70",
-    ]);
-    assert!(said.contains("serves"), "{said}");
-    let figures = wait_for_split_figures(&cluster, v1, v2, 6000);
-    let said = cluster.ok(&["model", "deploy", "job-1", "km", &s1]);
-    assert!(said.contains("serves"), "{said}");
-    cluster.wait_for_two_more_checkpoints("job-1");
-    let said = cluster.ok(&["model", "rollback", "job-1", "km"]);
-    assert!(said.contains("serves"), "{said}");
-    cluster.wait_for_finish();
-
-    let rows = read_committed_rows(&dir.join("out"));
-    assert_each_id_once(&rows, (0..ROWS).chain(SECOND..SECOND + ROWS));
-    let by_id: BTreeMap<usize, &Value> = rows.iter().map(|r| (int(r, "id") as usize, r)).collect();
+    let mut swapped = split_deploy_rollback([&files[0].1, &files[1].1], SPEC, "km");
+    let by_id = swapped.rows_by_id((0..ROWS).chain(SECOND..SECOND + ROWS));
+    let Swapped {
+        cluster,
+        v1,
+        v2,
+        figures,
+        ..
+    } = swapped;
     let models: BTreeMap<u64, OnlineKMeans> = [v1, v2]
         .into_iter()
         .map(|v| (v, model_of(&export(&cluster, "km", v).0)))
         .collect();
 
-    let split = Phase::Split {
-        a: v1,
-        b: v2,
-        b_percent: SPLIT,
-    };
-    let phases = [Phase::Latest, split, Phase::Pinned(v1), split];
+    let (phases, split) = split_deploy_rollback_phases(v1, v2);
     // Per version: rows of the A/B phases, and their summed squared distances.
     let mut ab: BTreeMap<u64, (usize, f64)> = BTreeMap::new();
     for (f, (points, _)) in files.iter().enumerate() {
@@ -161,7 +135,7 @@ fn kmeans_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
             .map(|(i, &p)| {
                 (
                     bucket(first + i, p),
-                    int(by_id[&(first + i)], "model_version"),
+                    int(&by_id[&(first + i)], "model_version"),
                 )
             })
             .collect();
@@ -170,7 +144,7 @@ fn kmeans_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
             if phase_of[i] == 0 {
                 continue;
             }
-            let row = by_id[&(first + i)];
+            let row = &by_id[&(first + i)];
             let version = int(row, "model_version");
             let model = &models[&version];
             let expected = model.predict_one(Features::Dense(p)).expect("a cluster");

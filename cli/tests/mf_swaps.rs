@@ -17,11 +17,9 @@
 
 mod common;
 
-use common::cluster::Cluster;
 use common::reco::mf_model_of;
-use common::shards::{assert_each_id_once, export, int};
-use common::swaps::{two_older_versions, wait_for_split_figures, walk_phases, Phase};
-use quiver_chaos_tests::read_committed_rows;
+use common::shards::{export, int};
+use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use quiver_ml::recommendation::MatrixFactorization;
 use quiver_protocol::keygroup::{key_group, key_hash_code, murmur_hash, partition_of};
 use quiver_protocol::Value as Cell;
@@ -39,8 +37,6 @@ const USERS: usize = 5000;
 const ITEMS: usize = 40;
 /// Probe users are this plus the row id (never rated).
 const NEW_USERS: usize = 10_000_000;
-/// The A/B's share of V2, %.
-const SPLIT: f64 = 70.0;
 /// The job's `max_parallelism`: the user's key group picks its partition.
 const MAX_PARALLELISM: u32 = 128;
 
@@ -145,57 +141,35 @@ struct Errors {
 #[test]
 fn mf_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
     let files = [input(0), input(1)];
-    let mut cluster = Cluster::on_loopback(2);
-    let dir = cluster.dir.path().to_path_buf();
-    std::fs::create_dir(dir.join("in")).expect("mkdir");
-    for (name, (_, csv)) in ["a.csv", "b.csv"].iter().zip(&files) {
-        std::fs::write(dir.join("in").join(name), csv).expect("write input");
-    }
-    std::fs::write(dir.join("job.toml"), SPEC).expect("write spec");
-    cluster.submit_spec(&dir.join("job.toml"));
-
-    let (v1, v2) = two_older_versions(&cluster, "mf");
-    let (s1, s2) = (v1.to_string(), v2.to_string());
-    let said = cluster.ok(&[
-        "model", "ab", "job-1", "mf", "--a", &s1, "--b", &s2, "--split", "70",
-    ]);
-    assert!(said.contains("serves"), "{said}");
-    let figures = wait_for_split_figures(&cluster, v1, v2, 6000);
-    let said = cluster.ok(&["model", "deploy", "job-1", "mf", &s1]);
-    assert!(said.contains("serves"), "{said}");
-    cluster.wait_for_two_more_checkpoints("job-1");
-    let said = cluster.ok(&["model", "rollback", "job-1", "mf"]);
-    assert!(said.contains("serves"), "{said}");
-    cluster.wait_for_finish();
-
-    let out = read_committed_rows(&dir.join("out"));
-    assert_each_id_once(&out, (0..ROWS).chain(SECOND..SECOND + ROWS));
-    let by_id: BTreeMap<usize, &Value> = out.iter().map(|r| (int(r, "id") as usize, r)).collect();
+    let mut swapped = split_deploy_rollback([&files[0].1, &files[1].1], SPEC, "mf");
+    let by_id = swapped.rows_by_id((0..ROWS).chain(SECOND..SECOND + ROWS));
+    let Swapped {
+        cluster,
+        v1,
+        v2,
+        figures,
+        ..
+    } = swapped;
     let models: BTreeMap<u64, MatrixFactorization> = [v1, v2]
         .into_iter()
         .map(|v| (v, mf_model_of(&export(&cluster, "mf", v).0, ITEMS as u64)))
         .collect();
 
-    let split = Phase::Split {
-        a: v1,
-        b: v2,
-        b_percent: SPLIT,
-    };
-    let phases = [Phase::Latest, split, Phase::Pinned(v1), split];
+    let (phases, split) = split_deploy_rollback_phases(v1, v2);
     let (mut probes, mut errors) = (BTreeMap::<u64, usize>::new(), BTreeMap::new());
     let mut checked = 0;
     for (f, (rows, _)) in files.iter().enumerate() {
         for p in 0..2 {
             let rows: Vec<&Row> = rows.iter().filter(|r| partition(r) == p).collect();
             let records: Vec<(u32, u64)> = (rows.iter())
-                .map(|r| (bucket(r), int(by_id[&r.id], "model_version")))
+                .map(|r| (bucket(r), int(&by_id[&r.id], "model_version")))
                 .collect();
             let phase_of = walk_phases(&format!("file {f}, partition {p}"), &records, &phases);
             for (r, phase) in rows.iter().zip(phase_of) {
                 if phase == 0 {
                     continue;
                 }
-                let row = by_id[&r.id];
+                let row = &by_id[&r.id];
                 let version = int(row, "model_version");
                 let found = row["prediction"].as_f64().expect("a prediction");
                 let ab = phases[phase] == split;

@@ -3,7 +3,10 @@
 //! figures of `quiver model status --json`.
 
 use super::cluster::Cluster;
+use super::shards::{assert_each_id_once, int, two_file_job};
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What a partition serves during one phase of a test.
@@ -67,7 +70,7 @@ pub(crate) fn walk_phases(what: &str, records: &[(u32, u64)], phases: &[Phase]) 
 /// Waits until job-1 has at least three registered versions of `stage`, aliases the
 /// oldest two of the newest three (so retention keeps them) and one more checkpoint
 /// completes (the working copy then scores with a newer version than both); returns them.
-pub(crate) fn two_older_versions(cluster: &Cluster, stage: &str) -> (u64, u64) {
+fn two_older_versions(cluster: &Cluster, stage: &str) -> (u64, u64) {
     let versions = cluster.wait_for_versions("job-1", 3);
     let (v1, v2) = (versions[versions.len() - 3], versions[versions.len() - 2]);
     cluster.ok(&["model", "alias", "job-1", stage, "keep-a", &v1.to_string()]);
@@ -78,12 +81,7 @@ pub(crate) fn two_older_versions(cluster: &Cluster, stage: &str) -> (u64, u64) {
 
 /// Waits until `quiver model status job-1 --json` shows registered versions `a` and `b`
 /// serving now with at least `records` scored between them; returns their entries.
-pub(crate) fn wait_for_split_figures(
-    cluster: &Cluster,
-    a: u64,
-    b: u64,
-    records: u64,
-) -> [Value; 2] {
+fn wait_for_split_figures(cluster: &Cluster, a: u64, b: u64, records: u64) -> [Value; 2] {
     let start = Instant::now();
     loop {
         let text = cluster.ok(&["model", "status", "job-1", "--json"]);
@@ -107,4 +105,69 @@ pub(crate) fn wait_for_split_figures(
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// What [`split_deploy_rollback`] did.
+pub(crate) struct Swapped {
+    /// The cluster, with job-1 still running.
+    pub(crate) cluster: Cluster,
+    /// Its folder (`in/`, `out/`).
+    pub(crate) dir: PathBuf,
+    /// The older and the newer version swapped in.
+    pub(crate) v1: u64,
+    pub(crate) v2: u64,
+    /// `model status --json`'s entries of V1 and V2 during the first A/B, once they scored
+    /// 6000 records.
+    pub(crate) figures: [Value; 2],
+}
+
+/// Runs `spec` as job-1 over `files` (`in/a.csv`, `in/b.csv`) on two nodes and, while it
+/// trains, swaps learner `stage`: `model ab --a V1 --b V2 --split 70` (two older
+/// registered versions), `model deploy V1`, `model rollback` (back to the A/B).
+pub(crate) fn split_deploy_rollback(files: [&str; 2], spec: &str, stage: &str) -> Swapped {
+    let (cluster, dir) = two_file_job(files, spec);
+    let (v1, v2) = two_older_versions(&cluster, stage);
+    let (s1, s2) = (v1.to_string(), v2.to_string());
+    let said = cluster.ok(&[
+        "model", "ab", "job-1", stage, "--a", &s1, "--b", &s2, "--split", "70",
+    ]);
+    assert!(said.contains("serves"), "{said}");
+    let figures = wait_for_split_figures(&cluster, v1, v2, 6000);
+    let said = cluster.ok(&["model", "deploy", "job-1", stage, &s1]);
+    assert!(said.contains("serves"), "{said}");
+    cluster.wait_for_two_more_checkpoints("job-1");
+    let said = cluster.ok(&["model", "rollback", "job-1", stage]);
+    assert!(said.contains("serves"), "{said}");
+    Swapped {
+        cluster,
+        dir,
+        v1,
+        v2,
+        figures,
+    }
+}
+
+impl Swapped {
+    /// Waits for job-1 to finish; its committed rows by id, each of `ids` exactly once.
+    pub(crate) fn rows_by_id(
+        &mut self,
+        ids: impl Iterator<Item = usize>,
+    ) -> BTreeMap<usize, Value> {
+        self.cluster.wait_for_finish();
+        let rows = quiver_chaos_tests::read_committed_rows(&self.dir.join("out"));
+        assert_each_id_once(&rows, ids);
+        rows.into_iter()
+            .map(|r| (int(&r, "id") as usize, r))
+            .collect()
+    }
+}
+
+/// The phases [`split_deploy_rollback`] puts a partition through, and the A/B's.
+pub(crate) fn split_deploy_rollback_phases(v1: u64, v2: u64) -> ([Phase; 4], Phase) {
+    let split = Phase::Split {
+        a: v1,
+        b: v2,
+        b_percent: 70.0,
+    };
+    ([Phase::Latest, split, Phase::Pinned(v1), split], split)
 }

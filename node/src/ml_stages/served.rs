@@ -1,6 +1,7 @@
 //! What a learner partition with parameter servers scores with (design §6, "Swaps ride on
 //! barriers"): its working copy (the latest version, the default), a registered version,
-//! or two versions split by record hash (a canary, an A/B). The choice changes only at a
+//! or two versions split by record hash, or by key hash where the stage has a key (a
+//! canary, an A/B). The choice changes only at a
 //! barrier that carries a new serving epoch, so every record before that barrier is scored
 //! by the old choice and every record after by the new one. Training goes on on the working
 //! copy whatever is served. A `predict` partition serves through the same type under its own
@@ -8,7 +9,7 @@
 //!
 //! It serves any learner whose version is a parameter vector: what a version's model is
 //! (a linear model, k-means' centroids, matrix factorisation's mean and items beside the
-//! partition's users) is the stage's, given to [`Served::model`] as a loader of the
+//! partition's users) is the stage's, given to [`Served::model_with`] as a loader of the
 //! [`Stored`] version. It also keeps, per version, what the partition scored with it
 //! (records, labelled records, summed loss and absolute error, correct predictions, time),
 //! for `quiver model status`.
@@ -230,6 +231,9 @@ impl<L> Served<L> {
     /// Per record of `batch`, its bucket in [0, 10000) by record hash, when the choice
     /// splits records (`None` otherwise).
     pub(super) fn buckets(&self, batch: &Batch) -> Option<Vec<u32>> {
+        if !matches!(self.choice, Serving::Split { .. }) {
+            return None;
+        }
         let columns: Vec<&Column> = batch.columns().iter().collect();
         self.buckets_of(&columns, batch.len())
     }
