@@ -23,7 +23,6 @@ use quiver_ml::clustering::{nearest_centroid, OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::{Features, SharedParameters};
 use quiver_protocol::keygroup::{key_hash_code, murmur_hash};
 use quiver_protocol::Value as Cell;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -23,7 +23,6 @@ use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_ph
 use quiver_ml::recommendation::MatrixFactorization;
 use quiver_protocol::keygroup::{key_group, key_hash_code, murmur_hash, partition_of};
 use quiver_protocol::Value as Cell;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -20,16 +20,17 @@
 //! the records it assigned and their squared distances to the assigned centroid (the
 //! inertia per record is `quiver model status`'s loss).
 
-use super::columns::{data_error, learnt, refused, row_error, version_i64};
+use super::columns::{learnt, refused, row_error, version_i64};
 use super::features::FeatureReader;
 use super::learner::MakeModel;
-use super::served::{Outcome, Scored, Scorer, Served};
-use super::sharing::{scoring_version, Sharing};
+use super::learnt::{Learnt, Scorers};
+use super::served::{Outcome, Scored};
+use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
-use quiver_ml::{Features, MlError, OnlineModel};
+use quiver_ml::{Features, MlError};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{KMeansStage, StageSpec};
@@ -43,22 +44,8 @@ const INITIAL_WEIGHT: f64 = 0.0;
 struct KMeansOperator {
     stage: String,
     features: FeatureReader,
-    clusters: Clusters,
+    clusters: Learnt<OnlineKMeans>,
     state: PartitionState,
-}
-
-/// A partition's model: created at the first row with features, trained through parameter
-/// servers or on its own.
-struct Clusters {
-    /// The stage's model for a dimension: its `k` random centroids drawn from `seed`.
-    make: MakeModel<OnlineKMeans>,
-    model: Option<OnlineKMeans>,
-    /// Training through parameter servers (`None`: the partition owns its model).
-    sharing: Option<Sharing>,
-    /// What a worker of parameter servers serves.
-    served: Option<Served<OnlineKMeans>>,
-    /// The rows' feature dimension, once a row came.
-    dim: Option<usize>,
 }
 
 /// A row's cluster and squared distance to its centroid (or why it has none), and the
@@ -81,83 +68,38 @@ pub(super) fn build(
     let (k, seed) = (spec.k as usize, spec.seed);
     let make: MakeModel<OnlineKMeans> =
         Box::new(move |dim| OnlineKMeans::random(params.clone(), k, dim, INITIAL_WEIGHT, seed));
-    let served = sharing
-        .as_ref()
-        .map(|s| Served::of_worker(s.stage(), s.link()));
     Ok(Box::new(KMeansOperator {
         stage: stage.name.clone(),
         features: FeatureReader::new(&stage.name, &spec.features, input)?,
-        clusters: Clusters {
-            make,
-            model: None,
-            sharing,
-            served,
-            dim: None,
-        },
+        clusters: Learnt::new(make, sharing),
         state,
     }))
 }
 
-impl Clusters {
-    /// The model of stage `stage` for rows of dimension `dim`, created at the first of them
-    /// (from the parameter servers' version when the partition is a worker), and the version
-    /// it scores with.
-    fn working(&mut self, stage: &str, dim: usize) -> Result<&mut OnlineKMeans, OperatorError> {
-        if self.model.is_none() {
-            let mut model = (self.make)(dim).map_err(|e| data_error(stage, e))?;
-            if let Some(sharing) = &mut self.sharing {
-                sharing.start(&mut model)?;
-            }
-            self.model = Some(model);
-            self.dim = Some(dim);
-        }
-        self.model
-            .as_mut()
-            .ok_or_else(|| data_error(stage, "the model was not created"))
-    }
-
+impl Learnt<OnlineKMeans> {
     /// Assigns `x` with what the partition serves (the working copy, or a registered
-    /// version by the record's `bucket`), then learns it on the working copy.
+    /// version's centroids by the record's `bucket`), then learns it on the working copy.
     fn assign(
         &mut self,
         stage: &str,
         x: Features<'_>,
         bucket: Option<u32>,
     ) -> Result<Assignment, OperatorError> {
-        let dim = x.dim();
-        self.working(stage, dim)?;
-        let version = self.version();
-        let scorer = self
-            .served
-            .as_ref()
-            .map_or(Scorer::Working, |s| s.scorer(bucket));
-        let Clusters {
-            make,
-            model,
+        let Scorers {
+            working,
+            version,
             served,
-            ..
-        } = self;
-        let model = model
-            .as_mut()
-            .ok_or_else(|| data_error(stage, "the model was not created"))?;
-        let assigned = match (scorer, served) {
-            (Scorer::Version(v), Some(served)) => {
-                let centroids = served.model_with(v, |s| s.learner(dim, make))?;
-                (centroids.assign(x), (v, false))
-            }
-            _ => (model.assign(x), (version, true)),
+        } = self.scorers(stage, x.dim(), bucket)?;
+        let assigned = match served {
+            Some((v, centroids)) => (centroids.assign(x), (v, false)),
+            None => (working.assign(x), (version, true)),
         };
         if assigned.0.is_ok() {
-            if let Err(e) = learnt(model.learn_one(x)) {
+            if let Err(e) = learnt(working.learn_one(x)) {
                 return Ok((Err(e), assigned.1));
             }
         }
         Ok(assigned)
-    }
-
-    /// The version rows are scored with.
-    fn version(&self) -> u64 {
-        scoring_version(self.sharing.as_ref(), self.model.as_ref())
     }
 }
 
@@ -172,8 +114,8 @@ impl AddColumns for KMeansOperator {
         let mut clusters = ColumnBuilder::new(ColumnType::I64, n);
         let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
         let mut versions = ColumnBuilder::new(ColumnType::I64, n);
-        let started = self.clusters.served.is_some().then(Instant::now);
-        let buckets = self.clusters.served.as_ref().and_then(|s| s.buckets(batch));
+        let started = self.clusters.served_mut().is_some().then(Instant::now);
+        let buckets = self.clusters.served_mut().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
             let (assigned, (version, latest)) = match features.read(row)? {
                 None => (None, (self.clusters.version(), true)),
@@ -184,14 +126,13 @@ impl AddColumns for KMeansOperator {
                     (Some(assigned), scored)
                 }
             };
-            if let Some(served) = &mut self.clusters.served {
+            if let Some(served) = self.clusters.served_mut() {
                 let outcome = assigned.map(|(_, distance)| Outcome::of_assignment(distance));
                 served.note((version, latest), outcome);
             }
-            let cluster = assigned.map(|(c, _)| c);
             let refused = |e| refused(&self.stage, e);
-            match cluster {
-                Some(c) => {
+            match assigned {
+                Some((c, _)) => {
                     clusters
                         .push_i64(i64::try_from(c).unwrap_or(i64::MAX))
                         .map_err(refused)?;
@@ -208,78 +149,40 @@ impl AddColumns for KMeansOperator {
         columns.push(predictions.finish());
         columns.push(versions.finish());
         let working = self.clusters.version();
-        if let (Some(served), Some(started)) = (&mut self.clusters.served, started) {
+        if let (Some(served), Some(started)) = (self.clusters.served_mut(), started) {
             served.end_batch(started.elapsed().as_micros() as u64, working);
         }
         Ok(())
     }
 
     fn refused_updates(&self) -> u64 {
-        self.clusters
-            .model
-            .as_ref()
-            .map_or(0, |m| m.refused_updates().0)
+        self.clusters.refused_updates()
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        if self.clusters.sharing.is_some() {
-            // The centroids and weights are the shards' state.
-            return Ok(Vec::new());
-        }
-        self.state.save_model(self.clusters.model.as_ref())
+        self.clusters.snapshot(&self.state)
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
-        if let Some(model) = self.state.restore_model(states)? {
-            if let Some(sharing) = &mut self.clusters.sharing {
-                // A model saved before the stage had parameter servers.
-                sharing.seed(&model);
-            }
-            self.clusters.model = Some(model);
-        }
-        Ok(())
+        self.clusters.restore(&self.state, states)
     }
 
     fn ready(&mut self) -> Option<Wait> {
-        self.clusters.sharing.as_ref()?.ready()
+        self.clusters.ready()
     }
 
     fn on_barrier(&mut self, barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
-        let pushed = match (&mut self.clusters.sharing, &mut self.clusters.model) {
-            (Some(sharing), Some(model)) => Some(sharing.push_then_adopt(model)?),
-            _ => None,
-        };
-        let Clusters {
-            served, make, dim, ..
-        } = &mut self.clusters;
-        if let Some(served) = served {
-            served.switch(barrier.serving)?;
-            if let Some(dim) = *dim {
-                let zeros = vec![0.0; dim];
-                served.warm_with(
-                    |s| s.learner(dim, make),
-                    // Only the time matters: centroids that cannot assign zeros fail on rows.
-                    |centroids| {
-                        let _ = std::hint::black_box(centroids.assign(Features::Dense(&zeros)));
-                    },
-                )?;
-            }
-        }
-        Ok(pushed)
+        self.clusters.on_barrier(barrier, |centroids, zeros| {
+            // Only the time matters: centroids that cannot assign zeros fail on rows.
+            let _ = std::hint::black_box(centroids.assign(Features::Dense(zeros)));
+        })
     }
 
     fn served(&self) -> Vec<ServedVersion> {
-        let working = self.clusters.version();
-        self.clusters
-            .served
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.report(working))
+        self.clusters.served()
     }
 
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {
-        match (&mut self.clusters.sharing, &self.clusters.model) {
-            (Some(sharing), Some(model)) => Ok(Some(sharing.push(model))),
-            _ => Ok(None),
-        }
+        Ok(self.clusters.on_end())
     }
 }
