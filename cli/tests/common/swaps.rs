@@ -128,16 +128,19 @@ pub(crate) fn split_deploy_rollback(files: [&str; 2], spec: &str, stage: &str) -
     let (cluster, dir) = two_file_job(files, spec);
     let (v1, v2) = two_older_versions(&cluster, stage);
     let (s1, s2) = (v1.to_string(), v2.to_string());
-    let said = cluster.ok(&[
+    // Each swap says what the stage serves now and how long the swap took.
+    let swap = |args: &[&str]| {
+        let said = cluster.ok(args);
+        assert!(said.contains("serves"), "{said}");
+        eprint!("{said}");
+    };
+    swap(&[
         "model", "ab", "job-1", stage, "--a", &s1, "--b", &s2, "--split", "70",
     ]);
-    assert!(said.contains("serves"), "{said}");
     let figures = wait_for_split_figures(&cluster, v1, v2, 6000);
-    let said = cluster.ok(&["model", "deploy", "job-1", stage, &s1]);
-    assert!(said.contains("serves"), "{said}");
+    swap(&["model", "deploy", "job-1", stage, &s1]);
     cluster.wait_for_two_more_checkpoints("job-1");
-    let said = cluster.ok(&["model", "rollback", "job-1", stage]);
-    assert!(said.contains("serves"), "{said}");
+    swap(&["model", "rollback", "job-1", stage]);
     Swapped {
         cluster,
         dir,
