@@ -367,18 +367,18 @@ pub(crate) enum ModelCommand {
     /// algorithm — streaming_linear_regression_sgd for linear_regression,
     /// online_logistic_regression (ftrl) or streaming_logistic_regression (sgd, adagrad,
     /// adam) for logistic_regression, with the stage's optimizer, online_kmeans with the
-    /// stage's k for kmeans, and, when the stage lists its feature columns, as many features
-    /// — or what `quiver model export ... --json` wrote
+    /// stage's k for kmeans, and, when the stage lists its feature columns, as many features;
+    /// matrix_factorization of the stage's model and n_factors (its mean and items become the
+    /// version; its users are left out, the partitions serve it with theirs) — or what `quiver model export ... --json` wrote
     /// for a stage of the same kind. A bad file changes nothing. The version gets the job's
     /// next checkpoint id, lives in the registry (retention never drops it), and is deployed,
     /// canaried, A/B-tested and rolled back like a trained one; a saved model serves exactly
-    /// as the library computes with it. A matrix_factorization takes no import (a saved
-    /// model holds users, which a version cannot carry).
+    /// as the library computes with it.
     Import {
         /// The job id (`job-3` or `3`).
         job: String,
         /// The learner stage (linear_regression, logistic_regression or kmeans in a job with
-        /// checkpoints).
+        /// checkpoints, matrix_factorization with parameter_shards).
         stage: String,
         /// The model file.
         file: std::path::PathBuf,

@@ -18,9 +18,10 @@
 mod common;
 
 use common::reco::mf_model_of;
-use common::shards::{export, int};
+use common::shards::{assert_each_id_once, export, int, two_file_job};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
-use quiver_ml::recommendation::MatrixFactorization;
+use quiver_ml::recommendation::{MatrixFactorization, MfParams};
+use quiver_ml::Persist;
 use quiver_protocol::keygroup::{key_group, key_hash_code, murmur_hash, partition_of};
 use quiver_protocol::Value as Cell;
 use std::collections::BTreeMap;
@@ -217,4 +218,85 @@ fn mf_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
     }
     let status_share = figures[1]["share"].as_f64().expect("a share");
     assert!((status_share - 0.70).abs() <= 0.02, "{figures:?}");
+}
+
+#[test]
+fn an_imported_saved_mf_model_serves_its_mean_and_items_from_the_deploy_on() {
+    let files = [input(0), input(1)];
+    let (mut cluster, dir) = two_file_job([&files[0].1, &files[1].1], SPEC);
+    // A model the library trained elsewhere, on users of its own.
+    let mut saved = MatrixFactorization::new(MfParams::biased_mf_stream()).expect("model");
+    for k in 0..3000u64 {
+        let (user, item) = (50_000_000 + k % 97, k % ITEMS as u64);
+        saved
+            .learn_one(user, item, 1.0 + ((k * 7) % 5) as f64)
+            .expect("learn");
+    }
+    let mut bytes = Vec::new();
+    saved.save(&mut bytes).expect("save");
+    let file = dir.join("model.json");
+    std::fs::write(&file, bytes).expect("write the model");
+    cluster.wait_for_versions("job-1", 1);
+    let said = cluster.ok(&["model", "import", "job-1", "mf", &file.to_string_lossy()]);
+    let imported: u64 = said
+        .split("as chk-")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no version in {said}"));
+    let said = cluster.ok(&["model", "deploy", "job-1", "mf", &imported.to_string()]);
+    assert!(said.contains("serves"), "{said}");
+    cluster.wait_for_finish();
+    let out = quiver_chaos_tests::read_committed_rows(&dir.join("out"));
+    assert_each_id_once(&out, (0..ROWS).chain(SECOND..SECOND + ROWS));
+    let by_id: BTreeMap<usize, &serde_json::Value> =
+        out.iter().map(|r| (int(r, "id") as usize, r)).collect();
+
+    // What serving the saved model means: its mean (as its ratings' count and sum) and its
+    // items, beside users the partition holds (none, for a probe's new user).
+    let mut expected = MatrixFactorization::new(MfParams::biased_mf_stream()).expect("model");
+    expected
+        .set_rating_stats(saved.rating_stats())
+        .expect("stats");
+    for item in saved.items() {
+        let values = saved.item_parameters(item).expect("an item");
+        expected
+            .set_item_parameters(item, &values)
+            .expect("item parameters");
+    }
+    // Per partition and file: the working copy's versions (never the imported id, which no
+    // checkpoint gets), then the imported version for every row.
+    let mut checked = 0;
+    for (f, (rows, _)) in files.iter().enumerate() {
+        for p in 0..2 {
+            let versions: Vec<(&Row, u64)> = (rows.iter())
+                .filter(|r| partition(r) == p)
+                .map(|r| (r, int(by_id[&r.id], "model_version")))
+                .collect();
+            let switch = versions.iter().position(|&(_, v)| v == imported);
+            let switch = switch.unwrap_or_else(|| panic!("file {f}, partition {p} never switched"));
+            assert!(
+                versions[switch..].iter().all(|&(_, v)| v == imported),
+                "file {f}, partition {p}: a row after the switch is not scored by {imported}"
+            );
+            assert!(
+                versions[..switch].windows(2).all(|w| w[0].1 <= w[1].1),
+                "file {f}, partition {p}: the working copy's versions went back"
+            );
+            for &(r, _) in versions[switch..]
+                .iter()
+                .filter(|(r, _)| r.rating.is_none())
+            {
+                let found = by_id[&r.id]["prediction"].as_f64().expect("a prediction");
+                let want = expected.predict_one(r.user, r.item);
+                assert_eq!(found.to_bits(), want.to_bits(), "row {}: {want}", r.id);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} probes after the deploy");
 }
