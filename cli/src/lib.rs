@@ -277,10 +277,14 @@ pub(crate) enum ModelCommand {
     },
     /// Serve a registered version of a learner stage (admin certificate).
     ///
-    /// The stage (a logistic_regression or linear_regression in a job with checkpoints)
-    /// scores every record with VERSION from the next checkpoint barrier on, per partition
-    /// exactly at that barrier; training goes on and registers new versions. With --canary,
-    /// only PCT% of the records (by record hash) move first: `model promote` moves the rest,
+    /// The stage (a logistic_regression, linear_regression or kmeans in a job with
+    /// checkpoints, or a matrix_factorization with parameter_shards) scores every record
+    /// with VERSION from the next checkpoint barrier on, per partition exactly at that
+    /// barrier; training goes on and registers new versions. A kmeans version assigns
+    /// clusters with its centroids; a matrix_factorization version predicts with its global
+    /// mean and item biases and factors beside the user's bias and factors as the partition
+    /// holds them now. With --canary, only PCT% of the records (by record hash; by the hash
+    /// of the user for matrix_factorization) move first: `model promote` moves the rest,
     /// `model rollback` moves them back. Returns when every partition switched.
     Deploy {
         /// The job id (`job-3` or `3`).
@@ -308,7 +312,8 @@ pub(crate) enum ModelCommand {
         /// The learner stage.
         stage: String,
     },
-    /// Serve two versions side by side, split by record hash (admin certificate).
+    /// Serve two versions side by side, split by record hash (by user hash for
+    /// matrix_factorization; admin certificate).
     Ab {
         /// The job id (`job-3` or `3`).
         job: String,
@@ -330,7 +335,8 @@ pub(crate) enum ModelCommand {
         job: String,
         /// Print JSON: `{job, epoch, stages, events}`; each stage with `stage`, `serving`,
         /// `aliases`, `partitions` and `versions` (`version`, `latest`, `scored`, `share`,
-        /// `labelled`, `loss`, `accuracy`, `latency_us`); `events`: the guards' and update
+        /// `labelled`, `loss` (kmeans: mean squared distance to the assigned centroid), `mae`
+        /// (regressions), `accuracy`, `latency_us`); `events`: the guards' and update
         /// policies' recent decisions.
         #[arg(long)]
         json: bool,
@@ -340,8 +346,8 @@ pub(crate) enum ModelCommand {
     /// The coordinator merges the state its parameter servers (`STAGE/params`) checkpointed
     /// at that version. VERSION is a registered version or any complete checkpoint of the
     /// job (the model as the rows with that `model_version` were scored), while it is kept.
-    /// Only linear_regression, logistic_regression and kmeans stages in jobs with checkpoints
-    /// train on parameter servers.
+    /// Only linear_regression, logistic_regression and kmeans stages in jobs with checkpoints,
+    /// and matrix_factorization stages with parameter_shards, train on parameter servers.
     Export {
         /// The job id (`job-3` or `3`).
         job: String,
@@ -360,8 +366,10 @@ pub(crate) enum ModelCommand {
     /// FILE is a model the quiver-ml library saved (`Persist::save`) of the stage's
     /// algorithm — streaming_linear_regression_sgd for linear_regression,
     /// online_logistic_regression (ftrl) or streaming_logistic_regression (sgd, adagrad,
-    /// adam) for logistic_regression, with the stage's optimizer and, when the stage lists its
-    /// feature columns, as many features — or what `quiver model export ... --json` wrote
+    /// adam) for logistic_regression, with the stage's optimizer, online_kmeans with the
+    /// stage's k for kmeans, and, when the stage lists its feature columns, as many features;
+    /// matrix_factorization of the stage's model and n_factors (its mean and items become the
+    /// version; its users are left out, the partitions serve it with theirs) — or what `quiver model export ... --json` wrote
     /// for a stage of the same kind. A bad file changes nothing. The version gets the job's
     /// next checkpoint id, lives in the registry (retention never drops it), and is deployed,
     /// canaried, A/B-tested and rolled back like a trained one; a saved model serves exactly
@@ -369,8 +377,8 @@ pub(crate) enum ModelCommand {
     Import {
         /// The job id (`job-3` or `3`).
         job: String,
-        /// The learner stage (linear_regression or logistic_regression in a job with
-        /// checkpoints).
+        /// The learner stage (linear_regression, logistic_regression or kmeans in a job with
+        /// checkpoints, matrix_factorization with parameter_shards).
         stage: String,
         /// The model file.
         file: std::path::PathBuf,

@@ -205,6 +205,7 @@ fn status_json(status: &ModelStatus) -> Value {
                     "share": v.share,
                     "labelled": v.labelled,
                     "loss": v.loss,
+                    "mae": v.mae,
                     "accuracy": v.accuracy,
                     "latency_us": v.latency_us,
                 })).collect::<Vec<_>>(),
@@ -229,8 +230,9 @@ fn status_table(status: &ModelStatus) -> String {
     if status.stages.is_empty() {
         let _ = writeln!(
             out,
-            "{} has no learner with parameter servers (logistic_regression or \
-             linear_regression in a job with checkpoint_interval)",
+            "{} has no learner with parameter servers (logistic_regression, \
+             linear_regression or kmeans in a job with checkpoint_interval, \
+             matrix_factorization with parameter_shards)",
             status.job
         );
         return out;
@@ -261,8 +263,8 @@ fn status_table(status: &ModelStatus) -> String {
         }
         let _ = writeln!(
             out,
-            "  {:<19} {:>12} {:>7} {:>10} {:>10} {:>9} {:>9}",
-            "version", "scored", "share", "labelled", "loss", "accuracy", "µs/rec"
+            "  {:<19} {:>12} {:>7} {:>10} {:>10} {:>10} {:>9} {:>9}",
+            "version", "scored", "share", "labelled", "loss", "mae", "accuracy", "µs/rec"
         );
         for v in &s.versions {
             let opt = |x: Option<f64>, digits: usize| {
@@ -270,7 +272,7 @@ fn status_table(status: &ModelStatus) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<19} {:>12} {:>6.1}% {:>10} {:>10} {:>9} {:>9}",
+                "  {:<19} {:>12} {:>6.1}% {:>10} {:>10} {:>10} {:>9} {:>9}",
                 format!(
                     "chk-{}{}",
                     v.version,
@@ -280,6 +282,7 @@ fn status_table(status: &ModelStatus) -> String {
                 100.0 * v.share,
                 thousands(v.labelled),
                 opt(v.loss, 4),
+                opt(v.mae, 4),
                 opt(v.accuracy, 4),
                 opt(v.latency_us, 2)
             );

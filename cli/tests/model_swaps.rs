@@ -12,6 +12,7 @@
 mod common;
 
 use common::cluster::Cluster;
+use common::swaps::{walk_phases, Phase};
 use quiver_chaos_tests::read_committed_rows;
 use quiver_protocol::keygroup::{key_hash_code, murmur_hash};
 use quiver_protocol::Value as Cell;
@@ -109,29 +110,6 @@ path = "out/"
     path
 }
 
-/// The phases a partition's outputs go through, in order.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Phase {
-    Latest,
-    Pinned(u64),
-    Canary { a: u64, b: u64 },
-}
-
-impl Phase {
-    /// Whether `version` is what this phase scores record `r` with (`last`: the version of
-    /// the previous record, for the working copy, whose versions only grow).
-    fn admits(self, r: &Row, version: u64, last: u64) -> bool {
-        match self {
-            Phase::Latest => version >= last,
-            Phase::Pinned(v) => version == v,
-            Phase::Canary { a, b } => {
-                let on_b = f64::from(bucket(r)) < CANARY * 100.0;
-                version == if on_b { b } else { a }
-            }
-        }
-    }
-}
-
 #[test]
 fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
     let mut cluster = Cluster::on_loopback(2);
@@ -198,29 +176,21 @@ fn deploy_canary_promote_and_rollback_switch_each_partition_once_in_order() {
     let phases = [
         Phase::Latest,
         Phase::Pinned(v1),
-        Phase::Canary { a: v1, b: v2 },
+        canary(v1, v2),
         Phase::Pinned(v2),
-        Phase::Canary { a: v1, b: v2 },
+        canary(v1, v2),
     ];
     for (file, input) in [("a.csv", &a), ("b.csv", &b)] {
-        let (mut phase, mut last) = (0, 0);
-        for r in input.iter() {
-            let version = by_id[&r.id];
-            if !phases[phase].admits(r, version, last) {
-                phase += 1;
-                assert!(
-                    phase < phases.len() && phases[phase].admits(r, version, last),
-                    "{file}: record {} scored by {version} fits neither {:?} nor the next phase",
-                    r.id,
-                    phases[phase - 1]
-                );
-            }
-            last = version;
-        }
-        assert_eq!(
-            phase,
-            phases.len() - 1,
-            "{file}: the swaps did not all take effect"
-        );
+        let records: Vec<(u32, u64)> = input.iter().map(|r| (bucket(r), by_id[&r.id])).collect();
+        walk_phases(file, &records, &phases);
+    }
+}
+
+/// The canary of `b` beside `a`.
+fn canary(a: u64, b: u64) -> Phase {
+    Phase::Split {
+        a,
+        b,
+        b_percent: CANARY,
     }
 }

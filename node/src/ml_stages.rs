@@ -51,6 +51,7 @@ mod feature_hasher;
 mod features;
 mod kmeans;
 mod learner;
+mod learnt;
 mod linear_regression;
 mod logistic_regression;
 mod matrix_factorization;

@@ -242,9 +242,12 @@ pub struct ServedVersion {
     pub scored: u64,
     /// Of those, records with a label.
     pub labelled: u64,
-    /// Summed loss over the labelled records: squared error (regression) or log loss
-    /// (classification).
+    /// Summed loss over the labelled records: squared error (regression, matrix
+    /// factorisation), log loss (classification) or squared distance to the assigned
+    /// centroid (k-means: every record counts as labelled).
     pub loss_sum: f64,
+    /// Summed absolute error over the labelled records (regression, matrix factorisation).
+    pub abs_error_sum: f64,
     /// Labelled records predicted right (classification).
     pub correct: u64,
     /// Time spent scoring, µs.
@@ -265,8 +268,12 @@ pub struct VersionStatus {
     pub share: f64,
     /// Of those, labelled.
     pub labelled: u64,
-    /// Mean loss over labelled records.
+    /// Mean loss over labelled records (k-means: the mean squared distance to the assigned
+    /// centroid, the inertia per record).
     pub loss: Option<f64>,
+    /// Mean absolute error over labelled records (regressions, matrix factorisation); the
+    /// root of `loss` is their RMSE.
+    pub mae: Option<f64>,
     /// Share predicted right (classifiers).
     pub accuracy: Option<f64>,
     /// Mean scoring time per record, µs.

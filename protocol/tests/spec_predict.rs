@@ -208,11 +208,11 @@ fn a_model_without_parameter_servers_is_refused() {
     for (other, why) in [
         (
             "clusters",
-            "is a kmeans, whose versions are not served by swaps yet",
+            "is a kmeans, whose versions a predict stage does not serve yet",
         ),
         (
             "mf",
-            "is a matrix_factorization, whose versions are not served by swaps yet",
+            "is a matrix_factorization, whose versions predict with the users its own partitions hold",
         ),
         ("scored", "keeps a model per partition"),
     ] {

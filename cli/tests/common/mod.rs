@@ -7,6 +7,7 @@ pub(crate) mod cluster;
 pub(crate) mod kafka;
 pub(crate) mod reco;
 pub(crate) mod shards;
+pub(crate) mod swaps;
 
 use quiver_chaos_tests::{read_committed_rows, run_with_timeout};
 use serde_json::{json, Value};

@@ -218,11 +218,18 @@ impl Cluster {
             "A model version's share of its stage's records among the versions served now.",
             versions.iter().map(|(l, v)| (l.clone(), v.share)),
         );
-        let optional: [VersionFamily; 3] = [
+        let optional: [VersionFamily; 4] = [
             (
                 "model_mean_loss",
-                "A model version's mean loss over labelled records (log loss or squared error).",
+                "A model version's mean loss over labelled records (log loss, squared error, \
+                 or k-means' squared distance to the assigned centroid).",
                 |v| v.loss,
+            ),
+            (
+                "model_mean_absolute_error",
+                "A regression's (or matrix factorisation's) version's mean absolute error over \
+                 labelled records.",
+                |v| v.mae,
             ),
             (
                 "model_accuracy",

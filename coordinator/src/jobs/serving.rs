@@ -467,8 +467,9 @@ impl Cluster {
                 .collect();
             return Err(if learners.is_empty() {
                 format!(
-                    "{job} has no learner with parameter servers (logistic_regression or \
-                     linear_regression in a job with checkpoint_interval), so it has no versions \
+                    "{job} has no learner with parameter servers (logistic_regression, \
+                     linear_regression or kmeans in a job with checkpoint_interval, \
+                     matrix_factorization with parameter_shards), so it has no versions \
                      to serve"
                 )
             } else {
@@ -477,21 +478,6 @@ impl Cluster {
                     learners.join(", ")
                 )
             });
-        }
-        let unswapped = entry.plan.operators.iter().find_map(|o| match &o.kind {
-            OperatorKind::Stage(s) if o.name == stage => match s.kind {
-                StageKind::KMeans(_) => Some("kmeans"),
-                StageKind::MatrixFactorization(_) => Some("matrix_factorization"),
-                _ => None,
-            },
-            _ => None,
-        });
-        if let Some(kind) = unswapped {
-            return Err(format!(
-                "stage {stage:?} of {job} is a {kind}: it always serves its latest version \
-                 (its versions can be listed, aliased and exported, not deployed); deploy, \
-                 canary, A/B and rollback are for logistic_regression and linear_regression"
-            ));
         }
         if entry.serving.loading.is_some() || !entry.serving.switching.is_empty() {
             return Err(format!(
@@ -810,11 +796,15 @@ impl Cluster {
             .map(|stage| {
                 // A predict stage shows its learner's aliases.
                 let model = spec.model_of(stage);
-                let classifier = entry.plan.operators.iter().any(|o| {
-                    o.name == model
-                        && matches!(&o.kind, OperatorKind::Stage(s)
-                            if matches!(s.kind, StageKind::LogisticRegression(_)))
+                let kind = entry.plan.operators.iter().find_map(|o| match &o.kind {
+                    OperatorKind::Stage(s) if o.name == model => Some(&s.kind),
+                    _ => None,
                 });
+                let classifier = matches!(kind, Some(StageKind::LogisticRegression(_)));
+                let regression = matches!(
+                    kind,
+                    Some(StageKind::LinearRegression(_) | StageKind::MatrixFactorization(_))
+                );
                 let of_stage: Vec<&&ServedVersion> =
                     served.iter().filter(|s| s.stage == stage).collect();
                 let mut partitions: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
@@ -828,6 +818,7 @@ impl Cluster {
                     sum.scored += s.scored;
                     sum.labelled += s.labelled;
                     sum.loss_sum += s.loss_sum;
+                    sum.abs_error_sum += s.abs_error_sum;
                     sum.correct += s.correct;
                     sum.scoring_us += s.scoring_us;
                 }
@@ -867,6 +858,9 @@ impl Cluster {
                             },
                             labelled: v.labelled,
                             loss: ratio(v.loss_sum, v.labelled),
+                            mae: regression
+                                .then(|| ratio(v.abs_error_sum, v.labelled))
+                                .flatten(),
                             accuracy: classifier
                                 .then(|| ratio(v.correct as f64, v.labelled))
                                 .flatten(),

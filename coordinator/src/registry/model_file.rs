@@ -4,8 +4,12 @@
 //!   "quiver-ml", "kind": ..., "model": ...}`) of the stage's algorithm:
 //!   `streaming_linear_regression_sgd` for `linear_regression`, `online_logistic_regression`
 //!   (FTRL) or `streaming_logistic_regression` (SGD / AdaGrad / Adam) for
-//!   `logistic_regression`, with the stage's optimizer. The version keeps the library's
-//!   snapshot of it, so a node serves exactly the saved model;
+//!   `logistic_regression`, with the stage's optimizer; `online_kmeans` for `kmeans`, with
+//!   the stage's `k`. The version keeps the library's snapshot of it, so a node serves
+//!   exactly the saved model. A saved `matrix_factorization` of the stage's model and
+//!   factors becomes the shared part of its state, laid out as the stage's parameter servers
+//!   hold it (the ratings' count and sum, each item's bias and factors): a version has no
+//!   users, a partition serves it with its own;
 //! - what `quiver model export --json` writes (`kind` and `parameters`): the parameter vector
 //!   of a version of a stage of that kind, served as the stage's model built from it.
 //!
@@ -13,14 +17,16 @@
 //! feature dimension against the stage's when the spec fixes it (a list of feature
 //! columns), every value finite and in range.
 
+use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use quiver_ml::linear::{
     FtrlParams, OnlineLogisticRegression, Optimizer, StreamingLinearRegressionParams,
     StreamingLinearRegressionSgd, StreamingLogisticRegression, StreamingLogisticRegressionParams,
 };
 use quiver_ml::persist::StoredModel;
+use quiver_ml::recommendation::{MatrixFactorization, MfKind, MfLayout, MfParams};
 use quiver_ml::{Persist, SharedParameters};
 use quiver_protocol::models::MAX_EXPORT_PARAMETERS;
-use quiver_protocol::spec::{FeatureInput, LinearOptimizer, StageKind};
+use quiver_protocol::spec::{FeatureInput, LinearOptimizer, MfModel, StageKind};
 use serde::Deserialize;
 
 /// A model file read for a stage: what the registry stores for the version.
@@ -45,6 +51,8 @@ enum Algorithm {
     Linear(Optimizer),
     LogisticFtrl,
     Logistic(Optimizer),
+    KMeans { k: usize },
+    Mf { kind: MfKind, n_factors: usize },
 }
 
 impl Algorithm {
@@ -64,6 +72,21 @@ impl Algorithm {
                     gradient(s.optimizer).map_or(Algorithm::LogisticFtrl, Algorithm::Logistic);
                 Some((algorithm, dim(&s.features)))
             }
+            StageKind::KMeans(s) => Some((
+                Algorithm::KMeans {
+                    k: usize::try_from(s.k).unwrap_or(usize::MAX),
+                },
+                dim(&s.features),
+            )),
+            StageKind::MatrixFactorization(s) => {
+                let kind = match s.model {
+                    MfModel::Baseline => MfKind::Baseline,
+                    MfModel::BiasedMf => MfKind::BiasedMf,
+                    MfModel::FunkMf => MfKind::FunkMf,
+                };
+                let n_factors = usize::try_from(s.n_factors).unwrap_or(usize::MAX);
+                Some((Algorithm::Mf { kind, n_factors }, None))
+            }
             _ => None,
         }
     }
@@ -73,12 +96,18 @@ impl Algorithm {
         match self {
             Algorithm::Linear(_) => "linear_regression",
             Algorithm::LogisticFtrl | Algorithm::Logistic(_) => "logistic_regression",
+            Algorithm::KMeans { .. } => "kmeans",
+            Algorithm::Mf { .. } => "matrix_factorization",
         }
     }
 
     /// How a person reads it: `linear_regression (optimizer sgd)`.
     fn describe(self) -> String {
         let optimizer = match self {
+            Algorithm::KMeans { k } => return format!("kmeans (k {k})"),
+            Algorithm::Mf { kind, n_factors } => {
+                return format!("matrix_factorization ({kind:?}, {n_factors} factors)")
+            }
             Algorithm::LogisticFtrl => "ftrl",
             Algorithm::Linear(o) | Algorithm::Logistic(o) => match o {
                 Optimizer::Sgd => "sgd",
@@ -125,6 +154,13 @@ impl Algorithm {
                     values,
                 )
             }
+            Algorithm::KMeans { k } => checked(
+                OnlineKMeans::random(OnlineKMeansParams::default(), k, dim, 0.0, 0)
+                    .map_err(error)?,
+                values,
+            ),
+            // Its vector has no fixed length: `check_mf` reads it.
+            Algorithm::Mf { .. } => Ok(values.len()),
         }
     }
 }
@@ -152,8 +188,8 @@ pub(crate) fn read_model_file(
 ) -> Result<ModelFile, String> {
     let Some((algorithm, dim)) = Algorithm::of(kind) else {
         return Err(format!(
-            "stage {stage:?} is no linear_regression or logistic_regression: only their \
-             models can be imported"
+            "stage {stage:?} is no linear_regression, logistic_regression, kmeans or \
+             matrix_factorization: only their models can be imported"
         ));
     };
     let value: serde_json::Value = serde_json::from_slice(bytes)
@@ -201,9 +237,20 @@ fn saved_model(
                 (Algorithm::Logistic(m.params().optimizer), m.weights().len())
             })
         }
+        OnlineKMeans::KIND => expected.load(stored, |m: &OnlineKMeans| {
+            let dim = m.centroids().first().map_or(0, Vec::len);
+            (
+                Algorithm::KMeans {
+                    k: m.centroids().len(),
+                },
+                dim,
+            )
+        }),
+        MatrixFactorization::KIND => saved_mf(&expected, stored),
         other => Err(expected.mismatch(format!(
             "a quiver-ml `{other}` model (importable: streaming_linear_regression_sgd, \
-             online_logistic_regression, streaming_logistic_regression)"
+             online_logistic_regression, streaming_logistic_regression, online_kmeans, \
+             matrix_factorization)"
         ))),
     }
 }
@@ -286,6 +333,76 @@ fn check_dim(stage: &str, dim: Option<usize>, file_dim: usize) -> Result<(), Str
     }
 }
 
+/// A saved matrix factorisation of the stage's model and factors, as the vector of its
+/// shared part (`MfLayout`): the ratings' count and sum, then each item's bias and factors
+/// at the item's index. Its users are left out: a version has none.
+fn saved_mf(expected: &Expected<'_>, stored: StoredModel) -> Result<ModelFile, String> {
+    let model = MatrixFactorization::from_stored(stored)
+        .map_err(|e| format!("cannot load the model file: {e}"))?;
+    let (kind, n_factors) = (model.params().kind, model.params().n_factors);
+    let algorithm = Algorithm::Mf { kind, n_factors };
+    if algorithm != expected.algorithm {
+        return Err(expected.mismatch(format!("a quiver-ml {}", algorithm.describe())));
+    }
+    let layout = model.layout();
+    let mut parameters = model.rating_stats().to_vec();
+    for item in model.items() {
+        let (Some(values), Some(index)) = (model.item_parameters(item), layout.item_index(item))
+        else {
+            return Err(format!(
+                "item {item} has no index on the parameter servers (ids up to {}): map the \
+                 model's item ids to a dense range first",
+                layout.max_item()
+            ));
+        };
+        let end = usize::try_from(index).unwrap_or(usize::MAX) + values.len();
+        if end > MAX_EXPORT_PARAMETERS {
+            return Err(format!(
+                "item {item} lies beyond the {MAX_EXPORT_PARAMETERS} parameters a version \
+                 holds: map the model's item ids to a smaller range first"
+            ));
+        }
+        parameters.resize(parameters.len().max(end), 0.0);
+        parameters[end - values.len()..end].copy_from_slice(&values);
+    }
+    check_mf(kind, n_factors, &parameters)
+        .map_err(|e| format!("the model's parameters are refused: {e}"))?;
+    Ok(ModelFile {
+        parameters,
+        snapshot: None,
+    })
+}
+
+/// Checks a matrix factorisation's shared vector: the ratings' count and sum give a finite
+/// mean, every item's entries are in the library's range.
+fn check_mf(kind: MfKind, n_factors: usize, values: &[f64]) -> Result<(), String> {
+    let params = MfParams {
+        kind,
+        n_factors,
+        ..MfParams::biased_mf()
+    };
+    let mut model = MatrixFactorization::new(params).map_err(|e| e.to_string())?;
+    let at = |i: usize| values.get(i).copied().unwrap_or(0.0);
+    (model.set_rating_stats([at(MfLayout::COUNT as usize), at(MfLayout::SUM as usize)]))
+        .map_err(|e| e.to_string())?;
+    let layout = model.layout();
+    let first = layout.item_index(0).map_or(2, |i| i as usize);
+    for (item, chunk) in values
+        .get(first..)
+        .unwrap_or(&[])
+        .chunks(layout.stride())
+        .enumerate()
+    {
+        let mut entries = chunk.to_vec();
+        entries.resize(layout.stride(), 0.0);
+        model
+            .set_item_parameters(item as u64, &entries)
+            .map_err(|e| e.to_string())?;
+        model.remove_item(item as u64);
+    }
+    Ok(())
+}
+
 /// An export of a version of a stage of the same kind.
 fn exported(
     stage: &str,
@@ -307,6 +424,10 @@ fn exported(
             "the export has {} parameters, more than {MAX_EXPORT_PARAMETERS}",
             parameters.len()
         ));
+    }
+    if let Algorithm::Mf { kind, n_factors } = algorithm {
+        check_mf(kind, n_factors, &parameters)
+            .map_err(|e| format!("the export's parameters are refused: {e}"))?;
     }
     if let Some(dim) = dim {
         // An export leaves out the trailing parameters never written (they are 0).

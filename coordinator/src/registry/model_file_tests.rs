@@ -2,11 +2,13 @@
 //! every way a file can be wrong, each refused with what is wrong.
 
 use super::*;
+use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{Features, OnlineLearner};
-use quiver_protocol::spec::JobSpec;
+use quiver_protocol::spec::{JobSpec, StageSpec};
 
-/// A stage `reg` of `kind` with `settings`, reading `features` (`"vector"`: a vector column).
-fn stage(kind: &str, settings: &str, features: &str) -> StageKind {
+/// The stages of a job: a standard scaler `scaled` writing `vector`, then a stage `reg` of
+/// `kind` with `settings` reading `features`.
+fn stages(kind: &str, settings: &str, features: &str) -> Vec<StageSpec> {
     let spec = format!(
         r#"
 [job]
@@ -39,7 +41,13 @@ input = "reg"
 "#
     );
     let spec = JobSpec::parse(&spec, std::path::Path::new("/tmp")).unwrap();
-    let reg = spec.stages.iter().find(|s| s.name == "reg").unwrap();
+    spec.stages
+}
+
+/// A stage `reg` of `kind` with `settings`, reading `features` (`"vector"`: a vector column).
+fn stage(kind: &str, settings: &str, features: &str) -> StageKind {
+    let stages = stages(kind, settings, features);
+    let reg = stages.iter().find(|s| s.name == "reg").unwrap();
     reg.kind.clone()
 }
 
@@ -166,8 +174,110 @@ fn corrupt_files_and_other_models_are_refused_saying_what_import_takes() {
     assert!(e.contains("cannot load the model file"), "{e}");
     let e = error(&kind, &edited("intercept", serde_json::json!(1e300)));
     assert!(e.contains("refused"), "{e}");
-    let e = read_model_file("reg", &stage("kmeans", "k = 2", TWO), b"{}").unwrap_err();
+    let scaler = stages("kmeans", "k = 2", TWO).remove(0).kind;
+    let e = read_model_file("scaled", &scaler, b"{}").unwrap_err();
     assert!(e.contains("only their models can be imported"), "{e}");
+}
+
+#[test]
+fn a_saved_mf_model_becomes_its_mean_and_items_in_the_shards_layout_without_users() {
+    let mut model = MatrixFactorization::new(MfParams::biased_mf_stream()).unwrap();
+    for (u, i, r) in [(1, 0, 4.0), (2, 3, 2.0), (1, 3, 5.0)] {
+        model.learn_one(u, i, r).unwrap();
+    }
+    let mut saved = Vec::new();
+    model.save(&mut saved).unwrap();
+    let file = read_model_file("reg", &mf_stage(""), &saved).unwrap();
+    // Count 3, sum 11, item 0 at index 2, item 3 at 2 + 3 · 11 (11 entries each).
+    let mut expected = vec![3.0, 11.0];
+    expected.resize(2 + 4 * 11, 0.0);
+    expected[2..13].copy_from_slice(&model.item_parameters(0).unwrap());
+    expected[35..46].copy_from_slice(&model.item_parameters(3).unwrap());
+    assert_eq!(file.parameters, expected);
+    assert_eq!(file.snapshot, None);
+
+    let e = error(&mf_stage("n_factors = 4"), &saved);
+    assert!(
+        e.contains("BiasedMf, 4 factors") && e.contains("10 factors"),
+        "{e}"
+    );
+    let export = br#"{"kind": "matrix_factorization", "parameters": [2, 7, 0.5]}"#;
+    let file = read_model_file("reg", &mf_stage(""), export).unwrap();
+    assert_eq!(file.parameters, vec![2.0, 7.0, 0.5]);
+    let huge = br#"{"kind": "matrix_factorization", "parameters": [2, 7, 1e300]}"#;
+    let e = error(&mf_stage(""), huge);
+    assert!(e.contains("refused"), "{e}");
+}
+
+/// A `matrix_factorization` stage on parameter servers with `settings`.
+fn mf_stage(settings: &str) -> StageKind {
+    let spec = format!(
+        r#"
+[job]
+name = "import"
+checkpoint_interval = "1s"
+
+[[source]]
+name = "rows"
+kind = "generator"
+count = 10
+
+[[stage]]
+name = "reg"
+kind = "matrix_factorization"
+input = "rows"
+user = "user"
+item = "ts"
+rating = "amount"
+parameter_shards = 2
+{settings}
+
+[[sink]]
+name = "out"
+kind = "discard"
+input = "reg"
+"#
+    );
+    let spec = JobSpec::parse(&spec, std::path::Path::new("/tmp")).unwrap();
+    spec.stages[0].kind.clone()
+}
+
+#[test]
+fn a_saved_kmeans_model_of_the_stage_k_and_dimension_is_taken_with_its_snapshot() {
+    let params = OnlineKMeansParams {
+        global_batch_size: 2,
+        ..Default::default()
+    };
+    let mut model = OnlineKMeans::random(params, 2, 2, 0.0, 7).unwrap();
+    for x in [[0.1, 0.2], [0.9, 0.8], [0.2, 0.1], [0.8, 0.9]] {
+        model.learn_one(Features::Dense(&x)).unwrap();
+    }
+    let mut saved = Vec::new();
+    model.save(&mut saved).unwrap();
+    let file = read_model_file("reg", &stage("kmeans", "k = 2", TWO), &saved).unwrap();
+    // Centroid 0's coordinates, centroid 1's, then the two weights.
+    let c = model.centroids();
+    let w = model.weights();
+    assert_eq!(
+        file.parameters,
+        vec![c[0][0], c[0][1], c[1][0], c[1][1], w[0], w[1]]
+    );
+    let served = OnlineKMeans::from_snapshot(&file.snapshot.unwrap()).unwrap();
+    assert_eq!(served, model);
+
+    let e = error(&stage("kmeans", "k = 3", TWO), &saved);
+    assert!(
+        e.contains("trains kmeans (k 3)") && e.contains("kmeans (k 2)"),
+        "{e}"
+    );
+    let e = error(&stage("kmeans", "k = 2", r#"["amount"]"#), &saved);
+    assert!(e.contains("the model has 2 features"), "{e}");
+    let export = br#"{"kind": "kmeans", "parameters": [0.5, 0.5, 1.0, 1.0, 3.0]}"#;
+    let file = read_model_file("reg", &stage("kmeans", "k = 2", TWO), export).unwrap();
+    assert_eq!(file.parameters, vec![0.5, 0.5, 1.0, 1.0, 3.0]);
+    let long = br#"{"kind": "kmeans", "parameters": [0, 0, 0, 0, 0, 0, 0]}"#;
+    let e = error(&stage("kmeans", "k = 2", TWO), long);
+    assert!(e.contains("7 parameters") && e.contains("has 6"), "{e}");
 }
 
 #[test]

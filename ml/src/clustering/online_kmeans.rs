@@ -167,12 +167,16 @@ impl OnlineKMeans {
 
     /// The cluster of a finite `x` under the current centroids.
     pub fn predict_one(&self, x: Features<'_>) -> Result<usize, MlError> {
+        self.assign(x).map(|(c, _)| c)
+    }
+
+    /// The cluster of a finite `x` under the current centroids and its squared distance to
+    /// that centroid (the row's share of the inertia).
+    pub fn assign(&self, x: Features<'_>) -> Result<(usize, f64), MlError> {
         check_point(&self.centroids, x)?;
-        nearest_centroid(&self.centroids, x)
-            .map(|(c, _)| c)
-            .ok_or(MlError::Empty {
-                stage: "OnlineKMeans",
-            })
+        nearest_centroid(&self.centroids, x).ok_or(MlError::Empty {
+            stage: "OnlineKMeans",
+        })
     }
 
     /// Buffers a finite `x`; when `global_batch_size` points are buffered, updates the

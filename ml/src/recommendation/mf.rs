@@ -202,7 +202,8 @@ impl MatrixFactorization {
     /// The predicted rating of `item` by `user`.
     pub fn predict_one(&self, user: u64, item: u64) -> f64 {
         let (pu, qi) = (self.user_factors.get(&user), self.item_factors.get(&item));
-        self.predict_with(self.mean, self.biases(user, item), pu.zip(qi))
+        let factors = pu.zip(qi).map(|(p, q)| (p.as_slice(), q.as_slice()));
+        self.predict_with(self.mean, self.biases(user, item), factors)
     }
 
     /// The biases of `user` and `item` (0 before they are learnt).
@@ -218,7 +219,7 @@ impl MatrixFactorization {
         &self,
         mean: f64,
         (user_bias, item_bias): (f64, f64),
-        factors: Option<(&Vec<f64>, &Vec<f64>)>,
+        factors: Option<(&[f64], &[f64])>,
     ) -> f64 {
         let mut y = 0.0;
         if self.params.has_biases() {
@@ -280,7 +281,8 @@ impl MatrixFactorization {
         let pu = new_user.as_ref().or_else(|| self.user_factors.get(&user));
         let qi = new_item.as_ref().or_else(|| self.item_factors.get(&item));
         let biases = self.biases(user, item);
-        let g = (2.0 * (self.predict_with(mean, biases, pu.zip(qi)) - rating))
+        let factors = pu.zip(qi).map(|(p, q)| (p.as_slice(), q.as_slice()));
+        let g = (2.0 * (self.predict_with(mean, biases, factors) - rating))
             .clamp(-p.clip_gradient, p.clip_gradient);
         let bias_step = |b: f64| b - p.bias_learning_rate * (g + p.l2_bias * b);
         let (lr, l2) = (p.latent_learning_rate, p.l2_latent);

@@ -12,18 +12,30 @@
 //! merged version there; `model_version` is then the version adopted. A worker's pending
 //! mini-batch is its own working state and is not checkpointed (as a linear learner's): a
 //! recovery replays the records after the restored barrier into an empty mini-batch.
+//!
+//! A worker serves what the job's serving table says ([`Served`], as the linear learners):
+//! its working copy, or registered versions' centroids (pinned, a canary, an A/B split by
+//! record hash), which then assign `cluster` and `prediction` while training goes on on the
+//! working copy; `model_version` is the version that assigned the row. Per version it keeps
+//! the records it assigned and their squared distances to the assigned centroid (the
+//! inertia per record is `quiver model status`'s loss).
 
-use super::columns::{data_error, learnt, refused, row_error, version_i64};
+use super::columns::{learnt, refused, row_error, version_i64};
 use super::features::FeatureReader;
-use super::sharing::{scoring_version, Sharing};
+use super::learner::MakeModel;
+use super::learnt::{Learnt, Scorers};
+use super::served::{Outcome, Scored};
+use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
-use quiver_ml::OnlineModel;
+use quiver_ml::{Features, MlError};
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
+use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{KMeansStage, StageSpec};
 use quiver_protocol::{Barrier, Schema};
+use std::time::Instant;
 
 /// Weight of each initial random centroid.
 const INITIAL_WEIGHT: f64 = 0.0;
@@ -32,20 +44,13 @@ const INITIAL_WEIGHT: f64 = 0.0;
 struct KMeansOperator {
     stage: String,
     features: FeatureReader,
-    clusters: Clusters,
+    clusters: Learnt<OnlineKMeans>,
     state: PartitionState,
 }
 
-/// A partition's model: created at the first row with features, trained through parameter
-/// servers or on its own.
-struct Clusters {
-    params: OnlineKMeansParams,
-    k: usize,
-    seed: u64,
-    model: Option<OnlineKMeans>,
-    /// Training through parameter servers (`None`: the partition owns its model).
-    sharing: Option<Sharing>,
-}
+/// A row's cluster and squared distance to its centroid (or why it has none), and the
+/// version that assigned it.
+type Assignment = (Result<(usize, f64), MlError>, Scored);
 
 /// Builds one partition, trained through `sharing` when set.
 pub(super) fn build(
@@ -60,49 +65,41 @@ pub(super) fn build(
         decay_factor: spec.decay_factor,
         ..OnlineKMeansParams::default()
     };
+    let (k, seed) = (spec.k as usize, spec.seed);
+    let make: MakeModel<OnlineKMeans> =
+        Box::new(move |dim| OnlineKMeans::random(params.clone(), k, dim, INITIAL_WEIGHT, seed));
     Ok(Box::new(KMeansOperator {
         stage: stage.name.clone(),
         features: FeatureReader::new(&stage.name, &spec.features, input)?,
-        clusters: Clusters {
-            params,
-            k: spec.k as usize,
-            seed: spec.seed,
-            model: None,
-            sharing,
-        },
+        clusters: Learnt::new(make, sharing),
         state,
     }))
 }
 
-impl Clusters {
-    /// The model of stage `stage` for rows of dimension `dim`, created at the first of them
-    /// (from the parameter servers' version when the partition is a worker), and the version
-    /// it scores with.
-    fn working(
+impl Learnt<OnlineKMeans> {
+    /// Assigns `x` with what the partition serves (the working copy, or a registered
+    /// version's centroids by the record's `bucket`), then learns it on the working copy.
+    fn assign(
         &mut self,
         stage: &str,
-        dim: usize,
-    ) -> Result<(&mut OnlineKMeans, u64), OperatorError> {
-        if self.model.is_none() {
-            let mut model =
-                OnlineKMeans::random(self.params.clone(), self.k, dim, INITIAL_WEIGHT, self.seed)
-                    .map_err(|e| data_error(stage, e))?;
-            if let Some(sharing) = &mut self.sharing {
-                sharing.start(&mut model)?;
-            }
-            self.model = Some(model);
-        }
-        let version = self.version();
-        let model = self.model.as_mut();
-        Ok((
-            model.ok_or_else(|| data_error(stage, "the model was not created"))?,
+        x: Features<'_>,
+        bucket: Option<u32>,
+    ) -> Result<Assignment, OperatorError> {
+        let Scorers {
+            working,
             version,
-        ))
-    }
-
-    /// The version rows are scored with.
-    fn version(&self) -> u64 {
-        scoring_version(self.sharing.as_ref(), self.model.as_ref())
+            served,
+        } = self.scorers(stage, x.dim(), bucket)?;
+        let assigned = match served {
+            Some((v, centroids)) => (centroids.assign(x), (v, false)),
+            None => (working.assign(x), (version, true)),
+        };
+        if assigned.0.is_ok() {
+            if let Err(e) = learnt(working.learn_one(x)) {
+                return Ok((Err(e), assigned.1));
+            }
+        }
+        Ok(assigned)
     }
 }
 
@@ -117,20 +114,25 @@ impl AddColumns for KMeansOperator {
         let mut clusters = ColumnBuilder::new(ColumnType::I64, n);
         let mut predictions = ColumnBuilder::new(ColumnType::F64, n);
         let mut versions = ColumnBuilder::new(ColumnType::I64, n);
+        let started = self.clusters.served_mut().is_some().then(Instant::now);
+        let buckets = self.clusters.served_mut().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
-            let (cluster, version) = match features.read(row)? {
-                None => (None, self.clusters.version()),
+            let (assigned, (version, latest)) = match features.read(row)? {
+                None => (None, (self.clusters.version(), true)),
                 Some(x) => {
-                    let (model, version) = self.clusters.working(&self.stage, x.dim())?;
-                    let bad_row = |e| row_error(&self.stage, event_time, e);
-                    let cluster = model.predict_one(x).map_err(bad_row)?;
-                    learnt(model.learn_one(x)).map_err(bad_row)?;
-                    (Some(cluster), version)
+                    let bucket = buckets.as_ref().map(|b| b[row]);
+                    let (assigned, scored) = self.clusters.assign(&self.stage, x, bucket)?;
+                    let assigned = assigned.map_err(|e| row_error(&self.stage, event_time, e))?;
+                    (Some(assigned), scored)
                 }
             };
+            if let Some(served) = self.clusters.served_mut() {
+                let outcome = assigned.map(|(_, distance)| Outcome::of_assignment(distance));
+                served.note((version, latest), outcome);
+            }
             let refused = |e| refused(&self.stage, e);
-            match cluster {
-                Some(c) => {
+            match assigned {
+                Some((c, _)) => {
                     clusters
                         .push_i64(i64::try_from(c).unwrap_or(i64::MAX))
                         .map_err(refused)?;
@@ -146,50 +148,41 @@ impl AddColumns for KMeansOperator {
         columns.push(clusters.finish());
         columns.push(predictions.finish());
         columns.push(versions.finish());
+        let working = self.clusters.version();
+        if let (Some(served), Some(started)) = (self.clusters.served_mut(), started) {
+            served.end_batch(started.elapsed().as_micros() as u64, working);
+        }
         Ok(())
     }
 
     fn refused_updates(&self) -> u64 {
-        self.clusters
-            .model
-            .as_ref()
-            .map_or(0, |m| m.refused_updates().0)
+        self.clusters.refused_updates()
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        if self.clusters.sharing.is_some() {
-            // The centroids and weights are the shards' state.
-            return Ok(Vec::new());
-        }
-        self.state.save_model(self.clusters.model.as_ref())
+        self.clusters.snapshot(&self.state)
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
-        if let Some(model) = self.state.restore_model(states)? {
-            if let Some(sharing) = &mut self.clusters.sharing {
-                // A model saved before the stage had parameter servers.
-                sharing.seed(&model);
-            }
-            self.clusters.model = Some(model);
-        }
-        Ok(())
+        self.clusters.restore(&self.state, states)
     }
 
     fn ready(&mut self) -> Option<Wait> {
-        self.clusters.sharing.as_ref()?.ready()
+        self.clusters.ready()
     }
 
-    fn on_barrier(&mut self, _barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
-        match (&mut self.clusters.sharing, &mut self.clusters.model) {
-            (Some(sharing), Some(model)) => Ok(Some(sharing.push_then_adopt(model)?)),
-            _ => Ok(None),
-        }
+    fn on_barrier(&mut self, barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
+        self.clusters.on_barrier(barrier, |centroids, zeros| {
+            // Only the time matters: centroids that cannot assign zeros fail on rows.
+            let _ = std::hint::black_box(centroids.assign(Features::Dense(zeros)));
+        })
+    }
+
+    fn served(&self) -> Vec<ServedVersion> {
+        self.clusters.served()
     }
 
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {
-        match (&mut self.clusters.sharing, &self.clusters.model) {
-            (Some(sharing), Some(model)) => Ok(Some(sharing.push(model))),
-            _ => Ok(None),
-        }
+        Ok(self.clusters.on_end())
     }
 }

@@ -4,14 +4,14 @@
 //!
 //! With parameter servers (`crate::parameters`) the partition is a worker: its model is a
 //! working copy, it pushes its change at every barrier and adopts the newest merged
-//! version there ([`Sharing`]); `model_version` is then the version adopted (the checkpoint
+//! version there ([`Learnt`]); `model_version` is then the version adopted (the checkpoint
 //! that closed it), and the partition keeps no state of its own.
 
-use super::columns::{data_error, row_error, InputColumn, ScoreColumns};
+use super::columns::{row_error, InputColumn, ScoreColumns};
 use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
-use super::served::{Scored, Scorer, Served};
-use super::sharing::{scoring_version, Sharing};
+use super::learnt::{Learnt, Scorers};
+use super::served::{Outcome, Scored};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
@@ -51,19 +51,6 @@ pub(super) struct Progressive<L> {
     drift: Option<DriftWatch>,
 }
 
-/// A partition's model: created at the first row with features, and trained through
-/// parameter servers or on its own.
-pub(super) struct Learnt<L> {
-    make: MakeModel<L>,
-    model: Option<L>,
-    /// Training through parameter servers (`None`: the partition owns its model).
-    sharing: Option<Sharing>,
-    /// What a worker of parameter servers serves.
-    served: Option<Served<L>>,
-    /// The rows' feature dimension, once a row came.
-    dim: Option<usize>,
-}
-
 impl<L> Progressive<L> {
     /// A partition of the learner stage `stage`, reading `features` and the column `label` from
     /// batches of `input`.
@@ -95,47 +82,14 @@ impl<L> Progressive<L> {
         input: &Schema,
     ) -> Result<Self, OperatorError> {
         self.drift = DriftWatch::new(&self.stage, policy, input)?;
-        if let Some(served) = &mut self.learnt.served {
+        if let Some(served) = self.learnt.served_mut() {
             served.set_warmup(policy.warmup);
         }
         Ok(self)
     }
 }
 
-impl<L: SharedParameters + Persist> Learnt<L> {
-    /// A model made by `make` when the first row comes, trained through `sharing` when set.
-    pub(super) fn new(make: MakeModel<L>, sharing: Option<Sharing>) -> Self {
-        let served = sharing.as_ref().map(|s| {
-            let link = s.link();
-            Served::new(s.stage(), link.partition, link.serving.clone())
-        });
-        Learnt {
-            make,
-            model: None,
-            sharing,
-            served,
-            dim: None,
-        }
-    }
-}
-
 impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
-    /// The working copy, created for rows of dimension `dim` (from the parameter servers'
-    /// version when the partition is a worker).
-    fn working(&mut self, stage: &str, dim: usize) -> Result<&mut L, OperatorError> {
-        if self.model.is_none() {
-            let mut model = (self.make)(dim).map_err(|e| data_error(stage, e))?;
-            if let Some(sharing) = &mut self.sharing {
-                sharing.start(&mut model)?;
-            }
-            self.model = Some(model);
-            self.dim = Some(dim);
-        }
-        self.model
-            .as_mut()
-            .ok_or_else(|| data_error(stage, "the model was not created"))
-    }
-
     /// Scores `x` with what the partition serves (the working copy, or a registered version
     /// by the record's `bucket`), and learns from `label` on the working copy; returns the
     /// prediction and the version that made it.
@@ -146,25 +100,11 @@ impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
         label: Option<f64>,
         bucket: Option<u32>,
     ) -> Result<Scoring, OperatorError> {
-        self.working(stage, x.dim())?;
-        let version = self.version();
-        let scorer = self
-            .served
-            .as_ref()
-            .map_or(Scorer::Working, |s| s.scorer(bucket));
-        let Learnt {
-            make,
-            model,
+        let Scorers {
+            working: model,
+            version,
             served,
-            ..
-        } = self;
-        let model = model
-            .as_mut()
-            .ok_or_else(|| data_error(stage, "the model was not created"))?;
-        let served = match (scorer, served) {
-            (Scorer::Version(v), Some(served)) => Some((v, served)),
-            _ => None,
-        };
+        } = self.scorers(stage, x.dim(), bucket)?;
         let Some((v, served)) = served else {
             let prediction = match label {
                 Some(y) => match model.predict_then_learn(x, y) {
@@ -176,7 +116,7 @@ impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
             };
             return Ok((prediction, (version, true)));
         };
-        let prediction = served.model(v, x.dim(), make)?.predict_one(x);
+        let prediction = served.predict_one(x);
         if let Some(y) = label {
             match model.learn_one(x, y) {
                 Err(e) if !e.is_refused_update() => return Ok((Err(e), (v, false))),
@@ -184,11 +124,6 @@ impl<L: OnlineLearner + SharedParameters + Persist> Learnt<L> {
             }
         }
         Ok((prediction, (v, false)))
-    }
-
-    /// The version rows are scored with: the adopted version of a worker, else the model's.
-    fn version(&self) -> u64 {
-        scoring_version(self.sharing.as_ref(), self.model.as_ref())
     }
 }
 
@@ -208,8 +143,8 @@ where
         let labels = self.label.numbers(&self.stage, batch)?;
         let mut features = self.features.bind(batch)?;
         let mut scores = ScoreColumns::new(&self.stage, n, self.probability);
-        let started = self.learnt.served.is_some().then(Instant::now);
-        let buckets = self.learnt.served.as_ref().and_then(|s| s.buckets(batch));
+        let started = self.learnt.served_mut().is_some().then(Instant::now);
+        let buckets = self.learnt.served_mut().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
             let label = labels.finite(row)?;
             let (prediction, scored) = match features.read(row)? {
@@ -223,64 +158,42 @@ where
                 }
             };
             let version = scored.0;
-            if let Some(served) = &mut self.learnt.served {
-                served.note(scored, prediction.as_ref(), label, self.probability);
+            if let Some(served) = self.learnt.served_mut() {
+                let outcome = prediction.as_ref().zip(label);
+                let outcome = outcome.map(|(p, y)| Outcome::of_prediction(p, y, self.probability));
+                served.note(scored, outcome);
             }
             scores.push(prediction.as_ref(), Some(version))?;
         }
         scores.finish(columns);
         let working = self.learnt.version();
-        if let (Some(served), Some(started)) = (&mut self.learnt.served, started) {
+        if let (Some(served), Some(started)) = (self.learnt.served_mut(), started) {
             served.end_batch(started.elapsed().as_micros() as u64, working);
         }
         Ok(())
     }
 
     fn refused_updates(&self) -> u64 {
-        self.learnt
-            .model
-            .as_ref()
-            .map_or(0, |m| m.refused_updates().0)
+        self.learnt.refused_updates()
     }
 
     fn snapshot(&mut self) -> Result<Vec<KeyGroupState>, OperatorError> {
-        if self.learnt.sharing.is_some() {
-            // The parameters are the shards' state.
-            return Ok(Vec::new());
-        }
-        self.state.save_model(self.learnt.model.as_ref())
+        self.learnt.snapshot(&self.state)
     }
 
     fn restore(&mut self, states: SavedState) -> Result<(), OperatorError> {
-        if let Some(model) = self.state.restore_model::<L>(states)? {
-            if let Some(sharing) = &mut self.learnt.sharing {
-                // A model saved before the stage had parameter servers.
-                sharing.seed(&model);
-            }
-            self.learnt.model = Some(model);
-        }
-        Ok(())
+        self.learnt.restore(&self.state, states)
     }
 
     fn ready(&mut self) -> Option<Wait> {
-        self.learnt.sharing.as_ref()?.ready()
+        self.learnt.ready()
     }
 
     fn on_barrier(&mut self, barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
-        let pushed = match (&mut self.learnt.sharing, &mut self.learnt.model) {
-            (Some(sharing), Some(model)) => Some(sharing.push_then_adopt(model)?),
-            _ => None,
-        };
-        let Learnt {
-            served, make, dim, ..
-        } = &mut self.learnt;
-        if let Some(served) = served {
-            served.switch(barrier.serving)?;
-            if let Some(dim) = *dim {
-                served.warm(dim, make)?;
-            }
-        }
-        Ok(pushed)
+        self.learnt.on_barrier(barrier, |model, zeros| {
+            // Only the time matters: a model that cannot score zeros fails on records.
+            let _ = std::hint::black_box(model.predict_one(Features::Dense(zeros)));
+        })
     }
 
     fn drifts(&self) -> u64 {
@@ -288,17 +201,10 @@ where
     }
 
     fn served(&self) -> Vec<ServedVersion> {
-        let working = self.learnt.version();
-        self.learnt
-            .served
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.report(working))
+        self.learnt.served()
     }
 
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {
-        match (&mut self.learnt.sharing, &self.learnt.model) {
-            (Some(sharing), Some(model)) => Ok(Some(sharing.push(model))),
-            _ => Ok(None),
-        }
+        Ok(self.learnt.on_end())
     }
 }

@@ -4,7 +4,8 @@
 //! (a null label: predict only).
 
 use super::columns::data_error;
-use super::learner::{Learnt, MakeModel, Progressive};
+use super::learner::{MakeModel, Progressive};
+use super::learnt::Learnt;
 use super::sharing::Sharing;
 use super::stage::AddColumns;
 use super::PartitionState;

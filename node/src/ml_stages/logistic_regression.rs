@@ -7,7 +7,8 @@
 //! predict only).
 
 use super::columns::data_error;
-use super::learner::{Build, Learnt, MakeModel, Progressive};
+use super::learner::{Build, MakeModel, Progressive};
+use super::learnt::Learnt;
 use super::linear_regression::gradient_optimizer;
 use super::sharing::Sharing;
 use super::stage::AddColumns;

@@ -23,6 +23,14 @@
 //! and pushed sparsely; users stay here. `model_version` is then the version adopted, and an
 //! item id beyond the shards' index space (`MfLayout::max_item`: a string's hash, say) is
 //! scored but not learnt, counted as a refused update.
+//!
+//! A worker serves what the job's serving table says ([`Served`], as the linear learners):
+//! its working copy, or registered versions (pinned, a canary, an A/B split by the hash of
+//! the user column, so a user sees one version). A version's prediction is its global mean
+//! and the item's bias and factors with the user's bias and factors as this partition holds
+//! them now (users live here, not on the shards: a version has none), while training goes
+//! on on the working copy; `model_version` is the version that predicted the row. Per
+//! version it keeps the squared and absolute errors of the rows with a rating.
 
 mod keyed;
 mod sharing;
@@ -33,6 +41,7 @@ mod ttl_tests;
 mod users;
 
 use super::columns::{data_error, learnt, refused, row_error, version_i64, Ids, InputColumn};
+use super::served::{Outcome, Scorer, Served};
 use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::{ChangesCopy, KeyGroupState, OperatorError, SavedState, Wait};
@@ -45,11 +54,17 @@ use quiver_ml::OnlineModel;
 use quiver_protocol::batch::{Batch, Column, ColumnBuilder, ColumnType};
 use quiver_protocol::keygroup::key_hash_codes;
 use quiver_protocol::messages::RatingErrors;
+use quiver_protocol::models::ServedVersion;
 use quiver_protocol::spec::{MatrixFactorizationStage, MfModel, StageSpec};
 use quiver_protocol::{Barrier, CheckpointId, Schema};
 use sharing::ItemSharing;
 use std::sync::Arc;
+use std::time::Instant;
 use users::Users;
+
+/// What a registered version of the stage is served as: its parameter vector (the mean's
+/// count and sum, the items), read beside the partition's users.
+type SharedVersion = Arc<Vec<f64>>;
 
 /// One partition of a matrix factorisation stage.
 struct MfOperator {
@@ -67,6 +82,8 @@ struct MfOperator {
     sharing: Option<ItemSharing>,
     /// Ratings not learnt because their item has no index on the parameter servers.
     unshared: u64,
+    /// What a worker of parameter servers serves.
+    served: Option<Served<SharedVersion>>,
 }
 
 /// The library parameters of a stage.
@@ -103,6 +120,9 @@ pub(super) fn build(
     let model = MatrixFactorization::new(params.clone()).map_err(|e| data_error(&stage.name, e))?;
     let expiry = ctx.state_ttl.map(|ttl| Expiry::new(ttl, clock));
     let users = Users::new(ctx.max_parallelism, ctx.checkpoints, expiry);
+    let served = link
+        .as_ref()
+        .map(|link| Served::of_worker(&stage.name, link));
     let sharing = link.map(|link| ItemSharing::new(&stage.name, link, model.layout()));
     let shared = sharing.is_some();
     Ok(Box::new(MfOperator {
@@ -115,6 +135,7 @@ pub(super) fn build(
         errors: RatingErrors::default(),
         sharing,
         unshared: 0,
+        served,
     }))
 }
 
@@ -138,14 +159,23 @@ impl AddColumns for MfOperator {
         if let Some(sharing) = &mut self.sharing {
             sharing.start(model)?;
         }
+        let started = self.served.is_some().then(Instant::now);
+        let buckets = (self.served.as_ref()).and_then(|s| s.buckets_of(&[users.column], n));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
-            let version = match &self.sharing {
+            let working = match &self.sharing {
                 Some(sharing) => sharing.version(),
                 None => model.version().0,
+            };
+            let bucket = buckets.as_ref().map(|b| b[row]);
+            let scorer = (self.served.as_ref()).map_or(Scorer::Working, |s| s.scorer(bucket));
+            let version = match scorer {
+                Scorer::Working => working,
+                Scorer::Version(v) => v,
             };
             let (user, item) = (users.get(row)?, items.get(row)?);
             let rating = ratings.finite(row)?;
             let refused = |e| refused(&self.stage, e);
+            let mut outcome = None;
             match (user, item) {
                 (Some(user), Some(item)) => {
                     held.read(user, model);
@@ -153,7 +183,14 @@ impl AddColumns for MfOperator {
                         Some(sharing) => sharing.pull(model, item, rating.is_some())?,
                         None => true,
                     };
-                    let prediction = model.predict_one(user, item);
+                    let prediction = match (scorer, &mut self.served) {
+                        (Scorer::Version(v), Some(served)) => {
+                            let version = served.model_with(v, |s| Ok(s.values.clone()))?;
+                            model.predict_with_shared(user, item, version)
+                        }
+                        _ => model.predict_one(user, item),
+                    };
+                    outcome = rating.map(|rating| Outcome::of_regression(prediction, rating));
                     if let Some(rating) = rating {
                         self.errors.note(prediction, rating);
                         if !shared {
@@ -168,11 +205,18 @@ impl AddColumns for MfOperator {
                 }
                 _ => predictions.push_null(),
             }
+            if let Some(served) = &mut self.served {
+                served.note((version, scorer == Scorer::Working), outcome);
+            }
             versions.push_i64(version_i64(version)).map_err(refused)?;
         }
         held.clean(n, model);
         columns.push(predictions.finish());
         columns.push(versions.finish());
+        let working = self.sharing.as_ref().map_or(0, ItemSharing::version);
+        if let (Some(served), Some(started)) = (&mut self.served, started) {
+            served.end_batch(started.elapsed().as_micros() as u64, working);
+        }
         Ok(())
     }
 
@@ -223,11 +267,30 @@ impl AddColumns for MfOperator {
         self.sharing.as_ref()?.ready()
     }
 
-    fn on_barrier(&mut self, _barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
-        match &mut self.sharing {
-            Some(sharing) => Ok(Some(sharing.push_then_adopt(&mut self.keyed.model)?)),
-            None => Ok(None),
+    fn on_barrier(&mut self, barrier: &Barrier) -> Result<Option<Batch>, OperatorError> {
+        let pushed = match &mut self.sharing {
+            Some(sharing) => Some(sharing.push_then_adopt(&mut self.keyed.model)?),
+            None => None,
+        };
+        if let Some(served) = &mut self.served {
+            served.switch(barrier.serving)?;
+            let model = &self.keyed.model;
+            served.warm_with(
+                |s| Ok(s.values.clone()),
+                // Only the time matters: the first item's entries and the mean are read.
+                |version| {
+                    std::hint::black_box(model.predict_with_shared(0, 0, version));
+                },
+            )?;
         }
+        Ok(pushed)
+    }
+
+    fn served(&self) -> Vec<ServedVersion> {
+        let working = self.sharing.as_ref().map_or(0, ItemSharing::version);
+        self.served
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.report(working))
     }
 
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {

@@ -98,8 +98,7 @@ where
                 _ => None,
             };
             if let Some(v) = version {
-                self.served
-                    .note((v, false), prediction.as_ref(), None, self.classifier);
+                self.served.note((v, false), None);
             }
             scores.push(prediction.as_ref(), version)?;
         }

@@ -1,18 +1,23 @@
 //! What a learner partition with parameter servers scores with (design §6, "Swaps ride on
 //! barriers"): its working copy (the latest version, the default), a registered version,
-//! or two versions split by record hash (a canary, an A/B). The choice changes only at a
+//! or two versions split by record hash, or by key hash where the stage has a key (a
+//! canary, an A/B). The choice changes only at a
 //! barrier that carries a new serving epoch, so every record before that barrier is scored
 //! by the old choice and every record after by the new one. Training goes on on the working
 //! copy whatever is served. A `predict` partition serves through the same type under its own
 //! name: pinned to a registered version, or (`Latest`: no version yet) nothing.
 //!
-//! It also keeps, per version, what the partition scored with it (records, labelled
-//! records, summed loss, correct predictions, time), for `quiver model status`.
+//! It serves any learner whose version is a parameter vector: what a version's model is
+//! (a linear model, k-means' centroids, matrix factorisation's mean and items beside the
+//! partition's users) is the stage's, given to [`Served::model_with`] as a loader of the
+//! [`Stored`] version. It also keeps, per version, what the partition scored with it
+//! (records, labelled records, summed loss and absolute error, correct predictions, time),
+//! for `quiver model status`.
 
 use super::columns::data_error;
 use super::learner::MakeModel;
 use crate::operator::OperatorError;
-use crate::parameters::JobServing;
+use crate::parameters::{JobServing, WorkerLink};
 use quiver_ml::{Features, OnlineLearner, Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::keygroup::{key_hash_codes, murmur_hash};
@@ -36,7 +41,104 @@ pub(super) enum Scorer {
 /// What scored a record: a version, and whether it was the working copy at that version.
 pub(super) type Scored = (u64, bool);
 
-/// A learner partition's serving choice, its models of registered versions and its figures.
+/// What a record scored by a version tells of it, when the record can be judged (it has a
+/// label, or the loss needs none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Outcome {
+    /// Its loss: log loss (classifiers), squared error (regressions), squared distance to
+    /// the assigned centroid (k-means).
+    loss: f64,
+    /// Its absolute error (regressions; 0 otherwise).
+    abs_error: f64,
+    /// Predicted right (classifiers).
+    correct: bool,
+}
+
+impl Outcome {
+    /// A supervised learner's `prediction` against label `y`.
+    pub(super) fn of_prediction(p: &Prediction, y: f64, classifier: bool) -> Self {
+        if !classifier {
+            return Outcome::of_regression(p.value, y);
+        }
+        let p1 = p.probability.unwrap_or(p.value).clamp(1e-15, 1.0 - 1e-15);
+        Outcome {
+            loss: -if y == 1.0 { p1.ln() } else { (1.0 - p1).ln() },
+            abs_error: 0.0,
+            correct: p.value == y,
+        }
+    }
+
+    /// A predicted value against the true `y`: squared and absolute error.
+    pub(super) fn of_regression(prediction: f64, y: f64) -> Self {
+        let error = prediction - y;
+        Outcome {
+            loss: error * error,
+            abs_error: error.abs(),
+            correct: false,
+        }
+    }
+
+    /// A row assigned to a centroid at squared distance `distance`.
+    pub(super) fn of_assignment(distance: f64) -> Self {
+        Outcome {
+            loss: distance,
+            abs_error: 0.0,
+            correct: false,
+        }
+    }
+}
+
+/// A registered version as this node loaded it, from which a partition builds the version's
+/// model.
+pub(super) struct Stored<'a> {
+    stage: &'a str,
+    version: u64,
+    /// Its parameter vector (a checkpoint's leaves out trailing zeros; a saved model's is
+    /// whole).
+    pub(super) values: &'a Arc<Vec<f64>>,
+    /// The `quiver_ml` snapshot of the saved model it was imported from, if any.
+    snapshot: Option<&'a [u8]>,
+}
+
+impl Stored<'_> {
+    /// The version as a model `make` creates for rows of dimension `dim`, reading the
+    /// vector; an imported saved model as saved.
+    pub(super) fn learner<L: SharedParameters + Persist>(
+        &self,
+        dim: usize,
+        make: &MakeModel<L>,
+    ) -> Result<L, OperatorError> {
+        let (stage, version, values) = (self.stage, self.version, self.values);
+        let mut model = make(dim).map_err(|e| data_error(stage, e))?;
+        let len = model.parameter_len();
+        let fits = match self.snapshot {
+            Some(_) => values.len() == len,
+            None => values.len() <= len,
+        };
+        if !fits {
+            return Err(OperatorError::Config(format!(
+                "stage \"{stage}\": version {version} has {} parameters, a model for these rows \
+                 {len}: it was trained on rows of another dimension",
+                values.len()
+            )));
+        }
+        match self.snapshot {
+            // An imported saved model serves as saved.
+            Some(snapshot) => L::from_snapshot(snapshot).map_err(|e| data_error(stage, e)),
+            None => {
+                let mut vector = values.to_vec();
+                vector.resize(len, 0.0);
+                model
+                    .read_parameters(&vector)
+                    .map_err(|e| data_error(stage, e))?;
+                Ok(model)
+            }
+        }
+    }
+}
+
+/// A learner partition's serving choice, its models of registered versions (`L`: what a
+/// version is built as) and its figures.
 pub(super) struct Served<L> {
     stage: String,
     partition: u32,
@@ -59,9 +161,7 @@ impl<L> Served<L> {
     pub(super) fn set_warmup(&mut self, warmup: u32) {
         self.warmup = warmup;
     }
-}
 
-impl<L: SharedParameters + Persist> Served<L> {
     /// Partition `partition` of `stage`, serving its working copy until a barrier says
     /// otherwise.
     pub(super) fn new(stage: &str, partition: u32, serving: Arc<JobServing>) -> Self {
@@ -84,6 +184,11 @@ impl<L: SharedParameters + Persist> Served<L> {
         served
     }
 
+    /// What worker `link` of the learner `stage`'s parameter servers serves.
+    pub(super) fn of_worker(stage: &str, link: &WorkerLink) -> Self {
+        Served::new(stage, link.partition, link.serving.clone())
+    }
+
     /// A barrier carried serving epoch `epoch`: switches to its table when it is new.
     pub(super) fn switch(&mut self, epoch: u64) -> Result<(), OperatorError> {
         if epoch == self.epoch {
@@ -102,24 +207,22 @@ impl<L: SharedParameters + Persist> Served<L> {
         Ok(())
     }
 
-    /// Builds the models of the versions the choice names for rows of dimension `dim` and
-    /// runs `warmup` predictions with each new one (on a dense row of zeros, which reads
-    /// every weight), so the first record a version scores waits for neither its loading
-    /// nor cold caches (the warm-up after a switch).
-    pub(super) fn warm(&mut self, dim: usize, make: &MakeModel<L>) -> Result<(), OperatorError>
-    where
-        L: OnlineLearner,
-    {
-        let zeros = vec![0.0; dim];
+    /// Builds the models of the versions the choice names with `load` and runs `warmup`
+    /// predictions (`run`) with each new one, so the first record a version scores waits
+    /// for neither its loading nor cold caches (the warm-up after a switch).
+    pub(super) fn warm_with(
+        &mut self,
+        load: impl Fn(&Stored<'_>) -> Result<L, OperatorError>,
+        run: impl Fn(&L),
+    ) -> Result<(), OperatorError> {
         for version in self.choice.versions() {
             let runs = match self.models.contains_key(&version.0) {
                 true => 0,
                 false => self.warmup,
             };
-            let model = self.model(version.0, dim, make)?;
+            let model = self.model_with(version.0, &load)?;
             for _ in 0..runs {
-                // Only the time matters: a model that cannot score zeros fails on records.
-                let _ = std::hint::black_box(model.predict_one(Features::Dense(&zeros)));
+                run(model);
             }
         }
         Ok(())
@@ -132,7 +235,16 @@ impl<L: SharedParameters + Persist> Served<L> {
             return None;
         }
         let columns: Vec<&Column> = batch.columns().iter().collect();
-        let codes = key_hash_codes(&columns, batch.len());
+        self.buckets_of(&columns, batch.len())
+    }
+
+    /// Per row, its bucket in [0, 10000) by the hash of `key` (the stage's key columns),
+    /// when the choice splits records (`None` otherwise).
+    pub(super) fn buckets_of(&self, key: &[&Column], rows: usize) -> Option<Vec<u32>> {
+        if !matches!(self.choice, Serving::Split { .. }) {
+            return None;
+        }
+        let codes = key_hash_codes(key, rows);
         Some(
             codes
                 .into_iter()
@@ -162,12 +274,11 @@ impl<L: SharedParameters + Persist> Served<L> {
         }
     }
 
-    /// The model of registered version `version` for rows of dimension `dim`.
-    pub(super) fn model(
+    /// The model of registered version `version`, built by `load` the first time.
+    pub(super) fn model_with(
         &mut self,
         version: u64,
-        dim: usize,
-        make: &MakeModel<L>,
+        load: impl FnOnce(&Stored<'_>) -> Result<L, OperatorError>,
     ) -> Result<&L, OperatorError> {
         if !self.models.contains_key(&version) {
             let values = self.serving.values(&self.stage, version).ok_or_else(|| {
@@ -176,35 +287,13 @@ impl<L: SharedParameters + Persist> Served<L> {
                     self.stage
                 ))
             })?;
-            let mut model = make(dim).map_err(|e| data_error(&self.stage, e))?;
-            let len = model.parameter_len();
-            let imported = self.serving.snapshot(&self.stage, version);
-            // A saved model's vector is whole; a checkpoint's leaves out trailing zeros.
-            let fits = match imported {
-                Some(_) => values.len() == len,
-                None => values.len() <= len,
-            };
-            if !fits {
-                return Err(OperatorError::Config(format!(
-                    "stage \"{}\": version {version} has {} parameters, a model for these rows \
-                     {len}: it was trained on rows of another dimension",
-                    self.stage,
-                    values.len()
-                )));
-            }
-            match imported {
-                // An imported saved model serves as saved.
-                Some(snapshot) => {
-                    model = L::from_snapshot(&snapshot).map_err(|e| data_error(&self.stage, e))?;
-                }
-                None => {
-                    let mut vector = values.to_vec();
-                    vector.resize(len, 0.0);
-                    model
-                        .read_parameters(&vector)
-                        .map_err(|e| data_error(&self.stage, e))?;
-                }
-            }
+            let snapshot = self.serving.snapshot(&self.stage, version);
+            let model = load(&Stored {
+                stage: &self.stage,
+                version,
+                values: &values,
+                snapshot: snapshot.as_deref().map(Vec::as_slice),
+            })?;
             self.models.insert(version, model);
         }
         self.models
@@ -212,15 +301,9 @@ impl<L: SharedParameters + Persist> Served<L> {
             .ok_or_else(|| data_error(&self.stage, "a served model went missing"))
     }
 
-    /// Notes a record `version` scored (`latest`: the working copy at that version):
-    /// `prediction` against `label`.
-    pub(super) fn note(
-        &mut self,
-        scored: Scored,
-        prediction: Option<&Prediction>,
-        label: Option<f64>,
-        classifier: bool,
-    ) {
+    /// Notes a record `scored` scored (`latest`: the working copy at that version), with
+    /// what it tells of the version when it can be judged.
+    pub(super) fn note(&mut self, scored: Scored, outcome: Option<Outcome>) {
         let at = match self.in_batch.iter().position(|(k, _)| *k == scored) {
             Some(at) => at,
             None => {
@@ -230,17 +313,13 @@ impl<L: SharedParameters + Persist> Served<L> {
         };
         let figures = &mut self.in_batch[at].1;
         figures.scored += 1;
-        let (Some(p), Some(y)) = (prediction, label) else {
+        let Some(outcome) = outcome else {
             return;
         };
         figures.labelled += 1;
-        if classifier {
-            let p1 = p.probability.unwrap_or(p.value).clamp(1e-15, 1.0 - 1e-15);
-            figures.loss_sum -= if y == 1.0 { p1.ln() } else { (1.0 - p1).ln() };
-            figures.correct += u64::from(p.value == y);
-        } else {
-            figures.loss_sum += (p.value - y) * (p.value - y);
-        }
+        figures.loss_sum += outcome.loss;
+        figures.abs_error_sum += outcome.abs_error;
+        figures.correct += u64::from(outcome.correct);
     }
 
     /// The batch under way took `micros`: shared over its records' versions.
@@ -251,6 +330,7 @@ impl<L: SharedParameters + Persist> Served<L> {
             f.scored += batch.scored;
             f.labelled += batch.labelled;
             f.loss_sum += batch.loss_sum;
+            f.abs_error_sum += batch.abs_error_sum;
             f.correct += batch.correct;
             f.scoring_us += micros * batch.scored / total.max(1);
         }
@@ -296,6 +376,31 @@ impl<L: SharedParameters + Persist> Served<L> {
                 ..f.clone()
             })
             .collect()
+    }
+}
+
+impl<L: OnlineLearner + SharedParameters + Persist> Served<L> {
+    /// [`Served::warm_with`] for a supervised learner on rows of dimension `dim`: each new
+    /// version runs its predictions on a dense row of zeros, which reads every weight.
+    pub(super) fn warm(&mut self, dim: usize, make: &MakeModel<L>) -> Result<(), OperatorError> {
+        let zeros = vec![0.0; dim];
+        self.warm_with(
+            |stored| stored.learner(dim, make),
+            // Only the time matters: a model that cannot score zeros fails on records.
+            |model| {
+                let _ = std::hint::black_box(model.predict_one(Features::Dense(&zeros)));
+            },
+        )
+    }
+
+    /// [`Served::model_with`] for a supervised learner on rows of dimension `dim`.
+    pub(super) fn model(
+        &mut self,
+        version: u64,
+        dim: usize,
+        make: &MakeModel<L>,
+    ) -> Result<&L, OperatorError> {
+        self.model_with(version, |stored| stored.learner(dim, make))
     }
 }
 

@@ -9,6 +9,7 @@
 use super::{MatrixFactorization, STAGE};
 use crate::api::MlError;
 use crate::finite::{check_parameter, check_statistic};
+use std::borrow::Cow;
 
 /// The largest index space a shared model may span: 2^24 parameters (128 MiB of `f64`).
 pub const MAX_SHARED_PARAMETERS: i64 = 1 << 24;
@@ -113,6 +114,44 @@ impl MatrixFactorization {
         Ok(())
     }
 
+    /// The predicted rating of `item` by `user` with another version of the shared part:
+    /// the global mean and the item's bias and factors read from `shared` (a vector in the
+    /// model's [`MfLayout`]; an entry beyond its end is 0), the user's bias and factors
+    /// this model's. An item whose entries are all 0 is one that version never learnt. It
+    /// equals [`Self::predict_one`] of a model holding the user and, set from `shared`, the
+    /// rating stats ([`Self::set_rating_stats`]) and the item when it was learnt
+    /// ([`Self::set_item_parameters`]), bit for bit.
+    pub fn predict_with_shared(&self, user: u64, item: u64, shared: &[f64]) -> f64 {
+        let at = |i: usize| shared.get(i).copied().unwrap_or(0.0);
+        let (count, sum) = (at(0), at(1));
+        let mean = if count > 0.0 { sum / count } else { 0.0 };
+        let stride = self.layout().stride;
+        // The item's entries, padded with the zeros a vector's end leaves out.
+        let values: Option<Cow<'_, [f64]>> = self.layout().item_index(item).and_then(|first| {
+            let first = usize::try_from(first).ok()?;
+            match shared.get(first..first + stride) {
+                Some(whole) => Some(Cow::Borrowed(whole)),
+                None => {
+                    let mut padded = shared.get(first..)?.to_vec();
+                    padded.resize(stride, 0.0);
+                    Some(Cow::Owned(padded))
+                }
+            }
+        });
+        let values = values.filter(|values| values.iter().any(|&v| v != 0.0));
+        let values = values.as_deref();
+        let user_bias = self.user_bias.get(&user).copied().unwrap_or(0.0);
+        let item_bias = match values {
+            Some(values) if self.params.has_biases() => values[0],
+            _ => 0.0,
+        };
+        let item_factors = values
+            .filter(|_| self.params.has_latents())
+            .map(|v| &v[1..]);
+        let pu = self.user_factors.get(&user).map(Vec::as_slice);
+        self.predict_with(mean, (user_bias, item_bias), pu.zip(item_factors))
+    }
+
     /// Forgets `item`: until it is set or learnt again, it is an item the model never saw.
     pub fn remove_item(&mut self, item: u64) {
         self.item_bias.remove(&item);
@@ -173,5 +212,42 @@ mod tests {
         assert_eq!(model, before);
         model.remove_item(4);
         assert_eq!(model.item_parameters(4), None);
+    }
+    #[test]
+    fn a_prediction_with_a_shared_vector_is_a_model_holding_that_vector_and_the_user() {
+        let mut working = MatrixFactorization::new(MfParams::biased_mf()).unwrap();
+        for (u, i, r) in [(1, 0, 4.0), (1, 2, 2.0), (3, 0, 5.0), (1, 1, 3.0)] {
+            working.learn_one(u, i, r).unwrap();
+        }
+        // Another version: 10 ratings summing to 31, item 1 learnt, item 0 not, item 2's
+        // last factor 0 and cut off the vector's end.
+        let layout = working.layout();
+        let mut shared = vec![10.0, 31.0];
+        shared.resize(2 + 3 * 11, 0.0);
+        let one: Vec<f64> = (0..11).map(|k| 0.05 * k as f64 - 0.2).collect();
+        let mut two: Vec<f64> = (0..11).map(|k| 0.3 - 0.02 * k as f64).collect();
+        two[10] = 0.0;
+        shared[layout.item_index(1).unwrap() as usize..][..11].copy_from_slice(&one);
+        shared[layout.item_index(2).unwrap() as usize..][..11].copy_from_slice(&two);
+        shared.pop();
+        // The library model a reader builds: the user's state, the version's mean and items.
+        let mut expected = working.clone();
+        for item in expected.items() {
+            expected.remove_item(item);
+        }
+        expected.set_rating_stats([10.0, 31.0]).unwrap();
+        expected.set_item_parameters(1, &one).unwrap();
+        expected.set_item_parameters(2, &two).unwrap();
+        for (user, item) in [(1, 0), (1, 1), (1, 2), (3, 1), (9, 1), (9, 7)] {
+            let served = working.predict_with_shared(user, item, &shared);
+            let library = expected.predict_one(user, item);
+            assert_eq!(
+                served.to_bits(),
+                library.to_bits(),
+                "user {user}, item {item}"
+            );
+        }
+        // No ratings: the mean is 0.
+        assert_eq!(working.predict_with_shared(9, 9, &[]), 0.0);
     }
 }

@@ -5,9 +5,10 @@ use super::sharing::ItemSharing;
 use crate::ml_stages::build_worker;
 use crate::operator::Output;
 use crate::operators::StageContext;
-use crate::parameters::{Board, BoardKey, Boards, WorkerLink};
+use crate::parameters::{Board, BoardKey, Boards, JobServing, WorkerLink};
 use quiver_ml::recommendation::{MatrixFactorization, MfLayout, MfParams};
 use quiver_protocol::batch::{self, Batch, Column};
+use quiver_protocol::models::ServingTable;
 use quiver_protocol::spec::JobSpec;
 use quiver_protocol::{Barrier, CheckpointId, Generation, JobId, PartitionId, Record, Value};
 use std::path::Path;
@@ -22,11 +23,14 @@ fn link(workers: u32) -> (WorkerLink, Arc<Board>) {
         partition: PartitionId(0),
     };
     let board = Boards::default().get(key, 1);
+    // The deployment's table, as a node loads it before the tasks start.
+    let serving = Arc::new(JobServing::default());
+    serving.insert_table(ServingTable::default());
     let link = WorkerLink {
         board: board.clone(),
         workers,
         partition: 0,
-        serving: Arc::default(),
+        serving,
     };
     (link, board)
 }

@@ -66,9 +66,9 @@ pub(in crate::spec) fn resolve(
         };
         let Some(model) = model_of(learner) else {
             let why = match learner.kind {
-                StageKind::KMeans(_) => "is a kmeans, whose versions are not served by swaps yet",
+                StageKind::KMeans(_) => "is a kmeans, whose versions a predict stage does not serve yet",
                 StageKind::MatrixFactorization(ref s) if s.parameter_shards.is_some() => {
-                    "is a matrix_factorization, whose versions are not served by swaps yet"
+                    "is a matrix_factorization, whose versions predict with the users its own partitions hold"
                 }
                 _ => "keeps a model per partition, which has no versions to serve",
             };
