@@ -68,15 +68,26 @@ pub(crate) fn walk_phases(what: &str, records: &[(u32, u64)], phases: &[Phase]) 
 }
 
 /// Waits until job-1 has at least three registered versions of `stage`, aliases the
-/// oldest two of the newest three (so retention keeps them) and one more checkpoint
-/// completes (the working copy then scores with a newer version than both); returns them.
+/// newest two (so retention keeps them) and two more checkpoints complete (the working copy
+/// then scores with a newer version than both); returns them. Retention may prune a listed
+/// version before the alias lands: then it lists again.
 fn two_older_versions(cluster: &Cluster, stage: &str) -> (u64, u64) {
-    let versions = cluster.wait_for_versions("job-1", 3);
-    let (v1, v2) = (versions[versions.len() - 3], versions[versions.len() - 2]);
-    cluster.ok(&["model", "alias", "job-1", stage, "keep-a", &v1.to_string()]);
-    cluster.ok(&["model", "alias", "job-1", stage, "keep-b", &v2.to_string()]);
-    cluster.wait_for_two_more_checkpoints("job-1");
-    (v1, v2)
+    for _ in 0..20 {
+        let versions = cluster.wait_for_versions("job-1", 3);
+        let (v1, v2) = (versions[versions.len() - 2], versions[versions.len() - 1]);
+        let pinned = [("keep-a", v1), ("keep-b", v2)].iter().all(|(alias, v)| {
+            let args = ["model", "alias", "job-1", stage, alias, &v.to_string()];
+            cluster.cli(&args).status.success()
+        });
+        if pinned {
+            cluster.wait_for_two_more_checkpoints("job-1");
+            return (v1, v2);
+        }
+    }
+    panic!(
+        "no two versions of {stage} could be aliased\n{}",
+        cluster.logs()
+    );
 }
 
 /// Waits until `quiver model status job-1 --json` shows registered versions `a` and `b`
