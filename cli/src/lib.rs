@@ -543,8 +543,8 @@ async fn serve_http(
 /// How long the process waits at exit for blocking tasks still running.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Parses a duration like `1500ms` or `2s` for a command-line flag.
-/// A heartbeat interval or timeout; [`Heartbeats::new`] checks them together.
+/// Parses a heartbeat interval or timeout like `250ms` or `2s`; [`Heartbeats::new`] checks
+/// the two together.
 fn parse_heartbeat(text: &str) -> Result<std::time::Duration, String> {
     quiver_protocol::spec::parse_duration(text).map_err(|e| e.to_string())
 }

@@ -105,8 +105,8 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }
-                // Already a heartbeat timeout late: join again at once (a coordinator still down holds the
-                // attempt for the connect timeout, so this never spins).
+                // Already a heartbeat timeout late: join again at once (a coordinator still
+                // down holds the attempt for the connect timeout, so this never spins).
                 Err(e) if e.is::<CoordinatorSilent>() => {
                     tracing::warn!("{e}; joining {} again", config.coordinator);
                     continue;
