@@ -13,6 +13,7 @@ mod report;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use quiver_protocol::heartbeat::Heartbeats;
 use quiver_protocol::host_port::HostPort;
 use quiver_protocol::pki::{self, Role, TlsIdentity};
 use std::path::PathBuf;
@@ -131,9 +132,15 @@ enum Command {
         /// runs without HTTP and says so.
         #[arg(long, default_value = quiver_coordinator::http::DEFAULT_HTTP, value_name = "HOST:PORT|off")]
         http: HttpAddress,
-        /// A node silent this long is declared dead and its jobs recover (nodes beat every
-        /// 500 ms), e.g. `1500ms`, `2s`.
-        #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+        /// How often nodes and the coordinator say they are alive on each node's control
+        /// stream (nodes learn it when they join), e.g. `250ms`, `1s`.
+        #[arg(long, default_value = "250ms", value_parser = parse_heartbeat)]
+        heartbeat_interval: std::time::Duration,
+        /// A node silent this long is declared dead and its jobs recover; a node takes a
+        /// coordinator silent this long for dead and joins again. At least twice
+        /// `--heartbeat-interval`, e.g. `1s`, `2s`; longer avoids false alarms on an
+        /// overloaded machine, shorter recovers sooner.
+        #[arg(long, default_value = "1s", value_parser = parse_heartbeat)]
         heartbeat_timeout: std::time::Duration,
     },
     /// Run a node that hosts partitions.
@@ -544,13 +551,10 @@ async fn serve_http(
 /// How long the process waits at exit for blocking tasks still running.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Parses a duration like `1500ms` or `2s` for a command-line flag.
-fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    match quiver_protocol::spec::parse_duration(text) {
-        Ok(d) if d >= std::time::Duration::from_millis(600) => Ok(d),
-        Ok(_) => Err("must be at least 600ms (nodes beat every 500 ms)".into()),
-        Err(e) => Err(e.to_string()),
-    }
+/// Parses a heartbeat interval or timeout like `250ms` or `2s`; [`Heartbeats::new`] checks
+/// the two together.
+fn parse_heartbeat(text: &str) -> Result<std::time::Duration, String> {
+    quiver_protocol::spec::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// An error and its causes on one line, leaving out a cause whose text the message before
@@ -609,17 +613,17 @@ async fn run(cli: Cli, data: &mut Option<tempfile::TempDir>) -> Result<std::proc
             listen,
             advertise,
             http,
+            heartbeat_interval,
             heartbeat_timeout,
         } => {
+            let heartbeats = Heartbeats::new(heartbeat_interval, heartbeat_timeout)
+                .context("--heartbeat-interval and --heartbeat-timeout")?;
             let identity = identity(Role::Coordinator)?;
             let listen = listen.resolve().await?;
             #[cfg(feature = "chaos")]
             quiver_coordinator::chaos::install();
             let coordinator = quiver_coordinator::Coordinator::start_with(
-                &data_dir,
-                listen,
-                &identity,
-                heartbeat_timeout,
+                &data_dir, listen, &identity, heartbeats,
             )?;
             let addr = coordinator.local_addr().unwrap_or(listen);
             tracing::info!("coordinator listening on {addr}");

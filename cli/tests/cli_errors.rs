@@ -251,6 +251,23 @@ fn a_dead_coordinator_is_reported_without_hanging() {
 }
 
 #[test]
+fn a_heartbeat_timeout_shorter_than_two_intervals_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let stderr = fails(&[
+        "coordinator",
+        "--data-dir",
+        &path_str(&data),
+        "--heartbeat-interval",
+        "1s",
+        "--heartbeat-timeout",
+        "1500ms",
+    ]);
+    assert_contains(&stderr, "--heartbeat-interval and --heartbeat-timeout");
+    assert_contains(&stderr, "must be at least twice the interval (1s)");
+}
+
+#[test]
 fn missing_certificates_say_to_run_certs_init() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nope = path_str(&dir.path().join("nope"));

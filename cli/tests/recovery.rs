@@ -60,7 +60,7 @@ fn frozen_node_is_fenced_and_its_stale_writes_never_published() {
     cluster.submit();
     cluster.wait_for_checkpoint();
     cluster.nodes[2].signal("STOP");
-    // Past the 2 s heartbeat timeout: the coordinator declares it dead and recovers.
+    // Past the heartbeat timeout (1 s): the coordinator declares it dead and recovers.
     std::thread::sleep(Duration::from_secs(5));
     cluster.nodes[2].signal("CONT");
     let status = cluster.wait_for_finish();

@@ -31,6 +31,7 @@ use crate::store::{JobRecord, JobStore, Store};
 use membership::Lost;
 pub use membership::LOST_NODE_RETENTION;
 use phase::{NotPlaced, Phase, Placed};
+use quiver_protocol::heartbeat::Heartbeats;
 use quiver_protocol::messages::{
     Deployment, JobState, RecoveryTimes, SavepointRef, TaskId, TaskMetrics, ToNode,
 };
@@ -142,7 +143,8 @@ impl JobEntry {
 
 /// Nodes and jobs.
 pub(crate) struct Cluster {
-    heartbeat_timeout: Duration,
+    /// The nodes' heartbeat interval and timeout, told to each in its welcome.
+    heartbeats: Heartbeats,
     /// Job records and serving tables.
     store: Box<dyn JobStore>,
     checkpoints: CheckpointStore,
@@ -162,10 +164,10 @@ impl Cluster {
     /// recover from their last checkpoint (or fail, without checkpoints).
     pub(crate) fn new(
         store: Store,
-        heartbeat_timeout: Duration,
+        heartbeats: Heartbeats,
     ) -> Result<Cluster, crate::store::StoreError> {
         let db = store.db().clone();
-        Cluster::over(Box::new(store), &db, heartbeat_timeout)
+        Cluster::over(Box::new(store), &db, heartbeats)
     }
 
     /// The cluster state with its job records in `store` and its checkpoints and model
@@ -173,14 +175,14 @@ impl Cluster {
     pub(crate) fn over(
         store: Box<dyn JobStore>,
         db: &sled::Db,
-        heartbeat_timeout: Duration,
+        heartbeats: Heartbeats,
     ) -> Result<Cluster, crate::store::StoreError> {
         let checkpoints = CheckpointStore::open(db)
             .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
         let registry = Registry::open(db, checkpoints.clone())
             .map_err(|e| crate::store::StoreError::Checkpoints(e.to_string()))?;
         let mut cluster = Cluster {
-            heartbeat_timeout,
+            heartbeats,
             store,
             checkpoints,
             registry,
@@ -259,7 +261,10 @@ impl Cluster {
         let node = NodeId(self.next_node);
         self.next_node += 1;
         tracing::info!("{node} joined: exchange {listen}, slots {slots}");
-        commands.send(ToNode::Welcome { node });
+        commands.send(ToNode::Welcome {
+            node,
+            heartbeats: self.heartbeats,
+        });
         self.nodes.insert(
             node,
             NodeEntry {
@@ -274,16 +279,19 @@ impl Cluster {
         node
     }
 
-    /// A heartbeat with task counters.
+    /// A heartbeat with task counters, read off the node's stream `at` (before the cluster
+    /// lock was waited for: a coordinator busy elsewhere makes its nodes look no more silent
+    /// than they are).
     pub(crate) fn heartbeat(
         &mut self,
         node: NodeId,
+        at: Instant,
         tasks: Vec<(JobId, Generation, TaskId, TaskMetrics)>,
         served: Vec<(JobId, Generation, TaskId, Vec<ServedVersion>)>,
     ) {
         if let Some(n) = self.nodes.get_mut(&node) {
             if n.lost.is_none() {
-                n.last_heartbeat = Instant::now();
+                n.last_heartbeat = at;
             }
         }
         for (job, generation, task, metrics) in tasks {
@@ -345,19 +353,9 @@ impl Cluster {
     /// Marks nodes without a recent heartbeat as dead, forgets nodes lost long ago, and fails
     /// jobs that waited too long for slots.
     pub(crate) fn tick(&mut self) {
-        self.forget_lost_nodes(Instant::now());
-        let late: Vec<NodeId> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| {
-                n.lost.is_none() && n.last_heartbeat.elapsed() > self.heartbeat_timeout
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for node in late {
-            let why = format!("no heartbeat for {} ms", self.heartbeat_timeout.as_millis());
-            self.node_lost(node, &why);
-        }
+        let now = Instant::now();
+        self.forget_lost_nodes(now);
+        self.lose_silent_nodes(now);
         self.schedule_waiting();
         let running: Vec<JobId> = self
             .jobs

@@ -8,9 +8,10 @@
 use crate::jobs::Cluster;
 use crate::store::{Store, StoreError};
 use quiver_protocol::codec;
+use quiver_protocol::heartbeat::Heartbeats;
 use quiver_protocol::messages::{
     AdminRequest, AdminResponse, CoordinatorRequest, NodeHello, StateFetch, StateFrame,
-    StateUpload, ToCoordinator, ToNode, UploadReply, HEARTBEAT_INTERVAL,
+    StateUpload, ToCoordinator, ToNode, UploadReply,
 };
 use quiver_protocol::models::SwapChange;
 use quiver_protocol::outbox::{Inbox, Outbox};
@@ -22,7 +23,7 @@ use quiver_protocol::transport::{self, TransportError};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,21 +56,22 @@ impl Coordinator {
         listen: SocketAddr,
         identity: &TlsIdentity,
     ) -> Result<Arc<Coordinator>, CoordinatorError> {
-        Self::start_with(data_dir, listen, identity, crate::HEARTBEAT_TIMEOUT)
+        Self::start_with(data_dir, listen, identity, Heartbeats::default())
     }
 
-    /// [`Coordinator::start`] declaring nodes dead after `heartbeat_timeout` without a
-    /// heartbeat (shorter: faster recovery; longer: fewer false alarms on a loaded machine).
+    /// [`Coordinator::start`] with nodes beating every `heartbeats.interval()` and declared
+    /// dead after `heartbeats.timeout()` without a beat (shorter: faster recovery; longer:
+    /// fewer false alarms on a loaded machine); the coordinator beats to them as often.
     pub fn start_with(
         data_dir: &Path,
         listen: SocketAddr,
         identity: &TlsIdentity,
-        heartbeat_timeout: Duration,
+        heartbeats: Heartbeats,
     ) -> Result<Arc<Coordinator>, CoordinatorError> {
         let store = Store::open(data_dir)?;
         let (failed, store_failed) = tokio::sync::watch::channel(None);
         tokio::spawn(crate::health::watch_store(store.db().clone(), failed));
-        let cluster = Cluster::new(store, heartbeat_timeout)?;
+        let cluster = Cluster::new(store, heartbeats)?;
         let endpoint = transport::endpoint(listen, identity)?;
         let coordinator = Arc::new(Coordinator {
             cluster: Mutex::new(cluster),
@@ -83,7 +85,7 @@ impl Coordinator {
         tokio::spawn(coordinator.clone().offload_loop());
         let ticker = coordinator.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut tick = tokio::time::interval(heartbeats.check_every());
             loop {
                 tick.tick().await;
                 ticker.cluster().tick();
@@ -493,11 +495,15 @@ impl Coordinator {
             messages: mut commands,
             overflow,
         } = inbox;
-        let node = self.cluster().join(hello.listen, hello.slots, outbox);
+        let (node, heartbeats) = {
+            let mut cluster = self.cluster();
+            let node = cluster.join(hello.listen, hello.slots, outbox);
+            (node, cluster.heartbeats())
+        };
         // Commands as they come, and a heartbeat every interval so the node can tell a
         // live coordinator from a dead one long before QUIC's idle timeout.
         let writer = tokio::spawn(async move {
-            let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
+            let mut beat = tokio::time::interval(heartbeats.interval());
             loop {
                 // Biased: the welcome, queued at join, goes before any heartbeat.
                 let command = tokio::select! {
@@ -516,7 +522,7 @@ impl Coordinator {
         let (why, result) = loop {
             tokio::select! {
                 frame = codec::read_frame::<_, ToCoordinator>(&mut recv) => match frame {
-                    Ok(Some(message)) => self.on_node_message(node, message),
+                    Ok(Some(message)) => self.on_node_message(node, Instant::now(), message),
                     Ok(None) => break ("its control stream closed".to_string(), Ok(())),
                     Err(e) => break (format!("its control stream failed: {e}"), Err(e)),
                 },
@@ -531,10 +537,13 @@ impl Coordinator {
         result
     }
 
-    fn on_node_message(&self, node: quiver_protocol::NodeId, message: ToCoordinator) {
+    /// A message from `node`, read off its stream `at`.
+    fn on_node_message(&self, node: quiver_protocol::NodeId, at: Instant, message: ToCoordinator) {
         let mut cluster = self.cluster();
         match message {
-            ToCoordinator::Heartbeat { tasks, served } => cluster.heartbeat(node, tasks, served),
+            ToCoordinator::Heartbeat { tasks, served } => {
+                cluster.heartbeat(node, at, tasks, served)
+            }
             ToCoordinator::ServingPrepared {
                 job,
                 generation,

@@ -116,6 +116,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
         ))]),
         frames(&[codec::encode(&ToNode::Welcome {
             node: quiver_protocol::NodeId(2),
+            heartbeats: quiver_protocol::heartbeat::Heartbeats::default(),
         })]),
     ];
     let mut element = Vec::new();

@@ -2,9 +2,10 @@
 //!
 //! A node keeps one control stream to the coordinator: it sends heartbeats (with every task's
 //! counters) and task events, and receives deploy / start / cancel commands and the
-//! coordinator's heartbeats. If the stream breaks, or the coordinator says nothing for
-//! [`HEARTBEAT_TIMEOUT`] (it was killed or frozen), the node closes the connection, cancels
-//! everything it runs (the coordinator treats it as lost) and joins again as a new node.
+//! coordinator's heartbeats, at the interval and with the timeout the coordinator's welcome
+//! says. If the stream breaks, or the coordinator says nothing for that timeout (it was killed
+//! or frozen), the node closes the connection, cancels everything it runs (the coordinator
+//! treats it as lost) and joins again as a new node.
 
 use crate::runtime::exchange::Exchange;
 use crate::runtime::pools::PoolThreads;
@@ -13,7 +14,7 @@ use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
 use quiver_protocol::codec;
 use quiver_protocol::host_port::HostPort;
 use quiver_protocol::messages::{
-    CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
+    CoordinatorRequest, NodeHello, ToCoordinator, ToNode, HEARTBEAT_TIMEOUT,
 };
 use quiver_protocol::outbox::{Inbox, Outbox};
 use quiver_protocol::pki::TlsIdentity;
@@ -26,7 +27,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::{mpsc, watch};
 
 /// Messages the coordinator may leave unread before the node takes it for dead: heartbeats
-/// every 500 ms and task events, far more than a live coordinator ever leaves queued.
+/// and task events, far more than a live coordinator ever leaves queued.
 const OUTBOX_CAPACITY: usize = 1024;
 
 /// What a node needs to run.
@@ -104,8 +105,8 @@ pub fn start_node(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 Ok(()) => {
                     tracing::warn!("the coordinator closed the control stream; joining again")
                 }
-                // Already 2 s late: join again at once (a coordinator still down holds the
-                // attempt for the connect timeout, so this never spins).
+                // Already a heartbeat timeout late: join again at once (a coordinator still
+                // down holds the attempt for the connect timeout, so this never spins).
                 Err(e) if e.is::<CoordinatorSilent>() => {
                     tracing::warn!("{e}; joining {} again", config.coordinator);
                     continue;
@@ -137,15 +138,18 @@ async fn session(
         slots: config.slots.clone(),
     };
     codec::write_frame(&mut send, &CoordinatorRequest::Join(hello)).await?;
-    let node = match next_command(&mut recv, HEARTBEAT_TIMEOUT).await? {
-        Some(ToNode::Welcome { node }) => node,
+    let (node, heartbeats) = match next_command(&mut recv, HEARTBEAT_TIMEOUT).await? {
+        Some(ToNode::Welcome { node, heartbeats }) => (node, heartbeats),
         other => {
             return Err(format!("expected a welcome from the coordinator, got {other:?}").into())
         }
     };
     tracing::info!(
-        "joined the coordinator at {} as {node}; exchange on {listen}",
-        config.coordinator
+        "joined the coordinator at {} as {node}; exchange on {listen}; heartbeats every {} ms, \
+         timeout {} ms",
+        config.coordinator,
+        heartbeats.interval().as_millis(),
+        heartbeats.timeout().as_millis()
     );
 
     // Unbounded, but only this node's tasks fill it, each with a few events per command the
@@ -178,7 +182,7 @@ async fn session(
     let heartbeat = {
         let (runtime, out_tx) = (runtime.clone(), out_tx.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+            let mut tick = tokio::time::interval(heartbeats.interval());
             loop {
                 tick.tick().await;
                 let (tasks, served) = (runtime.metrics(), runtime.served());
@@ -221,7 +225,7 @@ async fn session(
     };
 
     let result = tokio::select! {
-        result = serve_commands(&mut recv, &runtime, &out_tx) => result,
+        result = serve_commands(&mut recv, heartbeats.timeout(), &runtime, &out_tx) => result,
         () = overflow.notified() => Err(format!(
             "the coordinator left {OUTBOX_CAPACITY} messages unread: taking it for dead"
         )
@@ -239,12 +243,15 @@ async fn session(
     result
 }
 
+/// Serves the coordinator's commands until the stream ends, or the coordinator is silent for
+/// `timeout`.
 async fn serve_commands(
     recv: &mut quinn::RecvStream,
+    timeout: Duration,
     runtime: &Arc<Runtime>,
     out: &Outbox<ToCoordinator>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    while let Some(command) = next_command(recv, HEARTBEAT_TIMEOUT).await? {
+    while let Some(command) = next_command(recv, timeout).await? {
         match command {
             ToNode::Welcome { .. } | ToNode::Heartbeat => {}
             ToNode::Deploy(deployment) => {

@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod codec;
 pub mod failure;
+pub mod heartbeat;
 pub mod histogram;
 pub mod host_port;
 pub mod ids;

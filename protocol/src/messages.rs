@@ -4,6 +4,7 @@
 //! stream is for, and the receiver checks the peer's certificate role before acting on it.
 
 use crate::failure::Failure;
+use crate::heartbeat::Heartbeats;
 use crate::histogram::Histogram;
 use crate::ids::{CheckpointId, Generation, JobId, NodeId, OperatorId, PartitionId};
 use crate::plan::{Assignment, JobPlan};
@@ -13,14 +14,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How often each side of a control stream says it is alive: a node sends
+/// How often each side of a control stream says it is alive by default (`quiver coordinator
+/// --heartbeat-interval`; nodes learn the coordinator's in [`ToNode::Welcome`]): a node sends
 /// [`ToCoordinator::Heartbeat`], the coordinator [`ToNode::Heartbeat`].
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(250);
 
-/// A peer of a control stream silent this long is taken for dead: the coordinator declares
-/// such a node lost (its default; `quiver coordinator --heartbeat-timeout`), and a node drops
-/// such a coordinator's connection and joins again. Far shorter than QUIC's idle timeout.
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A peer of a control stream silent this long is taken for dead, by default (`quiver
+/// coordinator --heartbeat-timeout`; nodes learn the coordinator's in [`ToNode::Welcome`]):
+/// the coordinator declares such a node lost, and a node drops such a coordinator's
+/// connection and joins again. Far shorter than QUIC's idle timeout. A node waits this long
+/// for its welcome.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The first frame of a stream opened to the coordinator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -617,6 +621,8 @@ pub enum ToNode {
     Welcome {
         /// The id the coordinator gave it.
         node: NodeId,
+        /// How often the node is to beat, and how long it waits for the coordinator's beats.
+        heartbeats: Heartbeats,
     },
     /// Deploy the tasks of `plan` that `assignment` places on this node; answer
     /// [`ToCoordinator::Deployed`].
@@ -680,9 +686,10 @@ pub enum ToNode {
         /// Its generation.
         generation: Generation,
     },
-    /// The coordinator is alive: sent every [`HEARTBEAT_INTERVAL`] on every control stream
+    /// The coordinator is alive: sent every heartbeat interval on every control stream
     /// (last in the enum, so the encoding of the other commands is unchanged). A node that
-    /// hears nothing for [`HEARTBEAT_TIMEOUT`] takes the coordinator for dead.
+    /// hears nothing for the heartbeat timeout (both from its [`ToNode::Welcome`]) takes the
+    /// coordinator for dead.
     Heartbeat,
 }
 

@@ -110,6 +110,26 @@ impl Drop for Monitor {
     }
 }
 
+/// When a job hit by a fault that is over at once (a kill, a panic) published again: the
+/// first of `samples` (taken from the fault on, oldest first, up to one at which the job
+/// surely runs again) at which it ran with its latest restart count and had completed a
+/// checkpoint newer than `before` (the newest before the fault) and than any seen while an
+/// earlier run was still counted — so a checkpoint of the run the fault hit, completing
+/// just after it, is not taken for the recovered run's. Counts from the fault, not from
+/// a killed process's restart: a job that recovered before the restart recovered then.
+pub(super) fn published_again(before: u64, samples: &[Sample]) -> Option<Sample> {
+    let last = samples.last()?;
+    let old = samples
+        .iter()
+        .filter(|s| s.restarts < last.restarts)
+        .map(|s| s.checkpoint)
+        .fold(before, u64::max);
+    samples
+        .iter()
+        .find(|s| s.restarts == last.restarts && s.state == JobState::Running && s.checkpoint > old)
+        .copied()
+}
+
 /// Events processed up to `to` by the samples' source counters; a counter that went down
 /// was reset by a redeploy and counts from zero.
 pub(super) fn processed(samples: &[Sample], to: Instant) -> u64 {
@@ -123,3 +143,6 @@ pub(super) fn processed(samples: &[Sample], to: Instant) -> u64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@
 use super::cluster::{ChaosCluster, Cli};
 use super::faults::{self, FaultKind};
 use super::models::ModelWorkload;
-use super::monitor::{processed, Monitor};
+use super::monitor::{processed, published_again, Monitor};
 use super::report::{Injection, Report, RunFacts};
 use super::rng::Rng;
 use super::swaps::Swaps;
@@ -147,6 +147,13 @@ pub(super) fn run(
             swaps.start(&cluster.cli);
             std::thread::sleep(Duration::from_millis(rng.range(20, 300)));
         }
+        // A fault over at once is timed against the newest checkpoint right before it (the
+        // monitor's last sample can be 200 ms old).
+        let baseline = match fault.kind.instantaneous() {
+            true => cluster.cli.status(JOB).and_then(|r| r.last_checkpoint),
+            false => None,
+        }
+        .map_or(before.map_or(0, |b| b.checkpoint), |c| c.0);
         let injected = Instant::now();
         if let Err(e) = faults::inject(&mut cluster, &fault) {
             reasons.push(format!("cannot inject {}: {e}", fault.kind.name()));
@@ -169,12 +176,29 @@ pub(super) fn run(
                 eprintln!("chaos: supervisor restarted {name}, which had exited");
             }
         };
+        // The samples since the injection, up to `to`.
+        let window = |to: Instant| {
+            let mut samples = monitor.since(injected);
+            samples.retain(|s| s.at <= to);
+            samples
+        };
+        let instantaneous = fault.kind.instantaneous();
         let recovered = monitor.wait(
             lifted,
             RECOVERY_LIMIT,
-            |s| s.state == JobState::Running && s.checkpoint > checkpoint,
+            |s| {
+                s.state == JobState::Running
+                    && s.checkpoint > checkpoint
+                    && (!instantaneous || published_again(baseline, &window(s.at)).is_some())
+            },
             supervise,
         );
+        // The job surely runs again; a fault over at once may have been recovered from
+        // before it was lifted (a killed node found dead before its restart).
+        let recovered = match instantaneous {
+            true => recovered.and_then(|r| published_again(baseline, &window(r.at))),
+            false => recovered,
+        };
         let samples = monitor.since(before.map_or(injected, |b| b.at));
         let record = Injection {
             kind: fault.kind.name().into(),

@@ -6,6 +6,7 @@
 use super::phase::Phase;
 use super::{Cluster, JobEntry, SavedServing};
 use crate::store::{JobRecord, JobStore, Store, StoreError};
+use quiver_protocol::heartbeat::Heartbeats;
 use quiver_protocol::messages::{JobState, TaskId, ToNode};
 use quiver_protocol::outbox::{Inbox, Outbox};
 use quiver_protocol::{CheckpointId, Failure, Generation, JobId, NodeId};
@@ -64,7 +65,7 @@ fn open(dir: &tempfile::TempDir, full: &Arc<AtomicBool>) -> Cluster {
         inner,
         full: full.clone(),
     };
-    Cluster::over(Box::new(store), &db, crate::HEARTBEAT_TIMEOUT).expect("cluster")
+    Cluster::over(Box::new(store), &db, Heartbeats::default()).expect("cluster")
 }
 
 const SPEC: &str = r#"

@@ -3,6 +3,7 @@
 //! [`HEARTBEAT_TIMEOUT`] — long before QUIC's 10 s idle timeout.
 
 use super::*;
+use quiver_protocol::messages::HEARTBEAT_INTERVAL;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
