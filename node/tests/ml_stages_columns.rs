@@ -24,7 +24,7 @@ use quiver_protocol::batch::{
 use quiver_protocol::spec::{
     FeatureHasherStage, FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer,
     LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
-    StageKind, StandardScalerStage, VectorAssemblerStage,
+    ServingPolicy, StageKind, StandardScalerStage, VectorAssemblerStage,
 };
 use quiver_protocol::ValueType;
 use support::build_kind;
@@ -375,6 +375,7 @@ fn kmeans_on_a_sparse_column_with_a_null_row_is_the_library_run() {
         seed: 5,
         parameter_shards: None,
         outputs: LearnerColumns::default(),
+        policy: ServingPolicy::default(),
     });
     let out = run(&mut *build_kind(kind, &[("v", ValueType::Sparse)]), &input);
     let params = OnlineKMeansParams {
@@ -456,6 +457,7 @@ fn matrix_factorization_of_string_ids_with_nulls_is_the_library_run() {
         seed: p.seed,
         parameter_shards: None,
         outputs: LearnerColumns::default(),
+        policy: ServingPolicy::default(),
     });
     let schema = schema_of(&["u", "i", "r"], &input);
     let out = run(&mut *build_kind(kind, &schema), &input);

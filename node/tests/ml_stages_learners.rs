@@ -16,7 +16,8 @@ use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::{Features, OnlineLearner, OnlineModel};
 use quiver_node::ml_stages;
 use quiver_protocol::spec::{
-    FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer, LogisticRegressionStage, StageKind,
+    FeatureInput, KMeansStage, LearnerColumns, LinearOptimizer, LogisticRegressionStage,
+    ServingPolicy, StageKind,
 };
 use quiver_protocol::{KeyGroup, PartitionId, Row, Value, ValueType};
 use support::{build, build_kind, dense, run, stage_spec, Rng};
@@ -343,6 +344,7 @@ fn kmeans_is_the_library_sequential_run() {
         seed: 11,
         parameter_shards: None,
         outputs: LearnerColumns::default(),
+        policy: ServingPolicy::default(),
     });
     let out = run(
         &mut *build_kind(kind, &[("v", ValueType::Dense)]),

@@ -7,7 +7,7 @@
 mod support;
 
 use quiver_protocol::spec::{
-    FeatureInput, KMeansStage, LearnerColumns, StageKind, VectorAssemblerStage,
+    FeatureInput, KMeansStage, LearnerColumns, ServingPolicy, StageKind, VectorAssemblerStage,
 };
 use quiver_protocol::{Row, Value, ValueType};
 use support::{build, build_kind, dense, run};
@@ -131,6 +131,7 @@ fn a_vector_with_a_non_finite_entry_is_a_null_feature() {
             seed: 3,
             parameter_shards: None,
             outputs: LearnerColumns::default(),
+            policy: ServingPolicy::default(),
         }),
         StageKind::VectorAssembler(VectorAssemblerStage {
             columns: vec!["v".to_string()],

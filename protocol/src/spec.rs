@@ -304,6 +304,8 @@ impl StageKind {
         match self {
             StageKind::LogisticRegression(s) => Some(&s.policy),
             StageKind::LinearRegression(s) => Some(&s.policy),
+            StageKind::KMeans(s) => Some(&s.policy),
+            StageKind::MatrixFactorization(s) => Some(&s.policy),
             _ => None,
         }
     }

@@ -6,7 +6,8 @@ use quiver_protocol::plan::{JobPlan, OperatorKind, OutputPort, ParameterRole, Pa
 use quiver_protocol::spec::{
     FeatureHasherStage, FeatureInput, JobSpec, KMeansStage, LearnerColumns, LinearOptimizer,
     LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage, MfModel, OneHotStage,
-    StageKind, StandardScalerStage, VectorAssemblerStage, DEFAULT_WARMUP,
+    ServingPolicy, StageKind, StandardScalerStage, UpdatePolicy, VectorAssemblerStage,
+    DEFAULT_WARMUP,
 };
 use quiver_protocol::state_schema::StateSchema;
 use quiver_protocol::{Schema, ValueType};
@@ -226,6 +227,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             seed: 0,
             parameter_shards: None,
             outputs: LearnerColumns::default(),
+            policy: ServingPolicy::default(),
         })
     );
     // River's reco.BiasedMF defaults, with the learning rates of its documented example.
@@ -246,6 +248,7 @@ fn every_ml_kind_parses_with_its_defaults() {
             seed: 0,
             parameter_shards: None,
             outputs: LearnerColumns::default(),
+            policy: ServingPolicy::default(),
         })
     );
 }
@@ -573,6 +576,45 @@ fn warmup_runs_16_predictions_unless_set_within_its_bounds() {
     assert!(e.contains("warmup"), "{e}");
 }
 
+#[test]
+fn kmeans_and_mf_on_parameter_servers_take_guards_updates_and_warmup() {
+    let guard = "\nguard = { max_increase = 0.5, min_records = 200 }\nwarmup = 3";
+    let drift = "\nupdate = { on = \"drift\", column = \"r\" }";
+    let text = spec_text_with_checkpoints(VALID)
+        .replace("k = 3", &format!("k = 3{guard}"))
+        .replace(
+            "rating = \"r\"",
+            &format!("rating = \"r\"\nparameter_shards = 1{drift}"),
+        );
+    let spec = parse(&text);
+    let clusters = kind_of(&spec, "clusters")
+        .serving_policy()
+        .expect("a policy");
+    assert_eq!(
+        (
+            clusters.guard.as_ref().map(|g| g.min_records),
+            clusters.warmup
+        ),
+        (Some(200), 3)
+    );
+    let mf = kind_of(&spec, "mf").serving_policy().expect("a policy");
+    assert!(matches!(&mf.update, Some(UpdatePolicy::Drift { column, .. }) if column == "r"));
+    // MF without parameter servers keeps a model per partition: nothing to guard or update.
+    let per_partition = text.replace("parameter_shards = 1\n", "");
+    let e = JobSpec::parse(&per_partition, Path::new("/jobs"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("parameter_shards"), "{e}");
+    // A drift policy watches a numeric input column.
+    let e = JobSpec::parse(
+        &text.replace("column = \"r\"", "column = \"item\""),
+        Path::new("/jobs"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("update.column"), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
@@ -595,7 +637,7 @@ fn misspelt_field_gets_a_suggestion() {
         "stage \"clusters\": unknown field \"decay_factr\" (did you mean \"decay_factor\"?); \
          allowed fields: name, kind, input, parallelism, pool, checks, drift_window, features, k, decay_factor, \
          global_batch_size, seed, parameter_shards, cluster_col, prediction_col, \
-         model_version_col"
+         model_version_col, guard, update, warmup"
     );
 }
 

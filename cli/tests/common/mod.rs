@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod kafka;
+pub(crate) mod policies;
 pub(crate) mod reco;
 pub(crate) mod shards;
 pub(crate) mod swaps;

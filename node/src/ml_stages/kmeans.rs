@@ -21,6 +21,7 @@
 //! inertia per record is `quiver model status`'s loss).
 
 use super::columns::{learnt, refused, row_error, version_i64};
+use super::drift_watch::DriftWatch;
 use super::features::FeatureReader;
 use super::learner::MakeModel;
 use super::learnt::{Learnt, Scorers};
@@ -46,6 +47,8 @@ struct KMeansOperator {
     features: FeatureReader,
     clusters: Learnt<OnlineKMeans>,
     state: PartitionState,
+    /// The detector of a drift policy.
+    drift: Option<DriftWatch>,
 }
 
 /// A row's cluster and squared distance to its centroid (or why it has none), and the
@@ -68,11 +71,16 @@ pub(super) fn build(
     let (k, seed) = (spec.k as usize, spec.seed);
     let make: MakeModel<OnlineKMeans> =
         Box::new(move |dim| OnlineKMeans::random(params.clone(), k, dim, INITIAL_WEIGHT, seed));
+    let mut clusters = Learnt::new(make, sharing);
+    if let Some(served) = clusters.served_mut() {
+        served.set_warmup(spec.policy.warmup);
+    }
     Ok(Box::new(KMeansOperator {
         stage: stage.name.clone(),
         features: FeatureReader::new(&stage.name, &spec.features, input)?,
-        clusters: Learnt::new(make, sharing),
+        clusters,
         state,
+        drift: DriftWatch::new(&stage.name, &spec.policy, input)?,
     }))
 }
 
@@ -109,6 +117,9 @@ impl AddColumns for KMeansOperator {
         batch: &Batch,
         columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
+        if let Some(drift) = &mut self.drift {
+            drift.watch(batch)?;
+        }
         let n = batch.len();
         let mut features = self.features.bind(batch)?;
         let mut clusters = ColumnBuilder::new(ColumnType::I64, n);
@@ -180,6 +191,10 @@ impl AddColumns for KMeansOperator {
 
     fn served(&self) -> Vec<ServedVersion> {
         self.clusters.served()
+    }
+
+    fn drifts(&self) -> u64 {
+        self.drift.as_ref().map_or(0, DriftWatch::detected)
     }
 
     fn on_end(&mut self) -> Result<Option<Batch>, OperatorError> {

@@ -41,6 +41,7 @@ mod ttl_tests;
 mod users;
 
 use super::columns::{data_error, learnt, refused, row_error, version_i64, Ids, InputColumn};
+use super::drift_watch::DriftWatch;
 use super::served::{Outcome, Scorer, Served};
 use super::stage::AddColumns;
 use super::PartitionState;
@@ -84,6 +85,8 @@ struct MfOperator {
     unshared: u64,
     /// What a worker of parameter servers serves.
     served: Option<Served<SharedVersion>>,
+    /// The detector of a drift policy.
+    drift: Option<DriftWatch>,
 }
 
 /// The library parameters of a stage.
@@ -120,9 +123,11 @@ pub(super) fn build(
     let model = MatrixFactorization::new(params.clone()).map_err(|e| data_error(&stage.name, e))?;
     let expiry = ctx.state_ttl.map(|ttl| Expiry::new(ttl, clock));
     let users = Users::new(ctx.max_parallelism, ctx.checkpoints, expiry);
-    let served = link
-        .as_ref()
-        .map(|link| Served::of_worker(&stage.name, link));
+    let served = link.as_ref().map(|link| {
+        let mut served = Served::of_worker(&stage.name, link);
+        served.set_warmup(spec.policy.warmup);
+        served
+    });
     let sharing = link.map(|link| ItemSharing::new(&stage.name, link, model.layout()));
     let shared = sharing.is_some();
     Ok(Box::new(MfOperator {
@@ -136,6 +141,7 @@ pub(super) fn build(
         sharing,
         unshared: 0,
         served,
+        drift: DriftWatch::new(&stage.name, &spec.policy, input)?,
     }))
 }
 
@@ -145,6 +151,9 @@ impl AddColumns for MfOperator {
         batch: &Batch,
         columns: &mut Vec<Column>,
     ) -> Result<(), OperatorError> {
+        if let Some(drift) = &mut self.drift {
+            drift.watch(batch)?;
+        }
         let n = batch.len();
         let users = Ids::of(&self.stage, &self.user, batch)?;
         let items = Ids::of(&self.stage, &self.item, batch)?;
@@ -284,6 +293,10 @@ impl AddColumns for MfOperator {
             )?;
         }
         Ok(pushed)
+    }
+
+    fn drifts(&self) -> u64 {
+        self.drift.as_ref().map_or(0, DriftWatch::detected)
     }
 
     fn served(&self) -> Vec<ServedVersion> {

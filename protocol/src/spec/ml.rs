@@ -353,6 +353,9 @@ pub struct KMeansStage {
     pub parameter_shards: Option<u32>,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
+    /// `guard`, `update` and `warmup` of its versions (the loss is the squared distance to
+    /// the assigned centroid).
+    pub policy: ServingPolicy,
 }
 
 /// The River recommender a `matrix_factorization` stage reproduces.
@@ -402,6 +405,9 @@ pub struct MatrixFactorizationStage {
     pub parameter_shards: Option<u32>,
     /// The names of the added columns.
     pub outputs: LearnerColumns,
+    /// `guard`, `update` and `warmup` of its versions (with `parameter_shards`; the loss is
+    /// the squared error of a rated row).
+    pub policy: ServingPolicy,
 }
 
 /// `kind = "recommend"`: online top-K recommendations per user. Learns biased matrix

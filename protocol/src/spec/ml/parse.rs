@@ -495,6 +495,9 @@ fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "cluster_col",
             "prediction_col",
             "model_version_col",
+            "guard",
+            "update",
+            "warmup",
         ],
     )?;
     let k = fields
@@ -510,6 +513,7 @@ fn kmeans(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
         parameter_shards: parameter_shards(fields)?,
         outputs: learner_columns(fields)?,
+        policy: serving_policy(fields)?,
     }))
 }
 
@@ -532,6 +536,9 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "parameter_shards",
             "prediction_col",
             "model_version_col",
+            "guard",
+            "update",
+            "warmup",
         ],
     )?;
     let model = fields
@@ -571,6 +578,7 @@ fn matrix_factorization(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         seed: fields.integer("seed", 0, u64::MAX)?.unwrap_or(0),
         parameter_shards: parameter_shards(fields)?,
         outputs: learner_columns(fields)?,
+        policy: serving_policy(fields)?,
     }))
 }
 

@@ -82,6 +82,7 @@ pub(in crate::spec) fn output_schema(
         }
         StageKind::KMeans(s) => {
             check.features("features", &s.features)?;
+            check_policy(&check, &s.policy)?;
             let o = &s.outputs;
             check.learner(&[
                 ("cluster_col", &o.cluster, ValueType::I64),
@@ -110,6 +111,16 @@ pub(in crate::spec) fn output_schema(
             check.column("user", &s.user, &IDS, "i64 or string")?;
             check.column("item", &s.item, &IDS, "i64 or string")?;
             check.column("rating", &s.rating, &NUMERIC, "numeric (i64, f64 or bool)")?;
+            if s.policy.is_set() && s.parameter_shards.is_none() {
+                return Err(check.invalid(
+                    "guard / update",
+                    "set".into(),
+                    "none without parameter_shards: each partition then keeps a model of its \
+                     own and no version is swapped; add parameter_shards = N"
+                        .into(),
+                ));
+            }
+            check_policy(&check, &s.policy)?;
             let o = &s.outputs;
             check.learner(&[
                 ("prediction_col", &o.prediction, ValueType::F64),
