@@ -10,46 +10,11 @@
 mod common;
 
 use common::policies::guard_and_drift;
-use std::path::{Path, PathBuf};
 
-fn write_spec(dir: &Path, name: &str, policy: &str) -> PathBuf {
-    let spec = format!(
-        r#"
-[job]
-name = "{name}"
-parallelism = 2
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "rows"
-kind = "file"
-path = "in"
-format = "csv"
-schema = {{ id = "i64", x1 = "f64", y = "f64" }}
-parallelism = 2
-rate = 3000
-
-[[stage]]
-name = "reg"
-kind = "kmeans"
-input = "rows"
-features = ["x1"]
-k = 2
-{policy}
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "reg"
-path = "out/"
-"#
-    );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).unwrap();
-    path
-}
+/// The stage's kind and settings.
+const LEARNER: &str = "kind = \"kmeans\"\nfeatures = [\"x1\"]\nk = 2";
 
 #[test]
 fn a_degraded_kmeans_deploy_is_rolled_back_and_a_drift_moves_to_the_newest_version() {
-    guard_and_drift(write_spec, 5.0, |x| x);
+    guard_and_drift(LEARNER, 5.0, |x| x);
 }

@@ -73,16 +73,51 @@ pub(crate) fn wait_status(
     }
 }
 
-/// A job of learner stage `reg` over `DIR/in`, its serving policy set by `policy`.
-pub(crate) type WriteSpec = fn(dir: &Path, name: &str, policy: &str) -> PathBuf;
+/// Writes `DIR/job.toml`: the rows of `DIR/in` (2 files at 1,500 rows/s each, checkpoints
+/// every 300 ms, parallelism 2) through learner stage `reg` — `learner` gives its kind and
+/// settings, `policy` its serving policy — into `DIR/out`.
+fn write_spec(dir: &Path, name: &str, learner: &str, policy: &str) -> PathBuf {
+    let spec = format!(
+        r#"
+[job]
+name = "{name}"
+parallelism = 2
+checkpoint_interval = "300ms"
 
-/// The guard and the drift policy of the learner stage `reg` that `write_spec` writes, on a
-/// coordinator and two nodes. 1: the guarded job's input changes after `BEFORE` rows per file
+[[source]]
+name = "rows"
+kind = "file"
+path = "in"
+format = "csv"
+schema = {{ id = "i64", x1 = "f64", y = "f64" }}
+parallelism = 2
+rate = 3000
+
+[[stage]]
+name = "reg"
+input = "rows"
+{learner}
+{policy}
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "reg"
+path = "out/"
+"#
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+/// The guard and the drift policy of the learner stage `reg` (`learner`: its kind and
+/// settings, see `write_spec`), on a coordinator and two nodes. 1: the guarded job's input changes after `BEFORE` rows per file
 /// (`shift` added to x1, y = `rule_after(x1)`); the version trained before the change,
 /// deployed after it, must be rolled back automatically, and per file the outputs' versions go
 /// latest → the deployed version → latest, once each, every record once. 2: a job serving a
 /// pinned version whose x1 jumps by 5 moves to the newest version by its drift policy.
-pub(crate) fn guard_and_drift(write_spec: WriteSpec, shift: f64, rule_after: fn(f64) -> f64) {
+pub(crate) fn guard_and_drift(learner: &str, shift: f64, rule_after: fn(f64) -> f64) {
     let mut cluster = Cluster::on_loopback(2);
 
     // 1. The guard.
@@ -92,6 +127,7 @@ pub(crate) fn guard_and_drift(write_spec: WriteSpec, shift: f64, rule_after: fn(
     cluster.submit_spec(&write_spec(
         &guarded,
         "guarded",
+        learner,
         "guard = { max_increase = 0.2, min_records = 500 }",
     ));
     let start = Instant::now();
@@ -134,6 +170,7 @@ pub(crate) fn guard_and_drift(write_spec: WriteSpec, shift: f64, rule_after: fn(
     cluster.submit_spec(&write_spec(
         &drifting,
         "drifting",
+        learner,
         "update = { on = \"drift\", column = \"x1\", detector = \"page_hinkley\" }",
     ));
     let pinned = cluster.wait_for_versions("job-2", 1)[0];
