@@ -465,6 +465,16 @@ impl JobPlan {
         op
     }
 
+    /// The siblings that joined `head`'s task ([`JobPlan::joins_task_of`]), in plan order.
+    pub fn joined_to<'a>(
+        &'a self,
+        head: &'a OperatorPlan,
+    ) -> impl Iterator<Item = &'a OperatorPlan> {
+        self.operators
+            .iter()
+            .filter(move |o| self.joins_task_of(o).is_some_and(|h| h.id == head.id))
+    }
+
     /// The head operator of the task `op` runs in.
     pub fn chain_head(&self, op: &OperatorPlan) -> OperatorId {
         let root = self.forward_root(op);
@@ -483,21 +493,19 @@ impl JobPlan {
     /// `b` chained behind `a`, and `a → b + c → d` when `c` (with `d` behind it) joined the
     /// task ([`JobPlan::joins_task_of`]).
     pub fn chain_names(&self, head: &OperatorPlan) -> String {
-        let joined = self
-            .operators
-            .iter()
-            .filter(|o| self.joins_task_of(o).is_some_and(|h| h.id == head.id));
-        let branches = std::iter::once(head).chain(joined).map(|branch| {
-            let behind = self
-                .operators
-                .iter()
-                .filter(|o| o.id != branch.id && self.forward_root(o).id == branch.id);
-            std::iter::once(branch)
-                .chain(behind)
-                .map(|o| o.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" → ")
-        });
+        let branches = std::iter::once(head)
+            .chain(self.joined_to(head))
+            .map(|branch| {
+                let behind = self
+                    .operators
+                    .iter()
+                    .filter(|o| o.id != branch.id && self.forward_root(o).id == branch.id);
+                std::iter::once(branch)
+                    .chain(behind)
+                    .map(|o| o.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            });
         branches.collect::<Vec<_>>().join(" + ")
     }
 

@@ -190,11 +190,7 @@ impl Chain {
             }
             _ => {
                 let mut entry = vec![Route::Chained(chain.add_node(plan, head, partition)?)];
-                for sibling in plan
-                    .operators
-                    .iter()
-                    .filter(|o| plan.joins_task_of(o).is_some_and(|h| h.id == head.id))
-                {
+                for sibling in plan.joined_to(head) {
                     entry.push(Route::Chained(chain.add_node(plan, sibling, partition)?));
                 }
                 Arc::from(entry)
