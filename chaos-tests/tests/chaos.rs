@@ -1,8 +1,8 @@
 //! The chaos suite as the test suite runs it (issue 16): `quiver-chaos` against a real
 //! cluster on this machine — a short run of 22 faults across every kind this machine allows
 //! (as root, which CI is: all 12, partitions and full disks included) that must lose and
-//! duplicate nothing, and a deliberately broken build (tasks skip barrier alignment) that
-//! the checker must catch.
+//! duplicate nothing, a run of full disks that must not restart the job, and a deliberately
+//! broken build (tasks skip barrier alignment) that the checker must catch.
 //!
 //! The seed is fixed so a failure replays; `QUIVER_CHAOS_SEED` runs another schedule.
 
@@ -59,6 +59,44 @@ fn a_short_chaos_run_loses_and_duplicates_nothing() {
     // Every row of the workload was published: 2000 events/s for 120 s make 240,000
     // running rows, plus one per (user, second) window.
     assert!(report["rows"].as_u64() > Some(240_000), "{text}");
+}
+
+/// A full disk under the job's output holds the job still until it has room: it loses
+/// nothing and does not restart (it used to fail the sink's task and restart into the same
+/// full disk, with a growing back-off). Needs root, as the suite does (a `tmpfs` to fill).
+#[test]
+fn a_full_disk_under_the_output_pauses_the_job_without_restarting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seed();
+    let (code, report, text) = chaos(
+        dir.path(),
+        &[
+            "--seed",
+            &seed,
+            "--duration",
+            "30s",
+            "--injections",
+            "5",
+            "--faults",
+            "disk-full",
+        ],
+    );
+    assert_eq!(code, Some(0), "the run failed:\n{text}");
+    assert_eq!(report["verdict"], "pass", "{text}");
+    let on_output: Vec<&Value> = report["faults"]
+        .as_array()
+        .expect("injections")
+        .iter()
+        .filter(|i| i["target"] == "job")
+        .collect();
+    assert!(
+        !on_output.is_empty(),
+        "no fault hit the job's output:\n{text}"
+    );
+    for injection in on_output {
+        assert!(injection["recovery_ms"].is_u64(), "{injection}\n{text}");
+        assert_eq!(injection["restarts"], 0, "{injection}\n{text}");
+    }
 }
 
 #[test]

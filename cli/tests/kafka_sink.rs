@@ -142,6 +142,7 @@ fn restored_sink_publishes_what_the_restored_checkpoint_staged_exactly_once() {
             generation: Generation(generation),
             exactly_once: true,
             restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
+            cancelled: Default::default(),
         };
         KafkaSink::new("out", &brokers, "out", Some("user"), &schema(), &ctx).unwrap()
     };

@@ -12,6 +12,8 @@
 //! pool instead (`tokio::task::spawn_blocking`, a batch of up to 1,024 records at a time;
 //! see `runtime::source_driver`), so its task is free while a read waits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 /// Runs `io`, which may block, without stalling the async worker's other tasks. On a
@@ -24,3 +26,30 @@ pub(crate) fn blocking<T>(io: impl FnOnce() -> T) -> T {
         _ => io(),
     }
 }
+
+/// A deployment's cancel as seen by blocking work that waits (a sink waiting for disk space):
+/// a kill interrupts a task only at an await, never a thread blocked in [`blocking`], so such
+/// work looks at this flag between waits and gives up once it is set.
+#[derive(Clone, Debug, Default)]
+pub struct Cancellation(Arc<AtomicBool>);
+
+impl Cancellation {
+    /// Marks the deployment cancelled.
+    pub(crate) fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the deployment was cancelled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Two handles are equal when they are the same deployment's.
+impl PartialEq for Cancellation {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cancellation {}

@@ -18,3 +18,5 @@ pub mod sinks;
 pub mod sources;
 pub(crate) mod state;
 pub mod watermark;
+
+pub use blocking::Cancellation;

@@ -20,6 +20,7 @@ mod source_driver;
 mod source_peers;
 pub mod state_transfer;
 mod supervisor;
+use supervisor::Supervision;
 mod task;
 #[cfg(test)]
 mod test_support;
@@ -128,7 +129,7 @@ struct DeployedTask {
 
 struct DeployedJob {
     deployment: Arc<Deployment>,
-    supervisor: ActorRef<supervisor::SupervisorMsg>,
+    supervision: Supervision,
     tasks: Vec<DeployedTask>,
     /// What its learners serve.
     serving: Arc<JobServing>,
@@ -179,15 +180,11 @@ impl Runtime {
         let serving = Arc::new(JobServing::default());
         self.load_serving(&deployment, &serving, deployment.serving.clone())
             .await?;
-        let (supervisor, _) = Actor::spawn(
-            None,
-            supervisor::JobSupervisor,
-            supervisor::SupervisorArgs {
-                job: deployment.job,
-                generation: deployment.generation,
-                events: self.events.clone(),
-            },
-        )
+        let supervision = Supervision::start(supervisor::SupervisorArgs {
+            job: deployment.job,
+            generation: deployment.generation,
+            events: self.events.clone(),
+        })
         .await
         .map_err(|e| RuntimeError::Plan(format!("cannot start a job supervisor: {e}")))?;
         let mut tasks = Vec::new();
@@ -229,12 +226,12 @@ impl Runtime {
                     me: p as usize,
                 });
                 let task = match self
-                    .spawn_task(&deployment, head, partition, &supervisor, peers, &serving)
+                    .spawn_task(&deployment, head, partition, &supervision, peers, &serving)
                     .await
                 {
                     Ok(task) => task,
                     Err(e) => {
-                        supervisor::cancel(&supervisor);
+                        supervision.cancel();
                         return Err(e);
                     }
                 };
@@ -245,7 +242,7 @@ impl Runtime {
             deployment.job,
             DeployedJob {
                 deployment,
-                supervisor,
+                supervision,
                 tasks,
                 serving,
             },
@@ -258,7 +255,7 @@ impl Runtime {
         deployment: &Arc<Deployment>,
         head: &OperatorPlan,
         partition: PartitionId,
-        supervisor: &ActorRef<supervisor::SupervisorMsg>,
+        supervision: &Supervision,
         peers: Option<PeerLink>,
         serving: &Arc<JobServing>,
     ) -> Result<DeployedTask, RuntimeError> {
@@ -283,6 +280,7 @@ impl Runtime {
             counters.clone(),
             self.boards.clone(),
             serving.clone(),
+            supervision.cancelled.clone(),
         )?;
         let restore = deployment.restore.map(|(checkpoint, _)| checkpoint);
         let source = match &head.kind {
@@ -330,7 +328,7 @@ impl Runtime {
             ),
         };
         // The actor runs where it is spawned: on its pool's threads.
-        let cell = supervisor.get_cell();
+        let cell = supervision.actor.get_cell();
         let spawned = self
             .pools
             .run(head.pool, Actor::spawn_linked(None, TaskActor, args, cell))
@@ -339,7 +337,9 @@ impl Runtime {
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()))
             .map_err(|e| RuntimeError::Plan(format!("cannot start task {id:?}: {e}")))?;
-        let _ = supervisor.send_message(supervisor::SupervisorMsg::Watch(actor.get_id(), id));
+        let _ = supervision
+            .actor
+            .send_message(supervisor::SupervisorMsg::Watch(actor.get_id(), id));
         self.exchange.register(
             (deployment.job, head.id, partition),
             TaskEntry {
@@ -646,7 +646,7 @@ impl Runtime {
             }
         };
         if let Some(deployed) = deployed {
-            supervisor::cancel(&deployed.supervisor);
+            deployed.supervision.cancel();
             self.exchange.unregister_job(job);
         }
     }

@@ -51,6 +51,8 @@ pub struct SinkContext {
     /// The checkpoint this deployment restored from and the generation that took it; `None`
     /// for a fresh start.
     pub restored: Option<(CheckpointId, Generation)>,
+    /// The deployment's cancel: a sink waiting in blocking code (for disk space) stops there.
+    pub cancelled: crate::blocking::Cancellation,
 }
 
 /// For tests: partition `partition` of `parallelism` of an exactly-once job (lineage `0xab`,
@@ -73,6 +75,7 @@ pub(crate) fn test_context(
         generation: Generation(generation),
         exactly_once: true,
         restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
+        cancelled: Default::default(),
     }
 }
 

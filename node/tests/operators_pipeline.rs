@@ -92,6 +92,7 @@ fn design_example_from_csv_to_part_files() {
         generation: quiver_protocol::Generation(1),
         exactly_once: false,
         restored: None,
+        cancelled: Default::default(),
     };
     let mut out_sink = build_sink(sink, &stage.schema, &sink_ctx).expect("sink");
     let lag = source.max_out_of_orderness.as_millis() as i64;

@@ -12,7 +12,7 @@ use super::latency;
 use super::metrics::TaskCounters;
 use super::saved_state::SavedAs;
 use super::RuntimeError;
-use crate::blocking::blocking;
+use crate::blocking::{blocking, Cancellation};
 use crate::operator::{ChangesCopy, KeyGroupState, Operator, Output, SavedState, Sink, StateCopy};
 use crate::parameters::feed::ParameterFeed;
 use crate::parameters::shard::ParameterShard;
@@ -149,6 +149,8 @@ pub(crate) struct Chain {
     boards: Arc<Boards>,
     /// What the deployment's learners serve.
     serving: Arc<JobServing>,
+    /// The deployment's cancel, for sinks that wait in blocking code.
+    cancelled: Cancellation,
     /// A source task: the columns of the source's records it watches.
     source_quality: Option<SharedQuality>,
 }
@@ -164,6 +166,7 @@ impl Chain {
         counters: Arc<TaskCounters>,
         boards: Arc<Boards>,
         serving: Arc<JobServing>,
+        cancelled: Cancellation,
     ) -> Result<Chain, RuntimeError> {
         let plan = &deployment.plan;
         let mut chain = Chain {
@@ -181,6 +184,7 @@ impl Chain {
             job_id: deployment.job,
             boards,
             serving,
+            cancelled,
             source_quality: None,
         };
         chain.entry = match &head.kind {
@@ -264,6 +268,7 @@ impl Chain {
                     generation: self.generation,
                     exactly_once: plan.spec.checkpoint_interval.is_some(),
                     restored: self.restored,
+                    cancelled: self.cancelled.clone(),
                 };
                 // Building a file sink settles its folder: listing, renames, fsync.
                 Step::Sink(blocking(|| {

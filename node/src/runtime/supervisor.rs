@@ -2,24 +2,47 @@
 //! task that dies without reporting (a panic caught by ractor) is reported as failed.
 
 use super::{TaskEvent, TaskEventKind};
+use crate::blocking::Cancellation;
 use quiver_protocol::messages::TaskId;
 use quiver_protocol::{Failure, Generation, JobId};
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
 /// Supervises the tasks of one job deployment.
 pub(crate) struct JobSupervisor;
 
-/// Cancels a deployment now: kills its supervisor and with it every task under it.
-///
-/// A kill interrupts a task's handler at the await it is blocked on (credit toward a frozen
-/// peer, a write to its stream, a snapshot upload), where ractor's `stop` would wait for the
-/// handler to return — up to QUIC's idle timeout. No further handler of a killed task runs, so
-/// it publishes nothing after the cancel; and what a task publishes (a sink's commit) runs
-/// without an await, so a kill never cuts a publication in half.
-pub(crate) fn cancel(supervisor: &ActorRef<SupervisorMsg>) {
-    supervisor.kill();
+/// A deployment's supervisor, with the flag its cancel sets.
+pub(crate) struct Supervision {
+    /// The supervisor actor.
+    pub(crate) actor: ActorRef<SupervisorMsg>,
+    /// Set by [`Supervision::cancel`], for tasks waiting in blocking code.
+    pub(crate) cancelled: Cancellation,
+}
+
+impl Supervision {
+    /// Starts the supervisor of one deployment.
+    pub(crate) async fn start(args: SupervisorArgs) -> Result<Supervision, SpawnErr> {
+        let (actor, _) = Actor::spawn(None, JobSupervisor, args).await?;
+        Ok(Supervision {
+            actor,
+            cancelled: Cancellation::default(),
+        })
+    }
+
+    /// Cancels the deployment now: sets its cancel flag (a thread blocked outside an await —
+    /// a sink waiting for disk space — looks at it) and kills the supervisor and with it every
+    /// task under it.
+    ///
+    /// A kill interrupts a task's handler at the await it is blocked on (credit toward a frozen
+    /// peer, a write to its stream, a snapshot upload), where ractor's `stop` would wait for the
+    /// handler to return — up to QUIC's idle timeout. No further handler of a killed task runs, so
+    /// it publishes nothing after the cancel; and what a task publishes (a sink's commit) runs
+    /// without an await, so a kill never cuts a publication in half.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.cancel();
+        self.actor.kill();
+    }
 }
 
 /// What the supervisor is started with.

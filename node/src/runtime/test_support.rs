@@ -302,6 +302,7 @@ pub(super) fn chain_of<'d>(
         counters,
         Arc::default(),
         Arc::default(),
+        Default::default(),
     )
     .expect("chain");
     (chain, head)

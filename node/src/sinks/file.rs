@@ -22,17 +22,18 @@
 //! job: recovery deletes the hidden files of other generations.
 
 pub mod ownership;
+pub mod room;
 pub mod two_phase;
 
 use super::json::JsonEncoder;
 use super::SinkContext;
-use crate::blocking::blocking;
+use crate::blocking::{blocking, Cancellation};
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::batch::Batch;
 use quiver_protocol::spec::OutputMode;
 use quiver_protocol::{CheckpointId, Schema};
 use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use two_phase::Transaction;
 
@@ -59,32 +60,45 @@ pub struct FileSink {
     transaction: Option<Transaction>,
     /// The run owning the folder: checked before every publish.
     run: u64,
+    /// The deployment's cancel, which ends a wait for room.
+    cancelled: Cancellation,
 }
 
 /// Encoded rows are written to the file once this many bytes are pending.
 const WRITE_BYTES: usize = 1 << 20;
 
 /// An in-progress file being written: rows are encoded into `pending` on the task, and
-/// written to the file off the async workers ([`blocking`]) a megabyte at a time.
+/// written to the file off the async workers ([`blocking`]) a megabyte at a time, waiting
+/// while the disk is full ([`room`]).
 #[derive(Debug)]
 struct OpenFile {
     file: File,
+    /// Bytes written to `file` so far.
+    len: u64,
     pending: Vec<u8>,
     path: PathBuf,
     /// The part number (without checkpoints; 0 with them).
     part: u64,
+    /// The deployment's cancel, which ends a wait for room.
+    cancelled: Cancellation,
 }
 
 impl OpenFile {
     /// Creates `path`, which must not exist yet.
-    fn create(path: PathBuf, part: u64) -> Result<OpenFile, OperatorError> {
+    fn create(
+        path: PathBuf,
+        part: u64,
+        cancelled: Cancellation,
+    ) -> Result<OpenFile, OperatorError> {
         let file = blocking(|| File::options().write(true).create_new(true).open(&path))
             .map_err(|e| OperatorError::Io(format!("cannot create {}: {e}", path.display())))?;
         Ok(OpenFile {
             file,
+            len: 0,
             pending: Vec::with_capacity(WRITE_BYTES + (64 << 10)),
             path,
             part,
+            cancelled,
         })
     }
 
@@ -92,20 +106,31 @@ impl OpenFile {
         OperatorError::Io(format!("cannot write {}: {e}", self.path.display()))
     }
 
+    /// Writes what is pending, waiting while the disk is full (on the calling thread).
+    fn write_pending(&mut self) -> std::io::Result<()> {
+        room::append_waiting_for_room(
+            &mut self.file,
+            &mut self.len,
+            &self.pending,
+            &self.path,
+            &self.cancelled,
+        )?;
+        self.pending.clear();
+        Ok(())
+    }
+
     /// Writes what is pending once it reaches [`WRITE_BYTES`].
     fn write_if_full(&mut self) -> Result<(), OperatorError> {
         if self.pending.len() < WRITE_BYTES {
             return Ok(());
         }
-        blocking(|| self.file.write_all(&self.pending)).map_err(|e| self.write_error(e))?;
-        self.pending.clear();
-        Ok(())
+        blocking(|| self.write_pending()).map_err(|e| self.write_error(e))
     }
 
     /// Writes what is pending and syncs the file to disk; returns its path.
     fn close(mut self) -> Result<PathBuf, OperatorError> {
         blocking(|| {
-            self.file.write_all(&self.pending)?;
+            self.write_pending()?;
             self.file.sync_data()
         })
         .map_err(|e| self.write_error(e))?;
@@ -151,19 +176,24 @@ impl FileSink {
             current: None,
             transaction,
             run: ctx.run,
+            cancelled: ctx.cancelled.clone(),
         })
     }
 
     fn open(&self) -> Result<OpenFile, OperatorError> {
         if let Some(transaction) = &self.transaction {
-            return OpenFile::create(transaction.open_path(&self.dir, self.partition), 0);
+            return OpenFile::create(
+                transaction.open_path(&self.dir, self.partition),
+                0,
+                self.cancelled.clone(),
+            );
         }
         let mut n = 0;
         loop {
             let committed = self.dir.join(part_file_name(self.partition, n));
             let in_progress = self.dir.join(in_progress_file_name(self.partition, n));
             if !committed.exists() && !in_progress.exists() {
-                return OpenFile::create(in_progress, n);
+                return OpenFile::create(in_progress, n, self.cancelled.clone());
             }
             n += 1;
         }

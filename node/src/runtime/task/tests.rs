@@ -362,10 +362,10 @@ async fn a_task_blocked_on_credit_is_cancelled_at_once() {
         generation: GENERATION,
         events,
     };
-    let (supervisor, _) = Actor::spawn(None, crate::runtime::supervisor::JobSupervisor, args)
+    let supervision = crate::runtime::supervisor::Supervision::start(args)
         .await
         .expect("spawn a supervisor");
-    let (mut h, gate) = Harness::spawn_under(Some(supervisor.get_cell())).await;
+    let (mut h, gate) = Harness::spawn_under(Some(supervision.actor.get_cell())).await;
     h.task
         .send_message(TaskMsg::Start(vec![gate]))
         .expect("start");
@@ -387,7 +387,7 @@ async fn a_task_blocked_on_credit_is_cancelled_at_once() {
         credits,
         "one batch waits for credit"
     );
-    crate::runtime::supervisor::cancel(&supervisor);
+    supervision.cancel();
     // A stop would wait for the handler, which waits for a credit that never comes (toward a
     // frozen node: until QUIC's 10 s idle timeout breaks the stream).
     let stopped = h.task.wait(Some(Duration::from_secs(10))).await;

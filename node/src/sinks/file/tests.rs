@@ -26,6 +26,7 @@ fn at_finish(partition: u32) -> SinkContext {
         generation: quiver_protocol::Generation(1),
         exactly_once: false,
         restored: None,
+        cancelled: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ fn run(run: u64, continues: Option<u64>, restored: Option<u64>) -> SinkContext {
         generation: Generation(2),
         exactly_once: true,
         restored: restored.map(|c| (CheckpointId(c), Generation(1))),
+        cancelled: Default::default(),
     }
 }
 
