@@ -138,6 +138,9 @@ struct DeployedJob {
 /// The tasks of one node.
 pub struct Runtime {
     node: NodeId,
+    /// This node's membership session (one runtime per session): the peers its channels
+    /// dial are keyed by it ([`Exchange::begin_session`]).
+    session: u64,
     exchange: Arc<Exchange>,
     link: CoordinatorLink,
     events: mpsc::UnboundedSender<TaskEvent>,
@@ -149,8 +152,9 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime for node `node`, reporting task events to `events`, moving snapshots over
-    /// `link` and running each pool's tasks on its threads in `pools`.
+    /// A runtime for node `node` in a new membership session of `exchange`, reporting task
+    /// events to `events`, moving snapshots over `link` and running each pool's tasks on its
+    /// threads in `pools`.
     pub fn new(
         node: NodeId,
         exchange: Arc<Exchange>,
@@ -160,6 +164,7 @@ impl Runtime {
     ) -> Runtime {
         Runtime {
             node,
+            session: exchange.begin_session(),
             exchange,
             link,
             events,
@@ -618,7 +623,15 @@ impl Runtime {
                 };
                 let remote = self
                     .exchange
-                    .open((node, addr), open, counters.clone())
+                    .open(
+                        exchange::Peer {
+                            session: self.session,
+                            node,
+                            addr,
+                        },
+                        open,
+                        counters.clone(),
+                    )
                     .await?;
                 senders.push(ChannelSender::Remote(remote));
             }

@@ -42,8 +42,17 @@ pub(crate) struct TaskEntry {
 
 type TaskKey = (JobId, OperatorId, PartitionId);
 
-/// Another node: its id and the address its exchange listens on.
-pub(crate) type Peer = (NodeId, SocketAddr);
+/// Another node as one membership session of this node knows it (see
+/// [`Exchange::begin_session`]): its id and the address its exchange listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Peer {
+    /// The session of this node that named it.
+    pub(crate) session: u64,
+    /// Its id in that session's coordinator.
+    pub(crate) node: NodeId,
+    /// Where its exchange listens.
+    pub(crate) addr: SocketAddr,
+}
 
 /// The partitions of a source that read in step on this node, by job and source.
 type SourceKey = (JobId, OperatorId);
@@ -54,6 +63,8 @@ pub struct Exchange {
     endpoint: quinn::Endpoint,
     tasks: Mutex<HashMap<TaskKey, TaskEntry>>,
     peers: Mutex<HashMap<Peer, quinn::Connection>>,
+    /// The newest membership session ([`Exchange::begin_session`]).
+    session: AtomicU64,
     /// Sources whose partitions here read in step, told what the channels from the others
     /// say of their watermarks.
     sources: Mutex<HashMap<SourceKey, (Generation, Peers)>>,
@@ -66,8 +77,21 @@ impl Exchange {
             endpoint,
             tasks: Mutex::default(),
             peers: Mutex::default(),
+            session: AtomicU64::new(0),
             sources: Mutex::default(),
         })
+    }
+
+    /// Starts a membership session (this node joined a coordinator) and returns its number;
+    /// the connections earlier sessions dialled are forgotten. Node ids are the coordinator's
+    /// and a restarted coordinator numbers nodes from 1 again, so an id of an earlier session
+    /// may name another process now: at the same address (a node restarted behind it) a
+    /// connection kept from then would reach the dead process, and look alive until QUIC's
+    /// idle timeout (10 s; chaos run 15 found it).
+    pub(crate) fn begin_session(&self) -> u64 {
+        let session = self.session.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peer_table().retain(|peer, _| peer.session >= session);
+        session
     }
 
     /// The endpoint (to dial the coordinator with the same identity).
@@ -119,7 +143,7 @@ impl Exchange {
         open: ChannelOpen,
         counters: Arc<TaskCounters>,
     ) -> Result<RemoteSender, RuntimeError> {
-        let addr = peer.1;
+        let addr = peer.addr;
         let connection = self.connection(peer).await?;
         let (mut send, recv) = connection
             .open_bi()
@@ -133,21 +157,29 @@ impl Exchange {
     /// the peer table, so an unreachable node delays only its own channels; when two dials
     /// race, the first connection stored wins.
     ///
-    /// Connections are kept per node *and* address: a node restarted on the same address
-    /// joins as a new node, and its channels must not go over the connection to the process
-    /// that died there (it would look alive until QUIC's idle timeout, 10 s). Storing a
-    /// connection to a new node at an address closes and forgets the old node's.
+    /// Connections are kept per session, node *and* address: a node restarted on the same
+    /// address joins as a new node, and its channels must not go over the connection to the
+    /// process that died there (it would look alive until QUIC's idle timeout, 10 s). Storing
+    /// a connection to a new node at an address closes and forgets the old node's; a channel
+    /// of an ended session (see [`Exchange::begin_session`]) gets no connection.
     async fn connection(&self, peer: Peer) -> Result<quinn::Connection, RuntimeError> {
         if let Some(c) = self.live_peer(peer) {
             return Ok(c);
         }
-        let dialled = transport::connect(&self.endpoint, peer.1).await?;
+        let dialled = transport::connect(&self.endpoint, peer.addr).await?;
         if let Some(c) = self.live_peer(peer) {
             return Ok(c);
         }
         let mut peers = self.peer_table();
-        peers.retain(|&(node, addr), c| {
-            let replaced = addr == peer.1 && node != peer.0;
+        if peer.session < self.session.load(Ordering::Relaxed) {
+            // Its tasks are being cancelled: it must not replace the new session's connection.
+            return Err(RuntimeError::ChannelClosed(format!(
+                "{}: this node joined the coordinator again since the channel was planned",
+                peer.addr
+            )));
+        }
+        peers.retain(|old, c| {
+            let replaced = old.addr == peer.addr && old.node != peer.node;
             if replaced {
                 c.close(0u32.into(), b"the node at this address was replaced");
             }

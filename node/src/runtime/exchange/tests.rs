@@ -35,6 +35,15 @@ struct Pair {
     sent: Arc<TaskCounters>,
 }
 
+/// Node `node` at `addr` as session `session` knows it.
+fn peer(session: u64, node: u64, addr: std::net::SocketAddr) -> Peer {
+    Peer {
+        session,
+        node: NodeId(node),
+        addr,
+    }
+}
+
 async fn pair(registered: Generation, generation: Generation) -> Pair {
     pair_with(registered, generation, None).await
 }
@@ -46,7 +55,7 @@ async fn pair_with(registered: Generation, generation: Generation, in_step: Opti
     let open = channel_open(generation);
     let sent = Arc::new(TaskCounters::new(0));
     let remote = from
-        .open((NodeId(2), addr), open, sent.clone())
+        .open(peer(1, 2, addr), open, sent.clone())
         .await
         .expect("open");
     Pair {
@@ -302,18 +311,15 @@ async fn a_node_restarted_at_an_address_gets_a_new_connection_and_the_old_one_cl
     let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
     let (from, _) = node(&identity);
     let (_to, addr) = node(&identity);
-    let old = from.connection((NodeId(2), addr)).await.expect("dial");
-    let again = from.connection((NodeId(2), addr)).await.expect("reuse");
+    let old = from.connection(peer(1, 2, addr)).await.expect("dial");
+    let again = from.connection(peer(1, 2, addr)).await.expect("reuse");
     assert_eq!(
         old.stable_id(),
         again.stable_id(),
         "one connection per live node"
     );
     // The coordinator now places a new node (a restarted process) at that address.
-    let new = from
-        .connection((NodeId(3), addr))
-        .await
-        .expect("dial again");
+    let new = from.connection(peer(1, 3, addr)).await.expect("dial again");
     assert_ne!(
         new.stable_id(),
         old.stable_id(),
@@ -328,6 +334,40 @@ async fn a_node_restarted_at_an_address_gets_a_new_connection_and_the_old_one_cl
         1,
         "the old node's connection is still kept"
     );
+}
+
+/// A restarted coordinator numbers nodes from 1 again: in the new session the same id at
+/// the same address may be another process (a node restarted behind that address), which
+/// must not get the connection to the one that was there before.
+#[tokio::test]
+async fn a_new_session_dials_again_where_an_old_one_named_the_same_node() {
+    let bundle = generate_bundle().expect("certificates");
+    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
+    let (from, _) = node(&identity);
+    let (_to, addr) = node(&identity);
+    let first = from.begin_session();
+    let old = from.connection(peer(first, 4, addr)).await.expect("dial");
+    let second = from.begin_session();
+    assert!(second > first);
+    assert!(
+        from.peer_table().is_empty(),
+        "the old session's peers are forgotten"
+    );
+    let new = from
+        .connection(peer(second, 4, addr))
+        .await
+        .expect("dial again");
+    assert_ne!(
+        new.stable_id(),
+        old.stable_id(),
+        "the old session's connection was reused"
+    );
+    // A channel of the old session still dialling (its tasks are being cancelled) gets no
+    // connection and leaves the new session's alone.
+    assert!(from.connection(peer(first, 4, addr)).await.is_err());
+    assert!(new.close_reason().is_none());
+    let again = from.connection(peer(second, 4, addr)).await.expect("reuse");
+    assert_eq!(again.stable_id(), new.stable_id());
 }
 
 #[tokio::test]
