@@ -7,7 +7,6 @@
 //! The seed is fixed so a failure replays; `QUIVER_CHAOS_SEED` runs another schedule.
 
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
 
 const CHAOS: &str = env!("CARGO_BIN_EXE_quiver-chaos");
@@ -16,16 +15,18 @@ fn seed() -> String {
     std::env::var("QUIVER_CHAOS_SEED").unwrap_or_else(|_| "16".into())
 }
 
-/// Runs `quiver-chaos ARGS --report DIR/report.json --dir DIR/run`; returns its exit code, its report and
-/// what it printed.
-fn chaos(dir: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
-    let report = dir.join("report.json");
+/// Runs `quiver-chaos --seed SEED ARGS` with its report and run folder in a temporary folder;
+/// returns its exit code, its report and what it printed.
+fn chaos(args: &[&str]) -> (Option<i32>, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
     let out = Command::new(CHAOS)
+        .args(["--seed", &seed()])
         .args(args)
         .arg("--report")
         .arg(&report)
         .arg("--dir")
-        .arg(dir.join("run"))
+        .arg(dir.path().join("run"))
         .output()
         .expect("run quiver-chaos");
     let text = format!(
@@ -40,16 +41,16 @@ fn chaos(dir: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
     (out.status.code(), report, text)
 }
 
-#[test]
-fn a_short_chaos_run_loses_and_duplicates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = seed();
-    let (code, report, text) = chaos(
-        dir.path(),
-        &["--seed", &seed, "--duration", "100s", "--injections", "22"],
-    );
+/// Asserts that a run passed: exit status 0 and the verdict `pass`.
+fn assert_passed(code: Option<i32>, report: &Value, text: &str) {
     assert_eq!(code, Some(0), "the run failed:\n{text}");
     assert_eq!(report["verdict"], "pass", "{text}");
+}
+
+#[test]
+fn a_short_chaos_run_loses_and_duplicates_nothing() {
+    let (code, report, text) = chaos(&["--duration", "100s", "--injections", "22"]);
+    assert_passed(code, &report, &text);
     assert_eq!(report["lost"], 0, "{text}");
     assert_eq!(report["duplicated"], 0, "{text}");
     assert_eq!(report["wrong"], 0, "{text}");
@@ -66,23 +67,15 @@ fn a_short_chaos_run_loses_and_duplicates_nothing() {
 /// full disk, with a growing back-off). Needs root, as the suite does (a `tmpfs` to fill).
 #[test]
 fn a_full_disk_under_the_output_pauses_the_job_without_restarting_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = seed();
-    let (code, report, text) = chaos(
-        dir.path(),
-        &[
-            "--seed",
-            &seed,
-            "--duration",
-            "30s",
-            "--injections",
-            "5",
-            "--faults",
-            "disk-full",
-        ],
-    );
-    assert_eq!(code, Some(0), "the run failed:\n{text}");
-    assert_eq!(report["verdict"], "pass", "{text}");
+    let (code, report, text) = chaos(&[
+        "--duration",
+        "30s",
+        "--injections",
+        "5",
+        "--faults",
+        "disk-full",
+    ]);
+    assert_passed(code, &report, &text);
     let on_output: Vec<&Value> = report["faults"]
         .as_array()
         .expect("injections")
@@ -101,24 +94,17 @@ fn a_full_disk_under_the_output_pauses_the_job_without_restarting_it() {
 
 #[test]
 fn a_build_without_barrier_alignment_is_caught() {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = seed();
-    let (code, report, text) = chaos(
-        dir.path(),
-        &[
-            "--seed",
-            &seed,
-            "--duration",
-            "20s",
-            "--injections",
-            "4",
-            "--faults",
-            "task-panic,node-kill",
-            "--no-isolation",
-            "--break",
-            "alignment",
-        ],
-    );
+    let (code, report, text) = chaos(&[
+        "--duration",
+        "20s",
+        "--injections",
+        "4",
+        "--faults",
+        "task-panic,node-kill",
+        "--no-isolation",
+        "--break",
+        "alignment",
+    ]);
     assert_eq!(code, Some(1), "the broken build passed:\n{text}");
     assert_eq!(report["verdict"], "fail", "{text}");
     let faults = ["lost", "duplicated", "wrong"]

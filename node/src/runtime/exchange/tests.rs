@@ -25,6 +25,15 @@ fn node(identity: &TlsIdentity) -> (Arc<Exchange>, SocketAddr) {
     (exchange, addr)
 }
 
+/// Two nodes of one cluster: the one that dials, and the other with its address.
+fn two_nodes() -> (Arc<Exchange>, Arc<Exchange>, SocketAddr) {
+    let bundle = generate_bundle().expect("certificates");
+    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
+    let (from, _) = node(&identity);
+    let (to, addr) = node(&identity);
+    (from, to, addr)
+}
+
 /// A sending node, a receiving node whose task (`TO`, partition 0, two inputs, generation
 /// `registered`) is a probe, and a channel from upstream partition 1 opened at
 /// `generation`.
@@ -86,10 +95,7 @@ async fn nodes(
     registered: Generation,
     in_step: Option<Peers>,
 ) -> (Arc<Exchange>, SocketAddr, Received, Arc<TaskCounters>) {
-    let bundle = generate_bundle().expect("certificates");
-    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
-    let (from, _) = node(&identity);
-    let (to, addr) = node(&identity);
+    let (from, to, addr) = two_nodes();
     if let Some(peers) = in_step {
         to.register_source((JOB, OperatorId(1)), registered, peers);
     }
@@ -307,10 +313,7 @@ async fn elements_sent_together_go_out_as_far_as_the_credits_reach_and_the_rest_
 
 #[tokio::test]
 async fn a_node_restarted_at_an_address_gets_a_new_connection_and_the_old_one_closes() {
-    let bundle = generate_bundle().expect("certificates");
-    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
-    let (from, _) = node(&identity);
-    let (_to, addr) = node(&identity);
+    let (from, _to, addr) = two_nodes();
     let old = from.connection(peer(1, 2, addr)).await.expect("dial");
     let again = from.connection(peer(1, 2, addr)).await.expect("reuse");
     assert_eq!(
@@ -341,10 +344,7 @@ async fn a_node_restarted_at_an_address_gets_a_new_connection_and_the_old_one_cl
 /// must not get the connection to the one that was there before.
 #[tokio::test]
 async fn a_new_session_dials_again_where_an_old_one_named_the_same_node() {
-    let bundle = generate_bundle().expect("certificates");
-    let identity = TlsIdentity::from_bundle(&bundle, Role::Node).expect("identity");
-    let (from, _) = node(&identity);
-    let (_to, addr) = node(&identity);
+    let (from, _to, addr) = two_nodes();
     let first = from.begin_session();
     let old = from.connection(peer(first, 4, addr)).await.expect("dial");
     let second = from.begin_session();
