@@ -131,6 +131,7 @@ pub(crate) fn build_predict(
         Some(StageKind::LinearRegression(l)) => {
             serve.build(linear_regression::maker(&spec.model, l)?)
         }
+        Some(StageKind::KMeans(k)) => serve.clusters(kmeans::maker(k)),
         _ => Err(OperatorError::Config(format!(
             "stage \"{}\": its model \"{}\" is not a learner with parameter servers",
             stage.name, spec.model

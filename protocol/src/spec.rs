@@ -28,7 +28,7 @@ pub use error::SpecError;
 pub use ml::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, PredictStage, PredictVersion, RecommendStage, ServingPolicy,
+    MfModel, OneHotStage, PredictStage, PredictVersion, Predicts, RecommendStage, ServingPolicy,
     StandardScalerStage, UpdatePolicy, VectorAssemblerStage, CLUSTER, DEFAULT_CLIP_GRADIENT,
     DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,

@@ -6,7 +6,9 @@
 mod common;
 
 use quiver_protocol::plan::{JobPlan, Partitioning};
-use quiver_protocol::spec::{FeatureInput, JobSpec, PredictVersion, StageKind, DEFAULT_WARMUP};
+use quiver_protocol::spec::{
+    FeatureInput, JobSpec, PredictVersion, Predicts, StageKind, DEFAULT_WARMUP,
+};
 use quiver_protocol::ValueType;
 use std::path::Path;
 
@@ -120,7 +122,7 @@ fn a_predict_stage_follows_champion_with_the_learners_features_by_default() {
         predict.features,
         Some(FeatureInput::Columns(vec!["x1".into(), "x2".into()]))
     );
-    assert!(predict.classifier);
+    assert_eq!(predict.predicts, Predicts::Classification);
     assert_eq!(predict.warmup, DEFAULT_WARMUP);
     assert_eq!((stage.parallelism, spec.model_of("scored")), (3, "clf"));
     assert_eq!(spec.model_of("clf"), "clf");
@@ -166,7 +168,7 @@ fn a_regression_models_predict_stage_adds_no_probability_and_takes_its_settings(
         predict.features,
         Some(FeatureInput::Columns(vec!["x2".into(), "x1".into()]))
     );
-    assert!(!predict.classifier);
+    assert_eq!(predict.predicts, Predicts::Regression);
     assert_eq!(predict.warmup, 0);
     use ValueType::*;
     assert_eq!(
@@ -185,6 +187,31 @@ fn a_regression_models_predict_stage_adds_no_probability_and_takes_its_settings(
 }
 
 #[test]
+fn a_kmeans_models_predict_stage_adds_the_cluster_before_the_prediction() {
+    let spec = parse(&VALID.replace(MODEL, "model = \"clusters\"\ncluster_col = \"segment\""));
+    let Some((_, predict)) = spec.predict_stages().next() else {
+        panic!("no predict stage")
+    };
+    assert_eq!(predict.predicts, Predicts::Clustering);
+    assert_eq!(
+        predict.features,
+        Some(FeatureInput::Columns(vec!["x1".into(), "x2".into()]))
+    );
+    use ValueType::*;
+    assert_eq!(
+        columns_of(&spec, "scored"),
+        owned(&[
+            ("id", I64),
+            ("x1", F64),
+            ("x2", F64),
+            ("segment", I64),
+            ("prediction", F64),
+            ("model_version", I64),
+        ])
+    );
+}
+
+#[test]
 fn a_model_that_is_no_stage_is_refused_naming_the_learners() {
     let e = error_after(MODEL, "model = \"clff\"");
     says(
@@ -193,7 +220,7 @@ fn a_model_that_is_no_stage_is_refused_naming_the_learners() {
             "stage \"scored\"",
             "\"model\"",
             "\"clff\"",
-            "logistic_regression or linear_regression stage: clf, reg",
+            "logistic_regression, linear_regression or kmeans stage: clf, reg, clusters",
         ],
     );
     let e = error_after(&format!("{MODEL}\n"), "");
@@ -207,10 +234,6 @@ fn a_model_that_is_no_stage_is_refused_naming_the_learners() {
 fn a_model_without_parameter_servers_is_refused() {
     for (other, why) in [
         (
-            "clusters",
-            "is a kmeans, whose versions a predict stage does not serve yet",
-        ),
-        (
             "mf",
             "is a matrix_factorization, whose versions predict with the users its own partitions hold",
         ),
@@ -222,9 +245,9 @@ fn a_model_without_parameter_servers_is_refused() {
             &[
                 "stage \"scored\"",
                 &format!("\"{other}\""),
-                "logistic_regression or linear_regression",
+                "logistic_regression, linear_regression or kmeans",
                 why,
-                "Learners of this job: clf, reg",
+                "Learners of this job: clf, reg, clusters",
             ],
         );
     }

@@ -6,6 +6,7 @@
 pub(crate) mod cluster;
 pub(crate) mod kafka;
 pub(crate) mod policies;
+pub(crate) mod predict;
 pub(crate) mod reco;
 pub(crate) mod shards;
 pub(crate) mod swaps;

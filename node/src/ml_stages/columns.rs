@@ -11,6 +11,7 @@ use quiver_ml::{Features, MlError, Prediction, SparseView};
 use quiver_protocol::batch::{
     Batch, Column, ColumnBuilder, ColumnData, ColumnType, ValueRef, WrongType,
 };
+use quiver_protocol::spec::Predicts;
 use quiver_protocol::Schema;
 use std::fmt::Display;
 
@@ -59,22 +60,26 @@ pub(super) fn version_i64(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
 }
 
-/// The columns a supervised model adds to a batch, built a row at a time: `prediction`,
-/// `probability` (a classifier's) and `model_version`.
+/// The columns a model adds to a batch, built a row at a time: `cluster` (a k-means model's:
+/// the prediction as i64), `prediction`, `probability` (a classifier's) and `model_version`.
 pub(super) struct ScoreColumns<'s> {
     stage: &'s str,
+    clusters: Option<ColumnBuilder>,
     predictions: ColumnBuilder,
     probabilities: Option<ColumnBuilder>,
     versions: ColumnBuilder,
 }
 
 impl<'s> ScoreColumns<'s> {
-    /// The columns of stage `stage` for `rows` rows; `probability`: a classifier's.
-    pub(super) fn new(stage: &'s str, rows: usize, probability: bool) -> Self {
+    /// The columns of stage `stage` for `rows` rows of a model that `predicts` so.
+    pub(super) fn new(stage: &'s str, rows: usize, predicts: Predicts) -> Self {
+        let f64s = || ColumnBuilder::new(ColumnType::F64, rows);
         ScoreColumns {
             stage,
-            predictions: ColumnBuilder::new(ColumnType::F64, rows),
-            probabilities: probability.then(|| ColumnBuilder::new(ColumnType::F64, rows)),
+            clusters: (predicts == Predicts::Clustering)
+                .then(|| ColumnBuilder::new(ColumnType::I64, rows)),
+            predictions: f64s(),
+            probabilities: (predicts == Predicts::Classification).then(f64s),
             versions: ColumnBuilder::new(ColumnType::I64, rows),
         }
     }
@@ -86,6 +91,13 @@ impl<'s> ScoreColumns<'s> {
         version: Option<u64>,
     ) -> Result<(), OperatorError> {
         let refused = |e| refused(self.stage, e);
+        if let Some(clusters) = &mut self.clusters {
+            match prediction {
+                // A centroid's index: a small whole number.
+                Some(p) => clusters.push_i64(p.value as i64).map_err(refused)?,
+                None => clusters.push_null(),
+            }
+        }
         match prediction {
             Some(p) => self.predictions.push_f64(p.value).map_err(refused)?,
             None => self.predictions.push_null(),
@@ -105,6 +117,7 @@ impl<'s> ScoreColumns<'s> {
 
     /// Appends the columns, in their order, to `columns`.
     pub(super) fn finish(mut self, columns: &mut Vec<Column>) {
+        columns.extend(self.clusters.as_mut().map(ColumnBuilder::finish));
         columns.push(self.predictions.finish());
         columns.extend(self.probabilities.as_mut().map(ColumnBuilder::finish));
         columns.push(self.versions.finish());

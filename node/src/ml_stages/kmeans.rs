@@ -55,6 +55,19 @@ struct KMeansOperator {
 /// version that assigned it.
 type Assignment = (Result<(usize, f64), MlError>, Scored);
 
+/// What makes the stage's model for a feature dimension: `k` random centroids from `seed`
+/// (a `predict` stage serving its versions builds them the same way, then reads a version's
+/// vector into them).
+pub(super) fn maker(spec: &KMeansStage) -> MakeModel<OnlineKMeans> {
+    let params = OnlineKMeansParams {
+        global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
+        decay_factor: spec.decay_factor,
+        ..OnlineKMeansParams::default()
+    };
+    let (k, seed) = (spec.k as usize, spec.seed);
+    Box::new(move |dim| OnlineKMeans::random(params.clone(), k, dim, INITIAL_WEIGHT, seed))
+}
+
 /// Builds one partition, trained through `sharing` when set.
 pub(super) fn build(
     stage: &StageSpec,
@@ -63,15 +76,7 @@ pub(super) fn build(
     state: PartitionState,
     sharing: Option<Sharing>,
 ) -> Result<Box<dyn AddColumns>, OperatorError> {
-    let params = OnlineKMeansParams {
-        global_batch_size: usize::try_from(spec.global_batch_size).unwrap_or(usize::MAX),
-        decay_factor: spec.decay_factor,
-        ..OnlineKMeansParams::default()
-    };
-    let (k, seed) = (spec.k as usize, spec.seed);
-    let make: MakeModel<OnlineKMeans> =
-        Box::new(move |dim| OnlineKMeans::random(params.clone(), k, dim, INITIAL_WEIGHT, seed));
-    let mut clusters = Learnt::new(make, sharing);
+    let mut clusters = Learnt::new(maker(spec), sharing);
     if let Some(served) = clusters.served_mut() {
         served.set_warmup(spec.policy.warmup);
     }

@@ -18,7 +18,7 @@ use crate::operator::{KeyGroupState, OperatorError, SavedState, Wait};
 use quiver_ml::{Features, MlError, OnlineLearner, Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::models::ServedVersion;
-use quiver_protocol::spec::{FeatureInput, ServingPolicy, StageSpec};
+use quiver_protocol::spec::{FeatureInput, Predicts, ServingPolicy, StageSpec};
 use quiver_protocol::{Barrier, Schema};
 use std::time::Instant;
 
@@ -142,7 +142,11 @@ where
         }
         let labels = self.label.numbers(&self.stage, batch)?;
         let mut features = self.features.bind(batch)?;
-        let mut scores = ScoreColumns::new(&self.stage, n, self.probability);
+        let predicts = match self.probability {
+            true => Predicts::Classification,
+            false => Predicts::Regression,
+        };
+        let mut scores = ScoreColumns::new(&self.stage, n, predicts);
         let started = self.learnt.served_mut().is_some().then(Instant::now);
         let buckets = self.learnt.served_mut().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {

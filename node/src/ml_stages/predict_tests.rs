@@ -66,7 +66,7 @@ fn a_predict_partition_serves_nothing_until_the_barrier_of_its_version_then_the_
         model: "reg".into(),
         version: PredictVersion::Version(9),
         features: Some(FeatureInput::Columns(vec!["x1".into(), "x2".into()])),
-        classifier: false,
+        predicts: Predicts::Regression,
         outputs: LearnerColumns::default(),
         warmup: 0,
     };

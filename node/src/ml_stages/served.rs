@@ -18,7 +18,7 @@ use super::columns::data_error;
 use super::learner::MakeModel;
 use crate::operator::OperatorError;
 use crate::parameters::{JobServing, WorkerLink};
-use quiver_ml::{Features, OnlineLearner, Persist, Prediction, SharedParameters};
+use quiver_ml::{Features, MlError, Persist, Prediction, SharedParameters};
 use quiver_protocol::batch::{Batch, Column};
 use quiver_protocol::keygroup::{key_hash_codes, murmur_hash};
 use quiver_protocol::models::{ServedVersion, Serving};
@@ -379,21 +379,29 @@ impl<L> Served<L> {
     }
 }
 
-impl<L: OnlineLearner + SharedParameters + Persist> Served<L> {
-    /// [`Served::warm_with`] for a supervised learner on rows of dimension `dim`: each new
-    /// version runs its predictions on a dense row of zeros, which reads every weight.
-    pub(super) fn warm(&mut self, dim: usize, make: &MakeModel<L>) -> Result<(), OperatorError> {
+/// How a served model scores a row.
+pub(super) type Score<L> = fn(&L, Features<'_>) -> Result<Prediction, MlError>;
+
+impl<L: SharedParameters + Persist> Served<L> {
+    /// [`Served::warm_with`] for rows of dimension `dim`: each new version scores (`score`) a
+    /// dense row of zeros, which reads every parameter.
+    pub(super) fn warm(
+        &mut self,
+        dim: usize,
+        make: &MakeModel<L>,
+        score: Score<L>,
+    ) -> Result<(), OperatorError> {
         let zeros = vec![0.0; dim];
         self.warm_with(
             |stored| stored.learner(dim, make),
             // Only the time matters: a model that cannot score zeros fails on records.
             |model| {
-                let _ = std::hint::black_box(model.predict_one(Features::Dense(&zeros)));
+                let _ = std::hint::black_box(score(model, Features::Dense(&zeros)));
             },
         )
     }
 
-    /// [`Served::model_with`] for a supervised learner on rows of dimension `dim`.
+    /// [`Served::model_with`] for rows of dimension `dim`.
     pub(super) fn model(
         &mut self,
         version: u64,

@@ -5,6 +5,7 @@
 
 use super::*;
 use quiver_ml::linear::{StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
+use quiver_ml::OnlineLearner;
 use quiver_protocol::models::ServingTable;
 use quiver_protocol::CheckpointId;
 
@@ -59,7 +60,7 @@ fn an_imported_saved_model_scores_as_saved_and_parameters_as_the_stage_reads_the
         s.insert_values("reg", 9, vector(&file));
         s.insert_snapshot("reg", 9, file.to_snapshot().unwrap());
     });
-    imported.warm(2, &make()).unwrap();
+    imported.warm(2, &make(), Model::predict_one).unwrap();
     assert!(
         imported.models.contains_key(&9),
         "the warm-up built the version"
@@ -90,7 +91,7 @@ fn an_imported_model_of_another_dimension_is_refused_naming_both() {
         s.insert_values("reg", 9, vector(&file));
         s.insert_snapshot("reg", 9, file.to_snapshot().unwrap());
     });
-    let Err(e) = imported.warm(2, &make()) else {
+    let Err(e) = imported.warm(2, &make(), Model::predict_one) else {
         panic!("a 3-feature model served rows of 2")
     };
     assert!(e.to_string().contains("version 9 has 6 parameters"), "{e}");

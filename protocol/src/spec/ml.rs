@@ -470,10 +470,22 @@ pub enum PredictVersion {
 /// `quiver model deploy` moves.
 pub const DEFAULT_PREDICT_ALIAS: &str = "champion";
 
+/// What a `predict` stage adds to a row besides `model_version`, by its model's learner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Predicts {
+    /// `prediction` (a `linear_regression` model).
+    #[default]
+    Regression,
+    /// `prediction` and `probability` (a `logistic_regression` model).
+    Classification,
+    /// `cluster` and `prediction`, the nearest centroid's index (a `kmeans` model).
+    Clustering,
+}
+
 /// `kind = "predict"`: scores every row with a registered version of the model of `model`,
-/// a learner with parameter servers of the same job, without training; adds `prediction`,
-/// `probability` (a `logistic_regression` model) and `model_version`, both null until a
-/// version serves (design §6, "Parameter servers, versions and swaps").
+/// a learner with parameter servers of the same job, without training; adds what
+/// [`Predicts`] says and `model_version`, all null until a version serves (design §6,
+/// "Parameter servers, versions and swaps").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PredictStage {
     /// `model`: the learner stage whose versions score the rows.
@@ -483,9 +495,9 @@ pub struct PredictStage {
     /// `features`: a vector column or numeric columns of the stage's input; omitted, the
     /// learner's `features` (validation fills it in, so a validated spec has it).
     pub features: Option<FeatureInput>,
-    /// Whether the model is a classifier (`logistic_regression`), filled in by validation.
-    pub classifier: bool,
-    /// The names of the added columns (`prediction_col`, `probability_col`,
+    /// What the model adds, filled in by validation from its learner.
+    pub predicts: Predicts,
+    /// The names of the added columns (`prediction_col`, `probability_col`, `cluster_col`,
     /// `model_version_col`).
     pub outputs: LearnerColumns,
     /// `warmup`: predictions a partition runs with a version it loads, before the version

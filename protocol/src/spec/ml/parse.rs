@@ -4,7 +4,7 @@
 use super::{
     DriftDetectorKind, FeatureHasherStage, FeatureInput, Guard, KMeansStage, LearnerColumns,
     LinearOptimizer, LinearRegressionStage, LogisticRegressionStage, MatrixFactorizationStage,
-    MfModel, OneHotStage, PredictStage, PredictVersion, RecommendStage, ServingPolicy,
+    MfModel, OneHotStage, PredictStage, PredictVersion, Predicts, RecommendStage, ServingPolicy,
     StandardScalerStage, UpdatePolicy, VectorAssemblerStage, DEFAULT_CLIP_GRADIENT,
     DEFAULT_MAX_CATEGORIES, DEFAULT_NUM_FEATURES, DEFAULT_PREDICT_ALIAS, DEFAULT_WARMUP,
 };
@@ -289,6 +289,7 @@ fn predict(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
             "features",
             "prediction_col",
             "probability_col",
+            "cluster_col",
             "model_version_col",
             "warmup",
         ],
@@ -328,7 +329,7 @@ fn predict(fields: &Fields<'_>) -> Result<StageKind, SpecError> {
         model,
         version,
         features,
-        classifier: false,
+        predicts: Predicts::default(),
         outputs: learner_columns(fields)?,
         warmup: warmup(fields)?,
     }))

@@ -1,17 +1,17 @@
 //! What a `predict` stage serves, checked across stages: its `model` names a learner with
 //! parameter servers of the same job, and its features have that learner's dimension where
 //! both are lists of columns (a vector column's dimension is known only at run time). Fills
-//! in the stage's features (the learner's, unless set) and whether the model is a
-//! classifier, before schemas are computed.
+//! in the stage's features (the learner's, unless set) and what the model predicts
+//! ([`Predicts`]), before schemas are computed.
 
-use super::FeatureInput;
+use super::{FeatureInput, Predicts};
 use crate::spec::error::SpecError;
 use crate::spec::{StageKind, StageSpec};
 
 /// What a learner with parameter servers gives the `predict` stages serving its model.
 struct Model {
     features: FeatureInput,
-    classifier: bool,
+    predicts: Predicts,
 }
 
 /// The model of learner stage `stage`, if it trains on parameter servers (given checkpoints).
@@ -19,11 +19,15 @@ fn model_of(stage: &StageSpec) -> Option<Model> {
     match &stage.kind {
         StageKind::LogisticRegression(s) => Some(Model {
             features: s.features.clone(),
-            classifier: true,
+            predicts: Predicts::Classification,
         }),
         StageKind::LinearRegression(s) => Some(Model {
             features: s.features.clone(),
-            classifier: false,
+            predicts: Predicts::Regression,
+        }),
+        StageKind::KMeans(s) => Some(Model {
+            features: s.features.clone(),
+            predicts: Predicts::Clustering,
         }),
         _ => None,
     }
@@ -53,7 +57,8 @@ pub(in crate::spec) fn resolve(
             allowed,
         };
         let known = if learners.is_empty() {
-            "none in this job: add a logistic_regression or linear_regression stage".to_string()
+            "none in this job: add a logistic_regression, linear_regression or kmeans stage"
+                .to_string()
         } else {
             learners.join(", ")
         };
@@ -61,12 +66,13 @@ pub(in crate::spec) fn resolve(
             return Err(invalid(
                 "model",
                 format!("{:?}", predict.model),
-                format!("the name of a logistic_regression or linear_regression stage: {known}"),
+                format!(
+                    "the name of a logistic_regression, linear_regression or kmeans stage: {known}"
+                ),
             ));
         };
         let Some(model) = model_of(learner) else {
             let why = match learner.kind {
-                StageKind::KMeans(_) => "is a kmeans, whose versions a predict stage does not serve yet",
                 StageKind::MatrixFactorization(ref s) if s.parameter_shards.is_some() => {
                     "is a matrix_factorization, whose versions predict with the users its own partitions hold"
                 }
@@ -76,9 +82,9 @@ pub(in crate::spec) fn resolve(
                 "model",
                 format!("{:?}", predict.model),
                 format!(
-                    "a logistic_regression or linear_regression stage, whose versions are \
-                     registered from its parameter servers; \"{}\" {why}. Learners of this \
-                     job: {known}",
+                    "a logistic_regression, linear_regression or kmeans stage, whose versions \
+                     are registered from its parameter servers; \"{}\" {why}. Learners of \
+                     this job: {known}",
                     learner.name
                 ),
             ));
@@ -111,7 +117,7 @@ pub(in crate::spec) fn resolve(
         }
         if let StageKind::Predict(predict) = &mut stages[i].kind {
             predict.features.get_or_insert(model.features);
-            predict.classifier = model.classifier;
+            predict.predicts = model.predicts;
         }
     }
     Ok(())

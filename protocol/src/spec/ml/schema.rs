@@ -1,7 +1,7 @@
 //! The columns of an ML stage against its input schema, and the schema it emits: the input's
 //! columns followed by the columns the stage adds.
 
-use super::{FeatureInput, ServingPolicy, UpdatePolicy, RECOMMEND_COLUMNS};
+use super::{FeatureInput, Predicts, ServingPolicy, UpdatePolicy, RECOMMEND_COLUMNS};
 use crate::spec::error::SpecError;
 use crate::spec::{StageKind, StageSpec};
 use crate::value::{Column, Schema, ValueType};
@@ -95,17 +95,21 @@ pub(in crate::spec) fn output_schema(
                 check.features("features", features)?;
             }
             let o = &s.outputs;
-            let probability = ("probability_col", &o.probability, ValueType::F64);
-            check.learner(
-                &[
-                    Some(("prediction_col", &o.prediction, ValueType::F64)),
-                    s.classifier.then_some(probability),
-                    Some(("model_version_col", &o.model_version, ValueType::I64)),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-            )?
+            let prediction = ("prediction_col", &o.prediction, ValueType::F64);
+            let version = ("model_version_col", &o.model_version, ValueType::I64);
+            match s.predicts {
+                Predicts::Regression => check.learner(&[prediction, version])?,
+                Predicts::Classification => check.learner(&[
+                    prediction,
+                    ("probability_col", &o.probability, ValueType::F64),
+                    version,
+                ])?,
+                Predicts::Clustering => check.learner(&[
+                    ("cluster_col", &o.cluster, ValueType::I64),
+                    prediction,
+                    version,
+                ])?,
+            }
         }
         StageKind::MatrixFactorization(s) => {
             check.column("user", &s.user, &IDS, "i64 or string")?;
