@@ -1,13 +1,14 @@
 //! The chaos suite as the test suite runs it (issue 16): `quiver-chaos` against a real
 //! cluster on this machine — a short run of 22 faults across every kind this machine allows
 //! (as root, which CI is: all 12, partitions and full disks included) that must lose and
-//! duplicate nothing, a run of full disks that must not restart the job, and a deliberately
+//! duplicate nothing, a run of full disks that must fail no task, and a deliberately
 //! broken build (tasks skip barrier alignment) that the checker must catch.
 //!
 //! The seed is fixed so a failure replays; `QUIVER_CHAOS_SEED` runs another schedule.
 
 use serde_json::Value;
 use std::process::Command;
+use std::sync::Mutex;
 
 const CHAOS: &str = env!("CARGO_BIN_EXE_quiver-chaos");
 
@@ -15,9 +16,33 @@ fn seed() -> String {
     std::env::var("QUIVER_CHAOS_SEED").unwrap_or_else(|_| "16".into())
 }
 
-/// Runs `quiver-chaos --seed SEED ARGS` with its report and run folder in a temporary folder;
-/// returns its exit code, its report and what it printed.
-fn chaos(args: &[&str]) -> (Option<i32>, Value, String) {
+/// One chaos run at a time: each starts a cluster of its own, and two beside each other on
+/// the 2 cores of CI (with other tests) make heartbeats late enough to restart jobs.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// What a run left: its exit code, its report, what it printed, and its folder (logs).
+struct Run {
+    code: Option<i32>,
+    report: Value,
+    text: String,
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    /// The lines of the logs of the run's processes whose file names start with `process`.
+    fn log_lines(&self, process: &str) -> Vec<String> {
+        let logs = std::fs::read_dir(self.dir.path().join("run")).expect("the run's folder");
+        logs.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(process))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .flat_map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    }
+}
+
+/// Runs `quiver-chaos --seed SEED ARGS` with its report and run folder in a temporary folder.
+fn chaos(args: &[&str]) -> Run {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = Command::new(CHAOS)
@@ -38,19 +63,25 @@ fn chaos(args: &[&str]) -> (Option<i32>, Value, String) {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_else(|| panic!("quiver-chaos wrote no report:\n{text}"));
-    (out.status.code(), report, text)
+    Run {
+        code: out.status.code(),
+        report,
+        text,
+        dir,
+    }
 }
 
 /// Asserts that a run passed: exit status 0 and the verdict `pass`.
-fn assert_passed(code: Option<i32>, report: &Value, text: &str) {
-    assert_eq!(code, Some(0), "the run failed:\n{text}");
-    assert_eq!(report["verdict"], "pass", "{text}");
+fn assert_passed(run: &Run) {
+    assert_eq!(run.code, Some(0), "the run failed:\n{}", run.text);
+    assert_eq!(run.report["verdict"], "pass", "{}", run.text);
 }
 
 #[test]
 fn a_short_chaos_run_loses_and_duplicates_nothing() {
-    let (code, report, text) = chaos(&["--duration", "100s", "--injections", "22"]);
-    assert_passed(code, &report, &text);
+    let run = chaos(&["--duration", "100s", "--injections", "22"]);
+    assert_passed(&run);
+    let (report, text) = (&run.report, &run.text);
     assert_eq!(report["lost"], 0, "{text}");
     assert_eq!(report["duplicated"], 0, "{text}");
     assert_eq!(report["wrong"], 0, "{text}");
@@ -63,11 +94,12 @@ fn a_short_chaos_run_loses_and_duplicates_nothing() {
 }
 
 /// A full disk under the job's output holds the job still until it has room: it loses
-/// nothing and does not restart (it used to fail the sink's task and restart into the same
-/// full disk, with a growing back-off). Needs root, as the suite does (a `tmpfs` to fill).
+/// nothing and no task fails for it (the sink's task used to fail, and the job restarted
+/// into the same full disk with a growing back-off). Needs root, as the suite does (a
+/// `tmpfs` to fill).
 #[test]
-fn a_full_disk_under_the_output_pauses_the_job_without_restarting_it() {
-    let (code, report, text) = chaos(&[
+fn a_full_disk_under_the_output_pauses_the_job_without_failing_a_task() {
+    let run = chaos(&[
         "--duration",
         "30s",
         "--injections",
@@ -75,26 +107,34 @@ fn a_full_disk_under_the_output_pauses_the_job_without_restarting_it() {
         "--faults",
         "disk-full",
     ]);
-    assert_passed(code, &report, &text);
-    let on_output: Vec<&Value> = report["faults"]
+    assert_passed(&run);
+    let text = &run.text;
+    let on_output = run.report["faults"]
         .as_array()
         .expect("injections")
         .iter()
         .filter(|i| i["target"] == "job")
+        .count();
+    assert!(on_output > 0, "no fault hit the job's output:\n{text}");
+    // Restarts for other reasons (a heartbeat late on a loaded machine) are not the disk's:
+    // what must not happen is a recovery for a failed write into the output.
+    let output = format!("{}", run.dir.path().join("run").join("job").display());
+    let failed: Vec<String> = run
+        .log_lines("coordinator")
+        .into_iter()
+        .filter(|l| l.contains("recovering as") && l.contains(&output))
         .collect();
+    assert!(failed.is_empty(), "{failed:#?}\n{text}");
+    let waited = run.log_lines("node");
     assert!(
-        !on_output.is_empty(),
-        "no fault hit the job's output:\n{text}"
+        waited.iter().any(|l| l.contains("written after waiting")),
+        "no sink waited for room:\n{text}"
     );
-    for injection in on_output {
-        assert!(injection["recovery_ms"].is_u64(), "{injection}\n{text}");
-        assert_eq!(injection["restarts"], 0, "{injection}\n{text}");
-    }
 }
 
 #[test]
 fn a_build_without_barrier_alignment_is_caught() {
-    let (code, report, text) = chaos(&[
+    let run = chaos(&[
         "--duration",
         "20s",
         "--injections",
@@ -105,6 +145,7 @@ fn a_build_without_barrier_alignment_is_caught() {
         "--break",
         "alignment",
     ]);
+    let (code, report, text) = (run.code, &run.report, &run.text);
     assert_eq!(code, Some(1), "the broken build passed:\n{text}");
     assert_eq!(report["verdict"], "fail", "{text}");
     let faults = ["lost", "duplicated", "wrong"]
