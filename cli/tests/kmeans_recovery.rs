@@ -18,7 +18,7 @@ mod common;
 
 use common::shards::{
     assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
-    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed,
+    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed, LearnerJob,
 };
 use common::SplitMix;
 use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
@@ -70,38 +70,19 @@ fn input(seed: u64, first: usize) -> (Vec<Option<[f64; 2]>>, String) {
     (rows, csv)
 }
 
-const SPEC: &str = r#"
-[job]
-name = "km-recovery"
-parallelism = 2
-max_parallelism = 128
-checkpoint_interval = "1s"
-
-[[source]]
-name = "points"
-kind = "file"
-path = "in"
-format = "csv"
-schema = { id = "i64", x1 = "f64", x2 = "f64" }
-parallelism = 2
-rate = 1000
-
-[[stage]]
-name = "km"
-kind = "kmeans"
-input = "points"
-features = ["x1", "x2"]
-k = 3
-global_batch_size = 20
-decay_factor = 0.5
-seed = 3
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "km"
-path = "out/"
-"#;
+/// The job: `km` over the two files.
+fn spec() -> String {
+    LearnerJob {
+        name: "km-recovery",
+        interval: "1s",
+        source: "points",
+        schema: r#"{ id = "i64", x1 = "f64", x2 = "f64" }"#,
+        rate: 1000,
+        stage: "km",
+        settings: "kind = \"kmeans\"\nfeatures = [\"x1\", \"x2\"]\nk = 3\nglobal_batch_size = 20\ndecay_factor = 0.5\nseed = 3",
+    }
+    .spec()
+}
 
 /// Whether row `id` (of either file) is of phase (b).
 fn probe(id: usize) -> bool {
@@ -111,7 +92,7 @@ fn probe(id: usize) -> bool {
 #[test]
 fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_trains_on() {
     let files = [input(41, 0), input(42, SECOND)];
-    let (cluster, dir) = two_file_job([&files[0].1, &files[1].1], SPEC);
+    let (cluster, dir) = two_file_job([&files[0].1, &files[1].1], &spec());
     wait_for_both_files_probed(&cluster, &dir, SECOND, probe, TRAIN + PROBES / 2);
     let Killed {
         node,

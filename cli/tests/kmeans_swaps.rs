@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::shards::{export, int};
+use common::shards::{export, int, LearnerJob};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use common::SplitMix;
 use quiver_ml::clustering::{nearest_centroid, OnlineKMeans, OnlineKMeansParams};
@@ -36,37 +36,19 @@ const BATCH: usize = 16;
 const DECAY: f64 = 0.5;
 const SEED: u64 = 3;
 
-const SPEC: &str = r#"
-[job]
-name = "km-swaps"
-parallelism = 2
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "points"
-kind = "file"
-path = "in"
-format = "csv"
-schema = { id = "i64", x1 = "f64", x2 = "f64" }
-parallelism = 2
-rate = 2000
-
-[[stage]]
-name = "km"
-kind = "kmeans"
-input = "points"
-features = ["x1", "x2"]
-k = 3
-global_batch_size = 16
-decay_factor = 0.5
-seed = 3
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "km"
-path = "out/"
-"#;
+/// The job: `km` over the two files.
+fn spec() -> String {
+    LearnerJob {
+        name: "km-swaps",
+        interval: "300ms",
+        source: "points",
+        schema: r#"{ id = "i64", x1 = "f64", x2 = "f64" }"#,
+        rate: 2000,
+        stage: "km",
+        settings: "kind = \"kmeans\"\nfeatures = [\"x1\", \"x2\"]\nk = 3\nglobal_batch_size = 16\ndecay_factor = 0.5\nseed = 3",
+    }
+    .spec()
+}
 
 /// A file's points (around three centres, ±0.1) and its CSV text, ids from `first`.
 fn points(first: usize, seed: u64) -> (Vec<[f64; 2]>, String) {
@@ -111,7 +93,7 @@ fn model_of(p: &[f64]) -> OnlineKMeans {
 #[test]
 fn kmeans_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
     let files = [points(0, 11), points(SECOND, 12)];
-    let mut swapped = split_deploy_rollback([&files[0].1, &files[1].1], SPEC, "km");
+    let mut swapped = split_deploy_rollback([&files[0].1, &files[1].1], &spec(), "km");
     let by_id = swapped.rows_by_id((0..ROWS).chain(SECOND..SECOND + ROWS));
     let Swapped {
         cluster,

@@ -19,7 +19,7 @@ mod common;
 use common::reco::mf_model_of;
 use common::shards::{
     assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
-    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed,
+    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed, LearnerJob,
 };
 use quiver_ml::recommendation::MfLayout;
 use serde_json::Value;
@@ -60,37 +60,19 @@ fn input(first: usize, users: std::ops::Range<usize>) -> (Vec<(u64, u64, Option<
     (rows, csv)
 }
 
-const SPEC: &str = r#"
-[job]
-name = "mf-recovery"
-parallelism = 2
-max_parallelism = 128
-checkpoint_interval = "1s"
-
-[[source]]
-name = "ratings"
-kind = "file"
-path = "in"
-format = "csv"
-schema = { id = "i64", user = "i64", item = "i64", rating = "f64" }
-parallelism = 2
-rate = 1000
-
-[[stage]]
-name = "mf"
-kind = "matrix_factorization"
-input = "ratings"
-user = "user"
-item = "item"
-rating = "rating"
-parameter_shards = 2
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "mf"
-path = "out/"
-"#;
+/// The job: `mf` over the two files.
+fn spec() -> String {
+    LearnerJob {
+        name: "mf-recovery",
+        interval: "1s",
+        source: "ratings",
+        schema: r#"{ id = "i64", user = "i64", item = "i64", rating = "f64" }"#,
+        rate: 1000,
+        stage: "mf",
+        settings: "kind = \"matrix_factorization\"\nuser = \"user\"\nitem = \"item\"\nrating = \"rating\"\nparameter_shards = 2",
+    }
+    .spec()
+}
 
 /// Whether row `id` (of either file) is of phase (b).
 fn probe(id: usize) -> bool {
@@ -100,7 +82,7 @@ fn probe(id: usize) -> bool {
 #[test]
 fn killed_mf_parameter_server_restores_its_checkpointed_items_then_trains_on() {
     let files = [input(0, 0..100), input(SECOND, 100..200)];
-    let (cluster, dir) = two_file_job([&files[0].1, &files[1].1], SPEC);
+    let (cluster, dir) = two_file_job([&files[0].1, &files[1].1], &spec());
     wait_for_both_files_probed(&cluster, &dir, SECOND, probe, TRAIN + PROBES / 2);
     let Killed {
         node,

@@ -18,7 +18,7 @@
 mod common;
 
 use common::reco::mf_model_of;
-use common::shards::{assert_each_id_once, export, int, two_file_job};
+use common::shards::{assert_each_id_once, export, int, two_file_job, LearnerJob};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::Persist;
@@ -40,37 +40,19 @@ const NEW_USERS: usize = 10_000_000;
 /// The job's `max_parallelism`: the user's key group picks its partition.
 const MAX_PARALLELISM: u32 = 128;
 
-const SPEC: &str = r#"
-[job]
-name = "mf-swaps"
-parallelism = 2
-max_parallelism = 128
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "ratings"
-kind = "file"
-path = "in"
-format = "csv"
-schema = { id = "i64", user = "i64", item = "i64", rating = "f64" }
-parallelism = 2
-rate = 2000
-
-[[stage]]
-name = "mf"
-kind = "matrix_factorization"
-input = "ratings"
-user = "user"
-item = "item"
-rating = "rating"
-parameter_shards = 2
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "mf"
-path = "out/"
-"#;
+/// The job: `mf` over the two files.
+fn spec() -> String {
+    LearnerJob {
+        name: "mf-swaps",
+        interval: "300ms",
+        source: "ratings",
+        schema: r#"{ id = "i64", user = "i64", item = "i64", rating = "f64" }"#,
+        rate: 2000,
+        stage: "mf",
+        settings: "kind = \"matrix_factorization\"\nuser = \"user\"\nitem = \"item\"\nrating = \"rating\"\nparameter_shards = 2",
+    }
+    .spec()
+}
 
 /// One input row.
 #[derive(Clone, Copy)]
@@ -141,7 +123,7 @@ struct Errors {
 #[test]
 fn mf_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
     let files = [input(0), input(1)];
-    let mut swapped = split_deploy_rollback([&files[0].1, &files[1].1], SPEC, "mf");
+    let mut swapped = split_deploy_rollback([&files[0].1, &files[1].1], &spec(), "mf");
     let by_id = swapped.rows_by_id((0..ROWS).chain(SECOND..SECOND + ROWS));
     let Swapped {
         cluster,
@@ -223,7 +205,7 @@ fn mf_versions_deploy_split_and_roll_back_each_partition_once_in_order() {
 #[test]
 fn an_imported_saved_mf_model_serves_its_mean_and_items_from_the_deploy_on() {
     let files = [input(0), input(1)];
-    let (mut cluster, dir) = two_file_job([&files[0].1, &files[1].1], SPEC);
+    let (mut cluster, dir) = two_file_job([&files[0].1, &files[1].1], &spec());
     // A model the library trained elsewhere, on users of its own.
     let mut saved = MatrixFactorization::new(MfParams::biased_mf_stream()).expect("model");
     for k in 0..3000u64 {
