@@ -16,7 +16,8 @@
 
 mod common;
 
-use common::shards::{export, int, LearnerJob};
+use common::learner_job::LearnerJob;
+use common::shards::{export, int};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use common::SplitMix;
 use quiver_ml::clustering::{nearest_centroid, OnlineKMeans, OnlineKMeansParams};

@@ -16,10 +16,11 @@
 
 mod common;
 
+use common::learner_job::LearnerJob;
 use common::reco::mf_model_of;
 use common::shards::{
     assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
-    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed, LearnerJob,
+    two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed,
 };
 use quiver_ml::recommendation::MfLayout;
 use serde_json::Value;

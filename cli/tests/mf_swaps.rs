@@ -17,8 +17,9 @@
 
 mod common;
 
+use common::learner_job::LearnerJob;
 use common::reco::mf_model_of;
-use common::shards::{assert_each_id_once, export, int, two_file_job, LearnerJob};
+use common::shards::{assert_each_id_once, export, int, two_file_job};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use quiver_ml::recommendation::{MatrixFactorization, MfParams};
 use quiver_ml::Persist;

@@ -16,6 +16,7 @@
 mod common;
 
 use common::cluster::Cluster;
+use common::learner_job::LearnerJob;
 use quiver_chaos_tests::read_committed_rows;
 use quiver_ml::linear::{
     FtrlParams, OnlineLogisticRegression, StreamingLinearRegressionParams,
@@ -65,37 +66,16 @@ fn write_job(dir: &Path, files: &[(&str, &[Row])]) -> std::path::PathBuf {
         }
         std::fs::write(input.join(name), csv).unwrap();
     }
-    let spec = r#"
-[job]
-name = "import"
-parallelism = 2
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "rows"
-kind = "file"
-path = "in"
-format = "csv"
-schema = { id = "i64", x1 = "f64", x2 = "f64", y = "f64" }
-parallelism = 2
-rate = 2000
-
-[[stage]]
-name = "reg"
-kind = "linear_regression"
-input = "rows"
-features = ["x1", "x2"]
-label = "y"
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "reg"
-path = "out/"
-"#;
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).unwrap();
-    path
+    LearnerJob {
+        name: "import",
+        interval: "300ms",
+        source: "rows",
+        schema: r#"{ id = "i64", x1 = "f64", x2 = "f64", y = "f64" }"#,
+        rate: 2000,
+        stage: "reg",
+        settings: "kind = \"linear_regression\"\nfeatures = [\"x1\", \"x2\"]\nlabel = \"y\"",
+    }
+    .write(dir)
 }
 
 /// A linear model over `dim` features with the stage's defaults, trained on another rule

@@ -12,6 +12,7 @@
 mod common;
 
 use common::cluster::Cluster;
+use common::learner_job::LearnerJob;
 use common::swaps::{walk_phases, Phase};
 use quiver_chaos_tests::read_committed_rows;
 use quiver_protocol::keygroup::{key_hash_code, murmur_hash};
@@ -77,37 +78,16 @@ fn write_job(dir: &std::path::Path, files: &[(&str, &[Row])]) -> std::path::Path
         }
         std::fs::write(input.join(name), csv).unwrap();
     }
-    let spec = r#"
-[job]
-name = "swaps"
-parallelism = 2
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "rows"
-kind = "file"
-path = "in"
-format = "csv"
-schema = { id = "i64", x1 = "f64", x2 = "f64", y = "i64" }
-parallelism = 2
-rate = 2000
-
-[[stage]]
-name = "clf"
-kind = "logistic_regression"
-input = "rows"
-features = ["x1", "x2"]
-label = "y"
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "clf"
-path = "out/"
-"#;
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).unwrap();
-    path
+    LearnerJob {
+        name: "swaps",
+        interval: "300ms",
+        source: "rows",
+        schema: r#"{ id = "i64", x1 = "f64", x2 = "f64", y = "i64" }"#,
+        rate: 2000,
+        stage: "clf",
+        settings: "kind = \"logistic_regression\"\nfeatures = [\"x1\", \"x2\"]\nlabel = \"y\"",
+    }
+    .write(dir)
 }
 
 #[test]

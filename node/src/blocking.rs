@@ -44,12 +44,3 @@ impl Cancellation {
         self.0.load(Ordering::Relaxed)
     }
 }
-
-/// Two handles are equal when they are the same deployment's.
-impl PartialEq for Cancellation {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Cancellation {}

@@ -28,7 +28,7 @@ use quiver_protocol::{CheckpointId, Generation, Schema};
 use std::collections::BTreeMap;
 
 /// Where a sink partition runs: what it needs to name its files, own its folder and recover.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SinkContext {
     /// The job, as shown to people (`job-3 "spend-per-user"`).
     pub job: String,

@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod kafka;
+pub(crate) mod learner_job;
 pub(crate) mod policies;
 pub(crate) mod predict;
 pub(crate) mod reco;

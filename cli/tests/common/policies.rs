@@ -2,6 +2,7 @@
 //! concept or distribution changes mid-stream, and waiting on `quiver model status`.
 
 use super::cluster::Cluster;
+use super::learner_job::LearnerJob;
 use quiver_chaos_tests::read_committed_rows;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -77,38 +78,16 @@ pub(crate) fn wait_status(
 /// every 300 ms, parallelism 2) through learner stage `reg` — `learner` gives its kind and
 /// settings, `policy` its serving policy — into `DIR/out`.
 fn write_spec(dir: &Path, name: &str, learner: &str, policy: &str) -> PathBuf {
-    let spec = format!(
-        r#"
-[job]
-name = "{name}"
-parallelism = 2
-checkpoint_interval = "300ms"
-
-[[source]]
-name = "rows"
-kind = "file"
-path = "in"
-format = "csv"
-schema = {{ id = "i64", x1 = "f64", y = "f64" }}
-parallelism = 2
-rate = 3000
-
-[[stage]]
-name = "reg"
-input = "rows"
-{learner}
-{policy}
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "reg"
-path = "out/"
-"#
-    );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, spec).unwrap();
-    path
+    LearnerJob {
+        name,
+        interval: "300ms",
+        source: "rows",
+        schema: r#"{ id = "i64", x1 = "f64", y = "f64" }"#,
+        rate: 3000,
+        stage: "reg",
+        settings: &format!("{learner}\n{policy}"),
+    }
+    .write(dir)
 }
 
 /// The guard and the drift policy of the learner stage `reg` (`learner`: its kind and

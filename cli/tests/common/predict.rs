@@ -55,7 +55,7 @@ fn write_csv(folder: &Path, name: &str, rows: &[Row], labelled: bool) {
     std::fs::write(folder.join(name), csv).unwrap();
 }
 
-/// The job: `train` and `requests` read at 2,000 rows/s by 2 partitions each, checkpoints
+/// The job: `train` and `requests` each read at 2,000 rows/s by 2 partitions, checkpoints
 /// every 300 ms, the stage `learner` (`learner_toml`: its kind and settings after `input =
 /// "train"`) trained on `train`, and the predict stage scoring `requests` with its
 /// `champion` into the folder `out`.

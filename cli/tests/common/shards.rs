@@ -81,63 +81,6 @@ pub(crate) fn wait_for_committed(
     }
 }
 
-/// A job of one learner over the two CSV files of folder `in` (see [`two_file_job`]): the
-/// file source `source` of `schema` read by 2 partitions at `rate` rows/s each, the stage
-/// `stage` (`settings`: its kind and settings) at parallelism 2, a file sink `out` into the
-/// folder `out`, checkpoints every `interval`.
-pub(crate) struct LearnerJob<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) interval: &'a str,
-    pub(crate) source: &'a str,
-    pub(crate) schema: &'a str,
-    pub(crate) rate: u32,
-    pub(crate) stage: &'a str,
-    pub(crate) settings: &'a str,
-}
-
-impl LearnerJob<'_> {
-    /// The job spec.
-    pub(crate) fn spec(&self) -> String {
-        let LearnerJob {
-            name,
-            interval,
-            source,
-            schema,
-            rate,
-            stage,
-            settings,
-        } = self;
-        format!(
-            r#"
-[job]
-name = "{name}"
-parallelism = 2
-checkpoint_interval = "{interval}"
-
-[[source]]
-name = "{source}"
-kind = "file"
-path = "in"
-format = "csv"
-schema = {schema}
-parallelism = 2
-rate = {rate}
-
-[[stage]]
-name = "{stage}"
-input = "{source}"
-{settings}
-
-[[sink]]
-name = "out"
-kind = "file"
-input = "{stage}"
-path = "out/"
-"#
-        )
-    }
-}
-
 /// Submits `spec` as job-1 to a fresh cluster of two nodes, with `files` as `in/a.csv` and
 /// `in/b.csv` (the two source partitions); returns the cluster and its folder.
 pub(crate) fn two_file_job(files: [&str; 2], spec: &str) -> (Cluster, PathBuf) {

@@ -43,8 +43,8 @@ pub(super) struct Progressive<L> {
     stage: String,
     features: FeatureReader,
     label: InputColumn,
-    /// Also emit `probability` (binary classifiers).
-    probability: bool,
+    /// What it adds: `probability` too for a binary classifier.
+    predicts: Predicts,
     learnt: Learnt<L>,
     state: PartitionState,
     /// The detector of a drift policy.
@@ -59,7 +59,7 @@ impl<L> Progressive<L> {
         features: &FeatureInput,
         label: &str,
         input: &Schema,
-        probability: bool,
+        predicts: Predicts,
         learnt: Learnt<L>,
         state: PartitionState,
     ) -> Result<Self, OperatorError> {
@@ -67,7 +67,7 @@ impl<L> Progressive<L> {
             stage: stage.name.clone(),
             features: FeatureReader::new(&stage.name, features, input)?,
             label: InputColumn::find(&stage.name, input, label)?,
-            probability,
+            predicts,
             learnt,
             state,
             drift: None,
@@ -142,11 +142,7 @@ where
         }
         let labels = self.label.numbers(&self.stage, batch)?;
         let mut features = self.features.bind(batch)?;
-        let predicts = match self.probability {
-            true => Predicts::Classification,
-            false => Predicts::Regression,
-        };
-        let mut scores = ScoreColumns::new(&self.stage, n, predicts);
+        let mut scores = ScoreColumns::new(&self.stage, n, self.predicts);
         let started = self.learnt.served_mut().is_some().then(Instant::now);
         let buckets = self.learnt.served_mut().and_then(|s| s.buckets(batch));
         for (row, &event_time) in batch.event_time().iter().enumerate() {
@@ -164,7 +160,9 @@ where
             let version = scored.0;
             if let Some(served) = self.learnt.served_mut() {
                 let outcome = prediction.as_ref().zip(label);
-                let outcome = outcome.map(|(p, y)| Outcome::of_prediction(p, y, self.probability));
+                let outcome = outcome.map(|(p, y)| {
+                    Outcome::of_prediction(p, y, self.predicts == Predicts::Classification)
+                });
                 served.note(scored, outcome);
             }
             scores.push(prediction.as_ref(), Some(version))?;

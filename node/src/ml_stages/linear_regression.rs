@@ -11,7 +11,7 @@ use super::stage::AddColumns;
 use super::PartitionState;
 use crate::operator::OperatorError;
 use quiver_ml::linear::{Optimizer, StreamingLinearRegressionParams, StreamingLinearRegressionSgd};
-use quiver_protocol::spec::{LinearOptimizer, LinearRegressionStage, StageSpec};
+use quiver_protocol::spec::{LinearOptimizer, LinearRegressionStage, Predicts, StageSpec};
 use quiver_protocol::Schema;
 
 /// The library's optimiser for a spec's gradient optimiser (`None` for FTRL, which is not a
@@ -39,7 +39,7 @@ pub(super) fn build(
         &spec.features,
         &spec.label,
         input,
-        false,
+        Predicts::Regression,
         Learnt::new(make, sharing),
         state,
     )?

@@ -19,7 +19,7 @@ use quiver_ml::linear::{
     StreamingLogisticRegressionParams,
 };
 use quiver_ml::{OnlineLearner, Persist, SharedParameters};
-use quiver_protocol::spec::{LogisticRegressionStage, StageSpec};
+use quiver_protocol::spec::{LogisticRegressionStage, Predicts, StageSpec};
 use quiver_protocol::Schema;
 
 /// The library parameters of a stage trained by FTRL.
@@ -99,7 +99,7 @@ impl Build for Train<'_> {
             &self.spec.features,
             &self.spec.label,
             self.input,
-            true,
+            Predicts::Classification,
             Learnt::new(make, self.sharing),
             self.state,
         )?
