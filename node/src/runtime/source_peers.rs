@@ -10,14 +10,24 @@
 //!
 //! Partitions on other nodes count through their channels to this node: the exchange
 //! passes on the watermarks it receives from them ([`SourcePeers::heard`]), so partitions on
-//! different nodes read in step too, only a few batches later (the credits in flight). A
-//! partition on another node whose channels have brought nothing yet holds nobody back.
+//! different nodes read in step too. A partition on another node whose channels have brought
+//! nothing yet holds nobody back.
+//!
+//! What a channel brings is late: it holds up to [`CHANNEL_CREDITS`] of the other partition's
+//! elements in flight, and each of that partition's reads sends at least one, so the partition
+//! may be up to that many reads further than heard. It counts as being there: at the heard
+//! watermark plus [`CHANNEL_CREDITS`] times the step of the partition asking (how far its own
+//! watermark rose at its last move; a source's partitions read alike). Counted as heard, a
+//! partition on another node looked a few batches behind all the time, and the one here waited
+//! at nearly every read: W1 on two nodes slept ~2,500 times per node for a message from the
+//! other (BENCHMARKS.md).
 //!
 //! A waiting partition registers under the same lock that read the slowest value it waits
 //! on, so a peer that moves after the check always finds it and wakes it. The slowest
 //! partition never waits on its peers (a split of it is never ahead of itself), so someone
 //! always reads; a partition that finished, or has no split, publishes +∞.
 
+use super::credit::CHANNEL_CREDITS;
 use std::sync::Mutex;
 
 /// The alignment watermarks of a source's partitions on this node, and the partitions
@@ -32,18 +42,27 @@ struct Peers<W> {
     watermarks: Vec<i64>,
     /// Partitions on other nodes whose watermark came over a channel.
     heard: Vec<bool>,
+    /// By partition here: how far its watermark rose at its last move (0 before one).
+    steps: Vec<i64>,
     /// Partitions waiting, with what wakes them (at most one entry per partition).
     waiting: Vec<(usize, W)>,
 }
 
 impl<W> Peers<W> {
-    /// The slowest watermark of every partition but `me` (+∞ when there is none).
+    /// The slowest watermark of every partition but `me` (+∞ when there is none), one on
+    /// another node counted [`CHANNEL_CREDITS`] of `me`'s steps past what was heard (module
+    /// doc).
     fn slowest_besides(&self, me: usize) -> i64 {
+        let lead = self
+            .steps
+            .get(me)
+            .map_or(0, |&step| step.saturating_mul(i64::from(CHANNEL_CREDITS)));
         self.watermarks
             .iter()
+            .zip(&self.heard)
             .enumerate()
             .filter(|&(i, _)| i != me)
-            .map(|(_, &w)| w)
+            .map(|(_, (&w, &heard))| if heard { w.saturating_add(lead) } else { w })
             .min()
             .unwrap_or(i64::MAX)
     }
@@ -61,6 +80,7 @@ impl<W> SourcePeers<W> {
         SourcePeers {
             state: Mutex::new(Peers {
                 heard: vec![false; parallelism],
+                steps: vec![0; parallelism],
                 watermarks,
                 waiting: Vec::new(),
             }),
@@ -99,14 +119,14 @@ impl<W> SourcePeers<W> {
     /// and the waiting partitions to wake when `me` moved (they look again).
     pub(crate) fn publish(&self, me: usize, watermark: i64) -> (i64, Vec<W>) {
         let mut peers = self.lock();
-        let slowest = peers.slowest_besides(me);
-        let Some(mine) = peers.watermarks.get_mut(me) else {
-            return (slowest, Vec::new());
+        let Some(&before) = peers.watermarks.get(me).filter(|&&w| w != watermark) else {
+            return (peers.slowest_besides(me), Vec::new());
         };
-        if *mine == watermark {
-            return (slowest, Vec::new());
+        peers.watermarks[me] = watermark;
+        if before > i64::MIN && watermark < i64::MAX && watermark > before {
+            peers.steps[me] = watermark - before;
         }
-        *mine = watermark;
+        let slowest = peers.slowest_besides(me);
         let (wake, keep) = std::mem::take(&mut peers.waiting)
             .into_iter()
             .partition(|(p, _)| *p != me);

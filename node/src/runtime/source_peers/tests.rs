@@ -1,6 +1,7 @@
 //! Source partitions on one node: what each learns of the others, and who is woken when.
 
 use super::SourcePeers;
+use crate::runtime::credit::CHANNEL_CREDITS;
 
 #[test]
 fn a_partition_learns_the_slowest_of_the_others_on_its_node() {
@@ -69,13 +70,15 @@ fn a_partition_on_another_node_counts_from_the_first_watermark_heard_and_only_ri
         vec!["wake 0"],
         "the first one heard counts"
     );
-    assert_eq!(peers.publish(0, 9_500).0, 1_000);
-    assert_eq!(peers.wait(0, 1_000, "wake 0"), None);
+    // Partition 0 moves by 500 and 100: partition 1 counts that many steps past 1_000.
+    let lead = |step: i64| step * i64::from(CHANNEL_CREDITS);
+    assert_eq!(peers.publish(0, 9_500).0, 1_000 + lead(500));
+    assert_eq!(peers.wait(0, 1_000 + lead(500), "wake 0"), None);
     assert!(
         peers.heard(1, 900).is_empty(),
         "a lagging channel does not lower it"
     );
-    assert_eq!(peers.publish(0, 9_600).0, 1_000);
+    assert_eq!(peers.publish(0, 9_600).0, 1_000 + lead(100));
     assert_eq!(
         peers.heard(1, i64::MAX),
         vec!["wake 0"],
@@ -84,4 +87,26 @@ fn a_partition_on_another_node_counts_from_the_first_watermark_heard_and_only_ri
     assert!(peers.heard(1, 5_000).is_empty());
     assert_eq!(peers.publish(0, 9_700).0, i64::MAX);
     assert!(peers.heard(7, 1).is_empty(), "no such partition");
+}
+
+#[test]
+fn a_partition_on_another_node_counts_as_far_ahead_as_its_channel_may_hold() {
+    // 0 and 1 here, 2 on another node, heard at 4_000. Its channel may hold CHANNEL_CREDITS of
+    // its reads: it counts that many of the asking partition's steps further.
+    let lead = |step: i64| step * i64::from(CHANNEL_CREDITS);
+    let peers = SourcePeers::<&str>::new(3, [0, 1]);
+    peers.heard(2, 4_000);
+    peers.publish(1, 500_000);
+    assert_eq!(peers.publish(0, 1_000).0, 4_000, "from −∞ is no step");
+    assert_eq!(peers.publish(0, 3_000).0, 4_000 + lead(2_000));
+    assert_eq!(
+        peers.publish(1, 501_000).0,
+        3_000,
+        "a partition here counts where it published"
+    );
+    assert_eq!(
+        peers.publish(0, i64::MAX).0,
+        4_000 + lead(2_000),
+        "+∞ is no step"
+    );
 }
