@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-/// Credits (queued elements) each input channel grants its sender.
-pub const CHANNEL_CREDITS: u32 = 8;
+/// Credits (queued elements) each input channel grants its sender. A source's read sends
+/// two (a batch and a watermark): at 8, four reads were in flight between two nodes, and W1
+/// on two nodes slept for credits twice as often, at ~13% more CPU (BENCHMARKS.md).
+pub const CHANNEL_CREDITS: u32 = 16;
 
 /// How many elements are queued on one input channel now, and the most ever.
 #[derive(Debug, Default)]

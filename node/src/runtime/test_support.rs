@@ -147,7 +147,7 @@ pub(super) async fn assert_never_sends_without_credit(
         tokio::time::timeout(Duration::from_millis(300), &mut next)
             .await
             .is_err(),
-        "sent a ninth element while the receiver held all {CHANNEL_CREDITS} credits"
+        "sent one element more while the receiver held all {CHANNEL_CREDITS} credits"
     );
     assert!(received.is_quiet().await, "nothing arrived without credit");
     drop(held.remove(0));
