@@ -5,7 +5,7 @@
 use super::sender::ChannelSender;
 use super::RuntimeError;
 use quiver_protocol::batch::{Batch, Column};
-use quiver_protocol::keygroup::{key_group, key_hash_codes, partition_of};
+use quiver_protocol::keygroup::{key_hash_codes, KeyGroupRouter};
 use quiver_protocol::plan::Partitioning;
 use quiver_protocol::StreamElement;
 
@@ -124,6 +124,8 @@ impl Scatters {
 pub(crate) struct OutputGate {
     partitioning: Partitioning,
     max_parallelism: u32,
+    /// The partition of a key's hash code (hash partitioning).
+    router: KeyGroupRouter,
     destinations: Vec<Destination>,
     next: usize,
 }
@@ -138,6 +140,7 @@ impl OutputGate {
         OutputGate {
             partitioning,
             max_parallelism,
+            router: KeyGroupRouter::new(max_parallelism, senders.len() as u32),
             destinations: senders
                 .into_iter()
                 .map(|sender| Destination {
@@ -183,11 +186,10 @@ impl OutputGate {
     /// The partition of every record: the key group of its key columns' values (hashed a
     /// column at a time, in place).
     fn partitions_of(&self, records: &Batch, key_columns: &[usize]) -> Vec<u32> {
-        let (max_parallelism, n) = (self.max_parallelism, self.destinations.len() as u32);
         let columns: Vec<&Column> = key_columns.iter().map(|&c| records.column(c)).collect();
         key_hash_codes(&columns, records.len())
             .into_iter()
-            .map(|code| partition_of(key_group(code, max_parallelism), max_parallelism, n).0)
+            .map(|code| self.router.partition(code))
             .collect()
     }
 
