@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::runtime::test_support::{batch_of, probe_gate, record, records_of, Received};
-use quiver_protocol::keygroup::{java_hash_code, key_groups_of};
+use quiver_protocol::keygroup::{java_hash_code, key_group, key_groups_of};
 use quiver_protocol::Record;
 
 /// The key group of a key hash code with max parallelism 128.
