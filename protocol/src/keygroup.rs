@@ -247,7 +247,8 @@ mod tests {
 
     #[test]
     fn a_router_agrees_at_the_extremes_of_the_spread_hash() {
-        // murmur_hash spreads into 0..=i32::MAX; the codes that land on its ends and on 0.
+        // Fixed codes (0, ±1, the ends of i32) beside the property's random ones, at small,
+        // prime and the largest max parallelism.
         for max_parallelism in [1, 2, 3, 7, 128, 1 << 15] {
             let router = KeyGroupRouter::new(max_parallelism, max_parallelism.min(7));
             for code in [0, 1, -1, i32::MIN, i32::MAX, 42, 2] {
