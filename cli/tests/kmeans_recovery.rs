@@ -16,13 +16,13 @@
 
 mod common;
 
-use common::learner_job::LearnerJob;
+use common::learner_job::PointsKMeans;
 use common::shards::{
     assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
     two_file_job, wait_for_both_files_probed, wait_for_recovered_finish, Killed,
 };
 use common::SplitMix;
-use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
+
 use quiver_ml::{Features, SharedParameters};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -35,21 +35,6 @@ const PROBES: usize = 6000;
 const TAIL: usize = 600;
 /// Ids of the second file start here.
 const SECOND: usize = 100_000;
-const K: usize = 3;
-const BATCH: usize = 20;
-const DECAY: f64 = 0.5;
-const SEED: u64 = 3;
-
-/// The model the stage starts from (as the spec sets it), for two features.
-fn start_model() -> OnlineKMeans {
-    let params = OnlineKMeansParams {
-        global_batch_size: BATCH,
-        decay_factor: DECAY,
-        ..OnlineKMeansParams::default()
-    };
-    OnlineKMeans::random(params, K, 2, 0.0, SEED).expect("model")
-}
-
 /// One file's rows: each row's point (`None` in phase (b)) and its CSV text.
 fn input(seed: u64, first: usize) -> (Vec<Option<[f64; 2]>>, String) {
     let centres = [[0.2, 0.2], [0.8, 0.3], [0.5, 0.8]];
@@ -71,18 +56,12 @@ fn input(seed: u64, first: usize) -> (Vec<Option<[f64; 2]>>, String) {
     (rows, csv)
 }
 
+/// The stage (`global_batch_size` 20).
+const KMEANS: PointsKMeans = PointsKMeans { batch: 20 };
+
 /// The job: `km` over the two files.
 fn spec() -> String {
-    LearnerJob {
-        name: "km-recovery",
-        interval: "1s",
-        source: "points",
-        schema: r#"{ id = "i64", x1 = "f64", x2 = "f64" }"#,
-        rate: 1000,
-        stage: "km",
-        settings: "kind = \"kmeans\"\nfeatures = [\"x1\", \"x2\"]\nk = 3\nglobal_batch_size = 20\ndecay_factor = 0.5\nseed = 3",
-    }
-    .spec()
+    KMEANS.spec("km-recovery", "1s", 1000)
 }
 
 /// Whether row `id` (of either file) is of phase (b).
@@ -104,7 +83,7 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
     assert_eq!(exported["kind"], "kmeans", "{exported}");
     assert_eq!(exported["lineage"]["generation"], generation, "{exported}");
     let mut start = Vec::new();
-    start_model().write_parameters(&mut start);
+    KMEANS.start_model().write_parameters(&mut start);
     assert!(p.len() <= start.len(), "{p:?}");
     let mut p_whole = p.clone();
     p_whole.resize(start.len(), 0.0);
@@ -136,7 +115,7 @@ fn killed_kmeans_parameter_server_restores_its_checkpointed_centroids_then_train
             version >= restored,
             "file {file}: version {version} before {restored}"
         );
-        let mut model = start_model();
+        let mut model = KMEANS.start_model();
         model.read_parameters(&p_whole).expect("P is a valid model");
         for row in tail
             .iter()

@@ -16,11 +16,11 @@
 
 mod common;
 
-use common::learner_job::LearnerJob;
+use common::learner_job::PointsKMeans;
 use common::shards::{export, int};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
 use common::SplitMix;
-use quiver_ml::clustering::{nearest_centroid, OnlineKMeans, OnlineKMeansParams};
+use quiver_ml::clustering::{nearest_centroid, OnlineKMeans};
 use quiver_ml::{Features, SharedParameters};
 use quiver_protocol::keygroup::{key_hash_code, murmur_hash};
 use quiver_protocol::Value as Cell;
@@ -31,24 +31,12 @@ use std::fmt::Write as _;
 const ROWS: usize = 30_000;
 /// Ids of the second file start here.
 const SECOND: usize = 1_000_000;
-/// The stage's `k`, `global_batch_size`, `decay_factor` and `seed`.
-const K: usize = 3;
-const BATCH: usize = 16;
-const DECAY: f64 = 0.5;
-const SEED: u64 = 3;
+/// The stage (`global_batch_size` 16).
+const KMEANS: PointsKMeans = PointsKMeans { batch: 16 };
 
 /// The job: `km` over the two files.
 fn spec() -> String {
-    LearnerJob {
-        name: "km-swaps",
-        interval: "300ms",
-        source: "points",
-        schema: r#"{ id = "i64", x1 = "f64", x2 = "f64" }"#,
-        rate: 2000,
-        stage: "km",
-        settings: "kind = \"kmeans\"\nfeatures = [\"x1\", \"x2\"]\nk = 3\nglobal_batch_size = 16\ndecay_factor = 0.5\nseed = 3",
-    }
-    .spec()
+    KMEANS.spec("km-swaps", "300ms", 2000)
 }
 
 /// A file's points (around three centres, ±0.1) and its CSV text, ids from `first`.
@@ -77,12 +65,7 @@ fn bucket(id: usize, p: [f64; 2]) -> u32 {
 
 /// A library model holding the exported vector `p` (trailing zeros left out).
 fn model_of(p: &[f64]) -> OnlineKMeans {
-    let params = OnlineKMeansParams {
-        global_batch_size: BATCH,
-        decay_factor: DECAY,
-        ..OnlineKMeansParams::default()
-    };
-    let mut model = OnlineKMeans::random(params, K, 2, 0.0, SEED).expect("model");
+    let mut model = KMEANS.start_model();
     let mut values = p.to_vec();
     values.resize(model.parameter_len(), 0.0);
     model

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::learner_job::LearnerJob;
+use common::learner_job::ratings_mf_spec;
 use common::reco::mf_model_of;
 use common::shards::{
     assert_each_id_once, assert_trained_on, committed_after, export, int, kill_node_of_shard_1,
@@ -63,16 +63,7 @@ fn input(first: usize, users: std::ops::Range<usize>) -> (Vec<(u64, u64, Option<
 
 /// The job: `mf` over the two files.
 fn spec() -> String {
-    LearnerJob {
-        name: "mf-recovery",
-        interval: "1s",
-        source: "ratings",
-        schema: r#"{ id = "i64", user = "i64", item = "i64", rating = "f64" }"#,
-        rate: 1000,
-        stage: "mf",
-        settings: "kind = \"matrix_factorization\"\nuser = \"user\"\nitem = \"item\"\nrating = \"rating\"\nparameter_shards = 2",
-    }
-    .spec()
+    ratings_mf_spec("mf-recovery", "1s", 1000)
 }
 
 /// Whether row `id` (of either file) is of phase (b).

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::learner_job::LearnerJob;
+use common::learner_job::ratings_mf_spec;
 use common::reco::mf_model_of;
 use common::shards::{assert_each_id_once, export, int, two_file_job};
 use common::swaps::{split_deploy_rollback, split_deploy_rollback_phases, walk_phases, Swapped};
@@ -43,16 +43,7 @@ const MAX_PARALLELISM: u32 = 128;
 
 /// The job: `mf` over the two files.
 fn spec() -> String {
-    LearnerJob {
-        name: "mf-swaps",
-        interval: "300ms",
-        source: "ratings",
-        schema: r#"{ id = "i64", user = "i64", item = "i64", rating = "f64" }"#,
-        rate: 2000,
-        stage: "mf",
-        settings: "kind = \"matrix_factorization\"\nuser = \"user\"\nitem = \"item\"\nrating = \"rating\"\nparameter_shards = 2",
-    }
-    .spec()
+    ratings_mf_spec("mf-swaps", "300ms", 2000)
 }
 
 /// One input row.

@@ -1,5 +1,6 @@
 //! The job most learner tests run: one learner over a file source, into a file sink.
 
+use quiver_ml::clustering::{OnlineKMeans, OnlineKMeansParams};
 use std::path::{Path, PathBuf};
 
 /// A job of one learner over the CSV files of folder `in`: the file source `source` of
@@ -64,4 +65,66 @@ path = "out/"
         std::fs::write(&path, self.spec()).unwrap();
         path
     }
+}
+
+/// The `kmeans` stage `km` of the shard tests, over points (`id`, `x1`, `x2`) in the file
+/// source `points`: k = 3, decay 0.5, seed 3, and its `global_batch_size`. The job and the
+/// library model it starts from are built from the same settings.
+pub(crate) struct PointsKMeans {
+    /// `global_batch_size`.
+    pub(crate) batch: usize,
+}
+
+impl PointsKMeans {
+    const K: usize = 3;
+    const DECAY: f64 = 0.5;
+    const SEED: u64 = 3;
+
+    /// The job (see [`LearnerJob`]).
+    pub(crate) fn spec(&self, name: &str, interval: &str, rate: u32) -> String {
+        let settings = format!(
+            "kind = \"kmeans\"\nfeatures = [\"x1\", \"x2\"]\nk = {}\nglobal_batch_size = {}\n\
+             decay_factor = {:?}\nseed = {}",
+            Self::K,
+            self.batch,
+            Self::DECAY,
+            Self::SEED
+        );
+        LearnerJob {
+            name,
+            interval,
+            source: "points",
+            schema: r#"{ id = "i64", x1 = "f64", x2 = "f64" }"#,
+            rate,
+            stage: "km",
+            settings: &settings,
+        }
+        .spec()
+    }
+
+    /// The model the stage starts from, as the library builds it for two features.
+    pub(crate) fn start_model(&self) -> OnlineKMeans {
+        let params = OnlineKMeansParams {
+            global_batch_size: self.batch,
+            decay_factor: Self::DECAY,
+            ..OnlineKMeansParams::default()
+        };
+        OnlineKMeans::random(params, Self::K, 2, 0.0, Self::SEED).expect("model")
+    }
+}
+
+/// The `matrix_factorization` job of the shard tests: stage `mf` over ratings (`id`, `user`,
+/// `item`, `rating`) in the file source `ratings`, on 2 parameter shards (see [`LearnerJob`]).
+pub(crate) fn ratings_mf_spec(name: &str, interval: &str, rate: u32) -> String {
+    LearnerJob {
+        name,
+        interval,
+        source: "ratings",
+        schema: r#"{ id = "i64", user = "i64", item = "i64", rating = "f64" }"#,
+        rate,
+        stage: "mf",
+        settings: "kind = \"matrix_factorization\"\nuser = \"user\"\nitem = \"item\"\n\
+                   rating = \"rating\"\nparameter_shards = 2",
+    }
+    .spec()
 }
