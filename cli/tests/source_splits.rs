@@ -350,11 +350,23 @@ fn skewed_windows() -> usize {
 
 #[test]
 fn max_drift_keeps_window_state_bounded_when_one_split_runs_ahead_in_event_time() {
+    // Three source partitions on two nodes: aligned with the one on the other node through
+    // the coordinator's relay, with the one beside in step.
+    max_drift_keeps_window_state_bounded_on(Cluster::on_loopback(2));
+}
+
+#[test]
+fn max_drift_keeps_window_state_bounded_with_every_source_partition_on_one_node() {
+    // All three in step on one node, the relay not waited for.
+    max_drift_keeps_window_state_bounded_on(Cluster::with_slots(1, 3));
+}
+
+/// The skewed job unaligned and with `max_drift` on `cluster`.
+fn max_drift_keeps_window_state_bounded_on(mut cluster: Cluster) {
     // Unaligned, `fast` runs 100 times further in event time than `slow`: windows pile up
     // until `slow` ends (about 5,000 entries). Aligned, `fast` waits within 5 s (plus a
     // batch, 2 s, and the heartbeat's delay) of `slow`: a few windows per user.
     const BOUND: u64 = 1000;
-    let mut cluster = Cluster::on_loopback(2);
     let root = cluster.dir.path().to_path_buf();
     let (unaligned, aligned) = (root.join("unaligned"), root.join("aligned"));
     cluster.submit_spec(&write_skewed(&unaligned, ""));

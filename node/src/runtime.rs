@@ -302,9 +302,16 @@ impl Runtime {
                     None => None,
                 };
                 // Listing a folder, opening files, reading headers and seeking may block.
-                Some(crate::blocking::blocking(|| {
+                let driver = crate::blocking::blocking(|| {
                     SourceDriver::open(spec, saved_as, partition.0, head.parallelism, saved)
-                })?)
+                })?;
+                // With every partition here, in step, the coordinator's relay has nothing to add.
+                let alone = peers.as_ref().is_some_and(|link| link.peers.all_here());
+                Some(if alone {
+                    driver.all_partitions_here()
+                } else {
+                    driver
+                })
             }
             _ => None,
         };
@@ -497,8 +504,9 @@ impl Runtime {
         });
     }
 
-    /// Tells each of the job's tasks of `source` the slowest watermark of the source's other
-    /// partitions, from what every partition reported (`watermarks`).
+    /// Tells each of the job's tasks of `source` the slowest watermark of the source's
+    /// partitions on other nodes, from what every partition reported (`watermarks`; those here
+    /// read in step, see [`source_peers::slowest_elsewhere`]).
     pub fn align(
         &self,
         job: JobId,
@@ -506,14 +514,15 @@ impl Runtime {
         source: OperatorId,
         watermarks: &[(PartitionId, i64)],
     ) {
+        let mut here = Vec::new();
         self.each_task(job, generation, |task| {
             if task.id.operator == source {
-                let slowest = watermarks
-                    .iter()
-                    .filter(|(p, _)| *p != task.id.partition)
-                    .map(|(_, w)| *w)
-                    .min()
-                    .unwrap_or(i64::MAX);
+                here.push(task.id.partition);
+            }
+        });
+        let slowest = source_peers::slowest_elsewhere(watermarks, |p| here.contains(&p));
+        self.each_task(job, generation, |task| {
+            if task.id.operator == source {
                 let _ = task.actor.send_message(TaskMsg::SlowestElsewhere(slowest));
             }
         });

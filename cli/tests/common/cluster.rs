@@ -31,11 +31,16 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// A coordinator and `nodes` nodes with [`SLOTS`] slots each, all on 127.0.0.1.
     pub(crate) fn on_loopback(nodes: usize) -> Cluster {
+        Cluster::with_slots(nodes, SLOTS)
+    }
+
+    /// A coordinator and `nodes` nodes with `slots` slots each, all on 127.0.0.1.
+    pub(crate) fn with_slots(nodes: usize, slots: u32) -> Cluster {
         Cluster::start(
             Ipv4Addr::LOCALHOST.into(),
             nodes,
             |_, name, certs, addr, dir| {
-                start_node(Path::new(QUIVER), certs, addr, dir, name, SLOTS)
+                start_node(Path::new(QUIVER), certs, addr, dir, name, slots)
             },
         )
     }

@@ -313,7 +313,14 @@ impl SourceDriver {
             .tick(now, |i| slots[i].waiting.load(Ordering::Acquire))
     }
 
-    /// The slowest watermark of the source's other partitions moved.
+    /// The driver, told that every partition of its source is on its node (see
+    /// [`SplitTimes::all_partitions_here`]).
+    pub(crate) fn all_partitions_here(mut self) -> SourceDriver {
+        self.time = self.time.all_partitions_here();
+        self
+    }
+
+    /// The slowest watermark of the source's partitions on other nodes moved.
     pub(crate) fn set_slowest_elsewhere(&mut self, watermark: i64) {
         self.time.set_slowest_elsewhere(watermark);
     }

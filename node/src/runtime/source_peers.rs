@@ -22,13 +22,38 @@
 //! at nearly every read: W1 on two nodes slept ~2,500 times per node for a message from the
 //! other (BENCHMARKS.md).
 //!
+//! With `max_drift` the coordinator also relays every partition's watermark a heartbeat late
+//! ([`slowest_elsewhere`]); for the partitions here, this module's first-hand watermarks stand
+//! in for the relay, and with all of them here the relay is not waited for at all
+//! ([`SourcePeers::all_here`]).
+//!
 //! A waiting partition registers under the same lock that read the slowest value it waits
 //! on, so a peer that moves after the check always finds it and wakes it. The slowest
 //! partition never waits on its peers (a split of it is never ahead of itself), so someone
 //! always reads; a partition that finished, or has no split, publishes +∞.
 
 use super::credit::CHANNEL_CREDITS;
+use quiver_protocol::PartitionId;
 use std::sync::Mutex;
+
+/// The slowest of a source's partitions on other nodes, from the reports the coordinator
+/// relays for `max_drift` (`watermarks`, one per partition; `here` tells the partitions on this
+/// node); +∞ when no other node runs one. The partitions here are left out: they read in step
+/// ([`SourcePeers`]), which knows their watermarks first-hand after every read where the relay
+/// is a heartbeat (250 ms) old. Counted from the relay as well, they let a split move on by at
+/// most `max_drift` of event time per heartbeat: W1 with `max_drift = "10s"` read 40,000 events/s
+/// in `quiver local` (BENCHMARKS.md).
+pub(crate) fn slowest_elsewhere(
+    watermarks: &[(PartitionId, i64)],
+    here: impl Fn(PartitionId) -> bool,
+) -> i64 {
+    watermarks
+        .iter()
+        .filter(|(p, _)| !here(*p))
+        .map(|&(_, w)| w)
+        .min()
+        .unwrap_or(i64::MAX)
+}
 
 /// The alignment watermarks of a source's partitions on this node, and the partitions
 /// waiting for the slowest of the others to move. `W` wakes a waiting partition.
@@ -44,6 +69,8 @@ struct Peers<W> {
     heard: Vec<bool>,
     /// By partition here: how far its watermark rose at its last move (0 before one).
     steps: Vec<i64>,
+    /// How many partitions are here.
+    local: usize,
     /// Partitions waiting, with what wakes them (at most one entry per partition).
     waiting: Vec<(usize, W)>,
 }
@@ -81,10 +108,19 @@ impl<W> SourcePeers<W> {
             state: Mutex::new(Peers {
                 heard: vec![false; parallelism],
                 steps: vec![0; parallelism],
+                local: watermarks.iter().filter(|&&w| w == i64::MIN).count(),
                 watermarks,
                 waiting: Vec::new(),
             }),
         }
+    }
+
+    /// Whether every partition of the source is on this node (then nothing relayed about the
+    /// others adds to what this knows first-hand; see [`slowest_elsewhere`]).
+    pub(crate) fn all_here(&self) -> bool {
+        // Partitions on other nodes start at +∞ and are never published here.
+        let peers = self.lock();
+        peers.watermarks.len() == peers.local
     }
 
     /// A channel from partition `from` on another node brought its watermark `watermark`

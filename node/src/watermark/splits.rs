@@ -15,7 +15,8 @@
 //!   puts it back into its consumers' minimum.
 //! - **Alignment.** With `max_drift`, a split whose watermark is more than `max_drift` ahead
 //!   of the slowest — the slowest reading split of this partition, or the slowest of the
-//!   source's other partitions as last reported ([`SplitTimes::set_slowest_elsewhere`]) — is
+//!   source's partitions on other nodes as last reported ([`SplitTimes::set_slowest_elsewhere`];
+//!   those on its node it knows first-hand, reading in step, below) — is
 //!   *ahead*: it must not read until the gap closes ([`SplitTimes::may_read`]). Idle and
 //!   finished splits are never the slowest; a split without a record yet is (at −∞), so the
 //!   others wait for its first batch. A split waiting ahead does not go idle. Reads are
@@ -93,8 +94,8 @@ pub struct SplitTimes {
     tracker: WatermarkTracker,
     idle_timeout: Option<Duration>,
     max_drift_ms: Option<i64>,
-    /// The slowest watermark of the source's other partitions, when this partition aligns
-    /// with them (−∞ until the first report).
+    /// The slowest watermark of the source's partitions on other nodes, when this partition
+    /// aligns with them (−∞ until the first report).
     elsewhere: Option<i64>,
     /// When this partition reads in step with the source's partitions on its node: the
     /// slowest of them and how far ahead of it a split may read.
@@ -254,8 +255,18 @@ impl SplitTimes {
             .unwrap_or(i64::MAX)
     }
 
-    /// The slowest watermark of the source's other partitions moved to `watermark` (ignored
-    /// when this partition does not align with others).
+    /// The same, for a partition whose source has every partition on its node: those read
+    /// [`SplitTimes::in_step`] with it, known first-hand, so it waits for no report of theirs
+    /// (and ignores any, see [`SplitTimes::set_slowest_elsewhere`]).
+    pub fn all_partitions_here(self) -> SplitTimes {
+        SplitTimes {
+            elsewhere: None,
+            ..self
+        }
+    }
+
+    /// The slowest watermark of the source's partitions on other nodes moved to `watermark`
+    /// (ignored when this partition does not align with others elsewhere).
     pub fn set_slowest_elsewhere(&mut self, watermark: i64) {
         if let Some(slowest) = &mut self.elsewhere {
             *slowest = watermark;

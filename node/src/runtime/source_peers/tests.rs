@@ -110,3 +110,30 @@ fn a_partition_on_another_node_counts_as_far_ahead_as_its_channel_may_hold() {
         "+∞ is no step"
     );
 }
+
+#[test]
+fn the_relay_counts_only_the_partitions_on_other_nodes() {
+    use super::slowest_elsewhere;
+    use quiver_protocol::PartitionId;
+    let reports = [
+        (PartitionId(0), 9_000),
+        (PartitionId(1), 100),
+        (PartitionId(2), 4_000),
+    ];
+    // 0 and 1 here: 1's report, the lowest, is a heartbeat old and left to reading in step.
+    assert_eq!(slowest_elsewhere(&reports, |p| p.0 < 2), 4_000);
+    assert_eq!(slowest_elsewhere(&reports, |p| p.0 == 0), 100);
+    assert_eq!(
+        slowest_elsewhere(&reports, |_| true),
+        i64::MAX,
+        "every partition here: nobody elsewhere to wait for"
+    );
+}
+
+#[test]
+fn a_source_knows_whether_all_its_partitions_are_here() {
+    assert!(SourcePeers::<&str>::new(3, [0, 1, 2]).all_here());
+    assert!(!SourcePeers::<&str>::new(3, [0, 2]).all_here());
+    // Partition numbers beyond the source's count are ignored.
+    assert!(!SourcePeers::<&str>::new(2, [0, 5]).all_here());
+}

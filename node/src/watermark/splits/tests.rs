@@ -228,6 +228,25 @@ fn the_slowest_of_the_other_partitions_holds_a_split_back() {
 }
 
 #[test]
+fn with_every_partition_on_its_node_a_split_waits_only_for_those_beside() {
+    let t0 = Instant::now();
+    let mut time = SplitTimes::new(1, settings(None, Some(1_000)), true, t0)
+        .in_step(1_000)
+        .all_partitions_here();
+    time.records(0, [10_000], t0);
+    time.set_slowest_beside(8_999);
+    assert_eq!(
+        time.may_read(t0),
+        vec![true],
+        "no relayed report awaited: the partitions beside are all the others"
+    );
+    time.set_slowest_elsewhere(0);
+    assert_eq!(time.may_read(t0), vec![true], "a relayed report is ignored");
+    time.set_slowest_beside(8_000);
+    assert_eq!(time.may_read(t0), vec![false], "9,999 > 8,000 + 1,000");
+}
+
+#[test]
 fn in_step_a_split_more_than_the_drift_ahead_of_the_partitions_beside_waits() {
     let t0 = Instant::now();
     let mut time = SplitTimes::new(1, settings(None, None), true, t0).in_step(1_000);
