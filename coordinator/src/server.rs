@@ -579,6 +579,7 @@ impl Coordinator {
                 task,
                 error,
             } => cluster.task_failed(job, generation, task, error),
+            ToCoordinator::SourceWatermarks { reports } => cluster.source_watermarks(reports),
         }
     }
 }

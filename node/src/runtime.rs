@@ -122,6 +122,9 @@ pub enum TaskEventKind {
 struct DeployedTask {
     id: TaskId,
     source: bool,
+    /// A partition of a source aligned (`max_drift`) with partitions on other nodes: its
+    /// alignment watermark is reported between heartbeats ([`Runtime::alignment_reports`]).
+    reports_alignment: bool,
     actor: ActorRef<TaskMsg>,
     counters: Arc<TaskCounters>,
     gates: Vec<chain::GateSpec>,
@@ -288,6 +291,10 @@ impl Runtime {
             supervision.cancelled.clone(),
         )?;
         let restore = deployment.restore.map(|(checkpoint, _)| checkpoint);
+        let alone = peers.as_ref().is_some_and(|link| link.peers.all_here());
+        let reports_alignment = !alone
+            && matches!(&head.kind, OperatorKind::Source(spec) if spec.max_drift.is_some())
+            && head.parallelism > 1;
         let source = match &head.kind {
             OperatorKind::Source(spec) => {
                 let schema = StateSchema::of(head).ok_or_else(|| {
@@ -306,7 +313,6 @@ impl Runtime {
                     SourceDriver::open(spec, saved_as, partition.0, head.parallelism, saved)
                 })?;
                 // With every partition here, in step, the coordinator's relay has nothing to add.
-                let alone = peers.as_ref().is_some_and(|link| link.peers.all_here());
                 Some(if alone {
                     driver.all_partitions_here()
                 } else {
@@ -367,6 +373,7 @@ impl Runtime {
         Ok(DeployedTask {
             id,
             source: matches!(head.kind, OperatorKind::Source(_)),
+            reports_alignment,
             actor,
             counters,
             gates,
@@ -687,6 +694,25 @@ impl Runtime {
                         .unwrap_or_default();
                     (d.deployment.job, t.id, operators, t.counters.snapshot())
                 })
+            })
+            .collect()
+    }
+
+    /// The alignment watermark of every partition here of a source aligned with partitions on
+    /// other nodes (`max_drift`), which the coordinator relays to them: sent between
+    /// heartbeats, it lets them move on sooner than a heartbeat would.
+    pub fn alignment_reports(&self) -> Vec<(JobId, Generation, TaskId, i64)> {
+        self.jobs()
+            .values()
+            .flat_map(|d| {
+                let (job, generation) = (d.deployment.job, d.deployment.generation);
+                d.tasks
+                    .iter()
+                    .filter(|t| t.reports_alignment)
+                    .filter_map(move |t| {
+                        let watermark = t.counters.source_watermark()?;
+                        Some((job, generation, t.id, watermark))
+                    })
             })
             .collect()
     }

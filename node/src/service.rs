@@ -7,10 +7,13 @@
 //! or frozen), the node closes the connection, cancels everything it runs (the coordinator
 //! treats it as lost) and joins again as a new node.
 
+mod alignment_reports;
+
 use crate::runtime::exchange::Exchange;
 use crate::runtime::pools::PoolThreads;
 use crate::runtime::state_transfer::CoordinatorLink;
 use crate::runtime::{Runtime, TaskEvent, TaskEventKind};
+use alignment_reports::{SentWatermarks, ALIGNMENT_REPORT_INTERVAL};
 use quiver_protocol::codec;
 use quiver_protocol::host_port::HostPort;
 use quiver_protocol::messages::{
@@ -190,6 +193,21 @@ async fn session(
             }
         })
     };
+    let alignment = {
+        let (runtime, out_tx) = (runtime.clone(), out_tx.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ALIGNMENT_REPORT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sent = SentWatermarks::default();
+            loop {
+                tick.tick().await;
+                let reports = sent.changed(runtime.alignment_reports());
+                if !reports.is_empty() {
+                    out_tx.send(ToCoordinator::SourceWatermarks { reports });
+                }
+            }
+        })
+    };
     let reporter = {
         let out_tx = out_tx.clone();
         tokio::spawn(async move {
@@ -238,6 +256,7 @@ async fn session(
         runtime.cancel(job);
     }
     heartbeat.abort();
+    alignment.abort();
     reporter.abort();
     writer.abort();
     result

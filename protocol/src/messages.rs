@@ -813,6 +813,15 @@ pub enum ToCoordinator {
         /// What went wrong, and whether a retry can help.
         error: Failure,
     },
+    /// Where partitions of sources aligned across nodes (`max_drift`) stand, sent between
+    /// heartbeats while they move: the coordinator relays them at once
+    /// ([`ToNode::AlignSource`]), so a partition waiting for one on another node moves on
+    /// sooner than a heartbeat later.
+    SourceWatermarks {
+        /// Each task's alignment watermark (as `TaskMetrics::source_watermark`), for the tasks
+        /// whose watermark changed since the last report.
+        reports: Vec<(JobId, Generation, TaskId, i64)>,
+    },
 }
 
 /// Identifies a channel: upstream partition → downstream partition.

@@ -1,15 +1,20 @@
 //! Watermark alignment across the partitions of a source (`max_drift`), as Flink's source
 //! coordinator does it: each source task reports the watermark of its slowest reading split
 //! with every heartbeat (`TaskMetrics::source_watermark`; +∞ when all its splits are idle or
-//! finished). After a heartbeat the coordinator sends, for every aligned source of a running
-//! job (`max_drift` set, more than one partition), the reports of all its partitions to the
-//! nodes running them when they changed ([`ToNode::AlignSource`]). There each partition
-//! holds its splits within `max_drift` of the slowest *other* partition — its own watermark
-//! it knows first-hand — and within the partition splits align at once.
+//! finished), and a partition of a source with partitions on other nodes also every 20 ms
+//! while it moves (`ToCoordinator::SourceWatermarks`). After each, the coordinator sends, for
+//! every aligned source of a running job (`max_drift` set, more than one partition), the
+//! reports of all its partitions to the nodes running them when they changed
+//! ([`ToNode::AlignSource`]). There each partition holds its splits within `max_drift` of the
+//! slowest partition on another node; those on its own node it knows first-hand (they read in
+//! step), and within the partition splits align at once.
 //!
-//! Staleness: a report is at most one heartbeat interval (500 ms) old when it arrives and goes
-//! out on that heartbeat, so what a partition knows of the others is at most about one
-//! heartbeat interval plus two network hops old. While watermarks only rise, a stale
+//! Staleness: a report is at most one report interval (20 ms; a heartbeat, 250 ms, for a
+//! partition that has not moved since) old when it arrives and goes out at once, so what a
+//! partition knows of those elsewhere is about that plus two network hops old. Relayed once
+//! a heartbeat, a split could move on by `max_drift` of event time per heartbeat at most: W1
+//! with `max_drift = "10s"` on two nodes read 40,000 events/s (BENCHMARKS.md). While
+//! watermarks only rise, a stale
 //! watermark is below the true one: a partition waits longer than it needs to, it never runs
 //! further ahead. A split that rejoins from idleness lowers its partition's report, and the
 //! other partitions hear of it within that delay. Nothing is sent before every partition of
@@ -18,9 +23,9 @@
 
 use super::phase::Phase;
 use super::Cluster;
-use quiver_protocol::messages::ToNode;
+use quiver_protocol::messages::{TaskId, ToNode};
 use quiver_protocol::plan::OperatorKind;
-use quiver_protocol::{Generation, OperatorId, PartitionId};
+use quiver_protocol::{Generation, JobId, OperatorId, PartitionId};
 use std::collections::BTreeMap;
 
 /// Each partition's watermark, as reported.
@@ -55,6 +60,20 @@ fn all_reported(reports: impl IntoIterator<Item = (PartitionId, Option<i64>)>) -
 }
 
 impl Cluster {
+    /// Reports of source partitions' alignment watermarks between heartbeats
+    /// ([`ToCoordinator::SourceWatermarks`](quiver_protocol::messages::ToCoordinator)): taken
+    /// as a heartbeat's would be, and relayed at once.
+    pub(crate) fn source_watermarks(&mut self, reports: Vec<(JobId, Generation, TaskId, i64)>) {
+        for (job, generation, task, watermark) in reports {
+            if let Some(status) = self.task_mut(job, generation, task) {
+                if !status.finished {
+                    status.metrics.source_watermark = Some(watermark);
+                }
+            }
+        }
+        self.align_sources();
+    }
+
     /// After a heartbeat: sends the nodes running each aligned source the watermarks of its
     /// partitions, when they changed.
     pub(super) fn align_sources(&mut self) {
@@ -134,6 +153,74 @@ mod tests {
         assert!(
             sent.changed(Generation(2), source, &lower),
             "a new deployment hears it"
+        );
+    }
+
+    const ALIGNED: &str = r#"
+[job]
+name = "aligned"
+parallelism = 2
+
+[[source]]
+name = "events"
+kind = "generator"
+count = 100
+max_drift = "10s"
+
+[[sink]]
+name = "out"
+kind = "discard"
+input = "events"
+"#;
+
+    /// The relayed watermarks among `commands`.
+    fn relayed(commands: Vec<ToNode>) -> Vec<Vec<(PartitionId, i64)>> {
+        commands
+            .into_iter()
+            .filter_map(|c| match c {
+                ToNode::AlignSource { watermarks, .. } => Some(watermarks),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reports_between_heartbeats_are_relayed_at_once() {
+        let mut running = super::super::test_support::Running::start_spec(ALIGNED);
+        let (job, generation) = (running.job, running.generation());
+        let mut sources: Vec<TaskId> = running.tasks();
+        sources.retain(|t| {
+            let op = running.entry().plan.operator(t.operator).expect("planned");
+            matches!(op.kind, OperatorKind::Source(_))
+        });
+        sources.sort_by_key(|t| t.partition);
+        let (p0, p1) = (sources[0], sources[1]);
+        running.commands();
+        running
+            .cluster
+            .source_watermarks(vec![(job, generation, p0, 1_000)]);
+        assert_eq!(
+            relayed(running.commands()),
+            Vec::<Vec<_>>::new(),
+            "partition 1 has not reported"
+        );
+        running
+            .cluster
+            .source_watermarks(vec![(job, generation, p1, 5_000)]);
+        let both = vec![(p0.partition, 1_000), (p1.partition, 5_000)];
+        assert_eq!(relayed(running.commands()), vec![both.clone()]);
+        running
+            .cluster
+            .source_watermarks(vec![(job, generation, p0, 2_000)]);
+        let moved = vec![(p0.partition, 2_000), (p1.partition, 5_000)];
+        assert_eq!(relayed(running.commands()), vec![moved]);
+        running
+            .cluster
+            .source_watermarks(vec![(job, Generation(generation.0 + 7), p0, 9_000)]);
+        assert_eq!(
+            relayed(running.commands()),
+            Vec::<Vec<_>>::new(),
+            "another generation's report is not this one's"
         );
     }
 }

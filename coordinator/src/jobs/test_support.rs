@@ -97,18 +97,24 @@ pub(super) struct Running {
 
 impl Running {
     pub(super) fn start() -> Running {
+        Running::start_spec(SPEC)
+    }
+
+    /// The same with the job of `spec`.
+    pub(super) fn start_spec(spec: &str) -> Running {
         let dir = tempfile::tempdir().expect("temp dir");
         let full = Arc::default();
         let cluster = open(&dir, &full);
-        Running::with_node(dir, cluster, full, None)
+        Running::with_node(dir, cluster, full, Err(spec))
     }
 
-    /// `cluster` with a node joined and `job` (submitted if `None`) deployed and running.
+    /// `cluster` with a node joined and `job` (the job of a spec submitted now, if `Err`)
+    /// deployed and running.
     fn with_node(
         dir: tempfile::TempDir,
         mut cluster: Cluster,
         full: Arc<AtomicBool>,
-        job: Option<JobId>,
+        job: Result<JobId, &str>,
     ) -> Running {
         let (outbox, inbox) = Outbox::new(1024);
         let node = cluster.join(
@@ -116,9 +122,9 @@ impl Running {
             quiver_protocol::NodeSlots::shared(4),
             outbox,
         );
-        let job = job.unwrap_or_else(|| {
+        let job = job.unwrap_or_else(|spec| {
             cluster
-                .submit(SPEC.into(), PathBuf::from("/"), None)
+                .submit(spec.into(), PathBuf::from("/"), None)
                 .expect("submitted")
         });
         let mut running = Running {
@@ -155,7 +161,7 @@ impl Running {
         } = self;
         drop(cluster);
         let cluster = open(&dir, &full);
-        Running::with_node(dir, cluster, full, Some(job))
+        Running::with_node(dir, cluster, full, Ok(job))
     }
 
     /// The coordinator's disk is full (`true`: its job store's writes fail) or has room.

@@ -74,6 +74,13 @@ impl TaskCounters {
         }
     }
 
+    /// A source task's alignment watermark as last set (`None` for other tasks).
+    pub(crate) fn source_watermark(&self) -> Option<i64> {
+        self.source_watermark
+            .as_ref()
+            .map(|w| w.load(Ordering::Relaxed))
+    }
+
     /// Records what the task's learner partitions scored per version.
     pub(crate) fn set_served(&self, served: Vec<ServedVersion>) {
         *self.served.lock().unwrap_or_else(|e| e.into_inner()) = served;
