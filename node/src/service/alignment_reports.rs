@@ -10,7 +10,8 @@ use quiver_protocol::{Generation, JobId};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// How often the node looks for moved alignment watermarks to report.
+/// How often the node looks for moved alignment watermarks to report, while it runs a
+/// partition of a source aligned across nodes (a heartbeat apart otherwise).
 pub(super) const ALIGNMENT_REPORT_INTERVAL: Duration = Duration::from_millis(20);
 
 /// One task's alignment watermark.
