@@ -22,10 +22,10 @@
 //! at nearly every read: W1 on two nodes slept ~2,500 times per node for a message from the
 //! other (BENCHMARKS.md).
 //!
-//! With `max_drift` the coordinator also relays every partition's watermark a heartbeat late
-//! ([`slowest_elsewhere`]); for the partitions here, this module's first-hand watermarks stand
-//! in for the relay, and with all of them here the relay is not waited for at all
-//! ([`SourcePeers::all_here`]).
+//! With `max_drift` the coordinator also relays every partition's watermark, 20 ms to a
+//! heartbeat late ([`slowest_elsewhere`]); for the partitions here, this module's first-hand
+//! watermarks stand in for the relay, and with all of them here the relay is not waited for at
+//! all ([`SourcePeers::all_here`]).
 //!
 //! A waiting partition registers under the same lock that read the slowest value it waits
 //! on, so a peer that moves after the check always finds it and wakes it. The slowest
@@ -40,9 +40,9 @@ use std::sync::Mutex;
 /// relays for `max_drift` (`watermarks`, one per partition; `here` tells the partitions on this
 /// node); +∞ when no other node runs one. The partitions here are left out: they read in step
 /// ([`SourcePeers`]), which knows their watermarks first-hand after every read where the relay
-/// is a heartbeat (250 ms) old. Counted from the relay as well, they let a split move on by at
-/// most `max_drift` of event time per heartbeat: W1 with `max_drift = "10s"` read 40,000 events/s
-/// in `quiver local` (BENCHMARKS.md).
+/// is 20 ms to a heartbeat (250 ms) old. Counted from the relay as well, they let a split move
+/// on by at most `max_drift` of event time per relay: W1 with `max_drift = "10s"` read 40,000
+/// events/s in `quiver local` (BENCHMARKS.md).
 pub(crate) fn slowest_elsewhere(
     watermarks: &[(PartitionId, i64)],
     here: impl Fn(PartitionId) -> bool,

@@ -255,7 +255,7 @@ impl SplitTimes {
             .unwrap_or(i64::MAX)
     }
 
-    /// The same, for a partition whose source has every partition on its node: those read
+    /// These times for a partition whose source has every partition on its node: those read
     /// [`SplitTimes::in_step`] with it, known first-hand, so it waits for no report of theirs
     /// (and ignores any, see [`SplitTimes::set_slowest_elsewhere`]).
     pub fn all_partitions_here(self) -> SplitTimes {
