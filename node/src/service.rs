@@ -4,9 +4,9 @@
 //! counters), task events and, for sources aligned across nodes, their partitions' watermarks
 //! between heartbeats (`service/alignment_reports.rs`), and receives deploy / start / cancel
 //! commands and the coordinator's heartbeats, at the interval and with the timeout the
-//! coordinator's welcome says. If the stream breaks, or the coordinator says nothing for that timeout (it was killed
-//! or frozen), the node closes the connection, cancels everything it runs (the coordinator
-//! treats it as lost) and joins again as a new node.
+//! coordinator's welcome says. If the stream breaks, or the coordinator says nothing for that
+//! timeout (it was killed or frozen), the node closes the connection, cancels everything it
+//! runs (the coordinator treats it as lost) and joins again as a new node.
 
 mod alignment_reports;
 
