@@ -524,15 +524,15 @@ impl Runtime {
         let mut here = Vec::new();
         self.each_task(job, generation, |task| {
             if task.id.operator == source {
-                here.push(task.id.partition);
+                here.push((task.id.partition, task.actor.clone()));
             }
         });
-        let slowest = source_peers::slowest_elsewhere(watermarks, |p| here.contains(&p));
-        self.each_task(job, generation, |task| {
-            if task.id.operator == source {
-                let _ = task.actor.send_message(TaskMsg::SlowestElsewhere(slowest));
-            }
+        let slowest = source_peers::slowest_elsewhere(watermarks, |p| {
+            here.iter().any(|(partition, _)| *partition == p)
         });
+        for (_, actor) in here {
+            let _ = actor.send_message(TaskMsg::SlowestElsewhere(slowest));
+        }
     }
 
     /// Tells every task of the job that a checkpoint completed.
@@ -701,7 +701,7 @@ impl Runtime {
     /// The alignment watermark of every partition here of a source aligned with partitions on
     /// other nodes (`max_drift`), which the coordinator relays to them: sent between
     /// heartbeats, it lets them move on sooner than a heartbeat would.
-    pub fn alignment_reports(&self) -> Vec<(JobId, Generation, TaskId, i64)> {
+    pub fn alignment_reports(&self) -> Vec<quiver_protocol::messages::SourceWatermark> {
         self.jobs()
             .values()
             .flat_map(|d| {

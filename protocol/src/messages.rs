@@ -818,11 +818,14 @@ pub enum ToCoordinator {
     /// ([`ToNode::AlignSource`]), so a partition waiting for one on another node moves on
     /// sooner than a heartbeat later.
     SourceWatermarks {
-        /// Each task's alignment watermark (as `TaskMetrics::source_watermark`), for the tasks
-        /// whose watermark changed since the last report.
-        reports: Vec<(JobId, Generation, TaskId, i64)>,
+        /// The tasks whose watermark changed since the last report.
+        reports: Vec<SourceWatermark>,
     },
 }
+
+/// One source task's alignment watermark (as `TaskMetrics::source_watermark`), in
+/// [`ToCoordinator::SourceWatermarks`].
+pub type SourceWatermark = (JobId, Generation, TaskId, i64);
 
 /// Identifies a channel: upstream partition → downstream partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -23,7 +23,7 @@
 
 use super::phase::Phase;
 use super::Cluster;
-use quiver_protocol::messages::{TaskId, ToNode};
+use quiver_protocol::messages::{SourceWatermark, ToNode};
 use quiver_protocol::plan::OperatorKind;
 use quiver_protocol::{Generation, JobId, OperatorId, PartitionId};
 use std::collections::BTreeMap;
@@ -63,22 +63,30 @@ impl Cluster {
     /// Reports of source partitions' alignment watermarks between heartbeats
     /// ([`ToCoordinator::SourceWatermarks`](quiver_protocol::messages::ToCoordinator)): taken
     /// as a heartbeat's would be, and relayed at once.
-    pub(crate) fn source_watermarks(&mut self, reports: Vec<(JobId, Generation, TaskId, i64)>) {
+    pub(crate) fn source_watermarks(&mut self, reports: Vec<SourceWatermark>) {
+        let mut jobs = Vec::new();
         for (job, generation, task, watermark) in reports {
             if let Some(status) = self.task_mut(job, generation, task) {
                 if !status.finished {
                     status.metrics.source_watermark = Some(watermark);
+                    jobs.push(job);
                 }
             }
         }
-        self.align_sources();
+        // Every 20 ms per node: only the jobs reported on, not every job.
+        self.align_sources_of(|job| jobs.contains(&job));
     }
 
     /// After a heartbeat: sends the nodes running each aligned source the watermarks of its
     /// partitions, when they changed.
     pub(super) fn align_sources(&mut self) {
+        self.align_sources_of(|_| true);
+    }
+
+    /// [`Cluster::align_sources`] for the jobs `which` selects.
+    fn align_sources_of(&mut self, which: impl Fn(JobId) -> bool) {
         let mut commands = Vec::new();
-        for (&job, entry) in &mut self.jobs {
+        for (&job, entry) in self.jobs.iter_mut().filter(|(&job, _)| which(job)) {
             let Phase::Running(running) = &mut entry.phase else {
                 continue;
             };
@@ -156,23 +164,6 @@ mod tests {
         );
     }
 
-    const ALIGNED: &str = r#"
-[job]
-name = "aligned"
-parallelism = 2
-
-[[source]]
-name = "events"
-kind = "generator"
-count = 100
-max_drift = "10s"
-
-[[sink]]
-name = "out"
-kind = "discard"
-input = "events"
-"#;
-
     /// The relayed watermarks among `commands`.
     fn relayed(commands: Vec<ToNode>) -> Vec<Vec<(PartitionId, i64)>> {
         commands
@@ -186,9 +177,13 @@ input = "events"
 
     #[test]
     fn reports_between_heartbeats_are_relayed_at_once() {
-        let mut running = super::super::test_support::Running::start_spec(ALIGNED);
+        use super::super::test_support::{Running, SPEC};
+        // The test support's job (a generator at parallelism 2), its source aligned.
+        let aligned = SPEC.replacen("count = 100", "count = 100\nmax_drift = \"10s\"", 1);
+        assert_ne!(aligned, SPEC);
+        let mut running = Running::start_spec(&aligned);
         let (job, generation) = (running.job, running.generation());
-        let mut sources: Vec<TaskId> = running.tasks();
+        let mut sources: Vec<quiver_protocol::messages::TaskId> = running.tasks();
         sources.retain(|t| {
             let op = running.entry().plan.operator(t.operator).expect("planned");
             matches!(op.kind, OperatorKind::Source(_))

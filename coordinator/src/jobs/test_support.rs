@@ -68,7 +68,7 @@ fn open(dir: &tempfile::TempDir, full: &Arc<AtomicBool>) -> Cluster {
     Cluster::over(Box::new(store), &db, Heartbeats::default()).expect("cluster")
 }
 
-const SPEC: &str = r#"
+pub(super) const SPEC: &str = r#"
 [job]
 name = "offload"
 parallelism = 2

@@ -59,6 +59,8 @@ pub(crate) fn slowest_elsewhere(
 /// waiting for the slowest of the others to move. `W` wakes a waiting partition.
 pub(crate) struct SourcePeers<W> {
     state: Mutex<Peers<W>>,
+    /// Every partition of the source is on this node.
+    all_here: bool,
 }
 
 struct Peers<W> {
@@ -69,8 +71,6 @@ struct Peers<W> {
     heard: Vec<bool>,
     /// By partition here: how far its watermark rose at its last move (0 before one).
     steps: Vec<i64>,
-    /// How many partitions are here.
-    local: usize,
     /// Partitions waiting, with what wakes them (at most one entry per partition).
     waiting: Vec<(usize, W)>,
 }
@@ -105,10 +105,11 @@ impl<W> SourcePeers<W> {
             }
         }
         SourcePeers {
+            // Partitions on other nodes start at +∞.
+            all_here: watermarks.iter().all(|&w| w == i64::MIN),
             state: Mutex::new(Peers {
                 heard: vec![false; parallelism],
                 steps: vec![0; parallelism],
-                local: watermarks.iter().filter(|&&w| w == i64::MIN).count(),
                 watermarks,
                 waiting: Vec::new(),
             }),
@@ -118,9 +119,7 @@ impl<W> SourcePeers<W> {
     /// Whether every partition of the source is on this node (then nothing relayed about the
     /// others adds to what this knows first-hand; see [`slowest_elsewhere`]).
     pub(crate) fn all_here(&self) -> bool {
-        // Partitions on other nodes start at +∞ and are never published here.
-        let peers = self.lock();
-        peers.watermarks.len() == peers.local
+        self.all_here
     }
 
     /// A channel from partition `from` on another node brought its watermark `watermark`

@@ -5,7 +5,7 @@
 //! source read faster than real time moved on by at most `max_drift` of event time per
 //! heartbeat.
 
-use quiver_protocol::messages::TaskId;
+use quiver_protocol::messages::{SourceWatermark as Report, TaskId};
 use quiver_protocol::{Generation, JobId};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,9 +13,6 @@ use std::time::Duration;
 /// How often the node looks for moved alignment watermarks to report, while it runs a
 /// partition of a source aligned across nodes (a heartbeat apart otherwise).
 pub(super) const ALIGNMENT_REPORT_INTERVAL: Duration = Duration::from_millis(20);
-
-/// One task's alignment watermark.
-pub(super) type Report = (JobId, Generation, TaskId, i64);
 
 /// What the node last reported of each task's alignment watermark.
 #[derive(Debug, Default)]
