@@ -105,16 +105,20 @@ impl Running {
         let dir = tempfile::tempdir().expect("temp dir");
         let full = Arc::default();
         let cluster = open(&dir, &full);
-        Running::with_node(dir, cluster, full, Err(spec))
+        Running::with_node(dir, cluster, full, |cluster| {
+            cluster
+                .submit(spec.into(), PathBuf::from("/"), None)
+                .expect("submitted")
+        })
     }
 
-    /// `cluster` with a node joined and `job` (the job of a spec submitted now, if `Err`)
-    /// deployed and running.
+    /// `cluster` with a node joined and the job `job` names (after the join) deployed and
+    /// running.
     fn with_node(
         dir: tempfile::TempDir,
         mut cluster: Cluster,
         full: Arc<AtomicBool>,
-        job: Result<JobId, &str>,
+        job: impl FnOnce(&mut Cluster) -> JobId,
     ) -> Running {
         let (outbox, inbox) = Outbox::new(1024);
         let node = cluster.join(
@@ -122,11 +126,7 @@ impl Running {
             quiver_protocol::NodeSlots::shared(4),
             outbox,
         );
-        let job = job.unwrap_or_else(|spec| {
-            cluster
-                .submit(spec.into(), PathBuf::from("/"), None)
-                .expect("submitted")
-        });
+        let job = job(&mut cluster);
         let mut running = Running {
             dir,
             cluster,
@@ -161,7 +161,7 @@ impl Running {
         } = self;
         drop(cluster);
         let cluster = open(&dir, &full);
-        Running::with_node(dir, cluster, full, Ok(job))
+        Running::with_node(dir, cluster, full, |_| job)
     }
 
     /// The coordinator's disk is full (`true`: its job store's writes fail) or has room.
