@@ -19,6 +19,13 @@ use std::time::{Duration, Instant};
 
 /// Slots of each node: any two nodes hold both jobs (three and two partitions per operator).
 const SLOTS: u32 = 3;
+/// The limit of the job folder's `tmpfs` (input, output and model files), as a share of the
+/// machine's memory: taken only as the job writes (a disk fault shrinks the limit rather than
+/// writing), and wide enough for a long run at a high `--rate` (a 2-minute run at 20,000
+/// events/s writes ~0.6 GB).
+const JOB_DISK: &str = "40%";
+/// The limit of the coordinator data's `tmpfs` (sled: checkpoints and the model registry).
+const COORDINATOR_DISK: &str = "20%";
 /// How long a CLI command may take before it counts as failed.
 const CLI_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a status query may take: it answers in tens of milliseconds, and one issued
@@ -157,8 +164,8 @@ impl ChaosCluster {
                 Err(e) => eprintln!("chaos: no network partitions in this run: {e}"),
             }
             match (
-                Tmpfs::mount(&dir.join("coordinator-data"), "512m"),
-                Tmpfs::mount(&dir.join("job"), "512m"),
+                Tmpfs::mount(&dir.join("coordinator-data"), COORDINATOR_DISK),
+                Tmpfs::mount(&dir.join("job"), JOB_DISK),
             ) {
                 (Ok(c), Ok(j)) => (coordinator_disk, job_disk) = (Some(c), Some(j)),
                 (Err(e), _) | (_, Err(e)) => {

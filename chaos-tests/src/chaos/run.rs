@@ -276,8 +276,15 @@ pub(super) fn run(
                 .check(&job_dir)
                 .merged(models.check(&job_dir, &swaps.phases)),
             false => {
+                let outgrown = match cluster.job_disk.as_ref().map(|d| d.is_full()) {
+                    Some(Ok(true)) => {
+                        "; the job folder's file system is full: the run's files outgrew it \
+                         (lower --rate or --duration)"
+                    }
+                    _ => "",
+                };
                 reasons.push(format!(
-                    "the jobs did not finish (job-1 {:?}, {MODEL_JOB} {:?})",
+                    "the jobs did not finish (job-1 {:?}, {MODEL_JOB} {:?}){outgrown}",
                     monitor.latest().map(|s| s.state),
                     cluster.cli.status(MODEL_JOB).map(|r| r.summary.state)
                 ));
