@@ -122,9 +122,10 @@ pub enum TaskEventKind {
 struct DeployedTask {
     id: TaskId,
     source: bool,
-    /// A partition of a source aligned (`max_drift`) with partitions on other nodes: its
-    /// alignment watermark is reported between heartbeats ([`Runtime::alignment_reports`]).
-    reports_alignment: bool,
+    /// The `max_drift` (ms) of a partition of a source aligned with partitions on other
+    /// nodes: its alignment watermark is reported between heartbeats
+    /// ([`Runtime::alignment_reports`]).
+    reported_drift_ms: Option<i64>,
     actor: ActorRef<TaskMsg>,
     counters: Arc<TaskCounters>,
     gates: Vec<chain::GateSpec>,
@@ -292,9 +293,12 @@ impl Runtime {
         )?;
         let restore = deployment.restore.map(|(checkpoint, _)| checkpoint);
         let alone = peers.as_ref().is_some_and(|link| link.peers.all_here());
-        let reports_alignment = !alone
-            && matches!(&head.kind, OperatorKind::Source(spec) if spec.max_drift.is_some())
-            && head.parallelism > 1;
+        let reported_drift_ms = match &head.kind {
+            OperatorKind::Source(spec) if !alone && head.parallelism > 1 => {
+                spec.max_drift.map(|d| d.as_millis() as i64)
+            }
+            _ => None,
+        };
         let source = match &head.kind {
             OperatorKind::Source(spec) => {
                 let schema = StateSchema::of(head).ok_or_else(|| {
@@ -373,7 +377,7 @@ impl Runtime {
         Ok(DeployedTask {
             id,
             source: matches!(head.kind, OperatorKind::Source(_)),
-            reports_alignment,
+            reported_drift_ms,
             actor,
             counters,
             gates,
@@ -699,20 +703,19 @@ impl Runtime {
     }
 
     /// The alignment watermark of every partition here of a source aligned with partitions on
-    /// other nodes (`max_drift`), which the coordinator relays to them: sent between
-    /// heartbeats, it lets them move on sooner than a heartbeat would.
-    pub fn alignment_reports(&self) -> Vec<quiver_protocol::messages::SourceWatermark> {
+    /// other nodes, with the source's `max_drift` (ms): the coordinator relays the watermarks
+    /// to those partitions, and sent between heartbeats they let them move on sooner than a
+    /// heartbeat would.
+    pub fn alignment_reports(&self) -> Vec<(quiver_protocol::messages::SourceWatermark, i64)> {
         self.jobs()
             .values()
             .flat_map(|d| {
                 let (job, generation) = (d.deployment.job, d.deployment.generation);
-                d.tasks
-                    .iter()
-                    .filter(|t| t.reports_alignment)
-                    .filter_map(move |t| {
-                        let watermark = t.counters.source_watermark()?;
-                        Some((job, generation, t.id, watermark))
-                    })
+                d.tasks.iter().filter_map(move |t| {
+                    let drift = t.reported_drift_ms?;
+                    let watermark = t.counters.source_watermark()?;
+                    Some(((job, generation, t.id, watermark), drift))
+                })
             })
             .collect()
     }

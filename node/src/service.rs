@@ -207,7 +207,7 @@ async fn session(
                 } else {
                     ALIGNMENT_REPORT_INTERVAL
                 };
-                let reports = sent.changed(current);
+                let reports = sent.due(current);
                 if !reports.is_empty() {
                     out_tx.send(ToCoordinator::SourceWatermarks { reports });
                 }

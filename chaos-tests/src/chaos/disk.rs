@@ -41,7 +41,15 @@ impl Tmpfs {
     pub fn mount(dir: &Path, size: &str) -> std::io::Result<Tmpfs> {
         std::fs::create_dir_all(dir)?;
         let options = format!("size={size}");
-        run(&["mount", "-t", "tmpfs", "-o", &options, "tmpfs", &dir.to_string_lossy()])?;
+        run(&[
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            &options,
+            "tmpfs",
+            &dir.to_string_lossy(),
+        ])?;
         Ok(Tmpfs {
             dir: dir.to_path_buf(),
             size: size.to_string(),

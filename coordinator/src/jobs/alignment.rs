@@ -1,16 +1,17 @@
 //! Watermark alignment across the partitions of a source (`max_drift`), as Flink's source
 //! coordinator does it: each source task reports the watermark of its slowest reading split
 //! with every heartbeat (`TaskMetrics::source_watermark`; +∞ when all its splits are idle or
-//! finished), and a partition of a source with partitions on other nodes also every 20 ms
-//! while it moves (`ToCoordinator::SourceWatermarks`). After each, the coordinator sends, for
+//! finished), and a partition of a source with partitions on other nodes also whenever it has
+//! moved a quarter of `max_drift` (`ToCoordinator::SourceWatermarks`, looked for every 5 ms). After each, the coordinator sends, for
 //! every aligned source of a running job (`max_drift` set, more than one partition), the
 //! reports of all its partitions to the nodes running them when they changed
 //! ([`ToNode::AlignSource`]). There each partition holds its splits within `max_drift` of the
 //! slowest partition on another node; those on its own node it knows first-hand (they read in
 //! step), and within the partition splits align at once.
 //!
-//! Staleness: a report is at most one report interval (20 ms; a heartbeat, 250 ms, for a
-//! partition that has not moved since) old when it arrives and goes out at once, so what a
+//! Staleness: a report is at most a quarter of `max_drift` of event time behind its partition
+//! (a heartbeat, 250 ms, for one that moved less since) plus 5 ms when it arrives, and goes
+//! out at once, so what a
 //! partition knows of those elsewhere is about that plus two network hops old. Relayed once
 //! a heartbeat, a split could move on by `max_drift` of event time per heartbeat at most: W1
 //! with `max_drift = "10s"` on two nodes read 40,000 events/s (BENCHMARKS.md). While
@@ -73,7 +74,7 @@ impl Cluster {
                 }
             }
         }
-        // Every 20 ms per node: only the jobs reported on, not every job.
+        // Up to every 5 ms per node: only the jobs reported on, not every job.
         self.align_sources_of(|job| jobs.contains(&job));
     }
 
