@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 /// Slots of each node: any two nodes hold both jobs (three and two partitions per operator).
 const SLOTS: u32 = 3;
 /// The limit of the job folder's `tmpfs` (input, output and model files), as a share of the
-/// machine's memory: taken only as the job writes (a disk fault shrinks the limit rather than
-/// writing), and wide enough for a long run at a high `--rate` (a 2-minute run at 20,000
+/// machine's memory: taken only as the job writes (a disk fault shrinks the limit and writes
+/// little), and wide enough for a long run at a high `--rate` (a 2-minute run at 20,000
 /// events/s writes ~0.6 GB).
 const JOB_DISK: &str = "40%";
 /// The limit of the coordinator data's `tmpfs` (sled: checkpoints and the model registry).

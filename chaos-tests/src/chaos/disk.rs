@@ -3,16 +3,25 @@
 //! while the processes hold files open for writing, and this machine has no device mapper
 //! for failing block devices: a full disk is the disk fault here.)
 //!
-//! A `tmpfs` is made full by shrinking its size to what it holds, not by writing a filler
-//! file: nothing is written, so its size can be a share of the machine's memory (taken only
-//! as the job writes) instead of a small fixed one that a long or fast run fills by itself.
+//! A `tmpfs` is made full by shrinking its size to a little more than it holds, then filling
+//! that little with a filler file: its limit can so be a share of the machine's memory (taken
+//! only as the job writes) instead of a small fixed one that a long or fast run fills by
+//! itself, and a fault writes megabytes, not the whole limit.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// How many times [`Tmpfs::fill`] reads what the file system holds and shrinks it to that:
-/// a remount below what it holds is refused, and the job may write in between.
-const FILL_ATTEMPTS: usize = 100;
+/// The filler's name: dot-prefixed, so sinks and checkers skip it.
+const FILLER: &str = ".chaos-filler";
+
+/// The room [`Tmpfs::fill`] first leaves above what the file system holds when it shrinks
+/// it (a remount below what it holds is refused, and the job writes meanwhile); doubled at
+/// each refusal.
+const FIRST_SLACK_KIB: u64 = 1024;
+
+/// How many shrinks [`Tmpfs::fill`] tries (the last with 2^19 × the first slack: 512 GiB).
+const FILL_ATTEMPTS: u32 = 20;
 
 /// A `tmpfs` mounted on a folder; unmounted when dropped.
 #[derive(Debug)]
@@ -76,26 +85,40 @@ impl Tmpfs {
         Ok(text.trim() == "0")
     }
 
-    /// Makes the file system full: its size shrinks to what it holds (at least a page:
-    /// `size=0` would mean no limit).
+    /// Makes the file system full: its size shrinks to a little more than it holds, and a
+    /// filler file takes that little until a write fails for want of room.
     pub fn fill(&self) -> std::io::Result<()> {
         let dir = self.dir.to_string_lossy();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let options = format!("remount,size={}k", self.used_kib()?.max(4));
+        let mut slack = FIRST_SLACK_KIB;
+        for attempt in 1..=FILL_ATTEMPTS {
+            let options = format!("remount,size={}k", self.used_kib()? + slack);
             match run(&["mount", "-o", &options, &dir]) {
-                Ok(_) => return Ok(()),
+                Ok(_) => break,
                 Err(e) if attempt == FILL_ATTEMPTS => return Err(e),
-                Err(_) => {}
+                Err(_) => slack *= 2,
+            }
+        }
+        let mut file = std::fs::File::create(self.dir.join(FILLER))?;
+        let chunk = vec![0u8; 64 << 10];
+        loop {
+            if let Err(e) = file.write_all(&chunk) {
+                return if e.raw_os_error() == Some(28) {
+                    Ok(())
+                } else {
+                    Err(e)
+                };
             }
         }
     }
 
-    /// Undoes [`Tmpfs::fill`]: the size it was mounted with.
+    /// Undoes [`Tmpfs::fill`]: the size it was mounted with, and no filler.
     pub fn heal(&self) -> std::io::Result<()> {
         let options = format!("remount,size={}", self.size);
-        run(&["mount", "-o", &options, &self.dir.to_string_lossy()]).map(drop)
+        run(&["mount", "-o", &options, &self.dir.to_string_lossy()])?;
+        match std::fs::remove_file(self.dir.join(FILLER)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -111,7 +134,6 @@ impl Drop for Tmpfs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     /// Writes `bytes` into a new file `name` in `dir`, flushed to the file system.
     fn write(dir: &Path, name: &str, bytes: usize) -> std::io::Result<()> {
@@ -141,5 +163,44 @@ mod tests {
         disk.heal().expect("heal");
         assert!(!disk.is_full().expect("stat"));
         write(&dir, "after", 32 << 20).expect("the whole size again after healing");
+    }
+
+    /// A job writing flat out while the fault comes: the shrink races its writes, and the
+    /// fault still lands (with the shrink alone, 20 of 20 remounts were refused beside `dd`, and
+    /// every one beside this writer).
+    #[test]
+    fn a_tmpfs_is_filled_while_a_writer_writes_flat_out() {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let base = tempfile::tempdir().expect("a temporary folder");
+        let dir = base.path().join("disk");
+        let disk = Tmpfs::mount(&dir, "1g").expect("mount a tmpfs (needs root)");
+        let (written, refused) = (AtomicU64::new(0), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut file = std::fs::File::create(dir.join("out")).expect("create");
+                let chunk = vec![1u8; 64 << 10];
+                // At most 512 MB, so a fault that never lands ends the test too.
+                while written.load(Ordering::Relaxed) < 512 << 20 {
+                    match file.write_all(&chunk) {
+                        Ok(()) => written.fetch_add(chunk.len() as u64, Ordering::Relaxed),
+                        Err(_) => return refused.store(true, Ordering::Relaxed),
+                    };
+                    // ~0.5 GB/s at most: far above any job's output, and 512 MB outlast a
+                    // fill on a loaded machine.
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            });
+            while written.load(Ordering::Relaxed) < 16 << 20 {
+                std::thread::yield_now();
+            }
+            disk.fill().expect("fill beside a writer");
+        });
+        assert!(
+            refused.load(Ordering::Relaxed),
+            "the writer was never refused"
+        );
+        assert!(disk.is_full().expect("stat"));
+        disk.heal().expect("heal");
+        write(&dir, "after", 32 << 20).expect("room again after healing");
     }
 }

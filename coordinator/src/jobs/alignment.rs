@@ -2,23 +2,21 @@
 //! coordinator does it: each source task reports the watermark of its slowest reading split
 //! with every heartbeat (`TaskMetrics::source_watermark`; +∞ when all its splits are idle or
 //! finished), and a partition of a source with partitions on other nodes also whenever it has
-//! moved a quarter of `max_drift` (`ToCoordinator::SourceWatermarks`, looked for every 5 ms). After each, the coordinator sends, for
-//! every aligned source of a running job (`max_drift` set, more than one partition), the
-//! reports of all its partitions to the nodes running them when they changed
-//! ([`ToNode::AlignSource`]). There each partition holds its splits within `max_drift` of the
-//! slowest partition on another node; those on its own node it knows first-hand (they read in
-//! step), and within the partition splits align at once.
+//! risen a quarter of `max_drift` or fallen (`ToCoordinator::SourceWatermarks`, looked for
+//! every 5 ms). After each, the coordinator sends, for every aligned source of a running job
+//! (`max_drift` set, more than one partition), the reports of all its partitions to the nodes
+//! running them when they changed ([`ToNode::AlignSource`]). There each partition holds its
+//! splits within `max_drift` of the slowest partition on another node; those on its own node
+//! it knows first-hand (they read in step), and within the partition splits align at once.
 //!
 //! Staleness: a report is at most a quarter of `max_drift` of event time behind its partition
-//! (a heartbeat, 250 ms, for one that moved less since) plus 5 ms when it arrives, and goes
-//! out at once, so what a
-//! partition knows of those elsewhere is about that plus two network hops old. Relayed once
-//! a heartbeat, a split could move on by `max_drift` of event time per heartbeat at most: W1
-//! with `max_drift = "10s"` on two nodes read 40,000 events/s (BENCHMARKS.md). While
-//! watermarks only rise, a stale
-//! watermark is below the true one: a partition waits longer than it needs to, it never runs
-//! further ahead. A split that rejoins from idleness lowers its partition's report, and the
-//! other partitions hear of it within that delay. Nothing is sent before every partition of
+//! (a heartbeat, 250 ms, for one that rose less since) plus 5 ms when it arrives, and goes out
+//! at once, so what a partition knows of those elsewhere is about that plus two network hops
+//! old. Relayed once a heartbeat, a split could move on by `max_drift` of event time per
+//! heartbeat at most: W1 with `max_drift = "10s"` on two nodes read 40,000 events/s
+//! (BENCHMARKS.md). While watermarks only rise, a stale watermark is below the true one: a
+//! partition waits longer than it needs to, it never runs further ahead. A split that rejoins
+//! from idleness lowers its partition's report, which is reported at once (within 5 ms). Nothing is sent before every partition of
 //! a deployment has reported, so partitions start out waiting (the others are at −∞ until
 //! told) rather than running ahead.
 
