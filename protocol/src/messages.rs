@@ -814,11 +814,12 @@ pub enum ToCoordinator {
         error: Failure,
     },
     /// Where partitions of sources aligned across nodes (`max_drift`) stand, sent between
-    /// heartbeats while they move: the coordinator relays them at once
+    /// heartbeats as they move: the coordinator relays them at once
     /// ([`ToNode::AlignSource`]), so a partition waiting for one on another node moves on
     /// sooner than a heartbeat later.
     SourceWatermarks {
-        /// The tasks whose watermark changed since the last report.
+        /// The tasks whose watermark rose a quarter of `max_drift`, or fell, since their last
+        /// report, and those not reported before.
         reports: Vec<SourceWatermark>,
     },
 }

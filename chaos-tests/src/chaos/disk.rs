@@ -65,8 +65,8 @@ impl Tmpfs {
         })
     }
 
-    /// Kibibytes the file system holds now (`stat -f`: blocks in all less blocks free).
-    fn used_kib(&self) -> std::io::Result<u64> {
+    /// Kibibytes the file system holds now and kibibytes free (`stat -f`).
+    fn space_kib(&self) -> std::io::Result<(u64, u64)> {
         let text = run(&["stat", "-f", "-c", "%S %b %f", &self.dir.to_string_lossy()])?;
         let numbers: Vec<u64> = text
             .split_whitespace()
@@ -74,15 +74,14 @@ impl Tmpfs {
             .collect::<Result<_, _>>()
             .map_err(|e| std::io::Error::other(format!("`stat -f` printed {text:?}: {e}")))?;
         match numbers[..] {
-            [block, blocks, free] => Ok((blocks - free) * block / 1024),
+            [block, blocks, free] => Ok(((blocks - free) * block / 1024, free * block / 1024)),
             _ => Err(std::io::Error::other(format!("`stat -f` printed {text:?}"))),
         }
     }
 
     /// Whether no room is left (a write that needs a new page fails).
     pub fn is_full(&self) -> std::io::Result<bool> {
-        let text = run(&["stat", "-f", "-c", "%f", &self.dir.to_string_lossy()])?;
-        Ok(text.trim() == "0")
+        Ok(self.space_kib()?.1 == 0)
     }
 
     /// Makes the file system full: its size shrinks to a little more than it holds, and a
@@ -91,7 +90,7 @@ impl Tmpfs {
         let dir = self.dir.to_string_lossy();
         let mut slack = FIRST_SLACK_KIB;
         for attempt in 1..=FILL_ATTEMPTS {
-            let options = format!("remount,size={}k", self.used_kib()? + slack);
+            let options = format!("remount,size={}k", self.space_kib()?.0 + slack);
             match run(&["mount", "-o", &options, &dir]) {
                 Ok(_) => break,
                 Err(e) if attempt == FILL_ATTEMPTS => return Err(e),

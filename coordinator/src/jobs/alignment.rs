@@ -16,9 +16,9 @@
 //! heartbeat at most: W1 with `max_drift = "10s"` on two nodes read 40,000 events/s
 //! (BENCHMARKS.md). While watermarks only rise, a stale watermark is below the true one: a
 //! partition waits longer than it needs to, it never runs further ahead. A split that rejoins
-//! from idleness lowers its partition's report, which is reported at once (within 5 ms). Nothing is sent before every partition of
-//! a deployment has reported, so partitions start out waiting (the others are at −∞ until
-//! told) rather than running ahead.
+//! from idleness lowers its partition's report, which is reported at once (within 5 ms).
+//! Nothing is sent before every partition of a deployment has reported, so partitions start
+//! out waiting (the others are at −∞ until told) rather than running ahead.
 
 use super::phase::Phase;
 use super::Cluster;

@@ -23,9 +23,9 @@
 //! other (BENCHMARKS.md).
 //!
 //! With `max_drift` the coordinator also relays every partition's watermark, a quarter of
-//! `max_drift` (or a heartbeat) behind at most ([`slowest_elsewhere`]); for the partitions here, this module's first-hand
-//! watermarks stand in for the relay, and with all of them here the relay is not waited for at
-//! all ([`SourcePeers::all_here`]).
+//! `max_drift` (or a heartbeat) behind at most ([`slowest_elsewhere`]); for the partitions
+//! here, this module's first-hand watermarks stand in for the relay, and with all of them here
+//! the relay is not waited for at all ([`SourcePeers::all_here`]).
 //!
 //! A waiting partition registers under the same lock that read the slowest value it waits
 //! on, so a peer that moves after the check always finds it and wakes it. The slowest
@@ -40,9 +40,9 @@ use std::sync::Mutex;
 /// relays for `max_drift` (`watermarks`, one per partition; `here` tells the partitions on this
 /// node); +∞ when no other node runs one. The partitions here are left out: they read in step
 /// ([`SourcePeers`]), which knows their watermarks first-hand after every read where the relay
-/// lags by up to a quarter of `max_drift` or a heartbeat (250 ms). Counted from the relay as well, they let a split move
-/// on by at most `max_drift` of event time per relay: W1 with `max_drift = "10s"` read 40,000
-/// events/s in `quiver local` (BENCHMARKS.md).
+/// lags by up to a quarter of `max_drift` or a heartbeat (250 ms). Counted from the relay as
+/// well, they let a split move on by at most `max_drift` of event time per relay: W1 with
+/// `max_drift = "10s"` read 40,000 events/s in `quiver local` (BENCHMARKS.md).
 pub(crate) fn slowest_elsewhere(
     watermarks: &[(PartitionId, i64)],
     here: impl Fn(PartitionId) -> bool,

@@ -1,5 +1,5 @@
 //! The alignment watermarks of source partitions aligned with partitions on other nodes
-//! (`max_drift`), sent to the coordinator between heartbeats when they move, as
+//! (`max_drift`), sent to the coordinator between heartbeats as they move, as
 //! `ToCoordinator::SourceWatermarks`, which the coordinator relays at once. With the heartbeat
 //! alone, a partition waiting for one on another node learnt of its progress once every
 //! 250 ms, so a source read faster than real time moved on by at most `max_drift` of event
@@ -22,7 +22,7 @@ use std::time::Duration;
 /// partition of a source aligned across nodes (a heartbeat apart otherwise).
 pub(super) const ALIGNMENT_REPORT_INTERVAL: Duration = Duration::from_millis(5);
 
-/// A watermark is reported again once it has moved `max_drift` / `STEPS_PER_DRIFT`.
+/// A watermark is reported again once it has risen `max_drift` / `STEPS_PER_DRIFT`.
 const STEPS_PER_DRIFT: i64 = 4;
 
 /// What the node last reported of each task's alignment watermark.
@@ -35,8 +35,8 @@ impl SentWatermarks {
     /// The reports of `current` (each with its source's `max_drift` in ms) that are due: a
     /// task not reported before, one whose watermark has risen a step (see the module) since
     /// it was last reported, or one whose watermark fell (a split back from idleness: the
-    /// partitions elsewhere must not run ahead of it). Those are taken as reported now; tasks not in `current`
-    /// are forgotten.
+    /// partitions elsewhere must not run ahead of it). Those are taken as reported now; tasks
+    /// not in `current` are forgotten.
     pub(super) fn due(&mut self, current: Vec<(Report, i64)>) -> Vec<Report> {
         let mut now = HashMap::with_capacity(current.len());
         let due = current

@@ -15,12 +15,13 @@
 //!   puts it back into its consumers' minimum.
 //! - **Alignment.** With `max_drift`, a split whose watermark is more than `max_drift` ahead
 //!   of the slowest — the slowest reading split of this partition, or the slowest of the
-//!   source's partitions on other nodes as last reported ([`SplitTimes::set_slowest_elsewhere`];
-//!   those on its node it knows first-hand, reading in step, below) — is
-//!   *ahead*: it must not read until the gap closes ([`SplitTimes::may_read`]). Idle and
-//!   finished splits are never the slowest; a split without a record yet is (at −∞), so the
-//!   others wait for its first batch. A split waiting ahead does not go idle. Reads are
-//!   checked between batches, so a split may overshoot by one batch.
+//!   source's partitions on other nodes as last reported
+//!   ([`SplitTimes::set_slowest_elsewhere`]; those on its node it knows first-hand, reading
+//!   in step, below) — is *ahead*: it must not read until the gap closes
+//!   ([`SplitTimes::may_read`]). Idle and finished splits are never the slowest; a split
+//!   without a record yet is (at −∞), so the others wait for its first batch. A split waiting
+//!   ahead does not go idle. Reads are checked between batches, so a split may overshoot by
+//!   one batch.
 //! - **In step.** A partition that reads [`SplitTimes::in_step`] with the source's partitions
 //!   on its node waits the same way when a split is more than the given drift ahead of the
 //!   slowest of them ([`SplitTimes::set_slowest_beside`]), with or without `max_drift`.
