@@ -14,6 +14,7 @@ use quiver_node::sinks::kafka::KafkaSink;
 use quiver_node::sinks::SinkContext;
 use quiver_protocol::batch::from_records;
 use quiver_protocol::record::Record;
+use quiver_protocol::spec::KafkaCompression;
 use quiver_protocol::{CheckpointId, Generation, Schema, Value as Cell, ValueType};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -144,7 +145,9 @@ fn restored_sink_publishes_what_the_restored_checkpoint_staged_exactly_once() {
             restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
             cancelled: Default::default(),
         };
-        KafkaSink::new("out", &brokers, "out", Some("user"), &schema(), &ctx).unwrap()
+        // Compressed, so restores read staged batches of a codec too.
+        let zstd = KafkaCompression::Zstd;
+        KafkaSink::new("out", &brokers, "out", Some("user"), zstd, &schema(), &ctx).unwrap()
     };
 
     // Generation 1: checkpoint 1 staged and committed; 2 staged, completed, never committed

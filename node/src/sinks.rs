@@ -105,11 +105,13 @@ pub fn build_sink(
             brokers,
             topic,
             key,
+            compression,
         } => Box::new(kafka::KafkaSink::new(
             &spec.name,
             brokers,
             topic,
             key.as_deref(),
+            *compression,
             input,
             ctx,
         )?),

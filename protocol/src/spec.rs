@@ -34,7 +34,7 @@ pub use ml::{
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
 pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
-pub use source::kafka::{KafkaSource, KafkaStart};
+pub use source::kafka::{KafkaCompression, KafkaSource, KafkaStart};
 pub use source::{generator_schema, DEFAULT_GENERATOR_ITEMS, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;
@@ -432,6 +432,8 @@ pub enum SinkKind {
         topic: String,
         /// The input column whose value is each message's key; `None`: no key.
         key: Option<String>,
+        /// How the produced record batches are compressed.
+        compression: KafkaCompression,
     },
     /// The embedded serving store: the last committed row per key, in a table of the node
     /// process, served over HTTP (`GET /{table}/{key}`).

@@ -3,7 +3,9 @@
 
 mod common;
 
-use quiver_protocol::spec::{BadRecords, FileFormat, JobSpec, KafkaStart, SinkKind, SourceKind};
+use quiver_protocol::spec::{
+    BadRecords, FileFormat, JobSpec, KafkaCompression, KafkaStart, SinkKind, SourceKind,
+};
 use std::path::Path;
 
 /// A valid spec; each test changes one thing in it.
@@ -225,7 +227,35 @@ fn a_kafka_sink_takes_brokers_topic_and_a_key() {
             brokers: vec!["127.0.0.1:9092".to_string()],
             topic: "out".to_string(),
             key: Some("user".to_string()),
+            compression: KafkaCompression::None,
         }
+    );
+}
+
+#[test]
+fn a_kafka_sink_compresses_with_a_named_codec_and_refuses_another() {
+    let with = |codec: &str| {
+        let fields = format!("brokers = [\"127.0.0.1:9092\"]\ntopic = \"out\"\n{codec}");
+        JobSpec::parse(&kafka_sink(&fields), Path::new("/jobs")).map(|spec| {
+            match &spec.sinks[0].kind {
+                SinkKind::Kafka { compression, .. } => *compression,
+                other => panic!("not a kafka sink: {other:?}"),
+            }
+        })
+    };
+    assert_eq!(with("").unwrap(), KafkaCompression::None);
+    assert_eq!(
+        with("compression = \"zstd\"").unwrap(),
+        KafkaCompression::Zstd
+    );
+    assert_eq!(
+        with("compression = \"lz4\"").unwrap(),
+        KafkaCompression::Lz4
+    );
+    assert_eq!(
+        with("compression = \"brotli\"").unwrap_err().to_string(),
+        "sink \"out\": field \"compression\" has value \"brotli\"; allowed: none, gzip, lz4, \
+         snappy, zstd"
     );
 }
 

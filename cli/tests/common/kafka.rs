@@ -68,6 +68,17 @@ impl Broker {
 
     /// Appends messages (key, value) to partition `partition` of `topic`.
     pub(crate) fn produce(&self, topic: &str, partition: i32, messages: Vec<Message>) {
+        self.produce_compressed(topic, partition, messages, Compression::NoCompression);
+    }
+
+    /// [`Broker::produce`] in one record batch compressed with `compression`.
+    pub(crate) fn produce_compressed(
+        &self,
+        topic: &str,
+        partition: i32,
+        messages: Vec<Message>,
+        compression: Compression,
+    ) {
         let records = messages
             .into_iter()
             .map(|(key, value)| Record {
@@ -77,14 +88,14 @@ impl Broker {
                 timestamp: chrono::Utc::now(),
             })
             .collect();
-        self.append(topic, partition, records);
+        self.append(topic, partition, records, compression);
     }
 
-    /// Appends `records` to partition `partition` of `topic`.
-    fn append(&self, topic: &str, partition: i32, records: Vec<Record>) {
+    /// Appends `records` to partition `partition` of `topic`, compressed with `compression`.
+    fn append(&self, topic: &str, partition: i32, records: Vec<Record>, compression: Compression) {
         let client = self.partition(topic, partition);
         self.runtime
-            .block_on(client.produce(records, Compression::NoCompression))
+            .block_on(client.produce(records, compression))
             .expect("produce");
     }
 
@@ -115,7 +126,7 @@ impl Broker {
                 timestamp: chrono::Utc::now(),
             })
             .collect();
-        self.append(topic, partition, records);
+        self.append(topic, partition, records, Compression::NoCompression);
     }
 
     /// Every message of partition `partition` of `topic`, in offset order.

@@ -24,6 +24,9 @@
 //!   `quiver-id` is there already (a publish cut short by the failure) and publishes the rest.
 //!   Staged checkpoints after `r`, or of other generations, never completed and are ignored.
 //!
+//! Record batches, to the topic and to the staging log alike, are compressed with the sink's
+//! `compression` codec (none by default).
+//!
 //! Limits: a deployment's publish still under way when the next deployment restores (a
 //! commit already running when its generation was cancelled) checks the fence before each
 //! produce and stops, but one produce in flight at that moment can land after the restore's
@@ -42,6 +45,7 @@ use crate::blocking::blocking;
 use crate::kafka::{self, CALL_TIMEOUT};
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::batch::Batch;
+use quiver_protocol::spec::KafkaCompression;
 use quiver_protocol::{CheckpointId, Schema};
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
@@ -74,6 +78,8 @@ struct Staged {
 #[derive(Debug)]
 struct Transaction {
     log: Arc<PartitionClient>,
+    /// How the records appended to the log are compressed.
+    compression: Compression,
     generation: u64,
     /// The log's next offset as this partition knows it (it is the log's only writer).
     next: i64,
@@ -91,6 +97,8 @@ pub struct KafkaSink {
     /// The key column's position.
     key: Option<usize>,
     targets: Vec<Arc<PartitionClient>>,
+    /// How record batches are compressed.
+    compression: Compression,
     /// `LINEAGE/SINK/PARTITION/`: how this partition's published rows are named.
     id_prefix: String,
     partition: u32,
@@ -108,13 +116,14 @@ impl std::fmt::Debug for KafkaSink {
 
 impl KafkaSink {
     /// The partition of sink `sink` described by `ctx`, writing rows of `input` to `topic`
-    /// on `brokers`, keyed by column `key`. With `ctx.exactly_once` it first settles what
+    /// on `brokers`, keyed by column `key`, in batches compressed with `compression`. With `ctx.exactly_once` it first settles what
     /// the restored checkpoint staged (module doc).
     pub fn new(
         sink: &str,
         brokers: &[String],
         topic: &str,
         key: Option<&str>,
+        compression: KafkaCompression,
         input: &Schema,
         ctx: &SinkContext,
     ) -> Result<KafkaSink, OperatorError> {
@@ -141,6 +150,7 @@ impl KafkaSink {
             encoder: JsonEncoder::new(input),
             key,
             targets,
+            compression: codec(compression),
             id_prefix: format!("{:x}/{sink}/{}/", ctx.lineage, ctx.partition),
             partition: ctx.partition,
             transaction: None,
@@ -203,7 +213,7 @@ impl KafkaSink {
         for (target, records) in by_target {
             for chunk in chunks(records) {
                 fence()?;
-                produce(&self.targets[target], chunk)?;
+                produce(&self.targets[target], chunk, self.compression)?;
             }
         }
         Ok(())
@@ -219,6 +229,7 @@ impl KafkaSink {
         let end = staging::offset(&log, OffsetAt::Latest)?;
         let mut tx = Transaction {
             log,
+            compression: self.compression,
             generation,
             next: end,
             open: Vec::new(),
@@ -327,6 +338,17 @@ fn target_offsets(value: Option<&[u8]>) -> Vec<i64> {
     text.split(',').filter_map(|o| o.parse().ok()).collect()
 }
 
+/// The client's codec for `compression`.
+fn codec(compression: KafkaCompression) -> Compression {
+    match compression {
+        KafkaCompression::None => Compression::NoCompression,
+        KafkaCompression::Gzip => Compression::Gzip,
+        KafkaCompression::Lz4 => Compression::Lz4,
+        KafkaCompression::Snappy => Compression::Snappy,
+        KafkaCompression::Zstd => Compression::Zstd,
+    }
+}
+
 /// `records` cut into produce requests of about [`PRODUCE_BYTES`].
 fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
     let mut chunks = vec![Vec::new()];
@@ -344,8 +366,13 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
     chunks
 }
 
-/// Appends `records` to `partition`; returns the offset after the last.
-fn produce(partition: &Arc<PartitionClient>, records: Vec<Record>) -> Result<i64, OperatorError> {
+/// Appends `records` to `partition` in batches compressed with `compression`; returns the
+/// offset after the last.
+fn produce(
+    partition: &Arc<PartitionClient>,
+    records: Vec<Record>,
+    compression: Compression,
+) -> Result<i64, OperatorError> {
     let p = partition.clone();
     let offsets = kafka::call(
         || {
@@ -356,7 +383,7 @@ fn produce(partition: &Arc<PartitionClient>, records: Vec<Record>) -> Result<i64
             )
         },
         CALL_TIMEOUT,
-        async move { p.produce(records, Compression::NoCompression).await },
+        async move { p.produce(records, compression).await },
     )?;
     Ok(offsets.last().map_or(0, |o| o + 1))
 }
@@ -394,7 +421,7 @@ impl Transaction {
     /// be from below.
     fn append(&mut self, records: Vec<Record>, floor: i64) -> Result<(), OperatorError> {
         for chunk in chunks(records) {
-            self.next = produce(&self.log, chunk)?.max(floor);
+            self.next = produce(&self.log, chunk, self.compression)?.max(floor);
         }
         Ok(())
     }

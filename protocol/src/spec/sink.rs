@@ -72,8 +72,13 @@ pub(super) fn parse(
             }
         }
         "kafka" => {
-            fields
-                .deny_unknown(&[COMMON_FIELDS.as_slice(), &["brokers", "topic", "key"]].concat())?;
+            fields.deny_unknown(
+                &[
+                    COMMON_FIELDS.as_slice(),
+                    &["brokers", "topic", "key", "compression"],
+                ]
+                .concat(),
+            )?;
             SinkKind::Kafka {
                 brokers: super::source::kafka::brokers(fields)?,
                 topic: super::source::kafka::topic(fields, "write")?,
@@ -83,6 +88,7 @@ pub(super) fn parse(
                         "the name of an input column, whose value keys each message",
                     )?
                     .map(str::to_string),
+                compression: super::source::kafka::compression(fields)?,
             }
         }
         "serve" => {

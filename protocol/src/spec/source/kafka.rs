@@ -111,6 +111,35 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecEr
     Ok((source, schema))
 }
 
+/// `compression`: how a Kafka sink compresses the record batches it produces. A source needs no
+/// setting: it reads batches of every codec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KafkaCompression {
+    /// `"none"` (default).
+    #[default]
+    None,
+    /// `"gzip"`.
+    Gzip,
+    /// `"lz4"`.
+    Lz4,
+    /// `"snappy"`.
+    Snappy,
+    /// `"zstd"`.
+    Zstd,
+}
+
+/// `compression = "none" | "gzip" | "lz4" | "snappy" | "zstd"` (default none).
+pub(in crate::spec) fn compression(fields: &Fields<'_>) -> Result<KafkaCompression, SpecError> {
+    let codecs = [
+        ("none", KafkaCompression::None),
+        ("gzip", KafkaCompression::Gzip),
+        ("lz4", KafkaCompression::Lz4),
+        ("snappy", KafkaCompression::Snappy),
+        ("zstd", KafkaCompression::Zstd),
+    ];
+    Ok(fields.choice("compression", &codecs)?.unwrap_or_default())
+}
+
 /// `topic`: a topic name Kafka accepts; `does` says what the source or sink does with it.
 pub(in crate::spec) fn topic(fields: &Fields<'_>, does: &str) -> Result<String, SpecError> {
     let topic = fields.required_string(
