@@ -12,6 +12,7 @@ use common::{events, sorted};
 use quiver_node::operator::Sink;
 use quiver_node::sinks::kafka::KafkaSink;
 use quiver_node::sinks::SinkContext;
+use quiver_node::Cancellation;
 use quiver_protocol::batch::from_records;
 use quiver_protocol::record::Record;
 use quiver_protocol::spec::KafkaCompression;
@@ -127,28 +128,37 @@ fn once(numbers: impl IntoIterator<Item = i64>) -> BTreeMap<i64, usize> {
     numbers.into_iter().map(|n| (n, 1)).collect()
 }
 
+/// A partition of sink `out` writing to topic `out` on `broker` (zstd), deployed as
+/// `generation`, restored from (checkpoint, generation) `restored`, cancelled by `cancelled`.
+fn sink_of(
+    broker: &Broker,
+    generation: u64,
+    restored: Option<(u64, u64)>,
+    cancelled: &Cancellation,
+) -> KafkaSink {
+    let ctx = SinkContext {
+        job: "job-1".to_string(),
+        run: 1,
+        continues: None,
+        partition: 0,
+        parallelism: 1,
+        lineage: 0xabc,
+        generation: Generation(generation),
+        exactly_once: true,
+        restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
+        cancelled: cancelled.clone(),
+    };
+    // Compressed, so restores read staged batches of a codec too.
+    let zstd = KafkaCompression::Zstd;
+    let brokers = [broker.addr.clone()];
+    KafkaSink::new("out", &brokers, "out", Some("user"), zstd, &schema(), &ctx).unwrap()
+}
+
 #[test]
 fn restored_sink_publishes_what_the_restored_checkpoint_staged_exactly_once() {
     let broker = Broker::start();
     broker.create_topic("out", PARTITIONS);
-    let brokers = vec![broker.addr.clone()];
-    let sink = |generation: u64, restored: Option<(u64, u64)>| {
-        let ctx = SinkContext {
-            job: "job-1".to_string(),
-            run: 1,
-            continues: None,
-            partition: 0,
-            parallelism: 1,
-            lineage: 0xabc,
-            generation: Generation(generation),
-            exactly_once: true,
-            restored: restored.map(|(c, g)| (CheckpointId(c), Generation(g))),
-            cancelled: Default::default(),
-        };
-        // Compressed, so restores read staged batches of a codec too.
-        let zstd = KafkaCompression::Zstd;
-        KafkaSink::new("out", &brokers, "out", Some("user"), zstd, &schema(), &ctx).unwrap()
-    };
+    let sink = |generation, restored| sink_of(&broker, generation, restored, &Default::default());
 
     // Generation 1: checkpoint 1 staged and committed; 2 staged, completed, never committed
     // (the node died); 3 staged, never completed.
@@ -182,4 +192,19 @@ fn restored_sink_publishes_what_the_restored_checkpoint_staged_exactly_once() {
         once((0..200).chain(300..400)),
         "a publish cut short is completed, not repeated"
     );
+}
+
+#[test]
+fn a_cancelled_deployment_stops_publishing_and_the_next_one_publishes_once() {
+    let broker = Broker::start();
+    broker.create_topic("out", PARTITIONS);
+    let cancelled = Cancellation::default();
+    let mut first = sink_of(&broker, 1, None, &cancelled);
+    write_and_stage(&mut first, 0..100, 1);
+    cancelled.cancel();
+    let error = first.commit(CheckpointId(1)).unwrap_err().to_string();
+    assert!(error.contains("cancelled"), "{error}");
+    assert_eq!(published(&broker), once(0..0), "nothing after the cancel");
+    drop(sink_of(&broker, 2, Some((1, 1)), &Default::default()));
+    assert_eq!(published(&broker), once(0..100), "the restore published it");
 }

@@ -35,7 +35,7 @@ pub struct Cancellation(Arc<AtomicBool>);
 
 impl Cancellation {
     /// Marks the deployment cancelled.
-    pub(crate) fn cancel(&self) {
+    pub fn cancel(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
 

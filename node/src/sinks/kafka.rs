@@ -28,20 +28,21 @@
 //! `compression` codec (none by default).
 //!
 //! Limits: a deployment's publish still under way when the next deployment restores (a
-//! commit already running when its generation was cancelled) checks the fence before each
-//! produce and stops, but one produce in flight at that moment can land after the restore's
-//! check and be published twice (at most one request, 1 MiB). The staging log keeps what it
-//! holds (delete a finished job's `quiver-staging-*` topics, or give them a retention); the
-//! sink cannot be rescaled (its staging topic has one partition per sink partition). Readers
-//! of the topic see a checkpoint's rows when it completes: latency is the checkpoint
-//! interval.
+//! commit already running when its generation was cancelled) checks its cancellation and the
+//! fence before each produce and stops, but one produce in flight at that moment can land
+//! after the restore's check and be published twice (at most one request, 1 MiB; closing
+//! that needs Kafka's transactional producer, which rskafka does not have). The staging log
+//! keeps what it holds (delete a finished job's `quiver-staging-*` topics, or give them a
+//! retention); the sink cannot be rescaled (its staging topic has one partition per sink
+//! partition). Readers of the topic see a checkpoint's rows when it completes: latency is the
+//! checkpoint interval.
 
 mod murmur2;
 mod staging;
 
 use super::json::{key_bytes, JsonEncoder};
 use super::SinkContext;
-use crate::blocking::blocking;
+use crate::blocking::{blocking, Cancellation};
 use crate::kafka::{self, CALL_TIMEOUT};
 use crate::operator::{OperatorError, Sink};
 use quiver_protocol::batch::Batch;
@@ -87,6 +88,8 @@ struct Transaction {
     open: Vec<Row>,
     /// Staged checkpoints not published yet.
     pending: BTreeMap<CheckpointId, Staged>,
+    /// Set when the deployment is cancelled: its publish stops before the next produce.
+    cancelled: Cancellation,
 }
 
 /// Writes rows to a Kafka topic.
@@ -234,6 +237,7 @@ impl KafkaSink {
             next: end,
             open: Vec::new(),
             pending: BTreeMap::new(),
+            cancelled: ctx.cancelled.clone(),
         };
         let Some((restored, restored_by)) = ctx.restored else {
             return Ok(tx);
@@ -426,9 +430,15 @@ impl Transaction {
         Ok(())
     }
 
-    /// Fails when another deployment wrote to the log since this one last did: it took the
-    /// partition over, and publishing is its business now.
+    /// Fails when this deployment was cancelled, or when another deployment wrote to the log
+    /// since this one last did: it took the partition over, and publishing is its business now.
     fn check_fence(&self, name: &str) -> Result<(), OperatorError> {
+        if self.cancelled.is_cancelled() {
+            return Err(OperatorError::Io(format!(
+                "{name}: the deployment was cancelled; it stops publishing (the next one \
+                 publishes the rest)"
+            )));
+        }
         let end = staging::offset(&self.log, OffsetAt::Latest)?;
         if end == self.next {
             Ok(())
