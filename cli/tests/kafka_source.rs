@@ -70,9 +70,21 @@ const CHECKPOINTS: &str = "checkpoint_interval = \"300ms\"";
 /// Produces `events` to the topic `events` as JSON messages, each user's events to one
 /// partition (so a user's events keep their order, as the running reference folds them).
 fn produce(broker: &Broker, events: &[(String, f64, i64)]) {
-    produce_as(broker, events, |(user, amount, ts)| {
-        json!({"user": user, "amount": amount, "ts": ts}).to_string()
-    });
+    produce_as(broker, events, json_event);
+}
+
+/// An event as a JSON message's value.
+fn json_event((user, amount, ts): &(String, f64, i64)) -> String {
+    json!({"user": user, "amount": amount, "ts": ts}).to_string()
+}
+
+/// Runs the job spec `text` with `quiver local` in a new folder, which it returns.
+fn run_local(text: String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("job.toml");
+    std::fs::write(&spec, text).unwrap();
+    common::run_local(&spec);
+    dir
 }
 
 /// [`produce`] with each message's value `value(event)`.
@@ -167,10 +179,7 @@ fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
     let broker = Broker::start();
     broker.create_topic("events", PARTITIONS);
     produce(&broker, &events(N));
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("job.toml");
-    std::fs::write(&spec, job(&broker, "", "bounded = true", true)).unwrap();
-    common::run_local(&spec);
+    let dir = run_local(job(&broker, "", "bounded = true", true));
     assert_eq!(
         running_rows(dir.path()),
         expected_running(N),
@@ -196,16 +205,11 @@ fn record_batches_of_each_codec_are_read() {
         Compression::Zstd,
     ];
     for (chunk, codec) in all.chunks(N / codecs.len()).zip(codecs.iter().cycle()) {
-        for (partition, messages) in by_partition(chunk, |(user, amount, ts)| {
-            json!({"user": user, "amount": amount, "ts": ts}).to_string()
-        }) {
+        for (partition, messages) in by_partition(chunk, json_event) {
             broker.produce_compressed("events", partition, messages, *codec);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("job.toml");
-    std::fs::write(&spec, job(&broker, "", "bounded = true", false)).unwrap();
-    common::run_local(&spec);
+    let dir = run_local(job(&broker, "", "bounded = true", false));
     assert_eq!(
         running_rows(dir.path()),
         expected_running(N),
@@ -223,13 +227,10 @@ fn csv_messages_are_read_in_the_order_columns_names_and_a_malformed_one_is_skipp
         format!("{ts},\"a note, quoted\",{user},{amount}")
     });
     broker.produce("events", 0, vec![(None, b"not,a,number".to_vec())]);
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("job.toml");
     let csv = "format = \"csv\"\ncolumns = [\"ts\", \"note\", \"user\", \"amount\"]";
     let text = job(&broker, "", "bounded = true\nbad_records = \"skip\"", false)
         .replace("format = \"jsonl\"", csv);
-    std::fs::write(&spec, text).unwrap();
-    common::run_local(&spec);
+    let dir = run_local(text);
     assert_eq!(
         running_rows(dir.path()),
         expected_running(N),
