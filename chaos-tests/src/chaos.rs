@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod disk;
 pub mod faults;
+mod interrupt;
 pub mod models;
 mod monitor;
 pub mod proxy;
@@ -40,8 +41,10 @@ use std::time::Duration;
     after_help = "Fault kinds: node-kill, node-stop, coordinator-kill, task-panic, net-drop, \
                   net-delay, net-duplicate, net-reorder, partition-both, partition-one-way, \
                   disk-full, corrupt-blob, swap-kill. Partitions and disk-full need root.\n\
+                  Ctrl-C (or SIGTERM, SIGHUP) stops the run early: its processes, network \
+                  namespaces and mounts are removed and what ran so far is reported.\n\
                   Exit status: 0 if the verdict is pass, 1 if it is fail, 2 if the run could \
-                  not be set up."
+                  not be set up, 128 + the signal's number if a signal stopped it."
 )]
 pub struct Options {
     /// Seed of the fault schedule and of the workload (default: from the clock; printed).
@@ -178,6 +181,10 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
     if !isolated && !options.no_isolation {
         eprintln!("chaos: not root, so no network partitions or disk faults in this run (run as root for them)");
     }
+    if let Err(e) = interrupt::install() {
+        eprintln!("error: cannot handle Ctrl-C: {e}");
+        return ExitCode::from(2);
+    }
     eprintln!("chaos: seed {}", options.seed);
     let (temp, dir) = match &options.dir {
         Some(d) => (None, d.clone()),
@@ -199,7 +206,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
             if let Some(t) = temp {
                 let _ = t.keep();
             }
-            return ExitCode::from(2);
+            return interrupted().unwrap_or(ExitCode::from(2));
         }
     };
     print!("{}", report.text());
@@ -210,7 +217,13 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
             return ExitCode::from(2);
         }
     }
-    if report.passed() {
+    if let Some(code) = interrupted() {
+        eprintln!("the run's folder (logs, data, output): {}", dir.display());
+        if let Some(t) = temp {
+            let _ = t.keep();
+        }
+        code
+    } else if report.passed() {
         ExitCode::SUCCESS
     } else {
         eprintln!("the run's folder (logs, data, output): {}", dir.display());
@@ -219,4 +232,9 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
         }
         ExitCode::FAILURE
     }
+}
+
+/// The exit status of a run a signal stopped: 128 + the signal's number.
+fn interrupted() -> Option<ExitCode> {
+    interrupt::received().map(|(_, number)| ExitCode::from(128 + number as u8))
 }

@@ -76,7 +76,8 @@ impl Monitor {
     }
 
     /// Waits until a sample after `after` satisfies `done`, calling `meanwhile` between
-    /// looks; returns it, or `None` after `limit` or if the job failed.
+    /// looks; returns it, or `None` after `limit`, if the job failed, or once a signal
+    /// stopped the run.
     pub(super) fn wait(
         &self,
         after: Instant,
@@ -85,7 +86,7 @@ impl Monitor {
         mut meanwhile: impl FnMut(),
     ) -> Option<Sample> {
         let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
+        while Instant::now() < deadline && super::interrupt::received().is_none() {
             meanwhile();
             if let Some(s) = self.latest().filter(|s| s.at > after) {
                 if done(&s) {

@@ -98,7 +98,7 @@ pub struct Report {
     pub wrong: u64,
     /// Rows published.
     pub rows: u64,
-    /// `pass` or `fail`.
+    /// `pass`, `fail`, or `interrupted` (a signal stopped the run; nothing was checked).
     pub verdict: String,
     /// Why it failed (empty when it passed).
     pub reasons: Vec<String>,
@@ -236,11 +236,15 @@ impl Report {
             self.rate,
             self.restarts
         );
-        let _ = writeln!(
-            out,
-            "output: {} rows, {} lost, {} duplicated, {} wrong",
-            self.rows, self.lost, self.duplicated, self.wrong
-        );
+        if self.verdict == "interrupted" {
+            let _ = writeln!(out, "output: not checked");
+        } else {
+            let _ = writeln!(
+                out,
+                "output: {} rows, {} lost, {} duplicated, {} wrong",
+                self.rows, self.lost, self.duplicated, self.wrong
+            );
+        }
         for e in &self.examples {
             let _ = writeln!(out, "  e.g. {e}");
         }

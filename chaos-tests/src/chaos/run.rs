@@ -3,6 +3,7 @@
 
 use super::cluster::{ChaosCluster, Cli};
 use super::faults::{self, FaultKind};
+use super::interrupt;
 use super::models::ModelWorkload;
 use super::monitor::{processed, published_again, Monitor};
 use super::report::{Injection, Report, RunFacts};
@@ -40,7 +41,7 @@ fn submit(cli: &Cli, spec: &std::path::Path) -> Result<(), String> {
 /// Waits until the model job finished; false after `limit` or if it failed.
 fn wait_for_model_job(cli: &Cli, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && interrupt::received().is_none() {
         match cli.status(MODEL_JOB).map(|r| r.summary.state) {
             Some(JobState::Finished) => return true,
             Some(JobState::Failed | JobState::Cancelled) => return false,
@@ -48,6 +49,13 @@ fn wait_for_model_job(cli: &Cli, limit: Duration) -> bool {
         }
     }
     false
+}
+
+/// Why the run stops after `injected` faults, if a signal came.
+fn stopped_by_signal(injected: usize) -> Option<String> {
+    interrupt::received().map(|(signal, _)| {
+        format!("{signal} stopped the run after {injected} injections; the output was not checked")
+    })
 }
 
 /// Runs the chaos run `options` describes in `dir`; returns its report.
@@ -103,6 +111,9 @@ pub(super) fn run(
         )
         .is_none()
     {
+        if let Some((signal, _)) = interrupt::received() {
+            return Err(format!("{signal} stopped the run before its faults began"));
+        }
         return Err(format!(
             "the job completed no checkpoint within 60 s\n{}",
             cluster.logs_tail(30)
@@ -124,6 +135,10 @@ pub(super) fn run(
     let mut records = Vec::new();
     let mut reasons = Vec::new();
     for n in 0..injections {
+        if let Some(reason) = stopped_by_signal(n) {
+            reasons.push(reason);
+            break;
+        }
         if monitor
             .latest()
             .is_some_and(|s| s.state == JobState::Finished)
@@ -145,7 +160,7 @@ pub(super) fn run(
         let before = monitor.latest();
         if fault.kind == FaultKind::SwapKill {
             swaps.start(&cluster.cli);
-            std::thread::sleep(Duration::from_millis(rng.range(20, 300)));
+            interrupt::sleep(Duration::from_millis(rng.range(20, 300)));
         }
         // A fault over at once is timed against the newest checkpoint right before it (the
         // monitor's last sample can be 200 ms old).
@@ -159,7 +174,7 @@ pub(super) fn run(
             reasons.push(format!("cannot inject {}: {e}", fault.kind.name()));
             break;
         }
-        std::thread::sleep(fault.hold);
+        interrupt::sleep(fault.hold);
         if let Err(e) = faults::lift(&mut cluster, &fault) {
             reasons.push(format!("cannot lift {}: {e}", fault.kind.name()));
             break;
@@ -193,6 +208,10 @@ pub(super) fn run(
             },
             supervise,
         );
+        if let Some(reason) = stopped_by_signal(n + 1) {
+            reasons.push(reason);
+            break;
+        }
         // The job surely runs again; a fault over at once may have been recovered from
         // before it was lifted (a killed node found dead before its restart).
         let recovered = match instantaneous {
@@ -251,7 +270,7 @@ pub(super) fn run(
         // Spread what is left over what is left of the phase.
         let left = options.duration.saturating_sub(phase.elapsed());
         let gap = left / (injections - n) as u32;
-        std::thread::sleep(
+        interrupt::sleep(
             gap.min(Duration::from_millis(rng.range(300, 1_500)))
                 .max(Duration::from_millis(200)),
         );
@@ -275,6 +294,10 @@ pub(super) fn run(
             true => workload
                 .check(&job_dir)
                 .merged(models.check(&job_dir, &swaps.phases)),
+            false if interrupt::received().is_some() => {
+                reasons.extend(stopped_by_signal(records.len()));
+                Findings::default()
+            }
             false => {
                 let outgrown = match cluster.job_disk.as_ref().map(|d| d.is_full()) {
                     Some(Ok(true)) => {
@@ -294,7 +317,8 @@ pub(super) fn run(
     } else {
         Findings::default()
     };
-    if !reasons.is_empty() || !findings.exact() {
+    let signal = interrupt::received();
+    if signal.is_none() && (!reasons.is_empty() || !findings.exact()) {
         eprintln!("{}", cluster.logs_tail(40));
         if cluster.job_disk.is_some() {
             // The job's folder is a tmpfs that goes with the cluster: keep a copy to look at.
@@ -319,5 +343,8 @@ pub(super) fn run(
     };
     let mut report = Report::new(facts, records, findings, reasons);
     report.elapsed_s = started.elapsed().as_secs_f64();
+    if signal.is_some() {
+        report.verdict = "interrupted".into();
+    }
     Ok(report)
 }
