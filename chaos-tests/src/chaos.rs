@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod disk;
 pub mod faults;
 mod interrupt;
+mod leftovers;
 pub mod models;
 mod monitor;
 pub mod proxy;
@@ -78,6 +79,10 @@ pub struct Options {
     /// skip barrier alignment.
     #[arg(long = "break", value_name = "WHAT", value_parser = ["alignment"])]
     pub broken: Option<String>,
+    /// Only remove what runs killed outright (SIGKILL) left behind — their processes, network
+    /// namespaces, links and mounts — and exit. Every run does this first.
+    #[arg(long)]
+    pub clean: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -185,6 +190,12 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
         eprintln!("error: cannot handle Ctrl-C: {e}");
         return ExitCode::from(2);
     }
+    for removed in leftovers::sweep() {
+        eprintln!("chaos: {removed}");
+    }
+    if options.clean {
+        return ExitCode::SUCCESS;
+    }
     eprintln!("chaos: seed {}", options.seed);
     let (temp, dir) = match &options.dir {
         Some(d) => (None, d.clone()),
@@ -198,6 +209,15 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
                 return ExitCode::from(2);
             }
         },
+    };
+    let _registration = match leftovers::Registration::new(&dir) {
+        Ok(r) => Some(r),
+        Err(e) if isolated => {
+            eprintln!("error: cannot register the run: {e}");
+            return ExitCode::from(2);
+        }
+        // Not root: nothing a killed run leaves needs root to find.
+        Err(_) => None,
     };
     let report = match run::run(&options, &dir, isolated) {
         Ok(r) => r,

@@ -20,14 +20,15 @@
 //! Dropping the network kills what still runs in its namespaces (by PID) and deletes every
 //! namespace, veth and bridge it made, also when the test panics. Only a test process killed
 //! outright (SIGKILL) leaves them behind: `ip netns list`, `ip link show type bridge` and the
-//! files in [`CLAIMS`] name them.
+//! files in [`CLAIMS`] (each holding its owner's PID) name them, and [`remove_left_by`]
+//! removes them.
 //!
 //! It needs root (`CAP_NET_ADMIN`) and iproute2's `ip`; without them [`Network::new`] returns
 //! an error saying so, which a test should report by failing, never by skipping.
 
 use crate::Process;
 use std::ffi::OsStr;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -286,6 +287,50 @@ impl Drop for Network {
     }
 }
 
+/// Removes the namespaces (killing what runs in them), links and subnet claims that process
+/// `pid` made and left behind: call it only once `pid` is gone. Returns what it removed.
+pub fn remove_left_by(pid: u32) -> Vec<String> {
+    let prefix = format!("qv{pid:x}-");
+    let mut removed = Vec::new();
+    let names = |text: String| -> Vec<String> {
+        text.lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .map(|name| name.trim_end_matches(':').to_string())
+            .filter(|name| name.starts_with(&prefix))
+            .collect()
+    };
+    for namespace in names(ip(&["netns", "list"]).unwrap_or_default()) {
+        if let Ok(pids) = ip(&["netns", "pids", &namespace]) {
+            for pid in pids.split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        if ip(&["netns", "del", &namespace]).is_ok() {
+            removed.push(format!("network namespace {namespace}"));
+        }
+    }
+    // `ip -o link show`: `12: NAME: <…>` or `13: NAME@if2: <…>`.
+    let links = ip(&["-o", "link", "show"]).unwrap_or_default();
+    let links = links.lines().filter_map(|line| {
+        let name = line.split(": ").nth(1)?;
+        Some(name.split('@').next()?.to_string())
+    });
+    for link in links.filter(|name| name.starts_with(&prefix)) {
+        if ip(&["link", "del", &link]).is_ok() {
+            removed.push(format!("link {link}"));
+        }
+    }
+    let owner = pid.to_string();
+    for claim in std::fs::read_dir(CLAIMS).into_iter().flatten().flatten() {
+        let path = claim.path();
+        let owned = std::fs::read_to_string(&path).is_ok_and(|text| text.trim() == owner);
+        if owned && std::fs::remove_file(&path).is_ok() {
+            removed.push(format!("subnet claim {}", path.display()));
+        }
+    }
+    removed
+}
+
 /// Runs `ip ARGS`; returns what it printed.
 fn ip(args: &[&str]) -> Result<String, NetnsError> {
     let command = args.join(" ");
@@ -344,7 +389,11 @@ fn claim_subnet() -> Result<(PathBuf, [u8; 2]), NetnsError> {
             .create_new(true)
             .open(&claim)
         {
-            Ok(_) => return Ok((claim, subnet)),
+            Ok(mut file) => {
+                // The owner, so that what a killed process left can be told apart.
+                let _ = write!(file, "{}", std::process::id());
+                return Ok((claim, subnet));
+            }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(refused(e)),
         }

@@ -3,7 +3,8 @@
 //! (as root, which CI is: all 12, partitions and full disks included) that must lose and
 //! duplicate nothing, a run of full disks that must fail no task, a deliberately broken
 //! build (tasks skip barrier alignment) that the checker must catch, and a run stopped by
-//! Ctrl-C that must leave nothing behind.
+//! Ctrl-C that must leave nothing behind, and one killed outright whose leftovers the next
+//! run removes.
 //!
 //! The seed is fixed so a failure replays; `QUIVER_CHAOS_SEED` runs another schedule.
 
@@ -162,14 +163,71 @@ fn a_build_without_barrier_alignment_is_caught() {
     );
 }
 
-/// A `quiver-chaos` process, killed (SIGKILL) when dropped if it still runs.
-struct Guard(Child);
+/// A `quiver-chaos` process started by [`started`], killed (SIGKILL) when dropped if it
+/// still runs, with what it printed to standard error so far.
+struct Started {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    text: String,
+    dir: tempfile::TempDir,
+}
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Started {
+    /// The run's folder.
+    fn run(&self) -> std::path::PathBuf {
+        self.dir.path().join("run")
     }
+
+    /// Waits until it printed a line containing `line`.
+    fn wait_for(&mut self, line: &str) {
+        while !self.text.contains(line) {
+            match self.lines.recv_timeout(Duration::from_secs(180)) {
+                Ok(l) => self.text.push_str(&(l + "\n")),
+                Err(e) => panic!("no line \"{line}\" ({e}):\n{}", self.text),
+            }
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a run of 12 partitions and full disks over 60 s, with its report and folder in a
+/// temporary folder, and waits until its first fault was lifted (the second is under way).
+fn started() -> Started {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(CHAOS)
+        .args(["--seed", &seed(), "--duration", "60s", "--injections", "12"])
+        .args(["--faults", "partition-both,disk-full", "--report"])
+        .arg(dir.path().join("report.json"))
+        .arg("--dir")
+        .arg(dir.path().join("run"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run quiver-chaos");
+    let stderr = child.stderr.take().expect("its standard error");
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = sender.send(line);
+        }
+    });
+    let mut run = Started {
+        child,
+        lines,
+        text: String::new(),
+        dir,
+    };
+    run.wait_for("chaos:   1/12");
+    run
 }
 
 /// Whether `text` (`ip` output, `/proc/mounts`, a command line) names anything of the run
@@ -178,61 +236,51 @@ fn names_the_run(text: &str, pid: u32, dir: &std::path::Path) -> bool {
     text.contains(&format!("qv{pid:x}-")) || text.contains(&*dir.to_string_lossy())
 }
 
-/// Ctrl-C in the middle of a run with a partition and a full disk under way: the run stops,
+/// What the run of `pid` in `dir` left: namespaces, links, mounts, processes (a line each).
+fn left_behind(pid: u32, dir: &std::path::Path) -> Vec<String> {
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().expect("run ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut text = ip(&["netns", "list"]) + &ip(&["-o", "link", "show"]);
+    text += &std::fs::read_to_string("/proc/mounts").unwrap();
+    for process in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
+        text += &(String::from_utf8_lossy(&cmdline).replace('\0', " ") + "\n");
+    }
+    text.lines()
+        .filter(|line| names_the_run(line, pid, dir))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Ctrl-C in the middle of a run with a partition or a full disk under way: the run stops,
 /// says so, and leaves no process, namespace, link or mount behind. Needs root, as the
 /// suite does.
 #[test]
 fn ctrl_c_stops_a_run_and_removes_what_it_started() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let (run, report) = (dir.path().join("run"), dir.path().join("report.json"));
-    let child = Command::new(CHAOS)
-        .args(["--seed", &seed(), "--duration", "60s", "--injections", "12"])
-        .args(["--faults", "partition-both,disk-full", "--report"])
-        .arg(&report)
-        .arg("--dir")
-        .arg(&run)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run quiver-chaos");
-    let mut chaos = Guard(child);
-    let pid = chaos.0.id();
-    let stderr = chaos.0.stderr.take().expect("its standard error");
-    let (lines, printed) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line);
-        }
-    });
-    let mut text = String::new();
-    // Stopped while its first fault is held (it is announced once lifted): the second one's.
-    while !text.contains("chaos:   1/12") {
-        match printed.recv_timeout(Duration::from_secs(180)) {
-            Ok(line) => text.push_str(&(line + "\n")),
-            Err(e) => panic!("no first injection ({e}):\n{text}"),
-        }
-    }
+    let mut chaos = started();
+    let pid = chaos.child.id();
     let _ = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status();
     let stopped = Instant::now();
     let status = loop {
-        if let Some(status) = chaos.0.try_wait().expect("wait for quiver-chaos") {
+        if let Some(status) = chaos.child.try_wait().expect("wait for quiver-chaos") {
             break status;
         }
         assert!(
             stopped.elapsed() < Duration::from_secs(60),
-            "still running a minute after Ctrl-C:\n{text}"
+            "still running a minute after Ctrl-C:\n{}",
+            chaos.text
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    text.extend(printed.try_iter().map(|line| line + "\n"));
+    let text = &chaos.text;
     assert_eq!(status.code(), Some(128 + 2), "{text}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let report = std::fs::read_to_string(chaos.dir.path().join("report.json")).unwrap();
+    let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["verdict"], "interrupted", "{text}");
     assert!(
         report["reasons"][0]
@@ -240,21 +288,35 @@ fn ctrl_c_stops_a_run_and_removes_what_it_started() {
             .is_some_and(|r| r.starts_with("SIGINT stopped the run after")),
         "{text}"
     );
-    let ip = |args: &[&str]| {
-        let out = Command::new("ip").args(args).output().expect("run ip");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    for left in [ip(&["netns", "list"]), ip(&["link", "show"])] {
-        assert!(!names_the_run(&left, pid, &run), "left behind:\n{left}");
-    }
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(!names_the_run(&mounts, pid, &run), "mounts left:\n{mounts}");
-    for process in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        assert!(
-            !names_the_run(&cmdline, pid, &run),
-            "still running: {cmdline}"
-        );
-    }
+    let left = left_behind(pid, &chaos.run());
+    assert!(left.is_empty(), "left behind: {left:#?}\n{text}");
+}
+
+/// A run killed outright leaves its cluster, namespaces and mounts; the next run (here
+/// `--clean`, which every run does first) removes them.
+#[test]
+fn what_a_killed_run_left_is_removed_by_the_next() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut chaos = started();
+    let pid = chaos.child.id();
+    chaos.child.kill().expect("SIGKILL quiver-chaos");
+    chaos.child.wait().expect("reap it");
+    let run = chaos.run();
+    let left = left_behind(pid, &run);
+    assert!(
+        left.iter().any(|l| l.contains(&format!("qv{pid:x}-")))
+            && left.iter().any(|l| l.starts_with("tmpfs")),
+        "a killed run should leave namespaces and mounts: {left:#?}"
+    );
+    let clean = Command::new(CHAOS)
+        .arg("--clean")
+        .output()
+        .expect("run quiver-chaos --clean");
+    let said = String::from_utf8_lossy(&clean.stderr);
+    assert!(clean.status.success(), "{said}");
+    assert!(said.contains(&format!("left by run {pid}")), "{said}");
+    // The killed processes are reaped by init a moment later.
+    std::thread::sleep(Duration::from_millis(500));
+    let left = left_behind(pid, &run);
+    assert!(left.is_empty(), "left behind: {left:#?}\n{said}");
 }

@@ -1,7 +1,8 @@
 //! Ctrl-C (SIGINT), SIGTERM and SIGHUP stop a chaos run early and cleanly. The handler only
 //! records the signal; the run looks at it between steps, stops injecting, and returns, so
 //! the guards it holds kill the cluster's processes and remove its network namespaces and
-//! `tmpfs` mounts as they drop. Killed outright (SIGKILL), a run leaves them behind.
+//! `tmpfs` mounts as they drop. Killed outright (SIGKILL), a run leaves them for the next run
+//! to remove (`super::leftovers`).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
