@@ -13,6 +13,10 @@
 //! A fetch waits at most [`MAX_WAIT_MS`] on the broker, so an empty partition costs a
 //! request every few tens of milliseconds, not a busy loop, and never holds a barrier up
 //! (the read runs off the task).
+//!
+//! Batches of every codec are read (gzip, lz4, snappy, zstd). A transactional producer's
+//! topic is read up to its last stable offset, but records of aborted transactions are read
+//! too: rskafka ignores the fetch response's list of them.
 
 use super::csv::{fields_of, parse as parse_csv, Field};
 use super::fields::{RecordBatch, RowPlan};
