@@ -218,6 +218,71 @@ fn record_batches_of_each_codec_are_read() {
 }
 
 #[test]
+fn metadata_fills_columns_with_each_message_key_timestamp_partition_and_offset() {
+    const N: usize = 500;
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    let all = events(N);
+    // The user is the message key only; the value holds the rest.
+    let value = |(_, amount, ts): &(String, f64, i64)| json!({"amount": amount, "ts": ts});
+    let messages = by_partition(&all, |e| value(e).to_string());
+    let before = chrono::Utc::now().timestamp_millis();
+    for (partition, messages) in messages.clone() {
+        broker.produce("events", partition, messages);
+    }
+    let after = chrono::Utc::now().timestamp_millis();
+    let text = format!(
+        r#"
+[job]
+name = "kafka-metadata"
+parallelism = 2
+
+[[source]]
+name = "events"
+kind = "kafka"
+brokers = ["{}"]
+topic = "events"
+format = "jsonl"
+schema = {{ user = "string", amount = "f64", ts = "i64", at = "i64", p = "i64", o = "i64" }}
+metadata = {{ user = "key", at = "timestamp", p = "partition", o = "offset" }}
+event_time = "ts"
+bounded = true
+
+[[sink]]
+name = "out"
+kind = "file"
+input = "events"
+path = "out/"
+"#,
+        broker.addr
+    );
+    let dir = run_local(text);
+    let mut rows = Vec::new();
+    for mut row in read_committed_rows(&dir.path().join("out")) {
+        let at = row["at"].as_i64().expect("a timestamp");
+        assert!(
+            (before..=after).contains(&at),
+            "{at} not in {before}..={after}"
+        );
+        row.as_object_mut().unwrap().remove("at");
+        rows.push(row);
+    }
+    // Each partition's messages in offset order from 0, as produced.
+    let mut expected = Vec::new();
+    for (partition, messages) in messages {
+        for (offset, (key, value)) in messages.into_iter().enumerate() {
+            let mut row: Value = serde_json::from_slice(&value).unwrap();
+            let user = String::from_utf8(key.unwrap()).unwrap();
+            row["user"] = json!(user);
+            row["p"] = json!(partition);
+            row["o"] = json!(offset);
+            expected.push(row);
+        }
+    }
+    assert_eq!(sorted(rows), sorted(expected));
+}
+
+#[test]
 fn csv_messages_are_read_in_the_order_columns_names_and_a_malformed_one_is_skipped() {
     const N: usize = 1000;
     let broker = Broker::start();

@@ -34,7 +34,7 @@ pub use ml::{
     MODEL_VERSION, PREDICTION, PROBABILITY, RECOMMEND_COLUMNS,
 };
 pub use redis::{KeyPart, KeyTemplate, RedisSink, MAX_REDIS_TTL};
-pub use source::kafka::{KafkaCompression, KafkaSource, KafkaStart};
+pub use source::kafka::{KafkaCompression, KafkaMetadata, KafkaSource, KafkaStart};
 pub use source::{generator_schema, DEFAULT_GENERATOR_ITEMS, DEFAULT_GENERATOR_KEYS};
 
 use crate::pool::Pool;

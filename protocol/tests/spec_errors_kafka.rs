@@ -4,7 +4,8 @@
 mod common;
 
 use quiver_protocol::spec::{
-    BadRecords, FileFormat, JobSpec, KafkaCompression, KafkaStart, SinkKind, SourceKind,
+    BadRecords, FileFormat, JobSpec, KafkaCompression, KafkaMetadata, KafkaStart, SinkKind,
+    SourceKind,
 };
 use std::path::Path;
 
@@ -58,6 +59,76 @@ fn a_kafka_source_parses_with_its_defaults() {
     assert_eq!(kafka.bad_records, BadRecords::Fail);
     assert_eq!(kafka.start, KafkaStart::Earliest);
     assert!(!kafka.bounded);
+    assert!(kafka.metadata.is_empty());
+}
+
+/// `VALID` with `metadata = TABLE` and the schema `schema`.
+fn with_metadata(schema: &str, table: &str) -> String {
+    VALID
+        .replace(
+            "{ user = \"string\", amount = \"f64\", ts = \"i64\" }",
+            schema,
+        )
+        .replace(
+            "event_time = \"ts\"",
+            &format!("event_time = \"ts\"\nmetadata = {table}"),
+        )
+}
+
+#[test]
+fn metadata_fills_columns_of_its_type_and_csv_columns_leave_them_out() {
+    let schema = "{ user = \"string\", amount = \"f64\", ts = \"i64\", p = \"i64\", o = \"i64\" }";
+    let table = "{ user = \"key\", ts = \"timestamp\", p = \"partition\", o = \"offset\" }";
+    let text = with_metadata(schema, table).replace(
+        "format = \"jsonl\"",
+        "format = \"csv\"\ncolumns = [\"amount\", \"note\"]",
+    );
+    let spec = JobSpec::parse(&text, Path::new("/jobs")).expect("valid");
+    let SourceKind::Kafka(kafka) = &spec.sources[0].kind else {
+        panic!("not a kafka source")
+    };
+    let named = |c: &str, k| (c.to_string(), k);
+    assert_eq!(
+        kafka.metadata,
+        [
+            named("user", KafkaMetadata::Key),
+            named("ts", KafkaMetadata::Timestamp),
+            named("p", KafkaMetadata::Partition),
+            named("o", KafkaMetadata::Offset)
+        ]
+    );
+}
+
+#[test]
+fn metadata_for_no_column_a_column_of_another_type_or_of_no_kind() {
+    let schema = "{ user = \"string\", amount = \"f64\", ts = \"i64\" }";
+    let error = |table: &str| match JobSpec::parse(&with_metadata(schema, table), Path::new("/")) {
+        Ok(_) => panic!("{table} was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        error("{ who = \"key\" }"),
+        "source \"events\": field \"metadata.who\" has value \"key\"; allowed: metadata for a \
+         column of the schema, which has no \"who\""
+    );
+    assert_eq!(
+        error("{ user = \"offset\" }"),
+        "source \"events\": field \"metadata.user\" has value \"offset\"; allowed: metadata \
+         of the column's type: \"user\" is string, and \"offset\" fills i64"
+    );
+    assert_eq!(
+        error("{ ts = \"headers\" }"),
+        "source \"events\": field \"metadata.ts\" has value \"headers\"; allowed: key, \
+         timestamp, partition, offset"
+    );
+    let named_twice = with_metadata(schema, "{ user = \"key\" }").replace(
+        "format = \"jsonl\"",
+        "format = \"csv\"\ncolumns = [\"user\", \"amount\", \"ts\"]",
+    );
+    let e = JobSpec::parse(&named_twice, Path::new("/"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("without \"user\": `metadata` fills it"), "{e}");
 }
 
 #[test]

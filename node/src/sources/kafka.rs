@@ -19,12 +19,14 @@
 //! too: rskafka ignores the fetch response's list of them.
 
 use super::csv::{fields_of, parse as parse_csv, Field};
-use super::fields::{RecordBatch, RowPlan};
+use super::fields::{refused, RecordBatch, RowPlan};
 use super::jsonl::parse_line;
 use crate::kafka::{self, CALL_TIMEOUT};
 use crate::operator::{OperatorError, Source, SourcePosition};
-use quiver_protocol::batch::Batch;
-use quiver_protocol::spec::{FileFormat, KafkaSource, KafkaStart, SourceSpec, TimeUnit};
+use quiver_protocol::batch::{Batch, ColumnBuilder};
+use quiver_protocol::spec::{
+    FileFormat, KafkaMetadata, KafkaSource, KafkaStart, SourceSpec, TimeUnit,
+};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::client::Client;
 use rskafka::record::RecordAndOffset;
@@ -54,6 +56,10 @@ enum Format {
 pub struct KafkaReader {
     plan: RowPlan,
     format: Format,
+    /// The columns filled from a message's metadata (`metadata`), by position.
+    metadata: Vec<(usize, KafkaMetadata)>,
+    /// The topic partition read.
+    partition: i32,
     client: Arc<PartitionClient>,
     /// `topic "t" partition p on BROKERS`, for messages.
     name: String,
@@ -119,11 +125,18 @@ impl KafkaReader {
             kafka.bad_records,
             ext,
         )?;
+        let metadata = kafka
+            .metadata
+            .iter()
+            .filter_map(|(column, kind)| Some((spec.schema.index_of(column)?, *kind)))
+            .collect();
         let client = kafka::partition_client(client, &kafka.topic, partition)?;
         let mut reader = KafkaReader {
             batch: RecordBatch::new(&plan.schema),
             plan,
             format,
+            metadata,
+            partition,
             client,
             name,
             offset: 0,
@@ -191,12 +204,17 @@ impl KafkaReader {
         let value = message.record.value.as_deref().unwrap_or_default();
         let text = value.trim_ascii();
         let plan = &self.plan;
+        let (rows, metadata) = (self.batch.len(), &self.metadata);
+        let fill_metadata = |columns: &mut [ColumnBuilder]| {
+            fill_metadata(metadata, message, self.partition, rows, columns)
+        };
         let read = if text.is_empty() {
             Err("the message is empty".to_string())
         } else {
             match &mut self.format {
                 Format::Jsonl { seen, elements } => self.batch.push_record(plan, |columns| {
-                    parse_line(&plan.schema, text, seen, elements, columns)
+                    parse_line(&plan.schema, text, seen, elements, columns)?;
+                    fill_metadata(columns)
                 }),
                 Format::Delimited {
                     fields,
@@ -204,7 +222,8 @@ impl KafkaReader {
                     record,
                 } => csv_line(text, *delimiter, record).and_then(|()| {
                     self.batch.push_record(plan, |columns| {
-                        parse_csv(record, COLUMNS, fields, &plan.schema, columns)
+                        parse_csv(record, COLUMNS, fields, &plan.schema, columns)?;
+                        fill_metadata(columns)
                     })
                 }),
             }
@@ -217,6 +236,41 @@ impl KafkaReader {
             }
         }
     }
+}
+
+/// Fills the columns `metadata` names with `message`'s metadata (read from `partition`), as
+/// row `row`: whatever the value's parser put there (a JSON null or field) is replaced.
+fn fill_metadata(
+    metadata: &[(usize, KafkaMetadata)],
+    message: &RecordAndOffset,
+    partition: i32,
+    row: usize,
+    columns: &mut [ColumnBuilder],
+) -> Result<(), String> {
+    for &(i, kind) in metadata {
+        let column = &mut columns[i];
+        column.truncate(row);
+        let pushed = match kind {
+            KafkaMetadata::Key => match message.record.key.as_deref() {
+                None => {
+                    column.push_null();
+                    Ok(())
+                }
+                Some(key) => {
+                    let key = std::str::from_utf8(key)
+                        .map_err(|_| "the message key is not valid UTF-8".to_string())?;
+                    column.push_str(key)
+                }
+            },
+            KafkaMetadata::Timestamp => {
+                column.push_i64(message.record.timestamp.timestamp_millis())
+            }
+            KafkaMetadata::Partition => column.push_i64(i64::from(partition)),
+            KafkaMetadata::Offset => column.push_i64(message.offset),
+        };
+        pushed.map_err(refused)?;
+    }
+    Ok(())
 }
 
 /// Where a delimited message's fields are named, for messages.

@@ -200,7 +200,7 @@ fn file_source(fields: &Fields<'_>, cx: &Context<'_>) -> Result<(FileSource, Sch
             },
         };
     let schema = file_schema(fields)?;
-    let columns = file_columns(fields, format, &schema)?;
+    let columns = file_columns(fields, format, &schema, &[])?;
     let event_time = event_time(fields, &schema)?;
     let bad_records = bad_records(fields)?;
     let event_time_unit = fields
@@ -265,6 +265,7 @@ fn file_columns(
     fields: &Fields<'_>,
     format: FileFormat,
     schema: &Schema,
+    filled_elsewhere: &[&str],
 ) -> Result<Option<Vec<String>>, SpecError> {
     let what = "the names of the file's fields in file order, e.g. [\"user\", \"item\", \
                 \"rating\", \"timestamp\"]";
@@ -297,7 +298,20 @@ fn file_columns(
             ),
         ));
     }
-    if let Some(missing) = schema.columns.iter().find(|c| !columns.contains(&c.name)) {
+    if let Some(named) = columns
+        .iter()
+        .find(|c| filled_elsewhere.contains(&c.as_str()))
+    {
+        return Err(fields.invalid(
+            "columns",
+            &value,
+            format!("{what}, without \"{named}\": `metadata` fills it"),
+        ));
+    }
+    let unfilled = |c: &&crate::value::Column| {
+        !columns.contains(&c.name) && !filled_elsewhere.contains(&c.name.as_str())
+    };
+    if let Some(missing) = schema.columns.iter().find(unfilled) {
         return Err(fields.invalid(
             "columns",
             &value,

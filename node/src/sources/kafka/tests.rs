@@ -16,6 +16,7 @@ fn kafka_spec(brokers: Vec<String>, topic: &str) -> SourceSpec {
             bad_records: BadRecords::Fail,
             start: KafkaStart::Earliest,
             bounded: false,
+            metadata: Vec::new(),
         }),
         ..spec(Path::new("unused"), FileFormat::Jsonl, BadRecords::Fail)
     }

@@ -3,13 +3,14 @@
 
 use super::{bad_records, event_time, file_columns, file_schema, Fields, SpecError};
 use crate::host_port::HostPort;
+use crate::spec::fields::show;
 use crate::spec::{BadRecords, FileFormat};
-use crate::value::Schema;
+use crate::value::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
 /// Fields of `kind = "kafka"` beyond the common ones.
-pub(super) const FIELDS: [&str; 9] = [
+pub(super) const FIELDS: [&str; 10] = [
     "brokers",
     "topic",
     "format",
@@ -19,6 +20,7 @@ pub(super) const FIELDS: [&str; 9] = [
     "bad_records",
     "start",
     "bounded",
+    "metadata",
 ];
 
 /// The longest topic name Kafka accepts.
@@ -46,6 +48,32 @@ pub struct KafkaSource {
     /// `bounded = true`: each partition is read up to the end offset it had when the job
     /// started, then the source finishes (replays, tests); `false` (default): it never ends.
     pub bounded: bool,
+    /// `metadata = { COLUMN = "key" | "timestamp" | "partition" | "offset", ... }`: schema
+    /// columns filled from each message's metadata, not from its value.
+    pub metadata: Vec<(String, KafkaMetadata)>,
+}
+
+/// What of a message's metadata fills a column (`metadata`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KafkaMetadata {
+    /// `"key"`: the message key as a string column (null for a message without a key).
+    Key,
+    /// `"timestamp"`: the message's timestamp in ms since the epoch, an i64 column.
+    Timestamp,
+    /// `"partition"`: the topic partition, an i64 column.
+    Partition,
+    /// `"offset"`: the message's offset in its partition, an i64 column.
+    Offset,
+}
+
+impl KafkaMetadata {
+    /// The column type it fills.
+    pub fn value_type(self) -> ValueType {
+        match self {
+            KafkaMetadata::Key => ValueType::Str,
+            _ => ValueType::I64,
+        }
+    }
 }
 
 /// `start`: where a topic partition without a checkpointed offset is read from.
@@ -79,7 +107,9 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecEr
             )
         })?;
     let schema = file_schema(fields)?;
-    let columns = match (file_columns(fields, format, &schema)?, format) {
+    let metadata = metadata(fields, &schema)?;
+    let filled: Vec<&str> = metadata.iter().map(|(c, _)| c.as_str()).collect();
+    let columns = match (file_columns(fields, format, &schema, &filled)?, format) {
         (Some(columns), _) => columns,
         (None, FileFormat::Jsonl) => Vec::new(),
         (None, _) => {
@@ -107,8 +137,58 @@ pub(super) fn parse(fields: &Fields<'_>) -> Result<(KafkaSource, Schema), SpecEr
             )?
             .unwrap_or_default(),
         bounded: bounded(fields)?,
+        metadata,
     };
     Ok((source, schema))
+}
+
+/// `metadata = { COLUMN = "key" | "timestamp" | "partition" | "offset", ... }`: each a
+/// column of `schema` of the type the metadata has.
+fn metadata(
+    fields: &Fields<'_>,
+    schema: &Schema,
+) -> Result<Vec<(String, KafkaMetadata)>, SpecError> {
+    let kinds = [
+        ("key", KafkaMetadata::Key),
+        ("timestamp", KafkaMetadata::Timestamp),
+        ("partition", KafkaMetadata::Partition),
+        ("offset", KafkaMetadata::Offset),
+    ];
+    let what = "a table of COLUMN = \"key\" | \"timestamp\" | \"partition\" | \"offset\", \
+                e.g. { user = \"key\", ts = \"timestamp\" }";
+    let Some(table) = fields.table("metadata", what)? else {
+        return Ok(Vec::new());
+    };
+    let mut metadata = Vec::new();
+    for (column, value) in table.entries() {
+        let Some(kind) = table.choice(column, &kinds)? else {
+            continue;
+        };
+        let wanted = kind.value_type();
+        match schema.columns.iter().find(|c| &c.name == column) {
+            Some(c) if c.ty == wanted => metadata.push((column.clone(), kind)),
+            Some(c) => {
+                return Err(table.invalid(
+                    column,
+                    value,
+                    format!(
+                        "metadata of the column's type: \"{column}\" is {}, and {} fills {}",
+                        c.ty.name(),
+                        show(value),
+                        wanted.name()
+                    ),
+                ))
+            }
+            None => {
+                return Err(table.invalid(
+                    column,
+                    value,
+                    format!("metadata for a column of the schema, which has no \"{column}\""),
+                ))
+            }
+        }
+    }
+    Ok(metadata)
 }
 
 /// `compression`: how a Kafka sink compresses the record batches it produces. A source needs no
