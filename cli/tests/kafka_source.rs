@@ -1,5 +1,6 @@
 //! The Kafka source against a real broker (tansu): every message read exactly once through a
-//! node's SIGKILL, a bounded job finishing, record batches compressed with each codec, `start = "latest"`, and a restore continuing from
+//! node's SIGKILL, a bounded job finishing, record batches compressed with each codec,
+//! columns filled from message metadata, `start = "latest"`, and a restore continuing from
 //! the checkpointed offsets. Expectations are computed from what the test produced, with the
 //! naive reference of `common` (no engine code).
 

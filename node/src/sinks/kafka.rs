@@ -119,8 +119,8 @@ impl std::fmt::Debug for KafkaSink {
 
 impl KafkaSink {
     /// The partition of sink `sink` described by `ctx`, writing rows of `input` to `topic`
-    /// on `brokers`, keyed by column `key`, in batches compressed with `compression`. With `ctx.exactly_once` it first settles what
-    /// the restored checkpoint staged (module doc).
+    /// on `brokers`, keyed by column `key`, in batches compressed with `compression`. With
+    /// `ctx.exactly_once` it first settles what the restored checkpoint staged (module doc).
     pub fn new(
         sink: &str,
         brokers: &[String],
