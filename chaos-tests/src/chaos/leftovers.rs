@@ -62,19 +62,20 @@ fn by_pid(dir: &str) -> impl Iterator<Item = (u32, std::fs::DirEntry)> {
     entries.filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e)))
 }
 
-/// Kills (SIGKILL) every process whose command line names a path in `dir`: the cluster of
-/// the run there, which runs the `quiver` link in it with its certificates and data in it.
+/// Kills (SIGKILL) every process the run in `dir` started: its cluster, which runs the
+/// link `dir/bin/quiver` (`cluster::ChaosCluster`), so that is its first argument.
 fn kill_processes_of(dir: &str) -> Vec<String> {
-    let inside = format!("{}/", dir.trim_end_matches('/'));
+    let program = Path::new(dir).join("bin").join("quiver");
     let mut killed = Vec::new();
     for (pid, process) in by_pid("/proc") {
         let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if pid != std::process::id() && cmdline.contains(&inside) {
+        let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+        if pid != std::process::id() && Path::new(&*String::from_utf8_lossy(argv0)) == program {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
-            killed.push(format!("process {pid} ({})", cmdline.trim()));
+            let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            killed.push(format!("process {pid} ({})", shown.trim()));
         }
     }
     killed
