@@ -50,12 +50,18 @@ max_out_of_orderness = "2s"
     )
 }
 
+/// A broker with an empty topic `events` of [`PARTITIONS`] partitions.
+fn broker_with_events_topic() -> Broker {
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    broker
+}
+
 /// A broker whose topic `events` holds `before`, and a coordinator with two nodes running
 /// job-1: [`job`] with checkpoints every 300 ms and `source_extra`, after its first
 /// checkpoint.
 fn started(before: &[(String, f64, i64)], source_extra: &str) -> (Broker, Cluster) {
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
+    let broker = broker_with_events_topic();
     produce(&broker, before);
     let cluster = Cluster::on_loopback(2);
     let spec = cluster.dir.path().join("job.toml");
@@ -122,6 +128,11 @@ fn running_rows(dir: &Path) -> Vec<Value> {
     sorted(read_committed_rows(&dir.join("running_out")))
 }
 
+/// Asserts that `dir/running_out` holds exactly the running rows of the first `n` events.
+fn assert_running(dir: &Path, n: usize) {
+    assert_eq!(running_rows(dir), expected_running(n), "running rows");
+}
+
 /// Waits until `dir/running_out` holds at least `n` published rows.
 fn wait_for_rows(cluster: &Cluster, n: usize) {
     let start = Instant::now();
@@ -171,21 +182,16 @@ fn broker_down_mid_job_fails_transiently_and_the_job_reads_every_message_once() 
     cluster.wait_for_two_more_checkpoints("job-1");
     let status = cluster.ok(&["job", "status", "job-1"]);
     assert!(restarts(&status) >= 1, "the job never noticed:\n{status}");
-    assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
+    assert_running(cluster.dir.path(), N);
 }
 
 #[test]
 fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
     const N: usize = 3000;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
+    let broker = broker_with_events_topic();
     produce(&broker, &events(N));
     let dir = run_local(job(&broker, "", "bounded = true", true));
-    assert_eq!(
-        running_rows(dir.path()),
-        expected_running(N),
-        "running rows"
-    );
+    assert_running(dir.path(), N);
     let windows = sorted(read_committed_rows(&dir.path().join("out")));
     assert_eq!(windows, expected_windows(N), "window rows");
 }
@@ -193,8 +199,7 @@ fn bounded_source_reads_up_to_the_end_offsets_and_the_job_finishes() {
 #[test]
 fn record_batches_of_each_codec_are_read() {
     const N: usize = 2000;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
+    let broker = broker_with_events_topic();
     let all = events(N);
     // Each partition gets batches of every codec, a user's events in order across them.
     // Snappy is left out: the test broker (tansu, sqlite storage) cannot serve a snappy batch
@@ -211,18 +216,13 @@ fn record_batches_of_each_codec_are_read() {
         }
     }
     let dir = run_local(job(&broker, "", "bounded = true", false));
-    assert_eq!(
-        running_rows(dir.path()),
-        expected_running(N),
-        "running rows"
-    );
+    assert_running(dir.path(), N);
 }
 
 #[test]
 fn metadata_fills_columns_with_each_message_key_timestamp_partition_and_offset() {
     const N: usize = 500;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
+    let broker = broker_with_events_topic();
     let all = events(N);
     // The user is the message key only; the value holds the rest.
     let value = |(_, amount, ts): &(String, f64, i64)| json!({"amount": amount, "ts": ts});
@@ -286,8 +286,7 @@ path = "out/"
 #[test]
 fn csv_messages_are_read_in_the_order_columns_names_and_a_malformed_one_is_skipped() {
     const N: usize = 1000;
-    let broker = Broker::start();
-    broker.create_topic("events", PARTITIONS);
+    let broker = broker_with_events_topic();
     let all = events(N);
     produce_as(&broker, &all, |(user, amount, ts)| {
         format!("{ts},\"a note, quoted\",{user},{amount}")
@@ -297,11 +296,7 @@ fn csv_messages_are_read_in_the_order_columns_names_and_a_malformed_one_is_skipp
     let text = job(&broker, "", "bounded = true\nbad_records = \"skip\"", false)
         .replace("format = \"jsonl\"", csv);
     let dir = run_local(text);
-    assert_eq!(
-        running_rows(dir.path()),
-        expected_running(N),
-        "running rows"
-    );
+    assert_running(dir.path(), N);
 }
 
 #[test]
@@ -337,7 +332,7 @@ fn restore_continues_from_the_checkpointed_offsets_not_from_the_start() {
     cluster.ok(&["job", "submit", "--from-savepoint", savepoint.trim(), &spec]);
     wait_for_rows(&cluster, N);
     cluster.wait_for_two_more_checkpoints("job-2");
-    assert_eq!(running_rows(cluster.dir.path()), expected_running(N));
+    assert_running(cluster.dir.path(), N);
 }
 
 /// The running rows of `events` alone, folded in their order.
