@@ -6,6 +6,7 @@
 //! fault hooks of the `chaos` feature compiled in.
 
 mod admin;
+mod huge_pages;
 mod jobs;
 mod local;
 mod models;
@@ -439,6 +440,7 @@ enum CertsCommand {
 /// Runs the `quiver` command line on `args` (the program name first, as in
 /// `std::env::args_os`) and returns the process's exit code.
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    huge_pages::turn_off_unless_asked();
     let cli = Cli::parse_from(args);
     let quiet = matches!(
         cli.command,

@@ -2,12 +2,14 @@
 //! every input channel's queue fills up to the credits it granted and never beyond, and no
 //! record is lost.
 
+mod common;
+
+use common::{KillOnDrop, QUIVER};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
 const EVENTS: usize = 120_000;
 
 /// Starts `quiver local` on a generator of `events` events over `keys` users into a running
@@ -177,16 +179,4 @@ fn a_sink_read_slowly_past_every_timeout_keeps_the_job_running_with_exact_output
         total += ns.len();
     }
     assert_eq!(total, EVENTS, "one running row per event");
-}
-
-/// Kills the child if the test fails while it still runs.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }

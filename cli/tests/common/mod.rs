@@ -23,6 +23,18 @@ pub(crate) const QUIVER: &str = env!("CARGO_BIN_EXE_quiver");
 const USERS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
 const START: i64 = 1_735_689_600_000;
 
+/// Kills the child process if the test fails while it still runs.
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// A seeded generator (SplitMix64) for test data.
 pub(crate) struct SplitMix(pub(crate) u64);
 
