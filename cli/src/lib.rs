@@ -41,7 +41,9 @@ fn parse_slots(text: &str) -> Result<quiver_protocol::NodeSlots, String> {
         quiver local examples/spend-per-user/job.toml    run a job in this process\n  \
         quiver certs init --dir certs                    certificates for a cluster\n  \
         quiver coordinator --data-dir data/c             then `quiver node --data-dir data/n1`\n  \
-        quiver job submit --wait JOB.toml                run a job on the cluster"
+        quiver job submit --wait JOB.toml                run a job on the cluster\n\n\
+        Transparent huge pages are off in every quiver process (a 2 MiB page fault stalls a task);\n\
+        MIMALLOC_ALLOW_THP=1 in the environment keeps them on (docs/design.md §1)."
 )]
 struct Cli {
     /// Folder with the cluster certificates (`quiver certs init --dir D` writes them).
