@@ -11,7 +11,8 @@ use super::disk::Tmpfs;
 use super::faults::FaultKind;
 use super::proxy::Proxy;
 use crate::{node_args, Network, Process};
-use quiver_protocol::messages::JobReport;
+use quiver_protocol::messages::{ClusterReport, JobReport};
+use serde::de::DeserializeOwned;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -94,7 +95,17 @@ impl Cli {
 
     /// `quiver job status JOB --json`, parsed; `None` while the coordinator does not answer.
     pub fn status(&self, job: &str) -> Option<JobReport> {
-        let out = self.run_within(&["job", "status", job, "--json"], STATUS_TIMEOUT)?;
+        self.json(&["job", "status", job, "--json"])
+    }
+
+    /// `quiver cluster status --json`, parsed; `None` while the coordinator does not answer.
+    pub fn cluster(&self) -> Option<ClusterReport> {
+        self.json(&["cluster", "status", "--json"])
+    }
+
+    /// The JSON a status command prints, parsed.
+    fn json<T: DeserializeOwned>(&self, args: &[&str]) -> Option<T> {
+        let out = self.run_within(args, STATUS_TIMEOUT)?;
         if !out.status.success() {
             return None;
         }
@@ -268,6 +279,23 @@ impl ChaosCluster {
             _ => Process::start(&name, &self.quiver, &args, &self.dir),
         };
         node.process = Some(process);
+    }
+
+    /// The nodes (indexes into [`ChaosCluster::nodes`]) the coordinator reports alive and
+    /// running at least one task; `None` while it does not answer.
+    pub fn nodes_with_tasks(&self) -> Option<Vec<usize>> {
+        let report = self.cli.cluster()?;
+        let busy = |node: &ChaosNode| {
+            report
+                .nodes
+                .iter()
+                .any(|n| n.alive && n.tasks > 0 && n.listen == node.proxy.addr())
+        };
+        Some(
+            (0..self.nodes.len())
+                .filter(|&i| busy(&self.nodes[i]))
+                .collect(),
+        )
     }
 
     /// Restarts processes that exited on their own, as a supervisor (systemd, Kubernetes)

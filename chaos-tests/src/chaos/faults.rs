@@ -209,6 +209,22 @@ pub fn plan(kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
     fault
 }
 
+/// Aims a task panic at a node that runs tasks (`busy`: node indexes): the planned node if it
+/// is one, else one of them chosen by the planned index. A node without tasks would keep the
+/// panic armed until a task is deployed on it, inside a later fault's window. Other faults,
+/// and a cluster with no busy node, keep their plan.
+pub fn aim(fault: &mut Fault, busy: &[usize]) {
+    let Some(planned) = fault.node.filter(|_| fault.kind == FaultKind::TaskPanic) else {
+        return;
+    };
+    if busy.is_empty() || busy.contains(&planned) {
+        return;
+    }
+    let node = busy[planned % busy.len()];
+    fault.node = Some(node);
+    fault.target = format!("node{}", node + 1);
+}
+
 /// Why a fault could not be applied or lifted.
 pub type FaultError = String;
 
@@ -314,4 +330,39 @@ fn disk<'a>(
     };
     disk.as_ref()
         .ok_or_else(|| format!("{} needs file systems of its own (root)", fault.kind.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(kind: FaultKind, node: usize) -> Fault {
+        let mut fault = plan(kind, 3, &mut Rng::new(1));
+        fault.node = Some(node);
+        fault.target = format!("node{}", node + 1);
+        fault
+    }
+
+    #[test]
+    fn a_task_panic_moves_to_a_node_running_tasks() {
+        let mut fault = planned(FaultKind::TaskPanic, 0);
+        aim(&mut fault, &[1, 2]);
+        assert_eq!((fault.node, fault.target.as_str()), (Some(1), "node2"));
+        let mut fault = planned(FaultKind::TaskPanic, 2);
+        aim(&mut fault, &[0]);
+        assert_eq!((fault.node, fault.target.as_str()), (Some(0), "node1"));
+    }
+
+    #[test]
+    fn a_busy_node_an_idle_cluster_and_other_kinds_keep_their_plan() {
+        let mut fault = planned(FaultKind::TaskPanic, 2);
+        aim(&mut fault, &[0, 2]);
+        assert_eq!(fault.node, Some(2));
+        let mut fault = planned(FaultKind::TaskPanic, 2);
+        aim(&mut fault, &[]);
+        assert_eq!(fault.node, Some(2));
+        let mut fault = planned(FaultKind::NodeKill, 2);
+        aim(&mut fault, &[0]);
+        assert_eq!((fault.node, fault.target.as_str()), (Some(2), "node3"));
+    }
 }

@@ -152,11 +152,16 @@ pub(super) fn run(
             cycle = kinds.clone();
             rng.shuffle(&mut cycle);
         }
-        let fault = faults::plan(
+        let mut fault = faults::plan(
             cycle.pop().unwrap_or(FaultKind::NodeKill),
             usize::from(options.nodes),
             &mut rng,
         );
+        if fault.kind == FaultKind::TaskPanic {
+            if let Some(busy) = cluster.nodes_with_tasks() {
+                faults::aim(&mut fault, &busy);
+            }
+        }
         let before = monitor.latest();
         if fault.kind == FaultKind::SwapKill {
             swaps.start(&cluster.cli);
