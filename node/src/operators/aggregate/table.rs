@@ -215,6 +215,21 @@ impl<K: GroupKey> AccTable<K> {
             .map(|b| b.slot as usize)
     }
 
+    /// Reads the hash entries beside the one a new key of hash `hash` will most likely take
+    /// (hashbrown probes from bucket `hash mod buckets`, and its entries lie eight to a cache
+    /// line), so that the insert finds that line in cache; returns a value folded from what it
+    /// read. The peek loop calls it for the keys it did not find: the new entry's line is the
+    /// one an insert into a large table otherwise waits for. Only speed depends on the guess.
+    #[inline]
+    pub(crate) fn warm_insert(&self, hash: u64) -> u64 {
+        let buckets = self.entries.num_buckets();
+        let home = spread(tag(hash)) as usize & buckets.wrapping_sub(1);
+        let line = home & !7;
+        (line..(line + 8).min(buckets))
+            .find_map(|i| self.entries.get_bucket(i))
+            .map_or(0, |b| u64::from(b.slot))
+    }
+
     /// Reads slot `slot`'s key and accumulators (see [`AccTable::peek`]), changing nothing;
     /// returns a value folded from what it read.
     #[inline]

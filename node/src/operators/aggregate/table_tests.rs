@@ -240,3 +240,23 @@ fn a_table_grows_through_many_keys_and_keeps_them_all() {
         assert_eq!(accs.to_vec(), vec![Acc::Count(2), Acc::SumI64(2 * k, true)]);
     }
 }
+
+/// `warm_insert` only reads: on an empty table, and on a table it is called for before every
+/// insert (across its growth), it finds nothing wrong and changes nothing.
+#[test]
+fn warm_insert_reads_any_table_and_changes_nothing() {
+    let mut table: AccTable<I64Key> = AccTable::new(&initial());
+    assert_eq!(table.warm_insert(hash(&I64Key(Some(7)))), 0);
+    for k in 0..10_000_i64 {
+        let key = I64Key(Some(k));
+        let h = hash(&key);
+        table.warm_insert(h);
+        let (_, slot, new) = table.find_or_insert(key, h).unwrap();
+        assert_eq!((slot, new), (k as usize, true));
+    }
+    for k in 0..10_000_i64 {
+        let key = I64Key(Some(k));
+        table.warm_insert(hash(&key));
+        assert_eq!(table.get(&key).map(|(slot, _)| slot), Some(k as usize));
+    }
+}
