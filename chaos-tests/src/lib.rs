@@ -93,11 +93,7 @@ impl Process {
     /// [`Process::signal`] that reports failure (the process already exited) instead of
     /// panicking.
     pub fn try_signal(&self, signal: &str) -> bool {
-        Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        send_signal(signal, &self.pid().to_string())
     }
 
     /// Waits until the log contains `needle`, panicking with the log after `timeout`.
@@ -131,6 +127,16 @@ impl Drop for Process {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` (e.g. "KILL") to process `pid` with `kill`; whether it was delivered (false
+/// when the process is gone).
+pub(crate) fn send_signal(signal: &str, pid: &str) -> bool {
+    Command::new("kill")
+        .args([&format!("-{signal}"), pid])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Runs a command to completion with a deadline; kills it and panics if it takes longer.

@@ -263,11 +263,7 @@ impl Drop for Network {
         };
         for host in &self.hosts {
             // Normally the test's `Process` guards have already killed these.
-            if let Ok(pids) = ip(&["netns", "pids", &host.namespace]) {
-                for pid in pids.split_whitespace() {
-                    let _ = Command::new("kill").args(["-KILL", pid]).status();
-                }
-            }
+            kill_everything_in(&host.namespace);
             // Deleting the namespace would delete the veth pair too, but only once the kernel
             // has freed the namespace; deleting the pair first leaves nothing behind now.
             if ip(&["link", "show", &host.veth]).is_ok() {
@@ -300,11 +296,7 @@ pub fn remove_left_by(pid: u32) -> Vec<String> {
             .collect()
     };
     for namespace in names(ip(&["netns", "list"]).unwrap_or_default()) {
-        if let Ok(pids) = ip(&["netns", "pids", &namespace]) {
-            for pid in pids.split_whitespace() {
-                let _ = Command::new("kill").args(["-KILL", pid]).status();
-            }
-        }
+        kill_everything_in(&namespace);
         if ip(&["netns", "del", &namespace]).is_ok() {
             removed.push(format!("network namespace {namespace}"));
         }
@@ -329,6 +321,15 @@ pub fn remove_left_by(pid: u32) -> Vec<String> {
         }
     }
     removed
+}
+
+/// Kills (SIGKILL) every process running in network namespace `namespace`.
+fn kill_everything_in(namespace: &str) {
+    if let Ok(pids) = ip(&["netns", "pids", namespace]) {
+        for pid in pids.split_whitespace() {
+            crate::send_signal("KILL", pid);
+        }
+    }
 }
 
 /// Runs `ip ARGS`; returns what it printed.

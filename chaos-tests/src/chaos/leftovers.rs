@@ -71,9 +71,7 @@ fn kill_processes_of(dir: &str) -> Vec<String> {
         let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
         let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
         if pid != std::process::id() && Path::new(&*String::from_utf8_lossy(argv0)) == program {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            crate::send_signal("KILL", &pid.to_string());
             let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             killed.push(format!("process {pid} ({})", shown.trim()));
         }
